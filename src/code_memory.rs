@@ -1,0 +1,1 @@
+//! Executable memory (placeholder while the code memory lands).

@@ -1,0 +1,99 @@
+//! The crate's error type.
+//!
+//! Every failure the public API can report is an [`Error`]: a kind (which
+//! stage failed), a message in the specification's own words (so the spec
+//! testsuite can match it), and where known the byte offset in the module
+//! and the index of the function being checked.
+
+use alloc::borrow::Cow;
+use alloc::string::String;
+use core::fmt;
+
+/// Which stage of the pipeline rejected the input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The bytes are not a well-formed binary module ("malformed").
+    Malformed,
+    /// The module is well-formed but does not type-check ("invalid").
+    Invalid,
+    /// An implementation limit of wasmkern was exceeded.
+    Limit,
+}
+
+/// An error with the specification's wording and its location.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    kind: ErrorKind,
+    message: Cow<'static, str>,
+    offset: Option<usize>,
+    func: Option<u32>,
+}
+
+impl Error {
+    /// A malformed-module error at byte `offset`.
+    pub fn malformed(offset: usize, message: impl Into<Cow<'static, str>>) -> Self {
+        Self { kind: ErrorKind::Malformed, message: message.into(), offset: Some(offset), func: None }
+    }
+
+    /// An invalid-module error at byte `offset`.
+    pub fn invalid(offset: usize, message: impl Into<Cow<'static, str>>) -> Self {
+        Self { kind: ErrorKind::Invalid, message: message.into(), offset: Some(offset), func: None }
+    }
+
+    /// An implementation-limit error at byte `offset`.
+    pub fn limit(offset: usize, message: impl Into<Cow<'static, str>>) -> Self {
+        Self { kind: ErrorKind::Limit, message: message.into(), offset: Some(offset), func: None }
+    }
+
+    /// Records the index of the function whose body failed.
+    pub fn in_func(mut self, func: u32) -> Self {
+        self.func = Some(func);
+        self
+    }
+
+    /// Which stage rejected the input.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The message, in the specification's wording where it has one.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The byte offset in the module where the failure was found.
+    pub fn offset(&self) -> Option<usize> {
+        self.offset
+    }
+
+    /// The index of the function (in the function index space) that failed.
+    pub fn func(&self) -> Option<u32> {
+        self.func
+    }
+
+    /// Appends detail (such as "expected i32, found i64") to the message.
+    pub fn with_detail(mut self, detail: impl fmt::Display) -> Self {
+        let mut message = String::from(self.message);
+        use fmt::Write;
+        let _ = write!(message, ": {detail}");
+        self.message = Cow::Owned(message);
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        match (self.func, self.offset) {
+            (Some(func), Some(offset)) => write!(f, " (in function {func} at offset {offset:#x})"),
+            (None, Some(offset)) => write!(f, " (at offset {offset:#x})"),
+            (Some(func), None) => write!(f, " (in function {func})"),
+            (None, None) => Ok(()),
+        }
+    }
+}
+
+impl core::error::Error for Error {}
+
+/// Shorthand used inside the crate.
+pub type Result<T, E = Error> = core::result::Result<T, E>;
