@@ -1,19 +1,24 @@
-//! The WebAssembly binary format (placeholder while the decoder lands).
-use crate::error::{Error, Result};
+//! The WebAssembly binary format.
+//!
+//! [`Module::decode`] reads a whole module into its sections, borrowing the
+//! input bytes: function bodies and constant expressions stay undecoded byte
+//! ranges until the validator (and later the compiler) streams their
+//! instructions with [`read_operator`]. Decoding owns well-formedness only
+//! (the "malformed" errors of the spec); typing is the validator's.
 
-/// A decoded module.
-#[derive(Debug, Default)]
-pub struct Module {}
+pub mod limits;
+mod module;
+mod operators;
+mod reader;
+mod types;
 
-impl Module {
-    /// Decodes a module.
-    pub fn decode(bytes: &[u8]) -> Result<Module> {
-        if bytes.get(..4) != Some(b"\0asm") {
-            return Err(Error::malformed(0, "magic header not detected"));
-        }
-        if bytes.get(4..8) != Some(&[1, 0, 0, 0]) {
-            return Err(Error::malformed(4, "unknown binary version"));
-        }
-        Ok(Module {})
-    }
-}
+pub use module::{
+    ConstExpr, CustomSection, DataKind, DataSegment, ElementItems, ElementKind, ElementSegment,
+    Export, ExternKind, FunctionBody, Global, Import, ImportKind, Module, Names,
+};
+pub use operators::{Ieee32, Ieee64, Operator, Shuffle, V128, read_operator};
+pub use reader::Reader;
+pub use types::{
+    BlockType, BrTable, FuncType, GlobalType, Limits, MemArg, MemIdx, MemoryType, RefType,
+    SelectTypes, TableType, ValType,
+};

@@ -1,0 +1,690 @@
+//! Sections of a module and the [`Module`] they decode into.
+//!
+//! Decisions:
+//! - Function bodies are kept as byte ranges with their local declarations
+//!   decoded; their instructions are decoded by whoever walks them.
+//! - Constant expressions are kept as byte ranges ending after their `end`.
+//! - Custom sections are kept; the `name` section is parsed leniently (a
+//!   broken name section is ignored, as the spec asks of custom sections).
+
+use super::limits;
+use super::operators::{Operator, read_operator};
+use super::reader::Reader;
+use super::types::{FuncType, GlobalType, MemoryType, RefType, TableType, ValType};
+use crate::error::{Error, Result};
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+/// What an import or export refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExternKind {
+    /// A function.
+    Func,
+    /// A table.
+    Table,
+    /// A linear memory.
+    Memory,
+    /// A global.
+    Global,
+}
+
+/// The type of an imported item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImportKind {
+    /// A function with this type index.
+    Func(u32),
+    /// A table.
+    Table(TableType),
+    /// A memory.
+    Memory(MemoryType),
+    /// A global.
+    Global(GlobalType),
+}
+
+/// One import.
+#[derive(Clone, Debug)]
+pub struct Import<'a> {
+    /// The module name.
+    pub module: &'a str,
+    /// The item name.
+    pub name: &'a str,
+    /// What is imported.
+    pub kind: ImportKind,
+}
+
+/// One export.
+#[derive(Clone, Debug)]
+pub struct Export<'a> {
+    /// The exported name.
+    pub name: &'a str,
+    /// What kind of item.
+    pub kind: ExternKind,
+    /// Its index in the index space of its kind.
+    pub index: u32,
+    /// Offset of the export in the module.
+    pub offset: usize,
+}
+
+/// A constant expression: undecoded instructions up to and including `end`.
+#[derive(Clone, Copy, Debug)]
+pub struct ConstExpr<'a> {
+    /// The bytes, `end` included.
+    pub bytes: &'a [u8],
+    /// Offset of the first byte in the module.
+    pub offset: usize,
+}
+
+impl<'a> ConstExpr<'a> {
+    /// Reads instructions up to the first `end`.
+    fn read(r: &mut Reader<'a>) -> Result<ConstExpr<'a>> {
+        let offset = r.offset();
+        let start = r.rest();
+        loop {
+            if matches!(read_operator(r)?, Operator::End) {
+                break;
+            }
+        }
+        let len = start.len() - r.remaining();
+        Ok(ConstExpr {
+            bytes: &start[..len],
+            offset,
+        })
+    }
+
+    /// A reader over the expression's instructions.
+    pub fn reader(&self) -> Reader<'a> {
+        Reader::new(self.bytes, self.offset)
+    }
+}
+
+/// A global defined by the module.
+#[derive(Clone, Debug)]
+pub struct Global<'a> {
+    /// Its type.
+    pub ty: GlobalType,
+    /// Its initializer.
+    pub init: ConstExpr<'a>,
+}
+
+/// How an element segment is used.
+#[derive(Clone, Debug)]
+pub enum ElementKind<'a> {
+    /// Copied into a table at instantiation.
+    Active {
+        /// The table.
+        table: u32,
+        /// Where in the table.
+        offset: ConstExpr<'a>,
+    },
+    /// Available to `table.init`.
+    Passive,
+    /// Only declares functions for `ref.func`.
+    Declared,
+}
+
+/// The items of an element segment.
+#[derive(Clone, Debug)]
+pub enum ElementItems<'a> {
+    /// Function indices.
+    Functions(Box<[u32]>),
+    /// Constant expressions producing references.
+    Exprs(Box<[ConstExpr<'a>]>),
+}
+
+impl ElementItems<'_> {
+    /// Number of items.
+    pub fn len(&self) -> usize {
+        match self {
+            ElementItems::Functions(f) => f.len(),
+            ElementItems::Exprs(e) => e.len(),
+        }
+    }
+
+    /// True when the segment has no items.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// An element segment.
+#[derive(Clone, Debug)]
+pub struct ElementSegment<'a> {
+    /// Active, passive or declared.
+    pub kind: ElementKind<'a>,
+    /// The reference type of the items.
+    pub ty: RefType,
+    /// The items.
+    pub items: ElementItems<'a>,
+    /// Offset of the segment in the module.
+    pub offset: usize,
+}
+
+/// How a data segment is used.
+#[derive(Clone, Debug)]
+pub enum DataKind<'a> {
+    /// Copied into a memory at instantiation.
+    Active {
+        /// The memory.
+        memory: u32,
+        /// Where in the memory.
+        offset: ConstExpr<'a>,
+    },
+    /// Available to `memory.init`.
+    Passive,
+}
+
+/// A data segment.
+#[derive(Clone, Debug)]
+pub struct DataSegment<'a> {
+    /// Active or passive.
+    pub kind: DataKind<'a>,
+    /// The bytes.
+    pub data: &'a [u8],
+}
+
+/// A function body: local declarations and undecoded instructions.
+#[derive(Clone, Debug)]
+pub struct FunctionBody<'a> {
+    /// Runs of locals: (count, type).
+    pub locals: Box<[(u32, ValType)]>,
+    /// Total number of declared locals (parameters not included).
+    pub num_locals: u32,
+    /// The instructions, ending with `end`.
+    pub code: &'a [u8],
+    /// Offset of `code[0]` in the module.
+    pub code_offset: usize,
+}
+
+impl<'a> FunctionBody<'a> {
+    /// A reader over the instructions.
+    pub fn reader(&self) -> Reader<'a> {
+        Reader::new(self.code, self.code_offset)
+    }
+}
+
+/// A custom section.
+#[derive(Clone, Debug)]
+pub struct CustomSection<'a> {
+    /// Its name.
+    pub name: &'a str,
+    /// Its contents.
+    pub data: &'a [u8],
+}
+
+/// Names from the `name` custom section, for backtraces.
+#[derive(Clone, Debug, Default)]
+pub struct Names<'a> {
+    /// The module's name.
+    pub module: Option<&'a str>,
+    /// (function index, name), sorted by index.
+    pub functions: Vec<(u32, &'a str)>,
+    /// (function index, local index, name), sorted by indices.
+    pub locals: Vec<(u32, u32, &'a str)>,
+}
+
+impl<'a> Names<'a> {
+    /// The name of function `index`, if the name section gives one.
+    pub fn function(&self, index: u32) -> Option<&'a str> {
+        self.functions
+            .binary_search_by_key(&index, |&(i, _)| i)
+            .ok()
+            .map(|i| self.functions[i].1)
+    }
+
+    fn parse(data: &'a [u8], base: usize) -> Result<Names<'a>> {
+        let mut names = Names::default();
+        let mut r = Reader::new(data, base);
+        while !r.is_empty() {
+            let id = r.read_u8()?;
+            let len = r.read_var_u32()? as usize;
+            let mut sub = r.sub_reader(len)?;
+            match id {
+                0 => names.module = Some(sub.read_name()?),
+                1 => {
+                    for _ in 0..sub.read_len()? {
+                        let index = sub.read_var_u32()?;
+                        names.functions.push((index, sub.read_name()?));
+                    }
+                }
+                2 => {
+                    for _ in 0..sub.read_len()? {
+                        let func = sub.read_var_u32()?;
+                        for _ in 0..sub.read_len()? {
+                            let local = sub.read_var_u32()?;
+                            names.locals.push((func, local, sub.read_name()?));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        names.functions.sort_by_key(|&(i, _)| i);
+        names.locals.sort_by_key(|&(f, l, _)| (f, l));
+        Ok(names)
+    }
+}
+
+/// A decoded module. It borrows the bytes it was decoded from.
+#[derive(Clone, Debug, Default)]
+pub struct Module<'a> {
+    /// The type section.
+    pub types: Vec<FuncType>,
+    /// The import section.
+    pub imports: Vec<Import<'a>>,
+    /// Type index of each defined function (the function section).
+    pub functions: Vec<u32>,
+    /// Defined tables.
+    pub tables: Vec<TableType>,
+    /// Defined memories.
+    pub memories: Vec<MemoryType>,
+    /// Defined globals.
+    pub globals: Vec<Global<'a>>,
+    /// The export section.
+    pub exports: Vec<Export<'a>>,
+    /// The start function, and the offset of the start section.
+    pub start: Option<(u32, usize)>,
+    /// The element section.
+    pub elements: Vec<ElementSegment<'a>>,
+    /// The data count section.
+    pub data_count: Option<u32>,
+    /// The code section, one body per defined function.
+    pub code: Vec<FunctionBody<'a>>,
+    /// The data section.
+    pub data: Vec<DataSegment<'a>>,
+    /// Custom sections, in order.
+    pub customs: Vec<CustomSection<'a>>,
+    /// The `name` section's contents, when present and well-formed.
+    pub names: Names<'a>,
+    /// Number of imported functions (they come first in the index space).
+    pub num_imported_funcs: u32,
+    /// Number of imported tables.
+    pub num_imported_tables: u32,
+    /// Number of imported memories.
+    pub num_imported_memories: u32,
+    /// Number of imported globals.
+    pub num_imported_globals: u32,
+}
+
+/// Section ids in the order the binary format requires them (custom sections,
+/// id 0, may appear anywhere).
+const SECTION_ORDER: [u8; 12] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 10, 11];
+
+fn section_rank(id: u8) -> Option<usize> {
+    SECTION_ORDER.iter().position(|&s| s == id)
+}
+
+/// Reads a vector length and checks it against an implementation limit.
+fn read_count(r: &mut Reader<'_>, max: u32, what: &'static str) -> Result<u32> {
+    let offset = r.offset();
+    let count = r.read_len()?;
+    if count > max {
+        return Err(Error::limit(offset, what));
+    }
+    Ok(count)
+}
+
+impl<'a> Module<'a> {
+    /// Decodes a binary module.
+    pub fn decode(bytes: &'a [u8]) -> Result<Module<'a>> {
+        if bytes.len() > limits::MAX_MODULE_SIZE {
+            return Err(Error::limit(0, "module too large"));
+        }
+        let mut r = Reader::new(bytes, 0);
+        if r.read_bytes(4).ok() != Some(b"\0asm") {
+            return Err(Error::malformed(0, "magic header not detected"));
+        }
+        if r.read_bytes(4).ok() != Some(&[1, 0, 0, 0]) {
+            return Err(Error::malformed(4, "unknown binary version"));
+        }
+        let mut module = Module::default();
+        let mut last_rank: Option<usize> = None;
+        let mut functions_declared = false;
+        while !r.is_empty() {
+            let id_offset = r.offset();
+            let id = r.read_u8()?;
+            let len_offset = r.offset();
+            let len = r.read_var_u32()? as usize;
+            if len > r.remaining() {
+                return Err(Error::malformed(len_offset, "length out of bounds"));
+            }
+            let mut s = r.sub_reader(len)?;
+            if id != 0 {
+                let Some(rank) = section_rank(id) else {
+                    return Err(Error::malformed(id_offset, "malformed section id"));
+                };
+                if last_rank.is_some_and(|last| rank <= last) {
+                    return Err(Error::malformed(
+                        id_offset,
+                        "unexpected content after last section",
+                    ));
+                }
+                last_rank = Some(rank);
+            }
+            match id {
+                0 => module.read_custom(&mut s)?,
+                1 => module.read_types(&mut s)?,
+                2 => module.read_imports(&mut s)?,
+                3 => {
+                    module.read_functions(&mut s)?;
+                    functions_declared = true;
+                }
+                4 => module.read_tables(&mut s)?,
+                5 => module.read_memories(&mut s)?,
+                6 => module.read_globals(&mut s)?,
+                7 => module.read_exports(&mut s)?,
+                8 => module.start = Some((s.read_var_u32()?, id_offset)),
+                9 => module.read_elements(&mut s)?,
+                10 => module.read_code(&mut s, id_offset)?,
+                11 => module.read_data(&mut s)?,
+                12 => module.data_count = Some(s.read_var_u32()?),
+                _ => unreachable!("section ids were checked above"),
+            }
+            if !s.is_empty() {
+                return Err(Error::malformed(s.offset(), "section size mismatch"));
+            }
+        }
+        if module.functions.len() != module.code.len() {
+            return Err(Error::malformed(
+                bytes.len(),
+                "function and code section have inconsistent lengths",
+            ));
+        }
+        let _ = functions_declared;
+        if let Some(count) = module.data_count
+            && count as usize != module.data.len()
+        {
+            return Err(Error::malformed(
+                bytes.len(),
+                "data count and data section have inconsistent lengths",
+            ));
+        }
+        Ok(module)
+    }
+
+    fn read_custom(&mut self, s: &mut Reader<'a>) -> Result<()> {
+        let name = s.read_name()?;
+        let base = s.offset();
+        let data = s.read_bytes(s.remaining())?;
+        if name == "name"
+            && let Ok(names) = Names::parse(data, base)
+        {
+            self.names = names;
+        }
+        self.customs.push(CustomSection { name, data });
+        Ok(())
+    }
+
+    fn read_types(&mut self, s: &mut Reader<'a>) -> Result<()> {
+        let count = read_count(s, limits::MAX_TYPES, "too many types")?;
+        self.types.reserve(count as usize);
+        let mut params = Vec::new();
+        let mut results = Vec::new();
+        for _ in 0..count {
+            let offset = s.offset();
+            if s.read_u8()? != 0x60 {
+                return Err(Error::malformed(offset, "malformed functype"));
+            }
+            params.clear();
+            results.clear();
+            for _ in 0..read_count(s, limits::MAX_PARAMS, "too many parameters")? {
+                params.push(ValType::read(s)?);
+            }
+            for _ in 0..read_count(s, limits::MAX_RESULTS, "too many results")? {
+                results.push(ValType::read(s)?);
+            }
+            self.types.push(FuncType::new(&params, &results));
+        }
+        Ok(())
+    }
+
+    fn read_imports(&mut self, s: &mut Reader<'a>) -> Result<()> {
+        let count = read_count(s, limits::MAX_IMPORTS, "too many imports")?;
+        self.imports.reserve(count as usize);
+        for _ in 0..count {
+            let module = s.read_name()?;
+            let name = s.read_name()?;
+            let offset = s.offset();
+            let kind = match s.read_u8()? {
+                0x00 => {
+                    self.num_imported_funcs += 1;
+                    ImportKind::Func(s.read_var_u32()?)
+                }
+                0x01 => {
+                    self.num_imported_tables += 1;
+                    ImportKind::Table(TableType::read(s)?)
+                }
+                0x02 => {
+                    self.num_imported_memories += 1;
+                    ImportKind::Memory(MemoryType::read(s)?)
+                }
+                0x03 => {
+                    self.num_imported_globals += 1;
+                    ImportKind::Global(GlobalType::read(s)?)
+                }
+                _ => return Err(Error::malformed(offset, "malformed import kind")),
+            };
+            self.imports.push(Import { module, name, kind });
+        }
+        Ok(())
+    }
+
+    fn read_functions(&mut self, s: &mut Reader<'a>) -> Result<()> {
+        let offset = s.offset();
+        let count = s.read_len()?;
+        if u64::from(count) + u64::from(self.num_imported_funcs) > u64::from(limits::MAX_FUNCTIONS)
+        {
+            return Err(Error::limit(offset, "too many functions"));
+        }
+        self.functions.reserve(count as usize);
+        for _ in 0..count {
+            self.functions.push(s.read_var_u32()?);
+        }
+        Ok(())
+    }
+
+    fn read_tables(&mut self, s: &mut Reader<'a>) -> Result<()> {
+        let count = read_count(s, limits::MAX_TABLES, "too many tables")?;
+        for _ in 0..count {
+            self.tables.push(TableType::read(s)?);
+        }
+        Ok(())
+    }
+
+    fn read_memories(&mut self, s: &mut Reader<'a>) -> Result<()> {
+        let count = read_count(s, limits::MAX_MEMORIES, "too many memories")?;
+        for _ in 0..count {
+            self.memories.push(MemoryType::read(s)?);
+        }
+        Ok(())
+    }
+
+    fn read_globals(&mut self, s: &mut Reader<'a>) -> Result<()> {
+        let count = read_count(s, limits::MAX_GLOBALS, "too many globals")?;
+        self.globals.reserve(count as usize);
+        for _ in 0..count {
+            let ty = GlobalType::read(s)?;
+            let init = ConstExpr::read(s)?;
+            self.globals.push(Global { ty, init });
+        }
+        Ok(())
+    }
+
+    fn read_exports(&mut self, s: &mut Reader<'a>) -> Result<()> {
+        let count = read_count(s, limits::MAX_EXPORTS, "too many exports")?;
+        self.exports.reserve(count as usize);
+        for _ in 0..count {
+            let offset = s.offset();
+            let name = s.read_name()?;
+            let kind_offset = s.offset();
+            let kind = match s.read_u8()? {
+                0x00 => ExternKind::Func,
+                0x01 => ExternKind::Table,
+                0x02 => ExternKind::Memory,
+                0x03 => ExternKind::Global,
+                _ => return Err(Error::malformed(kind_offset, "malformed export kind")),
+            };
+            let index = s.read_var_u32()?;
+            self.exports.push(Export {
+                name,
+                kind,
+                index,
+                offset,
+            });
+        }
+        Ok(())
+    }
+
+    fn read_elements(&mut self, s: &mut Reader<'a>) -> Result<()> {
+        let count = read_count(s, limits::MAX_ELEMENT_SEGMENTS, "too many element segments")?;
+        for _ in 0..count {
+            let offset = s.offset();
+            let flags = s.read_var_u32()?;
+            if flags > 7 {
+                return Err(Error::malformed(offset, "malformed elements segment kind"));
+            }
+            // Bit 0: passive or declared (else active); bit 1: explicit table
+            // index (active) or declared (bit 0 set); bit 2: expressions.
+            let kind = if flags & 1 == 0 {
+                let table = if flags & 2 != 0 { s.read_var_u32()? } else { 0 };
+                ElementKind::Active {
+                    table,
+                    offset: ConstExpr::read(s)?,
+                }
+            } else if flags & 2 == 0 {
+                ElementKind::Passive
+            } else {
+                ElementKind::Declared
+            };
+            let uses_exprs = flags & 4 != 0;
+            // Flags 0 and 4 imply funcref; the others spell out a kind.
+            let ty = if flags & 3 == 0 {
+                RefType::FuncRef
+            } else if uses_exprs {
+                RefType::read(s)?
+            } else {
+                let kind_offset = s.offset();
+                if s.read_u8()? != 0x00 {
+                    return Err(Error::malformed(kind_offset, "malformed element kind"));
+                }
+                RefType::FuncRef
+            };
+            let n = s.read_len()?;
+            let items = if uses_exprs {
+                let mut exprs = Vec::with_capacity(n as usize);
+                for _ in 0..n {
+                    exprs.push(ConstExpr::read(s)?);
+                }
+                ElementItems::Exprs(exprs.into_boxed_slice())
+            } else {
+                let mut funcs = Vec::with_capacity(n as usize);
+                for _ in 0..n {
+                    funcs.push(s.read_var_u32()?);
+                }
+                ElementItems::Functions(funcs.into_boxed_slice())
+            };
+            self.elements.push(ElementSegment {
+                kind,
+                ty,
+                items,
+                offset,
+            });
+        }
+        Ok(())
+    }
+
+    fn read_code(&mut self, s: &mut Reader<'a>, section_offset: usize) -> Result<()> {
+        let count = s.read_len()?;
+        if count as usize != self.functions.len() {
+            return Err(Error::malformed(
+                section_offset,
+                "function and code section have inconsistent lengths",
+            ));
+        }
+        self.code.reserve(count as usize);
+        for _ in 0..count {
+            let size_offset = s.offset();
+            let size = s.read_var_u32()?;
+            if size > limits::MAX_FUNCTION_BODY_SIZE {
+                return Err(Error::limit(size_offset, "function body too large"));
+            }
+            let mut body = s.sub_reader(size as usize)?;
+            let runs = body.read_len()?;
+            let mut locals = Vec::with_capacity(runs as usize);
+            let mut total: u64 = 0;
+            for _ in 0..runs {
+                let offset = body.offset();
+                let n = body.read_var_u32()?;
+                total += u64::from(n);
+                if total > u64::from(limits::MAX_LOCALS) {
+                    return Err(Error::malformed(offset, "too many locals"));
+                }
+                let ty = ValType::read(&mut body)?;
+                if n > 0 {
+                    locals.push((n, ty));
+                }
+            }
+            let code_offset = body.offset();
+            let code = body.rest();
+            if code.is_empty() {
+                return Err(Error::malformed(
+                    code_offset,
+                    "unexpected end of section or function",
+                ));
+            }
+            self.code.push(FunctionBody {
+                locals: locals.into_boxed_slice(),
+                num_locals: total as u32,
+                code,
+                code_offset,
+            });
+        }
+        Ok(())
+    }
+
+    fn read_data(&mut self, s: &mut Reader<'a>) -> Result<()> {
+        let count = read_count(s, limits::MAX_DATA_SEGMENTS, "too many data segments")?;
+        self.data.reserve(count as usize);
+        for _ in 0..count {
+            let offset = s.offset();
+            let kind = match s.read_var_u32()? {
+                0 => DataKind::Active {
+                    memory: 0,
+                    offset: ConstExpr::read(s)?,
+                },
+                1 => DataKind::Passive,
+                2 => {
+                    let memory = s.read_var_u32()?;
+                    DataKind::Active {
+                        memory,
+                        offset: ConstExpr::read(s)?,
+                    }
+                }
+                _ => return Err(Error::malformed(offset, "malformed data segment kind")),
+            };
+            let len = s.read_len()?;
+            let data = s.read_bytes(len as usize)?;
+            self.data.push(DataSegment { kind, data });
+        }
+        Ok(())
+    }
+
+    /// Total number of functions (imported and defined).
+    pub fn num_funcs(&self) -> u32 {
+        self.num_imported_funcs + self.functions.len() as u32
+    }
+
+    /// Total number of tables.
+    pub fn num_tables(&self) -> u32 {
+        self.num_imported_tables + self.tables.len() as u32
+    }
+
+    /// Total number of memories.
+    pub fn num_memories(&self) -> u32 {
+        self.num_imported_memories + self.memories.len() as u32
+    }
+
+    /// Total number of globals.
+    pub fn num_globals(&self) -> u32 {
+        self.num_imported_globals + self.globals.len() as u32
+    }
+}

@@ -1,0 +1,696 @@
+//! The instruction set, defined once.
+//!
+//! [`for_each_operator!`] lists every instruction of WebAssembly 2.0 with its
+//! encoding, its immediates and its type signature. The [`Operator`] enum, the
+//! decoder ([`read_operator`]), and the validator's and compiler's dispatch
+//! are all generated from this one table, so adding an instruction is one
+//! line.
+//!
+//! Each line reads `prefix opcode Name { immediates } => signature`:
+//! - `prefix` is `op` (one-byte opcode), `fc` or `fd` (the `0xFC`/`0xFD`
+//!   prefixes followed by a LEB128 sub-opcode);
+//! - the signature is one of
+//!   `[a b -> c]` (pops `a b`, pushes `c`; nothing else to check),
+//!   `[mem N: a -> c]` (also checks the `memarg` against natural alignment 2^N),
+//!   `[lane N: a -> c]` (the `lane` immediate must be below N),
+//!   `[memlane A N: a -> c]` (both), or
+//!   `special` (control, variables, references, tables: the validator has a
+//!   hand-written rule).
+
+use super::reader::Reader;
+use super::types::{BlockType, BrTable, MemArg, MemIdx, RefType, SelectTypes};
+use crate::error::{Error, Result};
+
+/// Calls `$m!` with the whole instruction table.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! for_each_operator {
+    ($m:ident) => {
+        $m! {
+            // Control.
+            op 0x00 Unreachable => special
+            op 0x01 Nop => special
+            op 0x02 Block { blockty: BlockType } => special
+            op 0x03 Loop { blockty: BlockType } => special
+            op 0x04 If { blockty: BlockType } => special
+            op 0x05 Else => special
+            op 0x0b End => special
+            op 0x0c Br { relative_depth: u32 } => special
+            op 0x0d BrIf { relative_depth: u32 } => special
+            op 0x0e BrTable { targets: BrTable<'a> } => special
+            op 0x0f Return => special
+            op 0x10 Call { function_index: u32 } => special
+            op 0x11 CallIndirect { type_index: u32, table_index: u32 } => special
+            // Parametric.
+            op 0x1a Drop => special
+            op 0x1b Select => special
+            op 0x1c TypedSelect { ty: SelectTypes } => special
+            // Variables.
+            op 0x20 LocalGet { local_index: u32 } => special
+            op 0x21 LocalSet { local_index: u32 } => special
+            op 0x22 LocalTee { local_index: u32 } => special
+            op 0x23 GlobalGet { global_index: u32 } => special
+            op 0x24 GlobalSet { global_index: u32 } => special
+            op 0x25 TableGet { table: u32 } => special
+            op 0x26 TableSet { table: u32 } => special
+            // Memory.
+            op 0x28 I32Load { memarg: MemArg } => [mem 2: i32 -> i32]
+            op 0x29 I64Load { memarg: MemArg } => [mem 3: i32 -> i64]
+            op 0x2a F32Load { memarg: MemArg } => [mem 2: i32 -> f32]
+            op 0x2b F64Load { memarg: MemArg } => [mem 3: i32 -> f64]
+            op 0x2c I32Load8S { memarg: MemArg } => [mem 0: i32 -> i32]
+            op 0x2d I32Load8U { memarg: MemArg } => [mem 0: i32 -> i32]
+            op 0x2e I32Load16S { memarg: MemArg } => [mem 1: i32 -> i32]
+            op 0x2f I32Load16U { memarg: MemArg } => [mem 1: i32 -> i32]
+            op 0x30 I64Load8S { memarg: MemArg } => [mem 0: i32 -> i64]
+            op 0x31 I64Load8U { memarg: MemArg } => [mem 0: i32 -> i64]
+            op 0x32 I64Load16S { memarg: MemArg } => [mem 1: i32 -> i64]
+            op 0x33 I64Load16U { memarg: MemArg } => [mem 1: i32 -> i64]
+            op 0x34 I64Load32S { memarg: MemArg } => [mem 2: i32 -> i64]
+            op 0x35 I64Load32U { memarg: MemArg } => [mem 2: i32 -> i64]
+            op 0x36 I32Store { memarg: MemArg } => [mem 2: i32 i32 ->]
+            op 0x37 I64Store { memarg: MemArg } => [mem 3: i32 i64 ->]
+            op 0x38 F32Store { memarg: MemArg } => [mem 2: i32 f32 ->]
+            op 0x39 F64Store { memarg: MemArg } => [mem 3: i32 f64 ->]
+            op 0x3a I32Store8 { memarg: MemArg } => [mem 0: i32 i32 ->]
+            op 0x3b I32Store16 { memarg: MemArg } => [mem 1: i32 i32 ->]
+            op 0x3c I64Store8 { memarg: MemArg } => [mem 0: i32 i64 ->]
+            op 0x3d I64Store16 { memarg: MemArg } => [mem 1: i32 i64 ->]
+            op 0x3e I64Store32 { memarg: MemArg } => [mem 2: i32 i64 ->]
+            op 0x3f MemorySize { mem: MemIdx } => special
+            op 0x40 MemoryGrow { mem: MemIdx } => special
+            // Constants.
+            op 0x41 I32Const { value: i32 } => [-> i32]
+            op 0x42 I64Const { value: i64 } => [-> i64]
+            op 0x43 F32Const { value: Ieee32 } => [-> f32]
+            op 0x44 F64Const { value: Ieee64 } => [-> f64]
+            // i32 comparisons.
+            op 0x45 I32Eqz => [i32 -> i32]
+            op 0x46 I32Eq => [i32 i32 -> i32]
+            op 0x47 I32Ne => [i32 i32 -> i32]
+            op 0x48 I32LtS => [i32 i32 -> i32]
+            op 0x49 I32LtU => [i32 i32 -> i32]
+            op 0x4a I32GtS => [i32 i32 -> i32]
+            op 0x4b I32GtU => [i32 i32 -> i32]
+            op 0x4c I32LeS => [i32 i32 -> i32]
+            op 0x4d I32LeU => [i32 i32 -> i32]
+            op 0x4e I32GeS => [i32 i32 -> i32]
+            op 0x4f I32GeU => [i32 i32 -> i32]
+            // i64 comparisons.
+            op 0x50 I64Eqz => [i64 -> i32]
+            op 0x51 I64Eq => [i64 i64 -> i32]
+            op 0x52 I64Ne => [i64 i64 -> i32]
+            op 0x53 I64LtS => [i64 i64 -> i32]
+            op 0x54 I64LtU => [i64 i64 -> i32]
+            op 0x55 I64GtS => [i64 i64 -> i32]
+            op 0x56 I64GtU => [i64 i64 -> i32]
+            op 0x57 I64LeS => [i64 i64 -> i32]
+            op 0x58 I64LeU => [i64 i64 -> i32]
+            op 0x59 I64GeS => [i64 i64 -> i32]
+            op 0x5a I64GeU => [i64 i64 -> i32]
+            // Float comparisons.
+            op 0x5b F32Eq => [f32 f32 -> i32]
+            op 0x5c F32Ne => [f32 f32 -> i32]
+            op 0x5d F32Lt => [f32 f32 -> i32]
+            op 0x5e F32Gt => [f32 f32 -> i32]
+            op 0x5f F32Le => [f32 f32 -> i32]
+            op 0x60 F32Ge => [f32 f32 -> i32]
+            op 0x61 F64Eq => [f64 f64 -> i32]
+            op 0x62 F64Ne => [f64 f64 -> i32]
+            op 0x63 F64Lt => [f64 f64 -> i32]
+            op 0x64 F64Gt => [f64 f64 -> i32]
+            op 0x65 F64Le => [f64 f64 -> i32]
+            op 0x66 F64Ge => [f64 f64 -> i32]
+            // i32 arithmetic.
+            op 0x67 I32Clz => [i32 -> i32]
+            op 0x68 I32Ctz => [i32 -> i32]
+            op 0x69 I32Popcnt => [i32 -> i32]
+            op 0x6a I32Add => [i32 i32 -> i32]
+            op 0x6b I32Sub => [i32 i32 -> i32]
+            op 0x6c I32Mul => [i32 i32 -> i32]
+            op 0x6d I32DivS => [i32 i32 -> i32]
+            op 0x6e I32DivU => [i32 i32 -> i32]
+            op 0x6f I32RemS => [i32 i32 -> i32]
+            op 0x70 I32RemU => [i32 i32 -> i32]
+            op 0x71 I32And => [i32 i32 -> i32]
+            op 0x72 I32Or => [i32 i32 -> i32]
+            op 0x73 I32Xor => [i32 i32 -> i32]
+            op 0x74 I32Shl => [i32 i32 -> i32]
+            op 0x75 I32ShrS => [i32 i32 -> i32]
+            op 0x76 I32ShrU => [i32 i32 -> i32]
+            op 0x77 I32Rotl => [i32 i32 -> i32]
+            op 0x78 I32Rotr => [i32 i32 -> i32]
+            // i64 arithmetic.
+            op 0x79 I64Clz => [i64 -> i64]
+            op 0x7a I64Ctz => [i64 -> i64]
+            op 0x7b I64Popcnt => [i64 -> i64]
+            op 0x7c I64Add => [i64 i64 -> i64]
+            op 0x7d I64Sub => [i64 i64 -> i64]
+            op 0x7e I64Mul => [i64 i64 -> i64]
+            op 0x7f I64DivS => [i64 i64 -> i64]
+            op 0x80 I64DivU => [i64 i64 -> i64]
+            op 0x81 I64RemS => [i64 i64 -> i64]
+            op 0x82 I64RemU => [i64 i64 -> i64]
+            op 0x83 I64And => [i64 i64 -> i64]
+            op 0x84 I64Or => [i64 i64 -> i64]
+            op 0x85 I64Xor => [i64 i64 -> i64]
+            op 0x86 I64Shl => [i64 i64 -> i64]
+            op 0x87 I64ShrS => [i64 i64 -> i64]
+            op 0x88 I64ShrU => [i64 i64 -> i64]
+            op 0x89 I64Rotl => [i64 i64 -> i64]
+            op 0x8a I64Rotr => [i64 i64 -> i64]
+            // f32 arithmetic.
+            op 0x8b F32Abs => [f32 -> f32]
+            op 0x8c F32Neg => [f32 -> f32]
+            op 0x8d F32Ceil => [f32 -> f32]
+            op 0x8e F32Floor => [f32 -> f32]
+            op 0x8f F32Trunc => [f32 -> f32]
+            op 0x90 F32Nearest => [f32 -> f32]
+            op 0x91 F32Sqrt => [f32 -> f32]
+            op 0x92 F32Add => [f32 f32 -> f32]
+            op 0x93 F32Sub => [f32 f32 -> f32]
+            op 0x94 F32Mul => [f32 f32 -> f32]
+            op 0x95 F32Div => [f32 f32 -> f32]
+            op 0x96 F32Min => [f32 f32 -> f32]
+            op 0x97 F32Max => [f32 f32 -> f32]
+            op 0x98 F32Copysign => [f32 f32 -> f32]
+            // f64 arithmetic.
+            op 0x99 F64Abs => [f64 -> f64]
+            op 0x9a F64Neg => [f64 -> f64]
+            op 0x9b F64Ceil => [f64 -> f64]
+            op 0x9c F64Floor => [f64 -> f64]
+            op 0x9d F64Trunc => [f64 -> f64]
+            op 0x9e F64Nearest => [f64 -> f64]
+            op 0x9f F64Sqrt => [f64 -> f64]
+            op 0xa0 F64Add => [f64 f64 -> f64]
+            op 0xa1 F64Sub => [f64 f64 -> f64]
+            op 0xa2 F64Mul => [f64 f64 -> f64]
+            op 0xa3 F64Div => [f64 f64 -> f64]
+            op 0xa4 F64Min => [f64 f64 -> f64]
+            op 0xa5 F64Max => [f64 f64 -> f64]
+            op 0xa6 F64Copysign => [f64 f64 -> f64]
+            // Conversions.
+            op 0xa7 I32WrapI64 => [i64 -> i32]
+            op 0xa8 I32TruncF32S => [f32 -> i32]
+            op 0xa9 I32TruncF32U => [f32 -> i32]
+            op 0xaa I32TruncF64S => [f64 -> i32]
+            op 0xab I32TruncF64U => [f64 -> i32]
+            op 0xac I64ExtendI32S => [i32 -> i64]
+            op 0xad I64ExtendI32U => [i32 -> i64]
+            op 0xae I64TruncF32S => [f32 -> i64]
+            op 0xaf I64TruncF32U => [f32 -> i64]
+            op 0xb0 I64TruncF64S => [f64 -> i64]
+            op 0xb1 I64TruncF64U => [f64 -> i64]
+            op 0xb2 F32ConvertI32S => [i32 -> f32]
+            op 0xb3 F32ConvertI32U => [i32 -> f32]
+            op 0xb4 F32ConvertI64S => [i64 -> f32]
+            op 0xb5 F32ConvertI64U => [i64 -> f32]
+            op 0xb6 F32DemoteF64 => [f64 -> f32]
+            op 0xb7 F64ConvertI32S => [i32 -> f64]
+            op 0xb8 F64ConvertI32U => [i32 -> f64]
+            op 0xb9 F64ConvertI64S => [i64 -> f64]
+            op 0xba F64ConvertI64U => [i64 -> f64]
+            op 0xbb F64PromoteF32 => [f32 -> f64]
+            op 0xbc I32ReinterpretF32 => [f32 -> i32]
+            op 0xbd I64ReinterpretF64 => [f64 -> i64]
+            op 0xbe F32ReinterpretI32 => [i32 -> f32]
+            op 0xbf F64ReinterpretI64 => [i64 -> f64]
+            // Sign extension.
+            op 0xc0 I32Extend8S => [i32 -> i32]
+            op 0xc1 I32Extend16S => [i32 -> i32]
+            op 0xc2 I64Extend8S => [i64 -> i64]
+            op 0xc3 I64Extend16S => [i64 -> i64]
+            op 0xc4 I64Extend32S => [i64 -> i64]
+            // References.
+            op 0xd0 RefNull { hty: RefType } => special
+            op 0xd1 RefIsNull => special
+            op 0xd2 RefFunc { function_index: u32 } => special
+            // Saturating conversions.
+            fc 0 I32TruncSatF32S => [f32 -> i32]
+            fc 1 I32TruncSatF32U => [f32 -> i32]
+            fc 2 I32TruncSatF64S => [f64 -> i32]
+            fc 3 I32TruncSatF64U => [f64 -> i32]
+            fc 4 I64TruncSatF32S => [f32 -> i64]
+            fc 5 I64TruncSatF32U => [f32 -> i64]
+            fc 6 I64TruncSatF64S => [f64 -> i64]
+            fc 7 I64TruncSatF64U => [f64 -> i64]
+            // Bulk memory and tables.
+            fc 8 MemoryInit { data_index: u32, mem: MemIdx } => special
+            fc 9 DataDrop { data_index: u32 } => special
+            fc 10 MemoryCopy { dst_mem: MemIdx, src_mem: MemIdx } => special
+            fc 11 MemoryFill { mem: MemIdx } => special
+            fc 12 TableInit { elem_index: u32, table: u32 } => special
+            fc 13 ElemDrop { elem_index: u32 } => special
+            fc 14 TableCopy { dst_table: u32, src_table: u32 } => special
+            fc 15 TableGrow { table: u32 } => special
+            fc 16 TableSize { table: u32 } => special
+            fc 17 TableFill { table: u32 } => special
+            // SIMD: memory.
+            fd 0 V128Load { memarg: MemArg } => [mem 4: i32 -> v128]
+            fd 1 V128Load8x8S { memarg: MemArg } => [mem 3: i32 -> v128]
+            fd 2 V128Load8x8U { memarg: MemArg } => [mem 3: i32 -> v128]
+            fd 3 V128Load16x4S { memarg: MemArg } => [mem 3: i32 -> v128]
+            fd 4 V128Load16x4U { memarg: MemArg } => [mem 3: i32 -> v128]
+            fd 5 V128Load32x2S { memarg: MemArg } => [mem 3: i32 -> v128]
+            fd 6 V128Load32x2U { memarg: MemArg } => [mem 3: i32 -> v128]
+            fd 7 V128Load8Splat { memarg: MemArg } => [mem 0: i32 -> v128]
+            fd 8 V128Load16Splat { memarg: MemArg } => [mem 1: i32 -> v128]
+            fd 9 V128Load32Splat { memarg: MemArg } => [mem 2: i32 -> v128]
+            fd 10 V128Load64Splat { memarg: MemArg } => [mem 3: i32 -> v128]
+            fd 11 V128Store { memarg: MemArg } => [mem 4: i32 v128 ->]
+            fd 12 V128Const { value: V128 } => [-> v128]
+            fd 13 I8x16Shuffle { lanes: Shuffle } => special
+            fd 14 I8x16Swizzle => [v128 v128 -> v128]
+            fd 15 I8x16Splat => [i32 -> v128]
+            fd 16 I16x8Splat => [i32 -> v128]
+            fd 17 I32x4Splat => [i32 -> v128]
+            fd 18 I64x2Splat => [i64 -> v128]
+            fd 19 F32x4Splat => [f32 -> v128]
+            fd 20 F64x2Splat => [f64 -> v128]
+            fd 21 I8x16ExtractLaneS { lane: u8 } => [lane 16: v128 -> i32]
+            fd 22 I8x16ExtractLaneU { lane: u8 } => [lane 16: v128 -> i32]
+            fd 23 I8x16ReplaceLane { lane: u8 } => [lane 16: v128 i32 -> v128]
+            fd 24 I16x8ExtractLaneS { lane: u8 } => [lane 8: v128 -> i32]
+            fd 25 I16x8ExtractLaneU { lane: u8 } => [lane 8: v128 -> i32]
+            fd 26 I16x8ReplaceLane { lane: u8 } => [lane 8: v128 i32 -> v128]
+            fd 27 I32x4ExtractLane { lane: u8 } => [lane 4: v128 -> i32]
+            fd 28 I32x4ReplaceLane { lane: u8 } => [lane 4: v128 i32 -> v128]
+            fd 29 I64x2ExtractLane { lane: u8 } => [lane 2: v128 -> i64]
+            fd 30 I64x2ReplaceLane { lane: u8 } => [lane 2: v128 i64 -> v128]
+            fd 31 F32x4ExtractLane { lane: u8 } => [lane 4: v128 -> f32]
+            fd 32 F32x4ReplaceLane { lane: u8 } => [lane 4: v128 f32 -> v128]
+            fd 33 F64x2ExtractLane { lane: u8 } => [lane 2: v128 -> f64]
+            fd 34 F64x2ReplaceLane { lane: u8 } => [lane 2: v128 f64 -> v128]
+            // SIMD: comparisons.
+            fd 35 I8x16Eq => [v128 v128 -> v128]
+            fd 36 I8x16Ne => [v128 v128 -> v128]
+            fd 37 I8x16LtS => [v128 v128 -> v128]
+            fd 38 I8x16LtU => [v128 v128 -> v128]
+            fd 39 I8x16GtS => [v128 v128 -> v128]
+            fd 40 I8x16GtU => [v128 v128 -> v128]
+            fd 41 I8x16LeS => [v128 v128 -> v128]
+            fd 42 I8x16LeU => [v128 v128 -> v128]
+            fd 43 I8x16GeS => [v128 v128 -> v128]
+            fd 44 I8x16GeU => [v128 v128 -> v128]
+            fd 45 I16x8Eq => [v128 v128 -> v128]
+            fd 46 I16x8Ne => [v128 v128 -> v128]
+            fd 47 I16x8LtS => [v128 v128 -> v128]
+            fd 48 I16x8LtU => [v128 v128 -> v128]
+            fd 49 I16x8GtS => [v128 v128 -> v128]
+            fd 50 I16x8GtU => [v128 v128 -> v128]
+            fd 51 I16x8LeS => [v128 v128 -> v128]
+            fd 52 I16x8LeU => [v128 v128 -> v128]
+            fd 53 I16x8GeS => [v128 v128 -> v128]
+            fd 54 I16x8GeU => [v128 v128 -> v128]
+            fd 55 I32x4Eq => [v128 v128 -> v128]
+            fd 56 I32x4Ne => [v128 v128 -> v128]
+            fd 57 I32x4LtS => [v128 v128 -> v128]
+            fd 58 I32x4LtU => [v128 v128 -> v128]
+            fd 59 I32x4GtS => [v128 v128 -> v128]
+            fd 60 I32x4GtU => [v128 v128 -> v128]
+            fd 61 I32x4LeS => [v128 v128 -> v128]
+            fd 62 I32x4LeU => [v128 v128 -> v128]
+            fd 63 I32x4GeS => [v128 v128 -> v128]
+            fd 64 I32x4GeU => [v128 v128 -> v128]
+            fd 65 F32x4Eq => [v128 v128 -> v128]
+            fd 66 F32x4Ne => [v128 v128 -> v128]
+            fd 67 F32x4Lt => [v128 v128 -> v128]
+            fd 68 F32x4Gt => [v128 v128 -> v128]
+            fd 69 F32x4Le => [v128 v128 -> v128]
+            fd 70 F32x4Ge => [v128 v128 -> v128]
+            fd 71 F64x2Eq => [v128 v128 -> v128]
+            fd 72 F64x2Ne => [v128 v128 -> v128]
+            fd 73 F64x2Lt => [v128 v128 -> v128]
+            fd 74 F64x2Gt => [v128 v128 -> v128]
+            fd 75 F64x2Le => [v128 v128 -> v128]
+            fd 76 F64x2Ge => [v128 v128 -> v128]
+            // SIMD: bitwise.
+            fd 77 V128Not => [v128 -> v128]
+            fd 78 V128And => [v128 v128 -> v128]
+            fd 79 V128AndNot => [v128 v128 -> v128]
+            fd 80 V128Or => [v128 v128 -> v128]
+            fd 81 V128Xor => [v128 v128 -> v128]
+            fd 82 V128Bitselect => [v128 v128 v128 -> v128]
+            fd 83 V128AnyTrue => [v128 -> i32]
+            // SIMD: lane loads and stores.
+            fd 84 V128Load8Lane { memarg: MemArg, lane: u8 } => [memlane 0 16: i32 v128 -> v128]
+            fd 85 V128Load16Lane { memarg: MemArg, lane: u8 } => [memlane 1 8: i32 v128 -> v128]
+            fd 86 V128Load32Lane { memarg: MemArg, lane: u8 } => [memlane 2 4: i32 v128 -> v128]
+            fd 87 V128Load64Lane { memarg: MemArg, lane: u8 } => [memlane 3 2: i32 v128 -> v128]
+            fd 88 V128Store8Lane { memarg: MemArg, lane: u8 } => [memlane 0 16: i32 v128 ->]
+            fd 89 V128Store16Lane { memarg: MemArg, lane: u8 } => [memlane 1 8: i32 v128 ->]
+            fd 90 V128Store32Lane { memarg: MemArg, lane: u8 } => [memlane 2 4: i32 v128 ->]
+            fd 91 V128Store64Lane { memarg: MemArg, lane: u8 } => [memlane 3 2: i32 v128 ->]
+            fd 92 V128Load32Zero { memarg: MemArg } => [mem 2: i32 -> v128]
+            fd 93 V128Load64Zero { memarg: MemArg } => [mem 3: i32 -> v128]
+            // SIMD: float conversions and i8x16.
+            fd 94 F32x4DemoteF64x2Zero => [v128 -> v128]
+            fd 95 F64x2PromoteLowF32x4 => [v128 -> v128]
+            fd 96 I8x16Abs => [v128 -> v128]
+            fd 97 I8x16Neg => [v128 -> v128]
+            fd 98 I8x16Popcnt => [v128 -> v128]
+            fd 99 I8x16AllTrue => [v128 -> i32]
+            fd 100 I8x16Bitmask => [v128 -> i32]
+            fd 101 I8x16NarrowI16x8S => [v128 v128 -> v128]
+            fd 102 I8x16NarrowI16x8U => [v128 v128 -> v128]
+            fd 103 F32x4Ceil => [v128 -> v128]
+            fd 104 F32x4Floor => [v128 -> v128]
+            fd 105 F32x4Trunc => [v128 -> v128]
+            fd 106 F32x4Nearest => [v128 -> v128]
+            fd 107 I8x16Shl => [v128 i32 -> v128]
+            fd 108 I8x16ShrS => [v128 i32 -> v128]
+            fd 109 I8x16ShrU => [v128 i32 -> v128]
+            fd 110 I8x16Add => [v128 v128 -> v128]
+            fd 111 I8x16AddSatS => [v128 v128 -> v128]
+            fd 112 I8x16AddSatU => [v128 v128 -> v128]
+            fd 113 I8x16Sub => [v128 v128 -> v128]
+            fd 114 I8x16SubSatS => [v128 v128 -> v128]
+            fd 115 I8x16SubSatU => [v128 v128 -> v128]
+            fd 116 F64x2Ceil => [v128 -> v128]
+            fd 117 F64x2Floor => [v128 -> v128]
+            fd 118 I8x16MinS => [v128 v128 -> v128]
+            fd 119 I8x16MinU => [v128 v128 -> v128]
+            fd 120 I8x16MaxS => [v128 v128 -> v128]
+            fd 121 I8x16MaxU => [v128 v128 -> v128]
+            fd 122 F64x2Trunc => [v128 -> v128]
+            fd 123 I8x16AvgrU => [v128 v128 -> v128]
+            fd 124 I16x8ExtaddPairwiseI8x16S => [v128 -> v128]
+            fd 125 I16x8ExtaddPairwiseI8x16U => [v128 -> v128]
+            fd 126 I32x4ExtaddPairwiseI16x8S => [v128 -> v128]
+            fd 127 I32x4ExtaddPairwiseI16x8U => [v128 -> v128]
+            // SIMD: i16x8.
+            fd 128 I16x8Abs => [v128 -> v128]
+            fd 129 I16x8Neg => [v128 -> v128]
+            fd 130 I16x8Q15MulrSatS => [v128 v128 -> v128]
+            fd 131 I16x8AllTrue => [v128 -> i32]
+            fd 132 I16x8Bitmask => [v128 -> i32]
+            fd 133 I16x8NarrowI32x4S => [v128 v128 -> v128]
+            fd 134 I16x8NarrowI32x4U => [v128 v128 -> v128]
+            fd 135 I16x8ExtendLowI8x16S => [v128 -> v128]
+            fd 136 I16x8ExtendHighI8x16S => [v128 -> v128]
+            fd 137 I16x8ExtendLowI8x16U => [v128 -> v128]
+            fd 138 I16x8ExtendHighI8x16U => [v128 -> v128]
+            fd 139 I16x8Shl => [v128 i32 -> v128]
+            fd 140 I16x8ShrS => [v128 i32 -> v128]
+            fd 141 I16x8ShrU => [v128 i32 -> v128]
+            fd 142 I16x8Add => [v128 v128 -> v128]
+            fd 143 I16x8AddSatS => [v128 v128 -> v128]
+            fd 144 I16x8AddSatU => [v128 v128 -> v128]
+            fd 145 I16x8Sub => [v128 v128 -> v128]
+            fd 146 I16x8SubSatS => [v128 v128 -> v128]
+            fd 147 I16x8SubSatU => [v128 v128 -> v128]
+            fd 148 F64x2Nearest => [v128 -> v128]
+            fd 149 I16x8Mul => [v128 v128 -> v128]
+            fd 150 I16x8MinS => [v128 v128 -> v128]
+            fd 151 I16x8MinU => [v128 v128 -> v128]
+            fd 152 I16x8MaxS => [v128 v128 -> v128]
+            fd 153 I16x8MaxU => [v128 v128 -> v128]
+            fd 155 I16x8AvgrU => [v128 v128 -> v128]
+            fd 156 I16x8ExtmulLowI8x16S => [v128 v128 -> v128]
+            fd 157 I16x8ExtmulHighI8x16S => [v128 v128 -> v128]
+            fd 158 I16x8ExtmulLowI8x16U => [v128 v128 -> v128]
+            fd 159 I16x8ExtmulHighI8x16U => [v128 v128 -> v128]
+            // SIMD: i32x4.
+            fd 160 I32x4Abs => [v128 -> v128]
+            fd 161 I32x4Neg => [v128 -> v128]
+            fd 163 I32x4AllTrue => [v128 -> i32]
+            fd 164 I32x4Bitmask => [v128 -> i32]
+            fd 167 I32x4ExtendLowI16x8S => [v128 -> v128]
+            fd 168 I32x4ExtendHighI16x8S => [v128 -> v128]
+            fd 169 I32x4ExtendLowI16x8U => [v128 -> v128]
+            fd 170 I32x4ExtendHighI16x8U => [v128 -> v128]
+            fd 171 I32x4Shl => [v128 i32 -> v128]
+            fd 172 I32x4ShrS => [v128 i32 -> v128]
+            fd 173 I32x4ShrU => [v128 i32 -> v128]
+            fd 174 I32x4Add => [v128 v128 -> v128]
+            fd 177 I32x4Sub => [v128 v128 -> v128]
+            fd 181 I32x4Mul => [v128 v128 -> v128]
+            fd 182 I32x4MinS => [v128 v128 -> v128]
+            fd 183 I32x4MinU => [v128 v128 -> v128]
+            fd 184 I32x4MaxS => [v128 v128 -> v128]
+            fd 185 I32x4MaxU => [v128 v128 -> v128]
+            fd 186 I32x4DotI16x8S => [v128 v128 -> v128]
+            fd 188 I32x4ExtmulLowI16x8S => [v128 v128 -> v128]
+            fd 189 I32x4ExtmulHighI16x8S => [v128 v128 -> v128]
+            fd 190 I32x4ExtmulLowI16x8U => [v128 v128 -> v128]
+            fd 191 I32x4ExtmulHighI16x8U => [v128 v128 -> v128]
+            // SIMD: i64x2.
+            fd 192 I64x2Abs => [v128 -> v128]
+            fd 193 I64x2Neg => [v128 -> v128]
+            fd 195 I64x2AllTrue => [v128 -> i32]
+            fd 196 I64x2Bitmask => [v128 -> i32]
+            fd 199 I64x2ExtendLowI32x4S => [v128 -> v128]
+            fd 200 I64x2ExtendHighI32x4S => [v128 -> v128]
+            fd 201 I64x2ExtendLowI32x4U => [v128 -> v128]
+            fd 202 I64x2ExtendHighI32x4U => [v128 -> v128]
+            fd 203 I64x2Shl => [v128 i32 -> v128]
+            fd 204 I64x2ShrS => [v128 i32 -> v128]
+            fd 205 I64x2ShrU => [v128 i32 -> v128]
+            fd 206 I64x2Add => [v128 v128 -> v128]
+            fd 209 I64x2Sub => [v128 v128 -> v128]
+            fd 213 I64x2Mul => [v128 v128 -> v128]
+            fd 214 I64x2Eq => [v128 v128 -> v128]
+            fd 215 I64x2Ne => [v128 v128 -> v128]
+            fd 216 I64x2LtS => [v128 v128 -> v128]
+            fd 217 I64x2GtS => [v128 v128 -> v128]
+            fd 218 I64x2LeS => [v128 v128 -> v128]
+            fd 219 I64x2GeS => [v128 v128 -> v128]
+            fd 220 I64x2ExtmulLowI32x4S => [v128 v128 -> v128]
+            fd 221 I64x2ExtmulHighI32x4S => [v128 v128 -> v128]
+            fd 222 I64x2ExtmulLowI32x4U => [v128 v128 -> v128]
+            fd 223 I64x2ExtmulHighI32x4U => [v128 v128 -> v128]
+            // SIMD: f32x4 and f64x2.
+            fd 224 F32x4Abs => [v128 -> v128]
+            fd 225 F32x4Neg => [v128 -> v128]
+            fd 227 F32x4Sqrt => [v128 -> v128]
+            fd 228 F32x4Add => [v128 v128 -> v128]
+            fd 229 F32x4Sub => [v128 v128 -> v128]
+            fd 230 F32x4Mul => [v128 v128 -> v128]
+            fd 231 F32x4Div => [v128 v128 -> v128]
+            fd 232 F32x4Min => [v128 v128 -> v128]
+            fd 233 F32x4Max => [v128 v128 -> v128]
+            fd 234 F32x4PMin => [v128 v128 -> v128]
+            fd 235 F32x4PMax => [v128 v128 -> v128]
+            fd 236 F64x2Abs => [v128 -> v128]
+            fd 237 F64x2Neg => [v128 -> v128]
+            fd 239 F64x2Sqrt => [v128 -> v128]
+            fd 240 F64x2Add => [v128 v128 -> v128]
+            fd 241 F64x2Sub => [v128 v128 -> v128]
+            fd 242 F64x2Mul => [v128 v128 -> v128]
+            fd 243 F64x2Div => [v128 v128 -> v128]
+            fd 244 F64x2Min => [v128 v128 -> v128]
+            fd 245 F64x2Max => [v128 v128 -> v128]
+            fd 246 F64x2PMin => [v128 v128 -> v128]
+            fd 247 F64x2PMax => [v128 v128 -> v128]
+            // SIMD: conversions.
+            fd 248 I32x4TruncSatF32x4S => [v128 -> v128]
+            fd 249 I32x4TruncSatF32x4U => [v128 -> v128]
+            fd 250 F32x4ConvertI32x4S => [v128 -> v128]
+            fd 251 F32x4ConvertI32x4U => [v128 -> v128]
+            fd 252 I32x4TruncSatF64x2SZero => [v128 -> v128]
+            fd 253 I32x4TruncSatF64x2UZero => [v128 -> v128]
+            fd 254 F64x2ConvertLowI32x4S => [v128 -> v128]
+            fd 255 F64x2ConvertLowI32x4U => [v128 -> v128]
+        }
+    };
+}
+
+/// The bits of an `f32` constant (kept as bits so NaN payloads survive).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ieee32(pub u32);
+
+/// The bits of an `f64` constant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ieee64(pub u64);
+
+/// A `v128` constant, little-endian.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct V128(pub [u8; 16]);
+
+/// The 16 lane selectors of `i8x16.shuffle`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shuffle(pub [u8; 16]);
+
+/// Decoding of one immediate from the instruction stream.
+trait Immediate<'a>: Sized {
+    fn read(r: &mut Reader<'a>) -> Result<Self>;
+}
+
+impl<'a> Immediate<'a> for u32 {
+    fn read(r: &mut Reader<'a>) -> Result<Self> {
+        r.read_var_u32()
+    }
+}
+impl<'a> Immediate<'a> for i32 {
+    fn read(r: &mut Reader<'a>) -> Result<Self> {
+        r.read_var_i32()
+    }
+}
+impl<'a> Immediate<'a> for i64 {
+    fn read(r: &mut Reader<'a>) -> Result<Self> {
+        r.read_var_i64()
+    }
+}
+impl<'a> Immediate<'a> for u8 {
+    fn read(r: &mut Reader<'a>) -> Result<Self> {
+        r.read_u8()
+    }
+}
+impl<'a> Immediate<'a> for Ieee32 {
+    fn read(r: &mut Reader<'a>) -> Result<Self> {
+        r.read_f32_bits().map(Ieee32)
+    }
+}
+impl<'a> Immediate<'a> for Ieee64 {
+    fn read(r: &mut Reader<'a>) -> Result<Self> {
+        r.read_f64_bits().map(Ieee64)
+    }
+}
+impl<'a> Immediate<'a> for V128 {
+    fn read(r: &mut Reader<'a>) -> Result<Self> {
+        r.read_array().map(V128)
+    }
+}
+impl<'a> Immediate<'a> for Shuffle {
+    fn read(r: &mut Reader<'a>) -> Result<Self> {
+        r.read_array().map(Shuffle)
+    }
+}
+impl<'a> Immediate<'a> for BlockType {
+    fn read(r: &mut Reader<'a>) -> Result<Self> {
+        BlockType::read(r)
+    }
+}
+impl<'a> Immediate<'a> for BrTable<'a> {
+    fn read(r: &mut Reader<'a>) -> Result<Self> {
+        BrTable::read(r)
+    }
+}
+impl<'a> Immediate<'a> for MemArg {
+    fn read(r: &mut Reader<'a>) -> Result<Self> {
+        MemArg::read(r)
+    }
+}
+impl<'a> Immediate<'a> for MemIdx {
+    fn read(r: &mut Reader<'a>) -> Result<Self> {
+        MemIdx::read(r)
+    }
+}
+impl<'a> Immediate<'a> for RefType {
+    fn read(r: &mut Reader<'a>) -> Result<Self> {
+        RefType::read(r)
+    }
+}
+impl<'a> Immediate<'a> for SelectTypes {
+    fn read(r: &mut Reader<'a>) -> Result<Self> {
+        SelectTypes::read(r)
+    }
+}
+
+macro_rules! define_operator_enum {
+    ($($prefix:ident $code:literal $name:ident $({ $($field:ident : $ty:ty),* })? => $sig:tt)*) => {
+        /// One decoded instruction with its immediates.
+        #[derive(Clone, Copy, Debug)]
+        #[allow(missing_docs)]
+        pub enum Operator<'a> {
+            $( $name $({ $($field: $ty),* })?, )*
+        }
+
+        /// Reads one instruction. Never allocates.
+        #[inline]
+        pub fn read_operator<'a>(r: &mut Reader<'a>) -> Result<Operator<'a>> {
+            let offset = r.offset();
+            let byte = r.read_u8()?;
+            let (prefix, code) = match byte {
+                0xfc | 0xfd => (byte, r.read_var_u32()?),
+                _ => (0, u32::from(byte)),
+            };
+            Ok(match (prefix, code) {
+                $( (prefix_byte!($prefix), $code) => Operator::$name $({ $($field: <$ty as Immediate>::read(r)?),* })?, )*
+                _ => return Err(Error::malformed(offset, "illegal opcode")),
+            })
+        }
+    };
+}
+
+macro_rules! prefix_byte {
+    (op) => {
+        0
+    };
+    (fc) => {
+        0xfc
+    };
+    (fd) => {
+        0xfd
+    };
+}
+
+for_each_operator!(define_operator_enum);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(bytes: &[u8]) -> Result<Operator<'_>> {
+        read_operator(&mut Reader::new(bytes, 0))
+    }
+
+    #[test]
+    fn decodes_prefixed_and_plain_opcodes() {
+        assert!(matches!(read(&[0x6a]).unwrap(), Operator::I32Add));
+        assert!(matches!(
+            read(&[0x41, 0x7f]).unwrap(),
+            Operator::I32Const { value: -1 }
+        ));
+        assert!(matches!(
+            read(&[0xfc, 0x07]).unwrap(),
+            Operator::I64TruncSatF64U
+        ));
+        // Sub-opcodes are LEB128: 0xFD 0x80 0x01 is 128.
+        assert!(matches!(
+            read(&[0xfd, 0x80, 0x01]).unwrap(),
+            Operator::I16x8Abs
+        ));
+        assert!(matches!(
+            read(&[0xfd, 0xff, 0x01]).unwrap(),
+            Operator::F64x2ConvertLowI32x4U
+        ));
+    }
+
+    #[test]
+    fn rejects_unknown_opcodes() {
+        for bytes in [
+            &[0x06][..],
+            &[0xc5],
+            &[0xfc, 0x12],
+            &[0xfd, 0x9a, 0x01],
+            &[0xff],
+        ] {
+            assert_eq!(read(bytes).unwrap_err().message(), "illegal opcode");
+        }
+    }
+
+    #[test]
+    fn br_table_targets_do_not_allocate() {
+        let bytes = [0x0e, 0x03, 0x00, 0x81, 0x01, 0x02, 0x05];
+        let Operator::BrTable { targets } = read(&bytes).unwrap() else {
+            panic!("not br_table")
+        };
+        assert_eq!(targets.len(), 3);
+        assert_eq!(targets.default(), 5);
+        let all: alloc::vec::Vec<u32> = targets.targets().collect();
+        assert_eq!(all, [0, 129, 2]);
+    }
+
+    #[test]
+    fn memory_index_must_be_a_zero_byte() {
+        assert_eq!(
+            read(&[0x3f, 0x01]).unwrap_err().message(),
+            "zero byte expected"
+        );
+        assert_eq!(
+            read(&[0x40, 0x80, 0x00]).unwrap_err().message(),
+            "zero byte expected"
+        );
+    }
+}

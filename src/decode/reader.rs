@@ -1,0 +1,346 @@
+//! A cursor over `&[u8]` that reads the primitive encodings of the binary
+//! format: bytes, LEB128 integers, IEEE floats, names and vectors.
+//!
+//! Every error carries the absolute byte offset in the module (the reader
+//! knows where its slice starts) and the specification's wording. Nothing
+//! here allocates.
+
+use crate::error::{Error, Result};
+
+/// A position in a slice of a module's bytes.
+#[derive(Clone, Debug)]
+pub struct Reader<'a> {
+    data: &'a [u8],
+    pos: usize,
+    /// Absolute offset of `data[0]` in the module, for error messages.
+    base: usize,
+}
+
+impl<'a> Reader<'a> {
+    /// A reader over `data`, which starts at module offset `base`.
+    pub fn new(data: &'a [u8], base: usize) -> Self {
+        Self { data, pos: 0, base }
+    }
+
+    /// The absolute offset of the next byte.
+    #[inline]
+    pub fn offset(&self) -> usize {
+        self.base + self.pos
+    }
+
+    /// True when every byte has been read.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.pos >= self.data.len()
+    }
+
+    /// The number of bytes left.
+    #[inline]
+    pub fn remaining(&self) -> usize {
+        self.data.len() - self.pos
+    }
+
+    /// The unread bytes.
+    pub fn rest(&self) -> &'a [u8] {
+        &self.data[self.pos..]
+    }
+
+    fn eof(&self) -> Error {
+        Error::malformed(self.offset(), "unexpected end")
+    }
+
+    /// Reads one byte.
+    #[inline]
+    pub fn read_u8(&mut self) -> Result<u8> {
+        match self.data.get(self.pos) {
+            Some(&b) => {
+                self.pos += 1;
+                Ok(b)
+            }
+            None => Err(self.eof()),
+        }
+    }
+
+    /// Returns the next byte without consuming it.
+    #[inline]
+    pub fn peek_u8(&self) -> Result<u8> {
+        self.data.get(self.pos).copied().ok_or_else(|| self.eof())
+    }
+
+    /// Reads `len` bytes.
+    pub fn read_bytes(&mut self, len: usize) -> Result<&'a [u8]> {
+        if len > self.remaining() {
+            return Err(self.eof());
+        }
+        let bytes = &self.data[self.pos..self.pos + len];
+        self.pos += len;
+        Ok(bytes)
+    }
+
+    /// Reads `N` bytes into an array.
+    pub fn read_array<const N: usize>(&mut self) -> Result<[u8; N]> {
+        let bytes = self.read_bytes(N)?;
+        let mut out = [0u8; N];
+        out.copy_from_slice(bytes);
+        Ok(out)
+    }
+
+    /// Splits off a sub-reader over the next `len` bytes and skips them.
+    pub fn sub_reader(&mut self, len: usize) -> Result<Reader<'a>> {
+        let base = self.offset();
+        let bytes = self.read_bytes(len)?;
+        Ok(Reader::new(bytes, base))
+    }
+
+    /// Reads an unsigned LEB128 integer of at most `bits` bits (32 or 64).
+    #[inline]
+    fn read_unsigned(&mut self, bits: u32) -> Result<u64> {
+        let start = self.offset();
+        let max_bytes = bits.div_ceil(7);
+        let mut result = 0u64;
+        let mut shift = 0u32;
+        for i in 0..max_bytes {
+            let byte = self.read_u8()?;
+            let payload = u64::from(byte & 0x7f);
+            if i == max_bytes - 1 {
+                if byte & 0x80 != 0 {
+                    return Err(Error::malformed(start, "integer representation too long"));
+                }
+                // Bits above `bits` in the last byte must be zero.
+                let used = bits - shift;
+                if payload >> used != 0 {
+                    return Err(Error::malformed(start, "integer too large"));
+                }
+            }
+            result |= payload << shift;
+            if byte & 0x80 == 0 {
+                return Ok(result);
+            }
+            shift += 7;
+        }
+        Err(Error::malformed(start, "integer representation too long"))
+    }
+
+    /// Reads a signed LEB128 integer of at most `bits` bits (32, 33 or 64),
+    /// sign-extended to 64 bits.
+    #[inline]
+    fn read_signed(&mut self, bits: u32) -> Result<i64> {
+        let start = self.offset();
+        let max_bytes = bits.div_ceil(7);
+        let mut result = 0i64;
+        let mut shift = 0u32;
+        for i in 0..max_bytes {
+            let byte = self.read_u8()?;
+            if i == max_bytes - 1 {
+                if byte & 0x80 != 0 {
+                    return Err(Error::malformed(start, "integer representation too long"));
+                }
+                // The unused high bits of the last byte must all equal the
+                // sign bit (bit `used - 1` of the payload).
+                let used = bits - shift;
+                let sign = (byte >> (used - 1)) & 1;
+                let unused = byte >> used & (0x7f >> used);
+                let expected = if sign == 1 { 0x7f >> used } else { 0 };
+                if unused != expected {
+                    return Err(Error::malformed(start, "integer too large"));
+                }
+            }
+            result |= i64::from(byte & 0x7f) << shift;
+            shift += 7;
+            if byte & 0x80 == 0 {
+                if shift < 64 && byte & 0x40 != 0 {
+                    result |= -1i64 << shift;
+                }
+                return Ok(result);
+            }
+        }
+        Err(Error::malformed(start, "integer representation too long"))
+    }
+
+    /// Reads a `u32` in LEB128.
+    #[inline]
+    pub fn read_var_u32(&mut self) -> Result<u32> {
+        // Fast path: one byte.
+        if let Some(&b) = self.data.get(self.pos)
+            && b & 0x80 == 0
+        {
+            self.pos += 1;
+            return Ok(u32::from(b));
+        }
+        self.read_unsigned(32).map(|v| v as u32)
+    }
+
+    /// Reads a `u64` in LEB128.
+    pub fn read_var_u64(&mut self) -> Result<u64> {
+        self.read_unsigned(64)
+    }
+
+    /// Reads an `i32` in signed LEB128.
+    #[inline]
+    pub fn read_var_i32(&mut self) -> Result<i32> {
+        self.read_signed(32).map(|v| v as i32)
+    }
+
+    /// Reads an `i64` in signed LEB128.
+    pub fn read_var_i64(&mut self) -> Result<i64> {
+        self.read_signed(64)
+    }
+
+    /// Reads a signed 33-bit integer (block types).
+    pub fn read_var_s33(&mut self) -> Result<i64> {
+        self.read_signed(33)
+    }
+
+    /// Reads the raw bits of an `f32`.
+    pub fn read_f32_bits(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.read_array()?))
+    }
+
+    /// Reads the raw bits of an `f64`.
+    pub fn read_f64_bits(&mut self) -> Result<u64> {
+        Ok(u64::from_le_bytes(self.read_array()?))
+    }
+
+    /// Reads a vector length and checks that it cannot exceed the bytes left
+    /// (each element takes at least one byte), so that callers may reserve
+    /// capacity without letting a hostile length exhaust memory.
+    pub fn read_len(&mut self) -> Result<u32> {
+        let start = self.offset();
+        let len = self.read_var_u32()?;
+        if len as usize > self.remaining() {
+            return Err(Error::malformed(start, "length out of bounds"));
+        }
+        Ok(len)
+    }
+
+    /// Reads a name: a length-prefixed UTF-8 string.
+    pub fn read_name(&mut self) -> Result<&'a str> {
+        let start = self.offset();
+        let len = self.read_var_u32()? as usize;
+        if len > self.remaining() {
+            return Err(Error::malformed(start, "length out of bounds"));
+        }
+        let bytes = self.read_bytes(len)?;
+        core::str::from_utf8(bytes).map_err(|_| Error::malformed(start, "malformed UTF-8 encoding"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn u32_of(bytes: &[u8]) -> Result<u32> {
+        Reader::new(bytes, 0).read_var_u32()
+    }
+    fn i32_of(bytes: &[u8]) -> Result<i32> {
+        Reader::new(bytes, 0).read_var_i32()
+    }
+    fn i64_of(bytes: &[u8]) -> Result<i64> {
+        Reader::new(bytes, 0).read_var_i64()
+    }
+    fn u64_of(bytes: &[u8]) -> Result<u64> {
+        Reader::new(bytes, 0).read_var_u64()
+    }
+    fn s33_of(bytes: &[u8]) -> Result<i64> {
+        Reader::new(bytes, 0).read_var_s33()
+    }
+    fn msg<T: core::fmt::Debug>(r: Result<T>) -> alloc::string::String {
+        alloc::string::String::from(r.unwrap_err().message())
+    }
+
+    #[test]
+    fn unsigned_32() {
+        assert_eq!(u32_of(&[0x00]).unwrap(), 0);
+        assert_eq!(u32_of(&[0x7f]).unwrap(), 127);
+        assert_eq!(u32_of(&[0x80, 0x01]).unwrap(), 128);
+        assert_eq!(u32_of(&[0xe5, 0x8e, 0x26]).unwrap(), 624_485);
+        assert_eq!(u32_of(&[0xff, 0xff, 0xff, 0xff, 0x0f]).unwrap(), u32::MAX);
+        // Overlong but within five bytes is fine.
+        assert_eq!(u32_of(&[0x80, 0x80, 0x80, 0x80, 0x00]).unwrap(), 0);
+        assert_eq!(
+            msg(u32_of(&[0xff, 0xff, 0xff, 0xff, 0x1f])),
+            "integer too large"
+        );
+        assert_eq!(
+            msg(u32_of(&[0x80, 0x80, 0x80, 0x80, 0x70])),
+            "integer too large"
+        );
+        assert_eq!(
+            msg(u32_of(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x00])),
+            "integer representation too long"
+        );
+        assert_eq!(msg(u32_of(&[0x80, 0x80])), "unexpected end");
+        assert_eq!(msg(u32_of(&[])), "unexpected end");
+    }
+
+    #[test]
+    fn signed_32() {
+        assert_eq!(i32_of(&[0x00]).unwrap(), 0);
+        assert_eq!(i32_of(&[0x7f]).unwrap(), -1);
+        assert_eq!(i32_of(&[0x3f]).unwrap(), 63);
+        assert_eq!(i32_of(&[0x40]).unwrap(), -64);
+        assert_eq!(i32_of(&[0xc0, 0x00]).unwrap(), 64);
+        assert_eq!(i32_of(&[0xff, 0xff, 0xff, 0xff, 0x07]).unwrap(), i32::MAX);
+        assert_eq!(i32_of(&[0x80, 0x80, 0x80, 0x80, 0x78]).unwrap(), i32::MIN);
+        assert_eq!(i32_of(&[0xff, 0xff, 0xff, 0xff, 0x7f]).unwrap(), -1);
+        // Unused bits must be a sign extension.
+        assert_eq!(
+            msg(i32_of(&[0xff, 0xff, 0xff, 0xff, 0x0f])),
+            "integer too large"
+        );
+        assert_eq!(
+            msg(i32_of(&[0x80, 0x80, 0x80, 0x80, 0x70])),
+            "integer too large"
+        );
+        assert_eq!(
+            msg(i32_of(&[0xff, 0xff, 0xff, 0xff, 0xff, 0x7f])),
+            "integer representation too long"
+        );
+    }
+
+    #[test]
+    fn signed_and_unsigned_64() {
+        let max = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00];
+        assert_eq!(i64_of(&max).unwrap(), i64::MAX);
+        let min = [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x7f];
+        assert_eq!(i64_of(&min).unwrap(), i64::MIN);
+        let bad = [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01];
+        assert_eq!(msg(i64_of(&bad)), "integer too large");
+        let umax = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+        assert_eq!(u64_of(&umax).unwrap(), u64::MAX);
+        let ubad = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02];
+        assert_eq!(msg(u64_of(&ubad)), "integer too large");
+        let long = [0x80; 11];
+        assert_eq!(msg(i64_of(&long)), "integer representation too long");
+    }
+
+    #[test]
+    fn signed_33() {
+        assert_eq!(s33_of(&[0x40]).unwrap(), -64);
+        assert_eq!(
+            s33_of(&[0xff, 0xff, 0xff, 0xff, 0x0f]).unwrap(),
+            0xffff_ffff
+        );
+        assert_eq!(s33_of(&[0x80, 0x80, 0x80, 0x80, 0x70]).unwrap(), -(1 << 32));
+        assert_eq!(
+            msg(s33_of(&[0x80, 0x80, 0x80, 0x80, 0x10])),
+            "integer too large"
+        );
+        assert_eq!(
+            msg(s33_of(&[0x80, 0x80, 0x80, 0x80, 0x20])),
+            "integer too large"
+        );
+    }
+
+    #[test]
+    fn names_and_offsets() {
+        let mut r = Reader::new(&[0x02, b'h', b'i', 0x02, 0xff, 0xfe], 100);
+        assert_eq!(r.read_name().unwrap(), "hi");
+        assert_eq!(r.offset(), 103);
+        let err = r.read_name().unwrap_err();
+        assert_eq!(err.message(), "malformed UTF-8 encoding");
+        assert_eq!(err.offset(), Some(103));
+        let mut r = Reader::new(&[0x05, b'a'], 0);
+        assert_eq!(r.read_name().unwrap_err().message(), "length out of bounds");
+    }
+}
