@@ -86,6 +86,16 @@ impl Error {
         self.func
     }
 
+    /// Appends the index an "unknown ..." message refers to, as the spec's
+    /// messages do ("unknown function 7").
+    pub fn with_index(mut self, index: impl fmt::Display) -> Self {
+        let mut message = String::from(self.message);
+        use fmt::Write;
+        let _ = write!(message, " {index}");
+        self.message = Cow::Owned(message);
+        self
+    }
+
     /// Appends detail (such as "expected i32, found i64") to the message.
     pub fn with_detail(mut self, detail: impl fmt::Display) -> Self {
         let mut message = String::from(self.message);

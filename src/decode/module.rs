@@ -352,6 +352,9 @@ impl<'a> Module<'a> {
                 let Some(rank) = section_rank(id) else {
                     return Err(Error::malformed(id_offset, "malformed section id"));
                 };
+                if id == 8 && module.start.is_some() {
+                    return Err(Error::malformed(id_offset, "multiple start sections"));
+                }
                 if last_rank.is_some_and(|last| rank <= last) {
                     return Err(Error::malformed(
                         id_offset,

@@ -286,7 +286,13 @@ pub struct MemArg {
 impl MemArg {
     /// Reads a `memarg`.
     pub fn read(r: &mut Reader<'_>) -> Result<MemArg> {
+        let flags_offset = r.offset();
         let align = r.read_var_u32()?;
+        // 2^32 is the largest meaningful alignment; larger exponents (and the
+        // multi-memory flag bit 6) are not part of WebAssembly 2.0.
+        if align >= 32 {
+            return Err(Error::malformed(flags_offset, "malformed memop flags"));
+        }
         let offset = u64::from(r.read_var_u32()?);
         Ok(MemArg {
             align,

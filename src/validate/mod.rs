@@ -1,8 +1,19 @@
-//! The type checker (placeholder while the validator lands).
-use crate::decode::Module;
-use crate::error::Result;
+//! The type checker of WebAssembly 2.0 (SIMD included).
+//!
+//! [`validate_module`] checks a decoded [`Module`] against the validation
+//! rules of the specification and returns, per defined function, the facts
+//! the compiler needs ([`FuncInfo`]) so it never re-derives them. Function
+//! bodies are checked by [`func::FuncValidator`] with the specification's
+//! algorithm (an operand stack and a control stack); module-level rules live
+//! in [`module`].
+//!
+//! Errors use the specification's wording ("type mismatch", "unknown
+//! local", ...) and carry the offset of the failing instruction and the
+//! index of the function.
 
-/// Validates a decoded module.
-pub fn validate_module(_module: &Module) -> Result<()> {
-    Ok(())
-}
+mod const_expr;
+mod func;
+mod module;
+
+pub use func::FuncInfo;
+pub use module::{ModuleInfo, validate_module};

@@ -1,0 +1,223 @@
+//! Module-level validation: indices, limits, exports, the start function,
+//! segments, constant expressions, and the `ref.func` declaration rule.
+
+use super::const_expr::check_const_expr;
+use super::func::{FuncInfo, FuncValidator};
+use crate::decode::{
+    DataKind, ElementItems, ElementKind, ExternKind, GlobalType, ImportKind, Limits, Module,
+    RefType, TableType, ValType,
+};
+use crate::error::{Error, Result};
+use alloc::vec;
+use alloc::vec::Vec;
+use hashbrown::HashSet;
+
+/// Largest memory in 64 KiB pages (4 GiB).
+pub const MAX_MEMORY_PAGES: u32 = 65_536;
+
+/// What validation learned about a module.
+#[derive(Clone, Debug, Default)]
+pub struct ModuleInfo {
+    /// Facts about each defined function, in order.
+    pub funcs: Vec<FuncInfo>,
+}
+
+/// The module's index spaces, resolved once, that function validation reads.
+pub(crate) struct Context<'m, 'a> {
+    pub module: &'m Module<'a>,
+    /// Type index of every function, imported ones first.
+    pub func_types: Vec<u32>,
+    pub tables: Vec<TableType>,
+    pub memories: u32,
+    pub globals: Vec<GlobalType>,
+    /// Element type of each element segment.
+    pub elements: Vec<RefType>,
+    /// Functions that may be named by `ref.func` in function bodies.
+    pub declared_funcs: Vec<bool>,
+}
+
+fn check_limits(limits: Limits, max: u32, offset: usize, too_large: &'static str) -> Result<()> {
+    if limits.min > max || limits.max.is_some_and(|m| m > max) {
+        return Err(Error::invalid(offset, too_large));
+    }
+    if limits.max.is_some_and(|m| m < limits.min) {
+        return Err(Error::invalid(
+            offset,
+            "size minimum must not be greater than maximum",
+        ));
+    }
+    Ok(())
+}
+
+fn check_memory_limits(limits: Limits) -> Result<()> {
+    check_limits(
+        limits,
+        MAX_MEMORY_PAGES,
+        0,
+        "memory size must be at most 65536 pages (4GiB)",
+    )
+}
+
+fn check_table_limits(limits: Limits) -> Result<()> {
+    check_limits(limits, u32::MAX, 0, "table size must be at most 2^32-1")
+}
+
+/// Validates a decoded module.
+pub fn validate_module(module: &Module<'_>) -> Result<ModuleInfo> {
+    let num_types = module.types.len() as u32;
+    let type_index = |index: u32, offset: usize| -> Result<u32> {
+        if index < num_types {
+            Ok(index)
+        } else {
+            Err(Error::invalid(offset, "unknown type").with_index(index))
+        }
+    };
+
+    // Index spaces: imports first, then definitions.
+    let mut func_types = Vec::with_capacity(module.num_funcs() as usize);
+    let mut tables = Vec::with_capacity(module.num_tables() as usize);
+    let mut memories = 0u32;
+    let mut globals = Vec::with_capacity(module.num_globals() as usize);
+    for import in &module.imports {
+        match import.kind {
+            ImportKind::Func(ty) => func_types.push(type_index(ty, 0)?),
+            ImportKind::Table(t) => {
+                check_table_limits(t.limits)?;
+                tables.push(t);
+            }
+            ImportKind::Memory(m) => {
+                check_memory_limits(m.limits)?;
+                memories += 1;
+            }
+            ImportKind::Global(g) => globals.push(g),
+        }
+    }
+    for &ty in &module.functions {
+        func_types.push(type_index(ty, 0)?);
+    }
+    for t in &module.tables {
+        check_table_limits(t.limits)?;
+        tables.push(*t);
+    }
+    for m in &module.memories {
+        check_memory_limits(m.limits)?;
+        memories += 1;
+    }
+    if memories > 1 {
+        return Err(Error::invalid(0, "multiple memories"));
+    }
+
+    // Functions named outside function bodies are "declared" for `ref.func`.
+    let mut declared_funcs = vec![false; func_types.len()];
+    let num_imported_globals = globals.len();
+    for global in &module.globals {
+        check_const_expr(
+            module,
+            &globals[..num_imported_globals],
+            &global.init,
+            global.ty.content,
+            |f| declared_funcs[f as usize] = true,
+        )?;
+        globals.push(global.ty);
+    }
+
+    // Exports: known indices, unique names.
+    let mut names = HashSet::with_capacity(module.exports.len());
+    for export in &module.exports {
+        let (count, what) = match export.kind {
+            ExternKind::Func => (func_types.len(), "unknown function"),
+            ExternKind::Table => (tables.len(), "unknown table"),
+            ExternKind::Memory => (memories as usize, "unknown memory"),
+            ExternKind::Global => (globals.len(), "unknown global"),
+        };
+        if export.index as usize >= count {
+            return Err(Error::invalid(export.offset, what).with_index(export.index));
+        }
+        if export.kind == ExternKind::Func {
+            declared_funcs[export.index as usize] = true;
+        }
+        if !names.insert(export.name) {
+            return Err(
+                Error::invalid(export.offset, "duplicate export name").with_detail(export.name)
+            );
+        }
+    }
+
+    if let Some((start, offset)) = module.start {
+        let Some(&ty) = func_types.get(start as usize) else {
+            return Err(Error::invalid(offset, "unknown function").with_index(start));
+        };
+        let ty = &module.types[ty as usize];
+        if !ty.params().is_empty() || !ty.results().is_empty() {
+            return Err(
+                Error::invalid(offset, "start function").with_detail(format_args!("type is {ty}"))
+            );
+        }
+    }
+
+    let imported_globals = &globals[..num_imported_globals];
+    let mut elements = Vec::with_capacity(module.elements.len());
+    for segment in &module.elements {
+        if let ElementKind::Active { table, offset } = &segment.kind {
+            let Some(t) = tables.get(*table as usize) else {
+                return Err(Error::invalid(segment.offset, "unknown table").with_index(table));
+            };
+            check_const_expr(module, imported_globals, offset, ValType::I32, |f| {
+                declared_funcs[f as usize] = true
+            })?;
+            if t.elem != segment.ty {
+                return Err(Error::invalid(segment.offset, "type mismatch")
+                    .with_detail("element segment type differs from the table's"));
+            }
+        }
+        match &segment.items {
+            ElementItems::Functions(funcs) => {
+                for &f in funcs.iter() {
+                    if f as usize >= func_types.len() {
+                        return Err(
+                            Error::invalid(segment.offset, "unknown function").with_index(f)
+                        );
+                    }
+                    declared_funcs[f as usize] = true;
+                }
+            }
+            ElementItems::Exprs(exprs) => {
+                for expr in exprs.iter() {
+                    check_const_expr(module, imported_globals, expr, segment.ty.into(), |f| {
+                        declared_funcs[f as usize] = true
+                    })?;
+                }
+            }
+        }
+        elements.push(segment.ty);
+    }
+
+    for segment in &module.data {
+        if let DataKind::Active { memory, offset } = &segment.kind {
+            if *memory >= memories {
+                return Err(Error::invalid(offset.offset, "unknown memory").with_index(memory));
+            }
+            check_const_expr(module, imported_globals, offset, ValType::I32, |_| {})?;
+        }
+    }
+
+    let cx = Context {
+        module,
+        func_types,
+        tables,
+        memories,
+        globals,
+        elements,
+        declared_funcs,
+    };
+    let mut validator = FuncValidator::default();
+    let mut funcs = Vec::with_capacity(module.code.len());
+    for (i, body) in module.code.iter().enumerate() {
+        let func_index = module.num_imported_funcs + i as u32;
+        let info = validator
+            .validate(&cx, func_index, body)
+            .map_err(|e| e.in_func(func_index))?;
+        funcs.push(info);
+    }
+    Ok(ModuleInfo { funcs })
+}
