@@ -190,3 +190,70 @@ pub fn emit_plain(buf: &mut Vec<u8>, p: Prefixes, opcode: &[u8]) {
     emit_prefixes(buf, p, false, false, false);
     buf.extend_from_slice(opcode);
 }
+
+#[cfg(test)]
+mod tests {
+    //! Byte-exact checks of the special addressing cases against encodings
+    //! written out by hand from the Intel SDM (Vol. 2, tables 2-2 and 2-3).
+
+    use super::*;
+    use crate::asm::x64::operand::Scale;
+    use crate::asm::x64::regs::Gpr;
+
+    /// `mov [mem], eax` (89 /r).
+    fn store_eax(mem: Mem) -> Vec<u8> {
+        let mut buf = Vec::new();
+        emit_modrm(&mut buf, Prefixes::default(), &[0x89], 0, Rm::Mem(&mem));
+        buf
+    }
+
+    #[test]
+    fn rsp_and_r12_bases_need_a_sib() {
+        assert_eq!(store_eax(Mem::base(Gpr::Rsp, 0)), [0x89, 0x04, 0x24]);
+        assert_eq!(store_eax(Mem::base(Gpr::R12, 0)), [0x41, 0x89, 0x04, 0x24]);
+    }
+
+    #[test]
+    fn rbp_and_r13_bases_need_a_displacement() {
+        assert_eq!(store_eax(Mem::base(Gpr::Rbp, 0)), [0x89, 0x45, 0x00]);
+        assert_eq!(store_eax(Mem::base(Gpr::R13, 0)), [0x41, 0x89, 0x45, 0x00]);
+        let m = Mem::indexed(Gpr::R13, Gpr::Rax, Scale::X1, 0);
+        assert_eq!(store_eax(m), [0x41, 0x89, 0x44, 0x05, 0x00]);
+    }
+
+    #[test]
+    fn displacement_width() {
+        assert_eq!(store_eax(Mem::base(Gpr::Rcx, 127)), [0x89, 0x41, 0x7F]);
+        assert_eq!(store_eax(Mem::base(Gpr::Rcx, -128)), [0x89, 0x41, 0x80]);
+        assert_eq!(
+            store_eax(Mem::base(Gpr::Rcx, 128)),
+            [0x89, 0x81, 0x80, 0x00, 0x00, 0x00]
+        );
+    }
+
+    #[test]
+    fn rex_bits() {
+        assert_eq!(rex(false, false, false, false), 0x40);
+        assert_eq!(rex(true, true, true, true), 0x4F);
+        let m = Mem::indexed(Gpr::R8, Gpr::R9, Scale::X8, 0);
+        let mut buf = Vec::new();
+        let p = Prefixes {
+            w: true,
+            ..Prefixes::default()
+        };
+        emit_modrm(&mut buf, p, &[0x8B], Gpr::R10.enc(), Rm::Mem(&m));
+        // mov r10, [r8 + r9*8]
+        assert_eq!(buf, [0x4F, 0x8B, 0x14, 0xC8]);
+    }
+
+    #[test]
+    fn modrm_byte() {
+        let b = ModRm {
+            mode: 0b11,
+            reg: 0b010,
+            rm: 0b101,
+        };
+        assert_eq!(b.byte(), 0xD5);
+        assert_eq!(sib(3, 1, 0), 0xC8);
+    }
+}
