@@ -32,32 +32,17 @@ pub struct Error {
 impl Error {
     /// A malformed-module error at byte `offset`.
     pub fn malformed(offset: usize, message: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            kind: ErrorKind::Malformed,
-            message: message.into(),
-            offset: Some(offset),
-            func: None,
-        }
+        Self { kind: ErrorKind::Malformed, message: message.into(), offset: Some(offset), func: None }
     }
 
     /// An invalid-module error at byte `offset`.
     pub fn invalid(offset: usize, message: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            kind: ErrorKind::Invalid,
-            message: message.into(),
-            offset: Some(offset),
-            func: None,
-        }
+        Self { kind: ErrorKind::Invalid, message: message.into(), offset: Some(offset), func: None }
     }
 
     /// An implementation-limit error at byte `offset`.
     pub fn limit(offset: usize, message: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            kind: ErrorKind::Limit,
-            message: message.into(),
-            offset: Some(offset),
-            func: None,
-        }
+        Self { kind: ErrorKind::Limit, message: message.into(), offset: Some(offset), func: None }
     }
 
     /// Records the index of the function whose body failed.
