@@ -21,6 +21,8 @@ pub mod asm;
 pub mod code_memory;
 pub mod decode;
 mod error;
+#[cfg(feature = "std")]
+pub mod host;
 pub mod validate;
 
 pub use error::{Error, ErrorKind};

@@ -1,1 +1,0 @@
-//! Executable memory (placeholder while the code memory lands).

@@ -1,0 +1,13 @@
+//! The Linux adapter (feature `std`).
+//!
+//! What the core leaves to the host, done with the operating system's calls:
+//! executable memory with `mmap`/`mprotect` ([`MmapCodeMemory`]), and later
+//! linear-memory reservations and conveniences for ordinary programs.
+//!
+//! Nothing in the core depends on this module: a kernel or unikernel
+//! embedder supplies its own implementations of the core's traits (for code
+//! memory, [`crate::code_memory::RegionCodeMemory`] over a region it maps).
+
+pub mod code_memory;
+
+pub use code_memory::MmapCodeMemory;
