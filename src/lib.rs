@@ -17,8 +17,10 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod abi;
 pub mod asm;
 pub mod code_memory;
+pub mod compile;
 pub mod decode;
 mod error;
 #[cfg(feature = "std")]

@@ -1,0 +1,318 @@
+//! The contract between generated code and the runtime.
+//!
+//! Generated code never calls Rust. It reads the `#[repr(C)]` structs below
+//! at offsets taken from `core::mem::offset_of!`, and it leaves to the host
+//! with an [`ExitCode`]. This module fixes those structs and the internal
+//! calling convention; the compiler (`compile`) emits code that obeys it and
+//! the runtime (`runtime`) builds the structs and the trampolines.
+//!
+//! # Registers
+//! - `r15` holds the current instance's [`VmContext`] in all wasm code. It
+//!   is preserved by every wasm function (a cross-instance call loads the
+//!   callee's context into `r15` and the caller restores its own afterwards).
+//! - `rbp` is the frame pointer and is preserved by every function.
+//! - Every other general-purpose and XMM register is caller-saved.
+//!
+//! # Calls between wasm functions
+//! Arguments and results travel through one area in the caller's frame, at
+//! the caller's `rsp` when it executes `call`. Value `i` lives at byte offset
+//! [`slot_offsets`]`(types)[i]`: 8 bytes per value, 16 for `v128`, in order.
+//! The area is as large as the larger of the parameter and result layouts.
+//! The callee finds its arguments at `[rsp + 8 + offset]` on entry (above the
+//! return address) and writes its results to the same area before `ret`;
+//! the caller reads them back from `[rsp + offset]`. The caller keeps `rsp`
+//! 16-byte aligned at the `call`.
+//!
+//! Calls that go through a [`VmFuncRef`] (imports, `call_indirect`) load
+//! `rax` with the `VmFuncRef` address and `r15` with its `vmctx`, then
+//! `call [rax + code]`, and afterwards restore the caller's `r15`.
+//!
+//! # Exits
+//! To leave to the host, code stores an [`ExitCode`] (and its payload) in the
+//! [`ExecContext`] (reached through `VmContext::exec`) and calls the exit
+//! stub. The stub pushes `rbp` and `r15`, saves `rsp` in
+//! `ExecContext::wasm_rsp`, switches to `ExecContext::host_rsp`, restores the
+//! host's callee-saved registers and returns to the host from the trampoline
+//! that entered wasm. The host resumes with the resume trampoline, which
+//! switches back to `wasm_rsp`, pops `r15` and `rbp`, and returns to the
+//! instruction after the `call` to the exit stub. Only `rbp`, `r15` and the
+//! stack survive an exit: code spills every live value before it exits.
+//!
+//! Host functions are called like any [`VmFuncRef`]: the runtime points their
+//! `code` at the host-call stub, which records the `VmFuncRef` and the address
+//! of the argument area in the `ExecContext` and exits with
+//! [`ExitCode::HostCall`]; the host reads the arguments from that area, runs
+//! the function, writes the results into the same area and resumes.
+
+use crate::decode::ValType;
+
+/// Why generated code left to the host.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitCode {
+    /// The entered function returned normally; results are in the area.
+    Returned = 0,
+    /// A trap; `ExecContext::trap_code` says which ([`TrapCode`]).
+    Trap = 1,
+    /// Call the host function whose `VmFuncRef` is in `ExecContext::payload`;
+    /// its argument/result area is at `ExecContext::call_args`.
+    HostCall = 2,
+    /// `memory.grow` of memory `ExecContext::payload >> 32` by the number of
+    /// pages in the low 32 bits; the host writes the result (old size in
+    /// pages, or -1 as u32) back to `payload`.
+    MemoryGrow = 3,
+    /// A runtime helper too large to inline (`table.grow`, bulk memory, ...).
+    /// `payload` is the [`Helper`]; its operands are in the argument area at
+    /// `call_args`, and the host writes its result there.
+    Helper = 4,
+}
+
+impl ExitCode {
+    /// Decodes the value generated code stored.
+    pub fn from_u32(v: u32) -> Option<ExitCode> {
+        Some(match v {
+            0 => ExitCode::Returned,
+            1 => ExitCode::Trap,
+            2 => ExitCode::HostCall,
+            3 => ExitCode::MemoryGrow,
+            4 => ExitCode::Helper,
+            _ => return None,
+        })
+    }
+}
+
+/// Which trap generated code raised.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrapCode {
+    /// `unreachable` was executed.
+    Unreachable = 0,
+    /// A memory access out of bounds.
+    MemoryOutOfBounds = 1,
+    /// Integer division or remainder by zero.
+    IntegerDivideByZero = 2,
+    /// Signed division overflow (`INT_MIN / -1`).
+    IntegerOverflow = 3,
+    /// A float to integer truncation of NaN or of a value out of range.
+    InvalidConversionToInteger = 4,
+    /// `call_indirect` with an index outside the table.
+    UndefinedElement = 5,
+    /// `call_indirect` of a null entry.
+    UninitializedElement = 6,
+    /// `call_indirect` of a function of another type.
+    IndirectCallTypeMismatch = 7,
+    /// The wasm stack limit was reached.
+    StackOverflow = 8,
+    /// A table access out of bounds (`table.get`, `table.copy`, ...).
+    TableOutOfBounds = 9,
+    /// A null reference where a function was needed.
+    NullReference = 10,
+}
+
+impl core::fmt::Display for TrapCode {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl TrapCode {
+    /// Decodes the value generated code stored.
+    pub fn from_u32(v: u32) -> Option<TrapCode> {
+        use TrapCode::*;
+        Some(match v {
+            0 => Unreachable,
+            1 => MemoryOutOfBounds,
+            2 => IntegerDivideByZero,
+            3 => IntegerOverflow,
+            4 => InvalidConversionToInteger,
+            5 => UndefinedElement,
+            6 => UninitializedElement,
+            7 => IndirectCallTypeMismatch,
+            8 => StackOverflow,
+            9 => TableOutOfBounds,
+            10 => NullReference,
+            _ => return None,
+        })
+    }
+
+    /// The specification's message for this trap.
+    pub fn message(self) -> &'static str {
+        match self {
+            TrapCode::Unreachable => "unreachable",
+            TrapCode::MemoryOutOfBounds => "out of bounds memory access",
+            TrapCode::IntegerDivideByZero => "integer divide by zero",
+            TrapCode::IntegerOverflow => "integer overflow",
+            TrapCode::InvalidConversionToInteger => "invalid conversion to integer",
+            TrapCode::UndefinedElement => "undefined element",
+            TrapCode::UninitializedElement => "uninitialized element",
+            TrapCode::IndirectCallTypeMismatch => "indirect call type mismatch",
+            TrapCode::StackOverflow => "call stack exhausted",
+            TrapCode::TableOutOfBounds => "out of bounds table access",
+            TrapCode::NullReference => "null reference",
+        }
+    }
+}
+
+/// Operations generated code delegates to the host through
+/// [`ExitCode::Helper`].
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Helper {
+    /// `table.grow`: area holds `[init ref, delta]`, result `[old size or -1]`.
+    TableGrow = 0,
+    /// `table.fill`: `[dst, ref, len]`.
+    TableFill = 1,
+    /// `table.copy`: `[dst, src, len]`, tables in `payload` bits (see compiler).
+    TableCopy = 2,
+    /// `table.init`: `[dst, src, len]`.
+    TableInit = 3,
+    /// `elem.drop`.
+    ElemDrop = 4,
+    /// `memory.init`: `[dst, src, len]`.
+    MemoryInit = 5,
+    /// `data.drop`.
+    DataDrop = 6,
+    /// `memory.copy`: `[dst, src, len]`.
+    MemoryCopy = 7,
+    /// `memory.fill`: `[dst, value, len]`.
+    MemoryFill = 8,
+}
+
+/// The per-store execution state shared by all instances of a store.
+#[repr(C)]
+#[derive(Debug)]
+pub struct ExecContext {
+    /// Host `rsp` saved by the enter/resume trampoline.
+    pub host_rsp: usize,
+    /// Wasm `rsp` saved by the exit stub (points at the saved `r15`).
+    pub wasm_rsp: usize,
+    /// Where the enter trampoline starts the wasm stack (the top of the
+    /// store's wasm stack, or below a suspended computation when nested).
+    pub entry_rsp: usize,
+    /// The lowest address `rsp` may reach in a function body (after its
+    /// prologue); below it the prologue traps with `StackOverflow`.
+    pub stack_limit: usize,
+    /// An [`ExitCode`].
+    pub exit_code: u32,
+    /// A [`TrapCode`] when `exit_code` is `Trap`.
+    pub trap_code: u32,
+    /// Exit-specific payload (see [`ExitCode`]).
+    pub payload: u64,
+    /// Address of the argument/result area of a host call or helper.
+    pub call_args: usize,
+    /// Remaining fuel (reserved for fuel metering).
+    pub fuel: i64,
+    /// Non-zero when the embedder asked the guest to stop (reserved).
+    pub interrupt: u32,
+    /// Padding.
+    pub _pad: u32,
+}
+
+/// A function reference: what `funcref` values, table entries and imports
+/// point to. A null `funcref` is the null pointer.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct VmFuncRef {
+    /// Entry point of the function (for host functions: the host-call stub).
+    pub code: *const u8,
+    /// The context `r15` must hold while the function runs.
+    pub vmctx: *mut VmContext,
+    /// Engine-wide canonical id of the function's type.
+    pub type_id: u32,
+    /// For host functions, the store's index of the function.
+    pub host_index: u32,
+}
+
+/// A table as generated code sees it.
+#[repr(C)]
+#[derive(Debug)]
+pub struct VmTable {
+    /// Elements: `*const VmFuncRef` for funcref tables (null = null ref),
+    /// host handles for externref tables (0 = null).
+    pub elements: *mut usize,
+    /// Number of elements.
+    pub len: u64,
+}
+
+/// Per-instance context: everything generated code of an instance reaches
+/// through `r15`.
+#[repr(C)]
+#[derive(Debug)]
+pub struct VmContext {
+    /// The store's execution state.
+    pub exec: *mut ExecContext,
+    /// Base of memory 0 (null when the instance has no memory).
+    pub memory_base: *mut u8,
+    /// Length of memory 0 in bytes. The runtime updates every context that
+    /// uses a memory when that memory grows.
+    pub memory_len: u64,
+    /// `VmFuncRef` of every function of the instance, imports first.
+    pub funcs: *const VmFuncRef,
+    /// A pointer to the 16-byte cell of every global, imports first.
+    pub globals: *const *mut u128,
+    /// A pointer to every table, imports first.
+    pub tables: *const *mut VmTable,
+    /// Engine-wide type id of each of the module's type indices.
+    pub type_ids: *const u32,
+    /// The store's handle for this instance (opaque to generated code), so
+    /// the host can tell which instance exited (the exit stub leaves the
+    /// exiting code's `r15` at `[ExecContext::wasm_rsp]`).
+    pub instance: usize,
+}
+
+/// Size in bytes of a value's slot in a call's argument/result area.
+pub const fn slot_size(t: ValType) -> u32 {
+    match t {
+        ValType::V128 => 16,
+        _ => 8,
+    }
+}
+
+/// Byte offset of each value in an argument/result area, and the area's
+/// total size (a multiple of 16).
+pub fn slot_offsets(types: &[ValType], offsets: &mut alloc::vec::Vec<u32>) -> u32 {
+    offsets.clear();
+    let mut at = 0;
+    for &t in types {
+        offsets.push(at);
+        at += slot_size(t);
+    }
+    at.next_multiple_of(16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::mem::{offset_of, size_of};
+
+    #[test]
+    fn layouts_are_stable() {
+        // Generated code reads these with offset_of!, but pointers must stay
+        // 8-byte fields and the structs must have no surprising padding.
+        assert_eq!(size_of::<VmFuncRef>(), 24);
+        assert_eq!(offset_of!(VmFuncRef, type_id), 16);
+        assert_eq!(size_of::<VmTable>(), 16);
+        assert_eq!(offset_of!(VmContext, exec), 0);
+        assert_eq!(size_of::<ExecContext>() % 8, 0);
+    }
+
+    #[test]
+    fn slots() {
+        let mut offsets = alloc::vec::Vec::new();
+        let size = slot_offsets(&[ValType::I32, ValType::V128, ValType::F64], &mut offsets);
+        assert_eq!(offsets, [0, 8, 24]);
+        assert_eq!(size, 32);
+        assert_eq!(slot_offsets(&[], &mut offsets), 0);
+    }
+
+    #[test]
+    fn codes_round_trip() {
+        for v in 0..5 {
+            assert_eq!(ExitCode::from_u32(v).map(|c| c as u32), Some(v));
+        }
+        for v in 0..11 {
+            assert_eq!(TrapCode::from_u32(v).map(|c| c as u32), Some(v));
+        }
+        assert_eq!(TrapCode::StackOverflow.message(), "call stack exhausted");
+    }
+}

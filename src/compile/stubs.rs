@@ -1,0 +1,253 @@
+//! The fixed pieces of machine code around compiled functions: the enter
+//! and resume trampolines the host calls, the exit stub generated code calls
+//! to leave, and the host-call stub that host functions point to. Their
+//! behaviour is the contract described in [`crate::abi`].
+
+use crate::abi::{ExecContext, ExitCode, VmContext};
+use crate::asm::x64::{AluOp, Assembler, Cond, Gpr, Label, Mem, Scale, ShiftOp, Size};
+use crate::error::{Error, Result};
+use alloc::vec::Vec;
+use core::mem::offset_of;
+
+/// The host's callee-saved registers (System V), in push order.
+const HOST_SAVED: [Gpr; 6] = [Gpr::Rbp, Gpr::Rbx, Gpr::R12, Gpr::R13, Gpr::R14, Gpr::R15];
+
+fn exec_field(offset: usize) -> i32 {
+    offset as i32
+}
+
+/// `Mem` for a field of the `ExecContext` whose address is in `base`.
+pub(crate) fn exec_mem(base: Gpr, offset: usize) -> Mem {
+    Mem::base(base, exec_field(offset))
+}
+
+/// `Mem` for a field of the `VmContext` in `r15`.
+pub(crate) fn vmctx_mem(offset: usize) -> Mem {
+    Mem::base(Gpr::R15, offset as i32)
+}
+
+/// Emits the exit stub at the current position (see [`crate::abi`]).
+/// Generated code reaches it with `call`; the return address is the resume
+/// point.
+pub fn emit_exit_stub(a: &mut Assembler) {
+    a.push_r(Gpr::Rbp);
+    a.push_r(Gpr::R15);
+    a.mov_rm(Size::S64, Gpr::Rax, vmctx_mem(offset_of!(VmContext, exec)));
+    a.mov_mr(Size::S64, exec_mem(Gpr::Rax, offset_of!(ExecContext, wasm_rsp)), Gpr::Rsp);
+    a.mov_rm(Size::S64, Gpr::Rsp, exec_mem(Gpr::Rax, offset_of!(ExecContext, host_rsp)));
+    pop_host_saved(a);
+    a.ret();
+}
+
+fn push_host_saved(a: &mut Assembler) {
+    for r in HOST_SAVED {
+        a.push_r(r);
+    }
+}
+
+fn pop_host_saved(a: &mut Assembler) {
+    for r in HOST_SAVED.iter().rev() {
+        a.pop_r(*r);
+    }
+}
+
+/// Copies `count` 8-byte slots from `[src + i*8]` to `[dst + i*8]`, using
+/// `rax` as the counter and `r9` as scratch.
+fn copy_slots(a: &mut Assembler, dst: Gpr, src: Gpr, count: Gpr) {
+    let top = a.new_label();
+    let done = a.new_label();
+    a.alu_rr(AluOp::Xor, Size::S32, Gpr::Rax, Gpr::Rax);
+    a.bind(top);
+    a.alu_rr(AluOp::Cmp, Size::S64, Gpr::Rax, count);
+    a.jcc(Cond::Ae, done);
+    a.mov_rm(Size::S64, Gpr::R9, Mem::indexed(src, Gpr::Rax, Scale::X8, 0));
+    a.mov_mr(Size::S64, Mem::indexed(dst, Gpr::Rax, Scale::X8, 0), Gpr::R9);
+    a.alu_ri(AluOp::Add, Size::S64, Gpr::Rax, 1);
+    a.jmp(top);
+    a.bind(done);
+}
+
+/// Emits the enter trampoline:
+/// `extern "sysv64" fn(exec: *mut ExecContext, vmctx: *mut VmContext,
+/// code: *const u8, slots: *mut u64, nslots: usize)`.
+///
+/// It saves the host's callee-saved registers and `rsp`, starts the wasm
+/// stack at `ExecContext::entry_rsp` (16-byte aligned), copies `nslots`
+/// argument slots to the argument area, calls `code` with `r15 = vmctx`,
+/// copies the same number of slots back (the results), sets the exit code to
+/// `Returned` and returns to the host.
+fn emit_enter(a: &mut Assembler) {
+    let (exec, vmctx, code, slots, nslots) = (Gpr::Rdi, Gpr::Rsi, Gpr::Rdx, Gpr::Rcx, Gpr::R8);
+    push_host_saved(a);
+    a.mov_mr(Size::S64, exec_mem(exec, offset_of!(ExecContext, host_rsp)), Gpr::Rsp);
+    a.mov_rm(Size::S64, Gpr::Rbp, exec_mem(exec, offset_of!(ExecContext, entry_rsp)));
+    a.mov_mr(Size::S64, Mem::base(Gpr::Rbp, -8), slots);
+    a.mov_mr(Size::S64, Mem::base(Gpr::Rbp, -16), nslots);
+    // Area size: nslots * 8 rounded up to 16.
+    a.mov_rr(Size::S64, Gpr::Rax, nslots);
+    a.shift_ri(ShiftOp::Shl, Size::S64, Gpr::Rax, 3);
+    a.alu_ri(AluOp::Add, Size::S64, Gpr::Rax, 15);
+    a.alu_ri(AluOp::And, Size::S64, Gpr::Rax, -16);
+    a.lea(Size::S64, Gpr::Rsp, Mem::base(Gpr::Rbp, -16));
+    a.alu_rr(AluOp::Sub, Size::S64, Gpr::Rsp, Gpr::Rax);
+    copy_slots(a, Gpr::Rsp, slots, nslots);
+    a.mov_rr(Size::S64, Gpr::R15, vmctx);
+    a.call_r(code);
+    a.mov_rm(Size::S64, slots, Mem::base(Gpr::Rbp, -8));
+    a.mov_rm(Size::S64, nslots, Mem::base(Gpr::Rbp, -16));
+    copy_slots(a, slots, Gpr::Rsp, nslots);
+    a.mov_rm(Size::S64, Gpr::Rax, vmctx_mem(offset_of!(VmContext, exec)));
+    a.mov_mi(Size::S32, exec_mem(Gpr::Rax, offset_of!(ExecContext, exit_code)), ExitCode::Returned as i32);
+    a.mov_rm(Size::S64, Gpr::Rsp, exec_mem(Gpr::Rax, offset_of!(ExecContext, host_rsp)));
+    pop_host_saved(a);
+    a.ret();
+}
+
+/// Emits the resume trampoline: `extern "sysv64" fn(exec: *mut ExecContext)`.
+/// It continues the wasm code suspended by the exit stub.
+fn emit_resume(a: &mut Assembler) {
+    let exec = Gpr::Rdi;
+    push_host_saved(a);
+    a.mov_mr(Size::S64, exec_mem(exec, offset_of!(ExecContext, host_rsp)), Gpr::Rsp);
+    a.mov_rm(Size::S64, Gpr::Rsp, exec_mem(exec, offset_of!(ExecContext, wasm_rsp)));
+    a.pop_r(Gpr::R15);
+    a.pop_r(Gpr::Rbp);
+    a.ret();
+}
+
+/// Emits the host-call stub. On entry `rax` holds the host function's
+/// `VmFuncRef` and `r15` a context whose `exec` is the store's; the argument
+/// area is above the return address.
+fn emit_host_call(a: &mut Assembler, exit: Label) {
+    a.mov_rm(Size::S64, Gpr::Rcx, vmctx_mem(offset_of!(VmContext, exec)));
+    a.mov_mr(Size::S64, exec_mem(Gpr::Rcx, offset_of!(ExecContext, payload)), Gpr::Rax);
+    a.lea(Size::S64, Gpr::Rdx, Mem::base(Gpr::Rsp, 8));
+    a.mov_mr(Size::S64, exec_mem(Gpr::Rcx, offset_of!(ExecContext, call_args)), Gpr::Rdx);
+    a.mov_mi(Size::S32, exec_mem(Gpr::Rcx, offset_of!(ExecContext, exit_code)), ExitCode::HostCall as i32);
+    a.call(exit);
+    a.ret();
+}
+
+/// The engine-wide stubs: machine code and the offset of each entry point.
+#[derive(Clone, Debug)]
+pub struct EngineStubs {
+    /// The machine code (position-independent).
+    pub code: Vec<u8>,
+    /// Offset of the enter trampoline.
+    pub enter: usize,
+    /// Offset of the resume trampoline.
+    pub resume: usize,
+    /// Offset of the host-call stub.
+    pub host_call: usize,
+}
+
+/// Assembles the engine-wide stubs.
+pub fn engine_stubs() -> Result<EngineStubs> {
+    let mut a = Assembler::new();
+    let exit = a.new_label();
+    let enter = a.offset();
+    emit_enter(&mut a);
+    a.align(16);
+    let resume = a.offset();
+    emit_resume(&mut a);
+    a.align(16);
+    a.bind(exit);
+    emit_exit_stub(&mut a);
+    a.align(16);
+    let host_call = a.offset();
+    emit_host_call(&mut a, exit);
+    let code = a.finish().map_err(|e| Error::limit(0, "assembling engine stubs failed").with_detail(e))?;
+    Ok(EngineStubs { code: code.bytes, enter, resume, host_call })
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+    use crate::abi::{ExecContext, VmContext};
+    use crate::code_memory::{CodeMemory, PublishedCode};
+    use crate::host::MmapCodeMemory;
+    use alloc::sync::Arc;
+    use alloc::vec;
+
+    type Enter = unsafe extern "sysv64" fn(*mut ExecContext, *mut VmContext, *const u8, *mut u64, usize);
+    type Resume = unsafe extern "sysv64" fn(*mut ExecContext);
+
+    fn publish(bytes: &[u8]) -> PublishedCode {
+        let memory: Arc<dyn CodeMemory> = Arc::new(MmapCodeMemory::new());
+        let mut block = memory.allocate(bytes.len()).unwrap();
+        block.write(0, bytes).unwrap();
+        PublishedCode::publish(memory, block).unwrap()
+    }
+
+    fn zeroed_exec() -> ExecContext {
+        ExecContext {
+            host_rsp: 0,
+            wasm_rsp: 0,
+            entry_rsp: 0,
+            stack_limit: 0,
+            exit_code: u32::MAX,
+            trap_code: 0,
+            payload: 0,
+            call_args: 0,
+            fuel: 0,
+            interrupt: 0,
+            _pad: 0,
+        }
+    }
+
+    /// Enters a function that adds its two argument slots, exits once to the
+    /// host in the middle (as a host call would), is resumed, and returns.
+    #[test]
+    fn enter_exit_resume_return() {
+        let stubs = engine_stubs().unwrap();
+        let stub_code = publish(&stubs.code);
+        let base = stub_code.exec_ptr().as_ptr();
+        // SAFETY: the offsets come from `engine_stubs` and point at
+        // functions with these signatures.
+        let enter: Enter = unsafe { core::mem::transmute(base.add(stubs.enter)) };
+        let resume: Resume = unsafe { core::mem::transmute(base.add(stubs.resume)) };
+
+        // The "wasm" function: exit with code 2 and payload 7, then on
+        // resume add the two arguments into the first slot.
+        let mut a = Assembler::new();
+        let exit = a.new_label();
+        a.mov_rm(Size::S64, Gpr::Rcx, vmctx_mem(offset_of!(VmContext, exec)));
+        a.mov_mi(Size::S64, exec_mem(Gpr::Rcx, offset_of!(ExecContext, payload)), 7);
+        a.mov_mi(Size::S32, exec_mem(Gpr::Rcx, offset_of!(ExecContext, exit_code)), 2);
+        a.call(exit);
+        a.mov_rm(Size::S64, Gpr::Rax, Mem::base(Gpr::Rsp, 8));
+        a.alu_rm(AluOp::Add, Size::S64, Gpr::Rax, Mem::base(Gpr::Rsp, 16));
+        a.mov_mr(Size::S64, Mem::base(Gpr::Rsp, 8), Gpr::Rax);
+        a.ret();
+        a.bind(exit);
+        emit_exit_stub(&mut a);
+        let func = publish(&a.finish().unwrap().bytes);
+
+        let mut stack = vec![0u64; 4096];
+        let mut exec = zeroed_exec();
+        exec.entry_rsp = (stack.as_mut_ptr() as usize + stack.len() * 8) & !15;
+        let mut vmctx = VmContext {
+            exec: &mut exec,
+            memory_base: core::ptr::null_mut(),
+            memory_len: 0,
+            funcs: core::ptr::null(),
+            globals: core::ptr::null(),
+            tables: core::ptr::null(),
+            type_ids: core::ptr::null(),
+            instance: 0,
+        };
+        let mut slots = [40u64, 2];
+        // SAFETY: every pointer is valid for the duration of the call, the
+        // wasm stack is 32 KiB of owned memory, and the code obeys the ABI.
+        unsafe { enter(&mut exec, &mut vmctx, func.exec_ptr().as_ptr(), slots.as_mut_ptr(), 2) };
+        assert_eq!(exec.exit_code, 2);
+        assert_eq!(exec.payload, 7);
+        // The exit stub left the exiting code's r15 at the saved rsp.
+        // SAFETY: wasm_rsp points into `stack`, at the pushed r15.
+        assert_eq!(unsafe { *(exec.wasm_rsp as *const usize) }, &mut vmctx as *mut VmContext as usize);
+        // SAFETY: as above; the suspended code is resumed exactly once.
+        unsafe { resume(&mut exec) };
+        assert_eq!(exec.exit_code, 0);
+        assert_eq!(slots[0], 42);
+    }
+}
