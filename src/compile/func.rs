@@ -869,6 +869,11 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         area
     }
 
+    /// Makes the outgoing area at least `bytes` large.
+    pub(crate) fn reserve_call_area(&mut self, bytes: u32) {
+        self.max_call_area = self.max_call_area.max(bytes);
+    }
+
     /// After a call: pushes the results, read from the outgoing area.
     fn finish_call(&mut self, ty: &FuncType) {
         let results = ty.results();
@@ -1159,7 +1164,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 self.push_gpr(ValType::FuncRef, r);
             }
             _ => {
-                if !self.numeric(op)? && !self.memory_op(op)? {
+                if !self.numeric(op)? && !self.memory_op(op)? && !self.bulk_op(op)? {
                     return Err(
                         Error::limit(0, "operator not supported by the compiler yet")
                             .with_detail(format_args!("{op:?}")),

@@ -13,6 +13,7 @@
 //! functions, jumps to the module's trap and exit stubs), so they can be
 //! compiled in parallel; [`compile_module`] then concatenates and patches.
 
+mod bulk;
 mod func;
 mod memory;
 mod numeric;
@@ -46,7 +47,6 @@ pub(crate) struct Env<'m, 'a> {
     /// Type index of every function, imports first.
     pub func_types: Vec<u32>,
     pub global_types: Vec<GlobalType>,
-    #[allow(dead_code)]
     pub table_types: Vec<TableType>,
     pub type_ids: &'m [u32],
     pub num_imported_funcs: u32,
