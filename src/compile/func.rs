@@ -102,6 +102,11 @@ pub(crate) struct FuncCompiler<'e, 'm, 'a> {
     /// Nesting depth of blocks opened in dead code.
     dead_depth: u32,
     offsets: Vec<u32>,
+    /// Where the current fuel segment's cost is patched, and its count.
+    fuel_patch: Option<usize>,
+    fuel_ops: u32,
+    /// Out-of-line exits for fuel and interruption: (exit, code, resume).
+    slow_exits: Vec<(Label, ExitCode, Label)>,
 }
 
 fn block_params<'t>(env: &'t Env<'_, '_>, bt: BlockType) -> &'t [ValType] {
@@ -187,6 +192,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             unreachable: false,
             dead_depth: 0,
             offsets,
+            fuel_patch: None,
+            fuel_ops: 0,
+            slow_exits: Vec::new(),
         }
     }
 
@@ -264,6 +272,58 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 self.load_pinned(i);
             }
         }
+        self.fuel_segment();
+        self.checkpoint();
+    }
+
+    /// Closes the current fuel segment (patching its cost) and opens a new
+    /// one that charges as it starts.
+    fn fuel_segment(&mut self) {
+        if !self.env.options.fuel {
+            return;
+        }
+        if let Some(at) = self.fuel_patch.take() {
+            self.a.patch_i32(at, self.fuel_ops as i32);
+        }
+        self.fuel_ops = 0;
+        self.a
+            .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, exec)));
+        // A placeholder that needs the imm32 form; patched at segment end.
+        self.a.alu_mi(
+            AluOp::Sub,
+            Size::S64,
+            Mem::base(SCRATCH, offset_of!(ExecContext, fuel) as i32),
+            i32::MAX,
+        );
+        self.fuel_patch = Some(self.a.offset() - 4);
+    }
+
+    /// At function entries and loop headers: leave if fuel ran out or the
+    /// embedder interrupted (all operands are home here, so it is safe).
+    fn checkpoint(&mut self) {
+        if self.env.options.fuel {
+            // The flags of the segment's `sub` say whether fuel went negative.
+            let exit = self.a.new_label();
+            let resume = self.a.new_label();
+            self.a.jcc(Cond::S, exit);
+            self.a.bind(resume);
+            self.slow_exits.push((exit, ExitCode::OutOfFuel, resume));
+        }
+        if self.env.options.interruptible {
+            let exit = self.a.new_label();
+            let resume = self.a.new_label();
+            self.a
+                .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, exec)));
+            self.a.alu_mi(
+                AluOp::Cmp,
+                Size::S32,
+                Mem::base(SCRATCH, offset_of!(ExecContext, interrupt) as i32),
+                0,
+            );
+            self.a.jcc(Cond::Ne, exit);
+            self.a.bind(resume);
+            self.slow_exits.push((exit, ExitCode::Interrupted, resume));
+        }
     }
 
     /// Loads pinned local `i` from its memory slot into its register.
@@ -305,6 +365,14 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     }
 
     fn finish(mut self) -> Result<Code> {
+        if let Some(at) = self.fuel_patch.take() {
+            self.a.patch_i32(at, self.fuel_ops as i32);
+        }
+        for (exit, code, resume) in core::mem::take(&mut self.slow_exits) {
+            self.a.bind(exit);
+            self.exit_to_host(code);
+            self.a.jmp(resume);
+        }
         // Trap exits: one jump per trap kind used.
         for (code, label) in self.traps.iter().enumerate() {
             if let Some(label) = *label {
@@ -724,6 +792,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         });
         if kind == FrameKind::Loop {
             self.a.bind(label);
+            self.fuel_segment();
+            self.checkpoint();
         }
     }
 
@@ -780,6 +850,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
         if frame.kind != FrameKind::Loop {
             self.a.bind(frame.label);
+            self.fuel_segment();
         }
         if frame.kind == FrameKind::If || frame.kind == FrameKind::Else {
             self.save_used = frame.save_base;
@@ -875,6 +946,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
         let else_label = frame.else_label.expect("if frames have an else label");
         self.a.bind(else_label);
+        self.fuel_segment();
         while self.stack.len() > frame.height {
             self.pop();
         }
@@ -914,6 +986,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.a.jcc(cond.invert(), skip);
         self.branch_to(depth);
         self.a.bind(skip);
+        self.fuel_segment();
     }
 
     fn op_br_table(&mut self, targets: &crate::decode::BrTable<'_>) {
@@ -1004,6 +1077,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
 
     /// After a call: pushes the results, read from the outgoing area.
     fn finish_call(&mut self, ty: &FuncType) {
+        self.fuel_segment();
         let results = ty.results();
         slot_offsets(results, &mut self.offsets);
         for (k, &t) in results.iter().enumerate() {
