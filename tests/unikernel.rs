@@ -41,7 +41,10 @@ const EXPECTED_LINES: &[&str] = &[
     "hypot(3, 4) = 5 ok",
     "guest: hello from wasm, through a host call",
     "greet() = 36 ok",
+    "printed by the host = hello from wasm, through a host call ok",
     "out_of_bounds() trapped: …",
+    "fib(10) after the trap = 55 ok",
+    "checks: 9 right, 0 wrong",
     "ALL CHECKS PASSED",
 ];
 

@@ -12,10 +12,10 @@ extern crate alloc;
 
 mod boot;
 mod exit;
+mod guest;
 mod interrupts;
 mod port;
 mod serial;
-mod guest;
 
 use core::panic::PanicInfo;
 
@@ -40,6 +40,8 @@ static mut HEAP: Heap = Heap([0; HEAP_SIZE]);
 extern "C" fn kmain(start_info: u32) -> ! {
     serial::init();
     interrupts::init();
+    // The firmware's last line ("Booting from ROM..") has no newline.
+    sprintln!();
     sprintln!("wasmkern unikernel: booted in long mode");
     // SAFETY: the loader passes the address of a `hvm_start_info` in
     // identity-mapped memory below 1 GiB; its first field is the magic.

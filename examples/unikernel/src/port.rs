@@ -9,7 +9,9 @@ use core::arch::asm;
 /// must know what is at `port`.
 pub unsafe fn outb(port: u16, value: u8) {
     // SAFETY: the caller vouches for the device; `out` touches no memory.
-    unsafe { asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack, preserves_flags)) }
+    unsafe {
+        asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack, preserves_flags))
+    }
 }
 
 /// Writes the 32-bit `value` to I/O port `port`.
@@ -18,7 +20,9 @@ pub unsafe fn outb(port: u16, value: u8) {
 /// As for [`outb`].
 pub unsafe fn outl(port: u16, value: u32) {
     // SAFETY: as above.
-    unsafe { asm!("out dx, eax", in("dx") port, in("eax") value, options(nomem, nostack, preserves_flags)) }
+    unsafe {
+        asm!("out dx, eax", in("dx") port, in("eax") value, options(nomem, nostack, preserves_flags))
+    }
 }
 
 /// Reads a byte from I/O port `port`.
@@ -29,6 +33,8 @@ pub unsafe fn outl(port: u16, value: u32) {
 pub unsafe fn inb(port: u16) -> u8 {
     let value: u8;
     // SAFETY: as above; `in` touches no memory.
-    unsafe { asm!("in al, dx", out("al") value, in("dx") port, options(nomem, nostack, preserves_flags)) }
+    unsafe {
+        asm!("in al, dx", out("al") value, in("dx") port, options(nomem, nostack, preserves_flags))
+    }
     value
 }
