@@ -8,6 +8,7 @@
 //! the few adapters below ([`extern_ref`], [`extern_ref_id`]) that paper
 //! over the API's details; nothing else in the runner should change.
 
+use std::any::Any;
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -61,11 +62,15 @@ impl Module {
 
 pub struct Store<T> {
     _data: T,
+    externs: Vec<Box<dyn Any + Send + Sync>>,
 }
 
 impl<T> Store<T> {
     pub fn new(_engine: &Engine, data: T) -> Self {
-        Store { _data: data }
+        Store {
+            _data: data,
+            externs: Vec::new(),
+        }
     }
 }
 
@@ -176,8 +181,19 @@ impl Table {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
-pub struct ExternRef(u32);
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ExternRef(usize);
+
+impl ExternRef {
+    pub fn new<T>(store: &mut Store<T>, value: impl Any + Send + Sync) -> Result<ExternRef, Error> {
+        store.externs.push(Box::new(value));
+        Ok(ExternRef(store.externs.len() - 1))
+    }
+
+    pub fn data<'a, T>(&self, store: &'a Store<T>) -> Option<&'a (dyn Any + Send + Sync)> {
+        store.externs.get(self.0).map(|b| &**b)
+    }
+}
 
 #[derive(Clone, Debug)]
 pub enum Val {
@@ -282,11 +298,11 @@ impl<T> Linker<T> {
 }
 
 /// A new externref holding `n` (`ref.extern n` in the testsuite).
-pub fn extern_ref<T>(_store: &mut Store<T>, n: u32) -> Result<ExternRef, String> {
-    Ok(ExternRef(n))
+pub fn extern_ref<T>(store: &mut Store<T>, n: u32) -> Result<ExternRef, String> {
+    ExternRef::new(store, n).map_err(|e| e.to_string())
 }
 
 /// The number an externref made by [`extern_ref`] holds.
-pub fn extern_ref_id<T>(_store: &Store<T>, r: &ExternRef) -> Option<u32> {
-    Some(r.0)
+pub fn extern_ref_id<T>(store: &Store<T>, r: &ExternRef) -> Option<u32> {
+    r.data(store)?.downcast_ref::<u32>().copied()
 }

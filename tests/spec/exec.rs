@@ -245,23 +245,10 @@ impl Runner {
         };
         let mut world = match catch_unwind(World::new) {
             Ok(Ok(world)) => world,
-            Ok(Err(e)) => {
-                let got = format!("error {e}");
-                return self.record(
-                    file,
-                    Span::from_offset(0),
-                    "spectest",
-                    fail("spectest", got),
-                );
-            }
+            Ok(Err(e)) => return self.no_world(file, wast.directives, format!("error {e}")),
             Err(panic) => {
-                let got = format!("panic: {}", panic_message(&*panic));
-                return self.record(
-                    file,
-                    Span::from_offset(0),
-                    "spectest",
-                    fail("spectest", got),
-                );
+                let why = format!("panic: {}", panic_message(&*panic));
+                return self.no_world(file, wast.directives, why);
             }
         };
         for directive in wast.directives {
@@ -276,6 +263,22 @@ impl Runner {
                     fail("no panic", format!("panic: {}", panic_message(&*panic)))
                 });
             self.record(file, span, name, outcome);
+        }
+    }
+
+    /// The store or the `spectest` module could not be set up: one failure,
+    /// and every directive of the file is skipped.
+    fn no_world(&mut self, file: &TestFile<'_>, directives: Vec<WastDirective<'_>>, why: String) {
+        let span = Span::from_offset(0);
+        self.record(
+            file,
+            span,
+            "spectest",
+            fail("spectest to be defined", why.clone()),
+        );
+        for d in directives {
+            let skip = Outcome::Skip(shorten(format!("needs spectest, which failed: {why}")));
+            self.record(file, d.span(), directive_name(&d), skip);
         }
     }
 
