@@ -20,6 +20,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use wast::lexer::Lexer;
 use wast::parser::{self, ParseBuffer};
@@ -196,12 +198,48 @@ fn describe(e: &Error) -> String {
     }
 }
 
+/// After this long, a directive is reported on stderr as still running
+/// (a miscompiled loop hangs the run; this says where).
+const SLOW: Duration = Duration::from_secs(10);
+
+/// The directive being run and since when, watched by a thread that
+/// reports directives running longer than [`SLOW`].
+#[derive(Clone)]
+struct Watchdog(Arc<Mutex<Option<(String, Instant)>>>);
+
+impl Watchdog {
+    fn start() -> Watchdog {
+        let current = Arc::new(Mutex::new(None));
+        let weak: Weak<Mutex<Option<(String, Instant)>>> = Arc::downgrade(&current);
+        std::thread::spawn(move || {
+            let mut reported = String::new();
+            while let Some(current) = weak.upgrade() {
+                if let Some((what, since)) = &*current.lock().unwrap_or_else(|e| e.into_inner())
+                    && since.elapsed() > SLOW
+                    && *what != reported
+                {
+                    eprintln!("spec: still running {what} after {:?}", since.elapsed());
+                    reported = what.clone();
+                }
+                drop(current);
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        });
+        Watchdog(current)
+    }
+
+    fn set(&self, what: Option<String>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = what.map(|w| (w, Instant::now()));
+    }
+}
+
 /// Walks `.wast` files and keeps one suite's [`Score`].
 pub struct Runner {
     suite: Suite,
     score: Score,
     filter: Option<String>,
     trace: bool,
+    watchdog: Watchdog,
 }
 
 impl Runner {
@@ -213,6 +251,7 @@ impl Runner {
             score: Score::default(),
             filter: std::env::var("SPEC_FILTER").ok().filter(|f| !f.is_empty()),
             trace: std::env::var_os("SPEC_TRACE").is_some(),
+            watchdog: Watchdog::start(),
         }
     }
 
@@ -254,14 +293,17 @@ impl Runner {
         for directive in wast.directives {
             let span = directive.span();
             let name = directive_name(&directive);
+            let (line, _) = linecol(file.contents, span);
+            let what = format!("{}:{line}: {name}", file.name);
             if self.trace {
-                let (line, _) = linecol(file.contents, span);
-                eprintln!("  {}:{line}: {name}", file.name);
+                eprintln!("  {what}");
             }
+            self.watchdog.set(Some(what));
             let outcome = catch_unwind(AssertUnwindSafe(|| run_directive(&mut world, directive)))
                 .unwrap_or_else(|panic| {
                     fail("no panic", format!("panic: {}", panic_message(&*panic)))
                 });
+            self.watchdog.set(None);
             self.record(file, span, name, outcome);
         }
     }
