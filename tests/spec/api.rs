@@ -298,11 +298,11 @@ impl<T> Linker<T> {
 }
 
 /// A new externref holding `n` (`ref.extern n` in the testsuite).
-pub fn extern_ref<T>(store: &mut Store<T>, n: u32) -> Result<ExternRef, String> {
+pub fn extern_ref(store: &mut Store<()>, n: u32) -> Result<ExternRef, String> {
     ExternRef::new(store, n).map_err(|e| e.to_string())
 }
 
 /// The number an externref made by [`extern_ref`] holds.
-pub fn extern_ref_id<T>(store: &Store<T>, r: &ExternRef) -> Option<u32> {
+pub fn extern_ref_id(store: &Store<()>, r: &ExternRef) -> Option<u32> {
     r.data(store)?.downcast_ref::<u32>().copied()
 }

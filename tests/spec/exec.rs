@@ -415,10 +415,8 @@ fn run_directive(world: &mut World, directive: WastDirective<'_>) -> Outcome {
                 Ok(instance) => (Ok(instance), Outcome::Pass),
                 Err(outcome) => {
                     let why = match &outcome {
-                        Outcome::Fail { expected, got } => {
-                            format!("module failed: no {expected}: {got}")
-                        }
-                        _ => "module failed".into(),
+                        Outcome::Fail { got, .. } => format!("needs a module that failed: {got}"),
+                        _ => "needs a module that failed".into(),
                     };
                     (Err(shorten(why)), outcome)
                 }

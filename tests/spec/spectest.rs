@@ -13,7 +13,7 @@ use super::api::{
 const MODULE: &str = "spectest";
 
 /// Defines `spectest` in `linker`, its globals, table and memory in `store`.
-pub fn define<T>(linker: &mut Linker<T>, store: &mut Store<T>) -> Result<(), Error> {
+pub fn define(linker: &mut Linker<()>, store: &mut Store<()>) -> Result<(), Error> {
     linker.func_wrap(MODULE, "print", || {})?;
     linker.func_wrap(MODULE, "print_i32", |_: i32| {})?;
     linker.func_wrap(MODULE, "print_i64", |_: i64| {})?;
@@ -34,7 +34,7 @@ pub fn define<T>(linker: &mut Linker<T>, store: &mut Store<T>) -> Result<(), Err
             mutable: false,
         };
         let global = Global::new(&mut *store, ty, val)?;
-        linker.define(store, MODULE, name, global)?;
+        linker.define(&*store, MODULE, name, global)?;
     }
 
     let table_ty = TableType {
@@ -45,7 +45,7 @@ pub fn define<T>(linker: &mut Linker<T>, store: &mut Store<T>) -> Result<(), Err
         },
     };
     let table = Table::new(&mut *store, table_ty, Val::FuncRef(None))?;
-    linker.define(store, MODULE, "table", table)?;
+    linker.define(&*store, MODULE, "table", table)?;
 
     let memory_ty = MemoryType {
         limits: Limits {
@@ -54,6 +54,6 @@ pub fn define<T>(linker: &mut Linker<T>, store: &mut Store<T>) -> Result<(), Err
         },
     };
     let memory = Memory::new(&mut *store, memory_ty)?;
-    linker.define(store, MODULE, "memory", memory)?;
+    linker.define(&*store, MODULE, "memory", memory)?;
     Ok(())
 }

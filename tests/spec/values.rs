@@ -16,10 +16,10 @@ use super::api::{self, Store, Val};
 
 /// Turns a testsuite argument into a value; `ref.extern N` becomes the
 /// store's externref for `N` (made once per `N` by `extern_ref`).
-pub fn arg<T>(
-    store: &mut Store<T>,
+pub fn arg(
+    store: &mut Store<()>,
     arg: &WastArg<'_>,
-    extern_ref: &mut impl FnMut(&mut Store<T>, u32) -> Result<Val, String>,
+    extern_ref: &mut impl FnMut(&mut Store<()>, u32) -> Result<Val, String>,
 ) -> Result<Val, String> {
     let WastArg::Core(core) = arg else {
         return Err("a component-model argument".into());
@@ -44,14 +44,14 @@ pub fn arg<T>(
 }
 
 /// Whether `got` is what the testsuite `want`s; `Err` says how it differs.
-pub fn check<T>(store: &Store<T>, want: &WastRet<'_>, got: &Val) -> Result<(), String> {
+pub fn check(store: &Store<()>, want: &WastRet<'_>, got: &Val) -> Result<(), String> {
     let WastRet::Core(want) = want else {
         return Err("a component-model result".into());
     };
     check_core(store, want, got)
 }
 
-fn check_core<T>(store: &Store<T>, want: &WastRetCore<'_>, got: &Val) -> Result<(), String> {
+fn check_core(store: &Store<()>, want: &WastRetCore<'_>, got: &Val) -> Result<(), String> {
     let ok = match (want, got) {
         (WastRetCore::I32(w), Val::I32(g)) => w == g,
         (WastRetCore::I64(w), Val::I64(g)) => w == g,
@@ -263,7 +263,7 @@ pub fn ret_text(want: &WastRetCore<'_>) -> String {
 }
 
 /// A value, in words.
-pub fn val_text<T>(store: &Store<T>, val: &Val) -> String {
+pub fn val_text(store: &Store<()>, val: &Val) -> String {
     match val {
         Val::I32(v) => format!("i32 {v}"),
         Val::I64(v) => format!("i64 {v}"),
