@@ -198,6 +198,29 @@ fn describe(e: &Error) -> String {
     }
 }
 
+/// How many failure categories the report lists.
+const CATEGORIES: usize = 25;
+
+/// A failure's category: the directive and what we got, with numbers
+/// (values, offsets, indices) elided so that alike failures group.
+fn category(f: &Failure) -> String {
+    let mut got = String::new();
+    let mut in_number = false;
+    for c in f.got.chars() {
+        let digit =
+            c.is_ascii_digit() || (in_number && (c.is_ascii_hexdigit() || c == 'x' || c == '.'));
+        if digit {
+            if !in_number {
+                got.push('N');
+            }
+        } else {
+            got.push(c);
+        }
+        in_number = digit;
+    }
+    shorten(format!("{}: {got}", f.directive))
+}
+
 /// After this long, a directive is reported on stderr as still running
 /// (a miscompiled loop hangs the run; this says where).
 const SLOW: Duration = Duration::from_secs(10);
@@ -771,8 +794,23 @@ impl Score {
                     );
                 }
             }
+            let _ = writeln!(
+                out,
+                "  failure categories (directive: what we got, numbers elided):"
+            );
+            let mut categories: BTreeMap<String, usize> = BTreeMap::new();
+            for f in &self.failures {
+                *categories.entry(category(f)).or_default() += 1;
+            }
+            let mut categories: Vec<_> = categories.into_iter().collect();
+            categories.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            for (what, n) in categories.iter().take(CATEGORIES) {
+                let _ = writeln!(out, "    {n:6}  {what}");
+            }
             let _ = writeln!(out, "  failures per file:");
-            for (file, n) in &self.per_file {
+            let mut per_file: Vec<_> = self.per_file.iter().collect();
+            per_file.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            for (file, n) in per_file {
                 let _ = writeln!(out, "    {n:6}  {file}");
             }
         }
