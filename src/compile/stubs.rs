@@ -33,8 +33,16 @@ pub fn emit_exit_stub(a: &mut Assembler) {
     a.push_r(Gpr::Rbp);
     a.push_r(Gpr::R15);
     a.mov_rm(Size::S64, Gpr::Rax, vmctx_mem(offset_of!(VmContext, exec)));
-    a.mov_mr(Size::S64, exec_mem(Gpr::Rax, offset_of!(ExecContext, wasm_rsp)), Gpr::Rsp);
-    a.mov_rm(Size::S64, Gpr::Rsp, exec_mem(Gpr::Rax, offset_of!(ExecContext, host_rsp)));
+    a.mov_mr(
+        Size::S64,
+        exec_mem(Gpr::Rax, offset_of!(ExecContext, wasm_rsp)),
+        Gpr::Rsp,
+    );
+    a.mov_rm(
+        Size::S64,
+        Gpr::Rsp,
+        exec_mem(Gpr::Rax, offset_of!(ExecContext, host_rsp)),
+    );
     pop_host_saved(a);
     a.ret();
 }
@@ -60,8 +68,16 @@ fn copy_slots(a: &mut Assembler, dst: Gpr, src: Gpr, count: Gpr) {
     a.bind(top);
     a.alu_rr(AluOp::Cmp, Size::S64, Gpr::Rax, count);
     a.jcc(Cond::Ae, done);
-    a.mov_rm(Size::S64, Gpr::R9, Mem::indexed(src, Gpr::Rax, Scale::X8, 0));
-    a.mov_mr(Size::S64, Mem::indexed(dst, Gpr::Rax, Scale::X8, 0), Gpr::R9);
+    a.mov_rm(
+        Size::S64,
+        Gpr::R9,
+        Mem::indexed(src, Gpr::Rax, Scale::X8, 0),
+    );
+    a.mov_mr(
+        Size::S64,
+        Mem::indexed(dst, Gpr::Rax, Scale::X8, 0),
+        Gpr::R9,
+    );
     a.alu_ri(AluOp::Add, Size::S64, Gpr::Rax, 1);
     a.jmp(top);
     a.bind(done);
@@ -79,8 +95,16 @@ fn copy_slots(a: &mut Assembler, dst: Gpr, src: Gpr, count: Gpr) {
 fn emit_enter(a: &mut Assembler) {
     let (exec, vmctx, code, slots, nslots) = (Gpr::Rdi, Gpr::Rsi, Gpr::Rdx, Gpr::Rcx, Gpr::R8);
     push_host_saved(a);
-    a.mov_mr(Size::S64, exec_mem(exec, offset_of!(ExecContext, host_rsp)), Gpr::Rsp);
-    a.mov_rm(Size::S64, Gpr::Rbp, exec_mem(exec, offset_of!(ExecContext, entry_rsp)));
+    a.mov_mr(
+        Size::S64,
+        exec_mem(exec, offset_of!(ExecContext, host_rsp)),
+        Gpr::Rsp,
+    );
+    a.mov_rm(
+        Size::S64,
+        Gpr::Rbp,
+        exec_mem(exec, offset_of!(ExecContext, entry_rsp)),
+    );
     a.mov_mr(Size::S64, Mem::base(Gpr::Rbp, -8), slots);
     a.mov_mr(Size::S64, Mem::base(Gpr::Rbp, -16), nslots);
     // Area size: nslots * 8 rounded up to 16.
@@ -97,8 +121,16 @@ fn emit_enter(a: &mut Assembler) {
     a.mov_rm(Size::S64, nslots, Mem::base(Gpr::Rbp, -16));
     copy_slots(a, slots, Gpr::Rsp, nslots);
     a.mov_rm(Size::S64, Gpr::Rax, vmctx_mem(offset_of!(VmContext, exec)));
-    a.mov_mi(Size::S32, exec_mem(Gpr::Rax, offset_of!(ExecContext, exit_code)), ExitCode::Returned as i32);
-    a.mov_rm(Size::S64, Gpr::Rsp, exec_mem(Gpr::Rax, offset_of!(ExecContext, host_rsp)));
+    a.mov_mi(
+        Size::S32,
+        exec_mem(Gpr::Rax, offset_of!(ExecContext, exit_code)),
+        ExitCode::Returned as i32,
+    );
+    a.mov_rm(
+        Size::S64,
+        Gpr::Rsp,
+        exec_mem(Gpr::Rax, offset_of!(ExecContext, host_rsp)),
+    );
     pop_host_saved(a);
     a.ret();
 }
@@ -108,8 +140,16 @@ fn emit_enter(a: &mut Assembler) {
 fn emit_resume(a: &mut Assembler) {
     let exec = Gpr::Rdi;
     push_host_saved(a);
-    a.mov_mr(Size::S64, exec_mem(exec, offset_of!(ExecContext, host_rsp)), Gpr::Rsp);
-    a.mov_rm(Size::S64, Gpr::Rsp, exec_mem(exec, offset_of!(ExecContext, wasm_rsp)));
+    a.mov_mr(
+        Size::S64,
+        exec_mem(exec, offset_of!(ExecContext, host_rsp)),
+        Gpr::Rsp,
+    );
+    a.mov_rm(
+        Size::S64,
+        Gpr::Rsp,
+        exec_mem(exec, offset_of!(ExecContext, wasm_rsp)),
+    );
     a.pop_r(Gpr::R15);
     a.pop_r(Gpr::Rbp);
     a.ret();
@@ -120,10 +160,22 @@ fn emit_resume(a: &mut Assembler) {
 /// area is above the return address.
 fn emit_host_call(a: &mut Assembler, exit: Label) {
     a.mov_rm(Size::S64, Gpr::Rcx, vmctx_mem(offset_of!(VmContext, exec)));
-    a.mov_mr(Size::S64, exec_mem(Gpr::Rcx, offset_of!(ExecContext, payload)), Gpr::Rax);
+    a.mov_mr(
+        Size::S64,
+        exec_mem(Gpr::Rcx, offset_of!(ExecContext, payload)),
+        Gpr::Rax,
+    );
     a.lea(Size::S64, Gpr::Rdx, Mem::base(Gpr::Rsp, 8));
-    a.mov_mr(Size::S64, exec_mem(Gpr::Rcx, offset_of!(ExecContext, call_args)), Gpr::Rdx);
-    a.mov_mi(Size::S32, exec_mem(Gpr::Rcx, offset_of!(ExecContext, exit_code)), ExitCode::HostCall as i32);
+    a.mov_mr(
+        Size::S64,
+        exec_mem(Gpr::Rcx, offset_of!(ExecContext, call_args)),
+        Gpr::Rdx,
+    );
+    a.mov_mi(
+        Size::S32,
+        exec_mem(Gpr::Rcx, offset_of!(ExecContext, exit_code)),
+        ExitCode::HostCall as i32,
+    );
     a.call(exit);
     a.ret();
 }
@@ -156,8 +208,15 @@ pub fn engine_stubs() -> Result<EngineStubs> {
     a.align(16);
     let host_call = a.offset();
     emit_host_call(&mut a, exit);
-    let code = a.finish().map_err(|e| Error::limit(0, "assembling engine stubs failed").with_detail(e))?;
-    Ok(EngineStubs { code: code.bytes, enter, resume, host_call })
+    let code = a
+        .finish()
+        .map_err(|e| Error::limit(0, "assembling engine stubs failed").with_detail(e))?;
+    Ok(EngineStubs {
+        code: code.bytes,
+        enter,
+        resume,
+        host_call,
+    })
 }
 
 #[cfg(all(test, feature = "std"))]
@@ -169,7 +228,8 @@ mod tests {
     use alloc::sync::Arc;
     use alloc::vec;
 
-    type Enter = unsafe extern "sysv64" fn(*mut ExecContext, *mut VmContext, *const u8, *mut u64, usize);
+    type Enter =
+        unsafe extern "sysv64" fn(*mut ExecContext, *mut VmContext, *const u8, *mut u64, usize);
     type Resume = unsafe extern "sysv64" fn(*mut ExecContext);
 
     fn publish(bytes: &[u8]) -> PublishedCode {
@@ -212,8 +272,16 @@ mod tests {
         let mut a = Assembler::new();
         let exit = a.new_label();
         a.mov_rm(Size::S64, Gpr::Rcx, vmctx_mem(offset_of!(VmContext, exec)));
-        a.mov_mi(Size::S64, exec_mem(Gpr::Rcx, offset_of!(ExecContext, payload)), 7);
-        a.mov_mi(Size::S32, exec_mem(Gpr::Rcx, offset_of!(ExecContext, exit_code)), 2);
+        a.mov_mi(
+            Size::S64,
+            exec_mem(Gpr::Rcx, offset_of!(ExecContext, payload)),
+            7,
+        );
+        a.mov_mi(
+            Size::S32,
+            exec_mem(Gpr::Rcx, offset_of!(ExecContext, exit_code)),
+            2,
+        );
         a.call(exit);
         a.mov_rm(Size::S64, Gpr::Rax, Mem::base(Gpr::Rsp, 8));
         a.alu_rm(AluOp::Add, Size::S64, Gpr::Rax, Mem::base(Gpr::Rsp, 16));
@@ -239,12 +307,23 @@ mod tests {
         let mut slots = [40u64, 2];
         // SAFETY: every pointer is valid for the duration of the call, the
         // wasm stack is 32 KiB of owned memory, and the code obeys the ABI.
-        unsafe { enter(&mut exec, &mut vmctx, func.exec_ptr().as_ptr(), slots.as_mut_ptr(), 2) };
+        unsafe {
+            enter(
+                &mut exec,
+                &mut vmctx,
+                func.exec_ptr().as_ptr(),
+                slots.as_mut_ptr(),
+                2,
+            )
+        };
         assert_eq!(exec.exit_code, 2);
         assert_eq!(exec.payload, 7);
         // The exit stub left the exiting code's r15 at the saved rsp.
         // SAFETY: wasm_rsp points into `stack`, at the pushed r15.
-        assert_eq!(unsafe { *(exec.wasm_rsp as *const usize) }, &mut vmctx as *mut VmContext as usize);
+        assert_eq!(
+            unsafe { *(exec.wasm_rsp as *const usize) },
+            &mut vmctx as *mut VmContext as usize
+        );
         // SAFETY: as above; the suspended code is resumed exactly once.
         unsafe { resume(&mut exec) };
         assert_eq!(exec.exit_code, 0);
