@@ -62,8 +62,8 @@ pub enum ExitCode {
     /// pages, or -1 as u32) back to `payload`.
     MemoryGrow = 3,
     /// A runtime helper too large to inline (`table.grow`, bulk memory, ...).
-    /// `payload` is the [`Helper`]; its operands are in the argument area at
-    /// `call_args`, and the host writes its result there.
+    /// `payload` is the [`Helper`]; its immediates and operands are in the
+    /// area at `call_args`, and the host writes its result there.
     Helper = 4,
 }
 
@@ -155,27 +155,53 @@ impl TrapCode {
 
 /// Operations generated code delegates to the host through
 /// [`ExitCode::Helper`].
+///
+/// `ExecContext::payload` holds the helper's number and `call_args` the
+/// address of its area: eight-byte slots, the first two holding immediates
+/// `[imm0, imm1]` and the rest the operands in stack order. Integer operands
+/// are in the low 32 bits of their slot; references are full slots. A helper
+/// with a result writes it (as `u32`) to slot 0. A helper that fails (bounds)
+/// returns the trap from the host loop instead of resuming.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Helper {
-    /// `table.grow`: area holds `[init ref, delta]`, result `[old size or -1]`.
+    /// `table.grow`: `[table, 0, init ref, delta]`, result: old size or -1.
     TableGrow = 0,
-    /// `table.fill`: `[dst, ref, len]`.
+    /// `table.fill`: `[table, 0, dst, ref, len]`.
     TableFill = 1,
-    /// `table.copy`: `[dst, src, len]`, tables in `payload` bits (see compiler).
+    /// `table.copy`: `[dst table, src table, dst, src, len]`.
     TableCopy = 2,
-    /// `table.init`: `[dst, src, len]`.
+    /// `table.init`: `[table, elem segment, dst, src, len]`.
     TableInit = 3,
-    /// `elem.drop`.
+    /// `elem.drop`: `[elem segment, 0]`.
     ElemDrop = 4,
-    /// `memory.init`: `[dst, src, len]`.
+    /// `memory.init`: `[memory, data segment, dst, src, len]`.
     MemoryInit = 5,
-    /// `data.drop`.
+    /// `data.drop`: `[data segment, 0]`.
     DataDrop = 6,
-    /// `memory.copy`: `[dst, src, len]`.
+    /// `memory.copy`: `[dst memory, src memory, dst, src, len]`.
     MemoryCopy = 7,
-    /// `memory.fill`: `[dst, value, len]`.
+    /// `memory.fill`: `[memory, 0, dst, value, len]`.
     MemoryFill = 8,
+}
+
+impl Helper {
+    /// Decodes the value generated code stored.
+    pub fn from_u32(v: u32) -> Option<Helper> {
+        use Helper::*;
+        Some(match v {
+            0 => TableGrow,
+            1 => TableFill,
+            2 => TableCopy,
+            3 => TableInit,
+            4 => ElemDrop,
+            5 => MemoryInit,
+            6 => DataDrop,
+            7 => MemoryCopy,
+            8 => MemoryFill,
+            _ => return None,
+        })
+    }
 }
 
 /// The per-store execution state shared by all instances of a store.

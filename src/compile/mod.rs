@@ -2,15 +2,56 @@
 //!
 //! [`compile_module`] turns every defined function of a validated module
 //! into machine code that obeys the contract in [`crate::abi`], and links
-//! them into one position-independent block.
+//! them with the module's stubs into one position-independent block.
+//!
+//! - [`stack`]: the abstract value stack and register set;
+//! - [`func`]: one function: frame, control flow, calls, variables;
+//! - `numeric`, `memory`: lowering of the numeric and memory operators;
+//! - [`stubs`]: trampolines and exit stubs.
+//!
+//! Functions compile independently to code plus relocations (calls to other
+//! functions, jumps to the module's trap and exit stubs), so they can be
+//! compiled in parallel; [`compile_module`] then concatenates and patches.
 
+mod bulk;
+mod func;
+mod memory;
+mod numeric;
+pub mod stack;
 pub mod stubs;
 
-use crate::asm::x64::CpuFeatures;
-use crate::decode::Module;
+use crate::abi::{ExecContext, ExitCode, TrapCode};
+use crate::asm::x64::{Assembler, Code, CpuFeatures, Gpr, Mem, Size};
+use crate::decode::{GlobalType, ImportKind, Module, TableType, ValType};
 use crate::error::{Error, Result};
 use crate::validate::ModuleInfo;
 use alloc::vec::Vec;
+use core::mem::offset_of;
+
+/// Relocation symbol of the module's exit stub.
+pub(crate) const SYM_EXIT: u32 = 0xffff_ff00;
+/// Relocation symbols of the module's trap stubs start here.
+const SYM_TRAP_BASE: u32 = 0xffff_fe00;
+
+/// The relocation symbol of the trap stub for trap code `code`.
+pub(crate) const fn sym_trap(code: u32) -> u32 {
+    SYM_TRAP_BASE + code
+}
+
+/// Number of trap codes (stubs emitted per module).
+const NUM_TRAPS: u32 = 11;
+
+/// What every function of a module needs to know about the module.
+pub(crate) struct Env<'m, 'a> {
+    pub module: &'m Module<'a>,
+    /// Type index of every function, imports first.
+    pub func_types: Vec<u32>,
+    pub global_types: Vec<GlobalType>,
+    pub table_types: Vec<TableType>,
+    pub type_ids: &'m [u32],
+    pub num_imported_funcs: u32,
+    pub cpu: CpuFeatures,
+}
 
 /// A module's machine code.
 #[derive(Clone, Debug, Default)]
@@ -19,6 +60,18 @@ pub struct CompiledModule {
     pub code: Vec<u8>,
     /// Offset in `code` of each defined function's entry point.
     pub func_offsets: Vec<u32>,
+}
+
+pub(crate) fn value_slice(t: ValType) -> &'static [ValType] {
+    match t {
+        ValType::I32 => &[ValType::I32],
+        ValType::I64 => &[ValType::I64],
+        ValType::F32 => &[ValType::F32],
+        ValType::F64 => &[ValType::F64],
+        ValType::V128 => &[ValType::V128],
+        ValType::FuncRef => &[ValType::FuncRef],
+        ValType::ExternRef => &[ValType::ExternRef],
+    }
 }
 
 /// Compiles every defined function of `module`.
@@ -31,9 +84,151 @@ pub fn compile_module(
     type_ids: &[u32],
     cpu: &CpuFeatures,
 ) -> Result<CompiledModule> {
-    let _ = (info, type_ids, cpu);
-    if !module.code.is_empty() {
-        return Err(Error::limit(0, "the compiler is not ready yet"));
+    let mut env = Env {
+        module,
+        func_types: Vec::with_capacity(module.num_funcs() as usize),
+        global_types: Vec::with_capacity(module.num_globals() as usize),
+        table_types: Vec::new(),
+        type_ids,
+        num_imported_funcs: module.num_imported_funcs,
+        cpu: *cpu,
+    };
+    for import in &module.imports {
+        match import.kind {
+            ImportKind::Func(t) => env.func_types.push(t),
+            ImportKind::Global(g) => env.global_types.push(g),
+            ImportKind::Table(t) => env.table_types.push(t),
+            ImportKind::Memory(_) => {}
+        }
     }
-    Ok(CompiledModule::default())
+    env.func_types.extend_from_slice(&module.functions);
+    env.global_types.extend(module.globals.iter().map(|g| g.ty));
+    env.table_types.extend_from_slice(&module.tables);
+
+    let functions = compile_functions(&env, info)?;
+    link(functions)
+}
+
+fn compile_one(env: &Env<'_, '_>, info: &ModuleInfo, i: usize) -> Result<Code> {
+    let func_index = env.num_imported_funcs + i as u32;
+    let body = &env.module.code[i];
+    func::FuncCompiler::new(env, func_index, body, &info.funcs[i]).compile(body, func_index)
+}
+
+#[cfg(not(feature = "std"))]
+fn compile_functions(env: &Env<'_, '_>, info: &ModuleInfo) -> Result<Vec<Code>> {
+    (0..env.module.code.len())
+        .map(|i| compile_one(env, info, i))
+        .collect()
+}
+
+/// Compiles the functions on all cores: each thread takes every n-th one.
+#[cfg(feature = "std")]
+fn compile_functions(env: &Env<'_, '_>, info: &ModuleInfo) -> Result<Vec<Code>> {
+    let n = env.module.code.len();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |t| t.get())
+        .min(n / 16)
+        .max(1);
+    if threads == 1 {
+        return (0..n).map(|i| compile_one(env, info, i)).collect();
+    }
+    let results: Vec<Result<Vec<(usize, Code)>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || {
+                    (t..n)
+                        .step_by(threads)
+                        .map(|i| compile_one(env, info, i).map(|c| (i, c)))
+                        .collect::<Result<Vec<_>>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::limit(0, "compiler thread panicked")))
+            })
+            .collect()
+    });
+    let mut slots: Vec<Option<Code>> = (0..n).map(|_| None).collect();
+    for chunk in results {
+        for (i, code) in chunk? {
+            slots[i] = Some(code);
+        }
+    }
+    Ok(slots
+        .into_iter()
+        .map(|c| c.expect("every function was compiled"))
+        .collect())
+}
+
+/// Emits the module's exit stub and trap stubs, then concatenates the
+/// functions and resolves their relocations.
+fn link(functions: Vec<Code>) -> Result<CompiledModule> {
+    let mut a = Assembler::new();
+    let exit = a.offset();
+    stubs::emit_exit_stub(&mut a);
+    let mut trap_offsets = [0usize; NUM_TRAPS as usize];
+    for (code, slot) in trap_offsets.iter_mut().enumerate() {
+        a.align(16);
+        *slot = a.offset();
+        a.mov_rm(
+            Size::S64,
+            Gpr::R11,
+            func::vmctx(offset_of!(crate::abi::VmContext, exec)),
+        );
+        a.mov_mi(
+            Size::S32,
+            Mem::base(Gpr::R11, offset_of!(ExecContext, trap_code) as i32),
+            code as i32,
+        );
+        a.mov_mi(
+            Size::S32,
+            Mem::base(Gpr::R11, offset_of!(ExecContext, exit_code) as i32),
+            ExitCode::Trap as i32,
+        );
+        let back = a.offset();
+        // call exit stub (rel32 backwards)
+        a.emit_u8(0xe8);
+        a.emit_u32((exit as i64 - (back as i64 + 5)) as u32);
+        a.ud2();
+    }
+    debug_assert_eq!(
+        TrapCode::from_u32(NUM_TRAPS - 1).map(|t| t as u32),
+        Some(NUM_TRAPS - 1)
+    );
+    let stubs = a
+        .finish()
+        .map_err(|e| Error::limit(0, "assembling module stubs failed").with_detail(e))?;
+    let mut code = stubs.bytes;
+    let mut func_offsets = Vec::with_capacity(functions.len());
+    for f in &functions {
+        while code.len() % 16 != 0 {
+            code.push(0xcc);
+        }
+        func_offsets.push(code.len() as u32);
+        code.extend_from_slice(&f.bytes);
+    }
+    for (f, &start) in functions.iter().zip(&func_offsets) {
+        for reloc in &f.relocs {
+            let target = match reloc.symbol {
+                SYM_EXIT => exit,
+                s if (SYM_TRAP_BASE..SYM_TRAP_BASE + NUM_TRAPS).contains(&s) => {
+                    trap_offsets[(s - SYM_TRAP_BASE) as usize]
+                }
+                s => *func_offsets
+                    .get(s as usize)
+                    .ok_or_else(|| Error::limit(0, "relocation to an unknown function"))?
+                    as usize,
+            };
+            let at = start as usize + reloc.offset;
+            let rel = target as i64 - (at as i64 + 4);
+            let rel =
+                i32::try_from(rel).map_err(|_| Error::limit(0, "module code larger than 2 GiB"))?;
+            code[at..at + 4].copy_from_slice(&rel.to_le_bytes());
+        }
+    }
+    Ok(CompiledModule { code, func_offsets })
 }

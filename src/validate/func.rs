@@ -135,8 +135,11 @@ pub(crate) struct FuncValidator {
     info: FuncInfo,
     /// Offset of the instruction being checked.
     offset: usize,
+    /// Height of the innermost frame: pops above it need no frame lookup.
+    floor: usize,
 }
 
+#[cold]
 fn mismatch(offset: usize, expected: ValType, found: Option<ValType>) -> Error {
     match found {
         Some(found) => Error::invalid(offset, "type mismatch")
@@ -167,6 +170,7 @@ impl FuncValidator {
         for &(n, t) in body.locals.iter() {
             self.locals.extend(core::iter::repeat_n(t, n as usize));
         }
+        self.floor = 0;
         self.frames.push(Frame {
             kind: FrameKind::Function,
             block_type: BlockType::Func(cx.func_types[func_index as usize]),
@@ -209,6 +213,9 @@ impl FuncValidator {
     /// Pops any value (unknown in unreachable code).
     #[inline]
     fn pop_any(&mut self) -> Result<Option<ValType>> {
+        if self.operands.len() > self.floor {
+            return Ok(self.operands.pop().flatten());
+        }
         let frame = self
             .frames
             .last()
@@ -227,6 +234,12 @@ impl FuncValidator {
     /// Pops a value of type `expected`.
     #[inline]
     fn pop(&mut self, expected: ValType) -> Result<Option<ValType>> {
+        if self.operands.len() > self.floor {
+            return match self.operands.pop().flatten() {
+                Some(found) if found != expected => Err(mismatch(self.offset, expected, Some(found))),
+                found => Ok(found),
+            };
+        }
         let frame = self
             .frames
             .last()
@@ -319,6 +332,7 @@ impl FuncValidator {
             height,
             unreachable: false,
         });
+        self.floor = height;
         self.push_all(params);
         self.info.max_control_depth = self.info.max_control_depth.max(self.frames.len() as u32);
         Ok(())
@@ -471,6 +485,7 @@ impl FuncValidator {
                     }
                 }
                 self.frames.pop();
+                self.floor = self.frames.last().map_or(0, |f| f.height);
                 let results = self.block_results(cx, frame.block_type);
                 self.push_all(results);
             }

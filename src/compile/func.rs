@@ -1,0 +1,1238 @@
+//! Compilation of one function: frame layout, the value stack and register
+//! allocation, control flow, calls, variables. Numeric, memory and other
+//! operator families are lowered in their own modules as further `impl`
+//! blocks of [`FuncCompiler`].
+//!
+//! Frame layout (`rbp`-relative, growing down):
+//! ```text
+//! [rbp + 16 ..]         the caller's argument/result area (parameters)
+//! [rbp + 8]             return address
+//! [rbp]                 caller's rbp
+//! [rbp - 8]             this function's r15 (VmContext), restored after
+//!                       calls that switch instances
+//! [rbp - 8 - locals]    declared locals (8 bytes each, 16 for v128)
+//! home slots            16 bytes per operand stack position
+//! save slots            copies of `if` parameters for the `else` branch
+//! [rsp ..]              outgoing argument/result area of calls
+//! ```
+//! Merge convention: at every label (block ends, loop headers, `else`) all
+//! operands are in their home slots. Branches move the carried values to
+//! the home slots of the target's positions first.
+
+use super::stack::{ALLOCATABLE_GPRS, Loc, RegSet, SCRATCH, SCRATCH_XMM, Val, is_float};
+use super::{Env, SYM_EXIT, sym_trap};
+use crate::abi::{ExecContext, ExitCode, TrapCode, VmContext, VmFuncRef, VmTable, slot_offsets};
+use crate::asm::x64::{AluOp, Assembler, Code, Cond, Gpr, Label, Mem, Scale, Size, SseOp, Xmm};
+use crate::decode::{BlockType, FuncType, FunctionBody, Operator, ValType, read_operator};
+use crate::error::{Error, Result};
+use crate::validate::FuncInfo;
+use alloc::vec::Vec;
+use core::mem::offset_of;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FrameKind {
+    Block,
+    Loop,
+    If,
+    Else,
+    Function,
+}
+
+/// A control frame.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Frame {
+    pub kind: FrameKind,
+    pub block_type: BlockType,
+    /// Stack height below the frame's parameters.
+    pub height: usize,
+    /// Branch target: the end (blocks, ifs) or the header (loops).
+    pub label: Label,
+    /// For `if`: where the `else` branch starts.
+    pub else_label: Option<Label>,
+    /// Whether any branch targets `label` (or, for `if`, the else path).
+    pub label_used: bool,
+    /// Whether the code before the frame was reachable.
+    pub reachable: bool,
+    /// For `if` with parameters: first save slot holding their copies.
+    pub save_base: u32,
+}
+
+/// A local variable's home in the frame.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Local {
+    pub ty: ValType,
+    /// Offset from `rbp`.
+    pub offset: i32,
+}
+
+const SAVED_VMCTX: i32 = -8;
+
+/// Compiles one function body.
+pub(crate) struct FuncCompiler<'e, 'm, 'a> {
+    pub a: Assembler,
+    pub env: &'e Env<'m, 'a>,
+    pub stack: Vec<Val>,
+    pub regs: RegSet,
+    pub frames: Vec<Frame>,
+    pub locals: Vec<Local>,
+    pub func_type: &'e FuncType,
+    /// `rbp`-relative offset of home slot 0.
+    home_base: i32,
+    /// `rbp`-relative offset of save slot 0.
+    save_base: i32,
+    save_used: u32,
+    save_max: u32,
+    max_stack: u32,
+    max_call_area: u32,
+    /// Offset of the `imm32` of the prologue's `sub rsp, imm32`.
+    frame_size_patch: usize,
+    traps: [Option<Label>; 16],
+    /// Set after an unconditional transfer: the following code is dead.
+    pub unreachable: bool,
+    /// Nesting depth of blocks opened in dead code.
+    dead_depth: u32,
+    offsets: Vec<u32>,
+}
+
+fn block_params<'t>(env: &'t Env<'_, '_>, bt: BlockType) -> &'t [ValType] {
+    match bt {
+        BlockType::Func(i) => env.module.types[i as usize].params(),
+        _ => &[],
+    }
+}
+
+fn block_results<'t>(env: &'t Env<'_, '_>, bt: BlockType) -> &'t [ValType] {
+    match bt {
+        BlockType::Empty => &[],
+        BlockType::Value(t) => super::value_slice(t),
+        BlockType::Func(i) => env.module.types[i as usize].results(),
+    }
+}
+
+impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
+    pub(crate) fn new(
+        env: &'e Env<'m, 'a>,
+        func_index: u32,
+        body: &FunctionBody<'_>,
+        info: &FuncInfo,
+    ) -> Self {
+        let func_type = &env.module.types[env.func_types[func_index as usize] as usize];
+        let mut locals = Vec::with_capacity(func_type.params().len() + body.num_locals as usize);
+        let mut offsets = Vec::new();
+        slot_offsets(func_type.params(), &mut offsets);
+        for (i, &ty) in func_type.params().iter().enumerate() {
+            locals.push(Local {
+                ty,
+                offset: 16 + offsets[i] as i32,
+            });
+        }
+        let mut at = 8i32;
+        for &(n, ty) in body.locals.iter() {
+            for _ in 0..n {
+                at += if ty == ValType::V128 { 16 } else { 8 };
+                locals.push(Local { ty, offset: -at });
+            }
+        }
+        let locals_end = (at + 15) & !15;
+        let max_stack = info.max_stack_height + 1;
+        let home_base = -(locals_end + 16);
+        let save_base = home_base - 16 * max_stack as i32;
+        FuncCompiler {
+            a: Assembler::with_capacity(body.code.len() * 8 + 64),
+            env,
+            stack: Vec::with_capacity(max_stack as usize),
+            regs: RegSet::default(),
+            frames: Vec::with_capacity(info.max_control_depth as usize + 1),
+            locals,
+            func_type,
+            home_base,
+            save_base,
+            save_used: 0,
+            save_max: 0,
+            max_stack,
+            max_call_area: 0,
+            frame_size_patch: 0,
+            traps: [None; 16],
+            unreachable: false,
+            dead_depth: 0,
+            offsets,
+        }
+    }
+
+    /// Compiles the whole body and returns its code with relocations.
+    pub(crate) fn compile(mut self, body: &FunctionBody<'_>, func_index: u32) -> Result<Code> {
+        self.prologue();
+        let end = self.a.new_label();
+        self.frames.push(Frame {
+            kind: FrameKind::Function,
+            block_type: BlockType::Func(self.env.func_types[func_index as usize]),
+            height: 0,
+            label: end,
+            else_label: None,
+            label_used: false,
+            reachable: true,
+            save_base: 0,
+        });
+        let mut r = body.reader();
+        while !self.frames.is_empty() {
+            let offset = r.offset();
+            let op = read_operator(&mut r)?;
+            self.operator(&op).map_err(|e| {
+                e.in_func(func_index)
+                    .with_detail(format_args!("at {offset:#x}"))
+            })?;
+        }
+        self.finish()
+    }
+
+    fn prologue(&mut self) {
+        self.a.push_r(Gpr::Rbp);
+        self.a.mov_rr(Size::S64, Gpr::Rbp, Gpr::Rsp);
+        // sub rsp, imm32 (patched once the frame size is known).
+        self.a.emit_bytes(&[0x48, 0x81, 0xec]);
+        self.frame_size_patch = self.a.offset();
+        self.a.emit_u32(0);
+        self.a
+            .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, exec)));
+        self.a.alu_rm(
+            AluOp::Cmp,
+            Size::S64,
+            Gpr::Rsp,
+            Mem::base(SCRATCH, offset_of!(ExecContext, stack_limit) as i32),
+        );
+        let overflow = self.trap_label(TrapCode::StackOverflow);
+        self.a.jcc(Cond::B, overflow);
+        self.a
+            .mov_mr(Size::S64, Mem::base(Gpr::Rbp, SAVED_VMCTX), Gpr::R15);
+        // Zero the declared locals.
+        let first_declared = self.func_type.params().len();
+        if self.locals.len() > first_declared {
+            self.a.alu_rr(AluOp::Xor, Size::S32, SCRATCH, SCRATCH);
+            for i in first_declared..self.locals.len() {
+                let local = self.locals[i];
+                self.a
+                    .mov_mr(Size::S64, Mem::base(Gpr::Rbp, local.offset), SCRATCH);
+                if local.ty == ValType::V128 {
+                    self.a
+                        .mov_mr(Size::S64, Mem::base(Gpr::Rbp, local.offset + 8), SCRATCH);
+                }
+            }
+        }
+    }
+
+    fn finish(mut self) -> Result<Code> {
+        // Trap exits: one jump per trap kind used.
+        for (code, label) in self.traps.iter().enumerate() {
+            if let Some(label) = *label {
+                self.a.bind(label);
+                self.a.jmp_reloc(sym_trap(code as u32));
+            }
+        }
+        let frame = 8
+            + (-self.home_base - 8 - 16) as u32
+            + 16 * self.max_stack
+            + 16 * self.save_max
+            + self.max_call_area;
+        let frame = frame.next_multiple_of(16);
+        self.a.patch_i32(self.frame_size_patch, frame as i32);
+        self.a
+            .finish()
+            .map_err(|e| Error::limit(0, "assembling a function failed").with_detail(e))
+    }
+
+    /// The label of a trap exit (created on first use).
+    pub(crate) fn trap_label(&mut self, code: TrapCode) -> Label {
+        let slot = &mut self.traps[code as usize];
+        if let Some(label) = *slot {
+            return label;
+        }
+        let label = self.a.new_label();
+        *slot = Some(label);
+        label
+    }
+
+    /// Unconditionally traps.
+    pub(crate) fn trap(&mut self, code: TrapCode) {
+        let label = self.trap_label(code);
+        self.a.jmp(label);
+    }
+
+    // ---------------------------------------------------------------
+    // Value stack and registers.
+
+    /// The home slot of stack position `i`.
+    pub(crate) fn home(&self, i: usize) -> Mem {
+        Mem::base(Gpr::Rbp, self.home_base - 16 * i as i32)
+    }
+
+    fn save_slot(&self, i: u32) -> Mem {
+        Mem::base(Gpr::Rbp, self.save_base - 16 * i as i32)
+    }
+
+    pub(crate) fn push(&mut self, ty: ValType, loc: Loc) {
+        match loc {
+            Loc::Gpr(r) => self.regs.take_gpr(r),
+            Loc::Xmm(x) => self.regs.take_xmm(x),
+            _ => {}
+        }
+        self.stack.push(Val { ty, loc });
+    }
+
+    pub(crate) fn push_gpr(&mut self, ty: ValType, r: Gpr) {
+        self.push(ty, Loc::Gpr(r));
+    }
+
+    pub(crate) fn push_xmm(&mut self, ty: ValType, x: Xmm) {
+        self.push(ty, Loc::Xmm(x));
+    }
+
+    /// Pops an operand, releasing its register (the caller owns it now).
+    pub(crate) fn pop(&mut self) -> Val {
+        let v = self.stack.pop().expect("the validator guarantees operands");
+        match v.loc {
+            Loc::Gpr(r) => self.regs.free_gpr(r),
+            Loc::Xmm(x) => self.regs.free_xmm(x),
+            _ => {}
+        }
+        v
+    }
+
+    /// The top operand, without popping.
+    pub(crate) fn peek(&self, depth: usize) -> Val {
+        self.stack[self.stack.len() - 1 - depth]
+    }
+
+    /// Stores `v` (at stack position `i`) into its home slot.
+    fn store_home(&mut self, i: usize, v: Val) {
+        let home = self.home(i);
+        self.store_val(home, v);
+    }
+
+    /// Stores the value `v` into memory at `dst` (8 bytes, 16 for v128).
+    pub(crate) fn store_val(&mut self, dst: Mem, v: Val) {
+        match v.loc {
+            Loc::Gpr(r) => self.a.mov_mr(Size::S64, dst, r),
+            Loc::Xmm(x) => {
+                let op = if v.ty == ValType::V128 {
+                    SseOp::MOVDQU_STORE
+                } else {
+                    SseOp::MOVSD_STORE
+                };
+                self.a.sse_mr(op, dst, x);
+            }
+            Loc::Const(bits) => {
+                if let Ok(imm) = i32::try_from(bits as i64) {
+                    self.a.mov_mi(Size::S64, dst, imm);
+                } else {
+                    self.a.mov_ri(Size::S64, SCRATCH, bits as i64);
+                    self.a.mov_mr(Size::S64, dst, SCRATCH);
+                }
+            }
+            Loc::Home => unreachable!("store_val of a value already in memory"),
+        }
+    }
+
+    /// Moves the operand at position `i` to its home slot.
+    fn spill_at(&mut self, i: usize) {
+        let v = self.stack[i];
+        if v.loc == Loc::Home {
+            return;
+        }
+        self.store_home(i, v);
+        match v.loc {
+            Loc::Gpr(r) => self.regs.free_gpr(r),
+            Loc::Xmm(x) => self.regs.free_xmm(x),
+            _ => {}
+        }
+        self.stack[i].loc = Loc::Home;
+    }
+
+    /// Moves every operand to its home slot (the merge state).
+    pub(crate) fn spill_all(&mut self) {
+        for i in 0..self.stack.len() {
+            self.spill_at(i);
+        }
+        debug_assert!(self.regs.is_empty());
+    }
+
+    /// A free GPR, spilling the deepest register operand if none is free.
+    pub(crate) fn alloc_gpr(&mut self) -> Gpr {
+        self.alloc_gpr_except(&[])
+    }
+
+    pub(crate) fn alloc_gpr_except(&mut self, avoid: &[Gpr]) -> Gpr {
+        if let Some(r) = self.regs.free_gpr_except(avoid) {
+            return r;
+        }
+        let victim = (0..self.stack.len())
+            .find(|&i| matches!(self.stack[i].loc, Loc::Gpr(r) if !avoid.contains(&r)))
+            .expect("some operand holds a register when none is free");
+        let Loc::Gpr(r) = self.stack[victim].loc else {
+            unreachable!()
+        };
+        self.spill_at(victim);
+        r
+    }
+
+    /// A free XMM register, spilling if needed.
+    pub(crate) fn alloc_xmm(&mut self) -> Xmm {
+        if let Some(x) = self.regs.any_free_xmm() {
+            return x;
+        }
+        let victim = (0..self.stack.len())
+            .find(|&i| matches!(self.stack[i].loc, Loc::Xmm(_)))
+            .expect("some operand holds an XMM register when none is free");
+        let Loc::Xmm(x) = self.stack[victim].loc else {
+            unreachable!()
+        };
+        self.spill_at(victim);
+        x
+    }
+
+    /// Frees `r` if an operand holds it, by moving that operand elsewhere.
+    pub(crate) fn evict_gpr(&mut self, r: Gpr, avoid: &[Gpr]) {
+        if !self.regs.has_gpr(r) {
+            return;
+        }
+        let i = self
+            .stack
+            .iter()
+            .position(|v| v.loc == Loc::Gpr(r))
+            .expect("a taken register belongs to an operand");
+        let mut avoid_all: [Gpr; 4] = [r; 4];
+        for (k, &g) in avoid.iter().take(3).enumerate() {
+            avoid_all[k + 1] = g;
+        }
+        if let Some(to) = self.regs.free_gpr_except(&avoid_all) {
+            self.a.mov_rr(Size::S64, to, r);
+            self.regs.free_gpr(r);
+            self.regs.take_gpr(to);
+            self.stack[i].loc = Loc::Gpr(to);
+        } else {
+            self.spill_at(i);
+        }
+    }
+
+    /// Loads the value `v` (popped from position `pos`) into GPR `r`.
+    fn load_gpr(&mut self, r: Gpr, v: Val, pos: usize) {
+        match v.loc {
+            Loc::Gpr(src) => {
+                if src != r {
+                    self.a.mov_rr(Size::S64, r, src);
+                }
+            }
+            Loc::Const(bits) => self.a.mov_ri(Size::S64, r, bits as i64),
+            Loc::Home => {
+                let size = if v.ty == ValType::I32 {
+                    Size::S32
+                } else {
+                    Size::S64
+                };
+                let home = self.home(pos);
+                self.a.mov_rm(size, r, home);
+            }
+            Loc::Xmm(_) => unreachable!("integer operand in an XMM register"),
+        }
+    }
+
+    /// Pops an integer or reference operand into a register it owns.
+    pub(crate) fn pop_gpr(&mut self) -> Gpr {
+        let pos = self.stack.len() - 1;
+        let v = self.pop();
+        if let Loc::Gpr(r) = v.loc {
+            return r;
+        }
+        let r = self.alloc_gpr();
+        self.load_gpr(r, v, pos);
+        r
+    }
+
+    /// Pops into a specific GPR (evicting its current holder).
+    pub(crate) fn pop_into_gpr(&mut self, r: Gpr, avoid: &[Gpr]) {
+        let pos = self.stack.len() - 1;
+        let v = self.pop();
+        if v.loc == Loc::Gpr(r) {
+            return;
+        }
+        self.evict_gpr(r, avoid);
+        self.load_gpr(r, v, pos);
+    }
+
+    /// Pops a float or vector operand into an XMM register it owns.
+    pub(crate) fn pop_xmm(&mut self) -> Xmm {
+        let pos = self.stack.len() - 1;
+        let v = self.pop();
+        match v.loc {
+            Loc::Xmm(x) => x,
+            Loc::Const(bits) => {
+                let x = self.alloc_xmm();
+                self.load_const_xmm(x, v.ty, bits);
+                x
+            }
+            Loc::Home => {
+                let x = self.alloc_xmm();
+                let home = self.home(pos);
+                self.a.sse_rm(load_op(v.ty), x, home);
+                x
+            }
+            Loc::Gpr(_) => unreachable!("float operand in a GPR"),
+        }
+    }
+
+    /// Materializes a float constant in `x`.
+    pub(crate) fn load_const_xmm(&mut self, x: Xmm, ty: ValType, bits: u64) {
+        if bits == 0 {
+            self.a.sse_rr(SseOp::XORPS, x, x);
+        } else if ty == ValType::F32 {
+            self.a.mov_ri(Size::S32, SCRATCH, bits as u32 as i64);
+            self.a.movd_xr(x, SCRATCH);
+        } else {
+            self.a.mov_ri(Size::S64, SCRATCH, bits as i64);
+            self.a.movq_xr(x, SCRATCH);
+        }
+    }
+
+    /// Pops an operand that is a constant, if it is one.
+    pub(crate) fn pop_const(&mut self) -> Option<u64> {
+        match self.stack.last()?.loc {
+            Loc::Const(bits) => {
+                self.stack.pop();
+                Some(bits)
+            }
+            _ => None,
+        }
+    }
+
+    /// Pops an operand known to be an `i32` constant that fits an immediate.
+    pub(crate) fn pop_imm32(&mut self, ty: ValType) -> Option<i32> {
+        let Loc::Const(bits) = self.stack.last()?.loc else {
+            return None;
+        };
+        let imm = if ty == ValType::I32 {
+            bits as u32 as i32
+        } else {
+            i32::try_from(bits as i64).ok()?
+        };
+        self.stack.pop();
+        Some(imm)
+    }
+
+    // ---------------------------------------------------------------
+    // Control flow.
+
+    fn block_params(&self, bt: BlockType) -> &'e [ValType] {
+        block_params(self.env, bt)
+    }
+
+    fn block_results(&self, bt: BlockType) -> &'e [ValType] {
+        block_results(self.env, bt)
+    }
+
+    fn label_arity(&self, frame: &Frame) -> &'e [ValType] {
+        if frame.kind == FrameKind::Loop {
+            self.block_params(frame.block_type)
+        } else {
+            self.block_results(frame.block_type)
+        }
+    }
+
+    /// Moves the top `arity` operands (all in home slots) to the home slots
+    /// of positions `height..height + arity`.
+    fn move_to(&mut self, height: usize, types: &[ValType]) {
+        let arity = types.len();
+        let from = self.stack.len() - arity;
+        if from == height {
+            return;
+        }
+        for (k, &ty) in types.iter().enumerate() {
+            let src = self.home(from + k);
+            let dst = self.home(height + k);
+            if ty == ValType::V128 {
+                self.a.sse_rm(SseOp::MOVDQU, SCRATCH_XMM, src);
+                self.a.sse_mr(SseOp::MOVDQU_STORE, dst, SCRATCH_XMM);
+            } else {
+                self.a.mov_rm(Size::S64, SCRATCH, src);
+                self.a.mov_mr(Size::S64, dst, SCRATCH);
+            }
+        }
+    }
+
+    /// Emits a branch to the frame at `depth` (all operands already home).
+    fn branch_to(&mut self, depth: u32) {
+        let index = self.frames.len() - 1 - depth as usize;
+        let frame = self.frames[index];
+        if frame.kind == FrameKind::Function {
+            self.emit_return();
+            return;
+        }
+        let types = self.label_arity(&frame);
+        self.move_to(frame.height, types);
+        self.frames[index].label_used = true;
+        self.a.jmp(frame.label);
+    }
+
+    fn emit_return(&mut self) {
+        let results = self.func_type.results();
+        slot_offsets(results, &mut self.offsets);
+        let base = self.stack.len() - results.len();
+        for k in 0..results.len() {
+            let v = self.stack[base + k];
+            let dst = Mem::base(Gpr::Rbp, 16 + self.offsets[k] as i32);
+            match v.loc {
+                Loc::Home => {
+                    let src = self.home(base + k);
+                    if v.ty == ValType::V128 {
+                        self.a.sse_rm(SseOp::MOVDQU, SCRATCH_XMM, src);
+                        self.a.sse_mr(SseOp::MOVDQU_STORE, dst, SCRATCH_XMM);
+                    } else {
+                        self.a.mov_rm(Size::S64, SCRATCH, src);
+                        self.a.mov_mr(Size::S64, dst, SCRATCH);
+                    }
+                }
+                _ => self.store_val(dst, v),
+            }
+        }
+        self.a.mov_rr(Size::S64, Gpr::Rsp, Gpr::Rbp);
+        self.a.pop_r(Gpr::Rbp);
+        self.a.ret();
+    }
+
+    /// Drops everything above `height` and marks the rest of the frame dead.
+    fn set_unreachable(&mut self) {
+        let height = self.frames.last().map_or(0, |f| f.height);
+        while self.stack.len() > height {
+            self.pop();
+        }
+        self.unreachable = true;
+    }
+
+    fn push_frame(&mut self, kind: FrameKind, block_type: BlockType) {
+        let nparams = self.block_params(block_type).len();
+        self.spill_all();
+        let label = self.a.new_label();
+        let height = self.stack.len() - nparams;
+        self.frames.push(Frame {
+            kind,
+            block_type,
+            height,
+            label,
+            else_label: None,
+            label_used: false,
+            reachable: true,
+            save_base: 0,
+        });
+        if kind == FrameKind::Loop {
+            self.a.bind(label);
+        }
+    }
+
+    /// Handles control operators in dead code: only nesting matters.
+    fn dead_operator(&mut self, op: &Operator<'_>) -> Result<bool> {
+        match op {
+            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
+                self.dead_depth += 1;
+                Ok(true)
+            }
+            Operator::Else if self.dead_depth == 0 => Ok(false),
+            Operator::End if self.dead_depth == 0 => Ok(false),
+            Operator::End => {
+                self.dead_depth -= 1;
+                Ok(true)
+            }
+            _ => Ok(true),
+        }
+    }
+
+    fn end_frame(&mut self) {
+        let frame = *self.frames.last().expect("end closes a frame");
+        let results = self.block_results(frame.block_type);
+        let fallthrough = !self.unreachable;
+        if fallthrough {
+            // Results to their canonical homes.
+            self.spill_all();
+            self.move_to(frame.height, results);
+        }
+        if frame.kind == FrameKind::Function {
+            if fallthrough {
+                self.emit_return();
+            }
+            if frame.label_used {
+                self.a.bind(frame.label);
+            }
+            self.frames.pop();
+            return;
+        }
+        if let Some(else_label) = frame.else_label {
+            // An `if` without `else`: the false path carries the params
+            // (equal to the results) straight to the end.
+            let params = self.block_params(frame.block_type);
+            if params.is_empty() {
+                self.a.bind(else_label);
+            } else {
+                if fallthrough {
+                    self.frames.last_mut().expect("frame").label_used = true;
+                    self.a.jmp(frame.label);
+                }
+                self.a.bind(else_label);
+                self.restore_if_params(&frame, params);
+            }
+        }
+        if frame.kind != FrameKind::Loop {
+            self.a.bind(frame.label);
+        }
+        if frame.kind == FrameKind::If || frame.kind == FrameKind::Else {
+            self.save_used = frame.save_base;
+        }
+        self.frames.pop();
+        // Reset the stack to the frame's results, all in their homes.
+        while self.stack.len() > frame.height {
+            self.pop();
+        }
+        for &t in results {
+            self.push(t, Loc::Home);
+        }
+        // A branch to a loop goes to its header, not its end.
+        let branched_to_end = frame.label_used && frame.kind != FrameKind::Loop;
+        let else_path = frame.kind == FrameKind::If && frame.reachable;
+        self.unreachable = !(fallthrough || branched_to_end || else_path);
+    }
+
+    fn restore_if_params(&mut self, frame: &Frame, params: &[ValType]) {
+        for (k, &t) in params.iter().enumerate() {
+            let src = self.save_slot(frame.save_base + k as u32);
+            let dst = self.home(frame.height + k);
+            if t == ValType::V128 {
+                self.a.sse_rm(SseOp::MOVDQU, SCRATCH_XMM, src);
+                self.a.sse_mr(SseOp::MOVDQU_STORE, dst, SCRATCH_XMM);
+            } else {
+                self.a.mov_rm(Size::S64, SCRATCH, src);
+                self.a.mov_mr(Size::S64, dst, SCRATCH);
+            }
+        }
+    }
+
+    fn op_if(&mut self, blockty: BlockType) {
+        let cond = self.pop_gpr();
+        self.regs.take_gpr(cond);
+        self.spill_all_except_reg();
+        self.regs.free_gpr(cond);
+        let params = self.block_params(blockty);
+        let save_base = self.save_used;
+        if !params.is_empty() {
+            let height = self.stack.len() - params.len();
+            for k in 0..params.len() {
+                let src = self.home(height + k);
+                let dst = self.save_slot(save_base + k as u32);
+                self.a.sse_rm(SseOp::MOVDQU, SCRATCH_XMM, src);
+                self.a.sse_mr(SseOp::MOVDQU_STORE, dst, SCRATCH_XMM);
+            }
+            self.save_used += params.len() as u32;
+            self.save_max = self.save_max.max(self.save_used);
+        }
+        let else_label = self.a.new_label();
+        self.a.test_rr(Size::S32, cond, cond);
+        self.a.jcc(Cond::E, else_label);
+        self.push_frame(FrameKind::If, blockty);
+        let frame = self.frames.last_mut().expect("just pushed");
+        frame.else_label = Some(else_label);
+        frame.save_base = save_base;
+    }
+
+    /// Spills every operand while keeping registers reserved by the caller.
+    pub(crate) fn spill_all_values(&mut self) {
+        self.spill_all_except_reg();
+    }
+
+    fn spill_all_except_reg(&mut self) {
+        for i in 0..self.stack.len() {
+            self.spill_at(i);
+        }
+    }
+
+    fn op_else(&mut self) {
+        let frame = *self.frames.last().expect("else inside if");
+        let results = self.block_results(frame.block_type);
+        if !self.unreachable {
+            self.spill_all();
+            self.move_to(frame.height, results);
+            self.frames.last_mut().expect("frame").label_used = true;
+            self.a.jmp(frame.label);
+        }
+        let else_label = frame.else_label.expect("if frames have an else label");
+        self.a.bind(else_label);
+        while self.stack.len() > frame.height {
+            self.pop();
+        }
+        let params = self.block_params(frame.block_type);
+        if !params.is_empty() {
+            self.restore_if_params(&frame, params);
+        }
+        for &t in params {
+            self.push(t, Loc::Home);
+        }
+        let f = self.frames.last_mut().expect("frame");
+        f.kind = FrameKind::Else;
+        f.else_label = None;
+        self.unreachable = !frame.reachable;
+    }
+
+    fn op_br_if(&mut self, depth: u32) {
+        let cond = self.pop_gpr();
+        self.regs.take_gpr(cond);
+        self.spill_all_except_reg();
+        self.regs.free_gpr(cond);
+        let skip = self.a.new_label();
+        self.a.test_rr(Size::S32, cond, cond);
+        self.a.jcc(Cond::E, skip);
+        self.branch_to(depth);
+        self.a.bind(skip);
+    }
+
+    fn op_br_table(&mut self, targets: &crate::decode::BrTable<'_>) {
+        let index = self.pop_gpr();
+        self.regs.take_gpr(index);
+        self.spill_all_except_reg();
+        self.regs.free_gpr(index);
+        let n = targets.len();
+        let default_label = self.a.new_label();
+        self.a.alu_ri(AluOp::Cmp, Size::S32, index, n as i32);
+        self.a.jcc(Cond::Ae, default_label);
+        // Jump table of 32-bit offsets relative to the table start.
+        let table = self.a.new_label();
+        self.a.lea(Size::S64, SCRATCH, Mem::rip(table));
+        self.a
+            .movsxd_rm(index, Mem::indexed(SCRATCH, index, Scale::X4, 0));
+        self.a.alu_rr(AluOp::Add, Size::S64, index, SCRATCH);
+        self.a.jmp_r(index);
+        self.a.align(4);
+        self.a.bind(table);
+        let base = self.a.offset();
+        let mut stubs: Vec<(u32, Label)> = Vec::new();
+        for depth in targets.targets() {
+            let label = match stubs.iter().find(|(d, _)| *d == depth) {
+                Some(&(_, l)) => l,
+                None => {
+                    let l = self.a.new_label();
+                    stubs.push((depth, l));
+                    l
+                }
+            };
+            self.a.emit_label_diff32(label, base);
+        }
+        for (depth, label) in stubs {
+            self.a.bind(label);
+            self.branch_to(depth);
+        }
+        self.a.bind(default_label);
+        self.branch_to(targets.default());
+    }
+
+    // ---------------------------------------------------------------
+    // Calls.
+
+    /// Pops the arguments of `ty`, spills everything else, stores the
+    /// arguments into the outgoing area, and returns the area's size.
+    /// `keep` is a register (the callee index) that must survive.
+    fn setup_call(&mut self, ty: &FuncType, keep: Option<Gpr>) -> u32 {
+        let params = ty.params();
+        let area_params = slot_offsets(params, &mut self.offsets);
+        let mut result_offsets = Vec::new();
+        let area_results = slot_offsets(ty.results(), &mut result_offsets);
+        let area = area_params.max(area_results);
+        self.max_call_area = self.max_call_area.max(area);
+        let base = self.stack.len() - params.len();
+        // Spill what stays below the arguments.
+        for i in 0..base {
+            self.spill_at(i);
+        }
+        for k in 0..params.len() {
+            let v = self.stack[base + k];
+            let dst = Mem::base(Gpr::Rsp, self.offsets[k] as i32);
+            match v.loc {
+                Loc::Home => {
+                    let src = self.home(base + k);
+                    if v.ty == ValType::V128 {
+                        self.a.sse_rm(SseOp::MOVDQU, SCRATCH_XMM, src);
+                        self.a.sse_mr(SseOp::MOVDQU_STORE, dst, SCRATCH_XMM);
+                    } else {
+                        self.a.mov_rm(Size::S64, SCRATCH, src);
+                        self.a.mov_mr(Size::S64, dst, SCRATCH);
+                    }
+                }
+                _ => self.store_val(dst, v),
+            }
+        }
+        for _ in 0..params.len() {
+            self.pop();
+        }
+        let _ = keep;
+        area
+    }
+
+    /// Makes the outgoing area at least `bytes` large.
+    pub(crate) fn reserve_call_area(&mut self, bytes: u32) {
+        self.max_call_area = self.max_call_area.max(bytes);
+    }
+
+    /// After a call: pushes the results, read from the outgoing area.
+    fn finish_call(&mut self, ty: &FuncType) {
+        let results = ty.results();
+        slot_offsets(results, &mut self.offsets);
+        for (k, &t) in results.iter().enumerate() {
+            let src = Mem::base(Gpr::Rsp, self.offsets[k] as i32);
+            if is_float(t) {
+                let x = self.alloc_xmm();
+                self.a.sse_rm(load_op(t), x, src);
+                self.push_xmm(t, x);
+            } else {
+                let r = self.alloc_gpr();
+                let size = if t == ValType::I32 {
+                    Size::S32
+                } else {
+                    Size::S64
+                };
+                self.a.mov_rm(size, r, src);
+                self.push_gpr(t, r);
+            }
+        }
+    }
+
+    fn op_call(&mut self, function_index: u32) {
+        let ty = &self.env.module.types[self.env.func_types[function_index as usize] as usize];
+        self.setup_call(ty, None);
+        if function_index < self.env.num_imported_funcs {
+            self.a
+                .mov_rm(Size::S64, Gpr::Rax, vmctx(offset_of!(VmContext, funcs)));
+            let at = function_index as i64 * core::mem::size_of::<VmFuncRef>() as i64;
+            self.add_imm64(Gpr::Rax, at);
+            self.call_funcref_in_rax();
+        } else {
+            self.a
+                .call_reloc(function_index - self.env.num_imported_funcs);
+        }
+        self.finish_call(ty);
+    }
+
+    /// `rax` = VmFuncRef: switch to its instance, call, switch back.
+    fn call_funcref_in_rax(&mut self) {
+        self.a.mov_rm(
+            Size::S64,
+            Gpr::R15,
+            Mem::base(Gpr::Rax, offset_of!(VmFuncRef, vmctx) as i32),
+        );
+        self.a
+            .call_m(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, code) as i32));
+        self.a
+            .mov_rm(Size::S64, Gpr::R15, Mem::base(Gpr::Rbp, SAVED_VMCTX));
+    }
+
+    pub(crate) fn add_imm64(&mut self, r: Gpr, imm: i64) {
+        if imm == 0 {
+            return;
+        }
+        if let Ok(i) = i32::try_from(imm) {
+            self.a.alu_ri(AluOp::Add, Size::S64, r, i);
+        } else {
+            self.a.mov_ri(Size::S64, SCRATCH, imm);
+            self.a.alu_rr(AluOp::Add, Size::S64, r, SCRATCH);
+        }
+    }
+
+    fn op_call_indirect(&mut self, type_index: u32, table_index: u32) {
+        let ty = &self.env.module.types[type_index as usize];
+        // The element index: keep it in a register across the argument setup.
+        let index = self.pop_gpr();
+        self.regs.take_gpr(index);
+        self.setup_call(ty, Some(index));
+        self.regs.free_gpr(index);
+        self.load_table(SCRATCH, table_index);
+        self.a.alu_rm(
+            AluOp::Cmp,
+            Size::S64,
+            index,
+            Mem::base(SCRATCH, offset_of!(VmTable, len) as i32),
+        );
+        let undefined = self.trap_label(TrapCode::UndefinedElement);
+        self.a.jcc(Cond::Ae, undefined);
+        self.a.mov_rm(
+            Size::S64,
+            SCRATCH,
+            Mem::base(SCRATCH, offset_of!(VmTable, elements) as i32),
+        );
+        self.a.mov_rm(
+            Size::S64,
+            Gpr::Rax,
+            Mem::indexed(SCRATCH, index, Scale::X8, 0),
+        );
+        self.a.test_rr(Size::S64, Gpr::Rax, Gpr::Rax);
+        let uninit = self.trap_label(TrapCode::UninitializedElement);
+        self.a.jcc(Cond::E, uninit);
+        let id = self.env.type_ids[type_index as usize];
+        self.a.alu_mi(
+            AluOp::Cmp,
+            Size::S32,
+            Mem::base(Gpr::Rax, offset_of!(VmFuncRef, type_id) as i32),
+            id as i32,
+        );
+        let mismatch = self.trap_label(TrapCode::IndirectCallTypeMismatch);
+        self.a.jcc(Cond::Ne, mismatch);
+        self.call_funcref_in_rax();
+        self.finish_call(ty);
+    }
+
+    /// Loads the `VmTable` pointer of table `index` into `dst`.
+    pub(crate) fn load_table(&mut self, dst: Gpr, index: u32) {
+        self.a
+            .mov_rm(Size::S64, dst, vmctx(offset_of!(VmContext, tables)));
+        self.a
+            .mov_rm(Size::S64, dst, Mem::base(dst, 8 * index as i32));
+    }
+
+    /// Leaves to the host with `code` (everything must be spilled).
+    pub(crate) fn exit_to_host(&mut self, code: ExitCode) {
+        self.a
+            .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, exec)));
+        self.a.mov_mi(
+            Size::S32,
+            Mem::base(SCRATCH, offset_of!(ExecContext, exit_code) as i32),
+            code as i32,
+        );
+        self.a.call_reloc(SYM_EXIT);
+    }
+
+    // ---------------------------------------------------------------
+    // Variables.
+
+    fn op_local_get(&mut self, index: u32) {
+        let local = self.locals[index as usize];
+        let at = Mem::base(Gpr::Rbp, local.offset);
+        if is_float(local.ty) {
+            let x = self.alloc_xmm();
+            self.a.sse_rm(load_op(local.ty), x, at);
+            self.push_xmm(local.ty, x);
+        } else {
+            let r = self.alloc_gpr();
+            let size = if local.ty == ValType::I32 {
+                Size::S32
+            } else {
+                Size::S64
+            };
+            self.a.mov_rm(size, r, at);
+            self.push_gpr(local.ty, r);
+        }
+    }
+
+    fn op_local_set(&mut self, index: u32, tee: bool) {
+        let local = self.locals[index as usize];
+        let at = Mem::base(Gpr::Rbp, local.offset);
+        let v = self.peek(0);
+        match v.loc {
+            Loc::Home => {
+                if is_float(v.ty) {
+                    let x = self.pop_xmm();
+                    self.a.sse_mr(store_op(v.ty), at, x);
+                    if tee {
+                        self.push_xmm(v.ty, x);
+                    }
+                } else {
+                    let r = self.pop_gpr();
+                    self.a.mov_mr(Size::S64, at, r);
+                    if tee {
+                        self.push_gpr(v.ty, r);
+                    }
+                }
+                return;
+            }
+            Loc::Xmm(x) => self.a.sse_mr(store_op(v.ty), at, x),
+            Loc::Gpr(_) | Loc::Const(_) => self.store_val(at, v),
+        }
+        if !tee {
+            self.pop();
+        }
+    }
+
+    /// Loads the address of global `index`'s cell into `dst`.
+    pub(crate) fn global_cell(&mut self, dst: Gpr, index: u32) {
+        self.a
+            .mov_rm(Size::S64, dst, vmctx(offset_of!(VmContext, globals)));
+        self.a
+            .mov_rm(Size::S64, dst, Mem::base(dst, 8 * index as i32));
+    }
+
+    fn op_global_get(&mut self, index: u32) {
+        let ty = self.env.global_types[index as usize].content;
+        self.global_cell(SCRATCH, index);
+        let at = Mem::base(SCRATCH, 0);
+        if is_float(ty) {
+            let x = self.alloc_xmm();
+            self.a.sse_rm(load_op(ty), x, at);
+            self.push_xmm(ty, x);
+        } else {
+            let r = self.alloc_gpr();
+            let size = if ty == ValType::I32 {
+                Size::S32
+            } else {
+                Size::S64
+            };
+            self.a.mov_rm(size, r, at);
+            self.push_gpr(ty, r);
+        }
+    }
+
+    fn op_global_set(&mut self, index: u32) {
+        let ty = self.env.global_types[index as usize].content;
+        if is_float(ty) {
+            let x = self.pop_xmm();
+            self.global_cell(SCRATCH, index);
+            self.a.sse_mr(store_op(ty), Mem::base(SCRATCH, 0), x);
+        } else {
+            let r = self.pop_gpr();
+            self.global_cell(SCRATCH, index);
+            self.a.mov_mr(Size::S64, Mem::base(SCRATCH, 0), r);
+        }
+    }
+
+    // ---------------------------------------------------------------
+    // Dispatch.
+
+    fn operator(&mut self, op: &Operator<'_>) -> Result<()> {
+        if self.unreachable && self.dead_operator(op)? {
+            return Ok(());
+        }
+        match *op {
+            Operator::Unreachable => {
+                self.trap(TrapCode::Unreachable);
+                self.set_unreachable();
+            }
+            Operator::Nop => {}
+            Operator::Block { blockty } => self.push_frame(FrameKind::Block, blockty),
+            Operator::Loop { blockty } => self.push_frame(FrameKind::Loop, blockty),
+            Operator::If { blockty } => self.op_if(blockty),
+            Operator::Else => self.op_else(),
+            Operator::End => self.end_frame(),
+            Operator::Br { relative_depth } => {
+                self.spill_all();
+                self.branch_to(relative_depth);
+                self.set_unreachable();
+            }
+            Operator::BrIf { relative_depth } => self.op_br_if(relative_depth),
+            Operator::BrTable { targets } => {
+                self.op_br_table(&targets);
+                self.set_unreachable();
+            }
+            Operator::Return => {
+                self.spill_all();
+                self.emit_return();
+                self.set_unreachable();
+            }
+            Operator::Call { function_index } => self.op_call(function_index),
+            Operator::CallIndirect {
+                type_index,
+                table_index,
+            } => self.op_call_indirect(type_index, table_index),
+            Operator::Drop => {
+                self.pop();
+            }
+            Operator::Select | Operator::TypedSelect { .. } => self.op_select(),
+            Operator::LocalGet { local_index } => self.op_local_get(local_index),
+            Operator::LocalSet { local_index } => self.op_local_set(local_index, false),
+            Operator::LocalTee { local_index } => self.op_local_set(local_index, true),
+            Operator::GlobalGet { global_index } => self.op_global_get(global_index),
+            Operator::GlobalSet { global_index } => self.op_global_set(global_index),
+            Operator::I32Const { value } => {
+                self.push(ValType::I32, Loc::Const(value as u32 as u64))
+            }
+            Operator::I64Const { value } => self.push(ValType::I64, Loc::Const(value as u64)),
+            Operator::F32Const { value } => self.push(ValType::F32, Loc::Const(u64::from(value.0))),
+            Operator::F64Const { value } => self.push(ValType::F64, Loc::Const(value.0)),
+            Operator::RefNull { hty } => self.push(hty.into(), Loc::Const(0)),
+            Operator::RefIsNull => {
+                let r = self.pop_gpr();
+                self.a.test_rr(Size::S64, r, r);
+                self.a.setcc(Cond::E, r);
+                self.a.movzx_rr(Size::S32, Size::S8, r, r);
+                self.push_gpr(ValType::I32, r);
+            }
+            Operator::RefFunc { function_index } => {
+                let r = self.alloc_gpr();
+                self.a
+                    .mov_rm(Size::S64, r, vmctx(offset_of!(VmContext, funcs)));
+                self.add_imm64(
+                    r,
+                    function_index as i64 * core::mem::size_of::<VmFuncRef>() as i64,
+                );
+                self.push_gpr(ValType::FuncRef, r);
+            }
+            _ => {
+                if !self.numeric(op)? && !self.memory_op(op)? && !self.bulk_op(op)? {
+                    return Err(
+                        Error::limit(0, "operator not supported by the compiler yet")
+                            .with_detail(format_args!("{op:?}")),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn op_select(&mut self) {
+        let cond = self.pop_gpr();
+        self.regs.take_gpr(cond);
+        let ty = self.peek(0).ty;
+        if is_float(ty) {
+            let b = self.pop_xmm();
+            self.regs.take_xmm(b);
+            let a = self.pop_xmm();
+            self.regs.free_xmm(b);
+            self.regs.free_gpr(cond);
+            let done = self.a.new_label();
+            self.a.test_rr(Size::S32, cond, cond);
+            self.a.jcc(Cond::Ne, done);
+            self.a.sse_rr(SseOp::MOVAPS, a, b);
+            self.a.bind(done);
+            self.push_xmm(ty, a);
+        } else {
+            let b = self.pop_gpr();
+            self.regs.take_gpr(b);
+            let a = self.pop_gpr();
+            self.regs.free_gpr(b);
+            self.regs.free_gpr(cond);
+            let size = if ty == ValType::I32 {
+                Size::S32
+            } else {
+                Size::S64
+            };
+            self.a.test_rr(Size::S32, cond, cond);
+            self.a.cmov_rr(Cond::E, size, a, b);
+            self.push_gpr(ty, a);
+        }
+    }
+}
+
+/// `Mem` for a field of the `VmContext` in `r15`.
+pub(crate) fn vmctx(offset: usize) -> Mem {
+    Mem::base(Gpr::R15, offset as i32)
+}
+
+/// The SSE load for a float or vector type.
+pub(crate) fn load_op(ty: ValType) -> SseOp {
+    match ty {
+        ValType::F32 => SseOp::MOVSS,
+        ValType::F64 => SseOp::MOVSD,
+        _ => SseOp::MOVDQU,
+    }
+}
+
+/// The SSE store for a float or vector type.
+pub(crate) fn store_op(ty: ValType) -> SseOp {
+    match ty {
+        ValType::F32 => SseOp::MOVSS_STORE,
+        ValType::F64 => SseOp::MOVSD_STORE,
+        _ => SseOp::MOVDQU_STORE,
+    }
+}
+
+#[allow(dead_code)]
+fn _assert_allocatable_excludes_fixed() {
+    debug_assert!(!ALLOCATABLE_GPRS.contains(&Gpr::R15));
+}

@@ -1,0 +1,193 @@
+//! Lowering of loads, stores, `memory.size` and `memory.grow`.
+//!
+//! Every access is bounds-checked explicitly: the effective address
+//! (`zero-extended i32 address + offset`, computed in 64 bits, so it never
+//! wraps) plus the access size is compared against the memory's current
+//! length in the `VmContext`, and the access traps with "out of bounds
+//! memory access" when it would end beyond it.
+
+use super::func::{FuncCompiler, vmctx};
+use super::stack::{Loc, SCRATCH, SCRATCH2};
+use crate::abi::{ExecContext, ExitCode, TrapCode, VmContext};
+use crate::asm::x64::{AluOp, Cond, Gpr, Mem, Scale, ShiftOp, Size, SseOp, Xmm};
+use crate::decode::{MemArg, Operator, ValType};
+use crate::error::Result;
+use core::mem::offset_of;
+
+/// How a load widens its value.
+#[derive(Clone, Copy)]
+enum Load {
+    /// Plain move of 4 or 8 bytes.
+    Int(Size),
+    Zx(Size, Size),
+    Sx(Size, Size),
+    /// Sign-extend 32 to 64.
+    Sx32,
+    Float(SseOp),
+}
+
+impl FuncCompiler<'_, '_, '_> {
+    /// Lowers `op` if it is a memory operator; returns whether it was.
+    pub(crate) fn memory_op(&mut self, op: &Operator<'_>) -> Result<bool> {
+        use Operator::*;
+        use ValType::{F32, F64, I32, I64};
+        match *op {
+            I32Load { memarg } => self.load(memarg, 4, I32, Load::Int(Size::S32)),
+            I64Load { memarg } => self.load(memarg, 8, I64, Load::Int(Size::S64)),
+            F32Load { memarg } => self.load(memarg, 4, F32, Load::Float(SseOp::MOVSS)),
+            F64Load { memarg } => self.load(memarg, 8, F64, Load::Float(SseOp::MOVSD)),
+            I32Load8S { memarg } => self.load(memarg, 1, I32, Load::Sx(Size::S32, Size::S8)),
+            I32Load8U { memarg } => self.load(memarg, 1, I32, Load::Zx(Size::S32, Size::S8)),
+            I32Load16S { memarg } => self.load(memarg, 2, I32, Load::Sx(Size::S32, Size::S16)),
+            I32Load16U { memarg } => self.load(memarg, 2, I32, Load::Zx(Size::S32, Size::S16)),
+            I64Load8S { memarg } => self.load(memarg, 1, I64, Load::Sx(Size::S64, Size::S8)),
+            I64Load8U { memarg } => self.load(memarg, 1, I64, Load::Zx(Size::S32, Size::S8)),
+            I64Load16S { memarg } => self.load(memarg, 2, I64, Load::Sx(Size::S64, Size::S16)),
+            I64Load16U { memarg } => self.load(memarg, 2, I64, Load::Zx(Size::S32, Size::S16)),
+            I64Load32S { memarg } => self.load(memarg, 4, I64, Load::Sx32),
+            I64Load32U { memarg } => self.load(memarg, 4, I64, Load::Int(Size::S32)),
+            I32Store { memarg } => self.store(memarg, Size::S32),
+            I64Store { memarg } => self.store(memarg, Size::S64),
+            F32Store { memarg } => self.store(memarg, Size::S32),
+            F64Store { memarg } => self.store(memarg, Size::S64),
+            I32Store8 { memarg } | I64Store8 { memarg } => self.store(memarg, Size::S8),
+            I32Store16 { memarg } | I64Store16 { memarg } => self.store(memarg, Size::S16),
+            I64Store32 { memarg } => self.store(memarg, Size::S32),
+            MemorySize { .. } => {
+                let r = self.alloc_gpr();
+                self.a
+                    .mov_rm(Size::S64, r, vmctx(offset_of!(VmContext, memory_len)));
+                self.a.shift_ri(ShiftOp::Shr, Size::S64, r, 16);
+                self.push_gpr(I32, r);
+            }
+            MemoryGrow { .. } => self.memory_grow(),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Pops the address, checks `[addr + offset, + size)` against the
+    /// memory length, and returns the operand to access. The returned
+    /// operand uses `SCRATCH` (and `SCRATCH2` for offsets beyond 2^31).
+    fn address(&mut self, memarg: MemArg, size: u32) -> Mem {
+        let oob = self.trap_label(TrapCode::MemoryOutOfBounds);
+        let len = vmctx(offset_of!(VmContext, memory_len));
+        let base = vmctx(offset_of!(VmContext, memory_base));
+        // A constant address folds into the offset.
+        let (addr, offset) = match self.peek(0).loc {
+            Loc::Const(c) => {
+                self.pop();
+                (None, (c as u32) as u64 + memarg.offset)
+            }
+            _ => (Some(self.pop_gpr()), memarg.offset),
+        };
+        let end = offset + u64::from(size);
+        match addr {
+            Some(addr) if end <= i32::MAX as u64 => {
+                self.a.lea(Size::S64, SCRATCH, Mem::base(addr, end as i32));
+                self.a.alu_rm(AluOp::Cmp, Size::S64, SCRATCH, len);
+                self.a.jcc(Cond::A, oob);
+                self.a.mov_rm(Size::S64, SCRATCH, base);
+                Mem::indexed(SCRATCH, addr, Scale::X1, offset as i32)
+            }
+            Some(addr) => {
+                self.a.mov_ri(Size::S64, SCRATCH2, offset as i64);
+                self.a.alu_rr(AluOp::Add, Size::S64, SCRATCH2, addr);
+                self.a
+                    .lea(Size::S64, SCRATCH, Mem::base(SCRATCH2, size as i32));
+                self.a.alu_rm(AluOp::Cmp, Size::S64, SCRATCH, len);
+                self.a.jcc(Cond::A, oob);
+                self.a.alu_rm(AluOp::Add, Size::S64, SCRATCH2, base);
+                Mem::base(SCRATCH2, 0)
+            }
+            None => {
+                self.a.mov_ri(Size::S64, SCRATCH, end as i64);
+                self.a.alu_rm(AluOp::Cmp, Size::S64, SCRATCH, len);
+                self.a.jcc(Cond::A, oob);
+                self.a.mov_rm(Size::S64, SCRATCH, base);
+                if offset <= i32::MAX as u64 {
+                    Mem::base(SCRATCH, offset as i32)
+                } else {
+                    self.a.mov_ri(Size::S64, SCRATCH2, offset as i64);
+                    Mem::indexed(SCRATCH, SCRATCH2, Scale::X1, 0)
+                }
+            }
+        }
+    }
+
+    fn load(&mut self, memarg: MemArg, size: u32, ty: ValType, kind: Load) {
+        // The address register is popped inside `address` and can hold the
+        // result afterwards; allocate the destination after it.
+        let at = self.address(memarg, size);
+        match kind {
+            Load::Float(op) => {
+                let x: Xmm = self.alloc_xmm();
+                self.a.sse_rm(op, x, at);
+                self.push_xmm(ty, x);
+            }
+            _ => {
+                let r = self.alloc_gpr_except(&[SCRATCH, SCRATCH2]);
+                match kind {
+                    Load::Int(s) => self.a.mov_rm(s, r, at),
+                    Load::Zx(to, from) => self.a.movzx_rm(to, from, r, at),
+                    Load::Sx(to, from) => self.a.movsx_rm(to, from, r, at),
+                    Load::Sx32 => self.a.movsxd_rm(r, at),
+                    Load::Float(_) => unreachable!(),
+                }
+                self.push_gpr(ty, r);
+            }
+        }
+    }
+
+    fn store(&mut self, memarg: MemArg, size: Size) {
+        let v = self.peek(0);
+        match v.ty {
+            ValType::F32 | ValType::F64 => {
+                let x = self.pop_xmm();
+                self.regs.take_xmm(x);
+                let at = self.address(memarg, size.bytes());
+                self.regs.free_xmm(x);
+                let op = if v.ty == ValType::F32 {
+                    SseOp::MOVSS_STORE
+                } else {
+                    SseOp::MOVSD_STORE
+                };
+                self.a.sse_mr(op, at, x);
+            }
+            _ => {
+                let r = self.pop_gpr();
+                self.regs.take_gpr(r);
+                let at = self.address(memarg, size.bytes());
+                self.regs.free_gpr(r);
+                self.a.mov_mr(size, at, r);
+            }
+        }
+    }
+
+    fn memory_grow(&mut self) {
+        let delta = self.pop_gpr();
+        self.regs.take_gpr(delta);
+        self.spill_all_values();
+        self.regs.free_gpr(delta);
+        self.a
+            .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, exec)));
+        // payload = memory index (0) << 32 | delta
+        self.a.mov_rr(Size::S32, delta, delta);
+        self.a.mov_mr(
+            Size::S64,
+            Mem::base(SCRATCH, offset_of!(ExecContext, payload) as i32),
+            delta,
+        );
+        self.exit_to_host(ExitCode::MemoryGrow);
+        let r = self.alloc_gpr();
+        self.a
+            .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, exec)));
+        self.a.mov_rm(
+            Size::S32,
+            r,
+            Mem::base(SCRATCH, offset_of!(ExecContext, payload) as i32),
+        );
+        self.push_gpr(ValType::I32, r);
+        let _ = Gpr::Rax;
+    }
+}

@@ -1,0 +1,850 @@
+//! Lowering of the numeric operators: integer and float arithmetic,
+//! comparisons, conversions (trapping and saturating), sign extension.
+
+use super::func::FuncCompiler;
+use super::stack::{SCRATCH, SCRATCH_XMM, SCRATCH2};
+use crate::abi::TrapCode;
+use crate::asm::x64::{AluOp, Cond, Gpr, RoundMode, ShiftOp, Size, SseOp, UnaryOp, Xmm};
+use crate::decode::{Operator, ValType};
+use crate::error::Result;
+
+fn int_size(ty: ValType) -> Size {
+    if ty == ValType::I32 {
+        Size::S32
+    } else {
+        Size::S64
+    }
+}
+
+/// The scalar SSE instructions of one float width.
+struct FloatOps {
+    add: SseOp,
+    sub: SseOp,
+    mul: SseOp,
+    div: SseOp,
+    min: SseOp,
+    max: SseOp,
+    sqrt: SseOp,
+    ucomi: SseOp,
+    round: SseOp,
+    and: SseOp,
+    andn: SseOp,
+    or: SseOp,
+    xor: SseOp,
+    sign_bit: u64,
+}
+
+const F32_OPS: FloatOps = FloatOps {
+    add: SseOp::ADDSS,
+    sub: SseOp::SUBSS,
+    mul: SseOp::MULSS,
+    div: SseOp::DIVSS,
+    min: SseOp::MINSS,
+    max: SseOp::MAXSS,
+    sqrt: SseOp::SQRTSS,
+    ucomi: SseOp::UCOMISS,
+    round: SseOp::ROUNDSS,
+    and: SseOp::ANDPS,
+    andn: SseOp::ANDNPS,
+    or: SseOp::ORPS,
+    xor: SseOp::XORPS,
+    sign_bit: 0x8000_0000,
+};
+
+const F64_OPS: FloatOps = FloatOps {
+    add: SseOp::ADDSD,
+    sub: SseOp::SUBSD,
+    mul: SseOp::MULSD,
+    div: SseOp::DIVSD,
+    min: SseOp::MINSD,
+    max: SseOp::MAXSD,
+    sqrt: SseOp::SQRTSD,
+    ucomi: SseOp::UCOMISD,
+    round: SseOp::ROUNDSD,
+    and: SseOp::ANDPD,
+    andn: SseOp::ANDNPD,
+    or: SseOp::ORPD,
+    xor: SseOp::XORPD,
+    sign_bit: 0x8000_0000_0000_0000,
+};
+
+fn float_ops(ty: ValType) -> &'static FloatOps {
+    if ty == ValType::F32 {
+        &F32_OPS
+    } else {
+        &F64_OPS
+    }
+}
+
+/// A float-to-integer conversion.
+#[derive(Clone, Copy)]
+struct Trunc {
+    from: ValType,
+    to: ValType,
+    signed: bool,
+    saturating: bool,
+}
+
+impl FuncCompiler<'_, '_, '_> {
+    /// Lowers `op` if it is numeric; returns whether it was.
+    pub(crate) fn numeric(&mut self, op: &Operator<'_>) -> Result<bool> {
+        use Operator::*;
+        use ValType::{F32, F64, I32, I64};
+        match *op {
+            I32Eqz => self.int_eqz(I32),
+            I64Eqz => self.int_eqz(I64),
+            I32Eq => self.int_cmp(I32, Cond::E),
+            I32Ne => self.int_cmp(I32, Cond::Ne),
+            I32LtS => self.int_cmp(I32, Cond::L),
+            I32LtU => self.int_cmp(I32, Cond::B),
+            I32GtS => self.int_cmp(I32, Cond::G),
+            I32GtU => self.int_cmp(I32, Cond::A),
+            I32LeS => self.int_cmp(I32, Cond::Le),
+            I32LeU => self.int_cmp(I32, Cond::Be),
+            I32GeS => self.int_cmp(I32, Cond::Ge),
+            I32GeU => self.int_cmp(I32, Cond::Ae),
+            I64Eq => self.int_cmp(I64, Cond::E),
+            I64Ne => self.int_cmp(I64, Cond::Ne),
+            I64LtS => self.int_cmp(I64, Cond::L),
+            I64LtU => self.int_cmp(I64, Cond::B),
+            I64GtS => self.int_cmp(I64, Cond::G),
+            I64GtU => self.int_cmp(I64, Cond::A),
+            I64LeS => self.int_cmp(I64, Cond::Le),
+            I64LeU => self.int_cmp(I64, Cond::Be),
+            I64GeS => self.int_cmp(I64, Cond::Ge),
+            I64GeU => self.int_cmp(I64, Cond::Ae),
+            I32Clz => self.int_clz(I32),
+            I64Clz => self.int_clz(I64),
+            I32Ctz => self.int_ctz(I32),
+            I64Ctz => self.int_ctz(I64),
+            I32Popcnt => self.int_popcnt(I32),
+            I64Popcnt => self.int_popcnt(I64),
+            I32Add => self.int_alu(I32, AluOp::Add),
+            I32Sub => self.int_alu(I32, AluOp::Sub),
+            I32And => self.int_alu(I32, AluOp::And),
+            I32Or => self.int_alu(I32, AluOp::Or),
+            I32Xor => self.int_alu(I32, AluOp::Xor),
+            I64Add => self.int_alu(I64, AluOp::Add),
+            I64Sub => self.int_alu(I64, AluOp::Sub),
+            I64And => self.int_alu(I64, AluOp::And),
+            I64Or => self.int_alu(I64, AluOp::Or),
+            I64Xor => self.int_alu(I64, AluOp::Xor),
+            I32Mul => self.int_mul(I32),
+            I64Mul => self.int_mul(I64),
+            I32DivS => self.int_divrem(I32, true, false),
+            I32DivU => self.int_divrem(I32, false, false),
+            I32RemS => self.int_divrem(I32, true, true),
+            I32RemU => self.int_divrem(I32, false, true),
+            I64DivS => self.int_divrem(I64, true, false),
+            I64DivU => self.int_divrem(I64, false, false),
+            I64RemS => self.int_divrem(I64, true, true),
+            I64RemU => self.int_divrem(I64, false, true),
+            I32Shl => self.int_shift(I32, ShiftOp::Shl),
+            I32ShrS => self.int_shift(I32, ShiftOp::Sar),
+            I32ShrU => self.int_shift(I32, ShiftOp::Shr),
+            I32Rotl => self.int_shift(I32, ShiftOp::Rol),
+            I32Rotr => self.int_shift(I32, ShiftOp::Ror),
+            I64Shl => self.int_shift(I64, ShiftOp::Shl),
+            I64ShrS => self.int_shift(I64, ShiftOp::Sar),
+            I64ShrU => self.int_shift(I64, ShiftOp::Shr),
+            I64Rotl => self.int_shift(I64, ShiftOp::Rol),
+            I64Rotr => self.int_shift(I64, ShiftOp::Ror),
+            I32Extend8S => self.int_extend(I32, Size::S32, Size::S8),
+            I32Extend16S => self.int_extend(I32, Size::S32, Size::S16),
+            I64Extend8S => self.int_extend(I64, Size::S64, Size::S8),
+            I64Extend16S => self.int_extend(I64, Size::S64, Size::S16),
+            I64Extend32S | I64ExtendI32S => {
+                let r = self.pop_gpr();
+                self.a.movsxd_rr(r, r);
+                self.push_gpr(I64, r);
+            }
+            I32WrapI64 => {
+                let r = self.pop_gpr();
+                self.a.mov_rr(Size::S32, r, r);
+                self.push_gpr(I32, r);
+            }
+            I64ExtendI32U => {
+                let r = self.pop_gpr();
+                self.a.mov_rr(Size::S32, r, r);
+                self.push_gpr(I64, r);
+            }
+            F32Eq => self.float_cmp(F32, FloatCmp::Eq),
+            F32Ne => self.float_cmp(F32, FloatCmp::Ne),
+            F32Lt => self.float_cmp(F32, FloatCmp::Lt),
+            F32Gt => self.float_cmp(F32, FloatCmp::Gt),
+            F32Le => self.float_cmp(F32, FloatCmp::Le),
+            F32Ge => self.float_cmp(F32, FloatCmp::Ge),
+            F64Eq => self.float_cmp(F64, FloatCmp::Eq),
+            F64Ne => self.float_cmp(F64, FloatCmp::Ne),
+            F64Lt => self.float_cmp(F64, FloatCmp::Lt),
+            F64Gt => self.float_cmp(F64, FloatCmp::Gt),
+            F64Le => self.float_cmp(F64, FloatCmp::Le),
+            F64Ge => self.float_cmp(F64, FloatCmp::Ge),
+            F32Add => self.float_bin(F32, F32_OPS.add),
+            F32Sub => self.float_bin(F32, F32_OPS.sub),
+            F32Mul => self.float_bin(F32, F32_OPS.mul),
+            F32Div => self.float_bin(F32, F32_OPS.div),
+            F64Add => self.float_bin(F64, F64_OPS.add),
+            F64Sub => self.float_bin(F64, F64_OPS.sub),
+            F64Mul => self.float_bin(F64, F64_OPS.mul),
+            F64Div => self.float_bin(F64, F64_OPS.div),
+            F32Min => self.float_minmax(F32, true),
+            F32Max => self.float_minmax(F32, false),
+            F64Min => self.float_minmax(F64, true),
+            F64Max => self.float_minmax(F64, false),
+            F32Copysign => self.float_copysign(F32),
+            F64Copysign => self.float_copysign(F64),
+            F32Abs => self.float_sign(F32, false),
+            F64Abs => self.float_sign(F64, false),
+            F32Neg => self.float_sign(F32, true),
+            F64Neg => self.float_sign(F64, true),
+            F32Sqrt => self.float_unary(F32, F32_OPS.sqrt),
+            F64Sqrt => self.float_unary(F64, F64_OPS.sqrt),
+            F32Ceil => self.float_round(F32, RoundMode::Ceil),
+            F32Floor => self.float_round(F32, RoundMode::Floor),
+            F32Trunc => self.float_round(F32, RoundMode::Trunc),
+            F32Nearest => self.float_round(F32, RoundMode::Nearest),
+            F64Ceil => self.float_round(F64, RoundMode::Ceil),
+            F64Floor => self.float_round(F64, RoundMode::Floor),
+            F64Trunc => self.float_round(F64, RoundMode::Trunc),
+            F64Nearest => self.float_round(F64, RoundMode::Nearest),
+            F32DemoteF64 => self.float_unary_to(F32, SseOp::CVTSD2SS),
+            F64PromoteF32 => self.float_unary_to(F64, SseOp::CVTSS2SD),
+            F32ConvertI32S => self.int_to_float(F32, Size::S32, false),
+            F32ConvertI32U => self.int_to_float(F32, Size::S64, false),
+            F32ConvertI64S => self.int_to_float(F32, Size::S64, false),
+            F32ConvertI64U => self.int_to_float(F32, Size::S64, true),
+            F64ConvertI32S => self.int_to_float(F64, Size::S32, false),
+            F64ConvertI32U => self.int_to_float(F64, Size::S64, false),
+            F64ConvertI64S => self.int_to_float(F64, Size::S64, false),
+            F64ConvertI64U => self.int_to_float(F64, Size::S64, true),
+            I32ReinterpretF32 => {
+                let x = self.pop_xmm();
+                let r = self.alloc_gpr();
+                self.a.movd_rx(r, x);
+                self.push_gpr(I32, r);
+            }
+            I64ReinterpretF64 => {
+                let x = self.pop_xmm();
+                let r = self.alloc_gpr();
+                self.a.movq_rx(r, x);
+                self.push_gpr(I64, r);
+            }
+            F32ReinterpretI32 => {
+                let r = self.pop_gpr();
+                let x = self.alloc_xmm();
+                self.a.movd_xr(x, r);
+                self.push_xmm(F32, x);
+            }
+            F64ReinterpretI64 => {
+                let r = self.pop_gpr();
+                let x = self.alloc_xmm();
+                self.a.movq_xr(x, r);
+                self.push_xmm(F64, x);
+            }
+            I32TruncF32S => self.trunc(Trunc {
+                from: F32,
+                to: I32,
+                signed: true,
+                saturating: false,
+            }),
+            I32TruncF32U => self.trunc(Trunc {
+                from: F32,
+                to: I32,
+                signed: false,
+                saturating: false,
+            }),
+            I32TruncF64S => self.trunc(Trunc {
+                from: F64,
+                to: I32,
+                signed: true,
+                saturating: false,
+            }),
+            I32TruncF64U => self.trunc(Trunc {
+                from: F64,
+                to: I32,
+                signed: false,
+                saturating: false,
+            }),
+            I64TruncF32S => self.trunc(Trunc {
+                from: F32,
+                to: I64,
+                signed: true,
+                saturating: false,
+            }),
+            I64TruncF32U => self.trunc(Trunc {
+                from: F32,
+                to: I64,
+                signed: false,
+                saturating: false,
+            }),
+            I64TruncF64S => self.trunc(Trunc {
+                from: F64,
+                to: I64,
+                signed: true,
+                saturating: false,
+            }),
+            I64TruncF64U => self.trunc(Trunc {
+                from: F64,
+                to: I64,
+                signed: false,
+                saturating: false,
+            }),
+            I32TruncSatF32S => self.trunc(Trunc {
+                from: F32,
+                to: I32,
+                signed: true,
+                saturating: true,
+            }),
+            I32TruncSatF32U => self.trunc(Trunc {
+                from: F32,
+                to: I32,
+                signed: false,
+                saturating: true,
+            }),
+            I32TruncSatF64S => self.trunc(Trunc {
+                from: F64,
+                to: I32,
+                signed: true,
+                saturating: true,
+            }),
+            I32TruncSatF64U => self.trunc(Trunc {
+                from: F64,
+                to: I32,
+                signed: false,
+                saturating: true,
+            }),
+            I64TruncSatF32S => self.trunc(Trunc {
+                from: F32,
+                to: I64,
+                signed: true,
+                saturating: true,
+            }),
+            I64TruncSatF32U => self.trunc(Trunc {
+                from: F32,
+                to: I64,
+                signed: false,
+                saturating: true,
+            }),
+            I64TruncSatF64S => self.trunc(Trunc {
+                from: F64,
+                to: I64,
+                signed: true,
+                saturating: true,
+            }),
+            I64TruncSatF64U => self.trunc(Trunc {
+                from: F64,
+                to: I64,
+                signed: false,
+                saturating: true,
+            }),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Pops two integer operands into registers: `(a, b)` for `a op b`.
+    fn pop_gpr_pair(&mut self) -> (Gpr, Gpr) {
+        let b = self.pop_gpr();
+        self.regs.take_gpr(b);
+        let a = self.pop_gpr();
+        self.regs.free_gpr(b);
+        (a, b)
+    }
+
+    fn int_alu(&mut self, ty: ValType, op: AluOp) {
+        let size = int_size(ty);
+        if let Some(imm) = self.pop_imm32(ty) {
+            let a = self.pop_gpr();
+            self.a.alu_ri(op, size, a, imm);
+            self.push_gpr(ty, a);
+        } else {
+            let (a, b) = self.pop_gpr_pair();
+            self.a.alu_rr(op, size, a, b);
+            self.push_gpr(ty, a);
+        }
+    }
+
+    fn int_mul(&mut self, ty: ValType) {
+        let size = int_size(ty);
+        if let Some(imm) = self.pop_imm32(ty) {
+            let a = self.pop_gpr();
+            self.a.imul_rri(size, a, a, imm);
+            self.push_gpr(ty, a);
+        } else {
+            let (a, b) = self.pop_gpr_pair();
+            self.a.imul_rr(size, a, b);
+            self.push_gpr(ty, a);
+        }
+    }
+
+    fn int_cmp(&mut self, ty: ValType, cond: Cond) {
+        let size = int_size(ty);
+        let a = if let Some(imm) = self.pop_imm32(ty) {
+            let a = self.pop_gpr();
+            self.a.alu_ri(AluOp::Cmp, size, a, imm);
+            a
+        } else {
+            let (a, b) = self.pop_gpr_pair();
+            self.a.alu_rr(AluOp::Cmp, size, a, b);
+            a
+        };
+        self.a.setcc(cond, a);
+        self.a.movzx_rr(Size::S32, Size::S8, a, a);
+        self.push_gpr(ValType::I32, a);
+    }
+
+    fn int_eqz(&mut self, ty: ValType) {
+        let a = self.pop_gpr();
+        self.a.test_rr(int_size(ty), a, a);
+        self.a.setcc(Cond::E, a);
+        self.a.movzx_rr(Size::S32, Size::S8, a, a);
+        self.push_gpr(ValType::I32, a);
+    }
+
+    fn int_extend(&mut self, ty: ValType, to: Size, from: Size) {
+        let a = self.pop_gpr();
+        self.a.movsx_rr(to, from, a, a);
+        if ty == ValType::I32 {
+            // Keep the upper half of an i32 register zero.
+            self.a.mov_rr(Size::S32, a, a);
+        }
+        self.push_gpr(ty, a);
+    }
+
+    fn int_clz(&mut self, ty: ValType) {
+        let size = int_size(ty);
+        let a = self.pop_gpr();
+        if self.env.cpu.lzcnt {
+            self.a.lzcnt_rr(size, a, a);
+        } else {
+            // bsr gives the index of the highest set bit (ZF when zero):
+            // clz = (bits - 1) - index, and -1 stands in for zero.
+            let bits = if ty == ValType::I32 { 31 } else { 63 };
+            self.a.mov_ri(Size::S64, SCRATCH, -1);
+            self.a.bsr_rr(size, a, a);
+            self.a.cmov_rr(Cond::E, size, a, SCRATCH);
+            self.a.unary_r(UnaryOp::Neg, size, a);
+            self.a.alu_ri(AluOp::Add, size, a, bits);
+        }
+        self.push_gpr(ty, a);
+    }
+
+    fn int_ctz(&mut self, ty: ValType) {
+        let size = int_size(ty);
+        let a = self.pop_gpr();
+        if self.env.cpu.bmi1 {
+            self.a.tzcnt_rr(size, a, a);
+        } else {
+            let bits = if ty == ValType::I32 { 32 } else { 64 };
+            self.a.mov_ri(Size::S64, SCRATCH, bits);
+            self.a.bsf_rr(size, a, a);
+            self.a.cmov_rr(Cond::E, size, a, SCRATCH);
+        }
+        self.push_gpr(ty, a);
+    }
+
+    fn int_popcnt(&mut self, ty: ValType) {
+        let size = int_size(ty);
+        let a = self.pop_gpr();
+        if self.env.cpu.popcnt {
+            self.a.popcnt_rr(size, a, a);
+        } else {
+            // SWAR population count.
+            let (m1, m2, m4, h01): (i64, i64, i64, i64) = if ty == ValType::I32 {
+                (0x5555_5555, 0x3333_3333, 0x0f0f_0f0f, 0x0101_0101)
+            } else {
+                (
+                    0x5555_5555_5555_5555,
+                    0x3333_3333_3333_3333,
+                    0x0f0f_0f0f_0f0f_0f0f,
+                    0x0101_0101_0101_0101,
+                )
+            };
+            let shift = if ty == ValType::I32 { 24 } else { 56 };
+            // a - ((a >> 1) & m1)
+            self.a.mov_rr(size, SCRATCH, a);
+            self.a.shift_ri(ShiftOp::Shr, size, SCRATCH, 1);
+            self.a.mov_ri(size, SCRATCH2, m1);
+            self.a.alu_rr(AluOp::And, size, SCRATCH, SCRATCH2);
+            self.a.alu_rr(AluOp::Sub, size, a, SCRATCH);
+            // (a & m2) + ((a >> 2) & m2)
+            self.a.mov_ri(size, SCRATCH2, m2);
+            self.a.mov_rr(size, SCRATCH, a);
+            self.a.shift_ri(ShiftOp::Shr, size, SCRATCH, 2);
+            self.a.alu_rr(AluOp::And, size, SCRATCH, SCRATCH2);
+            self.a.alu_rr(AluOp::And, size, a, SCRATCH2);
+            self.a.alu_rr(AluOp::Add, size, a, SCRATCH);
+            // (a + (a >> 4)) & m4
+            self.a.mov_rr(size, SCRATCH, a);
+            self.a.shift_ri(ShiftOp::Shr, size, SCRATCH, 4);
+            self.a.alu_rr(AluOp::Add, size, a, SCRATCH);
+            self.a.mov_ri(size, SCRATCH2, m4);
+            self.a.alu_rr(AluOp::And, size, a, SCRATCH2);
+            // (a * h01) >> shift
+            self.a.mov_ri(size, SCRATCH2, h01);
+            self.a.imul_rr(size, a, SCRATCH2);
+            self.a.shift_ri(ShiftOp::Shr, size, a, shift);
+        }
+        self.push_gpr(ty, a);
+    }
+
+    fn int_shift(&mut self, ty: ValType, op: ShiftOp) {
+        let size = int_size(ty);
+        if let Some(count) = self.pop_const() {
+            let mask = if ty == ValType::I32 { 31 } else { 63 };
+            let a = self.pop_gpr();
+            self.a.shift_ri(op, size, a, (count & mask) as u8);
+            self.push_gpr(ty, a);
+            return;
+        }
+        self.pop_into_gpr(Gpr::Rcx, &[]);
+        self.regs.take_gpr(Gpr::Rcx);
+        let a = self.pop_gpr();
+        self.regs.free_gpr(Gpr::Rcx);
+        self.a.shift_rcl(op, size, a);
+        self.push_gpr(ty, a);
+    }
+
+    fn int_divrem(&mut self, ty: ValType, signed: bool, rem: bool) {
+        let size = int_size(ty);
+        // The divisor goes anywhere but rax and rdx.
+        let mut b = self.pop_gpr();
+        if b == Gpr::Rax || b == Gpr::Rdx {
+            let to = self.alloc_gpr_except(&[Gpr::Rax, Gpr::Rdx]);
+            self.a.mov_rr(Size::S64, to, b);
+            b = to;
+        }
+        self.regs.take_gpr(b);
+        self.pop_into_gpr(Gpr::Rax, &[b, Gpr::Rdx]);
+        self.regs.take_gpr(Gpr::Rax);
+        self.evict_gpr(Gpr::Rdx, &[b, Gpr::Rax]);
+        self.regs.free_gpr(Gpr::Rax);
+        self.regs.free_gpr(b);
+
+        let div_by_zero = self.trap_label(TrapCode::IntegerDivideByZero);
+        self.a.test_rr(size, b, b);
+        self.a.jcc(Cond::E, div_by_zero);
+        let done = self.a.new_label();
+        if signed {
+            let normal = self.a.new_label();
+            self.a.alu_ri(AluOp::Cmp, size, b, -1);
+            self.a.jcc(Cond::Ne, normal);
+            if rem {
+                // x rem -1 = 0 (and INT_MIN rem -1 must not fault).
+                self.a.alu_rr(AluOp::Xor, Size::S32, Gpr::Rdx, Gpr::Rdx);
+                self.a.jmp(done);
+            } else {
+                let overflow = self.trap_label(TrapCode::IntegerOverflow);
+                let min = if ty == ValType::I32 {
+                    i64::from(i32::MIN as u32)
+                } else {
+                    i64::MIN
+                };
+                self.a.mov_ri(Size::S64, SCRATCH, min);
+                self.a.alu_rr(AluOp::Cmp, size, Gpr::Rax, SCRATCH);
+                self.a.jcc(Cond::E, overflow);
+            }
+            self.a.bind(normal);
+            if ty == ValType::I32 {
+                self.a.cdq();
+            } else {
+                self.a.cqo();
+            }
+            self.a.unary_r(UnaryOp::Idiv, size, b);
+        } else {
+            self.a.alu_rr(AluOp::Xor, Size::S32, Gpr::Rdx, Gpr::Rdx);
+            self.a.unary_r(UnaryOp::Div, size, b);
+        }
+        self.a.bind(done);
+        self.push_gpr(ty, if rem { Gpr::Rdx } else { Gpr::Rax });
+    }
+
+    /// Pops two float operands: `(a, b)` for `a op b`.
+    fn pop_xmm_pair(&mut self) -> (Xmm, Xmm) {
+        let b = self.pop_xmm();
+        self.regs.take_xmm(b);
+        let a = self.pop_xmm();
+        self.regs.free_xmm(b);
+        (a, b)
+    }
+
+    fn float_bin(&mut self, ty: ValType, op: SseOp) {
+        let (a, b) = self.pop_xmm_pair();
+        self.a.sse_rr(op, a, b);
+        self.push_xmm(ty, a);
+    }
+
+    fn float_unary(&mut self, ty: ValType, op: SseOp) {
+        let a = self.pop_xmm();
+        self.a.sse_rr(op, a, a);
+        self.push_xmm(ty, a);
+    }
+
+    fn float_unary_to(&mut self, to: ValType, op: SseOp) {
+        let a = self.pop_xmm();
+        self.a.sse_rr(op, a, a);
+        self.push_xmm(to, a);
+    }
+
+    fn float_round(&mut self, ty: ValType, mode: RoundMode) {
+        let ops = float_ops(ty);
+        let a = self.pop_xmm();
+        self.a.sse_rri(ops.round, a, a, mode as u8);
+        self.push_xmm(ty, a);
+    }
+
+    /// Loads a float bit pattern into the scratch XMM register.
+    fn scratch_xmm_bits(&mut self, ty: ValType, bits: u64) {
+        self.load_const_xmm(SCRATCH_XMM, ty, bits);
+    }
+
+    fn float_sign(&mut self, ty: ValType, negate: bool) {
+        let ops = float_ops(ty);
+        let a = self.pop_xmm();
+        if negate {
+            self.scratch_xmm_bits(ty, ops.sign_bit);
+            self.a.sse_rr(ops.xor, a, SCRATCH_XMM);
+        } else {
+            let mask = if ty == ValType::F32 {
+                0x7fff_ffff
+            } else {
+                0x7fff_ffff_ffff_ffff
+            };
+            self.scratch_xmm_bits(ty, mask);
+            self.a.sse_rr(ops.and, a, SCRATCH_XMM);
+        }
+        self.push_xmm(ty, a);
+    }
+
+    fn float_copysign(&mut self, ty: ValType) {
+        let ops = float_ops(ty);
+        let (a, b) = self.pop_xmm_pair();
+        // a = (a & !sign) | (b & sign)
+        self.scratch_xmm_bits(ty, ops.sign_bit);
+        self.a.sse_rr(ops.and, b, SCRATCH_XMM);
+        self.a.sse_rr(ops.andn, SCRATCH_XMM, a);
+        self.a.sse_rr(ops.or, SCRATCH_XMM, b);
+        self.a.sse_rr(SseOp::MOVAPS, a, SCRATCH_XMM);
+        self.push_xmm(ty, a);
+    }
+
+    /// `min`/`max` with WebAssembly's rules: NaN if either is NaN, and
+    /// -0 < +0.
+    fn float_minmax(&mut self, ty: ValType, is_min: bool) {
+        let ops = float_ops(ty);
+        let (a, b) = self.pop_xmm_pair();
+        let nan = self.a.new_label();
+        let equal = self.a.new_label();
+        let done = self.a.new_label();
+        self.a.sse_rr(ops.ucomi, a, b);
+        self.a.jcc(Cond::P, nan);
+        self.a.jcc(Cond::E, equal);
+        self.a.sse_rr(if is_min { ops.min } else { ops.max }, a, b);
+        self.a.jmp(done);
+        self.a.bind(equal);
+        // Equal: only the signs of zeros can differ.
+        self.a.sse_rr(if is_min { ops.or } else { ops.and }, a, b);
+        self.a.jmp(done);
+        self.a.bind(nan);
+        self.a.sse_rr(ops.add, a, b);
+        self.a.bind(done);
+        self.push_xmm(ty, a);
+    }
+
+    fn float_cmp(&mut self, ty: ValType, cmp: FloatCmp) {
+        let ops = float_ops(ty);
+        let (a, b) = self.pop_xmm_pair();
+        let r = self.alloc_gpr();
+        match cmp {
+            FloatCmp::Eq | FloatCmp::Ne => {
+                self.a.sse_rr(ops.ucomi, a, b);
+                if cmp == FloatCmp::Eq {
+                    self.a.setcc(Cond::E, r);
+                    self.a.setcc(Cond::Np, SCRATCH);
+                    self.a.alu_rr(AluOp::And, Size::S32, r, SCRATCH);
+                } else {
+                    self.a.setcc(Cond::Ne, r);
+                    self.a.setcc(Cond::P, SCRATCH);
+                    self.a.alu_rr(AluOp::Or, Size::S32, r, SCRATCH);
+                }
+            }
+            // Unordered sets CF, so "above" conditions are false on NaN.
+            FloatCmp::Gt => {
+                self.a.sse_rr(ops.ucomi, a, b);
+                self.a.setcc(Cond::A, r);
+            }
+            FloatCmp::Ge => {
+                self.a.sse_rr(ops.ucomi, a, b);
+                self.a.setcc(Cond::Ae, r);
+            }
+            FloatCmp::Lt => {
+                self.a.sse_rr(ops.ucomi, b, a);
+                self.a.setcc(Cond::A, r);
+            }
+            FloatCmp::Le => {
+                self.a.sse_rr(ops.ucomi, b, a);
+                self.a.setcc(Cond::Ae, r);
+            }
+        }
+        self.a.movzx_rr(Size::S32, Size::S8, r, r);
+        self.push_gpr(ValType::I32, r);
+    }
+
+    fn int_to_float(&mut self, to: ValType, src_size: Size, unsigned64: bool) {
+        let r = self.pop_gpr();
+        self.regs.take_gpr(r);
+        let x = self.alloc_xmm();
+        self.regs.free_gpr(r);
+        let cvt = |s: &mut Self, x: Xmm, r: Gpr, size: Size| {
+            s.a.sse_rr(SseOp::XORPS, x, x);
+            if to == ValType::F32 {
+                s.a.cvtsi2ss_rr(size, x, r)
+            } else {
+                s.a.cvtsi2sd_rr(size, x, r)
+            }
+        };
+        if !unsigned64 {
+            cvt(self, x, r, src_size);
+        } else {
+            let big = self.a.new_label();
+            let done = self.a.new_label();
+            self.a.test_rr(Size::S64, r, r);
+            self.a.jcc(Cond::S, big);
+            cvt(self, x, r, Size::S64);
+            self.a.jmp(done);
+            self.a.bind(big);
+            // Halve with the low bit kept (round-to-odd), convert, double.
+            self.a.mov_rr(Size::S64, SCRATCH, r);
+            self.a.shift_ri(ShiftOp::Shr, Size::S64, SCRATCH, 1);
+            self.a.mov_rr(Size::S64, SCRATCH2, r);
+            self.a.alu_ri(AluOp::And, Size::S64, SCRATCH2, 1);
+            self.a.alu_rr(AluOp::Or, Size::S64, SCRATCH, SCRATCH2);
+            cvt(self, x, SCRATCH, Size::S64);
+            let add = if to == ValType::F32 {
+                SseOp::ADDSS
+            } else {
+                SseOp::ADDSD
+            };
+            self.a.sse_rr(add, x, x);
+            self.a.bind(done);
+        }
+        self.push_xmm(to, x);
+    }
+
+    fn float_bits(ty: ValType, v: f64) -> u64 {
+        if ty == ValType::F32 {
+            u64::from((v as f32).to_bits())
+        } else {
+            v.to_bits()
+        }
+    }
+
+    /// Float to integer, trapping or saturating.
+    fn trunc(&mut self, t: Trunc) {
+        let ops = float_ops(t.from);
+        let x = self.pop_xmm();
+        self.regs.take_xmm(x);
+        let r = self.alloc_gpr();
+        self.regs.free_xmm(x);
+        let done = self.a.new_label();
+        let to_size = int_size(t.to);
+        let cvtt = |s: &mut Self, size: Size| {
+            if t.from == ValType::F32 {
+                s.a.cvttss2si_rr(size, r, x)
+            } else {
+                s.a.cvttsd2si_rr(size, r, x)
+            }
+        };
+        // Bounds: valid iff lo (<|<=) x < hi.
+        let two = |e: i32| 2f64.powi(e);
+        let (lo, lo_inclusive, hi) = match (t.to, t.signed) {
+            (ValType::I32, true) if t.from == ValType::F32 => (-two(31), true, two(31)),
+            (ValType::I32, true) => (-two(31) - 1.0, false, two(31)),
+            (ValType::I32, false) => (-1.0, false, two(32)),
+            (_, true) => (-two(63), true, two(63)),
+            (_, false) => (-1.0, false, two(64)),
+        };
+        let (min, max): (i64, i64) = match (t.to, t.signed) {
+            (ValType::I32, true) => (i64::from(i32::MIN as u32), i64::from(i32::MAX)),
+            (ValType::I32, false) => (0, i64::from(u32::MAX)),
+            (_, true) => (i64::MIN, i64::MAX),
+            (_, false) => (0, -1),
+        };
+        // NaN (xor before the compare: it clobbers the flags).
+        if t.saturating {
+            self.a.alu_rr(AluOp::Xor, Size::S32, r, r);
+        }
+        self.a.sse_rr(ops.ucomi, x, x);
+        if t.saturating {
+            self.a.jcc(Cond::P, done);
+        } else {
+            let invalid = self.trap_label(TrapCode::InvalidConversionToInteger);
+            self.a.jcc(Cond::P, invalid);
+        }
+        let overflow = if t.saturating {
+            None
+        } else {
+            Some(self.trap_label(TrapCode::IntegerOverflow))
+        };
+        // Too small.
+        let lo_bits = Self::float_bits(t.from, lo);
+        self.scratch_xmm_bits(t.from, lo_bits);
+        self.a.sse_rr(ops.ucomi, x, SCRATCH_XMM);
+        let below = if lo_inclusive { Cond::B } else { Cond::Be };
+        match overflow {
+            Some(l) => self.a.jcc(below, l),
+            None => {
+                self.a.mov_ri(Size::S64, r, min);
+                self.a.jcc(below, done);
+            }
+        }
+        // Too large.
+        let hi_bits = Self::float_bits(t.from, hi);
+        self.scratch_xmm_bits(t.from, hi_bits);
+        self.a.sse_rr(ops.ucomi, x, SCRATCH_XMM);
+        match overflow {
+            Some(l) => self.a.jcc(Cond::Ae, l),
+            None => {
+                self.a.mov_ri(Size::S64, r, max);
+                self.a.jcc(Cond::Ae, done);
+            }
+        }
+        match (t.to, t.signed) {
+            (ValType::I32, true) => cvtt(self, Size::S32),
+            (ValType::I32, false) => {
+                cvtt(self, Size::S64);
+                self.a.mov_rr(Size::S32, r, r);
+            }
+            (_, true) => cvtt(self, Size::S64),
+            (_, false) => {
+                // Values >= 2^63: subtract 2^63, convert, set bit 63.
+                let big = self.a.new_label();
+                let two63 = Self::float_bits(t.from, two(63));
+                self.scratch_xmm_bits(t.from, two63);
+                self.a.sse_rr(ops.ucomi, x, SCRATCH_XMM);
+                self.a.jcc(Cond::Ae, big);
+                cvtt(self, Size::S64);
+                self.a.jmp(done);
+                self.a.bind(big);
+                self.a.sse_rr(ops.sub, x, SCRATCH_XMM);
+                cvtt(self, Size::S64);
+                self.a.mov_ri(Size::S64, SCRATCH, i64::MIN);
+                self.a.alu_rr(AluOp::Xor, Size::S64, r, SCRATCH);
+            }
+        }
+        self.a.bind(done);
+        let _ = to_size;
+        self.push_gpr(t.to, r);
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FloatCmp {
+    Eq,
+    Ne,
+    Lt,
+    Gt,
+    Le,
+    Ge,
+}

@@ -1,0 +1,180 @@
+//! The abstract value stack of the single-pass compiler.
+//!
+//! Each operand is a [`Val`]: its type and where it lives right now ([`Loc`]):
+//! a general-purpose or XMM register, a constant not yet materialized, or its
+//! *home slot* in the frame. Operand stack position `i` has a fixed home slot
+//! (the validator told us the maximum height), so spilling never searches for
+//! space and control-flow merges have one canonical state: every value in its
+//! home slot.
+//!
+//! [`RegSet`] tracks which registers hold values. Every register holds at
+//! most one stack value, so an operand popped from a register owns it.
+
+use crate::asm::x64::{Gpr, Xmm};
+use crate::decode::ValType;
+
+/// Where an operand lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Loc {
+    /// In a general-purpose register (integers and references). An `i32`
+    /// in a register always has its upper 32 bits zero.
+    Gpr(Gpr),
+    /// In an XMM register (floats and vectors).
+    Xmm(Xmm),
+    /// A constant (the raw bits), not yet in any register.
+    Const(u64),
+    /// In the home slot of its stack position.
+    Home,
+}
+
+/// One operand of the value stack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Val {
+    /// Its WebAssembly type.
+    pub ty: ValType,
+    /// Where it is.
+    pub loc: Loc,
+}
+
+/// Registers the allocator may hand out. `r10` and `r11` are scratch
+/// registers of the code generator, `r15` holds the `VmContext`, `rbp` the
+/// frame and `rsp` the stack.
+pub const ALLOCATABLE_GPRS: [Gpr; 11] = [
+    Gpr::Rax,
+    Gpr::Rcx,
+    Gpr::Rdx,
+    Gpr::Rbx,
+    Gpr::Rsi,
+    Gpr::Rdi,
+    Gpr::R8,
+    Gpr::R9,
+    Gpr::R12,
+    Gpr::R13,
+    Gpr::R14,
+];
+
+/// First scratch GPR (never allocated).
+pub const SCRATCH: Gpr = Gpr::R11;
+
+/// Second scratch GPR (never allocated).
+pub const SCRATCH2: Gpr = Gpr::R10;
+
+/// XMM registers the allocator may hand out; `xmm15` is scratch.
+pub const ALLOCATABLE_XMMS: [Xmm; 15] = [
+    Xmm::Xmm0,
+    Xmm::Xmm1,
+    Xmm::Xmm2,
+    Xmm::Xmm3,
+    Xmm::Xmm4,
+    Xmm::Xmm5,
+    Xmm::Xmm6,
+    Xmm::Xmm7,
+    Xmm::Xmm8,
+    Xmm::Xmm9,
+    Xmm::Xmm10,
+    Xmm::Xmm11,
+    Xmm::Xmm12,
+    Xmm::Xmm13,
+    Xmm::Xmm14,
+];
+
+/// Scratch XMM register (never allocated).
+pub const SCRATCH_XMM: Xmm = Xmm::Xmm15;
+
+/// The set of registers currently holding operands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RegSet {
+    gprs: u16,
+    xmms: u16,
+}
+
+impl RegSet {
+    /// Marks `r` as holding a value.
+    pub fn take_gpr(&mut self, r: Gpr) {
+        debug_assert!(!self.has_gpr(r), "{r:?} is already in use");
+        self.gprs |= 1 << r.enc();
+    }
+
+    /// Marks `r` as free.
+    pub fn free_gpr(&mut self, r: Gpr) {
+        self.gprs &= !(1 << r.enc());
+    }
+
+    /// True when `r` holds a value.
+    pub fn has_gpr(&self, r: Gpr) -> bool {
+        self.gprs & (1 << r.enc()) != 0
+    }
+
+    /// A free allocatable GPR, if any, avoiding those in `avoid`.
+    pub fn free_gpr_except(&self, avoid: &[Gpr]) -> Option<Gpr> {
+        ALLOCATABLE_GPRS
+            .iter()
+            .copied()
+            .find(|&r| !self.has_gpr(r) && !avoid.contains(&r))
+    }
+
+    /// Marks `x` as holding a value.
+    pub fn take_xmm(&mut self, x: Xmm) {
+        debug_assert!(!self.has_xmm(x), "{x:?} is already in use");
+        self.xmms |= 1 << x.enc();
+    }
+
+    /// Marks `x` as free.
+    pub fn free_xmm(&mut self, x: Xmm) {
+        self.xmms &= !(1 << x.enc());
+    }
+
+    /// True when `x` holds a value.
+    pub fn has_xmm(&self, x: Xmm) -> bool {
+        self.xmms & (1 << x.enc()) != 0
+    }
+
+    /// A free allocatable XMM register, if any.
+    pub fn any_free_xmm(&self) -> Option<Xmm> {
+        ALLOCATABLE_XMMS.iter().copied().find(|&x| !self.has_xmm(x))
+    }
+
+    /// True when no register holds a value.
+    pub fn is_empty(&self) -> bool {
+        self.gprs == 0 && self.xmms == 0
+    }
+}
+
+/// True for types that live in XMM registers.
+pub fn is_float(ty: ValType) -> bool {
+    matches!(ty, ValType::F32 | ValType::F64 | ValType::V128)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allocation_skips_taken_and_avoided_registers() {
+        let mut regs = RegSet::default();
+        assert_eq!(regs.free_gpr_except(&[]), Some(Gpr::Rax));
+        regs.take_gpr(Gpr::Rax);
+        assert_eq!(regs.free_gpr_except(&[Gpr::Rcx]), Some(Gpr::Rdx));
+        for r in ALLOCATABLE_GPRS {
+            if !regs.has_gpr(r) {
+                regs.take_gpr(r);
+            }
+        }
+        assert_eq!(regs.free_gpr_except(&[]), None);
+        regs.free_gpr(Gpr::R13);
+        assert_eq!(regs.free_gpr_except(&[]), Some(Gpr::R13));
+        // Scratch registers are never handed out.
+        assert!(!ALLOCATABLE_GPRS.contains(&SCRATCH));
+        assert!(!ALLOCATABLE_GPRS.contains(&SCRATCH2));
+        assert!(!ALLOCATABLE_XMMS.contains(&SCRATCH_XMM));
+    }
+
+    #[test]
+    fn xmm_allocation() {
+        let mut regs = RegSet::default();
+        regs.take_xmm(Xmm::Xmm0);
+        assert_eq!(regs.any_free_xmm(), Some(Xmm::Xmm1));
+        regs.free_xmm(Xmm::Xmm0);
+        assert!(regs.is_empty());
+    }
+}
