@@ -7,7 +7,6 @@
 //! value comparisons of [`values`]. [`messages`] decides whether an error
 //! message says what the testsuite expects.
 
-#[allow(dead_code)]
 pub mod api;
 pub mod exec;
 pub mod messages;
