@@ -642,7 +642,7 @@ fn expect_trap(result: Result<(), Error>, message: &str) -> Outcome {
     match result {
         Ok(()) => fail(expected, "success"),
         Err(e) => match e.trap() {
-            Some(trap) if trap.to_string().contains(message) => Outcome::Pass,
+            Some(trap) if messages::trap_matches(message, &trap.to_string()) => Outcome::Pass,
             Some(_) => fail(expected, describe(&e)),
             None => fail(expected, describe(&e)),
         },
