@@ -302,6 +302,22 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.stack[self.stack.len() - 1 - depth]
     }
 
+    /// Turns a comparison held in the flags into a 0/1 register value.
+    pub(crate) fn materialize_flags(&mut self) {
+        let Some(&Val {
+            loc: Loc::Flags(cond),
+            ty,
+        }) = self.stack.last()
+        else {
+            return;
+        };
+        self.stack.pop();
+        let r = self.alloc_gpr();
+        self.a.setcc(cond, r);
+        self.a.movzx_rr(Size::S32, Size::S8, r, r);
+        self.push_gpr(ty, r);
+    }
+
     /// Stores `v` (at stack position `i`) into its home slot.
     fn store_home(&mut self, i: usize, v: Val) {
         let home = self.home(i);
@@ -328,7 +344,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                     self.a.mov_mr(Size::S64, dst, SCRATCH);
                 }
             }
-            Loc::Home => unreachable!("store_val of a value already in memory"),
+            Loc::Home | Loc::Flags(_) => unreachable!("store_val of a value in memory or flags"),
         }
     }
 
@@ -431,7 +447,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 let home = self.home(pos);
                 self.a.mov_rm(size, r, home);
             }
-            Loc::Xmm(_) => unreachable!("integer operand in an XMM register"),
+            Loc::Xmm(_) | Loc::Flags(_) => {
+                unreachable!("integer operand in an XMM register or flags")
+            }
         }
     }
 
@@ -475,7 +493,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 self.a.sse_rm(load_op(v.ty), x, home);
                 x
             }
-            Loc::Gpr(_) => unreachable!("float operand in a GPR"),
+            Loc::Gpr(_) | Loc::Flags(_) => unreachable!("float operand in a GPR or flags"),
         }
     }
 
@@ -712,10 +730,25 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     }
 
     fn op_if(&mut self, blockty: BlockType) {
-        let cond = self.pop_gpr();
-        self.regs.take_gpr(cond);
-        self.spill_all_except_reg();
-        self.regs.free_gpr(cond);
+        // Spill first (moves keep the flags), then test.
+        let cond = match self.stack.last() {
+            Some(Val {
+                loc: Loc::Flags(c), ..
+            }) => {
+                let c = *c;
+                self.stack.pop();
+                self.spill_all_except_reg();
+                c
+            }
+            _ => {
+                let r = self.pop_gpr();
+                self.regs.take_gpr(r);
+                self.spill_all_except_reg();
+                self.regs.free_gpr(r);
+                self.a.test_rr(Size::S32, r, r);
+                Cond::Ne
+            }
+        };
         let params = self.block_params(blockty);
         let save_base = self.save_used;
         if !params.is_empty() {
@@ -730,8 +763,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             self.save_max = self.save_max.max(self.save_used);
         }
         let else_label = self.a.new_label();
-        self.a.test_rr(Size::S32, cond, cond);
-        self.a.jcc(Cond::E, else_label);
+        self.a.jcc(cond.invert(), else_label);
         self.push_frame(FrameKind::If, blockty);
         let frame = self.frames.last_mut().expect("just pushed");
         frame.else_label = Some(else_label);
@@ -777,13 +809,26 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     }
 
     fn op_br_if(&mut self, depth: u32) {
-        let cond = self.pop_gpr();
-        self.regs.take_gpr(cond);
-        self.spill_all_except_reg();
-        self.regs.free_gpr(cond);
+        let cond = match self.stack.last() {
+            Some(Val {
+                loc: Loc::Flags(c), ..
+            }) => {
+                let c = *c;
+                self.stack.pop();
+                self.spill_all_except_reg();
+                c
+            }
+            _ => {
+                let r = self.pop_gpr();
+                self.regs.take_gpr(r);
+                self.spill_all_except_reg();
+                self.regs.free_gpr(r);
+                self.a.test_rr(Size::S32, r, r);
+                Cond::Ne
+            }
+        };
         let skip = self.a.new_label();
-        self.a.test_rr(Size::S32, cond, cond);
-        self.a.jcc(Cond::E, skip);
+        self.a.jcc(cond.invert(), skip);
         self.branch_to(depth);
         self.a.bind(skip);
     }
@@ -1044,7 +1089,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 return;
             }
             Loc::Xmm(x) => self.a.sse_mr(store_op(v.ty), at, x),
-            Loc::Gpr(_) | Loc::Const(_) => self.store_val(at, v),
+            Loc::Gpr(_) | Loc::Const(_) | Loc::Flags(_) => self.store_val(at, v),
         }
         if !tee {
             self.pop();
@@ -1098,6 +1143,16 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     fn operator(&mut self, op: &Operator<'_>) -> Result<()> {
         if self.unreachable && self.dead_operator(op)? {
             return Ok(());
+        }
+        if let Some(Val {
+            loc: Loc::Flags(_), ..
+        }) = self.stack.last()
+            && !matches!(
+                op,
+                Operator::BrIf { .. } | Operator::If { .. } | Operator::I32Eqz | Operator::Select
+            )
+        {
+            self.materialize_flags();
         }
         match *op {
             Operator::Unreachable => {
@@ -1176,6 +1231,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     }
 
     fn op_select(&mut self) {
+        self.materialize_flags();
         let cond = self.pop_gpr();
         self.regs.take_gpr(cond);
         let ty = self.peek(0).ty;
