@@ -8,11 +8,15 @@
 //! checks validation only and always fails on a failure.
 //! `runner_self_check_*` run the validation runner with wasmparser as the
 //! validator, so the harness's expectations are checked independently of
-//! the state of wasmkern's validator.
+//! the state of wasmkern's validator. `exec_runner_self_check` runs a small
+//! script of right and wrong assertions and checks the exact verdicts.
 //!
 //! Run with `cargo test --release --test spec -- --nocapture`.
-//! `SPEC_FILTER=<part of a file name>` runs only the matching files, and
-//! `SPEC_TRACE=1` prints each directive before it runs (to find a crash).
+//! `SPEC_FILTER=<part of a file name>` runs only the matching files (e.g.
+//! `SPEC_FILTER=table_copy cargo test --release --test spec spec_wasm_v2 --
+//! --nocapture`), and `SPEC_TRACE=1` prints each directive to stderr before
+//! it runs, so the last line names a directive that crashed the process. A
+//! directive running longer than 10 s is reported on stderr as well.
 
 #[path = "spec/mod.rs"]
 mod harness;
