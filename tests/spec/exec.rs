@@ -198,6 +198,15 @@ fn describe(e: &Error) -> String {
     }
 }
 
+/// Writes a line to the process's stderr directly, past the test
+/// harness's output capture, so it is seen even if the process crashes.
+fn to_stderr(line: &str) {
+    use std::io::Write as _;
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{line}");
+    let _ = err.flush();
+}
+
 /// How many failure categories the report lists.
 const CATEGORIES: usize = 25;
 
@@ -263,7 +272,10 @@ impl Watchdog {
                     && since.elapsed() > SLOW
                     && *what != reported
                 {
-                    eprintln!("spec: still running {what} after {:?}", since.elapsed());
+                    to_stderr(&format!(
+                        "spec: still running {what} after {:?}",
+                        since.elapsed()
+                    ));
                     reported = what.clone();
                 }
                 drop(current);
@@ -320,7 +332,7 @@ impl Runner {
 
     pub fn run_file(&mut self, file: &TestFile<'_>) {
         if self.trace {
-            eprintln!("spec {}: {}", self.suite.name(), file.name);
+            to_stderr(&format!("spec {}: {}", self.suite.name(), file.name));
         }
         let mut lexer = Lexer::new(file.contents);
         lexer.allow_confusing_unicode(true);
@@ -346,7 +358,7 @@ impl Runner {
             let (line, _) = linecol(file.contents, span);
             let what = format!("{}:{line}: {name}", file.name);
             if self.trace {
-                eprintln!("  {what}");
+                to_stderr(&format!("  {what}"));
             }
             self.watchdog.set(Some(what));
             let outcome = catch_unwind(AssertUnwindSafe(|| run_directive(&mut world, directive)))
