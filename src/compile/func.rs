@@ -61,9 +61,19 @@ pub(crate) struct Frame {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Local {
     pub ty: ValType,
-    /// Offset from `rbp`.
+    /// Offset from `rbp` of its memory slot.
     pub offset: i32,
+    /// The register it lives in for the whole function, if pinned. A
+    /// pinned local is stored to its slot before calls and exits (which
+    /// clobber every register) and reloaded after.
+    pub pin: Option<Loc>,
 }
+
+/// Registers that hold pinned integer locals (none is needed by `div`,
+/// shifts or the call sequence).
+const PIN_GPRS: [Gpr; 4] = [Gpr::Rbx, Gpr::R12, Gpr::R13, Gpr::R14];
+/// Registers that hold pinned float locals.
+const PIN_XMMS: [Xmm; 5] = [Xmm::Xmm10, Xmm::Xmm11, Xmm::Xmm12, Xmm::Xmm13, Xmm::Xmm14];
 
 const SAVED_VMCTX: i32 = -8;
 
@@ -124,16 +134,37 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             locals.push(Local {
                 ty,
                 offset: 16 + offsets[i] as i32,
+                pin: None,
             });
         }
         let mut at = 8i32;
         for &(n, ty) in body.locals.iter() {
             for _ in 0..n {
                 at += if ty == ValType::V128 { 16 } else { 8 };
-                locals.push(Local { ty, offset: -at });
+                locals.push(Local {
+                    ty,
+                    offset: -at,
+                    pin: None,
+                });
             }
         }
         let locals_end = (at + 15) & !15;
+        // Pin the first integer and float locals (parameters first).
+        let mut regs = RegSet::default();
+        let (mut gprs, mut xmms) = (PIN_GPRS.iter(), PIN_XMMS.iter());
+        for local in &mut locals {
+            local.pin = match local.ty {
+                ValType::F32 | ValType::F64 => xmms.next().map(|&x| {
+                    regs.take_xmm(x);
+                    Loc::Xmm(x)
+                }),
+                ValType::V128 => None,
+                _ => gprs.next().map(|&r| {
+                    regs.take_gpr(r);
+                    Loc::Gpr(r)
+                }),
+            };
+        }
         let max_stack = info.max_stack_height + 1;
         let home_base = -(locals_end + 16);
         let save_base = home_base - 16 * max_stack as i32;
@@ -141,7 +172,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             a: Assembler::with_capacity(body.code.len() * 8 + 64),
             env,
             stack: Vec::with_capacity(max_stack as usize),
-            regs: RegSet::default(),
+            regs,
             frames: Vec::with_capacity(info.max_control_depth as usize + 1),
             locals,
             func_type,
@@ -204,19 +235,72 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.a.jcc(Cond::B, overflow);
         self.a
             .mov_mr(Size::S64, Mem::base(Gpr::Rbp, SAVED_VMCTX), Gpr::R15);
-        // Zero the declared locals.
+        // Zero the declared locals (pinned ones in their registers).
         let first_declared = self.func_type.params().len();
         if self.locals.len() > first_declared {
             self.a.alu_rr(AluOp::Xor, Size::S32, SCRATCH, SCRATCH);
             for i in first_declared..self.locals.len() {
                 let local = self.locals[i];
-                self.a
-                    .mov_mr(Size::S64, Mem::base(Gpr::Rbp, local.offset), SCRATCH);
-                if local.ty == ValType::V128 {
-                    self.a
-                        .mov_mr(Size::S64, Mem::base(Gpr::Rbp, local.offset + 8), SCRATCH);
+                match local.pin {
+                    Some(Loc::Gpr(r)) => self.a.alu_rr(AluOp::Xor, Size::S32, r, r),
+                    Some(Loc::Xmm(x)) => self.a.sse_rr(SseOp::XORPS, x, x),
+                    _ => {
+                        self.a
+                            .mov_mr(Size::S64, Mem::base(Gpr::Rbp, local.offset), SCRATCH);
+                        if local.ty == ValType::V128 {
+                            self.a.mov_mr(
+                                Size::S64,
+                                Mem::base(Gpr::Rbp, local.offset + 8),
+                                SCRATCH,
+                            );
+                        }
+                    }
                 }
             }
+        }
+        // Pinned parameters move into their registers.
+        for i in 0..first_declared {
+            if self.locals[i].pin.is_some() {
+                self.load_pinned(i);
+            }
+        }
+    }
+
+    /// Loads pinned local `i` from its memory slot into its register.
+    fn load_pinned(&mut self, i: usize) {
+        let local = self.locals[i];
+        let at = Mem::base(Gpr::Rbp, local.offset);
+        match local.pin {
+            Some(Loc::Gpr(r)) => {
+                let size = if local.ty == ValType::I32 {
+                    Size::S32
+                } else {
+                    Size::S64
+                };
+                self.a.mov_rm(size, r, at);
+            }
+            Some(Loc::Xmm(x)) => self.a.sse_rm(load_op(local.ty), x, at),
+            _ => {}
+        }
+    }
+
+    /// Stores every pinned local to its slot (before calls and exits).
+    pub(crate) fn save_pinned(&mut self) {
+        for i in 0..self.locals.len() {
+            let local = self.locals[i];
+            let at = Mem::base(Gpr::Rbp, local.offset);
+            match local.pin {
+                Some(Loc::Gpr(r)) => self.a.mov_mr(Size::S64, at, r),
+                Some(Loc::Xmm(x)) => self.a.sse_mr(store_op(local.ty), at, x),
+                _ => {}
+            }
+        }
+    }
+
+    /// Reloads every pinned local (after calls and exits).
+    pub(crate) fn restore_pinned(&mut self) {
+        for i in 0..self.locals.len() {
+            self.load_pinned(i);
         }
     }
 
@@ -368,7 +452,6 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         for i in 0..self.stack.len() {
             self.spill_at(i);
         }
-        debug_assert!(self.regs.is_empty());
     }
 
     /// A free GPR, spilling the deepest register operand if none is free.
@@ -945,6 +1028,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     fn op_call(&mut self, function_index: u32) {
         let ty = &self.env.module.types[self.env.func_types[function_index as usize] as usize];
         self.setup_call(ty, None);
+        self.save_pinned();
         if function_index < self.env.num_imported_funcs {
             self.a
                 .mov_rm(Size::S64, Gpr::Rax, vmctx(offset_of!(VmContext, funcs)));
@@ -955,6 +1039,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             self.a
                 .call_reloc(function_index - self.env.num_imported_funcs);
         }
+        self.restore_pinned();
         self.finish_call(ty);
     }
 
@@ -990,6 +1075,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.regs.take_gpr(index);
         self.setup_call(ty, Some(index));
         self.regs.free_gpr(index);
+        self.save_pinned();
         self.load_table(SCRATCH, table_index);
         self.a.alu_rm(
             AluOp::Cmp,
@@ -1022,6 +1108,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         let mismatch = self.trap_label(TrapCode::IndirectCallTypeMismatch);
         self.a.jcc(Cond::Ne, mismatch);
         self.call_funcref_in_rax();
+        self.restore_pinned();
         self.finish_call(ty);
     }
 
@@ -1042,7 +1129,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             Mem::base(SCRATCH, offset_of!(ExecContext, exit_code) as i32),
             code as i32,
         );
+        self.save_pinned();
         self.a.call_reloc(SYM_EXIT);
+        self.restore_pinned();
     }
 
     // ---------------------------------------------------------------
@@ -1051,24 +1140,65 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     fn op_local_get(&mut self, index: u32) {
         let local = self.locals[index as usize];
         let at = Mem::base(Gpr::Rbp, local.offset);
-        if is_float(local.ty) {
-            let x = self.alloc_xmm();
-            self.a.sse_rm(load_op(local.ty), x, at);
-            self.push_xmm(local.ty, x);
-        } else {
-            let r = self.alloc_gpr();
-            let size = if local.ty == ValType::I32 {
-                Size::S32
-            } else {
-                Size::S64
-            };
-            self.a.mov_rm(size, r, at);
-            self.push_gpr(local.ty, r);
+        match local.pin {
+            Some(Loc::Gpr(pin)) => {
+                let r = self.alloc_gpr();
+                self.a.mov_rr(Size::S64, r, pin);
+                self.push_gpr(local.ty, r);
+            }
+            Some(Loc::Xmm(pin)) => {
+                let x = self.alloc_xmm();
+                self.a.sse_rr(SseOp::MOVAPS, x, pin);
+                self.push_xmm(local.ty, x);
+            }
+            _ if is_float(local.ty) => {
+                let x = self.alloc_xmm();
+                self.a.sse_rm(load_op(local.ty), x, at);
+                self.push_xmm(local.ty, x);
+            }
+            _ => {
+                let r = self.alloc_gpr();
+                let size = if local.ty == ValType::I32 {
+                    Size::S32
+                } else {
+                    Size::S64
+                };
+                self.a.mov_rm(size, r, at);
+                self.push_gpr(local.ty, r);
+            }
         }
     }
 
     fn op_local_set(&mut self, index: u32, tee: bool) {
         let local = self.locals[index as usize];
+        if let Some(pin) = local.pin {
+            let pos = self.stack.len() - 1;
+            let v = self.pop();
+            match (pin, v.loc) {
+                (Loc::Gpr(p), Loc::Gpr(r)) => self.a.mov_rr(Size::S64, p, r),
+                (Loc::Gpr(p), Loc::Const(bits)) => self.a.mov_ri(Size::S64, p, bits as i64),
+                (Loc::Gpr(p), Loc::Home) => {
+                    let size = if local.ty == ValType::I32 {
+                        Size::S32
+                    } else {
+                        Size::S64
+                    };
+                    let home = self.home(pos);
+                    self.a.mov_rm(size, p, home);
+                }
+                (Loc::Xmm(p), Loc::Xmm(x)) => self.a.sse_rr(SseOp::MOVAPS, p, x),
+                (Loc::Xmm(p), Loc::Const(bits)) => self.load_const_xmm(p, local.ty, bits),
+                (Loc::Xmm(p), Loc::Home) => {
+                    let home = self.home(pos);
+                    self.a.sse_rm(load_op(local.ty), p, home);
+                }
+                _ => unreachable!("a pinned local and its value agree on the register class"),
+            }
+            if tee {
+                self.push(v.ty, v.loc);
+            }
+            return;
+        }
         let at = Mem::base(Gpr::Rbp, local.offset);
         let v = self.peek(0);
         match v.loc {
