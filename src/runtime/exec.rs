@@ -175,7 +175,7 @@ impl StoreInner {
         let stack = self.stack.as_ref()?;
         let bottom = stack.as_ptr() as usize;
         let top = bottom + stack.len() * 16;
-        if addr < bottom || addr % 8 != 0 || addr.checked_add(n * 8)? > top {
+        if addr < bottom || !addr.is_multiple_of(8) || addr.checked_add(n * 8)? > top {
             return None;
         }
         let p = addr as *const u64;
@@ -189,7 +189,7 @@ impl StoreInner {
         let stack = self.stack.as_mut()?;
         let bottom = stack.as_mut_ptr() as usize;
         let top = bottom + stack.len() * 16;
-        if addr < bottom || addr % 8 != 0 || addr.checked_add(slots.len() * 8)? > top {
+        if addr < bottom || !addr.is_multiple_of(8) || addr.checked_add(slots.len() * 8)? > top {
             return None;
         }
         let p = addr as *mut u64;
@@ -282,6 +282,9 @@ fn serve_exits<T>(store: &mut Store<T>, engine: &super::engine::EngineInner) -> 
             Some(ExitCode::MemoryGrow) => memory_grow(store)?,
             Some(ExitCode::Helper) => {
                 return Err(Error::runtime("unsupported runtime helper").with_index(exec.payload));
+            }
+            Some(ExitCode::OutOfFuel | ExitCode::Interrupted) => {
+                return Err(Error::runtime("fuel and interruption are not enabled for this store"));
             }
             None => return Err(Error::runtime("unknown exit code").with_index(exec.exit_code)),
         }
