@@ -72,6 +72,8 @@ fn run_checks(checks: &mut Checks) -> Result<(), wasmkern::Error> {
     let mut config = Config::new();
     config.code_memory(memory.clone());
     let engine = Engine::new(&config)?;
+    // What the compiler may use on this (virtual) CPU.
+    sprintln!("{engine:?}");
 
     let module = Module::new(&engine, GUEST_WASM)?;
     sprintln!("module compiled");
