@@ -107,6 +107,10 @@ fn run_checks(checks: &mut Checks) -> Result<(), wasmkern::Error> {
         },
     )?;
     let instance: Instance = linker.instantiate(&mut store, &module)?;
+    sprintln!(
+        "heap: {} KiB in use with the instance",
+        crate::ALLOCATOR.lock().used().div_ceil(1024)
+    );
 
     let fib = instance.get_typed_func::<(i32,), i32>(&mut store, "fib")?;
     match fib.call(&mut store, (20,)) {

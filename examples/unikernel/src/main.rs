@@ -59,7 +59,12 @@ extern "C" fn kmain(start_info: u32) -> ! {
     }
     sprintln!("heap: {} MiB", HEAP_SIZE >> 20);
 
-    let code = if guest::run() {
+    let passed = guest::run();
+    sprintln!(
+        "heap: {} KiB in use after dropping the guest",
+        ALLOCATOR.lock().used().div_ceil(1024)
+    );
+    let code = if passed {
         sprintln!("ALL CHECKS PASSED");
         ExitCode::Success
     } else {
