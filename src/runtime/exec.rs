@@ -273,12 +273,9 @@ fn serve_exits<T>(store: &mut Store<T>, engine: &super::engine::EngineInner) -> 
             }
             Some(ExitCode::HostCall) => host_call(store)?,
             Some(ExitCode::MemoryGrow) => memory_grow(store)?,
-            Some(ExitCode::Helper) => {
-                return Err(Error::runtime("unsupported runtime helper").with_index(exec.payload));
-            }
-            Some(ExitCode::OutOfFuel | ExitCode::Interrupted) => {
-                return Err(Error::runtime("fuel and interruption are not enabled for this store"));
-            }
+            Some(ExitCode::Helper) => helper(store)?,
+            Some(ExitCode::OutOfFuel) => return Err(Error::runtime("all fuel consumed")),
+            Some(ExitCode::Interrupted) => return Err(Error::runtime("interrupted")),
             None => return Err(Error::runtime("unknown exit code").with_index(exec.exit_code)),
         }
         let exec_ptr: *mut crate::abi::ExecContext = &mut *store.inner.exec;
@@ -334,6 +331,25 @@ fn host_call<T>(store: &mut Store<T>) -> Result<()> {
         .inner
         .write_stack(args_addr, &slots)
         .ok_or_else(|| Error::runtime("host call results outside the wasm stack"))
+}
+
+/// Serves `ExitCode::Helper`: the area at `call_args` holds immediates
+/// and operands, and receives the result in slot 0.
+fn helper<T>(store: &mut Store<T>) -> Result<()> {
+    let inner = &mut store.inner;
+    let helper = inner.exec.payload as u32;
+    let addr = inner.exec.call_args;
+    let instance = inner
+        .exiting_instance()
+        .ok_or_else(|| Error::runtime("runtime helper from an unknown instance"))?;
+    let n = crate::abi::Helper::from_u32(helper).map_or(2, super::helpers::slots_of);
+    let mut area = inner
+        .read_stack(addr, n)
+        .ok_or_else(|| Error::runtime("runtime helper area outside the wasm stack"))?;
+    inner.helper(instance, helper, &mut area)?;
+    inner
+        .write_stack(addr, &area[..1])
+        .ok_or_else(|| Error::runtime("runtime helper area outside the wasm stack"))
 }
 
 /// Serves `ExitCode::MemoryGrow`.
