@@ -32,7 +32,15 @@ const MAX_REPORTED: usize = 5;
 /// `tests/regressions.rs` (the test's name, shown in the skip counts): still
 /// run, but their disagreement is expected. A seed that passes is reported,
 /// so the list shrinks as the bugs are fixed.
-const KNOWN_FAILURES: &[(u64, &str)] = &[];
+const KNOWN_FAILURES: &[(u64, &str)] = &[
+    (1911, BUG_EVICTION),
+    (4308, BUG_EVICTION),
+    (4629, BUG_EVICTION),
+    (4729, BUG_EVICTION),
+    (4809, BUG_EVICTION),
+    (6119, BUG_EVICTION),
+];
+const BUG_EVICTION: &str = "known bug: fixed_register_operand_clobbered_by_eviction";
 /// Worker threads (the test machines have two cores).
 const THREADS: u64 = 2;
 
@@ -50,7 +58,7 @@ fn case(seed: u64) -> Option<(Vec<u8>, u64)> {
     let len = 4 * 1024 + rng.below(28 * 1024);
     let input = rng.bytes(len);
     let mut u = arbitrary::Unstructured::new(&input);
-    let bytes = oracle::generate(&mut u, false, seed % 2 == 0)?;
+    let bytes = oracle::generate(&mut u, false, seed.is_multiple_of(2))?;
     Some((bytes, rng.next()))
 }
 
