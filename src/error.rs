@@ -32,6 +32,15 @@ pub enum ErrorKind {
     Runtime,
     /// A host function returned this error ([`Error::msg`], [`Error::new`]).
     Host,
+    /// The store's fuel ran out while wasm ran (engines with
+    /// `Config::consume_fuel`). [`Func::call`](crate::Func::call) reports it
+    /// as this error; [`Func::call_resumable`](crate::Func::call_resumable)
+    /// pauses instead, and the call can be resumed after adding fuel.
+    OutOfFuel,
+    /// The guest was stopped by an
+    /// [`InterruptHandle`](crate::InterruptHandle) (engines with
+    /// `Config::interruptible`); resumable like [`ErrorKind::OutOfFuel`].
+    Interrupted,
 }
 
 /// An error with the specification's wording and its location.
@@ -123,6 +132,16 @@ impl Error {
     /// An error wrapping another error, for host functions to return.
     pub fn new(error: impl core::error::Error) -> Self {
         Self::msg(error)
+    }
+
+    /// The store's fuel ran out ([`ErrorKind::OutOfFuel`]).
+    pub fn out_of_fuel() -> Self {
+        Self::from_kind(ErrorKind::OutOfFuel, "all fuel consumed by WebAssembly")
+    }
+
+    /// The guest was interrupted ([`ErrorKind::Interrupted`]).
+    pub fn interrupted() -> Self {
+        Self::from_kind(ErrorKind::Interrupted, "interrupted")
     }
 
     /// The trap, when wasm code trapped.
