@@ -1371,6 +1371,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         {
             self.materialize_flags();
         }
+        // Every live operator costs one unit of the current fuel segment.
+        self.fuel_ops += 1;
         match *op {
             Operator::Unreachable => {
                 self.trap(TrapCode::Unreachable);
