@@ -35,7 +35,11 @@ fn mix(h: i64) -> i64 {
 
 fn expected(i: i32) -> i64 {
     fn fib(n: u32) -> i64 {
-        if n < 2 { n as i64 } else { fib(n - 1) + fib(n - 2) }
+        if n < 2 {
+            n as i64
+        } else {
+            fib(n - 1) + fib(n - 2)
+        }
     }
     let mut h = fib(i as u32 % 15);
     for _ in 0..32 {

@@ -75,7 +75,13 @@ fn check_boundaries(store: &mut Store<()>, instance: Instance, size: u64) {
     let mem = instance.get_memory(&*store, "mem").unwrap();
     let addrs: Vec<u32> = {
         let mut a = vec![0u32, 1, 7, 0xffff, 0x1_0000, 0x7fff_ffff, 0x8000_0000];
-        a.extend([u32::MAX, u32::MAX - 1, u32::MAX - 3, u32::MAX - 7, u32::MAX - 16]);
+        a.extend([
+            u32::MAX,
+            u32::MAX - 1,
+            u32::MAX - 3,
+            u32::MAX - 7,
+            u32::MAX - 16,
+        ]);
         for d in 0..=9u64 {
             if size >= d {
                 a.push((size - d) as u32);
@@ -86,9 +92,7 @@ fn check_boundaries(store: &mut Store<()>, instance: Instance, size: u64) {
     };
     for (i, (op, _, width)) in ACCESS_OPS.iter().enumerate() {
         for (j, &off) in OFFSETS.iter().enumerate() {
-            let f = instance
-                .get_func(&*store, &format!("f{i}_{j}"))
-                .unwrap();
+            let f = instance.get_func(&*store, &format!("f{i}_{j}")).unwrap();
             for &addr in &addrs {
                 let end = addr as u64 + off as u64 + *width as u64;
                 mem.data_mut(&mut *store).fill(0);
@@ -147,13 +151,30 @@ fn bulk_memory_bounds() {
     let fill = instance.get_func(&store, "fill").unwrap();
     let copy = instance.get_func(&store, "copy").unwrap();
     let init = instance.get_func(&store, "init").unwrap();
-    let oob = |r: Result<(), Error>| assert_eq!(r.unwrap_err().trap(), Some(Trap::MemoryOutOfBounds));
+    let oob =
+        |r: Result<(), Error>| assert_eq!(r.unwrap_err().trap(), Some(Trap::MemoryOutOfBounds));
     oob(fill.call(&mut store, &[Val::I32(65535), Val::I32(2)], &mut []));
     oob(fill.call(&mut store, &[Val::I32(-1), Val::I32(1)], &mut []));
-    oob(copy.call(&mut store, &[Val::I32(0), Val::I32(65535), Val::I32(2)], &mut []));
-    oob(copy.call(&mut store, &[Val::I32(-4), Val::I32(0), Val::I32(8)], &mut []));
-    oob(init.call(&mut store, &[Val::I32(65534), Val::I32(0), Val::I32(4)], &mut []));
-    oob(init.call(&mut store, &[Val::I32(0), Val::I32(2), Val::I32(3)], &mut []));
+    oob(copy.call(
+        &mut store,
+        &[Val::I32(0), Val::I32(65535), Val::I32(2)],
+        &mut [],
+    ));
+    oob(copy.call(
+        &mut store,
+        &[Val::I32(-4), Val::I32(0), Val::I32(8)],
+        &mut [],
+    ));
+    oob(init.call(
+        &mut store,
+        &[Val::I32(65534), Val::I32(0), Val::I32(4)],
+        &mut [],
+    ));
+    oob(init.call(
+        &mut store,
+        &[Val::I32(0), Val::I32(2), Val::I32(3)],
+        &mut [],
+    ));
     let mem = instance.get_memory(&store, "mem").unwrap();
     assert!(mem.data(&store).iter().all(|&b| b == 0), "nothing written");
     fill.call(&mut store, &[Val::I32(65535), Val::I32(1)], &mut [])
@@ -181,10 +202,20 @@ fn table_and_indirect_call_faults() {
     let call = instance.get_typed_func::<i32, i32>(&store, "call").unwrap();
     assert_eq!(call.call(&mut store, 0).unwrap(), 1);
     let trap = |r: Result<i32, Error>| r.unwrap_err().trap();
-    assert_eq!(trap(call.call(&mut store, 1)), Some(Trap::IndirectCallTypeMismatch));
-    assert_eq!(trap(call.call(&mut store, 2)), Some(Trap::UninitializedElement));
+    assert_eq!(
+        trap(call.call(&mut store, 1)),
+        Some(Trap::IndirectCallTypeMismatch)
+    );
+    assert_eq!(
+        trap(call.call(&mut store, 2)),
+        Some(Trap::UninitializedElement)
+    );
     for i in [4, 5, i32::MAX, -1, i32::MIN] {
-        assert_eq!(trap(call.call(&mut store, i)), Some(Trap::UndefinedElement), "{i}");
+        assert_eq!(
+            trap(call.call(&mut store, i)),
+            Some(Trap::UndefinedElement),
+            "{i}"
+        );
     }
     let get = instance.get_func(&store, "get").unwrap();
     let set = instance.get_func(&store, "set").unwrap();
@@ -255,7 +286,9 @@ fn nested_store() -> (Store<Option<Func>>, Instance) {
 #[test]
 fn a_host_error_mid_call_ends_the_call() {
     let (mut store, instance) = nested_store();
-    let fails = instance.get_typed_func::<i32, i32>(&store, "fails").unwrap();
+    let fails = instance
+        .get_typed_func::<i32, i32>(&store, "fails")
+        .unwrap();
     let err = fails.call(&mut store, 0).unwrap_err();
     assert_eq!(err.to_string(), "host says no");
     assert_eq!(err.trap(), None);

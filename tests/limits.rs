@@ -39,7 +39,11 @@ fn memory_grow_beyond_the_limit_returns_minus_one() {
     assert_eq!(size.call(&mut store, ()).unwrap(), 3);
     assert_eq!(grow.call(&mut store, 1).unwrap(), 3);
     assert_eq!(grow.call(&mut store, 1).unwrap(), -1);
-    assert_eq!(grow.call(&mut store, 0).unwrap(), 4, "growing by 0 always works");
+    assert_eq!(
+        grow.call(&mut store, 0).unwrap(),
+        4,
+        "growing by 0 always works"
+    );
     // The host API refuses too, with an error.
     let mem = instance.get_memory(&store, "mem").unwrap();
     let err = mem.grow(&mut store, 1).unwrap_err();
@@ -82,9 +86,14 @@ fn total_memory_limit_spans_memories() {
 fn table_grow_beyond_the_limit_returns_minus_one() {
     let engine = Engine::default();
     let module = Module::new(&engine, wat::parse_str(GROW).unwrap()).unwrap();
-    let mut store = store_with(&engine, StoreLimitsBuilder::new().table_elements(10).build());
+    let mut store = store_with(
+        &engine,
+        StoreLimitsBuilder::new().table_elements(10).build(),
+    );
     let instance = Instance::new(&mut store, &module, &[]).unwrap();
-    let tgrow = instance.get_typed_func::<i32, i32>(&store, "tgrow").unwrap();
+    let tgrow = instance
+        .get_typed_func::<i32, i32>(&store, "tgrow")
+        .unwrap();
     assert_eq!(tgrow.call(&mut store, 9).unwrap(), 1);
     assert_eq!(tgrow.call(&mut store, 1).unwrap(), -1);
     let tab = instance.get_table(&store, "tab").unwrap();
@@ -187,8 +196,11 @@ fn an_embedder_limiter_decides_growth() {
     let engine = Engine::default();
     let module = Module::new(
         &engine,
-        wat::parse_str(GROW.replace("(memory (export \"mem\") 1)", "(memory (export \"mem\") 1 8)"))
-            .unwrap(),
+        wat::parse_str(GROW.replace(
+            "(memory (export \"mem\") 1)",
+            "(memory (export \"mem\") 1 8)",
+        ))
+        .unwrap(),
     )
     .unwrap();
     let mut store = Store::new(&engine, Stepper::default());
@@ -209,11 +221,17 @@ fn an_embedder_limiter_decides_growth() {
         ]
     );
     // A limiter error ends the call with that error.
-    let tgrow = instance.get_typed_func::<i32, i32>(&store, "tgrow").unwrap();
+    let tgrow = instance
+        .get_typed_func::<i32, i32>(&store, "tgrow")
+        .unwrap();
     assert_eq!(tgrow.call(&mut store, 50).unwrap(), 1);
     let err = tgrow.call(&mut store, 100).unwrap_err();
     assert_eq!(err.to_string(), "table too big for this embedder");
-    assert_eq!(tgrow.call(&mut store, 1).unwrap(), 51, "the store is usable");
+    assert_eq!(
+        tgrow.call(&mut store, 1).unwrap(),
+        51,
+        "the store is usable"
+    );
 }
 
 #[test]
@@ -269,7 +287,10 @@ fn module_code_size_is_limited() {
     let engine = Engine::new(&config).unwrap();
     let err = Module::new(&engine, wat::parse_str(DEEP).unwrap()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Limit);
-    assert!(err.to_string().starts_with("module code too large"), "{err}");
+    assert!(
+        err.to_string().starts_with("module code too large"),
+        "{err}"
+    );
     config.max_module_code_size(1 << 20);
     let engine = Engine::new(&config).unwrap();
     Module::new(&engine, wat::parse_str(DEEP).unwrap()).unwrap();

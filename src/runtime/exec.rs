@@ -476,9 +476,7 @@ fn resume_paused<T>(store: &mut Store<T>, token: u64, slots: &mut [u64]) -> Resu
         // The trampoline writes the results through the area address it
         // saved when the call was entered: `slots` must be that area.
         Some(p)
-            if p.token == token
-                && p.depth == inner.depth
-                && p.area == slots.as_ptr() as usize =>
+            if p.token == token && p.depth == inner.depth && p.area == slots.as_ptr() as usize =>
         {
             p
         }

@@ -192,7 +192,12 @@ impl ResourceLimiter for StoreLimits {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: u32, desired: u32, _maximum: Option<u32>) -> Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: u32,
+        desired: u32,
+        _maximum: Option<u32>,
+    ) -> Result<bool> {
         Ok(self.table_elements.is_none_or(|max| desired <= max))
     }
 

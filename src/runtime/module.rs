@@ -178,11 +178,13 @@ impl Module {
         )?;
         if compiled.code.len() > engine.inner.max_module_code_size {
             return Err(
-                Error::from_kind(crate::ErrorKind::Limit, "module code too large").with_detail(format_args!(
-                    "{} bytes of machine code, the limit (Config::max_module_code_size) is {}",
-                    compiled.code.len(),
-                    engine.inner.max_module_code_size
-                )),
+                Error::from_kind(crate::ErrorKind::Limit, "module code too large").with_detail(
+                    format_args!(
+                        "{} bytes of machine code, the limit (Config::max_module_code_size) is {}",
+                        compiled.code.len(),
+                        engine.inner.max_module_code_size
+                    ),
+                ),
             );
         }
         let code = if compiled.code.is_empty() {

@@ -11,6 +11,7 @@
 use super::engine::Engine;
 use super::externals::Extern;
 use super::func::{Func, HostFunc};
+use super::limits::ResourceLimiter;
 use super::module::Module;
 use super::values::{ExternRef, Val};
 use crate::abi::{ExecContext, VmContext, VmFuncRef, VmTable};
@@ -18,11 +19,10 @@ use crate::decode::{FuncType, GlobalType, MemoryType, TableType};
 use crate::error::{Error, Result};
 use alloc::boxed::Box;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::any::Any;
 use core::cell::UnsafeCell;
-use super::limits::ResourceLimiter;
-use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use hashbrown::HashMap;
 
