@@ -5,7 +5,7 @@
 //! them with the module's stubs into one position-independent block.
 //!
 //! - [`stack`]: the abstract value stack and register set;
-//! - [`func`]: one function: frame, control flow, calls, variables;
+//! - `func`: one function: frame, control flow, calls, variables;
 //! - `numeric`, `memory`: lowering of the numeric and memory operators;
 //! - [`stubs`]: trampolines and exit stubs.
 //!
