@@ -22,7 +22,7 @@
 use super::stack::{ALLOCATABLE_GPRS, Loc, RegSet, SCRATCH, SCRATCH_XMM, Val, is_float};
 use super::{Env, SYM_EXIT, sym_trap};
 use crate::abi::{ExecContext, ExitCode, TrapCode, VmContext, VmFuncRef, VmTable, slot_offsets};
-use crate::asm::x64::{AluOp, Assembler, Code, Cond, Gpr, Label, Mem, Scale, Size, SseOp, Xmm};
+use crate::asm::x64::{AluOp, Assembler, Cond, Gpr, Label, Mem, Scale, Size, SseOp, Xmm};
 use crate::decode::{BlockType, FuncType, FunctionBody, Operator, ValType, read_operator};
 use crate::error::{Error, Result};
 use crate::validate::FuncInfo;
