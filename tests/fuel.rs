@@ -363,3 +363,98 @@ fn fuel_and_interruption_together() {
     };
     assert_eq!(call.reason(), PauseReason::OutOfFuel);
 }
+
+#[test]
+fn a_host_function_may_pause_and_resume_a_nested_call() {
+    // The host function runs `sum` resumably with little fuel, resumes it
+    // until it finishes, and returns the result to the outer wasm call. A
+    // nested paused call kept past the host function's return is refused.
+    let engine = engine(true, false);
+    let module = Module::new(
+        &engine,
+        wat::parse_str(
+            r#"(module
+                (import "host" "sum" (func $sum (param i64) (result i64)))
+                (import "host" "keep" (func $keep))
+                (func (export "sum") (param $n i64) (result i64) (local $acc i64)
+                    (block $done
+                        (loop $l
+                            (br_if $done (i64.eqz (local.get $n)))
+                            (local.set $acc (i64.add (local.get $acc) (local.get $n)))
+                            (local.set $n (i64.sub (local.get $n) (i64.const 1)))
+                            (br $l)))
+                    (local.get $acc))
+                (func (export "outer") (param i64) (result i64)
+                    (i64.add (call $sum (local.get 0)) (i64.const 1)))
+                (func (export "keeper") (result i32)
+                    (call $keep)
+                    (i32.const 7)))"#,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    #[derive(Default)]
+    struct Data {
+        sum: Option<Func>,
+        kept: Option<wasmkern::ResumableCall>,
+        pauses: u32,
+    }
+    let mut store = Store::new(&engine, Data::default());
+    let mut linker = Linker::new(&engine);
+    linker
+        .func_wrap(
+            "host",
+            "sum",
+            |mut caller: Caller<'_, Data>, n: i64| -> Result<i64, wasmkern::Error> {
+                let sum = caller.data().sum.expect("set");
+                let saved = caller.get_fuel()?;
+                caller.set_fuel(40)?;
+                let mut r = [Val::I64(0)];
+                let mut outcome = sum.call_resumable(&mut caller, &[Val::I64(n)], &mut r)?;
+                while let CallOutcome::Paused(call) = outcome {
+                    caller.data_mut().pauses += 1;
+                    caller.set_fuel(40)?;
+                    outcome = call.resume(&mut caller, &mut r)?;
+                }
+                caller.set_fuel(saved)?;
+                Ok(r[0].unwrap_i64())
+            },
+        )
+        .unwrap();
+    linker
+        .func_wrap(
+            "host",
+            "keep",
+            |mut caller: Caller<'_, Data>| -> Result<(), wasmkern::Error> {
+                let sum = caller.data().sum.expect("set");
+                let saved = caller.get_fuel()?;
+                caller.set_fuel(10)?;
+                let mut r = [Val::I64(0)];
+                if let CallOutcome::Paused(call) =
+                    sum.call_resumable(&mut caller, &[Val::I64(1000)], &mut r)?
+                {
+                    caller.data_mut().kept = Some(call);
+                }
+                caller.set_fuel(saved)
+            },
+        )
+        .unwrap();
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    store.data_mut().sum = Some(instance.get_func(&store, "sum").unwrap());
+    store.set_fuel(1_000_000).unwrap();
+    let outer = instance
+        .get_typed_func::<i64, i64>(&store, "outer")
+        .unwrap();
+    assert_eq!(outer.call(&mut store, 500).unwrap(), sum_to(500) + 1);
+    assert!(store.data().pauses > 10);
+
+    let keeper = instance
+        .get_typed_func::<(), i32>(&store, "keeper")
+        .unwrap();
+    assert_eq!(keeper.call(&mut store, ()).unwrap(), 7);
+    let kept = store.data_mut().kept.take().expect("paused");
+    let mut r = [Val::I64(0)];
+    let err = kept.resume(&mut store, &mut r).unwrap_err();
+    assert!(err.to_string().contains("cannot resume"), "{err}");
+    assert_eq!(outer.call(&mut store, 10).unwrap(), 56);
+}
