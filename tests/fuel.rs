@@ -458,3 +458,71 @@ fn a_host_function_may_pause_and_resume_a_nested_call() {
     assert!(err.to_string().contains("cannot resume"), "{err}");
     assert_eq!(outer.call(&mut store, 10).unwrap(), 56);
 }
+
+/// Pausing at every possible point gives the same results as running
+/// without fuel: floats, pinned locals, loop parameters, calls, memory.
+#[test]
+fn pausing_everywhere_changes_nothing() {
+    const WAT: &str = r#"(module
+        (memory 1)
+        (func $poly (param $x f64) (param $k i32) (result f64) (local $acc f64)
+            (loop $l
+                (local.set $acc (f64.add (f64.mul (local.get $acc) (local.get $x))
+                    (f64.convert_i32_s (local.get $k))))
+                (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+                (br_if $l (i32.gt_s (local.get $k) (i32.const 0))))
+            (local.get $acc))
+        (func (export "mix") (param $n i32) (param $y f32) (result f64 i64)
+            (local $i i32) (local $z i64) (local $f f64)
+            (local.set $f (f64.promote_f32 (local.get $y)))
+            (loop $outer
+                ;; a loop with parameters: operands live across the header
+                (i64.const 3) (i32.const 4)
+                (loop $inner (param i64 i32) (result i64)
+                    (local.set $i (i32.sub (i32.const 0) (i32.const 0)))
+                    (i32.store (i32.const 16) (i32.add (i32.load (i32.const 16)) (i32.const 1)))
+                    (if (param i64 i32) (result i64) (i32.eqz (i32.and (local.get $n) (i32.const 1)))
+                        (then (drop) (i64.add (i64.const 5)))
+                        (else (i64.extend_i32_u) (i64.mul))))
+                (local.set $z (i64.add (local.get $z)))
+                (local.set $f (f64.add (local.get $f)
+                    (call $poly (f64.const 0.5) (i32.and (local.get $n) (i32.const 7)))))
+                (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+                (br_if $outer (i32.gt_s (local.get $n) (i32.const 0))))
+            (local.get $f)
+            (i64.add (local.get $z) (i64.extend_i32_u (i32.load (i32.const 16))))))"#;
+    let args = [Val::I32(37), Val::F32(1.25f32.to_bits())];
+    let reference = {
+        let engine = Engine::default();
+        let module = Module::new(&engine, wat::parse_str(WAT).unwrap()).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let mix = instance.get_func(&store, "mix").unwrap();
+        let mut r = [Val::I32(0), Val::I32(0)];
+        mix.call(&mut store, &args, &mut r).unwrap();
+        r
+    };
+    let engine = engine(true, true);
+    let module = Module::new(&engine, wat::parse_str(WAT).unwrap()).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let mix = instance.get_func(&store, "mix").unwrap();
+    let handle = store.interrupt_handle();
+    let mut r = [Val::I32(0), Val::I32(0)];
+    store.set_fuel(1).unwrap();
+    let mut outcome = mix.call_resumable(&mut store, &args, &mut r).unwrap();
+    let mut pauses = 0u32;
+    while let CallOutcome::Paused(call) = outcome {
+        pauses += 1;
+        // Alternate the reasons: fuel for a step, or an interrupt.
+        if pauses % 3 == 0 {
+            store.set_fuel(1_000_000).unwrap();
+            handle.interrupt();
+        } else {
+            store.set_fuel(1).unwrap();
+        }
+        outcome = call.resume(&mut store, &mut r).unwrap();
+    }
+    assert!(pauses > 100, "{pauses}");
+    assert_eq!(r, reference);
+}
