@@ -515,7 +515,7 @@ fn pausing_everywhere_changes_nothing() {
     while let CallOutcome::Paused(call) = outcome {
         pauses += 1;
         // Alternate the reasons: fuel for a step, or an interrupt.
-        if pauses % 3 == 0 {
+        if pauses.is_multiple_of(3) {
             store.set_fuel(1_000_000).unwrap();
             handle.interrupt();
         } else {
