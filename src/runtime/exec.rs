@@ -284,7 +284,9 @@ fn serve_exits<T>(store: &mut Store<T>, engine: &super::engine::EngineInner) -> 
                 return Err(Error::runtime("unsupported runtime helper").with_index(exec.payload));
             }
             Some(ExitCode::OutOfFuel | ExitCode::Interrupted) => {
-                return Err(Error::runtime("fuel and interruption are not enabled for this store"));
+                return Err(Error::runtime(
+                    "fuel and interruption are not enabled for this store",
+                ));
             }
             None => return Err(Error::runtime("unknown exit code").with_index(exec.exit_code)),
         }
