@@ -1176,6 +1176,29 @@ impl FuncCompiler<'_, '_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::asm::x64::CpuFeatures;
+    use crate::compile::compile_module;
+    use alloc::vec::Vec;
+
+    fn compile(wat: &str, cpu: CpuFeatures) -> Result<()> {
+        let bytes = wat::parse_str(wat).unwrap();
+        let module = crate::decode::Module::decode(&bytes).unwrap();
+        let info = crate::validate::validate_module(&module).unwrap();
+        let type_ids: Vec<u32> = (0..module.types.len() as u32).collect();
+        compile_module(&module, &info, &type_ids, &cpu).map(|_| ())
+    }
+
+    #[test]
+    fn simd_operators_need_sse41() {
+        let simd = "(module (func (result i32) v128.const i64x2 1 2 v128.any_true))";
+        let err = compile(simd, CpuFeatures::baseline()).unwrap_err();
+        assert!(alloc::format!("{err}").contains("SSE4.1"), "{err}");
+        assert!(compile(simd, CpuFeatures::all()).is_ok());
+        // Moving vectors around needs only SSE2.
+        let moves = "(module (func (param v128) (result v128) (local v128)
+            local.get 0 local.set 1 local.get 1))";
+        assert!(compile(moves, CpuFeatures::baseline()).is_ok());
+    }
 
     #[test]
     fn splats_repeat_little_endian_lanes() {
