@@ -967,12 +967,32 @@ impl FuncCompiler<'_, '_, '_> {
     }
 
     fn shift(&mut self, lane: Lane, kind: Shift) {
+        let mask = lane.bytes() * 8 - 1;
+        if lane != Lane::B && !(lane == Lane::Q && kind == Shift::ShrS) {
+            // A constant count: the immediate form.
+            if let Some(n) = self.pop_const() {
+                use XmmShift::*;
+                let op = match (kind, lane) {
+                    (Shift::Shl, Lane::W) => Psllw,
+                    (Shift::Shl, Lane::D) => Pslld,
+                    (Shift::Shl, _) => Psllq,
+                    (Shift::ShrS, Lane::W) => Psraw,
+                    (Shift::ShrS, _) => Psrad,
+                    (Shift::ShrU, Lane::W) => Psrlw,
+                    (Shift::ShrU, Lane::D) => Psrld,
+                    (Shift::ShrU, _) => Psrlq,
+                };
+                let x = self.pop_xmm();
+                self.a.xmm_shift_ri(op, x, (n as u32 & mask) as u8);
+                self.push_xmm(V, x);
+                return;
+            }
+        }
         let r = self.pop_gpr();
         self.regs.take_gpr(r);
         let x = self.pop_xmm();
         self.regs.free_gpr(r);
-        let mask = lane.bytes() as i32 * 8 - 1;
-        self.a.alu_ri(AluOp::And, Size::S32, r, mask);
+        self.a.alu_ri(AluOp::And, Size::S32, r, mask as i32);
         let op = |w: SseOp, d: SseOp, q: SseOp| match lane {
             Lane::W => w,
             Lane::D => d,
