@@ -27,6 +27,7 @@ use super::sse::{SseOp, XmmShift};
 /// both the `/digit` of opcodes 80/81/83 and bits 3–5 of the short opcodes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 #[repr(u8)]
+#[allow(missing_docs)] // the variants are the instructions' mnemonics
 pub enum AluOp {
     Add = 0,
     Or = 1,
@@ -42,6 +43,7 @@ pub enum AluOp {
 /// `Mul`/`Imul`/`Div`/`Idiv` work on `rdx:rax` implicitly.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 #[repr(u8)]
+#[allow(missing_docs)] // the variants are the instructions' mnemonics
 pub enum UnaryOp {
     Not = 2,
     Neg = 3,
@@ -54,6 +56,7 @@ pub enum UnaryOp {
 /// Shift group 2 (opcodes C0/C1/D0–D3): the discriminant is the `/digit`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 #[repr(u8)]
+#[allow(missing_docs)] // the variants are the instructions' mnemonics
 pub enum ShiftOp {
     Rol = 0,
     Ror = 1,
@@ -80,6 +83,7 @@ pub struct Reloc {
     pub offset: usize,
     /// The caller's name for the target (e.g. a function index).
     pub symbol: u32,
+    /// How the field is computed.
     pub kind: RelocKind,
 }
 
@@ -87,7 +91,9 @@ pub struct Reloc {
 /// except for `relocs`.
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct Code {
+    /// The machine code.
     pub bytes: Vec<u8>,
+    /// Fields that refer to targets outside `bytes`.
     pub relocs: Vec<Reloc>,
 }
 
