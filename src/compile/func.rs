@@ -113,6 +113,8 @@ pub(crate) struct FuncCompiler<'e, 'm, 'a> {
     fuel_ops: u32,
     /// Out-of-line exits for fuel and interruption: (exit, code, resume).
     slow_exits: Vec<(Label, ExitCode, Label)>,
+    /// The 16-byte constants of SIMD code, emitted after the body.
+    pub v128_consts: Vec<([u8; 16], Label)>,
 }
 
 fn block_params<'t>(env: &'t Env<'_, '_>, bt: BlockType) -> &'t [ValType] {
@@ -203,6 +205,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             fuel_patch: None,
             fuel_ops: 0,
             slow_exits: Vec::new(),
+            v128_consts: Vec::new(),
         }
     }
 
@@ -398,6 +401,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             self.a.call_reloc(sym_trap(code as u32));
             self.sites.push((self.a.offset() as u32, wasm_offset));
         }
+        self.emit_v128_consts();
         let frame = 8
             + (-self.home_base - 8 - 16) as u32
             + 16 * self.max_stack
@@ -1461,7 +1465,11 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 self.push_gpr(ValType::FuncRef, r);
             }
             _ => {
-                if !self.numeric(op)? && !self.memory_op(op)? && !self.bulk_op(op)? {
+                if !self.numeric(op)?
+                    && !self.memory_op(op)?
+                    && !self.bulk_op(op)?
+                    && !self.simd_op(op)?
+                {
                     return Err(
                         Error::limit(0, "operator not supported by the compiler yet")
                             .with_detail(format_args!("{op:?}")),

@@ -6,7 +6,8 @@
 //!
 //! - [`stack`]: the abstract value stack and register set;
 //! - `func`: one function: frame, control flow, calls, variables;
-//! - `numeric`, `memory`: lowering of the numeric and memory operators;
+//! - `numeric`, `memory`, `simd`: lowering of the numeric, memory and
+//!   vector operators;
 //! - [`stubs`]: trampolines and exit stubs.
 //!
 //! Functions compile independently to code plus relocations (calls to other
@@ -17,6 +18,7 @@ mod bulk;
 mod func;
 mod memory;
 mod numeric;
+mod simd;
 pub mod stack;
 pub mod stubs;
 

@@ -1028,6 +1028,23 @@ impl Assembler {
         self.sse(op, false, dst.enc(), Rm::Mem(&mem), &[imm]);
     }
 
+    /// `op [mem], src, imm8` (`pextrb`/`pextrw`/`pextrd` to memory).
+    pub fn sse_mri(&mut self, op: SseOp, mem: Mem, src: Xmm, imm: u8) {
+        self.sse(op, false, src.enc(), Rm::Mem(&mem), &[imm]);
+    }
+
+    /// `op` with the XMM `x` in the `reg` field and the GPR `g` in `rm`,
+    /// plus `imm8`: `pinsrb x, g32, imm` and `pextrb g32, x, imm` and
+    /// friends; `w` selects the 64-bit forms (`pinsrq`, `pextrq`).
+    pub fn sse_xgi(&mut self, op: SseOp, w: bool, x: Xmm, g: Gpr, imm: u8) {
+        self.sse(op, w, x.enc(), gpr(g), &[imm]);
+    }
+
+    /// `op dst, src` with a GPR destination: `pmovmskb`, `movmskps`, ….
+    pub fn sse_gx(&mut self, op: SseOp, dst: Gpr, src: Xmm) {
+        self.sse(op, false, dst.enc(), xmm(src), &[]);
+    }
+
     /// `psrlq`/`psllq`/… `dst, imm8`.
     pub fn xmm_shift_ri(&mut self, op: XmmShift, dst: Xmm, imm: u8) {
         let (opc, digit) = op.encoding();
