@@ -2,7 +2,7 @@
 //! Rust types to wasm types ([`WasmTy`], [`WasmParams`], [`WasmResults`],
 //! [`WasmRet`], [`IntoFunc`]).
 
-use super::exec;
+use super::exec::{self, CallOutcome};
 use super::store::{AsContext, AsContextMut, Caller, FuncData, FuncKind, StoreInner};
 use super::values::Val;
 use crate::abi::VmFuncRef;
@@ -66,6 +66,19 @@ impl Func {
         results: &mut [Val],
     ) -> Result<()> {
         exec::call(store.as_context_mut(), *self, params, results)
+    }
+
+    /// Calls the function like [`Func::call`], but when the store's fuel
+    /// runs out or the guest is interrupted the call pauses instead of
+    /// failing: the outcome is then [`CallOutcome::Paused`] with a
+    /// [`ResumableCall`](super::ResumableCall) that continues it.
+    pub fn call_resumable(
+        &self,
+        mut store: impl AsContextMut,
+        params: &[Val],
+        results: &mut [Val],
+    ) -> Result<CallOutcome> {
+        exec::call_resumable(store.as_context_mut(), *self, params, results)
     }
 
     /// A typed view of the function; fails when the types differ.

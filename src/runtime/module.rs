@@ -7,7 +7,7 @@
 
 use super::engine::Engine;
 use crate::code_memory::PublishedCode;
-use crate::compile::compile_module;
+use crate::compile::compile_module_with;
 use crate::decode::{self, ExternKind, FuncType, GlobalType, ImportKind, MemoryType, TableType};
 use crate::error::{Error, Result};
 use crate::validate::validate_module;
@@ -169,7 +169,24 @@ impl Module {
             .iter()
             .map(|t| engine.type_id(t))
             .collect::<Box<[u32]>>();
-        let compiled = compile_module(&module, &info, &type_ids, &engine.inner.cpu)?;
+        let compiled = compile_module_with(
+            &module,
+            &info,
+            &type_ids,
+            &engine.inner.cpu,
+            &engine.inner.options,
+        )?;
+        if compiled.code.len() > engine.inner.max_module_code_size {
+            return Err(
+                Error::from_kind(crate::ErrorKind::Limit, "module code too large").with_detail(
+                    format_args!(
+                        "{} bytes of machine code, the limit (Config::max_module_code_size) is {}",
+                        compiled.code.len(),
+                        engine.inner.max_module_code_size
+                    ),
+                ),
+            );
+        }
         let code = if compiled.code.is_empty() {
             None
         } else {
