@@ -12,7 +12,7 @@
 //!   still compared instead of skipped.
 //! - **Compilation.** wasmkern must accept every module wasmparser (2.0 +
 //!   SIMD) accepts; "not supported by the compiler" errors are counted as
-//!   skipped (SIMD lands piece by piece), any other error is a finding.
+//!   skipped (none since SIMD compiles), any other error is a finding.
 //! - **Instantiation** (segments and the start function): both succeed, or
 //!   both fail; when both fail with a trap the trap kinds must match.
 //! - **Calls.** Every exported function is called [`CALLS_PER_EXPORT`] times,
