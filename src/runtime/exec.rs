@@ -378,6 +378,38 @@ impl StoreInner {
         Some((0..n).map(|i| unsafe { p.add(i).read() }).collect())
     }
 
+    /// The wasm frames of the code that just trapped, innermost first.
+    ///
+    /// The exit stub left `[r15, rbp, return into the trap stub, return
+    /// into the trap site]` at `wasm_rsp`; from there the frame-pointer
+    /// chain (`[rbp]` the caller's `rbp`, `[rbp + 8]` the return address)
+    /// leads out, until an address lies in no module (the trampoline).
+    pub(crate) fn backtrace(&self) -> Vec<crate::error::FrameInfo> {
+        const MAX_FRAMES: usize = 1000;
+        let mut frames = Vec::new();
+        let mut top = [0u64; 4];
+        if !self.read_stack_into(self.exec.wasm_rsp, &mut top) {
+            return frames;
+        }
+        let (mut rbp, mut pc) = (top[1] as usize, top[3] as usize);
+        while frames.len() < MAX_FRAMES {
+            let Some(frame) = self
+                .instances
+                .iter()
+                .find_map(|i| i._module.inner.frame_at(pc))
+            else {
+                break;
+            };
+            frames.push(frame);
+            let mut link = [0u64; 2];
+            if !self.read_stack_into(rbp, &mut link) {
+                break;
+            }
+            (rbp, pc) = (link[0] as usize, link[1] as usize);
+        }
+        frames
+    }
+
     /// Reads `out.len()` slots from the wasm stack at `addr` into `out`, if
     /// they lie inside it.
     fn read_stack_into(&self, addr: usize, out: &mut [u64]) -> bool {
@@ -565,7 +597,7 @@ fn serve_exits<T>(
             Some(ExitCode::Returned) => return Ok(None),
             Some(ExitCode::Trap) => {
                 return Err(match TrapCode::from_u32(exec.trap_code) {
-                    Some(trap) => Error::from_trap(trap),
+                    Some(trap) => Error::from_trap(trap).with_backtrace(store.inner.backtrace()),
                     None => Error::runtime("unknown trap code").with_index(exec.trap_code),
                 });
             }
