@@ -650,7 +650,15 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         if v.loc == Loc::Gpr(r) {
             return;
         }
-        self.evict_gpr(r, avoid);
+        // Hold the operand's own register while `r`'s occupant moves out,
+        // or the eviction could move it there and overwrite the operand.
+        if let Loc::Gpr(own) = v.loc {
+            self.regs.take_gpr(own);
+            self.evict_gpr(r, avoid);
+            self.regs.free_gpr(own);
+        } else {
+            self.evict_gpr(r, avoid);
+        }
         self.load_gpr(r, v, pos);
     }
 
