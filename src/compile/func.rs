@@ -71,9 +71,60 @@ pub(crate) struct Local {
 
 /// Registers that hold pinned integer locals (none is needed by `div`,
 /// shifts or the call sequence).
-const PIN_GPRS: [Gpr; 4] = [Gpr::Rbx, Gpr::R12, Gpr::R13, Gpr::R14];
-/// Registers that hold pinned float locals.
-const PIN_XMMS: [Xmm; 5] = [Xmm::Xmm10, Xmm::Xmm11, Xmm::Xmm12, Xmm::Xmm13, Xmm::Xmm14];
+/// Six of the eleven allocatable registers; the value stack keeps rax, rcx,
+/// rdx, r8 and r9.
+const PIN_GPRS: [Gpr; 6] = [Gpr::Rbx, Gpr::R12, Gpr::R13, Gpr::R14, Gpr::Rsi, Gpr::Rdi];
+/// Registers that hold pinned float locals (the value stack keeps xmm0-7).
+const PIN_XMMS: [Xmm; 7] = [
+    Xmm::Xmm8,
+    Xmm::Xmm9,
+    Xmm::Xmm10,
+    Xmm::Xmm11,
+    Xmm::Xmm12,
+    Xmm::Xmm13,
+    Xmm::Xmm14,
+];
+
+/// How much each local is used: 1 per `local.get/set/tee`, 8 inside a loop,
+/// 64 inside two or more. Malformed bodies (the validator rejects them
+/// first) simply end the scan.
+fn local_weights(body: &FunctionBody<'_>, num_locals: usize) -> Vec<u32> {
+    let mut weights = alloc::vec![0u32; num_locals];
+    let mut r = body.reader();
+    let mut loops: Vec<bool> = Vec::new();
+    let mut depth_in_loops = 0u32;
+    while let Ok(op) = read_operator(&mut r) {
+        let index = match op {
+            Operator::Block { .. } | Operator::If { .. } => {
+                loops.push(false);
+                continue;
+            }
+            Operator::Loop { .. } => {
+                loops.push(true);
+                depth_in_loops += 1;
+                continue;
+            }
+            Operator::End => {
+                if loops.pop() == Some(true) {
+                    depth_in_loops -= 1;
+                }
+                continue;
+            }
+            Operator::LocalGet { local_index }
+            | Operator::LocalSet { local_index }
+            | Operator::LocalTee { local_index } => local_index,
+            _ => continue,
+        };
+        if let Some(w) = weights.get_mut(index as usize) {
+            *w = w.saturating_add(match depth_in_loops {
+                0 => 1,
+                1 => 8,
+                _ => 64,
+            });
+        }
+    }
+    weights
+}
 
 const SAVED_VMCTX: i32 = -8;
 
@@ -162,10 +213,15 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             }
         }
         let locals_end = (at + 15) & !15;
-        // Pin the first integer and float locals (parameters first).
+        // Pin the most used locals in registers: uses inside loops weigh
+        // more (a quick scan of the body; ties go to earlier locals).
+        let weights = local_weights(body, locals.len());
+        let mut order: Vec<usize> = (0..locals.len()).filter(|&i| weights[i] > 0).collect();
+        order.sort_by(|&x, &y| weights[y].cmp(&weights[x]).then(x.cmp(&y)));
         let mut regs = RegSet::default();
         let (mut gprs, mut xmms) = (PIN_GPRS.iter(), PIN_XMMS.iter());
-        for local in &mut locals {
+        for i in order {
+            let local = &mut locals[i];
             local.pin = match local.ty {
                 ValType::F32 | ValType::F64 => xmms.next().map(|&x| {
                     regs.take_xmm(x);
