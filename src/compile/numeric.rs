@@ -2,7 +2,7 @@
 //! comparisons, conversions (trapping and saturating), sign extension.
 
 use super::func::FuncCompiler;
-use super::stack::{SCRATCH, SCRATCH_XMM, SCRATCH2};
+use super::stack::{Loc, SCRATCH, SCRATCH_XMM, SCRATCH2, Val};
 use crate::abi::TrapCode;
 use crate::asm::x64::{AluOp, Cond, Gpr, RoundMode, ShiftOp, Size, SseOp, UnaryOp, Xmm};
 use crate::decode::{Operator, ValType};
@@ -389,17 +389,23 @@ impl FuncCompiler<'_, '_, '_> {
             self.a.alu_rr(AluOp::Cmp, size, a, b);
             a
         };
-        self.a.setcc(cond, a);
-        self.a.movzx_rr(Size::S32, Size::S8, a, a);
-        self.push_gpr(ValType::I32, a);
+        let _ = a;
+        self.push(ValType::I32, Loc::Flags(cond));
     }
 
     fn int_eqz(&mut self, ty: ValType) {
+        if let Some(&Val {
+            loc: Loc::Flags(cond),
+            ..
+        }) = self.stack.last()
+        {
+            self.stack.pop();
+            self.push(ValType::I32, Loc::Flags(cond.invert()));
+            return;
+        }
         let a = self.pop_gpr();
         self.a.test_rr(int_size(ty), a, a);
-        self.a.setcc(Cond::E, a);
-        self.a.movzx_rr(Size::S32, Size::S8, a, a);
-        self.push_gpr(ValType::I32, a);
+        self.push(ValType::I32, Loc::Flags(Cond::E));
     }
 
     fn int_extend(&mut self, ty: ValType, to: Size, from: Size) {

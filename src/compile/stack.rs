@@ -25,6 +25,10 @@ pub enum Loc {
     Const(u64),
     /// In the home slot of its stack position.
     Home,
+    /// An `i32` comparison result still in the CPU flags: true when the
+    /// condition holds. Only the top operand can be here, and only until the
+    /// next operator, which either branches on it or materializes it.
+    Flags(crate::asm::x64::Cond),
 }
 
 /// One operand of the value stack.

@@ -236,7 +236,9 @@ impl FuncValidator {
     fn pop(&mut self, expected: ValType) -> Result<Option<ValType>> {
         if self.operands.len() > self.floor {
             return match self.operands.pop().flatten() {
-                Some(found) if found != expected => Err(mismatch(self.offset, expected, Some(found))),
+                Some(found) if found != expected => {
+                    Err(mismatch(self.offset, expected, Some(found)))
+                }
                 found => Ok(found),
             };
         }

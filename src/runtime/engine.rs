@@ -1,0 +1,208 @@
+//! [`Config`] and [`Engine`]: the code memory, the engine-wide stubs, the
+//! CPU features the compiler may use, and the registry that gives every
+//! function type an engine-wide id (what `call_indirect` compares).
+
+use crate::abi::{ExecContext, VmContext};
+use crate::asm::x64::CpuFeatures;
+use crate::code_memory::{CodeMemory, PublishedCode};
+use crate::compile::stubs::engine_stubs;
+use crate::decode::FuncType;
+use crate::error::{Error, Result};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+use hashbrown::HashMap;
+
+/// Default size of a store's wasm stack.
+pub const DEFAULT_MAX_WASM_STACK: usize = 1 << 20;
+/// Smallest wasm stack [`Engine::new`] accepts (the limit keeps a 32 KiB
+/// margin for the trampolines and nested entries).
+pub const MIN_MAX_WASM_STACK: usize = 64 << 10;
+
+/// Settings for an [`Engine`].
+#[derive(Clone)]
+pub struct Config {
+    code_memory: Option<Arc<dyn CodeMemory>>,
+    max_wasm_stack: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("code_memory", &self.code_memory.is_some())
+            .field("max_wasm_stack", &self.max_wasm_stack)
+            .finish()
+    }
+}
+
+impl Config {
+    /// The defaults: the std code memory (when `std` is on) and a 1 MiB
+    /// wasm stack.
+    pub fn new() -> Self {
+        Self {
+            code_memory: None,
+            max_wasm_stack: DEFAULT_MAX_WASM_STACK,
+        }
+    }
+
+    /// Where compiled code goes. Required without the `std` feature.
+    pub fn code_memory(&mut self, memory: Arc<dyn CodeMemory>) -> &mut Self {
+        self.code_memory = Some(memory);
+        self
+    }
+
+    /// Size in bytes of each store's wasm stack (default 1 MiB, at least
+    /// 64 KiB).
+    pub fn max_wasm_stack(&mut self, bytes: usize) -> &mut Self {
+        self.max_wasm_stack = bytes;
+        self
+    }
+}
+
+pub(crate) type EnterFn =
+    unsafe extern "sysv64" fn(*mut ExecContext, *mut VmContext, *const u8, *mut u64, usize);
+pub(crate) type ResumeFn = unsafe extern "sysv64" fn(*mut ExecContext);
+
+/// Interns function types as engine-wide ids.
+#[derive(Default)]
+struct TypeRegistry {
+    ids: HashMap<FuncType, u32>,
+    types: Vec<FuncType>,
+}
+
+pub(crate) struct EngineInner {
+    pub(crate) code_memory: Arc<dyn CodeMemory>,
+    _stubs: PublishedCode,
+    pub(crate) enter: EnterFn,
+    pub(crate) resume: ResumeFn,
+    pub(crate) host_call: *const u8,
+    pub(crate) cpu: CpuFeatures,
+    pub(crate) max_wasm_stack: usize,
+    types: spin::Mutex<TypeRegistry>,
+}
+
+// SAFETY: `host_call` points into `_stubs`, immutable published code owned
+// by the engine; the registry is behind a mutex; the rest is Send + Sync.
+unsafe impl Send for EngineInner {}
+// SAFETY: as above; nothing is mutated without the mutex.
+unsafe impl Sync for EngineInner {}
+
+/// The compilation environment shared by modules and stores. Cheap to
+/// clone.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<EngineInner>,
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("cpu", &self.inner.cpu)
+            .finish()
+    }
+}
+
+#[cfg(feature = "std")]
+impl Default for Engine {
+    /// An engine with the default [`Config`].
+    ///
+    /// Engine creation only fails when the operating system refuses
+    /// executable memory; this default then yields an engine whose modules
+    /// cannot be created (use [`Engine::new`] to see the error).
+    fn default() -> Self {
+        match Engine::new(&Config::new()) {
+            Ok(engine) => engine,
+            Err(e) => {
+                // Without executable memory nothing can run: report loudly.
+                std::panic!("wasmkern: cannot create the default engine: {e}")
+            }
+        }
+    }
+}
+
+impl Engine {
+    /// Creates an engine: publishes the stubs in the code memory.
+    pub fn new(config: &Config) -> Result<Engine> {
+        if config.max_wasm_stack < MIN_MAX_WASM_STACK {
+            return Err(Error::runtime(
+                "max_wasm_stack is below the minimum of 64 KiB",
+            ));
+        }
+        let code_memory = match &config.code_memory {
+            Some(m) => m.clone(),
+            None => default_code_memory()?,
+        };
+        let stubs = engine_stubs()?;
+        let mut block = code_memory.allocate(stubs.code.len()).map_err(|e| {
+            Error::runtime("cannot allocate code memory for the engine stubs").with_detail(e)
+        })?;
+        if let Err(e) = block.write(0, &stubs.code) {
+            code_memory.free(block);
+            return Err(Error::runtime("cannot write the engine stubs").with_detail(e));
+        }
+        let published = PublishedCode::publish(code_memory.clone(), block)
+            .map_err(|e| Error::runtime("cannot publish the engine stubs").with_detail(e))?;
+        let base = published.exec_ptr().as_ptr() as *const u8;
+        // SAFETY: the offsets come from `engine_stubs`, inside the published
+        // block, and point at functions with exactly these signatures (see
+        // `compile::stubs`); the block lives as long as the engine.
+        let (enter, resume) = unsafe {
+            (
+                core::mem::transmute::<*const u8, EnterFn>(base.add(stubs.enter)),
+                core::mem::transmute::<*const u8, ResumeFn>(base.add(stubs.resume)),
+            )
+        };
+        // SAFETY: `host_call` is an offset inside the same block.
+        let host_call = unsafe { base.add(stubs.host_call) };
+        Ok(Engine {
+            inner: Arc::new(EngineInner {
+                code_memory,
+                _stubs: published,
+                enter,
+                resume,
+                host_call,
+                cpu: CpuFeatures::detect(),
+                max_wasm_stack: config.max_wasm_stack,
+                types: spin::Mutex::new(TypeRegistry::default()),
+            }),
+        })
+    }
+
+    /// The engine-wide id of a function type (interned on first use).
+    ///
+    /// Ids are indices of a vector of types; 2^32 distinct types cannot fit
+    /// in memory, so the conversion cannot saturate in practice.
+    pub(crate) fn type_id(&self, ty: &FuncType) -> u32 {
+        let mut reg = self.inner.types.lock();
+        if let Some(&id) = reg.ids.get(ty) {
+            return id;
+        }
+        let id = u32::try_from(reg.types.len()).unwrap_or(u32::MAX);
+        reg.types.push(ty.clone());
+        reg.ids.insert(ty.clone(), id);
+        id
+    }
+
+    /// True when both handles name the same engine.
+    pub fn same(a: &Engine, b: &Engine) -> bool {
+        Arc::ptr_eq(&a.inner, &b.inner)
+    }
+}
+
+#[cfg(feature = "std")]
+fn default_code_memory() -> Result<Arc<dyn CodeMemory>> {
+    Ok(Arc::new(crate::host::MmapCodeMemory::new()))
+}
+
+#[cfg(not(feature = "std"))]
+fn default_code_memory() -> Result<Arc<dyn CodeMemory>> {
+    Err(Error::runtime(
+        "no code memory: without the `std` feature, give one with Config::code_memory",
+    ))
+}

@@ -1,0 +1,376 @@
+//! [`Func`]: wasm and host functions; [`TypedFunc`] and the traits that map
+//! Rust types to wasm types ([`WasmTy`], [`WasmParams`], [`WasmResults`],
+//! [`WasmRet`], [`IntoFunc`]).
+
+use super::exec;
+use super::store::{AsContext, AsContextMut, Caller, FuncData, FuncKind, StoreInner};
+use super::values::Val;
+use crate::abi::VmFuncRef;
+use crate::decode::{FuncType, ValType};
+use crate::error::{Error, Result};
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::marker::PhantomData;
+
+/// A host function as the store keeps it.
+pub type HostFunc<T> = Arc<dyn Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync>;
+
+/// A function of a store (defined by an instance or by the host).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Func {
+    pub(crate) store: u64,
+    pub(crate) index: u32,
+}
+
+impl Func {
+    /// A host function of type `ty` that runs `f`.
+    ///
+    /// `f` receives the arguments and writes the results; the runtime checks
+    /// the results' types.
+    pub fn new<T: 'static>(
+        mut store: impl AsContextMut<Data = T>,
+        ty: FuncType,
+        f: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync + 'static,
+    ) -> Func {
+        store.as_context_mut().push_host_func(ty, Arc::new(f))
+    }
+
+    /// A host function from a Rust closure whose parameters and results are
+    /// wasm scalars (`i32`, `u32`, `i64`, `u64`, `f32`, `f64`), optionally
+    /// taking a [`Caller`] first, and returning `()`, a value, a tuple, or a
+    /// `Result` of those.
+    pub fn wrap<T: 'static, Params, Results>(
+        mut store: impl AsContextMut<Data = T>,
+        f: impl IntoFunc<T, Params, Results>,
+    ) -> Func {
+        let (ty, f) = f.into_host_func();
+        store.as_context_mut().push_host_func(ty, f)
+    }
+
+    /// The function's type (`[] -> []` for another store's function).
+    pub fn ty(&self, store: impl AsContext) -> FuncType {
+        match store.as_context().inner.func_data(*self) {
+            Ok(f) => f.ty.clone(),
+            Err(_) => FuncType::new(&[], &[]),
+        }
+    }
+
+    /// Calls the function: checks the arguments against its type, runs it
+    /// and writes `results` (whose length must be the number of results).
+    pub fn call(
+        &self,
+        mut store: impl AsContextMut,
+        params: &[Val],
+        results: &mut [Val],
+    ) -> Result<()> {
+        exec::call(store.as_context_mut(), *self, params, results)
+    }
+
+    /// A typed view of the function; fails when the types differ.
+    pub fn typed<Params: WasmParams, Results: WasmResults>(
+        &self,
+        store: impl AsContext,
+    ) -> Result<TypedFunc<Params, Results>> {
+        let ty = store.as_context().inner.func_data(*self)?.ty.clone();
+        let expected = FuncType::new(&Params::types(), &Results::types());
+        if ty != expected {
+            return Err(Error::runtime("type mismatch").with_detail(format_args!(
+                "expected function of type {expected}, found {ty}"
+            )));
+        }
+        Ok(TypedFunc {
+            func: *self,
+            _marker: PhantomData,
+        })
+    }
+}
+
+impl<T> super::store::Store<T> {
+    pub(crate) fn push_host_func(&mut self, ty: FuncType, f: HostFunc<T>) -> Func {
+        let inner = &mut self.inner;
+        let type_id = inner.engine.type_id(&ty);
+        let host_index = self.host_funcs.len() as u32;
+        let funcref = Box::new(VmFuncRef {
+            code: inner.engine.inner.host_call,
+            vmctx: &mut *inner.host_vmctx,
+            type_id,
+            host_index,
+        });
+        let ptr: *const VmFuncRef = &*funcref;
+        self.host_funcs.push(f);
+        push_func_infallible(
+            inner,
+            FuncData {
+                ty,
+                funcref: ptr,
+                kind: FuncKind::Host {
+                    index: host_index,
+                    _funcref: funcref,
+                },
+            },
+        )
+    }
+}
+
+fn push_func_infallible(inner: &mut StoreInner, data: FuncData) -> Func {
+    // More than 2^32 functions cannot be allocated; index wraps harmlessly
+    // into an invalid handle if it ever did.
+    let index = inner.funcs.len() as u32;
+    inner.funcref_map.insert(data.funcref as usize, index);
+    inner.funcs.push(data);
+    Func {
+        store: inner.id,
+        index,
+    }
+}
+
+/// A function with statically known parameter and result types.
+pub struct TypedFunc<Params, Results> {
+    func: Func,
+    _marker: PhantomData<fn(Params) -> Results>,
+}
+
+impl<P, R> Clone for TypedFunc<P, R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<P, R> Copy for TypedFunc<P, R> {}
+impl<P, R> core::fmt::Debug for TypedFunc<P, R> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("TypedFunc").field(&self.func).finish()
+    }
+}
+
+impl<Params: WasmParams, Results: WasmResults> TypedFunc<Params, Results> {
+    /// Calls the function.
+    pub fn call(&self, mut store: impl AsContextMut, params: Params) -> Result<Results> {
+        let args = params.into_vals();
+        let mut results = vec![Val::I32(0); Results::types().len()];
+        exec::call(store.as_context_mut(), self.func, &args, &mut results)?;
+        Results::from_vals(&results)
+            .ok_or_else(|| Error::runtime("function returned values of the wrong type"))
+    }
+
+    /// The untyped function.
+    pub fn func(&self) -> &Func {
+        &self.func
+    }
+}
+
+/// A Rust type that is a wasm value type.
+pub trait WasmTy: Copy + Send + Sync + 'static {
+    /// Its wasm type.
+    fn valtype() -> ValType;
+    /// Into a [`Val`].
+    fn into_val(self) -> Val;
+    /// From a [`Val`] of the right type.
+    fn from_val(val: Val) -> Option<Self>;
+}
+
+macro_rules! wasm_ty {
+    ($($t:ty => $v:ident, $into:expr, $from:expr;)*) => {$(
+        impl WasmTy for $t {
+            fn valtype() -> ValType {
+                ValType::$v
+            }
+            fn into_val(self) -> Val {
+                let f: fn($t) -> Val = $into;
+                f(self)
+            }
+            fn from_val(val: Val) -> Option<Self> {
+                match val {
+                    Val::$v(x) => {
+                        let f: fn(_) -> $t = $from;
+                        Some(f(x))
+                    }
+                    _ => None,
+                }
+            }
+        }
+    )*};
+}
+
+wasm_ty! {
+    i32 => I32, Val::I32, |x: i32| x;
+    u32 => I32, |x| Val::I32(x as i32), |x: i32| x as u32;
+    i64 => I64, Val::I64, |x: i64| x;
+    u64 => I64, |x| Val::I64(x as i64), |x: i64| x as u64;
+    f32 => F32, |x| Val::F32(x.to_bits()), f32::from_bits;
+    f64 => F64, |x| Val::F64(x.to_bits()), f64::from_bits;
+}
+
+/// The parameters of a [`TypedFunc`]: a [`WasmTy`] or a tuple of them.
+pub trait WasmParams: Sized {
+    /// The wasm types.
+    fn types() -> Vec<ValType>;
+    /// The values.
+    fn into_vals(self) -> Vec<Val>;
+}
+
+/// The results of a [`TypedFunc`] or a host function: `()`, a [`WasmTy`] or
+/// a tuple of them.
+pub trait WasmResults: Sized {
+    /// The wasm types.
+    fn types() -> Vec<ValType>;
+    /// Reads the values (`None` on a type mismatch).
+    fn from_vals(vals: &[Val]) -> Option<Self>;
+    /// Writes the values into `out` (of the length `types()` gives).
+    fn write(self, out: &mut [Val]) -> Result<()>;
+}
+
+/// What a host closure may return: [`WasmResults`] or a `Result` of them.
+pub trait WasmRet {
+    /// The results.
+    type Results: WasmResults;
+    /// The results or the host's error.
+    fn into_results(self) -> Result<Self::Results>;
+}
+
+impl<A: WasmTy> WasmParams for A {
+    fn types() -> Vec<ValType> {
+        vec![A::valtype()]
+    }
+    fn into_vals(self) -> Vec<Val> {
+        vec![self.into_val()]
+    }
+}
+
+impl<A: WasmTy> WasmResults for A {
+    fn types() -> Vec<ValType> {
+        vec![A::valtype()]
+    }
+    fn from_vals(vals: &[Val]) -> Option<Self> {
+        match vals {
+            [v] => A::from_val(*v),
+            _ => None,
+        }
+    }
+    fn write(self, out: &mut [Val]) -> Result<()> {
+        match out {
+            [v] => {
+                *v = self.into_val();
+                Ok(())
+            }
+            _ => Err(wrong_result_count()),
+        }
+    }
+}
+
+impl<A: WasmTy> WasmRet for A {
+    type Results = A;
+    fn into_results(self) -> Result<A> {
+        Ok(self)
+    }
+}
+
+impl<R: WasmResults> WasmRet for Result<R> {
+    type Results = R;
+    fn into_results(self) -> Result<R> {
+        self
+    }
+}
+
+fn wrong_result_count() -> Error {
+    Error::runtime("wrong number of results")
+}
+
+macro_rules! tuples {
+    ($($a:ident)*) => {
+        #[allow(non_snake_case)]
+        impl<$($a: WasmTy),*> WasmParams for ($($a,)*) {
+            fn types() -> Vec<ValType> {
+                vec![$($a::valtype()),*]
+            }
+            fn into_vals(self) -> Vec<Val> {
+                let ($($a,)*) = self;
+                vec![$($a.into_val()),*]
+            }
+        }
+
+        #[allow(non_snake_case)]
+        impl<$($a: WasmTy),*> WasmResults for ($($a,)*) {
+            fn types() -> Vec<ValType> {
+                vec![$($a::valtype()),*]
+            }
+            fn from_vals(vals: &[Val]) -> Option<Self> {
+                let mut it = vals.iter().copied();
+                let r = ($($a::from_val(it.next()?)?,)*);
+                if it.next().is_some() {
+                    return None;
+                }
+                Some(r)
+            }
+            fn write(self, out: &mut [Val]) -> Result<()> {
+                let ($($a,)*) = self;
+                let vals: &[Val] = &[$($a.into_val()),*];
+                if vals.len() != out.len() {
+                    return Err(wrong_result_count());
+                }
+                out.copy_from_slice(vals);
+                Ok(())
+            }
+        }
+
+        impl<$($a: WasmTy),*> WasmRet for ($($a,)*) {
+            type Results = Self;
+            fn into_results(self) -> Result<Self> {
+                Ok(self)
+            }
+        }
+
+        #[allow(non_snake_case)]
+        impl<T: 'static, F, $($a: WasmTy,)* R: WasmRet> IntoFunc<T, ($($a,)*), R> for F
+        where
+            F: Fn($($a),*) -> R + Send + Sync + 'static,
+        {
+            fn into_host_func(self) -> (FuncType, HostFunc<T>) {
+                let ty = FuncType::new(&[$($a::valtype()),*], &R::Results::types());
+                let f = move |_caller: Caller<'_, T>, args: &[Val], results: &mut [Val]| -> Result<()> {
+                    let mut _it = args.iter().copied();
+                    $(let $a = _it.next().and_then($a::from_val).ok_or_else(bad_arg)?;)*
+                    (self)($($a),*).into_results()?.write(results)
+                };
+                (ty, Arc::new(f))
+            }
+        }
+
+        #[allow(non_snake_case)]
+        impl<T: 'static, F, $($a: WasmTy,)* R: WasmRet> IntoFunc<T, (Caller<'static, T>, $($a,)*), R> for F
+        where
+            F: Fn(Caller<'_, T>, $($a),*) -> R + Send + Sync + 'static,
+        {
+            fn into_host_func(self) -> (FuncType, HostFunc<T>) {
+                let ty = FuncType::new(&[$($a::valtype()),*], &R::Results::types());
+                let f = move |caller: Caller<'_, T>, args: &[Val], results: &mut [Val]| -> Result<()> {
+                    let mut _it = args.iter().copied();
+                    $(let $a = _it.next().and_then($a::from_val).ok_or_else(bad_arg)?;)*
+                    (self)(caller, $($a),*).into_results()?.write(results)
+                };
+                (ty, Arc::new(f))
+            }
+        }
+    };
+}
+
+fn bad_arg() -> Error {
+    Error::runtime("host function called with an argument of the wrong type")
+}
+
+/// A Rust closure that can become a host function (see [`Func::wrap`]).
+pub trait IntoFunc<T, Params, Results>: Send + Sync + 'static {
+    /// The function type and the uniform host function.
+    fn into_host_func(self) -> (FuncType, HostFunc<T>);
+}
+
+tuples!();
+tuples!(A1);
+tuples!(A1 A2);
+tuples!(A1 A2 A3);
+tuples!(A1 A2 A3 A4);
+tuples!(A1 A2 A3 A4 A5);
+tuples!(A1 A2 A3 A4 A5 A6);
+tuples!(A1 A2 A3 A4 A5 A6 A7);
+tuples!(A1 A2 A3 A4 A5 A6 A7 A8);

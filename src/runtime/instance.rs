@@ -1,0 +1,458 @@
+//! [`Instance`]: instantiation (WebAssembly 2.0 semantics) and exports.
+//!
+//! Instantiation checks the imports (count, kinds, types: functions by
+//! exact type, tables and memories by limits subtyping against their
+//! current size, globals by type and mutability), creates the module's
+//! memories, tables and globals, builds the `VmContext`, then applies the
+//! active element and data segments in order — an out-of-bounds segment
+//! fails instantiation with the trap, and the writes of earlier segments
+//! stay, as the specification requires — and runs the start function.
+//!
+//! An imported host function is entered through a copy of its `VmFuncRef`
+//! whose `vmctx` is the importing instance's context: the host-call stub
+//! only reads `exec` from it, and the runtime learns from it which instance
+//! called (for [`Caller::get_export`](super::Caller::get_export)).
+
+use super::engine::Engine;
+use super::externals::Extern;
+use super::func::{Func, TypedFunc, WasmParams, WasmResults};
+use super::global::Global;
+use super::memory::Memory;
+use super::module::{ExternType, Module};
+use super::store::{
+    AsContext, AsContextMut, FuncData, FuncKind, InstanceData, StoreInner, new_vmctx,
+};
+use super::table::Table;
+use crate::abi::{TrapCode, VmContext, VmFuncRef, VmTable};
+use crate::decode::{
+    self, ConstExpr, DataKind, ElementItems, ElementKind, ExternKind, Limits, Operator,
+    read_operator,
+};
+use crate::error::{Error, Result};
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
+/// An instance of a module in a store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Instance {
+    pub(crate) store: u64,
+    pub(crate) index: u32,
+}
+
+impl Instance {
+    /// Instantiates `module` with `imports` (one per import, in order) and
+    /// runs its start function.
+    pub fn new(
+        mut store: impl AsContextMut,
+        module: &Module,
+        imports: &[Extern],
+    ) -> Result<Instance> {
+        let store = store.as_context_mut();
+        let (index, start) = store.inner.instantiate(module, imports)?;
+        let instance = Instance {
+            store: store.inner.id,
+            index,
+        };
+        if let Some(start) = start {
+            start.call(&mut *store, &[], &mut [])?;
+        }
+        Ok(instance)
+    }
+
+    /// The export called `name`.
+    pub fn get_export(&self, store: impl AsContext, name: &str) -> Option<Extern> {
+        let inner = &store.as_context().inner;
+        let data = inner.instance_data(self.store, self.index).ok()?;
+        data.exports
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, e)| *e)
+    }
+
+    /// All exports, in order.
+    pub fn exports(&self, store: impl AsContext) -> Vec<(String, Extern)> {
+        let inner = &store.as_context().inner;
+        inner
+            .instance_data(self.store, self.index)
+            .map(|d| d.exports.clone())
+            .unwrap_or_default()
+    }
+
+    /// The exported function `name`.
+    pub fn get_func(&self, store: impl AsContext, name: &str) -> Option<Func> {
+        self.get_export(store, name)?.into_func()
+    }
+
+    /// The exported function `name`, typed.
+    pub fn get_typed_func<Params: WasmParams, Results: WasmResults>(
+        &self,
+        store: impl AsContext,
+        name: &str,
+    ) -> Result<TypedFunc<Params, Results>> {
+        let store = store.as_context();
+        let func = self.get_func(store, name).ok_or_else(|| {
+            Error::runtime("unknown export").with_detail(format_args!("no function `{name}`"))
+        })?;
+        func.typed(store)
+    }
+
+    /// The exported memory `name`.
+    pub fn get_memory(&self, store: impl AsContext, name: &str) -> Option<Memory> {
+        self.get_export(store, name)?.into_memory()
+    }
+
+    /// The exported global `name`.
+    pub fn get_global(&self, store: impl AsContext, name: &str) -> Option<Global> {
+        self.get_export(store, name)?.into_global()
+    }
+
+    /// The exported table `name`.
+    pub fn get_table(&self, store: impl AsContext, name: &str) -> Option<Table> {
+        self.get_export(store, name)?.into_table()
+    }
+}
+
+/// `actual` (an import's current limits) matches `declared` (what the
+/// module asks for).
+fn limits_match(actual: Limits, declared: Limits) -> bool {
+    actual.min >= declared.min
+        && match declared.max {
+            None => true,
+            Some(dmax) => actual.max.is_some_and(|amax| amax <= dmax),
+        }
+}
+
+/// Evaluates a constant expression to its raw value.
+fn eval_const(
+    expr: &ConstExpr<'_>,
+    funcrefs: &[VmFuncRef],
+    global: &dyn Fn(u32) -> Option<u128>,
+) -> Result<u128> {
+    let mut r = expr.reader();
+    let mut value = None;
+    loop {
+        let v = match read_operator(&mut r)? {
+            Operator::I32Const { value } => value as u32 as u128,
+            Operator::I64Const { value } => value as u64 as u128,
+            Operator::F32Const { value } => value.0 as u128,
+            Operator::F64Const { value } => value.0 as u128,
+            Operator::V128Const { value } => u128::from_le_bytes(value.0),
+            Operator::RefNull { .. } => 0,
+            Operator::RefFunc { function_index } => funcrefs
+                .get(function_index as usize)
+                .map(|f| f as *const VmFuncRef as usize as u128)
+                .ok_or_else(|| {
+                    Error::instantiation("unknown function").with_index(function_index)
+                })?,
+            Operator::GlobalGet { global_index } => global(global_index)
+                .ok_or_else(|| Error::instantiation("unknown global").with_index(global_index))?,
+            Operator::End => break,
+            _ => return Err(Error::instantiation("constant expression required")),
+        };
+        value = Some(v);
+    }
+    value.ok_or_else(|| Error::instantiation("empty constant expression"))
+}
+
+impl StoreInner {
+    /// Everything of instantiation but the start function; returns the new
+    /// instance's index and its start function.
+    pub(crate) fn instantiate(
+        &mut self,
+        module: &Module,
+        imports: &[Extern],
+    ) -> Result<(u32, Option<Func>)> {
+        let module = module.clone();
+        let m = &*module.inner;
+        if !Engine::same(&m.engine, &self.engine) {
+            return Err(Error::instantiation(
+                "the module and the store belong to different engines",
+            ));
+        }
+        if imports.len() != m.imports.len() {
+            return Err(
+                Error::link("wrong number of imports").with_detail(format_args!(
+                    "the module needs {}, {} given",
+                    m.imports.len(),
+                    imports.len()
+                )),
+            );
+        }
+        let mut funcs: Vec<u32> = Vec::with_capacity(m.func_types.len());
+        let mut memories = Vec::new();
+        let mut tables = Vec::new();
+        let mut globals = Vec::new();
+        for (imp, ext) in m.imports.iter().zip(imports) {
+            let found = ext.ty_in(self);
+            let ok = match (&imp.ty, ext, &found) {
+                (ExternType::Func(want), Extern::Func(f), Some(ExternType::Func(have))) => {
+                    want == have && {
+                        funcs.push(f.index);
+                        true
+                    }
+                }
+                (ExternType::Table(want), Extern::Table(t), Some(ExternType::Table(have))) => {
+                    want.elem == have.elem && limits_match(have.limits, want.limits) && {
+                        tables.push(t.index);
+                        true
+                    }
+                }
+                (ExternType::Memory(want), Extern::Memory(mem), Some(ExternType::Memory(have))) => {
+                    limits_match(have.limits, want.limits) && {
+                        memories.push(mem.index);
+                        true
+                    }
+                }
+                (ExternType::Global(want), Extern::Global(g), Some(ExternType::Global(have))) => {
+                    want == have && {
+                        globals.push(g.index);
+                        true
+                    }
+                }
+                _ => false,
+            };
+            if !ok {
+                let found = match &found {
+                    Some(t) => alloc::format!("{} {t:?}", t.kind_name()),
+                    None => String::from("an item of another store"),
+                };
+                return Err(
+                    Error::link("incompatible import type").with_detail(format_args!(
+                        "`{}::{}` should be {} {:?}, found {found}",
+                        imp.module,
+                        imp.name,
+                        imp.ty.kind_name(),
+                        imp.ty
+                    )),
+                );
+            }
+        }
+
+        let decoded = decode::Module::decode(&m.bytes)?;
+        let index = u32::try_from(self.instances.len())
+            .ok()
+            .filter(|&i| (i as usize) < super::store::NO_INSTANCE)
+            .ok_or_else(|| Error::instantiation("too many instances in the store"))?;
+        let mut vmctx = new_vmctx(&mut *self.exec);
+        let vmctx_ptr: *mut VmContext = &mut *vmctx;
+
+        // Function references: imports first (host functions re-pointed at
+        // this instance's context), then the defined functions.
+        let mut funcrefs = Vec::with_capacity(m.func_types.len());
+        for &f in &funcs {
+            let data = &self.funcs[f as usize];
+            // SAFETY: `data.funcref` is a registered `VmFuncRef` of this
+            // store, alive as long as the store.
+            let mut r = unsafe { *data.funcref };
+            if matches!(data.kind, FuncKind::Host { .. }) {
+                r.vmctx = vmctx_ptr;
+            }
+            funcrefs.push(r);
+        }
+        let code_base = m.code.as_ref().map(|c| c.exec_ptr().as_ptr() as *const u8);
+        for (i, &t) in decoded.functions.iter().enumerate() {
+            let (Some(base), Some(&offset)) = (code_base, m.func_offsets.get(i)) else {
+                return Err(
+                    Error::instantiation("the module has no code for function").with_index(i)
+                );
+            };
+            if offset as usize >= m.code.as_ref().map_or(0, |c| c.len()) {
+                return Err(
+                    Error::instantiation("function entry outside the module's code").with_index(i),
+                );
+            }
+            funcrefs.push(VmFuncRef {
+                // SAFETY: the offset was checked against the code's length.
+                code: unsafe { base.add(offset as usize) },
+                vmctx: vmctx_ptr,
+                type_id: m.type_ids.get(t as usize).copied().unwrap_or(u32::MAX),
+                host_index: u32::MAX,
+            });
+        }
+        let funcrefs = funcrefs.into_boxed_slice();
+        for (i, &f) in funcs.iter().enumerate() {
+            self.funcref_map
+                .insert(&funcrefs[i] as *const VmFuncRef as usize, f);
+        }
+        let num_imported = funcs.len();
+        for (i, r) in funcrefs.iter().enumerate().skip(num_imported) {
+            let f = self.push_func(FuncData {
+                ty: m.func_type(i as u32),
+                funcref: r,
+                kind: FuncKind::Wasm,
+            })?;
+            funcs.push(f.index);
+        }
+
+        for &ty in &decoded.memories {
+            memories.push(self.push_memory(ty)?.index);
+        }
+        for &ty in &decoded.tables {
+            tables.push(self.push_table(ty, 0)?.index);
+        }
+        for g in &decoded.globals {
+            let raw = {
+                let lookup = |i: u32| {
+                    globals
+                        .get(i as usize)
+                        .and_then(|&g| self.globals.get(g as usize))
+                        .map(|g| g.get())
+                };
+                eval_const(&g.init, &funcrefs, &lookup)?
+            };
+            globals.push(self.push_global(g.ty, raw).index);
+        }
+
+        let global_ptrs: Vec<*mut u128> = globals
+            .iter()
+            .map(|&g| self.globals[g as usize].cell.get())
+            .collect();
+        let table_ptrs: Vec<*mut VmTable> = tables
+            .iter()
+            .map(|&t| &mut *self.tables[t as usize].vm as *mut VmTable)
+            .collect();
+        let (global_ptrs, table_ptrs) = (
+            global_ptrs.into_boxed_slice(),
+            table_ptrs.into_boxed_slice(),
+        );
+        vmctx.funcs = funcrefs.as_ptr();
+        vmctx.globals = global_ptrs.as_ptr();
+        vmctx.tables = table_ptrs.as_ptr();
+        vmctx.type_ids = m.type_ids.as_ptr();
+        vmctx.instance = index as usize;
+        if let Some(&m0) = memories.first() {
+            self.memories[m0 as usize].users.push(index);
+        }
+
+        let id = self.id;
+        let exports = m
+            .exports
+            .iter()
+            .filter_map(|e| {
+                let i = e.index as usize;
+                let ext = match e.kind {
+                    ExternKind::Func => Extern::Func(Func {
+                        store: id,
+                        index: *funcs.get(i)?,
+                    }),
+                    ExternKind::Table => Extern::Table(Table {
+                        store: id,
+                        index: *tables.get(i)?,
+                    }),
+                    ExternKind::Memory => Extern::Memory(Memory {
+                        store: id,
+                        index: *memories.get(i)?,
+                    }),
+                    ExternKind::Global => Extern::Global(Global {
+                        store: id,
+                        index: *globals.get(i)?,
+                    }),
+                };
+                Some((e.name.clone(), ext))
+            })
+            .collect();
+        let start = decoded
+            .start
+            .and_then(|(f, _)| funcs.get(f as usize))
+            .map(|&index| Func { store: id, index });
+
+        self.vmctx_map.insert(vmctx_ptr as usize, index);
+        self.instances.push(InstanceData {
+            _module: module.clone(),
+            vmctx,
+            funcrefs,
+            _global_ptrs: global_ptrs,
+            _table_ptrs: table_ptrs,
+            funcs,
+            memories,
+            tables,
+            globals,
+            exports,
+            dropped_elems: vec![false; decoded.elements.len()],
+            dropped_data: vec![false; decoded.data.len()],
+        });
+        if let Some(&m0) = self.instances[index as usize].memories.first() {
+            self.refresh_memory(m0);
+        }
+        self.apply_segments(index, &decoded)?;
+        Ok((index, start))
+    }
+
+    /// Applies active element and data segments in order, and drops active
+    /// and declared segments.
+    fn apply_segments(&mut self, index: u32, decoded: &decode::Module<'_>) -> Result<()> {
+        for (i, seg) in decoded.elements.iter().enumerate() {
+            match &seg.kind {
+                ElementKind::Active { table, offset } => {
+                    let (start, items) = {
+                        let inst = &self.instances[index as usize];
+                        let lookup = |g: u32| {
+                            inst.globals
+                                .get(g as usize)
+                                .and_then(|&g| self.globals.get(g as usize))
+                                .map(|g| g.get())
+                        };
+                        let start = eval_const(offset, &inst.funcrefs, &lookup)? as u32;
+                        let items: Vec<usize> = match &seg.items {
+                            ElementItems::Functions(f) => f
+                                .iter()
+                                .map(|&f| {
+                                    inst.funcrefs
+                                        .get(f as usize)
+                                        .map(|r| r as *const VmFuncRef as usize)
+                                        .ok_or_else(|| {
+                                            Error::instantiation("unknown function").with_index(f)
+                                        })
+                                })
+                                .collect::<Result<_>>()?,
+                            ElementItems::Exprs(e) => e
+                                .iter()
+                                .map(|e| eval_const(e, &inst.funcrefs, &lookup).map(|v| v as usize))
+                                .collect::<Result<_>>()?,
+                        };
+                        (start, items)
+                    };
+                    let t = self.instances[index as usize]
+                        .tables
+                        .get(*table as usize)
+                        .copied()
+                        .ok_or_else(|| Error::instantiation("unknown table").with_index(*table))?;
+                    let elements = &mut self.tables[t as usize].elements;
+                    let end = start as usize + items.len();
+                    let dst = elements
+                        .get_mut(start as usize..end)
+                        .ok_or_else(|| Error::from_trap(TrapCode::TableOutOfBounds))?;
+                    dst.copy_from_slice(&items);
+                    self.instances[index as usize].dropped_elems[i] = true;
+                }
+                ElementKind::Declared => self.instances[index as usize].dropped_elems[i] = true,
+                ElementKind::Passive => {}
+            }
+        }
+        for (i, seg) in decoded.data.iter().enumerate() {
+            if let DataKind::Active { memory, offset } = &seg.kind {
+                let inst = &self.instances[index as usize];
+                let lookup = |g: u32| {
+                    inst.globals
+                        .get(g as usize)
+                        .and_then(|&g| self.globals.get(g as usize))
+                        .map(|g| g.get())
+                };
+                let start = eval_const(offset, &inst.funcrefs, &lookup)? as u32 as usize;
+                let mem = inst
+                    .memories
+                    .get(*memory as usize)
+                    .copied()
+                    .ok_or_else(|| Error::instantiation("unknown memory").with_index(*memory))?;
+                let bytes = &mut self.memories[mem as usize].bytes;
+                let dst = bytes
+                    .get_mut(start..start + seg.data.len())
+                    .ok_or_else(|| Error::from_trap(TrapCode::MemoryOutOfBounds))?;
+                dst.copy_from_slice(seg.data);
+                self.instances[index as usize].dropped_data[i] = true;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,200 @@
+//! [`Memory`]: a linear memory.
+//!
+//! A memory is a `Vec<u8>` of exactly its size. Growing may move it; the
+//! runtime then updates `memory_base`/`memory_len` of every instance whose
+//! memory 0 it is (generated code reloads them after every exit). Memories
+//! are limited to 65536 pages (4 GiB) and to their declared maximum.
+
+use super::store::{AsContext, AsContextMut, MemoryData, StoreInner};
+use crate::decode::{Limits, MemoryType};
+use crate::error::{Error, Result};
+const MAX_MEMORY_PAGES: u32 = 65_536;
+use alloc::vec::Vec;
+
+/// Bytes in a wasm page.
+pub const PAGE_SIZE: usize = 65536;
+
+/// A linear memory of a store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Memory {
+    pub(crate) store: u64,
+    pub(crate) index: u32,
+}
+
+fn zeroed(len: usize) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    bytes
+        .try_reserve_exact(len)
+        .map_err(|_| Error::runtime("out of memory allocating a linear memory"))?;
+    bytes.resize(len, 0);
+    Ok(bytes)
+}
+
+impl Memory {
+    /// A new memory of type `ty`, zero-filled to its minimum size.
+    pub fn new(mut store: impl AsContextMut, ty: MemoryType) -> Result<Memory> {
+        store.as_context_mut().inner.push_memory(ty)
+    }
+
+    /// The memory's type, with its current size as minimum.
+    pub fn ty(&self, store: impl AsContext) -> MemoryType {
+        self.current_type(&store.as_context().inner)
+            .unwrap_or(MemoryType {
+                limits: Limits {
+                    min: 0,
+                    max: Some(0),
+                },
+            })
+    }
+
+    pub(crate) fn current_type(&self, inner: &StoreInner) -> Result<MemoryType> {
+        let m = inner.memory_data(self.store, self.index)?;
+        Ok(MemoryType {
+            limits: Limits {
+                min: m.pages(),
+                max: m.ty.limits.max,
+            },
+        })
+    }
+
+    /// The size in pages (0 for another store's memory).
+    pub fn size(&self, store: impl AsContext) -> u32 {
+        store
+            .as_context()
+            .inner
+            .memory_data(self.store, self.index)
+            .map_or(0, |m| m.pages())
+    }
+
+    /// The size in bytes (0 for another store's memory).
+    pub fn data_size(&self, store: impl AsContext) -> usize {
+        self.data(&store).len()
+    }
+
+    /// Grows the memory by `delta` pages and returns the old size in pages.
+    pub fn grow(&self, mut store: impl AsContextMut, delta: u32) -> Result<u32> {
+        store
+            .as_context_mut()
+            .inner
+            .grow_memory(self.store, self.index, delta)
+    }
+
+    /// Copies `buf.len()` bytes at `offset` into `buf`.
+    pub fn read(&self, store: impl AsContext, offset: usize, buf: &mut [u8]) -> Result<()> {
+        let data = self.data(&store);
+        let src = offset
+            .checked_add(buf.len())
+            .and_then(|end| data.get(offset..end))
+            .ok_or_else(|| Error::runtime("out of bounds memory access"))?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+
+    /// Copies `bytes` into the memory at `offset`.
+    pub fn write(&self, mut store: impl AsContextMut, offset: usize, bytes: &[u8]) -> Result<()> {
+        let data = self.data_mut(&mut store);
+        let dst = offset
+            .checked_add(bytes.len())
+            .and_then(|end| data.get_mut(offset..end))
+            .ok_or_else(|| Error::runtime("out of bounds memory access"))?;
+        dst.copy_from_slice(bytes);
+        Ok(())
+    }
+
+    /// The contents (empty for another store's memory).
+    pub fn data<'a, S: AsContext>(&self, store: &'a S) -> &'a [u8] {
+        match store.as_context().inner.memory_data(self.store, self.index) {
+            Ok(m) => &m.bytes,
+            Err(_) => &[],
+        }
+    }
+
+    /// The contents, mutably (empty for another store's memory).
+    pub fn data_mut<'a, S: AsContextMut>(&self, store: &'a mut S) -> &'a mut [u8] {
+        match store
+            .as_context_mut()
+            .inner
+            .memory_data_mut(self.store, self.index)
+        {
+            Ok(m) => &mut m.bytes,
+            Err(_) => &mut [],
+        }
+    }
+}
+
+impl MemoryData {
+    pub(crate) fn pages(&self) -> u32 {
+        (self.bytes.len() / PAGE_SIZE) as u32
+    }
+
+    fn max_pages(&self) -> u32 {
+        self.ty
+            .limits
+            .max
+            .unwrap_or(MAX_MEMORY_PAGES)
+            .min(MAX_MEMORY_PAGES)
+    }
+}
+
+impl StoreInner {
+    pub(crate) fn push_memory(&mut self, ty: MemoryType) -> Result<Memory> {
+        let max = ty.limits.max.unwrap_or(MAX_MEMORY_PAGES);
+        if ty.limits.min > MAX_MEMORY_PAGES || max > MAX_MEMORY_PAGES {
+            return Err(Error::runtime(
+                "memory size must be at most 65536 pages (4GiB)",
+            ));
+        }
+        if ty.limits.min > max {
+            return Err(Error::runtime(
+                "size minimum must not be greater than maximum",
+            ));
+        }
+        let bytes = zeroed(ty.limits.min as usize * PAGE_SIZE)?;
+        let index = u32::try_from(self.memories.len())
+            .map_err(|_| Error::runtime("too many memories in the store"))?;
+        self.memories.push(MemoryData {
+            ty,
+            bytes,
+            users: Vec::new(),
+        });
+        Ok(Memory {
+            store: self.id,
+            index,
+        })
+    }
+
+    /// Grows memory `index` and refreshes the contexts that use it.
+    pub(crate) fn grow_memory(&mut self, store: u64, index: u32, delta: u32) -> Result<u32> {
+        let m = self.memory_data_mut(store, index)?;
+        let old = m.pages();
+        let new = old
+            .checked_add(delta)
+            .filter(|&n| n <= m.max_pages())
+            .ok_or_else(|| {
+                Error::runtime("memory.grow beyond the maximum size")
+                    .with_detail(format_args!("{old} + {delta} pages"))
+            })?;
+        let new_len = new as usize * PAGE_SIZE;
+        m.bytes
+            .try_reserve_exact(new_len - m.bytes.len())
+            .map_err(|_| Error::runtime("out of memory growing a linear memory"))?;
+        m.bytes.resize(new_len, 0);
+        self.refresh_memory(index);
+        Ok(old)
+    }
+
+    /// Writes memory `index`'s base and length into its users' contexts.
+    pub(crate) fn refresh_memory(&mut self, index: u32) {
+        let Some(m) = self.memories.get_mut(index as usize) else {
+            return;
+        };
+        let base = m.bytes.as_mut_ptr();
+        let len = m.bytes.len() as u64;
+        for &user in &m.users {
+            if let Some(instance) = self.instances.get_mut(user as usize) {
+                instance.vmctx.memory_base = base;
+                instance.vmctx.memory_len = len;
+            }
+        }
+    }
+}

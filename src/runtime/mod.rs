@@ -1,0 +1,51 @@
+//! The runtime: [`Engine`], [`Module`], [`Store`], [`Linker`], [`Instance`],
+//! [`Func`], [`Memory`], [`Table`], [`Global`], and the exit loop that runs
+//! compiled code. The API has Wasmtime's shape.
+//!
+//! # Decisions
+//! - **Handles.** Stores own every object; [`Func`], [`Memory`], [`Table`],
+//!   [`Global`], [`Instance`] and [`ExternRef`] are `Copy` handles (store id +
+//!   index). Using a handle with another store is an error (or, for
+//!   accessors without a `Result`, an empty/zero answer), never a panic.
+//! - **Stable addresses.** What generated code reaches through pointers is
+//!   boxed: the `ExecContext`, each instance's `VmContext`, its `VmFuncRef`
+//!   array (imports first), global cells (16 bytes, see [`Val`] for the
+//!   layout), `VmTable`s.
+//! - **Memories** are `Vec<u8>`s of exactly their size (at most 65536 pages);
+//!   growth may move them, and every `VmContext` using the memory is then
+//!   updated. **Tables** hold at most [`MAX_TABLE_ELEMENTS`] elements.
+//! - **Calls** go through the enter trampoline on the store's own wasm
+//!   stack; see [`exec`] for the stack layout of nested host → wasm calls
+//!   and the exit loop. Traps are errors whose [`Error::trap`] is set; a
+//!   host function's error becomes the error of the wasm call.
+//! - `ExitCode::Helper` exits (bulk memory and table operations) are not
+//!   served yet and fail the call with an "unsupported" error.
+//!
+//! [`Error::trap`]: crate::Error::trap
+
+mod engine;
+pub mod exec;
+mod externals;
+mod func;
+mod global;
+mod instance;
+mod linker;
+mod memory;
+mod module;
+mod store;
+mod table;
+mod values;
+
+pub use crate::abi::TrapCode as Trap;
+pub use crate::decode::{FuncType, GlobalType, Limits, MemoryType, RefType, TableType, ValType};
+pub use engine::{Config, DEFAULT_MAX_WASM_STACK, Engine, MIN_MAX_WASM_STACK};
+pub use externals::Extern;
+pub use func::{Func, HostFunc, IntoFunc, TypedFunc, WasmParams, WasmResults, WasmRet, WasmTy};
+pub use global::Global;
+pub use instance::Instance;
+pub use linker::Linker;
+pub use memory::{Memory, PAGE_SIZE};
+pub use module::{ExportType, ExternType, ImportType, Module};
+pub use store::{AsContext, AsContextMut, Caller, Store};
+pub use table::{MAX_TABLE_ELEMENTS, Table};
+pub use values::{ExternRef, Val};

@@ -1,0 +1,335 @@
+//! [`Module`]: a decoded, validated and compiled module, ready to be
+//! instantiated any number of times in stores of its engine.
+//!
+//! The module keeps its bytes (`Arc<[u8]>`); instantiation decodes them again
+//! for the segments and initializers (decoding is cheap next to compiling),
+//! while types, imports and exports are kept as owned copies.
+
+use super::engine::Engine;
+use crate::code_memory::PublishedCode;
+use crate::compile::compile_module;
+use crate::decode::{self, ExternKind, FuncType, GlobalType, ImportKind, MemoryType, TableType};
+use crate::error::{Error, Result};
+use crate::validate::validate_module;
+use alloc::boxed::Box;
+use alloc::string::{String, ToString};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+
+/// The type of an import or export.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExternType {
+    /// A function.
+    Func(FuncType),
+    /// A global.
+    Global(GlobalType),
+    /// A table.
+    Table(TableType),
+    /// A linear memory.
+    Memory(MemoryType),
+}
+
+impl ExternType {
+    /// The function type, if this is a function.
+    pub fn func(&self) -> Option<&FuncType> {
+        match self {
+            ExternType::Func(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The global type, if this is a global.
+    pub fn global(&self) -> Option<&GlobalType> {
+        match self {
+            ExternType::Global(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The table type, if this is a table.
+    pub fn table(&self) -> Option<&TableType> {
+        match self {
+            ExternType::Table(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The memory type, if this is a memory.
+    pub fn memory(&self) -> Option<&MemoryType> {
+        match self {
+            ExternType::Memory(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn kind_name(&self) -> &'static str {
+        match self {
+            ExternType::Func(_) => "function",
+            ExternType::Global(_) => "global",
+            ExternType::Table(_) => "table",
+            ExternType::Memory(_) => "memory",
+        }
+    }
+}
+
+/// One import of a module.
+#[derive(Clone, Debug)]
+pub struct ImportType<'m> {
+    module: &'m str,
+    name: &'m str,
+    ty: ExternType,
+}
+
+impl<'m> ImportType<'m> {
+    /// The module name.
+    pub fn module(&self) -> &'m str {
+        self.module
+    }
+    /// The item name.
+    pub fn name(&self) -> &'m str {
+        self.name
+    }
+    /// The expected type.
+    pub fn ty(&self) -> ExternType {
+        self.ty.clone()
+    }
+}
+
+/// One export of a module.
+#[derive(Clone, Debug)]
+pub struct ExportType<'m> {
+    name: &'m str,
+    ty: ExternType,
+}
+
+impl<'m> ExportType<'m> {
+    /// The exported name.
+    pub fn name(&self) -> &'m str {
+        self.name
+    }
+    /// The exported item's type.
+    pub fn ty(&self) -> ExternType {
+        self.ty.clone()
+    }
+}
+
+pub(crate) struct ModuleImport {
+    pub module: String,
+    pub name: String,
+    pub ty: ExternType,
+}
+
+pub(crate) struct ModuleExport {
+    pub name: String,
+    pub kind: ExternKind,
+    pub index: u32,
+}
+
+pub(crate) struct ModuleInner {
+    pub engine: Engine,
+    pub bytes: Arc<[u8]>,
+    pub code: Option<PublishedCode>,
+    pub func_offsets: Vec<u32>,
+    pub types: Vec<FuncType>,
+    /// Engine-wide id of each type index.
+    pub type_ids: Box<[u32]>,
+    /// Type index of every function, imports first.
+    pub func_types: Vec<u32>,
+    pub tables: Vec<TableType>,
+    pub memories: Vec<MemoryType>,
+    pub globals: Vec<GlobalType>,
+    pub imports: Vec<ModuleImport>,
+    pub exports: Vec<ModuleExport>,
+}
+
+/// A compiled WebAssembly module. Cheap to clone; `Send + Sync`.
+#[derive(Clone)]
+pub struct Module {
+    pub(crate) inner: Arc<ModuleInner>,
+}
+
+impl fmt::Debug for Module {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Module")
+            .field("imports", &self.inner.imports.len())
+            .field("exports", &self.inner.exports.len())
+            .finish()
+    }
+}
+
+impl Module {
+    /// Decodes, validates and compiles a binary module.
+    pub fn new(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
+        let bytes: Arc<[u8]> = Arc::from(bytes.as_ref());
+        let module = decode::Module::decode(&bytes)?;
+        let info = validate_module(&module)?;
+        let type_ids = module
+            .types
+            .iter()
+            .map(|t| engine.type_id(t))
+            .collect::<Box<[u32]>>();
+        let compiled = compile_module(&module, &info, &type_ids, &engine.inner.cpu)?;
+        let code = if compiled.code.is_empty() {
+            None
+        } else {
+            let memory = engine.inner.code_memory.clone();
+            let mut block = memory
+                .allocate(compiled.code.len())
+                .map_err(|e| Error::runtime("cannot allocate code memory").with_detail(e))?;
+            if let Err(e) = block.write(0, &compiled.code) {
+                memory.free(block);
+                return Err(Error::runtime("cannot write code memory").with_detail(e));
+            }
+            Some(
+                PublishedCode::publish(memory, block)
+                    .map_err(|e| Error::runtime("cannot publish code").with_detail(e))?,
+            )
+        };
+        if compiled.func_offsets.len() != module.functions.len() {
+            return Err(Error::runtime(
+                "the compiler returned the wrong number of functions",
+            ));
+        }
+        let mut func_types = Vec::with_capacity(module.num_funcs() as usize);
+        let mut tables = Vec::new();
+        let mut memories = Vec::new();
+        let mut globals = Vec::new();
+        let mut imports = Vec::with_capacity(module.imports.len());
+        let type_of = |index: u32| -> Result<FuncType> {
+            module
+                .types
+                .get(index as usize)
+                .cloned()
+                .ok_or_else(|| Error::runtime("unknown type").with_index(index))
+        };
+        for import in &module.imports {
+            let ty = match import.kind {
+                ImportKind::Func(t) => {
+                    func_types.push(t);
+                    ExternType::Func(type_of(t)?)
+                }
+                ImportKind::Table(t) => {
+                    tables.push(t);
+                    ExternType::Table(t)
+                }
+                ImportKind::Memory(m) => {
+                    memories.push(m);
+                    ExternType::Memory(m)
+                }
+                ImportKind::Global(g) => {
+                    globals.push(g);
+                    ExternType::Global(g)
+                }
+            };
+            imports.push(ModuleImport {
+                module: import.module.to_string(),
+                name: import.name.to_string(),
+                ty,
+            });
+        }
+        func_types.extend_from_slice(&module.functions);
+        tables.extend_from_slice(&module.tables);
+        memories.extend_from_slice(&module.memories);
+        globals.extend(module.globals.iter().map(|g| g.ty));
+        let exports = module
+            .exports
+            .iter()
+            .map(|e| ModuleExport {
+                name: e.name.to_string(),
+                kind: e.kind,
+                index: e.index,
+            })
+            .collect();
+        let types = module.types.clone();
+        drop(module);
+        Ok(Module {
+            inner: Arc::new(ModuleInner {
+                engine: engine.clone(),
+                bytes,
+                code,
+                func_offsets: compiled.func_offsets,
+                types,
+                type_ids,
+                func_types,
+                tables,
+                memories,
+                globals,
+                imports,
+                exports,
+            }),
+        })
+    }
+
+    /// Checks that `bytes` is a valid module, without compiling it.
+    pub fn validate(_engine: &Engine, bytes: &[u8]) -> Result<()> {
+        crate::validate(bytes)
+    }
+
+    /// The engine the module was compiled for.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The imports, in order.
+    pub fn imports(&self) -> impl ExactSizeIterator<Item = ImportType<'_>> + '_ {
+        self.inner.imports.iter().map(|i| ImportType {
+            module: &i.module,
+            name: &i.name,
+            ty: i.ty.clone(),
+        })
+    }
+
+    /// The exports, in order.
+    pub fn exports(&self) -> impl ExactSizeIterator<Item = ExportType<'_>> + '_ {
+        self.inner.exports.iter().map(|e| ExportType {
+            name: &e.name,
+            ty: self.inner.extern_type(e.kind, e.index),
+        })
+    }
+
+    /// The type of export `name`.
+    pub fn get_export(&self, name: &str) -> Option<ExternType> {
+        self.inner
+            .exports
+            .iter()
+            .find(|e| e.name == name)
+            .map(|e| self.inner.extern_type(e.kind, e.index))
+    }
+}
+
+impl ModuleInner {
+    /// The type of function `index` (imports first).
+    pub(crate) fn func_type(&self, index: u32) -> FuncType {
+        self.func_types
+            .get(index as usize)
+            .and_then(|&t| self.types.get(t as usize))
+            .cloned()
+            .unwrap_or_else(|| FuncType::new(&[], &[]))
+    }
+
+    fn extern_type(&self, kind: ExternKind, index: u32) -> ExternType {
+        let i = index as usize;
+        // Validation guarantees the indices; a default keeps this total.
+        match kind {
+            ExternKind::Func => ExternType::Func(self.func_type(index)),
+            ExternKind::Table => {
+                ExternType::Table(self.tables.get(i).copied().unwrap_or(TableType {
+                    elem: decode::RefType::FuncRef,
+                    limits: decode::Limits { min: 0, max: None },
+                }))
+            }
+            ExternKind::Memory => {
+                ExternType::Memory(self.memories.get(i).copied().unwrap_or(MemoryType {
+                    limits: decode::Limits { min: 0, max: None },
+                }))
+            }
+            ExternKind::Global => {
+                ExternType::Global(self.globals.get(i).copied().unwrap_or(GlobalType {
+                    content: decode::ValType::I32,
+                    mutable: false,
+                }))
+            }
+        }
+    }
+}

@@ -1,0 +1,436 @@
+//! [`Store`]: everything instances own at run time, and [`Caller`], the
+//! store as a host function sees it.
+//!
+//! The store keeps every object in a vector and hands out small `Copy`
+//! handles (store id + index); nothing is freed before the store, so a
+//! handle stays valid as long as its store lives. Objects that generated
+//! code reaches through pointers (the execution context, each instance's
+//! `VmContext`, its `VmFuncRef` array, global cells, `VmTable`s) are boxed,
+//! so their addresses stay stable while the vectors grow.
+
+use super::engine::Engine;
+use super::externals::Extern;
+use super::func::{Func, HostFunc};
+use super::module::Module;
+use super::values::{ExternRef, Val};
+use crate::abi::{ExecContext, VmContext, VmFuncRef, VmTable};
+use crate::decode::{FuncType, GlobalType, MemoryType, TableType};
+use crate::error::{Error, Result};
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::any::Any;
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicU64, Ordering};
+use hashbrown::HashMap;
+
+/// What a function of the store is.
+pub(crate) enum FuncKind {
+    /// A host function: index into `Store::host_funcs`. The box holds its
+    /// `VmFuncRef` (code = the engine's host-call stub).
+    Host {
+        index: u32,
+        _funcref: Box<VmFuncRef>,
+    },
+    /// A function defined by an instance (its `VmFuncRef` lives in the
+    /// instance's array).
+    Wasm,
+}
+
+pub(crate) struct FuncData {
+    pub ty: FuncType,
+    /// The function's canonical `VmFuncRef`: what a `funcref` to it is.
+    pub funcref: *const VmFuncRef,
+    pub kind: FuncKind,
+}
+
+pub(crate) struct MemoryData {
+    pub ty: MemoryType,
+    pub bytes: Vec<u8>,
+    /// Instances whose memory 0 this is (their `VmContext`s are updated when
+    /// it grows).
+    pub users: Vec<u32>,
+}
+
+pub(crate) struct TableData {
+    pub ty: TableType,
+    pub elements: Vec<usize>,
+    pub vm: Box<VmTable>,
+}
+
+pub(crate) struct GlobalData {
+    pub ty: GlobalType,
+    pub cell: Box<UnsafeCell<u128>>,
+}
+
+pub(crate) struct InstanceData {
+    /// Keeps the code and the type ids the context points to alive.
+    pub _module: Module,
+    pub vmctx: Box<VmContext>,
+    pub funcrefs: Box<[VmFuncRef]>,
+    /// What `vmctx.globals` points to.
+    pub _global_ptrs: Box<[*mut u128]>,
+    /// What `vmctx.tables` points to.
+    pub _table_ptrs: Box<[*mut VmTable]>,
+    /// Store index of each function (for the bulk-operation helpers).
+    #[expect(dead_code, reason = "read by the helpers of issue 4")]
+    pub funcs: Vec<u32>,
+    pub memories: Vec<u32>,
+    pub tables: Vec<u32>,
+    pub globals: Vec<u32>,
+    pub exports: Vec<(String, Extern)>,
+    pub dropped_elems: Vec<bool>,
+    pub dropped_data: Vec<bool>,
+}
+
+/// The part of a store that does not depend on the embedder's data type.
+pub(crate) struct StoreInner {
+    pub id: u64,
+    pub engine: Engine,
+    pub exec: Box<ExecContext>,
+    /// The wasm stack, allocated on the first call into wasm.
+    pub stack: Option<Box<[u128]>>,
+    /// The context of host functions' `VmFuncRef`s (only its `exec` is
+    /// read, by the host-call stub).
+    pub host_vmctx: Box<VmContext>,
+    pub instances: Vec<InstanceData>,
+    pub funcs: Vec<FuncData>,
+    pub memories: Vec<MemoryData>,
+    pub tables: Vec<TableData>,
+    pub globals: Vec<GlobalData>,
+    pub externs: Vec<Box<dyn Any + Send + Sync>>,
+    /// Address of every `VmFuncRef` of the store -> its function.
+    pub funcref_map: HashMap<usize, u32>,
+    /// Address of every instance's `VmContext` -> the instance.
+    pub vmctx_map: HashMap<usize, u32>,
+    /// How many calls into wasm are active (nested through host calls).
+    pub depth: u32,
+}
+
+// SAFETY: the raw pointers in a store (contexts, function references, cells,
+// tables, the stack) all point into memory the store itself owns, and are
+// only used through `&mut Store`; moving the store to another thread moves
+// that memory's ownership with it. Host functions and extern data are
+// `Send + Sync`.
+unsafe impl Send for StoreInner {}
+
+/// Sentinel `VmContext::instance` of the host context.
+pub(crate) const NO_INSTANCE: usize = usize::MAX;
+
+fn empty_vmctx(exec: *mut ExecContext) -> VmContext {
+    VmContext {
+        exec,
+        memory_base: core::ptr::null_mut(),
+        memory_len: 0,
+        funcs: core::ptr::null(),
+        globals: core::ptr::null(),
+        tables: core::ptr::null(),
+        type_ids: core::ptr::null(),
+        instance: NO_INSTANCE,
+    }
+}
+
+pub(crate) fn new_vmctx(exec: *mut ExecContext) -> Box<VmContext> {
+    Box::new(empty_vmctx(exec))
+}
+
+impl StoreInner {
+    fn new(engine: &Engine) -> StoreInner {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let mut exec = Box::new(ExecContext {
+            host_rsp: 0,
+            wasm_rsp: 0,
+            entry_rsp: 0,
+            stack_limit: 0,
+            exit_code: 0,
+            trap_code: 0,
+            payload: 0,
+            call_args: 0,
+            fuel: 0,
+            interrupt: 0,
+            _pad: 0,
+        });
+        let exec_ptr: *mut ExecContext = &mut *exec;
+        StoreInner {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            engine: engine.clone(),
+            exec,
+            stack: None,
+            host_vmctx: new_vmctx(exec_ptr),
+            instances: Vec::new(),
+            funcs: Vec::new(),
+            memories: Vec::new(),
+            tables: Vec::new(),
+            globals: Vec::new(),
+            externs: Vec::new(),
+            funcref_map: HashMap::new(),
+            vmctx_map: HashMap::new(),
+            depth: 0,
+        }
+    }
+
+    fn wrong_store() -> Error {
+        Error::runtime("object used with a store it does not belong to")
+    }
+
+    pub(crate) fn check(&self, store: u64) -> Result<()> {
+        if store == self.id {
+            Ok(())
+        } else {
+            Err(Self::wrong_store())
+        }
+    }
+
+    pub(crate) fn func_data(&self, f: Func) -> Result<&FuncData> {
+        self.check(f.store)?;
+        self.funcs
+            .get(f.index as usize)
+            .ok_or_else(Self::wrong_store)
+    }
+
+    pub(crate) fn memory_data(&self, store: u64, index: u32) -> Result<&MemoryData> {
+        self.check(store)?;
+        self.memories
+            .get(index as usize)
+            .ok_or_else(Self::wrong_store)
+    }
+
+    pub(crate) fn memory_data_mut(&mut self, store: u64, index: u32) -> Result<&mut MemoryData> {
+        self.check(store)?;
+        self.memories
+            .get_mut(index as usize)
+            .ok_or_else(Self::wrong_store)
+    }
+
+    pub(crate) fn table_data(&self, store: u64, index: u32) -> Result<&TableData> {
+        self.check(store)?;
+        self.tables
+            .get(index as usize)
+            .ok_or_else(Self::wrong_store)
+    }
+
+    pub(crate) fn table_data_mut(&mut self, store: u64, index: u32) -> Result<&mut TableData> {
+        self.check(store)?;
+        self.tables
+            .get_mut(index as usize)
+            .ok_or_else(Self::wrong_store)
+    }
+
+    pub(crate) fn global_data(&self, store: u64, index: u32) -> Result<&GlobalData> {
+        self.check(store)?;
+        self.globals
+            .get(index as usize)
+            .ok_or_else(Self::wrong_store)
+    }
+
+    pub(crate) fn instance_data(&self, store: u64, index: u32) -> Result<&InstanceData> {
+        self.check(store)?;
+        self.instances
+            .get(index as usize)
+            .ok_or_else(Self::wrong_store)
+    }
+
+    /// The function whose `VmFuncRef` is at `addr` (0 = null).
+    pub(crate) fn func_from_raw(&self, addr: usize) -> Option<Func> {
+        self.funcref_map.get(&addr).map(|&index| Func {
+            store: self.id,
+            index,
+        })
+    }
+
+    /// Adds a function and returns its handle.
+    pub(crate) fn push_func(&mut self, data: FuncData) -> Result<Func> {
+        let index = u32::try_from(self.funcs.len())
+            .map_err(|_| Error::runtime("too many functions in the store"))?;
+        self.funcref_map.insert(data.funcref as usize, index);
+        self.funcs.push(data);
+        Ok(Func {
+            store: self.id,
+            index,
+        })
+    }
+}
+
+/// All run-time state: instances and the objects they use, the wasm stack,
+/// host functions, and the embedder's data `T`.
+pub struct Store<T> {
+    pub(crate) inner: StoreInner,
+    pub(crate) host_funcs: Vec<HostFunc<T>>,
+    data: T,
+}
+
+impl<T> core::fmt::Debug for Store<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Store")
+            .field("id", &self.inner.id)
+            .field("instances", &self.inner.instances.len())
+            .finish()
+    }
+}
+
+impl<T: 'static> Store<T> {
+    /// A new, empty store of `engine` holding `data`. The wasm stack is
+    /// allocated on the first call into wasm.
+    pub fn new(engine: &Engine, data: T) -> Store<T> {
+        Store {
+            inner: StoreInner::new(engine),
+            host_funcs: Vec::new(),
+            data,
+        }
+    }
+}
+
+impl<T> Store<T> {
+    /// The embedder's data.
+    pub fn data(&self) -> &T {
+        &self.data
+    }
+
+    /// The embedder's data, mutably.
+    pub fn data_mut(&mut self) -> &mut T {
+        &mut self.data
+    }
+
+    /// Consumes the store and returns the embedder's data.
+    pub fn into_data(self) -> T {
+        self.data
+    }
+
+    /// The store's engine.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+}
+
+/// Something that gives access to a [`Store`]: the store itself, a
+/// reference to it, or a [`Caller`].
+pub trait AsContext {
+    /// The embedder's data type.
+    type Data: 'static;
+    /// The store.
+    fn as_context(&self) -> &Store<Self::Data>;
+}
+
+/// Something that gives mutable access to a [`Store`].
+pub trait AsContextMut: AsContext {
+    /// The store, mutably.
+    fn as_context_mut(&mut self) -> &mut Store<Self::Data>;
+}
+
+impl<T: 'static> AsContext for Store<T> {
+    type Data = T;
+    fn as_context(&self) -> &Store<T> {
+        self
+    }
+}
+impl<T: 'static> AsContextMut for Store<T> {
+    fn as_context_mut(&mut self) -> &mut Store<T> {
+        self
+    }
+}
+impl<S: AsContext + ?Sized> AsContext for &S {
+    type Data = S::Data;
+    fn as_context(&self) -> &Store<S::Data> {
+        (**self).as_context()
+    }
+}
+impl<S: AsContext + ?Sized> AsContext for &mut S {
+    type Data = S::Data;
+    fn as_context(&self) -> &Store<S::Data> {
+        (**self).as_context()
+    }
+}
+impl<S: AsContextMut + ?Sized> AsContextMut for &mut S {
+    fn as_context_mut(&mut self) -> &mut Store<S::Data> {
+        (**self).as_context_mut()
+    }
+}
+
+/// The store as seen by a host function, with the instance that called it.
+pub struct Caller<'a, T> {
+    pub(crate) store: &'a mut Store<T>,
+    pub(crate) instance: Option<u32>,
+}
+
+impl<T> core::fmt::Debug for Caller<'_, T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Caller")
+            .field("instance", &self.instance)
+            .finish()
+    }
+}
+
+impl<T> Caller<'_, T> {
+    /// The embedder's data.
+    pub fn data(&self) -> &T {
+        self.store.data()
+    }
+
+    /// The embedder's data, mutably.
+    pub fn data_mut(&mut self) -> &mut T {
+        self.store.data_mut()
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        self.store.engine()
+    }
+
+    /// An export of the calling instance (`None` when called from the host
+    /// or when there is no such export).
+    pub fn get_export(&mut self, name: &str) -> Option<Extern> {
+        let instance = self.store.inner.instances.get(self.instance? as usize)?;
+        instance
+            .exports
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, e)| *e)
+    }
+}
+
+impl<T: 'static> AsContext for Caller<'_, T> {
+    type Data = T;
+    fn as_context(&self) -> &Store<T> {
+        self.store
+    }
+}
+impl<T: 'static> AsContextMut for Caller<'_, T> {
+    fn as_context_mut(&mut self) -> &mut Store<T> {
+        self.store
+    }
+}
+
+impl ExternRef {
+    /// Keeps `value` in the store and returns a reference to it.
+    pub fn new(mut store: impl AsContextMut, value: impl Any + Send + Sync) -> Result<ExternRef> {
+        let inner = &mut store.as_context_mut().inner;
+        let index = u32::try_from(inner.externs.len())
+            .ok()
+            .filter(|&i| i < u32::MAX)
+            .ok_or_else(|| Error::runtime("too many externrefs in the store"))?;
+        inner.externs.push(Box::new(value));
+        Ok(ExternRef {
+            store: inner.id,
+            index,
+        })
+    }
+
+    /// The value this reference names (`None` for another store's
+    /// reference).
+    pub fn data<'a, S: AsContext>(&self, store: &'a S) -> Option<&'a (dyn Any + Send + Sync)> {
+        let inner = &store.as_context().inner;
+        if inner.id != self.store {
+            return None;
+        }
+        inner.externs.get(self.index as usize).map(|b| &**b)
+    }
+}
+
+/// Reads a value of type `ty` from a `Val`, checking type and store.
+pub(crate) fn check_val(inner: &StoreInner, val: &Val, ty: crate::decode::ValType) -> Result<u128> {
+    if val.ty() != ty {
+        return Err(Error::runtime("type mismatch")
+            .with_detail(format_args!("expected {ty}, found {}", val.ty())));
+    }
+    inner.val_to_raw(val)
+}

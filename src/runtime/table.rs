@@ -1,0 +1,166 @@
+//! [`Table`]: a table of references.
+//!
+//! Elements are raw references (`*const VmFuncRef` or externref handles,
+//! 0 = null) in a `Vec<usize>`; the table's boxed [`VmTable`] points at them
+//! and is updated when the table grows. Tables are limited to
+//! [`MAX_TABLE_ELEMENTS`] elements.
+
+use super::store::{AsContext, AsContextMut, StoreInner, TableData, check_val};
+use super::values::Val;
+use crate::abi::VmTable;
+use crate::decode::{Limits, RefType, TableType, ValType};
+use crate::error::{Error, Result};
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+/// The most elements a table may have (an implementation limit).
+pub const MAX_TABLE_ELEMENTS: u32 = 10_000_000;
+
+/// A table of a store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Table {
+    pub(crate) store: u64,
+    pub(crate) index: u32,
+}
+
+impl Table {
+    /// A new table of type `ty` with every element set to `init`.
+    pub fn new(mut store: impl AsContextMut, ty: TableType, init: Val) -> Result<Table> {
+        let inner = &mut store.as_context_mut().inner;
+        let raw = check_val(inner, &init, ty.elem.into())? as usize;
+        inner.push_table(ty, raw)
+    }
+
+    /// The table's type, with its current size as minimum.
+    pub fn ty(&self, store: impl AsContext) -> TableType {
+        self.current_type(&store.as_context().inner)
+            .unwrap_or(TableType {
+                elem: RefType::FuncRef,
+                limits: Limits {
+                    min: 0,
+                    max: Some(0),
+                },
+            })
+    }
+
+    pub(crate) fn current_type(&self, inner: &StoreInner) -> Result<TableType> {
+        let t = inner.table_data(self.store, self.index)?;
+        Ok(TableType {
+            elem: t.ty.elem,
+            limits: Limits {
+                min: t.elements.len() as u32,
+                max: t.ty.limits.max,
+            },
+        })
+    }
+
+    /// The number of elements (0 for another store's table).
+    pub fn size(&self, store: impl AsContext) -> u32 {
+        store
+            .as_context()
+            .inner
+            .table_data(self.store, self.index)
+            .map_or(0, |t| t.elements.len() as u32)
+    }
+
+    /// Element `index`, or `None` when out of bounds.
+    pub fn get(&self, store: impl AsContext, index: u32) -> Option<Val> {
+        let inner = &store.as_context().inner;
+        let t = inner.table_data(self.store, self.index).ok()?;
+        let raw = *t.elements.get(index as usize)?;
+        Some(inner.raw_to_val(t.ty.elem.into(), raw as u128))
+    }
+
+    /// Sets element `index`.
+    pub fn set(&self, mut store: impl AsContextMut, index: u32, val: Val) -> Result<()> {
+        let inner = &mut store.as_context_mut().inner;
+        let elem: ValType = inner.table_data(self.store, self.index)?.ty.elem.into();
+        let raw = check_val(inner, &val, elem)? as usize;
+        let t = inner.table_data_mut(self.store, self.index)?;
+        let slot = t
+            .elements
+            .get_mut(index as usize)
+            .ok_or_else(|| Error::runtime("out of bounds table access"))?;
+        *slot = raw;
+        Ok(())
+    }
+
+    /// Grows the table by `delta` elements set to `init`; returns the old
+    /// size.
+    pub fn grow(&self, mut store: impl AsContextMut, delta: u32, init: Val) -> Result<u32> {
+        let inner = &mut store.as_context_mut().inner;
+        let elem: ValType = inner.table_data(self.store, self.index)?.ty.elem.into();
+        let raw = check_val(inner, &init, elem)? as usize;
+        inner
+            .table_data_mut(self.store, self.index)?
+            .grow(delta, raw)
+    }
+}
+
+impl TableData {
+    pub(crate) fn grow(&mut self, delta: u32, init: usize) -> Result<u32> {
+        let old = self.elements.len() as u32;
+        let max = self
+            .ty
+            .limits
+            .max
+            .unwrap_or(MAX_TABLE_ELEMENTS)
+            .min(MAX_TABLE_ELEMENTS);
+        let new = old
+            .checked_add(delta)
+            .filter(|&n| n <= max)
+            .ok_or_else(|| {
+                Error::runtime("table.grow beyond the maximum size")
+                    .with_detail(format_args!("{old} + {delta} elements"))
+            })?;
+        self.elements
+            .try_reserve_exact(delta as usize)
+            .map_err(|_| Error::runtime("out of memory growing a table"))?;
+        self.elements.resize(new as usize, init);
+        self.sync();
+        Ok(old)
+    }
+
+    /// Points the `VmTable` at the elements.
+    pub(crate) fn sync(&mut self) {
+        self.vm.elements = self.elements.as_mut_ptr();
+        self.vm.len = self.elements.len() as u64;
+    }
+}
+
+impl StoreInner {
+    pub(crate) fn push_table(&mut self, ty: TableType, init: usize) -> Result<Table> {
+        if ty.limits.min > MAX_TABLE_ELEMENTS {
+            return Err(Error::runtime("table too large").with_detail(format_args!(
+                "{} elements, the limit is {MAX_TABLE_ELEMENTS}",
+                ty.limits.min
+            )));
+        }
+        if ty.limits.max.is_some_and(|max| ty.limits.min > max) {
+            return Err(Error::runtime(
+                "size minimum must not be greater than maximum",
+            ));
+        }
+        let mut elements = Vec::new();
+        elements
+            .try_reserve_exact(ty.limits.min as usize)
+            .map_err(|_| Error::runtime("out of memory allocating a table"))?;
+        elements.resize(ty.limits.min as usize, init);
+        let index = u32::try_from(self.tables.len())
+            .map_err(|_| Error::runtime("too many tables in the store"))?;
+        let mut data = TableData {
+            ty,
+            elements,
+            vm: Box::new(VmTable {
+                elements: core::ptr::null_mut(),
+                len: 0,
+            }),
+        };
+        data.sync();
+        self.tables.push(data);
+        Ok(Table {
+            store: self.id,
+            index,
+        })
+    }
+}
