@@ -112,7 +112,7 @@ fn calls(engine: &str, n: u32) -> Result<Value> {
     let wasm = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let engine = engines::create(engine, true)?;
     let mut calls = engine.compile(&wasm)?.instantiate_calls()?;
-    let mut per_call = |f: &mut dyn FnMut(u32) -> Result<std::time::Duration>| -> Result<f64> {
+    let per_call = |f: &mut dyn FnMut(u32) -> Result<std::time::Duration>| -> Result<f64> {
         f(n / 10)?;
         let mut ns = (0..5)
             .map(|_| f(n).map(|d| d.as_nanos() as f64 / f64::from(n)))

@@ -55,10 +55,6 @@ pub trait Calls {
     fn wasm_to_wasm(&mut self, n: u32) -> Result<Duration>;
 }
 
-/// The engines that run in this process (native code and V8 are measured
-/// elsewhere), by the names the command line uses.
-pub const ENGINES: &[&str] = &["wasmkern", "cranelift", "winch", "wasmi"];
-
 /// Creates the engine called `name`. `parallel` allows the engine to
 /// compile functions on several threads, if it can.
 pub fn create(name: &str, parallel: bool) -> Result<Box<dyn Engine>> {

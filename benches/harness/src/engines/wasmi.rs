@@ -56,7 +56,7 @@ impl Compiled for WiModule {
         let mut linker = Linker::new(self.0.engine());
         linker
             .func_wrap("env", "nop", || {})
-            .map_err(err("define env.nop"))?;
+            .map_err(|e| format!("define env.nop: {e}"))?;
         let instance = linker
             .instantiate_and_start(&mut store, &self.0)
             .map_err(err("instantiate"))?;
