@@ -28,7 +28,7 @@ use harness::suite::Suite;
 /// Whether `spec_wasm_v1` fails on a failure or skip.
 const ENFORCE_WASM_V1: bool = true;
 /// Whether `spec_wasm_v2` fails on a failure or skip (not yet: later work).
-const ENFORCE_WASM_V2: bool = false;
+const ENFORCE_WASM_V2: bool = true;
 /// Whether `spec_simd` fails on a failure or skip (not yet: later work).
 const ENFORCE_SIMD: bool = false;
 

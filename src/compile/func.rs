@@ -818,12 +818,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         let frame = *self.frames.last().expect("end closes a frame");
         let results = self.block_results(frame.block_type);
         let fallthrough = !self.unreachable;
-        if fallthrough {
-            // Results to their canonical homes.
-            self.spill_all();
-            self.move_to(frame.height, results);
-        }
         if frame.kind == FrameKind::Function {
+            // Results go straight from wherever they are to the caller.
             if fallthrough {
                 self.emit_return();
             }
@@ -832,6 +828,11 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             }
             self.frames.pop();
             return;
+        }
+        if fallthrough {
+            // Results to their canonical homes.
+            self.spill_all();
+            self.move_to(frame.height, results);
         }
         if let Some(else_label) = frame.else_label {
             // An `if` without `else`: the false path carries the params
@@ -982,10 +983,20 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 Cond::Ne
             }
         };
-        let skip = self.a.new_label();
-        self.a.jcc(cond.invert(), skip);
-        self.branch_to(depth);
-        self.a.bind(skip);
+        // A branch that carries nothing (or finds its values in place) is
+        // one conditional jump.
+        let index = self.frames.len() - 1 - depth as usize;
+        let frame = self.frames[index];
+        let arity = self.label_arity(&frame).len();
+        if frame.kind != FrameKind::Function && self.stack.len() - arity == frame.height {
+            self.frames[index].label_used = true;
+            self.a.jcc(cond, frame.label);
+        } else {
+            let skip = self.a.new_label();
+            self.a.jcc(cond.invert(), skip);
+            self.branch_to(depth);
+            self.a.bind(skip);
+        }
         self.fuel_segment();
     }
 

@@ -763,7 +763,8 @@ impl FuncCompiler<'_, '_, '_> {
             }
         };
         // Bounds: valid iff lo (<|<=) x < hi.
-        let two = |e: i32| 2f64.powi(e);
+        // 2^e exactly (no `powi` in core).
+        let two = |e: i32| f64::from_bits(((1023 + e) as u64) << 52);
         let (lo, lo_inclusive, hi) = match (t.to, t.signed) {
             (ValType::I32, true) if t.from == ValType::F32 => (-two(31), true, two(31)),
             (ValType::I32, true) => (-two(31) - 1.0, false, two(31)),

@@ -53,7 +53,10 @@ pub(crate) fn call<T>(
                 let raw = super::store::check_val(&store.inner, p, t)?;
                 write_slot(&mut slots, off as usize, t, raw);
             }
-            invoke(store, funcref, &mut slots)?;
+            // SAFETY: `funcref` belongs to a function of this store, so it
+            // points at a live `VmFuncRef` the store owns.
+            let target = unsafe { *funcref };
+            invoke(store, target, &mut slots)?;
             slot_offsets(ty.results(), &mut offsets);
             for ((r, &t), &off) in results.iter_mut().zip(ty.results()).zip(&offsets) {
                 *r = store
@@ -175,7 +178,7 @@ impl StoreInner {
         let stack = self.stack.as_ref()?;
         let bottom = stack.as_ptr() as usize;
         let top = bottom + stack.len() * 16;
-        if addr < bottom || addr % 8 != 0 || addr.checked_add(n * 8)? > top {
+        if addr < bottom || !addr.is_multiple_of(8) || addr.checked_add(n * 8)? > top {
             return None;
         }
         let p = addr as *const u64;
@@ -189,7 +192,7 @@ impl StoreInner {
         let stack = self.stack.as_mut()?;
         let bottom = stack.as_mut_ptr() as usize;
         let top = bottom + stack.len() * 16;
-        if addr < bottom || addr % 8 != 0 || addr.checked_add(slots.len() * 8)? > top {
+        if addr < bottom || !addr.is_multiple_of(8) || addr.checked_add(slots.len() * 8)? > top {
             return None;
         }
         let p = addr as *mut u64;
@@ -210,9 +213,9 @@ impl StoreInner {
     }
 }
 
-/// Enters the wasm function `funcref` with the argument `slots` (which
+/// Enters the wasm function `target` with the argument `slots` (which
 /// receive the results) and serves its exits until it returns or traps.
-fn invoke<T>(store: &mut Store<T>, funcref: *const VmFuncRef, slots: &mut [u64]) -> Result<()> {
+fn invoke<T>(store: &mut Store<T>, target: VmFuncRef, slots: &mut [u64]) -> Result<()> {
     if store.inner.depth >= MAX_NESTING {
         return Err(Error::from_trap(TrapCode::StackOverflow));
     }
@@ -228,16 +231,6 @@ fn invoke<T>(store: &mut Store<T>, funcref: *const VmFuncRef, slots: &mut [u64])
     if entry.saturating_sub(16 + slots.len() * 8 + 64) < limit || entry > top {
         return Err(Error::from_trap(TrapCode::StackOverflow));
     }
-    let funcref = store
-        .inner
-        .funcref_map
-        .get(&(funcref as usize))
-        .and_then(|&i| store.inner.funcs.get(i as usize))
-        .map(|f| f.funcref)
-        .ok_or_else(|| Error::runtime("unknown function reference"))?;
-    // SAFETY: `funcref` is registered in this store, so it points at a live
-    // `VmFuncRef` the store owns.
-    let target = unsafe { *funcref };
     let engine = store.inner.engine.inner.clone();
     {
         let exec = &mut *store.inner.exec;
@@ -280,9 +273,9 @@ fn serve_exits<T>(store: &mut Store<T>, engine: &super::engine::EngineInner) -> 
             }
             Some(ExitCode::HostCall) => host_call(store)?,
             Some(ExitCode::MemoryGrow) => memory_grow(store)?,
-            Some(ExitCode::Helper) => {
-                return Err(Error::runtime("unsupported runtime helper").with_index(exec.payload));
-            }
+            Some(ExitCode::Helper) => helper(store)?,
+            Some(ExitCode::OutOfFuel) => return Err(Error::runtime("all fuel consumed")),
+            Some(ExitCode::Interrupted) => return Err(Error::runtime("interrupted")),
             None => return Err(Error::runtime("unknown exit code").with_index(exec.exit_code)),
         }
         let exec_ptr: *mut crate::abi::ExecContext = &mut *store.inner.exec;
@@ -340,6 +333,25 @@ fn host_call<T>(store: &mut Store<T>) -> Result<()> {
         .ok_or_else(|| Error::runtime("host call results outside the wasm stack"))
 }
 
+/// Serves `ExitCode::Helper`: the area at `call_args` holds immediates
+/// and operands, and receives the result in slot 0.
+fn helper<T>(store: &mut Store<T>) -> Result<()> {
+    let inner = &mut store.inner;
+    let helper = inner.exec.payload as u32;
+    let addr = inner.exec.call_args;
+    let instance = inner
+        .exiting_instance()
+        .ok_or_else(|| Error::runtime("runtime helper from an unknown instance"))?;
+    let n = crate::abi::Helper::from_u32(helper).map_or(2, super::helpers::slots_of);
+    let mut area = inner
+        .read_stack(addr, n)
+        .ok_or_else(|| Error::runtime("runtime helper area outside the wasm stack"))?;
+    inner.helper(instance, helper, &mut area)?;
+    inner
+        .write_stack(addr, &area[..1])
+        .ok_or_else(|| Error::runtime("runtime helper area outside the wasm stack"))
+}
+
 /// Serves `ExitCode::MemoryGrow`.
 fn memory_grow<T>(store: &mut Store<T>) -> Result<()> {
     let payload = store.inner.exec.payload;
@@ -362,4 +374,123 @@ fn memory_grow<T>(store: &mut Store<T>) -> Result<()> {
     };
     store.inner.exec.payload = result;
     Ok(())
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    //! The exit loop through the real trampolines: a host function's
+    //! `VmFuncRef` is entered like a wasm function (its code is the
+    //! host-call stub), so every call below enters, exits with `HostCall`,
+    //! is served and resumed, and returns.
+    use super::*;
+    use crate::asm::x64::{Assembler, Gpr, Mem};
+    use crate::code_memory::{CodeMemory, PublishedCode};
+    use crate::host::MmapCodeMemory;
+    use crate::runtime::{Engine, Store};
+    use alloc::string::ToString;
+    use alloc::sync::Arc;
+
+    /// Code that stands in for wasm calling the host function `funcref`
+    /// through its `VmFuncRef`: `mov rax, funcref; jmp [rax + code]` (a
+    /// tail call, so the argument area stays above the return address).
+    fn shim(funcref: *const VmFuncRef) -> PublishedCode {
+        let mut a = Assembler::new();
+        a.movabs_ri(Gpr::Rax, funcref as u64);
+        a.jmp_m(Mem::base(
+            Gpr::Rax,
+            core::mem::offset_of!(VmFuncRef, code) as i32,
+        ));
+        let bytes = a.finish().unwrap().bytes;
+        let memory: Arc<dyn CodeMemory> = Arc::new(MmapCodeMemory::new());
+        let mut block = memory.allocate(bytes.len()).unwrap();
+        block.write(0, &bytes).unwrap();
+        PublishedCode::publish(memory, block).unwrap()
+    }
+
+    fn enter_host<T>(
+        store: &mut Store<T>,
+        f: Func,
+        args: &[u64],
+        nslots: usize,
+    ) -> Result<Vec<u64>> {
+        let funcref = store.inner.func_data(f)?.funcref;
+        let code = shim(funcref);
+        let target = VmFuncRef {
+            code: code.exec_ptr().as_ptr(),
+            vmctx: &mut *store.inner.host_vmctx,
+            type_id: 0,
+            host_index: 0,
+        };
+        let mut slots = vec![0u64; nslots];
+        slots[..args.len()].copy_from_slice(args);
+        invoke(store, target, &mut slots)?;
+        Ok(slots)
+    }
+
+    #[test]
+    fn host_call_through_the_stubs() {
+        let engine = Engine::default();
+        let mut store = Store::new(&engine, 0u32);
+        let add = Func::wrap(&mut store, |mut caller: Caller<'_, u32>, a: i32, b: i64| {
+            *caller.data_mut() += 1;
+            b + a as i64
+        });
+        let slots = enter_host(&mut store, add, &[(-5i32) as u32 as u64, 50], 2).unwrap();
+        assert_eq!(slots[0] as i64, 45);
+        assert_eq!(*store.data(), 1);
+        // The store is reusable, and the stack is back where it started.
+        let slots = enter_host(&mut store, add, &[1, 2], 2).unwrap();
+        assert_eq!(slots[0], 3);
+        assert_eq!(store.inner.depth, 0);
+    }
+
+    #[test]
+    fn nested_entries_and_errors() {
+        let engine = Engine::default();
+        let mut store = Store::new(&engine, Vec::<usize>::new());
+        let inner = Func::wrap(&mut store, |x: i32| -> Result<i32> {
+            if x == 13 {
+                Err(Error::msg("unlucky"))
+            } else {
+                Ok(x * 2)
+            }
+        });
+        // A host function that enters "wasm" again (nested on the wasm
+        // stack below the suspended call) and records the nesting depth.
+        let outer = Func::wrap(
+            &mut store,
+            move |mut caller: Caller<'_, Vec<usize>>, x: i32| -> Result<i32> {
+                let depth = caller.store.inner.depth as usize;
+                caller.data_mut().push(depth);
+                let r = enter_host(caller.store, inner, &[x as u32 as u64], 1)?;
+                Ok(r[0] as i32 + 1)
+            },
+        );
+        let r = enter_host(&mut store, outer, &[20], 1).unwrap();
+        assert_eq!(r[0], 41);
+        assert_eq!(store.data(), &[1]);
+        let err = enter_host(&mut store, outer, &[13], 1).unwrap_err();
+        assert_eq!(err.to_string(), "unlucky");
+        assert_eq!(store.inner.depth, 0);
+        let r = enter_host(&mut store, outer, &[1], 1).unwrap();
+        assert_eq!(r[0], 3);
+    }
+
+    #[test]
+    fn deep_nesting_is_a_stack_overflow_trap() {
+        let engine = Engine::default();
+        let mut store = Store::new(&engine, None::<Func>);
+        let f = Func::wrap(
+            &mut store,
+            |caller: Caller<'_, Option<Func>>| -> Result<()> {
+                let me = caller.data().ok_or_else(|| Error::msg("no self"))?;
+                enter_host(caller.store, me, &[], 0).map(|_| ())
+            },
+        );
+        *store.data_mut() = Some(f);
+        let err = enter_host(&mut store, f, &[], 0).unwrap_err();
+        assert_eq!(err.trap(), Some(TrapCode::StackOverflow));
+        assert_eq!(err.to_string(), "call stack exhausted");
+        assert_eq!(store.inner.depth, 0);
+    }
 }

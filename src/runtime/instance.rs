@@ -124,7 +124,7 @@ fn limits_match(actual: Limits, declared: Limits) -> bool {
 }
 
 /// Evaluates a constant expression to its raw value.
-fn eval_const(
+pub(crate) fn eval_const(
     expr: &ConstExpr<'_>,
     funcrefs: &[VmFuncRef],
     global: &dyn Fn(u32) -> Option<u128>,

@@ -18,8 +18,10 @@
 //!   stack; see [`exec`] for the stack layout of nested host → wasm calls
 //!   and the exit loop. Traps are errors whose [`Error::trap`] is set; a
 //!   host function's error becomes the error of the wasm call.
-//! - `ExitCode::Helper` exits (bulk memory and table operations) are not
-//!   served yet and fail the call with an "unsupported" error.
+//! - `ExitCode::Helper` exits (bulk memory and table operations) are served
+//!   by the runtime (`helpers`). `OutOfFuel` and `Interrupted` exits end the
+//!   call with an error for now (fuel and interruption are not exposed in
+//!   the API yet).
 //!
 //! [`Error::trap`]: crate::Error::trap
 
@@ -28,6 +30,7 @@ pub mod exec;
 mod externals;
 mod func;
 mod global;
+mod helpers;
 mod instance;
 mod linker;
 mod memory;
