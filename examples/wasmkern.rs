@@ -2,15 +2,17 @@
 //!
 //! ```text
 //! cargo run --release --example wasmkern -- FILE.wasm|FILE.wat --invoke NAME ARGS...
+//! cargo run --release --example wasmkern -- FILE.wasm|FILE.wat --list
 //! cargo run --release --example wasmkern            # a bundled demo
 //! ```
 //!
-//! Arguments are parsed by the function's parameter types. The module may
-//! import `env.print_i32` and `env.print_i64`. Every failure prints one line
-//! and exits with status 1.
+//! Arguments are typed (`i32:5`, `f64:1.5`) or inferred from the function's
+//! parameter types (`5`, `1.5`). Results print with their types. The module
+//! may import `env.print_i32` and `env.print_i64`. Every failure prints one
+//! line; the exit status is 0 on success, 1 on a trap, 2 on bad input.
 
 use std::process::ExitCode;
-use wasmkern::{Engine, Error, Linker, Module, Store, Val, ValType};
+use wasmkern::{Engine, Error, ExternType, Linker, Module, Store, Val, ValType};
 
 const DEMO: &str = r#"(module
     (import "env" "print_i64" (func $print (param i64)))
@@ -26,7 +28,29 @@ const DEMO: &str = r#"(module
             i64.const 10 i64.le_u br_if $l
         end))"#;
 
+/// How a run failed: a trap (status 1) or bad input (status 2).
+enum Failure {
+    Trap(String),
+    BadInput(String),
+}
+
+impl From<String> for Failure {
+    fn from(s: String) -> Failure {
+        Failure::BadInput(s)
+    }
+}
+
 fn parse_arg(ty: ValType, s: &str) -> Result<Val, String> {
+    // An explicit type prefix must agree with the parameter's type.
+    let s = match s.split_once(':') {
+        Some((prefix, value)) => {
+            if prefix != ty.to_string() {
+                return Err(format!("argument `{s}` is {prefix}, the parameter is {ty}"));
+            }
+            value
+        }
+        None => s,
+    };
     let bad = || format!("cannot parse `{s}` as {ty}");
     Ok(match ty {
         ValType::I32 => Val::I32(
@@ -43,6 +67,10 @@ fn parse_arg(ty: ValType, s: &str) -> Result<Val, String> {
 }
 
 fn show(v: &Val) -> String {
+    format!("{}:{}", v.ty(), show_value(v))
+}
+
+fn show_value(v: &Val) -> String {
     match v {
         Val::I32(x) => x.to_string(),
         Val::I64(x) => x.to_string(),
@@ -64,7 +92,53 @@ fn show(v: &Val) -> String {
     }
 }
 
-fn run(args: &[String]) -> Result<(), String> {
+fn describe(ty: &ExternType) -> String {
+    let limits = |l: &wasmkern::Limits| match l.max {
+        Some(max) => format!("{}..{max}", l.min),
+        None => format!("{}..", l.min),
+    };
+    match ty {
+        ExternType::Func(f) => format!("func {f}"),
+        ExternType::Global(g) => format!(
+            "global {}{}",
+            if g.mutable { "mut " } else { "" },
+            g.content
+        ),
+        ExternType::Table(t) => format!("table {} {:?}", limits(&t.limits), t.elem),
+        ExternType::Memory(m) => format!("memory {} pages", limits(&m.limits)),
+    }
+}
+
+fn list(module: &Module) {
+    for import in module.imports() {
+        println!(
+            "import {}::{}: {}",
+            import.module(),
+            import.name(),
+            describe(&import.ty())
+        );
+    }
+    for export in module.exports() {
+        println!("export {}: {}", export.name(), describe(&export.ty()));
+    }
+}
+
+fn run(args: &[String]) -> Result<(), Failure> {
+    if let [file, flag] = args
+        && flag == "--list"
+    {
+        let bytes = wat::parse_file(file).map_err(|e| {
+            format!(
+                "{file}: {}",
+                e.to_string().lines().next().unwrap_or_default()
+            )
+        })?;
+        let engine = Engine::default();
+        let module =
+            Module::new(&engine, &bytes).map_err(|e| format!("cannot load module: {e}"))?;
+        list(&module);
+        return Ok(());
+    }
     let (bytes, name, call_args): (Vec<u8>, String, &[String]) = match args {
         [] => (
             wat::parse_str(DEMO).map_err(|e| e.to_string())?,
@@ -80,7 +154,11 @@ fn run(args: &[String]) -> Result<(), String> {
             })?;
             (bytes, name.clone(), rest)
         }
-        _ => return Err("usage: wasmkern [FILE --invoke NAME ARGS...]".into()),
+        _ => {
+            return Err(Failure::BadInput(
+                "usage: wasmkern [FILE --invoke NAME ARGS... | FILE --list]".into(),
+            ));
+        }
     };
     let engine = Engine::new(&wasmkern::Config::new()).map_err(|e| e.to_string())?;
     let module = Module::new(&engine, &bytes).map_err(|e| format!("cannot load module: {e}"))?;
@@ -100,11 +178,11 @@ fn run(args: &[String]) -> Result<(), String> {
         .ok_or_else(|| format!("no exported function `{name}`"))?;
     let ty = func.ty(&store);
     if ty.params().len() != call_args.len() {
-        return Err(format!(
+        return Err(Failure::BadInput(format!(
             "`{name}` takes {} argument(s) ({ty}), {} given",
             ty.params().len(),
             call_args.len()
-        ));
+        )));
     }
     let params = ty
         .params()
@@ -115,8 +193,8 @@ fn run(args: &[String]) -> Result<(), String> {
     let mut results = vec![Val::I32(0); ty.results().len()];
     func.call(&mut store, &params, &mut results)
         .map_err(|e| match e.trap() {
-            Some(_) => format!("trap: {e}"),
-            None => format!("error: {e}"),
+            Some(_) => Failure::Trap(format!("trap: {e}")),
+            None => Failure::Trap(format!("error: {e}")),
         })?;
     for r in &results {
         println!("{}", show(r));
@@ -128,9 +206,13 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        Err(Failure::Trap(e)) => {
             eprintln!("wasmkern: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(1)
+        }
+        Err(Failure::BadInput(e)) => {
+            eprintln!("wasmkern: {e}");
+            ExitCode::from(2)
         }
     }
 }

@@ -6,6 +6,7 @@
 //! and the index of the function being checked.
 
 use alloc::borrow::Cow;
+use alloc::boxed::Box;
 use alloc::string::String;
 use core::fmt;
 
@@ -35,8 +36,14 @@ pub enum ErrorKind {
 }
 
 /// An error with the specification's wording and its location.
+///
+/// It is one pointer wide (the details are boxed), so that `Result`s on the
+/// decoder's and validator's hot paths stay small.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Error {
+pub struct Error(Box<ErrorInner>);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ErrorInner {
     kind: ErrorKind,
     message: Cow<'static, str>,
     offset: Option<usize>,
@@ -47,53 +54,53 @@ pub struct Error {
 impl Error {
     /// A malformed-module error at byte `offset`.
     pub fn malformed(offset: usize, message: impl Into<Cow<'static, str>>) -> Self {
-        Self {
+        Self(Box::new(ErrorInner {
             kind: ErrorKind::Malformed,
             message: message.into(),
             offset: Some(offset),
             func: None,
             trap: None,
-        }
+        }))
     }
 
     /// An invalid-module error at byte `offset`.
     pub fn invalid(offset: usize, message: impl Into<Cow<'static, str>>) -> Self {
-        Self {
+        Self(Box::new(ErrorInner {
             kind: ErrorKind::Invalid,
             message: message.into(),
             offset: Some(offset),
             func: None,
             trap: None,
-        }
+        }))
     }
 
     /// An implementation-limit error at byte `offset`.
     pub fn limit(offset: usize, message: impl Into<Cow<'static, str>>) -> Self {
-        Self {
+        Self(Box::new(ErrorInner {
             kind: ErrorKind::Limit,
             message: message.into(),
             offset: Some(offset),
             func: None,
             trap: None,
-        }
+        }))
     }
 
     /// An error of `kind` without a location.
     pub fn from_kind(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
-        Self {
+        Self(Box::new(ErrorInner {
             kind,
             message: message.into(),
             offset: None,
             func: None,
             trap: None,
-        }
+        }))
     }
 
     /// A trap raised by wasm code (or by instantiation, for out-of-bounds
     /// segments). Its message is exactly the specification's.
     pub fn from_trap(trap: TrapCode) -> Self {
         let mut e = Self::from_kind(ErrorKind::Trap, trap.message());
-        e.trap = Some(trap);
+        e.0.trap = Some(trap);
         e
     }
 
@@ -127,7 +134,7 @@ impl Error {
 
     /// The trap, when wasm code trapped.
     pub fn trap(&self) -> Option<TrapCode> {
-        self.trap
+        self.0.trap
     }
 
     /// Prepends context to the message ("context: message"), keeping the
@@ -135,61 +142,61 @@ impl Error {
     pub fn context(mut self, context: impl fmt::Display) -> Self {
         use fmt::Write;
         let mut message = String::new();
-        let _ = write!(message, "{context}: {}", self.message);
-        self.message = Cow::Owned(message);
+        let _ = write!(message, "{context}: {}", self.0.message);
+        self.0.message = Cow::Owned(message);
         self
     }
 
     /// Records the index of the function whose body failed.
     pub fn in_func(mut self, func: u32) -> Self {
-        self.func = Some(func);
+        self.0.func = Some(func);
         self
     }
 
     /// Which stage rejected the input.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// The message, in the specification's wording where it has one.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// The byte offset in the module where the failure was found.
     pub fn offset(&self) -> Option<usize> {
-        self.offset
+        self.0.offset
     }
 
     /// The index of the function (in the function index space) that failed.
     pub fn func(&self) -> Option<u32> {
-        self.func
+        self.0.func
     }
 
     /// Appends the index an "unknown ..." message refers to, as the spec's
     /// messages do ("unknown function 7").
     pub fn with_index(mut self, index: impl fmt::Display) -> Self {
-        let mut message = String::from(self.message);
+        let mut message = String::from(self.0.message);
         use fmt::Write;
         let _ = write!(message, " {index}");
-        self.message = Cow::Owned(message);
+        self.0.message = Cow::Owned(message);
         self
     }
 
     /// Appends detail (such as "expected i32, found i64") to the message.
     pub fn with_detail(mut self, detail: impl fmt::Display) -> Self {
-        let mut message = String::from(self.message);
+        let mut message = String::from(self.0.message);
         use fmt::Write;
         let _ = write!(message, ": {detail}");
-        self.message = Cow::Owned(message);
+        self.0.message = Cow::Owned(message);
         self
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)?;
-        match (self.func, self.offset) {
+        f.write_str(&self.0.message)?;
+        match (self.0.func, self.0.offset) {
             (Some(func), Some(offset)) => write!(f, " (in function {func} at offset {offset:#x})"),
             (None, Some(offset)) => write!(f, " (at offset {offset:#x})"),
             (Some(func), None) => write!(f, " (in function {func})"),

@@ -1,16 +1,43 @@
 //! wasmkern: a WebAssembly runtime that compiles wasm to x86-64 machine code
 //! in a single pass, as a `no_std` + `alloc` crate.
 //!
-//! The pipeline (see `DESIGN.md` of the project):
+//! The API has Wasmtime's shape:
+//!
+//! ```
+//! use wasmkern::{Engine, Instance, Module, Store};
+//!
+//! let engine = Engine::default();
+//! let wasm = wat::parse_str(r#"(module
+//!     (func (export "add") (param i32 i32) (result i32)
+//!         (i32.add (local.get 0) (local.get 1))))"#).unwrap();
+//! let module = Module::new(&engine, wasm)?;
+//! let mut store = Store::new(&engine, ());
+//! let instance = Instance::new(&mut store, &module, &[])?;
+//! let add = instance.get_typed_func::<(i32, i32), i32>(&mut store, "add")?;
+//! assert_eq!(add.call(&mut store, (40, 2))?, 42);
+//! # Ok::<(), wasmkern::Error>(())
+//! ```
+//!
+//! The pipeline:
 //!
 //! ```text
 //! bytes --decode--> module IR --validate--> validated module --compile--> machine code
+//!                                                                    |
+//!        host <--exit code-- generated code <--enter/resume-- runtime (store, instances)
 //! ```
 //!
-//! Each stage is one module: [`decode`] owns the binary format, [`validate`]
-//! the type checker, [`asm`] the x86-64 assembler, [`code_memory`] the
-//! executable-memory abstraction.
+//! Each stage is one module: [`decode`] owns the binary format,
+//! [`validate`](mod@validate) the type checker, [`asm`] the x86-64
+//! assembler, [`compile`] the single-pass compiler, [`abi`] the contract
+//! between generated code and the runtime, [`runtime`] the engine, stores and
+//! instances, [`code_memory`] the executable-memory abstraction, and (with
+//! the `std` feature) `host` the Linux adapter.
+//!
+//! Generated code never calls Rust: it leaves with an exit code (host call,
+//! memory growth, trap, ...) and the runtime's loop resumes it on the
+//! store's own wasm stack, so the same code runs on bare metal.
 #![no_std]
+#![deny(missing_docs)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 extern crate alloc;

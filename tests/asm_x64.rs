@@ -248,6 +248,8 @@ fn mem_bytes(ms: iced_x86::MemorySize) -> usize {
         "DwordOffset" => 4,
         "QwordOffset" => 8,
         n if n.starts_with("Packed128") => 16,
+        n if n.starts_with("Packed64") => 8,
+        n if n.starts_with("Packed32") => 4,
         n => {
             let digits = n.trim_start_matches(|c: char| !c.is_ascii_digit());
             digits.parse::<usize>().expect("a sized memory operand") / 8
@@ -1187,6 +1189,74 @@ const SSE: &[(SseOp, Mnemonic, bool, usize)] = &[
     (SseOp::PSHUFD, Mnemonic::Pshufd, true, 16),
     (SseOp::PSHUFB, Mnemonic::Pshufb, false, 16),
     (SseOp::PTEST, Mnemonic::Ptest, false, 16),
+    (SseOp::PMINSB, Mnemonic::Pminsb, false, 16),
+    (SseOp::PMINSW, Mnemonic::Pminsw, false, 16),
+    (SseOp::PMINSD, Mnemonic::Pminsd, false, 16),
+    (SseOp::PMINUB, Mnemonic::Pminub, false, 16),
+    (SseOp::PMINUW, Mnemonic::Pminuw, false, 16),
+    (SseOp::PMINUD, Mnemonic::Pminud, false, 16),
+    (SseOp::PMAXSB, Mnemonic::Pmaxsb, false, 16),
+    (SseOp::PMAXSW, Mnemonic::Pmaxsw, false, 16),
+    (SseOp::PMAXSD, Mnemonic::Pmaxsd, false, 16),
+    (SseOp::PMAXUB, Mnemonic::Pmaxub, false, 16),
+    (SseOp::PMAXUW, Mnemonic::Pmaxuw, false, 16),
+    (SseOp::PMAXUD, Mnemonic::Pmaxud, false, 16),
+    (SseOp::PADDSB, Mnemonic::Paddsb, false, 16),
+    (SseOp::PADDSW, Mnemonic::Paddsw, false, 16),
+    (SseOp::PADDUSB, Mnemonic::Paddusb, false, 16),
+    (SseOp::PADDUSW, Mnemonic::Paddusw, false, 16),
+    (SseOp::PSUBSB, Mnemonic::Psubsb, false, 16),
+    (SseOp::PSUBSW, Mnemonic::Psubsw, false, 16),
+    (SseOp::PSUBUSB, Mnemonic::Psubusb, false, 16),
+    (SseOp::PSUBUSW, Mnemonic::Psubusw, false, 16),
+    (SseOp::PAVGB, Mnemonic::Pavgb, false, 16),
+    (SseOp::PAVGW, Mnemonic::Pavgw, false, 16),
+    (SseOp::PABSB, Mnemonic::Pabsb, false, 16),
+    (SseOp::PABSW, Mnemonic::Pabsw, false, 16),
+    (SseOp::PABSD, Mnemonic::Pabsd, false, 16),
+    (SseOp::PMULLW, Mnemonic::Pmullw, false, 16),
+    (SseOp::PMULLD, Mnemonic::Pmulld, false, 16),
+    (SseOp::PMULUDQ, Mnemonic::Pmuludq, false, 16),
+    (SseOp::PMULDQ, Mnemonic::Pmuldq, false, 16),
+    (SseOp::PMADDWD, Mnemonic::Pmaddwd, false, 16),
+    (SseOp::PMADDUBSW, Mnemonic::Pmaddubsw, false, 16),
+    (SseOp::PMULHRSW, Mnemonic::Pmulhrsw, false, 16),
+    (SseOp::PACKSSWB, Mnemonic::Packsswb, false, 16),
+    (SseOp::PACKSSDW, Mnemonic::Packssdw, false, 16),
+    (SseOp::PACKUSWB, Mnemonic::Packuswb, false, 16),
+    (SseOp::PACKUSDW, Mnemonic::Packusdw, false, 16),
+    (SseOp::PUNPCKLBW, Mnemonic::Punpcklbw, false, 16),
+    (SseOp::PUNPCKHBW, Mnemonic::Punpckhbw, false, 16),
+    (SseOp::PUNPCKLWD, Mnemonic::Punpcklwd, false, 16),
+    (SseOp::PUNPCKHWD, Mnemonic::Punpckhwd, false, 16),
+    (SseOp::PUNPCKLDQ, Mnemonic::Punpckldq, false, 16),
+    (SseOp::PUNPCKHDQ, Mnemonic::Punpckhdq, false, 16),
+    (SseOp::PUNPCKHQDQ, Mnemonic::Punpckhqdq, false, 16),
+    (SseOp::UNPCKLPS, Mnemonic::Unpcklps, false, 16),
+    (SseOp::PMOVSXBW, Mnemonic::Pmovsxbw, false, 8),
+    (SseOp::PMOVSXWD, Mnemonic::Pmovsxwd, false, 8),
+    (SseOp::PMOVSXDQ, Mnemonic::Pmovsxdq, false, 8),
+    (SseOp::PMOVZXBW, Mnemonic::Pmovzxbw, false, 8),
+    (SseOp::PMOVZXWD, Mnemonic::Pmovzxwd, false, 8),
+    (SseOp::PMOVZXDQ, Mnemonic::Pmovzxdq, false, 8),
+    (SseOp::SHUFPS, Mnemonic::Shufps, true, 16),
+    (SseOp::PSHUFLW, Mnemonic::Pshuflw, true, 16),
+    (SseOp::PSHUFHW, Mnemonic::Pshufhw, true, 16),
+    (SseOp::INSERTPS, Mnemonic::Insertps, true, 4),
+    (SseOp::PSLLW, Mnemonic::Psllw, false, 16),
+    (SseOp::PSLLD, Mnemonic::Pslld, false, 16),
+    (SseOp::PSLLQ, Mnemonic::Psllq, false, 16),
+    (SseOp::PSRLW, Mnemonic::Psrlw, false, 16),
+    (SseOp::PSRLD, Mnemonic::Psrld, false, 16),
+    (SseOp::PSRLQ, Mnemonic::Psrlq, false, 16),
+    (SseOp::PSRAW, Mnemonic::Psraw, false, 16),
+    (SseOp::PSRAD, Mnemonic::Psrad, false, 16),
+    (SseOp::CVTDQ2PS, Mnemonic::Cvtdq2ps, false, 16),
+    (SseOp::CVTTPS2DQ, Mnemonic::Cvttps2dq, false, 16),
+    (SseOp::CVTPS2PD, Mnemonic::Cvtps2pd, false, 8),
+    (SseOp::CVTPD2PS, Mnemonic::Cvtpd2ps, false, 16),
+    (SseOp::CVTDQ2PD, Mnemonic::Cvtdq2pd, false, 8),
+    (SseOp::CVTTPD2DQ, Mnemonic::Cvttpd2dq, false, 16),
 ];
 
 const SSE_STORES: &[(SseOp, Mnemonic, usize)] = &[
@@ -1234,6 +1304,87 @@ fn sse_table_register_and_memory_forms() {
                 let b = asm(|a| a.sse_mr(op, mc.0, XMMS[s]));
                 check(&b, mn, &[m(mc, Some(size)), Op::R(RX[s])]);
             }
+        }
+    }
+}
+
+#[test]
+fn sse_lane_inserts_and_extracts() {
+    let mems = mems_small();
+    let inserts = [
+        (SseOp::PINSRB, Mnemonic::Pinsrb, 1),
+        (SseOp::PINSRW, Mnemonic::Pinsrw, 2),
+        (SseOp::PINSRD, Mnemonic::Pinsrd, 4),
+    ];
+    let extracts = [
+        (SseOp::PEXTRB, Mnemonic::Pextrb, 1),
+        (SseOp::PEXTRW, Mnemonic::Pextrw, 2),
+        (SseOp::PEXTRD, Mnemonic::Pextrd, 4),
+    ];
+    for x in 0..16 {
+        for g in 0..16 {
+            for i in [0u8, 1, 7, 15] {
+                for (op, mn, _) in inserts {
+                    let b = asm(|a| a.sse_xgi(op, false, XMMS[x], GPRS[g], i));
+                    check(&b, mn, &[Op::R(RX[x]), Op::R(R32[g]), imm(8, i.into())]);
+                }
+                for (op, mn, _) in extracts {
+                    let b = asm(|a| a.sse_xgi(op, false, XMMS[x], GPRS[g], i));
+                    check(&b, mn, &[Op::R(R32[g]), Op::R(RX[x]), imm(8, i.into())]);
+                }
+                let b = asm(|a| a.sse_xgi(SseOp::PINSRD, true, XMMS[x], GPRS[g], i));
+                check(
+                    &b,
+                    Mnemonic::Pinsrq,
+                    &[Op::R(RX[x]), Op::R(R64[g]), imm(8, i.into())],
+                );
+                let b = asm(|a| a.sse_xgi(SseOp::PEXTRD, true, XMMS[x], GPRS[g], i));
+                check(
+                    &b,
+                    Mnemonic::Pextrq,
+                    &[Op::R(R64[g]), Op::R(RX[x]), imm(8, i.into())],
+                );
+            }
+        }
+        for mc in &mems {
+            for (op, mn, size) in inserts {
+                let b = asm(|a| a.sse_rmi(op, XMMS[x], mc.0, 3));
+                check(&b, mn, &[Op::R(RX[x]), m(mc, Some(size)), imm(8, 3)]);
+            }
+            for (op, mn, size) in extracts {
+                let b = asm(|a| a.sse_mri(op, mc.0, XMMS[x], 3));
+                check(&b, mn, &[m(mc, Some(size)), Op::R(RX[x]), imm(8, 3)]);
+            }
+        }
+    }
+}
+
+#[test]
+fn sse_masks_to_gprs_and_half_moves() {
+    let mems = mems_small();
+    let masks = [
+        (SseOp::MOVMSKPS, Mnemonic::Movmskps),
+        (SseOp::MOVMSKPD, Mnemonic::Movmskpd),
+        (SseOp::PMOVMSKB, Mnemonic::Pmovmskb),
+    ];
+    for x in 0..16 {
+        for g in 0..16 {
+            for (op, mn) in masks {
+                let b = asm(|a| a.sse_gx(op, GPRS[g], XMMS[x]));
+                check(&b, mn, &[Op::R(R32[g]), Op::R(RX[x])]);
+            }
+        }
+        for y in 0..16 {
+            let b = asm(|a| a.sse_rr(SseOp::MOVLHPS, XMMS[x], XMMS[y]));
+            check(&b, Mnemonic::Movlhps, &[Op::R(RX[x]), Op::R(RX[y])]);
+        }
+        for mc in &mems {
+            let b = asm(|a| a.sse_rm(SseOp::MOVHPS, XMMS[x], mc.0));
+            check(&b, Mnemonic::Movhps, &[Op::R(RX[x]), m(mc, Some(8))]);
+            let b = asm(|a| a.sse_rm(SseOp::MOVLPS, XMMS[x], mc.0));
+            check(&b, Mnemonic::Movlps, &[Op::R(RX[x]), m(mc, Some(8))]);
+            let b = asm(|a| a.sse_mr(SseOp::MOVHPS_STORE, mc.0, XMMS[x]));
+            check(&b, Mnemonic::Movhps, &[m(mc, Some(8)), Op::R(RX[x])]);
         }
     }
 }

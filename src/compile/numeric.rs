@@ -90,6 +90,19 @@ impl FuncCompiler<'_, '_, '_> {
     pub(crate) fn numeric(&mut self, op: &Operator<'_>) -> Result<bool> {
         use Operator::*;
         use ValType::{F32, F64, I32, I64};
+        if matches!(
+            op,
+            F32Ceil | F32Floor | F32Trunc | F32Nearest | F64Ceil | F64Floor | F64Trunc | F64Nearest
+        ) && !self.env.cpu.sse41
+        {
+            // ROUNDSS/ROUNDSD are SSE4.1; refuse rather than emit an
+            // instruction that would fault.
+            return Err(crate::error::Error::limit(
+                0,
+                "float rounding needs SSE4.1, which this CPU lacks",
+            )
+            .with_detail(format_args!("{op:?}")));
+        }
         match *op {
             I32Eqz => self.int_eqz(I32),
             I64Eqz => self.int_eqz(I64),

@@ -1,11 +1,11 @@
 //! The type checker of WebAssembly 2.0 (SIMD included).
 //!
-//! [`validate_module`] checks a decoded [`Module`] against the validation
+//! [`validate_module`] checks a decoded [`Module`](crate::decode::Module) against the validation
 //! rules of the specification and returns, per defined function, the facts
 //! the compiler needs ([`FuncInfo`]) so it never re-derives them. Function
-//! bodies are checked by [`func::FuncValidator`] with the specification's
+//! bodies are checked by `func::FuncValidator` with the specification's
 //! algorithm (an operand stack and a control stack); module-level rules live
-//! in [`module`].
+//! in `module`.
 //!
 //! Errors use the specification's wording ("type mismatch", "unknown
 //! local", ...) and carry the offset of the failing instruction and the

@@ -27,6 +27,7 @@ use super::sse::{SseOp, XmmShift};
 /// both the `/digit` of opcodes 80/81/83 and bits 3–5 of the short opcodes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 #[repr(u8)]
+#[allow(missing_docs)] // the variants are the instructions' mnemonics
 pub enum AluOp {
     Add = 0,
     Or = 1,
@@ -42,6 +43,7 @@ pub enum AluOp {
 /// `Mul`/`Imul`/`Div`/`Idiv` work on `rdx:rax` implicitly.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 #[repr(u8)]
+#[allow(missing_docs)] // the variants are the instructions' mnemonics
 pub enum UnaryOp {
     Not = 2,
     Neg = 3,
@@ -54,6 +56,7 @@ pub enum UnaryOp {
 /// Shift group 2 (opcodes C0/C1/D0–D3): the discriminant is the `/digit`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 #[repr(u8)]
+#[allow(missing_docs)] // the variants are the instructions' mnemonics
 pub enum ShiftOp {
     Rol = 0,
     Ror = 1,
@@ -80,6 +83,7 @@ pub struct Reloc {
     pub offset: usize,
     /// The caller's name for the target (e.g. a function index).
     pub symbol: u32,
+    /// How the field is computed.
     pub kind: RelocKind,
 }
 
@@ -87,7 +91,9 @@ pub struct Reloc {
 /// except for `relocs`.
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct Code {
+    /// The machine code.
     pub bytes: Vec<u8>,
+    /// Fields that refer to targets outside `bytes`.
     pub relocs: Vec<Reloc>,
 }
 
@@ -1020,6 +1026,23 @@ impl Assembler {
     /// `op dst, [mem], imm8`.
     pub fn sse_rmi(&mut self, op: SseOp, dst: Xmm, mem: Mem, imm: u8) {
         self.sse(op, false, dst.enc(), Rm::Mem(&mem), &[imm]);
+    }
+
+    /// `op [mem], src, imm8` (`pextrb`/`pextrw`/`pextrd` to memory).
+    pub fn sse_mri(&mut self, op: SseOp, mem: Mem, src: Xmm, imm: u8) {
+        self.sse(op, false, src.enc(), Rm::Mem(&mem), &[imm]);
+    }
+
+    /// `op` with the XMM `x` in the `reg` field and the GPR `g` in `rm`,
+    /// plus `imm8`: `pinsrb x, g32, imm` and `pextrb g32, x, imm` and
+    /// friends; `w` selects the 64-bit forms (`pinsrq`, `pextrq`).
+    pub fn sse_xgi(&mut self, op: SseOp, w: bool, x: Xmm, g: Gpr, imm: u8) {
+        self.sse(op, w, x.enc(), gpr(g), &[imm]);
+    }
+
+    /// `op dst, src` with a GPR destination: `pmovmskb`, `movmskps`, ….
+    pub fn sse_gx(&mut self, op: SseOp, dst: Gpr, src: Xmm) {
+        self.sse(op, false, dst.enc(), xmm(src), &[]);
     }
 
     /// `psrlq`/`psllq`/… `dst, imm8`.

@@ -25,8 +25,11 @@ const MOD_DIRECT: u8 = 0b11;
 /// The ModRM byte: `mod` (2 bits), `reg` (3 bits), `rm` (3 bits).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct ModRm {
+    /// Addressing mode: 0b11 register, else memory with no/8/32-bit disp.
     pub mode: u8,
+    /// Register operand or opcode extension (low 3 bits).
     pub reg: u8,
+    /// Register or memory base (low 3 bits; 0b100 means a SIB follows).
     pub rm: u8,
 }
 
@@ -77,8 +80,11 @@ pub enum Rm<'a> {
 /// `at`, to hold `label + disp - (end of instruction)`.
 #[derive(Clone, Copy, Debug)]
 pub struct RipHole {
+    /// Offset of the 4-byte field.
     pub at: usize,
+    /// The label addressed.
     pub label: Label,
+    /// Bytes from the label.
     pub disp: i32,
 }
 

@@ -20,6 +20,7 @@ impl Label {
 /// The scale factor applied to an index register.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 #[repr(u8)]
+#[allow(missing_docs)] // X1..X8: the index is multiplied by 1, 2, 4 or 8
 pub enum Scale {
     X1 = 0,
     X2 = 1,
@@ -50,13 +51,21 @@ pub enum Mem {
     /// `[base + index * scale + disp]`; `index` is never `rsp` (the SIB
     /// encoding of `rsp` as index means "no index").
     Based {
+        /// Base register.
         base: Gpr,
+        /// Optional index register and its scale.
         index: Option<(Gpr, Scale)>,
+        /// Signed displacement.
         disp: i32,
     },
     /// `[rip + (label - end of instruction) + disp]`: data or code at `disp`
     /// bytes from `label`, position-independent.
-    Rip { label: Label, disp: i32 },
+    Rip {
+        /// The label addressed.
+        label: Label,
+        /// Bytes from the label.
+        disp: i32,
+    },
 }
 
 impl Mem {

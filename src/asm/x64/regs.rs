@@ -8,6 +8,7 @@
 /// decides which part of it is used (`rax`, `eax`, `ax`, `al`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
 #[repr(u8)]
+#[allow(missing_docs)] // the variants are the machine's register names
 pub enum Gpr {
     Rax = 0,
     Rcx = 1,
@@ -78,6 +79,7 @@ impl Gpr {
 /// An SSE register `xmm0`–`xmm15`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
 #[repr(u8)]
+#[allow(missing_docs)] // the variants are the machine's register names
 pub enum Xmm {
     Xmm0 = 0,
     Xmm1 = 1,
