@@ -201,8 +201,7 @@ fn describe_failure(out: &Output) -> String {
     let last = out
         .stderr
         .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with("note: run with"))
-        .next_back()
+        .rfind(|l| !l.trim().is_empty() && !l.starts_with("note: run with"))
         .unwrap_or("")
         .trim()
         .to_string();
