@@ -68,8 +68,8 @@ pub enum ExitCode {
     /// Fuel ran out (`ExecContext::fuel` went negative) at a function entry
     /// or loop header. Resumable: the host may add fuel and resume.
     OutOfFuel = 5,
-    /// `ExecContext::interrupt` was set, seen at a function entry or loop
-    /// header. Resumable.
+    /// The flag `ExecContext::interrupt` points to was non-zero at a
+    /// function entry or loop header. Resumable.
     Interrupted = 6,
 }
 
@@ -236,11 +236,14 @@ pub struct ExecContext {
     pub call_args: usize,
     /// Remaining fuel, when the module was compiled with fuel metering.
     pub fuel: i64,
-    /// Non-zero when the embedder asked the guest to stop, when the module
-    /// was compiled with interruption checks.
-    pub interrupt: u32,
-    /// Padding.
-    pub _pad: u32,
+    /// Points to a 32-bit flag that is non-zero when the embedder asked the
+    /// guest to stop (read by modules compiled with interruption checks).
+    ///
+    /// The flag is an `AtomicU32` the store shares with its interrupt
+    /// handles, which set it from other threads while generated code reads
+    /// it (an aligned 32-bit load, that is a relaxed atomic load on x86-64).
+    /// The runtime keeps it pointing at valid memory whenever wasm runs.
+    pub interrupt: *const core::sync::atomic::AtomicU32,
 }
 
 /// A function reference: what `funcref` values, table entries and imports

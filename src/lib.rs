@@ -55,12 +55,13 @@ pub mod host;
 pub mod runtime;
 pub mod validate;
 
-pub use error::{Error, ErrorKind};
+pub use error::{Error, ErrorKind, FrameInfo, Result};
 pub use runtime::{
-    AsContext, AsContextMut, Caller, Config, Engine, ExportType, Extern, ExternRef, ExternType,
-    Func, FuncType, Global, GlobalType, ImportType, Instance, IntoFunc, Limits, Linker, Memory,
-    MemoryType, Module, RefType, Store, Table, TableType, Trap, TypedFunc, Val, ValType,
-    WasmParams, WasmResults, WasmRet, WasmTy,
+    AsContext, AsContextMut, CallOutcome, Caller, Config, Engine, ExportType, Extern, ExternRef,
+    ExternType, Func, FuncType, Global, GlobalType, ImportType, Instance, InterruptHandle,
+    IntoFunc, Limits, Linker, Memory, MemoryType, Module, PauseReason, RefType, ResourceLimiter,
+    ResumableCall, Store, StoreLimits, StoreLimitsBuilder, Table, TableType, Trap, TypedFunc, Val,
+    ValType, WasmParams, WasmResults, WasmRet, WasmTy,
 };
 
 /// Decodes and validates a WebAssembly binary module.

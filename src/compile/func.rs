@@ -333,12 +333,14 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             let resume = self.a.new_label();
             self.a
                 .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, exec)));
-            self.a.alu_mi(
-                AluOp::Cmp,
-                Size::S32,
+            // The flag lives in shared atomic memory the context points to.
+            self.a.mov_rm(
+                Size::S64,
+                SCRATCH,
                 Mem::base(SCRATCH, offset_of!(ExecContext, interrupt) as i32),
-                0,
             );
+            self.a
+                .alu_mi(AluOp::Cmp, Size::S32, Mem::base(SCRATCH, 0), 0);
             self.a.jcc(Cond::Ne, exit);
             self.a.bind(resume);
             self.slow_exits.push((exit, ExitCode::Interrupted, resume));
@@ -1396,6 +1398,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         {
             self.materialize_flags();
         }
+        // Every live operator costs one unit of the current fuel segment.
+        self.fuel_ops += 1;
         match *op {
             Operator::Unreachable => {
                 self.trap(TrapCode::Unreachable);

@@ -250,8 +250,7 @@ mod tests {
             payload: 0,
             call_args: 0,
             fuel: 0,
-            interrupt: 0,
-            _pad: 0,
+            interrupt: core::ptr::null(),
         }
     }
 

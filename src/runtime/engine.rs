@@ -1,6 +1,14 @@
 //! [`Config`] and [`Engine`]: the code memory, the engine-wide stubs, the
 //! CPU features the compiler may use, and the registry that gives every
 //! function type an engine-wide id (what `call_indirect` compares).
+//!
+//! # Defaults
+//! | setting | default |
+//! | --- | --- |
+//! | [`Config::max_wasm_stack`] | [`DEFAULT_MAX_WASM_STACK`] (1 MiB; at least [`MIN_MAX_WASM_STACK`]) |
+//! | [`Config::max_module_code_size`] | [`DEFAULT_MAX_MODULE_CODE_SIZE`] (256 MiB of machine code) |
+//! | [`Config::consume_fuel`] | off |
+//! | [`Config::interruptible`] | off |
 
 use crate::abi::{ExecContext, VmContext};
 use crate::asm::x64::CpuFeatures;
@@ -15,6 +23,8 @@ use hashbrown::HashMap;
 
 /// Default size of a store's wasm stack.
 pub const DEFAULT_MAX_WASM_STACK: usize = 1 << 20;
+/// Default limit on the machine code of one module.
+pub const DEFAULT_MAX_MODULE_CODE_SIZE: usize = 256 << 20;
 /// Smallest wasm stack [`Engine::new`] accepts (the limit keeps a 32 KiB
 /// margin for the trampolines and nested entries).
 pub const MIN_MAX_WASM_STACK: usize = 64 << 10;
@@ -24,6 +34,9 @@ pub const MIN_MAX_WASM_STACK: usize = 64 << 10;
 pub struct Config {
     code_memory: Option<Arc<dyn CodeMemory>>,
     max_wasm_stack: usize,
+    max_module_code_size: usize,
+    consume_fuel: bool,
+    interruptible: bool,
 }
 
 impl Default for Config {
@@ -37,17 +50,24 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("code_memory", &self.code_memory.is_some())
             .field("max_wasm_stack", &self.max_wasm_stack)
+            .field("max_module_code_size", &self.max_module_code_size)
+            .field("consume_fuel", &self.consume_fuel)
+            .field("interruptible", &self.interruptible)
             .finish()
     }
 }
 
 impl Config {
-    /// The defaults: the std code memory (when `std` is on) and a 1 MiB
-    /// wasm stack.
+    /// The defaults: the std code memory (when `std` is on), a 1 MiB
+    /// wasm stack, at most 256 MiB of code per module, no fuel metering and
+    /// no interruption checks.
     pub fn new() -> Self {
         Self {
             code_memory: None,
             max_wasm_stack: DEFAULT_MAX_WASM_STACK,
+            max_module_code_size: DEFAULT_MAX_MODULE_CODE_SIZE,
+            consume_fuel: false,
+            interruptible: false,
         }
     }
 
@@ -61,6 +81,33 @@ impl Config {
     /// 64 KiB).
     pub fn max_wasm_stack(&mut self, bytes: usize) -> &mut Self {
         self.max_wasm_stack = bytes;
+        self
+    }
+
+    /// The largest machine code one module may compile to (default
+    /// [`DEFAULT_MAX_MODULE_CODE_SIZE`]); [`Module::new`](super::Module::new)
+    /// fails with an [`ErrorKind::Limit`](crate::ErrorKind::Limit) error
+    /// beyond it.
+    pub fn max_module_code_size(&mut self, bytes: usize) -> &mut Self {
+        self.max_module_code_size = bytes;
+        self
+    }
+
+    /// Meter fuel (default off): modules are compiled to charge one unit per
+    /// operator (see [`CompileOptions`](crate::compile::CompileOptions) for
+    /// the cost model) and to stop at the next function entry or loop header
+    /// once the store's fuel ([`Store::set_fuel`](super::Store::set_fuel))
+    /// went negative. A store starts with no fuel.
+    pub fn consume_fuel(&mut self, enable: bool) -> &mut Self {
+        self.consume_fuel = enable;
+        self
+    }
+
+    /// Check for interruption (default off): modules are compiled to stop at
+    /// the next function entry or loop header after an
+    /// [`InterruptHandle`](super::InterruptHandle) fired.
+    pub fn interruptible(&mut self, enable: bool) -> &mut Self {
+        self.interruptible = enable;
         self
     }
 }
@@ -84,6 +131,8 @@ pub(crate) struct EngineInner {
     pub(crate) host_call: *const u8,
     pub(crate) cpu: CpuFeatures,
     pub(crate) max_wasm_stack: usize,
+    pub(crate) max_module_code_size: usize,
+    pub(crate) options: crate::compile::CompileOptions,
     types: spin::Mutex<TypeRegistry>,
 }
 
@@ -169,6 +218,11 @@ impl Engine {
                 host_call,
                 cpu: CpuFeatures::detect(),
                 max_wasm_stack: config.max_wasm_stack,
+                max_module_code_size: config.max_module_code_size,
+                options: crate::compile::CompileOptions {
+                    fuel: config.consume_fuel,
+                    interruptible: config.interruptible,
+                },
                 types: spin::Mutex::new(TypeRegistry::default()),
             }),
         })

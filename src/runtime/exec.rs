@@ -14,6 +14,22 @@
 //!
 //! After a trap, or when a host function fails, the suspended wasm frames
 //! are simply abandoned: the next call starts from `entry_rsp` again.
+//!
+//! # Pausing and resuming
+//! `OutOfFuel` and `Interrupted` exits are resumable. A plain call turns
+//! them into [`ErrorKind::OutOfFuel`](crate::ErrorKind::OutOfFuel) /
+//! [`ErrorKind::Interrupted`](crate::ErrorKind::Interrupted) errors; a
+//! resumable call ([`Func::call_resumable`](super::Func::call_resumable))
+//! leaves its level like a return (depth and the outer `wasm_rsp` restored),
+//! records the paused `wasm_rsp` in `StoreInner::paused` under a fresh
+//! token, and hands the token to a [`ResumableCall`]. Every entry into wasm
+//! and every resume of another computation clears `paused`, because both
+//! reuse the stack the paused frames live on; a [`ResumableCall`] whose token
+//! is no longer there refuses to resume. Resuming restores the paused
+//! `wasm_rsp` and runs the resume trampoline at the same depth the call was
+//! made from. Dropping a [`ResumableCall`] needs no clean-up: nothing of the
+//! store points into the abandoned frames. The interrupt flag is cleared
+//! when an interruption is reported.
 
 use super::func::Func;
 use super::store::{Caller, FuncKind, Store, StoreInner};
@@ -23,6 +39,7 @@ use crate::decode::{FuncType, ValType};
 use crate::error::{Error, Result};
 use alloc::vec;
 use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
 
 /// Bytes between the top of the stack and its limit that are never used by
 /// function bodies.
@@ -32,6 +49,122 @@ const NESTED_GAP: usize = 256;
 /// Deepest nesting of host → wasm calls.
 pub const MAX_NESTING: u32 = 200;
 
+/// Why a call paused ([`CallOutcome::Paused`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PauseReason {
+    /// The store's fuel ran out: add some with
+    /// [`Store::set_fuel`](super::Store::set_fuel) before resuming.
+    OutOfFuel,
+    /// An [`InterruptHandle`](super::InterruptHandle) interrupted the guest
+    /// (the flag is already cleared).
+    Interrupted,
+}
+
+/// How a resumable call ended: it finished (the results are written), or it
+/// paused and can be continued.
+#[derive(Debug)]
+#[must_use = "a paused call does nothing until it is resumed"]
+pub enum CallOutcome {
+    /// The call returned; the results are written.
+    Finished,
+    /// The call paused; resume it, or drop it to abandon the call.
+    Paused(ResumableCall),
+}
+
+impl CallOutcome {
+    /// True when the call finished.
+    pub fn is_finished(&self) -> bool {
+        matches!(self, CallOutcome::Finished)
+    }
+}
+
+/// A wasm call paused because its fuel ran out or it was interrupted.
+///
+/// [`resume`](Self::resume) continues it where it stopped. The store may be
+/// used for other work meanwhile (reading memory, setting fuel, ...), but
+/// running any other wasm code on the store abandons the paused call: its
+/// frames live on the store's wasm stack, which the other code reuses, so
+/// `resume` then fails. A call paused inside a host function (nested) can
+/// only be resumed by that host function, before it returns. Dropping a
+/// `ResumableCall` abandons the call; the store stays usable.
+pub struct ResumableCall {
+    store: u64,
+    token: u64,
+    reason: PauseReason,
+    ty: alloc::sync::Arc<FuncType>,
+    /// The argument/result area the enter trampoline writes the results to
+    /// (its address is saved on the wasm stack, so it must not move).
+    slots: Vec<u64>,
+}
+
+impl core::fmt::Debug for ResumableCall {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ResumableCall")
+            .field("reason", &self.reason)
+            .field("ty", &self.ty)
+            .finish()
+    }
+}
+
+impl ResumableCall {
+    /// Why the call paused.
+    pub fn reason(&self) -> PauseReason {
+        self.reason
+    }
+
+    /// The type of the paused function.
+    pub fn ty(&self) -> &FuncType {
+        &self.ty
+    }
+
+    /// Continues the call where it stopped; on [`CallOutcome::Finished`]
+    /// `results` (as many as the function returns) are written.
+    pub fn resume(
+        mut self,
+        mut store: impl super::AsContextMut,
+        results: &mut [Val],
+    ) -> Result<CallOutcome> {
+        let store = store.as_context_mut();
+        store.inner.check(self.store)?;
+        if results.len() != self.ty.results().len() {
+            return Err(
+                Error::runtime("wrong number of results").with_detail(format_args!(
+                    "expected room for {}, got {} (function type {})",
+                    self.ty.results().len(),
+                    results.len(),
+                    self.ty
+                )),
+            );
+        }
+        match resume_paused(store, self.token, &mut self.slots)? {
+            Some((reason, token)) => {
+                self.reason = reason;
+                self.token = token;
+                Ok(CallOutcome::Paused(self))
+            }
+            None => {
+                write_results(&store.inner, &self.ty, &self.slots, results);
+                Ok(CallOutcome::Finished)
+            }
+        }
+    }
+}
+
+/// A paused call's place on the wasm stack (`StoreInner::paused`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Paused {
+    token: u64,
+    /// Its `wasm_rsp` when it exited.
+    wasm_rsp: usize,
+    /// `StoreInner::depth` outside the paused call.
+    depth: u32,
+    /// Address of the call's argument/result area.
+    area: usize,
+}
+
+/// A call that paused: why, and the token naming it.
+type Pause = Option<(PauseReason, u64)>;
+
 /// Calls `func` with `params`, writing `results`.
 pub(crate) fn call<T>(
     store: &mut Store<T>,
@@ -39,11 +172,56 @@ pub(crate) fn call<T>(
     params: &[Val],
     results: &mut [Val],
 ) -> Result<()> {
+    match start_call(store, func, params, results, false)? {
+        CallOutcome::Finished => Ok(()),
+        // Not resumable: `serve_exits` turned pauses into errors.
+        CallOutcome::Paused(_) => Err(Error::runtime("a non-resumable call paused")),
+    }
+}
+
+/// Calls the wasm function `func` with its arguments already laid out in
+/// `slots` (8 bytes per value, no `v128`), which receive the results: the
+/// path of [`TypedFunc::call`](super::TypedFunc::call), whose types were
+/// checked when it was made, so nothing is converted or allocated here.
+pub(crate) fn call_slots<T>(store: &mut Store<T>, func: Func, slots: &mut [u64]) -> Result<bool> {
+    let data = store.inner.func_data(func)?;
+    if !matches!(data.kind, FuncKind::Wasm) {
+        return Ok(false);
+    }
+    // SAFETY: `funcref` belongs to a function of this store, so it points at
+    // a live `VmFuncRef` the store owns.
+    let target = unsafe { *data.funcref };
+    match invoke(store, target, slots, false)? {
+        None => Ok(true),
+        Some(_) => Err(Error::runtime("a non-resumable call paused")),
+    }
+}
+
+/// Calls `func`; fuel running out or an interrupt pauses the call.
+pub(crate) fn call_resumable<T>(
+    store: &mut Store<T>,
+    func: Func,
+    params: &[Val],
+    results: &mut [Val],
+) -> Result<CallOutcome> {
+    start_call(store, func, params, results, true)
+}
+
+fn start_call<T>(
+    store: &mut Store<T>,
+    func: Func,
+    params: &[Val],
+    results: &mut [Val],
+    resumable: bool,
+) -> Result<CallOutcome> {
     let data = store.inner.func_data(func)?;
     let ty = data.ty.clone();
     check_args(&store.inner, &ty, params, results.len())?;
     match data.kind {
-        FuncKind::Host { index, .. } => call_host(store, index, None, &ty, params, results),
+        FuncKind::Host { index, .. } => {
+            call_host(store, index, None, &ty, params, results)?;
+            Ok(CallOutcome::Finished)
+        }
         FuncKind::Wasm => {
             let funcref = data.funcref;
             let mut slots = vec![0u64; slot_count(&ty)];
@@ -56,15 +234,28 @@ pub(crate) fn call<T>(
             // SAFETY: `funcref` belongs to a function of this store, so it
             // points at a live `VmFuncRef` the store owns.
             let target = unsafe { *funcref };
-            invoke(store, target, &mut slots)?;
-            slot_offsets(ty.results(), &mut offsets);
-            for ((r, &t), &off) in results.iter_mut().zip(ty.results()).zip(&offsets) {
-                *r = store
-                    .inner
-                    .raw_to_val(t, read_slot(&slots, off as usize, t));
+            match invoke(store, target, &mut slots, resumable)? {
+                Some((reason, token)) => Ok(CallOutcome::Paused(ResumableCall {
+                    store: store.inner.id,
+                    token,
+                    reason,
+                    ty,
+                    slots,
+                })),
+                None => {
+                    write_results(&store.inner, &ty, &slots, results);
+                    Ok(CallOutcome::Finished)
+                }
             }
-            Ok(())
         }
+    }
+}
+
+fn write_results(inner: &StoreInner, ty: &FuncType, slots: &[u64], results: &mut [Val]) {
+    let mut offsets = Vec::new();
+    slot_offsets(ty.results(), &mut offsets);
+    for ((r, &t), &off) in results.iter_mut().zip(ty.results()).zip(&offsets) {
+        *r = inner.raw_to_val(t, read_slot(slots, off as usize, t));
     }
 }
 
@@ -187,6 +378,62 @@ impl StoreInner {
         Some((0..n).map(|i| unsafe { p.add(i).read() }).collect())
     }
 
+    /// The wasm frames of the code that just trapped, innermost first.
+    ///
+    /// The exit stub left `[r15, rbp, return into the trap stub, return
+    /// into the trap site]` at `wasm_rsp`; from there the frame-pointer
+    /// chain (`[rbp]` the caller's `rbp`, `[rbp + 8]` the return address)
+    /// leads out, until an address lies in no module (the trampoline).
+    pub(crate) fn backtrace(&self) -> Vec<crate::error::FrameInfo> {
+        const MAX_FRAMES: usize = 1000;
+        let mut frames = Vec::new();
+        let mut top = [0u64; 4];
+        if !self.read_stack_into(self.exec.wasm_rsp, &mut top) {
+            return frames;
+        }
+        let (mut rbp, mut pc) = (top[1] as usize, top[3] as usize);
+        while frames.len() < MAX_FRAMES {
+            let Some(frame) = self
+                .instances
+                .iter()
+                .find_map(|i| i._module.inner.frame_at(pc))
+            else {
+                break;
+            };
+            frames.push(frame);
+            let mut link = [0u64; 2];
+            if !self.read_stack_into(rbp, &mut link) {
+                break;
+            }
+            (rbp, pc) = (link[0] as usize, link[1] as usize);
+        }
+        frames
+    }
+
+    /// Reads `out.len()` slots from the wasm stack at `addr` into `out`, if
+    /// they lie inside it.
+    fn read_stack_into(&self, addr: usize, out: &mut [u64]) -> bool {
+        let Some(stack) = self.stack.as_ref() else {
+            return false;
+        };
+        let bottom = stack.as_ptr() as usize;
+        let top = bottom + stack.len() * 16;
+        let in_bounds = addr
+            .checked_add(out.len() * 8)
+            .is_some_and(|end| end <= top);
+        if addr < bottom || !addr.is_multiple_of(8) || !in_bounds {
+            return false;
+        }
+        let p = addr as *const u64;
+        for (i, slot) in out.iter_mut().enumerate() {
+            // SAFETY: `[addr, addr + 8 * len)` lies inside the stack
+            // allocation and is 8-aligned; wasm code is suspended, so nothing
+            // writes it meanwhile.
+            *slot = unsafe { p.add(i).read() };
+        }
+        true
+    }
+
     /// Writes slots into the wasm stack at `addr`, if they lie inside it.
     fn write_stack(&mut self, addr: usize, slots: &[u64]) -> Option<()> {
         let stack = self.stack.as_mut()?;
@@ -205,7 +452,11 @@ impl StoreInner {
 
     /// The instance whose code exited (its `r15`, saved at `wasm_rsp`).
     fn exiting_instance(&self) -> Option<u32> {
-        let vmctx = *self.read_stack(self.exec.wasm_rsp, 1)?.first()? as usize;
+        let mut top = [0u64; 1];
+        if !self.read_stack_into(self.exec.wasm_rsp, &mut top) {
+            return None;
+        }
+        let vmctx = top[0] as usize;
         if vmctx == &*self.host_vmctx as *const VmContext as usize {
             return None;
         }
@@ -214,8 +465,14 @@ impl StoreInner {
 }
 
 /// Enters the wasm function `target` with the argument `slots` (which
-/// receive the results) and serves its exits until it returns or traps.
-fn invoke<T>(store: &mut Store<T>, target: VmFuncRef, slots: &mut [u64]) -> Result<()> {
+/// receive the results) and serves its exits until it returns, traps, or
+/// (when `resumable`) pauses.
+fn invoke<T>(
+    store: &mut Store<T>,
+    target: VmFuncRef,
+    slots: &mut [u64],
+    resumable: bool,
+) -> Result<Pause> {
     if store.inner.depth >= MAX_NESTING {
         return Err(Error::from_trap(TrapCode::StackOverflow));
     }
@@ -231,22 +488,30 @@ fn invoke<T>(store: &mut Store<T>, target: VmFuncRef, slots: &mut [u64]) -> Resu
     if entry.saturating_sub(16 + slots.len() * 8 + 64) < limit || entry > top {
         return Err(Error::from_trap(TrapCode::StackOverflow));
     }
-    let engine = store.inner.engine.inner.clone();
+    // Copy the trampolines out rather than cloning the engine's `Arc`.
+    let (enter, resume) = (
+        store.inner.engine.inner.enter,
+        store.inner.engine.inner.resume,
+    );
     {
         let exec = &mut *store.inner.exec;
         exec.entry_rsp = entry;
         exec.stack_limit = limit;
         exec.exit_code = u32::MAX;
     }
+    // The new call reuses the stack a paused call may occupy.
+    store.inner.paused = None;
     store.inner.depth += 1;
     let exec_ptr: *mut crate::abi::ExecContext = &mut *store.inner.exec;
     // SAFETY: the trampoline obeys `crate::abi`: `exec_ptr` and
     // `target.vmctx` are live contexts of this store, `target.code` is
     // published code of a module the store keeps alive, the slots are
-    // `slots.len()` writable u64s, and `entry_rsp` lies in the store's wasm
-    // stack with room for the area above `stack_limit`.
+    // `slots.len()` writable u64s (kept alive and unmoved until the call
+    // returns: a paused call keeps them in its `ResumableCall`), and
+    // `entry_rsp` lies in the store's wasm stack with room for the area
+    // above `stack_limit`.
     unsafe {
-        (engine.enter)(
+        enter(
             exec_ptr,
             target.vmctx,
             target.code,
@@ -254,35 +519,115 @@ fn invoke<T>(store: &mut Store<T>, target: VmFuncRef, slots: &mut [u64]) -> Resu
             slots.len(),
         )
     };
-    let result = serve_exits(store, &engine);
-    store.inner.depth -= 1;
-    store.inner.exec.wasm_rsp = saved_wasm_rsp;
-    result
+    let result = serve_exits(store, resume, resumable);
+    leave(store, saved_wasm_rsp, slots.as_ptr() as usize, result)
 }
 
-fn serve_exits<T>(store: &mut Store<T>, engine: &super::engine::EngineInner) -> Result<()> {
+/// Ends one level of wasm execution: restores the suspended outer level's
+/// `wasm_rsp` and, when the call paused, records where it stopped.
+fn leave<T>(
+    store: &mut Store<T>,
+    saved_wasm_rsp: usize,
+    area: usize,
+    result: Result<Option<PauseReason>>,
+) -> Result<Pause> {
+    let inner = &mut store.inner;
+    inner.depth -= 1;
+    let paused_rsp = inner.exec.wasm_rsp;
+    inner.exec.wasm_rsp = saved_wasm_rsp;
+    match result? {
+        None => Ok(None),
+        Some(reason) => {
+            inner.next_pause += 1;
+            let token = inner.next_pause;
+            inner.paused = Some(Paused {
+                token,
+                wasm_rsp: paused_rsp,
+                depth: inner.depth,
+                area,
+            });
+            Ok(Some((reason, token)))
+        }
+    }
+}
+
+/// Continues the paused call `token`, whose area is `slots`.
+fn resume_paused<T>(store: &mut Store<T>, token: u64, slots: &mut [u64]) -> Result<Pause> {
+    let inner = &mut store.inner;
+    let paused = match inner.paused {
+        // The trampoline writes the results through the area address it
+        // saved when the call was entered: `slots` must be that area.
+        Some(p)
+            if p.token == token && p.depth == inner.depth && p.area == slots.as_ptr() as usize =>
+        {
+            p
+        }
+        _ => {
+            return Err(Error::runtime(
+                "cannot resume: the store ran other WebAssembly code since the call paused",
+            ));
+        }
+    };
+    inner.paused = None;
+    let (bottom, _) = inner.stack_bounds()?;
+    let saved_wasm_rsp = inner.exec.wasm_rsp;
+    inner.exec.wasm_rsp = paused.wasm_rsp;
+    inner.exec.stack_limit = bottom + STACK_MARGIN;
+    inner.exec.exit_code = u32::MAX;
+    inner.depth += 1;
+    let resume = inner.engine.inner.resume;
+    let exec_ptr: *mut crate::abi::ExecContext = &mut *inner.exec;
+    // SAFETY: the token matched, so no wasm code ran on this store since the
+    // call paused (every entry and resume clears `paused`): its frames are
+    // intact below the current level and it is resumed exactly once; its
+    // area lives in the `ResumableCall` that owns `slots`.
+    unsafe { resume(exec_ptr) };
+    let result = serve_exits(store, resume, true);
+    leave(store, saved_wasm_rsp, paused.area, result)
+}
+
+fn serve_exits<T>(
+    store: &mut Store<T>,
+    resume: super::engine::ResumeFn,
+    resumable: bool,
+) -> Result<Option<PauseReason>> {
     loop {
         let exec = &*store.inner.exec;
         match ExitCode::from_u32(exec.exit_code) {
-            Some(ExitCode::Returned) => return Ok(()),
+            Some(ExitCode::Returned) => return Ok(None),
             Some(ExitCode::Trap) => {
                 return Err(match TrapCode::from_u32(exec.trap_code) {
-                    Some(trap) => Error::from_trap(trap),
+                    Some(trap) => Error::from_trap(trap).with_backtrace(store.inner.backtrace()),
                     None => Error::runtime("unknown trap code").with_index(exec.trap_code),
                 });
             }
             Some(ExitCode::HostCall) => host_call(store)?,
             Some(ExitCode::MemoryGrow) => memory_grow(store)?,
             Some(ExitCode::Helper) => helper(store)?,
-            Some(ExitCode::OutOfFuel) => return Err(Error::runtime("all fuel consumed")),
-            Some(ExitCode::Interrupted) => return Err(Error::runtime("interrupted")),
+            Some(ExitCode::OutOfFuel) => {
+                return if resumable {
+                    Ok(Some(PauseReason::OutOfFuel))
+                } else {
+                    Err(Error::out_of_fuel())
+                };
+            }
+            Some(ExitCode::Interrupted) => {
+                store.inner.interrupt.store(0, Ordering::Release);
+                return if resumable {
+                    Ok(Some(PauseReason::Interrupted))
+                } else {
+                    Err(Error::interrupted())
+                };
+            }
             None => return Err(Error::runtime("unknown exit code").with_index(exec.exit_code)),
         }
+        // Resuming this level reuses the stack below it.
+        store.inner.paused = None;
         let exec_ptr: *mut crate::abi::ExecContext = &mut *store.inner.exec;
         // SAFETY: the computation suspended by the last exit is still intact
         // on the wasm stack (nested calls ran below it and restored
         // `wasm_rsp`), and it is resumed exactly once.
-        unsafe { (engine.resume)(exec_ptr) };
+        unsafe { resume(exec_ptr) };
     }
 }
 
@@ -304,39 +649,58 @@ fn host_call<T>(store: &mut Store<T>) -> Result<()> {
     };
     let instance = store.inner.exiting_instance();
     let nslots = slot_count(&ty);
-    let mut slots = store
-        .inner
-        .read_stack(args_addr, nslots)
-        .ok_or_else(|| Error::runtime("host call arguments outside the wasm stack"))?;
-    let mut offsets = Vec::new();
-    slot_offsets(ty.params(), &mut offsets);
-    let params: Vec<Val> = ty
-        .params()
-        .iter()
-        .zip(&offsets)
-        .map(|(&t, &off)| {
-            store
-                .inner
-                .raw_to_val(t, read_slot(&slots, off as usize, t))
-        })
-        .collect();
-    let mut results = vec![Val::I32(0); ty.results().len()];
-    call_host(store, index, instance, &ty, &params, &mut results)?;
-    slot_offsets(ty.results(), &mut offsets);
-    for ((r, &t), &off) in results.iter().zip(ty.results()).zip(&offsets) {
-        let raw = store.inner.val_to_raw(r)?;
-        write_slot(&mut slots, off as usize, t, raw);
+    // Small calls (the common case) use buffers on the host stack.
+    const SMALL: usize = 8;
+    let mut slot_buf = [0u64; 2 * SMALL];
+    let mut slot_vec = Vec::new();
+    let slots: &mut [u64] = if nslots <= slot_buf.len() {
+        &mut slot_buf[..nslots]
+    } else {
+        slot_vec.resize(nslots, 0);
+        &mut slot_vec
+    };
+    if !store.inner.read_stack_into(args_addr, slots) {
+        return Err(Error::runtime("host call arguments outside the wasm stack"));
     }
-    store
-        .inner
-        .write_stack(args_addr, &slots)
-        .ok_or_else(|| Error::runtime("host call results outside the wasm stack"))
+    let (np, nr) = (ty.params().len(), ty.results().len());
+    let mut param_buf = [Val::I32(0); SMALL];
+    let mut result_buf = [Val::I32(0); SMALL];
+    let mut param_vec = Vec::new();
+    let mut result_vec = Vec::new();
+    let params: &mut [Val] = if np <= SMALL {
+        &mut param_buf[..np]
+    } else {
+        param_vec.resize(np, Val::I32(0));
+        &mut param_vec
+    };
+    let results: &mut [Val] = if nr <= SMALL {
+        &mut result_buf[..nr]
+    } else {
+        result_vec.resize(nr, Val::I32(0));
+        &mut result_vec
+    };
+    let mut off = 0usize;
+    for (p, &t) in params.iter_mut().zip(ty.params()) {
+        *p = store.inner.raw_to_val(t, read_slot(slots, off, t));
+        off += crate::abi::slot_size(t) as usize;
+    }
+    call_host(store, index, instance, &ty, params, results)?;
+    let mut off = 0usize;
+    for (r, &t) in results.iter().zip(ty.results()) {
+        let raw = store.inner.val_to_raw(r)?;
+        write_slot(slots, off, t, raw);
+        off += crate::abi::slot_size(t) as usize;
+    }
+    if store.inner.write_stack(args_addr, slots).is_none() {
+        return Err(Error::runtime("host call results outside the wasm stack"));
+    }
+    Ok(())
 }
 
 /// Serves `ExitCode::Helper`: the area at `call_args` holds immediates
 /// and operands, and receives the result in slot 0.
 fn helper<T>(store: &mut Store<T>) -> Result<()> {
-    let inner = &mut store.inner;
+    let (inner, limiter) = store.inner_and_limiter();
     let helper = inner.exec.payload as u32;
     let addr = inner.exec.call_args;
     let instance = inner
@@ -346,7 +710,7 @@ fn helper<T>(store: &mut Store<T>) -> Result<()> {
     let mut area = inner
         .read_stack(addr, n)
         .ok_or_else(|| Error::runtime("runtime helper area outside the wasm stack"))?;
-    inner.helper(instance, helper, &mut area)?;
+    inner.helper(instance, helper, &mut area, limiter)?;
     inner
         .write_stack(addr, &area[..1])
         .ok_or_else(|| Error::runtime("runtime helper area outside the wasm stack"))
@@ -367,8 +731,10 @@ fn memory_grow<T>(store: &mut Store<T>) -> Result<()> {
         .and_then(|i| i.memories.get(mem))
         .copied()
         .ok_or_else(|| Error::runtime("memory.grow of an unknown memory"))?;
-    let id = store.inner.id;
-    let result = match store.inner.grow_memory(id, memory, delta) {
+    let (inner, limiter) = store.inner_and_limiter();
+    let id = inner.id;
+    // A refused growth is -1 for the guest; the limiter's error ends the call.
+    let result = match inner.grow_memory(id, memory, delta, limiter)? {
         Ok(old) => old as u64,
         Err(_) => u32::MAX as u64,
     };
@@ -423,7 +789,7 @@ mod tests {
         };
         let mut slots = vec![0u64; nslots];
         slots[..args.len()].copy_from_slice(args);
-        invoke(store, target, &mut slots)?;
+        invoke(store, target, &mut slots, false)?;
         Ok(slots)
     }
 

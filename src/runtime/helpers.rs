@@ -37,7 +37,13 @@ pub(crate) fn slots_of(h: Helper) -> usize {
 impl StoreInner {
     /// Serves one helper exit of `instance`; `area` holds the slots and
     /// receives the result in slot 0.
-    pub(crate) fn helper(&mut self, instance: u32, helper: u32, area: &mut [u64]) -> Result<()> {
+    pub(crate) fn helper(
+        &mut self,
+        instance: u32,
+        helper: u32,
+        area: &mut [u64],
+        limiter: Option<&mut dyn super::limits::ResourceLimiter>,
+    ) -> Result<()> {
         let h = Helper::from_u32(helper)
             .ok_or_else(|| Error::runtime("unknown runtime helper").with_index(helper))?;
         if area.len() < slots_of(h) {
@@ -64,7 +70,10 @@ impl StoreInner {
             Helper::TableGrow => {
                 let t = table(a(0))?;
                 let init = area[2] as usize;
-                let r = self.tables[t as usize].grow(a(3), init).unwrap_or(u32::MAX);
+                // Refused: -1; the limiter's own error ends the call.
+                let r = self.tables[t as usize]
+                    .grow(a(3), init, limiter)?
+                    .unwrap_or(u32::MAX);
                 area[0] = r as u64;
             }
             Helper::TableFill => {

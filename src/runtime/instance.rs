@@ -49,7 +49,8 @@ impl Instance {
         imports: &[Extern],
     ) -> Result<Instance> {
         let store = store.as_context_mut();
-        let (index, start) = store.inner.instantiate(module, imports)?;
+        let (inner, limiter) = store.inner_and_limiter();
+        let (index, start) = inner.instantiate(module, imports, limiter)?;
         let instance = Instance {
             store: store.inner.id,
             index,
@@ -113,6 +114,16 @@ impl Instance {
     }
 }
 
+/// A shorter-lived copy of an optional limiter (for one call in a loop).
+fn reborrow<'a>(
+    limiter: &'a mut Option<&mut dyn super::limits::ResourceLimiter>,
+) -> Option<&'a mut dyn super::limits::ResourceLimiter> {
+    match limiter {
+        Some(l) => Some(&mut **l),
+        None => None,
+    }
+}
+
 /// `actual` (an import's current limits) matches `declared` (what the
 /// module asks for).
 fn limits_match(actual: Limits, declared: Limits) -> bool {
@@ -162,6 +173,7 @@ impl StoreInner {
         &mut self,
         module: &Module,
         imports: &[Extern],
+        mut limiter: Option<&mut dyn super::limits::ResourceLimiter>,
     ) -> Result<(u32, Option<Func>)> {
         let module = module.clone();
         let m = &*module.inner;
@@ -229,6 +241,14 @@ impl StoreInner {
             }
         }
 
+        if let Some(limiter) = limiter.as_deref_mut()
+            && self.instances.len() >= limiter.instances()
+        {
+            return Err(Error::instantiation(
+                "resource limit exceeded: too many instances in the store",
+            )
+            .with_detail(format_args!("the limit is {}", limiter.instances())));
+        }
         let decoded = decode::Module::decode(&m.bytes)?;
         let index = u32::try_from(self.instances.len())
             .ok()
@@ -278,7 +298,7 @@ impl StoreInner {
         let num_imported = funcs.len();
         for (i, r) in funcrefs.iter().enumerate().skip(num_imported) {
             let f = self.push_func(FuncData {
-                ty: m.func_type(i as u32),
+                ty: alloc::sync::Arc::new(m.func_type(i as u32)),
                 funcref: r,
                 kind: FuncKind::Wasm,
             })?;
@@ -286,10 +306,10 @@ impl StoreInner {
         }
 
         for &ty in &decoded.memories {
-            memories.push(self.push_memory(ty)?.index);
+            memories.push(self.push_memory(ty, reborrow(&mut limiter))?.index);
         }
         for &ty in &decoded.tables {
-            tables.push(self.push_table(ty, 0)?.index);
+            tables.push(self.push_table(ty, 0, reborrow(&mut limiter))?.index);
         }
         for g in &decoded.globals {
             let raw = {

@@ -3,8 +3,10 @@
 //! A memory is a `Vec<u8>` of exactly its size. Growing may move it; the
 //! runtime then updates `memory_base`/`memory_len` of every instance whose
 //! memory 0 it is (generated code reloads them after every exit). Memories
-//! are limited to 65536 pages (4 GiB) and to their declared maximum.
+//! are limited to 65536 pages (4 GiB), to their declared maximum, and by
+//! the store's [`ResourceLimiter`] (see [`super::limits`]).
 
+use super::limits::ResourceLimiter;
 use super::store::{AsContext, AsContextMut, MemoryData, StoreInner};
 use crate::decode::{Limits, MemoryType};
 use crate::error::{Error, Result};
@@ -31,9 +33,11 @@ fn zeroed(len: usize) -> Result<Vec<u8>> {
 }
 
 impl Memory {
-    /// A new memory of type `ty`, zero-filled to its minimum size.
+    /// A new memory of type `ty`, zero-filled to its minimum size (subject
+    /// to the store's [`ResourceLimiter`]).
     pub fn new(mut store: impl AsContextMut, ty: MemoryType) -> Result<Memory> {
-        store.as_context_mut().inner.push_memory(ty)
+        let (inner, limiter) = store.as_context_mut().inner_and_limiter();
+        inner.push_memory(ty, limiter)
     }
 
     /// The memory's type, with its current size as minimum.
@@ -72,11 +76,11 @@ impl Memory {
     }
 
     /// Grows the memory by `delta` pages and returns the old size in pages.
+    /// Fails beyond the declared maximum or when the store's
+    /// [`ResourceLimiter`] refuses.
     pub fn grow(&self, mut store: impl AsContextMut, delta: u32) -> Result<u32> {
-        store
-            .as_context_mut()
-            .inner
-            .grow_memory(self.store, self.index, delta)
+        let (inner, limiter) = store.as_context_mut().inner_and_limiter();
+        inner.grow_memory(self.store, self.index, delta, limiter)?
     }
 
     /// Copies `buf.len()` bytes at `offset` into `buf`.
@@ -137,7 +141,11 @@ impl MemoryData {
 }
 
 impl StoreInner {
-    pub(crate) fn push_memory(&mut self, ty: MemoryType) -> Result<Memory> {
+    pub(crate) fn push_memory(
+        &mut self,
+        ty: MemoryType,
+        limiter: Option<&mut dyn ResourceLimiter>,
+    ) -> Result<Memory> {
         let max = ty.limits.max.unwrap_or(MAX_MEMORY_PAGES);
         if ty.limits.min > MAX_MEMORY_PAGES || max > MAX_MEMORY_PAGES {
             return Err(Error::runtime(
@@ -148,6 +156,22 @@ impl StoreInner {
             return Err(Error::runtime(
                 "size minimum must not be greater than maximum",
             ));
+        }
+        if let Some(limiter) = limiter {
+            if self.memories.len() >= limiter.memories() {
+                return Err(Error::instantiation(
+                    "resource limit exceeded: too many memories in the store",
+                )
+                .with_detail(format_args!("the limit is {}", limiter.memories())));
+            }
+            let bytes = ty.limits.min as usize * PAGE_SIZE;
+            let maximum = ty.limits.max.map(|m| m as usize * PAGE_SIZE);
+            if !limiter.memory_growing(0, bytes, maximum)? {
+                return Err(Error::instantiation(
+                    "resource limit exceeded: memory minimum size refused by the store's limiter",
+                )
+                .with_detail(format_args!("{} pages", ty.limits.min)));
+            }
         }
         let bytes = zeroed(ty.limits.min as usize * PAGE_SIZE)?;
         let index = u32::try_from(self.memories.len())
@@ -164,23 +188,43 @@ impl StoreInner {
     }
 
     /// Grows memory `index` and refreshes the contexts that use it.
-    pub(crate) fn grow_memory(&mut self, store: u64, index: u32, delta: u32) -> Result<u32> {
+    ///
+    /// The inner result is the old size, or why the growth was refused
+    /// (beyond the maximum, refused by the limiter, out of memory): the
+    /// guest then sees -1. The outer error is the limiter's own error, which
+    /// ends the running call.
+    pub(crate) fn grow_memory(
+        &mut self,
+        store: u64,
+        index: u32,
+        delta: u32,
+        limiter: Option<&mut dyn ResourceLimiter>,
+    ) -> Result<Result<u32>> {
         let m = self.memory_data_mut(store, index)?;
         let old = m.pages();
-        let new = old
-            .checked_add(delta)
-            .filter(|&n| n <= m.max_pages())
-            .ok_or_else(|| {
-                Error::runtime("memory.grow beyond the maximum size")
-                    .with_detail(format_args!("{old} + {delta} pages"))
-            })?;
+        let Some(new) = old.checked_add(delta).filter(|&n| n <= m.max_pages()) else {
+            return Ok(Err(Error::runtime("memory.grow beyond the maximum size")
+                .with_detail(format_args!("{old} + {delta} pages"))));
+        };
+        if delta > 0
+            && let Some(limiter) = limiter
+        {
+            let maximum = m.ty.limits.max.map(|p| p as usize * PAGE_SIZE);
+            let current = old as usize * PAGE_SIZE;
+            if !limiter.memory_growing(current, new as usize * PAGE_SIZE, maximum)? {
+                return Ok(Err(Error::runtime(
+                    "memory.grow refused by the store's resource limiter",
+                )
+                .with_detail(format_args!("{old} + {delta} pages"))));
+            }
+        }
         let new_len = new as usize * PAGE_SIZE;
-        m.bytes
-            .try_reserve_exact(new_len - m.bytes.len())
-            .map_err(|_| Error::runtime("out of memory growing a linear memory"))?;
+        if m.bytes.try_reserve_exact(new_len - m.bytes.len()).is_err() {
+            return Ok(Err(Error::runtime("out of memory growing a linear memory")));
+        }
         m.bytes.resize(new_len, 0);
         self.refresh_memory(index);
-        Ok(old)
+        Ok(Ok(old))
     }
 
     /// Writes memory `index`'s base and length into its users' contexts.

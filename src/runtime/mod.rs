@@ -19,9 +19,20 @@
 //!   and the exit loop. Traps are errors whose [`Error::trap`] is set; a
 //!   host function's error becomes the error of the wasm call.
 //! - `ExitCode::Helper` exits (bulk memory and table operations) are served
-//!   by the runtime (`helpers`). `OutOfFuel` and `Interrupted` exits end the
-//!   call with an error for now (fuel and interruption are not exposed in
-//!   the API yet).
+//!   by the runtime (`helpers`).
+//! - **Untrusted guests.** [`limits`] bounds memories, tables and instances
+//!   ([`ResourceLimiter`], [`StoreLimits`]); [`Config::max_wasm_stack`]
+//!   bounds recursion (trap "call stack exhausted");
+//!   [`Config::max_module_code_size`] bounds compiled code. Fuel
+//!   ([`Config::consume_fuel`], [`Store::set_fuel`]) and interruption
+//!   ([`Config::interruptible`], [`Store::interrupt_handle`]) stop a running
+//!   guest at its next function entry or loop header: [`Func::call`] then
+//!   fails with [`ErrorKind::OutOfFuel`] / [`ErrorKind::Interrupted`], while
+//!   [`Func::call_resumable`] pauses and returns a [`ResumableCall`] that
+//!   continues the same call (see [`exec`]).
+//!
+//! [`ErrorKind::OutOfFuel`]: crate::ErrorKind::OutOfFuel
+//! [`ErrorKind::Interrupted`]: crate::ErrorKind::Interrupted
 //!
 //! [`Error::trap`]: crate::Error::trap
 
@@ -32,6 +43,7 @@ mod func;
 mod global;
 mod helpers;
 mod instance;
+pub mod limits;
 mod linker;
 mod memory;
 mod module;
@@ -41,14 +53,21 @@ mod values;
 
 pub use crate::abi::TrapCode as Trap;
 pub use crate::decode::{FuncType, GlobalType, Limits, MemoryType, RefType, TableType, ValType};
-pub use engine::{Config, DEFAULT_MAX_WASM_STACK, Engine, MIN_MAX_WASM_STACK};
+pub use engine::{
+    Config, DEFAULT_MAX_MODULE_CODE_SIZE, DEFAULT_MAX_WASM_STACK, Engine, MIN_MAX_WASM_STACK,
+};
+pub use exec::{CallOutcome, PauseReason, ResumableCall};
 pub use externals::Extern;
 pub use func::{Func, HostFunc, IntoFunc, TypedFunc, WasmParams, WasmResults, WasmRet, WasmTy};
 pub use global::Global;
 pub use instance::Instance;
+pub use limits::{
+    DEFAULT_INSTANCE_LIMIT, DEFAULT_MEMORY_LIMIT, DEFAULT_TABLE_LIMIT, ResourceLimiter,
+    StoreLimits, StoreLimitsBuilder,
+};
 pub use linker::Linker;
 pub use memory::{Memory, PAGE_SIZE};
 pub use module::{ExportType, ExternType, ImportType, Module};
-pub use store::{AsContext, AsContextMut, Caller, Store};
+pub use store::{AsContext, AsContextMut, Caller, InterruptHandle, Store};
 pub use table::{MAX_TABLE_ELEMENTS, Table};
 pub use values::{ExternRef, Val};

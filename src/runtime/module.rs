@@ -7,7 +7,7 @@
 
 use super::engine::Engine;
 use crate::code_memory::PublishedCode;
-use crate::compile::compile_module;
+use crate::compile::compile_module_with;
 use crate::decode::{self, ExternKind, FuncType, GlobalType, ImportKind, MemoryType, TableType};
 use crate::error::{Error, Result};
 use crate::validate::validate_module;
@@ -131,6 +131,12 @@ pub(crate) struct ModuleInner {
     pub bytes: Arc<[u8]>,
     pub code: Option<PublishedCode>,
     pub func_offsets: Vec<u32>,
+    /// Backtrace sites: (code offset of a return address, module offset).
+    pub sites: Vec<(u32, u32)>,
+    /// Function names from the `name` section, sorted by index.
+    pub func_names: Vec<(u32, String)>,
+    /// Number of imported functions.
+    pub num_imported_funcs: u32,
     pub types: Vec<FuncType>,
     /// Engine-wide id of each type index.
     pub type_ids: Box<[u32]>,
@@ -158,6 +164,41 @@ impl fmt::Debug for Module {
     }
 }
 
+impl ModuleInner {
+    /// The frame executing at code address `pc` (a return address) if it
+    /// lies in this module's code: (function index, module offset, name).
+    pub(crate) fn frame_at(&self, pc: usize) -> Option<crate::error::FrameInfo> {
+        let code = self.code.as_ref()?;
+        let base = code.exec_ptr().as_ptr() as usize;
+        let offset = u32::try_from(pc.checked_sub(base)?).ok()?;
+        // A return address may be the very end of the code.
+        if offset as usize > code.len() {
+            return None;
+        }
+        // The function whose code contains the address.
+        let defined = self
+            .func_offsets
+            .partition_point(|&start| start <= offset)
+            .checked_sub(1)?;
+        let func_index = self.num_imported_funcs + defined as u32;
+        let site = self
+            .sites
+            .binary_search_by_key(&offset, |&(native, _)| native)
+            .ok()?;
+        let module_offset = self.sites[site].1;
+        let func_name = self
+            .func_names
+            .binary_search_by_key(&func_index, |(i, _)| *i)
+            .ok()
+            .map(|i| self.func_names[i].1.clone());
+        Some(crate::error::FrameInfo {
+            func_index,
+            func_name,
+            module_offset,
+        })
+    }
+}
+
 impl Module {
     /// Decodes, validates and compiles a binary module.
     pub fn new(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
@@ -169,7 +210,24 @@ impl Module {
             .iter()
             .map(|t| engine.type_id(t))
             .collect::<Box<[u32]>>();
-        let compiled = compile_module(&module, &info, &type_ids, &engine.inner.cpu)?;
+        let compiled = compile_module_with(
+            &module,
+            &info,
+            &type_ids,
+            &engine.inner.cpu,
+            &engine.inner.options,
+        )?;
+        if compiled.code.len() > engine.inner.max_module_code_size {
+            return Err(
+                Error::from_kind(crate::ErrorKind::Limit, "module code too large").with_detail(
+                    format_args!(
+                        "{} bytes of machine code, the limit (Config::max_module_code_size) is {}",
+                        compiled.code.len(),
+                        engine.inner.max_module_code_size
+                    ),
+                ),
+            );
+        }
         let code = if compiled.code.is_empty() {
             None
         } else {
@@ -242,6 +300,13 @@ impl Module {
             })
             .collect();
         let types = module.types.clone();
+        let func_names = module
+            .names
+            .functions
+            .iter()
+            .map(|&(i, n)| (i, n.to_string()))
+            .collect();
+        let num_imported_funcs = module.num_imported_funcs;
         drop(module);
         Ok(Module {
             inner: Arc::new(ModuleInner {
@@ -249,6 +314,9 @@ impl Module {
                 bytes,
                 code,
                 func_offsets: compiled.func_offsets,
+                sites: compiled.sites,
+                func_names,
+                num_imported_funcs,
                 types,
                 type_ids,
                 func_types,

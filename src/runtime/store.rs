@@ -11,6 +11,7 @@
 use super::engine::Engine;
 use super::externals::Extern;
 use super::func::{Func, HostFunc};
+use super::limits::ResourceLimiter;
 use super::module::Module;
 use super::values::{ExternRef, Val};
 use crate::abi::{ExecContext, VmContext, VmFuncRef, VmTable};
@@ -18,10 +19,11 @@ use crate::decode::{FuncType, GlobalType, MemoryType, TableType};
 use crate::error::{Error, Result};
 use alloc::boxed::Box;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::any::Any;
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use hashbrown::HashMap;
 
 /// What a function of the store is.
@@ -38,7 +40,7 @@ pub(crate) enum FuncKind {
 }
 
 pub(crate) struct FuncData {
-    pub ty: FuncType,
+    pub ty: alloc::sync::Arc<FuncType>,
     /// The function's canonical `VmFuncRef`: what a `funcref` to it is.
     pub funcref: *const VmFuncRef,
     pub kind: FuncKind,
@@ -105,6 +107,14 @@ pub(crate) struct StoreInner {
     pub vmctx_map: HashMap<usize, u32>,
     /// How many calls into wasm are active (nested through host calls).
     pub depth: u32,
+    /// The interrupt flag `exec.interrupt` points to, shared with the
+    /// store's [`InterruptHandle`]s.
+    pub interrupt: Arc<AtomicU32>,
+    /// The call paused by running out of fuel or by an interrupt, if it can
+    /// still be resumed (see [`super::exec`]).
+    pub paused: Option<super::exec::Paused>,
+    /// Source of the tokens that name paused calls.
+    pub next_pause: u64,
 }
 
 // SAFETY: the raw pointers in a store (contexts, function references, cells,
@@ -147,9 +157,10 @@ impl StoreInner {
             payload: 0,
             call_args: 0,
             fuel: 0,
-            interrupt: 0,
-            _pad: 0,
+            interrupt: core::ptr::null(),
         });
+        let interrupt = Arc::new(AtomicU32::new(0));
+        exec.interrupt = Arc::as_ptr(&interrupt);
         let exec_ptr: *mut ExecContext = &mut *exec;
         StoreInner {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -166,6 +177,9 @@ impl StoreInner {
             funcref_map: HashMap::new(),
             vmctx_map: HashMap::new(),
             depth: 0,
+            interrupt,
+            paused: None,
+            next_pause: 0,
         }
     }
 
@@ -256,7 +270,41 @@ impl StoreInner {
 pub struct Store<T> {
     pub(crate) inner: StoreInner,
     pub(crate) host_funcs: Vec<HostFunc<T>>,
+    limiter: Option<LimiterFn<T>>,
     data: T,
+}
+
+/// What [`Store::limiter`] keeps: finds the limiter in the store's data.
+type LimiterFn<T> = Box<dyn FnMut(&mut T) -> &mut (dyn ResourceLimiter) + Send + Sync>;
+
+/// Stops a store's running wasm code from any thread (see
+/// [`Store::interrupt_handle`]).
+///
+/// The flag it sets is shared atomic memory that generated code reads at
+/// function entries and loop headers (modules of engines with
+/// [`Config::interruptible`](super::Config::interruptible)). An interrupt
+/// raised while no wasm runs stops the next call at its first check. The
+/// runtime clears the flag when it reports the interruption.
+#[derive(Clone, Debug)]
+pub struct InterruptHandle {
+    flag: Arc<AtomicU32>,
+}
+
+impl InterruptHandle {
+    /// Asks the store's wasm code to stop at its next check.
+    pub fn interrupt(&self) {
+        self.flag.store(1, Ordering::Release);
+    }
+
+    /// Withdraws a pending interrupt that was not yet reported.
+    pub fn clear(&self) {
+        self.flag.store(0, Ordering::Release);
+    }
+
+    /// True when an interrupt is pending.
+    pub fn is_pending(&self) -> bool {
+        self.flag.load(Ordering::Acquire) != 0
+    }
 }
 
 impl<T> core::fmt::Debug for Store<T> {
@@ -275,6 +323,7 @@ impl<T: 'static> Store<T> {
         Store {
             inner: StoreInner::new(engine),
             host_funcs: Vec::new(),
+            limiter: None,
             data,
         }
     }
@@ -299,6 +348,65 @@ impl<T> Store<T> {
     /// The store's engine.
     pub fn engine(&self) -> &Engine {
         &self.inner.engine
+    }
+
+    /// Limits the store's resources with the [`ResourceLimiter`] that
+    /// `limiter` finds in the store's data (for example
+    /// `store.limiter(|data| &mut data.limits)` with a
+    /// [`StoreLimits`](super::StoreLimits) field). Applies to memories,
+    /// tables and instances created and grown from now on.
+    pub fn limiter(
+        &mut self,
+        limiter: impl FnMut(&mut T) -> &mut (dyn ResourceLimiter) + Send + Sync + 'static,
+    ) {
+        self.limiter = Some(Box::new(limiter));
+    }
+
+    /// The store's internals and its limiter, borrowed at once.
+    pub(crate) fn inner_and_limiter(
+        &mut self,
+    ) -> (&mut StoreInner, Option<&mut dyn ResourceLimiter>) {
+        let limiter = match &mut self.limiter {
+            Some(f) => Some(f(&mut self.data)),
+            None => None,
+        };
+        (&mut self.inner, limiter)
+    }
+
+    /// Sets the fuel the store's wasm code may consume (one unit per
+    /// operator; see [`Config::consume_fuel`](super::Config::consume_fuel)).
+    /// Values above `i64::MAX` are clamped to it. Fails when the engine does
+    /// not meter fuel.
+    pub fn set_fuel(&mut self, fuel: u64) -> Result<()> {
+        self.fuel_enabled()?;
+        self.inner.exec.fuel = i64::try_from(fuel).unwrap_or(i64::MAX);
+        Ok(())
+    }
+
+    /// The fuel left (0 once it ran out). Fails when the engine does not
+    /// meter fuel.
+    pub fn get_fuel(&self) -> Result<u64> {
+        self.fuel_enabled()?;
+        Ok(u64::try_from(self.inner.exec.fuel).unwrap_or(0))
+    }
+
+    fn fuel_enabled(&self) -> Result<()> {
+        if self.inner.engine.inner.options.fuel {
+            Ok(())
+        } else {
+            Err(Error::runtime(
+                "fuel is not enabled: use Config::consume_fuel(true)",
+            ))
+        }
+    }
+
+    /// A handle that interrupts this store's wasm code from any thread
+    /// (effective for engines with
+    /// [`Config::interruptible`](super::Config::interruptible)).
+    pub fn interrupt_handle(&self) -> InterruptHandle {
+        InterruptHandle {
+            flag: self.inner.interrupt.clone(),
+        }
     }
 }
 
@@ -374,6 +482,16 @@ impl<T> Caller<'_, T> {
     /// The engine.
     pub fn engine(&self) -> &Engine {
         self.store.engine()
+    }
+
+    /// The store's remaining fuel ([`Store::get_fuel`]).
+    pub fn get_fuel(&self) -> Result<u64> {
+        self.store.get_fuel()
+    }
+
+    /// Sets the store's fuel ([`Store::set_fuel`]).
+    pub fn set_fuel(&mut self, fuel: u64) -> Result<()> {
+        self.store.set_fuel(fuel)
     }
 
     /// An export of the calling instance (`None` when called from the host

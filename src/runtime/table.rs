@@ -3,8 +3,10 @@
 //! Elements are raw references (`*const VmFuncRef` or externref handles,
 //! 0 = null) in a `Vec<usize>`; the table's boxed [`VmTable`] points at them
 //! and is updated when the table grows. Tables are limited to
-//! [`MAX_TABLE_ELEMENTS`] elements.
+//! [`MAX_TABLE_ELEMENTS`] elements, to their declared maximum, and by the
+//! store's [`ResourceLimiter`] (see [`super::limits`]).
 
+use super::limits::ResourceLimiter;
 use super::store::{AsContext, AsContextMut, StoreInner, TableData, check_val};
 use super::values::Val;
 use crate::abi::VmTable;
@@ -26,9 +28,9 @@ pub struct Table {
 impl Table {
     /// A new table of type `ty` with every element set to `init`.
     pub fn new(mut store: impl AsContextMut, ty: TableType, init: Val) -> Result<Table> {
-        let inner = &mut store.as_context_mut().inner;
+        let (inner, limiter) = store.as_context_mut().inner_and_limiter();
         let raw = check_val(inner, &init, ty.elem.into())? as usize;
-        inner.push_table(ty, raw)
+        inner.push_table(ty, raw, limiter)
     }
 
     /// The table's type, with its current size as minimum.
@@ -86,19 +88,28 @@ impl Table {
     }
 
     /// Grows the table by `delta` elements set to `init`; returns the old
-    /// size.
+    /// size. Fails beyond the declared maximum or when the store's
+    /// [`ResourceLimiter`] refuses.
     pub fn grow(&self, mut store: impl AsContextMut, delta: u32, init: Val) -> Result<u32> {
-        let inner = &mut store.as_context_mut().inner;
+        let (inner, limiter) = store.as_context_mut().inner_and_limiter();
         let elem: ValType = inner.table_data(self.store, self.index)?.ty.elem.into();
         let raw = check_val(inner, &init, elem)? as usize;
         inner
             .table_data_mut(self.store, self.index)?
-            .grow(delta, raw)
+            .grow(delta, raw, limiter)?
     }
 }
 
 impl TableData {
-    pub(crate) fn grow(&mut self, delta: u32, init: usize) -> Result<u32> {
+    /// Grows the table; the inner result is the old size or why the growth
+    /// was refused (the guest then sees -1), the outer error the limiter's
+    /// own error, which ends the running call.
+    pub(crate) fn grow(
+        &mut self,
+        delta: u32,
+        init: usize,
+        limiter: Option<&mut dyn ResourceLimiter>,
+    ) -> Result<Result<u32>> {
         let old = self.elements.len() as u32;
         let max = self
             .ty
@@ -106,19 +117,25 @@ impl TableData {
             .max
             .unwrap_or(MAX_TABLE_ELEMENTS)
             .min(MAX_TABLE_ELEMENTS);
-        let new = old
-            .checked_add(delta)
-            .filter(|&n| n <= max)
-            .ok_or_else(|| {
-                Error::runtime("table.grow beyond the maximum size")
-                    .with_detail(format_args!("{old} + {delta} elements"))
-            })?;
-        self.elements
-            .try_reserve_exact(delta as usize)
-            .map_err(|_| Error::runtime("out of memory growing a table"))?;
+        let Some(new) = old.checked_add(delta).filter(|&n| n <= max) else {
+            return Ok(Err(Error::runtime("table.grow beyond the maximum size")
+                .with_detail(format_args!("{old} + {delta} elements"))));
+        };
+        if delta > 0
+            && let Some(limiter) = limiter
+            && !limiter.table_growing(old, new, self.ty.limits.max)?
+        {
+            return Ok(Err(Error::runtime(
+                "table.grow refused by the store's resource limiter",
+            )
+            .with_detail(format_args!("{old} + {delta} elements"))));
+        }
+        if self.elements.try_reserve_exact(delta as usize).is_err() {
+            return Ok(Err(Error::runtime("out of memory growing a table")));
+        }
         self.elements.resize(new as usize, init);
         self.sync();
-        Ok(old)
+        Ok(Ok(old))
     }
 
     /// Points the `VmTable` at the elements.
@@ -129,7 +146,12 @@ impl TableData {
 }
 
 impl StoreInner {
-    pub(crate) fn push_table(&mut self, ty: TableType, init: usize) -> Result<Table> {
+    pub(crate) fn push_table(
+        &mut self,
+        ty: TableType,
+        init: usize,
+        limiter: Option<&mut dyn ResourceLimiter>,
+    ) -> Result<Table> {
         if ty.limits.min > MAX_TABLE_ELEMENTS {
             return Err(Error::runtime("table too large").with_detail(format_args!(
                 "{} elements, the limit is {MAX_TABLE_ELEMENTS}",
@@ -140,6 +162,20 @@ impl StoreInner {
             return Err(Error::runtime(
                 "size minimum must not be greater than maximum",
             ));
+        }
+        if let Some(limiter) = limiter {
+            if self.tables.len() >= limiter.tables() {
+                return Err(Error::instantiation(
+                    "resource limit exceeded: too many tables in the store",
+                )
+                .with_detail(format_args!("the limit is {}", limiter.tables())));
+            }
+            if !limiter.table_growing(0, ty.limits.min, ty.limits.max)? {
+                return Err(Error::instantiation(
+                    "resource limit exceeded: table minimum size refused by the store's limiter",
+                )
+                .with_detail(format_args!("{} elements", ty.limits.min)));
+            }
         }
         let mut elements = Vec::new();
         elements

@@ -1,0 +1,367 @@
+//! A guest cannot reach outside its sandbox: every memory access at every
+//! boundary traps (and never touches host memory), table and indirect-call
+//! faults trap, host errors and deep traps come back as the right error with
+//! the store usable, and no mapping is ever writable and executable.
+
+use wasmkern::{Caller, Engine, Error, Func, Instance, Linker, Module, Store, Trap, Val};
+
+fn instance(wat: &str) -> (Store<()>, Instance) {
+    let engine = Engine::default();
+    let module = Module::new(&engine, wat::parse_str(wat).unwrap()).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    (store, instance)
+}
+
+/// Every load and store, each with a small and a huge static offset.
+const ACCESS_OPS: &[(&str, &str, u32)] = &[
+    ("i32.load", "i32", 4),
+    ("i64.load", "i64", 8),
+    ("f32.load", "f32", 4),
+    ("f64.load", "f64", 8),
+    ("i32.load8_s", "i32", 1),
+    ("i32.load8_u", "i32", 1),
+    ("i32.load16_s", "i32", 2),
+    ("i32.load16_u", "i32", 2),
+    ("i64.load8_s", "i64", 1),
+    ("i64.load8_u", "i64", 1),
+    ("i64.load16_s", "i64", 2),
+    ("i64.load16_u", "i64", 2),
+    ("i64.load32_s", "i64", 4),
+    ("i64.load32_u", "i64", 4),
+    ("i32.store", "i32", 4),
+    ("i64.store", "i64", 8),
+    ("f32.store", "f32", 4),
+    ("f64.store", "f64", 8),
+    ("i32.store8", "i32", 1),
+    ("i32.store16", "i32", 2),
+    ("i64.store8", "i64", 1),
+    ("i64.store16", "i64", 2),
+    ("i64.store32", "i64", 4),
+];
+
+const OFFSETS: &[u32] = &[0, 1, 0xffff, 0x1_0000, 0xffff_fff0, 0xffff_ffff];
+
+/// A module with one memory of `pages` pages and one exported function per
+/// (operator, static offset): `(param addr i32)`; stores write all ones.
+fn access_module(pages: u32) -> String {
+    let mut wat = format!("(module (memory (export \"mem\") {pages})\n");
+    for (i, (op, ty, _)) in ACCESS_OPS.iter().enumerate() {
+        for (j, off) in OFFSETS.iter().enumerate() {
+            let body = if op.contains("store") {
+                let ones = match *ty {
+                    "i32" => "(i32.const -1)",
+                    "i64" => "(i64.const -1)",
+                    "f32" => "(f32.const -nan:0x7fffff)",
+                    _ => "(f64.const -nan:0xfffffffffffff)",
+                };
+                format!("({op} offset={off} (local.get 0) {ones})")
+            } else {
+                format!("(drop ({op} offset={off} (local.get 0)))")
+            };
+            wat.push_str(&format!(
+                "(func (export \"f{i}_{j}\") (param i32) {body})\n"
+            ));
+        }
+    }
+    wat.push_str("(func (export \"grow\") (param i32) (result i32) (memory.grow (local.get 0))))");
+    wat
+}
+
+/// Checks every access against the memory size: in bounds runs, out of
+/// bounds traps, and stores never write outside `[0, size)` (the whole
+/// memory is compared with the expected contents).
+fn check_boundaries(store: &mut Store<()>, instance: Instance, size: u64) {
+    let mem = instance.get_memory(&*store, "mem").unwrap();
+    let addrs: Vec<u32> = {
+        let mut a = vec![0u32, 1, 7, 0xffff, 0x1_0000, 0x7fff_ffff, 0x8000_0000];
+        a.extend([
+            u32::MAX,
+            u32::MAX - 1,
+            u32::MAX - 3,
+            u32::MAX - 7,
+            u32::MAX - 16,
+        ]);
+        for d in 0..=9u64 {
+            if size >= d {
+                a.push((size - d) as u32);
+            }
+            a.push((size + d) as u32);
+        }
+        a
+    };
+    for (i, (op, _, width)) in ACCESS_OPS.iter().enumerate() {
+        for (j, &off) in OFFSETS.iter().enumerate() {
+            let f = instance.get_func(&*store, &format!("f{i}_{j}")).unwrap();
+            for &addr in &addrs {
+                let end = addr as u64 + off as u64 + *width as u64;
+                mem.data_mut(&mut *store).fill(0);
+                let r = f.call(&mut *store, &[Val::I32(addr as i32)], &mut []);
+                if end <= size {
+                    r.unwrap_or_else(|e| panic!("{op} offset={off} at {addr:#x}: {e}"));
+                } else {
+                    let err = r.expect_err(&format!("{op} offset={off} at {addr:#x}"));
+                    assert_eq!(err.trap(), Some(Trap::MemoryOutOfBounds), "{op}");
+                }
+                let data = mem.data(&*store);
+                assert_eq!(data.len() as u64, size);
+                let written = data.iter().filter(|&&b| b != 0).count();
+                let expected = if op.contains("store") && end <= size {
+                    *width as usize
+                } else {
+                    0
+                };
+                assert_eq!(written, expected, "{op} offset={off} at {addr:#x}");
+            }
+        }
+    }
+}
+
+#[test]
+fn every_access_width_at_every_boundary() {
+    let (mut store, instance) = instance(&access_module(1));
+    check_boundaries(&mut store, instance, 65536);
+    // Right after memory.grow the new page is reachable and the next is not.
+    let grow = instance.get_typed_func::<i32, i32>(&store, "grow").unwrap();
+    assert_eq!(grow.call(&mut store, 1).unwrap(), 1);
+    check_boundaries(&mut store, instance, 2 * 65536);
+}
+
+#[test]
+fn zero_page_memory_traps_every_access() {
+    let (mut store, instance) = instance(&access_module(0));
+    check_boundaries(&mut store, instance, 0);
+    let grow = instance.get_typed_func::<i32, i32>(&store, "grow").unwrap();
+    assert_eq!(grow.call(&mut store, 1).unwrap(), 0);
+    check_boundaries(&mut store, instance, 65536);
+}
+
+#[test]
+fn bulk_memory_bounds() {
+    let (mut store, instance) = instance(
+        r#"(module (memory (export "mem") 1)
+            (data $d "abcd")
+            (func (export "fill") (param i32 i32)
+                (memory.fill (local.get 0) (i32.const 0xff) (local.get 1)))
+            (func (export "copy") (param i32 i32 i32)
+                (memory.copy (local.get 0) (local.get 1) (local.get 2)))
+            (func (export "init") (param i32 i32 i32)
+                (memory.init $d (local.get 0) (local.get 1) (local.get 2))))"#,
+    );
+    let fill = instance.get_func(&store, "fill").unwrap();
+    let copy = instance.get_func(&store, "copy").unwrap();
+    let init = instance.get_func(&store, "init").unwrap();
+    let oob =
+        |r: Result<(), Error>| assert_eq!(r.unwrap_err().trap(), Some(Trap::MemoryOutOfBounds));
+    oob(fill.call(&mut store, &[Val::I32(65535), Val::I32(2)], &mut []));
+    oob(fill.call(&mut store, &[Val::I32(-1), Val::I32(1)], &mut []));
+    oob(copy.call(
+        &mut store,
+        &[Val::I32(0), Val::I32(65535), Val::I32(2)],
+        &mut [],
+    ));
+    oob(copy.call(
+        &mut store,
+        &[Val::I32(-4), Val::I32(0), Val::I32(8)],
+        &mut [],
+    ));
+    oob(init.call(
+        &mut store,
+        &[Val::I32(65534), Val::I32(0), Val::I32(4)],
+        &mut [],
+    ));
+    oob(init.call(
+        &mut store,
+        &[Val::I32(0), Val::I32(2), Val::I32(3)],
+        &mut [],
+    ));
+    let mem = instance.get_memory(&store, "mem").unwrap();
+    assert!(mem.data(&store).iter().all(|&b| b == 0), "nothing written");
+    fill.call(&mut store, &[Val::I32(65535), Val::I32(1)], &mut [])
+        .unwrap();
+    assert_eq!(mem.data(&store)[65535], 0xff);
+}
+
+#[test]
+fn table_and_indirect_call_faults() {
+    let (mut store, instance) = instance(
+        r#"(module
+            (type $i (func (result i32)))
+            (type $l (func (result i64)))
+            (table $t 4 funcref)
+            (elem (table $t) (i32.const 0) func $one $wide)
+            (func $one (result i32) (i32.const 1))
+            (func $wide (result i64) (i64.const 2))
+            (func (export "call") (param i32) (result i32)
+                (call_indirect (type $i) (local.get 0)))
+            (func (export "get") (param i32) (result funcref) (table.get $t (local.get 0)))
+            (func (export "set") (param i32) (table.set $t (local.get 0) (ref.null func)))
+            (func (export "fill") (param i32 i32)
+                (table.fill $t (local.get 0) (ref.null func) (local.get 1))))"#,
+    );
+    let call = instance.get_typed_func::<i32, i32>(&store, "call").unwrap();
+    assert_eq!(call.call(&mut store, 0).unwrap(), 1);
+    let trap = |r: Result<i32, Error>| r.unwrap_err().trap();
+    assert_eq!(
+        trap(call.call(&mut store, 1)),
+        Some(Trap::IndirectCallTypeMismatch)
+    );
+    assert_eq!(
+        trap(call.call(&mut store, 2)),
+        Some(Trap::UninitializedElement)
+    );
+    for i in [4, 5, i32::MAX, -1, i32::MIN] {
+        assert_eq!(
+            trap(call.call(&mut store, i)),
+            Some(Trap::UndefinedElement),
+            "{i}"
+        );
+    }
+    let get = instance.get_func(&store, "get").unwrap();
+    let set = instance.get_func(&store, "set").unwrap();
+    let fill = instance.get_func(&store, "fill").unwrap();
+    let mut r = [Val::FuncRef(None)];
+    for i in [4, -1, i32::MIN] {
+        let e = get.call(&mut store, &[Val::I32(i)], &mut r).unwrap_err();
+        assert_eq!(e.trap(), Some(Trap::TableOutOfBounds));
+        let e = set.call(&mut store, &[Val::I32(i)], &mut []).unwrap_err();
+        assert_eq!(e.trap(), Some(Trap::TableOutOfBounds));
+    }
+    let e = fill
+        .call(&mut store, &[Val::I32(3), Val::I32(2)], &mut [])
+        .unwrap_err();
+    assert_eq!(e.trap(), Some(Trap::TableOutOfBounds));
+    // Nothing changed: element 0 still calls.
+    assert_eq!(call.call(&mut store, 0).unwrap(), 1);
+}
+
+const NESTED: &str = r#"(module
+    (import "host" "enter" (func $enter (param i32) (result i32)))
+    (import "host" "fail" (func $fail (param i32) (result i32)))
+    (memory (export "mem") 1)
+    ;; recurse through the host: wasm -> host -> wasm ... until n = 0
+    (func (export "down") (param $n i32) (result i32)
+        (if (result i32) (i32.eqz (local.get $n))
+            (then (i32.load (i32.const 70000)))  ;; out of bounds: trap
+            (else (i32.add (i32.const 1)
+                (call $enter (i32.sub (local.get $n) (i32.const 1)))))))
+    (func (export "fails") (param i32) (result i32)
+        (i32.store (i32.const 0) (i32.const 99))
+        (i32.add (call $fail (local.get 0)) (i32.const 1)))
+    (func (export "ok") (param i32) (result i32)
+        (i32.add (local.get 0) (i32.const 1))))"#;
+
+fn nested_store() -> (Store<Option<Func>>, Instance) {
+    let engine = Engine::default();
+    let module = Module::new(&engine, wat::parse_str(NESTED).unwrap()).unwrap();
+    let mut store = Store::new(&engine, None);
+    let mut linker = Linker::new(&engine);
+    linker
+        .func_wrap(
+            "host",
+            "enter",
+            |mut caller: Caller<'_, Option<Func>>, n: i32| -> Result<i32, Error> {
+                let down = caller.data().expect("set");
+                let mut r = [Val::I32(0)];
+                down.call(&mut caller, &[Val::I32(n)], &mut r)?;
+                Ok(r[0].unwrap_i32())
+            },
+        )
+        .unwrap();
+    linker
+        .func_wrap("host", "fail", |x: i32| -> Result<i32, Error> {
+            if x == 0 {
+                Err(Error::msg("host says no"))
+            } else {
+                Ok(x)
+            }
+        })
+        .unwrap();
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    let down = instance.get_func(&store, "down").unwrap();
+    *store.data_mut() = Some(down);
+    (store, instance)
+}
+
+#[test]
+fn a_host_error_mid_call_ends_the_call() {
+    let (mut store, instance) = nested_store();
+    let fails = instance
+        .get_typed_func::<i32, i32>(&store, "fails")
+        .unwrap();
+    let err = fails.call(&mut store, 0).unwrap_err();
+    assert_eq!(err.to_string(), "host says no");
+    assert_eq!(err.trap(), None);
+    // What ran before the host call stays; the store is usable.
+    let mem = instance.get_memory(&store, "mem").unwrap();
+    assert_eq!(mem.data(&store)[0], 99);
+    assert_eq!(fails.call(&mut store, 5).unwrap(), 6);
+}
+
+#[test]
+fn a_deep_trap_through_nested_host_calls() {
+    let (mut store, instance) = nested_store();
+    let down = instance.get_typed_func::<i32, i32>(&store, "down").unwrap();
+    let ok = instance.get_typed_func::<i32, i32>(&store, "ok").unwrap();
+    for depth in [0, 1, 5, 50] {
+        let err = down.call(&mut store, depth).unwrap_err();
+        assert_eq!(err.trap(), Some(Trap::MemoryOutOfBounds), "depth {depth}");
+        assert_eq!(ok.call(&mut store, depth).unwrap(), depth + 1);
+    }
+    // Too deep a nesting of host -> wasm calls is a stack overflow trap,
+    // not a crash.
+    let err = down.call(&mut store, 100_000).unwrap_err();
+    assert_eq!(err.trap(), Some(Trap::StackOverflow));
+    assert_eq!(ok.call(&mut store, 1).unwrap(), 2);
+}
+
+/// Mappings of this process that are both writable and executable.
+fn wx_mappings() -> Vec<String> {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    maps.lines()
+        .filter(|l| {
+            let perms = l.split_whitespace().nth(1).unwrap_or("");
+            perms.contains('w') && perms.contains('x')
+        })
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn no_mapping_is_writable_and_executable() {
+    assert_eq!(wx_mappings(), Vec::<String>::new(), "before any module");
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        wat::parse_str(
+            r#"(module
+                (import "host" "check" (func $check (result i32)))
+                (func (export "run") (result i32) (call $check)))"#,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    // Many modules, so code memory has been allocated, written and
+    // published many times.
+    let others: Vec<Module> = (0..20)
+        .map(|i| {
+            let wat = format!("(module (func (export \"f\") (result i32) (i32.const {i})))");
+            Module::new(&engine, wat::parse_str(wat).unwrap()).unwrap()
+        })
+        .collect();
+    assert_eq!(wx_mappings(), Vec::<String>::new(), "modules loaded");
+    let mut store = Store::new(&engine, Vec::<String>::new());
+    let mut linker = Linker::new(&engine);
+    linker
+        .func_wrap("host", "check", |mut caller: Caller<'_, Vec<String>>| {
+            *caller.data_mut() = wx_mappings();
+            1i32
+        })
+        .unwrap();
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    let run = instance.get_typed_func::<(), i32>(&store, "run").unwrap();
+    assert_eq!(run.call(&mut store, ()).unwrap(), 1);
+    assert_eq!(store.data(), &Vec::<String>::new(), "while wasm runs");
+    drop(others);
+    assert_eq!(wx_mappings(), Vec::<String>::new(), "after freeing modules");
+}

@@ -1,0 +1,297 @@
+//! Resource limits: growth beyond a limit is -1 for the guest, creation
+//! beyond a limit fails instantiation with a clear message, an embedder's
+//! limiter decides, the wasm stack and the code size are bounded.
+
+use wasmkern::{
+    Config, Engine, ErrorKind, Instance, Memory, MemoryType, Module, ResourceLimiter, Store,
+    StoreLimits, StoreLimitsBuilder, Table, TableType, Trap, Val,
+};
+
+const GROW: &str = r#"(module
+    (memory (export "mem") 1)
+    (table (export "tab") 1 funcref)
+    (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+    (func (export "size") (result i32) (memory.size))
+    (func (export "tgrow") (param i32) (result i32)
+        (table.grow (ref.null func) (local.get 0)))
+    (func (export "store") (param i32 i32) (i32.store (local.get 0) (local.get 1))))"#;
+
+struct Data {
+    limits: StoreLimits,
+}
+
+fn store_with(engine: &Engine, limits: StoreLimits) -> Store<Data> {
+    let mut store = Store::new(engine, Data { limits });
+    store.limiter(|d| &mut d.limits);
+    store
+}
+
+#[test]
+fn memory_grow_beyond_the_limit_returns_minus_one() {
+    let engine = Engine::default();
+    let module = Module::new(&engine, wat::parse_str(GROW).unwrap()).unwrap();
+    let mut store = store_with(&engine, StoreLimitsBuilder::new().memory_pages(4).build());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let grow = instance.get_typed_func::<i32, i32>(&store, "grow").unwrap();
+    let size = instance.get_typed_func::<(), i32>(&store, "size").unwrap();
+    assert_eq!(grow.call(&mut store, 2).unwrap(), 1);
+    assert_eq!(grow.call(&mut store, 2).unwrap(), -1, "5 pages > 4");
+    assert_eq!(size.call(&mut store, ()).unwrap(), 3);
+    assert_eq!(grow.call(&mut store, 1).unwrap(), 3);
+    assert_eq!(grow.call(&mut store, 1).unwrap(), -1);
+    assert_eq!(
+        grow.call(&mut store, 0).unwrap(),
+        4,
+        "growing by 0 always works"
+    );
+    // The host API refuses too, with an error.
+    let mem = instance.get_memory(&store, "mem").unwrap();
+    let err = mem.grow(&mut store, 1).unwrap_err();
+    assert!(err.to_string().contains("resource limiter"), "{err}");
+    assert_eq!(mem.size(&store), 4);
+    // The guest still runs: the last page is usable.
+    let st = instance
+        .get_typed_func::<(i32, i32), ()>(&store, "store")
+        .unwrap();
+    st.call(&mut store, (4 * 65536 - 4, 7)).unwrap();
+}
+
+#[test]
+fn total_memory_limit_spans_memories() {
+    let engine = Engine::default();
+    let module = Module::new(&engine, wat::parse_str(GROW).unwrap()).unwrap();
+    let mut store = store_with(
+        &engine,
+        StoreLimitsBuilder::new().total_memory_pages(5).build(),
+    );
+    let a = Instance::new(&mut store, &module, &[]).unwrap();
+    let b = Instance::new(&mut store, &module, &[]).unwrap();
+    let grow_a = a.get_typed_func::<i32, i32>(&store, "grow").unwrap();
+    let grow_b = b.get_typed_func::<i32, i32>(&store, "grow").unwrap();
+    assert_eq!(grow_a.call(&mut store, 2).unwrap(), 1); // 3 + 1 pages
+    assert_eq!(grow_b.call(&mut store, 2).unwrap(), -1); // would be 6
+    assert_eq!(grow_b.call(&mut store, 1).unwrap(), 1); // 3 + 2 pages
+    assert_eq!(grow_a.call(&mut store, 1).unwrap(), -1);
+    // A third instance's one-page memory does not fit.
+    let err = Instance::new(&mut store, &module, &[]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Instantiation);
+    assert!(
+        err.to_string().contains("resource limit exceeded: memory"),
+        "{err}"
+    );
+    assert_eq!(store.data().limits.total_memory(), 5 * 65536);
+}
+
+#[test]
+fn table_grow_beyond_the_limit_returns_minus_one() {
+    let engine = Engine::default();
+    let module = Module::new(&engine, wat::parse_str(GROW).unwrap()).unwrap();
+    let mut store = store_with(
+        &engine,
+        StoreLimitsBuilder::new().table_elements(10).build(),
+    );
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let tgrow = instance
+        .get_typed_func::<i32, i32>(&store, "tgrow")
+        .unwrap();
+    assert_eq!(tgrow.call(&mut store, 9).unwrap(), 1);
+    assert_eq!(tgrow.call(&mut store, 1).unwrap(), -1);
+    let tab = instance.get_table(&store, "tab").unwrap();
+    assert_eq!(tab.size(&store), 10);
+    assert!(tab.grow(&mut store, 1, Val::FuncRef(None)).is_err());
+    // Creating a bigger table fails.
+    let err = Table::new(
+        &mut store,
+        TableType {
+            elem: wasmkern::RefType::FuncRef,
+            limits: wasmkern::Limits { min: 11, max: None },
+        },
+        Val::FuncRef(None),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("table minimum size"), "{err}");
+}
+
+#[test]
+fn instantiation_beyond_count_limits_fails_clearly() {
+    let engine = Engine::default();
+    let module = Module::new(&engine, wat::parse_str(GROW).unwrap()).unwrap();
+
+    let mut store = store_with(&engine, StoreLimitsBuilder::new().instances(2).build());
+    Instance::new(&mut store, &module, &[]).unwrap();
+    Instance::new(&mut store, &module, &[]).unwrap();
+    let err = Instance::new(&mut store, &module, &[]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Instantiation);
+    assert_eq!(
+        err.to_string(),
+        "resource limit exceeded: too many instances in the store: the limit is 2"
+    );
+
+    let mut store = store_with(&engine, StoreLimitsBuilder::new().memories(1).build());
+    Instance::new(&mut store, &module, &[]).unwrap();
+    let err = Instance::new(&mut store, &module, &[]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "resource limit exceeded: too many memories in the store: the limit is 1"
+    );
+    let err = Memory::new(
+        &mut store,
+        MemoryType {
+            limits: wasmkern::Limits { min: 0, max: None },
+        },
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("too many memories"), "{err}");
+
+    let mut store = store_with(&engine, StoreLimitsBuilder::new().tables(0).build());
+    let err = Instance::new(&mut store, &module, &[]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "resource limit exceeded: too many tables in the store: the limit is 0"
+    );
+
+    // A memory whose minimum is above the per-memory limit.
+    let big = Module::new(&engine, wat::parse_str("(module (memory 10))").unwrap()).unwrap();
+    let mut store = store_with(&engine, StoreLimitsBuilder::new().memory_pages(9).build());
+    let err = Instance::new(&mut store, &big, &[]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "resource limit exceeded: memory minimum size refused by the store's limiter: 10 pages"
+    );
+}
+
+/// A limiter that records what it was asked and allows growth in steps of
+/// at most two pages, and fails outright past 100 table elements.
+#[derive(Default)]
+struct Stepper {
+    asked: Vec<(usize, usize, Option<usize>)>,
+}
+
+impl ResourceLimiter for Stepper {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmkern::Result<bool> {
+        self.asked.push((current, desired, maximum));
+        Ok(desired - current <= 2 * 65536)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: u32,
+        desired: u32,
+        _maximum: Option<u32>,
+    ) -> wasmkern::Result<bool> {
+        if desired > 100 {
+            return Err(wasmkern::Error::msg("table too big for this embedder"));
+        }
+        Ok(true)
+    }
+}
+
+#[test]
+fn an_embedder_limiter_decides_growth() {
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        wat::parse_str(GROW.replace(
+            "(memory (export \"mem\") 1)",
+            "(memory (export \"mem\") 1 8)",
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let mut store = Store::new(&engine, Stepper::default());
+    store.limiter(|s| s);
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let grow = instance.get_typed_func::<i32, i32>(&store, "grow").unwrap();
+    assert_eq!(grow.call(&mut store, 3).unwrap(), -1);
+    assert_eq!(grow.call(&mut store, 2).unwrap(), 1);
+    // Beyond the declared maximum: refused before the limiter is asked.
+    assert_eq!(grow.call(&mut store, 100).unwrap(), -1);
+    let p = 65536;
+    assert_eq!(
+        store.data().asked,
+        [
+            (0, p, Some(8 * p)),
+            (p, 4 * p, Some(8 * p)),
+            (p, 3 * p, Some(8 * p))
+        ]
+    );
+    // A limiter error ends the call with that error.
+    let tgrow = instance
+        .get_typed_func::<i32, i32>(&store, "tgrow")
+        .unwrap();
+    assert_eq!(tgrow.call(&mut store, 50).unwrap(), 1);
+    let err = tgrow.call(&mut store, 100).unwrap_err();
+    assert_eq!(err.to_string(), "table too big for this embedder");
+    assert_eq!(
+        tgrow.call(&mut store, 1).unwrap(),
+        51,
+        "the store is usable"
+    );
+}
+
+#[test]
+fn without_a_limiter_only_declared_maxima_apply() {
+    let engine = Engine::default();
+    let module = Module::new(&engine, wat::parse_str(GROW).unwrap()).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let grow = instance.get_typed_func::<i32, i32>(&store, "grow").unwrap();
+    assert_eq!(grow.call(&mut store, 100).unwrap(), 1);
+    assert_eq!(grow.call(&mut store, 65536).unwrap(), -1);
+}
+
+const DEEP: &str = r#"(module
+    (func $deep (export "deep") (param i32) (result i32)
+        (if (result i32) (i32.eqz (local.get 0))
+            (then (i32.const 0))
+            (else (i32.add (i32.const 1)
+                (call $deep (i32.sub (local.get 0) (i32.const 1))))))))"#;
+
+#[test]
+fn a_small_wasm_stack_traps_deep_recursion() {
+    let mut config = Config::new();
+    config.max_wasm_stack(64 << 10);
+    let engine = Engine::new(&config).unwrap();
+    let module = Module::new(&engine, wat::parse_str(DEEP).unwrap()).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let deep = instance.get_typed_func::<i32, i32>(&store, "deep").unwrap();
+    assert_eq!(deep.call(&mut store, 10).unwrap(), 10);
+    let err = deep.call(&mut store, 100_000).unwrap_err();
+    assert_eq!(err.trap(), Some(Trap::StackOverflow));
+    assert_eq!(err.to_string(), "call stack exhausted");
+    // The store is usable afterwards, and the same depth works with the
+    // default 1 MiB stack.
+    assert_eq!(deep.call(&mut store, 100).unwrap(), 100);
+    let engine = Engine::default();
+    let module = Module::new(&engine, wat::parse_str(DEEP).unwrap()).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let deep = instance.get_typed_func::<i32, i32>(&store, "deep").unwrap();
+    assert_eq!(deep.call(&mut store, 5_000).unwrap(), 5_000);
+    // Below the minimum stack size the engine is refused.
+    let mut config = Config::new();
+    config.max_wasm_stack(4096);
+    assert!(Engine::new(&config).is_err());
+}
+
+#[test]
+fn module_code_size_is_limited() {
+    let mut config = Config::new();
+    config.max_module_code_size(256);
+    let engine = Engine::new(&config).unwrap();
+    let err = Module::new(&engine, wat::parse_str(DEEP).unwrap()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Limit);
+    assert!(
+        err.to_string().starts_with("module code too large"),
+        "{err}"
+    );
+    config.max_module_code_size(1 << 20);
+    let engine = Engine::new(&config).unwrap();
+    Module::new(&engine, wat::parse_str(DEEP).unwrap()).unwrap();
+}
