@@ -193,7 +193,14 @@ fn run(args: &[String]) -> Result<(), Failure> {
     let mut results = vec![Val::I32(0); ty.results().len()];
     func.call(&mut store, &params, &mut results)
         .map_err(|e| match e.trap() {
-            Some(_) => Failure::Trap(format!("trap: {e}")),
+            Some(_) => {
+                // The trap message, then the wasm frames, innermost first.
+                let mut text = format!("trap: {e}");
+                for (i, frame) in e.backtrace().iter().enumerate() {
+                    text.push_str(&format!("\n  #{i} {frame}"));
+                }
+                Failure::Trap(text)
+            }
             None => Failure::Trap(format!("error: {e}")),
         })?;
     for r in &results {

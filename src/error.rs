@@ -53,6 +53,8 @@ pub struct Error(Box<ErrorInner>);
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct ErrorInner {
+    /// For traps: the wasm frames, innermost first.
+    frames: alloc::vec::Vec<FrameInfo>,
     kind: ErrorKind,
     message: Cow<'static, str>,
     offset: Option<usize>,
@@ -64,6 +66,7 @@ impl Error {
     /// A malformed-module error at byte `offset`.
     pub fn malformed(offset: usize, message: impl Into<Cow<'static, str>>) -> Self {
         Self(Box::new(ErrorInner {
+            frames: alloc::vec::Vec::new(),
             kind: ErrorKind::Malformed,
             message: message.into(),
             offset: Some(offset),
@@ -75,6 +78,7 @@ impl Error {
     /// An invalid-module error at byte `offset`.
     pub fn invalid(offset: usize, message: impl Into<Cow<'static, str>>) -> Self {
         Self(Box::new(ErrorInner {
+            frames: alloc::vec::Vec::new(),
             kind: ErrorKind::Invalid,
             message: message.into(),
             offset: Some(offset),
@@ -86,6 +90,7 @@ impl Error {
     /// An implementation-limit error at byte `offset`.
     pub fn limit(offset: usize, message: impl Into<Cow<'static, str>>) -> Self {
         Self(Box::new(ErrorInner {
+            frames: alloc::vec::Vec::new(),
             kind: ErrorKind::Limit,
             message: message.into(),
             offset: Some(offset),
@@ -97,6 +102,7 @@ impl Error {
     /// An error of `kind` without a location.
     pub fn from_kind(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
         Self(Box::new(ErrorInner {
+            frames: alloc::vec::Vec::new(),
             kind,
             message: message.into(),
             offset: None,
@@ -154,6 +160,18 @@ impl Error {
     /// The trap, when wasm code trapped.
     pub fn trap(&self) -> Option<TrapCode> {
         self.0.trap
+    }
+
+    /// For a trap: the wasm call stack when it happened, innermost frame
+    /// first (empty when unknown).
+    pub fn backtrace(&self) -> &[FrameInfo] {
+        &self.0.frames
+    }
+
+    /// Attaches a backtrace.
+    pub(crate) fn with_backtrace(mut self, frames: alloc::vec::Vec<FrameInfo>) -> Self {
+        self.0.frames = frames;
+        self
     }
 
     /// Prepends context to the message ("context: message"), keeping the
@@ -225,6 +243,28 @@ impl fmt::Display for Error {
 }
 
 impl core::error::Error for Error {}
+
+/// One frame of a wasm backtrace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrameInfo {
+    /// The function's index in its module's function index space.
+    pub func_index: u32,
+    /// Its name from the `name` section, if the module has one.
+    pub func_name: Option<alloc::string::String>,
+    /// Byte offset in the module of the instruction executing in this frame
+    /// (the trapping one, or the call).
+    pub module_offset: u32,
+}
+
+impl fmt::Display for FrameInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.func_name {
+            Some(name) => write!(f, "{name} (func {})", self.func_index)?,
+            None => write!(f, "func {}", self.func_index)?,
+        }
+        write!(f, " at offset {:#x}", self.module_offset)
+    }
+}
 
 /// Shorthand used inside the crate.
 pub type Result<T, E = Error> = core::result::Result<T, E>;

@@ -55,7 +55,7 @@ pub mod host;
 pub mod runtime;
 pub mod validate;
 
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, FrameInfo, Result};
 pub use runtime::{
     AsContext, AsContextMut, CallOutcome, Caller, Config, Engine, ExportType, Extern, ExternRef,
     ExternType, Func, FuncType, Global, GlobalType, ImportType, Instance, InterruptHandle,

@@ -33,20 +33,7 @@ const MAX_REPORTED: usize = 5;
 /// `tests/regressions.rs` (the test's name, shown in the skip counts): still
 /// run, but their disagreement is expected. A seed that passes is reported,
 /// so the list shrinks as the bugs are fixed.
-const KNOWN_FAILURES: &[(u64, &str)] = &[
-    (1911, BUG_EVICTION),
-    (4308, BUG_EVICTION),
-    (4629, BUG_EVICTION),
-    (4729, BUG_EVICTION),
-    (4809, BUG_EVICTION),
-    (6119, BUG_EVICTION),
-    (SIMD_SEEDS + 1846, BUG_EVICTION),
-    (SIMD_SEEDS + 1907, BUG_EVICTION),
-    (SIMD_SEEDS + 2240, BUG_EVICTION),
-    (SIMD_SEEDS + 3231, BUG_EVICTION),
-    (SIMD_SEEDS + 3813, BUG_EVICTION),
-];
-const BUG_EVICTION: &str = "known bug: fixed_register_operand_clobbered_by_eviction";
+const KNOWN_FAILURES: &[(u64, &str)] = &[];
 /// SIMD cases checked by default, seeds from [`SIMD_SEEDS`] on.
 const DEFAULT_SIMD_MODULES: u64 = if cfg!(debug_assertions) { 300 } else { 4_000 };
 /// The first seed of a SIMD case: seeds below make modules without SIMD.

@@ -48,7 +48,6 @@ fn call(store: &mut Store<()>, instance: Instance, name: &str, args: &[Val]) -> 
 /// register in the `avoid` list of the eviction fixes this test and all six
 /// seeds (checked locally, not committed).
 #[test]
-#[ignore = "bug: pop_into_gpr evicts into the popped operand's register"]
 fn fixed_register_operand_clobbered_by_eviction() {
     let (mut store, instance) = instantiate(
         r#"(module

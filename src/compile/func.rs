@@ -71,9 +71,65 @@ pub(crate) struct Local {
 
 /// Registers that hold pinned integer locals (none is needed by `div`,
 /// shifts or the call sequence).
-const PIN_GPRS: [Gpr; 4] = [Gpr::Rbx, Gpr::R12, Gpr::R13, Gpr::R14];
-/// Registers that hold pinned float locals.
-const PIN_XMMS: [Xmm; 5] = [Xmm::Xmm10, Xmm::Xmm11, Xmm::Xmm12, Xmm::Xmm13, Xmm::Xmm14];
+/// Six of the eleven allocatable registers; the value stack keeps rax, rcx,
+/// rdx, r8 and r9. In functions that access memory the last one holds the
+/// memory base instead ([`MEMORY_BASE`]).
+const PIN_GPRS: [Gpr; 6] = [Gpr::Rbx, Gpr::R12, Gpr::R13, Gpr::Rsi, Gpr::Rdi, Gpr::R14];
+
+/// Holds memory 0's base in functions that access memory; reloaded after
+/// every call and exit (the memory may have grown and moved).
+pub(crate) const MEMORY_BASE: Gpr = Gpr::R14;
+/// Registers that hold pinned float locals (the value stack keeps xmm0-7).
+const PIN_XMMS: [Xmm; 7] = [
+    Xmm::Xmm8,
+    Xmm::Xmm9,
+    Xmm::Xmm10,
+    Xmm::Xmm11,
+    Xmm::Xmm12,
+    Xmm::Xmm13,
+    Xmm::Xmm14,
+];
+
+/// How much each local is used: 1 per `local.get/set/tee`, 8 inside a loop,
+/// 64 inside two or more. Malformed bodies (the validator rejects them
+/// first) simply end the scan.
+fn local_weights(body: &FunctionBody<'_>, num_locals: usize) -> Vec<u32> {
+    let mut weights = alloc::vec![0u32; num_locals];
+    let mut r = body.reader();
+    let mut loops: Vec<bool> = Vec::new();
+    let mut depth_in_loops = 0u32;
+    while let Ok(op) = read_operator(&mut r) {
+        let index = match op {
+            Operator::Block { .. } | Operator::If { .. } => {
+                loops.push(false);
+                continue;
+            }
+            Operator::Loop { .. } => {
+                loops.push(true);
+                depth_in_loops += 1;
+                continue;
+            }
+            Operator::End => {
+                if loops.pop() == Some(true) {
+                    depth_in_loops -= 1;
+                }
+                continue;
+            }
+            Operator::LocalGet { local_index }
+            | Operator::LocalSet { local_index }
+            | Operator::LocalTee { local_index } => local_index,
+            _ => continue,
+        };
+        if let Some(w) = weights.get_mut(index as usize) {
+            *w = w.saturating_add(match depth_in_loops {
+                0 => 1,
+                1 => 8,
+                _ => 64,
+            });
+        }
+    }
+    weights
+}
 
 const SAVED_VMCTX: i32 = -8;
 
@@ -111,6 +167,8 @@ pub(crate) struct FuncCompiler<'e, 'm, 'a> {
     /// Where the current fuel segment's cost is patched, and its count.
     fuel_patch: Option<usize>,
     fuel_ops: u32,
+    /// The register holding memory 0's base, if this function uses memory.
+    pub(crate) memory_base: Option<Gpr>,
     /// Out-of-line exits for fuel and interruption: (exit, code, resume).
     slow_exits: Vec<(Label, ExitCode, Label)>,
     /// The 16-byte constants of SIMD code, emitted after the body.
@@ -162,10 +220,25 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             }
         }
         let locals_end = (at + 15) & !15;
-        // Pin the first integer and float locals (parameters first).
+        // Pin the most used locals in registers: uses inside loops weigh
+        // more (a quick scan of the body; ties go to earlier locals).
+        let weights = local_weights(body, locals.len());
+        let mut order: Vec<usize> = (0..locals.len()).filter(|&i| weights[i] > 0).collect();
+        order.sort_by(|&x, &y| weights[y].cmp(&weights[x]).then(x.cmp(&y)));
         let mut regs = RegSet::default();
-        let (mut gprs, mut xmms) = (PIN_GPRS.iter(), PIN_XMMS.iter());
-        for local in &mut locals {
+        let memory_base =
+            (info.uses_memory && env.module.num_memories() > 0).then_some(MEMORY_BASE);
+        let pin_gprs = if memory_base.is_some() {
+            &PIN_GPRS[..5]
+        } else {
+            &PIN_GPRS[..]
+        };
+        if let Some(base) = memory_base {
+            regs.take_gpr(base);
+        }
+        let (mut gprs, mut xmms) = (pin_gprs.iter(), PIN_XMMS.iter());
+        for i in order {
+            let local = &mut locals[i];
             local.pin = match local.ty {
                 ValType::F32 | ValType::F64 => xmms.next().map(|&x| {
                     regs.take_xmm(x);
@@ -203,6 +276,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             dead_depth: 0,
             offsets,
             fuel_patch: None,
+            memory_base,
             fuel_ops: 0,
             slow_exits: Vec::new(),
             v128_consts: Vec::new(),
@@ -291,6 +365,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 self.load_pinned(i);
             }
         }
+        self.load_memory_base();
         self.fuel_segment();
         self.checkpoint();
     }
@@ -378,10 +453,20 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
     }
 
-    /// Reloads every pinned local (after calls and exits).
+    /// Reloads every pinned local and the memory base (after calls and
+    /// exits).
     pub(crate) fn restore_pinned(&mut self) {
         for i in 0..self.locals.len() {
             self.load_pinned(i);
+        }
+        self.load_memory_base();
+    }
+
+    /// Loads memory 0's base into its register, if this function has one.
+    fn load_memory_base(&mut self) {
+        if let Some(base) = self.memory_base {
+            self.a
+                .mov_rm(Size::S64, base, vmctx(offset_of!(VmContext, memory_base)));
         }
     }
 
@@ -650,7 +735,15 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         if v.loc == Loc::Gpr(r) {
             return;
         }
-        self.evict_gpr(r, avoid);
+        // Hold the operand's own register while `r`'s occupant moves out,
+        // or the eviction could move it there and overwrite the operand.
+        if let Loc::Gpr(own) = v.loc {
+            self.regs.take_gpr(own);
+            self.evict_gpr(r, avoid);
+            self.regs.free_gpr(own);
+        } else {
+            self.evict_gpr(r, avoid);
+        }
         self.load_gpr(r, v, pos);
     }
 

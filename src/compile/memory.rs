@@ -87,8 +87,8 @@ impl FuncCompiler<'_, '_, '_> {
                 self.a.lea(Size::S64, SCRATCH, Mem::base(addr, end as i32));
                 self.a.alu_rm(AluOp::Cmp, Size::S64, SCRATCH, len);
                 self.a.jcc(Cond::A, oob);
-                self.a.mov_rm(Size::S64, SCRATCH, base);
-                Mem::indexed(SCRATCH, addr, Scale::X1, offset as i32)
+                let b = self.base_register(base);
+                Mem::indexed(b, addr, Scale::X1, offset as i32)
             }
             Some(addr) => {
                 self.a.mov_ri(Size::S64, SCRATCH2, offset as i64);
@@ -97,20 +97,35 @@ impl FuncCompiler<'_, '_, '_> {
                     .lea(Size::S64, SCRATCH, Mem::base(SCRATCH2, size as i32));
                 self.a.alu_rm(AluOp::Cmp, Size::S64, SCRATCH, len);
                 self.a.jcc(Cond::A, oob);
-                self.a.alu_rm(AluOp::Add, Size::S64, SCRATCH2, base);
+                match self.memory_base {
+                    Some(b) => self.a.alu_rr(AluOp::Add, Size::S64, SCRATCH2, b),
+                    None => self.a.alu_rm(AluOp::Add, Size::S64, SCRATCH2, base),
+                }
                 Mem::base(SCRATCH2, 0)
             }
             None => {
                 self.a.mov_ri(Size::S64, SCRATCH, end as i64);
                 self.a.alu_rm(AluOp::Cmp, Size::S64, SCRATCH, len);
                 self.a.jcc(Cond::A, oob);
-                self.a.mov_rm(Size::S64, SCRATCH, base);
+                let b = self.base_register(base);
                 if offset <= i32::MAX as u64 {
-                    Mem::base(SCRATCH, offset as i32)
+                    Mem::base(b, offset as i32)
                 } else {
                     self.a.mov_ri(Size::S64, SCRATCH2, offset as i64);
-                    Mem::indexed(SCRATCH, SCRATCH2, Scale::X1, 0)
+                    Mem::indexed(b, SCRATCH2, Scale::X1, 0)
                 }
+            }
+        }
+    }
+
+    /// The register holding the memory base: the function's dedicated one,
+    /// or `SCRATCH` loaded from the context.
+    fn base_register(&mut self, base: Mem) -> Gpr {
+        match self.memory_base {
+            Some(b) => b,
+            None => {
+                self.a.mov_rm(Size::S64, SCRATCH, base);
+                SCRATCH
             }
         }
     }

@@ -91,7 +91,7 @@ pub struct ResumableCall {
     store: u64,
     token: u64,
     reason: PauseReason,
-    ty: FuncType,
+    ty: alloc::sync::Arc<FuncType>,
     /// The argument/result area the enter trampoline writes the results to
     /// (its address is saved on the wasm stack, so it must not move).
     slots: Vec<u64>,
@@ -176,6 +176,24 @@ pub(crate) fn call<T>(
         CallOutcome::Finished => Ok(()),
         // Not resumable: `serve_exits` turned pauses into errors.
         CallOutcome::Paused(_) => Err(Error::runtime("a non-resumable call paused")),
+    }
+}
+
+/// Calls the wasm function `func` with its arguments already laid out in
+/// `slots` (8 bytes per value, no `v128`), which receive the results: the
+/// path of [`TypedFunc::call`](super::TypedFunc::call), whose types were
+/// checked when it was made, so nothing is converted or allocated here.
+pub(crate) fn call_slots<T>(store: &mut Store<T>, func: Func, slots: &mut [u64]) -> Result<bool> {
+    let data = store.inner.func_data(func)?;
+    if !matches!(data.kind, FuncKind::Wasm) {
+        return Ok(false);
+    }
+    // SAFETY: `funcref` belongs to a function of this store, so it points at
+    // a live `VmFuncRef` the store owns.
+    let target = unsafe { *data.funcref };
+    match invoke(store, target, slots, false)? {
+        None => Ok(true),
+        Some(_) => Err(Error::runtime("a non-resumable call paused")),
     }
 }
 
@@ -269,10 +287,14 @@ fn check_args(inner: &StoreInner, ty: &FuncType, params: &[Val], nresults: usize
 
 /// Number of 8-byte slots of a call's argument/result area.
 fn slot_count(ty: &FuncType) -> usize {
-    let mut offsets = Vec::new();
-    let params = slot_offsets(ty.params(), &mut offsets);
-    let results = slot_offsets(ty.results(), &mut offsets);
-    params.max(results) as usize / 8
+    let bytes = |types: &[ValType]| -> u32 {
+        types
+            .iter()
+            .map(|&t| crate::abi::slot_size(t))
+            .sum::<u32>()
+            .next_multiple_of(16)
+    };
+    bytes(ty.params()).max(bytes(ty.results())) as usize / 8
 }
 
 fn write_slot(slots: &mut [u64], offset: usize, ty: ValType, raw: u128) {
@@ -360,6 +382,62 @@ impl StoreInner {
         Some((0..n).map(|i| unsafe { p.add(i).read() }).collect())
     }
 
+    /// The wasm frames of the code that just trapped, innermost first.
+    ///
+    /// The exit stub left `[r15, rbp, return into the trap stub, return
+    /// into the trap site]` at `wasm_rsp`; from there the frame-pointer
+    /// chain (`[rbp]` the caller's `rbp`, `[rbp + 8]` the return address)
+    /// leads out, until an address lies in no module (the trampoline).
+    pub(crate) fn backtrace(&self) -> Vec<crate::error::FrameInfo> {
+        const MAX_FRAMES: usize = 1000;
+        let mut frames = Vec::new();
+        let mut top = [0u64; 4];
+        if !self.read_stack_into(self.exec.wasm_rsp, &mut top) {
+            return frames;
+        }
+        let (mut rbp, mut pc) = (top[1] as usize, top[3] as usize);
+        while frames.len() < MAX_FRAMES {
+            let Some(frame) = self
+                .instances
+                .iter()
+                .find_map(|i| i._module.inner.frame_at(pc))
+            else {
+                break;
+            };
+            frames.push(frame);
+            let mut link = [0u64; 2];
+            if !self.read_stack_into(rbp, &mut link) {
+                break;
+            }
+            (rbp, pc) = (link[0] as usize, link[1] as usize);
+        }
+        frames
+    }
+
+    /// Reads `out.len()` slots from the wasm stack at `addr` into `out`, if
+    /// they lie inside it.
+    fn read_stack_into(&self, addr: usize, out: &mut [u64]) -> bool {
+        let Some(stack) = self.stack.as_ref() else {
+            return false;
+        };
+        let bottom = stack.as_ptr() as usize;
+        let top = bottom + stack.len() * 16;
+        let in_bounds = addr
+            .checked_add(out.len() * 8)
+            .is_some_and(|end| end <= top);
+        if addr < bottom || !addr.is_multiple_of(8) || !in_bounds {
+            return false;
+        }
+        let p = addr as *const u64;
+        for (i, slot) in out.iter_mut().enumerate() {
+            // SAFETY: `[addr, addr + 8 * len)` lies inside the stack
+            // allocation and is 8-aligned; wasm code is suspended, so nothing
+            // writes it meanwhile.
+            *slot = unsafe { p.add(i).read() };
+        }
+        true
+    }
+
     /// Writes slots into the wasm stack at `addr`, if they lie inside it.
     fn write_stack(&mut self, addr: usize, slots: &[u64]) -> Option<()> {
         let stack = self.stack.as_mut()?;
@@ -378,7 +456,11 @@ impl StoreInner {
 
     /// The instance whose code exited (its `r15`, saved at `wasm_rsp`).
     fn exiting_instance(&self) -> Option<u32> {
-        let vmctx = *self.read_stack(self.exec.wasm_rsp, 1)?.first()? as usize;
+        let mut top = [0u64; 1];
+        if !self.read_stack_into(self.exec.wasm_rsp, &mut top) {
+            return None;
+        }
+        let vmctx = top[0] as usize;
         if vmctx == &*self.host_vmctx as *const VmContext as usize {
             return None;
         }
@@ -410,7 +492,11 @@ fn invoke<T>(
     if entry.saturating_sub(16 + slots.len() * 8 + 64) < limit || entry > top {
         return Err(Error::from_trap(TrapCode::StackOverflow));
     }
-    let engine = store.inner.engine.inner.clone();
+    // Copy the trampolines out rather than cloning the engine's `Arc`.
+    let (enter, resume) = (
+        store.inner.engine.inner.enter,
+        store.inner.engine.inner.resume,
+    );
     {
         let exec = &mut *store.inner.exec;
         exec.entry_rsp = entry;
@@ -429,7 +515,7 @@ fn invoke<T>(
     // `entry_rsp` lies in the store's wasm stack with room for the area
     // above `stack_limit`.
     unsafe {
-        (engine.enter)(
+        enter(
             exec_ptr,
             target.vmctx,
             target.code,
@@ -437,7 +523,7 @@ fn invoke<T>(
             slots.len(),
         )
     };
-    let result = serve_exits(store, &engine, resumable);
+    let result = serve_exits(store, resume, resumable);
     leave(store, saved_wasm_rsp, slots.as_ptr() as usize, result)
 }
 
@@ -493,20 +579,20 @@ fn resume_paused<T>(store: &mut Store<T>, token: u64, slots: &mut [u64]) -> Resu
     inner.exec.stack_limit = bottom + STACK_MARGIN;
     inner.exec.exit_code = u32::MAX;
     inner.depth += 1;
-    let engine = inner.engine.inner.clone();
+    let resume = inner.engine.inner.resume;
     let exec_ptr: *mut crate::abi::ExecContext = &mut *inner.exec;
     // SAFETY: the token matched, so no wasm code ran on this store since the
     // call paused (every entry and resume clears `paused`): its frames are
     // intact below the current level and it is resumed exactly once; its
     // area lives in the `ResumableCall` that owns `slots`.
-    unsafe { (engine.resume)(exec_ptr) };
-    let result = serve_exits(store, &engine, true);
+    unsafe { resume(exec_ptr) };
+    let result = serve_exits(store, resume, true);
     leave(store, saved_wasm_rsp, paused.area, result)
 }
 
 fn serve_exits<T>(
     store: &mut Store<T>,
-    engine: &super::engine::EngineInner,
+    resume: super::engine::ResumeFn,
     resumable: bool,
 ) -> Result<Option<PauseReason>> {
     loop {
@@ -515,7 +601,7 @@ fn serve_exits<T>(
             Some(ExitCode::Returned) => return Ok(None),
             Some(ExitCode::Trap) => {
                 return Err(match TrapCode::from_u32(exec.trap_code) {
-                    Some(trap) => Error::from_trap(trap),
+                    Some(trap) => Error::from_trap(trap).with_backtrace(store.inner.backtrace()),
                     None => Error::runtime("unknown trap code").with_index(exec.trap_code),
                 });
             }
@@ -545,7 +631,7 @@ fn serve_exits<T>(
         // SAFETY: the computation suspended by the last exit is still intact
         // on the wasm stack (nested calls ran below it and restored
         // `wasm_rsp`), and it is resumed exactly once.
-        unsafe { (engine.resume)(exec_ptr) };
+        unsafe { resume(exec_ptr) };
     }
 }
 
@@ -567,33 +653,52 @@ fn host_call<T>(store: &mut Store<T>) -> Result<()> {
     };
     let instance = store.inner.exiting_instance();
     let nslots = slot_count(&ty);
-    let mut slots = store
-        .inner
-        .read_stack(args_addr, nslots)
-        .ok_or_else(|| Error::runtime("host call arguments outside the wasm stack"))?;
-    let mut offsets = Vec::new();
-    slot_offsets(ty.params(), &mut offsets);
-    let params: Vec<Val> = ty
-        .params()
-        .iter()
-        .zip(&offsets)
-        .map(|(&t, &off)| {
-            store
-                .inner
-                .raw_to_val(t, read_slot(&slots, off as usize, t))
-        })
-        .collect();
-    let mut results = vec![Val::I32(0); ty.results().len()];
-    call_host(store, index, instance, &ty, &params, &mut results)?;
-    slot_offsets(ty.results(), &mut offsets);
-    for ((r, &t), &off) in results.iter().zip(ty.results()).zip(&offsets) {
-        let raw = store.inner.val_to_raw(r)?;
-        write_slot(&mut slots, off as usize, t, raw);
+    // Small calls (the common case) use buffers on the host stack.
+    const SMALL: usize = 8;
+    let mut slot_buf = [0u64; 2 * SMALL];
+    let mut slot_vec = Vec::new();
+    let slots: &mut [u64] = if nslots <= slot_buf.len() {
+        &mut slot_buf[..nslots]
+    } else {
+        slot_vec.resize(nslots, 0);
+        &mut slot_vec
+    };
+    if !store.inner.read_stack_into(args_addr, slots) {
+        return Err(Error::runtime("host call arguments outside the wasm stack"));
     }
-    store
-        .inner
-        .write_stack(args_addr, &slots)
-        .ok_or_else(|| Error::runtime("host call results outside the wasm stack"))
+    let (np, nr) = (ty.params().len(), ty.results().len());
+    let mut param_buf = [Val::I32(0); SMALL];
+    let mut result_buf = [Val::I32(0); SMALL];
+    let mut param_vec = Vec::new();
+    let mut result_vec = Vec::new();
+    let params: &mut [Val] = if np <= SMALL {
+        &mut param_buf[..np]
+    } else {
+        param_vec.resize(np, Val::I32(0));
+        &mut param_vec
+    };
+    let results: &mut [Val] = if nr <= SMALL {
+        &mut result_buf[..nr]
+    } else {
+        result_vec.resize(nr, Val::I32(0));
+        &mut result_vec
+    };
+    let mut off = 0usize;
+    for (p, &t) in params.iter_mut().zip(ty.params()) {
+        *p = store.inner.raw_to_val(t, read_slot(slots, off, t));
+        off += crate::abi::slot_size(t) as usize;
+    }
+    call_host(store, index, instance, &ty, params, results)?;
+    let mut off = 0usize;
+    for (r, &t) in results.iter().zip(ty.results()) {
+        let raw = store.inner.val_to_raw(r)?;
+        write_slot(slots, off, t, raw);
+        off += crate::abi::slot_size(t) as usize;
+    }
+    if store.inner.write_stack(args_addr, slots).is_none() {
+        return Err(Error::runtime("host call results outside the wasm stack"));
+    }
+    Ok(())
 }
 
 /// Serves `ExitCode::Helper`: the area at `call_args` holds immediates

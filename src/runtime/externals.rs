@@ -57,7 +57,7 @@ impl Extern {
 
     pub(crate) fn ty_in(&self, inner: &StoreInner) -> Option<ExternType> {
         Some(match *self {
-            Extern::Func(f) => ExternType::Func(inner.func_data(f).ok()?.ty.clone()),
+            Extern::Func(f) => ExternType::Func((*inner.func_data(f).ok()?.ty).clone()),
             Extern::Global(g) => ExternType::Global(inner.global_data(g.store, g.index).ok()?.ty),
             Extern::Table(t) => ExternType::Table(t.current_type(inner).ok()?),
             Extern::Memory(m) => ExternType::Memory(m.current_type(inner).ok()?),

@@ -52,7 +52,7 @@ impl Func {
     /// The function's type (`[] -> []` for another store's function).
     pub fn ty(&self, store: impl AsContext) -> FuncType {
         match store.as_context().inner.func_data(*self) {
-            Ok(f) => f.ty.clone(),
+            Ok(f) => (*f.ty).clone(),
             Err(_) => FuncType::new(&[], &[]),
         }
     }
@@ -88,7 +88,7 @@ impl Func {
     ) -> Result<TypedFunc<Params, Results>> {
         let ty = store.as_context().inner.func_data(*self)?.ty.clone();
         let expected = FuncType::new(&Params::types(), &Results::types());
-        if ty != expected {
+        if *ty != expected {
             return Err(Error::runtime("type mismatch").with_detail(format_args!(
                 "expected function of type {expected}, found {ty}"
             )));
@@ -116,7 +116,7 @@ impl<T> super::store::Store<T> {
         push_func_infallible(
             inner,
             FuncData {
-                ty,
+                ty: alloc::sync::Arc::new(ty),
                 funcref: ptr,
                 kind: FuncKind::Host {
                     index: host_index,
@@ -160,9 +160,29 @@ impl<P, R> core::fmt::Debug for TypedFunc<P, R> {
 impl<Params: WasmParams, Results: WasmResults> TypedFunc<Params, Results> {
     /// Calls the function.
     pub fn call(&self, mut store: impl AsContextMut, params: Params) -> Result<Results> {
-        let args = params.into_vals();
-        let mut results = vec![Val::I32(0); Results::types().len()];
-        exec::call(store.as_context_mut(), self.func, &args, &mut results)?;
+        let store = store.as_context_mut();
+        // Fast path: scalars straight into call slots on the stack, no
+        // conversion and no allocation (the types were checked when this
+        // `TypedFunc` was made).
+        const MAX: usize = 16;
+        let n = Params::COUNT.max(Results::COUNT);
+        let args = if n <= MAX {
+            let mut slots = [0u64; MAX];
+            params.write_slots(&mut slots);
+            if exec::call_slots(store, self.func, &mut slots[..n])? {
+                return Ok(Results::read_slots(&slots));
+            }
+            // A host function: rebuild the values for the general path.
+            Params::types()
+                .iter()
+                .zip(&slots)
+                .map(|(&t, &s)| slot_val(t, s))
+                .collect()
+        } else {
+            params.into_vals()
+        };
+        let mut results = vec![Val::I32(0); Results::COUNT];
+        exec::call(store, self.func, &args, &mut results)?;
         Results::from_vals(&results)
             .ok_or_else(|| Error::runtime("function returned values of the wrong type"))
     }
@@ -173,10 +193,35 @@ impl<Params: WasmParams, Results: WasmResults> TypedFunc<Params, Results> {
     }
 }
 
+/// The value of scalar type `ty` held in a call slot.
+fn slot_val(ty: ValType, slot: u64) -> Val {
+    match ty {
+        ValType::I32 => Val::I32(slot as u32 as i32),
+        ValType::I64 => Val::I64(slot as i64),
+        ValType::F32 => Val::F32(slot as u32),
+        _ => Val::F64(slot),
+    }
+}
+
 /// A Rust type that is a wasm value type.
 pub trait WasmTy: Copy + Send + Sync + 'static {
     /// Its wasm type.
     fn valtype() -> ValType;
+    /// Its bits in an 8-byte call slot.
+    fn to_slot(self) -> u64 {
+        match self.into_val() {
+            Val::I32(x) => u64::from(x as u32),
+            Val::I64(x) => x as u64,
+            Val::F32(b) => u64::from(b),
+            Val::F64(b) => b,
+            _ => 0,
+        }
+    }
+    /// From its bits in an 8-byte call slot.
+    fn from_slot(slot: u64) -> Self {
+        // `valtype` and `from_val` agree for every implementation here.
+        Self::from_val(slot_val(Self::valtype(), slot)).expect("a WasmTy reads back its own type")
+    }
     /// Into a [`Val`].
     fn into_val(self) -> Val;
     /// From a [`Val`] of the right type.
@@ -217,15 +262,23 @@ wasm_ty! {
 
 /// The parameters of a [`TypedFunc`]: a [`WasmTy`] or a tuple of them.
 pub trait WasmParams: Sized {
+    /// How many values.
+    const COUNT: usize;
     /// The wasm types.
     fn types() -> Vec<ValType>;
     /// The values.
     fn into_vals(self) -> Vec<Val>;
+    /// Writes the values into consecutive 8-byte call slots.
+    fn write_slots(self, slots: &mut [u64]);
 }
 
 /// The results of a [`TypedFunc`] or a host function: `()`, a [`WasmTy`] or
 /// a tuple of them.
 pub trait WasmResults: Sized {
+    /// How many values.
+    const COUNT: usize;
+    /// Reads the values from consecutive 8-byte call slots.
+    fn read_slots(slots: &[u64]) -> Self;
     /// The wasm types.
     fn types() -> Vec<ValType>;
     /// Reads the values (`None` on a type mismatch).
@@ -243,6 +296,10 @@ pub trait WasmRet {
 }
 
 impl<A: WasmTy> WasmParams for A {
+    const COUNT: usize = 1;
+    fn write_slots(self, slots: &mut [u64]) {
+        slots[0] = self.to_slot();
+    }
     fn types() -> Vec<ValType> {
         vec![A::valtype()]
     }
@@ -252,6 +309,10 @@ impl<A: WasmTy> WasmParams for A {
 }
 
 impl<A: WasmTy> WasmResults for A {
+    const COUNT: usize = 1;
+    fn read_slots(slots: &[u64]) -> Self {
+        A::from_slot(slots[0])
+    }
     fn types() -> Vec<ValType> {
         vec![A::valtype()]
     }
@@ -294,6 +355,13 @@ macro_rules! tuples {
     ($($a:ident)*) => {
         #[allow(non_snake_case)]
         impl<$($a: WasmTy),*> WasmParams for ($($a,)*) {
+            const COUNT: usize = 0 $(+ { let _ = stringify!($a); 1 })*;
+            #[allow(unused_variables, unused_mut, unused_assignments)]
+            fn write_slots(self, slots: &mut [u64]) {
+                let ($($a,)*) = self;
+                let mut i = 0;
+                $(slots[i] = $a.to_slot(); i += 1;)*
+            }
             fn types() -> Vec<ValType> {
                 vec![$($a::valtype()),*]
             }
@@ -305,6 +373,12 @@ macro_rules! tuples {
 
         #[allow(non_snake_case)]
         impl<$($a: WasmTy),*> WasmResults for ($($a,)*) {
+            const COUNT: usize = 0 $(+ { let _ = stringify!($a); 1 })*;
+            #[allow(unused_variables, unused_mut, unused_assignments, clippy::unused_unit)]
+            fn read_slots(slots: &[u64]) -> Self {
+                let mut i = 0;
+                ($({ let v = $a::from_slot(slots[i]); i += 1; v },)*)
+            }
             fn types() -> Vec<ValType> {
                 vec![$($a::valtype()),*]
             }

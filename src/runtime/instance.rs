@@ -298,7 +298,7 @@ impl StoreInner {
         let num_imported = funcs.len();
         for (i, r) in funcrefs.iter().enumerate().skip(num_imported) {
             let f = self.push_func(FuncData {
-                ty: m.func_type(i as u32),
+                ty: alloc::sync::Arc::new(m.func_type(i as u32)),
                 funcref: r,
                 kind: FuncKind::Wasm,
             })?;

@@ -131,6 +131,12 @@ pub(crate) struct ModuleInner {
     pub bytes: Arc<[u8]>,
     pub code: Option<PublishedCode>,
     pub func_offsets: Vec<u32>,
+    /// Backtrace sites: (code offset of a return address, module offset).
+    pub sites: Vec<(u32, u32)>,
+    /// Function names from the `name` section, sorted by index.
+    pub func_names: Vec<(u32, String)>,
+    /// Number of imported functions.
+    pub num_imported_funcs: u32,
     pub types: Vec<FuncType>,
     /// Engine-wide id of each type index.
     pub type_ids: Box<[u32]>,
@@ -155,6 +161,41 @@ impl fmt::Debug for Module {
             .field("imports", &self.inner.imports.len())
             .field("exports", &self.inner.exports.len())
             .finish()
+    }
+}
+
+impl ModuleInner {
+    /// The frame executing at code address `pc` (a return address) if it
+    /// lies in this module's code: (function index, module offset, name).
+    pub(crate) fn frame_at(&self, pc: usize) -> Option<crate::error::FrameInfo> {
+        let code = self.code.as_ref()?;
+        let base = code.exec_ptr().as_ptr() as usize;
+        let offset = u32::try_from(pc.checked_sub(base)?).ok()?;
+        // A return address may be the very end of the code.
+        if offset as usize > code.len() {
+            return None;
+        }
+        // The function whose code contains the address.
+        let defined = self
+            .func_offsets
+            .partition_point(|&start| start <= offset)
+            .checked_sub(1)?;
+        let func_index = self.num_imported_funcs + defined as u32;
+        let site = self
+            .sites
+            .binary_search_by_key(&offset, |&(native, _)| native)
+            .ok()?;
+        let module_offset = self.sites[site].1;
+        let func_name = self
+            .func_names
+            .binary_search_by_key(&func_index, |(i, _)| *i)
+            .ok()
+            .map(|i| self.func_names[i].1.clone());
+        Some(crate::error::FrameInfo {
+            func_index,
+            func_name,
+            module_offset,
+        })
     }
 }
 
@@ -259,6 +300,13 @@ impl Module {
             })
             .collect();
         let types = module.types.clone();
+        let func_names = module
+            .names
+            .functions
+            .iter()
+            .map(|&(i, n)| (i, n.to_string()))
+            .collect();
+        let num_imported_funcs = module.num_imported_funcs;
         drop(module);
         Ok(Module {
             inner: Arc::new(ModuleInner {
@@ -266,6 +314,9 @@ impl Module {
                 bytes,
                 code,
                 func_offsets: compiled.func_offsets,
+                sites: compiled.sites,
+                func_names,
+                num_imported_funcs,
                 types,
                 type_ids,
                 func_types,

@@ -40,7 +40,7 @@ pub(crate) enum FuncKind {
 }
 
 pub(crate) struct FuncData {
-    pub ty: FuncType,
+    pub ty: alloc::sync::Arc<FuncType>,
     /// The function's canonical `VmFuncRef`: what a `funcref` to it is.
     pub funcref: *const VmFuncRef,
     pub kind: FuncKind,

@@ -1,0 +1,81 @@
+//! Compiles the workloads' C sources natively (the baseline), with the same
+//! optimization level as the wasm build (`-O2`), preferring clang as
+//! `benches/workloads/build.sh` does. Each file's `run` is renamed to
+//! `wk_run_<name>` so all of them link into the harness.
+//!
+//! It also sets `cfg(wasmkern_api)` when the root crate has its public
+//! runtime API (`src/runtime/`), which the wasmkern adapter needs: until
+//! that lands, the harness builds and reports wasmkern as unavailable.
+
+use std::path::Path;
+use std::process::Command;
+
+const WORKLOADS: &[&str] = &[
+    "fib", "sieve", "matmul", "nbody", "hash", "interp", "sort", "bulk",
+];
+
+fn main() {
+    detect_wasmkern_api();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../workloads");
+    println!("cargo::rerun-if-changed={}", dir.join("wk.h").display());
+    println!("cargo::rerun-if-env-changed=CC");
+    let clang = std::env::var_os("CC").is_none()
+        && Command::new("clang")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+    for name in WORKLOADS {
+        let src = dir.join(format!("{name}.c"));
+        println!("cargo::rerun-if-changed={}", src.display());
+        let mut build = cc::Build::new();
+        if clang {
+            build.compiler("clang");
+        }
+        build
+            .file(&src)
+            .opt_level(2)
+            .debug(false)
+            .flag("-fno-math-errno")
+            .flag_if_supported("-Wno-unused-parameter")
+            .define("run", format!("wk_run_{name}").as_str())
+            .compile(&format!("wk_{name}"));
+    }
+    let compiler = cc::Build::new().get_compiler();
+    let version = Command::new(if clang {
+        "clang".as_ref()
+    } else {
+        compiler.path()
+    })
+    .arg("--version")
+    .output()
+    .ok()
+    .and_then(|o| String::from_utf8(o.stdout).ok())
+    .and_then(|s| s.lines().next().map(str::to_owned))
+    .unwrap_or_else(|| "unknown".into());
+    println!("cargo::rustc-env=HARNESS_NATIVE_CC={version}");
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let rustc = Command::new(rustc)
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|| "rustc (unknown version)".into());
+    println!("cargo::rustc-env=HARNESS_RUSTC={rustc}");
+}
+
+fn detect_wasmkern_api() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    println!("cargo::rustc-check-cfg=cfg(wasmkern_api)");
+    println!(
+        "cargo::rerun-if-changed={}",
+        root.join("src/lib.rs").display()
+    );
+    println!(
+        "cargo::rerun-if-changed={}",
+        root.join("src/runtime").display()
+    );
+    if root.join("src/runtime/mod.rs").exists() {
+        println!("cargo::rustc-cfg=wasmkern_api");
+    }
+}

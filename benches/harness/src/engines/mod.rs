@@ -1,0 +1,76 @@
+//! One small adapter per engine behind the same three traits, so the
+//! measuring code (`measure.rs`) is written once.
+//!
+//! Every adapter instantiates modules without imports except the
+//! call-overhead module, which imports `env.nop: [] -> []`.
+
+use std::time::Duration;
+
+mod wasmi;
+#[cfg(all(feature = "wasmkern", wasmkern_api))]
+mod wasmkern;
+mod wasmtime;
+
+pub type Result<T> = std::result::Result<T, String>;
+
+/// The result type of a workload's `run` export.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ret {
+    I32,
+    I64,
+}
+
+/// An engine: compiles modules.
+pub trait Engine {
+    /// Decodes, validates and compiles `wasm` (everything before
+    /// instantiation).
+    fn compile(&self, wasm: &[u8]) -> Result<Box<dyn Compiled>>;
+}
+
+/// A compiled module.
+pub trait Compiled {
+    /// A new store and an instance of the module (no imports), with its
+    /// `run` export looked up as returning `ret`.
+    fn instantiate(&self, ret: Ret) -> Result<Box<dyn Instance>>;
+
+    /// A new store and an instance of the call-overhead module
+    /// (`benches/workloads/calls.wat`), with `env.nop` defined as an empty
+    /// host function.
+    fn instantiate_calls(&self) -> Result<Box<dyn Calls>>;
+}
+
+/// An instance of a workload.
+pub trait Instance {
+    /// Calls `run` once and returns its checksum (an i32 sign-extended).
+    fn run(&mut self) -> Result<i64>;
+}
+
+/// An instance of the call-overhead module.
+pub trait Calls {
+    /// Calls the empty export `empty` `n` times from the host.
+    fn host_to_wasm(&mut self, n: u32) -> Result<Duration>;
+    /// Calls `call_host(n)`: `n` calls from wasm to the empty host function.
+    fn wasm_to_host(&mut self, n: u32) -> Result<Duration>;
+    /// Calls `call_wasm(n)`: `n` calls from wasm to an empty wasm function.
+    fn wasm_to_wasm(&mut self, n: u32) -> Result<Duration>;
+}
+
+/// Creates the engine called `name`. `parallel` allows the engine to
+/// compile functions on several threads, if it can.
+pub fn create(name: &str, parallel: bool) -> Result<Box<dyn Engine>> {
+    match name {
+        #[cfg(all(feature = "wasmkern", wasmkern_api))]
+        "wasmkern" => wasmkern::create(parallel),
+        #[cfg(all(feature = "wasmkern", not(wasmkern_api)))]
+        "wasmkern" => {
+            let _ = parallel;
+            Err("wasmkern's public API (src/runtime/) is not on this branch yet".into())
+        }
+        #[cfg(not(feature = "wasmkern"))]
+        "wasmkern" => Err("the harness was built without its `wasmkern` feature".into()),
+        "cranelift" => wasmtime::create(::wasmtime::Strategy::Cranelift, parallel),
+        "winch" => wasmtime::create(::wasmtime::Strategy::Winch, parallel),
+        "wasmi" => wasmi::create(),
+        _ => Err(format!("unknown engine `{name}`")),
+    }
+}

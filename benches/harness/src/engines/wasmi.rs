@@ -1,0 +1,123 @@
+//! wasmi, the register-machine interpreter (eager translation to its
+//! bytecode; default configuration otherwise).
+
+use std::time::{Duration, Instant};
+
+use wasmi::{CompilationMode, Config, Linker, Module, Store, TypedFunc};
+
+use super::{Calls, Compiled, Engine, Instance, Result, Ret};
+
+fn err(stage: &str) -> impl Fn(wasmi::Error) -> String + '_ {
+    move |e| format!("{stage}: {e:#}")
+}
+
+struct WiEngine(wasmi::Engine);
+
+pub fn create() -> Result<Box<dyn Engine>> {
+    let mut config = Config::default();
+    // Translate every function at compile time, like the other engines (the
+    // default translates lazily on first call).
+    config.compilation_mode(CompilationMode::Eager);
+    Ok(Box::new(WiEngine(wasmi::Engine::new(&config))))
+}
+
+impl Engine for WiEngine {
+    fn compile(&self, wasm: &[u8]) -> Result<Box<dyn Compiled>> {
+        let module = Module::new(&self.0, wasm).map_err(err("compile"))?;
+        Ok(Box::new(WiModule(module)))
+    }
+}
+
+struct WiModule(Module);
+
+impl Compiled for WiModule {
+    fn instantiate(&self, ret: Ret) -> Result<Box<dyn Instance>> {
+        let mut store = Store::new(self.0.engine(), ());
+        let instance =
+            wasmi::Instance::new(&mut store, &self.0, &[]).map_err(err("instantiate"))?;
+        Ok(match ret {
+            Ret::I32 => Box::new(WiInstance {
+                run: instance
+                    .get_typed_func::<(), i32>(&mut store, "run")
+                    .map_err(err("export `run`"))?,
+                store,
+            }),
+            Ret::I64 => Box::new(WiInstance {
+                run: instance
+                    .get_typed_func::<(), i64>(&mut store, "run")
+                    .map_err(err("export `run`"))?,
+                store,
+            }),
+        })
+    }
+
+    fn instantiate_calls(&self) -> Result<Box<dyn Calls>> {
+        let mut store = Store::new(self.0.engine(), ());
+        let mut linker = Linker::new(self.0.engine());
+        linker
+            .func_wrap("env", "nop", || {})
+            .map_err(|e| format!("define env.nop: {e}"))?;
+        let instance = linker
+            .instantiate_and_start(&mut store, &self.0)
+            .map_err(err("instantiate"))?;
+        Ok(Box::new(WiCalls {
+            empty: instance
+                .get_typed_func(&mut store, "empty")
+                .map_err(err("export `empty`"))?,
+            call_host: instance
+                .get_typed_func(&mut store, "call_host")
+                .map_err(err("export `call_host`"))?,
+            call_wasm: instance
+                .get_typed_func(&mut store, "call_wasm")
+                .map_err(err("export `call_wasm`"))?,
+            store,
+        }))
+    }
+}
+
+struct WiInstance<R> {
+    store: Store<()>,
+    run: TypedFunc<(), R>,
+}
+
+impl<R: wasmi::WasmResults + Into<i64>> Instance for WiInstance<R> {
+    fn run(&mut self) -> Result<i64> {
+        self.run
+            .call(&mut self.store, ())
+            .map(Into::into)
+            .map_err(err("run"))
+    }
+}
+
+struct WiCalls {
+    store: Store<()>,
+    empty: TypedFunc<(), ()>,
+    call_host: TypedFunc<(i32,), ()>,
+    call_wasm: TypedFunc<(i32,), ()>,
+}
+
+impl Calls for WiCalls {
+    fn host_to_wasm(&mut self, n: u32) -> Result<Duration> {
+        let start = Instant::now();
+        for _ in 0..n {
+            self.empty.call(&mut self.store, ()).map_err(err("empty"))?;
+        }
+        Ok(start.elapsed())
+    }
+
+    fn wasm_to_host(&mut self, n: u32) -> Result<Duration> {
+        let start = Instant::now();
+        self.call_host
+            .call(&mut self.store, (n as i32,))
+            .map_err(err("call_host"))?;
+        Ok(start.elapsed())
+    }
+
+    fn wasm_to_wasm(&mut self, n: u32) -> Result<Duration> {
+        let start = Instant::now();
+        self.call_wasm
+            .call(&mut self.store, (n as i32,))
+            .map_err(err("call_wasm"))?;
+        Ok(start.elapsed())
+    }
+}

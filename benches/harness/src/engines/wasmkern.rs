@@ -1,0 +1,122 @@
+//! wasmkern, through its Wasmtime-shaped public API (`Engine`, `Module`,
+//! `Store`, `Linker`, `Instance`, `TypedFunc`), with the default `Config`:
+//! the std code memory (mmap, W^X) and explicit bounds checks.
+
+use std::time::{Duration, Instant};
+
+use wasmkern::{Config, Linker, Module, Store, TypedFunc};
+
+use super::{Calls, Compiled, Engine, Instance, Result, Ret};
+
+fn err(stage: &str) -> impl Fn(wasmkern::Error) -> String + '_ {
+    move |e| format!("{stage}: {e}")
+}
+
+struct WkEngine(wasmkern::Engine);
+
+/// wasmkern has no parallel-compilation switch yet: `parallel` is ignored.
+pub fn create(_parallel: bool) -> Result<Box<dyn Engine>> {
+    let engine = wasmkern::Engine::new(&Config::new()).map_err(err("engine"))?;
+    Ok(Box::new(WkEngine(engine)))
+}
+
+impl Engine for WkEngine {
+    fn compile(&self, wasm: &[u8]) -> Result<Box<dyn Compiled>> {
+        let module = Module::new(&self.0, wasm).map_err(err("compile"))?;
+        Ok(Box::new(WkModule(module)))
+    }
+}
+
+struct WkModule(Module);
+
+impl Compiled for WkModule {
+    fn instantiate(&self, ret: Ret) -> Result<Box<dyn Instance>> {
+        let mut store = Store::new(self.0.engine(), ());
+        let instance =
+            wasmkern::Instance::new(&mut store, &self.0, &[]).map_err(err("instantiate"))?;
+        Ok(match ret {
+            Ret::I32 => Box::new(WkInstance {
+                run: instance
+                    .get_typed_func::<(), i32>(&mut store, "run")
+                    .map_err(err("export `run`"))?,
+                store,
+            }),
+            Ret::I64 => Box::new(WkInstance {
+                run: instance
+                    .get_typed_func::<(), i64>(&mut store, "run")
+                    .map_err(err("export `run`"))?,
+                store,
+            }),
+        })
+    }
+
+    fn instantiate_calls(&self) -> Result<Box<dyn Calls>> {
+        let mut store = Store::new(self.0.engine(), ());
+        let mut linker = Linker::new(self.0.engine());
+        linker
+            .func_wrap("env", "nop", || {})
+            .map_err(err("define env.nop"))?;
+        let instance = linker
+            .instantiate(&mut store, &self.0)
+            .map_err(err("instantiate"))?;
+        Ok(Box::new(WkCalls {
+            empty: instance
+                .get_typed_func(&mut store, "empty")
+                .map_err(err("export `empty`"))?,
+            call_host: instance
+                .get_typed_func(&mut store, "call_host")
+                .map_err(err("export `call_host`"))?,
+            call_wasm: instance
+                .get_typed_func(&mut store, "call_wasm")
+                .map_err(err("export `call_wasm`"))?,
+            store,
+        }))
+    }
+}
+
+struct WkInstance<R> {
+    store: Store<()>,
+    run: TypedFunc<(), R>,
+}
+
+impl<R: wasmkern::WasmResults + Into<i64>> Instance for WkInstance<R> {
+    fn run(&mut self) -> Result<i64> {
+        self.run
+            .call(&mut self.store, ())
+            .map(Into::into)
+            .map_err(err("run"))
+    }
+}
+
+struct WkCalls {
+    store: Store<()>,
+    empty: TypedFunc<(), ()>,
+    call_host: TypedFunc<(i32,), ()>,
+    call_wasm: TypedFunc<(i32,), ()>,
+}
+
+impl Calls for WkCalls {
+    fn host_to_wasm(&mut self, n: u32) -> Result<Duration> {
+        let start = Instant::now();
+        for _ in 0..n {
+            self.empty.call(&mut self.store, ()).map_err(err("empty"))?;
+        }
+        Ok(start.elapsed())
+    }
+
+    fn wasm_to_host(&mut self, n: u32) -> Result<Duration> {
+        let start = Instant::now();
+        self.call_host
+            .call(&mut self.store, (n as i32,))
+            .map_err(err("call_host"))?;
+        Ok(start.elapsed())
+    }
+
+    fn wasm_to_wasm(&mut self, n: u32) -> Result<Duration> {
+        let start = Instant::now();
+        self.call_wasm
+            .call(&mut self.store, (n as i32,))
+            .map_err(err("call_wasm"))?;
+        Ok(start.elapsed())
+    }
+}

@@ -1,0 +1,123 @@
+//! Wasmtime with Cranelift (optimizing) or Winch (single-pass baseline).
+//! Default configuration otherwise: virtual-memory bounds checks with guard
+//! pages and signal handlers.
+
+use std::time::{Duration, Instant};
+
+use wasmtime::{Config, Linker, Module, Store, Strategy, TypedFunc};
+
+use super::{Calls, Compiled, Engine, Instance, Result, Ret};
+
+fn err(stage: &str) -> impl Fn(wasmtime::Error) -> String + '_ {
+    move |e| format!("{stage}: {e:#}")
+}
+
+struct WtEngine(wasmtime::Engine);
+
+pub fn create(strategy: Strategy, parallel: bool) -> Result<Box<dyn Engine>> {
+    let mut config = Config::new();
+    config.strategy(strategy).parallel_compilation(parallel);
+    let engine = wasmtime::Engine::new(&config).map_err(err("engine"))?;
+    Ok(Box::new(WtEngine(engine)))
+}
+
+impl Engine for WtEngine {
+    fn compile(&self, wasm: &[u8]) -> Result<Box<dyn Compiled>> {
+        let module = Module::new(&self.0, wasm).map_err(err("compile"))?;
+        Ok(Box::new(WtModule(module)))
+    }
+}
+
+struct WtModule(Module);
+
+impl Compiled for WtModule {
+    fn instantiate(&self, ret: Ret) -> Result<Box<dyn Instance>> {
+        let mut store = Store::new(self.0.engine(), ());
+        let instance =
+            wasmtime::Instance::new(&mut store, &self.0, &[]).map_err(err("instantiate"))?;
+        Ok(match ret {
+            Ret::I32 => Box::new(WtInstance {
+                run: instance
+                    .get_typed_func::<(), i32>(&mut store, "run")
+                    .map_err(err("export `run`"))?,
+                store,
+            }),
+            Ret::I64 => Box::new(WtInstance {
+                run: instance
+                    .get_typed_func::<(), i64>(&mut store, "run")
+                    .map_err(err("export `run`"))?,
+                store,
+            }),
+        })
+    }
+
+    fn instantiate_calls(&self) -> Result<Box<dyn Calls>> {
+        let mut store = Store::new(self.0.engine(), ());
+        let mut linker = Linker::new(self.0.engine());
+        linker
+            .func_wrap("env", "nop", || {})
+            .map_err(err("define env.nop"))?;
+        let instance = linker
+            .instantiate(&mut store, &self.0)
+            .map_err(err("instantiate"))?;
+        Ok(Box::new(WtCalls {
+            empty: instance
+                .get_typed_func(&mut store, "empty")
+                .map_err(err("export `empty`"))?,
+            call_host: instance
+                .get_typed_func(&mut store, "call_host")
+                .map_err(err("export `call_host`"))?,
+            call_wasm: instance
+                .get_typed_func(&mut store, "call_wasm")
+                .map_err(err("export `call_wasm`"))?,
+            store,
+        }))
+    }
+}
+
+struct WtInstance<R> {
+    store: Store<()>,
+    run: TypedFunc<(), R>,
+}
+
+impl<R: wasmtime::WasmResults + Into<i64>> Instance for WtInstance<R> {
+    fn run(&mut self) -> Result<i64> {
+        self.run
+            .call(&mut self.store, ())
+            .map(Into::into)
+            .map_err(err("run"))
+    }
+}
+
+struct WtCalls {
+    store: Store<()>,
+    empty: TypedFunc<(), ()>,
+    call_host: TypedFunc<(i32,), ()>,
+    call_wasm: TypedFunc<(i32,), ()>,
+}
+
+impl Calls for WtCalls {
+    fn host_to_wasm(&mut self, n: u32) -> Result<Duration> {
+        let start = Instant::now();
+        for _ in 0..n {
+            self.empty.call(&mut self.store, ()).map_err(err("empty"))?;
+        }
+        Ok(start.elapsed())
+    }
+
+    fn wasm_to_host(&mut self, n: u32) -> Result<Duration> {
+        let start = Instant::now();
+        self.call_host
+            .call(&mut self.store, (n as i32,))
+            .map_err(err("call_host"))?;
+        Ok(start.elapsed())
+    }
+
+    fn wasm_to_wasm(&mut self, n: u32) -> Result<Duration> {
+        let start = Instant::now();
+        self.call_wasm
+            .call(&mut self.store, (n as i32,))
+            .map_err(err("call_wasm"))?;
+        Ok(start.elapsed())
+    }
+}

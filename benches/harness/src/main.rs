@@ -1,0 +1,425 @@
+//! The wasmkern benchmark harness: runs the workloads of `benches/workloads/`
+//! natively and on wasmkern, Wasmtime (Cranelift and Winch), wasmi and V8's
+//! Liftoff; measures compile throughput on a large wasm-smith module and
+//! host<->wasm call overhead; prints the tables and writes them as Markdown
+//! to `benches/results.md`. See `benches/README.md` for the method.
+//!
+//! ```text
+//! cargo run --release -p harness [-- --runs 5 --engines wasmkern,cranelift --workloads fib,sort]
+//! ```
+
+mod child;
+mod engines;
+mod report;
+mod smith;
+mod workloads;
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::workloads::{WORKLOADS, Workload};
+
+/// Every engine, in table order. `native` and `liftoff` are not wasm
+/// engines of this process: the first is the C built by `build.rs`, the
+/// second is node running `liftoff.js`.
+pub const ALL_ENGINES: &[&str] = &[
+    "native",
+    "wasmkern",
+    "cranelift",
+    "winch",
+    "wasmi",
+    "liftoff",
+];
+
+/// V8 flags that make it compile every function with Liftoff and never tier
+/// up.
+pub const LIFTOFF_FLAGS: &[&str] = &[
+    "--liftoff-only",
+    "--no-wasm-tier-up",
+    "--no-wasm-dynamic-tiering",
+    "--no-wasm-lazy-compilation",
+];
+
+const USAGE: &str = "\
+usage: harness [options]
+  --runs N            timed runs of each workload per engine, after one warm-up (default 5)
+  --engines A,B,..    among native,wasmkern,cranelift,winch,wasmi,liftoff (default: all)
+  --workloads A,B,..  among fib,sieve,matmul,nbody,hash,interp,sort,bulk (default: all)
+  --calls N           calls per batch in the call-overhead benchmark (default 5000000)
+  --no-throughput     skip the compile-throughput benchmark
+  --no-calls          skip the call-overhead benchmark
+  --timeout SECS      limit for each child process (default 1200)
+  --node PATH         the node binary (default: node)
+  --out PATH          where to write the Markdown (default: benches/results.md)
+  --no-write          do not write the Markdown file";
+
+pub struct Opts {
+    pub runs: usize,
+    pub engines: Vec<&'static str>,
+    pub workloads: Vec<&'static Workload>,
+    pub call_n: u32,
+    pub throughput: bool,
+    pub calls: bool,
+    pub timeout: Duration,
+    pub node: String,
+    pub out: Option<PathBuf>,
+    pub args: Vec<String>,
+}
+
+fn parse_args(args: Vec<String>) -> Result<Opts, String> {
+    let mut opts = Opts {
+        runs: 5,
+        engines: ALL_ENGINES.to_vec(),
+        workloads: WORKLOADS.iter().collect(),
+        call_n: 5_000_000,
+        throughput: true,
+        calls: true,
+        timeout: Duration::from_secs(1200),
+        node: "node".into(),
+        out: Some(repo_root().join("benches/results.md")),
+        args: args.clone(),
+    };
+    let mut it = args.into_iter();
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--runs" => opts.runs = value()?.parse().map_err(|e| format!("--runs: {e}"))?,
+            "--calls" => opts.call_n = value()?.parse().map_err(|e| format!("--calls: {e}"))?,
+            "--timeout" => {
+                let secs = value()?.parse().map_err(|e| format!("--timeout: {e}"))?;
+                opts.timeout = Duration::from_secs(secs);
+            }
+            "--engines" => {
+                opts.engines = value()?
+                    .split(',')
+                    .map(|name| {
+                        ALL_ENGINES
+                            .iter()
+                            .copied()
+                            .find(|e| *e == name)
+                            .ok_or_else(|| format!("unknown engine `{name}`"))
+                    })
+                    .collect::<Result<_, _>>()?;
+            }
+            "--workloads" => {
+                opts.workloads = value()?
+                    .split(',')
+                    .map(|name| {
+                        workloads::find(name).ok_or_else(|| format!("unknown workload `{name}`"))
+                    })
+                    .collect::<Result<_, _>>()?;
+            }
+            "--node" => opts.node = value()?,
+            "--out" => opts.out = Some(PathBuf::from(value()?)),
+            "--no-write" => opts.out = None,
+            "--no-throughput" => opts.throughput = false,
+            "--no-calls" => opts.calls = false,
+            "-h" | "--help" => return Err(USAGE.into()),
+            _ => return Err(format!("unknown argument `{arg}`\n{USAGE}")),
+        }
+    }
+    if opts.runs == 0 || opts.call_n == 0 {
+        return Err("--runs and --calls must be at least 1".into());
+    }
+    Ok(opts)
+}
+
+/// The repository root (two levels above this crate).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The median (the mean of the two middle values for an even count).
+pub fn median(xs: &mut [f64]) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    }
+}
+
+/// A finished child process.
+struct Output {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `program args` with a time limit; a child still running at the
+/// limit is killed (by its own pid).
+fn spawn(program: &std::path::Path, args: &[String], timeout: Duration) -> Result<Output, String> {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("timed out after {} s", timeout.as_secs()));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(format!("waiting for the child: {e}")),
+        }
+    };
+    Ok(Output {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    })
+}
+
+/// How a child that printed no result ended, in words.
+fn describe_failure(out: &Output) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    let last = out
+        .stderr
+        .lines()
+        .rfind(|l| !l.trim().is_empty() && !l.starts_with("note: run with"))
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    let how = match (out.status.signal(), out.status.code()) {
+        (Some(11), _) => "crashed with SIGSEGV".to_string(),
+        (Some(4), _) => "crashed with SIGILL".to_string(),
+        (Some(7), _) => "crashed with SIGBUS".to_string(),
+        (Some(6), _) => "aborted (SIGABRT)".to_string(),
+        (Some(sig), _) => format!("killed by signal {sig}"),
+        (None, Some(101)) => "panicked".to_string(),
+        (None, Some(code)) => format!("exited with status {code}"),
+        (None, None) => "ended abnormally".to_string(),
+    };
+    if last.is_empty() {
+        how
+    } else {
+        format!("{how}: {last}")
+    }
+}
+
+/// Runs `harness child ARGS` and returns its JSON result (which may be
+/// `{"error": ...}`).
+fn run_child(args: &[String], timeout: Duration) -> Value {
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => return serde_json::json!({ "error": format!("current_exe: {e}") }),
+    };
+    let mut full = vec!["child".to_string()];
+    full.extend_from_slice(args);
+    match spawn(&exe, &full, timeout) {
+        Err(e) => serde_json::json!({ "error": e }),
+        Ok(out) => {
+            let result = out
+                .stdout
+                .lines()
+                .filter_map(|l| l.strip_prefix(child::RESULT_PREFIX))
+                .next_back()
+                .and_then(|json| serde_json::from_str::<Value>(json).ok());
+            match result {
+                Some(v) if out.status.success() => v,
+                _ => serde_json::json!({ "error": describe_failure(&out) }),
+            }
+        }
+    }
+}
+
+/// Runs node with the Liftoff flags on `liftoff.js ARGS` and returns the
+/// JSON array it prints, or an error for all of them.
+fn run_liftoff(opts: &Opts, args: &[String]) -> Result<Vec<Value>, String> {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("liftoff.js");
+    let mut full: Vec<String> = LIFTOFF_FLAGS.iter().map(|s| s.to_string()).collect();
+    full.push(script.display().to_string());
+    full.extend_from_slice(args);
+    let out = spawn(std::path::Path::new(&opts.node), &full, opts.timeout)?;
+    if !out.status.success() {
+        return Err(format!("node {}", describe_failure(&out)));
+    }
+    match serde_json::from_str::<Value>(out.stdout.trim()) {
+        Ok(Value::Array(items)) => Ok(items),
+        _ => Err(format!("node printed no JSON array: {}", out.stdout.trim())),
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("child") {
+        let result = child::main(&args[1..]);
+        println!("{}{}", child::RESULT_PREFIX, result);
+        return;
+    }
+    let opts = match parse_args(args) {
+        Ok(opts) => opts,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let mut results = report::Results::new(&opts);
+    measure_workloads(&opts, &mut results);
+    if opts.throughput {
+        measure_throughput(&opts, &mut results);
+    }
+    if opts.calls {
+        measure_calls(&opts, &mut results);
+    }
+    results.finish();
+    let text = results.render(false);
+    println!("{text}");
+    if let Some(out) = &opts.out {
+        match std::fs::write(out, results.render(true)) {
+            Ok(()) => eprintln!("wrote {}", out.display()),
+            Err(e) => {
+                eprintln!("cannot write {}: {e}", out.display());
+                std::process::exit(1);
+            }
+        }
+    }
+    if results.mismatches > 0 {
+        eprintln!(
+            "ERROR: {} checksum mismatch(es): an engine computed a different result than native code",
+            results.mismatches
+        );
+        std::process::exit(1);
+    }
+}
+
+fn measure_workloads(opts: &Opts, results: &mut report::Results) {
+    for w in &opts.workloads {
+        for &engine in &opts.engines {
+            if engine == "liftoff" {
+                continue;
+            }
+            eprintln!("running {} on {engine}", w.name);
+            let v = run_child(
+                &[
+                    "run".into(),
+                    engine.into(),
+                    w.name.into(),
+                    opts.runs.to_string(),
+                ],
+                opts.timeout,
+            );
+            results.add_run(w.name, engine, &v);
+        }
+    }
+    if opts.engines.contains(&"liftoff") {
+        eprintln!("running the workloads on liftoff (node)");
+        let mut args = vec!["--runs".to_string(), opts.runs.to_string()];
+        args.extend(
+            opts.workloads
+                .iter()
+                .map(|w| workloads::wasm_path(w.name).display().to_string()),
+        );
+        match run_liftoff(opts, &args) {
+            Ok(items) => {
+                for (w, v) in opts.workloads.iter().zip(&items) {
+                    results.add_run(w.name, "liftoff", v);
+                }
+            }
+            Err(e) => {
+                for w in &opts.workloads {
+                    results.add_run(w.name, "liftoff", &serde_json::json!({ "error": e }));
+                }
+            }
+        }
+    }
+}
+
+fn measure_throughput(opts: &Opts, results: &mut report::Results) {
+    eprintln!("generating the large module with wasm-smith");
+    let (module, funcs) = match smith::large_module() {
+        Ok(m) => m,
+        Err(e) => {
+            results.throughput_error = Some(e);
+            return;
+        }
+    };
+    let path = std::env::temp_dir().join(format!(
+        "wasmkern-harness-smith-{}.wasm",
+        std::process::id()
+    ));
+    if let Err(e) = std::fs::write(&path, &module) {
+        results.throughput_error = Some(format!("{}: {e}", path.display()));
+        return;
+    }
+    results.throughput_module = Some((module.len(), funcs));
+    let repeats = 3;
+    let path_s = path.display().to_string();
+    for &engine in &opts.engines {
+        // (label, parallel)
+        let modes: &[(&str, bool)] = match engine {
+            "native" => &[],
+            "liftoff" => &[],
+            "wasmkern" | "wasmi" => &[("single thread", false)],
+            _ => &[("single thread", false), ("parallel", true)],
+        };
+        for &(mode, parallel) in modes {
+            eprintln!("compiling the large module on {engine} ({mode})");
+            let v = run_child(
+                &[
+                    "compile".into(),
+                    engine.into(),
+                    path_s.clone(),
+                    repeats.to_string(),
+                    if parallel { "1" } else { "0" }.into(),
+                ],
+                opts.timeout,
+            );
+            results.add_throughput(engine, mode, &v);
+        }
+    }
+    if opts.engines.contains(&"liftoff") {
+        eprintln!("compiling the large module on liftoff (node)");
+        let args = vec![
+            "--runs".to_string(),
+            repeats.to_string(),
+            "--compile-only".to_string(),
+            path_s.clone(),
+        ];
+        let v = match run_liftoff(opts, &args) {
+            Ok(items) => items.into_iter().next().unwrap_or(Value::Null),
+            Err(e) => serde_json::json!({ "error": e }),
+        };
+        results.add_throughput("liftoff", "V8 default (background threads)", &v);
+    }
+    let _ = std::fs::remove_file(&path);
+}
+
+fn measure_calls(opts: &Opts, results: &mut report::Results) {
+    for &engine in &opts.engines {
+        if matches!(engine, "native" | "liftoff") {
+            continue;
+        }
+        eprintln!("measuring call overhead on {engine}");
+        let v = run_child(
+            &["calls".into(), engine.into(), opts.call_n.to_string()],
+            opts.timeout,
+        );
+        results.add_calls(engine, &v);
+    }
+}

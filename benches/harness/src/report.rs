@@ -1,0 +1,587 @@
+//! The results: collected from the children's JSON, checked (checksums
+//! against native code), and rendered as aligned text or Markdown.
+
+use std::fmt::Write as _;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+use crate::workloads::Workload;
+use crate::{LIFTOFF_FLAGS, Opts, median};
+
+/// One engine on one workload.
+#[derive(Default)]
+struct RunCell {
+    workload: &'static str,
+    engine: &'static str,
+    compile: Option<f64>,
+    instantiate: Option<f64>,
+    run: Option<f64>,
+    spread: Option<(f64, f64)>,
+    checksum: Option<String>,
+    error: Option<String>,
+    mismatch: Option<String>,
+}
+
+pub struct Results {
+    started: SystemTime,
+    load_start: String,
+    load_end: String,
+    command: String,
+    runs: usize,
+    call_n: u32,
+    engines: Vec<&'static str>,
+    workloads: Vec<&'static Workload>,
+    cells: Vec<RunCell>,
+    pub throughput_module: Option<(usize, usize)>,
+    pub throughput_error: Option<String>,
+    throughput: Vec<(&'static str, &'static str, Result<f64, String>)>,
+    calls: Vec<(&'static str, Result<[f64; 3], String>)>,
+    pub mismatches: usize,
+}
+
+fn error_of(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => Some("no result".into()),
+        v => v.get("error").and_then(Value::as_str).map(str::to_owned),
+    }
+}
+
+fn floats(v: &Value, key: &str) -> Vec<f64> {
+    v.get(key)
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_f64).collect())
+        .unwrap_or_default()
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+impl Results {
+    pub fn new(opts: &Opts) -> Results {
+        let mut command = "cargo run --release -p harness".to_string();
+        if !opts.args.is_empty() {
+            command.push_str(" --");
+            for a in &opts.args {
+                command.push(' ');
+                command.push_str(a);
+            }
+        }
+        Results {
+            started: SystemTime::now(),
+            load_start: loadavg(),
+            load_end: String::new(),
+            command,
+            runs: opts.runs,
+            call_n: opts.call_n,
+            engines: opts.engines.clone(),
+            workloads: opts.workloads.clone(),
+            cells: Vec::new(),
+            throughput_module: None,
+            throughput_error: None,
+            throughput: Vec::new(),
+            calls: Vec::new(),
+            mismatches: 0,
+        }
+    }
+
+    pub fn add_run(&mut self, workload: &'static str, engine: &'static str, v: &Value) {
+        let mut cell = RunCell {
+            workload,
+            engine,
+            ..RunCell::default()
+        };
+        if let Some(e) = error_of(v) {
+            eprintln!("  {engine} FAILED on {workload}: {e}");
+            cell.error = Some(e);
+        } else {
+            let mut compile = floats(v, "compile_s");
+            let mut runs = floats(v, "run_s");
+            cell.compile = (!compile.is_empty()).then(|| median(&mut compile));
+            cell.instantiate = v.get("instantiate_s").and_then(Value::as_f64);
+            if !runs.is_empty() {
+                cell.run = Some(median(&mut runs));
+                cell.spread = Some((runs[0], runs[runs.len() - 1]));
+            }
+            cell.checksum = v.get("checksum").and_then(Value::as_str).map(str::to_owned);
+        }
+        self.cells.push(cell);
+    }
+
+    pub fn add_throughput(&mut self, engine: &'static str, mode: &'static str, v: &Value) {
+        let r = match error_of(v) {
+            Some(e) => {
+                eprintln!("  {engine} FAILED on the large module: {e}");
+                Err(e)
+            }
+            None => {
+                let mut c = floats(v, "compile_s");
+                if c.is_empty() {
+                    Err("no times".into())
+                } else {
+                    Ok(median(&mut c))
+                }
+            }
+        };
+        self.throughput.push((engine, mode, r));
+    }
+
+    pub fn add_calls(&mut self, engine: &'static str, v: &Value) {
+        let r = match error_of(v) {
+            Some(e) => {
+                eprintln!("  {engine} FAILED on the call benchmark: {e}");
+                Err(e)
+            }
+            None => {
+                let get = |k: &str| v.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN);
+                Ok([
+                    get("host_to_wasm_ns"),
+                    get("wasm_to_host_ns"),
+                    get("wasm_to_wasm_ns"),
+                ])
+            }
+        };
+        self.calls.push((engine, r));
+    }
+
+    /// Checks every checksum against native code's (or, without native
+    /// code, against the first engine that produced one).
+    pub fn finish(&mut self) {
+        self.load_end = loadavg();
+        for w in &self.workloads {
+            let reference = self
+                .cells
+                .iter()
+                .filter(|c| c.workload == w.name && c.checksum.is_some())
+                .min_by_key(|c| c.engine != "native")
+                .map(|c| (c.engine, c.checksum.clone().unwrap_or_default()));
+            let Some((ref_engine, expected)) = reference else {
+                continue;
+            };
+            for c in self.cells.iter_mut().filter(|c| c.workload == w.name) {
+                if let Some(got) = &c.checksum
+                    && *got != expected
+                {
+                    let msg = format!("checksum {got}, but {ref_engine} computed {expected}");
+                    eprintln!(
+                        "ERROR: CHECKSUM MISMATCH: {} on {}: {msg}",
+                        c.engine, c.workload
+                    );
+                    c.mismatch = Some(msg);
+                    self.mismatches += 1;
+                }
+            }
+        }
+    }
+
+    fn cell(&self, workload: &str, engine: &str) -> Option<&RunCell> {
+        self.cells
+            .iter()
+            .find(|c| c.workload == workload && c.engine == engine)
+    }
+
+    fn good_run(&self, workload: &str, engine: &str) -> Option<f64> {
+        self.cell(workload, engine)
+            .filter(|c| c.error.is_none() && c.mismatch.is_none())
+            .and_then(|c| c.run)
+    }
+
+    pub fn render(&self, markdown: bool) -> String {
+        let mut s = String::new();
+        let h = |s: &mut String, level: usize, title: &str| {
+            if markdown {
+                let _ = writeln!(s, "{} {title}\n", "#".repeat(level));
+            } else {
+                let _ = writeln!(s, "{title}\n{}\n", "=".repeat(title.len()));
+            }
+        };
+        h(&mut s, 1, "wasmkern benchmark results");
+        let bullet = if markdown { "- " } else { "  " };
+        let code = |x: &str| {
+            if markdown {
+                format!("`{x}`")
+            } else {
+                x.to_string()
+            }
+        };
+        let (cpu, cores) = machine();
+        let lines = [
+            format!("Date: {} UTC", date(self.started)),
+            format!(
+                "Machine: {cpu}, {cores} logical cores ({} usable by this process); load average {} at start, {} at end",
+                std::thread::available_parallelism().map_or(0, |n| n.get()),
+                self.load_start,
+                self.load_end
+            ),
+            format!(
+                "Toolchain: {}; native C: {} (-O2 -fno-math-errno); node {}",
+                env!("HARNESS_RUSTC"),
+                env!("HARNESS_NATIVE_CC"),
+                node_version()
+            ),
+            format!(
+                "Command (from the repository root): {}",
+                code(&self.command)
+            ),
+            format!(
+                "Method: each engine runs in its own child process; `run` is timed {} times after one warm-up call, on one instance (the workloads re-initialise their data on every call); the table shows the median (and min..max). Compile time is the median of {} compilations of the module. Liftoff: node {}.",
+                self.runs,
+                self.runs,
+                LIFTOFF_FLAGS.join(" ")
+            ),
+        ];
+        for l in lines {
+            let _ = writeln!(s, "{bullet}{l}");
+        }
+        s.push('\n');
+
+        h(
+            &mut s,
+            2,
+            "Execution time of `run` (median) and compile time",
+        );
+        let mut rows = Vec::new();
+        for w in &self.workloads {
+            for &e in &self.engines {
+                let Some(c) = self.cell(w.name, e) else {
+                    continue;
+                };
+                let native = self.good_run(w.name, "native");
+                let cranelift = self.good_run(w.name, "cranelift");
+                let ratio = |base: Option<f64>| match (c.run, base) {
+                    (Some(r), Some(b)) if c.error.is_none() && c.mismatch.is_none() => {
+                        format!("{:.2}x", r / b)
+                    }
+                    _ => "-".into(),
+                };
+                let (run, checksum) = if let Some(err) = &c.error {
+                    (format!("FAILED: {}", short(err)), "-".to_string())
+                } else if let Some(m) = &c.mismatch {
+                    (c.run.map_or("-".into(), fmt_time), format!("MISMATCH: {m}"))
+                } else {
+                    (
+                        c.run.map_or("-".into(), fmt_time),
+                        c.checksum.clone().unwrap_or_default(),
+                    )
+                };
+                rows.push(vec![
+                    w.name.to_string(),
+                    e.to_string(),
+                    c.compile.map_or("-".into(), fmt_time),
+                    run,
+                    c.spread.map_or("-".into(), |(a, b)| {
+                        format!("{}..{}", fmt_time(a), fmt_time(b))
+                    }),
+                    ratio(native),
+                    ratio(cranelift),
+                    checksum,
+                ]);
+            }
+        }
+        s.push_str(&table(
+            &[
+                "workload",
+                "engine",
+                "compile",
+                "run (median)",
+                "min..max",
+                "x native",
+                "x cranelift",
+                "checksum",
+            ],
+            &rows,
+            markdown,
+        ));
+        s.push('\n');
+
+        h(
+            &mut s,
+            2,
+            "Summary: run time relative to native code (lower is better)",
+        );
+        let wasm_engines: Vec<&str> = self
+            .engines
+            .iter()
+            .copied()
+            .filter(|e| *e != "native")
+            .collect();
+        let mut headers = vec!["workload"];
+        headers.extend(wasm_engines.iter().copied());
+        let mut rows = Vec::new();
+        let mut logs: Vec<Vec<f64>> = vec![Vec::new(); wasm_engines.len()];
+        for w in &self.workloads {
+            let mut row = vec![format!("{} ({})", w.name, w.what)];
+            for (i, e) in wasm_engines.iter().enumerate() {
+                let cell = self.cell(w.name, e);
+                row.push(
+                    match (self.good_run(w.name, e), self.good_run(w.name, "native")) {
+                        (Some(r), Some(n)) => {
+                            logs[i].push((r / n).ln());
+                            format!("{:.2}x", r / n)
+                        }
+                        _ if cell.is_some_and(|c| c.error.is_some()) => "FAILED".into(),
+                        _ if cell.is_some_and(|c| c.mismatch.is_some()) => "MISMATCH".into(),
+                        _ => "-".into(),
+                    },
+                );
+            }
+            rows.push(row);
+        }
+        let mut geo = vec!["geometric mean (of the workloads that ran)".to_string()];
+        for l in &logs {
+            geo.push(if l.is_empty() {
+                "-".into()
+            } else {
+                format!(
+                    "{:.2}x ({} of {})",
+                    (l.iter().sum::<f64>() / l.len() as f64).exp(),
+                    l.len(),
+                    self.workloads.len()
+                )
+            });
+        }
+        rows.push(geo);
+        s.push_str(&table(&headers, &rows, markdown));
+        s.push('\n');
+
+        h(&mut s, 2, "Compile throughput (large wasm-smith module)");
+        if let Some(e) = &self.throughput_error {
+            let _ = writeln!(s, "FAILED to build the module: {e}\n");
+        } else if let Some((bytes, funcs)) = self.throughput_module {
+            let _ = writeln!(
+                s,
+                "{} bytes ({:.2} MiB), {funcs} functions, WebAssembly 2.0 without SIMD and reference types, generated deterministically (seed in `benches/harness/src/smith.rs`). Median of 3 compilations, each a fresh `Module::new` (decode + validate + compile).\n",
+                bytes,
+                bytes as f64 / (1 << 20) as f64
+            );
+            let rows: Vec<Vec<String>> = self
+                .throughput
+                .iter()
+                .map(|(e, mode, r)| match r {
+                    Ok(t) => vec![
+                        e.to_string(),
+                        mode.to_string(),
+                        fmt_time(*t),
+                        format!("{:.1}", bytes as f64 / 1e6 / t),
+                        format!("{:.0}", funcs as f64 / t / 1000.0),
+                    ],
+                    Err(err) => vec![
+                        e.to_string(),
+                        mode.to_string(),
+                        format!("FAILED: {}", short(err)),
+                        "-".into(),
+                        "-".into(),
+                    ],
+                })
+                .collect();
+            s.push_str(&table(
+                &["engine", "mode", "compile (median)", "MB/s", "kfuncs/s"],
+                &rows,
+                markdown,
+            ));
+            s.push('\n');
+        }
+
+        h(
+            &mut s,
+            2,
+            "Call overhead (ns per call, median of 5 batches)",
+        );
+        let _ = writeln!(
+            s,
+            "Module `benches/workloads/calls.wat`. host->wasm: the host calls the empty export `empty` through a typed function handle, {n} times; wasm->host: `call_host({n})` calls the imported empty host function `env.nop` in a loop; wasm->wasm: `call_wasm({n})` calls an empty wasm function in a loop (for scale; includes the loop).\n",
+            n = self.call_n
+        );
+        let rows: Vec<Vec<String>> = self
+            .calls
+            .iter()
+            .map(|(e, r)| match r {
+                Ok([a, b, c]) => vec![
+                    e.to_string(),
+                    format!("{a:.1}"),
+                    format!("{b:.1}"),
+                    format!("{c:.2}"),
+                ],
+                Err(err) => vec![
+                    e.to_string(),
+                    format!("FAILED: {}", short(err)),
+                    "-".into(),
+                    "-".into(),
+                ],
+            })
+            .collect();
+        s.push_str(&table(
+            &["engine", "host->wasm", "wasm->host", "wasm->wasm"],
+            &rows,
+            markdown,
+        ));
+        s.push('\n');
+
+        let failures: Vec<String> = self
+            .cells
+            .iter()
+            .filter_map(|c| {
+                c.error
+                    .as_ref()
+                    .map(|e| format!("{} on {}: {e}", c.engine, c.workload))
+                    .or_else(|| {
+                        c.mismatch.as_ref().map(|m| {
+                            format!("{} on {}: CHECKSUM MISMATCH: {m}", c.engine, c.workload)
+                        })
+                    })
+            })
+            .chain(self.throughput.iter().filter_map(|(e, mode, r)| {
+                r.as_ref()
+                    .err()
+                    .map(|err| format!("{e} ({mode}) on the large module: {err}"))
+            }))
+            .chain(self.calls.iter().filter_map(|(e, r)| {
+                r.as_ref()
+                    .err()
+                    .map(|err| format!("{e} on the call benchmark: {err}"))
+            }))
+            .collect();
+        h(&mut s, 2, "Failures");
+        if failures.is_empty() {
+            s.push_str("None.\n");
+        } else {
+            for f in failures {
+                let _ = writeln!(
+                    s,
+                    "{bullet}{}",
+                    if markdown { f.replace('|', "\\|") } else { f }
+                );
+            }
+        }
+        s
+    }
+}
+
+fn short(s: &str) -> String {
+    const MAX: usize = 70;
+    let s = s.lines().next().unwrap_or("");
+    if s.chars().count() <= MAX {
+        s.to_string()
+    } else {
+        format!("{}...", s.chars().take(MAX).collect::<String>())
+    }
+}
+
+pub fn fmt_time(secs: f64) -> String {
+    if secs < 1e-3 {
+        format!("{:.1} us", secs * 1e6)
+    } else if secs < 1.0 {
+        format!("{:.1} ms", secs * 1e3)
+    } else {
+        format!("{secs:.3} s")
+    }
+}
+
+fn table(headers: &[&str], rows: &[Vec<String>], markdown: bool) -> String {
+    let mut s = String::new();
+    if markdown {
+        let esc = |x: &str| x.replace('|', "\\|");
+        let _ = writeln!(
+            s,
+            "| {} |",
+            headers
+                .iter()
+                .map(|h| esc(h))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
+        let _ = writeln!(
+            s,
+            "|{}",
+            headers.iter().map(|_| " --- |").collect::<String>()
+        );
+        for r in rows {
+            let _ = writeln!(
+                s,
+                "| {} |",
+                r.iter().map(|c| esc(c)).collect::<Vec<_>>().join(" | ")
+            );
+        }
+        return s;
+    }
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    let _ = writeln!(s, "{}", line(headers.to_vec()));
+    let _ = writeln!(
+        s,
+        "{}",
+        widths
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .join("  ")
+    );
+    for r in rows {
+        let _ = writeln!(s, "{}", line(r.iter().map(String::as_str).collect()));
+    }
+    s
+}
+
+/// The CPU model name and the number of logical processors.
+fn machine() -> (String, usize) {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = info
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .and_then(|r| r.split_once(':'))
+                .map(|(_, m)| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = info.lines().filter(|l| l.starts_with("processor")).count();
+    (model, cores)
+}
+
+fn node_version() -> String {
+    std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "not found".into())
+}
+
+/// `YYYY-MM-DD HH:MM` in UTC.
+fn date(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60
+    )
+}
