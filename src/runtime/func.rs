@@ -41,6 +41,17 @@ impl Func {
     /// wasm scalars (`i32`, `u32`, `i64`, `u64`, `f32`, `f64`), optionally
     /// taking a [`Caller`] first, and returning `()`, a value, a tuple, or a
     /// `Result` of those.
+    ///
+    /// ```
+    /// use wasmkern::{Engine, Func, Store};
+    ///
+    /// let engine = Engine::default();
+    /// let mut store = Store::new(&engine, ());
+    /// let divmod = Func::wrap(&mut store, |a: i32, b: i32| (a / b, a % b));
+    /// let typed = divmod.typed::<(i32, i32), (i32, i32)>(&store)?;
+    /// assert_eq!(typed.call(&mut store, (17, 5))?, (3, 2));
+    /// # Ok::<(), wasmkern::Error>(())
+    /// ```
     pub fn wrap<T: 'static, Params, Results>(
         mut store: impl AsContextMut<Data = T>,
         f: impl IntoFunc<T, Params, Results>,
@@ -72,6 +83,36 @@ impl Func {
     /// runs out or the guest is interrupted the call pauses instead of
     /// failing: the outcome is then [`CallOutcome::Paused`] with a
     /// [`ResumableCall`](super::ResumableCall) that continues it.
+    ///
+    /// ```
+    /// use wasmkern::{CallOutcome, Config, Engine, Instance, Module, Store, Val};
+    ///
+    /// let mut config = Config::new();
+    /// config.consume_fuel(true);
+    /// let engine = Engine::new(&config)?;
+    /// // Sums 1..=n in a loop.
+    /// let wasm = wat::parse_str(r#"(module (func (export "sum") (param $n i64) (result i64)
+    ///     (local $s i64)
+    ///     (loop $l
+    ///       (local.set $s (i64.add (local.get $s) (local.get $n)))
+    ///       (br_if $l (i64.ne (local.tee $n (i64.sub (local.get $n) (i64.const 1))) (i64.const 0))))
+    ///     (local.get $s)))"#).unwrap();
+    /// let module = Module::new(&engine, wasm)?;
+    /// let mut store = Store::new(&engine, ());
+    /// let sum = Instance::new(&mut store, &module, &[])?.get_func(&mut store, "sum").unwrap();
+    /// store.set_fuel(1_000)?;
+    /// let mut results = [Val::I64(0)];
+    /// let mut outcome = sum.call_resumable(&mut store, &[Val::I64(10_000)], &mut results)?;
+    /// let mut pauses = 0;
+    /// while let CallOutcome::Paused(call) = outcome {
+    ///     pauses += 1;
+    ///     store.set_fuel(1_000)?; // top up and continue where it stopped
+    ///     outcome = call.resume(&mut store, &mut results)?;
+    /// }
+    /// assert!(pauses > 10);
+    /// assert_eq!(results[0].unwrap_i64(), 50_005_000);
+    /// # Ok::<(), wasmkern::Error>(())
+    /// ```
     pub fn call_resumable(
         &self,
         mut store: impl AsContextMut,

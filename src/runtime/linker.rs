@@ -105,6 +105,25 @@ impl<T: 'static> Linker<T> {
 
     /// Defines `module::name` as a host function from a Rust closure (see
     /// [`Func::wrap`]).
+    ///
+    /// ```
+    /// use wasmkern::{Caller, Engine, Linker, Module, Store};
+    ///
+    /// let engine = Engine::default();
+    /// let mut linker = Linker::new(&engine);
+    /// // The closure may take the caller first, to reach the store's data.
+    /// linker.func_wrap("env", "count", |mut caller: Caller<'_, u32>, n: i32| {
+    ///     *caller.data_mut() += n as u32;
+    /// })?;
+    /// let wasm = wat::parse_str(r#"(module (import "env" "count" (func $c (param i32)))
+    ///     (func (export "run") (call $c (i32.const 2)) (call $c (i32.const 3))))"#).unwrap();
+    /// let module = Module::new(&engine, wasm)?;
+    /// let mut store = Store::new(&engine, 0u32);
+    /// let instance = linker.instantiate(&mut store, &module)?;
+    /// instance.get_typed_func::<(), ()>(&mut store, "run")?.call(&mut store, ())?;
+    /// assert_eq!(*store.data(), 5);
+    /// # Ok::<(), wasmkern::Error>(())
+    /// ```
     pub fn func_wrap<Params, Results>(
         &mut self,
         module: &str,

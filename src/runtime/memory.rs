@@ -95,6 +95,27 @@ impl Memory {
     }
 
     /// Copies `bytes` into the memory at `offset`.
+    ///
+    /// ```
+    /// use wasmkern::{Engine, Instance, Module, Store};
+    ///
+    /// let engine = Engine::default();
+    /// let wasm = wat::parse_str(r#"(module (memory (export "mem") 1)
+    ///     (func (export "first") (result i32) (i32.load8_u (i32.const 0))))"#).unwrap();
+    /// let module = Module::new(&engine, wasm)?;
+    /// let mut store = Store::new(&engine, ());
+    /// let instance = Instance::new(&mut store, &module, &[])?;
+    /// let memory = instance.get_memory(&mut store, "mem").unwrap();
+    /// memory.write(&mut store, 0, b"hi")?;
+    /// let first = instance.get_typed_func::<(), i32>(&mut store, "first")?;
+    /// assert_eq!(first.call(&mut store, ())?, i32::from(b'h'));
+    /// let mut back = [0; 2];
+    /// memory.read(&store, 0, &mut back)?;
+    /// assert_eq!(&back, b"hi");
+    /// // Out of bounds is an error, not a panic.
+    /// assert!(memory.write(&mut store, 65_535, b"hi").is_err());
+    /// # Ok::<(), wasmkern::Error>(())
+    /// ```
     pub fn write(&self, mut store: impl AsContextMut, offset: usize, bytes: &[u8]) -> Result<()> {
         let data = self.data_mut(&mut store);
         let dst = offset

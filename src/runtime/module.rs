@@ -201,6 +201,19 @@ impl ModuleInner {
 
 impl Module {
     /// Decodes, validates and compiles a binary module.
+    ///
+    /// ```
+    /// use wasmkern::{Engine, Module};
+    ///
+    /// let engine = Engine::default();
+    /// let module = Module::new(&engine, b"\0asm\x01\0\0\0")?;
+    /// assert_eq!(module.exports().count(), 0);
+    /// // Errors carry the specification's wording and the offset.
+    /// let err = Module::new(&engine, b"\0asm\x01\0\0\0\x0b\x01").unwrap_err();
+    /// assert_eq!(err.message(), "length out of bounds");
+    /// assert_eq!(err.offset(), Some(9));
+    /// # Ok::<(), wasmkern::Error>(())
+    /// ```
     pub fn new(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
         let bytes: Arc<[u8]> = Arc::from(bytes.as_ref());
         let module = decode::Module::decode(&bytes)?;

@@ -403,6 +403,26 @@ impl<T> Store<T> {
     /// A handle that interrupts this store's wasm code from any thread
     /// (effective for engines with
     /// [`Config::interruptible`](super::Config::interruptible)).
+    ///
+    /// ```
+    /// use wasmkern::{Config, Engine, ErrorKind, Instance, Module, Store};
+    ///
+    /// let mut config = Config::new();
+    /// config.interruptible(true);
+    /// let engine = Engine::new(&config)?;
+    /// let wasm = wat::parse_str(r#"(module (func (export "spin") (loop $l (br $l))))"#).unwrap();
+    /// let module = Module::new(&engine, wasm)?;
+    /// let mut store = Store::new(&engine, ());
+    /// let spin = Instance::new(&mut store, &module, &[])?.get_typed_func::<(), ()>(&mut store, "spin")?;
+    /// let handle = store.interrupt_handle();
+    /// std::thread::spawn(move || {
+    ///     std::thread::sleep(std::time::Duration::from_millis(20));
+    ///     handle.interrupt();
+    /// });
+    /// let err = spin.call(&mut store, ()).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Interrupted);
+    /// # Ok::<(), wasmkern::Error>(())
+    /// ```
     pub fn interrupt_handle(&self) -> InterruptHandle {
         InterruptHandle {
             flag: self.inner.interrupt.clone(),
