@@ -1126,7 +1126,13 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.spill_all_except_reg();
         self.regs.free_gpr(index);
         let n = targets.len();
-        let default_label = self.a.new_label();
+        // A target that needs no values moved is jumped to directly; the
+        // others go through a stub that moves them first.
+        let default_label = match self.direct_target(targets.default()) {
+            Some(label) => label,
+            None => self.a.new_label(),
+        };
+        let default_direct = self.direct_target(targets.default()).is_some();
         self.a.alu_ri(AluOp::Cmp, Size::S32, index, n as i32);
         self.a.jcc(Cond::Ae, default_label);
         // Jump table of 32-bit offsets relative to the table start.
@@ -1141,9 +1147,13 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         let base = self.a.offset();
         let mut stubs: Vec<(u32, Label)> = Vec::new();
         for depth in targets.targets() {
-            let label = match stubs.iter().find(|(d, _)| *d == depth) {
-                Some(&(_, l)) => l,
-                None => {
+            let label = match (
+                self.direct_target(depth),
+                stubs.iter().find(|(d, _)| *d == depth),
+            ) {
+                (Some(l), _) => l,
+                (None, Some(&(_, l))) => l,
+                (None, None) => {
                     let l = self.a.new_label();
                     stubs.push((depth, l));
                     l
@@ -1155,8 +1165,24 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             self.a.bind(label);
             self.branch_to(depth);
         }
-        self.a.bind(default_label);
-        self.branch_to(targets.default());
+        if !default_direct {
+            self.a.bind(default_label);
+            self.branch_to(targets.default());
+        }
+    }
+
+    /// The label a branch to `depth` can jump to without moving values
+    /// (everything is home and the carried values already sit at the
+    /// target's height), marking it used; `None` otherwise.
+    fn direct_target(&mut self, depth: u32) -> Option<Label> {
+        let index = self.frames.len() - 1 - depth as usize;
+        let frame = self.frames[index];
+        let arity = self.label_arity(&frame).len();
+        if frame.kind == FrameKind::Function || self.stack.len() - arity != frame.height {
+            return None;
+        }
+        self.frames[index].label_used = true;
+        Some(frame.label)
     }
 
     // ---------------------------------------------------------------
