@@ -104,9 +104,13 @@ impl FuncCompiler<'_, '_, '_> {
                 Mem::base(SCRATCH2, 0)
             }
             None => {
-                self.a.mov_ri(Size::S64, SCRATCH, end as i64);
-                self.a.alu_rm(AluOp::Cmp, Size::S64, SCRATCH, len);
-                self.a.jcc(Cond::A, oob);
+                // Memories never shrink: a constant access within the
+                // declared minimum size is always in bounds.
+                if end > self.env.min_memory_bytes {
+                    self.a.mov_ri(Size::S64, SCRATCH, end as i64);
+                    self.a.alu_rm(AluOp::Cmp, Size::S64, SCRATCH, len);
+                    self.a.jcc(Cond::A, oob);
+                }
                 let b = self.base_register(base);
                 if offset <= i32::MAX as u64 {
                     Mem::base(b, offset as i32)

@@ -54,6 +54,9 @@ pub(crate) struct Env<'m, 'a> {
     pub num_imported_funcs: u32,
     pub cpu: CpuFeatures,
     pub options: CompileOptions,
+    /// Memory 0's declared minimum size in bytes (0 without a memory): a
+    /// lower bound of its size at run time, since memories only grow.
+    pub min_memory_bytes: u64,
 }
 
 /// What the generated code must check besides WebAssembly's own rules.
@@ -133,6 +136,7 @@ pub fn compile_module_with(
         num_imported_funcs: module.num_imported_funcs,
         cpu: *cpu,
         options: *options,
+        min_memory_bytes: 0,
     };
     for import in &module.imports {
         match import.kind {
@@ -142,6 +146,15 @@ pub fn compile_module_with(
             ImportKind::Memory(_) => {}
         }
     }
+    env.min_memory_bytes = module
+        .imports
+        .iter()
+        .find_map(|i| match i.kind {
+            ImportKind::Memory(m) => Some(m),
+            _ => None,
+        })
+        .or(module.memories.first().copied())
+        .map_or(0, |m| u64::from(m.limits.min) * 65_536);
     env.func_types.extend_from_slice(&module.functions);
     env.global_types.extend(module.globals.iter().map(|g| g.ty));
     env.table_types.extend_from_slice(&module.tables);
