@@ -306,8 +306,18 @@ pub const fn slot_size(t: ValType) -> u32 {
     }
 }
 
+/// Size of the argument/result area for values of `types`: their slots,
+/// rounded up to a multiple of 16.
+pub fn area_size(types: &[ValType]) -> u32 {
+    types
+        .iter()
+        .map(|&t| slot_size(t))
+        .sum::<u32>()
+        .next_multiple_of(16)
+}
+
 /// Byte offset of each value in an argument/result area, and the area's
-/// total size (a multiple of 16).
+/// total size (a multiple of 16, as [`area_size`]).
 pub fn slot_offsets(types: &[ValType], offsets: &mut alloc::vec::Vec<u32>) -> u32 {
     offsets.clear();
     let mut at = 0;
@@ -341,6 +351,8 @@ mod tests {
         assert_eq!(offsets, [0, 8, 24]);
         assert_eq!(size, 32);
         assert_eq!(slot_offsets(&[], &mut offsets), 0);
+        assert_eq!(area_size(&[ValType::I32, ValType::V128, ValType::F64]), 32);
+        assert_eq!(area_size(&[ValType::I64]), 16);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! layout), which keeps generated code small and the checks in one place.
 
 use super::func::{FuncCompiler, vmctx};
-use super::stack::{Loc, SCRATCH, SCRATCH2};
+use super::stack::{SCRATCH, SCRATCH2};
 use crate::abi::{ExecContext, ExitCode, Helper, TrapCode, VmContext, VmTable};
 use crate::asm::x64::{AluOp, Cond, Gpr, Mem, Scale, Size};
 use crate::decode::{Operator, ValType};
@@ -97,16 +97,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.reserve_call_area(area);
         let base = self.stack.len() - operands;
         for k in 0..operands {
-            let v = self.stack[base + k];
-            let dst = Mem::base(Gpr::Rsp, 16 + 8 * k as i32);
-            match v.loc {
-                Loc::Home => {
-                    let src = self.home(base + k);
-                    self.a.mov_rm(Size::S64, SCRATCH, src);
-                    self.a.mov_mr(Size::S64, dst, SCRATCH);
-                }
-                _ => self.store_val(dst, v),
-            }
+            self.store_operand(Mem::base(Gpr::Rsp, 16 + 8 * k as i32), base + k);
         }
         for _ in 0..operands {
             self.pop();

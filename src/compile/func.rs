@@ -185,7 +185,7 @@ fn block_params<'t>(env: &'t Env<'_, '_>, bt: BlockType) -> &'t [ValType] {
 fn block_results<'t>(env: &'t Env<'_, '_>, bt: BlockType) -> &'t [ValType] {
     match bt {
         BlockType::Empty => &[],
-        BlockType::Value(t) => super::value_slice(t),
+        BlockType::Value(t) => t.as_slice(),
         BlockType::Func(i) => env.module.types[i as usize].results(),
     }
 }
@@ -612,6 +612,31 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
     }
 
+    /// Copies a value of type `ty` between two memory places (through the
+    /// scratch registers): 16 bytes for `v128`, 8 otherwise.
+    fn copy_mem(&mut self, dst: Mem, src: Mem, ty: ValType) {
+        if ty == ValType::V128 {
+            self.a.sse_rm(SseOp::MOVDQU, SCRATCH_XMM, src);
+            self.a.sse_mr(SseOp::MOVDQU_STORE, dst, SCRATCH_XMM);
+        } else {
+            self.a.mov_rm(Size::S64, SCRATCH, src);
+            self.a.mov_mr(Size::S64, dst, SCRATCH);
+        }
+    }
+
+    /// Stores the operand at stack position `pos` to `dst`, wherever it is
+    /// (register, constant or home slot); the operand stays on the stack.
+    pub(crate) fn store_operand(&mut self, dst: Mem, pos: usize) {
+        let v = self.stack[pos];
+        match v.loc {
+            Loc::Home => {
+                let src = self.home(pos);
+                self.copy_mem(dst, src, v.ty);
+            }
+            _ => self.store_val(dst, v),
+        }
+    }
+
     /// Moves the operand at position `i` to its home slot.
     fn spill_at(&mut self, i: usize) {
         let v = self.stack[i];
@@ -836,13 +861,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         for (k, &ty) in types.iter().enumerate() {
             let src = self.home(from + k);
             let dst = self.home(height + k);
-            if ty == ValType::V128 {
-                self.a.sse_rm(SseOp::MOVDQU, SCRATCH_XMM, src);
-                self.a.sse_mr(SseOp::MOVDQU_STORE, dst, SCRATCH_XMM);
-            } else {
-                self.a.mov_rm(Size::S64, SCRATCH, src);
-                self.a.mov_mr(Size::S64, dst, SCRATCH);
-            }
+            self.copy_mem(dst, src, ty);
         }
     }
 
@@ -865,21 +884,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         slot_offsets(results, &mut self.offsets);
         let base = self.stack.len() - results.len();
         for k in 0..results.len() {
-            let v = self.stack[base + k];
             let dst = Mem::base(Gpr::Rbp, 16 + self.offsets[k] as i32);
-            match v.loc {
-                Loc::Home => {
-                    let src = self.home(base + k);
-                    if v.ty == ValType::V128 {
-                        self.a.sse_rm(SseOp::MOVDQU, SCRATCH_XMM, src);
-                        self.a.sse_mr(SseOp::MOVDQU_STORE, dst, SCRATCH_XMM);
-                    } else {
-                        self.a.mov_rm(Size::S64, SCRATCH, src);
-                        self.a.mov_mr(Size::S64, dst, SCRATCH);
-                    }
-                }
-                _ => self.store_val(dst, v),
-            }
+            self.store_operand(dst, base + k);
         }
         self.a.mov_rr(Size::S64, Gpr::Rsp, Gpr::Rbp);
         self.a.pop_r(Gpr::Rbp);
@@ -994,45 +1000,41 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         for (k, &t) in params.iter().enumerate() {
             let src = self.save_slot(frame.save_base + k as u32);
             let dst = self.home(frame.height + k);
-            if t == ValType::V128 {
-                self.a.sse_rm(SseOp::MOVDQU, SCRATCH_XMM, src);
-                self.a.sse_mr(SseOp::MOVDQU_STORE, dst, SCRATCH_XMM);
-            } else {
-                self.a.mov_rm(Size::S64, SCRATCH, src);
-                self.a.mov_mr(Size::S64, dst, SCRATCH);
-            }
+            self.copy_mem(dst, src, t);
         }
     }
 
+    /// Pops the condition of `if`/`br_if` and spills every operand (the
+    /// merge state); returns the flags condition that means "true". A
+    /// comparison still in the flags is used as is (spilling only moves,
+    /// which keep the flags); any other value is tested after the spill.
+    fn pop_branch_condition(&mut self) -> Cond {
+        if let Some(&Val {
+            loc: Loc::Flags(cond),
+            ..
+        }) = self.stack.last()
+        {
+            self.stack.pop();
+            self.spill_all();
+            return cond;
+        }
+        // Spilling only stores, so the popped register stays intact.
+        let r = self.pop_gpr();
+        self.spill_all();
+        self.a.test_rr(Size::S32, r, r);
+        Cond::Ne
+    }
+
     fn op_if(&mut self, blockty: BlockType) {
-        // Spill first (moves keep the flags), then test.
-        let cond = match self.stack.last() {
-            Some(Val {
-                loc: Loc::Flags(c), ..
-            }) => {
-                let c = *c;
-                self.stack.pop();
-                self.spill_all_except_reg();
-                c
-            }
-            _ => {
-                let r = self.pop_gpr();
-                self.regs.take_gpr(r);
-                self.spill_all_except_reg();
-                self.regs.free_gpr(r);
-                self.a.test_rr(Size::S32, r, r);
-                Cond::Ne
-            }
-        };
+        let cond = self.pop_branch_condition();
         let params = self.block_params(blockty);
         let save_base = self.save_used;
         if !params.is_empty() {
             let height = self.stack.len() - params.len();
-            for k in 0..params.len() {
+            for (k, &t) in params.iter().enumerate() {
                 let src = self.home(height + k);
                 let dst = self.save_slot(save_base + k as u32);
-                self.a.sse_rm(SseOp::MOVDQU, SCRATCH_XMM, src);
-                self.a.sse_mr(SseOp::MOVDQU_STORE, dst, SCRATCH_XMM);
+                self.copy_mem(dst, src, t);
             }
             self.save_used += params.len() as u32;
             self.save_max = self.save_max.max(self.save_used);
@@ -1043,17 +1045,6 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         let frame = self.frames.last_mut().expect("just pushed");
         frame.else_label = Some(else_label);
         frame.save_base = save_base;
-    }
-
-    /// Spills every operand while keeping registers reserved by the caller.
-    pub(crate) fn spill_all_values(&mut self) {
-        self.spill_all_except_reg();
-    }
-
-    fn spill_all_except_reg(&mut self) {
-        for i in 0..self.stack.len() {
-            self.spill_at(i);
-        }
     }
 
     fn op_else(&mut self) {
@@ -1085,24 +1076,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     }
 
     fn op_br_if(&mut self, depth: u32) {
-        let cond = match self.stack.last() {
-            Some(Val {
-                loc: Loc::Flags(c), ..
-            }) => {
-                let c = *c;
-                self.stack.pop();
-                self.spill_all_except_reg();
-                c
-            }
-            _ => {
-                let r = self.pop_gpr();
-                self.regs.take_gpr(r);
-                self.spill_all_except_reg();
-                self.regs.free_gpr(r);
-                self.a.test_rr(Size::S32, r, r);
-                Cond::Ne
-            }
-        };
+        let cond = self.pop_branch_condition();
         // A branch that carries nothing (or finds its values in place) is
         // one conditional jump.
         let index = self.frames.len() - 1 - depth as usize;
@@ -1122,9 +1096,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
 
     fn op_br_table(&mut self, targets: &crate::decode::BrTable<'_>) {
         let index = self.pop_gpr();
-        self.regs.take_gpr(index);
-        self.spill_all_except_reg();
-        self.regs.free_gpr(index);
+        self.spill_all();
         let n = targets.len();
         // A target that needs no values moved is jumped to directly; the
         // others go through a stub that moves them first.
@@ -1190,13 +1162,12 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
 
     /// Pops the arguments of `ty`, spills everything else, stores the
     /// arguments into the outgoing area, and returns the area's size.
-    /// `keep` is a register (the callee index) that must survive.
-    fn setup_call(&mut self, ty: &FuncType, keep: Option<Gpr>) -> u32 {
+    /// It only stores (through `SCRATCH`), so a popped register the caller
+    /// holds, such as `call_indirect`'s index, survives.
+    fn setup_call(&mut self, ty: &FuncType) -> u32 {
         let params = ty.params();
         let area_params = slot_offsets(params, &mut self.offsets);
-        let mut result_offsets = Vec::new();
-        let area_results = slot_offsets(ty.results(), &mut result_offsets);
-        let area = area_params.max(area_results);
+        let area = area_params.max(crate::abi::area_size(ty.results()));
         self.max_call_area = self.max_call_area.max(area);
         let base = self.stack.len() - params.len();
         // Spill what stays below the arguments.
@@ -1204,26 +1175,12 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             self.spill_at(i);
         }
         for k in 0..params.len() {
-            let v = self.stack[base + k];
             let dst = Mem::base(Gpr::Rsp, self.offsets[k] as i32);
-            match v.loc {
-                Loc::Home => {
-                    let src = self.home(base + k);
-                    if v.ty == ValType::V128 {
-                        self.a.sse_rm(SseOp::MOVDQU, SCRATCH_XMM, src);
-                        self.a.sse_mr(SseOp::MOVDQU_STORE, dst, SCRATCH_XMM);
-                    } else {
-                        self.a.mov_rm(Size::S64, SCRATCH, src);
-                        self.a.mov_mr(Size::S64, dst, SCRATCH);
-                    }
-                }
-                _ => self.store_val(dst, v),
-            }
+            self.store_operand(dst, base + k);
         }
         for _ in 0..params.len() {
             self.pop();
         }
-        let _ = keep;
         area
     }
 
@@ -1258,7 +1215,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
 
     fn op_call(&mut self, function_index: u32) {
         let ty = &self.env.module.types[self.env.func_types[function_index as usize] as usize];
-        self.setup_call(ty, None);
+        self.setup_call(ty);
         self.save_pinned();
         if function_index < self.env.num_imported_funcs {
             self.a
@@ -1305,9 +1262,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         let ty = &self.env.module.types[type_index as usize];
         // The element index: keep it in a register across the argument setup.
         let index = self.pop_gpr();
-        self.regs.take_gpr(index);
-        self.setup_call(ty, Some(index));
-        self.regs.free_gpr(index);
+        self.setup_call(ty);
         self.save_pinned();
         self.load_table(SCRATCH, table_index);
         self.a.alu_rm(

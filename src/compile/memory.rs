@@ -185,9 +185,7 @@ impl FuncCompiler<'_, '_, '_> {
 
     fn memory_grow(&mut self) {
         let delta = self.pop_gpr();
-        self.regs.take_gpr(delta);
-        self.spill_all_values();
-        self.regs.free_gpr(delta);
+        self.spill_all();
         self.a
             .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, exec)));
         // payload = memory index (0) << 32 | delta

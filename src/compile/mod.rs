@@ -24,7 +24,7 @@ pub mod stubs;
 
 use crate::abi::{ExecContext, ExitCode, TrapCode};
 use crate::asm::x64::{Assembler, Code, CpuFeatures, Gpr, Mem, Size};
-use crate::decode::{GlobalType, ImportKind, Module, TableType, ValType};
+use crate::decode::{GlobalType, ImportKind, Module, TableType};
 use crate::error::{Error, Result};
 use crate::validate::ModuleInfo;
 use alloc::vec::Vec;
@@ -92,18 +92,6 @@ pub struct CompiledModule {
     /// and of trap exits (each trap site calls its module trap stub, so the
     /// stub finds the site on the stack).
     pub sites: Vec<(u32, u32)>,
-}
-
-pub(crate) fn value_slice(t: ValType) -> &'static [ValType] {
-    match t {
-        ValType::I32 => &[ValType::I32],
-        ValType::I64 => &[ValType::I64],
-        ValType::F32 => &[ValType::F32],
-        ValType::F64 => &[ValType::F64],
-        ValType::V128 => &[ValType::V128],
-        ValType::FuncRef => &[ValType::FuncRef],
-        ValType::ExternRef => &[ValType::ExternRef],
-    }
 }
 
 /// Compiles every defined function of `module`.

@@ -48,6 +48,20 @@ impl ValType {
         ValType::from_byte(byte).ok_or_else(|| Error::malformed(offset, "malformed value type"))
     }
 
+    /// This type as a one-element slice (the results of a block of this
+    /// type).
+    pub fn as_slice(self) -> &'static [ValType] {
+        match self {
+            ValType::I32 => &[ValType::I32],
+            ValType::I64 => &[ValType::I64],
+            ValType::F32 => &[ValType::F32],
+            ValType::F64 => &[ValType::F64],
+            ValType::V128 => &[ValType::V128],
+            ValType::FuncRef => &[ValType::FuncRef],
+            ValType::ExternRef => &[ValType::ExternRef],
+        }
+    }
+
     /// True for `funcref` and `externref`.
     pub fn is_ref(self) -> bool {
         matches!(self, ValType::FuncRef | ValType::ExternRef)

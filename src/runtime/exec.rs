@@ -287,14 +287,7 @@ fn check_args(inner: &StoreInner, ty: &FuncType, params: &[Val], nresults: usize
 
 /// Number of 8-byte slots of a call's argument/result area.
 fn slot_count(ty: &FuncType) -> usize {
-    let bytes = |types: &[ValType]| -> u32 {
-        types
-            .iter()
-            .map(|&t| crate::abi::slot_size(t))
-            .sum::<u32>()
-            .next_multiple_of(16)
-    };
-    bytes(ty.params()).max(bytes(ty.results())) as usize / 8
+    crate::abi::area_size(ty.params()).max(crate::abi::area_size(ty.results())) as usize / 8
 }
 
 fn write_slot(slots: &mut [u64], offset: usize, ty: ValType, raw: u128) {

@@ -290,7 +290,7 @@ impl FuncValidator {
     fn block_results<'c>(&self, cx: &'c Context<'_, '_>, bt: BlockType) -> &'c [ValType] {
         match bt {
             BlockType::Empty => &[],
-            BlockType::Value(t) => value_slice(t),
+            BlockType::Value(t) => t.as_slice(),
             BlockType::Func(i) => cx.module.types[i as usize].results(),
         }
     }
@@ -715,17 +715,5 @@ impl FuncValidator {
             _ => unreachable!("every operator without a signature has a rule"),
         }
         Ok(())
-    }
-}
-
-fn value_slice(t: ValType) -> &'static [ValType] {
-    match t {
-        ValType::I32 => &[ValType::I32],
-        ValType::I64 => &[ValType::I64],
-        ValType::F32 => &[ValType::F32],
-        ValType::F64 => &[ValType::F64],
-        ValType::V128 => &[ValType::V128],
-        ValType::FuncRef => &[ValType::FuncRef],
-        ValType::ExternRef => &[ValType::ExternRef],
     }
 }
