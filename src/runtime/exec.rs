@@ -361,20 +361,6 @@ impl StoreInner {
         Ok((bottom, bottom + stack.len() * 16))
     }
 
-    /// Reads `n` slots of the wasm stack at `addr`, if they lie inside it.
-    fn read_stack(&self, addr: usize, n: usize) -> Option<Vec<u64>> {
-        let stack = self.stack.as_ref()?;
-        let bottom = stack.as_ptr() as usize;
-        let top = bottom + stack.len() * 16;
-        if addr < bottom || !addr.is_multiple_of(8) || addr.checked_add(n * 8)? > top {
-            return None;
-        }
-        let p = addr as *const u64;
-        // SAFETY: `[addr, addr + 8n)` lies inside the stack allocation and is
-        // 8-aligned; wasm code is suspended, so nothing writes it meanwhile.
-        Some((0..n).map(|i| unsafe { p.add(i).read() }).collect())
-    }
-
     /// The wasm frames of the code that just trapped, innermost first.
     ///
     /// The exit stub left `[r15, rbp, return into the trap stub, return
@@ -407,25 +393,29 @@ impl StoreInner {
         frames
     }
 
-    /// Reads `out.len()` slots from the wasm stack at `addr` into `out`, if
-    /// they lie inside it.
-    fn read_stack_into(&self, addr: usize, out: &mut [u64]) -> bool {
+    /// True when `n` 8-byte slots at `addr` lie inside the wasm stack and
+    /// `addr` is 8-aligned.
+    fn in_stack(&self, addr: usize, n: usize) -> bool {
         let Some(stack) = self.stack.as_ref() else {
             return false;
         };
         let bottom = stack.as_ptr() as usize;
         let top = bottom + stack.len() * 16;
-        let in_bounds = addr
-            .checked_add(out.len() * 8)
-            .is_some_and(|end| end <= top);
-        if addr < bottom || !addr.is_multiple_of(8) || !in_bounds {
+        let end = n.checked_mul(8).and_then(|bytes| addr.checked_add(bytes));
+        addr >= bottom && addr.is_multiple_of(8) && end.is_some_and(|end| end <= top)
+    }
+
+    /// Reads `out.len()` slots from the wasm stack at `addr` into `out`, if
+    /// they lie inside it.
+    fn read_stack_into(&self, addr: usize, out: &mut [u64]) -> bool {
+        if !self.in_stack(addr, out.len()) {
             return false;
         }
         let p = addr as *const u64;
         for (i, slot) in out.iter_mut().enumerate() {
-            // SAFETY: `[addr, addr + 8 * len)` lies inside the stack
-            // allocation and is 8-aligned; wasm code is suspended, so nothing
-            // writes it meanwhile.
+            // SAFETY: `in_stack` checked that `[addr, addr + 8 * len)` lies
+            // inside the stack allocation and is 8-aligned; wasm code is
+            // suspended, so nothing writes it meanwhile.
             *slot = unsafe { p.add(i).read() };
         }
         true
@@ -433,15 +423,13 @@ impl StoreInner {
 
     /// Writes slots into the wasm stack at `addr`, if they lie inside it.
     fn write_stack(&mut self, addr: usize, slots: &[u64]) -> Option<()> {
-        let stack = self.stack.as_mut()?;
-        let bottom = stack.as_mut_ptr() as usize;
-        let top = bottom + stack.len() * 16;
-        if addr < bottom || !addr.is_multiple_of(8) || addr.checked_add(slots.len() * 8)? > top {
+        if !self.in_stack(addr, slots.len()) {
             return None;
         }
         let p = addr as *mut u64;
         for (i, &s) in slots.iter().enumerate() {
-            // SAFETY: as in `read_stack`, and the stack is exclusively ours.
+            // SAFETY: as in `read_stack_into`; the store owns the stack
+            // exclusively (`&mut self`).
             unsafe { p.add(i).write(s) };
         }
         Some(())
@@ -704,9 +692,10 @@ fn helper<T>(store: &mut Store<T>) -> Result<()> {
         .exiting_instance()
         .ok_or_else(|| Error::runtime("runtime helper from an unknown instance"))?;
     let n = crate::abi::Helper::from_u32(helper).map_or(2, super::helpers::slots_of);
-    let mut area = inner
-        .read_stack(addr, n)
-        .ok_or_else(|| Error::runtime("runtime helper area outside the wasm stack"))?;
+    let mut area = alloc::vec![0u64; n];
+    if !inner.read_stack_into(addr, &mut area) {
+        return Err(Error::runtime("runtime helper area outside the wasm stack"));
+    }
     inner.helper(instance, helper, &mut area, limiter)?;
     inner
         .write_stack(addr, &area[..1])
