@@ -175,21 +175,6 @@ pub(crate) struct FuncCompiler<'e, 'm, 'a> {
     pub v128_consts: Vec<([u8; 16], Label)>,
 }
 
-fn block_params<'t>(env: &'t Env<'_, '_>, bt: BlockType) -> &'t [ValType] {
-    match bt {
-        BlockType::Func(i) => env.module.types[i as usize].params(),
-        _ => &[],
-    }
-}
-
-fn block_results<'t>(env: &'t Env<'_, '_>, bt: BlockType) -> &'t [ValType] {
-    match bt {
-        BlockType::Empty => &[],
-        BlockType::Value(t) => t.as_slice(),
-        BlockType::Func(i) => env.module.types[i as usize].results(),
-    }
-}
-
 impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     pub(crate) fn new(
         env: &'e Env<'m, 'a>,
@@ -835,11 +820,11 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     // Control flow.
 
     fn block_params(&self, bt: BlockType) -> &'e [ValType] {
-        block_params(self.env, bt)
+        self.env.module.block_params(bt)
     }
 
     fn block_results(&self, bt: BlockType) -> &'e [ValType] {
-        block_results(self.env, bt)
+        self.env.module.block_results(bt)
     }
 
     fn label_arity(&self, frame: &Frame) -> &'e [ValType] {

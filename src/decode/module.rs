@@ -10,7 +10,7 @@
 use super::limits;
 use super::operators::{Operator, read_operator};
 use super::reader::Reader;
-use super::types::{FuncType, GlobalType, MemoryType, RefType, TableType, ValType};
+use super::types::{BlockType, FuncType, GlobalType, MemoryType, RefType, TableType, ValType};
 use crate::error::{Error, Result};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -669,6 +669,24 @@ impl<'a> Module<'a> {
             self.data.push(DataSegment { kind, data });
         }
         Ok(())
+    }
+
+    /// The parameters of a block of type `bt` (whose type index, if any,
+    /// the validator has checked).
+    pub fn block_params(&self, bt: BlockType) -> &[ValType] {
+        match bt {
+            BlockType::Func(i) => self.types[i as usize].params(),
+            _ => &[],
+        }
+    }
+
+    /// The results of a block of type `bt`.
+    pub fn block_results(&self, bt: BlockType) -> &[ValType] {
+        match bt {
+            BlockType::Empty => &[],
+            BlockType::Value(t) => t.as_slice(),
+            BlockType::Func(i) => self.types[i as usize].results(),
+        }
     }
 
     /// Total number of functions (imported and defined).

@@ -281,18 +281,11 @@ impl FuncValidator {
     }
 
     fn block_params<'c>(&self, cx: &'c Context<'_, '_>, bt: BlockType) -> &'c [ValType] {
-        match bt {
-            BlockType::Func(i) => cx.module.types[i as usize].params(),
-            _ => &[],
-        }
+        cx.module.block_params(bt)
     }
 
     fn block_results<'c>(&self, cx: &'c Context<'_, '_>, bt: BlockType) -> &'c [ValType] {
-        match bt {
-            BlockType::Empty => &[],
-            BlockType::Value(t) => t.as_slice(),
-            BlockType::Func(i) => cx.module.types[i as usize].results(),
-        }
+        cx.module.block_results(bt)
     }
 
     fn label_types<'c>(&self, cx: &'c Context<'_, '_>, frame: &Frame) -> &'c [ValType] {
