@@ -90,8 +90,8 @@ const PIN_XMMS: [Xmm; 7] = [
     Xmm::Xmm14,
 ];
 
-/// How much each local is used: 1 per `local.get/set/tee`, 8 inside a loop,
-/// 64 inside two or more. Malformed bodies (the validator rejects them
+/// How much each local is used: 1 per `local.get/set/tee` outside loops,
+/// times 8 for each loop around it (up to 8 levels). Malformed bodies (the validator rejects them
 /// first) simply end the scan.
 fn local_weights(body: &FunctionBody<'_>, num_locals: usize) -> Vec<u32> {
     let mut weights = alloc::vec![0u32; num_locals];
@@ -121,11 +121,9 @@ fn local_weights(body: &FunctionBody<'_>, num_locals: usize) -> Vec<u32> {
             _ => continue,
         };
         if let Some(w) = weights.get_mut(index as usize) {
-            *w = w.saturating_add(match depth_in_loops {
-                0 => 1,
-                1 => 8,
-                _ => 64,
-            });
+            // Each loop level counts eight times the one around it, so the
+            // innermost loop's locals win the registers.
+            *w = w.saturating_add(1 << (3 * depth_in_loops.min(8)));
         }
     }
     weights
