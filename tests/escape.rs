@@ -3,12 +3,20 @@
 //! faults trap, host errors and deep traps come back as the right error with
 //! the store usable, and no mapping is ever writable and executable.
 
-use wasmkern::{Caller, Engine, Error, Func, Instance, Linker, Module, Store, Trap, Val};
+use wasmkern::{Caller, Config, Engine, Error, Func, Instance, Linker, Module, Store, Trap, Val};
 
 fn instance(wat: &str) -> (Store<()>, Instance) {
-    let engine = Engine::default();
-    let module = Module::new(&engine, wat::parse_str(wat).unwrap()).unwrap();
-    let mut store = Store::new(&engine, ());
+    instance_in(&Engine::default(), wat)
+}
+
+/// An engine whose memories use guard regions instead of explicit checks.
+fn guard_region_engine() -> Engine {
+    Engine::new(Config::new().guard_regions(true)).unwrap()
+}
+
+fn instance_in(engine: &Engine, wat: &str) -> (Store<()>, Instance) {
+    let module = Module::new(engine, wat::parse_str(wat).unwrap()).unwrap();
+    let mut store = Store::new(engine, ());
     let instance = Instance::new(&mut store, &module, &[]).unwrap();
     (store, instance)
 }
@@ -125,6 +133,19 @@ fn every_access_width_at_every_boundary() {
     let grow = instance.get_typed_func::<i32, i32>(&store, "grow").unwrap();
     assert_eq!(grow.call(&mut store, 1).unwrap(), 1);
     check_boundaries(&mut store, instance, 2 * 65536);
+}
+
+/// The same boundaries when accesses are unchecked and out-of-bounds ones
+/// fault into the guard region.
+#[test]
+fn every_access_width_at_every_boundary_with_guard_regions() {
+    let (mut store, instance) = instance_in(&guard_region_engine(), &access_module(1));
+    check_boundaries(&mut store, instance, 65536);
+    let grow = instance.get_typed_func::<i32, i32>(&store, "grow").unwrap();
+    assert_eq!(grow.call(&mut store, 1).unwrap(), 1);
+    check_boundaries(&mut store, instance, 2 * 65536);
+    let (mut store, instance) = instance_in(&guard_region_engine(), &access_module(0));
+    check_boundaries(&mut store, instance, 0);
 }
 
 #[test]

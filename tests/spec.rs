@@ -60,6 +60,38 @@ fn spec_simd() {
     execute(Suite::Simd, ENFORCE_SIMD);
 }
 
+/// The suites again with `Config::guard_regions`: loads and stores carry no
+/// bounds checks and out-of-bounds accesses trap through the fault handler.
+/// Only the files that access memory: everything else compiles the same.
+#[test]
+fn spec_guard_regions() {
+    for suite in [Suite::WasmV2, Suite::Simd] {
+        let score = exec::Runner::new(suite)
+            .with_guard_regions()
+            .run_matching(|name| {
+                [
+                    "memory",
+                    "address",
+                    "load",
+                    "store",
+                    "align",
+                    "endianness",
+                    "traps",
+                    "bulk",
+                ]
+                .iter()
+                .any(|part| name.contains(part))
+            });
+        let report = score.report(suite);
+        println!("guard regions: {report}");
+        let summary = report.lines().next().unwrap_or_default();
+        assert!(
+            score.failed == 0 && score.skipped == 0 && score.passed > 500,
+            "guard regions: {summary} (details above)"
+        );
+    }
+}
+
 fn run(suite: Suite, validate: Validator) {
     let score = Runner::new(suite, validate).run_suite();
     let report = score.report(suite);

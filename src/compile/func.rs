@@ -152,6 +152,10 @@ pub(crate) struct FuncCompiler<'e, 'm, 'a> {
     frame_size_patch: usize,
     /// Every trap site: its out-of-line label, trap, and wasm offset.
     trap_sites: Vec<(Label, TrapCode, u32)>,
+    /// Guard-region mode: where the current operator's unchecked memory
+    /// access code begins (its fault site ends with the operator).
+    pub fault_start: Option<u32>,
+    fault_sites: Vec<super::FaultSite>,
     /// (native offset of a return address, wasm offset) for call sites and
     /// trap sites, for backtraces.
     pub(crate) sites: Vec<(u32, u32)>,
@@ -253,6 +257,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             max_call_area: 0,
             frame_size_patch: 0,
             trap_sites: Vec::new(),
+            fault_start: None,
+            fault_sites: Vec::new(),
             sites: Vec::new(),
             op_offset: 0,
             unreachable: false,
@@ -296,6 +302,13 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 e.in_func(func_index)
                     .with_detail(format_args!("at {offset:#x}"))
             })?;
+            if let Some(start) = self.fault_start.take() {
+                self.fault_sites.push(super::FaultSite {
+                    start,
+                    end: self.a.offset() as u32,
+                    wasm_offset: offset as u32,
+                });
+            }
         }
         self.finish()
     }
@@ -478,11 +491,16 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         let frame = frame.next_multiple_of(16);
         self.a.patch_i32(self.frame_size_patch, frame as i32);
         let sites = core::mem::take(&mut self.sites);
+        let fault_sites = core::mem::take(&mut self.fault_sites);
         let code = self
             .a
             .finish()
             .map_err(|e| Error::limit(0, "assembling a function failed").with_detail(e))?;
-        Ok((code, sites))
+        Ok(super::CompiledFunc {
+            code,
+            sites,
+            fault_sites,
+        })
     }
 
     /// A new out-of-line trap exit for the operator being compiled.

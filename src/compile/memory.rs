@@ -1,10 +1,16 @@
 //! Lowering of loads, stores, `memory.size` and `memory.grow`.
 //!
-//! Every access is bounds-checked explicitly: the effective address
-//! (`zero-extended i32 address + offset`, computed in 64 bits, so it never
-//! wraps) plus the access size is compared against the memory's current
-//! length in the `VmContext`, and the access traps with "out of bounds
-//! memory access" when it would end beyond it.
+//! By default every access is bounds-checked explicitly: the effective
+//! address (`zero-extended i32 address + offset`, computed in 64 bits, so it
+//! never wraps) plus the access size is compared against the memory's
+//! current length in the `VmContext`, and the access traps with "out of
+//! bounds memory access" when it would end beyond it.
+//!
+//! In guard-region mode ([`super::CompileOptions::guard_region`]) there is
+//! no check: the effective address is at most 2^33 + 16 bytes past the
+//! memory base, everything past the memory's length up to
+//! [`super::GUARD_REGION_BYTES`] is inaccessible, and the runtime turns the
+//! fault into the same trap.
 
 use super::func::{FuncCompiler, vmctx};
 use super::stack::{Loc, SCRATCH, SCRATCH2};
@@ -70,6 +76,9 @@ impl FuncCompiler<'_, '_, '_> {
     /// memory length, and returns the operand to access. The returned
     /// operand uses `SCRATCH` (and `SCRATCH2` for offsets beyond 2^31).
     pub(crate) fn address(&mut self, memarg: MemArg, size: u32) -> Mem {
+        if self.env.options.guard_region {
+            return self.guarded_address(memarg);
+        }
         let oob = self.trap_label(TrapCode::MemoryOutOfBounds);
         let len = vmctx(offset_of!(VmContext, memory_len));
         let base = vmctx(offset_of!(VmContext, memory_base));
@@ -120,6 +129,36 @@ impl FuncCompiler<'_, '_, '_> {
                 }
             }
         }
+    }
+
+    /// [`Self::address`] in guard-region mode: no check; the code from here
+    /// to the end of the operator is a fault site, so a fault in it traps
+    /// as out of bounds.
+    fn guarded_address(&mut self, memarg: MemArg) -> Mem {
+        let base = vmctx(offset_of!(VmContext, memory_base));
+        let (addr, offset) = match self.peek(0).loc {
+            Loc::Const(c) => {
+                self.pop();
+                (None, (c as u32) as u64 + memarg.offset)
+            }
+            _ => (Some(self.pop_gpr()), memarg.offset),
+        };
+        let b = self.base_register(base);
+        let at = match addr {
+            Some(addr) if offset <= i32::MAX as u64 => {
+                Mem::indexed(b, addr, Scale::X1, offset as i32)
+            }
+            None if offset <= i32::MAX as u64 => Mem::base(b, offset as i32),
+            _ => {
+                self.a.mov_ri(Size::S64, SCRATCH2, offset as i64);
+                if let Some(addr) = addr {
+                    self.a.alu_rr(AluOp::Add, Size::S64, SCRATCH2, addr);
+                }
+                Mem::indexed(b, SCRATCH2, Scale::X1, 0)
+            }
+        };
+        self.fault_start.get_or_insert(self.a.offset() as u32);
+        at
     }
 
     /// The register holding the memory base: the function's dedicated one,

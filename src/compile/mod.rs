@@ -75,10 +75,41 @@ pub struct CompileOptions {
     pub fuel: bool,
     /// Check `ExecContext::interrupt`.
     pub interruptible: bool,
+    /// Emit no bounds checks for loads and stores: memory 0 lies in a
+    /// guard region of at least [`GUARD_REGION_BYTES`] of address space,
+    /// whose inaccessible part faults, and the runtime turns a fault at one
+    /// of [`CompiledModule::fault_sites`] into the out-of-bounds trap.
+    /// Bulk operators keep their explicit checks.
+    pub guard_region: bool,
+    /// Compile the functions one after another on the calling thread, not
+    /// spread over the cores (only `std` builds use threads).
+    pub sequential: bool,
 }
 
-/// One function's code and its backtrace sites.
-pub(crate) type CompiledFunc = (Code, Vec<(u32, u32)>);
+/// Address space a guard-region memory must reserve: any effective address
+/// generated code can form (a 32-bit index plus a 32-bit offset plus an
+/// access of up to 16 bytes) lies below it.
+pub const GUARD_REGION_BYTES: u64 = (1 << 33) + (1 << 16);
+
+/// A range of a function's code whose memory accesses may fault in
+/// guard-region mode: `[start, end)` code offsets and the module offset of
+/// the wasm instruction they belong to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FaultSite {
+    /// First code byte of the range.
+    pub start: u32,
+    /// One past its last byte.
+    pub end: u32,
+    /// Module offset of the load or store.
+    pub wasm_offset: u32,
+}
+
+/// One function's code, its backtrace sites and its fault sites.
+pub(crate) struct CompiledFunc {
+    pub code: Code,
+    pub sites: Vec<(u32, u32)>,
+    pub fault_sites: Vec<FaultSite>,
+}
 
 /// A module's machine code.
 #[derive(Clone, Debug, Default)]
@@ -92,6 +123,13 @@ pub struct CompiledModule {
     /// and of trap exits (each trap site calls its module trap stub, so the
     /// stub finds the site on the stack).
     pub sites: Vec<(u32, u32)>,
+    /// Guard-region mode only: where a memory access may fault, ascending
+    /// and disjoint (see [`CompileOptions::guard_region`]).
+    pub fault_sites: Vec<FaultSite>,
+    /// Offset in `code` of the stub that traps with "out of bounds memory
+    /// access"; a fault at a fault site continues there as if the faulting
+    /// instruction had called it.
+    pub out_of_bounds_stub: u32,
 }
 
 /// Compiles every defined function of `module`.
@@ -172,7 +210,7 @@ fn compile_functions(env: &Env<'_, '_>, info: &ModuleInfo) -> Result<Vec<Compile
         .map_or(1, |t| t.get())
         .min(n / 16)
         .max(1);
-    if threads == 1 {
+    if threads == 1 || env.options.sequential {
         return (0..n).map(|i| compile_one(env, info, i)).collect();
     }
     let results: Vec<Result<Vec<(usize, CompiledFunc)>>> = std::thread::scope(|scope| {
@@ -246,21 +284,23 @@ fn link(functions: Vec<CompiledFunc>) -> Result<CompiledModule> {
         .map_err(|e| Error::limit(0, "assembling module stubs failed").with_detail(e))?;
     let mut code = stubs.bytes;
     let mut func_offsets = Vec::with_capacity(functions.len());
-    for (f, _) in &functions {
+    for f in &functions {
         while code.len() % 16 != 0 {
             code.push(0xcc);
         }
         func_offsets.push(code.len() as u32);
-        code.extend_from_slice(&f.bytes);
+        code.extend_from_slice(&f.code.bytes);
     }
     let mut sites = Vec::new();
-    for ((f, func_sites), &start) in functions.iter().zip(&func_offsets) {
-        sites.extend(
-            func_sites
-                .iter()
-                .map(|&(native, wasm)| (start + native, wasm)),
-        );
-        for reloc in &f.relocs {
+    let mut fault_sites = Vec::new();
+    for (f, &start) in functions.iter().zip(&func_offsets) {
+        sites.extend(f.sites.iter().map(|&(native, wasm)| (start + native, wasm)));
+        fault_sites.extend(f.fault_sites.iter().map(|s| FaultSite {
+            start: start + s.start,
+            end: start + s.end,
+            wasm_offset: s.wasm_offset,
+        }));
+        for reloc in &f.code.relocs {
             let target = match reloc.symbol {
                 SYM_EXIT => exit,
                 s if (SYM_TRAP_BASE..SYM_TRAP_BASE + NUM_TRAPS).contains(&s) => {
@@ -282,5 +322,7 @@ fn link(functions: Vec<CompiledFunc>) -> Result<CompiledModule> {
         code,
         func_offsets,
         sites,
+        fault_sites,
+        out_of_bounds_stub: trap_offsets[TrapCode::MemoryOutOfBounds as usize] as u32,
     })
 }

@@ -9,5 +9,6 @@
 //! memory, [`crate::code_memory::RegionCodeMemory`] over a region it maps).
 
 pub mod code_memory;
+pub(crate) mod guard;
 
 pub use code_memory::MmapCodeMemory;

@@ -9,6 +9,8 @@
 //! | [`Config::max_module_code_size`] | [`DEFAULT_MAX_MODULE_CODE_SIZE`] (256 MiB of machine code) |
 //! | [`Config::consume_fuel`] | off |
 //! | [`Config::interruptible`] | off |
+//! | [`Config::parallel_compilation`] | on (with `std`: functions are spread over the cores) |
+//! | `Config::guard_regions` (`std` only) | off: every load and store is checked explicitly |
 
 use crate::abi::{ExecContext, VmContext};
 use crate::asm::x64::CpuFeatures;
@@ -37,6 +39,8 @@ pub struct Config {
     max_module_code_size: usize,
     consume_fuel: bool,
     interruptible: bool,
+    parallel_compilation: bool,
+    guard_regions: bool,
 }
 
 impl Default for Config {
@@ -53,6 +57,8 @@ impl fmt::Debug for Config {
             .field("max_module_code_size", &self.max_module_code_size)
             .field("consume_fuel", &self.consume_fuel)
             .field("interruptible", &self.interruptible)
+            .field("parallel_compilation", &self.parallel_compilation)
+            .field("guard_regions", &self.guard_regions)
             .finish()
     }
 }
@@ -68,6 +74,8 @@ impl Config {
             max_module_code_size: DEFAULT_MAX_MODULE_CODE_SIZE,
             consume_fuel: false,
             interruptible: false,
+            parallel_compilation: true,
+            guard_regions: false,
         }
     }
 
@@ -108,6 +116,32 @@ impl Config {
     /// [`InterruptHandle`](super::InterruptHandle) fired.
     pub fn interruptible(&mut self, enable: bool) -> &mut Self {
         self.interruptible = enable;
+        self
+    }
+
+    /// Compile a module's functions on all cores (default on). Off, they
+    /// compile one after another on the calling thread. Without `std` there
+    /// are no threads and this setting has no effect.
+    pub fn parallel_compilation(&mut self, enable: bool) -> &mut Self {
+        self.parallel_compilation = enable;
+        self
+    }
+
+    /// Guard regions instead of explicit bounds checks (default off; Linux
+    /// on x86-64 with `std` only).
+    ///
+    /// Every linear memory of the engine's stores then reserves 8 GiB of
+    /// address space of which only its current size is accessible, and
+    /// generated loads and stores carry no bounds check: an access beyond
+    /// the size faults, and a `SIGSEGV` handler the engine installs turns a
+    /// fault at a load or store of generated code into the "out of bounds
+    /// memory access" trap (any other fault goes to the handler that was
+    /// installed before). Faster code, at the cost of address space (each
+    /// memory reserves 8 GiB; a process has 128 TiB) and of a process-wide
+    /// signal handler. Bulk memory operators still check explicitly.
+    #[cfg(feature = "std")]
+    pub fn guard_regions(&mut self, enable: bool) -> &mut Self {
+        self.guard_regions = enable;
         self
     }
 }
@@ -187,6 +221,10 @@ impl Engine {
             Some(m) => m.clone(),
             None => default_code_memory()?,
         };
+        #[cfg(feature = "std")]
+        if config.guard_regions {
+            crate::host::guard::install_fault_handler()?;
+        }
         let stubs = engine_stubs()?;
         let mut block = code_memory.allocate(stubs.code.len()).map_err(|e| {
             Error::runtime("cannot allocate code memory for the engine stubs").with_detail(e)
@@ -222,6 +260,8 @@ impl Engine {
                 options: crate::compile::CompileOptions {
                     fuel: config.consume_fuel,
                     interruptible: config.interruptible,
+                    guard_region: config.guard_regions,
+                    sequential: !config.parallel_compilation,
                 },
                 types: spin::Mutex::new(TypeRegistry::default()),
             }),

@@ -375,6 +375,20 @@ impl StoreInner {
             return frames;
         }
         let (mut rbp, mut pc) = (top[1] as usize, top[3] as usize);
+        // A trap site's address is that of a faulting load or store (guard
+        // regions) or the return address of a call to a trap stub.
+        if let Some(frame) = self
+            .instances
+            .iter()
+            .find_map(|i| i._module.inner.fault_frame_at(pc))
+        {
+            frames.push(frame);
+            let mut link = [0u64; 2];
+            if !self.read_stack_into(rbp, &mut link) {
+                return frames;
+            }
+            (rbp, pc) = (link[0] as usize, link[1] as usize);
+        }
         while frames.len() < MAX_FRAMES {
             let Some(frame) = self
                 .instances
@@ -495,7 +509,7 @@ fn invoke<T>(
     // returns: a paused call keeps them in its `ResumableCall`), and
     // `entry_rsp` lies in the store's wasm stack with room for the area
     // above `stack_limit`.
-    unsafe {
+    in_fault_scope(&store.inner, || unsafe {
         enter(
             exec_ptr,
             target.vmctx,
@@ -503,7 +517,7 @@ fn invoke<T>(
             slots.as_mut_ptr(),
             slots.len(),
         )
-    };
+    });
     let result = serve_exits(store, resume, resumable);
     leave(store, saved_wasm_rsp, slots.as_ptr() as usize, result)
 }
@@ -566,7 +580,7 @@ fn resume_paused<T>(store: &mut Store<T>, token: u64, slots: &mut [u64]) -> Resu
     // call paused (every entry and resume clears `paused`): its frames are
     // intact below the current level and it is resumed exactly once; its
     // area lives in the `ResumableCall` that owns `slots`.
-    unsafe { resume(exec_ptr) };
+    in_fault_scope(inner, || unsafe { resume(exec_ptr) });
     let result = serve_exits(store, resume, true);
     leave(store, saved_wasm_rsp, paused.area, result)
 }
@@ -612,8 +626,25 @@ fn serve_exits<T>(
         // SAFETY: the computation suspended by the last exit is still intact
         // on the wasm stack (nested calls ran below it and restored
         // `wasm_rsp`), and it is resumed exactly once.
-        unsafe { resume(exec_ptr) };
+        in_fault_scope(&store.inner, || unsafe { resume(exec_ptr) });
     }
+}
+
+/// Runs generated code (`run`). With guard regions the fault handler knows
+/// the store's instances meanwhile (see `crate::host::guard`); the scope is
+/// taken anew for every entry and resume, since host calls in between may
+/// instantiate.
+fn in_fault_scope(inner: &StoreInner, run: impl FnOnce()) {
+    #[cfg(feature = "std")]
+    let _scope = inner
+        .engine
+        .inner
+        .options
+        .guard_region
+        .then(|| crate::host::guard::FaultScope::enter(&inner.instances));
+    #[cfg(not(feature = "std"))]
+    let _ = inner;
+    run();
 }
 
 /// Serves `ExitCode::HostCall`: arguments and results travel through the

@@ -1,7 +1,8 @@
 //! [`Memory`]: a linear memory.
 //!
-//! A memory is a `Vec<u8>` of exactly its size. Growing may move it; the
-//! runtime then updates `memory_base`/`memory_len` of every instance whose
+//! A memory is a `Vec<u8>` of exactly its size ([`LinearBytes`]), or with
+//! guard regions an 8 GiB reservation of which its size is accessible.
+//! Growing may move a `Vec`; the runtime then updates `memory_base`/`memory_len` of every instance whose
 //! memory 0 it is (generated code reloads them after every exit). Memories
 //! are limited to 65536 pages (4 GiB), to their declared maximum, and by
 //! the store's [`ResourceLimiter`] (see [`super::limits`]).
@@ -23,13 +24,66 @@ pub struct Memory {
     pub(crate) index: u32,
 }
 
-fn zeroed(len: usize) -> Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    bytes
-        .try_reserve_exact(len)
-        .map_err(|_| Error::runtime("out of memory allocating a linear memory"))?;
-    bytes.resize(len, 0);
-    Ok(bytes)
+/// A linear memory's bytes: a heap buffer of exactly its size (moves when
+/// it grows), or with `std` and guard regions a reservation that grows in
+/// place (see `Config::guard_regions`).
+pub(crate) enum LinearBytes {
+    Heap(Vec<u8>),
+    #[cfg(feature = "std")]
+    Guarded(crate::host::guard::GuardedRegion),
+}
+
+impl LinearBytes {
+    /// `len` zero bytes, in a guard region when `guarded`.
+    fn zeroed(len: usize, guarded: bool) -> Result<LinearBytes> {
+        #[cfg(feature = "std")]
+        if guarded {
+            return crate::host::guard::GuardedRegion::new(len).map(LinearBytes::Guarded);
+        }
+        let _ = guarded;
+        let mut bytes = Vec::new();
+        bytes
+            .try_reserve_exact(len)
+            .map_err(|_| Error::runtime("out of memory allocating a linear memory"))?;
+        bytes.resize(len, 0);
+        Ok(LinearBytes::Heap(bytes))
+    }
+
+    /// Grows to `new_len` zero-extended bytes.
+    fn grow(&mut self, new_len: usize) -> Result<()> {
+        match self {
+            LinearBytes::Heap(bytes) => {
+                bytes
+                    .try_reserve_exact(new_len - bytes.len())
+                    .map_err(|_| Error::runtime("out of memory growing a linear memory"))?;
+                bytes.resize(new_len, 0);
+                Ok(())
+            }
+            #[cfg(feature = "std")]
+            LinearBytes::Guarded(region) => region.grow(new_len),
+        }
+    }
+}
+
+impl core::ops::Deref for LinearBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            LinearBytes::Heap(bytes) => bytes,
+            #[cfg(feature = "std")]
+            LinearBytes::Guarded(region) => region,
+        }
+    }
+}
+
+impl core::ops::DerefMut for LinearBytes {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        match self {
+            LinearBytes::Heap(bytes) => bytes,
+            #[cfg(feature = "std")]
+            LinearBytes::Guarded(region) => region,
+        }
+    }
 }
 
 impl Memory {
@@ -194,7 +248,8 @@ impl StoreInner {
                 .with_detail(format_args!("{} pages", ty.limits.min)));
             }
         }
-        let bytes = zeroed(ty.limits.min as usize * PAGE_SIZE)?;
+        let guarded = self.engine.inner.options.guard_region;
+        let bytes = LinearBytes::zeroed(ty.limits.min as usize * PAGE_SIZE, guarded)?;
         let index = u32::try_from(self.memories.len())
             .map_err(|_| Error::runtime("too many memories in the store"))?;
         self.memories.push(MemoryData {
@@ -239,11 +294,9 @@ impl StoreInner {
                 .with_detail(format_args!("{old} + {delta} pages"))));
             }
         }
-        let new_len = new as usize * PAGE_SIZE;
-        if m.bytes.try_reserve_exact(new_len - m.bytes.len()).is_err() {
-            return Ok(Err(Error::runtime("out of memory growing a linear memory")));
+        if let Err(e) = m.bytes.grow(new as usize * PAGE_SIZE) {
+            return Ok(Err(e));
         }
-        m.bytes.resize(new_len, 0);
         self.refresh_memory(index);
         Ok(Ok(old))
     }

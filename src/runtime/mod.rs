@@ -47,7 +47,7 @@ pub mod limits;
 mod linker;
 mod memory;
 mod module;
-mod store;
+pub(crate) mod store;
 mod table;
 mod values;
 

@@ -133,6 +133,14 @@ pub(crate) struct ModuleInner {
     pub func_offsets: Vec<u32>,
     /// Backtrace sites: (code offset of a return address, module offset).
     pub sites: Vec<(u32, u32)>,
+    /// Guard-region mode: code ranges whose loads and stores may fault.
+    pub fault_sites: Vec<crate::compile::FaultSite>,
+    /// Code offset of the out-of-bounds trap stub.
+    #[cfg_attr(
+        not(feature = "std"),
+        expect(dead_code, reason = "guard regions need std")
+    )]
+    pub out_of_bounds_stub: u32,
     /// Function names from the `name` section, sorted by index.
     pub func_names: Vec<(u32, String)>,
     /// Number of imported functions.
@@ -168,24 +176,58 @@ impl ModuleInner {
     /// The frame executing at code address `pc` (a return address) if it
     /// lies in this module's code: (function index, module offset, name).
     pub(crate) fn frame_at(&self, pc: usize) -> Option<crate::error::FrameInfo> {
+        let offset = self.code_offset(pc)?;
+        let site = self
+            .sites
+            .binary_search_by_key(&offset, |&(native, _)| native)
+            .ok()?;
+        self.frame_info(offset, self.sites[site].1)
+    }
+
+    /// The offset of `pc` in this module's code, if it lies there (a
+    /// return address may be the very end of the code).
+    fn code_offset(&self, pc: usize) -> Option<u32> {
         let code = self.code.as_ref()?;
         let base = code.exec_ptr().as_ptr() as usize;
         let offset = u32::try_from(pc.checked_sub(base)?).ok()?;
-        // A return address may be the very end of the code.
-        if offset as usize > code.len() {
-            return None;
-        }
+        (offset as usize <= code.len()).then_some(offset)
+    }
+
+    /// The fault site containing code address `pc`, if any: its module
+    /// offset.
+    fn fault_site(&self, pc: usize) -> Option<(u32, u32)> {
+        let offset = self.code_offset(pc)?;
+        let i = self
+            .fault_sites
+            .partition_point(|s| s.start <= offset)
+            .checked_sub(1)?;
+        let site = self.fault_sites[i];
+        (offset < site.end).then_some((offset, site.wasm_offset))
+    }
+
+    /// Where a fault of the load or store at `pc` continues (the
+    /// out-of-bounds trap stub), if `pc` is one of this module's.
+    #[cfg(feature = "std")]
+    pub(crate) fn fault_landing(&self, pc: usize) -> Option<usize> {
+        self.fault_site(pc)?;
+        let base = self.code.as_ref()?.exec_ptr().as_ptr() as usize;
+        Some(base + self.out_of_bounds_stub as usize)
+    }
+
+    /// The frame of the faulting load or store at `pc` (the innermost frame
+    /// of a guard-region trap).
+    pub(crate) fn fault_frame_at(&self, pc: usize) -> Option<crate::error::FrameInfo> {
+        let (offset, module_offset) = self.fault_site(pc)?;
+        self.frame_info(offset, module_offset)
+    }
+
+    fn frame_info(&self, offset: u32, module_offset: u32) -> Option<crate::error::FrameInfo> {
         // The function whose code contains the address.
         let defined = self
             .func_offsets
             .partition_point(|&start| start <= offset)
             .checked_sub(1)?;
         let func_index = self.num_imported_funcs + defined as u32;
-        let site = self
-            .sites
-            .binary_search_by_key(&offset, |&(native, _)| native)
-            .ok()?;
-        let module_offset = self.sites[site].1;
         let func_name = self
             .func_names
             .binary_search_by_key(&func_index, |(i, _)| *i)
@@ -328,6 +370,8 @@ impl Module {
                 code,
                 func_offsets: compiled.func_offsets,
                 sites: compiled.sites,
+                fault_sites: compiled.fault_sites,
+                out_of_bounds_stub: compiled.out_of_bounds_stub,
                 func_names,
                 num_imported_funcs,
                 types,

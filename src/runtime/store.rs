@@ -48,7 +48,7 @@ pub(crate) struct FuncData {
 
 pub(crate) struct MemoryData {
     pub ty: MemoryType,
-    pub bytes: Vec<u8>,
+    pub bytes: super::memory::LinearBytes,
     /// Instances whose memory 0 this is (their `VmContext`s are updated when
     /// it grows).
     pub users: Vec<u32>,

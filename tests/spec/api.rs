@@ -3,8 +3,8 @@
 //! testsuite's `ref.extern N` maps to host references.
 
 pub use wasmkern::{
-    Engine, Error, ExternRef, Global, GlobalType, Instance, Limits, Linker, Memory, MemoryType,
-    Module, RefType, Store, Table, TableType, Val, ValType,
+    Config, Engine, Error, ExternRef, Global, GlobalType, Instance, Limits, Linker, Memory,
+    MemoryType, Module, RefType, Store, Table, TableType, Val, ValType,
 };
 
 /// A new externref holding `n` (`ref.extern n` in the testsuite).

@@ -28,7 +28,7 @@ use wast::parser::{self, ParseBuffer};
 use wast::token::{Id, Span};
 use wast::{QuoteWat, Wast, WastDirective, WastExecute, WastInvoke, WastRet, Wat};
 
-use super::api::{self, Engine, Error, ExternRef, Instance, Linker, Module, Store, Val};
+use super::api::{self, Config, Engine, Error, ExternRef, Instance, Linker, Module, Store, Val};
 use super::messages;
 use super::runner::Failure;
 use super::spectest;
@@ -102,8 +102,8 @@ struct World {
 }
 
 impl World {
-    fn new() -> Result<World, Error> {
-        let engine = Engine::default();
+    fn new(guard_regions: bool) -> Result<World, Error> {
+        let engine = Engine::new(Config::new().guard_regions(guard_regions))?;
         let mut store = Store::new(&engine, ());
         let mut linker = Linker::new(&engine);
         spectest::define(&mut linker, &mut store)?;
@@ -297,6 +297,7 @@ pub struct Runner {
     filter: Option<String>,
     trace: bool,
     watchdog: Watchdog,
+    guard_regions: bool,
 }
 
 impl Runner {
@@ -309,7 +310,15 @@ impl Runner {
             filter: std::env::var("SPEC_FILTER").ok().filter(|f| !f.is_empty()),
             trace: std::env::var_os("SPEC_TRACE").is_some(),
             watchdog: Watchdog::start(),
+            guard_regions: false,
         }
+    }
+
+    /// Runs the modules with guard regions instead of explicit bounds
+    /// checks (`Config::guard_regions`).
+    pub fn with_guard_regions(mut self) -> Self {
+        self.guard_regions = true;
+        self
     }
 
     /// The score so far.
@@ -318,14 +327,21 @@ impl Runner {
     }
 
     /// Runs every (selected) file of the suite and returns the score.
-    pub fn run_suite(mut self) -> Score {
+    pub fn run_suite(self) -> Score {
+        self.run_matching(|_| true)
+    }
+
+    /// Runs the (selected) files whose name `wanted` accepts.
+    pub fn run_matching(mut self, wanted: impl Fn(&str) -> bool) -> Score {
         for file in self.suite.files() {
             if let Some(filter) = &self.filter
                 && !file.name.contains(filter.as_str())
             {
                 continue;
             }
-            self.run_file(&file);
+            if wanted(&file.name) {
+                self.run_file(&file);
+            }
         }
         self.score
     }
@@ -344,7 +360,7 @@ impl Runner {
             Ok(wast) => wast,
             Err(e) => return self.unparsed(file, e),
         };
-        let mut world = match catch_unwind(World::new) {
+        let mut world = match catch_unwind(|| World::new(self.guard_regions)) {
             Ok(Ok(world)) => world,
             Ok(Err(e)) => return self.no_world(file, wast.directives, format!("error {e}")),
             Err(panic) => {

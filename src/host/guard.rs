@@ -1,0 +1,344 @@
+//! Guard regions: linear memories whose out-of-bounds accesses fault
+//! instead of being checked (see `Config::guard_regions`).
+//!
+//! - [`GuardedRegion`] reserves [`GUARD_REGION_BYTES`] of address space with
+//!   no access and makes only the memory's current size readable and
+//!   writable; growing makes more of it accessible in place, so the base
+//!   never moves.
+//! - [`install_fault_handler`] installs a process-wide `SIGSEGV`/`SIGBUS`
+//!   handler once. A fault is ours when this thread is running generated
+//!   code ([`FaultScope`] names the store's instances while it does) and the
+//!   faulting instruction lies in a fault site of one of their modules
+//!   (`CompiledModule::fault_sites`). Then the handler makes the faulting
+//!   instruction appear to `call` the module's out-of-bounds trap stub: it
+//!   pushes the faulting address (the backtrace's trap site) and continues
+//!   at the stub, which leaves through the exit protocol like any trap.
+//!   Every other fault goes to the handler installed before ours.
+//! - The handler runs on an alternate signal stack (the wasm stack has no
+//!   room for the kernel's signal frame); a thread that enters generated
+//!   code without one (threads not started by Rust's `std`) gets one.
+
+use crate::compile::GUARD_REGION_BYTES;
+use crate::error::{Error, Result};
+use crate::runtime::store::InstanceData;
+use core::cell::Cell;
+use core::ptr::{self, NonNull};
+use std::sync::OnceLock;
+
+/// A linear memory's reservation: `len` accessible bytes at `base`, then
+/// inaccessible address space up to [`GUARD_REGION_BYTES`].
+pub(crate) struct GuardedRegion {
+    base: NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: the region owns its mapping exclusively, like a `Vec` owns its
+// buffer; access goes through `&`/`&mut` of the region.
+unsafe impl Send for GuardedRegion {}
+// SAFETY: as above; shared access only reads.
+unsafe impl Sync for GuardedRegion {}
+
+impl GuardedRegion {
+    /// Reserves a region with `len` accessible (zeroed) bytes.
+    pub(crate) fn new(len: usize) -> Result<GuardedRegion> {
+        let reserve = GUARD_REGION_BYTES as usize;
+        // SAFETY: a fresh anonymous mapping at an address of the kernel's
+        // choosing touches no existing memory.
+        let base = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                reserve,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(Error::runtime(
+                "cannot reserve 8 GiB of address space for a guard-region memory",
+            ));
+        }
+        let mut region = GuardedRegion {
+            base: NonNull::new(base.cast()).ok_or_else(|| Error::runtime("mmap returned null"))?,
+            len: 0,
+        };
+        region.grow(len)?;
+        Ok(region)
+    }
+
+    /// Makes the first `new_len` bytes accessible (new bytes read as zero:
+    /// they were never touched). `new_len` must not shrink the region.
+    pub(crate) fn grow(&mut self, new_len: usize) -> Result<()> {
+        if new_len > GUARD_REGION_BYTES as usize / 2 || new_len < self.len {
+            return Err(Error::runtime("guard-region memory size out of range"));
+        }
+        if new_len == self.len {
+            return Ok(());
+        }
+        // SAFETY: `[base, base + new_len)` lies inside our reservation
+        // (at most half of it, checked above); the bytes already accessible
+        // keep their contents.
+        let rc = unsafe {
+            libc::mprotect(
+                self.base.as_ptr().cast(),
+                new_len,
+                libc::PROT_READ | libc::PROT_WRITE,
+            )
+        };
+        if rc != 0 {
+            return Err(Error::runtime(
+                "out of memory growing a guard-region memory",
+            ));
+        }
+        self.len = new_len;
+        Ok(())
+    }
+}
+
+impl core::ops::Deref for GuardedRegion {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        // SAFETY: the first `len` bytes are mapped readable and writable
+        // and owned by this region.
+        unsafe { core::slice::from_raw_parts(self.base.as_ptr(), self.len) }
+    }
+}
+
+impl core::ops::DerefMut for GuardedRegion {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `deref`, and `&mut self` makes the access exclusive.
+        unsafe { core::slice::from_raw_parts_mut(self.base.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for GuardedRegion {
+    fn drop(&mut self) {
+        // SAFETY: the reservation is ours and nothing refers to it once the
+        // region is dropped (the store drops memories after its instances).
+        unsafe { libc::munmap(self.base.as_ptr().cast(), GUARD_REGION_BYTES as usize) };
+    }
+}
+
+std::thread_local! {
+    /// The instances whose code this thread is running (null outside
+    /// generated code).
+    static ACTIVE: Cell<*const [InstanceData]> =
+        const { Cell::new(ptr::slice_from_raw_parts(ptr::null(), 0)) };
+    /// Whether this thread is known to have an alternate signal stack.
+    static HAS_ALT_STACK: Cell<bool> = const { Cell::new(false) };
+    /// The alternate signal stack this module made for this thread, if any.
+    static OWN_ALT_STACK: core::cell::RefCell<Option<AltStack>> =
+        const { core::cell::RefCell::new(None) };
+}
+
+/// While alive, faults in the code of these instances are out-of-bounds
+/// traps. Nests: dropping restores the outer scope.
+pub(crate) struct FaultScope {
+    previous: *const [InstanceData],
+}
+
+impl FaultScope {
+    /// Names `instances` as the running code's. The slice must stay where
+    /// it is until the scope is dropped (the store does not change its
+    /// instances while generated code runs).
+    pub(crate) fn enter(instances: &[InstanceData]) -> FaultScope {
+        if !HAS_ALT_STACK.get() {
+            ensure_alt_stack();
+        }
+        FaultScope {
+            previous: ACTIVE.replace(instances),
+        }
+    }
+}
+
+impl Drop for FaultScope {
+    fn drop(&mut self) {
+        ACTIVE.set(self.previous);
+    }
+}
+
+/// Size of the alternate signal stacks this module allocates.
+const ALT_STACK_BYTES: usize = 64 << 10;
+
+/// An alternate signal stack this module mapped for its thread.
+struct AltStack {
+    base: *mut libc::c_void,
+}
+
+impl Drop for AltStack {
+    fn drop(&mut self) {
+        let disable = libc::stack_t {
+            ss_sp: ptr::null_mut(),
+            ss_flags: libc::SS_DISABLE,
+            ss_size: 0,
+        };
+        // SAFETY: the thread stops using the stack before it is unmapped;
+        // the mapping is ours.
+        unsafe {
+            libc::sigaltstack(&disable, ptr::null_mut());
+            libc::munmap(self.base, ALT_STACK_BYTES);
+        }
+    }
+}
+
+/// Gives this thread an alternate signal stack unless it has one.
+fn ensure_alt_stack() {
+    // SAFETY: `sigaltstack` with a null new stack only reads the current
+    // one into `current`.
+    let mut current: libc::stack_t = unsafe { core::mem::zeroed() };
+    let rc = unsafe { libc::sigaltstack(ptr::null(), &mut current) };
+    if rc == 0 && current.ss_flags & libc::SS_DISABLE == 0 {
+        HAS_ALT_STACK.set(true);
+        return;
+    }
+    // SAFETY: a fresh anonymous mapping touches no existing memory.
+    let base = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            ALT_STACK_BYTES,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if base == libc::MAP_FAILED {
+        // Without it a fault kills the process instead of trapping; try
+        // again on the next call.
+        return;
+    }
+    let stack = libc::stack_t {
+        ss_sp: base,
+        ss_flags: 0,
+        ss_size: ALT_STACK_BYTES,
+    };
+    // SAFETY: `base` is a mapping of `ALT_STACK_BYTES` that this thread owns
+    // until `AltStack` unmaps it at thread exit.
+    if unsafe { libc::sigaltstack(&stack, ptr::null_mut()) } != 0 {
+        // SAFETY: the mapping was never handed out.
+        unsafe { libc::munmap(base, ALT_STACK_BYTES) };
+        return;
+    }
+    OWN_ALT_STACK.with(|own| *own.borrow_mut() = Some(AltStack { base }));
+    HAS_ALT_STACK.set(true);
+}
+
+/// The handlers that were installed before ours, for `SIGSEGV` and
+/// `SIGBUS`.
+static PREVIOUS: OnceLock<[libc::sigaction; 2]> = OnceLock::new();
+
+const SIGNALS: [libc::c_int; 2] = [libc::SIGSEGV, libc::SIGBUS];
+
+/// Installs the fault handler (once per process).
+pub(crate) fn install_fault_handler() -> Result<()> {
+    let mut result = Ok(());
+    PREVIOUS.get_or_init(|| {
+        // SAFETY: an all-zero `sigaction` is a valid "default action" value.
+        let mut previous: [libc::sigaction; 2] = unsafe { core::mem::zeroed() };
+        for (sig, old) in SIGNALS.iter().zip(previous.iter_mut()) {
+            // SAFETY: querying with a null new action changes nothing.
+            if unsafe { libc::sigaction(*sig, ptr::null(), old) } != 0 {
+                result = Err(Error::runtime("cannot query the SIGSEGV/SIGBUS handlers"));
+            }
+        }
+        previous
+    });
+    result?;
+    static INSTALLED: OnceLock<bool> = OnceLock::new();
+    let ok = *INSTALLED.get_or_init(|| {
+        SIGNALS.iter().all(|&sig| {
+            // SAFETY: zeroed is a valid `sigaction`; we fill in a handler
+            // with the `SA_SIGINFO` signature and an empty mask.
+            let mut action: libc::sigaction = unsafe { core::mem::zeroed() };
+            action.sa_sigaction = on_fault as *const () as usize;
+            action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_NODEFER;
+            // SAFETY: `action.sa_mask` is a valid signal set to empty, and
+            // installing a handler is what this function is for.
+            unsafe {
+                libc::sigemptyset(&mut action.sa_mask);
+                libc::sigaction(sig, &action, ptr::null_mut()) == 0
+            }
+        })
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::runtime(
+            "cannot install the guard-region fault handler",
+        ))
+    }
+}
+
+/// Where the faulting instruction `pc` should continue, if it is a load or
+/// store of the running generated code.
+fn landing(pc: usize) -> Option<usize> {
+    let instances = ACTIVE.get();
+    if instances.is_null() {
+        return None;
+    }
+    // SAFETY: a non-null `ACTIVE` is a live `FaultScope`'s slice of this
+    // thread's store, which does not change while its code runs.
+    let instances = unsafe { &*instances };
+    instances
+        .iter()
+        .find_map(|i| i._module.inner.fault_landing(pc))
+}
+
+/// The fault handler (see the module docs).
+extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
+    let uc = context.cast::<libc::ucontext_t>();
+    // SAFETY: the kernel passes a valid `ucontext_t` to `SA_SIGINFO`
+    // handlers.
+    let gregs = unsafe { &mut (*uc).uc_mcontext.gregs };
+    let pc = gregs[libc::REG_RIP as usize] as usize;
+    if let Some(stub) = landing(pc) {
+        // Emulate `call stub` at the faulting instruction. The wasm stack
+        // has room: generated code may call a trap stub at any point.
+        let rsp = gregs[libc::REG_RSP as usize] as usize - 8;
+        // SAFETY: `rsp` is below the interrupted wasm code's stack pointer,
+        // inside the wasm stack's margin (see above).
+        unsafe { (rsp as *mut u64).write(pc as u64) };
+        gregs[libc::REG_RSP as usize] = rsp as i64;
+        gregs[libc::REG_RIP as usize] = stub as i64;
+        return;
+    }
+    forward(sig, info, context);
+}
+
+/// Passes a fault that is not ours to the handler installed before.
+fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
+    let Some(previous) = PREVIOUS.get() else {
+        return;
+    };
+    let Some(old) = SIGNALS.iter().position(|&s| s == sig).map(|i| &previous[i]) else {
+        return;
+    };
+    match old.sa_sigaction {
+        libc::SIG_DFL | libc::SIG_IGN => {
+            // Restore the default action and return: the instruction faults
+            // again and the process ends the way it would have without us.
+            // SAFETY: `old` is a handler value the kernel gave us.
+            unsafe { libc::sigaction(sig, old, ptr::null_mut()) };
+            if old.sa_sigaction == libc::SIG_IGN {
+                // SAFETY: an all-zero action is the default action.
+                let default: libc::sigaction = unsafe { core::mem::zeroed() };
+                // SAFETY: installing the default action for `sig`.
+                unsafe { libc::sigaction(sig, &default, ptr::null_mut()) };
+            }
+        }
+        handler if old.sa_flags & libc::SA_SIGINFO != 0 => {
+            // SAFETY: with `SA_SIGINFO` the value is a three-argument
+            // handler, called with the kernel's own arguments.
+            let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                unsafe { core::mem::transmute(handler) };
+            f(sig, info, context);
+        }
+        handler => {
+            // SAFETY: without `SA_SIGINFO` the value is a one-argument
+            // handler.
+            let f: extern "C" fn(libc::c_int) = unsafe { core::mem::transmute(handler) };
+            f(sig);
+        }
+    }
+}
