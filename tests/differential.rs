@@ -2,6 +2,9 @@
 //! fixed seeds run on both engines, and everything observable must agree
 //! (results, traps, exported memories, globals and tables; the rules are in
 //! `differential/oracle.rs`, shared with the `differential` fuzz target).
+//! wasmkern runs a deterministic half of the modules with
+//! `Config::guard_regions` (unchecked accesses that fault), the rest with
+//! explicit bounds checks.
 //!
 //! Everything is deterministic: the input bytes of case `seed` come from
 //! SplitMix64. `DIFFERENTIAL_SEED=<seed>` replays one case and prints its

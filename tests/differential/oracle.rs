@@ -355,13 +355,26 @@ enum Outcome {
     Trap(TrapKind),
 }
 
-fn kern_engine() -> &'static wasmkern::Engine {
-    static ENGINE: OnceLock<wasmkern::Engine> = OnceLock::new();
-    ENGINE.get_or_init(|| {
-        let mut config = wasmkern::Config::new();
-        config.max_wasm_stack(wasmkern::runtime::MIN_MAX_WASM_STACK);
-        wasmkern::Engine::new(&config).expect("wasmkern engine")
-    })
+/// wasmkern's engine: explicit bounds checks, or guard regions (half of
+/// the modules run with each, chosen by [`guard_regions_for`]).
+fn kern_engine(guard_regions: bool) -> &'static wasmkern::Engine {
+    static ENGINES: OnceLock<[wasmkern::Engine; 2]> = OnceLock::new();
+    let engines = ENGINES.get_or_init(|| {
+        [false, true].map(|guard| {
+            let mut config = wasmkern::Config::new();
+            config
+                .max_wasm_stack(wasmkern::runtime::MIN_MAX_WASM_STACK)
+                .guard_regions(guard);
+            wasmkern::Engine::new(&config).expect("wasmkern engine")
+        })
+    });
+    &engines[usize::from(guard_regions)]
+}
+
+/// Whether the module `bytes` runs with guard regions: a deterministic
+/// half of all modules.
+fn guard_regions_for(bytes: &[u8]) -> bool {
+    bytes.iter().fold(0u8, |acc, b| acc ^ b) & 1 == 1
 }
 
 fn wasmi_engine() -> &'static wasmi::Engine {
@@ -478,7 +491,7 @@ fn instantiate(
             _ => {}
         }
     }
-    let mut kstore = wasmkern::Store::new(kern_engine(), ());
+    let mut kstore = wasmkern::Store::new(kern_module.engine(), ());
     let kern_instance = wasmkern::Instance::new(&mut kstore, kern_module, &[]);
     let (kern_instance, wasmi_instance) = match (kern_instance, wasmi_instance) {
         (Ok(k), Ok(w)) => (k, w),
@@ -541,7 +554,7 @@ pub fn check(bytes: &[u8], arg_seed: u64, stats: &mut Stats) -> Result<(), Strin
         stats.skip("invalid per wasmparser");
         return Ok(());
     }
-    let kern_module = match wasmkern::Module::new(kern_engine(), bytes) {
+    let kern_module = match wasmkern::Module::new(kern_engine(guard_regions_for(bytes)), bytes) {
         Ok(m) => m,
         Err(e) if unsupported(&e) => {
             stats.skip("not supported by the compiler");
