@@ -25,7 +25,7 @@ use crate::abi::{ExecContext, ExitCode, TrapCode, VmContext, VmFuncRef, VmTable,
 use crate::asm::x64::{AluOp, Assembler, Cond, Gpr, Label, Mem, Scale, Size, SseOp, Xmm};
 use crate::decode::{BlockType, FuncType, FunctionBody, Operator, ValType, read_operator};
 use crate::error::{Error, Result};
-use crate::validate::FuncInfo;
+use crate::validate::{FuncInfo, LocalUse};
 use alloc::vec::Vec;
 use core::mem::offset_of;
 
@@ -90,45 +90,6 @@ const PIN_XMMS: [Xmm; 7] = [
     Xmm::Xmm14,
 ];
 
-/// How much each local is used: 1 per `local.get/set/tee` outside loops,
-/// times 8 for each loop around it (up to 8 levels). Malformed bodies (the validator rejects them
-/// first) simply end the scan.
-fn local_weights(body: &FunctionBody<'_>, num_locals: usize) -> Vec<u32> {
-    let mut weights = alloc::vec![0u32; num_locals];
-    let mut r = body.reader();
-    let mut loops: Vec<bool> = Vec::new();
-    let mut depth_in_loops = 0u32;
-    while let Ok(op) = read_operator(&mut r) {
-        let index = match op {
-            Operator::Block { .. } | Operator::If { .. } => {
-                loops.push(false);
-                continue;
-            }
-            Operator::Loop { .. } => {
-                loops.push(true);
-                depth_in_loops += 1;
-                continue;
-            }
-            Operator::End => {
-                if loops.pop() == Some(true) {
-                    depth_in_loops -= 1;
-                }
-                continue;
-            }
-            Operator::LocalGet { local_index }
-            | Operator::LocalSet { local_index }
-            | Operator::LocalTee { local_index } => local_index,
-            _ => continue,
-        };
-        if let Some(w) = weights.get_mut(index as usize) {
-            // Each loop level counts eight times the one around it, so the
-            // innermost loop's locals win the registers.
-            *w = w.saturating_add(1 << (3 * depth_in_loops.min(8)));
-        }
-    }
-    weights
-}
-
 const SAVED_VMCTX: i32 = -8;
 
 /// Compiles one function body.
@@ -183,6 +144,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         func_index: u32,
         body: &FunctionBody<'_>,
         info: &FuncInfo,
+        local_uses: &[LocalUse],
     ) -> Self {
         let func_type = &env.module.types[env.func_types[func_index as usize] as usize];
         let mut locals = Vec::with_capacity(func_type.params().len() + body.num_locals as usize);
@@ -208,10 +170,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
         let locals_end = (at + 15) & !15;
         // Pin the most used locals in registers: uses inside loops weigh
-        // more (a quick scan of the body; ties go to earlier locals).
-        let weights = local_weights(body, locals.len());
-        let mut order: Vec<usize> = (0..locals.len()).filter(|&i| weights[i] > 0).collect();
-        order.sort_by(|&x, &y| weights[y].cmp(&weights[x]).then(x.cmp(&y)));
+        // more (the validator counted them; ties go to earlier locals).
+        let mut order: Vec<LocalUse> = local_uses.to_vec();
+        order.sort_unstable_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
         let mut regs = RegSet::default();
         let memory_base =
             (info.uses_memory && env.module.num_memories() > 0).then_some(MEMORY_BASE);
@@ -224,8 +185,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             regs.take_gpr(base);
         }
         let (mut gprs, mut xmms) = (pin_gprs.iter(), PIN_XMMS.iter());
-        for i in order {
-            let local = &mut locals[i];
+        for (i, _) in order {
+            let Some(local) = locals.get_mut(i as usize) else {
+                continue;
+            };
             local.pin = match local.ty {
                 ValType::F32 | ValType::F64 => xmms.next().map(|&x| {
                     regs.take_xmm(x);

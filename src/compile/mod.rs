@@ -192,7 +192,8 @@ pub fn compile_module_with(
 fn compile_one(env: &Env<'_, '_>, info: &ModuleInfo, i: usize) -> Result<CompiledFunc> {
     let func_index = env.num_imported_funcs + i as u32;
     let body = &env.module.code[i];
-    func::FuncCompiler::new(env, func_index, body, &info.funcs[i]).compile(body, func_index)
+    func::FuncCompiler::new(env, func_index, body, &info.funcs[i], info.local_uses(i))
+        .compile(body, func_index)
 }
 
 #[cfg(not(feature = "std"))]

@@ -27,7 +27,18 @@ pub struct FuncInfo {
     pub has_calls: bool,
     /// Number of instructions.
     pub num_operators: u32,
+    /// Where this function's local uses start in
+    /// [`ModuleInfo::local_uses`](super::ModuleInfo::local_uses).
+    pub local_uses_start: u32,
+    /// How many locals it uses.
+    pub local_uses_len: u32,
 }
+
+/// How much a function uses one of its locals: `(local index, weight)`,
+/// where each `local.get/set/tee` adds 1 outside loops, times 8 for each
+/// loop around it (up to 8 levels). The compiler pins the heaviest locals
+/// in registers.
+pub type LocalUse = (u32, u32);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum FrameKind {
@@ -137,6 +148,12 @@ pub(crate) struct FuncValidator {
     offset: usize,
     /// Height of the innermost frame: pops above it need no frame lookup.
     floor: usize,
+    /// Number of open `loop` frames.
+    loop_depth: u32,
+    /// Use weight of each local (see [`LocalUse`]).
+    weights: Vec<u32>,
+    /// The locals with a nonzero weight, in order of first use.
+    used: Vec<u32>,
 }
 
 #[cold]
@@ -150,12 +167,14 @@ fn mismatch(offset: usize, expected: ValType, found: Option<ValType>) -> Error {
 }
 
 impl FuncValidator {
-    /// Validates one body of function `func_index`.
+    /// Validates one body of function `func_index`; appends its local
+    /// uses to `local_uses`.
     pub(crate) fn validate(
         &mut self,
         cx: &Context<'_, '_>,
         func_index: u32,
         body: &FunctionBody<'_>,
+        local_uses: &mut Vec<LocalUse>,
     ) -> Result<FuncInfo> {
         let ty = &cx.module.types[cx.func_types[func_index as usize] as usize];
         self.operands.clear();
@@ -170,6 +189,10 @@ impl FuncValidator {
         for &(n, t) in body.locals.iter() {
             self.locals.extend(core::iter::repeat_n(t, n as usize));
         }
+        self.weights.clear();
+        self.weights.resize(self.locals.len(), 0);
+        self.used.clear();
+        self.loop_depth = 0;
         self.floor = 0;
         self.frames.push(Frame {
             kind: FrameKind::Function,
@@ -195,6 +218,9 @@ impl FuncValidator {
                 "operators remaining after end of function",
             ));
         }
+        self.info.local_uses_start = local_uses.len() as u32;
+        self.info.local_uses_len = self.used.len() as u32;
+        local_uses.extend(self.used.iter().map(|&i| (i, self.weights[i as usize])));
         Ok(self.info)
     }
 
@@ -349,11 +375,19 @@ impl FuncValidator {
         Ok(frame)
     }
 
-    fn local(&self, index: u32) -> Result<ValType> {
-        self.locals
+    /// The type of local `index`, counting the use (see [`LocalUse`]).
+    fn local(&mut self, index: u32) -> Result<ValType> {
+        let t = self
+            .locals
             .get(index as usize)
             .copied()
-            .ok_or_else(|| self.err("unknown local").with_index(index))
+            .ok_or_else(|| self.err("unknown local").with_index(index))?;
+        let w = &mut self.weights[index as usize];
+        if *w == 0 {
+            self.used.push(index);
+        }
+        *w = w.saturating_add(1 << (3 * self.loop_depth.min(8)));
+        Ok(t)
     }
 
     fn global(&self, cx: &Context<'_, '_>, index: u32) -> Result<crate::decode::GlobalType> {
@@ -447,7 +481,10 @@ impl FuncValidator {
             Operator::Unreachable => self.set_unreachable(),
             Operator::Nop => {}
             Operator::Block { blockty } => self.push_frame(cx, FrameKind::Block, blockty)?,
-            Operator::Loop { blockty } => self.push_frame(cx, FrameKind::Loop, blockty)?,
+            Operator::Loop { blockty } => {
+                self.push_frame(cx, FrameKind::Loop, blockty)?;
+                self.loop_depth += 1;
+            }
             Operator::If { blockty } => {
                 self.pop(I32)?;
                 self.push_frame(cx, FrameKind::If, blockty)?;
@@ -480,6 +517,9 @@ impl FuncValidator {
                     }
                 }
                 self.frames.pop();
+                if frame.kind == FrameKind::Loop {
+                    self.loop_depth -= 1;
+                }
                 self.floor = self.frames.last().map_or(0, |f| f.height);
                 let results = self.block_results(cx, frame.block_type);
                 self.push_all(results);

@@ -15,5 +15,5 @@ mod const_expr;
 mod func;
 mod module;
 
-pub use func::FuncInfo;
+pub use func::{FuncInfo, LocalUse};
 pub use module::{ModuleInfo, validate_module};

@@ -2,7 +2,7 @@
 //! segments, constant expressions, and the `ref.func` declaration rule.
 
 use super::const_expr::check_const_expr;
-use super::func::{FuncInfo, FuncValidator};
+use super::func::{FuncInfo, FuncValidator, LocalUse};
 use crate::decode::{
     DataKind, ElementItems, ElementKind, ExternKind, GlobalType, ImportKind, Limits, Module,
     RefType, TableType, ValType,
@@ -20,6 +20,18 @@ pub const MAX_MEMORY_PAGES: u32 = 65_536;
 pub struct ModuleInfo {
     /// Facts about each defined function, in order.
     pub funcs: Vec<FuncInfo>,
+    /// Every function's local uses, one run per function (see
+    /// [`Self::local_uses`]).
+    pub local_uses: Vec<LocalUse>,
+}
+
+impl ModuleInfo {
+    /// How defined function `i` uses its locals (only locals it uses).
+    pub fn local_uses(&self, i: usize) -> &[LocalUse] {
+        let f = &self.funcs[i];
+        let start = f.local_uses_start as usize;
+        &self.local_uses[start..start + f.local_uses_len as usize]
+    }
 }
 
 /// The module's index spaces, resolved once, that function validation reads.
@@ -212,12 +224,13 @@ pub fn validate_module(module: &Module<'_>) -> Result<ModuleInfo> {
     };
     let mut validator = FuncValidator::default();
     let mut funcs = Vec::with_capacity(module.code.len());
+    let mut local_uses = Vec::new();
     for (i, body) in module.code.iter().enumerate() {
         let func_index = module.num_imported_funcs + i as u32;
         let info = validator
-            .validate(&cx, func_index, body)
+            .validate(&cx, func_index, body, &mut local_uses)
             .map_err(|e| e.in_func(func_index))?;
         funcs.push(info);
     }
-    Ok(ModuleInfo { funcs })
+    Ok(ModuleInfo { funcs, local_uses })
 }
