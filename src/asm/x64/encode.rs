@@ -88,15 +88,54 @@ pub struct RipHole {
     pub disp: i32,
 }
 
-fn emit_prefixes(buf: &mut Vec<u8>, p: Prefixes, r: bool, x: bool, b: bool) {
-    if p.opsize16 {
-        buf.push(0x66);
+/// One instruction's bytes, built in registers and appended to the code
+/// buffer at once (pushing byte by byte re-checks the vector's capacity on
+/// every byte; this is the compiler's hottest path).
+struct Insn {
+    bytes: [u8; 16],
+    len: usize,
+}
+
+impl Insn {
+    #[inline(always)]
+    fn new() -> Insn {
+        Insn {
+            bytes: [0; 16],
+            len: 0,
+        }
     }
-    if let Some(m) = p.mandatory {
-        buf.push(m);
+
+    #[inline(always)]
+    fn put(&mut self, byte: u8) {
+        // An x86 instruction is at most 15 bytes; `& 15` keeps the index in
+        // range without a panic path.
+        self.bytes[self.len & 15] = byte;
+        self.len += 1;
     }
-    if p.w || r || x || b || p.force_rex {
-        buf.push(rex(p.w, r, x, b));
+
+    #[inline(always)]
+    fn put_all(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.put(b);
+        }
+    }
+
+    #[inline(always)]
+    fn prefixes(&mut self, p: Prefixes, r: bool, x: bool, b: bool) {
+        if p.opsize16 {
+            self.put(0x66);
+        }
+        if let Some(m) = p.mandatory {
+            self.put(m);
+        }
+        if p.w || r || x || b || p.force_rex {
+            self.put(rex(p.w, r, x, b));
+        }
+    }
+
+    #[inline(always)]
+    fn finish(self, buf: &mut Vec<u8>) {
+        buf.extend_from_slice(&self.bytes[..self.len.min(16)]);
     }
 }
 
@@ -112,11 +151,12 @@ pub fn emit_modrm(
     rm: Rm<'_>,
 ) -> Option<RipHole> {
     let r = reg & 8 != 0;
-    match rm {
+    let mut insn = Insn::new();
+    let hole = match rm {
         Rm::Reg(rm) => {
-            emit_prefixes(buf, p, r, false, rm & 8 != 0);
-            buf.extend_from_slice(opcode);
-            buf.push(
+            insn.prefixes(p, r, false, rm & 8 != 0);
+            insn.put_all(opcode);
+            insn.put(
                 ModRm {
                     mode: MOD_DIRECT,
                     reg,
@@ -127,9 +167,9 @@ pub fn emit_modrm(
             None
         }
         Rm::Mem(Mem::Rip { label, disp }) => {
-            emit_prefixes(buf, p, r, false, false);
-            buf.extend_from_slice(opcode);
-            buf.push(
+            insn.prefixes(p, r, false, false);
+            insn.put_all(opcode);
+            insn.put(
                 ModRm {
                     mode: MOD_INDIRECT,
                     reg,
@@ -137,8 +177,8 @@ pub fn emit_modrm(
                 }
                 .byte(),
             );
-            let at = buf.len();
-            buf.extend_from_slice(&[0; 4]);
+            let at = buf.len() + insn.len;
+            insn.put_all(&[0; 4]);
             Some(RipHole {
                 at,
                 label: *label,
@@ -164,37 +204,44 @@ pub fn emit_modrm(
             } else {
                 MOD_DISP32
             };
-            emit_prefixes(buf, p, r, x, base & 8 != 0);
-            buf.extend_from_slice(opcode);
+            insn.prefixes(p, r, x, base & 8 != 0);
+            insn.put_all(opcode);
             let rm = if sib_byte.is_some() { 0b100 } else { base };
-            buf.push(ModRm { mode, reg, rm }.byte());
+            insn.put(ModRm { mode, reg, rm }.byte());
             if let Some(s) = sib_byte {
-                buf.push(s);
+                insn.put(s);
             }
             match mode {
-                MOD_DISP8 => buf.push(disp as u8),
-                MOD_DISP32 => buf.extend_from_slice(&disp.to_le_bytes()),
+                MOD_DISP8 => insn.put(disp as u8),
+                MOD_DISP32 => insn.put_all(&disp.to_le_bytes()),
                 _ => {}
             }
             None
         }
-    }
+    };
+    insn.finish(buf);
+    hole
 }
 
 /// Emits `prefixes opcode+reg`: the register in the low three bits of the
 /// last opcode byte and its high bit in REX.B (`push`, `pop`, `mov r, imm`).
 pub fn emit_opreg(buf: &mut Vec<u8>, p: Prefixes, opcode: &[u8], reg: u8) {
-    emit_prefixes(buf, p, false, false, reg & 8 != 0);
-    let (last, head) = opcode.split_last().expect("opcode is never empty");
-    buf.extend_from_slice(head);
-    buf.push(last | (reg & 7));
+    let mut insn = Insn::new();
+    insn.prefixes(p, false, false, reg & 8 != 0);
+    if let Some((last, head)) = opcode.split_last() {
+        insn.put_all(head);
+        insn.put(last | (reg & 7));
+    }
+    insn.finish(buf);
 }
 
 /// Emits `prefixes opcode` for an instruction without ModRM (implicit
 /// operands, e.g. `add eax, imm32`).
 pub fn emit_plain(buf: &mut Vec<u8>, p: Prefixes, opcode: &[u8]) {
-    emit_prefixes(buf, p, false, false, false);
-    buf.extend_from_slice(opcode);
+    let mut insn = Insn::new();
+    insn.prefixes(p, false, false, false);
+    insn.put_all(opcode);
+    insn.finish(buf);
 }
 
 #[cfg(test)]
