@@ -23,6 +23,20 @@ struct RunCell {
     mismatch: Option<String>,
 }
 
+/// A module compiled by every engine for the throughput table.
+pub struct ThroughputModule {
+    /// Short name for the heading.
+    pub title: &'static str,
+    /// What it is and where it comes from.
+    pub description: &'static str,
+    pub bytes: usize,
+    pub funcs: usize,
+    /// Why the module could not be made, if it could not.
+    pub error: Option<String>,
+    /// (engine, mode, median compile time in seconds).
+    pub rows: Vec<(&'static str, &'static str, Result<f64, String>)>,
+}
+
 pub struct Results {
     started: SystemTime,
     load_start: String,
@@ -33,9 +47,8 @@ pub struct Results {
     engines: Vec<&'static str>,
     workloads: Vec<&'static Workload>,
     cells: Vec<RunCell>,
-    pub throughput_module: Option<(usize, usize)>,
-    pub throughput_error: Option<String>,
-    throughput: Vec<(&'static str, &'static str, Result<f64, String>)>,
+    /// The compile-throughput modules, in table order.
+    pub throughput: Vec<ThroughputModule>,
     calls: Vec<(&'static str, Result<[f64; 3], String>)>,
     pub mismatches: usize,
 }
@@ -80,8 +93,6 @@ impl Results {
             engines: opts.engines.clone(),
             workloads: opts.workloads.clone(),
             cells: Vec::new(),
-            throughput_module: None,
-            throughput_error: None,
             throughput: Vec::new(),
             calls: Vec::new(),
             mismatches: 0,
@@ -111,10 +122,14 @@ impl Results {
         self.cells.push(cell);
     }
 
+    /// Records `engine`'s compile times of the last throughput module.
     pub fn add_throughput(&mut self, engine: &'static str, mode: &'static str, v: &Value) {
+        let Some(module) = self.throughput.last_mut() else {
+            return;
+        };
         let r = match error_of(v) {
             Some(e) => {
-                eprintln!("  {engine} FAILED on the large module: {e}");
+                eprintln!("  {engine} FAILED on {}: {e}", module.title);
                 Err(e)
             }
             None => {
@@ -126,7 +141,7 @@ impl Results {
                 }
             }
         };
-        self.throughput.push((engine, mode, r));
+        module.rows.push((engine, mode, r));
     }
 
     pub fn add_calls(&mut self, engine: &'static str, v: &Value) {
@@ -347,18 +362,22 @@ impl Results {
         s.push_str(&table(&headers, &rows, markdown));
         s.push('\n');
 
-        h(&mut s, 2, "Compile throughput (large wasm-smith module)");
-        if let Some(e) = &self.throughput_error {
-            let _ = writeln!(s, "FAILED to build the module: {e}\n");
-        } else if let Some((bytes, funcs)) = self.throughput_module {
+        for module in &self.throughput {
+            h(&mut s, 2, &format!("Compile throughput: {}", module.title));
+            let (bytes, funcs) = (module.bytes, module.funcs);
+            if let Some(e) = &module.error {
+                let _ = writeln!(s, "FAILED to build the module: {e}\n");
+                continue;
+            }
             let _ = writeln!(
                 s,
-                "{} bytes ({:.2} MiB), {funcs} functions, WebAssembly 2.0 without SIMD and reference types, generated deterministically (seed in `benches/harness/src/smith.rs`). Median of 3 compilations, each a fresh `Module::new` (decode + validate + compile).\n",
+                "{} bytes ({:.2} MiB), {funcs} functions: {}. Median of 3 compilations, each a fresh `Module::new` (decode + validate + compile).\n",
                 bytes,
-                bytes as f64 / (1 << 20) as f64
+                bytes as f64 / (1 << 20) as f64,
+                module.description,
             );
-            let rows: Vec<Vec<String>> = self
-                .throughput
+            let rows: Vec<Vec<String>> = module
+                .rows
                 .iter()
                 .map(|(e, mode, r)| match r {
                     Ok(t) => vec![
@@ -433,10 +452,12 @@ impl Results {
                         })
                     })
             })
-            .chain(self.throughput.iter().filter_map(|(e, mode, r)| {
-                r.as_ref()
-                    .err()
-                    .map(|err| format!("{e} ({mode}) on the large module: {err}"))
+            .chain(self.throughput.iter().flat_map(|m| {
+                m.rows.iter().filter_map(|(e, mode, r)| {
+                    r.as_ref()
+                        .err()
+                        .map(|err| format!("{e} ({mode}) on {}: {err}", m.title))
+                })
             }))
             .chain(self.calls.iter().filter_map(|(e, r)| {
                 r.as_ref()

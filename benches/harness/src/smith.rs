@@ -77,7 +77,8 @@ pub fn large_module() -> Result<(Vec<u8>, usize), String> {
     ))
 }
 
-fn count_functions(module: &[u8]) -> usize {
+/// The number of function bodies in `module`.
+pub fn count_functions(module: &[u8]) -> usize {
     wasmparser::Parser::new(0)
         .parse_all(module)
         .filter_map(Result::ok)

@@ -60,14 +60,18 @@ pub trait Calls {
 pub fn create(name: &str, parallel: bool) -> Result<Box<dyn Engine>> {
     match name {
         #[cfg(all(feature = "wasmkern", wasmkern_api))]
-        "wasmkern" => wasmkern::create(parallel),
+        "wasmkern" => wasmkern::create(parallel, false),
+        #[cfg(all(feature = "wasmkern", wasmkern_api))]
+        "wasmkern-guard" => wasmkern::create(parallel, true),
         #[cfg(all(feature = "wasmkern", not(wasmkern_api)))]
-        "wasmkern" => {
+        "wasmkern" | "wasmkern-guard" => {
             let _ = parallel;
             Err("wasmkern's public API (src/runtime/) is not on this branch yet".into())
         }
         #[cfg(not(feature = "wasmkern"))]
-        "wasmkern" => Err("the harness was built without its `wasmkern` feature".into()),
+        "wasmkern" | "wasmkern-guard" => {
+            Err("the harness was built without its `wasmkern` feature".into())
+        }
         "cranelift" => wasmtime::create(::wasmtime::Strategy::Cranelift, parallel),
         "winch" => wasmtime::create(::wasmtime::Strategy::Winch, parallel),
         "wasmi" => wasmi::create(),

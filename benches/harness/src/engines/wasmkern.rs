@@ -1,6 +1,8 @@
 //! wasmkern, through its Wasmtime-shaped public API (`Engine`, `Module`,
-//! `Store`, `Linker`, `Instance`, `TypedFunc`), with the default `Config`:
-//! the std code memory (mmap, W^X) and explicit bounds checks.
+//! `Store`, `Linker`, `Instance`, `TypedFunc`), with the default `Config`
+//! (the std code memory, mmap and W^X, and explicit bounds checks) or, as
+//! `wasmkern-guard`, with `Config::guard_regions` (no bounds checks; faults
+//! become traps).
 
 use std::time::{Duration, Instant};
 
@@ -14,9 +16,15 @@ fn err(stage: &str) -> impl Fn(wasmkern::Error) -> String + '_ {
 
 struct WkEngine(wasmkern::Engine);
 
-/// wasmkern has no parallel-compilation switch yet: `parallel` is ignored.
-pub fn create(_parallel: bool) -> Result<Box<dyn Engine>> {
-    let engine = wasmkern::Engine::new(&Config::new()).map_err(err("engine"))?;
+/// `parallel`: `Config::parallel_compilation`; `guard_regions`:
+/// `Config::guard_regions`.
+pub fn create(parallel: bool, guard_regions: bool) -> Result<Box<dyn Engine>> {
+    let engine = wasmkern::Engine::new(
+        Config::new()
+            .parallel_compilation(parallel)
+            .guard_regions(guard_regions),
+    )
+    .map_err(err("engine"))?;
     Ok(Box::new(WkEngine(engine)))
 }
 
