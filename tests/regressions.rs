@@ -109,3 +109,42 @@ fn fixed_register_operand_clobbered_by_eviction() {
         ]
     );
 }
+
+/// Found by the differential test (seeds 676, 3563, 6436, 9866) while
+/// `local.get` of a register-pinned local became lazy (the operand reads
+/// the local's register until the local changes): `local.set` moved the
+/// operands still reading the old value into a free register, and that
+/// could be the register of the very value being stored, so the local got
+/// its own old value. `x - 5x` gave 0 instead of `-4x`.
+#[test]
+fn old_value_of_a_pinned_local_survives_local_set() {
+    let (mut store, instance) = instantiate(
+        r#"(module
+          (func (export "int") (param i32) (result i32)
+            (local.get 0)
+            (local.set 0 (i32.mul (local.get 0) (i32.const 5)))
+            (i32.sub (local.get 0)))
+          (func (export "float") (param f64) (result f64)
+            (local.get 0)
+            (local.set 0 (f64.mul (local.get 0) (f64.const 5)))
+            (f64.sub (local.get 0)))
+          (func (export "tee") (param i64) (result i64)
+            (local.get 0)
+            (local.tee 0 (i64.add (local.get 0) (i64.const 1)))
+            (i64.mul (local.get 0))
+            (i64.sub)))"#,
+    );
+    assert_eq!(
+        call(&mut store, instance, "int", &[Val::I32(7)]),
+        [Val::I32(-28)]
+    );
+    assert_eq!(
+        call(&mut store, instance, "float", &[Val::F64(2.0f64.to_bits())]),
+        [Val::F64((-8.0f64).to_bits())]
+    );
+    // 3 - (4 * 4) = -13
+    assert_eq!(
+        call(&mut store, instance, "tee", &[Val::I64(3)]),
+        [Val::I64(-13)]
+    );
+}

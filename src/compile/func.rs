@@ -182,7 +182,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             &PIN_GPRS[..]
         };
         if let Some(base) = memory_base {
-            regs.take_gpr(base);
+            regs.pin_gpr(base);
         }
         let (mut gprs, mut xmms) = (pin_gprs.iter(), PIN_XMMS.iter());
         for (i, _) in order {
@@ -191,12 +191,12 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             };
             local.pin = match local.ty {
                 ValType::F32 | ValType::F64 => xmms.next().map(|&x| {
-                    regs.take_xmm(x);
+                    regs.pin_xmm(x);
                     Loc::Xmm(x)
                 }),
                 ValType::V128 => None,
                 _ => gprs.next().map(|&r| {
-                    regs.take_gpr(r);
+                    regs.pin_gpr(r);
                     Loc::Gpr(r)
                 }),
             };
@@ -555,8 +555,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// Stores the value `v` into memory at `dst` (8 bytes, 16 for v128).
     pub(crate) fn store_val(&mut self, dst: Mem, v: Val) {
         match v.loc {
-            Loc::Gpr(r) => self.a.mov_mr(Size::S64, dst, r),
-            Loc::Xmm(x) => {
+            Loc::Gpr(r) | Loc::PinnedGpr(r) => self.a.mov_mr(Size::S64, dst, r),
+            Loc::Xmm(x) | Loc::PinnedXmm(x) => {
                 let op = if v.ty == ValType::V128 {
                     SseOp::MOVDQU_STORE
                 } else {
@@ -684,7 +684,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// Loads the value `v` (popped from position `pos`) into GPR `r`.
     fn load_gpr(&mut self, r: Gpr, v: Val, pos: usize) {
         match v.loc {
-            Loc::Gpr(src) => {
+            Loc::Gpr(src) | Loc::PinnedGpr(src) => {
                 if src != r {
                     self.a.mov_rr(Size::S64, r, src);
                 }
@@ -699,7 +699,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 let home = self.home(pos);
                 self.a.mov_rm(size, r, home);
             }
-            Loc::Xmm(_) | Loc::Flags(_) => {
+            Loc::Xmm(_) | Loc::PinnedXmm(_) | Loc::Flags(_) => {
                 unreachable!("integer operand in an XMM register or flags")
             }
         }
@@ -715,6 +715,56 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         let r = self.alloc_gpr();
         self.load_gpr(r, v, pos);
         r
+    }
+
+    /// Pops an integer or reference operand into a register the caller
+    /// may only read: a pinned local's own register, or one it owns (as
+    /// [`Self::pop_gpr`]). Holding it with `regs.take_gpr` and releasing it
+    /// with `regs.free_gpr` is safe either way.
+    pub(crate) fn pop_gpr_read(&mut self) -> Gpr {
+        if let Loc::PinnedGpr(pin) = self.peek(0).loc {
+            self.pop();
+            return pin;
+        }
+        self.pop_gpr()
+    }
+
+    /// [`Self::pop_gpr_read`] for float and vector operands.
+    pub(crate) fn pop_xmm_read(&mut self) -> Xmm {
+        if let Loc::PinnedXmm(pin) = self.peek(0).loc {
+            self.pop();
+            return pin;
+        }
+        self.pop_xmm()
+    }
+
+    /// Moves every operand that reads the local pinned in `pin` off it,
+    /// before the local changes.
+    fn detach_pinned(&mut self, pin: Loc) {
+        for i in 0..self.stack.len() {
+            if self.stack[i].loc != pin {
+                continue;
+            }
+            match pin {
+                Loc::PinnedGpr(p) => match self.regs.free_gpr_except(&[]) {
+                    Some(r) => {
+                        self.a.mov_rr(Size::S64, r, p);
+                        self.regs.take_gpr(r);
+                        self.stack[i].loc = Loc::Gpr(r);
+                    }
+                    None => self.spill_at(i),
+                },
+                Loc::PinnedXmm(p) => match self.regs.any_free_xmm() {
+                    Some(x) => {
+                        self.a.sse_rr(SseOp::MOVAPS, x, p);
+                        self.regs.take_xmm(x);
+                        self.stack[i].loc = Loc::Xmm(x);
+                    }
+                    None => self.spill_at(i),
+                },
+                _ => {}
+            }
+        }
     }
 
     /// Pops into a specific GPR (evicting its current holder).
@@ -742,6 +792,11 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         let v = self.pop();
         match v.loc {
             Loc::Xmm(x) => x,
+            Loc::PinnedXmm(pin) => {
+                let x = self.alloc_xmm();
+                self.a.sse_rr(SseOp::MOVAPS, x, pin);
+                x
+            }
             Loc::Const(bits) => {
                 let x = self.alloc_xmm();
                 self.load_const_xmm(x, v.ty, bits);
@@ -753,7 +808,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 self.a.sse_rm(load_op(v.ty), x, home);
                 x
             }
-            Loc::Gpr(_) | Loc::Flags(_) => unreachable!("float operand in a GPR or flags"),
+            Loc::Gpr(_) | Loc::PinnedGpr(_) | Loc::Flags(_) => {
+                unreachable!("float operand in a GPR or flags")
+            }
         }
     }
 
@@ -983,7 +1040,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             return cond;
         }
         // Spilling only stores, so the popped register stays intact.
-        let r = self.pop_gpr();
+        let r = self.pop_gpr_read();
         self.spill_all();
         self.a.test_rr(Size::S32, r, r);
         Cond::Ne
@@ -1293,16 +1350,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         let local = self.locals[index as usize];
         let at = Mem::base(Gpr::Rbp, local.offset);
         match local.pin {
-            Some(Loc::Gpr(pin)) => {
-                let r = self.alloc_gpr();
-                self.a.mov_rr(Size::S64, r, pin);
-                self.push_gpr(local.ty, r);
-            }
-            Some(Loc::Xmm(pin)) => {
-                let x = self.alloc_xmm();
-                self.a.sse_rr(SseOp::MOVAPS, x, pin);
-                self.push_xmm(local.ty, x);
-            }
+            Some(Loc::Gpr(pin)) => self.push(local.ty, Loc::PinnedGpr(pin)),
+            Some(Loc::Xmm(pin)) => self.push(local.ty, Loc::PinnedXmm(pin)),
             _ if is_float(local.ty) => {
                 let x = self.alloc_xmm();
                 self.a.sse_rm(load_op(local.ty), x, at);
@@ -1326,8 +1375,29 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         if let Some(pin) = local.pin {
             let pos = self.stack.len() - 1;
             let v = self.pop();
+            // Operands still reading the old value move off the register
+            // (not into the register of the value being stored).
+            match v.loc {
+                Loc::Gpr(r) => self.regs.take_gpr(r),
+                Loc::Xmm(x) => self.regs.take_xmm(x),
+                _ => {}
+            }
+            self.detach_pinned(match pin {
+                Loc::Gpr(p) => Loc::PinnedGpr(p),
+                Loc::Xmm(p) => Loc::PinnedXmm(p),
+                other => other,
+            });
+            match v.loc {
+                Loc::Gpr(r) => self.regs.free_gpr(r),
+                Loc::Xmm(x) => self.regs.free_xmm(x),
+                _ => {}
+            }
             match (pin, v.loc) {
-                (Loc::Gpr(p), Loc::Gpr(r)) => self.a.mov_rr(Size::S64, p, r),
+                (Loc::Gpr(p), Loc::Gpr(r) | Loc::PinnedGpr(r)) => {
+                    if p != r {
+                        self.a.mov_rr(Size::S64, p, r)
+                    }
+                }
                 (Loc::Gpr(p), Loc::Const(bits)) => self.a.mov_ri(Size::S64, p, bits as i64),
                 (Loc::Gpr(p), Loc::Home) => {
                     let size = if local.ty == ValType::I32 {
@@ -1338,7 +1408,11 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                     let home = self.home(pos);
                     self.a.mov_rm(size, p, home);
                 }
-                (Loc::Xmm(p), Loc::Xmm(x)) => self.a.sse_rr(SseOp::MOVAPS, p, x),
+                (Loc::Xmm(p), Loc::Xmm(x) | Loc::PinnedXmm(x)) => {
+                    if p != x {
+                        self.a.sse_rr(SseOp::MOVAPS, p, x)
+                    }
+                }
                 (Loc::Xmm(p), Loc::Const(bits)) => self.load_const_xmm(p, local.ty, bits),
                 (Loc::Xmm(p), Loc::Home) => {
                     let home = self.home(pos);
@@ -1370,8 +1444,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 }
                 return;
             }
-            Loc::Xmm(x) => self.a.sse_mr(store_op(v.ty), at, x),
-            Loc::Gpr(_) | Loc::Const(_) | Loc::Flags(_) => self.store_val(at, v),
+            Loc::Xmm(x) | Loc::PinnedXmm(x) => self.a.sse_mr(store_op(v.ty), at, x),
+            Loc::Gpr(_) | Loc::PinnedGpr(_) | Loc::Const(_) | Loc::Flags(_) => {
+                self.store_val(at, v)
+            }
         }
         if !tee {
             self.pop();
@@ -1460,7 +1536,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 self.set_unreachable();
             }
             Operator::Return => {
-                self.spill_all();
+                // Results go straight from wherever they are to the caller.
+                self.materialize_flags();
                 self.emit_return();
                 self.set_unreachable();
             }

@@ -88,7 +88,7 @@ impl FuncCompiler<'_, '_, '_> {
                 self.pop();
                 (None, (c as u32) as u64 + memarg.offset)
             }
-            _ => (Some(self.pop_gpr()), memarg.offset),
+            _ => (Some(self.pop_gpr_read()), memarg.offset),
         };
         let end = offset + u64::from(size);
         match addr {
@@ -141,7 +141,7 @@ impl FuncCompiler<'_, '_, '_> {
                 self.pop();
                 (None, (c as u32) as u64 + memarg.offset)
             }
-            _ => (Some(self.pop_gpr()), memarg.offset),
+            _ => (Some(self.pop_gpr_read()), memarg.offset),
         };
         let b = self.base_register(base);
         let at = match addr {
@@ -201,7 +201,7 @@ impl FuncCompiler<'_, '_, '_> {
         let v = self.peek(0);
         match v.ty {
             ValType::F32 | ValType::F64 => {
-                let x = self.pop_xmm();
+                let x = self.pop_xmm_read();
                 self.regs.take_xmm(x);
                 let at = self.address(memarg, size.bytes());
                 self.regs.free_xmm(x);
@@ -213,7 +213,7 @@ impl FuncCompiler<'_, '_, '_> {
                 self.a.sse_mr(op, at, x);
             }
             _ => {
-                let r = self.pop_gpr();
+                let r = self.pop_gpr_read();
                 self.regs.take_gpr(r);
                 let at = self.address(memarg, size.bytes());
                 self.regs.free_gpr(r);

@@ -4,7 +4,9 @@
 use super::func::FuncCompiler;
 use super::stack::{Loc, SCRATCH, SCRATCH_XMM, SCRATCH2, Val};
 use crate::abi::TrapCode;
-use crate::asm::x64::{AluOp, Cond, Gpr, RoundMode, ShiftOp, Size, SseOp, UnaryOp, Xmm};
+use crate::asm::x64::{
+    AluOp, Cond, Gpr, Mem, RoundMode, Scale, ShiftOp, Size, SseOp, UnaryOp, Xmm,
+};
 use crate::decode::{Operator, ValType};
 use crate::error::Result;
 
@@ -356,17 +358,58 @@ impl FuncCompiler<'_, '_, '_> {
         Ok(true)
     }
 
-    /// Pops two integer operands into registers: `(a, b)` for `a op b`.
+    /// Pops two integer operands into registers for `a op= b`: `a` is
+    /// the caller's to write, `b` only to read (see
+    /// [`FuncCompiler::pop_gpr_read`]).
     fn pop_gpr_pair(&mut self) -> (Gpr, Gpr) {
-        let b = self.pop_gpr();
+        let b = self.pop_gpr_read();
         self.regs.take_gpr(b);
         let a = self.pop_gpr();
         self.regs.free_gpr(b);
         (a, b)
     }
 
+    /// Pops two integer operands that are only read (comparisons).
+    fn pop_gpr_pair_read(&mut self) -> (Gpr, Gpr) {
+        let b = self.pop_gpr_read();
+        self.regs.take_gpr(b);
+        let a = self.pop_gpr_read();
+        self.regs.free_gpr(b);
+        (a, b)
+    }
+
+    /// The pinned local register the next operand below the top reads, if
+    /// it is one.
+    fn pinned_below_top(&self) -> Option<Gpr> {
+        match self.peek(1).loc {
+            Loc::PinnedGpr(p) => Some(p),
+            _ => None,
+        }
+    }
+
     fn int_alu(&mut self, ty: ValType, op: AluOp) {
         let size = int_size(ty);
+        // `local + imm` and `local + local` need no copy of the local:
+        // `lea` computes into a fresh register.
+        if op == AluOp::Add
+            && let Some(pa) = self.pinned_below_top()
+        {
+            let at = match self.peek(0).loc {
+                Loc::Const(_) => self.pop_imm32(ty).map(|imm| Mem::base(pa, imm)),
+                Loc::PinnedGpr(pb) => {
+                    self.pop();
+                    Some(Mem::indexed(pa, pb, Scale::X1, 0))
+                }
+                _ => None,
+            };
+            if let Some(at) = at {
+                self.pop();
+                let r = self.alloc_gpr();
+                self.a.lea(size, r, at);
+                self.push_gpr(ty, r);
+                return;
+            }
+        }
         if let Some(imm) = self.pop_imm32(ty) {
             let a = self.pop_gpr();
             self.a.alu_ri(op, size, a, imm);
@@ -394,11 +437,11 @@ impl FuncCompiler<'_, '_, '_> {
     fn int_cmp(&mut self, ty: ValType, cond: Cond) {
         let size = int_size(ty);
         let a = if let Some(imm) = self.pop_imm32(ty) {
-            let a = self.pop_gpr();
+            let a = self.pop_gpr_read();
             self.a.alu_ri(AluOp::Cmp, size, a, imm);
             a
         } else {
-            let (a, b) = self.pop_gpr_pair();
+            let (a, b) = self.pop_gpr_pair_read();
             self.a.alu_rr(AluOp::Cmp, size, a, b);
             a
         };
@@ -579,7 +622,8 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_gpr(ty, if rem { Gpr::Rdx } else { Gpr::Rax });
     }
 
-    /// Pops two float operands: `(a, b)` for `a op b`.
+    /// Pops two float operands: `(a, b)` for `a op b`, both the caller's
+    /// to write.
     fn pop_xmm_pair(&mut self) -> (Xmm, Xmm) {
         let b = self.pop_xmm();
         self.regs.take_xmm(b);
@@ -588,8 +632,17 @@ impl FuncCompiler<'_, '_, '_> {
         (a, b)
     }
 
+    /// Pops two float operands for `a op= b`: `b` only to read.
+    fn pop_xmm_pair_read_b(&mut self) -> (Xmm, Xmm) {
+        let b = self.pop_xmm_read();
+        self.regs.take_xmm(b);
+        let a = self.pop_xmm();
+        self.regs.free_xmm(b);
+        (a, b)
+    }
+
     fn float_bin(&mut self, ty: ValType, op: SseOp) {
-        let (a, b) = self.pop_xmm_pair();
+        let (a, b) = self.pop_xmm_pair_read_b();
         self.a.sse_rr(op, a, b);
         self.push_xmm(ty, a);
     }
@@ -652,7 +705,7 @@ impl FuncCompiler<'_, '_, '_> {
     /// -0 < +0.
     fn float_minmax(&mut self, ty: ValType, is_min: bool) {
         let ops = float_ops(ty);
-        let (a, b) = self.pop_xmm_pair();
+        let (a, b) = self.pop_xmm_pair_read_b();
         let nan = self.a.new_label();
         let equal = self.a.new_label();
         let done = self.a.new_label();

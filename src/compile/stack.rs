@@ -29,6 +29,13 @@ pub enum Loc {
     /// condition holds. Only the top operand can be here, and only until the
     /// next operator, which either branches on it or materializes it.
     Flags(crate::asm::x64::Cond),
+    /// The value of a local pinned in this GPR, read lazily (`local.get`
+    /// costs nothing): the operand does not own the register, so consumers
+    /// read it and never write it, and `local.set`/`local.tee` of that
+    /// local first moves such operands elsewhere.
+    PinnedGpr(Gpr),
+    /// The same for a local pinned in an XMM register.
+    PinnedXmm(Xmm),
 }
 
 /// One operand of the value stack.
@@ -85,23 +92,43 @@ pub const ALLOCATABLE_XMMS: [Xmm; 15] = [
 /// Scratch XMM register (never allocated).
 pub const SCRATCH_XMM: Xmm = Xmm::Xmm15;
 
-/// The set of registers currently holding operands.
+/// The set of registers currently holding operands, and of those pinned
+/// to locals for the whole function (always taken: freeing one is a no-op,
+/// so code that holds and releases an operand's register needs no special
+/// case for a pinned local's).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RegSet {
     gprs: u16,
     xmms: u16,
+    pinned_gprs: u16,
+    pinned_xmms: u16,
 }
 
 impl RegSet {
+    /// Reserves `r` for a local for the whole function.
+    pub fn pin_gpr(&mut self, r: Gpr) {
+        self.gprs |= 1 << r.enc();
+        self.pinned_gprs |= 1 << r.enc();
+    }
+
+    /// Reserves `x` for a local for the whole function.
+    pub fn pin_xmm(&mut self, x: Xmm) {
+        self.xmms |= 1 << x.enc();
+        self.pinned_xmms |= 1 << x.enc();
+    }
+
     /// Marks `r` as holding a value.
     pub fn take_gpr(&mut self, r: Gpr) {
-        debug_assert!(!self.has_gpr(r), "{r:?} is already in use");
+        debug_assert!(
+            !self.has_gpr(r) || self.pinned_gprs & (1 << r.enc()) != 0,
+            "{r:?} is already in use"
+        );
         self.gprs |= 1 << r.enc();
     }
 
-    /// Marks `r` as free.
+    /// Marks `r` as free (unless it is pinned).
     pub fn free_gpr(&mut self, r: Gpr) {
-        self.gprs &= !(1 << r.enc());
+        self.gprs &= !(1 << r.enc()) | self.pinned_gprs;
     }
 
     /// True when `r` holds a value.
@@ -119,13 +146,16 @@ impl RegSet {
 
     /// Marks `x` as holding a value.
     pub fn take_xmm(&mut self, x: Xmm) {
-        debug_assert!(!self.has_xmm(x), "{x:?} is already in use");
+        debug_assert!(
+            !self.has_xmm(x) || self.pinned_xmms & (1 << x.enc()) != 0,
+            "{x:?} is already in use"
+        );
         self.xmms |= 1 << x.enc();
     }
 
-    /// Marks `x` as free.
+    /// Marks `x` as free (unless it is pinned).
     pub fn free_xmm(&mut self, x: Xmm) {
-        self.xmms &= !(1 << x.enc());
+        self.xmms &= !(1 << x.enc()) | self.pinned_xmms;
     }
 
     /// True when `x` holds a value.
@@ -138,9 +168,9 @@ impl RegSet {
         ALLOCATABLE_XMMS.iter().copied().find(|&x| !self.has_xmm(x))
     }
 
-    /// True when no register holds a value.
+    /// True when no register holds an operand (pinned ones aside).
     pub fn is_empty(&self) -> bool {
-        self.gprs == 0 && self.xmms == 0
+        self.gprs & !self.pinned_gprs == 0 && self.xmms & !self.pinned_xmms == 0
     }
 }
 
