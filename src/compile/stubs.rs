@@ -3,7 +3,7 @@
 //! to leave, and the host-call stub that host functions point to. Their
 //! behaviour is the contract described in [`crate::abi`].
 
-use crate::abi::{ExecContext, ExitCode, VmContext};
+use crate::abi::{ExecContext, ExitCode, VmContext, VmFuncRef};
 use crate::asm::x64::{AluOp, Assembler, Cond, Gpr, Label, Mem, Scale, ShiftOp, Size};
 use crate::error::{Error, Result};
 use alloc::vec::Vec;
@@ -157,13 +157,20 @@ fn emit_resume(a: &mut Assembler) {
 
 /// Emits the host-call stub. On entry `rax` holds the host function's
 /// `VmFuncRef` and `r15` a context whose `exec` is the store's; the argument
-/// area is above the return address.
+/// area is above the return address. The payload is the function's
+/// `host_index` (zero-extended), so the host finds it with one bounds-checked
+/// index instead of looking the `VmFuncRef` address up.
 fn emit_host_call(a: &mut Assembler, exit: Label) {
     a.mov_rm(Size::S64, Gpr::Rcx, vmctx_mem(offset_of!(VmContext, exec)));
+    a.mov_rm(
+        Size::S32,
+        Gpr::Rdx,
+        Mem::base(Gpr::Rax, offset_of!(VmFuncRef, host_index) as i32),
+    );
     a.mov_mr(
         Size::S64,
         exec_mem(Gpr::Rcx, offset_of!(ExecContext, payload)),
-        Gpr::Rax,
+        Gpr::Rdx,
     );
     a.lea(Size::S64, Gpr::Rdx, Mem::base(Gpr::Rsp, 8));
     a.mov_mr(

@@ -34,7 +34,7 @@
 use super::func::Func;
 use super::store::{Caller, FuncKind, Store, StoreInner};
 use super::values::Val;
-use crate::abi::{ExitCode, TrapCode, VmContext, VmFuncRef, slot_offsets};
+use crate::abi::{ExitCode, TrapCode, VmFuncRef, slot_offsets};
 use crate::decode::{FuncType, ValType};
 use crate::error::{Error, Result};
 use alloc::vec;
@@ -219,7 +219,7 @@ fn start_call<T>(
     check_args(&store.inner, &ty, params, results.len())?;
     match data.kind {
         FuncKind::Host { index, .. } => {
-            call_host(store, index, None, &ty, params, results)?;
+            call_host(store, index, 0, params, results)?;
             Ok(CallOutcome::Finished)
         }
         FuncKind::Wasm => {
@@ -286,7 +286,7 @@ fn check_args(inner: &StoreInner, ty: &FuncType, params: &[Val], nresults: usize
 }
 
 /// Number of 8-byte slots of a call's argument/result area.
-fn slot_count(ty: &FuncType) -> usize {
+pub(crate) fn slot_count(ty: &FuncType) -> usize {
     crate::abi::area_size(ty.params()).max(crate::abi::area_size(ty.results())) as usize / 8
 }
 
@@ -316,24 +316,24 @@ fn read_slot(slots: &[u64], offset: usize, ty: ValType) -> u128 {
     }
 }
 
-/// Runs a host function with a [`Caller`] and checks its results.
+/// Runs host function `index` with a [`Caller`] whose calling context is
+/// `vmctx` (0 for the host), and checks its results.
 fn call_host<T>(
     store: &mut Store<T>,
     index: u32,
-    instance: Option<u32>,
-    ty: &FuncType,
+    vmctx: usize,
     params: &[Val],
     results: &mut [Val],
 ) -> Result<()> {
-    let f = store
+    let entry = store
         .host_funcs
         .get(index as usize)
-        .cloned()
         .ok_or_else(|| Error::runtime("unknown host function"))?;
+    let (f, ty) = (entry.func.clone(), entry.ty.clone());
     for (r, &t) in results.iter_mut().zip(ty.results()) {
         *r = Val::default_for(t);
     }
-    f(Caller { store, instance }, params, results)?;
+    f(Caller { store, vmctx }, params, results)?;
     for (r, &t) in results.iter().zip(ty.results()) {
         super::store::check_val(&store.inner, r, t)
             .map_err(|e| e.context("host function returned a wrong result"))?;
@@ -435,17 +435,21 @@ impl StoreInner {
         Some(())
     }
 
-    /// The instance whose code exited (its `r15`, saved at `wasm_rsp`).
-    fn exiting_instance(&self) -> Option<u32> {
+    /// The address of the context of the code that exited (its `r15`,
+    /// saved at `wasm_rsp`), or 0. Only a key for `vmctx_map`: never
+    /// dereferenced.
+    fn exiting_vmctx(&self) -> usize {
         let mut top = [0u64; 1];
         if !self.read_stack_into(self.exec.wasm_rsp, &mut top) {
-            return None;
+            return 0;
         }
-        let vmctx = top[0] as usize;
-        if vmctx == &*self.host_vmctx as *const VmContext as usize {
-            return None;
-        }
-        self.vmctx_map.get(&vmctx).copied()
+        top[0] as usize
+    }
+
+    /// The instance whose code exited. The host context of host functions
+    /// is in no map, so it is `None`.
+    fn exiting_instance(&self) -> Option<u32> {
+        self.vmctx_map.get(&self.exiting_vmctx()).copied()
     }
 }
 
@@ -616,24 +620,19 @@ fn serve_exits<T>(
     }
 }
 
-/// Serves `ExitCode::HostCall`: arguments and results travel through the
-/// area at `call_args`.
+/// Serves `ExitCode::HostCall`: `payload` is the function's index in
+/// `Store::host_funcs`; arguments and results travel through the area at
+/// `call_args`.
 fn host_call<T>(store: &mut Store<T>) -> Result<()> {
-    let payload = store.inner.exec.payload as usize;
-    let args_addr = store.inner.exec.call_args;
-    let (index, ty) = match store
-        .inner
-        .func_from_raw(payload)
-        .and_then(|f| store.inner.func_data(f).ok())
-    {
-        Some(data) => match data.kind {
-            FuncKind::Host { index, .. } => (index, data.ty.clone()),
-            FuncKind::Wasm => return Err(Error::runtime("host call of a wasm function")),
-        },
-        None => return Err(Error::runtime("host call of an unknown function")),
+    let (index, args_addr) = (store.inner.exec.payload, store.inner.exec.call_args);
+    let Some(entry) = usize::try_from(index)
+        .ok()
+        .and_then(|i| store.host_funcs.get(i))
+    else {
+        return Err(Error::runtime("host call of an unknown function").with_index(index as u32));
     };
-    let instance = store.inner.exiting_instance();
-    let nslots = slot_count(&ty);
+    let (nslots, ty) = (entry.nslots, entry.ty.clone());
+    let vmctx = store.inner.exiting_vmctx();
     // Small calls (the common case) use buffers on the host stack.
     const SMALL: usize = 8;
     let mut slot_buf = [0u64; 2 * SMALL];
@@ -669,7 +668,7 @@ fn host_call<T>(store: &mut Store<T>) -> Result<()> {
         *p = store.inner.raw_to_val(t, read_slot(slots, off, t));
         off += crate::abi::slot_size(t) as usize;
     }
-    call_host(store, index, instance, &ty, params, results)?;
+    call_host(store, index as u32, vmctx, params, results)?;
     let mut off = 0usize;
     for (r, &t) in results.iter().zip(ty.results()) {
         let raw = store.inner.val_to_raw(r)?;
@@ -766,6 +765,16 @@ mod tests {
         nslots: usize,
     ) -> Result<Vec<u64>> {
         let funcref = store.inner.func_data(f)?.funcref;
+        enter_funcref(store, funcref, args, nslots)
+    }
+
+    /// Enters the shim that calls through `funcref`.
+    fn enter_funcref<T>(
+        store: &mut Store<T>,
+        funcref: *const VmFuncRef,
+        args: &[u64],
+        nslots: usize,
+    ) -> Result<Vec<u64>> {
         let code = shim(funcref);
         let target = VmFuncRef {
             code: code.exec_ptr().as_ptr(),
@@ -794,6 +803,29 @@ mod tests {
         let slots = enter_host(&mut store, add, &[1, 2], 2).unwrap();
         assert_eq!(slots[0], 3);
         assert_eq!(store.inner.depth, 0);
+    }
+
+    #[test]
+    fn a_host_index_outside_the_store_is_an_error() {
+        let engine = Engine::default();
+        let mut store = Store::new(&engine, ());
+        let f = Func::wrap(&mut store, |x: i32| x);
+        let mut forged = copy_funcref(store.inner.func_data(f).unwrap().funcref);
+        forged.host_index = 1;
+        let err = enter_funcref(&mut store, &forged, &[7], 2).unwrap_err();
+        assert!(
+            err.to_string().contains("host call of an unknown function"),
+            "{err}"
+        );
+        assert_eq!(store.inner.depth, 0);
+        // The real one still works.
+        assert_eq!(enter_host(&mut store, f, &[7], 2).unwrap()[0], 7);
+    }
+
+    /// A copy of a store's `VmFuncRef`.
+    fn copy_funcref(funcref: *const VmFuncRef) -> VmFuncRef {
+        // SAFETY: the pointer comes from a live store's `FuncData`.
+        unsafe { *funcref }
     }
 
     #[test]

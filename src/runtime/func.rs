@@ -17,6 +17,16 @@ use core::marker::PhantomData;
 /// A host function as the store keeps it.
 pub type HostFunc<T> = Arc<dyn Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync>;
 
+/// A host function of a store (`Store::host_funcs`, indexed by
+/// `VmFuncRef::host_index`) with what serving a call to it needs, computed
+/// once when it is created so that the exit loop derives nothing per call.
+pub(crate) struct HostEntry<T> {
+    pub func: HostFunc<T>,
+    pub ty: Arc<FuncType>,
+    /// 8-byte slots of its argument/result area (see [`crate::abi`]).
+    pub nslots: usize,
+}
+
 /// A function of a store (defined by an instance or by the host).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Func {
@@ -153,11 +163,16 @@ impl<T> super::store::Store<T> {
             host_index,
         });
         let ptr: *const VmFuncRef = &*funcref;
-        self.host_funcs.push(f);
+        let ty = Arc::new(ty);
+        self.host_funcs.push(HostEntry {
+            func: f,
+            ty: ty.clone(),
+            nslots: exec::slot_count(&ty),
+        });
         push_func_infallible(
             inner,
             FuncData {
-                ty: alloc::sync::Arc::new(ty),
+                ty,
                 funcref: ptr,
                 kind: FuncKind::Host {
                     index: host_index,
