@@ -179,20 +179,20 @@ pub(crate) fn call<T>(
     }
 }
 
-/// Calls the wasm function `func` with its arguments already laid out in
-/// `slots` (8 bytes per value, no `v128`), which receive the results: the
-/// path of [`TypedFunc::call`](super::TypedFunc::call), whose types were
-/// checked when it was made, so nothing is converted or allocated here.
-pub(crate) fn call_slots<T>(store: &mut Store<T>, func: Func, slots: &mut [u64]) -> Result<bool> {
+/// Calls `func` with its arguments already laid out in `slots` (8 bytes per
+/// value, no `v128`), which receive the results: the path of
+/// [`TypedFunc::call`](super::TypedFunc::call), whose types were checked
+/// when it was made, so nothing is converted or allocated here.
+pub(crate) fn call_slots<T>(store: &mut Store<T>, func: Func, slots: &mut [u64]) -> Result<()> {
     let data = store.inner.func_data(func)?;
-    if !matches!(data.kind, FuncKind::Wasm) {
-        return Ok(false);
+    if let FuncKind::Host { index, .. } = data.kind {
+        return run_host(store, index as usize, 0, slots);
     }
     // SAFETY: `funcref` belongs to a function of this store, so it points at
     // a live `VmFuncRef` the store owns.
     let target = unsafe { *data.funcref };
     match invoke(store, target, slots, false)? {
-        None => Ok(true),
+        None => Ok(()),
         Some(_) => Err(Error::runtime("a non-resumable call paused")),
     }
 }
@@ -219,7 +219,7 @@ fn start_call<T>(
     check_args(&store.inner, &ty, params, results.len())?;
     match data.kind {
         FuncKind::Host { index, .. } => {
-            call_host(store, index, 0, params, results)?;
+            call_host(store, index, params, results)?;
             Ok(CallOutcome::Finished)
         }
         FuncKind::Wasm => {
@@ -290,7 +290,9 @@ pub(crate) fn slot_count(ty: &FuncType) -> usize {
     crate::abi::area_size(ty.params()).max(crate::abi::area_size(ty.results())) as usize / 8
 }
 
-fn write_slot(slots: &mut [u64], offset: usize, ty: ValType, raw: u128) {
+/// Writes the raw value of type `ty` to the slot at byte `offset`
+/// (ignored when outside `slots`).
+pub(crate) fn write_slot(slots: &mut [u64], offset: usize, ty: ValType, raw: u128) {
     let i = offset / 8;
     if let Some(s) = slots.get_mut(i) {
         *s = raw as u64;
@@ -302,7 +304,9 @@ fn write_slot(slots: &mut [u64], offset: usize, ty: ValType, raw: u128) {
     }
 }
 
-fn read_slot(slots: &[u64], offset: usize, ty: ValType) -> u128 {
+/// Reads the raw value of type `ty` from the slot at byte `offset` (zero
+/// when outside `slots`).
+pub(crate) fn read_slot(slots: &[u64], offset: usize, ty: ValType) -> u128 {
     let i = offset / 8;
     let lo = slots.get(i).copied().unwrap_or(0) as u128;
     let raw = if ty == ValType::V128 {
@@ -316,12 +320,11 @@ fn read_slot(slots: &[u64], offset: usize, ty: ValType) -> u128 {
     }
 }
 
-/// Runs host function `index` with a [`Caller`] whose calling context is
-/// `vmctx` (0 for the host), and checks its results.
+/// Runs host function `index` for the host: converts `params` (already
+/// checked against its type) to slots, runs it, and reads `results` back.
 fn call_host<T>(
     store: &mut Store<T>,
     index: u32,
-    vmctx: usize,
     params: &[Val],
     results: &mut [Val],
 ) -> Result<()> {
@@ -329,16 +332,28 @@ fn call_host<T>(
         .host_funcs
         .get(index as usize)
         .ok_or_else(|| Error::runtime("unknown host function"))?;
-    let (f, ty) = (entry.func.clone(), entry.ty.clone());
-    for (r, &t) in results.iter_mut().zip(ty.results()) {
-        *r = Val::default_for(t);
+    let (ty, nslots) = (entry.ty.clone(), entry.nslots);
+    let mut slots = vec![0u64; nslots];
+    let mut offsets = Vec::new();
+    slot_offsets(ty.params(), &mut offsets);
+    for ((p, &t), &off) in params.iter().zip(ty.params()).zip(&offsets) {
+        write_slot(&mut slots, off as usize, t, store.inner.val_to_raw(p)?);
     }
-    f(Caller { store, vmctx }, params, results)?;
-    for (r, &t) in results.iter().zip(ty.results()) {
-        super::store::check_val(&store.inner, r, t)
-            .map_err(|e| e.context("host function returned a wrong result"))?;
-    }
+    run_host(store, index as usize, 0, &mut slots)?;
+    write_results(&store.inner, &ty, &slots, results);
     Ok(())
+}
+
+/// Runs host function `index` on the argument/result `slots` with a
+/// [`Caller`] whose calling context is `vmctx` (0 for the host).
+fn run_host<T>(store: &mut Store<T>, index: usize, vmctx: usize, slots: &mut [u64]) -> Result<()> {
+    let Some(entry) = store.host_funcs.get(index) else {
+        return Err(Error::runtime("host call of an unknown function").with_index(index as u32));
+    };
+    // The clone keeps the closure alive while it runs with the store
+    // borrowed, even if it replaces the whole store through its `Caller`.
+    let f = entry.func.0.clone();
+    f(Caller { store, vmctx }, slots)
 }
 
 impl StoreInner {
@@ -622,20 +637,17 @@ fn serve_exits<T>(
 
 /// Serves `ExitCode::HostCall`: `payload` is the function's index in
 /// `Store::host_funcs`; arguments and results travel through the area at
-/// `call_args`.
+/// `call_args`, copied to and from a buffer on the host stack (the wasm
+/// stack is the store's, which the host function may use meanwhile).
 fn host_call<T>(store: &mut Store<T>) -> Result<()> {
-    let (index, args_addr) = (store.inner.exec.payload, store.inner.exec.call_args);
-    let Some(entry) = usize::try_from(index)
-        .ok()
-        .and_then(|i| store.host_funcs.get(i))
-    else {
-        return Err(Error::runtime("host call of an unknown function").with_index(index as u32));
+    let (payload, args_addr) = (store.inner.exec.payload, store.inner.exec.call_args);
+    let index = usize::try_from(payload).unwrap_or(usize::MAX);
+    let Some(entry) = store.host_funcs.get(index) else {
+        return Err(Error::runtime("host call of an unknown function").with_index(payload as u32));
     };
-    let (nslots, ty) = (entry.nslots, entry.ty.clone());
-    let vmctx = store.inner.exiting_vmctx();
-    // Small calls (the common case) use buffers on the host stack.
-    const SMALL: usize = 8;
-    let mut slot_buf = [0u64; 2 * SMALL];
+    let nslots = entry.nslots;
+    // Small calls (the common case) use a buffer on the host stack.
+    let mut slot_buf = [0u64; 16];
     let mut slot_vec = Vec::new();
     let slots: &mut [u64] = if nslots <= slot_buf.len() {
         &mut slot_buf[..nslots]
@@ -646,35 +658,8 @@ fn host_call<T>(store: &mut Store<T>) -> Result<()> {
     if !store.inner.read_stack_into(args_addr, slots) {
         return Err(Error::runtime("host call arguments outside the wasm stack"));
     }
-    let (np, nr) = (ty.params().len(), ty.results().len());
-    let mut param_buf = [Val::I32(0); SMALL];
-    let mut result_buf = [Val::I32(0); SMALL];
-    let mut param_vec = Vec::new();
-    let mut result_vec = Vec::new();
-    let params: &mut [Val] = if np <= SMALL {
-        &mut param_buf[..np]
-    } else {
-        param_vec.resize(np, Val::I32(0));
-        &mut param_vec
-    };
-    let results: &mut [Val] = if nr <= SMALL {
-        &mut result_buf[..nr]
-    } else {
-        result_vec.resize(nr, Val::I32(0));
-        &mut result_vec
-    };
-    let mut off = 0usize;
-    for (p, &t) in params.iter_mut().zip(ty.params()) {
-        *p = store.inner.raw_to_val(t, read_slot(slots, off, t));
-        off += crate::abi::slot_size(t) as usize;
-    }
-    call_host(store, index as u32, vmctx, params, results)?;
-    let mut off = 0usize;
-    for (r, &t) in results.iter().zip(ty.results()) {
-        let raw = store.inner.val_to_raw(r)?;
-        write_slot(slots, off, t, raw);
-        off += crate::abi::slot_size(t) as usize;
-    }
+    let vmctx = store.inner.exiting_vmctx();
+    run_host(store, index, vmctx, slots)?;
     if store.inner.write_stack(args_addr, slots).is_none() {
         return Err(Error::runtime("host call results outside the wasm stack"));
     }
