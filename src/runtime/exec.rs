@@ -410,6 +410,7 @@ impl StoreInner {
 
     /// True when `n` 8-byte slots at `addr` lie inside the wasm stack and
     /// `addr` is 8-aligned.
+    #[inline]
     fn in_stack(&self, addr: usize, n: usize) -> bool {
         let Some(stack) = self.stack.as_ref() else {
             return false;
@@ -422,6 +423,7 @@ impl StoreInner {
 
     /// Reads `out.len()` slots from the wasm stack at `addr` into `out`, if
     /// they lie inside it.
+    #[inline]
     fn read_stack_into(&self, addr: usize, out: &mut [u64]) -> bool {
         if !self.in_stack(addr, out.len()) {
             return false;
@@ -437,6 +439,7 @@ impl StoreInner {
     }
 
     /// Writes slots into the wasm stack at `addr`, if they lie inside it.
+    #[inline]
     fn write_stack(&mut self, addr: usize, slots: &[u64]) -> Option<()> {
         if !self.in_stack(addr, slots.len()) {
             return None;
@@ -453,6 +456,7 @@ impl StoreInner {
     /// The address of the context of the code that exited (its `r15`,
     /// saved at `wasm_rsp`), or 0. Only a key for `vmctx_map`: never
     /// dereferenced.
+    #[inline]
     fn exiting_vmctx(&self) -> usize {
         let mut top = [0u64; 1];
         if !self.read_stack_into(self.exec.wasm_rsp, &mut top) {
