@@ -39,10 +39,19 @@
 //! stack survive an exit: code spills every live value before it exits.
 //!
 //! Host functions are called like any [`VmFuncRef`]: the runtime points their
-//! `code` at the host-call stub, which records the `VmFuncRef` and the address
-//! of the argument area in the `ExecContext` and exits with
-//! [`ExitCode::HostCall`]; the host reads the arguments from that area, runs
-//! the function, writes the results into the same area and resumes.
+//! `code` at the host-call stub, which records the function's
+//! [`VmFuncRef::host_index`] and the address of the argument area in the
+//! `ExecContext` and exits with [`ExitCode::HostCall`]; the host reads the
+//! arguments from that area, runs the function, writes the results into the
+//! same area and resumes. The stub leaves as the exit stub does, with the
+//! same words at `wasm_rsp` (`r15`, `rbp`, the resume address, the return
+//! into the wasm caller), except that it pushes the resume address itself
+//! and reaches the host with a jump instead of `call` and `ret`, so that only
+//! the resume trampoline's return defeats the CPU's return prediction (see
+//! `compile::stubs`). The index is the store's own numbering, and every
+//! `VmFuncRef` a store's code can reach belongs to that store (instantiation
+//! and table writes check it); the host still bounds-checks the index, so a
+//! wrong one is an error, never a wild call.
 
 use crate::decode::ValType;
 
@@ -54,8 +63,9 @@ pub enum ExitCode {
     Returned = 0,
     /// A trap; `ExecContext::trap_code` says which ([`TrapCode`]).
     Trap = 1,
-    /// Call the host function whose `VmFuncRef` is in `ExecContext::payload`;
-    /// its argument/result area is at `ExecContext::call_args`.
+    /// Call the host function whose [`VmFuncRef::host_index`] is in
+    /// `ExecContext::payload` (zero-extended); its argument/result area is at
+    /// `ExecContext::call_args`.
     HostCall = 2,
     /// `memory.grow` of memory `ExecContext::payload >> 32` by the number of
     /// pages in the low 32 bits; the host writes the result (old size in

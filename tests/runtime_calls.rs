@@ -257,3 +257,130 @@ fn tables_start_and_cross_instance_calls() {
     assert_eq!(*store.data(), 1);
     assert_eq!(tab.get(&store, 1), Some(Val::FuncRef(Some(host))));
 }
+
+/// Host functions run on the call's raw slots: closures over `Val`s
+/// (`Func::new`) are converted and checked, typed closures (`Func::wrap`)
+/// are not; both work from wasm and from the host, with every value type.
+#[test]
+fn host_functions_over_values_and_slots() {
+    use wasmkern::{ExternRef, FuncType, ValType};
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        wat::parse_str(
+            r#"(module
+        (import "host" "mix" (func $mix (param i32 v128 externref funcref f64)
+                                       (result funcref f64 v128 externref i32)))
+        (import "host" "liar" (func $liar (result i64)))
+        (import "host" "add3" (func $add3 (param i32 i64 f32) (result f64)))
+        (func $seven (export "seven") (result i32) i32.const 7)
+        (elem declare func $seven)
+        (func (export "mix") (param externref) (result funcref f64 v128 externref i32)
+          (call $mix (i32.const 5) (v128.const i64x2 1 -2) (local.get 0)
+                     (ref.func $seven) (f64.const 2.5)))
+        (func (export "lie") (result i64) call $liar)
+        (func (export "add3") (param i32 i64 f32) (result f64)
+          (call $add3 (local.get 0) (local.get 1) (local.get 2))))"#,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let mut store = Store::new(&engine, 0u32);
+    let ty = FuncType::new(
+        &[
+            ValType::I32,
+            ValType::V128,
+            ValType::ExternRef,
+            ValType::FuncRef,
+            ValType::F64,
+        ],
+        &[
+            ValType::FuncRef,
+            ValType::F64,
+            ValType::V128,
+            ValType::ExternRef,
+            ValType::I32,
+        ],
+    );
+    let mix = Func::new(&mut store, ty, |mut caller, params, results| {
+        let [i, v, e, f, d] = params else {
+            return Err(Error::msg("wrong arity"));
+        };
+        let e = e.externref().flatten().ok_or_else(|| Error::msg("null"))?;
+        let tag = *e.data(&caller).unwrap().downcast_ref::<u32>().unwrap();
+        *caller.data_mut() = tag;
+        // Back into wasm through the funcref argument.
+        let f = f
+            .funcref()
+            .flatten()
+            .ok_or_else(|| Error::msg("null func"))?;
+        let mut seven = [Val::I32(0)];
+        f.call(&mut caller, &[], &mut seven)?;
+        results[0] = Val::FuncRef(Some(f));
+        results[1] = Val::F64((d.unwrap_f64() * 2.0).to_bits());
+        results[2] = Val::V128(v.v128().unwrap().wrapping_add(1u128 << 64));
+        results[3] = Val::ExternRef(Some(e));
+        results[4] = Val::I32(i.unwrap_i32() + seven[0].unwrap_i32());
+        Ok(())
+    });
+    let liar = Func::new(
+        &mut store,
+        FuncType::new(&[], &[ValType::I64]),
+        |_, _, results| {
+            results[0] = Val::F32(0);
+            Ok(())
+        },
+    );
+    let add3 = Func::wrap(&mut store, |a: i32, b: i64, c: f32| {
+        f64::from(a) + b as f64 + f64::from(c)
+    });
+    let instance =
+        Instance::new(&mut store, &module, &[mix.into(), liar.into(), add3.into()]).unwrap();
+
+    // Every value type through a host function over values, from wasm.
+    let tag = ExternRef::new(&mut store, 99u32).unwrap();
+    let mut out = [
+        Val::I32(0),
+        Val::I32(0),
+        Val::I32(0),
+        Val::I32(0),
+        Val::I32(0),
+    ];
+    instance
+        .get_func(&mut store, "mix")
+        .unwrap()
+        .call(&mut store, &[Val::ExternRef(Some(tag))], &mut out)
+        .unwrap();
+    let seven = instance.get_func(&mut store, "seven").unwrap();
+    assert_eq!(out[0].funcref(), Some(Some(seven)));
+    assert_eq!(out[1].unwrap_f64(), 5.0);
+    // v128.const i64x2 1 -2, plus one in the high lane.
+    assert_eq!(out[2].v128(), Some((u64::MAX as u128) << 64 | 1));
+    assert_eq!(out[3].externref(), Some(Some(tag)));
+    assert_eq!(out[4].unwrap_i32(), 12);
+    assert_eq!(*store.data(), 99);
+
+    // A host function over values that returns the wrong type is an error
+    // from wasm too, and the store stays usable.
+    let lie = instance
+        .get_typed_func::<(), i64>(&mut store, "lie")
+        .unwrap();
+    let err = lie.call(&mut store, ()).unwrap_err();
+    assert!(err.to_string().contains("wrong result"), "{err}");
+
+    // A typed host function from wasm, and directly from the host, typed
+    // and untyped.
+    let add3_wasm = instance
+        .get_typed_func::<(i32, i64, f32), f64>(&mut store, "add3")
+        .unwrap();
+    assert_eq!(
+        add3_wasm.call(&mut store, (-1, 1 << 40, 0.5)).unwrap(),
+        (1u64 << 40) as f64 - 0.5
+    );
+    let typed = add3.typed::<(i32, i64, f32), f64>(&store).unwrap();
+    assert_eq!(typed.call(&mut store, (2, 3, 0.25)).unwrap(), 5.25);
+    let mut out = [Val::F64(0)];
+    let args = [Val::I32(2), Val::I64(3), Val::F32(0.25f32.to_bits())];
+    add3.call(&mut store, &args, &mut out).unwrap();
+    assert_eq!(out[0].unwrap_f64(), 5.25);
+}

@@ -34,7 +34,7 @@
 use super::func::Func;
 use super::store::{Caller, FuncKind, Store, StoreInner};
 use super::values::Val;
-use crate::abi::{ExitCode, TrapCode, VmContext, VmFuncRef, slot_offsets};
+use crate::abi::{ExitCode, TrapCode, VmFuncRef, slot_offsets};
 use crate::decode::{FuncType, ValType};
 use crate::error::{Error, Result};
 use alloc::vec;
@@ -179,20 +179,20 @@ pub(crate) fn call<T>(
     }
 }
 
-/// Calls the wasm function `func` with its arguments already laid out in
-/// `slots` (8 bytes per value, no `v128`), which receive the results: the
-/// path of [`TypedFunc::call`](super::TypedFunc::call), whose types were
-/// checked when it was made, so nothing is converted or allocated here.
-pub(crate) fn call_slots<T>(store: &mut Store<T>, func: Func, slots: &mut [u64]) -> Result<bool> {
+/// Calls `func` with its arguments already laid out in `slots` (8 bytes per
+/// value, no `v128`), which receive the results: the path of
+/// [`TypedFunc::call`](super::TypedFunc::call), whose types were checked
+/// when it was made, so nothing is converted or allocated here.
+pub(crate) fn call_slots<T>(store: &mut Store<T>, func: Func, slots: &mut [u64]) -> Result<()> {
     let data = store.inner.func_data(func)?;
-    if !matches!(data.kind, FuncKind::Wasm) {
-        return Ok(false);
+    if let FuncKind::Host { index, .. } = data.kind {
+        return run_host(store, index as usize, 0, slots);
     }
     // SAFETY: `funcref` belongs to a function of this store, so it points at
     // a live `VmFuncRef` the store owns.
     let target = unsafe { *data.funcref };
     match invoke(store, target, slots, false)? {
-        None => Ok(true),
+        None => Ok(()),
         Some(_) => Err(Error::runtime("a non-resumable call paused")),
     }
 }
@@ -219,7 +219,7 @@ fn start_call<T>(
     check_args(&store.inner, &ty, params, results.len())?;
     match data.kind {
         FuncKind::Host { index, .. } => {
-            call_host(store, index, None, &ty, params, results)?;
+            call_host(store, index, params, results)?;
             Ok(CallOutcome::Finished)
         }
         FuncKind::Wasm => {
@@ -286,11 +286,13 @@ fn check_args(inner: &StoreInner, ty: &FuncType, params: &[Val], nresults: usize
 }
 
 /// Number of 8-byte slots of a call's argument/result area.
-fn slot_count(ty: &FuncType) -> usize {
+pub(crate) fn slot_count(ty: &FuncType) -> usize {
     crate::abi::area_size(ty.params()).max(crate::abi::area_size(ty.results())) as usize / 8
 }
 
-fn write_slot(slots: &mut [u64], offset: usize, ty: ValType, raw: u128) {
+/// Writes the raw value of type `ty` to the slot at byte `offset`
+/// (ignored when outside `slots`).
+pub(crate) fn write_slot(slots: &mut [u64], offset: usize, ty: ValType, raw: u128) {
     let i = offset / 8;
     if let Some(s) = slots.get_mut(i) {
         *s = raw as u64;
@@ -302,7 +304,9 @@ fn write_slot(slots: &mut [u64], offset: usize, ty: ValType, raw: u128) {
     }
 }
 
-fn read_slot(slots: &[u64], offset: usize, ty: ValType) -> u128 {
+/// Reads the raw value of type `ty` from the slot at byte `offset` (zero
+/// when outside `slots`).
+pub(crate) fn read_slot(slots: &[u64], offset: usize, ty: ValType) -> u128 {
     let i = offset / 8;
     let lo = slots.get(i).copied().unwrap_or(0) as u128;
     let raw = if ty == ValType::V128 {
@@ -316,29 +320,40 @@ fn read_slot(slots: &[u64], offset: usize, ty: ValType) -> u128 {
     }
 }
 
-/// Runs a host function with a [`Caller`] and checks its results.
+/// Runs host function `index` for the host: converts `params` (already
+/// checked against its type) to slots, runs it, and reads `results` back.
 fn call_host<T>(
     store: &mut Store<T>,
     index: u32,
-    instance: Option<u32>,
-    ty: &FuncType,
     params: &[Val],
     results: &mut [Val],
 ) -> Result<()> {
-    let f = store
+    let entry = store
         .host_funcs
         .get(index as usize)
-        .cloned()
         .ok_or_else(|| Error::runtime("unknown host function"))?;
-    for (r, &t) in results.iter_mut().zip(ty.results()) {
-        *r = Val::default_for(t);
+    let (ty, nslots) = (entry.ty.clone(), entry.nslots);
+    let mut slots = vec![0u64; nslots];
+    let mut offsets = Vec::new();
+    slot_offsets(ty.params(), &mut offsets);
+    for ((p, &t), &off) in params.iter().zip(ty.params()).zip(&offsets) {
+        write_slot(&mut slots, off as usize, t, store.inner.val_to_raw(p)?);
     }
-    f(Caller { store, instance }, params, results)?;
-    for (r, &t) in results.iter().zip(ty.results()) {
-        super::store::check_val(&store.inner, r, t)
-            .map_err(|e| e.context("host function returned a wrong result"))?;
-    }
+    run_host(store, index as usize, 0, &mut slots)?;
+    write_results(&store.inner, &ty, &slots, results);
     Ok(())
+}
+
+/// Runs host function `index` on the argument/result `slots` with a
+/// [`Caller`] whose calling context is `vmctx` (0 for the host).
+fn run_host<T>(store: &mut Store<T>, index: usize, vmctx: usize, slots: &mut [u64]) -> Result<()> {
+    let Some(entry) = store.host_funcs.get(index) else {
+        return Err(Error::runtime("host call of an unknown function").with_index(index as u32));
+    };
+    // The clone keeps the closure alive while it runs with the store
+    // borrowed, even if it replaces the whole store through its `Caller`.
+    let f = entry.func.0.clone();
+    f(Caller { store, vmctx }, slots)
 }
 
 impl StoreInner {
@@ -409,6 +424,7 @@ impl StoreInner {
 
     /// True when `n` 8-byte slots at `addr` lie inside the wasm stack and
     /// `addr` is 8-aligned.
+    #[inline]
     fn in_stack(&self, addr: usize, n: usize) -> bool {
         let Some(stack) = self.stack.as_ref() else {
             return false;
@@ -421,6 +437,7 @@ impl StoreInner {
 
     /// Reads `out.len()` slots from the wasm stack at `addr` into `out`, if
     /// they lie inside it.
+    #[inline]
     fn read_stack_into(&self, addr: usize, out: &mut [u64]) -> bool {
         if !self.in_stack(addr, out.len()) {
             return false;
@@ -436,6 +453,7 @@ impl StoreInner {
     }
 
     /// Writes slots into the wasm stack at `addr`, if they lie inside it.
+    #[inline]
     fn write_stack(&mut self, addr: usize, slots: &[u64]) -> Option<()> {
         if !self.in_stack(addr, slots.len()) {
             return None;
@@ -449,17 +467,22 @@ impl StoreInner {
         Some(())
     }
 
-    /// The instance whose code exited (its `r15`, saved at `wasm_rsp`).
-    fn exiting_instance(&self) -> Option<u32> {
+    /// The address of the context of the code that exited (its `r15`,
+    /// saved at `wasm_rsp`), or 0. Only a key for `vmctx_map`: never
+    /// dereferenced.
+    #[inline]
+    fn exiting_vmctx(&self) -> usize {
         let mut top = [0u64; 1];
         if !self.read_stack_into(self.exec.wasm_rsp, &mut top) {
-            return None;
+            return 0;
         }
-        let vmctx = top[0] as usize;
-        if vmctx == &*self.host_vmctx as *const VmContext as usize {
-            return None;
-        }
-        self.vmctx_map.get(&vmctx).copied()
+        top[0] as usize
+    }
+
+    /// The instance whose code exited. The host context of host functions
+    /// is in no map, so it is `None`.
+    fn exiting_instance(&self) -> Option<u32> {
+        self.vmctx_map.get(&self.exiting_vmctx()).copied()
     }
 }
 
@@ -647,27 +670,19 @@ fn in_fault_scope(inner: &StoreInner, run: impl FnOnce()) {
     run();
 }
 
-/// Serves `ExitCode::HostCall`: arguments and results travel through the
-/// area at `call_args`.
+/// Serves `ExitCode::HostCall`: `payload` is the function's index in
+/// `Store::host_funcs`; arguments and results travel through the area at
+/// `call_args`, copied to and from a buffer on the host stack (the wasm
+/// stack is the store's, which the host function may use meanwhile).
 fn host_call<T>(store: &mut Store<T>) -> Result<()> {
-    let payload = store.inner.exec.payload as usize;
-    let args_addr = store.inner.exec.call_args;
-    let (index, ty) = match store
-        .inner
-        .func_from_raw(payload)
-        .and_then(|f| store.inner.func_data(f).ok())
-    {
-        Some(data) => match data.kind {
-            FuncKind::Host { index, .. } => (index, data.ty.clone()),
-            FuncKind::Wasm => return Err(Error::runtime("host call of a wasm function")),
-        },
-        None => return Err(Error::runtime("host call of an unknown function")),
+    let (payload, args_addr) = (store.inner.exec.payload, store.inner.exec.call_args);
+    let index = usize::try_from(payload).unwrap_or(usize::MAX);
+    let Some(entry) = store.host_funcs.get(index) else {
+        return Err(Error::runtime("host call of an unknown function").with_index(payload as u32));
     };
-    let instance = store.inner.exiting_instance();
-    let nslots = slot_count(&ty);
-    // Small calls (the common case) use buffers on the host stack.
-    const SMALL: usize = 8;
-    let mut slot_buf = [0u64; 2 * SMALL];
+    let nslots = entry.nslots;
+    // Small calls (the common case) use a buffer on the host stack.
+    let mut slot_buf = [0u64; 16];
     let mut slot_vec = Vec::new();
     let slots: &mut [u64] = if nslots <= slot_buf.len() {
         &mut slot_buf[..nslots]
@@ -678,35 +693,8 @@ fn host_call<T>(store: &mut Store<T>) -> Result<()> {
     if !store.inner.read_stack_into(args_addr, slots) {
         return Err(Error::runtime("host call arguments outside the wasm stack"));
     }
-    let (np, nr) = (ty.params().len(), ty.results().len());
-    let mut param_buf = [Val::I32(0); SMALL];
-    let mut result_buf = [Val::I32(0); SMALL];
-    let mut param_vec = Vec::new();
-    let mut result_vec = Vec::new();
-    let params: &mut [Val] = if np <= SMALL {
-        &mut param_buf[..np]
-    } else {
-        param_vec.resize(np, Val::I32(0));
-        &mut param_vec
-    };
-    let results: &mut [Val] = if nr <= SMALL {
-        &mut result_buf[..nr]
-    } else {
-        result_vec.resize(nr, Val::I32(0));
-        &mut result_vec
-    };
-    let mut off = 0usize;
-    for (p, &t) in params.iter_mut().zip(ty.params()) {
-        *p = store.inner.raw_to_val(t, read_slot(slots, off, t));
-        off += crate::abi::slot_size(t) as usize;
-    }
-    call_host(store, index, instance, &ty, params, results)?;
-    let mut off = 0usize;
-    for (r, &t) in results.iter().zip(ty.results()) {
-        let raw = store.inner.val_to_raw(r)?;
-        write_slot(slots, off, t, raw);
-        off += crate::abi::slot_size(t) as usize;
-    }
+    let vmctx = store.inner.exiting_vmctx();
+    run_host(store, index, vmctx, slots)?;
     if store.inner.write_stack(args_addr, slots).is_none() {
         return Err(Error::runtime("host call results outside the wasm stack"));
     }
@@ -797,6 +785,16 @@ mod tests {
         nslots: usize,
     ) -> Result<Vec<u64>> {
         let funcref = store.inner.func_data(f)?.funcref;
+        enter_funcref(store, funcref, args, nslots)
+    }
+
+    /// Enters the shim that calls through `funcref`.
+    fn enter_funcref<T>(
+        store: &mut Store<T>,
+        funcref: *const VmFuncRef,
+        args: &[u64],
+        nslots: usize,
+    ) -> Result<Vec<u64>> {
         let code = shim(funcref);
         let target = VmFuncRef {
             code: code.exec_ptr().as_ptr(),
@@ -825,6 +823,29 @@ mod tests {
         let slots = enter_host(&mut store, add, &[1, 2], 2).unwrap();
         assert_eq!(slots[0], 3);
         assert_eq!(store.inner.depth, 0);
+    }
+
+    #[test]
+    fn a_host_index_outside_the_store_is_an_error() {
+        let engine = Engine::default();
+        let mut store = Store::new(&engine, ());
+        let f = Func::wrap(&mut store, |x: i32| x);
+        let mut forged = copy_funcref(store.inner.func_data(f).unwrap().funcref);
+        forged.host_index = 1;
+        let err = enter_funcref(&mut store, &forged, &[7], 2).unwrap_err();
+        assert!(
+            err.to_string().contains("host call of an unknown function"),
+            "{err}"
+        );
+        assert_eq!(store.inner.depth, 0);
+        // The real one still works.
+        assert_eq!(enter_host(&mut store, f, &[7], 2).unwrap()[0], 7);
+    }
+
+    /// A copy of a store's `VmFuncRef`.
+    fn copy_funcref(funcref: *const VmFuncRef) -> VmFuncRef {
+        // SAFETY: the pointer comes from a live store's `FuncData`.
+        unsafe { *funcref }
     }
 
     #[test]

@@ -14,8 +14,109 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::marker::PhantomData;
 
-/// A host function as the store keeps it.
-pub type HostFunc<T> = Arc<dyn Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync>;
+/// A host function's code, as [`IntoFunc`] makes it and a store keeps it.
+///
+/// It receives the call's argument/result area as raw 8-byte slots (laid
+/// out as in [`crate::abi`]) and leaves the results there. Closures of
+/// [`Func::wrap`] read their typed arguments from the slots and write their
+/// typed results back, so a call from wasm converts and checks nothing;
+/// closures over [`Val`]s ([`Func::new`]) are wrapped to convert, and their
+/// results are checked against the function type.
+pub struct HostFunc<T>(pub(crate) Arc<SlotsFn<T>>);
+
+/// The code of every host function: a closure over the call slots.
+pub(crate) type SlotsFn<T> = dyn Fn(Caller<'_, T>, &mut [u64]) -> Result<()> + Send + Sync;
+
+/// A host function over values, as [`Func::new`] takes it.
+type ValsFn<T> = dyn Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()>;
+
+impl<T> Clone for HostFunc<T> {
+    fn clone(&self) -> Self {
+        HostFunc(self.0.clone())
+    }
+}
+
+impl<T> core::fmt::Debug for HostFunc<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("HostFunc")
+    }
+}
+
+impl<T: 'static> HostFunc<T> {
+    /// A host function of type `ty` over values ([`Func::new`]).
+    pub(crate) fn from_vals(
+        ty: FuncType,
+        f: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync + 'static,
+    ) -> HostFunc<T> {
+        HostFunc(Arc::new(move |caller: Caller<'_, T>, slots: &mut [u64]| {
+            call_with_vals(&ty, &f, caller, slots)
+        }))
+    }
+}
+
+/// Runs a host function over values: reads its arguments from `slots`,
+/// runs it, checks its results against `ty` and writes them to `slots`.
+fn call_with_vals<T>(
+    ty: &FuncType,
+    f: &ValsFn<T>,
+    caller: Caller<'_, T>,
+    slots: &mut [u64],
+) -> Result<()> {
+    // Small calls (the common case) use buffers on the host stack.
+    const SMALL: usize = 8;
+    let (np, nr) = (ty.params().len(), ty.results().len());
+    let mut param_buf = [Val::I32(0); SMALL];
+    let mut result_buf = [Val::I32(0); SMALL];
+    let mut param_vec = Vec::new();
+    let mut result_vec = Vec::new();
+    let params: &mut [Val] = if np <= SMALL {
+        &mut param_buf[..np]
+    } else {
+        param_vec.resize(np, Val::I32(0));
+        &mut param_vec
+    };
+    let results: &mut [Val] = if nr <= SMALL {
+        &mut result_buf[..nr]
+    } else {
+        result_vec.resize(nr, Val::I32(0));
+        &mut result_vec
+    };
+    let store = caller.store;
+    let mut off = 0usize;
+    for (p, &t) in params.iter_mut().zip(ty.params()) {
+        *p = store.inner.raw_to_val(t, exec::read_slot(slots, off, t));
+        off += crate::abi::slot_size(t) as usize;
+    }
+    for (r, &t) in results.iter_mut().zip(ty.results()) {
+        *r = Val::default_for(t);
+    }
+    f(
+        Caller {
+            store: &mut *store,
+            vmctx: caller.vmctx,
+        },
+        params,
+        results,
+    )?;
+    let mut off = 0usize;
+    for (r, &t) in results.iter().zip(ty.results()) {
+        let raw = super::store::check_val(&store.inner, r, t)
+            .map_err(|e| e.context("host function returned a wrong result"))?;
+        exec::write_slot(slots, off, t, raw);
+        off += crate::abi::slot_size(t) as usize;
+    }
+    Ok(())
+}
+
+/// A host function of a store (`Store::host_funcs`, indexed by
+/// `VmFuncRef::host_index`) with what serving a call to it needs, computed
+/// once when it is created so that the exit loop derives nothing per call.
+pub(crate) struct HostEntry<T> {
+    pub func: HostFunc<T>,
+    pub ty: Arc<FuncType>,
+    /// 8-byte slots of its argument/result area (see [`crate::abi`]).
+    pub nslots: usize,
+}
 
 /// A function of a store (defined by an instance or by the host).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -34,7 +135,9 @@ impl Func {
         ty: FuncType,
         f: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync + 'static,
     ) -> Func {
-        store.as_context_mut().push_host_func(ty, Arc::new(f))
+        store
+            .as_context_mut()
+            .push_host_func(ty.clone(), HostFunc::from_vals(ty, f))
     }
 
     /// A host function from a Rust closure whose parameters and results are
@@ -153,11 +256,16 @@ impl<T> super::store::Store<T> {
             host_index,
         });
         let ptr: *const VmFuncRef = &*funcref;
-        self.host_funcs.push(f);
+        let ty = Arc::new(ty);
+        self.host_funcs.push(HostEntry {
+            func: f,
+            ty: ty.clone(),
+            nslots: exec::slot_count(&ty),
+        });
         push_func_infallible(
             inner,
             FuncData {
-                ty: alloc::sync::Arc::new(ty),
+                ty,
                 funcref: ptr,
                 kind: FuncKind::Host {
                     index: host_index,
@@ -204,26 +312,17 @@ impl<Params: WasmParams, Results: WasmResults> TypedFunc<Params, Results> {
         let store = store.as_context_mut();
         // Fast path: scalars straight into call slots on the stack, no
         // conversion and no allocation (the types were checked when this
-        // `TypedFunc` was made).
+        // `TypedFunc` was made); wasm and host functions both run on slots.
         const MAX: usize = 16;
         let n = Params::COUNT.max(Results::COUNT);
-        let args = if n <= MAX {
+        if n <= MAX {
             let mut slots = [0u64; MAX];
             params.write_slots(&mut slots);
-            if exec::call_slots(store, self.func, &mut slots[..n])? {
-                return Ok(Results::read_slots(&slots));
-            }
-            // A host function: rebuild the values for the general path.
-            Params::types()
-                .iter()
-                .zip(&slots)
-                .map(|(&t, &s)| slot_val(t, s))
-                .collect()
-        } else {
-            params.into_vals()
-        };
+            exec::call_slots(store, self.func, &mut slots[..n])?;
+            return Ok(Results::read_slots(&slots));
+        }
         let mut results = vec![Val::I32(0); Results::COUNT];
-        exec::call(store, self.func, &args, &mut results)?;
+        exec::call(store, self.func, &params.into_vals(), &mut results)?;
         Results::from_vals(&results)
             .ok_or_else(|| Error::runtime("function returned values of the wrong type"))
     }
@@ -250,13 +349,7 @@ pub trait WasmTy: Copy + Send + Sync + 'static {
     fn valtype() -> ValType;
     /// Its bits in an 8-byte call slot.
     fn to_slot(self) -> u64 {
-        match self.into_val() {
-            Val::I32(x) => u64::from(x as u32),
-            Val::I64(x) => x as u64,
-            Val::F32(b) => u64::from(b),
-            Val::F64(b) => b,
-            _ => 0,
-        }
+        val_slot(self.into_val()).unwrap_or(0)
     }
     /// From its bits in an 8-byte call slot.
     fn from_slot(slot: u64) -> Self {
@@ -269,11 +362,31 @@ pub trait WasmTy: Copy + Send + Sync + 'static {
     fn from_val(val: Val) -> Option<Self>;
 }
 
+/// The bits of a scalar value in an 8-byte call slot (`None` for `v128`
+/// and references, which scalar slots cannot hold).
+fn val_slot(val: Val) -> Option<u64> {
+    match val {
+        Val::I32(x) => Some(u64::from(x as u32)),
+        Val::I64(x) => Some(x as u64),
+        Val::F32(b) => Some(u64::from(b)),
+        Val::F64(b) => Some(b),
+        _ => None,
+    }
+}
+
 macro_rules! wasm_ty {
-    ($($t:ty => $v:ident, $into:expr, $from:expr;)*) => {$(
+    ($($t:ty => $v:ident, $into:expr, $from:expr, $to_slot:expr, $from_slot:expr;)*) => {$(
         impl WasmTy for $t {
             fn valtype() -> ValType {
                 ValType::$v
+            }
+            fn to_slot(self) -> u64 {
+                let f: fn($t) -> u64 = $to_slot;
+                f(self)
+            }
+            fn from_slot(slot: u64) -> Self {
+                let f: fn(u64) -> $t = $from_slot;
+                f(slot)
             }
             fn into_val(self) -> Val {
                 let f: fn($t) -> Val = $into;
@@ -292,13 +405,16 @@ macro_rules! wasm_ty {
     )*};
 }
 
+// Slots hold 32-bit values in their low half; the high half is ignored on
+// reading and zero on writing.
 wasm_ty! {
-    i32 => I32, Val::I32, |x: i32| x;
-    u32 => I32, |x| Val::I32(x as i32), |x: i32| x as u32;
-    i64 => I64, Val::I64, |x: i64| x;
-    u64 => I64, |x| Val::I64(x as i64), |x: i64| x as u64;
-    f32 => F32, |x| Val::F32(x.to_bits()), f32::from_bits;
-    f64 => F64, |x| Val::F64(x.to_bits()), f64::from_bits;
+    i32 => I32, Val::I32, |x: i32| x, |x| u64::from(x as u32), |s| s as u32 as i32;
+    u32 => I32, |x| Val::I32(x as i32), |x: i32| x as u32, u64::from, |s| s as u32;
+    i64 => I64, Val::I64, |x: i64| x, |x| x as u64, |s| s as i64;
+    u64 => I64, |x| Val::I64(x as i64), |x: i64| x as u64, |x| x, |s| s;
+    f32 => F32, |x| Val::F32(x.to_bits()), f32::from_bits,
+        |x| u64::from(x.to_bits()), |s| f32::from_bits(s as u32);
+    f64 => F64, |x| Val::F64(x.to_bits()), f64::from_bits, f64::to_bits, f64::from_bits;
 }
 
 /// The parameters of a [`TypedFunc`]: a [`WasmTy`] or a tuple of them.
@@ -326,6 +442,19 @@ pub trait WasmResults: Sized {
     fn from_vals(vals: &[Val]) -> Option<Self>;
     /// Writes the values into `out` (of the length `types()` gives).
     fn write(self, out: &mut [Val]) -> Result<()>;
+    /// Writes the values into consecutive 8-byte call slots (how host
+    /// functions return them); fails when `slots` is too short.
+    fn write_slots(self, slots: &mut [u64]) -> Result<()> {
+        let mut vals = vec![Val::I32(0); Self::COUNT];
+        self.write(&mut vals)?;
+        if vals.len() > slots.len() {
+            return Err(wrong_result_count());
+        }
+        for (s, &v) in slots.iter_mut().zip(&vals) {
+            *s = val_slot(v).ok_or_else(|| Error::runtime("a result is not a scalar"))?;
+        }
+        Ok(())
+    }
 }
 
 /// What a host closure may return: [`WasmResults`] or a `Result` of them.
@@ -371,6 +500,11 @@ impl<A: WasmTy> WasmResults for A {
             }
             _ => Err(wrong_result_count()),
         }
+    }
+    fn write_slots(self, slots: &mut [u64]) -> Result<()> {
+        let s = slots.first_mut().ok_or_else(wrong_result_count)?;
+        *s = self.to_slot();
+        Ok(())
     }
 }
 
@@ -440,6 +574,13 @@ macro_rules! tuples {
                 out.copy_from_slice(vals);
                 Ok(())
             }
+            #[allow(unused_variables, unused_mut)]
+            fn write_slots(self, slots: &mut [u64]) -> Result<()> {
+                let ($($a,)*) = self;
+                let mut it = slots.iter_mut();
+                $(*it.next().ok_or_else(wrong_result_count)? = $a.to_slot();)*
+                Ok(())
+            }
         }
 
         impl<$($a: WasmTy),*> WasmRet for ($($a,)*) {
@@ -456,12 +597,12 @@ macro_rules! tuples {
         {
             fn into_host_func(self) -> (FuncType, HostFunc<T>) {
                 let ty = FuncType::new(&[$($a::valtype()),*], &R::Results::types());
-                let f = move |_caller: Caller<'_, T>, args: &[Val], results: &mut [Val]| -> Result<()> {
-                    let mut _it = args.iter().copied();
-                    $(let $a = _it.next().and_then($a::from_val).ok_or_else(bad_arg)?;)*
-                    (self)($($a),*).into_results()?.write(results)
+                let f = move |_caller: Caller<'_, T>, slots: &mut [u64]| -> Result<()> {
+                    let mut _it = slots.iter().copied();
+                    $(let $a = $a::from_slot(_it.next().ok_or_else(bad_arg)?);)*
+                    (self)($($a),*).into_results()?.write_slots(slots)
                 };
-                (ty, Arc::new(f))
+                (ty, HostFunc(Arc::new(f)))
             }
         }
 
@@ -472,19 +613,19 @@ macro_rules! tuples {
         {
             fn into_host_func(self) -> (FuncType, HostFunc<T>) {
                 let ty = FuncType::new(&[$($a::valtype()),*], &R::Results::types());
-                let f = move |caller: Caller<'_, T>, args: &[Val], results: &mut [Val]| -> Result<()> {
-                    let mut _it = args.iter().copied();
-                    $(let $a = _it.next().and_then($a::from_val).ok_or_else(bad_arg)?;)*
-                    (self)(caller, $($a),*).into_results()?.write(results)
+                let f = move |caller: Caller<'_, T>, slots: &mut [u64]| -> Result<()> {
+                    let mut _it = slots.iter().copied();
+                    $(let $a = $a::from_slot(_it.next().ok_or_else(bad_arg)?);)*
+                    (self)(caller, $($a),*).into_results()?.write_slots(slots)
                 };
-                (ty, Arc::new(f))
+                (ty, HostFunc(Arc::new(f)))
             }
         }
     };
 }
 
 fn bad_arg() -> Error {
-    Error::runtime("host function called with an argument of the wrong type")
+    Error::runtime("host function called with too few argument slots")
 }
 
 /// A Rust closure that can become a host function (see [`Func::wrap`]).

@@ -10,7 +10,6 @@ use super::values::Val;
 use crate::decode::FuncType;
 use crate::error::{Error, Result};
 use alloc::string::{String, ToString};
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use hashbrown::HashMap;
 
@@ -143,7 +142,8 @@ impl<T: 'static> Linker<T> {
         ty: FuncType,
         f: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<()> + Send + Sync + 'static,
     ) -> Result<&mut Self> {
-        self.insert(module, name, Definition::Host(ty, Arc::new(f)))
+        let f = HostFunc::from_vals(ty.clone(), f);
+        self.insert(module, name, Definition::Host(ty, f))
     }
 
     /// Defines every export of `instance` under the module name `name`.

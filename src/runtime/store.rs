@@ -10,7 +10,7 @@
 
 use super::engine::Engine;
 use super::externals::Extern;
-use super::func::{Func, HostFunc};
+use super::func::{Func, HostEntry};
 use super::limits::ResourceLimiter;
 use super::module::Module;
 use super::values::{ExternRef, Val};
@@ -269,7 +269,8 @@ impl StoreInner {
 /// host functions, and the embedder's data `T`.
 pub struct Store<T> {
     pub(crate) inner: StoreInner,
-    pub(crate) host_funcs: Vec<HostFunc<T>>,
+    /// Host functions by `VmFuncRef::host_index`; only ever appended to.
+    pub(crate) host_funcs: Vec<HostEntry<T>>,
     limiter: Option<LimiterFn<T>>,
     data: T,
 }
@@ -477,18 +478,28 @@ impl<S: AsContextMut + ?Sized> AsContextMut for &mut S {
 /// The store as seen by a host function, with the instance that called it.
 pub struct Caller<'a, T> {
     pub(crate) store: &'a mut Store<T>,
-    pub(crate) instance: Option<u32>,
+    /// Address of the calling code's `VmContext` (0 when the host called).
+    /// It is only a key: [`Caller::instance`] resolves it when asked, so a
+    /// host call that never needs its instance does not pay for the lookup.
+    pub(crate) vmctx: usize,
 }
 
 impl<T> core::fmt::Debug for Caller<'_, T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Caller")
-            .field("instance", &self.instance)
+            .field("instance", &self.instance())
             .finish()
     }
 }
 
 impl<T> Caller<'_, T> {
+    /// The calling instance (`None` when called from the host). The host
+    /// context of host functions called directly is in no map, so it is
+    /// `None` too.
+    fn instance(&self) -> Option<u32> {
+        self.store.inner.vmctx_map.get(&self.vmctx).copied()
+    }
+
     /// The embedder's data.
     pub fn data(&self) -> &T {
         self.store.data()
@@ -517,7 +528,7 @@ impl<T> Caller<'_, T> {
     /// An export of the calling instance (`None` when called from the host
     /// or when there is no such export).
     pub fn get_export(&mut self, name: &str) -> Option<Extern> {
-        let instance = self.store.inner.instances.get(self.instance? as usize)?;
+        let instance = self.store.inner.instances.get(self.instance()? as usize)?;
         instance
             .exports
             .iter()
