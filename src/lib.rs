@@ -60,8 +60,8 @@ pub use runtime::{
     AsContext, AsContextMut, CallOutcome, Caller, Config, Engine, ExportType, Extern, ExternRef,
     ExternType, Func, FuncType, Global, GlobalType, ImportType, Instance, InterruptHandle,
     IntoFunc, Limits, Linker, Memory, MemoryType, Module, PauseReason, RefType, ResourceLimiter,
-    ResumableCall, Store, StoreLimits, StoreLimitsBuilder, Table, TableType, Trap, TypedFunc, Val,
-    ValType, WasmParams, WasmResults, WasmRet, WasmTy,
+    ResumableCall, Store, StoreContextMut, StoreLimits, StoreLimitsBuilder, Table, TableType, Trap,
+    TypedFunc, Val, ValType, WasmParams, WasmResults, WasmRet, WasmTy,
 };
 
 /// Decodes and validates a WebAssembly binary module.

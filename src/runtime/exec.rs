@@ -124,7 +124,7 @@ impl ResumableCall {
         mut store: impl super::AsContextMut,
         results: &mut [Val],
     ) -> Result<CallOutcome> {
-        let store = store.as_context_mut();
+        let store = store.as_context_mut().0;
         store.inner.check(self.store)?;
         if results.len() != self.ty.results().len() {
             return Err(

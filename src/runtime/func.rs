@@ -137,6 +137,7 @@ impl Func {
     ) -> Func {
         store
             .as_context_mut()
+            .0
             .push_host_func(ty.clone(), HostFunc::from_vals(ty, f))
     }
 
@@ -160,7 +161,7 @@ impl Func {
         f: impl IntoFunc<T, Params, Results>,
     ) -> Func {
         let (ty, f) = f.into_host_func();
-        store.as_context_mut().push_host_func(ty, f)
+        store.as_context_mut().0.push_host_func(ty, f)
     }
 
     /// The function's type (`[] -> []` for another store's function).
@@ -179,7 +180,7 @@ impl Func {
         params: &[Val],
         results: &mut [Val],
     ) -> Result<()> {
-        exec::call(store.as_context_mut(), *self, params, results)
+        exec::call(store.as_context_mut().0, *self, params, results)
     }
 
     /// Calls the function like [`Func::call`], but when the store's fuel
@@ -222,7 +223,7 @@ impl Func {
         params: &[Val],
         results: &mut [Val],
     ) -> Result<CallOutcome> {
-        exec::call_resumable(store.as_context_mut(), *self, params, results)
+        exec::call_resumable(store.as_context_mut().0, *self, params, results)
     }
 
     /// A typed view of the function; fails when the types differ.
@@ -309,7 +310,7 @@ impl<P, R> core::fmt::Debug for TypedFunc<P, R> {
 impl<Params: WasmParams, Results: WasmResults> TypedFunc<Params, Results> {
     /// Calls the function.
     pub fn call(&self, mut store: impl AsContextMut, params: Params) -> Result<Results> {
-        let store = store.as_context_mut();
+        let store = store.as_context_mut().0;
         // Fast path: scalars straight into call slots on the stack, no
         // conversion and no allocation (the types were checked when this
         // `TypedFunc` was made); wasm and host functions both run on slots.

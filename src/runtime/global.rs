@@ -18,7 +18,7 @@ pub struct Global {
 impl Global {
     /// A new global of type `ty` holding `val`.
     pub fn new(mut store: impl AsContextMut, ty: GlobalType, val: Val) -> Result<Global> {
-        let inner = &mut store.as_context_mut().inner;
+        let inner = &mut store.as_context_mut().0.inner;
         let raw = check_val(inner, &val, ty.content)?;
         Ok(inner.push_global(ty, raw))
     }
@@ -45,7 +45,7 @@ impl Global {
 
     /// Sets the value of a mutable global.
     pub fn set(&self, mut store: impl AsContextMut, val: Val) -> Result<()> {
-        let inner = &mut store.as_context_mut().inner;
+        let inner = &mut store.as_context_mut().0.inner;
         let g = inner.global_data(self.store, self.index)?;
         if !g.ty.mutable {
             return Err(Error::runtime("cannot set an immutable global"));

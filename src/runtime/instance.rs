@@ -48,7 +48,7 @@ impl Instance {
         module: &Module,
         imports: &[Extern],
     ) -> Result<Instance> {
-        let store = store.as_context_mut();
+        let store = store.as_context_mut().0;
         let (inner, limiter) = store.inner_and_limiter();
         let (index, start) = inner.instantiate(module, imports, limiter)?;
         let instance = Instance {

@@ -185,7 +185,7 @@ impl<T: 'static> Linker<T> {
         mut store: impl AsContextMut<Data = T>,
         module: &Module,
     ) -> Result<Instance> {
-        let store = store.as_context_mut();
+        let store = store.as_context_mut().0;
         let mut imports = Vec::with_capacity(module.imports().len());
         for import in module.imports() {
             let def = self
@@ -211,7 +211,7 @@ impl<T: 'static> Linker<T> {
         name: &str,
     ) -> Option<Extern> {
         let def = self.map.get(&(module.to_string(), name.to_string()))?;
-        Some(self.resolve(store.as_context_mut(), def))
+        Some(self.resolve(store.as_context_mut().0, def))
     }
 
     /// Iterates over the definitions' names (module, name).

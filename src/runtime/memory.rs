@@ -90,7 +90,7 @@ impl Memory {
     /// A new memory of type `ty`, zero-filled to its minimum size (subject
     /// to the store's [`ResourceLimiter`]).
     pub fn new(mut store: impl AsContextMut, ty: MemoryType) -> Result<Memory> {
-        let (inner, limiter) = store.as_context_mut().inner_and_limiter();
+        let (inner, limiter) = store.as_context_mut().0.inner_and_limiter();
         inner.push_memory(ty, limiter)
     }
 
@@ -133,7 +133,7 @@ impl Memory {
     /// Fails beyond the declared maximum or when the store's
     /// [`ResourceLimiter`] refuses.
     pub fn grow(&self, mut store: impl AsContextMut, delta: u32) -> Result<u32> {
-        let (inner, limiter) = store.as_context_mut().inner_and_limiter();
+        let (inner, limiter) = store.as_context_mut().0.inner_and_limiter();
         inner.grow_memory(self.store, self.index, delta, limiter)?
     }
 
@@ -192,6 +192,7 @@ impl Memory {
     pub fn data_mut<'a, S: AsContextMut>(&self, store: &'a mut S) -> &'a mut [u8] {
         match store
             .as_context_mut()
+            .0
             .inner
             .memory_data_mut(self.store, self.index)
         {

@@ -68,6 +68,6 @@ pub use limits::{
 pub use linker::Linker;
 pub use memory::{Memory, PAGE_SIZE};
 pub use module::{ExportType, ExternType, ImportType, Module};
-pub use store::{AsContext, AsContextMut, Caller, InterruptHandle, Store};
+pub use store::{AsContext, AsContextMut, Caller, InterruptHandle, Store, StoreContextMut};
 pub use table::{MAX_TABLE_ELEMENTS, Table};
 pub use values::{ExternRef, Val};

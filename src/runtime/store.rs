@@ -443,7 +443,53 @@ pub trait AsContext {
 /// Something that gives mutable access to a [`Store`].
 pub trait AsContextMut: AsContext {
     /// The store, mutably.
-    fn as_context_mut(&mut self) -> &mut Store<Self::Data>;
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, Self::Data>;
+}
+
+/// Mutable access to a store, as the API's functions take it.
+///
+/// Deliberately not a `&mut Store`: a host function gets one from its
+/// [`Caller`] while its caller's wasm frames live on the store's wasm
+/// stack, and with a `&mut Store` it could `mem::swap` or replace the
+/// whole store (freeing that stack under the suspended frames). This
+/// wrapper gives no way to reach the `Store` value itself:
+///
+/// ```compile_fail
+/// use wasmkern::{AsContextMut, Caller, Store};
+/// fn host(mut caller: Caller<'_, ()>, other: &mut Store<()>) {
+///     // error: a `StoreContextMut` is not a `&mut Store`.
+///     std::mem::swap(caller.as_context_mut(), other);
+/// }
+/// ```
+pub struct StoreContextMut<'a, T>(pub(crate) &'a mut Store<T>);
+
+impl<T> StoreContextMut<'_, T> {
+    /// The embedder's data.
+    pub fn data(&self) -> &T {
+        self.0.data()
+    }
+
+    /// The embedder's data, mutably.
+    pub fn data_mut(&mut self) -> &mut T {
+        self.0.data_mut()
+    }
+
+    /// The store's engine.
+    pub fn engine(&self) -> &Engine {
+        self.0.engine()
+    }
+}
+
+impl<T: 'static> AsContext for StoreContextMut<'_, T> {
+    type Data = T;
+    fn as_context(&self) -> &Store<T> {
+        self.0
+    }
+}
+impl<T: 'static> AsContextMut for StoreContextMut<'_, T> {
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, T> {
+        StoreContextMut(self.0)
+    }
 }
 
 impl<T: 'static> AsContext for Store<T> {
@@ -453,8 +499,8 @@ impl<T: 'static> AsContext for Store<T> {
     }
 }
 impl<T: 'static> AsContextMut for Store<T> {
-    fn as_context_mut(&mut self) -> &mut Store<T> {
-        self
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, T> {
+        StoreContextMut(self)
     }
 }
 impl<S: AsContext + ?Sized> AsContext for &S {
@@ -470,7 +516,7 @@ impl<S: AsContext + ?Sized> AsContext for &mut S {
     }
 }
 impl<S: AsContextMut + ?Sized> AsContextMut for &mut S {
-    fn as_context_mut(&mut self) -> &mut Store<S::Data> {
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, S::Data> {
         (**self).as_context_mut()
     }
 }
@@ -544,15 +590,15 @@ impl<T: 'static> AsContext for Caller<'_, T> {
     }
 }
 impl<T: 'static> AsContextMut for Caller<'_, T> {
-    fn as_context_mut(&mut self) -> &mut Store<T> {
-        self.store
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, T> {
+        StoreContextMut(self.store)
     }
 }
 
 impl ExternRef {
     /// Keeps `value` in the store and returns a reference to it.
     pub fn new(mut store: impl AsContextMut, value: impl Any + Send + Sync) -> Result<ExternRef> {
-        let inner = &mut store.as_context_mut().inner;
+        let inner = &mut store.as_context_mut().0.inner;
         let index = u32::try_from(inner.externs.len())
             .ok()
             .filter(|&i| i < u32::MAX)

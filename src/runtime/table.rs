@@ -28,7 +28,7 @@ pub struct Table {
 impl Table {
     /// A new table of type `ty` with every element set to `init`.
     pub fn new(mut store: impl AsContextMut, ty: TableType, init: Val) -> Result<Table> {
-        let (inner, limiter) = store.as_context_mut().inner_and_limiter();
+        let (inner, limiter) = store.as_context_mut().0.inner_and_limiter();
         let raw = check_val(inner, &init, ty.elem.into())? as usize;
         inner.push_table(ty, raw, limiter)
     }
@@ -75,7 +75,7 @@ impl Table {
 
     /// Sets element `index`.
     pub fn set(&self, mut store: impl AsContextMut, index: u32, val: Val) -> Result<()> {
-        let inner = &mut store.as_context_mut().inner;
+        let inner = &mut store.as_context_mut().0.inner;
         let elem: ValType = inner.table_data(self.store, self.index)?.ty.elem.into();
         let raw = check_val(inner, &val, elem)? as usize;
         let t = inner.table_data_mut(self.store, self.index)?;
@@ -91,7 +91,7 @@ impl Table {
     /// size. Fails beyond the declared maximum or when the store's
     /// [`ResourceLimiter`] refuses.
     pub fn grow(&self, mut store: impl AsContextMut, delta: u32, init: Val) -> Result<u32> {
-        let (inner, limiter) = store.as_context_mut().inner_and_limiter();
+        let (inner, limiter) = store.as_context_mut().0.inner_and_limiter();
         let elem: ValType = inner.table_data(self.store, self.index)?.ty.elem.into();
         let raw = check_val(inner, &init, elem)? as usize;
         inner
