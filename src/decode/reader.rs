@@ -125,6 +125,13 @@ impl<'a> Reader<'a> {
     /// sign-extended to 64 bits.
     #[inline]
     fn read_signed(&mut self, bits: u32) -> Result<i64> {
+        // Fast path: one byte (small constants, most block types).
+        if let Some(&b) = self.data.get(self.pos)
+            && b & 0x80 == 0
+        {
+            self.pos += 1;
+            return Ok(i64::from(((b << 1) as i8) >> 1));
+        }
         let start = self.offset();
         let max_bytes = bits.div_ceil(7);
         let mut result = 0i64;

@@ -359,8 +359,7 @@ impl Assembler {
     /// Emits a ModRM instruction followed by `imm`, resolving a RIP-relative
     /// operand against the end of the instruction.
     fn inst(&mut self, p: Prefixes, opcode: &[u8], reg: u8, rm: Rm<'_>, imm: &[u8]) {
-        let hole = encode::emit_modrm(&mut self.buf, p, opcode, reg, rm);
-        self.buf.extend_from_slice(imm);
+        let hole = encode::emit_modrm(&mut self.buf, p, opcode, reg, rm, imm);
         if let Some(RipHole { at, label, disp }) = hole {
             let end = self.buf.len();
             self.use_label32(at, end, label, disp);

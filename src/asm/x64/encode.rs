@@ -139,16 +139,19 @@ impl Insn {
     }
 }
 
-/// Emits `prefixes opcode modrm [sib] [disp]` with `reg` (a 4-bit register
-/// encoding or a 3-bit opcode extension `/digit`) in the ModRM reg field.
-/// Returns the displacement hole of a RIP-relative operand; the caller
-/// records it and emits any immediate.
+/// Emits `prefixes opcode modrm [sib] [disp] [imm]` with `reg` (a 4-bit
+/// register encoding or a 3-bit opcode extension `/digit`) in the ModRM reg
+/// field. Returns the displacement hole of a RIP-relative operand (relative
+/// to the end of the instruction, immediate included); the caller records
+/// it.
+#[inline]
 pub fn emit_modrm(
     buf: &mut Vec<u8>,
     p: Prefixes,
     opcode: &[u8],
     reg: u8,
     rm: Rm<'_>,
+    imm: &[u8],
 ) -> Option<RipHole> {
     let r = reg & 8 != 0;
     let mut insn = Insn::new();
@@ -219,6 +222,7 @@ pub fn emit_modrm(
             None
         }
     };
+    insn.put_all(imm);
     insn.finish(buf);
     hole
 }
@@ -256,7 +260,14 @@ mod tests {
     /// `mov [mem], eax` (89 /r).
     fn store_eax(mem: Mem) -> Vec<u8> {
         let mut buf = Vec::new();
-        emit_modrm(&mut buf, Prefixes::default(), &[0x89], 0, Rm::Mem(&mem));
+        emit_modrm(
+            &mut buf,
+            Prefixes::default(),
+            &[0x89],
+            0,
+            Rm::Mem(&mem),
+            &[],
+        );
         buf
     }
 
@@ -294,7 +305,7 @@ mod tests {
             w: true,
             ..Prefixes::default()
         };
-        emit_modrm(&mut buf, p, &[0x8B], Gpr::R10.enc(), Rm::Mem(&m));
+        emit_modrm(&mut buf, p, &[0x8B], Gpr::R10.enc(), Rm::Mem(&m), &[]);
         // mov r10, [r8 + r9*8]
         assert_eq!(buf, [0x4F, 0x8B, 0x14, 0xC8]);
     }
