@@ -410,6 +410,18 @@ impl FuncCompiler<'_, '_, '_> {
                 return;
             }
         }
+        // `local op x` for a commutative `op` and `x` in a register of its
+        // own: `x op= local`, no copy of the local.
+        if matches!(op, AluOp::Add | AluOp::And | AluOp::Or | AluOp::Xor)
+            && let Some(pa) = self.pinned_below_top()
+            && let Loc::Gpr(b) = self.peek(0).loc
+        {
+            self.pop();
+            self.pop();
+            self.a.alu_rr(op, size, b, pa);
+            self.push_gpr(ty, b);
+            return;
+        }
         if let Some(imm) = self.pop_imm32(ty) {
             let a = self.pop_gpr();
             self.a.alu_ri(op, size, a, imm);
