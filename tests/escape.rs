@@ -493,15 +493,21 @@ fn bulk_memory_with_constant_operands() {
 }
 
 /// Overlapping copies in both directions, at distances around the 16-byte
-/// steps of the backward copy, against `copy_within` (a `memmove`).
+/// steps and the 1 KiB blocks of the backward copy, against `copy_within`
+/// (a `memmove`).
 #[test]
 fn bulk_memory_overlapping_copies() {
     let (mut store, instance) = instance(&bulk_module(1));
     let base = 20_000i64;
-    for d in [
-        -1000i64, -33, -17, -16, -15, -2, -1, 0, 1, 2, 15, 16, 17, 33, 1000,
-    ] {
-        for len in [0u32, 1, 2, 15, 16, 17, 31, 32, 33, 100, 4096] {
+    let distances = [
+        -5000i64, -1024, -1000, -33, -17, -16, -15, -2, -1, 0, 1, 2, 15, 16, 17, 33, 1000, 1023,
+        1024, 1025, 5000,
+    ];
+    let lens = [
+        0u32, 1, 2, 15, 16, 17, 31, 32, 33, 100, 1025, 2047, 2048, 2049, 4096, 10_000, 20_001,
+    ];
+    for d in distances {
+        for len in lens {
             let src = base as u32;
             let dst = (base + d) as u32;
             check_bulk(&mut store, instance, "copy", [dst, src, len]);
@@ -509,7 +515,8 @@ fn bulk_memory_overlapping_copies() {
     }
 }
 
-/// Copies and fills of a few MiB, overlapping by one byte both ways.
+/// Copies and fills of a few MiB, overlapping by one byte both ways (and
+/// by 5000 bytes backwards, in blocks).
 #[test]
 fn bulk_memory_large() {
     let (mut store, instance) = instance(&bulk_module(80));
@@ -518,6 +525,7 @@ fn bulk_memory_large() {
         [3 * MIB, 0, 2 * MIB],
         [0, 3 * MIB, 2 * MIB],
         [MIB + 1, MIB, 3 * MIB],
+        [MIB + 5000, MIB, 3 * MIB],
         [MIB, MIB + 1, 3 * MIB],
         [80 * 65536 - 3 * MIB - 5, 7, 3 * MIB + 5],
     ] {
