@@ -197,9 +197,11 @@ pub enum Helper {
     MemoryInit = 5,
     /// `data.drop`: `[data segment, 0]`.
     DataDrop = 6,
-    /// `memory.copy`: `[dst memory, src memory, dst, src, len]`.
+    /// `memory.copy`: `[dst memory, src memory, dst, src, len]`. Only for
+    /// memories other than 0: the compiler copies within memory 0 inline.
     MemoryCopy = 7,
-    /// `memory.fill`: `[memory, 0, dst, value, len]`.
+    /// `memory.fill`: `[memory, 0, dst, value, len]`. Only for memories
+    /// other than 0: the compiler fills memory 0 inline.
     MemoryFill = 8,
 }
 

@@ -421,3 +421,94 @@ fn malformed_and_invalid_modules_are_errors() {
         ErrorKind::Invalid
     );
 }
+
+/// `memory.init` and `table.init` find each segment among several (active
+/// and passive, data with and without a memory index, elements as function
+/// indices and as expressions) in a module whose first section is a custom
+/// one, and see a dropped segment as empty.
+#[test]
+fn init_operators_find_their_segment() {
+    let engine = Engine::default();
+    let mut bytes = wat::parse_str(
+        r#"(module
+            (memory (export "mem") 1)
+            (table (export "t") 8 funcref)
+            (func $a (result i32) (i32.const 10))
+            (func $b (result i32) (i32.const 20))
+            (elem $fa func $b $a)
+            (elem (i32.const 0) func $a)
+            (elem $fe funcref (ref.func $a) (ref.null func) (ref.func $b))
+            (data $d0 "abc")
+            (data (i32.const 100) "active")
+            (data $d2 "")
+            (data $d3 (memory 0) (i32.const 200) "explicit")
+            (data $d4 "defgh")
+            (func (export "init") (param i32 i32 i32 i32)
+                (block $b4 (block $b3 (block $b2 (block $b0
+                    (br_table $b0 $b0 $b2 $b3 $b4 (local.get 0)))
+                    (memory.init $d0 (local.get 1) (local.get 2) (local.get 3)) return)
+                    (memory.init $d2 (local.get 1) (local.get 2) (local.get 3)) return)
+                    (memory.init $d3 (local.get 1) (local.get 2) (local.get 3)) return)
+                (memory.init $d4 (local.get 1) (local.get 2) (local.get 3)))
+            (func (export "drop4") (data.drop $d4))
+            (func (export "table_init") (param i32 i32 i32 i32)
+                (if (local.get 0)
+                    (then (table.init $fe (local.get 1) (local.get 2) (local.get 3)))
+                    (else (table.init $fa (local.get 1) (local.get 2) (local.get 3)))))
+            (func (export "call") (param i32) (result i32)
+                (call_indirect (result i32) (local.get 0))))"#,
+    )
+    .unwrap();
+    // A custom section first moves every segment (offsets are module
+    // offsets, not section offsets).
+    bytes.splice(8..8, [0, 4, 3, b'x', b'y', b'z']);
+    let m = Module::new(&engine, &bytes).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &m, &[]).unwrap();
+    let mem = instance.get_memory(&store, "mem").unwrap();
+    let init = instance.get_func(&store, "init").unwrap();
+    let call_init = |store: &mut Store<()>, args: [i32; 4]| {
+        init.call(&mut *store, &args.map(Val::I32), &mut [])
+    };
+    call_init(&mut store, [0, 10, 1, 2]).unwrap();
+    call_init(&mut store, [2, 20, 0, 0]).unwrap();
+    // An active segment is dropped once instantiation applied it.
+    call_init(&mut store, [3, 30, 0, 0]).unwrap();
+    call_init(&mut store, [4, 40, 1, 4]).unwrap();
+    let data = mem.data(&store);
+    assert_eq!(&data[10..12], b"bc");
+    assert_eq!(&data[200..208], b"explicit");
+    assert_eq!(&data[40..44], b"efgh");
+    assert_eq!(&data[100..106], b"active");
+    let oob =
+        |r: Result<(), Error>| assert_eq!(r.unwrap_err().trap(), Some(Trap::MemoryOutOfBounds));
+    oob(call_init(&mut store, [0, 0, 2, 2]));
+    oob(call_init(&mut store, [2, 0, 0, 1]));
+    oob(call_init(&mut store, [3, 30, 0, 1]));
+    oob(call_init(&mut store, [4, 65535, 0, 2]));
+    instance
+        .get_func(&store, "drop4")
+        .unwrap()
+        .call(&mut store, &[], &mut [])
+        .unwrap();
+    call_init(&mut store, [4, 50, 0, 0]).unwrap();
+    oob(call_init(&mut store, [4, 50, 0, 1]));
+
+    let table_init = instance.get_func(&store, "table_init").unwrap();
+    let call = instance.get_typed_func::<i32, i32>(&store, "call").unwrap();
+    table_init
+        .call(&mut store, &[0, 2, 0, 2].map(Val::I32), &mut [])
+        .unwrap();
+    table_init
+        .call(&mut store, &[1, 4, 0, 3].map(Val::I32), &mut [])
+        .unwrap();
+    let got: Vec<Option<i32>> = (0..7).map(|i| call.call(&mut store, i).ok()).collect();
+    assert_eq!(
+        got,
+        [Some(10), None, Some(20), Some(10), Some(10), None, Some(20)]
+    );
+    let err = table_init
+        .call(&mut store, &[1, 6, 1, 3].map(Val::I32), &mut [])
+        .unwrap_err();
+    assert_eq!(err.trap(), Some(Trap::TableOutOfBounds));
+}

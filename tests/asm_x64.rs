@@ -1012,6 +1012,38 @@ fn indirect_jumps_and_calls() {
 }
 
 #[test]
+fn string_instructions_and_direction_flag() {
+    // The string instructions' operands are implicit ([rsi], [rdi], rcx):
+    // check the mnemonic, the `rep` prefix and the operand kinds.
+    for (bytes, mnemonic, kinds) in [
+        (
+            asm(|a| a.rep_movsb()),
+            Mnemonic::Movsb,
+            &[OpKind::MemoryESRDI, OpKind::MemorySegRSI][..],
+        ),
+        (
+            asm(|a| a.rep_stosb()),
+            Mnemonic::Stosb,
+            &[OpKind::MemoryESRDI, OpKind::Register][..],
+        ),
+    ] {
+        let ins = decode1(&bytes);
+        assert_eq!(ins.mnemonic(), mnemonic, "bytes {bytes:02x?}");
+        assert!(ins.has_rep_prefix(), "bytes {bytes:02x?}");
+        let got: Vec<OpKind> = (0..ins.op_count()).map(|i| ins.op_kind(i)).collect();
+        assert_eq!(got, kinds, "bytes {bytes:02x?}");
+        // Byte-sized; the kinds above say 64-bit addressing ([rsi], not
+        // [esi]).
+        assert_eq!(ins.memory_size(), iced_x86::MemorySize::UInt8);
+        if mnemonic == Mnemonic::Stosb {
+            assert_eq!(ins.op_register(1), R::AL);
+        }
+    }
+    check(&asm(|a| a.std()), Mnemonic::Std, &[]);
+    check(&asm(|a| a.cld()), Mnemonic::Cld, &[]);
+}
+
+#[test]
 fn single_byte_and_padding_instructions() {
     check(&asm(|a| a.ret()), Mnemonic::Ret, &[]);
     check(&asm(|a| a.ud2()), Mnemonic::Ud2, &[]);

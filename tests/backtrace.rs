@@ -76,3 +76,37 @@ fn stack_overflow_has_a_backtrace() {
             .all(|f| f.func_name.as_deref() == Some("down"))
     );
 }
+
+/// `memory.fill` and `memory.copy` run inline: their bounds traps point at
+/// the operator (the 0xfc prefix of its encoding), in the right frame.
+#[test]
+fn bulk_memory_trap_points_at_the_operator() {
+    let wat = r#"(module (memory 1)
+        (func $fill (param i32)
+          (memory.fill (local.get 0) (i32.const 0) (i32.const 1)))
+        (func $copy (param i32)
+          (memory.copy (i32.const 0) (local.get 0) (i32.const 1)))
+        (func (export "fill") (param i32) (call $fill (local.get 0)))
+        (func (export "copy") (param i32) (call $copy (local.get 0))))"#;
+    let bytes = wat::parse_str(wat).unwrap();
+    let engine = Engine::default();
+    let module = Module::new(&engine, &bytes).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    for (name, index, sub) in [("fill", 0, 11), ("copy", 1, 10)] {
+        let f = instance
+            .get_typed_func::<i32, ()>(&mut store, name)
+            .unwrap();
+        f.call(&mut store, 65535).unwrap();
+        let err = f.call(&mut store, 65536).unwrap_err();
+        assert_eq!(
+            err.trap().map(|t| t.to_string()),
+            Some("out of bounds memory access".into())
+        );
+        let frames = err.backtrace();
+        assert_eq!(frames.len(), 2, "{name}: {frames:?}");
+        assert_eq!(frames[0].func_index, index);
+        let at = frames[0].module_offset as usize;
+        assert_eq!(bytes[at..at + 2], [0xfc, sub], "{name}");
+    }
+}

@@ -1,5 +1,7 @@
 //! A guest cannot reach outside its sandbox: every memory access at every
-//! boundary traps (and never touches host memory), table and indirect-call
+//! boundary traps (and never touches host memory), `memory.fill` and
+//! `memory.copy` too (writing nothing when they trap, copying like
+//! `memmove`, keeping the registers they borrow), table and indirect-call
 //! faults trap, host errors and deep traps come back as the right error with
 //! the store usable, and no mapping is ever writable and executable.
 
@@ -385,4 +387,235 @@ fn no_mapping_is_writable_and_executable() {
     assert_eq!(store.data(), &Vec::<String>::new(), "while wasm runs");
     drop(others);
     assert_eq!(wx_mappings(), Vec::<String>::new(), "after freeing modules");
+}
+
+// ----- memory.fill and memory.copy (inline `rep stosb`/`rep movsb`) -----
+
+/// A module with `pages` pages and `fill`/`copy` taking their operands as
+/// parameters, plus a few with constant operands at the boundary of one
+/// page.
+fn bulk_module(pages: u32) -> String {
+    format!(
+        r#"(module (memory (export "mem") {pages})
+            (func (export "fill") (param i32 i32 i32)
+                (memory.fill (local.get 0) (local.get 1) (local.get 2)))
+            (func (export "copy") (param i32 i32 i32)
+                (memory.copy (local.get 0) (local.get 1) (local.get 2)))
+            (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+            (func (export "fill_last") (memory.fill (i32.const 65535) (i32.const 0x1234) (i32.const 1)))
+            (func (export "fill_past") (memory.fill (i32.const 65535) (i32.const 0x1234) (i32.const 2)))
+            (func (export "copy_end_empty") (memory.copy (i32.const 65536) (i32.const 65536) (i32.const 0)))
+            (func (export "copy_past_empty") (memory.copy (i32.const 0) (i32.const 65537) (i32.const 0))))"#
+    )
+}
+
+/// The contents every bulk test starts from: no two neighbours equal, so a
+/// byte copied from the wrong place shows.
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + 3 + i / 251) as u8).collect()
+}
+
+/// Runs `fill` or `copy` with `args` on memory reset to [`pattern`], and
+/// checks the outcome against a model: in bounds iff every touched range
+/// ends at or before the memory's size (in 64-bit arithmetic, zero lengths
+/// included), out of bounds traps and writes nothing, `copy` is `memmove`.
+fn check_bulk(store: &mut Store<()>, instance: Instance, op: &str, args: [u32; 3]) {
+    let mem = instance.get_memory(&*store, "mem").unwrap();
+    let size = mem.data_size(&*store);
+    let mut expected = pattern(size);
+    mem.data_mut(&mut *store).copy_from_slice(&expected);
+    let [dst, second, len] = args.map(|a| a as usize);
+    let in_bounds = |start: usize| start + len <= size;
+    let ok = in_bounds(dst) && (op == "fill" || in_bounds(second));
+    if ok {
+        match op {
+            "fill" => expected[dst..dst + len].fill(second as u8),
+            _ => expected.copy_within(second..second + len, dst),
+        }
+    }
+    let f = instance.get_func(&*store, op).unwrap();
+    let r = f.call(&mut *store, &args.map(|a| Val::I32(a as i32)), &mut []);
+    let what = format!("{op} {args:#x?} in {size:#x} bytes");
+    match r {
+        Ok(()) => assert!(ok, "{what} should trap"),
+        Err(e) => {
+            assert!(!ok, "{what}: {e}");
+            assert_eq!(e.trap(), Some(Trap::MemoryOutOfBounds), "{what}");
+        }
+    }
+    assert!(mem.data(&*store) == expected.as_slice(), "{what}: contents");
+}
+
+/// Every combination of boundary addresses and lengths.
+fn check_bulk_boundaries(store: &mut Store<()>, instance: Instance) {
+    let size = instance
+        .get_memory(&*store, "mem")
+        .unwrap()
+        .data_size(&*store) as u32;
+    let mut addrs = vec![0u32, 1, 0x7fff_ffff, 0x8000_0000, u32::MAX - 1, u32::MAX];
+    for d in 0..=2 {
+        addrs.push(size.wrapping_sub(d));
+        addrs.push(size + d);
+    }
+    let lens = [
+        0u32,
+        1,
+        2,
+        17,
+        size.wrapping_sub(1),
+        size,
+        size + 1,
+        u32::MAX,
+    ];
+    for &dst in &addrs {
+        for &len in &lens {
+            check_bulk(store, instance, "fill", [dst, 0x1234_56ab, len]);
+            for &src in &addrs {
+                check_bulk(store, instance, "copy", [dst, src, len]);
+            }
+        }
+    }
+}
+
+#[test]
+fn bulk_memory_at_every_boundary() {
+    let (mut store, one) = instance(&bulk_module(1));
+    check_bulk_boundaries(&mut store, one);
+    // The length is read at run time: after growing, the new page counts.
+    let grow = one.get_typed_func::<i32, i32>(&store, "grow").unwrap();
+    assert_eq!(grow.call(&mut store, 1).unwrap(), 1);
+    check_bulk_boundaries(&mut store, one);
+    let (mut store, empty) = instance(&bulk_module(0));
+    check_bulk_boundaries(&mut store, empty);
+}
+
+#[test]
+fn bulk_memory_with_constant_operands() {
+    let (mut store, instance) = instance(&bulk_module(1));
+    let mem = instance.get_memory(&store, "mem").unwrap();
+    let call = |store: &mut Store<()>, name: &str| {
+        instance
+            .get_func(&*store, name)
+            .unwrap()
+            .call(&mut *store, &[], &mut [])
+    };
+    call(&mut store, "fill_last").unwrap();
+    call(&mut store, "copy_end_empty").unwrap();
+    let err = call(&mut store, "fill_past").unwrap_err();
+    assert_eq!(err.trap(), Some(Trap::MemoryOutOfBounds));
+    let err = call(&mut store, "copy_past_empty").unwrap_err();
+    assert_eq!(err.trap(), Some(Trap::MemoryOutOfBounds));
+    let data = mem.data(&store);
+    assert_eq!(data[65535], 0x34);
+    assert!(
+        data[..65535].iter().all(|&b| b == 0),
+        "nothing else written"
+    );
+}
+
+/// Overlapping copies in both directions, at distances around the 16-byte
+/// steps and the 1 KiB blocks of the backward copy, against `copy_within`
+/// (a `memmove`).
+#[test]
+fn bulk_memory_overlapping_copies() {
+    let (mut store, instance) = instance(&bulk_module(1));
+    let base = 20_000i64;
+    let distances = [
+        -5000i64, -1024, -1000, -33, -17, -16, -15, -2, -1, 0, 1, 2, 15, 16, 17, 33, 1000, 1023,
+        1024, 1025, 5000,
+    ];
+    let lens = [
+        0u32, 1, 2, 15, 16, 17, 31, 32, 33, 100, 1025, 2047, 2048, 2049, 4096, 10_000, 20_001,
+    ];
+    for d in distances {
+        for len in lens {
+            let src = base as u32;
+            let dst = (base + d) as u32;
+            check_bulk(&mut store, instance, "copy", [dst, src, len]);
+        }
+    }
+}
+
+/// Copies and fills of a few MiB, overlapping by one byte both ways (and
+/// by 5000 bytes backwards, in blocks).
+#[test]
+fn bulk_memory_large() {
+    let (mut store, instance) = instance(&bulk_module(80));
+    const MIB: u32 = 1 << 20;
+    for args in [
+        [3 * MIB, 0, 2 * MIB],
+        [0, 3 * MIB, 2 * MIB],
+        [MIB + 1, MIB, 3 * MIB],
+        [MIB + 5000, MIB, 3 * MIB],
+        [MIB, MIB + 1, 3 * MIB],
+        [80 * 65536 - 3 * MIB - 5, 7, 3 * MIB + 5],
+    ] {
+        check_bulk(&mut store, instance, "copy", args);
+    }
+    check_bulk(&mut store, instance, "fill", [5, 0xee, 4 * MIB + 3]);
+}
+
+/// Locals pinned in the registers the string instructions use (`rsi`,
+/// `rdi`) and operands live below the bulk operator's own survive it: the
+/// function uses seven locals in a loop (the first five get registers,
+/// `$x` and `$y` the string registers) with values on the stack across
+/// `memory.copy` and `memory.fill`.
+#[test]
+fn bulk_memory_keeps_live_registers() {
+    let (mut store, instance) = instance(
+        r#"(module (memory (export "mem") 1)
+            (func (export "live") (param $a i32) (param $b i32) (param $c i32)
+                (result i32 i32 i32 i32 i32 i32 i32 i32)
+                (local $x i32) (local $y i32) (local $z i32) (local $i i32)
+                (local.set $x (i32.add (local.get $a) (i32.const 1)))
+                (local.set $y (i32.add (local.get $b) (i32.const 2)))
+                (local.set $z (i32.add (local.get $c) (i32.const 3)))
+                (loop $l
+                    (i32.mul (local.get $x) (i32.const 3))
+                    (local.get $y)
+                    (memory.copy
+                        (i32.add (local.get $a) (local.get $i))
+                        (i32.add (local.get $b) (i32.const 1000))
+                        (local.get $c))
+                    (i32.add)
+                    (local.get $z)
+                    (memory.fill
+                        (i32.add (local.get $x) (i32.const 2000))
+                        (local.get $y)
+                        (i32.add (local.get $i) (i32.const 1)))
+                    (i32.add)
+                    (local.set $z)
+                    (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                    (br_if $l (i32.lt_u (local.get $i) (i32.const 3))))
+                (local.get $a) (local.get $b) (local.get $c) (local.get $x)
+                (local.get $y) (local.get $z) (local.get $i)
+                (i32.load8_u (i32.const 2008))))"#,
+    );
+    let mem = instance.get_memory(&store, "mem").unwrap();
+    mem.data_mut(&mut store).copy_from_slice(&pattern(65536));
+    let (a, b, c) = (5u32, 7u32, 64u32);
+    let live = instance.get_func(&store, "live").unwrap();
+    let mut results = vec![Val::I32(0); 8];
+    live.call(
+        &mut store,
+        &[Val::I32(a as i32), Val::I32(b as i32), Val::I32(c as i32)],
+        &mut results,
+    )
+    .unwrap();
+    // The same computation and memory effects in Rust.
+    let mut model = pattern(65536);
+    let (x, y, mut z) = (a + 1, b + 2, c + 3);
+    for i in 0..3 {
+        let (dst, src) = ((a + i) as usize, (b + 1000) as usize);
+        model.copy_within(src..src + c as usize, dst);
+        let dst = (x + 2000) as usize;
+        model[dst..dst + i as usize + 1].fill(y as u8);
+        z += x * 3 + y;
+    }
+    let expected: Vec<Val> = [a, b, c, x, y, z, 3, model[2008] as u32]
+        .iter()
+        .map(|&v| Val::I32(v as i32))
+        .collect();
+    assert_eq!(results, expected);
+    assert!(mem.data(&store) == model.as_slice(), "memory contents");
 }

@@ -85,6 +85,37 @@ fn fuel_is_charged_per_operator() {
     assert_eq!(err.kind(), ErrorKind::OutOfFuel);
 }
 
+/// `memory.fill` and `memory.copy` are one operator each, whatever their
+/// length, with fuel and interruption checks on.
+#[test]
+fn bulk_memory_costs_one_unit_whatever_its_length() {
+    let engine = engine(true, true);
+    let module = Module::new(
+        &engine,
+        wat::parse_str(
+            r#"(module (memory (export "mem") 1)
+                (func (export "bulk") (param $len i32)
+                    (memory.fill (i32.const 0) (i32.const 7) (local.get $len))
+                    (memory.copy (i32.const 32768) (i32.const 0) (local.get $len))))"#,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let bulk = instance.get_typed_func::<i32, ()>(&store, "bulk").unwrap();
+    let mut used = Vec::new();
+    for len in [0, 1, 32768] {
+        store.set_fuel(1_000).unwrap();
+        bulk.call(&mut store, len).unwrap();
+        used.push(1_000 - store.get_fuel().unwrap());
+    }
+    assert_eq!(used[0], used[1]);
+    assert_eq!(used[0], used[2]);
+    let mem = instance.get_memory(&store, "mem").unwrap();
+    assert!(mem.data(&store).iter().all(|&b| b == 7));
+}
+
 #[test]
 fn fuel_api_needs_a_fuel_engine() {
     let engine = engine(false, false);

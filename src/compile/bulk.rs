@@ -1,16 +1,27 @@
 //! Lowering of table operators and bulk memory: `table.get/set/size` are
-//! inline (with a bounds check against the table's length); the operators
-//! that grow, fill, copy or initialize leave to the host through
+//! inline (with a bounds check against the table's length), and so are
+//! `memory.fill` and `memory.copy` on memory 0 (`rep stosb`/`rep movsb`
+//! after bounds checks against the memory's length): programs call them
+//! for every `memset`/`memcpy`, where a host exit would cost more than
+//! most copies. The operators that grow or initialize (and the ones on
+//! other memories) leave to the host through
 //! [`ExitCode::Helper`](crate::abi::ExitCode) (see [`Helper`] for the area
 //! layout), which keeps generated code small and the checks in one place.
 
 use super::func::{FuncCompiler, vmctx};
-use super::stack::{SCRATCH, SCRATCH2};
+use super::stack::{SCRATCH, SCRATCH_XMM, SCRATCH2};
 use crate::abi::{ExecContext, ExitCode, Helper, TrapCode, VmContext, VmTable};
-use crate::asm::x64::{AluOp, Cond, Gpr, Mem, Scale, Size};
+use crate::asm::x64::{AluOp, Cond, Gpr, Label, Mem, Scale, Size, SseOp};
 use crate::decode::{Operator, ValType};
 use crate::error::Result;
 use core::mem::offset_of;
+
+/// The shortest distance between an overlapping copy's destination and
+/// source for which the backward copy goes in blocks of `rep movsb`: each
+/// `rep movsb` costs a few dozen cycles to start, which 1 KiB amortizes
+/// (measured: 256-byte blocks run at a quarter of the 16-byte loop's
+/// speed, 1 KiB blocks at the same).
+const MIN_BLOCK: i32 = 1024;
 
 impl FuncCompiler<'_, '_, '_> {
     /// Lowers `op` if it is a table or bulk-memory operator.
@@ -43,6 +54,10 @@ impl FuncCompiler<'_, '_, '_> {
                 self.helper(Helper::MemoryInit, [mem.0, data_index], 3, false)
             }
             DataDrop { data_index } => self.helper(Helper::DataDrop, [data_index, 0], 0, false),
+            MemoryCopy { dst_mem, src_mem } if dst_mem.0 == 0 && src_mem.0 == 0 => {
+                self.memory_copy()
+            }
+            MemoryFill { mem } if mem.0 == 0 => self.memory_fill(),
             MemoryCopy { dst_mem, src_mem } => {
                 self.helper(Helper::MemoryCopy, [dst_mem.0, src_mem.0], 3, false)
             }
@@ -50,6 +65,186 @@ impl FuncCompiler<'_, '_, '_> {
             _ => return Ok(false),
         }
         Ok(true)
+    }
+
+    /// Pops the three operands of `memory.fill` or `memory.copy` into the
+    /// registers of the string instructions: the destination into `rdi`,
+    /// the value or source into `second`, the length into `rcx` (each
+    /// zero-extended to 64 bits, as every `i32` operand is). Pinned locals
+    /// in those registers are stored away; the registers stay taken until
+    /// [`Self::end_string_op`], which gets the returned locals back.
+    fn pop_string_operands(&mut self, second: Gpr) -> [Option<usize>; 3] {
+        let unpinned = self.unpin_gprs([Gpr::Rdi, second, Gpr::Rcx]);
+        // Topmost first; each eviction keeps clear of the other two
+        // registers, and a filled register is held so later pops leave it.
+        for (r, others) in [
+            (Gpr::Rcx, [Gpr::Rdi, second]),
+            (second, [Gpr::Rdi, Gpr::Rcx]),
+            (Gpr::Rdi, [second, Gpr::Rcx]),
+        ] {
+            self.pop_into_gpr(r, &others);
+            self.regs.take_gpr(r);
+        }
+        unpinned
+    }
+
+    /// Releases the string instruction's registers and reloads the pinned
+    /// locals [`Self::pop_string_operands`] stored away.
+    fn end_string_op(&mut self, second: Gpr, unpinned: [Option<usize>; 3]) {
+        for r in [Gpr::Rdi, second, Gpr::Rcx] {
+            self.regs.free_gpr(r);
+        }
+        self.repin_gprs(unpinned);
+    }
+
+    /// Traps with "out of bounds memory access" unless `start + rcx` (both
+    /// below 2^32, so the 64-bit sum cannot wrap) is at most the memory's
+    /// length: a zero-length access at the very end is allowed, one byte
+    /// further is not.
+    fn check_memory_range(&mut self, start: Gpr, oob: Label) {
+        self.a.lea(
+            Size::S64,
+            SCRATCH,
+            Mem::indexed(start, Gpr::Rcx, Scale::X1, 0),
+        );
+        self.a.alu_rm(
+            AluOp::Cmp,
+            Size::S64,
+            SCRATCH,
+            vmctx(offset_of!(VmContext, memory_len)),
+        );
+        self.a.jcc(Cond::A, oob);
+    }
+
+    /// Turns the memory index in `r` into a host address.
+    fn add_memory_base(&mut self, r: Gpr) {
+        match self.memory_base {
+            Some(base) => self.a.alu_rr(AluOp::Add, Size::S64, r, base),
+            None => self.a.alu_rm(
+                AluOp::Add,
+                Size::S64,
+                r,
+                vmctx(offset_of!(VmContext, memory_base)),
+            ),
+        }
+    }
+
+    /// `memory.fill` of memory 0: checks the range, then `rep stosb`.
+    fn memory_fill(&mut self) {
+        let unpinned = self.pop_string_operands(Gpr::Rax);
+        let oob = self.trap_label(TrapCode::MemoryOutOfBounds);
+        self.check_memory_range(Gpr::Rdi, oob);
+        self.add_memory_base(Gpr::Rdi);
+        self.a.rep_stosb();
+        self.end_string_op(Gpr::Rax, unpinned);
+    }
+
+    /// `memory.copy` within memory 0: checks both ranges (before writing
+    /// anything), then copies forwards with `rep movsb`, or backwards when
+    /// the destination starts inside the source (`0 < dst - src < len`),
+    /// so overlapping copies read every byte before overwriting it
+    /// (`memmove`).
+    fn memory_copy(&mut self) {
+        let unpinned = self.pop_string_operands(Gpr::Rsi);
+        let oob = self.trap_label(TrapCode::MemoryOutOfBounds);
+        self.check_memory_range(Gpr::Rdi, oob);
+        self.check_memory_range(Gpr::Rsi, oob);
+        self.add_memory_base(Gpr::Rdi);
+        self.add_memory_base(Gpr::Rsi);
+        // Unsigned `dst - src - 1 < len` means `src < dst < src + len`
+        // (equal addresses wrap to the largest value and go forwards).
+        let backwards = self.a.new_label();
+        let done = self.a.new_label();
+        self.a.lea(Size::S64, SCRATCH, Mem::base(Gpr::Rdi, -1));
+        self.a.alu_rr(AluOp::Sub, Size::S64, SCRATCH, Gpr::Rsi);
+        self.a.alu_rr(AluOp::Cmp, Size::S64, SCRATCH, Gpr::Rcx);
+        self.a.jcc(Cond::B, backwards);
+        self.a.rep_movsb();
+        self.a.jmp(done);
+        self.a.bind(backwards);
+        self.copy_backwards(done);
+        self.a.bind(done);
+        self.end_string_op(Gpr::Rsi, unpinned);
+    }
+
+    /// Copies `rcx` bytes from `[rsi]` to `[rdi]`, where
+    /// `0 < rdi - rsi < rcx`, without overwriting a source byte before it
+    /// is read; ends at `done`, which the caller binds right after.
+    /// (`std; rep movsb` would do it in two instructions, but backward
+    /// string moves take a slow microcoded path: 2.5 GB/s for 64 KiB on
+    /// the benchmark machine, an AMD EPYC, where the loops below reach 35
+    /// GB/s or more.)
+    fn copy_backwards(&mut self, done: Label) {
+        let steps = self.a.new_label();
+        self.a.mov_rr(Size::S64, SCRATCH, Gpr::Rdi);
+        self.a.alu_rr(AluOp::Sub, Size::S64, SCRATCH, Gpr::Rsi);
+        self.a.alu_ri(AluOp::Cmp, Size::S64, SCRATCH, MIN_BLOCK);
+        self.a.jcc(Cond::B, steps);
+        self.copy_back_in_blocks();
+        self.a.jmp(done);
+        self.a.bind(steps);
+        self.copy_back_in_steps(done);
+    }
+
+    /// The backward copy when the distance `d = rdi - rsi` (in `SCRATCH`)
+    /// is at least [`MIN_BLOCK`]: forward `rep movsb`s of `d` bytes from
+    /// the end down, then the `rcx mod d` (or `d`) bytes at the front. A
+    /// block's source and destination are `d` apart, so they do not
+    /// overlap, and what earlier blocks wrote lies above every byte still
+    /// to be read. 52 to 87 GB/s for 64 KiB (distances of 1 KiB to 30 KB)
+    /// where the 16-byte loop manages 34 to 54.
+    fn copy_back_in_blocks(&mut self) {
+        let (dst, src, len) = (Gpr::Rdi, Gpr::Rsi, Gpr::Rcx);
+        let (dist, left) = (SCRATCH, SCRATCH2);
+        self.a.mov_rr(Size::S64, left, len);
+        self.a.alu_rr(AluOp::Add, Size::S64, dst, len);
+        self.a.alu_rr(AluOp::Add, Size::S64, src, len);
+        // Here `left > d`: move both ends down a block, copy it (which
+        // moves them back up), move them down again.
+        let block = self.a.new_label();
+        self.a.bind(block);
+        self.a.alu_rr(AluOp::Sub, Size::S64, dst, dist);
+        self.a.alu_rr(AluOp::Sub, Size::S64, src, dist);
+        self.a.mov_rr(Size::S64, len, dist);
+        self.a.rep_movsb();
+        self.a.alu_rr(AluOp::Sub, Size::S64, dst, dist);
+        self.a.alu_rr(AluOp::Sub, Size::S64, src, dist);
+        self.a.alu_rr(AluOp::Sub, Size::S64, left, dist);
+        self.a.alu_rr(AluOp::Cmp, Size::S64, left, dist);
+        self.a.jcc(Cond::A, block);
+        // The front: `0 < left <= d` bytes.
+        self.a.alu_rr(AluOp::Sub, Size::S64, dst, left);
+        self.a.alu_rr(AluOp::Sub, Size::S64, src, left);
+        self.a.mov_rr(Size::S64, len, left);
+        self.a.rep_movsb();
+    }
+
+    /// The backward copy for short distances: 16 bytes per step from the
+    /// end down, then the leftover bytes at the front one by one. Each
+    /// step reads its whole piece before writing it, and everything
+    /// written lies above what is still to be read.
+    fn copy_back_in_steps(&mut self, done: Label) {
+        let (dst, src, len) = (Gpr::Rdi, Gpr::Rsi, Gpr::Rcx);
+        let at = |r| Mem::indexed(r, len, Scale::X1, 0);
+        let bytes = self.a.new_label();
+        let wide = self.a.new_label();
+        self.a.alu_ri(AluOp::Cmp, Size::S64, len, 16);
+        self.a.jcc(Cond::B, bytes);
+        self.a.bind(wide);
+        self.a.alu_ri(AluOp::Sub, Size::S64, len, 16);
+        self.a.sse_rm(SseOp::MOVDQU, SCRATCH_XMM, at(src));
+        self.a.sse_mr(SseOp::MOVDQU_STORE, at(dst), SCRATCH_XMM);
+        self.a.alu_ri(AluOp::Cmp, Size::S64, len, 16);
+        self.a.jcc(Cond::Ae, wide);
+        self.a.bind(bytes);
+        self.a.test_rr(Size::S64, len, len);
+        self.a.jcc(Cond::E, done);
+        let byte = self.a.new_label();
+        self.a.bind(byte);
+        self.a.alu_ri(AluOp::Sub, Size::S64, len, 1);
+        self.a.movzx_rm(Size::S32, Size::S8, SCRATCH, at(src));
+        self.a.mov_mr(Size::S8, at(dst), SCRATCH);
+        self.a.jcc(Cond::Ne, byte);
     }
 
     /// Checks `index < len` of table `table` and leaves the element's

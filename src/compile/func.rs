@@ -421,6 +421,37 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.load_memory_base();
     }
 
+    /// Frees the registers `fixed` of pinned locals for an instruction
+    /// that uses them implicitly (the string instructions): each pinned
+    /// local living in one is stored to its slot and its register released.
+    /// Returns, per register, the local to give it back to with
+    /// [`Self::repin_gprs`]. Operands in `fixed` stay where they are (move
+    /// them out with [`Self::pop_into_gpr`] or [`Self::evict_gpr`]).
+    pub(crate) fn unpin_gprs<const N: usize>(&mut self, fixed: [Gpr; N]) -> [Option<usize>; N] {
+        debug_assert!(self.memory_base.is_none_or(|b| !fixed.contains(&b)));
+        fixed.map(|r| {
+            let i = self
+                .locals
+                .iter()
+                .position(|l| l.pin == Some(Loc::Gpr(r)))?;
+            self.a
+                .mov_mr(Size::S64, Mem::base(Gpr::Rbp, self.locals[i].offset), r);
+            self.regs.free_gpr(r);
+            Some(i)
+        })
+    }
+
+    /// Reloads the locals [`Self::unpin_gprs`] released into their
+    /// registers (which must be free again).
+    pub(crate) fn repin_gprs<const N: usize>(&mut self, unpinned: [Option<usize>; N]) {
+        for i in unpinned.into_iter().flatten() {
+            if let Some(Loc::Gpr(r)) = self.locals[i].pin {
+                self.regs.take_gpr(r);
+                self.load_pinned(i);
+            }
+        }
+    }
+
     /// Loads memory 0's base into its register, if this function has one.
     fn load_memory_base(&mut self) {
         if let Some(base) = self.memory_base {

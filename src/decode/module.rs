@@ -180,6 +180,9 @@ pub struct DataSegment<'a> {
     pub kind: DataKind<'a>,
     /// The bytes.
     pub data: &'a [u8],
+    /// Offset of `data`'s first byte in the module, so a runtime that keeps
+    /// the module's bytes can find the segment again without decoding.
+    pub data_offset: usize,
 }
 
 /// A function body: local declarations and undecoded instructions.
@@ -665,8 +668,13 @@ impl<'a> Module<'a> {
                 _ => return Err(Error::malformed(offset, "malformed data segment kind")),
             };
             let len = s.read_len()?;
+            let data_offset = s.offset();
             let data = s.read_bytes(len as usize)?;
-            self.data.push(DataSegment { kind, data });
+            self.data.push(DataSegment {
+                kind,
+                data,
+                data_offset,
+            });
         }
         Ok(())
     }

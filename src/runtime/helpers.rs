@@ -2,12 +2,14 @@
 //! `table.grow/fill/copy/init`, `elem.drop`, `memory.init/copy/fill`,
 //! `data.drop` (see [`crate::abi::Helper`] for the area layout).
 //!
-//! `table.init` and `memory.init` decode the module's bytes again to find
-//! the segment (simple, and rare next to the other operations).
+//! `table.init` and `memory.init` find their segment through the ranges the
+//! module kept of its bytes ([`ModuleInner`](super::module::ModuleInner)),
+//! without decoding again.
 
+use super::module::ElemItems;
 use super::store::StoreInner;
 use crate::abi::{Helper, TrapCode, VmFuncRef};
-use crate::decode::{self, ElementItems};
+use crate::decode::ConstExpr;
 use crate::error::{Error, Result};
 use alloc::vec::Vec;
 
@@ -137,10 +139,12 @@ impl StoreInner {
                 let seg = a(1);
                 let (dst, src, len) = (a(2), a(3), a(4));
                 let dropped = inst.dropped_data.get(seg as usize).copied().unwrap_or(true);
-                let module = inst._module.clone();
-                let decoded = decode::Module::decode(&module.inner.bytes)?;
-                let data: &[u8] = match decoded.data.get(seg as usize) {
-                    Some(d) if !dropped => d.data,
+                let module = &inst._module.inner;
+                let data: &[u8] = match module.data_segments.get(seg as usize) {
+                    Some(r) if !dropped => module
+                        .bytes
+                        .get(r.clone())
+                        .ok_or_else(|| Error::runtime("data segment out of the module"))?,
                     _ => &[],
                 };
                 let sr = range(src, len, data.len()).ok_or_else(oob_memory)?;
@@ -176,10 +180,9 @@ impl StoreInner {
     /// The raw references of element segment `seg` of `instance`.
     fn elem_items(&self, instance: u32, seg: u32) -> Result<Vec<usize>> {
         let inst = &self.instances[instance as usize];
-        let module = inst._module.clone();
-        let decoded = decode::Module::decode(&module.inner.bytes)?;
-        let seg = decoded
-            .elements
+        let module = &inst._module.inner;
+        let seg = module
+            .elem_segments
             .get(seg as usize)
             .ok_or_else(|| Error::runtime("unknown element segment").with_index(seg))?;
         let lookup = |g: u32| {
@@ -188,8 +191,8 @@ impl StoreInner {
                 .and_then(|&g| self.globals.get(g as usize))
                 .map(|g| g.get())
         };
-        match &seg.items {
-            ElementItems::Functions(f) => f
+        match seg {
+            ElemItems::Functions(f) => f
                 .iter()
                 .map(|&f| {
                     inst.funcrefs
@@ -198,10 +201,18 @@ impl StoreInner {
                         .ok_or_else(|| Error::runtime("unknown function").with_index(f))
                 })
                 .collect(),
-            ElementItems::Exprs(e) => e
+            ElemItems::Exprs(e) => e
                 .iter()
-                .map(|e| {
-                    super::instance::eval_const(e, &inst.funcrefs, &lookup).map(|v| v as usize)
+                .map(|r| {
+                    let bytes = module
+                        .bytes
+                        .get(r.clone())
+                        .ok_or_else(|| Error::runtime("element segment out of the module"))?;
+                    let expr = ConstExpr {
+                        bytes,
+                        offset: r.start,
+                    };
+                    super::instance::eval_const(&expr, &inst.funcrefs, &lookup).map(|v| v as usize)
                 })
                 .collect(),
         }

@@ -3,12 +3,16 @@
 //!
 //! The module keeps its bytes (`Arc<[u8]>`); instantiation decodes them again
 //! for the segments and initializers (decoding is cheap next to compiling),
-//! while types, imports and exports are kept as owned copies.
+//! while types, imports and exports are kept as owned copies. `memory.init`
+//! and `table.init` run far more often than instantiation, so where each
+//! segment lies in the bytes is kept too.
 
 use super::engine::Engine;
 use crate::code_memory::PublishedCode;
 use crate::compile::compile_module_with;
-use crate::decode::{self, ExternKind, FuncType, GlobalType, ImportKind, MemoryType, TableType};
+use crate::decode::{
+    self, ElementItems, ExternKind, FuncType, GlobalType, ImportKind, MemoryType, TableType,
+};
 use crate::error::{Error, Result};
 use crate::validate::validate_module;
 use alloc::boxed::Box;
@@ -16,6 +20,7 @@ use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
+use core::ops::Range;
 
 /// The type of an import or export.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -126,6 +131,15 @@ pub(crate) struct ModuleExport {
     pub index: u32,
 }
 
+/// An element segment's items, for `table.init`.
+pub(crate) enum ElemItems {
+    /// Function indices.
+    Functions(Box<[u32]>),
+    /// Where each constant expression (its `end` included) lies in the
+    /// module's bytes.
+    Exprs(Box<[Range<usize>]>),
+}
+
 pub(crate) struct ModuleInner {
     pub engine: Engine,
     pub bytes: Arc<[u8]>,
@@ -155,6 +169,10 @@ pub(crate) struct ModuleInner {
     pub globals: Vec<GlobalType>,
     pub imports: Vec<ModuleImport>,
     pub exports: Vec<ModuleExport>,
+    /// Where each data segment's bytes lie in `bytes`.
+    pub data_segments: Box<[Range<usize>]>,
+    /// Each element segment's items.
+    pub elem_segments: Box<[ElemItems]>,
 }
 
 /// A compiled WebAssembly module. Cheap to clone; `Send + Sync`.
@@ -362,6 +380,24 @@ impl Module {
             .map(|&(i, n)| (i, n.to_string()))
             .collect();
         let num_imported_funcs = module.num_imported_funcs;
+        let data_segments = module
+            .data
+            .iter()
+            .map(|d| d.data_offset..d.data_offset + d.data.len())
+            .collect();
+        let elem_segments = module
+            .elements
+            .iter()
+            .map(|e| match &e.items {
+                ElementItems::Functions(f) => ElemItems::Functions(f.clone()),
+                ElementItems::Exprs(exprs) => ElemItems::Exprs(
+                    exprs
+                        .iter()
+                        .map(|c| c.offset..c.offset + c.bytes.len())
+                        .collect(),
+                ),
+            })
+            .collect();
         drop(module);
         Ok(Module {
             inner: Arc::new(ModuleInner {
@@ -382,6 +418,8 @@ impl Module {
                 globals,
                 imports,
                 exports,
+                data_segments,
+                elem_segments,
             }),
         })
     }

@@ -540,6 +540,31 @@ impl Assembler {
         self.buf.extend_from_slice(&[0x48, 0x99]);
     }
 
+    /// `rep movsb`: copies `rcx` bytes from `[rsi]` to `[rdi]`, stepping
+    /// both forwards (or backwards while the direction flag is set) and
+    /// counting `rcx` down to zero.
+    pub fn rep_movsb(&mut self) {
+        self.buf.extend_from_slice(&[0xF3, 0xA4]);
+    }
+
+    /// `rep stosb`: stores `al` into `rcx` bytes from `[rdi]` on, counting
+    /// `rcx` down to zero.
+    pub fn rep_stosb(&mut self) {
+        self.buf.extend_from_slice(&[0xF3, 0xAA]);
+    }
+
+    /// `std`: sets the direction flag (string instructions step
+    /// backwards). The System V ABI requires it clear again at calls and
+    /// returns: follow it with [`Assembler::cld`].
+    pub fn std(&mut self) {
+        self.buf.push(0xFD);
+    }
+
+    /// `cld`: clears the direction flag.
+    pub fn cld(&mut self) {
+        self.buf.push(0xFC);
+    }
+
     /// `op r, cl`.
     pub fn shift_rcl(&mut self, op: ShiftOp, size: Size, r: Gpr) {
         let opc = 0xD2 | u8::from(size != Size::S8);
