@@ -429,6 +429,11 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// them out with [`Self::pop_into_gpr`] or [`Self::evict_gpr`]).
     pub(crate) fn unpin_gprs<const N: usize>(&mut self, fixed: [Gpr; N]) -> [Option<usize>; N] {
         debug_assert!(self.memory_base.is_none_or(|b| !fixed.contains(&b)));
+        // Operands still reading a local in one of these registers take a
+        // copy first: the register is about to hold something else.
+        for r in fixed {
+            self.detach_pinned(Loc::PinnedGpr(r));
+        }
         fixed.map(|r| {
             let i = self
                 .locals
@@ -436,7 +441,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 .position(|l| l.pin == Some(Loc::Gpr(r)))?;
             self.a
                 .mov_mr(Size::S64, Mem::base(Gpr::Rbp, self.locals[i].offset), r);
-            self.regs.free_gpr(r);
+            self.regs.unpin_gpr(r);
             Some(i)
         })
     }
@@ -446,7 +451,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     pub(crate) fn repin_gprs<const N: usize>(&mut self, unpinned: [Option<usize>; N]) {
         for i in unpinned.into_iter().flatten() {
             if let Some(Loc::Gpr(r)) = self.locals[i].pin {
-                self.regs.take_gpr(r);
+                self.regs.pin_gpr(r);
                 self.load_pinned(i);
             }
         }

@@ -117,6 +117,13 @@ impl RegSet {
         self.pinned_xmms |= 1 << x.enc();
     }
 
+    /// Releases `r` from its local (it is free afterwards); the local
+    /// lives in its frame slot until [`Self::pin_gpr`] takes `r` back.
+    pub fn unpin_gpr(&mut self, r: Gpr) {
+        self.gprs &= !(1 << r.enc());
+        self.pinned_gprs &= !(1 << r.enc());
+    }
+
     /// Marks `r` as holding a value.
     pub fn take_gpr(&mut self, r: Gpr) {
         debug_assert!(
