@@ -619,3 +619,70 @@ fn bulk_memory_keeps_live_registers() {
     assert_eq!(results, expected);
     assert!(mem.data(&store) == model.as_slice(), "memory contents");
 }
+
+/// The compiler skips a bounds check when the same local's current value
+/// already passed one reaching as far. It must not carry that knowledge
+/// past a change of the local, into a merge point reached by a path that
+/// did not check, or to a larger offset.
+#[test]
+fn skipped_bounds_checks_only_where_they_cannot_fail() {
+    for engine in [Engine::default(), guard_region_engine()] {
+        let (mut store, instance) = instance_in(
+            &engine,
+            r#"(module (memory 1)
+            (func (export "after_set") (param $p i32) (param $q i32) (result i32)
+              (drop (i32.load (local.get $p)))
+              (local.set $p (local.get $q))
+              (i32.load (local.get $p)))
+            (func (export "after_tee") (param $p i32) (param $q i32) (result i32)
+              (drop (i32.load (local.get $p)))
+              (drop (local.tee $p (local.get $q)))
+              (i32.load (local.get $p)))
+            (func (export "after_if") (param $p i32) (param $c i32) (result i32)
+              (if (local.get $c) (then (drop (i32.load offset=100 (local.get $p)))))
+              (i32.load offset=50 (local.get $p)))
+            (func (export "further") (param $p i32) (result i32)
+              (drop (i32.load offset=8 (local.get $p)))
+              (i32.load offset=12 (local.get $p)))
+            (func (export "in_loop") (param $p i32) (result i32)
+              (local $n i32)
+              (loop $l
+                (drop (i32.load (local.get $p)))
+                (local.set $p (i32.add (local.get $p) (i32.const 8192)))
+                (local.set $n (i32.add (local.get $n) (i32.const 1)))
+                (br_if $l (i32.lt_u (local.get $n) (i32.const 100))))
+              (local.get $n)))"#,
+        );
+        let oob = |r: Result<i32, Error>| {
+            assert_eq!(r.unwrap_err().trap(), Some(Trap::MemoryOutOfBounds));
+        };
+        let pair = |store: &mut Store<()>, name: &str| {
+            instance
+                .get_typed_func::<(i32, i32), i32>(&*store, name)
+                .unwrap()
+        };
+        let after_set = pair(&mut store, "after_set");
+        assert_eq!(after_set.call(&mut store, (0, 65532)).unwrap(), 0);
+        oob(after_set.call(&mut store, (0, 65533)));
+        let after_tee = pair(&mut store, "after_tee");
+        oob(after_tee.call(&mut store, (0, 65533)));
+        let after_if = pair(&mut store, "after_if");
+        // Taken: offset 100 at 65450 is out of bounds already.
+        oob(after_if.call(&mut store, (65_450, 1)));
+        assert_eq!(after_if.call(&mut store, (65_400, 1)).unwrap(), 0);
+        // Not taken: the access at offset 50 is checked on its own.
+        oob(after_if.call(&mut store, (65_483, 0)));
+        assert_eq!(after_if.call(&mut store, (65_482, 0)).unwrap(), 0);
+        let further = instance
+            .get_typed_func::<i32, i32>(&store, "further")
+            .unwrap();
+        assert_eq!(further.call(&mut store, 65_520).unwrap(), 0);
+        oob(further.call(&mut store, 65_521));
+        let in_loop = instance
+            .get_typed_func::<i32, i32>(&store, "in_loop")
+            .unwrap();
+        // The eighth iteration reads at 7 * 8192 + 4 = 57348; the ninth at
+        // 65540 is out of bounds.
+        oob(in_loop.call(&mut store, 4));
+    }
+}

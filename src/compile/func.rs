@@ -116,6 +116,12 @@ pub(crate) struct FuncCompiler<'e, 'm, 'a> {
     /// Guard-region mode: where the current operator's unchecked memory
     /// access code begins (its fault site ends with the operator).
     pub fault_start: Option<u32>,
+    /// Per pinned register (by encoding): the largest `offset + size` of a
+    /// memory access through its local's current value that passed its
+    /// bounds check on the way here. Memories never shrink, so an access
+    /// ending no further needs no check; forgotten when the local changes
+    /// and at merge points (loop headers, `else`, `end`).
+    pub checked_ends: [u64; 16],
     fault_sites: Vec<super::FaultSite>,
     /// (native offset of a return address, wasm offset) for call sites and
     /// trap sites, for backtraces.
@@ -221,6 +227,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             frame_size_patch: 0,
             trap_sites: Vec::new(),
             fault_start: None,
+            checked_ends: [0; 16],
             fault_sites: Vec::new(),
             sites: Vec::new(),
             op_offset: 0,
@@ -974,6 +981,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             save_base: 0,
         });
         if kind == FrameKind::Loop {
+            self.checked_ends = [0; 16];
             self.a.bind(label);
             self.fuel_segment();
             self.checkpoint();
@@ -998,6 +1006,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     }
 
     fn end_frame(&mut self) {
+        self.checked_ends = [0; 16];
         let frame = *self.frames.last().expect("end closes a frame");
         let results = self.block_results(frame.block_type);
         let fallthrough = !self.unreachable;
@@ -1105,6 +1114,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     }
 
     fn op_else(&mut self) {
+        self.checked_ends = [0; 16];
         let frame = *self.frames.last().expect("else inside if");
         let results = self.block_results(frame.block_type);
         if !self.unreachable {
@@ -1427,6 +1437,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 Loc::Gpr(r) => self.regs.free_gpr(r),
                 Loc::Xmm(x) => self.regs.free_xmm(x),
                 _ => {}
+            }
+            if let Loc::Gpr(p) = pin {
+                self.checked_ends[p.enc() as usize & 15] = 0;
             }
             match (pin, v.loc) {
                 (Loc::Gpr(p), Loc::Gpr(r) | Loc::PinnedGpr(r)) => {

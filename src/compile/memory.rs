@@ -4,7 +4,11 @@
 //! address (`zero-extended i32 address + offset`, computed in 64 bits, so it
 //! never wraps) plus the access size is compared against the memory's
 //! current length in the `VmContext`, and the access traps with "out of
-//! bounds memory access" when it would end beyond it.
+//! bounds memory access" when it would end beyond it. Two checks are
+//! skipped because they cannot fail: a constant address below the declared
+//! minimum size, and an access through a register-pinned local whose
+//! current value already passed a check reaching at least as far
+//! (`FuncCompiler::checked_ends`; memories never shrink).
 //!
 //! In guard-region mode ([`super::CompileOptions::guard_region`]) there is
 //! no check: the effective address is at most 2^33 + 16 bytes past the
@@ -79,10 +83,10 @@ impl FuncCompiler<'_, '_, '_> {
         if self.env.options.guard_region {
             return self.guarded_address(memarg);
         }
-        let oob = self.trap_label(TrapCode::MemoryOutOfBounds);
         let len = vmctx(offset_of!(VmContext, memory_len));
         let base = vmctx(offset_of!(VmContext, memory_base));
         // A constant address folds into the offset.
+        let pinned = matches!(self.peek(0).loc, Loc::PinnedGpr(_));
         let (addr, offset) = match self.peek(0).loc {
             Loc::Const(c) => {
                 self.pop();
@@ -93,9 +97,17 @@ impl FuncCompiler<'_, '_, '_> {
         let end = offset + u64::from(size);
         match addr {
             Some(addr) if end <= i32::MAX as u64 => {
-                self.a.lea(Size::S64, SCRATCH, Mem::base(addr, end as i32));
-                self.a.alu_rm(AluOp::Cmp, Size::S64, SCRATCH, len);
-                self.a.jcc(Cond::A, oob);
+                // A local's value already checked this far needs no check.
+                let checked = &mut self.checked_ends[addr.enc() as usize & 15];
+                if !pinned || end > *checked {
+                    if pinned {
+                        *checked = end;
+                    }
+                    let oob = self.trap_label(TrapCode::MemoryOutOfBounds);
+                    self.a.lea(Size::S64, SCRATCH, Mem::base(addr, end as i32));
+                    self.a.alu_rm(AluOp::Cmp, Size::S64, SCRATCH, len);
+                    self.a.jcc(Cond::A, oob);
+                }
                 let b = self.base_register(base);
                 Mem::indexed(b, addr, Scale::X1, offset as i32)
             }
@@ -104,6 +116,7 @@ impl FuncCompiler<'_, '_, '_> {
                 self.a.alu_rr(AluOp::Add, Size::S64, SCRATCH2, addr);
                 self.a
                     .lea(Size::S64, SCRATCH, Mem::base(SCRATCH2, size as i32));
+                let oob = self.trap_label(TrapCode::MemoryOutOfBounds);
                 self.a.alu_rm(AluOp::Cmp, Size::S64, SCRATCH, len);
                 self.a.jcc(Cond::A, oob);
                 match self.memory_base {
@@ -116,6 +129,7 @@ impl FuncCompiler<'_, '_, '_> {
                 // Memories never shrink: a constant access within the
                 // declared minimum size is always in bounds.
                 if end > self.env.min_memory_bytes {
+                    let oob = self.trap_label(TrapCode::MemoryOutOfBounds);
                     self.a.mov_ri(Size::S64, SCRATCH, end as i64);
                     self.a.alu_rm(AluOp::Cmp, Size::S64, SCRATCH, len);
                     self.a.jcc(Cond::A, oob);
