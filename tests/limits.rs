@@ -280,6 +280,40 @@ fn a_small_wasm_stack_traps_deep_recursion() {
     assert!(Engine::new(&config).is_err());
 }
 
+/// Leaf functions with small frames skip the stack check (their callers'
+/// checks leave a margin far larger); a leaf with a large frame still
+/// checks. Recursing to exhaustion with both leaves called at every level
+/// traps cleanly, with the store usable afterwards.
+#[test]
+fn leaves_near_the_stack_limit() {
+    let wat = r#"(module
+        (func $small (param i32) (result i32) (i32.add (local.get 0) (i32.const 1)))
+        (func $big (param i32) (result i32) (local LOCALS)
+            (local.set 599 (i64.extend_i32_u (local.get 0)))
+            (i32.wrap_i64 (local.get 599)))
+        (func $down (export "down") (param i32) (result i32)
+            (drop (call $small (local.get 0)))
+            (drop (call $big (local.get 0)))
+            (if (result i32) (i32.eqz (local.get 0))
+              (then (i32.const 0))
+              (else (i32.add (i32.const 1)
+                (call $down (i32.sub (local.get 0) (i32.const 1))))))))"#
+        .replace("LOCALS", &"i64 ".repeat(600));
+    let mut config = Config::new();
+    config.max_wasm_stack(64 << 10);
+    let engine = Engine::new(&config).unwrap();
+    let module = Module::new(&engine, wat::parse_str(wat).unwrap()).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let down = instance.get_typed_func::<i32, i32>(&store, "down").unwrap();
+    assert_eq!(down.call(&mut store, 50).unwrap(), 50);
+    for depth in [1_000, 2_000, 100_000] {
+        let err = down.call(&mut store, depth).unwrap_err();
+        assert_eq!(err.trap(), Some(Trap::StackOverflow), "depth {depth}");
+    }
+    assert_eq!(down.call(&mut store, 50).unwrap(), 50);
+}
+
 #[test]
 fn module_code_size_is_limited() {
     let mut config = Config::new();

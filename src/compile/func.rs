@@ -92,6 +92,12 @@ const PIN_XMMS: [Xmm; 7] = [
 
 const SAVED_VMCTX: i32 = -8;
 
+/// A function that calls nothing and whose frame is at most this big skips
+/// the stack-limit check in its prologue: its caller's check left at least
+/// the runtime's stack margin below, far more than this (the runtime
+/// asserts it), and a leaf adds no further frames.
+pub(crate) const LEAF_FRAME_MAX: u32 = 4096;
+
 /// Compiles one function body.
 pub(crate) struct FuncCompiler<'e, 'm, 'a> {
     pub a: Assembler,
@@ -111,6 +117,10 @@ pub(crate) struct FuncCompiler<'e, 'm, 'a> {
     max_call_area: u32,
     /// Offset of the `imm32` of the prologue's `sub rsp, imm32`.
     frame_size_patch: usize,
+    /// Code range of the prologue's stack-limit check.
+    stack_check: (usize, usize),
+    /// Whether the function calls anything (else it is a leaf).
+    has_calls: bool,
     /// Every trap site: its out-of-line label, trap, and wasm offset.
     trap_sites: Vec<(Label, TrapCode, u32)>,
     /// Guard-region mode: where the current operator's unchecked memory
@@ -225,6 +235,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             max_stack,
             max_call_area: 0,
             frame_size_patch: 0,
+            stack_check: (0, 0),
+            has_calls: info.has_calls,
             trap_sites: Vec::new(),
             fault_start: None,
             checked_ends: [0; 16],
@@ -290,6 +302,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.a.emit_bytes(&[0x48, 0x81, 0xec]);
         self.frame_size_patch = self.a.offset();
         self.a.emit_u32(0);
+        let check_start = self.a.offset();
         self.a
             .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, exec)));
         self.a.alu_rm(
@@ -300,8 +313,12 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         );
         let overflow = self.trap_label(TrapCode::StackOverflow);
         self.a.jcc(Cond::B, overflow);
-        self.a
-            .mov_mr(Size::S64, Mem::base(Gpr::Rbp, SAVED_VMCTX), Gpr::R15);
+        self.stack_check = (check_start, self.a.offset());
+        // Only calls switch `r15`, so only they need it saved.
+        if self.has_calls {
+            self.a
+                .mov_mr(Size::S64, Mem::base(Gpr::Rbp, SAVED_VMCTX), Gpr::R15);
+        }
         // Zero the declared locals (pinned ones in their registers).
         let first_declared = self.func_type.params().len();
         if self.locals.len() > first_declared {
@@ -496,6 +513,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             + self.max_call_area;
         let frame = frame.next_multiple_of(16);
         self.a.patch_i32(self.frame_size_patch, frame as i32);
+        if !self.has_calls && frame <= LEAF_FRAME_MAX {
+            self.a.patch_skip(self.stack_check.0, self.stack_check.1);
+        }
         let sites = core::mem::take(&mut self.sites);
         let fault_sites = core::mem::take(&mut self.fault_sites);
         let code = self

@@ -16,6 +16,7 @@
 
 mod bulk;
 mod func;
+pub(crate) use func::LEAF_FRAME_MAX;
 mod memory;
 mod numeric;
 mod simd;

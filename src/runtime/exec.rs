@@ -42,8 +42,11 @@ use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
 /// Bytes between the top of the stack and its limit that are never used by
-/// function bodies.
+/// function bodies (but by trap and exit stubs, and by leaf functions,
+/// which skip their check when their frame is small: see
+/// `compile::LEAF_FRAME_MAX`).
 pub const STACK_MARGIN: usize = 32 << 10;
+const _: () = assert!(STACK_MARGIN >= 4 * crate::compile::LEAF_FRAME_MAX as usize);
 /// Gap left below a suspended computation's `wasm_rsp` for a nested entry.
 const NESTED_GAP: usize = 256;
 /// Deepest nesting of host → wasm calls.

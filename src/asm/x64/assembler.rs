@@ -276,6 +276,17 @@ impl Assembler {
         self.buf[at..at + 4].copy_from_slice(&value.to_le_bytes());
     }
 
+    /// Overwrites the code from `at` to `end` (already emitted, at most
+    /// 129 bytes) with a short jump to `end`, so it is skipped.
+    ///
+    /// # Panics
+    /// If the range is longer than a short jump reaches or past the end.
+    pub fn patch_skip(&mut self, at: usize, end: usize) {
+        let disp = i8::try_from(end - at - 2).expect("a short jump reaches the end");
+        self.buf[at] = 0xeb;
+        self.buf[at + 1] = disp as u8;
+    }
+
     /// Emits raw bytes (data, or instructions this assembler lacks).
     pub fn emit_bytes(&mut self, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);
