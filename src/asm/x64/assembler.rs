@@ -209,9 +209,14 @@ impl Assembler {
 
     /// An empty assembler with room for `bytes` bytes of code.
     pub fn with_capacity(bytes: usize) -> Assembler {
+        // Labels, label uses and relocations come with about every 40th
+        // byte of compiled code; sizing them up front saves their growth.
         Assembler {
             buf: Vec::with_capacity(bytes),
-            ..Assembler::default()
+            labels: Vec::with_capacity(bytes / 40),
+            fixups: Vec::with_capacity(bytes / 40),
+            relocs: Vec::with_capacity(bytes / 80),
+            error: None,
         }
     }
 
@@ -370,6 +375,22 @@ impl Assembler {
     /// Emits a ModRM instruction followed by `imm`, resolving a RIP-relative
     /// operand against the end of the instruction.
     fn inst(&mut self, p: Prefixes, opcode: &[u8], reg: u8, rm: Rm<'_>, imm: &[u8]) {
+        // Fast path for the commonest form, register to register with one
+        // opcode byte and no legacy prefix or immediate (`mov`, `add`,
+        // `cmp`, `test`, ...): at most REX, opcode, ModRM.
+        if let (Rm::Reg(rm), &[op], &[]) = (rm, opcode, imm)
+            && !p.opsize16
+            && p.mandatory.is_none()
+        {
+            let rex = encode::rex(p.w, reg & 8 != 0, false, rm & 8 != 0);
+            let modrm = 0xc0 | (reg & 7) << 3 | (rm & 7);
+            if rex != 0x40 || p.force_rex {
+                self.buf.extend_from_slice(&[rex, op, modrm]);
+            } else {
+                self.buf.extend_from_slice(&[op, modrm]);
+            }
+            return;
+        }
         let hole = encode::emit_modrm(&mut self.buf, p, opcode, reg, rm, imm);
         if let Some(RipHole { at, label, disp }) = hole {
             let end = self.buf.len();
