@@ -123,6 +123,8 @@ pub(crate) struct FuncCompiler<'e, 'm, 'a> {
     has_calls: bool,
     /// Every trap site: its out-of-line label, trap, and wasm offset.
     trap_sites: Vec<(Label, TrapCode, u32)>,
+    /// `br_table` jump tables (label, targets), emitted after the code.
+    jump_tables: Vec<(Label, Vec<Label>)>,
     /// Guard-region mode: where the current operator's unchecked memory
     /// access code begins (its fault site ends with the operator).
     pub fault_start: Option<u32>,
@@ -238,6 +240,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             stack_check: (0, 0),
             has_calls: info.has_calls,
             trap_sites: Vec::with_capacity(info.num_operators as usize / 16),
+            jump_tables: Vec::new(),
             fault_start: None,
             checked_ends: [0; 16],
             fault_sites: Vec::new(),
@@ -505,6 +508,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             self.a.call_reloc(sym_trap(code as u32));
             self.sites.push((self.a.offset() as u32, wasm_offset));
         }
+        self.emit_jump_tables();
         self.emit_v128_consts();
         let frame = 8
             + (-self.home_base - 8 - 16) as u32
@@ -527,6 +531,19 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             sites,
             fault_sites,
         })
+    }
+
+    /// Emits the `br_table` jump tables: 32-bit offsets of the targets from
+    /// the table's start.
+    fn emit_jump_tables(&mut self) {
+        for (table, entries) in core::mem::take(&mut self.jump_tables) {
+            self.a.align(4);
+            self.a.bind(table);
+            let base = self.a.offset();
+            for label in entries {
+                self.a.emit_label_diff32(label, base);
+            }
+        }
     }
 
     /// A new out-of-line trap exit for the operator being compiled.
@@ -1002,6 +1019,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         });
         if kind == FrameKind::Loop {
             self.checked_ends = [0; 16];
+            // Loop headers start a 16-byte fetch block (NOP padding).
+            self.a.align(16);
             self.a.bind(label);
             self.fuel_segment();
             self.checkpoint();
@@ -1201,9 +1220,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             .movsxd_rm(index, Mem::indexed(SCRATCH, index, Scale::X4, 0));
         self.a.alu_rr(AluOp::Add, Size::S64, index, SCRATCH);
         self.a.jmp_r(index);
-        self.a.align(4);
-        self.a.bind(table);
-        let base = self.a.offset();
+        let mut entries = Vec::with_capacity(n as usize);
         let mut stubs: Vec<(u32, Label)> = Vec::new();
         for depth in targets.targets() {
             let label = match (
@@ -1218,8 +1235,11 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                     l
                 }
             };
-            self.a.emit_label_diff32(label, base);
+            entries.push(label);
         }
+        // The table itself goes after the function's code: data next to
+        // hot code shares its cache lines, which costs the CPU dearly.
+        self.jump_tables.push((table, entries));
         for (depth, label) in stubs {
             self.a.bind(label);
             self.branch_to(depth);
