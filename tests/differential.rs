@@ -13,6 +13,14 @@
 //! `SIMD_SEEDS` on). A failure names the seed and dumps the module as WAT.
 //!
 //! Run with `cargo test --release --test differential -- --nocapture`.
+//!
+//! Known wasmi 2.0.0 bugs beyond the default seeds (wasmkern agrees with
+//! V8 on both, checked with node): seed 30104, a global ends up with a
+//! wrong value in wasmi; seed 52169, wasmi traps with "divide by zero" on an
+//! `i64.rem_s` whose divisor comes from a `select` on `ref.is_null`, where
+//! the correct result is an endless loop, so wasmkern (and this test)
+//! never finish that call. Extended runs (`DIFFERENTIAL_MODULES`) meet
+//! them; wasmkern has no fuel here, so the second one hangs the run.
 
 #[path = "differential/oracle.rs"]
 mod oracle;
