@@ -150,6 +150,8 @@ pub(crate) struct FuncValidator {
     floor: usize,
     /// Number of open `loop` frames.
     loop_depth: u32,
+    /// What one use of a local weighs at this loop depth.
+    use_weight: u32,
     /// Use weight of each local (see [`LocalUse`]).
     weights: Vec<u32>,
     /// The locals with a nonzero weight, in order of first use.
@@ -193,6 +195,7 @@ impl FuncValidator {
         self.weights.resize(self.locals.len(), 0);
         self.used.clear();
         self.loop_depth = 0;
+        self.use_weight = 1;
         self.floor = 0;
         self.frames.push(Frame {
             kind: FrameKind::Function,
@@ -376,18 +379,25 @@ impl FuncValidator {
     }
 
     /// The type of local `index`, counting the use (see [`LocalUse`]).
+    #[inline]
     fn local(&mut self, index: u32) -> Result<ValType> {
-        let t = self
-            .locals
-            .get(index as usize)
-            .copied()
-            .ok_or_else(|| self.err("unknown local").with_index(index))?;
-        let w = &mut self.weights[index as usize];
+        let (Some(&t), Some(w)) = (
+            self.locals.get(index as usize),
+            self.weights.get_mut(index as usize),
+        ) else {
+            return Err(self.err("unknown local").with_index(index));
+        };
         if *w == 0 {
             self.used.push(index);
         }
-        *w = w.saturating_add(1 << (3 * self.loop_depth.min(8)));
+        *w = w.saturating_add(self.use_weight);
         Ok(t)
+    }
+
+    /// Sets the number of open loops, and with it the use weight.
+    fn set_loop_depth(&mut self, depth: u32) {
+        self.loop_depth = depth;
+        self.use_weight = 1 << (3 * depth.min(8));
     }
 
     fn global(&self, cx: &Context<'_, '_>, index: u32) -> Result<crate::decode::GlobalType> {
@@ -468,6 +478,27 @@ impl FuncValidator {
                     }
                 }
             }
+            // Fast path for the commonest shapes (binary and unary
+            // operators, loads, stores) when the operands are known and
+            // above the frame's floor: compare in place.
+            let n = self.operands.len();
+            let top = |k: usize| n >= self.floor + k;
+            match (sig.params, sig.results) {
+                (&[a, b], &[r]) if top(2) && self.operands[n - 2..] == [Some(a), Some(b)] => {
+                    self.operands.truncate(n - 1);
+                    self.operands[n - 2] = Some(r);
+                    return Ok(());
+                }
+                (&[a], &[r]) if top(1) && self.operands[n - 1] == Some(a) => {
+                    self.operands[n - 1] = Some(r);
+                    return Ok(());
+                }
+                (&[a, b], &[]) if top(2) && self.operands[n - 2..] == [Some(a), Some(b)] => {
+                    self.operands.truncate(n - 2);
+                    return Ok(());
+                }
+                _ => {}
+            }
             self.pop_all(sig.params)?;
             self.push_all(sig.results);
             return Ok(());
@@ -483,7 +514,7 @@ impl FuncValidator {
             Operator::Block { blockty } => self.push_frame(cx, FrameKind::Block, blockty)?,
             Operator::Loop { blockty } => {
                 self.push_frame(cx, FrameKind::Loop, blockty)?;
-                self.loop_depth += 1;
+                self.set_loop_depth(self.loop_depth + 1);
             }
             Operator::If { blockty } => {
                 self.pop(I32)?;
@@ -518,7 +549,7 @@ impl FuncValidator {
                 }
                 self.frames.pop();
                 if frame.kind == FrameKind::Loop {
-                    self.loop_depth -= 1;
+                    self.set_loop_depth(self.loop_depth - 1);
                 }
                 self.floor = self.frames.last().map_or(0, |f| f.height);
                 let results = self.block_results(cx, frame.block_type);
