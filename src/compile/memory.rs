@@ -83,42 +83,29 @@ impl FuncCompiler<'_, '_, '_> {
         if self.env.options.guard_region {
             return self.guarded_address(memarg);
         }
-        let len = vmctx(offset_of!(VmContext, memory_len));
         let base = vmctx(offset_of!(VmContext, memory_base));
-        // A constant address folds into the offset.
-        let pinned = matches!(self.peek(0).loc, Loc::PinnedGpr(_));
-        let (addr, offset) = match self.peek(0).loc {
-            Loc::Const(c) => {
-                self.pop();
-                (None, (c as u32) as u64 + memarg.offset)
-            }
-            _ => (Some(self.pop_gpr_read()), memarg.offset),
-        };
+        let (addr, offset) = self.pop_address(memarg);
         let end = offset + u64::from(size);
         match addr {
-            Some(addr) if end <= i32::MAX as u64 => {
+            Some((addr, pinned)) if end <= i32::MAX as u64 => {
                 // A local's value already checked this far needs no check.
                 let checked = &mut self.checked_ends[addr.enc() as usize & 15];
                 if !pinned || end > *checked {
                     if pinned {
                         *checked = end;
                     }
-                    let oob = self.trap_label(TrapCode::MemoryOutOfBounds);
                     self.a.lea(Size::S64, SCRATCH, Mem::base(addr, end as i32));
-                    self.a.alu_rm(AluOp::Cmp, Size::S64, SCRATCH, len);
-                    self.a.jcc(Cond::A, oob);
+                    self.trap_if_scratch_beyond_memory();
                 }
                 let b = self.base_register(base);
                 Mem::indexed(b, addr, Scale::X1, offset as i32)
             }
-            Some(addr) => {
+            Some((addr, _)) => {
                 self.a.mov_ri(Size::S64, SCRATCH2, offset as i64);
                 self.a.alu_rr(AluOp::Add, Size::S64, SCRATCH2, addr);
                 self.a
                     .lea(Size::S64, SCRATCH, Mem::base(SCRATCH2, size as i32));
-                let oob = self.trap_label(TrapCode::MemoryOutOfBounds);
-                self.a.alu_rm(AluOp::Cmp, Size::S64, SCRATCH, len);
-                self.a.jcc(Cond::A, oob);
+                self.trap_if_scratch_beyond_memory();
                 match self.memory_base {
                     Some(b) => self.a.alu_rr(AluOp::Add, Size::S64, SCRATCH2, b),
                     None => self.a.alu_rm(AluOp::Add, Size::S64, SCRATCH2, base),
@@ -129,10 +116,8 @@ impl FuncCompiler<'_, '_, '_> {
                 // Memories never shrink: a constant access within the
                 // declared minimum size is always in bounds.
                 if end > self.env.min_memory_bytes {
-                    let oob = self.trap_label(TrapCode::MemoryOutOfBounds);
                     self.a.mov_ri(Size::S64, SCRATCH, end as i64);
-                    self.a.alu_rm(AluOp::Cmp, Size::S64, SCRATCH, len);
-                    self.a.jcc(Cond::A, oob);
+                    self.trap_if_scratch_beyond_memory();
                 }
                 let b = self.base_register(base);
                 if offset <= i32::MAX as u64 {
@@ -145,27 +130,50 @@ impl FuncCompiler<'_, '_, '_> {
         }
     }
 
+    /// Pops a load's or store's address operand. A constant folds into the
+    /// offset (`None`); otherwise its register, only to be read, and
+    /// whether it is a pinned local's.
+    fn pop_address(&mut self, memarg: MemArg) -> (Option<(Gpr, bool)>, u64) {
+        match self.peek(0).loc {
+            Loc::Const(c) => {
+                self.pop();
+                (None, (c as u32) as u64 + memarg.offset)
+            }
+            loc => {
+                let pinned = matches!(loc, Loc::PinnedGpr(_));
+                (Some((self.pop_gpr_read(), pinned)), memarg.offset)
+            }
+        }
+    }
+
+    /// Traps with "out of bounds memory access" when the access end in
+    /// `SCRATCH` lies beyond the memory's current length.
+    fn trap_if_scratch_beyond_memory(&mut self) {
+        let oob = self.trap_label(TrapCode::MemoryOutOfBounds);
+        self.a.alu_rm(
+            AluOp::Cmp,
+            Size::S64,
+            SCRATCH,
+            vmctx(offset_of!(VmContext, memory_len)),
+        );
+        self.a.jcc(Cond::A, oob);
+    }
+
     /// [`Self::address`] in guard-region mode: no check; the code from here
     /// to the end of the operator is a fault site, so a fault in it traps
     /// as out of bounds.
     fn guarded_address(&mut self, memarg: MemArg) -> Mem {
         let base = vmctx(offset_of!(VmContext, memory_base));
-        let (addr, offset) = match self.peek(0).loc {
-            Loc::Const(c) => {
-                self.pop();
-                (None, (c as u32) as u64 + memarg.offset)
-            }
-            _ => (Some(self.pop_gpr_read()), memarg.offset),
-        };
+        let (addr, offset) = self.pop_address(memarg);
         let b = self.base_register(base);
         let at = match addr {
-            Some(addr) if offset <= i32::MAX as u64 => {
+            Some((addr, _)) if offset <= i32::MAX as u64 => {
                 Mem::indexed(b, addr, Scale::X1, offset as i32)
             }
             None if offset <= i32::MAX as u64 => Mem::base(b, offset as i32),
             _ => {
                 self.a.mov_ri(Size::S64, SCRATCH2, offset as i64);
-                if let Some(addr) = addr {
+                if let Some((addr, _)) = addr {
                     self.a.alu_rr(AluOp::Add, Size::S64, SCRATCH2, addr);
                 }
                 Mem::indexed(b, SCRATCH2, Scale::X1, 0)
