@@ -184,9 +184,11 @@ impl Drop for AltStack {
 
 /// Gives this thread an alternate signal stack unless it has one.
 fn ensure_alt_stack() {
+    // SAFETY: an all-zero `stack_t` is a valid value (null pointer, no
+    // flags, size 0).
+    let mut current: libc::stack_t = unsafe { core::mem::zeroed() };
     // SAFETY: `sigaltstack` with a null new stack only reads the current
     // one into `current`.
-    let mut current: libc::stack_t = unsafe { core::mem::zeroed() };
     let rc = unsafe { libc::sigaltstack(ptr::null(), &mut current) };
     if rc == 0 && current.ss_flags & libc::SS_DISABLE == 0 {
         HAS_ALT_STACK.set(true);
