@@ -278,20 +278,6 @@ mod tests {
         PublishedCode::publish(memory, block).unwrap()
     }
 
-    /// A context with no memory, functions, globals or tables.
-    fn bare_vmctx(exec: &mut ExecContext) -> VmContext {
-        VmContext {
-            exec,
-            memory_base: core::ptr::null_mut(),
-            memory_len: 0,
-            funcs: core::ptr::null(),
-            globals: core::ptr::null(),
-            tables: core::ptr::null(),
-            type_ids: core::ptr::null(),
-            instance: 0,
-        }
-    }
-
     fn zeroed_exec() -> ExecContext {
         ExecContext {
             host_rsp: 0,
@@ -324,7 +310,7 @@ mod tests {
         let mut stack = vec![0u64; 4096];
         let mut exec = zeroed_exec();
         exec.entry_rsp = (stack.as_mut_ptr() as usize + stack.len() * 8) & !15;
-        let mut vmctx = bare_vmctx(&mut exec);
+        let mut vmctx = crate::runtime::store::empty_vmctx(&mut exec);
         let funcref = VmFuncRef {
             // SAFETY: an offset inside the published stubs.
             code: unsafe { base.add(stubs.host_call) },
@@ -416,7 +402,7 @@ mod tests {
         let mut stack = vec![0u64; 4096];
         let mut exec = zeroed_exec();
         exec.entry_rsp = (stack.as_mut_ptr() as usize + stack.len() * 8) & !15;
-        let mut vmctx = bare_vmctx(&mut exec);
+        let mut vmctx = crate::runtime::store::empty_vmctx(&mut exec);
         let mut slots = [40u64, 2];
         // SAFETY: every pointer is valid for the duration of the call, the
         // wasm stack is 32 KiB of owned memory, and the code obeys the ABI.

@@ -127,7 +127,9 @@ unsafe impl Send for StoreInner {}
 /// Sentinel `VmContext::instance` of the host context.
 pub(crate) const NO_INSTANCE: usize = usize::MAX;
 
-fn empty_vmctx(exec: *mut ExecContext) -> VmContext {
+/// A context with no instance, memory, functions, globals or tables (the
+/// host's; also the stub tests').
+pub(crate) fn empty_vmctx(exec: *mut ExecContext) -> VmContext {
     VmContext {
         exec,
         memory_base: core::ptr::null_mut(),
