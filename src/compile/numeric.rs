@@ -634,9 +634,9 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_gpr(ty, if rem { Gpr::Rdx } else { Gpr::Rax });
     }
 
-    /// Pops two float operands: `(a, b)` for `a op b`, both the caller's
-    /// to write.
-    fn pop_xmm_pair(&mut self) -> (Xmm, Xmm) {
+    /// Pops two float or vector operands: `(a, b)` for `a op b` (`b` was
+    /// on top), both the caller's to write.
+    pub(crate) fn pop_xmm_pair(&mut self) -> (Xmm, Xmm) {
         let b = self.pop_xmm();
         self.regs.take_xmm(b);
         let a = self.pop_xmm();

@@ -250,7 +250,7 @@ impl FuncCompiler<'_, '_, '_> {
                 self.push_xmm(V, x);
             }
             I8x16Shuffle { lanes } => {
-                let (a, b) = self.pop2();
+                let (a, b) = self.pop_xmm_pair();
                 let (ma, mb) = shuffle_masks(lanes.0);
                 self.load_v128(S, ma);
                 self.a.sse_rr(SseOp::PSHUFB, a, S);
@@ -261,7 +261,7 @@ impl FuncCompiler<'_, '_, '_> {
             }
             I8x16Swizzle => {
                 // Indices of 16 and above get bit 7 set: pshufb zeroes them.
-                let (a, b) = self.pop2();
+                let (a, b) = self.pop_xmm_pair();
                 self.load_v128(S, [0x70; 16]);
                 self.a.sse_rr(SseOp::PADDUSB, b, S);
                 self.a.sse_rr(SseOp::PSHUFB, a, b);
@@ -307,12 +307,12 @@ impl FuncCompiler<'_, '_, '_> {
             I32x4ReplaceLane { lane } => self.replace_int(D, lane),
             I64x2ReplaceLane { lane } => self.replace_int(Q, lane),
             F32x4ReplaceLane { lane } => {
-                let (x, s) = self.pop2();
+                let (x, s) = self.pop_xmm_pair();
                 self.a.sse_rri(SseOp::INSERTPS, x, s, lane << 4);
                 self.push_xmm(V, x);
             }
             F64x2ReplaceLane { lane } => {
-                let (x, s) = self.pop2();
+                let (x, s) = self.pop_xmm_pair();
                 let op = if lane == 0 {
                     SseOp::MOVSD
                 } else {
@@ -387,7 +387,7 @@ impl FuncCompiler<'_, '_, '_> {
             V128Bitselect => {
                 let c = self.pop_xmm();
                 self.regs.take_xmm(c);
-                let (v1, v2) = self.pop2();
+                let (v1, v2) = self.pop_xmm_pair();
                 self.regs.free_xmm(c);
                 self.a.sse_rr(SseOp::PAND, v1, c);
                 self.a.sse_rr(SseOp::PANDN, c, v2);
@@ -461,7 +461,7 @@ impl FuncCompiler<'_, '_, '_> {
             I32x4DotI16x8S => self.bin(SseOp::PMADDWD),
             I16x8Q15MulrSatS => {
                 // Only 0x8000 * 0x8000 overflows, to 0x8000: flip it.
-                let (a, b) = self.pop2();
+                let (a, b) = self.pop_xmm_pair();
                 self.a.sse_rr(SseOp::PMULHRSW, a, b);
                 self.load_v128(S, splat16(0x8000));
                 self.a.sse_rr(SseOp::PCMPEQW, S, a);
@@ -653,16 +653,6 @@ impl FuncCompiler<'_, '_, '_> {
         }
     }
 
-    /// Pops two vectors `(a, b)` (`b` was on top) into registers the
-    /// caller owns.
-    fn pop2(&mut self) -> (Xmm, Xmm) {
-        let b = self.pop_xmm();
-        self.regs.take_xmm(b);
-        let a = self.pop_xmm();
-        self.regs.free_xmm(b);
-        (a, b)
-    }
-
     /// A temporary XMM register distinct from `keep`.
     fn tmp_xmm(&mut self, keep: &[Xmm]) -> Xmm {
         for &x in keep {
@@ -677,14 +667,14 @@ impl FuncCompiler<'_, '_, '_> {
 
     /// `a = a op b`.
     fn bin(&mut self, op: SseOp) {
-        let (a, b) = self.pop2();
+        let (a, b) = self.pop_xmm_pair();
         self.a.sse_rr(op, a, b);
         self.push_xmm(V, a);
     }
 
     /// `b = b op a` (for `andnot`, `pmin`, `pmax`).
     fn bin_rev(&mut self, op: SseOp) {
-        let (a, b) = self.pop2();
+        let (a, b) = self.pop_xmm_pair();
         self.a.sse_rr(op, b, a);
         self.push_xmm(V, b);
     }
@@ -842,7 +832,7 @@ impl FuncCompiler<'_, '_, '_> {
     }
 
     fn cmp_int(&mut self, lane: Lane, cmp: Cmp) {
-        let (a, b) = self.pop2();
+        let (a, b) = self.pop_xmm_pair();
         let result = match cmp {
             Cmp::Eq | Cmp::Ne => {
                 self.a.sse_rr(lane.eq(), a, b);
@@ -890,7 +880,7 @@ impl FuncCompiler<'_, '_, '_> {
 
     /// `cmpps`/`cmppd` with predicate `pred`; `swap` compares `b` with `a`.
     fn cmp_float(&mut self, op: SseOp, pred: u8, swap: bool) {
-        let (a, b) = self.pop2();
+        let (a, b) = self.pop_xmm_pair();
         let (dst, src) = if swap { (b, a) } else { (a, b) };
         self.a.sse_rri(op, dst, src, pred);
         self.push_xmm(V, dst);
@@ -951,7 +941,7 @@ impl FuncCompiler<'_, '_, '_> {
 
     fn i64x2_mul(&mut self) {
         // lo(a)lo(b) + ((hi(a)lo(b) + lo(a)hi(b)) << 32)
-        let (a, b) = self.pop2();
+        let (a, b) = self.pop_xmm_pair();
         let t = self.tmp_xmm(&[a, b]);
         self.a.sse_rr(SseOp::MOVDQA, S, a);
         self.a.xmm_shift_ri(XmmShift::Psrlq, S, 32);
@@ -1064,7 +1054,7 @@ impl FuncCompiler<'_, '_, '_> {
     }
 
     fn extmul(&mut self, extend: SseOp, mul: SseOp, high: bool) {
-        let (a, b) = self.pop2();
+        let (a, b) = self.pop_xmm_pair();
         if high {
             self.a.sse_rri(SseOp::PSHUFD, a, a, 0xEE);
             self.a.sse_rri(SseOp::PSHUFD, b, b, 0xEE);
@@ -1077,7 +1067,7 @@ impl FuncCompiler<'_, '_, '_> {
 
     fn extmul64(&mut self, mul: SseOp, high: bool) {
         // Lanes 0, 1 (or 2, 3) to dwords 0 and 2, then multiply those.
-        let (a, b) = self.pop2();
+        let (a, b) = self.pop_xmm_pair();
         let sel = if high { 0xFA } else { 0x50 };
         self.a.sse_rri(SseOp::PSHUFD, a, a, sel);
         self.a.sse_rri(SseOp::PSHUFD, b, b, sel);
@@ -1107,7 +1097,7 @@ impl FuncCompiler<'_, '_, '_> {
     fn float_min(&mut self, ops: &PackedOps) {
         // minps returns its second operand on NaN and on equal zeros: take
         // it both ways and merge.
-        let (a, b) = self.pop2();
+        let (a, b) = self.pop_xmm_pair();
         self.a.sse_rr(SseOp::MOVAPS, S, b);
         self.a.sse_rr(ops.min, S, a);
         self.a.sse_rr(ops.min, a, b);
@@ -1121,7 +1111,7 @@ impl FuncCompiler<'_, '_, '_> {
 
     /// WebAssembly `max`: NaN if either is NaN, and `+0 > -0`.
     fn float_max(&mut self, ops: &PackedOps) {
-        let (a, b) = self.pop2();
+        let (a, b) = self.pop_xmm_pair();
         self.a.sse_rr(SseOp::MOVAPS, S, b);
         self.a.sse_rr(ops.max, S, a);
         self.a.sse_rr(ops.max, a, b);
