@@ -211,8 +211,8 @@ impl ModuleInner {
         (offset as usize <= code.len()).then_some(offset)
     }
 
-    /// The fault site containing code address `pc`, if any: its module
-    /// offset.
+    /// The fault site containing code address `pc`, if any: `pc`'s offset
+    /// in the code and the site's module offset.
     fn fault_site(&self, pc: usize) -> Option<(u32, u32)> {
         let offset = self.code_offset(pc)?;
         let i = self
@@ -227,9 +227,8 @@ impl ModuleInner {
     /// out-of-bounds trap stub), if `pc` is one of this module's.
     #[cfg(feature = "std")]
     pub(crate) fn fault_landing(&self, pc: usize) -> Option<usize> {
-        self.fault_site(pc)?;
-        let base = self.code.as_ref()?.exec_ptr().as_ptr() as usize;
-        Some(base + self.out_of_bounds_stub as usize)
+        let (offset, _) = self.fault_site(pc)?;
+        Some(pc - offset as usize + self.out_of_bounds_stub as usize)
     }
 
     /// The frame of the faulting load or store at `pc` (the innermost frame
