@@ -30,13 +30,17 @@
 //! # Exits
 //! To leave to the host, code stores an [`ExitCode`] (and its payload) in the
 //! [`ExecContext`] (reached through `VmContext::exec`) and calls the exit
-//! stub. The stub pushes `rbp` and `r15`, saves `rsp` in
+//! stub. The stub pushes the [`EXIT_SAVED_GPRS`] registers that hold pinned
+//! locals (callee-saved in generated code), `rbp` and `r15`, saves `rsp` in
 //! `ExecContext::wasm_rsp`, switches to `ExecContext::host_rsp`, restores the
 //! host's callee-saved registers and returns to the host from the trampoline
 //! that entered wasm. The host resumes with the resume trampoline, which
-//! switches back to `wasm_rsp`, pops `r15` and `rbp`, and returns to the
-//! instruction after the `call` to the exit stub. Only `rbp`, `r15` and the
-//! stack survive an exit: code spills every live value before it exits.
+//! switches back to `wasm_rsp`, pops what the stub pushed, and returns to
+//! the instruction after the `call` to the exit stub. Only those registers
+//! and the stack survive an exit: code spills every other live value
+//! before it exits. So the words at `wasm_rsp` are `r15`, `rbp`, the saved
+//! registers, then the return address into the code that exited
+//! ([`EXIT_RETURN_WORD`]).
 //!
 //! Host functions are called like any [`VmFuncRef`]: the runtime points their
 //! `code` at the host-call stub, which records the function's
@@ -44,8 +48,8 @@
 //! `ExecContext` and exits with [`ExitCode::HostCall`]; the host reads the
 //! arguments from that area, runs the function, writes the results into the
 //! same area and resumes. The stub leaves as the exit stub does, with the
-//! same words at `wasm_rsp` (`r15`, `rbp`, the resume address, the return
-//! into the wasm caller), except that it pushes the resume address itself
+//! same words at `wasm_rsp` (`r15`, `rbp`, the saved registers, the resume
+//! address, the return into the wasm caller), except that it pushes the resume address itself
 //! and reaches the host with a jump instead of `call` and `ret`, so that only
 //! the resume trampoline's return defeats the CPU's return prediction (see
 //! `compile::stubs`). The index is the store's own numbering, and every
@@ -54,6 +58,15 @@
 //! wrong one is an error, never a wild call.
 
 use crate::decode::ValType;
+
+/// How many registers the exit stub saves besides `rbp` and `r15`: the
+/// registers of pinned integer locals, callee-saved in generated code.
+pub const EXIT_SAVED_GPRS: usize = 6;
+
+/// Index of the return address into the code that exited among the 8-byte
+/// words at `ExecContext::wasm_rsp`, after `r15`, `rbp` and the saved
+/// registers.
+pub const EXIT_RETURN_WORD: usize = 2 + EXIT_SAVED_GPRS;
 
 /// Why generated code left to the host.
 #[repr(u32)]

@@ -384,3 +384,131 @@ fn host_functions_over_values_and_slots() {
     add3.call(&mut store, &args, &mut out).unwrap();
     assert_eq!(out[0].unwrap_f64(), 5.25);
 }
+
+/// A caller's locals live in registers across every kind of call and exit:
+/// a callee that uses every register locals can live in (many locals,
+/// memory, `memory.fill`/`memory.copy`), a host function that calls back
+/// into wasm, `call_indirect`, and `memory.grow` (an exit to the host).
+/// Integer locals stay in callee-saved registers, float locals are saved
+/// around each call; both must come back unchanged.
+#[test]
+fn locals_survive_calls_and_exits() {
+    let wat = r#"(module
+        (import "host" "reenter" (func $reenter (param i32) (result i32)))
+        (type $t (func (param i32) (result i32)))
+        (memory (export "memory") 1)
+        (table 1 funcref)
+        (elem (i32.const 0) $clobber)
+        (func $clobber (export "clobber") (type $t)
+            (local $a i32) (local $b i32) (local $c i32) (local $d i32)
+            (local $e i32) (local $f i32) (local $x f64) (local $y f64)
+            (local.set $a (i32.const 7))
+            (loop $l
+                (local.set $b (i32.add (local.get $a) (local.get 0)))
+                (local.set $c (i32.mul (local.get $b) (i32.const 3)))
+                (local.set $d (i32.xor (local.get $c) (local.get $a)))
+                (local.set $e (i32.sub (local.get $d) (local.get $b)))
+                (local.set $f (i32.add (local.get $e) (local.get $c)))
+                (local.set $x (f64.add (local.get $x) (f64.const 1.5)))
+                (local.set $y (f64.mul (local.get $x) (local.get $x)))
+                (memory.fill (i32.const 0) (local.get $f) (i32.const 64))
+                (memory.copy (i32.const 128) (i32.const 0) (i32.const 64))
+                (local.set $a (i32.add (local.get $a) (i32.const 1)))
+                (br_if $l (i32.lt_u (local.get $a) (i32.const 12))))
+            (i32.add (i32.load (i32.const 130)) (i32.trunc_f64_s (local.get $y))))
+        (func (export "run") (result i64)
+            (local $a i32) (local $b i32) (local $c i32) (local $d i32)
+            (local $e i32) (local $f i32) (local $x f64) (local $y f64)
+            (local $i i32) (local $sum i32)
+            (local.set $a (i32.const 1)) (local.set $b (i32.const 2))
+            (local.set $c (i32.const 3)) (local.set $d (i32.const 4))
+            (local.set $e (i32.const 5)) (local.set $f (i32.const 6))
+            (local.set $x (f64.const 0.5)) (local.set $y (f64.const 0.25))
+            (loop $l
+                (local.set $sum (i32.add (local.get $sum) (call $clobber (local.get $i))))
+                (local.set $sum (i32.add (local.get $sum) (call $reenter (local.get $i))))
+                (local.set $sum (i32.add (local.get $sum)
+                    (call_indirect (type $t) (local.get $i) (i32.const 0))))
+                (local.set $sum (i32.add (local.get $sum) (memory.grow (i32.const 1))))
+                (local.set $a (i32.add (local.get $a) (i32.const 1)))
+                (local.set $b (i32.add (local.get $b) (i32.const 2)))
+                (local.set $c (i32.add (local.get $c) (i32.const 3)))
+                (local.set $d (i32.add (local.get $d) (i32.const 4)))
+                (local.set $e (i32.add (local.get $e) (i32.const 5)))
+                (local.set $f (i32.add (local.get $f) (i32.const 6)))
+                (local.set $x (f64.add (local.get $x) (f64.const 1)))
+                (local.set $y (f64.add (local.get $y) (f64.const 2)))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br_if $l (i32.lt_u (local.get $i) (i32.const 3))))
+            ;; Every local in its own decimal digits, the calls' sum above.
+            (i64.add
+                (i64.mul (i64.extend_i32_u (local.get $sum)) (i64.const 10000000000000000))
+                (i64.add
+                    (i64.add
+                        (i64.add (i64.extend_i32_u (local.get $a))
+                                 (i64.mul (i64.extend_i32_u (local.get $b)) (i64.const 100)))
+                        (i64.add (i64.mul (i64.extend_i32_u (local.get $c)) (i64.const 10000))
+                                 (i64.mul (i64.extend_i32_u (local.get $d)) (i64.const 1000000))))
+                    (i64.add
+                        (i64.add (i64.mul (i64.extend_i32_u (local.get $e)) (i64.const 100000000))
+                                 (i64.mul (i64.extend_i32_u (local.get $f)) (i64.const 10000000000)))
+                        (i64.add
+                            (i64.mul (i64.trunc_f64_u (f64.mul (local.get $x) (f64.const 2)))
+                                     (i64.const 1000000000000))
+                            (i64.mul (i64.trunc_f64_u (f64.mul (local.get $y) (f64.const 4)))
+                                     (i64.const 100000000000000))))))))"#;
+    let (mut store, instance) = instantiate(wat, (), |l| {
+        l.func_wrap(
+            "host",
+            "reenter",
+            |mut caller: Caller<'_, ()>, i: i32| -> Result<i32, Error> {
+                let clobber = caller
+                    .get_export("clobber")
+                    .and_then(|e| e.into_func())
+                    .ok_or_else(|| Error::msg("no clobber"))?;
+                clobber.typed::<i32, i32>(&caller)?.call(&mut caller, i)
+            },
+        )
+        .unwrap();
+    });
+    // What `$clobber` returns for `i`, computed the same way in Rust.
+    let clobber = |i: i32| -> i32 {
+        let (mut a, mut f, mut x, mut y) = (7i32, 0i32, 0f64, 0f64);
+        while a < 12 {
+            let b = a.wrapping_add(i);
+            let c = b.wrapping_mul(3);
+            let d = c ^ a;
+            let e = d.wrapping_sub(b);
+            f = e.wrapping_add(c);
+            x += 1.5;
+            y = x * x;
+            a += 1;
+        }
+        // Bytes 130..134 of the copy are the fill byte, `f`'s low 8 bits.
+        let byte = (f & 0xff) as u32;
+        (byte * 0x0101_0101) as i32 + y as i32
+    };
+    let clobber_export = instance
+        .get_typed_func::<i32, i32>(&mut store, "clobber")
+        .unwrap();
+    for i in 0..3 {
+        assert_eq!(clobber_export.call(&mut store, i).unwrap(), clobber(i));
+    }
+    let mut sum = 0i32;
+    for (i, pages) in (0..3).zip(1..) {
+        sum = sum.wrapping_add(3i32.wrapping_mul(clobber(i))) + pages;
+    }
+    let expected = (sum as u32 as u64).wrapping_mul(10_000_000_000_000_000)
+        + 4
+        + 8 * 100
+        + 12 * 10_000
+        + 16 * 1_000_000
+        + 20 * 100_000_000
+        + 24 * 10_000_000_000
+        + 7 * 1_000_000_000_000 // x = 3.5
+        + 25 * 100_000_000_000_000; // y = 6.25
+    let run = instance
+        .get_typed_func::<(), i64>(&mut store, "run")
+        .unwrap();
+    assert_eq!(run.call(&mut store, ()).unwrap() as u64, expected);
+}

@@ -10,7 +10,9 @@
 //! [rbp]                 caller's rbp
 //! [rbp - 8]             this function's r15 (VmContext), restored after
 //!                       calls that switch instances
-//! [rbp - 8 - locals]    declared locals (8 bytes each, 16 for v128)
+//! [rbp - 16 ..]         the caller's values of the pin registers this
+//!                       function uses (callee-saved, see [`PIN_GPRS`])
+//! [.. - locals]         declared locals (8 bytes each, 16 for v128)
 //! home slots            16 bytes per operand stack position
 //! save slots            copies of `if` parameters for the `else` branch
 //! [rsp ..]              outgoing argument/result area of calls
@@ -64,8 +66,9 @@ pub(crate) struct Local {
     /// Offset from `rbp` of its memory slot.
     pub offset: i32,
     /// The register it lives in for the whole function, if pinned. A
-    /// pinned local is stored to its slot before calls and exits (which
-    /// clobber every register) and reloaded after.
+    /// local pinned in an XMM register is stored to its slot before calls
+    /// and exits (which clobber every XMM register) and reloaded after; GPR
+    /// pins survive them ([`PIN_GPRS`]).
     pub pin: Option<Loc>,
 }
 
@@ -74,7 +77,16 @@ pub(crate) struct Local {
 /// Six of the eleven allocatable registers; the value stack keeps rax, rcx,
 /// rdx, r8 and r9. In functions that access memory the last one holds the
 /// memory base instead ([`MEMORY_BASE`]).
-const PIN_GPRS: [Gpr; 6] = [Gpr::Rbx, Gpr::R12, Gpr::R13, Gpr::Rsi, Gpr::Rdi, Gpr::R14];
+///
+/// They are callee-saved, so a caller's pinned locals stay in their
+/// registers across calls: a function saves the ones it uses (its pins,
+/// the memory base, and `rsi`/`rdi` if it runs string instructions) in its
+/// prologue and restores them before it returns, and never uses the
+/// others. The exit stub saves all six, so exits preserve them too. This
+/// moves the cost of a call from every pinned local of the caller to the
+/// registers the callee uses: a loop calling a small function no longer
+/// stores and reloads its locals around each call.
+pub(crate) const PIN_GPRS: [Gpr; 6] = [Gpr::Rbx, Gpr::R12, Gpr::R13, Gpr::Rsi, Gpr::Rdi, Gpr::R14];
 
 /// Holds memory 0's base in functions that access memory; reloaded after
 /// every call and exit (the memory may have grown and moved).
@@ -150,6 +162,9 @@ pub(crate) struct FuncCompiler<'e, 'm, 'a> {
     fuel_ops: u32,
     /// The register holding memory 0's base, if this function uses memory.
     pub(crate) memory_base: Option<Gpr>,
+    /// The pin registers ([`PIN_GPRS`]) this function saves in its
+    /// prologue and restores on return, by encoding bit.
+    saved_gprs: u16,
     /// Out-of-line exits for fuel and interruption: (exit, code, resume).
     slow_exits: Vec<(Label, ExitCode, Label)>,
     /// The 16-byte constants of SIMD code, emitted after the body.
@@ -186,7 +201,6 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 });
             }
         }
-        let locals_end = (at + 15) & !15;
         // Pin the most used locals in registers: uses inside loops weigh
         // more (the validator counted them; ties go to earlier locals).
         let mut order: Vec<LocalUse> = local_uses.to_vec();
@@ -219,6 +233,30 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 }),
             };
         }
+        // The pin registers this function uses are saved below the saved
+        // `r15`, ahead of the declared locals; the others are reserved.
+        let mut saved_gprs = 0u16;
+        for local in &locals {
+            if let Some(Loc::Gpr(r)) = local.pin {
+                saved_gprs |= 1 << r.enc();
+            }
+        }
+        if let Some(base) = memory_base {
+            saved_gprs |= 1 << base.enc();
+        }
+        if info.uses_bulk_memory {
+            saved_gprs |= (1 << Gpr::Rsi.enc()) | (1 << Gpr::Rdi.enc());
+        }
+        for r in PIN_GPRS {
+            if saved_gprs & (1 << r.enc()) == 0 {
+                regs.pin_gpr(r);
+            }
+        }
+        let saved_bytes = 8 * saved_gprs.count_ones() as i32;
+        for local in &mut locals[func_type.params().len()..] {
+            local.offset -= saved_bytes;
+        }
+        let locals_end = (at + saved_bytes + 15) & !15;
         let max_stack = info.max_stack_height + 1;
         let home_base = -(locals_end + 16);
         let save_base = home_base - 16 * max_stack as i32;
@@ -251,6 +289,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             offsets,
             fuel_patch: None,
             memory_base,
+            saved_gprs,
             fuel_ops: 0,
             slow_exits: Vec::new(),
             v128_consts: Vec::new(),
@@ -321,6 +360,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         if self.has_calls {
             self.a
                 .mov_mr(Size::S64, Mem::base(Gpr::Rbp, SAVED_VMCTX), Gpr::R15);
+        }
+        for (at, r) in self.saved_gpr_slots() {
+            self.a.mov_mr(Size::S64, at, r);
         }
         // Zero the declared locals (pinned ones in their registers).
         let first_declared = self.func_type.params().len();
@@ -426,24 +468,36 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
     }
 
-    /// Stores every pinned local to its slot (before calls and exits).
+    /// The frame slots of the saved pin registers, with their registers.
+    fn saved_gpr_slots(&self) -> impl Iterator<Item = (Mem, Gpr)> + use<> {
+        let saved = self.saved_gprs;
+        PIN_GPRS
+            .into_iter()
+            .filter(move |r| saved & (1 << r.enc()) != 0)
+            .enumerate()
+            .map(|(k, r)| (Mem::base(Gpr::Rbp, SAVED_VMCTX - 8 * (k as i32 + 1)), r))
+    }
+
+    /// Stores the locals pinned in XMM registers to their slots (before
+    /// calls and exits, which clobber every XMM register; GPR pins are
+    /// callee-saved).
     pub(crate) fn save_pinned(&mut self) {
         for i in 0..self.locals.len() {
             let local = self.locals[i];
-            let at = Mem::base(Gpr::Rbp, local.offset);
-            match local.pin {
-                Some(Loc::Gpr(r)) => self.a.mov_mr(Size::S64, at, r),
-                Some(Loc::Xmm(x)) => self.a.sse_mr(store_op(local.ty), at, x),
-                _ => {}
+            if let Some(Loc::Xmm(x)) = local.pin {
+                let at = Mem::base(Gpr::Rbp, local.offset);
+                self.a.sse_mr(store_op(local.ty), at, x);
             }
         }
     }
 
-    /// Reloads every pinned local and the memory base (after calls and
-    /// exits).
+    /// Reloads the locals pinned in XMM registers and the memory base,
+    /// which a call or exit may have moved (after calls and exits).
     pub(crate) fn restore_pinned(&mut self) {
         for i in 0..self.locals.len() {
-            self.load_pinned(i);
+            if matches!(self.locals[i].pin, Some(Loc::Xmm(_))) {
+                self.load_pinned(i);
+            }
         }
         self.load_memory_base();
     }
@@ -456,6 +510,12 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// them out with [`Self::pop_into_gpr`] or [`Self::evict_gpr`]).
     pub(crate) fn unpin_gprs<const N: usize>(&mut self, fixed: [Gpr; N]) -> [Option<usize>; N] {
         debug_assert!(self.memory_base.is_none_or(|b| !fixed.contains(&b)));
+        debug_assert!(
+            fixed
+                .iter()
+                .all(|r| !PIN_GPRS.contains(r) || self.saved_gprs & (1 << r.enc()) != 0),
+            "a pin register this function does not save"
+        );
         // Operands still reading a local in one of these registers take a
         // copy first: the register is about to hold something else.
         for r in fixed {
@@ -988,6 +1048,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             let dst = Mem::base(Gpr::Rbp, 16 + self.offsets[k] as i32);
             self.store_operand(dst, base + k);
         }
+        for (at, r) in self.saved_gpr_slots() {
+            self.a.mov_rm(Size::S64, r, at);
+        }
         self.a.mov_rr(Size::S64, Gpr::Rsp, Gpr::Rbp);
         self.a.pop_r(Gpr::Rbp);
         self.a.ret();
@@ -1277,9 +1340,13 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         let area = area_params.max(crate::abi::area_size(ty.results()));
         self.max_call_area = self.max_call_area.max(area);
         let base = self.stack.len() - params.len();
-        // Spill what stays below the arguments.
+        // Spill what stays below the arguments, except reads of GPR-pinned
+        // locals: the callee preserves those registers and cannot change
+        // the locals.
         for i in 0..base {
-            self.spill_at(i);
+            if !matches!(self.stack[i].loc, Loc::PinnedGpr(_)) {
+                self.spill_at(i);
+            }
         }
         for k in 0..params.len() {
             let dst = Mem::base(Gpr::Rsp, self.offsets[k] as i32);

@@ -3,6 +3,7 @@
 //! to leave, and the host-call stub that host functions point to. Their
 //! behaviour is the contract described in [`crate::abi`].
 
+use super::func::PIN_GPRS;
 use crate::abi::{ExecContext, ExitCode, VmContext, VmFuncRef};
 use crate::asm::x64::{AluOp, Assembler, Cond, Gpr, Mem, Scale, ShiftOp, Size};
 use crate::error::{Error, Result};
@@ -30,8 +31,7 @@ pub(crate) fn vmctx_mem(offset: usize) -> Mem {
 /// Generated code reaches it with `call`; the return address is the resume
 /// point.
 pub fn emit_exit_stub(a: &mut Assembler) {
-    a.push_r(Gpr::Rbp);
-    a.push_r(Gpr::R15);
+    push_exit_frame(a);
     a.mov_rm(Size::S64, Gpr::Rax, vmctx_mem(offset_of!(VmContext, exec)));
     a.mov_mr(
         Size::S64,
@@ -45,6 +45,18 @@ pub fn emit_exit_stub(a: &mut Assembler) {
     );
     pop_host_saved(a);
     a.ret();
+}
+
+/// Pushes what an exit keeps of the wasm code's registers, last `r15` (so
+/// that `wasm_rsp` points at it): the pin registers, which are callee-saved
+/// in generated code, then `rbp` and `r15`.
+fn push_exit_frame(a: &mut Assembler) {
+    const _: () = assert!(PIN_GPRS.len() == crate::abi::EXIT_SAVED_GPRS);
+    for r in PIN_GPRS {
+        a.push_r(r);
+    }
+    a.push_r(Gpr::Rbp);
+    a.push_r(Gpr::R15);
 }
 
 fn push_host_saved(a: &mut Assembler) {
@@ -152,6 +164,9 @@ fn emit_resume(a: &mut Assembler) {
     );
     a.pop_r(Gpr::R15);
     a.pop_r(Gpr::Rbp);
+    for r in PIN_GPRS.iter().rev() {
+        a.pop_r(*r);
+    }
     a.ret();
 }
 
@@ -162,7 +177,8 @@ fn emit_resume(a: &mut Assembler) {
 /// index instead of looking the `VmFuncRef` address up.
 ///
 /// It leaves like the exit stub, leaving the same words at `wasm_rsp`
-/// (`r15`, `rbp`, the resume address, the return into the wasm caller), but
+/// (`r15`, `rbp`, the saved registers, the resume address, the return into
+/// the wasm caller), but
 /// without `call` and `ret`: it pushes its resume address itself and returns
 /// to the host with an indirect `jmp`. The CPU predicts each `ret` from the
 /// `call`s it saw; with `call exit` ... `ret` both the exit's return into the
@@ -199,8 +215,7 @@ fn emit_host_call(a: &mut Assembler) {
     a.lea(Size::S64, Gpr::Rdx, Mem::rip(resume));
     a.push_r(Gpr::Rdx);
     // The exit stub's body, ending in a jump instead of `ret`.
-    a.push_r(Gpr::Rbp);
-    a.push_r(Gpr::R15);
+    push_exit_frame(a);
     a.mov_mr(
         Size::S64,
         exec_mem(exec, offset_of!(ExecContext, wasm_rsp)),
@@ -344,18 +359,23 @@ mod tests {
         let (area, top) = unsafe {
             (
                 core::slice::from_raw_parts_mut(exec.call_args as *mut u64, 2),
-                core::slice::from_raw_parts(exec.wasm_rsp as *const u64, 4),
+                core::slice::from_raw_parts(
+                    exec.wasm_rsp as *const u64,
+                    crate::abi::EXIT_RETURN_WORD + 2,
+                ),
             )
         };
         assert_eq!(area, [11, 22]);
         let stub_range = base as u64..base as u64 + stubs.code.len() as u64;
-        // r15, rbp (the enter trampoline's: the entry point), the resume
-        // address in the stub, the return into the trampoline; then the area.
+        // r15, rbp (the enter trampoline's: the entry point), the saved pin
+        // registers, the resume address in the stub, the return into the
+        // trampoline; then the area.
+        let ret = crate::abi::EXIT_RETURN_WORD;
         assert_eq!(top[0], &mut vmctx as *mut VmContext as u64);
         assert_eq!(top[1], exec.entry_rsp as u64);
-        assert!(stub_range.contains(&top[2]));
-        assert!(stub_range.contains(&top[3]));
-        assert_eq!(exec.wasm_rsp + 32, exec.call_args);
+        assert!(stub_range.contains(&top[ret]));
+        assert!(stub_range.contains(&top[ret + 1]));
+        assert_eq!(exec.wasm_rsp + 8 * (ret + 2), exec.call_args);
         area[0] = 33;
         // SAFETY: the suspended code is resumed exactly once.
         unsafe { resume(&mut exec) };
@@ -364,7 +384,8 @@ mod tests {
     }
 
     /// Enters a function that adds its two argument slots, exits once to the
-    /// host in the middle (as a host call would), is resumed, and returns.
+    /// host in the middle (as a host call would), is resumed, and returns;
+    /// the pin registers it set before the exit keep their values.
     #[test]
     fn enter_exit_resume_return() {
         let stubs = engine_stubs().unwrap();
@@ -390,9 +411,15 @@ mod tests {
             exec_mem(Gpr::Rcx, offset_of!(ExecContext, exit_code)),
             2,
         );
+        for (k, r) in PIN_GPRS.into_iter().enumerate() {
+            a.mov_ri(Size::S64, r, 100 * (k as i64 + 1));
+        }
         a.call(exit);
         a.mov_rm(Size::S64, Gpr::Rax, Mem::base(Gpr::Rsp, 8));
         a.alu_rm(AluOp::Add, Size::S64, Gpr::Rax, Mem::base(Gpr::Rsp, 16));
+        for r in PIN_GPRS {
+            a.alu_rr(AluOp::Add, Size::S64, Gpr::Rax, r);
+        }
         a.mov_mr(Size::S64, Mem::base(Gpr::Rsp, 8), Gpr::Rax);
         a.ret();
         a.bind(exit);
@@ -426,6 +453,6 @@ mod tests {
         // SAFETY: as above; the suspended code is resumed exactly once.
         unsafe { resume(&mut exec) };
         assert_eq!(exec.exit_code, 0);
-        assert_eq!(slots[0], 42);
+        assert_eq!(slots[0], 42 + 100 + 200 + 300 + 400 + 500 + 600);
     }
 }

@@ -381,18 +381,21 @@ impl StoreInner {
 
     /// The wasm frames of the code that just trapped, innermost first.
     ///
-    /// The exit stub left `[r15, rbp, return into the trap stub, return
-    /// into the trap site]` at `wasm_rsp`; from there the frame-pointer
+    /// The exit stub left `[r15, rbp, saved registers, return into the trap
+    /// stub, return into the trap site]` at `wasm_rsp`; from there the frame-pointer
     /// chain (`[rbp]` the caller's `rbp`, `[rbp + 8]` the return address)
     /// leads out, until an address lies in no module (the trampoline).
     pub(crate) fn backtrace(&self) -> Vec<crate::error::FrameInfo> {
         const MAX_FRAMES: usize = 1000;
         let mut frames = Vec::new();
-        let mut top = [0u64; 4];
+        let mut top = [0u64; crate::abi::EXIT_RETURN_WORD + 2];
         if !self.read_stack_into(self.exec.wasm_rsp, &mut top) {
             return frames;
         }
-        let (mut rbp, mut pc) = (top[1] as usize, top[3] as usize);
+        let (mut rbp, mut pc) = (
+            top[1] as usize,
+            top[crate::abi::EXIT_RETURN_WORD + 1] as usize,
+        );
         // A trap site's address is that of a faulting load or store (guard
         // regions) or the return address of a call to a trap stub.
         if let Some(frame) = self

@@ -25,6 +25,9 @@ pub struct FuncInfo {
     pub uses_tables: bool,
     /// Whether the function calls other functions.
     pub has_calls: bool,
+    /// Whether it has `memory.copy` or `memory.fill`, which the compiler
+    /// runs with the string instructions and their fixed registers.
+    pub uses_bulk_memory: bool,
     /// Number of instructions.
     pub num_operators: u32,
     /// Where this function's local uses start in
@@ -724,6 +727,7 @@ impl FuncValidator {
             }
             Operator::DataDrop { data_index } => self.data_segment(cx, data_index)?,
             Operator::MemoryCopy { .. } | Operator::MemoryFill { .. } => {
+                self.info.uses_bulk_memory = true;
                 self.memory(cx)?;
                 self.pop_all(&[I32, I32, I32])?;
             }
