@@ -104,6 +104,12 @@ const PIN_XMMS: [Xmm; 7] = [
 
 const SAVED_VMCTX: i32 = -8;
 
+/// Where a function also returns its first result if it is an integer or
+/// reference ([`crate::abi`]), so the caller need not reload it.
+const RESULT_GPR: Gpr = Gpr::Rax;
+/// Where a function also returns its first result if it is `f32`/`f64`.
+const RESULT_XMM: Xmm = Xmm::Xmm0;
+
 /// A function that calls nothing and whose frame is at most this big skips
 /// the stack-limit check in its prologue: its caller's check left at least
 /// the runtime's stack margin below, far more than this (the runtime
@@ -926,32 +932,36 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.load_gpr(r, v, pos);
     }
 
-    /// Pops a float or vector operand into an XMM register it owns.
-    pub(crate) fn pop_xmm(&mut self) -> Xmm {
-        let pos = self.stack.len() - 1;
-        let v = self.pop();
+    /// Loads the float or vector value `v` (at position `pos`, not
+    /// popped) into `x`.
+    fn load_xmm(&mut self, x: Xmm, v: Val, pos: usize) {
         match v.loc {
-            Loc::Xmm(x) => x,
-            Loc::PinnedXmm(pin) => {
-                let x = self.alloc_xmm();
-                self.a.sse_rr(SseOp::MOVAPS, x, pin);
-                x
+            Loc::Xmm(src) | Loc::PinnedXmm(src) => {
+                if src != x {
+                    self.a.sse_rr(SseOp::MOVAPS, x, src);
+                }
             }
-            Loc::Const(bits) => {
-                let x = self.alloc_xmm();
-                self.load_const_xmm(x, v.ty, bits);
-                x
-            }
+            Loc::Const(bits) => self.load_const_xmm(x, v.ty, bits),
             Loc::Home => {
-                let x = self.alloc_xmm();
                 let home = self.home(pos);
                 self.a.sse_rm(load_op(v.ty), x, home);
-                x
             }
             Loc::Gpr(_) | Loc::PinnedGpr(_) | Loc::Flags(_) => {
                 unreachable!("float operand in a GPR or flags")
             }
         }
+    }
+
+    /// Pops a float or vector operand into an XMM register it owns.
+    pub(crate) fn pop_xmm(&mut self) -> Xmm {
+        let pos = self.stack.len() - 1;
+        let v = self.pop();
+        if let Loc::Xmm(x) = v.loc {
+            return x;
+        }
+        let x = self.alloc_xmm();
+        self.load_xmm(x, v, pos);
+        x
     }
 
     /// Materializes a float constant in `x`.
@@ -1044,9 +1054,23 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         let results = self.func_type.results();
         slot_offsets(results, &mut self.offsets);
         let base = self.stack.len() - results.len();
-        for k in 0..results.len() {
+        for k in (0..results.len()).rev() {
             let dst = Mem::base(Gpr::Rbp, 16 + self.offsets[k] as i32);
-            self.store_operand(dst, base + k);
+            // The first result also goes back in a register (see `abi`),
+            // loaded last so that no other result is in its way.
+            let v = self.stack[base + k];
+            match v.ty {
+                _ if k > 0 => self.store_operand(dst, base + k),
+                ValType::V128 => self.store_operand(dst, base),
+                ValType::F32 | ValType::F64 => {
+                    self.load_xmm(RESULT_XMM, v, base);
+                    self.a.sse_mr(SseOp::MOVSD_STORE, dst, RESULT_XMM);
+                }
+                _ => {
+                    self.load_gpr(RESULT_GPR, v, base);
+                    self.a.mov_mr(Size::S64, dst, RESULT_GPR);
+                }
+            }
         }
         for (at, r) in self.saved_gpr_slots() {
             self.a.mov_rm(Size::S64, r, at);
@@ -1363,14 +1387,21 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.max_call_area = self.max_call_area.max(bytes);
     }
 
-    /// After a call: pushes the results, read from the outgoing area.
+    /// After a call: pushes the results, the first from its register (see
+    /// `abi`), the others read from the outgoing area.
     fn finish_call(&mut self, ty: &FuncType) {
         self.fuel_segment();
         let results = ty.results();
         slot_offsets(results, &mut self.offsets);
         for (k, &t) in results.iter().enumerate() {
             let src = Mem::base(Gpr::Rsp, self.offsets[k] as i32);
-            if is_float(t) {
+            if k == 0 && matches!(t, ValType::F32 | ValType::F64) {
+                self.regs.take_xmm(RESULT_XMM);
+                self.push_xmm(t, RESULT_XMM);
+            } else if k == 0 && !is_float(t) {
+                self.regs.take_gpr(RESULT_GPR);
+                self.push_gpr(t, RESULT_GPR);
+            } else if is_float(t) {
                 let x = self.alloc_xmm();
                 self.a.sse_rm(load_op(t), x, src);
                 self.push_xmm(t, x);

@@ -5,7 +5,7 @@
 
 use super::func::PIN_GPRS;
 use crate::abi::{ExecContext, ExitCode, VmContext, VmFuncRef};
-use crate::asm::x64::{AluOp, Assembler, Cond, Gpr, Mem, Scale, ShiftOp, Size};
+use crate::asm::x64::{AluOp, Assembler, Cond, Gpr, Mem, Scale, ShiftOp, Size, SseOp, Xmm};
 use crate::error::{Error, Result};
 use alloc::vec::Vec;
 use core::mem::offset_of;
@@ -229,8 +229,12 @@ fn emit_host_call(a: &mut Assembler) {
     pop_host_saved(a);
     a.pop_r(Gpr::Rcx);
     a.jmp_r(Gpr::Rcx);
-    // The resume trampoline returns here, with the results in the area.
+    // The resume trampoline returns here, with the results in the area;
+    // the first one also goes back in `rax` and `xmm0`, as generated code
+    // returns it (the caller reads the one of its type).
     a.bind(resume);
+    a.mov_rm(Size::S64, Gpr::Rax, Mem::base(Gpr::Rsp, 8));
+    a.sse_rm(SseOp::MOVSD, Xmm::Xmm0, Mem::base(Gpr::Rsp, 8));
     a.ret();
 }
 
