@@ -21,10 +21,12 @@
 //! The callee finds its arguments at `[rsp + 8 + offset]` on entry (above the
 //! return address) and writes its results to the same area before `ret`;
 //! the caller reads them back from `[rsp + offset]`. The caller keeps `rsp`
-//! 16-byte aligned at the `call`. The first result is also returned in a
+//! 16-byte aligned at the `call`. The first argument is also passed in a
+//! register, `rcx` for integers and references or `xmm0` for `f32`/`f64`
+//! (not `v128`), and the first result is also returned in a
 //! register, `rax` for integers and references or `xmm0` for `f32`/`f64`
-//! (not `v128`), so the caller's use of it does not wait for a store to
-//! reach memory and be read back.
+//! (not `v128`), so neither side waits for a store to reach memory and be
+//! read back.
 //!
 //! Calls that go through a [`VmFuncRef`] (imports, `call_indirect`) load
 //! `rax` with the `VmFuncRef` address and `r15` with its `vmctx`, then

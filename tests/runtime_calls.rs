@@ -512,3 +512,89 @@ fn locals_survive_calls_and_exits() {
         .unwrap();
     assert_eq!(run.call(&mut store, ()).unwrap() as u64, expected);
 }
+
+/// The first argument and result of a call also travel in registers (see
+/// `wasmkern::abi`): for each type, a callee that keeps its first
+/// parameter in a register (it is used in a loop) gets the right value
+/// from a direct call, from `call_indirect` whose table index was computed
+/// last, and from the host; and its caller uses the first result directly.
+#[test]
+fn first_argument_and_result_in_registers() {
+    let wat = r#"(module
+        (type $i32 (func (param i32 i32) (result i32)))
+        (type $i64 (func (param i64) (result i64)))
+        (type $f32 (func (param f32) (result f32)))
+        (type $f64 (func (param f64 f64) (result f64)))
+        (table 4 funcref)
+        (elem (i32.const 0) $sub32 $dbl64 $half32 $sub64)
+        ;; x - y, by counting down (x is read in the loop).
+        (func $sub32 (export "sub32") (type $i32) (local $n i32)
+            (loop $l
+                (local.set $n (i32.add (local.get $n) (i32.const 1)))
+                (br_if $l (i32.lt_u (local.get $n) (local.get 1))))
+            (i32.sub (local.get 0) (local.get $n)))
+        (func $dbl64 (export "dbl64") (type $i64) (local $k i32)
+            (loop $l
+                (local.set 0 (i64.add (local.get 0) (local.get 0)))
+                (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                (br_if $l (i32.lt_u (local.get $k) (i32.const 1))))
+            (local.get 0))
+        (func $half32 (export "half32") (type $f32) (local $k i32)
+            (loop $l
+                (local.set 0 (f32.mul (local.get 0) (f32.const 0.5)))
+                (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                (br_if $l (i32.lt_u (local.get $k) (i32.const 1))))
+            (local.get 0))
+        (func $sub64 (export "sub64") (type $f64) (local $k i32)
+            (loop $l
+                (local.set 0 (f64.sub (local.get 0) (local.get 1)))
+                (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                (br_if $l (i32.lt_u (local.get $k) (i32.const 1))))
+            (local.get 0))
+        (func (export "direct") (param $x i32) (result f64)
+            (f64.add
+                (f64.convert_i32_s
+                    (i32.add (call $sub32 (i32.const -5) (local.get $x))
+                             (i32.wrap_i64 (call $dbl64 (i64.const -21)))))
+                (f64.add (f64.promote_f32 (call $half32 (f32.const 3)))
+                         (call $sub64 (f64.const 0.25) (f64.const 2)))))
+        (func (export "indirect") (param $x i32) (result f64)
+            (f64.add
+                (f64.convert_i32_s
+                    (i32.add
+                        (call_indirect (type $i32) (i32.const -5) (local.get $x)
+                            (i32.and (local.get $x) (i32.const 0)))
+                        (i32.wrap_i64
+                            (call_indirect (type $i64) (i64.const -21)
+                                (i32.add (local.get $x) (i32.const -2))))))
+                (f64.add
+                    (f64.promote_f32 (call_indirect (type $f32) (f32.const 3)
+                        (i32.sub (local.get $x) (i32.const 1))))
+                    (call_indirect (type $f64) (f64.const 0.25) (f64.const 2)
+                        (local.get $x))))))"#;
+    let (mut store, instance) = instantiate(wat, (), |_| {});
+    let sub32 = instance
+        .get_typed_func::<(i32, i32), i32>(&mut store, "sub32")
+        .unwrap();
+    assert_eq!(sub32.call(&mut store, (-5, 3)).unwrap(), -8);
+    let dbl64 = instance
+        .get_typed_func::<i64, i64>(&mut store, "dbl64")
+        .unwrap();
+    assert_eq!(dbl64.call(&mut store, -21).unwrap(), -42);
+    assert_eq!(dbl64.call(&mut store, 1 << 40).unwrap(), 1 << 41);
+    let half32 = instance
+        .get_typed_func::<f32, f32>(&mut store, "half32")
+        .unwrap();
+    assert_eq!(half32.call(&mut store, 3.0).unwrap(), 1.5);
+    let sub64 = instance
+        .get_typed_func::<(f64, f64), f64>(&mut store, "sub64")
+        .unwrap();
+    assert_eq!(sub64.call(&mut store, (0.25, 2.0)).unwrap(), -1.75);
+    // -8 + -42 + 1.5 - 1.75 for x = 3 (the table index of $sub64).
+    for name in ["direct", "indirect"] {
+        let f = instance
+            .get_typed_func::<i32, f64>(&mut store, name)
+            .unwrap();
+        assert_eq!(f.call(&mut store, 3).unwrap(), -50.25, "{name}");
+    }
+}

@@ -21,7 +21,7 @@
 //! operands are in their home slots. Branches move the carried values to
 //! the home slots of the target's positions first.
 
-use super::stack::{ALLOCATABLE_GPRS, Loc, RegSet, SCRATCH, SCRATCH_XMM, Val, is_float};
+use super::stack::{ALLOCATABLE_GPRS, Loc, RegSet, SCRATCH, SCRATCH_XMM, SCRATCH2, Val, is_float};
 use super::{Env, SYM_EXIT, sym_trap};
 use crate::abi::{ExecContext, ExitCode, TrapCode, VmContext, VmFuncRef, VmTable, slot_offsets};
 use crate::asm::x64::{AluOp, Assembler, Cond, Gpr, Label, Mem, Scale, Size, SseOp, Xmm};
@@ -103,6 +103,12 @@ const PIN_XMMS: [Xmm; 7] = [
 ];
 
 const SAVED_VMCTX: i32 = -8;
+
+/// Where a caller also passes the first argument if it is an integer or
+/// reference ([`crate::abi`]), so the callee need not load it.
+const ARG_GPR: Gpr = Gpr::Rcx;
+/// Where a caller also passes the first argument if it is `f32`/`f64`.
+const ARG_XMM: Xmm = Xmm::Xmm0;
 
 /// Where a function also returns its first result if it is an integer or
 /// reference ([`crate::abi`]), so the caller need not reload it.
@@ -393,10 +399,14 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 }
             }
         }
-        // Pinned parameters move into their registers.
+        // Pinned parameters move into their registers, the first from the
+        // register it also came in.
         for i in 0..first_declared {
-            if self.locals[i].pin.is_some() {
-                self.load_pinned(i);
+            match self.locals[i].pin {
+                Some(Loc::Gpr(r)) if i == 0 => self.a.mov_rr(Size::S64, r, ARG_GPR),
+                Some(Loc::Xmm(x)) if i == 0 => self.a.sse_rr(SseOp::MOVAPS, x, ARG_XMM),
+                Some(_) => self.load_pinned(i),
+                None => {}
             }
         }
         self.load_memory_base();
@@ -1355,9 +1365,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     // Calls.
 
     /// Pops the arguments of `ty`, spills everything else, stores the
-    /// arguments into the outgoing area, and returns the area's size.
-    /// It only stores (through `SCRATCH`), so a popped register the caller
-    /// holds, such as `call_indirect`'s index, survives.
+    /// arguments into the outgoing area, also loads the first into its
+    /// argument register, and returns the area's size. It writes no other
+    /// register than `SCRATCH` and [`ARG_GPR`]/[`ARG_XMM`].
     fn setup_call(&mut self, ty: &FuncType) -> u32 {
         let params = ty.params();
         let area_params = slot_offsets(params, &mut self.offsets);
@@ -1375,6 +1385,14 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         for k in 0..params.len() {
             let dst = Mem::base(Gpr::Rsp, self.offsets[k] as i32);
             self.store_operand(dst, base + k);
+        }
+        // Every argument is in the area, so their registers may be reused.
+        if let Some(&first) = self.stack.get(base).filter(|_| !params.is_empty()) {
+            match first.ty {
+                ValType::V128 => {}
+                ValType::F32 | ValType::F64 => self.load_xmm(ARG_XMM, first, base),
+                _ => self.load_gpr(ARG_GPR, first, base),
+            }
         }
         for _ in 0..params.len() {
             self.pop();
@@ -1465,8 +1483,12 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
 
     fn op_call_indirect(&mut self, type_index: u32, table_index: u32) {
         let ty = &self.env.module.types[type_index as usize];
-        // The element index: keep it in a register across the argument setup.
-        let index = self.pop_gpr();
+        // The element index: keep it in a register the argument setup
+        // leaves alone.
+        let index = SCRATCH2;
+        let pos = self.stack.len() - 1;
+        let v = self.pop();
+        self.load_gpr(index, v, pos);
         self.setup_call(ty);
         self.save_pinned();
         self.load_table(SCRATCH, table_index);

@@ -101,7 +101,8 @@ fn copy_slots(a: &mut Assembler, dst: Gpr, src: Gpr, count: Gpr) {
 ///
 /// It saves the host's callee-saved registers and `rsp`, starts the wasm
 /// stack at `ExecContext::entry_rsp` (16-byte aligned), copies `nslots`
-/// argument slots to the argument area, calls `code` with `r15 = vmctx`,
+/// argument slots to the argument area (the first also into `rcx` and
+/// `xmm0`), calls `code` with `r15 = vmctx`,
 /// copies the same number of slots back (the results), sets the exit code to
 /// `Returned` and returns to the host.
 fn emit_enter(a: &mut Assembler) {
@@ -127,6 +128,10 @@ fn emit_enter(a: &mut Assembler) {
     a.lea(Size::S64, Gpr::Rsp, Mem::base(Gpr::Rbp, -16));
     a.alu_rr(AluOp::Sub, Size::S64, Gpr::Rsp, Gpr::Rax);
     copy_slots(a, Gpr::Rsp, slots, nslots);
+    // The first argument also goes in `rcx` and `xmm0` (the callee reads
+    // the one of its type; `slots` is saved above).
+    a.mov_rm(Size::S64, Gpr::Rcx, Mem::base(Gpr::Rsp, 0));
+    a.sse_rm(SseOp::MOVSD, Xmm::Xmm0, Mem::base(Gpr::Rsp, 0));
     a.mov_rr(Size::S64, Gpr::R15, vmctx);
     a.call_r(code);
     a.mov_rm(Size::S64, slots, Mem::base(Gpr::Rbp, -8));
