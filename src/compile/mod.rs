@@ -190,17 +190,30 @@ pub fn compile_module_with(
     link(functions)
 }
 
-fn compile_one(env: &Env<'_, '_>, info: &ModuleInfo, i: usize) -> Result<CompiledFunc> {
+fn compile_one(
+    env: &Env<'_, '_>,
+    info: &ModuleInfo,
+    i: usize,
+    scratch: &mut func::Scratch,
+) -> Result<CompiledFunc> {
     let func_index = env.num_imported_funcs + i as u32;
     let body = &env.module.code[i];
-    func::FuncCompiler::new(env, func_index, body, &info.funcs[i], info.local_uses(i))
-        .compile(body, func_index)
+    func::FuncCompiler::new(
+        env,
+        func_index,
+        body,
+        &info.funcs[i],
+        info.local_uses(i),
+        scratch,
+    )
+    .compile(body, func_index, scratch)
 }
 
 #[cfg(not(feature = "std"))]
 fn compile_functions(env: &Env<'_, '_>, info: &ModuleInfo) -> Result<Vec<CompiledFunc>> {
+    let mut scratch = func::Scratch::default();
     (0..env.module.code.len())
-        .map(|i| compile_one(env, info, i))
+        .map(|i| compile_one(env, info, i, &mut scratch))
         .collect()
 }
 
@@ -213,15 +226,19 @@ fn compile_functions(env: &Env<'_, '_>, info: &ModuleInfo) -> Result<Vec<Compile
         .min(n / 16)
         .max(1);
     if threads == 1 || env.options.sequential {
-        return (0..n).map(|i| compile_one(env, info, i)).collect();
+        let mut scratch = func::Scratch::default();
+        return (0..n)
+            .map(|i| compile_one(env, info, i, &mut scratch))
+            .collect();
     }
     let results: Vec<Result<Vec<(usize, CompiledFunc)>>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
                 scope.spawn(move || {
+                    let mut scratch = func::Scratch::default();
                     (t..n)
                         .step_by(threads)
-                        .map(|i| compile_one(env, info, i).map(|c| (i, c)))
+                        .map(|i| compile_one(env, info, i, &mut scratch).map(|c| (i, c)))
                         .collect::<Result<Vec<_>>>()
                 })
             })

@@ -320,15 +320,42 @@ impl Assembler {
         self.use_label32(at, base, label, 0);
     }
 
-    /// Finishes the code. Fails if a referenced label was never bound, or a
-    /// label was misused.
-    pub fn finish(self) -> Result<Code, AsmError> {
+    /// Empties the assembler for new code, keeping its buffers' capacity
+    /// (a compiler reuses one assembler for every function), with room for
+    /// at least `bytes` bytes of code.
+    pub fn reset(&mut self, bytes: usize) {
+        self.buf.clear();
+        self.buf.reserve(bytes);
+        self.labels.clear();
+        self.fixups.clear();
+        self.relocs.clear();
+        self.error = None;
+    }
+
+    /// [`Self::finish`] that copies the code out (into exactly sized
+    /// buffers) and leaves the assembler to be [`Self::reset`] and reused.
+    pub fn finish_copy(&mut self) -> Result<Code, AsmError> {
+        self.check_finished()?;
+        Ok(Code {
+            bytes: self.buf.as_slice().to_vec(),
+            relocs: self.relocs.as_slice().to_vec(),
+        })
+    }
+
+    fn check_finished(&self) -> Result<(), AsmError> {
         if let Some(e) = self.error {
             return Err(e);
         }
         if let Some(i) = self.labels.iter().position(|s| s.pending != NONE) {
             return Err(AsmError::UnboundLabel(Label(i as u32)));
         }
+        Ok(())
+    }
+
+    /// Finishes the code. Fails if a referenced label was never bound, or a
+    /// label was misused.
+    pub fn finish(self) -> Result<Code, AsmError> {
+        self.check_finished()?;
         Ok(Code {
             bytes: self.buf,
             relocs: self.relocs,
