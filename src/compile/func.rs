@@ -137,6 +137,8 @@ pub(crate) struct Scratch {
     jump_tables: Vec<(Label, Vec<Label>)>,
     slow_exits: Vec<(Label, ExitCode, Label)>,
     v128_consts: Vec<([u8; 16], Label)>,
+    sites: Vec<(u32, u32)>,
+    fault_sites: Vec<super::FaultSite>,
 }
 
 /// Takes a buffer out of the scratch, emptied.
@@ -322,8 +324,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             jump_tables: reuse(&mut scratch.jump_tables),
             fault_start: None,
             checked_ends: [0; 16],
-            fault_sites: Vec::new(),
-            sites: Vec::with_capacity(info.num_operators as usize / 32),
+            fault_sites: reuse(&mut scratch.fault_sites),
+            sites: reuse(&mut scratch.sites),
             op_offset: 0,
             unreachable: false,
             dead_depth: 0,
@@ -626,8 +628,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         if !self.has_calls && frame <= LEAF_FRAME_MAX {
             self.a.patch_skip(self.stack_check.0, self.stack_check.1);
         }
-        let sites = core::mem::take(&mut self.sites);
-        let fault_sites = core::mem::take(&mut self.fault_sites);
+        let sites = self.sites.as_slice().to_vec();
+        let fault_sites = self.fault_sites.as_slice().to_vec();
         let code = self
             .a
             .finish_copy()
@@ -643,6 +645,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             jump_tables: self.jump_tables,
             slow_exits: self.slow_exits,
             v128_consts: self.v128_consts,
+            sites: self.sites,
+            fault_sites: self.fault_sites,
         };
         Ok(super::CompiledFunc {
             code,

@@ -302,6 +302,7 @@ fn link(functions: Vec<CompiledFunc>) -> Result<CompiledModule> {
         .finish()
         .map_err(|e| Error::limit(0, "assembling module stubs failed").with_detail(e))?;
     let mut code = stubs.bytes;
+    code.reserve(functions.iter().map(|f| f.code.bytes.len() + 15).sum());
     let mut func_offsets = Vec::with_capacity(functions.len());
     for f in &functions {
         while code.len() % 16 != 0 {
@@ -310,8 +311,8 @@ fn link(functions: Vec<CompiledFunc>) -> Result<CompiledModule> {
         func_offsets.push(code.len() as u32);
         code.extend_from_slice(&f.code.bytes);
     }
-    let mut sites = Vec::new();
-    let mut fault_sites = Vec::new();
+    let mut sites = Vec::with_capacity(functions.iter().map(|f| f.sites.len()).sum());
+    let mut fault_sites = Vec::with_capacity(functions.iter().map(|f| f.fault_sites.len()).sum());
     for (f, &start) in functions.iter().zip(&func_offsets) {
         sites.extend(f.sites.iter().map(|&(native, wasm)| (start + native, wasm)));
         fault_sites.extend(f.fault_sites.iter().map(|s| FaultSite {
