@@ -133,9 +133,14 @@ impl Insn {
         }
     }
 
+    /// Appends the instruction: all 16 bytes (a fixed-size copy the
+    /// compiler inlines, where a variable-length one calls `memcpy`), then
+    /// the length is cut back.
     #[inline(always)]
     fn finish(self, buf: &mut Vec<u8>) {
-        buf.extend_from_slice(&self.bytes[..self.len.min(16)]);
+        let end = buf.len() + self.len.min(16);
+        buf.extend_from_slice(&self.bytes);
+        buf.truncate(end);
     }
 }
 
