@@ -517,21 +517,25 @@ trait Immediate<'a>: Sized {
 }
 
 impl<'a> Immediate<'a> for u32 {
+    #[inline]
     fn read(r: &mut Reader<'a>) -> Result<Self> {
         r.read_var_u32()
     }
 }
 impl<'a> Immediate<'a> for i32 {
+    #[inline]
     fn read(r: &mut Reader<'a>) -> Result<Self> {
         r.read_var_i32()
     }
 }
 impl<'a> Immediate<'a> for i64 {
+    #[inline]
     fn read(r: &mut Reader<'a>) -> Result<Self> {
         r.read_var_i64()
     }
 }
 impl<'a> Immediate<'a> for u8 {
+    #[inline]
     fn read(r: &mut Reader<'a>) -> Result<Self> {
         r.read_u8()
     }

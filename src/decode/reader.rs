@@ -125,13 +125,25 @@ impl<'a> Reader<'a> {
     /// sign-extended to 64 bits.
     #[inline]
     fn read_signed(&mut self, bits: u32) -> Result<i64> {
-        // Fast path: one byte (small constants, most block types).
-        if let Some(&b) = self.data.get(self.pos)
-            && b & 0x80 == 0
-        {
-            self.pos += 1;
-            return Ok(i64::from(((b << 1) as i8) >> 1));
+        // Fast paths: one byte (small constants, most block types) and two
+        // (14 bits, which every width holds).
+        match self.data.get(self.pos..self.pos + 2) {
+            Some(&[b, _]) if b & 0x80 == 0 => {
+                self.pos += 1;
+                Ok(i64::from(((b << 1) as i8) >> 1))
+            }
+            Some(&[b0, b1]) if b1 & 0x80 == 0 => {
+                self.pos += 2;
+                let v = i64::from(b0 & 0x7f) | i64::from(b1) << 7;
+                Ok(v << 50 >> 50)
+            }
+            _ => self.read_signed_slow(bits),
         }
+    }
+
+    /// [`Self::read_signed`] for any length, and its errors.
+    #[inline(never)]
+    fn read_signed_slow(&mut self, bits: u32) -> Result<i64> {
         let start = self.offset();
         let max_bytes = bits.div_ceil(7);
         let mut result = 0i64;
@@ -174,6 +186,11 @@ impl<'a> Reader<'a> {
             self.pos += 1;
             return Ok(u32::from(b));
         }
+        self.read_var_u32_slow()
+    }
+
+    #[inline(never)]
+    fn read_var_u32_slow(&mut self) -> Result<u32> {
         self.read_unsigned(32).map(|v| v as u32)
     }
 
@@ -287,6 +304,11 @@ mod tests {
         assert_eq!(i32_of(&[0x3f]).unwrap(), 63);
         assert_eq!(i32_of(&[0x40]).unwrap(), -64);
         assert_eq!(i32_of(&[0xc0, 0x00]).unwrap(), 64);
+        // The two-byte fast path: 14 bits, sign-extended from bit 13.
+        assert_eq!(i32_of(&[0x80, 0x7f]).unwrap(), -128);
+        assert_eq!(i32_of(&[0xff, 0x3f]).unwrap(), 8191);
+        assert_eq!(i32_of(&[0x80, 0x40]).unwrap(), -8192);
+        assert_eq!(i64_of(&[0x80, 0x40]).unwrap(), -8192);
         assert_eq!(i32_of(&[0xff, 0xff, 0xff, 0xff, 0x07]).unwrap(), i32::MAX);
         assert_eq!(i32_of(&[0x80, 0x80, 0x80, 0x80, 0x78]).unwrap(), i32::MIN);
         assert_eq!(i32_of(&[0xff, 0xff, 0xff, 0xff, 0x7f]).unwrap(), -1);
