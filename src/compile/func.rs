@@ -21,6 +21,7 @@
 //! operands are in their home slots. Branches move the carried values to
 //! the home slots of the target's positions first.
 
+use super::dispatch::{Dispatch, TableJump, Watch};
 use super::stack::{ALLOCATABLE_GPRS, Loc, RegSet, SCRATCH, SCRATCH_XMM, SCRATCH2, Val, is_float};
 use super::{Env, SYM_EXIT, sym_trap};
 use crate::abi::{ExecContext, ExitCode, TrapCode, VmContext, VmFuncRef, VmTable, slot_offsets};
@@ -124,7 +125,8 @@ pub(crate) const LEAF_FRAME_MAX: u32 = 4096;
 
 /// The buffers of a [`FuncCompiler`], kept by a compiling thread from one
 /// function to the next: allocating them anew for each of a module's
-/// thousands of functions cost about a tenth of compile time.
+/// thousands of functions cost about 5% of compile time (and a kernel's
+/// simple allocator pays more per allocation than a libc one).
 #[derive(Default)]
 pub(crate) struct Scratch {
     a: Assembler,
@@ -207,6 +209,12 @@ pub(crate) struct FuncCompiler<'e, 'm, 'a> {
     slow_exits: Vec<(Label, ExitCode, Label)>,
     /// The 16-byte constants of SIMD code, emitted after the body.
     pub v128_consts: Vec<([u8; 16], Label)>,
+    /// The loop header being watched for a dispatch ([`super::dispatch`]).
+    pub(crate) dispatch_watch: Option<Watch>,
+    /// Loops with a dispatch header, which branches back compile again.
+    pub(crate) dispatches: Vec<Dispatch>,
+    /// The jump of the last `br_table` compiled.
+    pub(crate) last_table_jump: Option<TableJump>,
 }
 
 impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
@@ -336,6 +344,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             fuel_ops: 0,
             slow_exits: reuse(&mut scratch.slow_exits),
             v128_consts: reuse(&mut scratch.v128_consts),
+            dispatch_watch: None,
+            dispatches: Vec::new(),
+            last_table_jump: None,
         }
     }
 
@@ -366,19 +377,42 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             let offset = r.offset();
             self.op_offset = offset as u32;
             let op = read_operator(&mut r)?;
-            self.operator(&op).map_err(|e| {
+            let replay = match op {
+                Operator::Br { relative_depth } if !self.unreachable => {
+                    self.dispatch_for(relative_depth)
+                }
+                _ => None,
+            };
+            match replay {
+                Some(d) => self.replay_dispatch(d, body),
+                None => self.operator(&op),
+            }
+            .map_err(|e| {
                 e.in_func(func_index)
                     .with_detail(format_args!("at {offset:#x}"))
             })?;
-            if let Some(start) = self.fault_start.take() {
-                self.fault_sites.push(super::FaultSite {
-                    start,
-                    end: self.a.offset() as u32,
-                    wasm_offset: offset as u32,
-                });
-            }
+            self.close_fault_site(offset as u32);
+            self.watch_dispatch(&op, offset as u32, r.offset() as u32);
         }
         self.finish(scratch)
+    }
+
+    /// Sets the module offset of the operator being compiled (for trap and
+    /// call sites).
+    pub(crate) fn set_op_offset(&mut self, offset: u32) {
+        self.op_offset = offset;
+    }
+
+    /// Ends the guard-region fault site the operator at module offset
+    /// `offset` opened, if any, at the current position.
+    pub(crate) fn close_fault_site(&mut self, offset: u32) {
+        if let Some(start) = self.fault_start.take() {
+            self.fault_sites.push(super::FaultSite {
+                start,
+                end: self.a.offset() as u32,
+                wasm_offset: offset,
+            });
+        }
     }
 
     fn prologue(&mut self) {
@@ -1137,7 +1171,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     }
 
     /// Drops everything above `height` and marks the rest of the frame dead.
-    fn set_unreachable(&mut self) {
+    pub(crate) fn set_unreachable(&mut self) {
         let height = self.frames.last().map_or(0, |f| f.height);
         while self.stack.len() > height {
             self.pop();
@@ -1356,13 +1390,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         let default_direct = self.direct_target(targets.default()).is_some();
         self.a.alu_ri(AluOp::Cmp, Size::S32, index, n as i32);
         self.a.jcc(Cond::Ae, default_label);
-        // Jump table of 32-bit offsets relative to the table start.
         let table = self.a.new_label();
-        self.a.lea(Size::S64, SCRATCH, Mem::rip(table));
-        self.a
-            .movsxd_rm(index, Mem::indexed(SCRATCH, index, Scale::X4, 0));
-        self.a.alu_rr(AluOp::Add, Size::S64, index, SCRATCH);
-        self.a.jmp_r(index);
+        self.emit_table_jump(index, table);
+        let mut direct = default_direct;
         let mut entries = Vec::with_capacity(n as usize);
         let mut stubs: Vec<(u32, Label)> = Vec::new();
         for depth in targets.targets() {
@@ -1371,8 +1401,12 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 stubs.iter().find(|(d, _)| *d == depth),
             ) {
                 (Some(l), _) => l,
-                (None, Some(&(_, l))) => l,
+                (None, Some(&(_, l))) => {
+                    direct = false;
+                    l
+                }
                 (None, None) => {
+                    direct = false;
                     let l = self.a.new_label();
                     stubs.push((depth, l));
                     l
@@ -1383,6 +1417,12 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         // The table itself goes after the function's code: data next to
         // hot code shares its cache lines, which costs the CPU dearly.
         self.jump_tables.push((table, entries));
+        self.last_table_jump = Some(TableJump {
+            table,
+            default: default_label,
+            len: n,
+            direct,
+        });
         for (depth, label) in stubs {
             self.a.bind(label);
             self.branch_to(depth);
@@ -1391,6 +1431,16 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             self.a.bind(default_label);
             self.branch_to(targets.default());
         }
+    }
+
+    /// Jumps to entry `index` (a register, below the table's length) of
+    /// the jump table at `table` (32-bit offsets from the table's start).
+    pub(crate) fn emit_table_jump(&mut self, index: Gpr, table: Label) {
+        self.a.lea(Size::S64, SCRATCH, Mem::rip(table));
+        self.a
+            .movsxd_rm(index, Mem::indexed(SCRATCH, index, Scale::X4, 0));
+        self.a.alu_rr(AluOp::Add, Size::S64, index, SCRATCH);
+        self.a.jmp_r(index);
     }
 
     /// The label a branch to `depth` can jump to without moving values
@@ -1753,7 +1803,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     // ---------------------------------------------------------------
     // Dispatch.
 
-    fn operator(&mut self, op: &Operator<'_>) -> Result<()> {
+    pub(crate) fn operator(&mut self, op: &Operator<'_>) -> Result<()> {
         if self.unreachable && self.dead_operator(op)? {
             return Ok(());
         }

@@ -6,6 +6,8 @@
 //!
 //! - [`stack`]: the abstract value stack and register set;
 //! - `func`: one function: frame, control flow, calls, variables;
+//! - `dispatch`: interpreter loops' `br_table` dispatch, compiled again
+//!   at each branch back;
 //! - `numeric`, `memory`, `simd`: lowering of the numeric, memory and
 //!   vector operators;
 //! - [`stubs`]: trampolines and exit stubs.
@@ -15,6 +17,7 @@
 //! compiled in parallel; [`compile_module`] then concatenates and patches.
 
 mod bulk;
+mod dispatch;
 mod func;
 pub(crate) use func::LEAF_FRAME_MAX;
 mod memory;
