@@ -644,6 +644,19 @@ fn skipped_bounds_checks_only_where_they_cannot_fail() {
             (func (export "further") (param $p i32) (result i32)
               (drop (i32.load offset=8 (local.get $p)))
               (i32.load offset=12 (local.get $p)))
+            (func (export "tee_then_set") (param $p i32) (param $q i32) (result i32)
+              ;; The tee's result is p + 4; $p changes before the load uses it.
+              local.get $p
+              i32.const 4
+              i32.add
+              local.tee $p
+              local.get $q
+              local.set $p
+              i32.load)
+            (func (export "tee_checked") (param $p i32) (result i32)
+              ;; The first load checks p + 8 (through the tee) up to + 4.
+              (drop (i32.load (local.tee $p (i32.add (local.get $p) (i32.const 8)))))
+              (i32.load offset=4 (local.get $p)))
             (func (export "in_loop") (param $p i32) (result i32)
               (local $n i32)
               (loop $l
@@ -666,6 +679,18 @@ fn skipped_bounds_checks_only_where_they_cannot_fail() {
         oob(after_set.call(&mut store, (0, 65533)));
         let after_tee = pair(&mut store, "after_tee");
         oob(after_tee.call(&mut store, (0, 65533)));
+        // The tee's result keeps its value when the local changes: p = 0
+        // loads at 4 (in bounds) whatever $q is.
+        let tee_then_set = pair(&mut store, "tee_then_set");
+        assert_eq!(tee_then_set.call(&mut store, (0, 65533)).unwrap(), 0);
+        oob(tee_then_set.call(&mut store, (65533, 0)));
+        let tee_checked = instance
+            .get_typed_func::<i32, i32>(&store, "tee_checked")
+            .unwrap();
+        // Loads at p + 8 and p + 12: the second needs its own check.
+        assert_eq!(tee_checked.call(&mut store, 65_520).unwrap(), 0);
+        oob(tee_checked.call(&mut store, 65_521));
+        oob(tee_checked.call(&mut store, 65_525));
         let after_if = pair(&mut store, "after_if");
         // Taken: offset 100 at 65450 is out of bounds already.
         oob(after_if.call(&mut store, (65_450, 1)));

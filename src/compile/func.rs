@@ -186,6 +186,13 @@ pub(crate) struct FuncCompiler<'e, 'm, 'a> {
     /// ending no further needs no check; forgotten when the local changes
     /// and at merge points (loop headers, `else`, `end`).
     pub checked_ends: [u64; 16],
+    /// Per GPR (by encoding): the register of the pinned local the operand
+    /// in this register equals, if any. Set by
+    /// `local.tee` of a pinned local (its result keeps its own register,
+    /// which the next operator may overwrite, but a memory access through
+    /// it is one through the local: same `checked_ends`); cleared when the
+    /// operand leaves the register or the local changes.
+    pub tee_alias: [Option<Gpr>; 16],
     fault_sites: Vec<super::FaultSite>,
     /// (native offset of a return address, wasm offset) for call sites and
     /// trap sites, for backtraces.
@@ -332,6 +339,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             jump_tables: reuse(&mut scratch.jump_tables),
             fault_start: None,
             checked_ends: [0; 16],
+            tee_alias: [None; 16],
             fault_sites: reuse(&mut scratch.fault_sites),
             sites: reuse(&mut scratch.sites),
             op_offset: 0,
@@ -754,7 +762,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     pub(crate) fn pop(&mut self) -> Val {
         let v = self.stack.pop().expect("the validator guarantees operands");
         match v.loc {
-            Loc::Gpr(r) => self.regs.free_gpr(r),
+            Loc::Gpr(r) => {
+                self.regs.free_gpr(r);
+                self.tee_alias[r.enc() as usize & 15] = None;
+            }
             Loc::Xmm(x) => self.regs.free_xmm(x),
             _ => {}
         }
@@ -845,7 +856,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
         self.store_home(i, v);
         match v.loc {
-            Loc::Gpr(r) => self.regs.free_gpr(r),
+            Loc::Gpr(r) => {
+                self.regs.free_gpr(r);
+                self.tee_alias[r.enc() as usize & 15] = None;
+            }
             Loc::Xmm(x) => self.regs.free_xmm(x),
             _ => {}
         }
@@ -912,6 +926,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             self.regs.free_gpr(r);
             self.regs.take_gpr(to);
             self.stack[i].loc = Loc::Gpr(to);
+            self.tee_alias[to.enc() as usize & 15] =
+                core::mem::take(&mut self.tee_alias[r.enc() as usize & 15]);
         } else {
             self.spill_at(i);
         }
@@ -977,6 +993,13 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// Moves every operand that reads the local pinned in `pin` off it,
     /// before the local changes.
     fn detach_pinned(&mut self, pin: Loc) {
+        if let Loc::PinnedGpr(p) = pin {
+            for alias in &mut self.tee_alias {
+                if *alias == Some(p) {
+                    *alias = None;
+                }
+            }
+        }
         for i in 0..self.stack.len() {
             if self.stack[i].loc != pin {
                 continue;
@@ -1727,6 +1750,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             }
             if tee {
                 self.push(v.ty, v.loc);
+                if let (Loc::Gpr(p), Loc::Gpr(r)) = (pin, v.loc) {
+                    self.tee_alias[r.enc() as usize & 15] = Some(p);
+                }
             }
             return;
         }

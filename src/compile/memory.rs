@@ -139,6 +139,13 @@ impl FuncCompiler<'_, '_, '_> {
                 self.pop();
                 (None, (c as u32) as u64 + memarg.offset)
             }
+            // The result of a `local.tee` of a pinned local: access through
+            // the local's register, which holds the same value.
+            Loc::Gpr(r) if self.tee_alias[r.enc() as usize & 15].is_some() => {
+                let pin = self.tee_alias[r.enc() as usize & 15];
+                self.pop();
+                (pin.map(|p| (p, true)), memarg.offset)
+            }
             loc => {
                 let pinned = matches!(loc, Loc::PinnedGpr(_));
                 (Some((self.pop_gpr_read(), pinned)), memarg.offset)
