@@ -304,6 +304,8 @@ pub struct VmTable {
 
 /// Per-instance context: everything generated code of an instance reaches
 /// through `r15`.
+///
+/// Memory 0's fields change together, through [`Self::set_memory`].
 #[repr(C)]
 #[derive(Debug)]
 pub struct VmContext {
@@ -312,8 +314,14 @@ pub struct VmContext {
     /// Base of memory 0 (null when the instance has no memory).
     pub memory_base: *mut u8,
     /// Length of memory 0 in bytes. The runtime updates every context that
-    /// uses a memory when that memory grows.
+    /// uses a memory when that memory grows ([`Self::set_memory`]).
     pub memory_len: u64,
+    /// The last address at which an access of `2^k` bytes fits, for `k` in
+    /// 0..5: `memory_len - 2^k`, as a signed number (negative when the
+    /// memory is shorter). An access of `2^k` bytes at a 32-bit address
+    /// `a` with no offset is in bounds when `a <= memory_last[k]` (signed
+    /// compare), one instruction less than adding the size first.
+    pub memory_last: [i64; 5],
     /// `VmFuncRef` of every function of the instance, imports first.
     pub funcs: *const VmFuncRef,
     /// A pointer to the 16-byte cell of every global, imports first.
@@ -326,6 +334,18 @@ pub struct VmContext {
     /// the host can tell which instance exited (the exit stub leaves the
     /// exiting code's `r15` at `[ExecContext::wasm_rsp]`).
     pub instance: usize,
+}
+
+impl VmContext {
+    /// Points the context at memory 0, `len` bytes at `base`.
+    pub fn set_memory(&mut self, base: *mut u8, len: u64) {
+        self.memory_base = base;
+        self.memory_len = len;
+        for (k, last) in self.memory_last.iter_mut().enumerate() {
+            // Lengths are at most 2^32 (or 2^33 reserved), far below i64.
+            *last = len as i64 - (1i64 << k);
+        }
+    }
 }
 
 /// Size in bytes of a value's slot in a call's argument/result area.
@@ -372,6 +392,21 @@ mod tests {
         assert_eq!(size_of::<VmTable>(), 16);
         assert_eq!(offset_of!(VmContext, exec), 0);
         assert_eq!(size_of::<ExecContext>() % 8, 0);
+    }
+
+    #[test]
+    fn memory_bounds_follow_the_length() {
+        let mut exec = core::mem::MaybeUninit::<ExecContext>::uninit();
+        let mut vmctx = crate::runtime::store::empty_vmctx(exec.as_mut_ptr());
+        // No memory: no access of any size fits, not even at address 0.
+        assert_eq!(vmctx.memory_last, [-1, -2, -4, -8, -16]);
+        vmctx.set_memory(core::ptr::null_mut(), 65_536);
+        assert_eq!(vmctx.memory_len, 65_536);
+        // An 8-byte access fits at 65528 and no further.
+        assert_eq!(vmctx.memory_last[3], 65_528);
+        assert_eq!(vmctx.memory_last, [65_535, 65_534, 65_532, 65_528, 65_520]);
+        vmctx.set_memory(core::ptr::null_mut(), 1 << 32);
+        assert_eq!(vmctx.memory_last[0], (1 << 32) - 1);
     }
 
     #[test]

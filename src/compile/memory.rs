@@ -94,8 +94,18 @@ impl FuncCompiler<'_, '_, '_> {
                     if pinned {
                         *checked = end;
                     }
-                    self.a.lea(Size::S64, SCRATCH, Mem::base(addr, end as i32));
-                    self.trap_if_scratch_beyond_memory();
+                    if offset == 0 && size.is_power_of_two() && size <= 16 {
+                        // Compare the address with the last one where
+                        // `size` bytes fit: no addition first.
+                        let last =
+                            offset_of!(VmContext, memory_last) + 8 * size.trailing_zeros() as usize;
+                        self.a.alu_rm(AluOp::Cmp, Size::S64, addr, vmctx(last));
+                        let oob = self.trap_label(TrapCode::MemoryOutOfBounds);
+                        self.a.jcc(Cond::G, oob);
+                    } else {
+                        self.a.lea(Size::S64, SCRATCH, Mem::base(addr, end as i32));
+                        self.trap_if_scratch_beyond_memory();
+                    }
                 }
                 let b = self.base_register(base);
                 Mem::indexed(b, addr, Scale::X1, offset as i32)

@@ -311,8 +311,7 @@ impl StoreInner {
         let len = m.bytes.len() as u64;
         for &user in &m.users {
             if let Some(instance) = self.instances.get_mut(user as usize) {
-                instance.vmctx.memory_base = base;
-                instance.vmctx.memory_len = len;
+                instance.vmctx.set_memory(base, len);
             }
         }
     }

@@ -130,16 +130,19 @@ pub(crate) const NO_INSTANCE: usize = usize::MAX;
 /// A context with no instance, memory, functions, globals or tables (the
 /// host's; also the stub tests').
 pub(crate) fn empty_vmctx(exec: *mut ExecContext) -> VmContext {
-    VmContext {
+    let mut vmctx = VmContext {
         exec,
         memory_base: core::ptr::null_mut(),
         memory_len: 0,
+        memory_last: [0; 5],
         funcs: core::ptr::null(),
         globals: core::ptr::null(),
         tables: core::ptr::null(),
         type_ids: core::ptr::null(),
         instance: NO_INSTANCE,
-    }
+    };
+    vmctx.set_memory(core::ptr::null_mut(), 0);
+    vmctx
 }
 
 pub(crate) fn new_vmctx(exec: *mut ExecContext) -> Box<VmContext> {
