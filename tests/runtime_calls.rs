@@ -558,6 +558,16 @@ fn first_argument_and_result_in_registers() {
                              (i32.wrap_i64 (call $dbl64 (i64.const -21)))))
                 (f64.add (f64.promote_f32 (call $half32 (f32.const 3)))
                          (call $sub64 (f64.const 0.25) (f64.const 2)))))
+        ;; The second argument is computed last, into the register the
+        ;; first one travels in.
+        (func (export "second_in_first_register") (param $x i32) (result i32)
+            (i32.add
+                (call $sub32 (i32.add (local.get $x) (i32.const -8))
+                             (i32.mul (local.get $x) (local.get $x)))
+                (call_indirect (type $i32)
+                    (i32.add (local.get $x) (i32.const -8))
+                    (i32.mul (local.get $x) (local.get $x))
+                    (i32.const 0))))
         (func (export "indirect") (param $x i32) (result f64)
             (f64.add
                 (f64.convert_i32_s
@@ -590,6 +600,11 @@ fn first_argument_and_result_in_registers() {
         .get_typed_func::<(f64, f64), f64>(&mut store, "sub64")
         .unwrap();
     assert_eq!(sub64.call(&mut store, (0.25, 2.0)).unwrap(), -1.75);
+    // (3 - 8) - 3 * 3, twice.
+    let second = instance
+        .get_typed_func::<i32, i32>(&mut store, "second_in_first_register")
+        .unwrap();
+    assert_eq!(second.call(&mut store, 3).unwrap(), -28);
     // -8 + -42 + 1.5 - 1.75 for x = 3 (the table index of $sub64).
     for name in ["direct", "indirect"] {
         let f = instance
