@@ -1533,10 +1533,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         for (k, &t) in results.iter().enumerate() {
             let src = Mem::base(Gpr::Rsp, self.offsets[k] as i32);
             if k == 0 && matches!(t, ValType::F32 | ValType::F64) {
-                self.regs.take_xmm(RESULT_XMM);
                 self.push_xmm(t, RESULT_XMM);
             } else if k == 0 && !is_float(t) {
-                self.regs.take_gpr(RESULT_GPR);
                 self.push_gpr(t, RESULT_GPR);
             } else if is_float(t) {
                 let x = self.alloc_xmm();
