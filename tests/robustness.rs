@@ -319,7 +319,7 @@ fn mutate(rng: &mut Rng, bytes: &mut Vec<u8>, other: &[u8]) -> &'static str {
             match read_leb(bytes, at) {
                 Some((n, n_len)) => {
                     let bumped = match rng.below(4) {
-                        0 => n + 1,
+                        0 => n.wrapping_add(1),
                         1 => n.saturating_sub(1),
                         2 => n * 2 + 1,
                         _ => u64::from(u32::MAX),
@@ -335,7 +335,7 @@ fn mutate(rng: &mut Rng, bytes: &mut Vec<u8>, other: &[u8]) -> &'static str {
             let at = 8 + rng.below(len - 8);
             if let Some((n, n_len)) = read_leb(bytes, at) {
                 let bumped = if rng.chance(2) {
-                    n + 1
+                    n.wrapping_add(1)
                 } else {
                     n ^ (1 << rng.below(32))
                 };
