@@ -31,7 +31,7 @@
 //! fuel or interruption checks, whose checkpoint sits at the loop header.
 
 use super::func::FuncCompiler;
-use crate::asm::x64::{AluOp, Cond, Label, Size};
+use crate::asm::x64::Label;
 use crate::decode::{FunctionBody, Operator, Reader, read_operator};
 use crate::error::Result;
 
@@ -190,10 +190,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.set_op_offset(d.end);
         let index = self.pop_gpr();
         self.spill_all();
-        self.a
-            .alu_ri(AluOp::Cmp, Size::S32, index, d.jump.len as i32);
-        self.a.jcc(Cond::Ae, d.jump.default);
-        self.emit_table_jump(index, d.jump.table);
+        self.emit_table_jump(index, d.jump.len, d.jump.default, d.jump.table);
         self.set_unreachable();
         Ok(())
     }

@@ -1167,13 +1167,15 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         let results = self.func_type.results();
         slot_offsets(results, &mut self.offsets);
         let base = self.stack.len() - results.len();
-        for k in (0..results.len()).rev() {
+        for k in (1..results.len()).rev() {
             let dst = Mem::base(Gpr::Rbp, 16 + self.offsets[k] as i32);
-            // The first result also goes back in a register (see `abi`),
-            // loaded last so that no other result is in its way.
-            let v = self.stack[base + k];
+            self.store_operand(dst, base + k);
+        }
+        // The first result also goes back in a register (see `abi`),
+        // loaded last so that no other result is in its way.
+        if let Some(&v) = self.stack.get(base).filter(|_| !results.is_empty()) {
+            let dst = Mem::base(Gpr::Rbp, 16 + self.offsets[0] as i32);
             match v.ty {
-                _ if k > 0 => self.store_operand(dst, base + k),
                 ValType::V128 => self.store_operand(dst, base),
                 ValType::F32 | ValType::F64 => {
                     self.load_xmm(RESULT_XMM, v, base);
@@ -1411,10 +1413,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             None => self.a.new_label(),
         };
         let default_direct = self.direct_target(targets.default()).is_some();
-        self.a.alu_ri(AluOp::Cmp, Size::S32, index, n as i32);
-        self.a.jcc(Cond::Ae, default_label);
         let table = self.a.new_label();
-        self.emit_table_jump(index, table);
+        self.emit_table_jump(index, n, default_label, table);
         let mut direct = default_direct;
         let mut entries = Vec::with_capacity(n as usize);
         let mut stubs: Vec<(u32, Label)> = Vec::new();
@@ -1456,9 +1456,12 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
     }
 
-    /// Jumps to entry `index` (a register, below the table's length) of
-    /// the jump table at `table` (32-bit offsets from the table's start).
-    pub(crate) fn emit_table_jump(&mut self, index: Gpr, table: Label) {
+    /// Jumps to entry `index` (a register) of the jump table of `len`
+    /// entries at `table` (32-bit offsets from the table's start), or to
+    /// `default` when `index` is not below `len`.
+    pub(crate) fn emit_table_jump(&mut self, index: Gpr, len: u32, default: Label, table: Label) {
+        self.a.alu_ri(AluOp::Cmp, Size::S32, index, len as i32);
+        self.a.jcc(Cond::Ae, default);
         self.a.lea(Size::S64, SCRATCH, Mem::rip(table));
         self.a
             .movsxd_rm(index, Mem::indexed(SCRATCH, index, Scale::X4, 0));
