@@ -107,13 +107,7 @@ impl FuncCompiler<'_, '_, '_> {
             SCRATCH,
             Mem::indexed(start, Gpr::Rcx, Scale::X1, 0),
         );
-        self.a.alu_rm(
-            AluOp::Cmp,
-            Size::S64,
-            SCRATCH,
-            vmctx(offset_of!(VmContext, memory_len)),
-        );
-        self.a.jcc(Cond::A, oob);
+        self.jump_if_scratch_beyond_memory(oob);
     }
 
     /// Turns the memory index in `r` into a host address.

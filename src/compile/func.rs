@@ -761,7 +761,14 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// Pops an operand, releasing its register (the caller owns it now).
     pub(crate) fn pop(&mut self) -> Val {
         let v = self.stack.pop().expect("the validator guarantees operands");
-        match v.loc {
+        self.release(v.loc);
+        v
+    }
+
+    /// Frees the register an operand leaving `loc` held, and forgets what
+    /// it was known to equal (`tee_alias`).
+    fn release(&mut self, loc: Loc) {
+        match loc {
             Loc::Gpr(r) => {
                 self.regs.free_gpr(r);
                 self.tee_alias[r.enc() as usize & 15] = None;
@@ -769,7 +776,6 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             Loc::Xmm(x) => self.regs.free_xmm(x),
             _ => {}
         }
-        v
     }
 
     /// The top operand, without popping.
@@ -855,14 +861,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             return;
         }
         self.store_home(i, v);
-        match v.loc {
-            Loc::Gpr(r) => {
-                self.regs.free_gpr(r);
-                self.tee_alias[r.enc() as usize & 15] = None;
-            }
-            Loc::Xmm(x) => self.regs.free_xmm(x),
-            _ => {}
-        }
+        self.release(v.loc);
         self.stack[i].loc = Loc::Home;
     }
 

@@ -19,7 +19,7 @@
 use super::func::{FuncCompiler, vmctx};
 use super::stack::{Loc, SCRATCH, SCRATCH2};
 use crate::abi::{ExecContext, ExitCode, TrapCode, VmContext};
-use crate::asm::x64::{AluOp, Cond, Gpr, Mem, Scale, ShiftOp, Size, SseOp, Xmm};
+use crate::asm::x64::{AluOp, Cond, Gpr, Label, Mem, Scale, ShiftOp, Size, SseOp, Xmm};
 use crate::decode::{MemArg, Operator, ValType};
 use crate::error::Result;
 use core::mem::offset_of;
@@ -167,6 +167,12 @@ impl FuncCompiler<'_, '_, '_> {
     /// `SCRATCH` lies beyond the memory's current length.
     fn trap_if_scratch_beyond_memory(&mut self) {
         let oob = self.trap_label(TrapCode::MemoryOutOfBounds);
+        self.jump_if_scratch_beyond_memory(oob);
+    }
+
+    /// Jumps to `oob` when the access end in `SCRATCH` lies beyond the
+    /// memory's current length.
+    pub(crate) fn jump_if_scratch_beyond_memory(&mut self, oob: Label) {
         self.a.alu_rm(
             AluOp::Cmp,
             Size::S64,
