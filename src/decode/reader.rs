@@ -189,6 +189,8 @@ impl<'a> Reader<'a> {
         self.read_var_u32_slow()
     }
 
+    /// [`Self::read_var_u32`] beyond one byte, kept out of line so that
+    /// the inlined fast path stays small.
     #[inline(never)]
     fn read_var_u32_slow(&mut self) -> Result<u32> {
         self.read_unsigned(32).map(|v| v as u32)

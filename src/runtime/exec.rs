@@ -381,10 +381,11 @@ impl StoreInner {
 
     /// The wasm frames of the code that just trapped, innermost first.
     ///
-    /// The exit stub left `[r15, rbp, saved registers, return into the trap
-    /// stub, return into the trap site]` at `wasm_rsp`; from there the frame-pointer
-    /// chain (`[rbp]` the caller's `rbp`, `[rbp + 8]` the return address)
-    /// leads out, until an address lies in no module (the trampoline).
+    /// The exit stub left `[r15, rbp, saved registers, return into the
+    /// trap stub, return into the trap site]` at `wasm_rsp`; from there the
+    /// frame-pointer chain (`[rbp]` the caller's `rbp`, `[rbp + 8]` the
+    /// return address) leads out, until an address lies in no module (the
+    /// trampoline).
     pub(crate) fn backtrace(&self) -> Vec<crate::error::FrameInfo> {
         const MAX_FRAMES: usize = 1000;
         let mut frames = Vec::new();

@@ -207,19 +207,6 @@ impl Assembler {
         Assembler::default()
     }
 
-    /// An empty assembler with room for `bytes` bytes of code.
-    pub fn with_capacity(bytes: usize) -> Assembler {
-        // Labels, label uses and relocations come with about every 40th
-        // byte of compiled code; sizing them up front saves their growth.
-        Assembler {
-            buf: Vec::with_capacity(bytes),
-            labels: Vec::with_capacity(bytes / 40),
-            fixups: Vec::with_capacity(bytes / 40),
-            relocs: Vec::with_capacity(bytes / 80),
-            error: None,
-        }
-    }
-
     // ----- buffer, labels, data -----
 
     /// The current position: the offset the next instruction gets.
