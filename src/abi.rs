@@ -293,7 +293,7 @@ pub struct VmFuncRef {
 
 /// A table as generated code sees it.
 #[repr(C)]
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct VmTable {
     /// Elements: `*const VmFuncRef` for funcref tables (null = null ref),
     /// host handles for externref tables (0 = null).
@@ -306,6 +306,8 @@ pub struct VmTable {
 /// through `r15`.
 ///
 /// Memory 0's fields change together, through [`Self::set_memory`].
+/// Table 0's view is a copy that the runtime refreshes whenever table 0
+/// grows, as it does memory 0's fields.
 #[repr(C)]
 #[derive(Debug)]
 pub struct VmContext {
@@ -328,6 +330,11 @@ pub struct VmContext {
     pub globals: *const *mut u128,
     /// A pointer to every table, imports first.
     pub tables: *const *mut VmTable,
+    /// A copy of table 0's `VmTable` (empty without tables): generated
+    /// code reaches table 0, which nearly every `call_indirect` uses,
+    /// without loading its pointer first. The runtime updates every context
+    /// whose table 0 a table is when it grows.
+    pub table0: VmTable,
     /// Engine-wide type id of each of the module's type indices.
     pub type_ids: *const u32,
     /// The store's handle for this instance (opaque to generated code), so

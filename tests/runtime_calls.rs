@@ -613,3 +613,113 @@ fn first_argument_and_result_in_registers() {
         assert_eq!(f.call(&mut store, 3).unwrap(), -50.25, "{name}");
     }
 }
+
+/// Generated code reaches table 0 through a copy of its view in the
+/// instance's context; growing the table, from wasm or from the host,
+/// must refresh the copy of every instance whose table 0 it is, imports
+/// included, while other tables go through their pointer.
+#[test]
+fn table_zero_follows_growth() {
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let mut linker = Linker::new(&engine);
+    let lib = Module::new(
+        &engine,
+        wat::parse_str(
+            r#"(module
+                (type $t (func (result i32)))
+                (table $tab (export "tab") 1 funcref)
+                (func $one (result i32) i32.const 1)
+                (func $two (result i32) i32.const 2)
+                (elem (table $tab) (i32.const 0) func $one)
+                (elem declare func $two)
+                (func (export "grow") (param i32) (result i32)
+                    (table.grow $tab (ref.func $two) (local.get 0)))
+                (func (export "indirect") (param i32) (result i32)
+                    local.get 0 call_indirect (type $t)))"#,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let lib = linker.instantiate(&mut store, &lib).unwrap();
+    linker.instance(&mut store, "lib", lib).unwrap();
+    let app = Module::new(
+        &engine,
+        wat::parse_str(
+            r#"(module
+                (type $t (func (result i32)))
+                (import "lib" "tab" (table 1 funcref))
+                (table $own 1 funcref)
+                (func $three (result i32) i32.const 3)
+                (elem (table $own) (i32.const 0) func $three)
+                (func (export "indirect") (param i32) (result i32)
+                    local.get 0 call_indirect (type $t))
+                (func (export "own") (param i32) (result i32)
+                    local.get 0 call_indirect $own (type $t))
+                (func (export "size") (result i32) table.size 0)
+                (func (export "get_is_null") (param i32) (result i32)
+                    local.get 0 table.get 0 ref.is_null))"#,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let app = linker.instantiate(&mut store, &app).unwrap();
+    let typed = |store: &mut Store<()>, instance: Instance, name: &str| {
+        instance
+            .get_typed_func::<i32, i32>(&mut *store, name)
+            .unwrap()
+    };
+    let (app_indirect, lib_indirect) = (
+        typed(&mut store, app, "indirect"),
+        typed(&mut store, lib, "indirect"),
+    );
+    let (own, grow) = (
+        typed(&mut store, app, "own"),
+        typed(&mut store, lib, "grow"),
+    );
+    let size = app.get_typed_func::<(), i32>(&mut store, "size").unwrap();
+    let get_is_null = typed(&mut store, app, "get_is_null");
+    assert_eq!(app_indirect.call(&mut store, 0).unwrap(), 1);
+    assert_eq!(
+        app_indirect.call(&mut store, 1).unwrap_err().trap(),
+        Some(Trap::UndefinedElement)
+    );
+    // Grown from wasm in steps, so the elements move at least once.
+    let mut len = 1;
+    for delta in [1, 100, 1000, 10_000] {
+        assert_eq!(grow.call(&mut store, delta).unwrap(), len);
+        len += delta;
+        assert_eq!(size.call(&mut store, ()).unwrap(), len);
+        assert_eq!(app_indirect.call(&mut store, len - 1).unwrap(), 2);
+        assert_eq!(lib_indirect.call(&mut store, len - 1).unwrap(), 2);
+        assert_eq!(get_is_null.call(&mut store, len - 1).unwrap(), 0);
+        assert_eq!(
+            app_indirect.call(&mut store, len).unwrap_err().trap(),
+            Some(Trap::UndefinedElement)
+        );
+    }
+    // Grown from the host, with null elements.
+    let tab = linker
+        .get(&mut store, "lib", "tab")
+        .unwrap()
+        .into_table()
+        .unwrap();
+    assert_eq!(
+        tab.grow(&mut store, 50_000, Val::FuncRef(None)).unwrap(),
+        len as u32
+    );
+    len += 50_000;
+    assert_eq!(size.call(&mut store, ()).unwrap(), len);
+    assert_eq!(get_is_null.call(&mut store, len - 1).unwrap(), 1);
+    assert_eq!(
+        app_indirect.call(&mut store, len - 1).unwrap_err().trap(),
+        Some(Trap::UninitializedElement)
+    );
+    assert_eq!(app_indirect.call(&mut store, 1).unwrap(), 2);
+    // The instance's own second table is unaffected.
+    assert_eq!(own.call(&mut store, 0).unwrap(), 3);
+    assert_eq!(
+        own.call(&mut store, 1).unwrap_err().trap(),
+        Some(Trap::UndefinedElement)
+    );
+}

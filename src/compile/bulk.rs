@@ -32,11 +32,11 @@ impl FuncCompiler<'_, '_, '_> {
             TableSet { table } => self.table_set(table),
             TableSize { table } => {
                 let r = self.alloc_gpr();
-                self.load_table(SCRATCH, table);
+                let (base, at) = self.table_view(table);
                 self.a.mov_rm(
                     Size::S32,
                     r,
-                    Mem::base(SCRATCH, offset_of!(VmTable, len) as i32),
+                    Mem::base(base, at + offset_of!(VmTable, len) as i32),
                 );
                 self.push_gpr(ValType::I32, r);
             }
@@ -241,31 +241,10 @@ impl FuncCompiler<'_, '_, '_> {
         self.a.jcc(Cond::Ne, byte);
     }
 
-    /// Checks `index < len` of table `table` and leaves the element's
-    /// address operand (using the scratch registers).
-    fn table_element(&mut self, table: u32, index: Gpr) -> Mem {
-        self.load_table(SCRATCH, table);
-        self.a.mov_rr(Size::S32, index, index);
-        self.a.alu_rm(
-            AluOp::Cmp,
-            Size::S64,
-            index,
-            Mem::base(SCRATCH, offset_of!(VmTable, len) as i32),
-        );
-        let oob = self.trap_label(TrapCode::TableOutOfBounds);
-        self.a.jcc(Cond::Ae, oob);
-        self.a.mov_rm(
-            Size::S64,
-            SCRATCH,
-            Mem::base(SCRATCH, offset_of!(VmTable, elements) as i32),
-        );
-        Mem::indexed(SCRATCH, index, Scale::X8, 0)
-    }
-
     fn table_get(&mut self, table: u32) {
         let ty = self.env.table_types[table as usize].elem.into();
         let index = self.pop_gpr();
-        let at = self.table_element(table, index);
+        let at = self.table_element(table, index, TrapCode::TableOutOfBounds);
         self.a.mov_rm(Size::S64, index, at);
         self.push_gpr(ty, index);
     }
@@ -275,7 +254,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.regs.take_gpr(value);
         let index = self.pop_gpr();
         self.regs.free_gpr(value);
-        let at = self.table_element(table, index);
+        let at = self.table_element(table, index, TrapCode::TableOutOfBounds);
         self.a.mov_mr(Size::S64, at, value);
     }
 

@@ -1610,25 +1610,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.load_gpr(index, v, pos);
         self.setup_call(ty);
         self.save_pinned();
-        self.load_table(SCRATCH, table_index);
-        self.a.alu_rm(
-            AluOp::Cmp,
-            Size::S64,
-            index,
-            Mem::base(SCRATCH, offset_of!(VmTable, len) as i32),
-        );
-        let undefined = self.trap_label(TrapCode::UndefinedElement);
-        self.a.jcc(Cond::Ae, undefined);
-        self.a.mov_rm(
-            Size::S64,
-            SCRATCH,
-            Mem::base(SCRATCH, offset_of!(VmTable, elements) as i32),
-        );
-        self.a.mov_rm(
-            Size::S64,
-            Gpr::Rax,
-            Mem::indexed(SCRATCH, index, Scale::X8, 0),
-        );
+        let at = self.table_element(table_index, index, TrapCode::UndefinedElement);
+        self.a.mov_rm(Size::S64, Gpr::Rax, at);
         self.a.test_rr(Size::S64, Gpr::Rax, Gpr::Rax);
         let uninit = self.trap_label(TrapCode::UninitializedElement);
         self.a.jcc(Cond::E, uninit);
@@ -1646,12 +1629,39 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.finish_call(ty);
     }
 
-    /// Loads the `VmTable` pointer of table `index` into `dst`.
-    pub(crate) fn load_table(&mut self, dst: Gpr, index: u32) {
+    /// Where table `index`'s `VmTable` is: table 0's copy in the context,
+    /// or the table itself through its pointer, loaded into `SCRATCH`.
+    /// Returns the base register and the `VmTable`'s displacement.
+    pub(crate) fn table_view(&mut self, index: u32) -> (Gpr, i32) {
+        if index == 0 {
+            return (Gpr::R15, offset_of!(VmContext, table0) as i32);
+        }
         self.a
-            .mov_rm(Size::S64, dst, vmctx(offset_of!(VmContext, tables)));
+            .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, tables)));
         self.a
-            .mov_rm(Size::S64, dst, Mem::base(dst, 8 * index as i32));
+            .mov_rm(Size::S64, SCRATCH, Mem::base(SCRATCH, 8 * index as i32));
+        (SCRATCH, 0)
+    }
+
+    /// Checks `index < len` of table `table` (else traps with `trap`) and
+    /// returns the element's address operand, based on `SCRATCH`. `index`
+    /// is an `i32` operand's register, so its upper half is zero.
+    pub(crate) fn table_element(&mut self, table: u32, index: Gpr, trap: TrapCode) -> Mem {
+        let (base, at) = self.table_view(table);
+        self.a.alu_rm(
+            AluOp::Cmp,
+            Size::S64,
+            index,
+            Mem::base(base, at + offset_of!(VmTable, len) as i32),
+        );
+        let out_of_bounds = self.trap_label(trap);
+        self.a.jcc(Cond::Ae, out_of_bounds);
+        self.a.mov_rm(
+            Size::S64,
+            SCRATCH,
+            Mem::base(base, at + offset_of!(VmTable, elements) as i32),
+        );
+        Mem::indexed(SCRATCH, index, Scale::X8, 0)
     }
 
     /// Leaves to the host with `code` (everything must be spilled).

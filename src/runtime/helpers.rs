@@ -73,9 +73,7 @@ impl StoreInner {
                 let t = table(a(0))?;
                 let init = area[2] as usize;
                 // Refused: -1; the limiter's own error ends the call.
-                let r = self.tables[t as usize]
-                    .grow(a(3), init, limiter)?
-                    .unwrap_or(u32::MAX);
+                let r = self.grow_table(t, a(3), init, limiter)?.unwrap_or(u32::MAX);
                 area[0] = r as u64;
             }
             Helper::TableFill => {

@@ -344,6 +344,9 @@ impl StoreInner {
         if let Some(&m0) = memories.first() {
             self.memories[m0 as usize].users.push(index);
         }
+        if let Some(&t0) = tables.first() {
+            self.tables[t0 as usize].users.push(index);
+        }
 
         let id = self.id;
         let exports = m
@@ -394,6 +397,9 @@ impl StoreInner {
         });
         if let Some(&m0) = self.instances[index as usize].memories.first() {
             self.refresh_memory(m0);
+        }
+        if let Some(&t0) = self.instances[index as usize].tables.first() {
+            self.refresh_table(t0);
         }
         self.apply_segments(index, &decoded)?;
         Ok((index, start))

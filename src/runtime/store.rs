@@ -58,6 +58,9 @@ pub(crate) struct TableData {
     pub ty: TableType,
     pub elements: Vec<usize>,
     pub vm: Box<VmTable>,
+    /// Instances whose table 0 this is (their `VmContext::table0` copies
+    /// are updated when it grows).
+    pub users: Vec<u32>,
 }
 
 pub(crate) struct GlobalData {
@@ -138,6 +141,10 @@ pub(crate) fn empty_vmctx(exec: *mut ExecContext) -> VmContext {
         funcs: core::ptr::null(),
         globals: core::ptr::null(),
         tables: core::ptr::null(),
+        table0: VmTable {
+            elements: core::ptr::null_mut(),
+            len: 0,
+        },
         type_ids: core::ptr::null(),
         instance: NO_INSTANCE,
     };

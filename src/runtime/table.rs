@@ -94,9 +94,7 @@ impl Table {
         let (inner, limiter) = store.as_context_mut().0.inner_and_limiter();
         let elem: ValType = inner.table_data(self.store, self.index)?.ty.elem.into();
         let raw = check_val(inner, &init, elem)? as usize;
-        inner
-            .table_data_mut(self.store, self.index)?
-            .grow(delta, raw, limiter)?
+        inner.grow_table(self.index, delta, raw, limiter)?
     }
 }
 
@@ -146,6 +144,37 @@ impl TableData {
 }
 
 impl StoreInner {
+    /// Grows table `index` (see [`TableData::grow`]) and refreshes the
+    /// copies of its view in its users' contexts.
+    pub(crate) fn grow_table(
+        &mut self,
+        index: u32,
+        delta: u32,
+        init: usize,
+        limiter: Option<&mut dyn ResourceLimiter>,
+    ) -> Result<Result<u32>> {
+        let table = self
+            .tables
+            .get_mut(index as usize)
+            .ok_or_else(|| Error::runtime("unknown table").with_index(index))?;
+        let grown = table.grow(delta, init, limiter);
+        self.refresh_table(index);
+        grown
+    }
+
+    /// Copies table `index`'s view into its users' contexts
+    /// (`VmContext::table0`).
+    pub(crate) fn refresh_table(&mut self, index: u32) {
+        let Some(t) = self.tables.get(index as usize) else {
+            return;
+        };
+        for &user in &t.users {
+            if let Some(instance) = self.instances.get_mut(user as usize) {
+                instance.vmctx.table0 = *t.vm;
+            }
+        }
+    }
+
     pub(crate) fn push_table(
         &mut self,
         ty: TableType,
@@ -191,6 +220,7 @@ impl StoreInner {
                 elements: core::ptr::null_mut(),
                 len: 0,
             }),
+            users: Vec::new(),
         };
         data.sync();
         self.tables.push(data);
