@@ -21,12 +21,21 @@
 //! The callee finds its arguments at `[rsp + 8 + offset]` on entry (above the
 //! return address) and writes its results to the same area before `ret`;
 //! the caller reads them back from `[rsp + offset]`. The caller keeps `rsp`
-//! 16-byte aligned at the `call`. The first argument is also passed in a
-//! register, `rcx` for integers and references or `xmm0` for `f32`/`f64`
-//! (not `v128`), and the first result is also returned in a
-//! register, `rax` for integers and references or `xmm0` for `f32`/`f64`
-//! (not `v128`), so neither side waits for a store to reach memory and be
-//! read back.
+//! 16-byte aligned at the `call`. The first argument and result also
+//! travel in registers, so neither side waits for a store to reach memory
+//! and be read back:
+//! - The first argument is also passed in `rcx` for integers and
+//!   references or `xmm0` for `f32`/`f64` (not `v128`). Every caller loads
+//!   it there; a caller that knows its callee is compiled wasm (a direct
+//!   call of a function of its own module) leaves its area slot unwritten,
+//!   and such a callee stores it there itself if it needs the slot. Callers
+//!   that may reach a host function (imports, `call_indirect`) write it.
+//! - The first result's first 8 bytes are returned in `rax` (the value, the
+//!   float's bits, or a `v128`'s low half), and an `f32`/`f64` also in
+//!   `xmm0`. Compiled wasm leaves its first slot unwritten unless the
+//!   result is a `v128`; the enter trampoline stores `rax` there for the
+//!   host, and the host-call stub loads both registers from the slot a
+//!   host function wrote.
 //!
 //! Calls that go through a [`VmFuncRef`] (imports, `call_indirect`) load
 //! `rax` with the `VmFuncRef` address and `r15` with its `vmctx`, then

@@ -105,6 +105,15 @@ const PIN_XMMS: [Xmm; 7] = [
 
 const SAVED_VMCTX: i32 = -8;
 
+/// What a call may reach, for [`FuncCompiler::setup_call`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Callee {
+    /// A function of this module, compiled wasm.
+    Wasm,
+    /// Possibly a host function (imports, `call_indirect`).
+    Any,
+}
+
 /// Where a caller also passes the first argument if it is an integer or
 /// reference ([`crate::abi`]), so the callee need not load it.
 const ARG_GPR: Gpr = Gpr::Rcx;
@@ -476,10 +485,19 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         // Pinned parameters move into their registers, the first from the
         // register it also came in.
         for i in 0..first_declared {
-            match self.locals[i].pin {
+            let local = self.locals[i];
+            let slot = Mem::base(Gpr::Rbp, local.offset);
+            match local.pin {
                 Some(Loc::Gpr(r)) if i == 0 => self.a.mov_rr(Size::S64, r, ARG_GPR),
                 Some(Loc::Xmm(x)) if i == 0 => self.a.sse_rr(SseOp::MOVAPS, x, ARG_XMM),
                 Some(_) => self.load_pinned(i),
+                // Direct callers pass the first argument only in its
+                // register; it gets its slot here.
+                None if i == 0 => match local.ty {
+                    ValType::V128 => {}
+                    ValType::F32 | ValType::F64 => self.a.sse_mr(SseOp::MOVSD_STORE, slot, ARG_XMM),
+                    _ => self.a.mov_mr(Size::S64, slot, ARG_GPR),
+                },
                 None => {}
             }
         }
@@ -1170,20 +1188,20 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             let dst = Mem::base(Gpr::Rbp, 16 + self.offsets[k] as i32);
             self.store_operand(dst, base + k);
         }
-        // The first result also goes back in a register (see `abi`),
+        // The first result goes back in registers instead (see `abi`),
         // loaded last so that no other result is in its way.
         if let Some(&v) = self.stack.get(base).filter(|_| !results.is_empty()) {
             let dst = Mem::base(Gpr::Rbp, 16 + self.offsets[0] as i32);
             match v.ty {
-                ValType::V128 => self.store_operand(dst, base),
+                ValType::V128 => {
+                    self.store_operand(dst, base);
+                    self.a.mov_rm(Size::S64, RESULT_GPR, dst);
+                }
                 ValType::F32 | ValType::F64 => {
                     self.load_xmm(RESULT_XMM, v, base);
-                    self.a.sse_mr(SseOp::MOVSD_STORE, dst, RESULT_XMM);
+                    self.a.movq_rx(RESULT_GPR, RESULT_XMM);
                 }
-                _ => {
-                    self.load_gpr(RESULT_GPR, v, base);
-                    self.a.mov_mr(Size::S64, dst, RESULT_GPR);
-                }
+                _ => self.load_gpr(RESULT_GPR, v, base),
             }
         }
         for (at, r) in self.saved_gpr_slots() {
@@ -1489,7 +1507,12 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// arguments into the outgoing area, also loads the first into its
     /// argument register, and returns the area's size. It writes no other
     /// register than `SCRATCH` and [`ARG_GPR`]/[`ARG_XMM`].
-    fn setup_call(&mut self, ty: &FuncType) -> u32 {
+    ///
+    /// For a `callee` known to be compiled wasm, the first argument goes
+    /// only in its register, which such a callee reads (see `abi`); a host
+    /// function, which `call_indirect` and imports may reach, reads the
+    /// area.
+    fn setup_call(&mut self, ty: &FuncType, callee: Callee) -> u32 {
         let params = ty.params();
         let area_params = slot_offsets(params, &mut self.offsets);
         let area = area_params.max(crate::abi::area_size(ty.results()));
@@ -1503,7 +1526,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 self.spill_at(i);
             }
         }
-        for k in 0..params.len() {
+        let first_in_register =
+            callee == Callee::Wasm && params.first().is_some_and(|&t| t != ValType::V128);
+        for k in usize::from(first_in_register)..params.len() {
             let dst = Mem::base(Gpr::Rsp, self.offsets[k] as i32);
             self.store_operand(dst, base + k);
         }
@@ -1557,7 +1582,12 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
 
     fn op_call(&mut self, function_index: u32) {
         let ty = &self.env.module.types[self.env.func_types[function_index as usize] as usize];
-        self.setup_call(ty);
+        let callee = if function_index < self.env.num_imported_funcs {
+            Callee::Any
+        } else {
+            Callee::Wasm
+        };
+        self.setup_call(ty, callee);
         self.save_pinned();
         if function_index < self.env.num_imported_funcs {
             self.a
@@ -1608,7 +1638,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         let pos = self.stack.len() - 1;
         let v = self.pop();
         self.load_gpr(index, v, pos);
-        self.setup_call(ty);
+        self.setup_call(ty, Callee::Any);
         self.save_pinned();
         let at = self.table_element(table_index, index, TrapCode::UndefinedElement);
         self.a.mov_rm(Size::S64, Gpr::Rax, at);

@@ -102,7 +102,8 @@ fn copy_slots(a: &mut Assembler, dst: Gpr, src: Gpr, count: Gpr) {
 /// It saves the host's callee-saved registers and `rsp`, starts the wasm
 /// stack at `ExecContext::entry_rsp` (16-byte aligned), copies `nslots`
 /// argument slots to the argument area (the first also into `rcx` and
-/// `xmm0`), calls `code` with `r15 = vmctx`,
+/// `xmm0`), calls `code` with `r15 = vmctx`, stores `rax` (the first
+/// result's first 8 bytes) in the first slot,
 /// copies the same number of slots back (the results), sets the exit code to
 /// `Returned` and returns to the host.
 fn emit_enter(a: &mut Assembler) {
@@ -136,6 +137,11 @@ fn emit_enter(a: &mut Assembler) {
     a.call_r(code);
     a.mov_rm(Size::S64, slots, Mem::base(Gpr::Rbp, -8));
     a.mov_rm(Size::S64, nslots, Mem::base(Gpr::Rbp, -16));
+    // The callee returns its first result's first 8 bytes in `rax` only;
+    // they go to the first slot. (With no slots this writes the word just
+    // read back into `nslots`, no longer needed; with no results, a slot
+    // nobody reads.)
+    a.mov_mr(Size::S64, Mem::base(Gpr::Rsp, 0), Gpr::Rax);
     copy_slots(a, slots, Gpr::Rsp, nslots);
     a.mov_rm(Size::S64, Gpr::Rax, vmctx_mem(offset_of!(VmContext, exec)));
     a.mov_mi(
