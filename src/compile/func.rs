@@ -136,6 +136,11 @@ pub(crate) const LEAF_FRAME_MAX: u32 = 4096;
 /// function to the next: allocating them anew for each of a module's
 /// thousands of functions cost about 5% of compile time (and a kernel's
 /// simple allocator pays more per allocation than a libc one).
+///
+/// The assembler and the site lists are not emptied between functions:
+/// each function's code follows the previous one's in the same buffer, so
+/// the thread's output is one piece of code ([`Scratch::finish`]), with
+/// no per-function copies.
 #[derive(Default)]
 pub(crate) struct Scratch {
     a: Assembler,
@@ -150,6 +155,29 @@ pub(crate) struct Scratch {
     v128_consts: Vec<([u8; 16], Label)>,
     sites: Vec<(u32, u32)>,
     fault_sites: Vec<super::FaultSite>,
+}
+
+impl Scratch {
+    /// The assembler, to emit code ahead of the functions (the stubs).
+    pub(crate) fn assembler(&mut self) -> &mut Assembler {
+        &mut self.a
+    }
+
+    /// The code of every function compiled with this scratch, one after
+    /// another, with its backtrace sites and fault sites (offsets in that
+    /// code, ascending); `funcs` says where each function starts.
+    pub(crate) fn finish(self, funcs: Vec<(usize, u32)>) -> Result<super::Chunk> {
+        let code = self
+            .a
+            .finish()
+            .map_err(|e| Error::limit(0, "assembling a function failed").with_detail(e))?;
+        Ok(super::Chunk {
+            code,
+            sites: self.sites,
+            fault_sites: self.fault_sites,
+            funcs,
+        })
+    }
 }
 
 /// Takes a buffer out of the scratch, emptied.
@@ -204,8 +232,11 @@ pub(crate) struct FuncCompiler<'e, 'm, 'a> {
     pub tee_alias: [Option<Gpr>; 16],
     fault_sites: Vec<super::FaultSite>,
     /// (native offset of a return address, wasm offset) for call sites and
-    /// trap sites, for backtraces.
+    /// trap sites, for backtraces; this function's follow those of the
+    /// functions compiled before it with the same [`Scratch`].
     pub(crate) sites: Vec<(u32, u32)>,
+    /// Where in the assembler's buffer this function's code starts.
+    code_start: u32,
     /// Module offset of the operator being compiled.
     op_offset: u32,
     /// Set after an unconditional transfer: the following code is dead.
@@ -326,7 +357,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         let save_base = home_base - 16 * max_stack as i32;
         scratch.order = order;
         let mut a = core::mem::take(&mut scratch.a);
-        a.reset(body.code.len() * 8 + 64);
+        a.pad_to(16);
+        let code_start = a.offset() as u32;
+        a.reserve(body.code.len() * 8 + 64);
         FuncCompiler {
             a,
             env,
@@ -349,8 +382,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             fault_start: None,
             checked_ends: [0; 16],
             tee_alias: [None; 16],
-            fault_sites: reuse(&mut scratch.fault_sites),
-            sites: reuse(&mut scratch.sites),
+            fault_sites: core::mem::take(&mut scratch.fault_sites),
+            sites: core::mem::take(&mut scratch.sites),
+            code_start,
             op_offset: 0,
             unreachable: false,
             dead_depth: 0,
@@ -367,15 +401,16 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
     }
 
-    /// Compiles the whole body; returns its code and its backtrace sites
-    /// (native return-address offset → wasm offset, ascending), and gives
-    /// the buffers back to `scratch`.
+    /// Compiles the whole body after the code already in `scratch`'s
+    /// assembler, adds its backtrace sites (native return-address offset →
+    /// wasm offset, ascending) and fault sites to `scratch`'s, gives the
+    /// buffers back to `scratch`, and returns where its code starts.
     pub(crate) fn compile(
         mut self,
         body: &FunctionBody<'_>,
         func_index: u32,
         scratch: &mut Scratch,
-    ) -> Result<super::CompiledFunc> {
+    ) -> Result<u32> {
         self.op_offset = body.code_offset as u32;
         self.prologue();
         let end = self.a.new_label();
@@ -660,7 +695,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
     }
 
-    fn finish(mut self, scratch: &mut Scratch) -> Result<super::CompiledFunc> {
+    fn finish(mut self, scratch: &mut Scratch) -> Result<u32> {
         if let Some(at) = self.fuel_patch.take() {
             self.a.patch_i32(at, self.fuel_ops as i32);
         }
@@ -688,11 +723,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         if !self.has_calls && frame <= LEAF_FRAME_MAX {
             self.a.patch_skip(self.stack_check.0, self.stack_check.1);
         }
-        let sites = self.sites.as_slice().to_vec();
-        let fault_sites = self.fault_sites.as_slice().to_vec();
-        let code = self
-            .a
-            .finish_copy()
+        self.a
+            .seal()
             .map_err(|e| Error::limit(0, "assembling a function failed").with_detail(e))?;
         *scratch = Scratch {
             a: self.a,
@@ -708,11 +740,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             sites: self.sites,
             fault_sites: self.fault_sites,
         };
-        Ok(super::CompiledFunc {
-            code,
-            sites,
-            fault_sites,
-        })
+        Ok(self.code_start)
     }
 
     /// Emits the `br_table` jump tables: 32-bit offsets of the targets from

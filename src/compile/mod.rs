@@ -108,11 +108,15 @@ pub struct FaultSite {
     pub wasm_offset: u32,
 }
 
-/// One function's code, its backtrace sites and its fault sites.
-pub(crate) struct CompiledFunc {
-    pub code: Code,
-    pub sites: Vec<(u32, u32)>,
-    pub fault_sites: Vec<FaultSite>,
+/// The functions one thread compiled, their code one after another in one
+/// buffer (the first thread's after the module's stubs).
+struct Chunk {
+    code: Code,
+    /// Backtrace sites and fault sites, at offsets in `code`, ascending.
+    sites: Vec<(u32, u32)>,
+    fault_sites: Vec<FaultSite>,
+    /// (defined function index, offset of its code in `code`).
+    funcs: Vec<(usize, u32)>,
 }
 
 /// A module's machine code.
@@ -189,16 +193,18 @@ pub fn compile_module_with(
     env.global_types.extend(module.globals.iter().map(|g| g.ty));
     env.table_types.extend_from_slice(&module.tables);
 
-    let functions = compile_functions(&env, info)?;
-    link(functions)
+    let (chunks, stubs) = compile_functions(&env, info)?;
+    link(chunks, &stubs, module.code.len())
 }
 
+/// Compiles defined function `i` after the code in `scratch`; returns
+/// where its code starts there.
 fn compile_one(
     env: &Env<'_, '_>,
     info: &ModuleInfo,
     i: usize,
     scratch: &mut func::Scratch,
-) -> Result<CompiledFunc> {
+) -> Result<u32> {
     let func_index = env.num_imported_funcs + i as u32;
     let body = &env.module.code[i];
     func::FuncCompiler::new(
@@ -212,68 +218,76 @@ fn compile_one(
     .compile(body, func_index, scratch)
 }
 
-#[cfg(not(feature = "std"))]
-fn compile_functions(env: &Env<'_, '_>, info: &ModuleInfo) -> Result<Vec<CompiledFunc>> {
+/// Compiles functions `first, first + step, ...` (below `n`) one after
+/// another into one chunk, after the module's stubs if `stubs` is given.
+fn compile_chunk(
+    env: &Env<'_, '_>,
+    info: &ModuleInfo,
+    first: usize,
+    step: usize,
+    stubs: Option<&mut StubOffsets>,
+) -> Result<Chunk> {
+    let n = env.module.code.len();
     let mut scratch = func::Scratch::default();
-    (0..env.module.code.len())
-        .map(|i| compile_one(env, info, i, &mut scratch))
-        .collect()
+    if let Some(stubs) = stubs {
+        *stubs = emit_stubs(scratch.assembler())?;
+    }
+    let funcs = (first..n)
+        .step_by(step)
+        .map(|i| compile_one(env, info, i, &mut scratch).map(|start| (i, start)))
+        .collect::<Result<Vec<_>>>()?;
+    scratch.finish(funcs)
+}
+
+#[cfg(not(feature = "std"))]
+fn compile_functions(env: &Env<'_, '_>, info: &ModuleInfo) -> Result<(Vec<Chunk>, StubOffsets)> {
+    let mut stubs = StubOffsets::default();
+    let chunk = compile_chunk(env, info, 0, 1, Some(&mut stubs))?;
+    Ok((alloc::vec![chunk], stubs))
 }
 
 /// Compiles the functions on all cores: each thread takes every n-th one.
 #[cfg(feature = "std")]
-fn compile_functions(env: &Env<'_, '_>, info: &ModuleInfo) -> Result<Vec<CompiledFunc>> {
+fn compile_functions(env: &Env<'_, '_>, info: &ModuleInfo) -> Result<(Vec<Chunk>, StubOffsets)> {
     let n = env.module.code.len();
     let threads = std::thread::available_parallelism()
         .map_or(1, |t| t.get())
         .min(n / 16)
         .max(1);
+    let mut stubs = StubOffsets::default();
     if threads == 1 || env.options.sequential {
-        let mut scratch = func::Scratch::default();
-        return (0..n)
-            .map(|i| compile_one(env, info, i, &mut scratch))
-            .collect();
+        let chunk = compile_chunk(env, info, 0, 1, Some(&mut stubs))?;
+        return Ok((alloc::vec![chunk], stubs));
     }
-    let results: Vec<Result<Vec<(usize, CompiledFunc)>>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                scope.spawn(move || {
-                    let mut scratch = func::Scratch::default();
-                    (t..n)
-                        .step_by(threads)
-                        .map(|i| compile_one(env, info, i, &mut scratch).map(|c| (i, c)))
-                        .collect::<Result<Vec<_>>>()
-                })
-            })
+    let chunks = std::thread::scope(|scope| {
+        let stubs = &mut stubs;
+        let others: Vec<_> = (1..threads)
+            .map(|t| scope.spawn(move || compile_chunk(env, info, t, threads, None)))
             .collect();
-        handles
-            .into_iter()
-            .map(|h| {
+        let first = compile_chunk(env, info, 0, threads, Some(stubs));
+        core::iter::once(first)
+            .chain(others.into_iter().map(|h| {
                 h.join()
                     .unwrap_or_else(|_| Err(Error::limit(0, "compiler thread panicked")))
-            })
-            .collect()
-    });
-    let mut slots: Vec<Option<CompiledFunc>> = (0..n).map(|_| None).collect();
-    for chunk in results {
-        for (i, code) in chunk? {
-            slots[i] = Some(code);
-        }
-    }
-    Ok(slots
-        .into_iter()
-        .map(|c| c.expect("every function was compiled"))
-        .collect())
+            }))
+            .collect::<Result<Vec<_>>>()
+    })?;
+    Ok((chunks, stubs))
 }
 
-/// Emits the module's exit stub and trap stubs, then concatenates the
-/// functions and resolves their relocations.
-fn link(functions: Vec<CompiledFunc>) -> Result<CompiledModule> {
-    let mut a = Assembler::new();
+/// Where the module's stubs start in its code.
+#[derive(Default)]
+struct StubOffsets {
+    exit: usize,
+    traps: [usize; NUM_TRAPS as usize],
+}
+
+/// Emits the module's exit stub and a trap stub per trap code.
+fn emit_stubs(a: &mut Assembler) -> Result<StubOffsets> {
     let exit = a.offset();
-    stubs::emit_exit_stub(&mut a);
-    let mut trap_offsets = [0usize; NUM_TRAPS as usize];
-    for (code, slot) in trap_offsets.iter_mut().enumerate() {
+    stubs::emit_exit_stub(a);
+    let mut traps = [0usize; NUM_TRAPS as usize];
+    for (code, slot) in traps.iter_mut().enumerate() {
         a.align(16);
         *slot = a.offset();
         a.mov_rm(
@@ -301,40 +315,64 @@ fn link(functions: Vec<CompiledFunc>) -> Result<CompiledModule> {
         TrapCode::from_u32(NUM_TRAPS - 1).map(|t| t as u32),
         Some(NUM_TRAPS - 1)
     );
-    let stubs = a
-        .finish()
+    a.seal()
         .map_err(|e| Error::limit(0, "assembling module stubs failed").with_detail(e))?;
-    let mut code = stubs.bytes;
-    code.reserve(functions.iter().map(|f| f.code.bytes.len() + 15).sum());
-    let mut func_offsets = Vec::with_capacity(functions.len());
-    for f in &functions {
+    Ok(StubOffsets { exit, traps })
+}
+
+/// Puts the chunks one after another (the first, which starts with the
+/// stubs, without copying) and resolves their relocations.
+fn link(chunks: Vec<Chunk>, stubs: &StubOffsets, num_funcs: usize) -> Result<CompiledModule> {
+    let mut chunks = chunks.into_iter();
+    let Some(first) = chunks.next() else {
+        return Err(Error::limit(0, "the compiler produced no code"));
+    };
+    let mut code = first.code.bytes;
+    let mut relocs = alloc::vec![(0usize, first.code.relocs)];
+    let mut sites = first.sites;
+    let mut fault_sites = first.fault_sites;
+    let mut func_offsets = alloc::vec![u32::MAX; num_funcs];
+    for &(i, start) in &first.funcs {
+        func_offsets[i] = start;
+    }
+    for chunk in chunks {
         while code.len() % 16 != 0 {
             code.push(0xcc);
         }
-        func_offsets.push(code.len() as u32);
-        code.extend_from_slice(&f.code.bytes);
-    }
-    let mut sites = Vec::with_capacity(functions.iter().map(|f| f.sites.len()).sum());
-    let mut fault_sites = Vec::with_capacity(functions.iter().map(|f| f.fault_sites.len()).sum());
-    for (f, &start) in functions.iter().zip(&func_offsets) {
-        sites.extend(f.sites.iter().map(|&(native, wasm)| (start + native, wasm)));
-        fault_sites.extend(f.fault_sites.iter().map(|s| FaultSite {
-            start: start + s.start,
-            end: start + s.end,
+        let base = code.len() as u32;
+        code.extend_from_slice(&chunk.code.bytes);
+        relocs.push((base as usize, chunk.code.relocs));
+        sites.extend(
+            chunk
+                .sites
+                .iter()
+                .map(|&(native, wasm)| (base + native, wasm)),
+        );
+        fault_sites.extend(chunk.fault_sites.iter().map(|s| FaultSite {
+            start: base + s.start,
+            end: base + s.end,
             wasm_offset: s.wasm_offset,
         }));
-        for reloc in &f.code.relocs {
+        for &(i, start) in &chunk.funcs {
+            func_offsets[i] = base + start;
+        }
+    }
+    if func_offsets.contains(&u32::MAX) {
+        return Err(Error::limit(0, "a function was not compiled"));
+    }
+    for (base, relocs) in relocs {
+        for reloc in relocs {
             let target = match reloc.symbol {
-                SYM_EXIT => exit,
+                SYM_EXIT => stubs.exit,
                 s if (SYM_TRAP_BASE..SYM_TRAP_BASE + NUM_TRAPS).contains(&s) => {
-                    trap_offsets[(s - SYM_TRAP_BASE) as usize]
+                    stubs.traps[(s - SYM_TRAP_BASE) as usize]
                 }
                 s => *func_offsets
                     .get(s as usize)
                     .ok_or_else(|| Error::limit(0, "relocation to an unknown function"))?
                     as usize,
             };
-            let at = start as usize + reloc.offset;
+            let at = base + reloc.offset;
             let rel = target as i64 - (at as i64 + 4);
             let rel =
                 i32::try_from(rel).map_err(|_| Error::limit(0, "module code larger than 2 GiB"))?;
@@ -346,6 +384,6 @@ fn link(functions: Vec<CompiledFunc>) -> Result<CompiledModule> {
         func_offsets,
         sites,
         fault_sites,
-        out_of_bounds_stub: trap_offsets[TrapCode::MemoryOutOfBounds as usize] as u32,
+        out_of_bounds_stub: stubs.traps[TrapCode::MemoryOutOfBounds as usize] as u32,
     })
 }

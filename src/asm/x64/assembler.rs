@@ -307,26 +307,30 @@ impl Assembler {
         self.use_label32(at, base, label, 0);
     }
 
-    /// Empties the assembler for new code, keeping its buffers' capacity
-    /// (a compiler reuses one assembler for every function), with room for
-    /// at least `bytes` bytes of code.
-    pub fn reset(&mut self, bytes: usize) {
-        self.buf.clear();
-        self.buf.reserve(bytes);
+    /// Ends one piece of code (a function) of a buffer that goes on with
+    /// others: checks that every label it used is bound and nothing failed,
+    /// then forgets its labels, so that the next piece starts afresh. Its
+    /// bytes and relocations stay, at their offsets in the buffer, for
+    /// [`Self::finish`]. A compiler thus puts all the functions it compiles
+    /// in one buffer, without copying each out.
+    pub fn seal(&mut self) -> Result<(), AsmError> {
+        self.check_finished()?;
         self.labels.clear();
         self.fixups.clear();
-        self.relocs.clear();
-        self.error = None;
+        Ok(())
     }
 
-    /// [`Self::finish`] that copies the code out (into exactly sized
-    /// buffers) and leaves the assembler to be [`Self::reset`] and reused.
-    pub fn finish_copy(&mut self) -> Result<Code, AsmError> {
-        self.check_finished()?;
-        Ok(Code {
-            bytes: self.buf.as_slice().to_vec(),
-            relocs: self.relocs.as_slice().to_vec(),
-        })
+    /// Makes room for at least `bytes` more bytes of code.
+    pub fn reserve(&mut self, bytes: usize) {
+        self.buf.reserve(bytes);
+    }
+
+    /// Pads with `int3` up to a multiple of `align` (a power of two), where
+    /// no code runs (between functions).
+    pub fn pad_to(&mut self, align: usize) {
+        while self.buf.len() & (align - 1) != 0 {
+            self.buf.push(0xcc);
+        }
     }
 
     fn check_finished(&self) -> Result<(), AsmError> {
