@@ -26,7 +26,7 @@ use super::stack::{ALLOCATABLE_GPRS, Loc, RegSet, SCRATCH, SCRATCH_XMM, SCRATCH2
 use super::{Env, SYM_EXIT, sym_trap};
 use crate::abi::{ExecContext, ExitCode, TrapCode, VmContext, VmFuncRef, VmTable, slot_offsets};
 use crate::asm::x64::{AluOp, Assembler, Cond, Gpr, Label, Mem, Scale, Size, SseOp, Xmm};
-use crate::decode::{BlockType, FuncType, FunctionBody, Operator, ValType, read_operator};
+use crate::decode::{BlockType, FuncType, FunctionBody, Operator, ValType, read_operator_inline};
 use crate::error::{Error, Result};
 use crate::validate::{FuncInfo, LocalUse};
 use alloc::vec::Vec;
@@ -428,7 +428,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         while !self.frames.is_empty() {
             let offset = r.offset();
             self.op_offset = offset as u32;
-            let op = read_operator(&mut r)?;
+            let op = read_operator_inline(&mut r)?;
             let replay = match op {
                 Operator::Br { relative_depth } if !self.unreachable => {
                     self.dispatch_for(relative_depth)

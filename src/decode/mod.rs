@@ -16,7 +16,7 @@ pub use module::{
     ConstExpr, CustomSection, DataKind, DataSegment, ElementItems, ElementKind, ElementSegment,
     Export, ExternKind, FunctionBody, Global, Import, ImportKind, Module, Names,
 };
-pub use operators::{Ieee32, Ieee64, Operator, Shuffle, V128, read_operator};
+pub use operators::{Ieee32, Ieee64, Operator, Shuffle, V128, read_operator, read_operator_inline};
 pub use reader::Reader;
 pub use types::{
     BlockType, BrTable, FuncType, GlobalType, Limits, MemArg, MemIdx, MemoryType, RefType,

@@ -603,6 +603,15 @@ macro_rules! define_operator_enum {
         /// Reads one instruction. Never allocates.
         #[inline]
         pub fn read_operator<'a>(r: &mut Reader<'a>) -> Result<Operator<'a>> {
+            read_operator_inline(r)
+        }
+
+        /// [`read_operator`] inlined into its caller, for the loops over
+        /// every instruction of a module (validation and compilation): the
+        /// caller's `match` then reads the immediates from registers, not
+        /// from an `Operator` written to memory and read back.
+        #[inline(always)]
+        pub fn read_operator_inline<'a>(r: &mut Reader<'a>) -> Result<Operator<'a>> {
             let offset = r.offset();
             let byte = r.read_u8()?;
             let (prefix, code) = match byte {

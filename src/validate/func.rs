@@ -7,7 +7,7 @@
 
 use super::module::Context;
 use crate::decode::{
-    BlockType, FunctionBody, MemArg, Operator, Reader, ValType, limits, read_operator,
+    BlockType, FunctionBody, MemArg, Operator, Reader, ValType, limits, read_operator_inline,
 };
 use crate::error::{Error, Result};
 use alloc::vec::Vec;
@@ -214,7 +214,7 @@ impl FuncValidator {
             if r.is_empty() {
                 return Err(Error::malformed(self.offset, "END opcode expected"));
             }
-            let op = read_operator(&mut r)?;
+            let op = read_operator_inline(&mut r)?;
             self.info.num_operators += 1;
             self.operator(cx, &op, &r)?;
         }

@@ -88,21 +88,21 @@ pub struct RipHole {
     pub disp: i32,
 }
 
-/// One instruction's bytes, built in registers and appended to the code
-/// buffer at once (pushing byte by byte re-checks the vector's capacity on
-/// every byte; this is the compiler's hottest path).
-struct Insn {
-    bytes: [u8; 16],
+/// One instruction's bytes, written straight into 16 zeroed bytes at the
+/// end of the code buffer, which is then cut back to the instruction's
+/// length. (Pushing byte by byte re-checks the vector's capacity on every
+/// byte; building the bytes in a local array and copying it as one 16-byte
+/// block stalls the copy's load until the byte stores retire, because
+/// store-to-load forwarding fails. This is the compiler's hottest path.)
+struct Insn<'a> {
+    bytes: &'a mut [u8; 16],
     len: usize,
 }
 
-impl Insn {
+impl<'a> Insn<'a> {
     #[inline(always)]
-    fn new() -> Insn {
-        Insn {
-            bytes: [0; 16],
-            len: 0,
-        }
+    fn new(bytes: &'a mut [u8; 16]) -> Insn<'a> {
+        Insn { bytes, len: 0 }
     }
 
     #[inline(always)]
@@ -132,16 +132,24 @@ impl Insn {
             self.put(rex(p.w, r, x, b));
         }
     }
+}
 
-    /// Appends the instruction: all 16 bytes (a fixed-size copy the
-    /// compiler inlines, where a variable-length one calls `memcpy`), then
-    /// the length is cut back.
-    #[inline(always)]
-    fn finish(self, buf: &mut Vec<u8>) {
-        let end = buf.len() + self.len.min(16);
-        buf.extend_from_slice(&self.bytes);
-        buf.truncate(end);
-    }
+/// Appends 16 zero bytes to `buf`, lets `write` put an instruction at
+/// their start, and cuts `buf` back to the instruction's end.
+#[inline(always)]
+fn append<R>(buf: &mut Vec<u8>, write: impl FnOnce(&mut Insn<'_>) -> R) -> R {
+    let start = buf.len();
+    buf.extend_from_slice(&[0; 16]);
+    let mut room = [0; 16];
+    let bytes = match buf.get_mut(start..start + 16) {
+        Some(tail) => <&mut [u8; 16]>::try_from(tail).unwrap_or(&mut room),
+        None => &mut room,
+    };
+    let mut insn = Insn::new(bytes);
+    let r = write(&mut insn);
+    let len = insn.len.min(16);
+    buf.truncate(start + len);
+    r
 }
 
 /// Emits `prefixes opcode modrm [sib] [disp] [imm]` with `reg` (a 4-bit
@@ -159,98 +167,99 @@ pub fn emit_modrm(
     imm: &[u8],
 ) -> Option<RipHole> {
     let r = reg & 8 != 0;
-    let mut insn = Insn::new();
-    let hole = match rm {
-        Rm::Reg(rm) => {
-            insn.prefixes(p, r, false, rm & 8 != 0);
-            insn.put_all(opcode);
-            insn.put(
-                ModRm {
-                    mode: MOD_DIRECT,
-                    reg,
-                    rm,
-                }
-                .byte(),
-            );
-            None
-        }
-        Rm::Mem(Mem::Rip { label, disp }) => {
-            insn.prefixes(p, r, false, false);
-            insn.put_all(opcode);
-            insn.put(
-                ModRm {
-                    mode: MOD_INDIRECT,
-                    reg,
-                    rm: 0b101,
-                }
-                .byte(),
-            );
-            let at = buf.len() + insn.len;
-            insn.put_all(&[0; 4]);
-            Some(RipHole {
-                at,
-                label: *label,
-                disp: *disp,
-            })
-        }
-        Rm::Mem(Mem::Based { base, index, disp }) => {
-            let base = base.enc();
-            let (x, sib_byte) = match index {
-                Some((index, scale)) => {
-                    (index.needs_rex(), Some(sib(scale.enc(), index.enc(), base)))
-                }
-                // rsp/r12 as base: a SIB with "no index" (100).
-                None if base & 7 == 0b100 => (false, Some(sib(0, 0b100, base))),
-                None => (false, None),
-            };
-            let disp = *disp;
-            // rbp/r13 with mod=00 would mean "no base": use disp8 = 0.
-            let mode = if disp == 0 && base & 7 != 0b101 {
-                MOD_INDIRECT
-            } else if i8::try_from(disp).is_ok() {
-                MOD_DISP8
-            } else {
-                MOD_DISP32
-            };
-            insn.prefixes(p, r, x, base & 8 != 0);
-            insn.put_all(opcode);
-            let rm = if sib_byte.is_some() { 0b100 } else { base };
-            insn.put(ModRm { mode, reg, rm }.byte());
-            if let Some(s) = sib_byte {
-                insn.put(s);
+    let start = buf.len();
+    append(buf, |insn| {
+        let hole = match rm {
+            Rm::Reg(rm) => {
+                insn.prefixes(p, r, false, rm & 8 != 0);
+                insn.put_all(opcode);
+                insn.put(
+                    ModRm {
+                        mode: MOD_DIRECT,
+                        reg,
+                        rm,
+                    }
+                    .byte(),
+                );
+                None
             }
-            match mode {
-                MOD_DISP8 => insn.put(disp as u8),
-                MOD_DISP32 => insn.put_all(&disp.to_le_bytes()),
-                _ => {}
+            Rm::Mem(Mem::Rip { label, disp }) => {
+                insn.prefixes(p, r, false, false);
+                insn.put_all(opcode);
+                insn.put(
+                    ModRm {
+                        mode: MOD_INDIRECT,
+                        reg,
+                        rm: 0b101,
+                    }
+                    .byte(),
+                );
+                let at = start + insn.len;
+                insn.put_all(&[0; 4]);
+                Some(RipHole {
+                    at,
+                    label: *label,
+                    disp: *disp,
+                })
             }
-            None
-        }
-    };
-    insn.put_all(imm);
-    insn.finish(buf);
-    hole
+            Rm::Mem(Mem::Based { base, index, disp }) => {
+                let base = base.enc();
+                let (x, sib_byte) = match index {
+                    Some((index, scale)) => {
+                        (index.needs_rex(), Some(sib(scale.enc(), index.enc(), base)))
+                    }
+                    // rsp/r12 as base: a SIB with "no index" (100).
+                    None if base & 7 == 0b100 => (false, Some(sib(0, 0b100, base))),
+                    None => (false, None),
+                };
+                let disp = *disp;
+                // rbp/r13 with mod=00 would mean "no base": use disp8 = 0.
+                let mode = if disp == 0 && base & 7 != 0b101 {
+                    MOD_INDIRECT
+                } else if i8::try_from(disp).is_ok() {
+                    MOD_DISP8
+                } else {
+                    MOD_DISP32
+                };
+                insn.prefixes(p, r, x, base & 8 != 0);
+                insn.put_all(opcode);
+                let rm = if sib_byte.is_some() { 0b100 } else { base };
+                insn.put(ModRm { mode, reg, rm }.byte());
+                if let Some(s) = sib_byte {
+                    insn.put(s);
+                }
+                match mode {
+                    MOD_DISP8 => insn.put(disp as u8),
+                    MOD_DISP32 => insn.put_all(&disp.to_le_bytes()),
+                    _ => {}
+                }
+                None
+            }
+        };
+        insn.put_all(imm);
+        hole
+    })
 }
 
 /// Emits `prefixes opcode+reg`: the register in the low three bits of the
 /// last opcode byte and its high bit in REX.B (`push`, `pop`, `mov r, imm`).
 pub fn emit_opreg(buf: &mut Vec<u8>, p: Prefixes, opcode: &[u8], reg: u8) {
-    let mut insn = Insn::new();
-    insn.prefixes(p, false, false, reg & 8 != 0);
-    if let Some((last, head)) = opcode.split_last() {
-        insn.put_all(head);
-        insn.put(last | (reg & 7));
-    }
-    insn.finish(buf);
+    append(buf, |insn| {
+        insn.prefixes(p, false, false, reg & 8 != 0);
+        if let Some((last, head)) = opcode.split_last() {
+            insn.put_all(head);
+            insn.put(last | (reg & 7));
+        }
+    });
 }
 
 /// Emits `prefixes opcode` for an instruction without ModRM (implicit
 /// operands, e.g. `add eax, imm32`).
 pub fn emit_plain(buf: &mut Vec<u8>, p: Prefixes, opcode: &[u8]) {
-    let mut insn = Insn::new();
-    insn.prefixes(p, false, false, false);
-    insn.put_all(opcode);
-    insn.finish(buf);
+    append(buf, |insn| {
+        insn.prefixes(p, false, false, false);
+        insn.put_all(opcode);
+    });
 }
 
 #[cfg(test)]
