@@ -1897,6 +1897,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     // ---------------------------------------------------------------
     // Dispatch.
 
+    /// Compiles one instruction. Inlined into the loops with the decoder,
+    /// like the validator's: one indirect jump per instruction, not two.
+    #[inline(always)]
     pub(crate) fn operator(&mut self, op: &Operator<'_>) -> Result<()> {
         if self.unreachable && self.dead_operator(op)? {
             return Ok(());
