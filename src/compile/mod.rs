@@ -229,6 +229,15 @@ fn compile_chunk(
 ) -> Result<Chunk> {
     let n = env.module.code.len();
     let mut scratch = func::Scratch::default();
+    // Room for the code at once: growing the buffer by doubling copies it
+    // each time. Machine code runs about 2.5 times the size of the wasm.
+    let wasm_bytes: usize = (first..n)
+        .step_by(step)
+        .map(|i| env.module.code[i].code.len())
+        .sum();
+    scratch
+        .assembler()
+        .reserve(wasm_bytes.saturating_mul(3) + 4096);
     if let Some(stubs) = stubs {
         *stubs = emit_stubs(scratch.assembler())?;
     }
