@@ -158,6 +158,14 @@ pub(crate) struct Scratch {
 }
 
 impl Scratch {
+    /// A scratch whose code goes into `buf` (emptied first).
+    pub(crate) fn with_code_buffer(buf: Vec<u8>) -> Scratch {
+        Scratch {
+            a: Assembler::with_buffer(buf),
+            ..Scratch::default()
+        }
+    }
+
     /// The assembler, to emit code ahead of the functions (the stubs).
     pub(crate) fn assembler(&mut self) -> &mut Assembler {
         &mut self.a

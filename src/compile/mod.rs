@@ -161,6 +161,21 @@ pub fn compile_module_with(
     cpu: &CpuFeatures,
     options: &CompileOptions,
 ) -> Result<CompiledModule> {
+    compile_module_into(module, info, type_ids, cpu, options, Vec::new())
+}
+
+/// [`compile_module_with`] writing the code into `buffer` (emptied first;
+/// it becomes [`CompiledModule::code`]), whose memory a previous
+/// compilation left mapped: a fresh buffer of a few megabytes costs a page
+/// fault per 4 KiB on first touch.
+pub(crate) fn compile_module_into(
+    module: &Module<'_>,
+    info: &ModuleInfo,
+    type_ids: &[u32],
+    cpu: &CpuFeatures,
+    options: &CompileOptions,
+    buffer: Vec<u8>,
+) -> Result<CompiledModule> {
     let mut env = Env {
         module,
         func_types: Vec::with_capacity(module.num_funcs() as usize),
@@ -193,7 +208,7 @@ pub fn compile_module_with(
     env.global_types.extend(module.globals.iter().map(|g| g.ty));
     env.table_types.extend_from_slice(&module.tables);
 
-    let (chunks, stubs) = compile_functions(&env, info)?;
+    let (chunks, stubs) = compile_functions(&env, info, buffer)?;
     link(chunks, &stubs, module.code.len())
 }
 
@@ -225,10 +240,13 @@ fn compile_chunk(
     info: &ModuleInfo,
     first: usize,
     step: usize,
-    stubs: Option<&mut StubOffsets>,
+    stubs: Option<(&mut StubOffsets, Vec<u8>)>,
 ) -> Result<Chunk> {
     let n = env.module.code.len();
-    let mut scratch = func::Scratch::default();
+    let (stubs, mut scratch) = match stubs {
+        Some((stubs, buffer)) => (Some(stubs), func::Scratch::with_code_buffer(buffer)),
+        None => (None, func::Scratch::default()),
+    };
     // Room for the code at once: growing the buffer by doubling copies it
     // each time. Machine code runs about 2.5 times the size of the wasm.
     let wasm_bytes: usize = (first..n)
@@ -249,15 +267,23 @@ fn compile_chunk(
 }
 
 #[cfg(not(feature = "std"))]
-fn compile_functions(env: &Env<'_, '_>, info: &ModuleInfo) -> Result<(Vec<Chunk>, StubOffsets)> {
+fn compile_functions(
+    env: &Env<'_, '_>,
+    info: &ModuleInfo,
+    buffer: Vec<u8>,
+) -> Result<(Vec<Chunk>, StubOffsets)> {
     let mut stubs = StubOffsets::default();
-    let chunk = compile_chunk(env, info, 0, 1, Some(&mut stubs))?;
+    let chunk = compile_chunk(env, info, 0, 1, Some((&mut stubs, buffer)))?;
     Ok((alloc::vec![chunk], stubs))
 }
 
 /// Compiles the functions on all cores: each thread takes every n-th one.
 #[cfg(feature = "std")]
-fn compile_functions(env: &Env<'_, '_>, info: &ModuleInfo) -> Result<(Vec<Chunk>, StubOffsets)> {
+fn compile_functions(
+    env: &Env<'_, '_>,
+    info: &ModuleInfo,
+    buffer: Vec<u8>,
+) -> Result<(Vec<Chunk>, StubOffsets)> {
     let n = env.module.code.len();
     let threads = std::thread::available_parallelism()
         .map_or(1, |t| t.get())
@@ -265,7 +291,7 @@ fn compile_functions(env: &Env<'_, '_>, info: &ModuleInfo) -> Result<(Vec<Chunk>
         .max(1);
     let mut stubs = StubOffsets::default();
     if threads == 1 || env.options.sequential {
-        let chunk = compile_chunk(env, info, 0, 1, Some(&mut stubs))?;
+        let chunk = compile_chunk(env, info, 0, 1, Some((&mut stubs, buffer)))?;
         return Ok((alloc::vec![chunk], stubs));
     }
     let chunks = std::thread::scope(|scope| {
@@ -273,7 +299,7 @@ fn compile_functions(env: &Env<'_, '_>, info: &ModuleInfo) -> Result<(Vec<Chunk>
         let others: Vec<_> = (1..threads)
             .map(|t| scope.spawn(move || compile_chunk(env, info, t, threads, None)))
             .collect();
-        let first = compile_chunk(env, info, 0, threads, Some(stubs));
+        let first = compile_chunk(env, info, 0, threads, Some((stubs, buffer)));
         core::iter::once(first)
             .chain(others.into_iter().map(|h| {
                 h.join()

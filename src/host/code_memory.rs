@@ -88,7 +88,9 @@ impl CodeMemory for MmapCodeMemory {
                 core::ptr::null_mut(),
                 map_len,
                 libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                // Populated: the code is written at once, and one call
+                // mapping every page costs less than a fault per page.
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
                 -1,
                 0,
             )

@@ -9,7 +9,7 @@
 
 use super::engine::Engine;
 use crate::code_memory::PublishedCode;
-use crate::compile::compile_module_with;
+use crate::compile::compile_module_into;
 use crate::decode::{
     self, ElementItems, ExternKind, FuncType, GlobalType, ImportKind, MemoryType, TableType,
 };
@@ -282,12 +282,14 @@ impl Module {
             .iter()
             .map(|t| engine.type_id(t))
             .collect::<Box<[u32]>>();
-        let compiled = compile_module_with(
+        let spare = core::mem::take(&mut *engine.inner.spare_code.lock());
+        let mut compiled = compile_module_into(
             &module,
             &info,
             &type_ids,
             &engine.inner.cpu,
             &engine.inner.options,
+            spare,
         )?;
         if compiled.code.len() > engine.inner.max_module_code_size {
             return Err(
@@ -316,6 +318,10 @@ impl Module {
                     .map_err(|e| Error::runtime("cannot publish code").with_detail(e))?,
             )
         };
+        let code_buffer = core::mem::take(&mut compiled.code);
+        if code_buffer.capacity() <= super::engine::SPARE_CODE_MAX {
+            *engine.inner.spare_code.lock() = code_buffer;
+        }
         if compiled.func_offsets.len() != module.functions.len() {
             return Err(Error::runtime(
                 "the compiler returned the wrong number of functions",

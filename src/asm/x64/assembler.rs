@@ -207,6 +207,16 @@ impl Assembler {
         Assembler::default()
     }
 
+    /// An empty assembler that writes into `buf` (emptied first), reusing
+    /// its memory.
+    pub fn with_buffer(mut buf: Vec<u8>) -> Assembler {
+        buf.clear();
+        Assembler {
+            buf,
+            ..Assembler::default()
+        }
+    }
+
     // ----- buffer, labels, data -----
 
     /// The current position: the offset the next instruction gets.
