@@ -110,3 +110,64 @@ fn bulk_memory_trap_points_at_the_operator() {
         assert_eq!(bytes[at..at + 2], [0xfc, sub], "{name}");
     }
 }
+
+/// With parallel compilation each thread puts its functions in its own
+/// buffer, and the module's code is those buffers one after another: calls
+/// between functions of different threads, backtrace sites and (with guard
+/// regions) fault sites must all land where the sequential compiler puts
+/// them. 64 functions, each calling the previous one, so a module split
+/// between threads (every other function) is crossed 63 times.
+#[test]
+fn functions_compiled_on_several_threads() {
+    const N: u32 = 64;
+    let mut wat = String::from(
+        "(module (memory 1)\n(func $f0 (param i32) (result i32) (i32.div_u (i32.const 100) (local.get 0)))\n",
+    );
+    for k in 1..N {
+        wat += &format!(
+            "(func $f{k} (param i32) (result i32)
+                (if (i32.eq (local.get 0) (i32.const {trap}))
+                    (then (drop (i32.load (i32.const 0x7fff0000)))))
+                (i32.add (call $f{prev} (local.get 0)) (i32.const {k})))\n",
+            trap = 1000 + k,
+            prev = k - 1
+        );
+    }
+    wat += &format!("(export \"top\" (func $f{}))\n)", N - 1);
+    let bytes = wat::parse_str(&wat).unwrap();
+    let mut seen = Vec::new();
+    for guard in [false, true] {
+        for parallel in [false, true] {
+            let engine = Engine::new(
+                wasmkern::Config::new()
+                    .parallel_compilation(parallel)
+                    .guard_regions(guard),
+            )
+            .unwrap();
+            let module = Module::new(&engine, &bytes).unwrap();
+            let mut store = Store::new(&engine, ());
+            let instance = Instance::new(&mut store, &module, &[]).unwrap();
+            let top = instance
+                .get_typed_func::<i32, i32>(&mut store, "top")
+                .unwrap();
+            let mode = format!("guard {guard}, parallel {parallel}");
+            assert_eq!(top.call(&mut store, 1).unwrap(), 100 + 2016, "{mode}");
+            // Division by zero in function 0, out of bounds in function 33.
+            let mut traces = Vec::new();
+            for (arg, trapping, opcode) in [(0, 0, 0x6e), (1033, 33, 0x28)] {
+                let err = top.call(&mut store, arg).unwrap_err();
+                let frames = err.backtrace();
+                let funcs: Vec<u32> = frames.iter().map(|f| f.func_index).collect();
+                let expected: Vec<u32> = (trapping..N).collect();
+                assert_eq!(funcs, expected, "{mode}");
+                assert_eq!(bytes[frames[0].module_offset as usize], opcode, "{mode}");
+                for f in &frames[1..] {
+                    assert_eq!(bytes[f.module_offset as usize], 0x10, "{mode}: {f}");
+                }
+                traces.push(frames.to_vec());
+            }
+            seen.push(traces);
+        }
+    }
+    assert!(seen.windows(2).all(|w| w[0] == w[1]));
+}

@@ -289,6 +289,5 @@ impl FuncCompiler<'_, '_, '_> {
             Mem::base(SCRATCH, offset_of!(ExecContext, payload) as i32),
         );
         self.push_gpr(ValType::I32, r);
-        let _ = Gpr::Rax;
     }
 }

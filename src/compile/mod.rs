@@ -126,6 +126,11 @@ pub struct CompiledModule {
     pub code: Vec<u8>,
     /// Offset in `code` of each defined function's entry point.
     pub func_offsets: Vec<u32>,
+    /// `(offset in code, defined function index)` of every function, in
+    /// the order the functions lie in `code`: index order when one thread
+    /// compiled them, else each thread's functions one after another. A
+    /// code address belongs to the last function starting at or before it.
+    pub func_layout: Vec<(u32, u32)>,
     /// For backtraces: (offset in `code` of a return address, offset in the
     /// module of the wasm instruction), ascending. Return addresses of calls
     /// and of trap exits (each trap site calls its module trap stub, so the
@@ -367,8 +372,10 @@ fn link(chunks: Vec<Chunk>, stubs: &StubOffsets, num_funcs: usize) -> Result<Com
     let mut sites = first.sites;
     let mut fault_sites = first.fault_sites;
     let mut func_offsets = alloc::vec![u32::MAX; num_funcs];
+    let mut func_layout = Vec::with_capacity(num_funcs);
     for &(i, start) in &first.funcs {
         func_offsets[i] = start;
+        func_layout.push((start, i as u32));
     }
     for chunk in chunks {
         while code.len() % 16 != 0 {
@@ -390,11 +397,16 @@ fn link(chunks: Vec<Chunk>, stubs: &StubOffsets, num_funcs: usize) -> Result<Com
         }));
         for &(i, start) in &chunk.funcs {
             func_offsets[i] = base + start;
+            func_layout.push((base + start, i as u32));
         }
     }
     if func_offsets.contains(&u32::MAX) {
         return Err(Error::limit(0, "a function was not compiled"));
     }
+    // The runtime binary-searches these by code offset.
+    debug_assert!(sites.is_sorted_by_key(|s| s.0));
+    debug_assert!(fault_sites.is_sorted_by_key(|s| s.start));
+    debug_assert!(func_layout.is_sorted_by_key(|f| f.0));
     for (base, relocs) in relocs {
         for reloc in relocs {
             let target = match reloc.symbol {
@@ -417,6 +429,7 @@ fn link(chunks: Vec<Chunk>, stubs: &StubOffsets, num_funcs: usize) -> Result<Com
     Ok(CompiledModule {
         code,
         func_offsets,
+        func_layout,
         sites,
         fault_sites,
         out_of_bounds_stub: stubs.traps[TrapCode::MemoryOutOfBounds as usize] as u32,

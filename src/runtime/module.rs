@@ -145,6 +145,8 @@ pub(crate) struct ModuleInner {
     pub bytes: Arc<[u8]>,
     pub code: Option<PublishedCode>,
     pub func_offsets: Vec<u32>,
+    /// `CompiledModule::func_layout`: which function a code address is in.
+    pub func_layout: Vec<(u32, u32)>,
     /// Backtrace sites: (code offset of a return address, module offset).
     pub sites: Vec<(u32, u32)>,
     /// Guard-region mode: code ranges whose loads and stores may fault.
@@ -240,11 +242,11 @@ impl ModuleInner {
 
     fn frame_info(&self, offset: u32, module_offset: u32) -> Option<crate::error::FrameInfo> {
         // The function whose code contains the address.
-        let defined = self
-            .func_offsets
-            .partition_point(|&start| start <= offset)
+        let at = self
+            .func_layout
+            .partition_point(|&(start, _)| start <= offset)
             .checked_sub(1)?;
-        let func_index = self.num_imported_funcs + defined as u32;
+        let func_index = self.num_imported_funcs + self.func_layout[at].1;
         let func_name = self
             .func_names
             .binary_search_by_key(&func_index, |(i, _)| *i)
@@ -410,6 +412,7 @@ impl Module {
                 bytes,
                 code,
                 func_offsets: compiled.func_offsets,
+                func_layout: compiled.func_layout,
                 sites: compiled.sites,
                 fault_sites: compiled.fault_sites,
                 out_of_bounds_stub: compiled.out_of_bounds_stub,
