@@ -14,7 +14,11 @@
 //!
 //! Functions compile independently to code plus relocations (calls to other
 //! functions, jumps to the module's trap and exit stubs), so they can be
-//! compiled in parallel; [`compile_module`] then concatenates and patches.
+//! compiled in parallel. Each compiling thread writes its functions one
+//! after another into one buffer (the first thread's starts with the
+//! stubs); [`compile_module`] then puts the buffers one after another and
+//! patches the relocations. With several threads the functions are thus
+//! not in index order: [`CompiledModule::func_layout`] gives their order.
 
 mod bulk;
 mod dispatch;
