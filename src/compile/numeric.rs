@@ -654,6 +654,23 @@ impl FuncCompiler<'_, '_, '_> {
     }
 
     fn float_bin(&mut self, ty: ValType, op: SseOp) {
+        // `a + b` and `a * b` with `a` a pinned local and `b` in a register
+        // of its own: computed into `b`, so `a` need not be copied first.
+        // (Only the payload of a NaN result can differ, which WebAssembly
+        // leaves open.)
+        let commutative = matches!(
+            op,
+            SseOp::ADDSS | SseOp::ADDSD | SseOp::MULSS | SseOp::MULSD
+        );
+        if let (true, Loc::PinnedXmm(a), Loc::Xmm(b)) =
+            (commutative, self.peek(1).loc, self.peek(0).loc)
+        {
+            self.pop();
+            self.pop();
+            self.a.sse_rr(op, b, a);
+            self.push_xmm(ty, b);
+            return;
+        }
         let (a, b) = self.pop_xmm_pair_read_b();
         self.a.sse_rr(op, a, b);
         self.push_xmm(ty, a);
