@@ -1568,7 +1568,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             let dst = Mem::base(Gpr::Rsp, self.offsets[k] as i32);
             self.store_operand(dst, base + k);
         }
-        // Every argument is in the area, so their registers may be reused.
+        // The other arguments are in the area, so their registers may be
+        // reused; the first also goes in its register (for a direct call,
+        // only there).
         if let Some(&first) = self.stack.get(base).filter(|_| !params.is_empty()) {
             match first.ty {
                 ValType::V128 => {}

@@ -101,8 +101,10 @@ impl Table {
 impl TableData {
     /// Grows the table; the inner result is the old size or why the growth
     /// was refused (the guest then sees -1), the outer error the limiter's
-    /// own error, which ends the running call.
-    pub(crate) fn grow(
+    /// own error, which ends the running call. Private: growth goes through
+    /// [`StoreInner::grow_table`], which also refreshes the users' copies
+    /// of the table's view.
+    fn grow(
         &mut self,
         delta: u32,
         init: usize,
