@@ -3,7 +3,8 @@
 //! Both implementations are driven through the `CodeMemory` trait (as the
 //! engine holds them, `Arc<dyn CodeMemory>`). `MmapCodeMemory` is also
 //! checked against the kernel's own view in `/proc/self/maps`: `rw-` before
-//! publishing, `r-x` (never `rwx`) after, gone after `free`.
+//! publishing, `r-x` (never `rwx`) after, unmapped or kept read-write for
+//! reuse after `free`.
 #![cfg(all(feature = "std", target_arch = "x86_64", target_os = "linux"))]
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -207,8 +208,52 @@ fn mmap_is_rw_then_rx_then_unmapped() {
     let after = perms_at(addr);
     assert!(
         after.as_deref().is_none_or(|p| !p.contains('x')),
-        "free must unmap the block, found {after:?}"
+        "free must unmap the block or keep it not executable, found {after:?}"
     );
+}
+
+#[test]
+fn mmap_reuses_a_freed_mapping_never_executable() {
+    let _guard = maps_lock();
+    let memory = MmapCodeMemory::new();
+    let page = memory.page_size();
+    let mut first = memory.allocate(3 * page).unwrap();
+    first.as_mut_slice().unwrap().fill(0x90);
+    first.write(0, &RETURN_42).unwrap();
+    memory.publish(&mut first).unwrap();
+    assert_eq!(call_i32(&first), 42);
+    let addr = first.as_ptr();
+    memory.free(first);
+    // Kept for reuse, but no longer executable.
+    assert_eq!(perms_at(addr).as_deref(), Some("rw-"));
+
+    // A smaller block reuses it, cut to one page; the old code past the
+    // block's end in that page is gone (`int3`).
+    let mut second = memory.allocate(100).unwrap();
+    assert_eq!(second.as_ptr(), addr);
+    assert_eq!(perms_at(addr.wrapping_add(page)), None);
+    // SAFETY: the block's page is readable and ours until freed.
+    let tail = unsafe { std::slice::from_raw_parts(addr.add(100), page - 100) };
+    assert!(tail.iter().all(|&b| b == 0xcc));
+    second.write(0, &RETURN_7).unwrap();
+    memory.publish(&mut second).unwrap();
+    assert_eq!(perms_at(addr).as_deref(), Some("r-x"));
+    assert_eq!(call_i32(&second), 7);
+    memory.free(second);
+
+    // A larger block than the spare gets a new mapping; the spare goes.
+    let third = memory.allocate(2 * page).unwrap();
+    assert_eq!(perms_at(third.as_ptr()).as_deref(), Some("rw-"));
+    if third.as_ptr() != addr {
+        assert_eq!(perms_at(addr), None);
+    }
+    memory.free(third);
+    let kept = memory.allocate(1).unwrap();
+    let kept_addr = kept.as_ptr();
+    memory.free(kept);
+    // Dropping the memory unmaps its spare.
+    drop(memory);
+    assert_eq!(perms_at(kept_addr), None);
 }
 
 #[test]
