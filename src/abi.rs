@@ -24,12 +24,15 @@
 //! 16-byte aligned at the `call`. The first argument and result also
 //! travel in registers, so neither side waits for a store to reach memory
 //! and be read back:
-//! - The first argument is also passed in `rcx` for integers and
-//!   references or `xmm0` for `f32`/`f64` (not `v128`). Every caller loads
-//!   it there; a caller that knows its callee is compiled wasm (a direct
-//!   call of a function of its own module) leaves its area slot unwritten,
-//!   and such a callee stores it there itself if it needs the slot. Callers
-//!   that may reach a host function (imports, `call_indirect`) write it.
+//! - The first [`REGISTER_ARGS`] arguments, as far as none of them and no
+//!   earlier one is a `v128` ([`args_in_registers`]), are also passed in
+//!   registers: the first in `rcx` for integers and references or `xmm0`
+//!   for `f32`/`f64`, the second in `rdx` or `xmm1`. Every caller loads
+//!   them there; a caller that knows its callee is compiled wasm (a direct
+//!   call of a function of its own module) leaves their area slots
+//!   unwritten, and such a callee stores them there itself if it needs the
+//!   slots. Callers that may reach a host function (imports,
+//!   `call_indirect`) write them.
 //! - The first result's first 8 bytes are returned in `rax` (the value, the
 //!   float's bits, or a `v128`'s low half), and an `f32`/`f64` also in
 //!   `xmm0`. Compiled wasm leaves its first slot unwritten unless the
@@ -362,6 +365,21 @@ impl VmContext {
             *last = len as i64 - (1i64 << k);
         }
     }
+}
+
+/// How many leading arguments a call may pass in registers (see the
+/// module doc).
+pub const REGISTER_ARGS: usize = 2;
+
+/// How many of the leading parameters `params` travel in registers: up to
+/// [`REGISTER_ARGS`], stopping at the first `v128`. Their slots are then
+/// at offsets 0 and 8.
+pub fn args_in_registers(params: &[ValType]) -> usize {
+    params
+        .iter()
+        .take(REGISTER_ARGS)
+        .take_while(|&&t| t != ValType::V128)
+        .count()
 }
 
 /// Size in bytes of a value's slot in a call's argument/result area.

@@ -724,55 +724,59 @@ fn table_zero_follows_growth() {
     );
 }
 
-/// A direct call passes the first argument only in its register; a
-/// callee that keeps that parameter in its frame slot (it has more hot
-/// locals than registers) stores it there itself. Checked for `i32` and
-/// `f64` first parameters through direct calls, `call_indirect` and the
-/// host, and for `v128`, which always travels in the area, as argument
-/// and as first result.
+/// A direct call passes the first two arguments only in their registers;
+/// a callee that keeps those parameters in their frame slots (it has more
+/// hot locals than registers) stores them there itself. Checked for `i32`
+/// and `f64` parameters through direct calls, `call_indirect` and the
+/// host, and for `v128`, which always travels in the area, as argument and
+/// as first result.
 #[test]
-fn first_argument_kept_in_the_frame() {
+fn first_arguments_kept_in_the_frame() {
     let wat = r#"(module
-        (type $ints (func (param i32 i32 i32 i32 i32 i32 i32) (result i32)))
+        (type $ints (func (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
         (type $floats (func (param f64 f64 f64 f64 f64 f64 f64 f64) (result f64)))
         (table 2 funcref)
         (elem (i32.const 0) $ints $floats)
-        ;; a * 1000 + 3 * (b + c + d + e + f + g): the six later parameters
-        ;; and the counter are used in a loop, the first only once.
+        ;; a * 1000 + b * 100 + 3 * (c + d + e + f + g + h): the six later
+        ;; parameters, the sum and the counter are used in a loop, more
+        ;; than there are pin registers; the first two only once.
         (func $ints (export "ints") (type $ints) (local $k i32) (local $s i32)
             (loop $l
                 (local.set $s (i32.add (local.get $s)
-                    (i32.add (i32.add (local.get 1) (local.get 2))
-                        (i32.add (i32.add (local.get 3) (local.get 4))
-                            (i32.add (local.get 5) (local.get 6))))))
+                    (i32.add (i32.add (local.get 2) (local.get 3))
+                        (i32.add (i32.add (local.get 4) (local.get 5))
+                            (i32.add (local.get 6) (local.get 7))))))
                 (local.set $k (i32.add (local.get $k) (i32.const 1)))
                 (br_if $l (i32.lt_u (local.get $k) (i32.const 3))))
-            (i32.add (i32.mul (local.get 0) (i32.const 1000)) (local.get $s)))
+            (i32.add (i32.mul (local.get 0) (i32.const 1000))
+                (i32.add (i32.mul (local.get 1) (i32.const 100)) (local.get $s))))
+        ;; a * 1000 + b * 100 + 2 * (c + d + e + f + g + h)
         (func $floats (export "floats") (type $floats) (local $k i32) (local $s f64)
             (loop $l
                 (local.set $s (f64.add (local.get $s)
-                    (f64.add (f64.add (local.get 1) (local.get 2))
-                        (f64.add (f64.add (local.get 3) (local.get 4))
-                            (f64.add (local.get 5)
-                                (f64.add (local.get 6) (local.get 7)))))))
+                    (f64.add (f64.add (local.get 2) (local.get 3))
+                        (f64.add (f64.add (local.get 4) (local.get 5))
+                            (f64.add (local.get 6) (local.get 7))))))
                 (local.set $k (i32.add (local.get $k) (i32.const 1)))
                 (br_if $l (i32.lt_u (local.get $k) (i32.const 2))))
-            (f64.add (f64.mul (local.get 0) (f64.const 1000)) (local.get $s)))
+            (f64.add (f64.mul (local.get 0) (f64.const 1000))
+                (f64.add (f64.mul (local.get 1) (f64.const 100)) (local.get $s))))
         (func $swap (export "swap") (param v128 i32) (result v128 i32)
             (i32x4.add (local.get 0) (i32x4.splat (local.get 1)))
             (local.get 1))
         (func (export "direct") (param $x i32) (result i32)
-            (call $ints (local.get $x) (i32.const 1) (i32.const 2) (i32.const 3)
-                (i32.const 4) (i32.const 5) (i32.const 6)))
+            (call $ints (local.get $x) (i32.const 2) (i32.const 1) (i32.const 2)
+                (i32.const 3) (i32.const 4) (i32.const 5) (i32.const 6)))
         (func (export "direct_f") (param $x f64) (result f64)
-            (call $floats (local.get $x) (f64.const 1) (f64.const 2) (f64.const 3)
-                (f64.const 4) (f64.const 5) (f64.const 6) (f64.const 7)))
+            (call $floats (local.get $x) (f64.const 2) (f64.const 1) (f64.const 2)
+                (f64.const 3) (f64.const 4) (f64.const 5) (f64.const 6)))
         (func (export "indirect") (param $x i32) (result i32)
-            (call_indirect (type $ints) (local.get $x) (i32.const 1) (i32.const 2)
-                (i32.const 3) (i32.const 4) (i32.const 5) (i32.const 6) (i32.const 0)))
+            (call_indirect (type $ints) (local.get $x) (i32.const 2) (i32.const 1)
+                (i32.const 2) (i32.const 3) (i32.const 4) (i32.const 5) (i32.const 6)
+                (i32.const 0)))
         (func (export "indirect_f") (param $x f64) (result f64)
-            (call_indirect (type $floats) (local.get $x) (f64.const 1) (f64.const 2)
-                (f64.const 3) (f64.const 4) (f64.const 5) (f64.const 6) (f64.const 7)
+            (call_indirect (type $floats) (local.get $x) (f64.const 2) (f64.const 1)
+                (f64.const 2) (f64.const 3) (f64.const 4) (f64.const 5) (f64.const 6)
                 (i32.const 1)))
         (func (export "v128") (param $x i32) (result i32)
             (local $v v128)
@@ -783,29 +787,32 @@ fn first_argument_kept_in_the_frame() {
                      (i32x4.extract_lane 3 (local.get $v)))))"#;
     let (mut store, instance) = instantiate(wat, (), |_| {});
     let ints = instance
-        .get_typed_func::<(i32, i32, i32, i32, i32, i32, i32), i32>(&mut store, "ints")
+        .get_typed_func::<(i32, i32, i32, i32, i32, i32, i32, i32), i32>(&mut store, "ints")
         .unwrap();
-    assert_eq!(ints.call(&mut store, (7, 1, 2, 3, 4, 5, 6)).unwrap(), 7063);
+    assert_eq!(
+        ints.call(&mut store, (7, 2, 1, 2, 3, 4, 5, 6)).unwrap(),
+        7263
+    );
     let floats = instance
         .get_typed_func::<(f64, f64, f64, f64, f64, f64, f64, f64), f64>(&mut store, "floats")
         .unwrap();
     assert_eq!(
         floats
-            .call(&mut store, (0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0))
+            .call(&mut store, (0.5, 2.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0))
             .unwrap(),
-        556.0
+        742.0
     );
     for name in ["direct", "indirect"] {
         let f = instance
             .get_typed_func::<i32, i32>(&mut store, name)
             .unwrap();
-        assert_eq!(f.call(&mut store, -9).unwrap(), -8937, "{name}");
+        assert_eq!(f.call(&mut store, -9).unwrap(), -8737, "{name}");
     }
     for name in ["direct_f", "indirect_f"] {
         let f = instance
             .get_typed_func::<f64, f64>(&mut store, name)
             .unwrap();
-        assert_eq!(f.call(&mut store, 0.25).unwrap(), 306.0, "{name}");
+        assert_eq!(f.call(&mut store, 0.25).unwrap(), 492.0, "{name}");
     }
     let v128 = instance
         .get_typed_func::<i32, i32>(&mut store, "v128")

@@ -25,6 +25,7 @@ use super::dispatch::{Dispatch, TableJump, Watch};
 use super::stack::{ALLOCATABLE_GPRS, Loc, RegSet, SCRATCH, SCRATCH_XMM, SCRATCH2, Val, is_float};
 use super::{Env, SYM_EXIT, sym_trap};
 use crate::abi::{ExecContext, ExitCode, TrapCode, VmContext, VmFuncRef, VmTable, slot_offsets};
+use crate::abi::{REGISTER_ARGS, args_in_registers};
 use crate::asm::x64::{AluOp, Assembler, Cond, Gpr, Label, Mem, Scale, Size, SseOp, Xmm};
 use crate::decode::{BlockType, FuncType, FunctionBody, Operator, ValType, read_operator_inline};
 use crate::error::{Error, Result};
@@ -114,11 +115,11 @@ enum Callee {
     Any,
 }
 
-/// Where a caller also passes the first argument if it is an integer or
-/// reference ([`crate::abi`]), so the callee need not load it.
-const ARG_GPR: Gpr = Gpr::Rcx;
-/// Where a caller also passes the first argument if it is `f32`/`f64`.
-const ARG_XMM: Xmm = Xmm::Xmm0;
+/// Where a caller also passes the first arguments that are integers or
+/// references ([`crate::abi`]), so the callee need not load them.
+const ARG_GPRS: [Gpr; REGISTER_ARGS] = [Gpr::Rcx, Gpr::Rdx];
+/// Where a caller also passes the first arguments that are `f32`/`f64`.
+const ARG_XMMS: [Xmm; REGISTER_ARGS] = [Xmm::Xmm0, Xmm::Xmm1];
 
 /// Where a function also returns its first result if it is an integer or
 /// reference ([`crate::abi`]), so the caller need not reload it.
@@ -525,21 +526,25 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 }
             }
         }
-        // Pinned parameters move into their registers, the first from the
-        // register it also came in.
+        // Pinned parameters move into their registers, the first ones from
+        // the registers they also came in.
+        let in_registers = args_in_registers(self.func_type.params());
         for i in 0..first_declared {
             let local = self.locals[i];
             let slot = Mem::base(Gpr::Rbp, local.offset);
             match local.pin {
-                Some(Loc::Gpr(r)) if i == 0 => self.a.mov_rr(Size::S64, r, ARG_GPR),
-                Some(Loc::Xmm(x)) if i == 0 => self.a.sse_rr(SseOp::MOVAPS, x, ARG_XMM),
+                Some(Loc::Gpr(r)) if i < in_registers => self.a.mov_rr(Size::S64, r, ARG_GPRS[i]),
+                Some(Loc::Xmm(x)) if i < in_registers => {
+                    self.a.sse_rr(SseOp::MOVAPS, x, ARG_XMMS[i])
+                }
                 Some(_) => self.load_pinned(i),
-                // Direct callers pass the first argument only in its
-                // register; it gets its slot here.
-                None if i == 0 => match local.ty {
-                    ValType::V128 => {}
-                    ValType::F32 | ValType::F64 => self.a.sse_mr(SseOp::MOVSD_STORE, slot, ARG_XMM),
-                    _ => self.a.mov_mr(Size::S64, slot, ARG_GPR),
+                // Direct callers pass these arguments only in their
+                // registers; they get their slots here.
+                None if i < in_registers => match local.ty {
+                    ValType::F32 | ValType::F64 => {
+                        self.a.sse_mr(SseOp::MOVSD_STORE, slot, ARG_XMMS[i])
+                    }
+                    _ => self.a.mov_mr(Size::S64, slot, ARG_GPRS[i]),
                 },
                 None => {}
             }
@@ -1540,12 +1545,13 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     // Calls.
 
     /// Pops the arguments of `ty`, spills everything else, stores the
-    /// arguments into the outgoing area, also loads the first into its
-    /// argument register, and returns the area's size. It writes no other
-    /// register than `SCRATCH` and [`ARG_GPR`]/[`ARG_XMM`].
+    /// arguments into the outgoing area, also loads the first ones into
+    /// their argument registers (`abi::args_in_registers`), and returns the
+    /// area's size. It writes no other register than `SCRATCH`,
+    /// `SCRATCH_XMM` and [`ARG_GPRS`]/[`ARG_XMMS`].
     ///
-    /// For a `callee` known to be compiled wasm, the first argument goes
-    /// only in its register, which such a callee reads (see `abi`); a host
+    /// For a `callee` known to be compiled wasm, those arguments go only in
+    /// their registers, which such a callee reads (see `abi`); a host
     /// function, which `call_indirect` and imports may reach, reads the
     /// area.
     fn setup_call(&mut self, ty: &FuncType, callee: Callee) -> u32 {
@@ -1562,26 +1568,50 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 self.spill_at(i);
             }
         }
-        let first_in_register =
-            callee == Callee::Wasm && params.first().is_some_and(|&t| t != ValType::V128);
-        for k in usize::from(first_in_register)..params.len() {
+        let in_registers = args_in_registers(params);
+        let area_from = if callee == Callee::Wasm {
+            in_registers
+        } else {
+            0
+        };
+        for k in area_from..params.len() {
             let dst = Mem::base(Gpr::Rsp, self.offsets[k] as i32);
             self.store_operand(dst, base + k);
         }
-        // The other arguments are in the area, so their registers may be
-        // reused; the first also goes in its register (for a direct call,
-        // only there).
-        if let Some(&first) = self.stack.get(base).filter(|_| !params.is_empty()) {
-            match first.ty {
-                ValType::V128 => {}
-                ValType::F32 | ValType::F64 => self.load_xmm(ARG_XMM, first, base),
-                _ => self.load_gpr(ARG_GPR, first, base),
-            }
-        }
+        self.load_register_args(base, in_registers);
         for _ in 0..params.len() {
             self.pop();
         }
         area
+    }
+
+    /// Loads the `n` arguments from stack position `base` on into their
+    /// argument registers. A second argument that sits in the first one's
+    /// register is parked in a scratch register first (the first may sit
+    /// in the second one's).
+    fn load_register_args(&mut self, base: usize, n: usize) {
+        let load = |this: &mut Self, k: usize| {
+            let v = this.stack[base + k];
+            if is_float(v.ty) {
+                this.load_xmm(ARG_XMMS[k], v, base + k);
+            } else {
+                this.load_gpr(ARG_GPRS[k], v, base + k);
+            }
+        };
+        let second = (n == 2).then(|| self.stack[base + 1].loc);
+        if second == Some(Loc::Gpr(ARG_GPRS[0])) {
+            self.a.mov_rr(Size::S64, SCRATCH, ARG_GPRS[0]);
+            load(self, 0);
+            self.a.mov_rr(Size::S64, ARG_GPRS[1], SCRATCH);
+        } else if second == Some(Loc::Xmm(ARG_XMMS[0])) {
+            self.a.sse_rr(SseOp::MOVAPS, SCRATCH_XMM, ARG_XMMS[0]);
+            load(self, 0);
+            self.a.sse_rr(SseOp::MOVAPS, ARG_XMMS[1], SCRATCH_XMM);
+        } else {
+            for k in 0..n {
+                load(self, k);
+            }
+        }
     }
 
     /// Makes the outgoing area at least `bytes` large.

@@ -101,8 +101,8 @@ fn copy_slots(a: &mut Assembler, dst: Gpr, src: Gpr, count: Gpr) {
 ///
 /// It saves the host's callee-saved registers and `rsp`, starts the wasm
 /// stack at `ExecContext::entry_rsp` (16-byte aligned), copies `nslots`
-/// argument slots to the argument area (the first also into `rcx` and
-/// `xmm0`), calls `code` with `r15 = vmctx`, stores `rax` (the first
+/// argument slots to the argument area (the first two also into `rcx` and
+/// `xmm0`, `rdx` and `xmm1`), calls `code` with `r15 = vmctx`, stores `rax` (the first
 /// result's first 8 bytes) in the first slot,
 /// copies the same number of slots back (the results), sets the exit code to
 /// `Returned` and returns to the host.
@@ -129,12 +129,20 @@ fn emit_enter(a: &mut Assembler) {
     a.lea(Size::S64, Gpr::Rsp, Mem::base(Gpr::Rbp, -16));
     a.alu_rr(AluOp::Sub, Size::S64, Gpr::Rsp, Gpr::Rax);
     copy_slots(a, Gpr::Rsp, slots, nslots);
-    // The first argument also goes in `rcx` and `xmm0` (the callee reads
-    // the one of its type; `slots` is saved above).
+    // The first two arguments also go in `rcx`/`xmm0` and `rdx`/`xmm1`
+    // (the callee reads those of its types, and only as many as
+    // `abi::args_in_registers` says; `slots` is saved above). The area is
+    // at least 16 bytes, or else these read the saved `nslots` and
+    // `slots`, which is harmless.
+    // `code` came in `rdx`, which the second argument needs.
+    let target = Gpr::R11;
+    a.mov_rr(Size::S64, target, code);
     a.mov_rm(Size::S64, Gpr::Rcx, Mem::base(Gpr::Rsp, 0));
     a.sse_rm(SseOp::MOVSD, Xmm::Xmm0, Mem::base(Gpr::Rsp, 0));
+    a.mov_rm(Size::S64, Gpr::Rdx, Mem::base(Gpr::Rsp, 8));
+    a.sse_rm(SseOp::MOVSD, Xmm::Xmm1, Mem::base(Gpr::Rsp, 8));
     a.mov_rr(Size::S64, Gpr::R15, vmctx);
-    a.call_r(code);
+    a.call_r(target);
     a.mov_rm(Size::S64, slots, Mem::base(Gpr::Rbp, -8));
     a.mov_rm(Size::S64, nslots, Mem::base(Gpr::Rbp, -16));
     // The callee returns its first result's first 8 bytes in `rax` only;
