@@ -42,7 +42,8 @@
 //!
 //! Calls that go through a [`VmFuncRef`] (imports, `call_indirect`) load
 //! `rax` with the `VmFuncRef` address and `r15` with its `vmctx`, then
-//! `call [rax + code]`, and afterwards restore the caller's `r15`.
+//! `call [rax + code]`, and afterwards restore the caller's `r15`; both
+//! `r15` writes are skipped when it already holds that value.
 //!
 //! # Exits
 //! To leave to the host, code stores an [`ExitCode`] (and its payload) in the

