@@ -711,3 +711,71 @@ fn skipped_bounds_checks_only_where_they_cannot_fail() {
         oob(in_loop.call(&mut store, 4));
     }
 }
+
+/// With explicit checks, a function whose loads dominate keeps their bound
+/// in a register. The bound follows the memory: an 8-byte load across the
+/// first page's end traps before growth and succeeds after it, whether the
+/// memory grew in the function itself, in a wasm callee or in the host; a
+/// load past the grown end still traps.
+#[test]
+fn register_held_bounds_follow_growth() {
+    let wat = r#"(module
+        (import "host" "grow" (func $host_grow (param i32) (result i32)))
+        (memory (export "mem") 1)
+        (func $grow_callee (param i32) (result i32) (memory.grow (local.get 0)))
+        ;; Grows the memory by a page as `how` says (0: not at all, 1: here,
+        ;; 2: in a wasm callee, 3: in the host), then sums `count` i64
+        ;; loads from `addr` on.
+        (func (export "sum") (param $addr i32) (param $count i32) (param $how i32)
+            (result i64) (local $s i64)
+            (if (i32.eq (local.get $how) (i32.const 1))
+                (then (drop (memory.grow (i32.const 1)))))
+            (if (i32.eq (local.get $how) (i32.const 2))
+                (then (drop (call $grow_callee (i32.const 1)))))
+            (if (i32.eq (local.get $how) (i32.const 3))
+                (then (drop (call $host_grow (i32.const 1)))))
+            (loop $l
+                (local.set $s (i64.add (local.get $s) (i64.load (local.get $addr))))
+                (local.set $addr (i32.add (local.get $addr) (i32.const 8)))
+                (br_if $l (local.tee $count (i32.sub (local.get $count) (i32.const 1)))))
+            (local.get $s)))"#;
+    let engine = Engine::default();
+    let module = Module::new(&engine, wat::parse_str(wat).unwrap()).unwrap();
+    for how in 0..4 {
+        let mut store = Store::new(&engine, ());
+        let mut linker = Linker::new(&engine);
+        linker
+            .func_wrap(
+                "host",
+                "grow",
+                |mut caller: wasmkern::Caller<'_, ()>, delta: i32| {
+                    let Some(wasmkern::Extern::Memory(mem)) = caller.get_export("mem") else {
+                        return -1;
+                    };
+                    mem.grow(&mut caller, delta as u32)
+                        .map_or(-1, |old| old as i32)
+                },
+            )
+            .unwrap();
+        let instance = linker.instantiate(&mut store, &module).unwrap();
+        let mem = instance.get_memory(&store, "mem").unwrap();
+        mem.data_mut(&mut store)[65528..65536].copy_from_slice(&5u64.to_le_bytes());
+        let sum = instance
+            .get_typed_func::<(i32, i32, i32), i64>(&mut store, "sum")
+            .unwrap();
+        let across = sum.call(&mut store, (65528, 2, how));
+        if how == 0 {
+            assert_eq!(across.unwrap_err().trap(), Some(Trap::MemoryOutOfBounds));
+            continue;
+        }
+        assert_eq!(across.unwrap(), 5, "grown by way {how}");
+        assert_eq!(mem.size(&store), 2);
+        // The last 8 bytes of the second page, then one past.
+        assert_eq!(sum.call(&mut store, (131064, 1, 0)).unwrap(), 0);
+        assert_eq!(
+            sum.call(&mut store, (131064, 2, 0)).unwrap_err().trap(),
+            Some(Trap::MemoryOutOfBounds),
+            "grown by way {how}"
+        );
+    }
+}

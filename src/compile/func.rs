@@ -93,6 +93,14 @@ pub(crate) const PIN_GPRS: [Gpr; 6] = [Gpr::Rbx, Gpr::R12, Gpr::R13, Gpr::Rsi, G
 /// Holds memory 0's base in functions that access memory; reloaded after
 /// every call and exit (the memory may have grown and moved).
 pub(crate) const MEMORY_BASE: Gpr = Gpr::R14;
+/// With explicit bounds checks, may hold the bound of a function's most
+/// used access size (`VmContext::memory_last[k]`), reloaded with the
+/// memory base: a check is then `cmp addr, reg`, not a load from the
+/// context each time, which in a loop of loads and stores competes with
+/// them for the load ports. It takes the pin register of the least used
+/// integer local that would otherwise have one, when the accesses weigh
+/// more; never `rsi`/`rdi`, which the string instructions need.
+pub(crate) const MEMORY_LAST: Gpr = Gpr::Rbx;
 /// Registers that hold pinned float locals (the value stack keeps xmm0-7).
 const PIN_XMMS: [Xmm; 7] = [
     Xmm::Xmm8,
@@ -258,6 +266,10 @@ pub(crate) struct FuncCompiler<'e, 'm, 'a> {
     fuel_ops: u32,
     /// The register holding memory 0's base, if this function uses memory.
     pub(crate) memory_base: Option<Gpr>,
+    /// With explicit bounds checks: a register holding
+    /// `VmContext::memory_last[k]`, the bound of the function's most used
+    /// access size `2^k`, and `k` (see [`MEMORY_LAST`]).
+    pub(crate) memory_last: Option<(Gpr, u32)>,
     /// The pin registers ([`PIN_GPRS`]) this function saves in its
     /// prologue and restores on return, by encoding bit.
     saved_gprs: u16,
@@ -320,6 +332,33 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         if let Some(base) = memory_base {
             regs.pin_gpr(base);
         }
+        // The bound of the most used access size may take a pin register
+        // when its accesses weigh more than the integer local it displaces.
+        let memory_last = memory_base
+            .filter(|_| !env.options.guard_region)
+            .and_then(|_| {
+                let (k, &weight) = (0u32..)
+                    .zip(&info.memory_weights)
+                    .max_by_key(|&(k, &w)| (w, core::cmp::Reverse(k)))?;
+                let displaced = order
+                    .iter()
+                    .filter(|&&(i, _)| {
+                        locals
+                            .get(i as usize)
+                            .is_some_and(|l| !is_float(l.ty) && l.ty != ValType::V128)
+                    })
+                    .nth(pin_gprs.len() - 1)
+                    .map_or(0, |&(_, w)| w);
+                (weight > displaced).then_some((MEMORY_LAST, k))
+            });
+        let pin_gprs = if memory_last.is_some() {
+            &pin_gprs[1..]
+        } else {
+            pin_gprs
+        };
+        if memory_last.is_some() {
+            regs.pin_gpr(MEMORY_LAST);
+        }
         let (mut gprs, mut xmms) = (pin_gprs.iter(), PIN_XMMS.iter());
         for &(i, _) in &order {
             let Some(local) = locals.get_mut(i as usize) else {
@@ -347,6 +386,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
         if let Some(base) = memory_base {
             saved_gprs |= 1 << base.enc();
+        }
+        if memory_last.is_some() {
+            saved_gprs |= 1 << MEMORY_LAST.enc();
         }
         if info.uses_bulk_memory {
             saved_gprs |= (1 << Gpr::Rsi.enc()) | (1 << Gpr::Rdi.enc());
@@ -400,6 +442,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             offsets,
             fuel_patch: None,
             memory_base,
+            memory_last,
             saved_gprs,
             fuel_ops: 0,
             slow_exits: reuse(&mut scratch.slow_exits),
@@ -705,6 +748,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         if let Some(base) = self.memory_base {
             self.a
                 .mov_rm(Size::S64, base, vmctx(offset_of!(VmContext, memory_base)));
+        }
+        if let Some((r, k)) = self.memory_last {
+            let last = offset_of!(VmContext, memory_last) + 8 * k as usize;
+            self.a.mov_rm(Size::S64, r, vmctx(last));
         }
     }
 

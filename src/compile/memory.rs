@@ -8,7 +8,12 @@
 //! skipped because they cannot fail: a constant address below the declared
 //! minimum size, and an access through a register-pinned local whose
 //! current value already passed a check reaching at least as far
-//! (`FuncCompiler::checked_ends`; memories never shrink).
+//! (`FuncCompiler::checked_ends`; memories never shrink). A function whose
+//! accesses of one size outweigh its least used register-pinned integer
+//! local keeps that size's bound in a register instead
+//! ([`super::func::MEMORY_LAST`]), reloaded with the memory base after
+//! every call and exit; its checks then load nothing (matmul -10%, interp
+//! -13% with checks).
 //!
 //! In guard-region mode ([`super::CompileOptions::guard_region`]) there is
 //! no check: the effective address is at most 2^33 + 16 bytes past the
@@ -94,11 +99,25 @@ impl FuncCompiler<'_, '_, '_> {
                     if pinned {
                         *checked = end;
                     }
-                    if offset == 0 && size.is_power_of_two() && size <= 16 {
+                    let k = size.trailing_zeros();
+                    if let Some((last, _)) = self.memory_last.filter(|&(_, lk)| lk == k) {
+                        // The bound is in a register: compare the first
+                        // address accessed with the last where `size`
+                        // bytes fit.
+                        let first = if offset == 0 {
+                            addr
+                        } else {
+                            self.a
+                                .lea(Size::S64, SCRATCH, Mem::base(addr, offset as i32));
+                            SCRATCH
+                        };
+                        self.a.alu_rr(AluOp::Cmp, Size::S64, first, last);
+                        let oob = self.trap_label(TrapCode::MemoryOutOfBounds);
+                        self.a.jcc(Cond::G, oob);
+                    } else if offset == 0 && size.is_power_of_two() && size <= 16 {
                         // Compare the address with the last one where
                         // `size` bytes fit: no addition first.
-                        let last =
-                            offset_of!(VmContext, memory_last) + 8 * size.trailing_zeros() as usize;
+                        let last = offset_of!(VmContext, memory_last) + 8 * k as usize;
                         self.a.alu_rm(AluOp::Cmp, Size::S64, addr, vmctx(last));
                         let oob = self.trap_label(TrapCode::MemoryOutOfBounds);
                         self.a.jcc(Cond::G, oob);

@@ -28,6 +28,10 @@ pub struct FuncInfo {
     /// Whether it has `memory.copy` or `memory.fill`, which the compiler
     /// runs with the string instructions and their fixed registers.
     pub uses_bulk_memory: bool,
+    /// Use weight (as for [`LocalUse`]) of the loads and stores of
+    /// `2^k` bytes, for `k` in 0..5: the compiler may keep the bound for
+    /// the heaviest size in a register.
+    pub memory_weights: [u32; 5],
     /// Number of instructions.
     pub num_operators: u32,
     /// Where this function's local uses start in
@@ -459,6 +463,9 @@ impl FuncValidator {
         self.memory(cx)?;
         if memarg.align > natural {
             return Err(self.err("alignment must not be larger than natural"));
+        }
+        if let Some(w) = self.info.memory_weights.get_mut(natural as usize) {
+            *w = w.saturating_add(self.use_weight);
         }
         Ok(())
     }
