@@ -102,10 +102,10 @@ fn copy_slots(a: &mut Assembler, dst: Gpr, src: Gpr, count: Gpr) {
 /// It saves the host's callee-saved registers and `rsp`, starts the wasm
 /// stack at `ExecContext::entry_rsp` (16-byte aligned), copies `nslots`
 /// argument slots to the argument area (the first two also into `rcx` and
-/// `xmm0`, `rdx` and `xmm1`), calls `code` with `r15 = vmctx`, stores `rax` (the first
-/// result's first 8 bytes) in the first slot,
-/// copies the same number of slots back (the results), sets the exit code to
-/// `Returned` and returns to the host.
+/// `xmm0`, `rdx` and `xmm1`), calls `code` with `r15 = vmctx`, stores `rax`
+/// (the first result's first 8 bytes) in the first slot, copies the same
+/// number of slots back (the results), sets the exit code to `Returned`
+/// and returns to the host.
 fn emit_enter(a: &mut Assembler) {
     let (exec, vmctx, code, slots, nslots) = (Gpr::Rdi, Gpr::Rsi, Gpr::Rdx, Gpr::Rcx, Gpr::R8);
     push_host_saved(a);
