@@ -342,11 +342,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                     .max_by_key(|&(k, &w)| (w, core::cmp::Reverse(k)))?;
                 let displaced = order
                     .iter()
-                    .filter(|&&(i, _)| {
-                        locals
-                            .get(i as usize)
-                            .is_some_and(|l| !is_float(l.ty) && l.ty != ValType::V128)
-                    })
+                    .filter(|&&(i, _)| locals.get(i as usize).is_some_and(|l| !is_float(l.ty)))
                     .nth(pin_gprs.len() - 1)
                     .map_or(0, |&(_, w)| w);
                 (weight > displaced).then_some((MEMORY_LAST, k))
@@ -1697,14 +1693,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
 
     fn op_call(&mut self, function_index: u32) {
         let ty = &self.env.module.types[self.env.func_types[function_index as usize] as usize];
-        let callee = if function_index < self.env.num_imported_funcs {
-            Callee::Any
-        } else {
-            Callee::Wasm
-        };
-        self.setup_call(ty, callee);
+        let imported = function_index < self.env.num_imported_funcs;
+        self.setup_call(ty, if imported { Callee::Any } else { Callee::Wasm });
         self.save_pinned();
-        if function_index < self.env.num_imported_funcs {
+        if imported {
             self.a
                 .mov_rm(Size::S64, Gpr::Rax, vmctx(offset_of!(VmContext, funcs)));
             let at = function_index as i64 * core::mem::size_of::<VmFuncRef>() as i64;

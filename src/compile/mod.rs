@@ -382,9 +382,8 @@ fn link(chunks: Vec<Chunk>, stubs: &StubOffsets, num_funcs: usize) -> Result<Com
         func_layout.push((start, i as u32));
     }
     for chunk in chunks {
-        while code.len() % 16 != 0 {
-            code.push(0xcc);
-        }
+        // `int3` between chunks, as `Assembler::pad_to` between functions.
+        code.resize(code.len().next_multiple_of(16), 0xcc);
         let base = code.len() as u32;
         code.extend_from_slice(&chunk.code.bytes);
         relocs.push((base as usize, chunk.code.relocs));

@@ -338,9 +338,8 @@ impl Assembler {
     /// Pads with `int3` up to a multiple of `align` (a power of two), where
     /// no code runs (between functions).
     pub fn pad_to(&mut self, align: usize) {
-        while self.buf.len() & (align - 1) != 0 {
-            self.buf.push(0xcc);
-        }
+        self.buf
+            .resize(self.buf.len().next_multiple_of(align), 0xcc);
     }
 
     fn check_finished(&self) -> Result<(), AsmError> {
