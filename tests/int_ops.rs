@@ -3,7 +3,7 @@
 //! widths, for `x` a local kept in a register (which must keep its value)
 //! and for `x` a computed value, next to a factor that stays an `imul`.
 
-use wasmkern::{Engine, Linker, Module, Store};
+use wasmkern::{Engine, Linker, Module, Store, Val};
 
 /// `(x * k) ^ x`, with `x` read again after the product, and
 /// `((x + 1) * k)`: a pinned local and a computed operand.
@@ -15,6 +15,16 @@ fn wat(ty: &str, k: i64) -> String {
             (func (export "computed") (param $x {ty}) (result {ty})
                 ({ty}.mul ({ty}.add (local.get $x) ({ty}.const 1)) ({ty}.const {k}))))"#
     )
+}
+
+/// `v` in the width `ty` names (an `i32` keeps the low 32 bits, which is
+/// also where a wrapping 64-bit product's low half lies).
+fn val(ty: &str, v: i64) -> Val {
+    if ty == "i32" {
+        Val::I32(v as i32)
+    } else {
+        Val::I64(v)
+    }
 }
 
 #[test]
@@ -29,34 +39,18 @@ fn small_constant_products_wrap_like_multiplication() {
                 .instantiate(&mut store, &module)
                 .unwrap();
             for &x in &inputs {
-                if ty == "i32" {
-                    let x = x as i32;
-                    let k = k as i32;
-                    let pinned = instance
-                        .get_typed_func::<i32, i32>(&mut store, "pinned")
-                        .unwrap();
-                    let computed = instance
-                        .get_typed_func::<i32, i32>(&mut store, "computed")
-                        .unwrap();
-                    assert_eq!(pinned.call(&mut store, x).unwrap(), x.wrapping_mul(k) ^ x);
-                    assert_eq!(
-                        computed.call(&mut store, x).unwrap(),
-                        x.wrapping_add(1).wrapping_mul(k),
-                        "i32 ({x} + 1) * {k}"
-                    );
-                } else {
-                    let pinned = instance
-                        .get_typed_func::<i64, i64>(&mut store, "pinned")
-                        .unwrap();
-                    let computed = instance
-                        .get_typed_func::<i64, i64>(&mut store, "computed")
-                        .unwrap();
-                    assert_eq!(pinned.call(&mut store, x).unwrap(), x.wrapping_mul(k) ^ x);
-                    assert_eq!(
-                        computed.call(&mut store, x).unwrap(),
-                        x.wrapping_add(1).wrapping_mul(k),
-                        "i64 ({x} + 1) * {k}"
-                    );
+                let x = match val(ty, x) {
+                    Val::I32(x) => i64::from(x),
+                    _ => x,
+                };
+                for (name, expected) in [
+                    ("pinned", x.wrapping_mul(k) ^ x),
+                    ("computed", x.wrapping_add(1).wrapping_mul(k)),
+                ] {
+                    let f = instance.get_func(&store, name).unwrap();
+                    let mut out = [val(ty, 0)];
+                    f.call(&mut store, &[val(ty, x)], &mut out).unwrap();
+                    assert_eq!(out[0], val(ty, expected), "{ty} {name} {x} * {k}");
                 }
             }
         }
