@@ -1531,3 +1531,140 @@ fn cpu_features() {
     assert!(host.sse41);
     assert!(CpuFeatures::all().avx2);
 }
+
+// ----- redefining the last instruction -----
+
+/// The loads and `lea`s the compiler may re-emit into a local's register:
+/// each writes all of its destination from a memory operand.
+#[test]
+fn last_load_or_lea_is_emitted_again_into_another_register() {
+    type Emit = fn(&mut Assembler, Gpr, Mem);
+    let cases: [(Emit, Mnemonic, Size, Option<usize>); 7] = [
+        (
+            |a, d, m| a.lea(Size::S32, d, m),
+            Mnemonic::Lea,
+            Size::S32,
+            None,
+        ),
+        (
+            |a, d, m| a.lea(Size::S64, d, m),
+            Mnemonic::Lea,
+            Size::S64,
+            None,
+        ),
+        (
+            |a, d, m| a.mov_rm(Size::S32, d, m),
+            Mnemonic::Mov,
+            Size::S32,
+            Some(4),
+        ),
+        (
+            |a, d, m| a.mov_rm(Size::S64, d, m),
+            Mnemonic::Mov,
+            Size::S64,
+            Some(8),
+        ),
+        (
+            |a, d, m| a.movzx_rm(Size::S32, Size::S8, d, m),
+            Mnemonic::Movzx,
+            Size::S32,
+            Some(1),
+        ),
+        (
+            |a, d, m| a.movsx_rm(Size::S64, Size::S16, d, m),
+            Mnemonic::Movsx,
+            Size::S64,
+            Some(2),
+        ),
+        (
+            |a, d, m| a.movsxd_rm(d, m),
+            Mnemonic::Movsxd,
+            Size::S64,
+            Some(4),
+        ),
+    ];
+    // The operand reads the new destination (r13), as `x = x + 8` does.
+    let mems = [mem_case(13, None, 8), mem_case(0, Some((13, 3)), -129)];
+    for (emit, mnemonic, size, bytes) in cases {
+        for mc in &mems {
+            let b = asm(|a| {
+                a.nop();
+                emit(a, Gpr::Rax, mc.0);
+                assert!(!a.redefine_last_gpr(Gpr::Rcx, Gpr::R13), "not rcx's");
+                assert!(a.redefine_last_gpr(Gpr::Rax, Gpr::R13));
+                // Again: the re-emitted instruction is now the last one.
+                assert!(a.redefine_last_gpr(Gpr::R13, Gpr::Rdx));
+            });
+            let all = decode_all(&b);
+            assert_eq!(all.len(), 2, "{b:02x?}");
+            assert_eq!(all[0].mnemonic(), Mnemonic::Nop);
+            let got = operands(&all[1], &[Op::R(R::None), m(mc, bytes)]);
+            assert_eq!(
+                (all[1].mnemonic(), got),
+                (mnemonic, vec![Op::R(reg(size, 2)), m(mc, bytes)]),
+                "{b:02x?}"
+            );
+        }
+    }
+    let b = asm(|a| {
+        a.sse_rm(SseOp::MOVSD, Xmm::Xmm0, Mem::base(Gpr::R14, 16));
+        assert!(a.redefine_last_xmm(Xmm::Xmm0, Xmm::Xmm9));
+        assert!(!a.redefine_last_gpr(Gpr::Rcx, Gpr::Rax), "an xmm load");
+    });
+    let mc = mem_case(14, None, 16);
+    check(&b, Mnemonic::Movsd, &[Op::R(R::XMM9), m(&mc, Some(8))]);
+}
+
+/// Anything that would make re-emitting the last instruction wrong keeps
+/// it: an instruction after it, a label bound after it (code jumps there
+/// without running it), a partial write, a read of the destination, a
+/// RIP-relative operand, or the end of a piece of code.
+#[test]
+fn last_instruction_stays_when_it_cannot_be_redefined() {
+    let at = Mem::base(Gpr::Rsi, 4);
+    type Setup = fn(&mut Assembler);
+    let refusals: [(&str, Setup); 8] = [
+        ("instruction after", |a| {
+            a.mov_rm(Size::S32, Gpr::Rax, Mem::base(Gpr::Rsi, 4));
+            a.nop();
+        }),
+        ("label bound after", |a| {
+            let l = a.new_label();
+            a.jmp(l);
+            a.mov_rm(Size::S32, Gpr::Rax, Mem::base(Gpr::Rsi, 4));
+            a.bind(l);
+        }),
+        ("8-bit load", |a| {
+            a.mov_rm(Size::S8, Gpr::Rax, Mem::base(Gpr::Rsi, 4))
+        }),
+        ("16-bit load", |a| {
+            a.mov_rm(Size::S16, Gpr::Rax, Mem::base(Gpr::Rsi, 4))
+        }),
+        ("16-bit lea", |a| {
+            a.lea(Size::S16, Gpr::Rax, Mem::base(Gpr::Rsi, 4))
+        }),
+        ("reads its destination", |a| {
+            a.alu_rm(AluOp::Add, Size::S32, Gpr::Rax, Mem::base(Gpr::Rsi, 4))
+        }),
+        ("rip-relative", |a| {
+            let l = a.new_label();
+            a.bind(l);
+            a.emit_u8(0xcc);
+            a.lea(Size::S64, Gpr::Rax, Mem::rip(l));
+        }),
+        ("sealed", |a| {
+            a.mov_rm(Size::S32, Gpr::Rax, Mem::base(Gpr::Rsi, 4));
+            a.seal().unwrap();
+        }),
+    ];
+    for (what, setup) in refusals {
+        let mut a = Assembler::new();
+        setup(&mut a);
+        let before = a.offset();
+        assert!(!a.redefine_last_gpr(Gpr::Rax, Gpr::R13), "{what}");
+        assert_eq!(a.offset(), before, "{what}");
+    }
+    let mut a = Assembler::new();
+    a.sse_rm(SseOp::ADDSD, Xmm::Xmm0, at);
+    assert!(!a.redefine_last_xmm(Xmm::Xmm0, Xmm::Xmm9), "addsd merges");
+}

@@ -20,6 +20,11 @@
 //! Merge convention: at every label (block ends, loop headers, `else`) all
 //! operands are in their home slots. Branches move the carried values to
 //! the home slots of the target's positions first.
+//!
+//! Writes to a pinned local need no copy when the value's last instruction
+//! was a load or `lea` into a fresh register: `local.set` has the assembler
+//! emit that instruction again into the local's register
+//! ([`Assembler::redefine_last_gpr`]).
 
 use super::dispatch::{Dispatch, TableJump, Watch};
 use super::stack::{ALLOCATABLE_GPRS, Loc, RegSet, SCRATCH, SCRATCH_XMM, SCRATCH2, Val, is_float};
@@ -113,6 +118,15 @@ const PIN_XMMS: [Xmm; 7] = [
 ];
 
 const SAVED_VMCTX: i32 = -8;
+
+/// How the value stack refers to a pinned local's register, `pin`.
+fn pinned_read(pin: Loc) -> Loc {
+    match pin {
+        Loc::Gpr(p) => Loc::PinnedGpr(p),
+        Loc::Xmm(p) => Loc::PinnedXmm(p),
+        other => other,
+    }
+}
 
 /// What a call may reach, for [`FuncCompiler::setup_call`].
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -1868,11 +1882,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 Loc::Xmm(x) => self.regs.take_xmm(x),
                 _ => {}
             }
-            self.detach_pinned(match pin {
-                Loc::Gpr(p) => Loc::PinnedGpr(p),
-                Loc::Xmm(p) => Loc::PinnedXmm(p),
-                other => other,
-            });
+            self.detach_pinned(pinned_read(pin));
             match v.loc {
                 Loc::Gpr(r) => self.regs.free_gpr(r),
                 Loc::Xmm(x) => self.regs.free_xmm(x),
@@ -1880,6 +1890,30 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             }
             if let Loc::Gpr(p) = pin {
                 self.checked_ends[p.enc() as usize & 15] = 0;
+            }
+            // A value the last instruction loaded or computed by `lea` is
+            // loaded or computed into the local's register instead, saving
+            // a `mov` (the assembler refuses when anything came between,
+            // such as a copy `detach_pinned` made of the old value, or a
+            // label other code jumps to). A `local.tee` then leaves a read
+            // of the local on the stack.
+            let end = self.a.offset() as u32;
+            let redefined = match (pin, v.loc) {
+                (Loc::Gpr(p), Loc::Gpr(r)) => self.a.redefine_last_gpr(r, p),
+                (Loc::Xmm(p), Loc::Xmm(x)) => self.a.redefine_last_xmm(x, p),
+                _ => false,
+            };
+            if redefined {
+                // A guarded load's fault site ends where the load now does.
+                if let Some(site) = self.fault_sites.last_mut()
+                    && site.end == end
+                {
+                    site.end = self.a.offset() as u32;
+                }
+                if tee {
+                    self.push(v.ty, pinned_read(pin));
+                }
+                return;
             }
             match (pin, v.loc) {
                 (Loc::Gpr(p), Loc::Gpr(r) | Loc::PinnedGpr(r)) => {

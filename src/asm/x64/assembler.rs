@@ -146,6 +146,22 @@ struct Fixup {
     next: u32,
 }
 
+/// The last instruction emitted, when it only writes its `reg` field's
+/// register from a memory operand (a load or `lea`): enough to emit it
+/// again with another destination ([`Assembler::redefine_last_gpr`]).
+#[derive(Clone, Copy, Debug)]
+struct LastDef {
+    start: u32,
+    end: u32,
+    prefixes: Prefixes,
+    opcode: [u8; 2],
+    opcode_len: u8,
+    /// Register encoding of the destination, and whether it is an XMM one.
+    dst: u8,
+    xmm: bool,
+    mem: Mem,
+}
+
 /// An x86-64 assembler writing into a byte buffer.
 #[derive(Clone, Debug, Default)]
 pub struct Assembler {
@@ -154,6 +170,7 @@ pub struct Assembler {
     fixups: Vec<Fixup>,
     relocs: Vec<Reloc>,
     error: Option<AsmError>,
+    last_def: Option<LastDef>,
 }
 
 /// Prefixes for an integer operation of `size`.
@@ -244,6 +261,8 @@ impl Assembler {
     /// Binds `label` to the current position and patches every reference
     /// emitted so far.
     pub fn bind(&mut self, label: Label) {
+        // Code may now jump in after the last instruction, so it must stay.
+        self.last_def = None;
         let here = self.buf.len() as u32;
         let Some(state) = self.labels.get_mut(label.0 as usize) else {
             self.record(AsmError::UnknownLabel(label));
@@ -327,6 +346,7 @@ impl Assembler {
         self.check_finished()?;
         self.labels.clear();
         self.fixups.clear();
+        self.last_def = None;
         Ok(())
     }
 
@@ -423,6 +443,56 @@ impl Assembler {
             let end = self.buf.len();
             self.use_label32(at, end, label, disp);
         }
+    }
+
+    /// Emits `opcode dst, [mem]` for an instruction that writes all of
+    /// `dst` without reading it, and remembers it for
+    /// [`Self::redefine_last_gpr`] (unless `mem` is RIP-relative: its
+    /// label reference cannot be emitted twice).
+    fn def_inst(&mut self, p: Prefixes, opcode: &[u8], dst: u8, xmm: bool, mem: Mem) {
+        let start = self.buf.len() as u32;
+        self.inst(p, opcode, dst, Rm::Mem(&mem), &[]);
+        if matches!(mem, Mem::Rip { .. }) || opcode.len() > 2 {
+            return;
+        }
+        let mut op = [0; 2];
+        op[..opcode.len()].copy_from_slice(opcode);
+        self.last_def = Some(LastDef {
+            start,
+            end: self.buf.len() as u32,
+            prefixes: p,
+            opcode: op,
+            opcode_len: opcode.len() as u8,
+            dst,
+            xmm,
+            mem,
+        });
+    }
+
+    /// If the last instruction emitted (with nothing bound or emitted
+    /// since) is a load or `lea` into `from`, emits it again into `to`
+    /// instead and returns true: the compiler stores a computed value into
+    /// a local's register without a `mov`. `from` then holds nothing.
+    pub fn redefine_last_gpr(&mut self, from: Gpr, to: Gpr) -> bool {
+        self.redefine_last(from.enc(), to.enc(), false)
+    }
+
+    /// [`Self::redefine_last_gpr`] for an XMM load.
+    pub fn redefine_last_xmm(&mut self, from: Xmm, to: Xmm) -> bool {
+        self.redefine_last(from.enc(), to.enc(), true)
+    }
+
+    fn redefine_last(&mut self, from: u8, to: u8, xmm: bool) -> bool {
+        let Some(d) = self.last_def else {
+            return false;
+        };
+        if d.end as usize != self.buf.len() || d.dst != from || d.xmm != xmm {
+            return false;
+        }
+        self.buf.truncate(d.start as usize);
+        let opcode = d.opcode;
+        self.def_inst(d.prefixes, &opcode[..d.opcode_len as usize], to, xmm, d.mem);
+        true
     }
 
     /// Emits `opcode` followed by a 32-bit displacement to `label`.
@@ -658,7 +728,11 @@ impl Assembler {
     /// `lea dst, [mem]` (16/32/64 bits).
     pub fn lea(&mut self, size: Size, dst: Gpr, mem: Mem) {
         assert_not_byte(size, "lea");
-        self.inst(sized(size), &[0x8D], dst.enc(), Rm::Mem(&mem), &[]);
+        if size == Size::S16 {
+            self.inst(sized(size), &[0x8D], dst.enc(), Rm::Mem(&mem), &[]);
+        } else {
+            self.def_inst(sized(size), &[0x8D], dst.enc(), false, mem);
+        }
     }
 
     // ----- moves -----
@@ -678,6 +752,11 @@ impl Assembler {
     /// `mov dst, [mem]` (a load).
     pub fn mov_rm(&mut self, size: Size, dst: Gpr, mem: Mem) {
         let opc = 0x8A | u8::from(size != Size::S8);
+        // 8- and 16-bit loads keep the rest of `dst`.
+        if matches!(size, Size::S32 | Size::S64) {
+            self.def_inst(sized(size), &[opc], dst.enc(), false, mem);
+            return;
+        }
         self.inst(
             sized_bytes(size, &[dst]),
             &[opc],
@@ -772,7 +851,17 @@ impl Assembler {
     /// `movzx dst, [mem]`: a zero-extending 8- or 16-bit load.
     pub fn movzx_rm(&mut self, to: Size, from: Size, dst: Gpr, mem: Mem) {
         let opc = Self::extend_opcode(from, false);
-        self.inst(sized(to), &opc, dst.enc(), Rm::Mem(&mem), &[]);
+        self.extend_rm(to, &opc, dst, mem);
+    }
+
+    /// A `movzx`/`movsx` load: it writes all of `dst` unless `to` is 16
+    /// bits.
+    fn extend_rm(&mut self, to: Size, opcode: &[u8], dst: Gpr, mem: Mem) {
+        if to == Size::S16 {
+            self.inst(sized(to), opcode, dst.enc(), Rm::Mem(&mem), &[]);
+        } else {
+            self.def_inst(sized(to), opcode, dst.enc(), false, mem);
+        }
     }
 
     /// `movsx dst, src`: sign-extends the `from` (8 or 16) bits of `src`
@@ -794,7 +883,7 @@ impl Assembler {
     /// `movsx dst, [mem]`: a sign-extending 8- or 16-bit load.
     pub fn movsx_rm(&mut self, to: Size, from: Size, dst: Gpr, mem: Mem) {
         let opc = Self::extend_opcode(from, true);
-        self.inst(sized(to), &opc, dst.enc(), Rm::Mem(&mem), &[]);
+        self.extend_rm(to, &opc, dst, mem);
     }
 
     /// `movsxd dst64, src32`.
@@ -804,7 +893,7 @@ impl Assembler {
 
     /// `movsxd dst64, dword [mem]`.
     pub fn movsxd_rm(&mut self, dst: Gpr, mem: Mem) {
-        self.inst(sized(Size::S64), &[0x63], dst.enc(), Rm::Mem(&mem), &[]);
+        self.def_inst(sized(Size::S64), &[0x63], dst.enc(), false, mem);
     }
 
     /// `xchg a, b`.
@@ -1093,6 +1182,15 @@ impl Assembler {
 
     /// `op dst, [mem]`.
     pub fn sse_rm(&mut self, op: SseOp, dst: Xmm, mem: Mem) {
+        // Loads write all of `dst`; arithmetic from memory merges into it.
+        if matches!(op, SseOp::MOVSS | SseOp::MOVSD) {
+            let p = Prefixes {
+                mandatory: op.prefix.byte(),
+                ..Prefixes::default()
+            };
+            self.def_inst(p, op.opcode, dst.enc(), true, mem);
+            return;
+        }
         self.sse(op, false, dst.enc(), Rm::Mem(&mem), &[]);
     }
 

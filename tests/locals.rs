@@ -1,0 +1,122 @@
+//! Locals kept in registers, written without a copy: when the value a
+//! `local.set` or `local.tee` stores was just loaded or computed by a
+//! `lea`, the compiler emits that instruction again into the local's
+//! register. Each test pins down a case where doing so carelessly would
+//! give a wrong value or lose a trap, in both memory modes.
+
+use wasmkern::{Config, Engine, Instance, Module, Store, Trap};
+
+const WAT: &str = r#"(module
+    (memory 1)
+    (data (i32.const 0) "\2a\00\00\00")
+    (data (i32.const 8) "\00\00\00\00\00\00\f8\3f")
+
+    ;; The local's old value is still on the stack below the tee: it must
+    ;; be read before the load overwrites the register. old - loaded.
+    (func (export "tee_under_old") (param $p i32) (param $x i32) (result i32)
+      (i32.sub (local.get $x) (local.tee $x (i32.load (local.get $p)))))
+
+    ;; The tee's value stays on the stack while the local is set again:
+    ;; it must keep the loaded value. loaded + 1.
+    (func (export "tee_then_set") (param $p i32) (result i32) (local $x i32)
+      (i32.add
+        (local.tee $x (i32.load (local.get $p)))
+        (block (result i32) (local.set $x (i32.const 100)) (i32.const 1))))
+
+    ;; x = x + 8 in a loop (a lea reading the register it writes), the
+    ;; tee's value compared after it.
+    (func (export "count_up") (param $n i32) (result i32) (local $x i32) (local $k i32)
+      (loop $l
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br_if $l (i32.lt_u (local.tee $x (i32.add (local.get $x) (i32.const 8)))
+                            (local.get $n))))
+      (i32.add (i32.mul (local.get $k) (i32.const 1000)) (local.get $x)))
+
+    ;; One arm of an `if` ends with a load, then come the merge point and
+    ;; the set: the value must reach the local from either arm. (A label
+    ;; bound after a load stops the rewrite: tests/asm_x64.rs.)
+    (func (export "pick_else_loads") (param $c i32) (result i32) (local $x i32)
+      (local.set $x
+        (if (result i32) (local.get $c)
+          (then (i32.const 7))
+          (else (i32.load (i32.const 0)))))
+      (local.get $x))
+    (func (export "pick_then_loads") (param $c i32) (result i32) (local $x i32)
+      (local.set $x
+        (if (result i32) (local.get $c)
+          (then (i32.load (i32.const 0)))
+          (else (i32.const 7))))
+      (local.get $x))
+
+    ;; A load into the local's register still traps out of bounds (with
+    ;; guard regions, the fault must lie in the load's fault site).
+    (func (export "load_into") (param $p i32) (result i32) (local $x i32)
+      (local.set $x (i32.const 5))
+      (local.set $x (i32.load (local.get $p)))
+      (local.get $x))
+
+    ;; Floats: old - loaded, and a load into the local.
+    (func (export "f64_tee_under_old") (param $p i32) (param $f f64) (result f64)
+      (f64.sub (local.get $f) (local.tee $f (f64.load (local.get $p)))))
+    (func (export "f64_load_into") (param $p i32) (result f64) (local $f f64)
+      (local.set $f (f64.load (local.get $p)))
+      (f64.add (local.get $f) (local.get $f))))"#;
+
+fn instance(guard: bool) -> (Store<()>, Instance) {
+    let engine = Engine::new(Config::new().guard_regions(guard)).unwrap();
+    let module = Module::new(&engine, wat::parse_str(WAT).unwrap()).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    (store, instance)
+}
+
+#[test]
+fn integer_locals_written_in_place() {
+    for guard in [false, true] {
+        let (mut store, i) = instance(guard);
+        let tee_under_old = i.get_typed_func::<(i32, i32), i32>(&store, "tee_under_old");
+        assert_eq!(tee_under_old.unwrap().call(&mut store, (0, 50)).unwrap(), 8);
+        let tee_then_set = i
+            .get_typed_func::<i32, i32>(&store, "tee_then_set")
+            .unwrap();
+        assert_eq!(tee_then_set.call(&mut store, 0).unwrap(), 43);
+        let count_up = i.get_typed_func::<i32, i32>(&store, "count_up").unwrap();
+        assert_eq!(count_up.call(&mut store, 80).unwrap(), 10_080);
+        assert_eq!(count_up.call(&mut store, 1).unwrap(), 1_008);
+        for (name, when_set, when_clear) in [("pick_else_loads", 7, 42), ("pick_then_loads", 42, 7)]
+        {
+            let pick = i.get_typed_func::<i32, i32>(&store, name).unwrap();
+            assert_eq!(pick.call(&mut store, 1).unwrap(), when_set, "{name}");
+            assert_eq!(pick.call(&mut store, 0).unwrap(), when_clear, "{name}");
+        }
+    }
+}
+
+#[test]
+fn loads_into_locals_trap_out_of_bounds() {
+    for guard in [false, true] {
+        let (mut store, i) = instance(guard);
+        let load_into = i.get_typed_func::<i32, i32>(&store, "load_into").unwrap();
+        assert_eq!(load_into.call(&mut store, 0).unwrap(), 42);
+        assert_eq!(load_into.call(&mut store, 65_532).unwrap(), 0);
+        for p in [65_533, -4] {
+            let err = load_into.call(&mut store, p).unwrap_err();
+            assert_eq!(err.trap(), Some(Trap::MemoryOutOfBounds), "guard {guard}");
+        }
+        let f64_load_into = i
+            .get_typed_func::<i32, f64>(&store, "f64_load_into")
+            .unwrap();
+        assert_eq!(f64_load_into.call(&mut store, 8).unwrap(), 3.0);
+        let err = f64_load_into.call(&mut store, 65_529).unwrap_err();
+        assert_eq!(err.trap(), Some(Trap::MemoryOutOfBounds), "guard {guard}");
+    }
+}
+
+#[test]
+fn float_locals_written_in_place() {
+    for guard in [false, true] {
+        let (mut store, i) = instance(guard);
+        let tee = i.get_typed_func::<(i32, f64), f64>(&store, "f64_tee_under_old");
+        assert_eq!(tee.unwrap().call(&mut store, (8, 10.0)).unwrap(), 8.5);
+    }
+}
