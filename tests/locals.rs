@@ -9,7 +9,9 @@ use wasmkern::{Config, Engine, Instance, Module, Store, Trap};
 const WAT: &str = r#"(module
     (memory 1)
     (data (i32.const 0) "\2a\00\00\00")
+    (data (i32.const 4) "\f0\ff\ff\ff")
     (data (i32.const 8) "\00\00\00\00\00\00\f8\3f")
+    (data (i32.const 16) "\07\00\00\00\09\00\00\00")
 
     ;; The local's old value is still on the stack below the tee: it must
     ;; be read before the load overwrites the register. old - loaded.
@@ -55,6 +57,28 @@ const WAT: &str = r#"(module
       (local.set $x (i32.load (local.get $p)))
       (local.get $x))
 
+    ;; Sums (`lea`s) of a computed value into a local, widened after: an
+    ;; i32 sum must wrap and leave the upper half zero.
+    (func (export "sum32") (param $a i32) (param $b i32) (result i64) (local $x i32)
+      (local.set $x (i32.add (i32.mul (local.get $a) (i32.const 7)) (local.get $b)))
+      (local.set $x (i32.add (local.get $x) (i32.const 0x7fffffff)))
+      (i64.extend_i32_u (i32.add (i32.xor (local.get $a) (local.get $b)) (i32.const -0x80000000)))
+      (i64.shl (i64.const 32))
+      (i64.xor (i64.const 32))
+      (i64.xor (i64.extend_i32_u (local.get $x))))
+    (func (export "sum64") (param $a i64) (param $b i64) (result i64) (local $x i64)
+      (local.set $x (i64.add (i64.mul (local.get $a) (i64.const 7)) (local.get $b)))
+      (local.set $x (i64.add (local.get $x) (i64.const -0x80000000)))
+      (local.get $x))
+
+    ;; 0xfffffff0 + 0x20 and + $k wrap to small addresses: an i32 sum
+    ;; computed in 64 bits would be out of bounds.
+    (func (export "wrapped_address") (param $k i32) (result i32) (local $x i32)
+      (local.set $x (i32.add (i32.load (i32.const 4)) (i32.const 0x20)))
+      (i32.add
+        (i32.load (local.get $x))
+        (i32.load (i32.add (i32.load (i32.const 4)) (local.get $k)))))
+
     ;; Floats: old - loaded, and a load into the local.
     (func (export "f64_tee_under_old") (param $p i32) (param $f f64) (result f64)
       (f64.sub (local.get $f) (local.tee $f (f64.load (local.get $p)))))
@@ -89,6 +113,33 @@ fn integer_locals_written_in_place() {
             assert_eq!(pick.call(&mut store, 1).unwrap(), when_set, "{name}");
             assert_eq!(pick.call(&mut store, 0).unwrap(), when_clear, "{name}");
         }
+    }
+}
+
+#[test]
+fn sums_into_locals_wrap() {
+    let cases: [(i32, i32); 4] = [(0, 0), (1, -8), (i32::MAX, i32::MAX), (i32::MIN, 3)];
+    for guard in [false, true] {
+        let (mut store, i) = instance(guard);
+        let sum32 = i
+            .get_typed_func::<(i32, i32), i64>(&store, "sum32")
+            .unwrap();
+        let sum64 = i
+            .get_typed_func::<(i64, i64), i64>(&store, "sum64")
+            .unwrap();
+        for (a, b) in cases {
+            let x = a.wrapping_mul(7).wrapping_add(b).wrapping_add(i32::MAX) as u32;
+            let y = ((a ^ b) as u32).wrapping_add(0x8000_0000);
+            let want = (u64::from(y) << 32 ^ 32) ^ u64::from(x);
+            assert_eq!(sum32.call(&mut store, (a, b)).unwrap() as u64, want);
+            let (a, b) = (i64::from(a) << 20, i64::from(b) * 0x1_0000_0001);
+            let want = a.wrapping_mul(7).wrapping_add(b).wrapping_sub(0x8000_0000);
+            assert_eq!(sum64.call(&mut store, (a, b)).unwrap(), want);
+        }
+        let wrapped = i
+            .get_typed_func::<i32, i32>(&store, "wrapped_address")
+            .unwrap();
+        assert_eq!(wrapped.call(&mut store, 0x24).unwrap(), 16, "guard {guard}");
     }
 }
 

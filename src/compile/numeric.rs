@@ -422,13 +422,22 @@ impl FuncCompiler<'_, '_, '_> {
             self.push_gpr(ty, b);
             return;
         }
+        // Sums are `lea`s (as fast as `add`, and flags are never read
+        // after one): a `local.set` can then compute the sum straight into
+        // the local's register.
         if let Some(imm) = self.pop_imm32(ty) {
             let a = self.pop_gpr();
-            self.a.alu_ri(op, size, a, imm);
+            match op {
+                AluOp::Add => self.a.lea(size, a, Mem::base(a, imm)),
+                _ => self.a.alu_ri(op, size, a, imm),
+            }
             self.push_gpr(ty, a);
         } else {
             let (a, b) = self.pop_gpr_pair();
-            self.a.alu_rr(op, size, a, b);
+            match op {
+                AluOp::Add => self.a.lea(size, a, Mem::indexed(a, b, Scale::X1, 0)),
+                _ => self.a.alu_rr(op, size, a, b),
+            }
             self.push_gpr(ty, a);
         }
     }
