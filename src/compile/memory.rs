@@ -277,6 +277,16 @@ impl FuncCompiler<'_, '_, '_> {
                 self.a.sse_mr(op, at, x);
             }
             _ => {
+                // A constant goes in as an immediate, not through a
+                // register (a 64-bit one if it fits sign-extended in 32).
+                if let Loc::Const(bits) = v.loc
+                    && let Some(imm) = store_immediate(size, bits)
+                {
+                    self.pop();
+                    let at = self.address(memarg, size.bytes());
+                    self.a.mov_mi(size, at, imm);
+                    return;
+                }
                 let r = self.pop_gpr_read();
                 self.regs.take_gpr(r);
                 let at = self.address(memarg, size.bytes());
@@ -308,5 +318,14 @@ impl FuncCompiler<'_, '_, '_> {
             Mem::base(SCRATCH, offset_of!(ExecContext, payload) as i32),
         );
         self.push_gpr(ValType::I32, r);
+    }
+}
+
+/// The `mov [mem], imm` immediate storing `bits` at `size`, if there is one
+/// (narrower stores keep the low bits).
+fn store_immediate(size: Size, bits: u64) -> Option<i32> {
+    match size {
+        Size::S64 => i32::try_from(bits as i64).ok(),
+        _ => Some(bits as i32),
     }
 }
