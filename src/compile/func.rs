@@ -107,6 +107,10 @@ pub(crate) const MEMORY_BASE: Gpr = Gpr::R14;
 /// integer local that would otherwise have one, when the accesses weigh
 /// more; never `rsi`/`rdi`, which the string instructions need.
 pub(crate) const MEMORY_LAST: Gpr = Gpr::Rbx;
+/// The least weight of accesses that pays for [`MEMORY_LAST`]: holding the
+/// bound costs a save, a load and a restore of the register, so a few
+/// accesses outside loops (a comparator's two loads) check from memory.
+const MEMORY_LAST_MIN_WEIGHT: u32 = 4;
 /// Registers that hold pinned float locals (the value stack keeps xmm0-7).
 const PIN_XMMS: [Xmm; 7] = [
     Xmm::Xmm8,
@@ -360,7 +364,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                     .filter(|&&(i, _)| locals.get(i as usize).is_some_and(|l| !is_float(l.ty)))
                     .nth(pin_gprs.len() - 1)
                     .map_or(0, |&(_, w)| w);
-                (weight > displaced).then_some((MEMORY_LAST, k))
+                (weight > displaced && weight >= MEMORY_LAST_MIN_WEIGHT).then_some((MEMORY_LAST, k))
             });
         let pin_gprs = if memory_last.is_some() {
             &pin_gprs[1..]
