@@ -9,8 +9,8 @@
 
 use iced_x86::{Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register};
 use wasmkern::asm::x64::{
-    AluOp, AsmError, Assembler, Cond, CpuFeatures, Gpr, Mem, RelocKind, RoundMode, Scale, ShiftOp,
-    Size, SseOp, UnaryOp, Xmm, XmmShift,
+    Addend, AluOp, AsmError, Assembler, Cond, CpuFeatures, Gpr, Mem, RelocKind, RoundMode, Scale,
+    ShiftOp, Size, SseOp, UnaryOp, Xmm, XmmShift,
 };
 
 // ----- independent register tables -----
@@ -1583,8 +1583,13 @@ fn last_load_or_lea_is_emitted_again_into_another_register() {
             Some(4),
         ),
     ];
-    // The operand reads the new destination (r13), as `x = x + 8` does.
-    let mems = [mem_case(13, None, 8), mem_case(0, Some((13, 3)), -129)];
+    // Without a REX prefix (one is inserted for r13), and with one; the
+    // operand reading the new destination (r13), as `x = x + 8` does.
+    let mems = [
+        mem_case(6, None, 8),
+        mem_case(13, None, 8),
+        mem_case(0, Some((13, 3)), -129),
+    ];
     for (emit, mnemonic, size, bytes) in cases {
         for mc in &mems {
             let b = asm(|a| {
@@ -1606,13 +1611,50 @@ fn last_load_or_lea_is_emitted_again_into_another_register() {
             );
         }
     }
-    let b = asm(|a| {
-        a.sse_rm(SseOp::MOVSD, Xmm::Xmm0, Mem::base(Gpr::R14, 16));
-        assert!(a.redefine_last_xmm(Xmm::Xmm0, Xmm::Xmm9));
-        assert!(!a.redefine_last_gpr(Gpr::Rcx, Gpr::Rax), "an xmm load");
-    });
-    let mc = mem_case(14, None, 16);
-    check(&b, Mnemonic::Movsd, &[Op::R(R::XMM9), m(&mc, Some(8))]);
+    for mc in [mem_case(6, None, 16), mem_case(14, None, 16)] {
+        let b = asm(|a| {
+            a.sse_rm(SseOp::MOVSD, Xmm::Xmm0, mc.0);
+            assert!(a.redefine_last_xmm(Xmm::Xmm0, Xmm::Xmm9));
+            assert!(!a.redefine_last_gpr(Gpr::Rcx, Gpr::Rax), "an xmm load");
+        });
+        check(&b, Mnemonic::Movsd, &[Op::R(R::XMM9), m(&mc, Some(8))]);
+        let b = asm(|a| {
+            a.sse_rm(SseOp::MOVSS, Xmm::Xmm12, mc.0);
+            assert!(a.redefine_last_xmm(Xmm::Xmm12, Xmm::Xmm3));
+        });
+        check(&b, Mnemonic::Movss, &[Op::R(R::XMM3), m(&mc, Some(4))]);
+    }
+}
+
+/// A sum's `add` stays an `add` unless redefined, and then is a `lea` of
+/// its two operands into the new destination.
+#[test]
+fn last_sum_becomes_a_lea_into_another_register() {
+    for size in [Size::S32, Size::S64] {
+        for (addend, index, disp) in [
+            (Addend::Imm(8), None, 8),
+            (Addend::Imm(i32::MIN), None, i32::MIN),
+            (Addend::Reg(Gpr::R9), Some((9, 0)), 0),
+        ] {
+            let b = asm(|a| a.add_sum(size, Gpr::Rcx, addend));
+            let want = match addend {
+                Addend::Imm(v) => imm(bits(size), v.into()),
+                Addend::Reg(r) => Op::R(reg(size, r.enc() as usize)),
+            };
+            check(&b, Mnemonic::Add, &[Op::R(reg(size, 1)), want]);
+            for to in [13, 6] {
+                let b = asm(|a| {
+                    a.add_sum(size, Gpr::Rcx, addend);
+                    assert!(a.redefine_last_gpr(Gpr::Rcx, GPRS[to]));
+                });
+                let mc = mem_case(1, index, disp);
+                check(&b, Mnemonic::Lea, &[Op::R(reg(size, to)), m(&mc, None)]);
+            }
+        }
+    }
+    let mut a = Assembler::new();
+    a.add_sum(Size::S16, Gpr::Rcx, Addend::Imm(1));
+    assert!(!a.redefine_last_gpr(Gpr::Rcx, Gpr::R13), "16-bit sum");
 }
 
 /// Anything that would make re-emitting the last instruction wrong keeps

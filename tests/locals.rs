@@ -73,11 +73,10 @@ const WAT: &str = r#"(module
 
     ;; 0xfffffff0 + 0x20 and + $k wrap to small addresses: an i32 sum
     ;; computed in 64 bits would be out of bounds.
-    (func (export "wrapped_address") (param $k i32) (result i32) (local $x i32)
+    (func (export "wrapped_address") (param $k i32) (result i32) (local $x i32) (local $y i32)
       (local.set $x (i32.add (i32.load (i32.const 4)) (i32.const 0x20)))
-      (i32.add
-        (i32.load (local.get $x))
-        (i32.load (i32.add (i32.load (i32.const 4)) (local.get $k)))))
+      (local.set $y (i32.add (i32.load (i32.const 4)) (local.get $k)))
+      (i32.add (i32.load (local.get $x)) (i32.load (local.get $y))))
 
     ;; Floats: old - loaded, and a load into the local.
     (func (export "f64_tee_under_old") (param $p i32) (param $f f64) (result f64)

@@ -24,8 +24,8 @@
 //! Writes to a pinned local need no copy when the value's last instruction
 //! was a load or `lea` into a fresh register: `local.set` has the assembler
 //! emit that instruction again into the local's register
-//! ([`Assembler::redefine_last_gpr`]). Integer sums are `lea`s for that
-//! reason, so `x = y + z` and `x = x + 8` are one instruction.
+//! ([`Assembler::redefine_last_gpr`]), and a sum's `add` becomes a `lea`
+//! into it, so `x = y + z` and `x = x + 8` are one instruction.
 
 use super::dispatch::{Dispatch, TableJump, Watch};
 use super::stack::{ALLOCATABLE_GPRS, Loc, RegSet, SCRATCH, SCRATCH_XMM, SCRATCH2, Val, is_float};

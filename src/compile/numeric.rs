@@ -5,7 +5,7 @@ use super::func::FuncCompiler;
 use super::stack::{Loc, SCRATCH, SCRATCH_XMM, SCRATCH2, Val};
 use crate::abi::TrapCode;
 use crate::asm::x64::{
-    AluOp, Cond, Gpr, Mem, RoundMode, Scale, ShiftOp, Size, SseOp, UnaryOp, Xmm,
+    Addend, AluOp, Cond, Gpr, Mem, RoundMode, Scale, ShiftOp, Size, SseOp, UnaryOp, Xmm,
 };
 use crate::decode::{Operator, ValType};
 use crate::error::Result;
@@ -422,20 +422,19 @@ impl FuncCompiler<'_, '_, '_> {
             self.push_gpr(ty, b);
             return;
         }
-        // Sums are `lea`s (as fast as `add`, and flags are never read
-        // after one): a `local.set` can then compute the sum straight into
-        // the local's register.
+        // Sums are emitted so that a `local.set` of the result can make
+        // them a `lea` into the local's register.
         if let Some(imm) = self.pop_imm32(ty) {
             let a = self.pop_gpr();
             match op {
-                AluOp::Add => self.a.lea(size, a, Mem::base(a, imm)),
+                AluOp::Add => self.a.add_sum(size, a, Addend::Imm(imm)),
                 _ => self.a.alu_ri(op, size, a, imm),
             }
             self.push_gpr(ty, a);
         } else {
             let (a, b) = self.pop_gpr_pair();
             match op {
-                AluOp::Add => self.a.lea(size, a, Mem::indexed(a, b, Scale::X1, 0)),
+                AluOp::Add => self.a.add_sum(size, a, Addend::Reg(b)),
                 _ => self.a.alu_rr(op, size, a, b),
             }
             self.push_gpr(ty, a);

@@ -19,7 +19,7 @@ use core::fmt;
 
 use super::cond::Cond;
 use super::encode::{self, Prefixes, RipHole, Rm};
-use super::operand::{Label, Mem};
+use super::operand::{Label, Mem, Scale};
 use super::regs::{Gpr, Size, Xmm};
 use super::sse::{SseOp, XmmShift};
 
@@ -146,20 +146,35 @@ struct Fixup {
     next: u32,
 }
 
-/// The last instruction emitted, when it only writes its `reg` field's
-/// register from a memory operand (a load or `lea`): enough to emit it
-/// again with another destination ([`Assembler::redefine_last_gpr`]).
+/// The last instruction emitted, when [`Assembler::redefine_last_gpr`]
+/// can give it another destination: where it lies and what it is.
 #[derive(Clone, Copy, Debug)]
 struct LastDef {
     start: u32,
     end: u32,
-    prefixes: Prefixes,
-    opcode: [u8; 2],
-    opcode_len: u8,
     /// Register encoding of the destination, and whether it is an XMM one.
     dst: u8,
     xmm: bool,
-    mem: Mem,
+    kind: DefKind,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum DefKind {
+    /// A load or `lea`, which writes all of its ModRM `reg` field's
+    /// register without reading it; `opcode_len` opcode bytes (1 or 2)
+    /// follow the prefixes, then ModRM. Redefined in place.
+    Load { opcode_len: u8 },
+    /// `add dst, addend` (32 or 64 bits), redefined as `lea`.
+    Sum { size: Size, addend: Addend },
+}
+
+/// What [`Assembler::add_sum`] adds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Addend {
+    /// A constant (sign-extended for 64 bits).
+    Imm(i32),
+    /// A register's value.
+    Reg(Gpr),
 }
 
 /// An x86-64 assembler writing into a byte buffer.
@@ -448,31 +463,43 @@ impl Assembler {
     /// Emits `opcode dst, [mem]` for an instruction that writes all of
     /// `dst` without reading it, and remembers it for
     /// [`Self::redefine_last_gpr`] (unless `mem` is RIP-relative: its
-    /// label reference cannot be emitted twice).
+    /// displacement is relative to the instruction's end, which may move).
     fn def_inst(&mut self, p: Prefixes, opcode: &[u8], dst: u8, xmm: bool, mem: Mem) {
         let start = self.buf.len() as u32;
         self.inst(p, opcode, dst, Rm::Mem(&mem), &[]);
-        if matches!(mem, Mem::Rip { .. }) || opcode.len() > 2 {
-            return;
-        }
-        let mut op = [0; 2];
-        op[..opcode.len()].copy_from_slice(opcode);
-        self.last_def = Some(LastDef {
+        self.last_def = (!matches!(mem, Mem::Rip { .. })).then_some(LastDef {
             start,
             end: self.buf.len() as u32,
-            prefixes: p,
-            opcode: op,
-            opcode_len: opcode.len() as u8,
             dst,
             xmm,
-            mem,
+            kind: DefKind::Load {
+                opcode_len: opcode.len() as u8,
+            },
+        });
+    }
+
+    /// `add dst, addend` (32 or 64 bits), which a following
+    /// [`Self::redefine_last_gpr`] can turn into `lea to, [dst + addend]`.
+    pub fn add_sum(&mut self, size: Size, dst: Gpr, addend: Addend) {
+        let start = self.buf.len() as u32;
+        match addend {
+            Addend::Imm(imm) => self.alu_ri(AluOp::Add, size, dst, imm),
+            Addend::Reg(src) => self.alu_rr(AluOp::Add, size, dst, src),
+        }
+        self.last_def = matches!(size, Size::S32 | Size::S64).then_some(LastDef {
+            start,
+            end: self.buf.len() as u32,
+            dst: dst.enc(),
+            xmm: false,
+            kind: DefKind::Sum { size, addend },
         });
     }
 
     /// If the last instruction emitted (with nothing bound or emitted
-    /// since) is a load or `lea` into `from`, emits it again into `to`
-    /// instead and returns true: the compiler stores a computed value into
-    /// a local's register without a `mov`. `from` then holds nothing.
+    /// since) is a load, `lea` or [`Self::add_sum`] into `from`, makes `to`
+    /// its destination instead and returns true: the compiler stores a
+    /// computed value into a local's register without a `mov`. `from`
+    /// then holds nothing.
     pub fn redefine_last_gpr(&mut self, from: Gpr, to: Gpr) -> bool {
         self.redefine_last(from.enc(), to.enc(), false)
     }
@@ -489,9 +516,51 @@ impl Assembler {
         if d.end as usize != self.buf.len() || d.dst != from || d.xmm != xmm {
             return false;
         }
-        self.buf.truncate(d.start as usize);
-        let opcode = d.opcode;
-        self.def_inst(d.prefixes, &opcode[..d.opcode_len as usize], to, xmm, d.mem);
+        match d.kind {
+            DefKind::Load { opcode_len } => self.redefine_load(d.start as usize, opcode_len, to),
+            DefKind::Sum { size, addend } => {
+                // The sum's first operand is still in `from`.
+                let base = Gpr::from_enc(from);
+                let mem = match addend {
+                    Addend::Imm(imm) => Mem::base(base, imm),
+                    // (`rsp` cannot be an index; no sum adds it.)
+                    Addend::Reg(Gpr::Rsp) => return false,
+                    Addend::Reg(src) => Mem::indexed(base, src, Scale::X1, 0),
+                };
+                self.buf.truncate(d.start as usize);
+                self.lea(size, Gpr::from_enc(to), mem);
+                true
+            }
+        }
+    }
+
+    /// Rewrites the destination of the load or `lea` at `start` (the last
+    /// instruction) in place: the ModRM `reg` field and REX.R, inserting a
+    /// REX prefix when `to` needs one and there was none (nothing after it
+    /// moves). The prefixes before REX are the only legacy ones the
+    /// assembler emits (`66`, `F2`, `F3`), and no opcode it records starts
+    /// in `40..=4F`.
+    fn redefine_load(&mut self, start: usize, opcode_len: u8, to: u8) -> bool {
+        let mut at = start;
+        while matches!(self.buf.get(at), Some(0x66 | 0xF2 | 0xF3)) {
+            at += 1;
+        }
+        let rex = self.buf.get(at).is_some_and(|&b| b & 0xF0 == 0x40);
+        let mut modrm = at + usize::from(rex) + opcode_len as usize;
+        if modrm >= self.buf.len() {
+            return false;
+        }
+        if rex {
+            self.buf[at] = self.buf[at] & !0x04 | (to & 8) >> 1;
+        } else if to & 8 != 0 {
+            self.buf.insert(at, encode::rex(false, true, false, false));
+            modrm += 1;
+        }
+        self.buf[modrm] = self.buf[modrm] & 0xC7 | (to & 7) << 3;
+        if let Some(d) = &mut self.last_def {
+            d.end = self.buf.len() as u32;
+            d.dst = to;
+        }
         true
     }
 
