@@ -1,8 +1,9 @@
 //! Locals kept in registers, written without a copy: when the value a
-//! `local.set` or `local.tee` stores was just loaded or computed by a
-//! `lea`, the compiler emits that instruction again into the local's
-//! register. Each test pins down a case where doing so carelessly would
-//! give a wrong value or lose a trap, in both memory modes.
+//! `local.set` or `local.tee` stores was just loaded, computed by a `lea`
+//! or summed, the compiler makes the local's register that instruction's
+//! destination (a sum's `add` becoming a `lea`). Each test pins down a case
+//! where doing so carelessly would give a wrong value or lose a trap, in
+//! both memory modes.
 
 use wasmkern::{Config, Engine, Instance, Module, Store, Trap};
 

@@ -23,7 +23,7 @@
 //!
 //! Writes to a pinned local need no copy when the value's last instruction
 //! was a load or `lea` into a fresh register: `local.set` has the assembler
-//! emit that instruction again into the local's register
+//! make the local's register that instruction's destination
 //! ([`Assembler::redefine_last_gpr`]), and a sum's `add` becomes a `lea`
 //! into it, so `x = y + z` and `x = x + 8` are one instruction.
 
@@ -1902,12 +1902,12 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             if let Loc::Gpr(p) = pin {
                 self.checked_ends[p.enc() as usize & 15] = 0;
             }
-            // A value the last instruction loaded or computed by `lea` is
-            // loaded or computed into the local's register instead, saving
-            // a `mov` (the assembler refuses when anything came between,
-            // such as a copy `detach_pinned` made of the old value, or a
-            // label other code jumps to). A `local.tee` then leaves a read
-            // of the local on the stack.
+            // A value the last instruction loaded, computed by `lea` or
+            // summed is loaded or computed into the local's register
+            // instead, saving a `mov` (the assembler refuses when anything
+            // came between, such as a copy `detach_pinned` made of the old
+            // value, or a label other code jumps to). A `local.tee` then
+            // leaves a read of the local on the stack.
             let end = self.a.offset() as u32;
             let redefined = match (pin, v.loc) {
                 (Loc::Gpr(p), Loc::Gpr(r)) => self.a.redefine_last_gpr(r, p),
