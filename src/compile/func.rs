@@ -564,13 +564,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         // Zero the declared locals (pinned ones in their registers).
         let first_declared = self.func_type.params().len();
         if self.locals.len() > first_declared {
-            // The zero stored to the slots of locals not pinned.
-            if self.locals[first_declared..]
-                .iter()
-                .any(|l| l.pin.is_none())
-            {
-                self.a.alu_rr(AluOp::Xor, Size::S32, SCRATCH, SCRATCH);
-            }
+            self.a.alu_rr(AluOp::Xor, Size::S32, SCRATCH, SCRATCH);
             for i in first_declared..self.locals.len() {
                 let local = self.locals[i];
                 match local.pin {
