@@ -765,8 +765,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 .mov_rm(Size::S64, base, vmctx(offset_of!(VmContext, memory_base)));
         }
         if let Some((r, k)) = self.memory_last {
-            let last = offset_of!(VmContext, memory_last) + 8 * k as usize;
-            self.a.mov_rm(Size::S64, r, vmctx(last));
+            self.a.mov_rm(Size::S64, r, memory_last_field(k));
         }
     }
 
@@ -1747,21 +1746,20 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// every call through a table (sort through a comparator: -12% with
     /// explicit checks, -12% with guard regions).
     fn call_funcref_in_rax(&mut self) {
-        let vmctx = Mem::base(Gpr::Rax, offset_of!(VmFuncRef, vmctx) as i32);
-        let same_instance = self.a.new_label();
-        self.a.alu_rm(AluOp::Cmp, Size::S64, Gpr::R15, vmctx);
-        self.a.jcc(Cond::E, same_instance);
-        self.a.mov_rm(Size::S64, Gpr::R15, vmctx);
-        self.a.bind(same_instance);
+        self.set_r15_unless_equal(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, vmctx) as i32));
         self.a
             .call_m(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, code) as i32));
         self.call_site();
-        let saved = Mem::base(Gpr::Rbp, SAVED_VMCTX);
-        let restored = self.a.new_label();
-        self.a.alu_rm(AluOp::Cmp, Size::S64, Gpr::R15, saved);
-        self.a.jcc(Cond::E, restored);
-        self.a.mov_rm(Size::S64, Gpr::R15, saved);
-        self.a.bind(restored);
+        self.set_r15_unless_equal(Mem::base(Gpr::Rbp, SAVED_VMCTX));
+    }
+
+    /// Loads `r15` from `context` only when it holds another value.
+    fn set_r15_unless_equal(&mut self, context: Mem) {
+        let same = self.a.new_label();
+        self.a.alu_rm(AluOp::Cmp, Size::S64, Gpr::R15, context);
+        self.a.jcc(Cond::E, same);
+        self.a.mov_rm(Size::S64, Gpr::R15, context);
+        self.a.bind(same);
     }
 
     pub(crate) fn add_imm64(&mut self, r: Gpr, imm: i64) {
@@ -2173,6 +2171,12 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
 /// `Mem` for a field of the `VmContext` in `r15`.
 pub(crate) fn vmctx(offset: usize) -> Mem {
     Mem::base(Gpr::R15, offset as i32)
+}
+
+/// `VmContext::memory_last[k]`: the last address where an access of `2^k`
+/// bytes fits.
+pub(crate) fn memory_last_field(k: u32) -> Mem {
+    vmctx(offset_of!(VmContext, memory_last) + 8 * k as usize)
 }
 
 /// The SSE load for a float or vector type.

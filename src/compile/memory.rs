@@ -21,7 +21,7 @@
 //! [`super::GUARD_REGION_BYTES`] is inaccessible, and the runtime turns the
 //! fault into the same trap.
 
-use super::func::{FuncCompiler, vmctx};
+use super::func::{FuncCompiler, memory_last_field, vmctx};
 use super::stack::{Loc, SCRATCH, SCRATCH2};
 use crate::abi::{ExecContext, ExitCode, TrapCode, VmContext};
 use crate::asm::x64::{AluOp, Cond, Gpr, Label, Mem, Scale, ShiftOp, Size, SseOp, Xmm};
@@ -117,8 +117,8 @@ impl FuncCompiler<'_, '_, '_> {
                     } else if offset == 0 && size.is_power_of_two() && size <= 16 {
                         // Compare the address with the last one where
                         // `size` bytes fit: no addition first.
-                        let last = offset_of!(VmContext, memory_last) + 8 * k as usize;
-                        self.a.alu_rm(AluOp::Cmp, Size::S64, addr, vmctx(last));
+                        self.a
+                            .alu_rm(AluOp::Cmp, Size::S64, addr, memory_last_field(k));
                         let oob = self.trap_label(TrapCode::MemoryOutOfBounds);
                         self.a.jcc(Cond::G, oob);
                     } else {
