@@ -326,9 +326,45 @@ fn read_count(r: &mut Reader<'_>, max: u32, what: &'static str) -> Result<u32> {
     Ok(count)
 }
 
+/// The sections of a decoded module that instantiating it reads again:
+/// `bytes` without the code section and custom sections (the compiled code
+/// and the names extracted at compile time replace them), so that a
+/// compiled module keeps a fraction of its bytes. `bytes` must be a module
+/// [`Module::decode`] accepted; [`Module::decode_retained`] decodes the
+/// result.
+pub fn retained_sections(bytes: &[u8]) -> Result<Vec<u8>> {
+    let mut r = Reader::new(bytes, 0);
+    let header = r.read_bytes(8)?;
+    let mut kept = Vec::new();
+    kept.extend_from_slice(header);
+    while !r.is_empty() {
+        let start = r.offset();
+        let id = r.read_u8()?;
+        let len = r.read_var_u32()? as usize;
+        r.read_bytes(len)?;
+        if id != 0 && id != 10 {
+            kept.extend_from_slice(bytes.get(start..r.offset()).unwrap_or_default());
+        }
+    }
+    Ok(kept)
+}
+
 impl<'a> Module<'a> {
     /// Decodes a binary module.
     pub fn decode(bytes: &'a [u8]) -> Result<Module<'a>> {
+        Self::decode_sections(bytes, true)
+    }
+
+    /// Decodes what [`retained_sections`] kept of a module that
+    /// [`Self::decode`] accepted: everything but the function bodies, whose
+    /// absence is then expected.
+    pub fn decode_retained(bytes: &'a [u8]) -> Result<Module<'a>> {
+        Self::decode_sections(bytes, false)
+    }
+
+    /// Decodes a binary module; `with_code` says whether the code section
+    /// must match the function section.
+    fn decode_sections(bytes: &'a [u8], with_code: bool) -> Result<Module<'a>> {
         if bytes.len() > limits::MAX_MODULE_SIZE {
             return Err(Error::limit(0, "module too large"));
         }
@@ -341,7 +377,6 @@ impl<'a> Module<'a> {
         }
         let mut module = Module::default();
         let mut last_rank: Option<usize> = None;
-        let mut functions_declared = false;
         while !r.is_empty() {
             let id_offset = r.offset();
             let id = r.read_u8()?;
@@ -370,10 +405,7 @@ impl<'a> Module<'a> {
                 0 => module.read_custom(&mut s)?,
                 1 => module.read_types(&mut s)?,
                 2 => module.read_imports(&mut s)?,
-                3 => {
-                    module.read_functions(&mut s)?;
-                    functions_declared = true;
-                }
+                3 => module.read_functions(&mut s)?,
                 4 => module.read_tables(&mut s)?,
                 5 => module.read_memories(&mut s)?,
                 6 => module.read_globals(&mut s)?,
@@ -389,13 +421,12 @@ impl<'a> Module<'a> {
                 return Err(Error::malformed(s.offset(), "section size mismatch"));
             }
         }
-        if module.functions.len() != module.code.len() {
+        if with_code && module.functions.len() != module.code.len() {
             return Err(Error::malformed(
                 bytes.len(),
                 "function and code section have inconsistent lengths",
             ));
         }
-        let _ = functions_declared;
         if let Some(count) = module.data_count
             && count as usize != module.data.len()
         {
@@ -715,5 +746,61 @@ impl<'a> Module<'a> {
     /// Total number of globals.
     pub fn num_globals(&self) -> u32 {
         self.num_imported_globals + self.globals.len() as u32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retained_sections_drop_exactly_the_code_and_custom_sections() {
+        let wasm = wat::parse_str(
+            r#"(module
+                (@custom "before" "abc")
+                (table 2 funcref)
+                (memory 1)
+                (global i32 (i32.const 7))
+                (func $f (result i32) i32.const 1)
+                (func $g (param i32) (local i64))
+                (elem (i32.const 0) func $f $g)
+                (elem funcref (ref.func $g))
+                (data (i32.const 8) "active")
+                (data "passive")
+                (@custom "after" "xyz"))"#,
+        )
+        .unwrap();
+        let full = Module::decode(&wasm).unwrap();
+        let kept = retained_sections(&wasm).unwrap();
+        let retained = Module::decode_retained(&kept).unwrap();
+
+        assert!(retained.code.is_empty() && retained.customs.is_empty());
+        assert_eq!(retained.functions, full.functions);
+        assert_eq!(retained.globals[0].init.bytes, full.globals[0].init.bytes);
+        assert_eq!(retained.elements.len(), 2);
+        let data = |m: &Module<'_>| m.data.iter().map(|d| d.data.to_vec()).collect::<Vec<_>>();
+        assert_eq!(data(&retained), data(&full));
+        // The offsets are the retained bytes' own.
+        for d in &retained.data {
+            assert_eq!(&kept[d.data_offset..d.data_offset + d.data.len()], d.data);
+        }
+        // Nothing but the three sections is missing: each costs its id, a
+        // one-byte size and its payload here.
+        let code_bytes = 1
+            + 1
+            + 1
+            + full.code.iter().map(|c| 2 + c.code.len()).sum::<usize>()
+            + full.code[1].locals.len() * 2;
+        let custom_bytes: usize = full
+            .customs
+            .iter()
+            .map(|c| 3 + c.name.len() + c.data.len())
+            .sum();
+        assert_eq!(kept.len(), wasm.len() - code_bytes - custom_bytes);
+        // Without its bodies, the module is no longer a module.
+        assert_eq!(
+            Module::decode(&kept).unwrap_err().message(),
+            "function and code section have inconsistent lengths"
+        );
     }
 }

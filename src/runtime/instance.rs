@@ -249,7 +249,7 @@ impl StoreInner {
             )
             .with_detail(format_args!("the limit is {}", limiter.instances())));
         }
-        let decoded = decode::Module::decode(&m.bytes)?;
+        let decoded = decode::Module::decode_retained(&m.bytes)?;
         let index = u32::try_from(self.instances.len())
             .ok()
             .filter(|&i| (i as usize) < super::store::NO_INSTANCE)

@@ -1,9 +1,12 @@
 //! [`Module`]: a decoded, validated and compiled module, ready to be
 //! instantiated any number of times in stores of its engine.
 //!
-//! The module keeps its bytes (`Arc<[u8]>`); instantiation decodes them again
-//! for the segments and initializers (decoding is cheap next to compiling),
-//! while types, imports and exports are kept as owned copies. `memory.init`
+//! The module keeps its bytes without the function bodies and custom
+//! sections ([`decode::retained_sections`]; the caller's bytes are not
+//! copied whole, which for a large module cost a megabyte of copying and
+//! page faults per compilation); instantiation decodes them again for the
+//! segments and initializers (decoding is cheap next to compiling), while
+//! types, imports and exports are kept as owned copies. `memory.init`
 //! and `table.init` run far more often than instantiation, so where each
 //! segment lies in the bytes is kept too.
 
@@ -142,6 +145,8 @@ pub(crate) enum ElemItems {
 
 pub(crate) struct ModuleInner {
     pub engine: Engine,
+    /// What instantiation decodes again: the module's sections but code
+    /// and custom ones ([`decode::retained_sections`]).
     pub bytes: Arc<[u8]>,
     pub code: Option<PublishedCode>,
     pub func_offsets: Vec<u32>,
@@ -276,8 +281,8 @@ impl Module {
     /// # Ok::<(), wasmkern::Error>(())
     /// ```
     pub fn new(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
-        let bytes: Arc<[u8]> = Arc::from(bytes.as_ref());
-        let module = decode::Module::decode(&bytes)?;
+        let bytes = bytes.as_ref();
+        let module = decode::Module::decode(bytes)?;
         let info = validate_module(&module)?;
         let type_ids = module
             .types
@@ -387,6 +392,11 @@ impl Module {
             .map(|&(i, n)| (i, n.to_string()))
             .collect();
         let num_imported_funcs = module.num_imported_funcs;
+        drop(module);
+        // Instantiation decodes these again; the function bodies are no
+        // longer needed.
+        let retained: Arc<[u8]> = Arc::from(decode::retained_sections(bytes)?);
+        let module = decode::Module::decode_retained(&retained)?;
         let data_segments = module
             .data
             .iter()
@@ -409,7 +419,7 @@ impl Module {
         Ok(Module {
             inner: Arc::new(ModuleInner {
                 engine: engine.clone(),
-                bytes,
+                bytes: retained,
                 code,
                 func_offsets: compiled.func_offsets,
                 func_layout: compiled.func_layout,
