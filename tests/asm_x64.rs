@@ -991,7 +991,8 @@ fn relocations_record_the_rel32_field() {
     let target: i64 = 0x1000;
     let r = code.relocs[0];
     let v = (target - (r.offset as i64 + 4)) as i32;
-    bytes[r.offset..r.offset + 4].copy_from_slice(&v.to_le_bytes());
+    let at = r.offset as usize;
+    bytes[at..at + 4].copy_from_slice(&v.to_le_bytes());
     assert_eq!(decode_all(&bytes)[1].near_branch_target(), target as u64);
 }
 

@@ -256,22 +256,18 @@ fn compile_chunk(
         Some((stubs, buffer)) => (Some(stubs), func::Scratch::with_code_buffer(buffer)),
         None => (None, func::Scratch::default()),
     };
-    // Room for the code at once: growing the buffer by doubling copies it
-    // each time. Machine code runs about 2.5 times the size of the wasm.
     let wasm_bytes: usize = (first..n)
         .step_by(step)
         .map(|i| env.module.code[i].code.len())
         .sum();
-    scratch
-        .assembler()
-        .reserve(wasm_bytes.saturating_mul(3) + 4096);
+    scratch.reserve(wasm_bytes);
     if let Some(stubs) = stubs {
         *stubs = emit_stubs(scratch.assembler())?;
     }
-    let funcs = (first..n)
-        .step_by(step)
-        .map(|i| compile_one(env, info, i, &mut scratch).map(|start| (i, start)))
-        .collect::<Result<Vec<_>>>()?;
+    let mut funcs = Vec::with_capacity(n.saturating_sub(first).div_ceil(step));
+    for i in (first..n).step_by(step) {
+        funcs.push((i, compile_one(env, info, i, &mut scratch)?));
+    }
     scratch.finish(funcs)
 }
 
@@ -422,7 +418,7 @@ fn link(chunks: Vec<Chunk>, stubs: &StubOffsets, num_funcs: usize) -> Result<Com
                     .ok_or_else(|| Error::limit(0, "relocation to an unknown function"))?
                     as usize,
             };
-            let at = base + reloc.offset;
+            let at = base + reloc.offset as usize;
             let rel = target as i64 - (at as i64 + 4);
             let rel =
                 i32::try_from(rel).map_err(|_| Error::limit(0, "module code larger than 2 GiB"))?;

@@ -224,7 +224,10 @@ pub fn validate_module(module: &Module<'_>) -> Result<ModuleInfo> {
     };
     let mut validator = FuncValidator::default();
     let mut funcs = Vec::with_capacity(module.code.len());
-    let mut local_uses = Vec::new();
+    // Room for the local uses at once (compiled C has one about every 45
+    // bytes of code): growing a buffer this size by doubling copies it.
+    let code_bytes: usize = module.code.iter().map(|body| body.code.len()).sum();
+    let mut local_uses = Vec::with_capacity(code_bytes / 32);
     for (i, body) in module.code.iter().enumerate() {
         let func_index = module.num_imported_funcs + i as u32;
         let info = validator

@@ -79,8 +79,10 @@ pub enum RelocKind {
 /// chosen symbol id, to be patched once the target's address is known.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct Reloc {
-    /// Offset in the code of the field to patch.
-    pub offset: usize,
+    /// Offset in the code of the field to patch (32 bits, as label
+    /// offsets: code is limited to 2 GiB, and relocations are kept for a
+    /// whole module's calls).
+    pub offset: u32,
     /// The caller's name for the target (e.g. a function index).
     pub symbol: u32,
     /// How the field is computed.
@@ -368,6 +370,11 @@ impl Assembler {
     /// Makes room for at least `bytes` more bytes of code.
     pub fn reserve(&mut self, bytes: usize) {
         self.buf.reserve(bytes);
+    }
+
+    /// Makes room for at least `n` more relocations.
+    pub fn reserve_relocs(&mut self, n: usize) {
+        self.relocs.reserve(n);
     }
 
     /// Pads with `int3` up to a multiple of `align` (a power of two), where
@@ -1155,7 +1162,7 @@ impl Assembler {
     fn reloc32(&mut self, opcode: u8, symbol: u32) {
         self.buf.push(opcode);
         self.relocs.push(Reloc {
-            offset: self.buf.len(),
+            offset: self.buf.len() as u32,
             symbol,
             kind: RelocKind::Rel32,
         });
