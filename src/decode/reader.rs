@@ -137,8 +137,26 @@ impl<'a> Reader<'a> {
                 let v = i64::from(b0 & 0x7f) | i64::from(b1) << 7;
                 Ok(v << 50 >> 50)
             }
-            _ => self.read_signed_slow(bits),
+            _ => self.read_signed_3_or_4(bits),
         }
+    }
+
+    /// [`Self::read_signed`] of three or four bytes (21 or 28 bits, which
+    /// every width holds: addresses in compiled C), else the general case.
+    #[inline(never)]
+    fn read_signed_3_or_4(&mut self, bits: u32) -> Result<i64> {
+        if let Some(&[b0, b1, b2, b3]) = self.data.get(self.pos..self.pos + 4) {
+            let low = i64::from(b0 & 0x7f) | i64::from(b1 & 0x7f) << 7;
+            if b2 & 0x80 == 0 {
+                self.pos += 3;
+                return Ok((low | i64::from(b2) << 14) << 43 >> 43);
+            }
+            if b3 & 0x80 == 0 {
+                self.pos += 4;
+                return Ok((low | i64::from(b2 & 0x7f) << 14 | i64::from(b3) << 21) << 36 >> 36);
+            }
+        }
+        self.read_signed_slow(bits)
     }
 
     /// [`Self::read_signed`] for any length, and its errors.
@@ -327,6 +345,48 @@ mod tests {
             msg(i32_of(&[0xff, 0xff, 0xff, 0xff, 0xff, 0x7f])),
             "integer representation too long"
         );
+    }
+
+    /// The shortest signed LEB128 encoding of `v`.
+    fn sleb(mut v: i64) -> alloc::vec::Vec<u8> {
+        let mut out = alloc::vec::Vec::new();
+        loop {
+            let byte = (v & 0x7f) as u8;
+            v >>= 7;
+            if (v == 0 && byte & 0x40 == 0) || (v == -1 && byte & 0x40 != 0) {
+                out.push(byte);
+                return out;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+
+    #[test]
+    fn signed_of_every_length_with_and_without_bytes_after() {
+        // Each length's boundaries, so that every fast path (one to four
+        // bytes) and the general case see their extremes.
+        let mut values = alloc::vec::Vec::new();
+        for bits in [7, 14, 21, 28, 31] {
+            let max = (1i64 << (bits - 1)) - 1;
+            values.extend([max, max + 1, -max - 1, -max - 2, max / 3, -max / 3]);
+        }
+        for v in values {
+            let v = v.clamp(i64::from(i32::MIN), i64::from(i32::MAX));
+            for trailing in [0usize, 1, 3, 8] {
+                let mut bytes = sleb(v);
+                let len = bytes.len();
+                bytes.resize(len + trailing, 0x0b);
+                let mut r = Reader::new(&bytes, 0);
+                assert_eq!(r.read_var_i32().unwrap(), v as i32, "{v} + {trailing}");
+                assert_eq!(r.offset(), len);
+                let mut r = Reader::new(&bytes, 0);
+                assert_eq!(r.read_var_i64().unwrap(), v, "{v} + {trailing}");
+                assert_eq!(r.offset(), len);
+                let mut r = Reader::new(&bytes, 0);
+                assert_eq!(r.read_var_s33().unwrap(), v, "{v} + {trailing}");
+                assert_eq!(r.offset(), len);
+            }
+        }
     }
 
     #[test]
