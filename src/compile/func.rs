@@ -199,9 +199,12 @@ impl Scratch {
     /// buffers lives through the whole module, and growing one by doubling
     /// copies it each time and touches twice its memory. Machine code runs
     /// about 2.5 times the size of the wasm; compiled C has a call or trap
-    /// site about every 35 bytes of wasm.
+    /// site about every 35 bytes of wasm. On `std`, the code buffer's
+    /// pages are mapped in at once ([`crate::host::prefault`]).
     pub(crate) fn reserve(&mut self, wasm_bytes: usize) {
         self.a.reserve(wasm_bytes.saturating_mul(3) + 4096);
+        #[cfg(feature = "std")]
+        crate::host::prefault::prefault(self.a.spare_capacity());
         self.a.reserve_relocs(wasm_bytes / 32);
         self.sites.reserve(wasm_bytes / 32);
     }

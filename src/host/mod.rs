@@ -10,5 +10,6 @@
 
 pub mod code_memory;
 pub(crate) mod guard;
+pub(crate) mod prefault;
 
 pub use code_memory::MmapCodeMemory;

@@ -372,6 +372,12 @@ impl Assembler {
         self.buf.reserve(bytes);
     }
 
+    /// The code buffer's room beyond the code so far (for the host to map
+    /// it in ahead of the writes).
+    pub fn spare_capacity(&mut self) -> &mut [core::mem::MaybeUninit<u8>] {
+        self.buf.spare_capacity_mut()
+    }
+
     /// Makes room for at least `n` more relocations.
     pub fn reserve_relocs(&mut self, n: usize) {
         self.relocs.reserve(n);
