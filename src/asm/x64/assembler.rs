@@ -449,6 +449,11 @@ impl Assembler {
 
     /// Emits a ModRM instruction followed by `imm`, resolving a RIP-relative
     /// operand against the end of the instruction.
+    ///
+    /// Inlined, so that at each caller the operands that are constants there
+    /// (opcode, immediate length, register or memory) decide between the
+    /// fast path and [`Self::inst_general`] at compile time.
+    #[inline]
     fn inst(&mut self, p: Prefixes, opcode: &[u8], reg: u8, rm: Rm<'_>, imm: &[u8]) {
         // Fast path for the commonest form, register to register with one
         // opcode byte and no legacy prefix or immediate (`mov`, `add`,
@@ -466,6 +471,12 @@ impl Assembler {
             }
             return;
         }
+        self.inst_general(p, opcode, reg, rm, imm);
+    }
+
+    /// [`Self::inst`] for every form.
+    #[inline(never)]
+    fn inst_general(&mut self, p: Prefixes, opcode: &[u8], reg: u8, rm: Rm<'_>, imm: &[u8]) {
         let hole = encode::emit_modrm(&mut self.buf, p, opcode, reg, rm, imm);
         if let Some(RipHole { at, label, disp }) = hole {
             let end = self.buf.len();

@@ -88,35 +88,60 @@ pub struct RipHole {
     pub disp: i32,
 }
 
-/// One instruction's bytes, written straight into 16 zeroed bytes at the
-/// end of the code buffer, which is then cut back to the instruction's
+/// Room appended for one instruction: an x86 instruction is at most 15
+/// bytes, and [`Insn::put_u32`] stores 4 bytes at a time from any of the
+/// first 16 positions.
+const WINDOW: usize = 32;
+
+/// One instruction's bytes, written straight into [`WINDOW`] zeroed bytes at
+/// the end of the code buffer, which is then cut back to the instruction's
 /// length. (Pushing byte by byte re-checks the vector's capacity on every
-/// byte; building the bytes in a local array and copying it as one 16-byte
-/// block stalls the copy's load until the byte stores retire, because
-/// store-to-load forwarding fails. This is the compiler's hottest path.)
+/// byte; building the bytes in a local array and copying it as one block
+/// stalls the copy's load until the byte stores retire, because
+/// store-to-load forwarding fails. This is the compiler's hottest path:
+/// opcodes, displacements and immediates are each one 4-byte store, not a
+/// loop over their bytes.)
 struct Insn<'a> {
-    bytes: &'a mut [u8; 16],
+    bytes: &'a mut [u8; WINDOW],
     len: usize,
 }
 
 impl<'a> Insn<'a> {
     #[inline(always)]
-    fn new(bytes: &'a mut [u8; 16]) -> Insn<'a> {
+    fn new(bytes: &'a mut [u8; WINDOW]) -> Insn<'a> {
         Insn { bytes, len: 0 }
     }
 
     #[inline(always)]
     fn put(&mut self, byte: u8) {
-        // An x86 instruction is at most 15 bytes; `& 15` keeps the index in
-        // range without a panic path.
+        // `& 15` keeps the index in range without a panic path.
         self.bytes[self.len & 15] = byte;
         self.len += 1;
     }
 
+    /// Puts the low `n` (at most 4) bytes of `v`, little-endian. The bytes
+    /// above `n` land past the end and are overwritten or cut off.
+    #[inline(always)]
+    fn put_u32(&mut self, v: u32, n: usize) {
+        let at = self.len & 15;
+        self.bytes[at..at + 4].copy_from_slice(&v.to_le_bytes());
+        self.len += n;
+    }
+
+    /// Puts `bytes`: at most 4 in one store, longer ones byte by byte.
     #[inline(always)]
     fn put_all(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.put(b);
+        match *bytes {
+            [] => {}
+            [a] => self.put(a),
+            [a, b] => self.put_u32(u32::from_le_bytes([a, b, 0, 0]), 2),
+            [a, b, c] => self.put_u32(u32::from_le_bytes([a, b, c, 0]), 3),
+            [a, b, c, d] => self.put_u32(u32::from_le_bytes([a, b, c, d]), 4),
+            _ => {
+                for &b in bytes {
+                    self.put(b);
+                }
+            }
         }
     }
 
@@ -134,15 +159,15 @@ impl<'a> Insn<'a> {
     }
 }
 
-/// Appends 16 zero bytes to `buf`, lets `write` put an instruction at
-/// their start, and cuts `buf` back to the instruction's end.
+/// Appends [`WINDOW`] zero bytes to `buf`, lets `write` put an instruction
+/// at their start, and cuts `buf` back to the instruction's end.
 #[inline(always)]
 fn append<R>(buf: &mut Vec<u8>, write: impl FnOnce(&mut Insn<'_>) -> R) -> R {
     let start = buf.len();
-    buf.extend_from_slice(&[0; 16]);
-    let mut room = [0; 16];
-    let bytes = match buf.get_mut(start..start + 16) {
-        Some(tail) => <&mut [u8; 16]>::try_from(tail).unwrap_or(&mut room),
+    buf.extend_from_slice(&[0; WINDOW]);
+    let mut room = [0; WINDOW];
+    let bytes = match buf.get_mut(start..start + WINDOW) {
+        Some(tail) => <&mut [u8; WINDOW]>::try_from(tail).unwrap_or(&mut room),
         None => &mut room,
     };
     let mut insn = Insn::new(bytes);
@@ -195,7 +220,7 @@ pub fn emit_modrm(
                     .byte(),
                 );
                 let at = start + insn.len;
-                insn.put_all(&[0; 4]);
+                insn.put_u32(0, 4);
                 Some(RipHole {
                     at,
                     label: *label,
@@ -230,7 +255,7 @@ pub fn emit_modrm(
                 }
                 match mode {
                     MOD_DISP8 => insn.put(disp as u8),
-                    MOD_DISP32 => insn.put_all(&disp.to_le_bytes()),
+                    MOD_DISP32 => insn.put_u32(disp as u32, 4),
                     _ => {}
                 }
                 None
