@@ -159,22 +159,25 @@ impl<'a> Reader<'a> {
         self.read_signed_slow(bits)
     }
 
-    /// [`Self::read_signed`] for any length, and its errors.
+    /// [`Self::read_signed`] for any length, and its errors. (The bytes
+    /// are checked once the end is found, not one by one: `i32` constants
+    /// of five bytes are common, hash constants in compiled C.)
     #[inline(never)]
     fn read_signed_slow(&mut self, bits: u32) -> Result<i64> {
         let start = self.offset();
-        let max_bytes = bits.div_ceil(7);
+        let max_bytes = bits.div_ceil(7) as usize;
+        let bytes = self.data.get(self.pos..).unwrap_or_default();
         let mut result = 0i64;
-        let mut shift = 0u32;
-        for i in 0..max_bytes {
-            let byte = self.read_u8()?;
-            if i == max_bytes - 1 {
-                if byte & 0x80 != 0 {
-                    return Err(Error::malformed(start, "integer representation too long"));
-                }
+        for (i, &byte) in bytes.iter().take(max_bytes).enumerate() {
+            result |= i64::from(byte & 0x7f) << (7 * i);
+            if byte & 0x80 != 0 {
+                continue;
+            }
+            let len = i + 1;
+            if len == max_bytes {
                 // The unused high bits of the last byte must all equal the
                 // sign bit (bit `used - 1` of the payload).
-                let used = bits - shift;
+                let used = bits - 7 * i as u32;
                 let sign = (byte >> (used - 1)) & 1;
                 let unused = byte >> used & (0x7f >> used);
                 let expected = if sign == 1 { 0x7f >> used } else { 0 };
@@ -182,14 +185,15 @@ impl<'a> Reader<'a> {
                     return Err(Error::malformed(start, "integer too large"));
                 }
             }
-            result |= i64::from(byte & 0x7f) << shift;
-            shift += 7;
-            if byte & 0x80 == 0 {
-                if shift < 64 && byte & 0x40 != 0 {
-                    result |= -1i64 << shift;
-                }
-                return Ok(result);
+            self.pos += len;
+            let shift = 7 * len as u32;
+            if shift < 64 {
+                result = result << (64 - shift) >> (64 - shift);
             }
+            return Ok(result);
+        }
+        if bytes.len() < max_bytes {
+            return Err(Error::malformed(start + bytes.len(), "unexpected end"));
         }
         Err(Error::malformed(start, "integer representation too long"))
     }
@@ -345,6 +349,11 @@ mod tests {
             msg(i32_of(&[0xff, 0xff, 0xff, 0xff, 0xff, 0x7f])),
             "integer representation too long"
         );
+        // An unfinished integer ends where its next byte would be.
+        let err = i32_of(&[0x80, 0x80, 0x80]).unwrap_err();
+        assert_eq!((err.message(), err.offset()), ("unexpected end", Some(3)));
+        let err = i64_of(&[0xff; 7]).unwrap_err();
+        assert_eq!((err.message(), err.offset()), ("unexpected end", Some(7)));
     }
 
     /// The shortest signed LEB128 encoding of `v`.
@@ -363,28 +372,43 @@ mod tests {
 
     #[test]
     fn signed_of_every_length_with_and_without_bytes_after() {
-        // Each length's boundaries, so that every fast path (one to four
-        // bytes) and the general case see their extremes.
+        // Each length's boundaries, so that every fast path and the general
+        // case see their extremes, in each width that holds them.
         let mut values = alloc::vec::Vec::new();
-        for bits in [7, 14, 21, 28, 31] {
-            let max = (1i64 << (bits - 1)) - 1;
-            values.extend([max, max + 1, -max - 1, -max - 2, max / 3, -max / 3]);
+        for bits in [7, 14, 21, 28, 32, 33, 35, 42, 49, 56, 63, 64] {
+            let max = ((1i128 << (bits - 1)) - 1) as i64;
+            let min = (-(1i128 << (bits - 1))) as i64;
+            values.extend([
+                max,
+                max.wrapping_add(1),
+                min,
+                min.wrapping_sub(1),
+                max / 3,
+                min / 3,
+            ]);
         }
         for v in values {
-            let v = v.clamp(i64::from(i32::MIN), i64::from(i32::MAX));
             for trailing in [0usize, 1, 3, 8] {
                 let mut bytes = sleb(v);
                 let len = bytes.len();
                 bytes.resize(len + trailing, 0x0b);
                 let mut r = Reader::new(&bytes, 0);
-                assert_eq!(r.read_var_i32().unwrap(), v as i32, "{v} + {trailing}");
-                assert_eq!(r.offset(), len);
-                let mut r = Reader::new(&bytes, 0);
                 assert_eq!(r.read_var_i64().unwrap(), v, "{v} + {trailing}");
                 assert_eq!(r.offset(), len);
-                let mut r = Reader::new(&bytes, 0);
-                assert_eq!(r.read_var_s33().unwrap(), v, "{v} + {trailing}");
-                assert_eq!(r.offset(), len);
+                if let Ok(v32) = i32::try_from(v) {
+                    let mut r = Reader::new(&bytes, 0);
+                    assert_eq!(r.read_var_i32().unwrap(), v32, "{v} + {trailing}");
+                    assert_eq!(r.offset(), len);
+                } else {
+                    assert!(Reader::new(&bytes, 0).read_var_i32().is_err(), "{v}");
+                }
+                if (-(1i64 << 32)..1i64 << 32).contains(&v) {
+                    let mut r = Reader::new(&bytes, 0);
+                    assert_eq!(r.read_var_s33().unwrap(), v, "{v} + {trailing}");
+                    assert_eq!(r.offset(), len);
+                } else {
+                    assert!(Reader::new(&bytes, 0).read_var_s33().is_err(), "{v}");
+                }
             }
         }
     }
