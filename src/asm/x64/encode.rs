@@ -13,6 +13,7 @@
 //! that a RIP-relative operand leaves a 32-bit hole, reported to the caller.
 
 use alloc::vec::Vec;
+use core::mem::MaybeUninit;
 
 use super::operand::{Label, Mem};
 
@@ -88,44 +89,49 @@ pub struct RipHole {
     pub disp: i32,
 }
 
-/// Room appended for one instruction: an x86 instruction is at most 15
+/// Room reserved for one instruction: an x86 instruction is at most 15
 /// bytes, and [`Insn::put_u32`] stores 4 bytes at a time from any of the
 /// first 16 positions.
 const WINDOW: usize = 32;
 
-/// One instruction's bytes, written straight into [`WINDOW`] zeroed bytes at
-/// the end of the code buffer, which is then cut back to the instruction's
+/// One instruction's bytes, written straight into the code buffer's spare
+/// capacity, which then becomes part of the buffer up to the instruction's
 /// length. (Pushing byte by byte re-checks the vector's capacity on every
 /// byte; building the bytes in a local array and copying it as one block
 /// stalls the copy's load until the byte stores retire, because
-/// store-to-load forwarding fails. This is the compiler's hottest path:
-/// opcodes, displacements and immediates are each one 4-byte store, not a
-/// loop over their bytes.)
+/// store-to-load forwarding fails; zeroing room and cutting it back costs
+/// as much as the encoding. This is the compiler's hottest path: opcodes,
+/// displacements and immediates are each one 4-byte store, not a loop over
+/// their bytes.)
+///
+/// Invariant: the first `len` bytes (at most 16) of `bytes` are
+/// initialized, as every write covers the bytes from `len` on before `len`
+/// moves past them.
 struct Insn<'a> {
-    bytes: &'a mut [u8; WINDOW],
+    bytes: &'a mut [MaybeUninit<u8>; WINDOW],
     len: usize,
 }
 
 impl<'a> Insn<'a> {
     #[inline(always)]
-    fn new(bytes: &'a mut [u8; WINDOW]) -> Insn<'a> {
+    fn new(bytes: &'a mut [MaybeUninit<u8>; WINDOW]) -> Insn<'a> {
         Insn { bytes, len: 0 }
     }
 
     #[inline(always)]
     fn put(&mut self, byte: u8) {
         // `& 15` keeps the index in range without a panic path.
-        self.bytes[self.len & 15] = byte;
+        self.bytes[self.len & 15].write(byte);
         self.len += 1;
     }
 
     /// Puts the low `n` (at most 4) bytes of `v`, little-endian. The bytes
-    /// above `n` land past the end and are overwritten or cut off.
+    /// above `n` land past the end and are overwritten or left out.
     #[inline(always)]
     fn put_u32(&mut self, v: u32, n: usize) {
         let at = self.len & 15;
-        self.bytes[at..at + 4].copy_from_slice(&v.to_le_bytes());
-        self.len += n;
+        self.bytes[at..at + 4].write_copy_of_slice(&v.to_le_bytes());
+        self.len += n.min(4);
     }
 
     /// Puts `bytes`: at most 4 in one store, longer ones byte by byte.
@@ -159,21 +165,22 @@ impl<'a> Insn<'a> {
     }
 }
 
-/// Appends [`WINDOW`] zero bytes to `buf`, lets `write` put an instruction
-/// at their start, and cuts `buf` back to the instruction's end.
+/// Lets `write` put an instruction at the end of `buf`, in its spare
+/// capacity, and extends `buf` over it.
 #[inline(always)]
 fn append<R>(buf: &mut Vec<u8>, write: impl FnOnce(&mut Insn<'_>) -> R) -> R {
+    buf.reserve(WINDOW);
     let start = buf.len();
-    buf.extend_from_slice(&[0; WINDOW]);
-    let mut room = [0; WINDOW];
-    let bytes = match buf.get_mut(start..start + WINDOW) {
-        Some(tail) => <&mut [u8; WINDOW]>::try_from(tail).unwrap_or(&mut room),
-        None => &mut room,
-    };
-    let mut insn = Insn::new(bytes);
+    let window = buf
+        .spare_capacity_mut()
+        .first_chunk_mut::<WINDOW>()
+        .expect("reserve(WINDOW) leaves WINDOW bytes of spare capacity");
+    let mut insn = Insn::new(window);
     let r = write(&mut insn);
     let len = insn.len.min(16);
-    buf.truncate(start + len);
+    // SAFETY: by `Insn`'s invariant the first `len` bytes of the spare
+    // capacity are initialized, and `len <= WINDOW` fits in it.
+    unsafe { buf.set_len(start + len) };
     r
 }
 
