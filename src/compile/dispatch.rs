@@ -117,7 +117,8 @@ impl FuncCompiler<'_, '_, '_> {
     /// a `br_table` whose targets are all direct records a dispatch, and
     /// anything else stops.
     pub(crate) fn watch_dispatch(&mut self, op: &Operator<'_>, at: u32, next: u32) {
-        let Some(watch) = self.dispatch_watch.take() else {
+        // Most operators are not watched: read before taking.
+        let Some(watch) = self.dispatch_watch else {
             if let Operator::Loop { blockty } = *op
                 && !self.unreachable
                 && !self.env.options.fuel
@@ -134,6 +135,7 @@ impl FuncCompiler<'_, '_, '_> {
             }
             return;
         };
+        self.dispatch_watch = None;
         match *op {
             Operator::Block { blockty } if self.env.module.block_params(blockty).is_empty() => {
                 self.dispatch_watch = Some(watch);

@@ -540,7 +540,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// Ends the guard-region fault site the operator at module offset
     /// `offset` opened, if any, at the current position.
     pub(crate) fn close_fault_site(&mut self, offset: u32) {
-        if let Some(start) = self.fault_start.take() {
+        if let Some(start) = self.fault_start {
+            self.fault_start = None;
             self.fault_sites.push(super::FaultSite {
                 start,
                 end: self.a.offset() as u32,
