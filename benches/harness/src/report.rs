@@ -33,8 +33,10 @@ pub struct ThroughputModule {
     pub funcs: usize,
     /// Why the module could not be made, if it could not.
     pub error: Option<String>,
-    /// (engine, mode, median compile time in seconds).
-    pub rows: Vec<(&'static str, &'static str, Result<f64, String>)>,
+    /// (engine, mode, compile time in seconds: the median over the
+    /// processes of each process's median, and the fastest and slowest
+    /// process's median).
+    pub rows: Vec<(&'static str, &'static str, Result<Spread, String>)>,
 }
 
 pub struct Results {
@@ -51,6 +53,14 @@ pub struct Results {
     pub throughput: Vec<ThroughputModule>,
     calls: Vec<(&'static str, Result<[f64; 3], String>)>,
     pub mismatches: usize,
+}
+
+/// A median and the range it comes from, in seconds.
+#[derive(Clone, Copy, Debug)]
+pub struct Spread {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
 }
 
 fn error_of(v: &Value) -> Option<String> {
@@ -122,25 +132,42 @@ impl Results {
         self.cells.push(cell);
     }
 
-    /// Records `engine`'s compile times of the last throughput module.
-    pub fn add_throughput(&mut self, engine: &'static str, mode: &'static str, v: &Value) {
+    /// Records `engine`'s compile times of the last throughput module: one
+    /// result per process, each with its `compile_s`.
+    pub fn add_throughput(&mut self, engine: &'static str, mode: &'static str, vs: &[Value]) {
         let Some(module) = self.throughput.last_mut() else {
             return;
         };
-        let r = match error_of(v) {
-            Some(e) => {
-                eprintln!("  {engine} FAILED on {}: {e}", module.title);
-                Err(e)
-            }
-            None => {
-                let mut c = floats(v, "compile_s");
-                if c.is_empty() {
-                    Err("no times".into())
-                } else {
-                    Ok(median(&mut c))
+        let per_process: Result<Vec<f64>, String> = vs
+            .iter()
+            .map(|v| match error_of(v) {
+                Some(e) => Err(e),
+                None => {
+                    let mut c = floats(v, "compile_s");
+                    if c.is_empty() {
+                        Err("no times".into())
+                    } else {
+                        Ok(median(&mut c))
+                    }
                 }
+            })
+            .collect();
+        let r = per_process.and_then(|mut m| {
+            if m.is_empty() {
+                return Err("no processes".into());
             }
-        };
+            let (min, max) = m
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(lo, hi), &t| (lo.min(t), hi.max(t)));
+            Ok(Spread {
+                median: median(&mut m),
+                min,
+                max,
+            })
+        });
+        if let Err(e) = &r {
+            eprintln!("  {engine} FAILED on {}: {e}", module.title);
+        }
         module.rows.push((engine, mode, r));
     }
 
@@ -371,10 +398,11 @@ impl Results {
             }
             let _ = writeln!(
                 s,
-                "{} bytes ({:.2} MiB), {funcs} functions: {}. Median of 3 compilations, each a fresh `Module::new` (decode + validate + compile).\n",
+                "{} bytes ({:.2} MiB), {funcs} functions: {}. Each of {} new processes compiles it 3 times, each a fresh `Module::new` (decode + validate + compile) or the engine's equivalent; a process's time is the median of its 3, and the table gives the median over the processes, with the slowest and fastest process's MB/s.\n",
                 bytes,
                 bytes as f64 / (1 << 20) as f64,
                 module.description,
+                crate::COMPILE_PROCESSES,
             );
             let rows: Vec<Vec<String>> = module
                 .rows
@@ -383,9 +411,14 @@ impl Results {
                     Ok(t) => vec![
                         e.to_string(),
                         mode.to_string(),
-                        fmt_time(*t),
-                        format!("{:.1}", bytes as f64 / 1e6 / t),
-                        format!("{:.0}", funcs as f64 / t / 1000.0),
+                        fmt_time(t.median),
+                        format!("{:.1}", bytes as f64 / 1e6 / t.median),
+                        format!(
+                            "{:.1}-{:.1}",
+                            bytes as f64 / 1e6 / t.max,
+                            bytes as f64 / 1e6 / t.min
+                        ),
+                        format!("{:.0}", funcs as f64 / t.median / 1000.0),
                     ],
                     Err(err) => vec![
                         e.to_string(),
@@ -393,11 +426,19 @@ impl Results {
                         format!("FAILED: {}", short(err)),
                         "-".into(),
                         "-".into(),
+                        "-".into(),
                     ],
                 })
                 .collect();
             s.push_str(&table(
-                &["engine", "mode", "compile (median)", "MB/s", "kfuncs/s"],
+                &[
+                    "engine",
+                    "mode",
+                    "compile (median)",
+                    "MB/s",
+                    "MB/s, slowest-fastest process",
+                    "kfuncs/s",
+                ],
                 &rows,
                 markdown,
             ));
