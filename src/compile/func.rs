@@ -21,6 +21,15 @@
 //! operands are in their home slots. Branches move the carried values to
 //! the home slots of the target's positions first.
 //!
+//! Why merges go through memory rather than agreed registers (Liftoff's
+//! merge states): what lives across them in the code we care about is
+//! locals, and locals are pinned in registers for the whole function.
+//! Operands do not: in the 1 MB clang -O2 program of `benches/large/` and
+//! in every workload of `benches/`, no value is on the operand stack when
+//! a block, loop or `if` begins (0 of 23,984 in the clang program), and
+//! only one loop (in `interp`) has a result. Register merge states would
+//! add bookkeeping to every branch for code that LLVM does not emit.
+//!
 //! Writes to a pinned local need no copy when the value's last instruction
 //! was a load or `lea` into a fresh register: `local.set` has the assembler
 //! make the local's register that instruction's destination
