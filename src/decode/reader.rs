@@ -142,7 +142,8 @@ impl<'a> Reader<'a> {
     }
 
     /// [`Self::read_signed`] of three or four bytes (21 or 28 bits, which
-    /// every width holds: addresses in compiled C), else the general case.
+    /// every width holds: addresses in compiled C) and of a full five-byte
+    /// `i32`, else the general case.
     #[inline(never)]
     fn read_signed_3_or_4(&mut self, bits: u32) -> Result<i64> {
         if let Some(&[b0, b1, b2, b3]) = self.data.get(self.pos..self.pos + 4) {
@@ -154,6 +155,20 @@ impl<'a> Reader<'a> {
             if b3 & 0x80 == 0 {
                 self.pos += 4;
                 return Ok((low | i64::from(b2 & 0x7f) << 14 | i64::from(b3) << 21) << 36 >> 36);
+            }
+            // A full-length `i32` (hash constants, large addresses): its
+            // last byte's 3 unused bits must repeat the sign bit (bit 3).
+            if bits == 32
+                && let Some(&b4) = self.data.get(self.pos + 4)
+                && b4 & 0x80 == 0
+                && matches!(b4 & 0x78, 0 | 0x78)
+            {
+                self.pos += 5;
+                let v = low
+                    | i64::from(b2 & 0x7f) << 14
+                    | i64::from(b3 & 0x7f) << 21
+                    | i64::from(b4 & 0x0f) << 28;
+                return Ok(i64::from(v as u32 as i32));
             }
         }
         self.read_signed_slow(bits)
