@@ -18,17 +18,20 @@
 //! [rsp ..]              outgoing argument/result area of calls
 //! ```
 //! Merge convention: at every label (block ends, loop headers, `else`) all
-//! operands are in their home slots. Branches move the carried values to
-//! the home slots of the target's positions first.
+//! operands below the frame are in their home slots (spilled when the
+//! frame began). The values a branch carries go to the home slots of the
+//! target's positions, except the single result of a block or `if` without
+//! parameters: it meets in a register ([`MERGE_GPR`] or [`MERGE_XMM`],
+//! see [`FuncCompiler::merge_reg`]), and the code after the `end` takes it
+//! from there, as Liftoff keeps merged values in registers where the merge
+//! allows.
 //!
-//! Why merges go through memory rather than agreed registers (Liftoff's
-//! merge states): what lives across them in the code we care about is
-//! locals, and locals are pinned in registers for the whole function.
-//! Operands do not: in the 1 MB clang -O2 program of `benches/large/` and
-//! in every workload of `benches/`, no value is on the operand stack when
-//! a block, loop or `if` begins (0 of 23,984 in the clang program), and
-//! only one loop (in `interp`) has a result. Register merge states would
-//! add bookkeeping to every branch for code that LLVM does not emit.
+//! Operands do not otherwise stay in registers across a block's start:
+//! what lives across blocks in the code we care about is locals, pinned in
+//! registers for the whole function. In the 1 MB clang -O2 program of
+//! `benches/large/` and in every workload of `benches/`, no value is on the
+//! operand stack when a block, loop or `if` begins (0 of 23,984 in the
+//! clang program), and only one loop (in `interp`) has a result.
 //!
 //! Writes to a pinned local need no copy when the value's last instruction
 //! was a load or `lea` into a fresh register: `local.set` has the assembler
@@ -162,6 +165,13 @@ const ARG_XMMS: [Xmm; REGISTER_ARGS] = [Xmm::Xmm0, Xmm::Xmm1];
 const RESULT_GPR: Gpr = Gpr::Rax;
 /// Where a function also returns its first result if it is `f32`/`f64`.
 const RESULT_XMM: Xmm = Xmm::Xmm0;
+
+/// Where the single integer or reference result of a block or `if` meets
+/// at its end, from every branch to it and its fall-through (see
+/// [`FuncCompiler::merge_reg`]). Never a pin register.
+const MERGE_GPR: Gpr = Gpr::Rax;
+/// [`MERGE_GPR`] for an `f32`/`f64` result. Never a pin register.
+const MERGE_XMM: Xmm = Xmm::Xmm0;
 
 /// A function that calls nothing and whose frame is at most this big skips
 /// the stack-limit check in its prologue: its caller's check left at least
@@ -1280,7 +1290,12 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
 
     /// Moves the top `arity` operands (all in home slots) to the home slots
     /// of positions `height..height + arity`.
-    fn move_to(&mut self, height: usize, types: &[ValType]) {
+    fn move_to(&mut self, frame: &Frame, types: &[ValType]) {
+        if let Some(merge) = self.merge_reg(frame) {
+            self.load_merge(merge);
+            return;
+        }
+        let height = frame.height;
         let arity = types.len();
         let from = self.stack.len() - arity;
         if from == height {
@@ -1293,6 +1308,42 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
     }
 
+    /// The register the single result of `frame` meets in at its end, for
+    /// a block or `if` without parameters and with one integer, reference
+    /// or `f32`/`f64` result; `None` for every other frame, whose carried
+    /// values meet in their home slots. Whatever else is on the stack at
+    /// such a merge is below the frame, spilled when it began, so the
+    /// register is free there.
+    fn merge_reg(&self, frame: &Frame) -> Option<Loc> {
+        if !matches!(
+            frame.kind,
+            FrameKind::Block | FrameKind::If | FrameKind::Else
+        ) || !self.block_params(frame.block_type).is_empty()
+        {
+            return None;
+        }
+        match self.block_results(frame.block_type) {
+            [ValType::F32 | ValType::F64] => Some(Loc::Xmm(MERGE_XMM)),
+            [ValType::I32 | ValType::I64 | ValType::FuncRef | ValType::ExternRef] => {
+                Some(Loc::Gpr(MERGE_GPR))
+            }
+            _ => None,
+        }
+    }
+
+    /// Copies the top operand into `merge` (a [`Self::merge_reg`]), leaving
+    /// the stack and the register bookkeeping as they are: the code that
+    /// follows either jumps to the merge or ends the frame.
+    fn load_merge(&mut self, merge: Loc) {
+        let pos = self.stack.len() - 1;
+        let v = self.stack[pos];
+        match merge {
+            Loc::Gpr(r) => self.load_gpr(r, v, pos),
+            Loc::Xmm(x) => self.load_xmm(x, v, pos),
+            _ => unreachable!("merges are in registers"),
+        }
+    }
+
     /// Emits a branch to the frame at `depth` (all operands already home).
     fn branch_to(&mut self, depth: u32) {
         let index = self.frames.len() - 1 - depth as usize;
@@ -1302,7 +1353,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             return;
         }
         let types = self.label_arity(&frame);
-        self.move_to(frame.height, types);
+        self.move_to(&frame, types);
         self.frames[index].label_used = true;
         self.a.jmp(frame.label);
     }
@@ -1412,10 +1463,15 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             self.frames.pop();
             return;
         }
+        let merge = self.merge_reg(&frame);
         if fallthrough {
-            // Results to their canonical homes.
-            self.spill_all();
-            self.move_to(frame.height, results);
+            // Results to where branches to the end leave them: their home
+            // slots, or the merge register. (Below the frame everything is
+            // home since it began.)
+            if merge.is_none() {
+                self.spill_all();
+            }
+            self.move_to(&frame, results);
         }
         if let Some(else_label) = frame.else_label {
             // An `if` without `else`: the false path carries the params
@@ -1440,12 +1496,18 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             self.save_used = frame.save_base;
         }
         self.frames.pop();
-        // Reset the stack to the frame's results, all in their homes.
+        // Reset the stack to the frame's results, in the merge register or
+        // their homes.
         while self.stack.len() > frame.height {
             self.pop();
         }
-        for &t in results {
-            self.push(t, Loc::Home);
+        match (merge, results) {
+            (Some(merge), &[t]) => self.push(t, merge),
+            _ => {
+                for &t in results {
+                    self.push(t, Loc::Home);
+                }
+            }
         }
         // A branch to a loop goes to its header, not its end.
         let branched_to_end = frame.label_used && frame.kind != FrameKind::Loop;
@@ -1509,8 +1571,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         let frame = *self.frames.last().expect("else inside if");
         let results = self.block_results(frame.block_type);
         if !self.unreachable {
-            self.spill_all();
-            self.move_to(frame.height, results);
+            if self.merge_reg(&frame).is_none() {
+                self.spill_all();
+            }
+            self.move_to(&frame, results);
             self.frames.last_mut().expect("frame").label_used = true;
             self.a.jmp(frame.label);
         }
@@ -1540,7 +1604,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         let index = self.frames.len() - 1 - depth as usize;
         let frame = self.frames[index];
         let arity = self.label_arity(&frame).len();
-        if frame.kind != FrameKind::Function && self.stack.len() - arity == frame.height {
+        if frame.kind != FrameKind::Function
+            && self.stack.len() - arity == frame.height
+            && self.merge_reg(&frame).is_none()
+        {
             self.frames[index].label_used = true;
             self.a.jcc(cond, frame.label);
         } else {
@@ -1626,7 +1693,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         let index = self.frames.len() - 1 - depth as usize;
         let frame = self.frames[index];
         let arity = self.label_arity(&frame).len();
-        if frame.kind == FrameKind::Function || self.stack.len() - arity != frame.height {
+        if frame.kind == FrameKind::Function
+            || self.stack.len() - arity != frame.height
+            || self.merge_reg(&frame).is_some()
+        {
             return None;
         }
         self.frames[index].label_used = true;
