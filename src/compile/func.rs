@@ -1291,7 +1291,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// Moves the top `arity` operands (all in home slots) to the home slots
     /// of positions `height..height + arity`.
     fn move_to(&mut self, frame: &Frame, types: &[ValType]) {
-        if let Some(merge) = self.merge_reg(frame) {
+        if types.len() == 1
+            && let Some(merge) = self.merge_reg(frame)
+        {
             self.load_merge(merge);
             return;
         }
@@ -1463,7 +1465,11 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             self.frames.pop();
             return;
         }
-        let merge = self.merge_reg(&frame);
+        let merge = if results.len() == 1 {
+            self.merge_reg(&frame)
+        } else {
+            None
+        };
         if fallthrough {
             // Results to where branches to the end leave them: their home
             // slots, or the merge register. (Below the frame everything is
@@ -1571,7 +1577,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         let frame = *self.frames.last().expect("else inside if");
         let results = self.block_results(frame.block_type);
         if !self.unreachable {
-            if self.merge_reg(&frame).is_none() {
+            if results.len() != 1 || self.merge_reg(&frame).is_none() {
                 self.spill_all();
             }
             self.move_to(&frame, results);
@@ -1606,7 +1612,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         let arity = self.label_arity(&frame).len();
         if frame.kind != FrameKind::Function
             && self.stack.len() - arity == frame.height
-            && self.merge_reg(&frame).is_none()
+            && (arity == 0 || self.merge_reg(&frame).is_none())
         {
             self.frames[index].label_used = true;
             self.a.jcc(cond, frame.label);
@@ -1695,7 +1701,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         let arity = self.label_arity(&frame).len();
         if frame.kind == FrameKind::Function
             || self.stack.len() - arity != frame.height
-            || self.merge_reg(&frame).is_some()
+            || (arity == 1 && self.merge_reg(&frame).is_some())
         {
             return None;
         }
