@@ -1291,9 +1291,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// Moves the top `arity` operands (all in home slots) to the home slots
     /// of positions `height..height + arity`.
     fn move_to(&mut self, frame: &Frame, types: &[ValType]) {
-        if types.len() == 1
-            && let Some(merge) = self.merge_reg(frame)
-        {
+        if let Some(merge) = self.merge_reg(frame, types) {
             self.load_merge(merge);
             return;
         }
@@ -1313,24 +1311,25 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// The register the single result of `frame` meets in at its end, for
     /// a block or `if` without parameters and with one integer, reference
     /// or `f32`/`f64` result; `None` for every other frame, whose carried
-    /// values meet in their home slots. Whatever else is on the stack at
-    /// such a merge is below the frame, spilled when it began, so the
+    /// values meet in their home slots. `carried` is the frame's label
+    /// arity (for these frames, its results), which the callers have at
+    /// hand: it is checked first, so the common branch that carries
+    /// nothing needs no block-type lookup. Whatever else is on the stack
+    /// at such a merge is below the frame, spilled when it began, so the
     /// register is free there.
-    fn merge_reg(&self, frame: &Frame) -> Option<Loc> {
-        if !matches!(
+    fn merge_reg(&self, frame: &Frame, carried: &[ValType]) -> Option<Loc> {
+        let merge = match carried {
+            [ValType::F32 | ValType::F64] => Loc::Xmm(MERGE_XMM),
+            [ValType::I32 | ValType::I64 | ValType::FuncRef | ValType::ExternRef] => {
+                Loc::Gpr(MERGE_GPR)
+            }
+            _ => return None,
+        };
+        (matches!(
             frame.kind,
             FrameKind::Block | FrameKind::If | FrameKind::Else
-        ) || !self.block_params(frame.block_type).is_empty()
-        {
-            return None;
-        }
-        match self.block_results(frame.block_type) {
-            [ValType::F32 | ValType::F64] => Some(Loc::Xmm(MERGE_XMM)),
-            [ValType::I32 | ValType::I64 | ValType::FuncRef | ValType::ExternRef] => {
-                Some(Loc::Gpr(MERGE_GPR))
-            }
-            _ => None,
-        }
+        ) && self.block_params(frame.block_type).is_empty())
+        .then_some(merge)
     }
 
     /// Copies the top operand into `merge` (a [`Self::merge_reg`]), leaving
@@ -1465,11 +1464,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             self.frames.pop();
             return;
         }
-        let merge = if results.len() == 1 {
-            self.merge_reg(&frame)
-        } else {
-            None
-        };
+        let merge = self.merge_reg(&frame, results);
         if fallthrough {
             // Results to where branches to the end leave them: their home
             // slots, or the merge register. (Below the frame everything is
@@ -1577,7 +1572,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         let frame = *self.frames.last().expect("else inside if");
         let results = self.block_results(frame.block_type);
         if !self.unreachable {
-            if results.len() != 1 || self.merge_reg(&frame).is_none() {
+            if self.merge_reg(&frame, results).is_none() {
                 self.spill_all();
             }
             self.move_to(&frame, results);
@@ -1609,10 +1604,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         // one conditional jump.
         let index = self.frames.len() - 1 - depth as usize;
         let frame = self.frames[index];
-        let arity = self.label_arity(&frame).len();
+        let carried = self.label_arity(&frame);
         if frame.kind != FrameKind::Function
-            && self.stack.len() - arity == frame.height
-            && (arity == 0 || self.merge_reg(&frame).is_none())
+            && self.stack.len() - carried.len() == frame.height
+            && self.merge_reg(&frame, carried).is_none()
         {
             self.frames[index].label_used = true;
             self.a.jcc(cond, frame.label);
@@ -1698,10 +1693,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     fn direct_target(&mut self, depth: u32) -> Option<Label> {
         let index = self.frames.len() - 1 - depth as usize;
         let frame = self.frames[index];
-        let arity = self.label_arity(&frame).len();
+        let carried = self.label_arity(&frame);
         if frame.kind == FrameKind::Function
-            || self.stack.len() - arity != frame.height
-            || (arity == 1 && self.merge_reg(&frame).is_some())
+            || self.stack.len() - carried.len() != frame.height
+            || self.merge_reg(&frame, carried).is_some()
         {
             return None;
         }

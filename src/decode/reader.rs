@@ -137,7 +137,7 @@ impl<'a> Reader<'a> {
                 let v = i64::from(b0 & 0x7f) | i64::from(b1) << 7;
                 Ok(v << 50 >> 50)
             }
-            _ => self.read_signed_3_or_4(bits),
+            _ => self.read_signed_unrolled(bits),
         }
     }
 
@@ -145,7 +145,7 @@ impl<'a> Reader<'a> {
     /// every width holds: addresses in compiled C) and of a full five-byte
     /// `i32`, else the general case.
     #[inline(never)]
-    fn read_signed_3_or_4(&mut self, bits: u32) -> Result<i64> {
+    fn read_signed_unrolled(&mut self, bits: u32) -> Result<i64> {
         if let Some(&[b0, b1, b2, b3]) = self.data.get(self.pos..self.pos + 4) {
             let low = i64::from(b0 & 0x7f) | i64::from(b1 & 0x7f) << 7;
             if b2 & 0x80 == 0 {
