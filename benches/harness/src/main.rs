@@ -422,7 +422,7 @@ fn in_processes(mut measure: impl FnMut() -> Value) -> Vec<Value> {
     let mut vs = Vec::with_capacity(COMPILE_PROCESSES);
     for _ in 0..COMPILE_PROCESSES {
         let v = measure();
-        let failed = v.is_null() || v.get("error").is_some();
+        let failed = report::error_of(&v).is_some();
         vs.push(v);
         if failed {
             break;

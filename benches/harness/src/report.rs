@@ -63,7 +63,8 @@ pub struct Spread {
     pub max: f64,
 }
 
-fn error_of(v: &Value) -> Option<String> {
+/// Why a child's result is a failure, if it is one.
+pub fn error_of(v: &Value) -> Option<String> {
     match v {
         Value::Null => Some("no result".into()),
         v => v.get("error").and_then(Value::as_str).map(str::to_owned),
