@@ -427,6 +427,30 @@ fn alu_immediate() {
 }
 
 #[test]
+fn alu_immediate_patchable() {
+    for (op, mn) in ALU {
+        for size in [Size::S32, Size::S64] {
+            for r in 0..16 {
+                for &v in &IMMS {
+                    let mut at = 0;
+                    let mut b = asm(|a| at = a.alu_ri_imm32(op, size, GPRS[r], 0));
+                    assert_eq!(at + 4, b.len(), "the immediate ends the instruction");
+                    b[at..].copy_from_slice(&v.to_le_bytes());
+                    let ins = check(&b, mn, &[Op::R(reg(size, r)), imm(bits(size), v.into())]);
+                    assert!(
+                        matches!(
+                            ins.op_kind(1),
+                            OpKind::Immediate32 | OpKind::Immediate32to64
+                        ),
+                        "always the 32-bit form"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn test_instruction() {
     let mems = mems_small();
     for size in SIZES {

@@ -274,8 +274,9 @@ pub(crate) struct FuncCompiler<'e, 'm, 'a> {
     save_max: u32,
     max_stack: u32,
     max_call_area: u32,
-    /// Offset of the `imm32` of the prologue's `sub rsp, imm32`.
-    frame_size_patch: usize,
+    /// Offsets of the prologue's two frame-size immediates: the limit
+    /// check's and the `sub rsp`'s.
+    frame_size_patches: [usize; 2],
     /// Code range of the prologue's stack-limit check.
     stack_check: (usize, usize),
     /// Whether the function calls anything (else it is a leaf).
@@ -474,7 +475,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             save_max: 0,
             max_stack,
             max_call_area: 0,
-            frame_size_patch: 0,
+            frame_size_patches: [0; 2],
             stack_check: (0, 0),
             has_calls: info.has_calls,
             trap_sites: reuse(&mut scratch.trap_sites),
@@ -572,22 +573,27 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     fn prologue(&mut self) {
         self.a.push_r(Gpr::Rbp);
         self.a.mov_rr(Size::S64, Gpr::Rbp, Gpr::Rsp);
-        // sub rsp, imm32 (patched once the frame size is known).
-        self.a.emit_bytes(&[0x48, 0x81, 0xec]);
-        self.frame_size_patch = self.a.offset();
-        self.a.emit_u32(0);
+        // The frame is checked against the limit before `rsp` moves: the
+        // new `rsp` is computed in a scratch register, and a frame that
+        // would reach below the limit (or below address 0) traps with `rsp`
+        // still inside the margin, where the trap path's own pushes land.
+        // The frame size is patched in once known.
         let check_start = self.a.offset();
         self.a
             .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, exec)));
+        self.a.mov_rr(Size::S64, SCRATCH2, Gpr::Rsp);
+        self.frame_size_patches[0] = self.a.alu_ri_imm32(AluOp::Sub, Size::S64, SCRATCH2, 0);
+        let overflow = self.trap_label(TrapCode::StackOverflow);
+        self.a.jcc(Cond::B, overflow);
         self.a.alu_rm(
             AluOp::Cmp,
             Size::S64,
-            Gpr::Rsp,
+            SCRATCH2,
             Mem::base(SCRATCH, offset_of!(ExecContext, stack_limit) as i32),
         );
-        let overflow = self.trap_label(TrapCode::StackOverflow);
         self.a.jcc(Cond::B, overflow);
         self.stack_check = (check_start, self.a.offset());
+        self.frame_size_patches[1] = self.a.alu_ri_imm32(AluOp::Sub, Size::S64, Gpr::Rsp, 0);
         // Only calls switch `r15`, so only they need it saved.
         if self.has_calls {
             self.a
@@ -823,13 +829,16 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.emit_jump_tables();
         self.emit_v128_consts();
         let frame = 8
-            + (-self.home_base - 8 - 16) as u32
-            + 16 * self.max_stack
-            + 16 * self.save_max
-            + self.max_call_area;
-        let frame = frame.next_multiple_of(16);
-        self.a.patch_i32(self.frame_size_patch, frame as i32);
-        if !self.has_calls && frame <= LEAF_FRAME_MAX {
+            + (-i64::from(self.home_base) - 8 - 16) as u64
+            + 16 * u64::from(self.max_stack)
+            + 16 * u64::from(self.save_max)
+            + u64::from(self.max_call_area);
+        let frame = i32::try_from(frame.next_multiple_of(16))
+            .map_err(|_| Error::limit(0, "function frame exceeds 2 GiB"))?;
+        for at in self.frame_size_patches {
+            self.a.patch_i32(at, frame);
+        }
+        if !self.has_calls && frame as u32 <= LEAF_FRAME_MAX {
             self.a.patch_skip(self.stack_check.0, self.stack_check.1);
         }
         self.a

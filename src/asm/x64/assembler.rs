@@ -665,6 +665,21 @@ impl Assembler {
         }
     }
 
+    /// `op dst, imm` always in the 32-bit immediate form, for a value
+    /// patched in later with [`Self::patch_i32`]; returns the immediate's
+    /// offset. `size` is 32 or 64 bits.
+    pub fn alu_ri_imm32(&mut self, op: AluOp, size: Size, dst: Gpr, imm: i32) -> usize {
+        debug_assert!(matches!(size, Size::S32 | Size::S64));
+        self.inst(
+            sized_bytes(size, &[dst]),
+            &[0x81],
+            op as u8,
+            gpr(dst),
+            &imm.to_le_bytes(),
+        );
+        self.offset() - 4
+    }
+
     /// `op [mem], imm` (imm8 form when it fits).
     pub fn alu_mi(&mut self, op: AluOp, size: Size, mem: Mem, imm: i32) {
         let (bytes, len) = imm_for(size, imm);
