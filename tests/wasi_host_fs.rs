@@ -389,3 +389,43 @@ fn host_errnos_map_to_preview1() {
     // One with no preview1 name.
     assert_eq!(errno_from_host(libc::EHWPOISON) as u16, 29);
 }
+
+#[test]
+fn inherited_args_and_env_are_the_processs() {
+    use wasmkern::wasi::{WasiCtx, WasiCtxBuilder};
+    use wasmkern::{Engine, Linker, Module, Store};
+    let engine = Engine::default();
+    let mut linker: Linker<WasiCtx> = Linker::new(&engine);
+    wasmkern::wasi::add_to_linker(&mut linker, |c| c).unwrap();
+    // Returns argc * 65536 + environ count, then the sizes of their strings.
+    let wasm = wat::parse_str(
+        r#"(module
+  (import "wasi_snapshot_preview1" "args_sizes_get" (func $a (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "environ_sizes_get" (func $e (param i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "counts") (result i32 i32 i32)
+    (drop (call $a (i32.const 0) (i32.const 4)))
+    (drop (call $e (i32.const 8) (i32.const 12)))
+    (i32.add (i32.shl (i32.load (i32.const 0)) (i32.const 16)) (i32.load (i32.const 8)))
+    (i32.load (i32.const 4))
+    (i32.load (i32.const 12))))"#,
+    )
+    .unwrap();
+    let module = Module::new(&engine, wasm).unwrap();
+    let mut b = WasiCtxBuilder::new();
+    b.inherit_args().inherit_env().inherit_stdio();
+    let mut store = Store::new(&engine, b.build());
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    let counts = instance
+        .get_typed_func::<(), (i32, i32, i32)>(&mut store, "counts")
+        .unwrap();
+    let (n, arg_bytes, env_bytes) = counts.call(&mut store, ()).unwrap();
+    let args: Vec<String> = std::env::args().collect();
+    let vars: Vec<(String, String)> = std::env::vars().collect();
+    assert_eq!(n >> 16, args.len() as i32);
+    assert_eq!(n & 0xffff, vars.len() as i32);
+    let want_args: usize = args.iter().map(|a| a.len() + 1).sum();
+    let want_env: usize = vars.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+    assert_eq!(arg_bytes as usize, want_args);
+    assert_eq!(env_bytes as usize, want_env);
+}

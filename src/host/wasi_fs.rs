@@ -1,7 +1,7 @@
 //! WASI over the host's real filesystem and stdio (Linux): [`HostDir`] and
 //! [`HostFile`] implement the core's [`Dir`] and [`File`] with directory
 //! file descriptors, [`HostStdio`] is an inherited descriptor 0, 1 or 2, and
-//! `std`-only methods of `WasiCtxBuilder` (`preopened_dir_path`,
+//! `std`-only methods of [`WasiCtxBuilder`] (`preopened_dir_path`,
 //! `inherit_stdio`, `inherit_env`, `inherit_args`) build a context from them.
 //!
 //! # Decisions
@@ -35,6 +35,7 @@ use crate::wasi::fs::{
     Advice, Dir, DirEntry, Errno, FdFlags, File, FileType, Filestat, FsResult, OpenOptions,
     Readiness, SeekFrom, SetTime,
 };
+use crate::wasi::{DirPerms, WasiCtxBuilder};
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -730,7 +731,7 @@ impl File for HostFile {
 }
 
 /// The process's own stdin, stdout or stderr, given to the guest
-/// (`WasiCtxBuilder::inherit_stdio`). The descriptor stays the process's:
+/// ([`WasiCtxBuilder::inherit_stdio`]). The descriptor stays the process's:
 /// dropping this value does not close it.
 #[derive(Debug, Clone, Copy)]
 pub struct HostStdio {
@@ -786,5 +787,44 @@ impl File for HostStdio {
 
     fn poll_readiness(&mut self, write: bool) -> FsResult<Readiness> {
         poll_fd(self.fd, write)
+    }
+}
+
+/// The `std` conveniences of the builder, over the host's filesystem,
+/// stdio, environment and arguments.
+impl WasiCtxBuilder {
+    /// Preopens the host directory `host_path` as the guest's `guest_path`
+    /// (as `wasmtime run --dir HOST::GUEST` does). Fails when `host_path` is
+    /// not a directory that can be opened.
+    pub fn preopened_dir_path(
+        &mut self,
+        host_path: impl AsRef<Path>,
+        guest_path: impl AsRef<str>,
+        perms: DirPerms,
+    ) -> std::io::Result<&mut Self> {
+        let dir = HostDir::open(host_path)?;
+        Ok(self.preopened_dir(Box::new(dir), guest_path, perms))
+    }
+
+    /// Gives the guest the process's stdin, stdout and stderr.
+    pub fn inherit_stdio(&mut self) -> &mut Self {
+        self.stdin(HostStdio::stdin())
+            .stdout(HostStdio::stdout())
+            .stderr(HostStdio::stderr())
+    }
+
+    /// Gives the guest the process's environment variables (those whose
+    /// name and value are UTF-8).
+    pub fn inherit_env(&mut self) -> &mut Self {
+        self.envs(
+            std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+        )
+    }
+
+    /// Gives the guest the process's arguments, its name first (those that
+    /// are UTF-8).
+    pub fn inherit_args(&mut self) -> &mut Self {
+        self.args(std::env::args_os().filter_map(|a| a.into_string().ok()))
     }
 }
