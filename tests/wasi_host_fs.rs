@@ -429,3 +429,26 @@ fn inherited_args_and_env_are_the_processs() {
     assert_eq!(arg_bytes as usize, want_args);
     assert_eq!(env_bytes as usize, want_env);
 }
+
+#[test]
+fn a_fifo_without_a_peer_does_not_hang_the_open() {
+    let t = TempDir::new("fifo");
+    let fifo = std::ffi::CString::new(t.path().join("pipe").to_str().unwrap()).unwrap();
+    // SAFETY: `fifo` is a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    let dir = HostDir::open(t.path()).unwrap();
+    // Without O_NONBLOCK at open, both would block until a peer came.
+    let mut r = dir.open_file("pipe", &read_opts()).unwrap();
+    assert_eq!(r.filetype(), FileType::Unknown);
+    // No writer: end of file at once.
+    assert_eq!(r.read(&mut [0u8; 4]).unwrap(), 0);
+    let w = OpenOptions {
+        write: true,
+        ..Default::default()
+    };
+    drop(r);
+    assert_eq!(
+        dir.open_file("pipe", &w).err().map(|e| e as u16),
+        Some(Errno::Nxio as u16)
+    );
+}
