@@ -78,6 +78,50 @@ pub fn run_with(wasm: &[u8], mut builder: WasiCtxBuilder) -> Output {
     }
 }
 
+/// Runs `_start` of `wasm` with the given stdout and stderr; returns the
+/// exit status.
+pub fn run_with_stdio(
+    wasm: &[u8],
+    mut builder: WasiCtxBuilder,
+    stdout: Box<dyn wasmkern::wasi::File>,
+    stderr: OutputPipe,
+) -> Result<i32, String> {
+    struct Boxed(Box<dyn wasmkern::wasi::File>);
+    impl wasmkern::wasi::File for Boxed {
+        fn filetype(&self) -> wasmkern::wasi::FileType {
+            self.0.filetype()
+        }
+        fn read(&mut self, b: &mut [u8]) -> wasmkern::wasi::FsResult<usize> {
+            self.0.read(b)
+        }
+        fn write(&mut self, b: &[u8]) -> wasmkern::wasi::FsResult<usize> {
+            self.0.write(b)
+        }
+        fn stat(&self) -> wasmkern::wasi::FsResult<wasmkern::wasi::Filestat> {
+            self.0.stat()
+        }
+        fn is_tty(&self) -> bool {
+            self.0.is_tty()
+        }
+    }
+    builder.stdout(Boxed(stdout)).stderr(stderr);
+    let engine = Engine::default();
+    let mut linker: Linker<WasiCtx> = Linker::new(&engine);
+    wasi::add_to_linker(&mut linker, |ctx| ctx).unwrap();
+    let mut store = Store::new(&engine, builder.build());
+    let module = Module::new(&engine, wasm).map_err(|e| e.to_string())?;
+    let instance = linker
+        .instantiate(&mut store, &module)
+        .map_err(|e| e.to_string())?;
+    let start = instance
+        .get_typed_func::<(), ()>(&mut store, "_start")
+        .map_err(|e| e.to_string())?;
+    match start.call(&mut store, ()) {
+        Ok(()) => Ok(0),
+        Err(e) => e.exit_status().ok_or_else(|| e.to_string()),
+    }
+}
+
 /// A JSON value (enough for the suite's spec files).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Json {
