@@ -444,3 +444,72 @@ int main(void) {
     assert_eq!(out, Ok(0));
     assert_eq!(String::from_utf8_lossy(&err.contents()), "1 0\n");
 }
+
+#[test]
+fn c_limits_bound_the_guest() {
+    let Some(wasm) = build_c(
+        "limits",
+        r#"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+int main(void) {
+    /* 10,000 files open at once. */
+    int opened = 0, err = 0;
+    for (int i = 0; i < 10000; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "/f%d", i);
+        int fd = open(name, O_CREAT | O_WRONLY, 0644);
+        if (fd < 0) { err = errno; break; }
+        opened++;
+    }
+    fprintf(stderr, "opened %d errno %s\n", opened, err == EMFILE ? "EMFILE" : strerror(err));
+    /* 100 MB to stdout. */
+    static char block[1 << 20];
+    memset(block, 'x', sizeof block);
+    long long total = 0;
+    for (int i = 0; i < 100; i++) {
+        ssize_t n = write(1, block, sizeof block);
+        if (n < 0) { err = errno; break; }
+        total += n;
+    }
+    fprintf(stderr, "wrote %lld errno %s\n", total, err == ENOSPC ? "ENOSPC" : strerror(err));
+    /* A file bigger than the filesystem's budget. */
+    close(4); /* the table is full: free the first file's descriptor */
+    int fd = open("/big", O_CREAT | O_WRONLY, 0644);
+    long long big = 0;
+    for (int i = 0; i < 100; i++) {
+        ssize_t n = write(fd, block, sizeof block);
+        if (n < 0) { err = errno; break; }
+        big += n;
+    }
+    fprintf(stderr, "file %lld errno %s\n", big, err == ENOSPC ? "ENOSPC" : strerror(err));
+    return 0;
+}
+"#,
+    ) else {
+        return;
+    };
+    let fs = memfs().with_capacity(4 << 20);
+    let mut b = WasiCtxBuilder::new();
+    b.arg("limits")
+        .preopened_dir(fs.root(), "/", DirPerms::ReadWrite);
+    let out = run_with(&wasm, b);
+    assert_eq!(
+        out.status,
+        Ok(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // 1,024 descriptors: stdio and the preopen take 4. The output pipe of
+    // run_with keeps 16 MiB; the filesystem 4 MiB.
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "opened 1020 errno EMFILE\nwrote 16777216 errno ENOSPC\nfile 4194304 errno ENOSPC\n"
+    );
+    assert_eq!(out.stdout.len(), 16 << 20);
+    assert_eq!(fs.used_bytes(), 4 << 20);
+}
