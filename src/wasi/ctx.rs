@@ -202,7 +202,10 @@ impl WasiCtx {
 
     /// Inserts an open file; returns its descriptor number.
     pub fn push_file(&mut self, file: Box<dyn File>, perms: FilePerms) -> Result<u32, Errno> {
-        let base = perms.rights();
+        let mut base = perms.rights();
+        if file.is_tty() {
+            base &= !(rights::FD_SEEK | rights::FD_TELL);
+        }
         self.fds.push(
             Desc::File(FileFd {
                 file,
@@ -426,7 +429,12 @@ impl WasiCtxBuilder {
             (b.stdout, FilePerms::Write),
             (b.stderr, FilePerms::Write),
         ] {
-            let base = perms.rights() | rights::FD_FDSTAT_SET_FLAGS;
+            let mut base = perms.rights() | rights::FD_FDSTAT_SET_FLAGS;
+            if file.is_tty() {
+                // wasi-libc's isatty() is "a character device that cannot
+                // seek", as Wasmtime reports terminals.
+                base &= !(rights::FD_SEEK | rights::FD_TELL);
+            }
             // Three pushes into an empty table cannot fail.
             let _ = ctx.fds.push(
                 Desc::File(FileFd {

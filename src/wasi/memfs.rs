@@ -226,6 +226,9 @@ impl State {
 
     /// Writes `buf` at `offset` of file `ino`, within the budget.
     fn write_at(&mut self, ino: u64, offset: u64, buf: &[u8]) -> FsResult<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
         let len = match &self.node(ino)?.kind {
             Kind::File(d) => d.len() as u64,
             _ => return Err(Errno::Isdir),
@@ -527,7 +530,7 @@ impl Dir for MemDir {
             pos: 0,
             read: options.read,
             write: options.write || options.truncate,
-            flags: FdFlags(options.fdflags.0 & (FdFlags::APPEND.0 | FdFlags::NONBLOCK.0)),
+            flags: FdFlags(options.fdflags.0 & FdFlags::ALL.0),
         };
         Ok(Box::new(file))
     }
@@ -813,7 +816,7 @@ impl File for MemFile {
     }
 
     fn set_fdflags(&mut self, flags: FdFlags) -> FsResult<()> {
-        self.flags = FdFlags(flags.0 & (FdFlags::APPEND.0 | FdFlags::NONBLOCK.0));
+        self.flags = FdFlags(flags.0 & FdFlags::ALL.0);
         Ok(())
     }
 
