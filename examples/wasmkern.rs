@@ -31,7 +31,8 @@
 //! ARGS...`, accepted for modules that are not commands) the arguments are
 //! typed (`i32:5`, `f64:1.5`) or inferred from the parameter types, and the
 //! results print with their types. Such modules may import `env.print_i32`
-//! and `env.print_i64`.
+//! and `env.print_i64`. A module exporting `_initialize` (a WASI reactor)
+//! has it called first, as Wasmtime does.
 //!
 //! **Exit status.** A trap — in the called function, in the start function,
 //! or a data or element segment out of bounds while instantiating — exits 1
@@ -422,6 +423,13 @@ fn run(args: &[String]) -> Result<(), Failure> {
             _ => call_failure("while instantiating: ", e),
         })?;
     let name = o.invoke.clone().unwrap_or_else(|| "_start".into());
+    // A WASI reactor initialises itself before any other export is called.
+    if name != "_initialize"
+        && let Some(init) = instance.get_func(&mut store, "_initialize")
+    {
+        init.call(&mut store, &[], &mut [])
+            .map_err(|e| call_failure("in _initialize: ", e))?;
+    }
     let func = instance
         .get_func(&mut store, &name)
         .ok_or_else(|| format!("no exported function `{name}`"))?;

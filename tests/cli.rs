@@ -270,6 +270,15 @@ fn traps_exit_1_with_a_backtrace() {
     assert_eq!(stdout(&o), "i32:0\n");
     let o = run(&[&"--invoke", &"outer", &m, &"i32:1"]);
     assert_eq!(stdout(&o), "i32:1\n");
+    // A reactor's _initialize runs before the invoked export.
+    let reactor = d.module(
+        "reactor.wat",
+        r#"(module (global $g (mut i32) (i32.const 1))
+  (func (export "_initialize") (global.set $g (i32.const 41)))
+  (func (export "get") (result i32) (i32.add (global.get $g) (i32.const 1))))"#,
+    );
+    let o = run(&[&"--invoke", &"get", &reactor]);
+    assert_eq!(stdout(&o), "i32:42\n", "{}", stderr(&o));
     // A WASI command that traps.
     let o = run(&[&d.module(
         "cmd.wat",
