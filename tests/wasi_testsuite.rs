@@ -337,10 +337,10 @@ fn wasi_testsuite() {
         } else {
             let mut line = format!(
                 "FAIL {lang}/{name}: exit {} (want {})",
-                if got.timed_out {
-                    "timeout".to_string()
-                } else {
-                    format!("{:?}", got.status)
+                match (got.timed_out, got.status) {
+                    (true, _) => "timeout".to_string(),
+                    (false, Some(code)) => code.to_string(),
+                    (false, None) => "by a signal".to_string(),
                 },
                 spec.exit_code
             );
