@@ -42,6 +42,10 @@ pub enum ErrorKind {
     /// [`InterruptHandle`](crate::InterruptHandle) (engines with
     /// `Config::interruptible`); resumable like [`ErrorKind::OutOfFuel`].
     Interrupted,
+    /// The guest asked to end the program with an exit status (WASI
+    /// `proc_exit`); [`Error::exit_status`] gives it. Not a failure of the
+    /// runtime: a status of 0 is a successful run.
+    Exit,
 }
 
 /// An error with the specification's wording and its location.
@@ -60,6 +64,7 @@ struct ErrorInner {
     offset: Option<usize>,
     func: Option<u32>,
     trap: Option<TrapCode>,
+    exit: Option<i32>,
 }
 
 impl Error {
@@ -72,6 +77,7 @@ impl Error {
             offset: Some(offset),
             func: None,
             trap: None,
+            exit: None,
         }))
     }
 
@@ -84,6 +90,7 @@ impl Error {
             offset: Some(offset),
             func: None,
             trap: None,
+            exit: None,
         }))
     }
 
@@ -96,6 +103,7 @@ impl Error {
             offset: Some(offset),
             func: None,
             trap: None,
+            exit: None,
         }))
     }
 
@@ -108,6 +116,7 @@ impl Error {
             offset: None,
             func: None,
             trap: None,
+            exit: None,
         }))
     }
 
@@ -155,6 +164,21 @@ impl Error {
     /// The guest was interrupted ([`ErrorKind::Interrupted`]).
     pub fn interrupted() -> Self {
         Self::from_kind(ErrorKind::Interrupted, "interrupted")
+    }
+
+    /// The program exited with `status` ([`ErrorKind::Exit`]), as WASI's
+    /// `proc_exit` does. Returned by a host function, it unwinds every
+    /// active wasm call like any host error.
+    pub fn exit(status: i32) -> Self {
+        let mut e = Self::from_kind(ErrorKind::Exit, "exited with status");
+        e = e.with_index(status);
+        e.0.exit = Some(status);
+        e
+    }
+
+    /// The exit status, when the program exited ([`Error::exit`]).
+    pub fn exit_status(&self) -> Option<i32> {
+        self.0.exit
     }
 
     /// The trap, when wasm code trapped.

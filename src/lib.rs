@@ -54,6 +54,7 @@ mod error;
 pub mod host;
 pub mod runtime;
 pub mod validate;
+pub mod wasi;
 
 pub use error::{Error, ErrorKind, FrameInfo, Result};
 pub use runtime::{

@@ -644,3 +644,5 @@ tuples!(A1 A2 A3 A4 A5);
 tuples!(A1 A2 A3 A4 A5 A6);
 tuples!(A1 A2 A3 A4 A5 A6 A7);
 tuples!(A1 A2 A3 A4 A5 A6 A7 A8);
+tuples!(A1 A2 A3 A4 A5 A6 A7 A8 A9);
+tuples!(A1 A2 A3 A4 A5 A6 A7 A8 A9 A10);

@@ -8,7 +8,7 @@
 //! the store's [`ResourceLimiter`] (see [`super::limits`]).
 
 use super::limits::ResourceLimiter;
-use super::store::{AsContext, AsContextMut, MemoryData, StoreInner};
+use super::store::{AsContext, AsContextMut, MemoryData, StoreContextMut, StoreInner};
 use crate::decode::{Limits, MemoryType};
 use crate::error::{Error, Result};
 const MAX_MEMORY_PAGES: u32 = 65_536;
@@ -199,6 +199,23 @@ impl Memory {
             Ok(m) => &mut m.bytes,
             Err(_) => &mut [],
         }
+    }
+}
+
+impl Memory {
+    /// The contents and the store's data at once, so that a host function
+    /// can use both (for example a WASI context in the data and the guest's
+    /// buffers in the memory). Empty contents for another store's memory.
+    pub fn data_and_store_mut<'a, T: 'static>(
+        &self,
+        store: impl Into<StoreContextMut<'a, T>>,
+    ) -> (&'a mut [u8], &'a mut T) {
+        let store = store.into().0;
+        let bytes: &'a mut [u8] = match store.inner.memory_data_mut(self.store, self.index) {
+            Ok(m) => &mut m.bytes,
+            Err(_) => &mut [],
+        };
+        (bytes, &mut store.data)
     }
 }
 

@@ -284,7 +284,7 @@ pub struct Store<T> {
     /// Host functions by `VmFuncRef::host_index`; only ever appended to.
     pub(crate) host_funcs: Vec<HostEntry<T>>,
     limiter: Option<LimiterFn<T>>,
-    data: T,
+    pub(crate) data: T,
 }
 
 /// What [`Store::limiter`] keeps: finds the limiter in the store's data.
@@ -489,6 +489,24 @@ impl<T> StoreContextMut<'_, T> {
     /// The store's engine.
     pub fn engine(&self) -> &Engine {
         self.0.engine()
+    }
+}
+
+impl<'a, T> From<&'a mut Store<T>> for StoreContextMut<'a, T> {
+    fn from(store: &'a mut Store<T>) -> Self {
+        StoreContextMut(store)
+    }
+}
+
+impl<'a, T> From<&'a mut Caller<'_, T>> for StoreContextMut<'a, T> {
+    fn from(caller: &'a mut Caller<'_, T>) -> Self {
+        StoreContextMut(caller.store)
+    }
+}
+
+impl<'a, 'b, T> From<&'a mut StoreContextMut<'b, T>> for StoreContextMut<'a, T> {
+    fn from(store: &'a mut StoreContextMut<'b, T>) -> Self {
+        StoreContextMut(store.0)
     }
 }
 
