@@ -75,18 +75,13 @@ const WASMI_BUG_SEEDS: &[u64] = &[
     17_074_522,
     17_054_047,
     17_096_865,
+    4_303_986_164,
     4_311_978_910,
+    4_299_969_699,
     // wasmi's translator panics on these.
     7_022_887,
     9_091_759,
 ];
-
-/// Seeds of the same runs whose disagreement is in a function that takes
-/// or returns `v128`, which JavaScript cannot call, so V8 cannot replay
-/// it here: each must agree or be reported as undecided (the issue that
-/// listed them reports V8 agreeing with wasmkern when checked by hand).
-/// Only these seeds may end undecided.
-const WASMI_BUG_SEEDS_V128: &[u64] = &[4_303_986_164, 4_299_969_699];
 
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().map(|v| {
@@ -310,15 +305,6 @@ fn known_wasmi_bugs_are_decided_by_v8() {
         failures.len()
     );
     report("wasmi bug seeds", &bugs, &failures);
-    let (_, bugs, failures) = run(WASMI_BUG_SEEDS_V128, false);
-    let (undecided, failures): (Vec<String>, Vec<String>) = failures
-        .into_iter()
-        .partition(|f| f.contains("cannot pass a v128") || f.contains("from/to JS"));
-    for u in &undecided {
-        let first = u.lines().next().unwrap_or_default();
-        println!("wasmi bug seeds (v128): undecided, V8 cannot call it from JavaScript: {first}");
-    }
-    report("wasmi bug seeds (v128)", &bugs, &failures);
 }
 
 fn truncate(s: &str, max: usize) -> String {

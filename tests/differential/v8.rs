@@ -7,9 +7,12 @@
 //! same host functions as the oracle (same log, same results from the same
 //! call count), replays the calls, and prints after instantiation and after
 //! each call what it observed, in the oracle's canonical form (outcome,
-//! host calls, exported state; `v128` values are invisible to JavaScript
+//! host calls, exported state; `v128` globals are invisible to JavaScript
 //! and print as `v128:?` on every side). The last block is compared with
-//! what wasmkern and wasmi did.
+//! what wasmkern and wasmi did. JavaScript cannot pass or receive `v128`
+//! values, so a function with `v128` in its type is called through a
+//! small wasm wrapper ([`wrapper`]) that takes and returns each `v128` as
+//! two `i64` halves.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -76,8 +79,64 @@ fn json_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
     format!("[{}]", items.join(","))
 }
 
-/// The plan the driver follows: host imports, export types, calls.
-fn plan(bytes: &[u8], d: &Disagreement) -> Result<String, String> {
+/// A module importing `m`.`f` of type `params -> results` and exporting
+/// `call`, which takes and returns each `v128` as two `i64`s (low half
+/// first) and everything else as is.
+fn wrapper(params: &[wasmkern::ValType], results: &[wasmkern::ValType]) -> Result<Vec<u8>, String> {
+    use wasmkern::ValType::V128;
+    let list = |kind: &str, types: &[wasmkern::ValType], flatten: bool| -> String {
+        types
+            .iter()
+            .map(|&t| match t {
+                V128 if flatten => format!("({kind} i64 i64)"),
+                t => format!("({kind} {})", type_name(t)),
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut body = String::new();
+    let mut local = 0;
+    for &t in params {
+        if t == V128 {
+            body.push_str(&format!(
+                "(i64x2.replace_lane 1 (i64x2.splat (local.get {local})) (local.get {}))",
+                local + 1
+            ));
+            local += 2;
+        } else {
+            body.push_str(&format!("(local.get {local})"));
+            local += 1;
+        }
+    }
+    body.push_str("(call $f)");
+    let first_result = local;
+    for i in (0..results.len()).rev() {
+        body.push_str(&format!("(local.set {})", first_result + i));
+    }
+    for (i, &t) in results.iter().enumerate() {
+        let r = first_result + i;
+        if t == V128 {
+            body.push_str(&format!(
+                "(i64x2.extract_lane 0 (local.get {r}))(i64x2.extract_lane 1 (local.get {r}))"
+            ));
+        } else {
+            body.push_str(&format!("(local.get {r})"));
+        }
+    }
+    let wat = format!(
+        "(module (import \"m\" \"f\" (func $f {} {})) (func (export \"call\") {} {} {} {body}))",
+        list("param", params, false),
+        list("result", results, false),
+        list("param", params, true),
+        list("result", results, true),
+        list("local", results, false),
+    );
+    wat::parse_str(&wat).map_err(|e| format!("the v128 wrapper: {e}"))
+}
+
+/// The plan the driver follows: host imports, export types, calls. The
+/// wrappers of functions with `v128` in their type are written to `dir`.
+fn plan(bytes: &[u8], d: &Disagreement, dir: &std::path::Path) -> Result<String, String> {
     let engine = wasmkern::Engine::default();
     let module = wasmkern::Module::new(&engine, bytes).map_err(|e| e.to_string())?;
     let imports: Vec<String> = HOST_IMPORTS
@@ -94,11 +153,22 @@ fn plan(bytes: &[u8], d: &Disagreement) -> Result<String, String> {
     let mut exports = Vec::new();
     for export in module.exports() {
         let ty = match export.ty() {
-            wasmkern::ExternType::Func(f) => format!(
-                "{{\"kind\":\"func\",\"params\":{},\"results\":{}}}",
-                json_list(f.params().iter().map(|&t| type_name(t))),
-                json_list(f.results().iter().map(|&t| type_name(t)))
-            ),
+            wasmkern::ExternType::Func(f) => {
+                let v128 = wasmkern::ValType::V128;
+                let wrapper = if f.params().contains(&v128) || f.results().contains(&v128) {
+                    let path = dir.join(format!("wrapper-{}.wasm", exports.len()));
+                    std::fs::write(&path, wrapper(f.params(), f.results())?)
+                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                    json_string(&path.to_string_lossy())
+                } else {
+                    "null".to_string()
+                };
+                format!(
+                    "{{\"kind\":\"func\",\"params\":{},\"results\":{},\"wrapper\":{wrapper}}}",
+                    json_list(f.params().iter().map(|&t| type_name(t))),
+                    json_list(f.results().iter().map(|&t| type_name(t)))
+                )
+            }
             wasmkern::ExternType::Global(g) => {
                 format!(
                     "{{\"kind\":\"global\",\"type\":\"{}\"}}",
@@ -197,7 +267,7 @@ fn replay(
         std::fs::write(path, data).map_err(|e| format!("{}: {e}", path.display()))
     };
     write(&wasm, bytes)?;
-    write(&plan_path, plan(bytes, d)?.as_bytes())?;
+    write(&plan_path, plan(bytes, d, dir)?.as_bytes())?;
     write(&driver, DRIVER.as_bytes())?;
     let mut child = Command::new("node")
         .arg(&driver)
@@ -326,7 +396,7 @@ function canon(t, v) {
     case 'f64':
       if (Number.isNaN(v)) return 'f64:nan';
       dv.setFloat64(0, v); return 'f64:0x' + dv.getBigUint64(0).toString(16);
-    case 'v128': return 'v128:?';
+    case 'v128': return 'v128:0x' + BigInt.asUintN(128, v).toString(16);
     case 'funcref': return v === null ? 'null' : 'func:' + funcName(v);
     case 'externref': return v === null ? 'null' : 'extern:' + v;
   }
@@ -349,8 +419,33 @@ function arg(a) {
     case 'f64': dv.setBigUint64(0, BigInt(a.v)); return dv.getFloat64(0);
     case 'funcref': return a.v === null ? null : instance.exports[a.v];
     case 'externref': return a.v;
+    case 'v128': return BigInt(a.v);
   }
   throw new TypeError('cannot pass a ' + a.t + ' from JavaScript');
+}
+// A function with v128 in its type, called through its wrapper module:
+// each v128 crosses as two i64 halves, low first.
+const wrappers = {};
+function callWrapped(name, ty, args) {
+  if (!wrappers[name]) {
+    const m = new WebAssembly.Module(fs.readFileSync(ty.wrapper));
+    wrappers[name] = new WebAssembly.Instance(m, { m: { f: instance.exports[name] } }).exports.call;
+  }
+  const flat = [];
+  ty.params.forEach((t, i) => {
+    if (t === 'v128') flat.push(BigInt.asIntN(64, args[i]), BigInt.asIntN(64, args[i] >> 64n));
+    else flat.push(args[i]);
+  });
+  let r = wrappers[name](...flat);
+  const n = ty.results.reduce((n, t) => n + (t === 'v128' ? 2 : 1), 0);
+  r = n === 0 ? [] : n === 1 ? [r] : r;
+  const out = [];
+  let k = 0;
+  for (const t of ty.results) {
+    if (t === 'v128') { out.push(BigInt.asUintN(64, r[k]) | (BigInt.asUintN(64, r[k + 1]) << 64n)); k += 2; }
+    else out.push(r[k++]);
+  }
+  return out;
 }
 const host = {};
 for (const [name, sig] of Object.entries(plan.imports)) {
@@ -422,8 +517,13 @@ if (instance) {
   for (const call of plan.calls) {
     step(() => {
       const ty = plan.exports[call.name];
-      const r = instance.exports[call.name](...call.args.map(arg));
-      const results = ty.results.length === 0 ? [] : ty.results.length === 1 ? [r] : r;
+      let results;
+      if (ty.wrapper) {
+        results = callWrapped(call.name, ty, call.args.map(arg));
+      } else {
+        const r = instance.exports[call.name](...call.args.map(arg));
+        results = ty.results.length === 0 ? [] : ty.results.length === 1 ? [r] : r;
+      }
       return 'ok [' + results.map((v, i) => canon(ty.results[i], v)).join(', ') + ']';
     });
   }

@@ -236,7 +236,7 @@ impl Runner {
             }
             WastDirective::Thread(thread) => self.run_directives(src, thread.directives),
             // Execution (`invoke`, `assert_return`, `assert_trap`,
-            // `assert_exhaustion`, `register`, ...) is not checked yet.
+            // `assert_exhaustion`, `register`, ...) is `super::exec`'s job.
             _ => {}
         }
     }
