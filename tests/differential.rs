@@ -267,6 +267,33 @@ fn wasmkern_agrees_with_wasmi() {
             stats.calls
         );
     }
+    // Skips where wasmi gave up and wasmkern was not run, or a module was
+    // not run at all: bounded too (the default run: wasmi out of fuel in
+    // 76 per mille of the calls, mostly loops in the half of the modules
+    // without wasm-smith's termination counter; start functions out of
+    // fuel or stack in 19 and 8 per mille of the modules).
+    for (reason, per_mille, of_calls) in [
+        ("calls skipped: wasmi out of fuel", 100, true),
+        ("start function: wasmi out of fuel", 30, false),
+        ("start function: stack exhausted", 30, false),
+        ("wasmi panicked compiling (a wasmi bug)", 5, false),
+        ("rejected by wasmi", 5, false),
+        ("invalid per wasmparser", 5, false),
+    ] {
+        let n = stats.skips(reason);
+        let (base, what) = if of_calls {
+            (stats.calls, "calls compared")
+        } else {
+            (stats.modules, "modules")
+        };
+        let bound = base * per_mille / 1000;
+        println!("differential: skip \"{reason}\": {n} (bound {bound})");
+        assert!(
+            n <= bound,
+            "differential: \"{reason}\" happened {n} times, more than {per_mille}‰ of the \
+             {base} {what}"
+        );
+    }
     report("differential", &bugs, &failures);
     if custom {
         println!("differential: DIFF_SEED_START/DIFF_COUNT set: the floors are NOT checked");
