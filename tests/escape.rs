@@ -4,8 +4,110 @@
 //! `memmove`, keeping the registers they borrow), table and indirect-call
 //! faults trap, host errors and deep traps come back as the right error with
 //! the store usable, and no mapping is ever writable and executable.
+//!
+//! "Never touches host memory" is checked outside the linear memory too:
+//! this test binary's global allocator ([`Redzone`]) surrounds every heap
+//! allocation with [`RED`] bytes of canaries, and with explicit bounds
+//! checks a linear memory is one heap allocation of exactly its size, so
+//! after every access [`check_boundaries`] reads the 4 KiB before and after
+//! the memory's bytes and requires them unchanged. (With guard regions the
+//! bytes around the memory are an inaccessible reservation: an access there
+//! faults, which the trap shows.)
+
+use std::alloc::{GlobalAlloc, Layout, System};
 
 use wasmkern::{Caller, Config, Engine, Error, Func, Instance, Linker, Module, Store, Trap, Val};
+
+/// Canary bytes on each side of every heap allocation.
+const RED: usize = 4096;
+/// What the canary bytes hold.
+const CANARY: u8 = 0xa5;
+/// The last 16 bytes before an allocation: this magic number, then the
+/// allocation's size.
+const MAGIC: u64 = 0x7265_647a_6f6e_6521;
+
+/// The system allocator, with [`RED`] canary bytes before and after each
+/// allocation (the front zone ends with [`MAGIC`] and the size).
+struct Redzone;
+
+impl Redzone {
+    /// The size of the zone on each side and the outer layout of an
+    /// allocation of `layout`.
+    fn outer(layout: Layout) -> Option<(usize, Layout)> {
+        let red = RED.max(layout.align());
+        let size = layout.size().checked_add(2 * red)?;
+        Some((red, Layout::from_size_align(size, layout.align()).ok()?))
+    }
+}
+
+// SAFETY: every block handed out is `layout.size()` bytes inside a larger
+// block from `System` with the same alignment (`red` is a multiple of the
+// alignment), and `dealloc` gives `System` back exactly the block and layout
+// it returned.
+unsafe impl GlobalAlloc for Redzone {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let Some((red, outer)) = Redzone::outer(layout) else {
+            return std::ptr::null_mut();
+        };
+        // SAFETY: `outer` has a non-zero size.
+        let base = unsafe { System.alloc(outer) };
+        if base.is_null() {
+            return base;
+        }
+        // SAFETY: `base` is valid for `outer.size()` = size + 2 * red bytes.
+        unsafe {
+            base.write_bytes(CANARY, red - 16);
+            base.add(red - 16).cast::<u64>().write_unaligned(MAGIC);
+            base.add(red - 8)
+                .cast::<u64>()
+                .write_unaligned(layout.size() as u64);
+            base.add(red + layout.size()).write_bytes(CANARY, red);
+            base.add(red)
+        }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if let Some((red, outer)) = Redzone::outer(layout) {
+            // SAFETY: `ptr` came from `alloc` with this layout, `red` bytes
+            // after the block `System` gave for `outer`.
+            unsafe { System.dealloc(ptr.sub(red), outer) }
+        }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Redzone = Redzone;
+
+/// Whether the canaries around `data`, a whole heap allocation, are intact.
+fn surroundings_intact(data: &[u8]) -> Result<(), String> {
+    let ptr = data.as_ptr();
+    // SAFETY: with explicit bounds checks a non-empty linear memory is a
+    // `Vec<u8>` of exactly its length (`src/runtime/memory.rs`), so `data` is
+    // a whole block from `Redzone::alloc` (alignment 1): the RED bytes before
+    // and after it belong to the same `System` block and stay allocated
+    // while `data` is borrowed. The header is checked before the zones are
+    // trusted. The reads are volatile, so the compiler, which knows only
+    // the inner block, performs them as written.
+    unsafe {
+        let magic = ptr.sub(16).cast::<u64>().read_unaligned();
+        let size = ptr.sub(8).cast::<u64>().read_unaligned();
+        let byte = |p: *const u8| p.read_volatile();
+        if magic != MAGIC || size != data.len() as u64 {
+            return Err(format!(
+                "the header before the memory is {magic:#x}, size {size} \
+                 (expected {MAGIC:#x}, {}): written, or not one allocation",
+                data.len()
+            ));
+        }
+        if let Some(i) = (17..=RED).find(|&i| byte(ptr.sub(i)) != CANARY) {
+            return Err(format!("host byte {i} before the memory was written"));
+        }
+        if let Some(i) = (0..RED).find(|&i| byte(ptr.add(data.len() + i)) != CANARY) {
+            return Err(format!("host byte {i} after the memory was written"));
+        }
+    }
+    Ok(())
+}
 
 fn instance(wat: &str) -> (Store<()>, Instance) {
     instance_in(&Engine::default(), wat)
@@ -80,8 +182,9 @@ fn access_module(pages: u32) -> String {
 
 /// Checks every access against the memory size: in bounds runs, out of
 /// bounds traps, and stores never write outside `[0, size)` (the whole
-/// memory is compared with the expected contents).
-fn check_boundaries(store: &mut Store<()>, instance: Instance, size: u64) {
+/// memory is compared with the expected contents, and with `canaries` the
+/// 4 KiB of host memory on each side of it, [`surroundings_intact`]).
+fn check_boundaries(store: &mut Store<()>, instance: Instance, size: u64, canaries: bool) {
     let mem = instance.get_memory(&*store, "mem").unwrap();
     let addrs: Vec<u32> = {
         let mut a = vec![0u32, 1, 7, 0xffff, 0x1_0000, 0x7fff_ffff, 0x8000_0000];
@@ -122,6 +225,10 @@ fn check_boundaries(store: &mut Store<()>, instance: Instance, size: u64) {
                     0
                 };
                 assert_eq!(written, expected, "{op} offset={off} at {addr:#x}");
+                if canaries && size > 0 {
+                    surroundings_intact(data)
+                        .unwrap_or_else(|e| panic!("{op} offset={off} at {addr:#x}: {e}"));
+                }
             }
         }
     }
@@ -130,11 +237,11 @@ fn check_boundaries(store: &mut Store<()>, instance: Instance, size: u64) {
 #[test]
 fn every_access_width_at_every_boundary() {
     let (mut store, instance) = instance(&access_module(1));
-    check_boundaries(&mut store, instance, 65536);
+    check_boundaries(&mut store, instance, 65536, true);
     // Right after memory.grow the new page is reachable and the next is not.
     let grow = instance.get_typed_func::<i32, i32>(&store, "grow").unwrap();
     assert_eq!(grow.call(&mut store, 1).unwrap(), 1);
-    check_boundaries(&mut store, instance, 2 * 65536);
+    check_boundaries(&mut store, instance, 2 * 65536, true);
 }
 
 /// The same boundaries when accesses are unchecked and out-of-bounds ones
@@ -142,21 +249,21 @@ fn every_access_width_at_every_boundary() {
 #[test]
 fn every_access_width_at_every_boundary_with_guard_regions() {
     let (mut store, instance) = instance_in(&guard_region_engine(), &access_module(1));
-    check_boundaries(&mut store, instance, 65536);
+    check_boundaries(&mut store, instance, 65536, false);
     let grow = instance.get_typed_func::<i32, i32>(&store, "grow").unwrap();
     assert_eq!(grow.call(&mut store, 1).unwrap(), 1);
-    check_boundaries(&mut store, instance, 2 * 65536);
+    check_boundaries(&mut store, instance, 2 * 65536, false);
     let (mut store, instance) = instance_in(&guard_region_engine(), &access_module(0));
-    check_boundaries(&mut store, instance, 0);
+    check_boundaries(&mut store, instance, 0, false);
 }
 
 #[test]
 fn zero_page_memory_traps_every_access() {
     let (mut store, instance) = instance(&access_module(0));
-    check_boundaries(&mut store, instance, 0);
+    check_boundaries(&mut store, instance, 0, true);
     let grow = instance.get_typed_func::<i32, i32>(&store, "grow").unwrap();
     assert_eq!(grow.call(&mut store, 1).unwrap(), 0);
-    check_boundaries(&mut store, instance, 65536);
+    check_boundaries(&mut store, instance, 65536, true);
 }
 
 #[test]
@@ -778,4 +885,19 @@ fn register_held_bounds_follow_growth() {
             "grown by way {how}"
         );
     }
+}
+
+/// The canary check can fail: a write just outside a heap block is seen.
+#[test]
+fn canaries_see_a_write_outside_the_block() {
+    let mut block = vec![0u8; 64];
+    assert_eq!(surroundings_intact(&block), Ok(()));
+    let ptr = block.as_mut_ptr();
+    // SAFETY: the byte after the block is the first canary of the same
+    // `Redzone` allocation, which stays allocated while `block` lives.
+    unsafe { ptr.add(64).write_volatile(0) };
+    assert!(surroundings_intact(&block).is_err());
+    // SAFETY: as above; the canary is restored before the block is freed.
+    unsafe { ptr.add(64).write_volatile(CANARY) };
+    assert_eq!(surroundings_intact(&block), Ok(()));
 }

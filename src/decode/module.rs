@@ -369,10 +369,12 @@ impl<'a> Module<'a> {
             return Err(Error::limit(0, "module too large"));
         }
         let mut r = Reader::new(bytes, 0);
-        if r.read_bytes(4).ok() != Some(b"\0asm") {
+        // A module that ends inside the magic or the version is truncated
+        // ("unexpected end"); four wrong bytes are a wrong header.
+        if r.read_bytes(4)? != b"\0asm" {
             return Err(Error::malformed(0, "magic header not detected"));
         }
-        if r.read_bytes(4).ok() != Some(&[1, 0, 0, 0]) {
+        if r.read_bytes(4)? != [1, 0, 0, 0] {
             return Err(Error::malformed(4, "unknown binary version"));
         }
         let mut module = Module::default();

@@ -6,12 +6,19 @@
 //! adds an instance to the linker, and the assertions call exports and
 //! compare results ([`values`]) or trap messages.
 //!
-//! Counting: every directive is passed, failed or skipped. A module that
-//! does not compile or instantiate is one failure, and the directives that
-//! needed it are *skipped* with that reason, so one missing feature does
-//! not show up as a hundred failures. Modules the `wast` text parser itself
-//! rejects in `assert_malformed (module quote ...)` count as passed and are
-//! reported separately. Each directive runs inside `catch_unwind`: a panic
+//! Counting: every directive is passed, failed, skipped or not applicable.
+//! A module that does not compile or instantiate is one failure, and the
+//! directives that needed it are *skipped* with that reason, so one missing
+//! feature does not show up as a hundred failures. Modules the `wast` text
+//! parser itself rejects (`assert_malformed (module quote ...)`, and
+//! `assert_invalid` modules it refuses to encode) test the text format, not
+//! wasmkern: they are *not applicable*, never passed. A rejection passes
+//! only with the expected message (or one of its documented rewordings,
+//! [`messages::matches`]), or through a justified entry of
+//! [`messages::EQUIVALENTS`] (counted apart); any other message is a
+//! failure. `assert_unlinkable` passes only on a link error
+//! ([`wasmkern::ErrorKind::Link`]) with the expected message. Each
+//! directive runs inside `catch_unwind`: a panic
 //! in our API is a failure with its message and the run goes on. Traps are
 //! `Err`s; a trap that crashes the process is a runtime bug (run files one
 //! at a time with `SPEC_FILTER=<name>` to find it; `SPEC_TRACE=1` prints
@@ -48,14 +55,16 @@ pub struct Score {
     pub passed: usize,
     pub failed: usize,
     pub skipped: usize,
-    /// `assert_malformed (module quote ...)` modules the `wast` text parser
-    /// rejected (included in `passed`).
-    pub rejected_by_text_parser: usize,
-    /// Rejections (malformed, invalid, unlinkable) with another message than
-    /// the expected one. Counted, not failed.
-    pub message_mismatches: usize,
+    /// Text-format assertions: modules the `wast` text parser rejected, so
+    /// nothing reached wasmkern (not included in `passed`).
+    pub not_applicable: usize,
+    /// Rejections (included in `passed`) whose message is not the expected
+    /// text but matches a justified entry of [`messages::EQUIVALENTS`].
+    pub equivalent: usize,
+    /// How often each entry of [`messages::EQUIVALENTS`] was used, by
+    /// `file: expected -> ours`.
+    pub equivalents_used: BTreeMap<String, usize>,
     pub failures: Vec<Failure>,
-    pub mismatches: Vec<Failure>,
     /// Why directives were skipped, with how many.
     pub skip_reasons: BTreeMap<String, usize>,
     /// Failures per file.
@@ -65,13 +74,11 @@ pub struct Score {
 /// What became of one directive.
 enum Outcome {
     Pass,
-    /// Passed, but the rejection's message is not the expected one.
-    PassMismatch {
-        expected: String,
-        got: String,
-    },
-    /// `assert_malformed (module quote ...)` the text parser rejected.
-    TextParserRejected,
+    /// Passed: the rejection's message is not the expected text but
+    /// answers it through this entry of [`messages::EQUIVALENTS`].
+    PassEquivalent(&'static messages::Equivalent),
+    /// A text-format assertion the `wast` text parser decided.
+    NotApplicable,
     Fail {
         expected: String,
         got: String,
@@ -91,6 +98,8 @@ type Slot = Result<Instance, String>;
 
 /// One file's world: the store, the linker and the module instances.
 struct World {
+    /// The `.wast` file's name, for [`messages::equivalent`].
+    file: String,
     engine: Engine,
     store: Store<()>,
     linker: Linker<()>,
@@ -102,12 +111,13 @@ struct World {
 }
 
 impl World {
-    fn new(guard_regions: bool) -> Result<World, Error> {
+    fn new(file: &str, guard_regions: bool) -> Result<World, Error> {
         let engine = Engine::new(Config::new().guard_regions(guard_regions))?;
         let mut store = Store::new(&engine, ());
         let mut linker = Linker::new(&engine);
         spectest::define(&mut linker, &mut store)?;
         Ok(World {
+            file: file.to_string(),
             engine,
             store,
             linker,
@@ -360,7 +370,7 @@ impl Runner {
             Ok(wast) => wast,
             Err(e) => return self.unparsed(file, e),
         };
-        let mut world = match catch_unwind(|| World::new(self.guard_regions)) {
+        let mut world = match catch_unwind(|| World::new(&file.name, self.guard_regions)) {
             Ok(Ok(world)) => world,
             Ok(Err(e)) => return self.no_world(file, wast.directives, format!("error {e}")),
             Err(panic) => {
@@ -427,14 +437,15 @@ impl Runner {
         let score = &mut self.score;
         match outcome {
             Outcome::Pass => score.passed += 1,
-            Outcome::TextParserRejected => {
+            Outcome::NotApplicable => score.not_applicable += 1,
+            Outcome::PassEquivalent(e) => {
                 score.passed += 1;
-                score.rejected_by_text_parser += 1;
-            }
-            Outcome::PassMismatch { expected, got } => {
-                score.passed += 1;
-                score.message_mismatches += 1;
-                score.mismatches.push(failure(expected, got));
+                score.equivalent += 1;
+                let key = format!(
+                    "{}: {:?} -> {:?}\n              ({})",
+                    e.file, e.expected, e.ours, e.why
+                );
+                *score.equivalents_used.entry(key).or_default() += 1;
             }
             Outcome::Fail { expected, got } => {
                 score.failed += 1;
@@ -713,13 +724,25 @@ fn assert_unlinkable(world: &mut World, module: Wat<'_>, message: &str) -> Outco
         Ok(m) => m,
         Err(e) => return fail("the module to compile", e.to_string()),
     };
+    let expected = format!("link error {message:?}");
     match world.linker.instantiate(&mut world.store, &compiled) {
-        Ok(_) => fail(format!("link error {message:?}"), "instantiated"),
-        Err(e) if e.to_string().contains(message) => Outcome::Pass,
-        Err(e) => Outcome::PassMismatch {
-            expected: format!("link error {message:?}"),
-            got: describe(&e),
-        },
+        Ok(_) => fail(expected, "instantiated"),
+        Err(e) if e.kind() != wasmkern::ErrorKind::Link => {
+            fail(expected, format!("{:?} {}", e.kind(), describe(&e)))
+        }
+        Err(e) => check_message(&world.file, message, &e.to_string(), expected),
+    }
+}
+
+/// A rejection of the right kind: passes when its message `got` says the
+/// testsuite's `message` (or a justified equivalent), fails otherwise.
+fn check_message(file: &str, message: &str, got: &str, expected: String) -> Outcome {
+    if messages::matches(message, got) {
+        Outcome::Pass
+    } else if let Some(e) = messages::equivalent(file, message, got) {
+        Outcome::PassEquivalent(e)
+    } else {
+        fail(expected, format!("another message: {got:?}"))
     }
 }
 
@@ -737,38 +760,32 @@ fn assert_rejected(
     let bytes = match module.encode() {
         Ok(bytes) => bytes,
         // The text parser already rejected it (`module quote`), or refuses
-        // to encode an invalid module.
-        Err(_) => return Outcome::TextParserRejected,
+        // to encode an invalid module: nothing reaches wasmkern.
+        Err(_) => return Outcome::NotApplicable,
     };
-    let expected = format!("{kind:?} {message:?}");
+    let expected = format!("rejection {kind:?} {message:?}");
     let validated = wasmkern::validate(&bytes);
     let compiled = world.compile(&bytes);
     match (validated, compiled) {
-        (Ok(()), Ok(_)) => fail(format!("rejection {expected}"), "accepted"),
+        (Ok(()), Ok(_)) => fail(expected, "accepted"),
         (Err(e), Ok(_)) => fail(
             format!("Module::new to reject like validate ({e})"),
             "Module::new accepted",
         ),
+        (Ok(()), Err(e)) => fail(
+            format!("validate to reject like Module::new ({e})"),
+            "validate accepted",
+        ),
         (Err(e), Err(_)) => {
-            let kind_ok = e.kind() == kind || e.kind() == wasmkern::ErrorKind::Limit;
-            if kind_ok && messages::matches(message, &e.to_string()) {
-                Outcome::Pass
-            } else {
-                Outcome::PassMismatch {
-                    expected,
-                    got: format!("{:?} {:?}", e.kind(), e.to_string()),
+            // A module over an implementation limit may be rejected as
+            // such (its message must still say what the suite expects).
+            if e.kind() != kind && e.kind() != wasmkern::ErrorKind::Limit {
+                if let Some(eq) = messages::equivalent(&world.file, message, &e.to_string()) {
+                    return Outcome::PassEquivalent(eq);
                 }
+                return fail(expected, format!("{:?} {:?}", e.kind(), e.to_string()));
             }
-        }
-        (Ok(()), Err(e)) => {
-            if messages::matches(message, &e.to_string()) {
-                Outcome::Pass
-            } else {
-                Outcome::PassMismatch {
-                    expected,
-                    got: format!("Module::new: {e}"),
-                }
-            }
+            check_message(&world.file, message, &e.to_string(), expected)
         }
     }
 }
@@ -794,22 +811,27 @@ impl Score {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "spec {}: {} passed, {} failed, {} skipped",
+            "spec {}: {} passed, {} failed, {} skipped, {} not applicable (text format)",
             suite.name(),
             self.passed,
             self.failed,
-            self.skipped
+            self.skipped,
+            self.not_applicable
         );
         let _ = writeln!(
             out,
-            "  rejected by the text parser (counted as passed): {}",
-            self.rejected_by_text_parser
+            "  not applicable: text-format assertions the `wast` parser decided \
+             (nothing reached wasmkern): {}",
+            self.not_applicable
         );
         let _ = writeln!(
             out,
-            "  message mismatches (counted as passed): {}",
-            self.message_mismatches
+            "  passed through the equivalent-message table (tests/spec/messages.rs): {}",
+            self.equivalent
         );
+        for (which, n) in &self.equivalents_used {
+            let _ = writeln!(out, "    {n:6}  {which}");
+        }
         for &(s, file, proposal) in OTHER_PROPOSALS {
             if s == suite {
                 let _ = writeln!(out, "  left out: {file} ({proposal} proposal)");
@@ -884,17 +906,6 @@ impl Score {
             per_file.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
             for (file, n) in per_file {
                 let _ = writeln!(out, "    {n:6}  {file}");
-            }
-        }
-        if !self.mismatches.is_empty() {
-            let _ = writeln!(
-                out,
-                "  first {} of {} message mismatches:",
-                self.mismatches.len().min(SHOWN),
-                self.mismatches.len()
-            );
-            for m in self.mismatches.iter().take(SHOWN) {
-                let _ = writeln!(out, "    {m}");
             }
         }
         out
