@@ -106,6 +106,27 @@ impl Config {
     /// the cost model) and to stop at the next function entry or loop header
     /// once the store's fuel ([`Store::set_fuel`](super::Store::set_fuel))
     /// went negative. A store starts with no fuel.
+    ///
+    /// Bulk work costs in proportion to its size, on top of its operator's
+    /// unit (rounded down):
+    ///
+    /// | operator | extra fuel |
+    /// | --- | --- |
+    /// | `memory.fill`, `memory.copy`, `memory.init` | 1 per 64 bytes ([`BYTES_PER_FUEL`](crate::abi::BYTES_PER_FUEL)) |
+    /// | `table.fill`, `table.copy`, `table.init` | 1 per 8 elements ([`ELEMENTS_PER_FUEL`](crate::abi::ELEMENTS_PER_FUEL)) |
+    /// | `memory.grow` | 1,024 per page ([`MEMORY_FUEL_PER_PAGE`](crate::abi::MEMORY_FUEL_PER_PAGE)) |
+    /// | `table.grow` | 1 per 8 elements |
+    ///
+    /// So a 1 MiB `memory.fill` costs 16,384 units more than an empty one.
+    /// The extra fuel is taken after the bounds checks (an out-of-bounds
+    /// operation traps and costs only its unit) and before anything is
+    /// written or grown: when it exceeds the fuel left, the operation does
+    /// nothing and the call stops with
+    /// [`ErrorKind::OutOfFuel`](crate::ErrorKind::OutOfFuel), or pauses
+    /// ([`Func::call_resumable`](super::Func::call_resumable)) and runs the
+    /// whole operation once resumed with enough fuel. A growth beyond the
+    /// memory's or table's maximum returns -1 without extra cost, and one
+    /// the resource limiter refuses gets its fuel back.
     pub fn consume_fuel(&mut self, enable: bool) -> &mut Self {
         self.consume_fuel = enable;
         self
@@ -114,6 +135,15 @@ impl Config {
     /// Check for interruption (default off): modules are compiled to stop at
     /// the next function entry or loop header after an
     /// [`InterruptHandle`](super::InterruptHandle) fired.
+    ///
+    /// Long bulk operations are interruptible too: `memory.fill`,
+    /// `memory.copy`, `memory.init`, `table.fill`, `table.copy` and
+    /// `table.init` run in chunks of 16 MiB (of memory, or of table
+    /// elements: [`BULK_CHUNK`](crate::abi::BULK_CHUNK)), and an interrupt stops
+    /// them between two chunks (a few milliseconds), with the part done
+    /// written and the rest done when the call resumes. `memory.grow` and
+    /// `table.grow` are not split: the maximum sizes and the store's
+    /// limits bound them.
     pub fn interruptible(&mut self, enable: bool) -> &mut Self {
         self.interruptible = enable;
         self
