@@ -55,6 +55,7 @@ pub mod host;
 pub mod runtime;
 pub mod validate;
 
+pub use asm::x64::CpuFeatures;
 pub use error::{Error, ErrorKind, FrameInfo, Result};
 pub use runtime::{
     AsContext, AsContextMut, CallOutcome, Caller, Config, Engine, ExportType, Extern, ExternRef,

@@ -41,6 +41,7 @@ pub struct Config {
     interruptible: bool,
     parallel_compilation: bool,
     guard_regions: bool,
+    cpu_features: CpuFeatures,
 }
 
 impl Default for Config {
@@ -59,6 +60,7 @@ impl fmt::Debug for Config {
             .field("interruptible", &self.interruptible)
             .field("parallel_compilation", &self.parallel_compilation)
             .field("guard_regions", &self.guard_regions)
+            .field("cpu_features", &self.cpu_features)
             .finish()
     }
 }
@@ -76,6 +78,7 @@ impl Config {
             interruptible: false,
             parallel_compilation: true,
             guard_regions: false,
+            cpu_features: CpuFeatures::all(),
         }
     }
 
@@ -173,6 +176,33 @@ impl Config {
     pub fn guard_regions(&mut self, enable: bool) -> &mut Self {
         self.guard_regions = enable;
         self
+    }
+
+    /// The optional CPU features the compiler may use (default: all it
+    /// knows). The engine uses those of `features` that the processor also
+    /// reports (CPUID), so this can only take features away, never enable
+    /// one the processor lacks ([`Engine::cpu_features`] tells which).
+    ///
+    /// Without a feature the compiler emits its fallback: `bsr`/`bsf`
+    /// sequences for `clz`/`ctz` without LZCNT/BMI1, a bit-twiddling
+    /// population count without POPCNT, an SSE2 sequence for
+    /// `i64x2.gt_s` and its relatives without SSE4.2. Float rounding and
+    /// SIMD need SSE4.1 (and SIMD SSSE3): without them modules using those
+    /// operators fail to compile with a clear error.
+    /// [`CpuFeatures::sse41_baseline`] keeps exactly what every operator
+    /// needs, so every fallback runs on any machine; code for
+    /// [`CpuFeatures::baseline`] runs on any x86-64.
+    pub fn cpu_features(&mut self, features: CpuFeatures) -> &mut Self {
+        self.cpu_features = features;
+        self
+    }
+}
+
+impl Engine {
+    /// The optional CPU features this engine's compiler uses: those
+    /// [`Config::cpu_features`] allowed that the processor has.
+    pub fn cpu_features(&self) -> CpuFeatures {
+        self.inner.cpu
     }
 }
 
@@ -292,7 +322,7 @@ impl Engine {
                 enter,
                 resume,
                 host_call,
-                cpu: CpuFeatures::detect(),
+                cpu: CpuFeatures::detect().intersection(config.cpu_features),
                 max_wasm_stack: config.max_wasm_stack,
                 max_module_code_size: config.max_module_code_size,
                 options: crate::compile::CompileOptions {
