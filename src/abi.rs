@@ -100,11 +100,13 @@ pub enum ExitCode {
     HostCall = 2,
     /// `memory.grow` of memory `ExecContext::payload >> 32` by the number of
     /// pages in the low 32 bits; the host writes the result (old size in
-    /// pages, or -1 as u32) back to `payload`.
+    /// pages, or -1 as u32) back to `payload`, or [`GROW_OUT_OF_FUEL`]
+    /// when the growth's fuel ([`MEMORY_FUEL_PER_PAGE`]) is not there.
     MemoryGrow = 3,
     /// A runtime helper too large to inline (`table.grow`, bulk memory, ...).
     /// `payload` is the [`Helper`]; its immediates and operands are in the
-    /// area at `call_args`, and the host writes its result there.
+    /// area at `call_args`, and the host writes its result there and a
+    /// [`HelperStatus`] to `payload`.
     Helper = 4,
     /// Fuel ran out (`ExecContext::fuel` went negative) at a function entry
     /// or loop header. Resumable: the host may add fuel and resume.
@@ -234,6 +236,57 @@ pub enum Helper {
     /// `memory.fill`: `[memory, 0, dst, value, len]`. Only for memories
     /// other than 0: the compiler fills memory 0 inline.
     MemoryFill = 8,
+}
+
+/// What the host leaves in `ExecContext::payload` after serving a
+/// [`ExitCode::Helper`]. Code compiled with fuel or interruption checks
+/// tests it: on anything but `Done` it leaves with the matching exit
+/// ([`ExitCode::OutOfFuel`] or [`ExitCode::Interrupted`]), and when
+/// resumed runs the helper again on the area as the host left it.
+#[repr(u64)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HelperStatus {
+    /// The operation finished (or failed with a trap, which never resumes).
+    Done = 0,
+    /// The operation's fuel ([`bulk_fuel`]) exceeded the fuel left; nothing
+    /// was done or charged.
+    OutOfFuel = 1,
+    /// The operation was interrupted between two chunks: the area's
+    /// operands describe the part still to do, whose fuel was given back.
+    Interrupted = 2,
+}
+
+/// `memory.grow`'s `payload` after the host served it when the growth's
+/// fuel exceeded the fuel left (nothing was grown or charged): no result
+/// (an old size or -1 as `u32`) has the upper 32 bits set.
+pub const GROW_OUT_OF_FUEL: u64 = u64::MAX;
+
+/// Bulk memory operations (`memory.fill`, `memory.copy`, `memory.init`)
+/// cost one unit of fuel per this many bytes (rounded down), on top of
+/// the operator's own unit.
+pub const BYTES_PER_FUEL: u64 = 64;
+/// Table operations (`table.fill`, `table.copy`, `table.init`,
+/// `table.grow`) cost one unit of fuel per this many elements (rounded
+/// down; an element is 8 bytes, so this is [`BYTES_PER_FUEL`] again).
+pub const ELEMENTS_PER_FUEL: u64 = 8;
+/// `memory.grow` costs this much fuel per page added (64 KiB at
+/// [`BYTES_PER_FUEL`]), on top of the operator's own unit.
+pub const MEMORY_FUEL_PER_PAGE: u64 = 65536 / BYTES_PER_FUEL;
+
+const _: () = assert!(BYTES_PER_FUEL.is_power_of_two() && ELEMENTS_PER_FUEL.is_power_of_two());
+
+/// With interruption checks, bulk operations go in chunks of at most this
+/// many bytes (of memory, or of 8-byte table elements), and an interrupt lands between two
+/// chunks: generated code does longer `memory.fill`/`memory.copy`s in the
+/// host, which checks the flag after each chunk. 16 MiB take a few
+/// milliseconds even where every page faults in on first touch.
+pub const BULK_CHUNK: u64 = 16 << 20;
+
+/// The fuel of a bulk operation over `units` bytes or elements, at one
+/// unit per `per_fuel` (beyond the operator's own unit, which its fuel
+/// segment charges).
+pub const fn bulk_fuel(units: u64, per_fuel: u64) -> u64 {
+    units / per_fuel
 }
 
 impl Helper {

@@ -56,6 +56,7 @@ pub mod runtime;
 pub mod validate;
 pub mod wasi;
 
+pub use asm::x64::CpuFeatures;
 pub use error::{Error, ErrorKind, FrameInfo, Result};
 pub use runtime::{
     AsContext, AsContextMut, CallOutcome, Caller, Config, Engine, ExportType, Extern, ExternRef,

@@ -7,11 +7,28 @@
 //! other memories) leave to the host through
 //! [`ExitCode::Helper`](crate::abi::ExitCode) (see [`Helper`] for the area
 //! layout), which keeps generated code small and the checks in one place.
+//!
+//! With fuel or interruption checks, bulk work is bounded like any other
+//! (the rates are in [`crate::abi`]: [`BYTES_PER_FUEL`] and its
+//! neighbours). Inline `memory.fill`/`memory.copy` check their bounds,
+//! then take `len / 64` fuel and go on inline when enough is left and
+//! (with interruption checks) `len` is at most [`BULK_CHUNK`]; otherwise
+//! the same operands go to the host helper, which takes the fuel or
+//! reports that it is short, and splits the work into interruptible
+//! chunks. After every helper exit such code reads the
+//! [`HelperStatus`] the host left and pauses (`OutOfFuel` or
+//! `Interrupted`), running the helper again when resumed. Everything on
+//! the value stack is spilled first, since those exits clobber the
+//! caller-saved registers; code without fuel or interruption checks is
+//! unchanged.
 
 use super::func::{FuncCompiler, vmctx};
 use super::stack::{SCRATCH, SCRATCH_XMM, SCRATCH2};
-use crate::abi::{ExecContext, ExitCode, Helper, TrapCode, VmContext, VmTable};
-use crate::asm::x64::{AluOp, Cond, Gpr, Label, Mem, Scale, Size, SseOp};
+use crate::abi::{
+    BULK_CHUNK, BYTES_PER_FUEL, ExecContext, ExitCode, Helper, HelperStatus, TrapCode, VmContext,
+    VmTable,
+};
+use crate::asm::x64::{AluOp, Cond, Gpr, Label, Mem, Scale, ShiftOp, Size, SseOp};
 use crate::decode::{Operator, ValType};
 use crate::error::Result;
 use core::mem::offset_of;
@@ -123,13 +140,75 @@ impl FuncCompiler<'_, '_, '_> {
         }
     }
 
+    /// True when bulk work must be metered or interruptible.
+    fn bulk_bounded(&self) -> bool {
+        self.env.options.fuel || self.env.options.interruptible
+    }
+
+    /// With fuel or interruption checks, after the bounds checks of a
+    /// string operation over `rcx` bytes: jumps to the returned label (the
+    /// host path, [`Self::bulk_in_host`]) when `rcx` exceeds
+    /// [`BULK_CHUNK`] (interruption checks) or its fuel exceeds the fuel
+    /// left, and otherwise takes the fuel and falls through to the inline
+    /// operation.
+    fn bulk_gate(&mut self) -> Label {
+        let host = self.a.new_label();
+        if self.env.options.interruptible {
+            const _: () = assert!(BULK_CHUNK <= i32::MAX as u64);
+            self.a
+                .alu_ri(AluOp::Cmp, Size::S64, Gpr::Rcx, BULK_CHUNK as i32);
+            self.a.jcc(Cond::A, host);
+        }
+        if self.env.options.fuel {
+            let cost = SCRATCH2;
+            self.a.mov_rr(Size::S64, cost, Gpr::Rcx);
+            self.a.shift_ri(
+                ShiftOp::Shr,
+                Size::S64,
+                cost,
+                BYTES_PER_FUEL.trailing_zeros() as u8,
+            );
+            self.a
+                .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, exec)));
+            let fuel = Mem::base(SCRATCH, offset_of!(ExecContext, fuel) as i32);
+            self.a.alu_mr(AluOp::Cmp, Size::S64, fuel, cost);
+            self.a.jcc(Cond::L, host);
+            self.a.alu_mr(AluOp::Sub, Size::S64, fuel, cost);
+        }
+        host
+    }
+
+    /// Ends the inline string operation just emitted by jumping over the
+    /// host path bound here at `host`: the operands `[rdi, second, rcx]`
+    /// (memory indexes, not yet host addresses) go to `helper` on memory 0.
+    fn bulk_in_host(&mut self, host: Label, helper: Helper, second: Gpr) {
+        let done = self.a.new_label();
+        self.a.jmp(done);
+        self.a.bind(host);
+        self.reserve_call_area(48);
+        for (k, r) in [Gpr::Rdi, second, Gpr::Rcx].into_iter().enumerate() {
+            self.a
+                .mov_mr(Size::S64, Mem::base(Gpr::Rsp, 16 + 8 * k as i32), r);
+        }
+        self.call_helper(helper, [0, 0]);
+        self.a.bind(done);
+    }
+
     /// `memory.fill` of memory 0: checks the range, then `rep stosb`.
     fn memory_fill(&mut self) {
         let unpinned = self.pop_string_operands(Gpr::Rax);
+        let bounded = self.bulk_bounded();
+        if bounded {
+            self.spill_all();
+        }
         let oob = self.trap_label(TrapCode::MemoryOutOfBounds);
         self.check_memory_range(Gpr::Rdi, oob);
+        let host = bounded.then(|| self.bulk_gate());
         self.add_memory_base(Gpr::Rdi);
         self.a.rep_stosb();
+        if let Some(host) = host {
+            self.bulk_in_host(host, Helper::MemoryFill, Gpr::Rax);
+        }
         self.end_string_op(Gpr::Rax, unpinned);
     }
 
@@ -140,9 +219,14 @@ impl FuncCompiler<'_, '_, '_> {
     /// (`memmove`).
     fn memory_copy(&mut self) {
         let unpinned = self.pop_string_operands(Gpr::Rsi);
+        let bounded = self.bulk_bounded();
+        if bounded {
+            self.spill_all();
+        }
         let oob = self.trap_label(TrapCode::MemoryOutOfBounds);
         self.check_memory_range(Gpr::Rdi, oob);
         self.check_memory_range(Gpr::Rsi, oob);
+        let host = bounded.then(|| self.bulk_gate());
         self.add_memory_base(Gpr::Rdi);
         self.add_memory_base(Gpr::Rsi);
         // Unsigned `dst - src - 1 < len` means `src < dst < src + len`
@@ -158,6 +242,9 @@ impl FuncCompiler<'_, '_, '_> {
         self.a.bind(backwards);
         self.copy_backwards(done);
         self.a.bind(done);
+        if let Some(host) = host {
+            self.bulk_in_host(host, Helper::MemoryCopy, Gpr::Rsi);
+        }
         self.end_string_op(Gpr::Rsi, unpinned);
     }
 
@@ -271,10 +358,25 @@ impl FuncCompiler<'_, '_, '_> {
             self.pop();
         }
         self.spill_all();
+        self.call_helper(helper, imms);
+        if result {
+            let r = self.alloc_gpr();
+            self.a.mov_rm(Size::S32, r, Mem::base(Gpr::Rsp, 0));
+            self.push_gpr(ValType::I32, r);
+        }
+    }
+
+    /// Leaves for `helper` with the area at `rsp` (its operands already
+    /// stored, everything else spilled), after storing its immediates.
+    /// With fuel or interruption checks it then pauses while the host says
+    /// so ([`HelperStatus`]), running the helper again after each resume.
+    fn call_helper(&mut self, helper: Helper, imms: [u32; 2]) {
         self.a
             .mov_mi(Size::S64, Mem::base(Gpr::Rsp, 0), imms[0] as i32);
         self.a
             .mov_mi(Size::S64, Mem::base(Gpr::Rsp, 8), imms[1] as i32);
+        let again = self.a.new_label();
+        self.a.bind(again);
         self.a
             .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, exec)));
         self.a.mov_mi(
@@ -289,10 +391,26 @@ impl FuncCompiler<'_, '_, '_> {
             SCRATCH2,
         );
         self.exit_to_host(ExitCode::Helper);
-        if result {
-            let r = self.alloc_gpr();
-            self.a.mov_rm(Size::S32, r, Mem::base(Gpr::Rsp, 0));
-            self.push_gpr(ValType::I32, r);
+        if self.bulk_bounded() {
+            const _: () = assert!(
+                HelperStatus::OutOfFuel as u64 == 1 && HelperStatus::Interrupted as u64 == 2
+            );
+            self.a
+                .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, exec)));
+            self.a.alu_mi(
+                AluOp::Cmp,
+                Size::S64,
+                Mem::base(SCRATCH, offset_of!(ExecContext, payload) as i32),
+                1,
+            );
+            let out_of_fuel = self.a.new_label();
+            let interrupted = self.a.new_label();
+            self.a.jcc(Cond::E, out_of_fuel);
+            self.a.jcc(Cond::A, interrupted);
+            self.slow_exits
+                .push((out_of_fuel, ExitCode::OutOfFuel, again));
+            self.slow_exits
+                .push((interrupted, ExitCode::Interrupted, again));
         }
     }
 }

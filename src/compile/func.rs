@@ -328,7 +328,7 @@ pub(crate) struct FuncCompiler<'e, 'm, 'a> {
     /// prologue and restores on return, by encoding bit.
     saved_gprs: u16,
     /// Out-of-line exits for fuel and interruption: (exit, code, resume).
-    slow_exits: Vec<(Label, ExitCode, Label)>,
+    pub(crate) slow_exits: Vec<(Label, ExitCode, Label)>,
     /// The 16-byte constants of SIMD code, emitted after the body.
     pub v128_consts: Vec<([u8; 16], Label)>,
     /// The loop header being watched for a dispatch ([`super::dispatch`]).

@@ -23,7 +23,7 @@
 
 use super::func::{FuncCompiler, memory_last_field, vmctx};
 use super::stack::{Loc, SCRATCH, SCRATCH2};
-use crate::abi::{ExecContext, ExitCode, TrapCode, VmContext};
+use crate::abi::{ExecContext, ExitCode, GROW_OUT_OF_FUEL, TrapCode, VmContext};
 use crate::asm::x64::{AluOp, Cond, Gpr, Label, Mem, Scale, ShiftOp, Size, SseOp, Xmm};
 use crate::decode::{MemArg, Operator, ValType};
 use crate::error::Result;
@@ -296,19 +296,46 @@ impl FuncCompiler<'_, '_, '_> {
         }
     }
 
+    /// `memory.grow` leaves to the host. With fuel, the host may answer
+    /// [`GROW_OUT_OF_FUEL`] (the growth's fuel exceeds the fuel left): the
+    /// code then pauses with `OutOfFuel` and asks again when resumed, so
+    /// `delta` waits in the call area meanwhile.
     fn memory_grow(&mut self) {
         let delta = self.pop_gpr();
         self.spill_all();
-        self.a
-            .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, exec)));
+        let fuel = self.env.options.fuel;
         // payload = memory index (0) << 32 | delta
         self.a.mov_rr(Size::S32, delta, delta);
+        let again = self.a.new_label();
+        if fuel {
+            self.reserve_call_area(16);
+            self.a.mov_mr(Size::S64, Mem::base(Gpr::Rsp, 0), delta);
+            self.a.bind(again);
+            self.a.mov_rm(Size::S64, delta, Mem::base(Gpr::Rsp, 0));
+        }
+        self.a
+            .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, exec)));
         self.a.mov_mr(
             Size::S64,
             Mem::base(SCRATCH, offset_of!(ExecContext, payload) as i32),
             delta,
         );
         self.exit_to_host(ExitCode::MemoryGrow);
+        if fuel {
+            const _: () = assert!(GROW_OUT_OF_FUEL == u64::MAX);
+            self.a
+                .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, exec)));
+            self.a.alu_mi(
+                AluOp::Cmp,
+                Size::S64,
+                Mem::base(SCRATCH, offset_of!(ExecContext, payload) as i32),
+                -1,
+            );
+            let out_of_fuel = self.a.new_label();
+            self.a.jcc(Cond::E, out_of_fuel);
+            self.slow_exits
+                .push((out_of_fuel, ExitCode::OutOfFuel, again));
+        }
         let r = self.alloc_gpr();
         self.a
             .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, exec)));

@@ -101,7 +101,7 @@ impl FuncCompiler<'_, '_, '_> {
             // instruction that would fault.
             return Err(crate::error::Error::limit(
                 0,
-                "float rounding needs SSE4.1, which this CPU lacks",
+                "float rounding needs SSE4.1, which this CPU lacks or Config::cpu_features left out",
             )
             .with_detail(format_args!("{op:?}")));
         }

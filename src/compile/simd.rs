@@ -175,7 +175,7 @@ impl FuncCompiler<'_, '_, '_> {
         if handled && !(self.env.cpu.sse41 && self.env.cpu.ssse3) {
             return Err(Error::limit(
                 0,
-                "SIMD operators need a processor with SSE4.1",
+                "SIMD operators need SSE4.1 and SSSE3, which this CPU lacks or Config::cpu_features left out",
             ));
         }
         Ok(handled)

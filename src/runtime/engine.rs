@@ -41,6 +41,7 @@ pub struct Config {
     interruptible: bool,
     parallel_compilation: bool,
     guard_regions: bool,
+    cpu_features: CpuFeatures,
 }
 
 impl Default for Config {
@@ -59,6 +60,7 @@ impl fmt::Debug for Config {
             .field("interruptible", &self.interruptible)
             .field("parallel_compilation", &self.parallel_compilation)
             .field("guard_regions", &self.guard_regions)
+            .field("cpu_features", &self.cpu_features)
             .finish()
     }
 }
@@ -76,6 +78,7 @@ impl Config {
             interruptible: false,
             parallel_compilation: true,
             guard_regions: false,
+            cpu_features: CpuFeatures::all(),
         }
     }
 
@@ -106,6 +109,27 @@ impl Config {
     /// the cost model) and to stop at the next function entry or loop header
     /// once the store's fuel ([`Store::set_fuel`](super::Store::set_fuel))
     /// went negative. A store starts with no fuel.
+    ///
+    /// Bulk work costs in proportion to its size, on top of its operator's
+    /// unit (rounded down):
+    ///
+    /// | operator | extra fuel |
+    /// | --- | --- |
+    /// | `memory.fill`, `memory.copy`, `memory.init` | 1 per 64 bytes ([`BYTES_PER_FUEL`](crate::abi::BYTES_PER_FUEL)) |
+    /// | `table.fill`, `table.copy`, `table.init` | 1 per 8 elements ([`ELEMENTS_PER_FUEL`](crate::abi::ELEMENTS_PER_FUEL)) |
+    /// | `memory.grow` | 1,024 per page ([`MEMORY_FUEL_PER_PAGE`](crate::abi::MEMORY_FUEL_PER_PAGE)) |
+    /// | `table.grow` | 1 per 8 elements |
+    ///
+    /// So a 1 MiB `memory.fill` costs 16,384 units more than an empty one.
+    /// The extra fuel is taken after the bounds checks (an out-of-bounds
+    /// operation traps and costs only its unit) and before anything is
+    /// written or grown: when it exceeds the fuel left, the operation does
+    /// nothing and the call stops with
+    /// [`ErrorKind::OutOfFuel`](crate::ErrorKind::OutOfFuel), or pauses
+    /// ([`Func::call_resumable`](super::Func::call_resumable)) and runs the
+    /// whole operation once resumed with enough fuel. A growth beyond the
+    /// memory's or table's maximum returns -1 without extra cost, and one
+    /// the resource limiter refuses gets its fuel back.
     pub fn consume_fuel(&mut self, enable: bool) -> &mut Self {
         self.consume_fuel = enable;
         self
@@ -114,6 +138,15 @@ impl Config {
     /// Check for interruption (default off): modules are compiled to stop at
     /// the next function entry or loop header after an
     /// [`InterruptHandle`](super::InterruptHandle) fired.
+    ///
+    /// Long bulk operations are interruptible too: `memory.fill`,
+    /// `memory.copy`, `memory.init`, `table.fill`, `table.copy` and
+    /// `table.init` run in chunks of 16 MiB (of memory, or of table
+    /// elements: [`BULK_CHUNK`](crate::abi::BULK_CHUNK)), and an interrupt stops
+    /// them between two chunks (a few milliseconds), with the part done
+    /// written and the rest done when the call resumes. `memory.grow` and
+    /// `table.grow` are not split: the maximum sizes and the store's
+    /// limits bound them.
     pub fn interruptible(&mut self, enable: bool) -> &mut Self {
         self.interruptible = enable;
         self
@@ -143,6 +176,33 @@ impl Config {
     pub fn guard_regions(&mut self, enable: bool) -> &mut Self {
         self.guard_regions = enable;
         self
+    }
+
+    /// The optional CPU features the compiler may use (default: all it
+    /// knows). The engine uses those of `features` that the processor also
+    /// reports (CPUID), so this can only take features away, never enable
+    /// one the processor lacks ([`Engine::cpu_features`] tells which).
+    ///
+    /// Without a feature the compiler emits its fallback: `bsr`/`bsf`
+    /// sequences for `clz`/`ctz` without LZCNT/BMI1, a bit-twiddling
+    /// population count without POPCNT, an SSE2 sequence for
+    /// `i64x2.gt_s` and its relatives without SSE4.2. Float rounding and
+    /// SIMD need SSE4.1 (and SIMD SSSE3): without them modules using those
+    /// operators fail to compile with a clear error.
+    /// [`CpuFeatures::sse41_baseline`] keeps exactly what every operator
+    /// needs, so every fallback runs on any machine; code for
+    /// [`CpuFeatures::baseline`] runs on any x86-64.
+    pub fn cpu_features(&mut self, features: CpuFeatures) -> &mut Self {
+        self.cpu_features = features;
+        self
+    }
+}
+
+impl Engine {
+    /// The optional CPU features this engine's compiler uses: those
+    /// [`Config::cpu_features`] allowed that the processor has.
+    pub fn cpu_features(&self) -> CpuFeatures {
+        self.inner.cpu
     }
 }
 
@@ -262,7 +322,7 @@ impl Engine {
                 enter,
                 resume,
                 host_call,
-                cpu: CpuFeatures::detect(),
+                cpu: CpuFeatures::detect().intersection(config.cpu_features),
                 max_wasm_stack: config.max_wasm_stack,
                 max_module_code_size: config.max_module_code_size,
                 options: crate::compile::CompileOptions {

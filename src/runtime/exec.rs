@@ -722,10 +722,13 @@ fn helper<T>(store: &mut Store<T>) -> Result<()> {
     if !inner.read_stack_into(addr, &mut area) {
         return Err(Error::runtime("runtime helper area outside the wasm stack"));
     }
-    inner.helper(instance, helper, &mut area, limiter)?;
+    let status = inner.helper(instance, helper, &mut area, limiter)?;
+    // The result, and the rest of an interrupted operation.
     inner
-        .write_stack(addr, &area[..1])
-        .ok_or_else(|| Error::runtime("runtime helper area outside the wasm stack"))
+        .write_stack(addr, &area)
+        .ok_or_else(|| Error::runtime("runtime helper area outside the wasm stack"))?;
+    inner.exec.payload = status as u64;
+    Ok(())
 }
 
 /// Serves `ExitCode::MemoryGrow`.
@@ -745,10 +748,21 @@ fn memory_grow<T>(store: &mut Store<T>) -> Result<()> {
         .ok_or_else(|| Error::runtime("memory.grow of an unknown memory"))?;
     let (inner, limiter) = store.inner_and_limiter();
     let id = inner.id;
+    // Fuel first (see `helpers`): short of it, nothing grows yet.
+    let charged = inner.take_growth_fuel(memory, delta);
+    if charged == Some(false) {
+        inner.exec.payload = crate::abi::GROW_OUT_OF_FUEL;
+        return Ok(());
+    }
     // A refused growth is -1 for the guest; the limiter's error ends the call.
     let result = match inner.grow_memory(id, memory, delta, limiter)? {
         Ok(old) => old as u64,
-        Err(_) => u32::MAX as u64,
+        Err(_) => {
+            if charged == Some(true) {
+                inner.give_growth_fuel(delta);
+            }
+            u32::MAX as u64
+        }
     };
     store.inner.exec.payload = result;
     Ok(())

@@ -224,6 +224,14 @@ impl MemoryData {
         (self.bytes.len() / PAGE_SIZE) as u32
     }
 
+    /// True when growing by `delta` pages stays within the memory's
+    /// maximum (the limiter may still refuse).
+    pub(crate) fn can_grow(&self, delta: u32) -> bool {
+        self.pages()
+            .checked_add(delta)
+            .is_some_and(|n| n <= self.max_pages())
+    }
+
     fn max_pages(&self) -> u32 {
         self.ty
             .limits

@@ -99,6 +99,18 @@ impl Table {
 }
 
 impl TableData {
+    /// True when growing by `delta` elements stays within the table's
+    /// maximum (the limiter may still refuse).
+    pub(crate) fn can_grow(&self, delta: u32) -> bool {
+        let max = self
+            .ty
+            .limits
+            .max
+            .unwrap_or(MAX_TABLE_ELEMENTS)
+            .min(MAX_TABLE_ELEMENTS);
+        (self.elements.len() as u64 + u64::from(delta)) <= u64::from(max)
+    }
+
     /// Grows the table; the inner result is the old size or why the growth
     /// was refused (the guest then sees -1), the outer error the limiter's
     /// own error, which ends the running call. Private: growth goes through

@@ -652,6 +652,9 @@ fn kern_engine(guard_regions: bool) -> &'static wasmkern::Engine {
                 .max_wasm_stack(wasmkern::runtime::MIN_MAX_WASM_STACK)
                 .guard_regions(guard)
                 .consume_fuel(true);
+            if std::env::var("WASMKERN_CPU_BASELINE").is_ok_and(|v| v == "1") {
+                config.cpu_features(wasmkern::CpuFeatures::sse41_baseline()); // every fallback
+            }
             wasmkern::Engine::new(&config).expect("wasmkern engine")
         })
     });

@@ -112,7 +112,11 @@ struct World {
 
 impl World {
     fn new(file: &str, guard_regions: bool) -> Result<World, Error> {
-        let engine = Engine::new(Config::new().guard_regions(guard_regions))?;
+        let cpu = match std::env::var("WASMKERN_CPU_BASELINE").is_ok_and(|v| v == "1") {
+            true => wasmkern::CpuFeatures::sse41_baseline(), // every fallback (.ci/run)
+            false => wasmkern::CpuFeatures::all(),
+        };
+        let engine = Engine::new(Config::new().guard_regions(guard_regions).cpu_features(cpu))?;
         let mut store = Store::new(&engine, ());
         let mut linker = Linker::new(&engine);
         spectest::define(&mut linker, &mut store)?;

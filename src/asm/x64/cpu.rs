@@ -2,7 +2,9 @@
 //! host processor offers ([`CpuFeatures`]), read with `cpuid`.
 //!
 //! The assembler itself emits whatever it is asked to; callers consult these
-//! flags to choose between, say, `lzcnt` and a `bsr` sequence.
+//! flags to choose between, say, `lzcnt` and a `bsr` sequence. The engine
+//! compiles for the detected features intersected with
+//! `Config::cpu_features`, so tests can force every fallback.
 
 /// Optional x86-64 extensions. [`CpuFeatures::baseline`] is what every
 /// x86-64 processor has (SSE and SSE2 only).
@@ -48,6 +50,35 @@ impl CpuFeatures {
             avx: false,
             avx2: false,
             fma: false,
+        }
+    }
+
+    /// What every operator of the compiler needs and no more: SSE3, SSSE3
+    /// and SSE4.1 (float rounding and SIMD). Code compiled for it runs
+    /// each fallback: no POPCNT, LZCNT, BMI1/2, SSE4.2 or AVX.
+    pub const fn sse41_baseline() -> CpuFeatures {
+        CpuFeatures {
+            sse3: true,
+            ssse3: true,
+            sse41: true,
+            ..CpuFeatures::baseline()
+        }
+    }
+
+    /// The features both `self` and `other` have.
+    pub const fn intersection(self, other: CpuFeatures) -> CpuFeatures {
+        CpuFeatures {
+            sse3: self.sse3 && other.sse3,
+            ssse3: self.ssse3 && other.ssse3,
+            sse41: self.sse41 && other.sse41,
+            sse42: self.sse42 && other.sse42,
+            popcnt: self.popcnt && other.popcnt,
+            lzcnt: self.lzcnt && other.lzcnt,
+            bmi1: self.bmi1 && other.bmi1,
+            bmi2: self.bmi2 && other.bmi2,
+            avx: self.avx && other.avx,
+            avx2: self.avx2 && other.avx2,
+            fma: self.fma && other.fma,
         }
     }
 
