@@ -525,3 +525,83 @@ fn proc_exit_from_a_nested_call_unwinds_every_level() {
         .unwrap();
     assert_eq!(ok.call(&mut store, ()).unwrap(), 5);
 }
+
+#[test]
+fn wrong_descriptors_and_values() {
+    let fx = Fixture::new();
+    for (name, params, args, want) in [
+        // stdout is write-only, the preopen a directory, 99 not open.
+        ("fd_read", "iiii", &[1u64, 200, 1, 1000][..], Errno::Badf),
+        ("fd_write", "iiii", &[3, 200, 1, 1000], Errno::Badf),
+        ("fd_write", "iiii", &[99, 200, 1, 1000], Errno::Badf),
+        ("fd_seek", "iIii", &[3, 0, 0, 1000], Errno::Badf),
+        ("fd_close", "i", &[99], Errno::Badf),
+        ("fd_renumber", "ii", &[4, 99], Errno::Badf),
+        ("fd_prestat_get", "ii", &[4, 1000], Errno::Badf),
+        (
+            "fd_prestat_dir_name",
+            "iii",
+            &[3, 1000, 0],
+            Errno::Nametoolong,
+        ),
+        (
+            "fd_readdir",
+            "iiiIi",
+            &[4, 1000, 100, 0, 1200],
+            Errno::Notdir,
+        ),
+        (
+            "path_open",
+            "iiiiiIIii",
+            &[4, 0, 100, 4, 0, 0, 0, 0, 1000],
+            Errno::Notdir,
+        ),
+        ("sock_shutdown", "ii", &[99, 3], Errno::Badf),
+        // Values out of their enumerations or flags.
+        ("clock_time_get", "iIi", &[9, 0, 1000], Errno::Inval),
+        ("fd_advise", "iIIi", &[4, 0, 4, 9], Errno::Inval),
+        ("fd_seek", "iIii", &[4, 0, 3, 1000], Errno::Inval),
+        ("fd_seek", "iIii", &[4, -1i64 as u64, 0, 1000], Errno::Inval),
+        (
+            "path_open",
+            "iiiiiIIii",
+            &[3, 0, 100, 4, 0x10, 0, 0, 0, 1000],
+            Errno::Inval,
+        ),
+        (
+            "path_open",
+            "iiiiiIIii",
+            &[3, 2, 100, 4, 0, 0, 0, 0, 1000],
+            Errno::Inval,
+        ),
+        ("fd_filestat_set_times", "iIIi", &[4, 1, 1, 3], Errno::Inval),
+        ("fd_fdstat_set_flags", "ii", &[4, 0x20], Errno::Inval),
+        ("poll_oneoff", "iiii", &[400, 512, 0, 1000], Errno::Inval),
+        // Rights can only be dropped.
+        (
+            "fd_fdstat_set_rights",
+            "iII",
+            &[4, u64::MAX >> 34, 0],
+            Errno::Notcapable,
+        ),
+        // Paths: escapes, links, missing.
+        (
+            "path_open",
+            "iiiiiIIii",
+            &[3, 0, 120, 3, 0, 0, 0, 0, 1000],
+            Errno::Noent,
+        ),
+        ("path_create_directory", "iii", &[3, 110, 3], Errno::Exist),
+        ("path_remove_directory", "iii", &[3, 100, 4], Errno::Notdir),
+        ("path_unlink_file", "iii", &[3, 110, 3], Errno::Isdir),
+        (
+            "path_readlink",
+            "iiiiii",
+            &[3, 100, 4, 1000, 10, 1012],
+            Errno::Inval,
+        ),
+    ] {
+        let (errno, ..) = fx.call(name, params, args);
+        assert_eq!(errno, want as u32, "{name}{args:?}");
+    }
+}

@@ -77,7 +77,9 @@
 //! base and inheriting rights, a descriptor opened through a directory gets
 //! the requested rights intersected with the directory's inheriting ones,
 //! `fd_fdstat_set_rights` can only drop rights, and an operation without
-//! its right fails with [`Errno::Notcapable`]. A read-only preopen
+//! its right fails with [`Errno::Notcapable`] (reading and writing with
+//! [`Errno::Badf`], as in POSIX and Wasmtime; file operations on a
+//! directory too). A read-only preopen
 //! ([`DirPerms::ReadOnly`]) has no right that changes the filesystem.
 //!
 //! # Exit

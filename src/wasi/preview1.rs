@@ -111,12 +111,16 @@ fn filestat_bytes(st: &Filestat) -> [u8; 64] {
 // ---- descriptor helpers ----
 
 impl WasiCtx {
+    /// The file open as `fd`, which must have `right`. As in Wasmtime, a
+    /// directory is [`Errno::Badf`] for file operations, and so is reading
+    /// or writing without the right (POSIX's answer for a descriptor not
+    /// open for it); other missing rights are [`Errno::Notcapable`].
     fn file(&mut self, fd: u32, right: u64) -> FsResult<&mut FileFd> {
         match self.fds.get_mut(fd)? {
             Desc::File(f) if f.base & right == right => Ok(f),
+            Desc::File(_) if right & (FD_READ | FD_WRITE) != 0 => Err(Errno::Badf),
             Desc::File(_) => Err(Errno::Notcapable),
-            Desc::Dir(d) if d.base & right != right => Err(Errno::Notcapable),
-            Desc::Dir(_) => Err(Errno::Isdir),
+            Desc::Dir(_) => Err(Errno::Badf),
         }
     }
 
@@ -704,7 +708,7 @@ pub(crate) fn fd_seek(
     let (base, _) = ctx.fds.get(fd)?.rights();
     if base & (right | FD_SEEK) == 0 {
         return Err(match ctx.fds.get(fd)? {
-            Desc::Dir(_) => Errno::Isdir,
+            Desc::Dir(_) => Errno::Badf,
             Desc::File(_) => Errno::Notcapable,
         });
     }
