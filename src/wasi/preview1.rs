@@ -72,12 +72,24 @@ impl Mem<'_> {
         core::str::from_utf8(bytes).map_err(|_| Errno::Ilseq)
     }
 
-    /// The `(buf, len)` pairs of an iovec array, checked whole.
-    fn iovecs(&self, iovs: u32, count: u32) -> FsResult<Vec<(u32, u32)>> {
+    /// The `(buf, len)` pairs of an iovec array, checked whole; up to
+    /// [`IOVECS_INLINE`] of them are kept in `inline`, more in `heap`.
+    fn iovecs<'b>(
+        &self,
+        iovs: u32,
+        count: u32,
+        inline: &'b mut [(u32, u32); IOVECS_INLINE],
+        heap: &'b mut Vec<(u32, u32)>,
+    ) -> FsResult<&'b [(u32, u32)]> {
         let start = self.check(iovs, u64::from(count) * 8, 4)?;
-        let mut out = Vec::new();
-        out.try_reserve(count as usize).map_err(|_| Errno::Nomem)?;
-        for i in 0..count as usize {
+        let list: &mut [(u32, u32)] = if count as usize <= IOVECS_INLINE {
+            &mut inline[..count as usize]
+        } else {
+            heap.try_reserve(count as usize).map_err(|_| Errno::Nomem)?;
+            heap.resize(count as usize, (0, 0));
+            heap
+        };
+        for (i, slot) in list.iter_mut().enumerate() {
             let at = start + i * 8;
             let word = |o: usize| {
                 u32::from_le_bytes([
@@ -89,11 +101,14 @@ impl Mem<'_> {
             };
             let (buf, len) = (word(0), word(4));
             self.check(buf, u64::from(len), 1)?;
-            out.push((buf, len));
+            *slot = (buf, len);
         }
-        Ok(out)
+        Ok(list)
     }
 }
+
+/// Iovecs a read or write call keeps on the host stack.
+const IOVECS_INLINE: usize = 8;
 
 fn filestat_bytes(st: &Filestat) -> [u8; 64] {
     let mut b = [0u8; 64];
@@ -517,9 +532,10 @@ pub(crate) fn fd_read(
 ) -> FsResult<()> {
     let limit = ctx.limits.max_io_bytes;
     let f = ctx.file(fd, FD_READ)?;
-    let iovs = mem.iovecs(iovs, count)?;
+    let (mut inline, mut heap) = ([(0, 0); IOVECS_INLINE], Vec::new());
+    let iovs = mem.iovecs(iovs, count, &mut inline, &mut heap)?;
     mem.check(out, 4, 4)?;
-    let n = read_iovecs(&mut *f.file, mem, &iovs, None, limit)?;
+    let n = read_iovecs(&mut *f.file, mem, iovs, None, limit)?;
     mem.write_size(out, n)
 }
 
@@ -534,12 +550,13 @@ pub(crate) fn fd_pread(
 ) -> FsResult<()> {
     let limit = ctx.limits.max_io_bytes;
     let f = ctx.file(fd, FD_READ | FD_SEEK)?;
-    let iovs = mem.iovecs(iovs, count)?;
+    let (mut inline, mut heap) = ([(0, 0); IOVECS_INLINE], Vec::new());
+    let iovs = mem.iovecs(iovs, count, &mut inline, &mut heap)?;
     mem.check(out, 4, 4)?;
     if offset > i64::MAX as u64 {
         return Err(Errno::Inval);
     }
-    let n = read_iovecs(&mut *f.file, mem, &iovs, Some(offset), limit)?;
+    let n = read_iovecs(&mut *f.file, mem, iovs, Some(offset), limit)?;
     mem.write_size(out, n)
 }
 
@@ -553,9 +570,10 @@ pub(crate) fn fd_write(
 ) -> FsResult<()> {
     let limit = ctx.limits.max_io_bytes;
     let f = ctx.file(fd, FD_WRITE)?;
-    let iovs = mem.iovecs(iovs, count)?;
+    let (mut inline, mut heap) = ([(0, 0); IOVECS_INLINE], Vec::new());
+    let iovs = mem.iovecs(iovs, count, &mut inline, &mut heap)?;
     mem.check(out, 4, 4)?;
-    let n = write_iovecs(&mut *f.file, mem, &iovs, None, limit)?;
+    let n = write_iovecs(&mut *f.file, mem, iovs, None, limit)?;
     mem.write_size(out, n)
 }
 
@@ -570,12 +588,13 @@ pub(crate) fn fd_pwrite(
 ) -> FsResult<()> {
     let limit = ctx.limits.max_io_bytes;
     let f = ctx.file(fd, FD_WRITE | FD_SEEK)?;
-    let iovs = mem.iovecs(iovs, count)?;
+    let (mut inline, mut heap) = ([(0, 0); IOVECS_INLINE], Vec::new());
+    let iovs = mem.iovecs(iovs, count, &mut inline, &mut heap)?;
     mem.check(out, 4, 4)?;
     if offset > i64::MAX as u64 {
         return Err(Errno::Inval);
     }
-    let n = write_iovecs(&mut *f.file, mem, &iovs, Some(offset), limit)?;
+    let n = write_iovecs(&mut *f.file, mem, iovs, Some(offset), limit)?;
     mem.write_size(out, n)
 }
 
