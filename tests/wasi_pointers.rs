@@ -244,6 +244,9 @@ fn module_text() -> String {
         ;; subscription: userdata 7, clock, monotonic, relative timeout 0
         (data (i32.const 400) "\07\00\00\00\00\00\00\00\00")
         (data (i32.const 416) "\01\00\00\00")
+        ;; subscription: userdata 8, fd_read of descriptor 99 (not open)
+        (data (i32.const 448) "\08\00\00\00\00\00\00\00\01")
+        (data (i32.const 464) "\63\00\00\00")
         {wrappers}
         (func (export "exit") (param i32) (call $proc_exit (local.get 0)))
         (func (export "nested") (param i32) (call $proc_exit (local.get 0)))

@@ -627,7 +627,8 @@ pub(crate) fn fd_prestat_dir_name(
         Desc::Dir(DirFd {
             preopen: Some(p), ..
         }) => p,
-        _ => return Err(Errno::Badf),
+        // Wasmtime's answer for an open descriptor that is not a preopen.
+        _ => return Err(Errno::Notdir),
     };
     if (len as usize) < name.len() {
         return Err(Errno::Nametoolong);
@@ -667,7 +668,9 @@ pub(crate) fn fd_readdir(
     while index < total && used < dst.len() {
         let (name, ino, filetype) = match index {
             0 => (".", self_ino, FileType::Directory),
-            1 => ("..", 0, FileType::Directory),
+            // Wasmtime gives `..` the directory's own inode too: the
+            // parent may be outside what the guest can see.
+            1 => ("..", self_ino, FileType::Directory),
             i => {
                 let e = &listing[(i - 2) as usize];
                 (e.name.as_str(), e.ino, e.filetype)
@@ -1169,6 +1172,8 @@ const EVENT_SIZE: usize = 32;
 const EVENT_CLOCK: u8 = 0;
 const EVENT_FD_READ: u8 = 1;
 const EVENT_FD_WRITE: u8 = 2;
+/// `eventrwflags`: a regular file read to its end.
+const EVENT_FD_READWRITE_HANGUP: u8 = 1;
 /// How long `poll_oneoff` sleeps between two checks of its files.
 const POLL_INTERVAL_NS: u64 = 1_000_000;
 
@@ -1237,20 +1242,25 @@ pub(crate) fn poll_oneoff(
                             now(ctx, id)?.saturating_add(timeout)
                         }
                     }
-                    _ => {
-                        events.push(event(userdata, Errno::Inval, EVENT_CLOCK, 0));
-                        continue;
-                    }
+                    _ => return Err(Errno::Inval),
                 };
                 subs.push((userdata, Sub::Clock { deadline, id }));
             }
-            tag @ (1 | 2) => subs.push((
-                userdata,
-                Sub::Fd {
-                    fd: u32_at(16),
-                    write: tag == 2,
-                },
-            )),
+            tag @ (1 | 2) => {
+                // As in Wasmtime, a descriptor that cannot be polled fails
+                // the whole call.
+                let fd = u32_at(16);
+                if !matches!(ctx.fds.get(fd)?, Desc::File(_)) {
+                    return Err(Errno::Badf);
+                }
+                subs.push((
+                    userdata,
+                    Sub::Fd {
+                        fd,
+                        write: tag == 2,
+                    },
+                ));
+            }
             _ => return Err(Errno::Inval),
         }
     }
@@ -1268,7 +1278,12 @@ pub(crate) fn poll_oneoff(
                     match ctx.file(fd, right) {
                         Ok(f) => match f.file.poll_readiness(write) {
                             Ok(Readiness::Ready { nbytes }) => {
-                                events.push(event(*userdata, Errno::Success, kind, nbytes))
+                                let mut e = event(*userdata, Errno::Success, kind, nbytes);
+                                let regular = f.file.filetype() == FileType::RegularFile;
+                                if !write && regular && nbytes == 0 {
+                                    e[24] = EVENT_FD_READWRITE_HANGUP;
+                                }
+                                events.push(e);
                             }
                             Ok(Readiness::NotReady) => {}
                             Err(e) => events.push(event(*userdata, e, kind, 0)),
@@ -1327,7 +1342,7 @@ pub(crate) fn sock_send(ctx: &mut WasiCtx, fd: u32) -> FsResult<()> {
 }
 
 pub(crate) fn sock_shutdown(ctx: &mut WasiCtx, fd: u32, how: u32) -> FsResult<()> {
-    if how == 0 || how & !3 != 0 {
+    if how & !3 != 0 {
         return Err(Errno::Inval);
     }
     Err(not_a_socket(ctx, fd))
