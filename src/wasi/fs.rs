@@ -169,7 +169,7 @@ pub enum FileType {
     Unknown = 0,
     /// A block device.
     BlockDevice = 1,
-    /// A character device (terminals, `/dev/null`, captured stdio).
+    /// A character device (terminals, `/dev/null`).
     CharacterDevice = 2,
     /// A directory.
     Directory = 3,

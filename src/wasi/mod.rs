@@ -68,7 +68,10 @@
 //! arithmetic: out of bounds is [`Errno::Fault`], a pointer misaligned for
 //! its type is [`Errno::Inval`], as Wasmtime's wiggle layer answers. Arrays
 //! (iovecs, `argv`, subscriptions, events) are checked whole before
-//! anything is read or written. A module without a `memory` export can only
+//! anything is read or written. (Wasmtime, following the witx documents'
+//! "shall trap", traps instead; wasmkern answers with an errno, as this
+//! crate's WASI was specified, so a guest can observe and report it. No
+//! correct program passes such pointers, so the two agree on them.) A module without a `memory` export can only
 //! call the functions that take no pointer; the others end the call with a
 //! host error.
 //!

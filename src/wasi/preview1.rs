@@ -347,13 +347,14 @@ pub(crate) fn fd_fdstat_set_flags(ctx: &mut WasiCtx, fd: u32, flags: u32) -> FsR
         .ok_or(Errno::Inval)?;
     match ctx.fds.get_mut(fd)? {
         Desc::File(f) if f.base & FD_FDSTAT_SET_FLAGS != 0 => {
-            // Only append and non-blocking can change once open.
+            // Only append and non-blocking can be set once open; the sync
+            // flags are EINVAL, as in Wasmtime.
             let settable = FdFlags::APPEND.0 | FdFlags::NONBLOCK.0;
-            let current = f.file.fdflags();
-            if (flags ^ current.0) & !settable != 0 {
-                return Err(Errno::Notsup);
+            if flags & !settable != 0 {
+                return Err(Errno::Inval);
             }
-            f.file.set_fdflags(FdFlags(flags))
+            let kept = f.file.fdflags().0 & !settable;
+            f.file.set_fdflags(FdFlags(flags | kept))
         }
         Desc::Dir(d) if d.base & FD_FDSTAT_SET_FLAGS != 0 => {
             if flags & !FdFlags::NONBLOCK.0 != 0 {
