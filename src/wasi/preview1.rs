@@ -143,7 +143,9 @@ impl WasiCtx {
         match self.fds.get(fd)? {
             Desc::Dir(d) if d.base & right == right => Ok(d),
             Desc::Dir(_) => Err(Errno::Notcapable),
-            Desc::File(_) => Err(Errno::Notdir),
+            // Wasmtime's answer for a path operation on a file descriptor
+            // (path_open alone says ENOTDIR).
+            Desc::File(_) => Err(Errno::Badf),
         }
     }
 
@@ -294,30 +296,27 @@ pub(crate) fn fd_advise(
     f.file.advise(offset, len, advice)
 }
 
+/// Wasmtime answers `ENOTSUP` for every file, and wasi-libc's
+/// `posix_fallocate` callers then take their fallback path; doing the same
+/// keeps their behaviour (and output) identical. [`File::allocate`] stays
+/// for embedders.
 pub(crate) fn fd_allocate(ctx: &mut WasiCtx, fd: u32, offset: u64, len: u64) -> FsResult<()> {
-    let f = ctx.file(fd, FD_ALLOCATE)?;
-    offset.checked_add(len).ok_or(Errno::Inval)?;
-    f.file.allocate(offset, len)
+    ctx.file(fd, FD_ALLOCATE)?;
+    let _ = (offset, len);
+    Err(Errno::Notsup)
 }
 
 pub(crate) fn fd_close(ctx: &mut WasiCtx, fd: u32) -> FsResult<()> {
     ctx.fds.remove(fd).map(drop)
 }
 
+/// Like every file operation, EBADF on a directory (Wasmtime's answer).
 pub(crate) fn fd_datasync(ctx: &mut WasiCtx, fd: u32) -> FsResult<()> {
-    match ctx.fds.get_mut(fd)? {
-        Desc::File(f) if f.base & FD_DATASYNC != 0 => f.file.datasync(),
-        Desc::Dir(d) if d.base & FD_DATASYNC != 0 => d.dir.sync(),
-        _ => Err(Errno::Notcapable),
-    }
+    ctx.file(fd, FD_DATASYNC)?.file.datasync()
 }
 
 pub(crate) fn fd_sync(ctx: &mut WasiCtx, fd: u32) -> FsResult<()> {
-    match ctx.fds.get_mut(fd)? {
-        Desc::File(f) if f.base & FD_SYNC != 0 => f.file.sync(),
-        Desc::Dir(d) if d.base & FD_SYNC != 0 => d.dir.sync(),
-        _ => Err(Errno::Notcapable),
-    }
+    ctx.file(fd, FD_SYNC)?.file.sync()
 }
 
 pub(crate) fn fd_fdstat_get(
@@ -356,12 +355,7 @@ pub(crate) fn fd_fdstat_set_flags(ctx: &mut WasiCtx, fd: u32, flags: u32) -> FsR
             let kept = f.file.fdflags().0 & !settable;
             f.file.set_fdflags(FdFlags(flags | kept))
         }
-        Desc::Dir(d) if d.base & FD_FDSTAT_SET_FLAGS != 0 => {
-            if flags & !FdFlags::NONBLOCK.0 != 0 {
-                return Err(Errno::Notsup);
-            }
-            Ok(())
-        }
+        Desc::Dir(_) => Err(Errno::Badf),
         _ => Err(Errno::Notcapable),
     }
 }
@@ -652,7 +646,7 @@ pub(crate) fn fd_readdir(
     let d = match ctx.fds.get_mut(fd)? {
         Desc::Dir(d) if d.base & FD_READDIR != 0 => d,
         Desc::Dir(_) => return Err(Errno::Notcapable),
-        Desc::File(_) => return Err(Errno::Notdir),
+        Desc::File(_) => return Err(Errno::Badf),
     };
     mem.check(buf, u64::from(len), 1)?;
     mem.check(out, 4, 4)?;
@@ -905,7 +899,10 @@ pub(crate) fn path_open(
         .filter(|f| f & !FdFlags::ALL.0 == 0)
         .map(FdFlags)
         .ok_or(Errno::Inval)?;
-    let d = ctx.dir(fd, PATH_OPEN)?;
+    let d = match ctx.dir(fd, PATH_OPEN) {
+        Err(Errno::Badf) if ctx.fds.get(fd).is_ok() => return Err(Errno::Notdir),
+        r => r?,
+    };
     let mut needed = PATH_OPEN;
     if oflags & O_CREAT != 0 {
         needed |= PATH_CREATE_FILE;
