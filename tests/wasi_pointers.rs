@@ -555,6 +555,44 @@ fn wrong_descriptors_and_values() {
             Errno::Nametoolong,
         ),
         ("fd_prestat_dir_name", "iii", &[4, 1000, 10], Errno::Notdir),
+        // O_CREAT of an existing directory; O_CREAT|O_EXCL of one.
+        (
+            "path_open",
+            "iiiiiIIii",
+            &[3, 0, 110, 3, 1, 0, 0, 0, 1000],
+            Errno::Isdir,
+        ),
+        (
+            "path_open",
+            "iiiiiIIii",
+            &[3, 0, 110, 3, 5, 0, 0, 0, 1000],
+            Errno::Exist,
+        ),
+        // O_DIRECTORY of a file, of a link to a file (followed or not).
+        (
+            "path_open",
+            "iiiiiIIii",
+            &[3, 0, 100, 4, 2, 0, 0, 0, 1000],
+            Errno::Notdir,
+        ),
+        (
+            "path_open",
+            "iiiiiIIii",
+            &[3, 1, 130, 4, 2, 0, 0, 0, 1000],
+            Errno::Notdir,
+        ),
+        (
+            "path_open",
+            "iiiiiIIii",
+            &[3, 0, 130, 4, 2, 0, 0, 0, 1000],
+            Errno::Loop,
+        ),
+        (
+            "path_open",
+            "iiiiiIIii",
+            &[3, 0, 130, 4, 0, 0, 0, 0, 1000],
+            Errno::Loop,
+        ),
         ("poll_oneoff", "iiii", &[448, 512, 1, 1000], Errno::Badf),
         ("sock_shutdown", "ii", &[4, 4], Errno::Inval),
         ("sock_shutdown", "ii", &[4, 0], Errno::Notsock),

@@ -1023,7 +1023,8 @@ fn open_resolved(
                 if options.create && options.exclusive {
                     return Err(Errno::Exist);
                 }
-                if write || base & FD_WRITE != 0 {
+                // open(2) with O_CREAT on a directory is EISDIR.
+                if options.create || write || base & FD_WRITE != 0 {
                     return Err(Errno::Isdir);
                 }
                 Desc::Dir(new_dir_fd(dir, base, inheriting))
