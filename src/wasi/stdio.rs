@@ -4,9 +4,11 @@
 //!
 //! None is a terminal: like Wasmtime's captured and null stdio they report
 //! [`FileType::Unknown`] and an all-zero [`Filestat`], so a guest's
-//! `isatty()` is false and `fstat` shows no file behind them.
+//! `isatty()` is false and `fstat` shows no file behind them. Operations
+//! only files have (sync, advise, truncate, set times) are [`Errno::Badf`]
+//! on them, Wasmtime's answer for stdio.
 
-use super::fs::{Errno, FdFlags, File, FileType, Filestat, FsResult, Readiness};
+use super::fs::{Advice, Errno, FdFlags, File, FileType, Filestat, FsResult, Readiness, SetTime};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use spin::Mutex;
@@ -68,6 +70,18 @@ impl File for OutputPipe {
     fn stat(&self) -> FsResult<Filestat> {
         Ok(stream_stat())
     }
+    fn set_size(&mut self, _size: u64) -> FsResult<()> {
+        Err(Errno::Badf)
+    }
+    fn set_times(&mut self, _atim: SetTime, _mtim: SetTime) -> FsResult<()> {
+        Err(Errno::Badf)
+    }
+    fn sync(&mut self) -> FsResult<()> {
+        Err(Errno::Badf)
+    }
+    fn advise(&mut self, _offset: u64, _len: u64, _advice: Advice) -> FsResult<()> {
+        Err(Errno::Badf)
+    }
     fn fdflags(&self) -> FdFlags {
         FdFlags::APPEND
     }
@@ -110,6 +124,18 @@ impl File for InputBytes {
     fn stat(&self) -> FsResult<Filestat> {
         Ok(stream_stat())
     }
+    fn set_size(&mut self, _size: u64) -> FsResult<()> {
+        Err(Errno::Badf)
+    }
+    fn set_times(&mut self, _atim: SetTime, _mtim: SetTime) -> FsResult<()> {
+        Err(Errno::Badf)
+    }
+    fn sync(&mut self) -> FsResult<()> {
+        Err(Errno::Badf)
+    }
+    fn advise(&mut self, _offset: u64, _len: u64, _advice: Advice) -> FsResult<()> {
+        Err(Errno::Badf)
+    }
     fn set_fdflags(&mut self, _flags: FdFlags) -> FsResult<()> {
         Ok(())
     }
@@ -137,6 +163,18 @@ impl File for NullFile {
     }
     fn stat(&self) -> FsResult<Filestat> {
         Ok(stream_stat())
+    }
+    fn set_size(&mut self, _size: u64) -> FsResult<()> {
+        Err(Errno::Badf)
+    }
+    fn set_times(&mut self, _atim: SetTime, _mtim: SetTime) -> FsResult<()> {
+        Err(Errno::Badf)
+    }
+    fn sync(&mut self) -> FsResult<()> {
+        Err(Errno::Badf)
+    }
+    fn advise(&mut self, _offset: u64, _len: u64, _advice: Advice) -> FsResult<()> {
+        Err(Errno::Badf)
     }
     fn set_fdflags(&mut self, _flags: FdFlags) -> FsResult<()> {
         Ok(())
