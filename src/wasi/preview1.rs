@@ -4,9 +4,17 @@
 //! Each function returns `Ok(())` or the errno the guest sees. Every guest
 //! pointer is checked before use: past the end of memory is
 //! [`Errno::Fault`], a pointer not aligned for its type is [`Errno::Inval`]
-//! (Wasmtime's wiggle layer answers the same); arrays are checked whole,
-//! with 64-bit arithmetic, before anything is written, so a failed call
-//! leaves the guest's memory outside its result areas untouched.
+//! (where Wasmtime traps: see the module docs of [`crate::wasi`]); arrays
+//! are checked whole, with 64-bit arithmetic, before anything is written,
+//! so a failed call leaves the guest's memory untouched.
+//!
+//! Where preview1 leaves an answer open, the functions give Wasmtime's
+//! (its `crates/wasi/src/p1.rs`): descriptor numbering, EBADF for file
+//! operations on directories and stdio, `fd_allocate`'s ENOTSUP, the
+//! `poll_oneoff` failures. Rights are wasi-common's (see [`super::rights`]),
+//! which Wasmtime no longer enforces; programs built with wasi-libc or
+//! Rust's standard library only ask for rights they are given, so the two
+//! agree on them.
 
 use super::ctx::{Desc, DirFd, FileFd, WasiCtx};
 use super::fs::{
