@@ -697,3 +697,41 @@ fn descriptor_numbers_follow_wasmtime() {
     assert_eq!(open_file(&mut store), 5);
     assert_eq!(open_file(&mut store), 7);
 }
+
+#[test]
+fn a_long_poll_oneoff_wait_is_interruptible() {
+    let engine = Engine::default();
+    let mut linker: Linker<WasiCtx> = Linker::new(&engine);
+    wasi::add_to_linker(&mut linker, |ctx| ctx).unwrap();
+    // One subscription: the monotonic clock, relative, one hour.
+    let wasm = wat::parse_str(
+        r#"(module
+        (import "wasi_snapshot_preview1" "poll_oneoff"
+            (func $poll (param i32 i32 i32 i32) (result i32)))
+        (memory (export "memory") 1)
+        (func (export "wait") (result i32)
+            (i64.store (i32.const 0) (i64.const 1))
+            (i32.store (i32.const 16) (i32.const 1))
+            (i64.store (i32.const 24) (i64.const 3600000000000))
+            (call $poll (i32.const 0) (i32.const 64) (i32.const 1) (i32.const 128))))"#,
+    )
+    .unwrap();
+    let module = Module::new(&engine, wasm).unwrap();
+    let mut store = Store::new(&engine, WasiCtxBuilder::new().build());
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    let wait = instance
+        .get_typed_func::<(), i32>(&mut store, "wait")
+        .unwrap();
+    let handle = store.interrupt_handle();
+    let interrupter = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        handle.interrupt();
+    });
+    let start = std::time::Instant::now();
+    let err = wait.call(&mut store, ()).unwrap_err();
+    interrupter.join().unwrap();
+    assert_eq!(err.kind(), wasmkern::ErrorKind::Interrupted, "{err}");
+    assert!(start.elapsed() < std::time::Duration::from_secs(10));
+    // The flag was cleared: the store runs again.
+    assert!(!store.interrupt_handle().is_pending());
+}

@@ -101,7 +101,10 @@
 //! predictable hash seeds and keys. `poll_oneoff` never blocks in a
 //! backend: it checks each subscription ([`File::poll_readiness`]) and
 //! sleeps through [`Clock::sleep`] until the first deadline, or 1 ms when
-//! it waits for a file.
+//! it waits for a file, in slices of at most 10 ms: between two, an
+//! [`InterruptHandle`](crate::InterruptHandle) interrupt ends the wait and
+//! the call with [`ErrorKind::Interrupted`](crate::ErrorKind::Interrupted)
+//! (not resumable: the guest cannot be resumed inside a host call).
 //!
 //! # Limits
 //! [`WasiLimits`], set with [`WasiCtxBuilder::limits`]: open descriptors
@@ -111,7 +114,7 @@
 //! [`Errno::Nametoolong`]). [`OutputPipe`] has a byte cap and
 //! [`MemFs`](memfs::MemFs) a total byte budget ([`Errno::Nospc`] beyond).
 //! A guest that loops calling `poll_oneoff` is bounded like any loop, by
-//! fuel or an interrupt.
+//! fuel or an interrupt, and one long wait by an interrupt (above).
 //!
 //! # Sockets
 //! Preview1 cannot create sockets; no descriptor the core hands out is one,
@@ -137,6 +140,7 @@ pub use stdio::{ClosedFile, InputBytes, NullFile, OutputPipe};
 
 use crate::error::{Error, Result};
 use crate::runtime::{Caller, Extern, Linker};
+use core::sync::atomic::Ordering;
 use preview1::Mem;
 
 /// The module name of every preview1 import.
@@ -320,7 +324,24 @@ pub fn add_to_linker<T: 'static>(
         new_len: u32
     ));
     mem_fn!(path_unlink_file(fd: u32, ptr: u32, len: u32));
-    mem_fn!(poll_oneoff(subs: u32, events: u32, n: u32, out: u32));
+    linker.func_wrap(
+        MODULE,
+        "poll_oneoff",
+        move |mut caller: Caller<'_, T>, subs: u32, events: u32, n: u32, out: u32| {
+            let flag = caller.store.inner.interrupt.clone();
+            let interrupted = || flag.load(Ordering::Acquire) != 0;
+            let errno = with_mem(&mut caller, get, |ctx, mem| {
+                preview1::poll_oneoff(ctx, mem, subs, events, n, out, &interrupted)
+            })?;
+            if errno == i32::from(Errno::Intr as u16) && interrupted() {
+                // Reported like an interrupt of wasm code: the flag is
+                // cleared and the call ends with ErrorKind::Interrupted.
+                flag.store(0, Ordering::Release);
+                return Err(Error::interrupted());
+            }
+            Ok(errno)
+        },
+    )?;
     linker.func_wrap(MODULE, "proc_exit", |status: u32| -> Result<()> {
         Err(if status < 126 {
             Error::exit(status as i32)

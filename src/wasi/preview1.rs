@@ -1183,6 +1183,9 @@ const EVENT_FD_WRITE: u8 = 2;
 const EVENT_FD_READWRITE_HANGUP: u8 = 1;
 /// How long `poll_oneoff` sleeps between two checks of its files.
 const POLL_INTERVAL_NS: u64 = 1_000_000;
+/// Longest single sleep of `poll_oneoff`, between two checks for an
+/// interrupt.
+pub(crate) const POLL_SLICE_NS: u64 = 10_000_000;
 
 enum Sub {
     /// Deadline on the monotonic clock (or realtime for realtime clocks).
@@ -1205,6 +1208,10 @@ fn event(userdata: u64, error: Errno, kind: u8, nbytes: u64) -> [u8; EVENT_SIZE]
     e
 }
 
+/// `interrupted` tells whether the store was interrupted: a long wait is
+/// cut into slices of at most [`POLL_SLICE_NS`] and gives up with
+/// [`Errno::Intr`] when it says so (the caller turns that into the store's
+/// interruption).
 pub(crate) fn poll_oneoff(
     ctx: &mut WasiCtx,
     mem: &mut Mem<'_>,
@@ -1212,6 +1219,7 @@ pub(crate) fn poll_oneoff(
     events_ptr: u32,
     n: u32,
     out: u32,
+    interrupted: &dyn Fn() -> bool,
 ) -> FsResult<()> {
     if n == 0 {
         return Err(Errno::Inval);
@@ -1315,7 +1323,10 @@ pub(crate) fn poll_oneoff(
                 Sub::Fd { .. } => wait = wait.min(POLL_INTERVAL_NS),
             }
         }
-        ctx.clock()?.sleep(wait.max(1))?;
+        if interrupted() {
+            return Err(Errno::Intr);
+        }
+        ctx.clock()?.sleep(wait.clamp(1, POLL_SLICE_NS))?;
     }
     let count = events.len().min(n as usize);
     for (i, e) in events.iter().take(count).enumerate() {
