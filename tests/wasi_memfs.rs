@@ -315,3 +315,22 @@ fn handles_are_independent_and_shareable() {
     let other = MemFs::new();
     assert_ne!(other.root().stat().unwrap().dev, root.stat().unwrap().dev);
 }
+
+#[test]
+fn contexts_and_filesystems_move_between_threads() {
+    fn send<T: Send>() {}
+    fn sync<T: Sync>() {}
+    send::<wasmkern::wasi::WasiCtx>();
+    send::<wasmkern::Store<wasmkern::wasi::WasiCtx>>();
+    send::<MemFs>();
+    sync::<MemFs>();
+    send::<wasmkern::wasi::OutputPipe>();
+    sync::<wasmkern::wasi::OutputPipe>();
+    // A filesystem filled on one thread is read on another.
+    let fs = MemFs::new();
+    let other = fs.clone();
+    std::thread::spawn(move || other.write_file("t", b"from a thread").unwrap())
+        .join()
+        .unwrap();
+    assert_eq!(fs.read_file("t").unwrap(), b"from a thread");
+}

@@ -42,7 +42,8 @@ const CASES: &[Case] = &[
     ("clock_res_get", "ii", &[1, 1000], &[1], Errno::Success),
     ("clock_time_get", "iIi", &[1, 0, 1000], &[2], Errno::Success),
     ("fd_advise", "iIIi", &[4, 0, 4, 1], &[], Errno::Success),
-    ("fd_allocate", "iII", &[4, 0, 8], &[], Errno::Success),
+    // As in Wasmtime, for every file.
+    ("fd_allocate", "iII", &[4, 0, 8], &[], Errno::Notsup),
     ("fd_close", "i", &[4], &[], Errno::Success),
     ("fd_datasync", "i", &[4], &[], Errno::Success),
     ("fd_fdstat_get", "ii", &[1, 1000], &[1], Errno::Success),
@@ -244,6 +245,9 @@ fn module_text() -> String {
         ;; subscription: userdata 7, clock, monotonic, relative timeout 0
         (data (i32.const 400) "\07\00\00\00\00\00\00\00\00")
         (data (i32.const 416) "\01\00\00\00")
+        ;; subscription: userdata 8, fd_read of descriptor 99 (not open)
+        (data (i32.const 448) "\08\00\00\00\00\00\00\00\01")
+        (data (i32.const 464) "\63\00\00\00")
         {wrappers}
         (func (export "exit") (param i32) (call $proc_exit (local.get 0)))
         (func (export "nested") (param i32) (call $proc_exit (local.get 0)))
@@ -273,6 +277,30 @@ impl Fixture {
     /// Calls `t_NAME` with `args` in a fresh store; returns the errno and
     /// the memory before and after.
     fn call(&self, name: &str, params: &str, args: &[u64]) -> (u32, Vec<u8>, Vec<u8>) {
+        let (mut store, instance) = self.instance();
+        let memory = instance.get_memory(&mut store, "memory").unwrap();
+        let before = memory.data(&store).to_vec();
+        let f = instance.get_func(&mut store, &format!("t_{name}")).unwrap();
+        let vals: Vec<Val> = params
+            .chars()
+            .zip(args)
+            .map(|(t, &a)| {
+                if t == 'I' {
+                    Val::I64(a as i64)
+                } else {
+                    Val::I32(a as u32 as i32)
+                }
+            })
+            .collect();
+        let mut out = [Val::I32(0)];
+        f.call(&mut store, &vals, &mut out).unwrap();
+        assert_eq!(out[0].ty(), ValType::I32);
+        let after = memory.data(&store).to_vec();
+        (out[0].unwrap_i32() as u32, before, after)
+    }
+
+    /// A fresh store over the fixture's filesystem, and the instance.
+    fn instance(&self) -> (Store<WasiCtx>, wasmkern::Instance) {
         let fs = MemFs::new();
         fs.write_file("file", b"0123").unwrap();
         fs.create_dir_all("dir").unwrap();
@@ -296,25 +324,7 @@ impl Fixture {
         assert_eq!(ctx.push_file(file, FilePerms::ReadWrite).unwrap(), 4);
         let mut store = Store::new(&self.engine, ctx);
         let instance = self.linker.instantiate(&mut store, &self.module).unwrap();
-        let memory = instance.get_memory(&mut store, "memory").unwrap();
-        let before = memory.data(&store).to_vec();
-        let f = instance.get_func(&mut store, &format!("t_{name}")).unwrap();
-        let vals: Vec<Val> = params
-            .chars()
-            .zip(args)
-            .map(|(t, &a)| {
-                if t == 'I' {
-                    Val::I64(a as i64)
-                } else {
-                    Val::I32(a as u32 as i32)
-                }
-            })
-            .collect();
-        let mut out = [Val::I32(0)];
-        f.call(&mut store, &vals, &mut out).unwrap();
-        assert_eq!(out[0].ty(), ValType::I32);
-        let after = memory.data(&store).to_vec();
-        (out[0].unwrap_i32() as u32, before, after)
+        (store, instance)
     }
 }
 
@@ -524,4 +534,204 @@ fn proc_exit_from_a_nested_call_unwinds_every_level() {
         .get_typed_func::<(), i32>(&mut store, "ok")
         .unwrap();
     assert_eq!(ok.call(&mut store, ()).unwrap(), 5);
+}
+
+#[test]
+fn wrong_descriptors_and_values() {
+    let fx = Fixture::new();
+    for (name, params, args, want) in [
+        // stdout is write-only, the preopen a directory, 99 not open.
+        ("fd_read", "iiii", &[1u64, 200, 1, 1000][..], Errno::Badf),
+        ("fd_write", "iiii", &[3, 200, 1, 1000], Errno::Badf),
+        ("fd_write", "iiii", &[99, 200, 1, 1000], Errno::Badf),
+        ("fd_seek", "iIii", &[3, 0, 0, 1000], Errno::Badf),
+        ("fd_close", "i", &[99], Errno::Badf),
+        ("fd_renumber", "ii", &[4, 99], Errno::Badf),
+        ("fd_prestat_get", "ii", &[4, 1000], Errno::Badf),
+        (
+            "fd_prestat_dir_name",
+            "iii",
+            &[3, 1000, 0],
+            Errno::Nametoolong,
+        ),
+        ("fd_prestat_dir_name", "iii", &[4, 1000, 10], Errno::Notdir),
+        // File-only operations on stdout (the null device), as Wasmtime.
+        ("fd_sync", "i", &[1], Errno::Badf),
+        ("fd_advise", "iIIi", &[1, 0, 0, 0], Errno::Badf),
+        ("fd_filestat_set_size", "iI", &[1, 0], Errno::Badf),
+        ("fd_filestat_set_times", "iIIi", &[1, 0, 0, 2], Errno::Badf),
+        ("fd_seek", "iIii", &[1, 0, 1, 1000], Errno::Spipe),
+        ("fd_pwrite", "iiiIi", &[1, 200, 1, 0, 1000], Errno::Spipe),
+        // O_CREAT of an existing directory; O_CREAT|O_EXCL of one.
+        (
+            "path_open",
+            "iiiiiIIii",
+            &[3, 0, 110, 3, 1, 0, 0, 0, 1000],
+            Errno::Isdir,
+        ),
+        (
+            "path_open",
+            "iiiiiIIii",
+            &[3, 0, 110, 3, 5, 0, 0, 0, 1000],
+            Errno::Exist,
+        ),
+        // O_DIRECTORY of a file, of a link to a file (followed or not).
+        (
+            "path_open",
+            "iiiiiIIii",
+            &[3, 0, 100, 4, 2, 0, 0, 0, 1000],
+            Errno::Notdir,
+        ),
+        (
+            "path_open",
+            "iiiiiIIii",
+            &[3, 1, 130, 4, 2, 0, 0, 0, 1000],
+            Errno::Notdir,
+        ),
+        (
+            "path_open",
+            "iiiiiIIii",
+            &[3, 0, 130, 4, 2, 0, 0, 0, 1000],
+            Errno::Loop,
+        ),
+        (
+            "path_open",
+            "iiiiiIIii",
+            &[3, 0, 130, 4, 0, 0, 0, 0, 1000],
+            Errno::Loop,
+        ),
+        ("poll_oneoff", "iiii", &[448, 512, 1, 1000], Errno::Badf),
+        ("sock_shutdown", "ii", &[4, 4], Errno::Inval),
+        ("sock_shutdown", "ii", &[4, 0], Errno::Notsock),
+        ("fd_readdir", "iiiIi", &[4, 1000, 100, 0, 1200], Errno::Badf),
+        ("path_create_directory", "iii", &[4, 120, 3], Errno::Badf),
+        ("fd_sync", "i", &[3], Errno::Badf),
+        ("fd_fdstat_set_flags", "ii", &[3, 0], Errno::Badf),
+        (
+            "path_open",
+            "iiiiiIIii",
+            &[4, 0, 100, 4, 0, 0, 0, 0, 1000],
+            Errno::Notdir,
+        ),
+        ("sock_shutdown", "ii", &[99, 3], Errno::Badf),
+        // Values out of their enumerations or flags.
+        ("clock_time_get", "iIi", &[9, 0, 1000], Errno::Inval),
+        ("fd_advise", "iIIi", &[4, 0, 4, 9], Errno::Inval),
+        ("fd_seek", "iIii", &[4, 0, 3, 1000], Errno::Inval),
+        ("fd_seek", "iIii", &[4, -1i64 as u64, 0, 1000], Errno::Inval),
+        (
+            "path_open",
+            "iiiiiIIii",
+            &[3, 0, 100, 4, 0x10, 0, 0, 0, 1000],
+            Errno::Inval,
+        ),
+        (
+            "path_open",
+            "iiiiiIIii",
+            &[3, 2, 100, 4, 0, 0, 0, 0, 1000],
+            Errno::Inval,
+        ),
+        ("fd_filestat_set_times", "iIIi", &[4, 1, 1, 3], Errno::Inval),
+        ("fd_fdstat_set_flags", "ii", &[4, 0x20], Errno::Inval),
+        ("poll_oneoff", "iiii", &[400, 512, 0, 1000], Errno::Inval),
+        // Rights can only be dropped.
+        (
+            "fd_fdstat_set_rights",
+            "iII",
+            &[4, u64::MAX >> 34, 0],
+            Errno::Notcapable,
+        ),
+        // Paths: escapes, links, missing.
+        (
+            "path_open",
+            "iiiiiIIii",
+            &[3, 0, 120, 3, 0, 0, 0, 0, 1000],
+            Errno::Noent,
+        ),
+        ("path_create_directory", "iii", &[3, 110, 3], Errno::Exist),
+        ("path_remove_directory", "iii", &[3, 100, 4], Errno::Notdir),
+        ("path_unlink_file", "iii", &[3, 110, 3], Errno::Isdir),
+        (
+            "path_readlink",
+            "iiiiii",
+            &[3, 100, 4, 1000, 10, 1012],
+            Errno::Inval,
+        ),
+    ] {
+        let (errno, ..) = fx.call(name, params, args);
+        assert_eq!(errno, want as u32, "{name}{args:?}");
+    }
+}
+
+#[test]
+fn descriptor_numbers_follow_wasmtime() {
+    let fx = Fixture::new();
+    let (mut store, instance) = fx.instance();
+    let open = instance.get_func(&mut store, "t_path_open").unwrap();
+    let close = instance
+        .get_typed_func::<i32, i32>(&mut store, "t_fd_close")
+        .unwrap();
+    let memory = instance.get_memory(&mut store, "memory").unwrap();
+    let open_file = |store: &mut Store<WasiCtx>| -> u32 {
+        let args = [3, 0, 100, 4, 0].map(Val::I32);
+        let args = [
+            &args[..],
+            &[Val::I64(2), Val::I64(0), Val::I32(0), Val::I32(1000)],
+        ]
+        .concat();
+        let mut out = [Val::I32(-1)];
+        open.call(&mut *store, &args, &mut out).unwrap();
+        assert_eq!(out[0].unwrap_i32(), 0);
+        let mut fd = [0u8; 4];
+        memory.read(&*store, 1000, &mut fd).unwrap();
+        u32::from_le_bytes(fd)
+    };
+    // 0-2 stdio, 3 the preopen, 4 the fixture's file.
+    let a = open_file(&mut store);
+    let b = open_file(&mut store);
+    assert_eq!((a, b), (5, 6));
+    assert_eq!(close.call(&mut store, a as i32).unwrap(), 0);
+    assert_eq!(close.call(&mut store, b as i32).unwrap(), 0);
+    // The highest freed number first, then the next one down, then new.
+    assert_eq!(open_file(&mut store), 6);
+    assert_eq!(open_file(&mut store), 5);
+    assert_eq!(open_file(&mut store), 7);
+}
+
+#[test]
+fn a_long_poll_oneoff_wait_is_interruptible() {
+    let engine = Engine::default();
+    let mut linker: Linker<WasiCtx> = Linker::new(&engine);
+    wasi::add_to_linker(&mut linker, |ctx| ctx).unwrap();
+    // One subscription: the monotonic clock, relative, one hour.
+    let wasm = wat::parse_str(
+        r#"(module
+        (import "wasi_snapshot_preview1" "poll_oneoff"
+            (func $poll (param i32 i32 i32 i32) (result i32)))
+        (memory (export "memory") 1)
+        (func (export "wait") (result i32)
+            (i64.store (i32.const 0) (i64.const 1))
+            (i32.store (i32.const 16) (i32.const 1))
+            (i64.store (i32.const 24) (i64.const 3600000000000))
+            (call $poll (i32.const 0) (i32.const 64) (i32.const 1) (i32.const 128))))"#,
+    )
+    .unwrap();
+    let module = Module::new(&engine, wasm).unwrap();
+    let mut store = Store::new(&engine, WasiCtxBuilder::new().build());
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    let wait = instance
+        .get_typed_func::<(), i32>(&mut store, "wait")
+        .unwrap();
+    let handle = store.interrupt_handle();
+    let interrupter = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        handle.interrupt();
+    });
+    let start = std::time::Instant::now();
+    let err = wait.call(&mut store, ()).unwrap_err();
+    interrupter.join().unwrap();
+    assert_eq!(err.kind(), wasmkern::ErrorKind::Interrupted, "{err}");
+    assert!(start.elapsed() < std::time::Duration::from_secs(10));
+    // The flag was cleared: the store runs again.
+    assert!(!store.interrupt_handle().is_pending());
 }

@@ -513,3 +513,70 @@ int main(void) {
     assert_eq!(out.stdout.len(), 16 << 20);
     assert_eq!(fs.used_bytes(), 4 << 20);
 }
+
+#[test]
+fn c_escapes_are_refused() {
+    let Some(wasm) = build_c(
+        "escapes",
+        r#"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+static void try_open(const char *p) {
+    int fd = open(p, O_RDONLY);
+    printf("open %s: %s\n", p, fd >= 0 ? "OPENED" : strerror(errno));
+}
+int main(void) {
+    mkdir("/box/d", 0755);
+    symlink("../..", "/box/d/up");
+    printf("symlink abs: %s\n", symlink("/other/secret", "/box/abs") == 0 ? "DONE" : strerror(errno));
+    close(open("/box/f", O_CREAT | O_WRONLY, 0644));
+    symlink("loop2", "/box/loop1");
+    symlink("loop1", "/box/loop2");
+    symlink("d/../d/../../other", "/box/sneaky");
+    try_open("/box/../other/secret");
+    try_open("/box/d/up/other/secret");
+    try_open("/box/loop1");
+    try_open("/box/sneaky/secret");
+    try_open("/box/d/../d/./../d/..");
+    printf("rename out: %s\n", rename("/box/d", "/other/d") == 0 ? "DONE" : strerror(errno));
+    printf("link out: %s\n", link("/box/f", "/other/l") == 0 ? "DONE" : strerror(errno));
+    int dir = open("/box/d", O_RDONLY | O_DIRECTORY);
+    int fd = openat(dir, "../../other/secret", O_RDONLY);
+    printf("openat up: %s\n", fd >= 0 ? "OPENED" : strerror(errno));
+    return 0;
+}
+"#,
+    ) else {
+        return;
+    };
+    let inside = memfs();
+    let outside = memfs();
+    outside.write_file("secret", b"do not read").unwrap();
+    let mut b = WasiCtxBuilder::new();
+    b.arg("escapes")
+        .preopened_dir(inside.root(), "/box", DirPerms::ReadWrite)
+        .preopened_dir(outside.root(), "/other", DirPerms::ReadWrite);
+    let out = run_with(&wasm, b);
+    assert_eq!(out.status, Ok(0));
+    // wasi-libc hands "/box/.." to the core as ".." beneath /box, and the
+    // core refuses every walk above the directory it starts from; two
+    // preopens are two devices.
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "symlink abs: Operation not permitted\n\
+         open /box/../other/secret: Operation not permitted\n\
+         open /box/d/up/other/secret: Operation not permitted\n\
+         open /box/loop1: Symbolic link loop\n\
+         open /box/sneaky/secret: Operation not permitted\n\
+         open /box/d/../d/./../d/..: OPENED\n\
+         rename out: Cross-device link\n\
+         link out: Cross-device link\n\
+         openat up: Operation not permitted\n"
+    );
+    assert_eq!(outside.read_file("secret").unwrap(), b"do not read");
+    assert!(outside.stat("d").is_err() && outside.stat("l").is_err());
+}

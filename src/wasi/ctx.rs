@@ -84,7 +84,7 @@ impl Desc {
     }
 }
 
-/// The descriptor table: numbers are reused lowest first, as POSIX does.
+/// The descriptor table (see [`FdTable::push`] for how numbers are chosen).
 #[derive(Default)]
 pub(crate) struct FdTable {
     pub slots: Vec<Option<Desc>>,
@@ -107,11 +107,14 @@ impl FdTable {
     }
 
     /// Adds `desc` at the lowest free number.
+    /// Adds `desc` and returns its number: the highest number freed
+    /// earlier, or else one past the highest ever used, as Wasmtime numbers
+    /// descriptors (a program that prints its descriptors prints the same).
     pub fn push(&mut self, desc: Desc, max_open: usize) -> FsResult<u32> {
         if self.open >= max_open {
             return Err(Errno::Mfile);
         }
-        let index = match self.slots.iter().position(Option::is_none) {
+        let index = match self.slots.iter().rposition(Option::is_none) {
             Some(i) => i,
             None => {
                 self.slots.try_reserve(1).map_err(|_| Errno::Nomem)?;
@@ -132,9 +135,6 @@ impl FdTable {
             .and_then(Option::take)
             .ok_or(Errno::Badf)?;
         self.open -= 1;
-        while matches!(self.slots.last(), Some(None)) {
-            self.slots.pop();
-        }
         Ok(desc)
     }
 }

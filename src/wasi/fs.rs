@@ -169,7 +169,7 @@ pub enum FileType {
     Unknown = 0,
     /// A block device.
     BlockDevice = 1,
-    /// A character device (terminals, `/dev/null`, captured stdio).
+    /// A character device (terminals, `/dev/null`).
     CharacterDevice = 2,
     /// A directory.
     Directory = 3,
@@ -475,7 +475,9 @@ pub trait File: Send {
     }
 
     /// Ensures storage for bytes `offset..offset + len` (extending the
-    /// file's size if needed).
+    /// file's size if needed). Preview1's `fd_allocate` does not call it: it
+    /// answers [`Errno::Notsup`] as Wasmtime does; it is here for
+    /// embedders.
     fn allocate(&mut self, offset: u64, len: u64) -> FsResult<()> {
         let _ = (offset, len);
         Err(Errno::Notsup)

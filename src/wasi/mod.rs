@@ -68,7 +68,10 @@
 //! arithmetic: out of bounds is [`Errno::Fault`], a pointer misaligned for
 //! its type is [`Errno::Inval`], as Wasmtime's wiggle layer answers. Arrays
 //! (iovecs, `argv`, subscriptions, events) are checked whole before
-//! anything is read or written. A module without a `memory` export can only
+//! anything is read or written. (Wasmtime, following the witx documents'
+//! "shall trap", traps instead; wasmkern answers with an errno, as this
+//! crate's WASI was specified, so a guest can observe and report it. No
+//! correct program passes such pointers, so the two agree on them.) A module without a `memory` export can only
 //! call the functions that take no pointer; the others end the call with a
 //! host error.
 //!
@@ -77,7 +80,9 @@
 //! base and inheriting rights, a descriptor opened through a directory gets
 //! the requested rights intersected with the directory's inheriting ones,
 //! `fd_fdstat_set_rights` can only drop rights, and an operation without
-//! its right fails with [`Errno::Notcapable`]. A read-only preopen
+//! its right fails with [`Errno::Notcapable`] (reading and writing with
+//! [`Errno::Badf`], as in POSIX and Wasmtime; file operations on a
+//! directory too). A read-only preopen
 //! ([`DirPerms::ReadOnly`]) has no right that changes the filesystem.
 //!
 //! # Exit
@@ -96,7 +101,10 @@
 //! predictable hash seeds and keys. `poll_oneoff` never blocks in a
 //! backend: it checks each subscription ([`File::poll_readiness`]) and
 //! sleeps through [`Clock::sleep`] until the first deadline, or 1 ms when
-//! it waits for a file.
+//! it waits for a file, in slices of at most 10 ms: between two, an
+//! [`InterruptHandle`](crate::InterruptHandle) interrupt ends the wait and
+//! the call with [`ErrorKind::Interrupted`](crate::ErrorKind::Interrupted)
+//! (not resumable: the guest cannot be resumed inside a host call).
 //!
 //! # Limits
 //! [`WasiLimits`], set with [`WasiCtxBuilder::limits`]: open descriptors
@@ -106,7 +114,7 @@
 //! [`Errno::Nametoolong`]). [`OutputPipe`] has a byte cap and
 //! [`MemFs`](memfs::MemFs) a total byte budget ([`Errno::Nospc`] beyond).
 //! A guest that loops calling `poll_oneoff` is bounded like any loop, by
-//! fuel or an interrupt.
+//! fuel or an interrupt, and one long wait by an interrupt (above).
 //!
 //! # Sockets
 //! Preview1 cannot create sockets; no descriptor the core hands out is one,
@@ -132,6 +140,7 @@ pub use stdio::{ClosedFile, InputBytes, NullFile, OutputPipe};
 
 use crate::error::{Error, Result};
 use crate::runtime::{Caller, Extern, Linker};
+use core::sync::atomic::Ordering;
 use preview1::Mem;
 
 /// The module name of every preview1 import.
@@ -315,7 +324,24 @@ pub fn add_to_linker<T: 'static>(
         new_len: u32
     ));
     mem_fn!(path_unlink_file(fd: u32, ptr: u32, len: u32));
-    mem_fn!(poll_oneoff(subs: u32, events: u32, n: u32, out: u32));
+    linker.func_wrap(
+        MODULE,
+        "poll_oneoff",
+        move |mut caller: Caller<'_, T>, subs: u32, events: u32, n: u32, out: u32| {
+            let flag = caller.store.inner.interrupt.clone();
+            let interrupted = || flag.load(Ordering::Acquire) != 0;
+            let errno = with_mem(&mut caller, get, |ctx, mem| {
+                preview1::poll_oneoff(ctx, mem, subs, events, n, out, &interrupted)
+            })?;
+            if errno == i32::from(Errno::Intr as u16) && interrupted() {
+                // Reported like an interrupt of wasm code: the flag is
+                // cleared and the call ends with ErrorKind::Interrupted.
+                flag.store(0, Ordering::Release);
+                return Err(Error::interrupted());
+            }
+            Ok(errno)
+        },
+    )?;
     linker.func_wrap(MODULE, "proc_exit", |status: u32| -> Result<()> {
         Err(if status < 126 {
             Error::exit(status as i32)

@@ -4,9 +4,17 @@
 //! Each function returns `Ok(())` or the errno the guest sees. Every guest
 //! pointer is checked before use: past the end of memory is
 //! [`Errno::Fault`], a pointer not aligned for its type is [`Errno::Inval`]
-//! (Wasmtime's wiggle layer answers the same); arrays are checked whole,
-//! with 64-bit arithmetic, before anything is written, so a failed call
-//! leaves the guest's memory outside its result areas untouched.
+//! (where Wasmtime traps: see the module docs of [`crate::wasi`]); arrays
+//! are checked whole, with 64-bit arithmetic, before anything is written,
+//! so a failed call leaves the guest's memory untouched.
+//!
+//! Where preview1 leaves an answer open, the functions give Wasmtime's
+//! (its `crates/wasi/src/p1.rs`): descriptor numbering, EBADF for file
+//! operations on directories and stdio, `fd_allocate`'s ENOTSUP, the
+//! `poll_oneoff` failures. Rights are wasi-common's (see [`super::rights`]),
+//! which Wasmtime no longer enforces; programs built with wasi-libc or
+//! Rust's standard library only ask for rights they are given, so the two
+//! agree on them.
 
 use super::ctx::{Desc, DirFd, FileFd, WasiCtx};
 use super::fs::{
@@ -72,12 +80,24 @@ impl Mem<'_> {
         core::str::from_utf8(bytes).map_err(|_| Errno::Ilseq)
     }
 
-    /// The `(buf, len)` pairs of an iovec array, checked whole.
-    fn iovecs(&self, iovs: u32, count: u32) -> FsResult<Vec<(u32, u32)>> {
+    /// The `(buf, len)` pairs of an iovec array, checked whole; up to
+    /// [`IOVECS_INLINE`] of them are kept in `inline`, more in `heap`.
+    fn iovecs<'b>(
+        &self,
+        iovs: u32,
+        count: u32,
+        inline: &'b mut [(u32, u32); IOVECS_INLINE],
+        heap: &'b mut Vec<(u32, u32)>,
+    ) -> FsResult<&'b [(u32, u32)]> {
         let start = self.check(iovs, u64::from(count) * 8, 4)?;
-        let mut out = Vec::new();
-        out.try_reserve(count as usize).map_err(|_| Errno::Nomem)?;
-        for i in 0..count as usize {
+        let list: &mut [(u32, u32)] = if count as usize <= IOVECS_INLINE {
+            &mut inline[..count as usize]
+        } else {
+            heap.try_reserve(count as usize).map_err(|_| Errno::Nomem)?;
+            heap.resize(count as usize, (0, 0));
+            heap
+        };
+        for (i, slot) in list.iter_mut().enumerate() {
             let at = start + i * 8;
             let word = |o: usize| {
                 u32::from_le_bytes([
@@ -89,11 +109,14 @@ impl Mem<'_> {
             };
             let (buf, len) = (word(0), word(4));
             self.check(buf, u64::from(len), 1)?;
-            out.push((buf, len));
+            *slot = (buf, len);
         }
-        Ok(out)
+        Ok(list)
     }
 }
+
+/// Iovecs a read or write call keeps on the host stack.
+const IOVECS_INLINE: usize = 8;
 
 fn filestat_bytes(st: &Filestat) -> [u8; 64] {
     let mut b = [0u8; 64];
@@ -111,12 +134,16 @@ fn filestat_bytes(st: &Filestat) -> [u8; 64] {
 // ---- descriptor helpers ----
 
 impl WasiCtx {
+    /// The file open as `fd`, which must have `right`. As in Wasmtime, a
+    /// directory is [`Errno::Badf`] for file operations, and so is reading
+    /// or writing without the right (POSIX's answer for a descriptor not
+    /// open for it); other missing rights are [`Errno::Notcapable`].
     fn file(&mut self, fd: u32, right: u64) -> FsResult<&mut FileFd> {
         match self.fds.get_mut(fd)? {
             Desc::File(f) if f.base & right == right => Ok(f),
+            Desc::File(_) if right & (FD_READ | FD_WRITE) != 0 => Err(Errno::Badf),
             Desc::File(_) => Err(Errno::Notcapable),
-            Desc::Dir(d) if d.base & right != right => Err(Errno::Notcapable),
-            Desc::Dir(_) => Err(Errno::Isdir),
+            Desc::Dir(_) => Err(Errno::Badf),
         }
     }
 
@@ -124,7 +151,9 @@ impl WasiCtx {
         match self.fds.get(fd)? {
             Desc::Dir(d) if d.base & right == right => Ok(d),
             Desc::Dir(_) => Err(Errno::Notcapable),
-            Desc::File(_) => Err(Errno::Notdir),
+            // Wasmtime's answer for a path operation on a file descriptor
+            // (path_open alone says ENOTDIR).
+            Desc::File(_) => Err(Errno::Badf),
         }
     }
 
@@ -275,30 +304,27 @@ pub(crate) fn fd_advise(
     f.file.advise(offset, len, advice)
 }
 
+/// Wasmtime answers `ENOTSUP` for every file, and wasi-libc's
+/// `posix_fallocate` callers then take their fallback path; doing the same
+/// keeps their behaviour (and output) identical. [`File::allocate`] stays
+/// for embedders.
 pub(crate) fn fd_allocate(ctx: &mut WasiCtx, fd: u32, offset: u64, len: u64) -> FsResult<()> {
-    let f = ctx.file(fd, FD_ALLOCATE)?;
-    offset.checked_add(len).ok_or(Errno::Inval)?;
-    f.file.allocate(offset, len)
+    ctx.file(fd, FD_ALLOCATE)?;
+    let _ = (offset, len);
+    Err(Errno::Notsup)
 }
 
 pub(crate) fn fd_close(ctx: &mut WasiCtx, fd: u32) -> FsResult<()> {
     ctx.fds.remove(fd).map(drop)
 }
 
+/// Like every file operation, EBADF on a directory (Wasmtime's answer).
 pub(crate) fn fd_datasync(ctx: &mut WasiCtx, fd: u32) -> FsResult<()> {
-    match ctx.fds.get_mut(fd)? {
-        Desc::File(f) if f.base & FD_DATASYNC != 0 => f.file.datasync(),
-        Desc::Dir(d) if d.base & FD_DATASYNC != 0 => d.dir.sync(),
-        _ => Err(Errno::Notcapable),
-    }
+    ctx.file(fd, FD_DATASYNC)?.file.datasync()
 }
 
 pub(crate) fn fd_sync(ctx: &mut WasiCtx, fd: u32) -> FsResult<()> {
-    match ctx.fds.get_mut(fd)? {
-        Desc::File(f) if f.base & FD_SYNC != 0 => f.file.sync(),
-        Desc::Dir(d) if d.base & FD_SYNC != 0 => d.dir.sync(),
-        _ => Err(Errno::Notcapable),
-    }
+    ctx.file(fd, FD_SYNC)?.file.sync()
 }
 
 pub(crate) fn fd_fdstat_get(
@@ -328,20 +354,16 @@ pub(crate) fn fd_fdstat_set_flags(ctx: &mut WasiCtx, fd: u32, flags: u32) -> FsR
         .ok_or(Errno::Inval)?;
     match ctx.fds.get_mut(fd)? {
         Desc::File(f) if f.base & FD_FDSTAT_SET_FLAGS != 0 => {
-            // Only append and non-blocking can change once open.
+            // Only append and non-blocking can be set once open; the sync
+            // flags are EINVAL, as in Wasmtime.
             let settable = FdFlags::APPEND.0 | FdFlags::NONBLOCK.0;
-            let current = f.file.fdflags();
-            if (flags ^ current.0) & !settable != 0 {
-                return Err(Errno::Notsup);
+            if flags & !settable != 0 {
+                return Err(Errno::Inval);
             }
-            f.file.set_fdflags(FdFlags(flags))
+            let kept = f.file.fdflags().0 & !settable;
+            f.file.set_fdflags(FdFlags(flags | kept))
         }
-        Desc::Dir(d) if d.base & FD_FDSTAT_SET_FLAGS != 0 => {
-            if flags & !FdFlags::NONBLOCK.0 != 0 {
-                return Err(Errno::Notsup);
-            }
-            Ok(())
-        }
+        Desc::Dir(_) => Err(Errno::Badf),
         _ => Err(Errno::Notcapable),
     }
 }
@@ -513,9 +535,10 @@ pub(crate) fn fd_read(
 ) -> FsResult<()> {
     let limit = ctx.limits.max_io_bytes;
     let f = ctx.file(fd, FD_READ)?;
-    let iovs = mem.iovecs(iovs, count)?;
+    let (mut inline, mut heap) = ([(0, 0); IOVECS_INLINE], Vec::new());
+    let iovs = mem.iovecs(iovs, count, &mut inline, &mut heap)?;
     mem.check(out, 4, 4)?;
-    let n = read_iovecs(&mut *f.file, mem, &iovs, None, limit)?;
+    let n = read_iovecs(&mut *f.file, mem, iovs, None, limit)?;
     mem.write_size(out, n)
 }
 
@@ -530,12 +553,13 @@ pub(crate) fn fd_pread(
 ) -> FsResult<()> {
     let limit = ctx.limits.max_io_bytes;
     let f = ctx.file(fd, FD_READ | FD_SEEK)?;
-    let iovs = mem.iovecs(iovs, count)?;
+    let (mut inline, mut heap) = ([(0, 0); IOVECS_INLINE], Vec::new());
+    let iovs = mem.iovecs(iovs, count, &mut inline, &mut heap)?;
     mem.check(out, 4, 4)?;
     if offset > i64::MAX as u64 {
         return Err(Errno::Inval);
     }
-    let n = read_iovecs(&mut *f.file, mem, &iovs, Some(offset), limit)?;
+    let n = read_iovecs(&mut *f.file, mem, iovs, Some(offset), limit)?;
     mem.write_size(out, n)
 }
 
@@ -549,9 +573,10 @@ pub(crate) fn fd_write(
 ) -> FsResult<()> {
     let limit = ctx.limits.max_io_bytes;
     let f = ctx.file(fd, FD_WRITE)?;
-    let iovs = mem.iovecs(iovs, count)?;
+    let (mut inline, mut heap) = ([(0, 0); IOVECS_INLINE], Vec::new());
+    let iovs = mem.iovecs(iovs, count, &mut inline, &mut heap)?;
     mem.check(out, 4, 4)?;
-    let n = write_iovecs(&mut *f.file, mem, &iovs, None, limit)?;
+    let n = write_iovecs(&mut *f.file, mem, iovs, None, limit)?;
     mem.write_size(out, n)
 }
 
@@ -566,12 +591,13 @@ pub(crate) fn fd_pwrite(
 ) -> FsResult<()> {
     let limit = ctx.limits.max_io_bytes;
     let f = ctx.file(fd, FD_WRITE | FD_SEEK)?;
-    let iovs = mem.iovecs(iovs, count)?;
+    let (mut inline, mut heap) = ([(0, 0); IOVECS_INLINE], Vec::new());
+    let iovs = mem.iovecs(iovs, count, &mut inline, &mut heap)?;
     mem.check(out, 4, 4)?;
     if offset > i64::MAX as u64 {
         return Err(Errno::Inval);
     }
-    let n = write_iovecs(&mut *f.file, mem, &iovs, Some(offset), limit)?;
+    let n = write_iovecs(&mut *f.file, mem, iovs, Some(offset), limit)?;
     mem.write_size(out, n)
 }
 
@@ -604,7 +630,8 @@ pub(crate) fn fd_prestat_dir_name(
         Desc::Dir(DirFd {
             preopen: Some(p), ..
         }) => p,
-        _ => return Err(Errno::Badf),
+        // Wasmtime's answer for an open descriptor that is not a preopen.
+        _ => return Err(Errno::Notdir),
     };
     if (len as usize) < name.len() {
         return Err(Errno::Nametoolong);
@@ -627,7 +654,7 @@ pub(crate) fn fd_readdir(
     let d = match ctx.fds.get_mut(fd)? {
         Desc::Dir(d) if d.base & FD_READDIR != 0 => d,
         Desc::Dir(_) => return Err(Errno::Notcapable),
-        Desc::File(_) => return Err(Errno::Notdir),
+        Desc::File(_) => return Err(Errno::Badf),
     };
     mem.check(buf, u64::from(len), 1)?;
     mem.check(out, 4, 4)?;
@@ -644,7 +671,9 @@ pub(crate) fn fd_readdir(
     while index < total && used < dst.len() {
         let (name, ino, filetype) = match index {
             0 => (".", self_ino, FileType::Directory),
-            1 => ("..", 0, FileType::Directory),
+            // Wasmtime gives `..` the directory's own inode too: the
+            // parent may be outside what the guest can see.
+            1 => ("..", self_ino, FileType::Directory),
             i => {
                 let e = &listing[(i - 2) as usize];
                 (e.name.as_str(), e.ino, e.filetype)
@@ -704,7 +733,7 @@ pub(crate) fn fd_seek(
     let (base, _) = ctx.fds.get(fd)?.rights();
     if base & (right | FD_SEEK) == 0 {
         return Err(match ctx.fds.get(fd)? {
-            Desc::Dir(_) => Errno::Isdir,
+            Desc::Dir(_) => Errno::Badf,
             Desc::File(_) => Errno::Notcapable,
         });
     }
@@ -878,7 +907,10 @@ pub(crate) fn path_open(
         .filter(|f| f & !FdFlags::ALL.0 == 0)
         .map(FdFlags)
         .ok_or(Errno::Inval)?;
-    let d = ctx.dir(fd, PATH_OPEN)?;
+    let d = match ctx.dir(fd, PATH_OPEN) {
+        Err(Errno::Badf) if ctx.fds.get(fd).is_ok() => return Err(Errno::Notdir),
+        r => r?,
+    };
     let mut needed = PATH_OPEN;
     if oflags & O_CREAT != 0 {
         needed |= PATH_CREATE_FILE;
@@ -999,7 +1031,8 @@ fn open_resolved(
                 if options.create && options.exclusive {
                     return Err(Errno::Exist);
                 }
-                if write || base & FD_WRITE != 0 {
+                // open(2) with O_CREAT on a directory is EISDIR.
+                if options.create || write || base & FD_WRITE != 0 {
                     return Err(Errno::Isdir);
                 }
                 Desc::Dir(new_dir_fd(dir, base, inheriting))
@@ -1146,8 +1179,13 @@ const EVENT_SIZE: usize = 32;
 const EVENT_CLOCK: u8 = 0;
 const EVENT_FD_READ: u8 = 1;
 const EVENT_FD_WRITE: u8 = 2;
+/// `eventrwflags`: a regular file read to its end.
+const EVENT_FD_READWRITE_HANGUP: u8 = 1;
 /// How long `poll_oneoff` sleeps between two checks of its files.
 const POLL_INTERVAL_NS: u64 = 1_000_000;
+/// Longest single sleep of `poll_oneoff`, between two checks for an
+/// interrupt.
+pub(crate) const POLL_SLICE_NS: u64 = 10_000_000;
 
 enum Sub {
     /// Deadline on the monotonic clock (or realtime for realtime clocks).
@@ -1170,6 +1208,10 @@ fn event(userdata: u64, error: Errno, kind: u8, nbytes: u64) -> [u8; EVENT_SIZE]
     e
 }
 
+/// `interrupted` tells whether the store was interrupted: a long wait is
+/// cut into slices of at most [`POLL_SLICE_NS`] and gives up with
+/// [`Errno::Intr`] when it says so (the caller turns that into the store's
+/// interruption).
 pub(crate) fn poll_oneoff(
     ctx: &mut WasiCtx,
     mem: &mut Mem<'_>,
@@ -1177,6 +1219,7 @@ pub(crate) fn poll_oneoff(
     events_ptr: u32,
     n: u32,
     out: u32,
+    interrupted: &dyn Fn() -> bool,
 ) -> FsResult<()> {
     if n == 0 {
         return Err(Errno::Inval);
@@ -1214,20 +1257,25 @@ pub(crate) fn poll_oneoff(
                             now(ctx, id)?.saturating_add(timeout)
                         }
                     }
-                    _ => {
-                        events.push(event(userdata, Errno::Inval, EVENT_CLOCK, 0));
-                        continue;
-                    }
+                    _ => return Err(Errno::Inval),
                 };
                 subs.push((userdata, Sub::Clock { deadline, id }));
             }
-            tag @ (1 | 2) => subs.push((
-                userdata,
-                Sub::Fd {
-                    fd: u32_at(16),
-                    write: tag == 2,
-                },
-            )),
+            tag @ (1 | 2) => {
+                // As in Wasmtime, a descriptor that cannot be polled fails
+                // the whole call.
+                let fd = u32_at(16);
+                if !matches!(ctx.fds.get(fd)?, Desc::File(_)) {
+                    return Err(Errno::Badf);
+                }
+                subs.push((
+                    userdata,
+                    Sub::Fd {
+                        fd,
+                        write: tag == 2,
+                    },
+                ));
+            }
             _ => return Err(Errno::Inval),
         }
     }
@@ -1245,7 +1293,12 @@ pub(crate) fn poll_oneoff(
                     match ctx.file(fd, right) {
                         Ok(f) => match f.file.poll_readiness(write) {
                             Ok(Readiness::Ready { nbytes }) => {
-                                events.push(event(*userdata, Errno::Success, kind, nbytes))
+                                let mut e = event(*userdata, Errno::Success, kind, nbytes);
+                                let regular = f.file.filetype() == FileType::RegularFile;
+                                if !write && regular && nbytes == 0 {
+                                    e[24] = EVENT_FD_READWRITE_HANGUP;
+                                }
+                                events.push(e);
                             }
                             Ok(Readiness::NotReady) => {}
                             Err(e) => events.push(event(*userdata, e, kind, 0)),
@@ -1270,7 +1323,10 @@ pub(crate) fn poll_oneoff(
                 Sub::Fd { .. } => wait = wait.min(POLL_INTERVAL_NS),
             }
         }
-        ctx.clock()?.sleep(wait.max(1))?;
+        if interrupted() {
+            return Err(Errno::Intr);
+        }
+        ctx.clock()?.sleep(wait.clamp(1, POLL_SLICE_NS))?;
     }
     let count = events.len().min(n as usize);
     for (i, e) in events.iter().take(count).enumerate() {
@@ -1304,7 +1360,7 @@ pub(crate) fn sock_send(ctx: &mut WasiCtx, fd: u32) -> FsResult<()> {
 }
 
 pub(crate) fn sock_shutdown(ctx: &mut WasiCtx, fd: u32, how: u32) -> FsResult<()> {
-    if how == 0 || how & !3 != 0 {
+    if how & !3 != 0 {
         return Err(Errno::Inval);
     }
     Err(not_a_socket(ctx, fd))

@@ -5,7 +5,9 @@
 //! through it may get); a new descriptor's rights are the requested ones
 //! intersected with its directory's inheriting rights, and rights can only
 //! be dropped (`fd_fdstat_set_rights`). An operation without its right
-//! fails with [`Errno::Notcapable`](super::Errno::Notcapable).
+//! fails with [`Errno::Notcapable`](super::Errno::Notcapable), except
+//! reading and writing, which fail with [`Errno::Badf`](super::Errno::Badf)
+//! as POSIX and Wasmtime answer for a descriptor not open for them.
 
 #![allow(missing_docs)]
 

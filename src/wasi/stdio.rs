@@ -1,18 +1,22 @@
 //! Streams for stdio in the core: a captured output pipe the embedder reads
 //! ([`OutputPipe`]), an input from bytes ([`InputBytes`]), a null device
 //! ([`NullFile`]) and a closed stream ([`ClosedFile`]).
+//!
+//! None is a terminal: like Wasmtime's captured and null stdio they report
+//! [`FileType::Unknown`] and an all-zero [`Filestat`], so a guest's
+//! `isatty()` is false and `fstat` shows no file behind them. Operations
+//! only files have (sync, advise, truncate, set times) are [`Errno::Badf`]
+//! on them, Wasmtime's answer for stdio.
 
-use super::fs::{Errno, FdFlags, File, FileType, Filestat, FsResult, Readiness};
+use super::fs::{Advice, Errno, FdFlags, File, FileType, Filestat, FsResult, Readiness, SetTime};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use spin::Mutex;
 
-fn char_device_stat() -> Filestat {
-    Filestat {
-        filetype: FileType::CharacterDevice,
-        nlink: 1,
-        ..Filestat::default()
-    }
+/// What a stream that is no file reports: Wasmtime's answer for stdio that
+/// is not a terminal (type unknown, every field 0).
+fn stream_stat() -> Filestat {
+    Filestat::default()
 }
 
 /// Captured output: what the guest writes is appended to a buffer shared
@@ -47,7 +51,7 @@ impl OutputPipe {
 
 impl File for OutputPipe {
     fn filetype(&self) -> FileType {
-        FileType::CharacterDevice
+        FileType::Unknown
     }
     fn read(&mut self, _buf: &mut [u8]) -> FsResult<usize> {
         Err(Errno::Badf)
@@ -64,7 +68,19 @@ impl File for OutputPipe {
         Ok(n)
     }
     fn stat(&self) -> FsResult<Filestat> {
-        Ok(char_device_stat())
+        Ok(stream_stat())
+    }
+    fn set_size(&mut self, _size: u64) -> FsResult<()> {
+        Err(Errno::Badf)
+    }
+    fn set_times(&mut self, _atim: SetTime, _mtim: SetTime) -> FsResult<()> {
+        Err(Errno::Badf)
+    }
+    fn sync(&mut self) -> FsResult<()> {
+        Err(Errno::Badf)
+    }
+    fn advise(&mut self, _offset: u64, _len: u64, _advice: Advice) -> FsResult<()> {
+        Err(Errno::Badf)
     }
     fn fdflags(&self) -> FdFlags {
         FdFlags::APPEND
@@ -93,7 +109,7 @@ impl InputBytes {
 
 impl File for InputBytes {
     fn filetype(&self) -> FileType {
-        FileType::CharacterDevice
+        FileType::Unknown
     }
     fn read(&mut self, buf: &mut [u8]) -> FsResult<usize> {
         let rest = self.bytes.get(self.pos..).unwrap_or(&[]);
@@ -106,7 +122,19 @@ impl File for InputBytes {
         Err(Errno::Badf)
     }
     fn stat(&self) -> FsResult<Filestat> {
-        Ok(char_device_stat())
+        Ok(stream_stat())
+    }
+    fn set_size(&mut self, _size: u64) -> FsResult<()> {
+        Err(Errno::Badf)
+    }
+    fn set_times(&mut self, _atim: SetTime, _mtim: SetTime) -> FsResult<()> {
+        Err(Errno::Badf)
+    }
+    fn sync(&mut self) -> FsResult<()> {
+        Err(Errno::Badf)
+    }
+    fn advise(&mut self, _offset: u64, _len: u64, _advice: Advice) -> FsResult<()> {
+        Err(Errno::Badf)
     }
     fn set_fdflags(&mut self, _flags: FdFlags) -> FsResult<()> {
         Ok(())
@@ -125,7 +153,7 @@ pub struct NullFile;
 
 impl File for NullFile {
     fn filetype(&self) -> FileType {
-        FileType::CharacterDevice
+        FileType::Unknown
     }
     fn read(&mut self, _buf: &mut [u8]) -> FsResult<usize> {
         Ok(0)
@@ -134,7 +162,19 @@ impl File for NullFile {
         Ok(data.len())
     }
     fn stat(&self) -> FsResult<Filestat> {
-        Ok(char_device_stat())
+        Ok(stream_stat())
+    }
+    fn set_size(&mut self, _size: u64) -> FsResult<()> {
+        Err(Errno::Badf)
+    }
+    fn set_times(&mut self, _atim: SetTime, _mtim: SetTime) -> FsResult<()> {
+        Err(Errno::Badf)
+    }
+    fn sync(&mut self) -> FsResult<()> {
+        Err(Errno::Badf)
+    }
+    fn advise(&mut self, _offset: u64, _len: u64, _advice: Advice) -> FsResult<()> {
+        Err(Errno::Badf)
     }
     fn set_fdflags(&mut self, _flags: FdFlags) -> FsResult<()> {
         Ok(())
