@@ -4,9 +4,9 @@
 //! the filesystem are compared with what the source says they do.
 //!
 //! Needs `clang` with the wasi-libc sysroot (Debian: clang lld wasi-libc
-//! libclang-rt-14-dev-wasm32) and `rustup target add wasm32-wasip1`. When a
-//! tool is missing the test prints that it did not run; with `CI=true` it
-//! fails instead.
+//! libclang-rt-14-dev-wasm32) and the `wasm32-wasip1` Rust target, which
+//! the test adds with rustup when it is missing. When a tool is missing the
+//! test prints that it did not run; with `CI=true` it fails instead.
 
 mod wasi_util;
 
@@ -338,13 +338,23 @@ fn build_rust_guest() -> Option<Vec<u8>> {
     )
     .unwrap();
     std::fs::write(dir.join("src/main.rs"), RUST_GUEST).unwrap();
-    let target_ok = Command::new("rustc")
-        .args(["--print", "sysroot"])
-        .output()
-        .ok()
-        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
-        .is_some_and(|sysroot| sysroot.join("lib/rustlib/wasm32-wasip1").is_dir());
-    if !target_ok {
+    let target_ok = || {
+        Command::new("rustc")
+            .args(["--print", "sysroot"])
+            .output()
+            .ok()
+            .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+            .is_some_and(|sysroot| sysroot.join("lib/rustlib/wasm32-wasip1").is_dir())
+    };
+    if !target_ok() {
+        // rustup is there wherever cargo came from rustup; it adds a
+        // `rust-toolchain.toml` target only when it installs the toolchain.
+        eprintln!("wasi_programs: running `rustup target add wasm32-wasip1`");
+        let _ = Command::new("rustup")
+            .args(["target", "add", "wasm32-wasip1"])
+            .status();
+    }
+    if !target_ok() {
         missing("the wasm32-wasip1 Rust target (rustup target add wasm32-wasip1)");
         return None;
     }
