@@ -1,8 +1,8 @@
 //! Wasmtime with Cranelift (optimizing) or Winch (single-pass baseline).
 //! Default configuration otherwise: virtual-memory bounds checks with guard
 //! pages and signal handlers. WASI: `wasmtime-wasi`'s preview1
-//! (`p1::add_to_linker_sync`, the one `wasmtime run` uses for preview1
-//! modules), stdout its `SinkOutputStream`.
+//! (`p1::add_to_linker_sync`, preview1 over its preview2 implementation),
+//! stdout its `SinkOutputStream`.
 
 use std::time::{Duration, Instant};
 
