@@ -4,7 +4,7 @@
 # Needs clang and wasm-ld (LLVM's lld); wabt's wasm-objdump is used for the
 # summary when present. On Debian/Ubuntu (as the CI script does):
 #
-#     apt-get update && apt-get install -y clang lld wabt
+#     apt-get update && apt-get install -y clang lld wabt wasi-libc libclang-rt-14-dev-wasm32
 #
 # Flags: freestanding C, no libc, every workload exports `run`:
 #     clang --target=wasm32 -O2 -nostdlib -Wl,--no-entry -Wl,--export=run
