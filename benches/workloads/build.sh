@@ -4,7 +4,7 @@
 # Needs clang and wasm-ld (LLVM's lld); wabt's wasm-objdump is used for the
 # summary when present. On Debian/Ubuntu (as the CI script does):
 #
-#     apt-get update && apt-get install -y clang lld wabt
+#     apt-get update && apt-get install -y clang lld wabt wasi-libc libclang-rt-14-dev-wasm32
 #
 # Flags: freestanding C, no libc, every workload exports `run`:
 #     clang --target=wasm32 -O2 -nostdlib -Wl,--no-entry -Wl,--export=run
@@ -13,6 +13,10 @@
 # The native baseline is not built here: benches/harness/build.rs compiles
 # the same C files with `clang -O2` (through the `cc` crate) and links them
 # into the harness, each `run` renamed to `wk_run_<name>`.
+#
+# wasi_calls.c is a WASI command (the WASI host-call benchmark), built
+# against wasi-libc (Debian packages wasi-libc and libclang-rt-14-dev-wasm32):
+#     clang --target=wasm32-wasi --sysroot=/usr -O2 -Wl,--strip-all
 #
 # The committed .wasm were built with Debian clang 14.0.6; other clang
 # versions give different (equally valid) bytes. Usage:
@@ -41,6 +45,12 @@ for name in fib sieve matmul nbody hash interp sort bulk; do
     "$CLANG" "${COMMON[@]}" ${EXTRA[$name]} -o "$name.wasm" "$name.c"
     printf '%-8s %8d bytes\n' "$name" "$(stat -c %s "$name.wasm")"
 done
+
+# The WASI host-call benchmark, a command linked with wasi-libc.
+WASI_SYSROOT=${WASI_SYSROOT:-/usr}
+"$CLANG" --target=wasm32-wasi --sysroot="$WASI_SYSROOT" -O2 -Wall -Wextra -Wl,--strip-all \
+    -o wasi_calls.wasm wasi_calls.c
+printf '%-8s %8d bytes\n' wasi_calls "$(stat -c %s wasi_calls.wasm)"
 
 # The call-overhead module is written in the text format.
 if command -v wat2wasm >/dev/null; then

@@ -1,5 +1,5 @@
 //! What runs in a child process: one engine on one workload (or on the large
-//! module, or on the call-overhead module). The parent (`main.rs`) spawns
+//! module, the call-overhead module or the WASI host-call command). The parent (`main.rs`) spawns
 //! one child per measurement, so a crash, a hang or a leak of one engine
 //! cannot take the others down, and every measurement starts from a fresh
 //! process. The child prints one line `HARNESS-RESULT <json>` on stdout.
@@ -29,6 +29,14 @@ pub fn main(args: &[String]) -> Value {
             .parse()
             .map_err(|e| format!("bad call count: {e}"))
             .and_then(|n| calls(engine, n)),
+        [mode, engine, n, runs] if mode == "wasi" => n
+            .parse()
+            .map_err(|e| format!("bad call count: {e}"))
+            .and_then(|n| {
+                runs.parse()
+                    .map_err(|e| format!("bad run count: {e}"))
+                    .and_then(|runs| wasi(engine, n, runs))
+            }),
         _ => Err(format!("bad child arguments: {args:?}")),
     };
     result.unwrap_or_else(|e| json!({ "error": e }))
@@ -127,4 +135,35 @@ fn calls(engine: &str, n: u32) -> Result<Value> {
         "wasm_to_host_ns": wasm_to_host,
         "wasm_to_wasm_ns": wasm_to_wasm,
     }))
+}
+
+/// The programs of the WASI host-call benchmark: `wasi_calls.wasm`'s mode
+/// argument and the key of its times in the result.
+pub const WASI_MODES: [(&str, &str); 2] = [("write", "write_s"), ("clock", "clock_s")];
+
+/// Runs `wasi_calls MODE n` (`benches/workloads/wasi_calls.c`) for each of
+/// [`WASI_MODES`]: one warm-up run, then `runs` timed runs, each `_start` on
+/// a new instance (instantiation and linking are not timed). The module is
+/// compiled once.
+fn wasi(engine: &str, n: u32, runs: usize) -> Result<Value> {
+    let path = workloads::wasm_path("wasi_calls");
+    let wasm = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let engine = engines::create(engine, true)?;
+    let module = engine.compile(&wasm)?;
+    let mut result = json!({ "n": n });
+    for (mode, key) in WASI_MODES {
+        let args = ["wasi_calls".to_string(), mode.to_string(), n.to_string()];
+        let run_once = || -> Result<f64> {
+            let mut command = module.instantiate_wasi(&args)?;
+            let start = Instant::now();
+            command
+                .start()
+                .map_err(|e| format!("wasi_calls {mode}: {e}"))?;
+            Ok(secs(start))
+        };
+        run_once()?;
+        let times = (0..runs).map(|_| run_once()).collect::<Result<Vec<_>>>()?;
+        result[key] = json!(times);
+    }
+    Ok(result)
 }

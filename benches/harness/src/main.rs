@@ -1,13 +1,19 @@
 //! The wasmkern benchmark harness: runs the workloads of `benches/workloads/`
 //! natively and on wasmkern, Wasmtime (Cranelift and Winch), wasmi and V8's
 //! Liftoff; measures compile throughput on a large clang program and a
-//! large wasm-smith module and
-//! host<->wasm call overhead; prints the tables and writes them as Markdown
-//! to `benches/results.md`. See `benches/README.md` for the method.
+//! large wasm-smith module,
+//! host<->wasm call overhead, and the cost of WASI host calls made by a C
+//! program; prints the tables and writes them as Markdown to
+//! `benches/results.md`. See `benches/README.md` for the method.
 //!
 //! ```text
 //! cargo run --release -p harness [-- --runs 5 --engines wasmkern,cranelift --workloads fib,sort]
 //! ```
+//!
+//! A run of the WASI section alone (`--only wasi`) replaces that section of
+//! `results.md` and keeps the rest, so its figures can be refreshed without
+//! the whole suite (which takes many minutes) and without erasing the
+//! other figures; every other run rewrites the whole file.
 
 mod child;
 mod engines;
@@ -54,6 +60,9 @@ usage: harness [options]
   --calls N           calls per batch in the call-overhead benchmark (default 5000000)
   --no-throughput     skip the compile-throughput benchmark
   --no-calls          skip the call-overhead benchmark
+  --wasi-calls N      host calls per run in the WASI benchmark (default 1000000)
+  --no-wasi           skip the WASI host-call benchmark
+  --only A,B,..       run only these sections, among workloads,throughput,calls,wasi
   --timeout SECS      limit for each child process (default 1200)
   --node PATH         the node binary (default: node)
   --out PATH          where to write the Markdown (default: benches/results.md)
@@ -66,6 +75,10 @@ pub struct Opts {
     pub call_n: u32,
     pub throughput: bool,
     pub calls: bool,
+    /// Whether the workloads (execution and compile time) are measured.
+    pub run_workloads: bool,
+    pub wasi: bool,
+    pub wasi_n: u32,
     pub timeout: Duration,
     pub node: String,
     pub out: Option<PathBuf>,
@@ -80,6 +93,9 @@ fn parse_args(args: Vec<String>) -> Result<Opts, String> {
         call_n: 5_000_000,
         throughput: true,
         calls: true,
+        run_workloads: true,
+        wasi: true,
+        wasi_n: 1_000_000,
         timeout: Duration::from_secs(1200),
         node: "node".into(),
         out: Some(repo_root().join("benches/results.md")),
@@ -120,12 +136,32 @@ fn parse_args(args: Vec<String>) -> Result<Opts, String> {
             "--no-write" => opts.out = None,
             "--no-throughput" => opts.throughput = false,
             "--no-calls" => opts.calls = false,
+            "--no-wasi" => opts.wasi = false,
+            "--wasi-calls" => {
+                opts.wasi_n = value()?.parse().map_err(|e| format!("--wasi-calls: {e}"))?;
+            }
+            "--only" => {
+                let sections = value()?;
+                opts.run_workloads = false;
+                opts.throughput = false;
+                opts.calls = false;
+                opts.wasi = false;
+                for section in sections.split(',') {
+                    match section {
+                        "workloads" => opts.run_workloads = true,
+                        "throughput" => opts.throughput = true,
+                        "calls" => opts.calls = true,
+                        "wasi" => opts.wasi = true,
+                        _ => return Err(format!("unknown section `{section}`")),
+                    }
+                }
+            }
             "-h" | "--help" => return Err(USAGE.into()),
             _ => return Err(format!("unknown argument `{arg}`\n{USAGE}")),
         }
     }
-    if opts.runs == 0 || opts.call_n == 0 {
-        return Err("--runs and --calls must be at least 1".into());
+    if opts.runs == 0 || opts.call_n == 0 || opts.wasi_n == 0 {
+        return Err("--runs, --calls and --wasi-calls must be at least 1".into());
     }
     Ok(opts)
 }
@@ -288,18 +324,42 @@ fn main() {
         }
     };
     let mut results = report::Results::new(&opts);
-    measure_workloads(&opts, &mut results);
+    if opts.run_workloads {
+        measure_workloads(&opts, &mut results);
+    }
     if opts.throughput {
         measure_throughput(&opts, &mut results);
     }
     if opts.calls {
         measure_calls(&opts, &mut results);
     }
+    if opts.wasi {
+        measure_wasi(&opts, &mut results);
+    }
     results.finish();
-    let text = results.render(false);
+    let wasi_only = opts.wasi && !opts.run_workloads && !opts.throughput && !opts.calls;
+    let text = if wasi_only {
+        results.render_wasi_alone(false)
+    } else {
+        results.render(false)
+    };
     println!("{text}");
     if let Some(out) = &opts.out {
-        match std::fs::write(out, results.render(true)) {
+        let markdown = if wasi_only {
+            // A missing file is a new one; any other error is reported.
+            let old = match std::fs::read_to_string(out) {
+                Ok(old) => old,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+                Err(e) => {
+                    eprintln!("cannot read {}: {e}", out.display());
+                    std::process::exit(1);
+                }
+            };
+            report::replace_section(&old, report::WASI_HEADING, &results.render_wasi_alone(true))
+        } else {
+            results.render(true)
+        };
+        match std::fs::write(out, markdown) {
             Ok(()) => eprintln!("wrote {}", out.display()),
             Err(e) => {
                 eprintln!("cannot write {}: {e}", out.display());
@@ -498,5 +558,24 @@ fn measure_calls(opts: &Opts, results: &mut report::Results) {
             opts.timeout,
         );
         results.add_calls(engine, &v);
+    }
+}
+
+fn measure_wasi(opts: &Opts, results: &mut report::Results) {
+    for &engine in &opts.engines {
+        if matches!(engine, "native" | "liftoff") {
+            continue;
+        }
+        eprintln!("measuring WASI host calls on {engine}");
+        let v = run_child(
+            &[
+                "wasi".into(),
+                engine.into(),
+                opts.wasi_n.to_string(),
+                opts.runs.to_string(),
+            ],
+            opts.timeout,
+        );
+        results.add_wasi(engine, &v);
     }
 }

@@ -6,6 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
+use crate::child::WASI_MODES;
 use crate::workloads::Workload;
 use crate::{LIFTOFF_FLAGS, Opts, median};
 
@@ -52,10 +53,71 @@ pub struct Results {
     /// The compile-throughput modules, in table order.
     pub throughput: Vec<ThroughputModule>,
     calls: Vec<(&'static str, Result<[f64; 3], String>)>,
+    run_workloads: bool,
+    wasi_n: u32,
+    /// Whether the WASI benchmark ran, and per engine the ns per host call
+    /// of each program of [`WASI_MODES`], in that order.
+    wasi_ran: bool,
+    wasi: Vec<(&'static str, Result<[Spread; 2], String>)>,
     pub mismatches: usize,
 }
 
-/// A median and the range it comes from, in seconds.
+/// The heading of the WASI host-call section in the Markdown.
+pub const WASI_HEADING: &str = "## WASI host calls";
+
+/// `text` with its section headed `heading` (from that line to the next
+/// `## ` heading) replaced by `section`; without one, `section` goes
+/// before the failures section, or at the end.
+pub fn replace_section(text: &str, heading: &str, section: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = String::new();
+    let push = |out: &mut String, ls: &[&str]| {
+        for l in ls {
+            out.push_str(l);
+            out.push('\n');
+        }
+    };
+    if text.trim().is_empty() {
+        out.push_str("# wasmkern benchmark results\n\n");
+        out.push_str(section);
+        return out;
+    }
+    let at = lines.iter().position(|l| l.trim_end() == heading);
+    let (start, end) = match at {
+        Some(start) => {
+            let end = lines[start + 1..]
+                .iter()
+                .position(|l| l.starts_with("## "))
+                .map_or(lines.len(), |i| start + 1 + i);
+            (start, end)
+        }
+        None => {
+            let failures = lines
+                .iter()
+                .position(|l| l.trim_end() == "## Failures")
+                .unwrap_or(lines.len());
+            (failures, failures)
+        }
+    };
+    push(&mut out, &lines[..start]);
+    if !out.is_empty() && !out.ends_with("\n\n") {
+        out.push('\n');
+    }
+    out.push_str(section);
+    if !section.ends_with('\n') {
+        out.push('\n');
+    }
+    if end < lines.len() {
+        if !out.ends_with("\n\n") {
+            out.push('\n');
+        }
+        push(&mut out, &lines[end..]);
+    }
+    out
+}
+
+/// A median and the range it comes from: seconds, except in the WASI
+/// section (ns per host call).
 #[derive(Clone, Copy, Debug)]
 pub struct Spread {
     pub median: f64,
@@ -106,8 +168,44 @@ impl Results {
             cells: Vec::new(),
             throughput: Vec::new(),
             calls: Vec::new(),
+            run_workloads: opts.run_workloads,
+            wasi_n: opts.wasi_n,
+            wasi_ran: opts.wasi,
+            wasi: Vec::new(),
             mismatches: 0,
         }
+    }
+
+    /// Records `engine`'s WASI result: for each program, its run times
+    /// (`<key>` of [`WASI_MODES`]) for `n` host calls each.
+    pub fn add_wasi(&mut self, engine: &'static str, v: &Value) {
+        let r = match error_of(v) {
+            Some(e) => Err(e),
+            None => {
+                let n = f64::from(self.wasi_n);
+                let per_call = |key: &str| -> Result<Spread, String> {
+                    let mut ns: Vec<f64> = floats(v, key).iter().map(|t| t * 1e9 / n).collect();
+                    if ns.is_empty() {
+                        return Err(format!("no `{key}` times"));
+                    }
+                    let (min, max) = ns
+                        .iter()
+                        .fold((f64::MAX, f64::MIN), |(lo, hi), &t| (lo.min(t), hi.max(t)));
+                    Ok(Spread {
+                        median: median(&mut ns),
+                        min,
+                        max,
+                    })
+                };
+                let write = per_call(WASI_MODES[0].1);
+                let clock = per_call(WASI_MODES[1].1);
+                write.and_then(|w| clock.map(|c| [w, c]))
+            }
+        };
+        if let Err(e) = &r {
+            eprintln!("  {engine} FAILED on the WASI benchmark: {e}");
+        }
+        self.wasi.push((engine, r));
     }
 
     pub fn add_run(&mut self, workload: &'static str, engine: &'static str, v: &Value) {
@@ -232,26 +330,11 @@ impl Results {
             .and_then(|c| c.run)
     }
 
-    pub fn render(&self, markdown: bool) -> String {
-        let mut s = String::new();
-        let h = |s: &mut String, level: usize, title: &str| {
-            if markdown {
-                let _ = writeln!(s, "{} {title}\n", "#".repeat(level));
-            } else {
-                let _ = writeln!(s, "{title}\n{}\n", "=".repeat(title.len()));
-            }
-        };
-        h(&mut s, 1, "wasmkern benchmark results");
-        let bullet = if markdown { "- " } else { "  " };
-        let code = |x: &str| {
-            if markdown {
-                format!("`{x}`")
-            } else {
-                x.to_string()
-            }
-        };
+    /// The lines that say when, where and how the figures were measured
+    /// (with the method of the workload tables when `method`).
+    fn context_lines(&self, markdown: bool, method: bool) -> Vec<String> {
         let (cpu, cores) = machine();
-        let lines = [
+        let mut lines = vec![
             format!("Date: {} UTC", date(self.started)),
             format!(
                 "Machine: {cpu}, {cores} logical cores ({} usable by this process); load average {} at start, {} at end",
@@ -267,25 +350,141 @@ impl Results {
             ),
             format!(
                 "Command (from the repository root): {}",
-                code(&self.command)
+                code(markdown, &self.command)
             ),
-            format!(
+        ];
+        if method {
+            lines.push(format!(
                 "Method: each engine runs in its own child process; `run` is timed {} times after one warm-up call, on one instance (the workloads re-initialise their data on every call); the table shows the median (and min..max). Compile time is the median of {} compilations of the module. Liftoff: node {}.",
                 self.runs,
                 self.runs,
                 LIFTOFF_FLAGS.join(" ")
-            ),
-        ];
-        for l in lines {
+            ));
+        }
+        lines
+    }
+
+    /// The WASI section alone, with its own date, machine and command: what
+    /// a run of only that section prints and puts into `results.md` (in
+    /// place of the section there).
+    pub fn render_wasi_alone(&self, markdown: bool) -> String {
+        let mut s = String::new();
+        heading(&mut s, markdown, 2, &WASI_HEADING[3..]);
+        let bullet = if markdown { "- " } else { "  " };
+        for l in self.context_lines(markdown, false) {
             let _ = writeln!(s, "{bullet}{l}");
         }
         s.push('\n');
+        self.render_wasi_body(&mut s, markdown);
+        let failures: Vec<String> = self.wasi_failures().collect();
+        if !failures.is_empty() {
+            s.push_str("Failures:\n\n");
+            for f in failures {
+                let _ = writeln!(s, "{bullet}{}", escape(markdown, &f));
+            }
+            s.push('\n');
+        }
+        s
+    }
 
-        h(
-            &mut s,
-            2,
-            "Execution time of `run` (median) and compile time",
+    fn wasi_failures(&self) -> impl Iterator<Item = String> + '_ {
+        self.wasi.iter().filter_map(|(e, r)| {
+            r.as_ref()
+                .err()
+                .map(|err| format!("{e} on the WASI benchmark: {err}"))
+        })
+    }
+
+    /// The WASI section's description and table.
+    fn render_wasi_body(&self, s: &mut String, markdown: bool) {
+        let _ = writeln!(
+            s,
+            "Program {prog} ({src}: C, built with clang and wasi-libc), run through each engine's own WASI preview1: wasmkern's {wk}, Wasmtime 48's {wt} (its {p1}: preview1 over its preview2 implementation, whose I/O functions block on a tokio runtime), wasmi 2's {wi} (over {wc}). Stdout is each one's discarding sink ({wk_sink}, {wt_sink}, a {wi_sink} over {io_sink}). {write} makes {n} {write_call} calls, each one {fd_write} of one 8-byte iovec; {clock} makes {n} {clock_call} calls, each one {clock_time_get}; both check every result. Each run calls {start} on a new instance (instantiation is not timed), after one warm-up run; the time of a run divided by {n} (the few calls of libc's start-up included) is the time per host call. Median (and min..max) of {runs} runs, ns per host call; ratios to wasmkern (lower is better). Each engine in its own child process.\n",
+            prog = code(markdown, "benches/workloads/wasi_calls.wasm"),
+            src = code(markdown, "wasi_calls.c"),
+            wk = code(markdown, "wasmkern::wasi"),
+            wt = code(markdown, "wasmtime-wasi"),
+            p1 = code(markdown, "p1::add_to_linker_sync"),
+            wi = code(markdown, "wasmi_wasi"),
+            wc = code(markdown, "wasi-common"),
+            wk_sink = code(markdown, "NullFile"),
+            wt_sink = code(markdown, "SinkOutputStream"),
+            wi_sink = code(markdown, "WritePipe"),
+            io_sink = code(markdown, "std::io::sink()"),
+            write = code(markdown, &format!("wasi_calls write {}", self.wasi_n)),
+            clock = code(markdown, &format!("wasi_calls clock {}", self.wasi_n)),
+            write_call = code(markdown, "write(1, buf, 8)"),
+            clock_call = code(markdown, "clock_gettime(CLOCK_MONOTONIC)"),
+            fd_write = code(markdown, "fd_write"),
+            clock_time_get = code(markdown, "clock_time_get"),
+            start = code(markdown, "_start"),
+            n = self.wasi_n,
+            runs = self.runs,
         );
+        let base = self
+            .wasi
+            .iter()
+            .find(|(e, _)| *e == "wasmkern")
+            .and_then(|(_, r)| r.as_ref().ok());
+        let rows: Vec<Vec<String>> =
+            self.wasi
+                .iter()
+                .map(|(e, r)| {
+                    let mut row = vec![e.to_string()];
+                    match r {
+                        Ok(cols) => {
+                            for (i, t) in cols.iter().enumerate() {
+                                row.push(format!("{:.1}", t.median));
+                                row.push(format!("{:.1}..{:.1}", t.min, t.max));
+                                row.push(base.map_or("-".into(), |b| {
+                                    format!("{:.2}x", t.median / b[i].median)
+                                }));
+                            }
+                        }
+                        Err(err) => {
+                            row.push(format!("FAILED: {}", short(err)));
+                            row.extend(std::iter::repeat_n("-".to_string(), 5));
+                        }
+                    }
+                    row
+                })
+                .collect();
+        s.push_str(&table(
+            &[
+                "engine",
+                "fd_write (ns/call)",
+                "min..max",
+                "x wasmkern",
+                "clock_time_get (ns/call)",
+                "min..max",
+                "x wasmkern",
+            ],
+            &rows,
+            markdown,
+        ));
+        s.push('\n');
+    }
+
+    pub fn render(&self, markdown: bool) -> String {
+        let mut s = String::new();
+        let h = |s: &mut String, level: usize, title: &str| heading(s, markdown, level, title);
+        h(&mut s, 1, "wasmkern benchmark results");
+        let bullet = if markdown { "- " } else { "  " };
+        for l in self.context_lines(markdown, self.run_workloads) {
+            let _ = writeln!(s, "{bullet}{l}");
+        }
+        s.push('\n');
+        if self.run_workloads {
+            self.render_workloads(&mut s, markdown);
+        }
+        self.render_rest(&mut s, markdown);
+        s
+    }
+
+    /// The execution-time and summary tables.
+    fn render_workloads(&self, s: &mut String, markdown: bool) {
+        let h = |s: &mut String, level: usize, title: &str| heading(s, markdown, level, title);
+        h(s, 2, "Execution time of `run` (median) and compile time");
         let mut rows = Vec::new();
         for w in &self.workloads {
             for &e in &self.engines {
@@ -341,7 +540,7 @@ impl Results {
         s.push('\n');
 
         h(
-            &mut s,
+            s,
             2,
             "Summary: run time relative to native code (lower is better)",
         );
@@ -389,9 +588,15 @@ impl Results {
         rows.push(geo);
         s.push_str(&table(&headers, &rows, markdown));
         s.push('\n');
+    }
 
+    /// The compile-throughput, call-overhead and WASI sections, and the
+    /// failures.
+    fn render_rest(&self, s: &mut String, markdown: bool) {
+        let h = |s: &mut String, level: usize, title: &str| heading(s, markdown, level, title);
+        let bullet = if markdown { "- " } else { "  " };
         for module in &self.throughput {
-            h(&mut s, 2, &format!("Compile throughput: {}", module.title));
+            h(s, 2, &format!("Compile throughput: {}", module.title));
             let (bytes, funcs) = (module.bytes, module.funcs);
             if let Some(e) = &module.error {
                 let _ = writeln!(s, "FAILED to build the module: {e}\n");
@@ -446,11 +651,7 @@ impl Results {
             s.push('\n');
         }
 
-        h(
-            &mut s,
-            2,
-            "Call overhead (ns per call, median of 5 batches)",
-        );
+        h(s, 2, "Call overhead (ns per call, median of 5 batches)");
         let _ = writeln!(
             s,
             "Module `benches/workloads/calls.wat`. host->wasm: the host calls the empty export `empty` through a typed function handle, {n} times; wasm->host: `call_host({n})` calls the imported empty host function `env.nop` in a loop; wasm->wasm: `call_wasm({n})` calls an empty wasm function in a loop (for scale; includes the loop).\n",
@@ -481,6 +682,11 @@ impl Results {
         ));
         s.push('\n');
 
+        if self.wasi_ran {
+            h(s, 2, &WASI_HEADING[3..]);
+            self.render_wasi_body(s, markdown);
+        }
+
         let failures: Vec<String> = self
             .cells
             .iter()
@@ -506,20 +712,43 @@ impl Results {
                     .err()
                     .map(|err| format!("{e} on the call benchmark: {err}"))
             }))
+            .chain(self.wasi_failures())
             .collect();
-        h(&mut s, 2, "Failures");
+        h(s, 2, "Failures");
         if failures.is_empty() {
             s.push_str("None.\n");
         } else {
             for f in failures {
-                let _ = writeln!(
-                    s,
-                    "{bullet}{}",
-                    if markdown { f.replace('|', "\\|") } else { f }
-                );
+                let _ = writeln!(s, "{bullet}{}", escape(markdown, &f));
             }
         }
-        s
+    }
+}
+
+/// Writes a heading: `#`s in Markdown, underlined in text.
+fn heading(s: &mut String, markdown: bool, level: usize, title: &str) {
+    if markdown {
+        let _ = writeln!(s, "{} {title}\n", "#".repeat(level));
+    } else {
+        let _ = writeln!(s, "{title}\n{}\n", "=".repeat(title.len()));
+    }
+}
+
+/// `x` as inline code in Markdown, as is in text.
+fn code(markdown: bool, x: &str) -> String {
+    if markdown {
+        format!("`{x}`")
+    } else {
+        x.to_string()
+    }
+}
+
+/// `x` with Markdown table separators escaped (in Markdown).
+fn escape(markdown: bool, x: &str) -> String {
+    if markdown {
+        x.replace('|', "\\|")
+    } else {
+        x.to_string()
     }
 }
 
@@ -647,4 +876,51 @@ fn date(t: SystemTime) -> String {
         rem / 3600,
         rem % 3600 / 60
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replace_section;
+
+    const NEW: &str = "## WASI host calls\n\nnew figures\n\n";
+
+    #[test]
+    fn replaces_the_section_and_keeps_the_others() {
+        let old =
+            "# r\n\n## Calls\n\nc\n\n## WASI host calls\n\nold\nfigures\n\n## Failures\n\nNone.\n";
+        assert_eq!(
+            replace_section(old, "## WASI host calls", NEW),
+            "# r\n\n## Calls\n\nc\n\n## WASI host calls\n\nnew figures\n\n## Failures\n\nNone.\n"
+        );
+    }
+
+    #[test]
+    fn replaces_a_last_section() {
+        let old = "# r\n\n## WASI host calls\n\nold\n";
+        assert_eq!(
+            replace_section(old, "## WASI host calls", NEW),
+            "# r\n\n## WASI host calls\n\nnew figures\n\n"
+        );
+    }
+
+    #[test]
+    fn inserts_a_missing_section_before_the_failures() {
+        let old = "# r\n\n## Calls\n\nc\n\n## Failures\n\nNone.\n";
+        assert_eq!(
+            replace_section(old, "## WASI host calls", NEW),
+            "# r\n\n## Calls\n\nc\n\n## WASI host calls\n\nnew figures\n\n## Failures\n\nNone.\n"
+        );
+    }
+
+    #[test]
+    fn appends_without_a_failures_section_and_starts_an_empty_file() {
+        assert_eq!(
+            replace_section("# r\n\nx\n", "## WASI host calls", NEW),
+            "# r\n\nx\n\n## WASI host calls\n\nnew figures\n\n"
+        );
+        assert_eq!(
+            replace_section("", "## WASI host calls", NEW),
+            "# wasmkern benchmark results\n\n## WASI host calls\n\nnew figures\n\n"
+        );
+    }
 }

@@ -2,7 +2,9 @@
 //! measuring code (`measure.rs`) is written once.
 //!
 //! Every adapter instantiates modules without imports except the
-//! call-overhead module, which imports `env.nop: [] -> []`.
+//! call-overhead module, which imports `env.nop: [] -> []`, and the WASI
+//! command of the host-call benchmark, which imports
+//! `wasi_snapshot_preview1` from the engine's own WASI implementation.
 
 use std::time::Duration;
 
@@ -37,6 +39,13 @@ pub trait Compiled {
     /// (`benches/workloads/calls.wat`), with `env.nop` defined as an empty
     /// host function.
     fn instantiate_calls(&self) -> Result<Box<dyn Calls>>;
+
+    /// A new store and an instance of a WASI command, linked with the
+    /// engine's own `wasi_snapshot_preview1`: `args` as its arguments (the
+    /// first being the program's name), stdout a sink that discards what is
+    /// written, stderr captured for [`WasiCommand::start`]'s errors, stdin
+    /// empty, no environment and no preopened directory.
+    fn instantiate_wasi(&self, args: &[String]) -> Result<Box<dyn WasiCommand>>;
 }
 
 /// An instance of a workload.
@@ -53,6 +62,24 @@ pub trait Calls {
     fn wasm_to_host(&mut self, n: u32) -> Result<Duration>;
     /// Calls `call_wasm(n)`: `n` calls from wasm to an empty wasm function.
     fn wasm_to_wasm(&mut self, n: u32) -> Result<Duration>;
+}
+
+/// An instance of a WASI command.
+pub trait WasiCommand {
+    /// Calls `_start` once. `Ok` when it returns or exits with status 0;
+    /// any other status, or a trap, is an error carrying what the program
+    /// wrote to stderr.
+    fn start(&mut self) -> Result<()>;
+}
+
+/// The error of a WASI command that ended as `how` says ("exited with
+/// status 1", "trapped: ..."), followed by what it wrote to stderr.
+pub fn wasi_failure(how: String, stderr: &[u8]) -> String {
+    let stderr = String::from_utf8_lossy(stderr);
+    match stderr.trim() {
+        "" => how,
+        text => format!("{how}; stderr: {text}"),
+    }
 }
 
 /// Creates the engine called `name`. `parallel` allows the engine to

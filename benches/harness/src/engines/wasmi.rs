@@ -1,11 +1,16 @@
 //! wasmi, the register-machine interpreter (eager translation to its
-//! bytecode; default configuration otherwise).
+//! bytecode; default configuration otherwise). WASI: `wasmi_wasi` (over
+//! `wasi-common`), stdout a `WritePipe` over `std::io::sink()`.
 
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use wasmi::{CompilationMode, Config, Linker, Module, Store, TypedFunc};
 
-use super::{Calls, Compiled, Engine, Instance, Result, Ret};
+use wasmi_wasi::wasi_common::pipe::{ReadPipe, WritePipe};
+use wasmi_wasi::{WasiCtx, WasiCtxBuilder};
+
+use super::{Calls, Compiled, Engine, Instance, Result, Ret, WasiCommand, wasi_failure};
 
 fn err(stage: &str) -> impl Fn(wasmi::Error) -> String + '_ {
     move |e| format!("{stage}: {e:#}")
@@ -72,6 +77,52 @@ impl Compiled for WiModule {
                 .map_err(err("export `call_wasm`"))?,
             store,
         }))
+    }
+
+    fn instantiate_wasi(&self, args: &[String]) -> Result<Box<dyn WasiCommand>> {
+        let stderr = Arc::new(RwLock::new(Vec::new()));
+        let ctx = WasiCtxBuilder::new()
+            .args(args)
+            .map_err(|e| format!("WASI arguments: {e}"))?
+            .stdin(Box::new(ReadPipe::from(Vec::<u8>::new())))
+            .stdout(Box::new(WritePipe::new(std::io::sink())))
+            .stderr(Box::new(WritePipe::from_shared(stderr.clone())))
+            .build();
+        let mut store = Store::new(self.0.engine(), ctx);
+        let mut linker: Linker<WasiCtx> = Linker::new(self.0.engine());
+        wasmi_wasi::add_to_linker(&mut linker, |ctx| ctx)
+            .map_err(|e| format!("define WASI: {e}"))?;
+        let instance = linker
+            .instantiate_and_start(&mut store, &self.0)
+            .map_err(err("instantiate"))?;
+        Ok(Box::new(WiWasi {
+            start: instance
+                .get_typed_func(&mut store, "_start")
+                .map_err(err("export `_start`"))?,
+            store,
+            stderr,
+        }))
+    }
+}
+
+struct WiWasi {
+    store: Store<WasiCtx>,
+    start: TypedFunc<(), ()>,
+    stderr: Arc<RwLock<Vec<u8>>>,
+}
+
+impl WasiCommand for WiWasi {
+    fn start(&mut self) -> Result<()> {
+        let how = match self.start.call(&mut self.store, ()) {
+            Ok(()) => return Ok(()),
+            Err(e) => match e.i32_exit_status() {
+                Some(0) => return Ok(()),
+                Some(n) => format!("exited with status {n}"),
+                None => format!("trapped: {e:#}"),
+            },
+        };
+        let stderr = self.stderr.read().map(|s| s.clone()).unwrap_or_default();
+        Err(wasi_failure(how, &stderr))
     }
 }
 

@@ -2,13 +2,15 @@
 //! `Store`, `Linker`, `Instance`, `TypedFunc`), with the default `Config`
 //! (the std code memory, mmap and W^X, and explicit bounds checks) or, as
 //! `wasmkern-guard`, with `Config::guard_regions` (no bounds checks; faults
-//! become traps).
+//! become traps). WASI: `wasmkern::wasi`, stdout a
+//! [`NullFile`](wasmkern::wasi::NullFile).
 
 use std::time::{Duration, Instant};
 
+use wasmkern::wasi::{self, InputBytes, NullFile, OutputPipe, WasiCtx, WasiCtxBuilder};
 use wasmkern::{Config, Linker, Module, Store, TypedFunc};
 
-use super::{Calls, Compiled, Engine, Instance, Result, Ret};
+use super::{Calls, Compiled, Engine, Instance, Result, Ret, WasiCommand, wasi_failure};
 
 fn err(stage: &str) -> impl Fn(wasmkern::Error) -> String + '_ {
     move |e| format!("{stage}: {e}")
@@ -79,6 +81,52 @@ impl Compiled for WkModule {
                 .map_err(err("export `call_wasm`"))?,
             store,
         }))
+    }
+
+    fn instantiate_wasi(&self, args: &[String]) -> Result<Box<dyn WasiCommand>> {
+        let stderr = OutputPipe::new(STDERR_CAPACITY);
+        let ctx = WasiCtxBuilder::new()
+            .args(args)
+            .stdin(InputBytes::new(Vec::<u8>::new()))
+            .stdout(NullFile)
+            .stderr(stderr.clone())
+            .build();
+        let mut store = Store::new(self.0.engine(), ctx);
+        let mut linker: Linker<WasiCtx> = Linker::new(self.0.engine());
+        wasi::add_to_linker(&mut linker, |ctx| ctx).map_err(err("define WASI"))?;
+        let instance = linker
+            .instantiate(&mut store, &self.0)
+            .map_err(err("instantiate"))?;
+        Ok(Box::new(WkWasi {
+            start: instance
+                .get_typed_func(&mut store, "_start")
+                .map_err(err("export `_start`"))?,
+            store,
+            stderr,
+        }))
+    }
+}
+
+/// Bytes of a WASI command's stderr kept for its error message.
+const STDERR_CAPACITY: usize = 64 * 1024;
+
+struct WkWasi {
+    store: Store<WasiCtx>,
+    start: TypedFunc<(), ()>,
+    stderr: OutputPipe,
+}
+
+impl WasiCommand for WkWasi {
+    fn start(&mut self) -> Result<()> {
+        let how = match self.start.call(&mut self.store, ()) {
+            Ok(()) => return Ok(()),
+            Err(e) => match e.exit_status() {
+                Some(0) => return Ok(()),
+                Some(n) => format!("exited with status {n}"),
+                None => format!("trapped: {e}"),
+            },
+        };
+        Err(wasi_failure(how, &self.stderr.contents()))
     }
 }
 

@@ -1,12 +1,17 @@
 //! Wasmtime with Cranelift (optimizing) or Winch (single-pass baseline).
 //! Default configuration otherwise: virtual-memory bounds checks with guard
-//! pages and signal handlers.
+//! pages and signal handlers. WASI: `wasmtime-wasi`'s preview1
+//! (`p1::add_to_linker_sync`, preview1 over its preview2 implementation),
+//! stdout its `SinkOutputStream`.
 
 use std::time::{Duration, Instant};
 
 use wasmtime::{Config, Linker, Module, Store, Strategy, TypedFunc};
 
-use super::{Calls, Compiled, Engine, Instance, Result, Ret};
+use wasmtime_wasi::p1::{self, WasiP1Ctx};
+use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe, SinkOutputStream};
+
+use super::{Calls, Compiled, Engine, Instance, Result, Ret, WasiCommand, wasi_failure};
 
 fn err(stage: &str) -> impl Fn(wasmtime::Error) -> String + '_ {
     move |e| format!("{stage}: {e:#}")
@@ -72,6 +77,52 @@ impl Compiled for WtModule {
                 .map_err(err("export `call_wasm`"))?,
             store,
         }))
+    }
+
+    fn instantiate_wasi(&self, args: &[String]) -> Result<Box<dyn WasiCommand>> {
+        let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
+        let ctx = wasmtime_wasi::WasiCtxBuilder::new()
+            .args(args)
+            .stdin(MemoryInputPipe::new(Vec::<u8>::new()))
+            .stdout(SinkOutputStream)
+            .stderr(stderr.clone())
+            .build_p1();
+        let mut store = Store::new(self.0.engine(), ctx);
+        let mut linker: Linker<WasiP1Ctx> = Linker::new(self.0.engine());
+        p1::add_to_linker_sync(&mut linker, |ctx| ctx).map_err(err("define WASI"))?;
+        let instance = linker
+            .instantiate(&mut store, &self.0)
+            .map_err(err("instantiate"))?;
+        Ok(Box::new(WtWasi {
+            start: instance
+                .get_typed_func(&mut store, "_start")
+                .map_err(err("export `_start`"))?,
+            store,
+            stderr,
+        }))
+    }
+}
+
+/// Bytes of a WASI command's stderr kept for its error message.
+const STDERR_CAPACITY: usize = 64 * 1024;
+
+struct WtWasi {
+    store: Store<WasiP1Ctx>,
+    start: TypedFunc<(), ()>,
+    stderr: MemoryOutputPipe,
+}
+
+impl WasiCommand for WtWasi {
+    fn start(&mut self) -> Result<()> {
+        let how = match self.start.call(&mut self.store, ()) {
+            Ok(()) => return Ok(()),
+            Err(e) => match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+                Some(wasmtime_wasi::I32Exit(0)) => return Ok(()),
+                Some(wasmtime_wasi::I32Exit(n)) => format!("exited with status {n}"),
+                None => format!("trapped: {e:#}"),
+            },
+        };
+        Err(wasi_failure(how, &self.stderr.contents()))
     }
 }
 
