@@ -24,6 +24,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 use core::ops::Range;
+use hashbrown::HashMap;
 
 /// The type of an import or export.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -176,6 +177,9 @@ pub(crate) struct ModuleInner {
     pub globals: Vec<GlobalType>,
     pub imports: Vec<ModuleImport>,
     pub exports: Vec<ModuleExport>,
+    /// Position of each export in `exports` by name (names are unique), so
+    /// that looking all of a module's exports up is linear.
+    pub export_index: HashMap<String, u32>,
     /// Where each data segment's bytes lie in `bytes`.
     pub data_segments: Box<[Range<usize>]>,
     /// Each element segment's items.
@@ -384,6 +388,12 @@ impl Module {
                 index: e.index,
             })
             .collect();
+        let export_index = module
+            .exports
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.name.to_string(), i as u32))
+            .collect();
         let types = module.types.clone();
         let func_names = module
             .names
@@ -436,6 +446,7 @@ impl Module {
                 globals,
                 imports,
                 exports,
+                export_index,
                 data_segments,
                 elem_segments,
             }),
@@ -471,15 +482,18 @@ impl Module {
 
     /// The type of export `name`.
     pub fn get_export(&self, name: &str) -> Option<ExternType> {
-        self.inner
-            .exports
-            .iter()
-            .find(|e| e.name == name)
-            .map(|e| self.inner.extern_type(e.kind, e.index))
+        let e = self.inner.export(name)?;
+        Some(self.inner.extern_type(e.kind, e.index))
     }
 }
 
 impl ModuleInner {
+    /// The export called `name`, and its position among the exports.
+    pub(crate) fn export(&self, name: &str) -> Option<&ModuleExport> {
+        let &i = self.export_index.get(name)?;
+        self.exports.get(i as usize).filter(|e| e.name == name)
+    }
+
     /// The type of function `index` (imports first).
     pub(crate) fn func_type(&self, index: u32) -> FuncType {
         self.func_types
