@@ -6,8 +6,8 @@
 //!
 //! The large sizes are about ten times the largest realistic case (400,000
 //! distinct `v128` constants in one function, 10,000-target `br_table`s,
-//! 100,000 exports, data segments and types). Debug builds use sizes a
-//! quarter as large: the ratio check holds at any size where the quadratic
+//! 100,000 exports, data segments and types). Debug builds use sizes half
+//! as large: the ratio check holds at any size where the quadratic
 //! term dominates, and the sizes stay above that point.
 //!
 //! The modules are encoded directly (no text format), so building them
@@ -23,7 +23,7 @@ const MAX_RATIO: f64 = 8.0;
 const FLOOR: Duration = Duration::from_millis(50);
 
 /// Divides the test sizes in debug builds.
-const SCALE: usize = if cfg!(debug_assertions) { 4 } else { 1 };
+const SCALE: usize = if cfg!(debug_assertions) { 2 } else { 1 };
 
 // ---------------------------------------------------------------------
 // A minimal binary encoder.

@@ -118,6 +118,9 @@ pub(crate) struct StoreInner {
     pub paused: Option<super::exec::Paused>,
     /// Source of the tokens that name paused calls.
     pub next_pause: u64,
+    /// Instances whose instantiation failed but which stay in `instances`
+    /// (see `StoreInner::instantiate`): not counted against the limit.
+    pub failed_instances: usize,
 }
 
 // SAFETY: the raw pointers in a store (contexts, function references, cells,
@@ -192,6 +195,7 @@ impl StoreInner {
             interrupt,
             paused: None,
             next_pause: 0,
+            failed_instances: 0,
         }
     }
 
