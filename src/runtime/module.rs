@@ -168,8 +168,9 @@ pub(crate) struct ModuleInner {
     /// Number of imported functions.
     pub num_imported_funcs: u32,
     pub types: Vec<FuncType>,
-    /// Engine-wide id of each type index.
-    pub type_ids: Box<[u32]>,
+    /// Engine-wide id of each type index, registered while the module
+    /// lives.
+    pub type_ids: super::engine::TypeIds,
     /// Type index of every function, imports first.
     pub func_types: Vec<u32>,
     pub tables: Vec<TableType>,
@@ -288,11 +289,7 @@ impl Module {
         let bytes = bytes.as_ref();
         let module = decode::Module::decode(bytes)?;
         let info = validate_module(&module)?;
-        let type_ids = module
-            .types
-            .iter()
-            .map(|t| engine.type_id(t))
-            .collect::<Box<[u32]>>();
+        let type_ids = engine.register_types(&module.types);
         let spare = core::mem::take(&mut *engine.inner.spare_code.lock());
         let mut compiled = compile_module_into(
             &module,

@@ -121,6 +121,15 @@ pub(crate) struct StoreInner {
     /// Instances whose instantiation failed but which stay in `instances`
     /// (see `StoreInner::instantiate`): not counted against the limit.
     pub failed_instances: usize,
+    /// The engine type id of each host function, registered with the
+    /// engine while the store lives (see `TypeRegistry`).
+    pub host_types: Vec<u32>,
+}
+
+impl Drop for StoreInner {
+    fn drop(&mut self) {
+        self.engine.release_types(&self.host_types);
+    }
 }
 
 // SAFETY: the raw pointers in a store (contexts, function references, cells,
@@ -196,6 +205,7 @@ impl StoreInner {
             paused: None,
             next_pause: 0,
             failed_instances: 0,
+            host_types: Vec::new(),
         }
     }
 
