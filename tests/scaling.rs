@@ -466,3 +466,48 @@ fn data_and_element_segments() {
         Instance::new(&mut store, &module, &[]).unwrap();
     });
 }
+
+/// A loop whose header (`n / 8` operators before its `br_table`) would
+/// qualify as an interpreter's dispatch but for its length, with `n / 256`
+/// handlers each branching back to the loop: replaying the header at each
+/// branch would cost `n * n / 2048`.
+fn long_dispatch_header(n: usize) -> Vec<u8> {
+    let handlers = n / 256;
+    let mut w = Wasm::new();
+    // Type 0: () -> (); type 1: (i32) -> i32.
+    w.section(1, &[2, 0x60, 0, 0, 0x60, 1, 0x7f, 1, 0x7f]);
+    w.vec_section(3, 1, |_, b| b.push(1));
+    w.code(&[body(|b| {
+        b.extend_from_slice(&[0x03, 0x40]); // loop
+        for _ in 0..n / 16 {
+            b.extend_from_slice(&[0x20, 0, 0x21, 0]); // local.get 0, local.set 0
+        }
+        for _ in 0..handlers {
+            b.extend_from_slice(&[0x02, 0x40]); // block
+        }
+        b.extend_from_slice(&[0x20, 0, 0x0e]);
+        leb_u(b, handlers as u64);
+        for k in 0..handlers {
+            leb_u(b, k as u64);
+        }
+        leb_u(b, handlers as u64);
+        for k in 0..handlers {
+            b.push(0x0b); // end of block k: its handler
+            b.extend_from_slice(&[0x20, 0, 0x41, 1, 0x6b, 0x21, 0]);
+            // br to the loop, from depth handlers - 1 - k
+            b.push(0x0c);
+            leb_u(b, (handlers - 1 - k) as u64);
+        }
+        b.push(0x0b); // end loop
+        b.extend_from_slice(&[0x20, 0]);
+    })]);
+    w.0
+}
+
+#[test]
+fn dispatch_headers() {
+    let engine = Engine::default();
+    assert_linear("dispatch header", 400_000 / SCALE, &|n| {
+        compile(&engine, &long_dispatch_header(n));
+    });
+}

@@ -393,7 +393,7 @@ pub(crate) struct FuncCompiler<'e, 'm, 'a> {
     /// The loop header being watched for a dispatch ([`super::dispatch`]).
     pub(crate) dispatch_watch: Option<Watch>,
     /// Loops with a dispatch header, which branches back compile again.
-    pub(crate) dispatches: Vec<Dispatch>,
+    pub(crate) dispatches: HashMap<Label, Dispatch>,
     /// The jump of the last `br_table` compiled.
     pub(crate) last_table_jump: Option<TableJump>,
 }
@@ -572,7 +572,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             xmm_pins,
             gpr_pins,
             dispatch_watch: None,
-            dispatches: Vec::new(),
+            dispatches: HashMap::new(),
             last_table_jump: None,
         }
     }
