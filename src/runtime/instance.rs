@@ -77,12 +77,7 @@ impl Instance {
     pub fn get_export(&self, store: impl AsContext, name: &str) -> Option<Extern> {
         let inner = &store.as_context().inner;
         let data = inner.instance_data(self.store, self.index).ok()?;
-        // The instance's exports are the module's, in the same order.
-        let &i = data._module.inner.export_index.get(name)?;
-        data.exports
-            .get(i as usize)
-            .filter(|(n, _)| n == name)
-            .map(|(_, e)| *e)
+        data.export(name)
     }
 
     /// All exports, in order.

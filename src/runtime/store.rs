@@ -88,6 +88,18 @@ pub(crate) struct InstanceData {
     pub dropped_data: Vec<bool>,
 }
 
+impl InstanceData {
+    /// The export called `name`, found through the module's name index
+    /// (the instance's exports are the module's, in the same order).
+    pub(crate) fn export(&self, name: &str) -> Option<Extern> {
+        let &i = self._module.inner.export_index.get(name)?;
+        self.exports
+            .get(i as usize)
+            .filter(|(n, _)| n == name)
+            .map(|(_, e)| *e)
+    }
+}
+
 /// The part of a store that does not depend on the embedder's data type.
 pub(crate) struct StoreInner {
     pub id: u64,
@@ -601,11 +613,7 @@ impl<T> Caller<'_, T> {
     /// or when there is no such export).
     pub fn get_export(&mut self, name: &str) -> Option<Extern> {
         let instance = self.store.inner.instances.get(self.instance()? as usize)?;
-        instance
-            .exports
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, e)| *e)
+        instance.export(name)
     }
 }
 
