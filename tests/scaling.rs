@@ -511,3 +511,46 @@ fn dispatch_headers() {
         compile(&engine, &long_dispatch_header(n));
     });
 }
+
+/// A block of 1,000 results and a `br_table` of `n` targets all to it:
+/// checking the 1,000 carried values again for each target repeats the
+/// same work `n` times.
+fn wide_br_table(n: usize) -> Vec<u8> {
+    const ARITY: usize = 1000;
+    let mut w = Wasm::new();
+    // Type 0: () -> (); type 1: (i32) -> (); type 2: () -> (i32 x 1000).
+    let mut types = vec![3, 0x60, 0, 0, 0x60, 1, 0x7f, 0];
+    types.push(0x60);
+    types.push(0);
+    leb_u(&mut types, ARITY as u64);
+    types.extend(std::iter::repeat_n(0x7f, ARITY));
+    w.section(1, &types);
+    w.vec_section(3, 1, |_, b| b.push(1));
+    w.code(&[body(|b| {
+        b.extend_from_slice(&[0x02, 2]); // block (type 2)
+        for _ in 0..ARITY {
+            b.extend_from_slice(&[0x41, 0]);
+        }
+        b.extend_from_slice(&[0x20, 0, 0x0e]);
+        leb_u(b, n as u64);
+        b.extend(std::iter::repeat_n(0, n));
+        b.push(0);
+        b.push(0x0b);
+        b.extend(std::iter::repeat_n(0x1a, ARITY));
+    })]);
+    w.0
+}
+
+#[test]
+fn br_table_targets_with_many_values() {
+    let engine = Engine::default();
+    let bytes = wide_br_table(2_000_000 / SCALE);
+    let start = Instant::now();
+    compile(&engine, &bytes);
+    let took = start.elapsed();
+    println!(
+        "br_table of {} targets carrying 1,000 values: {took:?}",
+        2_000_000 / SCALE
+    );
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+}
