@@ -29,11 +29,56 @@
 //! every `br_table` target is reached without moving values. The loop must
 //! take no parameters, so a branch to it carries nothing. Not done with
 //! fuel or interruption checks, whose checkpoint sits at the loop header.
+//!
+//! Each branch back compiles the header again, so the header is bounded:
+//! at most [`MAX_HEADER_OPS`] operators besides its blocks, in at most
+//! [`MAX_HEADER_RUNS`] runs between them (a replay compiles the runs and
+//! never reads the blocks, of which an interpreter has one per handler).
+//! Without the bound, a header of `h` operators and `b` branches back would
+//! cost `h * b`, quadratic in the function's size.
 
 use super::func::FuncCompiler;
 use crate::asm::x64::Label;
 use crate::decode::{FunctionBody, Operator, Reader, read_operator};
 use crate::error::Result;
+
+/// Most operators (blocks aside) a dispatch header may have.
+pub(crate) const MAX_HEADER_OPS: u32 = 64;
+/// Most runs of operators between blocks a dispatch header may have.
+pub(crate) const MAX_HEADER_RUNS: usize = 4;
+
+/// A header's operators other than blocks: runs of consecutive operators,
+/// as module offsets `[start, end)`.
+#[derive(Clone, Copy, Debug, Default)]
+struct Runs {
+    runs: [(u32, u32); MAX_HEADER_RUNS],
+    len: usize,
+    ops: u32,
+}
+
+impl Runs {
+    /// Adds the operator at `[at, next)`; false when the header grows
+    /// beyond the bounds.
+    fn add(&mut self, at: u32, next: u32) -> bool {
+        self.ops += 1;
+        if self.ops > MAX_HEADER_OPS {
+            return false;
+        }
+        match self.len.checked_sub(1).map(|i| &mut self.runs[i]) {
+            Some(last) if last.1 == at => last.1 = next,
+            _ if self.len == MAX_HEADER_RUNS => return false,
+            _ => {
+                self.runs[self.len] = (at, next);
+                self.len += 1;
+            }
+        }
+        true
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.runs[..self.len].iter().copied()
+    }
+}
 
 /// A loop header being watched, from its `loop` on, for a dispatch.
 #[derive(Clone, Copy, Debug)]
@@ -42,18 +87,18 @@ pub(crate) struct Watch {
     loop_label: Label,
     /// The loop's stack height.
     height: usize,
-    /// Module offset of the first operator after `loop`.
-    start: u32,
+    /// The header's operators so far.
+    runs: Runs,
 }
 
 /// A loop header that ends in a `br_table` dispatch, recorded so that
 /// branches back to the loop compile it again.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Dispatch {
-    loop_label: Label,
     height: usize,
-    /// Module offsets of the header's operators, `br_table` excluded.
-    start: u32,
+    /// The header's operators, blocks and `br_table` excluded.
+    runs: Runs,
+    /// Module offset of the `br_table`.
     end: u32,
     /// The `br_table`'s jump.
     jump: TableJump,
@@ -129,7 +174,7 @@ impl FuncCompiler<'_, '_, '_> {
                 self.dispatch_watch = Some(Watch {
                     loop_label: frame.label,
                     height: frame.height,
-                    start: next,
+                    runs: Runs::default(),
                 });
                 self.last_table_jump = None;
             }
@@ -144,16 +189,23 @@ impl FuncCompiler<'_, '_, '_> {
                 if let Some(jump) = self.last_table_jump.take()
                     && jump.direct
                 {
-                    self.dispatches.push(Dispatch {
-                        loop_label: watch.loop_label,
-                        height: watch.height,
-                        start: watch.start,
-                        end: at,
-                        jump,
-                    });
+                    self.dispatches.insert(
+                        watch.loop_label,
+                        Dispatch {
+                            height: watch.height,
+                            runs: watch.runs,
+                            end: at,
+                            jump,
+                        },
+                    );
                 }
             }
-            _ if replayable(op) => self.dispatch_watch = Some(watch),
+            _ if replayable(op) => {
+                let mut watch = watch;
+                if watch.runs.add(at, next) {
+                    self.dispatch_watch = Some(watch);
+                }
+            }
             // Anything else ends the header without a dispatch.
             _ => {}
         }
@@ -163,10 +215,7 @@ impl FuncCompiler<'_, '_, '_> {
     pub(crate) fn dispatch_for(&self, depth: u32) -> Option<Dispatch> {
         let frame = self.frames.len().checked_sub(1 + depth as usize)?;
         let label = self.frames[frame].label;
-        self.dispatches
-            .iter()
-            .find(|d| d.loop_label == label)
-            .copied()
+        self.dispatches.get(&label).copied()
     }
 
     /// Compiles a `br` back to the loop of `d` as the loop's header and
@@ -178,13 +227,13 @@ impl FuncCompiler<'_, '_, '_> {
             self.pop();
         }
         let base = body.code_offset as u32;
-        let code = &body.code[(d.start - base) as usize..(d.end - base) as usize];
-        let mut r = Reader::new(code, d.start as usize);
-        while !r.is_empty() {
-            let at = r.offset();
-            self.set_op_offset(at as u32);
-            let op = read_operator(&mut r)?;
-            if !matches!(op, Operator::Block { .. }) {
+        for (start, end) in d.runs.iter() {
+            let code = &body.code[(start - base) as usize..(end - base) as usize];
+            let mut r = Reader::new(code, start as usize);
+            while !r.is_empty() {
+                let at = r.offset();
+                self.set_op_offset(at as u32);
+                let op = read_operator(&mut r)?;
                 self.operator(&op)?;
                 self.close_fault_site(at as u32);
             }

@@ -50,6 +50,7 @@ use crate::error::{Error, Result};
 use crate::validate::{FuncInfo, LocalUse};
 use alloc::vec::Vec;
 use core::mem::offset_of;
+use hashbrown::HashMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum FrameKind {
@@ -199,7 +200,7 @@ pub(crate) struct Scratch {
     trap_sites: Vec<(Label, TrapCode, u32)>,
     jump_tables: Vec<(Label, Vec<Label>)>,
     slow_exits: Vec<(Label, ExitCode, Label)>,
-    v128_consts: Vec<([u8; 16], Label)>,
+    v128_consts: super::simd::V128Pool,
     sites: Vec<(u32, u32)>,
     fault_sites: Vec<super::FaultSite>,
 }
@@ -251,6 +252,57 @@ impl Scratch {
 }
 
 /// Takes a buffer out of the scratch, emptied.
+/// Stack positions below which the operand stack is known to hold no
+/// operand of a kind, so that finding one (a register to spill, operands to
+/// spill before a call, reads of a pinned local) does not walk the whole
+/// stack each time: with a stack of `n` operands that would make a function
+/// quadratic in its size. Each is a lower bound on where the first such
+/// operand is: operands are pushed only on top (every push clamps the marks
+/// to the push position), and the only operand changed in place into one of
+/// these kinds is a pinned read turned into a register operand, which clamps
+/// the marks at its position. The marks only move up by the stack positions
+/// they pass, so each operand is passed once per push.
+#[derive(Default, Clone, Copy)]
+struct Watermarks {
+    /// No operand below holds a GPR (`Loc::Gpr`).
+    gpr: usize,
+    /// No operand below holds an XMM register (`Loc::Xmm`).
+    xmm: usize,
+    /// Every operand below is in its home slot.
+    home: usize,
+    /// Every operand below is in its home slot or reads a GPR-pinned local
+    /// (what a call leaves below its arguments).
+    call: usize,
+    /// No operand below reads a pinned local.
+    pinned: usize,
+}
+
+impl Watermarks {
+    /// Lowers every mark to at most `at`.
+    fn clamp(&mut self, at: usize) {
+        for m in [
+            &mut self.gpr,
+            &mut self.xmm,
+            &mut self.home,
+            &mut self.call,
+            &mut self.pinned,
+        ] {
+            *m = (*m).min(at);
+        }
+    }
+
+    /// Every operand below `at` is in its home slot.
+    fn raise_all(&mut self, at: usize) {
+        *self = Watermarks {
+            gpr: at,
+            xmm: at,
+            home: at,
+            call: at,
+            pinned: at,
+        };
+    }
+}
+
 fn reuse<T>(v: &mut Vec<T>) -> Vec<T> {
     let mut v = core::mem::take(v);
     v.clear();
@@ -330,11 +382,19 @@ pub(crate) struct FuncCompiler<'e, 'm, 'a> {
     /// Out-of-line exits for fuel and interruption: (exit, code, resume).
     pub(crate) slow_exits: Vec<(Label, ExitCode, Label)>,
     /// The 16-byte constants of SIMD code, emitted after the body.
-    pub v128_consts: Vec<([u8; 16], Label)>,
+    pub v128_consts: super::simd::V128Pool,
+    /// How far up the operand stack each kind of operand is known to be
+    /// absent ([`Watermarks`]).
+    below: Watermarks,
+    /// The locals pinned in XMM registers, in local order (what calls and
+    /// exits save and reload), and the local pinned in each GPR (by
+    /// encoding): both found once, so neither walks all the locals.
+    xmm_pins: ([u32; PIN_XMMS.len()], usize),
+    gpr_pins: [Option<u32>; 16],
     /// The loop header being watched for a dispatch ([`super::dispatch`]).
     pub(crate) dispatch_watch: Option<Watch>,
     /// Loops with a dispatch header, which branches back compile again.
-    pub(crate) dispatches: Vec<Dispatch>,
+    pub(crate) dispatches: HashMap<Label, Dispatch>,
     /// The jump of the last `br_table` compiled.
     pub(crate) last_table_jump: Option<TableJump>,
 }
@@ -448,6 +508,18 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 regs.pin_gpr(r);
             }
         }
+        let mut xmm_pins = ([0u32; PIN_XMMS.len()], 0);
+        let mut gpr_pins = [None; 16];
+        for (i, local) in locals.iter().enumerate() {
+            match local.pin {
+                Some(Loc::Xmm(_)) if xmm_pins.1 < PIN_XMMS.len() => {
+                    xmm_pins.0[xmm_pins.1] = i as u32;
+                    xmm_pins.1 += 1;
+                }
+                Some(Loc::Gpr(r)) => gpr_pins[r.enc() as usize & 15] = Some(i as u32),
+                _ => {}
+            }
+        }
         let saved_bytes = 8 * saved_gprs.count_ones() as i32;
         for local in &mut locals[func_type.params().len()..] {
             local.offset -= saved_bytes;
@@ -496,9 +568,12 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             saved_gprs,
             fuel_ops: 0,
             slow_exits: reuse(&mut scratch.slow_exits),
-            v128_consts: reuse(&mut scratch.v128_consts),
+            v128_consts: super::simd::V128Pool::reuse(&mut scratch.v128_consts),
+            below: Watermarks::default(),
+            xmm_pins,
+            gpr_pins,
             dispatch_watch: None,
-            dispatches: Vec::new(),
+            dispatches: HashMap::new(),
             last_table_jump: None,
         }
     }
@@ -737,8 +812,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// calls and exits, which clobber every XMM register; GPR pins are
     /// callee-saved).
     pub(crate) fn save_pinned(&mut self) {
-        for i in 0..self.locals.len() {
-            let local = self.locals[i];
+        for k in 0..self.xmm_pins.1 {
+            let local = self.locals[self.xmm_pins.0[k] as usize];
             if let Some(Loc::Xmm(x)) = local.pin {
                 let at = Mem::base(Gpr::Rbp, local.offset);
                 self.a.sse_mr(store_op(local.ty), at, x);
@@ -749,10 +824,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// Reloads the locals pinned in XMM registers and the memory base,
     /// which a call or exit may have moved (after calls and exits).
     pub(crate) fn restore_pinned(&mut self) {
-        for i in 0..self.locals.len() {
-            if matches!(self.locals[i].pin, Some(Loc::Xmm(_))) {
-                self.load_pinned(i);
-            }
+        for k in 0..self.xmm_pins.1 {
+            self.load_pinned(self.xmm_pins.0[k] as usize);
         }
         self.load_memory_base();
     }
@@ -777,10 +850,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             self.detach_pinned(Loc::PinnedGpr(r));
         }
         fixed.map(|r| {
-            let i = self
-                .locals
-                .iter()
-                .position(|l| l.pin == Some(Loc::Gpr(r)))?;
+            let i = self.gpr_pins[r.enc() as usize & 15]? as usize;
+            if self.locals[i].pin != Some(Loc::Gpr(r)) {
+                return None;
+            }
             self.a
                 .mov_mr(Size::S64, Mem::base(Gpr::Rbp, self.locals[i].offset), r);
             self.regs.unpin_gpr(r);
@@ -911,6 +984,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             Loc::Xmm(x) => self.regs.take_xmm(x),
             _ => {}
         }
+        self.below.clamp(self.stack.len());
         self.stack.push(Val { ty, loc });
     }
 
@@ -1031,9 +1105,27 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
 
     /// Moves every operand to its home slot (the merge state).
     pub(crate) fn spill_all(&mut self) {
-        for i in 0..self.stack.len() {
+        let from = self.below.home.min(self.stack.len());
+        for i in from..self.stack.len() {
             self.spill_at(i);
         }
+        self.below.raise_all(self.stack.len());
+    }
+
+    /// The first stack position from `self.below.<field>` on whose operand
+    /// satisfies `is`, moving that watermark up to it (every operand below
+    /// fails `is`); the stack's height if none.
+    fn first_from(
+        &mut self,
+        field: fn(&mut Watermarks) -> &mut usize,
+        is: fn(Loc) -> bool,
+    ) -> usize {
+        let mut i = (*field(&mut self.below)).min(self.stack.len());
+        while i < self.stack.len() && !is(self.stack[i].loc) {
+            i += 1;
+        }
+        *field(&mut self.below) = i;
+        i
     }
 
     /// A free GPR, spilling the deepest register operand if none is free.
@@ -1045,7 +1137,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         if let Some(r) = self.regs.free_gpr_except(avoid) {
             return r;
         }
-        let victim = (0..self.stack.len())
+        let from = self.first_from(|w| &mut w.gpr, |l| matches!(l, Loc::Gpr(_)));
+        let victim = (from..self.stack.len())
             .find(|&i| matches!(self.stack[i].loc, Loc::Gpr(r) if !avoid.contains(&r)))
             .expect("some operand holds a register when none is free");
         let Loc::Gpr(r) = self.stack[victim].loc else {
@@ -1060,9 +1153,11 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         if let Some(x) = self.regs.any_free_xmm() {
             return x;
         }
-        let victim = (0..self.stack.len())
-            .find(|&i| matches!(self.stack[i].loc, Loc::Xmm(_)))
-            .expect("some operand holds an XMM register when none is free");
+        let victim = self.first_from(|w| &mut w.xmm, |l| matches!(l, Loc::Xmm(_)));
+        assert!(
+            victim < self.stack.len(),
+            "some operand holds an XMM register when none is free"
+        );
         let Loc::Xmm(x) = self.stack[victim].loc else {
             unreachable!()
         };
@@ -1075,10 +1170,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         if !self.regs.has_gpr(r) {
             return;
         }
-        let i = self
-            .stack
-            .iter()
-            .position(|v| v.loc == Loc::Gpr(r))
+        let from = self.first_from(|w| &mut w.gpr, |l| matches!(l, Loc::Gpr(_)));
+        let i = (from..self.stack.len())
+            .find(|&i| self.stack[i].loc == Loc::Gpr(r))
             .expect("a taken register belongs to an operand");
         let mut avoid_all: [Gpr; 4] = [r; 4];
         for (k, &g) in avoid.iter().take(3).enumerate() {
@@ -1163,10 +1257,17 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 }
             }
         }
-        for i in 0..self.stack.len() {
+        let from = self.first_from(
+            |w| &mut w.pinned,
+            |l| matches!(l, Loc::PinnedGpr(_) | Loc::PinnedXmm(_)),
+        );
+        for i in from..self.stack.len() {
             if self.stack[i].loc != pin {
                 continue;
             }
+            // A read of a pinned local becomes a register operand, which
+            // the register and call watermarks may have passed.
+            self.below.clamp(i);
             match pin {
                 Loc::PinnedGpr(p) => match self.regs.free_gpr_except(&[]) {
                     Some(r) => {
@@ -1644,22 +1745,21 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.emit_table_jump(index, n, default_label, table);
         let mut direct = default_direct;
         let mut entries = Vec::with_capacity(n as usize);
+        // The stubs by target depth, in first-use order; `stub_of` finds
+        // one by depth (a table may have millions of targets at thousands
+        // of depths).
         let mut stubs: Vec<(u32, Label)> = Vec::new();
+        let mut stub_of: HashMap<u32, Label> = HashMap::new();
         for depth in targets.targets() {
-            let label = match (
-                self.direct_target(depth),
-                stubs.iter().find(|(d, _)| *d == depth),
-            ) {
-                (Some(l), _) => l,
-                (None, Some(&(_, l))) => {
+            let label = match self.direct_target(depth) {
+                Some(l) => l,
+                None => {
                     direct = false;
-                    l
-                }
-                (None, None) => {
-                    direct = false;
-                    let l = self.a.new_label();
-                    stubs.push((depth, l));
-                    l
+                    *stub_of.entry(depth).or_insert_with(|| {
+                        let l = self.a.new_label();
+                        stubs.push((depth, l));
+                        l
+                    })
                 }
             };
             entries.push(label);
@@ -1735,11 +1835,12 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         // Spill what stays below the arguments, except reads of GPR-pinned
         // locals: the callee preserves those registers and cannot change
         // the locals.
-        for i in 0..base {
+        for i in self.below.call.min(base)..base {
             if !matches!(self.stack[i].loc, Loc::PinnedGpr(_)) {
                 self.spill_at(i);
             }
         }
+        self.below.call = self.below.call.max(base);
         let in_registers = args_in_registers(params);
         let area_from = if callee == Callee::Wasm {
             in_registers

@@ -17,9 +17,34 @@
 
 use super::func::FuncCompiler;
 use super::stack::{Loc, SCRATCH_XMM};
-use crate::asm::x64::{AluOp, Cond, Mem, RoundMode, Size, SseOp, Xmm, XmmShift};
+use crate::asm::x64::{AluOp, Cond, Label, Mem, RoundMode, Size, SseOp, Xmm, XmmShift};
 use crate::decode::{MemArg, Operator, ValType};
 use crate::error::{Error, Result};
+use alloc::vec::Vec;
+use hashbrown::HashMap;
+use hashbrown::hash_map::Entry;
+
+/// A function's 16-byte constants: each distinct value once, found by
+/// hashing its bytes (a function may use hundreds of thousands, so a search
+/// of the list would make compile time quadratic). Kept in a
+/// [`super::func::Scratch`] between functions for its allocations.
+#[derive(Default)]
+pub(crate) struct V128Pool {
+    /// The constants in first-use order, with their labels.
+    order: Vec<([u8; 16], Label)>,
+    /// Each constant's label.
+    index: HashMap<[u8; 16], Label>,
+}
+
+impl V128Pool {
+    /// The pool kept in `pool`, emptied, for the next function.
+    pub(crate) fn reuse(pool: &mut V128Pool) -> V128Pool {
+        let mut p = core::mem::take(pool);
+        p.order.clear();
+        p.index.clear();
+        p
+    }
+}
 
 const V: ValType = ValType::V128;
 const S: Xmm = SCRATCH_XMM;
@@ -630,27 +655,31 @@ impl FuncCompiler<'_, '_, '_> {
 
     /// Loads a 16-byte constant from the function's pool into `x`.
     fn load_v128(&mut self, x: Xmm, bytes: [u8; 16]) {
-        let label = match self.v128_consts.iter().find(|(b, _)| *b == bytes) {
-            Some(&(_, label)) => label,
-            None => {
+        let label = match self.v128_consts.index.entry(bytes) {
+            Entry::Occupied(e) => *e.get(),
+            Entry::Vacant(e) => {
                 let label = self.a.new_label();
-                self.v128_consts.push((bytes, label));
+                e.insert(label);
+                self.v128_consts.order.push((bytes, label));
                 label
             }
         };
         self.a.sse_rm(SseOp::MOVDQU, x, Mem::rip(label));
     }
 
-    /// Emits the constant pool (after the function's code).
+    /// Emits the constant pool (after the function's code), in the order
+    /// the constants were first used.
     pub(crate) fn emit_v128_consts(&mut self) {
-        if self.v128_consts.is_empty() {
+        if self.v128_consts.order.is_empty() {
             return;
         }
         self.a.align(16);
-        for (bytes, label) in core::mem::take(&mut self.v128_consts) {
+        for &(bytes, label) in &self.v128_consts.order {
             self.a.bind(label);
             self.a.emit_bytes(&bytes);
         }
+        self.v128_consts.order.clear();
+        self.v128_consts.index.clear();
     }
 
     /// A temporary XMM register distinct from `keep`.

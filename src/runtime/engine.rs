@@ -18,6 +18,7 @@ use crate::code_memory::{CodeMemory, PublishedCode};
 use crate::compile::stubs::engine_stubs;
 use crate::decode::FuncType;
 use crate::error::{Error, Result};
+use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
@@ -210,11 +211,43 @@ pub(crate) type EnterFn =
     unsafe extern "sysv64" fn(*mut ExecContext, *mut VmContext, *const u8, *mut u64, usize);
 pub(crate) type ResumeFn = unsafe extern "sysv64" fn(*mut ExecContext);
 
-/// Interns function types as engine-wide ids.
+/// Interns function types as engine-wide ids, counting the references to
+/// each: a type whose last holder lets go is removed and its id reused.
+///
+/// Every id stored anywhere a `call_indirect` can compare it is counted:
+/// a module registers its types when it is created and releases them when
+/// its last handle drops ([`TypeIds`]); instances keep their module, and so
+/// its ids, alive as long as their store; a store registers the type of
+/// each host function it holds and releases them when it is dropped. So an
+/// id is never free while a function reference or a type check with it
+/// exists, and a reused id cannot make a check accept a wrong signature.
 #[derive(Default)]
 struct TypeRegistry {
     ids: HashMap<FuncType, u32>,
-    types: Vec<FuncType>,
+    /// By id: the number of holders and the type (none for a free id).
+    entries: Vec<(usize, Option<FuncType>)>,
+    /// Ids no type uses, for reuse.
+    free: Vec<u32>,
+}
+
+/// Function types registered with an engine ([`Engine::register_types`]),
+/// released when dropped; derefs to their ids, in order.
+pub(crate) struct TypeIds {
+    engine: Engine,
+    ids: Box<[u32]>,
+}
+
+impl core::ops::Deref for TypeIds {
+    type Target = [u32];
+    fn deref(&self) -> &[u32] {
+        &self.ids
+    }
+}
+
+impl Drop for TypeIds {
+    fn drop(&mut self) {
+        self.engine.release_types(&self.ids);
+    }
 }
 
 pub(crate) struct EngineInner {
@@ -337,19 +370,75 @@ impl Engine {
         })
     }
 
-    /// The engine-wide id of a function type (interned on first use).
+    /// Registers one more holder of `ty` and returns its engine-wide id;
+    /// the holder must [`release`](Self::release_types) it.
     ///
-    /// Ids are indices of a vector of types; 2^32 distinct types cannot fit
-    /// in memory, so the conversion cannot saturate in practice.
-    pub(crate) fn type_id(&self, ty: &FuncType) -> u32 {
+    /// Ids are indices of a vector; 2^32 distinct types cannot fit in
+    /// memory, so the conversion cannot saturate in practice.
+    pub(crate) fn register_type(&self, ty: &FuncType) -> u32 {
         let mut reg = self.inner.types.lock();
         if let Some(&id) = reg.ids.get(ty) {
+            reg.entries[id as usize].0 += 1;
             return id;
         }
-        let id = u32::try_from(reg.types.len()).unwrap_or(u32::MAX);
-        reg.types.push(ty.clone());
+        let id = match reg.free.pop() {
+            Some(id) => {
+                reg.entries[id as usize] = (1, Some(ty.clone()));
+                id
+            }
+            None => {
+                reg.entries.push((1, Some(ty.clone())));
+                u32::try_from(reg.entries.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
         reg.ids.insert(ty.clone(), id);
         id
+    }
+
+    /// Registers each of `types` ([`Self::register_type`]), released
+    /// together when the result drops.
+    pub(crate) fn register_types(&self, types: &[FuncType]) -> TypeIds {
+        TypeIds {
+            engine: self.clone(),
+            ids: types.iter().map(|t| self.register_type(t)).collect(),
+        }
+    }
+
+    /// Releases one registration of each of `ids`: a type left with no
+    /// holder is removed and its id becomes free.
+    pub(crate) fn release_types(&self, ids: &[u32]) {
+        let mut reg = self.inner.types.lock();
+        let TypeRegistry {
+            ids: map,
+            entries,
+            free,
+        } = &mut *reg;
+        for &id in ids {
+            let Some(entry) = entries.get_mut(id as usize).filter(|e| e.0 > 0) else {
+                continue;
+            };
+            entry.0 -= 1;
+            if entry.0 == 0
+                && let Some(ty) = entry.1.take()
+            {
+                map.remove(&ty);
+                free.push(id);
+            }
+        }
+        if map.is_empty() {
+            // Nothing registered: the vectors' memory goes too.
+            *entries = Vec::new();
+            *free = Vec::new();
+        }
+    }
+
+    /// The number of distinct function types registered with the engine:
+    /// those of its live modules and of its stores' host functions. Not
+    /// part of the stable API; tests use it to check that dropping modules
+    /// releases their types.
+    #[doc(hidden)]
+    pub fn registered_types(&self) -> usize {
+        self.inner.types.lock().ids.len()
     }
 
     /// True when both handles name the same engine.

@@ -522,15 +522,16 @@ fn invoke<T>(
         store.inner.engine.inner.enter,
         store.inner.engine.inner.resume,
     );
+    // The new call reuses the stack a paused call may occupy.
+    store.inner.paused = None;
+    let level = Level::enter(store, saved_wasm_rsp, slots.as_ptr() as usize);
+    let store = &mut *level.store;
     {
         let exec = &mut *store.inner.exec;
         exec.entry_rsp = entry;
         exec.stack_limit = limit;
         exec.exit_code = u32::MAX;
     }
-    // The new call reuses the stack a paused call may occupy.
-    store.inner.paused = None;
-    store.inner.depth += 1;
     let exec_ptr: *mut crate::abi::ExecContext = &mut *store.inner.exec;
     // SAFETY: the trampoline obeys `crate::abi`: `exec_ptr` and
     // `target.vmctx` are live contexts of this store, `target.code` is
@@ -549,34 +550,75 @@ fn invoke<T>(
         )
     });
     let result = serve_exits(store, resume, resumable);
-    leave(store, saved_wasm_rsp, slots.as_ptr() as usize, result)
+    level.leave(result)
 }
 
-/// Ends one level of wasm execution: restores the suspended outer level's
-/// `wasm_rsp` and, when the call paused, records where it stopped.
-fn leave<T>(
-    store: &mut Store<T>,
+/// One level of wasm execution on a store (an entry or a resume), from its
+/// start to its end: ending it restores what the level changed for the
+/// level outside it, on every path out, including a host function's panic
+/// unwinding through it.
+///
+/// A level changes the nesting depth, the saved `wasm_rsp` of the
+/// suspended outer level (the exit stub overwrites it) and the stack limit.
+/// [`Level::leave`] restores them and records a pause; dropping the level
+/// without `leave` (the unwinding path) restores them and forgets any pause,
+/// since the level's frames are abandoned as after a trap: everything of
+/// the store outside the wasm stack below the outer level's `wasm_rsp` is
+/// as the outer level left it, so the store stays sound and usable. The
+/// guard-region fault scope needs nothing here: it covers only the
+/// generated code's run, never a host function (which runs between runs),
+/// and is itself a drop guard.
+struct Level<'s, T> {
+    store: &'s mut Store<T>,
+    /// The outer level's `wasm_rsp` and stack limit.
     saved_wasm_rsp: usize,
+    saved_limit: usize,
+    /// The argument/result area of this level's call.
     area: usize,
-    result: Result<Option<PauseReason>>,
-) -> Result<Pause> {
-    let inner = &mut store.inner;
-    inner.depth -= 1;
-    let paused_rsp = inner.exec.wasm_rsp;
-    inner.exec.wasm_rsp = saved_wasm_rsp;
-    match result? {
-        None => Ok(None),
-        Some(reason) => {
-            inner.next_pause += 1;
-            let token = inner.next_pause;
-            inner.paused = Some(Paused {
-                token,
-                wasm_rsp: paused_rsp,
-                depth: inner.depth,
-                area,
-            });
-            Ok(Some((reason, token)))
+    /// What `leave` found: the pause to record when the level is dropped.
+    pause: Option<Paused>,
+}
+
+impl<'s, T> Level<'s, T> {
+    /// Starts a level one deeper than the store's current one.
+    fn enter(store: &'s mut Store<T>, saved_wasm_rsp: usize, area: usize) -> Level<'s, T> {
+        store.inner.depth += 1;
+        Level {
+            saved_limit: store.inner.exec.stack_limit,
+            store,
+            saved_wasm_rsp,
+            area,
+            pause: None,
         }
+    }
+
+    /// Ends the level: when the call paused, records where it stopped.
+    fn leave(mut self, result: Result<Option<PauseReason>>) -> Result<Pause> {
+        let inner = &mut self.store.inner;
+        match result? {
+            None => Ok(None),
+            Some(reason) => {
+                inner.next_pause += 1;
+                let token = inner.next_pause;
+                self.pause = Some(Paused {
+                    token,
+                    wasm_rsp: inner.exec.wasm_rsp,
+                    depth: inner.depth - 1,
+                    area: self.area,
+                });
+                Ok(Some((reason, token)))
+            }
+        }
+    }
+}
+
+impl<T> Drop for Level<'_, T> {
+    fn drop(&mut self) {
+        let inner = &mut self.store.inner;
+        inner.depth = inner.depth.saturating_sub(1);
+        inner.exec.wasm_rsp = self.saved_wasm_rsp;
+        inner.exec.stack_limit = self.saved_limit;
+        inner.paused = self.pause.take();
     }
 }
 
@@ -600,10 +642,12 @@ fn resume_paused<T>(store: &mut Store<T>, token: u64, slots: &mut [u64]) -> Resu
     inner.paused = None;
     let (bottom, _) = inner.stack_bounds()?;
     let saved_wasm_rsp = inner.exec.wasm_rsp;
+    let level = Level::enter(store, saved_wasm_rsp, paused.area);
+    let store = &mut *level.store;
+    let inner = &mut store.inner;
     inner.exec.wasm_rsp = paused.wasm_rsp;
     inner.exec.stack_limit = bottom + STACK_MARGIN;
     inner.exec.exit_code = u32::MAX;
-    inner.depth += 1;
     let resume = inner.engine.inner.resume;
     let exec_ptr: *mut crate::abi::ExecContext = &mut *inner.exec;
     // SAFETY: the token matched, so no wasm code ran on this store since the
@@ -612,7 +656,7 @@ fn resume_paused<T>(store: &mut Store<T>, token: u64, slots: &mut [u64]) -> Resu
     // area lives in the `ResumableCall` that owns `slots`.
     in_fault_scope(inner, || unsafe { resume(exec_ptr) });
     let result = serve_exits(store, resume, true);
-    leave(store, saved_wasm_rsp, paused.area, result)
+    level.leave(result)
 }
 
 fn serve_exits<T>(

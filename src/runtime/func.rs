@@ -248,7 +248,8 @@ impl Func {
 impl<T> super::store::Store<T> {
     pub(crate) fn push_host_func(&mut self, ty: FuncType, f: HostFunc<T>) -> Func {
         let inner = &mut self.inner;
-        let type_id = inner.engine.type_id(&ty);
+        let type_id = inner.engine.register_type(&ty);
+        inner.host_types.push(type_id);
         let host_index = self.host_funcs.len() as u32;
         let funcref = Box::new(VmFuncRef {
             code: inner.engine.inner.host_call,

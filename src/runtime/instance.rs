@@ -50,13 +50,25 @@ impl Instance {
     ) -> Result<Instance> {
         let store = store.as_context_mut().0;
         let (inner, limiter) = store.inner_and_limiter();
+        let mark = inner.mark();
         let (index, start) = inner.instantiate(module, imports, limiter)?;
         let instance = Instance {
             store: store.inner.id,
             index,
         };
-        if let Some(start) = start {
-            start.call(&mut *store, &[], &mut [])?;
+        if let Some(start) = start
+            && let Err(e) = start.call(&mut *store, &[], &mut [])
+        {
+            // Without imports the start function cannot have handed
+            // anything of the instance out (no host function, no shared
+            // table or global): it is undone. Otherwise it stays, uncounted.
+            if module.inner.imports.is_empty() {
+                let (inner, limiter) = store.inner_and_limiter();
+                inner.roll_back(mark, limiter);
+            } else {
+                store.inner.failed_instances += 1;
+            }
+            return Err(e);
         }
         Ok(instance)
     }
@@ -65,10 +77,7 @@ impl Instance {
     pub fn get_export(&self, store: impl AsContext, name: &str) -> Option<Extern> {
         let inner = &store.as_context().inner;
         let data = inner.instance_data(self.store, self.index).ok()?;
-        data.exports
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, e)| *e)
+        data.export(name)
     }
 
     /// All exports, in order.
@@ -166,14 +175,113 @@ pub(crate) fn eval_const(
     value.ok_or_else(|| Error::instantiation("empty constant expression"))
 }
 
+/// How much a store held before an instantiation began.
+#[derive(Clone, Copy)]
+pub(crate) struct Mark {
+    funcs: usize,
+    memories: usize,
+    tables: usize,
+    globals: usize,
+    instances: usize,
+}
+
 impl StoreInner {
     /// Everything of instantiation but the start function; returns the new
     /// instance's index and its start function.
+    ///
+    /// A failed instantiation leaves nothing in the store (so it counts
+    /// against no limit) unless an active element segment wrote the new
+    /// instance's references into an imported table before a later segment
+    /// failed: the table may be reached from other instances, so the
+    /// instance stays, and is not counted against the instance limit (its
+    /// memories and tables still count against theirs). The same holds for
+    /// a start function that fails in a module with imports
+    /// ([`Instance::new`]).
     pub(crate) fn instantiate(
         &mut self,
         module: &Module,
         imports: &[Extern],
         mut limiter: Option<&mut dyn super::limits::ResourceLimiter>,
+    ) -> Result<(u32, Option<Func>)> {
+        let mark = self.mark();
+        let mut escaped = false;
+        match self.instantiate_at(module, imports, reborrow(&mut limiter), mark, &mut escaped) {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                if escaped {
+                    self.failed_instances += 1;
+                } else {
+                    self.roll_back(mark, limiter);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// What the store holds now, for [`Self::roll_back`].
+    pub(crate) fn mark(&self) -> Mark {
+        Mark {
+            funcs: self.funcs.len(),
+            memories: self.memories.len(),
+            tables: self.tables.len(),
+            globals: self.globals.len(),
+            instances: self.instances.len(),
+        }
+    }
+
+    /// Removes everything created since `mark` (nothing of it is reachable
+    /// from outside), and gives the memories' bytes back to `limiter`.
+    pub(crate) fn roll_back(
+        &mut self,
+        mark: Mark,
+        mut limiter: Option<&mut dyn super::limits::ResourceLimiter>,
+    ) {
+        for inst in self.instances.drain(mark.instances..) {
+            self.vmctx_map
+                .remove(&(&*inst.vmctx as *const VmContext as usize));
+            for r in inst.funcrefs.iter() {
+                self.funcref_map.remove(&(r as *const VmFuncRef as usize));
+            }
+            // It was the last user added to its memory 0 and table 0.
+            let index = mark.instances as u32;
+            if let Some(m) = inst
+                .memories
+                .first()
+                .and_then(|&m| self.memories.get_mut(m as usize))
+                && m.users.last() == Some(&index)
+            {
+                m.users.pop();
+            }
+            if let Some(t) = inst
+                .tables
+                .first()
+                .and_then(|&t| self.tables.get_mut(t as usize))
+                && t.users.last() == Some(&index)
+            {
+                t.users.pop();
+            }
+        }
+        for f in self.funcs.drain(mark.funcs..) {
+            self.funcref_map.remove(&(f.funcref as usize));
+        }
+        for m in self.memories.drain(mark.memories..) {
+            if let Some(l) = limiter.as_deref_mut() {
+                l.memory_released(m.bytes.len());
+            }
+        }
+        self.tables.truncate(mark.tables);
+        self.globals.truncate(mark.globals);
+    }
+
+    /// [`Self::instantiate`] up to the failure, if any; sets `escaped`
+    /// when the new instance's references reach an imported table.
+    fn instantiate_at(
+        &mut self,
+        module: &Module,
+        imports: &[Extern],
+        mut limiter: Option<&mut dyn super::limits::ResourceLimiter>,
+        mark: Mark,
+        escaped: &mut bool,
     ) -> Result<(u32, Option<Func>)> {
         let module = module.clone();
         let m = &*module.inner;
@@ -242,7 +350,7 @@ impl StoreInner {
         }
 
         if let Some(limiter) = limiter.as_deref_mut()
-            && self.instances.len() >= limiter.instances()
+            && self.instances.len() - self.failed_instances >= limiter.instances()
         {
             return Err(Error::instantiation(
                 "resource limit exceeded: too many instances in the store",
@@ -291,19 +399,6 @@ impl StoreInner {
             });
         }
         let funcrefs = funcrefs.into_boxed_slice();
-        for (i, &f) in funcs.iter().enumerate() {
-            self.funcref_map
-                .insert(&funcrefs[i] as *const VmFuncRef as usize, f);
-        }
-        let num_imported = funcs.len();
-        for (i, r) in funcrefs.iter().enumerate().skip(num_imported) {
-            let f = self.push_func(FuncData {
-                ty: alloc::sync::Arc::new(m.func_type(i as u32)),
-                funcref: r,
-                kind: FuncKind::Wasm,
-            })?;
-            funcs.push(f.index);
-        }
 
         for &ty in &decoded.memories {
             memories.push(self.push_memory(ty, reborrow(&mut limiter))?.index);
@@ -322,6 +417,23 @@ impl StoreInner {
                 eval_const(&g.init, &funcrefs, &lookup)?
             };
             globals.push(self.push_global(g.ty, raw).index);
+        }
+        // The functions are registered last: nothing above can fail after
+        // a key pointing into `funcrefs` is in `funcref_map` (a failure
+        // after this point leaves `funcrefs` in the pushed instance, where
+        // `roll_back` finds the keys).
+        let num_imported = funcs.len();
+        for (i, r) in funcrefs.iter().enumerate().skip(num_imported) {
+            let f = self.push_func(FuncData {
+                ty: alloc::sync::Arc::new(m.func_type(i as u32)),
+                funcref: r,
+                kind: FuncKind::Wasm,
+            })?;
+            funcs.push(f.index);
+        }
+        for (i, &f) in funcs.iter().take(num_imported).enumerate() {
+            self.funcref_map
+                .insert(&funcrefs[i] as *const VmFuncRef as usize, f);
         }
 
         let global_ptrs: Vec<*mut u128> = globals
@@ -401,13 +513,20 @@ impl StoreInner {
         if let Some(&t0) = self.instances[index as usize].tables.first() {
             self.refresh_table(t0);
         }
-        self.apply_segments(index, &decoded)?;
+        self.apply_segments(index, &decoded, mark.tables, escaped)?;
         Ok((index, start))
     }
 
     /// Applies active element and data segments in order, and drops active
-    /// and declared segments.
-    fn apply_segments(&mut self, index: u32, decoded: &decode::Module<'_>) -> Result<()> {
+    /// and declared segments. Sets `escaped` when a segment writes into a
+    /// table created before the instance (below `own_tables`).
+    fn apply_segments(
+        &mut self,
+        index: u32,
+        decoded: &decode::Module<'_>,
+        own_tables: usize,
+        escaped: &mut bool,
+    ) -> Result<()> {
         for (i, seg) in decoded.elements.iter().enumerate() {
             match &seg.kind {
                 ElementKind::Active { table, offset } => {
@@ -450,6 +569,9 @@ impl StoreInner {
                         .get_mut(start as usize..end)
                         .ok_or_else(|| Error::from_trap(TrapCode::TableOutOfBounds))?;
                     dst.copy_from_slice(&items);
+                    if (t as usize) < own_tables && !items.is_empty() {
+                        *escaped = true;
+                    }
                     self.instances[index as usize].dropped_elems[i] = true;
                 }
                 ElementKind::Declared => self.instances[index as usize].dropped_elems[i] = true,

@@ -58,7 +58,14 @@ pub trait ResourceLimiter {
     /// is 0 when it is being created); like [`memory_growing`](Self::memory_growing).
     fn table_growing(&mut self, current: u32, desired: u32, maximum: Option<u32>) -> Result<bool>;
 
-    /// The most instances the store may hold.
+    /// A memory of `bytes` the limiter allowed is gone: the instantiation
+    /// that created it failed and was undone. The default does nothing.
+    fn memory_released(&mut self, bytes: usize) {
+        let _ = bytes;
+    }
+
+    /// The most instances the store may hold (instantiations that failed
+    /// do not count).
     fn instances(&self) -> usize {
         usize::MAX
     }
@@ -199,6 +206,10 @@ impl ResourceLimiter for StoreLimits {
         _maximum: Option<u32>,
     ) -> Result<bool> {
         Ok(self.table_elements.is_none_or(|max| desired <= max))
+    }
+
+    fn memory_released(&mut self, bytes: usize) {
+        self.total_memory = self.total_memory.saturating_sub(bytes as u64);
     }
 
     fn instances(&self) -> usize {

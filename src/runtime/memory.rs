@@ -2,6 +2,10 @@
 //!
 //! A memory is a `Vec<u8>` of exactly its size ([`LinearBytes`]), or with
 //! guard regions an 8 GiB reservation of which its size is accessible.
+//! Either way its initial pages are not written when it is created: the
+//! `Vec` comes zeroed from the allocator (`alloc_zeroed`, lazy where the
+//! allocator maps fresh pages, see [`zeroed_vec`]), the reservation from the
+//! kernel.
 //! Growing may move a `Vec`; the runtime then updates `memory_base`/`memory_len` of every instance whose
 //! memory 0 it is (generated code reloads them after every exit). Memories
 //! are limited to 65536 pages (4 GiB), to their declared maximum, and by
@@ -41,12 +45,7 @@ impl LinearBytes {
             return crate::host::guard::GuardedRegion::new(len).map(LinearBytes::Guarded);
         }
         let _ = guarded;
-        let mut bytes = Vec::new();
-        bytes
-            .try_reserve_exact(len)
-            .map_err(|_| Error::runtime("out of memory allocating a linear memory"))?;
-        bytes.resize(len, 0);
-        Ok(LinearBytes::Heap(bytes))
+        Ok(LinearBytes::Heap(zeroed_vec(len)?))
     }
 
     /// Grows to `new_len` zero-extended bytes.
@@ -63,6 +62,29 @@ impl LinearBytes {
             LinearBytes::Guarded(region) => region.grow(new_len),
         }
     }
+}
+
+/// `len` zero bytes from the allocator's `alloc_zeroed`, not written here:
+/// an allocator that hands out fresh pages for a large block knows they are
+/// zero and commits them only when touched (the `std` allocator's `calloc`
+/// maps anonymous memory, which the kernel commits page by page on first
+/// use), so creating a large memory costs neither time nor physical memory
+/// up front. A `no_std` allocator's `alloc_zeroed` may or may not be lazy:
+/// the default implementation writes the zeros.
+fn zeroed_vec(len: usize) -> Result<Vec<u8>> {
+    if len == 0 {
+        return Ok(Vec::new());
+    }
+    let oom = || Error::runtime("out of memory allocating a linear memory");
+    let layout = core::alloc::Layout::array::<u8>(len).map_err(|_| oom())?;
+    // SAFETY: `layout` has a non-zero size.
+    let ptr = unsafe { alloc::alloc::alloc_zeroed(layout) };
+    if ptr.is_null() {
+        return Err(oom());
+    }
+    // SAFETY: `ptr` was allocated by the global allocator with the layout
+    // of `len` bytes (alignment 1, capacity `len`), all initialized (zero).
+    Ok(unsafe { Vec::from_raw_parts(ptr, len, len) })
 }
 
 impl core::ops::Deref for LinearBytes {

@@ -24,6 +24,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 use core::ops::Range;
+use hashbrown::HashMap;
 
 /// The type of an import or export.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -167,8 +168,9 @@ pub(crate) struct ModuleInner {
     /// Number of imported functions.
     pub num_imported_funcs: u32,
     pub types: Vec<FuncType>,
-    /// Engine-wide id of each type index.
-    pub type_ids: Box<[u32]>,
+    /// Engine-wide id of each type index, registered while the module
+    /// lives.
+    pub type_ids: super::engine::TypeIds,
     /// Type index of every function, imports first.
     pub func_types: Vec<u32>,
     pub tables: Vec<TableType>,
@@ -176,6 +178,9 @@ pub(crate) struct ModuleInner {
     pub globals: Vec<GlobalType>,
     pub imports: Vec<ModuleImport>,
     pub exports: Vec<ModuleExport>,
+    /// Position of each export in `exports` by name (names are unique), so
+    /// that looking all of a module's exports up is linear.
+    pub export_index: HashMap<String, u32>,
     /// Where each data segment's bytes lie in `bytes`.
     pub data_segments: Box<[Range<usize>]>,
     /// Each element segment's items.
@@ -284,11 +289,7 @@ impl Module {
         let bytes = bytes.as_ref();
         let module = decode::Module::decode(bytes)?;
         let info = validate_module(&module)?;
-        let type_ids = module
-            .types
-            .iter()
-            .map(|t| engine.type_id(t))
-            .collect::<Box<[u32]>>();
+        let type_ids = engine.register_types(&module.types);
         let spare = core::mem::take(&mut *engine.inner.spare_code.lock());
         let mut compiled = compile_module_into(
             &module,
@@ -384,6 +385,12 @@ impl Module {
                 index: e.index,
             })
             .collect();
+        let export_index = module
+            .exports
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.name.to_string(), i as u32))
+            .collect();
         let types = module.types.clone();
         let func_names = module
             .names
@@ -436,6 +443,7 @@ impl Module {
                 globals,
                 imports,
                 exports,
+                export_index,
                 data_segments,
                 elem_segments,
             }),
@@ -471,15 +479,18 @@ impl Module {
 
     /// The type of export `name`.
     pub fn get_export(&self, name: &str) -> Option<ExternType> {
-        self.inner
-            .exports
-            .iter()
-            .find(|e| e.name == name)
-            .map(|e| self.inner.extern_type(e.kind, e.index))
+        let e = self.inner.export(name)?;
+        Some(self.inner.extern_type(e.kind, e.index))
     }
 }
 
 impl ModuleInner {
+    /// The export called `name`, and its position among the exports.
+    pub(crate) fn export(&self, name: &str) -> Option<&ModuleExport> {
+        let &i = self.export_index.get(name)?;
+        self.exports.get(i as usize).filter(|e| e.name == name)
+    }
+
     /// The type of function `index` (imports first).
     pub(crate) fn func_type(&self, index: u32) -> FuncType {
         self.func_types

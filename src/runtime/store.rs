@@ -88,6 +88,18 @@ pub(crate) struct InstanceData {
     pub dropped_data: Vec<bool>,
 }
 
+impl InstanceData {
+    /// The export called `name`, found through the module's name index
+    /// (the instance's exports are the module's, in the same order).
+    pub(crate) fn export(&self, name: &str) -> Option<Extern> {
+        let &i = self._module.inner.export_index.get(name)?;
+        self.exports
+            .get(i as usize)
+            .filter(|(n, _)| n == name)
+            .map(|(_, e)| *e)
+    }
+}
+
 /// The part of a store that does not depend on the embedder's data type.
 pub(crate) struct StoreInner {
     pub id: u64,
@@ -118,6 +130,18 @@ pub(crate) struct StoreInner {
     pub paused: Option<super::exec::Paused>,
     /// Source of the tokens that name paused calls.
     pub next_pause: u64,
+    /// Instances whose instantiation failed but which stay in `instances`
+    /// (see `StoreInner::instantiate`): not counted against the limit.
+    pub failed_instances: usize,
+    /// The engine type id of each host function, registered with the
+    /// engine while the store lives (see `TypeRegistry`).
+    pub host_types: Vec<u32>,
+}
+
+impl Drop for StoreInner {
+    fn drop(&mut self) {
+        self.engine.release_types(&self.host_types);
+    }
 }
 
 // SAFETY: the raw pointers in a store (contexts, function references, cells,
@@ -192,6 +216,8 @@ impl StoreInner {
             interrupt,
             paused: None,
             next_pause: 0,
+            failed_instances: 0,
+            host_types: Vec::new(),
         }
     }
 
@@ -605,11 +631,7 @@ impl<T> Caller<'_, T> {
     /// or when there is no such export).
     pub fn get_export(&mut self, name: &str) -> Option<Extern> {
         let instance = self.store.inner.instances.get(self.instance()? as usize)?;
-        instance
-            .exports
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, e)| *e)
+        instance.export(name)
     }
 }
 

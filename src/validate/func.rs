@@ -586,6 +586,12 @@ impl FuncValidator {
                 self.pop(I32)?;
                 let default = self.frame_at(targets.default())?;
                 let default_types = self.label_types(cx, &default);
+                // The check of a target whose label types equal the
+                // default's (made by `pop_all` below) or the last checked
+                // target's would repeat a check with the same outcome: a
+                // table of millions of targets carrying a thousand values
+                // each would cost billions of steps.
+                let mut last_checked: Option<&[ValType]> = None;
                 for depth in targets.targets() {
                     let frame = self.frame_at(depth)?;
                     let types = self.label_types(cx, &frame);
@@ -594,6 +600,13 @@ impl FuncValidator {
                             .err("type mismatch")
                             .with_detail("br_table targets have different arities"));
                     }
+                    // Targets at one depth share the slice: compared by
+                    // address first.
+                    let same = |a: &[ValType], b: &[ValType]| core::ptr::eq(a, b) || a == b;
+                    if same(types, default_types) || last_checked.is_some_and(|l| same(l, types)) {
+                        continue;
+                    }
+                    last_checked = Some(types);
                     // Check without consuming: pop, then push back what was popped.
                     self.scratch.clear();
                     for &t in types.iter().rev() {
