@@ -533,13 +533,7 @@ pub(crate) fn fd_read(
     count: u32,
     out: u32,
 ) -> FsResult<()> {
-    let limit = ctx.limits.max_io_bytes;
-    let f = ctx.file(fd, FD_READ)?;
-    let (mut inline, mut heap) = ([(0, 0); IOVECS_INLINE], Vec::new());
-    let iovs = mem.iovecs(iovs, count, &mut inline, &mut heap)?;
-    mem.check(out, 4, 4)?;
-    let n = read_iovecs(&mut *f.file, mem, iovs, None, limit)?;
-    mem.write_size(out, n)
+    transfer(ctx, mem, Transfer::Read, fd, iovs, count, None, out)
 }
 
 pub(crate) fn fd_pread(
@@ -551,16 +545,7 @@ pub(crate) fn fd_pread(
     offset: u64,
     out: u32,
 ) -> FsResult<()> {
-    let limit = ctx.limits.max_io_bytes;
-    let f = ctx.file(fd, FD_READ | FD_SEEK)?;
-    let (mut inline, mut heap) = ([(0, 0); IOVECS_INLINE], Vec::new());
-    let iovs = mem.iovecs(iovs, count, &mut inline, &mut heap)?;
-    mem.check(out, 4, 4)?;
-    if offset > i64::MAX as u64 {
-        return Err(Errno::Inval);
-    }
-    let n = read_iovecs(&mut *f.file, mem, iovs, Some(offset), limit)?;
-    mem.write_size(out, n)
+    transfer(ctx, mem, Transfer::Read, fd, iovs, count, Some(offset), out)
 }
 
 pub(crate) fn fd_write(
@@ -571,13 +556,7 @@ pub(crate) fn fd_write(
     count: u32,
     out: u32,
 ) -> FsResult<()> {
-    let limit = ctx.limits.max_io_bytes;
-    let f = ctx.file(fd, FD_WRITE)?;
-    let (mut inline, mut heap) = ([(0, 0); IOVECS_INLINE], Vec::new());
-    let iovs = mem.iovecs(iovs, count, &mut inline, &mut heap)?;
-    mem.check(out, 4, 4)?;
-    let n = write_iovecs(&mut *f.file, mem, iovs, None, limit)?;
-    mem.write_size(out, n)
+    transfer(ctx, mem, Transfer::Write, fd, iovs, count, None, out)
 }
 
 pub(crate) fn fd_pwrite(
@@ -589,15 +568,56 @@ pub(crate) fn fd_pwrite(
     offset: u64,
     out: u32,
 ) -> FsResult<()> {
+    transfer(
+        ctx,
+        mem,
+        Transfer::Write,
+        fd,
+        iovs,
+        count,
+        Some(offset),
+        out,
+    )
+}
+
+/// Which way [`transfer`] moves bytes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Transfer {
+    Read,
+    Write,
+}
+
+/// `fd_read`, `fd_pread` (with an `offset`), `fd_write` and `fd_pwrite`:
+/// checks the descriptor's rights, the iovec list and the result pointer,
+/// then the offset, before moving any byte, and stores the count moved.
+#[allow(clippy::too_many_arguments)]
+fn transfer(
+    ctx: &mut WasiCtx,
+    mem: &mut Mem<'_>,
+    way: Transfer,
+    fd: u32,
+    iovs: u32,
+    count: u32,
+    offset: Option<u64>,
+    out: u32,
+) -> FsResult<()> {
     let limit = ctx.limits.max_io_bytes;
-    let f = ctx.file(fd, FD_WRITE | FD_SEEK)?;
+    let right = match way {
+        Transfer::Read => FD_READ,
+        Transfer::Write => FD_WRITE,
+    };
+    let seek = if offset.is_some() { FD_SEEK } else { 0 };
+    let f = ctx.file(fd, right | seek)?;
     let (mut inline, mut heap) = ([(0, 0); IOVECS_INLINE], Vec::new());
     let iovs = mem.iovecs(iovs, count, &mut inline, &mut heap)?;
     mem.check(out, 4, 4)?;
-    if offset > i64::MAX as u64 {
+    if offset.is_some_and(|o| o > i64::MAX as u64) {
         return Err(Errno::Inval);
     }
-    let n = write_iovecs(&mut *f.file, mem, iovs, Some(offset), limit)?;
+    let n = match way {
+        Transfer::Read => read_iovecs(&mut *f.file, mem, iovs, offset, limit)?,
+        Transfer::Write => write_iovecs(&mut *f.file, mem, iovs, offset, limit)?,
+    };
     mem.write_size(out, n)
 }
 
