@@ -30,8 +30,10 @@
 //! [`validate`](mod@validate) the type checker, [`asm`] the x86-64
 //! assembler, [`compile`] the single-pass compiler, [`abi`] the contract
 //! between generated code and the runtime, [`runtime`] the engine, stores and
-//! instances, [`code_memory`] the executable-memory abstraction, and (with
-//! the `std` feature) `host` the Linux adapter.
+//! instances, [`code_memory`] the executable-memory abstraction, [`wasi`]
+//! WASI preview1 over traits the embedder implements, and (with the `std`
+//! feature) `host` the Linux adapter, the real filesystem for WASI among
+//! it.
 //!
 //! Generated code never calls Rust: it leaves with an exit code (host call,
 //! memory growth, trap, ...) and the runtime's loop resumes it on the
