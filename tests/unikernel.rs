@@ -21,6 +21,11 @@
 //! The expected values below are computed independently of wasmkern (by
 //! hand, or with Python's IEEE doubles for the float sum), never read back
 //! from a run.
+//!
+//! `wasi_hello_wasm_matches_c` rebuilds the kernel's C WASI program with
+//! clang and wasi-libc (Debian: clang lld wasi-libc
+//! libclang-rt-14-dev-wasm32) and compares it with the committed binary;
+//! the kernel's own build never needs clang.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -54,7 +59,19 @@ const EXPECTED_LINES: &[&str] = &[
     "printed by the host = hello from wasm, through a host call ok",
     "out_of_bounds() trapped: …",
     "fib(10) after the trap = 55 ok",
-    "checks: 9 right, 0 wrong",
+    // The C program (wasm/wasi_hello.c) over WASI; its input is
+    // wasm/message.txt: 3 lines of 44, 48 and 52 bytes (counted by hand,
+    // newlines included), whose numbers 17 + 20 + 5 make its exit status.
+    "wasi program compiled",
+    "hello from C, through WASI fd_write",
+    "read 144 bytes, 3 lines from /data/message.txt:",
+    "> wasmkern runs this C program on bare metal.",
+    "> It read this file from an in-memory filesystem.",
+    "> The numbers 17, 20 and 5 add up to its exit status.",
+    "stderr: clock_gettime ok, getentropy ok",
+    "exiting with the sum of its numbers: 42",
+    "wasi program exit status = 42 ok",
+    "checks: 10 right, 0 wrong",
     "ALL CHECKS PASSED",
 ];
 
@@ -287,6 +304,76 @@ fn guest_wasm_matches_wat() {
         committed == assembled,
         "examples/unikernel/wasm/guest.wasm is not guest.wat assembled; regenerate it with \
          WASMKERN_BLESS=1 cargo test --release --test unikernel guest_wasm"
+    );
+}
+
+/// The clang major version the committed `wasi_hello.wasm` was built with;
+/// another version compiles the same source to other bytes.
+const WASI_HELLO_CLANG: &str = "clang version 14.";
+
+/// The committed `wasi_hello.wasm` is `wasi_hello.c` built with the
+/// command in its header comment (clang 14 and wasi-libc). Without clang
+/// or the sysroot the test says it did not run (and fails under CI); with
+/// another clang version it says it could not compare. After editing the
+/// source, rebuild the binary with
+/// `WASMKERN_BLESS=1 cargo test --release --test unikernel wasi_hello`.
+#[test]
+fn wasi_hello_wasm_matches_c() {
+    let dir = unikernel_dir().join("wasm");
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wasi_hello.wasm");
+    let built = Command::new("clang")
+        .args([
+            "--target=wasm32-wasi",
+            "--sysroot=/usr",
+            "-O2",
+            "-Wl,--strip-all",
+        ])
+        .arg(dir.join("wasi_hello.c"))
+        .arg("-o")
+        .arg(&out)
+        .output();
+    let not_run = |what: &str| {
+        let msg = format!("wasi_hello_wasm_matches_c did NOT run: {what}");
+        assert!(!in_ci(), "CI=true and {msg}");
+        say(&msg);
+    };
+    match built {
+        Err(e) => return not_run(&format!("clang could not be run ({e})")),
+        Ok(o) if !o.status.success() => {
+            let err = String::from_utf8_lossy(&o.stderr);
+            if err.contains("stdio.h") || err.contains("unable to find library") {
+                return not_run(
+                    "the wasi-libc sysroot is missing \
+                     (Debian: clang lld wasi-libc libclang-rt-14-dev-wasm32)",
+                );
+            }
+            panic!("clang failed on wasi_hello.c:\n{err}");
+        }
+        Ok(_) => {}
+    }
+    let wasm_path = dir.join("wasi_hello.wasm");
+    let built = std::fs::read(&out).expect("reading the built wasi_hello.wasm");
+    if std::env::var_os("WASMKERN_BLESS").is_some() {
+        std::fs::write(&wasm_path, &built).expect("writing wasi_hello.wasm");
+    }
+    let committed = std::fs::read(&wasm_path).expect("reading wasi_hello.wasm");
+    if committed == built {
+        return;
+    }
+    let version = Command::new("clang")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    if !version.contains(WASI_HELLO_CLANG) {
+        return not_run(&format!(
+            "this clang is not the one the binary was built with ({WASI_HELLO_CLANG}x); \
+             it builds other bytes"
+        ));
+    }
+    panic!(
+        "examples/unikernel/wasm/wasi_hello.wasm is not wasi_hello.c built; rebuild it with \
+         WASMKERN_BLESS=1 cargo test --release --test unikernel wasi_hello"
     );
 }
 

@@ -1,6 +1,7 @@
 //! The WebAssembly part: compiles the embedded guest (`wasm/guest.wat`)
 //! with wasmkern into a static code region, runs each export and checks
-//! its result against a value computed without wasmkern.
+//! its result against a value computed without wasmkern, then runs the C
+//! WASI program of [`crate::wasi`] with the same engine.
 
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -16,7 +17,7 @@ use crate::{sprint, sprintln};
 static GUEST_WASM: &[u8] = include_bytes!("../wasm/guest.wasm");
 
 /// Size of the region compiled code is written to.
-const CODE_SIZE: usize = 4 << 20;
+pub const CODE_SIZE: usize = 4 << 20;
 
 /// The code region, in `.bss`: identity-mapped by the boot page tables,
 /// writable and executable (they never set NX).
@@ -32,13 +33,13 @@ struct Host {
 
 /// Counts the checks and remembers whether one failed.
 #[derive(Default)]
-struct Checks {
+pub struct Checks {
     passed: u32,
     failed: u32,
 }
 
 impl Checks {
-    fn check<T: PartialEq + Display>(&mut self, what: &str, got: T, want: T) {
+    pub fn check<T: PartialEq + Display>(&mut self, what: &str, got: T, want: T) {
         if got == want {
             self.passed += 1;
             sprintln!("{what} = {got} ok");
@@ -48,7 +49,7 @@ impl Checks {
         }
     }
 
-    fn fail(&mut self, what: &str, error: impl Display) {
+    pub fn fail(&mut self, what: &str, error: impl Display) {
         self.failed += 1;
         sprintln!("{what} failed: {error}");
     }
@@ -180,6 +181,11 @@ fn run_checks(checks: &mut Checks) -> Result<(), wasmkern::Error> {
     match fib.call(&mut store, (10,)) {
         Ok(n) => checks.check("fib(10) after the trap", n, 55),
         Err(e) => checks.fail("fib(10) after the trap", e),
+    }
+
+    // A C program, through WASI, on the same engine and code region.
+    if let Err(e) = crate::wasi::run(&engine, &memory, checks) {
+        checks.fail("running the wasi program", e);
     }
     Ok(())
 }

@@ -3,7 +3,8 @@
 //! QEMU boots it with `-kernel` (the PVH entry, see [`boot`]); it sets up
 //! the serial port, an exception table, a heap and a code region, compiles
 //! the embedded guest module with wasmkern and runs its exports, checking
-//! every result. It ends QEMU through `isa-debug-exit` with a status that
+//! every result, then runs a C program built with wasi-libc through
+//! wasmkern's WASI (see [`wasi`]). It ends QEMU through `isa-debug-exit` with a status that
 //! says whether every check passed (see [`exit`]).
 #![no_std]
 #![no_main]
@@ -16,6 +17,7 @@ mod guest;
 mod interrupts;
 mod port;
 mod serial;
+mod wasi;
 
 use core::panic::PanicInfo;
 

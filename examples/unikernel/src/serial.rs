@@ -40,14 +40,20 @@ fn write_byte(byte: u8) {
     }
 }
 
+/// Sends `bytes` as they are, except that each `\n` goes out as `\r\n`
+/// (a terminal's new line). Bytes need not be UTF-8.
+pub fn write_bytes(bytes: &[u8]) {
+    for &byte in bytes {
+        if byte == b'\n' {
+            write_byte(b'\r');
+        }
+        write_byte(byte);
+    }
+}
+
 impl fmt::Write for Serial {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        for byte in s.bytes() {
-            if byte == b'\n' {
-                write_byte(b'\r');
-            }
-            write_byte(byte);
-        }
+        write_bytes(s.as_bytes());
         Ok(())
     }
 }
