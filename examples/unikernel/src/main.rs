@@ -4,8 +4,8 @@
 //! the serial port, an exception table, a heap and a code region, compiles
 //! the embedded guest module with wasmkern and runs its exports, checking
 //! every result, then runs a C program built with wasi-libc through
-//! wasmkern's WASI (see [`wasi`]). It ends QEMU through `isa-debug-exit` with a status that
-//! says whether every check passed (see [`exit`]).
+//! wasmkern's WASI (see [`wasi`]). It ends QEMU through `isa-debug-exit`
+//! with a status that says whether every check passed (see [`exit`](mod@exit)).
 #![no_std]
 #![no_main]
 
