@@ -3,11 +3,12 @@
 //! (which CI runs). Each panics on a finding, with the module as WAT.
 //!
 //! The including crate declares `common` (`fuzz/common.rs`) and `oracle`
-//! (`tests/differential/oracle.rs`) next to this module.
+//! (`tests/differential/oracle.rs`) next to this module, and may set a
+//! [`REFEREE`] for `differential`.
 #![allow(dead_code)]
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use super::{common, oracle};
 
@@ -67,6 +68,15 @@ pub fn compile(data: &[u8]) {
 /// The `differential` counts so far: inputs run, and the oracle's stats.
 pub static DIFFERENTIAL: Mutex<Option<(u64, oracle::Stats)>> = Mutex::new(None);
 
+/// A third engine that decides a disagreement: `true` when it did what
+/// wasmkern did and not what wasmi did, so wasmi is the one wrong. Without
+/// one (the libFuzzer binaries) every disagreement is a finding;
+/// `tests/fuzz_smoke.rs` sets V8's (`tests/differential/v8.rs`).
+pub static REFEREE: OnceLock<fn(&[u8], &oracle::Disagreement) -> bool> = OnceLock::new();
+
+/// Disagreements [`REFEREE`] decided as wasmi bugs.
+pub static WASMI_BUGS: AtomicU64 = AtomicU64::new(0);
+
 /// `differential`: 8 bytes of argument seed, one byte of options (bit 0:
 /// wasm-smith's `ensure_termination`; bit 1: SIMD), then the bytes
 /// wasm-smith builds the module from (with host imports). wasmkern and
@@ -84,6 +94,14 @@ pub fn differential(data: &[u8]) {
     };
     let mut stats = oracle::Stats::default();
     if let Err(e) = oracle::check(&bytes, arg_seed, &mut stats) {
+        if REFEREE
+            .get()
+            .is_some_and(|wasmi_is_wrong| wasmi_is_wrong(&bytes, &e))
+        {
+            WASMI_BUGS.fetch_add(1, Ordering::Relaxed);
+            eprintln!("differential: V8 sides with wasmkern, a wasmi bug: {e}");
+            return;
+        }
         panic!("wasmkern and wasmi disagree: {e}\n{}", oracle::wat(&bytes));
     }
     let mut total = DIFFERENTIAL.lock().unwrap_or_else(|p| p.into_inner());

@@ -23,6 +23,8 @@ mod common;
 mod oracle;
 #[path = "../fuzz/targets.rs"]
 mod targets;
+#[path = "differential/v8.rs"]
+mod v8;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
@@ -147,13 +149,26 @@ fn compile() {
     );
 }
 
+/// wasmi is a weak oracle (`tests/differential.rs`): a disagreement in
+/// which V8 does what wasmkern did is counted as a wasmi bug, and at most
+/// one module in [`MAX_WASMI_BUGS_PER`] may be one.
 #[test]
 fn differential() {
+    const MAX_WASMI_BUGS_PER: u64 = 1000;
+    let _ = targets::REFEREE
+        .set(|bytes, disagreement| matches!(v8::decide(bytes, disagreement), v8::Verdict::Kern));
     smoke("differential", targets::differential);
+    let bugs = targets::WASMI_BUGS.load(std::sync::atomic::Ordering::Relaxed);
     if let Some((runs, stats)) = &*targets::DIFFERENTIAL
         .lock()
         .unwrap_or_else(|p| p.into_inner())
     {
-        println!("fuzz smoke differential: {runs} modules: {stats}");
+        println!(
+            "fuzz smoke differential: {runs} modules: {stats}; {bugs} wasmi bugs decided by V8"
+        );
+        assert!(
+            bugs * MAX_WASMI_BUGS_PER <= *runs,
+            "{bugs} wasmi bugs in {runs} modules: more than one in {MAX_WASMI_BUGS_PER}"
+        );
     }
 }

@@ -811,6 +811,21 @@ impl Pair {
         }
     }
 
+    /// The first difference after a step: of the host logs since the last
+    /// step, then of the exported state. On a difference the step's host
+    /// calls stay unlogged, so [`Self::observations`] lists them (as the
+    /// third engine's replay does).
+    fn difference(&mut self, stats: &mut Stats) -> Option<String> {
+        let step_start = self.logged;
+        let difference = self
+            .log_difference(stats)
+            .or_else(|| self.state_difference(stats));
+        if difference.is_some() {
+            self.logged = step_start;
+        }
+        difference
+    }
+
     /// The first difference of the host logs since the last comparison.
     fn log_difference(&mut self, stats: &mut Stats) -> Option<String> {
         let kern = self.kern.data().lock().unwrap_or_else(|e| e.into_inner());
@@ -1225,10 +1240,7 @@ fn instantiate(
         wasmi_funcs,
         logged: 0,
     };
-    let difference = pair
-        .log_difference(stats)
-        .or_else(|| pair.state_difference(stats));
-    if let Some(d) = difference {
+    if let Some(d) = pair.difference(stats) {
         let ok = Outcome::Values(Vec::new());
         let (kern, wasmi) = pair.observations(&ok, &ok);
         return Err(Disagreement {
@@ -1307,10 +1319,7 @@ pub fn check(bytes: &[u8], arg_seed: u64, stats: &mut Stats) -> Result<(), Disag
             match call_both(&mut pair, kfunc, wfunc, &args) {
                 Ok(ours) => {
                     stats.calls += 1;
-                    let difference = pair
-                        .log_difference(stats)
-                        .or_else(|| pair.state_difference(stats));
-                    if let Some(d) = difference {
+                    if let Some(d) = pair.difference(stats) {
                         let (kern, wasmi) = pair.observations(&ours, &ours);
                         return Err(Disagreement {
                             what: format!("after {call} ({ours:?}): {d}"),
