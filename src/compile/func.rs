@@ -1529,11 +1529,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             self.checked_ends = [0; 16];
             // Loop headers start a 32-byte block (the instruction fetch
             // window): a small loop then spans as few as its size allows
-            // (NOP padding, run once per entry). Against 16-byte
-            // alignment, sieve ran 15% and matmul 11% faster with guard
-            // regions; 64-byte alignment also sped up sieve with checks
-            // but made interp with guard regions slower in some runs
-            // (165 to 266 ms). The clang program's code grew 1.4%.
+            // (NOP padding, run once per entry). 32 rather than 16 or 64:
+            // the measurements behind the choice are in the commit that
+            // made it (87f8989) and `benches/results.md`.
             self.a.align(32);
             self.a.bind(label);
             self.fuel_segment();

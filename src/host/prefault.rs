@@ -2,10 +2,9 @@
 //!
 //! The compiler writes a module's machine code into one buffer of a few
 //! megabytes. Fresh from the allocator, its pages are not yet mapped, and
-//! the first write to each 4 KiB takes a page fault: for the 1 MB clang
-//! program, about 610 faults and 0.9 ms of a 24 ms first compilation on the
-//! machine of `benches/`. `MADV_POPULATE_WRITE` (Linux 5.14) maps them all
-//! in one system call. On older kernels the call fails and the pages fault
+//! the first write to each 4 KiB takes a page fault, hundreds of them for
+//! a large module's first compilation. `MADV_POPULATE_WRITE` (Linux 5.14)
+//! maps them all in one system call. On older kernels the call fails and the pages fault
 //! as before.
 
 use core::mem::MaybeUninit;

@@ -473,7 +473,8 @@ impl FuncValidator {
     /// Checks one instruction. Inlined into the loop with the decoder, so
     /// that the compiler merges the decoder's `match` on the opcode with
     /// this one on the `Operator`: one indirect jump per instruction
-    /// instead of two (validation went from 185 to 280 MB/s).
+    /// instead of two (the throughput this gives is in
+    /// `benches/results.md`).
     #[inline(always)]
     fn operator(&mut self, cx: &Context<'_, '_>, op: &Operator<'_>, _r: &Reader<'_>) -> Result<()> {
         if let Some(sig) = signature(op) {
