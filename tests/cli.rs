@@ -9,46 +9,12 @@
 //! The binary is built in this test's profile with `cargo build --example
 //! wasmkern` and found next to the test executable.
 
-use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
+mod cli_binary;
 
-/// Builds the CLI once in this test's profile and returns its path.
-fn cli() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("test executable path");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("test executable in target/<profile>/deps")
-            .to_path_buf();
-        let profile = profile_dir
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("debug")
-            .to_string();
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--quiet", "--example", "wasmkern"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
-        match profile.as_str() {
-            "debug" => {}
-            "release" => {
-                cmd.arg("--release");
-            }
-            other => {
-                cmd.args(["--profile", other]);
-            }
-        }
-        assert!(
-            cmd.status().expect("running cargo").success(),
-            "cargo build --example wasmkern failed"
-        );
-        profile_dir.join("examples").join("wasmkern")
-    })
-}
+use cli_binary::cli;
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
 
 /// A fresh directory under the system's temporary directory, removed on
 /// drop.

@@ -23,6 +23,9 @@
 //! `WASI_TESTSUITE_FILTER=name` runs only tests whose name contains `name`
 //! (the floor is then not checked).
 
+mod cli_binary;
+
+use cli_binary::cli;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
@@ -87,40 +90,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.0);
     }
-}
-
-/// Builds the CLI in this test's profile and returns its path.
-fn cli() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    // target/<profile>/deps/<test> -> target/<profile>
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test executable in target/<profile>/deps")
-        .to_path_buf();
-    let profile = profile_dir
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("debug")
-        .to_string();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--quiet", "--example", "wasmkern"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    match profile.as_str() {
-        "debug" => {}
-        "release" => {
-            cmd.arg("--release");
-        }
-        other => {
-            cmd.args(["--profile", other]);
-        }
-    }
-    let status = cmd.status().expect("running cargo to build the CLI");
-    assert!(status.success(), "cargo build --example wasmkern failed");
-    let bin = profile_dir.join("examples").join("wasmkern");
-    assert!(bin.is_file(), "{} not built", bin.display());
-    bin
 }
 
 /// Exit status (None on a timeout or a signal), stdout and stderr.
@@ -279,7 +248,7 @@ fn wasi_testsuite() {
     let bytes = base64(CONTROL_BASE64);
     assert_eq!(&bytes[..4], b"\0asm", "the control module decodes to wasm");
     fs::write(&control, bytes).expect("writing the control module");
-    let got = run(Command::new(&cli)
+    let got = run(Command::new(cli)
         .arg(&control)
         .args(["alpha", "beta"])
         .current_dir(&tmp.0));
@@ -316,7 +285,7 @@ fn wasi_testsuite() {
         let json = fs::read_to_string(wasm.with_extension("json")).ok();
         let spec = spec(json.as_deref(), &name);
         let tmp = TempDir::new(&name);
-        let mut cmd = Command::new(&cli);
+        let mut cmd = Command::new(cli);
         cmd.current_dir(&tmp.0).env_clear();
         if let Some(root) = &spec.root {
             let copy = tmp.0.join("root");
