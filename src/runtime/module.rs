@@ -28,6 +28,7 @@ use hashbrown::HashMap;
 
 /// The type of an import or export.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ExternType {
     /// A function.
     Func(FuncType),
@@ -158,10 +159,6 @@ pub(crate) struct ModuleInner {
     /// Guard-region mode: code ranges whose loads and stores may fault.
     pub fault_sites: Vec<crate::compile::FaultSite>,
     /// Code offset of the out-of-bounds trap stub.
-    #[cfg_attr(
-        not(feature = "std"),
-        expect(dead_code, reason = "guard regions need std")
-    )]
     pub out_of_bounds_stub: u32,
     /// Function names from the `name` section, sorted by index.
     pub func_names: Vec<(u32, String)>,
@@ -237,7 +234,6 @@ impl ModuleInner {
 
     /// Where a fault of the load or store at `pc` continues (the
     /// out-of-bounds trap stub), if `pc` is one of this module's.
-    #[cfg(feature = "std")]
     pub(crate) fn fault_landing(&self, pc: usize) -> Option<usize> {
         let (offset, _) = self.fault_site(pc)?;
         Some(pc - offset as usize + self.out_of_bounds_stub as usize)
@@ -297,6 +293,7 @@ impl Module {
             &type_ids,
             &engine.inner.cpu,
             &engine.inner.options,
+            engine.inner.platform,
             spare,
         )?;
         if compiled.code.len() > engine.inner.max_module_code_size {
