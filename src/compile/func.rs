@@ -491,6 +491,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         if memory_last.is_some() {
             saved_gprs |= 1 << MEMORY_LAST.enc();
         }
+        // `memory.copy` and `memory.fill` run the string instructions,
+        // which clobber `rsi` and `rdi`: callee-saved pin registers.
         if info.uses_bulk_memory {
             saved_gprs |= (1 << Gpr::Rsi.enc()) | (1 << Gpr::Rdi.enc());
         }

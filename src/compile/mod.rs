@@ -31,7 +31,7 @@ pub mod stubs;
 
 use crate::abi::{ExecContext, ExitCode, TrapCode};
 use crate::asm::x64::{Assembler, Code, CpuFeatures, Gpr, Mem, Size};
-use crate::decode::{GlobalType, ImportKind, Module, TableType};
+use crate::decode::{GlobalType, Module, TableType};
 use crate::error::{Error, ErrorKind, Result};
 use crate::platform::{Bare, Platform};
 use crate::validate::ModuleInfo;
@@ -54,10 +54,12 @@ const NUM_TRAPS: u32 = 11;
 /// What every function of a module needs to know about the module.
 pub(crate) struct Env<'m, 'a> {
     pub module: &'m Module<'a>,
-    /// Type index of every function, imports first.
-    pub func_types: Vec<u32>,
-    pub global_types: Vec<GlobalType>,
-    pub table_types: Vec<TableType>,
+    /// Type index of every function, imports first (the validator's
+    /// [`IndexSpaces`](crate::validate::IndexSpaces), as all the index
+    /// spaces here).
+    pub func_types: &'m [u32],
+    pub global_types: &'m [GlobalType],
+    pub table_types: &'m [TableType],
     pub type_ids: &'m [u32],
     pub num_imported_funcs: u32,
     pub cpu: CpuFeatures,
@@ -182,38 +184,22 @@ pub(crate) fn compile_module_into(
     platform: &dyn Platform,
     buffer: Vec<u8>,
 ) -> Result<CompiledModule> {
-    let mut env = Env {
+    let spaces = &info.spaces;
+    let env = Env {
         module,
-        func_types: Vec::with_capacity(module.num_funcs() as usize),
-        global_types: Vec::with_capacity(module.num_globals() as usize),
-        table_types: Vec::new(),
+        func_types: &spaces.funcs,
+        global_types: &spaces.globals,
+        table_types: &spaces.tables,
         type_ids,
         num_imported_funcs: module.num_imported_funcs,
         cpu: *cpu,
         options: *options,
         platform,
-        min_memory_bytes: 0,
+        min_memory_bytes: spaces
+            .memories
+            .first()
+            .map_or(0, |m| u64::from(m.limits.min) * 65_536),
     };
-    for import in &module.imports {
-        match import.kind {
-            ImportKind::Func(t) => env.func_types.push(t),
-            ImportKind::Global(g) => env.global_types.push(g),
-            ImportKind::Table(t) => env.table_types.push(t),
-            ImportKind::Memory(_) => {}
-        }
-    }
-    env.min_memory_bytes = module
-        .imports
-        .iter()
-        .find_map(|i| match i.kind {
-            ImportKind::Memory(m) => Some(m),
-            _ => None,
-        })
-        .or(module.memories.first().copied())
-        .map_or(0, |m| u64::from(m.limits.min) * 65_536);
-    env.func_types.extend_from_slice(&module.functions);
-    env.global_types.extend(module.globals.iter().map(|g| g.ty));
-    env.table_types.extend_from_slice(&module.tables);
 
     let (chunks, stubs) = compile_functions(&env, info, buffer)?;
     link(chunks, &stubs, module.code.len())

@@ -17,7 +17,7 @@ use crate::decode::{
     self, ElementItems, ExternKind, FuncType, GlobalType, ImportKind, MemoryType, TableType,
 };
 use crate::error::{Error, Result};
-use crate::validate::validate_module;
+use crate::validate::{IndexSpaces, validate_module};
 use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
@@ -332,10 +332,6 @@ impl Module {
                 "the compiler returned the wrong number of functions",
             ));
         }
-        let mut func_types = Vec::with_capacity(module.num_funcs() as usize);
-        let mut tables = Vec::new();
-        let mut memories = Vec::new();
-        let mut globals = Vec::new();
         let mut imports = Vec::with_capacity(module.imports.len());
         let type_of = |index: u32| -> Result<FuncType> {
             module
@@ -346,22 +342,10 @@ impl Module {
         };
         for import in &module.imports {
             let ty = match import.kind {
-                ImportKind::Func(t) => {
-                    func_types.push(t);
-                    ExternType::Func(type_of(t)?)
-                }
-                ImportKind::Table(t) => {
-                    tables.push(t);
-                    ExternType::Table(t)
-                }
-                ImportKind::Memory(m) => {
-                    memories.push(m);
-                    ExternType::Memory(m)
-                }
-                ImportKind::Global(g) => {
-                    globals.push(g);
-                    ExternType::Global(g)
-                }
+                ImportKind::Func(t) => ExternType::Func(type_of(t)?),
+                ImportKind::Table(t) => ExternType::Table(t),
+                ImportKind::Memory(m) => ExternType::Memory(m),
+                ImportKind::Global(g) => ExternType::Global(g),
             };
             imports.push(ModuleImport {
                 module: import.module.to_string(),
@@ -369,10 +353,13 @@ impl Module {
                 ty,
             });
         }
-        func_types.extend_from_slice(&module.functions);
-        tables.extend_from_slice(&module.tables);
-        memories.extend_from_slice(&module.memories);
-        globals.extend(module.globals.iter().map(|g| g.ty));
+        // The validator's index spaces are the module's.
+        let IndexSpaces {
+            funcs: func_types,
+            tables,
+            memories,
+            globals,
+        } = info.spaces;
         let exports = module
             .exports
             .iter()
