@@ -105,8 +105,8 @@ pub(crate) struct Local {
 /// prologue and restores them before it returns, and never uses the
 /// others. The exit stub saves all six, so exits preserve them too. This
 /// moves the cost of a call from every pinned local of the caller to the
-/// registers the callee uses: a loop calling a small function no longer
-/// stores and reloads its locals around each call.
+/// registers the callee uses: a loop calling a small function does not
+/// store and reload its locals around each call.
 pub(crate) const PIN_GPRS: [Gpr; 6] = [Gpr::Rbx, Gpr::R12, Gpr::R13, Gpr::Rsi, Gpr::Rdi, Gpr::R14];
 
 /// Holds memory 0's base in functions that access memory; reloaded after
@@ -175,9 +175,9 @@ const MERGE_GPR: Gpr = Gpr::Rax;
 const MERGE_XMM: Xmm = Xmm::Xmm0;
 
 /// The buffers of a [`FuncCompiler`], kept by a compiling thread from one
-/// function to the next: allocating them anew for each of a module's
-/// thousands of functions cost about 5% of compile time (and a kernel's
-/// simple allocator pays more per allocation than a libc one).
+/// function to the next, rather than allocated anew for each of a
+/// module's thousands of functions (a kernel's simple allocator pays more
+/// per allocation than a libc one).
 ///
 /// The assembler and the site lists are not emptied between functions:
 /// each function's code follows the previous one's in the same buffer, so
@@ -1940,8 +1940,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// memory base, the memory length) need not wait for the loads of the
     /// table element and its `vmctx`, and the caller's after the call not
     /// for the restore. Those chains of loads lie on the critical path of
-    /// every call through a table (sort through a comparator: -12% with
-    /// explicit checks, -12% with guard regions).
+    /// every call through a table.
     fn call_funcref_in_rax(&mut self) {
         self.set_r15_unless_equal(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, vmctx) as i32));
         self.a

@@ -12,8 +12,7 @@
 //! accesses of one size outweigh its least used register-pinned integer
 //! local keeps that size's bound in a register instead
 //! ([`super::func::MEMORY_LAST`]), reloaded with the memory base after
-//! every call and exit; its checks then load nothing (matmul -10%, interp
-//! -13% with checks).
+//! every call and exit; its checks then load nothing.
 //!
 //! In guard-region mode ([`super::CompileOptions::guard_region`]) there is
 //! no check: the effective address is at most 2^33 + 16 bytes past the

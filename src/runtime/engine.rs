@@ -268,8 +268,7 @@ pub(crate) struct EngineInner {
     types: spin::Mutex<TypeRegistry>,
     /// The code buffer of the last compilation, emptied, for the next one:
     /// its pages are mapped already, where a fresh buffer faults each in
-    /// again (about 15% of compiling a 1 MB module). At most
-    /// [`SPARE_CODE_MAX`] bytes are kept.
+    /// again. At most [`SPARE_CODE_MAX`] bytes are kept.
     pub(crate) spare_code: spin::Mutex<Vec<u8>>,
 }
 
