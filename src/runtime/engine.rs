@@ -450,9 +450,9 @@ impl Engine {
 
     /// The number of distinct function types registered with the engine:
     /// those of its live modules and of its stores' host functions. Not
-    /// part of the stable API; tests use it to check that dropping modules
-    /// releases their types.
-    #[doc(hidden)]
+    /// part of the stable API (feature `unstable-internals`); tests use it
+    /// to check that dropping modules releases their types.
+    #[cfg(feature = "unstable-internals")]
     pub fn registered_types(&self) -> usize {
         self.inner.types.lock().ids.len()
     }
