@@ -43,10 +43,10 @@ use super::dispatch::{Dispatch, TableJump, Watch};
 use super::stack::{ALLOCATABLE_GPRS, Loc, RegSet, SCRATCH, SCRATCH_XMM, SCRATCH2, Val, is_float};
 use super::{Env, SYM_EXIT, sym_trap};
 use crate::abi::{ExecContext, ExitCode, TrapCode, VmContext, VmFuncRef, VmTable, slot_offsets};
-use crate::abi::{REGISTER_ARGS, args_in_registers};
+use crate::abi::{LEAF_FRAME_MAX, REGISTER_ARGS, args_in_registers};
 use crate::asm::x64::{AluOp, Assembler, Cond, Gpr, Label, Mem, Scale, Size, SseOp, Xmm};
 use crate::decode::{BlockType, FuncType, FunctionBody, Operator, ValType, read_operator_inline};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::validate::{FuncInfo, LocalUse};
 use alloc::vec::Vec;
 use core::mem::offset_of;
@@ -105,8 +105,8 @@ pub(crate) struct Local {
 /// prologue and restores them before it returns, and never uses the
 /// others. The exit stub saves all six, so exits preserve them too. This
 /// moves the cost of a call from every pinned local of the caller to the
-/// registers the callee uses: a loop calling a small function no longer
-/// stores and reloads its locals around each call.
+/// registers the callee uses: a loop calling a small function does not
+/// store and reload its locals around each call.
 pub(crate) const PIN_GPRS: [Gpr; 6] = [Gpr::Rbx, Gpr::R12, Gpr::R13, Gpr::Rsi, Gpr::Rdi, Gpr::R14];
 
 /// Holds memory 0's base in functions that access memory; reloaded after
@@ -174,20 +174,14 @@ const MERGE_GPR: Gpr = Gpr::Rax;
 /// [`MERGE_GPR`] for an `f32`/`f64` result. Never a pin register.
 const MERGE_XMM: Xmm = Xmm::Xmm0;
 
-/// A function that calls nothing and whose frame is at most this big skips
-/// the stack-limit check in its prologue: its caller's check left at least
-/// the runtime's stack margin below, far more than this (the runtime
-/// asserts it), and a leaf adds no further frames.
-pub(crate) const LEAF_FRAME_MAX: u32 = 4096;
-
 /// Above this many values, a branch or return moves its values with a loop
 /// (see [`FuncCompiler::copy_homes`]) rather than one move per value.
 const MOVE_LOOP_MIN: usize = 16;
 
 /// The buffers of a [`FuncCompiler`], kept by a compiling thread from one
-/// function to the next: allocating them anew for each of a module's
-/// thousands of functions cost about 5% of compile time (and a kernel's
-/// simple allocator pays more per allocation than a libc one).
+/// function to the next, rather than allocated anew for each of a
+/// module's thousands of functions (a kernel's simple allocator pays more
+/// per allocation than a libc one).
 ///
 /// The assembler and the site lists are not emptied between functions:
 /// each function's code follows the previous one's in the same buffer, so
@@ -223,12 +217,9 @@ impl Scratch {
     /// buffers lives through the whole module, and growing one by doubling
     /// copies it each time and touches twice its memory. Machine code runs
     /// about 2.5 times the size of the wasm; compiled C has a call or trap
-    /// site about every 35 bytes of wasm. On `std`, the code buffer's
-    /// pages are mapped in at once ([`crate::host::prefault`]).
+    /// site about every 35 bytes of wasm.
     pub(crate) fn reserve(&mut self, wasm_bytes: usize) {
         self.a.reserve(wasm_bytes.saturating_mul(3) + 4096);
-        #[cfg(feature = "std")]
-        crate::host::prefault::prefault(self.a.spare_capacity());
         self.a.reserve_relocs(wasm_bytes / 32);
         self.sites.reserve(wasm_bytes / 32);
     }
@@ -245,7 +236,7 @@ impl Scratch {
         let code = self
             .a
             .finish()
-            .map_err(|e| Error::limit(0, "assembling a function failed").with_detail(e))?;
+            .map_err(|e| Error::internal("assembling a function failed").with_detail(e))?;
         Ok(super::Chunk {
             code,
             sites: self.sites,
@@ -509,6 +500,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         if memory_last.is_some() {
             saved_gprs |= 1 << MEMORY_LAST.enc();
         }
+        // `memory.copy` and `memory.fill` run the string instructions,
+        // which clobber `rsi` and `rdi`: callee-saved pin registers.
         if info.uses_bulk_memory {
             saved_gprs |= (1 << Gpr::Rsi.enc()) | (1 << Gpr::Rdi.enc());
         }
@@ -922,7 +915,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             + 16 * u64::from(self.save_max)
             + u64::from(self.max_call_area);
         let frame = i32::try_from(frame.next_multiple_of(16))
-            .map_err(|_| Error::limit(0, "function frame exceeds 2 GiB"))?;
+            .map_err(|_| Error::from_kind(ErrorKind::Limit, "function frame exceeds 2 GiB"))?;
         for at in self.frame_size_patches {
             self.a.patch_i32(at, frame);
         }
@@ -931,7 +924,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
         self.a
             .seal()
-            .map_err(|e| Error::limit(0, "assembling a function failed").with_detail(e))?;
+            .map_err(|e| Error::internal("assembling a function failed").with_detail(e))?;
         *scratch = Scratch {
             a: self.a,
             stack: self.stack,
@@ -2047,8 +2040,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// memory base, the memory length) need not wait for the loads of the
     /// table element and its `vmctx`, and the caller's after the call not
     /// for the restore. Those chains of loads lie on the critical path of
-    /// every call through a table (sort through a comparator: -12% with
-    /// explicit checks, -12% with guard regions).
+    /// every call through a table.
     fn call_funcref_in_rax(&mut self) {
         self.set_r15_unless_equal(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, vmctx) as i32));
         self.a
@@ -2427,10 +2419,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                     && !self.bulk_op(op)?
                     && !self.simd_op(op)?
                 {
-                    return Err(
-                        Error::limit(0, "operator not supported by the compiler yet")
-                            .with_detail(format_args!("{op:?}")),
-                    );
+                    return Err(Error::internal("operator not supported by the compiler")
+                        .with_detail(format_args!("{op:?}")));
                 }
             }
         }

@@ -12,13 +12,12 @@
 //! accesses of one size outweigh its least used register-pinned integer
 //! local keeps that size's bound in a register instead
 //! ([`super::func::MEMORY_LAST`]), reloaded with the memory base after
-//! every call and exit; its checks then load nothing (matmul -10%, interp
-//! -13% with checks).
+//! every call and exit; its checks then load nothing.
 //!
 //! In guard-region mode ([`super::CompileOptions::guard_region`]) there is
 //! no check: the effective address is at most 2^33 + 16 bytes past the
 //! memory base, everything past the memory's length up to
-//! [`super::GUARD_REGION_BYTES`] is inaccessible, and the runtime turns the
+//! [`crate::abi::GUARD_REGION_BYTES`] is inaccessible, and the runtime turns the
 //! fault into the same trap.
 
 use super::func::{FuncCompiler, memory_last_field, vmctx};
