@@ -67,6 +67,7 @@ pub use runtime::{
     ResumableCall, Store, StoreContextMut, StoreLimits, StoreLimitsBuilder, Table, TableType, Trap,
     TypedFunc, Val, ValType, WasmParams, WasmResults, WasmRet, WasmTy,
 };
+pub use validate::{Feature, Features};
 
 /// Decodes and validates a WebAssembly binary module.
 ///

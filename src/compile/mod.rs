@@ -22,6 +22,7 @@
 
 mod bulk;
 mod dispatch;
+mod features;
 mod func;
 pub(crate) use func::LEAF_FRAME_MAX;
 mod memory;
@@ -185,6 +186,7 @@ pub(crate) fn compile_module_into(
     options: &CompileOptions,
     buffer: Vec<u8>,
 ) -> Result<CompiledModule> {
+    features::check_lowered(module, info, options.guard_region)?;
     let mut env = Env {
         module,
         func_types: Vec::with_capacity(module.num_funcs() as usize),
@@ -212,7 +214,7 @@ pub(crate) fn compile_module_into(
             _ => None,
         })
         .or(module.memories.first().copied())
-        .map_or(0, |m| u64::from(m.limits.min) * 65_536);
+        .map_or(0, |m| m.limits.min.saturating_mul(m.page_size()));
     env.func_types.extend_from_slice(&module.functions);
     env.global_types.extend(module.globals.iter().map(|g| g.ty));
     env.table_types.extend_from_slice(&module.tables);

@@ -17,7 +17,7 @@ use crate::decode::{
     self, ElementItems, ExternKind, FuncType, GlobalType, ImportKind, MemoryType, TableType,
 };
 use crate::error::{Error, Result};
-use crate::validate::validate_module;
+use crate::validate::validate_module_with;
 use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
@@ -288,7 +288,7 @@ impl Module {
     pub fn new(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
         let bytes = bytes.as_ref();
         let module = decode::Module::decode(bytes)?;
-        let info = validate_module(&module)?;
+        let info = validate_module_with(&module, &engine.inner.features)?;
         let type_ids = engine.register_types(&module.types);
         let spare = core::mem::take(&mut *engine.inner.spare_code.lock());
         let mut compiled = compile_module_into(
@@ -511,11 +511,12 @@ impl ModuleInner {
                     limits: decode::Limits { min: 0, max: None },
                 }))
             }
-            ExternKind::Memory => {
-                ExternType::Memory(self.memories.get(i).copied().unwrap_or(MemoryType {
-                    limits: decode::Limits { min: 0, max: None },
-                }))
-            }
+            ExternKind::Memory => ExternType::Memory(
+                self.memories
+                    .get(i)
+                    .copied()
+                    .unwrap_or(MemoryType::new(0, None)),
+            ),
             ExternKind::Global => {
                 ExternType::Global(self.globals.get(i).copied().unwrap_or(GlobalType {
                     content: decode::ValType::I32,

@@ -5,9 +5,11 @@
 //! Pure instructions (numeric, most SIMD, loads and stores) are checked from
 //! the signature column of the operator table; the rest have a rule here.
 
+use super::features::{Feature, FeatureSet};
 use super::module::Context;
 use crate::decode::{
-    BlockType, FunctionBody, MemArg, Operator, Reader, ValType, limits, read_operator_inline,
+    BlockType, FunctionBody, MemArg, MemIdx, MemoryType, Operator, Reader, ValType, limits,
+    read_operator_inline,
 };
 use crate::error::{Error, Result};
 use alloc::vec::Vec;
@@ -39,6 +41,11 @@ pub struct FuncInfo {
     pub local_uses_start: u32,
     /// How many locals it uses.
     pub local_uses_len: u32,
+    /// The features beyond WebAssembly 2.0 the compiler must lower for
+    /// this function: tail calls, relaxed SIMD or wide arithmetic
+    /// operators, an access to a 64-bit memory or to a memory other than
+    /// memory 0, `memory.size`/`memory.grow` of a memory with custom pages.
+    pub features: FeatureSet,
 }
 
 /// How much a function uses one of its locals: `(local index, weight)`,
@@ -422,12 +429,42 @@ impl FuncValidator {
             .ok_or_else(|| self.err("unknown table").with_index(index))
     }
 
-    fn memory(&mut self, cx: &Context<'_, '_>) -> Result<()> {
+    /// Memory `index`, noting what the compiler needs to access it.
+    fn memory(&mut self, cx: &Context<'_, '_>, index: u32) -> Result<MemoryType> {
         self.info.uses_memory = true;
-        if cx.memories == 0 {
-            return Err(self.err("unknown memory").with_index(0));
+        let Some(&ty) = cx.memories.get(index as usize) else {
+            return Err(self.err("unknown memory").with_index(index));
+        };
+        if index != 0 {
+            self.info.features.insert(Feature::MultiMemory);
         }
-        Ok(())
+        if ty.memory64 {
+            self.info.features.insert(Feature::Memory64);
+        }
+        Ok(ty)
+    }
+
+    /// The memory of a `memory.*` instruction's index immediate.
+    fn memory_index(&mut self, cx: &Context<'_, '_>, mem: MemIdx) -> Result<MemoryType> {
+        if !mem.zero_byte && !cx.features.multi_memory {
+            return Err(
+                Error::malformed(self.offset, "zero byte expected").with_detail(format_args!(
+                    "a memory index needs {}",
+                    Feature::MultiMemory.switch()
+                )),
+            );
+        }
+        self.memory(cx, mem.index)
+    }
+
+    /// `memory.size` and `memory.grow` count pages: with a custom page
+    /// size the compiler must know it.
+    fn memory_pages(&mut self, cx: &Context<'_, '_>, mem: MemIdx) -> Result<ValType> {
+        let ty = self.memory_index(cx, mem)?;
+        if ty.page_size_log2.is_some() {
+            self.info.features.insert(Feature::CustomPageSizes);
+        }
+        Ok(ty.index_type())
     }
 
     fn data_segment(&self, cx: &Context<'_, '_>, index: u32) -> Result<()> {
@@ -448,6 +485,38 @@ impl FuncValidator {
             .ok_or_else(|| self.err("unknown elem segment").with_index(index))
     }
 
+    /// The type a `call_indirect` or `return_call_indirect` names, after
+    /// checking its table.
+    fn call_indirect_type<'c>(
+        &mut self,
+        cx: &'c Context<'_, '_>,
+        type_index: u32,
+        table_index: u32,
+    ) -> Result<&'c crate::decode::FuncType> {
+        let elem = self.table(cx, table_index)?;
+        if elem != ValType::FuncRef {
+            return Err(self
+                .err("type mismatch")
+                .with_detail("call_indirect needs a funcref table"));
+        }
+        cx.module
+            .types
+            .get(type_index as usize)
+            .ok_or_else(|| self.err("unknown type").with_index(type_index))
+    }
+
+    /// A tail call returns the callee's results as the caller's: they must
+    /// be the same types.
+    fn check_tail_call_results(&self, cx: &Context<'_, '_>, results: &[ValType]) -> Result<()> {
+        let own = self.block_results(cx, self.frames[0].block_type);
+        if own != results {
+            return Err(self
+                .err("type mismatch")
+                .with_detail("a tail call's callee must return the caller's result types"));
+        }
+        Ok(())
+    }
+
     fn func_type<'c>(
         &self,
         cx: &'c Context<'_, '_>,
@@ -459,15 +528,84 @@ impl FuncValidator {
         }
     }
 
-    fn check_memarg(&mut self, cx: &Context<'_, '_>, memarg: MemArg, natural: u32) -> Result<()> {
-        self.memory(cx)?;
+    /// Checks a `memarg`; returns the type of the address.
+    fn check_memarg(
+        &mut self,
+        cx: &Context<'_, '_>,
+        memarg: MemArg,
+        natural: u32,
+    ) -> Result<ValType> {
+        if memarg.encoding.has_memory && !cx.features.multi_memory {
+            return Err(
+                Error::malformed(self.offset, "malformed memop flags").with_detail(format_args!(
+                    "a memory index needs {}",
+                    Feature::MultiMemory.switch()
+                )),
+            );
+        }
+        if let Some(message) = memarg.encoding.offset_error
+            && !cx.features.memory64
+        {
+            return Err(
+                Error::malformed(self.offset, message).with_detail(format_args!(
+                    "offsets beyond 32 bits need {}",
+                    Feature::Memory64.switch()
+                )),
+            );
+        }
+        let ty = self.memory(cx, memarg.memory)?;
         if memarg.align > natural {
             return Err(self.err("alignment must not be larger than natural"));
+        }
+        if !ty.memory64 && memarg.offset > u64::from(u32::MAX) {
+            return Err(self.err("offset out of range"));
         }
         if let Some(w) = self.info.memory_weights.get_mut(natural as usize) {
             *w = w.saturating_add(self.use_weight);
         }
+        Ok(ty.index_type())
+    }
+
+    /// Pops the operands of a load or store whose address is an `i64`
+    /// (the first parameter), and pushes its results.
+    fn pop_push_wide_address(&mut self, sig: &Sig) -> Result<()> {
+        for (k, &t) in sig.params.iter().enumerate().rev() {
+            self.pop(if k == 0 { ValType::I64 } else { t })?;
+        }
+        self.push_all(sig.results);
         Ok(())
+    }
+
+    /// The feature an operator needs beyond WebAssembly 2.0, if any
+    /// (memory64 and multi-memory depend on the memory, not the operator).
+    #[inline(always)]
+    fn operator_feature(op: &Operator<'_>) -> Option<Feature> {
+        use Operator::*;
+        match op {
+            ReturnCall { .. } | ReturnCallIndirect { .. } => Some(Feature::TailCall),
+            I64Add128 | I64Sub128 | I64MulWideS | I64MulWideU => Some(Feature::WideArithmetic),
+            I8x16RelaxedSwizzle
+            | I32x4RelaxedTruncF32x4S
+            | I32x4RelaxedTruncF32x4U
+            | I32x4RelaxedTruncF64x2SZero
+            | I32x4RelaxedTruncF64x2UZero
+            | F32x4RelaxedMadd
+            | F32x4RelaxedNmadd
+            | F64x2RelaxedMadd
+            | F64x2RelaxedNmadd
+            | I8x16RelaxedLaneselect
+            | I16x8RelaxedLaneselect
+            | I32x4RelaxedLaneselect
+            | I64x2RelaxedLaneselect
+            | F32x4RelaxedMin
+            | F32x4RelaxedMax
+            | F64x2RelaxedMin
+            | F64x2RelaxedMax
+            | I16x8RelaxedQ15mulrS
+            | I16x8RelaxedDotI8x16I7x16S
+            | I32x4RelaxedDotI8x16I7x16AddS => Some(Feature::RelaxedSimd),
+            _ => None,
+        }
     }
 
     /// Checks one instruction. Inlined into the loop with the decoder, so
@@ -477,21 +615,30 @@ impl FuncValidator {
     /// `benches/results.md`).
     #[inline(always)]
     fn operator(&mut self, cx: &Context<'_, '_>, op: &Operator<'_>, _r: &Reader<'_>) -> Result<()> {
+        if let Some(feature) = Self::operator_feature(op) {
+            cx.features.require(feature, self.offset)?;
+            self.info.features.insert(feature);
+        }
         if let Some(sig) = signature(op) {
-            match sig.check {
-                Check::None => {}
+            let address = match sig.check {
+                Check::None => ValType::I32,
                 Check::Mem(memarg, natural) => self.check_memarg(cx, memarg, natural)?,
                 Check::Lane(lane, n) => {
                     if lane >= n {
                         return Err(self.err("invalid lane index"));
                     }
+                    ValType::I32
                 }
                 Check::MemLane(memarg, natural, lane, n) => {
-                    self.check_memarg(cx, memarg, natural)?;
+                    let address = self.check_memarg(cx, memarg, natural)?;
                     if lane >= n {
                         return Err(self.err("invalid lane index"));
                     }
+                    address
                 }
+            };
+            if address == ValType::I64 {
+                return self.pop_push_wide_address(&sig);
             }
             // Fast path for the commonest shapes (binary and unary
             // operators, loads, stores) when the operands are known and
@@ -633,20 +780,30 @@ impl FuncValidator {
                 self.pop_all(ty.params())?;
                 self.push_all(ty.results());
             }
+            Operator::ReturnCall { function_index } => {
+                self.info.has_calls = true;
+                let ty = self.func_type(cx, function_index)?;
+                self.check_tail_call_results(cx, ty.results())?;
+                self.pop_all(ty.params())?;
+                self.set_unreachable();
+            }
+            Operator::ReturnCallIndirect {
+                type_index,
+                table_index,
+            } => {
+                self.info.has_calls = true;
+                let ty = self.call_indirect_type(cx, type_index, table_index)?;
+                self.check_tail_call_results(cx, ty.results())?;
+                self.pop(I32)?;
+                self.pop_all(ty.params())?;
+                self.set_unreachable();
+            }
             Operator::CallIndirect {
                 type_index,
                 table_index,
             } => {
                 self.info.has_calls = true;
-                let elem = self.table(cx, table_index)?;
-                if elem != FuncRef {
-                    return Err(self
-                        .err("type mismatch")
-                        .with_detail("call_indirect needs a funcref table"));
-                }
-                let Some(ty) = cx.module.types.get(type_index as usize) else {
-                    return Err(self.err("unknown type").with_index(type_index));
-                };
+                let ty = self.call_indirect_type(cx, type_index, table_index)?;
                 self.pop(I32)?;
                 self.pop_all(ty.params())?;
                 self.push_all(ty.results());
@@ -717,14 +874,14 @@ impl FuncValidator {
                 self.pop(t)?;
                 self.pop(I32)?;
             }
-            Operator::MemorySize { .. } => {
-                self.memory(cx)?;
-                self.push(Some(I32));
+            Operator::MemorySize { mem } => {
+                let t = self.memory_pages(cx, mem)?;
+                self.push(Some(t));
             }
-            Operator::MemoryGrow { .. } => {
-                self.memory(cx)?;
-                self.pop(I32)?;
-                self.push(Some(I32));
+            Operator::MemoryGrow { mem } => {
+                let t = self.memory_pages(cx, mem)?;
+                self.pop(t)?;
+                self.push(Some(t));
             }
             Operator::RefNull { hty } => self.push(Some(hty.into())),
             Operator::RefIsNull => {
@@ -745,16 +902,24 @@ impl FuncValidator {
                 }
                 self.push(Some(FuncRef));
             }
-            Operator::MemoryInit { data_index, .. } => {
-                self.memory(cx)?;
+            Operator::MemoryInit { data_index, mem } => {
+                let t = self.memory_index(cx, mem)?.index_type();
                 self.data_segment(cx, data_index)?;
-                self.pop_all(&[I32, I32, I32])?;
+                self.pop_all(&[t, I32, I32])?;
             }
             Operator::DataDrop { data_index } => self.data_segment(cx, data_index)?,
-            Operator::MemoryCopy { .. } | Operator::MemoryFill { .. } => {
+            Operator::MemoryCopy { dst_mem, src_mem } => {
                 self.info.uses_bulk_memory = true;
-                self.memory(cx)?;
-                self.pop_all(&[I32, I32, I32])?;
+                let d = self.memory_index(cx, dst_mem)?.index_type();
+                let s = self.memory_index(cx, src_mem)?.index_type();
+                // The length is an i64 only when both memories are 64-bit.
+                let n = if d == I64 && s == I64 { I64 } else { I32 };
+                self.pop_all(&[d, s, n])?;
+            }
+            Operator::MemoryFill { mem } => {
+                self.info.uses_bulk_memory = true;
+                let t = self.memory_index(cx, mem)?.index_type();
+                self.pop_all(&[t, I32, t])?;
             }
             Operator::TableInit { elem_index, table } => {
                 let t = self.table(cx, table)?;

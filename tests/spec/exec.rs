@@ -111,12 +111,13 @@ struct World {
 }
 
 impl World {
-    fn new(file: &str, guard_regions: bool) -> Result<World, Error> {
+    fn new(file: &str, config: Config, guard_regions: bool) -> Result<World, Error> {
         let cpu = match std::env::var("WASMKERN_CPU_BASELINE").is_ok_and(|v| v == "1") {
             true => wasmkern::CpuFeatures::sse41_baseline(), // every fallback (.ci/run)
             false => wasmkern::CpuFeatures::all(),
         };
-        let engine = Engine::new(Config::new().guard_regions(guard_regions).cpu_features(cpu))?;
+        let mut config = config;
+        let engine = Engine::new(config.guard_regions(guard_regions).cpu_features(cpu))?;
         let mut store = Store::new(&engine, ());
         let mut linker = Linker::new(&engine);
         spectest::define(&mut linker, &mut store)?;
@@ -374,7 +375,9 @@ impl Runner {
             Ok(wast) => wast,
             Err(e) => return self.unparsed(file, e),
         };
-        let mut world = match catch_unwind(|| World::new(&file.name, self.guard_regions)) {
+        let mut world = match catch_unwind(|| {
+            World::new(&file.name, self.suite.config(), self.guard_regions)
+        }) {
             Ok(Ok(world)) => world,
             Ok(Err(e)) => return self.no_world(file, wast.directives, format!("error {e}")),
             Err(panic) => {
