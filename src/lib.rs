@@ -71,8 +71,10 @@ pub use validate::{Feature, Features};
 
 /// Decodes and validates a WebAssembly binary module.
 ///
-/// Returns `Ok(())` when `bytes` is a valid WebAssembly 2.0 module (SIMD
-/// included), and otherwise an [`Error`] that carries the byte offset and
+/// Returns `Ok(())` when `bytes` is a valid module with the default features
+/// of [`Config`] (WebAssembly 2.0, SIMD included, and extended constant
+/// expressions; [`Module::validate`] takes an engine's features), and
+/// otherwise an [`Error`] that carries the byte offset and
 /// the specification's wording for the failure.
 ///
 /// ```

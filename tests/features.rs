@@ -86,6 +86,10 @@ fn a_disabled_feature_is_rejected_naming_it_and_its_switch() {
             Feature::ExtendedConst => {
                 assert!(text.contains("constant expression required"), "{text}")
             }
+            // A page size in the memory's flags keeps 2.0's malformed error.
+            Feature::CustomPageSizes => {
+                assert!(text.contains("malformed limits flags"), "{text}")
+            }
             // A second memory keeps 2.0's error.
             Feature::MultiMemory => assert!(text.contains("multiple memories"), "{text}"),
             _ => assert!(
@@ -341,6 +345,24 @@ fn custom_page_sizes_count_pages_of_one_byte() {
     let err = load.call(&mut store, 2).unwrap_err();
     assert!(
         err.to_string().contains("out of bounds memory access"),
+        "{err}"
+    );
+}
+
+#[test]
+fn memory_limits_are_u64s_with_memory64() {
+    // Memory section: one 32-bit memory whose minimum is 2^32 pages (a
+    // LEB128 too large for a u32).
+    let mut bytes = b"\0asm\x01\0\0\0".to_vec();
+    bytes.extend_from_slice(&[0x05, 0x07, 0x01, 0x00, 0x80, 0x80, 0x80, 0x80, 0x10]);
+    let err = Module::new(&Engine::default(), &bytes).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Malformed, "{err}");
+    assert!(err.to_string().contains("integer too large"), "{err}");
+    let err = Module::new(&engine(&[Feature::Memory64]), &bytes).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
+    assert!(
+        err.to_string()
+            .contains("memory size must be at most 65536 pages (4GiB)"),
         "{err}"
     );
 }

@@ -131,6 +131,7 @@ fn spec_proposals() {
                 check_floor(&format!("proposal {}", suite.name()), score.passed, floor);
             }
             None => {
+                println!("{report}");
                 let summary = report.lines().next().unwrap_or_default();
                 println!(
                     "proposal {}: {}/{total} passed (not required yet: {summary})",

@@ -14,7 +14,8 @@ mod types;
 
 pub use module::{
     ConstExpr, CustomSection, DataKind, DataSegment, ElementItems, ElementKind, ElementSegment,
-    Export, ExternKind, FunctionBody, Global, Import, ImportKind, Module, Names, retained_sections,
+    Encodings, Export, ExternKind, FunctionBody, Global, Import, ImportKind, Module, Names,
+    retained_sections,
 };
 pub use operators::{Ieee32, Ieee64, Operator, Shuffle, V128, read_operator, read_operator_inline};
 pub use reader::Reader;

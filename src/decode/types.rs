@@ -2,6 +2,7 @@
 //! table, memory and global types, block types, and the immediates that
 //! instructions carry (`memarg`, `br_table` targets, lanes, ...).
 
+use super::module::Encodings;
 use super::reader::Reader;
 use crate::error::{Error, Result};
 use alloc::boxed::Box;
@@ -271,21 +272,40 @@ impl MemoryType {
     }
 
     /// Reads a memory type: a flag byte (bit 0: a maximum follows; bit 2:
-    /// 64-bit; bit 3: a page size follows the limits), the limits, then
-    /// the page size's log2. Bit 1 (shared, the threads proposal) and the
-    /// others are malformed.
-    pub fn read(r: &mut Reader<'_>) -> Result<MemoryType> {
+    /// 64-bit; bit 3, with custom page sizes: a page size follows the
+    /// limits), the limits (`u64`s for a 64-bit memory or with wide
+    /// limits), then the page size's log2. Bit 1 (shared, the threads
+    /// proposal) and the others are malformed, and so is a page size
+    /// beyond 2^64.
+    pub fn read(r: &mut Reader<'_>, encodings: Encodings) -> Result<MemoryType> {
         let offset = r.offset();
         let flag = r.read_u8()?;
-        if flag & !0b1101 != 0 {
-            return Err(
-                Error::malformed(offset, "integer too large").with_detail("malformed limits flags")
-            );
+        let known = if encodings.custom_page_sizes {
+            0b1101
+        } else {
+            0b0101
+        };
+        if flag & !known != 0 {
+            let err = Error::malformed(offset, "integer too large");
+            // Only bit 3 unknown: a page size, of a disabled feature.
+            if flag & !0b1101 == 0 {
+                return Err(err.with_detail(
+                    "malformed limits flags (a page size needs Config::wasm_custom_page_sizes)",
+                ));
+            }
+            return Err(err.with_detail("malformed limits flags"));
         }
         let memory64 = flag & 0b100 != 0;
-        let limits = Limits::read_sizes(r, flag & 1 != 0, memory64)?;
+        let wide = memory64 || encodings.wide_memory_limits;
+        let limits = Limits::read_sizes(r, flag & 1 != 0, wide)?;
         let page_size_log2 = if flag & 0b1000 != 0 {
-            Some(r.read_var_u32()?)
+            let offset = r.offset();
+            let log2 = r.read_var_u32()?;
+            if log2 > 64 {
+                return Err(Error::malformed(offset, "invalid custom page size")
+                    .with_detail(format_args!("2^{log2} bytes")));
+            }
+            Some(log2)
         } else {
             None
         };

@@ -271,6 +271,30 @@ impl ModuleInner {
 }
 
 impl Module {
+    /// Decodes and validates a binary module with the features `engine`
+    /// accepts ([`Config`](super::Config)'s `wasm_*` switches), without
+    /// compiling it.
+    ///
+    /// ```
+    /// use wasmkern::{Config, Engine, Module};
+    ///
+    /// // `i32.add` in a global's initializer (extended-const).
+    /// let wasm = wat::parse_str(
+    ///     "(module (global i32 (i32.add (i32.const 1) (i32.const 2))))",
+    /// )
+    /// .unwrap();
+    /// assert!(Module::validate(&Engine::default(), &wasm).is_ok());
+    /// let wasm2 = Engine::new(Config::new().wasm_extended_const(false))?;
+    /// assert!(Module::validate(&wasm2, &wasm).is_err());
+    /// # Ok::<(), wasmkern::Error>(())
+    /// ```
+    pub fn validate(engine: &Engine, bytes: &[u8]) -> Result<()> {
+        let features = &engine.inner.features;
+        let module = decode::Module::decode_with(bytes, features.encodings())?;
+        validate_module_with(&module, features)?;
+        Ok(())
+    }
+
     /// Decodes, validates and compiles a binary module.
     ///
     /// ```
@@ -287,8 +311,9 @@ impl Module {
     /// ```
     pub fn new(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
         let bytes = bytes.as_ref();
-        let module = decode::Module::decode(bytes)?;
-        let info = validate_module_with(&module, &engine.inner.features)?;
+        let features = &engine.inner.features;
+        let module = decode::Module::decode_with(bytes, features.encodings())?;
+        let info = validate_module_with(&module, features)?;
         let type_ids = engine.register_types(&module.types);
         let spare = core::mem::take(&mut *engine.inner.spare_code.lock());
         let mut compiled = compile_module_into(
@@ -448,11 +473,6 @@ impl Module {
                 elem_segments,
             }),
         })
-    }
-
-    /// Checks that `bytes` is a valid module, without compiling it.
-    pub fn validate(_engine: &Engine, bytes: &[u8]) -> Result<()> {
-        crate::validate(bytes)
     }
 
     /// The engine the module was compiled for.

@@ -189,6 +189,15 @@ impl Features {
         }
     }
 
+    /// How the decoder reads the encodings whose meaning these features
+    /// change.
+    pub fn encodings(&self) -> crate::decode::Encodings {
+        crate::decode::Encodings {
+            wide_memory_limits: self.memory64,
+            custom_page_sizes: self.custom_page_sizes,
+        }
+    }
+
     /// `Ok` when `feature` is enabled, else the validator's error.
     pub(crate) fn require(&self, feature: Feature, offset: usize) -> Result<(), Error> {
         if self.enabled(feature) {

@@ -85,7 +85,11 @@ fn check_memory_type(ty: MemoryType, features: &Features) -> Result<()> {
             u64::from(MAX_MEMORY_PAGES),
             "memory size must be at most 65536 pages (4GiB)",
         ),
-        (false, _) => ((1u64 << 32) >> log2, "memory size must be at most 4GiB"),
+        // A page count is a u32 too: 1-byte pages stop one short of 4 GiB.
+        (false, _) => (
+            ((1u64 << 32) >> log2).min(u64::from(u32::MAX)),
+            "memory size must be at most 4GiB",
+        ),
         (true, 16) => (
             MAX_MEMORY64_PAGES,
             "memory size must be at most 2^48 pages (2^64 bytes)",

@@ -753,8 +753,8 @@ fn check_message(file: &str, message: &str, got: &str, expected: String) -> Outc
     }
 }
 
-/// `assert_malformed` and `assert_invalid`: `wasmkern::validate` and
-/// `Module::new` must both reject the module.
+/// `assert_malformed` and `assert_invalid`: `Module::validate` (with the
+/// suite's features) and `Module::new` must both reject the module.
 fn assert_rejected(
     world: &World,
     mut module: QuoteWat<'_>,
@@ -771,7 +771,7 @@ fn assert_rejected(
         Err(_) => return Outcome::NotApplicable,
     };
     let expected = format!("rejection {kind:?} {message:?}");
-    let validated = wasmkern::validate(&bytes);
+    let validated = Module::validate(&world.engine, &bytes);
     let compiled = world.compile(&bytes);
     match (validated, compiled) {
         (Ok(()), Ok(_)) => fail(expected, "accepted"),
