@@ -744,6 +744,17 @@ mod tests {
         assert_eq!((mem.index, mem.zero_byte), (129, false));
     }
 
+    use crate::decode::types::WideOffset;
+
+    #[test]
+    fn operators_stay_five_words() {
+        // Every instruction of a module passes through an `Operator`; the
+        // largest immediate (`br_table`'s) sets the size, and a `memarg`
+        // with its encoding notes must not grow it.
+        assert!(core::mem::size_of::<Operator<'_>>() <= 40);
+        assert!(core::mem::size_of::<MemArg>() <= 16);
+    }
+
     #[test]
     fn memargs_carry_a_memory_index_and_64_bit_offsets() {
         // Flags 0x42: alignment 2, memory index 3 follows; offset 2^40.
@@ -757,10 +768,22 @@ mod tests {
             (2, 3, 1 << 40)
         );
         assert!(memarg.encoding.has_memory);
-        assert_eq!(
-            memarg.encoding.offset_error,
-            Some("integer representation too long")
-        );
+        assert_eq!(memarg.encoding.wide_offset, Some(WideOffset::TooLong));
+        // Five bytes: too large for a u32 when bits beyond the 32nd are set.
+        let Operator::I64Load { memarg } =
+            read(&[0x29, 0x03, 0x80, 0x80, 0x80, 0x80, 0x10]).unwrap()
+        else {
+            panic!("not i64.load")
+        };
+        assert_eq!(memarg.offset, 1 << 32);
+        assert_eq!(memarg.encoding.wide_offset, Some(WideOffset::TooLarge));
+        let Operator::I64Load { memarg } =
+            read(&[0x29, 0x03, 0xff, 0xff, 0xff, 0xff, 0x0f]).unwrap()
+        else {
+            panic!("not i64.load")
+        };
+        assert_eq!(memarg.offset, u64::from(u32::MAX));
+        assert_eq!(memarg.encoding.wide_offset, None);
         let Operator::I32Load { memarg } = read(&[0x28, 0x02, 0x05]).unwrap() else {
             panic!("not i32.load")
         };

@@ -377,8 +377,8 @@ impl BlockType {
 /// The immediate of loads and stores.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MemArg {
-    /// log2 of the promised alignment.
-    pub align: u32,
+    /// log2 of the promised alignment (below 32).
+    pub align: u8,
     /// Constant offset added to the address.
     pub offset: u64,
     /// Memory index (multi-memory; 0 when the flags carry none).
@@ -393,9 +393,28 @@ pub struct MemArg {
 pub struct MemArgEncoding {
     /// The flags' bit 6 is set and a memory index follows (multi-memory).
     pub has_memory: bool,
-    /// The offset does not read as a LEB128 `u32` (memory64): the 2.0
-    /// decoder's error, kept for when memory64 is off.
-    pub offset_error: Option<&'static str>,
+    /// The offset does not read as a LEB128 `u32` (memory64), and why:
+    /// the 2.0 decoder's error, kept for when memory64 is off.
+    pub wide_offset: Option<WideOffset>,
+}
+
+/// Why a `memarg` offset is not a LEB128 `u32`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WideOffset {
+    /// More than 5 bytes.
+    TooLong,
+    /// 5 bytes, with bits beyond the 32nd.
+    TooLarge,
+}
+
+impl WideOffset {
+    /// The 2.0 decoder's message.
+    pub fn message(self) -> &'static str {
+        match self {
+            WideOffset::TooLong => "integer representation too long",
+            WideOffset::TooLarge => "integer too large",
+        }
+    }
 }
 
 impl MemArg {
@@ -411,25 +430,24 @@ impl MemArg {
             return Err(Error::malformed(flags_offset, "malformed memop flags"));
         }
         let memory = if has_memory { r.read_var_u32()? } else { 0 };
-        // Read as a u32 first, for the error WebAssembly 2.0 gives.
-        let mut narrow = r.clone();
-        let offset_error = narrow.read_var_u32().err().map(|e| {
-            if e.message().starts_with("integer representation too long") {
-                "integer representation too long"
-            } else if e.message().starts_with("integer too large") {
-                "integer too large"
-            } else {
-                "unexpected end"
-            }
-        });
+        let start = r.remaining();
         let offset = r.read_var_u64()?;
+        // What a u32 read would have said: at the 5th byte, a continuation
+        // bit makes the LEB128 too long, bits beyond the 32nd too large.
+        let wide_offset = match start - r.remaining() {
+            0..=4 => None,
+            5 if offset <= u64::from(u32::MAX) => None,
+            5 => Some(WideOffset::TooLarge),
+            _ => Some(WideOffset::TooLong),
+        };
         Ok(MemArg {
-            align,
+            // Below 32, checked above.
+            align: align as u8,
             offset,
             memory,
             encoding: MemArgEncoding {
                 has_memory,
-                offset_error,
+                wide_offset,
             },
         })
     }
