@@ -332,6 +332,15 @@ fn custom_page_sizes_count_pages_of_one_byte() {
     let importer = Module::new(&engine, wat(r#"(module (import "e" "m" (memory 1)))"#)).unwrap();
     let err = Instance::new(&mut store, &importer, &[m.into()]).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Link, "{err}");
+    // An explicit 64 KiB page size is the default one: memory.size compiles.
+    let bytes = wat(r#"(module (memory 2 (pagesize 65536))
+        (func (export "size") (result i32) (memory.size)))"#);
+    let module = Module::new(&engine, bytes).unwrap();
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let size = instance
+        .get_typed_func::<(), i32>(&mut store, "size")
+        .unwrap();
+    assert_eq!(size.call(&mut store, ()).unwrap(), 2);
     // Loads and stores of memory 0 compile, checked against its length in
     // bytes.
     let bytes = wat(r#"(module (memory 2 (pagesize 1))

@@ -11,7 +11,7 @@
 //! explicit bounds checks (its length in bytes is what they compare), but
 //! not with guard regions, whose protection is page-granular.
 
-use crate::decode::{ImportKind, Module};
+use crate::decode::{DEFAULT_PAGE_SIZE_LOG2, ImportKind, Module};
 use crate::error::{Error, Result};
 use crate::validate::{Feature, FeatureSet, ModuleInfo};
 use alloc::format;
@@ -34,7 +34,7 @@ pub(crate) fn check_lowered(
             _ => None,
         })
         .chain(module.memories.iter().copied())
-        .any(|m| m.page_size_log2() != 16);
+        .any(|m| m.page_size_log2() != DEFAULT_PAGE_SIZE_LOG2);
     for (i, f) in info.funcs.iter().enumerate() {
         let mut needs = f.features;
         if guard_region && custom_pages && f.uses_memory {

@@ -547,7 +547,7 @@ impl FuncValidator {
     /// size the compiler must know it.
     fn memory_pages(&mut self, cx: &Context<'_, '_>, mem: MemIdx) -> Result<ValType> {
         let ty = self.memory_index(cx, mem)?;
-        if ty.page_size_log2.is_some() {
+        if ty.page_size_log2() != crate::decode::DEFAULT_PAGE_SIZE_LOG2 {
             self.info.features.insert(Feature::CustomPageSizes);
         }
         Ok(ty.index_type())
