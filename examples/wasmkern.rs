@@ -19,6 +19,7 @@
 //! | `--fuel N` | stop the guest after `N` units of fuel (about one per operator) |
 //! | `--invoke NAME` | call the export `NAME` with the typed arguments after the file |
 //! | `--list` | print the module's imports and exports |
+//! | `-W FEATURE[=y\|n]`, `--wasm FEATURE[=y\|n]` | turn a WebAssembly feature beyond 2.0 on (`y`, the default) or off (`n`), as Wasmtime's `-W tail-call=y`: `tail-call`, `memory64`, `multi-memory`, `extended-const`, `relaxed-simd`, `custom-page-sizes`, `wide-arithmetic` (the `Config::wasm_*` switches; on by default: `extended-const`) |
 //!
 //! **Programs.** A module that imports `wasi_snapshot_preview1` or exports
 //! `_start` is a command: it gets WASI with the host's stdin, stdout and
@@ -44,7 +45,7 @@
 
 use std::process::ExitCode;
 use wasmkern::{
-    Config, Engine, Error, ErrorKind, ExternType, Linker, Module, Store, StoreLimits,
+    Config, Engine, Error, ErrorKind, ExternType, Feature, Linker, Module, Store, StoreLimits,
     StoreLimitsBuilder, Val, ValType,
 };
 
@@ -63,7 +64,14 @@ const DEMO: &str = r#"(module
         end))"#;
 
 const USAGE: &str = "usage: wasmkern [--dir HOST[::GUEST]]... [--env NAME[=VALUE]]... \
-[--max-memory BYTES] [--max-wasm-stack BYTES] [--fuel N] [--invoke NAME | --list] FILE ARGS...";
+[--max-memory BYTES] [--max-wasm-stack BYTES] [--fuel N] [-W FEATURE[=y|n]]... \
+[--invoke NAME | --list] FILE ARGS...";
+
+/// What `--help` prints after [`USAGE`]: the features `-W` switches.
+const FEATURES_HELP: &str = "  -W, --wasm FEATURE[=y|n]  turn a WebAssembly feature beyond 2.0 on (y, \
+the default) or off (n); FEATURE is one of tail-call, memory64, multi-memory, \
+extended-const, relaxed-simd, custom-page-sizes, wide-arithmetic \
+(on by default: extended-const)";
 
 /// Frames printed from the innermost end of a long backtrace.
 const BACKTRACE_HEAD: usize = 20;
@@ -98,6 +106,8 @@ struct Options {
     fuel: Option<u64>,
     invoke: Option<String>,
     list: bool,
+    /// `-W FEATURE=y|n`, in order.
+    features: Vec<(Feature, bool)>,
     /// The module, and the words after it.
     file: Option<String>,
     rest: Vec<String>,
@@ -108,6 +118,29 @@ fn parse_number<T: std::str::FromStr>(option: &str, value: &str) -> Result<T, St
         .replace('_', "")
         .parse()
         .map_err(|_| format!("{option}: `{value}` is not a number"))
+}
+
+/// `FEATURE`, `FEATURE=y` or `FEATURE=n` (also `yes`/`no`, `true`/`false`).
+fn parse_feature(value: &str) -> Result<(Feature, bool), String> {
+    let (name, on) = match value.split_once('=') {
+        Some((name, v)) => {
+            let on = match v {
+                "y" | "yes" | "true" => true,
+                "n" | "no" | "false" => false,
+                _ => return Err(format!("-W {value}: expected {name}=y or {name}=n")),
+            };
+            (name, on)
+        }
+        None => (value, true),
+    };
+    let feature = Feature::from_name(name).ok_or_else(|| {
+        let known: Vec<&str> = Feature::ALL.iter().map(|f| f.name()).collect();
+        format!(
+            "-W {value}: unknown feature `{name}` (known: {})",
+            known.join(", ")
+        )
+    })?;
+    Ok((feature, on))
 }
 
 fn parse_options(args: &[String]) -> Result<Options, String> {
@@ -130,7 +163,14 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
         };
         let takes_value = matches!(
             name,
-            "--dir" | "--env" | "--max-memory" | "--max-wasm-stack" | "--fuel" | "--invoke"
+            "--dir"
+                | "--env"
+                | "--max-memory"
+                | "--max-wasm-stack"
+                | "--fuel"
+                | "--invoke"
+                | "-W"
+                | "--wasm"
         );
         let value = if takes_value {
             match inline {
@@ -180,7 +220,8 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
             "--fuel" => o.fuel = Some(parse_number(name, &value)?),
             "--invoke" => o.invoke = Some(value),
             "--list" => o.list = true,
-            "-h" | "--help" => return Err(USAGE.into()),
+            "-W" | "--wasm" => o.features.push(parse_feature(&value)?),
+            "-h" | "--help" => return Err(format!("{USAGE}\n{FEATURES_HELP}")),
             _ => return Err(format!("unknown option `{arg}`; {USAGE}")),
         }
     }
@@ -365,6 +406,9 @@ fn run(args: &[String]) -> Result<(), Failure> {
         None => return Err(Failure::BadInput(USAGE.into())),
     };
     let mut config = Config::new();
+    for &(feature, on) in &o.features {
+        config.wasm_feature(feature, on);
+    }
     if let Some(bytes) = o.max_wasm_stack {
         config.max_wasm_stack(bytes);
     }

@@ -132,6 +132,7 @@ pub use runtime::{
     StoreLimitsBuilder, Table, TableType, Trap, TypedFunc, Val, ValType, WasmParams, WasmResults,
     WasmRet, WasmTy,
 };
+pub use validate::{Feature, Features};
 
 /// The operating-system services the core uses (see [`platform`]): the
 /// Linux adapter with `std`, none without. The core reaches the host only
@@ -145,8 +146,10 @@ pub(crate) fn default_platform() -> &'static dyn platform::Platform {
 
 /// Decodes and validates a WebAssembly binary module.
 ///
-/// Returns `Ok(())` when `bytes` is a valid WebAssembly 2.0 module (SIMD
-/// included), and otherwise an [`Error`] that carries the byte offset and
+/// Returns `Ok(())` when `bytes` is a valid module with the default features
+/// of [`Config`] (WebAssembly 2.0, SIMD included, and extended constant
+/// expressions; [`Module::validate`] takes an engine's features), and
+/// otherwise an [`Error`] that carries the byte offset and
 /// the specification's wording for the failure.
 ///
 /// ```

@@ -80,23 +80,8 @@ fn imports_are_checked() {
     let mut store = Store::new(&engine, ());
     let f = Func::wrap(&mut store, |x: i32| x + 1);
     let wrong_f = Func::wrap(&mut store, |x: i64| x);
-    let mem = Memory::new(
-        &mut store,
-        MemoryType {
-            limits: Limits {
-                min: 1,
-                max: Some(2),
-            },
-        },
-    )
-    .unwrap();
-    let big_mem = Memory::new(
-        &mut store,
-        MemoryType {
-            limits: Limits { min: 1, max: None },
-        },
-    )
-    .unwrap();
+    let mem = Memory::new(&mut store, MemoryType::new(1, Some(2))).unwrap();
+    let big_mem = Memory::new(&mut store, MemoryType::new(1, None)).unwrap();
     let g = Global::new(
         &mut store,
         GlobalType {
@@ -215,46 +200,15 @@ fn shared_memory_and_segment_traps() {
 fn memory_limits() {
     let engine = Engine::default();
     let mut store = Store::new(&engine, ());
-    let mem = Memory::new(
-        &mut store,
-        MemoryType {
-            limits: Limits {
-                min: 0,
-                max: Some(2),
-            },
-        },
-    )
-    .unwrap();
+    let mem = Memory::new(&mut store, MemoryType::new(0, Some(2))).unwrap();
     assert_eq!(mem.grow(&mut store, 1).unwrap(), 0);
     assert_eq!(mem.grow(&mut store, 1).unwrap(), 1);
     assert!(mem.grow(&mut store, 1).is_err());
     assert!(mem.grow(&mut store, u32::MAX).is_err());
     mem.write(&mut store, 65536 * 2 - 1, b"z").unwrap();
     assert!(mem.write(&mut store, 65536 * 2, b"z").is_err());
-    assert!(
-        Memory::new(
-            &mut store,
-            MemoryType {
-                limits: Limits {
-                    min: 65537,
-                    max: None
-                }
-            }
-        )
-        .is_err()
-    );
-    assert!(
-        Memory::new(
-            &mut store,
-            MemoryType {
-                limits: Limits {
-                    min: 2,
-                    max: Some(1)
-                }
-            }
-        )
-        .is_err()
-    );
+    assert!(Memory::new(&mut store, MemoryType::new(65537, None)).is_err());
+    assert!(Memory::new(&mut store, MemoryType::new(2, Some(1))).is_err());
 
     let t = Table::new(
         &mut store,
@@ -280,7 +234,7 @@ fn memory_limits() {
             TableType {
                 elem: RefType::FuncRef,
                 limits: Limits {
-                    min: u32::MAX,
+                    min: u64::from(u32::MAX),
                     max: None
                 }
             },

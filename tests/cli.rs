@@ -429,6 +429,67 @@ fn limits_from_the_command_line() {
 }
 
 #[test]
+fn wasm_features_switch_on_and_off() {
+    let d = TempDir::new("features");
+    // A memory of 1-byte pages (custom-page-sizes, off by default).
+    let small = d.module(
+        "small.wat",
+        r#"(module (memory 3 (pagesize 1))
+  (func (export "f") (result i32)
+    (i32.store8 (i32.const 2) (i32.const 7)) (i32.load8_u (i32.const 2))))"#,
+    );
+    let o = run(&[&"--invoke", &"f", &small]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("Config::wasm_custom_page_sizes"),
+        "{}",
+        stderr(&o)
+    );
+    for on in ["custom-page-sizes", "custom-page-sizes=y"] {
+        let o = run(&[&"-W", &on, &"--invoke", &"f", &small]);
+        assert_eq!(stdout(&o), "i32:7\n", "{}", stderr(&o));
+    }
+    let o = run(&[&"--wasm=custom-page-sizes=y", &"--invoke", &"f", &small]);
+    assert_eq!(stdout(&o), "i32:7\n", "{}", stderr(&o));
+    // Off again after on: the last word wins.
+    let o = run(&[
+        &"-W",
+        &"custom-page-sizes",
+        &"-W",
+        &"custom-page-sizes=n",
+        &"--invoke",
+        &"f",
+        &small,
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    // extended-const is on by default, and can be turned off.
+    let konst = d.module(
+        "konst.wat",
+        r#"(module (global $g i32 (i32.add (i32.const 40) (i32.const 2)))
+  (func (export "g") (result i32) (global.get $g)))"#,
+    );
+    let o = run(&[&"--invoke", &"g", &konst]);
+    assert_eq!(stdout(&o), "i32:42\n", "{}", stderr(&o));
+    let o = run(&[&"-W", &"extended-const=n", &"--invoke", &"g", &konst]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("constant expression required"),
+        "{}",
+        stderr(&o)
+    );
+    // Unknown features and values are bad input; --help lists the features.
+    for bad in ["gc", "tail-call=maybe"] {
+        let o = run(&[&"-W", &bad, &"--invoke", &"g", &konst]);
+        assert_eq!(o.status.code(), Some(2), "{bad}");
+        assert!(stderr(&o).contains(bad), "{}", stderr(&o));
+    }
+    let o = run(&[&"--help"]);
+    for name in ["tail-call", "memory64", "wide-arithmetic", "-W, --wasm"] {
+        assert!(stderr(&o).contains(name), "{}", stderr(&o));
+    }
+}
+
+#[test]
 fn bad_input_exits_2_with_one_line() {
     let d = TempDir::new("bad");
     let f = d.module(

@@ -134,13 +134,7 @@ fn instantiation_beyond_count_limits_fails_clearly() {
         err.to_string(),
         "resource limit exceeded: too many memories in the store: the limit is 1"
     );
-    let err = Memory::new(
-        &mut store,
-        MemoryType {
-            limits: wasmkern::Limits { min: 0, max: None },
-        },
-    )
-    .unwrap_err();
+    let err = Memory::new(&mut store, MemoryType::new(0, None)).unwrap_err();
     assert!(err.to_string().contains("too many memories"), "{err}");
 
     let mut store = store_with(&engine, StoreLimitsBuilder::new().tables(0).build());

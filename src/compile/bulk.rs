@@ -68,17 +68,17 @@ impl FuncCompiler<'_, '_, '_> {
             }
             ElemDrop { elem_index } => self.helper(Helper::ElemDrop, [elem_index, 0], 0, false),
             MemoryInit { data_index, mem } => {
-                self.helper(Helper::MemoryInit, [mem.0, data_index], 3, false)
+                self.helper(Helper::MemoryInit, [mem.index, data_index], 3, false)
             }
             DataDrop { data_index } => self.helper(Helper::DataDrop, [data_index, 0], 0, false),
-            MemoryCopy { dst_mem, src_mem } if dst_mem.0 == 0 && src_mem.0 == 0 => {
+            MemoryCopy { dst_mem, src_mem } if dst_mem.index == 0 && src_mem.index == 0 => {
                 self.memory_copy()
             }
-            MemoryFill { mem } if mem.0 == 0 => self.memory_fill(),
+            MemoryFill { mem } if mem.index == 0 => self.memory_fill(),
             MemoryCopy { dst_mem, src_mem } => {
-                self.helper(Helper::MemoryCopy, [dst_mem.0, src_mem.0], 3, false)
+                self.helper(Helper::MemoryCopy, [dst_mem.index, src_mem.index], 3, false)
             }
-            MemoryFill { mem } => self.helper(Helper::MemoryFill, [mem.0, 0], 3, false),
+            MemoryFill { mem } => self.helper(Helper::MemoryFill, [mem.index, 0], 3, false),
             _ => return Ok(false),
         }
         Ok(true)

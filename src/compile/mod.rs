@@ -22,6 +22,7 @@
 
 mod bulk;
 mod dispatch;
+mod features;
 mod func;
 mod memory;
 mod numeric;
@@ -184,6 +185,7 @@ pub(crate) fn compile_module_into(
     platform: &dyn Platform,
     buffer: Vec<u8>,
 ) -> Result<CompiledModule> {
+    features::check_lowered(module, info, options.guard_region)?;
     let spaces = &info.spaces;
     let env = Env {
         module,
@@ -198,7 +200,7 @@ pub(crate) fn compile_module_into(
         min_memory_bytes: spaces
             .memories
             .first()
-            .map_or(0, |m| u64::from(m.limits.min) * 65_536),
+            .map_or(0, |m| m.limits.min.saturating_mul(m.page_size())),
     };
 
     let (chunks, stubs) = compile_functions(&env, info, buffer)?;

@@ -14,11 +14,12 @@ mod types;
 
 pub use module::{
     ConstExpr, CustomSection, DataKind, DataSegment, ElementItems, ElementKind, ElementSegment,
-    Export, ExternKind, FunctionBody, Global, Import, ImportKind, Module, Names, retained_sections,
+    Encodings, Export, ExternKind, FunctionBody, Global, Import, ImportKind, Module, Names,
+    retained_sections,
 };
 pub use operators::{Ieee32, Ieee64, Operator, Shuffle, V128, read_operator, read_operator_inline};
 pub use reader::Reader;
 pub use types::{
-    BlockType, BrTable, FuncType, GlobalType, Limits, MemArg, MemIdx, MemoryType, RefType,
-    SelectTypes, TableType, ValType,
+    BlockType, BrTable, DEFAULT_PAGE_SIZE_LOG2, FuncType, GlobalType, Limits, MemArg,
+    MemArgEncoding, MemIdx, MemoryType, RefType, SelectTypes, TableType, ValType, WideOffset,
 };

@@ -306,6 +306,23 @@ pub struct Module<'a> {
     pub num_imported_memories: u32,
     /// Number of imported globals.
     pub num_imported_globals: u32,
+    /// The encodings beyond WebAssembly 2.0 that the decoder reads.
+    encodings: Encodings,
+}
+
+/// The few encodings beyond WebAssembly 2.0 that decoding a module must
+/// know about, because 2.0 gives the same bytes another meaning (an error).
+/// Everything else the 3.0 features encode is decoded whatever the
+/// features, and rejected by the validator when a feature is off.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Encodings {
+    /// The limits of every memory are LEB128 `u64`s, as memory64 encodes
+    /// them (so a too large limit of a 32-bit memory is invalid rather
+    /// than malformed); 2.0 reads `u32`s.
+    pub wide_memory_limits: bool,
+    /// Bit 3 of a memory's flags announces a page size
+    /// (custom-page-sizes); 2.0 makes it a malformed flag.
+    pub custom_page_sizes: bool,
 }
 
 /// Section ids in the order the binary format requires them (custom sections,
@@ -350,21 +367,38 @@ pub fn retained_sections(bytes: &[u8]) -> Result<Vec<u8>> {
 }
 
 impl<'a> Module<'a> {
-    /// Decodes a binary module.
+    /// Decodes a binary module (with WebAssembly 2.0's reading of the
+    /// [`Encodings`] that differ).
     pub fn decode(bytes: &'a [u8]) -> Result<Module<'a>> {
-        Self::decode_sections(bytes, true)
+        Self::decode_sections(bytes, true, Encodings::default())
+    }
+
+    /// Decodes a binary module with the given reading of the encodings
+    /// where 2.0 and later features differ.
+    pub fn decode_with(bytes: &'a [u8], encodings: Encodings) -> Result<Module<'a>> {
+        Self::decode_sections(bytes, true, encodings)
     }
 
     /// Decodes what [`retained_sections`] kept of a module that
     /// [`Self::decode`] accepted: everything but the function bodies, whose
     /// absence is then expected.
     pub fn decode_retained(bytes: &'a [u8]) -> Result<Module<'a>> {
-        Self::decode_sections(bytes, false)
+        // Validated already: a u64 read of a u32 limit gives the same
+        // value, and a page size is there only if it was accepted.
+        let encodings = Encodings {
+            wide_memory_limits: true,
+            custom_page_sizes: true,
+        };
+        Self::decode_sections(bytes, false, encodings)
     }
 
     /// Decodes a binary module; `with_code` says whether the code section
     /// must match the function section.
-    fn decode_sections(bytes: &'a [u8], with_code: bool) -> Result<Module<'a>> {
+    fn decode_sections(
+        bytes: &'a [u8],
+        with_code: bool,
+        encodings: Encodings,
+    ) -> Result<Module<'a>> {
         if bytes.len() > limits::MAX_MODULE_SIZE {
             return Err(
                 Error::from_kind(ErrorKind::Limit, "module too large").with_detail(format_args!(
@@ -383,7 +417,10 @@ impl<'a> Module<'a> {
         if r.read_bytes(4)? != [1, 0, 0, 0] {
             return Err(Error::malformed(4, "unknown binary version"));
         }
-        let mut module = Module::default();
+        let mut module = Module {
+            encodings,
+            ..Module::default()
+        };
         let mut last_rank: Option<usize> = None;
         while !r.is_empty() {
             let id_offset = r.offset();
@@ -500,7 +537,7 @@ impl<'a> Module<'a> {
                 }
                 0x02 => {
                     self.num_imported_memories += 1;
-                    ImportKind::Memory(MemoryType::read(s)?)
+                    ImportKind::Memory(MemoryType::read(s, self.encodings)?)
                 }
                 0x03 => {
                     self.num_imported_globals += 1;
@@ -538,7 +575,7 @@ impl<'a> Module<'a> {
     fn read_memories(&mut self, s: &mut Reader<'a>) -> Result<()> {
         let count = read_count(s, limits::MAX_MEMORIES, "too many memories")?;
         for _ in 0..count {
-            self.memories.push(MemoryType::read(s)?);
+            self.memories.push(MemoryType::read(s, self.encodings)?);
         }
         Ok(())
     }

@@ -1,7 +1,10 @@
 //! The instruction set, defined once.
 //!
-//! [`for_each_operator!`] lists every instruction of WebAssembly 2.0 with its
-//! encoding, its immediates and its type signature. The [`Operator`] enum, the
+//! [`for_each_operator!`] lists every instruction of WebAssembly 2.0, and
+//! of the 3.0 features and proposals wasmkern decodes (tail calls,
+//! relaxed SIMD, wide arithmetic), with its encoding, its immediates and
+//! its type signature. Which feature an instruction needs is the
+//! validator's to know (`validate::func`). The [`Operator`] enum, the
 //! decoder ([`read_operator`]), and the validator's and compiler's dispatch
 //! are all generated from this one table, so adding an instruction is one
 //! line.
@@ -9,6 +12,8 @@
 //! Each line reads `prefix opcode Name { immediates } => signature`:
 //! - `prefix` is `op` (one-byte opcode), `fc` or `fd` (the `0xFC`/`0xFD`
 //!   prefixes followed by a LEB128 sub-opcode);
+//! - the address operand of `mem` and `memlane` signatures is written
+//!   `i32`; the validator takes it to be `i64` for a 64-bit memory;
 //! - the signature is one of
 //!   `[a b -> c]` (pops `a b`, pushes `c`; nothing else to check),
 //!   `[mem N: a -> c]` (also checks the `memarg` against natural alignment 2^N),
@@ -41,6 +46,8 @@ macro_rules! for_each_operator {
             op 0x0f Return => special
             op 0x10 Call { function_index: u32 } => special
             op 0x11 CallIndirect { type_index: u32, table_index: u32 } => special
+            op 0x12 ReturnCall { function_index: u32 } => special
+            op 0x13 ReturnCallIndirect { type_index: u32, table_index: u32 } => special
             // Parametric.
             op 0x1a Drop => special
             op 0x1b Select => special
@@ -245,6 +252,11 @@ macro_rules! for_each_operator {
             fc 15 TableGrow { table: u32 } => special
             fc 16 TableSize { table: u32 } => special
             fc 17 TableFill { table: u32 } => special
+            // Wide arithmetic.
+            fc 19 I64Add128 => [i64 i64 i64 i64 -> i64 i64]
+            fc 20 I64Sub128 => [i64 i64 i64 i64 -> i64 i64]
+            fc 21 I64MulWideS => [i64 i64 -> i64 i64]
+            fc 22 I64MulWideU => [i64 i64 -> i64 i64]
             // SIMD: memory.
             fd 0 V128Load { memarg: MemArg } => [mem 4: i32 -> v128]
             fd 1 V128Load8x8S { memarg: MemArg } => [mem 3: i32 -> v128]
@@ -491,6 +503,27 @@ macro_rules! for_each_operator {
             fd 253 I32x4TruncSatF64x2UZero => [v128 -> v128]
             fd 254 F64x2ConvertLowI32x4S => [v128 -> v128]
             fd 255 F64x2ConvertLowI32x4U => [v128 -> v128]
+            // Relaxed SIMD.
+            fd 256 I8x16RelaxedSwizzle => [v128 v128 -> v128]
+            fd 257 I32x4RelaxedTruncF32x4S => [v128 -> v128]
+            fd 258 I32x4RelaxedTruncF32x4U => [v128 -> v128]
+            fd 259 I32x4RelaxedTruncF64x2SZero => [v128 -> v128]
+            fd 260 I32x4RelaxedTruncF64x2UZero => [v128 -> v128]
+            fd 261 F32x4RelaxedMadd => [v128 v128 v128 -> v128]
+            fd 262 F32x4RelaxedNmadd => [v128 v128 v128 -> v128]
+            fd 263 F64x2RelaxedMadd => [v128 v128 v128 -> v128]
+            fd 264 F64x2RelaxedNmadd => [v128 v128 v128 -> v128]
+            fd 265 I8x16RelaxedLaneselect => [v128 v128 v128 -> v128]
+            fd 266 I16x8RelaxedLaneselect => [v128 v128 v128 -> v128]
+            fd 267 I32x4RelaxedLaneselect => [v128 v128 v128 -> v128]
+            fd 268 I64x2RelaxedLaneselect => [v128 v128 v128 -> v128]
+            fd 269 F32x4RelaxedMin => [v128 v128 -> v128]
+            fd 270 F32x4RelaxedMax => [v128 v128 -> v128]
+            fd 271 F64x2RelaxedMin => [v128 v128 -> v128]
+            fd 272 F64x2RelaxedMax => [v128 v128 -> v128]
+            fd 273 I16x8RelaxedQ15mulrS => [v128 v128 -> v128]
+            fd 274 I16x8RelaxedDotI8x16I7x16S => [v128 v128 -> v128]
+            fd 275 I32x4RelaxedDotI8x16I7x16AddS => [v128 v128 v128 -> v128]
         }
     };
 }
@@ -675,7 +708,7 @@ mod tests {
         for bytes in [
             &[0x06][..],
             &[0xc5],
-            &[0xfc, 0x12],
+            &[0xfc, 0x17],
             &[0xfd, 0x9a, 0x01],
             &[0xff],
         ] {
@@ -696,14 +729,89 @@ mod tests {
     }
 
     #[test]
-    fn memory_index_must_be_a_zero_byte() {
+    fn memory_indices_are_leb128_and_remember_a_zero_byte() {
+        let Operator::MemorySize { mem } = read(&[0x3f, 0x00]).unwrap() else {
+            panic!("not memory.size")
+        };
+        assert_eq!((mem.index, mem.zero_byte), (0, true));
+        let Operator::MemoryGrow { mem } = read(&[0x40, 0x80, 0x00]).unwrap() else {
+            panic!("not memory.grow")
+        };
+        assert_eq!((mem.index, mem.zero_byte), (0, false));
+        let Operator::MemorySize { mem } = read(&[0x3f, 0x81, 0x01]).unwrap() else {
+            panic!("not memory.size")
+        };
+        assert_eq!((mem.index, mem.zero_byte), (129, false));
+    }
+
+    use crate::decode::types::WideOffset;
+
+    #[test]
+    fn operators_stay_five_words() {
+        // Every instruction of a module passes through an `Operator`; the
+        // largest immediate (`br_table`'s) sets the size, and a `memarg`
+        // with its encoding notes must not grow it.
+        assert!(core::mem::size_of::<Operator<'_>>() <= 40);
+        assert!(core::mem::size_of::<MemArg>() <= 16);
+    }
+
+    #[test]
+    fn memargs_carry_a_memory_index_and_64_bit_offsets() {
+        // Flags 0x42: alignment 2, memory index 3 follows; offset 2^40.
+        let Operator::I32Load { memarg } =
+            read(&[0x28, 0x42, 0x03, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20]).unwrap()
+        else {
+            panic!("not i32.load")
+        };
         assert_eq!(
-            read(&[0x3f, 0x01]).unwrap_err().message(),
-            "zero byte expected"
+            (memarg.align, memarg.memory, memarg.offset),
+            (2, 3, 1 << 40)
         );
+        assert!(memarg.encoding.has_memory);
+        assert_eq!(memarg.encoding.wide_offset, Some(WideOffset::TooLong));
+        // Five bytes: too large for a u32 when bits beyond the 32nd are set.
+        let Operator::I64Load { memarg } =
+            read(&[0x29, 0x03, 0x80, 0x80, 0x80, 0x80, 0x10]).unwrap()
+        else {
+            panic!("not i64.load")
+        };
+        assert_eq!(memarg.offset, 1 << 32);
+        assert_eq!(memarg.encoding.wide_offset, Some(WideOffset::TooLarge));
+        let Operator::I64Load { memarg } =
+            read(&[0x29, 0x03, 0xff, 0xff, 0xff, 0xff, 0x0f]).unwrap()
+        else {
+            panic!("not i64.load")
+        };
+        assert_eq!(memarg.offset, u64::from(u32::MAX));
+        assert_eq!(memarg.encoding.wide_offset, None);
+        let Operator::I32Load { memarg } = read(&[0x28, 0x02, 0x05]).unwrap() else {
+            panic!("not i32.load")
+        };
+        assert_eq!((memarg.align, memarg.memory, memarg.offset), (2, 0, 5));
+        assert_eq!(memarg.encoding, Default::default());
+    }
+
+    #[test]
+    fn decodes_the_new_operators() {
+        assert!(matches!(
+            read(&[0x12, 0x05]).unwrap(),
+            Operator::ReturnCall { function_index: 5 }
+        ));
+        assert!(matches!(
+            read(&[0xfc, 0x16]).unwrap(),
+            Operator::I64MulWideU
+        ));
+        assert!(matches!(
+            read(&[0xfd, 0x80, 0x02]).unwrap(),
+            Operator::I8x16RelaxedSwizzle
+        ));
+        assert!(matches!(
+            read(&[0xfd, 0x93, 0x02]).unwrap(),
+            Operator::I32x4RelaxedDotI8x16I7x16AddS
+        ));
         assert_eq!(
-            read(&[0x40, 0x80, 0x00]).unwrap_err().message(),
-            "zero byte expected"
+            read(&[0xfd, 0x94, 0x02]).unwrap_err().message(),
+            "illegal opcode"
         );
     }
 }

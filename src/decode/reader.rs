@@ -233,8 +233,22 @@ impl<'a> Reader<'a> {
         self.read_unsigned(32).map(|v| v as u32)
     }
 
-    /// Reads a `u64` in LEB128.
+    /// Reads a `u64` in LEB128 (every `memarg` offset: one byte is the
+    /// common case, as for [`Self::read_var_u32`]).
+    #[inline]
     pub fn read_var_u64(&mut self) -> Result<u64> {
+        if let Some(&b) = self.data.get(self.pos)
+            && b & 0x80 == 0
+        {
+            self.pos += 1;
+            return Ok(u64::from(b));
+        }
+        self.read_var_u64_slow()
+    }
+
+    /// [`Self::read_var_u64`] beyond one byte, out of line.
+    #[inline(never)]
+    fn read_var_u64_slow(&mut self) -> Result<u64> {
         self.read_unsigned(64)
     }
 

@@ -2,6 +2,7 @@
 //! table, memory and global types, block types, and the immediates that
 //! instructions carry (`memarg`, `br_table` targets, lanes, ...).
 
+use super::module::Encodings;
 use super::reader::Reader;
 use crate::error::{Error, Result};
 use alloc::boxed::Box;
@@ -169,31 +170,44 @@ impl fmt::Display for FuncType {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Initial size.
-    pub min: u32,
+    pub min: u64,
     /// Maximum size, if any.
-    pub max: Option<u32>,
+    pub max: Option<u64>,
 }
 
 impl Limits {
-    /// Reads limits: a flag byte (0: min only, 1: min and max), then LEB128s.
+    /// Limits of `min` and `max`.
+    pub fn new(min: u64, max: Option<u64>) -> Limits {
+        Limits { min, max }
+    }
+
+    /// Reads a table's limits: a flag byte (0: min only, 1: min and max),
+    /// then LEB128 `u32`s.
     pub fn read(r: &mut Reader<'_>) -> Result<Limits> {
         let offset = r.offset();
         let flag = r.read_u8()?;
         match flag {
-            0x00 => Ok(Limits {
-                min: r.read_var_u32()?,
-                max: None,
-            }),
-            0x01 => {
-                let min = r.read_var_u32()?;
-                let max = r.read_var_u32()?;
-                Ok(Limits {
-                    min,
-                    max: Some(max),
-                })
+            0x00 | 0x01 => Self::read_sizes(r, flag & 1 != 0, false),
+            _ => {
+                Err(Error::malformed(offset, "integer too large")
+                    .with_detail("malformed limits flags"))
             }
-            _ => Err(Error::malformed(offset, "integer too large")),
         }
+    }
+
+    /// Reads the minimum and, if `has_max`, the maximum, as `u64`s when
+    /// `wide`.
+    fn read_sizes(r: &mut Reader<'_>, has_max: bool, wide: bool) -> Result<Limits> {
+        let read = |r: &mut Reader<'_>| {
+            if wide {
+                r.read_var_u64()
+            } else {
+                r.read_var_u32().map(u64::from)
+            }
+        };
+        let min = read(r)?;
+        let max = if has_max { Some(read(r)?) } else { None };
+        Ok(Limits { min, max })
     }
 }
 
@@ -215,18 +229,92 @@ impl TableType {
     }
 }
 
+/// The page size of memories without a custom page size (64 KiB), log2.
+pub const DEFAULT_PAGE_SIZE_LOG2: u32 = 16;
+
 /// A linear memory's type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MemoryType {
-    /// Size limits in 64 KiB pages.
+    /// Size limits in pages.
     pub limits: Limits,
+    /// Addressed with `i64` (memory64) rather than `i32`.
+    pub memory64: bool,
+    /// log2 of the page size when the type gives one (custom-page-sizes:
+    /// valid are 0 and 16); `None` is the default 64 KiB.
+    pub page_size_log2: Option<u32>,
 }
 
 impl MemoryType {
-    /// Reads a memory type.
-    pub fn read(r: &mut Reader<'_>) -> Result<MemoryType> {
+    /// A 32-bit memory of 64 KiB pages with these limits.
+    pub fn new(min: u64, max: Option<u64>) -> MemoryType {
+        MemoryType {
+            limits: Limits { min, max },
+            memory64: false,
+            page_size_log2: None,
+        }
+    }
+
+    /// log2 of the page size in bytes.
+    pub fn page_size_log2(&self) -> u32 {
+        self.page_size_log2.unwrap_or(DEFAULT_PAGE_SIZE_LOG2)
+    }
+
+    /// The page size in bytes (65,536 unless custom).
+    pub fn page_size(&self) -> u64 {
+        1u64 << self.page_size_log2().min(63)
+    }
+
+    /// The type of addresses and sizes in this memory.
+    pub fn index_type(&self) -> ValType {
+        if self.memory64 {
+            ValType::I64
+        } else {
+            ValType::I32
+        }
+    }
+
+    /// Reads a memory type: a flag byte (bit 0: a maximum follows; bit 2:
+    /// 64-bit; bit 3, with custom page sizes: a page size follows the
+    /// limits), the limits (`u64`s for a 64-bit memory or with wide
+    /// limits), then the page size's log2. Bit 1 (shared, the threads
+    /// proposal) and the others are malformed, and so is a page size
+    /// beyond 2^64.
+    pub fn read(r: &mut Reader<'_>, encodings: Encodings) -> Result<MemoryType> {
+        let offset = r.offset();
+        let flag = r.read_u8()?;
+        let known = if encodings.custom_page_sizes {
+            0b1101
+        } else {
+            0b0101
+        };
+        if flag & !known != 0 {
+            let err = Error::malformed(offset, "integer too large");
+            // Only bit 3 unknown: a page size, of a disabled feature.
+            if flag & !0b1101 == 0 {
+                return Err(err.with_detail(
+                    "malformed limits flags (a page size needs Config::wasm_custom_page_sizes)",
+                ));
+            }
+            return Err(err.with_detail("malformed limits flags"));
+        }
+        let memory64 = flag & 0b100 != 0;
+        let wide = memory64 || encodings.wide_memory_limits;
+        let limits = Limits::read_sizes(r, flag & 1 != 0, wide)?;
+        let page_size_log2 = if flag & 0b1000 != 0 {
+            let offset = r.offset();
+            let log2 = r.read_var_u32()?;
+            if log2 > 64 {
+                return Err(Error::malformed(offset, "invalid custom page size")
+                    .with_detail(format_args!("2^{log2} bytes")));
+            }
+            Some(log2)
+        } else {
+            None
+        };
         Ok(MemoryType {
-            limits: Limits::read(r)?,
+            limits,
+            memory64,
+            page_size_log2,
         })
     }
 }
@@ -291,29 +379,78 @@ impl BlockType {
 /// The immediate of loads and stores.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MemArg {
-    /// log2 of the promised alignment.
-    pub align: u32,
+    /// log2 of the promised alignment (below 32).
+    pub align: u8,
     /// Constant offset added to the address.
     pub offset: u64,
-    /// Memory index (always 0 in WebAssembly 2.0).
+    /// Memory index (multi-memory; 0 when the flags carry none).
     pub memory: u32,
+    /// How the encoding departs from WebAssembly 2.0's, for the validator
+    /// to reject when the feature that allows it is off.
+    pub encoding: MemArgEncoding,
+}
+
+/// What a `memarg`'s encoding uses beyond WebAssembly 2.0.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemArgEncoding {
+    /// The flags' bit 6 is set and a memory index follows (multi-memory).
+    pub has_memory: bool,
+    /// The offset does not read as a LEB128 `u32` (memory64), and why:
+    /// the 2.0 decoder's error, kept for when memory64 is off.
+    pub wide_offset: Option<WideOffset>,
+}
+
+/// Why a `memarg` offset is not a LEB128 `u32`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WideOffset {
+    /// More than 5 bytes.
+    TooLong,
+    /// 5 bytes, with bits beyond the 32nd.
+    TooLarge,
+}
+
+impl WideOffset {
+    /// The 2.0 decoder's message.
+    pub fn message(self) -> &'static str {
+        match self {
+            WideOffset::TooLong => "integer representation too long",
+            WideOffset::TooLarge => "integer too large",
+        }
+    }
 }
 
 impl MemArg {
-    /// Reads a `memarg`.
+    /// Reads a `memarg`: flags (the alignment, and bit 6 when a memory
+    /// index follows), the memory index, then the offset as a LEB128 `u64`.
     pub fn read(r: &mut Reader<'_>) -> Result<MemArg> {
         let flags_offset = r.offset();
-        let align = r.read_var_u32()?;
-        // 2^32 is the largest meaningful alignment; larger exponents (and the
-        // multi-memory flag bit 6) are not part of WebAssembly 2.0.
+        let flags = r.read_var_u32()?;
+        let has_memory = flags & 0x40 != 0;
+        let align = flags & !0x40;
+        // 2^32 is the largest meaningful alignment.
         if align >= 32 {
             return Err(Error::malformed(flags_offset, "malformed memop flags"));
         }
-        let offset = u64::from(r.read_var_u32()?);
+        let memory = if has_memory { r.read_var_u32()? } else { 0 };
+        let start = r.remaining();
+        let offset = r.read_var_u64()?;
+        // What a u32 read would have said: at the 5th byte, a continuation
+        // bit makes the LEB128 too long, bits beyond the 32nd too large.
+        let wide_offset = match start - r.remaining() {
+            0..=4 => None,
+            5 if offset <= u64::from(u32::MAX) => None,
+            5 => Some(WideOffset::TooLarge),
+            _ => Some(WideOffset::TooLong),
+        };
         Ok(MemArg {
-            align,
+            // Below 32, checked above.
+            align: align as u8,
             offset,
-            memory: 0,
+            memory,
+            encoding: MemArgEncoding {
+                has_memory,
+                wide_offset,
+            },
         })
     }
 }
@@ -394,17 +531,25 @@ impl SelectTypes {
     }
 }
 
-/// The index byte of `memory.size`, `memory.grow`, ... which must be zero.
+/// The memory index of `memory.size`, `memory.grow`, ...: a LEB128 `u32`
+/// (multi-memory), a zero byte in WebAssembly 2.0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MemIdx(pub u32);
+pub struct MemIdx {
+    /// The index.
+    pub index: u32,
+    /// Whether it was encoded as the single byte `0x00`, the only
+    /// encoding WebAssembly 2.0 accepts.
+    pub zero_byte: bool,
+}
 
 impl MemIdx {
-    /// Reads the reserved zero byte.
+    /// Reads a memory index.
     pub fn read(r: &mut Reader<'_>) -> Result<MemIdx> {
-        let offset = r.offset();
-        match r.read_u8()? {
-            0 => Ok(MemIdx(0)),
-            _ => Err(Error::malformed(offset, "zero byte expected")),
-        }
+        let start = r.remaining();
+        let index = r.read_var_u32()?;
+        Ok(MemIdx {
+            index,
+            zero_byte: index == 0 && start - r.remaining() == 1,
+        })
     }
 }

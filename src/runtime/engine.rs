@@ -11,6 +11,9 @@
 //! | [`Config::interruptible`] | off |
 //! | [`Config::parallel_compilation`] | on (with `std`: functions are spread over the cores) |
 //! | `Config::guard_regions` (`std` only) | off: every load and store is checked explicitly |
+//! | [`Config::wasm_extended_const`] | on |
+//! | [`Config::wasm_tail_call`], [`Config::wasm_memory64`], [`Config::wasm_multi_memory`], [`Config::wasm_relaxed_simd`] | off until the compiler lowers them (see below) |
+//! | [`Config::wasm_custom_page_sizes`], [`Config::wasm_wide_arithmetic`] | off (proposals) |
 
 use crate::abi::{ExecContext, VmContext};
 use crate::asm::x64::CpuFeatures;
@@ -19,6 +22,7 @@ use crate::compile::stubs::engine_stubs;
 use crate::decode::FuncType;
 use crate::error::{Error, Result};
 use crate::platform::{GuardRegions, Platform};
+use crate::validate::{Feature, Features};
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -34,6 +38,22 @@ pub const DEFAULT_MAX_MODULE_CODE_SIZE: usize = 256 << 20;
 pub const MIN_MAX_WASM_STACK: usize = 64 << 10;
 
 /// Settings for an [`Engine`].
+///
+/// # WebAssembly features
+/// The `wasm_*` switches (Wasmtime's names) choose which features beyond
+/// WebAssembly 2.0 the validator accepts; a module using a disabled one is
+/// rejected with a message naming the feature and its switch. The
+/// standardized WebAssembly 3.0 features are on by default once wasmkern
+/// runs them end to end. Today the decoder, the validator and the runtime
+/// know all of them, but the compiler lowers none of their new operators:
+/// with a switch on, a module whose functions use a tail call, a relaxed
+/// SIMD or wide-arithmetic operator, or access a 64-bit memory or a memory
+/// other than 0 fails in [`Module::new`](super::Module::new) with
+/// "`<feature>` is not supported by the compiler yet" (an
+/// [`ErrorKind::Limit`](crate::ErrorKind::Limit) error). What needs no
+/// compiler works: extended constant expressions, several memories (code
+/// accessing memory 0), memory64 and custom-page-size memory types, their
+/// imports, exports and data segments.
 #[derive(Clone)]
 pub struct Config {
     code_memory: Option<Arc<dyn CodeMemory>>,
@@ -44,6 +64,7 @@ pub struct Config {
     parallel_compilation: bool,
     guard_regions: bool,
     cpu_features: CpuFeatures,
+    features: Features,
 }
 
 impl Default for Config {
@@ -63,6 +84,7 @@ impl fmt::Debug for Config {
             .field("parallel_compilation", &self.parallel_compilation)
             .field("guard_regions", &self.guard_regions)
             .field("cpu_features", &self.cpu_features)
+            .field("features", &self.features)
             .finish()
     }
 }
@@ -81,6 +103,7 @@ impl Config {
             parallel_compilation: true,
             guard_regions: false,
             cpu_features: CpuFeatures::all(),
+            features: Features::DEFAULT,
         }
     }
 
@@ -197,6 +220,68 @@ impl Config {
         self.cpu_features = features;
         self
     }
+
+    /// Accept tail calls: `return_call` and `return_call_indirect`
+    /// (WebAssembly 3.0; default off: the compiler does not lower them
+    /// yet, see [WebAssembly features](Config#webassembly-features)).
+    pub fn wasm_tail_call(&mut self, enable: bool) -> &mut Self {
+        self.wasm_feature(Feature::TailCall, enable)
+    }
+
+    /// Accept 64-bit memories: `i64` addresses, sizes and offsets
+    /// (WebAssembly 3.0; default off: the compiler does not lower accesses
+    /// to them yet). The runtime limits every memory to 4 GiB.
+    pub fn wasm_memory64(&mut self, enable: bool) -> &mut Self {
+        self.wasm_feature(Feature::Memory64, enable)
+    }
+
+    /// Accept several memories per module, and memory indices in memory
+    /// instructions (WebAssembly 3.0; default off: the compiler lowers
+    /// accesses to memory 0 only so far).
+    pub fn wasm_multi_memory(&mut self, enable: bool) -> &mut Self {
+        self.wasm_feature(Feature::MultiMemory, enable)
+    }
+
+    /// Accept `i32/i64.add`, `sub` and `mul` in constant expressions
+    /// (WebAssembly 3.0; default on).
+    pub fn wasm_extended_const(&mut self, enable: bool) -> &mut Self {
+        self.wasm_feature(Feature::ExtendedConst, enable)
+    }
+
+    /// Accept the relaxed SIMD operators (WebAssembly 3.0; default off: the
+    /// compiler does not lower them yet).
+    pub fn wasm_relaxed_simd(&mut self, enable: bool) -> &mut Self {
+        self.wasm_feature(Feature::RelaxedSimd, enable)
+    }
+
+    /// Accept memories with a custom page size of 1 byte (the
+    /// custom-page-sizes proposal; default off). Loads and stores to such a
+    /// memory compile with explicit bounds checks; `memory.size` and
+    /// `memory.grow` of one, and any access with
+    /// [`guard_regions`](Self::guard_regions), need the compiler's support,
+    /// which it does not have yet.
+    pub fn wasm_custom_page_sizes(&mut self, enable: bool) -> &mut Self {
+        self.wasm_feature(Feature::CustomPageSizes, enable)
+    }
+
+    /// Accept `i64.add128`, `i64.sub128`, `i64.mul_wide_s` and
+    /// `i64.mul_wide_u` (the wide-arithmetic proposal; default off).
+    pub fn wasm_wide_arithmetic(&mut self, enable: bool) -> &mut Self {
+        self.wasm_feature(Feature::WideArithmetic, enable)
+    }
+
+    /// Enables or disables `feature`: the switch of the `wasm_*` methods by
+    /// the feature's value, for embedders that take features by name
+    /// ([`Feature::from_name`]).
+    pub fn wasm_feature(&mut self, feature: Feature, enable: bool) -> &mut Self {
+        self.features.set(feature, enable);
+        self
+    }
+
+    /// The features beyond WebAssembly 2.0 the engine accepts.
+    pub fn wasm_features(&self) -> Features {
+        self.features
+    }
 }
 
 impl Engine {
@@ -258,6 +343,7 @@ pub(crate) struct EngineInner {
     pub(crate) host_call: *const u8,
     pub(crate) cpu: CpuFeatures,
     pub(crate) max_wasm_stack: usize,
+    pub(crate) features: Features,
     pub(crate) max_module_code_size: usize,
     pub(crate) options: crate::compile::CompileOptions,
     /// The operating-system services the engine's compilations and stores
@@ -371,6 +457,7 @@ impl Engine {
                 host_call,
                 cpu: CpuFeatures::detect().intersection(config.cpu_features),
                 max_wasm_stack: config.max_wasm_stack,
+                features: config.features,
                 max_module_code_size: config.max_module_code_size,
                 options: crate::compile::CompileOptions {
                     fuel: config.consume_fuel,

@@ -143,15 +143,47 @@ fn limits_match(actual: Limits, declared: Limits) -> bool {
 }
 
 /// Evaluates a constant expression to its raw value.
+///
+/// Validation checked its types, so it is run on a stack of raw values:
+/// extended-const's `i32/i64.add/sub/mul` wrap, on the low 32 bits for
+/// `i32` (whose raw value is its bits, zero-extended).
 pub(crate) fn eval_const(
     expr: &ConstExpr<'_>,
     funcrefs: &[VmFuncRef],
     global: &dyn Fn(u32) -> Option<u128>,
 ) -> Result<u128> {
     let mut r = expr.reader();
-    let mut value = None;
+    let mut stack: Vec<u128> = Vec::new();
+    let operands = |stack: &mut Vec<u128>| match (stack.pop(), stack.pop()) {
+        (Some(b), Some(a)) => Ok((a, b)),
+        _ => Err(Error::instantiation("constant expression: missing operand")),
+    };
     loop {
         let v = match read_operator(&mut r)? {
+            Operator::I32Add => {
+                let (a, b) = operands(&mut stack)?;
+                (a as u32).wrapping_add(b as u32) as u128
+            }
+            Operator::I32Sub => {
+                let (a, b) = operands(&mut stack)?;
+                (a as u32).wrapping_sub(b as u32) as u128
+            }
+            Operator::I32Mul => {
+                let (a, b) = operands(&mut stack)?;
+                (a as u32).wrapping_mul(b as u32) as u128
+            }
+            Operator::I64Add => {
+                let (a, b) = operands(&mut stack)?;
+                (a as u64).wrapping_add(b as u64) as u128
+            }
+            Operator::I64Sub => {
+                let (a, b) = operands(&mut stack)?;
+                (a as u64).wrapping_sub(b as u64) as u128
+            }
+            Operator::I64Mul => {
+                let (a, b) = operands(&mut stack)?;
+                (a as u64).wrapping_mul(b as u64) as u128
+            }
             Operator::I32Const { value } => value as u32 as u128,
             Operator::I64Const { value } => value as u64 as u128,
             Operator::F32Const { value } => value.0 as u128,
@@ -169,9 +201,14 @@ pub(crate) fn eval_const(
             Operator::End => break,
             _ => return Err(Error::instantiation("constant expression required")),
         };
-        value = Some(v);
+        stack.push(v);
     }
-    value.ok_or_else(|| Error::instantiation("empty constant expression"))
+    match stack[..] {
+        [v] => Ok(v),
+        _ => Err(Error::instantiation(
+            "constant expression must produce one value",
+        )),
+    }
 }
 
 /// How much a store held before an instantiation began.
@@ -316,10 +353,13 @@ impl StoreInner {
                     }
                 }
                 (ExternType::Memory(want), Extern::Memory(mem), Some(ExternType::Memory(have))) => {
-                    limits_match(have.limits, want.limits) && {
-                        memories.push(mem.index);
-                        true
-                    }
+                    want.memory64 == have.memory64
+                        && want.page_size_log2() == have.page_size_log2()
+                        && limits_match(have.limits, want.limits)
+                        && {
+                            memories.push(mem.index);
+                            true
+                        }
                 }
                 (ExternType::Global(want), Extern::Global(g), Some(ExternType::Global(have))) => {
                     want == have && {
@@ -584,15 +624,23 @@ impl StoreInner {
                         .and_then(|&g| self.globals.get(g as usize))
                         .map(|g| g.get())
                 };
-                let start = eval_const(offset, &inst.funcrefs, &lookup)? as u32 as usize;
+                let raw = eval_const(offset, &inst.funcrefs, &lookup)?;
                 let mem = inst
                     .memories
                     .get(*memory as usize)
                     .copied()
                     .ok_or_else(|| Error::instantiation("unknown memory").with_index(*memory))?;
-                let bytes = &mut self.memories[mem as usize].bytes;
-                let dst = bytes
-                    .get_mut(start..start + seg.data.len())
+                let data = &mut self.memories[mem as usize];
+                // An i64 offset for a 64-bit memory, else an i32.
+                let start = if data.ty.memory64 {
+                    raw as u64
+                } else {
+                    u64::from(raw as u32)
+                };
+                let dst = usize::try_from(start)
+                    .ok()
+                    .and_then(|start| Some(start..start.checked_add(seg.data.len())?))
+                    .and_then(|range| data.bytes.get_mut(range))
                     .ok_or_else(|| Error::from_trap(TrapCode::MemoryOutOfBounds))?;
                 dst.copy_from_slice(seg.data);
                 self.instances[index as usize].dropped_data[i] = true;

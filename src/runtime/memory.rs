@@ -8,19 +8,33 @@
 //! kernel.
 //! Growing may move a `Vec`; the runtime then updates `memory_base`/`memory_len` of every instance whose
 //! memory 0 it is (generated code reloads them after every exit). Memories
-//! are limited to 65536 pages (4 GiB), to their declared maximum, and by
-//! the store's [`ResourceLimiter`] (see [`super::limits`]).
+//! are limited to 4 GiB ([`MAX_MEMORY_BYTES`], whatever their type: a
+//! memory64 memory too, since its bytes are one buffer or one reservation),
+//! to their declared maximum, and by the store's [`ResourceLimiter`] (see
+//! [`super::limits`]).
+//!
+//! Sizes are counted in the memory type's pages: 64 KiB, or 1 byte for a
+//! memory with a custom page size (custom-page-sizes); the size API
+//! ([`Memory::size`], [`Memory::grow`]) counts pages as `u32`, which covers
+//! 4 GiB of 1-byte pages but one.
 
 use super::limits::ResourceLimiter;
 use super::store::{AsContext, AsContextMut, MemoryData, StoreContextMut, StoreInner};
 use crate::decode::{Limits, MemoryType};
 use crate::error::{Error, Result};
 use crate::platform::{GuardRegions, GuardedRegion};
-const MAX_MEMORY_PAGES: u32 = 65_536;
 use alloc::vec::Vec;
 
-/// Bytes in a wasm page.
+/// Bytes in a wasm page (without a custom page size).
 pub const PAGE_SIZE: usize = 65536;
+
+/// The largest memory this runtime creates or grows to, in bytes.
+pub const MAX_MEMORY_BYTES: u64 = 1 << 32;
+
+/// The most pages of type `ty` the runtime supports.
+fn runtime_max_pages(ty: &MemoryType) -> u32 {
+    u32::try_from(MAX_MEMORY_BYTES >> ty.page_size_log2().min(32)).unwrap_or(u32::MAX)
+}
 
 /// A linear memory of a store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -114,21 +128,17 @@ impl Memory {
     /// The memory's type, with its current size as minimum.
     pub fn ty(&self, store: impl AsContext) -> MemoryType {
         self.current_type(&store.as_context().inner)
-            .unwrap_or(MemoryType {
-                limits: Limits {
-                    min: 0,
-                    max: Some(0),
-                },
-            })
+            .unwrap_or(MemoryType::new(0, Some(0)))
     }
 
     pub(crate) fn current_type(&self, inner: &StoreInner) -> Result<MemoryType> {
         let m = inner.memory_data(self.store, self.index)?;
         Ok(MemoryType {
             limits: Limits {
-                min: m.pages(),
+                min: u64::from(m.pages()),
                 max: m.ty.limits.max,
             },
+            ..m.ty
         })
     }
 
@@ -238,7 +248,13 @@ impl Memory {
 
 impl MemoryData {
     pub(crate) fn pages(&self) -> u32 {
-        (self.bytes.len() / PAGE_SIZE) as u32
+        let pages = self.bytes.len() as u64 >> self.ty.page_size_log2().min(32);
+        u32::try_from(pages).unwrap_or(u32::MAX)
+    }
+
+    /// Bytes in `pages` pages of this memory.
+    fn bytes_of(&self, pages: u32) -> usize {
+        page_bytes(&self.ty, u64::from(pages))
     }
 
     /// True when growing by `delta` pages stays within the memory's
@@ -250,12 +266,18 @@ impl MemoryData {
     }
 
     fn max_pages(&self) -> u32 {
+        let cap = runtime_max_pages(&self.ty);
         self.ty
             .limits
             .max
-            .unwrap_or(MAX_MEMORY_PAGES)
-            .min(MAX_MEMORY_PAGES)
+            .map_or(cap, |m| u32::try_from(m).unwrap_or(u32::MAX).min(cap))
     }
+}
+
+/// Bytes in `pages` pages of memory type `ty` (saturating: callers have
+/// checked `pages` against [`runtime_max_pages`]).
+fn page_bytes(ty: &MemoryType, pages: u64) -> usize {
+    usize::try_from(pages << ty.page_size_log2().min(32)).unwrap_or(usize::MAX)
 }
 
 impl StoreInner {
@@ -264,16 +286,23 @@ impl StoreInner {
         ty: MemoryType,
         limiter: Option<&mut dyn ResourceLimiter>,
     ) -> Result<Memory> {
-        let max = ty.limits.max.unwrap_or(MAX_MEMORY_PAGES);
-        if ty.limits.min > MAX_MEMORY_PAGES || max > MAX_MEMORY_PAGES {
-            return Err(Error::runtime(
-                "memory size must be at most 65536 pages (4GiB)",
-            ));
+        let cap = u64::from(runtime_max_pages(&ty));
+        let declared_too_large = !ty.memory64 && ty.limits.max.is_some_and(|m| m > cap);
+        if ty.limits.min > cap || declared_too_large {
+            return Err(Error::runtime("memory size must be at most 4GiB")
+                .with_detail(format_args!("{cap} pages of {} bytes", ty.page_size())));
         }
-        if ty.limits.min > max {
+        if ty.limits.max.is_some_and(|max| ty.limits.min > max) {
             return Err(Error::runtime(
                 "size minimum must not be greater than maximum",
             ));
+        }
+        if let Some(log2) = ty.page_size_log2
+            && log2 != 0
+            && log2 != 16
+        {
+            return Err(Error::runtime("invalid custom page size")
+                .with_detail(format_args!("2^{log2} bytes: only 1 and 65536 are valid")));
         }
         if let Some(limiter) = limiter {
             if self.memories.len() >= limiter.memories() {
@@ -282,8 +311,8 @@ impl StoreInner {
                 )
                 .with_detail(format_args!("the limit is {}", limiter.memories())));
             }
-            let bytes = ty.limits.min as usize * PAGE_SIZE;
-            let maximum = ty.limits.max.map(|m| m as usize * PAGE_SIZE);
+            let bytes = page_bytes(&ty, ty.limits.min);
+            let maximum = ty.limits.max.map(|m| page_bytes(&ty, m));
             if !limiter.memory_growing(0, bytes, maximum)? {
                 return Err(Error::instantiation(
                     "resource limit exceeded: memory minimum size refused by the store's limiter",
@@ -292,7 +321,7 @@ impl StoreInner {
             }
         }
         let guarded = self.engine.inner.guard_regions;
-        let bytes = LinearBytes::zeroed(ty.limits.min as usize * PAGE_SIZE, guarded)?;
+        let bytes = LinearBytes::zeroed(page_bytes(&ty, ty.limits.min), guarded)?;
         let index = u32::try_from(self.memories.len())
             .map_err(|_| Error::runtime("too many memories in the store"))?;
         self.memories.push(MemoryData {
@@ -328,16 +357,16 @@ impl StoreInner {
         if delta > 0
             && let Some(limiter) = limiter
         {
-            let maximum = m.ty.limits.max.map(|p| p as usize * PAGE_SIZE);
-            let current = old as usize * PAGE_SIZE;
-            if !limiter.memory_growing(current, new as usize * PAGE_SIZE, maximum)? {
+            let maximum = m.ty.limits.max.map(|p| page_bytes(&m.ty, p));
+            let current = m.bytes_of(old);
+            if !limiter.memory_growing(current, m.bytes_of(new), maximum)? {
                 return Ok(Err(Error::runtime(
                     "memory.grow refused by the store's resource limiter",
                 )
                 .with_detail(format_args!("{old} + {delta} pages"))));
             }
         }
-        if let Err(e) = m.bytes.grow(new as usize * PAGE_SIZE) {
+        if let Err(e) = m.bytes.grow(m.bytes_of(new)) {
             return Ok(Err(e));
         }
         self.refresh_memory(index);

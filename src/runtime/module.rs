@@ -17,7 +17,7 @@ use crate::decode::{
     self, ElementItems, ExternKind, FuncType, GlobalType, ImportKind, MemoryType, TableType,
 };
 use crate::error::{Error, Result};
-use crate::validate::{IndexSpaces, validate_module};
+use crate::validate::{IndexSpaces, validate_module_with};
 use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
@@ -267,6 +267,30 @@ impl ModuleInner {
 }
 
 impl Module {
+    /// Decodes and validates a binary module with the features `engine`
+    /// accepts ([`Config`](super::Config)'s `wasm_*` switches), without
+    /// compiling it.
+    ///
+    /// ```
+    /// use wasmkern::{Config, Engine, Module};
+    ///
+    /// // `i32.add` in a global's initializer (extended-const).
+    /// let wasm = wat::parse_str(
+    ///     "(module (global i32 (i32.add (i32.const 1) (i32.const 2))))",
+    /// )
+    /// .unwrap();
+    /// assert!(Module::validate(&Engine::default(), &wasm).is_ok());
+    /// let wasm2 = Engine::new(Config::new().wasm_extended_const(false))?;
+    /// assert!(Module::validate(&wasm2, &wasm).is_err());
+    /// # Ok::<(), wasmkern::Error>(())
+    /// ```
+    pub fn validate(engine: &Engine, bytes: &[u8]) -> Result<()> {
+        let features = &engine.inner.features;
+        let module = decode::Module::decode_with(bytes, features.encodings())?;
+        validate_module_with(&module, features)?;
+        Ok(())
+    }
+
     /// Decodes, validates and compiles a binary module.
     ///
     /// ```
@@ -283,8 +307,9 @@ impl Module {
     /// ```
     pub fn new(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
         let bytes = bytes.as_ref();
-        let module = decode::Module::decode(bytes)?;
-        let info = validate_module(&module)?;
+        let features = &engine.inner.features;
+        let module = decode::Module::decode_with(bytes, features.encodings())?;
+        let info = validate_module_with(&module, features)?;
         let type_ids = engine.register_types(&module.types);
         let spare = core::mem::take(&mut *engine.inner.spare_code.lock());
         let mut compiled = compile_module_into(
@@ -434,11 +459,6 @@ impl Module {
         })
     }
 
-    /// Checks that `bytes` is a valid module, without compiling it.
-    pub fn validate(_engine: &Engine, bytes: &[u8]) -> Result<()> {
-        crate::validate(bytes)
-    }
-
     /// The engine the module was compiled for.
     pub fn engine(&self) -> &Engine {
         &self.inner.engine
@@ -495,11 +515,12 @@ impl ModuleInner {
                     limits: decode::Limits { min: 0, max: None },
                 }))
             }
-            ExternKind::Memory => {
-                ExternType::Memory(self.memories.get(i).copied().unwrap_or(MemoryType {
-                    limits: decode::Limits { min: 0, max: None },
-                }))
-            }
+            ExternKind::Memory => ExternType::Memory(
+                self.memories
+                    .get(i)
+                    .copied()
+                    .unwrap_or(MemoryType::new(0, None)),
+            ),
             ExternKind::Global => {
                 ExternType::Global(self.globals.get(i).copied().unwrap_or(GlobalType {
                     content: decode::ValType::I32,

@@ -50,7 +50,7 @@ impl Table {
         Ok(TableType {
             elem: t.ty.elem,
             limits: Limits {
-                min: t.elements.len() as u32,
+                min: t.elements.len() as u64,
                 max: t.ty.limits.max,
             },
         })
@@ -99,6 +99,18 @@ impl Table {
 }
 
 impl TableData {
+    /// The declared maximum (validation bounds it to `u32`).
+    fn declared_max(&self) -> Option<u32> {
+        declared_max(&self.ty)
+    }
+
+    /// The most elements this table may grow to.
+    fn max_elements(&self) -> u32 {
+        self.declared_max()
+            .unwrap_or(MAX_TABLE_ELEMENTS)
+            .min(MAX_TABLE_ELEMENTS)
+    }
+
     /// True when growing by `delta` elements stays within the table's
     /// maximum (the limiter may still refuse).
     pub(crate) fn can_grow(&self, delta: u32) -> bool {
@@ -106,9 +118,9 @@ impl TableData {
             .ty
             .limits
             .max
-            .unwrap_or(MAX_TABLE_ELEMENTS)
-            .min(MAX_TABLE_ELEMENTS);
-        (self.elements.len() as u64 + u64::from(delta)) <= u64::from(max)
+            .unwrap_or(u64::from(MAX_TABLE_ELEMENTS))
+            .min(u64::from(MAX_TABLE_ELEMENTS));
+        (self.elements.len() as u64 + u64::from(delta)) <= max
     }
 
     /// Grows the table; the inner result is the old size or why the growth
@@ -123,19 +135,14 @@ impl TableData {
         limiter: Option<&mut dyn ResourceLimiter>,
     ) -> Result<Result<u32>> {
         let old = self.elements.len() as u32;
-        let max = self
-            .ty
-            .limits
-            .max
-            .unwrap_or(MAX_TABLE_ELEMENTS)
-            .min(MAX_TABLE_ELEMENTS);
+        let max = self.max_elements();
         let Some(new) = old.checked_add(delta).filter(|&n| n <= max) else {
             return Ok(Err(Error::runtime("table.grow beyond the maximum size")
                 .with_detail(format_args!("{old} + {delta} elements"))));
         };
         if delta > 0
             && let Some(limiter) = limiter
-            && !limiter.table_growing(old, new, self.ty.limits.max)?
+            && !limiter.table_growing(old, new, self.declared_max())?
         {
             return Ok(Err(Error::runtime(
                 "table.grow refused by the store's resource limiter",
@@ -195,7 +202,7 @@ impl StoreInner {
         init: usize,
         limiter: Option<&mut dyn ResourceLimiter>,
     ) -> Result<Table> {
-        if ty.limits.min > MAX_TABLE_ELEMENTS {
+        if ty.limits.min > u64::from(MAX_TABLE_ELEMENTS) {
             return Err(Error::runtime("table too large").with_detail(format_args!(
                 "{} elements, the limit is {MAX_TABLE_ELEMENTS}",
                 ty.limits.min
@@ -213,7 +220,9 @@ impl StoreInner {
                 )
                 .with_detail(format_args!("the limit is {}", limiter.tables())));
             }
-            if !limiter.table_growing(0, ty.limits.min, ty.limits.max)? {
+            // Below MAX_TABLE_ELEMENTS, checked above.
+            let min = ty.limits.min as u32;
+            if !limiter.table_growing(0, min, declared_max(&ty))? {
                 return Err(Error::instantiation(
                     "resource limit exceeded: table minimum size refused by the store's limiter",
                 )
@@ -243,4 +252,10 @@ impl StoreInner {
             index,
         })
     }
+}
+
+/// A table type's declared maximum as a `u32` (saturating: validation
+/// bounds table limits to `u32`, a host-made type may exceed it).
+fn declared_max(ty: &TableType) -> Option<u32> {
+    ty.limits.max.map(|m| u32::try_from(m).unwrap_or(u32::MAX))
 }

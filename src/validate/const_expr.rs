@@ -2,22 +2,27 @@
 //!
 //! In WebAssembly 2.0 a constant expression is one `*.const`, `ref.null`,
 //! `ref.func` or `global.get` of an imported immutable global, then `end`.
+//! With extended-const ([`Features::extended_const`]) it may also combine
+//! integers with `i32/i64.add`, `sub` and `mul`: it is then checked like a
+//! function body of those instructions, with an operand stack.
 
+use super::features::{Feature, Features};
 use crate::decode::{ConstExpr, Module, Operator, ValType, read_operator};
 use crate::error::{Error, Result};
+use alloc::vec::Vec;
 
 /// Checks that `expr` is constant and produces one value of type `expected`.
 /// `declare` is called with every function index that `ref.func` names.
 pub(crate) fn check_const_expr(
     module: &Module<'_>,
+    features: &Features,
     global_types: &[crate::decode::GlobalType],
     expr: &ConstExpr<'_>,
     expected: ValType,
     mut declare: impl FnMut(u32),
 ) -> Result<()> {
     let mut r = expr.reader();
-    let mut stack: [Option<ValType>; 2] = [None, None];
-    let mut height = 0usize;
+    let mut stack: Vec<ValType> = Vec::new();
     loop {
         let offset = r.offset();
         let op = read_operator(&mut r)?;
@@ -48,19 +53,20 @@ pub(crate) fn check_const_expr(
                 }
                 global.content
             }
+            Operator::I32Add | Operator::I32Sub | Operator::I32Mul => {
+                binary(features, &mut stack, offset, ValType::I32)?
+            }
+            Operator::I64Add | Operator::I64Sub | Operator::I64Mul => {
+                binary(features, &mut stack, offset, ValType::I64)?
+            }
             Operator::End => break,
             _ => return Err(Error::invalid(offset, "constant expression required")),
         };
-        if height == stack.len() {
-            return Err(Error::invalid(offset, "type mismatch")
-                .with_detail("too many values in constant expression"));
-        }
-        stack[height] = Some(ty);
-        height += 1;
+        stack.push(ty);
     }
-    match (height, stack[0]) {
-        (1, Some(found)) if found == expected => Ok(()),
-        (1, Some(found)) => Err(Error::invalid(expr.offset, "type mismatch")
+    match stack[..] {
+        [found] if found == expected => Ok(()),
+        [found] => Err(Error::invalid(expr.offset, "type mismatch")
             .with_detail(format_args!("expected {expected}, found {found}"))),
         _ => Err(
             Error::invalid(expr.offset, "type mismatch").with_detail(format_args!(
@@ -68,4 +74,35 @@ pub(crate) fn check_const_expr(
             )),
         ),
     }
+}
+
+/// Pops the two operands of an extended-const instruction on `ty`.
+fn binary(
+    features: &Features,
+    stack: &mut Vec<ValType>,
+    offset: usize,
+    ty: ValType,
+) -> Result<ValType> {
+    if !features.extended_const {
+        return Err(
+            Error::invalid(offset, "constant expression required").with_detail(format_args!(
+                "arithmetic in constant expressions needs {}",
+                Feature::ExtendedConst.switch()
+            )),
+        );
+    }
+    for _ in 0..2 {
+        match stack.pop() {
+            Some(found) if found == ty => {}
+            Some(found) => {
+                return Err(Error::invalid(offset, "type mismatch")
+                    .with_detail(format_args!("expected {ty}, found {found}")));
+            }
+            None => {
+                return Err(Error::invalid(offset, "type mismatch")
+                    .with_detail(format_args!("expected {ty}, found nothing")));
+            }
+        }
+    }
+    Ok(ty)
 }

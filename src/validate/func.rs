@@ -5,9 +5,11 @@
 //! Pure instructions (numeric, most SIMD, loads and stores) are checked from
 //! the signature column of the operator table; the rest have a rule here.
 
+use super::features::{Feature, FeatureSet};
 use super::module::Context;
 use crate::decode::{
-    BlockType, FunctionBody, MemArg, Operator, Reader, ValType, limits, read_operator_inline,
+    BlockType, FunctionBody, MemArg, MemIdx, MemoryType, Operator, Reader, ValType, limits,
+    read_operator_inline,
 };
 use crate::error::{Error, Result};
 use alloc::vec::Vec;
@@ -40,6 +42,11 @@ pub struct FuncInfo {
     pub local_uses_start: u32,
     /// How many locals it uses.
     pub local_uses_len: u32,
+    /// The features beyond WebAssembly 2.0 the compiler must lower for
+    /// this function: tail calls, relaxed SIMD or wide arithmetic
+    /// operators, an access to a 64-bit memory or to a memory other than
+    /// memory 0, `memory.size`/`memory.grow` of a memory with custom pages.
+    pub features: FeatureSet,
 }
 
 /// How often a function reaches one of its locals, estimated statically:
@@ -71,6 +78,8 @@ struct Frame {
 /// Extra checks that some pure instructions carry.
 enum Check {
     None,
+    /// The instruction belongs to a feature beyond WebAssembly 2.0.
+    Gated(Feature),
     /// `memarg` with the natural alignment (log2).
     Mem(MemArg, u32),
     /// Lane index and lane count.
@@ -104,20 +113,103 @@ macro_rules! val_type {
     };
 }
 
+/// The feature beyond WebAssembly 2.0 a pure instruction belongs to
+/// (`return_call*` are special: their rule checks it; memory64 and
+/// multi-memory depend on the memory, not the instruction). Resolved when
+/// the signature table is generated, so the check costs nothing for the
+/// others.
+macro_rules! gate {
+    (I64Add128) => {
+        Check::Gated(Feature::WideArithmetic)
+    };
+    (I64Sub128) => {
+        Check::Gated(Feature::WideArithmetic)
+    };
+    (I64MulWideS) => {
+        Check::Gated(Feature::WideArithmetic)
+    };
+    (I64MulWideU) => {
+        Check::Gated(Feature::WideArithmetic)
+    };
+    (I8x16RelaxedSwizzle) => {
+        Check::Gated(Feature::RelaxedSimd)
+    };
+    (I32x4RelaxedTruncF32x4S) => {
+        Check::Gated(Feature::RelaxedSimd)
+    };
+    (I32x4RelaxedTruncF32x4U) => {
+        Check::Gated(Feature::RelaxedSimd)
+    };
+    (I32x4RelaxedTruncF64x2SZero) => {
+        Check::Gated(Feature::RelaxedSimd)
+    };
+    (I32x4RelaxedTruncF64x2UZero) => {
+        Check::Gated(Feature::RelaxedSimd)
+    };
+    (F32x4RelaxedMadd) => {
+        Check::Gated(Feature::RelaxedSimd)
+    };
+    (F32x4RelaxedNmadd) => {
+        Check::Gated(Feature::RelaxedSimd)
+    };
+    (F64x2RelaxedMadd) => {
+        Check::Gated(Feature::RelaxedSimd)
+    };
+    (F64x2RelaxedNmadd) => {
+        Check::Gated(Feature::RelaxedSimd)
+    };
+    (I8x16RelaxedLaneselect) => {
+        Check::Gated(Feature::RelaxedSimd)
+    };
+    (I16x8RelaxedLaneselect) => {
+        Check::Gated(Feature::RelaxedSimd)
+    };
+    (I32x4RelaxedLaneselect) => {
+        Check::Gated(Feature::RelaxedSimd)
+    };
+    (I64x2RelaxedLaneselect) => {
+        Check::Gated(Feature::RelaxedSimd)
+    };
+    (F32x4RelaxedMin) => {
+        Check::Gated(Feature::RelaxedSimd)
+    };
+    (F32x4RelaxedMax) => {
+        Check::Gated(Feature::RelaxedSimd)
+    };
+    (F64x2RelaxedMin) => {
+        Check::Gated(Feature::RelaxedSimd)
+    };
+    (F64x2RelaxedMax) => {
+        Check::Gated(Feature::RelaxedSimd)
+    };
+    (I16x8RelaxedQ15mulrS) => {
+        Check::Gated(Feature::RelaxedSimd)
+    };
+    (I16x8RelaxedDotI8x16I7x16S) => {
+        Check::Gated(Feature::RelaxedSimd)
+    };
+    (I32x4RelaxedDotI8x16I7x16AddS) => {
+        Check::Gated(Feature::RelaxedSimd)
+    };
+    ($other:ident) => {
+        Check::None
+    };
+}
+
 macro_rules! sig {
-    (special; $($f:ident)*) => {
+    ($name:ident; special; $($f:ident)*) => {
         None
     };
-    ([$($p:ident)* -> $($r:ident)*]; $($f:ident)*) => {
-        Some(Sig { params: &[$(val_type!($p)),*], results: &[$(val_type!($r)),*], check: Check::None })
+    ($name:ident; [$($p:ident)* -> $($r:ident)*]; $($f:ident)*) => {
+        Some(Sig { params: &[$(val_type!($p)),*], results: &[$(val_type!($r)),*], check: gate!($name) })
     };
-    ([mem $align:literal : $($p:ident)* -> $($r:ident)*]; $memarg:ident) => {
+    ($name:ident; [mem $align:literal : $($p:ident)* -> $($r:ident)*]; $memarg:ident) => {
         Some(Sig { params: &[$(val_type!($p)),*], results: &[$(val_type!($r)),*], check: Check::Mem(*$memarg, $align) })
     };
-    ([lane $n:literal : $($p:ident)* -> $($r:ident)*]; $lane:ident) => {
+    ($name:ident; [lane $n:literal : $($p:ident)* -> $($r:ident)*]; $lane:ident) => {
         Some(Sig { params: &[$(val_type!($p)),*], results: &[$(val_type!($r)),*], check: Check::Lane(*$lane, $n) })
     };
-    ([memlane $align:literal $n:literal : $($p:ident)* -> $($r:ident)*]; $memarg:ident $lane:ident) => {
+    ($name:ident; [memlane $align:literal $n:literal : $($p:ident)* -> $($r:ident)*]; $memarg:ident $lane:ident) => {
         Some(Sig {
             params: &[$(val_type!($p)),*],
             results: &[$(val_type!($r)),*],
@@ -134,7 +226,7 @@ macro_rules! define_signature {
         #[inline]
         fn signature(op: &Operator<'_>) -> Option<Sig> {
             match op {
-                $( Operator::$name $({ $($field),* })? => sig!($sig; $($($field)*)?), )*
+                $( Operator::$name $({ $($field),* })? => sig!($name; $sig; $($($field)*)?), )*
             }
         }
     };
@@ -452,12 +544,43 @@ impl FuncValidator {
             .ok_or_else(|| self.err("unknown table").with_index(index))
     }
 
-    fn memory(&mut self, cx: &Context<'_, '_>) -> Result<()> {
+    /// Memory `index`, noting what the compiler needs to access it.
+    #[inline]
+    fn memory(&mut self, cx: &Context<'_, '_>, index: u32) -> Result<MemoryType> {
         self.info.uses_memory = true;
-        if cx.memories == 0 {
-            return Err(self.err("unknown memory").with_index(0));
+        let Some(&ty) = cx.memories.get(index as usize) else {
+            return Err(self.err("unknown memory").with_index(index));
+        };
+        if index != 0 {
+            self.info.features.insert(Feature::MultiMemory);
         }
-        Ok(())
+        if ty.memory64 {
+            self.info.features.insert(Feature::Memory64);
+        }
+        Ok(ty)
+    }
+
+    /// The memory of a `memory.*` instruction's index immediate.
+    fn memory_index(&mut self, cx: &Context<'_, '_>, mem: MemIdx) -> Result<MemoryType> {
+        if !mem.zero_byte && !cx.features.multi_memory {
+            return Err(
+                Error::malformed(self.offset, "zero byte expected").with_detail(format_args!(
+                    "a memory index needs {}",
+                    Feature::MultiMemory.switch()
+                )),
+            );
+        }
+        self.memory(cx, mem.index)
+    }
+
+    /// `memory.size` and `memory.grow` count pages: with a custom page
+    /// size the compiler must know it.
+    fn memory_pages(&mut self, cx: &Context<'_, '_>, mem: MemIdx) -> Result<ValType> {
+        let ty = self.memory_index(cx, mem)?;
+        if ty.page_size_log2() != crate::decode::DEFAULT_PAGE_SIZE_LOG2 {
+            self.info.features.insert(Feature::CustomPageSizes);
+        }
+        Ok(ty.index_type())
     }
 
     fn data_segment(&self, cx: &Context<'_, '_>, index: u32) -> Result<()> {
@@ -478,6 +601,46 @@ impl FuncValidator {
             .ok_or_else(|| self.err("unknown elem segment").with_index(index))
     }
 
+    /// The type a `call_indirect` or `return_call_indirect` names, after
+    /// checking its table.
+    fn call_indirect_type<'c>(
+        &mut self,
+        cx: &'c Context<'_, '_>,
+        type_index: u32,
+        table_index: u32,
+    ) -> Result<&'c crate::decode::FuncType> {
+        let elem = self.table(cx, table_index)?;
+        if elem != ValType::FuncRef {
+            return Err(self
+                .err("type mismatch")
+                .with_detail("call_indirect needs a funcref table"));
+        }
+        cx.module
+            .types
+            .get(type_index as usize)
+            .ok_or_else(|| self.err("unknown type").with_index(type_index))
+    }
+
+    /// Notes a tail call, which needs its feature.
+    fn tail_call(&mut self, cx: &Context<'_, '_>) -> Result<()> {
+        cx.features.require(Feature::TailCall, self.offset)?;
+        self.info.features.insert(Feature::TailCall);
+        self.info.has_calls = true;
+        Ok(())
+    }
+
+    /// A tail call returns the callee's results as the caller's: they must
+    /// be the same types.
+    fn check_tail_call_results(&self, cx: &Context<'_, '_>, results: &[ValType]) -> Result<()> {
+        let own = self.block_results(cx, self.frames[0].block_type);
+        if own != results {
+            return Err(self
+                .err("type mismatch")
+                .with_detail("a tail call's callee must return the caller's result types"));
+        }
+        Ok(())
+    }
+
     fn func_type<'c>(
         &self,
         cx: &'c Context<'_, '_>,
@@ -489,14 +652,53 @@ impl FuncValidator {
         }
     }
 
-    fn check_memarg(&mut self, cx: &Context<'_, '_>, memarg: MemArg, natural: u32) -> Result<()> {
-        self.memory(cx)?;
-        if memarg.align > natural {
+    /// Checks a `memarg`; returns the type of the address. Inlined: one
+    /// call per load and store otherwise.
+    #[inline(always)]
+    fn check_memarg(
+        &mut self,
+        cx: &Context<'_, '_>,
+        memarg: MemArg,
+        natural: u32,
+    ) -> Result<ValType> {
+        if memarg.encoding.has_memory && !cx.features.multi_memory {
+            return Err(
+                Error::malformed(self.offset, "malformed memop flags").with_detail(format_args!(
+                    "a memory index needs {}",
+                    Feature::MultiMemory.switch()
+                )),
+            );
+        }
+        if let Some(wide) = memarg.encoding.wide_offset
+            && !cx.features.memory64
+        {
+            return Err(
+                Error::malformed(self.offset, wide.message()).with_detail(format_args!(
+                    "offsets beyond 32 bits need {}",
+                    Feature::Memory64.switch()
+                )),
+            );
+        }
+        let ty = self.memory(cx, memarg.memory)?;
+        if u32::from(memarg.align) > natural {
             return Err(self.err("alignment must not be larger than natural"));
+        }
+        if !ty.memory64 && memarg.offset > u64::from(u32::MAX) {
+            return Err(self.err("offset out of range"));
         }
         if let Some(w) = self.info.memory_weights.get_mut(natural as usize) {
             *w = w.saturating_add(self.use_weight);
         }
+        Ok(ty.index_type())
+    }
+
+    /// Pops the operands of a load or store whose address is an `i64`
+    /// (the first parameter), and pushes its results.
+    fn pop_push_wide_address(&mut self, sig: &Sig) -> Result<()> {
+        for (k, &t) in sig.params.iter().enumerate().rev() {
+            self.pop(if k == 0 { ValType::I64 } else { t })?;
+        }
+        self.push_all(sig.results);
         Ok(())
     }
 
@@ -508,20 +710,30 @@ impl FuncValidator {
     #[inline(always)]
     fn operator(&mut self, cx: &Context<'_, '_>, op: &Operator<'_>, _r: &Reader<'_>) -> Result<()> {
         if let Some(sig) = signature(op) {
-            match sig.check {
-                Check::None => {}
+            let address = match sig.check {
+                Check::None => ValType::I32,
+                Check::Gated(feature) => {
+                    cx.features.require(feature, self.offset)?;
+                    self.info.features.insert(feature);
+                    ValType::I32
+                }
                 Check::Mem(memarg, natural) => self.check_memarg(cx, memarg, natural)?,
                 Check::Lane(lane, n) => {
                     if lane >= n {
                         return Err(self.err("invalid lane index"));
                     }
+                    ValType::I32
                 }
                 Check::MemLane(memarg, natural, lane, n) => {
-                    self.check_memarg(cx, memarg, natural)?;
+                    let address = self.check_memarg(cx, memarg, natural)?;
                     if lane >= n {
                         return Err(self.err("invalid lane index"));
                     }
+                    address
                 }
+            };
+            if address == ValType::I64 {
+                return self.pop_push_wide_address(&sig);
             }
             // Fast path for the commonest shapes (binary and unary
             // operators, loads, stores) when the operands are known and
@@ -551,6 +763,11 @@ impl FuncValidator {
         self.special(cx, op)
     }
 
+    /// The hand-written rules. Inlined into [`Self::operator`] for the
+    /// same reason: out of line, its `match` is a second dispatch per
+    /// instruction (about half again as many instructions executed to
+    /// validate the compile benchmark's program).
+    #[inline(always)]
     fn special(&mut self, cx: &Context<'_, '_>, op: &Operator<'_>) -> Result<()> {
         use ValType::*;
         match *op {
@@ -665,20 +882,30 @@ impl FuncValidator {
                 self.pop_all(ty.params())?;
                 self.push_all(ty.results());
             }
+            Operator::ReturnCall { function_index } => {
+                self.tail_call(cx)?;
+                let ty = self.func_type(cx, function_index)?;
+                self.check_tail_call_results(cx, ty.results())?;
+                self.pop_all(ty.params())?;
+                self.set_unreachable();
+            }
+            Operator::ReturnCallIndirect {
+                type_index,
+                table_index,
+            } => {
+                self.tail_call(cx)?;
+                let ty = self.call_indirect_type(cx, type_index, table_index)?;
+                self.check_tail_call_results(cx, ty.results())?;
+                self.pop(I32)?;
+                self.pop_all(ty.params())?;
+                self.set_unreachable();
+            }
             Operator::CallIndirect {
                 type_index,
                 table_index,
             } => {
                 self.info.has_calls = true;
-                let elem = self.table(cx, table_index)?;
-                if elem != FuncRef {
-                    return Err(self
-                        .err("type mismatch")
-                        .with_detail("call_indirect needs a funcref table"));
-                }
-                let Some(ty) = cx.module.types.get(type_index as usize) else {
-                    return Err(self.err("unknown type").with_index(type_index));
-                };
+                let ty = self.call_indirect_type(cx, type_index, table_index)?;
                 self.pop(I32)?;
                 self.pop_all(ty.params())?;
                 self.push_all(ty.results());
@@ -749,14 +976,14 @@ impl FuncValidator {
                 self.pop(t)?;
                 self.pop(I32)?;
             }
-            Operator::MemorySize { .. } => {
-                self.memory(cx)?;
-                self.push(Some(I32));
+            Operator::MemorySize { mem } => {
+                let t = self.memory_pages(cx, mem)?;
+                self.push(Some(t));
             }
-            Operator::MemoryGrow { .. } => {
-                self.memory(cx)?;
-                self.pop(I32)?;
-                self.push(Some(I32));
+            Operator::MemoryGrow { mem } => {
+                let t = self.memory_pages(cx, mem)?;
+                self.pop(t)?;
+                self.push(Some(t));
             }
             Operator::RefNull { hty } => self.push(Some(hty.into())),
             Operator::RefIsNull => {
@@ -777,16 +1004,24 @@ impl FuncValidator {
                 }
                 self.push(Some(FuncRef));
             }
-            Operator::MemoryInit { data_index, .. } => {
-                self.memory(cx)?;
+            Operator::MemoryInit { data_index, mem } => {
+                let t = self.memory_index(cx, mem)?.index_type();
                 self.data_segment(cx, data_index)?;
-                self.pop_all(&[I32, I32, I32])?;
+                self.pop_all(&[t, I32, I32])?;
             }
             Operator::DataDrop { data_index } => self.data_segment(cx, data_index)?,
-            Operator::MemoryCopy { .. } | Operator::MemoryFill { .. } => {
+            Operator::MemoryCopy { dst_mem, src_mem } => {
                 self.info.uses_bulk_memory = true;
-                self.memory(cx)?;
-                self.pop_all(&[I32, I32, I32])?;
+                let d = self.memory_index(cx, dst_mem)?.index_type();
+                let s = self.memory_index(cx, src_mem)?.index_type();
+                // The length is an i64 only when both memories are 64-bit.
+                let n = if d == I64 && s == I64 { I64 } else { I32 };
+                self.pop_all(&[d, s, n])?;
+            }
+            Operator::MemoryFill { mem } => {
+                self.info.uses_bulk_memory = true;
+                let t = self.memory_index(cx, mem)?.index_type();
+                self.pop_all(&[t, I32, t])?;
             }
             Operator::TableInit { elem_index, table } => {
                 let t = self.table(cx, table)?;

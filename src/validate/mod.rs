@@ -1,4 +1,5 @@
-//! The type checker of WebAssembly 2.0 (SIMD included).
+//! The type checker of WebAssembly 2.0 (SIMD included) and of the 3.0
+//! features and proposals in [`Features`].
 //!
 //! [`validate_module`] checks a decoded [`Module`](crate::decode::Module) against the validation
 //! rules of the specification and returns what it resolved on the way, so
@@ -16,8 +17,10 @@
 //! index of the function.
 
 mod const_expr;
+mod features;
 mod func;
 mod module;
 
+pub use features::{Feature, FeatureSet, Features};
 pub use func::{FuncInfo, LocalUse};
-pub use module::{IndexSpaces, ModuleInfo, validate_module};
+pub use module::{IndexSpaces, ModuleInfo, validate_module, validate_module_with};

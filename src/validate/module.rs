@@ -2,6 +2,7 @@
 //! segments, constant expressions, and the `ref.func` declaration rule.
 
 use super::const_expr::check_const_expr;
+use super::features::{Feature, Features};
 use super::func::{FuncInfo, FuncValidator, LocalUse};
 use crate::decode::{
     DataKind, ElementItems, ElementKind, ExternKind, GlobalType, ImportKind, Limits, MemoryType,
@@ -12,8 +13,10 @@ use alloc::vec;
 use alloc::vec::Vec;
 use hashbrown::HashSet;
 
-/// Largest memory in 64 KiB pages (4 GiB).
+/// Largest 32-bit memory in 64 KiB pages (4 GiB).
 pub const MAX_MEMORY_PAGES: u32 = 65_536;
+/// Largest 64-bit memory in 64 KiB pages (2^48: 2^64 bytes).
+pub const MAX_MEMORY64_PAGES: u64 = 1 << 48;
 
 /// What validation learned about a module.
 #[derive(Clone, Debug, Default)]
@@ -60,15 +63,17 @@ pub(crate) struct Context<'m, 'a> {
     /// Type index of every function, imported ones first.
     pub func_types: &'m [u32],
     pub tables: &'m [TableType],
-    pub memories: u32,
+    pub memories: &'m [MemoryType],
     pub globals: &'m [GlobalType],
     /// Element type of each element segment.
     pub elements: Vec<RefType>,
     /// Functions that may be named by `ref.func` in function bodies.
     pub declared_funcs: Vec<bool>,
+    /// The features beyond WebAssembly 2.0 the module may use.
+    pub features: Features,
 }
 
-fn check_limits(limits: Limits, max: u32, offset: usize, too_large: &'static str) -> Result<()> {
+fn check_limits(limits: Limits, max: u64, offset: usize, too_large: &'static str) -> Result<()> {
     if limits.min > max || limits.max.is_some_and(|m| m > max) {
         return Err(Error::invalid(offset, too_large));
     }
@@ -81,21 +86,55 @@ fn check_limits(limits: Limits, max: u32, offset: usize, too_large: &'static str
     Ok(())
 }
 
-fn check_memory_limits(limits: Limits) -> Result<()> {
-    check_limits(
-        limits,
-        MAX_MEMORY_PAGES,
-        0,
-        "memory size must be at most 65536 pages (4GiB)",
-    )
+/// Checks a memory type: its features, page size and limits.
+fn check_memory_type(ty: MemoryType, features: &Features) -> Result<()> {
+    if ty.memory64 {
+        features.require(Feature::Memory64, 0)?;
+    }
+    if let Some(log2) = ty.page_size_log2 {
+        features.require(Feature::CustomPageSizes, 0)?;
+        if log2 != 0 && log2 != 16 {
+            return Err(Error::invalid(0, "invalid custom page size")
+                .with_detail(format_args!("2^{log2} bytes: only 1 and 65536 are valid")));
+        }
+    }
+    // The largest memory spans the address space: 2^32 or 2^64 bytes.
+    let log2 = ty.page_size_log2();
+    let (max, message) = match (ty.memory64, log2) {
+        (false, 16) => (
+            u64::from(MAX_MEMORY_PAGES),
+            "memory size must be at most 65536 pages (4GiB)",
+        ),
+        // A page count is a u32 too: 1-byte pages stop one short of 4 GiB.
+        (false, _) => (
+            ((1u64 << 32) >> log2).min(u64::from(u32::MAX)),
+            "memory size must be at most 4GiB",
+        ),
+        (true, 16) => (
+            MAX_MEMORY64_PAGES,
+            "memory size must be at most 2^48 pages (2^64 bytes)",
+        ),
+        (true, _) => (u64::MAX, "memory size must be at most 2^64 bytes"),
+    };
+    check_limits(ty.limits, max, 0, message)
 }
 
 fn check_table_limits(limits: Limits) -> Result<()> {
-    check_limits(limits, u32::MAX, 0, "table size must be at most 2^32-1")
+    check_limits(
+        limits,
+        u64::from(u32::MAX),
+        0,
+        "table size must be at most 2^32-1",
+    )
 }
 
-/// Validates a decoded module.
+/// Validates a decoded module with the default [`Features`].
 pub fn validate_module(module: &Module<'_>) -> Result<ModuleInfo> {
+    validate_module_with(module, &Features::default())
+}
+
+/// Validates a decoded module that may use `features`.
+pub fn validate_module_with(module: &Module<'_>, features: &Features) -> Result<ModuleInfo> {
     let num_types = module.types.len() as u32;
     let type_index = |index: u32, offset: usize| -> Result<u32> {
         if index < num_types {
@@ -120,7 +159,7 @@ pub fn validate_module(module: &Module<'_>) -> Result<ModuleInfo> {
                 spaces.tables.push(t);
             }
             ImportKind::Memory(m) => {
-                check_memory_limits(m.limits)?;
+                check_memory_type(m, features)?;
                 spaces.memories.push(m);
             }
             ImportKind::Global(g) => spaces.globals.push(g),
@@ -133,14 +172,17 @@ pub fn validate_module(module: &Module<'_>) -> Result<ModuleInfo> {
         check_table_limits(t.limits)?;
         spaces.tables.push(*t);
     }
-    for m in &module.memories {
-        check_memory_limits(m.limits)?;
-        spaces.memories.push(*m);
+    for &m in &module.memories {
+        check_memory_type(m, features)?;
+        spaces.memories.push(m);
     }
-    // At most one memory: its count fits.
-    let memories = spaces.memories.len() as u32;
-    if memories > 1 {
-        return Err(Error::invalid(0, "multiple memories"));
+    if spaces.memories.len() > 1 && !features.multi_memory {
+        return Err(
+            Error::invalid(0, "multiple memories").with_detail(format_args!(
+                "more than one memory needs {}",
+                Feature::MultiMemory.switch()
+            )),
+        );
     }
 
     // Functions named outside function bodies are "declared" for `ref.func`.
@@ -149,6 +191,7 @@ pub fn validate_module(module: &Module<'_>) -> Result<ModuleInfo> {
     for global in &module.globals {
         check_const_expr(
             module,
+            features,
             &spaces.globals[..num_imported_globals],
             &global.init,
             global.ty.content,
@@ -156,7 +199,12 @@ pub fn validate_module(module: &Module<'_>) -> Result<ModuleInfo> {
         )?;
         spaces.globals.push(global.ty);
     }
-    let (func_types, tables, globals) = (&spaces.funcs, &spaces.tables, &spaces.globals);
+    let (func_types, tables, memories, globals) = (
+        &spaces.funcs,
+        &spaces.tables,
+        &spaces.memories,
+        &spaces.globals,
+    );
 
     // Exports: known indices, unique names.
     let mut names = HashSet::with_capacity(module.exports.len());
@@ -164,7 +212,7 @@ pub fn validate_module(module: &Module<'_>) -> Result<ModuleInfo> {
         let (count, what) = match export.kind {
             ExternKind::Func => (func_types.len(), "unknown function"),
             ExternKind::Table => (tables.len(), "unknown table"),
-            ExternKind::Memory => (memories as usize, "unknown memory"),
+            ExternKind::Memory => (memories.len(), "unknown memory"),
             ExternKind::Global => (globals.len(), "unknown global"),
         };
         if export.index as usize >= count {
@@ -199,9 +247,14 @@ pub fn validate_module(module: &Module<'_>) -> Result<ModuleInfo> {
             let Some(t) = tables.get(*table as usize) else {
                 return Err(Error::invalid(segment.offset, "unknown table").with_index(table));
             };
-            check_const_expr(module, imported_globals, offset, ValType::I32, |f| {
-                declared_funcs[f as usize] = true
-            })?;
+            check_const_expr(
+                module,
+                features,
+                imported_globals,
+                offset,
+                ValType::I32,
+                |f| declared_funcs[f as usize] = true,
+            )?;
             if t.elem != segment.ty {
                 return Err(Error::invalid(segment.offset, "type mismatch")
                     .with_detail("element segment type differs from the table's"));
@@ -220,9 +273,14 @@ pub fn validate_module(module: &Module<'_>) -> Result<ModuleInfo> {
             }
             ElementItems::Exprs(exprs) => {
                 for expr in exprs.iter() {
-                    check_const_expr(module, imported_globals, expr, segment.ty.into(), |f| {
-                        declared_funcs[f as usize] = true
-                    })?;
+                    check_const_expr(
+                        module,
+                        features,
+                        imported_globals,
+                        expr,
+                        segment.ty.into(),
+                        |f| declared_funcs[f as usize] = true,
+                    )?;
                 }
             }
         }
@@ -231,10 +289,20 @@ pub fn validate_module(module: &Module<'_>) -> Result<ModuleInfo> {
 
     for segment in &module.data {
         if let DataKind::Active { memory, offset } = &segment.kind {
-            if *memory >= memories {
+            let Some(ty) = memories.get(*memory as usize) else {
                 return Err(Error::invalid(offset.offset, "unknown memory").with_index(memory));
+            };
+            if *memory != 0 && !features.multi_memory {
+                return Err(Feature::MultiMemory.disabled(offset.offset));
             }
-            check_const_expr(module, imported_globals, offset, ValType::I32, |_| {})?;
+            check_const_expr(
+                module,
+                features,
+                imported_globals,
+                offset,
+                ty.index_type(),
+                |_| {},
+            )?;
         }
     }
 
@@ -246,6 +314,7 @@ pub fn validate_module(module: &Module<'_>) -> Result<ModuleInfo> {
         globals,
         elements,
         declared_funcs,
+        features: *features,
     };
     let mut validator = FuncValidator::default();
     let mut funcs = Vec::with_capacity(module.code.len());

@@ -111,12 +111,13 @@ struct World {
 }
 
 impl World {
-    fn new(file: &str, guard_regions: bool) -> Result<World, Error> {
+    fn new(file: &str, config: Config, guard_regions: bool) -> Result<World, Error> {
         let cpu = match std::env::var("WASMKERN_CPU_BASELINE").is_ok_and(|v| v == "1") {
             true => wasmkern::CpuFeatures::sse41_baseline(), // every fallback (.ci/run)
             false => wasmkern::CpuFeatures::all(),
         };
-        let engine = Engine::new(Config::new().guard_regions(guard_regions).cpu_features(cpu))?;
+        let mut config = config;
+        let engine = Engine::new(config.guard_regions(guard_regions).cpu_features(cpu))?;
         let mut store = Store::new(&engine, ());
         let mut linker = Linker::new(&engine);
         spectest::define(&mut linker, &mut store)?;
@@ -374,7 +375,9 @@ impl Runner {
             Ok(wast) => wast,
             Err(e) => return self.unparsed(file, e),
         };
-        let mut world = match catch_unwind(|| World::new(&file.name, self.guard_regions)) {
+        let mut world = match catch_unwind(|| {
+            World::new(&file.name, self.suite.config(), self.guard_regions)
+        }) {
             Ok(Ok(world)) => world,
             Ok(Err(e)) => return self.no_world(file, wast.directives, format!("error {e}")),
             Err(panic) => {
@@ -750,8 +753,8 @@ fn check_message(file: &str, message: &str, got: &str, expected: String) -> Outc
     }
 }
 
-/// `assert_malformed` and `assert_invalid`: `wasmkern::validate` and
-/// `Module::new` must both reject the module.
+/// `assert_malformed` and `assert_invalid`: `Module::validate` (with the
+/// suite's features) and `Module::new` must both reject the module.
 fn assert_rejected(
     world: &World,
     mut module: QuoteWat<'_>,
@@ -768,7 +771,7 @@ fn assert_rejected(
         Err(_) => return Outcome::NotApplicable,
     };
     let expected = format!("rejection {kind:?} {message:?}");
-    let validated = wasmkern::validate(&bytes);
+    let validated = Module::validate(&world.engine, &bytes);
     let compiled = world.compile(&bytes);
     match (validated, compiled) {
         (Ok(()), Ok(_)) => fail(expected, "accepted"),

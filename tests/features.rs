@@ -1,0 +1,377 @@
+//! The `Config::wasm_*` switches of the features beyond WebAssembly 2.0:
+//! their defaults, the validator's rejection of a disabled feature (naming
+//! the feature and the switch), the compiler's clear refusal of what it
+//! does not lower yet, and the runtime side that needs no compiler
+//! (extended constants, several memories, 64-bit and 1-byte-page memory
+//! types).
+
+use wasmkern::{
+    Config, Engine, ErrorKind, Feature, Features, Instance, Linker, Memory, MemoryType, Module,
+    Store,
+};
+
+fn wat(text: &str) -> Vec<u8> {
+    wat::parse_str(text).expect("test module parses")
+}
+
+fn engine(features: &[Feature]) -> Engine {
+    let mut config = Config::new();
+    for &f in features {
+        config.wasm_feature(f, true);
+    }
+    Engine::new(&config).expect("engine")
+}
+
+/// One module per feature that uses it (and nothing else beyond 2.0).
+fn module_using(feature: Feature) -> Vec<u8> {
+    wat(match feature {
+        Feature::TailCall => {
+            r#"(module (func $f (result i32) (i32.const 1))
+                 (func (export "g") (result i32) (return_call $f)))"#
+        }
+        Feature::Memory64 => {
+            r#"(module (memory i64 1)
+                 (func (export "load") (param i64) (result i32) (i32.load (local.get 0))))"#
+        }
+        Feature::MultiMemory => {
+            r#"(module (memory 1) (memory $m1 1)
+                 (func (export "load") (param i32) (result i32) (i32.load $m1 (local.get 0))))"#
+        }
+        Feature::ExtendedConst => {
+            r#"(module (global (export "g") i32 (i32.mul (i32.const 6) (i32.const 7))))"#
+        }
+        Feature::RelaxedSimd => {
+            r#"(module (func (export "f") (param v128 v128) (result v128)
+                 (i8x16.relaxed_swizzle (local.get 0) (local.get 1))))"#
+        }
+        Feature::CustomPageSizes => {
+            r#"(module (memory 1 (pagesize 1))
+                 (func (export "size") (result i32) (memory.size)))"#
+        }
+        Feature::WideArithmetic => {
+            r#"(module (func (export "f") (param i64 i64) (result i64 i64)
+                 (i64.mul_wide_u (local.get 0) (local.get 1))))"#
+        }
+    })
+}
+
+#[test]
+fn defaults_are_extended_const_only() {
+    let features = Config::new().wasm_features();
+    assert_eq!(features, Features::DEFAULT);
+    for f in Feature::ALL {
+        assert_eq!(features.enabled(f), f == Feature::ExtendedConst, "{f}");
+    }
+    // The default engine runs an extended constant expression.
+    let engine = Engine::default();
+    let module = Module::new(&engine, module_using(Feature::ExtendedConst)).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let g = instance.get_global(&store, "g").unwrap();
+    assert_eq!(g.get(&store), wasmkern::Val::I32(42));
+}
+
+#[test]
+fn a_disabled_feature_is_rejected_naming_it_and_its_switch() {
+    for feature in Feature::ALL {
+        let mut config = Config::new();
+        for f in Feature::ALL {
+            config.wasm_feature(f, f != feature);
+        }
+        let engine = Engine::new(&config).unwrap();
+        let err = Module::new(&engine, module_using(feature)).unwrap_err();
+        let text = err.to_string();
+        match feature {
+            // Arithmetic in a constant expression keeps 2.0's error.
+            Feature::ExtendedConst => {
+                assert!(text.contains("constant expression required"), "{text}")
+            }
+            // A page size in the memory's flags keeps 2.0's malformed error.
+            Feature::CustomPageSizes => {
+                assert!(text.contains("malformed limits flags"), "{text}")
+            }
+            // A second memory keeps 2.0's error.
+            Feature::MultiMemory => assert!(text.contains("multiple memories"), "{text}"),
+            _ => assert!(
+                text.contains(&format!("{} support is not enabled", feature.name())),
+                "{feature}: {text}"
+            ),
+        }
+        assert!(text.contains(feature.switch()), "{feature}: {text}");
+        assert!(
+            matches!(err.kind(), ErrorKind::Invalid | ErrorKind::Malformed),
+            "{feature}: {err:?}"
+        );
+    }
+}
+
+#[test]
+fn an_enabled_feature_the_compiler_lacks_is_a_clear_error() {
+    for feature in Feature::ALL {
+        if feature == Feature::ExtendedConst {
+            continue;
+        }
+        let engine = engine(&[feature]);
+        let err = Module::new(&engine, module_using(feature)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Limit, "{feature}: {err}");
+        assert!(
+            err.to_string()
+                .contains(&format!("{feature} is not supported by the compiler yet")),
+            "{feature}: {err}"
+        );
+        // The function that needs it is named.
+        assert!(err.func().is_some(), "{feature}: {err:?}");
+    }
+}
+
+#[test]
+fn memory_indices_without_multi_memory_keep_the_2_0_errors() {
+    let default = Engine::default();
+    // `i32.load` with flags 0x42 (alignment 2, memory index 0 follows).
+    let body = [0x41, 0x00, 0x28, 0x42, 0x00, 0x00, 0x1a, 0x0b];
+    let err = Module::new(&default, module_with_body(&body)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Malformed, "{err}");
+    assert!(err.to_string().contains("malformed memop flags"), "{err}");
+    assert!(
+        err.to_string().contains("Config::wasm_multi_memory"),
+        "{err}"
+    );
+    // `memory.size` with a two-byte zero index.
+    let body = [0x3f, 0x80, 0x00, 0x1a, 0x0b];
+    let err = Module::new(&default, module_with_body(&body)).unwrap_err();
+    assert!(err.to_string().contains("zero byte expected"), "{err}");
+    // Both are valid with multi-memory.
+    let multi = engine(&[Feature::MultiMemory]);
+    for body in [
+        &[0x41, 0x00, 0x28, 0x42, 0x00, 0x00, 0x1a, 0x0b][..],
+        &[0x3f, 0x80, 0x00, 0x1a, 0x0b],
+    ] {
+        Module::new(&multi, module_with_body(body)).unwrap();
+    }
+}
+
+/// A module with one memory and one function `[] -> []` of `body` (its
+/// instructions and `end`, no locals).
+fn module_with_body(body: &[u8]) -> Vec<u8> {
+    let mut m = b"\0asm\x01\0\0\0".to_vec();
+    m.extend_from_slice(&[0x01, 0x04, 0x01, 0x60, 0x00, 0x00]); // type [] -> []
+    m.extend_from_slice(&[0x03, 0x02, 0x01, 0x00]); // one function
+    m.extend_from_slice(&[0x05, 0x03, 0x01, 0x00, 0x01]); // memory 1
+    let code_len = body.len() + 1;
+    m.extend_from_slice(&[0x0a, (code_len + 2) as u8, 0x01, code_len as u8, 0x00]);
+    m.extend_from_slice(body);
+    m
+}
+
+#[test]
+fn tail_call_results_must_match_the_callers() {
+    let engine = engine(&[Feature::TailCall]);
+    let bytes = wat(r#"(module (func $f (result i64) (i64.const 1))
+        (func (result i32) (return_call $f)))"#);
+    let err = Module::new(&engine, bytes).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Invalid);
+    assert!(err.to_string().contains("type mismatch"), "{err}");
+    let bytes = wat(r#"(module (type $t (func (result i64))) (table 1 funcref)
+        (func (result i32) (return_call_indirect (type $t) (i32.const 0))))"#);
+    let err = Module::new(&engine, bytes).unwrap_err();
+    assert!(err.to_string().contains("type mismatch"), "{err}");
+}
+
+#[test]
+fn memory64_addresses_are_i64() {
+    let engine = engine(&[Feature::Memory64]);
+    let bytes = wat(r#"(module (memory i64 1)
+        (func (param i32) (result i32) (i32.load (local.get 0))))"#);
+    let err = Module::new(&engine, bytes).unwrap_err();
+    assert!(err.to_string().contains("type mismatch"), "{err}");
+    // memory.size of a 64-bit memory is an i64.
+    let bytes = wat(r#"(module (memory i64 1) (func (result i32) (memory.size)))"#);
+    let err = Module::new(&engine, bytes).unwrap_err();
+    assert!(err.to_string().contains("type mismatch"), "{err}");
+}
+
+#[test]
+fn extended_constants_compute_offsets_and_globals() {
+    let engine = Engine::default();
+    let bytes = wat(r#"(module
+        (import "env" "base" (global $base i32))
+        (import "env" "big" (global $big i64))
+        (memory (export "mem") 1)
+        (global (export "sum") i32 (i32.sub (i32.add (global.get $base) (i32.const 10)) (i32.const 3)))
+        (global (export "wrap") i64 (i64.mul (global.get $big) (i64.const 4)))
+        (data (offset (i32.mul (global.get $base) (i32.const 2))) "hi"))"#);
+    let module = Module::new(&engine, bytes).unwrap();
+    let mut store = Store::new(&engine, ());
+    let mut linker = Linker::new(&engine);
+    let base = wasmkern::Global::new(
+        &mut store,
+        wasmkern::GlobalType {
+            content: wasmkern::ValType::I32,
+            mutable: false,
+        },
+        wasmkern::Val::I32(100),
+    )
+    .unwrap();
+    let big = wasmkern::Global::new(
+        &mut store,
+        wasmkern::GlobalType {
+            content: wasmkern::ValType::I64,
+            mutable: false,
+        },
+        wasmkern::Val::I64(1 << 62),
+    )
+    .unwrap();
+    linker.define(&store, "env", "base", base).unwrap();
+    linker.define(&store, "env", "big", big).unwrap();
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    let sum = instance.get_global(&store, "sum").unwrap().get(&store);
+    assert_eq!(sum, wasmkern::Val::I32(107));
+    // 2^62 * 4 wraps to 0.
+    let wrap = instance.get_global(&store, "wrap").unwrap().get(&store);
+    assert_eq!(wrap, wasmkern::Val::I64(0));
+    let mem = instance.get_memory(&store, "mem").unwrap();
+    assert_eq!(&mem.data(&store)[200..202], b"hi");
+    assert_eq!(mem.data(&store)[199], 0);
+}
+
+#[test]
+fn several_memories_are_defined_imported_exported_and_initialized() {
+    let engine = engine(&[Feature::MultiMemory]);
+    let mut store = Store::new(&engine, ());
+    let mut linker = Linker::new(&engine);
+    let imported = Memory::new(&mut store, MemoryType::new(1, Some(3))).unwrap();
+    linker.define(&store, "env", "mem", imported).unwrap();
+    // Code accessing memory 0 compiles; segments go into any memory.
+    let bytes = wat(r#"(module
+        (import "env" "mem" (memory $a 1))
+        (memory $b (export "b") 2)
+        (memory $c (export "c") 1 1)
+        (export "a" (memory $a))
+        (data (memory $a) (i32.const 1) "A")
+        (data (memory $b) (i32.const 65537) "B")
+        (data (memory $c) (i32.const 3) "C")
+        (func (export "load0") (param i32) (result i32) (i32.load8_u (local.get 0))))"#);
+    let module = Module::new(&engine, bytes).unwrap();
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    let a = instance.get_memory(&store, "a").unwrap();
+    let b = instance.get_memory(&store, "b").unwrap();
+    let c = instance.get_memory(&store, "c").unwrap();
+    assert_eq!(a, imported);
+    assert_eq!(a.data(&store)[1], b'A');
+    assert_eq!(b.data(&store)[65537], b'B');
+    assert_eq!(c.data(&store)[3], b'C');
+    assert_eq!((a.size(&store), b.size(&store), c.size(&store)), (1, 2, 1));
+    let load0 = instance
+        .get_typed_func::<i32, i32>(&mut store, "load0")
+        .unwrap();
+    assert_eq!(load0.call(&mut store, 1).unwrap(), i32::from(b'A'));
+    // A segment out of bounds of memory $c fails instantiation.
+    let bytes = wat(r#"(module (memory 1) (memory $c 1)
+        (data (memory $c) (i32.const 65535) "CC"))"#);
+    let module = Module::new(&engine, bytes).unwrap();
+    let err = Instance::new(&mut store, &module, &[]).unwrap_err();
+    assert!(
+        err.to_string().contains("out of bounds memory access"),
+        "{err}"
+    );
+}
+
+#[test]
+fn memory64_types_reach_the_api_and_must_match_on_import() {
+    let engine = engine(&[Feature::Memory64]);
+    let bytes = wat(r#"(module (memory (export "m") i64 2 5)
+        (data (i64.const 0x10000) "x"))"#);
+    let module = Module::new(&engine, bytes).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let m = instance.get_memory(&store, "m").unwrap();
+    let ty = m.ty(&store);
+    assert!(ty.memory64);
+    assert_eq!((ty.limits.min, ty.limits.max), (2, Some(5)));
+    assert_eq!(m.data(&store)[0x10000], b'x');
+    // A 64-bit memory does not satisfy a 32-bit import, nor the reverse.
+    let importer = Module::new(&engine, wat(r#"(module (import "e" "m" (memory 1)))"#)).unwrap();
+    let err = Instance::new(&mut store, &importer, &[m.into()]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Link, "{err}");
+    let importer =
+        Module::new(&engine, wat(r#"(module (import "e" "m" (memory i64 1)))"#)).unwrap();
+    Instance::new(&mut store, &importer, &[m.into()]).unwrap();
+    // Limits beyond 2^48 pages are invalid.
+    let err = Module::new(&engine, wat("(module (memory i64 0x1000000000001))")).unwrap_err();
+    assert!(
+        err.to_string().contains("memory size must be at most"),
+        "{err}"
+    );
+}
+
+#[test]
+fn custom_page_sizes_count_pages_of_one_byte() {
+    let engine = engine(&[Feature::CustomPageSizes]);
+    let bytes = wat(r#"(module (memory (export "m") 3 10 (pagesize 1))
+        (data (i32.const 2) "z"))"#);
+    let module = Module::new(&engine, bytes).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let m = instance.get_memory(&store, "m").unwrap();
+    assert_eq!(m.ty(&store).page_size(), 1);
+    assert_eq!((m.size(&store), m.data_size(&store)), (3, 3));
+    assert_eq!(m.data(&store)[2], b'z');
+    assert_eq!(m.grow(&mut store, 4).unwrap(), 3);
+    assert_eq!((m.size(&store), m.data_size(&store)), (7, 7));
+    assert!(m.grow(&mut store, 4).is_err(), "beyond the maximum of 10");
+    // Page sizes other than 1 and 65536 are invalid.
+    let mut bad = MemoryType::new(1, None);
+    bad.page_size_log2 = Some(2);
+    assert!(Memory::new(&mut store, bad).is_err());
+    let err = Module::new(&engine, wat("(module (memory 1 (pagesize 4)))")).unwrap_err();
+    assert!(
+        err.to_string().contains("invalid custom page size"),
+        "{err}"
+    );
+    // A 1-byte-page memory does not satisfy a 64 KiB-page import.
+    let importer = Module::new(&engine, wat(r#"(module (import "e" "m" (memory 1)))"#)).unwrap();
+    let err = Instance::new(&mut store, &importer, &[m.into()]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Link, "{err}");
+    // An explicit 64 KiB page size is the default one: memory.size compiles.
+    let bytes = wat(r#"(module (memory 2 (pagesize 65536))
+        (func (export "size") (result i32) (memory.size)))"#);
+    let module = Module::new(&engine, bytes).unwrap();
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let size = instance
+        .get_typed_func::<(), i32>(&mut store, "size")
+        .unwrap();
+    assert_eq!(size.call(&mut store, ()).unwrap(), 2);
+    // Loads and stores of memory 0 compile, checked against its length in
+    // bytes.
+    let bytes = wat(r#"(module (memory 2 (pagesize 1))
+        (func (export "load") (param i32) (result i32) (i32.load8_u (local.get 0))))"#);
+    let module = Module::new(&engine, bytes).unwrap();
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let load = instance
+        .get_typed_func::<i32, i32>(&mut store, "load")
+        .unwrap();
+    assert_eq!(load.call(&mut store, 1).unwrap(), 0);
+    let err = load.call(&mut store, 2).unwrap_err();
+    assert!(
+        err.to_string().contains("out of bounds memory access"),
+        "{err}"
+    );
+}
+
+#[test]
+fn memory_limits_are_u64s_with_memory64() {
+    // Memory section: one 32-bit memory whose minimum is 2^32 pages (a
+    // LEB128 too large for a u32).
+    let mut bytes = b"\0asm\x01\0\0\0".to_vec();
+    bytes.extend_from_slice(&[0x05, 0x07, 0x01, 0x00, 0x80, 0x80, 0x80, 0x80, 0x10]);
+    let err = Module::new(&Engine::default(), &bytes).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Malformed, "{err}");
+    assert!(err.to_string().contains("integer too large"), "{err}");
+    let err = Module::new(&engine(&[Feature::Memory64]), &bytes).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
+    assert!(
+        err.to_string()
+            .contains("memory size must be at most 65536 pages (4GiB)"),
+        "{err}"
+    );
+}
