@@ -39,9 +39,10 @@
 //! ([`Assembler::redefine_last_gpr`]), and a sum's `add` becomes a `lea`
 //! into it, so `x = y + z` and `x = x + 8` are one instruction.
 
+use super::Env;
 use super::dispatch::{Dispatch, TableJump, Watch};
 use super::stack::{ALLOCATABLE_GPRS, Loc, RegSet, SCRATCH, SCRATCH_XMM, SCRATCH2, Val, is_float};
-use super::{Env, SYM_EXIT, sym_trap};
+use super::stubs::{SYM_EXIT, sym_trap};
 use crate::abi::{ExecContext, ExitCode, TrapCode, VmContext, VmFuncRef, VmTable, slot_offsets};
 use crate::abi::{REGISTER_ARGS, args_in_registers};
 use crate::asm::x64::{AluOp, Assembler, Cond, Gpr, Label, Mem, Scale, Size, SseOp, Xmm};
