@@ -201,7 +201,7 @@ impl FuncCompiler<'_, '_, '_> {
         if bounded {
             self.spill_all();
         }
-        let oob = self.trap_label(TrapCode::MemoryOutOfBounds);
+        let oob = self.a.trap_label(TrapCode::MemoryOutOfBounds);
         self.check_memory_range(Gpr::Rdi, oob);
         let host = bounded.then(|| self.bulk_gate());
         self.add_memory_base(Gpr::Rdi);
@@ -223,7 +223,7 @@ impl FuncCompiler<'_, '_, '_> {
         if bounded {
             self.spill_all();
         }
-        let oob = self.trap_label(TrapCode::MemoryOutOfBounds);
+        let oob = self.a.trap_label(TrapCode::MemoryOutOfBounds);
         self.check_memory_range(Gpr::Rdi, oob);
         self.check_memory_range(Gpr::Rsi, oob);
         let host = bounded.then(|| self.bulk_gate());

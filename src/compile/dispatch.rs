@@ -232,13 +232,13 @@ impl FuncCompiler<'_, '_, '_> {
             let mut r = Reader::new(code, start as usize);
             while !r.is_empty() {
                 let at = r.offset();
-                self.set_op_offset(at as u32);
+                self.a.set_op_offset(at as u32);
                 let op = read_operator(&mut r)?;
                 self.operator(&op)?;
-                self.close_fault_site(at as u32);
+                self.a.close_fault_site(at as u32);
             }
         }
-        self.set_op_offset(d.end);
+        self.a.set_op_offset(d.end);
         let index = self.pop_gpr();
         self.spill_all();
         self.emit_table_jump(index, d.jump.len, d.jump.default, d.jump.table);

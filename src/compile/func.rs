@@ -42,7 +42,8 @@
 use super::Env;
 use super::dispatch::{Dispatch, TableJump, Watch};
 use super::stack::{ALLOCATABLE_GPRS, Loc, RegSet, SCRATCH, SCRATCH_XMM, SCRATCH2, Val, is_float};
-use super::stubs::{SYM_EXIT, sym_trap};
+use super::stubs::SYM_EXIT;
+use super::x64::masm::MacroAssembler;
 use crate::abi::{ExecContext, ExitCode, TrapCode, VmContext, VmFuncRef, VmTable, slot_offsets};
 use crate::abi::{REGISTER_ARGS, args_in_registers};
 use crate::asm::x64::{AluOp, Assembler, Cond, Gpr, Label, Mem, Scale, Size, SseOp, Xmm};
@@ -192,25 +193,22 @@ pub(crate) const LEAF_FRAME_MAX: u32 = 4096;
 /// no per-function copies.
 #[derive(Default)]
 pub(crate) struct Scratch {
-    a: Assembler,
+    a: MacroAssembler,
     stack: Vec<Val>,
     frames: Vec<Frame>,
     locals: Vec<Local>,
     offsets: Vec<u32>,
     order: Vec<LocalUse>,
-    trap_sites: Vec<(Label, TrapCode, u32)>,
     jump_tables: Vec<(Label, Vec<Label>)>,
     slow_exits: Vec<(Label, ExitCode, Label)>,
     v128_consts: super::simd::V128Pool,
-    sites: Vec<(u32, u32)>,
-    fault_sites: Vec<super::FaultSite>,
 }
 
 impl Scratch {
     /// A scratch whose code goes into `buf` (emptied first).
     pub(crate) fn with_code_buffer(buf: Vec<u8>) -> Scratch {
         Scratch {
-            a: Assembler::with_buffer(buf),
+            a: MacroAssembler::with_buffer(buf),
             ..Scratch::default()
         }
     }
@@ -227,7 +225,7 @@ impl Scratch {
         #[cfg(feature = "std")]
         crate::host::prefault::prefault(self.a.spare_capacity());
         self.a.reserve_relocs(wasm_bytes / 32);
-        self.sites.reserve(wasm_bytes / 32);
+        self.a.reserve_sites(wasm_bytes / 32);
     }
 
     /// The assembler, to emit code ahead of the functions (the stubs).
@@ -239,14 +237,14 @@ impl Scratch {
     /// another, with its backtrace sites and fault sites (offsets in that
     /// code, ascending); `funcs` says where each function starts.
     pub(crate) fn finish(self, funcs: Vec<(usize, u32)>) -> Result<super::Chunk> {
-        let code = self
-            .a
+        let (a, sites, fault_sites) = self.a.into_parts();
+        let code = a
             .finish()
             .map_err(|e| Error::limit(0, "assembling a function failed").with_detail(e))?;
         Ok(super::Chunk {
             code,
-            sites: self.sites,
-            fault_sites: self.fault_sites,
+            sites,
+            fault_sites,
             funcs,
         })
     }
@@ -312,7 +310,7 @@ fn reuse<T>(v: &mut Vec<T>) -> Vec<T> {
 
 /// Compiles one function body.
 pub(crate) struct FuncCompiler<'e, 'm, 'a> {
-    pub a: Assembler,
+    pub a: MacroAssembler,
     pub env: &'e Env<'m, 'a>,
     pub stack: Vec<Val>,
     pub regs: RegSet,
@@ -334,13 +332,8 @@ pub(crate) struct FuncCompiler<'e, 'm, 'a> {
     stack_check: (usize, usize),
     /// Whether the function calls anything (else it is a leaf).
     has_calls: bool,
-    /// Every trap site: its out-of-line label, trap, and wasm offset.
-    trap_sites: Vec<(Label, TrapCode, u32)>,
     /// `br_table` jump tables (label, targets), emitted after the code.
     jump_tables: Vec<(Label, Vec<Label>)>,
-    /// Guard-region mode: where the current operator's unchecked memory
-    /// access code begins (its fault site ends with the operator).
-    pub fault_start: Option<u32>,
     /// Per pinned register (by encoding): the largest `offset + size` of a
     /// memory access through its local's current value that passed its
     /// bounds check on the way here. Memories never shrink, so an access
@@ -354,15 +347,8 @@ pub(crate) struct FuncCompiler<'e, 'm, 'a> {
     /// it is one through the local: same `checked_ends`); cleared when the
     /// operand leaves the register or the local changes.
     pub tee_alias: [Option<Gpr>; 16],
-    fault_sites: Vec<super::FaultSite>,
-    /// (native offset of a return address, wasm offset) for call sites and
-    /// trap sites, for backtraces; this function's follow those of the
-    /// functions compiled before it with the same [`Scratch`].
-    pub(crate) sites: Vec<(u32, u32)>,
     /// Where in the assembler's buffer this function's code starts.
     code_start: u32,
-    /// Module offset of the operator being compiled.
-    op_offset: u32,
     /// Set after an unconditional transfer: the following code is dead.
     pub unreachable: bool,
     /// Nesting depth of blocks opened in dead code.
@@ -551,15 +537,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             frame_size_patches: [0; 2],
             stack_check: (0, 0),
             has_calls: info.has_calls,
-            trap_sites: reuse(&mut scratch.trap_sites),
             jump_tables: reuse(&mut scratch.jump_tables),
-            fault_start: None,
             checked_ends: [0; 16],
             tee_alias: [None; 16],
-            fault_sites: core::mem::take(&mut scratch.fault_sites),
-            sites: core::mem::take(&mut scratch.sites),
             code_start,
-            op_offset: 0,
             unreachable: false,
             dead_depth: 0,
             offsets,
@@ -589,7 +570,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         func_index: u32,
         scratch: &mut Scratch,
     ) -> Result<u32> {
-        self.op_offset = body.code_offset as u32;
+        self.a.set_op_offset(body.code_offset as u32);
         self.prologue();
         let end = self.a.new_label();
         self.frames.push(Frame {
@@ -605,7 +586,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         let mut r = body.reader();
         while !self.frames.is_empty() {
             let offset = r.offset();
-            self.op_offset = offset as u32;
+            self.a.set_op_offset(offset as u32);
             let op = read_operator_inline(&mut r)?;
             let replay = match op {
                 Operator::Br { relative_depth } if !self.unreachable => {
@@ -621,29 +602,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 e.in_func(func_index)
                     .with_detail(format_args!("at {offset:#x}"))
             })?;
-            self.close_fault_site(offset as u32);
+            self.a.close_fault_site(offset as u32);
             self.watch_dispatch(&op, offset as u32, r.offset() as u32);
         }
         self.finish(scratch)
-    }
-
-    /// Sets the module offset of the operator being compiled (for trap and
-    /// call sites).
-    pub(crate) fn set_op_offset(&mut self, offset: u32) {
-        self.op_offset = offset;
-    }
-
-    /// Ends the guard-region fault site the operator at module offset
-    /// `offset` opened, if any, at the current position.
-    pub(crate) fn close_fault_site(&mut self, offset: u32) {
-        if let Some(start) = self.fault_start {
-            self.fault_start = None;
-            self.fault_sites.push(super::FaultSite {
-                start,
-                end: self.a.offset() as u32,
-                wasm_offset: offset,
-            });
-        }
     }
 
     fn prologue(&mut self) {
@@ -659,7 +621,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, exec)));
         self.a.mov_rr(Size::S64, SCRATCH2, Gpr::Rsp);
         self.frame_size_patches[0] = self.a.alu_ri_imm32(AluOp::Sub, Size::S64, SCRATCH2, 0);
-        let overflow = self.trap_label(TrapCode::StackOverflow);
+        let overflow = self.a.trap_label(TrapCode::StackOverflow);
         self.a.jcc(Cond::B, overflow);
         self.a.alu_rm(
             AluOp::Cmp,
@@ -893,13 +855,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             self.exit_to_host(code);
             self.a.jmp(resume);
         }
-        // Trap exits: one call per site, so the return address says where
-        // the trap happened.
-        for (label, code, wasm_offset) in core::mem::take(&mut self.trap_sites) {
-            self.a.bind(label);
-            self.a.call_reloc(sym_trap(code as u32));
-            self.sites.push((self.a.offset() as u32, wasm_offset));
-        }
+        self.a.emit_trap_exits();
         self.emit_jump_tables();
         self.emit_v128_consts();
         let frame = 8
@@ -925,12 +881,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             locals: self.locals,
             offsets: self.offsets,
             order: core::mem::take(&mut scratch.order),
-            trap_sites: self.trap_sites,
             jump_tables: self.jump_tables,
             slow_exits: self.slow_exits,
             v128_consts: self.v128_consts,
-            sites: self.sites,
-            fault_sites: self.fault_sites,
         };
         Ok(self.code_start)
     }
@@ -946,25 +899,6 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 self.a.emit_label_diff32(label, base);
             }
         }
-    }
-
-    /// A new out-of-line trap exit for the operator being compiled.
-    pub(crate) fn trap_label(&mut self, code: TrapCode) -> Label {
-        let label = self.a.new_label();
-        self.trap_sites.push((label, code, self.op_offset));
-        label
-    }
-
-    /// Records the current position as the return address of a call made
-    /// by the operator being compiled.
-    fn call_site(&mut self) {
-        self.sites.push((self.a.offset() as u32, self.op_offset));
-    }
-
-    /// Unconditionally traps.
-    pub(crate) fn trap(&mut self, code: TrapCode) {
-        let label = self.trap_label(code);
-        self.a.jmp(label);
     }
 
     // ---------------------------------------------------------------
@@ -1934,7 +1868,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         } else {
             self.a
                 .call_reloc(function_index - self.env.num_imported_funcs);
-            self.call_site();
+            self.a.call_site();
         }
         self.restore_pinned();
         self.finish_call(ty);
@@ -1954,7 +1888,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.set_r15_unless_equal(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, vmctx) as i32));
         self.a
             .call_m(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, code) as i32));
-        self.call_site();
+        self.a.call_site();
         self.set_r15_unless_equal(Mem::base(Gpr::Rbp, SAVED_VMCTX));
     }
 
@@ -1992,7 +1926,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         let at = self.table_element(table_index, index, TrapCode::UndefinedElement);
         self.a.mov_rm(Size::S64, Gpr::Rax, at);
         self.a.test_rr(Size::S64, Gpr::Rax, Gpr::Rax);
-        let uninit = self.trap_label(TrapCode::UninitializedElement);
+        let uninit = self.a.trap_label(TrapCode::UninitializedElement);
         self.a.jcc(Cond::E, uninit);
         let id = self.env.type_ids[type_index as usize];
         self.a.alu_mi(
@@ -2001,7 +1935,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             Mem::base(Gpr::Rax, offset_of!(VmFuncRef, type_id) as i32),
             id as i32,
         );
-        let mismatch = self.trap_label(TrapCode::IndirectCallTypeMismatch);
+        let mismatch = self.a.trap_label(TrapCode::IndirectCallTypeMismatch);
         self.a.jcc(Cond::Ne, mismatch);
         self.call_funcref_in_rax();
         self.restore_pinned();
@@ -2033,7 +1967,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             index,
             Mem::base(base, at + offset_of!(VmTable, len) as i32),
         );
-        let out_of_bounds = self.trap_label(trap);
+        let out_of_bounds = self.a.trap_label(trap);
         self.a.jcc(Cond::Ae, out_of_bounds);
         self.a.mov_rm(
             Size::S64,
@@ -2111,19 +2045,12 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             // came between, such as a copy `detach_pinned` made of the old
             // value, or a label other code jumps to). A `local.tee` then
             // leaves a read of the local on the stack.
-            let end = self.a.offset() as u32;
             let redefined = match (pin, v.loc) {
                 (Loc::Gpr(p), Loc::Gpr(r)) => self.a.redefine_last_gpr(r, p),
                 (Loc::Xmm(p), Loc::Xmm(x)) => self.a.redefine_last_xmm(x, p),
                 _ => false,
             };
             if redefined {
-                // A guarded load's fault site ends where the load now does.
-                if let Some(site) = self.fault_sites.last_mut()
-                    && site.end == end
-                {
-                    site.end = self.a.offset() as u32;
-                }
                 if tee {
                     self.push(v.ty, pinned_read(pin));
                 }
@@ -2259,7 +2186,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.fuel_ops += 1;
         match *op {
             Operator::Unreachable => {
-                self.trap(TrapCode::Unreachable);
+                self.a.trap(TrapCode::Unreachable);
                 self.set_unreachable();
             }
             Operator::Nop => {}

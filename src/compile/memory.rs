@@ -112,14 +112,14 @@ impl FuncCompiler<'_, '_, '_> {
                             SCRATCH
                         };
                         self.a.alu_rr(AluOp::Cmp, Size::S64, first, last);
-                        let oob = self.trap_label(TrapCode::MemoryOutOfBounds);
+                        let oob = self.a.trap_label(TrapCode::MemoryOutOfBounds);
                         self.a.jcc(Cond::G, oob);
                     } else if offset == 0 && size.is_power_of_two() && size <= 16 {
                         // Compare the address with the last one where
                         // `size` bytes fit: no addition first.
                         self.a
                             .alu_rm(AluOp::Cmp, Size::S64, addr, memory_last_field(k));
-                        let oob = self.trap_label(TrapCode::MemoryOutOfBounds);
+                        let oob = self.a.trap_label(TrapCode::MemoryOutOfBounds);
                         self.a.jcc(Cond::G, oob);
                     } else {
                         self.a.lea(Size::S64, SCRATCH, Mem::base(addr, end as i32));
@@ -185,7 +185,7 @@ impl FuncCompiler<'_, '_, '_> {
     /// Traps with "out of bounds memory access" when the access end in
     /// `SCRATCH` lies beyond the memory's current length.
     fn trap_if_scratch_beyond_memory(&mut self) {
-        let oob = self.trap_label(TrapCode::MemoryOutOfBounds);
+        let oob = self.a.trap_label(TrapCode::MemoryOutOfBounds);
         self.jump_if_scratch_beyond_memory(oob);
     }
 
@@ -221,7 +221,7 @@ impl FuncCompiler<'_, '_, '_> {
                 Mem::indexed(b, SCRATCH2, Scale::X1, 0)
             }
         };
-        self.fault_start.get_or_insert(self.a.offset() as u32);
+        self.a.open_fault_site();
         at
     }
 

@@ -29,6 +29,7 @@ mod numeric;
 mod simd;
 pub mod stack;
 pub mod stubs;
+mod x64;
 
 use crate::abi::TrapCode;
 use crate::asm::x64::{Code, CpuFeatures};

@@ -3,9 +3,10 @@
 
 use super::func::FuncCompiler;
 use super::stack::{Loc, SCRATCH, SCRATCH_XMM, SCRATCH2, Val};
+use super::x64::masm::Addend;
 use crate::abi::TrapCode;
 use crate::asm::x64::{
-    Addend, AluOp, Cond, Gpr, Mem, RoundMode, Scale, ShiftOp, Size, SseOp, UnaryOp, Xmm,
+    AluOp, Cond, Gpr, Mem, RoundMode, Scale, ShiftOp, Size, SseOp, UnaryOp, Xmm,
 };
 use crate::decode::{Operator, ValType};
 use crate::error::Result;
@@ -628,7 +629,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.regs.free_gpr(Gpr::Rax);
         self.regs.free_gpr(b);
 
-        let div_by_zero = self.trap_label(TrapCode::IntegerDivideByZero);
+        let div_by_zero = self.a.trap_label(TrapCode::IntegerDivideByZero);
         self.a.test_rr(size, b, b);
         self.a.jcc(Cond::E, div_by_zero);
         let done = self.a.new_label();
@@ -641,7 +642,7 @@ impl FuncCompiler<'_, '_, '_> {
                 self.a.alu_rr(AluOp::Xor, Size::S32, Gpr::Rdx, Gpr::Rdx);
                 self.a.jmp(done);
             } else {
-                let overflow = self.trap_label(TrapCode::IntegerOverflow);
+                let overflow = self.a.trap_label(TrapCode::IntegerOverflow);
                 let min = if ty == ValType::I32 {
                     i64::from(i32::MIN as u32)
                 } else {
@@ -913,13 +914,13 @@ impl FuncCompiler<'_, '_, '_> {
         if t.saturating {
             self.a.jcc(Cond::P, done);
         } else {
-            let invalid = self.trap_label(TrapCode::InvalidConversionToInteger);
+            let invalid = self.a.trap_label(TrapCode::InvalidConversionToInteger);
             self.a.jcc(Cond::P, invalid);
         }
         let overflow = if t.saturating {
             None
         } else {
-            Some(self.trap_label(TrapCode::IntegerOverflow))
+            Some(self.a.trap_label(TrapCode::IntegerOverflow))
         };
         // Too small.
         let lo_bits = Self::float_bits(t.from, lo);

@@ -19,7 +19,7 @@ use core::fmt;
 
 use super::cond::Cond;
 use super::encode::{self, Prefixes, RipHole, Rm};
-use super::operand::{Label, Mem, Scale};
+use super::operand::{Label, Mem};
 use super::regs::{Gpr, Size, Xmm};
 use super::sse::{SseOp, XmmShift};
 
@@ -148,37 +148,6 @@ struct Fixup {
     next: u32,
 }
 
-/// The last instruction emitted, when [`Assembler::redefine_last_gpr`]
-/// can give it another destination: where it lies and what it is.
-#[derive(Clone, Copy, Debug)]
-struct LastDef {
-    start: u32,
-    end: u32,
-    /// Register encoding of the destination, and whether it is an XMM one.
-    dst: u8,
-    xmm: bool,
-    kind: DefKind,
-}
-
-#[derive(Clone, Copy, Debug)]
-enum DefKind {
-    /// A load or `lea`, which writes all of its ModRM `reg` field's
-    /// register without reading it; `opcode_len` opcode bytes (1 or 2)
-    /// follow the prefixes, then ModRM. Redefined in place.
-    Load { opcode_len: u8 },
-    /// `add dst, addend` (32 or 64 bits), redefined as `lea`.
-    Sum { size: Size, addend: Addend },
-}
-
-/// What [`Assembler::add_sum`] adds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Addend {
-    /// A constant (sign-extended for 64 bits).
-    Imm(i32),
-    /// A register's value.
-    Reg(Gpr),
-}
-
 /// An x86-64 assembler writing into a byte buffer.
 #[derive(Clone, Debug, Default)]
 pub struct Assembler {
@@ -187,7 +156,6 @@ pub struct Assembler {
     fixups: Vec<Fixup>,
     relocs: Vec<Reloc>,
     error: Option<AsmError>,
-    last_def: Option<LastDef>,
 }
 
 /// Prefixes for an integer operation of `size`.
@@ -278,8 +246,6 @@ impl Assembler {
     /// Binds `label` to the current position and patches every reference
     /// emitted so far.
     pub fn bind(&mut self, label: Label) {
-        // Code may now jump in after the last instruction, so it must stay.
-        self.last_def = None;
         let here = self.buf.len() as u32;
         let Some(state) = self.labels.get_mut(label.0 as usize) else {
             self.record(AsmError::UnknownLabel(label));
@@ -363,7 +329,6 @@ impl Assembler {
         self.check_finished()?;
         self.labels.clear();
         self.fixups.clear();
-        self.last_def = None;
         Ok(())
     }
 
@@ -484,93 +449,27 @@ impl Assembler {
         }
     }
 
-    /// Emits `opcode dst, [mem]` for an instruction that writes all of
-    /// `dst` without reading it, and remembers it for
-    /// [`Self::redefine_last_gpr`] (unless `mem` is RIP-relative: its
-    /// displacement is relative to the instruction's end, which may move).
-    fn def_inst(&mut self, p: Prefixes, opcode: &[u8], dst: u8, xmm: bool, mem: Mem) {
-        let start = self.buf.len() as u32;
-        self.inst(p, opcode, dst, Rm::Mem(&mem), &[]);
-        self.last_def = (!matches!(mem, Mem::Rip { .. })).then_some(LastDef {
-            start,
-            end: self.buf.len() as u32,
-            dst,
-            xmm,
-            kind: DefKind::Load {
-                opcode_len: opcode.len() as u8,
-            },
-        });
-    }
-
-    /// `add dst, addend` (32 or 64 bits), which a following
-    /// [`Self::redefine_last_gpr`] can turn into `lea to, [dst + addend]`.
-    pub fn add_sum(&mut self, size: Size, dst: Gpr, addend: Addend) {
-        let start = self.buf.len() as u32;
-        match addend {
-            Addend::Imm(imm) => self.alu_ri(AluOp::Add, size, dst, imm),
-            Addend::Reg(src) => self.alu_rr(AluOp::Add, size, dst, src),
-        }
-        self.last_def = matches!(size, Size::S32 | Size::S64).then_some(LastDef {
-            start,
-            end: self.buf.len() as u32,
-            dst: dst.enc(),
-            xmm: false,
-            kind: DefKind::Sum { size, addend },
-        });
-    }
-
-    /// If the last instruction emitted (with nothing bound or emitted
-    /// since) is a load, `lea` or [`Self::add_sum`] into `from`, makes `to`
-    /// its destination instead and returns true: the compiler stores a
-    /// computed value into a local's register without a `mov`. `from`
-    /// then holds nothing.
-    pub fn redefine_last_gpr(&mut self, from: Gpr, to: Gpr) -> bool {
-        self.redefine_last(from.enc(), to.enc(), false)
-    }
-
-    /// [`Self::redefine_last_gpr`] for an XMM load.
-    pub fn redefine_last_xmm(&mut self, from: Xmm, to: Xmm) -> bool {
-        self.redefine_last(from.enc(), to.enc(), true)
-    }
-
-    fn redefine_last(&mut self, from: u8, to: u8, xmm: bool) -> bool {
-        let Some(d) = self.last_def else {
-            return false;
-        };
-        if d.end as usize != self.buf.len() || d.dst != from || d.xmm != xmm {
-            return false;
-        }
-        match d.kind {
-            DefKind::Load { opcode_len } => self.redefine_load(d.start as usize, opcode_len, to),
-            DefKind::Sum { size, addend } => {
-                // The sum's first operand is still in `from`.
-                let base = Gpr::from_enc(from);
-                let mem = match addend {
-                    Addend::Imm(imm) => Mem::base(base, imm),
-                    // (`rsp` cannot be an index; no sum adds it.)
-                    Addend::Reg(Gpr::Rsp) => return false,
-                    Addend::Reg(src) => Mem::indexed(base, src, Scale::X1, 0),
-                };
-                self.buf.truncate(d.start as usize);
-                self.lea(size, Gpr::from_enc(to), mem);
-                true
-            }
-        }
-    }
-
-    /// Rewrites the destination of the load or `lea` at `start` (the last
-    /// instruction) in place: the ModRM `reg` field and REX.R, inserting a
-    /// REX prefix when `to` needs one and there was none (nothing after it
-    /// moves). The prefixes before REX are the only legacy ones the
-    /// assembler emits (`66`, `F2`, `F3`), and no opcode it records starts
-    /// in `40..=4F`.
-    fn redefine_load(&mut self, start: usize, opcode_len: u8, to: u8) -> bool {
+    /// Gives the instruction at `start`, the last one emitted, register
+    /// `to` as its ModRM `reg` operand (REX.R and the `reg` field),
+    /// inserting a REX prefix when `to` needs one and there was none
+    /// (nothing after it moves). Returns false, changing nothing, if no
+    /// ModRM byte follows. The instruction must have a ModRM byte and no
+    /// VEX prefix; the prefixes before REX are the only legacy ones the
+    /// assembler emits (`66`, `F2`, `F3`), and its opcodes are one byte,
+    /// `0F xx`, or `0F 38 xx`/`0F 3A xx`.
+    pub fn set_reg_operand(&mut self, start: usize, to: u8) -> bool {
         let mut at = start;
         while matches!(self.buf.get(at), Some(0x66 | 0xF2 | 0xF3)) {
             at += 1;
         }
         let rex = self.buf.get(at).is_some_and(|&b| b & 0xF0 == 0x40);
-        let mut modrm = at + usize::from(rex) + opcode_len as usize;
+        let opcode = at + usize::from(rex);
+        let opcode_len = match (self.buf.get(opcode), self.buf.get(opcode + 1)) {
+            (Some(0x0F), Some(0x38 | 0x3A)) => 3,
+            (Some(0x0F), _) => 2,
+            _ => 1,
+        };
+        let mut modrm = opcode + opcode_len;
         if modrm >= self.buf.len() {
             return false;
         }
@@ -581,11 +480,13 @@ impl Assembler {
             modrm += 1;
         }
         self.buf[modrm] = self.buf[modrm] & 0xC7 | (to & 7) << 3;
-        if let Some(d) = &mut self.last_def {
-            d.end = self.buf.len() as u32;
-            d.dst = to;
-        }
         true
+    }
+
+    /// Removes the code from `start` on: the last instructions, which no
+    /// label is bound in and no label reference or relocation points into.
+    pub fn truncate(&mut self, start: usize) {
+        self.buf.truncate(start);
     }
 
     /// Emits `opcode` followed by a 32-bit displacement to `label`.
@@ -836,11 +737,7 @@ impl Assembler {
     /// `lea dst, [mem]` (16/32/64 bits).
     pub fn lea(&mut self, size: Size, dst: Gpr, mem: Mem) {
         assert_not_byte(size, "lea");
-        if size == Size::S16 {
-            self.inst(sized(size), &[0x8D], dst.enc(), Rm::Mem(&mem), &[]);
-        } else {
-            self.def_inst(sized(size), &[0x8D], dst.enc(), false, mem);
-        }
+        self.inst(sized(size), &[0x8D], dst.enc(), Rm::Mem(&mem), &[]);
     }
 
     // ----- moves -----
@@ -860,11 +757,6 @@ impl Assembler {
     /// `mov dst, [mem]` (a load).
     pub fn mov_rm(&mut self, size: Size, dst: Gpr, mem: Mem) {
         let opc = 0x8A | u8::from(size != Size::S8);
-        // 8- and 16-bit loads keep the rest of `dst`.
-        if matches!(size, Size::S32 | Size::S64) {
-            self.def_inst(sized(size), &[opc], dst.enc(), false, mem);
-            return;
-        }
         self.inst(
             sized_bytes(size, &[dst]),
             &[opc],
@@ -965,11 +857,7 @@ impl Assembler {
     /// A `movzx`/`movsx` load: it writes all of `dst` unless `to` is 16
     /// bits.
     fn extend_rm(&mut self, to: Size, opcode: &[u8], dst: Gpr, mem: Mem) {
-        if to == Size::S16 {
-            self.inst(sized(to), opcode, dst.enc(), Rm::Mem(&mem), &[]);
-        } else {
-            self.def_inst(sized(to), opcode, dst.enc(), false, mem);
-        }
+        self.inst(sized(to), opcode, dst.enc(), Rm::Mem(&mem), &[]);
     }
 
     /// `movsx dst, src`: sign-extends the `from` (8 or 16) bits of `src`
@@ -1001,7 +889,7 @@ impl Assembler {
 
     /// `movsxd dst64, dword [mem]`.
     pub fn movsxd_rm(&mut self, dst: Gpr, mem: Mem) {
-        self.def_inst(sized(Size::S64), &[0x63], dst.enc(), false, mem);
+        self.inst(sized(Size::S64), &[0x63], dst.enc(), Rm::Mem(&mem), &[]);
     }
 
     /// `xchg a, b`.
@@ -1290,15 +1178,6 @@ impl Assembler {
 
     /// `op dst, [mem]`.
     pub fn sse_rm(&mut self, op: SseOp, dst: Xmm, mem: Mem) {
-        // Loads write all of `dst`; arithmetic from memory merges into it.
-        if matches!(op, SseOp::MOVSS | SseOp::MOVSD) {
-            let p = Prefixes {
-                mandatory: op.prefix.byte(),
-                ..Prefixes::default()
-            };
-            self.def_inst(p, op.opcode, dst.enc(), true, mem);
-            return;
-        }
         self.sse(op, false, dst.enc(), Rm::Mem(&mem), &[]);
     }
 
