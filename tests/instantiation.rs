@@ -1,6 +1,6 @@
 //! Failed instantiations leave nothing behind that counts against the
 //! store's limits, while anything another instance can still reach stays
-//! valid; and a memory's initial size is not committed when it is created
+//! valid and counted; and a memory's initial size is not committed when it is created
 //! (explicit-check mode as well as guard regions).
 
 use std::sync::Mutex;
@@ -73,12 +73,14 @@ fn failed_instantiations_do_not_count_against_the_instance_limit() {
 
 /// An instance whose element segment wrote its function into an imported
 /// table before its data segment failed: the function stays callable
-/// through the table, from another instance.
+/// through the table, from another instance, and the instance that stays
+/// counts against the instance limit, so failing instantiations cannot
+/// fill the store without bound.
 #[test]
-fn a_function_left_in_an_imported_table_stays_valid() {
+fn a_function_left_in_an_imported_table_stays_valid_and_counts() {
     let _one = RSS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let engine = Engine::default();
-    let limits = StoreLimitsBuilder::new().instances(2).build();
+    let limits = StoreLimitsBuilder::new().instances(3).build();
     let mut store = store_with(&engine, limits);
     let table = Table::new(
         &mut store,
@@ -98,10 +100,18 @@ fn a_function_left_in_an_imported_table_stays_valid() {
             (elem (i32.const 0) $seven)
             (data (i32.const 65535) "xy"))"#,
     );
-    for _ in 0..3 {
-        let err = Instance::new(&mut store, &writer, &[Extern::Table(table)]).unwrap_err();
-        assert_eq!(err.trap(), Some(Trap::MemoryOutOfBounds), "{err}");
-    }
+    // A start function that traps after its module could hand things out
+    // through its imports: that instance stays too.
+    let trapping_start = module(
+        &engine,
+        r#"(module
+            (import "env" "t" (table 1 funcref))
+            (func $s unreachable) (start $s))"#,
+    );
+    let err = Instance::new(&mut store, &writer, &[Extern::Table(table)]).unwrap_err();
+    assert_eq!(err.trap(), Some(Trap::MemoryOutOfBounds), "{err}");
+    let err = Instance::new(&mut store, &trapping_start, &[Extern::Table(table)]).unwrap_err();
+    assert_eq!(err.trap(), Some(Trap::Unreachable), "{err}");
     let caller = module(
         &engine,
         r#"(module
@@ -111,6 +121,13 @@ fn a_function_left_in_an_imported_table_stays_valid() {
     );
     let i = Instance::new(&mut store, &caller, &[Extern::Table(table)]).unwrap();
     let call = i.get_typed_func::<(), i32>(&store, "call").unwrap();
+    assert_eq!(call.call(&mut store, ()).unwrap(), 7);
+    // Three instances stay: the limit is reached, for failing and
+    // succeeding instantiations alike.
+    for m in [&writer, &caller] {
+        let err = Instance::new(&mut store, m, &[Extern::Table(table)]).unwrap_err();
+        assert!(err.to_string().contains("too many instances"), "{err}");
+    }
     assert_eq!(call.call(&mut store, ()).unwrap(), 7);
 }
 

@@ -554,3 +554,158 @@ fn br_table_targets_with_many_values() {
     );
     assert!(took < Duration::from_secs(1), "took {took:?}");
 }
+
+/// Three nested blocks whose 1,000 results differ in type (`i32`, `i64`,
+/// `f32`), and after `unreachable` a `br_table` of `n` targets alternating
+/// between the outer two, the innermost being the default: valid, because
+/// the stack is polymorphic there. A check that only remembers the default
+/// and the last label it checked checks 1,000 values per target.
+fn alternating_label_types(n: usize) -> Vec<u8> {
+    const ARITY: usize = 1000;
+    let mut w = Wasm::new();
+    // Type 0: () -> (); types 1 to 3: () -> (t x 1000) for i32, i64, f32.
+    let mut types = vec![4, 0x60, 0, 0];
+    for t in [0x7f, 0x7e, 0x7d] {
+        types.extend_from_slice(&[0x60, 0]);
+        leb_u(&mut types, ARITY as u64);
+        types.extend(std::iter::repeat_n(t, ARITY));
+    }
+    w.section(1, &types);
+    w.funcs_of_type0(1);
+    w.code(&[body(|b| {
+        // block block block unreachable br_table
+        b.extend_from_slice(&[0x02, 1, 0x02, 2, 0x02, 3, 0x00, 0x0e]);
+        leb_u(b, n as u64);
+        b.extend((0..n).map(|i| 1 + (i % 2) as u8));
+        b.push(0);
+        // The blocks end unreachable: nothing falls through or branches.
+        b.extend_from_slice(&[0x0b, 0x00, 0x0b, 0x00, 0x0b, 0x00]);
+    })]);
+    w.0
+}
+
+#[test]
+fn br_table_alternating_label_types() {
+    let engine = Engine::default();
+    let n = 2_000_000 / SCALE;
+    let bytes = alternating_label_types(n);
+    let start = Instant::now();
+    compile(&engine, &bytes);
+    let took = start.elapsed();
+    println!("br_table of {n} targets alternating between two 1,000-value labels: {took:?}");
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+}
+
+/// `depth` nested blocks of 1,000 results, each above one more value than
+/// the block around it, and a `br_table` with a target at every depth: each
+/// target moves the 1,000 values to a different height. The blocks end
+/// unreachable, so only the branches reach their ends.
+fn br_table_to_every_depth(depth: usize) -> Vec<u8> {
+    const ARITY: usize = 1000;
+    let mut w = Wasm::new();
+    // Type 0: () -> (); type 1: () -> (i32 x 1000).
+    let mut types = vec![2, 0x60, 0, 0, 0x60, 0];
+    leb_u(&mut types, ARITY as u64);
+    types.extend(std::iter::repeat_n(0x7f, ARITY));
+    w.section(1, &types);
+    w.funcs_of_type0(1);
+    w.code(&[body(|b| {
+        for _ in 0..depth {
+            b.extend_from_slice(&[0x41, 0, 0x02, 1]); // i32.const 0; block (type 1)
+        }
+        for _ in 0..ARITY {
+            b.extend_from_slice(&[0x41, 1]);
+        }
+        b.extend_from_slice(&[0x41, 0, 0x0e]);
+        leb_u(b, depth as u64);
+        for d in 0..depth {
+            leb_u(b, d as u64);
+        }
+        b.push(0);
+        for _ in 0..depth {
+            b.extend_from_slice(&[0x0b, 0x00]); // end; unreachable
+        }
+    })]);
+    w.0
+}
+
+#[test]
+fn br_table_moving_many_values_to_every_depth() {
+    let engine = Engine::new(Config::new().max_wasm_stack(64 << 20)).unwrap();
+    // The validator allows 10,000 nested blocks.
+    let depth = 9_000 / SCALE;
+    let bytes = br_table_to_every_depth(depth);
+    let start = Instant::now();
+    compile(&engine, &bytes);
+    let took = start.elapsed();
+    println!("br_table moving 1,000 values to {depth} depths: {took:?}");
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+}
+
+/// A function with 1,000 results whose body keeps `n` values below them
+/// and returns conditionally `n` times (`br_if` to the function's label):
+/// each return hands over the same 1,000 values.
+fn conditional_returns(n: usize) -> Vec<u8> {
+    const ARITY: usize = 1000;
+    let mut w = Wasm::new();
+    // Type 0: (i32) -> (i32 x 1000).
+    let mut types = vec![1, 0x60, 1, 0x7f];
+    leb_u(&mut types, ARITY as u64);
+    types.extend(std::iter::repeat_n(0x7f, ARITY));
+    w.section(1, &types);
+    w.vec_section(3, 1, |_, b| b.push(0));
+    w.code(&[body(|b| {
+        for _ in 0..ARITY {
+            b.extend_from_slice(&[0x41, 2]);
+        }
+        for _ in 0..n {
+            b.extend_from_slice(&[0x20, 0, 0x0d, 0]); // local.get 0; br_if 0
+        }
+    })]);
+    w.0
+}
+
+#[test]
+fn conditional_returns_of_many_values() {
+    let engine = Engine::default();
+    let n = 100_000 / SCALE;
+    let bytes = conditional_returns(n);
+    let start = Instant::now();
+    compile(&engine, &bytes);
+    let took = start.elapsed();
+    println!("{n} conditional returns of 1,000 values: {took:?}");
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+}
+
+/// A register operand deep in the stack, `n` constants above it, and then
+/// `n` shifts and remainders by a register count, which need `rcx`, `rax`
+/// and `rdx` and so move whatever operand holds them.
+fn fixed_register_operations(n: usize) -> Vec<u8> {
+    let mut w = Wasm::new();
+    w.section(1, &[1, 0x60, 1, 0x7f, 0]);
+    w.vec_section(3, 1, |_, b| b.push(0));
+    w.code(&[body(|b| {
+        for _ in 0..12 {
+            b.extend_from_slice(&[0x20, 0, 0x41, 1, 0x6a]); // local.get 0; i32.const 1; i32.add
+        }
+        for i in 0..n {
+            b.push(0x41);
+            leb_s(b, i as i64);
+        }
+        for _ in 0..n {
+            // (local.get 0 + 7) << local.get 0, then % (local.get 0 + 3), kept.
+            b.extend_from_slice(&[0x20, 0, 0x41, 7, 0x6a, 0x20, 0, 0x74]);
+            b.extend_from_slice(&[0x20, 0, 0x41, 3, 0x6a, 0x70]);
+        }
+        b.extend(std::iter::repeat_n(0x1a, 2 * n + 12));
+    })]);
+    w.0
+}
+
+#[test]
+fn fixed_register_operations_over_many_constants() {
+    let engine = Engine::new(Config::new().max_wasm_stack(64 << 20)).unwrap();
+    assert_linear("fixed registers over constants", 25_000 / SCALE, &|n| {
+        compile(&engine, &fixed_register_operations(n));
+    });
+}

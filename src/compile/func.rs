@@ -182,6 +182,10 @@ const MERGE_XMM: Xmm = Xmm::Xmm0;
 /// asserts it), and a leaf adds no further frames.
 pub(crate) const LEAF_FRAME_MAX: u32 = 4096;
 
+/// Above this many values, a branch or return moves its values with a loop
+/// (see [`FuncCompiler::copy_homes`]) rather than one move per value.
+const MOVE_LOOP_MIN: usize = 16;
+
 /// The buffers of a [`FuncCompiler`], kept by a compiling thread from one
 /// function to the next: allocating them anew for each of a module's
 /// thousands of functions cost about 5% of compile time (and a kernel's
@@ -252,7 +256,7 @@ impl Scratch {
 
 /// Takes a buffer out of the scratch, emptied.
 /// Stack positions below which the operand stack is known to hold no
-/// operand of a kind, so that finding one (a register to spill, operands to
+/// operand of a kind, so that finding one (an XMM register to spill, operands to
 /// spill before a call, reads of a pinned local) does not walk the whole
 /// stack each time: with a stack of `n` operands that would make a function
 /// quadratic in its size. Each is a lower bound on where the first such
@@ -263,8 +267,6 @@ impl Scratch {
 /// they pass, so each operand is passed once per push.
 #[derive(Default, Clone, Copy)]
 struct Watermarks {
-    /// No operand below holds a GPR (`Loc::Gpr`).
-    gpr: usize,
     /// No operand below holds an XMM register (`Loc::Xmm`).
     xmm: usize,
     /// Every operand below is in its home slot.
@@ -280,7 +282,6 @@ impl Watermarks {
     /// Lowers every mark to at most `at`.
     fn clamp(&mut self, at: usize) {
         for m in [
-            &mut self.gpr,
             &mut self.xmm,
             &mut self.home,
             &mut self.call,
@@ -293,7 +294,6 @@ impl Watermarks {
     /// Every operand below `at` is in its home slot.
     fn raise_all(&mut self, at: usize) {
         *self = Watermarks {
-            gpr: at,
             xmm: at,
             home: at,
             call: at,
@@ -347,6 +347,15 @@ pub(crate) struct FuncCompiler<'e, 'm, 'a> {
     /// it is one through the local: same `checked_ends`); cleared when the
     /// operand leaves the register or the local changes.
     pub tee_alias: [Option<Gpr>; 16],
+    /// Per GPR (by encoding): the stack position of the operand last put
+    /// in it. An entry is current only while that position still holds
+    /// the register ([`Self::gpr_holder`] checks), so pops need not clear
+    /// it; finding a register's operand then costs the same however many
+    /// constants and home operands lie between register operands.
+    gpr_holders: [u32; 16],
+    /// The return sequence shared by the returns of a function with more
+    /// than [`MOVE_LOOP_MIN`] results, emitted after its body.
+    shared_return: Option<Label>,
     /// Where in the assembler's buffer this function's code starts.
     code_start: u32,
     /// Set after an unconditional transfer: the following code is dead.
@@ -540,6 +549,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             jump_tables: reuse(&mut scratch.jump_tables),
             checked_ends: [0; 16],
             tee_alias: [None; 16],
+            gpr_holders: [u32::MAX; 16],
+            shared_return: None,
             code_start,
             unreachable: false,
             dead_depth: 0,
@@ -850,6 +861,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         if let Some(at) = self.fuel_patch.take() {
             self.a.patch_i32(at, self.fuel_ops as i32);
         }
+        if let Some(shared) = self.shared_return.take() {
+            self.a.bind(shared);
+            self.emit_return_sequence(0, true);
+        }
         for (exit, code, resume) in core::mem::take(&mut self.slow_exits) {
             self.a.bind(exit);
             self.exit_to_host(code);
@@ -915,7 +930,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
 
     pub(crate) fn push(&mut self, ty: ValType, loc: Loc) {
         match loc {
-            Loc::Gpr(r) => self.regs.take_gpr(r),
+            Loc::Gpr(r) => {
+                self.regs.take_gpr(r);
+                self.gpr_holders[r.enc() as usize & 15] = self.stack.len() as u32;
+            }
             Loc::Xmm(x) => self.regs.take_xmm(x),
             _ => {}
         }
@@ -1017,7 +1035,11 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// Stores the operand at stack position `pos` to `dst`, wherever it is
     /// (register, constant or home slot); the operand stays on the stack.
     pub(crate) fn store_operand(&mut self, dst: Mem, pos: usize) {
-        let v = self.stack[pos];
+        self.store_at(dst, self.stack[pos], pos);
+    }
+
+    /// Stores `v`, the operand of stack position `pos`, to `dst`.
+    fn store_at(&mut self, dst: Mem, v: Val, pos: usize) {
         match v.loc {
             Loc::Home => {
                 let src = self.home(pos);
@@ -1072,13 +1094,12 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         if let Some(r) = self.regs.free_gpr_except(avoid) {
             return r;
         }
-        let from = self.first_from(|w| &mut w.gpr, |l| matches!(l, Loc::Gpr(_)));
-        let victim = (from..self.stack.len())
-            .find(|&i| matches!(self.stack[i].loc, Loc::Gpr(r) if !avoid.contains(&r)))
+        // The deepest operand in a register not in `avoid`.
+        let (victim, r) = (0..16u8)
+            .filter_map(|enc| self.gpr_holder_by_enc(enc))
+            .filter(|(_, r)| !avoid.contains(r))
+            .min_by_key(|&(i, _)| i)
             .expect("some operand holds a register when none is free");
-        let Loc::Gpr(r) = self.stack[victim].loc else {
-            unreachable!()
-        };
         self.spill_at(victim);
         r
     }
@@ -1105,9 +1126,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         if !self.regs.has_gpr(r) {
             return;
         }
-        let from = self.first_from(|w| &mut w.gpr, |l| matches!(l, Loc::Gpr(_)));
-        let i = (from..self.stack.len())
-            .find(|&i| self.stack[i].loc == Loc::Gpr(r))
+        let (i, _) = self
+            .gpr_holder_by_enc(r.enc())
             .expect("a taken register belongs to an operand");
         let mut avoid_all: [Gpr; 4] = [r; 4];
         for (k, &g) in avoid.iter().take(3).enumerate() {
@@ -1118,10 +1138,21 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             self.regs.free_gpr(r);
             self.regs.take_gpr(to);
             self.stack[i].loc = Loc::Gpr(to);
+            self.gpr_holders[to.enc() as usize & 15] = i as u32;
             self.tee_alias[to.enc() as usize & 15] =
                 core::mem::take(&mut self.tee_alias[r.enc() as usize & 15]);
         } else {
             self.spill_at(i);
+        }
+    }
+
+    /// The stack position of the operand held in the GPR encoded `enc`,
+    /// and that register, if an operand holds it.
+    fn gpr_holder_by_enc(&self, enc: u8) -> Option<(usize, Gpr)> {
+        let i = self.gpr_holders[enc as usize & 15] as usize;
+        match self.stack.get(i)?.loc {
+            Loc::Gpr(r) if r.enc() == enc => Some((i, r)),
+            _ => None,
         }
     }
 
@@ -1209,6 +1240,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                         self.a.mov_rr(Size::S64, r, p);
                         self.regs.take_gpr(r);
                         self.stack[i].loc = Loc::Gpr(r);
+                        self.gpr_holders[r.enc() as usize & 15] = i as u32;
                     }
                     None => self.spill_at(i),
                 },
@@ -1346,11 +1378,47 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         if from == height {
             return;
         }
+        if arity > MOVE_LOOP_MIN {
+            self.copy_homes(from, height, arity);
+            return;
+        }
         for (k, &ty) in types.iter().enumerate() {
             let src = self.home(from + k);
             let dst = self.home(height + k);
             self.copy_mem(dst, src, ty);
         }
+    }
+
+    /// Copies the `n` home slots from stack position `from` on to the `n`
+    /// from position `to` on (`to < from`), with a loop of constant size:
+    /// a branch carrying many values costs no more code than one carrying
+    /// a few, so `br_if`s repeated over a stack of a thousand values stay
+    /// linear in the module's size. Slot `k` of both runs is copied in
+    /// increasing `k`, which reads each source slot before it is
+    /// overwritten (`to + k` can only be a source `from + j` with `j < k`).
+    fn copy_homes(&mut self, from: usize, to: usize, n: usize) {
+        debug_assert!(to < from && n > 0);
+        // SCRATCH runs from 0 down by 16 per slot; the two displacements
+        // are the first slots of each run.
+        let src = self.home_base - 16 * from as i32;
+        let dst = self.home_base - 16 * to as i32;
+        let end = -16 * n as i32;
+        let top = self.a.new_label();
+        self.a.alu_rr(AluOp::Xor, Size::S32, SCRATCH, SCRATCH);
+        self.a.bind(top);
+        self.a.sse_rm(
+            SseOp::MOVDQU,
+            SCRATCH_XMM,
+            Mem::indexed(Gpr::Rbp, SCRATCH, Scale::X1, src),
+        );
+        self.a.sse_mr(
+            SseOp::MOVDQU_STORE,
+            Mem::indexed(Gpr::Rbp, SCRATCH, Scale::X1, dst),
+            SCRATCH_XMM,
+        );
+        self.a.alu_ri(AluOp::Sub, Size::S64, SCRATCH, 16);
+        self.a.alu_ri(AluOp::Cmp, Size::S64, SCRATCH, end);
+        self.a.jcc(Cond::Ne, top);
     }
 
     /// The register the single result of `frame` meets in at its end, for
@@ -1406,19 +1474,51 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
 
     fn emit_return(&mut self) {
         let results = self.func_type.results();
-        slot_offsets(results, &mut self.offsets);
         let base = self.stack.len() - results.len();
+        if results.len() > MOVE_LOOP_MIN {
+            // Many results: moved as a block to the bottom home slots,
+            // from where one shared return sequence hands them over.
+            self.spill_all();
+            if base != 0 {
+                self.copy_homes(base, 0, results.len());
+            }
+            let shared = *self.shared_return.get_or_insert_with(|| self.a.new_label());
+            self.a.jmp(shared);
+            return;
+        }
+        self.emit_return_sequence(base, false);
+    }
+
+    /// Hands the results over to the caller and returns: the results are
+    /// the operands from stack position `base` up, or with `in_homes` (the
+    /// shared return of [`Self::emit_return`], emitted after the body),
+    /// the home slots from `base` up, whatever the stack holds.
+    fn emit_return_sequence(&mut self, base: usize, in_homes: bool) {
+        let results = self.func_type.results();
+        slot_offsets(results, &mut self.offsets);
+        let result = |this: &Self, k: usize| {
+            if in_homes {
+                Val {
+                    ty: results[k],
+                    loc: Loc::Home,
+                }
+            } else {
+                this.stack[base + k]
+            }
+        };
         for k in (1..results.len()).rev() {
             let dst = Mem::base(Gpr::Rbp, 16 + self.offsets[k] as i32);
-            self.store_operand(dst, base + k);
+            let v = result(self, k);
+            self.store_at(dst, v, base + k);
         }
         // The first result goes back in registers instead (see `abi`),
         // loaded last so that no other result is in its way.
-        if let Some(&v) = self.stack.get(base).filter(|_| !results.is_empty()) {
+        if !results.is_empty() {
+            let v = result(self, 0);
             let dst = Mem::base(Gpr::Rbp, 16 + self.offsets[0] as i32);
             match v.ty {
                 ValType::V128 => {
-                    self.store_operand(dst, base);
+                    self.store_at(dst, v, base);
                     self.a.mov_rm(Size::S64, RESULT_GPR, dst);
                 }
                 ValType::F32 | ValType::F64 => {

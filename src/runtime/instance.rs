@@ -61,12 +61,11 @@ impl Instance {
         {
             // Without imports the start function cannot have handed
             // anything of the instance out (no host function, no shared
-            // table or global): it is undone. Otherwise it stays, uncounted.
+            // table or global): it is undone. Otherwise it stays, and
+            // counts against the instance limit like any other.
             if module.inner.imports.is_empty() {
                 let (inner, limiter) = store.inner_and_limiter();
                 inner.roll_back(mark, limiter);
-            } else {
-                store.inner.failed_instances += 1;
             }
             return Err(e);
         }
@@ -193,10 +192,10 @@ impl StoreInner {
     /// against no limit) unless an active element segment wrote the new
     /// instance's references into an imported table before a later segment
     /// failed: the table may be reached from other instances, so the
-    /// instance stays, and is not counted against the instance limit (its
-    /// memories and tables still count against theirs). The same holds for
-    /// a start function that fails in a module with imports
-    /// ([`Instance::new`]).
+    /// instance stays, and counts against the instance limit as its
+    /// memories and tables count against theirs; failing instantiations
+    /// cannot fill a store beyond its limits. The same holds for a start
+    /// function that fails in a module with imports ([`Instance::new`]).
     pub(crate) fn instantiate(
         &mut self,
         module: &Module,
@@ -208,9 +207,7 @@ impl StoreInner {
         match self.instantiate_at(module, imports, reborrow(&mut limiter), mark, &mut escaped) {
             Ok(r) => Ok(r),
             Err(e) => {
-                if escaped {
-                    self.failed_instances += 1;
-                } else {
+                if !escaped {
                     self.roll_back(mark, limiter);
                 }
                 Err(e)
@@ -350,7 +347,7 @@ impl StoreInner {
         }
 
         if let Some(limiter) = limiter.as_deref_mut()
-            && self.instances.len() - self.failed_instances >= limiter.instances()
+            && self.instances.len() >= limiter.instances()
         {
             return Err(Error::instantiation(
                 "resource limit exceeded: too many instances in the store",

@@ -64,8 +64,10 @@ pub trait ResourceLimiter {
         let _ = bytes;
     }
 
-    /// The most instances the store may hold (instantiations that failed
-    /// do not count).
+    /// The most instances the store may hold. An instantiation that failed
+    /// counts only if its instance stays: its references reached an
+    /// imported table, or its start function failed after it could have
+    /// handed things out through its imports.
     fn instances(&self) -> usize {
         usize::MAX
     }

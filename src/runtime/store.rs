@@ -130,9 +130,6 @@ pub(crate) struct StoreInner {
     pub paused: Option<super::exec::Paused>,
     /// Source of the tokens that name paused calls.
     pub next_pause: u64,
-    /// Instances whose instantiation failed but which stay in `instances`
-    /// (see `StoreInner::instantiate`): not counted against the limit.
-    pub failed_instances: usize,
     /// The engine type id of each host function, registered with the
     /// engine while the store lives (see `TypeRegistry`).
     pub host_types: Vec<u32>,
@@ -216,7 +213,6 @@ impl StoreInner {
             interrupt,
             paused: None,
             next_pause: 0,
-            failed_instances: 0,
             host_types: Vec::new(),
         }
     }

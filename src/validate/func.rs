@@ -11,6 +11,7 @@ use crate::decode::{
 };
 use crate::error::{Error, Result};
 use alloc::vec::Vec;
+use hashbrown::HashSet;
 
 /// What the compiler needs to know about a function, found while validating.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -150,6 +151,9 @@ pub(crate) struct FuncValidator {
     locals: Vec<ValType>,
     /// Values popped and pushed back by `br_table`.
     scratch: Vec<Option<ValType>>,
+    /// The label types (address and length of a slice that lives as long
+    /// as the module) one `br_table` has checked.
+    checked_labels: HashSet<(usize, usize)>,
     info: FuncInfo,
     /// Offset of the instruction being checked.
     offset: usize,
@@ -298,6 +302,32 @@ impl FuncValidator {
         for &t in types.iter().rev() {
             self.pop(t)?;
         }
+        Ok(())
+    }
+
+    /// Pops `types` and pushes them back (what `br_if` does to the
+    /// stack). When all of them lie above the innermost frame's height,
+    /// they are checked and retyped in place, which costs a fraction of
+    /// the pops and pushes for labels of many values.
+    fn retype_top(&mut self, types: &[ValType]) -> Result<()> {
+        let len = self.operands.len();
+        if len >= self.floor + types.len() {
+            let top = &mut self.operands[len - types.len()..];
+            if top
+                .iter()
+                .zip(types)
+                .all(|(v, &t)| v.is_none_or(|v| v == t))
+            {
+                for (v, &t) in top.iter_mut().zip(types) {
+                    *v = Some(t);
+                }
+                return Ok(());
+            }
+        }
+        // A mismatch, or values from below the frame: the general path
+        // finds the error or the polymorphic bottom.
+        self.pop_all(types)?;
+        self.push_all(types);
         Ok(())
     }
 
@@ -580,19 +610,22 @@ impl FuncValidator {
                 self.pop(I32)?;
                 let frame = self.frame_at(relative_depth)?;
                 let types = self.label_types(cx, &frame);
-                self.pop_all(types)?;
-                self.push_all(types);
+                self.retype_top(types)?;
             }
             Operator::BrTable { targets } => {
                 self.pop(I32)?;
                 let default = self.frame_at(targets.default())?;
                 let default_types = self.label_types(cx, &default);
-                // The check of a target whose label types equal the
-                // default's (made by `pop_all` below) or the last checked
-                // target's would repeat a check with the same outcome: a
-                // table of millions of targets carrying a thousand values
-                // each would cost billions of steps.
-                let mut last_checked: Option<&[ValType]> = None;
+                // A check leaves the operand stack as it found it, so its
+                // outcome does not depend on what was checked before: each
+                // distinct label-type slice is checked once. Label types
+                // are slices of the module's types (or static ones for a
+                // single value), so the checks cost at most the size of the
+                // types the module declares, whatever the table's length
+                // or the order of its targets.
+                self.checked_labels.clear();
+                self.checked_labels
+                    .insert((default_types.as_ptr() as usize, default_types.len()));
                 for depth in targets.targets() {
                     let frame = self.frame_at(depth)?;
                     let types = self.label_types(cx, &frame);
@@ -601,13 +634,12 @@ impl FuncValidator {
                             .err("type mismatch")
                             .with_detail("br_table targets have different arities"));
                     }
-                    // Targets at one depth share the slice: compared by
-                    // address first.
-                    let same = |a: &[ValType], b: &[ValType]| core::ptr::eq(a, b) || a == b;
-                    if same(types, default_types) || last_checked.is_some_and(|l| same(l, types)) {
+                    if !self
+                        .checked_labels
+                        .insert((types.as_ptr() as usize, types.len()))
+                    {
                         continue;
                     }
-                    last_checked = Some(types);
                     // Check without consuming: pop, then push back what was popped.
                     self.scratch.clear();
                     for &t in types.iter().rev() {
