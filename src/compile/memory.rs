@@ -24,14 +24,13 @@
 use super::func::{FuncCompiler, memory_last_field, vmctx};
 use super::stack::{Loc, SCRATCH, SCRATCH2};
 use crate::abi::{ExecContext, ExitCode, GROW_OUT_OF_FUEL, TrapCode, VmContext};
-use crate::asm::x64::{AluOp, Cond, Gpr, Label, Mem, Scale, ShiftOp, Size, SseOp, Xmm};
-use crate::decode::{MemArg, Operator, ValType};
-use crate::error::Result;
+use crate::asm::x64::{AluOp, Cond, Gpr, Label, Mem, Scale, Size, SseOp, Xmm};
+use crate::decode::{MemArg, ValType};
 use core::mem::offset_of;
 
 /// How a load widens its value.
 #[derive(Clone, Copy)]
-enum Load {
+pub(super) enum Load {
     /// Plain move of 4 or 8 bytes.
     Int(Size),
     Zx(Size, Size),
@@ -42,45 +41,6 @@ enum Load {
 }
 
 impl FuncCompiler<'_, '_, '_> {
-    /// Lowers `op` if it is a memory operator; returns whether it was.
-    pub(crate) fn memory_op(&mut self, op: &Operator<'_>) -> Result<bool> {
-        use Operator::*;
-        use ValType::{F32, F64, I32, I64};
-        match *op {
-            I32Load { memarg } => self.load(memarg, 4, I32, Load::Int(Size::S32)),
-            I64Load { memarg } => self.load(memarg, 8, I64, Load::Int(Size::S64)),
-            F32Load { memarg } => self.load(memarg, 4, F32, Load::Float(SseOp::MOVSS)),
-            F64Load { memarg } => self.load(memarg, 8, F64, Load::Float(SseOp::MOVSD)),
-            I32Load8S { memarg } => self.load(memarg, 1, I32, Load::Sx(Size::S32, Size::S8)),
-            I32Load8U { memarg } => self.load(memarg, 1, I32, Load::Zx(Size::S32, Size::S8)),
-            I32Load16S { memarg } => self.load(memarg, 2, I32, Load::Sx(Size::S32, Size::S16)),
-            I32Load16U { memarg } => self.load(memarg, 2, I32, Load::Zx(Size::S32, Size::S16)),
-            I64Load8S { memarg } => self.load(memarg, 1, I64, Load::Sx(Size::S64, Size::S8)),
-            I64Load8U { memarg } => self.load(memarg, 1, I64, Load::Zx(Size::S32, Size::S8)),
-            I64Load16S { memarg } => self.load(memarg, 2, I64, Load::Sx(Size::S64, Size::S16)),
-            I64Load16U { memarg } => self.load(memarg, 2, I64, Load::Zx(Size::S32, Size::S16)),
-            I64Load32S { memarg } => self.load(memarg, 4, I64, Load::Sx32),
-            I64Load32U { memarg } => self.load(memarg, 4, I64, Load::Int(Size::S32)),
-            I32Store { memarg } => self.store(memarg, Size::S32),
-            I64Store { memarg } => self.store(memarg, Size::S64),
-            F32Store { memarg } => self.store(memarg, Size::S32),
-            F64Store { memarg } => self.store(memarg, Size::S64),
-            I32Store8 { memarg } | I64Store8 { memarg } => self.store(memarg, Size::S8),
-            I32Store16 { memarg } | I64Store16 { memarg } => self.store(memarg, Size::S16),
-            I64Store32 { memarg } => self.store(memarg, Size::S32),
-            MemorySize { .. } => {
-                let r = self.alloc_gpr();
-                self.a
-                    .mov_rm(Size::S64, r, vmctx(offset_of!(VmContext, memory_len)));
-                self.a.shift_ri(ShiftOp::Shr, Size::S64, r, 16);
-                self.push_gpr(I32, r);
-            }
-            MemoryGrow { .. } => self.memory_grow(),
-            _ => return Ok(false),
-        }
-        Ok(true)
-    }
-
     /// Pops the address, checks `[addr + offset, + size)` against the
     /// memory length, and returns the operand to access. The returned
     /// operand uses `SCRATCH` (and `SCRATCH2` for offsets beyond 2^31).
@@ -162,7 +122,7 @@ impl FuncCompiler<'_, '_, '_> {
     /// Pops a load's or store's address operand. A constant folds into the
     /// offset (`None`); otherwise its register, only to be read, and
     /// whether it is a pinned local's.
-    fn pop_address(&mut self, memarg: MemArg) -> (Option<(Gpr, bool)>, u64) {
+    pub(super) fn pop_address(&mut self, memarg: MemArg) -> (Option<(Gpr, bool)>, u64) {
         match self.peek(0).loc {
             Loc::Const(c) => {
                 self.pop();
@@ -184,7 +144,7 @@ impl FuncCompiler<'_, '_, '_> {
 
     /// Traps with "out of bounds memory access" when the access end in
     /// `SCRATCH` lies beyond the memory's current length.
-    fn trap_if_scratch_beyond_memory(&mut self) {
+    pub(super) fn trap_if_scratch_beyond_memory(&mut self) {
         let oob = self.a.trap_label(TrapCode::MemoryOutOfBounds);
         self.jump_if_scratch_beyond_memory(oob);
     }
@@ -204,7 +164,7 @@ impl FuncCompiler<'_, '_, '_> {
     /// [`Self::address`] in guard-region mode: no check; the code from here
     /// to the end of the operator is a fault site, so a fault in it traps
     /// as out of bounds.
-    fn guarded_address(&mut self, memarg: MemArg) -> Mem {
+    pub(super) fn guarded_address(&mut self, memarg: MemArg) -> Mem {
         let base = vmctx(offset_of!(VmContext, memory_base));
         let (addr, offset) = self.pop_address(memarg);
         let b = self.base_register(base);
@@ -227,7 +187,7 @@ impl FuncCompiler<'_, '_, '_> {
 
     /// The register holding the memory base: the function's dedicated one,
     /// or `SCRATCH` loaded from the context.
-    fn base_register(&mut self, base: Mem) -> Gpr {
+    pub(super) fn base_register(&mut self, base: Mem) -> Gpr {
         match self.memory_base {
             Some(b) => b,
             None => {
@@ -237,7 +197,7 @@ impl FuncCompiler<'_, '_, '_> {
         }
     }
 
-    fn load(&mut self, memarg: MemArg, size: u32, ty: ValType, kind: Load) {
+    pub(super) fn load(&mut self, memarg: MemArg, size: u32, ty: ValType, kind: Load) {
         // The address register is popped inside `address` and can hold the
         // result afterwards; allocate the destination after it.
         let at = self.address(memarg, size);
@@ -261,7 +221,7 @@ impl FuncCompiler<'_, '_, '_> {
         }
     }
 
-    fn store(&mut self, memarg: MemArg, size: Size) {
+    pub(super) fn store(&mut self, memarg: MemArg, size: Size) {
         let v = self.peek(0);
         match v.ty {
             ValType::F32 | ValType::F64 => {
@@ -300,7 +260,7 @@ impl FuncCompiler<'_, '_, '_> {
     /// [`GROW_OUT_OF_FUEL`] (the growth's fuel exceeds the fuel left): the
     /// code then pauses with `OutOfFuel` and asks again when resumed, so
     /// `delta` waits in the call area meanwhile.
-    fn memory_grow(&mut self) {
+    pub(super) fn memory_grow(&mut self) {
         let delta = self.pop_gpr();
         self.spill_all();
         let fuel = self.env.options.fuel;
@@ -350,7 +310,7 @@ impl FuncCompiler<'_, '_, '_> {
 
 /// The `mov [mem], imm` immediate storing `bits` at `size`, if there is one
 /// (narrower stores keep the low bits).
-fn store_immediate(size: Size, bits: u64) -> Option<i32> {
+pub(super) fn store_immediate(size: Size, bits: u64) -> Option<i32> {
     match size {
         Size::S64 => i32::try_from(bits as i64).ok(),
         _ => Some(bits as i32),
