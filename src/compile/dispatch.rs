@@ -16,8 +16,8 @@
 //! Compiled as written, every handler jumps back to one shared indirect
 //! jump. Its target depends on which handler ran before, which the CPU's
 //! predictor learns only from global branch history, and how well it does
-//! that depends on where the code happens to lie (the `interp` benchmark's
-//! time doubled when its code moved by 16 bytes). So a `br`
+//! that depends on where the code happens to lie, so the time of an
+//! interpreter loop varies with its code's address. So a `br`
 //! back to such a loop compiles the header again in its place, ending in
 //! its own copy of the indirect jump (through the same jump table), as
 //! interpreters written in C do with computed `goto`: each handler's jump

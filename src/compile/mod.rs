@@ -5,12 +5,14 @@
 //! them with the module's stubs into one position-independent block.
 //!
 //! - [`stack`]: the abstract value stack and register set;
-//! - `func`: one function: frame, control flow, calls, variables;
+//! - `func`: one function: frame, operand stack, control flow, calls,
+//!   variables, and the exhaustive per-operator dispatch;
 //! - `dispatch`: interpreter loops' `br_table` dispatch, compiled again
 //!   at each branch back;
-//! - `numeric`, `memory`, `simd`: lowering of the numeric, memory and
+//! - `x64`: the x86-64 backend: the macro assembler (peephole, trap
+//!   exits, code sites) and the lowering of the numeric, memory, bulk and
 //!   vector operators;
-//! - [`stubs`]: trampolines and exit stubs.
+//! - [`stubs`]: trampolines, exit stubs and the module's trap stubs.
 //!
 //! Functions compile independently to code plus relocations (calls to other
 //! functions, jumps to the module's trap and exit stubs), so they can be
@@ -20,13 +22,9 @@
 //! patches the relocations. With several threads the functions are thus
 //! not in index order: [`CompiledModule::func_layout`] gives their order.
 
-mod bulk;
 mod dispatch;
 mod func;
 pub(crate) use func::LEAF_FRAME_MAX;
-mod memory;
-mod numeric;
-mod simd;
 pub mod stack;
 pub mod stubs;
 mod x64;

@@ -165,8 +165,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// memory base, the memory length) need not wait for the loads of the
     /// table element and its `vmctx`, and the caller's after the call not
     /// for the restore. Those chains of loads lie on the critical path of
-    /// every call through a table (sort through a comparator: -12% with
-    /// explicit checks, -12% with guard regions).
+    /// every call through a table.
     pub(super) fn call_funcref_in_rax(&mut self) {
         self.set_r15_unless_equal(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, vmctx) as i32));
         self.a

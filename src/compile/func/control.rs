@@ -280,8 +280,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             // Loop headers start a 32-byte block (the instruction fetch
             // window): a small loop then spans as few as its size allows
             // (NOP padding, run once per entry). 32 rather than 16 or 64:
-            // the measurements behind the choice are in the commit that
-            // made it (87f8989) and `benches/results.md`.
+            // see `benches/results.md`.
             self.a.align(32);
             self.a.bind(label);
             self.fuel_segment();

@@ -38,8 +38,8 @@ pub(crate) struct Local {
 /// prologue and restores them before it returns, and never uses the
 /// others. The exit stub saves all six, so exits preserve them too. This
 /// moves the cost of a call from every pinned local of the caller to the
-/// registers the callee uses: a loop calling a small function no longer
-/// stores and reloads its locals around each call.
+/// registers the callee uses: a loop calling a small function does not
+/// store and reload its locals around each call.
 pub(crate) const PIN_GPRS: [Gpr; 6] = [Gpr::Rbx, Gpr::R12, Gpr::R13, Gpr::Rsi, Gpr::Rdi, Gpr::R14];
 
 /// Holds memory 0's base in functions that access memory; reloaded after

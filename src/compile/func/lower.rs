@@ -5,10 +5,10 @@
 //! lowering of its instruction; the lowerings live with their families
 //! (`numeric`, `memory`, `bulk`, `simd` and this module's siblings).
 
-use super::super::memory::*;
-use super::super::numeric::*;
-use super::super::simd::*;
 use super::super::stack::{Loc, Val, is_float};
+use super::super::x64::memory::*;
+use super::super::x64::numeric::*;
+use super::super::x64::simd::*;
 use super::*;
 use crate::abi::{Helper, TrapCode, VmContext, VmFuncRef, VmTable};
 use crate::asm::x64::{AluOp, Cond, Mem, RoundMode, ShiftOp, Size, SseOp, XmmShift};

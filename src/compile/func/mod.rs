@@ -74,9 +74,9 @@ pub(crate) use frame::*;
 use operands::*;
 
 /// The buffers of a [`FuncCompiler`], kept by a compiling thread from one
-/// function to the next: allocating them anew for each of a module's
-/// thousands of functions cost about 5% of compile time (and a kernel's
-/// simple allocator pays more per allocation than a libc one).
+/// function to the next, so a module's thousands of functions do not each
+/// allocate them anew (a kernel's simple allocator pays more per
+/// allocation than a libc one).
 ///
 /// The assembler and the site lists are not emptied between functions:
 /// each function's code follows the previous one's in the same buffer, so
@@ -92,7 +92,7 @@ pub(crate) struct Scratch {
     order: Vec<LocalUse>,
     jump_tables: Vec<(Label, Vec<Label>)>,
     slow_exits: Vec<(Label, ExitCode, Label)>,
-    v128_consts: super::simd::V128Pool,
+    v128_consts: super::x64::simd::V128Pool,
 }
 
 impl Scratch {
@@ -217,7 +217,7 @@ pub(crate) struct FuncCompiler<'e, 'm, 'a> {
     /// Out-of-line exits for fuel and interruption: (exit, code, resume).
     pub(crate) slow_exits: Vec<(Label, ExitCode, Label)>,
     /// The 16-byte constants of SIMD code, emitted after the body.
-    pub v128_consts: super::simd::V128Pool,
+    pub v128_consts: super::x64::simd::V128Pool,
     /// How far up the operand stack each kind of operand is known to be
     /// absent ([`Watermarks`]).
     below: Watermarks,
@@ -400,7 +400,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             saved_gprs,
             fuel_ops: 0,
             slow_exits: reuse(&mut scratch.slow_exits),
-            v128_consts: super::simd::V128Pool::reuse(&mut scratch.v128_consts),
+            v128_consts: super::x64::simd::V128Pool::reuse(&mut scratch.v128_consts),
             below: Watermarks::default(),
             xmm_pins,
             gpr_pins,

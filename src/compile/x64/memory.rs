@@ -11,18 +11,18 @@
 //! (`FuncCompiler::checked_ends`; memories never shrink). A function whose
 //! accesses of one size outweigh its least used register-pinned integer
 //! local keeps that size's bound in a register instead
-//! ([`super::func::MEMORY_LAST`]), reloaded with the memory base after
-//! every call and exit; its checks then load nothing (matmul -10%, interp
-//! -13% with checks).
+//! ([`super::super::func::MEMORY_LAST`]), reloaded with the memory base after
+//! every call and exit; its checks then load nothing, where a load from
+//! the context would compete with the accesses for the load ports.
 //!
-//! In guard-region mode ([`super::CompileOptions::guard_region`]) there is
+//! In guard-region mode ([`super::super::CompileOptions::guard_region`]) there is
 //! no check: the effective address is at most 2^33 + 16 bytes past the
 //! memory base, everything past the memory's length up to
-//! [`super::GUARD_REGION_BYTES`] is inaccessible, and the runtime turns the
+//! [`super::super::GUARD_REGION_BYTES`] is inaccessible, and the runtime turns the
 //! fault into the same trap.
 
-use super::func::{FuncCompiler, memory_last_field, vmctx};
-use super::stack::{Loc, SCRATCH, SCRATCH2};
+use super::super::func::{FuncCompiler, memory_last_field, vmctx};
+use super::super::stack::{Loc, SCRATCH, SCRATCH2};
 use crate::abi::{ExecContext, ExitCode, GROW_OUT_OF_FUEL, TrapCode, VmContext};
 use crate::asm::x64::{AluOp, Cond, Gpr, Label, Mem, Scale, Size, SseOp, Xmm};
 use crate::decode::{MemArg, ValType};
@@ -30,7 +30,7 @@ use core::mem::offset_of;
 
 /// How a load widens its value.
 #[derive(Clone, Copy)]
-pub(super) enum Load {
+pub(in crate::compile) enum Load {
     /// Plain move of 4 or 8 bytes.
     Int(Size),
     Zx(Size, Size),
@@ -122,7 +122,7 @@ impl FuncCompiler<'_, '_, '_> {
     /// Pops a load's or store's address operand. A constant folds into the
     /// offset (`None`); otherwise its register, only to be read, and
     /// whether it is a pinned local's.
-    pub(super) fn pop_address(&mut self, memarg: MemArg) -> (Option<(Gpr, bool)>, u64) {
+    pub(in crate::compile) fn pop_address(&mut self, memarg: MemArg) -> (Option<(Gpr, bool)>, u64) {
         match self.peek(0).loc {
             Loc::Const(c) => {
                 self.pop();
@@ -144,7 +144,7 @@ impl FuncCompiler<'_, '_, '_> {
 
     /// Traps with "out of bounds memory access" when the access end in
     /// `SCRATCH` lies beyond the memory's current length.
-    pub(super) fn trap_if_scratch_beyond_memory(&mut self) {
+    pub(in crate::compile) fn trap_if_scratch_beyond_memory(&mut self) {
         let oob = self.a.trap_label(TrapCode::MemoryOutOfBounds);
         self.jump_if_scratch_beyond_memory(oob);
     }
@@ -164,7 +164,7 @@ impl FuncCompiler<'_, '_, '_> {
     /// [`Self::address`] in guard-region mode: no check; the code from here
     /// to the end of the operator is a fault site, so a fault in it traps
     /// as out of bounds.
-    pub(super) fn guarded_address(&mut self, memarg: MemArg) -> Mem {
+    pub(in crate::compile) fn guarded_address(&mut self, memarg: MemArg) -> Mem {
         let base = vmctx(offset_of!(VmContext, memory_base));
         let (addr, offset) = self.pop_address(memarg);
         let b = self.base_register(base);
@@ -187,7 +187,7 @@ impl FuncCompiler<'_, '_, '_> {
 
     /// The register holding the memory base: the function's dedicated one,
     /// or `SCRATCH` loaded from the context.
-    pub(super) fn base_register(&mut self, base: Mem) -> Gpr {
+    pub(in crate::compile) fn base_register(&mut self, base: Mem) -> Gpr {
         match self.memory_base {
             Some(b) => b,
             None => {
@@ -197,7 +197,7 @@ impl FuncCompiler<'_, '_, '_> {
         }
     }
 
-    pub(super) fn load(&mut self, memarg: MemArg, size: u32, ty: ValType, kind: Load) {
+    pub(in crate::compile) fn load(&mut self, memarg: MemArg, size: u32, ty: ValType, kind: Load) {
         // The address register is popped inside `address` and can hold the
         // result afterwards; allocate the destination after it.
         let at = self.address(memarg, size);
@@ -221,7 +221,7 @@ impl FuncCompiler<'_, '_, '_> {
         }
     }
 
-    pub(super) fn store(&mut self, memarg: MemArg, size: Size) {
+    pub(in crate::compile) fn store(&mut self, memarg: MemArg, size: Size) {
         let v = self.peek(0);
         match v.ty {
             ValType::F32 | ValType::F64 => {
@@ -260,7 +260,7 @@ impl FuncCompiler<'_, '_, '_> {
     /// [`GROW_OUT_OF_FUEL`] (the growth's fuel exceeds the fuel left): the
     /// code then pauses with `OutOfFuel` and asks again when resumed, so
     /// `delta` waits in the call area meanwhile.
-    pub(super) fn memory_grow(&mut self) {
+    pub(in crate::compile) fn memory_grow(&mut self) {
         let delta = self.pop_gpr();
         self.spill_all();
         let fuel = self.env.options.fuel;
@@ -310,7 +310,7 @@ impl FuncCompiler<'_, '_, '_> {
 
 /// The `mov [mem], imm` immediate storing `bits` at `size`, if there is one
 /// (narrower stores keep the low bits).
-pub(super) fn store_immediate(size: Size, bits: u64) -> Option<i32> {
+pub(in crate::compile) fn store_immediate(size: Size, bits: u64) -> Option<i32> {
     match size {
         Size::S64 => i32::try_from(bits as i64).ok(),
         _ => Some(bits as i32),

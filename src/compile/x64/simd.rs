@@ -15,8 +15,8 @@
 //! masked to the lane width; `i8x16` shifts and `i64x2.shr_s` emulated),
 //! `q15mulr_sat_s` and the unsigned conversions.
 
-use super::func::FuncCompiler;
-use super::stack::{Loc, SCRATCH_XMM};
+use super::super::func::FuncCompiler;
+use super::super::stack::{Loc, SCRATCH_XMM};
 use crate::asm::x64::{AluOp, Cond, Label, Mem, RoundMode, Size, SseOp, Xmm, XmmShift};
 use crate::decode::{MemArg, ValType};
 use alloc::vec::Vec;
@@ -26,7 +26,7 @@ use hashbrown::hash_map::Entry;
 /// A function's 16-byte constants: each distinct value once, found by
 /// hashing its bytes (a function may use hundreds of thousands, so a search
 /// of the list would make compile time quadratic). Kept in a
-/// [`super::func::Scratch`] between functions for its allocations.
+/// [`super::super::func::Scratch`] between functions for its allocations.
 #[derive(Default)]
 pub(crate) struct V128Pool {
     /// The constants in first-use order, with their labels.
@@ -45,19 +45,19 @@ impl V128Pool {
     }
 }
 
-pub(super) const V: ValType = ValType::V128;
-pub(super) const S: Xmm = SCRATCH_XMM;
+pub(in crate::compile) const V: ValType = ValType::V128;
+pub(in crate::compile) const S: Xmm = SCRATCH_XMM;
 
 /// `cmpps`/`cmppd` predicates.
-pub(super) const CMP_EQ: u8 = 0;
-pub(super) const CMP_LT: u8 = 1;
-pub(super) const CMP_LE: u8 = 2;
-pub(super) const CMP_UNORD: u8 = 3;
-pub(super) const CMP_NEQ: u8 = 4;
+pub(in crate::compile) const CMP_EQ: u8 = 0;
+pub(in crate::compile) const CMP_LT: u8 = 1;
+pub(in crate::compile) const CMP_LE: u8 = 2;
+pub(in crate::compile) const CMP_UNORD: u8 = 3;
+pub(in crate::compile) const CMP_NEQ: u8 = 4;
 
 /// The lane width of an integer vector operation.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Lane {
+pub(in crate::compile) enum Lane {
     B,
     W,
     D,
@@ -65,7 +65,7 @@ pub(super) enum Lane {
 }
 
 impl Lane {
-    pub(super) fn bytes(self) -> u32 {
+    pub(in crate::compile) fn bytes(self) -> u32 {
         match self {
             Lane::B => 1,
             Lane::W => 2,
@@ -73,13 +73,13 @@ impl Lane {
             Lane::Q => 8,
         }
     }
-    pub(super) fn add(self) -> SseOp {
+    pub(in crate::compile) fn add(self) -> SseOp {
         [SseOp::PADDB, SseOp::PADDW, SseOp::PADDD, SseOp::PADDQ][self as usize]
     }
-    pub(super) fn sub(self) -> SseOp {
+    pub(in crate::compile) fn sub(self) -> SseOp {
         [SseOp::PSUBB, SseOp::PSUBW, SseOp::PSUBD, SseOp::PSUBQ][self as usize]
     }
-    pub(super) fn eq(self) -> SseOp {
+    pub(in crate::compile) fn eq(self) -> SseOp {
         [
             SseOp::PCMPEQB,
             SseOp::PCMPEQW,
@@ -87,17 +87,17 @@ impl Lane {
             SseOp::PCMPEQQ,
         ][self as usize]
     }
-    pub(super) fn min_u(self) -> SseOp {
+    pub(in crate::compile) fn min_u(self) -> SseOp {
         [SseOp::PMINUB, SseOp::PMINUW, SseOp::PMINUD, SseOp::PMINUD][self as usize]
     }
-    pub(super) fn max_u(self) -> SseOp {
+    pub(in crate::compile) fn max_u(self) -> SseOp {
         [SseOp::PMAXUB, SseOp::PMAXUW, SseOp::PMAXUD, SseOp::PMAXUD][self as usize]
     }
 }
 
 /// An integer comparison.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Cmp {
+pub(in crate::compile) enum Cmp {
     Eq,
     Ne,
     LtS,
@@ -112,14 +112,14 @@ pub(super) enum Cmp {
 
 /// A vector shift.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Shift {
+pub(in crate::compile) enum Shift {
     Shl,
     ShrS,
     ShrU,
 }
 
 /// The packed instructions of one float width.
-pub(super) struct PackedOps {
+pub(in crate::compile) struct PackedOps {
     min: SseOp,
     max: SseOp,
     or: SseOp,
@@ -132,7 +132,7 @@ pub(super) struct PackedOps {
     nan_shift: (XmmShift, u8),
 }
 
-pub(super) const PS: PackedOps = PackedOps {
+pub(in crate::compile) const PS: PackedOps = PackedOps {
     min: SseOp::MINPS,
     max: SseOp::MAXPS,
     or: SseOp::ORPS,
@@ -143,7 +143,7 @@ pub(super) const PS: PackedOps = PackedOps {
     nan_shift: (XmmShift::Psrld, 10),
 };
 
-pub(super) const PD: PackedOps = PackedOps {
+pub(in crate::compile) const PD: PackedOps = PackedOps {
     min: SseOp::MINPD,
     max: SseOp::MAXPD,
     or: SseOp::ORPD,
@@ -154,7 +154,7 @@ pub(super) const PD: PackedOps = PackedOps {
     nan_shift: (XmmShift::Psrlq, 13),
 };
 
-pub(super) fn splat16(v: u16) -> [u8; 16] {
+pub(in crate::compile) fn splat16(v: u16) -> [u8; 16] {
     let mut b = [0; 16];
     for c in b.chunks_exact_mut(2) {
         c.copy_from_slice(&v.to_le_bytes());
@@ -162,7 +162,7 @@ pub(super) fn splat16(v: u16) -> [u8; 16] {
     b
 }
 
-pub(super) fn splat32(v: u32) -> [u8; 16] {
+pub(in crate::compile) fn splat32(v: u32) -> [u8; 16] {
     let mut b = [0; 16];
     for c in b.chunks_exact_mut(4) {
         c.copy_from_slice(&v.to_le_bytes());
@@ -170,7 +170,7 @@ pub(super) fn splat32(v: u32) -> [u8; 16] {
     b
 }
 
-pub(super) fn splat64(v: u64) -> [u8; 16] {
+pub(in crate::compile) fn splat64(v: u64) -> [u8; 16] {
     let mut b = [0; 16];
     for c in b.chunks_exact_mut(8) {
         c.copy_from_slice(&v.to_le_bytes());
@@ -180,7 +180,7 @@ pub(super) fn splat64(v: u64) -> [u8; 16] {
 
 /// The `pshufb` masks of `i8x16.shuffle`: lanes taken from the first and
 /// from the second operand (`0x80` zeroes a byte).
-pub(super) fn shuffle_masks(lanes: [u8; 16]) -> ([u8; 16], [u8; 16]) {
+pub(in crate::compile) fn shuffle_masks(lanes: [u8; 16]) -> ([u8; 16], [u8; 16]) {
     let (mut a, mut b) = ([0x80; 16], [0x80; 16]);
     for (i, &l) in lanes.iter().enumerate() {
         if l < 16 {
@@ -197,7 +197,7 @@ impl FuncCompiler<'_, '_, '_> {
     // Constants and operands.
 
     /// Loads a 16-byte constant from the function's pool into `x`.
-    pub(super) fn load_v128(&mut self, x: Xmm, bytes: [u8; 16]) {
+    pub(in crate::compile) fn load_v128(&mut self, x: Xmm, bytes: [u8; 16]) {
         let label = match self.v128_consts.index.entry(bytes) {
             Entry::Occupied(e) => *e.get(),
             Entry::Vacant(e) => {
@@ -226,7 +226,7 @@ impl FuncCompiler<'_, '_, '_> {
     }
 
     /// A temporary XMM register distinct from `keep`.
-    pub(super) fn tmp_xmm(&mut self, keep: &[Xmm]) -> Xmm {
+    pub(in crate::compile) fn tmp_xmm(&mut self, keep: &[Xmm]) -> Xmm {
         for &x in keep {
             self.regs.take_xmm(x);
         }
@@ -238,27 +238,27 @@ impl FuncCompiler<'_, '_, '_> {
     }
 
     /// `a = a op b`.
-    pub(super) fn bin(&mut self, op: SseOp) {
+    pub(in crate::compile) fn bin(&mut self, op: SseOp) {
         let (a, b) = self.pop_xmm_pair();
         self.a.sse_rr(op, a, b);
         self.push_xmm(V, a);
     }
 
     /// `b = b op a` (for `andnot`, `pmin`, `pmax`).
-    pub(super) fn bin_rev(&mut self, op: SseOp) {
+    pub(in crate::compile) fn bin_rev(&mut self, op: SseOp) {
         let (a, b) = self.pop_xmm_pair();
         self.a.sse_rr(op, b, a);
         self.push_xmm(V, b);
     }
 
     /// `x = op x`.
-    pub(super) fn un(&mut self, op: SseOp) {
+    pub(in crate::compile) fn un(&mut self, op: SseOp) {
         let x = self.pop_xmm();
         self.a.sse_rr(op, x, x);
         self.push_xmm(V, x);
     }
 
-    pub(super) fn not(&mut self, x: Xmm) {
+    pub(in crate::compile) fn not(&mut self, x: Xmm) {
         self.a.sse_rr(SseOp::PCMPEQD, S, S);
         self.a.sse_rr(SseOp::PXOR, x, S);
     }
@@ -266,14 +266,14 @@ impl FuncCompiler<'_, '_, '_> {
     // ---------------------------------------------------------------
     // Memory.
 
-    pub(super) fn v_load(&mut self, memarg: MemArg, size: u32, op: SseOp) {
+    pub(in crate::compile) fn v_load(&mut self, memarg: MemArg, size: u32, op: SseOp) {
         let at = self.address(memarg, size);
         let x = self.alloc_xmm();
         self.a.sse_rm(op, x, at);
         self.push_xmm(V, x);
     }
 
-    pub(super) fn v_load_lane(&mut self, memarg: MemArg, lane: Lane, index: u8) {
+    pub(in crate::compile) fn v_load_lane(&mut self, memarg: MemArg, lane: Lane, index: u8) {
         let x = self.pop_xmm();
         self.regs.take_xmm(x);
         let at = self.address(memarg, lane.bytes());
@@ -288,7 +288,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_xmm(V, x);
     }
 
-    pub(super) fn v_store_lane(&mut self, memarg: MemArg, lane: Lane, index: u8) {
+    pub(in crate::compile) fn v_store_lane(&mut self, memarg: MemArg, lane: Lane, index: u8) {
         let x = self.pop_xmm();
         self.regs.take_xmm(x);
         let at = self.address(memarg, lane.bytes());
@@ -306,7 +306,7 @@ impl FuncCompiler<'_, '_, '_> {
     // Lanes.
 
     /// Copies lane 0 of `x` to all its lanes.
-    pub(super) fn broadcast(&mut self, lane: Lane, x: Xmm) {
+    pub(in crate::compile) fn broadcast(&mut self, lane: Lane, x: Xmm) {
         match lane {
             Lane::B => {
                 self.a.sse_rr(SseOp::PXOR, S, S);
@@ -321,7 +321,7 @@ impl FuncCompiler<'_, '_, '_> {
         }
     }
 
-    pub(super) fn splat_int(&mut self, lane: Lane) {
+    pub(in crate::compile) fn splat_int(&mut self, lane: Lane) {
         let r = self.pop_gpr();
         let x = self.alloc_xmm();
         if lane == Lane::Q {
@@ -333,7 +333,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_xmm(V, x);
     }
 
-    pub(super) fn extract_int(&mut self, lane: Lane, index: u8, signed: bool) {
+    pub(in crate::compile) fn extract_int(&mut self, lane: Lane, index: u8, signed: bool) {
         let x = self.pop_xmm();
         let r = self.alloc_gpr();
         let mut ty = ValType::I32;
@@ -364,7 +364,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_gpr(ty, r);
     }
 
-    pub(super) fn replace_int(&mut self, lane: Lane, index: u8) {
+    pub(in crate::compile) fn replace_int(&mut self, lane: Lane, index: u8) {
         let r = self.pop_gpr();
         self.regs.take_gpr(r);
         let x = self.pop_xmm();
@@ -383,7 +383,7 @@ impl FuncCompiler<'_, '_, '_> {
     // Comparisons and tests.
 
     /// `dst = dst > src` (signed), lane-wise; may clobber `src`.
-    pub(super) fn gt_s(&mut self, lane: Lane, dst: Xmm, src: Xmm) {
+    pub(in crate::compile) fn gt_s(&mut self, lane: Lane, dst: Xmm, src: Xmm) {
         match lane {
             Lane::B => self.a.sse_rr(SseOp::PCMPGTB, dst, src),
             Lane::W => self.a.sse_rr(SseOp::PCMPGTW, dst, src),
@@ -403,7 +403,7 @@ impl FuncCompiler<'_, '_, '_> {
         }
     }
 
-    pub(super) fn cmp_int(&mut self, lane: Lane, cmp: Cmp) {
+    pub(in crate::compile) fn cmp_int(&mut self, lane: Lane, cmp: Cmp) {
         let (a, b) = self.pop_xmm_pair();
         let result = match cmp {
             Cmp::Eq | Cmp::Ne => {
@@ -451,14 +451,14 @@ impl FuncCompiler<'_, '_, '_> {
     }
 
     /// `cmpps`/`cmppd` with predicate `pred`; `swap` compares `b` with `a`.
-    pub(super) fn cmp_float(&mut self, op: SseOp, pred: u8, swap: bool) {
+    pub(in crate::compile) fn cmp_float(&mut self, op: SseOp, pred: u8, swap: bool) {
         let (a, b) = self.pop_xmm_pair();
         let (dst, src) = if swap { (b, a) } else { (a, b) };
         self.a.sse_rri(op, dst, src, pred);
         self.push_xmm(V, dst);
     }
 
-    pub(super) fn all_true(&mut self, lane: Lane) {
+    pub(in crate::compile) fn all_true(&mut self, lane: Lane) {
         let x = self.pop_xmm();
         self.a.sse_rr(SseOp::PXOR, S, S);
         self.a.sse_rr(lane.eq(), S, x);
@@ -466,7 +466,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.push(ValType::I32, Loc::Flags(Cond::E));
     }
 
-    pub(super) fn bitmask(&mut self, lane: Lane) {
+    pub(in crate::compile) fn bitmask(&mut self, lane: Lane) {
         let x = self.pop_xmm();
         let r = self.alloc_gpr();
         match lane {
@@ -485,7 +485,7 @@ impl FuncCompiler<'_, '_, '_> {
     // ---------------------------------------------------------------
     // Integer arithmetic.
 
-    pub(super) fn neg(&mut self, lane: Lane) {
+    pub(in crate::compile) fn neg(&mut self, lane: Lane) {
         let x = self.pop_xmm();
         self.a.sse_rr(SseOp::PXOR, S, S);
         self.a.sse_rr(lane.sub(), S, x);
@@ -493,7 +493,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_xmm(V, x);
     }
 
-    pub(super) fn popcnt(&mut self) {
+    pub(in crate::compile) fn popcnt(&mut self) {
         // Look up the counts of both nibbles with pshufb.
         const COUNTS: [u8; 16] = [0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4];
         let x = self.pop_xmm();
@@ -511,7 +511,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_xmm(V, x);
     }
 
-    pub(super) fn i64x2_mul(&mut self) {
+    pub(in crate::compile) fn i64x2_mul(&mut self) {
         // lo(a)lo(b) + ((hi(a)lo(b) + lo(a)hi(b)) << 32)
         let (a, b) = self.pop_xmm_pair();
         let t = self.tmp_xmm(&[a, b]);
@@ -528,7 +528,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_xmm(V, a);
     }
 
-    pub(super) fn shift(&mut self, lane: Lane, kind: Shift) {
+    pub(in crate::compile) fn shift(&mut self, lane: Lane, kind: Shift) {
         let mask = lane.bytes() * 8 - 1;
         if lane != Lane::B && !(lane == Lane::Q && kind == Shift::ShrS) {
             // A constant count: the immediate form.
@@ -616,7 +616,7 @@ impl FuncCompiler<'_, '_, '_> {
     }
 
     /// Widens the low (or high) half of the top vector with `op`.
-    pub(super) fn extend(&mut self, op: SseOp, high: bool) {
+    pub(in crate::compile) fn extend(&mut self, op: SseOp, high: bool) {
         let x = self.pop_xmm();
         if high {
             self.a.sse_rri(SseOp::PSHUFD, x, x, 0xEE);
@@ -625,7 +625,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_xmm(V, x);
     }
 
-    pub(super) fn extmul(&mut self, extend: SseOp, mul: SseOp, high: bool) {
+    pub(in crate::compile) fn extmul(&mut self, extend: SseOp, mul: SseOp, high: bool) {
         let (a, b) = self.pop_xmm_pair();
         if high {
             self.a.sse_rri(SseOp::PSHUFD, a, a, 0xEE);
@@ -637,7 +637,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_xmm(V, a);
     }
 
-    pub(super) fn extmul64(&mut self, mul: SseOp, high: bool) {
+    pub(in crate::compile) fn extmul64(&mut self, mul: SseOp, high: bool) {
         // Lanes 0, 1 (or 2, 3) to dwords 0 and 2, then multiply those.
         let (a, b) = self.pop_xmm_pair();
         let sel = if high { 0xFA } else { 0x50 };
@@ -651,7 +651,7 @@ impl FuncCompiler<'_, '_, '_> {
     // Float arithmetic and conversions.
 
     /// `abs`/`neg`: a sign mask made by shifting all-ones, then `op`.
-    pub(super) fn sign_op(&mut self, shift: XmmShift, n: u8, op: SseOp) {
+    pub(in crate::compile) fn sign_op(&mut self, shift: XmmShift, n: u8, op: SseOp) {
         let x = self.pop_xmm();
         self.a.sse_rr(SseOp::PCMPEQD, S, S);
         self.a.xmm_shift_ri(shift, S, n);
@@ -659,14 +659,14 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_xmm(V, x);
     }
 
-    pub(super) fn round(&mut self, op: SseOp, mode: RoundMode) {
+    pub(in crate::compile) fn round(&mut self, op: SseOp, mode: RoundMode) {
         let x = self.pop_xmm();
         self.a.sse_rri(op, x, x, mode as u8);
         self.push_xmm(V, x);
     }
 
     /// WebAssembly `min`: NaN if either is NaN, and `-0 < +0`.
-    pub(super) fn float_min(&mut self, ops: &PackedOps) {
+    pub(in crate::compile) fn float_min(&mut self, ops: &PackedOps) {
         // minps returns its second operand on NaN and on equal zeros: take
         // it both ways and merge.
         let (a, b) = self.pop_xmm_pair();
@@ -682,7 +682,7 @@ impl FuncCompiler<'_, '_, '_> {
     }
 
     /// WebAssembly `max`: NaN if either is NaN, and `+0 > -0`.
-    pub(super) fn float_max(&mut self, ops: &PackedOps) {
+    pub(in crate::compile) fn float_max(&mut self, ops: &PackedOps) {
         let (a, b) = self.pop_xmm_pair();
         self.a.sse_rr(SseOp::MOVAPS, S, b);
         self.a.sse_rr(ops.max, S, a);
@@ -698,7 +698,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_xmm(V, a);
     }
 
-    pub(super) fn f32x4_convert_u(&mut self) {
+    pub(in crate::compile) fn f32x4_convert_u(&mut self) {
         // Convert the low 16 and high 16 bits separately (both exact) and
         // add (one rounding).
         let x = self.pop_xmm();
@@ -714,7 +714,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_xmm(V, x);
     }
 
-    pub(super) fn i32x4_trunc_sat_s(&mut self) {
+    pub(in crate::compile) fn i32x4_trunc_sat_s(&mut self) {
         let x = self.pop_xmm();
         // NaN lanes to 0.
         self.a.sse_rr(SseOp::MOVAPS, S, x);
@@ -730,7 +730,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_xmm(V, x);
     }
 
-    pub(super) fn i32x4_trunc_sat_u(&mut self) {
+    pub(in crate::compile) fn i32x4_trunc_sat_u(&mut self) {
         let x = self.pop_xmm();
         let t = self.tmp_xmm(&[x]);
         // NaN and negative lanes to 0.

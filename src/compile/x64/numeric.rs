@@ -1,16 +1,16 @@
 //! Lowering of the numeric operators: integer and float arithmetic,
 //! comparisons, conversions (trapping and saturating), sign extension.
 
-use super::func::FuncCompiler;
-use super::stack::{Loc, SCRATCH, SCRATCH_XMM, SCRATCH2, Val};
-use super::x64::masm::Addend;
+use super::super::func::FuncCompiler;
+use super::super::stack::{Loc, SCRATCH, SCRATCH_XMM, SCRATCH2, Val};
+use super::masm::Addend;
 use crate::abi::TrapCode;
 use crate::asm::x64::{
     AluOp, Cond, Gpr, Mem, RoundMode, Scale, ShiftOp, Size, SseOp, UnaryOp, Xmm,
 };
 use crate::decode::ValType;
 
-pub(super) fn int_size(ty: ValType) -> Size {
+pub(in crate::compile) fn int_size(ty: ValType) -> Size {
     if ty == ValType::I32 {
         Size::S32
     } else {
@@ -19,24 +19,24 @@ pub(super) fn int_size(ty: ValType) -> Size {
 }
 
 /// The scalar SSE instructions of one float width.
-pub(super) struct FloatOps {
-    pub(super) add: SseOp,
-    pub(super) sub: SseOp,
-    pub(super) mul: SseOp,
-    pub(super) div: SseOp,
-    pub(super) min: SseOp,
-    pub(super) max: SseOp,
-    pub(super) sqrt: SseOp,
-    pub(super) ucomi: SseOp,
-    pub(super) round: SseOp,
-    pub(super) and: SseOp,
-    pub(super) andn: SseOp,
-    pub(super) or: SseOp,
-    pub(super) xor: SseOp,
-    pub(super) sign_bit: u64,
+pub(in crate::compile) struct FloatOps {
+    pub(in crate::compile) add: SseOp,
+    pub(in crate::compile) sub: SseOp,
+    pub(in crate::compile) mul: SseOp,
+    pub(in crate::compile) div: SseOp,
+    pub(in crate::compile) min: SseOp,
+    pub(in crate::compile) max: SseOp,
+    pub(in crate::compile) sqrt: SseOp,
+    pub(in crate::compile) ucomi: SseOp,
+    pub(in crate::compile) round: SseOp,
+    pub(in crate::compile) and: SseOp,
+    pub(in crate::compile) andn: SseOp,
+    pub(in crate::compile) or: SseOp,
+    pub(in crate::compile) xor: SseOp,
+    pub(in crate::compile) sign_bit: u64,
 }
 
-pub(super) const F32_OPS: FloatOps = FloatOps {
+pub(in crate::compile) const F32_OPS: FloatOps = FloatOps {
     add: SseOp::ADDSS,
     sub: SseOp::SUBSS,
     mul: SseOp::MULSS,
@@ -53,7 +53,7 @@ pub(super) const F32_OPS: FloatOps = FloatOps {
     sign_bit: 0x8000_0000,
 };
 
-pub(super) const F64_OPS: FloatOps = FloatOps {
+pub(in crate::compile) const F64_OPS: FloatOps = FloatOps {
     add: SseOp::ADDSD,
     sub: SseOp::SUBSD,
     mul: SseOp::MULSD,
@@ -70,7 +70,7 @@ pub(super) const F64_OPS: FloatOps = FloatOps {
     sign_bit: 0x8000_0000_0000_0000,
 };
 
-pub(super) fn float_ops(ty: ValType) -> &'static FloatOps {
+pub(in crate::compile) fn float_ops(ty: ValType) -> &'static FloatOps {
     if ty == ValType::F32 {
         &F32_OPS
     } else {
@@ -80,18 +80,18 @@ pub(super) fn float_ops(ty: ValType) -> &'static FloatOps {
 
 /// A float-to-integer conversion.
 #[derive(Clone, Copy)]
-pub(super) struct Trunc {
-    pub(super) from: ValType,
-    pub(super) to: ValType,
-    pub(super) signed: bool,
-    pub(super) saturating: bool,
+pub(in crate::compile) struct Trunc {
+    pub(in crate::compile) from: ValType,
+    pub(in crate::compile) to: ValType,
+    pub(in crate::compile) signed: bool,
+    pub(in crate::compile) saturating: bool,
 }
 
 impl FuncCompiler<'_, '_, '_> {
     /// Pops two integer operands into registers for `a op= b`: `a` is
     /// the caller's to write, `b` only to read (see
     /// [`FuncCompiler::pop_gpr_read`]).
-    pub(super) fn pop_gpr_pair(&mut self) -> (Gpr, Gpr) {
+    pub(in crate::compile) fn pop_gpr_pair(&mut self) -> (Gpr, Gpr) {
         let b = self.pop_gpr_read();
         self.regs.take_gpr(b);
         let a = self.pop_gpr();
@@ -100,7 +100,7 @@ impl FuncCompiler<'_, '_, '_> {
     }
 
     /// Pops two integer operands that are only read (comparisons).
-    pub(super) fn pop_gpr_pair_read(&mut self) -> (Gpr, Gpr) {
+    pub(in crate::compile) fn pop_gpr_pair_read(&mut self) -> (Gpr, Gpr) {
         let b = self.pop_gpr_read();
         self.regs.take_gpr(b);
         let a = self.pop_gpr_read();
@@ -110,14 +110,14 @@ impl FuncCompiler<'_, '_, '_> {
 
     /// The pinned local register the next operand below the top reads, if
     /// it is one.
-    pub(super) fn pinned_below_top(&self) -> Option<Gpr> {
+    pub(in crate::compile) fn pinned_below_top(&self) -> Option<Gpr> {
         match self.peek(1).loc {
             Loc::PinnedGpr(p) => Some(p),
             _ => None,
         }
     }
 
-    pub(super) fn int_alu(&mut self, ty: ValType, op: AluOp) {
+    pub(in crate::compile) fn int_alu(&mut self, ty: ValType, op: AluOp) {
         let size = int_size(ty);
         // `local + imm` and `local + local` need no copy of the local:
         // `lea` computes into a fresh register.
@@ -171,7 +171,7 @@ impl FuncCompiler<'_, '_, '_> {
         }
     }
 
-    pub(super) fn int_mul(&mut self, ty: ValType) {
+    pub(in crate::compile) fn int_mul(&mut self, ty: ValType) {
         let size = int_size(ty);
         if let Some(imm) = self.pop_imm32(ty) {
             // `x * 3`, `x * 5`, `x * 9`: `lea r, [x + x * 2^k]`, one cycle
@@ -208,7 +208,7 @@ impl FuncCompiler<'_, '_, '_> {
         }
     }
 
-    pub(super) fn int_cmp(&mut self, ty: ValType, cond: Cond) {
+    pub(in crate::compile) fn int_cmp(&mut self, ty: ValType, cond: Cond) {
         let size = int_size(ty);
         let a = if let Some(imm) = self.pop_imm32(ty) {
             let a = self.pop_gpr_read();
@@ -223,7 +223,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.push(ValType::I32, Loc::Flags(cond));
     }
 
-    pub(super) fn int_eqz(&mut self, ty: ValType) {
+    pub(in crate::compile) fn int_eqz(&mut self, ty: ValType) {
         if let Some(&Val {
             loc: Loc::Flags(cond),
             ..
@@ -238,7 +238,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.push(ValType::I32, Loc::Flags(Cond::E));
     }
 
-    pub(super) fn int_extend(&mut self, ty: ValType, to: Size, from: Size) {
+    pub(in crate::compile) fn int_extend(&mut self, ty: ValType, to: Size, from: Size) {
         let a = self.pop_gpr();
         self.a.movsx_rr(to, from, a, a);
         if ty == ValType::I32 {
@@ -248,7 +248,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_gpr(ty, a);
     }
 
-    pub(super) fn int_clz(&mut self, ty: ValType) {
+    pub(in crate::compile) fn int_clz(&mut self, ty: ValType) {
         let size = int_size(ty);
         let a = self.pop_gpr();
         if self.env.cpu.lzcnt {
@@ -266,7 +266,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_gpr(ty, a);
     }
 
-    pub(super) fn int_ctz(&mut self, ty: ValType) {
+    pub(in crate::compile) fn int_ctz(&mut self, ty: ValType) {
         let size = int_size(ty);
         let a = self.pop_gpr();
         if self.env.cpu.bmi1 {
@@ -280,7 +280,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_gpr(ty, a);
     }
 
-    pub(super) fn int_popcnt(&mut self, ty: ValType) {
+    pub(in crate::compile) fn int_popcnt(&mut self, ty: ValType) {
         let size = int_size(ty);
         let a = self.pop_gpr();
         if self.env.cpu.popcnt {
@@ -325,7 +325,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_gpr(ty, a);
     }
 
-    pub(super) fn int_shift(&mut self, ty: ValType, op: ShiftOp) {
+    pub(in crate::compile) fn int_shift(&mut self, ty: ValType, op: ShiftOp) {
         let size = int_size(ty);
         if let Some(count) = self.pop_const() {
             let mask = if ty == ValType::I32 { 31 } else { 63 };
@@ -342,7 +342,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_gpr(ty, a);
     }
 
-    pub(super) fn int_divrem(&mut self, ty: ValType, signed: bool, rem: bool) {
+    pub(in crate::compile) fn int_divrem(&mut self, ty: ValType, signed: bool, rem: bool) {
         let size = int_size(ty);
         // The divisor goes anywhere but rax and rdx.
         let mut b = self.pop_gpr();
@@ -407,7 +407,7 @@ impl FuncCompiler<'_, '_, '_> {
     }
 
     /// Pops two float operands for `a op= b`: `b` only to read.
-    pub(super) fn pop_xmm_pair_read_b(&mut self) -> (Xmm, Xmm) {
+    pub(in crate::compile) fn pop_xmm_pair_read_b(&mut self) -> (Xmm, Xmm) {
         let b = self.pop_xmm_read();
         self.regs.take_xmm(b);
         let a = self.pop_xmm();
@@ -415,7 +415,7 @@ impl FuncCompiler<'_, '_, '_> {
         (a, b)
     }
 
-    pub(super) fn float_bin(&mut self, ty: ValType, op: SseOp) {
+    pub(in crate::compile) fn float_bin(&mut self, ty: ValType, op: SseOp) {
         // `a + b` and `a * b` with `a` a pinned local and `b` in a register
         // of its own: computed into `b`, so `a` need not be copied first.
         // (Only the payload of a NaN result can differ, which WebAssembly
@@ -438,19 +438,19 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_xmm(ty, a);
     }
 
-    pub(super) fn float_unary(&mut self, ty: ValType, op: SseOp) {
+    pub(in crate::compile) fn float_unary(&mut self, ty: ValType, op: SseOp) {
         let a = self.pop_xmm();
         self.a.sse_rr(op, a, a);
         self.push_xmm(ty, a);
     }
 
-    pub(super) fn float_unary_to(&mut self, to: ValType, op: SseOp) {
+    pub(in crate::compile) fn float_unary_to(&mut self, to: ValType, op: SseOp) {
         let a = self.pop_xmm();
         self.a.sse_rr(op, a, a);
         self.push_xmm(to, a);
     }
 
-    pub(super) fn float_round(&mut self, ty: ValType, mode: RoundMode) {
+    pub(in crate::compile) fn float_round(&mut self, ty: ValType, mode: RoundMode) {
         let ops = float_ops(ty);
         let a = self.pop_xmm();
         self.a.sse_rri(ops.round, a, a, mode as u8);
@@ -458,11 +458,11 @@ impl FuncCompiler<'_, '_, '_> {
     }
 
     /// Loads a float bit pattern into the scratch XMM register.
-    pub(super) fn scratch_xmm_bits(&mut self, ty: ValType, bits: u64) {
+    pub(in crate::compile) fn scratch_xmm_bits(&mut self, ty: ValType, bits: u64) {
         self.load_const_xmm(SCRATCH_XMM, ty, bits);
     }
 
-    pub(super) fn float_sign(&mut self, ty: ValType, negate: bool) {
+    pub(in crate::compile) fn float_sign(&mut self, ty: ValType, negate: bool) {
         let ops = float_ops(ty);
         let a = self.pop_xmm();
         if negate {
@@ -480,7 +480,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_xmm(ty, a);
     }
 
-    pub(super) fn float_copysign(&mut self, ty: ValType) {
+    pub(in crate::compile) fn float_copysign(&mut self, ty: ValType) {
         let ops = float_ops(ty);
         let (a, b) = self.pop_xmm_pair();
         // a = (a & !sign) | (b & sign)
@@ -494,7 +494,7 @@ impl FuncCompiler<'_, '_, '_> {
 
     /// `min`/`max` with WebAssembly's rules: NaN if either is NaN, and
     /// -0 < +0.
-    pub(super) fn float_minmax(&mut self, ty: ValType, is_min: bool) {
+    pub(in crate::compile) fn float_minmax(&mut self, ty: ValType, is_min: bool) {
         let ops = float_ops(ty);
         let (a, b) = self.pop_xmm_pair_read_b();
         let nan = self.a.new_label();
@@ -515,7 +515,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_xmm(ty, a);
     }
 
-    pub(super) fn float_cmp(&mut self, ty: ValType, cmp: FloatCmp) {
+    pub(in crate::compile) fn float_cmp(&mut self, ty: ValType, cmp: FloatCmp) {
         let ops = float_ops(ty);
         let (a, b) = self.pop_xmm_pair();
         let r = self.alloc_gpr();
@@ -554,7 +554,12 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_gpr(ValType::I32, r);
     }
 
-    pub(super) fn int_to_float(&mut self, to: ValType, src_size: Size, unsigned64: bool) {
+    pub(in crate::compile) fn int_to_float(
+        &mut self,
+        to: ValType,
+        src_size: Size,
+        unsigned64: bool,
+    ) {
         let r = self.pop_gpr();
         self.regs.take_gpr(r);
         let x = self.alloc_xmm();
@@ -595,7 +600,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_xmm(to, x);
     }
 
-    pub(super) fn float_bits(ty: ValType, v: f64) -> u64 {
+    pub(in crate::compile) fn float_bits(ty: ValType, v: f64) -> u64 {
         if ty == ValType::F32 {
             u64::from((v as f32).to_bits())
         } else {
@@ -604,7 +609,7 @@ impl FuncCompiler<'_, '_, '_> {
     }
 
     /// Float to integer, trapping or saturating.
-    pub(super) fn trunc(&mut self, t: Trunc) {
+    pub(in crate::compile) fn trunc(&mut self, t: Trunc) {
         let ops = float_ops(t.from);
         let x = self.pop_xmm();
         self.regs.take_xmm(x);
@@ -704,7 +709,7 @@ impl FuncCompiler<'_, '_, '_> {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum FloatCmp {
+pub(in crate::compile) enum FloatCmp {
     Eq,
     Ne,
     Lt,
