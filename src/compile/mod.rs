@@ -60,7 +60,7 @@ pub(crate) struct Env<'m, 'a> {
 /// fall-through or call return to the next such point) subtracts its
 /// operator count from `ExecContext::fuel` when it starts. The balance is
 /// checked at function entries and loop headers, where the code leaves with
-/// [`ExitCode::OutOfFuel`] when it is negative; so a guest stops within one
+/// [`ExitCode::OutOfFuel`](crate::abi::ExitCode::OutOfFuel) when it is negative; so a guest stops within one
 /// loop iteration or one function body of running out, and can be resumed.
 /// Interruption is checked at the same points.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
