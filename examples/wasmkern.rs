@@ -243,6 +243,7 @@ fn show_value(v: &Val) -> String {
             "null externref"
         }
         .into(),
+        other => format!("{other:?}"),
     }
 }
 
@@ -260,6 +261,7 @@ fn describe(ty: &ExternType) -> String {
         ),
         ExternType::Table(t) => format!("table {} {:?}", limits(&t.limits), t.elem),
         ExternType::Memory(m) => format!("memory {} pages", limits(&m.limits)),
+        other => format!("{other:?}"),
     }
 }
 

@@ -76,6 +76,7 @@
 //! wrong one is an error, never a wild call.
 
 use crate::decode::ValType;
+pub use crate::error::TrapCode;
 
 /// How many registers the exit stub saves besides `rbp` and `r15`: the
 /// registers of pinned integer locals, callee-saved in generated code.
@@ -129,78 +130,6 @@ impl ExitCode {
             6 => ExitCode::Interrupted,
             _ => return None,
         })
-    }
-}
-
-/// Which trap generated code raised.
-#[repr(u32)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TrapCode {
-    /// `unreachable` was executed.
-    Unreachable = 0,
-    /// A memory access out of bounds.
-    MemoryOutOfBounds = 1,
-    /// Integer division or remainder by zero.
-    IntegerDivideByZero = 2,
-    /// Signed division overflow (`INT_MIN / -1`).
-    IntegerOverflow = 3,
-    /// A float to integer truncation of NaN or of a value out of range.
-    InvalidConversionToInteger = 4,
-    /// `call_indirect` with an index outside the table.
-    UndefinedElement = 5,
-    /// `call_indirect` of a null entry.
-    UninitializedElement = 6,
-    /// `call_indirect` of a function of another type.
-    IndirectCallTypeMismatch = 7,
-    /// The wasm stack limit was reached.
-    StackOverflow = 8,
-    /// A table access out of bounds (`table.get`, `table.copy`, ...).
-    TableOutOfBounds = 9,
-    /// A null reference where a function was needed.
-    NullReference = 10,
-}
-
-impl core::fmt::Display for TrapCode {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(self.message())
-    }
-}
-
-impl TrapCode {
-    /// Decodes the value generated code stored.
-    pub fn from_u32(v: u32) -> Option<TrapCode> {
-        use TrapCode::*;
-        Some(match v {
-            0 => Unreachable,
-            1 => MemoryOutOfBounds,
-            2 => IntegerDivideByZero,
-            3 => IntegerOverflow,
-            4 => InvalidConversionToInteger,
-            5 => UndefinedElement,
-            6 => UninitializedElement,
-            7 => IndirectCallTypeMismatch,
-            8 => StackOverflow,
-            9 => TableOutOfBounds,
-            10 => NullReference,
-            _ => return None,
-        })
-    }
-
-    /// The specification's message for this trap.
-    pub fn message(self) -> &'static str {
-        match self {
-            TrapCode::Unreachable => "unreachable",
-            TrapCode::MemoryOutOfBounds => "out of bounds memory access",
-            TrapCode::IntegerDivideByZero => "integer divide by zero",
-            TrapCode::IntegerOverflow => "integer overflow",
-            TrapCode::InvalidConversionToInteger => "invalid conversion to integer",
-            TrapCode::UndefinedElement => "undefined element",
-            TrapCode::UninitializedElement => "uninitialized element",
-            TrapCode::IndirectCallTypeMismatch => "indirect call type mismatch",
-            TrapCode::StackOverflow => "call stack exhausted",
-            TrapCode::TableOutOfBounds => "out of bounds table access",
-            TrapCode::NullReference => "null reference",
-        }
     }
 }
 
@@ -409,7 +338,33 @@ pub struct VmContext {
     pub instance: usize,
 }
 
+/// [`VmContext::instance`] of a context that belongs to no instance (the
+/// store's host context).
+pub const NO_INSTANCE: usize = usize::MAX;
+
 impl VmContext {
+    /// A context with no instance, memory, functions, globals or tables,
+    /// for the [`ExecContext`] at `exec`.
+    pub fn empty(exec: *mut ExecContext) -> VmContext {
+        let mut vmctx = VmContext {
+            exec,
+            memory_base: core::ptr::null_mut(),
+            memory_len: 0,
+            memory_last: [0; 5],
+            funcs: core::ptr::null(),
+            globals: core::ptr::null(),
+            tables: core::ptr::null(),
+            table0: VmTable {
+                elements: core::ptr::null_mut(),
+                len: 0,
+            },
+            type_ids: core::ptr::null(),
+            instance: NO_INSTANCE,
+        };
+        vmctx.set_memory(core::ptr::null_mut(), 0);
+        vmctx
+    }
+
     /// Points the context at memory 0, `len` bytes at `base`.
     pub fn set_memory(&mut self, base: *mut u8, len: u64) {
         self.memory_base = base;
@@ -420,6 +375,19 @@ impl VmContext {
         }
     }
 }
+
+/// A function that calls nothing and whose frame is at most this big may
+/// skip the stack-limit check in its prologue: its caller's check left at
+/// least the runtime's stack margin below, far more than this (the runtime
+/// asserts it), and a leaf adds no further frames.
+pub const LEAF_FRAME_MAX: u32 = 4096;
+
+/// Address space a guard-region memory reserves: any effective address
+/// generated code can form (a 32-bit index plus a 32-bit offset plus an
+/// access of up to 16 bytes) lies below it. Generated code for such a
+/// memory checks no bounds; the bytes past the memory's length up to here
+/// are inaccessible, and a fault in them is the out-of-bounds trap.
+pub const GUARD_REGION_BYTES: u64 = (1 << 33) + (1 << 16);
 
 /// How many leading arguments a call may pass in registers (see the
 /// module doc).
@@ -485,7 +453,7 @@ mod tests {
     #[test]
     fn memory_bounds_follow_the_length() {
         let mut exec = core::mem::MaybeUninit::<ExecContext>::uninit();
-        let mut vmctx = crate::runtime::store::empty_vmctx(exec.as_mut_ptr());
+        let mut vmctx = VmContext::empty(exec.as_mut_ptr());
         // No memory: no access of any size fits, not even at address 0.
         assert_eq!(vmctx.memory_last, [-1, -2, -4, -8, -16]);
         vmctx.set_memory(core::ptr::null_mut(), 65_536);

@@ -10,10 +10,9 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use core::fmt;
 
-use crate::abi::TrapCode;
-
 /// Which stage of the pipeline rejected the input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// The bytes are not a well-formed binary module ("malformed").
     Malformed,
@@ -46,6 +45,11 @@ pub enum ErrorKind {
     /// `proc_exit`); [`Error::exit_status`] gives it. Not a failure of the
     /// runtime: a status of 0 is a successful run.
     Exit,
+    /// wasmkern found one of its own invariants broken (the compiler
+    /// produced inconsistent code, a compiler thread panicked, ...): a bug
+    /// of wasmkern, not of the module or the embedder. It has no location
+    /// in the module.
+    Internal,
 }
 
 /// An error with the specification's wording and its location.
@@ -105,6 +109,11 @@ impl Error {
             trap: None,
             exit: None,
         }))
+    }
+
+    /// A broken invariant of wasmkern itself ([`ErrorKind::Internal`]).
+    pub(crate) fn internal(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::from_kind(ErrorKind::Internal, message)
     }
 
     /// An error of `kind` without a location.
@@ -292,3 +301,104 @@ impl fmt::Display for FrameInfo {
 
 /// Shorthand used inside the crate.
 pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+/// Which trap wasm code raised (exported as `Trap`).
+///
+/// The discriminant is the value generated code stores in
+/// `ExecContext::trap_code` (see the `abi` module).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TrapCode {
+    /// `unreachable` was executed.
+    Unreachable = 0,
+    /// A memory access out of bounds.
+    MemoryOutOfBounds = 1,
+    /// Integer division or remainder by zero.
+    IntegerDivideByZero = 2,
+    /// Signed division overflow (`INT_MIN / -1`).
+    IntegerOverflow = 3,
+    /// A float to integer truncation of NaN or of a value out of range.
+    InvalidConversionToInteger = 4,
+    /// `call_indirect` with an index outside the table.
+    UndefinedElement = 5,
+    /// `call_indirect` of a null entry.
+    UninitializedElement = 6,
+    /// `call_indirect` of a function of another type.
+    IndirectCallTypeMismatch = 7,
+    /// The wasm stack limit was reached.
+    StackOverflow = 8,
+    /// A table access out of bounds (`table.get`, `table.copy`, ...).
+    TableOutOfBounds = 9,
+    /// A null reference where a function was needed.
+    NullReference = 10,
+}
+
+impl core::fmt::Display for TrapCode {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl TrapCode {
+    /// Decodes the value generated code stored.
+    pub(crate) fn from_u32(v: u32) -> Option<TrapCode> {
+        use TrapCode::*;
+        Some(match v {
+            0 => Unreachable,
+            1 => MemoryOutOfBounds,
+            2 => IntegerDivideByZero,
+            3 => IntegerOverflow,
+            4 => InvalidConversionToInteger,
+            5 => UndefinedElement,
+            6 => UninitializedElement,
+            7 => IndirectCallTypeMismatch,
+            8 => StackOverflow,
+            9 => TableOutOfBounds,
+            10 => NullReference,
+            _ => return None,
+        })
+    }
+
+    /// The specification's message for this trap.
+    pub fn message(self) -> &'static str {
+        match self {
+            TrapCode::Unreachable => "unreachable",
+            TrapCode::MemoryOutOfBounds => "out of bounds memory access",
+            TrapCode::IntegerDivideByZero => "integer divide by zero",
+            TrapCode::IntegerOverflow => "integer overflow",
+            TrapCode::InvalidConversionToInteger => "invalid conversion to integer",
+            TrapCode::UndefinedElement => "undefined element",
+            TrapCode::UninitializedElement => "uninitialized element",
+            TrapCode::IndirectCallTypeMismatch => "indirect call type mismatch",
+            TrapCode::StackOverflow => "call stack exhausted",
+            TrapCode::TableOutOfBounds => "out of bounds table access",
+            TrapCode::NullReference => "null reference",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    #[test]
+    fn internal_errors_have_their_kind_and_no_location() {
+        let e = Error::internal("a function was not compiled");
+        assert_eq!(e.kind(), ErrorKind::Internal);
+        assert_eq!(e.offset(), None);
+        assert_eq!(e.to_string(), "a function was not compiled");
+        // A limit, by contrast, names where in the module it was hit.
+        let e = Error::limit(12, "too many locals");
+        assert_eq!(e.to_string(), "too many locals (at offset 0xc)");
+    }
+
+    #[test]
+    fn trap_codes_round_trip() {
+        for v in 0..11 {
+            assert_eq!(TrapCode::from_u32(v).map(|c| c as u32), Some(v));
+        }
+        assert_eq!(TrapCode::from_u32(11), None);
+    }
+}

@@ -18,7 +18,23 @@
 //! # Ok::<(), wasmkern::Error>(())
 //! ```
 //!
-//! The pipeline:
+//! # The API
+//!
+//! Everything public is the runtime's: an [`Engine`] (with its [`Config`])
+//! compiles [`Module`]s; a [`Store`] owns instances and their objects, to
+//! which [`Instance`], [`Func`], [`Memory`], [`Table`], [`Global`] and
+//! [`ExternRef`] are `Copy` handles; a [`Linker`] resolves imports; host
+//! functions see their caller as a [`Caller`]; every failure is an
+//! [`Error`]. Embedders that bring their own executable memory implement
+//! [`code_memory::CodeMemory`]; [`wasi`] is WASI preview1 over traits the
+//! embedder implements; with the `std` feature, `host` is the Linux
+//! adapter (`mmap` code memory, WASI over the real filesystem).
+//!
+//! The compiler's stages are internal. The `unstable-internals` feature
+//! makes them public for wasmkern's own tests, benchmarks and fuzzers, with
+//! no stability promise of any kind.
+//!
+//! # Architecture
 //!
 //! ```text
 //! bytes --decode--> module IR --validate--> validated module --compile--> machine code
@@ -26,18 +42,37 @@
 //!        host <--exit code-- generated code <--enter/resume-- runtime (store, instances)
 //! ```
 //!
-//! Each stage is one module: [`decode`] owns the binary format,
-//! [`validate`](mod@validate) the type checker, [`asm`] the x86-64
-//! assembler, [`compile`] the single-pass compiler, [`abi`] the contract
-//! between generated code and the runtime, [`runtime`] the engine, stores and
-//! instances, [`code_memory`] the executable-memory abstraction, [`wasi`]
-//! WASI preview1 over traits the embedder implements, and (with the `std`
-//! feature) `host` the Linux adapter, the real filesystem for WASI among
-//! it.
-//!
 //! Generated code never calls Rust: it leaves with an exit code (host call,
 //! memory growth, trap, ...) and the runtime's loop resumes it on the
 //! store's own wasm stack, so the same code runs on bare metal.
+//!
+//! # Layers
+//!
+//! Each stage is one top-level module, and the modules form layers: a
+//! module imports only from the layers below its own (`tests/layers.rs`
+//! checks every `crate::` path against this list). The crate root
+//! (`lib.rs`) sits above them all: it re-exports the API and hands the
+//! `std` adapter's implementations to the core.
+//!
+//! ```text
+//! 7  host          the std Linux adapter: implements the core's traits
+//! 6  wasi          WASI preview1 over the embedder's traits
+//! 5  runtime       engine, modules, stores, instances, the exit loop
+//! 4  compile       the single-pass compiler
+//! 3  platform      the OS services the core needs, as traits it owns
+//! 2  abi           the contract between generated code and the runtime
+//! 2  validate      the type checker
+//! 1  decode        the binary format, and the types every stage shares
+//! 0  error         the error type and the trap codes
+//! 0  asm           the x86-64 assembler
+//! 0  code_memory   executable memory, as a trait with a region allocator
+//! ```
+//!
+//! So the core (layers 0 to 6) never names `host`: it reaches the
+//! operating system through the `platform::Platform` trait, and the crate
+//! root supplies `host`'s implementation under `std`, one without services
+//! otherwise.
+
 #![no_std]
 #![deny(missing_docs)]
 #![forbid(unsafe_op_in_unsafe_fn)]
@@ -46,27 +81,67 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+// The pipeline's stages are internals: crate-private, or public with the
+// `unstable-internals` feature for the crate's own tests, benchmarks and
+// fuzzers, without any stability promise. What only those tests use (the
+// assembler's whole instruction set, the compiler's entry points with
+// explicit options, re-exports) is unused without the feature, as it was
+// unchecked when these modules were public: hence the `allow`s.
+#[cfg(feature = "unstable-internals")]
 pub mod abi;
+#[cfg(not(feature = "unstable-internals"))]
+#[allow(dead_code, unused_imports)]
+pub(crate) mod abi;
+#[cfg(feature = "unstable-internals")]
 pub mod asm;
+#[cfg(not(feature = "unstable-internals"))]
+#[allow(dead_code, unused_imports)]
+pub(crate) mod asm;
 pub mod code_memory;
+#[cfg(feature = "unstable-internals")]
 pub mod compile;
+#[cfg(not(feature = "unstable-internals"))]
+#[allow(dead_code, unused_imports)]
+pub(crate) mod compile;
+#[cfg(feature = "unstable-internals")]
 pub mod decode;
+#[cfg(not(feature = "unstable-internals"))]
+#[allow(dead_code, unused_imports)]
+pub(crate) mod decode;
 mod error;
 #[cfg(feature = "std")]
 pub mod host;
-pub mod runtime;
+mod platform;
+mod runtime;
+#[cfg(feature = "unstable-internals")]
 pub mod validate;
+#[cfg(not(feature = "unstable-internals"))]
+#[allow(dead_code, unused_imports)]
+pub(crate) mod validate;
 pub mod wasi;
 
 pub use asm::x64::CpuFeatures;
 pub use error::{Error, ErrorKind, FrameInfo, Result};
 pub use runtime::{
-    AsContext, AsContextMut, CallOutcome, Caller, Config, Engine, ExportType, Extern, ExternRef,
-    ExternType, Func, FuncType, Global, GlobalType, ImportType, Instance, InterruptHandle,
-    IntoFunc, Limits, Linker, Memory, MemoryType, Module, PauseReason, RefType, ResourceLimiter,
-    ResumableCall, Store, StoreContextMut, StoreLimits, StoreLimitsBuilder, Table, TableType, Trap,
-    TypedFunc, Val, ValType, WasmParams, WasmResults, WasmRet, WasmTy,
+    AsContext, AsContextMut, CallOutcome, Caller, Config, DEFAULT_INSTANCE_LIMIT,
+    DEFAULT_MAX_MODULE_CODE_SIZE, DEFAULT_MAX_WASM_STACK, DEFAULT_MEMORY_LIMIT,
+    DEFAULT_TABLE_LIMIT, Engine, ExportType, Extern, ExternRef, ExternType, Func, FuncType, Global,
+    GlobalType, HostFunc, ImportType, Instance, InterruptHandle, IntoFunc, Limits, Linker,
+    MAX_TABLE_ELEMENTS, MIN_MAX_WASM_STACK, Memory, MemoryType, Module, PAGE_SIZE, PauseReason,
+    RefType, ResourceLimiter, ResumableCall, Store, StoreContextMut, StoreLimits,
+    StoreLimitsBuilder, Table, TableType, Trap, TypedFunc, Val, ValType, WasmParams, WasmResults,
+    WasmRet, WasmTy,
 };
+
+/// The operating-system services the core uses (see [`platform`]): the
+/// Linux adapter with `std`, none without. The core reaches the host only
+/// through what this returns.
+pub(crate) fn default_platform() -> &'static dyn platform::Platform {
+    #[cfg(feature = "std")]
+    return &host::Linux;
+    #[cfg(not(feature = "std"))]
+    return &platform::Bare;
+}
 
 /// Decodes and validates a WebAssembly binary module.
 ///

@@ -24,15 +24,15 @@
 
 mod dispatch;
 mod func;
-pub(crate) use func::LEAF_FRAME_MAX;
 pub mod stack;
 pub mod stubs;
 mod x64;
 
 use crate::abi::TrapCode;
 use crate::asm::x64::{Code, CpuFeatures};
-use crate::decode::{GlobalType, ImportKind, Module, TableType};
-use crate::error::{Error, Result};
+use crate::decode::{GlobalType, Module, TableType};
+use crate::error::{Error, ErrorKind, Result};
+use crate::platform::{Bare, Platform};
 use crate::validate::ModuleInfo;
 use alloc::vec::Vec;
 use stubs::{NUM_TRAPS, SYM_EXIT, SYM_TRAP_BASE, StubOffsets};
@@ -40,14 +40,17 @@ use stubs::{NUM_TRAPS, SYM_EXIT, SYM_TRAP_BASE, StubOffsets};
 /// What every function of a module needs to know about the module.
 pub(crate) struct Env<'m, 'a> {
     pub module: &'m Module<'a>,
-    /// Type index of every function, imports first.
-    pub func_types: Vec<u32>,
-    pub global_types: Vec<GlobalType>,
-    pub table_types: Vec<TableType>,
+    /// Type index of every function, imports first (the validator's
+    /// [`IndexSpaces`](crate::validate::IndexSpaces), as all the index
+    /// spaces here).
+    pub func_types: &'m [u32],
+    pub global_types: &'m [GlobalType],
+    pub table_types: &'m [TableType],
     pub type_ids: &'m [u32],
     pub num_imported_funcs: u32,
     pub cpu: CpuFeatures,
     pub options: CompileOptions,
+    pub platform: &'m dyn Platform,
     /// Memory 0's declared minimum size in bytes (0 without a memory): a
     /// lower bound of its size at run time, since memories only grow.
     pub min_memory_bytes: u64,
@@ -70,7 +73,7 @@ pub struct CompileOptions {
     /// Check `ExecContext::interrupt`.
     pub interruptible: bool,
     /// Emit no bounds checks for loads and stores: memory 0 lies in a
-    /// guard region of at least [`GUARD_REGION_BYTES`] of address space,
+    /// guard region of at least [`GUARD_REGION_BYTES`](crate::abi::GUARD_REGION_BYTES) of address space,
     /// whose inaccessible part faults, and the runtime turns a fault at one
     /// of [`CompiledModule::fault_sites`] into the out-of-bounds trap.
     /// Bulk operators keep their explicit checks.
@@ -79,11 +82,6 @@ pub struct CompileOptions {
     /// spread over the cores (only `std` builds use threads).
     pub sequential: bool,
 }
-
-/// Address space a guard-region memory must reserve: any effective address
-/// generated code can form (a 32-bit index plus a 32-bit offset plus an
-/// access of up to 16 bytes) lies below it.
-pub const GUARD_REGION_BYTES: u64 = (1 << 33) + (1 << 16);
 
 /// A range of a function's code whose memory accesses may fault in
 /// guard-region mode: `[start, end)` code offsets and the module offset of
@@ -156,7 +154,7 @@ pub fn compile_module_with(
     cpu: &CpuFeatures,
     options: &CompileOptions,
 ) -> Result<CompiledModule> {
-    compile_module_into(module, info, type_ids, cpu, options, Vec::new())
+    compile_module_into(module, info, type_ids, cpu, options, &Bare, Vec::new())
 }
 
 /// [`compile_module_with`] writing the code into `buffer` (emptied first;
@@ -169,39 +167,25 @@ pub(crate) fn compile_module_into(
     type_ids: &[u32],
     cpu: &CpuFeatures,
     options: &CompileOptions,
+    platform: &dyn Platform,
     buffer: Vec<u8>,
 ) -> Result<CompiledModule> {
-    let mut env = Env {
+    let spaces = &info.spaces;
+    let env = Env {
         module,
-        func_types: Vec::with_capacity(module.num_funcs() as usize),
-        global_types: Vec::with_capacity(module.num_globals() as usize),
-        table_types: Vec::new(),
+        func_types: &spaces.funcs,
+        global_types: &spaces.globals,
+        table_types: &spaces.tables,
         type_ids,
         num_imported_funcs: module.num_imported_funcs,
         cpu: *cpu,
         options: *options,
-        min_memory_bytes: 0,
+        platform,
+        min_memory_bytes: spaces
+            .memories
+            .first()
+            .map_or(0, |m| u64::from(m.limits.min) * 65_536),
     };
-    for import in &module.imports {
-        match import.kind {
-            ImportKind::Func(t) => env.func_types.push(t),
-            ImportKind::Global(g) => env.global_types.push(g),
-            ImportKind::Table(t) => env.table_types.push(t),
-            ImportKind::Memory(_) => {}
-        }
-    }
-    env.min_memory_bytes = module
-        .imports
-        .iter()
-        .find_map(|i| match i.kind {
-            ImportKind::Memory(m) => Some(m),
-            _ => None,
-        })
-        .or(module.memories.first().copied())
-        .map_or(0, |m| u64::from(m.limits.min) * 65_536);
-    env.func_types.extend_from_slice(&module.functions);
-    env.global_types.extend(module.globals.iter().map(|g| g.ty));
-    env.table_types.extend_from_slice(&module.tables);
 
     let (chunks, stubs) = compile_functions(&env, info, buffer)?;
     link(chunks, &stubs, module.code.len())
@@ -247,6 +231,8 @@ fn compile_chunk(
         .map(|i| env.module.code[i].code.len())
         .sum();
     scratch.reserve(wasm_bytes);
+    // The code buffer's pages are mapped in at once, not one fault each.
+    env.platform.prefault(scratch.assembler().spare_capacity());
     if let Some(stubs) = stubs {
         *stubs = stubs::emit_module_stubs(scratch.assembler())?;
     }
@@ -294,7 +280,7 @@ fn compile_functions(
         core::iter::once(first)
             .chain(others.into_iter().map(|h| {
                 h.join()
-                    .unwrap_or_else(|_| Err(Error::limit(0, "compiler thread panicked")))
+                    .unwrap_or_else(|_| Err(Error::internal("compiler thread panicked")))
             }))
             .collect::<Result<Vec<_>>>()
     })?;
@@ -306,7 +292,7 @@ fn compile_functions(
 fn link(chunks: Vec<Chunk>, stubs: &StubOffsets, num_funcs: usize) -> Result<CompiledModule> {
     let mut chunks = chunks.into_iter();
     let Some(first) = chunks.next() else {
-        return Err(Error::limit(0, "the compiler produced no code"));
+        return Err(Error::internal("the compiler produced no code"));
     };
     let mut code = first.code.bytes;
     let mut relocs = alloc::vec![(0usize, first.code.relocs)];
@@ -341,7 +327,7 @@ fn link(chunks: Vec<Chunk>, stubs: &StubOffsets, num_funcs: usize) -> Result<Com
         }
     }
     if func_offsets.contains(&u32::MAX) {
-        return Err(Error::limit(0, "a function was not compiled"));
+        return Err(Error::internal("a function was not compiled"));
     }
     // The runtime binary-searches these by code offset.
     debug_assert!(sites.is_sorted_by_key(|s| s.0));
@@ -356,13 +342,13 @@ fn link(chunks: Vec<Chunk>, stubs: &StubOffsets, num_funcs: usize) -> Result<Com
                 }
                 s => *func_offsets
                     .get(s as usize)
-                    .ok_or_else(|| Error::limit(0, "relocation to an unknown function"))?
+                    .ok_or_else(|| Error::internal("relocation to an unknown function"))?
                     as usize,
             };
             let at = base + reloc.offset as usize;
             let rel = target as i64 - (at as i64 + 4);
-            let rel =
-                i32::try_from(rel).map_err(|_| Error::limit(0, "module code larger than 2 GiB"))?;
+            let rel = i32::try_from(rel)
+                .map_err(|_| Error::from_kind(ErrorKind::Limit, "module code larger than 2 GiB"))?;
             code[at..at + 4].copy_from_slice(&rel.to_le_bytes());
         }
     }

@@ -311,7 +311,7 @@ pub(crate) fn emit_module_stubs(a: &mut Assembler) -> Result<StubOffsets> {
         Some(NUM_TRAPS - 1)
     );
     a.seal()
-        .map_err(|e| Error::limit(0, "assembling module stubs failed").with_detail(e))?;
+        .map_err(|e| Error::internal("assembling module stubs failed").with_detail(e))?;
     Ok(StubOffsets { exit, traps })
 }
 
@@ -345,7 +345,7 @@ pub fn engine_stubs() -> Result<EngineStubs> {
     emit_host_call(&mut a);
     let code = a
         .finish()
-        .map_err(|e| Error::limit(0, "assembling engine stubs failed").with_detail(e))?;
+        .map_err(|e| Error::internal("assembling engine stubs failed").with_detail(e))?;
     Ok(EngineStubs {
         code: code.bytes,
         enter,
@@ -359,7 +359,6 @@ mod tests {
     use super::*;
     use crate::abi::{ExecContext, VmContext, VmFuncRef};
     use crate::code_memory::{CodeMemory, PublishedCode};
-    use crate::host::MmapCodeMemory;
     use alloc::sync::Arc;
     use alloc::vec;
 
@@ -368,7 +367,9 @@ mod tests {
     type Resume = unsafe extern "sysv64" fn(*mut ExecContext);
 
     fn publish(bytes: &[u8]) -> PublishedCode {
-        let memory: Arc<dyn CodeMemory> = Arc::new(MmapCodeMemory::new());
+        let memory: Arc<dyn CodeMemory> = crate::default_platform()
+            .default_code_memory()
+            .expect("the test platform has code memory");
         let mut block = memory.allocate(bytes.len()).unwrap();
         block.write(0, bytes).unwrap();
         PublishedCode::publish(memory, block).unwrap()
@@ -406,7 +407,7 @@ mod tests {
         let mut stack = vec![0u64; 4096];
         let mut exec = zeroed_exec();
         exec.entry_rsp = (stack.as_mut_ptr() as usize + stack.len() * 8) & !15;
-        let mut vmctx = crate::runtime::store::empty_vmctx(&mut exec);
+        let mut vmctx = VmContext::empty(&mut exec);
         let funcref = VmFuncRef {
             // SAFETY: an offset inside the published stubs.
             code: unsafe { base.add(stubs.host_call) },
@@ -510,7 +511,7 @@ mod tests {
         let mut stack = vec![0u64; 4096];
         let mut exec = zeroed_exec();
         exec.entry_rsp = (stack.as_mut_ptr() as usize + stack.len() * 8) & !15;
-        let mut vmctx = crate::runtime::store::empty_vmctx(&mut exec);
+        let mut vmctx = VmContext::empty(&mut exec);
         let mut slots = [40u64, 2];
         // SAFETY: every pointer is valid for the duration of the call, the
         // wasm stack is 32 KiB of owned memory, and the code obeys the ABI.

@@ -11,7 +11,7 @@ use super::limits;
 use super::operators::{Operator, read_operator};
 use super::reader::Reader;
 use super::types::{BlockType, FuncType, GlobalType, MemoryType, RefType, TableType, ValType};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
@@ -366,7 +366,13 @@ impl<'a> Module<'a> {
     /// must match the function section.
     fn decode_sections(bytes: &'a [u8], with_code: bool) -> Result<Module<'a>> {
         if bytes.len() > limits::MAX_MODULE_SIZE {
-            return Err(Error::limit(0, "module too large"));
+            return Err(
+                Error::from_kind(ErrorKind::Limit, "module too large").with_detail(format_args!(
+                    "{} bytes, the limit is {}",
+                    bytes.len(),
+                    limits::MAX_MODULE_SIZE
+                )),
+            );
         }
         let mut r = Reader::new(bytes, 0);
         // A module that ends inside the magic or the version is truncated
@@ -754,6 +760,16 @@ impl<'a> Module<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_module_over_the_size_limit_is_a_limit_without_a_location() {
+        // Zeroed and never read: the size is checked first.
+        let bytes = alloc::vec![0u8; limits::MAX_MODULE_SIZE + 1];
+        let err = Module::decode(&bytes).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Limit);
+        assert_eq!(err.offset(), None);
+        assert!(err.message().starts_with("module too large"), "{err}");
+    }
 
     #[test]
     fn retained_sections_drop_exactly_the_code_and_custom_sections() {

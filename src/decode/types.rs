@@ -9,6 +9,7 @@ use core::fmt;
 
 /// A value type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ValType {
     /// 32-bit integer.
     I32,
@@ -84,6 +85,7 @@ impl fmt::Display for ValType {
 
 /// A reference type: the element type of tables.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum RefType {
     /// `funcref`
     FuncRef,

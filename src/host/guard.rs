@@ -1,53 +1,47 @@
-//! Guard regions: linear memories whose out-of-bounds accesses fault
-//! instead of being checked (see `Config::guard_regions`).
+//! Guard regions on Linux: the [`GuardRegions`] services behind
+//! `Config::guard_regions` (the core's `platform` module owns the
+//! reservation and the fault scope built on them).
 //!
-//! - [`GuardedRegion`] reserves [`GUARD_REGION_BYTES`] of address space with
-//!   no access and makes only the memory's current size readable and
-//!   writable; growing makes more of it accessible in place, so the base
-//!   never moves.
+//! - Reservations are `PROT_NONE` anonymous mappings (`MAP_NORESERVE`);
+//!   committing a prefix `mprotect`s it readable and writable, so a memory
+//!   grows in place and its base never moves.
 //! - [`install_fault_handler`] installs a process-wide `SIGSEGV`/`SIGBUS`
-//!   handler once. A fault is ours when this thread is running generated
-//!   code ([`FaultScope`] names the store's instances while it does) and the
-//!   faulting instruction lies in a fault site of one of their modules
-//!   (`CompiledModule::fault_sites`). Then the handler makes the faulting
-//!   instruction appear to `call` the module's out-of-bounds trap stub: it
-//!   pushes the faulting address (the backtrace's trap site) and continues
-//!   at the stub, which leaves through the exit protocol like any trap.
-//!   Every other fault goes to the handler installed before ours.
+//!   handler once. A fault is generated code's when this thread has a
+//!   fault landing (the core sets one while it runs generated code) and the
+//!   landing maps the faulting instruction to a trap stub. Then the handler
+//!   makes the faulting instruction appear to `call` that stub: it pushes
+//!   the faulting address (the backtrace's trap site) and continues at the
+//!   stub, which leaves through the exit protocol like any trap. Every other
+//!   fault goes to the handler installed before ours.
 //! - The handler runs on an alternate signal stack (the wasm stack has no
 //!   room for the kernel's signal frame); a thread that enters generated
 //!   code without one (threads not started by Rust's `std`) gets one.
 
-use crate::compile::GUARD_REGION_BYTES;
 use crate::error::{Error, Result};
-use crate::runtime::store::InstanceData;
+use crate::platform::{FaultLanding, GuardRegions};
 use core::cell::Cell;
 use core::ptr::{self, NonNull};
 use std::sync::OnceLock;
 
-/// A linear memory's reservation: `len` accessible bytes at `base`, then
-/// inaccessible address space up to [`GUARD_REGION_BYTES`].
-pub(crate) struct GuardedRegion {
-    base: NonNull<u8>,
-    len: usize,
-}
+/// The guard-region services of Linux (see the module docs).
+pub(crate) struct LinuxGuardRegions;
 
-// SAFETY: the region owns its mapping exclusively, like a `Vec` owns its
-// buffer; access goes through `&`/`&mut` of the region.
-unsafe impl Send for GuardedRegion {}
-// SAFETY: as above; shared access only reads.
-unsafe impl Sync for GuardedRegion {}
+// SAFETY: `reserve`, `commit` and `release` map, protect and unmap exactly
+// the ranges they are given; the handler installed by
+// `install_fault_handler` redirects a fault only where this thread's
+// landing names a stub (`on_fault`) and forwards every other one.
+unsafe impl GuardRegions for LinuxGuardRegions {
+    fn install_fault_handler(&self) -> Result<()> {
+        install_fault_handler()
+    }
 
-impl GuardedRegion {
-    /// Reserves a region with `len` accessible (zeroed) bytes.
-    pub(crate) fn new(len: usize) -> Result<GuardedRegion> {
-        let reserve = GUARD_REGION_BYTES as usize;
+    fn reserve(&self, bytes: usize) -> Result<NonNull<u8>> {
         // SAFETY: a fresh anonymous mapping at an address of the kernel's
         // choosing touches no existing memory.
         let base = unsafe {
             libc::mmap(
                 ptr::null_mut(),
-                reserve,
+                bytes,
                 libc::PROT_NONE,
                 libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
                 -1,
@@ -59,30 +53,16 @@ impl GuardedRegion {
                 "cannot reserve 8 GiB of address space for a guard-region memory",
             ));
         }
-        let mut region = GuardedRegion {
-            base: NonNull::new(base.cast()).ok_or_else(|| Error::runtime("mmap returned null"))?,
-            len: 0,
-        };
-        region.grow(len)?;
-        Ok(region)
+        NonNull::new(base.cast()).ok_or_else(|| Error::runtime("mmap returned null"))
     }
 
-    /// Makes the first `new_len` bytes accessible (new bytes read as zero:
-    /// they were never touched). `new_len` must not shrink the region.
-    pub(crate) fn grow(&mut self, new_len: usize) -> Result<()> {
-        if new_len > GUARD_REGION_BYTES as usize / 2 || new_len < self.len {
-            return Err(Error::runtime("guard-region memory size out of range"));
-        }
-        if new_len == self.len {
-            return Ok(());
-        }
-        // SAFETY: `[base, base + new_len)` lies inside our reservation
-        // (at most half of it, checked above); the bytes already accessible
-        // keep their contents.
+    unsafe fn commit(&self, base: NonNull<u8>, len: usize) -> Result<()> {
+        // SAFETY: the caller guarantees `[base, base + len)` lies inside a
+        // reservation of ours; bytes already accessible keep their contents.
         let rc = unsafe {
             libc::mprotect(
-                self.base.as_ptr().cast(),
-                new_len,
+                base.as_ptr().cast(),
+                len,
                 libc::PROT_READ | libc::PROT_WRITE,
             )
         };
@@ -91,71 +71,35 @@ impl GuardedRegion {
                 "out of memory growing a guard-region memory",
             ));
         }
-        self.len = new_len;
         Ok(())
     }
-}
 
-impl core::ops::Deref for GuardedRegion {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        // SAFETY: the first `len` bytes are mapped readable and writable
-        // and owned by this region.
-        unsafe { core::slice::from_raw_parts(self.base.as_ptr(), self.len) }
+    unsafe fn release(&self, base: NonNull<u8>, bytes: usize) {
+        // SAFETY: the caller guarantees this is a whole reservation of ours
+        // that nothing uses any more.
+        unsafe { libc::munmap(base.as_ptr().cast(), bytes) };
     }
-}
 
-impl core::ops::DerefMut for GuardedRegion {
-    fn deref_mut(&mut self) -> &mut [u8] {
-        // SAFETY: as in `deref`, and `&mut self` makes the access exclusive.
-        unsafe { core::slice::from_raw_parts_mut(self.base.as_ptr(), self.len) }
-    }
-}
-
-impl Drop for GuardedRegion {
-    fn drop(&mut self) {
-        // SAFETY: the reservation is ours and nothing refers to it once the
-        // region is dropped (the store drops memories after its instances).
-        unsafe { libc::munmap(self.base.as_ptr().cast(), GUARD_REGION_BYTES as usize) };
+    unsafe fn swap_fault_landing(
+        &self,
+        landing: Option<NonNull<FaultLanding>>,
+    ) -> Option<NonNull<FaultLanding>> {
+        if landing.is_some() && !HAS_ALT_STACK.get() {
+            ensure_alt_stack();
+        }
+        ACTIVE.replace(landing)
     }
 }
 
 std::thread_local! {
-    /// The instances whose code this thread is running (null outside
-    /// generated code).
-    static ACTIVE: Cell<*const [InstanceData]> =
-        const { Cell::new(ptr::slice_from_raw_parts(ptr::null(), 0)) };
+    /// The fault landing of the generated code this thread is running
+    /// (`None` outside generated code).
+    static ACTIVE: Cell<Option<NonNull<FaultLanding>>> = const { Cell::new(None) };
     /// Whether this thread is known to have an alternate signal stack.
     static HAS_ALT_STACK: Cell<bool> = const { Cell::new(false) };
     /// The alternate signal stack this module made for this thread, if any.
     static OWN_ALT_STACK: core::cell::RefCell<Option<AltStack>> =
         const { core::cell::RefCell::new(None) };
-}
-
-/// While alive, faults in the code of these instances are out-of-bounds
-/// traps. Nests: dropping restores the outer scope.
-pub(crate) struct FaultScope {
-    previous: *const [InstanceData],
-}
-
-impl FaultScope {
-    /// Names `instances` as the running code's. The slice must stay where
-    /// it is until the scope is dropped (the store does not change its
-    /// instances while generated code runs).
-    pub(crate) fn enter(instances: &[InstanceData]) -> FaultScope {
-        if !HAS_ALT_STACK.get() {
-            ensure_alt_stack();
-        }
-        FaultScope {
-            previous: ACTIVE.replace(instances),
-        }
-    }
-}
-
-impl Drop for FaultScope {
-    fn drop(&mut self) {
-        ACTIVE.set(self.previous);
-    }
 }
 
 /// Size of the alternate signal stacks this module allocates.
@@ -233,7 +177,7 @@ static PREVIOUS: OnceLock<[libc::sigaction; 2]> = OnceLock::new();
 const SIGNALS: [libc::c_int; 2] = [libc::SIGSEGV, libc::SIGBUS];
 
 /// Installs the fault handler (once per process).
-pub(crate) fn install_fault_handler() -> Result<()> {
+fn install_fault_handler() -> Result<()> {
     let mut result = Ok(());
     PREVIOUS.get_or_init(|| {
         // SAFETY: an all-zero `sigaction` is a valid "default action" value.
@@ -275,16 +219,10 @@ pub(crate) fn install_fault_handler() -> Result<()> {
 /// Where the faulting instruction `pc` should continue, if it is a load or
 /// store of the running generated code.
 fn landing(pc: usize) -> Option<usize> {
-    let instances = ACTIVE.get();
-    if instances.is_null() {
-        return None;
-    }
-    // SAFETY: a non-null `ACTIVE` is a live `FaultScope`'s slice of this
-    // thread's store, which does not change while its code runs.
-    let instances = unsafe { &*instances };
-    instances
-        .iter()
-        .find_map(|i| i._module.inner.fault_landing(pc))
+    let landing = ACTIVE.get()?;
+    // SAFETY: the landing set by `swap_fault_landing` stays valid until it
+    // is replaced (its contract), and this is the thread that set it.
+    unsafe { landing.as_ref()(pc) }
 }
 
 /// The fault handler (see the module docs).

@@ -18,6 +18,7 @@ use crate::code_memory::{CodeMemory, PublishedCode};
 use crate::compile::stubs::engine_stubs;
 use crate::decode::FuncType;
 use crate::error::{Error, Result};
+use crate::platform::{GuardRegions, Platform};
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -106,8 +107,7 @@ impl Config {
     }
 
     /// Meter fuel (default off): modules are compiled to charge one unit per
-    /// operator (see [`CompileOptions`](crate::compile::CompileOptions) for
-    /// the cost model) and to stop at the next function entry or loop header
+    /// operator and to stop at the next function entry or loop header
     /// once the store's fuel ([`Store::set_fuel`](super::Store::set_fuel))
     /// went negative. A store starts with no fuel.
     ///
@@ -116,9 +116,9 @@ impl Config {
     ///
     /// | operator | extra fuel |
     /// | --- | --- |
-    /// | `memory.fill`, `memory.copy`, `memory.init` | 1 per 64 bytes ([`BYTES_PER_FUEL`](crate::abi::BYTES_PER_FUEL)) |
-    /// | `table.fill`, `table.copy`, `table.init` | 1 per 8 elements ([`ELEMENTS_PER_FUEL`](crate::abi::ELEMENTS_PER_FUEL)) |
-    /// | `memory.grow` | 1,024 per page ([`MEMORY_FUEL_PER_PAGE`](crate::abi::MEMORY_FUEL_PER_PAGE)) |
+    /// | `memory.fill`, `memory.copy`, `memory.init` | 1 per 64 bytes |
+    /// | `table.fill`, `table.copy`, `table.init` | 1 per 8 elements |
+    /// | `memory.grow` | 1,024 per page |
     /// | `table.grow` | 1 per 8 elements |
     ///
     /// So a 1 MiB `memory.fill` costs 16,384 units more than an empty one.
@@ -143,7 +143,7 @@ impl Config {
     /// Long bulk operations are interruptible too: `memory.fill`,
     /// `memory.copy`, `memory.init`, `table.fill`, `table.copy` and
     /// `table.init` run in chunks of 16 MiB (of memory, or of table
-    /// elements: [`BULK_CHUNK`](crate::abi::BULK_CHUNK)), and an interrupt stops
+    /// elements), and an interrupt stops
     /// them between two chunks (a few milliseconds), with the part done
     /// written and the rest done when the call resumes. `memory.grow` and
     /// `table.grow` are not split: the maximum sizes and the store's
@@ -260,11 +260,15 @@ pub(crate) struct EngineInner {
     pub(crate) max_wasm_stack: usize,
     pub(crate) max_module_code_size: usize,
     pub(crate) options: crate::compile::CompileOptions,
+    /// The operating-system services the engine's compilations and stores
+    /// use.
+    pub(crate) platform: &'static dyn Platform,
+    /// With `Config::guard_regions`: the services its memories use.
+    pub(crate) guard_regions: Option<&'static dyn GuardRegions>,
     types: spin::Mutex<TypeRegistry>,
     /// The code buffer of the last compilation, emptied, for the next one:
     /// its pages are mapped already, where a fresh buffer faults each in
-    /// again (about 15% of compiling a 1 MB module). At most
-    /// [`SPARE_CODE_MAX`] bytes are kept.
+    /// again. At most [`SPARE_CODE_MAX`] bytes are kept.
     pub(crate) spare_code: spin::Mutex<Vec<u8>>,
 }
 
@@ -318,14 +322,24 @@ impl Engine {
                 "max_wasm_stack is below the minimum of 64 KiB",
             ));
         }
+        let platform = crate::default_platform();
         let code_memory = match &config.code_memory {
             Some(m) => m.clone(),
-            None => default_code_memory()?,
+            None => platform.default_code_memory().ok_or_else(|| {
+                Error::runtime(
+                    "no code memory: without the `std` feature, give one with Config::code_memory",
+                )
+            })?,
         };
-        #[cfg(feature = "std")]
-        if config.guard_regions {
-            crate::host::guard::install_fault_handler()?;
-        }
+        let guard_regions = if config.guard_regions {
+            let services = platform
+                .guard_regions()
+                .ok_or_else(|| Error::runtime("guard regions are not available here"))?;
+            services.install_fault_handler()?;
+            Some(services)
+        } else {
+            None
+        };
         let stubs = engine_stubs()?;
         let mut block = code_memory.allocate(stubs.code.len()).map_err(|e| {
             Error::runtime("cannot allocate code memory for the engine stubs").with_detail(e)
@@ -364,6 +378,8 @@ impl Engine {
                     guard_region: config.guard_regions,
                     sequential: !config.parallel_compilation,
                 },
+                platform,
+                guard_regions,
                 types: spin::Mutex::new(TypeRegistry::default()),
                 spare_code: spin::Mutex::new(Vec::new()),
             }),
@@ -434,9 +450,9 @@ impl Engine {
 
     /// The number of distinct function types registered with the engine:
     /// those of its live modules and of its stores' host functions. Not
-    /// part of the stable API; tests use it to check that dropping modules
-    /// releases their types.
-    #[doc(hidden)]
+    /// part of the stable API (feature `unstable-internals`); tests use it
+    /// to check that dropping modules releases their types.
+    #[cfg(feature = "unstable-internals")]
     pub fn registered_types(&self) -> usize {
         self.inner.types.lock().ids.len()
     }
@@ -445,16 +461,4 @@ impl Engine {
     pub fn same(a: &Engine, b: &Engine) -> bool {
         Arc::ptr_eq(&a.inner, &b.inner)
     }
-}
-
-#[cfg(feature = "std")]
-fn default_code_memory() -> Result<Arc<dyn CodeMemory>> {
-    Ok(Arc::new(crate::host::MmapCodeMemory::new()))
-}
-
-#[cfg(not(feature = "std"))]
-fn default_code_memory() -> Result<Arc<dyn CodeMemory>> {
-    Err(Error::runtime(
-        "no code memory: without the `std` feature, give one with Config::code_memory",
-    ))
 }

@@ -34,7 +34,7 @@
 use super::func::Func;
 use super::store::{Caller, FuncKind, Store, StoreInner};
 use super::values::Val;
-use crate::abi::{ExitCode, TrapCode, VmFuncRef, slot_offsets};
+use crate::abi::{ExitCode, LEAF_FRAME_MAX, TrapCode, VmFuncRef, slot_offsets};
 use crate::decode::{FuncType, ValType};
 use crate::error::{Error, Result};
 use alloc::vec;
@@ -44,9 +44,9 @@ use core::sync::atomic::Ordering;
 /// Bytes between the top of the stack and its limit that are never used by
 /// function bodies (but by trap and exit stubs, and by leaf functions,
 /// which skip their check when their frame is small: see
-/// `compile::LEAF_FRAME_MAX`).
+/// [`LEAF_FRAME_MAX`]).
 pub const STACK_MARGIN: usize = 32 << 10;
-const _: () = assert!(STACK_MARGIN >= 4 * crate::compile::LEAF_FRAME_MAX as usize);
+const _: () = assert!(STACK_MARGIN >= 4 * LEAF_FRAME_MAX as usize);
 /// Gap left below a suspended computation's `wasm_rsp` for a nested entry.
 const NESTED_GAP: usize = 256;
 /// Deepest nesting of host → wasm calls.
@@ -54,6 +54,7 @@ pub const MAX_NESTING: u32 = 200;
 
 /// Why a call paused ([`CallOutcome::Paused`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PauseReason {
     /// The store's fuel ran out: add some with
     /// [`Store::set_fuel`](super::Store::set_fuel) before resuming.
@@ -705,19 +706,21 @@ fn serve_exits<T>(
 }
 
 /// Runs generated code (`run`). With guard regions the fault handler knows
-/// the store's instances meanwhile (see `crate::host::guard`); the scope is
-/// taken anew for every entry and resume, since host calls in between may
-/// instantiate.
+/// the store's instances meanwhile (see `crate::platform::FaultScope`); the
+/// scope is taken anew for every entry and resume, since host calls in
+/// between may instantiate.
 fn in_fault_scope(inner: &StoreInner, run: impl FnOnce()) {
-    #[cfg(feature = "std")]
+    let landing = |pc: usize| {
+        inner
+            .instances
+            .iter()
+            .find_map(|i| i._module.inner.fault_landing(pc))
+    };
     let _scope = inner
         .engine
         .inner
-        .options
-        .guard_region
-        .then(|| crate::host::guard::FaultScope::enter(&inner.instances));
-    #[cfg(not(feature = "std"))]
-    let _ = inner;
+        .guard_regions
+        .map(|os| crate::platform::FaultScope::enter(os, &landing));
     run();
 }
 
@@ -821,7 +824,6 @@ mod tests {
     use super::*;
     use crate::asm::x64::{Assembler, Gpr, Mem};
     use crate::code_memory::{CodeMemory, PublishedCode};
-    use crate::host::MmapCodeMemory;
     use crate::runtime::{Engine, Store};
     use alloc::string::ToString;
     use alloc::sync::Arc;
@@ -837,7 +839,9 @@ mod tests {
             core::mem::offset_of!(VmFuncRef, code) as i32,
         ));
         let bytes = a.finish().unwrap().bytes;
-        let memory: Arc<dyn CodeMemory> = Arc::new(MmapCodeMemory::new());
+        let memory: Arc<dyn CodeMemory> = crate::default_platform()
+            .default_code_memory()
+            .expect("the test platform has code memory");
         let mut block = memory.allocate(bytes.len()).unwrap();
         block.write(0, &bytes).unwrap();
         PublishedCode::publish(memory, block).unwrap()

@@ -9,6 +9,7 @@ use super::table::Table;
 
 /// A function, global, table or memory of a store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Extern {
     /// A function.
     Func(Func),

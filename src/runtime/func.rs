@@ -17,7 +17,7 @@ use core::marker::PhantomData;
 /// A host function's code, as [`IntoFunc`] makes it and a store keeps it.
 ///
 /// It receives the call's argument/result area as raw 8-byte slots (laid
-/// out as in [`crate::abi`]) and leaves the results there. Closures of
+/// out as for calls between wasm functions) and leaves the results there. Closures of
 /// [`Func::wrap`] read their typed arguments from the slots and write their
 /// typed results back, so a call from wasm converts and checks nothing;
 /// closures over [`Val`]s ([`Func::new`]) are wrapped to convert, and their

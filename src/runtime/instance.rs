@@ -357,7 +357,7 @@ impl StoreInner {
         let decoded = decode::Module::decode_retained(&m.bytes)?;
         let index = u32::try_from(self.instances.len())
             .ok()
-            .filter(|&i| (i as usize) < super::store::NO_INSTANCE)
+            .filter(|&i| (i as usize) < crate::abi::NO_INSTANCE)
             .ok_or_else(|| Error::instantiation("too many instances in the store"))?;
         let mut vmctx = new_vmctx(&mut *self.exec);
         let vmctx_ptr: *mut VmContext = &mut *vmctx;

@@ -15,6 +15,7 @@ use super::limits::ResourceLimiter;
 use super::store::{AsContext, AsContextMut, MemoryData, StoreContextMut, StoreInner};
 use crate::decode::{Limits, MemoryType};
 use crate::error::{Error, Result};
+use crate::platform::{GuardRegions, GuardedRegion};
 const MAX_MEMORY_PAGES: u32 = 65_536;
 use alloc::vec::Vec;
 
@@ -33,19 +34,16 @@ pub struct Memory {
 /// place (see `Config::guard_regions`).
 pub(crate) enum LinearBytes {
     Heap(Vec<u8>),
-    #[cfg(feature = "std")]
-    Guarded(crate::host::guard::GuardedRegion),
+    Guarded(GuardedRegion),
 }
 
 impl LinearBytes {
-    /// `len` zero bytes, in a guard region when `guarded`.
-    fn zeroed(len: usize, guarded: bool) -> Result<LinearBytes> {
-        #[cfg(feature = "std")]
-        if guarded {
-            return crate::host::guard::GuardedRegion::new(len).map(LinearBytes::Guarded);
+    /// `len` zero bytes, in a guard region of `guarded` if given.
+    fn zeroed(len: usize, guarded: Option<&'static dyn GuardRegions>) -> Result<LinearBytes> {
+        match guarded {
+            Some(os) => GuardedRegion::new(os, len).map(LinearBytes::Guarded),
+            None => Ok(LinearBytes::Heap(zeroed_vec(len)?)),
         }
-        let _ = guarded;
-        Ok(LinearBytes::Heap(zeroed_vec(len)?))
     }
 
     /// Grows to `new_len` zero-extended bytes.
@@ -58,7 +56,6 @@ impl LinearBytes {
                 bytes.resize(new_len, 0);
                 Ok(())
             }
-            #[cfg(feature = "std")]
             LinearBytes::Guarded(region) => region.grow(new_len),
         }
     }
@@ -92,7 +89,6 @@ impl core::ops::Deref for LinearBytes {
     fn deref(&self) -> &[u8] {
         match self {
             LinearBytes::Heap(bytes) => bytes,
-            #[cfg(feature = "std")]
             LinearBytes::Guarded(region) => region,
         }
     }
@@ -102,7 +98,6 @@ impl core::ops::DerefMut for LinearBytes {
     fn deref_mut(&mut self) -> &mut [u8] {
         match self {
             LinearBytes::Heap(bytes) => bytes,
-            #[cfg(feature = "std")]
             LinearBytes::Guarded(region) => region,
         }
     }
@@ -296,7 +291,7 @@ impl StoreInner {
                 .with_detail(format_args!("{} pages", ty.limits.min)));
             }
         }
-        let guarded = self.engine.inner.options.guard_region;
+        let guarded = self.engine.inner.guard_regions;
         let bytes = LinearBytes::zeroed(ty.limits.min as usize * PAGE_SIZE, guarded)?;
         let index = u32::try_from(self.memories.len())
             .map_err(|_| Error::runtime("too many memories in the store"))?;

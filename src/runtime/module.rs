@@ -17,7 +17,7 @@ use crate::decode::{
     self, ElementItems, ExternKind, FuncType, GlobalType, ImportKind, MemoryType, TableType,
 };
 use crate::error::{Error, Result};
-use crate::validate::validate_module;
+use crate::validate::{IndexSpaces, validate_module};
 use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
@@ -28,6 +28,7 @@ use hashbrown::HashMap;
 
 /// The type of an import or export.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ExternType {
     /// A function.
     Func(FuncType),
@@ -158,10 +159,6 @@ pub(crate) struct ModuleInner {
     /// Guard-region mode: code ranges whose loads and stores may fault.
     pub fault_sites: Vec<crate::compile::FaultSite>,
     /// Code offset of the out-of-bounds trap stub.
-    #[cfg_attr(
-        not(feature = "std"),
-        expect(dead_code, reason = "guard regions need std")
-    )]
     pub out_of_bounds_stub: u32,
     /// Function names from the `name` section, sorted by index.
     pub func_names: Vec<(u32, String)>,
@@ -237,7 +234,6 @@ impl ModuleInner {
 
     /// Where a fault of the load or store at `pc` continues (the
     /// out-of-bounds trap stub), if `pc` is one of this module's.
-    #[cfg(feature = "std")]
     pub(crate) fn fault_landing(&self, pc: usize) -> Option<usize> {
         let (offset, _) = self.fault_site(pc)?;
         Some(pc - offset as usize + self.out_of_bounds_stub as usize)
@@ -297,6 +293,7 @@ impl Module {
             &type_ids,
             &engine.inner.cpu,
             &engine.inner.options,
+            engine.inner.platform,
             spare,
         )?;
         if compiled.code.len() > engine.inner.max_module_code_size {
@@ -335,10 +332,6 @@ impl Module {
                 "the compiler returned the wrong number of functions",
             ));
         }
-        let mut func_types = Vec::with_capacity(module.num_funcs() as usize);
-        let mut tables = Vec::new();
-        let mut memories = Vec::new();
-        let mut globals = Vec::new();
         let mut imports = Vec::with_capacity(module.imports.len());
         let type_of = |index: u32| -> Result<FuncType> {
             module
@@ -349,22 +342,10 @@ impl Module {
         };
         for import in &module.imports {
             let ty = match import.kind {
-                ImportKind::Func(t) => {
-                    func_types.push(t);
-                    ExternType::Func(type_of(t)?)
-                }
-                ImportKind::Table(t) => {
-                    tables.push(t);
-                    ExternType::Table(t)
-                }
-                ImportKind::Memory(m) => {
-                    memories.push(m);
-                    ExternType::Memory(m)
-                }
-                ImportKind::Global(g) => {
-                    globals.push(g);
-                    ExternType::Global(g)
-                }
+                ImportKind::Func(t) => ExternType::Func(type_of(t)?),
+                ImportKind::Table(t) => ExternType::Table(t),
+                ImportKind::Memory(m) => ExternType::Memory(m),
+                ImportKind::Global(g) => ExternType::Global(g),
             };
             imports.push(ModuleImport {
                 module: import.module.to_string(),
@@ -372,10 +353,13 @@ impl Module {
                 ty,
             });
         }
-        func_types.extend_from_slice(&module.functions);
-        tables.extend_from_slice(&module.tables);
-        memories.extend_from_slice(&module.memories);
-        globals.extend(module.globals.iter().map(|g| g.ty));
+        // The validator's index spaces are the module's.
+        let IndexSpaces {
+            funcs: func_types,
+            tables,
+            memories,
+            globals,
+        } = info.spaces;
         let exports = module
             .exports
             .iter()

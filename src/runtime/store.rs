@@ -148,33 +148,8 @@ impl Drop for StoreInner {
 // `Send + Sync`.
 unsafe impl Send for StoreInner {}
 
-/// Sentinel `VmContext::instance` of the host context.
-pub(crate) const NO_INSTANCE: usize = usize::MAX;
-
-/// A context with no instance, memory, functions, globals or tables (the
-/// host's; also the stub tests').
-pub(crate) fn empty_vmctx(exec: *mut ExecContext) -> VmContext {
-    let mut vmctx = VmContext {
-        exec,
-        memory_base: core::ptr::null_mut(),
-        memory_len: 0,
-        memory_last: [0; 5],
-        funcs: core::ptr::null(),
-        globals: core::ptr::null(),
-        tables: core::ptr::null(),
-        table0: VmTable {
-            elements: core::ptr::null_mut(),
-            len: 0,
-        },
-        type_ids: core::ptr::null(),
-        instance: NO_INSTANCE,
-    };
-    vmctx.set_memory(core::ptr::null_mut(), 0);
-    vmctx
-}
-
 pub(crate) fn new_vmctx(exec: *mut ExecContext) -> Box<VmContext> {
-    Box::new(empty_vmctx(exec))
+    Box::new(VmContext::empty(exec))
 }
 
 impl StoreInner {

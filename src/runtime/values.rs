@@ -20,6 +20,7 @@ pub struct ExternRef {
 
 /// A WebAssembly value.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Val {
     /// An `i32`.
     I32(i32),

@@ -13,7 +13,9 @@ use crate::error::{Error, Result};
 use alloc::vec::Vec;
 use hashbrown::HashSet;
 
-/// What the compiler needs to know about a function, found while validating.
+/// Facts about a function found while validating it: what it uses, how
+/// large its stacks grow, and a static estimate of how often it reaches
+/// its locals and memory. What to make of them is the compiler's business.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FuncInfo {
     /// Largest operand stack height reached (in values).
@@ -26,12 +28,10 @@ pub struct FuncInfo {
     pub uses_tables: bool,
     /// Whether the function calls other functions.
     pub has_calls: bool,
-    /// Whether it has `memory.copy` or `memory.fill`, which the compiler
-    /// runs with the string instructions and their fixed registers.
+    /// Whether it has `memory.copy` or `memory.fill`.
     pub uses_bulk_memory: bool,
-    /// Use weight (as for [`LocalUse`]) of the loads and stores of
-    /// `2^k` bytes, for `k` in 0..5: the compiler may keep the bound for
-    /// the heaviest size in a register.
+    /// Estimated executions, weighted as for [`LocalUse`], of its loads and
+    /// stores of `2^k` bytes, for `k` in 0..5.
     pub memory_weights: [u32; 5],
     /// Number of instructions.
     pub num_operators: u32,
@@ -42,10 +42,10 @@ pub struct FuncInfo {
     pub local_uses_len: u32,
 }
 
-/// How much a function uses one of its locals: `(local index, weight)`,
-/// where each `local.get/set/tee` adds 1 outside loops, times 8 for each
-/// loop around it (up to 8 levels). The compiler pins the heaviest locals
-/// in registers.
+/// How often a function reaches one of its locals, estimated statically:
+/// `(local index, weight)`, where each `local.get/set/tee` adds 1 outside
+/// loops and 8 times more for each loop around it (up to 8 levels), as if
+/// every loop ran 8 times. Saturates at `u32::MAX`.
 pub type LocalUse = (u32, u32);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

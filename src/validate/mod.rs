@@ -1,8 +1,12 @@
 //! The type checker of WebAssembly 2.0 (SIMD included).
 //!
 //! [`validate_module`] checks a decoded [`Module`](crate::decode::Module) against the validation
-//! rules of the specification and returns, per defined function, the facts
-//! the compiler needs ([`FuncInfo`]) so it never re-derives them. Function
+//! rules of the specification and returns what it resolved on the way, so
+//! that no later stage derives it again: the module's index spaces
+//! ([`IndexSpaces`]), shared by the compiler and the runtime, and per
+//! defined function facts about the program ([`FuncInfo`]: what it uses,
+//! stack sizes, an estimate of how often it reaches each local), from
+//! which the compiler derives its own heuristics. Function
 //! bodies are checked by `func::FuncValidator` with the specification's
 //! algorithm (an operand stack and a control stack); module-level rules live
 //! in `module`.
@@ -16,4 +20,4 @@ mod func;
 mod module;
 
 pub use func::{FuncInfo, LocalUse};
-pub use module::{ModuleInfo, validate_module};
+pub use module::{IndexSpaces, ModuleInfo, validate_module};

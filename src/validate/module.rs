@@ -4,8 +4,8 @@
 use super::const_expr::check_const_expr;
 use super::func::{FuncInfo, FuncValidator, LocalUse};
 use crate::decode::{
-    DataKind, ElementItems, ElementKind, ExternKind, GlobalType, ImportKind, Limits, Module,
-    RefType, TableType, ValType,
+    DataKind, ElementItems, ElementKind, ExternKind, GlobalType, ImportKind, Limits, MemoryType,
+    Module, RefType, TableType, ValType,
 };
 use crate::error::{Error, Result};
 use alloc::vec;
@@ -18,6 +18,9 @@ pub const MAX_MEMORY_PAGES: u32 = 65_536;
 /// What validation learned about a module.
 #[derive(Clone, Debug, Default)]
 pub struct ModuleInfo {
+    /// The module's index spaces, which the compiler and the runtime use
+    /// as they are.
+    pub spaces: IndexSpaces,
     /// Facts about each defined function, in order.
     pub funcs: Vec<FuncInfo>,
     /// Every function's local uses, one run per function (see
@@ -34,14 +37,31 @@ impl ModuleInfo {
     }
 }
 
-/// The module's index spaces, resolved once, that function validation reads.
+/// A module's index spaces: its functions, tables, memories and globals,
+/// the imported ones first, then those it defines (in the order of the
+/// import and definition sections). Every stage indexes these, so the
+/// validator resolves them once, checked.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IndexSpaces {
+    /// Type index of every function (below the module's type count).
+    pub funcs: Vec<u32>,
+    /// Every table.
+    pub tables: Vec<TableType>,
+    /// Every memory.
+    pub memories: Vec<MemoryType>,
+    /// Every global.
+    pub globals: Vec<GlobalType>,
+}
+
+/// What function validation reads of the module: its index spaces and
+/// what module-level validation found.
 pub(crate) struct Context<'m, 'a> {
     pub module: &'m Module<'a>,
     /// Type index of every function, imported ones first.
-    pub func_types: Vec<u32>,
-    pub tables: Vec<TableType>,
+    pub func_types: &'m [u32],
+    pub tables: &'m [TableType],
     pub memories: u32,
-    pub globals: Vec<GlobalType>,
+    pub globals: &'m [GlobalType],
     /// Element type of each element segment.
     pub elements: Vec<RefType>,
     /// Functions that may be named by `ref.func` in function bodies.
@@ -86,52 +106,57 @@ pub fn validate_module(module: &Module<'_>) -> Result<ModuleInfo> {
     };
 
     // Index spaces: imports first, then definitions.
-    let mut func_types = Vec::with_capacity(module.num_funcs() as usize);
-    let mut tables = Vec::with_capacity(module.num_tables() as usize);
-    let mut memories = 0u32;
-    let mut globals = Vec::with_capacity(module.num_globals() as usize);
+    let mut spaces = IndexSpaces {
+        funcs: Vec::with_capacity(module.num_funcs() as usize),
+        tables: Vec::with_capacity(module.num_tables() as usize),
+        memories: Vec::with_capacity(module.num_memories() as usize),
+        globals: Vec::with_capacity(module.num_globals() as usize),
+    };
     for import in &module.imports {
         match import.kind {
-            ImportKind::Func(ty) => func_types.push(type_index(ty, 0)?),
+            ImportKind::Func(ty) => spaces.funcs.push(type_index(ty, 0)?),
             ImportKind::Table(t) => {
                 check_table_limits(t.limits)?;
-                tables.push(t);
+                spaces.tables.push(t);
             }
             ImportKind::Memory(m) => {
                 check_memory_limits(m.limits)?;
-                memories += 1;
+                spaces.memories.push(m);
             }
-            ImportKind::Global(g) => globals.push(g),
+            ImportKind::Global(g) => spaces.globals.push(g),
         }
     }
     for &ty in &module.functions {
-        func_types.push(type_index(ty, 0)?);
+        spaces.funcs.push(type_index(ty, 0)?);
     }
     for t in &module.tables {
         check_table_limits(t.limits)?;
-        tables.push(*t);
+        spaces.tables.push(*t);
     }
     for m in &module.memories {
         check_memory_limits(m.limits)?;
-        memories += 1;
+        spaces.memories.push(*m);
     }
+    // At most one memory: its count fits.
+    let memories = spaces.memories.len() as u32;
     if memories > 1 {
         return Err(Error::invalid(0, "multiple memories"));
     }
 
     // Functions named outside function bodies are "declared" for `ref.func`.
-    let mut declared_funcs = vec![false; func_types.len()];
-    let num_imported_globals = globals.len();
+    let mut declared_funcs = vec![false; spaces.funcs.len()];
+    let num_imported_globals = spaces.globals.len();
     for global in &module.globals {
         check_const_expr(
             module,
-            &globals[..num_imported_globals],
+            &spaces.globals[..num_imported_globals],
             &global.init,
             global.ty.content,
             |f| declared_funcs[f as usize] = true,
         )?;
-        globals.push(global.ty);
+        spaces.globals.push(global.ty);
     }
+    let (func_types, tables, globals) = (&spaces.funcs, &spaces.tables, &spaces.globals);
 
     // Exports: known indices, unique names.
     let mut names = HashSet::with_capacity(module.exports.len());
@@ -235,5 +260,50 @@ pub fn validate_module(module: &Module<'_>) -> Result<ModuleInfo> {
             .map_err(|e| e.in_func(func_index))?;
         funcs.push(info);
     }
-    Ok(ModuleInfo { funcs, local_uses })
+    Ok(ModuleInfo {
+        spaces,
+        funcs,
+        local_uses,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::RefType;
+
+    #[test]
+    fn index_spaces_put_imports_first() {
+        let bytes = wat::parse_str(
+            r#"(module
+                (type $v (func))
+                (type $i (func (param i32)))
+                (import "m" "g" (global i64))
+                (import "m" "f" (func (type $v)))
+                (import "m" "t" (table 1 funcref))
+                (import "m" "mem" (memory 2 3))
+                (func (export "f") (type $i))
+                (table 4 externref)
+                (global (mut f32) (f32.const 0))
+                (func (type $v)))"#,
+        )
+        .unwrap();
+        let module = Module::decode(&bytes).unwrap();
+        let spaces = validate_module(&module).unwrap().spaces;
+        assert_eq!(spaces.funcs, [0, 1, 0]);
+        assert_eq!(
+            spaces.tables.iter().map(|t| t.elem).collect::<Vec<_>>(),
+            [RefType::FuncRef, RefType::ExternRef]
+        );
+        assert_eq!(spaces.memories.len(), 1);
+        assert_eq!(spaces.memories[0].limits.min, 2);
+        assert_eq!(
+            spaces
+                .globals
+                .iter()
+                .map(|g| (g.content, g.mutable))
+                .collect::<Vec<_>>(),
+            [(ValType::I64, false), (ValType::F32, true)]
+        );
+    }
 }

@@ -219,6 +219,7 @@ impl WasiCtx {
 
 /// What a preopened directory allows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DirPerms {
     /// Reading and writing (creating, removing, renaming, writing files).
     ReadWrite,
@@ -240,6 +241,7 @@ impl DirPerms {
 
 /// What an open file given to [`WasiCtx::push_file`] allows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FilePerms {
     /// Reading only.
     Read,

@@ -361,6 +361,7 @@ fn kern_trap(e: &wasmkern::Error) -> TrapKind {
         Some(Trap::UninitializedElement | Trap::NullReference) => TrapKind::IndirectCallToNull,
         Some(Trap::IndirectCallTypeMismatch) => TrapKind::SignatureMismatch,
         Some(Trap::StackOverflow) => TrapKind::StackOverflow,
+        Some(trap) => TrapKind::Other(format!("{trap:?}: {e}")),
         None if e.kind() == wasmkern::ErrorKind::OutOfFuel => TrapKind::OutOfFuel,
         None if e.kind() == wasmkern::ErrorKind::Host && e.to_string().contains(HOST_ERROR) => {
             TrapKind::Host
@@ -583,6 +584,7 @@ fn arg(rng: &mut Rng, ty: wasmkern::ValType, funcs: &[String]) -> Arg {
         ValType::FuncRef => Arg::Func(Some(funcs[bits as usize % funcs.len()].clone())),
         ValType::ExternRef if boundary => Arg::Extern(None),
         ValType::ExternRef => Arg::Extern(Some((bits % 1000) as u32)),
+        other => panic!("no arguments of type {other:?} in the differential test"),
     }
 }
 
@@ -649,7 +651,7 @@ fn kern_engine(guard_regions: bool) -> &'static wasmkern::Engine {
         [false, true].map(|guard| {
             let mut config = wasmkern::Config::new();
             config
-                .max_wasm_stack(wasmkern::runtime::MIN_MAX_WASM_STACK)
+                .max_wasm_stack(wasmkern::MIN_MAX_WASM_STACK)
                 .guard_regions(guard)
                 .consume_fuel(true);
             if std::env::var("WASMKERN_CPU_BASELINE").is_ok_and(|v| v == "1") {
@@ -735,6 +737,7 @@ impl Pair {
                     .and_then(|d| d.downcast_ref::<u32>().copied())
                     .unwrap_or(u32::MAX),
             )),
+            other => panic!("no value like {other:?} in the differential test"),
         }
     }
 
@@ -936,7 +939,7 @@ impl Pair {
                         .collect();
                     out.push(format!("table {name}: [{}]", elems.join(", ")));
                 }
-                wasmkern::Extern::Func(_) => {}
+                _ => {}
             }
         }
         out.sort();

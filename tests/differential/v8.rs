@@ -71,6 +71,7 @@ fn type_name(t: wasmkern::ValType) -> &'static str {
         V128 => "v128",
         FuncRef => "funcref",
         ExternRef => "externref",
+        other => panic!("no JSON name for {other:?}"),
     }
 }
 
@@ -180,6 +181,7 @@ fn plan(bytes: &[u8], d: &Disagreement, dir: &std::path::Path) -> Result<String,
                 type_name(t.elem.into())
             ),
             wasmkern::ExternType::Memory(_) => "{\"kind\":\"memory\"}".to_string(),
+            other => return Err(format!("export of unknown kind {other:?}")),
         };
         exports.push(format!("{}:{ty}", json_string(export.name())));
     }

@@ -277,6 +277,7 @@ pub fn val_text(store: &Store<()>, val: &Val) -> String {
             Some(n) => format!("ref.extern {n}"),
             None => "ref.extern (foreign)".into(),
         },
+        other => format!("{other:?}"),
     }
 }
 

@@ -13,7 +13,8 @@
 //! A run of the WASI section alone (`--only wasi`) replaces that section of
 //! `results.md` and keeps the rest, so its figures can be refreshed without
 //! the whole suite (which takes many minutes) and without erasing the
-//! other figures; every other run rewrites the whole file.
+//! other figures; every other run rewrites the whole file but its
+//! hand-written notes (from the `# Notes and history` heading on).
 
 mod child;
 mod engines;
@@ -345,19 +346,19 @@ fn main() {
     };
     println!("{text}");
     if let Some(out) = &opts.out {
+        // A missing file is a new one; any other error is reported.
+        let old = match std::fs::read_to_string(out) {
+            Ok(old) => old,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => {
+                eprintln!("cannot read {}: {e}", out.display());
+                std::process::exit(1);
+            }
+        };
         let markdown = if wasi_only {
-            // A missing file is a new one; any other error is reported.
-            let old = match std::fs::read_to_string(out) {
-                Ok(old) => old,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-                Err(e) => {
-                    eprintln!("cannot read {}: {e}", out.display());
-                    std::process::exit(1);
-                }
-            };
             report::replace_section(&old, report::WASI_HEADING, &results.render_wasi_alone(true))
         } else {
-            results.render(true)
+            report::keep_notes(&old, &results.render(true))
         };
         match std::fs::write(out, markdown) {
             Ok(()) => eprintln!("wrote {}", out.display()),

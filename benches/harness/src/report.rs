@@ -65,8 +65,26 @@ pub struct Results {
 /// The heading of the WASI host-call section in the Markdown.
 pub const WASI_HEADING: &str = "## WASI host calls";
 
+/// The heading of the hand-written part of `results.md` (notes on past
+/// runs, what changed between them): a full run rewrites the tables above
+/// it and keeps everything from this line on.
+pub const NOTES_HEADING: &str = "# Notes and history";
+
+/// `fresh` (a full run's Markdown) followed by the notes part of `old`, if
+/// `old` has one.
+pub fn keep_notes(old: &str, fresh: &str) -> String {
+    let notes = old
+        .lines()
+        .position(|l| l.trim_end() == NOTES_HEADING)
+        .map(|i| old.lines().skip(i).collect::<Vec<_>>().join("\n"));
+    match notes {
+        Some(notes) => format!("{}\n\n{notes}\n", fresh.trim_end()),
+        None => fresh.to_string(),
+    }
+}
+
 /// `text` with its section headed `heading` (from that line to the next
-/// `## ` heading) replaced by `section`; without one, `section` goes
+/// `## ` or `# ` heading) replaced by `section`; without one, `section` goes
 /// before the failures section, or at the end.
 pub fn replace_section(text: &str, heading: &str, section: &str) -> String {
     let lines: Vec<&str> = text.lines().collect();
@@ -87,7 +105,7 @@ pub fn replace_section(text: &str, heading: &str, section: &str) -> String {
         Some(start) => {
             let end = lines[start + 1..]
                 .iter()
-                .position(|l| l.starts_with("## "))
+                .position(|l| l.starts_with("## ") || l.starts_with("# "))
                 .map_or(lines.len(), |i| start + 1 + i);
             (start, end)
         }
@@ -883,6 +901,17 @@ mod tests {
     use super::replace_section;
 
     const NEW: &str = "## WASI host calls\n\nnew figures\n\n";
+
+    #[test]
+    fn a_full_run_keeps_the_notes() {
+        let old = "# wasmkern benchmark results\n\n## Old table\n\n| a |\n\n# Notes and history\n\n## 2026-11-27\n\nfib got faster.\n";
+        let fresh = "# wasmkern benchmark results\n\n## New table\n\n| b |\n";
+        assert_eq!(
+            super::keep_notes(old, fresh),
+            "# wasmkern benchmark results\n\n## New table\n\n| b |\n\n# Notes and history\n\n## 2026-11-27\n\nfib got faster.\n"
+        );
+        assert_eq!(super::keep_notes("no notes here", fresh), fresh);
+    }
 
     #[test]
     fn replaces_the_section_and_keeps_the_others() {

@@ -7,10 +7,10 @@
 use super::super::stack::{Loc, SCRATCH, SCRATCH2};
 use super::*;
 use crate::abi::args_in_registers;
-use crate::abi::{ExecContext, ExitCode, TrapCode, VmContext};
+use crate::abi::{ExecContext, ExitCode, LEAF_FRAME_MAX, TrapCode, VmContext};
 use crate::asm::x64::{AluOp, Cond, Gpr, Mem, Size, SseOp, Xmm};
 use crate::decode::ValType;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use core::mem::offset_of;
 
 /// A local variable's home in the frame.
@@ -69,12 +69,6 @@ pub(super) const PIN_XMMS: [Xmm; 7] = [
 ];
 
 pub(super) const SAVED_VMCTX: i32 = -8;
-
-/// A function that calls nothing and whose frame is at most this big skips
-/// the stack-limit check in its prologue: its caller's check left at least
-/// the runtime's stack margin below, far more than this (the runtime
-/// asserts it), and a leaf adds no further frames.
-pub(crate) const LEAF_FRAME_MAX: u32 = 4096;
 
 impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     pub(super) fn prologue(&mut self) {
@@ -337,7 +331,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             + 16 * u64::from(self.save_max)
             + u64::from(self.max_call_area);
         let frame = i32::try_from(frame.next_multiple_of(16))
-            .map_err(|_| Error::limit(0, "function frame exceeds 2 GiB"))?;
+            .map_err(|_| Error::from_kind(ErrorKind::Limit, "function frame exceeds 2 GiB"))?;
         for at in self.frame_size_patches {
             self.a.patch_i32(at, frame);
         }
@@ -346,7 +340,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
         self.a
             .seal()
-            .map_err(|e| Error::limit(0, "assembling a function failed").with_detail(e))?;
+            .map_err(|e| Error::internal("assembling a function failed").with_detail(e))?;
         *scratch = Scratch {
             a: self.a,
             stack: self.stack,

@@ -938,8 +938,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             | RefIsNull
             | RefFunc { .. }
             | TypedSelect { .. } => {
-                return Err(Error::limit(
-                    0,
+                return Err(Error::internal(
                     "a control or variable operator reached the family lowering",
                 ));
             }

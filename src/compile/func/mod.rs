@@ -109,12 +109,9 @@ impl Scratch {
     /// buffers lives through the whole module, and growing one by doubling
     /// copies it each time and touches twice its memory. Machine code runs
     /// about 2.5 times the size of the wasm; compiled C has a call or trap
-    /// site about every 35 bytes of wasm. On `std`, the code buffer's
-    /// pages are mapped in at once ([`crate::host::prefault`]).
+    /// site about every 35 bytes of wasm.
     pub(crate) fn reserve(&mut self, wasm_bytes: usize) {
         self.a.reserve(wasm_bytes.saturating_mul(3) + 4096);
-        #[cfg(feature = "std")]
-        crate::host::prefault::prefault(self.a.spare_capacity());
         self.a.reserve_relocs(wasm_bytes / 32);
         self.a.reserve_sites(wasm_bytes / 32);
     }
@@ -131,7 +128,7 @@ impl Scratch {
         let (a, sites, fault_sites) = self.a.into_parts();
         let code = a
             .finish()
-            .map_err(|e| Error::limit(0, "assembling a function failed").with_detail(e))?;
+            .map_err(|e| Error::internal("assembling a function failed").with_detail(e))?;
         Ok(super::Chunk {
             code,
             sites,
@@ -335,6 +332,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         if memory_last.is_some() {
             saved_gprs |= 1 << MEMORY_LAST.enc();
         }
+        // `memory.copy` and `memory.fill` run the string instructions,
+        // which clobber `rsi` and `rdi`: callee-saved pin registers.
         if info.uses_bulk_memory {
             saved_gprs |= (1 << Gpr::Rsi.enc()) | (1 << Gpr::Rdi.enc());
         }

@@ -18,7 +18,7 @@
 //! In guard-region mode ([`super::super::CompileOptions::guard_region`]) there is
 //! no check: the effective address is at most 2^33 + 16 bytes past the
 //! memory base, everything past the memory's length up to
-//! [`super::super::GUARD_REGION_BYTES`] is inaccessible, and the runtime turns the
+//! [`crate::abi::GUARD_REGION_BYTES`] is inaccessible, and the runtime turns the
 //! fault into the same trap.
 
 use super::super::func::{FuncCompiler, memory_last_field, vmctx};

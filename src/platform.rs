@@ -1,0 +1,216 @@
+//! The operating-system services the core uses, as traits the core owns.
+//!
+//! The core (everything but `host`) never calls the operating system. What
+//! it needs beyond `alloc` it asks of a [`Platform`]:
+//! - [`Platform::prefault`]: map in, ahead of use, a buffer that is about
+//!   to be written whole (the compiler's code buffer);
+//! - [`Platform::default_code_memory`]: executable memory for engines whose
+//!   embedder gives none;
+//! - [`Platform::guard_regions`]: for guard-region memories, address space
+//!   to reserve and a fault handler that turns a memory fault of generated
+//!   code into the out-of-bounds trap ([`GuardRegions`]).
+//!
+//! On these the core builds what it owns itself: a growing reservation
+//! ([`GuardedRegion`]) and the scope during which a thread's faults belong
+//! to generated code ([`FaultScope`]).
+//!
+//! The crate root chooses the platform (`crate::default_platform`): the
+//! Linux adapter (`host`) with the `std` feature, [`Bare`] (no services:
+//! nothing is prefaulted, guard regions are unavailable) without. An engine
+//! keeps the platform it was created with.
+
+use crate::abi::GUARD_REGION_BYTES;
+use crate::code_memory::CodeMemory;
+use crate::error::{Error, Result};
+use alloc::sync::Arc;
+use core::marker::PhantomData;
+use core::mem::MaybeUninit;
+use core::ptr::NonNull;
+
+/// Operating-system services of the core.
+pub(crate) trait Platform: Sync {
+    /// Maps in the pages lying wholly inside `buf`, which is about to be
+    /// written, so that writing it takes no page fault per page. Contents
+    /// are unchanged. A hint: doing nothing is correct.
+    fn prefault(&self, buf: &mut [MaybeUninit<u8>]) {
+        let _ = buf;
+    }
+
+    /// The code memory of engines whose `Config` names none.
+    fn default_code_memory(&self) -> Option<Arc<dyn CodeMemory>> {
+        None
+    }
+
+    /// The services guard-region memories need, if the platform has them.
+    fn guard_regions(&self) -> Option<&'static dyn GuardRegions> {
+        None
+    }
+}
+
+/// A platform without services.
+pub(crate) struct Bare;
+
+impl Platform for Bare {}
+
+/// Where a thread's memory fault continues: maps the address of the
+/// faulting instruction to that of the trap stub it should call, or `None`
+/// when the instruction is not a load or store of the running generated
+/// code.
+pub(crate) type FaultLanding = dyn Fn(usize) -> Option<usize>;
+
+/// Virtual memory and fault handling for guard-region memories.
+///
+/// # Safety
+/// Implementations must keep these promises, on which the soundness of
+/// guard-region memories rests:
+/// - [`reserve`](Self::reserve) returns the start of `bytes` of address
+///   space that nothing else uses, inaccessible;
+///   [`commit`](Self::commit) makes a prefix of it readable and writable,
+///   its never-written bytes zero; [`release`](Self::release) unmaps it.
+/// - Once [`install_fault_handler`](Self::install_fault_handler) succeeded,
+///   a memory fault of an instruction at `pc` on a thread whose fault
+///   landing (set by [`swap_fault_landing`](Self::swap_fault_landing))
+///   returns `Some(stub)` for `pc` continues at `stub` as if the
+///   instruction had called it (`pc` pushed as the return address, on the
+///   interrupted stack); every other fault is handled as without the
+///   handler. The handler calls the landing only on the faulting thread.
+pub(crate) unsafe trait GuardRegions: Sync {
+    /// Installs the process-wide fault handler (once; later calls do
+    /// nothing).
+    fn install_fault_handler(&self) -> Result<()>;
+
+    /// Reserves `bytes` of inaccessible address space.
+    fn reserve(&self, bytes: usize) -> Result<NonNull<u8>>;
+
+    /// Makes the first `len` bytes at `base` readable and writable.
+    ///
+    /// # Safety
+    /// `base` is a reservation of this platform at least `len` bytes long.
+    unsafe fn commit(&self, base: NonNull<u8>, len: usize) -> Result<()>;
+
+    /// Unmaps the reservation of `bytes` at `base`.
+    ///
+    /// # Safety
+    /// `base` and `bytes` are those of a reservation of this platform, and
+    /// nothing accesses it any more.
+    unsafe fn release(&self, base: NonNull<u8>, bytes: usize);
+
+    /// Sets this thread's fault landing (`None`: faults are not generated
+    /// code's) and returns the previous one.
+    ///
+    /// # Safety
+    /// `landing` must stay valid until it is replaced by another call.
+    unsafe fn swap_fault_landing(
+        &self,
+        landing: Option<NonNull<FaultLanding>>,
+    ) -> Option<NonNull<FaultLanding>>;
+}
+
+/// A linear memory's reservation: `len` accessible bytes at `base`, then
+/// inaccessible address space up to [`GUARD_REGION_BYTES`].
+pub(crate) struct GuardedRegion {
+    base: NonNull<u8>,
+    len: usize,
+    os: &'static dyn GuardRegions,
+}
+
+// SAFETY: the region owns its mapping exclusively, like a `Vec` owns its
+// buffer; access goes through `&`/`&mut` of the region.
+unsafe impl Send for GuardedRegion {}
+// SAFETY: as above; shared access only reads.
+unsafe impl Sync for GuardedRegion {}
+
+impl GuardedRegion {
+    /// Reserves a region with `len` accessible (zeroed) bytes.
+    pub(crate) fn new(os: &'static dyn GuardRegions, len: usize) -> Result<GuardedRegion> {
+        let reserve = usize::try_from(GUARD_REGION_BYTES)
+            .map_err(|_| Error::runtime("guard regions need a 64-bit address space"))?;
+        let mut region = GuardedRegion {
+            base: os.reserve(reserve)?,
+            len: 0,
+            os,
+        };
+        region.grow(len)?;
+        Ok(region)
+    }
+
+    /// Makes the first `new_len` bytes accessible (new bytes read as zero:
+    /// they were never touched). `new_len` must not shrink the region.
+    pub(crate) fn grow(&mut self, new_len: usize) -> Result<()> {
+        if new_len as u64 > GUARD_REGION_BYTES / 2 || new_len < self.len {
+            return Err(Error::runtime("guard-region memory size out of range"));
+        }
+        if new_len == self.len {
+            return Ok(());
+        }
+        // SAFETY: `[base, base + new_len)` lies inside our reservation (at
+        // most half of it, checked above).
+        unsafe { self.os.commit(self.base, new_len)? };
+        self.len = new_len;
+        Ok(())
+    }
+}
+
+impl core::ops::Deref for GuardedRegion {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        // SAFETY: the first `len` bytes are committed (readable and
+        // writable) and owned by this region.
+        unsafe { core::slice::from_raw_parts(self.base.as_ptr(), self.len) }
+    }
+}
+
+impl core::ops::DerefMut for GuardedRegion {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `deref`, and `&mut self` makes the access exclusive.
+        unsafe { core::slice::from_raw_parts_mut(self.base.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for GuardedRegion {
+    fn drop(&mut self) {
+        // SAFETY: the reservation is ours, of that size (`new` converted it
+        // without loss), and nothing refers to it once the region is dropped
+        // (the store drops memories after its instances).
+        unsafe { self.os.release(self.base, GUARD_REGION_BYTES as usize) };
+    }
+}
+
+/// While alive, this thread's memory faults at the instructions `landing`
+/// knows are out-of-bounds traps. Nests: dropping restores the outer
+/// scope.
+pub(crate) struct FaultScope<'a> {
+    os: &'static dyn GuardRegions,
+    previous: Option<NonNull<FaultLanding>>,
+    _landing: PhantomData<&'a FaultLanding>,
+}
+
+impl<'a> FaultScope<'a> {
+    /// Makes `landing` this thread's fault landing until the scope drops.
+    pub(crate) fn enter(
+        os: &'static dyn GuardRegions,
+        landing: &'a (dyn Fn(usize) -> Option<usize> + 'a),
+    ) -> FaultScope<'a> {
+        let landing: NonNull<dyn Fn(usize) -> Option<usize> + 'a> = NonNull::from(landing);
+        // SAFETY: only the trait object's lifetime bound changes; the
+        // scope borrows `landing` for `'a` and takes it out of the platform
+        // when it drops, so the platform never holds it longer.
+        let landing: NonNull<FaultLanding> = unsafe { core::mem::transmute(landing) };
+        // SAFETY: as above, `landing` stays valid until the scope's drop
+        // replaces it.
+        let previous = unsafe { os.swap_fault_landing(Some(landing)) };
+        FaultScope {
+            os,
+            previous,
+            _landing: PhantomData,
+        }
+    }
+}
+
+impl Drop for FaultScope<'_> {
+    fn drop(&mut self) {
+        // SAFETY: `previous` is the landing of the enclosing scope (or
+        // none), which outlives this one.
+        unsafe { self.os.swap_fault_landing(self.previous) };
+    }
+}
