@@ -9,8 +9,8 @@
 
 use iced_x86::{Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register};
 use wasmkern::asm::x64::{
-    Addend, AluOp, AsmError, Assembler, Cond, CpuFeatures, Gpr, Mem, RelocKind, RoundMode, Scale,
-    ShiftOp, Size, SseOp, UnaryOp, Xmm, XmmShift,
+    AluOp, AsmError, Assembler, Cond, CpuFeatures, Gpr, Mem, RelocKind, RoundMode, Scale, ShiftOp,
+    Size, SseOp, UnaryOp, Xmm, XmmShift,
 };
 
 // ----- independent register tables -----
@@ -1557,59 +1557,71 @@ fn cpu_features() {
     assert!(CpuFeatures::all().avx2);
 }
 
-// ----- redefining the last instruction -----
+// ----- changing the register operand of the last instruction -----
 
-/// The loads and `lea`s the compiler may re-emit into a local's register:
-/// each writes all of its destination from a memory operand.
+/// `set_reg_operand` gives an instruction emitted earlier another ModRM
+/// `reg` register, inserting or changing REX.R as needed, for one-byte,
+/// `0F xx` and `0F 38 xx` opcodes, with and without legacy prefixes.
 #[test]
-fn last_load_or_lea_is_emitted_again_into_another_register() {
-    type Emit = fn(&mut Assembler, Gpr, Mem);
-    let cases: [(Emit, Mnemonic, Size, Option<usize>); 7] = [
+fn reg_operand_of_the_last_instruction_can_be_changed() {
+    type Emit = fn(&mut Assembler, u8, Mem);
+    let cases: [(Emit, Mnemonic, Option<Size>, Option<usize>); 9] = [
         (
-            |a, d, m| a.lea(Size::S32, d, m),
+            |a, d, m| a.lea(Size::S32, GPRS[d as usize], m),
             Mnemonic::Lea,
-            Size::S32,
+            Some(Size::S32),
             None,
         ),
         (
-            |a, d, m| a.lea(Size::S64, d, m),
+            |a, d, m| a.lea(Size::S64, GPRS[d as usize], m),
             Mnemonic::Lea,
-            Size::S64,
+            Some(Size::S64),
             None,
         ),
         (
-            |a, d, m| a.mov_rm(Size::S32, d, m),
+            |a, d, m| a.mov_rm(Size::S32, GPRS[d as usize], m),
             Mnemonic::Mov,
-            Size::S32,
+            Some(Size::S32),
             Some(4),
         ),
         (
-            |a, d, m| a.mov_rm(Size::S64, d, m),
+            |a, d, m| a.mov_rm(Size::S64, GPRS[d as usize], m),
             Mnemonic::Mov,
-            Size::S64,
+            Some(Size::S64),
             Some(8),
         ),
         (
-            |a, d, m| a.movzx_rm(Size::S32, Size::S8, d, m),
+            |a, d, m| a.movzx_rm(Size::S32, Size::S8, GPRS[d as usize], m),
             Mnemonic::Movzx,
-            Size::S32,
+            Some(Size::S32),
             Some(1),
         ),
         (
-            |a, d, m| a.movsx_rm(Size::S64, Size::S16, d, m),
+            |a, d, m| a.movsx_rm(Size::S64, Size::S16, GPRS[d as usize], m),
             Mnemonic::Movsx,
-            Size::S64,
+            Some(Size::S64),
             Some(2),
         ),
         (
-            |a, d, m| a.movsxd_rm(d, m),
+            |a, d, m| a.movsxd_rm(GPRS[d as usize], m),
             Mnemonic::Movsxd,
-            Size::S64,
+            Some(Size::S64),
             Some(4),
         ),
+        (
+            |a, d, m| a.sse_rm(SseOp::MOVSD, XMMS[d as usize], m),
+            Mnemonic::Movsd,
+            None,
+            Some(8),
+        ),
+        (
+            |a, d, m| a.sse_rm(SseOp::PMOVZXBW, XMMS[d as usize], m),
+            Mnemonic::Pmovzxbw,
+            None,
+            Some(8),
+        ),
     ];
-    // Without a REX prefix (one is inserted for r13), and with one; the
-    // operand reading the new destination (r13), as `x = x + 8` does.
+    // Without a REX prefix (one is inserted for 13), and with one.
     let mems = [
         mem_case(6, None, 8),
         mem_case(13, None, 8),
@@ -1617,121 +1629,30 @@ fn last_load_or_lea_is_emitted_again_into_another_register() {
     ];
     for (emit, mnemonic, size, bytes) in cases {
         for mc in &mems {
-            let b = asm(|a| {
-                a.nop();
-                emit(a, Gpr::Rax, mc.0);
-                assert!(!a.redefine_last_gpr(Gpr::Rcx, Gpr::R13), "not rcx's");
-                assert!(a.redefine_last_gpr(Gpr::Rax, Gpr::R13));
-                // Again: the re-emitted instruction is now the last one.
-                assert!(a.redefine_last_gpr(Gpr::R13, Gpr::Rdx));
-            });
-            let all = decode_all(&b);
-            assert_eq!(all.len(), 2, "{b:02x?}");
-            assert_eq!(all[0].mnemonic(), Mnemonic::Nop);
-            let got = operands(&all[1], &[Op::R(R::None), m(mc, bytes)]);
-            assert_eq!(
-                (all[1].mnemonic(), got),
-                (mnemonic, vec![Op::R(reg(size, 2)), m(mc, bytes)]),
-                "{b:02x?}"
-            );
-        }
-    }
-    for mc in [mem_case(6, None, 16), mem_case(14, None, 16)] {
-        let b = asm(|a| {
-            a.sse_rm(SseOp::MOVSD, Xmm::Xmm0, mc.0);
-            assert!(a.redefine_last_xmm(Xmm::Xmm0, Xmm::Xmm9));
-            assert!(!a.redefine_last_gpr(Gpr::Rcx, Gpr::Rax), "an xmm load");
-        });
-        check(&b, Mnemonic::Movsd, &[Op::R(R::XMM9), m(&mc, Some(8))]);
-        let b = asm(|a| {
-            a.sse_rm(SseOp::MOVSS, Xmm::Xmm12, mc.0);
-            assert!(a.redefine_last_xmm(Xmm::Xmm12, Xmm::Xmm3));
-        });
-        check(&b, Mnemonic::Movss, &[Op::R(R::XMM3), m(&mc, Some(4))]);
-    }
-}
-
-/// A sum's `add` stays an `add` unless redefined, and then is a `lea` of
-/// its two operands into the new destination.
-#[test]
-fn last_sum_becomes_a_lea_into_another_register() {
-    for size in [Size::S32, Size::S64] {
-        for (addend, index, disp) in [
-            (Addend::Imm(8), None, 8),
-            (Addend::Imm(i32::MIN), None, i32::MIN),
-            (Addend::Reg(Gpr::R9), Some((9, 0)), 0),
-        ] {
-            let b = asm(|a| a.add_sum(size, Gpr::Rcx, addend));
-            let want = match addend {
-                Addend::Imm(v) => imm(bits(size), v.into()),
-                Addend::Reg(r) => Op::R(reg(size, r.enc() as usize)),
-            };
-            check(&b, Mnemonic::Add, &[Op::R(reg(size, 1)), want]);
-            for to in [13, 6] {
+            for (first, to) in [(0u8, 13u8), (13, 2), (9, 3)] {
                 let b = asm(|a| {
-                    a.add_sum(size, Gpr::Rcx, addend);
-                    assert!(a.redefine_last_gpr(Gpr::Rcx, GPRS[to]));
+                    a.nop();
+                    let start = a.offset();
+                    emit(a, first, mc.0);
+                    assert!(a.set_reg_operand(start, to));
                 });
-                let mc = mem_case(1, index, disp);
-                check(&b, Mnemonic::Lea, &[Op::R(reg(size, to)), m(&mc, None)]);
+                let all = decode_all(&b);
+                assert_eq!(all.len(), 2, "{b:02x?}");
+                assert_eq!(all[0].mnemonic(), Mnemonic::Nop);
+                let want = match size {
+                    Some(size) => reg(size, to as usize),
+                    None => RX[to as usize],
+                };
+                let got = operands(&all[1], &[Op::R(R::None), m(mc, bytes)]);
+                assert_eq!(
+                    (all[1].mnemonic(), got),
+                    (mnemonic, vec![Op::R(want), m(mc, bytes)]),
+                    "{b:02x?}"
+                );
             }
         }
     }
+    // Nothing after the start: no instruction to change.
     let mut a = Assembler::new();
-    a.add_sum(Size::S16, Gpr::Rcx, Addend::Imm(1));
-    assert!(!a.redefine_last_gpr(Gpr::Rcx, Gpr::R13), "16-bit sum");
-}
-
-/// Anything that would make re-emitting the last instruction wrong keeps
-/// it: an instruction after it, a label bound after it (code jumps there
-/// without running it), a partial write, a read of the destination, a
-/// RIP-relative operand, or the end of a piece of code.
-#[test]
-fn last_instruction_stays_when_it_cannot_be_redefined() {
-    let at = Mem::base(Gpr::Rsi, 4);
-    type Setup = fn(&mut Assembler);
-    let refusals: [(&str, Setup); 8] = [
-        ("instruction after", |a| {
-            a.mov_rm(Size::S32, Gpr::Rax, Mem::base(Gpr::Rsi, 4));
-            a.nop();
-        }),
-        ("label bound after", |a| {
-            let l = a.new_label();
-            a.jmp(l);
-            a.mov_rm(Size::S32, Gpr::Rax, Mem::base(Gpr::Rsi, 4));
-            a.bind(l);
-        }),
-        ("8-bit load", |a| {
-            a.mov_rm(Size::S8, Gpr::Rax, Mem::base(Gpr::Rsi, 4))
-        }),
-        ("16-bit load", |a| {
-            a.mov_rm(Size::S16, Gpr::Rax, Mem::base(Gpr::Rsi, 4))
-        }),
-        ("16-bit lea", |a| {
-            a.lea(Size::S16, Gpr::Rax, Mem::base(Gpr::Rsi, 4))
-        }),
-        ("reads its destination", |a| {
-            a.alu_rm(AluOp::Add, Size::S32, Gpr::Rax, Mem::base(Gpr::Rsi, 4))
-        }),
-        ("rip-relative", |a| {
-            let l = a.new_label();
-            a.bind(l);
-            a.emit_u8(0xcc);
-            a.lea(Size::S64, Gpr::Rax, Mem::rip(l));
-        }),
-        ("sealed", |a| {
-            a.mov_rm(Size::S32, Gpr::Rax, Mem::base(Gpr::Rsi, 4));
-            a.seal().unwrap();
-        }),
-    ];
-    for (what, setup) in refusals {
-        let mut a = Assembler::new();
-        setup(&mut a);
-        let before = a.offset();
-        assert!(!a.redefine_last_gpr(Gpr::Rax, Gpr::R13), "{what}");
-        assert_eq!(a.offset(), before, "{what}");
-    }
-    let mut a = Assembler::new();
-    a.sse_rm(SseOp::ADDSD, Xmm::Xmm0, at);
-    assert!(!a.redefine_last_xmm(Xmm::Xmm0, Xmm::Xmm9), "addsd merges");
+    assert!(!a.set_reg_operand(0, 3));
 }

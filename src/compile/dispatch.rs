@@ -16,8 +16,8 @@
 //! Compiled as written, every handler jumps back to one shared indirect
 //! jump. Its target depends on which handler ran before, which the CPU's
 //! predictor learns only from global branch history, and how well it does
-//! that depends on where the code happens to lie (the `interp` benchmark's
-//! time doubled when its code moved by 16 bytes). So a `br`
+//! that depends on where the code happens to lie, so the time of an
+//! interpreter loop varies with its code's address. So a `br`
 //! back to such a loop compiles the header again in its place, ending in
 //! its own copy of the indirect jump (through the same jump table), as
 //! interpreters written in C do with computed `goto`: each handler's jump
@@ -232,13 +232,13 @@ impl FuncCompiler<'_, '_, '_> {
             let mut r = Reader::new(code, start as usize);
             while !r.is_empty() {
                 let at = r.offset();
-                self.set_op_offset(at as u32);
+                self.a.set_op_offset(at as u32);
                 let op = read_operator(&mut r)?;
                 self.operator(&op)?;
-                self.close_fault_site(at as u32);
+                self.a.close_fault_site(at as u32);
             }
         }
-        self.set_op_offset(d.end);
+        self.a.set_op_offset(d.end);
         let index = self.pop_gpr();
         self.spill_all();
         self.emit_table_jump(index, d.jump.len, d.jump.default, d.jump.table);

@@ -5,12 +5,14 @@
 //! them with the module's stubs into one position-independent block.
 //!
 //! - [`stack`]: the abstract value stack and register set;
-//! - `func`: one function: frame, control flow, calls, variables;
+//! - `func`: one function: frame, operand stack, control flow, calls,
+//!   variables, and the exhaustive per-operator dispatch;
 //! - `dispatch`: interpreter loops' `br_table` dispatch, compiled again
 //!   at each branch back;
-//! - `numeric`, `memory`, `simd`: lowering of the numeric, memory and
+//! - `x64`: the x86-64 backend: the macro assembler (peephole, trap
+//!   exits, code sites) and the lowering of the numeric, memory, bulk and
 //!   vector operators;
-//! - [`stubs`]: trampolines and exit stubs.
+//! - [`stubs`]: trampolines, exit stubs and the module's trap stubs.
 //!
 //! Functions compile independently to code plus relocations (calls to other
 //! functions, jumps to the module's trap and exit stubs), so they can be
@@ -20,37 +22,21 @@
 //! patches the relocations. With several threads the functions are thus
 //! not in index order: [`CompiledModule::func_layout`] gives their order.
 
-mod bulk;
 mod dispatch;
 mod features;
 mod func;
-mod memory;
-mod numeric;
-mod simd;
 pub mod stack;
 pub mod stubs;
+mod x64;
 
-use crate::abi::{ExecContext, ExitCode, TrapCode};
-use crate::asm::x64::{Assembler, Code, CpuFeatures, Gpr, Mem, Size};
+use crate::abi::TrapCode;
+use crate::asm::x64::{Code, CpuFeatures};
 use crate::decode::{GlobalType, Module, TableType};
 use crate::error::{Error, ErrorKind, Result};
 use crate::platform::{Bare, Platform};
 use crate::validate::ModuleInfo;
 use alloc::vec::Vec;
-use core::mem::offset_of;
-
-/// Relocation symbol of the module's exit stub.
-pub(crate) const SYM_EXIT: u32 = 0xffff_ff00;
-/// Relocation symbols of the module's trap stubs start here.
-const SYM_TRAP_BASE: u32 = 0xffff_fe00;
-
-/// The relocation symbol of the trap stub for trap code `code`.
-pub(crate) const fn sym_trap(code: u32) -> u32 {
-    SYM_TRAP_BASE + code
-}
-
-/// Number of trap codes (stubs emitted per module).
-const NUM_TRAPS: u32 = 11;
+use stubs::{NUM_TRAPS, SYM_EXIT, SYM_TRAP_BASE, StubOffsets};
 
 /// What every function of a module needs to know about the module.
 pub(crate) struct Env<'m, 'a> {
@@ -78,7 +64,7 @@ pub(crate) struct Env<'m, 'a> {
 /// fall-through or call return to the next such point) subtracts its
 /// operator count from `ExecContext::fuel` when it starts. The balance is
 /// checked at function entries and loop headers, where the code leaves with
-/// [`ExitCode::OutOfFuel`] when it is negative; so a guest stops within one
+/// [`ExitCode::OutOfFuel`](crate::abi::ExitCode::OutOfFuel) when it is negative; so a guest stops within one
 /// loop iteration or one function body of running out, and can be resumed.
 /// Interruption is checked at the same points.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -250,7 +236,7 @@ fn compile_chunk(
     // The code buffer's pages are mapped in at once, not one fault each.
     env.platform.prefault(scratch.assembler().spare_capacity());
     if let Some(stubs) = stubs {
-        *stubs = emit_stubs(scratch.assembler())?;
+        *stubs = stubs::emit_module_stubs(scratch.assembler())?;
     }
     let mut funcs = Vec::with_capacity(n.saturating_sub(first).div_ceil(step));
     for i in (first..n).step_by(step) {
@@ -301,51 +287,6 @@ fn compile_functions(
             .collect::<Result<Vec<_>>>()
     })?;
     Ok((chunks, stubs))
-}
-
-/// Where the module's stubs start in its code.
-#[derive(Default)]
-struct StubOffsets {
-    exit: usize,
-    traps: [usize; NUM_TRAPS as usize],
-}
-
-/// Emits the module's exit stub and a trap stub per trap code.
-fn emit_stubs(a: &mut Assembler) -> Result<StubOffsets> {
-    let exit = a.offset();
-    stubs::emit_exit_stub(a);
-    let mut traps = [0usize; NUM_TRAPS as usize];
-    for (code, slot) in traps.iter_mut().enumerate() {
-        a.align(16);
-        *slot = a.offset();
-        a.mov_rm(
-            Size::S64,
-            Gpr::R11,
-            func::vmctx(offset_of!(crate::abi::VmContext, exec)),
-        );
-        a.mov_mi(
-            Size::S32,
-            Mem::base(Gpr::R11, offset_of!(ExecContext, trap_code) as i32),
-            code as i32,
-        );
-        a.mov_mi(
-            Size::S32,
-            Mem::base(Gpr::R11, offset_of!(ExecContext, exit_code) as i32),
-            ExitCode::Trap as i32,
-        );
-        let back = a.offset();
-        // call exit stub (rel32 backwards)
-        a.emit_u8(0xe8);
-        a.emit_u32((exit as i64 - (back as i64 + 5)) as u32);
-        a.ud2();
-    }
-    debug_assert_eq!(
-        TrapCode::from_u32(NUM_TRAPS - 1).map(|t| t as u32),
-        Some(NUM_TRAPS - 1)
-    );
-    a.seal()
-        .map_err(|e| Error::internal("assembling module stubs failed").with_detail(e))?;
-    Ok(StubOffsets { exit, traps })
 }
 
 /// Puts the chunks one after another (the first, which starts with the

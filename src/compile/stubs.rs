@@ -1,10 +1,13 @@
 //! The fixed pieces of machine code around compiled functions: the enter
 //! and resume trampolines the host calls, the exit stub generated code calls
-//! to leave, and the host-call stub that host functions point to. Their
-//! behaviour is the contract described in [`crate::abi`].
+//! to leave, and the host-call stub that host functions point to (the
+//! engine's stubs, [`engine_stubs`]); and each module's own exit stub and
+//! one trap stub per trap code, which the module's functions reach through
+//! relocations (`SYM_EXIT`, `sym_trap`). Their behaviour is the
+//! contract described in [`crate::abi`].
 
 use super::func::PIN_GPRS;
-use crate::abi::{ExecContext, ExitCode, VmContext, VmFuncRef};
+use crate::abi::{ExecContext, ExitCode, TrapCode, VmContext, VmFuncRef};
 use crate::asm::x64::{AluOp, Assembler, Cond, Gpr, Mem, Scale, ShiftOp, Size, SseOp, Xmm};
 use crate::error::{Error, Result};
 use alloc::vec::Vec;
@@ -255,6 +258,61 @@ fn emit_host_call(a: &mut Assembler) {
     a.mov_rm(Size::S64, Gpr::Rax, Mem::base(Gpr::Rsp, 8));
     a.sse_rm(SseOp::MOVSD, Xmm::Xmm0, Mem::base(Gpr::Rsp, 8));
     a.ret();
+}
+
+/// Relocation symbol of the module's exit stub.
+pub(crate) const SYM_EXIT: u32 = 0xffff_ff00;
+/// Relocation symbols of the module's trap stubs start here.
+pub(crate) const SYM_TRAP_BASE: u32 = 0xffff_fe00;
+
+/// The relocation symbol of the trap stub for trap code `code`.
+pub(crate) const fn sym_trap(code: u32) -> u32 {
+    SYM_TRAP_BASE + code
+}
+
+/// Number of trap codes (stubs emitted per module).
+pub(crate) const NUM_TRAPS: u32 = 11;
+
+/// Where the module's stubs start in its code.
+#[derive(Default)]
+pub(crate) struct StubOffsets {
+    pub exit: usize,
+    pub traps: [usize; NUM_TRAPS as usize],
+}
+
+/// Emits the module's exit stub and a trap stub per trap code. A trap stub
+/// stores its trap code and calls the exit stub, so the call a trap site
+/// made to it stays on the stack for the backtrace.
+pub(crate) fn emit_module_stubs(a: &mut Assembler) -> Result<StubOffsets> {
+    let exit_label = a.new_label();
+    let exit = a.offset();
+    a.bind(exit_label);
+    emit_exit_stub(a);
+    let mut traps = [0usize; NUM_TRAPS as usize];
+    for (code, slot) in traps.iter_mut().enumerate() {
+        a.align(16);
+        *slot = a.offset();
+        a.mov_rm(Size::S64, Gpr::R11, vmctx_mem(offset_of!(VmContext, exec)));
+        a.mov_mi(
+            Size::S32,
+            Mem::base(Gpr::R11, offset_of!(ExecContext, trap_code) as i32),
+            code as i32,
+        );
+        a.mov_mi(
+            Size::S32,
+            Mem::base(Gpr::R11, offset_of!(ExecContext, exit_code) as i32),
+            ExitCode::Trap as i32,
+        );
+        a.call(exit_label);
+        a.ud2();
+    }
+    debug_assert_eq!(
+        TrapCode::from_u32(NUM_TRAPS - 1).map(|t| t as u32),
+        Some(NUM_TRAPS - 1)
+    );
+    a.seal()
+        .map_err(|e| Error::internal("assembling module stubs failed").with_detail(e))?;
+    Ok(StubOffsets { exit, traps })
 }
 
 /// The engine-wide stubs: machine code and the offset of each entry point.

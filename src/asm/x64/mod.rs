@@ -18,7 +18,7 @@ pub mod regs;
 #[allow(missing_docs)] // the constants are named after the instructions' mnemonics
 pub mod sse;
 
-pub use assembler::{Addend, AluOp, AsmError, Assembler, Code, Reloc, RelocKind, ShiftOp, UnaryOp};
+pub use assembler::{AluOp, AsmError, Assembler, Code, Reloc, RelocKind, ShiftOp, UnaryOp};
 pub use cond::Cond;
 pub use cpu::CpuFeatures;
 pub use operand::{Label, Mem, Scale};

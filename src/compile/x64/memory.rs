@@ -11,26 +11,26 @@
 //! (`FuncCompiler::checked_ends`; memories never shrink). A function whose
 //! accesses of one size outweigh its least used register-pinned integer
 //! local keeps that size's bound in a register instead
-//! ([`super::func::MEMORY_LAST`]), reloaded with the memory base after
-//! every call and exit; its checks then load nothing.
+//! ([`super::super::func::MEMORY_LAST`]), reloaded with the memory base after
+//! every call and exit; its checks then load nothing, where a load from
+//! the context would compete with the accesses for the load ports.
 //!
-//! In guard-region mode ([`super::CompileOptions::guard_region`]) there is
+//! In guard-region mode ([`super::super::CompileOptions::guard_region`]) there is
 //! no check: the effective address is at most 2^33 + 16 bytes past the
 //! memory base, everything past the memory's length up to
 //! [`crate::abi::GUARD_REGION_BYTES`] is inaccessible, and the runtime turns the
 //! fault into the same trap.
 
-use super::func::{FuncCompiler, memory_last_field, vmctx};
-use super::stack::{Loc, SCRATCH, SCRATCH2};
+use super::super::func::{FuncCompiler, memory_last_field, vmctx};
+use super::super::stack::{Loc, SCRATCH, SCRATCH2};
 use crate::abi::{ExecContext, ExitCode, GROW_OUT_OF_FUEL, TrapCode, VmContext};
-use crate::asm::x64::{AluOp, Cond, Gpr, Label, Mem, Scale, ShiftOp, Size, SseOp, Xmm};
-use crate::decode::{MemArg, Operator, ValType};
-use crate::error::Result;
+use crate::asm::x64::{AluOp, Cond, Gpr, Label, Mem, Scale, Size, SseOp, Xmm};
+use crate::decode::{MemArg, ValType};
 use core::mem::offset_of;
 
 /// How a load widens its value.
 #[derive(Clone, Copy)]
-enum Load {
+pub(in crate::compile) enum Load {
     /// Plain move of 4 or 8 bytes.
     Int(Size),
     Zx(Size, Size),
@@ -41,45 +41,6 @@ enum Load {
 }
 
 impl FuncCompiler<'_, '_, '_> {
-    /// Lowers `op` if it is a memory operator; returns whether it was.
-    pub(crate) fn memory_op(&mut self, op: &Operator<'_>) -> Result<bool> {
-        use Operator::*;
-        use ValType::{F32, F64, I32, I64};
-        match *op {
-            I32Load { memarg } => self.load(memarg, 4, I32, Load::Int(Size::S32)),
-            I64Load { memarg } => self.load(memarg, 8, I64, Load::Int(Size::S64)),
-            F32Load { memarg } => self.load(memarg, 4, F32, Load::Float(SseOp::MOVSS)),
-            F64Load { memarg } => self.load(memarg, 8, F64, Load::Float(SseOp::MOVSD)),
-            I32Load8S { memarg } => self.load(memarg, 1, I32, Load::Sx(Size::S32, Size::S8)),
-            I32Load8U { memarg } => self.load(memarg, 1, I32, Load::Zx(Size::S32, Size::S8)),
-            I32Load16S { memarg } => self.load(memarg, 2, I32, Load::Sx(Size::S32, Size::S16)),
-            I32Load16U { memarg } => self.load(memarg, 2, I32, Load::Zx(Size::S32, Size::S16)),
-            I64Load8S { memarg } => self.load(memarg, 1, I64, Load::Sx(Size::S64, Size::S8)),
-            I64Load8U { memarg } => self.load(memarg, 1, I64, Load::Zx(Size::S32, Size::S8)),
-            I64Load16S { memarg } => self.load(memarg, 2, I64, Load::Sx(Size::S64, Size::S16)),
-            I64Load16U { memarg } => self.load(memarg, 2, I64, Load::Zx(Size::S32, Size::S16)),
-            I64Load32S { memarg } => self.load(memarg, 4, I64, Load::Sx32),
-            I64Load32U { memarg } => self.load(memarg, 4, I64, Load::Int(Size::S32)),
-            I32Store { memarg } => self.store(memarg, Size::S32),
-            I64Store { memarg } => self.store(memarg, Size::S64),
-            F32Store { memarg } => self.store(memarg, Size::S32),
-            F64Store { memarg } => self.store(memarg, Size::S64),
-            I32Store8 { memarg } | I64Store8 { memarg } => self.store(memarg, Size::S8),
-            I32Store16 { memarg } | I64Store16 { memarg } => self.store(memarg, Size::S16),
-            I64Store32 { memarg } => self.store(memarg, Size::S32),
-            MemorySize { .. } => {
-                let r = self.alloc_gpr();
-                self.a
-                    .mov_rm(Size::S64, r, vmctx(offset_of!(VmContext, memory_len)));
-                self.a.shift_ri(ShiftOp::Shr, Size::S64, r, 16);
-                self.push_gpr(I32, r);
-            }
-            MemoryGrow { .. } => self.memory_grow(),
-            _ => return Ok(false),
-        }
-        Ok(true)
-    }
-
     /// Pops the address, checks `[addr + offset, + size)` against the
     /// memory length, and returns the operand to access. The returned
     /// operand uses `SCRATCH` (and `SCRATCH2` for offsets beyond 2^31).
@@ -111,14 +72,14 @@ impl FuncCompiler<'_, '_, '_> {
                             SCRATCH
                         };
                         self.a.alu_rr(AluOp::Cmp, Size::S64, first, last);
-                        let oob = self.trap_label(TrapCode::MemoryOutOfBounds);
+                        let oob = self.a.trap_label(TrapCode::MemoryOutOfBounds);
                         self.a.jcc(Cond::G, oob);
                     } else if offset == 0 && size.is_power_of_two() && size <= 16 {
                         // Compare the address with the last one where
                         // `size` bytes fit: no addition first.
                         self.a
                             .alu_rm(AluOp::Cmp, Size::S64, addr, memory_last_field(k));
-                        let oob = self.trap_label(TrapCode::MemoryOutOfBounds);
+                        let oob = self.a.trap_label(TrapCode::MemoryOutOfBounds);
                         self.a.jcc(Cond::G, oob);
                     } else {
                         self.a.lea(Size::S64, SCRATCH, Mem::base(addr, end as i32));
@@ -161,7 +122,7 @@ impl FuncCompiler<'_, '_, '_> {
     /// Pops a load's or store's address operand. A constant folds into the
     /// offset (`None`); otherwise its register, only to be read, and
     /// whether it is a pinned local's.
-    fn pop_address(&mut self, memarg: MemArg) -> (Option<(Gpr, bool)>, u64) {
+    pub(in crate::compile) fn pop_address(&mut self, memarg: MemArg) -> (Option<(Gpr, bool)>, u64) {
         match self.peek(0).loc {
             Loc::Const(c) => {
                 self.pop();
@@ -183,8 +144,8 @@ impl FuncCompiler<'_, '_, '_> {
 
     /// Traps with "out of bounds memory access" when the access end in
     /// `SCRATCH` lies beyond the memory's current length.
-    fn trap_if_scratch_beyond_memory(&mut self) {
-        let oob = self.trap_label(TrapCode::MemoryOutOfBounds);
+    pub(in crate::compile) fn trap_if_scratch_beyond_memory(&mut self) {
+        let oob = self.a.trap_label(TrapCode::MemoryOutOfBounds);
         self.jump_if_scratch_beyond_memory(oob);
     }
 
@@ -203,7 +164,7 @@ impl FuncCompiler<'_, '_, '_> {
     /// [`Self::address`] in guard-region mode: no check; the code from here
     /// to the end of the operator is a fault site, so a fault in it traps
     /// as out of bounds.
-    fn guarded_address(&mut self, memarg: MemArg) -> Mem {
+    pub(in crate::compile) fn guarded_address(&mut self, memarg: MemArg) -> Mem {
         let base = vmctx(offset_of!(VmContext, memory_base));
         let (addr, offset) = self.pop_address(memarg);
         let b = self.base_register(base);
@@ -220,13 +181,13 @@ impl FuncCompiler<'_, '_, '_> {
                 Mem::indexed(b, SCRATCH2, Scale::X1, 0)
             }
         };
-        self.fault_start.get_or_insert(self.a.offset() as u32);
+        self.a.open_fault_site();
         at
     }
 
     /// The register holding the memory base: the function's dedicated one,
     /// or `SCRATCH` loaded from the context.
-    fn base_register(&mut self, base: Mem) -> Gpr {
+    pub(in crate::compile) fn base_register(&mut self, base: Mem) -> Gpr {
         match self.memory_base {
             Some(b) => b,
             None => {
@@ -236,7 +197,7 @@ impl FuncCompiler<'_, '_, '_> {
         }
     }
 
-    fn load(&mut self, memarg: MemArg, size: u32, ty: ValType, kind: Load) {
+    pub(in crate::compile) fn load(&mut self, memarg: MemArg, size: u32, ty: ValType, kind: Load) {
         // The address register is popped inside `address` and can hold the
         // result afterwards; allocate the destination after it.
         let at = self.address(memarg, size);
@@ -260,7 +221,7 @@ impl FuncCompiler<'_, '_, '_> {
         }
     }
 
-    fn store(&mut self, memarg: MemArg, size: Size) {
+    pub(in crate::compile) fn store(&mut self, memarg: MemArg, size: Size) {
         let v = self.peek(0);
         match v.ty {
             ValType::F32 | ValType::F64 => {
@@ -299,7 +260,7 @@ impl FuncCompiler<'_, '_, '_> {
     /// [`GROW_OUT_OF_FUEL`] (the growth's fuel exceeds the fuel left): the
     /// code then pauses with `OutOfFuel` and asks again when resumed, so
     /// `delta` waits in the call area meanwhile.
-    fn memory_grow(&mut self) {
+    pub(in crate::compile) fn memory_grow(&mut self) {
         let delta = self.pop_gpr();
         self.spill_all();
         let fuel = self.env.options.fuel;
@@ -349,7 +310,7 @@ impl FuncCompiler<'_, '_, '_> {
 
 /// The `mov [mem], imm` immediate storing `bits` at `size`, if there is one
 /// (narrower stores keep the low bits).
-fn store_immediate(size: Size, bits: u64) -> Option<i32> {
+pub(in crate::compile) fn store_immediate(size: Size, bits: u64) -> Option<i32> {
     match size {
         Size::S64 => i32::try_from(bits as i64).ok(),
         _ => Some(bits as i32),

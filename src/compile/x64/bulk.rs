@@ -22,75 +22,29 @@
 //! caller-saved registers; code without fuel or interruption checks is
 //! unchanged.
 
-use super::func::{FuncCompiler, vmctx};
-use super::stack::{SCRATCH, SCRATCH_XMM, SCRATCH2};
+use super::super::func::{FuncCompiler, vmctx};
+use super::super::stack::{SCRATCH, SCRATCH_XMM, SCRATCH2};
 use crate::abi::{
     BULK_CHUNK, BYTES_PER_FUEL, ExecContext, ExitCode, Helper, HelperStatus, TrapCode, VmContext,
-    VmTable,
 };
 use crate::asm::x64::{AluOp, Cond, Gpr, Label, Mem, Scale, ShiftOp, Size, SseOp};
-use crate::decode::{Operator, ValType};
-use crate::error::Result;
+use crate::decode::ValType;
 use core::mem::offset_of;
 
 /// The shortest distance between an overlapping copy's destination and
 /// source for which the backward copy goes in blocks of `rep movsb`: each
 /// `rep movsb` costs a few dozen cycles to start, which 1 KiB amortizes
-/// (measured: 256-byte blocks run at a quarter of the 16-byte loop's
-/// speed, 1 KiB blocks at the same).
-const MIN_BLOCK: i32 = 1024;
+/// (`benches/results.md` has the block sizes tried).
+pub(in crate::compile) const MIN_BLOCK: i32 = 1024;
 
 impl FuncCompiler<'_, '_, '_> {
-    /// Lowers `op` if it is a table or bulk-memory operator.
-    pub(crate) fn bulk_op(&mut self, op: &Operator<'_>) -> Result<bool> {
-        use Operator::*;
-        match *op {
-            TableGet { table } => self.table_get(table),
-            TableSet { table } => self.table_set(table),
-            TableSize { table } => {
-                let r = self.alloc_gpr();
-                let (base, at) = self.table_view(table);
-                self.a.mov_rm(
-                    Size::S32,
-                    r,
-                    Mem::base(base, at + offset_of!(VmTable, len) as i32),
-                );
-                self.push_gpr(ValType::I32, r);
-            }
-            TableGrow { table } => self.helper(Helper::TableGrow, [table, 0], 2, true),
-            TableFill { table } => self.helper(Helper::TableFill, [table, 0], 3, false),
-            TableCopy {
-                dst_table,
-                src_table,
-            } => self.helper(Helper::TableCopy, [dst_table, src_table], 3, false),
-            TableInit { elem_index, table } => {
-                self.helper(Helper::TableInit, [table, elem_index], 3, false)
-            }
-            ElemDrop { elem_index } => self.helper(Helper::ElemDrop, [elem_index, 0], 0, false),
-            MemoryInit { data_index, mem } => {
-                self.helper(Helper::MemoryInit, [mem.index, data_index], 3, false)
-            }
-            DataDrop { data_index } => self.helper(Helper::DataDrop, [data_index, 0], 0, false),
-            MemoryCopy { dst_mem, src_mem } if dst_mem.index == 0 && src_mem.index == 0 => {
-                self.memory_copy()
-            }
-            MemoryFill { mem } if mem.index == 0 => self.memory_fill(),
-            MemoryCopy { dst_mem, src_mem } => {
-                self.helper(Helper::MemoryCopy, [dst_mem.index, src_mem.index], 3, false)
-            }
-            MemoryFill { mem } => self.helper(Helper::MemoryFill, [mem.index, 0], 3, false),
-            _ => return Ok(false),
-        }
-        Ok(true)
-    }
-
     /// Pops the three operands of `memory.fill` or `memory.copy` into the
     /// registers of the string instructions: the destination into `rdi`,
     /// the value or source into `second`, the length into `rcx` (each
     /// zero-extended to 64 bits, as every `i32` operand is). Pinned locals
     /// in those registers are stored away; the registers stay taken until
     /// [`Self::end_string_op`], which gets the returned locals back.
-    fn pop_string_operands(&mut self, second: Gpr) -> [Option<usize>; 3] {
+    pub(in crate::compile) fn pop_string_operands(&mut self, second: Gpr) -> [Option<usize>; 3] {
         let unpinned = self.unpin_gprs([Gpr::Rdi, second, Gpr::Rcx]);
         // Topmost first; each eviction keeps clear of the other two
         // registers, and a filled register is held so later pops leave it.
@@ -107,7 +61,7 @@ impl FuncCompiler<'_, '_, '_> {
 
     /// Releases the string instruction's registers and reloads the pinned
     /// locals [`Self::pop_string_operands`] stored away.
-    fn end_string_op(&mut self, second: Gpr, unpinned: [Option<usize>; 3]) {
+    pub(in crate::compile) fn end_string_op(&mut self, second: Gpr, unpinned: [Option<usize>; 3]) {
         for r in [Gpr::Rdi, second, Gpr::Rcx] {
             self.regs.free_gpr(r);
         }
@@ -118,7 +72,7 @@ impl FuncCompiler<'_, '_, '_> {
     /// below 2^32, so the 64-bit sum cannot wrap) is at most the memory's
     /// length: a zero-length access at the very end is allowed, one byte
     /// further is not.
-    fn check_memory_range(&mut self, start: Gpr, oob: Label) {
+    pub(in crate::compile) fn check_memory_range(&mut self, start: Gpr, oob: Label) {
         self.a.lea(
             Size::S64,
             SCRATCH,
@@ -128,7 +82,7 @@ impl FuncCompiler<'_, '_, '_> {
     }
 
     /// Turns the memory index in `r` into a host address.
-    fn add_memory_base(&mut self, r: Gpr) {
+    pub(in crate::compile) fn add_memory_base(&mut self, r: Gpr) {
         match self.memory_base {
             Some(base) => self.a.alu_rr(AluOp::Add, Size::S64, r, base),
             None => self.a.alu_rm(
@@ -141,7 +95,7 @@ impl FuncCompiler<'_, '_, '_> {
     }
 
     /// True when bulk work must be metered or interruptible.
-    fn bulk_bounded(&self) -> bool {
+    pub(in crate::compile) fn bulk_bounded(&self) -> bool {
         self.env.options.fuel || self.env.options.interruptible
     }
 
@@ -151,7 +105,7 @@ impl FuncCompiler<'_, '_, '_> {
     /// [`BULK_CHUNK`] (interruption checks) or its fuel exceeds the fuel
     /// left, and otherwise takes the fuel and falls through to the inline
     /// operation.
-    fn bulk_gate(&mut self) -> Label {
+    pub(in crate::compile) fn bulk_gate(&mut self) -> Label {
         let host = self.a.new_label();
         if self.env.options.interruptible {
             const _: () = assert!(BULK_CHUNK <= i32::MAX as u64);
@@ -181,7 +135,7 @@ impl FuncCompiler<'_, '_, '_> {
     /// Ends the inline string operation just emitted by jumping over the
     /// host path bound here at `host`: the operands `[rdi, second, rcx]`
     /// (memory indexes, not yet host addresses) go to `helper` on memory 0.
-    fn bulk_in_host(&mut self, host: Label, helper: Helper, second: Gpr) {
+    pub(in crate::compile) fn bulk_in_host(&mut self, host: Label, helper: Helper, second: Gpr) {
         let done = self.a.new_label();
         self.a.jmp(done);
         self.a.bind(host);
@@ -195,13 +149,13 @@ impl FuncCompiler<'_, '_, '_> {
     }
 
     /// `memory.fill` of memory 0: checks the range, then `rep stosb`.
-    fn memory_fill(&mut self) {
+    pub(in crate::compile) fn memory_fill(&mut self) {
         let unpinned = self.pop_string_operands(Gpr::Rax);
         let bounded = self.bulk_bounded();
         if bounded {
             self.spill_all();
         }
-        let oob = self.trap_label(TrapCode::MemoryOutOfBounds);
+        let oob = self.a.trap_label(TrapCode::MemoryOutOfBounds);
         self.check_memory_range(Gpr::Rdi, oob);
         let host = bounded.then(|| self.bulk_gate());
         self.add_memory_base(Gpr::Rdi);
@@ -217,13 +171,13 @@ impl FuncCompiler<'_, '_, '_> {
     /// the destination starts inside the source (`0 < dst - src < len`),
     /// so overlapping copies read every byte before overwriting it
     /// (`memmove`).
-    fn memory_copy(&mut self) {
+    pub(in crate::compile) fn memory_copy(&mut self) {
         let unpinned = self.pop_string_operands(Gpr::Rsi);
         let bounded = self.bulk_bounded();
         if bounded {
             self.spill_all();
         }
-        let oob = self.trap_label(TrapCode::MemoryOutOfBounds);
+        let oob = self.a.trap_label(TrapCode::MemoryOutOfBounds);
         self.check_memory_range(Gpr::Rdi, oob);
         self.check_memory_range(Gpr::Rsi, oob);
         let host = bounded.then(|| self.bulk_gate());
@@ -255,7 +209,7 @@ impl FuncCompiler<'_, '_, '_> {
     /// string moves take a slow microcoded path: 2.5 GB/s for 64 KiB on
     /// the benchmark machine, an AMD EPYC, where the loops below reach 35
     /// GB/s or more.)
-    fn copy_backwards(&mut self, done: Label) {
+    pub(in crate::compile) fn copy_backwards(&mut self, done: Label) {
         let steps = self.a.new_label();
         self.a.mov_rr(Size::S64, SCRATCH, Gpr::Rdi);
         self.a.alu_rr(AluOp::Sub, Size::S64, SCRATCH, Gpr::Rsi);
@@ -272,9 +226,8 @@ impl FuncCompiler<'_, '_, '_> {
     /// the end down, then the `rcx mod d` (or `d`) bytes at the front. A
     /// block's source and destination are `d` apart, so they do not
     /// overlap, and what earlier blocks wrote lies above every byte still
-    /// to be read. 52 to 87 GB/s for 64 KiB (distances of 1 KiB to 30 KB)
-    /// where the 16-byte loop manages 34 to 54.
-    fn copy_back_in_blocks(&mut self) {
+    /// to be read. Faster than the 16-byte loop from [`MIN_BLOCK`] on.
+    pub(in crate::compile) fn copy_back_in_blocks(&mut self) {
         let (dst, src, len) = (Gpr::Rdi, Gpr::Rsi, Gpr::Rcx);
         let (dist, left) = (SCRATCH, SCRATCH2);
         self.a.mov_rr(Size::S64, left, len);
@@ -304,7 +257,7 @@ impl FuncCompiler<'_, '_, '_> {
     /// end down, then the leftover bytes at the front one by one. Each
     /// step reads its whole piece before writing it, and everything
     /// written lies above what is still to be read.
-    fn copy_back_in_steps(&mut self, done: Label) {
+    pub(in crate::compile) fn copy_back_in_steps(&mut self, done: Label) {
         let (dst, src, len) = (Gpr::Rdi, Gpr::Rsi, Gpr::Rcx);
         let at = |r| Mem::indexed(r, len, Scale::X1, 0);
         let bytes = self.a.new_label();
@@ -328,7 +281,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.a.jcc(Cond::Ne, byte);
     }
 
-    fn table_get(&mut self, table: u32) {
+    pub(in crate::compile) fn table_get(&mut self, table: u32) {
         let ty = self.env.table_types[table as usize].elem.into();
         let index = self.pop_gpr();
         let at = self.table_element(table, index, TrapCode::TableOutOfBounds);
@@ -336,7 +289,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_gpr(ty, index);
     }
 
-    fn table_set(&mut self, table: u32) {
+    pub(in crate::compile) fn table_set(&mut self, table: u32) {
         let value = self.pop_gpr();
         self.regs.take_gpr(value);
         let index = self.pop_gpr();
@@ -347,7 +300,13 @@ impl FuncCompiler<'_, '_, '_> {
 
     /// Leaves to the host for `helper` with two immediates and the top
     /// `operands` values; pushes the `i32` result if `result`.
-    fn helper(&mut self, helper: Helper, imms: [u32; 2], operands: usize, result: bool) {
+    pub(in crate::compile) fn helper(
+        &mut self,
+        helper: Helper,
+        imms: [u32; 2],
+        operands: usize,
+        result: bool,
+    ) {
         let area = (8 * (2 + operands) as u32).next_multiple_of(16);
         self.reserve_call_area(area);
         let base = self.stack.len() - operands;
@@ -370,7 +329,7 @@ impl FuncCompiler<'_, '_, '_> {
     /// stored, everything else spilled), after storing its immediates.
     /// With fuel or interruption checks it then pauses while the host says
     /// so ([`HelperStatus`]), running the helper again after each resume.
-    fn call_helper(&mut self, helper: Helper, imms: [u32; 2]) {
+    pub(in crate::compile) fn call_helper(&mut self, helper: Helper, imms: [u32; 2]) {
         self.a
             .mov_mi(Size::S64, Mem::base(Gpr::Rsp, 0), imms[0] as i32);
         self.a

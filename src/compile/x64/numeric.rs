@@ -1,16 +1,16 @@
 //! Lowering of the numeric operators: integer and float arithmetic,
 //! comparisons, conversions (trapping and saturating), sign extension.
 
-use super::func::FuncCompiler;
-use super::stack::{Loc, SCRATCH, SCRATCH_XMM, SCRATCH2, Val};
+use super::super::func::FuncCompiler;
+use super::super::stack::{Loc, SCRATCH, SCRATCH_XMM, SCRATCH2, Val};
+use super::masm::Addend;
 use crate::abi::TrapCode;
 use crate::asm::x64::{
-    Addend, AluOp, Cond, Gpr, Mem, RoundMode, Scale, ShiftOp, Size, SseOp, UnaryOp, Xmm,
+    AluOp, Cond, Gpr, Mem, RoundMode, Scale, ShiftOp, Size, SseOp, UnaryOp, Xmm,
 };
-use crate::decode::{Operator, ValType};
-use crate::error::Result;
+use crate::decode::ValType;
 
-fn int_size(ty: ValType) -> Size {
+pub(in crate::compile) fn int_size(ty: ValType) -> Size {
     if ty == ValType::I32 {
         Size::S32
     } else {
@@ -19,24 +19,24 @@ fn int_size(ty: ValType) -> Size {
 }
 
 /// The scalar SSE instructions of one float width.
-struct FloatOps {
-    add: SseOp,
-    sub: SseOp,
-    mul: SseOp,
-    div: SseOp,
-    min: SseOp,
-    max: SseOp,
-    sqrt: SseOp,
-    ucomi: SseOp,
-    round: SseOp,
-    and: SseOp,
-    andn: SseOp,
-    or: SseOp,
-    xor: SseOp,
-    sign_bit: u64,
+pub(in crate::compile) struct FloatOps {
+    pub(in crate::compile) add: SseOp,
+    pub(in crate::compile) sub: SseOp,
+    pub(in crate::compile) mul: SseOp,
+    pub(in crate::compile) div: SseOp,
+    pub(in crate::compile) min: SseOp,
+    pub(in crate::compile) max: SseOp,
+    pub(in crate::compile) sqrt: SseOp,
+    pub(in crate::compile) ucomi: SseOp,
+    pub(in crate::compile) round: SseOp,
+    pub(in crate::compile) and: SseOp,
+    pub(in crate::compile) andn: SseOp,
+    pub(in crate::compile) or: SseOp,
+    pub(in crate::compile) xor: SseOp,
+    pub(in crate::compile) sign_bit: u64,
 }
 
-const F32_OPS: FloatOps = FloatOps {
+pub(in crate::compile) const F32_OPS: FloatOps = FloatOps {
     add: SseOp::ADDSS,
     sub: SseOp::SUBSS,
     mul: SseOp::MULSS,
@@ -53,7 +53,7 @@ const F32_OPS: FloatOps = FloatOps {
     sign_bit: 0x8000_0000,
 };
 
-const F64_OPS: FloatOps = FloatOps {
+pub(in crate::compile) const F64_OPS: FloatOps = FloatOps {
     add: SseOp::ADDSD,
     sub: SseOp::SUBSD,
     mul: SseOp::MULSD,
@@ -70,7 +70,7 @@ const F64_OPS: FloatOps = FloatOps {
     sign_bit: 0x8000_0000_0000_0000,
 };
 
-fn float_ops(ty: ValType) -> &'static FloatOps {
+pub(in crate::compile) fn float_ops(ty: ValType) -> &'static FloatOps {
     if ty == ValType::F32 {
         &F32_OPS
     } else {
@@ -80,288 +80,18 @@ fn float_ops(ty: ValType) -> &'static FloatOps {
 
 /// A float-to-integer conversion.
 #[derive(Clone, Copy)]
-struct Trunc {
-    from: ValType,
-    to: ValType,
-    signed: bool,
-    saturating: bool,
+pub(in crate::compile) struct Trunc {
+    pub(in crate::compile) from: ValType,
+    pub(in crate::compile) to: ValType,
+    pub(in crate::compile) signed: bool,
+    pub(in crate::compile) saturating: bool,
 }
 
 impl FuncCompiler<'_, '_, '_> {
-    /// Lowers `op` if it is numeric; returns whether it was.
-    pub(crate) fn numeric(&mut self, op: &Operator<'_>) -> Result<bool> {
-        use Operator::*;
-        use ValType::{F32, F64, I32, I64};
-        if matches!(
-            op,
-            F32Ceil | F32Floor | F32Trunc | F32Nearest | F64Ceil | F64Floor | F64Trunc | F64Nearest
-        ) && !self.env.cpu.sse41
-        {
-            // ROUNDSS/ROUNDSD are SSE4.1; refuse rather than emit an
-            // instruction that would fault.
-            return Err(crate::error::Error::limit(
-                0,
-                "float rounding needs SSE4.1, which this CPU lacks or Config::cpu_features left out",
-            )
-            .with_detail(format_args!("{op:?}")));
-        }
-        match *op {
-            I32Eqz => self.int_eqz(I32),
-            I64Eqz => self.int_eqz(I64),
-            I32Eq => self.int_cmp(I32, Cond::E),
-            I32Ne => self.int_cmp(I32, Cond::Ne),
-            I32LtS => self.int_cmp(I32, Cond::L),
-            I32LtU => self.int_cmp(I32, Cond::B),
-            I32GtS => self.int_cmp(I32, Cond::G),
-            I32GtU => self.int_cmp(I32, Cond::A),
-            I32LeS => self.int_cmp(I32, Cond::Le),
-            I32LeU => self.int_cmp(I32, Cond::Be),
-            I32GeS => self.int_cmp(I32, Cond::Ge),
-            I32GeU => self.int_cmp(I32, Cond::Ae),
-            I64Eq => self.int_cmp(I64, Cond::E),
-            I64Ne => self.int_cmp(I64, Cond::Ne),
-            I64LtS => self.int_cmp(I64, Cond::L),
-            I64LtU => self.int_cmp(I64, Cond::B),
-            I64GtS => self.int_cmp(I64, Cond::G),
-            I64GtU => self.int_cmp(I64, Cond::A),
-            I64LeS => self.int_cmp(I64, Cond::Le),
-            I64LeU => self.int_cmp(I64, Cond::Be),
-            I64GeS => self.int_cmp(I64, Cond::Ge),
-            I64GeU => self.int_cmp(I64, Cond::Ae),
-            I32Clz => self.int_clz(I32),
-            I64Clz => self.int_clz(I64),
-            I32Ctz => self.int_ctz(I32),
-            I64Ctz => self.int_ctz(I64),
-            I32Popcnt => self.int_popcnt(I32),
-            I64Popcnt => self.int_popcnt(I64),
-            I32Add => self.int_alu(I32, AluOp::Add),
-            I32Sub => self.int_alu(I32, AluOp::Sub),
-            I32And => self.int_alu(I32, AluOp::And),
-            I32Or => self.int_alu(I32, AluOp::Or),
-            I32Xor => self.int_alu(I32, AluOp::Xor),
-            I64Add => self.int_alu(I64, AluOp::Add),
-            I64Sub => self.int_alu(I64, AluOp::Sub),
-            I64And => self.int_alu(I64, AluOp::And),
-            I64Or => self.int_alu(I64, AluOp::Or),
-            I64Xor => self.int_alu(I64, AluOp::Xor),
-            I32Mul => self.int_mul(I32),
-            I64Mul => self.int_mul(I64),
-            I32DivS => self.int_divrem(I32, true, false),
-            I32DivU => self.int_divrem(I32, false, false),
-            I32RemS => self.int_divrem(I32, true, true),
-            I32RemU => self.int_divrem(I32, false, true),
-            I64DivS => self.int_divrem(I64, true, false),
-            I64DivU => self.int_divrem(I64, false, false),
-            I64RemS => self.int_divrem(I64, true, true),
-            I64RemU => self.int_divrem(I64, false, true),
-            I32Shl => self.int_shift(I32, ShiftOp::Shl),
-            I32ShrS => self.int_shift(I32, ShiftOp::Sar),
-            I32ShrU => self.int_shift(I32, ShiftOp::Shr),
-            I32Rotl => self.int_shift(I32, ShiftOp::Rol),
-            I32Rotr => self.int_shift(I32, ShiftOp::Ror),
-            I64Shl => self.int_shift(I64, ShiftOp::Shl),
-            I64ShrS => self.int_shift(I64, ShiftOp::Sar),
-            I64ShrU => self.int_shift(I64, ShiftOp::Shr),
-            I64Rotl => self.int_shift(I64, ShiftOp::Rol),
-            I64Rotr => self.int_shift(I64, ShiftOp::Ror),
-            I32Extend8S => self.int_extend(I32, Size::S32, Size::S8),
-            I32Extend16S => self.int_extend(I32, Size::S32, Size::S16),
-            I64Extend8S => self.int_extend(I64, Size::S64, Size::S8),
-            I64Extend16S => self.int_extend(I64, Size::S64, Size::S16),
-            I64Extend32S | I64ExtendI32S => {
-                let r = self.pop_gpr();
-                self.a.movsxd_rr(r, r);
-                self.push_gpr(I64, r);
-            }
-            I32WrapI64 => {
-                let r = self.pop_gpr();
-                self.a.mov_rr(Size::S32, r, r);
-                self.push_gpr(I32, r);
-            }
-            I64ExtendI32U => {
-                let r = self.pop_gpr();
-                self.a.mov_rr(Size::S32, r, r);
-                self.push_gpr(I64, r);
-            }
-            F32Eq => self.float_cmp(F32, FloatCmp::Eq),
-            F32Ne => self.float_cmp(F32, FloatCmp::Ne),
-            F32Lt => self.float_cmp(F32, FloatCmp::Lt),
-            F32Gt => self.float_cmp(F32, FloatCmp::Gt),
-            F32Le => self.float_cmp(F32, FloatCmp::Le),
-            F32Ge => self.float_cmp(F32, FloatCmp::Ge),
-            F64Eq => self.float_cmp(F64, FloatCmp::Eq),
-            F64Ne => self.float_cmp(F64, FloatCmp::Ne),
-            F64Lt => self.float_cmp(F64, FloatCmp::Lt),
-            F64Gt => self.float_cmp(F64, FloatCmp::Gt),
-            F64Le => self.float_cmp(F64, FloatCmp::Le),
-            F64Ge => self.float_cmp(F64, FloatCmp::Ge),
-            F32Add => self.float_bin(F32, F32_OPS.add),
-            F32Sub => self.float_bin(F32, F32_OPS.sub),
-            F32Mul => self.float_bin(F32, F32_OPS.mul),
-            F32Div => self.float_bin(F32, F32_OPS.div),
-            F64Add => self.float_bin(F64, F64_OPS.add),
-            F64Sub => self.float_bin(F64, F64_OPS.sub),
-            F64Mul => self.float_bin(F64, F64_OPS.mul),
-            F64Div => self.float_bin(F64, F64_OPS.div),
-            F32Min => self.float_minmax(F32, true),
-            F32Max => self.float_minmax(F32, false),
-            F64Min => self.float_minmax(F64, true),
-            F64Max => self.float_minmax(F64, false),
-            F32Copysign => self.float_copysign(F32),
-            F64Copysign => self.float_copysign(F64),
-            F32Abs => self.float_sign(F32, false),
-            F64Abs => self.float_sign(F64, false),
-            F32Neg => self.float_sign(F32, true),
-            F64Neg => self.float_sign(F64, true),
-            F32Sqrt => self.float_unary(F32, F32_OPS.sqrt),
-            F64Sqrt => self.float_unary(F64, F64_OPS.sqrt),
-            F32Ceil => self.float_round(F32, RoundMode::Ceil),
-            F32Floor => self.float_round(F32, RoundMode::Floor),
-            F32Trunc => self.float_round(F32, RoundMode::Trunc),
-            F32Nearest => self.float_round(F32, RoundMode::Nearest),
-            F64Ceil => self.float_round(F64, RoundMode::Ceil),
-            F64Floor => self.float_round(F64, RoundMode::Floor),
-            F64Trunc => self.float_round(F64, RoundMode::Trunc),
-            F64Nearest => self.float_round(F64, RoundMode::Nearest),
-            F32DemoteF64 => self.float_unary_to(F32, SseOp::CVTSD2SS),
-            F64PromoteF32 => self.float_unary_to(F64, SseOp::CVTSS2SD),
-            F32ConvertI32S => self.int_to_float(F32, Size::S32, false),
-            F32ConvertI32U => self.int_to_float(F32, Size::S64, false),
-            F32ConvertI64S => self.int_to_float(F32, Size::S64, false),
-            F32ConvertI64U => self.int_to_float(F32, Size::S64, true),
-            F64ConvertI32S => self.int_to_float(F64, Size::S32, false),
-            F64ConvertI32U => self.int_to_float(F64, Size::S64, false),
-            F64ConvertI64S => self.int_to_float(F64, Size::S64, false),
-            F64ConvertI64U => self.int_to_float(F64, Size::S64, true),
-            I32ReinterpretF32 => {
-                let x = self.pop_xmm();
-                let r = self.alloc_gpr();
-                self.a.movd_rx(r, x);
-                self.push_gpr(I32, r);
-            }
-            I64ReinterpretF64 => {
-                let x = self.pop_xmm();
-                let r = self.alloc_gpr();
-                self.a.movq_rx(r, x);
-                self.push_gpr(I64, r);
-            }
-            F32ReinterpretI32 => {
-                let r = self.pop_gpr();
-                let x = self.alloc_xmm();
-                self.a.movd_xr(x, r);
-                self.push_xmm(F32, x);
-            }
-            F64ReinterpretI64 => {
-                let r = self.pop_gpr();
-                let x = self.alloc_xmm();
-                self.a.movq_xr(x, r);
-                self.push_xmm(F64, x);
-            }
-            I32TruncF32S => self.trunc(Trunc {
-                from: F32,
-                to: I32,
-                signed: true,
-                saturating: false,
-            }),
-            I32TruncF32U => self.trunc(Trunc {
-                from: F32,
-                to: I32,
-                signed: false,
-                saturating: false,
-            }),
-            I32TruncF64S => self.trunc(Trunc {
-                from: F64,
-                to: I32,
-                signed: true,
-                saturating: false,
-            }),
-            I32TruncF64U => self.trunc(Trunc {
-                from: F64,
-                to: I32,
-                signed: false,
-                saturating: false,
-            }),
-            I64TruncF32S => self.trunc(Trunc {
-                from: F32,
-                to: I64,
-                signed: true,
-                saturating: false,
-            }),
-            I64TruncF32U => self.trunc(Trunc {
-                from: F32,
-                to: I64,
-                signed: false,
-                saturating: false,
-            }),
-            I64TruncF64S => self.trunc(Trunc {
-                from: F64,
-                to: I64,
-                signed: true,
-                saturating: false,
-            }),
-            I64TruncF64U => self.trunc(Trunc {
-                from: F64,
-                to: I64,
-                signed: false,
-                saturating: false,
-            }),
-            I32TruncSatF32S => self.trunc(Trunc {
-                from: F32,
-                to: I32,
-                signed: true,
-                saturating: true,
-            }),
-            I32TruncSatF32U => self.trunc(Trunc {
-                from: F32,
-                to: I32,
-                signed: false,
-                saturating: true,
-            }),
-            I32TruncSatF64S => self.trunc(Trunc {
-                from: F64,
-                to: I32,
-                signed: true,
-                saturating: true,
-            }),
-            I32TruncSatF64U => self.trunc(Trunc {
-                from: F64,
-                to: I32,
-                signed: false,
-                saturating: true,
-            }),
-            I64TruncSatF32S => self.trunc(Trunc {
-                from: F32,
-                to: I64,
-                signed: true,
-                saturating: true,
-            }),
-            I64TruncSatF32U => self.trunc(Trunc {
-                from: F32,
-                to: I64,
-                signed: false,
-                saturating: true,
-            }),
-            I64TruncSatF64S => self.trunc(Trunc {
-                from: F64,
-                to: I64,
-                signed: true,
-                saturating: true,
-            }),
-            I64TruncSatF64U => self.trunc(Trunc {
-                from: F64,
-                to: I64,
-                signed: false,
-                saturating: true,
-            }),
-            _ => return Ok(false),
-        }
-        Ok(true)
-    }
-
     /// Pops two integer operands into registers for `a op= b`: `a` is
     /// the caller's to write, `b` only to read (see
     /// [`FuncCompiler::pop_gpr_read`]).
-    fn pop_gpr_pair(&mut self) -> (Gpr, Gpr) {
+    pub(in crate::compile) fn pop_gpr_pair(&mut self) -> (Gpr, Gpr) {
         let b = self.pop_gpr_read();
         self.regs.take_gpr(b);
         let a = self.pop_gpr();
@@ -370,7 +100,7 @@ impl FuncCompiler<'_, '_, '_> {
     }
 
     /// Pops two integer operands that are only read (comparisons).
-    fn pop_gpr_pair_read(&mut self) -> (Gpr, Gpr) {
+    pub(in crate::compile) fn pop_gpr_pair_read(&mut self) -> (Gpr, Gpr) {
         let b = self.pop_gpr_read();
         self.regs.take_gpr(b);
         let a = self.pop_gpr_read();
@@ -380,14 +110,14 @@ impl FuncCompiler<'_, '_, '_> {
 
     /// The pinned local register the next operand below the top reads, if
     /// it is one.
-    fn pinned_below_top(&self) -> Option<Gpr> {
+    pub(in crate::compile) fn pinned_below_top(&self) -> Option<Gpr> {
         match self.peek(1).loc {
             Loc::PinnedGpr(p) => Some(p),
             _ => None,
         }
     }
 
-    fn int_alu(&mut self, ty: ValType, op: AluOp) {
+    pub(in crate::compile) fn int_alu(&mut self, ty: ValType, op: AluOp) {
         let size = int_size(ty);
         // `local + imm` and `local + local` need no copy of the local:
         // `lea` computes into a fresh register.
@@ -441,7 +171,7 @@ impl FuncCompiler<'_, '_, '_> {
         }
     }
 
-    fn int_mul(&mut self, ty: ValType) {
+    pub(in crate::compile) fn int_mul(&mut self, ty: ValType) {
         let size = int_size(ty);
         if let Some(imm) = self.pop_imm32(ty) {
             // `x * 3`, `x * 5`, `x * 9`: `lea r, [x + x * 2^k]`, one cycle
@@ -478,7 +208,7 @@ impl FuncCompiler<'_, '_, '_> {
         }
     }
 
-    fn int_cmp(&mut self, ty: ValType, cond: Cond) {
+    pub(in crate::compile) fn int_cmp(&mut self, ty: ValType, cond: Cond) {
         let size = int_size(ty);
         let a = if let Some(imm) = self.pop_imm32(ty) {
             let a = self.pop_gpr_read();
@@ -493,7 +223,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.push(ValType::I32, Loc::Flags(cond));
     }
 
-    fn int_eqz(&mut self, ty: ValType) {
+    pub(in crate::compile) fn int_eqz(&mut self, ty: ValType) {
         if let Some(&Val {
             loc: Loc::Flags(cond),
             ..
@@ -508,7 +238,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.push(ValType::I32, Loc::Flags(Cond::E));
     }
 
-    fn int_extend(&mut self, ty: ValType, to: Size, from: Size) {
+    pub(in crate::compile) fn int_extend(&mut self, ty: ValType, to: Size, from: Size) {
         let a = self.pop_gpr();
         self.a.movsx_rr(to, from, a, a);
         if ty == ValType::I32 {
@@ -518,7 +248,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_gpr(ty, a);
     }
 
-    fn int_clz(&mut self, ty: ValType) {
+    pub(in crate::compile) fn int_clz(&mut self, ty: ValType) {
         let size = int_size(ty);
         let a = self.pop_gpr();
         if self.env.cpu.lzcnt {
@@ -536,7 +266,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_gpr(ty, a);
     }
 
-    fn int_ctz(&mut self, ty: ValType) {
+    pub(in crate::compile) fn int_ctz(&mut self, ty: ValType) {
         let size = int_size(ty);
         let a = self.pop_gpr();
         if self.env.cpu.bmi1 {
@@ -550,7 +280,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_gpr(ty, a);
     }
 
-    fn int_popcnt(&mut self, ty: ValType) {
+    pub(in crate::compile) fn int_popcnt(&mut self, ty: ValType) {
         let size = int_size(ty);
         let a = self.pop_gpr();
         if self.env.cpu.popcnt {
@@ -595,7 +325,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_gpr(ty, a);
     }
 
-    fn int_shift(&mut self, ty: ValType, op: ShiftOp) {
+    pub(in crate::compile) fn int_shift(&mut self, ty: ValType, op: ShiftOp) {
         let size = int_size(ty);
         if let Some(count) = self.pop_const() {
             let mask = if ty == ValType::I32 { 31 } else { 63 };
@@ -612,7 +342,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_gpr(ty, a);
     }
 
-    fn int_divrem(&mut self, ty: ValType, signed: bool, rem: bool) {
+    pub(in crate::compile) fn int_divrem(&mut self, ty: ValType, signed: bool, rem: bool) {
         let size = int_size(ty);
         // The divisor goes anywhere but rax and rdx.
         let mut b = self.pop_gpr();
@@ -628,7 +358,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.regs.free_gpr(Gpr::Rax);
         self.regs.free_gpr(b);
 
-        let div_by_zero = self.trap_label(TrapCode::IntegerDivideByZero);
+        let div_by_zero = self.a.trap_label(TrapCode::IntegerDivideByZero);
         self.a.test_rr(size, b, b);
         self.a.jcc(Cond::E, div_by_zero);
         let done = self.a.new_label();
@@ -641,7 +371,7 @@ impl FuncCompiler<'_, '_, '_> {
                 self.a.alu_rr(AluOp::Xor, Size::S32, Gpr::Rdx, Gpr::Rdx);
                 self.a.jmp(done);
             } else {
-                let overflow = self.trap_label(TrapCode::IntegerOverflow);
+                let overflow = self.a.trap_label(TrapCode::IntegerOverflow);
                 let min = if ty == ValType::I32 {
                     i64::from(i32::MIN as u32)
                 } else {
@@ -677,7 +407,7 @@ impl FuncCompiler<'_, '_, '_> {
     }
 
     /// Pops two float operands for `a op= b`: `b` only to read.
-    fn pop_xmm_pair_read_b(&mut self) -> (Xmm, Xmm) {
+    pub(in crate::compile) fn pop_xmm_pair_read_b(&mut self) -> (Xmm, Xmm) {
         let b = self.pop_xmm_read();
         self.regs.take_xmm(b);
         let a = self.pop_xmm();
@@ -685,7 +415,7 @@ impl FuncCompiler<'_, '_, '_> {
         (a, b)
     }
 
-    fn float_bin(&mut self, ty: ValType, op: SseOp) {
+    pub(in crate::compile) fn float_bin(&mut self, ty: ValType, op: SseOp) {
         // `a + b` and `a * b` with `a` a pinned local and `b` in a register
         // of its own: computed into `b`, so `a` need not be copied first.
         // (Only the payload of a NaN result can differ, which WebAssembly
@@ -708,19 +438,19 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_xmm(ty, a);
     }
 
-    fn float_unary(&mut self, ty: ValType, op: SseOp) {
+    pub(in crate::compile) fn float_unary(&mut self, ty: ValType, op: SseOp) {
         let a = self.pop_xmm();
         self.a.sse_rr(op, a, a);
         self.push_xmm(ty, a);
     }
 
-    fn float_unary_to(&mut self, to: ValType, op: SseOp) {
+    pub(in crate::compile) fn float_unary_to(&mut self, to: ValType, op: SseOp) {
         let a = self.pop_xmm();
         self.a.sse_rr(op, a, a);
         self.push_xmm(to, a);
     }
 
-    fn float_round(&mut self, ty: ValType, mode: RoundMode) {
+    pub(in crate::compile) fn float_round(&mut self, ty: ValType, mode: RoundMode) {
         let ops = float_ops(ty);
         let a = self.pop_xmm();
         self.a.sse_rri(ops.round, a, a, mode as u8);
@@ -728,11 +458,11 @@ impl FuncCompiler<'_, '_, '_> {
     }
 
     /// Loads a float bit pattern into the scratch XMM register.
-    fn scratch_xmm_bits(&mut self, ty: ValType, bits: u64) {
+    pub(in crate::compile) fn scratch_xmm_bits(&mut self, ty: ValType, bits: u64) {
         self.load_const_xmm(SCRATCH_XMM, ty, bits);
     }
 
-    fn float_sign(&mut self, ty: ValType, negate: bool) {
+    pub(in crate::compile) fn float_sign(&mut self, ty: ValType, negate: bool) {
         let ops = float_ops(ty);
         let a = self.pop_xmm();
         if negate {
@@ -750,7 +480,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_xmm(ty, a);
     }
 
-    fn float_copysign(&mut self, ty: ValType) {
+    pub(in crate::compile) fn float_copysign(&mut self, ty: ValType) {
         let ops = float_ops(ty);
         let (a, b) = self.pop_xmm_pair();
         // a = (a & !sign) | (b & sign)
@@ -764,7 +494,7 @@ impl FuncCompiler<'_, '_, '_> {
 
     /// `min`/`max` with WebAssembly's rules: NaN if either is NaN, and
     /// -0 < +0.
-    fn float_minmax(&mut self, ty: ValType, is_min: bool) {
+    pub(in crate::compile) fn float_minmax(&mut self, ty: ValType, is_min: bool) {
         let ops = float_ops(ty);
         let (a, b) = self.pop_xmm_pair_read_b();
         let nan = self.a.new_label();
@@ -785,7 +515,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_xmm(ty, a);
     }
 
-    fn float_cmp(&mut self, ty: ValType, cmp: FloatCmp) {
+    pub(in crate::compile) fn float_cmp(&mut self, ty: ValType, cmp: FloatCmp) {
         let ops = float_ops(ty);
         let (a, b) = self.pop_xmm_pair();
         let r = self.alloc_gpr();
@@ -824,7 +554,12 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_gpr(ValType::I32, r);
     }
 
-    fn int_to_float(&mut self, to: ValType, src_size: Size, unsigned64: bool) {
+    pub(in crate::compile) fn int_to_float(
+        &mut self,
+        to: ValType,
+        src_size: Size,
+        unsigned64: bool,
+    ) {
         let r = self.pop_gpr();
         self.regs.take_gpr(r);
         let x = self.alloc_xmm();
@@ -865,7 +600,7 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_xmm(to, x);
     }
 
-    fn float_bits(ty: ValType, v: f64) -> u64 {
+    pub(in crate::compile) fn float_bits(ty: ValType, v: f64) -> u64 {
         if ty == ValType::F32 {
             u64::from((v as f32).to_bits())
         } else {
@@ -874,7 +609,7 @@ impl FuncCompiler<'_, '_, '_> {
     }
 
     /// Float to integer, trapping or saturating.
-    fn trunc(&mut self, t: Trunc) {
+    pub(in crate::compile) fn trunc(&mut self, t: Trunc) {
         let ops = float_ops(t.from);
         let x = self.pop_xmm();
         self.regs.take_xmm(x);
@@ -913,13 +648,13 @@ impl FuncCompiler<'_, '_, '_> {
         if t.saturating {
             self.a.jcc(Cond::P, done);
         } else {
-            let invalid = self.trap_label(TrapCode::InvalidConversionToInteger);
+            let invalid = self.a.trap_label(TrapCode::InvalidConversionToInteger);
             self.a.jcc(Cond::P, invalid);
         }
         let overflow = if t.saturating {
             None
         } else {
-            Some(self.trap_label(TrapCode::IntegerOverflow))
+            Some(self.a.trap_label(TrapCode::IntegerOverflow))
         };
         // Too small.
         let lo_bits = Self::float_bits(t.from, lo);
@@ -974,7 +709,7 @@ impl FuncCompiler<'_, '_, '_> {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum FloatCmp {
+pub(in crate::compile) enum FloatCmp {
     Eq,
     Ne,
     Lt,

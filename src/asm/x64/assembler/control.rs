@@ -1,0 +1,120 @@
+//! Control flow: jumps, calls (to labels, relocations, registers, memory),
+//! returns, stack instructions and padding.
+
+use super::*;
+
+impl Assembler {
+    /// `jmp label` (rel8 when the label is bound and within reach).
+    pub fn jmp(&mut self, label: Label) {
+        if let Some(d) = self.short_disp(label) {
+            self.buf.extend_from_slice(&[0xEB, d as u8]);
+        } else {
+            self.rel32(&[0xE9], label);
+        }
+    }
+
+    /// `jcc label` (rel8 when the label is bound and within reach).
+    pub fn jcc(&mut self, cond: Cond, label: Label) {
+        if let Some(d) = self.short_disp(label) {
+            self.buf.extend_from_slice(&[0x70 | cond.enc(), d as u8]);
+        } else {
+            self.rel32(&[0x0F, 0x80 | cond.enc()], label);
+        }
+    }
+
+    /// `call label`.
+    pub fn call(&mut self, label: Label) {
+        self.rel32(&[0xE8], label);
+    }
+
+    /// `call rel32` to an external target: records a [`Reloc`] for `symbol`.
+    pub fn call_reloc(&mut self, symbol: u32) {
+        self.reloc32(0xE8, symbol);
+    }
+
+    /// `jmp rel32` to an external target: records a [`Reloc`] for `symbol`.
+    pub fn jmp_reloc(&mut self, symbol: u32) {
+        self.reloc32(0xE9, symbol);
+    }
+
+    pub(super) fn reloc32(&mut self, opcode: u8, symbol: u32) {
+        self.buf.push(opcode);
+        self.relocs.push(Reloc {
+            offset: self.buf.len() as u32,
+            symbol,
+            kind: RelocKind::Rel32,
+        });
+        self.buf.extend_from_slice(&[0; 4]);
+    }
+
+    /// `jmp r64`.
+    pub fn jmp_r(&mut self, r: Gpr) {
+        self.inst(Prefixes::default(), &[0xFF], 4, gpr(r), &[]);
+    }
+
+    /// `jmp qword [mem]`.
+    pub fn jmp_m(&mut self, mem: Mem) {
+        self.inst(Prefixes::default(), &[0xFF], 4, Rm::Mem(&mem), &[]);
+    }
+
+    /// `call r64`.
+    pub fn call_r(&mut self, r: Gpr) {
+        self.inst(Prefixes::default(), &[0xFF], 2, gpr(r), &[]);
+    }
+
+    /// `call qword [mem]`.
+    pub fn call_m(&mut self, mem: Mem) {
+        self.inst(Prefixes::default(), &[0xFF], 2, Rm::Mem(&mem), &[]);
+    }
+
+    /// `ret`.
+    pub fn ret(&mut self) {
+        self.buf.push(0xC3);
+    }
+
+    /// `ud2`: a guaranteed invalid-opcode fault.
+    pub fn ud2(&mut self) {
+        self.buf.extend_from_slice(&[0x0F, 0x0B]);
+    }
+
+    /// `int3`: a breakpoint.
+    pub fn int3(&mut self) {
+        self.buf.push(0xCC);
+    }
+
+    /// `nop` (one byte).
+    pub fn nop(&mut self) {
+        self.buf.push(0x90);
+    }
+
+    /// `len` bytes of no-ops, as few instructions as possible (the
+    /// recommended multi-byte `nop` forms of up to 9 bytes).
+    pub fn nop_n(&mut self, mut len: usize) {
+        const NOPS: [&[u8]; 9] = [
+            &[0x90],
+            &[0x66, 0x90],
+            &[0x0F, 0x1F, 0x00],
+            &[0x0F, 0x1F, 0x40, 0x00],
+            &[0x0F, 0x1F, 0x44, 0x00, 0x00],
+            &[0x66, 0x0F, 0x1F, 0x44, 0x00, 0x00],
+            &[0x0F, 0x1F, 0x80, 0x00, 0x00, 0x00, 0x00],
+            &[0x0F, 0x1F, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
+            &[0x66, 0x0F, 0x1F, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
+        ];
+        while len > 0 {
+            let n = len.min(NOPS.len());
+            self.buf.extend_from_slice(NOPS[n - 1]);
+            len -= n;
+        }
+    }
+
+    /// Pads with no-ops up to a multiple of `align` (a power of two).
+    ///
+    /// # Panics
+    /// If `align` is not a power of two.
+    pub fn align(&mut self, align: usize) {
+        assert!(align.is_power_of_two(), "alignment must be a power of two");
+        let pad = self.buf.len().wrapping_neg() & (align - 1);
+        self.nop_n(pad);
+    }
+}

@@ -1,0 +1,516 @@
+//! The [`Assembler`]: a growing code buffer with one emit method per
+//! instruction form, labels with fix-ups, and relocations for targets outside
+//! the buffer. [`Assembler::finish`] turns it into [`Code`].
+//!
+//! Naming: `op_rr` register ← register, `op_ri` register ← immediate,
+//! `op_rm` register ← memory, `op_mr` memory ← register, `op_mi` memory ←
+//! immediate; the destination comes first, as in Intel syntax. Integer
+//! operations take a [`Size`]. Asking for an operand size an instruction does
+//! not have (e.g. `imul` with [`Size::S8`]) is a programming error and
+//! panics; everything that depends on the program being assembled (labels
+//! never bound, bound twice, unknown) is reported by `finish` instead.
+//!
+//! Label references are 32-bit fix-ups patched when the label is bound (or
+//! at once if it already is); a backward `jmp`/`jcc` whose target is within
+//! reach uses the 8-bit form.
+//!
+//! This file holds the buffer, labels, fix-ups, relocations and the one
+//! encoding path every instruction goes through; the emit methods are
+//! grouped by kind in `int`, `moves`, `control` and `sse`.
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use super::cond::Cond;
+use super::encode::{self, Prefixes, RipHole, Rm};
+use super::operand::{Label, Mem};
+use super::regs::{Gpr, Size, Xmm};
+use super::sse::{SseOp, XmmShift};
+
+mod control;
+mod int;
+mod moves;
+mod sse;
+
+/// The eight classic two-operand integer operations; the discriminant is
+/// both the `/digit` of opcodes 80/81/83 and bits 3–5 of the short opcodes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[repr(u8)]
+#[allow(missing_docs)] // the variants are the instructions' mnemonics
+pub enum AluOp {
+    Add = 0,
+    Or = 1,
+    Adc = 2,
+    Sbb = 3,
+    And = 4,
+    Sub = 5,
+    Xor = 6,
+    Cmp = 7,
+}
+
+/// Unary group 3 (opcodes F6/F7): the discriminant is the `/digit`.
+/// `Mul`/`Imul`/`Div`/`Idiv` work on `rdx:rax` implicitly.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[repr(u8)]
+#[allow(missing_docs)] // the variants are the instructions' mnemonics
+pub enum UnaryOp {
+    Not = 2,
+    Neg = 3,
+    Mul = 4,
+    Imul = 5,
+    Div = 6,
+    Idiv = 7,
+}
+
+/// Shift group 2 (opcodes C0/C1/D0–D3): the discriminant is the `/digit`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[repr(u8)]
+#[allow(missing_docs)] // the variants are the instructions' mnemonics
+pub enum ShiftOp {
+    Rol = 0,
+    Ror = 1,
+    Rcl = 2,
+    Rcr = 3,
+    Shl = 4,
+    Shr = 5,
+    Sar = 7,
+}
+
+/// The kind of an external [`Reloc`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum RelocKind {
+    /// A 32-bit PC-relative field (of `call rel32`/`jmp rel32`): write
+    /// `target - (code_start + offset + 4)` as an `i32` at `offset`.
+    Rel32,
+}
+
+/// A reference from the code to something outside it, named by a caller-
+/// chosen symbol id, to be patched once the target's address is known.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct Reloc {
+    /// Offset in the code of the field to patch (32 bits, as label
+    /// offsets: code is limited to 2 GiB, and relocations are kept for a
+    /// whole module's calls).
+    pub offset: u32,
+    /// The caller's name for the target (e.g. a function index).
+    pub symbol: u32,
+    /// How the field is computed.
+    pub kind: RelocKind,
+}
+
+/// What [`Assembler::finish`] returns: machine code, position-independent
+/// except for `relocs`.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct Code {
+    /// The machine code.
+    pub bytes: Vec<u8>,
+    /// Fields that refer to targets outside `bytes`.
+    pub relocs: Vec<Reloc>,
+}
+
+/// Errors in the assembled program, reported by [`Assembler::finish`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum AsmError {
+    /// A label is referenced but never bound.
+    UnboundLabel(Label),
+    /// A label was bound twice.
+    LabelBoundTwice(Label),
+    /// A label not created by this assembler was used.
+    UnknownLabel(Label),
+    /// A label reference does not fit in 32 bits (code over 2 GiB).
+    OffsetOutOfRange(Label),
+}
+
+impl fmt::Display for AsmError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AsmError::UnboundLabel(l) => write!(f, "label {} is used but never bound", l.0),
+            AsmError::LabelBoundTwice(l) => write!(f, "label {} is bound twice", l.0),
+            AsmError::UnknownLabel(l) => write!(f, "label {} belongs to no assembler", l.0),
+            AsmError::OffsetOutOfRange(l) => {
+                write!(f, "reference to label {} is out of 32-bit range", l.0)
+            }
+        }
+    }
+}
+
+impl core::error::Error for AsmError {}
+
+/// No fix-up / no position.
+const NONE: u32 = u32::MAX;
+
+#[derive(Clone, Copy, Debug)]
+struct LabelState {
+    /// Bound position, or `NONE`.
+    offset: u32,
+    /// First pending fix-up (index into `fixups`), or `NONE`.
+    pending: u32,
+}
+
+/// A 32-bit field at `at` that must hold `label + addend - base`.
+#[derive(Clone, Copy, Debug)]
+struct Fixup {
+    at: u32,
+    base: u32,
+    addend: i32,
+    /// Next pending fix-up of the same label, or `NONE`.
+    next: u32,
+}
+
+/// An x86-64 assembler writing into a byte buffer.
+#[derive(Clone, Debug, Default)]
+pub struct Assembler {
+    buf: Vec<u8>,
+    labels: Vec<LabelState>,
+    fixups: Vec<Fixup>,
+    relocs: Vec<Reloc>,
+    error: Option<AsmError>,
+}
+
+/// Prefixes for an integer operation of `size`.
+fn sized(size: Size) -> Prefixes {
+    Prefixes {
+        opsize16: size == Size::S16,
+        w: size == Size::S64,
+        ..Prefixes::default()
+    }
+}
+
+/// Prefixes for an 8-bit operation naming the given byte registers.
+fn sized_bytes(size: Size, regs: &[Gpr]) -> Prefixes {
+    Prefixes {
+        force_rex: size == Size::S8 && regs.iter().any(|r| r.byte_needs_rex()),
+        ..sized(size)
+    }
+}
+
+/// The immediate of an integer operation, truncated to `size` (at most 32
+/// bits; 64-bit operations sign-extend it).
+fn imm_for(size: Size, imm: i32) -> ([u8; 4], usize) {
+    let len = match size {
+        Size::S8 => 1,
+        Size::S16 => 2,
+        Size::S32 | Size::S64 => 4,
+    };
+    (imm.to_le_bytes(), len)
+}
+
+fn fits_i8(v: i64) -> bool {
+    i8::try_from(v).is_ok()
+}
+
+fn gpr(r: Gpr) -> Rm<'static> {
+    Rm::Reg(r.enc())
+}
+
+fn xmm(r: Xmm) -> Rm<'static> {
+    Rm::Reg(r.enc())
+}
+
+#[track_caller]
+fn assert_not_byte(size: Size, what: &str) {
+    assert!(size != Size::S8, "{what} has no 8-bit form");
+}
+
+impl Assembler {
+    /// An empty assembler.
+    pub fn new() -> Assembler {
+        Assembler::default()
+    }
+
+    /// An empty assembler that writes into `buf` (emptied first), reusing
+    /// its memory.
+    pub fn with_buffer(mut buf: Vec<u8>) -> Assembler {
+        buf.clear();
+        Assembler {
+            buf,
+            ..Assembler::default()
+        }
+    }
+
+    // ----- buffer, labels, data -----
+
+    /// The current position: the offset the next instruction gets.
+    #[inline]
+    pub fn offset(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The bytes emitted so far (label references not yet bound read 0).
+    #[inline]
+    pub fn code(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// A new, unbound label.
+    pub fn new_label(&mut self) -> Label {
+        let l = Label(self.labels.len() as u32);
+        self.labels.push(LabelState {
+            offset: NONE,
+            pending: NONE,
+        });
+        l
+    }
+
+    /// Binds `label` to the current position and patches every reference
+    /// emitted so far.
+    pub fn bind(&mut self, label: Label) {
+        let here = self.buf.len() as u32;
+        let Some(state) = self.labels.get_mut(label.0 as usize) else {
+            self.record(AsmError::UnknownLabel(label));
+            return;
+        };
+        if state.offset != NONE {
+            self.record(AsmError::LabelBoundTwice(label));
+            return;
+        }
+        state.offset = here;
+        let mut next = core::mem::replace(&mut state.pending, NONE);
+        while next != NONE {
+            let f = self.fixups[next as usize];
+            self.patch_fixup(label, here, f);
+            next = f.next;
+        }
+    }
+
+    /// Where `label` is bound, if it is.
+    pub fn label_offset(&self, label: Label) -> Option<usize> {
+        match self.labels.get(label.0 as usize) {
+            Some(s) if s.offset != NONE => Some(s.offset as usize),
+            _ => None,
+        }
+    }
+
+    /// Overwrites the four bytes at `at` with `value` (little-endian).
+    ///
+    /// # Panics
+    /// If `at + 4` is past the end of the code.
+    pub fn patch_i32(&mut self, at: usize, value: i32) {
+        self.buf[at..at + 4].copy_from_slice(&value.to_le_bytes());
+    }
+
+    /// Overwrites the code from `at` to `end` (already emitted, at most
+    /// 129 bytes) with a short jump to `end`, so it is skipped.
+    ///
+    /// # Panics
+    /// If the range is longer than a short jump reaches or past the end.
+    pub fn patch_skip(&mut self, at: usize, end: usize) {
+        let disp = i8::try_from(end - at - 2).expect("a short jump reaches the end");
+        self.buf[at] = 0xeb;
+        self.buf[at + 1] = disp as u8;
+    }
+
+    /// Emits raw bytes (data, or instructions this assembler lacks).
+    pub fn emit_bytes(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Emits one byte.
+    pub fn emit_u8(&mut self, v: u8) {
+        self.buf.push(v);
+    }
+
+    /// Emits a little-endian `u32`.
+    pub fn emit_u32(&mut self, v: u32) {
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+
+    /// Emits a little-endian `u64`.
+    pub fn emit_u64(&mut self, v: u64) {
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+
+    /// Emits a 32-bit field holding `label - base` (e.g. jump-table entries
+    /// relative to the table start `base`).
+    pub fn emit_label_diff32(&mut self, label: Label, base: usize) {
+        let at = self.buf.len();
+        self.buf.extend_from_slice(&[0; 4]);
+        self.use_label32(at, base, label, 0);
+    }
+
+    /// Ends one piece of code (a function) of a buffer that goes on with
+    /// others: checks that every label it used is bound and nothing failed,
+    /// then forgets its labels, so that the next piece starts afresh. Its
+    /// bytes and relocations stay, at their offsets in the buffer, for
+    /// [`Self::finish`]. A compiler thus puts all the functions it compiles
+    /// in one buffer, without copying each out.
+    pub fn seal(&mut self) -> Result<(), AsmError> {
+        self.check_finished()?;
+        self.labels.clear();
+        self.fixups.clear();
+        Ok(())
+    }
+
+    /// Makes room for at least `bytes` more bytes of code.
+    pub fn reserve(&mut self, bytes: usize) {
+        self.buf.reserve(bytes);
+    }
+
+    /// The code buffer's room beyond the code so far (for the host to map
+    /// it in ahead of the writes).
+    pub fn spare_capacity(&mut self) -> &mut [core::mem::MaybeUninit<u8>] {
+        self.buf.spare_capacity_mut()
+    }
+
+    /// Makes room for at least `n` more relocations.
+    pub fn reserve_relocs(&mut self, n: usize) {
+        self.relocs.reserve(n);
+    }
+
+    /// Pads with `int3` up to a multiple of `align` (a power of two), where
+    /// no code runs (between functions).
+    pub fn pad_to(&mut self, align: usize) {
+        self.buf
+            .resize(self.buf.len().next_multiple_of(align), 0xcc);
+    }
+
+    fn check_finished(&self) -> Result<(), AsmError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        if let Some(i) = self.labels.iter().position(|s| s.pending != NONE) {
+            return Err(AsmError::UnboundLabel(Label(i as u32)));
+        }
+        Ok(())
+    }
+
+    /// Finishes the code. Fails if a referenced label was never bound, or a
+    /// label was misused.
+    pub fn finish(self) -> Result<Code, AsmError> {
+        self.check_finished()?;
+        Ok(Code {
+            bytes: self.buf,
+            relocs: self.relocs,
+        })
+    }
+
+    fn record(&mut self, e: AsmError) {
+        self.error.get_or_insert(e);
+    }
+
+    fn patch_fixup(&mut self, label: Label, target: u32, f: Fixup) {
+        let value = i64::from(target) + i64::from(f.addend) - i64::from(f.base);
+        match i32::try_from(value) {
+            Ok(v) => self.patch_i32(f.at as usize, v),
+            Err(_) => self.record(AsmError::OffsetOutOfRange(label)),
+        }
+    }
+
+    /// Makes the 4 bytes at `at` hold `label + addend - base`, now or when
+    /// the label is bound.
+    fn use_label32(&mut self, at: usize, base: usize, label: Label, addend: i32) {
+        let f = Fixup {
+            at: at as u32,
+            base: base as u32,
+            addend,
+            next: NONE,
+        };
+        let Some(&state) = self.labels.get(label.0 as usize) else {
+            self.record(AsmError::UnknownLabel(label));
+            return;
+        };
+        if state.offset != NONE {
+            self.patch_fixup(label, state.offset, f);
+        } else {
+            let idx = self.fixups.len() as u32;
+            self.fixups.push(Fixup {
+                next: state.pending,
+                ..f
+            });
+            self.labels[label.0 as usize].pending = idx;
+        }
+    }
+
+    /// Emits a ModRM instruction followed by `imm`, resolving a RIP-relative
+    /// operand against the end of the instruction.
+    ///
+    /// Inlined, so that at each caller the operands that are constants there
+    /// (opcode, immediate length, register or memory) decide between the
+    /// fast path and [`Self::inst_general`] at compile time.
+    #[inline]
+    fn inst(&mut self, p: Prefixes, opcode: &[u8], reg: u8, rm: Rm<'_>, imm: &[u8]) {
+        // Fast path for the commonest form, register to register with one
+        // opcode byte and no legacy prefix or immediate (`mov`, `add`,
+        // `cmp`, `test`, ...): at most REX, opcode, ModRM.
+        if let (Rm::Reg(rm), &[op], &[]) = (rm, opcode, imm)
+            && !p.opsize16
+            && p.mandatory.is_none()
+        {
+            let rex = encode::rex(p.w, reg & 8 != 0, false, rm & 8 != 0);
+            let modrm = 0xc0 | (reg & 7) << 3 | (rm & 7);
+            if rex != 0x40 || p.force_rex {
+                self.buf.extend_from_slice(&[rex, op, modrm]);
+            } else {
+                self.buf.extend_from_slice(&[op, modrm]);
+            }
+            return;
+        }
+        self.inst_general(p, opcode, reg, rm, imm);
+    }
+
+    /// [`Self::inst`] for every form.
+    #[inline(never)]
+    fn inst_general(&mut self, p: Prefixes, opcode: &[u8], reg: u8, rm: Rm<'_>, imm: &[u8]) {
+        let hole = encode::emit_modrm(&mut self.buf, p, opcode, reg, rm, imm);
+        if let Some(RipHole { at, label, disp }) = hole {
+            let end = self.buf.len();
+            self.use_label32(at, end, label, disp);
+        }
+    }
+
+    /// Gives the instruction at `start`, the last one emitted, register
+    /// `to` as its ModRM `reg` operand (REX.R and the `reg` field),
+    /// inserting a REX prefix when `to` needs one and there was none
+    /// (nothing after it moves). Returns false, changing nothing, if no
+    /// ModRM byte follows. The instruction must have a ModRM byte and no
+    /// VEX prefix; the prefixes before REX are the only legacy ones the
+    /// assembler emits (`66`, `F2`, `F3`), and its opcodes are one byte,
+    /// `0F xx`, or `0F 38 xx`/`0F 3A xx`.
+    pub fn set_reg_operand(&mut self, start: usize, to: u8) -> bool {
+        let mut at = start;
+        while matches!(self.buf.get(at), Some(0x66 | 0xF2 | 0xF3)) {
+            at += 1;
+        }
+        let rex = self.buf.get(at).is_some_and(|&b| b & 0xF0 == 0x40);
+        let opcode = at + usize::from(rex);
+        let opcode_len = match (self.buf.get(opcode), self.buf.get(opcode + 1)) {
+            (Some(0x0F), Some(0x38 | 0x3A)) => 3,
+            (Some(0x0F), _) => 2,
+            _ => 1,
+        };
+        let mut modrm = opcode + opcode_len;
+        if modrm >= self.buf.len() {
+            return false;
+        }
+        if rex {
+            self.buf[at] = self.buf[at] & !0x04 | (to & 8) >> 1;
+        } else if to & 8 != 0 {
+            self.buf.insert(at, encode::rex(false, true, false, false));
+            modrm += 1;
+        }
+        self.buf[modrm] = self.buf[modrm] & 0xC7 | (to & 7) << 3;
+        true
+    }
+
+    /// Removes the code from `start` on: the last instructions, which no
+    /// label is bound in and no label reference or relocation points into.
+    pub fn truncate(&mut self, start: usize) {
+        self.buf.truncate(start);
+    }
+
+    /// Emits `opcode` followed by a 32-bit displacement to `label`.
+    fn rel32(&mut self, opcode: &[u8], label: Label) {
+        self.buf.extend_from_slice(opcode);
+        let at = self.buf.len();
+        self.buf.extend_from_slice(&[0; 4]);
+        self.use_label32(at, at + 4, label, 0);
+    }
+
+    /// The displacement of a 2-byte short jump to `label`, if it is bound
+    /// and within reach.
+    fn short_disp(&self, label: Label) -> Option<i8> {
+        let target = self.label_offset(label)? as i64;
+        let disp = target - (self.buf.len() as i64 + 2);
+        i8::try_from(disp).ok()
+    }
+}

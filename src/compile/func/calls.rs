@@ -1,0 +1,275 @@
+//! Calls: the argument and result areas, direct, imported and indirect
+//! calls, tables, and exits to the host.
+
+use super::super::stack::{Loc, SCRATCH, SCRATCH_XMM, SCRATCH2, is_float};
+use super::super::stubs::SYM_EXIT;
+use super::*;
+use crate::abi::{ExecContext, ExitCode, TrapCode, VmContext, VmFuncRef, VmTable, slot_offsets};
+use crate::abi::{REGISTER_ARGS, args_in_registers};
+use crate::asm::x64::{AluOp, Cond, Gpr, Mem, Scale, Size, SseOp, Xmm};
+use crate::decode::{FuncType, ValType};
+use core::mem::offset_of;
+
+/// What a call may reach, for [`FuncCompiler::setup_call`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Callee {
+    /// A function of this module, compiled wasm.
+    Wasm,
+    /// Possibly a host function (imports, `call_indirect`).
+    Any,
+}
+
+/// Where a caller also passes the first arguments that are integers or
+/// references ([`crate::abi`]), so the callee need not load them.
+pub(super) const ARG_GPRS: [Gpr; REGISTER_ARGS] = [Gpr::Rcx, Gpr::Rdx];
+/// Where a caller also passes the first arguments that are `f32`/`f64`.
+pub(super) const ARG_XMMS: [Xmm; REGISTER_ARGS] = [Xmm::Xmm0, Xmm::Xmm1];
+
+/// Where a function also returns its first result if it is an integer or
+/// reference ([`crate::abi`]), so the caller need not reload it.
+pub(super) const RESULT_GPR: Gpr = Gpr::Rax;
+/// Where a function also returns its first result if it is `f32`/`f64`.
+pub(super) const RESULT_XMM: Xmm = Xmm::Xmm0;
+
+impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
+    /// Pops the arguments of `ty`, spills everything else, stores the
+    /// arguments into the outgoing area, also loads the first ones into
+    /// their argument registers (`abi::args_in_registers`), and returns the
+    /// area's size. It writes no other register than `SCRATCH`,
+    /// `SCRATCH_XMM` and [`ARG_GPRS`]/[`ARG_XMMS`].
+    ///
+    /// For a `callee` known to be compiled wasm, those arguments go only in
+    /// their registers, which such a callee reads (see `abi`); a host
+    /// function, which `call_indirect` and imports may reach, reads the
+    /// area.
+    pub(super) fn setup_call(&mut self, ty: &FuncType, callee: Callee) -> u32 {
+        let params = ty.params();
+        let area_params = slot_offsets(params, &mut self.offsets);
+        let area = area_params.max(crate::abi::area_size(ty.results()));
+        self.max_call_area = self.max_call_area.max(area);
+        let base = self.stack.len() - params.len();
+        // Spill what stays below the arguments, except reads of GPR-pinned
+        // locals: the callee preserves those registers and cannot change
+        // the locals.
+        for i in self.below.call.min(base)..base {
+            if !matches!(self.stack[i].loc, Loc::PinnedGpr(_)) {
+                self.spill_at(i);
+            }
+        }
+        self.below.call = self.below.call.max(base);
+        let in_registers = args_in_registers(params);
+        let area_from = if callee == Callee::Wasm {
+            in_registers
+        } else {
+            0
+        };
+        for k in area_from..params.len() {
+            let dst = Mem::base(Gpr::Rsp, self.offsets[k] as i32);
+            self.store_operand(dst, base + k);
+        }
+        self.load_register_args(base, in_registers);
+        for _ in 0..params.len() {
+            self.pop();
+        }
+        area
+    }
+
+    /// Loads the `n` arguments from stack position `base` on into their
+    /// argument registers. A second argument that sits in the first one's
+    /// register is parked in a scratch register first (the first may sit
+    /// in the second one's).
+    pub(super) fn load_register_args(&mut self, base: usize, n: usize) {
+        let load = |this: &mut Self, k: usize| {
+            let v = this.stack[base + k];
+            if is_float(v.ty) {
+                this.load_xmm(ARG_XMMS[k], v, base + k);
+            } else {
+                this.load_gpr(ARG_GPRS[k], v, base + k);
+            }
+        };
+        let second = (n == 2).then(|| self.stack[base + 1].loc);
+        if second == Some(Loc::Gpr(ARG_GPRS[0])) {
+            self.a.mov_rr(Size::S64, SCRATCH, ARG_GPRS[0]);
+            load(self, 0);
+            self.a.mov_rr(Size::S64, ARG_GPRS[1], SCRATCH);
+        } else if second == Some(Loc::Xmm(ARG_XMMS[0])) {
+            self.a.sse_rr(SseOp::MOVAPS, SCRATCH_XMM, ARG_XMMS[0]);
+            load(self, 0);
+            self.a.sse_rr(SseOp::MOVAPS, ARG_XMMS[1], SCRATCH_XMM);
+        } else {
+            for k in 0..n {
+                load(self, k);
+            }
+        }
+    }
+
+    /// Makes the outgoing area at least `bytes` large.
+    pub(crate) fn reserve_call_area(&mut self, bytes: u32) {
+        self.max_call_area = self.max_call_area.max(bytes);
+    }
+
+    /// After a call: pushes the results, the first from its register (see
+    /// `abi`), the others read from the outgoing area.
+    pub(super) fn finish_call(&mut self, ty: &FuncType) {
+        self.fuel_segment();
+        let results = ty.results();
+        slot_offsets(results, &mut self.offsets);
+        for (k, &t) in results.iter().enumerate() {
+            let src = Mem::base(Gpr::Rsp, self.offsets[k] as i32);
+            if k == 0 && matches!(t, ValType::F32 | ValType::F64) {
+                self.push_xmm(t, RESULT_XMM);
+            } else if k == 0 && !is_float(t) {
+                self.push_gpr(t, RESULT_GPR);
+            } else if is_float(t) {
+                let x = self.alloc_xmm();
+                self.a.sse_rm(load_op(t), x, src);
+                self.push_xmm(t, x);
+            } else {
+                let r = self.alloc_gpr();
+                let size = if t == ValType::I32 {
+                    Size::S32
+                } else {
+                    Size::S64
+                };
+                self.a.mov_rm(size, r, src);
+                self.push_gpr(t, r);
+            }
+        }
+    }
+
+    pub(super) fn op_call(&mut self, function_index: u32) {
+        let ty = &self.env.module.types[self.env.func_types[function_index as usize] as usize];
+        let imported = function_index < self.env.num_imported_funcs;
+        self.setup_call(ty, if imported { Callee::Any } else { Callee::Wasm });
+        self.save_pinned();
+        if imported {
+            self.a
+                .mov_rm(Size::S64, Gpr::Rax, vmctx(offset_of!(VmContext, funcs)));
+            let at = function_index as i64 * core::mem::size_of::<VmFuncRef>() as i64;
+            self.add_imm64(Gpr::Rax, at);
+            self.call_funcref_in_rax();
+        } else {
+            self.a
+                .call_reloc(function_index - self.env.num_imported_funcs);
+            self.a.call_site();
+        }
+        self.restore_pinned();
+        self.finish_call(ty);
+    }
+
+    /// `rax` = VmFuncRef: switch to its instance, call, switch back.
+    ///
+    /// A callee of this instance, the usual target of `call_indirect`,
+    /// keeps `r15` as it is, loaded or restored by no instruction: behind
+    /// the predicted branches, the callee's loads of context fields (the
+    /// memory base, the memory length) need not wait for the loads of the
+    /// table element and its `vmctx`, and the caller's after the call not
+    /// for the restore. Those chains of loads lie on the critical path of
+    /// every call through a table.
+    pub(super) fn call_funcref_in_rax(&mut self) {
+        self.set_r15_unless_equal(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, vmctx) as i32));
+        self.a
+            .call_m(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, code) as i32));
+        self.a.call_site();
+        self.set_r15_unless_equal(Mem::base(Gpr::Rbp, SAVED_VMCTX));
+    }
+
+    /// Loads `r15` from `context` only when it holds another value.
+    pub(super) fn set_r15_unless_equal(&mut self, context: Mem) {
+        let same = self.a.new_label();
+        self.a.alu_rm(AluOp::Cmp, Size::S64, Gpr::R15, context);
+        self.a.jcc(Cond::E, same);
+        self.a.mov_rm(Size::S64, Gpr::R15, context);
+        self.a.bind(same);
+    }
+
+    pub(crate) fn add_imm64(&mut self, r: Gpr, imm: i64) {
+        if imm == 0 {
+            return;
+        }
+        if let Ok(i) = i32::try_from(imm) {
+            self.a.alu_ri(AluOp::Add, Size::S64, r, i);
+        } else {
+            self.a.mov_ri(Size::S64, SCRATCH, imm);
+            self.a.alu_rr(AluOp::Add, Size::S64, r, SCRATCH);
+        }
+    }
+
+    pub(super) fn op_call_indirect(&mut self, type_index: u32, table_index: u32) {
+        let ty = &self.env.module.types[type_index as usize];
+        // The element index: keep it in a register the argument setup
+        // leaves alone.
+        let index = SCRATCH2;
+        let pos = self.stack.len() - 1;
+        let v = self.pop();
+        self.load_gpr(index, v, pos);
+        self.setup_call(ty, Callee::Any);
+        self.save_pinned();
+        let at = self.table_element(table_index, index, TrapCode::UndefinedElement);
+        self.a.mov_rm(Size::S64, Gpr::Rax, at);
+        self.a.test_rr(Size::S64, Gpr::Rax, Gpr::Rax);
+        let uninit = self.a.trap_label(TrapCode::UninitializedElement);
+        self.a.jcc(Cond::E, uninit);
+        let id = self.env.type_ids[type_index as usize];
+        self.a.alu_mi(
+            AluOp::Cmp,
+            Size::S32,
+            Mem::base(Gpr::Rax, offset_of!(VmFuncRef, type_id) as i32),
+            id as i32,
+        );
+        let mismatch = self.a.trap_label(TrapCode::IndirectCallTypeMismatch);
+        self.a.jcc(Cond::Ne, mismatch);
+        self.call_funcref_in_rax();
+        self.restore_pinned();
+        self.finish_call(ty);
+    }
+
+    /// Where table `index`'s `VmTable` is: table 0's copy in the context,
+    /// or the table itself through its pointer, loaded into `SCRATCH`.
+    /// Returns the base register and the `VmTable`'s displacement.
+    pub(crate) fn table_view(&mut self, index: u32) -> (Gpr, i32) {
+        if index == 0 {
+            return (Gpr::R15, offset_of!(VmContext, table0) as i32);
+        }
+        self.a
+            .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, tables)));
+        self.a
+            .mov_rm(Size::S64, SCRATCH, Mem::base(SCRATCH, 8 * index as i32));
+        (SCRATCH, 0)
+    }
+
+    /// Checks `index < len` of table `table` (else traps with `trap`) and
+    /// returns the element's address operand, based on `SCRATCH`. `index`
+    /// is an `i32` operand's register, so its upper half is zero.
+    pub(crate) fn table_element(&mut self, table: u32, index: Gpr, trap: TrapCode) -> Mem {
+        let (base, at) = self.table_view(table);
+        self.a.alu_rm(
+            AluOp::Cmp,
+            Size::S64,
+            index,
+            Mem::base(base, at + offset_of!(VmTable, len) as i32),
+        );
+        let out_of_bounds = self.a.trap_label(trap);
+        self.a.jcc(Cond::Ae, out_of_bounds);
+        self.a.mov_rm(
+            Size::S64,
+            SCRATCH,
+            Mem::base(base, at + offset_of!(VmTable, elements) as i32),
+        );
+        Mem::indexed(SCRATCH, index, Scale::X8, 0)
+    }
+
+    /// Leaves to the host with `code` (everything must be spilled).
+    pub(crate) fn exit_to_host(&mut self, code: ExitCode) {
+        self.a
+            .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, exec)));
+        self.a.mov_mi(
+            Size::S32,
+            Mem::base(SCRATCH, offset_of!(ExecContext, exit_code) as i32),
+            code as i32,
+        );
+        self.save_pinned();
+        self.a.call_reloc(SYM_EXIT);
+        self.restore_pinned();
+    }
+}

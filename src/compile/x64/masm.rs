@@ -1,0 +1,512 @@
+//! The x86-64 macro assembler: what the compiler needs from the machine
+//! beyond single instructions.
+//!
+//! [`MacroAssembler`] wraps the plain [`Assembler`] (whose instructions it
+//! passes through, by `Deref`) and owns:
+//!
+//! - the peephole that lets a value computed into a fresh register land in
+//!   a local's register instead ([`MacroAssembler::redefine_last_gpr`]): it
+//!   remembers the last instruction when that instruction writes all of its
+//!   destination without reading it (a load, a `lea`, or a sum emitted with
+//!   [`MacroAssembler::add_sum`]);
+//! - the sites generated code reports to the runtime, at code offsets that
+//!   only it may move: trap exits ([`MacroAssembler::trap_label`]), call
+//!   return addresses for backtraces, and guard-region fault sites. When the
+//!   peephole moves bytes, it moves the fault site with them.
+//!
+//! The plain assembler encodes instructions and knows nothing of these;
+//! the compiler above never writes bytes itself.
+
+use super::super::FaultSite;
+use super::super::stubs::sym_trap;
+use crate::abi::TrapCode;
+use crate::asm::x64::{AluOp, Assembler, Gpr, Label, Mem, Scale, Size, SseOp, Xmm};
+use alloc::vec::Vec;
+use core::ops::{Deref, DerefMut};
+
+/// The last instruction emitted, when [`MacroAssembler::redefine_last_gpr`]
+/// can give it another destination: where it lies and what it is.
+#[derive(Clone, Copy, Debug)]
+struct LastDef {
+    start: u32,
+    end: u32,
+    /// Register encoding of the destination, and whether it is an XMM one.
+    dst: u8,
+    xmm: bool,
+    kind: DefKind,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum DefKind {
+    /// A load or `lea`, which writes all of its ModRM `reg` field's
+    /// register without reading it. Redefined in place.
+    Load,
+    /// `add dst, addend` (32 or 64 bits), redefined as `lea`.
+    Sum { size: Size, addend: Addend },
+}
+
+/// What [`MacroAssembler::add_sum`] adds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Addend {
+    /// A constant (sign-extended for 64 bits).
+    Imm(i32),
+    /// A register's value.
+    Reg(Gpr),
+}
+
+/// The assembler of one compiling thread, with the peephole and the sites
+/// of the functions compiled so far (see the module docs).
+#[derive(Default)]
+pub(crate) struct MacroAssembler {
+    asm: Assembler,
+    last_def: Option<LastDef>,
+    /// Module offset of the operator being compiled, which trap and call
+    /// sites report.
+    op_offset: u32,
+    /// The current function's trap exits: out-of-line label, trap, and
+    /// module offset; emitted at its end ([`Self::emit_trap_exits`]).
+    trap_sites: Vec<(Label, TrapCode, u32)>,
+    /// (code offset of a return address, module offset) of every call and
+    /// trap exit, for backtraces, of all functions so far, ascending.
+    sites: Vec<(u32, u32)>,
+    /// Guard-region mode: where the current operator's unchecked memory
+    /// access code begins (its fault site ends with the operator).
+    fault_start: Option<u32>,
+    /// Guard-region fault sites of all functions so far, ascending.
+    fault_sites: Vec<FaultSite>,
+}
+
+impl Deref for MacroAssembler {
+    type Target = Assembler;
+    fn deref(&self) -> &Assembler {
+        &self.asm
+    }
+}
+
+impl DerefMut for MacroAssembler {
+    fn deref_mut(&mut self) -> &mut Assembler {
+        &mut self.asm
+    }
+}
+
+impl MacroAssembler {
+    /// A macro assembler whose code goes into `buf` (emptied first).
+    pub(crate) fn with_buffer(buf: Vec<u8>) -> MacroAssembler {
+        MacroAssembler {
+            asm: Assembler::with_buffer(buf),
+            ..MacroAssembler::default()
+        }
+    }
+
+    /// The plain assembler, handed back when the compiling is done.
+    #[cfg(test)]
+    pub(crate) fn into_inner(self) -> Assembler {
+        self.asm
+    }
+
+    /// The plain assembler with the backtrace sites and fault sites of the
+    /// code, when the compiling is done.
+    pub(crate) fn into_parts(self) -> (Assembler, Vec<(u32, u32)>, Vec<FaultSite>) {
+        (self.asm, self.sites, self.fault_sites)
+    }
+
+    /// Makes room for `n` more call and trap sites.
+    pub(crate) fn reserve_sites(&mut self, n: usize) {
+        self.sites.reserve(n);
+    }
+
+    /// Sets the module offset of the operator being compiled (for trap and
+    /// call sites).
+    pub(crate) fn set_op_offset(&mut self, offset: u32) {
+        self.op_offset = offset;
+    }
+
+    /// A new out-of-line trap exit for the operator being compiled.
+    pub(crate) fn trap_label(&mut self, code: TrapCode) -> Label {
+        let label = self.asm.new_label();
+        self.trap_sites.push((label, code, self.op_offset));
+        label
+    }
+
+    /// Unconditionally traps.
+    pub(crate) fn trap(&mut self, code: TrapCode) {
+        let label = self.trap_label(code);
+        self.asm.jmp(label);
+    }
+
+    /// Records the current position as the return address of a call made
+    /// by the operator being compiled.
+    pub(crate) fn call_site(&mut self) {
+        self.sites.push((self.asm.offset() as u32, self.op_offset));
+    }
+
+    /// Emits the current function's trap exits: one call of the module's
+    /// trap stub per site, so the return address says where the trap
+    /// happened.
+    pub(crate) fn emit_trap_exits(&mut self) {
+        for k in 0..self.trap_sites.len() {
+            let (label, code, wasm_offset) = self.trap_sites[k];
+            self.bind(label);
+            self.asm.call_reloc(sym_trap(code as u32));
+            self.sites.push((self.asm.offset() as u32, wasm_offset));
+        }
+        self.trap_sites.clear();
+    }
+
+    /// Guard-region mode: the operator being compiled may fault from here
+    /// on (until [`Self::close_fault_site`]).
+    pub(crate) fn open_fault_site(&mut self) {
+        self.fault_start.get_or_insert(self.asm.offset() as u32);
+    }
+
+    /// Ends the fault site the operator at module offset `wasm_offset`
+    /// opened, if any, here.
+    pub(crate) fn close_fault_site(&mut self, wasm_offset: u32) {
+        if let Some(start) = self.fault_start.take() {
+            self.fault_sites.push(FaultSite {
+                start,
+                end: self.asm.offset() as u32,
+                wasm_offset,
+            });
+        }
+    }
+
+    /// Remembers the instruction emitted from `start` to here as the last
+    /// definition of `dst`, if `defines` (it writes all of `dst` without
+    /// reading it) and its operand is not RIP-relative (a RIP-relative
+    /// displacement counts from the instruction's end, which may move).
+    fn def(&mut self, defines: bool, start: usize, dst: u8, xmm: bool, mem: &Mem) {
+        self.last_def = (defines && !matches!(mem, Mem::Rip { .. })).then_some(LastDef {
+            start: start as u32,
+            end: self.asm.offset() as u32,
+            dst,
+            xmm,
+            kind: DefKind::Load,
+        });
+    }
+
+    /// Binds `label` here. Code may now jump in after the last instruction,
+    /// so the peephole must leave it be.
+    pub(crate) fn bind(&mut self, label: Label) {
+        self.last_def = None;
+        self.asm.bind(label);
+    }
+
+    /// Ends one function's code ([`Assembler::seal`]).
+    pub(crate) fn seal(&mut self) -> Result<(), crate::asm::x64::AsmError> {
+        self.last_def = None;
+        self.asm.seal()
+    }
+
+    /// `lea dst, [mem]`.
+    pub(crate) fn lea(&mut self, size: Size, dst: Gpr, mem: Mem) {
+        let start = self.asm.offset();
+        self.asm.lea(size, dst, mem);
+        self.def(size != Size::S16, start, dst.enc(), false, &mem);
+    }
+
+    /// `mov dst, [mem]`; 8- and 16-bit loads keep the rest of `dst`.
+    pub(crate) fn mov_rm(&mut self, size: Size, dst: Gpr, mem: Mem) {
+        let start = self.asm.offset();
+        self.asm.mov_rm(size, dst, mem);
+        let whole = matches!(size, Size::S32 | Size::S64);
+        self.def(whole, start, dst.enc(), false, &mem);
+    }
+
+    /// `movzx dst, [mem]`.
+    pub(crate) fn movzx_rm(&mut self, to: Size, from: Size, dst: Gpr, mem: Mem) {
+        let start = self.asm.offset();
+        self.asm.movzx_rm(to, from, dst, mem);
+        self.def(to != Size::S16, start, dst.enc(), false, &mem);
+    }
+
+    /// `movsx dst, [mem]`.
+    pub(crate) fn movsx_rm(&mut self, to: Size, from: Size, dst: Gpr, mem: Mem) {
+        let start = self.asm.offset();
+        self.asm.movsx_rm(to, from, dst, mem);
+        self.def(to != Size::S16, start, dst.enc(), false, &mem);
+    }
+
+    /// `movsxd dst64, dword [mem]`.
+    pub(crate) fn movsxd_rm(&mut self, dst: Gpr, mem: Mem) {
+        let start = self.asm.offset();
+        self.asm.movsxd_rm(dst, mem);
+        self.def(true, start, dst.enc(), false, &mem);
+    }
+
+    /// `op dst, [mem]`; of these only the scalar loads write all of `dst`
+    /// (arithmetic from memory merges into it).
+    pub(crate) fn sse_rm(&mut self, op: SseOp, dst: Xmm, mem: Mem) {
+        let start = self.asm.offset();
+        self.asm.sse_rm(op, dst, mem);
+        let load = matches!(op, SseOp::MOVSS | SseOp::MOVSD);
+        self.def(load, start, dst.enc(), true, &mem);
+    }
+
+    /// `add dst, addend` (32 or 64 bits), which a following
+    /// [`Self::redefine_last_gpr`] can turn into `lea to, [dst + addend]`.
+    pub(crate) fn add_sum(&mut self, size: Size, dst: Gpr, addend: Addend) {
+        let start = self.asm.offset() as u32;
+        match addend {
+            Addend::Imm(imm) => self.asm.alu_ri(AluOp::Add, size, dst, imm),
+            Addend::Reg(src) => self.asm.alu_rr(AluOp::Add, size, dst, src),
+        }
+        self.last_def = matches!(size, Size::S32 | Size::S64).then_some(LastDef {
+            start,
+            end: self.asm.offset() as u32,
+            dst: dst.enc(),
+            xmm: false,
+            kind: DefKind::Sum { size, addend },
+        });
+    }
+
+    /// If the last instruction emitted (with nothing bound or emitted
+    /// since) is a load, `lea` or [`Self::add_sum`] into `from`, makes `to`
+    /// its destination instead and returns true: the compiler stores a
+    /// computed value into a local's register without a `mov`. `from`
+    /// then holds nothing.
+    pub(crate) fn redefine_last_gpr(&mut self, from: Gpr, to: Gpr) -> bool {
+        self.redefine_last(from.enc(), to.enc(), false)
+    }
+
+    /// [`Self::redefine_last_gpr`] for an XMM load.
+    pub(crate) fn redefine_last_xmm(&mut self, from: Xmm, to: Xmm) -> bool {
+        self.redefine_last(from.enc(), to.enc(), true)
+    }
+
+    fn redefine_last(&mut self, from: u8, to: u8, xmm: bool) -> bool {
+        let Some(d) = self.last_def else {
+            return false;
+        };
+        if d.end as usize != self.asm.offset() || d.dst != from || d.xmm != xmm {
+            return false;
+        }
+        let redefined = match d.kind {
+            DefKind::Load => self.asm.set_reg_operand(d.start as usize, to),
+            DefKind::Sum { size, addend } => {
+                // The sum's first operand is still in `from`.
+                let base = Gpr::from_enc(from);
+                let mem = match addend {
+                    Addend::Imm(imm) => Mem::base(base, imm),
+                    // (`rsp` cannot be an index; no sum adds it.)
+                    Addend::Reg(Gpr::Rsp) => return false,
+                    Addend::Reg(src) => Mem::indexed(base, src, Scale::X1, 0),
+                };
+                self.asm.truncate(d.start as usize);
+                self.lea(size, Gpr::from_enc(to), mem);
+                true
+            }
+        };
+        if !redefined {
+            return false;
+        }
+        let end = self.asm.offset() as u32;
+        // A guarded load's fault site ends where the load now does.
+        if let Some(site) = self.fault_sites.last_mut()
+            && site.end == d.end
+        {
+            site.end = end;
+        }
+        if let Some(d) = &mut self.last_def {
+            d.end = end;
+            d.dst = to;
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iced_x86::{Decoder, DecoderOptions, Instruction, Mnemonic, Register as R};
+
+    fn decode(bytes: &[u8]) -> alloc::vec::Vec<Instruction> {
+        let mut d = Decoder::with_ip(64, bytes, 0, DecoderOptions::NONE);
+        let mut out = alloc::vec::Vec::new();
+        while d.can_decode() {
+            let ins = d.decode();
+            assert!(!ins.is_invalid(), "invalid encoding {bytes:02x?}");
+            out.push(ins);
+        }
+        out
+    }
+
+    /// The last instruction's mnemonic, first register and memory operand
+    /// (base, index, scale, displacement), as the decoder reads them.
+    fn last(bytes: &[u8]) -> (Mnemonic, R, R, R, u32, u64) {
+        let all = decode(bytes);
+        let i = all.last().expect("an instruction");
+        (
+            i.mnemonic(),
+            i.op0_register(),
+            i.memory_base(),
+            i.memory_index(),
+            i.memory_index_scale(),
+            i.memory_displacement64(),
+        )
+    }
+
+    fn code(f: impl FnOnce(&mut MacroAssembler)) -> alloc::vec::Vec<u8> {
+        let mut a = MacroAssembler::default();
+        f(&mut a);
+        a.into_inner().finish().expect("assembles").bytes
+    }
+
+    /// The loads and `lea`s the compiler may re-emit into a local's
+    /// register: each writes all of its destination from a memory operand.
+    #[test]
+    fn last_load_or_lea_is_emitted_again_into_another_register() {
+        type Emit = fn(&mut MacroAssembler, Gpr, Mem);
+        let cases: [(Emit, Mnemonic, R); 7] = [
+            (|a, d, m| a.lea(Size::S32, d, m), Mnemonic::Lea, R::EDX),
+            (|a, d, m| a.lea(Size::S64, d, m), Mnemonic::Lea, R::RDX),
+            (|a, d, m| a.mov_rm(Size::S32, d, m), Mnemonic::Mov, R::EDX),
+            (|a, d, m| a.mov_rm(Size::S64, d, m), Mnemonic::Mov, R::RDX),
+            (
+                |a, d, m| a.movzx_rm(Size::S32, Size::S8, d, m),
+                Mnemonic::Movzx,
+                R::EDX,
+            ),
+            (
+                |a, d, m| a.movsx_rm(Size::S64, Size::S16, d, m),
+                Mnemonic::Movsx,
+                R::RDX,
+            ),
+            (|a, d, m| a.movsxd_rm(d, m), Mnemonic::Movsxd, R::RDX),
+        ];
+        let mems = [
+            (Mem::base(Gpr::Rsi, 8), R::RSI, R::None, 1, 8u64),
+            (Mem::base(Gpr::R13, 8), R::R13, R::None, 1, 8),
+            (
+                Mem::indexed(Gpr::Rax, Gpr::R13, Scale::X8, -129),
+                R::RAX,
+                R::R13,
+                8,
+                -129i64 as u64,
+            ),
+        ];
+        for (emit, mnemonic, dst) in cases {
+            for (mem, base, index, scale, disp) in mems {
+                let b = code(|a| {
+                    a.nop();
+                    emit(a, Gpr::Rax, mem);
+                    assert!(!a.redefine_last_gpr(Gpr::Rcx, Gpr::R13), "not rcx's");
+                    assert!(a.redefine_last_gpr(Gpr::Rax, Gpr::R13));
+                    // Again: the re-emitted instruction is now the last one.
+                    assert!(a.redefine_last_gpr(Gpr::R13, Gpr::Rdx));
+                });
+                assert_eq!(decode(&b).len(), 2, "{b:02x?}");
+                assert_eq!(
+                    last(&b),
+                    (mnemonic, dst, base, index, scale, disp),
+                    "{b:02x?}"
+                );
+            }
+        }
+        for (mem, base) in [
+            (Mem::base(Gpr::Rsi, 16), R::RSI),
+            (Mem::base(Gpr::R14, 16), R::R14),
+        ] {
+            let b = code(|a| {
+                a.sse_rm(SseOp::MOVSD, Xmm::Xmm0, mem);
+                assert!(a.redefine_last_xmm(Xmm::Xmm0, Xmm::Xmm9));
+                assert!(!a.redefine_last_gpr(Gpr::Rcx, Gpr::Rax), "an xmm load");
+            });
+            assert_eq!(last(&b), (Mnemonic::Movsd, R::XMM9, base, R::None, 1, 16));
+            let b = code(|a| {
+                a.sse_rm(SseOp::MOVSS, Xmm::Xmm12, mem);
+                assert!(a.redefine_last_xmm(Xmm::Xmm12, Xmm::Xmm3));
+            });
+            assert_eq!(last(&b), (Mnemonic::Movss, R::XMM3, base, R::None, 1, 16));
+        }
+    }
+
+    /// A sum's `add` stays an `add` unless redefined, and then is a `lea`
+    /// of its two operands into the new destination.
+    #[test]
+    fn last_sum_becomes_a_lea_into_another_register() {
+        for (size, rcx, r13, rsi) in [
+            (Size::S32, R::ECX, R::R13D, R::ESI),
+            (Size::S64, R::RCX, R::R13, R::RSI),
+        ] {
+            for (addend, index, disp) in [
+                (Addend::Imm(8), R::None, 8u64),
+                (Addend::Imm(i32::MIN), R::None, i64::from(i32::MIN) as u64),
+                (Addend::Reg(Gpr::R9), R::R9, 0),
+            ] {
+                let b = code(|a| a.add_sum(size, Gpr::Rcx, addend));
+                let (mnemonic, dst, ..) = last(&b);
+                assert_eq!((mnemonic, dst), (Mnemonic::Add, rcx));
+                for (to, want) in [(Gpr::R13, r13), (Gpr::Rsi, rsi)] {
+                    let b = code(|a| {
+                        a.add_sum(size, Gpr::Rcx, addend);
+                        assert!(a.redefine_last_gpr(Gpr::Rcx, to));
+                    });
+                    assert_eq!(decode(&b).len(), 1, "{b:02x?}");
+                    assert_eq!(
+                        last(&b),
+                        (Mnemonic::Lea, want, R::RCX, index, 1, disp),
+                        "{b:02x?}"
+                    );
+                }
+            }
+        }
+        let mut a = MacroAssembler::default();
+        a.add_sum(Size::S16, Gpr::Rcx, Addend::Imm(1));
+        assert!(!a.redefine_last_gpr(Gpr::Rcx, Gpr::R13), "16-bit sum");
+    }
+
+    /// Anything that would make re-emitting the last instruction wrong
+    /// keeps it: an instruction after it, a label bound after it (code
+    /// jumps there without running it), a partial write, a read of the
+    /// destination, a RIP-relative operand, or the end of a function.
+    #[test]
+    fn last_instruction_stays_when_it_cannot_be_redefined() {
+        let at = Mem::base(Gpr::Rsi, 4);
+        type Setup = fn(&mut MacroAssembler);
+        let refusals: [(&str, Setup); 8] = [
+            ("instruction after", |a| {
+                a.mov_rm(Size::S32, Gpr::Rax, Mem::base(Gpr::Rsi, 4));
+                a.nop();
+            }),
+            ("label bound after", |a| {
+                let l = a.new_label();
+                a.jmp(l);
+                a.mov_rm(Size::S32, Gpr::Rax, Mem::base(Gpr::Rsi, 4));
+                a.bind(l);
+            }),
+            ("8-bit load", |a| {
+                a.mov_rm(Size::S8, Gpr::Rax, Mem::base(Gpr::Rsi, 4))
+            }),
+            ("16-bit load", |a| {
+                a.mov_rm(Size::S16, Gpr::Rax, Mem::base(Gpr::Rsi, 4))
+            }),
+            ("16-bit lea", |a| {
+                a.lea(Size::S16, Gpr::Rax, Mem::base(Gpr::Rsi, 4))
+            }),
+            ("reads its destination", |a| {
+                a.alu_rm(AluOp::Add, Size::S32, Gpr::Rax, Mem::base(Gpr::Rsi, 4))
+            }),
+            ("rip-relative", |a| {
+                let l = a.new_label();
+                a.bind(l);
+                a.nop();
+                a.lea(Size::S64, Gpr::Rax, Mem::rip(l));
+            }),
+            ("sealed", |a| {
+                a.mov_rm(Size::S32, Gpr::Rax, Mem::base(Gpr::Rsi, 4));
+                a.seal().unwrap();
+            }),
+        ];
+        for (what, setup) in refusals {
+            let mut a = MacroAssembler::default();
+            setup(&mut a);
+            let before = a.offset();
+            assert!(!a.redefine_last_gpr(Gpr::Rax, Gpr::R13), "{what}");
+            assert_eq!(a.offset(), before, "{what}");
+        }
+        let mut a = MacroAssembler::default();
+        a.sse_rm(SseOp::ADDSD, Xmm::Xmm0, at);
+        assert!(!a.redefine_last_xmm(Xmm::Xmm0, Xmm::Xmm9), "addsd merges");
+    }
+}

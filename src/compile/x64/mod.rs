@@ -1,0 +1,19 @@
+//! The x86-64 backend: what the compiler knows about the machine beyond
+//! single instructions, and the lowering of the operator families.
+//!
+//! - [`masm`]: the macro assembler: the peephole and the code sites the
+//!   runtime reads (trap exits, call sites, fault sites);
+//! - `numeric`: integer and float arithmetic, comparisons, conversions;
+//! - `memory`: loads, stores, bounds checks, guard-region accesses,
+//!   `memory.size` and `memory.grow`;
+//! - `bulk`: tables and bulk memory;
+//! - `simd`: the 128-bit vector operators over SSE4.1.
+//!
+//! Each family is a further `impl` block of the compiler; the dispatch to
+//! them is the exhaustive match in `func::lower`.
+
+pub(crate) mod bulk;
+pub(crate) mod masm;
+pub(crate) mod memory;
+pub(crate) mod numeric;
+pub(crate) mod simd;
