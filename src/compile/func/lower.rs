@@ -13,7 +13,7 @@ use super::*;
 use crate::abi::{Helper, TrapCode, VmContext, VmFuncRef, VmTable};
 use crate::asm::x64::{AluOp, Cond, Mem, RoundMode, ShiftOp, Size, SseOp, XmmShift};
 use crate::decode::{Operator, ValType};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use core::mem::offset_of;
 
 /// `is_fd!(prefix)`: whether a table row's prefix is `fd` (the vector
@@ -63,8 +63,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         // Every live operator costs one unit of the current fuel segment.
         self.fuel_ops += 1;
         if !(self.env.cpu.sse41 && self.env.cpu.ssse3) && is_vector(op) {
-            return Err(Error::limit(
-                0,
+            return Err(Error::from_kind(
+                ErrorKind::Limit,
                 "SIMD operators need SSE4.1 and SSSE3, which this CPU lacks or Config::cpu_features left out",
             ));
         }
@@ -155,8 +155,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             | F64Nearest
                 if !self.env.cpu.sse41 =>
             {
-                return Err(Error::limit(
-                    0,
+                return Err(Error::from_kind(
+                    ErrorKind::Limit,
                     "float rounding needs SSE4.1, which this CPU lacks or Config::cpu_features left out",
                 )
                 .with_detail(format_args!("{op:?}")));
