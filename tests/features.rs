@@ -108,7 +108,7 @@ fn a_disabled_feature_is_rejected_naming_it_and_its_switch() {
 #[test]
 fn an_enabled_feature_the_compiler_lacks_is_a_clear_error() {
     for feature in Feature::ALL {
-        if feature == Feature::ExtendedConst {
+        if matches!(feature, Feature::ExtendedConst | Feature::WideArithmetic) {
             continue;
         }
         let engine = engine(&[feature]);
@@ -374,4 +374,95 @@ fn memory_limits_are_u64s_with_memory64() {
             .contains("memory size must be at most 65536 pages (4GiB)"),
         "{err}"
     );
+}
+
+/// The wide-arithmetic operators against Rust's 128-bit integers, on
+/// values at the carry and sign boundaries and pseudo-random ones, in both
+/// memory modes (the operators touch no memory, but the modes allocate
+/// registers differently).
+#[test]
+fn wide_arithmetic_matches_128_bit_integers() {
+    let text = r#"(module
+        (func (export "add") (param i64 i64 i64 i64) (result i64 i64)
+            (i64.add128 (local.get 0) (local.get 1) (local.get 2) (local.get 3)))
+        (func (export "sub") (param i64 i64 i64 i64) (result i64 i64)
+            (i64.sub128 (local.get 0) (local.get 1) (local.get 2) (local.get 3)))
+        (func (export "mul_s") (param i64 i64) (result i64 i64)
+            (i64.mul_wide_s (local.get 0) (local.get 1)))
+        (func (export "mul_u") (param i64 i64) (result i64 i64)
+            (i64.mul_wide_u (local.get 0) (local.get 1)))
+        ;; Constant operands, results kept under other values.
+        (func (export "mixed") (param i64) (result i64 i64 i64)
+            (i64.const 7)
+            (i64.mul_wide_u (local.get 0) (i64.const -1))
+            (i64.add128 (i64.const -1) (i64.const 0) (i64.const 1) (i64.const 0))
+            (drop)
+            (i64.add)))"#;
+    let mut values: Vec<u64> = vec![0, 1, 2, u64::MAX, u64::MAX - 1, 1 << 63, (1 << 63) - 1];
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..8 {
+        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        values.push(x);
+    }
+    let split = |v: u128| (v as u64 as i64, (v >> 64) as u64 as i64);
+    for guard in [false, true] {
+        let mut config = Config::new();
+        config.wasm_wide_arithmetic(true).guard_regions(guard);
+        let engine = Engine::new(&config).unwrap();
+        let module = Module::new(&engine, wat(text)).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let add = instance
+            .get_typed_func::<(i64, i64, i64, i64), (i64, i64)>(&store, "add")
+            .unwrap();
+        let sub = instance
+            .get_typed_func::<(i64, i64, i64, i64), (i64, i64)>(&store, "sub")
+            .unwrap();
+        let mul_s = instance
+            .get_typed_func::<(i64, i64), (i64, i64)>(&store, "mul_s")
+            .unwrap();
+        let mul_u = instance
+            .get_typed_func::<(i64, i64), (i64, i64)>(&store, "mul_u")
+            .unwrap();
+        for &a in &values {
+            for &b in &values {
+                // a and b as the low halves, their rotations as the high.
+                let wa = u128::from(a) | u128::from(b.rotate_left(17)) << 64;
+                let wb = u128::from(b) | u128::from(a.rotate_left(5)) << 64;
+                let (al, ah) = split(wa);
+                let (bl, bh) = split(wb);
+                assert_eq!(
+                    add.call(&mut store, (al, ah, bl, bh)).unwrap(),
+                    split(wa.wrapping_add(wb)),
+                    "add128 {wa:#x} {wb:#x}"
+                );
+                assert_eq!(
+                    sub.call(&mut store, (al, ah, bl, bh)).unwrap(),
+                    split(wa.wrapping_sub(wb)),
+                    "sub128 {wa:#x} {wb:#x}"
+                );
+                let signed = i128::from(a as i64) * i128::from(b as i64);
+                assert_eq!(
+                    mul_s.call(&mut store, (a as i64, b as i64)).unwrap(),
+                    split(signed as u128),
+                    "mul_wide_s {a:#x} {b:#x}"
+                );
+                assert_eq!(
+                    mul_u.call(&mut store, (a as i64, b as i64)).unwrap(),
+                    split(u128::from(a) * u128::from(b)),
+                    "mul_wide_u {a:#x} {b:#x}"
+                );
+            }
+        }
+        let mixed = instance
+            .get_typed_func::<i64, (i64, i64, i64)>(&store, "mixed")
+            .unwrap();
+        // The stack: 7, lo and hi of 5 * (2^64 - 1), then (2^64 - 1) + 1 =
+        // 2^64 as (0, 1); the 1 dropped and the 0 added to hi.
+        let p = u128::from(5u64) * u128::from(u64::MAX);
+        assert_eq!(
+            mixed.call(&mut store, 5).unwrap(),
+            (7, p as u64 as i64, (p >> 64) as u64 as i64)
+        );
+    }
 }

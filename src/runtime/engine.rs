@@ -45,10 +45,10 @@ pub const MIN_MAX_WASM_STACK: usize = 64 << 10;
 /// rejected with a message naming the feature and its switch. The
 /// standardized WebAssembly 3.0 features are on by default once wasmkern
 /// runs them end to end. Today the decoder, the validator and the runtime
-/// know all of them, but the compiler lowers none of their new operators:
-/// with a switch on, a module whose functions use a tail call, a relaxed
-/// SIMD or wide-arithmetic operator, or access a 64-bit memory or a memory
-/// other than 0 fails in [`Module::new`](super::Module::new) with
+/// know all of them, and the compiler lowers the wide-arithmetic
+/// operators but not yet the others' new operators: with a switch on, a
+/// module whose functions use a tail call or a relaxed SIMD operator, or
+/// access a 64-bit memory or a memory other than 0 fails in [`Module::new`](super::Module::new) with
 /// "`<feature>` is not supported by the compiler yet" (an
 /// [`ErrorKind::Limit`](crate::ErrorKind::Limit) error). What needs no
 /// compiler works: extended constant expressions, several memories (code

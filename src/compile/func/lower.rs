@@ -942,14 +942,14 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                     "a control or variable operator reached the family lowering",
                 ));
             }
+            I64Add128 => self.wide_add_sub(false),
+            I64Sub128 => self.wide_add_sub(true),
+            I64MulWideS => self.wide_mul(true),
+            I64MulWideU => self.wide_mul(false),
             // Operators of features the compiler does not lower yet: the
             // module was refused before compiling (`features`).
             ReturnCall { .. }
             | ReturnCallIndirect { .. }
-            | I64Add128
-            | I64Sub128
-            | I64MulWideS
-            | I64MulWideU
             | I8x16RelaxedSwizzle
             | I32x4RelaxedTruncF32x4S
             | I32x4RelaxedTruncF32x4U

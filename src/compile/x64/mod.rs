@@ -7,7 +7,8 @@
 //! - `memory`: loads, stores, bounds checks, guard-region accesses,
 //!   `memory.size` and `memory.grow`;
 //! - `bulk`: tables and bulk memory;
-//! - `simd`: the 128-bit vector operators over SSE4.1.
+//! - `simd`: the 128-bit vector operators over SSE4.1;
+//! - `wide`: the wide-arithmetic proposal's 128-bit operators.
 //!
 //! Each family is a further `impl` block of the compiler; the dispatch to
 //! them is the exhaustive match in `func::lower`.
@@ -17,3 +18,4 @@ pub(crate) mod masm;
 pub(crate) mod memory;
 pub(crate) mod numeric;
 pub(crate) mod simd;
+pub(crate) mod wide;
