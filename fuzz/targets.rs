@@ -78,7 +78,9 @@ pub static REFEREE: OnceLock<fn(&[u8], &oracle::Disagreement) -> bool> = OnceLoc
 pub static WASMI_BUGS: AtomicU64 = AtomicU64::new(0);
 
 /// `differential`: 8 bytes of argument seed, one byte of options (bit 0:
-/// wasm-smith's `ensure_termination`; bit 1: SIMD), then the bytes
+/// wasm-smith's `ensure_termination`; bits 1-2: 2.0 without SIMD, with
+/// SIMD (two values), or with SIMD, extended constants and wide
+/// arithmetic), then the bytes
 /// wasm-smith builds the module from (with host imports). wasmkern and
 /// wasmi must agree (`tests/differential/oracle.rs`).
 pub fn differential(data: &[u8]) {
@@ -89,7 +91,12 @@ pub fn differential(data: &[u8]) {
     let Ok(options) = u.arbitrary::<u8>() else {
         return;
     };
-    let Some(bytes) = oracle::generate(&mut u, options & 2 != 0, options & 1 != 0) else {
+    let flavor = match options >> 1 & 3 {
+        0 => oracle::Flavor::Wasm2,
+        1 | 2 => oracle::Flavor::Simd,
+        _ => oracle::Flavor::Proposals,
+    };
+    let Some(bytes) = oracle::generate(&mut u, flavor, options & 1 != 0) else {
         return;
     };
     let mut stats = oracle::Stats::default();

@@ -18,7 +18,9 @@
 //! of fuel on one side only), so that it cannot pass by comparing little.
 //!
 //! Everything is deterministic: the input bytes of case `seed` come from
-//! SplitMix64, and seeds from `SIMD_SEEDS` (2^32) on make SIMD modules.
+//! SplitMix64, seeds from `SIMD_SEEDS` (2^32) on make SIMD modules, and
+//! seeds from `PROPOSAL_SEEDS` (2^33) on modules that may also use
+//! extended constant expressions and wide arithmetic.
 //! `DIFF_SEED_START=<seed> DIFF_COUNT=<n>` runs the `n` cases from `seed`
 //! instead of the default ones (and does not check the floors); with
 //! `DIFF_COUNT=1` the module is printed as WAT. A failure names the seed
@@ -46,6 +48,13 @@ const DEFAULT_MODULES: u64 = if cfg!(debug_assertions) {
 const DEFAULT_SIMD_MODULES: u64 = if cfg!(debug_assertions) { 300 } else { 4_000 };
 /// The first seed of a SIMD case: seeds below make modules without SIMD.
 const SIMD_SEEDS: u64 = 1 << 32;
+/// Cases checked by default with the features beyond 2.0 that both
+/// engines run ([`oracle::Flavor::Proposals`]), from this seed on.
+const PROPOSAL_SEEDS: u64 = 1 << 33;
+const DEFAULT_PROPOSAL_MODULES: u64 = if cfg!(debug_assertions) { 100 } else { 1_000 };
+/// Of the default proposal cases, at least this many modules use a
+/// wide-arithmetic operator (release and debug runs; 78 and 8 do).
+const FLOOR_WIDE_ARITHMETIC_MODULES: [u64; 2] = [70, 7];
 /// Worker threads (the test machines have two cores).
 const THREADS: u64 = 2;
 /// Disagreements reported in detail (all are listed by seed).
@@ -103,7 +112,14 @@ fn case(seed: u64, imports: bool) -> Option<(Vec<u8>, u64)> {
     let len = 4 * 1024 + rng.below(28 * 1024);
     let input = rng.bytes(len);
     let mut u = arbitrary::Unstructured::new(&input);
-    let bytes = oracle::generate_with(&mut u, seed >= SIMD_SEEDS, seed.is_multiple_of(2), imports)?;
+    let flavor = if seed >= PROPOSAL_SEEDS {
+        oracle::Flavor::Proposals
+    } else if seed >= SIMD_SEEDS {
+        oracle::Flavor::Simd
+    } else {
+        oracle::Flavor::Wasm2
+    };
+    let bytes = oracle::generate_with(&mut u, flavor, seed.is_multiple_of(2), imports)?;
     Some((bytes, rng.next()))
 }
 
@@ -247,6 +263,7 @@ fn wasmkern_agrees_with_wasmi() {
     } else {
         (0..DEFAULT_MODULES)
             .chain(SIMD_SEEDS..SIMD_SEEDS + DEFAULT_SIMD_MODULES)
+            .chain(PROPOSAL_SEEDS..PROPOSAL_SEEDS + DEFAULT_PROPOSAL_MODULES)
             .collect()
     };
     let (stats, bugs, failures) = run(&seeds, true);
@@ -299,6 +316,16 @@ fn wasmkern_agrees_with_wasmi() {
         println!("differential: DIFF_SEED_START/DIFF_COUNT set: the floors are NOT checked");
         return;
     }
+    // The proposal cases really use the proposals' operators.
+    let wide = (PROPOSAL_SEEDS..PROPOSAL_SEEDS + DEFAULT_PROPOSAL_MODULES)
+        .filter(|&seed| case(seed, true).is_some_and(|(bytes, _)| uses_wide_arithmetic(&bytes)))
+        .count() as u64;
+    let wide_floor = FLOOR_WIDE_ARITHMETIC_MODULES[usize::from(cfg!(debug_assertions))];
+    println!("differential: modules using wide arithmetic: {wide}, floor {wide_floor}");
+    assert!(
+        wide >= wide_floor,
+        "differential: {wide} modules use wide arithmetic, below the floor {wide_floor}"
+    );
     let floors = if cfg!(debug_assertions) {
         FLOORS_DEBUG
     } else {
@@ -318,6 +345,32 @@ fn wasmkern_agrees_with_wasmi() {
             "differential: {what}: {got}, below the floor {floor}"
         );
     }
+}
+
+/// Whether a function body of `bytes` uses a wide-arithmetic operator.
+fn uses_wide_arithmetic(bytes: &[u8]) -> bool {
+    use wasmparser::{Operator, Parser, Payload};
+    Parser::new(0).parse_all(bytes).any(|payload| {
+        let Ok(Payload::CodeSectionEntry(body)) = payload else {
+            return false;
+        };
+        let Ok(mut ops) = body.get_operators_reader() else {
+            return false;
+        };
+        while !ops.eof() {
+            match ops.read() {
+                Ok(
+                    Operator::I64Add128
+                    | Operator::I64Sub128
+                    | Operator::I64MulWideS
+                    | Operator::I64MulWideU,
+                ) => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+        false
+    })
 }
 
 /// The seeds where wasmi was found wrong: each either agrees now or is

@@ -171,9 +171,23 @@ fn available_imports() -> Vec<u8> {
     wat::parse_str(&wat).expect("the host imports' module")
 }
 
+/// What the generated modules may use beyond WebAssembly 2.0.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Flavor {
+    /// WebAssembly 2.0 without SIMD.
+    Wasm2,
+    /// WebAssembly 2.0 with SIMD.
+    Simd,
+    /// SIMD and the features beyond 2.0 that both engines run: extended
+    /// constant expressions and wide arithmetic.
+    Proposals,
+}
+
 /// wasm-smith's configuration for differential runs; `imports` lets
 /// modules import the host functions of [`HOST_IMPORTS`].
-pub fn smith_config(simd: bool, imports: bool) -> wasm_smith::Config {
+pub fn smith_config(flavor: Flavor, imports: bool) -> wasm_smith::Config {
+    let simd = flavor != Flavor::Wasm2;
+    let proposals = flavor == Flavor::Proposals;
     wasm_smith::Config {
         multi_value_enabled: true,
         reference_types_enabled: true,
@@ -191,8 +205,8 @@ pub fn smith_config(simd: bool, imports: bool) -> wasm_smith::Config {
         memory64_enabled: false,
         relaxed_simd_enabled: false,
         custom_page_sizes_enabled: false,
-        wide_arithmetic_enabled: false,
-        extended_const_enabled: false,
+        wide_arithmetic_enabled: proposals,
+        extended_const_enabled: proposals,
         compact_imports_enabled: false,
         custom_descriptors_enabled: false,
         allow_invalid_funcs: false,
@@ -214,18 +228,18 @@ pub fn smith_config(simd: bool, imports: bool) -> wasm_smith::Config {
 
 /// A wasm-smith module from `u` that may import host functions; with
 /// `terminate`, loops and calls are bounded by `ensure_termination`.
-pub fn generate(u: &mut Unstructured<'_>, simd: bool, terminate: bool) -> Option<Vec<u8>> {
-    generate_with(u, simd, terminate, true)
+pub fn generate(u: &mut Unstructured<'_>, flavor: Flavor, terminate: bool) -> Option<Vec<u8>> {
+    generate_with(u, flavor, terminate, true)
 }
 
 /// [`generate`], with or without imports.
 pub fn generate_with(
     u: &mut Unstructured<'_>,
-    simd: bool,
+    flavor: Flavor,
     terminate: bool,
     imports: bool,
 ) -> Option<Vec<u8>> {
-    let mut module = wasm_smith::Module::new(smith_config(simd, imports), u).ok()?;
+    let mut module = wasm_smith::Module::new(smith_config(flavor, imports), u).ok()?;
     if terminate {
         module.ensure_termination(TERMINATION_FUEL).ok()?;
     }
@@ -653,7 +667,8 @@ fn kern_engine(guard_regions: bool) -> &'static wasmkern::Engine {
             config
                 .max_wasm_stack(wasmkern::MIN_MAX_WASM_STACK)
                 .guard_regions(guard)
-                .consume_fuel(true);
+                .consume_fuel(true)
+                .wasm_wide_arithmetic(true);
             if std::env::var("WASMKERN_CPU_BASELINE").is_ok_and(|v| v == "1") {
                 config.cpu_features(wasmkern::CpuFeatures::sse41_baseline()); // every fallback
             }
@@ -677,7 +692,8 @@ fn wasmi_engine() -> &'static wasmi::Engine {
             .consume_fuel(true)
             .compilation_mode(wasmi::CompilationMode::Eager)
             .wasm_tail_call(false)
-            .wasm_extended_const(false)
+            .wasm_extended_const(true)
+            .wasm_wide_arithmetic(true)
             .wasm_multi_memory(false)
             .wasm_memory64(false)
             .wasm_relaxed_simd(false);
@@ -1260,8 +1276,11 @@ fn instantiate(
 /// a disagreement.
 pub fn check(bytes: &[u8], arg_seed: u64, stats: &mut Stats) -> Result<(), Disagreement> {
     stats.modules += 1;
+    // What [`Flavor::Proposals`] may use, a superset of the others.
     let mut features = wasmparser::WasmFeatures::WASM2;
     features.insert(wasmparser::WasmFeatures::SIMD);
+    features.insert(wasmparser::WasmFeatures::EXTENDED_CONST);
+    features.insert(wasmparser::WasmFeatures::WIDE_ARITHMETIC);
     if wasmparser::Validator::new_with_features(features)
         .validate_all(bytes)
         .is_err()
