@@ -536,7 +536,6 @@ impl StoreInner {
             funcrefs,
             _global_ptrs: global_ptrs,
             _table_ptrs: table_ptrs,
-            funcs,
             memories,
             tables,
             globals,

@@ -77,9 +77,6 @@ pub(crate) struct InstanceData {
     pub _global_ptrs: Box<[*mut u128]>,
     /// What `vmctx.tables` points to.
     pub _table_ptrs: Box<[*mut VmTable]>,
-    /// Store index of each function (for the bulk-operation helpers).
-    #[expect(dead_code, reason = "read by the helpers of issue 4")]
-    pub funcs: Vec<u32>,
     pub memories: Vec<u32>,
     pub tables: Vec<u32>,
     pub globals: Vec<u32>,
