@@ -75,7 +75,7 @@ impl Feature {
         }
     }
 
-    fn bit(self) -> u8 {
+    const fn bit(self) -> u8 {
         1 << (self as u8)
     }
 
@@ -221,6 +221,11 @@ pub struct FeatureSet(u8);
 impl FeatureSet {
     /// No feature.
     pub const EMPTY: FeatureSet = FeatureSet(0);
+
+    /// The set with `feature` added (for constant sets).
+    pub const fn with(self, feature: Feature) -> FeatureSet {
+        FeatureSet(self.0 | feature.bit())
+    }
 
     /// Adds `feature`.
     pub fn insert(&mut self, feature: Feature) {
