@@ -48,6 +48,16 @@ const PROPOSAL_FLOORS: &[(Feature, usize)] = &[
     (Feature::ExtendedConst, 281),
     (Feature::WideArithmetic, 109),
 ];
+/// Proposal folders the compiler lowers but that do not pass 100% yet,
+/// because some of their modules need another feature the compiler lacks:
+/// `(feature, floor, most directives failed or skipped)`, so they can
+/// only improve. custom-page-sizes: one module of `custom-page-sizes.wast`
+/// accesses memory 1 (multi-memory), and the 7 directives that use it are
+/// skipped.
+const PROPOSAL_PROGRESS: &[(Feature, usize, usize)] = &[(Feature::CustomPageSizes, 195, 8)];
+/// custom-page-sizes with guard regions (its memories of 1-byte pages keep
+/// explicit checks there; those of 64 KiB pages do not).
+const FLOOR_GUARD_CUSTOM_PAGE_SIZES: usize = 195;
 /// The validation-only runs.
 const FLOOR_WASM_V1_VALIDATION: usize = 2_504;
 const FLOOR_WASM_V2_VALIDATION: usize = 3_441;
@@ -75,6 +85,21 @@ fn check_floor(what: &str, passed: usize, floor: usize) {
         "{what}: only {passed} directives passed, below the floor of {floor}: \
          files or directives were lost (details above)"
     );
+}
+
+/// For a suite on its way to 100%: fails when fewer than `floor`
+/// directives passed or more than `most_missed` failed or were skipped
+/// (unless a filter is set).
+fn check_progress(what: &str, score: &exec::Score, floor: usize, most_missed: usize) {
+    check_floor(what, score.passed, floor);
+    let missed = score.failed + score.skipped;
+    if !filtered() {
+        assert!(
+            missed <= most_missed,
+            "{what}: {missed} directives failed or were skipped, more than the \
+             {most_missed} known to need another feature (details above)"
+        );
+    }
 }
 
 fn execute(suite: Suite, floor: usize) {
@@ -109,7 +134,8 @@ fn spec_simd() {
 /// [`PROPOSAL_FLOORS`] must pass completely; for the others the counts are
 /// printed (`proposal <name>: P/T passed`, T counting every directive that
 /// is not text-format-only), as the compiler does not lower their
-/// operators yet.
+/// operators yet, and those in [`PROPOSAL_PROGRESS`] must keep their
+/// counts.
 #[test]
 fn spec_proposals() {
     let mut failures = Vec::new();
@@ -141,6 +167,16 @@ fn spec_proposals() {
                     suite.name(),
                     score.passed
                 );
+                if let Some(&(_, floor, most_missed)) =
+                    PROPOSAL_PROGRESS.iter().find(|&&(f, _, _)| f == feature)
+                {
+                    check_progress(
+                        &format!("proposal {}", suite.name()),
+                        &score,
+                        floor,
+                        most_missed,
+                    );
+                }
             }
         }
     }
@@ -185,6 +221,26 @@ fn spec_guard_regions() {
             floor,
         );
     }
+}
+
+/// The custom-page-sizes folder with `Config::guard_regions`: its
+/// memories of 1-byte pages keep explicit checks, the others rely on the
+/// guard region. Not yet 100% (see [`PROPOSAL_PROGRESS`]).
+#[test]
+fn spec_custom_page_sizes_guard_regions() {
+    let suite = Suite::Proposal(Feature::CustomPageSizes);
+    let score = exec::Runner::new(suite).with_guard_regions().run_suite();
+    println!("guard regions: {}", score.report(suite));
+    let &(_, _, most_missed) = PROPOSAL_PROGRESS
+        .iter()
+        .find(|&&(f, _, _)| f == Feature::CustomPageSizes)
+        .expect("custom-page-sizes has a progress floor");
+    check_progress(
+        "guard regions: proposal custom-page-sizes",
+        &score,
+        FLOOR_GUARD_CUSTOM_PAGE_SIZES,
+        most_missed,
+    );
 }
 
 fn run(suite: Suite, floor: usize) {

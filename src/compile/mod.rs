@@ -31,7 +31,7 @@ mod x64;
 
 use crate::abi::TrapCode;
 use crate::asm::x64::{Code, CpuFeatures};
-use crate::decode::{GlobalType, Module, TableType};
+use crate::decode::{DEFAULT_PAGE_SIZE_LOG2, GlobalType, Module, TableType};
 use crate::error::{Error, ErrorKind, Result};
 use crate::platform::{Bare, Platform};
 use crate::validate::ModuleInfo;
@@ -55,6 +55,9 @@ pub(crate) struct Env<'m, 'a> {
     /// Memory 0's declared minimum size in bytes (0 without a memory): a
     /// lower bound of its size at run time, since memories only grow.
     pub min_memory_bytes: u64,
+    /// Log2 of memory 0's page size (16 without a memory): the unit
+    /// `memory.size` and `memory.grow` count in.
+    pub memory_page_log2: u32,
 }
 
 /// What the generated code must check besides WebAssembly's own rules.
@@ -77,7 +80,8 @@ pub struct CompileOptions {
     /// guard region of at least [`GUARD_REGION_BYTES`](crate::abi::GUARD_REGION_BYTES) of address space,
     /// whose inaccessible part faults, and the runtime turns a fault at one
     /// of [`CompiledModule::fault_sites`] into the out-of-bounds trap.
-    /// Bulk operators keep their explicit checks.
+    /// Bulk operators keep their explicit checks. Ignored for a module
+    /// whose memory 0 has 1-byte pages (see `features`).
     pub guard_region: bool,
     /// Compile the functions one after another on the calling thread, not
     /// spread over the cores (only `std` builds use threads).
@@ -171,8 +175,16 @@ pub(crate) fn compile_module_into(
     platform: &dyn Platform,
     buffer: Vec<u8>,
 ) -> Result<CompiledModule> {
-    features::check_lowered(module, info, options.guard_region)?;
+    features::check_lowered(module, info)?;
     let spaces = &info.spaces;
+    let memory0 = spaces.memories.first();
+    let memory_page_log2 = memory0.map_or(DEFAULT_PAGE_SIZE_LOG2, |m| m.page_size_log2());
+    // Guard pages protect whole host pages, so a memory whose length need
+    // not be a multiple of them (1-byte pages) keeps explicit checks.
+    let options = CompileOptions {
+        guard_region: options.guard_region && memory_page_log2 == DEFAULT_PAGE_SIZE_LOG2,
+        ..*options
+    };
     let env = Env {
         module,
         func_types: &spaces.funcs,
@@ -181,12 +193,13 @@ pub(crate) fn compile_module_into(
         type_ids,
         num_imported_funcs: module.num_imported_funcs,
         cpu: *cpu,
-        options: *options,
+        options,
         platform,
         min_memory_bytes: spaces
             .memories
             .first()
             .map_or(0, |m| m.limits.min.saturating_mul(m.page_size())),
+        memory_page_log2,
     };
 
     let (chunks, stubs) = compile_functions(&env, info, buffer)?;

@@ -255,11 +255,13 @@ impl Config {
     }
 
     /// Accept memories with a custom page size of 1 byte (the
-    /// custom-page-sizes proposal; default off). Loads and stores to such a
-    /// memory compile with explicit bounds checks; `memory.size` and
-    /// `memory.grow` of one, and any access with
-    /// [`guard_regions`](Self::guard_regions), need the compiler's support,
-    /// which it does not have yet.
+    /// custom-page-sizes proposal; default off). `memory.size` and
+    /// `memory.grow` count in the memory's own pages. Loads and stores to
+    /// such a memory always compile with explicit bounds checks, also with
+    /// `Config::guard_regions`: guard pages protect whole host pages, and
+    /// a length in bytes need not be a multiple of one, so a module whose
+    /// memory 0 has 1-byte pages is compiled as in the explicit-check mode
+    /// (its memory still lives in a guard region).
     pub fn wasm_custom_page_sizes(&mut self, enable: bool) -> &mut Self {
         self.wasm_feature(Feature::CustomPageSizes, enable)
     }

@@ -806,7 +806,7 @@ fn memory_grow<T>(store: &mut Store<T>) -> Result<()> {
         Ok(old) => old as u64,
         Err(_) => {
             if charged == Some(true) {
-                inner.give_growth_fuel(delta);
+                inner.give_growth_fuel(memory, delta);
             }
             u32::MAX as u64
         }

@@ -33,9 +33,11 @@
 
 use super::module::ElemItems;
 use super::store::StoreInner;
+#[cfg(doc)]
+use crate::abi::MEMORY_FUEL_PER_PAGE;
 use crate::abi::{
-    BULK_CHUNK, BYTES_PER_FUEL, ELEMENTS_PER_FUEL, Helper, HelperStatus, MEMORY_FUEL_PER_PAGE,
-    TrapCode, VmFuncRef, bulk_fuel,
+    BULK_CHUNK, BYTES_PER_FUEL, ELEMENTS_PER_FUEL, Helper, HelperStatus, TrapCode, VmFuncRef,
+    bulk_fuel,
 };
 use crate::decode::ConstExpr;
 use crate::error::{Error, Result};
@@ -155,24 +157,24 @@ impl StoreInner {
     /// The fuel of growing memory `index` by `delta` pages, taken when the
     /// growth stays within the memory's maximum: `Some(true)` when taken
     /// (or not metered), `Some(false)` when short, `None` when the growth
-    /// is refused anyway (nothing taken).
+    /// is refused anyway (nothing taken). The cost is one unit per
+    /// [`BYTES_PER_FUEL`] bytes added ([`MEMORY_FUEL_PER_PAGE`] per 64 KiB
+    /// page), so a memory of 1-byte pages pays for the bytes it gains.
     pub(crate) fn take_growth_fuel(&mut self, index: u32, delta: u32) -> Option<bool> {
         let m = self.memories.get(index as usize)?;
         if !m.can_grow(delta) {
             return None;
         }
-        Some(self.take_fuel(
-            u64::from(delta) * MEMORY_FUEL_PER_PAGE * BYTES_PER_FUEL,
-            BYTES_PER_FUEL,
-        ))
+        let bytes = m.growth_bytes(delta);
+        Some(self.take_fuel(bytes, BYTES_PER_FUEL))
     }
 
     /// Gives back [`Self::take_growth_fuel`]'s fuel (the growth failed).
-    pub(crate) fn give_growth_fuel(&mut self, delta: u32) {
-        self.give_fuel(
-            u64::from(delta) * MEMORY_FUEL_PER_PAGE * BYTES_PER_FUEL,
-            BYTES_PER_FUEL,
-        );
+    pub(crate) fn give_growth_fuel(&mut self, index: u32, delta: u32) {
+        if let Some(m) = self.memories.get(index as usize) {
+            let bytes = m.growth_bytes(delta);
+            self.give_fuel(bytes, BYTES_PER_FUEL);
+        }
     }
 
     /// Serves one helper exit of `instance`; `area` holds the slots and

@@ -257,6 +257,11 @@ impl MemoryData {
         page_bytes(&self.ty, u64::from(pages))
     }
 
+    /// Bytes that `delta` pages of this memory add.
+    pub(crate) fn growth_bytes(&self, delta: u32) -> u64 {
+        u64::from(delta) << self.ty.page_size_log2().min(32)
+    }
+
     /// True when growing by `delta` pages stays within the memory's
     /// maximum (the limiter may still refuse).
     pub(crate) fn can_grow(&self, delta: u32) -> bool {

@@ -222,7 +222,7 @@ impl FeatureSet {
     /// No feature.
     pub const EMPTY: FeatureSet = FeatureSet(0);
 
-    /// This set and `feature`.
+    /// The set with `feature` added (for constant sets).
     pub const fn with(self, feature: Feature) -> FeatureSet {
         FeatureSet(self.0 | feature.bit())
     }

@@ -435,7 +435,11 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 let r = self.alloc_gpr();
                 self.a
                     .mov_rm(Size::S64, r, vmctx(offset_of!(VmContext, memory_len)));
-                self.a.shift_ri(ShiftOp::Shr, Size::S64, r, 16);
+                // The length in bytes counted in the memory's own pages.
+                let log2 = self.env.memory_page_log2;
+                if log2 != 0 {
+                    self.a.shift_ri(ShiftOp::Shr, Size::S64, r, log2 as u8);
+                }
                 self.push_gpr(I32, r);
             }
             MemoryGrow { .. } => self.memory_grow(),

@@ -19,7 +19,13 @@
 //! no check: the effective address is at most 2^33 + 16 bytes past the
 //! memory base, everything past the memory's length up to
 //! [`crate::abi::GUARD_REGION_BYTES`] is inaccessible, and the runtime turns the
-//! fault into the same trap.
+//! fault into the same trap. A module whose memory 0 has 1-byte pages is
+//! never compiled in that mode (guard pages cover whole host pages, its
+//! length need not fill one), so its accesses keep explicit checks.
+//!
+//! `memory.size` shifts the length in bytes by memory 0's page size's log2
+//! (`Env::memory_page_log2`); `memory.grow` passes its delta in the
+//! memory's own pages, which the runtime counts in.
 
 use super::super::func::{FuncCompiler, memory_last_field, vmctx};
 use super::super::stack::{Loc, SCRATCH, SCRATCH2};
