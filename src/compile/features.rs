@@ -5,7 +5,7 @@
 //! ([`FuncInfo::features`](crate::validate::FuncInfo::features)); this
 //! check runs before any code is generated, so an operator the compiler
 //! cannot lower never reaches it. Of them, the compiler lowers wide
-//! arithmetic; tail calls, relaxed SIMD, accesses to 64-bit
+//! arithmetic and relaxed SIMD; tail calls, accesses to 64-bit
 //! memories or to memories other than 0, and page counts of memories with
 //! custom pages all stop here. Memory 0 with 1-byte pages is compiled with
 //! explicit bounds checks (its length in bytes is what they compare), but
@@ -17,7 +17,9 @@ use crate::validate::{Feature, FeatureSet, ModuleInfo};
 use alloc::format;
 
 /// The features the compiler lowers.
-pub(crate) const LOWERED: FeatureSet = FeatureSet::EMPTY.with(Feature::WideArithmetic);
+pub(crate) const LOWERED: FeatureSet = FeatureSet::EMPTY
+    .with(Feature::WideArithmetic)
+    .with(Feature::RelaxedSimd);
 
 /// Fails, naming the first function and feature, when a function needs a
 /// feature the compiler does not lower.
