@@ -47,6 +47,7 @@ const FLOOR_GUARD_SIMD: usize = 683;
 const PROPOSAL_FLOORS: &[(Feature, usize)] = &[
     (Feature::ExtendedConst, 281),
     (Feature::WideArithmetic, 109),
+    (Feature::RelaxedSimd, 77),
 ];
 /// The validation-only runs.
 const FLOOR_WASM_V1_VALIDATION: usize = 2_504;
