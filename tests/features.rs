@@ -108,11 +108,14 @@ fn a_disabled_feature_is_rejected_naming_it_and_its_switch() {
 #[test]
 fn an_enabled_feature_the_compiler_lacks_is_a_clear_error() {
     for feature in Feature::ALL {
-        // Lowered: constant expressions, wide arithmetic, and custom page
-        // sizes (tests/custom_page_sizes.rs).
+        // Lowered: constant expressions, wide arithmetic, relaxed SIMD and
+        // custom page sizes (tests/custom_page_sizes.rs).
         if matches!(
             feature,
-            Feature::ExtendedConst | Feature::WideArithmetic | Feature::CustomPageSizes
+            Feature::ExtendedConst
+                | Feature::WideArithmetic
+                | Feature::RelaxedSimd
+                | Feature::CustomPageSizes
         ) {
             continue;
         }
@@ -469,5 +472,191 @@ fn wide_arithmetic_matches_128_bit_integers() {
             mixed.call(&mut store, 5).unwrap(),
             (7, p as u64 as i64, (p >> 64) as u64 as i64)
         );
+    }
+}
+
+/// The relaxed SIMD operators give the results `compile::x64::relaxed_simd`
+/// documents in the cases the proposal leaves open (each an allowed
+/// result), with and without the SSE4.2 extras, and the same on a second
+/// run.
+#[test]
+fn relaxed_simd_gives_the_documented_choices() {
+    let text = r#"(module
+        (func (export "swizzle") (param v128 v128) (result v128)
+            (i8x16.relaxed_swizzle (local.get 0) (local.get 1)))
+        (func (export "trunc_s") (param v128) (result v128)
+            (i32x4.relaxed_trunc_f32x4_s (local.get 0)))
+        (func (export "trunc_u") (param v128) (result v128)
+            (i32x4.relaxed_trunc_f32x4_u (local.get 0)))
+        (func (export "trunc_s_zero") (param v128) (result v128)
+            (i32x4.relaxed_trunc_f64x2_s_zero (local.get 0)))
+        (func (export "trunc_u_zero") (param v128) (result v128)
+            (i32x4.relaxed_trunc_f64x2_u_zero (local.get 0)))
+        (func (export "madd") (param v128 v128 v128) (result v128)
+            (f32x4.relaxed_madd (local.get 0) (local.get 1) (local.get 2)))
+        (func (export "nmadd") (param v128 v128 v128) (result v128)
+            (f64x2.relaxed_nmadd (local.get 0) (local.get 1) (local.get 2)))
+        (func (export "laneselect") (param v128 v128 v128) (result v128)
+            (i16x8.relaxed_laneselect (local.get 0) (local.get 1) (local.get 2)))
+        (func (export "min") (param v128 v128) (result v128)
+            (f32x4.relaxed_min (local.get 0) (local.get 1)))
+        (func (export "max") (param v128 v128) (result v128)
+            (f64x2.relaxed_max (local.get 0) (local.get 1)))
+        (func (export "q15") (param v128 v128) (result v128)
+            (i16x8.relaxed_q15mulr_s (local.get 0) (local.get 1)))
+        (func (export "dot") (param v128 v128) (result v128)
+            (i16x8.relaxed_dot_i8x16_i7x16_s (local.get 0) (local.get 1)))
+        (func (export "dot_add") (param v128 v128 v128) (result v128)
+            (i32x4.relaxed_dot_i8x16_i7x16_add_s (local.get 0) (local.get 1) (local.get 2))))"#;
+    fn bytes(b: [u8; 16]) -> u128 {
+        u128::from_le_bytes(b)
+    }
+    fn f32s(v: [f32; 4]) -> u128 {
+        v.iter()
+            .rev()
+            .fold(0, |acc, x| acc << 32 | u128::from(x.to_bits()))
+    }
+    fn f64s(v: [f64; 2]) -> u128 {
+        u128::from(v[1].to_bits()) << 64 | u128::from(v[0].to_bits())
+    }
+    fn i32s(v: [i32; 4]) -> u128 {
+        v.iter()
+            .rev()
+            .fold(0, |acc, &x| acc << 32 | u128::from(x as u32))
+    }
+    fn i16s(v: [i16; 8]) -> u128 {
+        v.iter()
+            .rev()
+            .fold(0, |acc, &x| acc << 16 | u128::from(x as u16))
+    }
+    let nan = f32::from_bits(0x7fc0_0001);
+    let dnan = f64::from_bits(0x7ff8_0000_0000_0001);
+    let cases: Vec<(&str, Vec<u128>, u128)> = vec![
+        // Indices 16..=127 wrap to lane `index % 16`; 128 and above give 0.
+        (
+            "swizzle",
+            vec![
+                bytes(core::array::from_fn(|i| 0xa0 + i as u8)),
+                bytes([17, 0x80, 15, 0xff, 0x7f, 32, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9]),
+            ],
+            bytes([
+                0xa1, 0, 0xaf, 0, 0xaf, 0xa0, 0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8,
+                0xa9,
+            ]),
+        ),
+        // NaN and out of range: i32::MIN, for the signed conversions.
+        (
+            "trunc_s",
+            vec![f32s([nan, 3e9, -3e9, -7.9])],
+            i32s([i32::MIN, i32::MIN, i32::MIN, -7]),
+        ),
+        (
+            "trunc_u",
+            vec![f32s([nan, 5e9, -3.0, 3e9])],
+            i32s([0, -1, 0, 3_000_000_000u32 as i32]),
+        ),
+        (
+            "trunc_s_zero",
+            vec![f64s([dnan, -2.5])],
+            i32s([i32::MIN, -2, 0, 0]),
+        ),
+        ("trunc_u_zero", vec![f64s([dnan, 5e9])], i32s([0, -1, 0, 0])),
+        // Unfused: 2 * f32::MAX overflows before the subtraction.
+        (
+            "madd",
+            vec![
+                f32s([f32::MAX, 1.5, 0.0, 1.0 + f32::EPSILON * 2.0]),
+                f32s([2.0, 2.0, 0.0, 1.0 + f32::EPSILON * 64.0]),
+                f32s([-f32::MAX, 1.0, -0.0, -(1.0 + f32::EPSILON * 66.0)]),
+            ],
+            f32s([f32::INFINITY, 4.0, 0.0, 0.0]),
+        ),
+        // c - a * b, rounded twice.
+        (
+            "nmadd",
+            vec![
+                f64s([f64::MAX, 3.0]),
+                f64s([2.0, 2.0]),
+                f64s([f64::MAX, 1.0]),
+            ],
+            f64s([f64::NEG_INFINITY, -5.0]),
+        ),
+        // Bitwise for every mask (a byte-wise blend would give 0x5678).
+        (
+            "laneselect",
+            vec![
+                i16s([0x1234, 1, 2, 3, 4, 5, 6, 7]),
+                i16s([0x5678, 9, 10, 11, 12, 13, 14, 15]),
+                i16s([0x0f0f, -1, 0, 0, 0, 0, 0, -1]),
+            ],
+            i16s([0x5274, 1, 10, 11, 12, 13, 14, 7]),
+        ),
+        // The second operand on NaN and on zeros of either sign.
+        (
+            "min",
+            vec![f32s([nan, 1.0, 0.0, -0.0]), f32s([2.0, nan, -0.0, 0.0])],
+            f32s([2.0, nan, -0.0, 0.0]),
+        ),
+        (
+            "max",
+            vec![f64s([dnan, 0.0]), f64s([-1.0, -0.0])],
+            f64s([-1.0, -0.0]),
+        ),
+        // -32768 * -32768 wraps to -32768.
+        (
+            "q15",
+            vec![
+                i16s([-32768, 16384, -32768, 0, 0, 0, 0, 0]),
+                i16s([-32768, 16384, 16384, 0, 0, 0, 0, 0]),
+            ],
+            i16s([-32768, 8192, -16384, 0, 0, 0, 0, 0]),
+        ),
+        // Second operand read unsigned; pair sums saturate.
+        (
+            "dot",
+            vec![
+                bytes([
+                    0x80, 0x80, 3, 0xfd, 0x7f, 0x7f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                ]),
+                bytes([0x81, 0x81, 5, 7, 0x7f, 0x7f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+            ],
+            i16s([-32768, 15 - 21, 32258, 0, 0, 0, 0, 0]),
+        ),
+        (
+            "dot_add",
+            vec![
+                bytes([0x80, 0x80, 0x80, 0x80, 1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0]),
+                bytes([0x81, 0x81, 0x81, 0x81, 5, 6, 7, 8, 0, 0, 0, 0, 0, 0, 0, 0]),
+                i32s([1, 2, 3, i32::MAX]),
+            ],
+            i32s([-65535, 5 + 12 + 21 + 32 + 2, 3, i32::MAX]),
+        ),
+    ];
+    for cpu_baseline in [false, true] {
+        let mut config = Config::new();
+        config.wasm_relaxed_simd(true);
+        if cpu_baseline {
+            config.cpu_features(wasmkern::CpuFeatures::sse41_baseline());
+        }
+        let engine = Engine::new(&config).unwrap();
+        let module = Module::new(&engine, wat(text)).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        for (name, params, expected) in &cases {
+            let f = instance.get_func(&store, name).unwrap();
+            let params: Vec<wasmkern::Val> =
+                params.iter().map(|&v| wasmkern::Val::V128(v)).collect();
+            for run in 0..2 {
+                let mut results = [wasmkern::Val::I32(0)];
+                f.call(&mut store, &params, &mut results).unwrap();
+                let wasmkern::Val::V128(got) = results[0] else {
+                    panic!("{name}: not a v128: {:?}", results[0]);
+                };
+                assert_eq!(
+                    got, *expected,
+                    "{name} run {run}: {got:#034x} != {expected:#034x}"
+                );
+            }
+        }
     }
 }

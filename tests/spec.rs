@@ -47,6 +47,7 @@ const FLOOR_GUARD_SIMD: usize = 683;
 const PROPOSAL_FLOORS: &[(Feature, usize)] = &[
     (Feature::ExtendedConst, 281),
     (Feature::WideArithmetic, 109),
+    (Feature::RelaxedSimd, 77),
 ];
 /// Proposal folders the compiler lowers but that do not pass 100% yet,
 /// because some of their modules need another feature the compiler lacks:

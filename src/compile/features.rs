@@ -4,9 +4,9 @@
 //! The validator records per function what it needs
 //! ([`FuncInfo::features`](crate::validate::FuncInfo::features)); this
 //! check runs before any code is generated, so an operator the compiler
-//! cannot lower never reaches it. Tail calls, relaxed SIMD, and accesses
-//! to 64-bit memories or to memories other than 0 stop here; wide
-//! arithmetic is lowered (`x64/wide.rs`).
+//! cannot lower never reaches it. Tail calls and accesses to 64-bit
+//! memories or to memories other than 0 stop here; wide arithmetic
+//! (`x64/wide.rs`) and relaxed SIMD (`x64/relaxed_simd.rs`) are lowered.
 //!
 //! Custom page sizes are lowered: `memory.size` shifts memory 0's length
 //! in bytes by its page size's log2 (0 or 16), and `memory.grow` hands its
@@ -24,7 +24,8 @@ use alloc::format;
 /// The features the compiler lowers.
 pub(crate) const LOWERED: FeatureSet = FeatureSet::EMPTY
     .with(Feature::WideArithmetic)
-    .with(Feature::CustomPageSizes);
+    .with(Feature::CustomPageSizes)
+    .with(Feature::RelaxedSimd);
 
 /// Fails, naming the first function and feature, when a function needs a
 /// feature the compiler does not lower.

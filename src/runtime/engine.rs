@@ -12,7 +12,8 @@
 //! | [`Config::parallel_compilation`] | on (with `std`: functions are spread over the cores) |
 //! | `Config::guard_regions` (`std` only) | off: every load and store is checked explicitly |
 //! | [`Config::wasm_extended_const`] | on |
-//! | [`Config::wasm_tail_call`], [`Config::wasm_memory64`], [`Config::wasm_multi_memory`], [`Config::wasm_relaxed_simd`] | off until the compiler lowers them (see below) |
+//! | [`Config::wasm_tail_call`], [`Config::wasm_memory64`], [`Config::wasm_multi_memory`] | off until the compiler lowers them (see below) |
+//! | [`Config::wasm_relaxed_simd`] | off |
 //! | [`Config::wasm_custom_page_sizes`], [`Config::wasm_wide_arithmetic`] | off (proposals) |
 
 use crate::abi::{ExecContext, VmContext};
@@ -45,10 +46,9 @@ pub const MIN_MAX_WASM_STACK: usize = 64 << 10;
 /// rejected with a message naming the feature and its switch. The
 /// standardized WebAssembly 3.0 features are on by default once wasmkern
 /// runs them end to end. Today the decoder, the validator and the runtime
-/// know all of them, and the compiler lowers the wide-arithmetic
-/// operators but not yet the others' new operators: with a switch on, a
-/// module whose functions use a tail call or a relaxed SIMD operator, or
-/// access a 64-bit memory or a memory other than 0 fails in [`Module::new`](super::Module::new) with
+/// know all of them, and the compiler lowers the wide-arithmetic and the
+/// relaxed SIMD operators but not yet the others' new operators: with a
+/// switch on, a module whose functions use a tail call, or access a 64-bit memory or a memory other than 0 fails in [`Module::new`](super::Module::new) with
 /// "`<feature>` is not supported by the compiler yet" (an
 /// [`ErrorKind::Limit`](crate::ErrorKind::Limit) error). What needs no
 /// compiler works: extended constant expressions, several memories (code
@@ -248,8 +248,10 @@ impl Config {
         self.wasm_feature(Feature::ExtendedConst, enable)
     }
 
-    /// Accept the relaxed SIMD operators (WebAssembly 3.0; default off: the
-    /// compiler does not lower them yet).
+    /// Accept the relaxed SIMD operators (WebAssembly 3.0; default off).
+    /// Each is compiled to one fixed x86-64 sequence, so its result for a
+    /// given input is the same on every run; the choices are one of the
+    /// results the proposal allows for each.
     pub fn wasm_relaxed_simd(&mut self, enable: bool) -> &mut Self {
         self.wasm_feature(Feature::RelaxedSimd, enable)
     }

@@ -8,6 +8,7 @@
 use super::super::stack::{Loc, Val, is_float};
 use super::super::x64::memory::*;
 use super::super::x64::numeric::*;
+use super::super::x64::relaxed_simd::{MADD_PD, MADD_PS};
 use super::super::x64::simd::*;
 use super::*;
 use crate::abi::{Helper, TrapCode, VmContext, VmFuncRef, VmTable};
@@ -900,20 +901,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 self.a.sse_rr(SseOp::CVTTPD2DQ, x, x);
                 self.push_xmm(V, x);
             }
-            I32x4TruncSatF64x2UZero => {
-                let x = self.pop_xmm();
-                self.a.sse_rr(SseOp::XORPD, S, S);
-                self.a.sse_rr(SseOp::MAXPD, x, S);
-                self.load_v128(S, splat64(4_294_967_295f64.to_bits()));
-                self.a.sse_rr(SseOp::MINPD, x, S);
-                self.a.sse_rri(SseOp::ROUNDPD, x, x, RoundMode::Trunc as u8);
-                // 2^52 + x has x in its low 32 bits.
-                self.load_v128(S, splat64(0x4330_0000_0000_0000));
-                self.a.sse_rr(SseOp::ADDPD, x, S);
-                self.a.sse_rr(SseOp::XORPS, S, S);
-                self.a.sse_rri(SseOp::SHUFPS, x, S, 0x88);
-                self.push_xmm(V, x);
-            }
+            I32x4TruncSatF64x2UZero => self.i32x4_trunc_sat_f64x2_u_zero(),
             Unreachable
             | Nop
             | Block { .. }
@@ -950,30 +938,30 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             I64Sub128 => self.wide_add_sub(true),
             I64MulWideS => self.wide_mul(true),
             I64MulWideU => self.wide_mul(false),
-            // Operators of features the compiler does not lower yet: the
-            // module was refused before compiling (`features`).
-            ReturnCall { .. }
-            | ReturnCallIndirect { .. }
-            | I8x16RelaxedSwizzle
-            | I32x4RelaxedTruncF32x4S
-            | I32x4RelaxedTruncF32x4U
-            | I32x4RelaxedTruncF64x2SZero
-            | I32x4RelaxedTruncF64x2UZero
-            | F32x4RelaxedMadd
-            | F32x4RelaxedNmadd
-            | F64x2RelaxedMadd
-            | F64x2RelaxedNmadd
-            | I8x16RelaxedLaneselect
+            // Relaxed SIMD (`x64::relaxed_simd` documents the choices).
+            I8x16RelaxedSwizzle => self.relaxed_swizzle(),
+            I32x4RelaxedTruncF32x4S => self.relaxed_trunc_s(SseOp::CVTTPS2DQ),
+            I32x4RelaxedTruncF32x4U => self.i32x4_trunc_sat_u(),
+            I32x4RelaxedTruncF64x2SZero => self.relaxed_trunc_s(SseOp::CVTTPD2DQ),
+            I32x4RelaxedTruncF64x2UZero => self.i32x4_trunc_sat_f64x2_u_zero(),
+            F32x4RelaxedMadd => self.relaxed_madd(&MADD_PS, false),
+            F32x4RelaxedNmadd => self.relaxed_madd(&MADD_PS, true),
+            F64x2RelaxedMadd => self.relaxed_madd(&MADD_PD, false),
+            F64x2RelaxedNmadd => self.relaxed_madd(&MADD_PD, true),
+            I8x16RelaxedLaneselect
             | I16x8RelaxedLaneselect
             | I32x4RelaxedLaneselect
-            | I64x2RelaxedLaneselect
-            | F32x4RelaxedMin
-            | F32x4RelaxedMax
-            | F64x2RelaxedMin
-            | F64x2RelaxedMax
-            | I16x8RelaxedQ15mulrS
-            | I16x8RelaxedDotI8x16I7x16S
-            | I32x4RelaxedDotI8x16I7x16AddS => {
+            | I64x2RelaxedLaneselect => self.relaxed_laneselect(),
+            F32x4RelaxedMin => self.relaxed_min_max(SseOp::MINPS),
+            F32x4RelaxedMax => self.relaxed_min_max(SseOp::MAXPS),
+            F64x2RelaxedMin => self.relaxed_min_max(SseOp::MINPD),
+            F64x2RelaxedMax => self.relaxed_min_max(SseOp::MAXPD),
+            I16x8RelaxedQ15mulrS => self.relaxed_q15mulr(),
+            I16x8RelaxedDotI8x16I7x16S => self.relaxed_dot(),
+            I32x4RelaxedDotI8x16I7x16AddS => self.relaxed_dot_add(),
+            // Operators of features the compiler does not lower yet: the
+            // module was refused before compiling (`features`).
+            ReturnCall { .. } | ReturnCallIndirect { .. } => {
                 return Err(Error::internal(
                     "an operator the compiler does not lower passed the feature check",
                 ));

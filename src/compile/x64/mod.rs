@@ -8,6 +8,8 @@
 //!   `memory.size` and `memory.grow`;
 //! - `bulk`: tables and bulk memory;
 //! - `simd`: the 128-bit vector operators over SSE4.1;
+//! - `relaxed_simd`: the relaxed-SIMD proposal's operators, one fixed
+//!   choice each;
 //! - `wide`: the wide-arithmetic proposal's 128-bit operators.
 //!
 //! Each family is a further `impl` block of the compiler; the dispatch to
@@ -17,5 +19,6 @@ pub(crate) mod bulk;
 pub(crate) mod masm;
 pub(crate) mod memory;
 pub(crate) mod numeric;
+pub(crate) mod relaxed_simd;
 pub(crate) mod simd;
 pub(crate) mod wide;

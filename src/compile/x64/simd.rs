@@ -753,6 +753,23 @@ impl FuncCompiler<'_, '_, '_> {
         self.a.sse_rr(SseOp::PADDD, x, t);
         self.push_xmm(V, x);
     }
+
+    /// Clamps to `[0, 2^32 - 1]` (NaN lanes to 0), truncates, and takes
+    /// the low 32 bits of `2^52 + x`; the upper lanes are zero.
+    pub(in crate::compile) fn i32x4_trunc_sat_f64x2_u_zero(&mut self) {
+        let x = self.pop_xmm();
+        self.a.sse_rr(SseOp::XORPD, S, S);
+        self.a.sse_rr(SseOp::MAXPD, x, S);
+        self.load_v128(S, splat64(4_294_967_295f64.to_bits()));
+        self.a.sse_rr(SseOp::MINPD, x, S);
+        self.a.sse_rri(SseOp::ROUNDPD, x, x, RoundMode::Trunc as u8);
+        // 2^52 + x has x in its low 32 bits.
+        self.load_v128(S, splat64(0x4330_0000_0000_0000));
+        self.a.sse_rr(SseOp::ADDPD, x, S);
+        self.a.sse_rr(SseOp::XORPS, S, S);
+        self.a.sse_rri(SseOp::SHUFPS, x, S, 0x88);
+        self.push_xmm(V, x);
+    }
 }
 
 #[cfg(test)]
