@@ -342,9 +342,10 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_gpr(ty, a);
     }
 
-    pub(in crate::compile) fn int_divrem(&mut self, ty: ValType, signed: bool, rem: bool) {
-        let size = int_size(ty);
-        // The divisor goes anywhere but rax and rdx.
+    /// Pops `(a b)` for an instruction on `rdx:rax` (division, widening
+    /// multiplication): `a` into `rax`, `b` into the returned register
+    /// (neither `rax` nor `rdx`), and `rdx` free.
+    pub(in crate::compile) fn pop_pair_for_rdx_rax(&mut self) -> Gpr {
         let mut b = self.pop_gpr();
         if b == Gpr::Rax || b == Gpr::Rdx {
             let to = self.alloc_gpr_except(&[Gpr::Rax, Gpr::Rdx]);
@@ -357,6 +358,12 @@ impl FuncCompiler<'_, '_, '_> {
         self.evict_gpr(Gpr::Rdx, &[b, Gpr::Rax]);
         self.regs.free_gpr(Gpr::Rax);
         self.regs.free_gpr(b);
+        b
+    }
+
+    pub(in crate::compile) fn int_divrem(&mut self, ty: ValType, signed: bool, rem: bool) {
+        let size = int_size(ty);
+        let b = self.pop_pair_for_rdx_rax();
 
         let div_by_zero = self.a.trap_label(TrapCode::IntegerDivideByZero);
         self.a.test_rr(size, b, b);

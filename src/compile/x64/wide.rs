@@ -41,20 +41,7 @@ impl FuncCompiler<'_, '_, '_> {
     /// `i64.mul_wide_s` (with `signed`) or `i64.mul_wide_u`: `(a b)` to the
     /// product's `(lo hi)`.
     pub(in crate::compile) fn wide_mul(&mut self, signed: bool) {
-        // `b` anywhere but rax and rdx, `a` in rax, rdx free for the high
-        // half.
-        let mut b = self.pop_gpr();
-        if b == Gpr::Rax || b == Gpr::Rdx {
-            let to = self.alloc_gpr_except(&[Gpr::Rax, Gpr::Rdx]);
-            self.a.mov_rr(Size::S64, to, b);
-            b = to;
-        }
-        self.regs.take_gpr(b);
-        self.pop_into_gpr(Gpr::Rax, &[b, Gpr::Rdx]);
-        self.regs.take_gpr(Gpr::Rax);
-        self.evict_gpr(Gpr::Rdx, &[b, Gpr::Rax]);
-        self.regs.free_gpr(Gpr::Rax);
-        self.regs.free_gpr(b);
+        let b = self.pop_pair_for_rdx_rax();
         let op = if signed { UnaryOp::Imul } else { UnaryOp::Mul };
         self.a.unary_r(op, Size::S64, b);
         self.push_gpr(ValType::I64, Gpr::Rax);
