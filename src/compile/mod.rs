@@ -5,14 +5,15 @@
 //! them with the module's stubs into one position-independent block.
 //!
 //! - [`stack`]: the abstract value stack and register set;
-//! - `func`: one function: frame, operand stack, control flow, calls,
-//!   variables, and the exhaustive per-operator dispatch;
+//! - `func`: one function: the driver, the exhaustive per-operator
+//!   dispatch, and the state it compiles with (operand stack, frame
+//!   layout, control frames);
 //! - `dispatch`: interpreter loops' `br_table` dispatch, compiled again
 //!   at each branch back;
-//! - `x64`: the x86-64 backend: the macro assembler (peephole, trap
-//!   exits, code sites) and the lowering of the numeric, memory, bulk and
-//!   vector operators;
-//! - [`stubs`]: trampolines, exit stubs and the module's trap stubs.
+//! - `x64`: the x86-64 backend: everything emitted (operand moves, frame
+//!   code, control flow, calls, the operator families), the macro
+//!   assembler (peephole, trap exits, code sites), and the trampolines,
+//!   exit stubs and trap stubs.
 //!
 //! Functions compile independently to code plus relocations (calls to other
 //! functions, jumps to the module's trap and exit stubs), so they can be
@@ -26,7 +27,6 @@ mod dispatch;
 mod features;
 mod func;
 pub mod stack;
-pub mod stubs;
 mod x64;
 
 use crate::abi::TrapCode;
@@ -36,7 +36,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::platform::{Bare, Platform};
 use crate::validate::ModuleInfo;
 use alloc::vec::Vec;
-use stubs::{NUM_TRAPS, SYM_EXIT, SYM_TRAP_BASE, StubOffsets};
+pub(crate) use x64::stubs::engine_stubs;
+use x64::stubs::{NUM_TRAPS, SYM_EXIT, SYM_TRAP_BASE, StubOffsets};
 
 /// What every function of a module needs to know about the module.
 pub(crate) struct Env<'m, 'a> {
@@ -249,7 +250,7 @@ fn compile_chunk(
     // The code buffer's pages are mapped in at once, not one fault each.
     env.platform.prefault(scratch.assembler().spare_capacity());
     if let Some(stubs) = stubs {
-        *stubs = stubs::emit_module_stubs(scratch.assembler())?;
+        *stubs = x64::stubs::emit_module_stubs(scratch.assembler())?;
     }
     let mut funcs = Vec::with_capacity(n.saturating_sub(first).div_ceil(step));
     for i in (first..n).step_by(step) {
