@@ -52,6 +52,11 @@ fn module_using(feature: Feature) -> Vec<u8> {
             r#"(module (func (export "f") (param i64 i64) (result i64 i64)
                  (i64.mul_wide_u (local.get 0) (local.get 1))))"#
         }
+        Feature::FunctionReferences => {
+            r#"(module (type $t (func (result i32)))
+                 (func (export "f") (param (ref null $t)) (result i32)
+                   (call_ref $t (local.get 0))))"#
+        }
     })
 }
 
@@ -108,14 +113,16 @@ fn a_disabled_feature_is_rejected_naming_it_and_its_switch() {
 #[test]
 fn an_enabled_feature_the_compiler_lacks_is_a_clear_error() {
     for feature in Feature::ALL {
-        // Lowered: constant expressions, wide arithmetic, relaxed SIMD and
-        // custom page sizes (tests/custom_page_sizes.rs).
+        // Lowered: constant expressions, wide arithmetic, relaxed SIMD,
+        // custom page sizes (tests/custom_page_sizes.rs) and typed function
+        // references (tests/function_references.rs).
         if matches!(
             feature,
             Feature::ExtendedConst
                 | Feature::WideArithmetic
                 | Feature::RelaxedSimd
                 | Feature::CustomPageSizes
+                | Feature::FunctionReferences
         ) {
             continue;
         }

@@ -55,7 +55,14 @@ const PROPOSAL_FLOORS: &[(Feature, usize)] = &[
 /// only improve. custom-page-sizes: one module of `custom-page-sizes.wast`
 /// accesses memory 1 (multi-memory), and the 7 directives that use it are
 /// skipped.
-const PROPOSAL_PROGRESS: &[(Feature, usize, usize)] = &[(Feature::CustomPageSizes, 195, 8)];
+/// function-references: its folder repeats the tail-call files with typed
+/// references, and the 11 modules with `return_call`,
+/// `return_call_indirect` or `return_call_ref` (and the 113 directives
+/// that use them) wait for the compiler's tail calls.
+const PROPOSAL_PROGRESS: &[(Feature, usize, usize)] = &[
+    (Feature::CustomPageSizes, 195, 8),
+    (Feature::FunctionReferences, 1_686, 124),
+];
 /// custom-page-sizes with guard regions (its memories of 1-byte pages keep
 /// explicit checks there; those of 64 KiB pages do not).
 const FLOOR_GUARD_CUSTOM_PAGE_SIZES: usize = 195;

@@ -29,11 +29,14 @@ pub enum Feature {
     CustomPageSizes,
     /// `i64.add128`, `i64.sub128`, `i64.mul_wide_s/u` (proposal).
     WideArithmetic,
+    /// Typed function references: `(ref null? ht)`, `call_ref`,
+    /// `br_on_null`, non-nullable locals and tables (WebAssembly 3.0).
+    FunctionReferences,
 }
 
 impl Feature {
     /// Every feature, in the order of [`Features`]' fields.
-    pub const ALL: [Feature; 7] = [
+    pub const ALL: [Feature; 8] = [
         Feature::TailCall,
         Feature::Memory64,
         Feature::MultiMemory,
@@ -41,6 +44,7 @@ impl Feature {
         Feature::RelaxedSimd,
         Feature::CustomPageSizes,
         Feature::WideArithmetic,
+        Feature::FunctionReferences,
     ];
 
     /// The proposal's name (`tail-call`, `memory64`, ...), as the
@@ -54,6 +58,7 @@ impl Feature {
             Feature::RelaxedSimd => "relaxed-simd",
             Feature::CustomPageSizes => "custom-page-sizes",
             Feature::WideArithmetic => "wide-arithmetic",
+            Feature::FunctionReferences => "function-references",
         }
     }
 
@@ -72,6 +77,7 @@ impl Feature {
             Feature::RelaxedSimd => "Config::wasm_relaxed_simd",
             Feature::CustomPageSizes => "Config::wasm_custom_page_sizes",
             Feature::WideArithmetic => "Config::wasm_wide_arithmetic",
+            Feature::FunctionReferences => "Config::wasm_function_references",
         }
     }
 
@@ -95,6 +101,7 @@ impl Feature {
             Feature::RelaxedSimd => "relaxed-simd support is not enabled",
             Feature::CustomPageSizes => "custom-page-sizes support is not enabled",
             Feature::WideArithmetic => "wide-arithmetic support is not enabled",
+            Feature::FunctionReferences => "function-references support is not enabled",
         }
     }
 }
@@ -122,6 +129,8 @@ pub struct Features {
     pub custom_page_sizes: bool,
     /// [`Feature::WideArithmetic`].
     pub wide_arithmetic: bool,
+    /// [`Feature::FunctionReferences`].
+    pub function_references: bool,
 }
 
 impl Features {
@@ -134,6 +143,7 @@ impl Features {
         relaxed_simd: false,
         custom_page_sizes: false,
         wide_arithmetic: false,
+        function_references: false,
     };
 
     /// The defaults of [`Config`](crate::Config): the features wasmkern
@@ -153,6 +163,7 @@ impl Features {
         relaxed_simd: true,
         custom_page_sizes: true,
         wide_arithmetic: true,
+        function_references: true,
     };
 
     /// Whether `feature` is enabled.
@@ -174,6 +185,7 @@ impl Features {
             Feature::RelaxedSimd => &self.relaxed_simd,
             Feature::CustomPageSizes => &self.custom_page_sizes,
             Feature::WideArithmetic => &self.wide_arithmetic,
+            Feature::FunctionReferences => &self.function_references,
         }
     }
 
@@ -186,6 +198,7 @@ impl Features {
             Feature::RelaxedSimd => &mut self.relaxed_simd,
             Feature::CustomPageSizes => &mut self.custom_page_sizes,
             Feature::WideArithmetic => &mut self.wide_arithmetic,
+            Feature::FunctionReferences => &mut self.function_references,
         }
     }
 
@@ -266,7 +279,7 @@ mod tests {
             set.insert(f);
             assert!(set.contains(f));
         }
-        assert_eq!(set.iter().count(), 7);
+        assert_eq!(set.iter().count(), 8);
         assert_eq!(Feature::from_name("gc"), None);
         let mut features = Features::WASM2;
         features.set(Feature::WideArithmetic, true);

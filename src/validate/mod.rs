@@ -20,6 +20,7 @@ mod const_expr;
 mod features;
 mod func;
 mod module;
+pub(crate) mod subtype;
 
 pub use features::{Feature, FeatureSet, Features};
 pub use func::{FuncInfo, LocalUse};

@@ -14,7 +14,7 @@ use super::super::x64::vmctx;
 use super::*;
 use crate::abi::{Helper, TrapCode, VmContext, VmFuncRef, VmTable};
 use crate::asm::x64::{AluOp, Cond, Mem, RoundMode, ShiftOp, Size, SseOp, XmmShift};
-use crate::decode::{Operator, ValType};
+use crate::decode::{Operator, RefType, ValType};
 use crate::error::{Error, ErrorKind, Result};
 use core::mem::offset_of;
 
@@ -102,6 +102,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 type_index,
                 table_index,
             } => self.op_call_indirect(type_index, table_index),
+            Operator::CallRef { type_index } => self.op_call_ref(type_index),
+            Operator::RefAsNonNull => self.op_ref_as_non_null(),
+            Operator::BrOnNull { relative_depth } => self.op_br_on_null(relative_depth),
+            Operator::BrOnNonNull { relative_depth } => self.op_br_on_non_null(relative_depth),
             Operator::Drop => {
                 self.pop();
             }
@@ -117,7 +121,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             Operator::I64Const { value } => self.push(ValType::I64, Loc::Const(value as u64)),
             Operator::F32Const { value } => self.push(ValType::F32, Loc::Const(u64::from(value.0))),
             Operator::F64Const { value } => self.push(ValType::F64, Loc::Const(value.0)),
-            Operator::RefNull { hty } => self.push(hty.into(), Loc::Const(0)),
+            Operator::RefNull { hty } => {
+                self.push(ValType::Ref(RefType::new(true, hty)), Loc::Const(0))
+            }
             Operator::RefIsNull => {
                 let r = self.pop_gpr();
                 self.a.test_rr(Size::S64, r, r);
@@ -930,6 +936,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             | RefNull { .. }
             | RefIsNull
             | RefFunc { .. }
+            | CallRef { .. }
+            | RefAsNonNull
+            | BrOnNull { .. }
+            | BrOnNonNull { .. }
             | TypedSelect { .. } => {
                 return Err(Error::internal(
                     "a control or variable operator reached the family lowering",
@@ -962,7 +972,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             I32x4RelaxedDotI8x16I7x16AddS => self.relaxed_dot_add(),
             // Operators of features the compiler does not lower yet: the
             // module was refused before compiling (`features`).
-            ReturnCall { .. } | ReturnCallIndirect { .. } => {
+            ReturnCall { .. } | ReturnCallIndirect { .. } | ReturnCallRef { .. } => {
                 return Err(Error::internal(
                     "an operator the compiler does not lower passed the feature check",
                 ));

@@ -19,7 +19,9 @@
 //! - `simd`: the 128-bit vector operators over SSE4.1;
 //! - `relaxed_simd`: the relaxed-SIMD proposal's operators, one fixed
 //!   choice each;
-//! - `wide`: the wide-arithmetic proposal's 128-bit operators.
+//! - `wide`: the wide-arithmetic proposal's 128-bit operators;
+//! - `refs`: typed function references (`call_ref`, the null checks and
+//!   branches).
 //!
 //! The dispatch to them is the exhaustive match in `func::lower`.
 
@@ -31,6 +33,7 @@ pub(crate) mod masm;
 pub(crate) mod memory;
 pub(crate) mod numeric;
 pub(crate) mod operands;
+pub(crate) mod refs;
 pub(crate) mod relaxed_simd;
 pub(crate) mod simd;
 pub(crate) mod stubs;
