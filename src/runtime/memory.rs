@@ -6,8 +6,11 @@
 //! `Vec` comes zeroed from the allocator (`alloc_zeroed`, lazy where the
 //! allocator maps fresh pages, see [`zeroed_vec`]), the reservation from the
 //! kernel.
-//! Growing may move a `Vec`; the runtime then updates `memory_base`/`memory_len` of every instance whose
-//! memory 0 it is (generated code reloads them after every exit). Memories
+//! Growing may move a `Vec`; the runtime then updates the memory's
+//! [`VmMemory`] record (which contexts reach through
+//! `VmContext::memories`, for the memories other than 0) and
+//! `memory_base`/`memory_len` of every instance whose memory 0 it is
+//! (generated code reloads them after every exit). Memories
 //! are limited to 4 GiB ([`MAX_MEMORY_BYTES`], whatever their type: a
 //! memory64 memory too, since its bytes are one buffer or one reservation),
 //! to their declared maximum, and by the store's [`ResourceLimiter`] (see
@@ -20,9 +23,11 @@
 
 use super::limits::ResourceLimiter;
 use super::store::{AsContext, AsContextMut, MemoryData, StoreContextMut, StoreInner};
+use crate::abi::VmMemory;
 use crate::decode::{Limits, MemoryType};
 use crate::error::{Error, Result};
 use crate::platform::{GuardRegions, GuardedRegion};
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 /// Bytes in a wasm page (without a custom page size).
@@ -326,12 +331,17 @@ impl StoreInner {
             }
         }
         let guarded = self.engine.inner.guard_regions;
-        let bytes = LinearBytes::zeroed(page_bytes(&ty, ty.limits.min), guarded)?;
+        let mut bytes = LinearBytes::zeroed(page_bytes(&ty, ty.limits.min), guarded)?;
         let index = u32::try_from(self.memories.len())
             .map_err(|_| Error::runtime("too many memories in the store"))?;
+        let vm = Box::new(VmMemory {
+            base: bytes.as_mut_ptr(),
+            len: bytes.len() as u64,
+        });
         self.memories.push(MemoryData {
             ty,
             bytes,
+            vm,
             users: Vec::new(),
         });
         Ok(Memory {
@@ -378,13 +388,15 @@ impl StoreInner {
         Ok(Ok(old))
     }
 
-    /// Writes memory `index`'s base and length into its users' contexts.
+    /// Writes memory `index`'s base and length into its record and its
+    /// users' contexts.
     pub(crate) fn refresh_memory(&mut self, index: u32) {
         let Some(m) = self.memories.get_mut(index as usize) else {
             return;
         };
         let base = m.bytes.as_mut_ptr();
         let len = m.bytes.len() as u64;
+        *m.vm = VmMemory { base, len };
         for &user in &m.users {
             if let Some(instance) = self.instances.get_mut(user as usize) {
                 instance.vmctx.set_memory(base, len);
