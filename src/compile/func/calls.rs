@@ -46,17 +46,17 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         let params = ty.params();
         let area_params = slot_offsets(params, &mut self.offsets);
         let area = area_params.max(crate::abi::area_size(ty.results()));
-        self.max_call_area = self.max_call_area.max(area);
-        let base = self.stack.len() - params.len();
+        self.frame.max_call_area = self.frame.max_call_area.max(area);
+        let base = self.ops.len() - params.len();
         // Spill what stays below the arguments, except reads of GPR-pinned
         // locals: the callee preserves those registers and cannot change
         // the locals.
-        for i in self.below.call.min(base)..base {
-            if !matches!(self.stack[i].loc, Loc::PinnedGpr(_)) {
+        for i in self.ops.below.call.min(base)..base {
+            if !matches!(self.ops.at(i).loc, Loc::PinnedGpr(_)) {
                 self.spill_at(i);
             }
         }
-        self.below.call = self.below.call.max(base);
+        self.ops.below.call = self.ops.below.call.max(base);
         let in_registers = args_in_registers(params);
         let area_from = if callee == Callee::Wasm {
             in_registers
@@ -80,14 +80,14 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// in the second one's).
     pub(super) fn load_register_args(&mut self, base: usize, n: usize) {
         let load = |this: &mut Self, k: usize| {
-            let v = this.stack[base + k];
+            let v = this.ops.at(base + k);
             if is_float(v.ty) {
                 this.load_xmm(ARG_XMMS[k], v, base + k);
             } else {
                 this.load_gpr(ARG_GPRS[k], v, base + k);
             }
         };
-        let second = (n == 2).then(|| self.stack[base + 1].loc);
+        let second = (n == 2).then(|| self.ops.at(base + 1).loc);
         if second == Some(Loc::Gpr(ARG_GPRS[0])) {
             self.a.mov_rr(Size::S64, SCRATCH, ARG_GPRS[0]);
             load(self, 0);
@@ -105,7 +105,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
 
     /// Makes the outgoing area at least `bytes` large.
     pub(crate) fn reserve_call_area(&mut self, bytes: u32) {
-        self.max_call_area = self.max_call_area.max(bytes);
+        self.frame.max_call_area = self.frame.max_call_area.max(bytes);
     }
 
     /// After a call: pushes the results, the first from its register (see
@@ -200,7 +200,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         // The element index: keep it in a register the argument setup
         // leaves alone.
         let index = SCRATCH2;
-        let pos = self.stack.len() - 1;
+        let pos = self.ops.len() - 1;
         let v = self.pop();
         self.load_gpr(index, v, pos);
         self.setup_call(ty, Callee::Any);

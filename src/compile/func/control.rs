@@ -1,5 +1,10 @@
-//! Control flow of one function: the control frames (blocks, loops, `if`s),
-//! the merge state at labels, branches, returns and `br_table` jump tables.
+//! Control flow of one function.
+//!
+//! [`Controls`] owns the control state: the control frames (blocks,
+//! loops, `if`s), whether the code being compiled is reachable, the save
+//! slots in use, and the `br_table` jump tables and shared return sequence
+//! emitted after the body. The `FuncCompiler` methods below emit the merge
+//! state at labels, branches, returns and jump tables.
 
 use super::super::dispatch::TableJump;
 use super::super::stack::{Loc, SCRATCH, SCRATCH_XMM, Val};
@@ -39,6 +44,44 @@ pub(crate) struct Frame {
     pub save_base: u32,
 }
 
+/// The control state of one function.
+#[derive(Default)]
+pub(crate) struct Controls {
+    /// The open control frames, the function's own first.
+    pub(crate) frames: Vec<Frame>,
+    /// Set after an unconditional transfer: the following code is dead.
+    pub(crate) unreachable: bool,
+    /// Nesting depth of blocks opened in dead code.
+    dead_depth: u32,
+    /// Save slots in use by open `if`s, and the most in use at once.
+    save_used: u32,
+    pub(super) save_max: u32,
+    /// `br_table` jump tables (label, targets), emitted after the code.
+    jump_tables: Vec<(Label, Vec<Label>)>,
+    /// The return sequence shared by the returns of a function with more
+    /// than [`MOVE_LOOP_MIN`] results, emitted after its body.
+    pub(super) shared_return: Option<Label>,
+}
+
+impl Controls {
+    /// No frames, reachable, reusing `self`'s buffers.
+    pub(super) fn reset(&mut self) {
+        self.frames.clear();
+        self.unreachable = false;
+        self.dead_depth = 0;
+        self.save_used = 0;
+        self.save_max = 0;
+        self.jump_tables.clear();
+        self.shared_return = None;
+    }
+
+    /// The frame `depth` levels out from the innermost, and its index.
+    pub(crate) fn frame_at(&self, depth: u32) -> (usize, Frame) {
+        let index = self.frames.len() - 1 - depth as usize;
+        (index, self.frames[index])
+    }
+}
+
 /// Where the single integer or reference result of a block or `if` meets
 /// at its end, from every branch to it and its fall-through (see
 /// [`FuncCompiler::merge_reg`]). Never a pin register.
@@ -54,7 +97,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// Emits the `br_table` jump tables: 32-bit offsets of the targets from
     /// the table's start.
     pub(super) fn emit_jump_tables(&mut self) {
-        for (table, entries) in core::mem::take(&mut self.jump_tables) {
+        for (table, entries) in core::mem::take(&mut self.ctrl.jump_tables) {
             self.a.align(4);
             self.a.bind(table);
             let base = self.a.offset();
@@ -89,7 +132,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
         let height = frame.height;
         let arity = types.len();
-        let from = self.stack.len() - arity;
+        let from = self.ops.len() - arity;
         if from == height {
             return;
         }
@@ -115,8 +158,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         debug_assert!(to < from && n > 0);
         // SCRATCH runs from 0 down by 16 per slot; the two displacements
         // are the first slots of each run.
-        let src = self.home_base - 16 * from as i32;
-        let dst = self.home_base - 16 * to as i32;
+        let src = self.frame.home_base() - 16 * from as i32;
+        let dst = self.frame.home_base() - 16 * to as i32;
         let end = -16 * n as i32;
         let top = self.a.new_label();
         self.a.alu_rr(AluOp::Xor, Size::S32, SCRATCH, SCRATCH);
@@ -164,8 +207,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// the stack and the register bookkeeping as they are: the code that
     /// follows either jumps to the merge or ends the frame.
     pub(super) fn load_merge(&mut self, merge: Loc) {
-        let pos = self.stack.len() - 1;
-        let v = self.stack[pos];
+        let pos = self.ops.len() - 1;
+        let v = self.ops.at(pos);
         match merge {
             Loc::Gpr(r) => self.load_gpr(r, v, pos),
             Loc::Xmm(x) => self.load_xmm(x, v, pos),
@@ -175,21 +218,20 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
 
     /// Emits a branch to the frame at `depth` (all operands already home).
     pub(super) fn branch_to(&mut self, depth: u32) {
-        let index = self.frames.len() - 1 - depth as usize;
-        let frame = self.frames[index];
+        let (index, frame) = self.ctrl.frame_at(depth);
         if frame.kind == FrameKind::Function {
             self.emit_return();
             return;
         }
         let types = self.label_arity(&frame);
         self.move_to(&frame, types);
-        self.frames[index].label_used = true;
+        self.ctrl.frames[index].label_used = true;
         self.a.jmp(frame.label);
     }
 
     pub(super) fn emit_return(&mut self) {
         let results = self.func_type.results();
-        let base = self.stack.len() - results.len();
+        let base = self.ops.len() - results.len();
         if results.len() > MOVE_LOOP_MIN {
             // Many results: moved as a block to the bottom home slots,
             // from where one shared return sequence hands them over.
@@ -197,7 +239,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             if base != 0 {
                 self.copy_homes(base, 0, results.len());
             }
-            let shared = *self.shared_return.get_or_insert_with(|| self.a.new_label());
+            let shared = *self
+                .ctrl
+                .shared_return
+                .get_or_insert_with(|| self.a.new_label());
             self.a.jmp(shared);
             return;
         }
@@ -218,7 +263,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                     loc: Loc::Home,
                 }
             } else {
-                this.stack[base + k]
+                this.ops.at(base + k)
             }
         };
         for k in (1..results.len()).rev() {
@@ -253,19 +298,19 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
 
     /// Drops everything above `height` and marks the rest of the frame dead.
     pub(crate) fn set_unreachable(&mut self) {
-        let height = self.frames.last().map_or(0, |f| f.height);
-        while self.stack.len() > height {
+        let height = self.ctrl.frames.last().map_or(0, |f| f.height);
+        while self.ops.len() > height {
             self.pop();
         }
-        self.unreachable = true;
+        self.ctrl.unreachable = true;
     }
 
     pub(super) fn push_frame(&mut self, kind: FrameKind, block_type: BlockType) {
         let nparams = self.block_params(block_type).len();
         self.spill_all();
         let label = self.a.new_label();
-        let height = self.stack.len() - nparams;
-        self.frames.push(Frame {
+        let height = self.ops.len() - nparams;
+        self.ctrl.frames.push(Frame {
             kind,
             block_type,
             height,
@@ -292,13 +337,13 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     pub(super) fn dead_operator(&mut self, op: &Operator<'_>) -> Result<bool> {
         match op {
             Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
-                self.dead_depth += 1;
+                self.ctrl.dead_depth += 1;
                 Ok(true)
             }
-            Operator::Else if self.dead_depth == 0 => Ok(false),
-            Operator::End if self.dead_depth == 0 => Ok(false),
+            Operator::Else if self.ctrl.dead_depth == 0 => Ok(false),
+            Operator::End if self.ctrl.dead_depth == 0 => Ok(false),
             Operator::End => {
-                self.dead_depth -= 1;
+                self.ctrl.dead_depth -= 1;
                 Ok(true)
             }
             _ => Ok(true),
@@ -307,9 +352,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
 
     pub(super) fn end_frame(&mut self) {
         self.checked_ends = [0; 16];
-        let frame = *self.frames.last().expect("end closes a frame");
+        let frame = *self.ctrl.frames.last().expect("end closes a frame");
         let results = self.block_results(frame.block_type);
-        let fallthrough = !self.unreachable;
+        let fallthrough = !self.ctrl.unreachable;
         if frame.kind == FrameKind::Function {
             // Results go straight from wherever they are to the caller.
             if fallthrough {
@@ -318,7 +363,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             if frame.label_used {
                 self.a.bind(frame.label);
             }
-            self.frames.pop();
+            self.ctrl.frames.pop();
             return;
         }
         let merge = self.merge_reg(&frame, results);
@@ -339,7 +384,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 self.a.bind(else_label);
             } else {
                 if fallthrough {
-                    self.frames.last_mut().expect("frame").label_used = true;
+                    self.ctrl.frames.last_mut().expect("frame").label_used = true;
                     self.a.jmp(frame.label);
                 }
                 self.a.bind(else_label);
@@ -351,12 +396,12 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             self.fuel_segment();
         }
         if frame.kind == FrameKind::If || frame.kind == FrameKind::Else {
-            self.save_used = frame.save_base;
+            self.ctrl.save_used = frame.save_base;
         }
-        self.frames.pop();
+        self.ctrl.frames.pop();
         // Reset the stack to the frame's results, in the merge register or
         // their homes.
-        while self.stack.len() > frame.height {
+        while self.ops.len() > frame.height {
             self.pop();
         }
         match (merge, results) {
@@ -370,12 +415,12 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         // A branch to a loop goes to its header, not its end.
         let branched_to_end = frame.label_used && frame.kind != FrameKind::Loop;
         let else_path = frame.kind == FrameKind::If && frame.reachable;
-        self.unreachable = !(fallthrough || branched_to_end || else_path);
+        self.ctrl.unreachable = !(fallthrough || branched_to_end || else_path);
     }
 
     pub(super) fn restore_if_params(&mut self, frame: &Frame, params: &[ValType]) {
         for (k, &t) in params.iter().enumerate() {
-            let src = self.save_slot(frame.save_base + k as u32);
+            let src = self.frame.save_slot(frame.save_base + k as u32);
             let dst = self.home(frame.height + k);
             self.copy_mem(dst, src, t);
         }
@@ -386,12 +431,11 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// comparison still in the flags is used as is (spilling only moves,
     /// which keep the flags); any other value is tested after the spill.
     pub(super) fn pop_branch_condition(&mut self) -> Cond {
-        if let Some(&Val {
+        if let Some(Val {
             loc: Loc::Flags(cond),
             ..
-        }) = self.stack.last()
+        }) = self.ops.pop_if(|l| matches!(l, Loc::Flags(_)))
         {
-            self.stack.pop();
             self.spill_all();
             return cond;
         }
@@ -405,41 +449,41 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     pub(super) fn op_if(&mut self, blockty: BlockType) {
         let cond = self.pop_branch_condition();
         let params = self.block_params(blockty);
-        let save_base = self.save_used;
+        let save_base = self.ctrl.save_used;
         if !params.is_empty() {
-            let height = self.stack.len() - params.len();
+            let height = self.ops.len() - params.len();
             for (k, &t) in params.iter().enumerate() {
                 let src = self.home(height + k);
-                let dst = self.save_slot(save_base + k as u32);
+                let dst = self.frame.save_slot(save_base + k as u32);
                 self.copy_mem(dst, src, t);
             }
-            self.save_used += params.len() as u32;
-            self.save_max = self.save_max.max(self.save_used);
+            self.ctrl.save_used += params.len() as u32;
+            self.ctrl.save_max = self.ctrl.save_max.max(self.ctrl.save_used);
         }
         let else_label = self.a.new_label();
         self.a.jcc(cond.invert(), else_label);
         self.push_frame(FrameKind::If, blockty);
-        let frame = self.frames.last_mut().expect("just pushed");
+        let frame = self.ctrl.frames.last_mut().expect("just pushed");
         frame.else_label = Some(else_label);
         frame.save_base = save_base;
     }
 
     pub(super) fn op_else(&mut self) {
         self.checked_ends = [0; 16];
-        let frame = *self.frames.last().expect("else inside if");
+        let frame = *self.ctrl.frames.last().expect("else inside if");
         let results = self.block_results(frame.block_type);
-        if !self.unreachable {
+        if !self.ctrl.unreachable {
             if self.merge_reg(&frame, results).is_none() {
                 self.spill_all();
             }
             self.move_to(&frame, results);
-            self.frames.last_mut().expect("frame").label_used = true;
+            self.ctrl.frames.last_mut().expect("frame").label_used = true;
             self.a.jmp(frame.label);
         }
         let else_label = frame.else_label.expect("if frames have an else label");
         self.a.bind(else_label);
         self.fuel_segment();
-        while self.stack.len() > frame.height {
+        while self.ops.len() > frame.height {
             self.pop();
         }
         let params = self.block_params(frame.block_type);
@@ -449,24 +493,23 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         for &t in params {
             self.push(t, Loc::Home);
         }
-        let f = self.frames.last_mut().expect("frame");
+        let f = self.ctrl.frames.last_mut().expect("frame");
         f.kind = FrameKind::Else;
         f.else_label = None;
-        self.unreachable = !frame.reachable;
+        self.ctrl.unreachable = !frame.reachable;
     }
 
     pub(super) fn op_br_if(&mut self, depth: u32) {
         let cond = self.pop_branch_condition();
         // A branch that carries nothing (or finds its values in place) is
         // one conditional jump.
-        let index = self.frames.len() - 1 - depth as usize;
-        let frame = self.frames[index];
+        let (index, frame) = self.ctrl.frame_at(depth);
         let carried = self.label_arity(&frame);
         if frame.kind != FrameKind::Function
-            && self.stack.len() - carried.len() == frame.height
+            && self.ops.len() - carried.len() == frame.height
             && self.merge_reg(&frame, carried).is_none()
         {
-            self.frames[index].label_used = true;
+            self.ctrl.frames[index].label_used = true;
             self.a.jcc(cond, frame.label);
         } else {
             let skip = self.a.new_label();
@@ -513,8 +556,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
         // The table itself goes after the function's code: data next to
         // hot code shares its cache lines, which costs the CPU dearly.
-        self.jump_tables.push((table, entries));
-        self.last_table_jump = Some(TableJump {
+        self.ctrl.jump_tables.push((table, entries));
+        self.dispatch.last_table_jump = Some(TableJump {
             table,
             default: default_label,
             len: n,
@@ -547,16 +590,15 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// (everything is home and the carried values already sit at the
     /// target's height), marking it used; `None` otherwise.
     pub(super) fn direct_target(&mut self, depth: u32) -> Option<Label> {
-        let index = self.frames.len() - 1 - depth as usize;
-        let frame = self.frames[index];
+        let (index, frame) = self.ctrl.frame_at(depth);
         let carried = self.label_arity(&frame);
         if frame.kind == FrameKind::Function
-            || self.stack.len() - carried.len() != frame.height
+            || self.ops.len() - carried.len() != frame.height
             || self.merge_reg(&frame, carried).is_some()
         {
             return None;
         }
-        self.frames[index].label_used = true;
+        self.ctrl.frames[index].label_used = true;
         Some(frame.label)
     }
 }

@@ -20,7 +20,7 @@ pub(super) fn pinned_read(pin: Loc) -> Loc {
 
 impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     pub(super) fn op_local_get(&mut self, index: u32) {
-        let local = self.locals[index as usize];
+        let local = self.frame.locals[index as usize];
         let at = Mem::base(Gpr::Rbp, local.offset);
         match local.pin {
             Some(Loc::Gpr(pin)) => self.push(local.ty, Loc::PinnedGpr(pin)),
@@ -44,21 +44,21 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     }
 
     pub(super) fn op_local_set(&mut self, index: u32, tee: bool) {
-        let local = self.locals[index as usize];
+        let local = self.frame.locals[index as usize];
         if let Some(pin) = local.pin {
-            let pos = self.stack.len() - 1;
+            let pos = self.ops.len() - 1;
             let v = self.pop();
             // Operands still reading the old value move off the register
             // (not into the register of the value being stored).
             match v.loc {
-                Loc::Gpr(r) => self.regs.take_gpr(r),
-                Loc::Xmm(x) => self.regs.take_xmm(x),
+                Loc::Gpr(r) => self.ops.take_gpr(r),
+                Loc::Xmm(x) => self.ops.take_xmm(x),
                 _ => {}
             }
             self.detach_pinned(pinned_read(pin));
             match v.loc {
-                Loc::Gpr(r) => self.regs.free_gpr(r),
-                Loc::Xmm(x) => self.regs.free_xmm(x),
+                Loc::Gpr(r) => self.ops.free_gpr(r),
+                Loc::Xmm(x) => self.ops.free_xmm(x),
                 _ => {}
             }
             if let Loc::Gpr(p) = pin {
@@ -112,7 +112,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             if tee {
                 self.push(v.ty, v.loc);
                 if let (Loc::Gpr(p), Loc::Gpr(r)) = (pin, v.loc) {
-                    self.tee_alias[r.enc() as usize & 15] = Some(p);
+                    self.ops.tee_alias[r.enc() as usize & 15] = Some(p);
                 }
             }
             return;

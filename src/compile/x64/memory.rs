@@ -73,7 +73,7 @@ impl FuncCompiler<'_, '_, '_> {
                         *checked = end;
                     }
                     let k = size.trailing_zeros();
-                    if let Some((last, _)) = self.memory_last.filter(|&(_, lk)| lk == k) {
+                    if let Some((last, _)) = self.frame.memory_last.filter(|&(_, lk)| lk == k) {
                         // The bound is in a register: compare the first
                         // address accessed with the last where `size`
                         // bytes fit.
@@ -108,7 +108,7 @@ impl FuncCompiler<'_, '_, '_> {
                 self.a
                     .lea(Size::S64, SCRATCH, Mem::base(SCRATCH2, size as i32));
                 self.trap_if_scratch_beyond_memory();
-                match self.memory_base {
+                match self.frame.memory_base {
                     Some(b) => self.a.alu_rr(AluOp::Add, Size::S64, SCRATCH2, b),
                     None => self.a.alu_rm(AluOp::Add, Size::S64, SCRATCH2, base),
                 }
@@ -143,8 +143,8 @@ impl FuncCompiler<'_, '_, '_> {
             }
             // The result of a `local.tee` of a pinned local: access through
             // the local's register, which holds the same value.
-            Loc::Gpr(r) if self.tee_alias[r.enc() as usize & 15].is_some() => {
-                let pin = self.tee_alias[r.enc() as usize & 15];
+            Loc::Gpr(r) if self.ops.tee_alias[r.enc() as usize & 15].is_some() => {
+                let pin = self.ops.tee_alias[r.enc() as usize & 15];
                 self.pop();
                 (pin.map(|p| (p, true)), memarg.offset)
             }
@@ -201,7 +201,7 @@ impl FuncCompiler<'_, '_, '_> {
     /// The register holding the memory base: the function's dedicated one,
     /// or `SCRATCH` loaded from the context.
     pub(in crate::compile) fn base_register(&mut self, base: Mem) -> Gpr {
-        match self.memory_base {
+        match self.frame.memory_base {
             Some(b) => b,
             None => {
                 self.a.mov_rm(Size::S64, SCRATCH, base);
@@ -239,9 +239,9 @@ impl FuncCompiler<'_, '_, '_> {
         match v.ty {
             ValType::F32 | ValType::F64 => {
                 let x = self.pop_xmm_read();
-                self.regs.take_xmm(x);
+                self.ops.take_xmm(x);
                 let at = self.address(memarg, size.bytes());
-                self.regs.free_xmm(x);
+                self.ops.free_xmm(x);
                 let op = if v.ty == ValType::F32 {
                     SseOp::MOVSS_STORE
                 } else {
@@ -261,9 +261,9 @@ impl FuncCompiler<'_, '_, '_> {
                     return;
                 }
                 let r = self.pop_gpr_read();
-                self.regs.take_gpr(r);
+                self.ops.take_gpr(r);
                 let at = self.address(memarg, size.bytes());
-                self.regs.free_gpr(r);
+                self.ops.free_gpr(r);
                 self.a.mov_mr(size, at, r);
             }
         }
