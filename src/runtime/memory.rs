@@ -18,8 +18,14 @@
 //!
 //! Sizes are counted in the memory type's pages: 64 KiB, or 1 byte for a
 //! memory with a custom page size (custom-page-sizes); the size API
-//! ([`Memory::size`], [`Memory::grow`]) counts pages as `u32`, which covers
-//! 4 GiB of 1-byte pages but one.
+//! ([`Memory::size`], [`Memory::grow`]) counts pages as `u64`, as
+//! Wasmtime's does, for 32-bit and 64-bit (memory64) memories alike;
+//! inside, pages are `u32`s, which cover 4 GiB of 1-byte pages but one.
+//!
+//! Each memory also has a boxed [`VmMemory`] record of its base and
+//! length, which generated code reads for the memories other than 0
+//! (through `VmContext::memories`); [`StoreInner::refresh_memory`]
+//! rewrites it with the contexts of the instances whose memory 0 it is.
 
 use super::limits::ResourceLimiter;
 use super::store::{AsContext, AsContextMut, MemoryData, StoreContextMut, StoreInner};
@@ -147,13 +153,14 @@ impl Memory {
         })
     }
 
-    /// The size in pages (0 for another store's memory).
-    pub fn size(&self, store: impl AsContext) -> u32 {
+    /// The size in pages (0 for another store's memory), as Wasmtime's
+    /// `Memory::size`: a `u64` for 32-bit and 64-bit memories alike.
+    pub fn size(&self, store: impl AsContext) -> u64 {
         store
             .as_context()
             .inner
             .memory_data(self.store, self.index)
-            .map_or(0, |m| m.pages())
+            .map_or(0, |m| u64::from(m.pages()))
     }
 
     /// The size in bytes (0 for another store's memory).
@@ -161,12 +168,20 @@ impl Memory {
         self.data(&store).len()
     }
 
-    /// Grows the memory by `delta` pages and returns the old size in pages.
-    /// Fails beyond the declared maximum or when the store's
-    /// [`ResourceLimiter`] refuses.
-    pub fn grow(&self, mut store: impl AsContextMut, delta: u32) -> Result<u32> {
+    /// Grows the memory by `delta` pages and returns the old size in pages,
+    /// as Wasmtime's `Memory::grow` (`u64`s for 32-bit and 64-bit memories
+    /// alike). Fails beyond the declared maximum, beyond 4 GiB, or when the
+    /// store's [`ResourceLimiter`] refuses.
+    pub fn grow(&self, mut store: impl AsContextMut, delta: u64) -> Result<u64> {
         let (inner, limiter) = store.as_context_mut().0.inner_and_limiter();
-        inner.grow_memory(self.store, self.index, delta, limiter)?
+        // No memory reaches `u32::MAX` pages plus one (4 GiB at most).
+        let Ok(delta) = u32::try_from(delta) else {
+            return Err(Error::runtime("memory.grow beyond the maximum size")
+                .with_detail(format_args!("{delta} pages")));
+        };
+        inner
+            .grow_memory(self.store, self.index, delta, limiter)?
+            .map(u64::from)
     }
 
     /// Copies `buf.len()` bytes at `offset` into `buf`.
