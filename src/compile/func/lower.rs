@@ -5,11 +5,12 @@
 //! lowering of its instruction; the lowerings live with their families
 //! (`numeric`, `memory`, `bulk`, `simd` and this module's siblings).
 
-use super::super::stack::{Loc, Val, is_float};
+use super::super::stack::{Loc, Val};
 use super::super::x64::memory::*;
 use super::super::x64::numeric::*;
 use super::super::x64::relaxed_simd::{MADD_PD, MADD_PS};
 use super::super::x64::simd::*;
+use super::super::x64::vmctx;
 use super::*;
 use crate::abi::{Helper, TrapCode, VmContext, VmFuncRef, VmTable};
 use crate::asm::x64::{AluOp, Cond, Mem, RoundMode, ShiftOp, Size, SseOp, XmmShift};
@@ -971,39 +972,5 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             }
         }
         Ok(())
-    }
-
-    pub(super) fn op_select(&mut self) {
-        self.materialize_flags();
-        let cond = self.pop_gpr();
-        self.ops.take_gpr(cond);
-        let ty = self.peek(0).ty;
-        if is_float(ty) {
-            let b = self.pop_xmm();
-            self.ops.take_xmm(b);
-            let a = self.pop_xmm();
-            self.ops.free_xmm(b);
-            self.ops.free_gpr(cond);
-            let done = self.a.new_label();
-            self.a.test_rr(Size::S32, cond, cond);
-            self.a.jcc(Cond::Ne, done);
-            self.a.sse_rr(SseOp::MOVAPS, a, b);
-            self.a.bind(done);
-            self.push_xmm(ty, a);
-        } else {
-            let b = self.pop_gpr();
-            self.ops.take_gpr(b);
-            let a = self.pop_gpr();
-            self.ops.free_gpr(b);
-            self.ops.free_gpr(cond);
-            let size = if ty == ValType::I32 {
-                Size::S32
-            } else {
-                Size::S64
-            };
-            self.a.test_rr(Size::S32, cond, cond);
-            self.a.cmov_rr(Cond::E, size, a, b);
-            self.push_gpr(ty, a);
-        }
     }
 }

@@ -1,18 +1,26 @@
-//! Compilation of one function. [`FuncCompiler`] holds the function's
-//! state; each concern is an `impl` block in its own file:
+//! Compilation of one function: the state and the driver; the code is
+//! the backend's (`super::x64`).
 //!
-//! - `frame`: frame layout, pinned locals, prologue, fuel checkpoints and
-//!   the function's end (frame size, trap exits, constants);
-//! - `operands`: the operand stack and register allocation;
-//! - `control`: control frames, merges, branches, `br_table`, returns;
-//! - `calls`: calls, tables and exits to the host;
-//! - `variables`: locals and globals;
-//! - `lower`: the per-operator entry point.
+//! [`FuncCompiler`] runs the single pass: it reads each operator and hands
+//! it to the dispatch (`lower`), one exhaustive `match` that names the
+//! backend's lowering of every operator. Its state is split by owner, one
+//! type per file, each the single owner of its invariant:
 //!
-//! Numeric, memory, bulk and vector operators are lowered in the sibling
-//! modules of the same names as further `impl` blocks; the machine's
-//! instruction idioms, trap exits, code sites and peephole belong to the
-//! macro assembler (`super::x64::masm`), which this module drives.
+//! - `operands`: [`Operands`], the operand stack and which register each
+//!   operand holds;
+//! - `frame`: [`FrameLayout`], where locals, pins and slots lie and the
+//!   frame's size;
+//! - `control`: [`Controls`], the control frames, reachability and save
+//!   slots.
+//!
+//! The backend lowers operators as further `impl` blocks of
+//! `FuncCompiler` in `super::x64` (operand moves, frame code, control
+//! flow, calls, variables, and the operator families), through its macro
+//! assembler, which owns the instruction idioms, trap exits, code sites
+//! and the peephole. These state types still name x86-64 registers (the
+//! `Loc` of an operand is a `Gpr` or an `Xmm`, and the pin registers are
+//! the backend's): a second backend would make that register type a
+//! parameter and add its own directory beside `x64`.
 //!
 //! Frame layout (`rbp`-relative, growing down):
 //! ```text
@@ -22,7 +30,8 @@
 //! [rbp - 8]             this function's r15 (VmContext), restored after
 //!                       calls that switch instances
 //! [rbp - 16 ..]         the caller's values of the pin registers this
-//!                       function uses (callee-saved, see [`PIN_GPRS`])
+//!                       function uses (callee-saved, see
+//!                       `x64::frame::PIN_GPRS`)
 //! [.. - locals]         declared locals (8 bytes each, 16 for v128)
 //! home slots            16 bytes per operand stack position
 //! save slots            copies of `if` parameters for the `else` branch
@@ -32,8 +41,8 @@
 //! operands below the frame are in their home slots (spilled when the
 //! frame began). The values a branch carries go to the home slots of the
 //! target's positions, except the single result of a block or `if` without
-//! parameters: it meets in a register ([`MERGE_GPR`] or [`MERGE_XMM`],
-//! see [`FuncCompiler::merge_reg`]), and the code after the `end` takes it
+//! parameters: it meets in a register (`x64::control::MERGE_GPR` or
+//! `MERGE_XMM`, see [`FuncCompiler::merge_reg`]), and the code after the `end` takes it
 //! from there, as Liftoff keeps merged values in registers where the merge
 //! allows.
 //!
@@ -50,24 +59,19 @@
 
 use super::Env;
 use super::dispatch::DispatchState;
-use super::stack::ALLOCATABLE_GPRS;
 use super::x64::masm::MacroAssembler;
-use crate::abi::{ExitCode, VmContext};
-use crate::asm::x64::{Assembler, Gpr, Label, Mem, SseOp};
-use crate::decode::{BlockType, FuncType, FunctionBody, Operator, ValType, read_operator_inline};
+use crate::abi::ExitCode;
+use crate::asm::x64::{Assembler, Label};
+use crate::decode::{BlockType, FuncType, FunctionBody, Operator, read_operator_inline};
 use crate::error::{Error, Result};
 use crate::validate::{FuncInfo, LocalUse};
 use alloc::vec::Vec;
-use core::mem::offset_of;
 
-mod calls;
 mod control;
 mod frame;
 mod lower;
 mod operands;
-mod variables;
 
-use calls::*;
 pub(crate) use control::*;
 pub(crate) use frame::*;
 pub(crate) use operands::*;
@@ -88,7 +92,7 @@ pub(crate) struct Scratch {
     ops: Operands,
     ctrl: Controls,
     frame: FrameBuffers,
-    offsets: Vec<u32>,
+    pub(crate) offsets: Vec<u32>,
     slow_exits: Vec<(Label, ExitCode, Label)>,
     v128_consts: super::x64::simd::V128Pool,
 }
@@ -167,11 +171,11 @@ pub(crate) struct FuncCompiler<'e, 'm, 'a> {
     /// and at merge points (loop headers, `else`, `end`).
     pub checked_ends: [u64; 16],
     /// Where in the assembler's buffer this function's code starts.
-    code_start: u32,
+    pub(crate) code_start: u32,
     /// A buffer for argument and result slot offsets of calls.
-    offsets: Vec<u32>,
+    pub(crate) offsets: Vec<u32>,
     /// The current fuel segment.
-    fuel: FuelSegment,
+    pub(crate) fuel: FuelSegment,
     /// Out-of-line exits for fuel and interruption: (exit, code, resume).
     pub(crate) slow_exits: Vec<(Label, ExitCode, Label)>,
     /// The 16-byte constants of SIMD code, emitted after the body.
@@ -271,7 +275,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     }
 
     /// Gives the buffers back to `scratch` for the next function.
-    fn give_back(self, scratch: &mut Scratch) {
+    pub(crate) fn give_back(self, scratch: &mut Scratch) {
         scratch.a = self.a;
         scratch.ops = self.ops;
         scratch.ctrl = self.ctrl;
@@ -281,41 +285,3 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         scratch.v128_consts = self.v128_consts;
     }
 }
-
-/// `Mem` for a field of the `VmContext` in `r15`.
-pub(crate) fn vmctx(offset: usize) -> Mem {
-    Mem::base(Gpr::R15, offset as i32)
-}
-
-/// `VmContext::memory_last[k]`: the last address where an access of `2^k`
-/// bytes fits.
-pub(crate) fn memory_last_field(k: u32) -> Mem {
-    vmctx(offset_of!(VmContext, memory_last) + 8 * k as usize)
-}
-
-/// The SSE load for a float or vector type.
-pub(crate) fn load_op(ty: ValType) -> SseOp {
-    match ty {
-        ValType::F32 => SseOp::MOVSS,
-        ValType::F64 => SseOp::MOVSD,
-        _ => SseOp::MOVDQU,
-    }
-}
-
-/// The SSE store for a float or vector type.
-pub(crate) fn store_op(ty: ValType) -> SseOp {
-    match ty {
-        ValType::F32 => SseOp::MOVSS_STORE,
-        ValType::F64 => SseOp::MOVSD_STORE,
-        _ => SseOp::MOVDQU_STORE,
-    }
-}
-
-// `r15` holds the `VmContext` for the whole function: never allocatable.
-const _: () = {
-    let mut i = 0;
-    while i < ALLOCATABLE_GPRS.len() {
-        assert!(ALLOCATABLE_GPRS[i].enc() != Gpr::R15.enc());
-        i += 1;
-    }
-};

@@ -22,8 +22,9 @@
 //! caller-saved registers; code without fuel or interruption checks is
 //! unchanged.
 
-use super::super::func::{FuncCompiler, vmctx};
+use super::super::func::FuncCompiler;
 use super::super::stack::{SCRATCH, SCRATCH_XMM, SCRATCH2};
+use super::vmctx;
 use crate::abi::{
     BULK_CHUNK, BYTES_PER_FUEL, ExecContext, ExitCode, Helper, HelperStatus, TrapCode, VmContext,
 };

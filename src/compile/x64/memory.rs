@@ -11,7 +11,7 @@
 //! (`FuncCompiler::checked_ends`; memories never shrink). A function whose
 //! accesses of one size outweigh its least used register-pinned integer
 //! local keeps that size's bound in a register instead
-//! ([`super::super::func::MEMORY_LAST`]), reloaded with the memory base after
+//! ([`super::frame::MEMORY_LAST`]), reloaded with the memory base after
 //! every call and exit; its checks then load nothing, where a load from
 //! the context would compete with the accesses for the load ports.
 //!
@@ -31,8 +31,9 @@
 //! memories and 64-bit ones go to `memories` ([`FuncCompiler::checked_address`]),
 //! which always checks explicitly.
 
-use super::super::func::{FuncCompiler, memory_last_field, vmctx};
+use super::super::func::FuncCompiler;
 use super::super::stack::{Loc, SCRATCH, SCRATCH2};
+use super::{memory_last_field, vmctx};
 use crate::abi::{ExecContext, ExitCode, GROW_OUT_OF_FUEL, TrapCode, VmContext};
 use crate::asm::x64::{AluOp, Cond, Gpr, Label, Mem, Scale, Size, SseOp, Xmm};
 use crate::decode::{MemArg, ValType};

@@ -1,18 +1,20 @@
 //! Calls: the argument and result areas, direct, imported and indirect
 //! calls, tables, and exits to the host.
 
-use super::super::stack::{Loc, SCRATCH, SCRATCH_XMM, SCRATCH2, is_float};
-use super::super::stubs::SYM_EXIT;
+use super::frame::SAVED_VMCTX;
+use super::stubs::SYM_EXIT;
 use super::*;
 use crate::abi::{ExecContext, ExitCode, TrapCode, VmContext, VmFuncRef, VmTable, slot_offsets};
 use crate::abi::{REGISTER_ARGS, args_in_registers};
 use crate::asm::x64::{AluOp, Cond, Gpr, Mem, Scale, Size, SseOp, Xmm};
+use crate::compile::func::*;
+use crate::compile::stack::{Loc, SCRATCH, SCRATCH_XMM, SCRATCH2, is_float};
 use crate::decode::{FuncType, ValType};
 use core::mem::offset_of;
 
 /// What a call may reach, for [`FuncCompiler::setup_call`].
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Callee {
+pub(crate) enum Callee {
     /// A function of this module, compiled wasm.
     Wasm,
     /// Possibly a host function (imports, `call_indirect`).
@@ -21,15 +23,15 @@ pub(super) enum Callee {
 
 /// Where a caller also passes the first arguments that are integers or
 /// references ([`crate::abi`]), so the callee need not load them.
-pub(super) const ARG_GPRS: [Gpr; REGISTER_ARGS] = [Gpr::Rcx, Gpr::Rdx];
+pub(crate) const ARG_GPRS: [Gpr; REGISTER_ARGS] = [Gpr::Rcx, Gpr::Rdx];
 /// Where a caller also passes the first arguments that are `f32`/`f64`.
-pub(super) const ARG_XMMS: [Xmm; REGISTER_ARGS] = [Xmm::Xmm0, Xmm::Xmm1];
+pub(crate) const ARG_XMMS: [Xmm; REGISTER_ARGS] = [Xmm::Xmm0, Xmm::Xmm1];
 
 /// Where a function also returns its first result if it is an integer or
 /// reference ([`crate::abi`]), so the caller need not reload it.
-pub(super) const RESULT_GPR: Gpr = Gpr::Rax;
+pub(crate) const RESULT_GPR: Gpr = Gpr::Rax;
 /// Where a function also returns its first result if it is `f32`/`f64`.
-pub(super) const RESULT_XMM: Xmm = Xmm::Xmm0;
+pub(crate) const RESULT_XMM: Xmm = Xmm::Xmm0;
 
 impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// Pops the arguments of `ty`, spills everything else, stores the
@@ -42,7 +44,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// their registers, which such a callee reads (see `abi`); a host
     /// function, which `call_indirect` and imports may reach, reads the
     /// area.
-    pub(super) fn setup_call(&mut self, ty: &FuncType, callee: Callee) -> u32 {
+    pub(crate) fn setup_call(&mut self, ty: &FuncType, callee: Callee) -> u32 {
         let params = ty.params();
         let area_params = slot_offsets(params, &mut self.offsets);
         let area = area_params.max(crate::abi::area_size(ty.results()));
@@ -78,7 +80,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// argument registers. A second argument that sits in the first one's
     /// register is parked in a scratch register first (the first may sit
     /// in the second one's).
-    pub(super) fn load_register_args(&mut self, base: usize, n: usize) {
+    pub(crate) fn load_register_args(&mut self, base: usize, n: usize) {
         let load = |this: &mut Self, k: usize| {
             let v = this.ops.at(base + k);
             if is_float(v.ty) {
@@ -110,7 +112,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
 
     /// After a call: pushes the results, the first from its register (see
     /// `abi`), the others read from the outgoing area.
-    pub(super) fn finish_call(&mut self, ty: &FuncType) {
+    pub(crate) fn finish_call(&mut self, ty: &FuncType) {
         self.fuel_segment();
         let results = ty.results();
         slot_offsets(results, &mut self.offsets);
@@ -137,7 +139,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
     }
 
-    pub(super) fn op_call(&mut self, function_index: u32) {
+    pub(crate) fn op_call(&mut self, function_index: u32) {
         let ty = &self.env.module.types[self.env.func_types[function_index as usize] as usize];
         let imported = function_index < self.env.num_imported_funcs;
         self.setup_call(ty, if imported { Callee::Any } else { Callee::Wasm });
@@ -166,7 +168,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// table element and its `vmctx`, and the caller's after the call not
     /// for the restore. Those chains of loads lie on the critical path of
     /// every call through a table.
-    pub(super) fn call_funcref_in_rax(&mut self) {
+    pub(crate) fn call_funcref_in_rax(&mut self) {
         self.set_r15_unless_equal(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, vmctx) as i32));
         self.a
             .call_m(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, code) as i32));
@@ -175,7 +177,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     }
 
     /// Loads `r15` from `context` only when it holds another value.
-    pub(super) fn set_r15_unless_equal(&mut self, context: Mem) {
+    pub(crate) fn set_r15_unless_equal(&mut self, context: Mem) {
         let same = self.a.new_label();
         self.a.alu_rm(AluOp::Cmp, Size::S64, Gpr::R15, context);
         self.a.jcc(Cond::E, same);
@@ -195,7 +197,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
     }
 
-    pub(super) fn op_call_indirect(&mut self, type_index: u32, table_index: u32) {
+    pub(crate) fn op_call_indirect(&mut self, type_index: u32, table_index: u32) {
         let ty = &self.env.module.types[type_index as usize];
         // The element index: keep it in a register the argument setup
         // leaves alone.

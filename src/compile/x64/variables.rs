@@ -2,15 +2,16 @@
 //! register through the macro assembler's peephole where it can), and
 //! global cells.
 
-use super::super::stack::{Loc, SCRATCH, is_float};
 use super::*;
 use crate::abi::VmContext;
 use crate::asm::x64::{Gpr, Mem, Size, SseOp};
+use crate::compile::func::*;
+use crate::compile::stack::{Loc, SCRATCH, is_float};
 use crate::decode::ValType;
 use core::mem::offset_of;
 
 /// How the value stack refers to a pinned local's register, `pin`.
-pub(super) fn pinned_read(pin: Loc) -> Loc {
+pub(crate) fn pinned_read(pin: Loc) -> Loc {
     match pin {
         Loc::Gpr(p) => Loc::PinnedGpr(p),
         Loc::Xmm(p) => Loc::PinnedXmm(p),
@@ -19,7 +20,7 @@ pub(super) fn pinned_read(pin: Loc) -> Loc {
 }
 
 impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
-    pub(super) fn op_local_get(&mut self, index: u32) {
+    pub(crate) fn op_local_get(&mut self, index: u32) {
         let local = self.frame.locals[index as usize];
         let at = Mem::base(Gpr::Rbp, local.offset);
         match local.pin {
@@ -43,7 +44,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
     }
 
-    pub(super) fn op_local_set(&mut self, index: u32, tee: bool) {
+    pub(crate) fn op_local_set(&mut self, index: u32, tee: bool) {
         let local = self.frame.locals[index as usize];
         if let Some(pin) = local.pin {
             let pos = self.ops.len() - 1;
@@ -154,7 +155,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             .mov_rm(Size::S64, dst, Mem::base(dst, 8 * index as i32));
     }
 
-    pub(super) fn op_global_get(&mut self, index: u32) {
+    pub(crate) fn op_global_get(&mut self, index: u32) {
         let ty = self.env.global_types[index as usize].content;
         self.global_cell(SCRATCH, index);
         let at = Mem::base(SCRATCH, 0);
@@ -174,7 +175,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
     }
 
-    pub(super) fn op_global_set(&mut self, index: u32) {
+    pub(crate) fn op_global_set(&mut self, index: u32) {
         let ty = self.env.global_types[index as usize].content;
         if is_float(ty) {
             let x = self.pop_xmm();
