@@ -27,7 +27,8 @@
 //! grows a memory past 4 GiB, and the host's 32-bit answer becomes the
 //! 64-bit result (-1 stays -1).
 
-use super::super::func::{FuncCompiler, vmctx};
+use super::super::func::FuncCompiler;
+use super::vmctx;
 use super::super::stack::{Loc, SCRATCH, SCRATCH2};
 use crate::abi::{ExecContext, ExitCode, GROW_OUT_OF_FUEL, TrapCode, VmContext, VmMemory};
 use crate::asm::x64::{AluOp, Cond, Gpr, Mem, Scale, ShiftOp, Size};
