@@ -372,3 +372,46 @@ fn a_64_bit_memory_next_to_a_32_bit_one() {
         assert_eq!(size.call(&mut store, ()).unwrap(), 11);
     });
 }
+
+#[test]
+fn growing_a_64_bit_memory_1_with_little_fuel_pauses_and_resumes() {
+    use wasmkern::{CallOutcome, PauseReason, Val};
+    let mut config = Config::new();
+    config
+        .wasm_memory64(true)
+        .wasm_multi_memory(true)
+        .consume_fuel(true);
+    let engine = Engine::new(&config).unwrap();
+    let bytes = wat::parse_str(
+        r#"(module
+          (memory (export "m0") 1)
+          (memory $m (export "m1") i64 1 2000)
+          (func (export "grow") (param i64) (result i64) (memory.grow $m (local.get 0))))"#,
+    )
+    .unwrap();
+    let module = Module::new(&engine, bytes).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let (m0, m1) = (
+        instance.get_memory(&store, "m0").unwrap(),
+        instance.get_memory(&store, "m1").unwrap(),
+    );
+    let grow = instance.get_func(&store, "grow").unwrap();
+    // 1,000 pages need 1,000 * 1,024 units (`abi::MEMORY_FUEL_PER_PAGE`).
+    store.set_fuel(1000).unwrap();
+    let mut result = [Val::I64(0)];
+    let outcome = grow
+        .call_resumable(&mut store, &[Val::I64(1000)], &mut result)
+        .unwrap();
+    let CallOutcome::Paused(call) = outcome else {
+        panic!("grew without its fuel")
+    };
+    assert_eq!(call.reason(), PauseReason::OutOfFuel);
+    assert_eq!((m0.size(&store), m1.size(&store)), (1, 1));
+    store.set_fuel(1000 * 1024).unwrap();
+    assert!(call.resume(&mut store, &mut result).unwrap().is_finished());
+    assert_eq!(result, [Val::I64(1)]);
+    // The resumed growth was memory 1's, not memory 0's.
+    assert_eq!((m0.size(&store), m1.size(&store)), (1, 1001));
+    assert_eq!(store.get_fuel().unwrap(), 0);
+}

@@ -83,8 +83,10 @@ pub struct CompileOptions {
     /// guard region of at least [`GUARD_REGION_BYTES`](crate::abi::GUARD_REGION_BYTES) of address space,
     /// whose inaccessible part faults, and the runtime turns a fault at one
     /// of [`CompiledModule::fault_sites`] into the out-of-bounds trap.
-    /// Bulk operators keep their explicit checks. Ignored for a module
-    /// whose memory 0 has 1-byte pages (see `features`).
+    /// Bulk operators keep their explicit checks, and so do accesses to
+    /// other memories and to a 64-bit memory 0 (`x64/memories.rs`).
+    /// Ignored for a module whose memory 0 has 1-byte pages (see
+    /// `features`).
     pub guard_region: bool,
     /// Compile the functions one after another on the calling thread, not
     /// spread over the platform's threads.

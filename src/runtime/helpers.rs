@@ -3,6 +3,10 @@
 //! `data.drop` (see [`crate::abi::Helper`] for the area layout), and the
 //! fuel of bulk work.
 //!
+//! A memory helper reads an operand that a 64-bit memory's index type
+//! types as its full slot, any other as its low 32 bits, and checks every
+//! range without overflow (`start + len` may exceed 2^64 - 1 there).
+//!
 //! `table.init` and `memory.init` find their segment through the ranges the
 //! module kept of its bytes ([`ModuleInner`](super::module::ModuleInner)),
 //! without decoding again; `table.init` evaluates only the elements it
