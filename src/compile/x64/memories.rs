@@ -28,7 +28,8 @@
 //! 64-bit result (-1 stays -1).
 
 use super::super::func::FuncCompiler;
-use super::super::stack::{Loc, SCRATCH, SCRATCH2};
+use super::super::stack::Loc;
+use super::regs::{SCRATCH, SCRATCH2};
 use super::vmctx;
 use crate::abi::{ExecContext, ExitCode, GROW_OUT_OF_FUEL, TrapCode, VmContext, VmMemory};
 use crate::asm::x64::{AluOp, Cond, Gpr, Mem, Scale, ShiftOp, Size};
