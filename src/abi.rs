@@ -105,7 +105,10 @@ pub enum ExitCode {
     /// when the growth's fuel ([`MEMORY_FUEL_PER_PAGE`]) is not there.
     /// A 64-bit memory's `memory.grow` by more than `u32::MAX` pages never
     /// exits: no memory of this runtime grows that far, so the code
-    /// answers -1 itself.
+    /// answers -1 itself. For a 64-bit memory the whole `payload` is the
+    /// result: the old size, or [`GROW_REFUSED_64`] (any old size as `u32`
+    /// could be mistaken for -1, since a memory of 1-byte pages may have
+    /// `u32::MAX` of them).
     MemoryGrow = 3,
     /// A runtime helper too large to inline (`table.grow`, bulk memory, ...).
     /// `payload` is the [`Helper`]; its immediates and operands are in the
@@ -197,6 +200,11 @@ pub enum HelperStatus {
 /// fuel exceeded the fuel left (nothing was grown or charged): no result
 /// (an old size or -1 as `u32`) has the upper 32 bits set.
 pub const GROW_OUT_OF_FUEL: u64 = u64::MAX;
+
+/// A 64-bit memory's `memory.grow` result in `payload` when the growth was
+/// refused (the code turns it into -1): no page count comes near it, and
+/// it is not [`GROW_OUT_OF_FUEL`].
+pub const GROW_REFUSED_64: u64 = u64::MAX - 1;
 
 /// Bulk memory operations (`memory.fill`, `memory.copy`, `memory.init`)
 /// cost one unit of fuel per this many bytes (rounded down), on top of

@@ -24,14 +24,17 @@
 //! `memory.grow` leaves with the memory's index in the payload's upper
 //! half (see [`ExitCode::MemoryGrow`]); a 64-bit memory's delta beyond
 //! `u32::MAX` pages is refused in the code itself, since the runtime never
-//! grows a memory past 4 GiB, and the host's 32-bit answer becomes the
-//! 64-bit result (-1 stays -1).
+//! grows a memory past 4 GiB, and the host answers it with a 64-bit
+//! payload in which a refusal is [`GROW_REFUSED_64`], since with 1-byte
+//! pages any 32-bit old size may occur.
 
 use super::super::func::FuncCompiler;
 use super::super::stack::Loc;
 use super::regs::{SCRATCH, SCRATCH2};
 use super::vmctx;
-use crate::abi::{ExecContext, ExitCode, GROW_OUT_OF_FUEL, TrapCode, VmContext, VmMemory};
+use crate::abi::{
+    ExecContext, ExitCode, GROW_OUT_OF_FUEL, GROW_REFUSED_64, TrapCode, VmContext, VmMemory,
+};
 use crate::asm::x64::{AluOp, Cond, Gpr, Mem, Scale, ShiftOp, Size};
 use crate::decode::{MemArg, ValType};
 use core::mem::offset_of;
@@ -246,15 +249,18 @@ impl FuncCompiler<'_, '_, '_> {
         let r = self.alloc_gpr();
         self.a
             .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, exec)));
-        self.a.mov_rm(Size::S32, r, payload);
         if let Some(refused) = refused {
-            // The host's -1 is `u32::MAX`; every old size is below it.
+            // The whole payload: the old size or `GROW_REFUSED_64`.
+            const _: () = assert!(GROW_REFUSED_64 as i64 == -2);
+            self.a.mov_rm(Size::S64, r, payload);
             let done = self.a.new_label();
-            self.a.alu_ri(AluOp::Cmp, Size::S32, r, -1);
+            self.a.alu_ri(AluOp::Cmp, Size::S64, r, -2);
             self.a.jcc(Cond::Ne, done);
             self.a.bind(refused);
             self.a.mov_ri(Size::S64, r, -1);
             self.a.bind(done);
+        } else {
+            self.a.mov_rm(Size::S32, r, payload);
         }
         let ty = self.memory_index_type(mem);
         self.push_gpr(ty, r);
