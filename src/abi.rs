@@ -313,10 +313,11 @@ pub struct VmTable {
     pub len: u64,
 }
 
-/// A memory as generated code sees the memories other than memory 0, and
-/// 64-bit ones: one record per memory of the store, which the runtime
-/// rewrites whenever the memory grows (its bytes may move). Contexts reach
-/// it through [`VmContext::memories`].
+/// A memory as generated code sees the memories other than memory 0 (whose
+/// base and length it reads from the context's own fields): one record per
+/// memory of the store, which the runtime rewrites whenever the memory
+/// grows (its bytes may move). Contexts reach it through
+/// [`VmContext::memories`].
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct VmMemory {
