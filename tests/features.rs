@@ -114,14 +114,17 @@ fn a_disabled_feature_is_rejected_naming_it_and_its_switch() {
 fn an_enabled_feature_the_compiler_lacks_is_a_clear_error() {
     for feature in Feature::ALL {
         // Lowered: constant expressions, wide arithmetic, relaxed SIMD,
-        // custom page sizes (tests/custom_page_sizes.rs) and typed function
-        // references (tests/function_references.rs).
+        // custom page sizes (tests/custom_page_sizes.rs), multi-memory and
+        // memory64 (tests/multi_memory.rs, tests/memory64.rs), typed
+        // function references (tests/function_references.rs).
         if matches!(
             feature,
             Feature::ExtendedConst
                 | Feature::WideArithmetic
                 | Feature::RelaxedSimd
                 | Feature::CustomPageSizes
+                | Feature::MultiMemory
+                | Feature::Memory64
                 | Feature::FunctionReferences
         ) {
             continue;

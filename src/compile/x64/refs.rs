@@ -15,8 +15,9 @@
 //! has to survive the branch's moves.
 
 use super::super::func::FuncCompiler;
-use super::super::stack::{Loc, SCRATCH2};
+use super::super::stack::Loc;
 use super::calls::Callee;
+use super::regs::SCRATCH2;
 use crate::abi::TrapCode;
 use crate::asm::x64::{AluOp, Cond, Gpr, Size};
 

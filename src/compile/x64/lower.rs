@@ -1,19 +1,21 @@
-//! The per-operator entry point of one function's compilation: one
-//! exhaustive `match` over [`Operator`], the enum `for_each_operator!`
-//! generates from the instruction table, so an instruction added to the
-//! table without a lowering here is a build error. Each arm names the
-//! lowering of its instruction; the lowerings live with their families
-//! (`numeric`, `memory`, `bulk`, `simd` and this module's siblings).
+//! The backend's per-operator entry point: one exhaustive `match` over
+//! [`Operator`], the enum `for_each_operator!` generates from the
+//! instruction table, so an instruction added to the table without a
+//! lowering here is a build error. Each arm names the lowering of its
+//! instruction and the machine operation it uses; the lowerings live with
+//! their families (`numeric`, `memory`, `bulk`, `simd` and this module's
+//! other siblings). The driver (`func`) calls [`FuncCompiler::operator`]
+//! for each instruction.
 
-use super::super::stack::{Loc, Val};
-use super::super::x64::memory::*;
-use super::super::x64::numeric::*;
-use super::super::x64::relaxed_simd::{MADD_PD, MADD_PS};
-use super::super::x64::simd::*;
-use super::super::x64::vmctx;
-use super::*;
+use super::memory::*;
+use super::numeric::*;
+use super::relaxed_simd::{MADD_PD, MADD_PS};
+use super::simd::*;
+use super::vmctx;
 use crate::abi::{Helper, TrapCode, VmContext, VmFuncRef, VmTable};
 use crate::asm::x64::{AluOp, Cond, Mem, RoundMode, ShiftOp, Size, SseOp, XmmShift};
+use crate::compile::func::*;
+use crate::compile::stack::{Loc, Val};
 use crate::decode::{Operator, RefType, ValType};
 use crate::error::{Error, ErrorKind, Result};
 use core::mem::offset_of;
@@ -439,6 +441,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             I32Store8 { memarg } | I64Store8 { memarg } => self.store(memarg, Size::S8),
             I32Store16 { memarg } | I64Store16 { memarg } => self.store(memarg, Size::S16),
             I64Store32 { memarg } => self.store(memarg, Size::S32),
+            MemorySize { mem } if !self.fast_memory(mem.index) => self.memory_size(mem.index),
             MemorySize { .. } => {
                 let r = self.alloc_gpr();
                 self.a
@@ -450,7 +453,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 }
                 self.push_gpr(I32, r);
             }
-            MemoryGrow { .. } => self.memory_grow(),
+            MemoryGrow { mem } => self.memory_grow(mem.index),
             // Tables and bulk memory.
             TableGet { table } => self.table_get(table),
             TableSet { table } => self.table_set(table),
@@ -478,10 +481,12 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 self.helper(Helper::MemoryInit, [mem.index, data_index], 3, false)
             }
             DataDrop { data_index } => self.helper(Helper::DataDrop, [data_index, 0], 0, false),
-            MemoryCopy { dst_mem, src_mem } if dst_mem.index == 0 && src_mem.index == 0 => {
+            MemoryCopy { dst_mem, src_mem }
+                if dst_mem.index == 0 && src_mem.index == 0 && self.fast_memory(0) =>
+            {
                 self.memory_copy()
             }
-            MemoryFill { mem } if mem.index == 0 => self.memory_fill(),
+            MemoryFill { mem } if self.fast_memory(mem.index) => self.memory_fill(),
             MemoryCopy { dst_mem, src_mem } => {
                 self.helper(Helper::MemoryCopy, [dst_mem.index, src_mem.index], 3, false)
             }
