@@ -1,6 +1,19 @@
 //! The types of the binary format: value types, function types, limits,
 //! table, memory and global types, block types, and the immediates that
 //! instructions carry (`memarg`, `br_table` targets, lanes, ...).
+//!
+//! Reference types (typed function references, WebAssembly 3.0) are one
+//! [`RefType`] packed in a `u32`: bit 31 says whether null is a value, the
+//! other bits hold the heap type, a type index (saturated at
+//! [`RefType::MAX_INDEX`]) or the code of `func`, `extern`, `nofunc` or
+//! `noextern`. [`ValType::Ref`] wraps it, so a value type stays a small
+//! `Copy` value compared with `==`, and `ValType::FuncRef`/`ExternRef`
+//! remain, as associated constants, the nullable `func` and `extern` of
+//! WebAssembly 2.0. A type index means the module's type; the runtime
+//! keeps types of tables and globals in a canonical form whose indices are
+//! engine type ids (`runtime::engine::canonical`). The decoder reads every
+//! form whatever the features; the validator rejects typed references
+//! when `Config::wasm_function_references` is off.
 
 use super::module::Encodings;
 use super::reader::Reader;

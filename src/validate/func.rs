@@ -4,6 +4,14 @@
 //!
 //! Pure instructions (numeric, most SIMD, loads and stores) are checked from
 //! the signature column of the operator table; the rest have a rule here.
+//!
+//! With typed function references, a value matches an expected type when
+//! it is a subtype (`super::subtype`); the common case, equal types, is
+//! compared first. Locals of non-nullable reference types start unset: a
+//! `local.get` of one must follow a `local.set`/`local.tee`, and the locals
+//! set inside a block are unset again at its `else` and `end` (a stack of
+//! the locals set, marked by each frame's height in it). Functions without
+//! such locals skip the tracking (`first_non_defaultable`).
 
 use super::features::{Feature, FeatureSet};
 use super::module::Context;
