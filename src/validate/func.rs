@@ -286,10 +286,18 @@ pub(crate) struct FuncValidator {
     init_stack: Vec<u32>,
 }
 
-/// Whether `found` may stand where `expected` is required.
-#[inline]
+/// Whether `found` may stand where `expected` is required. Equal types,
+/// the common case, are compared inline; subtyping is out of line, so the
+/// validator's inlined dispatch stays small.
+#[inline(always)]
 fn matches(reps: &[u32], found: ValType, expected: ValType) -> bool {
-    found == expected || val_subtype(found, expected, |a, b| same(reps, a, b))
+    found == expected || (found.is_ref() && strict_subtype(reps, found, expected))
+}
+
+#[cold]
+#[inline(never)]
+fn strict_subtype(reps: &[u32], found: ValType, expected: ValType) -> bool {
+    val_subtype(found, expected, |a, b| same(reps, a, b))
 }
 
 #[cold]
