@@ -750,3 +750,65 @@ impl MemIdx {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    fn read_val(bytes: &[u8]) -> Result<ValType> {
+        ValType::read(&mut Reader::new(bytes, 0))
+    }
+
+    #[test]
+    fn reference_types_decode_to_their_heap_type_and_nullability() {
+        let r = |nullable, heap| ValType::Ref(RefType::new(nullable, heap));
+        assert_eq!(read_val(&[0x70]).unwrap(), ValType::FuncRef);
+        assert_eq!(read_val(&[0x6f]).unwrap(), ValType::ExternRef);
+        assert_eq!(read_val(&[0x63, 0x70]).unwrap(), ValType::FuncRef);
+        assert_eq!(read_val(&[0x64, 0x70]).unwrap(), r(false, HeapType::Func));
+        assert_eq!(read_val(&[0x64, 0x6f]).unwrap(), r(false, HeapType::Extern));
+        assert_eq!(read_val(&[0x73]).unwrap(), r(true, HeapType::NoFunc));
+        assert_eq!(
+            read_val(&[0x63, 0x72]).unwrap(),
+            r(true, HeapType::NoExtern)
+        );
+        // Type index 200, as an s33 (two bytes: 0xc8 0x01).
+        assert_eq!(
+            read_val(&[0x64, 0xc8, 0x01]).unwrap(),
+            r(false, HeapType::Concrete(200))
+        );
+        // A negative s33 that is no abstract type is malformed.
+        assert_eq!(
+            read_val(&[0x63, 0x40]).unwrap_err().message(),
+            "malformed reference type"
+        );
+        // A huge index saturates; the validator reports it unknown.
+        let huge = read_val(&[0x64, 0xff, 0xff, 0xff, 0xff, 0x0f]).unwrap();
+        assert_eq!(huge, r(false, HeapType::Concrete(RefType::MAX_INDEX)));
+    }
+
+    #[test]
+    fn the_packed_form_keeps_both_parts_apart() {
+        for heap in [
+            HeapType::Func,
+            HeapType::Extern,
+            HeapType::NoFunc,
+            HeapType::NoExtern,
+            HeapType::Concrete(0),
+            HeapType::Concrete(RefType::MAX_INDEX - 1),
+        ] {
+            for nullable in [false, true] {
+                let t = RefType::new(nullable, heap);
+                assert_eq!((t.is_nullable(), t.heap()), (nullable, heap));
+                assert_eq!(t.with_nullable(!nullable).heap(), heap);
+            }
+        }
+        assert_eq!(RefType::FuncRef.to_string(), "funcref");
+        assert_eq!(
+            RefType::new(false, HeapType::Concrete(3)).to_string(),
+            "(ref 3)"
+        );
+        assert_eq!(core::mem::size_of::<ValType>(), 8);
+    }
+}
