@@ -50,6 +50,11 @@ pub enum ErrorKind {
     /// of wasmkern, not of the module or the embedder. It has no location
     /// in the module.
     Internal,
+    /// A serialized module was refused (`Module::deserialize`): not a
+    /// serialized module, truncated, corrupted, or compiled by another
+    /// version of wasmkern, for another engine configuration or for a
+    /// processor with features this one lacks.
+    Incompatible,
 }
 
 /// An error with the specification's wording and its location.

@@ -66,6 +66,7 @@
 //! 0  error         the error type and the trap codes
 //! 0  asm           the x86-64 assembler
 //! 0  code_memory   executable memory, as a trait with a region allocator
+//! 0  sha256        SHA-256, for serialized modules and the compilation cache
 //! ```
 //!
 //! So the core (layers 0 to 6) never names `host`: it reaches the
@@ -113,6 +114,11 @@ mod error;
 pub mod host;
 mod platform;
 mod runtime;
+#[cfg(feature = "unstable-internals")]
+pub mod sha256;
+#[cfg(not(feature = "unstable-internals"))]
+#[allow(dead_code)]
+pub(crate) mod sha256;
 #[cfg(feature = "unstable-internals")]
 pub mod validate;
 #[cfg(not(feature = "unstable-internals"))]

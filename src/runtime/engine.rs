@@ -22,7 +22,9 @@ use crate::code_memory::{CodeMemory, PublishedCode};
 use crate::compile::engine_stubs;
 use crate::decode::FuncType;
 use crate::error::{Error, Result};
-use crate::platform::{GuardRegions, Platform};
+use crate::platform::GuardRegions;
+#[cfg(feature = "compiler")]
+use crate::platform::Platform;
 use crate::validate::{Feature, Features};
 use alloc::boxed::Box;
 use alloc::sync::Arc;
@@ -349,9 +351,10 @@ pub(crate) struct EngineInner {
     pub(crate) max_wasm_stack: usize,
     pub(crate) features: Features,
     pub(crate) max_module_code_size: usize,
-    pub(crate) options: crate::compile::CompileOptions,
+    pub(crate) options: crate::abi::CompileOptions,
     /// The operating-system services the engine's compilations and stores
     /// use.
+    #[cfg(feature = "compiler")]
     pub(crate) platform: &'static dyn Platform,
     /// With `Config::guard_regions`: the services its memories use.
     pub(crate) guard_regions: Option<&'static dyn GuardRegions>,
@@ -359,10 +362,12 @@ pub(crate) struct EngineInner {
     /// The code buffer of the last compilation, emptied, for the next one:
     /// its pages are mapped already, where a fresh buffer faults each in
     /// again. At most [`SPARE_CODE_MAX`] bytes are kept.
+    #[cfg(feature = "compiler")]
     pub(crate) spare_code: spin::Mutex<Vec<u8>>,
 }
 
 /// The largest code buffer an engine keeps for its next compilation.
+#[cfg(feature = "compiler")]
 pub(crate) const SPARE_CODE_MAX: usize = 16 << 20;
 
 // SAFETY: `host_call` points into `_stubs`, immutable published code owned
@@ -463,15 +468,17 @@ impl Engine {
                 max_wasm_stack: config.max_wasm_stack,
                 features: config.features,
                 max_module_code_size: config.max_module_code_size,
-                options: crate::compile::CompileOptions {
+                options: crate::abi::CompileOptions {
                     fuel: config.consume_fuel,
                     interruptible: config.interruptible,
                     guard_region: config.guard_regions,
                     sequential: !config.parallel_compilation,
                 },
+                #[cfg(feature = "compiler")]
                 platform,
                 guard_regions,
                 types: spin::Mutex::new(TypeRegistry::default()),
+                #[cfg(feature = "compiler")]
                 spare_code: spin::Mutex::new(Vec::new()),
             }),
         })

@@ -47,6 +47,7 @@ pub mod limits;
 mod linker;
 mod memory;
 mod module;
+pub mod serialize;
 pub(crate) mod store;
 mod table;
 mod values;
