@@ -38,7 +38,7 @@
 //! cost `h * b`, quadratic in the function's size.
 
 use super::func::FuncCompiler;
-use crate::asm::x64::Label;
+use super::isa::Label;
 use crate::decode::{FunctionBody, Operator, Reader, read_operator};
 use crate::error::Result;
 use hashbrown::HashMap;

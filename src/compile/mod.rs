@@ -5,15 +5,15 @@
 //! them with the module's stubs into one position-independent block.
 //!
 //! - [`stack`]: the abstract value stack and register set;
-//! - `func`: one function: the driver, the exhaustive per-operator
-//!   dispatch, and the state it compiles with (operand stack, frame
-//!   layout, control frames);
+//! - `func`: one function: the driver and the state it compiles with
+//!   (operand stack, frame layout, control frames);
 //! - `dispatch`: interpreter loops' `br_table` dispatch, compiled again
 //!   at each branch back;
-//! - `x64`: the x86-64 backend: everything emitted (operand moves, frame
-//!   code, control flow, calls, the operator families), the macro
-//!   assembler (peephole, trap exits, code sites), and the trampolines,
-//!   exit stubs and trap stubs.
+//! - `x64`: the x86-64 backend, which the rest names only as `isa`:
+//!   the exhaustive per-operator dispatch and everything emitted (operand
+//!   moves, frame code, control flow, calls, the operator families), the
+//!   macro assembler (peephole, trap exits, code sites), the register
+//!   choices, and the trampolines, exit stubs and trap stubs.
 //!
 //! Functions compile independently to code plus relocations (calls to other
 //! functions, jumps to the module's trap and exit stubs), so they can be
@@ -29,15 +29,21 @@ mod func;
 pub mod stack;
 mod x64;
 
+/// The backend the compiler emits code for. Outside `x64`, the compiler
+/// names the machine only through this path: its registers, labels and
+/// conditions, its macro assembler, and its choices of registers. A second
+/// backend is a sibling of `x64` exporting the same names, chosen here.
+use x64 as isa;
+
 use crate::abi::TrapCode;
-use crate::asm::x64::{Code, CpuFeatures};
 use crate::decode::{DEFAULT_PAGE_SIZE_LOG2, GlobalType, Module, TableType};
 use crate::error::{Error, ErrorKind, Result};
 use crate::platform::{Bare, Platform};
 use crate::validate::ModuleInfo;
 use alloc::vec::Vec;
-pub(crate) use x64::stubs::engine_stubs;
-use x64::stubs::{NUM_TRAPS, SYM_EXIT, SYM_TRAP_BASE, StubOffsets};
+pub(crate) use isa::stubs::engine_stubs;
+use isa::stubs::{NUM_TRAPS, SYM_EXIT, SYM_TRAP_BASE, StubOffsets};
+use isa::{Code, CpuFeatures};
 
 // The runtime keeps these for the code it loads without compiling.
 pub use crate::abi::{CompileOptions, FaultSite};
@@ -207,7 +213,7 @@ fn compile_chunk(
     // The code buffer's pages are mapped in at once, not one fault each.
     env.platform.prefault(scratch.assembler().spare_capacity());
     if let Some(stubs) = stubs {
-        *stubs = x64::stubs::emit_module_stubs(scratch.assembler())?;
+        *stubs = isa::stubs::emit_module_stubs(scratch.assembler())?;
     }
     let mut funcs = Vec::with_capacity(n.saturating_sub(first).div_ceil(step));
     for i in (first..n).step_by(step) {

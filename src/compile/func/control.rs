@@ -4,7 +4,7 @@
 //! emitted after the body. The backend's control flow
 //! (`x64::control`) changes it as it emits branches and merges.
 
-use crate::asm::x64::Label;
+use super::super::isa::Label;
 use crate::decode::BlockType;
 use alloc::vec::Vec;
 

@@ -6,13 +6,13 @@
 //! what the frame's size comes to. The backend (`x64::frame`) emits the
 //! prologue and epilogue from it.
 
-use super::super::stack::{Loc, is_float};
-use super::super::x64::frame::{
+use super::super::isa::Gpr;
+use super::super::isa::frame::{
     MEMORY_BASE, MEMORY_LAST, MEMORY_LAST_MIN_WEIGHT, PIN_GPRS, PIN_XMMS,
 };
+use super::super::stack::{Loc, is_float};
 use super::*;
 use crate::abi::slot_offsets;
-use crate::asm::x64::{Gpr, Mem};
 use crate::decode::ValType;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -236,9 +236,9 @@ impl FrameLayout {
         buffers.locals = self.locals;
     }
 
-    /// The home slot of stack position `i`.
-    pub(crate) fn home(&self, i: usize) -> Mem {
-        Mem::base(Gpr::Rbp, self.home_base - 16 * i as i32)
+    /// The frame offset of the home slot of stack position `i`.
+    pub(crate) fn home(&self, i: usize) -> i32 {
+        self.home_base - 16 * i as i32
     }
 
     /// `rbp`-relative offset of home slot 0 (home slot `i` is `16 * i`
@@ -247,9 +247,9 @@ impl FrameLayout {
         self.home_base
     }
 
-    /// Save slot `i`.
-    pub(crate) fn save_slot(&self, i: u32) -> Mem {
-        Mem::base(Gpr::Rbp, self.save_base - 16 * i as i32)
+    /// The frame offset of save slot `i`.
+    pub(crate) fn save_slot(&self, i: u32) -> i32 {
+        self.save_base - 16 * i as i32
     }
 
     /// The frame's size below the saved `rbp`, rounded to 16 bytes, with

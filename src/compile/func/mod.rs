@@ -1,9 +1,9 @@
-//! Compilation of one function: the state and the driver; the code is
-//! the backend's (`super::x64`).
+//! Compilation of one function: the driver and the state it compiles
+//! with; the code is the backend's (`super::isa`, today `x64`).
 //!
 //! [`FuncCompiler`] runs the single pass: it reads each operator and hands
-//! it to the dispatch (`lower`), one exhaustive `match` that names the
-//! backend's lowering of every operator. Its state is split by owner, one
+//! it to the backend's dispatch (`isa::lower`, one exhaustive `match` that
+//! names the lowering of every operator). Its state is split by owner, one
 //! type per file, each the single owner of its invariant:
 //!
 //! - `operands`: [`Operands`], the operand stack and which register each
@@ -14,13 +14,15 @@
 //!   slots.
 //!
 //! The backend lowers operators as further `impl` blocks of
-//! `FuncCompiler` in `super::x64` (operand moves, frame code, control
-//! flow, calls, variables, and the operator families), through its macro
-//! assembler, which owns the instruction idioms, trap exits, code sites
-//! and the peephole. These state types still name x86-64 registers (the
-//! `Loc` of an operand is a `Gpr` or an `Xmm`, and the pin registers are
-//! the backend's): a second backend would make that register type a
-//! parameter and add its own directory beside `x64`.
+//! `FuncCompiler` (operand moves, frame code, control flow, calls,
+//! variables, and the operator families), through its macro assembler,
+//! which owns the instruction idioms, trap exits, code sites and the
+//! peephole. This module and the state types name the machine only
+//! through `isa`: its `Gpr`, `Xmm`, `Cond` and `Label`, its macro
+//! assembler, and its pin registers; frame slots are offsets, which the
+//! backend turns into addresses. The frame layout below is the x86-64
+//! backend's; another backend keeps the same slots with its own frame
+//! register.
 //!
 //! Frame layout (`rbp`-relative, growing down):
 //! ```text
@@ -59,9 +61,9 @@
 
 use super::Env;
 use super::dispatch::DispatchState;
-use super::x64::masm::MacroAssembler;
+use super::isa::masm::MacroAssembler;
+use super::isa::{Assembler, Label};
 use crate::abi::ExitCode;
-use crate::asm::x64::{Assembler, Label};
 use crate::decode::{BlockType, FuncType, FunctionBody, Operator, read_operator_inline};
 use crate::error::{Error, Result};
 use crate::validate::{FuncInfo, LocalUse};
@@ -69,7 +71,6 @@ use alloc::vec::Vec;
 
 mod control;
 mod frame;
-mod lower;
 mod operands;
 
 pub(crate) use control::*;
@@ -94,7 +95,7 @@ pub(crate) struct Scratch {
     frame: FrameBuffers,
     pub(crate) offsets: Vec<u32>,
     slow_exits: Vec<(Label, ExitCode, Label)>,
-    v128_consts: super::x64::simd::V128Pool,
+    v128_consts: super::isa::simd::V128Pool,
 }
 
 impl Scratch {
@@ -179,7 +180,7 @@ pub(crate) struct FuncCompiler<'e, 'm, 'a> {
     /// Out-of-line exits for fuel and interruption: (exit, code, resume).
     pub(crate) slow_exits: Vec<(Label, ExitCode, Label)>,
     /// The 16-byte constants of SIMD code, emitted after the body.
-    pub v128_consts: super::x64::simd::V128Pool,
+    pub v128_consts: super::isa::simd::V128Pool,
 }
 
 impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
@@ -222,7 +223,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             offsets: reuse(&mut scratch.offsets),
             fuel: FuelSegment::default(),
             slow_exits: reuse(&mut scratch.slow_exits),
-            v128_consts: super::x64::simd::V128Pool::reuse(&mut scratch.v128_consts),
+            v128_consts: super::isa::simd::V128Pool::reuse(&mut scratch.v128_consts),
         }
     }
 

@@ -9,8 +9,8 @@
 //! operands into registers, and allocation that spills when no register
 //! is free.
 
+use super::super::isa::{Gpr, Xmm};
 use super::super::stack::{Loc, RegSet, Val};
-use crate::asm::x64::{Gpr, Xmm};
 use crate::decode::ValType;
 use alloc::vec::Vec;
 

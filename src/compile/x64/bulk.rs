@@ -23,7 +23,7 @@
 //! unchanged.
 
 use super::super::func::FuncCompiler;
-use super::super::stack::{SCRATCH, SCRATCH_XMM, SCRATCH2};
+use super::regs::{SCRATCH, SCRATCH_XMM, SCRATCH2};
 use super::vmctx;
 use crate::abi::{
     BULK_CHUNK, BYTES_PER_FUEL, ExecContext, ExitCode, Helper, HelperStatus, TrapCode, VmContext,

@@ -2,13 +2,14 @@
 //! calls, tables, and exits to the host.
 
 use super::frame::SAVED_VMCTX;
+use super::regs::{SCRATCH, SCRATCH_XMM, SCRATCH2};
 use super::stubs::SYM_EXIT;
 use super::*;
 use crate::abi::{ExecContext, ExitCode, TrapCode, VmContext, VmFuncRef, VmTable, slot_offsets};
 use crate::abi::{REGISTER_ARGS, args_in_registers};
 use crate::asm::x64::{AluOp, Cond, Gpr, Mem, Scale, Size, SseOp, Xmm};
 use crate::compile::func::*;
-use crate::compile::stack::{Loc, SCRATCH, SCRATCH_XMM, SCRATCH2, is_float};
+use crate::compile::stack::{Loc, is_float};
 use crate::decode::{FuncType, ValType};
 use core::mem::offset_of;
 

@@ -3,11 +3,12 @@
 //! changing the control state ([`Controls`]) as they go.
 
 use super::calls::{RESULT_GPR, RESULT_XMM};
+use super::regs::{SCRATCH, SCRATCH_XMM};
 use crate::abi::slot_offsets;
 use crate::asm::x64::{AluOp, Cond, Gpr, Label, Mem, Scale, Size, SseOp, Xmm};
 use crate::compile::dispatch::TableJump;
 use crate::compile::func::*;
-use crate::compile::stack::{Loc, SCRATCH, SCRATCH_XMM, Val};
+use crate::compile::stack::{Loc, Val};
 use crate::decode::{BlockType, Operator, ValType};
 use crate::error::Result;
 use alloc::vec::Vec;
@@ -351,7 +352,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
 
     pub(crate) fn restore_if_params(&mut self, frame: &Frame, params: &[ValType]) {
         for (k, &t) in params.iter().enumerate() {
-            let src = self.frame.save_slot(frame.save_base + k as u32);
+            let src = Mem::base(Gpr::Rbp, self.frame.save_slot(frame.save_base + k as u32));
             let dst = self.home(frame.height + k);
             self.copy_mem(dst, src, t);
         }
@@ -385,7 +386,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             let height = self.ops.len() - params.len();
             for (k, &t) in params.iter().enumerate() {
                 let src = self.home(height + k);
-                let dst = self.frame.save_slot(save_base + k as u32);
+                let dst = Mem::base(Gpr::Rbp, self.frame.save_slot(save_base + k as u32));
                 self.copy_mem(dst, src, t);
             }
             self.ctrl.save_used += params.len() as u32;

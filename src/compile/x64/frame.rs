@@ -5,11 +5,12 @@
 //! ([`FrameLayout`]).
 
 use super::calls::{ARG_GPRS, ARG_XMMS};
+use super::regs::{SCRATCH, SCRATCH2};
 use super::*;
 use crate::abi::{ExecContext, ExitCode, LEAF_FRAME_MAX, TrapCode, VmContext, args_in_registers};
 use crate::asm::x64::{AluOp, Cond, Gpr, Mem, Size, SseOp, Xmm};
 use crate::compile::func::*;
-use crate::compile::stack::{Loc, SCRATCH, SCRATCH2};
+use crate::compile::stack::Loc;
 use crate::decode::ValType;
 use crate::error::{Error, Result};
 use core::mem::offset_of;

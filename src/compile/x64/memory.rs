@@ -28,7 +28,8 @@
 //! memory's own pages, which the runtime counts in.
 
 use super::super::func::FuncCompiler;
-use super::super::stack::{Loc, SCRATCH, SCRATCH2};
+use super::super::stack::Loc;
+use super::regs::{SCRATCH, SCRATCH2};
 use super::{memory_last_field, vmctx};
 use crate::abi::{ExecContext, ExitCode, GROW_OUT_OF_FUEL, TrapCode, VmContext};
 use crate::asm::x64::{AluOp, Cond, Gpr, Label, Mem, Scale, Size, SseOp, Xmm};

@@ -2,8 +2,10 @@
 //! [`FuncCompiler`](super::func::FuncCompiler) over the function's state
 //! (`super::func`), and the stubs.
 //!
+//! - `lower`: the dispatch, one exhaustive `match` over the operators;
 //! - [`masm`]: the macro assembler: the peephole and the code sites the
 //!   runtime reads (trap exits, call sites, fault sites);
+//! - `regs`: the allocatable and scratch registers;
 //! - `operands`: spills, loads and register allocation;
 //! - `frame`: the pin registers, prologue, epilogue, fuel checkpoints and
 //!   the function's end;
@@ -21,27 +23,32 @@
 //!   choice each;
 //! - `wide`: the wide-arithmetic proposal's 128-bit operators.
 //!
-//! The dispatch to them is the exhaustive match in `func::lower`.
+//! It exports the names the rest of the compiler uses through `isa`:
+//! `Gpr`, `Xmm`, `Cond`, `Label`, `Assembler`, `Code`, `CpuFeatures`, and
+//! the modules above.
 
 pub(crate) mod bulk;
 pub(crate) mod calls;
 pub(crate) mod control;
 pub(crate) mod frame;
+pub(crate) mod lower;
 pub(crate) mod masm;
 pub(crate) mod memory;
 pub(crate) mod numeric;
 pub(crate) mod operands;
+pub(crate) mod regs;
 pub(crate) mod relaxed_simd;
 pub(crate) mod simd;
 pub(crate) mod stubs;
 pub(crate) mod variables;
 pub(crate) mod wide;
 
-use super::stack::ALLOCATABLE_GPRS;
 use crate::abi::VmContext;
-use crate::asm::x64::{Gpr, Mem, SseOp};
+pub(crate) use crate::asm::x64::{Assembler, Code, Cond, CpuFeatures, Gpr, Label, Xmm};
+use crate::asm::x64::{Mem, SseOp};
 use crate::decode::ValType;
 use core::mem::offset_of;
+use regs::ALLOCATABLE_GPRS;
 
 /// `Mem` for a field of the `VmContext` in `r15`.
 pub(crate) fn vmctx(offset: usize) -> Mem {

@@ -2,8 +2,9 @@
 //! comparisons, conversions (trapping and saturating), sign extension.
 
 use super::super::func::FuncCompiler;
-use super::super::stack::{Loc, SCRATCH, SCRATCH_XMM, SCRATCH2, Val};
+use super::super::stack::{Loc, Val};
 use super::masm::Addend;
+use super::regs::{SCRATCH, SCRATCH_XMM, SCRATCH2};
 use crate::abi::TrapCode;
 use crate::asm::x64::{
     AluOp, Cond, Gpr, Mem, RoundMode, Scale, ShiftOp, Size, SseOp, UnaryOp, Xmm,

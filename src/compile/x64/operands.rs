@@ -3,16 +3,17 @@
 //! no register is free, keeping the operand stack's state ([`Operands`])
 //! current.
 
+use super::regs::{SCRATCH, SCRATCH_XMM};
 use super::*;
 use crate::asm::x64::{Cond, Gpr, Mem, Size, SseOp, Xmm};
 use crate::compile::func::*;
-use crate::compile::stack::{Loc, SCRATCH, SCRATCH_XMM, Val, is_float};
+use crate::compile::stack::{Loc, Val, is_float};
 use crate::decode::ValType;
 
 impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// The home slot of stack position `i`.
     pub(crate) fn home(&self, i: usize) -> Mem {
-        self.frame.home(i)
+        Mem::base(Gpr::Rbp, self.frame.home(i))
     }
 
     pub(crate) fn push(&mut self, ty: ValType, loc: Loc) {

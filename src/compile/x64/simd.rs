@@ -16,7 +16,8 @@
 //! `q15mulr_sat_s` and the unsigned conversions.
 
 use super::super::func::FuncCompiler;
-use super::super::stack::{Loc, SCRATCH_XMM};
+use super::super::stack::Loc;
+use super::regs::SCRATCH_XMM;
 use crate::asm::x64::{AluOp, Cond, Label, Mem, RoundMode, Size, SseOp, Xmm, XmmShift};
 use crate::decode::{MemArg, ValType};
 use alloc::vec::Vec;

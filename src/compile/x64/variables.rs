@@ -2,11 +2,12 @@
 //! register through the macro assembler's peephole where it can), and
 //! global cells.
 
+use super::regs::SCRATCH;
 use super::*;
 use crate::abi::VmContext;
 use crate::asm::x64::{Gpr, Mem, Size, SseOp};
 use crate::compile::func::*;
-use crate::compile::stack::{Loc, SCRATCH, is_float};
+use crate::compile::stack::{Loc, is_float};
 use crate::decode::ValType;
 use core::mem::offset_of;
 

@@ -1,19 +1,21 @@
-//! The per-operator entry point of one function's compilation: one
-//! exhaustive `match` over [`Operator`], the enum `for_each_operator!`
-//! generates from the instruction table, so an instruction added to the
-//! table without a lowering here is a build error. Each arm names the
-//! lowering of its instruction; the lowerings live with their families
-//! (`numeric`, `memory`, `bulk`, `simd` and this module's siblings).
+//! The backend's per-operator entry point: one exhaustive `match` over
+//! [`Operator`], the enum `for_each_operator!` generates from the
+//! instruction table, so an instruction added to the table without a
+//! lowering here is a build error. Each arm names the lowering of its
+//! instruction and the machine operation it uses; the lowerings live with
+//! their families (`numeric`, `memory`, `bulk`, `simd` and this module's
+//! other siblings). The driver (`func`) calls [`FuncCompiler::operator`]
+//! for each instruction.
 
-use super::super::stack::{Loc, Val};
-use super::super::x64::memory::*;
-use super::super::x64::numeric::*;
-use super::super::x64::relaxed_simd::{MADD_PD, MADD_PS};
-use super::super::x64::simd::*;
-use super::super::x64::vmctx;
-use super::*;
+use super::memory::*;
+use super::numeric::*;
+use super::relaxed_simd::{MADD_PD, MADD_PS};
+use super::simd::*;
+use super::vmctx;
 use crate::abi::{Helper, TrapCode, VmContext, VmFuncRef, VmTable};
 use crate::asm::x64::{AluOp, Cond, Mem, RoundMode, ShiftOp, Size, SseOp, XmmShift};
+use crate::compile::func::*;
+use crate::compile::stack::{Loc, Val};
 use crate::decode::{Operator, ValType};
 use crate::error::{Error, ErrorKind, Result};
 use core::mem::offset_of;
