@@ -117,6 +117,7 @@ impl Error {
     }
 
     /// A broken invariant of wasmkern itself ([`ErrorKind::Internal`]).
+    #[cfg_attr(not(feature = "compiler"), allow(dead_code))]
     pub(crate) fn internal(message: impl Into<Cow<'static, str>>) -> Self {
         Self::from_kind(ErrorKind::Internal, message)
     }

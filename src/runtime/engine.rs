@@ -19,7 +19,6 @@
 use crate::abi::{ExecContext, VmContext};
 use crate::asm::x64::CpuFeatures;
 use crate::code_memory::{CodeMemory, PublishedCode};
-use crate::compile::engine_stubs;
 use crate::decode::FuncType;
 use crate::error::{Error, Result};
 use crate::platform::GuardRegions;
@@ -435,18 +434,26 @@ impl Engine {
         } else {
             None
         };
-        let stubs = engine_stubs()?;
-        let mut block = code_memory.allocate(stubs.code.len()).map_err(|e| {
+        #[cfg(feature = "compiler")]
+        let stubs = crate::compile::engine_stubs()?;
+        #[cfg(feature = "compiler")]
+        let code: &[u8] = &stubs.code;
+        #[cfg(not(feature = "compiler"))]
+        let stubs = &super::engine_stubs::ENGINE_STUBS;
+        #[cfg(not(feature = "compiler"))]
+        let code: &[u8] = stubs.code;
+        let mut block = code_memory.allocate(code.len()).map_err(|e| {
             Error::runtime("cannot allocate code memory for the engine stubs").with_detail(e)
         })?;
-        if let Err(e) = block.write(0, &stubs.code) {
+        if let Err(e) = block.write(0, code) {
             code_memory.free(block);
             return Err(Error::runtime("cannot write the engine stubs").with_detail(e));
         }
         let published = PublishedCode::publish(code_memory.clone(), block)
             .map_err(|e| Error::runtime("cannot publish the engine stubs").with_detail(e))?;
         let base = published.exec_ptr().as_ptr() as *const u8;
-        // SAFETY: the offsets come from `engine_stubs`, inside the published
+        // SAFETY: the offsets come from `engine_stubs` (or its copy in
+        // `engine_stubs.rs`, identical as its test checks), inside the published
         // block, and point at functions with exactly these signatures (see
         // `compile::x64::stubs`); the block lives as long as the engine.
         let (enter, resume) = unsafe {

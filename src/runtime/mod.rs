@@ -37,6 +37,7 @@
 //! [`Error::trap`]: crate::Error::trap
 
 mod engine;
+mod engine_stubs;
 pub mod exec;
 mod externals;
 mod func;
