@@ -464,3 +464,102 @@ fn deserialize_of_an_unaltered_file() {
     let answer = inst.get_global(&mut store, "answer").unwrap();
     assert!(matches!(answer.get(&mut store), Val::I32(42)));
 }
+
+/// A fresh directory for one cache test.
+fn cache_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("wasmkern-cache-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn files_in(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+#[test]
+fn the_cache_keeps_and_reuses_compiled_modules() {
+    let dir = cache_dir("reuse");
+    let engine = Engine::new(Config::new().cache_dir(&dir)).unwrap();
+    let wasm = rich_wasm();
+    let first = Module::new(&engine, &wasm).unwrap();
+    let files = files_in(&dir);
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].extension().is_some_and(|e| e == "cwasm"));
+    assert_eq!(
+        std::fs::read(&files[0]).unwrap(),
+        first.serialize().unwrap()
+    );
+
+    // The next compilation of the same bytes loads the file: put another
+    // module's (valid) serialization there and it is what comes back.
+    let other = wat::parse_str(r#"(module (func (export "other")))"#).unwrap();
+    let other_bytes = Module::new(&Engine::default(), other)
+        .unwrap()
+        .serialize()
+        .unwrap();
+    std::fs::write(&files[0], &other_bytes).unwrap();
+    let engine2 = Engine::new(Config::new().cache_dir(&dir)).unwrap();
+    let cached = Module::new(&engine2, &wasm).unwrap();
+    assert!(
+        cached.get_export("other").is_some(),
+        "the cache was not read"
+    );
+
+    // A damaged file is compiled again and replaced.
+    let mut damaged = std::fs::read(&files[0]).unwrap();
+    let mid = damaged.len() / 2;
+    damaged[mid] ^= 0x40;
+    std::fs::write(&files[0], &damaged).unwrap();
+    let again = Module::new(&engine2, &wasm).unwrap();
+    assert!(again.get_export("dispatch").is_some());
+    assert_eq!(
+        exercise_rich(&engine2, &again),
+        exercise_rich(&engine, &first)
+    );
+    assert_eq!(
+        std::fs::read(&files[0]).unwrap(),
+        first.serialize().unwrap()
+    );
+
+    // Other settings, other file; other bytes, other file.
+    let fuel = Engine::new(Config::new().cache_dir(&dir).consume_fuel(true)).unwrap();
+    Module::new(&fuel, &wasm).unwrap();
+    assert_eq!(files_in(&dir).len(), 2);
+    Module::new(&engine, wat::parse_str("(module)").unwrap()).unwrap();
+    assert_eq!(files_in(&dir).len(), 3);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn concurrent_processes_share_the_cache() {
+    // Threads with engines of their own stand in for processes: the writes
+    // race, each rename is atomic, no reader sees a partial file.
+    let dir = cache_dir("concurrent");
+    let wasm =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/workloads/sort.wasm"))
+            .unwrap();
+    let reference = Engine::default();
+    let expected = run(&reference, &Module::new(&reference, &wasm).unwrap());
+    std::thread::scope(|s| {
+        for _ in 0..6 {
+            s.spawn(|| {
+                for _ in 0..3 {
+                    let engine = Engine::new(Config::new().cache_dir(&dir)).unwrap();
+                    let module = Module::new(&engine, &wasm).unwrap();
+                    assert!(module.get_export("run").is_some());
+                }
+            });
+        }
+    });
+    let files = files_in(&dir);
+    assert_eq!(files.len(), 1, "temporary files left: {files:?}");
+    let engine = Engine::default();
+    let bytes = std::fs::read(&files[0]).unwrap();
+    let loaded = Module::deserialize_checked(&engine, bytes).unwrap();
+    assert_eq!(run(&engine, &loaded), expected);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

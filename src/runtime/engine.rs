@@ -66,6 +66,8 @@ pub struct Config {
     guard_regions: bool,
     cpu_features: CpuFeatures,
     features: Features,
+    #[cfg(all(feature = "std", feature = "compiler"))]
+    cache_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -76,8 +78,8 @@ impl Default for Config {
 
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Config")
-            .field("code_memory", &self.code_memory.is_some())
+        let mut f = f.debug_struct("Config");
+        f.field("code_memory", &self.code_memory.is_some())
             .field("max_wasm_stack", &self.max_wasm_stack)
             .field("max_module_code_size", &self.max_module_code_size)
             .field("consume_fuel", &self.consume_fuel)
@@ -85,8 +87,10 @@ impl fmt::Debug for Config {
             .field("parallel_compilation", &self.parallel_compilation)
             .field("guard_regions", &self.guard_regions)
             .field("cpu_features", &self.cpu_features)
-            .field("features", &self.features)
-            .finish()
+            .field("features", &self.features);
+        #[cfg(all(feature = "std", feature = "compiler"))]
+        f.field("cache_dir", &self.cache_dir);
+        f.finish()
     }
 }
 
@@ -105,7 +109,31 @@ impl Config {
             guard_regions: false,
             cpu_features: CpuFeatures::all(),
             features: Features::DEFAULT,
+            #[cfg(all(feature = "std", feature = "compiler"))]
+            cache_dir: None,
         }
+    }
+
+    /// Keeps every module the engine compiles in `dir` (created if
+    /// missing), serialized, and loads it from there instead of compiling
+    /// it again (default: no cache). A module's file is named after the
+    /// SHA-256 of its wasm bytes and of the settings that change its code
+    /// (those of the serialized header: wasmkern version, code options,
+    /// WebAssembly and CPU features), so engines of other settings keep
+    /// files of their own.
+    ///
+    /// Files are written to a temporary name and renamed into place, so
+    /// processes sharing the directory never see a partial file; a file
+    /// that does not load (damaged, of another version) is compiled again
+    /// and replaced. The cache is best-effort: failing to write it does not
+    /// fail [`Module::new`](super::Module::new). Files are loaded with
+    /// [`Module::deserialize_checked`](super::Module::deserialize_checked),
+    /// so the directory must be writable only by those whose code you
+    /// would run.
+    #[cfg(all(feature = "std", feature = "compiler"))]
+    pub fn cache_dir(&mut self, dir: impl Into<std::path::PathBuf>) -> &mut Self {
+        self.cache_dir = Some(dir.into());
+        self
     }
 
     /// Where compiled code goes. Required without the `std` feature.
@@ -363,6 +391,9 @@ pub(crate) struct EngineInner {
     /// again. At most [`SPARE_CODE_MAX`] bytes are kept.
     #[cfg(feature = "compiler")]
     pub(crate) spare_code: spin::Mutex<Vec<u8>>,
+    /// [`Config::cache_dir`].
+    #[cfg(all(feature = "std", feature = "compiler"))]
+    pub(crate) cache_dir: Option<std::path::PathBuf>,
 }
 
 /// The largest code buffer an engine keeps for its next compilation.
@@ -487,6 +518,8 @@ impl Engine {
                 types: spin::Mutex::new(TypeRegistry::default()),
                 #[cfg(feature = "compiler")]
                 spare_code: spin::Mutex::new(Vec::new()),
+                #[cfg(all(feature = "std", feature = "compiler"))]
+                cache_dir: config.cache_dir.clone(),
             }),
         })
     }

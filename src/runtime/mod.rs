@@ -36,6 +36,8 @@
 //!
 //! [`Error::trap`]: crate::Error::trap
 
+#[cfg(all(feature = "std", feature = "compiler"))]
+mod cache;
 mod engine;
 mod engine_stubs;
 pub mod exec;

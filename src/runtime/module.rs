@@ -334,6 +334,23 @@ impl Module {
     #[cfg(feature = "compiler")]
     pub fn new(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
         let bytes = bytes.as_ref();
+        #[cfg(feature = "std")]
+        if let Some(dir) = &engine.inner.cache_dir {
+            let path = super::cache::path(dir, engine, bytes);
+            if let Some(module) = super::cache::load(engine, &path) {
+                return Ok(module);
+            }
+            let module = Module::compile(engine, bytes)?;
+            // Best-effort: the module is there whether or not it is kept.
+            let _ = super::cache::store(&module, &path);
+            return Ok(module);
+        }
+        Module::compile(engine, bytes)
+    }
+
+    /// [`Module::new`] without the cache.
+    #[cfg(feature = "compiler")]
+    fn compile(engine: &Engine, bytes: &[u8]) -> Result<Module> {
         let features = &engine.inner.features;
         let module = decode::Module::decode_with(bytes, features.encodings())?;
         let info = validate_module_with(&module, features)?;

@@ -207,7 +207,7 @@ pub fn feature_bits(features: Features) -> u32 {
     })
 }
 
-fn option_bits(options: &crate::abi::CompileOptions) -> u32 {
+pub(crate) fn option_bits(options: &crate::abi::CompileOptions) -> u32 {
     (if options.fuel { OPTION_FUEL } else { 0 })
         | (if options.interruptible {
             OPTION_INTERRUPTIBLE
