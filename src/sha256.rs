@@ -6,8 +6,13 @@
 //! bytes. The crate keeps its dependencies to `spin`, `hashbrown` and
 //! `linked_list_allocator`, so the hash is implemented here: a plain,
 //! portable implementation of the standard's algorithm (section 6.2), fast
-//! enough that verifying a module costs a small part of loading it.
-//! Tested against the NIST examples and the byte-oriented test vectors.
+//! enough that verifying a module costs a small part of loading it. On
+//! x86-64 processors with the SHA extensions (`cpuid.7.0:ebx[29]`, with
+//! SSSE3 and SSE4.1) the compression function runs on them instead, about
+//! ten times faster: the hash is most of what loading a large module
+//! costs. Not on targets built without SSE (kernels such as
+//! `x86_64-unknown-none`, whose code must not touch vector registers). Both are tested against the NIST examples and the
+//! byte-oriented test vectors, and against each other.
 
 /// The initial hash value H(0) (FIPS 180-4, 5.3.3).
 const H0: [u32; 8] = [
@@ -73,17 +78,12 @@ impl Sha256 {
                 return;
             }
             let block = self.block;
-            compress(&mut self.state, &block);
+            compress_blocks(&mut self.state, &block);
             self.buffered = 0;
         }
-        let mut blocks = data.chunks_exact(64);
-        for block in &mut blocks {
-            // `chunks_exact(64)` yields 64-byte slices.
-            let mut b = [0u8; 64];
-            b.copy_from_slice(block);
-            compress(&mut self.state, &b);
-        }
-        let rest = blocks.remainder();
+        let whole = data.len() / 64 * 64;
+        compress_blocks(&mut self.state, &data[..whole]);
+        let rest = &data[whole..];
         self.block[..rest.len()].copy_from_slice(rest);
         self.buffered = rest.len();
     }
@@ -105,6 +105,111 @@ impl Sha256 {
             o.copy_from_slice(&w.to_be_bytes());
         }
         out
+    }
+}
+
+/// The compression function over each 64-byte block of `blocks` (whose
+/// length is a multiple of 64), with the SHA extensions when the processor
+/// has them.
+fn compress_blocks(state: &mut [u32; 8], blocks: &[u8]) {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    if shani::available() {
+        // SAFETY: the processor has the SHA extensions, SSSE3 and SSE4.1.
+        unsafe { shani::compress_blocks(state, blocks) };
+        return;
+    }
+    compress_blocks_portable(state, blocks);
+}
+
+fn compress_blocks_portable(state: &mut [u32; 8], blocks: &[u8]) {
+    for block in blocks.chunks_exact(64) {
+        let mut b = [0u8; 64];
+        b.copy_from_slice(block);
+        compress(state, &b);
+    }
+}
+
+/// The compression function on the x86 SHA extensions, four rounds per
+/// `sha256rnds2` pair, the message schedule by `sha256msg1/2`, with the
+/// state kept as the instructions want it: (A, B, E, F) and (C, D, G, H).
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+mod shani {
+    use super::K;
+    use core::arch::x86_64::*;
+    use core::sync::atomic::{AtomicU8, Ordering};
+
+    /// 0: not asked yet, 1: absent, 2: present.
+    static HAS: AtomicU8 = AtomicU8::new(0);
+
+    /// Whether the processor has the SHA extensions, SSSE3 and SSE4.1.
+    pub fn available() -> bool {
+        match HAS.load(Ordering::Relaxed) {
+            0 => {
+                let has = __cpuid(0).eax >= 7 && {
+                    let l1 = __cpuid(1).ecx;
+                    let l7 = __cpuid_count(7, 0).ebx;
+                    l1 & (1 << 9) != 0 && l1 & (1 << 19) != 0 && l7 & (1 << 29) != 0
+                };
+                HAS.store(if has { 2 } else { 1 }, Ordering::Relaxed);
+                has
+            }
+            v => v == 2,
+        }
+    }
+
+    /// # Safety
+    ///
+    /// The processor must have the SHA extensions, SSSE3 and SSE4.1
+    /// ([`available`]).
+    #[target_feature(enable = "sha,ssse3,sse4.1")]
+    pub unsafe fn compress_blocks(state: &mut [u32; 8], blocks: &[u8]) {
+        // Big-endian words: reverse each word's bytes.
+        let swap = _mm_set_epi64x(0x0c0d0e0f_08090a0b, 0x04050607_00010203);
+        // SAFETY: `state` is 32 bytes; unaligned loads.
+        let (dcba, hgfe) = unsafe {
+            (
+                _mm_loadu_si128(state.as_ptr().cast()),
+                _mm_loadu_si128(state.as_ptr().add(4).cast()),
+            )
+        };
+        let cdab = _mm_shuffle_epi32(dcba, 0xb1);
+        let efgh = _mm_shuffle_epi32(hgfe, 0x1b);
+        let mut abef = _mm_alignr_epi8(cdab, efgh, 8);
+        let mut cdgh = _mm_blend_epi16(efgh, cdab, 0xf0);
+        for block in blocks.chunks_exact(64) {
+            let (abef0, cdgh0) = (abef, cdgh);
+            let mut w = [_mm_setzero_si128(); 16];
+            for i in 0..16 {
+                w[i] = if i < 4 {
+                    // SAFETY: `block` is 64 bytes; unaligned load of 16.
+                    _mm_shuffle_epi8(
+                        unsafe { _mm_loadu_si128(block.as_ptr().add(16 * i).cast()) },
+                        swap,
+                    )
+                } else {
+                    // W[t-16] + s0(W[t-15]), + W[t-7], then + s1(W[t-2]).
+                    let t = _mm_sha256msg1_epu32(w[i - 4], w[i - 3]);
+                    let t = _mm_add_epi32(t, _mm_alignr_epi8(w[i - 1], w[i - 2], 4));
+                    _mm_sha256msg2_epu32(t, w[i - 1])
+                };
+                // SAFETY: `K` has 64 words; 4 from 4 * i.
+                let k = unsafe { _mm_loadu_si128(K.as_ptr().add(4 * i).cast()) };
+                let wk = _mm_add_epi32(w[i], k);
+                cdgh = _mm_sha256rnds2_epu32(cdgh, abef, wk);
+                abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(wk, 0x0e));
+            }
+            abef = _mm_add_epi32(abef, abef0);
+            cdgh = _mm_add_epi32(cdgh, cdgh0);
+        }
+        let feba = _mm_shuffle_epi32(abef, 0x1b);
+        let dchg = _mm_shuffle_epi32(cdgh, 0xb1);
+        let dcba = _mm_blend_epi16(feba, dchg, 0xf0);
+        let hgfe = _mm_alignr_epi8(dchg, feba, 8);
+        // SAFETY: `state` is 32 bytes; unaligned stores.
+        unsafe {
+            _mm_storeu_si128(state.as_mut_ptr().cast(), dcba);
+            _mm_storeu_si128(state.as_mut_ptr().add(4).cast(), hgfe);
+        }
     }
 }
 
@@ -250,6 +355,26 @@ mod tests {
             hex(h.finish()),
             "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"
         );
+    }
+
+    /// The SHA extensions' compression (used by `digest` where the
+    /// processor has them) against the portable one, block counts 0 to 40.
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    #[test]
+    fn sha_extensions_agree_with_the_portable_code() {
+        if !super::shani::available() {
+            std::println!("the processor lacks the SHA extensions: only the portable code ran");
+            return;
+        }
+        let data: Vec<u8> = (0..64 * 40u32).map(|i| (i * 31 + i / 7) as u8).collect();
+        for blocks in 0..=40 {
+            let mut portable = super::H0;
+            super::compress_blocks_portable(&mut portable, &data[..64 * blocks]);
+            let mut fast = super::H0;
+            // SAFETY: `available` said yes.
+            unsafe { super::shani::compress_blocks(&mut fast, &data[..64 * blocks]) };
+            assert_eq!(fast, portable, "{blocks} blocks");
+        }
     }
 
     #[test]
