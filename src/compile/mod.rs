@@ -36,7 +36,7 @@ mod x64;
 use x64 as isa;
 
 use crate::abi::TrapCode;
-use crate::decode::{DEFAULT_PAGE_SIZE_LOG2, GlobalType, Module, TableType};
+use crate::decode::{DEFAULT_PAGE_SIZE_LOG2, GlobalType, MemoryType, Module, TableType};
 use crate::error::{Error, ErrorKind, Result};
 use crate::platform::{Bare, Platform};
 use crate::validate::ModuleInfo;
@@ -67,6 +67,8 @@ pub(crate) struct Env<'m, 'a> {
     /// Log2 of memory 0's page size (16 without a memory): the unit
     /// `memory.size` and `memory.grow` count in.
     pub memory_page_log2: u32,
+    /// The type of every memory, imports first.
+    pub memories: &'m [MemoryType],
 }
 
 /// The functions one thread compiled, their code one after another in one
@@ -164,6 +166,7 @@ pub(crate) fn compile_module_into(
             .first()
             .map_or(0, |m| m.limits.min.saturating_mul(m.page_size())),
         memory_page_log2,
+        memories: &spaces.memories,
     };
 
     let (chunks, stubs) = compile_functions(&env, info, buffer)?;

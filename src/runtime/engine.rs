@@ -224,7 +224,11 @@ impl Config {
     /// memory access" trap (any other fault goes to the handler that was
     /// installed before). Faster code, at the cost of address space (each
     /// memory reserves 8 GiB; a process has 128 TiB) and of a process-wide
-    /// signal handler. Bulk memory operators still check explicitly.
+    /// signal handler. Bulk memory operators still check explicitly, and
+    /// so do all accesses to a memory other than memory 0 (multi-memory),
+    /// to a 64-bit memory (memory64: a guard region covers a 32-bit index
+    /// plus a 32-bit offset, not a 64-bit address space) and to a memory
+    /// of 1-byte pages (custom-page-sizes).
     #[cfg(feature = "std")]
     pub fn guard_regions(&mut self, enable: bool) -> &mut Self {
         self.guard_regions = enable;
@@ -258,15 +262,19 @@ impl Config {
     }
 
     /// Accept 64-bit memories: `i64` addresses, sizes and offsets
-    /// (WebAssembly 3.0; default off: the compiler does not lower accesses
-    /// to them yet). The runtime limits every memory to 4 GiB.
+    /// (WebAssembly 3.0; default off). Their accesses are always
+    /// bounds-checked explicitly, also with [`Config::guard_regions`], and
+    /// the checks cannot wrap around (an address above 4 GiB or an offset
+    /// near 2^64 traps). The runtime limits every memory to 4 GiB.
     pub fn wasm_memory64(&mut self, enable: bool) -> &mut Self {
         self.wasm_feature(Feature::Memory64, enable)
     }
 
     /// Accept several memories per module, and memory indices in memory
-    /// instructions (WebAssembly 3.0; default off: the compiler lowers
-    /// accesses to memory 0 only so far).
+    /// instructions (WebAssembly 3.0; default off). Memory 0 keeps its fast
+    /// path (base in a register, guard regions when configured); the others
+    /// are reached through the instance's context and always checked
+    /// explicitly.
     pub fn wasm_multi_memory(&mut self, enable: bool) -> &mut Self {
         self.wasm_feature(Feature::MultiMemory, enable)
     }

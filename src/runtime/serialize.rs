@@ -68,7 +68,7 @@
 
 use super::engine::Engine;
 use super::module::{Module, Parts};
-use crate::abi::{ExecContext, FaultSite, VmContext, VmFuncRef, VmTable};
+use crate::abi::{ExecContext, FaultSite, VmContext, VmFuncRef, VmMemory, VmTable};
 use crate::asm::x64::CpuFeatures;
 use crate::error::{Error, ErrorKind, Result};
 use crate::sha256::Sha256;
@@ -97,8 +97,11 @@ fn incompatible(message: &'static str) -> Error {
 /// sizes and field offsets, hashed. Two builds of one crate version whose
 /// contexts differ do not share code.
 pub fn abi_fingerprint() -> u64 {
-    let facts: [usize; 26] = [
+    let facts: [usize; 31] = [
         size_of::<ExecContext>(),
+        size_of::<VmMemory>(),
+        offset_of!(VmMemory, base),
+        offset_of!(VmMemory, len),
         size_of::<VmContext>(),
         size_of::<VmFuncRef>(),
         size_of::<VmTable>(),
@@ -120,6 +123,8 @@ pub fn abi_fingerprint() -> u64 {
         offset_of!(VmContext, tables),
         offset_of!(VmContext, table0),
         offset_of!(VmContext, type_ids),
+        offset_of!(VmContext, instance),
+        offset_of!(VmContext, memories),
         offset_of!(VmFuncRef, code),
         offset_of!(VmFuncRef, vmctx),
         offset_of!(VmFuncRef, type_id),
