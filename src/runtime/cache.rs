@@ -13,7 +13,7 @@
 use super::engine::Engine;
 use super::module::Module;
 use super::serialize::{
-    FORMAT_VERSION, MAGIC, abi_fingerprint, cpu_bits, feature_bits, option_bits,
+    ABI_FINGERPRINT, FORMAT_VERSION, MAGIC, cpu_bits, feature_bits, option_bits,
 };
 use crate::sha256::Sha256;
 use alloc::string::String;
@@ -27,7 +27,7 @@ pub(crate) fn path(dir: &Path, engine: &Engine, wasm: &[u8]) -> PathBuf {
     h.update(&MAGIC);
     h.update(&FORMAT_VERSION.to_le_bytes());
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
-    h.update(&abi_fingerprint().to_le_bytes());
+    h.update(&ABI_FINGERPRINT.to_le_bytes());
     h.update(&option_bits(&e.options).to_le_bytes());
     h.update(&feature_bits(e.features).to_le_bytes());
     h.update(&cpu_bits(e.cpu).to_le_bytes());

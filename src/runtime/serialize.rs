@@ -93,10 +93,14 @@ fn incompatible(message: &'static str) -> Error {
     Error::from_kind(ErrorKind::Incompatible, message)
 }
 
+/// [`abi_fingerprint`] of this build.
+pub const ABI_FINGERPRINT: u64 = abi_fingerprint();
+
 /// The layout of what generated code reads of the runtime's structures:
-/// sizes and field offsets, hashed. Two builds of one crate version whose
+/// sizes and field offsets, hashed (64-bit FNV-1a, at compile time: an
+/// identifier, not a checksum). Two builds of one crate version whose
 /// contexts differ do not share code.
-pub fn abi_fingerprint() -> u64 {
+const fn abi_fingerprint() -> u64 {
     let facts: [usize; 31] = [
         size_of::<ExecContext>(),
         size_of::<VmMemory>(),
@@ -130,12 +134,18 @@ pub fn abi_fingerprint() -> u64 {
         offset_of!(VmFuncRef, type_id),
         offset_of!(VmFuncRef, host_index),
     ];
-    let mut h = Sha256::new();
-    for f in facts {
-        h.update(&(f as u64).to_le_bytes());
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < facts.len() {
+        let bytes = (facts[i] as u64).to_le_bytes();
+        let mut b = 0;
+        while b < 8 {
+            hash = (hash ^ bytes[b] as u64).wrapping_mul(0x0100_0000_01b3);
+            b += 1;
+        }
+        i += 1;
     }
-    let d = h.finish();
-    u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+    hash
 }
 
 /// The CPU features as the header's bits.
@@ -320,7 +330,7 @@ pub(crate) fn serialize(module: &Module) -> Result<Vec<u8>> {
     let version = env!("CARGO_PKG_VERSION");
     w.0.push(version.len() as u8);
     w.0.extend_from_slice(version.as_bytes());
-    w.u64(abi_fingerprint());
+    w.u64(ABI_FINGERPRINT);
     w.u32(option_bits(&engine.options));
     w.u32(feature_bits(m.features));
     w.u32(cpu_bits(m.cpu));
@@ -413,7 +423,7 @@ pub(crate) fn deserialize(engine: &Engine, bytes: &[u8], verify: bool) -> Result
             ),
         );
     }
-    if r.u64()? != abi_fingerprint() {
+    if r.u64()? != ABI_FINGERPRINT {
         return Err(incompatible("serialized module for another runtime ABI")
             .with_detail("the layout of the runtime's contexts differs from this build's"));
     }
