@@ -471,6 +471,49 @@ pub fn slot_offsets(types: &[ValType], offsets: &mut alloc::vec::Vec<u32>) -> u3
     at.next_multiple_of(16)
 }
 
+/// What the generated code must check besides WebAssembly's own rules.
+///
+/// Fuel cost model: every operator costs one unit. Each straight-line
+/// segment of code (from a function entry, loop header, label, `br_if`
+/// fall-through or call return to the next such point) subtracts its
+/// operator count from `ExecContext::fuel` when it starts. The balance is
+/// checked at function entries and loop headers, where the code leaves with
+/// [`ExitCode::OutOfFuel`] when it is negative; so a guest stops within one
+/// loop iteration or one function body of running out, and can be resumed.
+/// Interruption is checked at the same points.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CompileOptions {
+    /// Meter fuel.
+    pub fuel: bool,
+    /// Check `ExecContext::interrupt`.
+    pub interruptible: bool,
+    /// Emit no bounds checks for loads and stores: memory 0 lies in a
+    /// guard region of at least [`GUARD_REGION_BYTES`] of address space,
+    /// whose inaccessible part faults, and the runtime turns a fault at one
+    /// of the module's fault sites into the out-of-bounds trap.
+    /// Bulk operators keep their explicit checks, and so do accesses to
+    /// other memories and to a 64-bit memory 0 (the compiler's
+    /// `x64/memories.rs`). Ignored for a module whose memory 0 has 1-byte
+    /// pages (see the compiler's `features`).
+    pub guard_region: bool,
+    /// Compile the functions one after another on the calling thread, not
+    /// spread over the platform's threads.
+    pub sequential: bool,
+}
+
+/// A range of a function's code whose memory accesses may fault in
+/// guard-region mode: `[start, end)` code offsets and the module offset of
+/// the wasm instruction they belong to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FaultSite {
+    /// First code byte of the range.
+    pub start: u32,
+    /// One past its last byte.
+    pub end: u32,
+    /// Module offset of the load or store.
+    pub wasm_offset: u32,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

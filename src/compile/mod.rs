@@ -45,6 +45,9 @@ pub(crate) use isa::stubs::engine_stubs;
 use isa::stubs::{NUM_TRAPS, SYM_EXIT, SYM_TRAP_BASE, StubOffsets};
 use isa::{Code, CpuFeatures};
 
+// The runtime keeps these for the code it loads without compiling.
+pub use crate::abi::{CompileOptions, FaultSite};
+
 /// What every function of a module needs to know about the module.
 pub(crate) struct Env<'m, 'a> {
     pub module: &'m Module<'a>,
@@ -54,7 +57,6 @@ pub(crate) struct Env<'m, 'a> {
     pub func_types: &'m [u32],
     pub global_types: &'m [GlobalType],
     pub table_types: &'m [TableType],
-    pub type_ids: &'m [u32],
     pub num_imported_funcs: u32,
     pub cpu: CpuFeatures,
     pub options: CompileOptions,
@@ -67,49 +69,6 @@ pub(crate) struct Env<'m, 'a> {
     pub memory_page_log2: u32,
     /// The type of every memory, imports first.
     pub memories: &'m [MemoryType],
-}
-
-/// What the generated code must check besides WebAssembly's own rules.
-///
-/// Fuel cost model: every operator costs one unit. Each straight-line
-/// segment of code (from a function entry, loop header, label, `br_if`
-/// fall-through or call return to the next such point) subtracts its
-/// operator count from `ExecContext::fuel` when it starts. The balance is
-/// checked at function entries and loop headers, where the code leaves with
-/// [`ExitCode::OutOfFuel`](crate::abi::ExitCode::OutOfFuel) when it is negative; so a guest stops within one
-/// loop iteration or one function body of running out, and can be resumed.
-/// Interruption is checked at the same points.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CompileOptions {
-    /// Meter fuel.
-    pub fuel: bool,
-    /// Check `ExecContext::interrupt`.
-    pub interruptible: bool,
-    /// Emit no bounds checks for loads and stores: memory 0 lies in a
-    /// guard region of at least [`GUARD_REGION_BYTES`](crate::abi::GUARD_REGION_BYTES) of address space,
-    /// whose inaccessible part faults, and the runtime turns a fault at one
-    /// of [`CompiledModule::fault_sites`] into the out-of-bounds trap.
-    /// Bulk operators keep their explicit checks, and so do accesses to
-    /// other memories and to a 64-bit memory 0 (`x64/memories.rs`).
-    /// Ignored for a module whose memory 0 has 1-byte pages (see
-    /// `features`).
-    pub guard_region: bool,
-    /// Compile the functions one after another on the calling thread, not
-    /// spread over the platform's threads.
-    pub sequential: bool,
-}
-
-/// A range of a function's code whose memory accesses may fault in
-/// guard-region mode: `[start, end)` code offsets and the module offset of
-/// the wasm instruction they belong to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FaultSite {
-    /// First code byte of the range.
-    pub start: u32,
-    /// One past its last byte.
-    pub end: u32,
-    /// Module offset of the load or store.
-    pub wasm_offset: u32,
 }
 
 /// The functions one thread compiled, their code one after another in one
@@ -151,26 +110,24 @@ pub struct CompiledModule {
 
 /// Compiles every defined function of `module`.
 ///
-/// `type_ids[i]` is the engine-wide canonical id of the module's type `i`
-/// (what `call_indirect` compares against `VmFuncRef::type_id`).
+/// The code depends on no engine: `call_indirect` compares against the
+/// engine-wide type ids the runtime puts in `VmContext::type_ids`.
 pub fn compile_module(
     module: &Module<'_>,
     info: &ModuleInfo,
-    type_ids: &[u32],
     cpu: &CpuFeatures,
 ) -> Result<CompiledModule> {
-    compile_module_with(module, info, type_ids, cpu, &CompileOptions::default())
+    compile_module_with(module, info, cpu, &CompileOptions::default())
 }
 
 /// [`compile_module`] with fuel metering or interruption checks.
 pub fn compile_module_with(
     module: &Module<'_>,
     info: &ModuleInfo,
-    type_ids: &[u32],
     cpu: &CpuFeatures,
     options: &CompileOptions,
 ) -> Result<CompiledModule> {
-    compile_module_into(module, info, type_ids, cpu, options, &Bare, Vec::new())
+    compile_module_into(module, info, cpu, options, &Bare, Vec::new())
 }
 
 /// [`compile_module_with`] writing the code into `buffer` (emptied first;
@@ -180,7 +137,6 @@ pub fn compile_module_with(
 pub(crate) fn compile_module_into(
     module: &Module<'_>,
     info: &ModuleInfo,
-    type_ids: &[u32],
     cpu: &CpuFeatures,
     options: &CompileOptions,
     platform: &dyn Platform,
@@ -201,7 +157,6 @@ pub(crate) fn compile_module_into(
         func_types: &spaces.funcs,
         global_types: &spaces.globals,
         table_types: &spaces.tables,
-        type_ids,
         num_imported_funcs: module.num_imported_funcs,
         cpu: *cpu,
         options,
@@ -436,11 +391,9 @@ mod tests {
         let bytes = sixty_functions();
         let module = crate::decode::Module::decode(&bytes)?;
         let info = crate::validate::validate_module(&module)?;
-        let type_ids = alloc::vec![0u32; module.types.len()];
         compile_module_into(
             &module,
             &info,
-            &type_ids,
             &CpuFeatures::sse41_baseline(),
             &CompileOptions::default(),
             platform,
