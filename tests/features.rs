@@ -61,11 +61,15 @@ fn module_using(feature: Feature) -> Vec<u8> {
 }
 
 #[test]
-fn defaults_are_extended_const_only() {
+fn defaults_are_extended_const_and_function_references_only() {
     let features = Config::new().wasm_features();
     assert_eq!(features, Features::DEFAULT);
     for f in Feature::ALL {
-        assert_eq!(features.enabled(f), f == Feature::ExtendedConst, "{f}");
+        assert_eq!(
+            features.enabled(f),
+            matches!(f, Feature::ExtendedConst | Feature::FunctionReferences),
+            "{f}"
+        );
     }
     // The default engine runs an extended constant expression.
     let engine = Engine::default();

@@ -14,7 +14,7 @@
 //! | [`Config::wasm_extended_const`] | on |
 //! | [`Config::wasm_tail_call`], [`Config::wasm_memory64`], [`Config::wasm_multi_memory`] | off until the compiler lowers them (see below) |
 //! | [`Config::wasm_relaxed_simd`] | off |
-//! | [`Config::wasm_function_references`] | off |
+//! | [`Config::wasm_function_references`] | on |
 //! | [`Config::wasm_custom_page_sizes`], [`Config::wasm_wide_arithmetic`] | off (proposals) |
 
 use crate::abi::{ExecContext, VmContext};
@@ -313,7 +313,7 @@ impl Config {
         self.wasm_feature(Feature::WideArithmetic, enable)
     }
 
-    /// Accept typed function references (WebAssembly 3.0; default off):
+    /// Accept typed function references (WebAssembly 3.0; default on):
     /// `(ref null? $t)` types, `call_ref`, `ref.as_non_null`,
     /// `br_on_null`, `br_on_non_null`, non-nullable locals and tables
     /// with initializers. `return_call_ref` also needs
