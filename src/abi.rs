@@ -201,6 +201,16 @@ pub enum HelperStatus {
 /// (an old size or -1 as `u32`) has the upper 32 bits set.
 pub const GROW_OUT_OF_FUEL: u64 = u64::MAX;
 
+/// What generated code holds, until it is loaded into an engine, where it
+/// compares with the engine-wide id of a function type (a type-id site,
+/// see `CompiledModule::type_id_sites`): loading writes the engine's id
+/// over it. It is never an id (ids count up from 0 and stay below it), so
+/// code run without its ids written traps on every such comparison rather
+/// than accepting a wrong type; it is also what serialized code holds, so
+/// serialized bytes do not depend on the engine that wrote them. Wide, so
+/// the comparison is encoded with a 32-bit immediate.
+pub const TYPE_ID_PLACEHOLDER: u32 = i32::MAX as u32;
+
 /// A 64-bit memory's `memory.grow` result in `payload` when the growth was
 /// refused (the code turns it into -1): no page count comes near it, and
 /// it is not [`GROW_OUT_OF_FUEL`].

@@ -452,6 +452,43 @@ fn inconsistent_tables_are_refused_even_with_a_valid_checksum() {
 }
 
 #[test]
+fn type_id_sites_hold_the_placeholder_and_are_checked() {
+    // One `call_indirect`, so one type-id site; no name section, so the
+    // file ends with that site table and an empty name table.
+    let wasm = wat::parse_str(
+        r#"(module
+            (type $t (func (result i32)))
+            (table 1 funcref)
+            (func (export "call") (result i32) (call_indirect (type $t) (i32.const 0))))"#,
+    )
+    .unwrap();
+    let engine = Engine::default();
+    let bytes = Module::new(&engine, wasm).unwrap().serialize().unwrap();
+    let end = bytes.len();
+    assert_eq!(field(&bytes, end - 4), 0, "no names");
+    let sites_at = end - 4 - 12;
+    assert_eq!(field(&bytes, sites_at), 1, "one type-id site");
+    let (site, type_index) = (field(&bytes, sites_at + 4), field(&bytes, sites_at + 8));
+    assert_eq!(type_index, 0);
+    // The serialized code holds the placeholder there, whatever the ids
+    // of the engine that wrote it.
+    let mut at = options_at(&bytes) + 12;
+    let retained = u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
+    at += 8 + retained as usize + 8;
+    assert_eq!(field(&bytes, at + site as usize), i32::MAX as u32);
+
+    let mut outside = bytes.clone();
+    let code_len = u64::from_le_bytes(bytes[at - 8..at].try_into().unwrap()) as u32;
+    set_field(&mut outside, sites_at + 4, code_len - 2);
+    let err = Module::deserialize_checked(&engine, &outside).unwrap_err();
+    assert_refused(&err, "inconsistent module code tables");
+    let mut unknown_type = bytes.clone();
+    set_field(&mut unknown_type, sites_at + 8, 1);
+    let err = Module::deserialize_checked(&engine, &unknown_type).unwrap_err();
+    assert_refused(&err, "inconsistent module code tables");
+}
+
+#[test]
 fn deserialize_of_an_unaltered_file() {
     let engine = Engine::default();
     let bytes = small_serialized(&engine);

@@ -75,9 +75,11 @@ pub(crate) struct Env<'m, 'a> {
 /// buffer (the first thread's after the module's stubs).
 struct Chunk {
     code: Code,
-    /// Backtrace sites and fault sites, at offsets in `code`, ascending.
+    /// Backtrace, fault and type-id sites, at offsets in `code`,
+    /// ascending.
     sites: Vec<(u32, u32)>,
     fault_sites: Vec<FaultSite>,
+    type_id_sites: Vec<(u32, u32)>,
     /// (defined function index, offset of its code in `code`).
     funcs: Vec<(usize, u32)>,
 }
@@ -106,6 +108,12 @@ pub struct CompiledModule {
     /// access"; a fault at a fault site continues there as if the faulting
     /// instruction had called it.
     pub out_of_bounds_stub: u32,
+    /// (offset in `code` of a 32-bit immediate, type index), ascending:
+    /// where the code compares with the engine-wide id of a function type
+    /// (`call_indirect`). The compiler leaves a placeholder there; loading
+    /// the code into an engine writes that engine's id of the type, so the
+    /// same code (a serialized module) runs in any engine.
+    pub type_id_sites: Vec<(u32, u32)>,
 }
 
 /// Compiles every defined function of `module`.
@@ -282,6 +290,7 @@ fn link(chunks: Vec<Chunk>, stubs: &StubOffsets, num_funcs: usize) -> Result<Com
     let mut relocs = alloc::vec![(0usize, first.code.relocs)];
     let mut sites = first.sites;
     let mut fault_sites = first.fault_sites;
+    let mut type_id_sites = first.type_id_sites;
     let mut func_offsets = alloc::vec![u32::MAX; num_funcs];
     let mut func_layout = Vec::with_capacity(num_funcs);
     for &(i, start) in &first.funcs {
@@ -305,6 +314,7 @@ fn link(chunks: Vec<Chunk>, stubs: &StubOffsets, num_funcs: usize) -> Result<Com
             end: base + s.end,
             wasm_offset: s.wasm_offset,
         }));
+        type_id_sites.extend(chunk.type_id_sites.iter().map(|&(at, t)| (base + at, t)));
         for &(i, start) in &chunk.funcs {
             func_offsets[i] = base + start;
             func_layout.push((base + start, i as u32));
@@ -316,6 +326,7 @@ fn link(chunks: Vec<Chunk>, stubs: &StubOffsets, num_funcs: usize) -> Result<Com
     // The runtime binary-searches these by code offset.
     debug_assert!(sites.is_sorted_by_key(|s| s.0));
     debug_assert!(fault_sites.is_sorted_by_key(|s| s.start));
+    debug_assert!(type_id_sites.is_sorted_by_key(|s| s.0));
     debug_assert!(func_layout.is_sorted_by_key(|f| f.0));
     for (base, relocs) in relocs {
         for reloc in relocs {
@@ -343,6 +354,7 @@ fn link(chunks: Vec<Chunk>, stubs: &StubOffsets, num_funcs: usize) -> Result<Com
         sites,
         fault_sites,
         out_of_bounds_stub: stubs.traps[TrapCode::MemoryOutOfBounds as usize] as u32,
+        type_id_sites,
     })
 }
 

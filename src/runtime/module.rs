@@ -163,6 +163,9 @@ pub(crate) struct ModuleInner {
     pub sites: Vec<(u32, u32)>,
     /// Guard-region mode: code ranges whose loads and stores may fault.
     pub fault_sites: Vec<FaultSite>,
+    /// Where the code holds a type's engine-wide id (see [`Parts`]), kept
+    /// for serializing.
+    pub type_id_sites: Vec<(u32, u32)>,
     /// Code offset of the out-of-bounds trap stub.
     pub out_of_bounds_stub: u32,
     /// Function names from the `name` section, sorted by index.
@@ -204,6 +207,9 @@ pub(crate) struct Parts<'c> {
     pub sites: Vec<(u32, u32)>,
     pub fault_sites: Vec<FaultSite>,
     pub out_of_bounds_stub: u32,
+    /// Where the code compares with a type's engine-wide id: (immediate
+    /// offset, type index), ascending; written when the code is loaded.
+    pub type_id_sites: Vec<(u32, u32)>,
     pub func_names: Vec<(u32, String)>,
     pub cpu: CpuFeatures,
     pub features: Features,
@@ -384,6 +390,7 @@ impl Module {
                 sites: compiled.sites,
                 fault_sites: compiled.fault_sites,
                 out_of_bounds_stub: compiled.out_of_bounds_stub,
+                type_id_sites: compiled.type_id_sites,
                 func_names,
                 cpu: engine.inner.cpu,
                 features: engine.inner.features,
@@ -443,6 +450,16 @@ impl Module {
                 .all(|s| s.start < s.end && s.end as usize <= code_len);
         if !faults_ok {
             return Err(bad("the fault sites"));
+        }
+        let type_sites_ok = parts.type_id_sites.windows(2).all(|w| w[0].0 < w[1].0)
+            && parts.type_id_sites.iter().all(|&(at, t)| {
+                (at as usize)
+                    .checked_add(4)
+                    .is_some_and(|end| end <= code_len)
+                    && (t as usize) < module.types.len()
+            });
+        if !type_sites_ok {
+            return Err(bad("the type-id sites"));
         }
         if code_len > 0 && !in_code(parts.out_of_bounds_stub) {
             return Err(bad("the out-of-bounds stub lies outside the code"));
@@ -567,7 +584,13 @@ impl Module {
             let mut block = memory
                 .allocate(code_len)
                 .map_err(|e| Error::runtime("cannot allocate code memory").with_detail(e))?;
-            if let Err(e) = block.write(0, parts.code) {
+            // The code with this engine's type ids in its type-id sites.
+            let written = block.write(0, parts.code).and_then(|()| {
+                parts.type_id_sites.iter().try_for_each(|&(at, t)| {
+                    block.write(at as usize, &type_ids[t as usize].to_le_bytes())
+                })
+            });
+            if let Err(e) = written {
                 memory.free(block);
                 return Err(Error::runtime("cannot write code memory").with_detail(e));
             }
@@ -585,6 +608,7 @@ impl Module {
                 func_layout: parts.func_layout,
                 sites: parts.sites,
                 fault_sites: parts.fault_sites,
+                type_id_sites: parts.type_id_sites,
                 out_of_bounds_stub: parts.out_of_bounds_stub,
                 func_names,
                 num_imported_funcs,

@@ -30,16 +30,19 @@
 //!         4+8n backtrace sites (count, (code offset, module offset))
 //!         4+12n fault sites (count, (start, end, module offset))
 //!         4    offset of the out-of-bounds trap stub
+//!         4+8n type-id sites (count, (code offset, type index))
 //!         4+.. function names (count, (index, length, UTF-8 bytes))
 //! ```
 //!
 //! # Decisions
 //!
-//! - **What is stored.** The code is position-independent and its
+//! - **What is stored.** The code is position-independent and its calls'
 //!   relocations are resolved at compile time: it does not depend on
-//!   where it is loaded nor on the engine that compiled it (a
-//!   `call_indirect` reads the engine-wide type ids from its context). So
-//!   the payload is the code as compiled, its tables, and the wasm
+//!   where it is loaded. What depends on the engine is the engine-wide
+//!   type ids a `call_indirect` compares with, as immediates: their
+//!   places are the type-id sites, which loading writes with the loading
+//!   engine's ids, as compiling does. So the payload is the code, its
+//!   tables, and the wasm
 //!   module's sections but code and custom ones, from which loading
 //!   rebuilds types, imports, exports and segments exactly as compiling
 //!   does ([`Module::from_parts`] serves both).
@@ -68,7 +71,9 @@
 
 use super::engine::Engine;
 use super::module::{Module, Parts};
-use crate::abi::{ExecContext, FaultSite, VmContext, VmFuncRef, VmMemory, VmTable};
+use crate::abi::{
+    ExecContext, FaultSite, TYPE_ID_PLACEHOLDER, VmContext, VmFuncRef, VmMemory, VmTable,
+};
 use crate::asm::x64::CpuFeatures;
 use crate::error::{Error, ErrorKind, Result};
 use crate::sha256::Sha256;
@@ -336,7 +341,15 @@ pub(crate) fn serialize(module: &Module) -> Result<Vec<u8>> {
     w.u32(cpu_bits(m.cpu));
 
     w.bytes(&m.bytes);
-    w.bytes(code);
+    // The code as compiled: the type-id sites hold the placeholder again,
+    // not this engine's ids.
+    let mut engine_free = code.to_vec();
+    for &(at, _) in &m.type_id_sites {
+        if let Some(imm) = engine_free.get_mut(at as usize..at as usize + 4) {
+            imm.copy_from_slice(&TYPE_ID_PLACEHOLDER.to_le_bytes());
+        }
+    }
+    w.bytes(&engine_free);
     w.count(m.func_offsets.len())?;
     for &o in &m.func_offsets {
         w.u32(o);
@@ -355,6 +368,11 @@ pub(crate) fn serialize(module: &Module) -> Result<Vec<u8>> {
         w.u32(s.wasm_offset);
     }
     w.u32(m.out_of_bounds_stub);
+    w.count(m.type_id_sites.len())?;
+    for &(at, t) in &m.type_id_sites {
+        w.u32(at);
+        w.u32(t);
+    }
     w.count(m.func_names.len())?;
     for (i, name) in &m.func_names {
         w.u32(*i);
@@ -516,6 +534,7 @@ pub(crate) fn deserialize(engine: &Engine, bytes: &[u8], verify: bool) -> Result
         })
         .collect::<Result<Vec<_>>>()?;
     let out_of_bounds_stub = r.u32()?;
+    let type_id_sites = r.pairs()?;
     let n = r.count(12)?;
     let func_names = (0..n)
         .map(|_| {
@@ -545,6 +564,7 @@ pub(crate) fn deserialize(engine: &Engine, bytes: &[u8], verify: bool) -> Result
             sites,
             fault_sites,
             out_of_bounds_stub,
+            type_id_sites,
             func_names,
             cpu,
             features: module_features,

@@ -213,21 +213,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.a.test_rr(Size::S64, Gpr::Rax, Gpr::Rax);
         let uninit = self.a.trap_label(TrapCode::UninitializedElement);
         self.a.jcc(Cond::E, uninit);
-        // The expected engine-wide id comes from the context, not an
-        // immediate, so the code does not depend on the engine that
-        // compiled it (serialized modules load into any engine).
-        self.a
-            .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, type_ids)));
-        self.a.mov_rm(
-            Size::S32,
-            SCRATCH,
-            Mem::base(SCRATCH, 4 * type_index as i32),
-        );
-        self.a.alu_rm(
-            AluOp::Cmp,
-            Size::S32,
-            SCRATCH,
+        self.a.cmp_type_id(
             Mem::base(Gpr::Rax, offset_of!(VmFuncRef, type_id) as i32),
+            type_index,
         );
         let mismatch = self.a.trap_label(TrapCode::IndirectCallTypeMismatch);
         self.a.jcc(Cond::Ne, mismatch);
