@@ -319,3 +319,30 @@ fn the_host_cannot_store_a_null_into_a_non_nullable_table() {
     assert!(table.set(&mut store, 0, Val::FuncRef(None)).is_err());
     assert!(matches!(table.get(&store, 0), Some(Val::FuncRef(Some(_)))));
 }
+
+#[test]
+fn a_precompiled_module_keeps_its_typed_references() {
+    let wat = r#"(module
+        (type $other (func (param f64)))
+        (type $t (func (param i32) (result i32)))
+        (func $sq (type $t) (i32.mul (local.get 0) (local.get 0)))
+        (table $tab 1 (ref $t) (ref.func $sq))
+        (func (export "run") (param i32) (result i32)
+          (call_ref $t (local.get 0) (table.get $tab (i32.const 0)))))"#;
+    let bytes = module(&engine(), wat).serialize().unwrap();
+    // Another engine, whose type ids differ: it registered other types
+    // first.
+    let other = engine();
+    let _first = module(
+        &other,
+        r#"(module (type (func (param i64 i64))) (type (func (result f32))))"#,
+    );
+    let loaded = Module::deserialize_checked(&other, &bytes).unwrap();
+    let mut store = Store::new(&other, ());
+    let instance = wasmkern::Instance::new(&mut store, &loaded, &[]).unwrap();
+    let run = instance
+        .get_typed_func::<i32, i32>(&mut store, "run")
+        .unwrap();
+    // 12 squared.
+    assert_eq!(run.call(&mut store, 12).unwrap(), 144);
+}
