@@ -81,8 +81,8 @@ impl Feature {
         }
     }
 
-    const fn bit(self) -> u8 {
-        1 << (self as u8)
+    const fn bit(self) -> u16 {
+        1 << (self as u16)
     }
 
     /// The validator's error for a module that uses this feature while it
@@ -231,7 +231,7 @@ impl Default for Features {
 
 /// A set of [`Feature`]s: what a function needs the compiler to lower.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct FeatureSet(u8);
+pub struct FeatureSet(u16);
 
 impl FeatureSet {
     /// No feature.
