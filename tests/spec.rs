@@ -48,6 +48,7 @@ const PROPOSAL_FLOORS: &[(Feature, usize)] = &[
     (Feature::ExtendedConst, 281),
     (Feature::WideArithmetic, 109),
     (Feature::RelaxedSimd, 77),
+    (Feature::TailCall, 108),
 ];
 /// Proposal folders the compiler lowers but that do not pass 100% yet,
 /// because some of their modules need another feature the compiler lacks:

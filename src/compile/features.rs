@@ -4,9 +4,10 @@
 //! The validator records per function what it needs
 //! ([`FuncInfo::features`](crate::validate::FuncInfo::features)); this
 //! check runs before any code is generated, so an operator the compiler
-//! cannot lower never reaches it. Tail calls and accesses to 64-bit
-//! memories or to memories other than 0 stop here; wide arithmetic
-//! (`x64/wide.rs`) and relaxed SIMD (`x64/relaxed_simd.rs`) are lowered.
+//! cannot lower never reaches it. Accesses to 64-bit memories or to
+//! memories other than 0 stop here; wide arithmetic (`x64/wide.rs`),
+//! relaxed SIMD (`x64/relaxed_simd.rs`) and tail calls (`func/tail.rs`,
+//! convention in `abi`) are lowered.
 //!
 //! Custom page sizes are lowered: `memory.size` shifts memory 0's length
 //! in bytes by its page size's log2 (0 or 16), and `memory.grow` hands its
@@ -25,7 +26,8 @@ use alloc::format;
 pub(crate) const LOWERED: FeatureSet = FeatureSet::EMPTY
     .with(Feature::WideArithmetic)
     .with(Feature::CustomPageSizes)
-    .with(Feature::RelaxedSimd);
+    .with(Feature::RelaxedSimd)
+    .with(Feature::TailCall);
 
 /// Fails, naming the first function and feature, when a function needs a
 /// feature the compiler does not lower.

@@ -58,6 +58,11 @@ pub(crate) struct Env<'m, 'a> {
     /// Log2 of memory 0's page size (16 without a memory): the unit
     /// `memory.size` and `memory.grow` count in.
     pub memory_page_log2: u32,
+    /// Whether a function of the module makes a tail call: then its
+    /// functions may return with another instance's `r15`, and every call
+    /// in it provides [`TAIL_CALL_AREA`](crate::abi::TAIL_CALL_AREA) (see
+    /// `abi`, "Tail calls").
+    pub tail_calls: bool,
 }
 
 /// What the generated code must check besides WebAssembly's own rules.
@@ -200,6 +205,10 @@ pub(crate) fn compile_module_into(
             .first()
             .map_or(0, |m| m.limits.min.saturating_mul(m.page_size())),
         memory_page_log2,
+        tail_calls: info
+            .funcs
+            .iter()
+            .any(|f| f.features.contains(crate::validate::Feature::TailCall)),
     };
 
     let (chunks, stubs) = compile_functions(&env, info, buffer)?;

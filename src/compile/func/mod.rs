@@ -6,6 +6,7 @@
 //! - `operands`: the operand stack and register allocation;
 //! - `control`: control frames, merges, branches, `br_table`, returns;
 //! - `calls`: calls, tables and exits to the host;
+//! - `tail`: tail calls (`return_call`, `return_call_indirect`);
 //! - `variables`: locals and globals;
 //! - `lower`: the per-operator entry point.
 //!
@@ -66,6 +67,7 @@ mod control;
 mod frame;
 mod lower;
 mod operands;
+mod tail;
 mod variables;
 
 use calls::*;
