@@ -98,7 +98,7 @@
 //! address, the return into the wasm caller), except that it pushes the resume address itself
 //! and reaches the host with a jump instead of `call` and `ret`, so that only
 //! the resume trampoline's return defeats the CPU's return prediction (see
-//! `compile::stubs`). The index is the store's own numbering, and every
+//! `compile::x64::stubs`). The index is the store's own numbering, and every
 //! `VmFuncRef` a store's code can reach belongs to that store (instantiation
 //! and table writes check it); the host still bounds-checks the index, so a
 //! wrong one is an error, never a wild call.

@@ -8,7 +8,9 @@
 //!   embedder gives none;
 //! - [`Platform::guard_regions`]: for guard-region memories, address space
 //!   to reserve and a fault handler that turns a memory fault of generated
-//!   code into the out-of-bounds trap ([`GuardRegions`]).
+//!   code into the out-of-bounds trap ([`GuardRegions`]);
+//! - [`Platform::parallelism`] and [`Platform::run_parallel`]: threads for
+//!   compiling a module's functions at once.
 //!
 //! On these the core builds what it owns itself: a growing reservation
 //! ([`GuardedRegion`]) and the scope during which a thread's faults belong
@@ -44,6 +46,23 @@ pub(crate) trait Platform: Sync {
     /// The services guard-region memories need, if the platform has them.
     fn guard_regions(&self) -> Option<&'static dyn GuardRegions> {
         None
+    }
+
+    /// How many jobs [`Self::run_parallel`] runs at once at most (1: one
+    /// after another on the calling thread).
+    fn parallelism(&self) -> usize {
+        1
+    }
+
+    /// Runs every job once and returns when all are done; the first on
+    /// the calling thread, the others on threads of their own where the
+    /// platform has them. A job that panics on another thread is
+    /// abandoned: whatever result it was to leave stays unset, and the
+    /// others complete.
+    fn run_parallel(&self, jobs: &mut [&mut (dyn FnMut() + Send)]) {
+        for job in jobs {
+            job();
+        }
     }
 }
 

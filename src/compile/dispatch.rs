@@ -38,9 +38,10 @@
 //! cost `h * b`, quadratic in the function's size.
 
 use super::func::FuncCompiler;
-use crate::asm::x64::Label;
+use super::isa::Label;
 use crate::decode::{FunctionBody, Operator, Reader, read_operator};
 use crate::error::Result;
+use hashbrown::HashMap;
 
 /// Most operators (blocks aside) a dispatch header may have.
 pub(crate) const MAX_HEADER_OPS: u32 = 64;
@@ -78,6 +79,17 @@ impl Runs {
     fn iter(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
         self.runs[..self.len].iter().copied()
     }
+}
+
+/// What one function's compilation knows about dispatch loops.
+#[derive(Default)]
+pub(crate) struct DispatchState {
+    /// The loop header being watched for a dispatch.
+    watch: Option<Watch>,
+    /// Loops with a dispatch header, which branches back compile again.
+    loops: HashMap<Label, Dispatch>,
+    /// The jump of the last `br_table` compiled.
+    pub(crate) last_table_jump: Option<TableJump>,
 }
 
 /// A loop header being watched, from its `loop` on, for a dispatch.
@@ -163,33 +175,33 @@ impl FuncCompiler<'_, '_, '_> {
     /// anything else stops.
     pub(crate) fn watch_dispatch(&mut self, op: &Operator<'_>, at: u32, next: u32) {
         // Most operators are not watched: read before taking.
-        let Some(watch) = self.dispatch_watch else {
+        let Some(watch) = self.dispatch.watch else {
             if let Operator::Loop { blockty } = *op
-                && !self.unreachable
+                && !self.ctrl.unreachable
                 && !self.env.options.fuel
                 && !self.env.options.interruptible
                 && self.env.module.block_params(blockty).is_empty()
             {
-                let frame = *self.frames.last().expect("the loop's frame");
-                self.dispatch_watch = Some(Watch {
+                let frame = *self.ctrl.frames.last().expect("the loop's frame");
+                self.dispatch.watch = Some(Watch {
                     loop_label: frame.label,
                     height: frame.height,
                     runs: Runs::default(),
                 });
-                self.last_table_jump = None;
+                self.dispatch.last_table_jump = None;
             }
             return;
         };
-        self.dispatch_watch = None;
+        self.dispatch.watch = None;
         match *op {
             Operator::Block { blockty } if self.env.module.block_params(blockty).is_empty() => {
-                self.dispatch_watch = Some(watch);
+                self.dispatch.watch = Some(watch);
             }
             Operator::BrTable { .. } => {
-                if let Some(jump) = self.last_table_jump.take()
+                if let Some(jump) = self.dispatch.last_table_jump.take()
                     && jump.direct
                 {
-                    self.dispatches.insert(
+                    self.dispatch.loops.insert(
                         watch.loop_label,
                         Dispatch {
                             height: watch.height,
@@ -203,7 +215,7 @@ impl FuncCompiler<'_, '_, '_> {
             _ if replayable(op) => {
                 let mut watch = watch;
                 if watch.runs.add(at, next) {
-                    self.dispatch_watch = Some(watch);
+                    self.dispatch.watch = Some(watch);
                 }
             }
             // Anything else ends the header without a dispatch.
@@ -213,9 +225,9 @@ impl FuncCompiler<'_, '_, '_> {
 
     /// The dispatch of the loop a `br` of `depth` targets, if it has one.
     pub(crate) fn dispatch_for(&self, depth: u32) -> Option<Dispatch> {
-        let frame = self.frames.len().checked_sub(1 + depth as usize)?;
-        let label = self.frames[frame].label;
-        self.dispatches.get(&label).copied()
+        let frame = self.ctrl.frames.len().checked_sub(1 + depth as usize)?;
+        let label = self.ctrl.frames[frame].label;
+        self.dispatch.loops.get(&label).copied()
     }
 
     /// Compiles a `br` back to the loop of `d` as the loop's header and
@@ -223,7 +235,7 @@ impl FuncCompiler<'_, '_, '_> {
     pub(crate) fn replay_dispatch(&mut self, d: Dispatch, body: &FunctionBody<'_>) -> Result<()> {
         self.spill_all();
         // The loop carries no values: everything above its height is dead.
-        while self.stack.len() > d.height {
+        while self.ops.len() > d.height {
             self.pop();
         }
         let base = body.code_offset as u32;

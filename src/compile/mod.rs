@@ -5,14 +5,15 @@
 //! them with the module's stubs into one position-independent block.
 //!
 //! - [`stack`]: the abstract value stack and register set;
-//! - `func`: one function: frame, operand stack, control flow, calls,
-//!   variables, and the exhaustive per-operator dispatch;
+//! - `func`: one function: the driver and the state it compiles with
+//!   (operand stack, frame layout, control frames);
 //! - `dispatch`: interpreter loops' `br_table` dispatch, compiled again
 //!   at each branch back;
-//! - `x64`: the x86-64 backend: the macro assembler (peephole, trap
-//!   exits, code sites) and the lowering of the numeric, memory, bulk and
-//!   vector operators;
-//! - [`stubs`]: trampolines, exit stubs and the module's trap stubs.
+//! - `x64`: the x86-64 backend, which the rest names only as `isa`:
+//!   the exhaustive per-operator dispatch and everything emitted (operand
+//!   moves, frame code, control flow, calls, the operator families), the
+//!   macro assembler (peephole, trap exits, code sites), the register
+//!   choices, and the trampolines, exit stubs and trap stubs.
 //!
 //! Functions compile independently to code plus relocations (calls to other
 //! functions, jumps to the module's trap and exit stubs), so they can be
@@ -26,17 +27,23 @@ mod dispatch;
 mod features;
 mod func;
 pub mod stack;
-pub mod stubs;
 mod x64;
 
+/// The backend the compiler emits code for. Outside `x64`, the compiler
+/// names the machine only through this path: its registers, labels and
+/// conditions, its macro assembler, and its choices of registers. A second
+/// backend is a sibling of `x64` exporting the same names, chosen here.
+use x64 as isa;
+
 use crate::abi::TrapCode;
-use crate::asm::x64::{Code, CpuFeatures};
 use crate::decode::{DEFAULT_PAGE_SIZE_LOG2, GlobalType, Module, TableType};
 use crate::error::{Error, ErrorKind, Result};
 use crate::platform::{Bare, Platform};
 use crate::validate::ModuleInfo;
 use alloc::vec::Vec;
-use stubs::{NUM_TRAPS, SYM_EXIT, SYM_TRAP_BASE, StubOffsets};
+pub(crate) use isa::stubs::engine_stubs;
+use isa::stubs::{NUM_TRAPS, SYM_EXIT, SYM_TRAP_BASE, StubOffsets};
+use isa::{Code, CpuFeatures};
 
 /// What every function of a module needs to know about the module.
 pub(crate) struct Env<'m, 'a> {
@@ -89,7 +96,7 @@ pub struct CompileOptions {
     /// whose memory 0 has 1-byte pages (see `features`).
     pub guard_region: bool,
     /// Compile the functions one after another on the calling thread, not
-    /// spread over the cores (only `std` builds use threads).
+    /// spread over the platform's threads.
     pub sequential: bool,
 }
 
@@ -258,7 +265,7 @@ fn compile_chunk(
     // The code buffer's pages are mapped in at once, not one fault each.
     env.platform.prefault(scratch.assembler().spare_capacity());
     if let Some(stubs) = stubs {
-        *stubs = stubs::emit_module_stubs(scratch.assembler())?;
+        *stubs = isa::stubs::emit_module_stubs(scratch.assembler())?;
     }
     let mut funcs = Vec::with_capacity(n.saturating_sub(first).div_ceil(step));
     for i in (first..n).step_by(step) {
@@ -267,47 +274,49 @@ fn compile_chunk(
     scratch.finish(funcs)
 }
 
-#[cfg(not(feature = "std"))]
-fn compile_functions(
-    env: &Env<'_, '_>,
-    info: &ModuleInfo,
-    buffer: Vec<u8>,
-) -> Result<(Vec<Chunk>, StubOffsets)> {
-    let mut stubs = StubOffsets::default();
-    let chunk = compile_chunk(env, info, 0, 1, Some((&mut stubs, buffer)))?;
-    Ok((alloc::vec![chunk], stubs))
-}
-
-/// Compiles the functions on all cores: each thread takes every n-th one.
-#[cfg(feature = "std")]
+/// Compiles the functions with as many jobs as the platform runs at once
+/// (one per core on `std`): job `t` of `n` takes every `n`-th function from
+/// the `t`-th on, and the first job's chunk starts with the stubs.
 fn compile_functions(
     env: &Env<'_, '_>,
     info: &ModuleInfo,
     buffer: Vec<u8>,
 ) -> Result<(Vec<Chunk>, StubOffsets)> {
     let n = env.module.code.len();
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |t| t.get())
-        .min(n / 16)
-        .max(1);
+    let jobs = if env.options.sequential {
+        1
+    } else {
+        env.platform.parallelism().min(n / 16).max(1)
+    };
     let mut stubs = StubOffsets::default();
-    if threads == 1 || env.options.sequential {
+    if jobs == 1 {
         let chunk = compile_chunk(env, info, 0, 1, Some((&mut stubs, buffer)))?;
         return Ok((alloc::vec![chunk], stubs));
     }
-    let chunks = std::thread::scope(|scope| {
+    let mut results: Vec<Option<Result<Chunk>>> = (0..jobs).map(|_| None).collect();
+    if let Some((first_result, other_results)) = results.split_first_mut() {
         let stubs = &mut stubs;
-        let others: Vec<_> = (1..threads)
-            .map(|t| scope.spawn(move || compile_chunk(env, info, t, threads, None)))
+        let mut buffer = Some(buffer);
+        let mut first = move || {
+            let buffer = buffer.take().unwrap_or_default();
+            *first_result = Some(compile_chunk(env, info, 0, jobs, Some((stubs, buffer))));
+        };
+        let mut others: Vec<_> = other_results
+            .iter_mut()
+            .enumerate()
+            .map(|(k, result)| move || *result = Some(compile_chunk(env, info, k + 1, jobs, None)))
             .collect();
-        let first = compile_chunk(env, info, 0, threads, Some((stubs, buffer)));
-        core::iter::once(first)
-            .chain(others.into_iter().map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(Error::internal("compiler thread panicked")))
-            }))
-            .collect::<Result<Vec<_>>>()
-    })?;
+        let mut all: Vec<&mut (dyn FnMut() + Send)> = Vec::with_capacity(jobs);
+        all.push(&mut first);
+        for job in &mut others {
+            all.push(job);
+        }
+        env.platform.run_parallel(&mut all);
+    }
+    let chunks = results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(Error::internal("a compiling thread panicked"))))
+        .collect::<Result<Vec<_>>>()?;
     Ok((chunks, stubs))
 }
 
@@ -384,4 +393,90 @@ fn link(chunks: Vec<Chunk>, stubs: &StubOffsets, num_funcs: usize) -> Result<Com
         fault_sites,
         out_of_bounds_stub: stubs.traps[TrapCode::MemoryOutOfBounds as usize] as u32,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A platform that claims three threads and runs the jobs on the
+    /// calling thread, last first, leaving out job `skip` (as a job that
+    /// panicked on its own thread would be left out).
+    struct ThreeJobs {
+        skip: Option<usize>,
+    }
+
+    impl Platform for ThreeJobs {
+        fn parallelism(&self) -> usize {
+            3
+        }
+
+        fn run_parallel(&self, jobs: &mut [&mut (dyn FnMut() + Send)]) {
+            for (k, job) in jobs.iter_mut().enumerate().rev() {
+                if Some(k) != self.skip {
+                    job();
+                }
+            }
+        }
+    }
+
+    /// A module of 60 functions, function `i` returning `i` plus the
+    /// result of function `i + 1` (so every chunk calls into the others).
+    fn sixty_functions() -> Vec<u8> {
+        let mut wat = alloc::string::String::from("(module");
+        for i in 0..60 {
+            let body = if i < 59 {
+                alloc::format!("(i32.add (i32.const {i}) (call {}))", i + 1)
+            } else {
+                alloc::format!("(i32.const {i})")
+            };
+            wat.push_str(&alloc::format!("(func (result i32) {body})"));
+        }
+        wat.push(')');
+        wat::parse_str(&wat).expect("valid text")
+    }
+
+    fn compile_on(platform: &dyn Platform) -> Result<CompiledModule> {
+        let bytes = sixty_functions();
+        let module = crate::decode::Module::decode(&bytes)?;
+        let info = crate::validate::validate_module(&module)?;
+        let type_ids = alloc::vec![0u32; module.types.len()];
+        compile_module_into(
+            &module,
+            &info,
+            &type_ids,
+            &CpuFeatures::sse41_baseline(),
+            &CompileOptions::default(),
+            platform,
+            Vec::new(),
+        )
+    }
+
+    #[test]
+    fn the_platform_runs_the_compiling_jobs() {
+        let one = compile_on(&Bare).expect("compiles");
+        let three = compile_on(&ThreeJobs { skip: None }).expect("compiles");
+        // Job t of 3 takes functions t, t + 3, ...; the jobs' chunks lie
+        // one after another.
+        let order: Vec<u32> = three.func_layout.iter().map(|&(_, f)| f).collect();
+        let expected: Vec<u32> = (0..3).flat_map(|t| (t..60).step_by(3)).collect();
+        assert_eq!(order, expected);
+        assert_eq!(
+            one.func_layout.iter().map(|&(_, f)| f).collect::<Vec<_>>(),
+            (0..60).collect::<Vec<_>>()
+        );
+        // The same code, in another order: as long, give or take the
+        // padding between functions.
+        assert!(one.code.len().abs_diff(three.code.len()) <= 3 * 16);
+    }
+
+    #[test]
+    fn a_job_that_never_finishes_is_an_error() {
+        let err = compile_on(&ThreeJobs { skip: Some(2) })
+            .expect_err("a missing chunk must fail the compilation");
+        assert!(
+            alloc::format!("{err}").contains("a compiling thread panicked"),
+            "{err}"
+        );
+    }
 }

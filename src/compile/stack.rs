@@ -10,7 +10,8 @@
 //! [`RegSet`] tracks which registers hold values. Every register holds at
 //! most one stack value, so an operand popped from a register owns it.
 
-use crate::asm::x64::{Gpr, Xmm};
+use super::isa::regs::{ALLOCATABLE_GPRS, ALLOCATABLE_XMMS};
+use super::isa::{Cond, Gpr, Xmm};
 use crate::decode::ValType;
 
 /// Where an operand lives.
@@ -28,7 +29,7 @@ pub enum Loc {
     /// An `i32` comparison result still in the CPU flags: true when the
     /// condition holds. Only the top operand can be here, and only until the
     /// next operator, which either branches on it or materializes it.
-    Flags(crate::asm::x64::Cond),
+    Flags(Cond),
     /// The value of a local pinned in this GPR, read lazily (`local.get`
     /// costs nothing): the operand does not own the register, so consumers
     /// read it and never write it, and `local.set`/`local.tee` of that
@@ -46,51 +47,6 @@ pub struct Val {
     /// Where it is.
     pub loc: Loc,
 }
-
-/// Registers the allocator may hand out. `r10` and `r11` are scratch
-/// registers of the code generator, `r15` holds the `VmContext`, `rbp` the
-/// frame and `rsp` the stack.
-pub const ALLOCATABLE_GPRS: [Gpr; 11] = [
-    Gpr::Rax,
-    Gpr::Rcx,
-    Gpr::Rdx,
-    Gpr::Rbx,
-    Gpr::Rsi,
-    Gpr::Rdi,
-    Gpr::R8,
-    Gpr::R9,
-    Gpr::R12,
-    Gpr::R13,
-    Gpr::R14,
-];
-
-/// First scratch GPR (never allocated).
-pub const SCRATCH: Gpr = Gpr::R11;
-
-/// Second scratch GPR (never allocated).
-pub const SCRATCH2: Gpr = Gpr::R10;
-
-/// XMM registers the allocator may hand out; `xmm15` is scratch.
-pub const ALLOCATABLE_XMMS: [Xmm; 15] = [
-    Xmm::Xmm0,
-    Xmm::Xmm1,
-    Xmm::Xmm2,
-    Xmm::Xmm3,
-    Xmm::Xmm4,
-    Xmm::Xmm5,
-    Xmm::Xmm6,
-    Xmm::Xmm7,
-    Xmm::Xmm8,
-    Xmm::Xmm9,
-    Xmm::Xmm10,
-    Xmm::Xmm11,
-    Xmm::Xmm12,
-    Xmm::Xmm13,
-    Xmm::Xmm14,
-];
-
-/// Scratch XMM register (never allocated).
-pub const SCRATCH_XMM: Xmm = Xmm::Xmm15;
 
 /// The set of registers currently holding operands, and of those pinned
 /// to locals for the whole function (always taken: freeing one is a no-op,
@@ -188,6 +144,7 @@ pub fn is_float(ty: ValType) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::super::isa::regs::{SCRATCH, SCRATCH_XMM, SCRATCH2};
     use super::*;
 
     #[test]

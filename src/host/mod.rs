@@ -40,4 +40,24 @@ impl Platform for Linux {
     fn guard_regions(&self) -> Option<&'static dyn GuardRegions> {
         Some(&guard::LinuxGuardRegions)
     }
+
+    fn parallelism(&self) -> usize {
+        std::thread::available_parallelism().map_or(1, |t| t.get())
+    }
+
+    fn run_parallel(&self, jobs: &mut [&mut (dyn FnMut() + Send)]) {
+        let Some((first, others)) = jobs.split_first_mut() else {
+            return;
+        };
+        std::thread::scope(|scope| {
+            let handles: alloc::vec::Vec<_> =
+                others.iter_mut().map(|job| scope.spawn(job)).collect();
+            first();
+            for handle in handles {
+                // A panicked job left its result unset, which its owner
+                // reports; joining here keeps the panic from spreading.
+                let _ = handle.join();
+            }
+        });
+    }
 }

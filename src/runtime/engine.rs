@@ -19,7 +19,7 @@
 use crate::abi::{ExecContext, VmContext};
 use crate::asm::x64::CpuFeatures;
 use crate::code_memory::{CodeMemory, PublishedCode};
-use crate::compile::stubs::engine_stubs;
+use crate::compile::engine_stubs;
 use crate::decode::FuncType;
 use crate::error::{Error, Result};
 use crate::platform::{GuardRegions, Platform};
@@ -443,7 +443,7 @@ impl Engine {
         let base = published.exec_ptr().as_ptr() as *const u8;
         // SAFETY: the offsets come from `engine_stubs`, inside the published
         // block, and point at functions with exactly these signatures (see
-        // `compile::stubs`); the block lives as long as the engine.
+        // `compile::x64::stubs`); the block lives as long as the engine.
         let (enter, resume) = unsafe {
             (
                 core::mem::transmute::<*const u8, EnterFn>(base.add(stubs.enter)),

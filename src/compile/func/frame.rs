@@ -1,17 +1,20 @@
-//! Frame layout, prologue and epilogue of one function: where locals, saved
-//! registers, home slots and save slots lie; which locals are pinned in
-//! registers and how pins are saved and restored around calls and exits;
-//! fuel segments and checkpoints; and the function's end, which fixes the
-//! frame size.
+//! The frame layout of one function.
+//!
+//! [`FrameLayout`] owns the layout: where locals, saved registers, home
+//! slots and save slots lie, which locals are pinned in registers (decided
+//! once, before the body compiles, among the backend's pin registers) and
+//! what the frame's size comes to. The backend (`x64::frame`) emits the
+//! prologue and epilogue from it.
 
-use super::super::stack::{Loc, SCRATCH, SCRATCH2};
+use super::super::isa::Gpr;
+use super::super::isa::frame::{
+    MEMORY_BASE, MEMORY_LAST, MEMORY_LAST_MIN_WEIGHT, PIN_GPRS, PIN_XMMS,
+};
+use super::super::stack::{Loc, is_float};
 use super::*;
-use crate::abi::args_in_registers;
-use crate::abi::{ExecContext, ExitCode, LEAF_FRAME_MAX, TrapCode, VmContext};
-use crate::asm::x64::{AluOp, Cond, Gpr, Mem, Size, SseOp, Xmm};
+use crate::abi::slot_offsets;
 use crate::decode::ValType;
 use crate::error::{Error, ErrorKind, Result};
-use core::mem::offset_of;
 
 /// A local variable's home in the frame.
 #[derive(Clone, Copy, Debug)]
@@ -26,332 +29,238 @@ pub(crate) struct Local {
     pub pin: Option<Loc>,
 }
 
-/// Registers that hold pinned integer locals (none is needed by `div`,
-/// shifts or the call sequence).
-/// Six of the eleven allocatable registers; the value stack keeps rax, rcx,
-/// rdx, r8 and r9. In functions that access memory the last one holds the
-/// memory base instead ([`MEMORY_BASE`]).
-///
-/// They are callee-saved, so a caller's pinned locals stay in their
-/// registers across calls: a function saves the ones it uses (its pins,
-/// the memory base, and `rsi`/`rdi` if it runs string instructions) in its
-/// prologue and restores them before it returns, and never uses the
-/// others. The exit stub saves all six, so exits preserve them too. This
-/// moves the cost of a call from every pinned local of the caller to the
-/// registers the callee uses: a loop calling a small function does not
-/// store and reload its locals around each call.
-pub(crate) const PIN_GPRS: [Gpr; 6] = [Gpr::Rbx, Gpr::R12, Gpr::R13, Gpr::Rsi, Gpr::Rdi, Gpr::R14];
+/// Where one function's locals, saved registers and slots lie.
+pub(crate) struct FrameLayout {
+    /// Every local, parameters first.
+    pub(crate) locals: Vec<Local>,
+    /// `rbp`-relative offset of home slot 0.
+    home_base: i32,
+    /// `rbp`-relative offset of save slot 0.
+    save_base: i32,
+    /// Home slots: the operand stack's greatest height, plus one.
+    max_stack: u32,
+    /// The largest outgoing argument/result area of the calls so far.
+    pub(crate) max_call_area: u32,
+    /// Offsets of the prologue's two frame-size immediates: the limit
+    /// check's and the `sub rsp`'s.
+    pub(crate) frame_size_patches: [usize; 2],
+    /// Code range of the prologue's stack-limit check.
+    pub(crate) stack_check: (usize, usize),
+    /// Whether the function calls anything (else it is a leaf).
+    pub(crate) has_calls: bool,
+    /// The pin registers ([`PIN_GPRS`]) this function saves in its
+    /// prologue and restores on return, by encoding bit.
+    pub(crate) saved_gprs: u16,
+    /// The locals pinned in XMM registers, in local order (what calls and
+    /// exits save and reload), and the local pinned in each GPR (by
+    /// encoding): both found once, so neither walks all the locals.
+    pub(crate) xmm_pins: ([u32; PIN_XMMS.len()], usize),
+    pub(crate) gpr_pins: [Option<u32>; 16],
+    /// The register holding memory 0's base, if this function uses memory.
+    pub(crate) memory_base: Option<Gpr>,
+    /// With explicit bounds checks: a register holding
+    /// `VmContext::memory_last[k]`, the bound of the function's most used
+    /// access size `2^k`, and `k` (see [`MEMORY_LAST`]).
+    pub(crate) memory_last: Option<(Gpr, u32)>,
+}
 
-/// Holds memory 0's base in functions that access memory; reloaded after
-/// every call and exit (the memory may have grown and moved).
-pub(crate) const MEMORY_BASE: Gpr = Gpr::R14;
-/// With explicit bounds checks, may hold the bound of a function's most
-/// used access size (`VmContext::memory_last[k]`), reloaded with the
-/// memory base: a check is then `cmp addr, reg`, not a load from the
-/// context each time, which in a loop of loads and stores competes with
-/// them for the load ports. It takes the pin register of the least used
-/// integer local that would otherwise have one, when the accesses weigh
-/// more; never `rsi`/`rdi`, which the string instructions need.
-pub(crate) const MEMORY_LAST: Gpr = Gpr::Rbx;
-/// The least weight of accesses that pays for [`MEMORY_LAST`]: holding the
-/// bound costs a save, a load and a restore of the register, so a few
-/// accesses outside loops (a comparator's two loads) check from memory.
-pub(super) const MEMORY_LAST_MIN_WEIGHT: u32 = 4;
-/// Registers that hold pinned float locals (the value stack keeps xmm0-7).
-pub(super) const PIN_XMMS: [Xmm; 7] = [
-    Xmm::Xmm8,
-    Xmm::Xmm9,
-    Xmm::Xmm10,
-    Xmm::Xmm11,
-    Xmm::Xmm12,
-    Xmm::Xmm13,
-    Xmm::Xmm14,
-];
+/// The buffers of [`FrameLayout`] kept between functions.
+#[derive(Default)]
+pub(crate) struct FrameBuffers {
+    locals: Vec<Local>,
+    offsets: Vec<u32>,
+    order: Vec<LocalUse>,
+}
 
-pub(super) const SAVED_VMCTX: i32 = -8;
+/// The fuel segment being compiled: where its cost is patched in, and
+/// the operators counted so far.
+#[derive(Default)]
+pub(crate) struct FuelSegment {
+    pub(crate) patch: Option<usize>,
+    pub(crate) ops: u32,
+}
 
-impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
-    pub(super) fn prologue(&mut self) {
-        self.a.push_r(Gpr::Rbp);
-        self.a.mov_rr(Size::S64, Gpr::Rbp, Gpr::Rsp);
-        // The frame is checked against the limit before `rsp` moves: the
-        // new `rsp` is computed in a scratch register, and a frame that
-        // would reach below the limit (or below address 0) traps with `rsp`
-        // still inside the margin, where the trap path's own pushes land.
-        // The frame size is patched in once known.
-        let check_start = self.a.offset();
-        self.a
-            .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, exec)));
-        self.a.mov_rr(Size::S64, SCRATCH2, Gpr::Rsp);
-        self.frame_size_patches[0] = self.a.alu_ri_imm32(AluOp::Sub, Size::S64, SCRATCH2, 0);
-        let overflow = self.a.trap_label(TrapCode::StackOverflow);
-        self.a.jcc(Cond::B, overflow);
-        self.a.alu_rm(
-            AluOp::Cmp,
-            Size::S64,
-            SCRATCH2,
-            Mem::base(SCRATCH, offset_of!(ExecContext, stack_limit) as i32),
-        );
-        self.a.jcc(Cond::B, overflow);
-        self.stack_check = (check_start, self.a.offset());
-        self.frame_size_patches[1] = self.a.alu_ri_imm32(AluOp::Sub, Size::S64, Gpr::Rsp, 0);
-        // Only calls switch `r15`, so only they need it saved.
-        if self.has_calls {
-            self.a
-                .mov_mr(Size::S64, Mem::base(Gpr::Rbp, SAVED_VMCTX), Gpr::R15);
+impl FrameLayout {
+    /// Lays out the frame of a function of type `func_type`, pinning its
+    /// most used locals (and memory 0's base and bound) in registers,
+    /// which it reserves in `ops`.
+    pub(crate) fn new(
+        env: &Env<'_, '_>,
+        func_type: &FuncType,
+        body: &FunctionBody<'_>,
+        info: &FuncInfo,
+        local_uses: &[LocalUse],
+        buffers: &mut FrameBuffers,
+        ops: &mut Operands,
+    ) -> FrameLayout {
+        let mut locals = reuse(&mut buffers.locals);
+        let offsets = &mut buffers.offsets;
+        slot_offsets(func_type.params(), offsets);
+        for (i, &ty) in func_type.params().iter().enumerate() {
+            locals.push(Local {
+                ty,
+                offset: 16 + offsets[i] as i32,
+                pin: None,
+            });
         }
-        for (at, r) in self.saved_gpr_slots() {
-            self.a.mov_mr(Size::S64, at, r);
-        }
-        // Zero the declared locals (pinned ones in their registers).
-        let first_declared = self.func_type.params().len();
-        if self.locals.len() > first_declared {
-            self.a.alu_rr(AluOp::Xor, Size::S32, SCRATCH, SCRATCH);
-            for i in first_declared..self.locals.len() {
-                let local = self.locals[i];
-                match local.pin {
-                    Some(Loc::Gpr(r)) => self.a.alu_rr(AluOp::Xor, Size::S32, r, r),
-                    Some(Loc::Xmm(x)) => self.a.sse_rr(SseOp::XORPS, x, x),
-                    _ => {
-                        self.a
-                            .mov_mr(Size::S64, Mem::base(Gpr::Rbp, local.offset), SCRATCH);
-                        if local.ty == ValType::V128 {
-                            self.a.mov_mr(
-                                Size::S64,
-                                Mem::base(Gpr::Rbp, local.offset + 8),
-                                SCRATCH,
-                            );
-                        }
-                    }
-                }
+        let mut at = 8i32;
+        for &(n, ty) in body.locals.iter() {
+            for _ in 0..n {
+                at += if ty == ValType::V128 { 16 } else { 8 };
+                locals.push(Local {
+                    ty,
+                    offset: -at,
+                    pin: None,
+                });
             }
         }
-        // Pinned parameters move into their registers, the first ones from
-        // the registers they also came in.
-        let in_registers = args_in_registers(self.func_type.params());
-        for i in 0..first_declared {
-            let local = self.locals[i];
-            let slot = Mem::base(Gpr::Rbp, local.offset);
+        // Pin the most used locals in registers: uses inside loops weigh
+        // more (the validator counted them; ties go to earlier locals).
+        let order = &mut buffers.order;
+        order.clear();
+        order.extend_from_slice(local_uses);
+        order.sort_unstable_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
+        let memory_base =
+            (info.uses_memory && env.module.num_memories() > 0).then_some(MEMORY_BASE);
+        let pin_gprs = if memory_base.is_some() {
+            &PIN_GPRS[..5]
+        } else {
+            &PIN_GPRS[..]
+        };
+        if let Some(base) = memory_base {
+            ops.pin_gpr(base);
+        }
+        // The bound of the most used access size may take a pin register
+        // when its accesses weigh more than the integer local it displaces.
+        let memory_last = memory_base
+            .filter(|_| !env.options.guard_region)
+            .and_then(|_| {
+                let (k, &weight) = (0u32..)
+                    .zip(&info.memory_weights)
+                    .max_by_key(|&(k, &w)| (w, core::cmp::Reverse(k)))?;
+                let displaced = order
+                    .iter()
+                    .filter(|&&(i, _)| locals.get(i as usize).is_some_and(|l| !is_float(l.ty)))
+                    .nth(pin_gprs.len() - 1)
+                    .map_or(0, |&(_, w)| w);
+                (weight > displaced && weight >= MEMORY_LAST_MIN_WEIGHT).then_some((MEMORY_LAST, k))
+            });
+        let pin_gprs = if memory_last.is_some() {
+            &pin_gprs[1..]
+        } else {
+            pin_gprs
+        };
+        if memory_last.is_some() {
+            ops.pin_gpr(MEMORY_LAST);
+        }
+        let (mut gprs, mut xmms) = (pin_gprs.iter(), PIN_XMMS.iter());
+        for &(i, _) in order.iter() {
+            let Some(local) = locals.get_mut(i as usize) else {
+                continue;
+            };
+            local.pin = match local.ty {
+                ValType::F32 | ValType::F64 => xmms.next().map(|&x| {
+                    ops.pin_xmm(x);
+                    Loc::Xmm(x)
+                }),
+                ValType::V128 => None,
+                _ => gprs.next().map(|&r| {
+                    ops.pin_gpr(r);
+                    Loc::Gpr(r)
+                }),
+            };
+        }
+        // The pin registers this function uses are saved below the saved
+        // `r15`, ahead of the declared locals; the others are reserved.
+        let mut saved_gprs = 0u16;
+        for local in &locals {
+            if let Some(Loc::Gpr(r)) = local.pin {
+                saved_gprs |= 1 << r.enc();
+            }
+        }
+        if let Some(base) = memory_base {
+            saved_gprs |= 1 << base.enc();
+        }
+        if memory_last.is_some() {
+            saved_gprs |= 1 << MEMORY_LAST.enc();
+        }
+        // `memory.copy` and `memory.fill` run the string instructions,
+        // which clobber `rsi` and `rdi`: callee-saved pin registers.
+        if info.uses_bulk_memory {
+            saved_gprs |= (1 << Gpr::Rsi.enc()) | (1 << Gpr::Rdi.enc());
+        }
+        for r in PIN_GPRS {
+            if saved_gprs & (1 << r.enc()) == 0 {
+                ops.pin_gpr(r);
+            }
+        }
+        let mut xmm_pins = ([0u32; PIN_XMMS.len()], 0);
+        let mut gpr_pins = [None; 16];
+        for (i, local) in locals.iter().enumerate() {
             match local.pin {
-                Some(Loc::Gpr(r)) if i < in_registers => self.a.mov_rr(Size::S64, r, ARG_GPRS[i]),
-                Some(Loc::Xmm(x)) if i < in_registers => {
-                    self.a.sse_rr(SseOp::MOVAPS, x, ARG_XMMS[i])
+                Some(Loc::Xmm(_)) if xmm_pins.1 < PIN_XMMS.len() => {
+                    xmm_pins.0[xmm_pins.1] = i as u32;
+                    xmm_pins.1 += 1;
                 }
-                Some(_) => self.load_pinned(i),
-                // Direct callers pass these arguments only in their
-                // registers; they get their slots here.
-                None if i < in_registers => match local.ty {
-                    ValType::F32 | ValType::F64 => {
-                        self.a.sse_mr(SseOp::MOVSD_STORE, slot, ARG_XMMS[i])
-                    }
-                    _ => self.a.mov_mr(Size::S64, slot, ARG_GPRS[i]),
-                },
-                None => {}
+                Some(Loc::Gpr(r)) => gpr_pins[r.enc() as usize & 15] = Some(i as u32),
+                _ => {}
             }
         }
-        self.load_memory_base();
-        self.fuel_segment();
-        self.checkpoint();
-    }
-
-    /// Closes the current fuel segment (patching its cost) and opens a new
-    /// one that charges as it starts.
-    pub(super) fn fuel_segment(&mut self) {
-        if !self.env.options.fuel {
-            return;
+        let saved_bytes = 8 * saved_gprs.count_ones() as i32;
+        for local in &mut locals[func_type.params().len()..] {
+            local.offset -= saved_bytes;
         }
-        if let Some(at) = self.fuel_patch.take() {
-            self.a.patch_i32(at, self.fuel_ops as i32);
-        }
-        self.fuel_ops = 0;
-        self.a
-            .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, exec)));
-        // A placeholder that needs the imm32 form; patched at segment end.
-        self.a.alu_mi(
-            AluOp::Sub,
-            Size::S64,
-            Mem::base(SCRATCH, offset_of!(ExecContext, fuel) as i32),
-            i32::MAX,
-        );
-        self.fuel_patch = Some(self.a.offset() - 4);
-    }
-
-    /// At function entries and loop headers: leave if fuel ran out or the
-    /// embedder interrupted (all operands are home here, so it is safe).
-    pub(super) fn checkpoint(&mut self) {
-        if self.env.options.fuel {
-            // The flags of the segment's `sub` say whether fuel went negative.
-            let exit = self.a.new_label();
-            let resume = self.a.new_label();
-            self.a.jcc(Cond::S, exit);
-            self.a.bind(resume);
-            self.slow_exits.push((exit, ExitCode::OutOfFuel, resume));
-        }
-        if self.env.options.interruptible {
-            let exit = self.a.new_label();
-            let resume = self.a.new_label();
-            self.a
-                .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, exec)));
-            // The flag lives in shared atomic memory the context points to.
-            self.a.mov_rm(
-                Size::S64,
-                SCRATCH,
-                Mem::base(SCRATCH, offset_of!(ExecContext, interrupt) as i32),
-            );
-            self.a
-                .alu_mi(AluOp::Cmp, Size::S32, Mem::base(SCRATCH, 0), 0);
-            self.a.jcc(Cond::Ne, exit);
-            self.a.bind(resume);
-            self.slow_exits.push((exit, ExitCode::Interrupted, resume));
+        let locals_end = (at + saved_bytes + 15) & !15;
+        let max_stack = info.max_stack_height + 1;
+        let home_base = -(locals_end + 16);
+        let save_base = home_base - 16 * max_stack as i32;
+        FrameLayout {
+            locals,
+            home_base,
+            save_base,
+            max_stack,
+            max_call_area: 0,
+            frame_size_patches: [0; 2],
+            stack_check: (0, 0),
+            has_calls: info.has_calls,
+            saved_gprs,
+            xmm_pins,
+            gpr_pins,
+            memory_base,
+            memory_last,
         }
     }
 
-    /// Loads pinned local `i` from its memory slot into its register.
-    pub(super) fn load_pinned(&mut self, i: usize) {
-        let local = self.locals[i];
-        let at = Mem::base(Gpr::Rbp, local.offset);
-        match local.pin {
-            Some(Loc::Gpr(r)) => {
-                let size = if local.ty == ValType::I32 {
-                    Size::S32
-                } else {
-                    Size::S64
-                };
-                self.a.mov_rm(size, r, at);
-            }
-            Some(Loc::Xmm(x)) => self.a.sse_rm(load_op(local.ty), x, at),
-            _ => {}
-        }
+    /// Gives the buffers back for the next function.
+    pub(crate) fn give_back(self, buffers: &mut FrameBuffers) {
+        buffers.locals = self.locals;
     }
 
-    /// The frame slots of the saved pin registers, with their registers.
-    pub(super) fn saved_gpr_slots(&self) -> impl Iterator<Item = (Mem, Gpr)> + use<> {
-        let saved = self.saved_gprs;
-        PIN_GPRS
-            .into_iter()
-            .filter(move |r| saved & (1 << r.enc()) != 0)
-            .enumerate()
-            .map(|(k, r)| (Mem::base(Gpr::Rbp, SAVED_VMCTX - 8 * (k as i32 + 1)), r))
+    /// The frame offset of the home slot of stack position `i`.
+    pub(crate) fn home(&self, i: usize) -> i32 {
+        self.home_base - 16 * i as i32
     }
 
-    /// Stores the locals pinned in XMM registers to their slots (before
-    /// calls and exits, which clobber every XMM register; GPR pins are
-    /// callee-saved).
-    pub(crate) fn save_pinned(&mut self) {
-        for k in 0..self.xmm_pins.1 {
-            let local = self.locals[self.xmm_pins.0[k] as usize];
-            if let Some(Loc::Xmm(x)) = local.pin {
-                let at = Mem::base(Gpr::Rbp, local.offset);
-                self.a.sse_mr(store_op(local.ty), at, x);
-            }
-        }
+    /// `rbp`-relative offset of home slot 0 (home slot `i` is `16 * i`
+    /// below it).
+    pub(crate) fn home_base(&self) -> i32 {
+        self.home_base
     }
 
-    /// Reloads the locals pinned in XMM registers and the memory base,
-    /// which a call or exit may have moved (after calls and exits).
-    pub(crate) fn restore_pinned(&mut self) {
-        for k in 0..self.xmm_pins.1 {
-            self.load_pinned(self.xmm_pins.0[k] as usize);
-        }
-        self.load_memory_base();
+    /// The frame offset of save slot `i`.
+    pub(crate) fn save_slot(&self, i: u32) -> i32 {
+        self.save_base - 16 * i as i32
     }
 
-    /// Frees the registers `fixed` of pinned locals for an instruction
-    /// that uses them implicitly (the string instructions): each pinned
-    /// local living in one is stored to its slot and its register released.
-    /// Returns, per register, the local to give it back to with
-    /// [`Self::repin_gprs`]. Operands in `fixed` stay where they are (move
-    /// them out with [`Self::pop_into_gpr`] or [`Self::evict_gpr`]).
-    pub(crate) fn unpin_gprs<const N: usize>(&mut self, fixed: [Gpr; N]) -> [Option<usize>; N] {
-        debug_assert!(self.memory_base.is_none_or(|b| !fixed.contains(&b)));
-        debug_assert!(
-            fixed
-                .iter()
-                .all(|r| !PIN_GPRS.contains(r) || self.saved_gprs & (1 << r.enc()) != 0),
-            "a pin register this function does not save"
-        );
-        // Operands still reading a local in one of these registers take a
-        // copy first: the register is about to hold something else.
-        for r in fixed {
-            self.detach_pinned(Loc::PinnedGpr(r));
-        }
-        fixed.map(|r| {
-            let i = self.gpr_pins[r.enc() as usize & 15]? as usize;
-            if self.locals[i].pin != Some(Loc::Gpr(r)) {
-                return None;
-            }
-            self.a
-                .mov_mr(Size::S64, Mem::base(Gpr::Rbp, self.locals[i].offset), r);
-            self.regs.unpin_gpr(r);
-            Some(i)
-        })
-    }
-
-    /// Reloads the locals [`Self::unpin_gprs`] released into their
-    /// registers (which must be free again).
-    pub(crate) fn repin_gprs<const N: usize>(&mut self, unpinned: [Option<usize>; N]) {
-        for i in unpinned.into_iter().flatten() {
-            if let Some(Loc::Gpr(r)) = self.locals[i].pin {
-                self.regs.pin_gpr(r);
-                self.load_pinned(i);
-            }
-        }
-    }
-
-    /// Loads memory 0's base into its register, if this function has one.
-    pub(super) fn load_memory_base(&mut self) {
-        if let Some(base) = self.memory_base {
-            self.a
-                .mov_rm(Size::S64, base, vmctx(offset_of!(VmContext, memory_base)));
-        }
-        if let Some((r, k)) = self.memory_last {
-            self.a.mov_rm(Size::S64, r, memory_last_field(k));
-        }
-    }
-
-    pub(super) fn finish(mut self, scratch: &mut Scratch) -> Result<u32> {
-        if let Some(at) = self.fuel_patch.take() {
-            self.a.patch_i32(at, self.fuel_ops as i32);
-        }
-        if let Some(shared) = self.shared_return.take() {
-            self.a.bind(shared);
-            self.emit_return_sequence(0, true);
-        }
-        for (exit, code, resume) in core::mem::take(&mut self.slow_exits) {
-            self.a.bind(exit);
-            self.exit_to_host(code);
-            self.a.jmp(resume);
-        }
-        self.a.emit_trap_exits();
-        self.emit_jump_tables();
-        self.emit_v128_consts();
+    /// The frame's size below the saved `rbp`, rounded to 16 bytes, with
+    /// `save_slots` save slots in use at most.
+    pub(crate) fn size(&self, save_slots: u32) -> Result<i32> {
         let frame = 8
             + (-i64::from(self.home_base) - 8 - 16) as u64
             + 16 * u64::from(self.max_stack)
-            + 16 * u64::from(self.save_max)
+            + 16 * u64::from(save_slots)
             + u64::from(self.max_call_area);
-        let frame = i32::try_from(frame.next_multiple_of(16))
-            .map_err(|_| Error::from_kind(ErrorKind::Limit, "function frame exceeds 2 GiB"))?;
-        for at in self.frame_size_patches {
-            self.a.patch_i32(at, frame);
-        }
-        if !self.has_calls && frame as u32 <= LEAF_FRAME_MAX {
-            self.a.patch_skip(self.stack_check.0, self.stack_check.1);
-        }
-        self.a
-            .seal()
-            .map_err(|e| Error::internal("assembling a function failed").with_detail(e))?;
-        *scratch = Scratch {
-            a: self.a,
-            stack: self.stack,
-            frames: self.frames,
-            locals: self.locals,
-            offsets: self.offsets,
-            order: core::mem::take(&mut scratch.order),
-            jump_tables: self.jump_tables,
-            slow_exits: self.slow_exits,
-            v128_consts: self.v128_consts,
-        };
-        Ok(self.code_start)
+        i32::try_from(frame.next_multiple_of(16))
+            .map_err(|_| Error::from_kind(ErrorKind::Limit, "function frame exceeds 2 GiB"))
     }
 }

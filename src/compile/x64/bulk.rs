@@ -22,8 +22,9 @@
 //! caller-saved registers; code without fuel or interruption checks is
 //! unchanged.
 
-use super::super::func::{FuncCompiler, vmctx};
-use super::super::stack::{SCRATCH, SCRATCH_XMM, SCRATCH2};
+use super::super::func::FuncCompiler;
+use super::regs::{SCRATCH, SCRATCH_XMM, SCRATCH2};
+use super::vmctx;
 use crate::abi::{
     BULK_CHUNK, BYTES_PER_FUEL, ExecContext, ExitCode, Helper, HelperStatus, TrapCode, VmContext,
 };
@@ -54,7 +55,7 @@ impl FuncCompiler<'_, '_, '_> {
             (Gpr::Rdi, [second, Gpr::Rcx]),
         ] {
             self.pop_into_gpr(r, &others);
-            self.regs.take_gpr(r);
+            self.ops.take_gpr(r);
         }
         unpinned
     }
@@ -63,7 +64,7 @@ impl FuncCompiler<'_, '_, '_> {
     /// locals [`Self::pop_string_operands`] stored away.
     pub(in crate::compile) fn end_string_op(&mut self, second: Gpr, unpinned: [Option<usize>; 3]) {
         for r in [Gpr::Rdi, second, Gpr::Rcx] {
-            self.regs.free_gpr(r);
+            self.ops.free_gpr(r);
         }
         self.repin_gprs(unpinned);
     }
@@ -83,7 +84,7 @@ impl FuncCompiler<'_, '_, '_> {
 
     /// Turns the memory index in `r` into a host address.
     pub(in crate::compile) fn add_memory_base(&mut self, r: Gpr) {
-        match self.memory_base {
+        match self.frame.memory_base {
             Some(base) => self.a.alu_rr(AluOp::Add, Size::S64, r, base),
             None => self.a.alu_rm(
                 AluOp::Add,
@@ -291,9 +292,9 @@ impl FuncCompiler<'_, '_, '_> {
 
     pub(in crate::compile) fn table_set(&mut self, table: u32) {
         let value = self.pop_gpr();
-        self.regs.take_gpr(value);
+        self.ops.take_gpr(value);
         let index = self.pop_gpr();
-        self.regs.free_gpr(value);
+        self.ops.free_gpr(value);
         let at = self.table_element(table, index, TrapCode::TableOutOfBounds);
         self.a.mov_mr(Size::S64, at, value);
     }
@@ -309,7 +310,7 @@ impl FuncCompiler<'_, '_, '_> {
     ) {
         let area = (8 * (2 + operands) as u32).next_multiple_of(16);
         self.reserve_call_area(area);
-        let base = self.stack.len() - operands;
+        let base = self.ops.len() - operands;
         for k in 0..operands {
             self.store_operand(Mem::base(Gpr::Rsp, 16 + 8 * k as i32), base + k);
         }

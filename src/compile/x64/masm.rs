@@ -18,7 +18,7 @@
 //! the compiler above never writes bytes itself.
 
 use super::super::FaultSite;
-use super::super::stubs::sym_trap;
+use super::stubs::sym_trap;
 use crate::abi::TrapCode;
 use crate::asm::x64::{AluOp, Assembler, Gpr, Label, Mem, Scale, Size, SseOp, Xmm};
 use alloc::vec::Vec;

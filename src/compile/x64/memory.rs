@@ -11,7 +11,7 @@
 //! (`FuncCompiler::checked_ends`; memories never shrink). A function whose
 //! accesses of one size outweigh its least used register-pinned integer
 //! local keeps that size's bound in a register instead
-//! ([`super::super::func::MEMORY_LAST`]), reloaded with the memory base after
+//! ([`super::frame::MEMORY_LAST`]), reloaded with the memory base after
 //! every call and exit; its checks then load nothing, where a load from
 //! the context would compete with the accesses for the load ports.
 //!
@@ -27,8 +27,10 @@
 //! (`Env::memory_page_log2`); `memory.grow` passes its delta in the
 //! memory's own pages, which the runtime counts in.
 
-use super::super::func::{FuncCompiler, memory_last_field, vmctx};
-use super::super::stack::{Loc, SCRATCH, SCRATCH2};
+use super::super::func::FuncCompiler;
+use super::super::stack::Loc;
+use super::regs::{SCRATCH, SCRATCH2};
+use super::{memory_last_field, vmctx};
 use crate::abi::{ExecContext, ExitCode, GROW_OUT_OF_FUEL, TrapCode, VmContext};
 use crate::asm::x64::{AluOp, Cond, Gpr, Label, Mem, Scale, Size, SseOp, Xmm};
 use crate::decode::{MemArg, ValType};
@@ -66,7 +68,7 @@ impl FuncCompiler<'_, '_, '_> {
                         *checked = end;
                     }
                     let k = size.trailing_zeros();
-                    if let Some((last, _)) = self.memory_last.filter(|&(_, lk)| lk == k) {
+                    if let Some((last, _)) = self.frame.memory_last.filter(|&(_, lk)| lk == k) {
                         // The bound is in a register: compare the first
                         // address accessed with the last where `size`
                         // bytes fit.
@@ -101,7 +103,7 @@ impl FuncCompiler<'_, '_, '_> {
                 self.a
                     .lea(Size::S64, SCRATCH, Mem::base(SCRATCH2, size as i32));
                 self.trap_if_scratch_beyond_memory();
-                match self.memory_base {
+                match self.frame.memory_base {
                     Some(b) => self.a.alu_rr(AluOp::Add, Size::S64, SCRATCH2, b),
                     None => self.a.alu_rm(AluOp::Add, Size::S64, SCRATCH2, base),
                 }
@@ -136,8 +138,8 @@ impl FuncCompiler<'_, '_, '_> {
             }
             // The result of a `local.tee` of a pinned local: access through
             // the local's register, which holds the same value.
-            Loc::Gpr(r) if self.tee_alias[r.enc() as usize & 15].is_some() => {
-                let pin = self.tee_alias[r.enc() as usize & 15];
+            Loc::Gpr(r) if self.ops.tee_alias[r.enc() as usize & 15].is_some() => {
+                let pin = self.ops.tee_alias[r.enc() as usize & 15];
                 self.pop();
                 (pin.map(|p| (p, true)), memarg.offset)
             }
@@ -194,7 +196,7 @@ impl FuncCompiler<'_, '_, '_> {
     /// The register holding the memory base: the function's dedicated one,
     /// or `SCRATCH` loaded from the context.
     pub(in crate::compile) fn base_register(&mut self, base: Mem) -> Gpr {
-        match self.memory_base {
+        match self.frame.memory_base {
             Some(b) => b,
             None => {
                 self.a.mov_rm(Size::S64, SCRATCH, base);
@@ -232,9 +234,9 @@ impl FuncCompiler<'_, '_, '_> {
         match v.ty {
             ValType::F32 | ValType::F64 => {
                 let x = self.pop_xmm_read();
-                self.regs.take_xmm(x);
+                self.ops.take_xmm(x);
                 let at = self.address(memarg, size.bytes());
-                self.regs.free_xmm(x);
+                self.ops.free_xmm(x);
                 let op = if v.ty == ValType::F32 {
                     SseOp::MOVSS_STORE
                 } else {
@@ -254,9 +256,9 @@ impl FuncCompiler<'_, '_, '_> {
                     return;
                 }
                 let r = self.pop_gpr_read();
-                self.regs.take_gpr(r);
+                self.ops.take_gpr(r);
                 let at = self.address(memarg, size.bytes());
-                self.regs.free_gpr(r);
+                self.ops.free_gpr(r);
                 self.a.mov_mr(size, at, r);
             }
         }

@@ -2,8 +2,9 @@
 //! comparisons, conversions (trapping and saturating), sign extension.
 
 use super::super::func::FuncCompiler;
-use super::super::stack::{Loc, SCRATCH, SCRATCH_XMM, SCRATCH2, Val};
+use super::super::stack::{Loc, Val};
 use super::masm::Addend;
+use super::regs::{SCRATCH, SCRATCH_XMM, SCRATCH2};
 use crate::abi::TrapCode;
 use crate::asm::x64::{
     AluOp, Cond, Gpr, Mem, RoundMode, Scale, ShiftOp, Size, SseOp, UnaryOp, Xmm,
@@ -93,18 +94,18 @@ impl FuncCompiler<'_, '_, '_> {
     /// [`FuncCompiler::pop_gpr_read`]).
     pub(in crate::compile) fn pop_gpr_pair(&mut self) -> (Gpr, Gpr) {
         let b = self.pop_gpr_read();
-        self.regs.take_gpr(b);
+        self.ops.take_gpr(b);
         let a = self.pop_gpr();
-        self.regs.free_gpr(b);
+        self.ops.free_gpr(b);
         (a, b)
     }
 
     /// Pops two integer operands that are only read (comparisons).
     pub(in crate::compile) fn pop_gpr_pair_read(&mut self) -> (Gpr, Gpr) {
         let b = self.pop_gpr_read();
-        self.regs.take_gpr(b);
+        self.ops.take_gpr(b);
         let a = self.pop_gpr_read();
-        self.regs.free_gpr(b);
+        self.ops.free_gpr(b);
         (a, b)
     }
 
@@ -224,12 +225,11 @@ impl FuncCompiler<'_, '_, '_> {
     }
 
     pub(in crate::compile) fn int_eqz(&mut self, ty: ValType) {
-        if let Some(&Val {
+        if let Some(Val {
             loc: Loc::Flags(cond),
             ..
-        }) = self.stack.last()
+        }) = self.ops.pop_if(|l| matches!(l, Loc::Flags(_)))
         {
-            self.stack.pop();
             self.push(ValType::I32, Loc::Flags(cond.invert()));
             return;
         }
@@ -335,9 +335,9 @@ impl FuncCompiler<'_, '_, '_> {
             return;
         }
         self.pop_into_gpr(Gpr::Rcx, &[]);
-        self.regs.take_gpr(Gpr::Rcx);
+        self.ops.take_gpr(Gpr::Rcx);
         let a = self.pop_gpr();
-        self.regs.free_gpr(Gpr::Rcx);
+        self.ops.free_gpr(Gpr::Rcx);
         self.a.shift_rcl(op, size, a);
         self.push_gpr(ty, a);
     }
@@ -352,12 +352,12 @@ impl FuncCompiler<'_, '_, '_> {
             self.a.mov_rr(Size::S64, to, b);
             b = to;
         }
-        self.regs.take_gpr(b);
+        self.ops.take_gpr(b);
         self.pop_into_gpr(Gpr::Rax, &[b, Gpr::Rdx]);
-        self.regs.take_gpr(Gpr::Rax);
+        self.ops.take_gpr(Gpr::Rax);
         self.evict_gpr(Gpr::Rdx, &[b, Gpr::Rax]);
-        self.regs.free_gpr(Gpr::Rax);
-        self.regs.free_gpr(b);
+        self.ops.free_gpr(Gpr::Rax);
+        self.ops.free_gpr(b);
         b
     }
 
@@ -407,18 +407,18 @@ impl FuncCompiler<'_, '_, '_> {
     /// on top), both the caller's to write.
     pub(crate) fn pop_xmm_pair(&mut self) -> (Xmm, Xmm) {
         let b = self.pop_xmm();
-        self.regs.take_xmm(b);
+        self.ops.take_xmm(b);
         let a = self.pop_xmm();
-        self.regs.free_xmm(b);
+        self.ops.free_xmm(b);
         (a, b)
     }
 
     /// Pops two float operands for `a op= b`: `b` only to read.
     pub(in crate::compile) fn pop_xmm_pair_read_b(&mut self) -> (Xmm, Xmm) {
         let b = self.pop_xmm_read();
-        self.regs.take_xmm(b);
+        self.ops.take_xmm(b);
         let a = self.pop_xmm();
-        self.regs.free_xmm(b);
+        self.ops.free_xmm(b);
         (a, b)
     }
 
@@ -568,9 +568,9 @@ impl FuncCompiler<'_, '_, '_> {
         unsigned64: bool,
     ) {
         let r = self.pop_gpr();
-        self.regs.take_gpr(r);
+        self.ops.take_gpr(r);
         let x = self.alloc_xmm();
-        self.regs.free_gpr(r);
+        self.ops.free_gpr(r);
         let cvt = |s: &mut Self, x: Xmm, r: Gpr, size: Size| {
             s.a.sse_rr(SseOp::XORPS, x, x);
             if to == ValType::F32 {
@@ -619,9 +619,9 @@ impl FuncCompiler<'_, '_, '_> {
     pub(in crate::compile) fn trunc(&mut self, t: Trunc) {
         let ops = float_ops(t.from);
         let x = self.pop_xmm();
-        self.regs.take_xmm(x);
+        self.ops.take_xmm(x);
         let r = self.alloc_gpr();
-        self.regs.free_xmm(x);
+        self.ops.free_xmm(x);
         let done = self.a.new_label();
         let to_size = int_size(t.to);
         let cvtt = |s: &mut Self, size: Size| {

@@ -59,9 +59,9 @@ impl FuncCompiler<'_, '_, '_> {
     /// Pops three vector operands `(a b c)`, each in a register of its own.
     fn pop_xmm_triple(&mut self) -> (Xmm, Xmm, Xmm) {
         let c = self.pop_xmm();
-        self.regs.take_xmm(c);
+        self.ops.take_xmm(c);
         let (a, b) = self.pop_xmm_pair();
-        self.regs.free_xmm(c);
+        self.ops.free_xmm(c);
         (a, b, c)
     }
 

@@ -16,7 +16,8 @@
 //! `q15mulr_sat_s` and the unsigned conversions.
 
 use super::super::func::FuncCompiler;
-use super::super::stack::{Loc, SCRATCH_XMM};
+use super::super::stack::Loc;
+use super::regs::SCRATCH_XMM;
 use crate::asm::x64::{AluOp, Cond, Label, Mem, RoundMode, Size, SseOp, Xmm, XmmShift};
 use crate::decode::{MemArg, ValType};
 use alloc::vec::Vec;
@@ -228,11 +229,11 @@ impl FuncCompiler<'_, '_, '_> {
     /// A temporary XMM register distinct from `keep`.
     pub(in crate::compile) fn tmp_xmm(&mut self, keep: &[Xmm]) -> Xmm {
         for &x in keep {
-            self.regs.take_xmm(x);
+            self.ops.take_xmm(x);
         }
         let t = self.alloc_xmm();
         for &x in keep {
-            self.regs.free_xmm(x);
+            self.ops.free_xmm(x);
         }
         t
     }
@@ -275,9 +276,9 @@ impl FuncCompiler<'_, '_, '_> {
 
     pub(in crate::compile) fn v_load_lane(&mut self, memarg: MemArg, lane: Lane, index: u8) {
         let x = self.pop_xmm();
-        self.regs.take_xmm(x);
+        self.ops.take_xmm(x);
         let at = self.address(memarg, lane.bytes());
-        self.regs.free_xmm(x);
+        self.ops.free_xmm(x);
         match lane {
             Lane::B => self.a.sse_rmi(SseOp::PINSRB, x, at, index),
             Lane::W => self.a.sse_rmi(SseOp::PINSRW, x, at, index),
@@ -290,9 +291,9 @@ impl FuncCompiler<'_, '_, '_> {
 
     pub(in crate::compile) fn v_store_lane(&mut self, memarg: MemArg, lane: Lane, index: u8) {
         let x = self.pop_xmm();
-        self.regs.take_xmm(x);
+        self.ops.take_xmm(x);
         let at = self.address(memarg, lane.bytes());
-        self.regs.free_xmm(x);
+        self.ops.free_xmm(x);
         match lane {
             Lane::B => self.a.sse_mri(SseOp::PEXTRB, at, x, index),
             Lane::W => self.a.sse_mri(SseOp::PEXTRW, at, x, index),
@@ -366,9 +367,9 @@ impl FuncCompiler<'_, '_, '_> {
 
     pub(in crate::compile) fn replace_int(&mut self, lane: Lane, index: u8) {
         let r = self.pop_gpr();
-        self.regs.take_gpr(r);
+        self.ops.take_gpr(r);
         let x = self.pop_xmm();
-        self.regs.free_gpr(r);
+        self.ops.free_gpr(r);
         let (op, w) = match lane {
             Lane::B => (SseOp::PINSRB, false),
             Lane::W => (SseOp::PINSRW, false),
@@ -551,9 +552,9 @@ impl FuncCompiler<'_, '_, '_> {
             }
         }
         let r = self.pop_gpr();
-        self.regs.take_gpr(r);
+        self.ops.take_gpr(r);
         let x = self.pop_xmm();
-        self.regs.free_gpr(r);
+        self.ops.free_gpr(r);
         self.a.alu_ri(AluOp::And, Size::S32, r, mask as i32);
         let op = |w: SseOp, d: SseOp, q: SseOp| match lane {
             Lane::W => w,

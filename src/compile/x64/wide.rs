@@ -18,14 +18,14 @@ impl FuncCompiler<'_, '_, '_> {
         // The four halves in registers of their own, held until the carry
         // chain has run so that no load reuses one.
         let b_hi = self.pop_gpr();
-        self.regs.take_gpr(b_hi);
+        self.ops.take_gpr(b_hi);
         let b_lo = self.pop_gpr();
-        self.regs.take_gpr(b_lo);
+        self.ops.take_gpr(b_lo);
         let a_hi = self.pop_gpr();
-        self.regs.take_gpr(a_hi);
+        self.ops.take_gpr(a_hi);
         let a_lo = self.pop_gpr();
         for r in [b_hi, b_lo, a_hi] {
-            self.regs.free_gpr(r);
+            self.ops.free_gpr(r);
         }
         let (low, high) = if sub {
             (AluOp::Sub, AluOp::Sbb)

@@ -23,11 +23,14 @@
 //! element checks are `call_indirect`'s and trap while the caller's frame
 //! is still there, so the backtrace shows it.
 
-use super::super::stack::SCRATCH2;
 use super::calls::Callee;
-use super::*;
-use crate::abi::{TAIL_CALL_AREA, area_size};
+use super::regs::SCRATCH2;
+use super::vmctx;
+use crate::abi::{TAIL_CALL_AREA, VmContext, VmFuncRef, area_size, slot_offsets};
 use crate::asm::x64::{Gpr, Mem, Size};
+use crate::compile::func::*;
+use crate::decode::FuncType;
+use core::mem::offset_of;
 
 impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     pub(super) fn op_return_call(&mut self, function_index: u32) {
@@ -44,7 +47,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         if imported {
             self.a
                 .mov_rm(Size::S64, Gpr::Rax, vmctx(offset_of!(VmContext, funcs)));
-            let at = function_index as i64 * core::mem::size_of::<crate::abi::VmFuncRef>() as i64;
+            let at = function_index as i64 * core::mem::size_of::<VmFuncRef>() as i64;
             self.add_imm64(Gpr::Rax, at);
             self.tail_jump_funcref_in_rax();
         } else {
@@ -65,7 +68,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         // The element index stays in a register the argument setup leaves
         // alone.
         let index = SCRATCH2;
-        let pos = self.stack.len() - 1;
+        let pos = self.ops.len() - 1;
         let v = self.pop();
         self.load_gpr(index, v, pos);
         self.tail_args(ty, Callee::Any);
@@ -91,7 +94,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     fn tail_args(&mut self, ty: &FuncType, callee: Callee) {
         let params = ty.params();
         slot_offsets(params, &mut self.offsets);
-        let base = self.stack.len() - params.len();
+        let base = self.ops.len() - params.len();
         let in_registers = crate::abi::args_in_registers(params);
         let from = if callee == Callee::Wasm {
             in_registers
@@ -114,13 +117,11 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.a.mov_rm(
             Size::S64,
             Gpr::R15,
-            Mem::base(Gpr::Rax, offset_of!(crate::abi::VmFuncRef, vmctx) as i32),
+            Mem::base(Gpr::Rax, offset_of!(VmFuncRef, vmctx) as i32),
         );
         self.leave_frame();
-        self.a.jmp_m(Mem::base(
-            Gpr::Rax,
-            offset_of!(crate::abi::VmFuncRef, code) as i32,
-        ));
+        self.a
+            .jmp_m(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, code) as i32));
     }
 
     /// The epilogue without its `ret`: restores the saved pin registers,

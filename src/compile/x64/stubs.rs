@@ -6,7 +6,7 @@
 //! relocations (`SYM_EXIT`, `sym_trap`). Their behaviour is the
 //! contract described in [`crate::abi`].
 
-use super::func::PIN_GPRS;
+use super::frame::PIN_GPRS;
 use crate::abi::{ExecContext, ExitCode, TAIL_CALL_AREA, TrapCode, VmContext, VmFuncRef};
 use crate::asm::x64::{AluOp, Assembler, Cond, Gpr, Mem, Scale, ShiftOp, Size, SseOp, Xmm};
 use crate::error::{Error, Result};

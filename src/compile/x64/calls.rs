@@ -8,18 +8,21 @@
 //! module a direct call reloads the caller's `r15` if the callee came back
 //! with another instance's (`abi`, "Tail calls").
 
-use super::super::stack::{Loc, SCRATCH, SCRATCH_XMM, SCRATCH2, is_float};
-use super::super::stubs::SYM_EXIT;
+use super::frame::SAVED_VMCTX;
+use super::regs::{SCRATCH, SCRATCH_XMM, SCRATCH2};
+use super::stubs::SYM_EXIT;
 use super::*;
 use crate::abi::{ExecContext, ExitCode, TrapCode, VmContext, VmFuncRef, VmTable, slot_offsets};
 use crate::abi::{REGISTER_ARGS, TAIL_CALL_AREA, args_in_registers};
 use crate::asm::x64::{AluOp, Cond, Gpr, Mem, Scale, Size, SseOp, Xmm};
+use crate::compile::func::*;
+use crate::compile::stack::{Loc, is_float};
 use crate::decode::{FuncType, ValType};
 use core::mem::offset_of;
 
 /// What a call may reach, for [`FuncCompiler::setup_call`].
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Callee {
+pub(crate) enum Callee {
     /// A function of this module, compiled wasm.
     Wasm,
     /// Possibly a host function (imports, `call_indirect`).
@@ -28,15 +31,15 @@ pub(super) enum Callee {
 
 /// Where a caller also passes the first arguments that are integers or
 /// references ([`crate::abi`]), so the callee need not load them.
-pub(super) const ARG_GPRS: [Gpr; REGISTER_ARGS] = [Gpr::Rcx, Gpr::Rdx];
+pub(crate) const ARG_GPRS: [Gpr; REGISTER_ARGS] = [Gpr::Rcx, Gpr::Rdx];
 /// Where a caller also passes the first arguments that are `f32`/`f64`.
-pub(super) const ARG_XMMS: [Xmm; REGISTER_ARGS] = [Xmm::Xmm0, Xmm::Xmm1];
+pub(crate) const ARG_XMMS: [Xmm; REGISTER_ARGS] = [Xmm::Xmm0, Xmm::Xmm1];
 
 /// Where a function also returns its first result if it is an integer or
 /// reference ([`crate::abi`]), so the caller need not reload it.
-pub(super) const RESULT_GPR: Gpr = Gpr::Rax;
+pub(crate) const RESULT_GPR: Gpr = Gpr::Rax;
 /// Where a function also returns its first result if it is `f32`/`f64`.
-pub(super) const RESULT_XMM: Xmm = Xmm::Xmm0;
+pub(crate) const RESULT_XMM: Xmm = Xmm::Xmm0;
 
 impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// Pops the arguments of `ty`, spills everything else, stores the
@@ -49,7 +52,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// their registers, which such a callee reads (see `abi`); a host
     /// function, which `call_indirect` and imports may reach, reads the
     /// area.
-    pub(super) fn setup_call(&mut self, ty: &FuncType, callee: Callee) -> u32 {
+    pub(crate) fn setup_call(&mut self, ty: &FuncType, callee: Callee) -> u32 {
         let params = ty.params();
         let area_params = slot_offsets(params, &mut self.offsets);
         let mut area = area_params.max(crate::abi::area_size(ty.results()));
@@ -58,17 +61,17 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         if callee == Callee::Any || self.env.tail_calls {
             area = area.max(TAIL_CALL_AREA);
         }
-        self.max_call_area = self.max_call_area.max(area);
-        let base = self.stack.len() - params.len();
+        self.frame.max_call_area = self.frame.max_call_area.max(area);
+        let base = self.ops.len() - params.len();
         // Spill what stays below the arguments, except reads of GPR-pinned
         // locals: the callee preserves those registers and cannot change
         // the locals.
-        for i in self.below.call.min(base)..base {
-            if !matches!(self.stack[i].loc, Loc::PinnedGpr(_)) {
+        for i in self.ops.below.call.min(base)..base {
+            if !matches!(self.ops.at(i).loc, Loc::PinnedGpr(_)) {
                 self.spill_at(i);
             }
         }
-        self.below.call = self.below.call.max(base);
+        self.ops.below.call = self.ops.below.call.max(base);
         let in_registers = args_in_registers(params);
         let area_from = if callee == Callee::Wasm {
             in_registers
@@ -90,16 +93,16 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// argument registers. A second argument that sits in the first one's
     /// register is parked in a scratch register first (the first may sit
     /// in the second one's).
-    pub(super) fn load_register_args(&mut self, base: usize, n: usize) {
+    pub(crate) fn load_register_args(&mut self, base: usize, n: usize) {
         let load = |this: &mut Self, k: usize| {
-            let v = this.stack[base + k];
+            let v = this.ops.at(base + k);
             if is_float(v.ty) {
                 this.load_xmm(ARG_XMMS[k], v, base + k);
             } else {
                 this.load_gpr(ARG_GPRS[k], v, base + k);
             }
         };
-        let second = (n == 2).then(|| self.stack[base + 1].loc);
+        let second = (n == 2).then(|| self.ops.at(base + 1).loc);
         if second == Some(Loc::Gpr(ARG_GPRS[0])) {
             self.a.mov_rr(Size::S64, SCRATCH, ARG_GPRS[0]);
             load(self, 0);
@@ -117,12 +120,12 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
 
     /// Makes the outgoing area at least `bytes` large.
     pub(crate) fn reserve_call_area(&mut self, bytes: u32) {
-        self.max_call_area = self.max_call_area.max(bytes);
+        self.frame.max_call_area = self.frame.max_call_area.max(bytes);
     }
 
     /// After a call: pushes the results, the first from its register (see
     /// `abi`), the others read from the outgoing area.
-    pub(super) fn finish_call(&mut self, ty: &FuncType) {
+    pub(crate) fn finish_call(&mut self, ty: &FuncType) {
         self.fuel_segment();
         let results = ty.results();
         slot_offsets(results, &mut self.offsets);
@@ -149,7 +152,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
     }
 
-    pub(super) fn op_call(&mut self, function_index: u32) {
+    pub(crate) fn op_call(&mut self, function_index: u32) {
         let ty = &self.env.module.types[self.env.func_types[function_index as usize] as usize];
         let imported = function_index < self.env.num_imported_funcs;
         self.setup_call(ty, if imported { Callee::Any } else { Callee::Wasm });
@@ -182,7 +185,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// table element and its `vmctx`, and the caller's after the call not
     /// for the restore. Those chains of loads lie on the critical path of
     /// every call through a table.
-    pub(super) fn call_funcref_in_rax(&mut self) {
+    pub(crate) fn call_funcref_in_rax(&mut self) {
         self.set_r15_unless_equal(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, vmctx) as i32));
         self.a
             .call_m(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, code) as i32));
@@ -191,7 +194,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     }
 
     /// Loads `r15` from `context` only when it holds another value.
-    pub(super) fn set_r15_unless_equal(&mut self, context: Mem) {
+    pub(crate) fn set_r15_unless_equal(&mut self, context: Mem) {
         let same = self.a.new_label();
         self.a.alu_rm(AluOp::Cmp, Size::S64, Gpr::R15, context);
         self.a.jcc(Cond::E, same);
@@ -211,12 +214,12 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
     }
 
-    pub(super) fn op_call_indirect(&mut self, type_index: u32, table_index: u32) {
+    pub(crate) fn op_call_indirect(&mut self, type_index: u32, table_index: u32) {
         let ty = &self.env.module.types[type_index as usize];
         // The element index: keep it in a register the argument setup
         // leaves alone.
         let index = SCRATCH2;
-        let pos = self.stack.len() - 1;
+        let pos = self.ops.len() - 1;
         let v = self.pop();
         self.load_gpr(index, v, pos);
         self.setup_call(ty, Callee::Any);

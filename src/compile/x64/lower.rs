@@ -1,18 +1,21 @@
-//! The per-operator entry point of one function's compilation: one
-//! exhaustive `match` over [`Operator`], the enum `for_each_operator!`
-//! generates from the instruction table, so an instruction added to the
-//! table without a lowering here is a build error. Each arm names the
-//! lowering of its instruction; the lowerings live with their families
-//! (`numeric`, `memory`, `bulk`, `simd` and this module's siblings).
+//! The backend's per-operator entry point: one exhaustive `match` over
+//! [`Operator`], the enum `for_each_operator!` generates from the
+//! instruction table, so an instruction added to the table without a
+//! lowering here is a build error. Each arm names the lowering of its
+//! instruction and the machine operation it uses; the lowerings live with
+//! their families (`numeric`, `memory`, `bulk`, `simd` and this module's
+//! other siblings). The driver (`func`) calls [`FuncCompiler::operator`]
+//! for each instruction.
 
-use super::super::stack::{Loc, Val, is_float};
-use super::super::x64::memory::*;
-use super::super::x64::numeric::*;
-use super::super::x64::relaxed_simd::{MADD_PD, MADD_PS};
-use super::super::x64::simd::*;
-use super::*;
+use super::memory::*;
+use super::numeric::*;
+use super::relaxed_simd::{MADD_PD, MADD_PS};
+use super::simd::*;
+use super::vmctx;
 use crate::abi::{Helper, TrapCode, VmContext, VmFuncRef, VmTable};
 use crate::asm::x64::{AluOp, Cond, Mem, RoundMode, ShiftOp, Size, SseOp, XmmShift};
+use crate::compile::func::*;
+use crate::compile::stack::{Loc, Val};
 use crate::decode::{Operator, ValType};
 use crate::error::{Error, ErrorKind, Result};
 use core::mem::offset_of;
@@ -48,12 +51,12 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// like the validator's: one indirect jump per instruction, not two.
     #[inline(always)]
     pub(crate) fn operator(&mut self, op: &Operator<'_>) -> Result<()> {
-        if self.unreachable && self.dead_operator(op)? {
+        if self.ctrl.unreachable && self.dead_operator(op)? {
             return Ok(());
         }
         if let Some(Val {
             loc: Loc::Flags(_), ..
-        }) = self.stack.last()
+        }) = self.ops.last()
             && !matches!(
                 op,
                 Operator::BrIf { .. } | Operator::If { .. } | Operator::I32Eqz | Operator::Select
@@ -62,7 +65,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             self.materialize_flags();
         }
         // Every live operator costs one unit of the current fuel segment.
-        self.fuel_ops += 1;
+        self.fuel.ops += 1;
         if !(self.env.cpu.sse41 && self.env.cpu.ssse3) && is_vector(op) {
             return Err(Error::from_kind(
                 ErrorKind::Limit,
@@ -520,9 +523,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             }
             V128Store { memarg } => {
                 let x = self.pop_xmm();
-                self.regs.take_xmm(x);
+                self.ops.take_xmm(x);
                 let at = self.address(memarg, 16);
-                self.regs.free_xmm(x);
+                self.ops.free_xmm(x);
                 self.a.sse_mr(SseOp::MOVDQU_STORE, at, x);
             }
             V128Load8Lane { memarg, lane } => self.v_load_lane(memarg, B, lane),
@@ -681,9 +684,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             V128AndNot => self.bin_rev(SseOp::PANDN),
             V128Bitselect => {
                 let c = self.pop_xmm();
-                self.regs.take_xmm(c);
+                self.ops.take_xmm(c);
                 let (v1, v2) = self.pop_xmm_pair();
-                self.regs.free_xmm(c);
+                self.ops.free_xmm(c);
                 self.a.sse_rr(SseOp::PAND, v1, c);
                 self.a.sse_rr(SseOp::PANDN, c, v2);
                 self.a.sse_rr(SseOp::POR, v1, c);
@@ -967,39 +970,5 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             } => self.op_return_call_indirect(type_index, table_index),
         }
         Ok(())
-    }
-
-    pub(super) fn op_select(&mut self) {
-        self.materialize_flags();
-        let cond = self.pop_gpr();
-        self.regs.take_gpr(cond);
-        let ty = self.peek(0).ty;
-        if is_float(ty) {
-            let b = self.pop_xmm();
-            self.regs.take_xmm(b);
-            let a = self.pop_xmm();
-            self.regs.free_xmm(b);
-            self.regs.free_gpr(cond);
-            let done = self.a.new_label();
-            self.a.test_rr(Size::S32, cond, cond);
-            self.a.jcc(Cond::Ne, done);
-            self.a.sse_rr(SseOp::MOVAPS, a, b);
-            self.a.bind(done);
-            self.push_xmm(ty, a);
-        } else {
-            let b = self.pop_gpr();
-            self.regs.take_gpr(b);
-            let a = self.pop_gpr();
-            self.regs.free_gpr(b);
-            self.regs.free_gpr(cond);
-            let size = if ty == ValType::I32 {
-                Size::S32
-            } else {
-                Size::S64
-            };
-            self.a.test_rr(Size::S32, cond, cond);
-            self.a.cmov_rr(Cond::E, size, a, b);
-            self.push_gpr(ty, a);
-        }
     }
 }

@@ -2,15 +2,17 @@
 //! register through the macro assembler's peephole where it can), and
 //! global cells.
 
-use super::super::stack::{Loc, SCRATCH, is_float};
+use super::regs::SCRATCH;
 use super::*;
 use crate::abi::VmContext;
 use crate::asm::x64::{Gpr, Mem, Size, SseOp};
+use crate::compile::func::*;
+use crate::compile::stack::{Loc, is_float};
 use crate::decode::ValType;
 use core::mem::offset_of;
 
 /// How the value stack refers to a pinned local's register, `pin`.
-pub(super) fn pinned_read(pin: Loc) -> Loc {
+pub(crate) fn pinned_read(pin: Loc) -> Loc {
     match pin {
         Loc::Gpr(p) => Loc::PinnedGpr(p),
         Loc::Xmm(p) => Loc::PinnedXmm(p),
@@ -19,8 +21,8 @@ pub(super) fn pinned_read(pin: Loc) -> Loc {
 }
 
 impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
-    pub(super) fn op_local_get(&mut self, index: u32) {
-        let local = self.locals[index as usize];
+    pub(crate) fn op_local_get(&mut self, index: u32) {
+        let local = self.frame.locals[index as usize];
         let at = Mem::base(Gpr::Rbp, local.offset);
         match local.pin {
             Some(Loc::Gpr(pin)) => self.push(local.ty, Loc::PinnedGpr(pin)),
@@ -43,22 +45,22 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
     }
 
-    pub(super) fn op_local_set(&mut self, index: u32, tee: bool) {
-        let local = self.locals[index as usize];
+    pub(crate) fn op_local_set(&mut self, index: u32, tee: bool) {
+        let local = self.frame.locals[index as usize];
         if let Some(pin) = local.pin {
-            let pos = self.stack.len() - 1;
+            let pos = self.ops.len() - 1;
             let v = self.pop();
             // Operands still reading the old value move off the register
             // (not into the register of the value being stored).
             match v.loc {
-                Loc::Gpr(r) => self.regs.take_gpr(r),
-                Loc::Xmm(x) => self.regs.take_xmm(x),
+                Loc::Gpr(r) => self.ops.take_gpr(r),
+                Loc::Xmm(x) => self.ops.take_xmm(x),
                 _ => {}
             }
             self.detach_pinned(pinned_read(pin));
             match v.loc {
-                Loc::Gpr(r) => self.regs.free_gpr(r),
-                Loc::Xmm(x) => self.regs.free_xmm(x),
+                Loc::Gpr(r) => self.ops.free_gpr(r),
+                Loc::Xmm(x) => self.ops.free_xmm(x),
                 _ => {}
             }
             if let Loc::Gpr(p) = pin {
@@ -112,7 +114,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             if tee {
                 self.push(v.ty, v.loc);
                 if let (Loc::Gpr(p), Loc::Gpr(r)) = (pin, v.loc) {
-                    self.tee_alias[r.enc() as usize & 15] = Some(p);
+                    self.ops.tee_alias[r.enc() as usize & 15] = Some(p);
                 }
             }
             return;
@@ -154,7 +156,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             .mov_rm(Size::S64, dst, Mem::base(dst, 8 * index as i32));
     }
 
-    pub(super) fn op_global_get(&mut self, index: u32) {
+    pub(crate) fn op_global_get(&mut self, index: u32) {
         let ty = self.env.global_types[index as usize].content;
         self.global_cell(SCRATCH, index);
         let at = Mem::base(SCRATCH, 0);
@@ -174,7 +176,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
     }
 
-    pub(super) fn op_global_set(&mut self, index: u32) {
+    pub(crate) fn op_global_set(&mut self, index: u32) {
         let ty = self.env.global_types[index as usize].content;
         if is_float(ty) {
             let x = self.pop_xmm();

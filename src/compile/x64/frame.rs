@@ -1,0 +1,335 @@
+//! Prologue, epilogue and pins on x86-64: the registers that hold pinned
+//! locals and memory 0's base and bound, the prologue, the saving and
+//! restoring of pins around calls and exits, fuel segments and
+//! checkpoints, and the function's end, which patches the frame size in
+//! ([`FrameLayout`]).
+
+use super::calls::{ARG_GPRS, ARG_XMMS};
+use super::regs::{SCRATCH, SCRATCH2};
+use super::*;
+use crate::abi::{ExecContext, ExitCode, LEAF_FRAME_MAX, TrapCode, VmContext, args_in_registers};
+use crate::asm::x64::{AluOp, Cond, Gpr, Mem, Size, SseOp, Xmm};
+use crate::compile::func::*;
+use crate::compile::stack::Loc;
+use crate::decode::ValType;
+use crate::error::{Error, Result};
+use core::mem::offset_of;
+
+/// Registers that hold pinned integer locals (none is needed by `div`,
+/// shifts or the call sequence).
+/// Six of the eleven allocatable registers; the value stack keeps rax, rcx,
+/// rdx, r8 and r9. In functions that access memory the last one holds the
+/// memory base instead ([`MEMORY_BASE`]).
+///
+/// They are callee-saved, so a caller's pinned locals stay in their
+/// registers across calls: a function saves the ones it uses (its pins,
+/// the memory base, and `rsi`/`rdi` if it runs string instructions) in its
+/// prologue and restores them before it returns, and never uses the
+/// others. The exit stub saves all six, so exits preserve them too. This
+/// moves the cost of a call from every pinned local of the caller to the
+/// registers the callee uses: a loop calling a small function does not
+/// store and reload its locals around each call.
+pub(crate) const PIN_GPRS: [Gpr; 6] = [Gpr::Rbx, Gpr::R12, Gpr::R13, Gpr::Rsi, Gpr::Rdi, Gpr::R14];
+
+/// Holds memory 0's base in functions that access memory; reloaded after
+/// every call and exit (the memory may have grown and moved).
+pub(crate) const MEMORY_BASE: Gpr = Gpr::R14;
+/// With explicit bounds checks, may hold the bound of a function's most
+/// used access size (`VmContext::memory_last[k]`), reloaded with the
+/// memory base: a check is then `cmp addr, reg`, not a load from the
+/// context each time, which in a loop of loads and stores competes with
+/// them for the load ports. It takes the pin register of the least used
+/// integer local that would otherwise have one, when the accesses weigh
+/// more; never `rsi`/`rdi`, which the string instructions need.
+pub(crate) const MEMORY_LAST: Gpr = Gpr::Rbx;
+/// The least weight of accesses that pays for [`MEMORY_LAST`]: holding the
+/// bound costs a save, a load and a restore of the register, so a few
+/// accesses outside loops (a comparator's two loads) check from memory.
+pub(crate) const MEMORY_LAST_MIN_WEIGHT: u32 = 4;
+/// Registers that hold pinned float locals (the value stack keeps xmm0-7).
+pub(crate) const PIN_XMMS: [Xmm; 7] = [
+    Xmm::Xmm8,
+    Xmm::Xmm9,
+    Xmm::Xmm10,
+    Xmm::Xmm11,
+    Xmm::Xmm12,
+    Xmm::Xmm13,
+    Xmm::Xmm14,
+];
+
+pub(crate) const SAVED_VMCTX: i32 = -8;
+
+impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
+    pub(crate) fn prologue(&mut self) {
+        self.a.push_r(Gpr::Rbp);
+        self.a.mov_rr(Size::S64, Gpr::Rbp, Gpr::Rsp);
+        // The frame is checked against the limit before `rsp` moves: the
+        // new `rsp` is computed in a scratch register, and a frame that
+        // would reach below the limit (or below address 0) traps with `rsp`
+        // still inside the margin, where the trap path's own pushes land.
+        // The frame size is patched in once known.
+        let check_start = self.a.offset();
+        self.a
+            .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, exec)));
+        self.a.mov_rr(Size::S64, SCRATCH2, Gpr::Rsp);
+        self.frame.frame_size_patches[0] = self.a.alu_ri_imm32(AluOp::Sub, Size::S64, SCRATCH2, 0);
+        let overflow = self.a.trap_label(TrapCode::StackOverflow);
+        self.a.jcc(Cond::B, overflow);
+        self.a.alu_rm(
+            AluOp::Cmp,
+            Size::S64,
+            SCRATCH2,
+            Mem::base(SCRATCH, offset_of!(ExecContext, stack_limit) as i32),
+        );
+        self.a.jcc(Cond::B, overflow);
+        self.frame.stack_check = (check_start, self.a.offset());
+        self.frame.frame_size_patches[1] = self.a.alu_ri_imm32(AluOp::Sub, Size::S64, Gpr::Rsp, 0);
+        // Only calls switch `r15`, so only they need it saved.
+        if self.frame.has_calls {
+            self.a
+                .mov_mr(Size::S64, Mem::base(Gpr::Rbp, SAVED_VMCTX), Gpr::R15);
+        }
+        for (at, r) in self.saved_gpr_slots() {
+            self.a.mov_mr(Size::S64, at, r);
+        }
+        // Zero the declared locals (pinned ones in their registers).
+        let first_declared = self.func_type.params().len();
+        if self.frame.locals.len() > first_declared {
+            self.a.alu_rr(AluOp::Xor, Size::S32, SCRATCH, SCRATCH);
+            for i in first_declared..self.frame.locals.len() {
+                let local = self.frame.locals[i];
+                match local.pin {
+                    Some(Loc::Gpr(r)) => self.a.alu_rr(AluOp::Xor, Size::S32, r, r),
+                    Some(Loc::Xmm(x)) => self.a.sse_rr(SseOp::XORPS, x, x),
+                    _ => {
+                        self.a
+                            .mov_mr(Size::S64, Mem::base(Gpr::Rbp, local.offset), SCRATCH);
+                        if local.ty == ValType::V128 {
+                            self.a.mov_mr(
+                                Size::S64,
+                                Mem::base(Gpr::Rbp, local.offset + 8),
+                                SCRATCH,
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        // Pinned parameters move into their registers, the first ones from
+        // the registers they also came in.
+        let in_registers = args_in_registers(self.func_type.params());
+        for i in 0..first_declared {
+            let local = self.frame.locals[i];
+            let slot = Mem::base(Gpr::Rbp, local.offset);
+            match local.pin {
+                Some(Loc::Gpr(r)) if i < in_registers => self.a.mov_rr(Size::S64, r, ARG_GPRS[i]),
+                Some(Loc::Xmm(x)) if i < in_registers => {
+                    self.a.sse_rr(SseOp::MOVAPS, x, ARG_XMMS[i])
+                }
+                Some(_) => self.load_pinned(i),
+                // Direct callers pass these arguments only in their
+                // registers; they get their slots here.
+                None if i < in_registers => match local.ty {
+                    ValType::F32 | ValType::F64 => {
+                        self.a.sse_mr(SseOp::MOVSD_STORE, slot, ARG_XMMS[i])
+                    }
+                    _ => self.a.mov_mr(Size::S64, slot, ARG_GPRS[i]),
+                },
+                None => {}
+            }
+        }
+        self.load_memory_base();
+        self.fuel_segment();
+        self.checkpoint();
+    }
+
+    /// Closes the current fuel segment (patching its cost) and opens a new
+    /// one that charges as it starts.
+    pub(crate) fn fuel_segment(&mut self) {
+        if !self.env.options.fuel {
+            return;
+        }
+        if let Some(at) = self.fuel.patch.take() {
+            self.a.patch_i32(at, self.fuel.ops as i32);
+        }
+        self.fuel.ops = 0;
+        self.a
+            .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, exec)));
+        // A placeholder that needs the imm32 form; patched at segment end.
+        self.a.alu_mi(
+            AluOp::Sub,
+            Size::S64,
+            Mem::base(SCRATCH, offset_of!(ExecContext, fuel) as i32),
+            i32::MAX,
+        );
+        self.fuel.patch = Some(self.a.offset() - 4);
+    }
+
+    /// At function entries and loop headers: leave if fuel ran out or the
+    /// embedder interrupted (all operands are home here, so it is safe).
+    pub(crate) fn checkpoint(&mut self) {
+        if self.env.options.fuel {
+            // The flags of the segment's `sub` say whether fuel went negative.
+            let exit = self.a.new_label();
+            let resume = self.a.new_label();
+            self.a.jcc(Cond::S, exit);
+            self.a.bind(resume);
+            self.slow_exits.push((exit, ExitCode::OutOfFuel, resume));
+        }
+        if self.env.options.interruptible {
+            let exit = self.a.new_label();
+            let resume = self.a.new_label();
+            self.a
+                .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, exec)));
+            // The flag lives in shared atomic memory the context points to.
+            self.a.mov_rm(
+                Size::S64,
+                SCRATCH,
+                Mem::base(SCRATCH, offset_of!(ExecContext, interrupt) as i32),
+            );
+            self.a
+                .alu_mi(AluOp::Cmp, Size::S32, Mem::base(SCRATCH, 0), 0);
+            self.a.jcc(Cond::Ne, exit);
+            self.a.bind(resume);
+            self.slow_exits.push((exit, ExitCode::Interrupted, resume));
+        }
+    }
+
+    /// Loads pinned local `i` from its memory slot into its register.
+    pub(crate) fn load_pinned(&mut self, i: usize) {
+        let local = self.frame.locals[i];
+        let at = Mem::base(Gpr::Rbp, local.offset);
+        match local.pin {
+            Some(Loc::Gpr(r)) => {
+                let size = if local.ty == ValType::I32 {
+                    Size::S32
+                } else {
+                    Size::S64
+                };
+                self.a.mov_rm(size, r, at);
+            }
+            Some(Loc::Xmm(x)) => self.a.sse_rm(load_op(local.ty), x, at),
+            _ => {}
+        }
+    }
+
+    /// The frame slots of the saved pin registers, with their registers.
+    pub(crate) fn saved_gpr_slots(&self) -> impl Iterator<Item = (Mem, Gpr)> + use<> {
+        let saved = self.frame.saved_gprs;
+        PIN_GPRS
+            .into_iter()
+            .filter(move |r| saved & (1 << r.enc()) != 0)
+            .enumerate()
+            .map(|(k, r)| (Mem::base(Gpr::Rbp, SAVED_VMCTX - 8 * (k as i32 + 1)), r))
+    }
+
+    /// Stores the locals pinned in XMM registers to their slots (before
+    /// calls and exits, which clobber every XMM register; GPR pins are
+    /// callee-saved).
+    pub(crate) fn save_pinned(&mut self) {
+        for k in 0..self.frame.xmm_pins.1 {
+            let local = self.frame.locals[self.frame.xmm_pins.0[k] as usize];
+            if let Some(Loc::Xmm(x)) = local.pin {
+                let at = Mem::base(Gpr::Rbp, local.offset);
+                self.a.sse_mr(store_op(local.ty), at, x);
+            }
+        }
+    }
+
+    /// Reloads the locals pinned in XMM registers and the memory base,
+    /// which a call or exit may have moved (after calls and exits).
+    pub(crate) fn restore_pinned(&mut self) {
+        for k in 0..self.frame.xmm_pins.1 {
+            self.load_pinned(self.frame.xmm_pins.0[k] as usize);
+        }
+        self.load_memory_base();
+    }
+
+    /// Frees the registers `fixed` of pinned locals for an instruction
+    /// that uses them implicitly (the string instructions): each pinned
+    /// local living in one is stored to its slot and its register released.
+    /// Returns, per register, the local to give it back to with
+    /// [`Self::repin_gprs`]. Operands in `fixed` stay where they are (move
+    /// them out with [`Self::pop_into_gpr`] or [`Self::evict_gpr`]).
+    pub(crate) fn unpin_gprs<const N: usize>(&mut self, fixed: [Gpr; N]) -> [Option<usize>; N] {
+        debug_assert!(self.frame.memory_base.is_none_or(|b| !fixed.contains(&b)));
+        debug_assert!(
+            fixed
+                .iter()
+                .all(|r| !PIN_GPRS.contains(r) || self.frame.saved_gprs & (1 << r.enc()) != 0),
+            "a pin register this function does not save"
+        );
+        // Operands still reading a local in one of these registers take a
+        // copy first: the register is about to hold something else.
+        for r in fixed {
+            self.detach_pinned(Loc::PinnedGpr(r));
+        }
+        fixed.map(|r| {
+            let i = self.frame.gpr_pins[r.enc() as usize & 15]? as usize;
+            if self.frame.locals[i].pin != Some(Loc::Gpr(r)) {
+                return None;
+            }
+            self.a.mov_mr(
+                Size::S64,
+                Mem::base(Gpr::Rbp, self.frame.locals[i].offset),
+                r,
+            );
+            self.ops.unpin_gpr(r);
+            Some(i)
+        })
+    }
+
+    /// Reloads the locals [`Self::unpin_gprs`] released into their
+    /// registers (which must be free again).
+    pub(crate) fn repin_gprs<const N: usize>(&mut self, unpinned: [Option<usize>; N]) {
+        for i in unpinned.into_iter().flatten() {
+            if let Some(Loc::Gpr(r)) = self.frame.locals[i].pin {
+                self.ops.pin_gpr(r);
+                self.load_pinned(i);
+            }
+        }
+    }
+
+    /// Loads memory 0's base into its register, if this function has one.
+    pub(crate) fn load_memory_base(&mut self) {
+        if let Some(base) = self.frame.memory_base {
+            self.a
+                .mov_rm(Size::S64, base, vmctx(offset_of!(VmContext, memory_base)));
+        }
+        if let Some((r, k)) = self.frame.memory_last {
+            self.a.mov_rm(Size::S64, r, memory_last_field(k));
+        }
+    }
+
+    pub(crate) fn finish(mut self, scratch: &mut Scratch) -> Result<u32> {
+        if let Some(at) = self.fuel.patch.take() {
+            self.a.patch_i32(at, self.fuel.ops as i32);
+        }
+        if let Some(shared) = self.ctrl.shared_return.take() {
+            self.a.bind(shared);
+            self.emit_return_sequence(0, true);
+        }
+        for (exit, code, resume) in core::mem::take(&mut self.slow_exits) {
+            self.a.bind(exit);
+            self.exit_to_host(code);
+            self.a.jmp(resume);
+        }
+        self.a.emit_trap_exits();
+        self.emit_jump_tables();
+        self.emit_v128_consts();
+        let frame = self.frame.size(self.ctrl.save_max)?;
+        for at in self.frame.frame_size_patches {
+            self.a.patch_i32(at, frame);
+        }
+        if !self.frame.has_calls && frame as u32 <= LEAF_FRAME_MAX {
+            self.a
+                .patch_skip(self.frame.stack_check.0, self.frame.stack_check.1);
+        }
+        self.a
+            .seal()
+            .map_err(|e| Error::internal("assembling a function failed").with_detail(e))?;
+        let code_start = self.code_start;
+        self.give_back(scratch);
+        Ok(code_start)
+    }
+}

@@ -1,0 +1,417 @@
+//! Operand moves on x86-64: spilling operands to their home slots,
+//! loading them into registers, and register allocation that spills when
+//! no register is free, keeping the operand stack's state ([`Operands`])
+//! current.
+
+use super::regs::{SCRATCH, SCRATCH_XMM};
+use super::*;
+use crate::asm::x64::{Cond, Gpr, Mem, Size, SseOp, Xmm};
+use crate::compile::func::*;
+use crate::compile::stack::{Loc, Val, is_float};
+use crate::decode::ValType;
+
+impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
+    /// The home slot of stack position `i`.
+    pub(crate) fn home(&self, i: usize) -> Mem {
+        Mem::base(Gpr::Rbp, self.frame.home(i))
+    }
+
+    pub(crate) fn push(&mut self, ty: ValType, loc: Loc) {
+        self.ops.push(ty, loc);
+    }
+
+    pub(crate) fn push_gpr(&mut self, ty: ValType, r: Gpr) {
+        self.push(ty, Loc::Gpr(r));
+    }
+
+    pub(crate) fn push_xmm(&mut self, ty: ValType, x: Xmm) {
+        self.push(ty, Loc::Xmm(x));
+    }
+
+    /// Pops an operand, releasing its register (the caller owns it now).
+    pub(crate) fn pop(&mut self) -> Val {
+        self.ops.pop()
+    }
+
+    /// The operand `depth` below the top, without popping.
+    pub(crate) fn peek(&self, depth: usize) -> Val {
+        self.ops.peek(depth)
+    }
+
+    /// Turns a comparison held in the flags into a 0/1 register value.
+    pub(crate) fn materialize_flags(&mut self) {
+        let Some(Val {
+            loc: Loc::Flags(cond),
+            ty,
+        }) = self.ops.pop_if(|l| matches!(l, Loc::Flags(_)))
+        else {
+            return;
+        };
+        let r = self.alloc_gpr();
+        self.a.setcc(cond, r);
+        self.a.movzx_rr(Size::S32, Size::S8, r, r);
+        self.push_gpr(ty, r);
+    }
+
+    /// Stores `v` (at stack position `i`) into its home slot.
+    pub(crate) fn store_home(&mut self, i: usize, v: Val) {
+        let home = self.home(i);
+        self.store_val(home, v);
+    }
+
+    /// Stores the value `v` into memory at `dst` (8 bytes, 16 for v128).
+    pub(crate) fn store_val(&mut self, dst: Mem, v: Val) {
+        match v.loc {
+            Loc::Gpr(r) | Loc::PinnedGpr(r) => self.a.mov_mr(Size::S64, dst, r),
+            Loc::Xmm(x) | Loc::PinnedXmm(x) => {
+                let op = if v.ty == ValType::V128 {
+                    SseOp::MOVDQU_STORE
+                } else {
+                    SseOp::MOVSD_STORE
+                };
+                self.a.sse_mr(op, dst, x);
+            }
+            Loc::Const(bits) => {
+                if let Ok(imm) = i32::try_from(bits as i64) {
+                    self.a.mov_mi(Size::S64, dst, imm);
+                } else {
+                    self.a.mov_ri(Size::S64, SCRATCH, bits as i64);
+                    self.a.mov_mr(Size::S64, dst, SCRATCH);
+                }
+            }
+            Loc::Home | Loc::Flags(_) => unreachable!("store_val of a value in memory or flags"),
+        }
+    }
+
+    /// Copies a value of type `ty` between two memory places (through the
+    /// scratch registers): 16 bytes for `v128`, 8 otherwise.
+    pub(crate) fn copy_mem(&mut self, dst: Mem, src: Mem, ty: ValType) {
+        if ty == ValType::V128 {
+            self.a.sse_rm(SseOp::MOVDQU, SCRATCH_XMM, src);
+            self.a.sse_mr(SseOp::MOVDQU_STORE, dst, SCRATCH_XMM);
+        } else {
+            self.a.mov_rm(Size::S64, SCRATCH, src);
+            self.a.mov_mr(Size::S64, dst, SCRATCH);
+        }
+    }
+
+    /// Stores the operand at stack position `pos` to `dst`, wherever it is
+    /// (register, constant or home slot); the operand stays on the stack.
+    pub(crate) fn store_operand(&mut self, dst: Mem, pos: usize) {
+        self.store_at(dst, self.ops.at(pos), pos);
+    }
+
+    /// Stores `v`, the operand of stack position `pos`, to `dst`.
+    pub(crate) fn store_at(&mut self, dst: Mem, v: Val, pos: usize) {
+        match v.loc {
+            Loc::Home => {
+                let src = self.home(pos);
+                self.copy_mem(dst, src, v.ty);
+            }
+            _ => self.store_val(dst, v),
+        }
+    }
+
+    /// Moves the operand at position `i` to its home slot.
+    pub(crate) fn spill_at(&mut self, i: usize) {
+        let v = self.ops.at(i);
+        if v.loc == Loc::Home {
+            return;
+        }
+        self.store_home(i, v);
+        self.ops.release(v.loc);
+        self.ops.relocate(i, Loc::Home);
+    }
+
+    /// Moves every operand to its home slot (the merge state).
+    pub(crate) fn spill_all(&mut self) {
+        let height = self.ops.len();
+        let from = self.ops.below.home.min(height);
+        for i in from..height {
+            self.spill_at(i);
+        }
+        self.ops.below.raise_all(height);
+    }
+
+    /// A free GPR, spilling the deepest register operand if none is free.
+    pub(crate) fn alloc_gpr(&mut self) -> Gpr {
+        self.alloc_gpr_except(&[])
+    }
+
+    pub(crate) fn alloc_gpr_except(&mut self, avoid: &[Gpr]) -> Gpr {
+        if let Some(r) = self.ops.free_gpr_except(avoid) {
+            return r;
+        }
+        // The deepest operand in a register not in `avoid`.
+        let (victim, r) = (0..16u8)
+            .filter_map(|enc| self.ops.gpr_holder_by_enc(enc))
+            .filter(|(_, r)| !avoid.contains(r))
+            .min_by_key(|&(i, _)| i)
+            .expect("some operand holds a register when none is free");
+        self.spill_at(victim);
+        r
+    }
+
+    /// A free XMM register, spilling if needed.
+    pub(crate) fn alloc_xmm(&mut self) -> Xmm {
+        if let Some(x) = self.ops.any_free_xmm() {
+            return x;
+        }
+        let victim = self
+            .ops
+            .first_from(|w| &mut w.xmm, |l| matches!(l, Loc::Xmm(_)));
+        assert!(
+            victim < self.ops.len(),
+            "some operand holds an XMM register when none is free"
+        );
+        let Loc::Xmm(x) = self.ops.at(victim).loc else {
+            unreachable!()
+        };
+        self.spill_at(victim);
+        x
+    }
+
+    /// Frees `r` if an operand holds it, by moving that operand elsewhere.
+    pub(crate) fn evict_gpr(&mut self, r: Gpr, avoid: &[Gpr]) {
+        if !self.ops.has_gpr(r) {
+            return;
+        }
+        let (i, _) = self
+            .ops
+            .gpr_holder_by_enc(r.enc())
+            .expect("a taken register belongs to an operand");
+        let mut avoid_all: [Gpr; 4] = [r; 4];
+        for (k, &g) in avoid.iter().take(3).enumerate() {
+            avoid_all[k + 1] = g;
+        }
+        if let Some(to) = self.ops.free_gpr_except(&avoid_all) {
+            self.a.mov_rr(Size::S64, to, r);
+            self.ops.free_gpr(r);
+            self.ops.relocate(i, Loc::Gpr(to));
+            self.ops.tee_alias[to.enc() as usize & 15] =
+                core::mem::take(&mut self.ops.tee_alias[r.enc() as usize & 15]);
+        } else {
+            self.spill_at(i);
+        }
+    }
+
+    /// Loads the value `v` (popped from position `pos`) into GPR `r`.
+    pub(crate) fn load_gpr(&mut self, r: Gpr, v: Val, pos: usize) {
+        match v.loc {
+            Loc::Gpr(src) | Loc::PinnedGpr(src) => {
+                if src != r {
+                    self.a.mov_rr(Size::S64, r, src);
+                }
+            }
+            Loc::Const(bits) => self.a.mov_ri(Size::S64, r, bits as i64),
+            Loc::Home => {
+                let size = if v.ty == ValType::I32 {
+                    Size::S32
+                } else {
+                    Size::S64
+                };
+                let home = self.home(pos);
+                self.a.mov_rm(size, r, home);
+            }
+            Loc::Xmm(_) | Loc::PinnedXmm(_) | Loc::Flags(_) => {
+                unreachable!("integer operand in an XMM register or flags")
+            }
+        }
+    }
+
+    /// Pops an integer or reference operand into a register it owns.
+    pub(crate) fn pop_gpr(&mut self) -> Gpr {
+        let pos = self.ops.len() - 1;
+        let v = self.pop();
+        if let Loc::Gpr(r) = v.loc {
+            return r;
+        }
+        let r = self.alloc_gpr();
+        self.load_gpr(r, v, pos);
+        r
+    }
+
+    /// Pops an integer or reference operand into a register the caller
+    /// may only read: a pinned local's own register, or one it owns (as
+    /// [`Self::pop_gpr`]). Holding it with `regs.take_gpr` and releasing it
+    /// with `regs.free_gpr` is safe either way.
+    pub(crate) fn pop_gpr_read(&mut self) -> Gpr {
+        if let Loc::PinnedGpr(pin) = self.peek(0).loc {
+            self.pop();
+            return pin;
+        }
+        self.pop_gpr()
+    }
+
+    /// [`Self::pop_gpr_read`] for float and vector operands.
+    pub(crate) fn pop_xmm_read(&mut self) -> Xmm {
+        if let Loc::PinnedXmm(pin) = self.peek(0).loc {
+            self.pop();
+            return pin;
+        }
+        self.pop_xmm()
+    }
+
+    /// Moves every operand that reads the local pinned in `pin` off it,
+    /// before the local changes.
+    pub(crate) fn detach_pinned(&mut self, pin: Loc) {
+        if let Loc::PinnedGpr(p) = pin {
+            for alias in &mut self.ops.tee_alias {
+                if *alias == Some(p) {
+                    *alias = None;
+                }
+            }
+        }
+        let from = self.ops.first_from(
+            |w| &mut w.pinned,
+            |l| matches!(l, Loc::PinnedGpr(_) | Loc::PinnedXmm(_)),
+        );
+        for i in from..self.ops.len() {
+            if self.ops.at(i).loc != pin {
+                continue;
+            }
+            // A read of a pinned local becomes a register operand, which
+            // the register and call watermarks may have passed.
+            self.ops.below.clamp(i);
+            match pin {
+                Loc::PinnedGpr(p) => match self.ops.free_gpr_except(&[]) {
+                    Some(r) => {
+                        self.a.mov_rr(Size::S64, r, p);
+                        self.ops.relocate(i, Loc::Gpr(r));
+                    }
+                    None => self.spill_at(i),
+                },
+                Loc::PinnedXmm(p) => match self.ops.any_free_xmm() {
+                    Some(x) => {
+                        self.a.sse_rr(SseOp::MOVAPS, x, p);
+                        self.ops.relocate(i, Loc::Xmm(x));
+                    }
+                    None => self.spill_at(i),
+                },
+                _ => {}
+            }
+        }
+    }
+
+    /// Pops into a specific GPR (evicting its current holder).
+    pub(crate) fn pop_into_gpr(&mut self, r: Gpr, avoid: &[Gpr]) {
+        let pos = self.ops.len() - 1;
+        let v = self.pop();
+        if v.loc == Loc::Gpr(r) {
+            return;
+        }
+        // Hold the operand's own register while `r`'s occupant moves out,
+        // or the eviction could move it there and overwrite the operand.
+        if let Loc::Gpr(own) = v.loc {
+            self.ops.take_gpr(own);
+            self.evict_gpr(r, avoid);
+            self.ops.free_gpr(own);
+        } else {
+            self.evict_gpr(r, avoid);
+        }
+        self.load_gpr(r, v, pos);
+    }
+
+    /// Loads the float or vector value `v` (at position `pos`, not
+    /// popped) into `x`.
+    pub(crate) fn load_xmm(&mut self, x: Xmm, v: Val, pos: usize) {
+        match v.loc {
+            Loc::Xmm(src) | Loc::PinnedXmm(src) => {
+                if src != x {
+                    self.a.sse_rr(SseOp::MOVAPS, x, src);
+                }
+            }
+            Loc::Const(bits) => self.load_const_xmm(x, v.ty, bits),
+            Loc::Home => {
+                let home = self.home(pos);
+                self.a.sse_rm(load_op(v.ty), x, home);
+            }
+            Loc::Gpr(_) | Loc::PinnedGpr(_) | Loc::Flags(_) => {
+                unreachable!("float operand in a GPR or flags")
+            }
+        }
+    }
+
+    /// Pops a float or vector operand into an XMM register it owns.
+    pub(crate) fn pop_xmm(&mut self) -> Xmm {
+        let pos = self.ops.len() - 1;
+        let v = self.pop();
+        if let Loc::Xmm(x) = v.loc {
+            return x;
+        }
+        let x = self.alloc_xmm();
+        self.load_xmm(x, v, pos);
+        x
+    }
+
+    /// Materializes a float constant in `x`.
+    pub(crate) fn load_const_xmm(&mut self, x: Xmm, ty: ValType, bits: u64) {
+        if bits == 0 {
+            self.a.sse_rr(SseOp::XORPS, x, x);
+        } else if ty == ValType::F32 {
+            self.a.mov_ri(Size::S32, SCRATCH, bits as u32 as i64);
+            self.a.movd_xr(x, SCRATCH);
+        } else {
+            self.a.mov_ri(Size::S64, SCRATCH, bits as i64);
+            self.a.movq_xr(x, SCRATCH);
+        }
+    }
+
+    /// Pops an operand that is a constant, if it is one.
+    pub(crate) fn pop_const(&mut self) -> Option<u64> {
+        match self.ops.pop_if(|l| matches!(l, Loc::Const(_)))?.loc {
+            Loc::Const(bits) => Some(bits),
+            _ => None,
+        }
+    }
+
+    /// Pops an operand known to be an `i32` constant that fits an immediate.
+    pub(crate) fn pop_imm32(&mut self, ty: ValType) -> Option<i32> {
+        let Loc::Const(bits) = self.ops.last()?.loc else {
+            return None;
+        };
+        let imm = if ty == ValType::I32 {
+            bits as u32 as i32
+        } else {
+            i32::try_from(bits as i64).ok()?
+        };
+        self.ops.pop();
+        Some(imm)
+    }
+
+    /// `select`: the first operand if the condition is non-zero, else the
+    /// second, without a branch for integers.
+    pub(crate) fn op_select(&mut self) {
+        self.materialize_flags();
+        let cond = self.pop_gpr();
+        self.ops.take_gpr(cond);
+        let ty = self.peek(0).ty;
+        if is_float(ty) {
+            let b = self.pop_xmm();
+            self.ops.take_xmm(b);
+            let a = self.pop_xmm();
+            self.ops.free_xmm(b);
+            self.ops.free_gpr(cond);
+            let done = self.a.new_label();
+            self.a.test_rr(Size::S32, cond, cond);
+            self.a.jcc(Cond::Ne, done);
+            self.a.sse_rr(SseOp::MOVAPS, a, b);
+            self.a.bind(done);
+            self.push_xmm(ty, a);
+        } else {
+            let b = self.pop_gpr();
+            self.ops.take_gpr(b);
+            let a = self.pop_gpr();
+            self.ops.free_gpr(b);
+            self.ops.free_gpr(cond);
+            let size = if ty == ValType::I32 {
+                Size::S32
+            } else {
+                Size::S64
+            };
+            self.a.test_rr(Size::S32, cond, cond);
+            self.a.cmov_rr(Cond::E, size, a, b);
+            self.push_gpr(ty, a);
+        }
+    }
+}
