@@ -449,3 +449,36 @@ fn an_endless_tail_call_loop_can_be_interrupted() {
     interrupter.join().unwrap();
     assert_eq!(err.kind(), ErrorKind::Interrupted);
 }
+
+/// What the benchmark VMs' program computes for `rounds` rounds
+/// (`benches/workloads/tail_vm.wat`).
+fn vm_reference(rounds: i64) -> i64 {
+    let (mut a, mut b) = (0u64, 1u64);
+    for _ in 0..rounds {
+        b = b.wrapping_add(3);
+        a = a.wrapping_add(b);
+        a ^= a >> 7;
+        b = b.wrapping_mul(0x9E37_79B1);
+    }
+    a as i64
+}
+
+#[test]
+fn the_benchmark_vms_compute_their_program() {
+    let engine = engine();
+    for wat in [
+        include_str!("../benches/workloads/tail_vm.wat"),
+        include_str!("../benches/workloads/call_vm.wat"),
+    ] {
+        let (mut store, instance) = instantiate(&engine, wat);
+        let run = instance
+            .get_typed_func::<i64, i64>(&store, "run_n")
+            .unwrap();
+        for n in [1, 2, 3, 1000] {
+            assert_eq!(run.call(&mut store, n).unwrap(), vm_reference(n), "n = {n}");
+        }
+        // Six instructions per round: 12 million handlers.
+        let n = 2_000_000;
+        assert_eq!(run.call(&mut store, n).unwrap(), vm_reference(n));
+    }
+}

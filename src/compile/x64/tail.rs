@@ -112,13 +112,11 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     }
 
     /// Switches to the instance of the `VmFuncRef` in `rax`, drops this
-    /// frame and jumps to the function.
+    /// frame and jumps to the function. As for calls, `r15` is written
+    /// only when it changes: behind the predicted branch, the callee's
+    /// loads through `r15` need not wait for the table element's.
     fn tail_jump_funcref_in_rax(&mut self) {
-        self.a.mov_rm(
-            Size::S64,
-            Gpr::R15,
-            Mem::base(Gpr::Rax, offset_of!(VmFuncRef, vmctx) as i32),
-        );
+        self.set_r15_unless_equal(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, vmctx) as i32));
         self.leave_frame();
         self.a
             .jmp_m(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, code) as i32));
