@@ -108,14 +108,16 @@ fn a_disabled_feature_is_rejected_naming_it_and_its_switch() {
 #[test]
 fn an_enabled_feature_the_compiler_lacks_is_a_clear_error() {
     for feature in Feature::ALL {
-        // Lowered: constant expressions, wide arithmetic, relaxed SIMD and
-        // custom page sizes (tests/custom_page_sizes.rs).
+        // Lowered: constant expressions, wide arithmetic, relaxed SIMD,
+        // custom page sizes (tests/custom_page_sizes.rs) and tail calls
+        // (tests/tail_calls.rs).
         if matches!(
             feature,
             Feature::ExtendedConst
                 | Feature::WideArithmetic
                 | Feature::RelaxedSimd
                 | Feature::CustomPageSizes
+                | Feature::TailCall
         ) {
             continue;
         }
