@@ -56,11 +56,15 @@ fn module_using(feature: Feature) -> Vec<u8> {
 }
 
 #[test]
-fn defaults_are_extended_const_only() {
+fn defaults_are_extended_const_and_tail_calls() {
     let features = Config::new().wasm_features();
     assert_eq!(features, Features::DEFAULT);
     for f in Feature::ALL {
-        assert_eq!(features.enabled(f), f == Feature::ExtendedConst, "{f}");
+        assert_eq!(
+            features.enabled(f),
+            matches!(f, Feature::ExtendedConst | Feature::TailCall),
+            "{f}"
+        );
     }
     // The default engine runs an extended constant expression.
     let engine = Engine::default();
@@ -69,6 +73,11 @@ fn defaults_are_extended_const_only() {
     let instance = Instance::new(&mut store, &module, &[]).unwrap();
     let g = instance.get_global(&store, "g").unwrap();
     assert_eq!(g.get(&store), wasmkern::Val::I32(42));
+    // And a tail call.
+    let module = Module::new(&engine, module_using(Feature::TailCall)).unwrap();
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let g = instance.get_typed_func::<(), i32>(&store, "g").unwrap();
+    assert_eq!(g.call(&mut store, ()).unwrap(), 1);
 }
 
 #[test]
