@@ -131,6 +131,12 @@ pub enum ExitCode {
     /// pages in the low 32 bits; the host writes the result (old size in
     /// pages, or -1 as u32) back to `payload`, or [`GROW_OUT_OF_FUEL`]
     /// when the growth's fuel ([`MEMORY_FUEL_PER_PAGE`]) is not there.
+    /// A 64-bit memory's `memory.grow` by more than `u32::MAX` pages never
+    /// exits: no memory of this runtime grows that far, so the code
+    /// answers -1 itself. For a 64-bit memory the whole `payload` is the
+    /// result: the old size, or [`GROW_REFUSED_64`] (any old size as `u32`
+    /// could be mistaken for -1, since a memory of 1-byte pages may have
+    /// `u32::MAX` of them).
     MemoryGrow = 3,
     /// A runtime helper too large to inline (`table.grow`, bulk memory, ...).
     /// `payload` is the [`Helper`]; its immediates and operands are in the
@@ -184,14 +190,19 @@ pub enum Helper {
     /// `elem.drop`: `[elem segment, 0]`.
     ElemDrop = 4,
     /// `memory.init`: `[memory, data segment, dst, src, len]`.
+    ///
+    /// In the memory helpers an operand typed by a 64-bit memory's index
+    /// type (its address, and a length between two 64-bit memories) is a
+    /// full slot; the host reads the slot by the memory's type.
     MemoryInit = 5,
     /// `data.drop`: `[data segment, 0]`.
     DataDrop = 6,
     /// `memory.copy`: `[dst memory, src memory, dst, src, len]`. Only for
-    /// memories other than 0: the compiler copies within memory 0 inline.
+    /// other memories than a 32-bit memory 0: the compiler copies within
+    /// that one inline.
     MemoryCopy = 7,
-    /// `memory.fill`: `[memory, 0, dst, value, len]`. Only for memories
-    /// other than 0: the compiler fills memory 0 inline.
+    /// `memory.fill`: `[memory, 0, dst, value, len]`. Only for other
+    /// memories than a 32-bit memory 0: the compiler fills that one inline.
     MemoryFill = 8,
 }
 
@@ -217,6 +228,11 @@ pub enum HelperStatus {
 /// fuel exceeded the fuel left (nothing was grown or charged): no result
 /// (an old size or -1 as `u32`) has the upper 32 bits set.
 pub const GROW_OUT_OF_FUEL: u64 = u64::MAX;
+
+/// A 64-bit memory's `memory.grow` result in `payload` when the growth was
+/// refused (the code turns it into -1): no page count comes near it, and
+/// it is not [`GROW_OUT_OF_FUEL`].
+pub const GROW_REFUSED_64: u64 = u64::MAX - 1;
 
 /// Bulk memory operations (`memory.fill`, `memory.copy`, `memory.init`)
 /// cost one unit of fuel per this many bytes (rounded down), on top of
@@ -325,10 +341,27 @@ pub struct VmTable {
     pub len: u64,
 }
 
+/// A memory as generated code sees the memories other than memory 0 (whose
+/// base and length it reads from the context's own fields): one record per
+/// memory of the store, which the runtime rewrites whenever the memory
+/// grows (its bytes may move). Contexts reach it through
+/// [`VmContext::memories`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct VmMemory {
+    /// The memory's first byte.
+    pub base: *mut u8,
+    /// Its length in bytes.
+    pub len: u64,
+}
+
 /// Per-instance context: everything generated code of an instance reaches
 /// through `r15`.
 ///
 /// Memory 0's fields change together, through [`Self::set_memory`].
+/// The other memories are reached through [`Self::memories`], one more
+/// load away; fields added after the first ones go at the end, so the
+/// offsets generated code of single-memory modules uses stay as they are.
 /// Table 0's view is a copy that the runtime refreshes whenever table 0
 /// grows, as it does memory 0's fields.
 #[repr(C)]
@@ -364,6 +397,9 @@ pub struct VmContext {
     /// the host can tell which instance exited (the exit stub leaves the
     /// exiting code's `r15` at `[ExecContext::wasm_rsp]`).
     pub instance: usize,
+    /// A pointer to the [`VmMemory`] of every memory, imports first
+    /// (memory 0's too, though its code uses the fields above).
+    pub memories: *const *mut VmMemory,
 }
 
 /// [`VmContext::instance`] of a context that belongs to no instance (the
@@ -388,6 +424,7 @@ impl VmContext {
             },
             type_ids: core::ptr::null(),
             instance: NO_INSTANCE,
+            memories: core::ptr::null(),
         };
         vmctx.set_memory(core::ptr::null_mut(), 0);
         vmctx
@@ -484,6 +521,12 @@ mod tests {
         assert_eq!(offset_of!(VmFuncRef, type_id), 16);
         assert_eq!(size_of::<VmTable>(), 16);
         assert_eq!(offset_of!(VmContext, exec), 0);
+        assert_eq!(size_of::<VmMemory>(), 16);
+        assert_eq!(offset_of!(VmMemory, len), 8);
+        // Memory 0's fields and those after them keep their offsets.
+        assert_eq!(offset_of!(VmContext, memory_base), 8);
+        assert_eq!(offset_of!(VmContext, instance), 112);
+        assert_eq!(offset_of!(VmContext, memories), 120);
         assert_eq!(size_of::<ExecContext>() % 8, 0);
     }
 

@@ -204,7 +204,8 @@ fn memory_limits() {
     assert_eq!(mem.grow(&mut store, 1).unwrap(), 0);
     assert_eq!(mem.grow(&mut store, 1).unwrap(), 1);
     assert!(mem.grow(&mut store, 1).is_err());
-    assert!(mem.grow(&mut store, u32::MAX).is_err());
+    assert!(mem.grow(&mut store, u64::from(u32::MAX)).is_err());
+    assert!(mem.grow(&mut store, u64::MAX).is_err());
     mem.write(&mut store, 65536 * 2 - 1, b"z").unwrap();
     assert!(mem.write(&mut store, 65536 * 2, b"z").is_err());
     assert!(Memory::new(&mut store, MemoryType::new(65537, None)).is_err());

@@ -859,7 +859,7 @@ fn register_held_bounds_follow_growth() {
                     let Some(wasmkern::Extern::Memory(mem)) = caller.get_export("mem") else {
                         return -1;
                     };
-                    mem.grow(&mut caller, delta as u32)
+                    mem.grow(&mut caller, u64::from(delta as u32))
                         .map_or(-1, |old| old as i32)
                 },
             )

@@ -48,18 +48,24 @@ const PROPOSAL_FLOORS: &[(Feature, usize)] = &[
     (Feature::ExtendedConst, 281),
     (Feature::WideArithmetic, 109),
     (Feature::RelaxedSimd, 77),
+    (Feature::CustomPageSizes, 203),
+    (Feature::MultiMemory, 912),
+    (Feature::Memory64, 1_542),
     (Feature::TailCall, 108),
 ];
 /// Proposal folders the compiler lowers but that do not pass 100% yet,
 /// because some of their modules need another feature the compiler lacks:
 /// `(feature, floor, most directives failed or skipped)`, so they can
-/// only improve. custom-page-sizes: one module of `custom-page-sizes.wast`
-/// accesses memory 1 (multi-memory), and the 7 directives that use it are
-/// skipped.
-const PROPOSAL_PROGRESS: &[(Feature, usize, usize)] = &[(Feature::CustomPageSizes, 195, 8)];
-/// custom-page-sizes with guard regions (its memories of 1-byte pages keep
-/// explicit checks there; those of 64 KiB pages do not).
-const FLOOR_GUARD_CUSTOM_PAGE_SIZES: usize = 195;
+/// only improve. None at the moment.
+const PROPOSAL_PROGRESS: &[(Feature, usize, usize)] = &[];
+/// The memory proposals' folders with guard regions
+/// (`spec_memory_proposals_guard_regions`): only a 32-bit memory 0 of
+/// 64 KiB pages relies on the guard region there; memories of 1-byte
+/// pages, 64-bit memories and the memories other than 0 keep explicit
+/// checks.
+const FLOOR_GUARD_CUSTOM_PAGE_SIZES: usize = 203;
+const FLOOR_GUARD_MULTI_MEMORY: usize = 912;
+const FLOOR_GUARD_MEMORY64: usize = 1_542;
 /// The validation-only runs.
 const FLOOR_WASM_V1_VALIDATION: usize = 2_504;
 const FLOOR_WASM_V2_VALIDATION: usize = 3_441;
@@ -225,24 +231,35 @@ fn spec_guard_regions() {
     }
 }
 
-/// The custom-page-sizes folder with `Config::guard_regions`: its
-/// memories of 1-byte pages keep explicit checks, the others rely on the
-/// guard region. Not yet 100% (see [`PROPOSAL_PROGRESS`]).
+/// The memory proposals' folders (custom-page-sizes, multi-memory,
+/// memory64) with `Config::guard_regions`: a 32-bit memory 0 of 64 KiB
+/// pages relies on the guard region, every other memory keeps explicit
+/// checks, and both kinds meet in the same modules and functions.
 #[test]
-fn spec_custom_page_sizes_guard_regions() {
-    let suite = Suite::Proposal(Feature::CustomPageSizes);
-    let score = exec::Runner::new(suite).with_guard_regions().run_suite();
-    println!("guard regions: {}", score.report(suite));
-    let &(_, _, most_missed) = PROPOSAL_PROGRESS
-        .iter()
-        .find(|&&(f, _, _)| f == Feature::CustomPageSizes)
-        .expect("custom-page-sizes has a progress floor");
-    check_progress(
-        "guard regions: proposal custom-page-sizes",
-        &score,
-        FLOOR_GUARD_CUSTOM_PAGE_SIZES,
-        most_missed,
-    );
+fn spec_memory_proposals_guard_regions() {
+    let mut failures = Vec::new();
+    for (feature, floor) in [
+        (Feature::CustomPageSizes, FLOOR_GUARD_CUSTOM_PAGE_SIZES),
+        (Feature::MultiMemory, FLOOR_GUARD_MULTI_MEMORY),
+        (Feature::Memory64, FLOOR_GUARD_MEMORY64),
+    ] {
+        let suite = Suite::Proposal(feature);
+        let score = exec::Runner::new(suite).with_guard_regions().run_suite();
+        let report = score.report(suite);
+        println!("guard regions: {report}");
+        if score.failed != 0 || score.skipped != 0 {
+            failures.push(format!(
+                "guard regions: {}",
+                report.lines().next().unwrap_or_default()
+            ));
+        }
+        check_floor(
+            &format!("guard regions: proposal {}", suite.name()),
+            score.passed,
+            floor,
+        );
+    }
+    assert!(failures.is_empty(), "{failures:#?} (details above)");
 }
 
 fn run(suite: Suite, floor: usize) {

@@ -36,7 +36,7 @@ mod x64;
 use x64 as isa;
 
 use crate::abi::TrapCode;
-use crate::decode::{DEFAULT_PAGE_SIZE_LOG2, GlobalType, Module, TableType};
+use crate::decode::{DEFAULT_PAGE_SIZE_LOG2, GlobalType, MemoryType, Module, TableType};
 use crate::error::{Error, ErrorKind, Result};
 use crate::platform::{Bare, Platform};
 use crate::validate::ModuleInfo;
@@ -65,6 +65,8 @@ pub(crate) struct Env<'m, 'a> {
     /// Log2 of memory 0's page size (16 without a memory): the unit
     /// `memory.size` and `memory.grow` count in.
     pub memory_page_log2: u32,
+    /// The type of every memory, imports first.
+    pub memories: &'m [MemoryType],
     /// Whether a function of the module makes a tail call: then its
     /// functions may return with another instance's `r15`, and every call
     /// in it provides [`TAIL_CALL_AREA`](crate::abi::TAIL_CALL_AREA) (see
@@ -92,8 +94,10 @@ pub struct CompileOptions {
     /// guard region of at least [`GUARD_REGION_BYTES`](crate::abi::GUARD_REGION_BYTES) of address space,
     /// whose inaccessible part faults, and the runtime turns a fault at one
     /// of [`CompiledModule::fault_sites`] into the out-of-bounds trap.
-    /// Bulk operators keep their explicit checks. Ignored for a module
-    /// whose memory 0 has 1-byte pages (see `features`).
+    /// Bulk operators keep their explicit checks, and so do accesses to
+    /// other memories and to a 64-bit memory 0 (`x64/memories.rs`).
+    /// Ignored for a module whose memory 0 has 1-byte pages (see
+    /// `features`).
     pub guard_region: bool,
     /// Compile the functions one after another on the calling thread, not
     /// spread over the platform's threads.
@@ -212,6 +216,7 @@ pub(crate) fn compile_module_into(
             .first()
             .map_or(0, |m| m.limits.min.saturating_mul(m.page_size())),
         memory_page_log2,
+        memories: &spaces.memories,
         tail_calls: info
             .funcs
             .iter()

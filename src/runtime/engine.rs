@@ -12,7 +12,7 @@
 //! | [`Config::parallel_compilation`] | on (with `std`: functions are spread over the cores) |
 //! | `Config::guard_regions` (`std` only) | off: every load and store is checked explicitly |
 //! | [`Config::wasm_extended_const`], [`Config::wasm_tail_call`] | on |
-//! | [`Config::wasm_memory64`], [`Config::wasm_multi_memory`] | off until the compiler lowers them (see below) |
+//! | [`Config::wasm_memory64`], [`Config::wasm_multi_memory`] | off |
 //! | [`Config::wasm_relaxed_simd`] | off |
 //! | [`Config::wasm_custom_page_sizes`], [`Config::wasm_wide_arithmetic`] | off (proposals) |
 
@@ -45,17 +45,11 @@ pub const MIN_MAX_WASM_STACK: usize = 64 << 10;
 /// WebAssembly 2.0 the validator accepts; a module using a disabled one is
 /// rejected with a message naming the feature and its switch. The
 /// standardized WebAssembly 3.0 features are on by default once wasmkern
-/// runs them end to end. Today the decoder, the validator and the runtime
-/// know all of them, and the compiler lowers tail calls, the
-/// wide-arithmetic and the relaxed SIMD operators but not yet the others'
-/// new operators: with a switch on, a module whose functions access a
-/// 64-bit memory or a memory other than 0 fails in
-/// [`Module::new`](super::Module::new) with
-/// "`<feature>` is not supported by the compiler yet" (an
-/// [`ErrorKind::Limit`](crate::ErrorKind::Limit) error). What needs no
-/// compiler works: extended constant expressions, several memories (code
-/// accessing memory 0), memory64 and custom-page-size memory types, their
-/// imports, exports and data segments.
+/// runs them end to end. The decoder, the validator, the compiler and the
+/// runtime know all of them; a feature the compiler did not lower would
+/// fail in [`Module::new`](super::Module::new) with "`<feature>` is not
+/// supported by the compiler yet" (an
+/// [`ErrorKind::Limit`](crate::ErrorKind::Limit) error).
 #[derive(Clone)]
 pub struct Config {
     code_memory: Option<Arc<dyn CodeMemory>>,
@@ -197,7 +191,11 @@ impl Config {
     /// memory access" trap (any other fault goes to the handler that was
     /// installed before). Faster code, at the cost of address space (each
     /// memory reserves 8 GiB; a process has 128 TiB) and of a process-wide
-    /// signal handler. Bulk memory operators still check explicitly.
+    /// signal handler. Bulk memory operators still check explicitly, and
+    /// so do all accesses to a memory other than memory 0 (multi-memory),
+    /// to a 64-bit memory (memory64: a guard region covers a 32-bit index
+    /// plus a 32-bit offset, not a 64-bit address space) and to a memory
+    /// of 1-byte pages (custom-page-sizes).
     #[cfg(feature = "std")]
     pub fn guard_regions(&mut self, enable: bool) -> &mut Self {
         self.guard_regions = enable;
@@ -232,15 +230,19 @@ impl Config {
     }
 
     /// Accept 64-bit memories: `i64` addresses, sizes and offsets
-    /// (WebAssembly 3.0; default off: the compiler does not lower accesses
-    /// to them yet). The runtime limits every memory to 4 GiB.
+    /// (WebAssembly 3.0; default off). Their accesses are always
+    /// bounds-checked explicitly, also with [`Config::guard_regions`], and
+    /// the checks cannot wrap around (an address above 4 GiB or an offset
+    /// near 2^64 traps). The runtime limits every memory to 4 GiB.
     pub fn wasm_memory64(&mut self, enable: bool) -> &mut Self {
         self.wasm_feature(Feature::Memory64, enable)
     }
 
     /// Accept several memories per module, and memory indices in memory
-    /// instructions (WebAssembly 3.0; default off: the compiler lowers
-    /// accesses to memory 0 only so far).
+    /// instructions (WebAssembly 3.0; default off). Memory 0 keeps its fast
+    /// path (base in a register, guard regions when configured); the others
+    /// are reached through the instance's context and always checked
+    /// explicitly.
     pub fn wasm_multi_memory(&mut self, enable: bool) -> &mut Self {
         self.wasm_feature(Feature::MultiMemory, enable)
     }

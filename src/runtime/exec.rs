@@ -803,14 +803,23 @@ fn memory_grow<T>(store: &mut Store<T>) -> Result<()> {
         inner.exec.payload = crate::abi::GROW_OUT_OF_FUEL;
         return Ok(());
     }
-    // A refused growth is -1 for the guest; the limiter's error ends the call.
+    // A refused growth is -1 for the guest (`GROW_REFUSED_64` for a
+    // 64-bit memory); the limiter's error ends the call.
+    let wide = inner
+        .memories
+        .get(memory as usize)
+        .is_some_and(|m| m.ty.memory64);
     let result = match inner.grow_memory(id, memory, delta, limiter)? {
         Ok(old) => old as u64,
         Err(_) => {
             if charged == Some(true) {
                 inner.give_growth_fuel(memory, delta);
             }
-            u32::MAX as u64
+            if wide {
+                crate::abi::GROW_REFUSED_64
+            } else {
+                u32::MAX as u64
+            }
         }
     };
     store.inner.exec.payload = result;

@@ -3,6 +3,10 @@
 //! `data.drop` (see [`crate::abi::Helper`] for the area layout), and the
 //! fuel of bulk work.
 //!
+//! A memory helper reads an operand that a 64-bit memory's index type
+//! types as its full slot, any other as its low 32 bits, and checks every
+//! range without overflow (`start + len` may exceed 2^64 - 1 there).
+//!
 //! `table.init` and `memory.init` find their segment through the ranges the
 //! module kept of its bytes ([`ModuleInner`](super::module::ModuleInner)),
 //! without decoding again; `table.init` evaluates only the elements it
@@ -53,10 +57,11 @@ fn oob_memory() -> Error {
     Error::from_trap(TrapCode::MemoryOutOfBounds)
 }
 
-/// `start..start + len` if it lies within `size`.
-fn range(start: u32, len: u32, size: usize) -> Option<Range<usize>> {
-    let end = start as usize + len as usize;
-    (end <= size).then_some(start as usize..end)
+/// `start..start + len` if it lies within `size` (no sum wraps: a
+/// 64-bit memory's operands may be anything up to `u64::MAX`).
+fn range(start: u64, len: u64, size: usize) -> Option<Range<usize>> {
+    let end = start.checked_add(len)?;
+    (end <= size as u64).then_some(start as usize..end as usize)
 }
 
 /// Number of area slots each helper reads.
@@ -81,7 +86,7 @@ enum Walk {
 impl Walk {
     /// The way to copy `len` units from `src` to `dst` within one memory
     /// or table: down when `src < dst < src + len`.
-    fn of_copy(dst: u32, src: u32, len: u32) -> Walk {
+    fn of_copy(dst: u64, src: u64, len: u64) -> Walk {
         if src < dst && (dst - src) < len {
             Walk::Down
         } else {
@@ -119,13 +124,14 @@ impl Chunks<'_> {
 }
 
 /// Rewrites the area of an interrupted operation at `[dst, src, len]`
-/// (slots 2 to 4) to its rest: `left` units, at the start's end when it
-/// walked up.
-fn rest(area: &mut [u64], walk: Walk, len: u32, left: usize) {
-    let done = len as u64 - left as u64;
+/// (slots 2 to 4, read as `dst` and `src`) to its rest: `left` units, at
+/// the start's end when it walked up. The rest lies within the bounds
+/// already checked, so an operand of 32 bits stays within 32.
+fn rest(area: &mut [u64], walk: Walk, [dst, src, len]: [u64; 3], left: usize) {
+    let done = len - left as u64;
     if walk == Walk::Up {
-        area[2] = (area[2] as u32 as u64) + done;
-        area[3] = (area[3] as u32 as u64) + done;
+        area[2] = dst + done;
+        area[3] = src + done;
     }
     area[4] = left as u64;
 }
@@ -228,8 +234,30 @@ impl StoreInner {
             size,
             flag: flag.as_deref(),
         };
-        // The operands of the three-operand helpers.
-        let (dst, src, len) = (a(2), a(3), a(4));
+        // The operands of the three-operand helpers: full slots where a
+        // 64-bit memory's index type types them.
+        let wide = |i: u32| {
+            inst.memories
+                .get(i as usize)
+                .and_then(|&m| self.memories.get(m as usize))
+                .is_some_and(|m| m.ty.memory64)
+        };
+        let slot = |i: usize, wide: bool| {
+            let v = area.get(i).copied().unwrap_or(0);
+            if wide { v } else { u64::from(v as u32) }
+        };
+        let (dst, src, len) = match h {
+            Helper::MemoryInit => (slot(2, wide(a(0))), slot(3, false), slot(4, false)),
+            Helper::MemoryCopy => {
+                let (d, s) = (wide(a(0)), wide(a(1)));
+                (slot(2, d), slot(3, s), slot(4, d && s))
+            }
+            Helper::MemoryFill => {
+                let d = wide(a(0));
+                (slot(2, d), slot(3, false), slot(4, d))
+            }
+            _ => (slot(2, false), slot(3, false), slot(4, false)),
+        };
         let per = match h {
             Helper::MemoryInit | Helper::MemoryCopy | Helper::MemoryFill => BYTES_PER_FUEL,
             _ => ELEMENTS_PER_FUEL,
@@ -261,7 +289,7 @@ impl StoreInner {
                 let val = area[3] as usize;
                 let elements = &mut self.tables[t as usize].elements;
                 let r = range(dst, len, elements.len()).ok_or_else(oob_table)?;
-                if !self.take_fuel(len.into(), per) {
+                if !self.take_fuel(len, per) {
                     return Ok(HelperStatus::OutOfFuel);
                 }
                 let elements = &mut self.tables[t as usize].elements[r];
@@ -276,7 +304,7 @@ impl StoreInner {
                     .ok_or_else(oob_table)?;
                 let dr = range(dst, len, self.tables[dt as usize].elements.len())
                     .ok_or_else(oob_table)?;
-                if !self.take_fuel(len.into(), per) {
+                if !self.take_fuel(len, per) {
                     return Ok(HelperStatus::OutOfFuel);
                 }
                 let walk = if dt == st {
@@ -317,7 +345,7 @@ impl StoreInner {
                 let sr = range(src, len, seg_len).ok_or_else(oob_table)?;
                 let dr = range(dst, len, self.tables[t as usize].elements.len())
                     .ok_or_else(oob_table)?;
-                if !self.take_fuel(len.into(), per) {
+                if !self.take_fuel(len, per) {
                     return Ok(HelperStatus::OutOfFuel);
                 }
                 let mut failed = None;
@@ -373,7 +401,7 @@ impl StoreInner {
                 let sr = range(src, len, data.len()).ok_or_else(oob_memory)?;
                 let dr = range(dst, len, self.memories[m as usize].bytes.len())
                     .ok_or_else(oob_memory)?;
-                if !self.take_fuel(len.into(), per) {
+                if !self.take_fuel(len, per) {
                     return Ok(HelperStatus::OutOfFuel);
                 }
                 let out = &mut self.memories[m as usize].bytes[dr];
@@ -389,7 +417,7 @@ impl StoreInner {
                     .ok_or_else(oob_memory)?;
                 let dr = range(dst, len, self.memories[dm as usize].bytes.len())
                     .ok_or_else(oob_memory)?;
-                if !self.take_fuel(len.into(), per) {
+                if !self.take_fuel(len, per) {
                     return Ok(HelperStatus::OutOfFuel);
                 }
                 let walk = if dm == sm {
@@ -419,7 +447,7 @@ impl StoreInner {
                 let val = area[3] as u8;
                 let r = range(dst, len, self.memories[m as usize].bytes.len())
                     .ok_or_else(oob_memory)?;
-                if !self.take_fuel(len.into(), per) {
+                if !self.take_fuel(len, per) {
                     return Ok(HelperStatus::OutOfFuel);
                 }
                 let out = &mut self.memories[m as usize].bytes[r];
@@ -432,7 +460,7 @@ impl StoreInner {
             return Ok(HelperStatus::Done);
         }
         self.give_fuel(left as u64, per);
-        rest(area, walk, len, left);
+        rest(area, walk, [dst, src, len], left);
         Ok(HelperStatus::Interrupted)
     }
 

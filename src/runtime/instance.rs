@@ -23,7 +23,7 @@ use super::store::{
     AsContext, AsContextMut, FuncData, FuncKind, InstanceData, StoreInner, new_vmctx,
 };
 use super::table::Table;
-use crate::abi::{TrapCode, VmContext, VmFuncRef, VmTable};
+use crate::abi::{TrapCode, VmContext, VmFuncRef, VmMemory, VmTable};
 use crate::decode::{
     self, ConstExpr, DataKind, ElementItems, ElementKind, ExternKind, Limits, Operator,
     read_operator,
@@ -481,13 +481,19 @@ impl StoreInner {
             .iter()
             .map(|&t| &mut *self.tables[t as usize].vm as *mut VmTable)
             .collect();
-        let (global_ptrs, table_ptrs) = (
+        let memory_ptrs: Vec<*mut VmMemory> = memories
+            .iter()
+            .map(|&m| &mut *self.memories[m as usize].vm as *mut VmMemory)
+            .collect();
+        let (global_ptrs, table_ptrs, memory_ptrs) = (
             global_ptrs.into_boxed_slice(),
             table_ptrs.into_boxed_slice(),
+            memory_ptrs.into_boxed_slice(),
         );
         vmctx.funcs = funcrefs.as_ptr();
         vmctx.globals = global_ptrs.as_ptr();
         vmctx.tables = table_ptrs.as_ptr();
+        vmctx.memories = memory_ptrs.as_ptr();
         vmctx.type_ids = m.type_ids.as_ptr();
         vmctx.instance = index as usize;
         if let Some(&m0) = memories.first() {
@@ -536,6 +542,7 @@ impl StoreInner {
             funcrefs,
             _global_ptrs: global_ptrs,
             _table_ptrs: table_ptrs,
+            _memory_ptrs: memory_ptrs,
             memories,
             tables,
             globals,

@@ -6,8 +6,11 @@
 //! `Vec` comes zeroed from the allocator (`alloc_zeroed`, lazy where the
 //! allocator maps fresh pages, see [`zeroed_vec`]), the reservation from the
 //! kernel.
-//! Growing may move a `Vec`; the runtime then updates `memory_base`/`memory_len` of every instance whose
-//! memory 0 it is (generated code reloads them after every exit). Memories
+//! Growing may move a `Vec`; the runtime then updates the memory's
+//! [`VmMemory`] record (which contexts reach through
+//! `VmContext::memories`, for the memories other than 0) and
+//! `memory_base`/`memory_len` of every instance whose memory 0 it is
+//! (generated code reloads them after every exit). Memories
 //! are limited to 4 GiB ([`MAX_MEMORY_BYTES`], whatever their type: a
 //! memory64 memory too, since its bytes are one buffer or one reservation),
 //! to their declared maximum, and by the store's [`ResourceLimiter`] (see
@@ -15,14 +18,22 @@
 //!
 //! Sizes are counted in the memory type's pages: 64 KiB, or 1 byte for a
 //! memory with a custom page size (custom-page-sizes); the size API
-//! ([`Memory::size`], [`Memory::grow`]) counts pages as `u32`, which covers
-//! 4 GiB of 1-byte pages but one.
+//! ([`Memory::size`], [`Memory::grow`]) counts pages as `u64`, as
+//! Wasmtime's does, for 32-bit and 64-bit (memory64) memories alike;
+//! inside, pages are `u32`s, which cover 4 GiB of 1-byte pages but one.
+//!
+//! Each memory also has a boxed [`VmMemory`] record of its base and
+//! length, which generated code reads for the memories other than 0
+//! (through `VmContext::memories`); [`StoreInner::refresh_memory`]
+//! rewrites it with the contexts of the instances whose memory 0 it is.
 
 use super::limits::ResourceLimiter;
 use super::store::{AsContext, AsContextMut, MemoryData, StoreContextMut, StoreInner};
+use crate::abi::VmMemory;
 use crate::decode::{Limits, MemoryType};
 use crate::error::{Error, Result};
 use crate::platform::{GuardRegions, GuardedRegion};
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 /// Bytes in a wasm page (without a custom page size).
@@ -142,13 +153,14 @@ impl Memory {
         })
     }
 
-    /// The size in pages (0 for another store's memory).
-    pub fn size(&self, store: impl AsContext) -> u32 {
+    /// The size in pages (0 for another store's memory), as Wasmtime's
+    /// `Memory::size`: a `u64` for 32-bit and 64-bit memories alike.
+    pub fn size(&self, store: impl AsContext) -> u64 {
         store
             .as_context()
             .inner
             .memory_data(self.store, self.index)
-            .map_or(0, |m| m.pages())
+            .map_or(0, |m| u64::from(m.pages()))
     }
 
     /// The size in bytes (0 for another store's memory).
@@ -156,12 +168,20 @@ impl Memory {
         self.data(&store).len()
     }
 
-    /// Grows the memory by `delta` pages and returns the old size in pages.
-    /// Fails beyond the declared maximum or when the store's
-    /// [`ResourceLimiter`] refuses.
-    pub fn grow(&self, mut store: impl AsContextMut, delta: u32) -> Result<u32> {
+    /// Grows the memory by `delta` pages and returns the old size in pages,
+    /// as Wasmtime's `Memory::grow` (`u64`s for 32-bit and 64-bit memories
+    /// alike). Fails beyond the declared maximum, beyond 4 GiB, or when the
+    /// store's [`ResourceLimiter`] refuses.
+    pub fn grow(&self, mut store: impl AsContextMut, delta: u64) -> Result<u64> {
         let (inner, limiter) = store.as_context_mut().0.inner_and_limiter();
-        inner.grow_memory(self.store, self.index, delta, limiter)?
+        // No memory reaches `u32::MAX` pages plus one (4 GiB at most).
+        let Ok(delta) = u32::try_from(delta) else {
+            return Err(Error::runtime("memory.grow beyond the maximum size")
+                .with_detail(format_args!("{delta} pages")));
+        };
+        inner
+            .grow_memory(self.store, self.index, delta, limiter)?
+            .map(u64::from)
     }
 
     /// Copies `buf.len()` bytes at `offset` into `buf`.
@@ -326,12 +346,17 @@ impl StoreInner {
             }
         }
         let guarded = self.engine.inner.guard_regions;
-        let bytes = LinearBytes::zeroed(page_bytes(&ty, ty.limits.min), guarded)?;
+        let mut bytes = LinearBytes::zeroed(page_bytes(&ty, ty.limits.min), guarded)?;
         let index = u32::try_from(self.memories.len())
             .map_err(|_| Error::runtime("too many memories in the store"))?;
+        let vm = Box::new(VmMemory {
+            base: bytes.as_mut_ptr(),
+            len: bytes.len() as u64,
+        });
         self.memories.push(MemoryData {
             ty,
             bytes,
+            vm,
             users: Vec::new(),
         });
         Ok(Memory {
@@ -378,13 +403,15 @@ impl StoreInner {
         Ok(Ok(old))
     }
 
-    /// Writes memory `index`'s base and length into its users' contexts.
+    /// Writes memory `index`'s base and length into its record and its
+    /// users' contexts.
     pub(crate) fn refresh_memory(&mut self, index: u32) {
         let Some(m) = self.memories.get_mut(index as usize) else {
             return;
         };
         let base = m.bytes.as_mut_ptr();
         let len = m.bytes.len() as u64;
+        *m.vm = VmMemory { base, len };
         for &user in &m.users {
             if let Some(instance) = self.instances.get_mut(user as usize) {
                 instance.vmctx.set_memory(base, len);

@@ -10,7 +10,7 @@
 //! - **Stable addresses.** What generated code reaches through pointers is
 //!   boxed: the `ExecContext`, each instance's `VmContext`, its `VmFuncRef`
 //!   array (imports first), global cells (16 bytes, see [`Val`] for the
-//!   layout), `VmTable`s.
+//!   layout), `VmTable`s, `VmMemory`s.
 //! - **Memories** are `Vec<u8>`s of exactly their size (at most 65536 pages);
 //!   growth may move them, and every `VmContext` using the memory is then
 //!   updated. **Tables** hold at most [`MAX_TABLE_ELEMENTS`] elements.

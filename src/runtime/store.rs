@@ -5,7 +5,8 @@
 //! handles (store id + index); nothing is freed before the store, so a
 //! handle stays valid as long as its store lives. Objects that generated
 //! code reaches through pointers (the execution context, each instance's
-//! `VmContext`, its `VmFuncRef` array, global cells, `VmTable`s) are boxed,
+//! `VmContext`, its `VmFuncRef` array, global cells, `VmTable`s,
+//! `VmMemory`s) are boxed,
 //! so their addresses stay stable while the vectors grow.
 
 use super::engine::Engine;
@@ -14,7 +15,7 @@ use super::func::{Func, HostEntry};
 use super::limits::ResourceLimiter;
 use super::module::Module;
 use super::values::{ExternRef, Val};
-use crate::abi::{ExecContext, VmContext, VmFuncRef, VmTable};
+use crate::abi::{ExecContext, VmContext, VmFuncRef, VmMemory, VmTable};
 use crate::decode::{FuncType, GlobalType, MemoryType, TableType};
 use crate::error::{Error, Result};
 use alloc::boxed::Box;
@@ -49,6 +50,9 @@ pub(crate) struct FuncData {
 pub(crate) struct MemoryData {
     pub ty: MemoryType,
     pub bytes: super::memory::LinearBytes,
+    /// The memory's base and length as generated code reads them through
+    /// `VmContext::memories`, rewritten whenever it grows.
+    pub vm: Box<VmMemory>,
     /// Instances whose memory 0 this is (their `VmContext`s are updated when
     /// it grows).
     pub users: Vec<u32>,
@@ -77,6 +81,8 @@ pub(crate) struct InstanceData {
     pub _global_ptrs: Box<[*mut u128]>,
     /// What `vmctx.tables` points to.
     pub _table_ptrs: Box<[*mut VmTable]>,
+    /// What `vmctx.memories` points to.
+    pub _memory_ptrs: Box<[*mut VmMemory]>,
     pub memories: Vec<u32>,
     pub tables: Vec<u32>,
     pub globals: Vec<u32>,

@@ -1,10 +1,11 @@
 //! Lowering of table operators and bulk memory: `table.get/set/size` are
 //! inline (with a bounds check against the table's length), and so are
-//! `memory.fill` and `memory.copy` on memory 0 (`rep stosb`/`rep movsb`
-//! after bounds checks against the memory's length): programs call them
-//! for every `memset`/`memcpy`, where a host exit would cost more than
+//! `memory.fill` and `memory.copy` on a 32-bit memory 0 (`rep stosb`/`rep
+//! movsb` after bounds checks against the memory's length): programs call
+//! them for every `memset`/`memcpy`, where a host exit would cost more than
 //! most copies. The operators that grow or initialize (and the ones on
-//! other memories) leave to the host through
+//! other memories or a 64-bit memory 0, whose `i64` operands the host
+//! checks without overflow) leave to the host through
 //! [`ExitCode::Helper`](crate::abi::ExitCode) (see [`Helper`] for the area
 //! layout), which keeps generated code small and the checks in one place.
 //!

@@ -435,6 +435,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             I32Store8 { memarg } | I64Store8 { memarg } => self.store(memarg, Size::S8),
             I32Store16 { memarg } | I64Store16 { memarg } => self.store(memarg, Size::S16),
             I64Store32 { memarg } => self.store(memarg, Size::S32),
+            MemorySize { mem } if !self.fast_memory(mem.index) => self.memory_size(mem.index),
             MemorySize { .. } => {
                 let r = self.alloc_gpr();
                 self.a
@@ -446,7 +447,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 }
                 self.push_gpr(I32, r);
             }
-            MemoryGrow { .. } => self.memory_grow(),
+            MemoryGrow { mem } => self.memory_grow(mem.index),
             // Tables and bulk memory.
             TableGet { table } => self.table_get(table),
             TableSet { table } => self.table_set(table),
@@ -474,10 +475,12 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 self.helper(Helper::MemoryInit, [mem.index, data_index], 3, false)
             }
             DataDrop { data_index } => self.helper(Helper::DataDrop, [data_index, 0], 0, false),
-            MemoryCopy { dst_mem, src_mem } if dst_mem.index == 0 && src_mem.index == 0 => {
+            MemoryCopy { dst_mem, src_mem }
+                if dst_mem.index == 0 && src_mem.index == 0 && self.fast_memory(0) =>
+            {
                 self.memory_copy()
             }
-            MemoryFill { mem } if mem.index == 0 => self.memory_fill(),
+            MemoryFill { mem } if self.fast_memory(mem.index) => self.memory_fill(),
             MemoryCopy { dst_mem, src_mem } => {
                 self.helper(Helper::MemoryCopy, [dst_mem.index, src_mem.index], 3, false)
             }

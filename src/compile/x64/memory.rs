@@ -26,6 +26,10 @@
 //! `memory.size` shifts the length in bytes by memory 0's page size's log2
 //! (`Env::memory_page_log2`); `memory.grow` passes its delta in the
 //! memory's own pages, which the runtime counts in.
+//!
+//! All of this is memory 0's fast path, for a 32-bit memory 0: the other
+//! memories and 64-bit ones go to `memories` ([`FuncCompiler::checked_address`]),
+//! which always checks explicitly.
 
 use super::super::func::FuncCompiler;
 use super::super::stack::Loc;
@@ -53,6 +57,9 @@ impl FuncCompiler<'_, '_, '_> {
     /// memory length, and returns the operand to access. The returned
     /// operand uses `SCRATCH` (and `SCRATCH2` for offsets beyond 2^31).
     pub(crate) fn address(&mut self, memarg: MemArg, size: u32) -> Mem {
+        if !self.fast_memory(memarg.memory) {
+            return self.checked_address(memarg, size);
+        }
         if self.env.options.guard_region {
             return self.guarded_address(memarg);
         }
@@ -267,8 +274,12 @@ impl FuncCompiler<'_, '_, '_> {
     /// `memory.grow` leaves to the host. With fuel, the host may answer
     /// [`GROW_OUT_OF_FUEL`] (the growth's fuel exceeds the fuel left): the
     /// code then pauses with `OutOfFuel` and asks again when resumed, so
-    /// `delta` waits in the call area meanwhile.
-    pub(in crate::compile) fn memory_grow(&mut self) {
+    /// `delta` waits in the call area meanwhile. Other memories than a
+    /// 32-bit memory 0 take [`Self::memory_grow_other`].
+    pub(in crate::compile) fn memory_grow(&mut self, mem: u32) {
+        if !self.fast_memory(mem) {
+            return self.memory_grow_other(mem);
+        }
         let delta = self.pop_gpr();
         self.spill_all();
         let fuel = self.env.options.fuel;

@@ -18,6 +18,8 @@
 //! - `numeric`: integer and float arithmetic, comparisons, conversions;
 //! - `memory`: loads, stores, bounds checks, guard-region accesses,
 //!   `memory.size` and `memory.grow`;
+//! - `memories`: the same for the memories other than a 32-bit memory 0
+//!   (multi-memory, memory64), always with explicit bounds checks;
 //! - `bulk`: tables and bulk memory;
 //! - `simd`: the 128-bit vector operators over SSE4.1;
 //! - `relaxed_simd`: the relaxed-SIMD proposal's operators, one fixed
@@ -34,6 +36,7 @@ pub(crate) mod control;
 pub(crate) mod frame;
 pub(crate) mod lower;
 pub(crate) mod masm;
+pub(crate) mod memories;
 pub(crate) mod memory;
 pub(crate) mod numeric;
 pub(crate) mod operands;
