@@ -61,9 +61,11 @@
 //! [`TAIL_CALL_AREA`], which every call that may reach a tail-calling
 //! function allocates (and which holds inductively for a function entered by
 //! an in-place tail call). A tail call whose arguments fit that bound jumps;
-//! one whose arguments need more (more than 16 plain arguments, beyond the
+//! one whose arguments need more (more than 8 plain arguments, beyond the
 //! caller's own) is compiled as a call followed by a return: correct, but its
-//! frame stays until the callee returns.
+//! frame stays until the callee returns. The bound is a trade: every frame
+//! that calls through a [`VmFuncRef`] grows to hold it, which costs
+//! recursion depth in modules that never tail-call.
 //!
 //! A tail call may leave the instance (an import, `return_call_indirect`):
 //! the jump loads the callee's `vmctx` into `r15`, and the function returns
@@ -461,7 +463,7 @@ pub const GUARD_REGION_BYTES: u64 = (1 << 33) + (1 << 16);
 /// this much. A tail call runs its callee in the caller's incoming area
 /// (see "Tail calls" in the module doc), so a function may pass up to
 /// `max(its own area, TAIL_CALL_AREA)` bytes of arguments in place.
-pub const TAIL_CALL_AREA: u32 = 128;
+pub const TAIL_CALL_AREA: u32 = 64;
 
 /// How many leading arguments a call may pass in registers (see the
 /// module doc).
