@@ -479,3 +479,26 @@ fn the_benchmark_vms_compute_their_program() {
         assert_eq!(run.call(&mut store, n).unwrap(), vm_reference(n));
     }
 }
+
+#[test]
+fn a_precompiled_module_keeps_its_tail_calls() {
+    let engine = engine();
+    let module = Module::new(&engine, wat::parse_str(INDIRECT).unwrap()).unwrap();
+    let bytes = module.serialize().unwrap();
+    let loaded = Module::deserialize_checked(&engine, &bytes).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &loaded, &[]).unwrap();
+    let run = instance.get_typed_func::<i64, i64>(&store, "run").unwrap();
+    let n = TEN_MILLION / 2 + 1;
+    assert_eq!(run.call(&mut store, n).unwrap(), 10 * n + (n + 1) / 2);
+    let module = Module::new(&engine, wat::parse_str(SUM).unwrap()).unwrap();
+    let loaded = Module::deserialize_checked(&engine, module.serialize().unwrap()).unwrap();
+    let instance = Instance::new(&mut store, &loaded, &[]).unwrap();
+    let sum = instance
+        .get_typed_func::<(i64, i64), i64>(&store, "sum")
+        .unwrap();
+    assert_eq!(
+        sum.call(&mut store, (TEN_MILLION, 0)).unwrap(),
+        TEN_MILLION * (TEN_MILLION + 1) / 2
+    );
+}
