@@ -168,8 +168,8 @@ pub(crate) fn default_platform() -> &'static dyn platform::Platform {
 ///
 /// Returns `Ok(())` when `bytes` is a valid module with the default features
 /// of [`Config`] (WebAssembly 2.0, SIMD included, extended constant
-/// expressions and typed function references; [`Module::validate`] takes
-/// an engine's features), and
+/// expressions, tail calls and typed function references;
+/// [`Module::validate`] takes an engine's features), and
 /// otherwise an [`Error`] that carries the byte offset and
 /// the specification's wording for the failure.
 ///

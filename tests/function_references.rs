@@ -346,3 +346,47 @@ fn a_precompiled_module_keeps_its_typed_references() {
     // 12 squared.
     assert_eq!(run.call(&mut store, 12).unwrap(), 144);
 }
+
+#[test]
+fn return_call_ref_runs_in_constant_stack_and_reaches_the_host() {
+    let mut config = Config::new();
+    config.wasm_function_references(true).wasm_tail_call(true);
+    let engine = Engine::new(&config).unwrap();
+    let mut store = Store::new(&engine, ());
+    let mut linker = Linker::new(&engine);
+    linker.func_wrap("host", "done", |n: i64| n * 10).unwrap();
+    let m = module(
+        &engine,
+        r#"(module
+            (type $t (func (param i64) (result i64)))
+            (import "host" "done" (func $done (type $t)))
+            (elem declare func $count $done)
+            ;; count(n): n > 0 -> count(n - 1), as a tail call through a
+            ;; reference; n = 0 -> done(7), the host, also a tail call.
+            (func $count (type $t)
+              (if (result i64) (i64.eqz (local.get 0))
+                (then (return_call_ref $t (i64.const 7) (ref.func $done)))
+                (else (return_call_ref $t (i64.sub (local.get 0) (i64.const 1))
+                                          (ref.func $count)))))
+            (func (export "count") (param i64) (result i64)
+              (call $count (local.get 0)))
+            (func (export "null") (result i64)
+              (return_call_ref $t (i64.const 1) (ref.null $t))))"#,
+    );
+    let instance = linker.instantiate(&mut store, &m).unwrap();
+    let count = instance
+        .get_typed_func::<i64, i64>(&mut store, "count")
+        .unwrap();
+    // Ten million frames would overflow the 1 MiB default stack if each
+    // call kept its frame; the end is the host's 7 * 10.
+    assert_eq!(count.call(&mut store, 10_000_000).unwrap(), 70);
+    assert_eq!(count.call(&mut store, 0).unwrap(), 70);
+    let null = instance
+        .get_typed_func::<(), i64>(&mut store, "null")
+        .unwrap();
+    let err = null.call(&mut store, ()).unwrap_err();
+    assert!(
+        err.to_string().starts_with("null function reference"),
+        "{err}"
+    );
+}

@@ -51,15 +51,14 @@ const PROPOSAL_FLOORS: &[(Feature, usize)] = &[
     (Feature::CustomPageSizes, 203),
     (Feature::MultiMemory, 912),
     (Feature::Memory64, 1_542),
+    (Feature::TailCall, 108),
+    (Feature::FunctionReferences, 1_810),
 ];
 /// Proposal folders the compiler lowers but that do not pass 100% yet,
 /// because some of their modules need another feature the compiler lacks:
 /// `(feature, floor, most directives failed or skipped)`, so they can
-/// only improve. function-references: its folder repeats the tail-call
-/// files with typed references, and the 11 modules with `return_call`,
-/// `return_call_indirect` or `return_call_ref` (and the 113 directives
-/// that use them) wait for the compiler's tail calls.
-const PROPOSAL_PROGRESS: &[(Feature, usize, usize)] = &[(Feature::FunctionReferences, 1_686, 124)];
+/// only improve. None at the moment.
+const PROPOSAL_PROGRESS: &[(Feature, usize, usize)] = &[];
 /// The memory proposals' folders with guard regions
 /// (`spec_memory_proposals_guard_regions`): only a 32-bit memory 0 of
 /// 64 KiB pages relies on the guard region there; memories of 1-byte

@@ -1,5 +1,5 @@
-//! Typed function references: `call_ref`, `ref.as_non_null`,
-//! `br_on_null` and `br_on_non_null`.
+//! Typed function references: `call_ref`, `return_call_ref`,
+//! `ref.as_non_null`, `br_on_null` and `br_on_non_null`.
 //!
 //! A typed reference is represented at run time exactly as `funcref` and
 //! `externref` are (the address of a `VmFuncRef`, or an extern handle; 0
@@ -81,5 +81,30 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.compare_top_with_null();
         self.branch_if(Cond::Ne, depth);
         self.pop();
+    }
+
+    /// `return_call_ref $t`: `call_ref` as a tail call (`tail`): the
+    /// arguments replace this frame's, the null check traps while the
+    /// frame is still there, then the jump goes through the reference as
+    /// `return_call_indirect`'s does. Arguments that do not fit in place
+    /// make it a call and a return.
+    pub(crate) fn op_return_call_ref(&mut self, type_index: u32) {
+        let ty = &self.env.module.types[type_index as usize];
+        if !self.fits_in_place(ty) {
+            self.op_call_ref(type_index);
+            self.emit_return();
+            self.set_unreachable();
+            return;
+        }
+        let pos = self.ops.len() - 1;
+        let v = self.pop();
+        self.load_gpr(SCRATCH2, v, pos);
+        self.tail_args(ty, Callee::Any);
+        self.a.mov_rr(Size::S64, Gpr::Rax, SCRATCH2);
+        self.a.test_rr(Size::S64, Gpr::Rax, Gpr::Rax);
+        let null = self.a.trap_label(TrapCode::NullFunctionReference);
+        self.a.jcc(Cond::E, null);
+        self.tail_jump_funcref_in_rax();
+        self.set_unreachable();
     }
 }
