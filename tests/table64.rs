@@ -559,3 +559,36 @@ fn host_api_counts_in_u64() {
     assert_eq!(t.size(&store), 5);
     assert!(t.grow(&mut store, 1, Val::FuncRef(None)).is_err());
 }
+
+/// With fuel metering the table helpers run behind the status checks of
+/// bounded bulk work: the same results, and a refused growth by a delta
+/// whose low half alone would fit is -1, not a growth.
+#[test]
+fn helpers_with_fuel_metering() {
+    let mut config = Config::new();
+    config.wasm_memory64(true).consume_fuel(true);
+    let engine = Engine::new(&config).unwrap();
+    let module = Module::new(&engine, wat::parse_str(MODULE).unwrap()).unwrap();
+    let mut store = Store::new(&engine, ());
+    store.set_fuel(1_000_000).unwrap();
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let grow = instance
+        .get_typed_func::<i64, i64>(&mut store, "grow64")
+        .unwrap();
+    let fill = instance
+        .get_typed_func::<(i64, i64), ()>(&mut store, "fill64")
+        .unwrap();
+    let call64 = instance
+        .get_typed_func::<i64, i32>(&mut store, "call64")
+        .unwrap();
+    assert_eq!(grow.call(&mut store, (1 << 32) + 2).unwrap(), -1);
+    assert_eq!(grow.call(&mut store, 2).unwrap(), 4);
+    assert_trap(
+        fill.call(&mut store, ((1 << 32) + 1, 1)),
+        Trap::TableOutOfBounds,
+        "fill at 2^32 + 1",
+    );
+    fill.call(&mut store, (4, 2)).unwrap();
+    assert_eq!(call64.call(&mut store, 5).unwrap(), 102);
+    assert_eq!(instance.get_table(&store, "t64").unwrap().size(&store), 6);
+}
