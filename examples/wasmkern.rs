@@ -4,6 +4,7 @@
 //! cargo run --release --example wasmkern -- [OPTIONS] FILE.wasm ARGS...
 //! cargo run --release --example wasmkern -- --invoke NAME FILE.wasm|FILE.wat ARGS...
 //! cargo run --release --example wasmkern -- --list FILE.wasm|FILE.wat
+//! cargo run --release --example wasmkern -- compile [OPTIONS] FILE.wasm|FILE.wat -o FILE.cwasm
 //! cargo run --release --example wasmkern            # a bundled demo
 //! ```
 //!
@@ -20,6 +21,16 @@
 //! | `--invoke NAME` | call the export `NAME` with the typed arguments after the file |
 //! | `--list` | print the module's imports and exports |
 //! | `-W FEATURE[=y\|n]`, `--wasm FEATURE[=y\|n]` | turn a WebAssembly feature beyond 2.0 on (`y`, the default) or off (`n`), as Wasmtime's `-W tail-call=y`: `tail-call`, `memory64`, `multi-memory`, `extended-const`, `relaxed-simd`, `custom-page-sizes`, `wide-arithmetic` (the `Config::wasm_*` switches; on by default: `extended-const`) |
+//!
+//! **Precompiled modules.** `compile FILE -o OUT` compiles the module and
+//! writes it serialized (`Module::serialize`; default `OUT`: `FILE` with
+//! the extension `.cwasm`) for an engine of the options given (`-W`, and
+//! `--fuel N`, whose presence turns fuel metering on). Any command then
+//! takes a `.cwasm` where it takes a `.wasm` (told apart by its magic
+//! bytes, not its name): it is loaded without compiling, with its checksum
+//! verified (`Module::deserialize_checked`), and refused when it was
+//! compiled for other options (give the same `-W` and `--fuel`), another
+//! wasmkern or a processor with features this one lacks.
 //!
 //! **Programs.** A module that imports `wasi_snapshot_preview1` or exports
 //! `_start` is a command: it gets WASI with the host's stdin, stdout and
@@ -350,7 +361,15 @@ fn call_failure(context: &str, e: Error) -> Failure {
     }
 }
 
+/// The first bytes of a serialized module (`wasmkern compile`'s output).
+const CWASM_MAGIC: &[u8] = b"\0wkcwasm";
+
 fn read_module(file: &str) -> Result<Vec<u8>, String> {
+    if let Ok(bytes) = std::fs::read(file)
+        && bytes.starts_with(CWASM_MAGIC)
+    {
+        return Ok(bytes);
+    }
     wat::parse_file(file).map_err(|e| {
         format!(
             "{file}: {}",
@@ -391,7 +410,76 @@ fn is_command(module: &Module) -> bool {
         || module.exports().any(|e| e.name() == "_start")
 }
 
+/// The engine configuration the options ask for.
+fn config_of(o: &Options) -> Config {
+    let mut config = Config::new();
+    for &(feature, on) in &o.features {
+        config.wasm_feature(feature, on);
+    }
+    if let Some(bytes) = o.max_wasm_stack {
+        config.max_wasm_stack(bytes);
+    }
+    if o.fuel.is_some() {
+        config.consume_fuel(true);
+    }
+    config
+}
+
+/// The module in `bytes`: loaded if serialized, else compiled.
+fn load_module(engine: &Engine, bytes: &[u8]) -> Result<Module, String> {
+    let module = if bytes.starts_with(CWASM_MAGIC) {
+        Module::deserialize_checked(engine, bytes)
+    } else {
+        Module::new(engine, bytes)
+    };
+    module.map_err(|e| format!("cannot load module: {e}"))
+}
+
+/// `wasmkern compile [OPTIONS] FILE [-o OUT]`.
+fn compile(args: &[String]) -> Result<(), Failure> {
+    let mut args = args.to_vec();
+    let mut out = None;
+    if let Some(i) = args.iter().position(|a| a == "-o" || a == "--output") {
+        if i + 1 >= args.len() {
+            return Err(Failure::BadInput("-o needs a file name".into()));
+        }
+        out = Some(args.remove(i + 1));
+        args.remove(i);
+    }
+    let o = parse_options(&args)?;
+    let Some(file) = &o.file else {
+        return Err(Failure::BadInput(
+            "usage: wasmkern compile [-W FEATURE[=y|n]]... [--fuel N] FILE -o FILE.cwasm".into(),
+        ));
+    };
+    if !o.rest.is_empty() || o.invoke.is_some() || o.list {
+        return Err(Failure::BadInput(
+            "compile takes one file, options and -o OUT".into(),
+        ));
+    }
+    let out = out.unwrap_or_else(|| {
+        std::path::Path::new(file)
+            .with_extension("cwasm")
+            .to_string_lossy()
+            .into_owned()
+    });
+    let bytes = read_module(file)?;
+    if bytes.starts_with(CWASM_MAGIC) {
+        return Err(Failure::BadInput(format!("{file} is compiled already")));
+    }
+    let engine = Engine::new(&config_of(&o)).map_err(|e| format!("invalid configuration: {e}"))?;
+    let module = Module::new(&engine, &bytes).map_err(|e| format!("cannot load module: {e}"))?;
+    let serialized = module
+        .serialize()
+        .map_err(|e| format!("cannot serialize: {e}"))?;
+    std::fs::write(&out, serialized).map_err(|e| format!("{out}: {e}"))?;
+    Ok(())
+}
+
 fn run(args: &[String]) -> Result<(), Failure> {
+    if args.first().is_some_and(|a| a == "compile") {
+        return compile(&args[1..]);
+    }
     let mut o = parse_options(args)?;
     let (bytes, file) = match &o.file {
         Some(file) => (read_module(file)?, file.clone()),
@@ -405,18 +493,8 @@ fn run(args: &[String]) -> Result<(), Failure> {
         }
         None => return Err(Failure::BadInput(USAGE.into())),
     };
-    let mut config = Config::new();
-    for &(feature, on) in &o.features {
-        config.wasm_feature(feature, on);
-    }
-    if let Some(bytes) = o.max_wasm_stack {
-        config.max_wasm_stack(bytes);
-    }
-    if o.fuel.is_some() {
-        config.consume_fuel(true);
-    }
-    let engine = Engine::new(&config).map_err(|e| format!("invalid configuration: {e}"))?;
-    let module = Module::new(&engine, &bytes).map_err(|e| format!("cannot load module: {e}"))?;
+    let engine = Engine::new(&config_of(&o)).map_err(|e| format!("invalid configuration: {e}"))?;
+    let module = load_module(&engine, &bytes)?;
     let command = is_command(&module);
     // The older form: FILE --list, FILE --invoke NAME ARGS..., for modules
     // that are not commands (a command's words all belong to it).

@@ -119,3 +119,111 @@ pub fn differential(data: &[u8]) {
         eprintln!("differential: {sum}");
     }
 }
+
+/// Loads `load` saw: edited files, and those accepted after the edit.
+pub static LOAD_RUNS: AtomicU64 = AtomicU64::new(0);
+pub static LOADED: AtomicU64 = AtomicU64::new(0);
+
+/// The serialized modules `load` edits, made by this build (so a new
+/// format or ABI never leaves the target fuzzing only the header check).
+fn load_bases() -> &'static (wasmkern::Engine, Vec<Vec<u8>>) {
+    static BASES: OnceLock<(wasmkern::Engine, Vec<Vec<u8>>)> = OnceLock::new();
+    BASES.get_or_init(|| {
+        let engine = wasmkern::Engine::default();
+        let modules = [
+            "(module)",
+            r#"(module
+                (import "env" "f" (func $f (param i32) (result i32)))
+                (memory (export "m") 1 2)
+                (data (i32.const 8) "data")
+                (data "passive")
+                (table 3 funcref)
+                (elem (i32.const 0) $a $b $f)
+                (global $g (mut i64) (i64.const 5))
+                (global (export "g") i32 (i32.const 1))
+                (func $a (param i32) (result i32) (i32.add (local.get 0) (i32.const 1)))
+                (func $b (param i32) (result i32)
+                    (call_indirect (param i32) (result i32) (local.get 0) (local.get 0)))
+                (func (export "load") (param i32) (result i32) (i32.load (local.get 0)))
+                (func $trap (export "trap") (result i32) (i32.div_u (i32.const 1) (i32.const 0))))"#,
+            r#"(module (func $fac (export "fac") (param i64) (result i64)
+                local.get 0 i64.eqz
+                if (result i64) i64.const 1
+                else local.get 0 local.get 0 i64.const 1 i64.sub call $fac i64.mul end))"#,
+        ];
+        let bases = modules
+            .iter()
+            .map(|wat| {
+                let wasm = wat::parse_str(wat).expect("a valid module");
+                let module = wasmkern::Module::new(&engine, wasm).expect("it compiles");
+                module.serialize().expect("it serializes")
+            })
+            .collect();
+        (engine, bases)
+    })
+}
+
+/// The SHA-256 and length fields of an edited serialized module, made
+/// right again (the layout of `src/runtime/serialize.rs`).
+fn reseal(bytes: &mut [u8]) {
+    if bytes.len() < 52 {
+        return;
+    }
+    let len = bytes.len() as u64;
+    bytes[12..20].copy_from_slice(&len.to_le_bytes());
+    let mut h = wasmkern::sha256::Sha256::new();
+    h.update(&bytes[..20]);
+    h.update(&bytes[52..]);
+    let digest = h.finish();
+    bytes[20..52].copy_from_slice(&digest);
+}
+
+/// `load`: `Module::deserialize_checked` never panics, on the input itself
+/// and on a serialized module edited by the input (byte 0 picks the
+/// module and, with its top bit clear, has the length and checksum
+/// recomputed after the edits, so the loader's own checks meet them; each
+/// further 4 bytes are an edit: kind, 16-bit position, value). Refusals
+/// are `ErrorKind::Incompatible`; an accepted module serializes again to a
+/// file that loads to the same bytes. Nothing loaded is run.
+pub fn load(data: &[u8]) {
+    let (engine, bases) = load_bases();
+    let check = |bytes: &[u8]| match wasmkern::Module::deserialize_checked(engine, bytes) {
+        Ok(module) => {
+            let again = module.serialize().expect("a loaded module serializes");
+            let reloaded = wasmkern::Module::deserialize_checked(engine, &again)
+                .expect("a loaded module's serialization loads");
+            assert_eq!(reloaded.serialize().expect("it serializes"), again);
+            true
+        }
+        Err(e) => {
+            assert_eq!(
+                e.kind(),
+                wasmkern::ErrorKind::Incompatible,
+                "refused as {e}"
+            );
+            false
+        }
+    };
+    check(data);
+    let Some((&pick, edits)) = data.split_first() else {
+        return;
+    };
+    let mut bytes = bases[(pick & 0x7f) as usize % bases.len()].clone();
+    for edit in edits.chunks_exact(4) {
+        let at = usize::from(u16::from_le_bytes([edit[1], edit[2]])) % (bytes.len() + 1);
+        match edit[0] % 4 {
+            0 if at < bytes.len() => bytes[at] = edit[3],
+            1 if at < bytes.len() => bytes[at] ^= 1 << (edit[3] % 8),
+            2 => bytes.insert(at, edit[3]),
+            _ if edit[3] < 8 => bytes.truncate(at),
+            _ => {}
+        }
+    }
+    if pick & 0x80 == 0 {
+        reseal(&mut bytes);
+    }
+    LOAD_RUNS.fetch_add(1, Ordering::Relaxed);
+    if check(&bytes) {
+        LOADED.fetch_add(1, Ordering::Relaxed);
+    }
+}

@@ -207,6 +207,16 @@ pub enum HelperStatus {
 /// (an old size or -1 as `u32`) has the upper 32 bits set.
 pub const GROW_OUT_OF_FUEL: u64 = u64::MAX;
 
+/// What generated code holds, until it is loaded into an engine, where it
+/// compares with the engine-wide id of a function type (a type-id site,
+/// see `CompiledModule::type_id_sites`): loading writes the engine's id
+/// over it. It is never an id (ids count up from 0 and stay below it), so
+/// code run without its ids written traps on every such comparison rather
+/// than accepting a wrong type; it is also what serialized code holds, so
+/// serialized bytes do not depend on the engine that wrote them. Wide, so
+/// the comparison is encoded with a 32-bit immediate.
+pub const TYPE_ID_PLACEHOLDER: u32 = i32::MAX as u32;
+
 /// A 64-bit memory's `memory.grow` result in `payload` when the growth was
 /// refused (the code turns it into -1): no page count comes near it, and
 /// it is not [`GROW_OUT_OF_FUEL`].
@@ -475,6 +485,49 @@ pub fn slot_offsets(types: &[ValType], offsets: &mut alloc::vec::Vec<u32>) -> u3
         at += slot_size(t);
     }
     at.next_multiple_of(16)
+}
+
+/// What the generated code must check besides WebAssembly's own rules.
+///
+/// Fuel cost model: every operator costs one unit. Each straight-line
+/// segment of code (from a function entry, loop header, label, `br_if`
+/// fall-through or call return to the next such point) subtracts its
+/// operator count from `ExecContext::fuel` when it starts. The balance is
+/// checked at function entries and loop headers, where the code leaves with
+/// [`ExitCode::OutOfFuel`] when it is negative; so a guest stops within one
+/// loop iteration or one function body of running out, and can be resumed.
+/// Interruption is checked at the same points.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CompileOptions {
+    /// Meter fuel.
+    pub fuel: bool,
+    /// Check `ExecContext::interrupt`.
+    pub interruptible: bool,
+    /// Emit no bounds checks for loads and stores: memory 0 lies in a
+    /// guard region of at least [`GUARD_REGION_BYTES`] of address space,
+    /// whose inaccessible part faults, and the runtime turns a fault at one
+    /// of the module's fault sites into the out-of-bounds trap.
+    /// Bulk operators keep their explicit checks, and so do accesses to
+    /// other memories and to a 64-bit memory 0 (the compiler's
+    /// `x64/memories.rs`). Ignored for a module whose memory 0 has 1-byte
+    /// pages (see the compiler's `features`).
+    pub guard_region: bool,
+    /// Compile the functions one after another on the calling thread, not
+    /// spread over the platform's threads.
+    pub sequential: bool,
+}
+
+/// A range of a function's code whose memory accesses may fault in
+/// guard-region mode: `[start, end)` code offsets and the module offset of
+/// the wasm instruction they belong to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FaultSite {
+    /// First code byte of the range.
+    pub start: u32,
+    /// One past its last byte.
+    pub end: u32,
+    /// Module offset of the load or store.
+    pub wasm_offset: u32,
 }
 
 #[cfg(test)]

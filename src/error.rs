@@ -50,6 +50,11 @@ pub enum ErrorKind {
     /// of wasmkern, not of the module or the embedder. It has no location
     /// in the module.
     Internal,
+    /// A serialized module was refused (`Module::deserialize`): not a
+    /// serialized module, truncated, corrupted, or compiled by another
+    /// version of wasmkern, for another engine configuration or for a
+    /// processor with features this one lacks.
+    Incompatible,
 }
 
 /// An error with the specification's wording and its location.
@@ -112,6 +117,7 @@ impl Error {
     }
 
     /// A broken invariant of wasmkern itself ([`ErrorKind::Internal`]).
+    #[cfg_attr(not(feature = "compiler"), allow(dead_code))]
     pub(crate) fn internal(message: impl Into<Cow<'static, str>>) -> Self {
         Self::from_kind(ErrorKind::Internal, message)
     }

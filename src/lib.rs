@@ -30,6 +30,18 @@
 //! embedder implements; with the `std` feature, `host` is the Linux
 //! adapter (`mmap` code memory, WASI over the real filesystem).
 //!
+//! # Precompiled modules and the runtime-only build
+//!
+//! [`Module::serialize`] writes a compiled module as bytes that
+//! [`Module::deserialize_checked`] (or the `unsafe`
+//! [`Module::deserialize`]) loads without compiling. The `compiler` feature
+//! (default) brings the validator, the assembler and the compiler, hence
+//! `Module::new`; without it the crate is a runtime that only loads
+//! precompiled modules, for a kernel that carries no compiler. The engine's
+//! stubs, which the assembler emits, are then kept as bytes
+//! (`runtime/engine_stubs.rs`). The decoder stays: instantiation reads the
+//! module's sections, and constant expressions, again.
+//!
 //! The compiler's stages are internal. The `unstable-internals` feature
 //! makes them public for wasmkern's own tests, benchmarks and fuzzers, with
 //! no stability promise of any kind.
@@ -66,6 +78,7 @@
 //! 0  error         the error type and the trap codes
 //! 0  asm           the x86-64 assembler
 //! 0  code_memory   executable memory, as a trait with a region allocator
+//! 0  sha256        SHA-256, for serialized modules and the compilation cache
 //! ```
 //!
 //! So the core (layers 0 to 6) never names `host`: it reaches the
@@ -98,9 +111,9 @@ pub mod asm;
 #[allow(dead_code, unused_imports)]
 pub(crate) mod asm;
 pub mod code_memory;
-#[cfg(feature = "unstable-internals")]
+#[cfg(all(feature = "compiler", feature = "unstable-internals"))]
 pub mod compile;
-#[cfg(not(feature = "unstable-internals"))]
+#[cfg(all(feature = "compiler", not(feature = "unstable-internals")))]
 #[allow(dead_code, unused_imports)]
 pub(crate) mod compile;
 #[cfg(feature = "unstable-internals")]
@@ -114,6 +127,13 @@ pub mod host;
 mod platform;
 mod runtime;
 #[cfg(feature = "unstable-internals")]
+pub mod sha256;
+#[cfg(not(feature = "unstable-internals"))]
+#[allow(dead_code)]
+pub(crate) mod sha256;
+#[cfg(feature = "unstable-internals")]
+// Without the compiler only the feature switches are used.
+#[cfg_attr(not(feature = "compiler"), allow(dead_code))]
 pub mod validate;
 #[cfg(not(feature = "unstable-internals"))]
 #[allow(dead_code, unused_imports)]
@@ -157,6 +177,7 @@ pub(crate) fn default_platform() -> &'static dyn platform::Platform {
 /// assert!(wasmkern::validate(b"\0asm\x01\0\0\0").is_ok());
 /// assert!(wasmkern::validate(b"\0asm\x02\0\0\0").is_err());
 /// ```
+#[cfg(feature = "compiler")]
 pub fn validate(bytes: &[u8]) -> Result<(), Error> {
     let module = decode::Module::decode(bytes)?;
     validate::validate_module(&module)?;

@@ -29,7 +29,9 @@ use core::marker::PhantomData;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
-/// Operating-system services of the core.
+/// Operating-system services of the core. Without the `compiler` feature
+/// only the code memory and guard regions serve.
+#[cfg_attr(not(feature = "compiler"), allow(dead_code))]
 pub(crate) trait Platform: Sync {
     /// Maps in the pages lying wholly inside `buf`, which is about to be
     /// written, so that writing it takes no page fault per page. Contents

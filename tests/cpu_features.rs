@@ -247,9 +247,8 @@ fn mnemonics(wat: &str, features: CpuFeatures) -> Vec<Mnemonic> {
     let wasm = wat::parse_str(wat).unwrap();
     let module = wasmkern::decode::Module::decode(&wasm).unwrap();
     let info = wasmkern::validate::validate_module(&module).unwrap();
-    let ids: Vec<u32> = (0..module.types.len() as u32).collect();
     let compiled =
-        compile_module_with(&module, &info, &ids, &features, &CompileOptions::default()).unwrap();
+        compile_module_with(&module, &info, &features, &CompileOptions::default()).unwrap();
     let start = compiled.func_offsets[0] as usize;
     Decoder::with_ip(64, &compiled.code[start..], 0, DecoderOptions::NONE)
         .into_iter()

@@ -174,9 +174,7 @@ fn indirect_jumps(options: &CompileOptions) -> usize {
     let wasm = wat::parse_str(VM).unwrap();
     let module = wasmkern::decode::Module::decode(&wasm).unwrap();
     let info = wasmkern::validate::validate_module(&module).unwrap();
-    let ids: Vec<u32> = (0..module.types.len() as u32).collect();
-    let compiled =
-        compile_module_with(&module, &info, &ids, &CpuFeatures::detect(), options).unwrap();
+    let compiled = compile_module_with(&module, &info, &CpuFeatures::detect(), options).unwrap();
     let start = compiled.func_offsets[0] as usize;
     let code = &compiled.code[start..];
     Decoder::with_ip(64, code, 0, DecoderOptions::NONE)

@@ -149,6 +149,15 @@ fn compile() {
     );
 }
 
+#[test]
+fn load() {
+    smoke("load", targets::load);
+    let runs = targets::LOAD_RUNS.load(std::sync::atomic::Ordering::Relaxed);
+    let loaded = targets::LOADED.load(std::sync::atomic::Ordering::Relaxed);
+    println!("fuzz smoke load: {runs} edited serialized modules, {loaded} accepted");
+    assert!(runs >= 20, "only {runs} edited modules");
+}
+
 /// wasmi is a weak oracle (`tests/differential.rs`): a disagreement in
 /// which V8 does what wasmkern did is counted as a wasmi bug, and at most
 /// one module in [`MAX_WASMI_BUGS_PER`] may be one.

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 /// The layers, lowest first. A module may import from the layers below
 /// its own, not from its own layer nor from those above.
 const LAYERS: &[&[&str]] = &[
-    &["error", "asm", "code_memory"],
+    &["error", "asm", "code_memory", "sha256"],
     &["decode"],
     &["abi", "validate"],
     &["platform"],

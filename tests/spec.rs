@@ -190,6 +190,28 @@ fn spec_proposals() {
     assert!(failures.is_empty(), "{failures:#?} (details above)");
 }
 
+/// wasm-v2 and simd again, each module compiled in another engine,
+/// serialized and loaded (`Module::serialize`,
+/// `Module::deserialize_checked`): loaded code behaves as compiled code.
+#[test]
+fn spec_serialized() {
+    for (suite, floor) in [(Suite::WasmV2, FLOOR_WASM_V2), (Suite::Simd, FLOOR_SIMD)] {
+        let score = exec::Runner::new(suite).with_serialization().run_suite();
+        let report = score.report(suite);
+        println!("serialized: {report}");
+        let summary = report.lines().next().unwrap_or_default();
+        assert!(
+            score.failed == 0 && score.skipped == 0,
+            "serialized: {summary} (details above)"
+        );
+        check_floor(
+            &format!("serialized: spec {}", suite.name()),
+            score.passed,
+            floor,
+        );
+    }
+}
+
 /// The suites again with `Config::guard_regions`: loads and stores carry no
 /// bounds checks and out-of-bounds accesses trap through the fault handler.
 /// Only the files that access memory: everything else compiles the same.

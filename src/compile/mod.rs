@@ -45,6 +45,9 @@ pub(crate) use isa::stubs::engine_stubs;
 use isa::stubs::{NUM_TRAPS, SYM_EXIT, SYM_TRAP_BASE, StubOffsets};
 use isa::{Code, CpuFeatures};
 
+// The runtime keeps these for the code it loads without compiling.
+pub use crate::abi::{CompileOptions, FaultSite};
+
 /// What every function of a module needs to know about the module.
 pub(crate) struct Env<'m, 'a> {
     pub module: &'m Module<'a>,
@@ -54,7 +57,6 @@ pub(crate) struct Env<'m, 'a> {
     pub func_types: &'m [u32],
     pub global_types: &'m [GlobalType],
     pub table_types: &'m [TableType],
-    pub type_ids: &'m [u32],
     pub num_imported_funcs: u32,
     pub cpu: CpuFeatures,
     pub options: CompileOptions,
@@ -69,56 +71,15 @@ pub(crate) struct Env<'m, 'a> {
     pub memories: &'m [MemoryType],
 }
 
-/// What the generated code must check besides WebAssembly's own rules.
-///
-/// Fuel cost model: every operator costs one unit. Each straight-line
-/// segment of code (from a function entry, loop header, label, `br_if`
-/// fall-through or call return to the next such point) subtracts its
-/// operator count from `ExecContext::fuel` when it starts. The balance is
-/// checked at function entries and loop headers, where the code leaves with
-/// [`ExitCode::OutOfFuel`](crate::abi::ExitCode::OutOfFuel) when it is negative; so a guest stops within one
-/// loop iteration or one function body of running out, and can be resumed.
-/// Interruption is checked at the same points.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CompileOptions {
-    /// Meter fuel.
-    pub fuel: bool,
-    /// Check `ExecContext::interrupt`.
-    pub interruptible: bool,
-    /// Emit no bounds checks for loads and stores: memory 0 lies in a
-    /// guard region of at least [`GUARD_REGION_BYTES`](crate::abi::GUARD_REGION_BYTES) of address space,
-    /// whose inaccessible part faults, and the runtime turns a fault at one
-    /// of [`CompiledModule::fault_sites`] into the out-of-bounds trap.
-    /// Bulk operators keep their explicit checks, and so do accesses to
-    /// other memories and to a 64-bit memory 0 (`x64/memories.rs`).
-    /// Ignored for a module whose memory 0 has 1-byte pages (see
-    /// `features`).
-    pub guard_region: bool,
-    /// Compile the functions one after another on the calling thread, not
-    /// spread over the platform's threads.
-    pub sequential: bool,
-}
-
-/// A range of a function's code whose memory accesses may fault in
-/// guard-region mode: `[start, end)` code offsets and the module offset of
-/// the wasm instruction they belong to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FaultSite {
-    /// First code byte of the range.
-    pub start: u32,
-    /// One past its last byte.
-    pub end: u32,
-    /// Module offset of the load or store.
-    pub wasm_offset: u32,
-}
-
 /// The functions one thread compiled, their code one after another in one
 /// buffer (the first thread's after the module's stubs).
 struct Chunk {
     code: Code,
-    /// Backtrace sites and fault sites, at offsets in `code`, ascending.
+    /// Backtrace, fault and type-id sites, at offsets in `code`,
+    /// ascending.
     sites: Vec<(u32, u32)>,
     fault_sites: Vec<FaultSite>,
+    type_id_sites: Vec<(u32, u32)>,
     /// (defined function index, offset of its code in `code`).
     funcs: Vec<(usize, u32)>,
 }
@@ -147,30 +108,34 @@ pub struct CompiledModule {
     /// access"; a fault at a fault site continues there as if the faulting
     /// instruction had called it.
     pub out_of_bounds_stub: u32,
+    /// (offset in `code` of a 32-bit immediate, type index), ascending:
+    /// where the code compares with the engine-wide id of a function type
+    /// (`call_indirect`). The compiler leaves a placeholder there; loading
+    /// the code into an engine writes that engine's id of the type, so the
+    /// same code (a serialized module) runs in any engine.
+    pub type_id_sites: Vec<(u32, u32)>,
 }
 
 /// Compiles every defined function of `module`.
 ///
-/// `type_ids[i]` is the engine-wide canonical id of the module's type `i`
-/// (what `call_indirect` compares against `VmFuncRef::type_id`).
+/// The code depends on no engine: `call_indirect` compares against the
+/// engine-wide type ids the runtime puts in `VmContext::type_ids`.
 pub fn compile_module(
     module: &Module<'_>,
     info: &ModuleInfo,
-    type_ids: &[u32],
     cpu: &CpuFeatures,
 ) -> Result<CompiledModule> {
-    compile_module_with(module, info, type_ids, cpu, &CompileOptions::default())
+    compile_module_with(module, info, cpu, &CompileOptions::default())
 }
 
 /// [`compile_module`] with fuel metering or interruption checks.
 pub fn compile_module_with(
     module: &Module<'_>,
     info: &ModuleInfo,
-    type_ids: &[u32],
     cpu: &CpuFeatures,
     options: &CompileOptions,
 ) -> Result<CompiledModule> {
-    compile_module_into(module, info, type_ids, cpu, options, &Bare, Vec::new())
+    compile_module_into(module, info, cpu, options, &Bare, Vec::new())
 }
 
 /// [`compile_module_with`] writing the code into `buffer` (emptied first;
@@ -180,7 +145,6 @@ pub fn compile_module_with(
 pub(crate) fn compile_module_into(
     module: &Module<'_>,
     info: &ModuleInfo,
-    type_ids: &[u32],
     cpu: &CpuFeatures,
     options: &CompileOptions,
     platform: &dyn Platform,
@@ -201,7 +165,6 @@ pub(crate) fn compile_module_into(
         func_types: &spaces.funcs,
         global_types: &spaces.globals,
         table_types: &spaces.tables,
-        type_ids,
         num_imported_funcs: module.num_imported_funcs,
         cpu: *cpu,
         options,
@@ -327,6 +290,7 @@ fn link(chunks: Vec<Chunk>, stubs: &StubOffsets, num_funcs: usize) -> Result<Com
     let mut relocs = alloc::vec![(0usize, first.code.relocs)];
     let mut sites = first.sites;
     let mut fault_sites = first.fault_sites;
+    let mut type_id_sites = first.type_id_sites;
     let mut func_offsets = alloc::vec![u32::MAX; num_funcs];
     let mut func_layout = Vec::with_capacity(num_funcs);
     for &(i, start) in &first.funcs {
@@ -350,6 +314,7 @@ fn link(chunks: Vec<Chunk>, stubs: &StubOffsets, num_funcs: usize) -> Result<Com
             end: base + s.end,
             wasm_offset: s.wasm_offset,
         }));
+        type_id_sites.extend(chunk.type_id_sites.iter().map(|&(at, t)| (base + at, t)));
         for &(i, start) in &chunk.funcs {
             func_offsets[i] = base + start;
             func_layout.push((base + start, i as u32));
@@ -361,6 +326,7 @@ fn link(chunks: Vec<Chunk>, stubs: &StubOffsets, num_funcs: usize) -> Result<Com
     // The runtime binary-searches these by code offset.
     debug_assert!(sites.is_sorted_by_key(|s| s.0));
     debug_assert!(fault_sites.is_sorted_by_key(|s| s.start));
+    debug_assert!(type_id_sites.is_sorted_by_key(|s| s.0));
     debug_assert!(func_layout.is_sorted_by_key(|f| f.0));
     for (base, relocs) in relocs {
         for reloc in relocs {
@@ -388,6 +354,7 @@ fn link(chunks: Vec<Chunk>, stubs: &StubOffsets, num_funcs: usize) -> Result<Com
         sites,
         fault_sites,
         out_of_bounds_stub: stubs.traps[TrapCode::MemoryOutOfBounds as usize] as u32,
+        type_id_sites,
     })
 }
 
@@ -436,11 +403,9 @@ mod tests {
         let bytes = sixty_functions();
         let module = crate::decode::Module::decode(&bytes)?;
         let info = crate::validate::validate_module(&module)?;
-        let type_ids = alloc::vec![0u32; module.types.len()];
         compile_module_into(
             &module,
             &info,
-            &type_ids,
             &CpuFeatures::sse41_baseline(),
             &CompileOptions::default(),
             platform,

@@ -19,10 +19,11 @@
 use crate::abi::{ExecContext, VmContext};
 use crate::asm::x64::CpuFeatures;
 use crate::code_memory::{CodeMemory, PublishedCode};
-use crate::compile::engine_stubs;
 use crate::decode::FuncType;
 use crate::error::{Error, Result};
-use crate::platform::{GuardRegions, Platform};
+use crate::platform::GuardRegions;
+#[cfg(feature = "compiler")]
+use crate::platform::Platform;
 use crate::validate::{Feature, Features};
 use alloc::boxed::Box;
 use alloc::sync::Arc;
@@ -65,6 +66,8 @@ pub struct Config {
     guard_regions: bool,
     cpu_features: CpuFeatures,
     features: Features,
+    #[cfg(all(feature = "std", feature = "compiler"))]
+    cache_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -75,8 +78,8 @@ impl Default for Config {
 
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Config")
-            .field("code_memory", &self.code_memory.is_some())
+        let mut f = f.debug_struct("Config");
+        f.field("code_memory", &self.code_memory.is_some())
             .field("max_wasm_stack", &self.max_wasm_stack)
             .field("max_module_code_size", &self.max_module_code_size)
             .field("consume_fuel", &self.consume_fuel)
@@ -84,8 +87,10 @@ impl fmt::Debug for Config {
             .field("parallel_compilation", &self.parallel_compilation)
             .field("guard_regions", &self.guard_regions)
             .field("cpu_features", &self.cpu_features)
-            .field("features", &self.features)
-            .finish()
+            .field("features", &self.features);
+        #[cfg(all(feature = "std", feature = "compiler"))]
+        f.field("cache_dir", &self.cache_dir);
+        f.finish()
     }
 }
 
@@ -104,7 +109,31 @@ impl Config {
             guard_regions: false,
             cpu_features: CpuFeatures::all(),
             features: Features::DEFAULT,
+            #[cfg(all(feature = "std", feature = "compiler"))]
+            cache_dir: None,
         }
+    }
+
+    /// Keeps every module the engine compiles in `dir` (created if
+    /// missing), serialized, and loads it from there instead of compiling
+    /// it again (default: no cache). A module's file is named after the
+    /// SHA-256 of its wasm bytes and of the settings that change its code
+    /// (those of the serialized header: wasmkern version, code options,
+    /// WebAssembly and CPU features), so engines of other settings keep
+    /// files of their own.
+    ///
+    /// Files are written to a temporary name and renamed into place, so
+    /// processes sharing the directory never see a partial file; a file
+    /// that does not load (damaged, of another version) is compiled again
+    /// and replaced. The cache is best-effort: failing to write it does not
+    /// fail [`Module::new`](super::Module::new). Files are loaded with
+    /// [`Module::deserialize_checked`](super::Module::deserialize_checked),
+    /// so the directory must be writable only by those whose code you
+    /// would run.
+    #[cfg(all(feature = "std", feature = "compiler"))]
+    pub fn cache_dir(&mut self, dir: impl Into<std::path::PathBuf>) -> &mut Self {
+        self.cache_dir = Some(dir.into());
+        self
     }
 
     /// Where compiled code goes. Required without the `std` feature.
@@ -360,9 +389,10 @@ pub(crate) struct EngineInner {
     pub(crate) max_wasm_stack: usize,
     pub(crate) features: Features,
     pub(crate) max_module_code_size: usize,
-    pub(crate) options: crate::compile::CompileOptions,
+    pub(crate) options: crate::abi::CompileOptions,
     /// The operating-system services the engine's compilations and stores
     /// use.
+    #[cfg(feature = "compiler")]
     pub(crate) platform: &'static dyn Platform,
     /// With `Config::guard_regions`: the services its memories use.
     pub(crate) guard_regions: Option<&'static dyn GuardRegions>,
@@ -370,10 +400,15 @@ pub(crate) struct EngineInner {
     /// The code buffer of the last compilation, emptied, for the next one:
     /// its pages are mapped already, where a fresh buffer faults each in
     /// again. At most [`SPARE_CODE_MAX`] bytes are kept.
+    #[cfg(feature = "compiler")]
     pub(crate) spare_code: spin::Mutex<Vec<u8>>,
+    /// [`Config::cache_dir`].
+    #[cfg(all(feature = "std", feature = "compiler"))]
+    pub(crate) cache_dir: Option<std::path::PathBuf>,
 }
 
 /// The largest code buffer an engine keeps for its next compilation.
+#[cfg(feature = "compiler")]
 pub(crate) const SPARE_CODE_MAX: usize = 16 << 20;
 
 // SAFETY: `host_call` points into `_stubs`, immutable published code owned
@@ -441,18 +476,26 @@ impl Engine {
         } else {
             None
         };
-        let stubs = engine_stubs()?;
-        let mut block = code_memory.allocate(stubs.code.len()).map_err(|e| {
+        #[cfg(feature = "compiler")]
+        let stubs = crate::compile::engine_stubs()?;
+        #[cfg(feature = "compiler")]
+        let code: &[u8] = &stubs.code;
+        #[cfg(not(feature = "compiler"))]
+        let stubs = &super::engine_stubs::ENGINE_STUBS;
+        #[cfg(not(feature = "compiler"))]
+        let code: &[u8] = stubs.code;
+        let mut block = code_memory.allocate(code.len()).map_err(|e| {
             Error::runtime("cannot allocate code memory for the engine stubs").with_detail(e)
         })?;
-        if let Err(e) = block.write(0, &stubs.code) {
+        if let Err(e) = block.write(0, code) {
             code_memory.free(block);
             return Err(Error::runtime("cannot write the engine stubs").with_detail(e));
         }
         let published = PublishedCode::publish(code_memory.clone(), block)
             .map_err(|e| Error::runtime("cannot publish the engine stubs").with_detail(e))?;
         let base = published.exec_ptr().as_ptr() as *const u8;
-        // SAFETY: the offsets come from `engine_stubs`, inside the published
+        // SAFETY: the offsets come from `engine_stubs` (or its copy in
+        // `engine_stubs.rs`, identical as its test checks), inside the published
         // block, and point at functions with exactly these signatures (see
         // `compile::x64::stubs`); the block lives as long as the engine.
         let (enter, resume) = unsafe {
@@ -474,16 +517,20 @@ impl Engine {
                 max_wasm_stack: config.max_wasm_stack,
                 features: config.features,
                 max_module_code_size: config.max_module_code_size,
-                options: crate::compile::CompileOptions {
+                options: crate::abi::CompileOptions {
                     fuel: config.consume_fuel,
                     interruptible: config.interruptible,
                     guard_region: config.guard_regions,
                     sequential: !config.parallel_compilation,
                 },
+                #[cfg(feature = "compiler")]
                 platform,
                 guard_regions,
                 types: spin::Mutex::new(TypeRegistry::default()),
+                #[cfg(feature = "compiler")]
                 spare_code: spin::Mutex::new(Vec::new()),
+                #[cfg(all(feature = "std", feature = "compiler"))]
+                cache_dir: config.cache_dir.clone(),
             }),
         })
     }

@@ -824,7 +824,7 @@ fn memory_grow<T>(store: &mut Store<T>) -> Result<()> {
     Ok(())
 }
 
-#[cfg(all(test, feature = "std"))]
+#[cfg(all(test, feature = "std", feature = "compiler"))]
 mod tests {
     //! The exit loop through the real trampolines: a host function's
     //! `VmFuncRef` is entered like a wasm function (its code is the

@@ -36,7 +36,10 @@
 //!
 //! [`Error::trap`]: crate::Error::trap
 
+#[cfg(all(feature = "std", feature = "compiler"))]
+mod cache;
 mod engine;
+mod engine_stubs;
 pub mod exec;
 mod externals;
 mod func;
@@ -47,6 +50,7 @@ pub mod limits;
 mod linker;
 mod memory;
 mod module;
+pub mod serialize;
 pub(crate) mod store;
 mod table;
 mod values;

@@ -11,13 +11,18 @@
 //! segment lies in the bytes is kept too.
 
 use super::engine::Engine;
+use crate::abi::FaultSite;
+use crate::asm::x64::CpuFeatures;
 use crate::code_memory::PublishedCode;
+#[cfg(feature = "compiler")]
 use crate::compile::compile_module_into;
 use crate::decode::{
     self, ElementItems, ExternKind, FuncType, GlobalType, ImportKind, MemoryType, TableType,
 };
-use crate::error::{Error, Result};
-use crate::validate::{IndexSpaces, validate_module_with};
+use crate::error::{Error, ErrorKind, Result};
+use crate::validate::Features;
+#[cfg(feature = "compiler")]
+use crate::validate::validate_module_with;
 use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
@@ -157,7 +162,10 @@ pub(crate) struct ModuleInner {
     /// Backtrace sites: (code offset of a return address, module offset).
     pub sites: Vec<(u32, u32)>,
     /// Guard-region mode: code ranges whose loads and stores may fault.
-    pub fault_sites: Vec<crate::compile::FaultSite>,
+    pub fault_sites: Vec<FaultSite>,
+    /// Where the code holds a type's engine-wide id (see [`Parts`]), kept
+    /// for serializing.
+    pub type_id_sites: Vec<(u32, u32)>,
     /// Code offset of the out-of-bounds trap stub.
     pub out_of_bounds_stub: u32,
     /// Function names from the `name` section, sorted by index.
@@ -182,6 +190,29 @@ pub(crate) struct ModuleInner {
     pub data_segments: Box<[Range<usize>]>,
     /// Each element segment's items.
     pub elem_segments: Box<[ElemItems]>,
+    /// The CPU features the code uses.
+    pub cpu: CpuFeatures,
+    /// The features beyond WebAssembly 2.0 the module was validated with.
+    pub features: Features,
+}
+
+/// A module's machine code and the tables that describe it: what the
+/// compiler produced, or what a serialized module holds
+/// ([`super::serialize`]). [`Module::from_parts`] checks them against
+/// each other and against the module's retained sections.
+pub(crate) struct Parts<'c> {
+    pub code: &'c [u8],
+    pub func_offsets: Vec<u32>,
+    pub func_layout: Vec<(u32, u32)>,
+    pub sites: Vec<(u32, u32)>,
+    pub fault_sites: Vec<FaultSite>,
+    pub out_of_bounds_stub: u32,
+    /// Where the code compares with a type's engine-wide id: (immediate
+    /// offset, type index), ascending; written when the code is loaded.
+    pub type_id_sites: Vec<(u32, u32)>,
+    pub func_names: Vec<(u32, String)>,
+    pub cpu: CpuFeatures,
+    pub features: Features,
 }
 
 /// A compiled WebAssembly module. Cheap to clone; `Send + Sync`.
@@ -284,6 +315,7 @@ impl Module {
     /// assert!(Module::validate(&wasm2, &wasm).is_err());
     /// # Ok::<(), wasmkern::Error>(())
     /// ```
+    #[cfg(feature = "compiler")]
     pub fn validate(engine: &Engine, bytes: &[u8]) -> Result<()> {
         let features = &engine.inner.features;
         let module = decode::Module::decode_with(bytes, features.encodings())?;
@@ -305,72 +337,174 @@ impl Module {
     /// assert_eq!(err.offset(), Some(9));
     /// # Ok::<(), wasmkern::Error>(())
     /// ```
+    #[cfg(feature = "compiler")]
     pub fn new(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
         let bytes = bytes.as_ref();
+        #[cfg(feature = "std")]
+        if let Some(dir) = &engine.inner.cache_dir {
+            let path = super::cache::path(dir, engine, bytes);
+            if let Some(module) = super::cache::load(engine, &path) {
+                return Ok(module);
+            }
+            let module = Module::compile(engine, bytes)?;
+            // Best-effort: the module is there whether or not it is kept.
+            let _ = super::cache::store(&module, &path);
+            return Ok(module);
+        }
+        Module::compile(engine, bytes)
+    }
+
+    /// [`Module::new`] without the cache.
+    #[cfg(feature = "compiler")]
+    fn compile(engine: &Engine, bytes: &[u8]) -> Result<Module> {
         let features = &engine.inner.features;
         let module = decode::Module::decode_with(bytes, features.encodings())?;
         let info = validate_module_with(&module, features)?;
-        let type_ids = engine.register_types(&module.types);
         let spare = core::mem::take(&mut *engine.inner.spare_code.lock());
         let mut compiled = compile_module_into(
             &module,
             &info,
-            &type_ids,
             &engine.inner.cpu,
             &engine.inner.options,
             engine.inner.platform,
             spare,
         )?;
-        if compiled.code.len() > engine.inner.max_module_code_size {
+        let func_names = module
+            .names
+            .functions
+            .iter()
+            .map(|&(i, n)| (i, n.to_string()))
+            .collect();
+        drop(module);
+        // Instantiation decodes these again; the function bodies are no
+        // longer needed.
+        let retained: Arc<[u8]> = Arc::from(decode::retained_sections(bytes)?);
+        let code_buffer = core::mem::take(&mut compiled.code);
+        let module = Module::from_parts(
+            engine,
+            retained,
+            Parts {
+                code: &code_buffer,
+                func_offsets: compiled.func_offsets,
+                func_layout: compiled.func_layout,
+                sites: compiled.sites,
+                fault_sites: compiled.fault_sites,
+                out_of_bounds_stub: compiled.out_of_bounds_stub,
+                type_id_sites: compiled.type_id_sites,
+                func_names,
+                cpu: engine.inner.cpu,
+                features: engine.inner.features,
+            },
+            ErrorKind::Internal,
+        );
+        if code_buffer.capacity() <= super::engine::SPARE_CODE_MAX {
+            *engine.inner.spare_code.lock() = code_buffer;
+        }
+        module
+    }
+    /// Builds a module from its retained sections
+    /// ([`decode::retained_sections`]) and its code: checks the code's
+    /// tables against the code and the sections, registers the types and
+    /// publishes the code. A failed check is an error of `kind`: a bug of
+    /// the compiler for a compiled module, a bad file for a serialized one.
+    pub(crate) fn from_parts(
+        engine: &Engine,
+        retained: Arc<[u8]>,
+        parts: Parts<'_>,
+        kind: ErrorKind,
+    ) -> Result<Module> {
+        let bad = |what: &str| {
+            Error::from_kind(kind, "inconsistent module code tables").with_detail(what)
+        };
+        let module = decode::Module::decode_retained(&retained)?;
+        let code_len = parts.code.len();
+        let n = module.functions.len();
+        let in_code = |offset: u32| (offset as usize) < code_len;
+        if parts.func_offsets.len() != n {
+            return Err(bad(&alloc::format!(
+                "{} function entries for {n} functions",
+                parts.func_offsets.len()
+            )));
+        }
+        if !parts.func_offsets.iter().all(|&o| in_code(o)) {
+            return Err(bad("a function entry lies outside the code"));
+        }
+        let layout_ok = parts.func_layout.len() == n
+            && parts.func_layout.windows(2).all(|w| w[0].0 < w[1].0)
+            && parts
+                .func_layout
+                .iter()
+                .all(|&(o, f)| in_code(o) && (f as usize) < n);
+        if !layout_ok {
+            return Err(bad("the function layout"));
+        }
+        let sites_ok = parts.sites.windows(2).all(|w| w[0].0 <= w[1].0)
+            && parts.sites.iter().all(|&(o, _)| o as usize <= code_len);
+        if !sites_ok {
+            return Err(bad("the backtrace sites"));
+        }
+        let faults_ok = parts.fault_sites.windows(2).all(|w| w[0].end <= w[1].start)
+            && parts
+                .fault_sites
+                .iter()
+                .all(|s| s.start < s.end && s.end as usize <= code_len);
+        if !faults_ok {
+            return Err(bad("the fault sites"));
+        }
+        let type_sites_ok = parts.type_id_sites.windows(2).all(|w| w[0].0 < w[1].0)
+            && parts.type_id_sites.iter().all(|&(at, t)| {
+                (at as usize)
+                    .checked_add(4)
+                    .is_some_and(|end| end <= code_len)
+                    && (t as usize) < module.types.len()
+            });
+        if !type_sites_ok {
+            return Err(bad("the type-id sites"));
+        }
+        if code_len > 0 && !in_code(parts.out_of_bounds_stub) {
+            return Err(bad("the out-of-bounds stub lies outside the code"));
+        }
+        if code_len > engine.inner.max_module_code_size {
             return Err(
-                Error::from_kind(crate::ErrorKind::Limit, "module code too large").with_detail(
+                Error::from_kind(ErrorKind::Limit, "module code too large").with_detail(
                     format_args!(
-                        "{} bytes of machine code, the limit (Config::max_module_code_size) is {}",
-                        compiled.code.len(),
+                        "{code_len} bytes of machine code, the limit (Config::max_module_code_size) is {}",
                         engine.inner.max_module_code_size
                     ),
                 ),
             );
         }
-        let code = if compiled.code.is_empty() {
-            None
-        } else {
-            let memory = engine.inner.code_memory.clone();
-            let mut block = memory
-                .allocate(compiled.code.len())
-                .map_err(|e| Error::runtime("cannot allocate code memory").with_detail(e))?;
-            if let Err(e) = block.write(0, &compiled.code) {
-                memory.free(block);
-                return Err(Error::runtime("cannot write code memory").with_detail(e));
-            }
-            Some(
-                PublishedCode::publish(memory, block)
-                    .map_err(|e| Error::runtime("cannot publish code").with_detail(e))?,
-            )
-        };
-        let code_buffer = core::mem::take(&mut compiled.code);
-        if code_buffer.capacity() <= super::engine::SPARE_CODE_MAX {
-            *engine.inner.spare_code.lock() = code_buffer;
-        }
-        if compiled.func_offsets.len() != module.functions.len() {
-            return Err(Error::runtime(
-                "the compiler returned the wrong number of functions",
-            ));
-        }
-        let mut imports = Vec::with_capacity(module.imports.len());
+
+        // The index spaces, imports first; every type index in range.
+        let num_types = module.types.len();
         let type_of = |index: u32| -> Result<FuncType> {
             module
                 .types
                 .get(index as usize)
                 .cloned()
-                .ok_or_else(|| Error::runtime("unknown type").with_index(index))
+                .ok_or_else(|| bad("unknown type").with_index(index))
         };
+        let mut imports = Vec::with_capacity(module.imports.len());
+        let mut func_types = Vec::with_capacity(module.imports.len() + n);
+        let (mut tables, mut memories, mut globals) = (Vec::new(), Vec::new(), Vec::new());
         for import in &module.imports {
             let ty = match import.kind {
-                ImportKind::Func(t) => ExternType::Func(type_of(t)?),
-                ImportKind::Table(t) => ExternType::Table(t),
-                ImportKind::Memory(m) => ExternType::Memory(m),
-                ImportKind::Global(g) => ExternType::Global(g),
+                ImportKind::Func(t) => {
+                    func_types.push(t);
+                    ExternType::Func(type_of(t)?)
+                }
+                ImportKind::Table(t) => {
+                    tables.push(t);
+                    ExternType::Table(t)
+                }
+                ImportKind::Memory(m) => {
+                    memories.push(m);
+                    ExternType::Memory(m)
+                }
+                ImportKind::Global(g) => {
+                    globals.push(g);
+                    ExternType::Global(g)
+                }
             };
             imports.push(ModuleImport {
                 module: import.module.to_string(),
@@ -378,13 +512,29 @@ impl Module {
                 ty,
             });
         }
-        // The validator's index spaces are the module's.
-        let IndexSpaces {
-            funcs: func_types,
-            tables,
-            memories,
-            globals,
-        } = info.spaces;
+        if let Some(&t) = module.functions.iter().find(|&&t| t as usize >= num_types) {
+            return Err(bad("unknown type").with_index(t));
+        }
+        func_types.extend_from_slice(&module.functions);
+        tables.extend_from_slice(&module.tables);
+        memories.extend_from_slice(&module.memories);
+        globals.extend(module.globals.iter().map(|g| g.ty));
+        for e in &module.exports {
+            let len = match e.kind {
+                ExternKind::Func => func_types.len(),
+                ExternKind::Table => tables.len(),
+                ExternKind::Memory => memories.len(),
+                ExternKind::Global => globals.len(),
+            };
+            if e.index as usize >= len {
+                return Err(bad("an export's index").with_index(e.index));
+            }
+        }
+        if let Some((start, _)) = module.start
+            && start as usize >= func_types.len()
+        {
+            return Err(bad("unknown start function").with_index(start));
+        }
         let exports = module
             .exports
             .iter()
@@ -400,19 +550,6 @@ impl Module {
             .enumerate()
             .map(|(i, e)| (e.name.to_string(), i as u32))
             .collect();
-        let types = module.types.clone();
-        let func_names = module
-            .names
-            .functions
-            .iter()
-            .map(|&(i, n)| (i, n.to_string()))
-            .collect();
-        let num_imported_funcs = module.num_imported_funcs;
-        drop(module);
-        // Instantiation decodes these again; the function bodies are no
-        // longer needed.
-        let retained: Arc<[u8]> = Arc::from(decode::retained_sections(bytes)?);
-        let module = decode::Module::decode_retained(&retained)?;
         let data_segments = module
             .data
             .iter()
@@ -431,17 +568,48 @@ impl Module {
                 ),
             })
             .collect();
+        let num_imported_funcs = module.num_imported_funcs;
+        let types = module.types.clone();
         drop(module);
+        let mut func_names = parts.func_names;
+        // Looked up by binary search.
+        func_names.sort_by_key(|&(i, _)| i);
+        func_names.dedup_by_key(|&mut (i, _)| i);
+
+        let type_ids = engine.register_types(&types);
+        let code = if parts.code.is_empty() {
+            None
+        } else {
+            let memory = engine.inner.code_memory.clone();
+            let mut block = memory
+                .allocate(code_len)
+                .map_err(|e| Error::runtime("cannot allocate code memory").with_detail(e))?;
+            // The code with this engine's type ids in its type-id sites.
+            let written = block.write(0, parts.code).and_then(|()| {
+                parts.type_id_sites.iter().try_for_each(|&(at, t)| {
+                    block.write(at as usize, &type_ids[t as usize].to_le_bytes())
+                })
+            });
+            if let Err(e) = written {
+                memory.free(block);
+                return Err(Error::runtime("cannot write code memory").with_detail(e));
+            }
+            Some(
+                PublishedCode::publish(memory, block)
+                    .map_err(|e| Error::runtime("cannot publish code").with_detail(e))?,
+            )
+        };
         Ok(Module {
             inner: Arc::new(ModuleInner {
                 engine: engine.clone(),
                 bytes: retained,
                 code,
-                func_offsets: compiled.func_offsets,
-                func_layout: compiled.func_layout,
-                sites: compiled.sites,
-                fault_sites: compiled.fault_sites,
-                out_of_bounds_stub: compiled.out_of_bounds_stub,
+                func_offsets: parts.func_offsets,
+                func_layout: parts.func_layout,
+                sites: parts.sites,
+                fault_sites: parts.fault_sites,
+                type_id_sites: parts.type_id_sites,
+                out_of_bounds_stub: parts.out_of_bounds_stub,
                 func_names,
                 num_imported_funcs,
                 types,
@@ -455,8 +623,59 @@ impl Module {
                 export_index,
                 data_segments,
                 elem_segments,
+                cpu: parts.cpu,
+                features: parts.features,
             }),
         })
+    }
+
+    /// The module as bytes that [`Module::deserialize`] loads again without
+    /// compiling, into an engine of the same configuration on a processor
+    /// with the CPU features the code uses (the format:
+    /// `runtime::serialize`).
+    ///
+    /// ```
+    /// use wasmkern::{Engine, Module};
+    ///
+    /// let engine = Engine::default();
+    /// let wasm = wat::parse_str(r#"(module (func (export "f") (result i32) i32.const 7))"#).unwrap();
+    /// let bytes = Module::new(&engine, wasm)?.serialize()?;
+    /// let module = Module::deserialize_checked(&engine, &bytes)?;
+    /// assert!(module.get_export("f").is_some());
+    /// // Anything else is refused.
+    /// let err = Module::deserialize_checked(&engine, &bytes[..bytes.len() - 1]).unwrap_err();
+    /// assert_eq!(err.kind(), wasmkern::ErrorKind::Incompatible);
+    /// # Ok::<(), wasmkern::Error>(())
+    /// ```
+    pub fn serialize(&self) -> Result<Vec<u8>> {
+        super::serialize::serialize(self)
+    }
+
+    /// Loads a module that [`Module::serialize`] wrote, without compiling
+    /// it. The header must match `engine`: the same wasmkern version and
+    /// code options (fuel, interruption, guard regions), WebAssembly
+    /// features the engine enables, CPU features the processor has and the
+    /// engine allows; every table is checked against the code. Errors are
+    /// of kind [`ErrorKind::Incompatible`].
+    ///
+    /// # Safety
+    ///
+    /// `bytes` must have been written by [`Module::serialize`] and not
+    /// altered since: the machine code in it runs as it is, and wrong code
+    /// can do anything. Unlike [`Module::deserialize_checked`] the checksum
+    /// is not verified.
+    pub unsafe fn deserialize(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
+        super::serialize::deserialize(engine, bytes.as_ref(), false)
+    }
+
+    /// [`Module::deserialize`] that first verifies the file's SHA-256, so
+    /// a corrupted or truncated file is refused, never run. The checksum
+    /// guards against accidents (a damaged disk, a partial copy), not
+    /// against whoever can write the file: they can write any code and
+    /// its checksum. Load files only from where a compiler you trust put
+    /// them.
+    pub fn deserialize_checked(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
+        super::serialize::deserialize(engine, bytes.as_ref(), true)
     }
 
     /// The engine the module was compiled for.

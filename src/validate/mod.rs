@@ -16,11 +16,16 @@
 //! local", ...) and carry the offset of the failing instruction and the
 //! index of the function.
 
+#[cfg(feature = "compiler")]
 mod const_expr;
 mod features;
+#[cfg(feature = "compiler")]
 mod func;
+#[cfg(feature = "compiler")]
 mod module;
 
 pub use features::{Feature, FeatureSet, Features};
+#[cfg(feature = "compiler")]
 pub use func::{FuncInfo, LocalUse};
+#[cfg(feature = "compiler")]
 pub use module::{IndexSpaces, ModuleInfo, validate_module, validate_module_with};

@@ -101,6 +101,10 @@ struct World {
     /// The `.wast` file's name, for [`messages::equivalent`].
     file: String,
     engine: Engine,
+    /// With [`Runner::with_serialization`]: another engine of the same
+    /// configuration that compiles each module, which is then serialized
+    /// and loaded into `engine`.
+    compiler: Option<Engine>,
     store: Store<()>,
     linker: Linker<()>,
     current: Option<Slot>,
@@ -111,19 +115,31 @@ struct World {
 }
 
 impl World {
-    fn new(file: &str, config: Config, guard_regions: bool) -> Result<World, Error> {
+    fn new(
+        file: &str,
+        config: Config,
+        guard_regions: bool,
+        serialized: bool,
+    ) -> Result<World, Error> {
         let cpu = match std::env::var("WASMKERN_CPU_BASELINE").is_ok_and(|v| v == "1") {
             true => wasmkern::CpuFeatures::sse41_baseline(), // every fallback (.ci/run)
             false => wasmkern::CpuFeatures::all(),
         };
         let mut config = config;
-        let engine = Engine::new(config.guard_regions(guard_regions).cpu_features(cpu))?;
+        let config = config.guard_regions(guard_regions).cpu_features(cpu);
+        let engine = Engine::new(config)?;
+        let compiler = if serialized {
+            Some(Engine::new(config)?)
+        } else {
+            None
+        };
         let mut store = Store::new(&engine, ());
         let mut linker = Linker::new(&engine);
         spectest::define(&mut linker, &mut store)?;
         Ok(World {
             file: file.to_string(),
             engine,
+            compiler,
             store,
             linker,
             current: None,
@@ -188,7 +204,11 @@ impl World {
 
     /// Compiles a module.
     fn compile(&self, bytes: &[u8]) -> Result<Module, Error> {
-        Module::new(&self.engine, bytes)
+        let Some(compiler) = &self.compiler else {
+            return Module::new(&self.engine, bytes);
+        };
+        let serialized = Module::new(compiler, bytes)?.serialize()?;
+        Module::deserialize_checked(&self.engine, serialized)
     }
 
     /// Encodes, compiles and instantiates a module; the error is the outcome.
@@ -313,6 +333,7 @@ pub struct Runner {
     trace: bool,
     watchdog: Watchdog,
     guard_regions: bool,
+    serialized: bool,
 }
 
 impl Runner {
@@ -326,7 +347,15 @@ impl Runner {
             trace: std::env::var_os("SPEC_TRACE").is_some(),
             watchdog: Watchdog::start(),
             guard_regions: false,
+            serialized: false,
         }
+    }
+
+    /// Compiles each module in another engine, serializes it and runs it
+    /// loaded from its serialized form (`Module::deserialize_checked`).
+    pub fn with_serialization(mut self) -> Self {
+        self.serialized = true;
+        self
     }
 
     /// Runs the modules with guard regions instead of explicit bounds
@@ -376,7 +405,12 @@ impl Runner {
             Err(e) => return self.unparsed(file, e),
         };
         let mut world = match catch_unwind(|| {
-            World::new(&file.name, self.suite.config(), self.guard_regions)
+            World::new(
+                &file.name,
+                self.suite.config(),
+                self.guard_regions,
+                self.serialized,
+            )
         }) {
             Ok(Ok(world)) => world,
             Ok(Err(e)) => return self.no_world(file, wast.directives, format!("error {e}")),

@@ -60,8 +60,7 @@ fn compile(
 ) -> Result<CompiledModule, String> {
     let module = wasmkern::decode::Module::decode(bytes).map_err(|e| e.to_string())?;
     let info = wasmkern::validate::validate_module(&module).map_err(|e| e.to_string())?;
-    let type_ids: Vec<u32> = (0..module.types.len() as u32).collect();
-    compile_validated(&module, &info, &type_ids, options, cpu)
+    compile_validated(&module, &info, options, cpu)
 }
 
 /// The compiler alone: `.ci/codegen-identical --speed` counts the
@@ -70,11 +69,10 @@ fn compile(
 fn compile_validated(
     module: &wasmkern::decode::Module<'_>,
     info: &wasmkern::validate::ModuleInfo,
-    type_ids: &[u32],
     options: &CompileOptions,
     cpu: &CpuFeatures,
 ) -> Result<CompiledModule, String> {
-    compile_module_with(module, info, type_ids, cpu, options).map_err(|e| e.to_string())
+    compile_module_with(module, info, cpu, options).map_err(|e| e.to_string())
 }
 
 /// Everything but the code bytes, one fact a line.

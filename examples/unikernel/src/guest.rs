@@ -14,7 +14,11 @@ use wasmkern::{Caller, Config, Engine, Extern, Instance, Linker, Module, Store};
 use crate::{sprint, sprintln};
 
 /// The guest module, assembled from `wasm/guest.wat`.
+#[cfg(feature = "compiler")]
 static GUEST_WASM: &[u8] = include_bytes!("../wasm/guest.wasm");
+/// The guest compiled on the host by `build.rs`.
+#[cfg(not(feature = "compiler"))]
+static GUEST_CWASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest.cwasm"));
 
 /// Size of the region compiled code is written to.
 pub const CODE_SIZE: usize = 4 << 20;
@@ -76,8 +80,14 @@ fn run_checks(checks: &mut Checks) -> Result<(), wasmkern::Error> {
     // What the compiler may use on this (virtual) CPU.
     sprintln!("{engine:?}");
 
+    #[cfg(feature = "compiler")]
     let module = Module::new(&engine, GUEST_WASM)?;
+    #[cfg(feature = "compiler")]
     sprintln!("module compiled");
+    #[cfg(not(feature = "compiler"))]
+    let module = Module::deserialize_checked(&engine, GUEST_CWASM)?;
+    #[cfg(not(feature = "compiler"))]
+    sprintln!("module loaded, precompiled on the host");
     sprintln!(
         "code region: {} of {} KiB used",
         memory.used().div_ceil(1024),

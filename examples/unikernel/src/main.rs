@@ -1,8 +1,9 @@
 //! A bare-metal x86-64 unikernel that runs WebAssembly through wasmkern.
 //!
 //! QEMU boots it with `-kernel` (the PVH entry, see [`boot`]); it sets up
-//! the serial port, an exception table, a heap and a code region, compiles
-//! the embedded guest module with wasmkern and runs its exports, checking
+//! the serial port, an exception table, a heap and a code region, loads
+//! the embedded guest module (compiled on the host by `build.rs`; with the
+//! `compiler` feature, compiled at boot) and runs its exports, checking
 //! every result, then runs a C program built with wasi-libc through
 //! wasmkern's WASI (see [`wasi`]). It ends QEMU through `isa-debug-exit`
 //! with a status that says whether every check passed (see [`exit`](mod@exit)).

@@ -35,7 +35,11 @@ use crate::sprintln;
 
 /// The C program, built from `wasm/wasi_hello.c` (the command is in its
 /// header comment and the README).
+#[cfg(feature = "compiler")]
 static PROGRAM: &[u8] = include_bytes!("../wasm/wasi_hello.wasm");
+/// The program compiled on the host by `build.rs`.
+#[cfg(not(feature = "compiler"))]
+static PROGRAM_CWASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/wasi_hello.cwasm"));
 
 /// The file the program reads, as `/data/message.txt`.
 static MESSAGE: &[u8] = include_bytes!("../wasm/message.txt");
@@ -197,8 +201,14 @@ pub fn run(
     code: &RegionCodeMemory,
     checks: &mut Checks,
 ) -> Result<(), wasmkern::Error> {
+    #[cfg(feature = "compiler")]
     let module = Module::new(engine, PROGRAM)?;
+    #[cfg(feature = "compiler")]
     sprintln!("wasi program compiled");
+    #[cfg(not(feature = "compiler"))]
+    let module = Module::deserialize_checked(engine, PROGRAM_CWASM)?;
+    #[cfg(not(feature = "compiler"))]
+    sprintln!("wasi program loaded, precompiled on the host");
     sprintln!(
         "code region: {} of {} KiB used",
         code.used().div_ceil(1024),

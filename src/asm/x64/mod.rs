@@ -9,18 +9,30 @@
 //! - [`assembler`]: the [`Assembler`] with labels, fix-ups and relocations;
 //! - [`cpu`]: CPU feature detection ([`CpuFeatures`]).
 
+#[cfg(feature = "compiler")]
 pub mod assembler;
+#[cfg(feature = "compiler")]
 pub mod cond;
 pub mod cpu;
+#[cfg(feature = "compiler")]
 pub mod encode;
+#[cfg(feature = "compiler")]
 pub mod operand;
+#[cfg(feature = "compiler")]
 pub mod regs;
+#[cfg(feature = "compiler")]
 #[allow(missing_docs)] // the constants are named after the instructions' mnemonics
+#[cfg(feature = "compiler")]
 pub mod sse;
 
+#[cfg(feature = "compiler")]
 pub use assembler::{AluOp, AsmError, Assembler, Code, Reloc, RelocKind, ShiftOp, UnaryOp};
+#[cfg(feature = "compiler")]
 pub use cond::Cond;
 pub use cpu::CpuFeatures;
+#[cfg(feature = "compiler")]
 pub use operand::{Label, Mem, Scale};
+#[cfg(feature = "compiler")]
 pub use regs::{Gpr, Size, Xmm};
+#[cfg(feature = "compiler")]
 pub use sse::{RoundMode, SseOp, SsePrefix, XmmShift};

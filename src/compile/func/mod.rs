@@ -125,17 +125,19 @@ impl Scratch {
     }
 
     /// The code of every function compiled with this scratch, one after
-    /// another, with its backtrace sites and fault sites (offsets in that
-    /// code, ascending); `funcs` says where each function starts.
+    /// another, with its backtrace, fault and type-id sites (offsets in
+    /// that code, ascending); `funcs` says where each function starts.
     pub(crate) fn finish(self, funcs: Vec<(usize, u32)>) -> Result<super::Chunk> {
-        let (a, sites, fault_sites) = self.a.into_parts();
-        let code = a
+        let parts = self.a.into_parts();
+        let code = parts
+            .asm
             .finish()
             .map_err(|e| Error::internal("assembling a function failed").with_detail(e))?;
         Ok(super::Chunk {
             code,
-            sites,
-            fault_sites,
+            sites: parts.sites,
+            fault_sites: parts.fault_sites,
+            type_id_sites: parts.type_id_sites,
             funcs,
         })
     }

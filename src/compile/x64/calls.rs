@@ -214,12 +214,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.a.test_rr(Size::S64, Gpr::Rax, Gpr::Rax);
         let uninit = self.a.trap_label(TrapCode::UninitializedElement);
         self.a.jcc(Cond::E, uninit);
-        let id = self.env.type_ids[type_index as usize];
-        self.a.alu_mi(
-            AluOp::Cmp,
-            Size::S32,
+        self.a.cmp_type_id(
             Mem::base(Gpr::Rax, offset_of!(VmFuncRef, type_id) as i32),
-            id as i32,
+            type_index,
         );
         let mismatch = self.a.trap_label(TrapCode::IndirectCallTypeMismatch);
         self.a.jcc(Cond::Ne, mismatch);

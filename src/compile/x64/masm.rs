@@ -19,7 +19,7 @@
 
 use super::super::FaultSite;
 use super::stubs::sym_trap;
-use crate::abi::TrapCode;
+use crate::abi::{TYPE_ID_PLACEHOLDER, TrapCode};
 use crate::asm::x64::{AluOp, Assembler, Gpr, Label, Mem, Scale, Size, SseOp, Xmm};
 use alloc::vec::Vec;
 use core::ops::{Deref, DerefMut};
@@ -54,6 +54,16 @@ pub(crate) enum Addend {
     Reg(Gpr),
 }
 
+/// What a [`MacroAssembler`] leaves when the compiling is done.
+pub(crate) struct CodeParts {
+    pub asm: Assembler,
+    /// Backtrace sites (return-address offset, module offset), ascending.
+    pub sites: Vec<(u32, u32)>,
+    pub fault_sites: Vec<FaultSite>,
+    /// (immediate offset, type index), ascending.
+    pub type_id_sites: Vec<(u32, u32)>,
+}
+
 /// The assembler of one compiling thread, with the peephole and the sites
 /// of the functions compiled so far (see the module docs).
 #[derive(Default)]
@@ -74,6 +84,9 @@ pub(crate) struct MacroAssembler {
     fault_start: Option<u32>,
     /// Guard-region fault sites of all functions so far, ascending.
     fault_sites: Vec<FaultSite>,
+    /// (code offset of a 32-bit immediate, type index): where the code
+    /// compares with the engine-wide id of a function type, ascending.
+    type_id_sites: Vec<(u32, u32)>,
 }
 
 impl Deref for MacroAssembler {
@@ -104,10 +117,27 @@ impl MacroAssembler {
         self.asm
     }
 
-    /// The plain assembler with the backtrace sites and fault sites of the
-    /// code, when the compiling is done.
-    pub(crate) fn into_parts(self) -> (Assembler, Vec<(u32, u32)>, Vec<FaultSite>) {
-        (self.asm, self.sites, self.fault_sites)
+    /// The plain assembler with the backtrace sites, fault sites and
+    /// type-id sites of the code, when the compiling is done.
+    pub(crate) fn into_parts(self) -> CodeParts {
+        CodeParts {
+            asm: self.asm,
+            sites: self.sites,
+            fault_sites: self.fault_sites,
+            type_id_sites: self.type_id_sites,
+        }
+    }
+
+    /// `cmp dword [mem], id` where `id` is the engine-wide id of type
+    /// `type_index`. Engines number types differently, so the compiled
+    /// code holds [`TYPE_ID_PLACEHOLDER`], recorded as a type-id site, and
+    /// whoever loads the code into an engine writes that engine's id there
+    /// (see `CompiledModule::type_id_sites`).
+    pub(crate) fn cmp_type_id(&mut self, mem: Mem, type_index: u32) {
+        self.asm
+            .alu_mi(AluOp::Cmp, Size::S32, mem, TYPE_ID_PLACEHOLDER as i32);
+        let at = self.asm.offset() as u32 - 4;
+        self.type_id_sites.push((at, type_index));
     }
 
     /// Makes room for `n` more call and trap sites.

@@ -779,14 +779,12 @@ mod tests {
     use crate::asm::x64::CpuFeatures;
     use crate::compile::compile_module;
     use crate::error::Result;
-    use alloc::vec::Vec;
 
     fn compile(wat: &str, cpu: CpuFeatures) -> Result<()> {
         let bytes = wat::parse_str(wat).unwrap();
         let module = crate::decode::Module::decode(&bytes).unwrap();
         let info = crate::validate::validate_module(&module).unwrap();
-        let type_ids: Vec<u32> = (0..module.types.len() as u32).collect();
-        compile_module(&module, &info, &type_ids, &cpu).map(|_| ())
+        compile_module(&module, &info, &cpu).map(|_| ())
     }
 
     #[test]
