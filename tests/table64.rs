@@ -592,3 +592,31 @@ fn helpers_with_fuel_metering() {
     assert_eq!(call64.call(&mut store, 5).unwrap(), 102);
     assert_eq!(instance.get_table(&store, "t64").unwrap().size(&store), 6);
 }
+
+/// A precompiled table64 module keeps its index types: its code still
+/// checks indices in full and its table type still says table64.
+#[test]
+fn serialized_module_keeps_table64() {
+    let engine = engine_default();
+    let module = Module::new(&engine, wat::parse_str(MODULE).unwrap()).unwrap();
+    let bytes = module.serialize().unwrap();
+    let module = Module::deserialize_checked(&engine, &bytes).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let call64 = instance
+        .get_typed_func::<i64, i32>(&mut store, "call64")
+        .unwrap();
+    assert_eq!(call64.call(&mut store, 2).unwrap(), 101);
+    assert_trap(
+        call64.call(&mut store, (1 << 32) + 2),
+        Trap::UndefinedElement,
+        "2^32 + 2 after deserialization",
+    );
+    assert!(
+        instance
+            .get_table(&store, "t64")
+            .unwrap()
+            .ty(&store)
+            .table64
+    );
+}
