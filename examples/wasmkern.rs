@@ -20,7 +20,7 @@
 //! | `--fuel N` | stop the guest after `N` units of fuel (about one per operator) |
 //! | `--invoke NAME` | call the export `NAME` with the typed arguments after the file |
 //! | `--list` | print the module's imports and exports |
-//! | `-W FEATURE[=y\|n]`, `--wasm FEATURE[=y\|n]` | turn a WebAssembly feature beyond 2.0 on (`y`, the default) or off (`n`), as Wasmtime's `-W tail-call=y`: `tail-call`, `memory64`, `multi-memory`, `extended-const`, `relaxed-simd`, `custom-page-sizes`, `wide-arithmetic` (the `Config::wasm_*` switches; on by default: `extended-const`) |
+//! | `-W FEATURE[=y\|n]`, `--wasm FEATURE[=y\|n]` | turn a WebAssembly feature beyond 2.0 on (`y`, the default) or off (`n`), as Wasmtime's `-W tail-call=y`: `tail-call`, `memory64`, `multi-memory`, `extended-const`, `relaxed-simd`, `custom-page-sizes`, `wide-arithmetic` (the `Config::wasm_*` switches; on by default: `extended-const`, `tail-call`) |
 //!
 //! **Precompiled modules.** `compile FILE -o OUT` compiles the module and
 //! writes it serialized (`Module::serialize`; default `OUT`: `FILE` with
@@ -82,7 +82,7 @@ const USAGE: &str = "usage: wasmkern [--dir HOST[::GUEST]]... [--env NAME[=VALUE
 const FEATURES_HELP: &str = "  -W, --wasm FEATURE[=y|n]  turn a WebAssembly feature beyond 2.0 on (y, \
 the default) or off (n); FEATURE is one of tail-call, memory64, multi-memory, \
 extended-const, relaxed-simd, custom-page-sizes, wide-arithmetic \
-(on by default: extended-const)";
+(on by default: extended-const, tail-call)";
 
 /// Frames printed from the innermost end of a long backtrace.
 const BACKTRACE_HEAD: usize = 20;

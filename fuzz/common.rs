@@ -2,7 +2,8 @@
 //! validation verdict check.
 #![allow(dead_code)]
 
-/// wasm-smith's configuration: WebAssembly 2.0 with SIMD, nothing newer.
+/// wasm-smith's configuration: WebAssembly 2.0 with SIMD, and tail calls
+/// (on in `Config`'s defaults, which the `compile` target's engine uses).
 pub fn smith_config(allow_invalid_funcs: bool) -> wasm_smith::Config {
     wasm_smith::Config {
         multi_value_enabled: true,
@@ -15,7 +16,7 @@ pub fn smith_config(allow_invalid_funcs: bool) -> wasm_smith::Config {
         max_memories: 1,
         threads_enabled: false,
         shared_everything_threads_enabled: false,
-        tail_call_enabled: false,
+        tail_call_enabled: true,
         exceptions_enabled: false,
         gc_enabled: false,
         memory64_enabled: false,
@@ -30,9 +31,14 @@ pub fn smith_config(allow_invalid_funcs: bool) -> wasm_smith::Config {
     }
 }
 
-/// wasmparser's verdict for exactly WebAssembly 2.0 (+ SIMD).
+/// wasmparser's verdict with the features `wasmkern::validate` accepts
+/// (`Config`'s defaults): WebAssembly 2.0 with SIMD, extended constant
+/// expressions and tail calls.
 pub fn wasmparser_accepts(bytes: &[u8]) -> bool {
-    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::WASM2)
+    let mut features = wasmparser::WasmFeatures::WASM2;
+    features.insert(wasmparser::WasmFeatures::EXTENDED_CONST);
+    features.insert(wasmparser::WasmFeatures::TAIL_CALL);
+    wasmparser::Validator::new_with_features(features)
         .validate_all(bytes)
         .is_ok()
 }

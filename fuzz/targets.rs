@@ -13,7 +13,7 @@ use std::sync::{Mutex, OnceLock};
 use super::{common, oracle};
 
 /// `validate`: the input as a module, and a wasm-smith module built from
-/// it (2.0 + SIMD; arbitrary bytes as function bodies when the first byte
+/// it (2.0 + SIMD + tail calls; arbitrary bytes as function bodies when the first byte
 /// is odd): `wasmkern::validate` never panics and agrees with wasmparser.
 pub fn validate(data: &[u8]) {
     common::check_verdict(data);
@@ -34,7 +34,7 @@ fn compile_engine() -> &'static wasmkern::Engine {
     ENGINE.get_or_init(wasmkern::Engine::default)
 }
 
-/// `compile`: every valid wasm-smith module (2.0 + SIMD) built from the
+/// `compile`: every valid wasm-smith module (2.0 + SIMD + tail calls) built from the
 /// input compiles with `Module::new`, without a panic or an error (an
 /// implementation limit is the only accepted error).
 pub fn compile(data: &[u8]) {

@@ -8,8 +8,10 @@
 //!
 //! # Registers
 //! - `r15` holds the current instance's [`VmContext`] in all wasm code. It
-//!   is preserved by every wasm function (a cross-instance call loads the
-//!   callee's context into `r15` and the caller restores its own afterwards).
+//!   is preserved by every wasm function of a module without tail calls (a
+//!   cross-instance call loads the callee's context into `r15` and the
+//!   caller restores its own afterwards); a tail call may return with
+//!   another instance's (see "Tail calls").
 //! - `rbp` is the frame pointer and is preserved by every function.
 //! - Every other general-purpose and XMM register is caller-saved.
 //!
@@ -44,6 +46,34 @@
 //! `rax` with the `VmFuncRef` address and `r15` with its `vmctx`, then
 //! `call [rax + code]`, and afterwards restore the caller's `r15`; both
 //! `r15` writes are skipped when it already holds that value.
+//!
+//! # Tail calls
+//! `return_call` and `return_call_indirect` replace the caller's frame: the
+//! caller stores the arguments into its own incoming area (`[rbp + 16 ..]`,
+//! the first ones also into their registers as for a call), restores the pin
+//! registers it saved and `rbp` as its epilogue does, and jumps to the callee
+//! with its own return address still on top of the stack. The callee thus
+//! returns straight to the caller's caller, into the area that caller
+//! allocated, and a loop of tail calls runs in constant stack.
+//!
+//! That area must hold the callee's arguments. A caller knows only a lower
+//! bound of its incoming area's size: the larger of its own type's area and
+//! [`TAIL_CALL_AREA`], which every call that may reach a tail-calling
+//! function allocates (and which holds inductively for a function entered by
+//! an in-place tail call). A tail call whose arguments fit that bound jumps;
+//! one whose arguments need more (more than 8 plain arguments, beyond the
+//! caller's own) is compiled as a call followed by a return: correct, but its
+//! frame stays until the callee returns. The bound is a trade: every frame
+//! that calls through a [`VmFuncRef`] grows to hold it, which costs
+//! recursion depth in modules that never tail-call.
+//!
+//! A tail call may leave the instance (an import, `return_call_indirect`):
+//! the jump loads the callee's `vmctx` into `r15`, and the function returns
+//! to its caller with that `r15`. Calls through a [`VmFuncRef`] restore the
+//! caller's `r15` afterwards anyway; in a module with tail calls, direct
+//! calls do too (when it changed). A host function reached by a tail call is
+//! jumped to like a wasm one: the host-call stub finds its arguments above
+//! the return address, in the area, as after a call.
 //!
 //! # Exits
 //! To leave to the host, code stores an [`ExitCode`] (and its payload) in the
@@ -441,6 +471,15 @@ pub const LEAF_FRAME_MAX: u32 = 4096;
 /// memory checks no bounds; the bytes past the memory's length up to here
 /// are inaccessible, and a fault in them is the out-of-bounds trap.
 pub const GUARD_REGION_BYTES: u64 = (1 << 33) + (1 << 16);
+
+/// The least size in bytes of the argument/result area a call to a wasm
+/// function may reach provides: every call that may reach a function of
+/// a module with tail calls (any call through a [`VmFuncRef`], direct
+/// calls in such a module) and the enter trampoline allocate at least
+/// this much. A tail call runs its callee in the caller's incoming area
+/// (see "Tail calls" in the module doc), so a function may pass up to
+/// `max(its own area, TAIL_CALL_AREA)` bytes of arguments in place.
+pub const TAIL_CALL_AREA: u32 = 64;
 
 /// How many leading arguments a call may pass in registers (see the
 /// module doc).

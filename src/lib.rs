@@ -167,8 +167,9 @@ pub(crate) fn default_platform() -> &'static dyn platform::Platform {
 /// Decodes and validates a WebAssembly binary module.
 ///
 /// Returns `Ok(())` when `bytes` is a valid module with the default features
-/// of [`Config`] (WebAssembly 2.0, SIMD included, and extended constant
-/// expressions; [`Module::validate`] takes an engine's features), and
+/// of [`Config`] (WebAssembly 2.0, SIMD included, extended constant
+/// expressions and tail calls; [`Module::validate`] takes an engine's
+/// features), and
 /// otherwise an [`Error`] that carries the byte offset and
 /// the specification's wording for the failure.
 ///

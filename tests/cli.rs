@@ -477,6 +477,21 @@ fn wasm_features_switch_on_and_off() {
         "{}",
         stderr(&o)
     );
+    // tail-call is on by default, and can be turned off.
+    let tail = d.module(
+        "tail.wat",
+        r#"(module (func $f (param i32) (result i32) (i32.add (local.get 0) (i32.const 1)))
+  (func (export "t") (result i32) (return_call $f (i32.const 41))))"#,
+    );
+    let o = run(&[&"--invoke", &"t", &tail]);
+    assert_eq!(stdout(&o), "i32:42\n", "{}", stderr(&o));
+    let o = run(&[&"-W", &"tail-call=n", &"--invoke", &"t", &tail]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("Config::wasm_tail_call"),
+        "{}",
+        stderr(&o)
+    );
     // Unknown features and values are bad input; --help lists the features.
     for bad in ["gc", "tail-call=maybe"] {
         let o = run(&[&"-W", &bad, &"--invoke", &"g", &konst]);

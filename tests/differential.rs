@@ -20,7 +20,7 @@
 //! Everything is deterministic: the input bytes of case `seed` come from
 //! SplitMix64, seeds from `SIMD_SEEDS` (2^32) on make SIMD modules, and
 //! seeds from `PROPOSAL_SEEDS` (2^33) on modules that may also use
-//! extended constant expressions and wide arithmetic.
+//! extended constant expressions, wide arithmetic and tail calls.
 //! `DIFF_SEED_START=<seed> DIFF_COUNT=<n>` runs the `n` cases from `seed`
 //! instead of the default ones (and does not check the floors); with
 //! `DIFF_COUNT=1` the module is printed as WAT. A failure names the seed
@@ -55,6 +55,10 @@ const DEFAULT_PROPOSAL_MODULES: u64 = if cfg!(debug_assertions) { 100 } else { 1
 /// Of the default proposal cases, at least this many modules use a
 /// wide-arithmetic operator (release and debug runs; 78 and 8 do).
 const FLOOR_WIDE_ARITHMETIC_MODULES: [u64; 2] = [70, 7];
+/// Of the default proposal cases, at least this many modules use
+/// `return_call` or `return_call_indirect` (release and debug runs; 525
+/// and 49 do).
+const FLOOR_TAIL_CALL_MODULES: [u64; 2] = [470, 44];
 /// Worker threads (the test machines have two cores).
 const THREADS: u64 = 2;
 /// Disagreements reported in detail (all are listed by seed).
@@ -326,6 +330,15 @@ fn wasmkern_agrees_with_wasmi() {
         wide >= wide_floor,
         "differential: {wide} modules use wide arithmetic, below the floor {wide_floor}"
     );
+    let tail = (PROPOSAL_SEEDS..PROPOSAL_SEEDS + DEFAULT_PROPOSAL_MODULES)
+        .filter(|&seed| case(seed, true).is_some_and(|(bytes, _)| uses_tail_calls(&bytes)))
+        .count() as u64;
+    let tail_floor = FLOOR_TAIL_CALL_MODULES[usize::from(cfg!(debug_assertions))];
+    println!("differential: modules using tail calls: {tail}, floor {tail_floor}");
+    assert!(
+        tail >= tail_floor,
+        "differential: {tail} modules use tail calls, below the floor {tail_floor}"
+    );
     let floors = if cfg!(debug_assertions) {
         FLOORS_DEBUG
     } else {
@@ -345,6 +358,39 @@ fn wasmkern_agrees_with_wasmi() {
             "differential: {what}: {got}, below the floor {floor}"
         );
     }
+}
+
+/// Whether a function body of `bytes` uses `return_call` or
+/// `return_call_indirect`.
+fn uses_tail_calls(bytes: &[u8]) -> bool {
+    uses_operator(bytes, |op| {
+        matches!(
+            op,
+            wasmparser::Operator::ReturnCall { .. }
+                | wasmparser::Operator::ReturnCallIndirect { .. }
+        )
+    })
+}
+
+/// Whether a function body of `bytes` has an operator `pick` selects.
+fn uses_operator(bytes: &[u8], pick: impl Fn(&wasmparser::Operator<'_>) -> bool) -> bool {
+    use wasmparser::{Parser, Payload};
+    Parser::new(0).parse_all(bytes).any(|payload| {
+        let Ok(Payload::CodeSectionEntry(body)) = payload else {
+            return false;
+        };
+        let Ok(mut ops) = body.get_operators_reader() else {
+            return false;
+        };
+        while !ops.eof() {
+            match ops.read() {
+                Ok(op) if pick(&op) => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+        false
+    })
 }
 
 /// Whether a function body of `bytes` uses a wide-arithmetic operator.

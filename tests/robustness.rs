@@ -581,8 +581,14 @@ fn smith_config(allow_invalid_funcs: bool) -> wasm_smith::Config {
     }
 }
 
+/// wasmparser's verdict with the features `wasmkern::validate` accepts
+/// (`Config`'s defaults): 2.0 with SIMD, extended constant expressions
+/// and tail calls (a mutated `call` may become a valid `return_call`).
 fn wasmparser_accepts(bytes: &[u8]) -> bool {
-    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::WASM2)
+    let mut features = wasmparser::WasmFeatures::WASM2;
+    features.insert(wasmparser::WasmFeatures::EXTENDED_CONST);
+    features.insert(wasmparser::WasmFeatures::TAIL_CALL);
+    wasmparser::Validator::new_with_features(features)
         .validate_all(bytes)
         .is_ok()
 }

@@ -51,6 +51,7 @@ const PROPOSAL_FLOORS: &[(Feature, usize)] = &[
     (Feature::CustomPageSizes, 203),
     (Feature::MultiMemory, 912),
     (Feature::Memory64, 1_542),
+    (Feature::TailCall, 108),
 ];
 /// Proposal folders the compiler lowers but that do not pass 100% yet,
 /// because some of their modules need another feature the compiler lacks:

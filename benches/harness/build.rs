@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 
 const WORKLOADS: &[&str] = &[
-    "fib", "sieve", "matmul", "nbody", "hash", "interp", "sort", "bulk",
+    "fib", "sieve", "matmul", "nbody", "hash", "interp", "sort", "bulk", "tail_vm", "call_vm",
 ];
 
 fn main() {

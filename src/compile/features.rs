@@ -4,10 +4,11 @@
 //! The validator records per function what it needs
 //! ([`FuncInfo::features`](crate::validate::FuncInfo::features)); this
 //! check runs before any code is generated, so an operator the compiler
-//! cannot lower never reaches it. Tail calls stop here; accesses to
-//! 64-bit memories and to memories other than 0 (`x64/memories.rs`), wide
-//! arithmetic (`x64/wide.rs`) and relaxed SIMD (`x64/relaxed_simd.rs`) are
-//! lowered.
+//! cannot lower never reaches it. Every feature the validator knows is
+//! lowered today: accesses to 64-bit memories and to memories other than
+//! 0 (`x64/memories.rs`), wide arithmetic (`x64/wide.rs`), relaxed SIMD
+//! (`x64/relaxed_simd.rs`) and tail calls (`x64/tail.rs`, convention in
+//! `abi`).
 //!
 //! Custom page sizes are lowered: `memory.size` shifts memory 0's length
 //! in bytes by its page size's log2 (0 or 16), and `memory.grow` hands its
@@ -28,7 +29,8 @@ pub(crate) const LOWERED: FeatureSet = FeatureSet::EMPTY
     .with(Feature::CustomPageSizes)
     .with(Feature::RelaxedSimd)
     .with(Feature::MultiMemory)
-    .with(Feature::Memory64);
+    .with(Feature::Memory64)
+    .with(Feature::TailCall);
 
 /// Fails, naming the first function and feature, when a function needs a
 /// feature the compiler does not lower.

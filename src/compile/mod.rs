@@ -69,6 +69,11 @@ pub(crate) struct Env<'m, 'a> {
     pub memory_page_log2: u32,
     /// The type of every memory, imports first.
     pub memories: &'m [MemoryType],
+    /// Whether a function of the module makes a tail call: then its
+    /// functions may return with another instance's `r15`, and every call
+    /// in it provides [`TAIL_CALL_AREA`](crate::abi::TAIL_CALL_AREA) (see
+    /// `abi`, "Tail calls").
+    pub tail_calls: bool,
 }
 
 /// The functions one thread compiled, their code one after another in one
@@ -175,6 +180,10 @@ pub(crate) fn compile_module_into(
             .map_or(0, |m| m.limits.min.saturating_mul(m.page_size())),
         memory_page_log2,
         memories: &spaces.memories,
+        tail_calls: info
+            .funcs
+            .iter()
+            .any(|f| f.features.contains(crate::validate::Feature::TailCall)),
     };
 
     let (chunks, stubs) = compile_functions(&env, info, buffer)?;

@@ -11,8 +11,8 @@
 //! | [`Config::interruptible`] | off |
 //! | [`Config::parallel_compilation`] | on (with `std`: functions are spread over the cores) |
 //! | `Config::guard_regions` (`std` only) | off: every load and store is checked explicitly |
-//! | [`Config::wasm_extended_const`] | on |
-//! | [`Config::wasm_tail_call`], [`Config::wasm_memory64`], [`Config::wasm_multi_memory`] | off until the compiler lowers them (see below) |
+//! | [`Config::wasm_extended_const`], [`Config::wasm_tail_call`] | on |
+//! | [`Config::wasm_memory64`], [`Config::wasm_multi_memory`] | off |
 //! | [`Config::wasm_relaxed_simd`] | off |
 //! | [`Config::wasm_custom_page_sizes`], [`Config::wasm_wide_arithmetic`] | off (proposals) |
 
@@ -46,15 +46,11 @@ pub const MIN_MAX_WASM_STACK: usize = 64 << 10;
 /// WebAssembly 2.0 the validator accepts; a module using a disabled one is
 /// rejected with a message naming the feature and its switch. The
 /// standardized WebAssembly 3.0 features are on by default once wasmkern
-/// runs them end to end. Today the decoder, the validator and the runtime
-/// know all of them, and the compiler lowers the wide-arithmetic and the
-/// relaxed SIMD operators but not yet the others' new operators: with a
-/// switch on, a module whose functions use a tail call, or access a 64-bit memory or a memory other than 0 fails in [`Module::new`](super::Module::new) with
-/// "`<feature>` is not supported by the compiler yet" (an
-/// [`ErrorKind::Limit`](crate::ErrorKind::Limit) error). What needs no
-/// compiler works: extended constant expressions, several memories (code
-/// accessing memory 0), memory64 and custom-page-size memory types, their
-/// imports, exports and data segments.
+/// runs them end to end. The decoder, the validator, the compiler and the
+/// runtime know all of them; a feature the compiler did not lower would
+/// fail in [`Module::new`](super::Module::new) with "`<feature>` is not
+/// supported by the compiler yet" (an
+/// [`ErrorKind::Limit`](crate::ErrorKind::Limit) error).
 #[derive(Clone)]
 pub struct Config {
     code_memory: Option<Arc<dyn CodeMemory>>,
@@ -255,8 +251,9 @@ impl Config {
     }
 
     /// Accept tail calls: `return_call` and `return_call_indirect`
-    /// (WebAssembly 3.0; default off: the compiler does not lower them
-    /// yet, see [WebAssembly features](Config#webassembly-features)).
+    /// (WebAssembly 3.0; default on). A tail call replaces its caller's
+    /// frame, so a loop of them runs in constant stack (the convention:
+    /// `abi`, "Tail calls").
     pub fn wasm_tail_call(&mut self, enable: bool) -> &mut Self {
         self.wasm_feature(Feature::TailCall, enable)
     }

@@ -514,8 +514,10 @@ fn invoke<T>(
     } else {
         saved_wasm_rsp.saturating_sub(NESTED_GAP) & !15
     };
-    // The trampoline uses 16 bytes at the entry point, then the area.
-    if entry.saturating_sub(16 + slots.len() * 8 + 64) < limit || entry > top {
+    // The trampoline uses 16 bytes at the entry point, then the area (at
+    // least `TAIL_CALL_AREA` bytes).
+    let area = (slots.len() * 8).max(crate::abi::TAIL_CALL_AREA as usize);
+    if entry.saturating_sub(16 + area + 64) < limit || entry > top {
         return Err(Error::from_trap(TrapCode::StackOverflow));
     }
     // Copy the trampolines out rather than cloning the engine's `Arc`.

@@ -137,10 +137,12 @@ impl Features {
     };
 
     /// The defaults of [`Config`](crate::Config): the features wasmkern
-    /// runs end to end. Today that is extended-const of the standardized
-    /// 3.0 features; the others join once the compiler lowers them.
+    /// runs end to end. Today those are extended-const and tail calls of
+    /// the standardized 3.0 features; the others join once the compiler
+    /// lowers them.
     pub const DEFAULT: Features = Features {
         extended_const: true,
+        tail_call: true,
         ..Features::WASM2
     };
 

@@ -179,7 +179,7 @@ pub enum Flavor {
     /// WebAssembly 2.0 with SIMD.
     Simd,
     /// SIMD and the features beyond 2.0 that both engines run: extended
-    /// constant expressions and wide arithmetic.
+    /// constant expressions, wide arithmetic and tail calls.
     Proposals,
 }
 
@@ -199,7 +199,7 @@ pub fn smith_config(flavor: Flavor, imports: bool) -> wasm_smith::Config {
         max_memories: 1,
         threads_enabled: false,
         shared_everything_threads_enabled: false,
-        tail_call_enabled: false,
+        tail_call_enabled: proposals,
         exceptions_enabled: false,
         gc_enabled: false,
         memory64_enabled: false,
@@ -668,7 +668,8 @@ fn kern_engine(guard_regions: bool) -> &'static wasmkern::Engine {
                 .max_wasm_stack(wasmkern::MIN_MAX_WASM_STACK)
                 .guard_regions(guard)
                 .consume_fuel(true)
-                .wasm_wide_arithmetic(true);
+                .wasm_wide_arithmetic(true)
+                .wasm_tail_call(true);
             if std::env::var("WASMKERN_CPU_BASELINE").is_ok_and(|v| v == "1") {
                 config.cpu_features(wasmkern::CpuFeatures::sse41_baseline()); // every fallback
             }
@@ -691,7 +692,7 @@ fn wasmi_engine() -> &'static wasmi::Engine {
         config
             .consume_fuel(true)
             .compilation_mode(wasmi::CompilationMode::Eager)
-            .wasm_tail_call(false)
+            .wasm_tail_call(true)
             .wasm_extended_const(true)
             .wasm_wide_arithmetic(true)
             .wasm_multi_memory(false)
@@ -1281,6 +1282,7 @@ pub fn check(bytes: &[u8], arg_seed: u64, stats: &mut Stats) -> Result<(), Disag
     features.insert(wasmparser::WasmFeatures::SIMD);
     features.insert(wasmparser::WasmFeatures::EXTENDED_CONST);
     features.insert(wasmparser::WasmFeatures::WIDE_ARITHMETIC);
+    features.insert(wasmparser::WasmFeatures::TAIL_CALL);
     if wasmparser::Validator::new_with_features(features)
         .validate_all(bytes)
         .is_err()

@@ -57,7 +57,7 @@ const USAGE: &str = "\
 usage: harness [options]
   --runs N            timed runs of each workload per engine, after one warm-up (default 5)
   --engines A,B,..    among native,wasmkern,wasmkern-guard,cranelift,winch,wasmi,liftoff (default: all)
-  --workloads A,B,..  among fib,sieve,matmul,nbody,hash,interp,sort,bulk (default: all)
+  --workloads A,B,..  among fib,sieve,matmul,nbody,hash,interp,sort,bulk,tail_vm,call_vm (default: all)
   --calls N           calls per batch in the call-overhead benchmark (default 5000000)
   --no-throughput     skip the compile-throughput benchmark
   --no-calls          skip the call-overhead benchmark

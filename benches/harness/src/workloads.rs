@@ -41,6 +41,8 @@ unsafe extern "C" {
     fn wk_run_interp() -> i32;
     fn wk_run_sort() -> i64;
     fn wk_run_bulk() -> i64;
+    fn wk_run_tail_vm() -> i64;
+    fn wk_run_call_vm() -> i64;
 }
 
 pub const WORKLOADS: &[Workload] = &[
@@ -91,6 +93,20 @@ pub const WORKLOADS: &[Workload] = &[
         what: "memory.copy / memory.fill",
         ret: Ret::I64,
         native: Native::I64(wk_run_bulk),
+    },
+    // Written in the text format (tail_vm.wat, call_vm.wat); the native
+    // baseline is the same VM in C (tail_vm.c with clang's musttail).
+    Workload {
+        name: "tail_vm",
+        what: "threaded-code VM, handlers end in return_call_indirect",
+        ret: Ret::I64,
+        native: Native::I64(wk_run_tail_vm),
+    },
+    Workload {
+        name: "call_vm",
+        what: "the same VM with a call_indirect dispatch loop",
+        ret: Ret::I64,
+        native: Native::I64(wk_run_call_vm),
     },
 ];
 

@@ -1,12 +1,19 @@
 //! Calls: the argument and result areas, direct, imported and indirect
 //! calls, tables, and exits to the host.
+//!
+//! Tail calls (`tail`) reuse this module's argument setup and table
+//! checks. Because of them, a call that may reach a function of a module
+//! with tail calls gives it an area of at least
+//! [`TAIL_CALL_AREA`](crate::abi::TAIL_CALL_AREA) bytes, and in such a
+//! module a direct call reloads the caller's `r15` if the callee came back
+//! with another instance's (`abi`, "Tail calls").
 
 use super::frame::SAVED_VMCTX;
 use super::regs::{SCRATCH, SCRATCH_XMM, SCRATCH2};
 use super::stubs::SYM_EXIT;
 use super::*;
 use crate::abi::{ExecContext, ExitCode, TrapCode, VmContext, VmFuncRef, VmTable, slot_offsets};
-use crate::abi::{REGISTER_ARGS, args_in_registers};
+use crate::abi::{REGISTER_ARGS, TAIL_CALL_AREA, args_in_registers};
 use crate::asm::x64::{AluOp, Cond, Gpr, Mem, Scale, Size, SseOp, Xmm};
 use crate::compile::func::*;
 use crate::compile::stack::{Loc, is_float};
@@ -48,7 +55,12 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     pub(crate) fn setup_call(&mut self, ty: &FuncType, callee: Callee) -> u32 {
         let params = ty.params();
         let area_params = slot_offsets(params, &mut self.offsets);
-        let area = area_params.max(crate::abi::area_size(ty.results()));
+        let mut area = area_params.max(crate::abi::area_size(ty.results()));
+        // A callee that may make tail calls may use this much of the area
+        // (see `abi`, "Tail calls").
+        if callee == Callee::Any || self.env.tail_calls {
+            area = area.max(TAIL_CALL_AREA);
+        }
         self.frame.max_call_area = self.frame.max_call_area.max(area);
         let base = self.ops.len() - params.len();
         // Spill what stays below the arguments, except reads of GPR-pinned
@@ -155,6 +167,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             self.a
                 .call_reloc(function_index - self.env.num_imported_funcs);
             self.a.call_site();
+            // The callee may have tail-called into another instance.
+            if self.env.tail_calls {
+                self.set_r15_unless_equal(Mem::base(Gpr::Rbp, SAVED_VMCTX));
+            }
         }
         self.restore_pinned();
         self.finish_call(ty);
@@ -209,6 +225,17 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.load_gpr(index, v, pos);
         self.setup_call(ty, Callee::Any);
         self.save_pinned();
+        self.checked_funcref_in_rax(type_index, table_index, index);
+        self.call_funcref_in_rax();
+        self.restore_pinned();
+        self.finish_call(ty);
+    }
+
+    /// Loads `rax` with the `VmFuncRef` of element `index` (a register) of
+    /// table `table_index`, trapping as `call_indirect` does when the
+    /// index is out of bounds, the element null, or its type not
+    /// `type_index`. Writes `SCRATCH` too.
+    pub(super) fn checked_funcref_in_rax(&mut self, type_index: u32, table_index: u32, index: Gpr) {
         let at = self.table_element(table_index, index, TrapCode::UndefinedElement);
         self.a.mov_rm(Size::S64, Gpr::Rax, at);
         self.a.test_rr(Size::S64, Gpr::Rax, Gpr::Rax);
@@ -220,9 +247,6 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         );
         let mismatch = self.a.trap_label(TrapCode::IndirectCallTypeMismatch);
         self.a.jcc(Cond::Ne, mismatch);
-        self.call_funcref_in_rax();
-        self.restore_pinned();
-        self.finish_call(ty);
     }
 
     /// Where table `index`'s `VmTable` is: table 0's copy in the context,

@@ -956,13 +956,12 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             I16x8RelaxedQ15mulrS => self.relaxed_q15mulr(),
             I16x8RelaxedDotI8x16I7x16S => self.relaxed_dot(),
             I32x4RelaxedDotI8x16I7x16AddS => self.relaxed_dot_add(),
-            // Operators of features the compiler does not lower yet: the
-            // module was refused before compiling (`features`).
-            ReturnCall { .. } | ReturnCallIndirect { .. } => {
-                return Err(Error::internal(
-                    "an operator the compiler does not lower passed the feature check",
-                ));
-            }
+            // Tail calls (`tail`).
+            ReturnCall { function_index } => self.op_return_call(function_index),
+            ReturnCallIndirect {
+                type_index,
+                table_index,
+            } => self.op_return_call_indirect(type_index, table_index),
         }
         Ok(())
     }

@@ -11,6 +11,7 @@
 //!   the function's end;
 //! - `control`: merges, branches, returns, `br_table`, blocks and `if`s;
 //! - `calls`: calls, tables and exits to the host;
+//! - `tail`: tail calls (`return_call`, `return_call_indirect`);
 //! - `variables`: locals and globals;
 //! - `stubs`: the engine's entry and exit stubs and the module's trap
 //!   stubs;
@@ -43,6 +44,7 @@ pub(crate) mod regs;
 pub(crate) mod relaxed_simd;
 pub(crate) mod simd;
 pub(crate) mod stubs;
+pub(crate) mod tail;
 pub(crate) mod variables;
 pub(crate) mod wide;
 

@@ -7,7 +7,7 @@
 //! contract described in [`crate::abi`].
 
 use super::frame::PIN_GPRS;
-use crate::abi::{ExecContext, ExitCode, TrapCode, VmContext, VmFuncRef};
+use crate::abi::{ExecContext, ExitCode, TAIL_CALL_AREA, TrapCode, VmContext, VmFuncRef};
 use crate::asm::x64::{AluOp, Assembler, Cond, Gpr, Mem, Scale, ShiftOp, Size, SseOp, Xmm};
 use crate::error::{Error, Result};
 use alloc::vec::Vec;
@@ -105,7 +105,8 @@ fn copy_slots(a: &mut Assembler, dst: Gpr, src: Gpr, count: Gpr) {
 /// It saves the host's callee-saved registers and `rsp`, starts the wasm
 /// stack at `ExecContext::entry_rsp` (16-byte aligned), copies `nslots`
 /// argument slots to the argument area (the first two also into `rcx` and
-/// `xmm0`, `rdx` and `xmm1`), calls `code` with `r15 = vmctx`, stores `rax`
+/// `xmm0`, `rdx` and `xmm1`) in an area of at least
+/// [`TAIL_CALL_AREA`] bytes, calls `code` with `r15 = vmctx`, stores `rax`
 /// (the first result's first 8 bytes) in the first slot, copies the same
 /// number of slots back (the results), sets the exit code to `Returned`
 /// and returns to the host.
@@ -124,19 +125,22 @@ fn emit_enter(a: &mut Assembler) {
     );
     a.mov_mr(Size::S64, Mem::base(Gpr::Rbp, -8), slots);
     a.mov_mr(Size::S64, Mem::base(Gpr::Rbp, -16), nslots);
-    // Area size: nslots * 8 rounded up to 16.
+    // Area size: nslots * 8 rounded up to 16, and at least the area a
+    // function may use for tail calls (`abi::TAIL_CALL_AREA`).
     a.mov_rr(Size::S64, Gpr::Rax, nslots);
     a.shift_ri(ShiftOp::Shl, Size::S64, Gpr::Rax, 3);
     a.alu_ri(AluOp::Add, Size::S64, Gpr::Rax, 15);
     a.alu_ri(AluOp::And, Size::S64, Gpr::Rax, -16);
+    a.mov_ri(Size::S64, Gpr::R9, i64::from(TAIL_CALL_AREA));
+    a.alu_rr(AluOp::Cmp, Size::S64, Gpr::Rax, Gpr::R9);
+    a.cmov_rr(Cond::B, Size::S64, Gpr::Rax, Gpr::R9);
     a.lea(Size::S64, Gpr::Rsp, Mem::base(Gpr::Rbp, -16));
     a.alu_rr(AluOp::Sub, Size::S64, Gpr::Rsp, Gpr::Rax);
     copy_slots(a, Gpr::Rsp, slots, nslots);
     // The first two arguments also go in `rcx`/`xmm0` and `rdx`/`xmm1`
     // (the callee reads those of its types, and only as many as
     // `abi::args_in_registers` says; `slots` is saved above). The area is
-    // at least 16 bytes, or else these read the saved `nslots` and
-    // `slots`, which is harmless.
+    // at least 16 bytes.
     // `code` came in `rdx`, which the second argument needs.
     let target = Gpr::R11;
     a.mov_rr(Size::S64, target, code);

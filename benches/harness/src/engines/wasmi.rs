@@ -23,6 +23,8 @@ pub fn create() -> Result<Box<dyn Engine>> {
     // Translate every function at compile time, like the other engines (the
     // default translates lazily on first call).
     config.compilation_mode(CompilationMode::Eager);
+    // The tail_vm workload.
+    config.wasm_tail_call(true);
     Ok(Box::new(WiEngine(wasmi::Engine::new(&config))))
 }
 

@@ -24,7 +24,9 @@ pub fn create(parallel: bool, guard_regions: bool) -> Result<Box<dyn Engine>> {
     let engine = wasmkern::Engine::new(
         Config::new()
             .parallel_compilation(parallel)
-            .guard_regions(guard_regions),
+            .guard_regions(guard_regions)
+            // The tail_vm workload.
+            .wasm_tail_call(true),
     )
     .map_err(err("engine"))?;
     Ok(Box::new(WkEngine(engine)))

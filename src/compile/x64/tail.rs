@@ -1,0 +1,134 @@
+//! Tail calls: `return_call` and `return_call_indirect`.
+//!
+//! A tail call replaces the caller's frame (the convention is in `abi`,
+//! "Tail calls"): the arguments go into the caller's own incoming area
+//! (`[rbp + 16 ..]`) and, the first ones, into their argument registers;
+//! the caller restores the pin registers it saved and `rbp`, as its
+//! epilogue does, and jumps to the callee, whose return goes to the
+//! caller's caller. Nothing below the arguments on the operand stack
+//! survives, so nothing is spilled.
+//!
+//! The operands never live in the incoming area (they are in registers,
+//! home slots below `rbp`, or constants), so the arguments can be stored
+//! there directly, in any order: no argument overwrites another's source.
+//!
+//! The area is known to hold `max(own area, TAIL_CALL_AREA)` bytes; a
+//! tail call whose arguments need more is compiled as a call and a return
+//! ([`FuncCompiler::fits_in_place`]).
+//!
+//! Through a `VmFuncRef` (imports, `return_call_indirect`), the callee's
+//! `vmctx` goes into `r15` before the jump, and the jump goes to its
+//! `code`: a wasm function of any instance or the host-call stub, which
+//! finds its arguments above the return address as after a call. The
+//! element checks are `call_indirect`'s and trap while the caller's frame
+//! is still there, so the backtrace shows it.
+
+use super::calls::Callee;
+use super::regs::SCRATCH2;
+use super::vmctx;
+use crate::abi::{TAIL_CALL_AREA, VmContext, VmFuncRef, area_size, slot_offsets};
+use crate::asm::x64::{Gpr, Mem, Size};
+use crate::compile::func::*;
+use crate::decode::FuncType;
+use core::mem::offset_of;
+
+impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
+    pub(super) fn op_return_call(&mut self, function_index: u32) {
+        let env = self.env;
+        let ty = &env.module.types[env.func_types[function_index as usize] as usize];
+        let imported = function_index < env.num_imported_funcs;
+        if !self.fits_in_place(ty) {
+            self.op_call(function_index);
+            self.emit_return();
+            self.set_unreachable();
+            return;
+        }
+        self.tail_args(ty, if imported { Callee::Any } else { Callee::Wasm });
+        if imported {
+            self.a
+                .mov_rm(Size::S64, Gpr::Rax, vmctx(offset_of!(VmContext, funcs)));
+            let at = function_index as i64 * core::mem::size_of::<VmFuncRef>() as i64;
+            self.add_imm64(Gpr::Rax, at);
+            self.tail_jump_funcref_in_rax();
+        } else {
+            self.leave_frame();
+            self.a.jmp_reloc(function_index - env.num_imported_funcs);
+        }
+        self.set_unreachable();
+    }
+
+    pub(super) fn op_return_call_indirect(&mut self, type_index: u32, table_index: u32) {
+        let ty = &self.env.module.types[type_index as usize];
+        if !self.fits_in_place(ty) {
+            self.op_call_indirect(type_index, table_index);
+            self.emit_return();
+            self.set_unreachable();
+            return;
+        }
+        // The element index stays in a register the argument setup leaves
+        // alone.
+        let index = SCRATCH2;
+        let pos = self.ops.len() - 1;
+        let v = self.pop();
+        self.load_gpr(index, v, pos);
+        self.tail_args(ty, Callee::Any);
+        self.checked_funcref_in_rax(type_index, table_index, index);
+        self.tail_jump_funcref_in_rax();
+        self.set_unreachable();
+    }
+
+    /// Whether the arguments of `callee` fit in the incoming area this
+    /// function is known to have: its own type's area, and at least
+    /// [`TAIL_CALL_AREA`] (see `abi`, "Tail calls"). The callee's results
+    /// are this function's, so they fit as well.
+    pub(super) fn fits_in_place(&self, callee: &FuncType) -> bool {
+        let own = area_size(self.func_type.params()).max(area_size(self.func_type.results()));
+        area_size(callee.params()) <= own.max(TAIL_CALL_AREA)
+    }
+
+    /// Pops the arguments of `ty` into this function's incoming area and,
+    /// the first ones, into their argument registers (for a `callee` known
+    /// to be compiled wasm, those only in their registers, as
+    /// [`Self::setup_call`] does). Writes no other register than
+    /// `SCRATCH`, `SCRATCH_XMM` and the argument registers.
+    fn tail_args(&mut self, ty: &FuncType, callee: Callee) {
+        let params = ty.params();
+        slot_offsets(params, &mut self.offsets);
+        let base = self.ops.len() - params.len();
+        let in_registers = crate::abi::args_in_registers(params);
+        let from = if callee == Callee::Wasm {
+            in_registers
+        } else {
+            0
+        };
+        for k in from..params.len() {
+            let dst = Mem::base(Gpr::Rbp, 16 + self.offsets[k] as i32);
+            self.store_operand(dst, base + k);
+        }
+        self.load_register_args(base, in_registers);
+        for _ in 0..params.len() {
+            self.pop();
+        }
+    }
+
+    /// Switches to the instance of the `VmFuncRef` in `rax`, drops this
+    /// frame and jumps to the function. As for calls, `r15` is written
+    /// only when it changes: behind the predicted branch, the callee's
+    /// loads through `r15` need not wait for the table element's.
+    fn tail_jump_funcref_in_rax(&mut self) {
+        self.set_r15_unless_equal(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, vmctx) as i32));
+        self.leave_frame();
+        self.a
+            .jmp_m(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, code) as i32));
+    }
+
+    /// The epilogue without its `ret`: restores the saved pin registers,
+    /// `rsp` and the caller's `rbp`, so the return address is on top.
+    fn leave_frame(&mut self) {
+        for (at, r) in self.saved_gpr_slots() {
+            self.a.mov_rm(Size::S64, r, at);
+        }
+        self.a.mov_rr(Size::S64, Gpr::Rsp, Gpr::Rbp);
+        self.a.pop_r(Gpr::Rbp);
+    }
+}

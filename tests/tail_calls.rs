@@ -1,0 +1,504 @@
+//! Tail calls (`return_call`, `return_call_indirect`): loops of ten
+//! million tail calls on the default wasm stack (1 MiB, where ten million
+//! frames cannot fit, as the `call` variant shows), between functions of
+//! different arities, through tables, across instances and into host
+//! functions; the traps of `return_call_indirect`; fuel and interruption.
+//! Expected values are closed forms computed here, not by wasmkern.
+
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+use wasmkern::{
+    CallOutcome, Config, Engine, ErrorKind, Instance, Linker, Module, PauseReason, Store, Trap, Val,
+};
+
+/// Ten million: the loops below make at least this many tail calls.
+const TEN_MILLION: i64 = 10_000_000;
+
+fn engine_with(config: &mut Config) -> Engine {
+    config.wasm_tail_call(true);
+    Engine::new(config).unwrap()
+}
+
+fn engine() -> Engine {
+    engine_with(&mut Config::new())
+}
+
+fn instantiate(engine: &Engine, wat: &str) -> (Store<()>, Instance) {
+    let module = Module::new(engine, wat::parse_str(wat).unwrap()).unwrap();
+    let mut store = Store::new(engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    (store, instance)
+}
+
+const SUM: &str = r#"(module
+    (func $sum (export "sum") (param $n i64) (param $acc i64) (result i64)
+        (if (result i64) (i64.eqz (local.get $n))
+            (then (local.get $acc))
+            (else (return_call $sum (i64.sub (local.get $n) (i64.const 1))
+                                    (i64.add (local.get $acc) (local.get $n))))))
+    ;; The same with a plain call: ten million frames.
+    (func $sum_call (export "sum_call") (param $n i64) (param $acc i64) (result i64)
+        (if (result i64) (i64.eqz (local.get $n))
+            (then (local.get $acc))
+            (else (call $sum_call (i64.sub (local.get $n) (i64.const 1))
+                                  (i64.add (local.get $acc) (local.get $n))))))
+    (func $spin (export "spin") (param i32) (result i32)
+        (return_call $spin (i32.add (local.get 0) (i32.const 1)))))"#;
+
+#[test]
+fn ten_million_self_tail_calls_run_in_constant_stack() {
+    // The default wasm stack (`wasmkern::DEFAULT_MAX_WASM_STACK`).
+    let engine = engine();
+    let (mut store, instance) = instantiate(&engine, SUM);
+    let sum = instance
+        .get_typed_func::<(i64, i64), i64>(&store, "sum")
+        .unwrap();
+    let n = TEN_MILLION;
+    assert_eq!(sum.call(&mut store, (n, 0)).unwrap(), n * (n + 1) / 2);
+    // Ten million real frames do not fit in the stack.
+    let sum_call = instance
+        .get_typed_func::<(i64, i64), i64>(&store, "sum_call")
+        .unwrap();
+    assert_eq!(
+        sum_call.call(&mut store, (n, 0)).unwrap_err().trap(),
+        Some(Trap::StackOverflow)
+    );
+    // The store is usable after the overflow, and tail calls still are.
+    assert_eq!(sum.call(&mut store, (100, 7)).unwrap(), 5050 + 7);
+}
+
+/// `a` (2 parameters) -> `b` (5, with `f64`, `i32` and `v128` among them)
+/// -> `c` (6, a `v128` first, so none in registers) -> `a`: each tail call
+/// passes more or fewer arguments than the caller received, up to
+/// `TAIL_CALL_AREA` (64 bytes).
+const ARITIES: &str = r#"(module
+    (func $a (export "a") (param $n i64) (param $acc i64) (result i64)
+        (if (result i64) (i64.eqz (local.get $n))
+            (then (local.get $acc))
+            (else (return_call $b (local.get $n)
+                                  (i64.add (local.get $acc) (local.get $n))
+                                  (f64.const 5.75)
+                                  (i32.const 3)
+                                  (v128.const i64x2 1 2)))))
+    (func $b (param $n i64) (param $acc i64) (param $z f64) (param $y i32)
+             (param $v v128) (result i64)
+        (return_call $c (local.get $v)
+                        (local.get $n)
+                        (i64.add (i64.add (local.get $acc)
+                                          (i64.mul (local.get $n) (i64.extend_i32_u (local.get $y))))
+                                 (i64.trunc_f64_s (local.get $z)))
+                        (i64.const 1) (i64.const 2) (i64.const 3)))
+    (func $c (param $v v128) (param $n i64) (param $acc i64)
+             (param $p1 i64) (param $p2 i64) (param $p3 i64) (result i64)
+        (return_call $a
+            (i64.sub (local.get $n) (i64.const 1))
+            (i64.add (local.get $acc)
+                (i64.add
+                    (i64.add (i64x2.extract_lane 0 (local.get $v)) (i64x2.extract_lane 1 (local.get $v)))
+                    (i64.add (i64.add (local.get $p1) (local.get $p2)) (local.get $p3)))))))"#;
+
+#[test]
+fn mutual_recursion_between_different_arities() {
+    let engine = engine();
+    let (mut store, instance) = instantiate(&engine, ARITIES);
+    let a = instance
+        .get_typed_func::<(i64, i64), i64>(&store, "a")
+        .unwrap();
+    // Per round from `n`: `a` adds n, `b` adds 3n + 5, `c` adds 1 + 2 and
+    // 1 + 2 + 3: 4n + 14. Three tail calls per round.
+    let expected = |n: i64| 2 * n * (n + 1) + 14 * n;
+    for n in [0, 1, 2, 17] {
+        assert_eq!(a.call(&mut store, (n, 0)).unwrap(), expected(n), "n = {n}");
+    }
+    let n = TEN_MILLION / 3 + 1;
+    assert_eq!(a.call(&mut store, (n, 0)).unwrap(), expected(n));
+}
+
+/// `even` and `odd` (2 parameters) and `step` (4, with an `f32`), reached
+/// only through `return_call_indirect`; `step` picks the next one by the
+/// parity of `n`.
+const INDIRECT: &str = r#"(module
+    (type $t2 (func (param i64 i64) (result i64)))
+    (type $t4 (func (param i64 i64 i32 f32) (result i64)))
+    (table 3 funcref)
+    (elem (i32.const 0) $even $odd $step)
+    (func $even (type $t2) (param $n i64) (param $acc i64) (result i64)
+        (if (result i64) (i64.eqz (local.get $n))
+            (then (local.get $acc))
+            (else (return_call_indirect (type $t4)
+                (i64.sub (local.get $n) (i64.const 1))
+                (i64.add (local.get $acc) (i64.const 1))
+                (i32.const 7) (f32.const 2.5)
+                (i32.const 2)))))
+    (func $odd (type $t2) (param $n i64) (param $acc i64) (result i64)
+        (return_call_indirect (type $t4)
+            (i64.sub (local.get $n) (i64.const 1))
+            (i64.add (local.get $acc) (i64.const 2))
+            (i32.const 7) (f32.const 2.5)
+            (i32.const 2)))
+    (func $step (type $t4) (param $n i64) (param $acc i64) (param $k i32) (param $f f32) (result i64)
+        (return_call_indirect (type $t2)
+            (local.get $n)
+            (i64.add (i64.add (local.get $acc) (i64.extend_i32_s (local.get $k)))
+                     (i64.trunc_f32_s (local.get $f)))
+            (i32.wrap_i64 (i64.and (local.get $n) (i64.const 1)))))
+    (func (export "run") (param $n i64) (result i64)
+        (return_call_indirect (type $t2) (local.get $n) (i64.const 0)
+            (i32.wrap_i64 (i64.and (local.get $n) (i64.const 1))))))"#;
+
+#[test]
+fn return_call_indirect_loops_in_constant_stack() {
+    let engine = engine();
+    let (mut store, instance) = instantiate(&engine, INDIRECT);
+    let run = instance.get_typed_func::<i64, i64>(&store, "run").unwrap();
+    // Each `n` from N down to 1 adds 1 (even) or 2 (odd), then 7 + 2.
+    let expected = |n: i64| 10 * n + (n + 1) / 2;
+    for n in [0, 1, 2, 3, 10] {
+        assert_eq!(run.call(&mut store, n).unwrap(), expected(n), "n = {n}");
+    }
+    let n = TEN_MILLION / 2 + 1;
+    assert_eq!(run.call(&mut store, n).unwrap(), expected(n));
+}
+
+/// `ping` in instance A tail-calls `pong` in instance B through A's table;
+/// `pong` tail-calls `ping`, its import. Each counts its calls in its own
+/// global and touches its own memory, which goes wrong if `r15` (the
+/// instance context) is not switched; B's counter starts at 10^9, so one
+/// read for the other shows. The chain ends in B: `run`, a direct caller in
+/// A, then reads A's counter and memory.
+const PING: &str = r#"(module
+    (type $t3 (func (param i64 i64 i64) (result i64)))
+    (table (export "tab") 1 funcref)
+    (global $count (export "count") (mut i64) (i64.const 0))
+    (memory 1)
+    (func $ping (export "ping") (param $n i64) (param $acc i64) (result i64)
+        (global.set $count (i64.add (global.get $count) (i64.const 1)))
+        (i64.store (i32.const 8) (i64.add (i64.load (i32.const 8)) (i64.const 2)))
+        (return_call_indirect (type $t3)
+            (i64.sub (local.get $n) (i64.const 1))
+            (i64.add (local.get $acc) (local.get $n))
+            (i64.const 7)
+            (i32.const 0)))
+    (func (export "run") (param $n i64) (result i64 i64 i64)
+        (call $ping (local.get $n) (i64.const 0))
+        (global.get $count)
+        (i64.load (i32.const 8))))"#;
+
+const PONG: &str = r#"(module
+    (type $t3 (func (param i64 i64 i64) (result i64)))
+    (import "a" "ping" (func $ping (param i64 i64) (result i64)))
+    (import "a" "tab" (table 1 funcref))
+    (global $count (export "count") (mut i64) (i64.const 1000000000))
+    (memory 1)
+    (elem (table 0) (i32.const 0) func $pong)
+    (func $pong (type $t3) (param $n i64) (param $acc i64) (param $k i64) (result i64)
+        (global.set $count (i64.add (global.get $count) (i64.const 1)))
+        (i64.store (i32.const 8) (i64.add (i64.load (i32.const 8)) (i64.const 3)))
+        (if (result i64) (i64.eqz (local.get $n))
+            (then (i64.add (local.get $acc) (local.get $k)))
+            (else (return_call $ping (local.get $n)
+                                     (i64.add (local.get $acc) (local.get $k)))))))"#;
+
+#[test]
+fn tail_calls_across_instances_switch_the_context() {
+    let engine = engine();
+    let mut store = Store::new(&engine, ());
+    let a = Module::new(&engine, wat::parse_str(PING).unwrap()).unwrap();
+    let b = Module::new(&engine, wat::parse_str(PONG).unwrap()).unwrap();
+    let mut linker = Linker::new(&engine);
+    let ia = linker.instantiate(&mut store, &a).unwrap();
+    linker.instance(&mut store, "a", ia).unwrap();
+    let ib = linker.instantiate(&mut store, &b).unwrap();
+    let run = ia.get_func(&store, "run").unwrap();
+    let count_b = ib.get_global(&store, "count").unwrap();
+    let mut out = [Val::I64(0), Val::I64(0), Val::I64(0)];
+    let mut total = 0;
+    // `ping` runs for n = N..1 and adds n; `pong` adds 7 each time.
+    for n in [1i64, 2, 5, TEN_MILLION / 2] {
+        run.call(&mut store, &[Val::I64(n)], &mut out).unwrap();
+        total += n;
+        assert_eq!(out[0], Val::I64(n * (n + 1) / 2 + 7 * n), "n = {n}");
+        assert_eq!(out[1], Val::I64(total), "A's counter, n = {n}");
+        assert_eq!(out[2], Val::I64(2 * total), "A's memory, n = {n}");
+        assert_eq!(count_b.get(&mut store), Val::I64(1_000_000_000 + total));
+    }
+    // Entered from the host at `ping`, ending in B.
+    let ping = ia
+        .get_typed_func::<(i64, i64), i64>(&store, "ping")
+        .unwrap();
+    assert_eq!(ping.call(&mut store, (3, 100)).unwrap(), 100 + 6 + 21);
+}
+
+/// Host functions reached by `return_call` (an import) and by
+/// `return_call_indirect`, with more arguments than travel in registers.
+const HOST: &str = r#"(module
+    (type $m (func (param i64 i32 f64 i64 f32) (result i64)))
+    (import "host" "mix" (func $mix (type $m)))
+    (table 1 funcref)
+    (elem (i32.const 0) $mix)
+    (func $direct (export "direct") (param $x i64) (result i64)
+        (return_call $mix (local.get $x) (i32.const 2) (f64.const 0.5)
+                          (i64.const 100) (f32.const 4)))
+    (func (export "indirect") (param $x i64) (result i64)
+        (return_call_indirect (type $m) (local.get $x) (i32.const 3) (f64.const 0.25)
+                              (i64.const 1000) (f32.const 8) (i32.const 0)))
+    ;; Calls `direct` in a loop, keeping its locals in registers across.
+    (func (export "loop") (param $n i64) (result i64)
+        (local $acc i64)
+        (loop $l
+            (local.set $acc (i64.add (local.get $acc) (call $direct (local.get $n))))
+            (local.set $n (i64.sub (local.get $n) (i64.const 1)))
+            (br_if $l (i64.ne (local.get $n) (i64.const 0))))
+        (local.get $acc)))"#;
+
+#[test]
+fn host_functions_reached_by_tail_calls() {
+    let engine = engine();
+    let module = Module::new(&engine, wat::parse_str(HOST).unwrap()).unwrap();
+    let mut store = Store::new(&engine, 0u32);
+    let mut linker = Linker::new(&engine);
+    linker
+        .func_wrap(
+            "host",
+            "mix",
+            |mut caller: wasmkern::Caller<'_, u32>, a: i64, b: i32, c: f64, d: i64, e: f32| {
+                *caller.data_mut() += 1;
+                a * i64::from(b) + (c * 1000.0) as i64 + d + e as i64
+            },
+        )
+        .unwrap();
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    let direct = instance
+        .get_typed_func::<i64, i64>(&store, "direct")
+        .unwrap();
+    assert_eq!(direct.call(&mut store, 21).unwrap(), 42 + 500 + 100 + 4);
+    let indirect = instance
+        .get_typed_func::<i64, i64>(&store, "indirect")
+        .unwrap();
+    assert_eq!(indirect.call(&mut store, 5).unwrap(), 15 + 250 + 1000 + 8);
+    let looped = instance.get_typed_func::<i64, i64>(&store, "loop").unwrap();
+    let n = 10_000i64;
+    // Sum over x = 1..n of 2x + 604.
+    assert_eq!(looped.call(&mut store, n).unwrap(), n * (n + 1) + 604 * n);
+    assert_eq!(*store.data(), 2 + n as u32);
+}
+
+const TRAPS: &str = r#"(module
+    (type $t (func (param i64) (result i64)))
+    (type $u (func (param i32) (result i64)))
+    (table 3 funcref)
+    (elem (i32.const 0) $f)
+    (elem (i32.const 2) $g)
+    (func $f (type $t) (i64.add (local.get 0) (i64.const 1)))
+    (func $g (type $u) (i64.const 0))
+    (func (export "tail") (param $i i32) (param $x i64) (result i64)
+        (return_call_indirect (type $t) (local.get $x) (local.get $i)))
+    (func (export "call") (param $i i32) (param $x i64) (result i64)
+        (call_indirect (type $t) (local.get $x) (local.get $i))))"#;
+
+#[test]
+fn return_call_indirect_traps_as_call_indirect_does() {
+    let engine = engine();
+    let (mut store, instance) = instantiate(&engine, TRAPS);
+    let tail = instance
+        .get_typed_func::<(i32, i64), i64>(&store, "tail")
+        .unwrap();
+    let call = instance
+        .get_typed_func::<(i32, i64), i64>(&store, "call")
+        .unwrap();
+    assert_eq!(tail.call(&mut store, (0, 41)).unwrap(), 42);
+    for (index, trap) in [
+        (1, Trap::UninitializedElement),
+        (2, Trap::IndirectCallTypeMismatch),
+        (3, Trap::UndefinedElement),
+        (-1, Trap::UndefinedElement),
+    ] {
+        let err = tail.call(&mut store, (index, 0)).unwrap_err();
+        assert_eq!(err.trap(), Some(trap), "index {index}");
+        let expected = call.call(&mut store, (index, 0)).unwrap_err();
+        assert_eq!(err.to_string(), expected.to_string(), "index {index}");
+        // The trapping function (2, "tail") is still there for the
+        // backtrace.
+        let frames = err.backtrace();
+        assert_eq!(
+            frames.first().map(|f| f.func_index),
+            Some(2),
+            "index {index}: {frames:?}"
+        );
+    }
+    assert_eq!(tail.call(&mut store, (0, 1)).unwrap(), 2);
+}
+
+/// A 2-parameter function tail-calls one with 20 (160 bytes of arguments,
+/// more than the area a caller is known to have: compiled as a call and a
+/// return), which tail-calls back in place.
+const WIDE: &str = r#"(module
+    (func $one (export "one") (param $n i64) (param $acc i64) (result i64)
+        (if (result i64) (i64.eqz (local.get $n))
+            (then (local.get $acc))
+            (else (return_call $twenty
+                (i64.sub (local.get $n) (i64.const 1)) (local.get $acc)
+                (i64.const 1) (i64.const 2) (i64.const 3) (i64.const 4) (i64.const 5) (i64.const 6)
+                (i64.const 7) (i64.const 8) (i64.const 9) (i64.const 10) (i64.const 11) (i64.const 12)
+                (i64.const 13) (i64.const 14) (i64.const 15) (i64.const 16) (i64.const 17) (i64.const 18)))))
+    (func $twenty (param $n i64) (param $acc i64)
+        (param i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64)
+        (result i64)
+        (return_call $one (local.get $n)
+            (i64.add (local.get $acc)
+                (i64.add (i64.add (i64.add (i64.add (local.get 2) (local.get 3)) (i64.add (local.get 4) (local.get 5)))
+                                  (i64.add (i64.add (local.get 6) (local.get 7)) (i64.add (local.get 8) (local.get 9))))
+                         (i64.add (i64.add (i64.add (local.get 10) (local.get 11)) (i64.add (local.get 12) (local.get 13)))
+                                  (i64.add (i64.add (i64.add (local.get 14) (local.get 15)) (i64.add (local.get 16) (local.get 17)))
+                                           (i64.add (local.get 18) (local.get 19)))))))))"#;
+
+#[test]
+fn tail_calls_to_wider_functions_are_correct() {
+    let engine = engine();
+    let (mut store, instance) = instantiate(&engine, WIDE);
+    let one = instance
+        .get_typed_func::<(i64, i64), i64>(&store, "one")
+        .unwrap();
+    for n in [0i64, 1, 2, 1000] {
+        assert_eq!(
+            one.call(&mut store, (n, 5)).unwrap(),
+            5 + 171 * n,
+            "n = {n}"
+        );
+    }
+}
+
+/// Results of every kind come back through a tail call: several, floats
+/// and a vector, the first of which travels in registers.
+const RESULTS: &str = r#"(module
+    (func $swap (param f64 i64) (result i64 f64) (local.get 1) (local.get 0))
+    (func (export "swap") (param i64) (result i64 f64)
+        (return_call $swap (f64.const 2.5) (local.get 0)))
+    (func $splat (param f32) (result v128) (f32x4.splat (local.get 0)))
+    (func (export "splat") (result v128) (return_call $splat (f32.const 1.5)))
+    (func $half (param f64) (result f64) (f64.mul (local.get 0) (f64.const 0.5)))
+    (func (export "half") (param f64) (result f64) (return_call $half (local.get 0))))"#;
+
+#[test]
+fn results_of_every_kind() {
+    let engine = engine();
+    let (mut store, instance) = instantiate(&engine, RESULTS);
+    let swap = instance
+        .get_typed_func::<i64, (i64, f64)>(&store, "swap")
+        .unwrap();
+    assert_eq!(swap.call(&mut store, -9).unwrap(), (-9, 2.5));
+    let half = instance.get_typed_func::<f64, f64>(&store, "half").unwrap();
+    assert_eq!(half.call(&mut store, 7.0).unwrap(), 3.5);
+    let splat = instance.get_func(&store, "splat").unwrap();
+    let mut out = [Val::I32(0)];
+    splat.call(&mut store, &[], &mut out).unwrap();
+    let lane = u128::from(1.5f32.to_bits());
+    assert_eq!(
+        out[0],
+        Val::V128(lane | lane << 32 | lane << 64 | lane << 96)
+    );
+}
+
+#[test]
+fn fuel_runs_out_in_a_tail_call_loop_and_resumes() {
+    let engine = engine_with(Config::new().consume_fuel(true));
+    let (mut store, instance) = instantiate(&engine, SUM);
+    let sum = instance.get_func(&store, "sum").unwrap();
+    store.set_fuel(1_000).unwrap();
+    let mut out = [Val::I64(0)];
+    let err = sum
+        .call(&mut store, &[Val::I64(1_000_000), Val::I64(0)], &mut out)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::OutOfFuel);
+    // In chunks, pausing many times, the result is exact.
+    let n = 100_000i64;
+    store.set_fuel(10_007).unwrap();
+    let mut outcome = sum
+        .call_resumable(&mut store, &[Val::I64(n), Val::I64(0)], &mut out)
+        .unwrap();
+    let mut pauses = 0;
+    while let CallOutcome::Paused(call) = outcome {
+        assert_eq!(call.reason(), PauseReason::OutOfFuel);
+        pauses += 1;
+        assert!(pauses < 1_000_000, "no progress");
+        store.set_fuel(10_007).unwrap();
+        outcome = call.resume(&mut store, &mut out).unwrap();
+    }
+    assert!(pauses >= 10, "{pauses} pauses");
+    assert_eq!(out[0], Val::I64(n * (n + 1) / 2));
+}
+
+#[test]
+fn an_endless_tail_call_loop_can_be_interrupted() {
+    let engine = engine_with(Config::new().interruptible(true));
+    let (mut store, instance) = instantiate(&engine, SUM);
+    let spin = instance.get_typed_func::<i32, i32>(&store, "spin").unwrap();
+    let handle = store.interrupt_handle();
+    let (started_tx, started_rx) = mpsc::channel::<()>();
+    let interrupter = thread::spawn(move || {
+        started_rx.recv().unwrap();
+        thread::sleep(Duration::from_millis(50));
+        handle.interrupt();
+    });
+    started_tx.send(()).unwrap();
+    let err = spin.call(&mut store, 0).unwrap_err();
+    interrupter.join().unwrap();
+    assert_eq!(err.kind(), ErrorKind::Interrupted);
+}
+
+/// What the benchmark VMs' program computes for `rounds` rounds
+/// (`benches/workloads/tail_vm.wat`).
+fn vm_reference(rounds: i64) -> i64 {
+    let (mut a, mut b) = (0u64, 1u64);
+    for _ in 0..rounds {
+        b = b.wrapping_add(3);
+        a = a.wrapping_add(b);
+        a ^= a >> 7;
+        b = b.wrapping_mul(0x9E37_79B1);
+    }
+    a as i64
+}
+
+#[test]
+fn the_benchmark_vms_compute_their_program() {
+    let engine = engine();
+    for wat in [
+        include_str!("../benches/workloads/tail_vm.wat"),
+        include_str!("../benches/workloads/call_vm.wat"),
+    ] {
+        let (mut store, instance) = instantiate(&engine, wat);
+        let run = instance
+            .get_typed_func::<i64, i64>(&store, "run_n")
+            .unwrap();
+        for n in [1, 2, 3, 1000] {
+            assert_eq!(run.call(&mut store, n).unwrap(), vm_reference(n), "n = {n}");
+        }
+        // Six instructions per round: 12 million handlers.
+        let n = 2_000_000;
+        assert_eq!(run.call(&mut store, n).unwrap(), vm_reference(n));
+    }
+}
+
+#[test]
+fn a_precompiled_module_keeps_its_tail_calls() {
+    let engine = engine();
+    let module = Module::new(&engine, wat::parse_str(INDIRECT).unwrap()).unwrap();
+    let bytes = module.serialize().unwrap();
+    let loaded = Module::deserialize_checked(&engine, &bytes).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &loaded, &[]).unwrap();
+    let run = instance.get_typed_func::<i64, i64>(&store, "run").unwrap();
+    let n = TEN_MILLION / 2 + 1;
+    assert_eq!(run.call(&mut store, n).unwrap(), 10 * n + (n + 1) / 2);
+    let module = Module::new(&engine, wat::parse_str(SUM).unwrap()).unwrap();
+    let loaded = Module::deserialize_checked(&engine, module.serialize().unwrap()).unwrap();
+    let instance = Instance::new(&mut store, &loaded, &[]).unwrap();
+    let sum = instance
+        .get_typed_func::<(i64, i64), i64>(&store, "sum")
+        .unwrap();
+    assert_eq!(
+        sum.call(&mut store, (TEN_MILLION, 0)).unwrap(),
+        TEN_MILLION * (TEN_MILLION + 1) / 2
+    );
+}
