@@ -620,3 +620,38 @@ fn serialized_module_keeps_table64() {
             .table64
     );
 }
+
+/// `return_call_indirect` takes a table64 table's index as an `i64` and
+/// checks it in full like `call_indirect`.
+#[test]
+fn return_call_indirect_with_a_64_bit_index() {
+    both_modes(|guard| {
+        let mut config = Config::new();
+        config
+            .wasm_memory64(true)
+            .wasm_tail_call(true)
+            .guard_regions(guard);
+        let engine = Engine::new(&config).unwrap();
+        let wat = r#"(module
+          (type $r (func (result i32)))
+          (table $t i64 2 funcref)
+          (func $f7 (type $r) (i32.const 7))
+          (elem (table $t) (i64.const 1) func $f7)
+          (func (export "tail") (param i64) (result i32)
+            (return_call_indirect $t (type $r) (local.get 0))))"#;
+        let module = Module::new(&engine, wat::parse_str(wat).unwrap()).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let tail = instance
+            .get_typed_func::<i64, i32>(&mut store, "tail")
+            .unwrap();
+        assert_eq!(tail.call(&mut store, 1).unwrap(), 7);
+        for index in [2i64, (1 << 32) + 1, -1] {
+            assert_trap(
+                tail.call(&mut store, index),
+                Trap::UndefinedElement,
+                &format!("return_call_indirect {index:#x}"),
+            );
+        }
+    });
+}
