@@ -622,7 +622,7 @@ mod tests {
         for v in 0..7 {
             assert_eq!(ExitCode::from_u32(v).map(|c| c as u32), Some(v));
         }
-        for v in 0..11 {
+        for v in 0..12 {
             assert_eq!(TrapCode::from_u32(v).map(|c| c as u32), Some(v));
         }
         assert_eq!(TrapCode::StackOverflow.message(), "call stack exhausted");

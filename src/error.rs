@@ -338,6 +338,8 @@ pub enum TrapCode {
     TableOutOfBounds = 9,
     /// A null reference where a function was needed.
     NullReference = 10,
+    /// `call_ref` or `return_call_ref` of a null reference.
+    NullFunctionReference = 11,
 }
 
 impl core::fmt::Display for TrapCode {
@@ -362,6 +364,7 @@ impl TrapCode {
             8 => StackOverflow,
             9 => TableOutOfBounds,
             10 => NullReference,
+            11 => NullFunctionReference,
             _ => return None,
         })
     }
@@ -380,6 +383,7 @@ impl TrapCode {
             TrapCode::StackOverflow => "call stack exhausted",
             TrapCode::TableOutOfBounds => "out of bounds table access",
             TrapCode::NullReference => "null reference",
+            TrapCode::NullFunctionReference => "null function reference",
         }
     }
 }
@@ -402,9 +406,9 @@ mod tests {
 
     #[test]
     fn trap_codes_round_trip() {
-        for v in 0..11 {
+        for v in 0..12 {
             assert_eq!(TrapCode::from_u32(v).map(|c| c as u32), Some(v));
         }
-        assert_eq!(TrapCode::from_u32(11), None);
+        assert_eq!(TrapCode::from_u32(12), None);
     }
 }

@@ -146,9 +146,9 @@ pub use runtime::{
     AsContext, AsContextMut, CallOutcome, Caller, Config, DEFAULT_INSTANCE_LIMIT,
     DEFAULT_MAX_MODULE_CODE_SIZE, DEFAULT_MAX_WASM_STACK, DEFAULT_MEMORY_LIMIT,
     DEFAULT_TABLE_LIMIT, Engine, ExportType, Extern, ExternRef, ExternType, Func, FuncType, Global,
-    GlobalType, HostFunc, ImportType, Instance, InterruptHandle, IntoFunc, Limits, Linker,
-    MAX_TABLE_ELEMENTS, MIN_MAX_WASM_STACK, Memory, MemoryType, Module, PAGE_SIZE, PauseReason,
-    RefType, ResourceLimiter, ResumableCall, Store, StoreContextMut, StoreLimits,
+    GlobalType, HeapType, HostFunc, ImportType, Instance, InterruptHandle, IntoFunc, Limits,
+    Linker, MAX_TABLE_ELEMENTS, MIN_MAX_WASM_STACK, Memory, MemoryType, Module, PAGE_SIZE,
+    PauseReason, RefType, ResourceLimiter, ResumableCall, Store, StoreContextMut, StoreLimits,
     StoreLimitsBuilder, Table, TableType, Trap, TypedFunc, Val, ValType, WasmParams, WasmResults,
     WasmRet, WasmTy,
 };
@@ -168,8 +168,8 @@ pub(crate) fn default_platform() -> &'static dyn platform::Platform {
 ///
 /// Returns `Ok(())` when `bytes` is a valid module with the default features
 /// of [`Config`] (WebAssembly 2.0, SIMD included, extended constant
-/// expressions and tail calls; [`Module::validate`] takes an engine's
-/// features), and
+/// expressions, tail calls and typed function references;
+/// [`Module::validate`] takes an engine's features), and
 /// otherwise an [`Error`] that carries the byte offset and
 /// the specification's wording for the failure.
 ///

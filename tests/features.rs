@@ -52,17 +52,25 @@ fn module_using(feature: Feature) -> Vec<u8> {
             r#"(module (func (export "f") (param i64 i64) (result i64 i64)
                  (i64.mul_wide_u (local.get 0) (local.get 1))))"#
         }
+        Feature::FunctionReferences => {
+            r#"(module (type $t (func (result i32)))
+                 (func (export "f") (param (ref null $t)) (result i32)
+                   (call_ref $t (local.get 0))))"#
+        }
     })
 }
 
 #[test]
-fn defaults_are_extended_const_and_tail_calls() {
+fn defaults_are_extended_const_tail_calls_and_function_references() {
     let features = Config::new().wasm_features();
     assert_eq!(features, Features::DEFAULT);
     for f in Feature::ALL {
         assert_eq!(
             features.enabled(f),
-            matches!(f, Feature::ExtendedConst | Feature::TailCall),
+            matches!(
+                f,
+                Feature::ExtendedConst | Feature::TailCall | Feature::FunctionReferences
+            ),
             "{f}"
         );
     }

@@ -52,6 +52,7 @@ const PROPOSAL_FLOORS: &[(Feature, usize)] = &[
     (Feature::MultiMemory, 912),
     (Feature::Memory64, 1_542),
     (Feature::TailCall, 108),
+    (Feature::FunctionReferences, 1_810),
 ];
 /// Proposal folders the compiler lowers but that do not pass 100% yet,
 /// because some of their modules need another feature the compiler lacks:

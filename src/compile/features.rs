@@ -30,7 +30,8 @@ pub(crate) const LOWERED: FeatureSet = FeatureSet::EMPTY
     .with(Feature::RelaxedSimd)
     .with(Feature::MultiMemory)
     .with(Feature::Memory64)
-    .with(Feature::TailCall);
+    .with(Feature::TailCall)
+    .with(Feature::FunctionReferences);
 
 /// Fails, naming the first function and feature, when a function needs a
 /// feature the compiler does not lower.
@@ -51,12 +52,13 @@ pub(crate) fn check_lowered(module: &Module<'_>, info: &ModuleInfo) -> Result<()
 /// What in a function needs `feature` from the compiler.
 fn what_needs(feature: Feature) -> &'static str {
     match feature {
-        Feature::TailCall => "return_call or return_call_indirect",
+        Feature::TailCall => "return_call, return_call_indirect or return_call_ref",
         Feature::Memory64 => "an access to a 64-bit memory",
         Feature::MultiMemory => "an access to a memory other than memory 0",
         Feature::ExtendedConst => "extended constant expressions",
         Feature::RelaxedSimd => "a relaxed SIMD operator",
         Feature::CustomPageSizes => "memory.size or memory.grow of a memory of 1-byte pages",
         Feature::WideArithmetic => "i64.add128, i64.sub128 or i64.mul_wide_s/u",
+        Feature::FunctionReferences => "a typed function reference operator",
     }
 }

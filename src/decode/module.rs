@@ -10,7 +10,9 @@
 use super::limits;
 use super::operators::{Operator, read_operator};
 use super::reader::Reader;
-use super::types::{BlockType, FuncType, GlobalType, MemoryType, RefType, TableType, ValType};
+use super::types::{
+    BlockType, FuncType, GlobalType, HeapType, MemoryType, RefType, TableType, ValType,
+};
 use crate::error::{Error, ErrorKind, Result};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -278,6 +280,9 @@ pub struct Module<'a> {
     pub functions: Vec<u32>,
     /// Defined tables.
     pub tables: Vec<TableType>,
+    /// The initializer of each defined table (typed function references'
+    /// `0x40 0x00 tabletype expr` form), `None` for null.
+    pub table_inits: Vec<Option<ConstExpr<'a>>>,
     /// Defined memories.
     pub memories: Vec<MemoryType>,
     /// Defined globals.
@@ -308,6 +313,10 @@ pub struct Module<'a> {
     pub num_imported_globals: u32,
     /// The encodings beyond WebAssembly 2.0 that the decoder reads.
     encodings: Encodings,
+    /// `[(ref $i)]` and `[(ref null $i)]` for each type index `i` (at
+    /// `2 i` and `2 i + 1`): the results of blocks of those types, as
+    /// slices that live as long as the module.
+    ref_results: Vec<[ValType; 1]>,
 }
 
 /// The few encodings beyond WebAssembly 2.0 that decoding a module must
@@ -324,6 +333,42 @@ pub struct Encodings {
     /// (custom-page-sizes); 2.0 makes it a malformed flag.
     pub custom_page_sizes: bool,
 }
+
+/// `[t]` as a static slice, for every value type but the references to
+/// concrete types.
+fn single(t: ValType) -> Option<&'static [ValType]> {
+    const fn r(nullable: bool, heap: HeapType) -> ValType {
+        ValType::Ref(RefType::new(nullable, heap))
+    }
+    const ABSTRACT: [[ValType; 1]; 8] = [
+        [r(false, HeapType::Func)],
+        [r(true, HeapType::Func)],
+        [r(false, HeapType::Extern)],
+        [r(true, HeapType::Extern)],
+        [r(false, HeapType::NoFunc)],
+        [r(true, HeapType::NoFunc)],
+        [r(false, HeapType::NoExtern)],
+        [r(true, HeapType::NoExtern)],
+    ];
+    let heap = |k: usize, r: RefType| &ABSTRACT[2 * k + usize::from(r.is_nullable())][..];
+    Some(match t {
+        ValType::I32 => &[ValType::I32],
+        ValType::I64 => &[ValType::I64],
+        ValType::F32 => &[ValType::F32],
+        ValType::F64 => &[ValType::F64],
+        ValType::V128 => &[ValType::V128],
+        ValType::Ref(r) => match r.heap() {
+            HeapType::Func => heap(0, r),
+            HeapType::Extern => heap(1, r),
+            HeapType::NoFunc => heap(2, r),
+            HeapType::NoExtern => heap(3, r),
+            HeapType::Concrete(_) => return None,
+        },
+    })
+}
+
+/// The type of element segments of function indices: `(ref func)`.
+pub const FUNC_INDICES: RefType = RefType::new(false, HeapType::Func);
 
 /// Section ids in the order the binary format requires them (custom sections,
 /// id 0, may appear anywhere).
@@ -516,6 +561,15 @@ impl<'a> Module<'a> {
             }
             self.types.push(FuncType::new(&params, &results));
         }
+        let n = self.types.len() as u32;
+        self.ref_results = (0..2 * n)
+            .map(|k| {
+                [ValType::Ref(RefType::new(
+                    k & 1 != 0,
+                    HeapType::Concrete(k / 2),
+                ))]
+            })
+            .collect();
         Ok(())
     }
 
@@ -567,7 +621,21 @@ impl<'a> Module<'a> {
     fn read_tables(&mut self, s: &mut Reader<'a>) -> Result<()> {
         let count = read_count(s, limits::MAX_TABLES, "too many tables")?;
         for _ in 0..count {
+            // `0x40 0x00` announces a table with an initializer.
+            let init = s.peek_u8()? == 0x40;
+            if init {
+                s.read_u8()?;
+                let offset = s.offset();
+                if s.read_u8()? != 0x00 {
+                    return Err(Error::malformed(offset, "malformed table"));
+                }
+            }
             self.tables.push(TableType::read(s)?);
+            self.table_inits.push(if init {
+                Some(ConstExpr::read(s)?)
+            } else {
+                None
+            });
         }
         Ok(())
     }
@@ -638,9 +706,16 @@ impl<'a> Module<'a> {
                 ElementKind::Declared
             };
             let uses_exprs = flags & 4 != 0;
-            // Flags 0 and 4 imply funcref; the others spell out a kind.
+            // Function indices are non-null function references
+            // (`(ref func)`, as WebAssembly 3.0 types them, a subtype of
+            // funcref); expressions are funcrefs unless the segment spells
+            // out a type (flags 5 to 7).
             let ty = if flags & 3 == 0 {
-                RefType::FuncRef
+                if uses_exprs {
+                    RefType::FuncRef
+                } else {
+                    FUNC_INDICES
+                }
             } else if uses_exprs {
                 RefType::read(s)?
             } else {
@@ -648,7 +723,7 @@ impl<'a> Module<'a> {
                 if s.read_u8()? != 0x00 {
                     return Err(Error::malformed(kind_offset, "malformed element kind"));
                 }
-                RefType::FuncRef
+                FUNC_INDICES
             };
             let n = s.read_len()?;
             let items = if uses_exprs {
@@ -768,7 +843,17 @@ impl<'a> Module<'a> {
     pub fn block_results(&self, bt: BlockType) -> &[ValType] {
         match bt {
             BlockType::Empty => &[],
-            BlockType::Value(t) => t.as_slice(),
+            BlockType::Value(t) => single(t).unwrap_or_else(|| {
+                // A reference to a concrete type (an unknown index, which
+                // the validator rejects, gives no results).
+                match t.ref_type().map(|r| (r.is_nullable(), r.heap())) {
+                    Some((nullable, HeapType::Concrete(i))) => self
+                        .ref_results
+                        .get(2 * i as usize + usize::from(nullable))
+                        .map_or(&[], |r| &r[..]),
+                    _ => &[],
+                }
+            }),
             BlockType::Func(i) => self.types[i as usize].results(),
         }
     }

@@ -2,7 +2,7 @@
 //!
 //! [`for_each_operator!`] lists every instruction of WebAssembly 2.0, and
 //! of the 3.0 features and proposals wasmkern decodes (tail calls,
-//! relaxed SIMD, wide arithmetic), with its encoding, its immediates and
+//! relaxed SIMD, wide arithmetic, typed function references), with its encoding, its immediates and
 //! its type signature. Which feature an instruction needs is the
 //! validator's to know (`validate::func`). The [`Operator`] enum, the
 //! decoder ([`read_operator`]), and the validator's and compiler's dispatch
@@ -23,7 +23,7 @@
 //!   hand-written rule).
 
 use super::reader::Reader;
-use super::types::{BlockType, BrTable, MemArg, MemIdx, RefType, SelectTypes};
+use super::types::{BlockType, BrTable, HeapType, MemArg, MemIdx, SelectTypes};
 use crate::error::{Error, Result};
 
 /// Calls `$m!` with the whole instruction table.
@@ -48,6 +48,8 @@ macro_rules! for_each_operator {
             op 0x11 CallIndirect { type_index: u32, table_index: u32 } => special
             op 0x12 ReturnCall { function_index: u32 } => special
             op 0x13 ReturnCallIndirect { type_index: u32, table_index: u32 } => special
+            op 0x14 CallRef { type_index: u32 } => special
+            op 0x15 ReturnCallRef { type_index: u32 } => special
             // Parametric.
             op 0x1a Drop => special
             op 0x1b Select => special
@@ -229,9 +231,12 @@ macro_rules! for_each_operator {
             op 0xc3 I64Extend16S => [i64 -> i64]
             op 0xc4 I64Extend32S => [i64 -> i64]
             // References.
-            op 0xd0 RefNull { hty: RefType } => special
+            op 0xd0 RefNull { hty: HeapType } => special
             op 0xd1 RefIsNull => special
             op 0xd2 RefFunc { function_index: u32 } => special
+            op 0xd4 RefAsNonNull => special
+            op 0xd5 BrOnNull { relative_depth: u32 } => special
+            op 0xd6 BrOnNonNull { relative_depth: u32 } => special
             // Saturating conversions.
             fc 0 I32TruncSatF32S => [f32 -> i32]
             fc 1 I32TruncSatF32U => [f32 -> i32]
@@ -613,9 +618,9 @@ impl<'a> Immediate<'a> for MemIdx {
         MemIdx::read(r)
     }
 }
-impl<'a> Immediate<'a> for RefType {
+impl<'a> Immediate<'a> for HeapType {
     fn read(r: &mut Reader<'a>) -> Result<Self> {
-        RefType::read(r)
+        HeapType::read(r)
     }
 }
 impl<'a> Immediate<'a> for SelectTypes {

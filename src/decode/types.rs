@@ -1,6 +1,19 @@
 //! The types of the binary format: value types, function types, limits,
 //! table, memory and global types, block types, and the immediates that
 //! instructions carry (`memarg`, `br_table` targets, lanes, ...).
+//!
+//! Reference types (typed function references, WebAssembly 3.0) are one
+//! [`RefType`] packed in a `u32`: bit 31 says whether null is a value, the
+//! other bits hold the heap type, a type index (saturated at
+//! [`RefType::MAX_INDEX`]) or the code of `func`, `extern`, `nofunc` or
+//! `noextern`. [`ValType::Ref`] wraps it, so a value type stays a small
+//! `Copy` value compared with `==`, and `ValType::FuncRef`/`ExternRef`
+//! remain, as associated constants, the nullable `func` and `extern` of
+//! WebAssembly 2.0. A type index means the module's type; the runtime
+//! keeps types of tables and globals in a canonical form whose indices are
+//! engine type ids (`runtime::engine::canonical`). The decoder reads every
+//! form whatever the features; the validator rejects typed references
+//! when `Config::wasm_function_references` is off.
 
 use super::module::Encodings;
 use super::reader::Reader;
@@ -9,6 +22,13 @@ use alloc::boxed::Box;
 use core::fmt;
 
 /// A value type.
+///
+/// Numbers and vectors are unit variants; every reference type is
+/// [`ValType::Ref`] with a packed [`RefType`], so a value type is 8 bytes,
+/// `Copy`, and compared with `==`. `ValType::FuncRef` and
+/// `ValType::ExternRef` are associated constants for `(ref null func)`
+/// and `(ref null extern)` (usable in patterns), so code written for
+/// WebAssembly 2.0's two reference types reads as before.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ValType {
@@ -22,14 +42,19 @@ pub enum ValType {
     F64,
     /// 128-bit vector.
     V128,
-    /// Nullable reference to a function.
-    FuncRef,
-    /// Nullable reference to a host value.
-    ExternRef,
+    /// A reference (typed function references: heap type and nullability).
+    Ref(RefType),
 }
 
+#[allow(non_upper_case_globals)]
 impl ValType {
-    /// Decodes a value type from its one-byte encoding.
+    /// `funcref`: nullable reference to any function.
+    pub const FuncRef: ValType = ValType::Ref(RefType::FuncRef);
+    /// `externref`: nullable reference to a host value.
+    pub const ExternRef: ValType = ValType::Ref(RefType::ExternRef);
+
+    /// Decodes a value type from a one-byte encoding (the numeric types
+    /// and the short forms of reference types).
     pub fn from_byte(byte: u8) -> Option<ValType> {
         Some(match byte {
             0x7f => ValType::I32,
@@ -37,81 +62,250 @@ impl ValType {
             0x7d => ValType::F32,
             0x7c => ValType::F64,
             0x7b => ValType::V128,
-            0x70 => ValType::FuncRef,
-            0x6f => ValType::ExternRef,
-            _ => return None,
+            _ => return RefType::from_short_byte(byte).map(ValType::Ref),
         })
     }
 
-    /// Reads a value type.
+    /// Reads a value type: one byte, or `0x64 ht` (`(ref ht)`) and
+    /// `0x63 ht` (`(ref null ht)`).
     pub fn read(r: &mut Reader<'_>) -> Result<ValType> {
         let offset = r.offset();
         let byte = r.read_u8()?;
-        ValType::from_byte(byte).ok_or_else(|| Error::malformed(offset, "malformed value type"))
-    }
-
-    /// This type as a one-element slice (the results of a block of this
-    /// type).
-    pub fn as_slice(self) -> &'static [ValType] {
-        match self {
-            ValType::I32 => &[ValType::I32],
-            ValType::I64 => &[ValType::I64],
-            ValType::F32 => &[ValType::F32],
-            ValType::F64 => &[ValType::F64],
-            ValType::V128 => &[ValType::V128],
-            ValType::FuncRef => &[ValType::FuncRef],
-            ValType::ExternRef => &[ValType::ExternRef],
+        match byte {
+            0x63 | 0x64 => Ok(ValType::Ref(RefType::new(byte == 0x63, HeapType::read(r)?))),
+            _ => ValType::from_byte(byte)
+                .ok_or_else(|| Error::malformed(offset, "malformed value type")),
         }
     }
 
-    /// True for `funcref` and `externref`.
+    /// True for reference types.
     pub fn is_ref(self) -> bool {
-        matches!(self, ValType::FuncRef | ValType::ExternRef)
+        matches!(self, ValType::Ref(_))
+    }
+
+    /// The reference type, if this is one.
+    pub fn ref_type(self) -> Option<RefType> {
+        match self {
+            ValType::Ref(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Whether a local of this type starts with a default value (zero or
+    /// null); non-nullable references do not.
+    pub fn is_defaultable(self) -> bool {
+        match self {
+            ValType::Ref(r) => r.is_nullable(),
+            _ => true,
+        }
+    }
+
+    /// True for the reference types of WebAssembly 2.0 and the numeric and
+    /// vector types: those that need no typed function references.
+    pub fn is_wasm2(self) -> bool {
+        match self {
+            ValType::Ref(r) => r == RefType::FuncRef || r == RefType::ExternRef,
+            _ => true,
+        }
     }
 }
 
 impl fmt::Display for ValType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ValType::I32 => "i32",
-            ValType::I64 => "i64",
-            ValType::F32 => "f32",
-            ValType::F64 => "f64",
-            ValType::V128 => "v128",
-            ValType::FuncRef => "funcref",
-            ValType::ExternRef => "externref",
-        })
+        match self {
+            ValType::I32 => f.write_str("i32"),
+            ValType::I64 => f.write_str("i64"),
+            ValType::F32 => f.write_str("f32"),
+            ValType::F64 => f.write_str("f64"),
+            ValType::V128 => f.write_str("v128"),
+            ValType::Ref(r) => write!(f, "{r}"),
+        }
     }
 }
 
-/// A reference type: the element type of tables.
+/// The heap type of a reference: what it points to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum RefType {
-    /// `funcref`
-    FuncRef,
-    /// `externref`
-    ExternRef,
+pub enum HeapType {
+    /// Any function (`func`).
+    Func,
+    /// Any host value (`extern`).
+    Extern,
+    /// No function: the bottom of the function references (`nofunc`),
+    /// only null.
+    NoFunc,
+    /// No host value: the bottom of the external references
+    /// (`noextern`), only null.
+    NoExtern,
+    /// The functions of the module's type at this index (inside a module;
+    /// the runtime's canonical types use the engine's type id).
+    Concrete(u32),
 }
 
+impl HeapType {
+    /// Reads a heap type: an abstract type's byte or a non-negative `s33`
+    /// type index.
+    pub fn read(r: &mut Reader<'_>) -> Result<HeapType> {
+        let offset = r.offset();
+        let byte = r.peek_u8()?;
+        let abstract_type = match byte {
+            0x70 => Some(HeapType::Func),
+            0x6f => Some(HeapType::Extern),
+            0x73 => Some(HeapType::NoFunc),
+            0x72 => Some(HeapType::NoExtern),
+            _ => None,
+        };
+        if let Some(t) = abstract_type {
+            r.read_u8()?;
+            return Ok(t);
+        }
+        let index = r.read_var_s33()?;
+        if index < 0 {
+            return Err(Error::malformed(offset, "malformed reference type"));
+        }
+        // Indices beyond the type limit name no type: they saturate at
+        // the limit, which the validator reports as unknown.
+        Ok(HeapType::Concrete(
+            index.min(i64::from(RefType::MAX_INDEX)) as u32
+        ))
+    }
+
+    /// Whether this is a function heap type (`func`, `nofunc` or a
+    /// concrete type, all function types here).
+    pub fn is_func(self) -> bool {
+        !matches!(self, HeapType::Extern | HeapType::NoExtern)
+    }
+}
+
+impl fmt::Display for HeapType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HeapType::Func => f.write_str("func"),
+            HeapType::Extern => f.write_str("extern"),
+            HeapType::NoFunc => f.write_str("nofunc"),
+            HeapType::NoExtern => f.write_str("noextern"),
+            HeapType::Concrete(i) => write!(f, "{i}"),
+        }
+    }
+}
+
+/// A reference type: a [`HeapType`] and whether null is a value of it.
+///
+/// Packed in a `u32`: bit 31 is the nullability, bits 0..31 the heap
+/// type, a type index below [`RefType::MAX_INDEX`] or one of the codes
+/// above it for the abstract heap types. `RefType::FuncRef` and
+/// `RefType::ExternRef` are the nullable `func` and `extern`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RefType(u32);
+
+const NULLABLE: u32 = 1 << 31;
+const HEAP_FUNC: u32 = NULLABLE - 1;
+const HEAP_EXTERN: u32 = NULLABLE - 2;
+const HEAP_NOFUNC: u32 = NULLABLE - 3;
+const HEAP_NOEXTERN: u32 = NULLABLE - 4;
+
+#[allow(non_upper_case_globals)]
 impl RefType {
-    /// Reads a reference type (also the heap type of `ref.null`).
+    /// `funcref`: `(ref null func)`.
+    pub const FuncRef: RefType = RefType(NULLABLE | HEAP_FUNC);
+    /// `externref`: `(ref null extern)`.
+    pub const ExternRef: RefType = RefType(NULLABLE | HEAP_EXTERN);
+    /// Type indices saturate here (no module has this many types).
+    pub const MAX_INDEX: u32 = 1 << 30;
+
+    /// The reference type of `heap`, nullable or not.
+    pub const fn new(nullable: bool, heap: HeapType) -> RefType {
+        let bits = match heap {
+            HeapType::Func => HEAP_FUNC,
+            HeapType::Extern => HEAP_EXTERN,
+            HeapType::NoFunc => HEAP_NOFUNC,
+            HeapType::NoExtern => HEAP_NOEXTERN,
+            HeapType::Concrete(i) => {
+                if i < RefType::MAX_INDEX {
+                    i
+                } else {
+                    RefType::MAX_INDEX
+                }
+            }
+        };
+        RefType(bits | if nullable { NULLABLE } else { 0 })
+    }
+
+    /// Whether null is a value of this type.
+    pub const fn is_nullable(self) -> bool {
+        self.0 & NULLABLE != 0
+    }
+
+    /// The heap type.
+    pub const fn heap(self) -> HeapType {
+        match self.0 & !NULLABLE {
+            HEAP_FUNC => HeapType::Func,
+            HEAP_EXTERN => HeapType::Extern,
+            HEAP_NOFUNC => HeapType::NoFunc,
+            HEAP_NOEXTERN => HeapType::NoExtern,
+            i => HeapType::Concrete(i),
+        }
+    }
+
+    /// The same heap type, nullable or not.
+    pub const fn with_nullable(self, nullable: bool) -> RefType {
+        RefType(if nullable {
+            self.0 | NULLABLE
+        } else {
+            self.0 & !NULLABLE
+        })
+    }
+
+    /// Whether its values are function references (else external ones).
+    pub fn is_func(self) -> bool {
+        self.heap().is_func()
+    }
+
+    /// The short one-byte forms: `funcref`, `externref`, and the bottom
+    /// types' `nullfuncref`, `nullexternref`.
+    fn from_short_byte(byte: u8) -> Option<RefType> {
+        Some(match byte {
+            0x70 => RefType::FuncRef,
+            0x6f => RefType::ExternRef,
+            0x73 => RefType::new(true, HeapType::NoFunc),
+            0x72 => RefType::new(true, HeapType::NoExtern),
+            _ => return None,
+        })
+    }
+
+    /// Reads a reference type (the element type of tables and segments):
+    /// a short form, `0x64 ht` or `0x63 ht`.
     pub fn read(r: &mut Reader<'_>) -> Result<RefType> {
         let offset = r.offset();
-        match r.read_u8()? {
-            0x70 => Ok(RefType::FuncRef),
-            0x6f => Ok(RefType::ExternRef),
-            _ => Err(Error::malformed(offset, "malformed reference type")),
+        let byte = r.read_u8()?;
+        match byte {
+            0x63 | 0x64 => Ok(RefType::new(byte == 0x63, HeapType::read(r)?)),
+            _ => RefType::from_short_byte(byte)
+                .ok_or_else(|| Error::malformed(offset, "malformed reference type")),
+        }
+    }
+}
+
+impl fmt::Debug for RefType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+impl fmt::Display for RefType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.is_nullable(), self.heap()) {
+            (true, HeapType::Func) => f.write_str("funcref"),
+            (true, HeapType::Extern) => f.write_str("externref"),
+            (true, heap) => write!(f, "(ref null {heap})"),
+            (false, heap) => write!(f, "(ref {heap})"),
         }
     }
 }
 
 impl From<RefType> for ValType {
     fn from(r: RefType) -> ValType {
-        match r {
-            RefType::FuncRef => ValType::FuncRef,
-            RefType::ExternRef => ValType::ExternRef,
-        }
+        ValType::Ref(r)
     }
 }
 
@@ -387,6 +581,9 @@ impl BlockType {
             r.read_u8()?;
             return Ok(BlockType::Empty);
         }
+        if byte == 0x63 || byte == 0x64 {
+            return Ok(BlockType::Value(ValType::read(r)?));
+        }
         if let Some(t) = ValType::from_byte(byte) {
             r.read_u8()?;
             return Ok(BlockType::Value(t));
@@ -577,5 +774,67 @@ impl MemIdx {
             index,
             zero_byte: index == 0 && start - r.remaining() == 1,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    fn read_val(bytes: &[u8]) -> Result<ValType> {
+        ValType::read(&mut Reader::new(bytes, 0))
+    }
+
+    #[test]
+    fn reference_types_decode_to_their_heap_type_and_nullability() {
+        let r = |nullable, heap| ValType::Ref(RefType::new(nullable, heap));
+        assert_eq!(read_val(&[0x70]).unwrap(), ValType::FuncRef);
+        assert_eq!(read_val(&[0x6f]).unwrap(), ValType::ExternRef);
+        assert_eq!(read_val(&[0x63, 0x70]).unwrap(), ValType::FuncRef);
+        assert_eq!(read_val(&[0x64, 0x70]).unwrap(), r(false, HeapType::Func));
+        assert_eq!(read_val(&[0x64, 0x6f]).unwrap(), r(false, HeapType::Extern));
+        assert_eq!(read_val(&[0x73]).unwrap(), r(true, HeapType::NoFunc));
+        assert_eq!(
+            read_val(&[0x63, 0x72]).unwrap(),
+            r(true, HeapType::NoExtern)
+        );
+        // Type index 200, as an s33 (two bytes: 0xc8 0x01).
+        assert_eq!(
+            read_val(&[0x64, 0xc8, 0x01]).unwrap(),
+            r(false, HeapType::Concrete(200))
+        );
+        // A negative s33 that is no abstract type is malformed.
+        assert_eq!(
+            read_val(&[0x63, 0x40]).unwrap_err().message(),
+            "malformed reference type"
+        );
+        // A huge index saturates; the validator reports it unknown.
+        let huge = read_val(&[0x64, 0xff, 0xff, 0xff, 0xff, 0x0f]).unwrap();
+        assert_eq!(huge, r(false, HeapType::Concrete(RefType::MAX_INDEX)));
+    }
+
+    #[test]
+    fn the_packed_form_keeps_both_parts_apart() {
+        for heap in [
+            HeapType::Func,
+            HeapType::Extern,
+            HeapType::NoFunc,
+            HeapType::NoExtern,
+            HeapType::Concrete(0),
+            HeapType::Concrete(RefType::MAX_INDEX - 1),
+        ] {
+            for nullable in [false, true] {
+                let t = RefType::new(nullable, heap);
+                assert_eq!((t.is_nullable(), t.heap()), (nullable, heap));
+                assert_eq!(t.with_nullable(!nullable).heap(), heap);
+            }
+        }
+        assert_eq!(RefType::FuncRef.to_string(), "funcref");
+        assert_eq!(
+            RefType::new(false, HeapType::Concrete(3)).to_string(),
+            "(ref 3)"
+        );
+        assert_eq!(core::mem::size_of::<ValType>(), 8);
     }
 }

@@ -14,16 +14,18 @@
 //! | [`Config::wasm_extended_const`], [`Config::wasm_tail_call`] | on |
 //! | [`Config::wasm_memory64`], [`Config::wasm_multi_memory`] | off |
 //! | [`Config::wasm_relaxed_simd`] | off |
+//! | [`Config::wasm_function_references`] | on |
 //! | [`Config::wasm_custom_page_sizes`], [`Config::wasm_wide_arithmetic`] | off (proposals) |
 
 use crate::abi::{ExecContext, VmContext};
 use crate::asm::x64::CpuFeatures;
 use crate::code_memory::{CodeMemory, PublishedCode};
-use crate::decode::FuncType;
+use crate::decode::{FuncType, ValType};
 use crate::error::{Error, Result};
 use crate::platform::GuardRegions;
 #[cfg(feature = "compiler")]
 use crate::platform::Platform;
+use crate::validate::subtype::{map_index, refers};
 use crate::validate::{Feature, Features};
 use alloc::boxed::Box;
 use alloc::sync::Arc;
@@ -311,6 +313,15 @@ impl Config {
         self.wasm_feature(Feature::WideArithmetic, enable)
     }
 
+    /// Accept typed function references (WebAssembly 3.0; default on):
+    /// `(ref null? $t)` types, `call_ref`, `ref.as_non_null`,
+    /// `br_on_null`, `br_on_non_null`, non-nullable locals and tables
+    /// with initializers. `return_call_ref` also needs
+    /// [`Config::wasm_tail_call`].
+    pub fn wasm_function_references(&mut self, enable: bool) -> &mut Self {
+        self.wasm_feature(Feature::FunctionReferences, enable)
+    }
+
     /// Enables or disables `feature`: the switch of the `wasm_*` methods by
     /// the feature's value, for embedders that take features by name
     /// ([`Feature::from_name`]).
@@ -374,6 +385,14 @@ impl Drop for TypeIds {
     fn drop(&mut self) {
         self.engine.release_types(&self.ids);
     }
+}
+
+/// `t` with its type index, if any, replaced by that type's engine id in
+/// `ids` (a module's [`TypeIds`]): the form in which the runtime compares
+/// types of different modules. An index without an id (none after
+/// validation) becomes one no type has.
+pub(crate) fn canonical(t: ValType, ids: &[u32]) -> ValType {
+    map_index(t, |i| ids.get(i as usize).copied().unwrap_or(u32::MAX))
 }
 
 pub(crate) struct EngineInner {
@@ -559,10 +578,28 @@ impl Engine {
 
     /// Registers each of `types` ([`Self::register_type`]), released
     /// together when the result drops.
+    ///
+    /// A type that names other types (typed function references) is
+    /// registered in its canonical form, each index replaced by that
+    /// type's id: validation allows only indices of earlier types, so the
+    /// ids are known in order, and structurally equivalent types of any
+    /// modules get one id.
     pub(crate) fn register_types(&self, types: &[FuncType]) -> TypeIds {
+        let mut ids: Vec<u32> = Vec::with_capacity(types.len());
+        for t in types {
+            let id = if t.params().iter().chain(t.results()).any(|&v| refers(v)) {
+                let canon = |v: &ValType| canonical(*v, &ids);
+                let params: Vec<ValType> = t.params().iter().map(canon).collect();
+                let results: Vec<ValType> = t.results().iter().map(canon).collect();
+                self.register_type(&FuncType::new(&params, &results))
+            } else {
+                self.register_type(t)
+            };
+            ids.push(id);
+        }
         TypeIds {
             engine: self.clone(),
-            ids: types.iter().map(|t| self.register_type(t)).collect(),
+            ids: ids.into_boxed_slice(),
         }
     }
 

@@ -15,6 +15,7 @@
 //! called (for [`Caller::get_export`](super::Caller::get_export)).
 
 use super::engine::Engine;
+use super::engine::canonical;
 use super::externals::Extern;
 use super::func::{Func, TypedFunc, WasmParams, WasmResults};
 use super::global::Global;
@@ -26,10 +27,11 @@ use super::store::{
 use super::table::Table;
 use crate::abi::{TrapCode, VmContext, VmFuncRef, VmMemory, VmTable};
 use crate::decode::{
-    self, ConstExpr, DataKind, ElementItems, ElementKind, ExternKind, Limits, Operator,
-    read_operator,
+    self, ConstExpr, DataKind, ElementItems, ElementKind, ExternKind, GlobalType, Limits, Operator,
+    TableType, ValType, read_operator,
 };
 use crate::error::{Error, Result};
+use crate::validate::subtype::val_subtype;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -340,15 +342,31 @@ impl StoreInner {
         let mut globals = Vec::new();
         for (imp, ext) in m.imports.iter().zip(imports) {
             let found = ext.ty_in(self);
+            let canon = |t: ValType| canonical(t, &m.type_ids);
             let ok = match (&imp.ty, ext, &found) {
-                (ExternType::Func(want), Extern::Func(f), Some(ExternType::Func(have))) => {
-                    want == have && {
+                // Function types compare by their engine ids, which are
+                // equal exactly for equivalent types (every type is final:
+                // a subtype of no other function type).
+                (ExternType::Func(_), Extern::Func(f), Some(ExternType::Func(_))) => {
+                    let want = m
+                        .func_types
+                        .get(funcs.len())
+                        .and_then(|&t| m.type_ids.get(t as usize))
+                        .copied();
+                    let have = self.func_data(*f).ok().map(|d| {
+                        // SAFETY: `d.funcref` is a registered `VmFuncRef`
+                        // of this store, alive as long as the store.
+                        unsafe { (*d.funcref).type_id }
+                    });
+                    want.is_some() && want == have && {
                         funcs.push(f.index);
                         true
                     }
                 }
+                // Table element types must be equal (tables are mutable),
+                // in the canonical form the store keeps.
                 (ExternType::Table(want), Extern::Table(t), Some(ExternType::Table(have))) => {
-                    want.elem == have.elem
+                    canon(want.elem.into()) == ValType::Ref(have.elem)
                         && want.table64 == have.table64
                         && limits_match(have.limits, want.limits)
                         && {
@@ -365,11 +383,20 @@ impl StoreInner {
                             true
                         }
                 }
+                // An immutable global may have a subtype of the declared
+                // type; a mutable one must have the type.
                 (ExternType::Global(want), Extern::Global(g), Some(ExternType::Global(have))) => {
-                    want == have && {
-                        globals.push(g.index);
-                        true
-                    }
+                    let content = canon(want.content);
+                    want.mutable == have.mutable
+                        && if want.mutable {
+                            content == have.content
+                        } else {
+                            val_subtype(have.content, content, |a, b| a == b)
+                        }
+                        && {
+                            globals.push(g.index);
+                            true
+                        }
                 }
                 _ => false,
             };
@@ -444,8 +471,26 @@ impl StoreInner {
         for &ty in &decoded.memories {
             memories.push(self.push_memory(ty, reborrow(&mut limiter))?.index);
         }
-        for &ty in &decoded.tables {
-            tables.push(self.push_table(ty, 0, reborrow(&mut limiter))?.index);
+        // Tables keep their types in the canonical form (engine type ids),
+        // and start filled with their initializer's value, else null.
+        for (&ty, init) in decoded.tables.iter().zip(&decoded.table_inits) {
+            let raw = match init {
+                Some(init) => {
+                    let lookup = |i: u32| {
+                        globals
+                            .get(i as usize)
+                            .and_then(|&g| self.globals.get(g as usize))
+                            .map(|g| g.get())
+                    };
+                    eval_const(init, &funcrefs, &lookup)? as usize
+                }
+                None => 0,
+            };
+            let elem = canonical(ty.elem.into(), &m.type_ids)
+                .ref_type()
+                .unwrap_or(ty.elem);
+            let ty = TableType { elem, ..ty };
+            tables.push(self.push_table(ty, raw, reborrow(&mut limiter))?.index);
         }
         for g in &decoded.globals {
             let raw = {
@@ -457,7 +502,11 @@ impl StoreInner {
                 };
                 eval_const(&g.init, &funcrefs, &lookup)?
             };
-            globals.push(self.push_global(g.ty, raw).index);
+            let ty = GlobalType {
+                content: canonical(g.ty.content, &m.type_ids),
+                ..g.ty
+            };
+            globals.push(self.push_global(ty, raw).index);
         }
         // The functions are registered last: nothing above can fail after
         // a key pointing into `funcrefs` is in `funcref_map` (a failure

@@ -56,7 +56,9 @@ mod table;
 mod values;
 
 pub use crate::abi::TrapCode as Trap;
-pub use crate::decode::{FuncType, GlobalType, Limits, MemoryType, RefType, TableType, ValType};
+pub use crate::decode::{
+    FuncType, GlobalType, HeapType, Limits, MemoryType, RefType, TableType, ValType,
+};
 pub use engine::{
     Config, DEFAULT_MAX_MODULE_CODE_SIZE, DEFAULT_MAX_WASM_STACK, Engine, MIN_MAX_WASM_STACK,
 };

@@ -649,7 +649,7 @@ impl ExternRef {
 
 /// Reads a value of type `ty` from a `Val`, checking type and store.
 pub(crate) fn check_val(inner: &StoreInner, val: &Val, ty: crate::decode::ValType) -> Result<u128> {
-    if val.ty() != ty {
+    if !val.matches(ty) {
         return Err(Error::runtime("type mismatch")
             .with_detail(format_args!("expected {ty}, found {}", val.ty())));
     }

@@ -39,7 +39,8 @@ pub enum Val {
 }
 
 impl Val {
-    /// The value's type.
+    /// The value's type (for a reference, the nullable `funcref` or
+    /// `externref`, whatever the type it was read as).
     pub fn ty(&self) -> ValType {
         match self {
             Val::I32(_) => ValType::I32,
@@ -52,6 +53,22 @@ impl Val {
         }
     }
 
+    /// Whether the value is of type `ty`. A reference to a concrete type
+    /// (`(ref $t)`) names a module's type index, which a value alone cannot
+    /// be checked against: only null is accepted for those, when they
+    /// are nullable.
+    pub fn matches(&self, ty: ValType) -> bool {
+        use crate::decode::HeapType;
+        match (self, ty) {
+            (v, t) if v.ty() == t => true,
+            (Val::FuncRef(None), ValType::Ref(r)) => r.is_nullable() && r.is_func(),
+            (Val::ExternRef(None), ValType::Ref(r)) => r.is_nullable() && !r.is_func(),
+            (Val::FuncRef(Some(_)), ValType::Ref(r)) => r.heap() == HeapType::Func,
+            (Val::ExternRef(Some(_)), ValType::Ref(r)) => r.heap() == HeapType::Extern,
+            _ => false,
+        }
+    }
+
     /// The zero (or null) value of a type.
     pub fn default_for(ty: ValType) -> Val {
         match ty {
@@ -60,8 +77,8 @@ impl Val {
             ValType::F32 => Val::F32(0),
             ValType::F64 => Val::F64(0),
             ValType::V128 => Val::V128(0),
-            ValType::FuncRef => Val::FuncRef(None),
-            ValType::ExternRef => Val::ExternRef(None),
+            ValType::Ref(r) if r.is_func() => Val::FuncRef(None),
+            ValType::Ref(_) => Val::ExternRef(None),
         }
     }
 
@@ -193,8 +210,8 @@ impl StoreInner {
             ValType::F32 => Val::F32(raw as u32),
             ValType::F64 => Val::F64(raw as u64),
             ValType::V128 => Val::V128(raw),
-            ValType::FuncRef => Val::FuncRef(self.func_from_raw(raw as usize)),
-            ValType::ExternRef => Val::ExternRef(match raw as usize {
+            ValType::Ref(r) if r.is_func() => Val::FuncRef(self.func_from_raw(raw as usize)),
+            ValType::Ref(_) => Val::ExternRef(match raw as usize {
                 0 => None,
                 n => Some(ExternRef {
                     store: self.id,

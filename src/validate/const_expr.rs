@@ -7,16 +7,29 @@
 //! function body of those instructions, with an operand stack.
 
 use super::features::{Feature, Features};
-use crate::decode::{ConstExpr, Module, Operator, ValType, read_operator};
+use super::module::{check_val_type, same};
+use super::subtype::val_subtype;
+use crate::decode::{ConstExpr, HeapType, Module, Operator, RefType, ValType, read_operator};
 use crate::error::{Error, Result};
 use alloc::vec::Vec;
+
+/// What a constant expression may name: functions, imported globals, and
+/// the types its references compare by.
+pub(crate) struct Scope<'s> {
+    /// Canonical representative of each type index.
+    pub reps: &'s [u32],
+    /// Type index of every function.
+    pub funcs: &'s [u32],
+    /// The globals it may read.
+    pub globals: &'s [crate::decode::GlobalType],
+}
 
 /// Checks that `expr` is constant and produces one value of type `expected`.
 /// `declare` is called with every function index that `ref.func` names.
 pub(crate) fn check_const_expr(
     module: &Module<'_>,
     features: &Features,
-    global_types: &[crate::decode::GlobalType],
+    scope: &Scope<'_>,
     expr: &ConstExpr<'_>,
     expected: ValType,
     mut declare: impl FnMut(u32),
@@ -32,7 +45,11 @@ pub(crate) fn check_const_expr(
             Operator::F32Const { .. } => ValType::F32,
             Operator::F64Const { .. } => ValType::F64,
             Operator::V128Const { .. } => ValType::V128,
-            Operator::RefNull { hty } => hty.into(),
+            Operator::RefNull { hty } => {
+                let t = ValType::Ref(RefType::new(true, hty));
+                check_val_type(t, module.types.len() as u32, features, offset)?;
+                t
+            }
             Operator::RefFunc { function_index } => {
                 if function_index >= module.num_funcs() {
                     return Err(
@@ -40,14 +57,17 @@ pub(crate) fn check_const_expr(
                     );
                 }
                 declare(function_index);
-                ValType::FuncRef
+                match scope.funcs.get(function_index as usize) {
+                    Some(&t) => ValType::Ref(RefType::new(false, HeapType::Concrete(t))),
+                    None => ValType::FuncRef,
+                }
             }
             Operator::GlobalGet { global_index } => {
                 // Only imported globals are visible to constant expressions.
                 if global_index >= module.num_imported_globals {
                     return Err(Error::invalid(offset, "unknown global").with_index(global_index));
                 }
-                let global = global_types[global_index as usize];
+                let global = scope.globals[global_index as usize];
                 if global.mutable {
                     return Err(Error::invalid(offset, "constant expression required"));
                 }
@@ -65,7 +85,7 @@ pub(crate) fn check_const_expr(
         stack.push(ty);
     }
     match stack[..] {
-        [found] if found == expected => Ok(()),
+        [found] if val_subtype(found, expected, |a, b| same(scope.reps, a, b)) => Ok(()),
         [found] => Err(Error::invalid(expr.offset, "type mismatch")
             .with_detail(format_args!("expected {expected}, found {found}"))),
         _ => Err(

@@ -29,11 +29,14 @@ pub enum Feature {
     CustomPageSizes,
     /// `i64.add128`, `i64.sub128`, `i64.mul_wide_s/u` (proposal).
     WideArithmetic,
+    /// Typed function references: `(ref null? ht)`, `call_ref`,
+    /// `br_on_null`, non-nullable locals and tables (WebAssembly 3.0).
+    FunctionReferences,
 }
 
 impl Feature {
     /// Every feature, in the order of [`Features`]' fields.
-    pub const ALL: [Feature; 7] = [
+    pub const ALL: [Feature; 8] = [
         Feature::TailCall,
         Feature::Memory64,
         Feature::MultiMemory,
@@ -41,6 +44,7 @@ impl Feature {
         Feature::RelaxedSimd,
         Feature::CustomPageSizes,
         Feature::WideArithmetic,
+        Feature::FunctionReferences,
     ];
 
     /// The proposal's name (`tail-call`, `memory64`, ...), as the
@@ -54,6 +58,7 @@ impl Feature {
             Feature::RelaxedSimd => "relaxed-simd",
             Feature::CustomPageSizes => "custom-page-sizes",
             Feature::WideArithmetic => "wide-arithmetic",
+            Feature::FunctionReferences => "function-references",
         }
     }
 
@@ -72,11 +77,12 @@ impl Feature {
             Feature::RelaxedSimd => "Config::wasm_relaxed_simd",
             Feature::CustomPageSizes => "Config::wasm_custom_page_sizes",
             Feature::WideArithmetic => "Config::wasm_wide_arithmetic",
+            Feature::FunctionReferences => "Config::wasm_function_references",
         }
     }
 
-    const fn bit(self) -> u8 {
-        1 << (self as u8)
+    const fn bit(self) -> u16 {
+        1 << (self as u16)
     }
 
     /// The validator's error for a module that uses this feature while it
@@ -95,6 +101,7 @@ impl Feature {
             Feature::RelaxedSimd => "relaxed-simd support is not enabled",
             Feature::CustomPageSizes => "custom-page-sizes support is not enabled",
             Feature::WideArithmetic => "wide-arithmetic support is not enabled",
+            Feature::FunctionReferences => "function-references support is not enabled",
         }
     }
 }
@@ -122,6 +129,8 @@ pub struct Features {
     pub custom_page_sizes: bool,
     /// [`Feature::WideArithmetic`].
     pub wide_arithmetic: bool,
+    /// [`Feature::FunctionReferences`].
+    pub function_references: bool,
 }
 
 impl Features {
@@ -134,15 +143,17 @@ impl Features {
         relaxed_simd: false,
         custom_page_sizes: false,
         wide_arithmetic: false,
+        function_references: false,
     };
 
     /// The defaults of [`Config`](crate::Config): the features wasmkern
-    /// runs end to end. Today those are extended-const and tail calls of
-    /// the standardized 3.0 features; the others join once the compiler
-    /// lowers them.
+    /// runs end to end. Today those are extended-const, tail calls and
+    /// typed function references of the standardized 3.0 features; the
+    /// others join once the compiler lowers them.
     pub const DEFAULT: Features = Features {
         extended_const: true,
         tail_call: true,
+        function_references: true,
         ..Features::WASM2
     };
 
@@ -155,6 +166,7 @@ impl Features {
         relaxed_simd: true,
         custom_page_sizes: true,
         wide_arithmetic: true,
+        function_references: true,
     };
 
     /// Whether `feature` is enabled.
@@ -176,6 +188,7 @@ impl Features {
             Feature::RelaxedSimd => &self.relaxed_simd,
             Feature::CustomPageSizes => &self.custom_page_sizes,
             Feature::WideArithmetic => &self.wide_arithmetic,
+            Feature::FunctionReferences => &self.function_references,
         }
     }
 
@@ -188,6 +201,7 @@ impl Features {
             Feature::RelaxedSimd => &mut self.relaxed_simd,
             Feature::CustomPageSizes => &mut self.custom_page_sizes,
             Feature::WideArithmetic => &mut self.wide_arithmetic,
+            Feature::FunctionReferences => &mut self.function_references,
         }
     }
 
@@ -218,7 +232,7 @@ impl Default for Features {
 
 /// A set of [`Feature`]s: what a function needs the compiler to lower.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct FeatureSet(u8);
+pub struct FeatureSet(u16);
 
 impl FeatureSet {
     /// No feature.
@@ -268,7 +282,7 @@ mod tests {
             set.insert(f);
             assert!(set.contains(f));
         }
-        assert_eq!(set.iter().count(), 7);
+        assert_eq!(set.iter().count(), 8);
         assert_eq!(Feature::from_name("gc"), None);
         let mut features = Features::WASM2;
         features.set(Feature::WideArithmetic, true);

@@ -4,12 +4,22 @@
 //!
 //! Pure instructions (numeric, most SIMD, loads and stores) are checked from
 //! the signature column of the operator table; the rest have a rule here.
+//!
+//! With typed function references, a value matches an expected type when
+//! it is a subtype (`super::subtype`); the common case, equal types, is
+//! compared first. Locals of non-nullable reference types start unset: a
+//! `local.get` of one must follow a `local.set`/`local.tee`, and the locals
+//! set inside a block are unset again at its `else` and `end` (a stack of
+//! the locals set, marked by each frame's height in it). Functions without
+//! such locals skip the tracking (`first_non_defaultable`).
 
 use super::features::{Feature, FeatureSet};
 use super::module::Context;
+use super::module::same;
+use super::subtype::val_subtype;
 use crate::decode::{
-    BlockType, FunctionBody, MemArg, MemIdx, MemoryType, Operator, Reader, ValType, limits,
-    read_operator_inline,
+    BlockType, FunctionBody, HeapType, MemArg, MemIdx, MemoryType, Operator, Reader, RefType,
+    ValType, limits, read_operator_inline,
 };
 use crate::error::{Error, Result};
 use alloc::vec::Vec;
@@ -73,6 +83,10 @@ struct Frame {
     /// Set after an unconditional branch: the rest of the frame is
     /// unreachable and pops of missing values yield "unknown".
     unreachable: bool,
+    /// Height of the stack of initialized non-defaultable locals when the
+    /// frame was entered: at its `else` and `end` the locals set inside
+    /// are unset again.
+    init_height: usize,
 }
 
 /// Extra checks that some pure instructions carry.
@@ -259,6 +273,31 @@ pub(crate) struct FuncValidator {
     weights: Vec<u32>,
     /// The locals with a nonzero weight, in order of first use.
     used: Vec<u32>,
+    /// The canonical representative of each type index of the module
+    /// (see [`super::subtype::canonical_types`]).
+    reps: Vec<u32>,
+    /// Index of the first local whose type has no default value (a
+    /// non-nullable reference), `usize::MAX` when none has: only those
+    /// need the initialization tracking.
+    first_non_defaultable: usize,
+    /// Whether each local is set (true for the defaultable ones).
+    local_inits: Vec<bool>,
+    /// The non-defaultable locals set so far, innermost block last.
+    init_stack: Vec<u32>,
+}
+
+/// Whether `found` may stand where `expected` is required. Equal types,
+/// the common case, are compared inline; subtyping is out of line, so the
+/// validator's inlined dispatch stays small.
+#[inline(always)]
+fn matches(reps: &[u32], found: ValType, expected: ValType) -> bool {
+    found == expected || (found.is_ref() && strict_subtype(reps, found, expected))
+}
+
+#[cold]
+#[inline(never)]
+fn strict_subtype(reps: &[u32], found: ValType, expected: ValType) -> bool {
+    val_subtype(found, expected, |a, b| same(reps, a, b))
 }
 
 #[cold]
@@ -272,6 +311,12 @@ fn mismatch(offset: usize, expected: ValType, found: Option<ValType>) -> Error {
 }
 
 impl FuncValidator {
+    /// Takes the module's canonical type representatives, once per module.
+    pub(crate) fn set_types(&mut self, reps: &[u32]) {
+        self.reps.clear();
+        self.reps.extend_from_slice(reps);
+    }
+
     /// Validates one body of function `func_index`; appends its local
     /// uses to `local_uses`.
     pub(crate) fn validate(
@@ -292,7 +337,27 @@ impl FuncValidator {
         }
         self.locals.extend_from_slice(ty.params());
         for &(n, t) in body.locals.iter() {
+            if !t.is_wasm2() {
+                super::module::check_val_type(
+                    t,
+                    cx.module.types.len() as u32,
+                    &cx.features,
+                    body.code_offset,
+                )?;
+            }
             self.locals.extend(core::iter::repeat_n(t, n as usize));
+        }
+        let num_params = ty.params().len();
+        self.first_non_defaultable = self.locals[num_params..]
+            .iter()
+            .position(|t| !t.is_defaultable())
+            .map_or(usize::MAX, |i| num_params + i);
+        self.init_stack.clear();
+        self.local_inits.clear();
+        if self.first_non_defaultable != usize::MAX {
+            let locals = &self.locals;
+            self.local_inits
+                .extend((0..locals.len()).map(|i| i < num_params || locals[i].is_defaultable()));
         }
         self.weights.clear();
         self.weights.resize(self.locals.len(), 0);
@@ -305,6 +370,7 @@ impl FuncValidator {
             block_type: BlockType::Func(cx.func_types[func_index as usize]),
             height: 0,
             unreachable: false,
+            init_height: 0,
         });
         self.info.max_control_depth = 1;
 
@@ -368,7 +434,7 @@ impl FuncValidator {
     fn pop(&mut self, expected: ValType) -> Result<Option<ValType>> {
         if self.operands.len() > self.floor {
             return match self.operands.pop().flatten() {
-                Some(found) if found != expected => {
+                Some(found) if !matches(&self.reps, found, expected) => {
                     Err(mismatch(self.offset, expected, Some(found)))
                 }
                 found => Ok(found),
@@ -385,7 +451,9 @@ impl FuncValidator {
             return Err(mismatch(self.offset, expected, None));
         }
         match self.operands.pop().flatten() {
-            Some(found) if found != expected => Err(mismatch(self.offset, expected, Some(found))),
+            Some(found) if !matches(&self.reps, found, expected) => {
+                Err(mismatch(self.offset, expected, Some(found)))
+            }
             found => Ok(found),
         }
     }
@@ -408,7 +476,7 @@ impl FuncValidator {
             if top
                 .iter()
                 .zip(types)
-                .all(|(v, &t)| v.is_none_or(|v| v == t))
+                .all(|(v, &t)| v.is_none_or(|v| matches(&self.reps, v, t)))
             {
                 for (v, &t) in top.iter_mut().zip(types) {
                     *v = Some(t);
@@ -476,6 +544,9 @@ impl FuncValidator {
         if self.frames.len() as u32 >= limits::MAX_NESTING_DEPTH {
             return Err(Error::limit(self.offset, "nesting too deep"));
         }
+        if let BlockType::Value(t) = block_type {
+            self.check_type(cx, t)?;
+        }
         let params = self.block_params(cx, block_type);
         self.pop_all(params)?;
         let height = self.operands.len();
@@ -484,6 +555,7 @@ impl FuncValidator {
             block_type,
             height,
             unreachable: false,
+            init_height: self.init_stack.len(),
         });
         self.floor = height;
         self.push_all(params);
@@ -505,6 +577,47 @@ impl FuncValidator {
                 .with_detail("values remaining on the stack at the end of a block"));
         }
         Ok(frame)
+    }
+
+    /// Checks a value type an instruction names: its feature and type
+    /// index.
+    fn check_type(&self, cx: &Context<'_, '_>, t: ValType) -> Result<()> {
+        if t.is_wasm2() {
+            return Ok(());
+        }
+        super::module::check_val_type(t, cx.module.types.len() as u32, &cx.features, self.offset)
+    }
+
+    /// Whether `a` is a subtype of `b` (all of them, pairwise).
+    fn all_match(&self, a: &[ValType], b: &[ValType]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(&a, &b)| matches(&self.reps, a, b))
+    }
+
+    /// Unsets the non-defaultable locals set since the stack of them was
+    /// `height` high (at a frame's `else` or `end`).
+    fn reset_inits(&mut self, height: usize) {
+        for i in self.init_stack.drain(height..) {
+            self.local_inits[i as usize] = false;
+        }
+    }
+
+    /// `local.get`: the local must be set if it has no default.
+    #[inline]
+    fn check_init(&self, index: u32) -> Result<()> {
+        if index as usize >= self.first_non_defaultable && !self.local_inits[index as usize] {
+            return Err(self.err("uninitialized local").with_index(index));
+        }
+        Ok(())
+    }
+
+    /// `local.set` and `local.tee`: a non-defaultable local becomes set
+    /// until the end of the innermost block.
+    #[inline]
+    fn set_init(&mut self, index: u32) {
+        if index as usize >= self.first_non_defaultable && !self.local_inits[index as usize] {
+            self.local_inits[index as usize] = true;
+            self.init_stack.push(index);
+        }
     }
 
     /// The type of local `index`, counting the use (see [`LocalUse`]).
@@ -619,7 +732,7 @@ impl FuncValidator {
         table_index: u32,
     ) -> Result<&'c crate::decode::FuncType> {
         let elem = self.table(cx, table_index)?;
-        if elem != ValType::FuncRef {
+        if !elem.ref_type().is_some_and(RefType::is_func) {
             return Err(self
                 .err("type mismatch")
                 .with_detail("call_indirect needs a funcref table"));
@@ -628,6 +741,44 @@ impl FuncValidator {
             .types
             .get(type_index as usize)
             .ok_or_else(|| self.err("unknown type").with_index(type_index))
+    }
+
+    /// Requires typed function references for an instruction of theirs.
+    fn typed_refs(&mut self, cx: &Context<'_, '_>) -> Result<()> {
+        cx.features
+            .require(Feature::FunctionReferences, self.offset)?;
+        self.info.features.insert(Feature::FunctionReferences);
+        Ok(())
+    }
+
+    /// Pops a reference of any type (`None` when unknown).
+    fn pop_ref(&mut self) -> Result<Option<RefType>> {
+        match self.pop_any()? {
+            None => Ok(None),
+            Some(ValType::Ref(r)) => Ok(Some(r)),
+            Some(t) => Err(self
+                .err("type mismatch")
+                .with_detail(format_args!("expected a reference, found {t}"))),
+        }
+    }
+
+    /// The type `call_ref` and `return_call_ref` name, after popping the
+    /// reference to call (`(ref null $t)`).
+    fn ref_call_type<'c>(
+        &mut self,
+        cx: &'c Context<'_, '_>,
+        type_index: u32,
+    ) -> Result<&'c crate::decode::FuncType> {
+        let ty = cx
+            .module
+            .types
+            .get(type_index as usize)
+            .ok_or_else(|| self.err("unknown type").with_index(type_index))?;
+        self.pop(ValType::Ref(RefType::new(
+            true,
+            HeapType::Concrete(type_index),
+        )))?;
+        Ok(ty)
     }
 
     /// Notes a tail call, which needs its feature.
@@ -642,7 +793,7 @@ impl FuncValidator {
     /// be the same types.
     fn check_tail_call_results(&self, cx: &Context<'_, '_>, results: &[ValType]) -> Result<()> {
         let own = self.block_results(cx, self.frames[0].block_type);
-        if own != results {
+        if !self.all_match(results, own) {
             return Err(self
                 .err("type mismatch")
                 .with_detail("a tail call's callee must return the caller's result types"));
@@ -788,6 +939,9 @@ impl FuncValidator {
                 self.set_loop_depth(self.loop_depth + 1);
             }
             Operator::If { blockty } => {
+                if let BlockType::Value(t) = blockty {
+                    self.check_type(cx, t)?;
+                }
                 self.pop(I32)?;
                 self.push_frame(cx, FrameKind::If, blockty)?;
             }
@@ -796,6 +950,7 @@ impl FuncValidator {
                 if frame.kind != FrameKind::If {
                     return Err(Error::malformed(self.offset, "else without matching if"));
                 }
+                self.reset_inits(frame.init_height);
                 self.frames.pop();
                 self.frames.push(Frame {
                     kind: FrameKind::Else,
@@ -812,12 +967,13 @@ impl FuncValidator {
                     // its parameters through: they must equal the results.
                     let params = self.block_params(cx, frame.block_type);
                     let results = self.block_results(cx, frame.block_type);
-                    if params != results {
+                    if !self.all_match(params, results) {
                         return Err(self
                             .err("type mismatch")
                             .with_detail("if without else must not change the stack"));
                     }
                 }
+                self.reset_inits(frame.init_height);
                 self.frames.pop();
                 if frame.kind == FrameKind::Loop {
                     self.set_loop_depth(self.loop_depth - 1);
@@ -946,6 +1102,7 @@ impl FuncValidator {
                 let (1, Some(t)) = (ty.count, ty.first) else {
                     return Err(self.err("invalid result arity"));
                 };
+                self.check_type(cx, t)?;
                 self.pop(I32)?;
                 self.pop(t)?;
                 self.pop(t)?;
@@ -953,15 +1110,18 @@ impl FuncValidator {
             }
             Operator::LocalGet { local_index } => {
                 let t = self.local(local_index)?;
+                self.check_init(local_index)?;
                 self.push(Some(t));
             }
             Operator::LocalSet { local_index } => {
                 let t = self.local(local_index)?;
                 self.pop(t)?;
+                self.set_init(local_index);
             }
             Operator::LocalTee { local_index } => {
                 let t = self.local(local_index)?;
                 self.pop(t)?;
+                self.set_init(local_index);
                 self.push(Some(t));
             }
             Operator::GlobalGet { global_index } => {
@@ -994,7 +1154,11 @@ impl FuncValidator {
                 self.pop(t)?;
                 self.push(Some(t));
             }
-            Operator::RefNull { hty } => self.push(Some(hty.into())),
+            Operator::RefNull { hty } => {
+                let t = ValType::Ref(RefType::new(true, hty));
+                self.check_type(cx, t)?;
+                self.push(Some(t));
+            }
             Operator::RefIsNull => {
                 let t = self.pop_any()?;
                 if t.is_some_and(|t| !t.is_ref()) {
@@ -1011,7 +1175,58 @@ impl FuncValidator {
                         .err("undeclared function reference")
                         .with_detail(function_index));
                 }
-                self.push(Some(FuncRef));
+                let t = cx.func_types[function_index as usize];
+                self.push(Some(Ref(RefType::new(false, HeapType::Concrete(t)))));
+            }
+            Operator::RefAsNonNull => {
+                self.typed_refs(cx)?;
+                let t = self.pop_ref()?;
+                self.push(t.map(|r| Ref(r.with_nullable(false))));
+            }
+            Operator::BrOnNull { relative_depth } => {
+                self.typed_refs(cx)?;
+                let t = self.pop_ref()?;
+                let frame = self.frame_at(relative_depth)?;
+                let types = self.label_types(cx, &frame);
+                self.retype_top(types)?;
+                self.push(t.map(|r| Ref(r.with_nullable(false))));
+            }
+            Operator::BrOnNonNull { relative_depth } => {
+                self.typed_refs(cx)?;
+                let t = self.pop_ref()?;
+                let frame = self.frame_at(relative_depth)?;
+                let types = self.label_types(cx, &frame);
+                // The label takes the values below and the reference,
+                // non-null.
+                let Some((&last, rest)) = types.split_last() else {
+                    return Err(self
+                        .err("type mismatch")
+                        .with_detail("br_on_non_null needs a label with a reference"));
+                };
+                if !last.is_ref() {
+                    return Err(mismatch(self.offset, last, t.map(Ref)));
+                }
+                if let Some(r) = t
+                    && !matches(&self.reps, Ref(r.with_nullable(false)), last)
+                {
+                    return Err(mismatch(self.offset, last, Some(Ref(r))));
+                }
+                self.retype_top(rest)?;
+            }
+            Operator::CallRef { type_index } => {
+                self.typed_refs(cx)?;
+                self.info.has_calls = true;
+                let ty = self.ref_call_type(cx, type_index)?;
+                self.pop_all(ty.params())?;
+                self.push_all(ty.results());
+            }
+            Operator::ReturnCallRef { type_index } => {
+                self.typed_refs(cx)?;
+                self.tail_call(cx)?;
+                let ty = self.ref_call_type(cx, type_index)?;
+                self.check_tail_call_results(cx, ty.results())?;
+                self.pop_all(ty.params())?;
+                self.set_unreachable();
             }
             Operator::MemoryInit { data_index, mem } => {
                 let t = self.memory_index(cx, mem)?.index_type();
@@ -1035,7 +1250,7 @@ impl FuncValidator {
             Operator::TableInit { elem_index, table } => {
                 let t = self.table(cx, table)?;
                 let e = self.elem_segment(cx, elem_index)?;
-                if t != e {
+                if !matches(&self.reps, e, t) {
                     return Err(self
                         .err("type mismatch")
                         .with_detail("element segment type differs from the table's"));
@@ -1051,7 +1266,7 @@ impl FuncValidator {
             } => {
                 let d = self.table(cx, dst_table)?;
                 let s = self.table(cx, src_table)?;
-                if d != s {
+                if !matches(&self.reps, s, d) {
                     return Err(self
                         .err("type mismatch")
                         .with_detail("table.copy between tables of different types"));

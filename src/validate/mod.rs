@@ -23,6 +23,7 @@ mod features;
 mod func;
 #[cfg(feature = "compiler")]
 mod module;
+pub(crate) mod subtype;
 
 pub use features::{Feature, FeatureSet, Features};
 #[cfg(feature = "compiler")]

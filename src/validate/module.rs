@@ -1,12 +1,13 @@
 //! Module-level validation: indices, limits, exports, the start function,
 //! segments, constant expressions, and the `ref.func` declaration rule.
 
-use super::const_expr::check_const_expr;
+use super::const_expr::{Scope, check_const_expr};
 use super::features::{Feature, Features};
 use super::func::{FuncInfo, FuncValidator, LocalUse};
+use super::subtype::{canonical_types, ref_subtype};
 use crate::decode::{
-    DataKind, ElementItems, ElementKind, ExternKind, GlobalType, ImportKind, Limits, MemoryType,
-    Module, RefType, TableType,
+    DataKind, ElementItems, ElementKind, ExternKind, GlobalType, HeapType, ImportKind, Limits,
+    MemoryType, Module, RefType, TableType, ValType,
 };
 use crate::error::{Error, Result};
 use alloc::vec;
@@ -71,6 +72,37 @@ pub(crate) struct Context<'m, 'a> {
     pub declared_funcs: Vec<bool>,
     /// The features beyond WebAssembly 2.0 the module may use.
     pub features: Features,
+}
+
+/// Checks that a value type is allowed by `features` and that its type
+/// index, if any, is below `num_types`.
+pub(crate) fn check_val_type(
+    t: ValType,
+    num_types: u32,
+    features: &Features,
+    offset: usize,
+) -> Result<()> {
+    if t.is_wasm2() {
+        return Ok(());
+    }
+    features.require(Feature::FunctionReferences, offset)?;
+    if let Some(HeapType::Concrete(i)) = t.ref_type().map(|r| r.heap())
+        && i >= num_types
+    {
+        return Err(Error::invalid(offset, "unknown type").with_index(i));
+    }
+    Ok(())
+}
+
+/// [`check_val_type`] of a reference type.
+fn check_ref_type(t: RefType, num_types: u32, features: &Features, offset: usize) -> Result<()> {
+    check_val_type(t.into(), num_types, features, offset)
+}
+
+/// Whether type indices `a` and `b` name equivalent types, by their
+/// representatives `reps`.
+pub(crate) fn same(reps: &[u32], a: u32, b: u32) -> bool {
+    matches!((reps.get(a as usize), reps.get(b as usize)), (Some(x), Some(y)) if x == y)
 }
 
 fn check_limits(limits: Limits, max: u64, offset: usize, too_large: &'static str) -> Result<()> {
@@ -145,6 +177,13 @@ pub fn validate_module(module: &Module<'_>) -> Result<ModuleInfo> {
 /// Validates a decoded module that may use `features`.
 pub fn validate_module_with(module: &Module<'_>, features: &Features) -> Result<ModuleInfo> {
     let num_types = module.types.len() as u32;
+    // A type may name only the types before it.
+    for (i, ty) in module.types.iter().enumerate() {
+        for &t in ty.params().iter().chain(ty.results()) {
+            check_val_type(t, i as u32, features, 0)?;
+        }
+    }
+    let reps = canonical_types(&module.types);
     let type_index = |index: u32, offset: usize| -> Result<u32> {
         if index < num_types {
             Ok(index)
@@ -164,6 +203,7 @@ pub fn validate_module_with(module: &Module<'_>, features: &Features) -> Result<
         match import.kind {
             ImportKind::Func(ty) => spaces.funcs.push(type_index(ty, 0)?),
             ImportKind::Table(t) => {
+                check_ref_type(t.elem, num_types, features, 0)?;
                 check_table_type(t, features)?;
                 spaces.tables.push(t);
             }
@@ -171,13 +211,17 @@ pub fn validate_module_with(module: &Module<'_>, features: &Features) -> Result<
                 check_memory_type(m, features)?;
                 spaces.memories.push(m);
             }
-            ImportKind::Global(g) => spaces.globals.push(g),
+            ImportKind::Global(g) => {
+                check_val_type(g.content, num_types, features, 0)?;
+                spaces.globals.push(g);
+            }
         }
     }
     for &ty in &module.functions {
         spaces.funcs.push(type_index(ty, 0)?);
     }
     for t in &module.tables {
+        check_ref_type(t.elem, num_types, features, 0)?;
         check_table_type(*t, features)?;
         spaces.tables.push(*t);
     }
@@ -198,10 +242,15 @@ pub fn validate_module_with(module: &Module<'_>, features: &Features) -> Result<
     let mut declared_funcs = vec![false; spaces.funcs.len()];
     let num_imported_globals = spaces.globals.len();
     for global in &module.globals {
+        check_val_type(global.ty.content, num_types, features, global.init.offset)?;
         check_const_expr(
             module,
             features,
-            &spaces.globals[..num_imported_globals],
+            &Scope {
+                reps: &reps,
+                funcs: &spaces.funcs,
+                globals: &spaces.globals[..num_imported_globals],
+            },
             &global.init,
             global.ty.content,
             |f| declared_funcs[f as usize] = true,
@@ -250,8 +299,38 @@ pub fn validate_module_with(module: &Module<'_>, features: &Features) -> Result<
     }
 
     let imported_globals = &globals[..num_imported_globals];
+    // Table initializers: a table of a non-nullable type needs one.
+    let defined_tables = &tables[module.num_imported_tables as usize..];
+    for (t, init) in defined_tables.iter().zip(&module.table_inits) {
+        match init {
+            Some(init) => {
+                features.require(Feature::FunctionReferences, init.offset)?;
+                check_const_expr(
+                    module,
+                    features,
+                    &Scope {
+                        reps: &reps,
+                        funcs: func_types,
+                        globals: imported_globals,
+                    },
+                    init,
+                    t.elem.into(),
+                    |f| declared_funcs[f as usize] = true,
+                )?;
+            }
+            None if !t.elem.is_nullable() => {
+                return Err(Error::invalid(0, "type mismatch")
+                    .with_detail(format_args!("a table of {} needs an initializer", t.elem)));
+            }
+            None => {}
+        }
+    }
     let mut elements = Vec::with_capacity(module.elements.len());
     for segment in &module.elements {
+        // Only an expression segment spells out its type.
+        if matches!(segment.items, ElementItems::Exprs(_)) {
+            check_ref_type(segment.ty, num_types, features, segment.offset)?;
+        }
         if let ElementKind::Active { table, offset } = &segment.kind {
             let Some(t) = tables.get(*table as usize) else {
                 return Err(Error::invalid(segment.offset, "unknown table").with_index(table));
@@ -259,12 +338,16 @@ pub fn validate_module_with(module: &Module<'_>, features: &Features) -> Result<
             check_const_expr(
                 module,
                 features,
-                imported_globals,
+                &Scope {
+                    reps: &reps,
+                    funcs: func_types,
+                    globals: imported_globals,
+                },
                 offset,
                 t.index_type(),
                 |f| declared_funcs[f as usize] = true,
             )?;
-            if t.elem != segment.ty {
+            if !ref_subtype(segment.ty, t.elem, |a, b| same(&reps, a, b)) {
                 return Err(Error::invalid(segment.offset, "type mismatch")
                     .with_detail("element segment type differs from the table's"));
             }
@@ -285,7 +368,11 @@ pub fn validate_module_with(module: &Module<'_>, features: &Features) -> Result<
                     check_const_expr(
                         module,
                         features,
-                        imported_globals,
+                        &Scope {
+                            reps: &reps,
+                            funcs: func_types,
+                            globals: imported_globals,
+                        },
                         expr,
                         segment.ty.into(),
                         |f| declared_funcs[f as usize] = true,
@@ -307,7 +394,11 @@ pub fn validate_module_with(module: &Module<'_>, features: &Features) -> Result<
             check_const_expr(
                 module,
                 features,
-                imported_globals,
+                &Scope {
+                    reps: &reps,
+                    funcs: func_types,
+                    globals: imported_globals,
+                },
                 offset,
                 ty.index_type(),
                 |_| {},
@@ -326,6 +417,7 @@ pub fn validate_module_with(module: &Module<'_>, features: &Features) -> Result<
         features: *features,
     };
     let mut validator = FuncValidator::default();
+    validator.set_types(&reps);
     let mut funcs = Vec::with_capacity(module.code.len());
     // Room for the local uses at once (compiled C has one about every 45
     // bytes of code): growing a buffer this size by doubling copies it.

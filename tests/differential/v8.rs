@@ -69,8 +69,8 @@ fn type_name(t: wasmkern::ValType) -> &'static str {
         F32 => "f32",
         F64 => "f64",
         V128 => "v128",
-        FuncRef => "funcref",
-        ExternRef => "externref",
+        wasmkern::ValType::FuncRef => "funcref",
+        wasmkern::ValType::ExternRef => "externref",
         other => panic!("no JSON name for {other:?}"),
     }
 }

@@ -17,6 +17,7 @@ fn proposal_folder(feature: Feature) -> Proposal {
         Feature::RelaxedSimd => Proposal::RelaxedSimd,
         Feature::CustomPageSizes => Proposal::CustomPageSizes,
         Feature::WideArithmetic => Proposal::WideArithmetic,
+        Feature::FunctionReferences => Proposal::FunctionReferences,
     }
 }
 
@@ -39,7 +40,7 @@ impl Suite {
 
     /// The proposal folders of the 3.0 features and the proposals
     /// wasmkern knows, in the order they are reported.
-    pub const PROPOSALS: [Suite; 7] = [
+    pub const PROPOSALS: [Suite; 8] = [
         Suite::Proposal(Feature::TailCall),
         Suite::Proposal(Feature::ExtendedConst),
         Suite::Proposal(Feature::MultiMemory),
@@ -47,6 +48,7 @@ impl Suite {
         Suite::Proposal(Feature::RelaxedSimd),
         Suite::Proposal(Feature::CustomPageSizes),
         Suite::Proposal(Feature::WideArithmetic),
+        Suite::Proposal(Feature::FunctionReferences),
     ];
 
     /// The name printed in reports (a proposal's folder name).
@@ -61,7 +63,8 @@ impl Suite {
 
     /// The engine configuration the suite runs with: the defaults for the
     /// 2.0 suites; for a proposal, its feature on as well, and for
-    /// custom-page-sizes also memory64 and multi-memory, which its files
+    /// custom-page-sizes also memory64 and multi-memory, and for
+    /// function-references tail calls, which their files
     /// combine it with (as Wasmtime's runner does).
     pub fn config(self) -> Config {
         let mut config = Config::new();
@@ -69,6 +72,13 @@ impl Suite {
             config.wasm_feature(feature, true);
             if feature == Feature::CustomPageSizes {
                 config.wasm_memory64(true).wasm_multi_memory(true);
+            }
+            // Its folder has the tail-call files again, with typed
+            // references (`return_call_ref`).
+            // It predates extended-const, and expects `i32.add` in a
+            // constant expression to be rejected.
+            if feature == Feature::FunctionReferences {
+                config.wasm_tail_call(true).wasm_extended_const(false);
             }
         }
         config

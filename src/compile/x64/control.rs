@@ -123,9 +123,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     pub(crate) fn merge_reg(&self, frame: &Frame, carried: &[ValType]) -> Option<Loc> {
         let merge = match carried {
             [ValType::F32 | ValType::F64] => Loc::Xmm(MERGE_XMM),
-            [ValType::I32 | ValType::I64 | ValType::FuncRef | ValType::ExternRef] => {
-                Loc::Gpr(MERGE_GPR)
-            }
+            [ValType::I32 | ValType::I64 | ValType::Ref(_)] => Loc::Gpr(MERGE_GPR),
             _ => return None,
         };
         (matches!(
@@ -433,6 +431,12 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
 
     pub(crate) fn op_br_if(&mut self, depth: u32) {
         let cond = self.pop_branch_condition();
+        self.branch_if(cond, depth);
+    }
+
+    /// Branches to the frame at `depth` when `cond` holds in the flags
+    /// (every operand spilled, the carried ones on top).
+    pub(crate) fn branch_if(&mut self, cond: Cond, depth: u32) {
         // A branch that carries nothing (or finds its values in place) is
         // one conditional jump.
         let (index, frame) = self.ctrl.frame_at(depth);

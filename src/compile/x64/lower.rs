@@ -16,7 +16,7 @@ use crate::abi::{Helper, TrapCode, VmContext, VmFuncRef};
 use crate::asm::x64::{AluOp, Cond, RoundMode, ShiftOp, Size, SseOp, XmmShift};
 use crate::compile::func::*;
 use crate::compile::stack::{Loc, Val};
-use crate::decode::{Operator, ValType};
+use crate::decode::{Operator, RefType, ValType};
 use crate::error::{Error, ErrorKind, Result};
 use core::mem::offset_of;
 
@@ -104,6 +104,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 type_index,
                 table_index,
             } => self.op_call_indirect(type_index, table_index),
+            Operator::CallRef { type_index } => self.op_call_ref(type_index),
+            Operator::RefAsNonNull => self.op_ref_as_non_null(),
+            Operator::BrOnNull { relative_depth } => self.op_br_on_null(relative_depth),
+            Operator::BrOnNonNull { relative_depth } => self.op_br_on_non_null(relative_depth),
             Operator::Drop => {
                 self.pop();
             }
@@ -119,7 +123,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             Operator::I64Const { value } => self.push(ValType::I64, Loc::Const(value as u64)),
             Operator::F32Const { value } => self.push(ValType::F32, Loc::Const(u64::from(value.0))),
             Operator::F64Const { value } => self.push(ValType::F64, Loc::Const(value.0)),
-            Operator::RefNull { hty } => self.push(hty.into(), Loc::Const(0)),
+            Operator::RefNull { hty } => {
+                self.push(ValType::Ref(RefType::new(true, hty)), Loc::Const(0))
+            }
             Operator::RefIsNull => {
                 let r = self.pop_gpr();
                 self.a.test_rr(Size::S64, r, r);
@@ -926,6 +932,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             | RefNull { .. }
             | RefIsNull
             | RefFunc { .. }
+            | CallRef { .. }
+            | RefAsNonNull
+            | BrOnNull { .. }
+            | BrOnNonNull { .. }
             | TypedSelect { .. } => {
                 return Err(Error::internal(
                     "a control or variable operator reached the family lowering",
@@ -956,12 +966,13 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             I16x8RelaxedQ15mulrS => self.relaxed_q15mulr(),
             I16x8RelaxedDotI8x16I7x16S => self.relaxed_dot(),
             I32x4RelaxedDotI8x16I7x16AddS => self.relaxed_dot_add(),
-            // Tail calls (`tail`).
+            // Tail calls (`tail`, and `refs` for `return_call_ref`).
             ReturnCall { function_index } => self.op_return_call(function_index),
             ReturnCallIndirect {
                 type_index,
                 table_index,
             } => self.op_return_call_indirect(type_index, table_index),
+            ReturnCallRef { type_index } => self.op_return_call_ref(type_index),
         }
         Ok(())
     }

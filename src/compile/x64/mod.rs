@@ -24,7 +24,9 @@
 //! - `simd`: the 128-bit vector operators over SSE4.1;
 //! - `relaxed_simd`: the relaxed-SIMD proposal's operators, one fixed
 //!   choice each;
-//! - `wide`: the wide-arithmetic proposal's 128-bit operators.
+//! - `wide`: the wide-arithmetic proposal's 128-bit operators;
+//! - `refs`: typed function references (`call_ref`, the null checks and
+//!   branches).
 //!
 //! It exports the names the rest of the compiler uses through `isa`:
 //! `Gpr`, `Xmm`, `Cond`, `Label`, `Assembler`, `Code`, `CpuFeatures`, and
@@ -40,6 +42,7 @@ pub(crate) mod memories;
 pub(crate) mod memory;
 pub(crate) mod numeric;
 pub(crate) mod operands;
+pub(crate) mod refs;
 pub(crate) mod regs;
 pub(crate) mod relaxed_simd;
 pub(crate) mod simd;

@@ -275,7 +275,7 @@ pub(crate) const fn sym_trap(code: u32) -> u32 {
 }
 
 /// Number of trap codes (stubs emitted per module).
-pub(crate) const NUM_TRAPS: u32 = 11;
+pub(crate) const NUM_TRAPS: u32 = 12;
 
 /// Where the module's stubs start in its code.
 #[derive(Default)]

@@ -91,7 +91,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// to be compiled wasm, those only in their registers, as
     /// [`Self::setup_call`] does). Writes no other register than
     /// `SCRATCH`, `SCRATCH_XMM` and the argument registers.
-    fn tail_args(&mut self, ty: &FuncType, callee: Callee) {
+    pub(super) fn tail_args(&mut self, ty: &FuncType, callee: Callee) {
         let params = ty.params();
         slot_offsets(params, &mut self.offsets);
         let base = self.ops.len() - params.len();
@@ -115,7 +115,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// frame and jumps to the function. As for calls, `r15` is written
     /// only when it changes: behind the predicted branch, the callee's
     /// loads through `r15` need not wait for the table element's.
-    fn tail_jump_funcref_in_rax(&mut self) {
+    pub(super) fn tail_jump_funcref_in_rax(&mut self) {
         self.set_r15_unless_equal(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, vmctx) as i32));
         self.leave_frame();
         self.a
