@@ -181,7 +181,13 @@ impl ExitCode {
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Helper {
-    /// `table.grow`: `[table, 0, init ref, delta]`, result: old size or -1.
+    /// `table.grow`: `[table, 0, init ref, delta]`, result: old size or
+    /// -1, as a full slot (`u64::MAX` for -1, whose low 32 bits are -1 as
+    /// an `i32`).
+    ///
+    /// In the table helpers an operand typed by a table64 table's index
+    /// type (its index or delta, and a length between two table64 tables)
+    /// is a full slot; the host reads the slot by the table's type.
     TableGrow = 0,
     /// `table.fill`: `[table, 0, dst, ref, len]`.
     TableFill = 1,

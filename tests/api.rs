@@ -105,6 +105,7 @@ fn imports_are_checked() {
         TableType {
             elem: RefType::FuncRef,
             limits: Limits { min: 3, max: None },
+            table64: false,
         },
         Val::FuncRef(None),
     )
@@ -219,6 +220,7 @@ fn memory_limits() {
                 min: 0,
                 max: Some(3),
             },
+            table64: false,
         },
         Val::FuncRef(None),
     )
@@ -237,7 +239,8 @@ fn memory_limits() {
                 limits: Limits {
                     min: u64::from(u32::MAX),
                     max: None
-                }
+                },
+                table64: false,
             },
             Val::FuncRef(None)
         )

@@ -162,6 +162,7 @@ fn table_of_funcs_called_indirectly() {
             min: 3,
             max: Some(10),
         },
+        table64: false,
     };
     let table = Table::new(&mut store, ty, Val::FuncRef(None)).unwrap();
     let double = Func::wrap(&mut store, |x: i32| x * 2);

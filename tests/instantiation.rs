@@ -87,6 +87,7 @@ fn a_function_left_in_an_imported_table_stays_valid_and_counts() {
         TableType {
             elem: RefType::FuncRef,
             limits: Limits { min: 1, max: None },
+            table64: false,
         },
         Val::FuncRef(None),
     )

@@ -105,6 +105,7 @@ fn table_grow_beyond_the_limit_returns_minus_one() {
         TableType {
             elem: wasmkern::RefType::FuncRef,
             limits: wasmkern::Limits { min: 11, max: None },
+            table64: false,
         },
         Val::FuncRef(None),
     )

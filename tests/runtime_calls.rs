@@ -706,7 +706,7 @@ fn table_zero_follows_growth() {
         .unwrap();
     assert_eq!(
         tab.grow(&mut store, 50_000, Val::FuncRef(None)).unwrap(),
-        len as u32
+        len as u64
     );
     len += 50_000;
     assert_eq!(size.call(&mut store, ()).unwrap(), len);

@@ -375,20 +375,6 @@ impl Limits {
         Limits { min, max }
     }
 
-    /// Reads a table's limits: a flag byte (0: min only, 1: min and max),
-    /// then LEB128 `u32`s.
-    pub fn read(r: &mut Reader<'_>) -> Result<Limits> {
-        let offset = r.offset();
-        let flag = r.read_u8()?;
-        match flag {
-            0x00 | 0x01 => Self::read_sizes(r, flag & 1 != 0, false),
-            _ => {
-                Err(Error::malformed(offset, "integer too large")
-                    .with_detail("malformed limits flags"))
-            }
-        }
-    }
-
     /// Reads the minimum and, if `has_max`, the maximum, as `u64`s when
     /// `wide`.
     fn read_sizes(r: &mut Reader<'_>, has_max: bool, wide: bool) -> Result<Limits> {
@@ -406,20 +392,60 @@ impl Limits {
 }
 
 /// A table's type.
+///
+/// A table64 table (the memory64 proposal's tables, WebAssembly 3.0) is
+/// indexed with `i64`: its instructions take and return `i64` indices and
+/// sizes, and its limits are `u64`s. Other tables keep `i32` indices and
+/// `u32` limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TableType {
     /// Element type.
     pub elem: RefType,
     /// Size limits in elements.
     pub limits: Limits,
+    /// Indexed with `i64` rather than `i32` (table64).
+    pub table64: bool,
 }
 
 impl TableType {
-    /// Reads a table type.
+    /// A table of 32-bit indices with these element type and limits.
+    pub fn new(elem: RefType, min: u64, max: Option<u64>) -> TableType {
+        TableType {
+            elem,
+            limits: Limits { min, max },
+            table64: false,
+        }
+    }
+
+    /// The type of indices and sizes of this table.
+    pub fn index_type(&self) -> ValType {
+        if self.table64 {
+            ValType::I64
+        } else {
+            ValType::I32
+        }
+    }
+
+    /// Reads a table type: the element type, a flag byte (bit 0: a maximum
+    /// follows; bit 2: 64-bit indices, whose limits are `u64`s; any other
+    /// bit, such as the threads proposal's shared bit 1, is malformed),
+    /// then the limits.
     pub fn read(r: &mut Reader<'_>) -> Result<TableType> {
         let elem = RefType::read(r)?;
-        let limits = Limits::read(r)?;
-        Ok(TableType { elem, limits })
+        let offset = r.offset();
+        let flag = r.read_u8()?;
+        if flag & !0b101 != 0 {
+            return Err(
+                Error::malformed(offset, "integer too large").with_detail("malformed limits flags")
+            );
+        }
+        let table64 = flag & 0b100 != 0;
+        let limits = Limits::read_sizes(r, flag & 1 != 0, table64)?;
+        Ok(TableType {
+            elem,
+            limits,
+            table64,
+        })
     }
 }
 

@@ -265,6 +265,9 @@ impl Config {
     /// bounds-checked explicitly, also with [`Config::guard_regions`], and
     /// the checks cannot wrap around (an address above 4 GiB or an offset
     /// near 2^64 traps). The runtime limits every memory to 4 GiB.
+    /// Tables may be 64-bit too (table64): `i64` indices, sizes and
+    /// element segment offsets, checked in full (an index of 2^32 or more
+    /// traps).
     pub fn wasm_memory64(&mut self, enable: bool) -> &mut Self {
         self.wasm_feature(Feature::Memory64, enable)
     }

@@ -3,9 +3,12 @@
 //! `data.drop` (see [`crate::abi::Helper`] for the area layout), and the
 //! fuel of bulk work.
 //!
-//! A memory helper reads an operand that a 64-bit memory's index type
-//! types as its full slot, any other as its low 32 bits, and checks every
-//! range without overflow (`start + len` may exceed 2^64 - 1 there).
+//! A memory or table helper reads an operand that a 64-bit memory's or a
+//! table64 table's index type types as its full slot, any other as its
+//! low 32 bits, and checks every range without overflow (`start + len`
+//! may exceed 2^64 - 1 there). `table.grow` writes its result as a full
+//! slot: the old size, or `u64::MAX` when refused, which is -1 read as an
+//! `i64` (table64) and, in its low 32 bits, as an `i32`.
 //!
 //! `table.init` and `memory.init` find their segment through the ranges the
 //! module kept of its bytes ([`ModuleInner`](super::module::ModuleInner)),
@@ -235,12 +238,18 @@ impl StoreInner {
             flag: flag.as_deref(),
         };
         // The operands of the three-operand helpers: full slots where a
-        // 64-bit memory's index type types them.
+        // 64-bit memory's or a table64 table's index type types them.
         let wide = |i: u32| {
             inst.memories
                 .get(i as usize)
                 .and_then(|&m| self.memories.get(m as usize))
                 .is_some_and(|m| m.ty.memory64)
+        };
+        let wide_table = |i: u32| {
+            inst.tables
+                .get(i as usize)
+                .and_then(|&t| self.tables.get(t as usize))
+                .is_some_and(|t| t.ty.table64)
         };
         let slot = |i: usize, wide: bool| {
             let v = area.get(i).copied().unwrap_or(0);
@@ -256,6 +265,15 @@ impl StoreInner {
                 let d = wide(a(0));
                 (slot(2, d), slot(3, false), slot(4, d))
             }
+            Helper::TableFill => {
+                let d = wide_table(a(0));
+                (slot(2, d), slot(3, false), slot(4, d))
+            }
+            Helper::TableCopy => {
+                let (d, s) = (wide_table(a(0)), wide_table(a(1)));
+                (slot(2, d), slot(3, s), slot(4, d && s))
+            }
+            Helper::TableInit => (slot(2, wide_table(a(0))), slot(3, false), slot(4, false)),
             _ => (slot(2, false), slot(3, false), slot(4, false)),
         };
         let per = match h {
@@ -265,23 +283,23 @@ impl StoreInner {
         let (walk, left) = match h {
             Helper::TableGrow => {
                 let t = table(a(0))?;
-                let (init, delta) = (area[2] as usize, a(3));
-                let units = u64::from(delta);
+                let (init, delta) = (area[2] as usize, slot(3, wide_table(a(0))));
+                let units = delta;
                 let charged = self.tables[t as usize].can_grow(delta);
                 if charged && !self.take_fuel(units, ELEMENTS_PER_FUEL) {
                     return Ok(HelperStatus::OutOfFuel);
                 }
                 // Refused: -1; the limiter's own error ends the call.
                 let r = match self.grow_table(t, delta, init, limiter)? {
-                    Ok(old) => old,
+                    Ok(old) => u64::from(old),
                     Err(_) => {
                         if charged {
                             self.give_fuel(units, ELEMENTS_PER_FUEL);
                         }
-                        u32::MAX
+                        u64::MAX
                     }
                 };
-                area[0] = r as u64;
+                area[0] = r;
                 return Ok(HelperStatus::Done);
             }
             Helper::TableFill => {

@@ -1,7 +1,8 @@
 //! [`Instance`]: instantiation (WebAssembly 2.0 semantics) and exports.
 //!
 //! Instantiation checks the imports (count, kinds, types: functions by
-//! exact type, tables and memories by limits subtyping against their
+//! exact type, tables and memories by index type (a table64 table or
+//! 64-bit memory matches only its kind) and limits subtyping against their
 //! current size, globals by type and mutability), creates the module's
 //! memories, tables and globals, builds the `VmContext`, then applies the
 //! active element and data segments in order — an out-of-bounds segment
@@ -366,6 +367,7 @@ impl StoreInner {
                 // in the canonical form the store keeps.
                 (ExternType::Table(want), Extern::Table(t), Some(ExternType::Table(have))) => {
                     canon(want.elem.into()) == ValType::Ref(have.elem)
+                        && want.table64 == have.table64
                         && limits_match(have.limits, want.limits)
                         && {
                             tables.push(t.index);
@@ -632,7 +634,7 @@ impl StoreInner {
                                 .and_then(|&g| self.globals.get(g as usize))
                                 .map(|g| g.get())
                         };
-                        let start = eval_const(offset, &inst.funcrefs, &lookup)? as u32;
+                        let start = eval_const(offset, &inst.funcrefs, &lookup)?;
                         let items: Vec<usize> = match &seg.items {
                             ElementItems::Functions(f) => f
                                 .iter()
@@ -657,10 +659,17 @@ impl StoreInner {
                         .get(*table as usize)
                         .copied()
                         .ok_or_else(|| Error::instantiation("unknown table").with_index(*table))?;
-                    let elements = &mut self.tables[t as usize].elements;
-                    let end = start as usize + items.len();
-                    let dst = elements
-                        .get_mut(start as usize..end)
+                    let table = &mut self.tables[t as usize];
+                    // An i64 offset for a table64 table, else an i32.
+                    let start = if table.ty.table64 {
+                        start as u64
+                    } else {
+                        u64::from(start as u32)
+                    };
+                    let dst = usize::try_from(start)
+                        .ok()
+                        .and_then(|start| Some(start..start.checked_add(items.len())?))
+                        .and_then(|range| table.elements.get_mut(range))
                         .ok_or_else(|| Error::from_trap(TrapCode::TableOutOfBounds))?;
                     dst.copy_from_slice(&items);
                     if (t as usize) < own_tables && !items.is_empty() {

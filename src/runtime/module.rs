@@ -732,6 +732,7 @@ impl ModuleInner {
                 ExternType::Table(self.tables.get(i).copied().unwrap_or(TableType {
                     elem: decode::RefType::FuncRef,
                     limits: decode::Limits { min: 0, max: None },
+                    table64: false,
                 }))
             }
             ExternKind::Memory => ExternType::Memory(

@@ -5,6 +5,15 @@
 //! and is updated when the table grows. Tables are limited to
 //! [`MAX_TABLE_ELEMENTS`] elements, to their declared maximum, and by the
 //! store's [`ResourceLimiter`] (see [`super::limits`]).
+//!
+//! A table64 table (indexed with `i64`, the memory64 proposal's tables)
+//! is stored as any other: its indices and sizes are `u64`s only at the
+//! edges (generated code, the helpers, element segment offsets), and every
+//! index is checked against the length as a `u64`, so an index of 2^32 or
+//! more is out of bounds, never a wrapped smaller one. The size API
+//! ([`Table::size`], [`Table::grow`], [`Table::get`], [`Table::set`])
+//! counts in `u64`s for both kinds, as Wasmtime's does; inside, sizes stay
+//! below [`MAX_TABLE_ELEMENTS`] and growth by more than that is refused.
 
 use super::limits::ResourceLimiter;
 use super::store::{AsContext, AsContextMut, StoreInner, TableData, check_val};
@@ -36,13 +45,7 @@ impl Table {
     /// The table's type, with its current size as minimum.
     pub fn ty(&self, store: impl AsContext) -> TableType {
         self.current_type(&store.as_context().inner)
-            .unwrap_or(TableType {
-                elem: RefType::FuncRef,
-                limits: Limits {
-                    min: 0,
-                    max: Some(0),
-                },
-            })
+            .unwrap_or(TableType::new(RefType::FuncRef, 0, Some(0)))
     }
 
     pub(crate) fn current_type(&self, inner: &StoreInner) -> Result<TableType> {
@@ -53,48 +56,55 @@ impl Table {
                 min: t.elements.len() as u64,
                 max: t.ty.limits.max,
             },
+            table64: t.ty.table64,
         })
     }
 
-    /// The number of elements (0 for another store's table).
-    pub fn size(&self, store: impl AsContext) -> u32 {
+    /// The number of elements (0 for another store's table), as
+    /// Wasmtime's `Table::size`: a `u64` for 32-bit and table64 tables
+    /// alike.
+    pub fn size(&self, store: impl AsContext) -> u64 {
         store
             .as_context()
             .inner
             .table_data(self.store, self.index)
-            .map_or(0, |t| t.elements.len() as u32)
+            .map_or(0, |t| t.elements.len() as u64)
     }
 
     /// Element `index`, or `None` when out of bounds.
-    pub fn get(&self, store: impl AsContext, index: u32) -> Option<Val> {
+    pub fn get(&self, store: impl AsContext, index: u64) -> Option<Val> {
         let inner = &store.as_context().inner;
         let t = inner.table_data(self.store, self.index).ok()?;
-        let raw = *t.elements.get(index as usize)?;
+        let raw = *t.elements.get(usize::try_from(index).ok()?)?;
         Some(inner.raw_to_val(t.ty.elem.into(), raw as u128))
     }
 
     /// Sets element `index`.
-    pub fn set(&self, mut store: impl AsContextMut, index: u32, val: Val) -> Result<()> {
+    pub fn set(&self, mut store: impl AsContextMut, index: u64, val: Val) -> Result<()> {
         let inner = &mut store.as_context_mut().0.inner;
         let elem: ValType = inner.table_data(self.store, self.index)?.ty.elem.into();
         let raw = check_val(inner, &val, elem)? as usize;
         let t = inner.table_data_mut(self.store, self.index)?;
-        let slot = t
-            .elements
-            .get_mut(index as usize)
+        let slot = usize::try_from(index)
+            .ok()
+            .and_then(|i| t.elements.get_mut(i))
             .ok_or_else(|| Error::runtime("out of bounds table access"))?;
         *slot = raw;
         Ok(())
     }
 
     /// Grows the table by `delta` elements set to `init`; returns the old
-    /// size. Fails beyond the declared maximum or when the store's
-    /// [`ResourceLimiter`] refuses.
-    pub fn grow(&self, mut store: impl AsContextMut, delta: u32, init: Val) -> Result<u32> {
+    /// size, as Wasmtime's `Table::grow` (`u64`s for 32-bit and table64
+    /// tables alike). Fails beyond the declared maximum, beyond
+    /// [`MAX_TABLE_ELEMENTS`], or when the store's [`ResourceLimiter`]
+    /// refuses.
+    pub fn grow(&self, mut store: impl AsContextMut, delta: u64, init: Val) -> Result<u64> {
         let (inner, limiter) = store.as_context_mut().0.inner_and_limiter();
         let elem: ValType = inner.table_data(self.store, self.index)?.ty.elem.into();
         let raw = check_val(inner, &init, elem)? as usize;
-        inner.grow_table(self.index, delta, raw, limiter)?
+        inner
+            .grow_table(self.index, delta, raw, limiter)?
+            .map(u64::from)
     }
 }
 
@@ -113,14 +123,14 @@ impl TableData {
 
     /// True when growing by `delta` elements stays within the table's
     /// maximum (the limiter may still refuse).
-    pub(crate) fn can_grow(&self, delta: u32) -> bool {
+    pub(crate) fn can_grow(&self, delta: u64) -> bool {
         let max = self
             .ty
             .limits
             .max
             .unwrap_or(u64::from(MAX_TABLE_ELEMENTS))
             .min(u64::from(MAX_TABLE_ELEMENTS));
-        (self.elements.len() as u64 + u64::from(delta)) <= max
+        (self.elements.len() as u64).saturating_add(delta) <= max
     }
 
     /// Grows the table; the inner result is the old size or why the growth
@@ -130,13 +140,18 @@ impl TableData {
     /// of the table's view.
     fn grow(
         &mut self,
-        delta: u32,
+        delta: u64,
         init: usize,
         limiter: Option<&mut dyn ResourceLimiter>,
     ) -> Result<Result<u32>> {
         let old = self.elements.len() as u32;
         let max = self.max_elements();
-        let Some(new) = old.checked_add(delta).filter(|&n| n <= max) else {
+        // A table64 delta may exceed u32: beyond the maximum anyway.
+        let Some(new) = u32::try_from(delta)
+            .ok()
+            .and_then(|d| old.checked_add(d))
+            .filter(|&n| n <= max)
+        else {
             return Ok(Err(Error::runtime("table.grow beyond the maximum size")
                 .with_detail(format_args!("{old} + {delta} elements"))));
         };
@@ -149,7 +164,11 @@ impl TableData {
             )
             .with_detail(format_args!("{old} + {delta} elements"))));
         }
-        if self.elements.try_reserve_exact(delta as usize).is_err() {
+        if self
+            .elements
+            .try_reserve_exact((new - old) as usize)
+            .is_err()
+        {
             return Ok(Err(Error::runtime("out of memory growing a table")));
         }
         self.elements.resize(new as usize, init);
@@ -170,7 +189,7 @@ impl StoreInner {
     pub(crate) fn grow_table(
         &mut self,
         index: u32,
-        delta: u32,
+        delta: u64,
         init: usize,
         limiter: Option<&mut dyn ResourceLimiter>,
     ) -> Result<Result<u32>> {

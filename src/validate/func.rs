@@ -657,6 +657,15 @@ impl FuncValidator {
             .ok_or_else(|| self.err("unknown table").with_index(index))
     }
 
+    /// The index type of table `index` (`i64` for a table64 table): the
+    /// type of its instructions' indices, sizes and lengths. Only after
+    /// [`Self::table`] checked the index.
+    fn table_index_type(cx: &Context<'_, '_>, index: u32) -> ValType {
+        cx.tables
+            .get(index as usize)
+            .map_or(ValType::I32, |t| t.index_type())
+    }
+
     /// Memory `index`, noting what the compiler needs to access it.
     #[inline]
     fn memory(&mut self, cx: &Context<'_, '_>, index: u32) -> Result<MemoryType> {
@@ -1052,7 +1061,7 @@ impl FuncValidator {
                 self.tail_call(cx)?;
                 let ty = self.call_indirect_type(cx, type_index, table_index)?;
                 self.check_tail_call_results(cx, ty.results())?;
-                self.pop(I32)?;
+                self.pop(Self::table_index_type(cx, table_index))?;
                 self.pop_all(ty.params())?;
                 self.set_unreachable();
             }
@@ -1062,7 +1071,7 @@ impl FuncValidator {
             } => {
                 self.info.has_calls = true;
                 let ty = self.call_indirect_type(cx, type_index, table_index)?;
-                self.pop(I32)?;
+                self.pop(Self::table_index_type(cx, table_index))?;
                 self.pop_all(ty.params())?;
                 self.push_all(ty.results());
             }
@@ -1128,13 +1137,13 @@ impl FuncValidator {
             }
             Operator::TableGet { table } => {
                 let t = self.table(cx, table)?;
-                self.pop(I32)?;
+                self.pop(Self::table_index_type(cx, table))?;
                 self.push(Some(t));
             }
             Operator::TableSet { table } => {
                 let t = self.table(cx, table)?;
                 self.pop(t)?;
-                self.pop(I32)?;
+                self.pop(Self::table_index_type(cx, table))?;
             }
             Operator::MemorySize { mem } => {
                 let t = self.memory_pages(cx, mem)?;
@@ -1246,7 +1255,7 @@ impl FuncValidator {
                         .err("type mismatch")
                         .with_detail("element segment type differs from the table's"));
                 }
-                self.pop_all(&[I32, I32, I32])?;
+                self.pop_all(&[Self::table_index_type(cx, table), I32, I32])?;
             }
             Operator::ElemDrop { elem_index } => {
                 self.elem_segment(cx, elem_index)?;
@@ -1262,23 +1271,31 @@ impl FuncValidator {
                         .err("type mismatch")
                         .with_detail("table.copy between tables of different types"));
                 }
-                self.pop_all(&[I32, I32, I32])?;
+                // The length is an i64 only when both tables are table64.
+                let (di, si) = (
+                    Self::table_index_type(cx, dst_table),
+                    Self::table_index_type(cx, src_table),
+                );
+                let n = if di == I64 && si == I64 { I64 } else { I32 };
+                self.pop_all(&[di, si, n])?;
             }
             Operator::TableGrow { table } => {
                 let t = self.table(cx, table)?;
-                self.pop(I32)?;
+                let it = Self::table_index_type(cx, table);
+                self.pop(it)?;
                 self.pop(t)?;
-                self.push(Some(I32));
+                self.push(Some(it));
             }
             Operator::TableSize { table } => {
                 self.table(cx, table)?;
-                self.push(Some(I32));
+                self.push(Some(Self::table_index_type(cx, table)));
             }
             Operator::TableFill { table } => {
                 let t = self.table(cx, table)?;
-                self.pop(I32)?;
+                let it = Self::table_index_type(cx, table);
+                self.pop(it)?;
                 self.pop(t)?;
-                self.pop(I32)?;
+                self.pop(it)?;
             }
             Operator::I8x16Shuffle { lanes } => {
                 if lanes.0.iter().any(|&l| l >= 32) {

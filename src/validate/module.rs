@@ -151,9 +151,18 @@ fn check_memory_type(ty: MemoryType, features: &Features) -> Result<()> {
     check_limits(ty.limits, max, 0, message)
 }
 
-fn check_table_limits(limits: Limits) -> Result<()> {
+/// Checks a table type's limits and, for a table64 table (indexed with
+/// `i64`, the memory64 proposal's tables), that memory64 is enabled. The
+/// limits lie within the index type's range: `2^32 - 1` elements, or any
+/// `u64` for table64 (no table gets near either; the runtime refuses
+/// what it cannot allocate at instantiation).
+fn check_table_type(ty: TableType, features: &Features) -> Result<()> {
+    if ty.table64 {
+        features.require(Feature::Memory64, 0)?;
+        return check_limits(ty.limits, u64::MAX, 0, "table size must be at most 2^64-1");
+    }
     check_limits(
-        limits,
+        ty.limits,
         u64::from(u32::MAX),
         0,
         "table size must be at most 2^32-1",
@@ -195,7 +204,7 @@ pub fn validate_module_with(module: &Module<'_>, features: &Features) -> Result<
             ImportKind::Func(ty) => spaces.funcs.push(type_index(ty, 0)?),
             ImportKind::Table(t) => {
                 check_ref_type(t.elem, num_types, features, 0)?;
-                check_table_limits(t.limits)?;
+                check_table_type(t, features)?;
                 spaces.tables.push(t);
             }
             ImportKind::Memory(m) => {
@@ -213,7 +222,7 @@ pub fn validate_module_with(module: &Module<'_>, features: &Features) -> Result<
     }
     for t in &module.tables {
         check_ref_type(t.elem, num_types, features, 0)?;
-        check_table_limits(t.limits)?;
+        check_table_type(*t, features)?;
         spaces.tables.push(*t);
     }
     for &m in &module.memories {
@@ -335,7 +344,7 @@ pub fn validate_module_with(module: &Module<'_>, features: &Features) -> Result<
                     globals: imported_globals,
                 },
                 offset,
-                ValType::I32,
+                t.index_type(),
                 |f| declared_funcs[f as usize] = true,
             )?;
             if !ref_subtype(segment.ty, t.elem, |a, b| same(&reps, a, b)) {
@@ -431,7 +440,7 @@ pub fn validate_module_with(module: &Module<'_>, features: &Features) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::RefType;
+    use crate::decode::{RefType, ValType};
 
     #[test]
     fn index_spaces_put_imports_first() {

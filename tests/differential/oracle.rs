@@ -901,14 +901,14 @@ impl Pair {
                 }
                 (wasmkern::Extern::Table(t), Some(wasmi::Extern::Table(w))) => {
                     let (n, m) = (t.size(&self.kern), w.size(&self.wasmi));
-                    if u64::from(n) != m {
+                    if n != m {
                         return Some(format!(
                             "table `{name}`: {n} elements on wasmkern, {m} on wasmi"
                         ));
                     }
                     for i in 0..n {
                         let a = t.get(&self.kern, i).map(|v| self.kern_value(&v));
-                        let b = w.get(&self.wasmi, u64::from(i)).map(|v| {
+                        let b = w.get(&self.wasmi, i).map(|v| {
                             self.wasmi_value(&match v {
                                 wasmi::Ref::Func(f) => wasmi::Val::FuncRef(f),
                                 wasmi::Ref::Extern(e) => wasmi::Val::ExternRef(e),

@@ -43,6 +43,7 @@ pub fn define(linker: &mut Linker<()>, store: &mut Store<()>) -> Result<(), Erro
             min: 10,
             max: Some(20),
         },
+        table64: false,
     };
     let table = Table::new(&mut *store, table_ty, Val::FuncRef(None))?;
     linker.define(&*store, MODULE, "table", table)?;

@@ -1,13 +1,17 @@
-//! Lowering of table operators and bulk memory: `table.get/set/size` are
-//! inline (with a bounds check against the table's length), and so are
-//! `memory.fill` and `memory.copy` on a 32-bit memory 0 (`rep stosb`/`rep
-//! movsb` after bounds checks against the memory's length): programs call
-//! them for every `memset`/`memcpy`, where a host exit would cost more than
-//! most copies. The operators that grow or initialize (and the ones on
-//! other memories or a 64-bit memory 0, whose `i64` operands the host
-//! checks without overflow) leave to the host through
-//! [`ExitCode::Helper`](crate::abi::ExitCode) (see [`Helper`] for the area
-//! layout), which keeps generated code small and the checks in one place.
+//! Lowering of table operators and bulk memory. `table.get/set/size` are
+//! inline, with a bounds check against the table's length that compares
+//! 64 bits, so a table64 table's `i64` index takes the same code as an
+//! `i32` one (see `table_element` in `calls.rs`), and its `table.size`
+//! pushes an `i64`. `memory.fill` and `memory.copy` on a 32-bit memory 0
+//! are inline too (`rep stosb`/`rep movsb` after bounds checks against the
+//! memory's length): programs call them for every `memset`/`memcpy`, where
+//! a host exit would cost more than most copies. The operators that grow
+//! or initialize, and the ones on other memories or a 64-bit memory 0,
+//! leave to the host through [`ExitCode::Helper`](crate::abi::ExitCode)
+//! (see [`Helper`] for the area layout), which checks `i64` operands of
+//! 64-bit memories and table64 tables without overflow; that keeps
+//! generated code small and the checks in one place. A table64 table's
+//! `table.grow` reads its result from the helper's slot as an `i64`.
 //!
 //! With fuel or interruption checks, bulk work is bounded like any other
 //! (the rates are in [`crate::abi`]: [`BYTES_PER_FUEL`] and its
@@ -28,6 +32,7 @@ use super::regs::{SCRATCH, SCRATCH_XMM, SCRATCH2};
 use super::vmctx;
 use crate::abi::{
     BULK_CHUNK, BYTES_PER_FUEL, ExecContext, ExitCode, Helper, HelperStatus, TrapCode, VmContext,
+    VmTable,
 };
 use crate::asm::x64::{AluOp, Cond, Gpr, Label, Mem, Scale, ShiftOp, Size, SseOp};
 use crate::decode::ValType;
@@ -300,6 +305,32 @@ impl FuncCompiler<'_, '_, '_> {
         self.a.mov_mr(Size::S64, at, value);
     }
 
+    /// `table.size`: the length from the table's view, an `i32`, or an
+    /// `i64` for a table64 table.
+    pub(in crate::compile) fn table_size(&mut self, table: u32) {
+        let ty = self.env.table_types[table as usize].index_type();
+        let r = self.alloc_gpr();
+        let (base, at) = self.table_view(table);
+        let size = if ty == ValType::I64 {
+            Size::S64
+        } else {
+            Size::S32
+        };
+        self.a.mov_rm(
+            size,
+            r,
+            Mem::base(base, at + offset_of!(VmTable, len) as i32),
+        );
+        self.push_gpr(ty, r);
+    }
+
+    /// `table.grow` in the host: the old size or -1, an `i32`, or an `i64`
+    /// for a table64 table (whose delta the host reads as a full slot).
+    pub(in crate::compile) fn table_grow(&mut self, table: u32) {
+        let ty = self.env.table_types[table as usize].index_type();
+        self.helper_with_result(Helper::TableGrow, [table, 0], 2, Some(ty));
+    }
+
     /// Leaves to the host for `helper` with two immediates and the top
     /// `operands` values; pushes the `i32` result if `result`.
     pub(in crate::compile) fn helper(
@@ -308,6 +339,18 @@ impl FuncCompiler<'_, '_, '_> {
         imms: [u32; 2],
         operands: usize,
         result: bool,
+    ) {
+        self.helper_with_result(helper, imms, operands, result.then_some(ValType::I32));
+    }
+
+    /// [`Self::helper`] with a result of type `result` (`i32` or `i64`),
+    /// read from slot 0.
+    pub(in crate::compile) fn helper_with_result(
+        &mut self,
+        helper: Helper,
+        imms: [u32; 2],
+        operands: usize,
+        result: Option<ValType>,
     ) {
         let area = (8 * (2 + operands) as u32).next_multiple_of(16);
         self.reserve_call_area(area);
@@ -320,10 +363,15 @@ impl FuncCompiler<'_, '_, '_> {
         }
         self.spill_all();
         self.call_helper(helper, imms);
-        if result {
+        if let Some(ty) = result {
             let r = self.alloc_gpr();
-            self.a.mov_rm(Size::S32, r, Mem::base(Gpr::Rsp, 0));
-            self.push_gpr(ValType::I32, r);
+            let size = if ty == ValType::I64 {
+                Size::S64
+            } else {
+                Size::S32
+            };
+            self.a.mov_rm(size, r, Mem::base(Gpr::Rsp, 0));
+            self.push_gpr(ty, r);
         }
     }
 

@@ -216,7 +216,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
 
     pub(crate) fn op_call_indirect(&mut self, type_index: u32, table_index: u32) {
         let ty = &self.env.module.types[type_index as usize];
-        // The element index: keep it in a register the argument setup
+        // The element index (an `i64` for a table64 table, checked whole
+        // by `table_element`): keep it in a register the argument setup
         // leaves alone.
         let index = SCRATCH2;
         let pos = self.ops.len() - 1;
@@ -264,7 +265,11 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
 
     /// Checks `index < len` of table `table` (else traps with `trap`) and
     /// returns the element's address operand, based on `SCRATCH`. `index`
-    /// is an `i32` operand's register, so its upper half is zero.
+    /// is the register of the table's index operand: an `i32`'s, whose
+    /// upper half is zero, or a table64 table's `i64`, whole. The compare
+    /// is 64-bit either way, so an `i64` index of 2^32 or more is out of
+    /// bounds (never truncated to a smaller, valid one), and no addition
+    /// can wrap.
     pub(crate) fn table_element(&mut self, table: u32, index: Gpr, trap: TrapCode) -> Mem {
         let (base, at) = self.table_view(table);
         self.a.alu_rm(

@@ -12,8 +12,8 @@ use super::numeric::*;
 use super::relaxed_simd::{MADD_PD, MADD_PS};
 use super::simd::*;
 use super::vmctx;
-use crate::abi::{Helper, TrapCode, VmContext, VmFuncRef, VmTable};
-use crate::asm::x64::{AluOp, Cond, Mem, RoundMode, ShiftOp, Size, SseOp, XmmShift};
+use crate::abi::{Helper, TrapCode, VmContext, VmFuncRef};
+use crate::asm::x64::{AluOp, Cond, RoundMode, ShiftOp, Size, SseOp, XmmShift};
 use crate::compile::func::*;
 use crate::compile::stack::{Loc, Val};
 use crate::decode::{Operator, RefType, ValType};
@@ -457,17 +457,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             // Tables and bulk memory.
             TableGet { table } => self.table_get(table),
             TableSet { table } => self.table_set(table),
-            TableSize { table } => {
-                let r = self.alloc_gpr();
-                let (base, at) = self.table_view(table);
-                self.a.mov_rm(
-                    Size::S32,
-                    r,
-                    Mem::base(base, at + offset_of!(VmTable, len) as i32),
-                );
-                self.push_gpr(ValType::I32, r);
-            }
-            TableGrow { table } => self.helper(Helper::TableGrow, [table, 0], 2, true),
+            TableSize { table } => self.table_size(table),
+            TableGrow { table } => self.table_grow(table),
             TableFill { table } => self.helper(Helper::TableFill, [table, 0], 3, false),
             TableCopy {
                 dst_table,
