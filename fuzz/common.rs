@@ -2,8 +2,10 @@
 //! validation verdict check.
 #![allow(dead_code)]
 
-/// wasm-smith's configuration: WebAssembly 2.0 with SIMD, and tail calls
-/// (on in `Config`'s defaults, which the `compile` target's engine uses).
+/// wasm-smith's configuration: WebAssembly 2.0 with SIMD and the 3.0
+/// features on in `Config`'s defaults (which the `compile` target's engine
+/// uses) that wasm-smith generates: tail calls, several memories, 64-bit
+/// memories and tables, relaxed SIMD.
 pub fn smith_config(allow_invalid_funcs: bool) -> wasm_smith::Config {
     wasm_smith::Config {
         multi_value_enabled: true,
@@ -13,14 +15,14 @@ pub fn smith_config(allow_invalid_funcs: bool) -> wasm_smith::Config {
         saturating_float_to_int_enabled: true,
         simd_enabled: true,
         max_tables: 4,
-        max_memories: 1,
+        max_memories: 3,
         threads_enabled: false,
         shared_everything_threads_enabled: false,
         tail_call_enabled: true,
         exceptions_enabled: false,
         gc_enabled: false,
-        memory64_enabled: false,
-        relaxed_simd_enabled: false,
+        memory64_enabled: true,
+        relaxed_simd_enabled: true,
         custom_page_sizes_enabled: false,
         wide_arithmetic_enabled: false,
         extended_const_enabled: false,
@@ -32,12 +34,20 @@ pub fn smith_config(allow_invalid_funcs: bool) -> wasm_smith::Config {
 }
 
 /// wasmparser's verdict with the features `wasmkern::validate` accepts
-/// (`Config`'s defaults): WebAssembly 2.0 with SIMD, extended constant
-/// expressions and tail calls.
+/// (`Config`'s defaults): WebAssembly 2.0 with SIMD and the standardized
+/// 3.0 features but exceptions and GC.
 pub fn wasmparser_accepts(bytes: &[u8]) -> bool {
     let mut features = wasmparser::WasmFeatures::WASM2;
-    features.insert(wasmparser::WasmFeatures::EXTENDED_CONST);
-    features.insert(wasmparser::WasmFeatures::TAIL_CALL);
+    for f in [
+        wasmparser::WasmFeatures::EXTENDED_CONST,
+        wasmparser::WasmFeatures::TAIL_CALL,
+        wasmparser::WasmFeatures::MEMORY64,
+        wasmparser::WasmFeatures::MULTI_MEMORY,
+        wasmparser::WasmFeatures::RELAXED_SIMD,
+        wasmparser::WasmFeatures::FUNCTION_REFERENCES,
+    ] {
+        features.insert(f);
+    }
     wasmparser::Validator::new_with_features(features)
         .validate_all(bytes)
         .is_ok()

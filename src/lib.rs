@@ -167,9 +167,9 @@ pub(crate) fn default_platform() -> &'static dyn platform::Platform {
 /// Decodes and validates a WebAssembly binary module.
 ///
 /// Returns `Ok(())` when `bytes` is a valid module with the default features
-/// of [`Config`] (WebAssembly 2.0, SIMD included, extended constant
-/// expressions, tail calls and typed function references;
-/// [`Module::validate`] takes an engine's features), and
+/// of [`Config`] (WebAssembly 2.0, SIMD included, and the standardized
+/// 3.0 features wasmkern runs; [`Module::validate`] takes an engine's
+/// features), and
 /// otherwise an [`Error`] that carries the byte offset and
 /// the specification's wording for the failure.
 ///
@@ -180,7 +180,8 @@ pub(crate) fn default_platform() -> &'static dyn platform::Platform {
 /// ```
 #[cfg(feature = "compiler")]
 pub fn validate(bytes: &[u8]) -> Result<(), Error> {
-    let module = decode::Module::decode(bytes)?;
-    validate::validate_module(&module)?;
+    let features = Features::DEFAULT;
+    let module = decode::Module::decode_with(bytes, features.encodings())?;
+    validate::validate_module_with(&module, &features)?;
     Ok(())
 }

@@ -14,6 +14,15 @@ fn wat(text: &str) -> Vec<u8> {
     wat::parse_str(text).expect("test module parses")
 }
 
+/// An engine with exactly WebAssembly 2.0 (every feature beyond it off).
+fn wasm2_engine() -> Engine {
+    let mut config = Config::new();
+    for f in Feature::ALL {
+        config.wasm_feature(f, false);
+    }
+    Engine::new(&config).expect("engine")
+}
+
 fn engine(features: &[Feature]) -> Engine {
     let mut config = Config::new();
     for &f in features {
@@ -61,16 +70,13 @@ fn module_using(feature: Feature) -> Vec<u8> {
 }
 
 #[test]
-fn defaults_are_extended_const_tail_calls_and_function_references() {
+fn defaults_are_the_standardized_features() {
     let features = Config::new().wasm_features();
     assert_eq!(features, Features::DEFAULT);
     for f in Feature::ALL {
         assert_eq!(
             features.enabled(f),
-            matches!(
-                f,
-                Feature::ExtendedConst | Feature::TailCall | Feature::FunctionReferences
-            ),
+            !matches!(f, Feature::CustomPageSizes | Feature::WideArithmetic),
             "{f}"
         );
     }
@@ -140,7 +146,7 @@ fn every_enabled_feature_compiles() {
 
 #[test]
 fn memory_indices_without_multi_memory_keep_the_2_0_errors() {
-    let default = Engine::default();
+    let default = wasm2_engine();
     // `i32.load` with flags 0x42 (alignment 2, memory index 0 follows).
     let body = [0x41, 0x00, 0x28, 0x42, 0x00, 0x00, 0x1a, 0x0b];
     let err = Module::new(&default, module_with_body(&body)).unwrap_err();
@@ -378,7 +384,7 @@ fn memory_limits_are_u64s_with_memory64() {
     // LEB128 too large for a u32).
     let mut bytes = b"\0asm\x01\0\0\0".to_vec();
     bytes.extend_from_slice(&[0x05, 0x07, 0x01, 0x00, 0x80, 0x80, 0x80, 0x80, 0x10]);
-    let err = Module::new(&Engine::default(), &bytes).unwrap_err();
+    let err = Module::new(&wasm2_engine(), &bytes).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Malformed, "{err}");
     assert!(err.to_string().contains("integer too large"), "{err}");
     let err = Module::new(&engine(&[Feature::Memory64]), &bytes).unwrap_err();

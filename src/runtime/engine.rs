@@ -47,8 +47,10 @@ pub const MIN_MAX_WASM_STACK: usize = 64 << 10;
 /// The `wasm_*` switches (Wasmtime's names) choose which features beyond
 /// WebAssembly 2.0 the validator accepts; a module using a disabled one is
 /// rejected with a message naming the feature and its switch. The
-/// standardized WebAssembly 3.0 features are on by default once wasmkern
-/// runs them end to end. The decoder, the validator, the compiler and the
+/// standardized WebAssembly 3.0 features wasmkern runs are on by default
+/// (tail calls, 64-bit memories and tables, multiple memories, extended
+/// constants, relaxed SIMD, typed function references); the proposals
+/// (custom page sizes, wide arithmetic) are off. The decoder, the validator, the compiler and the
 /// runtime know all of them; a feature the compiler did not lower would
 /// fail in [`Module::new`](super::Module::new) with "`<feature>` is not
 /// supported by the compiler yet" (an
@@ -261,7 +263,7 @@ impl Config {
     }
 
     /// Accept 64-bit memories: `i64` addresses, sizes and offsets
-    /// (WebAssembly 3.0; default off). Their accesses are always
+    /// (WebAssembly 3.0; default on). Their accesses are always
     /// bounds-checked explicitly, also with [`Config::guard_regions`], and
     /// the checks cannot wrap around (an address above 4 GiB or an offset
     /// near 2^64 traps). The runtime limits every memory to 4 GiB.
@@ -273,7 +275,7 @@ impl Config {
     }
 
     /// Accept several memories per module, and memory indices in memory
-    /// instructions (WebAssembly 3.0; default off). Memory 0 keeps its fast
+    /// instructions (WebAssembly 3.0; default on). Memory 0 keeps its fast
     /// path (base in a register, guard regions when configured); the others
     /// are reached through the instance's context and always checked
     /// explicitly.
@@ -287,7 +289,7 @@ impl Config {
         self.wasm_feature(Feature::ExtendedConst, enable)
     }
 
-    /// Accept the relaxed SIMD operators (WebAssembly 3.0; default off).
+    /// Accept the relaxed SIMD operators (WebAssembly 3.0; default on).
     /// Each is compiled to one fixed x86-64 sequence, so its result for a
     /// given input is the same on every run; the choices are one of the
     /// results the proposal allows for each.

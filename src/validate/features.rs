@@ -146,13 +146,15 @@ impl Features {
         function_references: false,
     };
 
-    /// The defaults of [`Config`](crate::Config): the features wasmkern
-    /// runs end to end. Today those are extended-const, tail calls and
-    /// typed function references of the standardized 3.0 features; the
-    /// others join once the compiler lowers them.
+    /// The defaults of [`Config`](crate::Config): the standardized 3.0
+    /// features wasmkern runs end to end; the proposals (custom page
+    /// sizes, wide arithmetic) stay off.
     pub const DEFAULT: Features = Features {
-        extended_const: true,
         tail_call: true,
+        memory64: true,
+        multi_memory: true,
+        extended_const: true,
+        relaxed_simd: true,
         function_references: true,
         ..Features::WASM2
     };

@@ -36,9 +36,15 @@ pub struct Rejection {
 /// A validator under test: `Ok` accepts the binary module.
 pub type Validator = fn(&[u8]) -> Result<(), Rejection>;
 
-/// wasmkern's public entry point, as a [`Validator`].
+/// wasmkern's validator with exactly WebAssembly 2.0's features (what the
+/// 2.0 suites expect; `Config`'s defaults accept more, such as a second
+/// memory), as a [`Validator`].
 pub fn wasmkern_validator(bytes: &[u8]) -> Result<(), Rejection> {
-    wasmkern::validate(bytes).map_err(|e| Rejection {
+    static ENGINE: std::sync::OnceLock<wasmkern::Engine> = std::sync::OnceLock::new();
+    let engine = ENGINE.get_or_init(|| {
+        wasmkern::Engine::new(&super::suite::Suite::WasmV2.config()).expect("engine")
+    });
+    wasmkern::Module::validate(engine, bytes).map_err(|e| Rejection {
         message: e.to_string(),
         kind: Some(e.kind()),
     })
