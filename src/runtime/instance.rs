@@ -161,32 +161,21 @@ pub(crate) fn eval_const(
         (Some(b), Some(a)) => Ok((a, b)),
         _ => Err(Error::instantiation("constant expression: missing operand")),
     };
+    // The extended-const operators: wrapping arithmetic on the top two.
+    let i32_op = |stack: &mut Vec<u128>, f: fn(u32, u32) -> u32| {
+        operands(stack).map(|(a, b)| f(a as u32, b as u32) as u128)
+    };
+    let i64_op = |stack: &mut Vec<u128>, f: fn(u64, u64) -> u64| {
+        operands(stack).map(|(a, b)| f(a as u64, b as u64) as u128)
+    };
     loop {
         let v = match read_operator(&mut r)? {
-            Operator::I32Add => {
-                let (a, b) = operands(&mut stack)?;
-                (a as u32).wrapping_add(b as u32) as u128
-            }
-            Operator::I32Sub => {
-                let (a, b) = operands(&mut stack)?;
-                (a as u32).wrapping_sub(b as u32) as u128
-            }
-            Operator::I32Mul => {
-                let (a, b) = operands(&mut stack)?;
-                (a as u32).wrapping_mul(b as u32) as u128
-            }
-            Operator::I64Add => {
-                let (a, b) = operands(&mut stack)?;
-                (a as u64).wrapping_add(b as u64) as u128
-            }
-            Operator::I64Sub => {
-                let (a, b) = operands(&mut stack)?;
-                (a as u64).wrapping_sub(b as u64) as u128
-            }
-            Operator::I64Mul => {
-                let (a, b) = operands(&mut stack)?;
-                (a as u64).wrapping_mul(b as u64) as u128
-            }
+            Operator::I32Add => i32_op(&mut stack, u32::wrapping_add)?,
+            Operator::I32Sub => i32_op(&mut stack, u32::wrapping_sub)?,
+            Operator::I32Mul => i32_op(&mut stack, u32::wrapping_mul)?,
+            Operator::I64Add => i64_op(&mut stack, u64::wrapping_add)?,
+            Operator::I64Sub => i64_op(&mut stack, u64::wrapping_sub)?,
+            Operator::I64Mul => i64_op(&mut stack, u64::wrapping_mul)?,
             Operator::I32Const { value } => value as u32 as u128,
             Operator::I64Const { value } => value as u64 as u128,
             Operator::F32Const { value } => value.0 as u128,

@@ -299,24 +299,21 @@ pub fn validate_module_with(module: &Module<'_>, features: &Features) -> Result<
     }
 
     let imported_globals = &globals[..num_imported_globals];
+    // What tables' and segments' constant expressions may refer to.
+    let segment_scope = Scope {
+        reps: &reps,
+        funcs: func_types,
+        globals: imported_globals,
+    };
     // Table initializers: a table of a non-nullable type needs one.
     let defined_tables = &tables[module.num_imported_tables as usize..];
     for (t, init) in defined_tables.iter().zip(&module.table_inits) {
         match init {
             Some(init) => {
                 features.require(Feature::FunctionReferences, init.offset)?;
-                check_const_expr(
-                    module,
-                    features,
-                    &Scope {
-                        reps: &reps,
-                        funcs: func_types,
-                        globals: imported_globals,
-                    },
-                    init,
-                    t.elem.into(),
-                    |f| declared_funcs[f as usize] = true,
-                )?;
+                check_const_expr(module, features, &segment_scope, init, t.elem.into(), |f| {
+                    declared_funcs[f as usize] = true
+                })?;
             }
             None if !t.elem.is_nullable() => {
                 return Err(Error::invalid(0, "type mismatch")
@@ -338,11 +335,7 @@ pub fn validate_module_with(module: &Module<'_>, features: &Features) -> Result<
             check_const_expr(
                 module,
                 features,
-                &Scope {
-                    reps: &reps,
-                    funcs: func_types,
-                    globals: imported_globals,
-                },
+                &segment_scope,
                 offset,
                 t.index_type(),
                 |f| declared_funcs[f as usize] = true,
@@ -368,11 +361,7 @@ pub fn validate_module_with(module: &Module<'_>, features: &Features) -> Result<
                     check_const_expr(
                         module,
                         features,
-                        &Scope {
-                            reps: &reps,
-                            funcs: func_types,
-                            globals: imported_globals,
-                        },
+                        &segment_scope,
                         expr,
                         segment.ty.into(),
                         |f| declared_funcs[f as usize] = true,
@@ -394,11 +383,7 @@ pub fn validate_module_with(module: &Module<'_>, features: &Features) -> Result<
             check_const_expr(
                 module,
                 features,
-                &Scope {
-                    reps: &reps,
-                    funcs: func_types,
-                    globals: imported_globals,
-                },
+                &segment_scope,
                 offset,
                 ty.index_type(),
                 |_| {},
