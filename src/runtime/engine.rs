@@ -324,6 +324,13 @@ impl Config {
         self.wasm_feature(Feature::FunctionReferences, enable)
     }
 
+    /// Accept exception handling (WebAssembly 3.0): tags, `throw`,
+    /// `throw_ref`, `try_table` and `exnref`. The legacy encoding
+    /// (`try`/`catch`/`delegate`) is not supported.
+    pub fn wasm_exceptions(&mut self, enable: bool) -> &mut Self {
+        self.wasm_feature(Feature::Exceptions, enable)
+    }
+
     /// Enables or disables `feature`: the switch of the `wasm_*` methods by
     /// the feature's value, for embedders that take features by name
     /// ([`Feature::from_name`]).
