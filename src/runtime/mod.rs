@@ -20,6 +20,10 @@
 //!   host function's error becomes the error of the wasm call.
 //! - `ExitCode::Helper` exits (bulk memory and table operations) are served
 //!   by the runtime (`helpers`).
+//! - **Exceptions** ([`Tag`], [`ExnRef`], [`ThrownException`]): `throw`
+//!   exits are served by `exception`, which owns the exception objects
+//!   (handles checked on every use, reclaimed when provably dead, bounded)
+//!   and unwinds the wasm stack to the handler the compiler's tables name.
 //! - **Untrusted guests.** [`limits`] bounds memories, tables and instances
 //!   ([`ResourceLimiter`], [`StoreLimits`]); [`Config::max_wasm_stack`]
 //!   bounds recursion (trap "call stack exhausted");
