@@ -400,3 +400,48 @@ fn exceptions_can_be_turned_off() {
         "{err}"
     );
 }
+
+#[test]
+fn tags_link_by_type_and_recursion_group() {
+    let engine = engine();
+    let exporter = Module::new(
+        &engine,
+        wat::parse_str(
+            r#"(module
+                (rec (type $a (func (param i32))) (type $b (func)))
+                (tag (export "t") (type $a)))"#,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let mut store = Store::new(&engine, ());
+    let m = Instance::new(&mut store, &exporter, &[]).unwrap();
+    let mut linker = Linker::new(&engine);
+    linker.instance(&mut store, "m", m).unwrap();
+    let link = |store: &mut Store<()>, wat: &str| {
+        let module = Module::new(&engine, wat::parse_str(wat).unwrap()).unwrap();
+        linker.instantiate(store, &module).map(drop)
+    };
+    // The same group, the same place: the same type.
+    link(
+        &mut store,
+        r#"(module (rec (type $a (func (param i32))) (type $b (func)))
+                   (tag (import "m" "t") (type $a)))"#,
+    )
+    .unwrap();
+    // The same function type outside a group, or another place in it, or
+    // other parameters: another type.
+    for wat in [
+        r#"(module (tag (import "m" "t") (param i32)))"#,
+        r#"(module (rec (type $a (func (param i32))) (type $b (func)))
+                   (tag (import "m" "t") (type $b)))"#,
+        r#"(module (tag (import "m" "t") (param i64)))"#,
+    ] {
+        let err = link(&mut store, wat).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Link, "{err}");
+        assert!(
+            err.to_string().contains("incompatible import type"),
+            "{err}"
+        );
+    }
+}

@@ -344,6 +344,10 @@ pub struct Encodings {
     /// (exception handling); 2.0 makes them a malformed section id and
     /// import or export kind.
     pub exceptions: bool,
+    /// A type entry `0x4e` is a recursion group (`rec`) of function
+    /// types (typed references' type section, as GC encodes it); 2.0
+    /// makes it a malformed function type.
+    pub rec_groups: bool,
 }
 
 /// `[t]` as a static slice, for every value type but the references to
@@ -396,6 +400,28 @@ const SECTION_ORDER: [u8; 13] = [1, 2, 3, 4, 5, 13, 6, 7, 8, 9, 12, 10, 11];
 
 fn section_rank(id: u8) -> Option<usize> {
     SECTION_ORDER.iter().position(|&s| s == id)
+}
+
+/// Reads a function type (`0x60`, parameters, results).
+fn read_func_type(s: &mut Reader<'_>) -> Result<FuncType> {
+    let offset = s.offset();
+    match s.read_u8()? {
+        0x60 => {}
+        0x4e | 0x4f | 0x50 | 0x5e | 0x5f => {
+            return Err(Error::malformed(offset, "malformed functype")
+                .with_detail("GC types (sub, struct, array, nested rec) are not supported"));
+        }
+        _ => return Err(Error::malformed(offset, "malformed functype")),
+    }
+    let mut params = Vec::new();
+    for _ in 0..read_count(s, limits::MAX_PARAMS, "too many parameters")? {
+        params.push(ValType::read(s)?);
+    }
+    let mut results = Vec::new();
+    for _ in 0..read_count(s, limits::MAX_RESULTS, "too many results")? {
+        results.push(ValType::read(s)?);
+    }
+    Ok(FuncType::new(&params, &results))
 }
 
 /// Reads a tag type: the attribute byte (0, an exception) and the type
@@ -464,6 +490,7 @@ impl<'a> Module<'a> {
             wide_memory_limits: true,
             custom_page_sizes: true,
             exceptions: true,
+            rec_groups: true,
         };
         Self::decode_sections(bytes, false, encodings)
     }
@@ -580,22 +607,27 @@ impl<'a> Module<'a> {
     fn read_types(&mut self, s: &mut Reader<'a>) -> Result<()> {
         let count = read_count(s, limits::MAX_TYPES, "too many types")?;
         self.types.reserve(count as usize);
-        let mut params = Vec::new();
-        let mut results = Vec::new();
+        let mut group = Vec::new();
         for _ in 0..count {
-            let offset = s.offset();
-            if s.read_u8()? != 0x60 {
-                return Err(Error::malformed(offset, "malformed functype"));
+            if self.encodings.rec_groups && s.peek_u8()? == 0x4e {
+                s.read_u8()?;
+                let offset = s.offset();
+                let n = s.read_len()?;
+                if self.types.len() as u64 + u64::from(n) > u64::from(limits::MAX_TYPES) {
+                    return Err(Error::limit(offset, "too many types"));
+                }
+                group.clear();
+                for _ in 0..n {
+                    group.push(read_func_type(s)?);
+                }
+                match group.len() {
+                    // A group of one is a plain type.
+                    0 | 1 => self.types.append(&mut group),
+                    _ => self.types.extend(FuncType::rec_group(&group)),
+                }
+            } else {
+                self.types.push(read_func_type(s)?);
             }
-            params.clear();
-            results.clear();
-            for _ in 0..read_count(s, limits::MAX_PARAMS, "too many parameters")? {
-                params.push(ValType::read(s)?);
-            }
-            for _ in 0..read_count(s, limits::MAX_RESULTS, "too many results")? {
-                results.push(ValType::read(s)?);
-            }
-            self.types.push(FuncType::new(&params, &results));
         }
         let n = self.types.len() as u32;
         self.ref_results = (0..2 * n)

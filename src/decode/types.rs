@@ -345,12 +345,31 @@ impl From<RefType> for ValType {
     }
 }
 
-/// A function type: parameters and results.
+/// A function type: parameters and results, and, for a type declared in
+/// a recursion group of several types (`rec`), that group and its place
+/// in it.
+///
+/// Two types declared in groups are equivalent only when their groups
+/// are (member by member) and they are at the same place (iso-recursive
+/// equivalence); a type of a group of one is a plain type. Only groups of
+/// function types without subtyping declarations are decoded (GC's
+/// struct, array and `sub` types are not), and a type refers to the
+/// members of its own group by their indices, as to any other type.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct FuncType {
     /// Parameters followed by results, in one allocation.
     types: Box<[ValType]>,
     params: usize,
+    group: Option<RecGroup>,
+}
+
+/// The recursion group a type was declared in (see [`FuncType`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct RecGroup {
+    /// The group's types, without their group.
+    members: alloc::sync::Arc<[FuncType]>,
+    /// The type's place in the group.
+    index: u32,
 }
 
 impl FuncType {
@@ -362,6 +381,52 @@ impl FuncType {
         FuncType {
             types: types.into_boxed_slice(),
             params: params.len(),
+            group: None,
+        }
+    }
+
+    /// The types of a recursion group of several types, in order.
+    pub fn rec_group(members: &[FuncType]) -> alloc::vec::Vec<FuncType> {
+        let plain: alloc::vec::Vec<FuncType> = members
+            .iter()
+            .map(|t| FuncType::new(t.params(), t.results()))
+            .collect();
+        let shared: alloc::sync::Arc<[FuncType]> = plain.into();
+        (0..members.len())
+            .map(|k| FuncType {
+                group: Some(RecGroup {
+                    members: shared.clone(),
+                    index: k as u32,
+                }),
+                ..shared[k].clone()
+            })
+            .collect()
+    }
+
+    /// Whether a value type of it, or of its recursion group, satisfies
+    /// `f`.
+    pub fn any_type(&self, f: impl Fn(ValType) -> bool) -> bool {
+        self.types.iter().any(|&t| f(t))
+            || self
+                .group
+                .as_ref()
+                .is_some_and(|g| g.members.iter().any(|m| m.types.iter().any(|&t| f(t))))
+    }
+
+    /// The same type with `f` applied to each of its value types and to
+    /// those of its recursion group.
+    pub fn map_types(&self, f: impl Fn(ValType) -> ValType) -> FuncType {
+        let plain = |t: &FuncType| FuncType {
+            types: t.types.iter().map(|&v| f(v)).collect(),
+            params: t.params,
+            group: None,
+        };
+        FuncType {
+            group: self.group.as_ref().map(|g| RecGroup {
+                members: g.members.iter().map(plain).collect(),
+                index: g.index,
+            }),
+            ..plain(self)
         }
     }
 

@@ -599,11 +599,8 @@ impl Engine {
     pub(crate) fn register_types(&self, types: &[FuncType]) -> TypeIds {
         let mut ids: Vec<u32> = Vec::with_capacity(types.len());
         for t in types {
-            let id = if t.params().iter().chain(t.results()).any(|&v| refers(v)) {
-                let canon = |v: &ValType| canonical(*v, &ids);
-                let params: Vec<ValType> = t.params().iter().map(canon).collect();
-                let results: Vec<ValType> = t.results().iter().map(canon).collect();
-                self.register_type(&FuncType::new(&params, &results))
+            let id = if t.any_type(refers) {
+                self.register_type(&t.map_types(|v| canonical(v, &ids)))
             } else {
                 self.register_type(t)
             };

@@ -228,6 +228,7 @@ impl Features {
             wide_memory_limits: self.memory64,
             custom_page_sizes: self.custom_page_sizes,
             exceptions: self.exceptions,
+            rec_groups: self.function_references,
         }
     }
 

@@ -66,22 +66,13 @@ pub fn canonical_types(types: &[FuncType]) -> Vec<u32> {
     // Most modules have no typed references: each type is its own
     // representative unless an equal type came before, which only
     // matters when types refer to other types.
-    if !types
-        .iter()
-        .any(|t| t.params().iter().chain(t.results()).any(|v| refers(*v)))
-    {
+    if !types.iter().any(|t| t.any_type(refers)) {
         return (0..types.len() as u32).collect();
     }
     let mut seen: HashMap<FuncType, u32> = HashMap::new();
-    let mut params = Vec::new();
-    let mut results = Vec::new();
     for (i, t) in types.iter().enumerate() {
         let map = |j: u32| reps.get(j as usize).copied().unwrap_or(j);
-        params.clear();
-        results.clear();
-        params.extend(t.params().iter().map(|&v| map_index(v, map)));
-        results.extend(t.results().iter().map(|&v| map_index(v, map)));
-        let key = FuncType::new(&params, &results);
+        let key = t.map_types(|v| map_index(v, map));
         let rep = *seen.entry(key).or_insert(i as u32);
         reps.push(rep);
     }
