@@ -731,7 +731,7 @@ mod tests {
     #[test]
     fn rejects_unknown_opcodes() {
         for bytes in [
-            &[0x06][..],
+            &[0x27][..],
             &[0xc5],
             &[0xfc, 0x17],
             &[0xfd, 0x9a, 0x01],
@@ -739,6 +739,33 @@ mod tests {
         ] {
             assert_eq!(read(bytes).unwrap_err().message(), "illegal opcode");
         }
+    }
+
+    #[test]
+    fn the_legacy_exception_opcodes_are_rejected_saying_so() {
+        for byte in [0x06, 0x07, 0x09, 0x18, 0x19] {
+            let err = read(&[byte]).unwrap_err();
+            assert_eq!(err.kind(), crate::error::ErrorKind::Malformed);
+            assert!(err.message().starts_with("illegal opcode"), "{err}");
+            assert!(err.message().contains("legacy exception handling"), "{err}");
+        }
+        assert!(matches!(
+            read(&[0x08, 0x03]).unwrap(),
+            Operator::Throw { tag_index: 3 }
+        ));
+        // try_table (result i32) with catch_ref 1 2 and catch_all 0.
+        let Operator::TryTable { table } =
+            read(&[0x1f, 0x7f, 0x02, 0x01, 0x01, 0x02, 0x02, 0x00]).unwrap()
+        else {
+            panic!("not try_table")
+        };
+        let catches: alloc::vec::Vec<_> =
+            table.catches().map(|c| (c.kind, c.tag, c.label)).collect();
+        use crate::decode::CatchKind;
+        assert_eq!(
+            catches,
+            [(CatchKind::CatchRef, 1, 2), (CatchKind::CatchAll, 0, 0)]
+        );
     }
 
     #[test]
