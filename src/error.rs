@@ -77,8 +77,29 @@ struct ErrorInner {
     func: Option<u32>,
     trap: Option<TrapCode>,
     exit: Option<i32>,
-    /// For [`ErrorKind::Exception`]: the exception.
-    thrown: Option<Box<crate::runtime::ThrownException>>,
+    /// For [`ErrorKind::Exception`]: the exception (the runtime's
+    /// `ThrownException`, which this module, below the runtime, does not
+    /// name).
+    thrown: Option<Payload>,
+}
+
+/// A value an error carries for the layers above (an uncaught exception),
+/// compared by identity.
+#[derive(Clone)]
+pub(crate) struct Payload(alloc::sync::Arc<dyn core::any::Any + Send + Sync>);
+
+impl PartialEq for Payload {
+    fn eq(&self, other: &Self) -> bool {
+        alloc::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Payload {}
+
+impl fmt::Debug for Payload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Payload")
+    }
 }
 
 impl Error {
@@ -200,18 +221,20 @@ impl Error {
         e
     }
 
-    /// An uncaught WebAssembly exception ([`ErrorKind::Exception`]).
-    pub(crate) fn thrown_exception(thrown: crate::runtime::ThrownException) -> Self {
-        let mut e = Self::from_kind(ErrorKind::Exception, "uncaught WebAssembly exception");
-        e.0.thrown = Some(Box::new(thrown));
+    /// An error of `kind` carrying `payload` for the layers above.
+    pub(crate) fn with_payload(
+        kind: ErrorKind,
+        message: &'static str,
+        payload: alloc::sync::Arc<dyn core::any::Any + Send + Sync>,
+    ) -> Self {
+        let mut e = Self::from_kind(kind, message);
+        e.0.thrown = Some(Payload(payload));
         e
     }
 
-    /// The exception, when a WebAssembly exception left the call uncaught
-    /// (or a host function throws one: [`Store::throw`](crate::Store::throw)):
-    /// its tag and payload.
-    pub fn thrown(&self) -> Option<&crate::runtime::ThrownException> {
-        self.0.thrown.as_deref()
+    /// The payload [`Self::with_payload`] attached.
+    pub(crate) fn payload(&self) -> Option<&(dyn core::any::Any + Send + Sync)> {
+        self.0.thrown.as_ref().map(|p| &*p.0)
     }
 
     /// The exit status, when the program exited ([`Error::exit`]).

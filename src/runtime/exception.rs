@@ -128,6 +128,15 @@ impl ExnRef {
     }
 }
 
+impl Error {
+    /// The exception, when a WebAssembly exception left the call uncaught
+    /// ([`ErrorKind::Exception`](crate::ErrorKind::Exception)), or a host
+    /// function throws one ([`Store::throw`]): its tag and payload.
+    pub fn thrown(&self) -> Option<&ThrownException> {
+        self.payload()?.downcast_ref()
+    }
+}
+
 impl<T> Store<T> {
     /// The error a host function returns to throw `exn` as a WebAssembly
     /// exception: the wasm code that called it (or the code around) may
@@ -296,14 +305,18 @@ fn thrown_error(inner: &StoreInner, raw: u64) -> Error {
         index: obj.tag,
     };
     let fields = inner.exn_fields(raw).unwrap_or_default();
-    Error::thrown_exception(ThrownException {
-        exn: ExnRef {
-            store: inner.id,
-            raw,
-        },
-        tag,
-        fields,
-    })
+    Error::with_payload(
+        crate::error::ErrorKind::Exception,
+        "uncaught WebAssembly exception",
+        alloc::sync::Arc::new(ThrownException {
+            exn: ExnRef {
+                store: inner.id,
+                raw,
+            },
+            tag,
+            fields,
+        }),
+    )
 }
 
 impl StoreInner {
