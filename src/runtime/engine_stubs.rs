@@ -1,7 +1,7 @@
-//! The engine's stubs (the enter and resume trampolines, the exit stub and
-//! the host-call stub) as machine code, for builds without the `compiler`
-//! feature: without the assembler an engine cannot emit them, so their
-//! bytes are kept here. With the compiler the engine assembles them
+//! The engine's stubs (the enter and resume trampolines, the exit stub, the
+//! host-call stub and the tail-call return stub) as machine code, for
+//! builds without the `compiler` feature: without the assembler an engine
+//! cannot emit them, so their bytes are kept here. With the compiler the engine assembles them
 //! (`compile::engine_stubs`), and a test checks that the bytes here are
 //! the same; when the stubs change it fails and prints this file's new
 //! contents.
@@ -13,6 +13,7 @@ pub(crate) struct StubImage {
     pub enter: usize,
     pub resume: usize,
     pub host_call: usize,
+    pub tail_return: usize,
 }
 
 /// What `compile::engine_stubs` assembles.
@@ -22,6 +23,7 @@ pub(crate) const ENGINE_STUBS: StubImage = StubImage {
     enter: 0,
     resume: 176,
     host_call: 256,
+    tail_return: 336,
     code: &[
         0x55, 0x53, 0x41, 0x54, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57, 0x48, 0x89, 0x27, 0x48, 0x8b, 0x6f,
         0x10, 0x48, 0x89, 0x4d, 0xf8, 0x4c, 0x89, 0x45, 0xf0, 0x4c, 0x89, 0xc0, 0x48, 0xc1, 0xe0, 0x03,
@@ -43,7 +45,10 @@ pub(crate) const ENGINE_STUBS: StubImage = StubImage {
         0x89, 0x51, 0x30, 0xc7, 0x41, 0x20, 0x02, 0x00, 0x00, 0x00, 0x48, 0x8d, 0x15, 0x21, 0x00, 0x00,
         0x00, 0x52, 0x53, 0x41, 0x54, 0x41, 0x55, 0x56, 0x57, 0x41, 0x56, 0x55, 0x41, 0x57, 0x48, 0x89,
         0x61, 0x08, 0x48, 0x8b, 0x21, 0x41, 0x5f, 0x41, 0x5e, 0x41, 0x5d, 0x41, 0x5c, 0x5b, 0x5d, 0x59,
-        0xff, 0xe1, 0x48, 0x8b, 0x44, 0x24, 0x08, 0xf2, 0x0f, 0x10, 0x44, 0x24, 0x08, 0xc3,
+        0xff, 0xe1, 0x48, 0x8b, 0x44, 0x24, 0x08, 0xf2, 0x0f, 0x10, 0x44, 0x24, 0x08, 0xc3, 0x66, 0x90,
+        0x4c, 0x8b, 0x5d, 0xf0, 0x4d, 0x85, 0xdb, 0x0f, 0x84, 0x0f, 0x00, 0x00, 0x00, 0x49, 0x83, 0xeb,
+        0x08, 0x4e, 0x8b, 0x14, 0x1c, 0x4e, 0x89, 0x54, 0x1d, 0x10, 0xeb, 0xe8, 0x48, 0x89, 0xec, 0x5d,
+        0xc3,
     ],
 };
 
@@ -53,9 +58,15 @@ mod tests {
     use alloc::string::String;
 
     /// This file's constant for `stubs`.
-    fn constant(code: &[u8], enter: usize, resume: usize, host_call: usize) -> String {
+    fn constant(
+        code: &[u8],
+        enter: usize,
+        resume: usize,
+        host_call: usize,
+        tail_return: usize,
+    ) -> String {
         let mut out = alloc::format!(
-            "pub(crate) const ENGINE_STUBS: StubImage = StubImage {{\n    enter: {enter},\n    resume: {resume},\n    host_call: {host_call},\n    code: &[\n",
+            "pub(crate) const ENGINE_STUBS: StubImage = StubImage {{\n    enter: {enter},\n    resume: {resume},\n    host_call: {host_call},\n    tail_return: {tail_return},\n    code: &[\n",
         );
         for line in code.chunks(16) {
             out.push_str("       ");
@@ -74,11 +85,18 @@ mod tests {
         let same = stubs.code == ENGINE_STUBS.code
             && stubs.enter == ENGINE_STUBS.enter
             && stubs.resume == ENGINE_STUBS.resume
-            && stubs.host_call == ENGINE_STUBS.host_call;
+            && stubs.host_call == ENGINE_STUBS.host_call
+            && stubs.tail_return == ENGINE_STUBS.tail_return;
         assert!(
             same,
             "the engine stubs changed: replace ENGINE_STUBS in src/runtime/engine_stubs.rs with\n{}",
-            constant(&stubs.code, stubs.enter, stubs.resume, stubs.host_call)
+            constant(
+                &stubs.code,
+                stubs.enter,
+                stubs.resume,
+                stubs.host_call,
+                stubs.tail_return
+            )
         );
     }
 }

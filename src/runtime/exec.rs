@@ -385,8 +385,8 @@ impl StoreInner {
     /// The exit stub left `[r15, rbp, saved registers, return into the
     /// trap stub, return into the trap site]` at `wasm_rsp`; from there the
     /// frame-pointer chain (`[rbp]` the caller's `rbp`, `[rbp + 8]` the
-    /// return address) leads out, until an address lies in no module (the
-    /// trampoline).
+    /// return address) leads out, over the records of tail calls that grew
+    /// their area, until an address lies in no module (the trampoline).
     pub(crate) fn backtrace(&self) -> Vec<crate::error::FrameInfo> {
         const MAX_FRAMES: usize = 1000;
         let mut frames = Vec::new();
@@ -412,7 +412,21 @@ impl StoreInner {
             }
             (rbp, pc) = (link[0] as usize, link[1] as usize);
         }
-        while frames.len() < MAX_FRAMES {
+        // Records are skipped without a frame; the steps bound the walk
+        // all the same.
+        let mut steps = 0;
+        while frames.len() < MAX_FRAMES && steps < 2 * MAX_FRAMES {
+            steps += 1;
+            // A tail call's record (`abi`, "Tail calls") is no frame: its
+            // link leads to the caller's caller.
+            if pc == self.exec.tail_return {
+                let mut link = [0u64; 2];
+                if !self.read_stack_into(rbp, &mut link) {
+                    break;
+                }
+                (rbp, pc) = (link[0] as usize, link[1] as usize);
+                continue;
+            }
             let Some(frame) = self
                 .instances
                 .iter()

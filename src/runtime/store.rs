@@ -175,6 +175,7 @@ impl StoreInner {
             call_args: 0,
             fuel: 0,
             interrupt: core::ptr::null(),
+            tail_return: engine.inner.tail_return as usize,
         });
         let interrupt = Arc::new(AtomicU32::new(0));
         exec.interrupt = Arc::as_ptr(&interrupt);

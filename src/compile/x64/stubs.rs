@@ -264,6 +264,35 @@ fn emit_host_call(a: &mut Assembler) {
     a.ret();
 }
 
+/// Emits the tail-call return stub: a callee entered by a tail call that
+/// grew the argument area returns here (see `abi`, "Tail calls"), with
+/// `rsp` at the grown area and `rbp` at the record. It moves the results'
+/// area (`[rbp - 16]` bytes) up to `[rbp + 16]`, where the caller's caller
+/// reads it, from the last word down (the destination lies above the
+/// source), then pops the record and returns. It writes only `r10` and
+/// `r11`: the first result stays in `rax`/`xmm0`.
+fn emit_tail_return(a: &mut Assembler) {
+    let (count, word) = (Gpr::R11, Gpr::R10);
+    let top = a.new_label();
+    let done = a.new_label();
+    a.mov_rm(Size::S64, count, Mem::base(Gpr::Rbp, -16));
+    a.bind(top);
+    a.test_rr(Size::S64, count, count);
+    a.jcc(Cond::E, done);
+    a.alu_ri(AluOp::Sub, Size::S64, count, 8);
+    a.mov_rm(Size::S64, word, Mem::indexed(Gpr::Rsp, count, Scale::X1, 0));
+    a.mov_mr(
+        Size::S64,
+        Mem::indexed(Gpr::Rbp, count, Scale::X1, 16),
+        word,
+    );
+    a.jmp(top);
+    a.bind(done);
+    a.mov_rr(Size::S64, Gpr::Rsp, Gpr::Rbp);
+    a.pop_r(Gpr::Rbp);
+    a.ret();
+}
+
 /// Relocation symbol of the module's exit stub.
 pub(crate) const SYM_EXIT: u32 = 0xffff_ff00;
 /// Relocation symbols of the module's trap stubs start here.
@@ -330,6 +359,8 @@ pub struct EngineStubs {
     pub resume: usize,
     /// Offset of the host-call stub.
     pub host_call: usize,
+    /// Offset of the tail-call return stub.
+    pub tail_return: usize,
 }
 
 /// Assembles the engine-wide stubs.
@@ -347,6 +378,9 @@ pub fn engine_stubs() -> Result<EngineStubs> {
     a.align(16);
     let host_call = a.offset();
     emit_host_call(&mut a);
+    a.align(16);
+    let tail_return = a.offset();
+    emit_tail_return(&mut a);
     let code = a
         .finish()
         .map_err(|e| Error::internal("assembling engine stubs failed").with_detail(e))?;
@@ -355,6 +389,7 @@ pub fn engine_stubs() -> Result<EngineStubs> {
         enter,
         resume,
         host_call,
+        tail_return,
     })
 }
 
@@ -391,6 +426,7 @@ mod tests {
             call_args: 0,
             fuel: 0,
             interrupt: core::ptr::null(),
+            tail_return: 0,
         }
     }
 
