@@ -445,3 +445,39 @@ fn tags_link_by_type_and_recursion_group() {
         );
     }
 }
+
+#[test]
+fn exceptions_leave_tail_calls_and_their_grown_areas() {
+    // `$few` tail-calls `$many`, whose twelve arguments do not fit the
+    // area `$few` was called with: the area grows (a record replaces
+    // `$few`'s frame), and the throw unwinds over it to `run`'s handler.
+    // A `return_call` inside a `try_table` leaves it: `$leave`'s handler
+    // does not catch what its tail callee throws.
+    let wat = r#"(module
+        (tag $e (param i64))
+        (func $many (param i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64) (result i64)
+            (throw $e (i64.add (local.get 0) (local.get 11))))
+        (func $few (param i64) (result i64)
+            (return_call $many (local.get 0) (i64.const 1) (i64.const 2) (i64.const 3)
+                (i64.const 4) (i64.const 5) (i64.const 6) (i64.const 7) (i64.const 8)
+                (i64.const 9) (i64.const 10) (i64.const 11)))
+        (func (export "run") (param i64) (result i64)
+            (block $h (result i64)
+                (try_table (result i64) (catch $e $h) (call $few (local.get 0)))))
+        (func $leave (param i64) (result i64)
+            (block $h (result i64)
+                (try_table (result i64) (catch $e $h) (return_call $few (local.get 0))))
+            (i64.const 1000) (i64.add))
+        (func (export "outer") (param i64) (result i64)
+            (block $h (result i64)
+                (try_table (result i64) (catch $e $h) (call $leave (local.get 0))))
+            (i64.const 2000) (i64.add)))"#;
+    let engine = engine();
+    let (mut store, instance) = instantiate(&engine, wat);
+    let run = instance.get_typed_func::<i64, i64>(&store, "run").unwrap();
+    assert_eq!(run.call(&mut store, 5).unwrap(), 5 + 11);
+    let outer = instance
+        .get_typed_func::<i64, i64>(&store, "outer")
+        .unwrap();
+    assert_eq!(outer.call(&mut store, 7).unwrap(), 7 + 11 + 2000);
+}

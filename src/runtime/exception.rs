@@ -419,7 +419,21 @@ impl StoreInner {
             pc = top[EXIT_RETURN_WORD + 1] as usize;
         }
         let mut innermost = true;
-        while let Some((k, base, func)) = self.locate(pc) {
+        loop {
+            // A tail call's record (`abi`, "Tail calls") is no frame and
+            // saved no registers: its link leads to the caller's caller.
+            if pc == self.exec.tail_return && pc != 0 {
+                let mut link = [0u64; 2];
+                if !self.read_stack_into(rbp, &mut link) {
+                    break;
+                }
+                (rbp, pc) = (link[0] as usize, link[1] as usize);
+                innermost = false;
+                continue;
+            }
+            let Some((k, base, func)) = self.locate(pc) else {
+                break;
+            };
             let module = self.instances[k]._module.clone();
             let m = &*module.inner;
             let offset = (pc - base) as u32;
