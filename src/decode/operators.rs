@@ -2,12 +2,15 @@
 //!
 //! [`for_each_operator!`] lists every instruction of WebAssembly 2.0, and
 //! of the 3.0 features and proposals wasmkern decodes (tail calls,
-//! relaxed SIMD, wide arithmetic, typed function references), with its encoding, its immediates and
+//! relaxed SIMD, wide arithmetic, typed function references, exception
+//! handling), with its encoding, its immediates and
 //! its type signature. Which feature an instruction needs is the
 //! validator's to know (`validate::func`). The [`Operator`] enum, the
 //! decoder ([`read_operator`]), and the validator's and compiler's dispatch
 //! are all generated from this one table, so adding an instruction is one
-//! line.
+//! line. The legacy exception-handling opcodes (`try`, `catch`,
+//! `rethrow`, `delegate`, `catch_all`) are not in the table: reading one
+//! is a malformed-module error that says so.
 //!
 //! Each line reads `prefix opcode Name { immediates } => signature`:
 //! - `prefix` is `op` (one-byte opcode), `fc` or `fd` (the `0xFC`/`0xFD`

@@ -5,8 +5,8 @@
 //! Reference types (typed function references, WebAssembly 3.0) are one
 //! [`RefType`] packed in a `u32`: bit 31 says whether null is a value, the
 //! other bits hold the heap type, a type index (saturated at
-//! [`RefType::MAX_INDEX`]) or the code of `func`, `extern`, `nofunc` or
-//! `noextern`. [`ValType::Ref`] wraps it, so a value type stays a small
+//! [`RefType::MAX_INDEX`]) or the code of `func`, `extern`, `nofunc`,
+//! `noextern`, `exn` or `noexn` (exception handling's `exnref`). [`ValType::Ref`] wraps it, so a value type stays a small
 //! `Copy` value compared with `==`, and `ValType::FuncRef`/`ExternRef`
 //! remain, as associated constants, the nullable `func` and `extern` of
 //! WebAssembly 2.0. A type index means the module's type; the runtime
