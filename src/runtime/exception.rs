@@ -373,8 +373,9 @@ impl StoreInner {
     }
 
     /// Where code address `pc` lies: the module's instance index (any
-    /// instance of it), the code's base address, and the defined function.
-    fn locate(&self, pc: usize) -> Option<(usize, usize, usize)> {
+    /// instance of it), the code's base address, the defined function, and
+    /// the range of its code (offsets).
+    fn locate(&self, pc: usize) -> Option<(usize, usize, usize, u32, u32)> {
         self.instances.iter().enumerate().find_map(|(k, i)| {
             let m = &i._module.inner;
             let code = m.code.as_ref()?;
@@ -384,8 +385,9 @@ impl StoreInner {
                 return None;
             }
             let f = m.func_layout.partition_point(|&(o, _)| o < offset);
-            let (_, func) = *m.func_layout.get(f.checked_sub(1)?)?;
-            Some((k, base, func as usize))
+            let (start, func) = *m.func_layout.get(f.checked_sub(1)?)?;
+            let end = m.func_layout.get(f).map_or(code.len() as u32, |&(o, _)| o);
+            Some((k, base, func as usize, start, end))
         })
     }
 
@@ -431,11 +433,10 @@ impl StoreInner {
                 innermost = false;
                 continue;
             }
-            let Some((k, base, func)) = self.locate(pc) else {
+            let Some((k, base, func, func_start, func_end)) = self.locate(pc) else {
                 break;
             };
-            let module = self.instances[k]._module.clone();
-            let m = &*module.inner;
+            let m = &*self.instances[k]._module.inner;
             let offset = (pc - base) as u32;
             let info = m.unwind.get(func).copied().unwrap_or(0);
             let vmctx = if info & UNWIND_SAVES_VMCTX != 0 {
@@ -451,15 +452,23 @@ impl StoreInner {
                 0
             };
             let instance = self.vmctx_map.get(&(vmctx as usize)).copied();
-            let handler = m.handlers.iter().find(|h| {
-                h.start < offset
-                    && offset <= h.end
-                    && (h.tag == CATCH_ALL
-                        || instance
-                            .and_then(|i| self.instances[i as usize].tags.get(h.tag as usize))
-                            == Some(&tag))
-            });
-            if let Some(&h) = handler {
+            // The handler sites are grouped by function in code order (a
+            // function's lie in its code): this function's follow the
+            // first whose range starts in it.
+            let first = m.handlers.partition_point(|h| h.start < func_start);
+            let handler = m.handlers[first..]
+                .iter()
+                .take_while(|h| h.start < func_end)
+                .find(|h| {
+                    h.start < offset
+                        && offset <= h.end
+                        && (h.tag == CATCH_ALL
+                            || instance
+                                .and_then(|i| self.instances[i as usize].tags.get(h.tag as usize))
+                                == Some(&tag))
+                })
+                .copied();
+            if let Some(h) = handler {
                 self.land(raw, &h, base, rbp, vmctx, &regs)?;
                 return Ok(true);
             }
