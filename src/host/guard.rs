@@ -92,8 +92,9 @@ unsafe impl GuardRegions for LinuxGuardRegions {
 }
 
 std::thread_local! {
-    /// The fault landing of the generated code this thread is running
-    /// (`None` outside generated code).
+    /// The fault landing of the calls into generated code this thread is
+    /// making (`None` outside them; while their host functions run the
+    /// landing knows no instruction).
     static ACTIVE: Cell<Option<NonNull<FaultLanding>>> = const { Cell::new(None) };
     /// Whether this thread is known to have an alternate signal stack.
     static HAS_ALT_STACK: Cell<bool> = const { Cell::new(false) };
@@ -126,7 +127,11 @@ impl Drop for AltStack {
     }
 }
 
-/// Gives this thread an alternate signal stack unless it has one.
+/// Gives this thread an alternate signal stack unless it has one. Cold and
+/// out of line: it runs once per thread, and inlined it would weigh on
+/// `swap_fault_landing`, which runs on every call into generated code.
+#[cold]
+#[inline(never)]
 fn ensure_alt_stack() {
     // SAFETY: an all-zero `stack_t` is a valid value (null pointer, no
     // flags, size 0).
