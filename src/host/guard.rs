@@ -7,8 +7,10 @@
 //!   grows in place and its base never moves.
 //! - [`install_fault_handler`] installs a process-wide `SIGSEGV`/`SIGBUS`
 //!   handler once. A fault is generated code's when this thread has a
-//!   fault landing (the core sets one while it runs generated code) and the
-//!   landing maps the faulting instruction to a trap stub. Then the handler
+//!   fault landing (the core sets one for each call into generated code,
+//!   which maps instructions only while that code runs, not while its host
+//!   functions do) and the landing maps the faulting instruction to a trap
+//!   stub. Then the handler
 //!   makes the faulting instruction appear to `call` that stub: it pushes
 //!   the faulting address (the backtrace's trap site) and continues at the
 //!   stub, which leaves through the exit protocol like any trap. Every other
