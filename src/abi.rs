@@ -119,10 +119,11 @@
 //! arguments from that area, runs the function, writes the results into the
 //! same area and resumes. The stub leaves as the exit stub does, with the
 //! same words at `wasm_rsp` (`r15`, `rbp`, the saved registers, the resume
-//! address, the return into the wasm caller), except that it pushes the resume address itself
-//! and reaches the host with a jump instead of `call` and `ret`, so that only
-//! the resume trampoline's return defeats the CPU's return prediction (see
-//! `compile::x64::stubs`). The index is the store's own numbering, and every
+//! address, the return into the wasm caller), except that it pushes the
+//! resume address itself and reaches the host with a jump instead of `call`
+//! and `ret`; the resume trampoline and the stub's return into wasm jump
+//! too, so that no return on the way defeats the CPU's return prediction
+//! (see `compile::x64::stubs`). The index is the store's own numbering, and every
 //! `VmFuncRef` a store's code can reach belongs to that store (instantiation
 //! and table writes check it); the host still bounds-checks the index, so a
 //! wrong one is an error, never a wild call.

@@ -208,6 +208,7 @@ impl StoreInner {
         Error::runtime("object used with a store it does not belong to")
     }
 
+    #[inline]
     pub(crate) fn check(&self, store: u64) -> Result<()> {
         if store == self.id {
             Ok(())
@@ -216,6 +217,7 @@ impl StoreInner {
         }
     }
 
+    #[inline]
     pub(crate) fn func_data(&self, f: Func) -> Result<&FuncData> {
         self.check(f.store)?;
         self.funcs
