@@ -50,6 +50,9 @@ pub enum ErrorKind {
     /// of wasmkern, not of the module or the embedder. It has no location
     /// in the module.
     Internal,
+    /// A WebAssembly exception left the call uncaught;
+    /// [`Error::thrown`] carries its tag and payload.
+    Exception,
     /// A serialized module was refused (`Module::deserialize`): not a
     /// serialized module, truncated, corrupted, or compiled by another
     /// version of wasmkern, for another engine configuration or for a
@@ -74,6 +77,29 @@ struct ErrorInner {
     func: Option<u32>,
     trap: Option<TrapCode>,
     exit: Option<i32>,
+    /// For [`ErrorKind::Exception`]: the exception (the runtime's
+    /// `ThrownException`, which this module, below the runtime, does not
+    /// name).
+    thrown: Option<Payload>,
+}
+
+/// A value an error carries for the layers above (an uncaught exception),
+/// compared by identity.
+#[derive(Clone)]
+pub(crate) struct Payload(alloc::sync::Arc<dyn core::any::Any + Send + Sync>);
+
+impl PartialEq for Payload {
+    fn eq(&self, other: &Self) -> bool {
+        alloc::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Payload {}
+
+impl fmt::Debug for Payload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Payload")
+    }
 }
 
 impl Error {
@@ -87,6 +113,7 @@ impl Error {
             func: None,
             trap: None,
             exit: None,
+            thrown: None,
         }))
     }
 
@@ -100,6 +127,7 @@ impl Error {
             func: None,
             trap: None,
             exit: None,
+            thrown: None,
         }))
     }
 
@@ -113,6 +141,7 @@ impl Error {
             func: None,
             trap: None,
             exit: None,
+            thrown: None,
         }))
     }
 
@@ -132,6 +161,7 @@ impl Error {
             func: None,
             trap: None,
             exit: None,
+            thrown: None,
         }))
     }
 
@@ -189,6 +219,22 @@ impl Error {
         e = e.with_index(status);
         e.0.exit = Some(status);
         e
+    }
+
+    /// An error of `kind` carrying `payload` for the layers above.
+    pub(crate) fn with_payload(
+        kind: ErrorKind,
+        message: &'static str,
+        payload: alloc::sync::Arc<dyn core::any::Any + Send + Sync>,
+    ) -> Self {
+        let mut e = Self::from_kind(kind, message);
+        e.0.thrown = Some(Payload(payload));
+        e
+    }
+
+    /// The payload [`Self::with_payload`] attached.
+    pub(crate) fn payload(&self) -> Option<&(dyn core::any::Any + Send + Sync)> {
+        self.0.thrown.as_ref().map(|p| &*p.0)
     }
 
     /// The exit status, when the program exited ([`Error::exit`]).

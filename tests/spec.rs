@@ -53,6 +53,7 @@ const PROPOSAL_FLOORS: &[(Feature, usize)] = &[
     (Feature::Memory64, 1_542),
     (Feature::TailCall, 108),
     (Feature::FunctionReferences, 1_810),
+    (Feature::Exceptions, 105),
 ];
 /// Proposal folders the compiler lowers but that do not pass 100% yet,
 /// because some of their modules need another feature the compiler lacks:

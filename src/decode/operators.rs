@@ -2,12 +2,15 @@
 //!
 //! [`for_each_operator!`] lists every instruction of WebAssembly 2.0, and
 //! of the 3.0 features and proposals wasmkern decodes (tail calls,
-//! relaxed SIMD, wide arithmetic, typed function references), with its encoding, its immediates and
+//! relaxed SIMD, wide arithmetic, typed function references, exception
+//! handling), with its encoding, its immediates and
 //! its type signature. Which feature an instruction needs is the
 //! validator's to know (`validate::func`). The [`Operator`] enum, the
 //! decoder ([`read_operator`]), and the validator's and compiler's dispatch
 //! are all generated from this one table, so adding an instruction is one
-//! line.
+//! line. The legacy exception-handling opcodes (`try`, `catch`,
+//! `rethrow`, `delegate`, `catch_all`) are not in the table: reading one
+//! is a malformed-module error that says so.
 //!
 //! Each line reads `prefix opcode Name { immediates } => signature`:
 //! - `prefix` is `op` (one-byte opcode), `fc` or `fd` (the `0xFC`/`0xFD`
@@ -23,7 +26,7 @@
 //!   hand-written rule).
 
 use super::reader::Reader;
-use super::types::{BlockType, BrTable, HeapType, MemArg, MemIdx, SelectTypes};
+use super::types::{BlockType, BrTable, HeapType, MemArg, MemIdx, SelectTypes, TryTable};
 use crate::error::{Error, Result};
 
 /// Calls `$m!` with the whole instruction table.
@@ -39,6 +42,8 @@ macro_rules! for_each_operator {
             op 0x03 Loop { blockty: BlockType } => special
             op 0x04 If { blockty: BlockType } => special
             op 0x05 Else => special
+            op 0x08 Throw { tag_index: u32 } => special
+            op 0x0a ThrowRef => special
             op 0x0b End => special
             op 0x0c Br { relative_depth: u32 } => special
             op 0x0d BrIf { relative_depth: u32 } => special
@@ -54,6 +59,7 @@ macro_rules! for_each_operator {
             op 0x1a Drop => special
             op 0x1b Select => special
             op 0x1c TypedSelect { ty: SelectTypes } => special
+            op 0x1f TryTable { table: TryTable<'a> } => special
             // Variables.
             op 0x20 LocalGet { local_index: u32 } => special
             op 0x21 LocalSet { local_index: u32 } => special
@@ -608,6 +614,11 @@ impl<'a> Immediate<'a> for BrTable<'a> {
         BrTable::read(r)
     }
 }
+impl<'a> Immediate<'a> for TryTable<'a> {
+    fn read(r: &mut Reader<'a>) -> Result<Self> {
+        TryTable::read(r)
+    }
+}
 impl<'a> Immediate<'a> for MemArg {
     fn read(r: &mut Reader<'a>) -> Result<Self> {
         MemArg::read(r)
@@ -658,6 +669,7 @@ macro_rules! define_operator_enum {
             };
             Ok(match (prefix, code) {
                 $( (prefix_byte!($prefix), $code) => Operator::$name $({ $($field: <$ty as Immediate>::read(r)?),* })?, )*
+                (0, 0x06 | 0x07 | 0x09 | 0x18 | 0x19) => return Err(legacy_exceptions(offset)),
                 _ => return Err(Error::malformed(offset, "illegal opcode")),
             })
         }
@@ -674,6 +686,17 @@ macro_rules! prefix_byte {
     (fd) => {
         0xfd
     };
+}
+
+/// The error for the legacy exception-handling opcodes (`try`, `catch`,
+/// `rethrow`, `delegate`, `catch_all`), which wasmkern does not decode:
+/// only the standard `try_table`/`throw_ref` form is supported.
+#[cold]
+fn legacy_exceptions(offset: usize) -> Error {
+    Error::malformed(offset, "illegal opcode").with_detail(
+        "legacy exception handling (try/catch/delegate/rethrow) is not supported; \
+         use try_table and throw_ref",
+    )
 }
 
 for_each_operator!(define_operator_enum);
@@ -711,7 +734,7 @@ mod tests {
     #[test]
     fn rejects_unknown_opcodes() {
         for bytes in [
-            &[0x06][..],
+            &[0x27][..],
             &[0xc5],
             &[0xfc, 0x17],
             &[0xfd, 0x9a, 0x01],
@@ -719,6 +742,33 @@ mod tests {
         ] {
             assert_eq!(read(bytes).unwrap_err().message(), "illegal opcode");
         }
+    }
+
+    #[test]
+    fn the_legacy_exception_opcodes_are_rejected_saying_so() {
+        for byte in [0x06, 0x07, 0x09, 0x18, 0x19] {
+            let err = read(&[byte]).unwrap_err();
+            assert_eq!(err.kind(), crate::error::ErrorKind::Malformed);
+            assert!(err.message().starts_with("illegal opcode"), "{err}");
+            assert!(err.message().contains("legacy exception handling"), "{err}");
+        }
+        assert!(matches!(
+            read(&[0x08, 0x03]).unwrap(),
+            Operator::Throw { tag_index: 3 }
+        ));
+        // try_table (result i32) with catch_ref 1 2 and catch_all 0.
+        let Operator::TryTable { table } =
+            read(&[0x1f, 0x7f, 0x02, 0x01, 0x01, 0x02, 0x02, 0x00]).unwrap()
+        else {
+            panic!("not try_table")
+        };
+        let catches: alloc::vec::Vec<_> =
+            table.catches().map(|c| (c.kind, c.tag, c.label)).collect();
+        use crate::decode::CatchKind;
+        assert_eq!(
+            catches,
+            [(CatchKind::CatchRef, 1, 2), (CatchKind::CatchAll, 0, 0)]
+        );
     }
 
     #[test]

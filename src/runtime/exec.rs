@@ -470,7 +470,7 @@ impl StoreInner {
     /// Reads `out.len()` slots from the wasm stack at `addr` into `out`, if
     /// they lie inside it.
     #[inline]
-    fn read_stack_into(&self, addr: usize, out: &mut [u64]) -> bool {
+    pub(crate) fn read_stack_into(&self, addr: usize, out: &mut [u64]) -> bool {
         if !self.in_stack(addr, out.len()) {
             return false;
         }
@@ -486,7 +486,7 @@ impl StoreInner {
 
     /// Writes slots into the wasm stack at `addr`, if they lie inside it.
     #[inline]
-    fn write_stack(&mut self, addr: usize, slots: &[u64]) -> Option<()> {
+    pub(crate) fn write_stack(&mut self, addr: usize, slots: &[u64]) -> Option<()> {
         if !self.in_stack(addr, slots.len()) {
             return None;
         }
@@ -513,7 +513,7 @@ impl StoreInner {
 
     /// The instance whose code exited. The host context of host functions
     /// is in no map, so it is `None`.
-    fn exiting_instance(&self) -> Option<u32> {
+    pub(crate) fn exiting_instance(&self) -> Option<u32> {
         self.vmctx_map.get(&self.exiting_vmctx()).copied()
     }
 }
@@ -573,6 +573,10 @@ fn invoke<T>(
     );
     // The new call reuses the stack a paused call may occupy.
     store.inner.paused = None;
+    // No wasm frame is live: unreachable exception objects go.
+    if store.inner.depth == 0 {
+        store.inner.collect_exceptions();
+    }
     let level = Level::enter(store, saved_wasm_rsp, slots.as_ptr() as usize);
     let store = &mut *level.store;
     {
@@ -733,6 +737,8 @@ fn serve_exits<T>(
                 });
             }
             Some(ExitCode::HostCall) => host_call(store)?,
+            Some(ExitCode::Throw) => super::exception::serve_throw(store, false)?,
+            Some(ExitCode::ThrowRef) => super::exception::serve_throw(store, true)?,
             Some(ExitCode::MemoryGrow) => memory_grow(store)?,
             Some(ExitCode::Helper) => helper(store)?,
             Some(ExitCode::OutOfFuel) => {
@@ -846,7 +852,11 @@ fn host_call<T>(store: &mut Store<T>) -> Result<()> {
     // and nested calls leave the area (above its `wasm_rsp`) alone; the
     // stack lives as long as the store, which this call borrows.
     unsafe { copy_words(slots.as_mut_ptr(), area, nslots) };
-    run_host(store, index, vmctx, slots)?;
+    if let Err(e) = run_host(store, index, vmctx, slots) {
+        // A thrown exception continues in the wasm code around, if any
+        // catches it.
+        return super::exception::from_host(&mut store.inner, e);
+    }
     // SAFETY: as above.
     unsafe { copy_words(area, slots.as_ptr(), nslots) };
     Ok(())

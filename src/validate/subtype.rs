@@ -4,7 +4,8 @@
 //! - a non-nullable reference type is a subtype of the nullable one of the
 //!   same heap type, never the other way;
 //! - every function type index is a subtype of `func`, `nofunc` of every
-//!   function heap type, and `noextern` of `extern`;
+//!   function heap type, `noextern` of `extern`, and `noexn` of `exn`
+//!   (exception handling);
 //! - two type indices are subtypes of each other exactly when their types
 //!   are equivalent: without `sub` declarations every type is final, so a
 //!   function type has no other supertype than `func` (no structural
@@ -25,7 +26,10 @@ pub fn heap_subtype(a: HeapType, b: HeapType, same: impl Fn(u32, u32) -> bool) -
     use HeapType::*;
     match (a, b) {
         (Concrete(i), Concrete(j)) => i == j || same(i, j),
-        (Concrete(_) | NoFunc, Func) | (NoFunc, Concrete(_)) | (NoExtern, Extern) => true,
+        (Concrete(_) | NoFunc, Func)
+        | (NoFunc, Concrete(_))
+        | (NoExtern, Extern)
+        | (NoExn, Exn) => true,
         _ => a == b,
     }
 }
@@ -62,22 +66,13 @@ pub fn canonical_types(types: &[FuncType]) -> Vec<u32> {
     // Most modules have no typed references: each type is its own
     // representative unless an equal type came before, which only
     // matters when types refer to other types.
-    if !types
-        .iter()
-        .any(|t| t.params().iter().chain(t.results()).any(|v| refers(*v)))
-    {
+    if !types.iter().any(|t| t.any_type(refers)) {
         return (0..types.len() as u32).collect();
     }
     let mut seen: HashMap<FuncType, u32> = HashMap::new();
-    let mut params = Vec::new();
-    let mut results = Vec::new();
     for (i, t) in types.iter().enumerate() {
         let map = |j: u32| reps.get(j as usize).copied().unwrap_or(j);
-        params.clear();
-        results.clear();
-        params.extend(t.params().iter().map(|&v| map_index(v, map)));
-        results.extend(t.results().iter().map(|&v| map_index(v, map)));
-        let key = FuncType::new(&params, &results);
+        let key = t.map_types(|v| map_index(v, map));
         let rep = *seen.entry(key).or_insert(i as u32);
         reps.push(rep);
     }
