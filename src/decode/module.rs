@@ -337,6 +337,10 @@ pub struct Encodings {
     /// them (so a too large limit of a 32-bit memory is invalid rather
     /// than malformed); 2.0 reads `u32`s.
     pub wide_memory_limits: bool,
+    /// The limits of every table are LEB128 `u64`s, as table64 encodes
+    /// them (3.0: so a too large limit of a 32-bit table is invalid,
+    /// "table size", rather than malformed); 2.0 reads `u32`s.
+    pub wide_table_limits: bool,
     /// Bit 3 of a memory's flags announces a page size
     /// (custom-page-sizes); 2.0 makes it a malformed flag.
     pub custom_page_sizes: bool,
@@ -488,6 +492,7 @@ impl<'a> Module<'a> {
         // value, and a page size is there only if it was accepted.
         let encodings = Encodings {
             wide_memory_limits: true,
+            wide_table_limits: true,
             custom_page_sizes: true,
             exceptions: true,
             rec_groups: true,
@@ -655,7 +660,7 @@ impl<'a> Module<'a> {
                 }
                 0x01 => {
                     self.num_imported_tables += 1;
-                    ImportKind::Table(TableType::read(s)?)
+                    ImportKind::Table(TableType::read(s, self.encodings)?)
                 }
                 0x02 => {
                     self.num_imported_memories += 1;
@@ -702,7 +707,7 @@ impl<'a> Module<'a> {
                     return Err(Error::malformed(offset, "malformed table"));
                 }
             }
-            self.tables.push(TableType::read(s)?);
+            self.tables.push(TableType::read(s, self.encodings)?);
             self.table_inits.push(if init {
                 Some(ConstExpr::read(s)?)
             } else {

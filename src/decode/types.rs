@@ -528,10 +528,10 @@ impl TableType {
     }
 
     /// Reads a table type: the element type, a flag byte (bit 0: a maximum
-    /// follows; bit 2: 64-bit indices, whose limits are `u64`s; any other
-    /// bit, such as the threads proposal's shared bit 1, is malformed),
-    /// then the limits.
-    pub fn read(r: &mut Reader<'_>) -> Result<TableType> {
+    /// follows; bit 2: 64-bit indices; any other bit, such as the threads
+    /// proposal's shared bit 1, is malformed), then the limits, `u64`s
+    /// for a 64-bit table or with wide table limits.
+    pub fn read(r: &mut Reader<'_>, encodings: Encodings) -> Result<TableType> {
         let elem = RefType::read(r)?;
         let offset = r.offset();
         let flag = r.read_u8()?;
@@ -541,7 +541,8 @@ impl TableType {
             );
         }
         let table64 = flag & 0b100 != 0;
-        let limits = Limits::read_sizes(r, flag & 1 != 0, table64)?;
+        let wide = table64 || encodings.wide_table_limits;
+        let limits = Limits::read_sizes(r, flag & 1 != 0, wide)?;
         Ok(TableType {
             elem,
             limits,
@@ -703,7 +704,8 @@ impl BlockType {
 /// The immediate of loads and stores.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MemArg {
-    /// log2 of the promised alignment (below 32).
+    /// log2 of the promised alignment (below 64; the validator refuses
+    /// 32 and more without multi-memory, as 2.0 does).
     pub align: u8,
     /// Constant offset added to the address.
     pub offset: u64,
@@ -751,8 +753,10 @@ impl MemArg {
         let flags = r.read_var_u32()?;
         let has_memory = flags & 0x40 != 0;
         let align = flags & !0x40;
-        // 2^32 is the largest meaningful alignment.
-        if align >= 32 {
+        // The flags below 2^7 are an alignment below 2^64 and the memory
+        // bit (3.0); the validator also refuses alignments of 2^32 and
+        // more where the flags have no memory bit (2.0).
+        if align >= 64 {
             return Err(Error::malformed(flags_offset, "malformed memop flags"));
         }
         let memory = if has_memory { r.read_var_u32()? } else { 0 };
@@ -767,7 +771,7 @@ impl MemArg {
             _ => Some(WideOffset::TooLong),
         };
         Ok(MemArg {
-            // Below 32, checked above.
+            // Below 64, checked above.
             align: align as u8,
             offset,
             memory,

@@ -1,7 +1,9 @@
 //! Constant expressions: global initializers and segment offsets.
 //!
 //! In WebAssembly 2.0 a constant expression is one `*.const`, `ref.null`,
-//! `ref.func` or `global.get` of an imported immutable global, then `end`.
+//! `ref.func` or `global.get` of an imported immutable global, then `end`;
+//! 3.0 lets `global.get` read the immutable globals defined before too
+//! ([`visible_globals`]).
 //! With extended-const ([`Features::extended_const`]) it may also combine
 //! integers with `i32/i64.add`, `sub` and `mul`: it is then checked like a
 //! function body of those instructions, with an operand stack.
@@ -20,8 +22,26 @@ pub(crate) struct Scope<'s> {
     pub reps: &'s [u32],
     /// Type index of every function.
     pub funcs: &'s [u32],
-    /// The globals it may read.
+    /// The globals it may read ([`visible_globals`]).
     pub globals: &'s [crate::decode::GlobalType],
+}
+
+/// The globals a constant expression may read, of `globals` (the
+/// imported ones, `imported` of them, then the defined ones it may see):
+/// in 2.0 only the imported ones; in 3.0 also the defined globals before
+/// it (for a global's initializer; all of them for a segment's
+/// expressions), which wasmkern accepts with typed function references
+/// (3.0 brought this with GC, of which wasmkern has only those).
+pub(crate) fn visible_globals<'g>(
+    features: &Features,
+    globals: &'g [crate::decode::GlobalType],
+    imported: usize,
+) -> &'g [crate::decode::GlobalType] {
+    if features.function_references {
+        globals
+    } else {
+        &globals[..imported.min(globals.len())]
+    }
 }
 
 /// Checks that `expr` is constant and produces one value of type `expected`.
@@ -63,11 +83,9 @@ pub(crate) fn check_const_expr(
                 }
             }
             Operator::GlobalGet { global_index } => {
-                // Only imported globals are visible to constant expressions.
-                if global_index >= module.num_imported_globals {
+                let Some(&global) = scope.globals.get(global_index as usize) else {
                     return Err(Error::invalid(offset, "unknown global").with_index(global_index));
-                }
-                let global = scope.globals[global_index as usize];
+                };
                 if global.mutable {
                     return Err(Error::invalid(offset, "constant expression required"));
                 }

@@ -226,6 +226,7 @@ impl Features {
     pub fn encodings(&self) -> crate::decode::Encodings {
         crate::decode::Encodings {
             wide_memory_limits: self.memory64,
+            wide_table_limits: self.memory64,
             custom_page_sizes: self.custom_page_sizes,
             exceptions: self.exceptions,
             rec_groups: self.function_references,

@@ -852,6 +852,17 @@ impl FuncValidator {
         memarg: MemArg,
         natural: u32,
     ) -> Result<ValType> {
+        // 2.0 reads the flags as an alignment below 2^32; multi-memory
+        // (3.0) as one below 2^64 and a memory bit, so that a larger
+        // alignment is invalid (below) instead of malformed.
+        if memarg.align >= 32 && !cx.features.multi_memory {
+            return Err(
+                Error::malformed(self.offset, "malformed memop flags").with_detail(format_args!(
+                    "an alignment of 2^32 or more needs {}",
+                    Feature::MultiMemory.switch()
+                )),
+            );
+        }
         if memarg.encoding.has_memory && !cx.features.multi_memory {
             return Err(
                 Error::malformed(self.offset, "malformed memop flags").with_detail(format_args!(

@@ -1,7 +1,7 @@
 //! Module-level validation: indices, limits, exports, the start function,
 //! segments, constant expressions, and the `ref.func` declaration rule.
 
-use super::const_expr::{Scope, check_const_expr};
+use super::const_expr::{Scope, check_const_expr, visible_globals};
 use super::features::{Feature, Features};
 use super::func::{FuncInfo, FuncValidator, LocalUse};
 use super::subtype::{canonical_types, ref_subtype};
@@ -279,7 +279,7 @@ pub fn validate_module_with(module: &Module<'_>, features: &Features) -> Result<
             &Scope {
                 reps: &reps,
                 funcs: &spaces.funcs,
-                globals: &spaces.globals[..num_imported_globals],
+                globals: visible_globals(features, &spaces.globals, num_imported_globals),
             },
             &global.init,
             global.ty.content,
@@ -329,12 +329,18 @@ pub fn validate_module_with(module: &Module<'_>, features: &Features) -> Result<
         }
     }
 
-    let imported_globals = &globals[..num_imported_globals];
-    // What tables' and segments' constant expressions may refer to.
+    // What tables' and segments' constant expressions may refer to: a
+    // table's initializer sees the imported globals only (the tables come
+    // before the globals).
+    let table_scope = Scope {
+        reps: &reps,
+        funcs: func_types,
+        globals: &globals[..num_imported_globals],
+    };
     let segment_scope = Scope {
         reps: &reps,
         funcs: func_types,
-        globals: imported_globals,
+        globals: visible_globals(features, globals, num_imported_globals),
     };
     // Table initializers: a table of a non-nullable type needs one.
     let defined_tables = &tables[module.num_imported_tables as usize..];
@@ -342,7 +348,7 @@ pub fn validate_module_with(module: &Module<'_>, features: &Features) -> Result<
         match init {
             Some(init) => {
                 features.require(Feature::FunctionReferences, init.offset)?;
-                check_const_expr(module, features, &segment_scope, init, t.elem.into(), |f| {
+                check_const_expr(module, features, &table_scope, init, t.elem.into(), |f| {
                     declared_funcs[f as usize] = true
                 })?;
             }

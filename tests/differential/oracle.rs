@@ -5,13 +5,18 @@
 //!
 //! # Comparison rules
 //! - **Modules** come from wasm-smith ([`smith_config`]): WebAssembly 2.0
-//!   (SIMD only when asked), every item exported, NaNs canonicalized by
+//!   (SIMD and the features of [`Flavor`] only when asked), every item exported, NaNs canonicalized by
 //!   wasm-smith, memories and tables with a small declared maximum (so
 //!   `memory.grow` stays cheap on both engines), and imports of host
 //!   functions drawn from [`HOST_IMPORTS`]. Half of the modules also get
 //!   wasm-smith's `ensure_termination` fuel counter (a trap after a fixed
 //!   number of loop iterations and calls), so looping code is still
 //!   compared instead of skipped.
+//! - **Relaxed SIMD** ([`Flavor::Proposals`]): wasmkern runs the module as
+//!   generated; wasmi (and V8 when it decides) run it with every relaxed
+//!   operator rewritten into the standard SIMD sequence that computes
+//!   wasmkern's documented choice exactly ([`relaxed`]), so the results
+//!   compare bit for bit like any other.
 //! - **Host functions.** Every imported function is a fresh host function
 //!   on each engine that logs its name and arguments and returns values
 //!   derived only from how many host calls the instance made
@@ -56,6 +61,9 @@ use std::fmt::{self, Write as _};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use arbitrary::Unstructured;
+
+#[path = "relaxed.rs"]
+pub mod relaxed;
 
 /// wasmi fuel for instantiation and for each call.
 pub const FUEL: u64 = 100_000;
@@ -180,7 +188,8 @@ pub enum Flavor {
     Simd,
     /// SIMD and the features beyond 2.0 that both engines run: extended
     /// constant expressions, wide arithmetic, tail calls, multiple
-    /// memories and 64-bit memories and tables.
+    /// memories and 64-bit memories and tables; and relaxed SIMD, which
+    /// the oracles run rewritten into standard SIMD ([`relaxed`]).
     Proposals,
 }
 
@@ -204,7 +213,7 @@ pub fn smith_config(flavor: Flavor, imports: bool) -> wasm_smith::Config {
         exceptions_enabled: false,
         gc_enabled: false,
         memory64_enabled: proposals,
-        relaxed_simd_enabled: false,
+        relaxed_simd_enabled: proposals,
         custom_page_sizes_enabled: false,
         wide_arithmetic_enabled: proposals,
         extended_const_enabled: proposals,
@@ -245,7 +254,7 @@ pub fn generate_with(
     if terminate {
         module.ensure_termination(TERMINATION_FUEL).ok()?;
     }
-    Some(module.to_bytes())
+    relaxed::canonicalize_madd(&module.to_bytes())
 }
 
 /// Counts of a differential run.
@@ -1289,6 +1298,7 @@ pub fn check(bytes: &[u8], arg_seed: u64, stats: &mut Stats) -> Result<(), Disag
     features.insert(wasmparser::WasmFeatures::TAIL_CALL);
     features.insert(wasmparser::WasmFeatures::MULTI_MEMORY);
     features.insert(wasmparser::WasmFeatures::MEMORY64);
+    features.insert(wasmparser::WasmFeatures::RELAXED_SIMD);
     if wasmparser::Validator::new_with_features(features)
         .validate_all(bytes)
         .is_err()
@@ -1296,6 +1306,14 @@ pub fn check(bytes: &[u8], arg_seed: u64, stats: &mut Stats) -> Result<(), Disag
         stats.skip("invalid per wasmparser");
         return Ok(());
     }
+    // wasmi runs the relaxed SIMD operators rewritten into the standard
+    // sequences that compute wasmkern's choices (its engine rejects the
+    // relaxed ones, so none can be left over).
+    let Some(reference) = relaxed::standardize(bytes) else {
+        return Err(Disagreement::plain(
+            "the relaxed SIMD rewrite cannot parse the module".into(),
+        ));
+    };
     let kern_module = match wasmkern::Module::new(kern_engine(guard_regions_for(bytes)), bytes) {
         Ok(m) => m,
         Err(e) => {
@@ -1306,18 +1324,18 @@ pub fn check(bytes: &[u8], arg_seed: u64, stats: &mut Stats) -> Result<(), Disag
     };
     // wasmi's translator panics on a few valid modules (a wasmi bug):
     // counted apart, so a run shows how often.
-    let wasmi_module = match std::panic::catch_unwind(|| wasmi::Module::new(wasmi_engine(), bytes))
-    {
-        Ok(Ok(m)) => m,
-        Ok(Err(_)) => {
-            stats.skip("rejected by wasmi");
-            return Ok(());
-        }
-        Err(_) => {
-            stats.skip("wasmi panicked compiling (a wasmi bug)");
-            return Ok(());
-        }
-    };
+    let wasmi_module =
+        match std::panic::catch_unwind(|| wasmi::Module::new(wasmi_engine(), &reference[..])) {
+            Ok(Ok(m)) => m,
+            Ok(Err(_)) => {
+                stats.skip("rejected by wasmi");
+                return Ok(());
+            }
+            Err(_) => {
+                stats.skip("wasmi panicked compiling (a wasmi bug)");
+                return Ok(());
+            }
+        };
 
     let Some(mut pair) = instantiate(&kern_module, &wasmi_module, stats)? else {
         return Ok(());

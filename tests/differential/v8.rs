@@ -218,11 +218,17 @@ fn temp_dir() -> Result<PathBuf, String> {
     Ok(dir)
 }
 
-/// Runs the module of `d` in V8 and says whose outcome it shares.
+/// Runs the module of `d` in V8 and says whose outcome it shares. V8
+/// runs what wasmi ran: the module with its relaxed SIMD operators
+/// rewritten to compute wasmkern's choices (`oracle::relaxed`).
 pub fn decide(bytes: &[u8], d: &Disagreement) -> Verdict {
     if d.kern.is_empty() || d.wasmi.is_empty() {
         return Verdict::Neither(format!("not observable in V8: {}", d.what));
     }
+    let Some(reference) = oracle::relaxed::standardize(bytes) else {
+        return Verdict::Neither("the relaxed SIMD rewrite cannot parse the module".into());
+    };
+    let bytes = &reference[..];
     if let Err(e) = node_version() {
         return Verdict::Unavailable(e);
     }

