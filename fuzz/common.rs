@@ -5,7 +5,8 @@
 /// wasm-smith's configuration: WebAssembly 2.0 with SIMD and the 3.0
 /// features on in `Config`'s defaults (which the `compile` target's engine
 /// uses) that wasm-smith generates: tail calls, several memories, 64-bit
-/// memories and tables, relaxed SIMD.
+/// memories and tables, relaxed SIMD, exception handling (`try_table`,
+/// `throw`, `throw_ref`; not the legacy `try`).
 pub fn smith_config(allow_invalid_funcs: bool) -> wasm_smith::Config {
     wasm_smith::Config {
         multi_value_enabled: true,
@@ -19,7 +20,7 @@ pub fn smith_config(allow_invalid_funcs: bool) -> wasm_smith::Config {
         threads_enabled: false,
         shared_everything_threads_enabled: false,
         tail_call_enabled: true,
-        exceptions_enabled: false,
+        exceptions_enabled: true,
         gc_enabled: false,
         memory64_enabled: true,
         relaxed_simd_enabled: true,
@@ -35,7 +36,7 @@ pub fn smith_config(allow_invalid_funcs: bool) -> wasm_smith::Config {
 
 /// wasmparser's verdict with the features `wasmkern::validate` accepts
 /// (`Config`'s defaults): WebAssembly 2.0 with SIMD and the standardized
-/// 3.0 features but exceptions and GC.
+/// 3.0 features but GC.
 pub fn wasmparser_accepts(bytes: &[u8]) -> bool {
     let mut features = wasmparser::WasmFeatures::WASM2;
     for f in [
@@ -45,6 +46,7 @@ pub fn wasmparser_accepts(bytes: &[u8]) -> bool {
         wasmparser::WasmFeatures::MULTI_MEMORY,
         wasmparser::WasmFeatures::RELAXED_SIMD,
         wasmparser::WasmFeatures::FUNCTION_REFERENCES,
+        wasmparser::WasmFeatures::EXCEPTIONS,
     ] {
         features.insert(f);
     }

@@ -105,8 +105,77 @@
 //! and table writes check it); the host still bounds-checks the index, so a
 //! wrong one is an error, never a wild call.
 
+//!
+//! # Exceptions
+//! `throw` and `throw_ref` leave through the exit stub with
+//! [`ExitCode::Throw`] or [`ExitCode::ThrowRef`], and so does a host
+//! function that throws (through its host-call exit). The runtime then
+//! walks the frames of the activation as a backtrace does (`rbp` chain,
+//! return addresses) and looks each return address up in the module's
+//! [`HandlerSite`]s: the first site, in the order the compiler emitted
+//! them (inner `try_table`s first), whose range holds it and whose tag
+//! matches is the handler. Code never resumes at the throw: the runtime
+//! rewrites the words at `ExecContext::wasm_rsp` so that the resume
+//! trampoline "returns" to the handler's landing pad with the handling
+//! frame's `rbp`, its `r15`, and the pin registers as they were when it
+//! made the call that threw: for each frame it skipped it restores the
+//! pin registers that frame saved in its prologue ([`UnwindInfo`] says
+//! which; they lie below `[rbp - 8]`, in [`PIN_GPR_ENCODINGS`] order),
+//! which is what the frame's epilogue would have done. The handler's
+//! values (the payload, then the exception reference for the `_ref`
+//! forms) are written into the handling frame's home slots, from
+//! [`HandlerSite::home`] down by 16 bytes per value. The landing pad sets
+//! `rsp` from `rbp` (the frame size is fixed after the prologue), reloads
+//! what the function keeps in caller-saved registers (XMM-pinned locals
+//! from their slots, the memory base), moves a single result into its
+//! merge register, and jumps to the catch label. Code with no
+//! `try_table` is unchanged: the tables are data beside it.
+
 use crate::decode::ValType;
 pub use crate::error::TrapCode;
+
+/// The encodings of the registers that may hold pinned locals, in the
+/// order a prologue saves those it uses (below the saved `r15` at
+/// `[rbp - 8]`: the first at `[rbp - 16]`, the next at `[rbp - 24]`, ...)
+/// and the exit stub pushes them (the first pushed first).
+pub const PIN_GPR_ENCODINGS: [u8; EXIT_SAVED_GPRS] = [3, 12, 13, 6, 7, 14];
+
+/// Where a function that calls saves its `r15` (relative to `rbp`).
+pub const SAVED_VMCTX_OFFSET: i32 = -8;
+
+/// What the unwinder must know of a function's frame: bits 0..16 are the
+/// registers (by encoding) its prologue saves, bit 16 says whether it
+/// saved `r15` at [`SAVED_VMCTX_OFFSET`] (it calls).
+pub type UnwindInfo = u32;
+
+/// [`UnwindInfo`]'s bit for a frame that saved `r15`.
+pub const UNWIND_SAVES_VMCTX: u32 = 1 << 16;
+
+/// A `try_table` catch clause as the runtime sees it: a code range, the
+/// landing pad, what it catches and where its values go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HandlerSite {
+    /// The range of code (return addresses `start < ra <= end`, offsets
+    /// in the module's code) the clause covers.
+    pub start: u32,
+    /// One past the range.
+    pub end: u32,
+    /// Code offset of the landing pad.
+    pub pad: u32,
+    /// The module's tag index, or [`CATCH_ALL`].
+    pub tag: u32,
+    /// How many values the pad expects: the payload's, plus one for the
+    /// exception reference with [`Self::with_ref`].
+    pub values: u32,
+    /// Whether the last value is the exception reference.
+    pub with_ref: bool,
+    /// The `rbp`-relative offset of the first value's home slot; value `k`
+    /// goes 16 bytes lower per `k`.
+    pub home: i32,
+}
+
+/// [`HandlerSite::tag`] of `catch_all` and `catch_all_ref`.
+pub const CATCH_ALL: u32 = u32::MAX;
 
 /// How many registers the exit stub saves besides `rbp` and `r15`: the
 /// registers of pinned integer locals, callee-saved in generated code.
@@ -151,6 +220,14 @@ pub enum ExitCode {
     /// The flag `ExecContext::interrupt` points to was non-zero at a
     /// function entry or loop header. Resumable.
     Interrupted = 6,
+    /// `throw`: the module's tag index is in `payload`, the payload values
+    /// in an area at `call_args` laid out as a call's arguments of the
+    /// tag's parameter types ([`slot_offsets`]). Never resumed where it
+    /// left: see "Exceptions".
+    Throw = 7,
+    /// `throw_ref`: the exception reference is in `payload` (0 is null,
+    /// which traps). Never resumed where it left: see "Exceptions".
+    ThrowRef = 8,
 }
 
 impl ExitCode {
@@ -164,6 +241,8 @@ impl ExitCode {
             4 => ExitCode::Helper,
             5 => ExitCode::OutOfFuel,
             6 => ExitCode::Interrupted,
+            7 => ExitCode::Throw,
+            8 => ExitCode::ThrowRef,
             _ => return None,
         })
     }
@@ -619,7 +698,7 @@ mod tests {
 
     #[test]
     fn codes_round_trip() {
-        for v in 0..7 {
+        for v in 0..9 {
             assert_eq!(ExitCode::from_u32(v).map(|c| c as u32), Some(v));
         }
         for v in 0..12 {

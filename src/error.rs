@@ -50,6 +50,9 @@ pub enum ErrorKind {
     /// of wasmkern, not of the module or the embedder. It has no location
     /// in the module.
     Internal,
+    /// A WebAssembly exception left the call uncaught;
+    /// [`Error::thrown`] carries its tag and payload.
+    Exception,
     /// A serialized module was refused (`Module::deserialize`): not a
     /// serialized module, truncated, corrupted, or compiled by another
     /// version of wasmkern, for another engine configuration or for a
@@ -74,6 +77,8 @@ struct ErrorInner {
     func: Option<u32>,
     trap: Option<TrapCode>,
     exit: Option<i32>,
+    /// For [`ErrorKind::Exception`]: the exception.
+    thrown: Option<Box<crate::runtime::ThrownException>>,
 }
 
 impl Error {
@@ -87,6 +92,7 @@ impl Error {
             func: None,
             trap: None,
             exit: None,
+            thrown: None,
         }))
     }
 
@@ -100,6 +106,7 @@ impl Error {
             func: None,
             trap: None,
             exit: None,
+            thrown: None,
         }))
     }
 
@@ -113,6 +120,7 @@ impl Error {
             func: None,
             trap: None,
             exit: None,
+            thrown: None,
         }))
     }
 
@@ -132,6 +140,7 @@ impl Error {
             func: None,
             trap: None,
             exit: None,
+            thrown: None,
         }))
     }
 
@@ -189,6 +198,20 @@ impl Error {
         e = e.with_index(status);
         e.0.exit = Some(status);
         e
+    }
+
+    /// An uncaught WebAssembly exception ([`ErrorKind::Exception`]).
+    pub(crate) fn thrown_exception(thrown: crate::runtime::ThrownException) -> Self {
+        let mut e = Self::from_kind(ErrorKind::Exception, "uncaught WebAssembly exception");
+        e.0.thrown = Some(Box::new(thrown));
+        e
+    }
+
+    /// The exception, when a WebAssembly exception left the call uncaught
+    /// (or a host function throws one: [`Store::throw`](crate::Store::throw)):
+    /// its tag and payload.
+    pub fn thrown(&self) -> Option<&crate::runtime::ThrownException> {
+        self.0.thrown.as_deref()
     }
 
     /// The exit status, when the program exited ([`Error::exit`]).

@@ -145,12 +145,12 @@ pub use error::{Error, ErrorKind, FrameInfo, Result};
 pub use runtime::{
     AsContext, AsContextMut, CallOutcome, Caller, Config, DEFAULT_INSTANCE_LIMIT,
     DEFAULT_MAX_MODULE_CODE_SIZE, DEFAULT_MAX_WASM_STACK, DEFAULT_MEMORY_LIMIT,
-    DEFAULT_TABLE_LIMIT, Engine, ExportType, Extern, ExternRef, ExternType, Func, FuncType, Global,
-    GlobalType, HeapType, HostFunc, ImportType, Instance, InterruptHandle, IntoFunc, Limits,
-    Linker, MAX_TABLE_ELEMENTS, MIN_MAX_WASM_STACK, Memory, MemoryType, Module, PAGE_SIZE,
-    PauseReason, RefType, ResourceLimiter, ResumableCall, Store, StoreContextMut, StoreLimits,
-    StoreLimitsBuilder, Table, TableType, Trap, TypedFunc, Val, ValType, WasmParams, WasmResults,
-    WasmRet, WasmTy,
+    DEFAULT_TABLE_LIMIT, Engine, ExnRef, ExportType, Extern, ExternRef, ExternType, Func, FuncType,
+    Global, GlobalType, HeapType, HostFunc, ImportType, Instance, InterruptHandle, IntoFunc,
+    Limits, Linker, MAX_LIVE_EXCEPTIONS, MAX_TABLE_ELEMENTS, MIN_MAX_WASM_STACK, Memory,
+    MemoryType, Module, PAGE_SIZE, PauseReason, RefType, ResourceLimiter, ResumableCall, Store,
+    StoreContextMut, StoreLimits, StoreLimitsBuilder, Table, TableType, Tag, TagType,
+    ThrownException, Trap, TypedFunc, Val, ValType, WasmParams, WasmResults, WasmRet, WasmTy,
 };
 pub use validate::{Feature, Features};
 

@@ -66,6 +66,10 @@ fn module_using(feature: Feature) -> Vec<u8> {
                  (func (export "f") (param (ref null $t)) (result i32)
                    (call_ref $t (local.get 0))))"#
         }
+        // No tag section (which 2.0 makes malformed): a `throw_ref`.
+        Feature::Exceptions => {
+            r#"(module (func (export "f") (param exnref) (throw_ref (local.get 0))))"#
+        }
     })
 }
 

@@ -290,7 +290,7 @@ fn other_formats_and_versions_are_refused() {
     assert_refused(&err, "not a serialized wasmkern module");
 
     let mut v2 = bytes.clone();
-    set_field(&mut v2, 8, 2);
+    set_field(&mut v2, 8, 99);
     let err = Module::deserialize_checked(&engine, &v2).unwrap_err();
     assert_refused(&err, "unsupported serialized module format");
 
@@ -454,7 +454,9 @@ fn inconsistent_tables_are_refused_even_with_a_valid_checksum() {
 #[test]
 fn type_id_sites_hold_the_placeholder_and_are_checked() {
     // One `call_indirect`, so one type-id site; no name section, so the
-    // file ends with that site table and an empty name table.
+    // file ends with that site table, an empty table of exception
+    // handlers, the unwind information of the one function and an empty
+    // name table.
     let wasm = wat::parse_str(
         r#"(module
             (type $t (func (result i32)))
@@ -466,7 +468,13 @@ fn type_id_sites_hold_the_placeholder_and_are_checked() {
     let bytes = Module::new(&engine, wasm).unwrap().serialize().unwrap();
     let end = bytes.len();
     assert_eq!(field(&bytes, end - 4), 0, "no names");
-    let sites_at = end - 4 - 12;
+    assert_eq!(
+        field(&bytes, end - 12),
+        1,
+        "one function's unwind information"
+    );
+    assert_eq!(field(&bytes, end - 16), 0, "no exception handlers");
+    let sites_at = end - 16 - 12;
     assert_eq!(field(&bytes, sites_at), 1, "one type-id site");
     let (site, type_index) = (field(&bytes, sites_at + 4), field(&bytes, sites_at + 8));
     assert_eq!(type_index, 0);

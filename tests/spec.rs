@@ -57,8 +57,10 @@ const PROPOSAL_FLOORS: &[(Feature, usize)] = &[
 /// Proposal folders the compiler lowers but that do not pass 100% yet,
 /// because some of their modules need another feature the compiler lacks:
 /// `(feature, floor, most directives failed or skipped)`, so they can
-/// only improve. None at the moment.
-const PROPOSAL_PROGRESS: &[(Feature, usize, usize)] = &[];
+/// only improve. Exceptions: tag.wast's link-time typing uses `rec` type
+/// groups (GC's), which the decoder does not read yet: 4 failures and the
+/// skipped directive that needs one of their modules.
+const PROPOSAL_PROGRESS: &[(Feature, usize, usize)] = &[(Feature::Exceptions, 100, 5)];
 /// The memory proposals' folders with guard regions
 /// (`spec_memory_proposals_guard_regions`): only a 32-bit memory 0 of
 /// 64 KiB pages relies on the guard region there; memories of 1-byte

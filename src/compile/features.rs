@@ -31,7 +31,8 @@ pub(crate) const LOWERED: FeatureSet = FeatureSet::EMPTY
     .with(Feature::MultiMemory)
     .with(Feature::Memory64)
     .with(Feature::TailCall)
-    .with(Feature::FunctionReferences);
+    .with(Feature::FunctionReferences)
+    .with(Feature::Exceptions);
 
 /// Fails, naming the first function and feature, when a function needs a
 /// feature the compiler does not lower.
@@ -60,5 +61,6 @@ fn what_needs(feature: Feature) -> &'static str {
         Feature::CustomPageSizes => "memory.size or memory.grow of a memory of 1-byte pages",
         Feature::WideArithmetic => "i64.add128, i64.sub128 or i64.mul_wide_s/u",
         Feature::FunctionReferences => "a typed function reference operator",
+        Feature::Exceptions => "throw, throw_ref or try_table",
     }
 }

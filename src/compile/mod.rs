@@ -46,7 +46,7 @@ use isa::stubs::{NUM_TRAPS, SYM_EXIT, SYM_TRAP_BASE, StubOffsets};
 use isa::{Code, CpuFeatures};
 
 // The runtime keeps these for the code it loads without compiling.
-pub use crate::abi::{CompileOptions, FaultSite};
+pub use crate::abi::{CompileOptions, FaultSite, HandlerSite, UnwindInfo};
 
 /// What every function of a module needs to know about the module.
 pub(crate) struct Env<'m, 'a> {
@@ -69,6 +69,8 @@ pub(crate) struct Env<'m, 'a> {
     pub memory_page_log2: u32,
     /// The type of every memory, imports first.
     pub memories: &'m [MemoryType],
+    /// Type index of every tag, imports first.
+    pub tags: &'m [u32],
     /// Whether a function of the module makes a tail call: then its
     /// functions may return with another instance's `r15`, and every call
     /// in it provides [`TAIL_CALL_AREA`](crate::abi::TAIL_CALL_AREA) (see
@@ -87,6 +89,10 @@ struct Chunk {
     type_id_sites: Vec<(u32, u32)>,
     /// (defined function index, offset of its code in `code`).
     funcs: Vec<(usize, u32)>,
+    /// Catch clauses, at offsets in `code`.
+    handlers: Vec<HandlerSite>,
+    /// The [`UnwindInfo`] of each function of `funcs`, in that order.
+    unwind: Vec<UnwindInfo>,
 }
 
 /// A module's machine code.
@@ -119,6 +125,11 @@ pub struct CompiledModule {
     /// the code into an engine writes that engine's id of the type, so the
     /// same code (a serialized module) runs in any engine.
     pub type_id_sites: Vec<(u32, u32)>,
+    /// Every `try_table` catch clause (see [`HandlerSite`]), inner ones
+    /// before the outer ones of the same function.
+    pub handlers: Vec<HandlerSite>,
+    /// Each defined function's [`UnwindInfo`], by index.
+    pub unwind: Vec<UnwindInfo>,
 }
 
 /// Compiles every defined function of `module`.
@@ -180,6 +191,7 @@ pub(crate) fn compile_module_into(
             .map_or(0, |m| m.limits.min.saturating_mul(m.page_size())),
         memory_page_log2,
         memories: &spaces.memories,
+        tags: &spaces.tags,
         tail_calls: info
             .funcs
             .iter()
@@ -300,11 +312,14 @@ fn link(chunks: Vec<Chunk>, stubs: &StubOffsets, num_funcs: usize) -> Result<Com
     let mut sites = first.sites;
     let mut fault_sites = first.fault_sites;
     let mut type_id_sites = first.type_id_sites;
+    let mut handlers = first.handlers;
+    let mut unwind = alloc::vec![0; num_funcs];
     let mut func_offsets = alloc::vec![u32::MAX; num_funcs];
     let mut func_layout = Vec::with_capacity(num_funcs);
-    for &(i, start) in &first.funcs {
+    for (&(i, start), &info) in first.funcs.iter().zip(&first.unwind) {
         func_offsets[i] = start;
         func_layout.push((start, i as u32));
+        unwind[i] = info;
     }
     for chunk in chunks {
         // `int3` between chunks, as `Assembler::pad_to` between functions.
@@ -324,9 +339,16 @@ fn link(chunks: Vec<Chunk>, stubs: &StubOffsets, num_funcs: usize) -> Result<Com
             wasm_offset: s.wasm_offset,
         }));
         type_id_sites.extend(chunk.type_id_sites.iter().map(|&(at, t)| (base + at, t)));
-        for &(i, start) in &chunk.funcs {
+        handlers.extend(chunk.handlers.iter().map(|h| HandlerSite {
+            start: base + h.start,
+            end: base + h.end,
+            pad: base + h.pad,
+            ..*h
+        }));
+        for (&(i, start), &info) in chunk.funcs.iter().zip(&chunk.unwind) {
             func_offsets[i] = base + start;
             func_layout.push((base + start, i as u32));
+            unwind[i] = info;
         }
     }
     if func_offsets.contains(&u32::MAX) {
@@ -364,6 +386,8 @@ fn link(chunks: Vec<Chunk>, stubs: &StubOffsets, num_funcs: usize) -> Result<Com
         fault_sites,
         out_of_bounds_stub: stubs.traps[TrapCode::MemoryOutOfBounds as usize] as u32,
         type_id_sites,
+        handlers,
+        unwind,
     })
 }
 

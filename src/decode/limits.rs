@@ -36,3 +36,8 @@ pub const MAX_LOCALS: u32 = 50_000;
 /// Nesting depth of blocks, loops and ifs in one function. JS sets none;
 /// 10,000 is far beyond what compilers emit and keeps the control stack small.
 pub const MAX_NESTING_DEPTH: u32 = 10_000;
+/// Tags, imported and defined (JS: 1,000,000).
+pub const MAX_TAGS: u32 = 1_000_000;
+/// Catch clauses of one `try_table`; none is needed beyond one per tag and
+/// a `catch_all`, and the bound keeps the per-`try_table` tables small.
+pub const MAX_CATCHES: u32 = 100_000;

@@ -20,6 +20,7 @@ pub use module::{
 pub use operators::{Ieee32, Ieee64, Operator, Shuffle, V128, read_operator, read_operator_inline};
 pub use reader::Reader;
 pub use types::{
-    BlockType, BrTable, DEFAULT_PAGE_SIZE_LOG2, FuncType, GlobalType, HeapType, Limits, MemArg,
-    MemArgEncoding, MemIdx, MemoryType, RefType, SelectTypes, TableType, ValType, WideOffset,
+    BlockType, BrTable, Catch, CatchKind, DEFAULT_PAGE_SIZE_LOG2, FuncType, GlobalType, HeapType,
+    Limits, MemArg, MemArgEncoding, MemIdx, MemoryType, RefType, SelectTypes, TableType, TryTable,
+    ValType, WideOffset,
 };

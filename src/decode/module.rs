@@ -28,6 +28,8 @@ pub enum ExternKind {
     Memory,
     /// A global.
     Global,
+    /// A tag (exception handling).
+    Tag,
 }
 
 /// The type of an imported item.
@@ -41,6 +43,8 @@ pub enum ImportKind {
     Memory(MemoryType),
     /// A global.
     Global(GlobalType),
+    /// A tag with this type index (exception handling).
+    Tag(u32),
 }
 
 /// One import.
@@ -287,6 +291,8 @@ pub struct Module<'a> {
     pub memories: Vec<MemoryType>,
     /// Defined globals.
     pub globals: Vec<Global<'a>>,
+    /// The type index of each defined tag (exception handling).
+    pub tags: Vec<u32>,
     /// The export section.
     pub exports: Vec<Export<'a>>,
     /// The start function, and the offset of the start section.
@@ -311,6 +317,8 @@ pub struct Module<'a> {
     pub num_imported_memories: u32,
     /// Number of imported globals.
     pub num_imported_globals: u32,
+    /// Number of imported tags.
+    pub num_imported_tags: u32,
     /// The encodings beyond WebAssembly 2.0 that the decoder reads.
     encodings: Encodings,
     /// `[(ref $i)]` and `[(ref null $i)]` for each type index `i` (at
@@ -332,6 +340,10 @@ pub struct Encodings {
     /// Bit 3 of a memory's flags announces a page size
     /// (custom-page-sizes); 2.0 makes it a malformed flag.
     pub custom_page_sizes: bool,
+    /// Section 13 is the tag section and external kind 4 a tag
+    /// (exception handling); 2.0 makes them a malformed section id and
+    /// import or export kind.
+    pub exceptions: bool,
 }
 
 /// `[t]` as a static slice, for every value type but the references to
@@ -340,7 +352,7 @@ fn single(t: ValType) -> Option<&'static [ValType]> {
     const fn r(nullable: bool, heap: HeapType) -> ValType {
         ValType::Ref(RefType::new(nullable, heap))
     }
-    const ABSTRACT: [[ValType; 1]; 8] = [
+    const ABSTRACT: [[ValType; 1]; 12] = [
         [r(false, HeapType::Func)],
         [r(true, HeapType::Func)],
         [r(false, HeapType::Extern)],
@@ -349,6 +361,10 @@ fn single(t: ValType) -> Option<&'static [ValType]> {
         [r(true, HeapType::NoFunc)],
         [r(false, HeapType::NoExtern)],
         [r(true, HeapType::NoExtern)],
+        [r(false, HeapType::Exn)],
+        [r(true, HeapType::Exn)],
+        [r(false, HeapType::NoExn)],
+        [r(true, HeapType::NoExn)],
     ];
     let heap = |k: usize, r: RefType| &ABSTRACT[2 * k + usize::from(r.is_nullable())][..];
     Some(match t {
@@ -362,6 +378,8 @@ fn single(t: ValType) -> Option<&'static [ValType]> {
             HeapType::Extern => heap(1, r),
             HeapType::NoFunc => heap(2, r),
             HeapType::NoExtern => heap(3, r),
+            HeapType::Exn => heap(4, r),
+            HeapType::NoExn => heap(5, r),
             HeapType::Concrete(_) => return None,
         },
     })
@@ -372,10 +390,22 @@ pub const FUNC_INDICES: RefType = RefType::new(false, HeapType::Func);
 
 /// Section ids in the order the binary format requires them (custom sections,
 /// id 0, may appear anywhere).
-const SECTION_ORDER: [u8; 12] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 10, 11];
+/// The tag section (13, exception handling) lies between the memory and
+/// the global sections.
+const SECTION_ORDER: [u8; 13] = [1, 2, 3, 4, 5, 13, 6, 7, 8, 9, 12, 10, 11];
 
 fn section_rank(id: u8) -> Option<usize> {
     SECTION_ORDER.iter().position(|&s| s == id)
+}
+
+/// Reads a tag type: the attribute byte (0, an exception) and the type
+/// index of its parameters.
+fn read_tag_type(r: &mut Reader<'_>) -> Result<u32> {
+    let offset = r.offset();
+    if r.read_u8()? != 0 {
+        return Err(Error::malformed(offset, "malformed tag attribute"));
+    }
+    r.read_var_u32()
 }
 
 /// Reads a vector length and checks it against an implementation limit.
@@ -433,6 +463,7 @@ impl<'a> Module<'a> {
         let encodings = Encodings {
             wide_memory_limits: true,
             custom_page_sizes: true,
+            exceptions: true,
         };
         Self::decode_sections(bytes, false, encodings)
     }
@@ -480,6 +511,10 @@ impl<'a> Module<'a> {
                 let Some(rank) = section_rank(id) else {
                     return Err(Error::malformed(id_offset, "malformed section id"));
                 };
+                if id == 13 && !encodings.exceptions {
+                    return Err(Error::malformed(id_offset, "malformed section id")
+                        .with_detail("the tag section needs Config::wasm_exceptions"));
+                }
                 if id == 8 && module.start.is_some() {
                     return Err(Error::malformed(id_offset, "multiple start sections"));
                 }
@@ -505,6 +540,7 @@ impl<'a> Module<'a> {
                 10 => module.read_code(&mut s, id_offset)?,
                 11 => module.read_data(&mut s)?,
                 12 => module.data_count = Some(s.read_var_u32()?),
+                13 => module.read_tags(&mut s)?,
                 _ => unreachable!("section ids were checked above"),
             }
             if !s.is_empty() {
@@ -597,6 +633,10 @@ impl<'a> Module<'a> {
                     self.num_imported_globals += 1;
                     ImportKind::Global(GlobalType::read(s)?)
                 }
+                0x04 if self.encodings.exceptions => {
+                    self.num_imported_tags += 1;
+                    ImportKind::Tag(read_tag_type(s)?)
+                }
                 _ => return Err(Error::malformed(offset, "malformed import kind")),
             };
             self.imports.push(Import { module, name, kind });
@@ -648,6 +688,15 @@ impl<'a> Module<'a> {
         Ok(())
     }
 
+    fn read_tags(&mut self, s: &mut Reader<'a>) -> Result<()> {
+        let count = read_count(s, limits::MAX_TAGS, "too many tags")?;
+        self.tags.reserve(count as usize);
+        for _ in 0..count {
+            self.tags.push(read_tag_type(s)?);
+        }
+        Ok(())
+    }
+
     fn read_globals(&mut self, s: &mut Reader<'a>) -> Result<()> {
         let count = read_count(s, limits::MAX_GLOBALS, "too many globals")?;
         self.globals.reserve(count as usize);
@@ -671,6 +720,7 @@ impl<'a> Module<'a> {
                 0x01 => ExternKind::Table,
                 0x02 => ExternKind::Memory,
                 0x03 => ExternKind::Global,
+                0x04 if self.encodings.exceptions => ExternKind::Tag,
                 _ => return Err(Error::malformed(kind_offset, "malformed export kind")),
             };
             let index = s.read_var_u32()?;
@@ -876,6 +926,20 @@ impl<'a> Module<'a> {
     /// Total number of globals.
     pub fn num_globals(&self) -> u32 {
         self.num_imported_globals + self.globals.len() as u32
+    }
+
+    /// Total number of tags.
+    pub fn num_tags(&self) -> u32 {
+        self.num_imported_tags + self.tags.len() as u32
+    }
+
+    /// The type index of every tag, imported ones first.
+    pub fn tag_types(&self) -> Vec<u32> {
+        let imported = self.imports.iter().filter_map(|i| match i.kind {
+            ImportKind::Tag(t) => Some(t),
+            _ => None,
+        });
+        imported.chain(self.tags.iter().copied()).collect()
     }
 }
 

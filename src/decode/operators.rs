@@ -23,7 +23,7 @@
 //!   hand-written rule).
 
 use super::reader::Reader;
-use super::types::{BlockType, BrTable, HeapType, MemArg, MemIdx, SelectTypes};
+use super::types::{BlockType, BrTable, HeapType, MemArg, MemIdx, SelectTypes, TryTable};
 use crate::error::{Error, Result};
 
 /// Calls `$m!` with the whole instruction table.
@@ -39,6 +39,8 @@ macro_rules! for_each_operator {
             op 0x03 Loop { blockty: BlockType } => special
             op 0x04 If { blockty: BlockType } => special
             op 0x05 Else => special
+            op 0x08 Throw { tag_index: u32 } => special
+            op 0x0a ThrowRef => special
             op 0x0b End => special
             op 0x0c Br { relative_depth: u32 } => special
             op 0x0d BrIf { relative_depth: u32 } => special
@@ -54,6 +56,7 @@ macro_rules! for_each_operator {
             op 0x1a Drop => special
             op 0x1b Select => special
             op 0x1c TypedSelect { ty: SelectTypes } => special
+            op 0x1f TryTable { table: TryTable<'a> } => special
             // Variables.
             op 0x20 LocalGet { local_index: u32 } => special
             op 0x21 LocalSet { local_index: u32 } => special
@@ -608,6 +611,11 @@ impl<'a> Immediate<'a> for BrTable<'a> {
         BrTable::read(r)
     }
 }
+impl<'a> Immediate<'a> for TryTable<'a> {
+    fn read(r: &mut Reader<'a>) -> Result<Self> {
+        TryTable::read(r)
+    }
+}
 impl<'a> Immediate<'a> for MemArg {
     fn read(r: &mut Reader<'a>) -> Result<Self> {
         MemArg::read(r)
@@ -658,6 +666,7 @@ macro_rules! define_operator_enum {
             };
             Ok(match (prefix, code) {
                 $( (prefix_byte!($prefix), $code) => Operator::$name $({ $($field: <$ty as Immediate>::read(r)?),* })?, )*
+                (0, 0x06 | 0x07 | 0x09 | 0x18 | 0x19) => return Err(legacy_exceptions(offset)),
                 _ => return Err(Error::malformed(offset, "illegal opcode")),
             })
         }
@@ -674,6 +683,17 @@ macro_rules! prefix_byte {
     (fd) => {
         0xfd
     };
+}
+
+/// The error for the legacy exception-handling opcodes (`try`, `catch`,
+/// `rethrow`, `delegate`, `catch_all`), which wasmkern does not decode:
+/// only the standard `try_table`/`throw_ref` form is supported.
+#[cold]
+fn legacy_exceptions(offset: usize) -> Error {
+    Error::malformed(offset, "illegal opcode").with_detail(
+        "legacy exception handling (try/catch/delegate/rethrow) is not supported; \
+         use try_table and throw_ref",
+    )
 }
 
 for_each_operator!(define_operator_enum);

@@ -52,6 +52,8 @@ impl ValType {
     pub const FuncRef: ValType = ValType::Ref(RefType::FuncRef);
     /// `externref`: nullable reference to a host value.
     pub const ExternRef: ValType = ValType::Ref(RefType::ExternRef);
+    /// `exnref`: nullable reference to an exception.
+    pub const ExnRef: ValType = ValType::Ref(RefType::ExnRef);
 
     /// Decodes a value type from a one-byte encoding (the numeric types
     /// and the short forms of reference types).
@@ -137,6 +139,11 @@ pub enum HeapType {
     /// No host value: the bottom of the external references
     /// (`noextern`), only null.
     NoExtern,
+    /// Any exception (`exn`, exception handling).
+    Exn,
+    /// No exception: the bottom of the exception references (`noexn`),
+    /// only null.
+    NoExn,
     /// The functions of the module's type at this index (inside a module;
     /// the runtime's canonical types use the engine's type id).
     Concrete(u32),
@@ -153,6 +160,8 @@ impl HeapType {
             0x6f => Some(HeapType::Extern),
             0x73 => Some(HeapType::NoFunc),
             0x72 => Some(HeapType::NoExtern),
+            0x69 => Some(HeapType::Exn),
+            0x74 => Some(HeapType::NoExn),
             _ => None,
         };
         if let Some(t) = abstract_type {
@@ -173,7 +182,15 @@ impl HeapType {
     /// Whether this is a function heap type (`func`, `nofunc` or a
     /// concrete type, all function types here).
     pub fn is_func(self) -> bool {
-        !matches!(self, HeapType::Extern | HeapType::NoExtern)
+        !matches!(
+            self,
+            HeapType::Extern | HeapType::NoExtern | HeapType::Exn | HeapType::NoExn
+        )
+    }
+
+    /// Whether this is an exception heap type (`exn` or `noexn`).
+    pub fn is_exn(self) -> bool {
+        matches!(self, HeapType::Exn | HeapType::NoExn)
     }
 }
 
@@ -184,6 +201,8 @@ impl fmt::Display for HeapType {
             HeapType::Extern => f.write_str("extern"),
             HeapType::NoFunc => f.write_str("nofunc"),
             HeapType::NoExtern => f.write_str("noextern"),
+            HeapType::Exn => f.write_str("exn"),
+            HeapType::NoExn => f.write_str("noexn"),
             HeapType::Concrete(i) => write!(f, "{i}"),
         }
     }
@@ -203,6 +222,8 @@ const HEAP_FUNC: u32 = NULLABLE - 1;
 const HEAP_EXTERN: u32 = NULLABLE - 2;
 const HEAP_NOFUNC: u32 = NULLABLE - 3;
 const HEAP_NOEXTERN: u32 = NULLABLE - 4;
+const HEAP_EXN: u32 = NULLABLE - 5;
+const HEAP_NOEXN: u32 = NULLABLE - 6;
 
 #[allow(non_upper_case_globals)]
 impl RefType {
@@ -210,6 +231,8 @@ impl RefType {
     pub const FuncRef: RefType = RefType(NULLABLE | HEAP_FUNC);
     /// `externref`: `(ref null extern)`.
     pub const ExternRef: RefType = RefType(NULLABLE | HEAP_EXTERN);
+    /// `exnref`: `(ref null exn)`.
+    pub const ExnRef: RefType = RefType(NULLABLE | HEAP_EXN);
     /// Type indices saturate here (no module has this many types).
     pub const MAX_INDEX: u32 = 1 << 30;
 
@@ -220,6 +243,8 @@ impl RefType {
             HeapType::Extern => HEAP_EXTERN,
             HeapType::NoFunc => HEAP_NOFUNC,
             HeapType::NoExtern => HEAP_NOEXTERN,
+            HeapType::Exn => HEAP_EXN,
+            HeapType::NoExn => HEAP_NOEXN,
             HeapType::Concrete(i) => {
                 if i < RefType::MAX_INDEX {
                     i
@@ -243,6 +268,8 @@ impl RefType {
             HEAP_EXTERN => HeapType::Extern,
             HEAP_NOFUNC => HeapType::NoFunc,
             HEAP_NOEXTERN => HeapType::NoExtern,
+            HEAP_EXN => HeapType::Exn,
+            HEAP_NOEXN => HeapType::NoExn,
             i => HeapType::Concrete(i),
         }
     }
@@ -256,19 +283,27 @@ impl RefType {
         })
     }
 
-    /// Whether its values are function references (else external ones).
+    /// Whether its values are function references (else external or
+    /// exception ones).
     pub fn is_func(self) -> bool {
         self.heap().is_func()
     }
 
-    /// The short one-byte forms: `funcref`, `externref`, and the bottom
-    /// types' `nullfuncref`, `nullexternref`.
+    /// Whether its values are exception references.
+    pub fn is_exn(self) -> bool {
+        self.heap().is_exn()
+    }
+
+    /// The short one-byte forms: `funcref`, `externref`, `exnref`, and
+    /// the bottom types' `nullfuncref`, `nullexternref`, `nullexnref`.
     fn from_short_byte(byte: u8) -> Option<RefType> {
         Some(match byte {
             0x70 => RefType::FuncRef,
             0x6f => RefType::ExternRef,
             0x73 => RefType::new(true, HeapType::NoFunc),
             0x72 => RefType::new(true, HeapType::NoExtern),
+            0x69 => RefType::ExnRef,
+            0x74 => RefType::new(true, HeapType::NoExn),
             _ => return None,
         })
     }
@@ -297,6 +332,7 @@ impl fmt::Display for RefType {
         match (self.is_nullable(), self.heap()) {
             (true, HeapType::Func) => f.write_str("funcref"),
             (true, HeapType::Extern) => f.write_str("externref"),
+            (true, HeapType::Exn) => f.write_str("exnref"),
             (true, heap) => write!(f, "(ref null {heap})"),
             (false, heap) => write!(f, "(ref {heap})"),
         }
@@ -727,6 +763,118 @@ impl<'a> BrTable<'a> {
         let mut r = Reader::new(self.bytes, self.base);
         // Already decoded once in `read`, so every read succeeds.
         (0..self.count).map(move |_| r.read_var_u32().unwrap_or(0))
+    }
+}
+
+/// What a `try_table` catch clause catches and hands to its label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CatchKind {
+    /// `catch x l`: exceptions of tag `x`; the label gets the payload.
+    Catch,
+    /// `catch_ref x l`: exceptions of tag `x`; the payload and the exnref.
+    CatchRef,
+    /// `catch_all l`: every exception; the label gets nothing.
+    CatchAll,
+    /// `catch_all_ref l`: every exception; the label gets the exnref.
+    CatchAllRef,
+}
+
+/// One catch clause of a `try_table`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Catch {
+    /// Which form.
+    pub kind: CatchKind,
+    /// The tag index (0 for the `catch_all` forms).
+    pub tag: u32,
+    /// The label depth, relative to the `try_table`'s enclosing block.
+    pub label: u32,
+}
+
+impl Catch {
+    /// Whether the clause names a tag (`catch`, `catch_ref`).
+    pub fn has_tag(&self) -> bool {
+        matches!(self.kind, CatchKind::Catch | CatchKind::CatchRef)
+    }
+
+    /// Whether the label also gets the exnref.
+    pub fn with_ref(&self) -> bool {
+        matches!(self.kind, CatchKind::CatchRef | CatchKind::CatchAllRef)
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Catch> {
+        let offset = r.offset();
+        let kind = match r.read_u8()? {
+            0 => CatchKind::Catch,
+            1 => CatchKind::CatchRef,
+            2 => CatchKind::CatchAll,
+            3 => CatchKind::CatchAllRef,
+            _ => return Err(Error::malformed(offset, "malformed catch clause")),
+        };
+        let tag = match kind {
+            CatchKind::Catch | CatchKind::CatchRef => r.read_var_u32()?,
+            _ => 0,
+        };
+        let label = r.read_var_u32()?;
+        Ok(Catch { kind, tag, label })
+    }
+}
+
+/// The immediates of a `try_table`: its block type and catch clauses, the
+/// clauses kept as undecoded bytes so that decoding an instruction never
+/// allocates (as [`BrTable`]).
+#[derive(Clone, Copy, Debug)]
+pub struct TryTable<'a> {
+    bytes: &'a [u8],
+    /// The block type.
+    pub blockty: BlockType,
+    base: u32,
+    count: u32,
+}
+
+impl<'a> TryTable<'a> {
+    /// Reads a block type and a vector of catch clauses.
+    pub fn read(r: &mut Reader<'a>) -> Result<TryTable<'a>> {
+        let blockty = BlockType::read(r)?;
+        let offset = r.offset();
+        let count = r.read_len()?;
+        if count > super::limits::MAX_CATCHES {
+            return Err(Error::limit(offset, "too many catch clauses"));
+        }
+        let base = r.offset();
+        let start = r.rest();
+        for _ in 0..count {
+            Catch::read(r)?;
+        }
+        let len = start.len() - r.remaining();
+        Ok(TryTable {
+            bytes: &start[..len],
+            blockty,
+            base: u32::try_from(base).unwrap_or(u32::MAX),
+            count,
+        })
+    }
+
+    /// Number of catch clauses.
+    pub fn len(&self) -> u32 {
+        self.count
+    }
+
+    /// True when there is no catch clause.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The catch clauses, in order.
+    pub fn catches(&self) -> impl Iterator<Item = Catch> + 'a {
+        let mut r = Reader::new(self.bytes, self.base as usize);
+        // Already decoded once in `read`, so every read succeeds.
+        (0..self.count).map(move |_| {
+            Catch::read(&mut r).unwrap_or(Catch {
+                kind: CatchKind::CatchAll,
+                tag: 0,
+                label: 0,
+            })
+        })
     }
 }
 

@@ -15,6 +15,7 @@
 //! | [`Config::wasm_memory64`], [`Config::wasm_multi_memory`] | off |
 //! | [`Config::wasm_relaxed_simd`] | off |
 //! | [`Config::wasm_function_references`] | on |
+//! | [`Config::wasm_exceptions`] | on |
 //! | [`Config::wasm_custom_page_sizes`], [`Config::wasm_wide_arithmetic`] | off (proposals) |
 
 use crate::abi::{ExecContext, VmContext};
@@ -49,7 +50,8 @@ pub const MIN_MAX_WASM_STACK: usize = 64 << 10;
 /// rejected with a message naming the feature and its switch. The
 /// standardized WebAssembly 3.0 features wasmkern runs are on by default
 /// (tail calls, 64-bit memories and tables, multiple memories, extended
-/// constants, relaxed SIMD, typed function references); the proposals
+/// constants, relaxed SIMD, typed function references, exception
+/// handling); the proposals
 /// (custom page sizes, wide arithmetic) are off. The decoder, the validator, the compiler and the
 /// runtime know all of them; a feature the compiler did not lower would
 /// fail in [`Module::new`](super::Module::new) with "`<feature>` is not
@@ -322,6 +324,14 @@ impl Config {
     /// [`Config::wasm_tail_call`].
     pub fn wasm_function_references(&mut self, enable: bool) -> &mut Self {
         self.wasm_feature(Feature::FunctionReferences, enable)
+    }
+
+    /// Accept exception handling (WebAssembly 3.0; default on): tags,
+    /// `throw`, `throw_ref`, `try_table` and `exnref`. The legacy encoding
+    /// (`try`/`catch`/`delegate`/`rethrow`) is not supported: the decoder
+    /// rejects it as malformed.
+    pub fn wasm_exceptions(&mut self, enable: bool) -> &mut Self {
+        self.wasm_feature(Feature::Exceptions, enable)
     }
 
     /// Enables or disables `feature`: the switch of the `wasm_*` methods by

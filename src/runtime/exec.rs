@@ -446,7 +446,7 @@ impl StoreInner {
     /// Reads `out.len()` slots from the wasm stack at `addr` into `out`, if
     /// they lie inside it.
     #[inline]
-    fn read_stack_into(&self, addr: usize, out: &mut [u64]) -> bool {
+    pub(crate) fn read_stack_into(&self, addr: usize, out: &mut [u64]) -> bool {
         if !self.in_stack(addr, out.len()) {
             return false;
         }
@@ -462,7 +462,7 @@ impl StoreInner {
 
     /// Writes slots into the wasm stack at `addr`, if they lie inside it.
     #[inline]
-    fn write_stack(&mut self, addr: usize, slots: &[u64]) -> Option<()> {
+    pub(crate) fn write_stack(&mut self, addr: usize, slots: &[u64]) -> Option<()> {
         if !self.in_stack(addr, slots.len()) {
             return None;
         }
@@ -489,7 +489,7 @@ impl StoreInner {
 
     /// The instance whose code exited. The host context of host functions
     /// is in no map, so it is `None`.
-    fn exiting_instance(&self) -> Option<u32> {
+    pub(crate) fn exiting_instance(&self) -> Option<u32> {
         self.vmctx_map.get(&self.exiting_vmctx()).copied()
     }
 }
@@ -527,6 +527,10 @@ fn invoke<T>(
     );
     // The new call reuses the stack a paused call may occupy.
     store.inner.paused = None;
+    // No wasm frame is live: unreachable exception objects go.
+    if store.inner.depth == 0 {
+        store.inner.collect_exceptions();
+    }
     let level = Level::enter(store, saved_wasm_rsp, slots.as_ptr() as usize);
     let store = &mut *level.store;
     {
@@ -678,6 +682,8 @@ fn serve_exits<T>(
                 });
             }
             Some(ExitCode::HostCall) => host_call(store)?,
+            Some(ExitCode::Throw) => super::exception::serve_throw(store, false)?,
+            Some(ExitCode::ThrowRef) => super::exception::serve_throw(store, true)?,
             Some(ExitCode::MemoryGrow) => memory_grow(store)?,
             Some(ExitCode::Helper) => helper(store)?,
             Some(ExitCode::OutOfFuel) => {
@@ -750,7 +756,11 @@ fn host_call<T>(store: &mut Store<T>) -> Result<()> {
         return Err(Error::runtime("host call arguments outside the wasm stack"));
     }
     let vmctx = store.inner.exiting_vmctx();
-    run_host(store, index, vmctx, slots)?;
+    if let Err(e) = run_host(store, index, vmctx, slots) {
+        // A thrown exception continues in the wasm code around, if any
+        // catches it.
+        return super::exception::from_host(&mut store.inner, e);
+    }
     if store.inner.write_stack(args_addr, slots).is_none() {
         return Err(Error::runtime("host call results outside the wasm stack"));
     }

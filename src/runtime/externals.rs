@@ -19,6 +19,8 @@ pub enum Extern {
     Table(Table),
     /// A linear memory.
     Memory(Memory),
+    /// A tag (exception handling).
+    Tag(super::tag::Tag),
 }
 
 impl Extern {
@@ -43,6 +45,13 @@ impl Extern {
             _ => None,
         }
     }
+    /// The tag, if this is one.
+    pub fn into_tag(self) -> Option<super::tag::Tag> {
+        match self {
+            Extern::Tag(t) => Some(t),
+            _ => None,
+        }
+    }
     /// The memory, if this is one.
     pub fn into_memory(self) -> Option<Memory> {
         match self {
@@ -62,6 +71,9 @@ impl Extern {
             Extern::Global(g) => ExternType::Global(inner.global_data(g.store, g.index).ok()?.ty),
             Extern::Table(t) => ExternType::Table(t.current_type(inner).ok()?),
             Extern::Memory(m) => ExternType::Memory(m.current_type(inner).ok()?),
+            Extern::Tag(t) => ExternType::Tag(super::tag::TagType::new(
+                (*inner.tag_data(t).ok()?.ty).clone(),
+            )),
         })
     }
 
@@ -71,6 +83,7 @@ impl Extern {
             Extern::Global(g) => g.store,
             Extern::Table(t) => t.store,
             Extern::Memory(m) => m.store,
+            Extern::Tag(t) => t.store,
         }
     }
 }
@@ -88,6 +101,11 @@ impl From<Global> for Extern {
 impl From<Table> for Extern {
     fn from(t: Table) -> Extern {
         Extern::Table(t)
+    }
+}
+impl From<super::tag::Tag> for Extern {
+    fn from(t: super::tag::Tag) -> Extern {
+        Extern::Tag(t)
     }
 }
 impl From<Memory> for Extern {

@@ -210,6 +210,7 @@ pub(crate) struct Mark {
     memories: usize,
     tables: usize,
     globals: usize,
+    tags: usize,
     instances: usize,
 }
 
@@ -251,6 +252,7 @@ impl StoreInner {
             memories: self.memories.len(),
             tables: self.tables.len(),
             globals: self.globals.len(),
+            tags: self.tags.len(),
             instances: self.instances.len(),
         }
     }
@@ -297,6 +299,7 @@ impl StoreInner {
         }
         self.tables.truncate(mark.tables);
         self.globals.truncate(mark.globals);
+        self.tags.truncate(mark.tags);
     }
 
     /// [`Self::instantiate`] up to the failure, if any; sets `escaped`
@@ -329,6 +332,7 @@ impl StoreInner {
         let mut memories = Vec::new();
         let mut tables = Vec::new();
         let mut globals = Vec::new();
+        let mut tags = Vec::new();
         for (imp, ext) in m.imports.iter().zip(imports) {
             let found = ext.ty_in(self);
             let canon = |t: ValType| canonical(t, &m.type_ids);
@@ -386,6 +390,19 @@ impl StoreInner {
                             globals.push(g.index);
                             true
                         }
+                }
+                // Tag types compare by their engine ids, as function types.
+                (ExternType::Tag(_), Extern::Tag(t), Some(ExternType::Tag(_))) => {
+                    let want = m
+                        .tags
+                        .get(tags.len())
+                        .and_then(|&t| m.type_ids.get(t as usize))
+                        .copied();
+                    let have = self.tag_data(*t).ok().map(|d| d.type_id);
+                    want.is_some() && want == have && {
+                        tags.push(t.index);
+                        true
+                    }
                 }
                 _ => false,
             };
@@ -497,6 +514,16 @@ impl StoreInner {
             };
             globals.push(self.push_global(ty, raw).index);
         }
+        for &t in &m.tags[tags.len()..] {
+            let ty = alloc::sync::Arc::new(
+                m.types
+                    .get(t as usize)
+                    .cloned()
+                    .ok_or_else(|| Error::instantiation("unknown type").with_index(t))?,
+            );
+            let type_id = m.type_ids.get(t as usize).copied().unwrap_or(u32::MAX);
+            tags.push(self.push_tag(ty, type_id).index);
+        }
         // The functions are registered last: nothing above can fail after
         // a key pointing into `funcrefs` is in `funcref_map` (a failure
         // after this point leaves `funcrefs` in the pushed instance, where
@@ -568,6 +595,10 @@ impl StoreInner {
                         store: id,
                         index: *globals.get(i)?,
                     }),
+                    ExternKind::Tag => Extern::Tag(super::tag::Tag {
+                        store: id,
+                        index: *tags.get(i)?,
+                    }),
                 };
                 Some((e.name.clone(), ext))
             })
@@ -588,6 +619,7 @@ impl StoreInner {
             memories,
             tables,
             globals,
+            tags,
             exports,
             dropped_elems: vec![false; decoded.elements.len()],
             dropped_data: vec![false; decoded.data.len()],

@@ -20,6 +20,10 @@
 //!   host function's error becomes the error of the wasm call.
 //! - `ExitCode::Helper` exits (bulk memory and table operations) are served
 //!   by the runtime (`helpers`).
+//! - **Exceptions** ([`Tag`], [`ExnRef`], [`ThrownException`]): `throw`
+//!   exits are served by `exception`, which owns the exception objects
+//!   (handles checked on every use, reclaimed when provably dead, bounded)
+//!   and unwinds the wasm stack to the handler the compiler's tables name.
 //! - **Untrusted guests.** [`limits`] bounds memories, tables and instances
 //!   ([`ResourceLimiter`], [`StoreLimits`]); [`Config::max_wasm_stack`]
 //!   bounds recursion (trap "call stack exhausted");
@@ -40,6 +44,7 @@
 mod cache;
 mod engine;
 mod engine_stubs;
+mod exception;
 pub mod exec;
 mod externals;
 mod func;
@@ -53,6 +58,7 @@ mod module;
 pub mod serialize;
 pub(crate) mod store;
 mod table;
+mod tag;
 mod values;
 
 pub use crate::abi::TrapCode as Trap;
@@ -62,6 +68,7 @@ pub use crate::decode::{
 pub use engine::{
     Config, DEFAULT_MAX_MODULE_CODE_SIZE, DEFAULT_MAX_WASM_STACK, Engine, MIN_MAX_WASM_STACK,
 };
+pub use exception::{ExnRef, MAX_LIVE_EXCEPTIONS, ThrownException};
 pub use exec::{CallOutcome, PauseReason, ResumableCall};
 pub use externals::Extern;
 pub use func::{Func, HostFunc, IntoFunc, TypedFunc, WasmParams, WasmResults, WasmRet, WasmTy};
@@ -76,4 +83,5 @@ pub use memory::{Memory, PAGE_SIZE};
 pub use module::{ExportType, ExternType, ImportType, Module};
 pub use store::{AsContext, AsContextMut, Caller, InterruptHandle, Store, StoreContextMut};
 pub use table::{MAX_TABLE_ELEMENTS, Table};
+pub use tag::{Tag, TagType};
 pub use values::{ExternRef, Val};

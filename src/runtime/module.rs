@@ -43,6 +43,8 @@ pub enum ExternType {
     Table(TableType),
     /// A linear memory.
     Memory(MemoryType),
+    /// A tag (exception handling).
+    Tag(super::tag::TagType),
 }
 
 impl ExternType {
@@ -84,6 +86,7 @@ impl ExternType {
             ExternType::Global(_) => "global",
             ExternType::Table(_) => "table",
             ExternType::Memory(_) => "memory",
+            ExternType::Tag(_) => "tag",
         }
     }
 }
@@ -166,6 +169,12 @@ pub(crate) struct ModuleInner {
     /// Where the code holds a type's engine-wide id (see [`Parts`]), kept
     /// for serializing.
     pub type_id_sites: Vec<(u32, u32)>,
+    /// The `try_table` catch clauses (`abi`, "Exceptions").
+    pub handlers: Vec<crate::abi::HandlerSite>,
+    /// Each defined function's `abi::UnwindInfo`.
+    pub unwind: Vec<crate::abi::UnwindInfo>,
+    /// Type index of every tag, imports first.
+    pub tags: Vec<u32>,
     /// Code offset of the out-of-bounds trap stub.
     pub out_of_bounds_stub: u32,
     /// Function names from the `name` section, sorted by index.
@@ -210,6 +219,9 @@ pub(crate) struct Parts<'c> {
     /// Where the code compares with a type's engine-wide id: (immediate
     /// offset, type index), ascending; written when the code is loaded.
     pub type_id_sites: Vec<(u32, u32)>,
+    /// Catch clauses and each function's unwind information.
+    pub handlers: Vec<crate::abi::HandlerSite>,
+    pub unwind: Vec<crate::abi::UnwindInfo>,
     pub func_names: Vec<(u32, String)>,
     pub cpu: CpuFeatures,
     pub features: Features,
@@ -391,6 +403,8 @@ impl Module {
                 fault_sites: compiled.fault_sites,
                 out_of_bounds_stub: compiled.out_of_bounds_stub,
                 type_id_sites: compiled.type_id_sites,
+                handlers: compiled.handlers,
+                unwind: compiled.unwind,
                 func_names,
                 cpu: engine.inner.cpu,
                 features: engine.inner.features,
@@ -461,6 +475,16 @@ impl Module {
         if !type_sites_ok {
             return Err(bad("the type-id sites"));
         }
+        let handlers_ok = parts.unwind.len() == n
+            && parts.handlers.iter().all(|h| {
+                h.start <= h.end
+                    && in_code(h.pad)
+                    && h.end as usize <= code_len
+                    && h.values < (1 << 20)
+            });
+        if !handlers_ok {
+            return Err(bad("the exception handler sites"));
+        }
         if code_len > 0 && !in_code(parts.out_of_bounds_stub) {
             return Err(bad("the out-of-bounds stub lies outside the code"));
         }
@@ -487,6 +511,7 @@ impl Module {
         let mut imports = Vec::with_capacity(module.imports.len());
         let mut func_types = Vec::with_capacity(module.imports.len() + n);
         let (mut tables, mut memories, mut globals) = (Vec::new(), Vec::new(), Vec::new());
+        let mut tags = Vec::new();
         for import in &module.imports {
             let ty = match import.kind {
                 ImportKind::Func(t) => {
@@ -505,6 +530,10 @@ impl Module {
                     globals.push(g);
                     ExternType::Global(g)
                 }
+                ImportKind::Tag(t) => {
+                    tags.push(t);
+                    ExternType::Tag(super::tag::TagType::new(type_of(t)?))
+                }
             };
             imports.push(ModuleImport {
                 module: import.module.to_string(),
@@ -519,12 +548,17 @@ impl Module {
         tables.extend_from_slice(&module.tables);
         memories.extend_from_slice(&module.memories);
         globals.extend(module.globals.iter().map(|g| g.ty));
+        if let Some(&t) = module.tags.iter().find(|&&t| t as usize >= num_types) {
+            return Err(bad("unknown type").with_index(t));
+        }
+        tags.extend_from_slice(&module.tags);
         for e in &module.exports {
             let len = match e.kind {
                 ExternKind::Func => func_types.len(),
                 ExternKind::Table => tables.len(),
                 ExternKind::Memory => memories.len(),
                 ExternKind::Global => globals.len(),
+                ExternKind::Tag => tags.len(),
             };
             if e.index as usize >= len {
                 return Err(bad("an export's index").with_index(e.index));
@@ -609,6 +643,9 @@ impl Module {
                 sites: parts.sites,
                 fault_sites: parts.fault_sites,
                 type_id_sites: parts.type_id_sites,
+                handlers: parts.handlers,
+                unwind: parts.unwind,
+                tags,
                 out_of_bounds_stub: parts.out_of_bounds_stub,
                 func_names,
                 num_imported_funcs,
@@ -747,6 +784,13 @@ impl ModuleInner {
                     mutable: false,
                 }))
             }
+            ExternKind::Tag => ExternType::Tag(super::tag::TagType::new(
+                self.tags
+                    .get(i)
+                    .and_then(|&t| self.types.get(t as usize))
+                    .cloned()
+                    .unwrap_or_else(|| FuncType::new(&[], &[])),
+            )),
         }
     }
 }

@@ -31,6 +31,9 @@
 //!         4+12n fault sites (count, (start, end, module offset))
 //!         4    offset of the out-of-bounds trap stub
 //!         4+8n type-id sites (count, (code offset, type index))
+//!         4+28n exception handler sites (count, (start, end, pad, tag,
+//!              values, with_ref as 0 or 1, home as i32))
+//!         4+4n unwind information of each defined function (count, u32s)
 //!         4+.. function names (count, (index, length, UTF-8 bytes))
 //! ```
 //!
@@ -86,7 +89,7 @@ use core::mem::{offset_of, size_of};
 /// The first 8 bytes of a serialized module.
 pub const MAGIC: [u8; 8] = *b"\0wkcwasm";
 /// The version of the format this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Where the SHA-256 lies in the file.
 const HASH_AT: usize = 20;
 
@@ -376,6 +379,24 @@ pub(crate) fn serialize(module: &Module) -> Result<Vec<u8>> {
         w.u32(at);
         w.u32(t);
     }
+    w.count(m.handlers.len())?;
+    for h in &m.handlers {
+        for v in [
+            h.start,
+            h.end,
+            h.pad,
+            h.tag,
+            h.values,
+            u32::from(h.with_ref),
+        ] {
+            w.u32(v);
+        }
+        w.u32(h.home as u32);
+    }
+    w.count(m.unwind.len())?;
+    for &u in &m.unwind {
+        w.u32(u);
+    }
     w.count(m.func_names.len())?;
     for (i, name) in &m.func_names {
         w.u32(*i);
@@ -538,6 +559,30 @@ pub(crate) fn deserialize(engine: &Engine, bytes: &[u8], verify: bool) -> Result
         .collect::<Result<Vec<_>>>()?;
     let out_of_bounds_stub = r.u32()?;
     let type_id_sites = r.pairs()?;
+    let n = r.count(28)?;
+    let handlers = (0..n)
+        .map(|_| {
+            let mut v = [0u32; 7];
+            for x in &mut v {
+                *x = r.u32()?;
+            }
+            if v[5] > 1 {
+                return Err(incompatible("malformed serialized module")
+                    .with_detail("a handler site's flag is not 0 or 1"));
+            }
+            Ok(crate::abi::HandlerSite {
+                start: v[0],
+                end: v[1],
+                pad: v[2],
+                tag: v[3],
+                values: v[4],
+                with_ref: v[5] == 1,
+                home: v[6] as i32,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let n = r.count(4)?;
+    let unwind = (0..n).map(|_| r.u32()).collect::<Result<Vec<_>>>()?;
     let n = r.count(12)?;
     let func_names = (0..n)
         .map(|_| {
@@ -568,6 +613,8 @@ pub(crate) fn deserialize(engine: &Engine, bytes: &[u8], verify: bool) -> Result
             fault_sites,
             out_of_bounds_stub,
             type_id_sites,
+            handlers,
+            unwind,
             func_names,
             cpu,
             features: module_features,

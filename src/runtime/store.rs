@@ -86,6 +86,8 @@ pub(crate) struct InstanceData {
     pub memories: Vec<u32>,
     pub tables: Vec<u32>,
     pub globals: Vec<u32>,
+    /// The store's index of each of the instance's tags, imports first.
+    pub tags: Vec<u32>,
     pub exports: Vec<(String, Extern)>,
     pub dropped_elems: Vec<bool>,
     pub dropped_data: Vec<bool>,
@@ -118,6 +120,10 @@ pub(crate) struct StoreInner {
     pub memories: Vec<MemoryData>,
     pub tables: Vec<TableData>,
     pub globals: Vec<GlobalData>,
+    /// Every tag (exception handling).
+    pub tags: Vec<super::tag::TagData>,
+    /// The exception objects (see `exception`).
+    pub exceptions: super::exception::Exceptions,
     pub externs: Vec<Box<dyn Any + Send + Sync>>,
     /// Address of every `VmFuncRef` of the store -> its function.
     pub funcref_map: HashMap<usize, u32>,
@@ -184,6 +190,8 @@ impl StoreInner {
             memories: Vec::new(),
             tables: Vec::new(),
             globals: Vec::new(),
+            tags: Vec::new(),
+            exceptions: Default::default(),
             externs: Vec::new(),
             funcref_map: HashMap::new(),
             vmctx_map: HashMap::new(),

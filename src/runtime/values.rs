@@ -36,6 +36,8 @@ pub enum Val {
     FuncRef(Option<Func>),
     /// An `externref` (`None` is null).
     ExternRef(Option<ExternRef>),
+    /// An `exnref` (`None` is null).
+    ExnRef(Option<super::exception::ExnRef>),
 }
 
 impl Val {
@@ -50,6 +52,7 @@ impl Val {
             Val::V128(_) => ValType::V128,
             Val::FuncRef(_) => ValType::FuncRef,
             Val::ExternRef(_) => ValType::ExternRef,
+            Val::ExnRef(_) => ValType::ExnRef,
         }
     }
 
@@ -62,7 +65,11 @@ impl Val {
         match (self, ty) {
             (v, t) if v.ty() == t => true,
             (Val::FuncRef(None), ValType::Ref(r)) => r.is_nullable() && r.is_func(),
-            (Val::ExternRef(None), ValType::Ref(r)) => r.is_nullable() && !r.is_func(),
+            (Val::ExternRef(None), ValType::Ref(r)) => {
+                r.is_nullable() && !r.is_func() && !r.is_exn()
+            }
+            (Val::ExnRef(None), ValType::Ref(r)) => r.is_nullable() && r.is_exn(),
+            (Val::ExnRef(Some(_)), ValType::Ref(r)) => r.heap() == HeapType::Exn,
             (Val::FuncRef(Some(_)), ValType::Ref(r)) => r.heap() == HeapType::Func,
             (Val::ExternRef(Some(_)), ValType::Ref(r)) => r.heap() == HeapType::Extern,
             _ => false,
@@ -78,6 +85,7 @@ impl Val {
             ValType::F64 => Val::F64(0),
             ValType::V128 => Val::V128(0),
             ValType::Ref(r) if r.is_func() => Val::FuncRef(None),
+            ValType::Ref(r) if r.is_exn() => Val::ExnRef(None),
             ValType::Ref(_) => Val::ExternRef(None),
         }
     }
@@ -124,6 +132,13 @@ impl Val {
             _ => None,
         }
     }
+    /// The `exnref`, if this is one (`Some(None)` for null).
+    pub fn exnref(&self) -> Option<Option<super::exception::ExnRef>> {
+        match *self {
+            Val::ExnRef(v) => Some(v),
+            _ => None,
+        }
+    }
     /// The `externref`, if this is one (`Some(None)` for null).
     pub fn externref(&self) -> Option<Option<ExternRef>> {
         match *self {
@@ -133,7 +148,10 @@ impl Val {
     }
     /// True for a null reference.
     pub fn is_null(&self) -> bool {
-        matches!(self, Val::FuncRef(None) | Val::ExternRef(None))
+        matches!(
+            self,
+            Val::FuncRef(None) | Val::ExternRef(None) | Val::ExnRef(None)
+        )
     }
 
     /// The `i32`; panics otherwise (like Wasmtime's `unwrap_i32`; prefer
@@ -191,7 +209,8 @@ impl StoreInner {
             Val::F32(v) => v as u128,
             Val::F64(v) => v as u128,
             Val::V128(v) => v,
-            Val::FuncRef(None) | Val::ExternRef(None) => 0,
+            Val::FuncRef(None) | Val::ExternRef(None) | Val::ExnRef(None) => 0,
+            Val::ExnRef(Some(e)) => u128::from(self.check_exn_raw(e)?),
             Val::FuncRef(Some(f)) => self.func_data(f)?.funcref as usize as u128,
             Val::ExternRef(Some(r)) => {
                 if r.store != self.id || r.index as usize >= self.externs.len() {
@@ -211,6 +230,17 @@ impl StoreInner {
             ValType::F64 => Val::F64(raw as u64),
             ValType::V128 => Val::V128(raw),
             ValType::Ref(r) if r.is_func() => Val::FuncRef(self.func_from_raw(raw as usize)),
+            ValType::Ref(r) if r.is_exn() => Val::ExnRef(match raw as u64 {
+                0 => None,
+                raw => {
+                    // The host may keep it: pinned (see `exception`).
+                    self.exceptions.pin(raw);
+                    Some(super::exception::ExnRef {
+                        store: self.id,
+                        raw,
+                    })
+                }
+            }),
             ValType::Ref(_) => Val::ExternRef(match raw as usize {
                 0 => None,
                 n => Some(ExternRef {

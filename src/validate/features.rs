@@ -32,11 +32,14 @@ pub enum Feature {
     /// Typed function references: `(ref null? ht)`, `call_ref`,
     /// `br_on_null`, non-nullable locals and tables (WebAssembly 3.0).
     FunctionReferences,
+    /// Exception handling: tags, `throw`, `throw_ref`, `try_table`,
+    /// `exnref` (WebAssembly 3.0).
+    Exceptions,
 }
 
 impl Feature {
     /// Every feature, in the order of [`Features`]' fields.
-    pub const ALL: [Feature; 8] = [
+    pub const ALL: [Feature; 9] = [
         Feature::TailCall,
         Feature::Memory64,
         Feature::MultiMemory,
@@ -45,6 +48,7 @@ impl Feature {
         Feature::CustomPageSizes,
         Feature::WideArithmetic,
         Feature::FunctionReferences,
+        Feature::Exceptions,
     ];
 
     /// The proposal's name (`tail-call`, `memory64`, ...), as the
@@ -59,6 +63,7 @@ impl Feature {
             Feature::CustomPageSizes => "custom-page-sizes",
             Feature::WideArithmetic => "wide-arithmetic",
             Feature::FunctionReferences => "function-references",
+            Feature::Exceptions => "exceptions",
         }
     }
 
@@ -78,6 +83,7 @@ impl Feature {
             Feature::CustomPageSizes => "Config::wasm_custom_page_sizes",
             Feature::WideArithmetic => "Config::wasm_wide_arithmetic",
             Feature::FunctionReferences => "Config::wasm_function_references",
+            Feature::Exceptions => "Config::wasm_exceptions",
         }
     }
 
@@ -102,6 +108,7 @@ impl Feature {
             Feature::CustomPageSizes => "custom-page-sizes support is not enabled",
             Feature::WideArithmetic => "wide-arithmetic support is not enabled",
             Feature::FunctionReferences => "function-references support is not enabled",
+            Feature::Exceptions => "exceptions support is not enabled",
         }
     }
 }
@@ -131,6 +138,8 @@ pub struct Features {
     pub wide_arithmetic: bool,
     /// [`Feature::FunctionReferences`].
     pub function_references: bool,
+    /// [`Feature::Exceptions`].
+    pub exceptions: bool,
 }
 
 impl Features {
@@ -144,10 +153,11 @@ impl Features {
         custom_page_sizes: false,
         wide_arithmetic: false,
         function_references: false,
+        exceptions: false,
     };
 
     /// The defaults of [`Config`](crate::Config): the standardized 3.0
-    /// features wasmkern runs end to end; the proposals (custom page
+    /// features wasmkern runs end to end (exception handling included); the proposals (custom page
     /// sizes, wide arithmetic) stay off.
     pub const DEFAULT: Features = Features {
         tail_call: true,
@@ -156,6 +166,7 @@ impl Features {
         extended_const: true,
         relaxed_simd: true,
         function_references: true,
+        exceptions: true,
         ..Features::WASM2
     };
 
@@ -169,6 +180,7 @@ impl Features {
         custom_page_sizes: true,
         wide_arithmetic: true,
         function_references: true,
+        exceptions: true,
     };
 
     /// Whether `feature` is enabled.
@@ -191,6 +203,7 @@ impl Features {
             Feature::CustomPageSizes => &self.custom_page_sizes,
             Feature::WideArithmetic => &self.wide_arithmetic,
             Feature::FunctionReferences => &self.function_references,
+            Feature::Exceptions => &self.exceptions,
         }
     }
 
@@ -204,6 +217,7 @@ impl Features {
             Feature::CustomPageSizes => &mut self.custom_page_sizes,
             Feature::WideArithmetic => &mut self.wide_arithmetic,
             Feature::FunctionReferences => &mut self.function_references,
+            Feature::Exceptions => &mut self.exceptions,
         }
     }
 
@@ -213,6 +227,7 @@ impl Features {
         crate::decode::Encodings {
             wide_memory_limits: self.memory64,
             custom_page_sizes: self.custom_page_sizes,
+            exceptions: self.exceptions,
         }
     }
 
@@ -284,7 +299,7 @@ mod tests {
             set.insert(f);
             assert!(set.contains(f));
         }
-        assert_eq!(set.iter().count(), 8);
+        assert_eq!(set.iter().count(), 9);
         assert_eq!(Feature::from_name("gc"), None);
         let mut features = Features::WASM2;
         features.set(Feature::WideArithmetic, true);

@@ -18,8 +18,8 @@ use super::module::Context;
 use super::module::same;
 use super::subtype::val_subtype;
 use crate::decode::{
-    BlockType, FunctionBody, HeapType, MemArg, MemIdx, MemoryType, Operator, Reader, RefType,
-    ValType, limits, read_operator_inline,
+    BlockType, FuncType, FunctionBody, HeapType, MemArg, MemIdx, MemoryType, Operator, Reader,
+    RefType, ValType, limits, read_operator_inline,
 };
 use crate::error::{Error, Result};
 use alloc::vec::Vec;
@@ -298,6 +298,21 @@ fn matches(reps: &[u32], found: ValType, expected: ValType) -> bool {
 #[inline(never)]
 fn strict_subtype(reps: &[u32], found: ValType, expected: ValType) -> bool {
     val_subtype(found, expected, |a, b| same(reps, a, b))
+}
+
+/// A list of value types, printed separated by spaces.
+struct TypeList<'t>(&'t [ValType]);
+
+impl core::fmt::Display for TypeList<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        for (i, t) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            write!(f, "{t}")?;
+        }
+        Ok(())
+    }
 }
 
 #[cold]
@@ -741,6 +756,22 @@ impl FuncValidator {
             .types
             .get(type_index as usize)
             .ok_or_else(|| self.err("unknown type").with_index(type_index))
+    }
+
+    /// Requires exception handling for an instruction of its own.
+    fn exceptions(&mut self, cx: &Context<'_, '_>) -> Result<()> {
+        cx.features.require(Feature::Exceptions, self.offset)?;
+        self.info.features.insert(Feature::Exceptions);
+        Ok(())
+    }
+
+    /// The function type of tag `index`.
+    fn tag_type<'c>(&self, cx: &'c Context<'_, '_>, index: u32) -> Result<&'c FuncType> {
+        let ty = cx
+            .tags
+            .get(index as usize)
+            .ok_or_else(|| self.err("unknown tag").with_index(index))?;
+        Ok(&cx.module.types[*ty as usize])
     }
 
     /// Requires typed function references for an instruction of theirs.
@@ -1296,6 +1327,44 @@ impl FuncValidator {
                 self.pop(it)?;
                 self.pop(t)?;
                 self.pop(it)?;
+            }
+            Operator::Throw { tag_index } => {
+                self.exceptions(cx)?;
+                let ty = self.tag_type(cx, tag_index)?;
+                self.pop_all(ty.params())?;
+                self.set_unreachable();
+            }
+            Operator::ThrowRef => {
+                self.exceptions(cx)?;
+                self.pop(ValType::ExnRef)?;
+                self.set_unreachable();
+            }
+            Operator::TryTable { table } => {
+                self.exceptions(cx)?;
+                // The labels of the clauses are those around the
+                // `try_table`, checked before its own frame is pushed.
+                for catch in table.catches() {
+                    let payload: &[ValType] = if catch.has_tag() {
+                        self.tag_type(cx, catch.tag)?.params()
+                    } else {
+                        &[]
+                    };
+                    let frame = self.frame_at(catch.label)?;
+                    let label = self.label_types(cx, &frame);
+                    let exn = Ref(RefType::new(false, HeapType::Exn));
+                    let n = payload.len();
+                    let fits = label.len() == n + usize::from(catch.with_ref())
+                        && self.all_match(payload, &label[..n])
+                        && (!catch.with_ref() || matches(&self.reps, exn, label[n]));
+                    if !fits {
+                        return Err(self.err("type mismatch").with_detail(format_args!(
+                            "catch clause for label {} of type [{}]",
+                            catch.label,
+                            TypeList(label)
+                        )));
+                    }
+                }
+                self.push_frame(cx, FrameKind::Block, table.blockty)?;
             }
             Operator::I8x16Shuffle { lanes } => {
                 if lanes.0.iter().any(|&l| l >= 32) {

@@ -55,6 +55,8 @@ pub struct IndexSpaces {
     pub memories: Vec<MemoryType>,
     /// Every global.
     pub globals: Vec<GlobalType>,
+    /// Type index of every tag (a function type with no results).
+    pub tags: Vec<u32>,
 }
 
 /// What function validation reads of the module: its index spaces and
@@ -72,6 +74,8 @@ pub(crate) struct Context<'m, 'a> {
     pub declared_funcs: Vec<bool>,
     /// The features beyond WebAssembly 2.0 the module may use.
     pub features: Features,
+    /// Type index of every tag, imported ones first.
+    pub tags: &'m [u32],
 }
 
 /// Checks that a value type is allowed by `features` and that its type
@@ -84,6 +88,14 @@ pub(crate) fn check_val_type(
 ) -> Result<()> {
     if t.is_wasm2() {
         return Ok(());
+    }
+    if let Some(r) = t.ref_type()
+        && r.is_exn()
+    {
+        features.require(Feature::Exceptions, offset)?;
+        if r == RefType::ExnRef {
+            return Ok(());
+        }
     }
     features.require(Feature::FunctionReferences, offset)?;
     if let Some(HeapType::Concrete(i)) = t.ref_type().map(|r| r.heap())
@@ -198,6 +210,20 @@ pub fn validate_module_with(module: &Module<'_>, features: &Features) -> Result<
         tables: Vec::with_capacity(module.num_tables() as usize),
         memories: Vec::with_capacity(module.num_memories() as usize),
         globals: Vec::with_capacity(module.num_globals() as usize),
+        tags: Vec::with_capacity(module.num_tags() as usize),
+    };
+    let tag_type = |index: u32, offset: usize| -> Result<u32> {
+        features.require(Feature::Exceptions, offset)?;
+        let ty = type_index(index, offset)?;
+        if !module.types[ty as usize].results().is_empty() {
+            return Err(
+                Error::invalid(offset, "non-empty tag result type").with_detail(format_args!(
+                    "type {index} is {}",
+                    module.types[ty as usize]
+                )),
+            );
+        }
+        Ok(ty)
     };
     for import in &module.imports {
         match import.kind {
@@ -215,7 +241,11 @@ pub fn validate_module_with(module: &Module<'_>, features: &Features) -> Result<
                 check_val_type(g.content, num_types, features, 0)?;
                 spaces.globals.push(g);
             }
+            ImportKind::Tag(t) => spaces.tags.push(tag_type(t, 0)?),
         }
+    }
+    for &t in &module.tags {
+        spaces.tags.push(tag_type(t, 0)?);
     }
     for &ty in &module.functions {
         spaces.funcs.push(type_index(ty, 0)?);
@@ -272,6 +302,7 @@ pub fn validate_module_with(module: &Module<'_>, features: &Features) -> Result<
             ExternKind::Table => (tables.len(), "unknown table"),
             ExternKind::Memory => (memories.len(), "unknown memory"),
             ExternKind::Global => (globals.len(), "unknown global"),
+            ExternKind::Tag => (spaces.tags.len(), "unknown tag"),
         };
         if export.index as usize >= count {
             return Err(Error::invalid(export.offset, what).with_index(export.index));
@@ -400,6 +431,7 @@ pub fn validate_module_with(module: &Module<'_>, features: &Features) -> Result<
         elements,
         declared_funcs,
         features: *features,
+        tags: &spaces.tags,
     };
     let mut validator = FuncValidator::default();
     validator.set_types(&reps);

@@ -4,7 +4,8 @@
 //! - a non-nullable reference type is a subtype of the nullable one of the
 //!   same heap type, never the other way;
 //! - every function type index is a subtype of `func`, `nofunc` of every
-//!   function heap type, and `noextern` of `extern`;
+//!   function heap type, `noextern` of `extern`, and `noexn` of `exn`
+//!   (exception handling);
 //! - two type indices are subtypes of each other exactly when their types
 //!   are equivalent: without `sub` declarations every type is final, so a
 //!   function type has no other supertype than `func` (no structural
@@ -25,7 +26,10 @@ pub fn heap_subtype(a: HeapType, b: HeapType, same: impl Fn(u32, u32) -> bool) -
     use HeapType::*;
     match (a, b) {
         (Concrete(i), Concrete(j)) => i == j || same(i, j),
-        (Concrete(_) | NoFunc, Func) | (NoFunc, Concrete(_)) | (NoExtern, Extern) => true,
+        (Concrete(_) | NoFunc, Func)
+        | (NoFunc, Concrete(_))
+        | (NoExtern, Extern)
+        | (NoExn, Exn) => true,
         _ => a == b,
     }
 }

@@ -643,9 +643,7 @@ fn run_directive(world: &mut World, directive: WastDirective<'_>) -> Outcome {
         WastDirective::Thread(_) | WastDirective::Wait { .. } => {
             fail("threads", "the runner does not run threads")
         }
-        WastDirective::AssertException { .. } => {
-            fail("an exception", "exceptions are not WebAssembly 2.0")
-        }
+        WastDirective::AssertException { exec, .. } => assert_exception(world, exec),
         WastDirective::AssertSuspension { .. } => {
             fail("a suspension", "stack switching is not WebAssembly 2.0")
         }
@@ -740,6 +738,21 @@ fn assert_trap(world: &mut World, exec: WastExecute<'_>, message: &str) -> Outco
             expect_trap(result.map(drop), message)
         }
         WastExecute::Get { .. } => fail(format!("trap {message:?}"), "a global read cannot trap"),
+    }
+}
+
+/// A call that must end with an uncaught WebAssembly exception.
+fn assert_exception(world: &mut World, exec: WastExecute<'_>) -> Outcome {
+    let WastExecute::Invoke(invoke) = exec else {
+        return fail("an exception", "only invocations throw in the testsuite");
+    };
+    match world.invoke(&invoke) {
+        Ok(Ok(_)) => fail("an exception", "success"),
+        Ok(Err(e)) if e.kind() == wasmkern::ErrorKind::Exception && e.thrown().is_some() => {
+            Outcome::Pass
+        }
+        Ok(Err(e)) => fail("an exception", describe(&e)),
+        Err(outcome) => outcome,
     }
 }
 

@@ -18,6 +18,7 @@ fn proposal_folder(feature: Feature) -> Proposal {
         Feature::CustomPageSizes => Proposal::CustomPageSizes,
         Feature::WideArithmetic => Proposal::WideArithmetic,
         Feature::FunctionReferences => Proposal::FunctionReferences,
+        Feature::Exceptions => Proposal::ExceptionHandling,
     }
 }
 
@@ -40,7 +41,7 @@ impl Suite {
 
     /// The proposal folders of the 3.0 features and the proposals
     /// wasmkern knows, in the order they are reported.
-    pub const PROPOSALS: [Suite; 8] = [
+    pub const PROPOSALS: [Suite; 9] = [
         Suite::Proposal(Feature::TailCall),
         Suite::Proposal(Feature::ExtendedConst),
         Suite::Proposal(Feature::MultiMemory),
@@ -49,6 +50,7 @@ impl Suite {
         Suite::Proposal(Feature::CustomPageSizes),
         Suite::Proposal(Feature::WideArithmetic),
         Suite::Proposal(Feature::FunctionReferences),
+        Suite::Proposal(Feature::Exceptions),
     ];
 
     /// The name printed in reports (a proposal's folder name).
@@ -81,6 +83,12 @@ impl Suite {
             // references (`return_call_ref`).
             if feature == Feature::FunctionReferences {
                 config.wasm_tail_call(true);
+            }
+            // Its files use typed references (`(ref exn)`, `(ref $t)`
+            // payloads) and tail calls (`return_call` out of a
+            // `try_table`).
+            if feature == Feature::Exceptions {
+                config.wasm_function_references(true).wasm_tail_call(true);
             }
         }
         config

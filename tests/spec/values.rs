@@ -38,6 +38,10 @@ pub fn arg(
             ty: AbstractHeapType::Extern,
             ..
         }) => Val::ExternRef(None),
+        WastArgCore::RefNull(HeapType::Abstract {
+            ty: AbstractHeapType::Exn,
+            ..
+        }) => Val::ExnRef(None),
         WastArgCore::RefExtern(n) => return extern_ref(store, *n),
         other => return Err(format!("unsupported argument {other:?}")),
     })
@@ -69,6 +73,12 @@ fn check_core(store: &Store<()>, want: &WastRetCore<'_>, got: &Val) -> Result<()
                 && ty
                     .as_ref()
                     .is_none_or(|t| heap_is(t, AbstractHeapType::Extern))
+        }
+        (WastRetCore::RefNull(ty), Val::ExnRef(r)) => {
+            r.is_none()
+                && ty
+                    .as_ref()
+                    .is_none_or(|t| heap_is(t, AbstractHeapType::Exn))
         }
         (WastRetCore::RefFunc(_), Val::FuncRef(r)) => r.is_some(),
         (WastRetCore::RefExtern(None), Val::ExternRef(r)) => r.is_some(),

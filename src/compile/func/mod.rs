@@ -96,6 +96,7 @@ pub(crate) struct Scratch {
     pub(crate) offsets: Vec<u32>,
     slow_exits: Vec<(Label, ExitCode, Label)>,
     v128_consts: super::isa::simd::V128Pool,
+    exn: super::isa::exceptions::ExceptionState,
 }
 
 impl Scratch {
@@ -138,6 +139,8 @@ impl Scratch {
             sites: parts.sites,
             fault_sites: parts.fault_sites,
             type_id_sites: parts.type_id_sites,
+            handlers: parts.handlers,
+            unwind: parts.unwind,
             funcs,
         })
     }
@@ -183,6 +186,8 @@ pub(crate) struct FuncCompiler<'e, 'm, 'a> {
     pub(crate) slow_exits: Vec<(Label, ExitCode, Label)>,
     /// The 16-byte constants of SIMD code, emitted after the body.
     pub v128_consts: super::isa::simd::V128Pool,
+    /// Open `try_table`s and catch clauses awaiting their landing pads.
+    pub(crate) exn: super::isa::exceptions::ExceptionState,
 }
 
 impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
@@ -226,6 +231,11 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             fuel: FuelSegment::default(),
             slow_exits: reuse(&mut scratch.slow_exits),
             v128_consts: super::isa::simd::V128Pool::reuse(&mut scratch.v128_consts),
+            exn: {
+                let mut exn = core::mem::take(&mut scratch.exn);
+                exn.reset();
+                exn
+            },
         }
     }
 
@@ -286,5 +296,6 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         scratch.offsets = self.offsets;
         scratch.slow_exits = self.slow_exits;
         scratch.v128_consts = self.v128_consts;
+        scratch.exn = self.exn;
     }
 }

@@ -266,7 +266,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// Handles control operators in dead code: only nesting matters.
     pub(crate) fn dead_operator(&mut self, op: &Operator<'_>) -> Result<bool> {
         match op {
-            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
+            Operator::Block { .. }
+            | Operator::Loop { .. }
+            | Operator::If { .. }
+            | Operator::TryTable { .. } => {
                 self.ctrl.dead_depth += 1;
                 Ok(true)
             }

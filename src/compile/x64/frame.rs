@@ -57,7 +57,16 @@ pub(crate) const PIN_XMMS: [Xmm; 7] = [
     Xmm::Xmm14,
 ];
 
-pub(crate) const SAVED_VMCTX: i32 = -8;
+pub(crate) const SAVED_VMCTX: i32 = crate::abi::SAVED_VMCTX_OFFSET;
+
+// The unwinder finds the saved pin registers by `abi::PIN_GPR_ENCODINGS`.
+const _: () = {
+    let mut i = 0;
+    while i < PIN_GPRS.len() {
+        assert!(PIN_GPRS[i].enc() == crate::abi::PIN_GPR_ENCODINGS[i]);
+        i += 1;
+    }
+};
 
 impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     pub(crate) fn prologue(&mut self) {
@@ -314,10 +323,18 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             self.exit_to_host(code);
             self.a.jmp(resume);
         }
+        let frame = self.frame.size(self.ctrl.save_max)?;
+        self.emit_landing_pads(frame);
         self.a.emit_trap_exits();
         self.emit_jump_tables();
         self.emit_v128_consts();
-        let frame = self.frame.size(self.ctrl.save_max)?;
+        let saves_vmctx = if self.frame.has_calls {
+            crate::abi::UNWIND_SAVES_VMCTX
+        } else {
+            0
+        };
+        self.a
+            .unwind_info(u32::from(self.frame.saved_gprs) | saves_vmctx);
         for at in self.frame.frame_size_patches {
             self.a.patch_i32(at, frame);
         }

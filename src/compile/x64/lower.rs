@@ -82,7 +82,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             Operator::Loop { blockty } => self.push_frame(FrameKind::Loop, blockty),
             Operator::If { blockty } => self.op_if(blockty),
             Operator::Else => self.op_else(),
-            Operator::End => self.end_frame(),
+            Operator::End => {
+                self.close_try();
+                self.end_frame()
+            }
             Operator::Br { relative_depth } => {
                 self.spill_all();
                 self.branch_to(relative_depth);
@@ -905,6 +908,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 self.push_xmm(V, x);
             }
             I32x4TruncSatF64x2UZero => self.i32x4_trunc_sat_f64x2_u_zero(),
+            // Exception handling (`exceptions`).
+            Throw { tag_index } => self.op_throw(tag_index),
+            ThrowRef => self.op_throw_ref(),
+            TryTable { table } => self.op_try_table(&table),
             Unreachable
             | Nop
             | Block { .. }

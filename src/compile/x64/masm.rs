@@ -19,7 +19,7 @@
 
 use super::super::FaultSite;
 use super::stubs::sym_trap;
-use crate::abi::{TYPE_ID_PLACEHOLDER, TrapCode};
+use crate::abi::{HandlerSite, TYPE_ID_PLACEHOLDER, TrapCode, UnwindInfo};
 use crate::asm::x64::{AluOp, Assembler, Gpr, Label, Mem, Scale, Size, SseOp, Xmm};
 use alloc::vec::Vec;
 use core::ops::{Deref, DerefMut};
@@ -62,6 +62,10 @@ pub(crate) struct CodeParts {
     pub fault_sites: Vec<FaultSite>,
     /// (immediate offset, type index), ascending.
     pub type_id_sites: Vec<(u32, u32)>,
+    /// Catch clauses, inner `try_table`s first within a function.
+    pub handlers: Vec<HandlerSite>,
+    /// Each function's [`UnwindInfo`], in the order they were compiled.
+    pub unwind: Vec<UnwindInfo>,
 }
 
 /// The assembler of one compiling thread, with the peephole and the sites
@@ -87,6 +91,10 @@ pub(crate) struct MacroAssembler {
     /// (code offset of a 32-bit immediate, type index): where the code
     /// compares with the engine-wide id of a function type, ascending.
     type_id_sites: Vec<(u32, u32)>,
+    /// The `try_table` catch clauses of all functions so far.
+    handlers: Vec<HandlerSite>,
+    /// The [`UnwindInfo`] of every function so far, in order.
+    unwind: Vec<UnwindInfo>,
 }
 
 impl Deref for MacroAssembler {
@@ -125,7 +133,19 @@ impl MacroAssembler {
             sites: self.sites,
             fault_sites: self.fault_sites,
             type_id_sites: self.type_id_sites,
+            handlers: self.handlers,
+            unwind: self.unwind,
         }
+    }
+
+    /// Records a catch clause (see [`HandlerSite`]).
+    pub(crate) fn handler_site(&mut self, site: HandlerSite) {
+        self.handlers.push(site);
+    }
+
+    /// Records the unwind information of the function just compiled.
+    pub(crate) fn unwind_info(&mut self, info: UnwindInfo) {
+        self.unwind.push(info);
     }
 
     /// `cmp dword [mem], id` where `id` is the engine-wide id of type

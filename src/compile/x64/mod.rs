@@ -26,7 +26,9 @@
 //!   choice each;
 //! - `wide`: the wide-arithmetic proposal's 128-bit operators;
 //! - `refs`: typed function references (`call_ref`, the null checks and
-//!   branches).
+//!   branches);
+//! - `exceptions`: `throw`, `throw_ref`, `try_table`, landing pads and
+//!   handler sites.
 //!
 //! It exports the names the rest of the compiler uses through `isa`:
 //! `Gpr`, `Xmm`, `Cond`, `Label`, `Assembler`, `Code`, `CpuFeatures`, and
@@ -35,6 +37,7 @@
 pub(crate) mod bulk;
 pub(crate) mod calls;
 pub(crate) mod control;
+pub(crate) mod exceptions;
 pub(crate) mod frame;
 pub(crate) mod lower;
 pub(crate) mod masm;
