@@ -1,5 +1,6 @@
 //! What runs in a child process: one engine on one workload (or on the large
-//! module, the call-overhead module or the WASI host-call command). The parent (`main.rs`) spawns
+//! module, the call-overhead module, the WASI host-call command or the
+//! exceptions module). The parent (`main.rs`) spawns
 //! one child per measurement, so a crash, a hang or a leak of one engine
 //! cannot take the others down, and every measurement starts from a fresh
 //! process. The child prints one line `HARNESS-RESULT <json>` on stdout.
@@ -37,6 +38,10 @@ pub fn main(args: &[String]) -> Value {
                     .map_err(|e| format!("bad run count: {e}"))
                     .and_then(|runs| wasi(engine, n, runs))
             }),
+        [mode, engine, runs, cases @ ..] if mode == "exceptions" => runs
+            .parse()
+            .map_err(|e| format!("bad run count: {e}"))
+            .map(|runs| exceptions(engine, runs, cases)),
         _ => Err(format!("bad child arguments: {args:?}")),
     };
     result.unwrap_or_else(|e| json!({ "error": e }))
@@ -166,4 +171,115 @@ fn wasi(engine: &str, n: u32, runs: usize) -> Result<Value> {
         result[key] = json!(times);
     }
     Ok(result)
+}
+
+/// The exceptions module, `benches/workloads/throw.wat`, compiled.
+pub fn throw_wasm() -> Result<Vec<u8>> {
+    let path = workloads::wasm_path("throw").with_extension("wat");
+    wat::parse_file(&path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The CPU time this thread has used, in seconds: the clock of the
+/// exceptions benchmark, which time-sharing with other processes does not
+/// advance (as it does wall time).
+pub fn thread_cpu_secs() -> f64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid, writable timespec for the call.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    if rc != 0 {
+        return f64::NAN;
+    }
+    t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
+}
+
+/// Calls `time(iters)` with an iteration count that doubles from 1 until
+/// one call takes 20 ms (which also warms the code up), then scales it to
+/// take about 100 ms, and times `runs` calls with that count. Returns the
+/// count and the ns per iteration of each call. `benches/harness/exceptions.js`
+/// does the same for V8.
+pub fn calibrated(
+    runs: usize,
+    mut time: impl FnMut(i32) -> Result<f64>,
+) -> Result<(i32, Vec<f64>)> {
+    let mut iters = 1_i32;
+    let mut t = time(iters)?;
+    while t < 0.02 {
+        iters = iters
+            .checked_mul(2)
+            .ok_or("an iteration takes no time: 2^31 of them take under 20 ms")?;
+        t = time(iters)?;
+    }
+    let iters = ((f64::from(iters) * 0.1 / t).ceil() as i32).max(1);
+    let ns = (0..runs)
+        .map(|_| time(iters).map(|s| s * 1e9 / f64::from(iters)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((iters, ns))
+}
+
+/// Times each case `EXPORT:DEPTH` of the exceptions module (see
+/// [`calibrated`]) in this thread's CPU time: a result per case, with its iteration count, ns per
+/// iteration and checksum (the same for every call, checked here), or its
+/// error. An error before the cases (compiling, instantiating) is every
+/// case's.
+fn exceptions(engine: &str, runs: usize, cases: &[String]) -> Value {
+    let setup = || -> Result<(Box<dyn engines::Funcs>, Vec<(usize, i32)>)> {
+        let wasm = throw_wasm()?;
+        let engine = engines::create(engine, true)?;
+        let parsed = cases
+            .iter()
+            .map(|c| {
+                let (name, depth) = c.split_once(':').ok_or(format!("bad case `{c}`"))?;
+                let depth = depth.parse().map_err(|e| format!("bad case `{c}`: {e}"))?;
+                Ok((name, depth))
+            })
+            .collect::<Result<Vec<(&str, i32)>>>()?;
+        let names: Vec<&str> = parsed.iter().map(|(n, _)| *n).collect();
+        let funcs = engine.compile(&wasm)?.instantiate_funcs(&names)?;
+        Ok((
+            funcs,
+            parsed
+                .iter()
+                .enumerate()
+                .map(|(i, (_, d))| (i, *d))
+                .collect(),
+        ))
+    };
+    let (mut funcs, parsed) = match setup() {
+        Ok(s) => s,
+        Err(e) => return json!({ "error": e }),
+    };
+    let results: Vec<Value> = parsed
+        .iter()
+        .zip(cases)
+        .map(|(&(index, depth), case)| {
+            let mut checksum = None;
+            let measured = calibrated(runs, |iters| {
+                let start = thread_cpu_secs();
+                let c = black_box(funcs.call(index, depth, iters)?);
+                let s = thread_cpu_secs() - start;
+                match checksum {
+                    Some((n, old)) if n == iters && old != c => {
+                        Err(format!("checksum changed between runs: {old} then {c}"))
+                    }
+                    _ => {
+                        checksum = Some((iters, c));
+                        Ok(s)
+                    }
+                }
+            });
+            match measured {
+                Ok((iters, ns)) => json!({
+                    "case": case,
+                    "iters": iters,
+                    "ns": ns,
+                    "checksum": checksum.map(|(_, c)| c.to_string()),
+                }),
+                Err(e) => json!({ "case": case, "error": e }),
+            }
+        })
+        .collect();
+    json!({ "cases": results })
 }

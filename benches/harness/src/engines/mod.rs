@@ -5,6 +5,8 @@
 //! call-overhead module, which imports `env.nop: [] -> []`, and the WASI
 //! command of the host-call benchmark, which imports
 //! `wasi_snapshot_preview1` from the engine's own WASI implementation.
+//! The exceptions module (`benches/workloads/throw.wat`) has no imports
+//! either; its exports are all `(i32, i32) -> i32`.
 
 use std::time::Duration;
 
@@ -46,6 +48,17 @@ pub trait Compiled {
     /// written, stderr captured for [`WasiCommand::start`]'s errors, stdin
     /// empty, no environment and no preopened directory.
     fn instantiate_wasi(&self, args: &[String]) -> Result<Box<dyn WasiCommand>>;
+
+    /// A new store and an instance of a module without imports, with its
+    /// exports `names` looked up as functions `(i32, i32) -> i32`.
+    fn instantiate_funcs(&self, names: &[&str]) -> Result<Box<dyn Funcs>>;
+}
+
+/// An instance with functions `(i32, i32) -> i32`, in the order of
+/// [`Compiled::instantiate_funcs`]'s names.
+pub trait Funcs {
+    /// Calls function `index` with `a` and `b`.
+    fn call(&mut self, index: usize, a: i32, b: i32) -> Result<i32>;
 }
 
 /// An instance of a workload.

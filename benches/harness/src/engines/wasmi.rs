@@ -10,7 +10,7 @@ use wasmi::{CompilationMode, Config, Linker, Module, Store, TypedFunc};
 use wasmi_wasi::wasi_common::pipe::{ReadPipe, WritePipe};
 use wasmi_wasi::{WasiCtx, WasiCtxBuilder};
 
-use super::{Calls, Compiled, Engine, Instance, Result, Ret, WasiCommand, wasi_failure};
+use super::{Calls, Compiled, Engine, Funcs, Instance, Result, Ret, WasiCommand, wasi_failure};
 
 fn err(stage: &str) -> impl Fn(wasmi::Error) -> String + '_ {
     move |e| format!("{stage}: {e:#}")
@@ -104,6 +104,33 @@ impl Compiled for WiModule {
             store,
             stderr,
         }))
+    }
+
+    fn instantiate_funcs(&self, names: &[&str]) -> Result<Box<dyn Funcs>> {
+        let mut store = Store::new(self.0.engine(), ());
+        let instance =
+            wasmi::Instance::new(&mut store, &self.0, &[]).map_err(err("instantiate"))?;
+        let funcs = names
+            .iter()
+            .map(|name| {
+                instance
+                    .get_typed_func::<(i32, i32), i32>(&mut store, name)
+                    .map_err(|e| format!("export `{name}`: {e}"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Box::new(WiFuncs { store, funcs }))
+    }
+}
+
+struct WiFuncs {
+    store: Store<()>,
+    funcs: Vec<TypedFunc<(i32, i32), i32>>,
+}
+
+impl Funcs for WiFuncs {
+    fn call(&mut self, index: usize, a: i32, b: i32) -> Result<i32> {
+        let f = self.funcs.get(index).ok_or("no such function")?;
+        f.call(&mut self.store, (a, b)).map_err(err("call"))
     }
 }
 

@@ -11,7 +11,7 @@ use wasmtime::{Config, Linker, Module, Store, Strategy, TypedFunc};
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe, SinkOutputStream};
 
-use super::{Calls, Compiled, Engine, Instance, Result, Ret, WasiCommand, wasi_failure};
+use super::{Calls, Compiled, Engine, Funcs, Instance, Result, Ret, WasiCommand, wasi_failure};
 
 fn err(stage: &str) -> impl Fn(wasmtime::Error) -> String + '_ {
     move |e| format!("{stage}: {e:#}")
@@ -100,6 +100,33 @@ impl Compiled for WtModule {
             store,
             stderr,
         }))
+    }
+
+    fn instantiate_funcs(&self, names: &[&str]) -> Result<Box<dyn Funcs>> {
+        let mut store = Store::new(self.0.engine(), ());
+        let instance =
+            wasmtime::Instance::new(&mut store, &self.0, &[]).map_err(err("instantiate"))?;
+        let funcs = names
+            .iter()
+            .map(|name| {
+                instance
+                    .get_typed_func::<(i32, i32), i32>(&mut store, name)
+                    .map_err(|e| format!("export `{name}`: {e}"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Box::new(WtFuncs { store, funcs }))
+    }
+}
+
+struct WtFuncs {
+    store: Store<()>,
+    funcs: Vec<TypedFunc<(i32, i32), i32>>,
+}
+
+impl Funcs for WtFuncs {
+    fn call(&mut self, index: usize, a: i32, b: i32) -> Result<i32> {
+        let f = self.funcs.get(index).ok_or("no such function")?;
+        f.call(&mut self.store, (a, b)).map_err(err("call"))
     }
 }
 
