@@ -481,3 +481,59 @@ fn exceptions_leave_tail_calls_and_their_grown_areas() {
         .unwrap();
     assert_eq!(outer.call(&mut store, 7).unwrap(), 7 + 11 + 2000);
 }
+
+/// Exceptions caught by a `_ref` clause and dropped, as every cleanup
+/// frame of C++ or Rust does, within one long call; a reference kept in a
+/// local and one kept inside another exception's payload (in a global)
+/// through all of them.
+const REF_LOOP: &str = r#"(module
+    (tag $e (param i32))
+    (tag $box (param exnref))
+    (global $boxed (mut exnref) (ref.null exn))
+    (func $catch_ref (param $v i32) (result exnref)
+        (local $x exnref)
+        (block $h (result i32 exnref)
+            (try_table (catch_ref $e $h) (throw $e (local.get $v)))
+            (unreachable))
+        (local.set $x) (drop) (local.get $x))
+    (func $payload (param $x exnref) (result i32)
+        (block $h (result i32)
+            (try_table (catch $e $h) (throw_ref (local.get $x)))
+            (unreachable)))
+    (func (export "run") (param $n i32) (result i32)
+        (local $kept exnref) (local $x exnref) (local $sum i32)
+        (local.set $kept (call $catch_ref (i32.const 1234)))
+        ;; An exception that only another one's payload names.
+        (block $h (result exnref)
+            (try_table (catch $box $h) (throw $box (call $catch_ref (i32.const 99))))
+            (unreachable))
+        (drop)
+        (global.set $boxed (block $h (result exnref)
+            (try_table (catch_all_ref $h) (throw $box (call $catch_ref (i32.const 567))))
+            (unreachable)))
+        (loop $next
+            (local.set $x (block $h (result exnref)
+                (try_table (catch_all_ref $h) (throw $e (local.get $n)))
+                (unreachable)))
+            (local.set $sum (i32.add (local.get $sum) (call $payload (local.get $x))))
+            (br_if $next (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+        ;; Both references still name their exceptions.
+        (local.set $sum (i32.add (local.get $sum) (call $payload (local.get $kept))))
+        (local.set $x (block $h (result exnref)
+            (try_table (catch $box $h) (throw_ref (global.get $boxed)))
+            (unreachable)))
+        (i32.add (local.get $sum) (call $payload (local.get $x)))))"#;
+
+#[test]
+fn dropped_references_are_reclaimed_within_one_call() {
+    let engine = engine();
+    let (mut store, instance) = instantiate(&engine, REF_LOOP);
+    let run = instance.get_typed_func::<i32, i32>(&store, "run").unwrap();
+    // Three times as many exceptions as may live at once, each caught by
+    // `catch_all_ref`, all in one call from the host.
+    let n = 3 * MAX_LIVE_EXCEPTIONS as i64;
+    let sum = n * (n + 1) / 2;
+    let expected = sum.wrapping_add(1234 + 567) as i32;
+    assert_eq!(run.call(&mut store, n as i32).unwrap(), expected);
+    assert_eq!(run.call(&mut store, 5).unwrap(), 15 + 1234 + 567);
+}

@@ -25,9 +25,18 @@
 //!   hold them, so they stay until the store is dropped, except an
 //!   exception a host function throws, which belongs to wasm again.
 //!
-//! At most [`MAX_LIVE_EXCEPTIONS`] objects live at once: a throw beyond
-//! that fails the call with "too many live exceptions", which no
-//! `try_table` catches (it is not a wasm exception).
+//! - when a throw (or [`ExnRef::new`]) finds [`MAX_LIVE_EXCEPTIONS`]
+//!   objects alive, the store collects as at the outermost call, with
+//!   the live wasm stack as roots too, scanned conservatively (see
+//!   `StoreInner::collect_exceptions`). An exception caught by a `_ref`
+//!   clause and dropped (what every cleanup frame of C++ or Rust does)
+//!   is thus reclaimed within one long call as well.
+//!
+//! Reachability follows payloads: an object a kept object's payload names
+//! is kept. Only when [`MAX_LIVE_EXCEPTIONS`] objects are still reachable
+//! after a collection does a throw fail the call with "too many live
+//! exceptions", which no `try_table` catches (it is not a wasm
+//! exception).
 
 use super::exec::read_slot;
 use super::store::{AsContext, AsContextMut, Store, StoreInner};
@@ -103,6 +112,7 @@ impl ExnRef {
         for (v, &t) in fields.iter().zip(ty.params()) {
             raw.push(super::store::check_val(inner, v, t)?);
         }
+        inner.make_room_for_exception();
         let handle = inner.exceptions.alloc(tag.index, raw.into_boxed_slice())?;
         inner.exceptions.pin(handle);
         Ok(ExnRef {
@@ -269,25 +279,49 @@ impl Exceptions {
         }
     }
 
-    /// Frees every object that is not pinned and not in `roots`.
+    /// The slot `raw` names if it is a live object's handle.
+    fn live_slot(&self, raw: u64) -> Option<usize> {
+        let (i, generation) = Self::slot_of(raw)?;
+        let slot = self.slots.get(i)?;
+        (slot.generation == generation && slot.object.is_some()).then_some(i)
+    }
+
+    /// Frees every object that no root reaches: `roots`, the pinned
+    /// objects, and, transitively, every object a kept object's payload
+    /// names. Payload cells are read as possible handles whatever their
+    /// type (an `i64` that equals a live handle keeps that object), so
+    /// nothing reachable is ever freed.
     fn sweep(&mut self, roots: &[u64]) {
         let mut keep = alloc::vec![false; self.slots.len()];
-        for &raw in roots {
-            if let Some((i, generation)) = Self::slot_of(raw)
-                && self
-                    .slots
-                    .get(i)
-                    .is_some_and(|s| s.generation == generation)
-            {
+        let mut work = Vec::new();
+        let pinned = self.slots.iter().enumerate().filter_map(|(i, s)| {
+            s.object
+                .as_ref()
+                .is_some_and(|o| o.pinned.load(Ordering::Relaxed))
+                .then_some(i)
+        });
+        let roots = roots.iter().filter_map(|&raw| self.live_slot(raw));
+        for i in pinned.chain(roots) {
+            if !keep[i] {
                 keep[i] = true;
+                work.push(i);
+            }
+        }
+        while let Some(i) = work.pop() {
+            let Some(object) = self.slots[i].object.as_ref() else {
+                continue;
+            };
+            for &cell in object.fields.iter() {
+                if let Some(j) = self.live_slot(cell as u64)
+                    && !keep[j]
+                {
+                    keep[j] = true;
+                    work.push(j);
+                }
             }
         }
         for (i, &kept) in keep.iter().enumerate() {
-            let pinned = self.slots[i]
-                .object
-                .as_ref()
-                .is_some_and(|o| o.pinned.load(Ordering::Relaxed));
-            if !kept && !pinned {
+            if !kept {
                 self.free_slot(i);
             }
         }
@@ -352,9 +386,18 @@ impl StoreInner {
         self.exn_object(exn).map(|_| exn.raw)
     }
 
-    /// Frees the exception objects nothing can reach: called when a call
-    /// from the host begins at the outermost level.
-    pub(crate) fn collect_exceptions(&mut self) {
+    /// Frees the exception objects nothing can reach. Called when a call
+    /// from the host begins at the outermost level (no wasm frame is live:
+    /// `scan_stack` false), and when a throw or [`ExnRef::new`] finds the
+    /// store at [`MAX_LIVE_EXCEPTIONS`] while wasm frames may be live
+    /// (`scan_stack` true). The roots are the globals and tables of type
+    /// `exnref` and, when `scan_stack`, the exit's payload and every word
+    /// of the wasm stack above the last exit (`wasm_rsp`), which holds
+    /// all live frames of every activation and the registers the exit
+    /// saved: generated code keeps no value elsewhere across an exit. The
+    /// scan is conservative (any word that equals a live handle keeps its
+    /// object), so it may keep garbage but never frees a reachable object.
+    pub(crate) fn collect_exceptions(&mut self, scan_stack: bool) {
         if self.exceptions.live() == 0 {
             return;
         }
@@ -369,7 +412,31 @@ impl StoreInner {
                 roots.extend(t.elements.iter().map(|&e| e as u64));
             }
         }
+        if scan_stack {
+            roots.push(self.exec.payload);
+            if let Some(stack) = self.stack.as_ref() {
+                let top = stack.as_ptr() as usize + stack.len() * 16;
+                let from = self.exec.wasm_rsp;
+                if let Some(words) = top.checked_sub(from).map(|bytes| bytes / 8) {
+                    let at = roots.len();
+                    roots.resize(at + words, 0);
+                    if !self.read_stack_into(from, &mut roots[at..]) {
+                        // An exit always leaves `wasm_rsp` inside the
+                        // stack; if it is not, nothing may be freed.
+                        return;
+                    }
+                }
+            }
+        }
         self.exceptions.sweep(&roots);
+    }
+
+    /// Makes room for one more exception object if the store is at
+    /// [`MAX_LIVE_EXCEPTIONS`], by collecting with the wasm stack as roots.
+    fn make_room_for_exception(&mut self) {
+        if self.exceptions.live() >= MAX_LIVE_EXCEPTIONS {
+            self.collect_exceptions(true);
+        }
     }
 
     /// Where code address `pc` lies: the module's instance index (any
@@ -595,6 +662,7 @@ pub(crate) fn serve_throw<T>(store: &mut Store<T>, by_ref: bool) -> Result<()> {
             .zip(&offsets)
             .map(|(&t, &off)| read_slot(&slots, off as usize, t))
             .collect();
+        inner.make_room_for_exception();
         inner.exceptions.alloc(tag, fields)?
     };
     throw_raw(inner, raw)

@@ -575,7 +575,7 @@ fn invoke<T>(
     store.inner.paused = None;
     // No wasm frame is live: unreachable exception objects go.
     if store.inner.depth == 0 {
-        store.inner.collect_exceptions();
+        store.inner.collect_exceptions(false);
     }
     let level = Level::enter(store, saved_wasm_rsp, slots.as_ptr() as usize);
     let store = &mut *level.store;
