@@ -22,7 +22,7 @@ use crate::decode::{
 use crate::error::{Error, ErrorKind, Result};
 use crate::validate::Features;
 #[cfg(feature = "compiler")]
-use crate::validate::validate_module_with;
+use crate::validate::{validate_module_on, validate_module_with};
 use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
@@ -359,7 +359,14 @@ impl Module {
     fn compile(engine: &Engine, bytes: &[u8]) -> Result<Module> {
         let features = &engine.inner.features;
         let module = decode::Module::decode_with(bytes, features.encodings())?;
-        let info = validate_module_with(&module, features)?;
+        // The function bodies are validated on the threads that compile
+        // them next.
+        let info = validate_module_on(
+            &module,
+            features,
+            engine.inner.platform,
+            !engine.inner.options.sequential,
+        )?;
         let spare = core::mem::take(&mut *engine.inner.spare_code.lock());
         let mut compiled = compile_module_into(
             &module,
