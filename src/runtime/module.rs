@@ -601,10 +601,19 @@ impl Module {
                 memory.free(block);
                 return Err(Error::runtime("cannot write code memory").with_detail(e));
             }
-            Some(
-                PublishedCode::publish(memory, block)
-                    .map_err(|e| Error::runtime("cannot publish code").with_detail(e))?,
-            )
+            let published = PublishedCode::publish(memory, block)
+                .map_err(|e| Error::runtime("cannot publish code").with_detail(e))?;
+            #[cfg(feature = "std")]
+            if engine.inner.profiler == super::ProfilingStrategy::PerfMap {
+                super::profiling::append_perf_map(
+                    published.exec_ptr().as_ptr() as usize,
+                    code_len,
+                    &parts.func_layout,
+                    &func_names,
+                    num_imported_funcs,
+                );
+            }
+            Some(published)
         };
         Ok(Module {
             inner: Arc::new(ModuleInner {
