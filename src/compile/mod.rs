@@ -124,6 +124,10 @@ pub struct CompiledModule {
     /// the code into an engine writes that engine's id of the type, so the
     /// same code (a serialized module) runs in any engine.
     pub type_id_sites: Vec<(u32, u32)>,
+    /// The code buffers of the jobs after the first, emptied once their
+    /// code was copied into [`Self::code`]: for the next compilation's
+    /// jobs (see [`compile_module_into`]).
+    pub spare_buffers: Vec<Vec<u8>>,
 }
 
 /// Compiles every defined function of `module`.
@@ -148,17 +152,19 @@ pub fn compile_module_with(
     compile_module_into(module, info, cpu, options, &Bare, Vec::new())
 }
 
-/// [`compile_module_with`] writing the code into `buffer` (emptied first;
-/// it becomes [`CompiledModule::code`]), whose memory a previous
-/// compilation left mapped: a fresh buffer of a few megabytes costs a page
-/// fault per 4 KiB on first touch.
+/// [`compile_module_with`] writing each job's code into a buffer of
+/// `buffers` (job `k` takes the `k`-th, emptied first; job 0's becomes
+/// [`CompiledModule::code`], the others' come back in
+/// [`CompiledModule::spare_buffers`]) whose memory a previous compilation
+/// left mapped: a fresh buffer of a few megabytes costs a page fault per
+/// 4 KiB on first touch.
 pub(crate) fn compile_module_into(
     module: &Module<'_>,
     info: &ModuleInfo,
     cpu: &CpuFeatures,
     options: &CompileOptions,
     platform: &dyn Platform,
-    buffer: Vec<u8>,
+    buffers: Vec<Vec<u8>>,
 ) -> Result<CompiledModule> {
     features::check_lowered(module, info)?;
     let spaces = &info.spaces;
@@ -191,7 +197,7 @@ pub(crate) fn compile_module_into(
             .any(|f| f.features.contains(crate::validate::Feature::TailCall)),
     };
 
-    let (chunks, stubs) = compile_functions(&env, info, buffer)?;
+    let (chunks, stubs) = compile_functions(&env, info, buffers)?;
     link(chunks, &stubs, module.code.len())
 }
 
@@ -216,20 +222,17 @@ fn compile_one(
     .compile(body, func_index, scratch)
 }
 
-/// Compiles defined functions `range` one after another into one chunk,
-/// after the module's stubs if `stubs` (with the buffer to write into) is
-/// given; returns the chunk and the stubs' offsets.
+/// Compiles defined functions `range` one after another into one chunk
+/// written into `buffer` (emptied first), after the module's stubs if
+/// `with_stubs`; returns the chunk and the stubs' offsets.
 fn compile_chunk(
     env: &Env<'_, '_>,
     info: &ModuleInfo,
     range: Range<usize>,
-    stubs: Option<Vec<u8>>,
+    buffer: Vec<u8>,
+    with_stubs: bool,
 ) -> Result<(Chunk, StubOffsets)> {
-    let with_stubs = stubs.is_some();
-    let mut scratch = match stubs {
-        Some(buffer) => func::Scratch::with_code_buffer(buffer),
-        None => func::Scratch::default(),
-    };
+    let mut scratch = func::Scratch::with_code_buffer(buffer);
     let wasm_bytes: usize = env.module.code[range.clone()]
         .iter()
         .map(|body| body.code.len())
@@ -252,19 +255,20 @@ fn compile_chunk(
 /// Compiles the functions with as many jobs as the platform runs at once
 /// (one per core on `std`), each job a range of consecutive functions of
 /// about equal size ([`balanced_ranges`]); the first job's chunk starts
-/// with the stubs and is written into `buffer`.
+/// with the stubs. Job `k` writes into `buffers[k]` if there is one.
 fn compile_functions(
     env: &Env<'_, '_>,
     info: &ModuleInfo,
-    buffer: Vec<u8>,
+    mut buffers: Vec<Vec<u8>>,
 ) -> Result<(Vec<Chunk>, StubOffsets)> {
     let n = env.module.code.len();
     let jobs = job_count(env.platform, !env.options.sequential, n);
     let ranges = balanced_ranges(n, jobs, |i| env.module.code[i].code.len());
-    let buffer = spin::Mutex::new(Some(buffer));
+    buffers.resize_with(ranges.len(), Vec::new);
+    let buffers: Vec<spin::Mutex<Vec<u8>>> = buffers.into_iter().map(spin::Mutex::new).collect();
     let results = run_jobs(env.platform, ranges.len(), |k| {
-        let stubs = (k == 0).then(|| buffer.lock().take().unwrap_or_default());
-        compile_chunk(env, info, ranges[k].clone(), stubs)
+        let buffer = core::mem::take(&mut *buffers[k].lock());
+        compile_chunk(env, info, ranges[k].clone(), buffer, k == 0)
     })?;
     let mut stubs = StubOffsets::default();
     let mut chunks = Vec::with_capacity(results.len());
@@ -291,6 +295,7 @@ fn link(chunks: Vec<Chunk>, stubs: &StubOffsets, num_funcs: usize) -> Result<Com
     let mut type_id_sites = first.type_id_sites;
     let mut func_offsets = alloc::vec![u32::MAX; num_funcs];
     let mut func_layout = Vec::with_capacity(num_funcs);
+    let mut spare_buffers = Vec::new();
     for &(i, start) in &first.funcs {
         func_offsets[i] = start;
         func_layout.push((start, i as u32));
@@ -300,6 +305,9 @@ fn link(chunks: Vec<Chunk>, stubs: &StubOffsets, num_funcs: usize) -> Result<Com
         code.resize(code.len().next_multiple_of(16), 0xcc);
         let base = code.len() as u32;
         code.extend_from_slice(&chunk.code.bytes);
+        let mut spare = chunk.code.bytes;
+        spare.clear();
+        spare_buffers.push(spare);
         relocs.push((base as usize, chunk.code.relocs));
         sites.extend(
             chunk
@@ -353,6 +361,7 @@ fn link(chunks: Vec<Chunk>, stubs: &StubOffsets, num_funcs: usize) -> Result<Com
         fault_sites,
         out_of_bounds_stub: stubs.traps[TrapCode::MemoryOutOfBounds as usize] as u32,
         type_id_sites,
+        spare_buffers,
     })
 }
 

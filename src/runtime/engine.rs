@@ -444,11 +444,12 @@ pub(crate) struct EngineInner {
     /// With `Config::guard_regions`: the services its memories use.
     pub(crate) guard_regions: Option<&'static dyn GuardRegions>,
     types: spin::Mutex<TypeRegistry>,
-    /// The code buffer of the last compilation, emptied, for the next one:
-    /// its pages are mapped already, where a fresh buffer faults each in
-    /// again. At most [`SPARE_CODE_MAX`] bytes are kept.
+    /// The code buffers of the last compilation's jobs, emptied, for the
+    /// next one's (job `k` takes buffer `k`): their pages are mapped
+    /// already, where a fresh buffer faults each in again. Buffers of at
+    /// most [`SPARE_CODE_MAX`] bytes are kept.
     #[cfg(feature = "compiler")]
-    pub(crate) spare_code: spin::Mutex<Vec<u8>>,
+    pub(crate) spare_code: spin::Mutex<Vec<Vec<u8>>>,
     /// [`Config::cache_dir`].
     #[cfg(all(feature = "std", feature = "compiler"))]
     pub(crate) cache_dir: Option<std::path::PathBuf>,

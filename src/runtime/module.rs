@@ -367,14 +367,14 @@ impl Module {
             engine.inner.platform,
             !engine.inner.options.sequential,
         )?;
-        let spare = core::mem::take(&mut *engine.inner.spare_code.lock());
+        let spares = core::mem::take(&mut *engine.inner.spare_code.lock());
         let mut compiled = compile_module_into(
             &module,
             &info,
             &engine.inner.cpu,
             &engine.inner.options,
             engine.inner.platform,
-            spare,
+            spares,
         )?;
         let func_names = module
             .names
@@ -404,9 +404,12 @@ impl Module {
             },
             ErrorKind::Internal,
         );
-        if code_buffer.capacity() <= super::engine::SPARE_CODE_MAX {
-            *engine.inner.spare_code.lock() = code_buffer;
-        }
+        // Job 0's buffer (the module's code) first, then the others'.
+        let spares = core::iter::once(code_buffer)
+            .chain(core::mem::take(&mut compiled.spare_buffers))
+            .filter(|b| b.capacity() <= super::engine::SPARE_CODE_MAX)
+            .collect();
+        *engine.inner.spare_code.lock() = spares;
         module
     }
     /// Builds a module from its retained sections
