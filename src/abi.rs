@@ -60,12 +60,34 @@
 //! bound of its incoming area's size: the larger of its own type's area and
 //! [`TAIL_CALL_AREA`], which every call that may reach a tail-calling
 //! function allocates (and which holds inductively for a function entered by
-//! an in-place tail call). A tail call whose arguments fit that bound jumps;
-//! one whose arguments need more (more than 8 plain arguments, beyond the
-//! caller's own) is compiled as a call followed by a return: correct, but its
-//! frame stays until the callee returns. The bound is a trade: every frame
-//! that calls through a [`VmFuncRef`] grows to hold it, which costs
-//! recursion depth in modules that never tail-call.
+//! an in-place tail call). The bound is a trade: every frame that calls
+//! through a [`VmFuncRef`] grows to hold it, which costs recursion depth in
+//! modules that never tail-call.
+//!
+//! A tail call whose arguments need more than the bound (more than 8 plain
+//! arguments beyond the caller's own) grows the area, in constant stack:
+//! - If the caller's return address is the engine's tail-call return stub
+//!   ([`ExecContext::tail_return`]), the area was grown before, and the
+//!   record below it says by how much: when the arguments fit, they go
+//!   there and the call jumps as above.
+//! - Otherwise the caller turns its frame into a record: it restores its pin
+//!   registers, keeps its saved `rbp` and return address at `[rbp]` and
+//!   `[rbp + 8]`, and writes the new area's capacity at `[rbp - 8]` and the
+//!   size of its results' area at `[rbp - 16]`. The new area, of that
+//!   capacity (the callee's area, at least [`TAIL_CALL_AREA`], rounded to
+//!   16), ends at `rbp - 16`, and below it the caller pushes the stub's
+//!   address as the callee's return address and jumps with `rbp` still
+//!   pointing at the record. The callee's prologue links its frame to it.
+//! - The stub runs when the callee returns: it copies the results' area to
+//!   where the caller's caller expects it (`[rbp + 16 ..]`), then pops the
+//!   record as an epilogue would and returns to the caller's caller, with
+//!   `rax`/`xmm0` untouched.
+//!
+//! A chain of tail calls thus adds at most one record per growth of the
+//! area, and the area only grows, so a loop of tail calls of any arity
+//! runs in constant stack. Walking frames, a return address equal to the
+//! stub marks a record: the walk goes on to `[rbp]` and `[rbp + 8]`
+//! without reporting a frame, and the record holds no saved registers.
 //!
 //! A tail call may leave the instance (an import, `return_call_indirect`):
 //! the jump loads the callee's `vmctx` into `r15`, and the function returns
@@ -97,10 +119,11 @@
 //! arguments from that area, runs the function, writes the results into the
 //! same area and resumes. The stub leaves as the exit stub does, with the
 //! same words at `wasm_rsp` (`r15`, `rbp`, the saved registers, the resume
-//! address, the return into the wasm caller), except that it pushes the resume address itself
-//! and reaches the host with a jump instead of `call` and `ret`, so that only
-//! the resume trampoline's return defeats the CPU's return prediction (see
-//! `compile::x64::stubs`). The index is the store's own numbering, and every
+//! address, the return into the wasm caller), except that it pushes the
+//! resume address itself and reaches the host with a jump instead of `call`
+//! and `ret`; the resume trampoline and the stub's return into wasm jump
+//! too, so that no return on the way defeats the CPU's return prediction
+//! (see `compile::x64::stubs`). The index is the store's own numbering, and every
 //! `VmFuncRef` a store's code can reach belongs to that store (instantiation
 //! and table writes check it); the host still bounds-checks the index, so a
 //! wrong one is an error, never a wild call.
@@ -331,6 +354,11 @@ pub struct ExecContext {
     /// it (an aligned 32-bit load, that is a relaxed atomic load on x86-64).
     /// The runtime keeps it pointing at valid memory whenever wasm runs.
     pub interrupt: *const core::sync::atomic::AtomicU32,
+    /// The engine's tail-call return stub: the return address a tail call
+    /// that grows the argument area leaves below its record (see "Tail
+    /// calls"). Generated code compares return addresses with it, and the
+    /// frame walk steps over the records it marks.
+    pub tail_return: usize,
 }
 
 /// A function reference: what `funcref` values, table entries and imports

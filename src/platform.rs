@@ -287,6 +287,7 @@ pub(crate) struct FaultScope<'a> {
 
 impl<'a> FaultScope<'a> {
     /// Makes `landing` this thread's fault landing until the scope drops.
+    #[inline]
     pub(crate) fn enter(
         os: &'static dyn GuardRegions,
         landing: &'a (dyn Fn(usize) -> Option<usize> + 'a),
@@ -308,6 +309,7 @@ impl<'a> FaultScope<'a> {
 }
 
 impl Drop for FaultScope<'_> {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: `previous` is the landing of the enclosing scope (or
         // none), which outlives this one.

@@ -192,3 +192,92 @@ fn a_host_fault_still_crashes() {
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(out.status.signal(), Some(libc::SIGSEGV), "{out:?}");
 }
+
+/// A host function instantiates a module while wasm code is suspended, and
+/// puts its faulting function in the caller's table; when the suspended
+/// code resumes and calls it, its fault is a trap: the fault handler knows
+/// the instances made while the call was under way.
+#[test]
+fn a_fault_in_an_instance_made_during_the_call() {
+    let engine = engine(true);
+    let faulting = Module::new(
+        &engine,
+        wat::parse_str(
+            r#"(module (memory 1)
+                (func (export "load") (param i32) (result i32) (i32.load (local.get 0))))"#,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let caller_wat = r#"(module
+        (import "env" "make" (func $make))
+        (type $t (func (param i32) (result i32)))
+        (table (export "t") 1 funcref)
+        (func (export "run") (param i32) (result i32)
+          (call $make)
+          (call_indirect (type $t) (local.get 0) (i32.const 0))))"#;
+    let module = Module::new(&engine, wat::parse_str(caller_wat).unwrap()).unwrap();
+    let mut store = Store::new(&engine, None::<wasmkern::Table>);
+    let mut linker = Linker::new(&engine);
+    linker
+        .func_wrap(
+            "env",
+            "make",
+            move |mut caller: Caller<'_, Option<wasmkern::Table>>| {
+                let table = caller.data().unwrap();
+                let instance = Instance::new(&mut caller, &faulting, &[]).unwrap();
+                let load = instance.get_func(&caller, "load").unwrap();
+                table
+                    .set(&mut caller, 0, wasmkern::Val::FuncRef(Some(load)))
+                    .unwrap();
+            },
+        )
+        .unwrap();
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    *store.data_mut() = instance.get_table(&store, "t");
+    let run = instance.get_typed_func::<i32, i32>(&store, "run").unwrap();
+    assert_eq!(run.call(&mut store, 0).unwrap(), 0);
+    let err = run.call(&mut store, 65_534).unwrap_err();
+    assert_eq!(err.trap(), Some(Trap::MemoryOutOfBounds), "{err}");
+    assert_eq!(run.call(&mut store, 8).unwrap(), 0);
+}
+
+/// A fault in a host function that wasm called is the host's, not a trap:
+/// the process dies of SIGSEGV as it would without wasmkern, although the
+/// call into wasm (and its fault scope) is still under way.
+#[test]
+fn a_fault_in_a_host_function_still_crashes() {
+    const CHILD: &str = "WASMKERN_GUARD_HOST_FN_CRASH_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        let engine = engine(true);
+        let wat = r#"(module
+            (import "env" "bad" (func $bad))
+            (memory 1)
+            (func (export "run") (drop (i32.load (i32.const 0))) (call $bad)))"#;
+        let module = Module::new(&engine, wat::parse_str(wat).unwrap()).unwrap();
+        let mut store = Store::new(&engine, ());
+        let mut linker = Linker::new(&engine);
+        linker
+            .func_wrap("env", "bad", || {
+                // SAFETY: deliberately violated: this child process exists
+                // to fault at an address no mapping covers.
+                unsafe { std::ptr::read_volatile(16 as *const u64) };
+            })
+            .unwrap();
+        let instance = linker.instantiate(&mut store, &module).unwrap();
+        let run = instance.get_typed_func::<(), ()>(&store, "run").unwrap();
+        let _ = run.call(&mut store, ());
+        std::process::exit(0);
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_fault_in_a_host_function_still_crashes",
+            "--nocapture",
+        ])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), Some(libc::SIGSEGV), "{out:?}");
+}

@@ -502,3 +502,290 @@ fn a_precompiled_module_keeps_its_tail_calls() {
         TEN_MILLION * (TEN_MILLION + 1) / 2
     );
 }
+
+/// Three arities in a loop, each wider than the last function's incoming
+/// area: `$a` (2 arguments) tail-calls `$w` (12), which tail-calls `$x`
+/// (24), which tail-calls `$a` again. The first two calls grow the area;
+/// after them every call fits in what was grown.
+const GROWING: &str = r#"(module
+    (func $a (export "a") (param $n i64) (param $acc i64) (result i64)
+        (if (result i64) (i64.eqz (local.get $n))
+            (then (local.get $acc))
+            (else (return_call $w (local.get $n) (local.get $acc)
+                (i64.add (local.get $n) (i64.const 1)) (i64.add (local.get $n) (i64.const 2))
+                (i64.add (local.get $n) (i64.const 3)) (i64.add (local.get $n) (i64.const 4))
+                (i64.add (local.get $n) (i64.const 5)) (i64.add (local.get $n) (i64.const 6))
+                (i64.add (local.get $n) (i64.const 7)) (i64.add (local.get $n) (i64.const 8))
+                (i64.add (local.get $n) (i64.const 9)) (i64.add (local.get $n) (i64.const 10))))))
+    (func $w (param $n i64) (param $acc i64)
+        (param i64 i64 i64 i64 i64 i64 i64 i64 i64 i64) (result i64)
+        (local $sum i64)
+        (local.set $sum
+            (i64.add (i64.add (i64.add (i64.add (local.get 2) (local.get 3)) (i64.add (local.get 4) (local.get 5)))
+                              (i64.add (i64.add (local.get 6) (local.get 7)) (i64.add (local.get 8) (local.get 9))))
+                     (i64.add (local.get 10) (local.get 11))))
+        (return_call $x (local.get $n) (i64.add (local.get $acc) (local.get $sum))
+            (i64.mul (local.get $n) (i64.const 1)) (i64.mul (local.get $n) (i64.const 2))
+            (i64.mul (local.get $n) (i64.const 3)) (i64.mul (local.get $n) (i64.const 4))
+            (i64.mul (local.get $n) (i64.const 5)) (i64.mul (local.get $n) (i64.const 6))
+            (i64.mul (local.get $n) (i64.const 7)) (i64.mul (local.get $n) (i64.const 8))
+            (i64.mul (local.get $n) (i64.const 9)) (i64.mul (local.get $n) (i64.const 10))
+            (i64.mul (local.get $n) (i64.const 11)) (i64.mul (local.get $n) (i64.const 12))
+            (i64.mul (local.get $n) (i64.const 13)) (i64.mul (local.get $n) (i64.const 14))
+            (i64.mul (local.get $n) (i64.const 15)) (i64.mul (local.get $n) (i64.const 16))
+            (i64.mul (local.get $n) (i64.const 17)) (i64.mul (local.get $n) (i64.const 18))
+            (i64.mul (local.get $n) (i64.const 19)) (i64.mul (local.get $n) (i64.const 20))
+            (i64.mul (local.get $n) (i64.const 21)) (i64.mul (local.get $n) (i64.const 22))))
+    (func $x (param $n i64) (param $acc i64)
+        (param i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64)
+        (param i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64) (result i64)
+        (local $sum i64)
+        ;; Parameters 2..12, then 13..23.
+        (local.set $sum (i64.add
+            (i64.add (i64.add (i64.add (local.get 2) (local.get 3)) (i64.add (local.get 4) (local.get 5)))
+                     (i64.add (i64.add (local.get 6) (local.get 7)) (i64.add (local.get 8) (local.get 9))))
+            (i64.add (i64.add (local.get 10) (local.get 11)) (local.get 12))))
+        (local.set $sum (i64.add (local.get $sum)
+            (i64.add (i64.add (i64.add (local.get 13) (local.get 14)) (i64.add (local.get 15) (local.get 16)))
+                     (i64.add (i64.add (local.get 17) (local.get 18))
+                              (i64.add (i64.add (local.get 19) (local.get 20))
+                                       (i64.add (local.get 21) (i64.add (local.get 22) (local.get 23))))))))
+        (return_call $a (i64.sub (local.get $n) (i64.const 1))
+            (i64.add (local.get $acc) (local.get $sum))))
+    ;; The same loop entered by a call from wasm, whose frame and locals
+    ;; must be intact when the grown calls return.
+    (func (export "framed") (param $n i64) (result i64)
+        (local $before i64)
+        (local.set $before (i64.mul (local.get $n) (i64.const 3)))
+        (i64.sub (call $a (local.get $n) (i64.const 0)) (local.get $before))))"#;
+
+/// What `GROWING`'s loop returns: each round adds `10n + 55` in `$w` and
+/// `253n` in `$x`, for n from `rounds` down to 1.
+fn growing_reference(rounds: i64) -> i64 {
+    (1..=rounds).map(|n| 263 * n + 55).sum()
+}
+
+#[test]
+fn wide_tail_calls_grow_the_area_and_run_in_constant_stack() {
+    let engine = engine();
+    let (mut store, instance) = instantiate(&engine, GROWING);
+    let a = instance
+        .get_typed_func::<(i64, i64), i64>(&store, "a")
+        .unwrap();
+    for n in [0i64, 1, 2, 3, 10] {
+        assert_eq!(
+            a.call(&mut store, (n, 7)).unwrap(),
+            7 + growing_reference(n)
+        );
+    }
+    // Three tail calls a round: ten million on the default 1 MiB stack,
+    // where a frame kept per call (or a record per growth) overflows.
+    let rounds = TEN_MILLION / 3 + 1;
+    assert_eq!(
+        a.call(&mut store, (rounds, 0)).unwrap(),
+        growing_reference(rounds)
+    );
+    let framed = instance
+        .get_typed_func::<i64, i64>(&store, "framed")
+        .unwrap();
+    for n in [1i64, 1000] {
+        assert_eq!(
+            framed.call(&mut store, n).unwrap(),
+            growing_reference(n) - 3 * n
+        );
+    }
+}
+
+/// A tail call that grows the area returns results of every kind through
+/// the engine's return stub, to a wasm caller and to the host.
+const GROWING_RESULTS: &str = r#"(module
+    (type $wide (func (param i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64)
+                      (result i64 f64 v128 i32 i64 i64)))
+    (table funcref (elem $wide))
+    (func $wide (type $wide)
+        (local.get 0) (f64.convert_i64_s (local.get 1)) (i64x2.splat (local.get 2))
+        (i32.wrap_i64 (local.get 10)) (local.get 11)
+        (i64.add (local.get 3) (local.get 9)))
+    (func $direct (export "direct") (param i64) (result i64 f64 v128 i32 i64 i64)
+        (return_call $wide (local.get 0) (i64.const 2) (i64.const 3) (i64.const 4)
+            (i64.const 5) (i64.const 6) (i64.const 7) (i64.const 8) (i64.const 9)
+            (i64.const 10) (i64.const 11) (i64.const 12)))
+    (func $indirect (export "indirect") (param i64) (result i64 f64 v128 i32 i64 i64)
+        (return_call_indirect (type $wide) (local.get 0) (i64.const 2) (i64.const 3)
+            (i64.const 4) (i64.const 5) (i64.const 6) (i64.const 7) (i64.const 8)
+            (i64.const 9) (i64.const 10) (i64.const 11) (i64.const 12) (i32.const 0)))
+    (func $by_ref (export "by_ref") (param i64) (result i64 f64 v128 i32 i64 i64)
+        (return_call_ref $wide (local.get 0) (i64.const 2) (i64.const 3)
+            (i64.const 4) (i64.const 5) (i64.const 6) (i64.const 7) (i64.const 8)
+            (i64.const 9) (i64.const 10) (i64.const 11) (i64.const 12) (ref.func $wide)))
+    (elem declare func $wide)
+    ;; Calls each and folds the results; its locals live across the calls.
+    (func (export "fold") (param $x i64) (result i64)
+        (local $keep i64) (local $f f64) (local $v v128) (local $i i32) (local $j i64) (local $k i64)
+        (local.set $keep (i64.const 1000000))
+        (call $direct (local.get $x))
+        (local.set $k) (local.set $j) (local.set $i) (local.set $v) (local.set $f)
+        (i64.add (local.get $keep))
+        (i64.add (i64.trunc_f64_s (local.get $f)))
+        (i64.add (i64x2.extract_lane 1 (local.get $v)))
+        (i64.add (i64.extend_i32_s (local.get $i)))
+        (i64.add (local.get $j))
+        (i64.add (local.get $k))
+        (call $indirect (i64.const 100))
+        (drop) (drop) (drop) (drop) (drop)
+        (i64.add)
+        (call $by_ref (i64.const 10000))
+        (drop) (drop) (drop) (drop) (drop)
+        (i64.add)))"#;
+
+#[test]
+fn results_come_back_through_a_grown_area() {
+    let engine = engine();
+    let (mut store, instance) = instantiate(&engine, GROWING_RESULTS);
+    let splat3 = u128::from(3u64) | u128::from(3u64) << 64;
+    let expected = |x: i64| {
+        [
+            Val::I64(x),
+            Val::F64(2.0f64.to_bits()),
+            Val::V128(splat3),
+            Val::I32(11),
+            Val::I64(12),
+            Val::I64(4 + 10),
+        ]
+    };
+    for name in ["direct", "indirect", "by_ref"] {
+        let f = instance.get_func(&store, name).unwrap();
+        let mut out = [Val::I32(0); 6];
+        f.call(&mut store, &[Val::I64(-5)], &mut out).unwrap();
+        assert_eq!(out, expected(-5), "{name}");
+    }
+    let fold = instance.get_typed_func::<i64, i64>(&store, "fold").unwrap();
+    // 1000000 + x + 2 + 3 + 11 + 12 + 14, then + 100 and + 10000.
+    let x = 77;
+    assert_eq!(
+        fold.call(&mut store, x).unwrap(),
+        1_000_000 + x + 2 + 3 + 11 + 12 + 14 + 100 + 10_000
+    );
+}
+
+/// Host functions and functions of another instance reached by tail calls
+/// that grow the area; a trap in the callee names no frame of the record.
+const GROWING_IMPORTS: &str = r#"(module
+    (import "host" "wide" (func $host (param i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64)
+                                      (result i64)))
+    (import "other" "wide" (func $other (param i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64)
+                                        (result i64)))
+    (func (export "to_host") (param i64) (result i64)
+        (return_call $host (local.get 0) (i64.const 2) (i64.const 3) (i64.const 4)
+            (i64.const 5) (i64.const 6) (i64.const 7) (i64.const 8) (i64.const 9)
+            (i64.const 10) (i64.const 11) (i64.const 12)))
+    (func $loop (export "loop") (param $n i64) (param $acc i64) (result i64)
+        (if (result i64) (i64.eqz (local.get $n))
+            (then (local.get $acc))
+            (else (return_call $other (local.get $n) (local.get $acc) (i64.const 3)
+                (i64.const 4) (i64.const 5) (i64.const 6) (i64.const 7) (i64.const 8)
+                (i64.const 9) (i64.const 10) (i64.const 11) (i64.const 12)))))
+    (func (export "back") (param $n i64) (param $acc i64) (result i64)
+        (return_call $loop (local.get $n) (local.get $acc)))
+    (func $caller (export "trap_below") (param i64) (result i64)
+        (i64.add (i64.const 1) (call $to_trap (local.get 0))))
+    (func $to_trap (param i64) (result i64)
+        (return_call $other (local.get 0) (i64.const -1) (i64.const 3) (i64.const 4)
+            (i64.const 5) (i64.const 6) (i64.const 7) (i64.const 8) (i64.const 9)
+            (i64.const 10) (i64.const 11) (i64.const 12))))"#;
+
+/// The other instance's wide function: it adds its arguments 3..12 (75)
+/// to the accumulator and tail-calls `main.back` (slot 0 of the shared
+/// table, set once `main` exists) with one round less, or traps (divides
+/// by zero) when the accumulator is negative.
+const OTHER: &str = r#"(module
+    (import "env" "table" (table 1 funcref))
+    (type $back (func (param i64 i64) (result i64)))
+    (func $wide (export "wide") (param $n i64) (param $acc i64)
+        (param i64 i64 i64 i64 i64 i64 i64 i64 i64 i64) (result i64)
+        (if (i64.lt_s (local.get $acc) (i64.const 0))
+            (then (drop (i64.div_s (local.get $n) (i64.const 0)))))
+        (return_call_indirect (type $back) (i64.sub (local.get $n) (i64.const 1))
+            (i64.add (local.get $acc)
+                (i64.add (i64.add (i64.add (i64.add (local.get 2) (local.get 3)) (i64.add (local.get 4) (local.get 5)))
+                                  (i64.add (i64.add (local.get 6) (local.get 7)) (i64.add (local.get 8) (local.get 9))))
+                         (i64.add (local.get 10) (local.get 11))))
+            (i32.const 0))))"#;
+
+#[test]
+fn growing_tail_calls_reach_hosts_and_other_instances() {
+    use wasmkern::{FuncType, Limits, RefType, Table, TableType, ValType};
+    let engine = engine();
+    let mut store = Store::new(&engine, ());
+    let mut linker = Linker::new(&engine);
+    // The host function adds its arguments, the first one times 1000.
+    linker
+        .func_new(
+            "host",
+            "wide",
+            FuncType::new(&[ValType::I64; 12], &[ValType::I64]),
+            |_, args, results| {
+                let mut sum = 0;
+                for (k, arg) in args.iter().enumerate() {
+                    let Val::I64(v) = *arg else {
+                        panic!("argument {k} is {arg:?}")
+                    };
+                    sum += if k == 0 { v * 1000 } else { v };
+                }
+                results[0] = Val::I64(sum);
+                Ok(())
+            },
+        )
+        .unwrap();
+    let table = Table::new(
+        &mut store,
+        TableType {
+            elem: RefType::FuncRef,
+            limits: Limits { min: 1, max: None },
+            table64: false,
+        },
+        Val::FuncRef(None),
+    )
+    .unwrap();
+    linker.define(&store, "env", "table", table).unwrap();
+    let other_module = Module::new(&engine, wat::parse_str(OTHER).unwrap()).unwrap();
+    let other = linker.instantiate(&mut store, &other_module).unwrap();
+    linker.instance(&mut store, "other", other).unwrap();
+    let main_module = Module::new(&engine, wat::parse_str(GROWING_IMPORTS).unwrap()).unwrap();
+    let main = linker.instantiate(&mut store, &main_module).unwrap();
+    let back = main.get_func(&store, "back").unwrap();
+    table.set(&mut store, 0, Val::FuncRef(Some(back))).unwrap();
+
+    let to_host = main.get_typed_func::<i64, i64>(&store, "to_host").unwrap();
+    assert_eq!(to_host.call(&mut store, 9).unwrap(), 9000 + 77);
+
+    // main.loop -> other.wide (grows) -> main.back (table) -> main.loop ...
+    let looped = main
+        .get_typed_func::<(i64, i64), i64>(&store, "loop")
+        .unwrap();
+    let rounds = TEN_MILLION / 3 + 1;
+    assert_eq!(
+        looped.call(&mut store, (rounds, 5)).unwrap(),
+        5 + 75 * rounds
+    );
+
+    // The trap in `other.wide` shows it, then `main.trap_below`, which
+    // called `$to_trap`: the tail call replaced `$to_trap`'s frame.
+    let trap_below = main
+        .get_typed_func::<i64, i64>(&store, "trap_below")
+        .unwrap();
+    let err = trap_below.call(&mut store, 4).unwrap_err();
+    assert_eq!(err.trap(), Some(Trap::IntegerDivideByZero), "{err}");
+    let names: Vec<Option<String>> = err
+        .backtrace()
+        .iter()
+        .map(|f| f.func_name.clone())
+        .collect();
+    assert_eq!(
+        names,
+        [Some("wide".to_string()), Some("caller".to_string())],
+        "{err}"
+    );
+    // The store stays usable.
+    assert_eq!(looped.call(&mut store, (3, 0)).unwrap(), 225);
+}

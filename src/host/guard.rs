@@ -7,8 +7,10 @@
 //!   grows in place and its base never moves.
 //! - [`install_fault_handler`] installs a process-wide `SIGSEGV`/`SIGBUS`
 //!   handler once. A fault is generated code's when this thread has a
-//!   fault landing (the core sets one while it runs generated code) and the
-//!   landing maps the faulting instruction to a trap stub. Then the handler
+//!   fault landing (the core sets one for each call into generated code,
+//!   which maps instructions only while that code runs, not while its host
+//!   functions do) and the landing maps the faulting instruction to a trap
+//!   stub. Then the handler
 //!   makes the faulting instruction appear to `call` that stub: it pushes
 //!   the faulting address (the backtrace's trap site) and continues at the
 //!   stub, which leaves through the exit protocol like any trap. Every other
@@ -92,8 +94,9 @@ unsafe impl GuardRegions for LinuxGuardRegions {
 }
 
 std::thread_local! {
-    /// The fault landing of the generated code this thread is running
-    /// (`None` outside generated code).
+    /// The fault landing of the calls into generated code this thread is
+    /// making (`None` outside them; while their host functions run the
+    /// landing knows no instruction).
     static ACTIVE: Cell<Option<NonNull<FaultLanding>>> = const { Cell::new(None) };
     /// Whether this thread is known to have an alternate signal stack.
     static HAS_ALT_STACK: Cell<bool> = const { Cell::new(false) };
@@ -126,7 +129,11 @@ impl Drop for AltStack {
     }
 }
 
-/// Gives this thread an alternate signal stack unless it has one.
+/// Gives this thread an alternate signal stack unless it has one. Cold and
+/// out of line: it runs once per thread, and inlined it would weigh on
+/// `swap_fault_landing`, which runs on every call into generated code.
+#[cold]
+#[inline(never)]
 fn ensure_alt_stack() {
     // SAFETY: an all-zero `stack_t` is a valid value (null pointer, no
     // flags, size 0).

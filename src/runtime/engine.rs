@@ -432,6 +432,8 @@ pub(crate) struct EngineInner {
     pub(crate) enter: EnterFn,
     pub(crate) resume: ResumeFn,
     pub(crate) host_call: *const u8,
+    /// The tail-call return stub (`ExecContext::tail_return`).
+    pub(crate) tail_return: *const u8,
     pub(crate) cpu: CpuFeatures,
     pub(crate) max_wasm_stack: usize,
     pub(crate) features: Features,
@@ -462,7 +464,7 @@ pub(crate) struct EngineInner {
 #[cfg(feature = "compiler")]
 pub(crate) const SPARE_CODE_MAX: usize = 16 << 20;
 
-// SAFETY: `host_call` points into `_stubs`, immutable published code owned
+// SAFETY: `host_call` and `tail_return` point into `_stubs`, immutable published code owned
 // by the engine; the registry is behind a mutex; the rest is Send + Sync.
 unsafe impl Send for EngineInner {}
 // SAFETY: as above; nothing is mutated without the mutex.
@@ -557,6 +559,8 @@ impl Engine {
         };
         // SAFETY: `host_call` is an offset inside the same block.
         let host_call = unsafe { base.add(stubs.host_call) };
+        // SAFETY: `tail_return` is an offset inside the same block.
+        let tail_return = unsafe { base.add(stubs.tail_return) };
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 code_memory,
@@ -564,6 +568,7 @@ impl Engine {
                 enter,
                 resume,
                 host_call,
+                tail_return,
                 cpu: CpuFeatures::detect().intersection(config.cpu_features),
                 max_wasm_stack: config.max_wasm_stack,
                 features: config.features,

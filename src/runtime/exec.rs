@@ -31,7 +31,7 @@
 //! store points into the abandoned frames. The interrupt flag is cleared
 //! when an interruption is reported.
 
-use super::func::Func;
+use super::func::{Func, SlotsFn};
 use super::store::{Caller, FuncKind, Store, StoreInner};
 use super::values::Val;
 use crate::abi::{ExitCode, LEAF_FRAME_MAX, TrapCode, VmFuncRef, slot_offsets};
@@ -39,6 +39,7 @@ use crate::decode::{FuncType, ValType};
 use crate::error::{Error, Result};
 use alloc::vec;
 use alloc::vec::Vec;
+use core::cell::Cell;
 use core::sync::atomic::Ordering;
 
 /// Bytes between the top of the stack and its limit that are never used by
@@ -354,28 +355,37 @@ fn run_host<T>(store: &mut Store<T>, index: usize, vmctx: usize, slots: &mut [u6
     let Some(entry) = store.host_funcs.get(index) else {
         return Err(Error::runtime("host call of an unknown function").with_index(index as u32));
     };
-    // The clone keeps the closure alive while it runs with the store
-    // borrowed, even if it replaces the whole store through its `Caller`.
-    let f = entry.func.0.clone();
-    f(Caller { store, vmctx }, slots)
+    let f: *const SlotsFn<T> = &*entry.func.0;
+    // SAFETY: the closure lives in the `Arc` of `host_funcs[index]`, which
+    // lives as long as the store: `host_funcs` is only ever appended to
+    // (growing it moves the `Arc`, not the closure), and the store outlives
+    // this call, which borrows it mutably; the closure cannot replace or
+    // drop the store through its `Caller`, which never hands out a
+    // `&mut Store`. The closure is only read (it is `Fn`).
+    unsafe { (*f)(Caller { store, vmctx }, slots) }
 }
 
 impl StoreInner {
-    /// Allocates the wasm stack if needed; returns (bottom, top).
+    /// The wasm stack's (bottom, top), allocating it if needed.
+    #[inline]
     fn stack_bounds(&mut self) -> Result<(usize, usize)> {
-        if self.stack.is_none() {
-            let words = self.engine.inner.max_wasm_stack / 16;
-            let mut stack = Vec::new();
-            stack
-                .try_reserve_exact(words)
-                .map_err(|_| Error::runtime("out of memory allocating the wasm stack"))?;
-            stack.resize(words, 0u128);
-            self.stack = Some(stack.into_boxed_slice());
+        if let Some(stack) = self.stack.as_mut() {
+            let bottom = stack.as_mut_ptr() as usize;
+            return Ok((bottom, bottom + stack.len() * 16));
         }
-        let stack = self
-            .stack
-            .as_mut()
-            .ok_or_else(|| Error::runtime("no wasm stack"))?;
+        self.allocate_stack()
+    }
+
+    /// Allocates the wasm stack (on the first call); returns (bottom, top).
+    #[cold]
+    fn allocate_stack(&mut self) -> Result<(usize, usize)> {
+        let words = self.engine.inner.max_wasm_stack / 16;
+        let mut stack = Vec::new();
+        stack
+            .try_reserve_exact(words)
+            .map_err(|_| Error::runtime("out of memory allocating the wasm stack"))?;
+        stack.resize(words, 0u128);
+        let stack = self.stack.insert(stack.into_boxed_slice());
         let bottom = stack.as_mut_ptr() as usize;
         Ok((bottom, bottom + stack.len() * 16))
     }
@@ -385,8 +395,8 @@ impl StoreInner {
     /// The exit stub left `[r15, rbp, saved registers, return into the
     /// trap stub, return into the trap site]` at `wasm_rsp`; from there the
     /// frame-pointer chain (`[rbp]` the caller's `rbp`, `[rbp + 8]` the
-    /// return address) leads out, until an address lies in no module (the
-    /// trampoline).
+    /// return address) leads out, over the records of tail calls that grew
+    /// their area, until an address lies in no module (the trampoline).
     pub(crate) fn backtrace(&self) -> Vec<crate::error::FrameInfo> {
         const MAX_FRAMES: usize = 1000;
         let mut frames = Vec::new();
@@ -412,7 +422,21 @@ impl StoreInner {
             }
             (rbp, pc) = (link[0] as usize, link[1] as usize);
         }
-        while frames.len() < MAX_FRAMES {
+        // Records are skipped without a frame; the steps bound the walk
+        // all the same.
+        let mut steps = 0;
+        while frames.len() < MAX_FRAMES && steps < 2 * MAX_FRAMES {
+            steps += 1;
+            // A tail call's record (`abi`, "Tail calls") is no frame: its
+            // link leads to the caller's caller.
+            if pc == self.exec.tail_return {
+                let mut link = [0u64; 2];
+                if !self.read_stack_into(rbp, &mut link) {
+                    break;
+                }
+                (rbp, pc) = (link[0] as usize, link[1] as usize);
+                continue;
+            }
             let Some(frame) = self
                 .instances
                 .iter()
@@ -494,6 +518,28 @@ impl StoreInner {
     }
 }
 
+/// Copies `n` 8-byte words from `src` to `dst`. The few words of most host
+/// calls are copied with moves: a loop of unknown count becomes a call of
+/// `memcpy`, which costs more than the copy.
+///
+/// # Safety
+/// `src` must be valid for reading and `dst` for writing `n` aligned words,
+/// and the two must not overlap.
+#[inline]
+unsafe fn copy_words(dst: *mut u64, src: *const u64, n: usize) {
+    // SAFETY: the caller's contract, for each count.
+    unsafe {
+        match n {
+            0 => {}
+            1 => core::ptr::copy_nonoverlapping(src, dst, 1),
+            2 => core::ptr::copy_nonoverlapping(src, dst, 2),
+            3 => core::ptr::copy_nonoverlapping(src, dst, 3),
+            4 => core::ptr::copy_nonoverlapping(src, dst, 4),
+            _ => core::ptr::copy_nonoverlapping(src, dst, n),
+        }
+    }
+}
+
 /// Enters the wasm function `target` with the argument `slots` (which
 /// receive the results) and serves its exits until it returns, traps, or
 /// (when `resumable`) pauses.
@@ -535,6 +581,9 @@ fn invoke<T>(
         exec.stack_limit = limit;
         exec.exit_code = u32::MAX;
     }
+    let running = Running::default();
+    let landing = |pc: usize| running.landing(pc);
+    let _scope = fault_scope(&store.inner, &landing);
     let exec_ptr: *mut crate::abi::ExecContext = &mut *store.inner.exec;
     // SAFETY: the trampoline obeys `crate::abi`: `exec_ptr` and
     // `target.vmctx` are live contexts of this store, `target.code` is
@@ -543,7 +592,7 @@ fn invoke<T>(
     // returns: a paused call keeps them in its `ResumableCall`), and
     // `entry_rsp` lies in the store's wasm stack with room for the area
     // above `stack_limit`.
-    in_fault_scope(&store.inner, || unsafe {
+    running.run(&store.inner, || unsafe {
         enter(
             exec_ptr,
             target.vmctx,
@@ -552,7 +601,7 @@ fn invoke<T>(
             slots.len(),
         )
     });
-    let result = serve_exits(store, resume, resumable);
+    let result = serve_exits(store, resume, resumable, &running);
     level.leave(result)
 }
 
@@ -568,9 +617,9 @@ fn invoke<T>(
 /// since the level's frames are abandoned as after a trap: everything of
 /// the store outside the wasm stack below the outer level's `wasm_rsp` is
 /// as the outer level left it, so the store stays sound and usable. The
-/// guard-region fault scope needs nothing here: it covers only the
-/// generated code's run, never a host function (which runs between runs),
-/// and is itself a drop guard.
+/// guard-region fault scope needs nothing here: it is a drop guard of its
+/// own, and names the store only while generated code runs (see
+/// [`Running`]), never while a host function runs.
 struct Level<'s, T> {
     store: &'s mut Store<T>,
     /// The outer level's `wasm_rsp` and stack limit.
@@ -652,20 +701,26 @@ fn resume_paused<T>(store: &mut Store<T>, token: u64, slots: &mut [u64]) -> Resu
     inner.exec.stack_limit = bottom + STACK_MARGIN;
     inner.exec.exit_code = u32::MAX;
     let resume = inner.engine.inner.resume;
+    let running = Running::default();
+    let landing = |pc: usize| running.landing(pc);
+    let _scope = fault_scope(inner, &landing);
     let exec_ptr: *mut crate::abi::ExecContext = &mut *inner.exec;
     // SAFETY: the token matched, so no wasm code ran on this store since the
     // call paused (every entry and resume clears `paused`): its frames are
     // intact below the current level and it is resumed exactly once; its
     // area lives in the `ResumableCall` that owns `slots`.
-    in_fault_scope(inner, || unsafe { resume(exec_ptr) });
-    let result = serve_exits(store, resume, true);
+    running.run(&store.inner, || unsafe { resume(exec_ptr) });
+    let result = serve_exits(store, resume, true, &running);
     level.leave(result)
 }
 
+/// Serves the exits of the level whose code `running` runs, resuming it
+/// after each one that it survives, until it returns, traps or pauses.
 fn serve_exits<T>(
     store: &mut Store<T>,
     resume: super::engine::ResumeFn,
     resumable: bool,
+    running: &Running,
 ) -> Result<Option<PauseReason>> {
     loop {
         let exec = &*store.inner.exec;
@@ -703,27 +758,62 @@ fn serve_exits<T>(
         // SAFETY: the computation suspended by the last exit is still intact
         // on the wasm stack (nested calls ran below it and restored
         // `wasm_rsp`), and it is resumed exactly once.
-        in_fault_scope(&store.inner, || unsafe { resume(exec_ptr) });
+        running.run(&store.inner, || unsafe { resume(exec_ptr) });
     }
 }
 
-/// Runs generated code (`run`). With guard regions the fault handler knows
-/// the store's instances meanwhile (see `crate::platform::FaultScope`); the
-/// scope is taken anew for every entry and resume, since host calls in
-/// between may instantiate.
-fn in_fault_scope(inner: &StoreInner, run: impl FnOnce()) {
-    let landing = |pc: usize| {
+/// Names the store whose generated code runs on this thread, for the
+/// guard-region fault handler (see `crate::platform::FaultScope`).
+///
+/// A level enters one fault scope for its whole life, whose landing is
+/// [`Running::landing`]; each run of generated code (the entry and every
+/// resume) sets the store here and clears it when the code exits. Between
+/// runs (while a host function runs, which may instantiate, or make nested
+/// calls with scopes of their own) it is clear, so the landing never looks
+/// at a store Rust code is using, and a fault outside generated code is not
+/// taken for a wasm trap.
+#[derive(Default)]
+struct Running(Cell<*const StoreInner>);
+
+impl Running {
+    /// Runs generated code (`run`) with `inner` named for the fault handler.
+    #[inline]
+    fn run(&self, inner: &StoreInner, run: impl FnOnce()) {
+        self.0.set(inner);
+        run();
+        self.0.set(core::ptr::null());
+    }
+
+    /// Where a fault at `pc` continues: the trap stub of the instruction
+    /// of the running code that faulted, if any.
+    fn landing(&self, pc: usize) -> Option<usize> {
+        let inner = self.0.get();
+        if inner.is_null() {
+            return None;
+        }
+        // SAFETY: the pointer is set only while generated code of this store
+        // runs (`Running::run`, which borrows the store for that time), and
+        // the fault handler calls this on the thread running that code, so
+        // no Rust code uses the store meanwhile.
+        let inner = unsafe { &*inner };
         inner
             .instances
             .iter()
             .find_map(|i| i._module.inner.fault_landing(pc))
-    };
-    let _scope = inner
+    }
+}
+
+/// The fault scope of a level, when the engine uses guard regions.
+#[inline]
+fn fault_scope<'a>(
+    inner: &StoreInner,
+    landing: &'a (dyn Fn(usize) -> Option<usize> + 'a),
+) -> Option<crate::platform::FaultScope<'a>> {
+    inner
         .engine
         .inner
         .guard_regions
-        .map(|os| crate::platform::FaultScope::enter(os, &landing));
-    run();
+        .map(|os| crate::platform::FaultScope::enter(os, landing))
 }
 
 /// Serves `ExitCode::HostCall`: `payload` is the function's index in
@@ -737,8 +827,13 @@ fn host_call<T>(store: &mut Store<T>) -> Result<()> {
         return Err(Error::runtime("host call of an unknown function").with_index(payload as u32));
     };
     let nslots = entry.nslots;
+    if !store.inner.in_stack(args_addr, nslots) {
+        return Err(Error::runtime("host call area outside the wasm stack"));
+    }
+    let vmctx = store.inner.exiting_vmctx();
+    let area = args_addr as *mut u64;
     // Small calls (the common case) use a buffer on the host stack.
-    let mut slot_buf = [0u64; 16];
+    let mut slot_buf = [0u64; 8];
     let mut slot_vec = Vec::new();
     let slots: &mut [u64] = if nslots <= slot_buf.len() {
         &mut slot_buf[..nslots]
@@ -746,14 +841,14 @@ fn host_call<T>(store: &mut Store<T>) -> Result<()> {
         slot_vec.resize(nslots, 0);
         &mut slot_vec
     };
-    if !store.inner.read_stack_into(args_addr, slots) {
-        return Err(Error::runtime("host call arguments outside the wasm stack"));
-    }
-    let vmctx = store.inner.exiting_vmctx();
+    // SAFETY: `in_stack` checked that the `nslots` words at `area` lie in
+    // the wasm stack, aligned; the suspended code does not run meanwhile,
+    // and nested calls leave the area (above its `wasm_rsp`) alone; the
+    // stack lives as long as the store, which this call borrows.
+    unsafe { copy_words(slots.as_mut_ptr(), area, nslots) };
     run_host(store, index, vmctx, slots)?;
-    if store.inner.write_stack(args_addr, slots).is_none() {
-        return Err(Error::runtime("host call results outside the wasm stack"));
-    }
+    // SAFETY: as above.
+    unsafe { copy_words(area, slots.as_ptr(), nslots) };
     Ok(())
 }
 

@@ -315,10 +315,16 @@ impl<Params: WasmParams, Results: WasmResults> TypedFunc<Params, Results> {
         // Fast path: scalars straight into call slots on the stack, no
         // conversion and no allocation (the types were checked when this
         // `TypedFunc` was made); wasm and host functions both run on slots.
-        const MAX: usize = 16;
+        // (`n` is a constant: one branch remains, zeroing a small buffer.)
         let n = Params::COUNT.max(Results::COUNT);
-        if n <= MAX {
-            let mut slots = [0u64; MAX];
+        if n <= 4 {
+            let mut slots = [0u64; 4];
+            params.write_slots(&mut slots);
+            exec::call_slots(store, self.func, &mut slots[..n])?;
+            return Ok(Results::read_slots(&slots));
+        }
+        if n <= 16 {
+            let mut slots = [0u64; 16];
             params.write_slots(&mut slots);
             exec::call_slots(store, self.func, &mut slots[..n])?;
             return Ok(Results::read_slots(&slots));

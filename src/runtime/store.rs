@@ -169,6 +169,7 @@ impl StoreInner {
             call_args: 0,
             fuel: 0,
             interrupt: core::ptr::null(),
+            tail_return: engine.inner.tail_return as usize,
         });
         let interrupt = Arc::new(AtomicU32::new(0));
         exec.interrupt = Arc::as_ptr(&interrupt);
@@ -199,6 +200,7 @@ impl StoreInner {
         Error::runtime("object used with a store it does not belong to")
     }
 
+    #[inline]
     pub(crate) fn check(&self, store: u64) -> Result<()> {
         if store == self.id {
             Ok(())
@@ -207,6 +209,7 @@ impl StoreInner {
         }
     }
 
+    #[inline]
     pub(crate) fn func_data(&self, f: Func) -> Result<&FuncData> {
         self.check(f.store)?;
         self.funcs

@@ -86,25 +86,27 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// `return_call_ref $t`: `call_ref` as a tail call (`tail`): the
     /// arguments replace this frame's, the null check traps while the
     /// frame is still there, then the jump goes through the reference as
-    /// `return_call_indirect`'s does. Arguments that do not fit in place
-    /// make it a call and a return.
+    /// `return_call_indirect`'s does, growing the area if it must.
     pub(crate) fn op_return_call_ref(&mut self, type_index: u32) {
         let ty = &self.env.module.types[type_index as usize];
-        if !self.fits_in_place(ty) {
-            self.op_call_ref(type_index);
-            self.emit_return();
-            self.set_unreachable();
-            return;
-        }
         let pos = self.ops.len() - 1;
         let v = self.pop();
         self.load_gpr(SCRATCH2, v, pos);
-        self.tail_args(ty, Callee::Any);
+        let fits = self.fits_in_place(ty);
+        if fits {
+            self.tail_args(ty, Callee::Any);
+        } else {
+            self.setup_call(ty, Callee::Any);
+        }
         self.a.mov_rr(Size::S64, Gpr::Rax, SCRATCH2);
         self.a.test_rr(Size::S64, Gpr::Rax, Gpr::Rax);
         let null = self.a.trap_label(TrapCode::NullFunctionReference);
         self.a.jcc(Cond::E, null);
-        self.tail_jump_funcref_in_rax();
+        if fits {
+            self.tail_jump_funcref_in_rax();
+        } else {
+            self.grow_and_jump(ty);
+        }
         self.set_unreachable();
     }
 }

@@ -175,6 +175,13 @@ fn emit_enter(a: &mut Assembler) {
 
 /// Emits the resume trampoline: `extern "sysv64" fn(exec: *mut ExecContext)`.
 /// It continues the wasm code suspended by the exit stub.
+///
+/// It jumps to the resume address (`pop r11; jmp r11`) rather than
+/// returning to it: the CPU would predict a `ret` from the return-stack
+/// entry of the host's call to this trampoline, which is never right,
+/// while the indirect jump is predicted from its recent targets (for host
+/// calls always the host-call stub's resume point). `r11` is free: code
+/// keeps no value but the saved ones in registers across an exit.
 fn emit_resume(a: &mut Assembler) {
     let exec = Gpr::Rdi;
     push_host_saved(a);
@@ -193,7 +200,8 @@ fn emit_resume(a: &mut Assembler) {
     for r in PIN_GPRS.iter().rev() {
         a.pop_r(*r);
     }
-    a.ret();
+    a.pop_r(Gpr::R11);
+    a.jmp_r(Gpr::R11);
 }
 
 /// Emits the host-call stub. On entry `rax` holds the host function's
@@ -204,14 +212,17 @@ fn emit_resume(a: &mut Assembler) {
 ///
 /// It leaves like the exit stub, leaving the same words at `wasm_rsp`
 /// (`r15`, `rbp`, the saved registers, the resume address, the return into
-/// the wasm caller), but
-/// without `call` and `ret`: it pushes its resume address itself and returns
-/// to the host with an indirect `jmp`. The CPU predicts each `ret` from the
-/// `call`s it saw; with `call exit` ... `ret` both the exit's return into the
-/// host and the resume trampoline's return into wasm went where no `call`
-/// pointed. Now every `ret` but the resume trampoline's matches its `call`
-/// (the host's `jmp` target is the same every time, which the branch
-/// predictor learns), so a host call costs one mispredicted return, not two.
+/// the wasm caller), but without `call` and `ret`: it pushes its resume
+/// address itself, returns to the host with an indirect `jmp`, and when
+/// resumed returns into its wasm caller with one too. The CPU predicts a
+/// `ret` from the `call`s it saw, and no `ret` on this path would match
+/// one (the host enters the resume trampoline with a `call` and is left
+/// with a jump; wasm called this stub, which left to the host): each would
+/// be mispredicted. The indirect jumps are predicted from their recent
+/// targets, which in a loop of host calls are the same every time (the
+/// host's resume call site, this stub's resume point, the wasm call site).
+/// The return-stack entries the unmatched `call`s leave are outdated
+/// entries the CPU overwrites.
 fn emit_host_call(a: &mut Assembler) {
     let exec = Gpr::Rcx;
     a.mov_rm(Size::S64, exec, vmctx_mem(offset_of!(VmContext, exec)));
@@ -261,6 +272,36 @@ fn emit_host_call(a: &mut Assembler) {
     a.bind(resume);
     a.mov_rm(Size::S64, Gpr::Rax, Mem::base(Gpr::Rsp, 8));
     a.sse_rm(SseOp::MOVSD, Xmm::Xmm0, Mem::base(Gpr::Rsp, 8));
+    a.pop_r(Gpr::Rcx);
+    a.jmp_r(Gpr::Rcx);
+}
+
+/// Emits the tail-call return stub: a callee entered by a tail call that
+/// grew the argument area returns here (see `abi`, "Tail calls"), with
+/// `rsp` at the grown area and `rbp` at the record. It moves the results'
+/// area (`[rbp - 16]` bytes) up to `[rbp + 16]`, where the caller's caller
+/// reads it, from the last word down (the destination lies above the
+/// source), then pops the record and returns. It writes only `r10` and
+/// `r11`: the first result stays in `rax`/`xmm0`.
+fn emit_tail_return(a: &mut Assembler) {
+    let (count, word) = (Gpr::R11, Gpr::R10);
+    let top = a.new_label();
+    let done = a.new_label();
+    a.mov_rm(Size::S64, count, Mem::base(Gpr::Rbp, -16));
+    a.bind(top);
+    a.test_rr(Size::S64, count, count);
+    a.jcc(Cond::E, done);
+    a.alu_ri(AluOp::Sub, Size::S64, count, 8);
+    a.mov_rm(Size::S64, word, Mem::indexed(Gpr::Rsp, count, Scale::X1, 0));
+    a.mov_mr(
+        Size::S64,
+        Mem::indexed(Gpr::Rbp, count, Scale::X1, 16),
+        word,
+    );
+    a.jmp(top);
+    a.bind(done);
+    a.mov_rr(Size::S64, Gpr::Rsp, Gpr::Rbp);
+    a.pop_r(Gpr::Rbp);
     a.ret();
 }
 
@@ -330,6 +371,8 @@ pub struct EngineStubs {
     pub resume: usize,
     /// Offset of the host-call stub.
     pub host_call: usize,
+    /// Offset of the tail-call return stub.
+    pub tail_return: usize,
 }
 
 /// Assembles the engine-wide stubs.
@@ -347,6 +390,9 @@ pub fn engine_stubs() -> Result<EngineStubs> {
     a.align(16);
     let host_call = a.offset();
     emit_host_call(&mut a);
+    a.align(16);
+    let tail_return = a.offset();
+    emit_tail_return(&mut a);
     let code = a
         .finish()
         .map_err(|e| Error::internal("assembling engine stubs failed").with_detail(e))?;
@@ -355,6 +401,7 @@ pub fn engine_stubs() -> Result<EngineStubs> {
         enter,
         resume,
         host_call,
+        tail_return,
     })
 }
 
@@ -391,6 +438,7 @@ mod tests {
             call_args: 0,
             fuel: 0,
             interrupt: core::ptr::null(),
+            tail_return: 0,
         }
     }
 

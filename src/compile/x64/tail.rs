@@ -12,9 +12,13 @@
 //! home slots below `rbp`, or constants), so the arguments can be stored
 //! there directly, in any order: no argument overwrites another's source.
 //!
-//! The area is known to hold `max(own area, TAIL_CALL_AREA)` bytes; a
-//! tail call whose arguments need more is compiled as a call and a return
-//! ([`FuncCompiler::fits_in_place`]).
+//! The area is known to hold `max(own area, TAIL_CALL_AREA)` bytes
+//! ([`FuncCompiler::fits_in_place`]). A tail call whose arguments need more
+//! sets them up as a call would, in the outgoing area, and then either
+//! copies them into an area an earlier tail call grew, or turns the frame
+//! into a record and grows the area below it (`abi`, "Tail calls";
+//! [`FuncCompiler::grow_and_jump`]). Every such call goes through a
+//! `VmFuncRef`, so all three kinds share that one path.
 //!
 //! Through a `VmFuncRef` (imports, `return_call_indirect`), the callee's
 //! `vmctx` goes into `r15` before the jump, and the jump goes to its
@@ -24,10 +28,10 @@
 //! is still there, so the backtrace shows it.
 
 use super::calls::Callee;
-use super::regs::SCRATCH2;
+use super::regs::{SCRATCH, SCRATCH2};
 use super::vmctx;
-use crate::abi::{TAIL_CALL_AREA, VmContext, VmFuncRef, area_size, slot_offsets};
-use crate::asm::x64::{Gpr, Mem, Size};
+use crate::abi::{ExecContext, TAIL_CALL_AREA, VmContext, VmFuncRef, area_size, slot_offsets};
+use crate::asm::x64::{AluOp, Cond, Gpr, Mem, Size};
 use crate::compile::func::*;
 use crate::decode::FuncType;
 use core::mem::offset_of;
@@ -38,17 +42,15 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         let ty = &env.module.types[env.func_types[function_index as usize] as usize];
         let imported = function_index < env.num_imported_funcs;
         if !self.fits_in_place(ty) {
-            self.op_call(function_index);
-            self.emit_return();
+            self.setup_call(ty, Callee::Any);
+            self.funcref_in_rax(function_index);
+            self.grow_and_jump(ty);
             self.set_unreachable();
             return;
         }
         self.tail_args(ty, if imported { Callee::Any } else { Callee::Wasm });
         if imported {
-            self.a
-                .mov_rm(Size::S64, Gpr::Rax, vmctx(offset_of!(VmContext, funcs)));
-            let at = function_index as i64 * core::mem::size_of::<VmFuncRef>() as i64;
-            self.add_imm64(Gpr::Rax, at);
+            self.funcref_in_rax(function_index);
             self.tail_jump_funcref_in_rax();
         } else {
             self.leave_frame();
@@ -59,18 +61,19 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
 
     pub(super) fn op_return_call_indirect(&mut self, type_index: u32, table_index: u32) {
         let ty = &self.env.module.types[type_index as usize];
-        if !self.fits_in_place(ty) {
-            self.op_call_indirect(type_index, table_index);
-            self.emit_return();
-            self.set_unreachable();
-            return;
-        }
         // The element index stays in a register the argument setup leaves
         // alone.
         let index = SCRATCH2;
         let pos = self.ops.len() - 1;
         let v = self.pop();
         self.load_gpr(index, v, pos);
+        if !self.fits_in_place(ty) {
+            self.setup_call(ty, Callee::Any);
+            self.checked_funcref_in_rax(type_index, table_index, index);
+            self.grow_and_jump(ty);
+            self.set_unreachable();
+            return;
+        }
         self.tail_args(ty, Callee::Any);
         self.checked_funcref_in_rax(type_index, table_index, index);
         self.tail_jump_funcref_in_rax();
@@ -118,6 +121,75 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     pub(super) fn tail_jump_funcref_in_rax(&mut self) {
         self.set_r15_unless_equal(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, vmctx) as i32));
         self.leave_frame();
+        self.a
+            .jmp_m(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, code) as i32));
+    }
+
+    /// `rax` = the `VmFuncRef` of function `function_index` (of this
+    /// instance or imported).
+    fn funcref_in_rax(&mut self, function_index: u32) {
+        self.a
+            .mov_rm(Size::S64, Gpr::Rax, vmctx(offset_of!(VmContext, funcs)));
+        let at = function_index as i64 * core::mem::size_of::<VmFuncRef>() as i64;
+        self.add_imm64(Gpr::Rax, at);
+    }
+
+    /// The tail call of the `VmFuncRef` in `rax` with type `callee`, whose
+    /// arguments the outgoing area holds (and the first ones their
+    /// registers, as after [`Self::setup_call`]) because they need more
+    /// than this function's incoming area is known to hold (`abi`, "Tail
+    /// calls"). Writes `SCRATCH` and `SCRATCH2`, which no argument uses.
+    pub(super) fn grow_and_jump(&mut self, callee: &FuncType) {
+        let needed = area_size(callee.params());
+        let results = area_size(self.func_type.results());
+        let capacity = needed.max(results).max(TAIL_CALL_AREA).next_multiple_of(16);
+        // With the outgoing area at least the new area and its record,
+        // the new area starts at or above `rsp`: the copy below moves the
+        // arguments up, from the last word down.
+        self.reserve_call_area(capacity + 16);
+        let (stub, record) = (SCRATCH2, SCRATCH);
+        self.a
+            .mov_rm(Size::S64, stub, vmctx(offset_of!(VmContext, exec)));
+        self.a.mov_rm(
+            Size::S64,
+            stub,
+            Mem::base(stub, offset_of!(ExecContext, tail_return) as i32),
+        );
+        let grow = self.a.new_label();
+        self.a
+            .alu_rm(AluOp::Cmp, Size::S64, stub, Mem::base(Gpr::Rbp, 8));
+        self.a.jcc(Cond::Ne, grow);
+        self.a.mov_rm(Size::S64, record, Mem::base(Gpr::Rbp, 0));
+        self.a
+            .alu_mi(AluOp::Cmp, Size::S64, Mem::base(record, -8), needed as i32);
+        self.a.jcc(Cond::B, grow);
+        // An area grown before holds the arguments.
+        for at in (0..needed as i32).step_by(8) {
+            self.a.mov_rm(Size::S64, SCRATCH, Mem::base(Gpr::Rsp, at));
+            self.a
+                .mov_mr(Size::S64, Mem::base(Gpr::Rbp, 16 + at), SCRATCH);
+        }
+        self.tail_jump_funcref_in_rax();
+        // This frame becomes the record: the pins go back first, since the
+        // new area covers their slots.
+        self.a.bind(grow);
+        for (at, r) in self.saved_gpr_slots() {
+            self.a.mov_rm(Size::S64, r, at);
+        }
+        let area = -16 - capacity as i32;
+        for at in (0..needed as i32).step_by(8).rev() {
+            self.a.mov_rm(Size::S64, SCRATCH, Mem::base(Gpr::Rsp, at));
+            self.a
+                .mov_mr(Size::S64, Mem::base(Gpr::Rbp, area + at), SCRATCH);
+        }
+        self.a
+            .mov_mi(Size::S64, Mem::base(Gpr::Rbp, -8), capacity as i32);
+        self.a
+            .mov_mi(Size::S64, Mem::base(Gpr::Rbp, -16), results as i32);
+        self.set_r15_unless_equal(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, vmctx) as i32));
+        self.a
+            .lea(Size::S64, Gpr::Rsp, Mem::base(Gpr::Rbp, area - 8));
+        self.a.mov_mr(Size::S64, Mem::base(Gpr::Rsp, 0), stub);
         self.a
             .jmp_m(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, code) as i32));
     }

@@ -1,0 +1,330 @@
+//! Calls across the host/wasm boundary through the exit-code protocol: every
+//! value type and several signature shapes from wasm to host functions
+//! (`Func::wrap`'s typed closures and `Func::new`'s closures over values),
+//! host errors, reentrancy, host calls mixed with the other exits (memory
+//! growth, fuel pauses), and traps after host calls with their backtraces.
+//! Each expected value is computed here in Rust, independently of wasmkern.
+
+use wasmkern::{
+    CallOutcome, Caller, Config, Engine, Error, ExternRef, Func, FuncType, Instance, Linker,
+    Module, Store, Trap, Val, ValType,
+};
+
+fn instantiate<T: 'static>(
+    engine: &Engine,
+    wat: &str,
+    data: T,
+    define: impl FnOnce(&mut Linker<T>),
+) -> (Store<T>, Instance) {
+    let module = Module::new(engine, wat::parse_str(wat).unwrap()).unwrap();
+    let mut store = Store::new(engine, data);
+    let mut linker = Linker::new(engine);
+    define(&mut linker);
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    (store, instance)
+}
+
+/// Scalars of every type, more arguments than registers, several results,
+/// and a host function with no arguments or results that uses its caller.
+#[test]
+fn scalar_signatures_from_wasm() {
+    let wat = r#"(module
+        (import "h" "neg" (func $neg (param i32) (result i32)))
+        (import "h" "mul" (func $mul (param i64 i64) (result i64)))
+        (import "h" "half" (func $half (param f32) (result f32)))
+        (import "h" "hyp" (func $hyp (param f64 f64) (result f64)))
+        (import "h" "rev" (func $rev (param i32 i64 f32 f64) (result f64 f32 i64 i32)))
+        (import "h" "sum10" (func $sum10
+            (param i32 i64 i32 i64 i32 i64 i32 i64 f64 i32) (result i64)))
+        (import "h" "tick" (func $tick))
+        (func (export "neg") (param i32) (result i32) (call $neg (local.get 0)))
+        (func (export "mul") (param i64 i64) (result i64)
+            (call $mul (local.get 0) (local.get 1)))
+        (func (export "half") (param f32) (result f32) (call $half (local.get 0)))
+        (func (export "hyp") (param f64 f64) (result f64)
+            (call $hyp (local.get 0) (local.get 1)))
+        (func (export "rev") (param i32 i64 f32 f64) (result f64 f32 i64 i32)
+            (call $rev (local.get 0) (local.get 1) (local.get 2) (local.get 3)))
+        (func (export "sum10") (result i64)
+            (call $sum10 (i32.const 1) (i64.const 2) (i32.const 3) (i64.const 4)
+                (i32.const 5) (i64.const 6) (i32.const 7) (i64.const 8)
+                (f64.const 9.75) (i32.const -10)))
+        (func (export "ticks") (param $n i32)
+            (loop $l
+                (call $tick)
+                (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))))"#;
+    let (mut store, instance) = instantiate(&Engine::default(), wat, 0u64, |l| {
+        l.func_wrap("h", "neg", |x: i32| x.wrapping_neg()).unwrap();
+        l.func_wrap("h", "mul", |a: i64, b: i64| a.wrapping_mul(b))
+            .unwrap();
+        l.func_wrap("h", "half", |x: f32| x / 2.0).unwrap();
+        l.func_wrap("h", "hyp", |a: f64, b: f64| (a * a + b * b).sqrt())
+            .unwrap();
+        l.func_wrap("h", "rev", |a: i32, b: i64, c: f32, d: f64| (d, c, b, a))
+            .unwrap();
+        l.func_wrap(
+            "h",
+            "sum10",
+            |a: i32, b: i64, c: i32, d: i64, e: i32, f: i64, g: i32, h: i64, i: f64, j: i32| {
+                a as i64 + b + c as i64 + d + e as i64 + f + g as i64 + h + i as i64 + j as i64
+            },
+        )
+        .unwrap();
+        l.func_wrap("h", "tick", |mut caller: Caller<'_, u64>| {
+            *caller.data_mut() += 1;
+        })
+        .unwrap();
+    });
+    let neg = instance.get_typed_func::<i32, i32>(&store, "neg").unwrap();
+    for x in [0, 1, -7, i32::MIN, i32::MAX] {
+        assert_eq!(neg.call(&mut store, x).unwrap(), x.wrapping_neg());
+    }
+    let mul = instance
+        .get_typed_func::<(i64, i64), i64>(&store, "mul")
+        .unwrap();
+    assert_eq!(
+        mul.call(&mut store, (i64::MAX, 3)).unwrap(),
+        i64::MAX.wrapping_mul(3)
+    );
+    assert_eq!(mul.call(&mut store, (-4, 1 << 40)).unwrap(), -(1 << 42));
+    let half = instance.get_typed_func::<f32, f32>(&store, "half").unwrap();
+    assert_eq!(half.call(&mut store, 3.0).unwrap(), 1.5);
+    assert!(half.call(&mut store, f32::NAN).unwrap().is_nan());
+    let hyp = instance
+        .get_typed_func::<(f64, f64), f64>(&store, "hyp")
+        .unwrap();
+    assert_eq!(hyp.call(&mut store, (3.0, 4.0)).unwrap(), 5.0);
+    let rev = instance
+        .get_typed_func::<(i32, i64, f32, f64), (f64, f32, i64, i32)>(&store, "rev")
+        .unwrap();
+    assert_eq!(
+        rev.call(&mut store, (-1, i64::MIN, 0.25, -2.5)).unwrap(),
+        (-2.5, 0.25, i64::MIN, -1)
+    );
+    let sum10 = instance.get_typed_func::<(), i64>(&store, "sum10").unwrap();
+    assert_eq!(
+        sum10.call(&mut store, ()).unwrap(),
+        1 + 2 + 3 + 4 + 5 + 6 + 7 + 8 + 9 - 10
+    );
+    let ticks = instance.get_typed_func::<i32, ()>(&store, "ticks").unwrap();
+    ticks.call(&mut store, 10_000).unwrap();
+    assert_eq!(*store.data(), 10_000);
+}
+
+/// `v128` and references travel through a host function over values, in
+/// both directions, with results in another order than the arguments.
+#[test]
+fn vectors_and_references_from_wasm() {
+    let wat = r#"(module
+        (import "h" "swap" (func $swap (param v128 externref funcref) (result funcref externref v128)))
+        (func $me (export "me"))
+        (elem declare func $me)
+        (func (export "run") (param v128 externref) (result funcref externref v128)
+            (call $swap (local.get 0) (local.get 1) (ref.func $me))))"#;
+    let ty = FuncType::new(
+        &[ValType::V128, ValType::ExternRef, ValType::FuncRef],
+        &[ValType::FuncRef, ValType::ExternRef, ValType::V128],
+    );
+    let (mut store, instance) = instantiate(&Engine::default(), wat, (), |l| {
+        l.func_new("h", "swap", ty, |_caller, args, results| {
+            let Val::V128(v) = args[0] else {
+                return Err(Error::msg("not a v128"));
+            };
+            results[0] = args[2];
+            results[1] = args[1];
+            results[2] = Val::V128(v.rotate_left(32));
+            Ok(())
+        })
+        .unwrap();
+    });
+    let me = instance.get_func(&store, "me").unwrap();
+    let run = instance.get_func(&store, "run").unwrap();
+    let v = 0x0011_2233_4455_6677_8899_aabb_ccdd_eeffu128;
+    let ext = ExternRef::new(&mut store, 42u32).unwrap();
+    let mut out = [Val::I32(0), Val::I32(0), Val::I32(0)];
+    run.call(
+        &mut store,
+        &[Val::V128(v), Val::ExternRef(Some(ext))],
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(out[0], Val::FuncRef(Some(me)));
+    let Val::ExternRef(Some(back)) = out[1] else {
+        panic!("expected an externref, got {:?}", out[1]);
+    };
+    assert_eq!(back.data(&store).unwrap().downcast_ref::<u32>(), Some(&42));
+    assert_eq!(out[2], Val::V128(v.rotate_left(32)));
+    run.call(&mut store, &[Val::V128(0), Val::ExternRef(None)], &mut out)
+        .unwrap();
+    assert_eq!(out[1], Val::ExternRef(None));
+    assert_eq!(out[2], Val::V128(0));
+}
+
+/// A host error ends the wasm call with that error; the store and the host
+/// function work again afterwards, for typed and untyped host functions.
+#[test]
+fn host_errors_end_the_call() {
+    let wat = r#"(module
+        (import "h" "check" (func $check (param i32) (result i32)))
+        (import "h" "check_vals" (func $check_vals (param i32) (result i32)))
+        (func (export "sum") (param $n i32) (result i32) (local $acc i32)
+            (loop $l
+                (local.set $acc (i32.add (local.get $acc) (call $check (local.get $n))))
+                (local.set $acc (i32.add (local.get $acc) (call $check_vals (local.get $n))))
+                (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+            (local.get $acc)))"#;
+    let ty = FuncType::new(&[ValType::I32], &[ValType::I32]);
+    let (mut store, instance) = instantiate(&Engine::default(), wat, (), |l| {
+        l.func_wrap("h", "check", |x: i32| -> Result<i32, Error> {
+            if x == 13 {
+                Err(Error::msg("thirteen"))
+            } else {
+                Ok(x)
+            }
+        })
+        .unwrap();
+        l.func_new("h", "check_vals", ty, |_caller, args, results| {
+            if args[0] == Val::I32(17) {
+                return Err(Error::msg("seventeen"));
+            }
+            results[0] = args[0];
+            Ok(())
+        })
+        .unwrap();
+    });
+    let sum = instance.get_typed_func::<i32, i32>(&store, "sum").unwrap();
+    assert_eq!(sum.call(&mut store, 12).unwrap(), 2 * (12 * 13 / 2));
+    assert_eq!(
+        sum.call(&mut store, 15).unwrap_err().to_string(),
+        "thirteen"
+    );
+    assert_eq!(
+        sum.call(&mut store, 20).unwrap_err().to_string(),
+        "seventeen"
+    );
+    assert_eq!(sum.call(&mut store, 10).unwrap(), 2 * (10 * 11 / 2));
+}
+
+/// Host calls wasm calls host ... to some depth; each level adds to the
+/// result, and an error at the innermost level unwinds them all.
+#[test]
+fn reentrant_host_and_wasm_calls() {
+    let wat = r#"(module
+        (import "h" "down" (func $down (param i32) (result i64)))
+        (func (export "level") (param $n i32) (result i64)
+            (if (result i64) (i32.eqz (local.get $n))
+                (then (i64.const 1000))
+                (else (i64.add (i64.extend_i32_u (local.get $n))
+                    (call $down (i32.sub (local.get $n) (i32.const 1))))))))"#;
+    let (mut store, instance) = instantiate(&Engine::default(), wat, None::<Func>, |l| {
+        l.func_wrap(
+            "h",
+            "down",
+            |mut caller: Caller<'_, Option<Func>>, n: i32| -> Result<i64, Error> {
+                if n == 99 {
+                    return Err(Error::msg("bottom"));
+                }
+                let level = caller.data().unwrap().typed::<i32, i64>(&caller)?;
+                Ok(10 * level.call(&mut caller, n)?)
+            },
+        )
+        .unwrap();
+    });
+    let level = instance.get_func(&store, "level").unwrap();
+    *store.data_mut() = Some(level);
+    let level = level.typed::<i32, i64>(&store).unwrap();
+    // level(n) = n + 10 * level(n - 1), level(0) = 1000.
+    let expected = (1..=6).fold(1000i64, |inner, n| n + 10 * inner);
+    assert_eq!(level.call(&mut store, 6).unwrap(), expected);
+    let err = level.call(&mut store, 105).unwrap_err();
+    assert_eq!(err.to_string(), "bottom");
+    assert_eq!(level.call(&mut store, 1).unwrap(), 1 + 10 * 1000);
+}
+
+/// Host calls alternate with `memory.grow` exits in one loop: both kinds
+/// of exit resume where they left.
+#[test]
+fn host_calls_among_other_exits() {
+    let wat = r#"(module
+        (import "h" "add" (func $add (param i64 i32) (result i64)))
+        (memory 1 100)
+        (func (export "run") (param $n i32) (result i64) (local $acc i64)
+            (loop $l
+                (local.set $acc (call $add (local.get $acc) (memory.grow (i32.const 1))))
+                (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+            (i64.add (local.get $acc) (i64.extend_i32_u (memory.size)))))"#;
+    let (mut store, instance) = instantiate(&Engine::default(), wat, (), |l| {
+        l.func_wrap("h", "add", |acc: i64, old: i32| acc * 3 + old as i64)
+            .unwrap();
+    });
+    let run = instance.get_typed_func::<i32, i64>(&store, "run").unwrap();
+    // memory.grow returns the old size: 1, 2, ..., 30; the final size is 31.
+    let expected = (1..=30).fold(0i64, |acc, old| acc * 3 + old) + 31;
+    assert_eq!(run.call(&mut store, 30).unwrap(), expected);
+}
+
+/// Fuel runs out between host calls; the paused call resumes and finishes
+/// with the same result as an unpaused one.
+#[test]
+fn host_calls_across_fuel_pauses() {
+    let wat = r#"(module
+        (import "h" "step" (func $step (param i64) (result i64)))
+        (func (export "run") (param $n i32) (result i64) (local $acc i64)
+            (loop $l
+                (local.set $acc (call $step (local.get $acc)))
+                (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+            (local.get $acc)))"#;
+    let mut config = Config::new();
+    config.consume_fuel(true);
+    let engine = Engine::new(&config).unwrap();
+    let (mut store, instance) = instantiate(&engine, wat, 0u32, |l| {
+        l.func_wrap("h", "step", |mut caller: Caller<'_, u32>, acc: i64| {
+            *caller.data_mut() += 1;
+            acc.wrapping_mul(31).wrapping_add(7)
+        })
+        .unwrap();
+    });
+    let run = instance.get_func(&store, "run").unwrap();
+    store.set_fuel(50).unwrap();
+    let mut results = [Val::I64(0)];
+    let mut outcome = run
+        .call_resumable(&mut store, &[Val::I32(2_000)], &mut results)
+        .unwrap();
+    let mut pauses = 0;
+    while let CallOutcome::Paused(call) = outcome {
+        pauses += 1;
+        store.set_fuel(50).unwrap();
+        outcome = call.resume(&mut store, &mut results).unwrap();
+    }
+    assert!(pauses > 10, "{pauses} pauses");
+    let expected = (0..2_000).fold(0i64, |acc, _| acc.wrapping_mul(31).wrapping_add(7));
+    assert_eq!(results[0], Val::I64(expected));
+    assert_eq!(*store.data(), 2_000);
+}
+
+/// Code that traps after host calls reports the trap with the frames of
+/// the resumed code.
+#[test]
+fn a_trap_after_host_calls_has_its_backtrace() {
+    let wat = r#"(module
+        (import "h" "nop" (func $nop))
+        (func $inner (param i32) (result i32)
+            (call $nop)
+            (i32.div_u (i32.const 1) (local.get 0)))
+        (func (export "outer") (param i32) (result i32)
+            (call $nop)
+            (call $inner (local.get 0))))"#;
+    let (mut store, instance) = instantiate(&Engine::default(), wat, (), |l| {
+        l.func_wrap("h", "nop", || {}).unwrap();
+    });
+    let outer = instance
+        .get_typed_func::<i32, i32>(&store, "outer")
+        .unwrap();
+    assert_eq!(outer.call(&mut store, 1).unwrap(), 1);
+    let err = outer.call(&mut store, 0).unwrap_err();
+    assert_eq!(err.trap(), Some(Trap::IntegerDivideByZero));
+    let frames: Vec<u32> = err.backtrace().iter().map(|f| f.func_index).collect();
+    // Function 0 is the import: `inner` is 1, `outer` 2.
+    assert_eq!(frames, [1, 2]);
+    assert_eq!(outer.call(&mut store, 2).unwrap(), 0);
+}
