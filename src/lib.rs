@@ -142,6 +142,8 @@ pub mod wasi;
 
 pub use asm::x64::CpuFeatures;
 pub use error::{Error, ErrorKind, FrameInfo, Result};
+#[cfg(feature = "std")]
+pub use runtime::ProfilingStrategy;
 pub use runtime::{
     AsContext, AsContextMut, CallOutcome, Caller, Config, DEFAULT_INSTANCE_LIMIT,
     DEFAULT_MAX_MODULE_CODE_SIZE, DEFAULT_MAX_WASM_STACK, DEFAULT_MEMORY_LIMIT,

@@ -10,7 +10,8 @@
 //!   to reserve and a fault handler that turns a memory fault of generated
 //!   code into the out-of-bounds trap ([`GuardRegions`]);
 //! - [`Platform::parallelism`] and [`Platform::run_parallel`]: threads for
-//!   compiling a module's functions at once.
+//!   validating and compiling a module's functions at once (divided by
+//!   [`balanced_ranges`] and run by [`run_jobs`]).
 //!
 //! On these the core builds what it owns itself: a growing reservation
 //! ([`GuardedRegion`]) and the scope during which a thread's faults belong
@@ -72,6 +73,84 @@ pub(crate) trait Platform: Sync {
 pub(crate) struct Bare;
 
 impl Platform for Bare {}
+
+/// How many jobs to divide `items` function bodies among: one per thread
+/// the platform runs at once, with at least 16 functions each (starting a
+/// thread costs about as much as compiling a few small functions), or one
+/// when not `parallel`.
+#[cfg(feature = "compiler")]
+pub(crate) fn job_count(platform: &dyn Platform, parallel: bool, items: usize) -> usize {
+    if parallel {
+        platform.parallelism().min(items / 16).max(1)
+    } else {
+        1
+    }
+}
+
+/// Divides items `0..n` into at most `parts` consecutive, non-empty ranges
+/// of about equal total `weight` (a function body's size in bytes: the
+/// work of validating or compiling it grows with it), in order. Dividing
+/// by count instead leaves one thread with all the work when the large
+/// functions come together, as they do in real programs. Consecutive
+/// ranges keep the code of a module's functions in index order.
+#[cfg(feature = "compiler")]
+pub(crate) fn balanced_ranges(
+    n: usize,
+    parts: usize,
+    weight: impl Fn(usize) -> usize,
+) -> alloc::vec::Vec<core::ops::Range<usize>> {
+    let total: usize = (0..n).map(&weight).sum();
+    let parts = parts.clamp(1, n.max(1));
+    let mut ranges = alloc::vec::Vec::with_capacity(parts);
+    let (mut start, mut sum) = (0, 0usize);
+    for i in 0..n {
+        sum += weight(i);
+        // Range k ends once the items so far weigh (k + 1) / parts of
+        // the total; the last takes whatever is left.
+        let k = ranges.len();
+        if k + 1 < parts && sum.saturating_mul(parts) >= total.saturating_mul(k + 1) {
+            ranges.push(start..i + 1);
+            start = i + 1;
+        }
+    }
+    if start < n || ranges.is_empty() {
+        ranges.push(start..n);
+    }
+    ranges
+}
+
+/// Runs `job(k)` for every `k` in `0..jobs`, on `platform`'s threads when
+/// there are several, and returns the results in order of `k`: the first
+/// error in that order if any (so that the error is the one an ordered
+/// pass would meet first when the jobs take consecutive ranges), and an
+/// internal error for a job whose thread panicked.
+#[cfg(feature = "compiler")]
+pub(crate) fn run_jobs<T: Send>(
+    platform: &dyn Platform,
+    jobs: usize,
+    job: impl Fn(usize) -> Result<T> + Sync,
+) -> Result<alloc::vec::Vec<T>> {
+    let mut results: alloc::vec::Vec<Option<Result<T>>> = (0..jobs).map(|_| None).collect();
+    if let [only] = &mut results[..] {
+        *only = Some(job(0));
+    } else {
+        let job = &job;
+        let mut closures: alloc::vec::Vec<_> = results
+            .iter_mut()
+            .enumerate()
+            .map(|(k, result)| move || *result = Some(job(k)))
+            .collect();
+        let mut all: alloc::vec::Vec<&mut (dyn FnMut() + Send)> = closures
+            .iter_mut()
+            .map(|c| c as &mut (dyn FnMut() + Send))
+            .collect();
+        platform.run_parallel(&mut all);
+    }
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(Error::internal("a compiling thread panicked"))))
+        .collect()
+}
 
 /// Where a thread's memory fault continues: maps the address of the
 /// faulting instruction to that of the trap stub it should call, or `None`

@@ -17,11 +17,14 @@
 //!
 //! Functions compile independently to code plus relocations (calls to other
 //! functions, jumps to the module's trap and exit stubs), so they can be
-//! compiled in parallel. Each compiling thread writes its functions one
-//! after another into one buffer (the first thread's starts with the
-//! stubs); [`compile_module`] then puts the buffers one after another and
-//! patches the relocations. With several threads the functions are thus
-//! not in index order: [`CompiledModule::func_layout`] gives their order.
+//! compiled in parallel. Each compiling thread takes a range of
+//! consecutive functions of about the same total size as the others' (by
+//! size, not count: real programs have a few very large functions, often
+//! next to each other) and writes them one after another into one buffer
+//! (the first thread's starts with the stubs); [`compile_module`] then puts
+//! the buffers one after another and patches the relocations. The
+//! functions thus lie in index order however many threads compiled them,
+//! and each function's code is the same.
 
 mod dispatch;
 mod features;
@@ -38,9 +41,10 @@ use x64 as isa;
 use crate::abi::TrapCode;
 use crate::decode::{DEFAULT_PAGE_SIZE_LOG2, GlobalType, MemoryType, Module, TableType};
 use crate::error::{Error, ErrorKind, Result};
-use crate::platform::{Bare, Platform};
+use crate::platform::{Bare, Platform, balanced_ranges, job_count, run_jobs};
 use crate::validate::ModuleInfo;
 use alloc::vec::Vec;
+use core::ops::Range;
 pub(crate) use isa::stubs::engine_stubs;
 use isa::stubs::{NUM_TRAPS, SYM_EXIT, SYM_TRAP_BASE, StubOffsets};
 use isa::{Code, CpuFeatures};
@@ -103,9 +107,10 @@ pub struct CompiledModule {
     /// Offset in `code` of each defined function's entry point.
     pub func_offsets: Vec<u32>,
     /// `(offset in code, defined function index)` of every function, in
-    /// the order the functions lie in `code`: index order when one thread
-    /// compiled them, else each thread's functions one after another. A
-    /// code address belongs to the last function starting at or before it.
+    /// the order the functions lie in `code` (index order, as the compiler
+    /// lays them out; a serialized module's table is checked only to be
+    /// ascending). A code address belongs to the last function starting at
+    /// or before it.
     pub func_layout: Vec<(u32, u32)>,
     /// For backtraces: (offset in `code` of a return address, offset in the
     /// module of the wasm instruction), ascending. Return addresses of calls
@@ -130,6 +135,10 @@ pub struct CompiledModule {
     pub handlers: Vec<HandlerSite>,
     /// Each defined function's [`UnwindInfo`], by index.
     pub unwind: Vec<UnwindInfo>,
+    /// The code buffers of the jobs after the first, emptied once their
+    /// code was copied into [`Self::code`]: for the next compilation's
+    /// jobs (see [`compile_module_into`]).
+    pub spare_buffers: Vec<Vec<u8>>,
 }
 
 /// Compiles every defined function of `module`.
@@ -154,17 +163,19 @@ pub fn compile_module_with(
     compile_module_into(module, info, cpu, options, &Bare, Vec::new())
 }
 
-/// [`compile_module_with`] writing the code into `buffer` (emptied first;
-/// it becomes [`CompiledModule::code`]), whose memory a previous
-/// compilation left mapped: a fresh buffer of a few megabytes costs a page
-/// fault per 4 KiB on first touch.
+/// [`compile_module_with`] writing each job's code into a buffer of
+/// `buffers` (job `k` takes the `k`-th, emptied first; job 0's becomes
+/// [`CompiledModule::code`], the others' come back in
+/// [`CompiledModule::spare_buffers`]) whose memory a previous compilation
+/// left mapped: a fresh buffer of a few megabytes costs a page fault per
+/// 4 KiB on first touch.
 pub(crate) fn compile_module_into(
     module: &Module<'_>,
     info: &ModuleInfo,
     cpu: &CpuFeatures,
     options: &CompileOptions,
     platform: &dyn Platform,
-    buffer: Vec<u8>,
+    buffers: Vec<Vec<u8>>,
 ) -> Result<CompiledModule> {
     features::check_lowered(module, info)?;
     let spaces = &info.spaces;
@@ -198,7 +209,7 @@ pub(crate) fn compile_module_into(
             .any(|f| f.features.contains(crate::validate::Feature::TailCall)),
     };
 
-    let (chunks, stubs) = compile_functions(&env, info, buffer)?;
+    let (chunks, stubs) = compile_functions(&env, info, buffers)?;
     link(chunks, &stubs, module.code.len())
 }
 
@@ -223,80 +234,62 @@ fn compile_one(
     .compile(body, func_index, scratch)
 }
 
-/// Compiles functions `first, first + step, ...` (below `n`) one after
-/// another into one chunk, after the module's stubs if `stubs` is given.
+/// Compiles defined functions `range` one after another into one chunk
+/// written into `buffer` (emptied first), after the module's stubs if
+/// `with_stubs`; returns the chunk and the stubs' offsets.
 fn compile_chunk(
     env: &Env<'_, '_>,
     info: &ModuleInfo,
-    first: usize,
-    step: usize,
-    stubs: Option<(&mut StubOffsets, Vec<u8>)>,
-) -> Result<Chunk> {
-    let n = env.module.code.len();
-    let (stubs, mut scratch) = match stubs {
-        Some((stubs, buffer)) => (Some(stubs), func::Scratch::with_code_buffer(buffer)),
-        None => (None, func::Scratch::default()),
-    };
-    let wasm_bytes: usize = (first..n)
-        .step_by(step)
-        .map(|i| env.module.code[i].code.len())
+    range: Range<usize>,
+    buffer: Vec<u8>,
+    with_stubs: bool,
+) -> Result<(Chunk, StubOffsets)> {
+    let mut scratch = func::Scratch::with_code_buffer(buffer);
+    let wasm_bytes: usize = env.module.code[range.clone()]
+        .iter()
+        .map(|body| body.code.len())
         .sum();
     scratch.reserve(wasm_bytes);
     // The code buffer's pages are mapped in at once, not one fault each.
     env.platform.prefault(scratch.assembler().spare_capacity());
-    if let Some(stubs) = stubs {
-        *stubs = isa::stubs::emit_module_stubs(scratch.assembler())?;
-    }
-    let mut funcs = Vec::with_capacity(n.saturating_sub(first).div_ceil(step));
-    for i in (first..n).step_by(step) {
+    let stubs = if with_stubs {
+        isa::stubs::emit_module_stubs(scratch.assembler())?
+    } else {
+        StubOffsets::default()
+    };
+    let mut funcs = Vec::with_capacity(range.len());
+    for i in range {
         funcs.push((i, compile_one(env, info, i, &mut scratch)?));
     }
-    scratch.finish(funcs)
+    Ok((scratch.finish(funcs)?, stubs))
 }
 
 /// Compiles the functions with as many jobs as the platform runs at once
-/// (one per core on `std`): job `t` of `n` takes every `n`-th function from
-/// the `t`-th on, and the first job's chunk starts with the stubs.
+/// (one per core on `std`), each job a range of consecutive functions of
+/// about equal size ([`balanced_ranges`]); the first job's chunk starts
+/// with the stubs. Job `k` writes into `buffers[k]` if there is one.
 fn compile_functions(
     env: &Env<'_, '_>,
     info: &ModuleInfo,
-    buffer: Vec<u8>,
+    mut buffers: Vec<Vec<u8>>,
 ) -> Result<(Vec<Chunk>, StubOffsets)> {
     let n = env.module.code.len();
-    let jobs = if env.options.sequential {
-        1
-    } else {
-        env.platform.parallelism().min(n / 16).max(1)
-    };
+    let jobs = job_count(env.platform, !env.options.sequential, n);
+    let ranges = balanced_ranges(n, jobs, |i| env.module.code[i].code.len());
+    buffers.resize_with(ranges.len(), Vec::new);
+    let buffers: Vec<spin::Mutex<Vec<u8>>> = buffers.into_iter().map(spin::Mutex::new).collect();
+    let results = run_jobs(env.platform, ranges.len(), |k| {
+        let buffer = core::mem::take(&mut *buffers[k].lock());
+        compile_chunk(env, info, ranges[k].clone(), buffer, k == 0)
+    })?;
     let mut stubs = StubOffsets::default();
-    if jobs == 1 {
-        let chunk = compile_chunk(env, info, 0, 1, Some((&mut stubs, buffer)))?;
-        return Ok((alloc::vec![chunk], stubs));
-    }
-    let mut results: Vec<Option<Result<Chunk>>> = (0..jobs).map(|_| None).collect();
-    if let Some((first_result, other_results)) = results.split_first_mut() {
-        let stubs = &mut stubs;
-        let mut buffer = Some(buffer);
-        let mut first = move || {
-            let buffer = buffer.take().unwrap_or_default();
-            *first_result = Some(compile_chunk(env, info, 0, jobs, Some((stubs, buffer))));
-        };
-        let mut others: Vec<_> = other_results
-            .iter_mut()
-            .enumerate()
-            .map(|(k, result)| move || *result = Some(compile_chunk(env, info, k + 1, jobs, None)))
-            .collect();
-        let mut all: Vec<&mut (dyn FnMut() + Send)> = Vec::with_capacity(jobs);
-        all.push(&mut first);
-        for job in &mut others {
-            all.push(job);
+    let mut chunks = Vec::with_capacity(results.len());
+    for (k, (chunk, chunk_stubs)) in results.into_iter().enumerate() {
+        if k == 0 {
+            stubs = chunk_stubs;
         }
-        env.platform.run_parallel(&mut all);
+        chunks.push(chunk);
     }
-    let chunks = results
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err(Error::internal("a compiling thread panicked"))))
-        .collect::<Result<Vec<_>>>()?;
     Ok((chunks, stubs))
 }
 
@@ -316,6 +309,7 @@ fn link(chunks: Vec<Chunk>, stubs: &StubOffsets, num_funcs: usize) -> Result<Com
     let mut unwind = alloc::vec![0; num_funcs];
     let mut func_offsets = alloc::vec![u32::MAX; num_funcs];
     let mut func_layout = Vec::with_capacity(num_funcs);
+    let mut spare_buffers = Vec::new();
     for (&(i, start), &info) in first.funcs.iter().zip(&first.unwind) {
         func_offsets[i] = start;
         func_layout.push((start, i as u32));
@@ -326,6 +320,9 @@ fn link(chunks: Vec<Chunk>, stubs: &StubOffsets, num_funcs: usize) -> Result<Com
         code.resize(code.len().next_multiple_of(16), 0xcc);
         let base = code.len() as u32;
         code.extend_from_slice(&chunk.code.bytes);
+        let mut spare = chunk.code.bytes;
+        spare.clear();
+        spare_buffers.push(spare);
         relocs.push((base as usize, chunk.code.relocs));
         sites.extend(
             chunk
@@ -388,6 +385,7 @@ fn link(chunks: Vec<Chunk>, stubs: &StubOffsets, num_funcs: usize) -> Result<Com
         type_id_sites,
         handlers,
         unwind,
+        spare_buffers,
     })
 }
 
@@ -450,18 +448,112 @@ mod tests {
     fn the_platform_runs_the_compiling_jobs() {
         let one = compile_on(&Bare).expect("compiles");
         let three = compile_on(&ThreeJobs { skip: None }).expect("compiles");
-        // Job t of 3 takes functions t, t + 3, ...; the jobs' chunks lie
-        // one after another.
-        let order: Vec<u32> = three.func_layout.iter().map(|&(_, f)| f).collect();
-        let expected: Vec<u32> = (0..3).flat_map(|t| (t..60).step_by(3)).collect();
-        assert_eq!(order, expected);
-        assert_eq!(
-            one.func_layout.iter().map(|&(_, f)| f).collect::<Vec<_>>(),
-            (0..60).collect::<Vec<_>>()
-        );
-        // The same code, in another order: as long, give or take the
-        // padding between functions.
+        // Each job takes consecutive functions, and the jobs' chunks lie
+        // one after another: index order either way.
+        for compiled in [&one, &three] {
+            assert_eq!(
+                compiled
+                    .func_layout
+                    .iter()
+                    .map(|&(_, f)| f)
+                    .collect::<Vec<_>>(),
+                (0..60).collect::<Vec<_>>()
+            );
+        }
+        // The same code, in chunks: as long, give or take the padding
+        // between the chunks.
         assert!(one.code.len().abs_diff(three.code.len()) <= 3 * 16);
+        // Every call was linked to its callee: each function's code is
+        // that of the single-thread compilation, its calls' targets moved
+        // by where the callee now lies (the same, up to the chunks'
+        // padding).
+        let same_layout = one
+            .func_offsets
+            .iter()
+            .zip(&three.func_offsets)
+            .all(|(a, b)| a.abs_diff(*b) <= 3 * 16);
+        assert!(same_layout);
+    }
+
+    #[test]
+    fn ranges_divide_by_weight_not_count() {
+        use crate::platform::balanced_ranges;
+        // One heavy item among light ones: it gets a range to itself.
+        let weights = [1, 1, 1, 100, 1, 1, 1, 1];
+        let ranges = balanced_ranges(weights.len(), 2, |i| weights[i]);
+        assert_eq!(ranges, [0..4, 4..8]);
+        // Equal weights: equal counts.
+        assert_eq!(balanced_ranges(9, 3, |_| 7), [0..3, 3..6, 6..9]);
+        // More parts than items: one item each, none empty.
+        assert_eq!(balanced_ranges(2, 4, |_| 1), [0..1, 1..2]);
+        // No items: one empty range (the stubs' chunk).
+        let none = balanced_ranges(0, 2, |_| 1);
+        assert_eq!((none.len(), none[0].is_empty()), (1, true));
+        // The heavy item first: the rest is light, and still split.
+        let weights = [100, 1, 1, 1];
+        assert_eq!(balanced_ranges(4, 2, |i| weights[i]), [0..1, 1..4]);
+    }
+
+    #[test]
+    fn parallel_validation_reports_the_first_error_in_order() {
+        // Functions 10 and 50 are invalid (an i32 where an i64 is
+        // expected); with three jobs they lie in different ranges, and the
+        // error must name function 10, as validating in order does.
+        let mut wat = alloc::string::String::from("(module");
+        for i in 0..60 {
+            let body = if i == 10 || i == 50 {
+                "(i64.add (i32.const 1) (i64.const 2)) drop"
+            } else {
+                "(i32.add (i32.const 1) (i32.const 2)) drop"
+            };
+            wat.push_str(&alloc::format!("(func {body})"));
+        }
+        wat.push(')');
+        let bytes = wat::parse_str(&wat).expect("valid text");
+        let module = crate::decode::Module::decode(&bytes).expect("decodes");
+        let features = crate::validate::Features::default();
+        let serial = crate::validate::validate_module_with(&module, &features)
+            .expect_err("function 10 is invalid");
+        let parallel = crate::validate::validate_module_on(
+            &module,
+            &features,
+            &ThreeJobs { skip: None },
+            true,
+        )
+        .expect_err("function 10 is invalid");
+        assert_eq!(alloc::format!("{parallel}"), alloc::format!("{serial}"));
+        assert_eq!(serial.func(), Some(10));
+        // A valid module whose functions use their locals: the same facts
+        // as validating in order, the local uses of each function where its
+        // info says.
+        let mut wat = alloc::string::String::from("(module");
+        for i in 0..60 {
+            wat.push_str("(func (param i32) (result i32)");
+            for _ in 0..i % 5 {
+                wat.push_str(" (local i32)");
+            }
+            for l in 0..=i % 5 {
+                wat.push_str(&alloc::format!(" (local.set {l} (local.get 0))"));
+            }
+            wat.push_str(&alloc::format!(" (local.get {}))", i % 5));
+        }
+        wat.push(')');
+        let bytes = wat::parse_str(&wat).expect("valid text");
+        let module = crate::decode::Module::decode(&bytes).expect("decodes");
+        let one = crate::validate::validate_module_with(&module, &features).expect("valid");
+        let three = crate::validate::validate_module_on(
+            &module,
+            &features,
+            &ThreeJobs { skip: None },
+            true,
+        )
+        .expect("valid");
+        assert_eq!(one.funcs.len(), three.funcs.len());
+        for i in 0..one.funcs.len() {
+            assert_eq!(one.local_uses(i).len(), i % 5 + 1);
+            assert_eq!(one.local_uses(i), three.local_uses(i));
+            assert_eq!(one.funcs[i].num_operators, three.funcs[i].num_operators);
+        }
     }
 
     #[test]

@@ -70,6 +70,8 @@ pub struct Config {
     features: Features,
     #[cfg(all(feature = "std", feature = "compiler"))]
     cache_dir: Option<std::path::PathBuf>,
+    #[cfg(feature = "std")]
+    profiler: super::profiling::ProfilingStrategy,
 }
 
 impl Default for Config {
@@ -92,6 +94,8 @@ impl fmt::Debug for Config {
             .field("features", &self.features);
         #[cfg(all(feature = "std", feature = "compiler"))]
         f.field("cache_dir", &self.cache_dir);
+        #[cfg(feature = "std")]
+        f.field("profiler", &self.profiler);
         f.finish()
     }
 }
@@ -113,7 +117,32 @@ impl Config {
             features: Features::DEFAULT,
             #[cfg(all(feature = "std", feature = "compiler"))]
             cache_dir: None,
+            #[cfg(feature = "std")]
+            profiler: super::profiling::ProfilingStrategy::None,
         }
+    }
+
+    /// How the engine tells profilers about the code it generates
+    /// (default [`ProfilingStrategy::None`](super::ProfilingStrategy::None)).
+    /// With [`ProfilingStrategy::PerfMap`](super::ProfilingStrategy::PerfMap)
+    /// each module's functions are appended to `/tmp/perf-PID.map` when its
+    /// code is published, and `perf report` names them (`wasm[K]::NAME`,
+    /// from the `name` section, or `wasm[K]::function[N]`):
+    ///
+    /// ```
+    /// use wasmkern::{Config, Engine, Module, ProfilingStrategy};
+    ///
+    /// let engine = Engine::new(Config::new().profiler(ProfilingStrategy::PerfMap))?;
+    /// let wasm = wat::parse_str("(module (func $hot (export \"hot\")))").unwrap();
+    /// Module::new(&engine, wasm)?;
+    /// let map = std::fs::read_to_string(format!("/tmp/perf-{}.map", std::process::id()));
+    /// assert!(map.is_ok_and(|map| map.contains("::hot\n")));
+    /// # Ok::<(), wasmkern::Error>(())
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn profiler(&mut self, strategy: super::profiling::ProfilingStrategy) -> &mut Self {
+        self.profiler = strategy;
+        self
     }
 
     /// Keeps every module the engine compiles in `dir` (created if
@@ -427,14 +456,18 @@ pub(crate) struct EngineInner {
     /// With `Config::guard_regions`: the services its memories use.
     pub(crate) guard_regions: Option<&'static dyn GuardRegions>,
     types: spin::Mutex<TypeRegistry>,
-    /// The code buffer of the last compilation, emptied, for the next one:
-    /// its pages are mapped already, where a fresh buffer faults each in
-    /// again. At most [`SPARE_CODE_MAX`] bytes are kept.
+    /// The code buffers of the last compilation's jobs, emptied, for the
+    /// next one's (job `k` takes buffer `k`): their pages are mapped
+    /// already, where a fresh buffer faults each in again. Buffers of at
+    /// most [`SPARE_CODE_MAX`] bytes are kept.
     #[cfg(feature = "compiler")]
-    pub(crate) spare_code: spin::Mutex<Vec<u8>>,
+    pub(crate) spare_code: spin::Mutex<Vec<Vec<u8>>>,
     /// [`Config::cache_dir`].
     #[cfg(all(feature = "std", feature = "compiler"))]
     pub(crate) cache_dir: Option<std::path::PathBuf>,
+    /// [`Config::profiler`].
+    #[cfg(feature = "std")]
+    pub(crate) profiler: super::profiling::ProfilingStrategy,
 }
 
 /// The largest code buffer an engine keeps for its next compilation.
@@ -564,6 +597,8 @@ impl Engine {
                 spare_code: spin::Mutex::new(Vec::new()),
                 #[cfg(all(feature = "std", feature = "compiler"))]
                 cache_dir: config.cache_dir.clone(),
+                #[cfg(feature = "std")]
+                profiler: config.profiler,
             }),
         })
     }

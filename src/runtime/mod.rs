@@ -55,6 +55,8 @@ pub mod limits;
 mod linker;
 mod memory;
 mod module;
+#[cfg(feature = "std")]
+mod profiling;
 pub mod serialize;
 pub(crate) mod store;
 mod table;
@@ -81,6 +83,8 @@ pub use limits::{
 pub use linker::Linker;
 pub use memory::{Memory, PAGE_SIZE};
 pub use module::{ExportType, ExternType, ImportType, Module};
+#[cfg(feature = "std")]
+pub use profiling::ProfilingStrategy;
 pub use store::{AsContext, AsContextMut, Caller, InterruptHandle, Store, StoreContextMut};
 pub use table::{MAX_TABLE_ELEMENTS, Table};
 pub use tag::{Tag, TagType};

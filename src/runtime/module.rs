@@ -22,7 +22,7 @@ use crate::decode::{
 use crate::error::{Error, ErrorKind, Result};
 use crate::validate::Features;
 #[cfg(feature = "compiler")]
-use crate::validate::validate_module_with;
+use crate::validate::{validate_module_on, validate_module_with};
 use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
@@ -371,15 +371,22 @@ impl Module {
     fn compile(engine: &Engine, bytes: &[u8]) -> Result<Module> {
         let features = &engine.inner.features;
         let module = decode::Module::decode_with(bytes, features.encodings())?;
-        let info = validate_module_with(&module, features)?;
-        let spare = core::mem::take(&mut *engine.inner.spare_code.lock());
+        // The function bodies are validated on the threads that compile
+        // them next.
+        let info = validate_module_on(
+            &module,
+            features,
+            engine.inner.platform,
+            !engine.inner.options.sequential,
+        )?;
+        let spares = core::mem::take(&mut *engine.inner.spare_code.lock());
         let mut compiled = compile_module_into(
             &module,
             &info,
             &engine.inner.cpu,
             &engine.inner.options,
             engine.inner.platform,
-            spare,
+            spares,
         )?;
         let func_names = module
             .names
@@ -411,9 +418,12 @@ impl Module {
             },
             ErrorKind::Internal,
         );
-        if code_buffer.capacity() <= super::engine::SPARE_CODE_MAX {
-            *engine.inner.spare_code.lock() = code_buffer;
-        }
+        // Job 0's buffer (the module's code) first, then the others'.
+        let spares = core::iter::once(code_buffer)
+            .chain(core::mem::take(&mut compiled.spare_buffers))
+            .filter(|b| b.capacity() <= super::engine::SPARE_CODE_MAX)
+            .collect();
+        *engine.inner.spare_code.lock() = spares;
         module
     }
     /// Builds a module from its retained sections
@@ -628,10 +638,19 @@ impl Module {
                 memory.free(block);
                 return Err(Error::runtime("cannot write code memory").with_detail(e));
             }
-            Some(
-                PublishedCode::publish(memory, block)
-                    .map_err(|e| Error::runtime("cannot publish code").with_detail(e))?,
-            )
+            let published = PublishedCode::publish(memory, block)
+                .map_err(|e| Error::runtime("cannot publish code").with_detail(e))?;
+            #[cfg(feature = "std")]
+            if engine.inner.profiler == super::ProfilingStrategy::PerfMap {
+                super::profiling::append_perf_map(
+                    published.exec_ptr().as_ptr() as usize,
+                    code_len,
+                    &parts.func_layout,
+                    &func_names,
+                    num_imported_funcs,
+                );
+            }
+            Some(published)
         };
         Ok(Module {
             inner: Arc::new(ModuleInner {

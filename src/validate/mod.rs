@@ -10,7 +10,10 @@
 //! which the compiler derives its own heuristics. Function
 //! bodies are checked by `func::FuncValidator` with the specification's
 //! algorithm (an operand stack and a control stack); module-level rules live
-//! in `module`.
+//! in `module`. Once the module-level rules hold, the bodies are
+//! independent: `Module::new` validates them on the threads that compile
+//! them, each thread a range of consecutive bodies, with the error that
+//! validating them in order would give.
 //!
 //! Errors use the specification's wording ("type mismatch", "unknown
 //! local", ...) and carry the offset of the failing instruction and the
@@ -28,5 +31,7 @@ pub(crate) mod subtype;
 pub use features::{Feature, FeatureSet, Features};
 #[cfg(feature = "compiler")]
 pub use func::{FuncInfo, LocalUse};
+#[cfg(feature = "compiler")]
+pub(crate) use module::validate_module_on;
 #[cfg(feature = "compiler")]
 pub use module::{IndexSpaces, ModuleInfo, validate_module, validate_module_with};

@@ -9,7 +9,8 @@ use crate::decode::{
     DataKind, ElementItems, ElementKind, ExternKind, GlobalType, HeapType, ImportKind, Limits,
     MemoryType, Module, RefType, TableType, ValType,
 };
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
+use crate::platform::{Bare, Platform, balanced_ranges, job_count, run_jobs};
 use alloc::vec;
 use alloc::vec::Vec;
 use hashbrown::HashSet;
@@ -188,6 +189,22 @@ pub fn validate_module(module: &Module<'_>) -> Result<ModuleInfo> {
 
 /// Validates a decoded module that may use `features`.
 pub fn validate_module_with(module: &Module<'_>, features: &Features) -> Result<ModuleInfo> {
+    validate_module_on(module, features, &Bare, false)
+}
+
+/// [`validate_module_with`], the function bodies divided among the
+/// threads of `platform` when `parallel` (consecutive ranges of about equal
+/// size, [`balanced_ranges`]): the bodies are independent of each other
+/// once the module-level checks are done. The result, errors included, is
+/// the same as validating them in order: each job stops at its first
+/// error, and the error of the first job that failed is the first error
+/// in index order.
+pub(crate) fn validate_module_on(
+    module: &Module<'_>,
+    features: &Features,
+    platform: &dyn Platform,
+    parallel: bool,
+) -> Result<ModuleInfo> {
     let num_types = module.types.len() as u32;
     // A type may name only the types before it.
     for (i, ty) in module.types.iter().enumerate() {
@@ -439,19 +456,45 @@ pub fn validate_module_with(module: &Module<'_>, features: &Features) -> Result<
         features: *features,
         tags: &spaces.tags,
     };
-    let mut validator = FuncValidator::default();
-    validator.set_types(&reps);
-    let mut funcs = Vec::with_capacity(module.code.len());
-    // Room for the local uses at once (compiled C has one about every 45
-    // bytes of code): growing a buffer this size by doubling copies it.
-    let code_bytes: usize = module.code.iter().map(|body| body.code.len()).sum();
-    let mut local_uses = Vec::with_capacity(code_bytes / 32);
-    for (i, body) in module.code.iter().enumerate() {
-        let func_index = module.num_imported_funcs + i as u32;
-        let info = validator
-            .validate(&cx, func_index, body, &mut local_uses)
-            .map_err(|e| e.in_func(func_index))?;
-        funcs.push(info);
+    let n = module.code.len();
+    let jobs = job_count(platform, parallel, n);
+    let ranges = balanced_ranges(n, jobs, |i| module.code[i].code.len());
+    let parts = run_jobs(platform, ranges.len(), |k| {
+        let range = ranges[k].clone();
+        let mut validator = FuncValidator::default();
+        validator.set_types(&reps);
+        let mut funcs = Vec::with_capacity(range.len());
+        // Room for the local uses at once (compiled C has one about every
+        // 45 bytes of code): growing a buffer this size by doubling copies
+        // it.
+        let code_bytes: usize = module.code[range.clone()]
+            .iter()
+            .map(|body| body.code.len())
+            .sum();
+        let mut local_uses = Vec::with_capacity(code_bytes / 32);
+        for i in range {
+            let func_index = module.num_imported_funcs + i as u32;
+            let info = validator
+                .validate(&cx, func_index, &module.code[i], &mut local_uses)
+                .map_err(|e| e.in_func(func_index))?;
+            funcs.push(info);
+        }
+        Ok((funcs, local_uses))
+    })?;
+    // The jobs' results one after another, each function's local uses
+    // found at their new place.
+    let mut parts = parts.into_iter();
+    let (mut funcs, mut local_uses) = parts.next().unwrap_or_default();
+    for (more_funcs, more_uses) in parts {
+        // Every start in range below the new end, so none overflows.
+        let base = local_uses.len() as u32;
+        u32::try_from(local_uses.len() + more_uses.len())
+            .map_err(|_| Error::from_kind(ErrorKind::Limit, "too many local uses"))?;
+        funcs.extend(more_funcs.into_iter().map(|mut f| {
+            f.local_uses_start += base;
+            f
+        }));
+        local_uses.extend_from_slice(&more_uses);
     }
     Ok(ModuleInfo {
         spaces,

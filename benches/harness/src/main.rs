@@ -1,6 +1,6 @@
 //! The wasmkern benchmark harness: runs the workloads of `benches/workloads/`
 //! natively and on wasmkern, Wasmtime (Cranelift and Winch), wasmi and V8's
-//! Liftoff; measures compile throughput on a large clang program and a
+//! Liftoff; measures compile throughput on a large clang program, SQLite and a
 //! large wasm-smith module,
 //! host<->wasm call overhead, the cost of WASI host calls made by a C
 //! program, and the cost of throwing and catching wasm exceptions; prints
@@ -486,6 +486,23 @@ fn measure_throughput(opts: &Opts, results: &mut report::Results) {
     });
     if clang_error.is_none() {
         compile_on_every_engine(opts, results, &large.display().to_string());
+    }
+
+    let sqlite = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../sqlite/sqlite.wasm");
+    let (program, program_error) = match std::fs::read(&sqlite) {
+        Ok(bytes) => (bytes, None),
+        Err(e) => (Vec::new(), Some(format!("{}: {e}", sqlite.display()))),
+    };
+    results.throughput.push(report::ThroughputModule {
+        title: "SQLite",
+        description: "`benches/sqlite/sqlite.wasm`, the SQLite amalgamation bundled in the `libsqlite3-sys` crate with a small program around it, compiled by `benches/sqlite/build.sh` with clang -O2 to wasm32-wasi",
+        bytes: program.len(),
+        funcs: smith::count_functions(&program),
+        error: program_error.clone(),
+        rows: Vec::new(),
+    });
+    if program_error.is_none() {
+        compile_on_every_engine(opts, results, &sqlite.display().to_string());
     }
 
     eprintln!("generating the large module with wasm-smith");

@@ -818,6 +818,31 @@ impl Results {
                 markdown,
             ));
             s.push('\n');
+            // Scaling: each engine's single-thread median over its
+            // parallel one.
+            let median_of = |engine: &str, parallel: bool| {
+                module.rows.iter().find_map(|(e, mode, r)| match r {
+                    Ok(t) if *e == engine && (*mode == "parallel") == parallel => Some(t.median),
+                    _ => None,
+                })
+            };
+            let mut engines: Vec<&str> = module.rows.iter().map(|(e, _, _)| *e).collect();
+            engines.dedup();
+            let scaling: Vec<String> = engines
+                .iter()
+                .filter_map(|&e| {
+                    let (one, all) = (median_of(e, false)?, median_of(e, true)?);
+                    Some(format!("{e} {:.2}x", one / all))
+                })
+                .collect();
+            if !scaling.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "Parallel over single thread ({} cores): {}.\n",
+                    std::thread::available_parallelism().map_or(0, |n| n.get()),
+                    scaling.join(", ")
+                );
+            }
         }
 
         h(s, 2, "Call overhead (ns per call, median of 5 batches)");
