@@ -116,13 +116,18 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         // Zero the declared locals (pinned ones in their registers).
         let first_declared = self.func_type.params().len();
         if self.frame.locals.len() > first_declared {
-            self.a.alu_rr(AluOp::Xor, Size::S32, SCRATCH, SCRATCH);
+            // A zero to store, made once, if some local lives in memory.
+            let mut zero = false;
             for i in first_declared..self.frame.locals.len() {
                 let local = self.frame.locals[i];
                 match local.pin {
                     Some(Loc::Gpr(r)) => self.a.alu_rr(AluOp::Xor, Size::S32, r, r),
                     Some(Loc::Xmm(x)) => self.a.sse_rr(SseOp::XORPS, x, x),
                     _ => {
+                        if !zero {
+                            self.a.alu_rr(AluOp::Xor, Size::S32, SCRATCH, SCRATCH);
+                            zero = true;
+                        }
                         self.a
                             .mov_mr(Size::S64, Mem::base(Gpr::Rbp, local.offset), SCRATCH);
                         if local.ty == ValType::V128 {
