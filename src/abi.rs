@@ -13,7 +13,27 @@
 //!   caller restores its own afterwards); a tail call may return with
 //!   another instance's (see "Tail calls").
 //! - `rbp` is the frame pointer and is preserved by every function.
-//! - Every other general-purpose and XMM register is caller-saved.
+//! - `rbx`, `r12`, `r13`, `rsi` and `rdi`, the registers of pinned integer
+//!   locals, are callee-saved: a function that uses one saves it in its
+//!   prologue, below the saved `r15` at `[rbp - 8]` (in that order, only
+//!   those it uses), and restores it before it returns or tail-calls. A
+//!   caller's pinned locals thus stay in their registers across calls.
+//! - `r14` holds memory 0's base in functions that access it and nothing
+//!   in any other function. It is caller-saved: every function reloads it
+//!   after each call and exit, so no function saves it.
+//! - Every other general-purpose and XMM register is caller-saved. A
+//!   function keeps locals pinned in caller-saved registers (XMM
+//!   registers; `r8` and `r9` in some leaf functions) in their frame slots
+//!   across calls and exits: it stores them before and reloads them after.
+//!
+//! So when a call or exit comes back, everything a frame had live in
+//! registers is recoverable from memory: its callee-saved pins from the
+//! callees' prologue saves (or, if they never touched them, the registers
+//! themselves), every other live local and operand from its own frame
+//! slots, and `r15`, the memory base and its bound from the saved `r15`.
+//! An unwinder that skips frames restores the callee-saved registers each
+//! skipped frame saved, as its epilogue would have, and the catching code
+//! reloads the rest as the code after a call does.
 //!
 //! # Calls between wasm functions
 //! Arguments and results travel through one area in the caller's frame, at

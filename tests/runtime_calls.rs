@@ -882,3 +882,26 @@ fn call_indirect_switches_instances_only_when_needed() {
         }
     }
 }
+
+/// A leaf function (no calls) may keep its integer locals in caller-saved
+/// registers (`r8`, `r9`); exits to the host (`memory.grow` here) run Rust
+/// code that clobbers those, so the locals must come back from their slots.
+#[test]
+fn leaf_locals_survive_exits() {
+    let wat = r#"(module
+        (memory 1)
+        (func (export "run") (param $a i32) (param $b i32) (result i32)
+            (loop $l
+                (local.set $a (i32.add (local.get $a) (i32.const 3)))
+                (local.set $b (i32.add (local.get $b)
+                    (i32.add (local.get $a) (memory.grow (i32.const 1)))))
+                (br_if $l (i32.lt_u (local.get $a) (i32.const 30))))
+            (i32.add (i32.mul (local.get $a) (i32.const 100000)) (local.get $b))))"#;
+    let (mut store, instance) = instantiate(wat, (), |_| {});
+    let run = instance
+        .get_typed_func::<(i32, i32), i32>(&mut store, "run")
+        .unwrap();
+    // a: 3, 6, .., 30 (10 rounds); b: 5 + sum(a) + sum of the old sizes 1..10.
+    let b = 5 + (3..=30).step_by(3).sum::<i32>() + (1..=10).sum::<i32>();
+    assert_eq!(run.call(&mut store, (0, 5)).unwrap(), 30 * 100000 + b);
+}

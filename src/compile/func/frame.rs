@@ -8,13 +8,15 @@
 
 use super::super::isa::Gpr;
 use super::super::isa::frame::{
-    MEMORY_BASE, MEMORY_LAST, MEMORY_LAST_MIN_WEIGHT, PIN_GPRS, PIN_XMMS,
+    LEAF_PIN_GPRS, LEAF_PIN_MAX_STACK, LOCAL_PIN_GPRS, MEMORY_BASE, MEMORY_LAST,
+    MEMORY_LAST_MIN_WEIGHT, PIN_GPRS, PIN_XMMS,
 };
 use super::super::stack::{Loc, is_float};
 use super::*;
 use crate::abi::slot_offsets;
 use crate::decode::ValType;
 use crate::error::{Error, ErrorKind, Result};
+use crate::validate::Feature;
 
 /// A local variable's home in the frame.
 #[derive(Clone, Copy, Debug)]
@@ -51,10 +53,11 @@ pub(crate) struct FrameLayout {
     /// The pin registers ([`PIN_GPRS`]) this function saves in its
     /// prologue and restores on return, by encoding bit.
     pub(crate) saved_gprs: u16,
-    /// The locals pinned in XMM registers, in local order (what calls and
-    /// exits save and reload), and the local pinned in each GPR (by
-    /// encoding): both found once, so neither walks all the locals.
-    pub(crate) xmm_pins: ([u32; PIN_XMMS.len()], usize),
+    /// The locals pinned in caller-saved registers (XMM registers and
+    /// [`LEAF_PIN_GPRS`]), in local order: what calls and exits save and
+    /// reload; and the local pinned in each GPR (by encoding): both found
+    /// once, so neither walks all the locals.
+    pub(crate) volatile_pins: ([u32; VOLATILE_PINS], usize),
     pub(crate) gpr_pins: [Option<u32>; 16],
     /// The register holding memory 0's base, if this function uses memory.
     pub(crate) memory_base: Option<Gpr>,
@@ -62,6 +65,21 @@ pub(crate) struct FrameLayout {
     /// `VmContext::memory_last[k]`, the bound of the function's most used
     /// access size `2^k`, and `k` (see [`MEMORY_LAST`]).
     pub(crate) memory_last: Option<(Gpr, u32)>,
+}
+
+/// How many locals may be pinned in caller-saved registers.
+const VOLATILE_PINS: usize = PIN_XMMS.len() + LEAF_PIN_GPRS.len();
+
+/// Whether a function may pin locals in [`LEAF_PIN_GPRS`]: it calls
+/// nothing, and the three GPRs the value stack keeps are enough for its
+/// operators: a shallow stack, no string instructions (which need `rsi`,
+/// `rdi` and `rcx` besides the operands) and no wide arithmetic (whose
+/// operators take four integer operands).
+fn leaf_pins_fit(info: &FuncInfo) -> bool {
+    !info.has_calls
+        && !info.uses_bulk_memory
+        && info.max_stack_height <= LEAF_PIN_MAX_STACK
+        && !info.features.contains(Feature::WideArithmetic)
 }
 
 /// The buffers of [`FrameLayout`] kept between functions.
@@ -122,14 +140,17 @@ impl FrameLayout {
         order.sort_unstable_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
         let memory_base =
             (info.uses_memory && env.module.num_memories() > 0).then_some(MEMORY_BASE);
-        let pin_gprs = if memory_base.is_some() {
-            &PIN_GPRS[..5]
-        } else {
-            &PIN_GPRS[..]
-        };
+        let pin_gprs = &PIN_GPRS[..LOCAL_PIN_GPRS];
         if let Some(base) = memory_base {
             ops.pin_gpr(base);
         }
+        // A leaf function pins its first integer locals in caller-saved
+        // registers, which it need not save (see `LEAF_PIN_GPRS`).
+        let leaf_pins = if leaf_pins_fit(info) {
+            &LEAF_PIN_GPRS[..]
+        } else {
+            &[]
+        };
         // The bound of the most used access size may take a pin register
         // when its accesses weigh more than the integer local it displaces.
         let memory_last = memory_base
@@ -141,7 +162,7 @@ impl FrameLayout {
                 let displaced = order
                     .iter()
                     .filter(|&&(i, _)| locals.get(i as usize).is_some_and(|l| !is_float(l.ty)))
-                    .nth(pin_gprs.len() - 1)
+                    .nth(leaf_pins.len() + pin_gprs.len() - 1)
                     .map_or(0, |&(_, w)| w);
                 (weight > displaced && weight >= MEMORY_LAST_MIN_WEIGHT).then_some((MEMORY_LAST, k))
             });
@@ -153,7 +174,7 @@ impl FrameLayout {
         if memory_last.is_some() {
             ops.pin_gpr(MEMORY_LAST);
         }
-        let (mut gprs, mut xmms) = (pin_gprs.iter(), PIN_XMMS.iter());
+        let (mut gprs, mut xmms) = (leaf_pins.iter().chain(pin_gprs), PIN_XMMS.iter());
         for &(i, _) in order.iter() {
             let Some(local) = locals.get_mut(i as usize) else {
                 continue;
@@ -178,9 +199,6 @@ impl FrameLayout {
                 saved_gprs |= 1 << r.enc();
             }
         }
-        if let Some(base) = memory_base {
-            saved_gprs |= 1 << base.enc();
-        }
         if memory_last.is_some() {
             saved_gprs |= 1 << MEMORY_LAST.enc();
         }
@@ -194,16 +212,20 @@ impl FrameLayout {
                 ops.pin_gpr(r);
             }
         }
-        let mut xmm_pins = ([0u32; PIN_XMMS.len()], 0);
+        let mut volatile_pins = ([0u32; VOLATILE_PINS], 0);
         let mut gpr_pins = [None; 16];
         for (i, local) in locals.iter().enumerate() {
-            match local.pin {
-                Some(Loc::Xmm(_)) if xmm_pins.1 < PIN_XMMS.len() => {
-                    xmm_pins.0[xmm_pins.1] = i as u32;
-                    xmm_pins.1 += 1;
+            let volatile = match local.pin {
+                Some(Loc::Xmm(_)) => true,
+                Some(Loc::Gpr(r)) => {
+                    gpr_pins[r.enc() as usize & 15] = Some(i as u32);
+                    LEAF_PIN_GPRS.contains(&r)
                 }
-                Some(Loc::Gpr(r)) => gpr_pins[r.enc() as usize & 15] = Some(i as u32),
-                _ => {}
+                _ => false,
+            };
+            if volatile && volatile_pins.1 < VOLATILE_PINS {
+                volatile_pins.0[volatile_pins.1] = i as u32;
+                volatile_pins.1 += 1;
             }
         }
         let saved_bytes = 8 * saved_gprs.count_ones() as i32;
@@ -224,7 +246,7 @@ impl FrameLayout {
             stack_check: (0, 0),
             has_calls: info.has_calls,
             saved_gprs,
-            xmm_pins,
+            volatile_pins,
             gpr_pins,
             memory_base,
             memory_last,

@@ -102,6 +102,26 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 this.load_gpr(ARG_GPRS[k], v, base + k);
             }
         };
+        // The last argument, if the instruction just emitted computed it
+        // (a load, `lea` or sum into a register of its own): computed into
+        // its argument register instead, saving a `mov`, unless an earlier
+        // argument still sits there.
+        if n > 0 && base + n == self.ops.len() {
+            let k = n - 1;
+            let v = self.ops.at(base + k);
+            let to = ARG_GPRS[k];
+            if let Loc::Gpr(src) = v.loc
+                && !is_float(v.ty)
+                && src != to
+                && (0..k).all(|j| self.ops.at(base + j).loc != Loc::Gpr(to))
+                && self.a.redefine_last_gpr(src, to)
+            {
+                for j in 0..k {
+                    load(self, j);
+                }
+                return;
+            }
+        }
         let second = (n == 2).then(|| self.ops.at(base + 1).loc);
         if second == Some(Loc::Gpr(ARG_GPRS[0])) {
             self.a.mov_rr(Size::S64, SCRATCH, ARG_GPRS[0]);

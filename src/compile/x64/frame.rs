@@ -15,25 +15,46 @@ use crate::decode::ValType;
 use crate::error::{Error, Result};
 use core::mem::offset_of;
 
-/// Registers that hold pinned integer locals (none is needed by `div`,
-/// shifts or the call sequence).
-/// Six of the eleven allocatable registers; the value stack keeps rax, rcx,
-/// rdx, r8 and r9. In functions that access memory the last one holds the
-/// memory base instead ([`MEMORY_BASE`]).
+/// The callee-saved registers of generated code, which hold pinned
+/// integer locals (none is needed by `div`, shifts or the call sequence),
+/// then [`MEMORY_BASE`], which the exit stub saves with them.
+/// The first five of the eleven allocatable registers; the value stack
+/// keeps rax, rcx, rdx, r8 and r9.
 ///
 /// They are callee-saved, so a caller's pinned locals stay in their
 /// registers across calls: a function saves the ones it uses (its pins,
-/// the memory base, and `rsi`/`rdi` if it runs string instructions) in its
-/// prologue and restores them before it returns, and never uses the
-/// others. The exit stub saves all six, so exits preserve them too. This
-/// moves the cost of a call from every pinned local of the caller to the
-/// registers the callee uses: a loop calling a small function does not
-/// store and reload its locals around each call.
+/// and `rsi`/`rdi` if it runs string instructions) in its prologue and
+/// restores them before it returns, and never uses the others. The exit
+/// stub saves all six, so exits preserve them too. This moves the cost of
+/// a call from every pinned local of the caller to the registers the
+/// callee uses: a loop calling a small function does not store and reload
+/// its locals around each call.
 pub(crate) const PIN_GPRS: [Gpr; 6] = [Gpr::Rbx, Gpr::R12, Gpr::R13, Gpr::Rsi, Gpr::Rdi, Gpr::R14];
 
-/// Holds memory 0's base in functions that access memory; reloaded after
-/// every call and exit (the memory may have grown and moved).
+/// Registers that hold the first pinned integer locals of a leaf function
+/// (one that calls nothing): they are caller-saved, so the function need
+/// not save them, which in a small function called often (a comparator)
+/// is most of its cost. Like XMM pins, they are stored to their slots
+/// before exits and reloaded after. The value stack then keeps only rax,
+/// rcx and rdx, so only functions whose operand stack stays within
+/// [`LEAF_PIN_MAX_STACK`] values use them.
+pub(crate) const LEAF_PIN_GPRS: [Gpr; 2] = [Gpr::R8, Gpr::R9];
+
+/// The greatest operand stack height of a function that uses
+/// [`LEAF_PIN_GPRS`].
+pub(crate) const LEAF_PIN_MAX_STACK: u32 = 4;
+
+/// How many of [`PIN_GPRS`] hold pinned locals: all but [`MEMORY_BASE`].
+pub(crate) const LOCAL_PIN_GPRS: usize = 5;
+
+/// Holds memory 0's base in functions that access memory, and nothing
+/// else in any function: it is caller-saved, so a function loads it
+/// without saving it, and reloads it after every call and exit (which
+/// also covers a memory that grew and moved). A callee-saved base would
+/// cost every call of a function with memory a save and a restore, for
+/// nothing: the caller reloads it anyway.
 pub(crate) const MEMORY_BASE: Gpr = Gpr::R14;
+const _: () = assert!(PIN_GPRS[LOCAL_PIN_GPRS].enc() == MEMORY_BASE.enc());
 /// With explicit bounds checks, may hold the bound of a function's most
 /// used access size (`VmContext::memory_last[k]`), reloaded with the
 /// memory base: a check is then `cmp addr, reg`, not a load from the
@@ -104,13 +125,18 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         // Zero the declared locals (pinned ones in their registers).
         let first_declared = self.func_type.params().len();
         if self.frame.locals.len() > first_declared {
-            self.a.alu_rr(AluOp::Xor, Size::S32, SCRATCH, SCRATCH);
+            // A zero to store, made once, if some local lives in memory.
+            let mut zero = false;
             for i in first_declared..self.frame.locals.len() {
                 let local = self.frame.locals[i];
                 match local.pin {
                     Some(Loc::Gpr(r)) => self.a.alu_rr(AluOp::Xor, Size::S32, r, r),
                     Some(Loc::Xmm(x)) => self.a.sse_rr(SseOp::XORPS, x, x),
                     _ => {
+                        if !zero {
+                            self.a.alu_rr(AluOp::Xor, Size::S32, SCRATCH, SCRATCH);
+                            zero = true;
+                        }
                         self.a
                             .mov_mr(Size::S64, Mem::base(Gpr::Rbp, local.offset), SCRATCH);
                         if local.ty == ValType::V128 {
@@ -232,24 +258,26 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             .map(|(k, r)| (Mem::base(Gpr::Rbp, SAVED_VMCTX - 8 * (k as i32 + 1)), r))
     }
 
-    /// Stores the locals pinned in XMM registers to their slots (before
-    /// calls and exits, which clobber every XMM register; GPR pins are
-    /// callee-saved).
+    /// Stores the locals pinned in caller-saved registers (XMM registers
+    /// and [`LEAF_PIN_GPRS`]) to their slots, before calls and exits,
+    /// which clobber those registers; the other GPR pins are callee-saved.
     pub(crate) fn save_pinned(&mut self) {
-        for k in 0..self.frame.xmm_pins.1 {
-            let local = self.frame.locals[self.frame.xmm_pins.0[k] as usize];
-            if let Some(Loc::Xmm(x)) = local.pin {
-                let at = Mem::base(Gpr::Rbp, local.offset);
-                self.a.sse_mr(store_op(local.ty), at, x);
+        for k in 0..self.frame.volatile_pins.1 {
+            let local = self.frame.locals[self.frame.volatile_pins.0[k] as usize];
+            let at = Mem::base(Gpr::Rbp, local.offset);
+            match local.pin {
+                Some(Loc::Xmm(x)) => self.a.sse_mr(store_op(local.ty), at, x),
+                Some(Loc::Gpr(r)) => self.a.mov_mr(Size::S64, at, r),
+                _ => {}
             }
         }
     }
 
-    /// Reloads the locals pinned in XMM registers and the memory base,
-    /// which a call or exit may have moved (after calls and exits).
+    /// Reloads the locals pinned in caller-saved registers and the memory
+    /// base, which a call or exit may have moved (after calls and exits).
     pub(crate) fn restore_pinned(&mut self) {
-        for k in 0..self.frame.xmm_pins.1 {
-            self.load_pinned(self.frame.xmm_pins.0[k] as usize);
+        for k in 0..self.frame.volatile_pins.1 {
+            self.load_pinned(self.frame.volatile_pins.0[k] as usize);
         }
         self.load_memory_base();
     }

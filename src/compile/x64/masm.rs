@@ -39,8 +39,9 @@ struct LastDef {
 #[derive(Clone, Copy, Debug)]
 enum DefKind {
     /// A load or `lea`, which writes all of its ModRM `reg` field's
-    /// register without reading it. Redefined in place.
-    Load,
+    /// register without reading it. Redefined in place. A scalar float
+    /// load keeps its address, for [`MacroAssembler::fold_last_load`].
+    Load(Option<Mem>),
     /// `add dst, addend` (32 or 64 bits), redefined as `lea`.
     Sum { size: Size, addend: Addend },
 }
@@ -231,7 +232,7 @@ impl MacroAssembler {
             end: self.asm.offset() as u32,
             dst,
             xmm,
-            kind: DefKind::Load,
+            kind: DefKind::Load(xmm.then_some(*mem)),
         });
     }
 
@@ -324,6 +325,35 @@ impl MacroAssembler {
         self.redefine_last(from.enc(), to.enc(), true)
     }
 
+    /// If the last instruction emitted (with nothing bound or emitted
+    /// since) is a scalar float load (`movss`/`movsd`) into `loaded`,
+    /// replaces it with `op dst, [its address]` and returns true: the
+    /// arithmetic reads its operand from memory, one instruction and one
+    /// register fewer. `op` must be a scalar operation of the load's width
+    /// that only reads its source; `loaded` then holds nothing. The load's
+    /// guard-region fault site, if any, now covers the new instruction.
+    pub(crate) fn fold_last_load(&mut self, loaded: Xmm, op: SseOp, dst: Xmm) -> bool {
+        let Some(d) = self.last_def else {
+            return false;
+        };
+        let DefKind::Load(Some(mem)) = d.kind else {
+            return false;
+        };
+        if d.end as usize != self.asm.offset() || !d.xmm || d.dst != loaded.enc() {
+            return false;
+        }
+        self.asm.truncate(d.start as usize);
+        self.asm.sse_rm(op, dst, mem);
+        self.last_def = None;
+        let end = self.asm.offset() as u32;
+        if let Some(site) = self.fault_sites.last_mut()
+            && site.end == d.end
+        {
+            site.end = end;
+        }
+        true
+    }
+
     fn redefine_last(&mut self, from: u8, to: u8, xmm: bool) -> bool {
         let Some(d) = self.last_def else {
             return false;
@@ -332,7 +362,7 @@ impl MacroAssembler {
             return false;
         }
         let redefined = match d.kind {
-            DefKind::Load => self.asm.set_reg_operand(d.start as usize, to),
+            DefKind::Load(_) => self.asm.set_reg_operand(d.start as usize, to),
             DefKind::Sum { size, addend } => {
                 // The sum's first operand is still in `from`.
                 let base = Gpr::from_enc(from);

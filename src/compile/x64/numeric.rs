@@ -440,6 +440,20 @@ impl FuncCompiler<'_, '_, '_> {
             self.push_xmm(ty, b);
             return;
         }
+        // `a op b` with `b` just loaded from memory: `op a, [address]`.
+        let arithmetic = commutative
+            || matches!(
+                op,
+                SseOp::SUBSS | SseOp::SUBSD | SseOp::DIVSS | SseOp::DIVSD
+            );
+        if let (true, Loc::Xmm(a), Loc::Xmm(b)) = (arithmetic, self.peek(1).loc, self.peek(0).loc)
+            && self.a.fold_last_load(b, op, a)
+        {
+            self.pop();
+            self.pop();
+            self.push_xmm(ty, a);
+            return;
+        }
         let (a, b) = self.pop_xmm_pair_read_b();
         self.a.sse_rr(op, a, b);
         self.push_xmm(ty, a);
