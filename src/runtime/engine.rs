@@ -12,10 +12,9 @@
 //! | [`Config::parallel_compilation`] | on (with `std`: functions are spread over the cores) |
 //! | `Config::guard_regions` (`std` only) | off: every load and store is checked explicitly |
 //! | [`Config::wasm_extended_const`], [`Config::wasm_tail_call`] | on |
-//! | [`Config::wasm_memory64`], [`Config::wasm_multi_memory`] | off |
-//! | [`Config::wasm_relaxed_simd`] | off |
-//! | [`Config::wasm_function_references`] | on |
-//! | [`Config::wasm_exceptions`] | on |
+//! | [`Config::wasm_memory64`], [`Config::wasm_multi_memory`] | on |
+//! | [`Config::wasm_relaxed_simd`] | on |
+//! | [`Config::wasm_function_references`], [`Config::wasm_exceptions`] | on |
 //! | [`Config::wasm_custom_page_sizes`], [`Config::wasm_wide_arithmetic`] | off (proposals) |
 
 use crate::abi::{ExecContext, VmContext};
@@ -51,9 +50,9 @@ pub const MIN_MAX_WASM_STACK: usize = 64 << 10;
 /// standardized WebAssembly 3.0 features wasmkern runs are on by default
 /// (tail calls, 64-bit memories and tables, multiple memories, extended
 /// constants, relaxed SIMD, typed function references, exception
-/// handling); the proposals
-/// (custom page sizes, wide arithmetic) are off. The decoder, the validator, the compiler and the
-/// runtime know all of them; a feature the compiler did not lower would
+/// handling); the proposals (custom page sizes, wide arithmetic) are off.
+/// The decoder, the validator, the compiler and the runtime know all of
+/// them; a feature the compiler did not lower would
 /// fail in [`Module::new`](super::Module::new) with "`<feature>` is not
 /// supported by the compiler yet" (an
 /// [`ErrorKind::Limit`](crate::ErrorKind::Limit) error).
