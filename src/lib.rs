@@ -67,13 +67,13 @@
 //! `std` adapter's implementations to the core.
 //!
 //! ```text
-//! 7  host          the std Linux adapter: implements the core's traits
-//! 6  wasi          WASI preview1 over the embedder's traits
-//! 5  runtime       engine, modules, stores, instances, the exit loop
-//! 4  compile       the single-pass compiler
+//! 8  host          the std Linux adapter: implements the core's traits
+//! 7  wasi          WASI preview1 over the embedder's traits
+//! 6  runtime       engine, modules, stores, instances, the exit loop
+//! 5  compile       the single-pass compiler
+//! 4  validate      the type checker (in parallel through `platform`)
 //! 3  platform      the OS services the core needs, as traits it owns
 //! 2  abi           the contract between generated code and the runtime
-//! 2  validate      the type checker
 //! 1  decode        the binary format, and the types every stage shares
 //! 0  error         the error type and the trap codes
 //! 0  asm           the x86-64 assembler
@@ -81,7 +81,7 @@
 //! 0  sha256        SHA-256, for serialized modules and the compilation cache
 //! ```
 //!
-//! So the core (layers 0 to 6) never names `host`: it reaches the
+//! So the core (layers 0 to 7) never names `host`: it reaches the
 //! operating system through the `platform::Platform` trait, and the crate
 //! root supplies `host`'s implementation under `std`, one without services
 //! otherwise.

@@ -17,8 +17,9 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["error", "asm", "code_memory", "sha256"],
     &["decode"],
-    &["abi", "validate"],
+    &["abi"],
     &["platform"],
+    &["validate"],
     &["compile"],
     &["runtime"],
     &["wasi"],
