@@ -62,7 +62,7 @@ pub struct Results {
     /// Whether the exceptions benchmark ran, and per engine the ns per
     /// iteration of each case of [`EXCEPTION_CASES`], in that order.
     exceptions_ran: bool,
-    exceptions: Vec<(&'static str, Result<Vec<Result<Spread, String>>, String>)>,
+    exceptions: Vec<(&'static str, Result<Vec<CaseResult>, String>)>,
     exceptions_node: String,
     pub mismatches: usize,
 }
@@ -181,6 +181,9 @@ impl Spread {
         })
     }
 }
+
+/// One case of the exceptions benchmark: its spread, or why it failed.
+type CaseResult = Result<Spread, String>;
 
 /// Why a child's result is a failure, if it is one.
 pub fn error_of(v: &Value) -> Option<String> {
