@@ -123,7 +123,7 @@ impl<'a> Reader<'a> {
 
     /// Reads a signed LEB128 integer of at most `bits` bits (32, 33 or 64),
     /// sign-extended to 64 bits.
-    #[inline]
+    #[inline(always)]
     fn read_signed(&mut self, bits: u32) -> Result<i64> {
         // Fast paths: one byte (small constants, most block types) and two
         // (14 bits, which every width holds).
@@ -214,7 +214,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a `u32` in LEB128.
-    #[inline]
+    #[inline(always)]
     pub fn read_var_u32(&mut self) -> Result<u32> {
         // Fast path: one byte.
         if let Some(&b) = self.data.get(self.pos)
@@ -244,7 +244,7 @@ impl<'a> Reader<'a> {
     /// bit (an alignment below 2^64), then an offset of one or two bytes.
     /// Returns (alignment, offset) and consumes them, or `None` without
     /// consuming anything for every other encoding.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn read_short_memarg(&mut self) -> Option<(u8, u64)> {
         let &[flags, o0, o1] = self.data.get(self.pos..self.pos + 3)? else {
             return None;
@@ -283,7 +283,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads an `i32` in signed LEB128.
-    #[inline]
+    #[inline(always)]
     pub fn read_var_i32(&mut self) -> Result<i32> {
         self.read_signed(32).map(|v| v as i32)
     }
