@@ -6,14 +6,13 @@
 
 use wasmkern::{Config, Engine, ErrorKind, Linker, Module, Store, Val};
 
+mod common;
+use common::module;
+
 fn engine() -> Engine {
     let mut config = Config::new();
     config.wasm_function_references(true);
     Engine::new(&config).expect("engine")
-}
-
-fn module(engine: &Engine, wat: &str) -> Module {
-    Module::new(engine, wat::parse_str(wat).expect("valid WAT")).expect("module compiles")
 }
 
 fn invalid(engine: &Engine, wat: &str) -> wasmkern::Error {
