@@ -248,6 +248,21 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
     }
 
+    /// Reloads the pin registers the prologue saved, from their slots.
+    pub(crate) fn restore_saved_gprs(&mut self) {
+        for (at, r) in self.saved_gpr_slots() {
+            self.a.mov_rm(Size::S64, r, at);
+        }
+    }
+
+    /// The epilogue without its `ret`: restores the saved pin registers,
+    /// `rsp` and the caller's `rbp`, so the return address is on top.
+    pub(crate) fn leave_frame(&mut self) {
+        self.restore_saved_gprs();
+        self.a.mov_rr(Size::S64, Gpr::Rsp, Gpr::Rbp);
+        self.a.pop_r(Gpr::Rbp);
+    }
+
     /// The frame slots of the saved pin registers, with their registers.
     pub(crate) fn saved_gpr_slots(&self) -> impl Iterator<Item = (Mem, Gpr)> + use<> {
         let saved = self.frame.saved_gprs;
