@@ -308,6 +308,27 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         Mem::indexed(SCRATCH, index, Scale::X8, 0)
     }
 
+    /// Leaves to the host with `code`, `payload` in `ExecContext::payload`
+    /// and the outgoing area (at `rsp`, its operands already stored) in
+    /// `ExecContext::call_args`: the exits whose host side reads operands
+    /// from the area (`throw`, bulk-memory helpers).
+    pub(crate) fn exit_with_area(&mut self, code: ExitCode, payload: i32) {
+        self.a
+            .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, exec)));
+        self.a.mov_mi(
+            Size::S64,
+            Mem::base(SCRATCH, offset_of!(ExecContext, payload) as i32),
+            payload,
+        );
+        self.a.mov_rr(Size::S64, SCRATCH2, Gpr::Rsp);
+        self.a.mov_mr(
+            Size::S64,
+            Mem::base(SCRATCH, offset_of!(ExecContext, call_args) as i32),
+            SCRATCH2,
+        );
+        self.exit_to_host(code);
+    }
+
     /// Leaves to the host with `code` (everything must be spilled).
     pub(crate) fn exit_to_host(&mut self, code: ExitCode) {
         self.a
