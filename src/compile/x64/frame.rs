@@ -381,15 +381,17 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         for at in self.frame.frame_size_patches {
             self.a.patch_i32(at, frame);
         }
+        // A leaf with a small frame needs no stack-limit check: its entry
+        // moves past it, behind `push rbp; mov rbp, rsp` moved up to it.
+        let mut entry = self.code_start;
         if !self.frame.has_calls && frame as u32 <= LEAF_FRAME_MAX {
-            self.a
-                .patch_skip(self.frame.stack_check.0, self.frame.stack_check.1);
+            let (check, end) = self.frame.stack_check;
+            entry = self.a.skip_from_entry(entry as usize, check, end) as u32;
         }
         self.a
             .seal()
             .map_err(|e| Error::internal("assembling a function failed").with_detail(e))?;
-        let code_start = self.code_start;
         self.give_back(scratch);
-        Ok(code_start)
+        Ok(entry)
     }
 }
