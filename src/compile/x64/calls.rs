@@ -240,15 +240,29 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         // by `table_element`): keep it in a register the argument setup
         // leaves alone.
         let index = SCRATCH2;
-        let pos = self.ops.len() - 1;
-        let v = self.pop();
-        self.load_gpr(index, v, pos);
+        self.pop_gpr_into(index);
         self.setup_call(ty, Callee::Any);
         self.save_pinned();
         self.checked_funcref_in_rax(type_index, table_index, index);
         self.call_funcref_in_rax();
         self.restore_pinned();
         self.finish_call(ty);
+    }
+
+    /// Pops an integer operand into `index`, a register the value stack
+    /// does not allocate: computed there by the instruction that made it
+    /// when that was the last one emitted (the element index of an indirect
+    /// call is usually just loaded, from a local or from memory), else
+    /// moved.
+    pub(crate) fn pop_gpr_into(&mut self, index: Gpr) {
+        let pos = self.ops.len() - 1;
+        let v = self.pop();
+        if let Loc::Gpr(src) = v.loc
+            && self.a.redefine_last_gpr(src, index)
+        {
+            return;
+        }
+        self.load_gpr(index, v, pos);
     }
 
     /// Loads `rax` with the `VmFuncRef` of element `index` (a register) of

@@ -64,9 +64,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         // The element index stays in a register the argument setup leaves
         // alone.
         let index = SCRATCH2;
-        let pos = self.ops.len() - 1;
-        let v = self.pop();
-        self.load_gpr(index, v, pos);
+        self.pop_gpr_into(index);
         if !self.fits_in_place(ty) {
             self.setup_call(ty, Callee::Any);
             self.checked_funcref_in_rax(type_index, table_index, index);
