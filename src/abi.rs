@@ -59,7 +59,8 @@
 //!   call of a function of its own module) leaves their area slots
 //!   unwritten, and such a callee stores them there itself if it needs the
 //!   slots. Callers that may reach a host function (imports,
-//!   `call_indirect`) write them.
+//!   `call_indirect`, unless the module can see no function reference
+//!   but its own) write them.
 //! - The first result's first 8 bytes are returned in `rax` (the value, the
 //!   float's bits, or a `v128`'s low half), and an `f32`/`f64` also in
 //!   `xmm0`. Compiled wasm leaves its first slot unwritten unless the

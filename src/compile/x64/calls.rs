@@ -241,12 +241,23 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         // leaves alone.
         let index = SCRATCH2;
         self.pop_gpr_into(index);
-        self.setup_call(ty, Callee::Any);
+        self.setup_call(ty, self.indirect_callee());
         self.save_pinned();
         self.checked_funcref_in_rax(type_index, table_index, index);
         self.call_funcref_in_rax();
         self.restore_pinned();
         self.finish_call(ty);
+    }
+
+    /// What an indirect call may reach: compiled wasm only when the
+    /// module sees no function references but its own
+    /// (`Env::own_funcrefs_only`).
+    pub(crate) fn indirect_callee(&self) -> Callee {
+        if self.env.own_funcrefs_only {
+            Callee::Wasm
+        } else {
+            Callee::Any
+        }
     }
 
     /// Pops an integer operand into `index`, a register the value stack

@@ -72,7 +72,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             self.set_unreachable();
             return;
         }
-        self.tail_args(ty, Callee::Any);
+        self.tail_args(ty, self.indirect_callee());
         self.checked_funcref_in_rax(type_index, table_index, index);
         self.tail_jump_funcref_in_rax();
         self.set_unreachable();
