@@ -543,8 +543,9 @@ unsafe fn copy_words(dst: *mut u64, src: *const u64, n: usize) {
 /// needs: the entry point and the level's bookkeeping. A call that returns
 /// without exiting checks one word (`exit_code`); exits are served out of
 /// line ([`serve_exits`]), and so are the rare cases (nesting too deep, live
-/// exception objects to collect).
-#[inline]
+/// exception objects to collect). Inlined into its callers, so that the
+/// typed path ([`call_slots`]) is one function.
+#[inline(always)]
 fn invoke<T>(
     store: &mut Store<T>,
     target: VmFuncRef,
