@@ -449,6 +449,15 @@ impl StoreInner {
         frames
     }
 
+    /// The lowest address of the wasm stack (`usize::MAX` before it is
+    /// allocated, so that no address lies above it).
+    #[inline]
+    fn stack_bottom(&self) -> usize {
+        self.stack
+            .as_ref()
+            .map_or(usize::MAX, |stack| stack.as_ptr() as usize)
+    }
+
     /// True when `n` 8-byte slots at `addr` lie inside the wasm stack and
     /// `addr` is 8-aligned.
     #[inline]
@@ -857,11 +866,18 @@ fn host_call<T>(store: &mut Store<T>) -> Result<()> {
     };
     let nslots = entry.nslots;
     let f: *const SlotsFn<T> = &*entry.func.0;
-    if !store.inner.in_stack(args_addr, nslots) || !store.inner.in_stack(wasm_rsp, 1) {
+    // The host-call stub pushed its exit frame below the area: one check
+    // covers both (`wasm_rsp` below `args_addr`, both 8-aligned, the
+    // area ending in the stack).
+    let frame_ok = store.inner.stack_bottom() <= wasm_rsp
+        && wasm_rsp < args_addr
+        && wasm_rsp.is_multiple_of(8);
+    if !(frame_ok && store.inner.in_stack(args_addr, nslots)) {
         return Err(Error::runtime("host call area outside the wasm stack"));
     }
-    // SAFETY: `in_stack` checked that the word at `wasm_rsp` (where the
-    // exit stub saved the caller's `r15`) lies in the wasm stack, aligned.
+    // SAFETY: the word at `wasm_rsp` (where the exit stub saved the
+    // caller's `r15`) lies in the wasm stack, aligned: at or above its
+    // bottom and below `args_addr`, whose area `in_stack` found in it.
     let vmctx = unsafe { (wasm_rsp as *const usize).read() };
     if nslots > SMALL {
         return host_call_large(store, f, vmctx, args_addr, nslots);
