@@ -1,6 +1,23 @@
 //! The exit loop: entering wasm code, serving its exits (host calls,
 //! `memory.grow`), and resuming it.
 //!
+//! # The call paths
+//! Both directions of a call cross through the exit-code protocol (the
+//! generated code never calls Rust), so what is left to make cheap is the
+//! Rust around it. A host→wasm call ([`TypedFunc::call`](super::TypedFunc::call)
+//! → `call_slots` → `invoke`, inlined into one function) computes the
+//! entry point, starts a level (depth, saved `wasm_rsp` and stack limit),
+//! names the store for the guard-region fault handler, runs the enter
+//! trampoline, and when `exit_code` says the function returned, restores
+//! the level: every other exit is served out of line by `serve_exits`.
+//! The area size the trampoline needs is computed once, here, and passed
+//! to it. A wasm→host call is one turn of `serve_exits`: one lookup of
+//! the host function, one bounds check covering its area and the exit
+//! frame below it, the slots copied to a host-stack buffer and back, and
+//! the resume trampoline. Nothing allocates and no signature is checked
+//! per call (types were checked when the `TypedFunc` or the import was
+//! made).
+//!
 //! # The wasm stack
 //! Each store has one wasm stack (`Config::max_wasm_stack` bytes, allocated
 //! on the first call). `ExecContext::stack_limit` is its bottom plus a
