@@ -6,9 +6,8 @@ use wasmkern::{
     Val, ValType,
 };
 
-fn module(engine: &Engine, wat: &str) -> Module {
-    Module::new(engine, wat::parse_str(wat).unwrap()).unwrap()
-}
+mod common;
+use common::module;
 
 #[test]
 fn data_segments_globals_and_tables() {

@@ -3,13 +3,12 @@
 //! (host and wasm) called indirectly from wasm.
 
 use wasmkern::{
-    Engine, Extern, ExternRef, Func, FuncType, Instance, Limits, Linker, Module, RefType, Store,
-    Table, TableType, Val, ValType,
+    Engine, Extern, ExternRef, Func, FuncType, Instance, Limits, Linker, RefType, Store, Table,
+    TableType, Val, ValType,
 };
 
-fn module(engine: &Engine, wat: &str) -> Module {
-    Module::new(engine, wat::parse_str(wat).expect("valid WAT")).expect("module compiles")
-}
+mod common;
+use common::module;
 
 #[test]
 fn multi_value_host_functions() {

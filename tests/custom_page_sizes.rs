@@ -6,6 +6,9 @@
 
 use wasmkern::{Config, Engine, Instance, Module, Store, TypedFunc};
 
+mod common;
+use common::assert_oob;
+
 const MODULE: &str = r#"(module
   (memory (export "m") 0 70000 (pagesize 1))
   (func (export "size") (result i32) (memory.size))
@@ -41,14 +44,6 @@ fn guest(guard_regions: bool) -> Guest {
         store8: instance.get_typed_func(&mut store, "store8").unwrap(),
         store,
     }
-}
-
-fn assert_oob(result: wasmkern::Result<impl std::fmt::Debug>, what: &str) {
-    let err = result.expect_err(what);
-    assert!(
-        err.to_string().contains("out of bounds memory access"),
-        "{what}: {err}"
-    );
 }
 
 fn grown_byte_by_byte(guard_regions: bool) {

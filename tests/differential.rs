@@ -32,6 +32,12 @@
 //! and dumps the module as WAT.
 //!
 //! Run with `cargo test --release --test differential -- --nocapture`.
+//!
+//! Typed function references and exception handling are not generated
+//! here: wasmi runs neither, and node 20's V8 reads their pre-standard
+//! encodings. Wasmtime is the oracle for those, in the workspace member
+//! `tests/differential/wasmtime` (`cargo test --release -p
+//! differential-wasmtime`).
 
 #[path = "differential/oracle.rs"]
 mod oracle;

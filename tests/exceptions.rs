@@ -10,6 +10,9 @@ use wasmkern::{
     Module, Store, Tag, TagType, Trap, Val, ValType,
 };
 
+mod common;
+use common::instantiate;
+
 fn engine_with(config: &mut Config) -> Engine {
     config.wasm_exceptions(true);
     Engine::new(config).unwrap()
@@ -17,13 +20,6 @@ fn engine_with(config: &mut Config) -> Engine {
 
 fn engine() -> Engine {
     engine_with(&mut Config::new())
-}
-
-fn instantiate(engine: &Engine, wat: &str) -> (Store<()>, Instance) {
-    let module = Module::new(engine, wat::parse_str(wat).unwrap()).unwrap();
-    let mut store = Store::new(engine, ());
-    let instance = Instance::new(&mut store, &module, &[]).unwrap();
-    (store, instance)
 }
 
 /// Catches within a function, from a callee, and `n` frames down, with

@@ -6,14 +6,13 @@
 
 use wasmkern::{Config, Engine, ErrorKind, Linker, Module, Store, Val};
 
+mod common;
+use common::module;
+
 fn engine() -> Engine {
     let mut config = Config::new();
     config.wasm_function_references(true);
     Engine::new(&config).expect("engine")
-}
-
-fn module(engine: &Engine, wat: &str) -> Module {
-    Module::new(engine, wat::parse_str(wat).expect("valid WAT")).expect("module compiles")
 }
 
 fn invalid(engine: &Engine, wat: &str) -> wasmkern::Error {
@@ -389,4 +388,43 @@ fn return_call_ref_runs_in_constant_stack_and_reaches_the_host() {
         err.to_string().starts_with("null function reference"),
         "{err}"
     );
+}
+
+/// Two function types written apart but equal in structure are one type
+/// (WebAssembly 3.0's type equivalence): a `(ref $b)` stands wherever a
+/// `(ref $a)` is expected, in element segments, tables and `call_ref`.
+#[test]
+fn equal_function_types_are_one_type_everywhere() {
+    let engine = engine();
+    let m = module(
+        &engine,
+        r#"(module
+            (type $a (func (result i32)))
+            (type $b (func (result i32)))
+            (func $f (type $b) (i32.const 7))
+            (func $g (type $a) (i32.const 9))
+            (table $t 2 (ref null $a))
+            (elem (table $t) (i32.const 0) (ref null $b) (ref.func $f) (ref.null $b))
+            (elem declare func $f $g)
+            (func (export "direct") (result i32) (call_ref $a (ref.func $f)))
+            (func (export "through_table") (param i32) (result i32)
+                (call_ref $a (table.get $t (local.get 0))))
+            (func (export "via_b") (result i32) (call_ref $b (ref.func $g))))"#,
+    );
+    let mut store = Store::new(&engine, ());
+    let instance = wasmkern::Instance::new(&mut store, &m, &[]).expect("instantiates");
+    let call = |store: &mut Store<()>, name: &str, args: &[Val]| {
+        let f = instance.get_func(&mut *store, name).unwrap();
+        let mut out = [Val::I32(0)];
+        f.call(&mut *store, args, &mut out)
+            .map(|()| out[0].unwrap_i32())
+    };
+    assert_eq!(call(&mut store, "direct", &[]).unwrap(), 7);
+    assert_eq!(call(&mut store, "via_b", &[]).unwrap(), 9);
+    assert_eq!(
+        call(&mut store, "through_table", &[Val::I32(0)]).unwrap(),
+        7
+    );
+    let null = call(&mut store, "through_table", &[Val::I32(1)]).unwrap_err();
+    assert!(null.to_string().contains("null"), "{null}");
 }

@@ -6,9 +6,12 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use wasmkern::{
-    Config, Engine, Extern, Instance, Limits, Module, RefType, Store, StoreLimits,
-    StoreLimitsBuilder, Table, TableType, Trap, Val,
+    Config, Engine, Extern, Instance, Limits, RefType, Store, StoreLimits, StoreLimitsBuilder,
+    Table, TableType, Trap, Val,
 };
+
+mod common;
+use common::module;
 
 /// Tests that measure the process's resident memory run alone.
 static RSS_LOCK: Mutex<()> = Mutex::new(());
@@ -21,10 +24,6 @@ fn store_with(engine: &Engine, limits: StoreLimits) -> Store<Data> {
     let mut store = Store::new(engine, Data { limits });
     store.limiter(|d| &mut d.limits);
     store
-}
-
-fn module(engine: &Engine, wat: &str) -> Module {
-    Module::new(engine, wat::parse_str(wat).unwrap()).unwrap()
 }
 
 /// A 2-page memory whose data segment is out of bounds.

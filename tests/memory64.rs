@@ -12,6 +12,9 @@
 
 use wasmkern::{Config, Engine, Instance, Memory, Module, Store, TypedFunc};
 
+mod common;
+use common::{assert_oob, both_modes, typed};
+
 fn engine(guard_regions: bool) -> Engine {
     let mut config = Config::new();
     config
@@ -20,20 +23,6 @@ fn engine(guard_regions: bool) -> Engine {
         .wasm_custom_page_sizes(true)
         .guard_regions(guard_regions);
     Engine::new(&config).expect("engine")
-}
-
-fn assert_oob<T: std::fmt::Debug>(result: wasmkern::Result<T>, what: &str) {
-    let err = result.expect_err(what);
-    assert!(
-        err.to_string().contains("out of bounds memory access"),
-        "{what}: {err}"
-    );
-}
-
-/// Runs `test` with explicit bounds checks and with guard regions.
-fn both_modes(test: impl Fn(bool)) {
-    test(false);
-    test(true);
 }
 
 fn byte(i: usize) -> u8 {
@@ -92,9 +81,7 @@ impl Guest {
         &mut self,
         name: &str,
     ) -> TypedFunc<P, R> {
-        self.instance
-            .get_typed_func(&mut self.store, name)
-            .unwrap_or_else(|e| panic!("{name}: {e}"))
+        typed(&mut self.store, &self.instance, name)
     }
 }
 

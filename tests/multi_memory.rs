@@ -10,31 +10,15 @@
 //! host wrote (or from Rust's own `copy_within`), never from a run of
 //! wasmkern.
 
-use wasmkern::{Caller, Config, Engine, Instance, Linker, Memory, Module, Store, TypedFunc};
+use wasmkern::{Caller, Config, Engine, Instance, Linker, Memory, Store, TypedFunc};
+
+mod common;
+use common::{assert_oob, both_modes, module, typed};
 
 fn engine(guard_regions: bool) -> Engine {
     let mut config = Config::new();
     config.wasm_multi_memory(true).guard_regions(guard_regions);
     Engine::new(&config).expect("engine")
-}
-
-fn module(engine: &Engine, text: &str) -> Module {
-    let bytes = wat::parse_str(text).expect("test module parses");
-    Module::new(engine, bytes).expect("module compiles")
-}
-
-fn assert_oob<T: std::fmt::Debug>(result: wasmkern::Result<T>, what: &str) {
-    let err = result.expect_err(what);
-    assert!(
-        err.to_string().contains("out of bounds memory access"),
-        "{what}: {err}"
-    );
-}
-
-/// Runs `test` with explicit bounds checks and with guard regions.
-fn both_modes(test: impl Fn(bool)) {
-    test(false);
-    test(true);
 }
 
 /// The byte the tests write at `i` of memory `m`, different per memory.
@@ -123,9 +107,7 @@ impl Accesses {
         &mut self,
         name: &str,
     ) -> TypedFunc<P, R> {
-        self.instance
-            .get_typed_func(&mut self.store, name)
-            .unwrap_or_else(|e| panic!("{name}: {e}"))
+        typed(&mut self.store, &self.instance, name)
     }
 }
 

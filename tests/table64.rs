@@ -19,16 +19,13 @@ use wasmkern::{
     TypedFunc, Val,
 };
 
+mod common;
+use common::{both_modes, typed};
+
 fn engine(guard_regions: bool) -> Engine {
     let mut config = Config::new();
     config.wasm_memory64(true).guard_regions(guard_regions);
     Engine::new(&config).expect("engine")
-}
-
-/// Runs `test` with explicit bounds checks and with guard regions.
-fn both_modes(test: impl Fn(bool)) {
-    test(false);
-    test(true);
 }
 
 fn assert_trap<T: std::fmt::Debug>(result: wasmkern::Result<T>, trap: Trap, what: &str) {
@@ -96,9 +93,7 @@ impl Guest {
         &mut self,
         name: &str,
     ) -> TypedFunc<P, R> {
-        self.instance
-            .get_typed_func(&mut self.store, name)
-            .unwrap_or_else(|e| panic!("{name}: {e}"))
+        typed(&mut self.store, &self.instance, name)
     }
 
     fn table(&self, name: &str) -> Table {

@@ -12,6 +12,9 @@ use wasmkern::{
     CallOutcome, Config, Engine, ErrorKind, Instance, Linker, Module, PauseReason, Store, Trap, Val,
 };
 
+mod common;
+use common::instantiate;
+
 /// Ten million: the loops below make at least this many tail calls.
 const TEN_MILLION: i64 = 10_000_000;
 
@@ -22,13 +25,6 @@ fn engine_with(config: &mut Config) -> Engine {
 
 fn engine() -> Engine {
     engine_with(&mut Config::new())
-}
-
-fn instantiate(engine: &Engine, wat: &str) -> (Store<()>, Instance) {
-    let module = Module::new(engine, wat::parse_str(wat).unwrap()).unwrap();
-    let mut store = Store::new(engine, ());
-    let instance = Instance::new(&mut store, &module, &[]).unwrap();
-    (store, instance)
 }
 
 const SUM: &str = r#"(module

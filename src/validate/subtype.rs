@@ -62,13 +62,18 @@ pub fn map_index(t: ValType, map: impl Fn(u32) -> u32) -> ValType {
 /// their own representatives. Every index inside type `i` must be below
 /// `i` (the validator checks it first), so one pass in order suffices.
 pub fn canonical_types(types: &[FuncType]) -> Vec<u32> {
-    let mut reps: Vec<u32> = Vec::with_capacity(types.len());
-    // Most modules have no typed references: each type is its own
-    // representative unless an equal type came before, which only
-    // matters when types refer to other types.
+    // Types that name no other type are their own keys: equal ones share
+    // the first one's index without building mapped copies. (Equal types
+    // matter even then: `(ref $b)` must match where `(ref $a)` is
+    // expected when `$a` and `$b` are both `(func)`.)
     if !types.iter().any(|t| t.any_type(refers)) {
-        return (0..types.len() as u32).collect();
+        let mut seen: HashMap<&FuncType, u32> = HashMap::with_capacity(types.len());
+        return (0..types.len() as u32)
+            .zip(types)
+            .map(|(i, t)| *seen.entry(t).or_insert(i))
+            .collect();
     }
+    let mut reps: Vec<u32> = Vec::with_capacity(types.len());
     let mut seen: HashMap<FuncType, u32> = HashMap::new();
     for (i, t) in types.iter().enumerate() {
         let map = |j: u32| reps.get(j as usize).copied().unwrap_or(j);
@@ -129,5 +134,17 @@ mod tests {
             FuncType::new(&[c(4)], &[]),
         ];
         assert_eq!(canonical_types(&types), [0, 0, 2, 2, 4, 5]);
+    }
+
+    #[test]
+    fn equal_types_share_a_representative_when_none_refers_to_another() {
+        let types = [
+            FuncType::new(&[], &[]),
+            FuncType::new(&[ValType::I32], &[]),
+            FuncType::new(&[], &[]),
+            FuncType::new(&[ValType::I32], &[]),
+            FuncType::new(&[], &[ValType::I32]),
+        ];
+        assert_eq!(canonical_types(&types), [0, 1, 0, 1, 4]);
     }
 }

@@ -447,16 +447,20 @@ pub(crate) fn fd_filestat_set_times(
     }
 }
 
-/// Reads into the iovecs until one is not filled (a regular file may fill
-/// several; a stream stops after its first non-empty read).
-fn read_iovecs(
+/// Moves bytes between `file` and the iovecs, in order, until one moves
+/// short; a read from anything but a regular file also stops after its
+/// first non-empty read (a regular file may fill several iovecs). An I/O
+/// error after some bytes moved ends the transfer with those bytes, as
+/// `readv`/`writev` report them; a bad iovec is an error at once.
+fn move_iovecs(
     file: &mut dyn File,
     mem: &mut Mem<'_>,
+    way: Transfer,
     iovs: &[(u32, u32)],
     mut offset: Option<u64>,
     limit: usize,
 ) -> FsResult<usize> {
-    let regular = file.filetype() == FileType::RegularFile;
+    let one_read = way == Transfer::Read && file.filetype() != FileType::RegularFile;
     let mut total = 0usize;
     for &(buf, len) in iovs {
         let want = (len as usize).min(limit - total);
@@ -466,10 +470,11 @@ fn read_iovecs(
             }
             continue;
         }
-        let dst = mem.bytes_mut(buf, want as u32)?;
-        let n = match offset {
-            Some(off) => file.pread(dst, off),
-            None => file.read(dst),
+        let n = match (way, offset) {
+            (Transfer::Read, Some(off)) => file.pread(mem.bytes_mut(buf, want as u32)?, off),
+            (Transfer::Read, None) => file.read(mem.bytes_mut(buf, want as u32)?),
+            (Transfer::Write, Some(off)) => file.pwrite(mem.bytes(buf, want as u32)?, off),
+            (Transfer::Write, None) => file.write(mem.bytes(buf, want as u32)?),
         };
         let n = match n {
             Ok(n) => n.min(want),
@@ -480,45 +485,7 @@ fn read_iovecs(
         if let Some(off) = &mut offset {
             *off = off.saturating_add(n as u64);
         }
-        if n < want || !regular {
-            break;
-        }
-    }
-    Ok(total)
-}
-
-/// Writes the iovecs in order until one is written short.
-fn write_iovecs(
-    file: &mut dyn File,
-    mem: &Mem<'_>,
-    iovs: &[(u32, u32)],
-    mut offset: Option<u64>,
-    limit: usize,
-) -> FsResult<usize> {
-    let mut total = 0usize;
-    for &(buf, len) in iovs {
-        let want = (len as usize).min(limit - total);
-        if want == 0 {
-            if total >= limit {
-                break;
-            }
-            continue;
-        }
-        let src = mem.bytes(buf, want as u32)?;
-        let n = match offset {
-            Some(off) => file.pwrite(src, off),
-            None => file.write(src),
-        };
-        let n = match n {
-            Ok(n) => n.min(want),
-            Err(e) if total == 0 => return Err(e),
-            Err(_) => break,
-        };
-        total += n;
-        if let Some(off) = &mut offset {
-            *off = off.saturating_add(n as u64);
-        }
-        if n < want {
+        if n < want || one_read {
             break;
         }
     }
@@ -614,10 +581,7 @@ fn transfer(
     if offset.is_some_and(|o| o > i64::MAX as u64) {
         return Err(Errno::Inval);
     }
-    let n = match way {
-        Transfer::Read => read_iovecs(&mut *f.file, mem, iovs, offset, limit)?,
-        Transfer::Write => write_iovecs(&mut *f.file, mem, iovs, offset, limit)?,
-    };
+    let n = move_iovecs(&mut *f.file, mem, way, iovs, offset, limit)?;
     mem.write_size(out, n)
 }
 

@@ -219,13 +219,17 @@ pub fn calibrated(
     Ok((iters, ns))
 }
 
+/// An engine's instance of the throw module, and each case's export
+/// index and depth.
+type Prepared = (Box<dyn engines::Funcs>, Vec<(usize, i32)>);
+
 /// Times each case `EXPORT:DEPTH` of the exceptions module (see
 /// [`calibrated`]) in this thread's CPU time: a result per case, with its iteration count, ns per
 /// iteration and checksum (the same for every call, checked here), or its
 /// error. An error before the cases (compiling, instantiating) is every
 /// case's.
 fn exceptions(engine: &str, runs: usize, cases: &[String]) -> Value {
-    let setup = || -> Result<(Box<dyn engines::Funcs>, Vec<(usize, i32)>)> {
+    let setup = || -> Result<Prepared> {
         let wasm = throw_wasm()?;
         let engine = engines::create(engine, true)?;
         let parsed = cases

@@ -62,7 +62,7 @@ pub struct Results {
     /// Whether the exceptions benchmark ran, and per engine the ns per
     /// iteration of each case of [`EXCEPTION_CASES`], in that order.
     exceptions_ran: bool,
-    exceptions: Vec<(&'static str, Result<Vec<Result<Spread, String>>, String>)>,
+    exceptions: Vec<(&'static str, Result<Vec<CaseResult>, String>)>,
     exceptions_node: String,
     pub mismatches: usize,
 }
@@ -165,6 +165,26 @@ pub struct Spread {
     pub max: f64,
 }
 
+impl Spread {
+    /// The spread of `samples`, or `None` when there are none.
+    pub fn of(samples: &mut [f64]) -> Option<Spread> {
+        if samples.is_empty() {
+            return None;
+        }
+        let (min, max) = samples
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(lo, hi), &t| (lo.min(t), hi.max(t)));
+        Some(Spread {
+            median: median(samples),
+            min,
+            max,
+        })
+    }
+}
+
+/// One case of the exceptions benchmark: its spread, or why it failed.
+type CaseResult = Result<Spread, String>;
+
 /// Why a child's result is a failure, if it is one.
 pub fn error_of(v: &Value) -> Option<String> {
     match v {
@@ -228,17 +248,7 @@ impl Results {
                 let n = f64::from(self.wasi_n);
                 let per_call = |key: &str| -> Result<Spread, String> {
                     let mut ns: Vec<f64> = floats(v, key).iter().map(|t| t * 1e9 / n).collect();
-                    if ns.is_empty() {
-                        return Err(format!("no `{key}` times"));
-                    }
-                    let (min, max) = ns
-                        .iter()
-                        .fold((f64::MAX, f64::MIN), |(lo, hi), &t| (lo.min(t), hi.max(t)));
-                    Ok(Spread {
-                        median: median(&mut ns),
-                        min,
-                        max,
-                    })
+                    Spread::of(&mut ns).ok_or_else(|| format!("no `{key}` times"))
                 };
                 let write = per_call(WASI_MODES[0].1);
                 let clock = per_call(WASI_MODES[1].1);
@@ -286,17 +296,7 @@ impl Results {
                         return Err(msg);
                     }
                     let mut ns = floats(item, "ns");
-                    if ns.is_empty() {
-                        return Err("no times".into());
-                    }
-                    let (min, max) = ns
-                        .iter()
-                        .fold((f64::MAX, f64::MIN), |(lo, hi), &t| (lo.min(t), hi.max(t)));
-                    Ok(Spread {
-                        median: median(&mut ns),
-                        min,
-                        max,
-                    })
+                    Spread::of(&mut ns).ok_or_else(|| "no times".into())
                 })
                 .collect()),
         };
@@ -356,19 +356,8 @@ impl Results {
                 }
             })
             .collect();
-        let r = per_process.and_then(|mut m| {
-            if m.is_empty() {
-                return Err("no processes".into());
-            }
-            let (min, max) = m
-                .iter()
-                .fold((f64::MAX, f64::MIN), |(lo, hi), &t| (lo.min(t), hi.max(t)));
-            Ok(Spread {
-                median: median(&mut m),
-                min,
-                max,
-            })
-        });
+        let r =
+            per_process.and_then(|mut m| Spread::of(&mut m).ok_or_else(|| "no processes".into()));
         if let Err(e) = &r {
             eprintln!("  {engine} FAILED on {}: {e}", module.title);
         }
