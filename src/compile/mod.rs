@@ -326,6 +326,15 @@ fn link(chunks: Vec<Chunk>, stubs: &StubOffsets, num_funcs: usize) -> Result<Com
     let mut fault_sites = first.fault_sites;
     let mut type_id_sites = first.type_id_sites;
     let mut handlers = first.handlers;
+    // Room for the other chunks at once: growing by doubling would copy
+    // these (and the code) again and touch fresh pages, on the one thread.
+    let rest = chunks.as_slice();
+    let padded = |c: &Chunk| c.code.bytes.len() + 16;
+    code.reserve(rest.iter().map(padded).sum());
+    sites.reserve(rest.iter().map(|c| c.sites.len()).sum());
+    fault_sites.reserve(rest.iter().map(|c| c.fault_sites.len()).sum());
+    type_id_sites.reserve(rest.iter().map(|c| c.type_id_sites.len()).sum());
+    handlers.reserve(rest.iter().map(|c| c.handlers.len()).sum());
     let mut unwind = alloc::vec![0; num_funcs];
     let mut func_offsets = alloc::vec![u32::MAX; num_funcs];
     let mut func_layout = Vec::with_capacity(num_funcs);

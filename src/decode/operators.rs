@@ -556,18 +556,22 @@ pub struct V128(pub [u8; 16]);
 pub struct Shuffle(pub [u8; 16]);
 
 /// Decoding of one immediate from the instruction stream.
+/// The immediates of one operator, read inside [`read_operator_inline`]:
+/// the common ones (indices, constants, `memarg`s) are inlined into the
+/// validator's and the compiler's loops, with their rarer encodings out
+/// of line.
 trait Immediate<'a>: Sized {
     fn read(r: &mut Reader<'a>) -> Result<Self>;
 }
 
 impl<'a> Immediate<'a> for u32 {
-    #[inline]
+    #[inline(always)]
     fn read(r: &mut Reader<'a>) -> Result<Self> {
         r.read_var_u32()
     }
 }
 impl<'a> Immediate<'a> for i32 {
-    #[inline]
+    #[inline(always)]
     fn read(r: &mut Reader<'a>) -> Result<Self> {
         r.read_var_i32()
     }
@@ -620,6 +624,7 @@ impl<'a> Immediate<'a> for TryTable<'a> {
     }
 }
 impl<'a> Immediate<'a> for MemArg {
+    #[inline(always)]
     fn read(r: &mut Reader<'a>) -> Result<Self> {
         MemArg::read(r)
     }

@@ -123,7 +123,7 @@ impl<'a> Reader<'a> {
 
     /// Reads a signed LEB128 integer of at most `bits` bits (32, 33 or 64),
     /// sign-extended to 64 bits.
-    #[inline]
+    #[inline(always)]
     fn read_signed(&mut self, bits: u32) -> Result<i64> {
         // Fast paths: one byte (small constants, most block types) and two
         // (14 bits, which every width holds).
@@ -214,7 +214,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a `u32` in LEB128.
-    #[inline]
+    #[inline(always)]
     pub fn read_var_u32(&mut self) -> Result<u32> {
         // Fast path: one byte.
         if let Some(&b) = self.data.get(self.pos)
@@ -227,10 +227,40 @@ impl<'a> Reader<'a> {
     }
 
     /// [`Self::read_var_u32`] beyond one byte, kept out of line so that
-    /// the inlined fast path stays small.
+    /// the inlined fast path stays small. Two bytes (function and type
+    /// indices from 128 on) skip the general loop.
     #[inline(never)]
     fn read_var_u32_slow(&mut self) -> Result<u32> {
+        if let Some(&[b0, b1]) = self.data.get(self.pos..self.pos + 2)
+            && b1 & 0x80 == 0
+        {
+            self.pos += 2;
+            return Ok(u32::from(b0 & 0x7f) | u32::from(b1) << 7);
+        }
         self.read_unsigned(32).map(|v| v as u32)
+    }
+
+    /// The commonest `memarg`: flags of one byte without the memory-index
+    /// bit (an alignment below 2^64), then an offset of one or two bytes.
+    /// Returns (alignment, offset) and consumes them, or `None` without
+    /// consuming anything for every other encoding.
+    #[inline(always)]
+    pub(crate) fn read_short_memarg(&mut self) -> Option<(u8, u64)> {
+        let &[flags, o0, o1] = self.data.get(self.pos..self.pos + 3)? else {
+            return None;
+        };
+        if flags >= 0x40 {
+            return None;
+        }
+        if o0 & 0x80 == 0 {
+            self.pos += 2;
+            return Some((flags, u64::from(o0)));
+        }
+        if o1 & 0x80 == 0 {
+            self.pos += 3;
+            return Some((flags, u64::from(o0 & 0x7f) | u64::from(o1) << 7));
+        }
+        None
     }
 
     /// Reads a `u64` in LEB128 (every `memarg` offset: one byte is the
@@ -253,7 +283,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads an `i32` in signed LEB128.
-    #[inline]
+    #[inline(always)]
     pub fn read_var_i32(&mut self) -> Result<i32> {
         self.read_signed(32).map(|v| v as i32)
     }

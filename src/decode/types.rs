@@ -748,7 +748,25 @@ impl WideOffset {
 impl MemArg {
     /// Reads a `memarg`: flags (the alignment, and bit 6 when a memory
     /// index follows), the memory index, then the offset as a LEB128 `u64`.
+    ///
+    /// The commonest encoding (see `Reader::read_short_memarg`) is read
+    /// inline, the others out of line.
+    #[inline(always)]
     pub fn read(r: &mut Reader<'_>) -> Result<MemArg> {
+        match r.read_short_memarg() {
+            Some((align, offset)) => Ok(MemArg {
+                align,
+                offset,
+                memory: 0,
+                encoding: MemArgEncoding::default(),
+            }),
+            None => MemArg::read_general(r),
+        }
+    }
+
+    /// [`Self::read`] of every encoding.
+    #[inline(never)]
+    fn read_general(r: &mut Reader<'_>) -> Result<MemArg> {
         let flags_offset = r.offset();
         let flags = r.read_var_u32()?;
         let has_memory = flags & 0x40 != 0;
@@ -1001,6 +1019,49 @@ mod tests {
 
     fn read_val(bytes: &[u8]) -> Result<ValType> {
         ValType::read(&mut Reader::new(bytes, 0))
+    }
+
+    /// Every short encoding reads as the general one does, whether the
+    /// `memarg` ends the input (too short for the fast path's window) or
+    /// is followed by more bytes; a memory index or a longer offset takes
+    /// the general path.
+    #[test]
+    fn memarg_encodings() {
+        // (offset bytes, value), LEB128 worked out by hand.
+        let offsets: [(&[u8], u64); 7] = [
+            (&[0x00], 0),
+            (&[0x7f], 127),
+            (&[0x80, 0x01], 128),
+            (&[0x80, 0x00], 0),
+            (&[0xff, 0x7f], 0x3fff),
+            (&[0x80, 0x80, 0x01], 0x4000),
+            (&[0xff, 0xff, 0xff, 0xff, 0x0f], 0xffff_ffff),
+        ];
+        for flags in [0u8, 2, 3, 0x3f] {
+            for (bytes, value) in offsets {
+                for trailer in [&[][..], &[0x0b, 0x0b]] {
+                    let mut input = alloc::vec![flags];
+                    input.extend_from_slice(bytes);
+                    input.extend_from_slice(trailer);
+                    let mut r = Reader::new(&input, 0);
+                    let m = MemArg::read(&mut r).expect("a valid memarg");
+                    assert_eq!(
+                        (m.align, m.offset, m.memory, m.encoding),
+                        (flags, value, 0, MemArgEncoding::default()),
+                        "{input:x?}"
+                    );
+                    assert_eq!(r.remaining(), trailer.len(), "{input:x?}");
+                }
+            }
+        }
+        // Bit 6: memory index 2 follows the flags, then the offset.
+        let mut r = Reader::new(&[0x42, 0x02, 0x80, 0x01, 0x0b], 0);
+        let m = MemArg::read(&mut r).expect("a valid memarg");
+        assert_eq!((m.align, m.memory, m.offset), (2, 2, 128));
+        assert!(m.encoding.has_memory);
+        // Flags of 64 and more without the memory bit are malformed.
+        let err = MemArg::read(&mut Reader::new(&[0x80, 0x01, 0x00, 0x0b], 0)).unwrap_err();
+        assert_eq!(err.message(), "malformed memop flags");
     }
 
     #[test]

@@ -15,7 +15,8 @@
 use alloc::vec::Vec;
 use core::mem::MaybeUninit;
 
-use super::operand::{Label, Mem};
+use super::operand::{Label, Mem, Scale};
+use super::regs::Gpr;
 
 /// `mod` field values of the ModRM byte.
 const MOD_INDIRECT: u8 = 0b00;
@@ -90,8 +91,8 @@ pub struct RipHole {
 }
 
 /// Room reserved for one instruction: an x86 instruction is at most 15
-/// bytes, and [`Insn::put_u32`] stores 4 bytes at a time from any of the
-/// first 16 positions.
+/// bytes, and [`Insn::put_u32`] and [`Insn::put_u64`] store 4 or 8 bytes
+/// at a time from any of the first 16 positions.
 const WINDOW: usize = 32;
 
 /// One instruction's bytes, written straight into the code buffer's spare
@@ -132,6 +133,15 @@ impl<'a> Insn<'a> {
         let at = self.len & 15;
         self.bytes[at..at + 4].write_copy_of_slice(&v.to_le_bytes());
         self.len += n.min(4);
+    }
+
+    /// Puts the low `n` (at most 8) bytes of `v`, little-endian, as
+    /// [`Self::put_u32`] does.
+    #[inline(always)]
+    fn put_u64(&mut self, v: u64, n: usize) {
+        let at = self.len & 15;
+        self.bytes[at..at + 8].write_copy_of_slice(&v.to_le_bytes());
+        self.len += n.min(8);
     }
 
     /// Puts `bytes`: at most 4 in one store, longer ones byte by byte.
@@ -273,6 +283,64 @@ pub fn emit_modrm(
     })
 }
 
+/// [`emit_modrm`] for the commonest memory operand, `[base + index*scale +
+/// disp]`, of an instruction without legacy prefixes or immediate and with
+/// a one- or two-byte opcode (loads, stores, `lea`, `movzx`, ALU operations
+/// on frame slots). Emits the same bytes; inlined into each caller, where
+/// the opcode and prefixes are constants, it builds the bytes before the
+/// displacement in one register and stores them at once: an 8-byte store
+/// of REX, opcode, ModRM and SIB, then a 4-byte store of the displacement
+/// after them (both inside the window [`append`] reserves).
+#[inline(always)]
+pub fn emit_based(
+    buf: &mut Vec<u8>,
+    p: Prefixes,
+    opcode: &[u8],
+    reg: u8,
+    base: Gpr,
+    index: Option<(Gpr, Scale)>,
+    disp: i32,
+) {
+    debug_assert!(!p.opsize16 && p.mandatory.is_none() && matches!(opcode.len(), 1 | 2));
+    let base = base.enc();
+    let (x, sib_byte) = match index {
+        Some((index, scale)) => (index.needs_rex(), Some(sib(scale.enc(), index.enc(), base))),
+        // rsp/r12 as base: a SIB with "no index" (100).
+        None if base & 7 == 0b100 => (false, Some(sib(0, 0b100, base))),
+        None => (false, None),
+    };
+    // rbp/r13 with mod=00 would mean "no base": use disp8 = 0.
+    let (mode, disp_len) = if disp == 0 && base & 7 != 0b101 {
+        (MOD_INDIRECT, 0)
+    } else if i8::try_from(disp).is_ok() {
+        (MOD_DISP8, 1)
+    } else {
+        (MOD_DISP32, 4)
+    };
+    let (r, b) = (reg & 8 != 0, base & 8 != 0);
+    // The bytes before the displacement, little-endian, `bits` long.
+    let (mut head, mut bits) = (0u64, 0u32);
+    if p.w || r || x || b || p.force_rex {
+        head = u64::from(rex(p.w, r, x, b));
+        bits = 8;
+    }
+    for &op in opcode.iter().take(2) {
+        head |= u64::from(op) << bits;
+        bits += 8;
+    }
+    let rm = if sib_byte.is_some() { 0b100 } else { base };
+    head |= u64::from(ModRm { mode, reg, rm }.byte()) << bits;
+    bits += 8;
+    if let Some(s) = sib_byte {
+        head |= u64::from(s) << bits;
+        bits += 8;
+    }
+    append(buf, |insn| {
+        insn.put_u64(head, (bits / 8) as usize);
+        insn.put_u32(disp as u32, disp_len);
+    });
+}
+
 /// Emits `prefixes opcode+reg`: the register in the low three bits of the
 /// last opcode byte and its high bit in REX.B (`push`, `pop`, `mov r, imm`).
 pub fn emit_opreg(buf: &mut Vec<u8>, p: Prefixes, opcode: &[u8], reg: u8) {
@@ -300,8 +368,6 @@ mod tests {
     //! written out by hand from the Intel SDM (Vol. 2, tables 2-2 and 2-3).
 
     use super::*;
-    use crate::asm::x64::operand::Scale;
-    use crate::asm::x64::regs::Gpr;
 
     /// `mov [mem], eax` (89 /r).
     fn store_eax(mem: Mem) -> Vec<u8> {
@@ -354,6 +420,48 @@ mod tests {
         emit_modrm(&mut buf, p, &[0x8B], Gpr::R10.enc(), Rm::Mem(&m), &[]);
         // mov r10, [r8 + r9*8]
         assert_eq!(buf, [0x4F, 0x8B, 0x14, 0xC8]);
+    }
+
+    /// The fast path emits what the general one does, for every base and
+    /// index register, each displacement width and both opcode lengths.
+    #[test]
+    fn based_fast_path_matches_the_general_encoding() {
+        let disps = [0, 1, -1, 127, -128, 128, -129, 0x1234_5678, i32::MIN];
+        let mut cases = 0;
+        for base in 0..16 {
+            for index in (0..16).filter(|&i| i != 4) {
+                for disp in disps {
+                    for (opcode, reg, w, force_rex) in [
+                        (&[0x8B][..], 0, false, false),
+                        (&[0x89][..], 9, true, false),
+                        (&[0x88][..], 6, false, true),
+                        (&[0x0F, 0xB6][..], 3, false, false),
+                        (&[0x0F, 0xBF][..], 12, true, false),
+                    ] {
+                        let p = Prefixes {
+                            w,
+                            force_rex,
+                            ..Prefixes::default()
+                        };
+                        let base = Gpr::from_enc(base);
+                        let indexes = [
+                            None,
+                            Some((Gpr::from_enc(index), Scale::ALL[index as usize % 4])),
+                        ];
+                        for index in indexes {
+                            let mem = Mem::Based { base, index, disp };
+                            let mut general = alloc::vec![0xAA];
+                            emit_modrm(&mut general, p, opcode, reg, Rm::Mem(&mem), &[]);
+                            let mut fast = alloc::vec![0xAA];
+                            emit_based(&mut fast, p, opcode, reg, base, index, disp);
+                            assert_eq!(fast, general, "{mem:?} {opcode:x?} reg {reg}");
+                            cases += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(cases, 16 * 15 * 9 * 5 * 2);
     }
 
     #[test]

@@ -432,8 +432,8 @@ impl Assembler {
     ///
     /// Inlined, so that at each caller the operands that are constants there
     /// (opcode, immediate length, register or memory) decide between the
-    /// fast path and [`Self::inst_general`] at compile time.
-    #[inline]
+    /// fast paths and [`Self::inst_general`] at compile time.
+    #[inline(always)]
     fn inst(&mut self, p: Prefixes, opcode: &[u8], reg: u8, rm: Rm<'_>, imm: &[u8]) {
         // Fast path for the commonest form, register to register with one
         // opcode byte and no legacy prefix or immediate (`mov`, `add`,
@@ -449,6 +449,15 @@ impl Assembler {
             } else {
                 self.buf.extend_from_slice(&[op, modrm]);
             }
+            return;
+        }
+        // The commonest memory form: no immediate, no legacy prefix, one
+        // or two opcode bytes, a base register.
+        if let (Rm::Mem(&Mem::Based { base, index, disp }), 1 | 2, &[]) = (rm, opcode.len(), imm)
+            && !p.opsize16
+            && p.mandatory.is_none()
+        {
+            encode::emit_based(&mut self.buf, p, opcode, reg, base, index, disp);
             return;
         }
         self.inst_general(p, opcode, reg, rm, imm);
