@@ -4,6 +4,13 @@
 //! ns per call of several batches.
 //!
 //! `cargo bench --bench host_calls`
+//!
+//! `cargo bench --bench host_calls -- count DIR MODE N` (DIR `h2w` or
+//! `w2h`, MODE `explicit` or `guard`) only makes N calls of the harness's
+//! shape (an empty wasm function from the host; an empty host function
+//! from wasm), for instruction counts: run it under
+//! `valgrind --tool=callgrind` with two values of N and divide the
+//! difference of the totals by the difference of the N.
 
 use std::time::Instant;
 use wasmkern::{Config, Engine, Linker, Module, Store};
@@ -51,6 +58,42 @@ fn best(mut f: impl FnMut()) -> f64 {
             t.elapsed().as_nanos() as f64 / n as f64
         })
         .fold(f64::MAX, f64::min)
+}
+
+/// N calls of one direction, nothing else (see the module docs).
+fn count(dir: &str, mode: &str, n: i32) {
+    let mut config = Config::new();
+    config.guard_regions(mode == "guard");
+    let engine = Engine::new(&config).unwrap();
+    let module = Module::new(&engine, wat::parse_str(WAT).unwrap()).unwrap();
+    let mut store = Store::new(&engine, ());
+    let mut linker = Linker::new(&engine);
+    linker.func_wrap("env", "nop", || {}).unwrap();
+    linker.func_wrap("env", "add", |_: i32, b: i64| b).unwrap();
+    linker
+        .func_wrap("env", "mix", |a: f64, b: i32, _: f32| (a, b))
+        .unwrap();
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    let empty = instance.get_typed_func::<(), ()>(&store, "empty").unwrap();
+    let call_nop = instance
+        .get_typed_func::<i32, ()>(&store, "call_nop")
+        .unwrap();
+    // One call of each first, so that the wasm stack and the fault
+    // landing's thread-locals are set up whatever N is.
+    empty.call(&mut store, ()).unwrap();
+    call_nop.call(&mut store, 1).unwrap();
+    match dir {
+        "h2w" => {
+            for _ in 0..n {
+                empty.call(&mut store, ()).unwrap();
+            }
+        }
+        _ => {
+            if n > 0 {
+                call_nop.call(&mut store, n).unwrap();
+            }
+        }
+    }
 }
 
 fn run(guard: bool) {
@@ -107,7 +150,17 @@ fn run(guard: bool) {
 
 fn main() {
     // `cargo bench --bench host_calls -- explicit` (or `guard`) runs one mode.
-    let only = std::env::args().nth(1).filter(|a| a != "--bench");
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    if let [c, dir, mode, n] = args.as_slice()
+        && c == "count"
+    {
+        count(dir, mode, n.parse().expect("N is a number"));
+        return;
+    }
+    let only = args.first().cloned();
     for _ in 0..2 {
         for (name, guard) in [("explicit", false), ("guard", true)] {
             if only.as_deref().is_none_or(|o| o == name) {

@@ -40,6 +40,11 @@
 //! the caller's `rsp` when it executes `call`. Value `i` lives at byte offset
 //! [`slot_offsets`]`(types)[i]`: 8 bytes per value, 16 for `v128`, in order.
 //! The area is as large as the larger of the parameter and result layouts.
+//! An `i32` passed in a register (an argument, a result) has its upper
+//! 32 bits zero, whoever loads it, the host's trampolines too: generated
+//! code relies on it (a 64-bit bounds check of an `i32` address,
+//! `i64.extend_i32_u` as no instruction). In a slot only its low 4 bytes
+//! count.
 //! The callee finds its arguments at `[rsp + 8 + offset]` on entry (above the
 //! return address) and writes its results to the same area before `ret`;
 //! the caller reads them back from `[rsp + offset]`. The caller keeps `rsp`
@@ -54,7 +59,8 @@
 //!   call of a function of its own module) leaves their area slots
 //!   unwritten, and such a callee stores them there itself if it needs the
 //!   slots. Callers that may reach a host function (imports,
-//!   `call_indirect`) write them.
+//!   `call_indirect`, unless the module can see no function reference
+//!   but its own) write them.
 //! - The first result's first 8 bytes are returned in `rax` (the value, the
 //!   float's bits, or a `v128`'s low half), and an `f32`/`f64` also in
 //!   `xmm0`. Compiled wasm leaves its first slot unwritten unless the

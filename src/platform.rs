@@ -26,6 +26,7 @@ use crate::abi::GUARD_REGION_BYTES;
 use crate::code_memory::CodeMemory;
 use crate::error::{Error, Result};
 use alloc::sync::Arc;
+use core::cell::Cell;
 use core::marker::PhantomData;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
@@ -169,7 +170,7 @@ pub(crate) type FaultLanding = dyn Fn(usize) -> Option<usize>;
 ///   its never-written bytes zero; [`release`](Self::release) unmaps it.
 /// - Once [`install_fault_handler`](Self::install_fault_handler) succeeded,
 ///   a memory fault of an instruction at `pc` on a thread whose fault
-///   landing (set by [`swap_fault_landing`](Self::swap_fault_landing))
+///   landing (the value in [`fault_landing_slot`](Self::fault_landing_slot))
 ///   returns `Some(stub)` for `pc` continues at `stub` as if the
 ///   instruction had called it (`pc` pushed as the return address, on the
 ///   interrupted stack); every other fault is handled as without the
@@ -195,15 +196,17 @@ pub(crate) unsafe trait GuardRegions: Sync {
     /// nothing accesses it any more.
     unsafe fn release(&self, base: NonNull<u8>, bytes: usize);
 
-    /// Sets this thread's fault landing (`None`: faults are not generated
-    /// code's) and returns the previous one.
+    /// This thread's fault landing (`None`: faults are not generated
+    /// code's), ready for faults: whatever the handler needs per thread
+    /// (an alternate signal stack, say) is set up first. Callers set it
+    /// around runs of generated code and restore the previous value.
     ///
-    /// # Safety
-    /// `landing` must stay valid until it is replaced by another call.
-    unsafe fn swap_fault_landing(
-        &self,
-        landing: Option<NonNull<FaultLanding>>,
-    ) -> Option<NonNull<FaultLanding>>;
+    /// One call per entry into generated code reaches the slot; the landing
+    /// is then set and restored through it without further calls.
+    ///
+    /// The slot belongs to the calling thread: it is valid until the thread
+    /// exits, and must be used only on that thread.
+    fn fault_landing_slot(&self) -> NonNull<Cell<Option<NonNull<FaultLanding>>>>;
 }
 
 /// A linear memory's reservation: `len` accessible bytes at `base`, then
@@ -280,7 +283,9 @@ impl Drop for GuardedRegion {
 /// knows are out-of-bounds traps. Nests: dropping restores the outer
 /// scope.
 pub(crate) struct FaultScope<'a> {
-    os: &'static dyn GuardRegions,
+    /// This thread's slot ([`GuardRegions::fault_landing_slot`]); the
+    /// pointer also keeps the scope on its thread (`!Send`).
+    slot: NonNull<Cell<Option<NonNull<FaultLanding>>>>,
     previous: Option<NonNull<FaultLanding>>,
     _landing: PhantomData<&'a FaultLanding>,
 }
@@ -294,14 +299,15 @@ impl<'a> FaultScope<'a> {
     ) -> FaultScope<'a> {
         let landing: NonNull<dyn Fn(usize) -> Option<usize> + 'a> = NonNull::from(landing);
         // SAFETY: only the trait object's lifetime bound changes; the
-        // scope borrows `landing` for `'a` and takes it out of the platform
+        // scope borrows `landing` for `'a` and takes it out of the slot
         // when it drops, so the platform never holds it longer.
         let landing: NonNull<FaultLanding> = unsafe { core::mem::transmute(landing) };
-        // SAFETY: as above, `landing` stays valid until the scope's drop
-        // replaces it.
-        let previous = unsafe { os.swap_fault_landing(Some(landing)) };
+        let slot = os.fault_landing_slot();
+        // SAFETY: the slot is this thread's and lives as long as the thread
+        // (the platform's promise), which outlives this scope.
+        let previous = unsafe { slot.as_ref() }.replace(Some(landing));
         FaultScope {
-            os,
+            slot,
             previous,
             _landing: PhantomData,
         }
@@ -311,8 +317,9 @@ impl<'a> FaultScope<'a> {
 impl Drop for FaultScope<'_> {
     #[inline]
     fn drop(&mut self) {
-        // SAFETY: `previous` is the landing of the enclosing scope (or
+        // SAFETY: the slot is this thread's (the scope is not `Send`), as
+        // in `enter`; `previous` is the landing of the enclosing scope (or
         // none), which outlives this one.
-        unsafe { self.os.swap_fault_landing(self.previous) };
+        unsafe { self.slot.as_ref() }.set(self.previous);
     }
 }

@@ -227,3 +227,51 @@ fn table_of_funcs_called_indirectly() {
         Some("uninitialized element".into())
     );
 }
+
+/// A module without imports still meets host functions in its table when
+/// it exports the table or takes a function reference through an export:
+/// its `call_indirect` must then pass their arguments as a host function
+/// reads them (in the area, not only in registers).
+#[test]
+fn host_functions_reach_a_table_without_imports() {
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let sub = Func::wrap(&mut store, |a: i32, b: i32| a - b);
+    let apply = r#"
+        (type $bin (func (param i32 i32) (result i32)))
+        (func (export "apply") (param i32 i32) (result i32)
+          (call_indirect (type $bin) (local.get 0) (local.get 1) (i32.const 0)))"#;
+
+    // Through the exported table.
+    let m = module(
+        &engine,
+        &format!(r#"(module (table (export "t") 1 funcref) {apply})"#),
+    );
+    let instance = Instance::new(&mut store, &m, &[]).unwrap();
+    let table = instance.get_table(&mut store, "t").unwrap();
+    table.set(&mut store, 0, Val::FuncRef(Some(sub))).unwrap();
+    let f = instance
+        .get_typed_func::<(i32, i32), i32>(&mut store, "apply")
+        .unwrap();
+    assert_eq!(f.call(&mut store, (10, 3)).unwrap(), 7);
+    assert_eq!(f.call(&mut store, (-5, 20)).unwrap(), -25);
+
+    // Through a function reference parameter of an export.
+    let m = module(
+        &engine,
+        &format!(
+            r#"(module (table 1 funcref)
+                 (func (export "put") (param funcref) (table.set (i32.const 0) (local.get 0)))
+                 {apply})"#
+        ),
+    );
+    let instance = Instance::new(&mut store, &m, &[]).unwrap();
+    let put = instance.get_func(&mut store, "put").unwrap();
+    put.call(&mut store, &[Val::FuncRef(Some(sub))], &mut [])
+        .unwrap();
+    let f = instance
+        .get_typed_func::<(i32, i32), i32>(&mut store, "apply")
+        .unwrap();
+    assert_eq!(f.call(&mut store, (10, 3)).unwrap(), 7);
+    assert_eq!(f.call(&mut store, (100, 1)).unwrap(), 99);
+}

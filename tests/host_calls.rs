@@ -328,3 +328,264 @@ fn a_trap_after_host_calls_has_its_backtrace() {
     assert_eq!(frames, [1, 2]);
     assert_eq!(outer.call(&mut store, 2).unwrap(), 0);
 }
+
+/// Engines with explicit bounds checks and with guard regions (where the
+/// platform has them), named for assertion messages.
+fn both_modes() -> Vec<(&'static str, Engine)> {
+    let mut engines = vec![("explicit", Engine::default())];
+    match Engine::new(Config::new().guard_regions(true)) {
+        Ok(engine) => engines.push(("guard", engine)),
+        Err(e) => eprintln!("guard regions unavailable here, only explicit checks tested: {e}"),
+    }
+    engines
+}
+
+const SHAPES: &str = r#"(module
+    (memory 1)
+    (func (export "i32") (param i32) (result i32) (i32.add (local.get 0) (i32.const 1)))
+    (func (export "i64") (param i64) (result i64) (i64.mul (local.get 0) (i64.const 3)))
+    (func (export "f32") (param f32) (result f32) (f32.neg (local.get 0)))
+    (func (export "f64") (param f64) (result f64) (f64.mul (local.get 0) (f64.const 0.5)))
+    (func (export "v128") (param v128) (result v128)
+        (i32x4.add (local.get 0) (v128.const i32x4 1 2 3 4)))
+    (func (export "none"))
+    (func (export "mixed") (param i32 f64 i64 f32) (result f64 i32 f32 i64)
+        (local.get 1) (local.get 0) (local.get 3) (local.get 2))
+    ;; Ten arguments of alternating types: 10 slots.
+    (func (export "wide") (param i32 i64 i32 i64 i32 i64 i32 i64 f64 i32) (result i64)
+        (i64.add (i64.add (i64.add (i64.extend_i32_s (local.get 0))
+                                   (i64.mul (local.get 1) (i64.const 10)))
+                          (i64.add (i64.extend_i32_s (i32.mul (local.get 2) (i32.const 100)))
+                                   (i64.mul (local.get 3) (i64.const 1000))))
+                 (i64.add (i64.add (i64.extend_i32_s (i32.mul (local.get 4) (i32.const 10000)))
+                                   (i64.mul (local.get 5) (i64.const 100000)))
+                          (i64.add (i64.add (i64.extend_i32_s (i32.mul (local.get 6) (i32.const 1000000)))
+                                            (i64.mul (local.get 7) (i64.const 10000000)))
+                                   (i64.add (i64.trunc_f64_s (local.get 8))
+                                            (i64.extend_i32_s (local.get 9)))))))
+    ;; Ten results: the first in a register, the others in the area.
+    (func (export "ten") (param i32) (result i32 i64 f32 f64 i32 i64 f32 f64 i32 i64)
+        (local.get 0) (i64.const -2) (f32.const 3.5) (f64.const -4.25)
+        (i32.add (local.get 0) (i32.const 5)) (i64.const 6) (f32.const 7) (f64.const 8)
+        (i32.const 9) (i64.extend_i32_s (local.get 0)))
+    (func (export "div") (param i32) (result i32) (i32.div_s (i32.const 100) (local.get 0)))
+    (func (export "load") (param i32) (result i32) (i32.load (local.get 0)))
+    (func (export "unreachable") (result f64) unreachable)
+    (func $deep (export "deep") (param i32) (result i32)
+        (i32.add (i32.const 1) (call $deep (local.get 0))))
+    ;; Twenty i32 arguments: more slots than `TypedFunc`'s buffers.
+    (func (export "twenty")
+        (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)
+        (result i32)
+        (local $i i32) (local $acc i32)
+        (i32.add (i32.mul (local.get 0) (i32.const 1)) (i32.mul (local.get 19) (i32.const 20)))
+        (i32.add (i32.mul (local.get 9) (i32.const 10)))
+        (i32.add (i32.mul (local.get 15) (i32.const 16)))))"#;
+
+/// Host→wasm calls return every value shape, in both memory modes: each
+/// scalar type as the single result (which comes back in a register),
+/// `v128`, mixed and many arguments and results (through `TypedFunc`'s
+/// small and large slot buffers and through `Func::call`).
+#[test]
+fn host_to_wasm_every_shape() {
+    for (mode, engine) in both_modes() {
+        let (mut store, instance) = instantiate(&engine, SHAPES, (), |_| {});
+        let i32f = instance.get_typed_func::<i32, i32>(&store, "i32").unwrap();
+        let i64f = instance.get_typed_func::<i64, i64>(&store, "i64").unwrap();
+        let f32f = instance.get_typed_func::<f32, f32>(&store, "f32").unwrap();
+        let f64f = instance.get_typed_func::<f64, f64>(&store, "f64").unwrap();
+        let none = instance.get_typed_func::<(), ()>(&store, "none").unwrap();
+        for x in [0, -1, i32::MAX, i32::MIN, 12345] {
+            assert_eq!(
+                i32f.call(&mut store, x).unwrap(),
+                x.wrapping_add(1),
+                "{mode}"
+            );
+        }
+        for x in [0i64, -7, 1 << 40, i64::MIN] {
+            assert_eq!(
+                i64f.call(&mut store, x).unwrap(),
+                x.wrapping_mul(3),
+                "{mode}"
+            );
+        }
+        for x in [0.0f32, 1.5, -3.25, f32::INFINITY] {
+            assert_eq!(f32f.call(&mut store, x).unwrap(), -x, "{mode}");
+        }
+        for x in [0.0f64, 3.0, -1e300, 12345.678] {
+            assert_eq!(f64f.call(&mut store, x).unwrap(), x * 0.5, "{mode}");
+        }
+        none.call(&mut store, ()).unwrap();
+
+        let v128 = instance.get_func(&store, "v128").unwrap();
+        let lanes = |l: [u32; 4]| {
+            l.iter()
+                .enumerate()
+                .fold(0u128, |acc, (i, &x)| acc | (x as u128) << (32 * i))
+        };
+        let mut out = [Val::V128(0)];
+        v128.call(
+            &mut store,
+            &[Val::V128(lanes([10, 20, u32::MAX, 40]))],
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out[0], Val::V128(lanes([11, 22, 2, 44])), "{mode}");
+
+        let mixed = instance
+            .get_typed_func::<(i32, f64, i64, f32), (f64, i32, f32, i64)>(&store, "mixed")
+            .unwrap();
+        assert_eq!(
+            mixed.call(&mut store, (-9, 2.5, i64::MAX, -0.5)).unwrap(),
+            (2.5, -9, -0.5, i64::MAX),
+            "{mode}"
+        );
+        let wide = instance
+            .get_typed_func::<(i32, i64, i32, i64, i32, i64, i32, i64, f64, i32), i64>(
+                &store, "wide",
+            )
+            .unwrap();
+        let expected = 1 + 2 * 10 + 3 * 100 + 4 * 1000 + 5 * 10000 + 6 * 100000;
+        let expected = expected + 7 * 1_000_000 + 8 * 10_000_000 + 9 - 10;
+        assert_eq!(
+            wide.call(&mut store, (1, 2, 3, 4, 5, 6, 7, 8, 9.75, -10))
+                .unwrap(),
+            expected,
+            "{mode}"
+        );
+        let ten = instance
+            .get_typed_func::<i32, (i32, i64, f32, f64, i32, i64, f32, f64, i32, i64)>(
+                &store, "ten",
+            )
+            .unwrap();
+        assert_eq!(
+            ten.call(&mut store, -100).unwrap(),
+            (-100, -2, 3.5, -4.25, -95, 6, 7.0, 8.0, 9, -100),
+            "{mode}"
+        );
+        let twenty = instance.get_func(&store, "twenty").unwrap();
+        let args: Vec<Val> = (1..=20).map(|i| Val::I32(i * 3)).collect();
+        let mut out = [Val::I32(0)];
+        twenty.call(&mut store, &args, &mut out).unwrap();
+        assert_eq!(out[0], Val::I32(3 + 20 * 60 + 10 * 30 + 16 * 48), "{mode}");
+    }
+}
+
+/// Traps of code called from the host are reported by the call that made
+/// it, in both memory modes (with guard regions the out-of-bounds load is
+/// a fault), and each leaves the store ready for the next call.
+#[test]
+fn host_to_wasm_traps() {
+    for (mode, engine) in both_modes() {
+        let (mut store, instance) = instantiate(&engine, SHAPES, (), |_| {});
+        let div = instance.get_typed_func::<i32, i32>(&store, "div").unwrap();
+        let load = instance.get_typed_func::<i32, i32>(&store, "load").unwrap();
+        let unreachable = instance
+            .get_typed_func::<(), f64>(&store, "unreachable")
+            .unwrap();
+        let deep = instance.get_typed_func::<i32, i32>(&store, "deep").unwrap();
+        for round in 0..3 {
+            let err = div.call(&mut store, 0).unwrap_err();
+            assert_eq!(err.trap(), Some(Trap::IntegerDivideByZero), "{mode}");
+            assert_eq!(div.call(&mut store, 7).unwrap(), 14, "{mode}");
+            let err = load.call(&mut store, 65_533).unwrap_err();
+            assert_eq!(err.trap(), Some(Trap::MemoryOutOfBounds), "{mode}");
+            assert_eq!(load.call(&mut store, 65_532).unwrap(), 0, "{mode}");
+            let err = unreachable.call(&mut store, ()).unwrap_err();
+            assert_eq!(err.trap(), Some(Trap::Unreachable), "{mode}");
+            let err = deep.call(&mut store, round).unwrap_err();
+            assert_eq!(err.trap(), Some(Trap::StackOverflow), "{mode}");
+            assert_eq!(div.call(&mut store, -3).unwrap(), -33, "{mode}");
+        }
+    }
+}
+
+/// Host → wasm → host → wasm, in both memory modes: the innermost wasm
+/// call traps (a fault, with guard regions) and the host function between
+/// sees the trap and goes on; the outer wasm code then finishes, and a
+/// host error at the inner level ends the outer call.
+#[test]
+fn nested_calls_with_traps_inside() {
+    let wat = r#"(module
+        (import "h" "probe" (func $probe (param i32) (result i32)))
+        (memory 1)
+        (func (export "load") (param i32) (result i32) (i32.load (local.get 0)))
+        (func (export "outer") (param $n i32) (result i32) (local $acc i32)
+            (loop $l
+                (local.set $acc (i32.add (local.get $acc) (call $probe (local.get $n))))
+                (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+            (local.get $acc)))"#;
+    for (mode, engine) in both_modes() {
+        let (mut store, instance) = instantiate(&engine, wat, None::<Func>, |l| {
+            // Loads at an address past the memory when `n` is odd: the
+            // trap counts 1000, a successful load 1 (memory is zero).
+            l.func_wrap(
+                "h",
+                "probe",
+                |mut caller: Caller<'_, Option<Func>>, n: i32| -> Result<i32, Error> {
+                    if n == 50 {
+                        return Err(Error::msg("fifty"));
+                    }
+                    let load = caller.data().unwrap().typed::<i32, i32>(&caller)?;
+                    let addr = if n % 2 == 1 { 70_000 } else { 4 * n };
+                    match load.call(&mut caller, addr) {
+                        Ok(v) => Ok(v + 1),
+                        Err(e) if e.trap() == Some(Trap::MemoryOutOfBounds) => Ok(1000),
+                        Err(e) => Err(e),
+                    }
+                },
+            )
+            .unwrap();
+        });
+        *store.data_mut() = Some(instance.get_func(&store, "load").unwrap());
+        let outer = instance
+            .get_typed_func::<i32, i32>(&store, "outer")
+            .unwrap();
+        // n = 10..1: five odd (1000 each), five even (1 each).
+        assert_eq!(outer.call(&mut store, 10).unwrap(), 5 * 1000 + 5, "{mode}");
+        let err = outer.call(&mut store, 60).unwrap_err();
+        assert_eq!(err.to_string(), "fifty", "{mode}");
+        assert_eq!(outer.call(&mut store, 3).unwrap(), 2 * 1000 + 1, "{mode}");
+    }
+}
+
+/// A function entered from the host tail-calls one with more arguments
+/// than the entry's area holds (the area grows below the trampoline's
+/// frame), and host calls with more slots than the exit loop's buffer,
+/// in both memory modes.
+#[test]
+fn large_areas_in_both_directions() {
+    let wat = r#"(module
+        (import "h" "sum12" (func $sum12
+            (param i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64) (result i64)))
+        (func $twelve (param i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64) (result i64)
+            (call $sum12 (local.get 0) (local.get 1) (local.get 2) (local.get 3)
+                (local.get 4) (local.get 5) (local.get 6) (local.get 7)
+                (local.get 8) (local.get 9) (local.get 10) (local.get 11)))
+        (func (export "start") (param $x i64) (result i64)
+            (return_call $twelve (local.get $x) (i64.const 2) (i64.const 3) (i64.const 4)
+                (i64.const 5) (i64.const 6) (i64.const 7) (i64.const 8)
+                (i64.const 9) (i64.const 10) (i64.const 11) (i64.const 12))))"#;
+    let ty = FuncType::new(&[ValType::I64; 12], &[ValType::I64]);
+    for (mode, engine) in both_modes() {
+        let (mut store, instance) = instantiate(&engine, wat, (), |l| {
+            l.func_new("h", "sum12", ty.clone(), |_caller, args, results| {
+                // Weighted, so that a slot copied to the wrong place shows.
+                let mut acc = 0i64;
+                for (i, a) in args.iter().enumerate() {
+                    acc += a.unwrap_i64() * (i as i64 + 1);
+                }
+                results[0] = Val::I64(acc);
+                Ok(())
+            })
+            .unwrap();
+        });
+        let start = instance
+            .get_typed_func::<i64, i64>(&store, "start")
+            .unwrap();
+        let expected = |x: i64| x + (2..=12).map(|i| i * i).sum::<i64>();
+        for x in [1, -5, 1 << 33] {
+            assert_eq!(start.call(&mut store, x).unwrap(), expected(x), "{mode}");
+        }
+    }
+}

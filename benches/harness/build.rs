@@ -7,7 +7,7 @@
 //! runtime API (`src/runtime/`), which the wasmkern adapter needs: until
 //! that lands, the harness builds and reports wasmkern as unavailable.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::Command;
 
 const WORKLOADS: &[&str] = &[
@@ -16,7 +16,7 @@ const WORKLOADS: &[&str] = &[
 
 fn main() {
     detect_wasmkern_api();
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../workloads");
+    let dir = manifest_dir().join("../workloads");
     println!("cargo::rerun-if-changed={}", dir.join("wk.h").display());
     println!("cargo::rerun-if-env-changed=CC");
     let clang = std::env::var_os("CC").is_none()
@@ -64,8 +64,15 @@ fn main() {
     println!("cargo::rustc-env=HARNESS_RUSTC={rustc}");
 }
 
+/// The harness's folder, read when the script runs: worktrees sharing one
+/// target directory share one compiled build script, so a path fixed when
+/// it was compiled could name another checkout.
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+}
+
 fn detect_wasmkern_api() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = manifest_dir().join("../..");
     println!("cargo::rustc-check-cfg=cfg(wasmkern_api)");
     println!(
         "cargo::rerun-if-changed={}",

@@ -56,7 +56,9 @@ use x64 as isa;
 
 use crate::abi::TrapCode;
 use crate::asm::x64::Reloc;
-use crate::decode::{DEFAULT_PAGE_SIZE_LOG2, GlobalType, MemoryType, Module, TableType};
+use crate::decode::{
+    DEFAULT_PAGE_SIZE_LOG2, ExternKind, GlobalType, MemoryType, Module, TableType, ValType,
+};
 use crate::error::{Error, ErrorKind, Result};
 use crate::platform::{Bare, Platform, balanced_ranges, job_count, run_jobs};
 use crate::validate::ModuleInfo;
@@ -97,6 +99,14 @@ pub(crate) struct Env<'m, 'a> {
     /// in it provides [`TAIL_CALL_AREA`](crate::abi::TAIL_CALL_AREA) (see
     /// `abi`, "Tail calls").
     pub tail_calls: bool,
+    /// Whether every function reference the module's code can reach is
+    /// one of its own functions: it imports nothing, and exports no table,
+    /// no global and no function with a reference parameter, so neither
+    /// the host nor another module can hand it a host function or another
+    /// module's. Its indirect calls then reach compiled wasm of this
+    /// module only, which reads its first arguments from their registers:
+    /// their area slots stay unwritten, as for a direct call.
+    pub own_funcrefs_only: bool,
 }
 
 /// Most buffer sets a [`ScratchPool`] keeps.
@@ -271,6 +281,16 @@ pub(crate) fn compile_module_into(
             .funcs
             .iter()
             .any(|f| f.features.contains(crate::validate::Feature::TailCall)),
+        own_funcrefs_only: module.imports.is_empty()
+            && module.exports.iter().all(|e| match e.kind {
+                ExternKind::Func => spaces
+                    .funcs
+                    .get(e.index as usize)
+                    .and_then(|&t| module.types.get(t as usize))
+                    .is_some_and(|t| !t.params().iter().any(|p| matches!(p, ValType::Ref(_)))),
+                ExternKind::Memory => true,
+                _ => false,
+            }),
     };
 
     let (chunks, stubs) = compile_functions(&env, info, buffers, pool)?;

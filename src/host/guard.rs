@@ -82,14 +82,11 @@ unsafe impl GuardRegions for LinuxGuardRegions {
         unsafe { libc::munmap(base.as_ptr().cast(), bytes) };
     }
 
-    unsafe fn swap_fault_landing(
-        &self,
-        landing: Option<NonNull<FaultLanding>>,
-    ) -> Option<NonNull<FaultLanding>> {
-        if landing.is_some() && !HAS_ALT_STACK.get() {
+    fn fault_landing_slot(&self) -> NonNull<Cell<Option<NonNull<FaultLanding>>>> {
+        if !HAS_ALT_STACK.get() {
             ensure_alt_stack();
         }
-        ACTIVE.replace(landing)
+        ACTIVE.with(|slot| NonNull::from(slot))
     }
 }
 
@@ -131,7 +128,7 @@ impl Drop for AltStack {
 
 /// Gives this thread an alternate signal stack unless it has one. Cold and
 /// out of line: it runs once per thread, and inlined it would weigh on
-/// `swap_fault_landing`, which runs on every call into generated code.
+/// `fault_landing_slot`, which runs on every call into generated code.
 #[cold]
 #[inline(never)]
 fn ensure_alt_stack() {
@@ -227,8 +224,9 @@ fn install_fault_handler() -> Result<()> {
 /// store of the running generated code.
 fn landing(pc: usize) -> Option<usize> {
     let landing = ACTIVE.get()?;
-    // SAFETY: the landing set by `swap_fault_landing` stays valid until it
-    // is replaced (its contract), and this is the thread that set it.
+    // SAFETY: a landing set in `fault_landing_slot` stays valid until it is
+    // replaced (the contract of `FaultScope`), and this is the thread that
+    // set it.
     unsafe { landing.as_ref()(pc) }
 }
 

@@ -384,8 +384,10 @@ impl Engine {
     }
 }
 
+/// The enter trampoline: context, callee's context, callee's code, slots,
+/// number of slots, area size in bytes (see `compile::engine_stubs`).
 pub(crate) type EnterFn =
-    unsafe extern "sysv64" fn(*mut ExecContext, *mut VmContext, *const u8, *mut u64, usize);
+    unsafe extern "sysv64" fn(*mut ExecContext, *mut VmContext, *const u8, *mut u64, usize, usize);
 pub(crate) type ResumeFn = unsafe extern "sysv64" fn(*mut ExecContext);
 
 /// Interns function types as engine-wide ids, counting the references to

@@ -1,6 +1,23 @@
 //! The exit loop: entering wasm code, serving its exits (host calls,
 //! `memory.grow`), and resuming it.
 //!
+//! # The call paths
+//! Both directions of a call cross through the exit-code protocol (the
+//! generated code never calls Rust), so what is left to make cheap is the
+//! Rust around it. A host→wasm call ([`TypedFunc::call`](super::TypedFunc::call)
+//! → `call_slots` → `invoke`, inlined into one function) computes the
+//! entry point, starts a level (depth, saved `wasm_rsp` and stack limit),
+//! names the store for the guard-region fault handler, runs the enter
+//! trampoline, and when `exit_code` says the function returned, restores
+//! the level: every other exit is served out of line by `serve_exits`.
+//! The area size the trampoline needs is computed once, here, and passed
+//! to it. A wasm→host call is one turn of `serve_exits`: one lookup of
+//! the host function, one bounds check covering its area and the exit
+//! frame below it, the slots copied to a host-stack buffer and back, and
+//! the resume trampoline. Nothing allocates and no signature is checked
+//! per call (types were checked when the `TypedFunc` or the import was
+//! made).
+//!
 //! # The wasm stack
 //! Each store has one wasm stack (`Config::max_wasm_stack` bytes, allocated
 //! on the first call). `ExecContext::stack_limit` is its bottom plus a
@@ -356,13 +373,8 @@ fn run_host<T>(store: &mut Store<T>, index: usize, vmctx: usize, slots: &mut [u6
         return Err(Error::runtime("host call of an unknown function").with_index(index as u32));
     };
     let f: *const SlotsFn<T> = &*entry.func.0;
-    // SAFETY: the closure lives in the `Arc` of `host_funcs[index]`, which
-    // lives as long as the store: `host_funcs` is only ever appended to
-    // (growing it moves the `Arc`, not the closure), and the store outlives
-    // this call, which borrows it mutably; the closure cannot replace or
-    // drop the store through its `Caller`, which never hands out a
-    // `&mut Store`. The closure is only read (it is `Fn`).
-    unsafe { (*f)(Caller { store, vmctx }, slots) }
+    // SAFETY: `f` is the closure of `host_funcs[index]`.
+    unsafe { run_closure(f, store, vmctx, slots) }
 }
 
 impl StoreInner {
@@ -454,6 +466,15 @@ impl StoreInner {
         frames
     }
 
+    /// The lowest address of the wasm stack (`usize::MAX` before it is
+    /// allocated, so that no address lies above it).
+    #[inline]
+    fn stack_bottom(&self) -> usize {
+        self.stack
+            .as_ref()
+            .map_or(usize::MAX, |stack| stack.as_ptr() as usize)
+    }
+
     /// True when `n` 8-byte slots at `addr` lie inside the wasm stack and
     /// `addr` is 8-aligned.
     #[inline]
@@ -543,40 +564,44 @@ unsafe fn copy_words(dst: *mut u64, src: *const u64, n: usize) {
 /// Enters the wasm function `target` with the argument `slots` (which
 /// receive the results) and serves its exits until it returns, traps, or
 /// (when `resumable`) pauses.
+///
+/// This is the whole of a host→wasm call, so it does only what every call
+/// needs: the entry point and the level's bookkeeping. A call that returns
+/// without exiting checks one word (`exit_code`); exits are served out of
+/// line ([`serve_exits`]), and so are the rare cases (nesting too deep, live
+/// exception objects to collect). Inlined into its callers, so that the
+/// typed path ([`call_slots`]) is one function.
+#[inline(always)]
 fn invoke<T>(
     store: &mut Store<T>,
     target: VmFuncRef,
     slots: &mut [u64],
     resumable: bool,
 ) -> Result<Pause> {
-    if store.inner.depth >= MAX_NESTING {
-        return Err(Error::from_trap(TrapCode::StackOverflow));
-    }
-    let (bottom, top) = store.inner.stack_bounds()?;
+    let inner = &mut store.inner;
+    let (bottom, top) = inner.stack_bounds()?;
     let limit = bottom + STACK_MARGIN;
-    let saved_wasm_rsp = store.inner.exec.wasm_rsp;
-    let entry = if store.inner.depth == 0 {
+    let saved_wasm_rsp = inner.exec.wasm_rsp;
+    let depth = inner.depth;
+    let entry = if depth == 0 {
         top & !15
     } else {
         saved_wasm_rsp.saturating_sub(NESTED_GAP) & !15
     };
     // The trampoline uses 16 bytes at the entry point, then the area (at
-    // least `TAIL_CALL_AREA` bytes).
-    let area = (slots.len() * 8).max(crate::abi::TAIL_CALL_AREA as usize);
-    if entry.saturating_sub(16 + area + 64) < limit || entry > top {
-        return Err(Error::from_trap(TrapCode::StackOverflow));
+    // least `TAIL_CALL_AREA` bytes, rounded up to 16).
+    let area = ((slots.len() * 8 + 15) & !15).max(crate::abi::TAIL_CALL_AREA as usize);
+    if depth >= MAX_NESTING || entry.saturating_sub(16 + area + 64) < limit || entry > top {
+        return Err(stack_overflow());
     }
-    // Copy the trampolines out rather than cloning the engine's `Arc`.
-    let (enter, resume) = (
-        store.inner.engine.inner.enter,
-        store.inner.engine.inner.resume,
-    );
     // The new call reuses the stack a paused call may occupy.
-    store.inner.paused = None;
+    inner.paused = None;
     // No wasm frame is live: unreachable exception objects go.
-    if store.inner.depth == 0 {
-        store.inner.collect_exceptions(false);
+    if depth == 0 && inner.exceptions.live() != 0 {
+        inner.collect_exceptions(false);
     }
+    // Copy the trampoline out rather than cloning the engine's `Arc`.
+    let enter = inner.engine.inner.enter;
     let level = Level::enter(store, saved_wasm_rsp, slots.as_ptr() as usize);
     let store = &mut *level.store;
     {
@@ -595,7 +620,7 @@ fn invoke<T>(
     // `slots.len()` writable u64s (kept alive and unmoved until the call
     // returns: a paused call keeps them in its `ResumableCall`), and
     // `entry_rsp` lies in the store's wasm stack with room for the area
-    // above `stack_limit`.
+    // (`area` bytes) above `stack_limit`.
     running.run(&store.inner, || unsafe {
         enter(
             exec_ptr,
@@ -603,10 +628,22 @@ fn invoke<T>(
             target.code,
             slots.as_mut_ptr(),
             slots.len(),
+            area,
         )
     });
+    if store.inner.exec.exit_code == ExitCode::Returned as u32 {
+        // Dropping the level restores the outer one.
+        drop(level);
+        return Ok(None);
+    }
+    let resume = store.inner.engine.inner.resume;
     let result = serve_exits(store, resume, resumable, &running);
     level.leave(result)
+}
+
+#[cold]
+fn stack_overflow() -> Error {
+    Error::from_trap(TrapCode::StackOverflow)
 }
 
 /// One level of wasm execution on a store (an entry or a resume), from its
@@ -669,6 +706,7 @@ impl<'s, T> Level<'s, T> {
 }
 
 impl<T> Drop for Level<'_, T> {
+    #[inline]
     fn drop(&mut self) {
         let inner = &mut self.store.inner;
         inner.depth = inner.depth.saturating_sub(1);
@@ -720,6 +758,7 @@ fn resume_paused<T>(store: &mut Store<T>, token: u64, slots: &mut [u64]) -> Resu
 
 /// Serves the exits of the level whose code `running` runs, resuming it
 /// after each one that it survives, until it returns, traps or pauses.
+#[inline(never)]
 fn serve_exits<T>(
     store: &mut Store<T>,
     resume: super::engine::ResumeFn,
@@ -826,33 +865,50 @@ fn fault_scope<'a>(
 /// `Store::host_funcs`; arguments and results travel through the area at
 /// `call_args`, copied to and from a buffer on the host stack (the wasm
 /// stack is the store's, which the host function may use meanwhile).
+///
+/// This runs on every call from wasm to the host: one lookup of the
+/// function, one check that the area and the word at `wasm_rsp` (the
+/// caller's context) lie in the wasm stack, the copies, and the closure.
+#[inline]
 fn host_call<T>(store: &mut Store<T>) -> Result<()> {
-    let (payload, args_addr) = (store.inner.exec.payload, store.inner.exec.call_args);
-    let index = usize::try_from(payload).unwrap_or(usize::MAX);
-    let Some(entry) = store.host_funcs.get(index) else {
-        return Err(Error::runtime("host call of an unknown function").with_index(payload as u32));
+    /// Areas up to this many slots use a buffer on the host stack.
+    const SMALL: usize = 8;
+    let exec = &*store.inner.exec;
+    let (payload, args_addr, wasm_rsp) = (exec.payload, exec.call_args, exec.wasm_rsp);
+    let Some(entry) = usize::try_from(payload)
+        .ok()
+        .and_then(|i| store.host_funcs.get(i))
+    else {
+        return Err(unknown_host_function(payload));
     };
     let nslots = entry.nslots;
-    if !store.inner.in_stack(args_addr, nslots) {
+    let f: *const SlotsFn<T> = &*entry.func.0;
+    // The host-call stub pushed its exit frame below the area: one check
+    // covers both (`wasm_rsp` below `args_addr`, both 8-aligned, the
+    // area ending in the stack).
+    let frame_ok = store.inner.stack_bottom() <= wasm_rsp
+        && wasm_rsp < args_addr
+        && wasm_rsp.is_multiple_of(8);
+    if !(frame_ok && store.inner.in_stack(args_addr, nslots)) {
         return Err(Error::runtime("host call area outside the wasm stack"));
     }
-    let vmctx = store.inner.exiting_vmctx();
+    // SAFETY: the word at `wasm_rsp` (where the exit stub saved the
+    // caller's `r15`) lies in the wasm stack, aligned: at or above its
+    // bottom and below `args_addr`, whose area `in_stack` found in it.
+    let vmctx = unsafe { (wasm_rsp as *const usize).read() };
+    if nslots > SMALL {
+        return host_call_large(store, f, vmctx, args_addr, nslots);
+    }
     let area = args_addr as *mut u64;
-    // Small calls (the common case) use a buffer on the host stack.
-    let mut slot_buf = [0u64; 8];
-    let mut slot_vec = Vec::new();
-    let slots: &mut [u64] = if nslots <= slot_buf.len() {
-        &mut slot_buf[..nslots]
-    } else {
-        slot_vec.resize(nslots, 0);
-        &mut slot_vec
-    };
+    let mut buf = [0u64; SMALL];
+    let slots = &mut buf[..nslots];
     // SAFETY: `in_stack` checked that the `nslots` words at `area` lie in
     // the wasm stack, aligned; the suspended code does not run meanwhile,
     // and nested calls leave the area (above its `wasm_rsp`) alone; the
     // stack lives as long as the store, which this call borrows.
     unsafe { copy_words(slots.as_mut_ptr(), area, nslots) };
-    if let Err(e) = run_host(store, index, vmctx, slots) {
+    // SAFETY: see `run_closure`.
+    if let Err(e) = unsafe { run_closure(f, store, vmctx, slots) } {
         // A thrown exception continues in the wasm code around, if any
         // catches it.
         return super::exception::from_host(&mut store.inner, e);
@@ -860,6 +916,55 @@ fn host_call<T>(store: &mut Store<T>) -> Result<()> {
     // SAFETY: as above.
     unsafe { copy_words(area, slots.as_ptr(), nslots) };
     Ok(())
+}
+
+/// [`host_call`] for areas too large for its buffer.
+#[cold]
+#[inline(never)]
+fn host_call_large<T>(
+    store: &mut Store<T>,
+    f: *const SlotsFn<T>,
+    vmctx: usize,
+    args_addr: usize,
+    nslots: usize,
+) -> Result<()> {
+    let mut slots = vec![0u64; nslots];
+    if !store.inner.read_stack_into(args_addr, &mut slots) {
+        return Err(Error::runtime("host call area outside the wasm stack"));
+    }
+    // SAFETY: see `run_closure`.
+    if let Err(e) = unsafe { run_closure(f, store, vmctx, &mut slots) } {
+        return super::exception::from_host(&mut store.inner, e);
+    }
+    store
+        .inner
+        .write_stack(args_addr, &slots)
+        .ok_or_else(|| Error::runtime("host call area outside the wasm stack"))
+}
+
+/// Runs the host function `f` of `store` on `slots`, for code of `vmctx`.
+///
+/// # Safety
+/// `f` must point to the closure of an entry of `store.host_funcs`.
+#[inline]
+unsafe fn run_closure<T>(
+    f: *const SlotsFn<T>,
+    store: &mut Store<T>,
+    vmctx: usize,
+    slots: &mut [u64],
+) -> Result<()> {
+    // SAFETY: the closure lives in the `Arc` of its `host_funcs` entry,
+    // which lives as long as the store: `host_funcs` is only ever appended
+    // to (growing it moves the `Arc`, not the closure), and the store
+    // outlives this call, which borrows it mutably; the closure cannot
+    // replace or drop the store through its `Caller`, which never hands out
+    // a `&mut Store`. The closure is only read (it is `Fn`).
+    unsafe { (*f)(Caller { store, vmctx }, slots) }
+}
+
+#[cold]
+fn unknown_host_function(payload: u64) -> Error {
+    Error::runtime("host call of an unknown function").with_index(payload as u32)
 }
 
 /// Serves `ExitCode::Helper`: the area at `call_args` holds immediates

@@ -247,7 +247,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// Compiles the whole body after the code already in `scratch`'s
     /// assembler, adds its backtrace sites (native return-address offset →
     /// wasm offset, ascending) and fault sites to `scratch`'s, gives the
-    /// buffers back to `scratch`, and returns where its code starts.
+    /// buffers back to `scratch`, and returns its entry point: where its
+    /// code starts, or for a leaf that skips its stack-limit check, past
+    /// the `int3` that check left (`FuncCompiler::finish`).
     pub(crate) fn compile(
         mut self,
         body: &FunctionBody<'_>,

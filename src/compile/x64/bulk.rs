@@ -386,20 +386,7 @@ impl FuncCompiler<'_, '_, '_> {
             .mov_mi(Size::S64, Mem::base(Gpr::Rsp, 8), imms[1] as i32);
         let again = self.a.new_label();
         self.a.bind(again);
-        self.a
-            .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, exec)));
-        self.a.mov_mi(
-            Size::S64,
-            Mem::base(SCRATCH, offset_of!(ExecContext, payload) as i32),
-            helper as i32,
-        );
-        self.a.mov_rr(Size::S64, SCRATCH2, Gpr::Rsp);
-        self.a.mov_mr(
-            Size::S64,
-            Mem::base(SCRATCH, offset_of!(ExecContext, call_args) as i32),
-            SCRATCH2,
-        );
-        self.exit_to_host(ExitCode::Helper);
+        self.exit_with_area(ExitCode::Helper, helper as i32);
         if self.bulk_bounded() {
             const _: () = assert!(
                 HelperStatus::OutOfFuel as u64 == 1 && HelperStatus::Interrupted as u64 == 2

@@ -240,15 +240,40 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         // by `table_element`): keep it in a register the argument setup
         // leaves alone.
         let index = SCRATCH2;
-        let pos = self.ops.len() - 1;
-        let v = self.pop();
-        self.load_gpr(index, v, pos);
-        self.setup_call(ty, Callee::Any);
+        self.pop_gpr_into(index);
+        self.setup_call(ty, self.indirect_callee());
         self.save_pinned();
         self.checked_funcref_in_rax(type_index, table_index, index);
         self.call_funcref_in_rax();
         self.restore_pinned();
         self.finish_call(ty);
+    }
+
+    /// What an indirect call may reach: compiled wasm only when the
+    /// module sees no function references but its own
+    /// (`Env::own_funcrefs_only`).
+    pub(crate) fn indirect_callee(&self) -> Callee {
+        if self.env.own_funcrefs_only {
+            Callee::Wasm
+        } else {
+            Callee::Any
+        }
+    }
+
+    /// Pops an integer operand into `index`, a register the value stack
+    /// does not allocate: computed there by the instruction that made it
+    /// when that was the last one emitted (the element index of an indirect
+    /// call is usually just loaded, from a local or from memory), else
+    /// moved.
+    pub(crate) fn pop_gpr_into(&mut self, index: Gpr) {
+        let pos = self.ops.len() - 1;
+        let v = self.pop();
+        if let Loc::Gpr(src) = v.loc
+            && self.a.redefine_last_gpr(src, index)
+        {
+            return;
+        }
+        self.load_gpr(index, v, pos);
     }
 
     /// Loads `rax` with the `VmFuncRef` of element `index` (a register) of
@@ -306,6 +331,27 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             Mem::base(base, at + offset_of!(VmTable, elements) as i32),
         );
         Mem::indexed(SCRATCH, index, Scale::X8, 0)
+    }
+
+    /// Leaves to the host with `code`, `payload` in `ExecContext::payload`
+    /// and the outgoing area (at `rsp`, its operands already stored) in
+    /// `ExecContext::call_args`: the exits whose host side reads operands
+    /// from the area (`throw`, bulk-memory helpers).
+    pub(crate) fn exit_with_area(&mut self, code: ExitCode, payload: i32) {
+        self.a
+            .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, exec)));
+        self.a.mov_mi(
+            Size::S64,
+            Mem::base(SCRATCH, offset_of!(ExecContext, payload) as i32),
+            payload,
+        );
+        self.a.mov_rr(Size::S64, SCRATCH2, Gpr::Rsp);
+        self.a.mov_mr(
+            Size::S64,
+            Mem::base(SCRATCH, offset_of!(ExecContext, call_args) as i32),
+            SCRATCH2,
+        );
+        self.exit_to_host(code);
     }
 
     /// Leaves to the host with `code` (everything must be spilled).

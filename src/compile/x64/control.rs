@@ -218,11 +218,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 _ => self.load_gpr(RESULT_GPR, v, base),
             }
         }
-        for (at, r) in self.saved_gpr_slots() {
-            self.a.mov_rm(Size::S64, r, at);
-        }
-        self.a.mov_rr(Size::S64, Gpr::Rsp, Gpr::Rbp);
-        self.a.pop_r(Gpr::Rbp);
+        self.leave_frame();
         self.a.ret();
     }
 

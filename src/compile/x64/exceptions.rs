@@ -14,7 +14,7 @@
 //! call's arguments and leaves with [`ExitCode::Throw`]; `throw_ref`
 //! leaves with the reference in `payload`. Neither returns.
 
-use super::regs::{SCRATCH, SCRATCH2};
+use super::regs::SCRATCH;
 use super::*;
 use crate::abi::{CATCH_ALL, ExecContext, ExitCode, HandlerSite, slot_offsets};
 use crate::asm::x64::{Mem, Size};
@@ -96,20 +96,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         for _ in 0..params.len() {
             self.pop();
         }
-        self.a
-            .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, exec)));
-        self.a.mov_mi(
-            Size::S64,
-            Mem::base(SCRATCH, offset_of!(ExecContext, payload) as i32),
-            tag as i32,
-        );
-        self.a.mov_rr(Size::S64, SCRATCH2, Gpr::Rsp);
-        self.a.mov_mr(
-            Size::S64,
-            Mem::base(SCRATCH, offset_of!(ExecContext, call_args) as i32),
-            SCRATCH2,
-        );
-        self.exit_to_host(ExitCode::Throw);
+        self.exit_with_area(ExitCode::Throw, tag as i32);
         self.a.call_site();
         self.set_unreachable();
     }

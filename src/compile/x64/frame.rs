@@ -248,6 +248,21 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
     }
 
+    /// Reloads the pin registers the prologue saved, from their slots.
+    pub(crate) fn restore_saved_gprs(&mut self) {
+        for (at, r) in self.saved_gpr_slots() {
+            self.a.mov_rm(Size::S64, r, at);
+        }
+    }
+
+    /// The epilogue without its `ret`: restores the saved pin registers,
+    /// `rsp` and the caller's `rbp`, so the return address is on top.
+    pub(crate) fn leave_frame(&mut self) {
+        self.restore_saved_gprs();
+        self.a.mov_rr(Size::S64, Gpr::Rsp, Gpr::Rbp);
+        self.a.pop_r(Gpr::Rbp);
+    }
+
     /// The frame slots of the saved pin registers, with their registers.
     pub(crate) fn saved_gpr_slots(&self) -> impl Iterator<Item = (Mem, Gpr)> + use<> {
         let saved = self.frame.saved_gprs;
@@ -366,15 +381,17 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         for at in self.frame.frame_size_patches {
             self.a.patch_i32(at, frame);
         }
+        // A leaf with a small frame needs no stack-limit check: its entry
+        // moves past it, behind `push rbp; mov rbp, rsp` moved up to it.
+        let mut entry = self.code_start;
         if !self.frame.has_calls && frame as u32 <= LEAF_FRAME_MAX {
-            self.a
-                .patch_skip(self.frame.stack_check.0, self.frame.stack_check.1);
+            let (check, end) = self.frame.stack_check;
+            entry = self.a.skip_from_entry(entry as usize, check, end) as u32;
         }
         self.a
             .seal()
             .map_err(|e| Error::internal("assembling a function failed").with_detail(e))?;
-        let code_start = self.code_start;
         self.give_back(scratch);
-        Ok(code_start)
+        Ok(entry)
     }
 }

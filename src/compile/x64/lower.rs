@@ -248,8 +248,13 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 self.push_gpr(I32, r);
             }
             I64ExtendI32U => {
+                // An `i32` in a register of its own already has its upper
+                // half zero (`Loc::Gpr`): it becomes the `i64` as it is.
+                let in_register = matches!(self.peek(0).loc, Loc::Gpr(_));
                 let r = self.pop_gpr();
-                self.a.mov_rr(Size::S32, r, r);
+                if !in_register {
+                    self.a.mov_rr(Size::S32, r, r);
+                }
                 self.push_gpr(I64, r);
             }
             F32Eq => self.float_cmp(F32, FloatCmp::Eq),

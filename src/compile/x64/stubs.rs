@@ -7,8 +7,8 @@
 //! contract described in [`crate::abi`].
 
 use super::frame::PIN_GPRS;
-use crate::abi::{ExecContext, ExitCode, TAIL_CALL_AREA, TrapCode, VmContext, VmFuncRef};
-use crate::asm::x64::{AluOp, Assembler, Cond, Gpr, Mem, Scale, ShiftOp, Size, SseOp, Xmm};
+use crate::abi::{ExecContext, ExitCode, TrapCode, VmContext, VmFuncRef};
+use crate::asm::x64::{AluOp, Assembler, Cond, Gpr, Mem, Scale, Size, SseOp, Xmm};
 use crate::error::{Error, Result};
 use alloc::vec::Vec;
 use core::mem::offset_of;
@@ -100,13 +100,15 @@ fn copy_slots(a: &mut Assembler, dst: Gpr, src: Gpr, count: Gpr) {
 
 /// Emits the enter trampoline:
 /// `extern "sysv64" fn(exec: *mut ExecContext, vmctx: *mut VmContext,
-/// code: *const u8, slots: *mut u64, nslots: usize)`.
+/// code: *const u8, slots: *mut u64, nslots: usize, area: usize)`.
 ///
 /// It saves the host's callee-saved registers and `rsp`, starts the wasm
 /// stack at `ExecContext::entry_rsp` (16-byte aligned), copies `nslots`
 /// argument slots to the argument area (the first two also into `rcx` and
-/// `xmm0`, `rdx` and `xmm1`) in an area of at least
-/// [`TAIL_CALL_AREA`] bytes, calls `code` with `r15 = vmctx`, stores `rax`
+/// `xmm0`, `rdx` and `xmm1`) of `area` bytes (the caller's computation:
+/// `nslots * 8` rounded up to 16, and at least
+/// [`TAIL_CALL_AREA`](crate::abi::TAIL_CALL_AREA)), calls `code` with
+/// `r15 = vmctx`, stores `rax`
 /// (the first result's first 8 bytes) in the first slot, copies the same
 /// number of slots back (the results), sets the exit code to `Returned`
 /// and returns to the host.
@@ -125,17 +127,9 @@ fn emit_enter(a: &mut Assembler) {
     );
     a.mov_mr(Size::S64, Mem::base(Gpr::Rbp, -8), slots);
     a.mov_mr(Size::S64, Mem::base(Gpr::Rbp, -16), nslots);
-    // Area size: nslots * 8 rounded up to 16, and at least the area a
-    // function may use for tail calls (`abi::TAIL_CALL_AREA`).
-    a.mov_rr(Size::S64, Gpr::Rax, nslots);
-    a.shift_ri(ShiftOp::Shl, Size::S64, Gpr::Rax, 3);
-    a.alu_ri(AluOp::Add, Size::S64, Gpr::Rax, 15);
-    a.alu_ri(AluOp::And, Size::S64, Gpr::Rax, -16);
-    a.mov_ri(Size::S64, Gpr::R9, i64::from(TAIL_CALL_AREA));
-    a.alu_rr(AluOp::Cmp, Size::S64, Gpr::Rax, Gpr::R9);
-    a.cmov_rr(Cond::B, Size::S64, Gpr::Rax, Gpr::R9);
+    // The area's size came in `r9` (`copy_slots` uses it as scratch).
     a.lea(Size::S64, Gpr::Rsp, Mem::base(Gpr::Rbp, -16));
-    a.alu_rr(AluOp::Sub, Size::S64, Gpr::Rsp, Gpr::Rax);
+    a.alu_rr(AluOp::Sub, Size::S64, Gpr::Rsp, Gpr::R9);
     copy_slots(a, Gpr::Rsp, slots, nslots);
     // The first two arguments also go in `rcx`/`xmm0` and `rdx`/`xmm1`
     // (the callee reads those of its types, and only as many as
@@ -413,8 +407,14 @@ mod tests {
     use alloc::sync::Arc;
     use alloc::vec;
 
-    type Enter =
-        unsafe extern "sysv64" fn(*mut ExecContext, *mut VmContext, *const u8, *mut u64, usize);
+    type Enter = unsafe extern "sysv64" fn(
+        *mut ExecContext,
+        *mut VmContext,
+        *const u8,
+        *mut u64,
+        usize,
+        usize,
+    );
     type Resume = unsafe extern "sysv64" fn(*mut ExecContext);
 
     fn publish(bytes: &[u8]) -> PublishedCode {
@@ -484,6 +484,7 @@ mod tests {
                 shim.exec_ptr().as_ptr(),
                 slots.as_mut_ptr(),
                 2,
+                crate::abi::TAIL_CALL_AREA as usize,
             )
         };
         assert_eq!(exec.exit_code, ExitCode::HostCall as u32);
@@ -574,6 +575,7 @@ mod tests {
                 func.exec_ptr().as_ptr(),
                 slots.as_mut_ptr(),
                 2,
+                crate::abi::TAIL_CALL_AREA as usize,
             )
         };
         assert_eq!(exec.exit_code, 2);

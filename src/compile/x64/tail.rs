@@ -64,9 +64,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         // The element index stays in a register the argument setup leaves
         // alone.
         let index = SCRATCH2;
-        let pos = self.ops.len() - 1;
-        let v = self.pop();
-        self.load_gpr(index, v, pos);
+        self.pop_gpr_into(index);
         if !self.fits_in_place(ty) {
             self.setup_call(ty, Callee::Any);
             self.checked_funcref_in_rax(type_index, table_index, index);
@@ -74,7 +72,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             self.set_unreachable();
             return;
         }
-        self.tail_args(ty, Callee::Any);
+        self.tail_args(ty, self.indirect_callee());
         self.checked_funcref_in_rax(type_index, table_index, index);
         self.tail_jump_funcref_in_rax();
         self.set_unreachable();
@@ -173,9 +171,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         // This frame becomes the record: the pins go back first, since the
         // new area covers their slots.
         self.a.bind(grow);
-        for (at, r) in self.saved_gpr_slots() {
-            self.a.mov_rm(Size::S64, r, at);
-        }
+        self.restore_saved_gprs();
         let area = -16 - capacity as i32;
         for at in (0..needed as i32).step_by(8).rev() {
             self.a.mov_rm(Size::S64, SCRATCH, Mem::base(Gpr::Rsp, at));
@@ -192,15 +188,5 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.a.mov_mr(Size::S64, Mem::base(Gpr::Rsp, 0), stub);
         self.a
             .jmp_m(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, code) as i32));
-    }
-
-    /// The epilogue without its `ret`: restores the saved pin registers,
-    /// `rsp` and the caller's `rbp`, so the return address is on top.
-    fn leave_frame(&mut self) {
-        for (at, r) in self.saved_gpr_slots() {
-            self.a.mov_rm(Size::S64, r, at);
-        }
-        self.a.mov_rr(Size::S64, Gpr::Rsp, Gpr::Rbp);
-        self.a.pop_r(Gpr::Rbp);
     }
 }

@@ -289,15 +289,21 @@ impl Assembler {
         self.buf[at..at + 4].copy_from_slice(&value.to_le_bytes());
     }
 
-    /// Overwrites the code from `at` to `end` (already emitted, at most
-    /// 129 bytes) with a short jump to `end`, so it is skipped.
+    /// Removes the code from `at` to `end` (already emitted) from the path
+    /// into it: the `at - start` bytes before it move up to end at `end`,
+    /// and the bytes they leave, from `start`, become `int3`. Code entered
+    /// at the returned offset (`start` plus the length removed) then runs
+    /// what came before `at` and goes on at `end`, without a jump. The
+    /// moved bytes must not be position-dependent (no relative jump or
+    /// patch site in them).
     ///
     /// # Panics
-    /// If the range is longer than a short jump reaches or past the end.
-    pub fn patch_skip(&mut self, at: usize, end: usize) {
-        let disp = i8::try_from(end - at - 2).expect("a short jump reaches the end");
-        self.buf[at] = 0xeb;
-        self.buf[at + 1] = disp as u8;
+    /// If `start <= at <= end` does not hold or `end` is past the end.
+    pub fn skip_from_entry(&mut self, start: usize, at: usize, end: usize) -> usize {
+        let entry = start + (end - at);
+        self.buf.copy_within(start..at, entry);
+        self.buf[start..entry].fill(0xcc);
+        entry
     }
 
     /// Emits raw bytes (data, or instructions this assembler lacks).
