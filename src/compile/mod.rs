@@ -25,6 +25,22 @@
 //! the buffers one after another and patches the relocations. The
 //! functions thus lie in index order however many threads compiled them,
 //! and each function's code is the same.
+//!
+//! A job's buffers outlive it in a [`ScratchPool`] (an engine keeps one):
+//! the operand stack, control frames, frame layout and out-of-line lists
+//! of its `func::Scratch`, and its relocation vector once `link` used
+//! it. A job takes a pooled set at its start and the set comes back
+//! emptied, not freed, at its end, so compiling module after module maps
+//! no fresh pages for them; fresh pages cost a page fault each, and page
+//! faults of concurrent threads queue on the process's memory map lock.
+//! The pool keeps at most [`POOL_MAX_SETS`] sets (more jobs than that
+//! never run at once on the machines wasmkern targets) and drops a
+//! relocation vector larger than [`POOL_MAX_RELOC_BYTES`], so one huge
+//! module does not pin its buffers for the engine's life (at most 64 MiB
+//! of relocation vectors in all); the other buffers grow only with the
+//! largest single function, which the validator's limits bound. The code
+//! buffers are kept apart (the first job's becomes the module's code; see
+//! `compile_module_into`).
 
 mod dispatch;
 mod features;
@@ -39,6 +55,7 @@ mod x64;
 use x64 as isa;
 
 use crate::abi::TrapCode;
+use crate::asm::x64::Reloc;
 use crate::decode::{
     DEFAULT_PAGE_SIZE_LOG2, ExternKind, GlobalType, MemoryType, Module, TableType, ValType,
 };
@@ -90,6 +107,50 @@ pub(crate) struct Env<'m, 'a> {
     /// module only, which reads its first arguments from their registers:
     /// their area slots stay unwritten, as for a direct call.
     pub own_funcrefs_only: bool,
+}
+
+/// Most buffer sets a [`ScratchPool`] keeps.
+pub(crate) const POOL_MAX_SETS: usize = 16;
+/// Largest relocation vector, in bytes, a [`ScratchPool`] keeps (with
+/// [`POOL_MAX_SETS`], at most 64 MiB in all).
+pub(crate) const POOL_MAX_RELOC_BYTES: usize = 4 << 20;
+
+/// The buffers of compiling jobs between compilations (see the module
+/// docs): taken by a job at its start, given back emptied at its end.
+#[derive(Default)]
+pub(crate) struct ScratchPool {
+    scratches: spin::Mutex<Vec<func::Scratch>>,
+    relocs: spin::Mutex<Vec<Vec<Reloc>>>,
+}
+
+impl ScratchPool {
+    /// A pooled scratch and relocation vector, or new ones.
+    fn take(&self) -> (func::Scratch, Vec<Reloc>) {
+        let scratch = self.scratches.lock().pop().unwrap_or_default();
+        let relocs = self.relocs.lock().pop().unwrap_or_default();
+        (scratch, relocs)
+    }
+
+    /// Keeps `scratch` for a later job, unless the pool is full.
+    fn give_scratch(&self, scratch: func::Scratch) {
+        let mut pool = self.scratches.lock();
+        if pool.len() < POOL_MAX_SETS {
+            pool.push(scratch);
+        }
+    }
+
+    /// Keeps `relocs` (emptied) for a later job, unless the pool is full
+    /// or it is larger than [`POOL_MAX_RELOC_BYTES`].
+    fn give_relocs(&self, mut relocs: Vec<Reloc>) {
+        if relocs.capacity() * core::mem::size_of::<Reloc>() > POOL_MAX_RELOC_BYTES {
+            return;
+        }
+        relocs.clear();
+        let mut pool = self.relocs.lock();
+        if pool.len() < POOL_MAX_SETS {
+            pool.push(relocs);
+        }
+    }
 }
 
 /// The functions one thread compiled, their code one after another in one
@@ -170,7 +231,8 @@ pub fn compile_module_with(
     cpu: &CpuFeatures,
     options: &CompileOptions,
 ) -> Result<CompiledModule> {
-    compile_module_into(module, info, cpu, options, &Bare, Vec::new())
+    let pool = ScratchPool::default();
+    compile_module_into(module, info, cpu, options, &Bare, Vec::new(), &pool)
 }
 
 /// [`compile_module_with`] writing each job's code into a buffer of
@@ -178,7 +240,8 @@ pub fn compile_module_with(
 /// [`CompiledModule::code`], the others' come back in
 /// [`CompiledModule::spare_buffers`]) whose memory a previous compilation
 /// left mapped: a fresh buffer of a few megabytes costs a page fault per
-/// 4 KiB on first touch.
+/// 4 KiB on first touch. The jobs' other buffers come from `pool` and
+/// go back there.
 pub(crate) fn compile_module_into(
     module: &Module<'_>,
     info: &ModuleInfo,
@@ -186,6 +249,7 @@ pub(crate) fn compile_module_into(
     options: &CompileOptions,
     platform: &dyn Platform,
     buffers: Vec<Vec<u8>>,
+    pool: &ScratchPool,
 ) -> Result<CompiledModule> {
     features::check_lowered(module, info)?;
     let spaces = &info.spaces;
@@ -229,8 +293,8 @@ pub(crate) fn compile_module_into(
             }),
     };
 
-    let (chunks, stubs) = compile_functions(&env, info, buffers)?;
-    link(chunks, &stubs, module.code.len())
+    let (chunks, stubs) = compile_functions(&env, info, buffers, pool)?;
+    link(chunks, &stubs, module.code.len(), pool)
 }
 
 /// Compiles defined function `i` after the code in `scratch`; returns
@@ -256,15 +320,18 @@ fn compile_one(
 
 /// Compiles defined functions `range` one after another into one chunk
 /// written into `buffer` (emptied first), after the module's stubs if
-/// `with_stubs`; returns the chunk and the stubs' offsets.
+/// `with_stubs`, with buffers from `pool` (given back if it succeeds);
+/// returns the chunk and the stubs' offsets.
 fn compile_chunk(
     env: &Env<'_, '_>,
     info: &ModuleInfo,
     range: Range<usize>,
     buffer: Vec<u8>,
     with_stubs: bool,
+    pool: &ScratchPool,
 ) -> Result<(Chunk, StubOffsets)> {
-    let mut scratch = func::Scratch::with_code_buffer(buffer);
+    let (mut scratch, relocs) = pool.take();
+    scratch.start(buffer, relocs);
     let wasm_bytes: usize = env.module.code[range.clone()]
         .iter()
         .map(|body| body.code.len())
@@ -281,7 +348,9 @@ fn compile_chunk(
     for i in range {
         funcs.push((i, compile_one(env, info, i, &mut scratch)?));
     }
-    Ok((scratch.finish(funcs)?, stubs))
+    let chunk = scratch.finish(funcs)?;
+    pool.give_scratch(scratch);
+    Ok((chunk, stubs))
 }
 
 /// Compiles the functions with as many jobs as the platform runs at once
@@ -292,6 +361,7 @@ fn compile_functions(
     env: &Env<'_, '_>,
     info: &ModuleInfo,
     mut buffers: Vec<Vec<u8>>,
+    pool: &ScratchPool,
 ) -> Result<(Vec<Chunk>, StubOffsets)> {
     let n = env.module.code.len();
     let jobs = job_count(env.platform, !env.options.sequential, n);
@@ -300,7 +370,7 @@ fn compile_functions(
     let buffers: Vec<spin::Mutex<Vec<u8>>> = buffers.into_iter().map(spin::Mutex::new).collect();
     let results = run_jobs(env.platform, ranges.len(), |k| {
         let buffer = core::mem::take(&mut *buffers[k].lock());
-        compile_chunk(env, info, ranges[k].clone(), buffer, k == 0)
+        compile_chunk(env, info, ranges[k].clone(), buffer, k == 0, pool)
     })?;
     let mut stubs = StubOffsets::default();
     let mut chunks = Vec::with_capacity(results.len());
@@ -314,8 +384,14 @@ fn compile_functions(
 }
 
 /// Puts the chunks one after another (the first, which starts with the
-/// stubs, without copying) and resolves their relocations.
-fn link(chunks: Vec<Chunk>, stubs: &StubOffsets, num_funcs: usize) -> Result<CompiledModule> {
+/// stubs, without copying) and resolves their relocations, giving the
+/// relocation vectors back to `pool`.
+fn link(
+    chunks: Vec<Chunk>,
+    stubs: &StubOffsets,
+    num_funcs: usize,
+    pool: &ScratchPool,
+) -> Result<CompiledModule> {
     let mut chunks = chunks.into_iter();
     let Some(first) = chunks.next() else {
         return Err(Error::internal("the compiler produced no code"));
@@ -386,7 +462,7 @@ fn link(chunks: Vec<Chunk>, stubs: &StubOffsets, num_funcs: usize) -> Result<Com
     debug_assert!(type_id_sites.is_sorted_by_key(|s| s.0));
     debug_assert!(func_layout.is_sorted_by_key(|f| f.0));
     for (base, relocs) in relocs {
-        for reloc in relocs {
+        for &reloc in &relocs {
             let target = match reloc.symbol {
                 SYM_EXIT => stubs.exit,
                 s if (SYM_TRAP_BASE..SYM_TRAP_BASE + NUM_TRAPS).contains(&s) => {
@@ -403,6 +479,7 @@ fn link(chunks: Vec<Chunk>, stubs: &StubOffsets, num_funcs: usize) -> Result<Com
                 .map_err(|_| Error::from_kind(ErrorKind::Limit, "module code larger than 2 GiB"))?;
             code[at..at + 4].copy_from_slice(&rel.to_le_bytes());
         }
+        pool.give_relocs(relocs);
     }
     Ok(CompiledModule {
         code,
@@ -470,6 +547,7 @@ mod tests {
             &CompileOptions::default(),
             platform,
             Vec::new(),
+            &ScratchPool::default(),
         )
     }
 

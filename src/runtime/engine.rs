@@ -463,6 +463,10 @@ pub(crate) struct EngineInner {
     /// most [`SPARE_CODE_MAX`] bytes are kept.
     #[cfg(feature = "compiler")]
     pub(crate) spare_code: spin::Mutex<Vec<Vec<u8>>>,
+    /// The compiling jobs' other buffers, kept between compilations
+    /// (see `compile`'s module docs for the bounds).
+    #[cfg(feature = "compiler")]
+    pub(crate) scratch: crate::compile::ScratchPool,
     /// [`Config::cache_dir`].
     #[cfg(all(feature = "std", feature = "compiler"))]
     pub(crate) cache_dir: Option<std::path::PathBuf>,
@@ -596,6 +600,8 @@ impl Engine {
                 types: spin::Mutex::new(TypeRegistry::default()),
                 #[cfg(feature = "compiler")]
                 spare_code: spin::Mutex::new(Vec::new()),
+                #[cfg(feature = "compiler")]
+                scratch: crate::compile::ScratchPool::default(),
                 #[cfg(all(feature = "std", feature = "compiler"))]
                 cache_dir: config.cache_dir.clone(),
                 #[cfg(feature = "std")]

@@ -387,6 +387,7 @@ impl Module {
             &engine.inner.options,
             engine.inner.platform,
             spares,
+            &engine.inner.scratch,
         )?;
         let func_names = module
             .names

@@ -64,6 +64,7 @@ use super::dispatch::DispatchState;
 use super::isa::masm::MacroAssembler;
 use super::isa::{Assembler, Label};
 use crate::abi::ExitCode;
+use crate::asm::x64::Reloc;
 use crate::decode::{BlockType, FuncType, FunctionBody, Operator, read_operator_inline};
 use crate::error::{Error, Result};
 use crate::validate::{FuncInfo, LocalUse};
@@ -100,12 +101,13 @@ pub(crate) struct Scratch {
 }
 
 impl Scratch {
-    /// A scratch whose code goes into `buf` (emptied first).
-    pub(crate) fn with_code_buffer(buf: Vec<u8>) -> Scratch {
-        Scratch {
-            a: MacroAssembler::with_buffer(buf),
-            ..Scratch::default()
-        }
+    /// Starts a job's code in `code` (emptied first), its relocations in
+    /// `relocs` (emptied first). The other buffers stay: each function
+    /// resets what it takes, whether a previous function of this job or
+    /// of an earlier compilation left it.
+    pub(crate) fn start(&mut self, code: Vec<u8>, relocs: Vec<Reloc>) {
+        self.a = MacroAssembler::with_buffer(code);
+        self.a.reuse_relocs(relocs);
     }
 
     /// Makes room for the code of functions with `wasm_bytes` of bodies,
@@ -130,8 +132,9 @@ impl Scratch {
     /// The code of every function compiled with this scratch, one after
     /// another, with its backtrace, fault and type-id sites (offsets in
     /// that code, ascending); `funcs` says where each function starts.
-    pub(crate) fn finish(self, funcs: Vec<(usize, u32)>) -> Result<super::Chunk> {
-        let parts = self.a.into_parts();
+    /// The other buffers stay, for another job.
+    pub(crate) fn finish(&mut self, funcs: Vec<(usize, u32)>) -> Result<super::Chunk> {
+        let parts = core::mem::take(&mut self.a).into_parts();
         let code = parts
             .asm
             .finish()

@@ -363,6 +363,17 @@ impl Assembler {
         self.relocs.reserve(n);
     }
 
+    /// Takes `buf` (emptied) for the relocations if none were recorded
+    /// yet and it has more room than the current buffer: a buffer a
+    /// previous compilation left mapped, where a fresh one faults each
+    /// page in again.
+    pub fn reuse_relocs(&mut self, mut buf: Vec<Reloc>) {
+        if self.relocs.is_empty() && buf.capacity() > self.relocs.capacity() {
+            buf.clear();
+            self.relocs = buf;
+        }
+    }
+
     /// Pads with `int3` up to a multiple of `align` (a power of two), where
     /// no code runs (between functions).
     pub fn pad_to(&mut self, align: usize) {
