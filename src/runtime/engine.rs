@@ -450,10 +450,12 @@ pub(crate) struct EngineInner {
     pub(crate) features: Features,
     pub(crate) max_module_code_size: usize,
     pub(crate) options: crate::abi::CompileOptions,
-    /// The operating-system services the engine's compilations and stores
-    /// use.
+    /// The operating-system services the engine's compilations use
+    /// (`crate::compile_platform`): with `std`, with the threads the
+    /// engine compiles on, started at its first parallel compilation and
+    /// stopped when it is dropped.
     #[cfg(feature = "compiler")]
-    pub(crate) platform: &'static dyn Platform,
+    platform: Box<dyn Platform + Send>,
     /// With `Config::guard_regions`: the services its memories use.
     pub(crate) guard_regions: Option<&'static dyn GuardRegions>,
     types: spin::Mutex<TypeRegistry>,
@@ -473,6 +475,14 @@ pub(crate) struct EngineInner {
     /// [`Config::profiler`].
     #[cfg(feature = "std")]
     pub(crate) profiler: super::profiling::ProfilingStrategy,
+}
+
+impl EngineInner {
+    /// The operating-system services of the engine's compilations.
+    #[cfg(feature = "compiler")]
+    pub(crate) fn compile_platform(&self) -> &dyn Platform {
+        &*self.platform
+    }
 }
 
 /// The largest code buffer an engine keeps for its next compilation.
@@ -595,7 +605,7 @@ impl Engine {
                     sequential: !config.parallel_compilation,
                 },
                 #[cfg(feature = "compiler")]
-                platform,
+                platform: crate::compile_platform(),
                 guard_regions,
                 types: spin::Mutex::new(TypeRegistry::default()),
                 #[cfg(feature = "compiler")]
