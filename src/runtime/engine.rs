@@ -238,6 +238,12 @@ impl Config {
     /// Compile a module's functions on all cores (default on). Off, they
     /// compile one after another on the calling thread. Without `std` there
     /// are no threads and this setting has no effect.
+    ///
+    /// The engine starts its compiling threads (named `wasmkern-worker`,
+    /// one per core but one: the calling thread is the other) at its first
+    /// parallel compilation and keeps them, parked between compilations,
+    /// until it and its modules are dropped. A compilation running while
+    /// another holds them runs on threads of its own.
     pub fn parallel_compilation(&mut self, enable: bool) -> &mut Self {
         self.parallel_compilation = enable;
         self
