@@ -22,23 +22,16 @@
 //! CPU time over the calling thread's is what two cores would gain with
 //! the other thread's share running beside it, unhindered.
 
-use std::time::{Duration, Instant};
+#[path = "common/timing.rs"]
+mod timing;
+
+use std::time::Duration;
+use timing::best;
 use wasmkern::asm::x64::CpuFeatures;
 use wasmkern::compile::{CompileOptions, compile_module_with};
 use wasmkern::decode::Module as Decoded;
 use wasmkern::validate::validate_module;
 use wasmkern::{Config, Engine, Module};
-
-fn best(runs: usize, mut f: impl FnMut()) -> Duration {
-    (0..runs)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .min()
-        .unwrap_or_default()
-}
 
 /// A CPU-time clock of `libc`.
 fn cpu_clock(clock: libc::clockid_t) -> Duration {
