@@ -19,15 +19,9 @@
 use std::time::{Duration, Instant};
 use wasmkern::{Config, Engine, Module};
 
-fn cpu_clock(clock: libc::clockid_t) -> Duration {
-    let mut t = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `t` is a valid timespec to write; the clocks exist on Linux.
-    unsafe { libc::clock_gettime(clock, &mut t) };
-    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
-}
+#[path = "common/timing.rs"]
+mod timing;
+use timing::cpu_clock;
 
 fn minor_faults() -> i64 {
     // SAFETY: an all-zero `rusage` is valid, and `getrusage` writes it.
