@@ -30,7 +30,7 @@ use alloc::vec::Vec;
 use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError, TryLockError};
 use std::thread::JoinHandle;
 
 /// A job of a batch, with its borrows' lifetimes erased (see [`Batch`]).
@@ -236,9 +236,11 @@ impl Platform for PooledPlatform {
         if jobs.len() < 2 {
             return self.base.run_parallel(jobs);
         }
-        let Ok(_busy) = self.busy.try_lock() else {
+        let _busy = match self.busy.try_lock() {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
             // Another batch holds the pool.
-            return self.base.run_parallel(jobs);
+            Err(TryLockError::WouldBlock) => return self.base.run_parallel(jobs),
         };
         self.start_workers();
         let jobs: *mut [&mut (dyn FnMut() + Send)] = jobs;
