@@ -33,30 +33,19 @@ use wasmkern::decode::Module as Decoded;
 use wasmkern::validate::validate_module;
 use wasmkern::{Config, Engine, Module};
 
-/// A CPU-time clock of `libc`.
-fn cpu_clock(clock: libc::clockid_t) -> Duration {
-    let mut t = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `t` is a valid timespec to write; the clocks exist on Linux.
-    unsafe { libc::clock_gettime(clock, &mut t) };
-    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
-}
-
 /// The smallest (calling thread, whole process) CPU times of `f` over
 /// `runs` runs, each the minimum on its own.
 fn best_cpu(runs: usize, mut f: impl FnMut()) -> (Duration, Duration) {
     let mut best = (Duration::MAX, Duration::MAX);
     for _ in 0..runs {
         let (t0, p0) = (
-            cpu_clock(libc::CLOCK_THREAD_CPUTIME_ID),
-            cpu_clock(libc::CLOCK_PROCESS_CPUTIME_ID),
+            timing::cpu_clock(libc::CLOCK_THREAD_CPUTIME_ID),
+            timing::cpu_clock(libc::CLOCK_PROCESS_CPUTIME_ID),
         );
         f();
         let (t1, p1) = (
-            cpu_clock(libc::CLOCK_THREAD_CPUTIME_ID),
-            cpu_clock(libc::CLOCK_PROCESS_CPUTIME_ID),
+            timing::cpu_clock(libc::CLOCK_THREAD_CPUTIME_ID),
+            timing::cpu_clock(libc::CLOCK_PROCESS_CPUTIME_ID),
         );
         best = (best.0.min(t1 - t0), best.1.min(p1 - p0));
     }
