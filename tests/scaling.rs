@@ -12,6 +12,11 @@
 //!
 //! The modules are encoded directly (no text format), so building them
 //! takes little of the measured time.
+//!
+//! Times are the calling thread's CPU time, with compilation kept on that
+//! thread: other processes on a busy machine stretch wall-clock time by
+//! whatever share of the cores they take, but not the CPU time a
+//! thread itself uses.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -130,9 +135,27 @@ fn v128_const(b: &mut Vec<u8>, i: usize) {
 // Timing.
 
 fn time(f: &mut dyn FnMut()) -> Duration {
-    let start = Instant::now();
+    let start = thread_cpu_time();
     f();
-    start.elapsed()
+    thread_cpu_time().saturating_sub(start)
+}
+
+/// The CPU time the calling thread has used.
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the call to fill.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// An engine that compiles on the calling thread, whose CPU time
+/// [`time`] measures.
+fn engine(config: &mut Config) -> Engine {
+    Engine::new(config.parallel_compilation(false)).unwrap()
 }
 
 /// Checks that `run(4 n)` takes less than [`MAX_RATIO`] times `run(n)`.
@@ -202,7 +225,7 @@ fn v128_consts_live(n: usize) -> Vec<u8> {
 
 #[test]
 fn distinct_v128_constants() {
-    let engine = Engine::default();
+    let engine = engine(&mut Config::new());
     assert_linear("v128.const, dropped", 100_000 / SCALE, &|n| {
         compile(&engine, &v128_consts_dropped(n));
     });
@@ -211,7 +234,7 @@ fn distinct_v128_constants() {
 #[test]
 fn distinct_v128_constants_kept_live() {
     // Keeping 400,000 vectors live takes a 6.4 MB frame.
-    let engine = Engine::new(Config::new().max_wasm_stack(64 << 20)).unwrap();
+    let engine = engine(Config::new().max_wasm_stack(64 << 20));
     assert_linear("v128.const, live", 100_000 / SCALE, &|n| {
         compile(&engine, &v128_consts_live(n));
     });
@@ -256,7 +279,7 @@ fn br_tables(n: usize) -> Vec<u8> {
 
 #[test]
 fn br_table_targets() {
-    let engine = Engine::default();
+    let engine = engine(&mut Config::new());
     assert_linear("br_table targets", 1_000_000 / SCALE, &|n| {
         compile(&engine, &br_tables(n));
     });
@@ -302,7 +325,7 @@ fn many_functions(n: usize) -> Vec<u8> {
 
 #[test]
 fn functions_exports_and_names() {
-    let engine = Engine::default();
+    let engine = engine(&mut Config::new());
     assert_linear("functions, exports and names", 25_000 / SCALE, &|n| {
         let module = compile(&engine, &many_functions(n));
         for i in (0..n).step_by(7) {
@@ -348,7 +371,7 @@ fn locals_and_calls(n: usize) -> Vec<u8> {
 
 #[test]
 fn locals_and_calls_in_one_function() {
-    let engine = Engine::default();
+    let engine = engine(&mut Config::new());
     assert_linear("locals and calls", 200_000 / SCALE, &|n| {
         compile(&engine, &locals_and_calls(n));
     });
@@ -383,7 +406,7 @@ fn deep_stack_with_calls(n: usize) -> Vec<u8> {
 
 #[test]
 fn deep_operand_stack() {
-    let engine = Engine::new(Config::new().max_wasm_stack(64 << 20)).unwrap();
+    let engine = engine(Config::new().max_wasm_stack(64 << 20));
     assert_linear("deep operand stack", 100_000 / SCALE, &|n| {
         compile(&engine, &deep_stack_with_calls(n));
     });
@@ -425,7 +448,7 @@ fn many_types(n: usize) -> Vec<u8> {
 
 #[test]
 fn types() {
-    let engine = Engine::default();
+    let engine = engine(&mut Config::new());
     assert_linear("types", 100_000 / SCALE, &|n| {
         compile(&engine, &many_types(n));
     });
@@ -459,7 +482,7 @@ fn segments(n: usize) -> Vec<u8> {
 
 #[test]
 fn data_and_element_segments() {
-    let engine = Engine::default();
+    let engine = engine(&mut Config::new());
     assert_linear("data and element segments", 25_000 / SCALE, &|n| {
         let module = compile(&engine, &segments(n));
         let mut store = Store::new(&engine, ());
@@ -506,7 +529,7 @@ fn long_dispatch_header(n: usize) -> Vec<u8> {
 
 #[test]
 fn dispatch_headers() {
-    let engine = Engine::default();
+    let engine = engine(&mut Config::new());
     assert_linear("dispatch header", 400_000 / SCALE, &|n| {
         compile(&engine, &long_dispatch_header(n));
     });
@@ -543,7 +566,7 @@ fn wide_br_table(n: usize) -> Vec<u8> {
 
 #[test]
 fn br_table_targets_with_many_values() {
-    let engine = Engine::default();
+    let engine = engine(&mut Config::new());
     let bytes = wide_br_table(2_000_000 / SCALE);
     let start = Instant::now();
     compile(&engine, &bytes);
@@ -586,7 +609,7 @@ fn alternating_label_types(n: usize) -> Vec<u8> {
 
 #[test]
 fn br_table_alternating_label_types() {
-    let engine = Engine::default();
+    let engine = engine(&mut Config::new());
     let n = 2_000_000 / SCALE;
     let bytes = alternating_label_types(n);
     let start = Instant::now();
@@ -631,7 +654,7 @@ fn br_table_to_every_depth(depth: usize) -> Vec<u8> {
 
 #[test]
 fn br_table_moving_many_values_to_every_depth() {
-    let engine = Engine::new(Config::new().max_wasm_stack(64 << 20)).unwrap();
+    let engine = engine(Config::new().max_wasm_stack(64 << 20));
     // The validator allows 10,000 nested blocks.
     let depth = 9_000 / SCALE;
     let bytes = br_table_to_every_depth(depth);
@@ -667,7 +690,7 @@ fn conditional_returns(n: usize) -> Vec<u8> {
 
 #[test]
 fn conditional_returns_of_many_values() {
-    let engine = Engine::default();
+    let engine = engine(&mut Config::new());
     let n = 100_000 / SCALE;
     let bytes = conditional_returns(n);
     let start = Instant::now();
@@ -704,7 +727,7 @@ fn fixed_register_operations(n: usize) -> Vec<u8> {
 
 #[test]
 fn fixed_register_operations_over_many_constants() {
-    let engine = Engine::new(Config::new().max_wasm_stack(64 << 20)).unwrap();
+    let engine = engine(Config::new().max_wasm_stack(64 << 20));
     assert_linear("fixed registers over constants", 25_000 / SCALE, &|n| {
         compile(&engine, &fixed_register_operations(n));
     });
