@@ -22,6 +22,34 @@ impl Assembler {
         }
     }
 
+    /// `jcc rel32` to a forward target not known yet, without a label:
+    /// returns where its displacement lies, for [`Self::bind_rel32`]. The
+    /// bytes are those of [`Self::jcc`] to an unbound label; it is cheaper
+    /// for the many jumps that each have their own target (trap exits).
+    pub fn jcc_forward(&mut self, cond: Cond) -> usize {
+        let at = self.buf.len() + 2;
+        self.buf
+            .extend_from_slice(&[0x0F, 0x80 | cond.enc(), 0, 0, 0, 0]);
+        at
+    }
+
+    /// [`Self::jcc_forward`] for `jmp rel32`.
+    pub fn jmp_forward(&mut self) -> usize {
+        let at = self.buf.len() + 1;
+        self.buf.extend_from_slice(&[0xE9, 0, 0, 0, 0]);
+        at
+    }
+
+    /// Makes the jump whose displacement [`Self::jcc_forward`] or
+    /// [`Self::jmp_forward`] returned as `at` go to the current position.
+    pub fn bind_rel32(&mut self, at: usize) {
+        let here = self.buf.len() as i64;
+        match i32::try_from(here - (at as i64 + 4)) {
+            Ok(disp) if at + 4 <= self.buf.len() => self.patch_i32(at, disp),
+            _ => self.record(AsmError::JumpOutOfRange(at)),
+        }
+    }
+
     /// `call label`.
     pub fn call(&mut self, label: Label) {
         self.rel32(&[0xE8], label);
