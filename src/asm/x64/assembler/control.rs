@@ -43,10 +43,11 @@ impl Assembler {
     /// Makes the jump whose displacement [`Self::jcc_forward`] or
     /// [`Self::jmp_forward`] returned as `at` go to the current position.
     pub fn bind_rel32(&mut self, at: usize) {
-        let here = self.buf.len() as i64;
-        match i32::try_from(here - (at as i64 + 4)) {
-            Ok(disp) if at + 4 <= self.buf.len() => self.patch_i32(at, disp),
-            _ => self.record(AsmError::JumpOutOfRange(at)),
+        let here = self.buf.len();
+        let end = at.checked_add(4).filter(|&end| end <= here);
+        match end.and_then(|end| i32::try_from(here - end).ok()) {
+            Some(disp) => self.patch_i32(at, disp),
+            None => self.record(AsmError::JumpOutOfRange(at)),
         }
     }
 
