@@ -549,6 +549,7 @@ impl FuncValidator {
         }
     }
 
+    #[inline]
     fn frame_at(&self, depth: u32) -> Result<Frame> {
         let len = self.frames.len();
         if depth as usize >= len {

@@ -217,8 +217,12 @@ impl MacroAssembler {
     /// happened.
     pub(crate) fn emit_trap_exits(&mut self) {
         self.last_def = None;
-        for k in 0..self.trap_sites.len() {
-            let (entry, code, wasm_offset) = self.trap_sites[k];
+        // Each exit is a 5-byte call with one relocation and one site.
+        let n = self.trap_sites.len();
+        self.asm.reserve(5 * n);
+        self.asm.reserve_relocs(n);
+        self.sites.reserve(n);
+        for &(entry, code, wasm_offset) in &self.trap_sites {
             match entry {
                 TrapEntry::Label(label) => self.asm.bind(label),
                 TrapEntry::Rel32(at) => self.asm.bind_rel32(at as usize),

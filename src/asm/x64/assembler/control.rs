@@ -67,13 +67,13 @@ impl Assembler {
     }
 
     pub(super) fn reloc32(&mut self, opcode: u8, symbol: u32) {
-        self.buf.push(opcode);
+        let offset = self.buf.len() as u32 + 1;
+        self.buf.extend_from_slice(&[opcode, 0, 0, 0, 0]);
         self.relocs.push(Reloc {
-            offset: self.buf.len() as u32,
+            offset,
             symbol,
             kind: RelocKind::Rel32,
         });
-        self.buf.extend_from_slice(&[0; 4]);
     }
 
     /// `jmp r64`.
