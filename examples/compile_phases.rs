@@ -22,34 +22,16 @@
 //! CPU time over the calling thread's is what two cores would gain with
 //! the other thread's share running beside it, unhindered.
 
-use std::time::{Duration, Instant};
+#[path = "common/timing.rs"]
+mod timing;
+
+use std::time::Duration;
+use timing::best;
 use wasmkern::asm::x64::CpuFeatures;
 use wasmkern::compile::{CompileOptions, compile_module_with};
 use wasmkern::decode::Module as Decoded;
 use wasmkern::validate::validate_module;
 use wasmkern::{Config, Engine, Module};
-
-fn best(runs: usize, mut f: impl FnMut()) -> Duration {
-    (0..runs)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .min()
-        .unwrap_or_default()
-}
-
-/// A CPU-time clock of `libc`.
-fn cpu_clock(clock: libc::clockid_t) -> Duration {
-    let mut t = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `t` is a valid timespec to write; the clocks exist on Linux.
-    unsafe { libc::clock_gettime(clock, &mut t) };
-    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
-}
 
 /// The smallest (calling thread, whole process) CPU times of `f` over
 /// `runs` runs, each the minimum on its own.
@@ -57,13 +39,13 @@ fn best_cpu(runs: usize, mut f: impl FnMut()) -> (Duration, Duration) {
     let mut best = (Duration::MAX, Duration::MAX);
     for _ in 0..runs {
         let (t0, p0) = (
-            cpu_clock(libc::CLOCK_THREAD_CPUTIME_ID),
-            cpu_clock(libc::CLOCK_PROCESS_CPUTIME_ID),
+            timing::cpu_clock(libc::CLOCK_THREAD_CPUTIME_ID),
+            timing::cpu_clock(libc::CLOCK_PROCESS_CPUTIME_ID),
         );
         f();
         let (t1, p1) = (
-            cpu_clock(libc::CLOCK_THREAD_CPUTIME_ID),
-            cpu_clock(libc::CLOCK_PROCESS_CPUTIME_ID),
+            timing::cpu_clock(libc::CLOCK_THREAD_CPUTIME_ID),
+            timing::cpu_clock(libc::CLOCK_PROCESS_CPUTIME_ID),
         );
         best = (best.0.min(t1 - t0), best.1.min(p1 - p0));
     }

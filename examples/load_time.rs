@@ -9,19 +9,12 @@
 //!
 //! The default file is the 1 MB clang program `benches/large/large.wasm`.
 
-use std::time::{Duration, Instant};
-use wasmkern::{Engine, Module};
+#[path = "common/timing.rs"]
+mod timing;
 
-fn best(runs: usize, mut f: impl FnMut()) -> Duration {
-    (0..runs)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .min()
-        .unwrap_or_default()
-}
+use std::time::Duration;
+use timing::best;
+use wasmkern::{Engine, Module};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);

@@ -166,6 +166,17 @@ pub(crate) fn default_platform() -> &'static dyn platform::Platform {
     return &platform::Bare;
 }
 
+/// The services of one engine's compilations: [`default_platform`]'s,
+/// with `std` also the threads the engine keeps to compile on
+/// (`host::pool`).
+#[cfg(feature = "compiler")]
+pub(crate) fn compile_platform() -> alloc::boxed::Box<dyn platform::Platform + Send> {
+    #[cfg(feature = "std")]
+    return alloc::boxed::Box::new(host::pool::PooledPlatform::new(&host::Linux));
+    #[cfg(not(feature = "std"))]
+    return alloc::boxed::Box::new(platform::Bare);
+}
+
 /// Decodes and validates a WebAssembly binary module.
 ///
 /// Returns `Ok(())` when `bytes` is a valid module with the default features

@@ -58,11 +58,11 @@ pub(crate) trait Platform: Sync {
         1
     }
 
-    /// Runs every job once and returns when all are done; the first on
-    /// the calling thread, the others on threads of their own where the
-    /// platform has them. A job that panics on another thread is
-    /// abandoned: whatever result it was to leave stays unset, and the
-    /// others complete.
+    /// Runs every job once and returns when all are done, on the calling
+    /// thread and, where the platform has them, on other threads at once
+    /// (in any order). Where the platform can catch panics, a job that
+    /// panics is abandoned: whatever result it was to leave stays unset,
+    /// and the others complete.
     fn run_parallel(&self, jobs: &mut [&mut (dyn FnMut() + Send)]) {
         for job in jobs {
             job();

@@ -1,6 +1,8 @@
 //! Fuel and interruption: calls stop, report the right error or pause, and
 //! resume exactly where they stopped.
 
+mod common;
+
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -155,19 +157,8 @@ fn fuel_api_needs_a_fuel_engine() {
 /// Runs `sum(n)` with `chunk` fuel at a time; returns the result and the
 /// number of pauses.
 fn sum_in_chunks(store: &mut Store<()>, sum: Func, n: i64, chunk: u64) -> (i64, u32) {
-    store.set_fuel(chunk).unwrap();
     let mut results = [Val::I64(0)];
-    let mut outcome = sum
-        .call_resumable(&mut *store, &[Val::I64(n)], &mut results)
-        .unwrap();
-    let mut pauses = 0;
-    while let CallOutcome::Paused(call) = outcome {
-        assert_eq!(call.reason(), PauseReason::OutOfFuel);
-        pauses += 1;
-        assert!(pauses < 1_000_000, "no progress");
-        store.set_fuel(chunk).unwrap();
-        outcome = call.resume(&mut *store, &mut results).unwrap();
-    }
+    let pauses = common::call_in_fuel_slices(store, sum, &[Val::I64(n)], &mut results, chunk);
     (results[0].unwrap_i64(), pauses)
 }
 
@@ -186,17 +177,9 @@ fn resume_after_adding_fuel_gives_the_exact_result() {
     // Recursion: fuel is checked at function entries, and the paused call
     // keeps all its frames.
     let count = instance.get_func(&store, "count").unwrap();
-    store.set_fuel(50).unwrap();
     let mut results = [Val::I32(0)];
-    let mut outcome = count
-        .call_resumable(&mut store, &[Val::I32(2000)], &mut results)
-        .unwrap();
-    let mut pauses = 0;
-    while let CallOutcome::Paused(call) = outcome {
-        pauses += 1;
-        store.set_fuel(50).unwrap();
-        outcome = call.resume(&mut store, &mut results).unwrap();
-    }
+    let pauses =
+        common::call_in_fuel_slices(&mut store, count, &[Val::I32(2000)], &mut results, 50);
     assert!(pauses > 100);
     assert_eq!(results[0], Val::I32(2000));
 }
@@ -313,17 +296,8 @@ fn paused_call_may_use_host_functions_and_nested_calls() {
     let double = instance.get_func(&store, "double").unwrap();
     *store.data_mut() = Some(double);
     let run = instance.get_func(&store, "run").unwrap();
-    store.set_fuel(30).unwrap();
     let mut results = [Val::I32(0)];
-    let mut outcome = run
-        .call_resumable(&mut store, &[Val::I32(100)], &mut results)
-        .unwrap();
-    let mut pauses = 0;
-    while let CallOutcome::Paused(call) = outcome {
-        pauses += 1;
-        store.set_fuel(30).unwrap();
-        outcome = call.resume(&mut store, &mut results).unwrap();
-    }
+    let pauses = common::call_in_fuel_slices(&mut store, run, &[Val::I32(100)], &mut results, 30);
     assert!(pauses > 5, "{pauses}");
     assert_eq!(results[0], Val::I32(100 * 101));
 }

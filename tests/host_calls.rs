@@ -5,9 +5,11 @@
 //! growth, fuel pauses), and traps after host calls with their backtraces.
 //! Each expected value is computed here in Rust, independently of wasmkern.
 
+mod common;
+
 use wasmkern::{
-    CallOutcome, Caller, Config, Engine, Error, ExternRef, Func, FuncType, Instance, Linker,
-    Module, Store, Trap, Val, ValType,
+    Caller, Config, Engine, Error, ExternRef, Func, FuncType, Instance, Linker, Module, Store,
+    Trap, Val, ValType,
 };
 
 fn instantiate<T: 'static>(
@@ -285,17 +287,8 @@ fn host_calls_across_fuel_pauses() {
         .unwrap();
     });
     let run = instance.get_func(&store, "run").unwrap();
-    store.set_fuel(50).unwrap();
     let mut results = [Val::I64(0)];
-    let mut outcome = run
-        .call_resumable(&mut store, &[Val::I32(2_000)], &mut results)
-        .unwrap();
-    let mut pauses = 0;
-    while let CallOutcome::Paused(call) = outcome {
-        pauses += 1;
-        store.set_fuel(50).unwrap();
-        outcome = call.resume(&mut store, &mut results).unwrap();
-    }
+    let pauses = common::call_in_fuel_slices(&mut store, run, &[Val::I32(2_000)], &mut results, 50);
     assert!(pauses > 10, "{pauses} pauses");
     let expected = (0..2_000).fold(0i64, |acc, _| acc.wrapping_mul(31).wrapping_add(7));
     assert_eq!(results[0], Val::I64(expected));

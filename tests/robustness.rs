@@ -29,6 +29,8 @@
 
 #[path = "../fuzz/common.rs"]
 mod common;
+#[path = "common/rng.rs"]
+mod rng;
 #[path = "spec/suite.rs"]
 #[allow(dead_code)]
 mod suite;
@@ -37,6 +39,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
 
 use common::{smith_config, wasmparser_accepts};
+use rng::Rng;
 use suite::Suite;
 use wast::lexer::Lexer;
 use wast::parser::{self, ParseBuffer};
@@ -54,41 +57,6 @@ const FLOORS: [u64; 3] = [6_650, 5_600, 10_790];
 const SMITH_MODULES: u64 = 1_000;
 /// Panics reported in detail before the mutation test gives up.
 const MAX_REPORTED_PANICS: usize = 10;
-
-/// SplitMix64: a tiny, well-mixed, deterministic generator.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n` (`n > 0`).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    /// An index into `0..=len`: a cut point.
-    fn cut(&mut self, len: usize) -> usize {
-        self.below(len + 1)
-    }
-
-    fn byte(&mut self) -> u8 {
-        self.next() as u8
-    }
-
-    fn chance(&mut self, one_in: usize) -> bool {
-        self.below(one_in) == 0
-    }
-}
 
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().map(|v| {

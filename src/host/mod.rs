@@ -2,7 +2,8 @@
 //!
 //! What the core leaves to the host, done with the operating system's calls:
 //! executable memory with `mmap`/`mprotect` ([`MmapCodeMemory`]), guard-region
-//! memories, and WASI over the real filesystem and stdio ([`wasi_fs`]:
+//! memories, threads for compiling (`pool`: each engine keeps its own
+//! between compilations), and WASI over the real filesystem and stdio ([`wasi_fs`]:
 //! [`HostDir`], [`HostFile`], [`HostStdio`]).
 //!
 //! Nothing in the core depends on this module: it implements the core's
@@ -14,6 +15,7 @@
 
 pub mod code_memory;
 pub(crate) mod guard;
+pub(crate) mod pool;
 pub(crate) mod prefault;
 pub mod wasi_fs;
 
@@ -46,18 +48,6 @@ impl Platform for Linux {
     }
 
     fn run_parallel(&self, jobs: &mut [&mut (dyn FnMut() + Send)]) {
-        let Some((first, others)) = jobs.split_first_mut() else {
-            return;
-        };
-        std::thread::scope(|scope| {
-            let handles: alloc::vec::Vec<_> =
-                others.iter_mut().map(|job| scope.spawn(job)).collect();
-            first();
-            for handle in handles {
-                // A panicked job left its result unset, which its owner
-                // reports; joining here keeps the panic from spreading.
-                let _ = handle.join();
-            }
-        });
+        pool::run_scoped(jobs);
     }
 }

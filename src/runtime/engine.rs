@@ -238,6 +238,12 @@ impl Config {
     /// Compile a module's functions on all cores (default on). Off, they
     /// compile one after another on the calling thread. Without `std` there
     /// are no threads and this setting has no effect.
+    ///
+    /// The engine starts its compiling threads (named `wasmkern-worker`,
+    /// one per core but one: the calling thread is the other) at its first
+    /// parallel compilation and keeps them, parked between compilations,
+    /// until it and its modules are dropped. A compilation running while
+    /// another holds them runs on threads of its own.
     pub fn parallel_compilation(&mut self, enable: bool) -> &mut Self {
         self.parallel_compilation = enable;
         self
@@ -450,10 +456,12 @@ pub(crate) struct EngineInner {
     pub(crate) features: Features,
     pub(crate) max_module_code_size: usize,
     pub(crate) options: crate::abi::CompileOptions,
-    /// The operating-system services the engine's compilations and stores
-    /// use.
+    /// The operating-system services the engine's compilations use
+    /// (`crate::compile_platform`): with `std`, with the threads the
+    /// engine compiles on, started at its first parallel compilation and
+    /// stopped when it is dropped.
     #[cfg(feature = "compiler")]
-    pub(crate) platform: &'static dyn Platform,
+    platform: Box<dyn Platform + Send>,
     /// With `Config::guard_regions`: the services its memories use.
     pub(crate) guard_regions: Option<&'static dyn GuardRegions>,
     types: spin::Mutex<TypeRegistry>,
@@ -473,6 +481,14 @@ pub(crate) struct EngineInner {
     /// [`Config::profiler`].
     #[cfg(feature = "std")]
     pub(crate) profiler: super::profiling::ProfilingStrategy,
+}
+
+impl EngineInner {
+    /// The operating-system services of the engine's compilations.
+    #[cfg(feature = "compiler")]
+    pub(crate) fn compile_platform(&self) -> &dyn Platform {
+        &*self.platform
+    }
 }
 
 /// The largest code buffer an engine keeps for its next compilation.
@@ -595,7 +611,7 @@ impl Engine {
                     sequential: !config.parallel_compilation,
                 },
                 #[cfg(feature = "compiler")]
-                platform,
+                platform: crate::compile_platform(),
                 guard_regions,
                 types: spin::Mutex::new(TypeRegistry::default()),
                 #[cfg(feature = "compiler")]

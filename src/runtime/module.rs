@@ -376,7 +376,7 @@ impl Module {
         let info = validate_module_on(
             &module,
             features,
-            engine.inner.platform,
+            engine.inner.compile_platform(),
             !engine.inner.options.sequential,
         )?;
         let spares = core::mem::take(&mut *engine.inner.spare_code.lock());
@@ -385,7 +385,7 @@ impl Module {
             &info,
             &engine.inner.cpu,
             &engine.inner.options,
-            engine.inner.platform,
+            engine.inner.compile_platform(),
             spares,
             &engine.inner.scratch,
         )?;

@@ -1,10 +1,13 @@
 //! Helpers the API tests share: a module or an instance from WAT, a test
-//! run in both memory modes, the out-of-bounds trap assertion, and typed
-//! exports by name. Each test file is its own crate and uses a part of
+//! run in both memory modes, the out-of-bounds trap assertion, typed
+//! exports by name, and a resumable call fed with fuel in slices. Each test file is its own crate and uses a part of
 //! this module, hence `dead_code` is allowed here.
 #![allow(dead_code)]
 
-use wasmkern::{Engine, Instance, Module, Store, TypedFunc, WasmParams, WasmResults};
+use wasmkern::{
+    CallOutcome, Engine, Func, Instance, Module, PauseReason, Store, TypedFunc, Val, WasmParams,
+    WasmResults,
+};
 
 /// `wat` compiled by `engine`; panics (failing the test) when it is not
 /// valid text or wasmkern rejects it.
@@ -47,4 +50,32 @@ pub fn typed<T: 'static, P: WasmParams, R: WasmResults>(
     instance
         .get_typed_func(store, name)
         .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// Calls `func` resumably with `slice` units of fuel, refilling the same
+/// amount at every pause until the call ends; returns the number of
+/// pauses. Every pause must be for fuel, and a call that pauses a million
+/// times is taken to make no progress.
+pub fn call_in_fuel_slices<T: 'static>(
+    store: &mut Store<T>,
+    func: Func,
+    params: &[Val],
+    results: &mut [Val],
+    slice: u64,
+) -> u32 {
+    store.set_fuel(slice).expect("a fuel-metering engine");
+    let mut outcome = func
+        .call_resumable(&mut *store, params, results)
+        .unwrap_or_else(|e| panic!("resumable call: {e}"));
+    let mut pauses = 0;
+    while let CallOutcome::Paused(call) = outcome {
+        assert_eq!(call.reason(), PauseReason::OutOfFuel);
+        pauses += 1;
+        assert!(pauses < 1_000_000, "no progress");
+        store.set_fuel(slice).expect("a fuel-metering engine");
+        outcome = call
+            .resume(&mut *store, results)
+            .unwrap_or_else(|e| panic!("resumed call: {e}"));
+    }
+    pauses
 }

@@ -62,6 +62,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use arbitrary::Unstructured;
 
+#[path = "../common/rng.rs"]
+mod rng;
+pub use rng::Rng;
 #[path = "relaxed.rs"]
 pub mod relaxed;
 
@@ -76,29 +79,6 @@ pub const CALLS_PER_EXPORT: usize = 2;
 pub const TERMINATION_FUEL: u32 = 2_000;
 /// The message of the host functions' errors.
 pub const HOST_ERROR: &str = "differential host error";
-
-/// SplitMix64: a tiny, well-mixed, deterministic generator.
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    /// `len` random bytes.
-    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
-        (0..len).map(|_| self.next() as u8).collect()
-    }
-}
 
 /// The scalar types host functions take and return (no `v128`, which
 /// JavaScript cannot pass, and no references).

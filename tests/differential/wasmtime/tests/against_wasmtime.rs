@@ -77,6 +77,10 @@
 //! skipped, and `DIFF_DUMP=<dir>` writes the rewritten module of each
 //! seed that disagrees there (`seed-N.wasm`).
 
+#[path = "../../../common/rng.rs"]
+mod rng;
+
+use rng::Rng;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -95,18 +99,6 @@ const TERMINATION_FUEL: u32 = 2_000;
 const FUEL: u64 = 1_000_000;
 /// How deep an exception's payload is described (payloads hold `exnref`s).
 const EXN_DEPTH: usize = 3;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
 
 fn smith_config() -> wasm_smith::Config {
     use wasm_smith::{InstructionKind as K, InstructionKinds};
