@@ -960,6 +960,41 @@ fn forward_jumps_and_calls_are_patched_at_bind() {
     }
 }
 
+/// `jcc_forward`/`jmp_forward` patched by `bind_rel32` emit the bytes of a
+/// jump to a label bound at the same place, and land there.
+#[test]
+fn forward_jumps_without_labels() {
+    let conds = [Cond::E, Cond::Ne, Cond::A, Cond::G, Cond::B, Cond::Le];
+    for (k, &cond) in conds.iter().enumerate() {
+        let with_label = asm(|a| {
+            let l = a.new_label();
+            a.jcc(cond, l);
+            a.jmp(l);
+            a.nop_n(k * 37);
+            a.bind(l);
+            a.ret();
+        });
+        let mut a = Assembler::new();
+        let jcc = a.jcc_forward(cond);
+        let jmp = a.jmp_forward();
+        a.nop_n(k * 37);
+        a.bind_rel32(jcc);
+        a.bind_rel32(jmp);
+        a.ret();
+        let code = a.finish().unwrap().bytes;
+        assert_eq!(code, with_label);
+        let target = (code.len() - 1) as u64;
+        let ins = decode_all(&code);
+        assert_eq!((ins[0].len(), ins[1].len()), (6, 5));
+        assert_eq!(ins[0].near_branch_target(), target);
+        assert_eq!(ins[1].near_branch_target(), target);
+    }
+    // A displacement offset past the code is an error, not a panic.
+    let mut a = Assembler::new();
+    a.bind_rel32(3);
+    assert_eq!(a.finish(), Err(AsmError::JumpOutOfRange(3)));
+}
+
 #[test]
 fn unbound_and_misused_labels_are_errors() {
     let mut a = Assembler::new();

@@ -926,8 +926,19 @@ impl<'a> Module<'a> {
         }
     }
 
-    /// The results of a block of type `bt`.
+    /// The results of a block of type `bt`. Inlined is only the commonest
+    /// block type, which has none.
+    #[inline(always)]
     pub fn block_results(&self, bt: BlockType) -> &[ValType] {
+        match bt {
+            BlockType::Empty => &[],
+            _ => self.block_results_general(bt),
+        }
+    }
+
+    /// [`Self::block_results`] of every block type.
+    #[inline(never)]
+    fn block_results_general(&self, bt: BlockType) -> &[ValType] {
         match bt {
             BlockType::Empty => &[],
             BlockType::Value(t) => single(t).unwrap_or_else(|| {

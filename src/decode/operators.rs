@@ -609,6 +609,7 @@ impl<'a> Immediate<'a> for Shuffle {
     }
 }
 impl<'a> Immediate<'a> for BlockType {
+    #[inline(always)]
     fn read(r: &mut Reader<'a>) -> Result<Self> {
         BlockType::read(r)
     }

@@ -677,7 +677,19 @@ pub enum BlockType {
 
 impl BlockType {
     /// Reads a block type (0x40, a value type, or a non-negative s33).
+    /// Inlined is only the commonest, 0x40 (no parameters, no results).
+    #[inline(always)]
     pub fn read(r: &mut Reader<'_>) -> Result<BlockType> {
+        if r.peek_u8().ok() == Some(0x40) {
+            r.read_u8()?;
+            return Ok(BlockType::Empty);
+        }
+        BlockType::read_general(r)
+    }
+
+    /// [`Self::read`] of every encoding.
+    #[inline(never)]
+    fn read_general(r: &mut Reader<'_>) -> Result<BlockType> {
         let byte = r.peek_u8()?;
         if byte == 0x40 {
             r.read_u8()?;

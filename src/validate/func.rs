@@ -444,9 +444,21 @@ impl FuncValidator {
         Ok(self.operands.pop().flatten())
     }
 
-    /// Pops a value of type `expected`.
-    #[inline]
+    /// Pops a value of type `expected`. Inlined is only the commonest
+    /// case, a value of exactly that type above the frame's floor.
+    #[inline(always)]
     fn pop(&mut self, expected: ValType) -> Result<Option<ValType>> {
+        let n = self.operands.len();
+        if n > self.floor && self.operands[n - 1] == Some(expected) {
+            self.operands.truncate(n - 1);
+            return Ok(Some(expected));
+        }
+        self.pop_general(expected)
+    }
+
+    /// [`Self::pop`] in every case.
+    #[inline(never)]
+    fn pop_general(&mut self, expected: ValType) -> Result<Option<ValType>> {
         if self.operands.len() > self.floor {
             return match self.operands.pop().flatten() {
                 Some(found) if !matches(&self.reps, found, expected) => {
@@ -537,6 +549,7 @@ impl FuncValidator {
         }
     }
 
+    #[inline]
     fn frame_at(&self, depth: u32) -> Result<Frame> {
         let len = self.frames.len();
         if depth as usize >= len {
@@ -610,16 +623,36 @@ impl FuncValidator {
 
     /// Unsets the non-defaultable locals set since the stack of them was
     /// `height` high (at a frame's `else` or `end`).
+    #[inline(always)]
     fn reset_inits(&mut self, height: usize) {
+        if self.init_stack.len() > height {
+            self.unset_inits(height);
+        }
+    }
+
+    /// [`Self::reset_inits`] when some local was set.
+    #[inline(never)]
+    fn unset_inits(&mut self, height: usize) {
         for i in self.init_stack.drain(height..) {
             self.local_inits[i as usize] = false;
         }
     }
 
-    /// `local.get`: the local must be set if it has no default.
-    #[inline]
+    /// `local.get`: the local must be set if it has no default. Inline
+    /// only the test that passes almost always (no such local so far).
+    #[inline(always)]
     fn check_init(&self, index: u32) -> Result<()> {
-        if index as usize >= self.first_non_defaultable && !self.local_inits[index as usize] {
+        if index as usize >= self.first_non_defaultable {
+            return self.check_init_non_defaultable(index);
+        }
+        Ok(())
+    }
+
+    /// [`Self::check_init`] of a local at or after the first one without
+    /// a default value.
+    #[inline(never)]
+    fn check_init_non_defaultable(&self, index: u32) -> Result<()> {
+        if !self.local_inits[index as usize] {
             return Err(self.err("uninitialized local").with_index(index));
         }
         Ok(())
@@ -627,9 +660,18 @@ impl FuncValidator {
 
     /// `local.set` and `local.tee`: a non-defaultable local becomes set
     /// until the end of the innermost block.
-    #[inline]
+    #[inline(always)]
     fn set_init(&mut self, index: u32) {
-        if index as usize >= self.first_non_defaultable && !self.local_inits[index as usize] {
+        if index as usize >= self.first_non_defaultable {
+            self.set_init_non_defaultable(index);
+        }
+    }
+
+    /// [`Self::set_init`] of a local at or after the first one without a
+    /// default value.
+    #[inline(never)]
+    fn set_init_non_defaultable(&mut self, index: u32) {
+        if !self.local_inits[index as usize] {
             self.local_inits[index as usize] = true;
             self.init_stack.push(index);
         }

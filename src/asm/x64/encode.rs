@@ -318,12 +318,10 @@ pub fn emit_based(
         (MOD_DISP32, 4)
     };
     let (r, b) = (reg & 8 != 0, base & 8 != 0);
-    // The bytes before the displacement, little-endian, `bits` long.
+    // The bytes after REX, little-endian, `bits` long: the opcode's (a
+    // constant length), ModRM, SIB. Built first, so that every shift is by
+    // a constant; REX then goes before them or not.
     let (mut head, mut bits) = (0u64, 0u32);
-    if p.w || r || x || b || p.force_rex {
-        head = u64::from(rex(p.w, r, x, b));
-        bits = 8;
-    }
     for &op in opcode.iter().take(2) {
         head |= u64::from(op) << bits;
         bits += 8;
@@ -333,6 +331,10 @@ pub fn emit_based(
     bits += 8;
     if let Some(s) = sib_byte {
         head |= u64::from(s) << bits;
+        bits += 8;
+    }
+    if p.w || r || x || b || p.force_rex {
+        head = head << 8 | u64::from(rex(p.w, r, x, b));
         bits += 8;
     }
     append(buf, |insn| {

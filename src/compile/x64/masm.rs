@@ -20,7 +20,7 @@
 use super::super::FaultSite;
 use super::stubs::sym_trap;
 use crate::abi::{HandlerSite, TYPE_ID_PLACEHOLDER, TrapCode, UnwindInfo};
-use crate::asm::x64::{AluOp, Assembler, Gpr, Label, Mem, Scale, Size, SseOp, Xmm};
+use crate::asm::x64::{AluOp, Assembler, Cond, Gpr, Label, Mem, Scale, Size, SseOp, Xmm};
 use alloc::vec::Vec;
 use core::ops::{Deref, DerefMut};
 
@@ -55,6 +55,16 @@ pub(crate) enum Addend {
     Reg(Gpr),
 }
 
+/// How code reaches a trap exit: through a label (which any number of
+/// jumps may use), or through the one jump whose 32-bit displacement is at
+/// this code offset ([`MacroAssembler::trap_if`]), the commonest case,
+/// which needs no label and no fix-up.
+#[derive(Clone, Copy, Debug)]
+enum TrapEntry {
+    Label(Label),
+    Rel32(u32),
+}
+
 /// What a [`MacroAssembler`] leaves when the compiling is done.
 pub(crate) struct CodeParts {
     pub asm: Assembler,
@@ -78,9 +88,9 @@ pub(crate) struct MacroAssembler {
     /// Module offset of the operator being compiled, which trap and call
     /// sites report.
     op_offset: u32,
-    /// The current function's trap exits: out-of-line label, trap, and
+    /// The current function's trap exits: what jumps there, trap, and
     /// module offset; emitted at its end ([`Self::emit_trap_exits`]).
-    trap_sites: Vec<(Label, TrapCode, u32)>,
+    trap_sites: Vec<(TrapEntry, TrapCode, u32)>,
     /// (code offset of a return address, module offset) of every call and
     /// trap exit, for backtraces, of all functions so far, ascending.
     sites: Vec<(u32, u32)>,
@@ -175,14 +185,25 @@ impl MacroAssembler {
     /// A new out-of-line trap exit for the operator being compiled.
     pub(crate) fn trap_label(&mut self, code: TrapCode) -> Label {
         let label = self.asm.new_label();
-        self.trap_sites.push((label, code, self.op_offset));
+        self.trap_sites
+            .push((TrapEntry::Label(label), code, self.op_offset));
         label
+    }
+
+    /// Traps when `cond` holds: a `jcc` to a new out-of-line trap exit for
+    /// the operator being compiled (the same bytes as a `jcc` to a new
+    /// [`Self::trap_label`]).
+    pub(crate) fn trap_if(&mut self, cond: Cond, code: TrapCode) {
+        let at = self.asm.jcc_forward(cond) as u32;
+        self.trap_sites
+            .push((TrapEntry::Rel32(at), code, self.op_offset));
     }
 
     /// Unconditionally traps.
     pub(crate) fn trap(&mut self, code: TrapCode) {
-        let label = self.trap_label(code);
-        self.asm.jmp(label);
+        let at = self.asm.jmp_forward() as u32;
+        self.trap_sites
+            .push((TrapEntry::Rel32(at), code, self.op_offset));
     }
 
     /// Records the current position as the return address of a call made
@@ -195,9 +216,17 @@ impl MacroAssembler {
     /// trap stub per site, so the return address says where the trap
     /// happened.
     pub(crate) fn emit_trap_exits(&mut self) {
-        for k in 0..self.trap_sites.len() {
-            let (label, code, wasm_offset) = self.trap_sites[k];
-            self.bind(label);
+        self.last_def = None;
+        // Each exit is a 5-byte call with one relocation and one site.
+        let n = self.trap_sites.len();
+        self.asm.reserve(5 * n);
+        self.asm.reserve_relocs(n);
+        self.sites.reserve(n);
+        for &(entry, code, wasm_offset) in &self.trap_sites {
+            match entry {
+                TrapEntry::Label(label) => self.asm.bind(label),
+                TrapEntry::Rel32(at) => self.asm.bind_rel32(at as usize),
+            }
             self.asm.call_reloc(sym_trap(code as u32));
             self.sites.push((self.asm.offset() as u32, wasm_offset));
         }

@@ -87,15 +87,13 @@ impl FuncCompiler<'_, '_, '_> {
                             SCRATCH
                         };
                         self.a.alu_rr(AluOp::Cmp, Size::S64, first, last);
-                        let oob = self.a.trap_label(TrapCode::MemoryOutOfBounds);
-                        self.a.jcc(Cond::G, oob);
+                        self.a.trap_if(Cond::G, TrapCode::MemoryOutOfBounds);
                     } else if offset == 0 && size.is_power_of_two() && size <= 16 {
                         // Compare the address with the last one where
                         // `size` bytes fit: no addition first.
                         self.a
                             .alu_rm(AluOp::Cmp, Size::S64, addr, memory_last_field(k));
-                        let oob = self.a.trap_label(TrapCode::MemoryOutOfBounds);
-                        self.a.jcc(Cond::G, oob);
+                        self.a.trap_if(Cond::G, TrapCode::MemoryOutOfBounds);
                     } else {
                         self.a.lea(Size::S64, SCRATCH, Mem::base(addr, end as i32));
                         self.trap_if_scratch_beyond_memory();
@@ -160,8 +158,13 @@ impl FuncCompiler<'_, '_, '_> {
     /// Traps with "out of bounds memory access" when the access end in
     /// `SCRATCH` lies beyond the memory's current length.
     pub(in crate::compile) fn trap_if_scratch_beyond_memory(&mut self) {
-        let oob = self.a.trap_label(TrapCode::MemoryOutOfBounds);
-        self.jump_if_scratch_beyond_memory(oob);
+        self.a.alu_rm(
+            AluOp::Cmp,
+            Size::S64,
+            SCRATCH,
+            vmctx(offset_of!(VmContext, memory_len)),
+        );
+        self.a.trap_if(Cond::A, TrapCode::MemoryOutOfBounds);
     }
 
     /// Jumps to `oob` when the access end in `SCRATCH` lies beyond the

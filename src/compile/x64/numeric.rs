@@ -365,9 +365,8 @@ impl FuncCompiler<'_, '_, '_> {
         let size = int_size(ty);
         let b = self.pop_pair_for_rdx_rax();
 
-        let div_by_zero = self.a.trap_label(TrapCode::IntegerDivideByZero);
         self.a.test_rr(size, b, b);
-        self.a.jcc(Cond::E, div_by_zero);
+        self.a.trap_if(Cond::E, TrapCode::IntegerDivideByZero);
         let done = self.a.new_label();
         if signed {
             let normal = self.a.new_label();

@@ -22,6 +22,35 @@ impl Assembler {
         }
     }
 
+    /// `jcc rel32` to a forward target not known yet, without a label:
+    /// returns where its displacement lies, for [`Self::bind_rel32`]. The
+    /// bytes are those of [`Self::jcc`] to an unbound label; it is cheaper
+    /// for the many jumps that each have their own target (trap exits).
+    pub fn jcc_forward(&mut self, cond: Cond) -> usize {
+        let at = self.buf.len() + 2;
+        self.buf
+            .extend_from_slice(&[0x0F, 0x80 | cond.enc(), 0, 0, 0, 0]);
+        at
+    }
+
+    /// [`Self::jcc_forward`] for `jmp rel32`.
+    pub fn jmp_forward(&mut self) -> usize {
+        let at = self.buf.len() + 1;
+        self.buf.extend_from_slice(&[0xE9, 0, 0, 0, 0]);
+        at
+    }
+
+    /// Makes the jump whose displacement [`Self::jcc_forward`] or
+    /// [`Self::jmp_forward`] returned as `at` go to the current position.
+    pub fn bind_rel32(&mut self, at: usize) {
+        let here = self.buf.len();
+        let end = at.checked_add(4).filter(|&end| end <= here);
+        match end.and_then(|end| i32::try_from(here - end).ok()) {
+            Some(disp) => self.patch_i32(at, disp),
+            None => self.record(AsmError::JumpOutOfRange(at)),
+        }
+    }
+
     /// `call label`.
     pub fn call(&mut self, label: Label) {
         self.rel32(&[0xE8], label);
@@ -38,13 +67,13 @@ impl Assembler {
     }
 
     pub(super) fn reloc32(&mut self, opcode: u8, symbol: u32) {
-        self.buf.push(opcode);
+        let offset = self.buf.len() as u32 + 1;
+        self.buf.extend_from_slice(&[opcode, 0, 0, 0, 0]);
         self.relocs.push(Reloc {
-            offset: self.buf.len() as u32,
+            offset,
             symbol,
             kind: RelocKind::Rel32,
         });
-        self.buf.extend_from_slice(&[0; 4]);
     }
 
     /// `jmp r64`.

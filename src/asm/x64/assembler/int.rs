@@ -19,13 +19,15 @@ impl Assembler {
     /// `op dst, [mem]`.
     pub fn alu_rm(&mut self, op: AluOp, size: Size, dst: Gpr, mem: Mem) {
         let opc = (op as u8) << 3 | 2 | u8::from(size != Size::S8);
-        self.inst(
-            sized_bytes(size, &[dst]),
-            &[opc],
-            dst.enc(),
-            Rm::Mem(&mem),
-            &[],
-        );
+        // As in `mov_rm`: constant prefixes for the common sizes.
+        match size {
+            Size::S64 => self.inst(sized(Size::S64), &[opc], dst.enc(), Rm::Mem(&mem), &[]),
+            Size::S32 => self.inst(sized(Size::S32), &[opc], dst.enc(), Rm::Mem(&mem), &[]),
+            Size::S8 | Size::S16 => {
+                let p = sized_bytes(size, &[dst]);
+                self.inst(p, &[opc], dst.enc(), Rm::Mem(&mem), &[]);
+            }
+        }
     }
 
     /// `op [mem], src`.
@@ -234,7 +236,12 @@ impl Assembler {
     /// `lea dst, [mem]` (16/32/64 bits).
     pub fn lea(&mut self, size: Size, dst: Gpr, mem: Mem) {
         assert_not_byte(size, "lea");
-        self.inst(sized(size), &[0x8D], dst.enc(), Rm::Mem(&mem), &[]);
+        // As in `mov_rm`: constant prefixes for the common sizes.
+        match size {
+            Size::S64 => self.inst(sized(Size::S64), &[0x8D], dst.enc(), Rm::Mem(&mem), &[]),
+            Size::S32 => self.inst(sized(Size::S32), &[0x8D], dst.enc(), Rm::Mem(&mem), &[]),
+            _ => self.inst(sized(size), &[0x8D], dst.enc(), Rm::Mem(&mem), &[]),
+        }
     }
 
     pub(super) fn bits_op(

@@ -119,6 +119,9 @@ pub enum AsmError {
     UnknownLabel(Label),
     /// A label reference does not fit in 32 bits (code over 2 GiB).
     OffsetOutOfRange(Label),
+    /// The displacement of a jump emitted without a label (at this code
+    /// offset) does not fit in 32 bits, or lies past the code's end.
+    JumpOutOfRange(usize),
 }
 
 impl fmt::Display for AsmError {
@@ -129,6 +132,9 @@ impl fmt::Display for AsmError {
             AsmError::UnknownLabel(l) => write!(f, "label {} belongs to no assembler", l.0),
             AsmError::OffsetOutOfRange(l) => {
                 write!(f, "reference to label {} is out of 32-bit range", l.0)
+            }
+            AsmError::JumpOutOfRange(at) => {
+                write!(f, "jump displacement at offset {at} is out of 32-bit range")
             }
         }
     }

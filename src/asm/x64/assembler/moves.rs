@@ -18,26 +18,31 @@ impl Assembler {
 
     /// `mov dst, [mem]` (a load).
     pub fn mov_rm(&mut self, size: Size, dst: Gpr, mem: Mem) {
-        let opc = 0x8A | u8::from(size != Size::S8);
-        self.inst(
-            sized_bytes(size, &[dst]),
-            &[opc],
-            dst.enc(),
-            Rm::Mem(&mem),
-            &[],
-        );
+        // One `inst` per common size, whose prefixes and opcode are then
+        // constants that the encoding folds in.
+        match size {
+            Size::S64 => self.inst(sized(Size::S64), &[0x8B], dst.enc(), Rm::Mem(&mem), &[]),
+            Size::S32 => self.inst(sized(Size::S32), &[0x8B], dst.enc(), Rm::Mem(&mem), &[]),
+            Size::S8 | Size::S16 => {
+                let opc = 0x8A | u8::from(size != Size::S8);
+                let p = sized_bytes(size, &[dst]);
+                self.inst(p, &[opc], dst.enc(), Rm::Mem(&mem), &[]);
+            }
+        }
     }
 
     /// `mov [mem], src` (a store).
     pub fn mov_mr(&mut self, size: Size, mem: Mem, src: Gpr) {
-        let opc = 0x88 | u8::from(size != Size::S8);
-        self.inst(
-            sized_bytes(size, &[src]),
-            &[opc],
-            src.enc(),
-            Rm::Mem(&mem),
-            &[],
-        );
+        // As in `mov_rm`: constant prefixes for the common sizes.
+        match size {
+            Size::S64 => self.inst(sized(Size::S64), &[0x89], src.enc(), Rm::Mem(&mem), &[]),
+            Size::S32 => self.inst(sized(Size::S32), &[0x89], src.enc(), Rm::Mem(&mem), &[]),
+            Size::S8 | Size::S16 => {
+                let opc = 0x88 | u8::from(size != Size::S8);
+                let p = sized_bytes(size, &[src]);
+                self.inst(p, &[opc], src.enc(), Rm::Mem(&mem), &[]);
+            }
+        }
     }
 
     /// `mov [mem], imm` (truncated to `size`; sign-extended for 64 bits).
