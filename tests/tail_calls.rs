@@ -476,6 +476,101 @@ fn the_benchmark_vms_compute_their_program() {
     }
 }
 
+/// A function mixing parameters used often (kept in callee-saved
+/// registers) with parameters used once (left in their slots, among them
+/// a register argument and a stack argument passed through unchanged),
+/// which makes a plain call and then a tail call, called by a function
+/// whose own often-used local must survive the chain.
+const MIXED_WEIGHTS: &str = r#"(module
+    (type $t (func (param i64 i64 i64 i64 i64) (result i64)))
+    (memory 1)
+    (table 2 funcref)
+    (elem (i32.const 0) $step $finish)
+    ;; Writes every callee-saved pin register with its own values.
+    (func $clobber (param $s i64) (result i64)
+        (local $a i64) (local $b i64) (local $c i64) (local $d i64) (local $e i64) (local $i i32)
+        (loop $l
+            (local.set $a (i64.add (local.get $s) (i64.const 1)))
+            (local.set $b (i64.mul (local.get $a) (i64.const 3)))
+            (local.set $c (i64.xor (local.get $b) (local.get $a)))
+            (local.set $d (i64.sub (local.get $c) (local.get $b)))
+            (local.set $e (i64.add (local.get $d) (local.get $c)))
+            (local.set $s (i64.add (local.get $e) (local.get $s)))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br_if $l (i32.lt_u (local.get $i) (i32.const 3))))
+        (i64.store (i32.const 8) (local.get $s))
+        (local.get $s))
+    ;; $n is used three times and $acc twice; $x, $y and $z once each.
+    (func $step (type $t) (param $n i64) (param $x i64) (param $acc i64) (param $y i64) (param $z i64) (result i64)
+        (return_call_indirect (type $t)
+            (i64.sub (local.get $n) (i64.const 1))
+            (i64.add (local.get $x) (i64.const 1))
+            (i64.add (local.get $acc) (call $clobber (i64.add (local.get $n) (local.get $acc))))
+            (local.get $y)
+            (i64.mul (local.get $z) (i64.const 3))
+            (select (i32.const 1) (i32.const 0) (i64.eqz (local.get $n)))))
+    (func $finish (type $t) (param $n i64) (param $x i64) (param $acc i64) (param $y i64) (param $z i64) (result i64)
+        (i64.add (i64.add (i64.add (local.get $acc) (i64.mul (local.get $x) (i64.const 7)))
+                          (i64.add (i64.mul (local.get $y) (i64.const 11)) (i64.mul (local.get $z) (i64.const 13))))
+                 (i64.add (local.get $n) (i64.load (i32.const 8)))))
+    (func (export "run") (param $n i64) (result i64)
+        (local $k i64)
+        (local.set $k (i64.add (i64.mul (local.get $n) (i64.const 5)) (i64.const 1)))
+        (i64.add (call $step (local.get $n) (i64.const 2) (i64.const 3) (i64.const 4) (i64.const 5))
+                 (i64.mul (local.get $k) (local.get $k)))))"#;
+
+/// What `MIXED_WEIGHTS`'s `run` computes, in wrapping `u64` arithmetic.
+fn mixed_weights_reference(n: u64) -> u64 {
+    let clobber = |mut s: u64| {
+        for _ in 0..3 {
+            let a = s.wrapping_add(1);
+            let b = a.wrapping_mul(3);
+            let c = b ^ a;
+            let d = c.wrapping_sub(b);
+            let e = d.wrapping_add(c);
+            s = e.wrapping_add(s);
+        }
+        s
+    };
+    let (mut m, mut x, mut acc, y, mut z) = (n, 2u64, 3u64, 4u64, 5u64);
+    // The last `clobber` result, which it also stores to memory.
+    let stored = loop {
+        let last = m == 0;
+        let s = clobber(m.wrapping_add(acc));
+        (m, x, acc, z) = (
+            m.wrapping_sub(1),
+            x + 1,
+            acc.wrapping_add(s),
+            z.wrapping_mul(3),
+        );
+        if last {
+            break s;
+        }
+    };
+    let result = acc
+        .wrapping_add(x.wrapping_mul(7))
+        .wrapping_add(y.wrapping_mul(11).wrapping_add(z.wrapping_mul(13)))
+        .wrapping_add(m.wrapping_add(stored));
+    let k = n.wrapping_mul(5).wrapping_add(1);
+    result.wrapping_add(k.wrapping_mul(k))
+}
+
+#[test]
+fn lightly_used_parameters_survive_calls_and_tail_calls() {
+    common::both_modes(|guard| {
+        let engine = engine_with(Config::new().guard_regions(guard));
+        let (mut store, instance) = instantiate(&engine, MIXED_WEIGHTS);
+        let run = instance.get_typed_func::<i64, i64>(&store, "run").unwrap();
+        for n in [0u64, 1, 2, 5, 1000] {
+            assert_eq!(
+                run.call(&mut store, n as i64).unwrap() as u64,
+                mixed_weights_reference(n),
+                "n = {n}, guard regions: {guard}"
+            );
+        }
+    });
+}
+
 #[test]
 fn a_precompiled_module_keeps_its_tail_calls() {
     let engine = engine();

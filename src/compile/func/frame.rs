@@ -82,6 +82,12 @@ fn leaf_pins_fit(info: &FuncInfo) -> bool {
         && !info.features.contains(Feature::WideArithmetic)
 }
 
+/// The least weight ([`LocalUse`]) of an integer local pinned in a
+/// callee-saved register (one of [`PIN_GPRS`]); lighter ones stay in their
+/// slots. Caller-saved pins ([`LEAF_PIN_GPRS`]) cost nothing to keep and
+/// take any local.
+const MIN_SAVED_PIN_WEIGHT: u32 = 2;
+
 /// The buffers of [`FrameLayout`] kept between functions.
 #[derive(Default)]
 pub(crate) struct FrameBuffers {
@@ -174,8 +180,9 @@ impl FrameLayout {
         if memory_last.is_some() {
             ops.pin_gpr(MEMORY_LAST);
         }
-        let (mut gprs, mut xmms) = (leaf_pins.iter().chain(pin_gprs), PIN_XMMS.iter());
-        for &(i, _) in order.iter() {
+        let (mut gprs, mut xmms) = (leaf_pins.iter().peekable(), PIN_XMMS.iter());
+        let mut saved_pins = pin_gprs.iter();
+        for &(i, weight) in order.iter() {
             let Some(local) = locals.get_mut(i as usize) else {
                 continue;
             };
@@ -185,7 +192,11 @@ impl FrameLayout {
                     Loc::Xmm(x)
                 }),
                 ValType::V128 => None,
-                _ => gprs.next().map(|&r| {
+                // A callee-saved register costs a save and a restore, and
+                // a parameter's move or load into it: more than the one
+                // memory access a local reached once outside loops makes.
+                _ if gprs.peek().is_none() && weight < MIN_SAVED_PIN_WEIGHT => None,
+                _ => gprs.next().or_else(|| saved_pins.next()).map(|&r| {
                     ops.pin_gpr(r);
                     Loc::Gpr(r)
                 }),
