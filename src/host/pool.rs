@@ -327,13 +327,18 @@ mod tests {
                 }
             })
             .collect();
+        run_all(pool, &mut closures);
+        let threads = threads.lock().unwrap().len();
+        (sum.into_inner(), threads)
+    }
+
+    /// Runs `closures` as one batch on `pool`.
+    fn run_all(pool: &PooledPlatform, closures: &mut [impl FnMut() + Send]) {
         let mut jobs: Vec<&mut (dyn FnMut() + Send)> = closures
             .iter_mut()
             .map(|c| c as &mut (dyn FnMut() + Send))
             .collect();
         pool.run_parallel(&mut jobs);
-        let threads = threads.lock().unwrap().len();
-        (sum.into_inner(), threads)
     }
 
     #[test]
@@ -364,11 +369,7 @@ mod tests {
                     }
                 })
                 .collect();
-            let mut jobs: Vec<&mut (dyn FnMut() + Send)> = closures
-                .iter_mut()
-                .map(|c| c as &mut (dyn FnMut() + Send))
-                .collect();
-            pool.run_parallel(&mut jobs);
+            run_all(&pool, &mut closures);
             assert_eq!(done.into_inner(), 3);
         }
         assert_eq!(batch(&pool, 5).0, 15, "the workers survive the panics");
