@@ -235,11 +235,20 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// may only read: a pinned local's own register, or one it owns (as
     /// [`Self::pop_gpr`]). Holding it with `regs.take_gpr` and releasing it
     /// with `regs.free_gpr` is safe either way.
+    ///
+    /// Inlined: a pinned local, the common case, is only a pop; any other
+    /// operand takes the out-of-line [`Self::pop_gpr`].
+    #[inline]
     pub(crate) fn pop_gpr_read(&mut self) -> Gpr {
         if let Loc::PinnedGpr(pin) = self.peek(0).loc {
             self.pop();
             return pin;
         }
+        self.pop_gpr_out_of_line()
+    }
+
+    #[inline(never)]
+    fn pop_gpr_out_of_line(&mut self) -> Gpr {
         self.pop_gpr()
     }
 
