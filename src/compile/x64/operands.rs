@@ -138,10 +138,22 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.alloc_gpr_except(&[])
     }
 
+    /// [`Self::alloc_gpr`], avoiding the registers in `avoid`.
+    ///
+    /// Inlined: taking a free register is a few mask operations; spilling
+    /// to free one is out of line ([`Self::spill_for_gpr`]).
+    #[inline]
     pub(crate) fn alloc_gpr_except(&mut self, avoid: &[Gpr]) -> Gpr {
         if let Some(r) = self.ops.free_gpr_except(avoid) {
             return r;
         }
+        self.spill_for_gpr(avoid)
+    }
+
+    /// Frees a register not in `avoid` by spilling the deepest operand in
+    /// one, and returns it.
+    #[inline(never)]
+    fn spill_for_gpr(&mut self, avoid: &[Gpr]) -> Gpr {
         // The deepest operand in a register not in `avoid`.
         let (victim, r) = (0..16u8)
             .filter_map(|enc| self.ops.gpr_holder_by_enc(enc))
