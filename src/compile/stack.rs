@@ -48,6 +48,18 @@ pub struct Val {
     pub loc: Loc,
 }
 
+/// [`ALLOCATABLE_GPRS`] as a mask of encodings.
+const ALLOCATABLE_GPR_MASK: u16 = {
+    let (mut mask, mut i) = (0u16, 0);
+    while i < ALLOCATABLE_GPRS.len() {
+        // In ascending order of encoding, as `free_gpr_except` assumes.
+        assert!(i == 0 || ALLOCATABLE_GPRS[i - 1].enc() < ALLOCATABLE_GPRS[i].enc());
+        mask |= 1 << ALLOCATABLE_GPRS[i].enc();
+        i += 1;
+    }
+    mask
+};
+
 /// The set of registers currently holding operands, and of those pinned
 /// to locals for the whole function (always taken: freeing one is a no-op,
 /// so code that holds and releases an operand's register needs no special
@@ -100,11 +112,12 @@ impl RegSet {
     }
 
     /// A free allocatable GPR, if any, avoiding those in `avoid`.
+    /// The first in `ALLOCATABLE_GPRS`' order, which is by encoding, so
+    /// the lowest bit of a mask.
     pub fn free_gpr_except(&self, avoid: &[Gpr]) -> Option<Gpr> {
-        ALLOCATABLE_GPRS
-            .iter()
-            .copied()
-            .find(|&r| !self.has_gpr(r) && !avoid.contains(&r))
+        let avoid = avoid.iter().fold(0u16, |m, r| m | 1 << r.enc());
+        let free = ALLOCATABLE_GPR_MASK & !self.gprs & !avoid;
+        (free != 0).then(|| Gpr::from_enc(free.trailing_zeros() as u8))
     }
 
     /// Marks `x` as holding a value.
@@ -161,6 +174,17 @@ mod tests {
         assert_eq!(regs.free_gpr_except(&[]), None);
         regs.free_gpr(Gpr::R13);
         assert_eq!(regs.free_gpr_except(&[]), Some(Gpr::R13));
+        // Registers outside the allocatable set (rsp, rbp, r10, r11) are
+        // passed over.
+        let mut regs = RegSet::default();
+        for r in [Gpr::Rax, Gpr::Rcx, Gpr::Rdx, Gpr::Rbx] {
+            regs.take_gpr(r);
+        }
+        assert_eq!(regs.free_gpr_except(&[]), Some(Gpr::Rsi));
+        for r in [Gpr::Rsi, Gpr::Rdi, Gpr::R8] {
+            regs.take_gpr(r);
+        }
+        assert_eq!(regs.free_gpr_except(&[Gpr::R9]), Some(Gpr::R12));
         // Scratch registers are never handed out.
         assert!(!ALLOCATABLE_GPRS.contains(&SCRATCH));
         assert!(!ALLOCATABLE_GPRS.contains(&SCRATCH2));

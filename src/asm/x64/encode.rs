@@ -284,24 +284,25 @@ pub fn emit_modrm(
 }
 
 /// [`emit_modrm`] for the commonest memory operand, `[base + index*scale +
-/// disp]`, of an instruction without legacy prefixes or immediate and with
-/// a one- or two-byte opcode (loads, stores, `lea`, `movzx`, ALU operations
-/// on frame slots). Emits the same bytes; inlined into each caller, where
-/// the opcode and prefixes are constants, it builds the bytes before the
-/// displacement in one register and stores them at once: an 8-byte store
-/// of REX, opcode, ModRM and SIB, then a 4-byte store of the displacement
-/// after them (both inside the window [`append`] reserves).
+/// disp]`, of an instruction without legacy prefixes, with a one- or
+/// two-byte opcode and an immediate of at most 4 bytes (loads, stores,
+/// `lea`, `movzx`, ALU operations on frame slots, stores of constants).
+/// Emits the same bytes; inlined into each caller, where the opcode and
+/// prefixes are constants, it builds the bytes before the displacement in
+/// one register and stores them at once: an 8-byte store of REX, opcode,
+/// ModRM and SIB, then a 4-byte store of the displacement and one of the
+/// immediate after them (all inside the window [`append`] reserves).
 #[inline(always)]
 pub fn emit_based(
     buf: &mut Vec<u8>,
     p: Prefixes,
     opcode: &[u8],
     reg: u8,
-    base: Gpr,
-    index: Option<(Gpr, Scale)>,
-    disp: i32,
+    (base, index, disp): (Gpr, Option<(Gpr, Scale)>, i32),
+    imm: &[u8],
 ) {
     debug_assert!(!p.opsize16 && p.mandatory.is_none() && matches!(opcode.len(), 1 | 2));
+    debug_assert!(imm.len() <= 4);
     let base = base.enc();
     let (x, sib_byte) = match index {
         Some((index, scale)) => (index.needs_rex(), Some(sib(scale.enc(), index.enc(), base))),
@@ -340,6 +341,31 @@ pub fn emit_based(
     append(buf, |insn| {
         insn.put_u64(head, (bits / 8) as usize);
         insn.put_u32(disp as u32, disp_len);
+        insn.put_all(imm);
+    });
+}
+
+/// Emits `[REX] opcode modrm imm` for a register operand in ModRM's `rm`
+/// field and an immediate of at most 4 bytes (`add r, imm8`, `mov r, imm32`
+/// ...), without legacy prefixes: [`emit_modrm`]'s encoding of that form,
+/// with the immediate stored at once.
+#[inline(always)]
+pub fn emit_direct_imm(buf: &mut Vec<u8>, p: Prefixes, opcode: u8, reg: u8, rm: u8, imm: &[u8]) {
+    debug_assert!(!p.opsize16 && p.mandatory.is_none() && imm.len() <= 4);
+    let rex_byte = rex(p.w, reg & 8 != 0, false, rm & 8 != 0);
+    let modrm = ModRm {
+        mode: MOD_DIRECT,
+        reg,
+        rm,
+    }
+    .byte();
+    append(buf, |insn| {
+        if rex_byte != 0x40 || p.force_rex {
+            insn.put(rex_byte);
+        }
+        insn.put(opcode);
+        insn.put(modrm);
+        insn.put_all(imm);
     });
 }
 
@@ -450,20 +476,50 @@ mod tests {
                             None,
                             Some((Gpr::from_enc(index), Scale::ALL[index as usize % 4])),
                         ];
-                        for index in indexes {
+                        for (index, imm) in indexes.into_iter().flat_map(|i| IMMS.map(|m| (i, m))) {
                             let mem = Mem::Based { base, index, disp };
                             let mut general = alloc::vec![0xAA];
-                            emit_modrm(&mut general, p, opcode, reg, Rm::Mem(&mem), &[]);
+                            emit_modrm(&mut general, p, opcode, reg, Rm::Mem(&mem), imm);
                             let mut fast = alloc::vec![0xAA];
-                            emit_based(&mut fast, p, opcode, reg, base, index, disp);
-                            assert_eq!(fast, general, "{mem:?} {opcode:x?} reg {reg}");
+                            emit_based(&mut fast, p, opcode, reg, (base, index, disp), imm);
+                            assert_eq!(fast, general, "{mem:?} {opcode:x?} reg {reg} {imm:x?}");
                             cases += 1;
                         }
                     }
                 }
             }
         }
-        assert_eq!(cases, 16 * 15 * 9 * 5 * 2);
+        assert_eq!(cases, 16 * 15 * 9 * 5 * 2 * IMMS.len());
+    }
+
+    /// Immediates of every length the fast paths take.
+    const IMMS: [&[u8]; 4] = [&[], &[0x80], &[0x34, 0x12], &[0xEF, 0xBE, 0xAD, 0xDE]];
+
+    /// [`emit_direct_imm`] writes what [`emit_modrm`] writes, for every
+    /// pair of registers, REX.W and forced REX, and each immediate length.
+    #[test]
+    fn direct_imm_fast_path_matches_the_general_encoding() {
+        let mut cases = 0;
+        for reg in 0..16 {
+            for rm in 0..16 {
+                for (w, force_rex) in [(false, false), (true, false), (false, true)] {
+                    for imm in IMMS {
+                        let p = Prefixes {
+                            w,
+                            force_rex,
+                            ..Prefixes::default()
+                        };
+                        let mut general = alloc::vec![0xAA];
+                        emit_modrm(&mut general, p, &[0x81], reg, Rm::Reg(rm), imm);
+                        let mut fast = alloc::vec![0xAA];
+                        emit_direct_imm(&mut fast, p, 0x81, reg, rm, imm);
+                        assert_eq!(fast, general, "reg {reg} rm {rm} {imm:x?}");
+                        cases += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(cases, 16 * 16 * 3 * IMMS.len());
     }
 
     #[test]

@@ -138,10 +138,22 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.alloc_gpr_except(&[])
     }
 
+    /// [`Self::alloc_gpr`], avoiding the registers in `avoid`.
+    ///
+    /// Inlined: taking a free register is a few mask operations; spilling
+    /// to free one is out of line ([`Self::spill_for_gpr`]).
+    #[inline]
     pub(crate) fn alloc_gpr_except(&mut self, avoid: &[Gpr]) -> Gpr {
         if let Some(r) = self.ops.free_gpr_except(avoid) {
             return r;
         }
+        self.spill_for_gpr(avoid)
+    }
+
+    /// Frees a register not in `avoid` by spilling the deepest operand in
+    /// one, and returns it.
+    #[inline(never)]
+    fn spill_for_gpr(&mut self, avoid: &[Gpr]) -> Gpr {
         // The deepest operand in a register not in `avoid`.
         let (victim, r) = (0..16u8)
             .filter_map(|enc| self.ops.gpr_holder_by_enc(enc))
@@ -235,11 +247,20 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// may only read: a pinned local's own register, or one it owns (as
     /// [`Self::pop_gpr`]). Holding it with `regs.take_gpr` and releasing it
     /// with `regs.free_gpr` is safe either way.
+    ///
+    /// Inlined: a pinned local, the common case, is only a pop; any other
+    /// operand takes the out-of-line [`Self::pop_gpr`].
+    #[inline]
     pub(crate) fn pop_gpr_read(&mut self) -> Gpr {
         if let Loc::PinnedGpr(pin) = self.peek(0).loc {
             self.pop();
             return pin;
         }
+        self.pop_gpr_out_of_line()
+    }
+
+    #[inline(never)]
+    fn pop_gpr_out_of_line(&mut self) -> Gpr {
         self.pop_gpr()
     }
 

@@ -21,27 +21,35 @@ pub(crate) fn pinned_read(pin: Loc) -> Loc {
 }
 
 impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
+    /// Inlined into the dispatch: a pinned local, the common case, is only
+    /// a push; loading one from its slot is [`Self::load_local`].
+    #[inline]
     pub(crate) fn op_local_get(&mut self, index: u32) {
         let local = self.frame.locals[index as usize];
-        let at = Mem::base(Gpr::Rbp, local.offset);
         match local.pin {
             Some(Loc::Gpr(pin)) => self.push(local.ty, Loc::PinnedGpr(pin)),
             Some(Loc::Xmm(pin)) => self.push(local.ty, Loc::PinnedXmm(pin)),
-            _ if is_float(local.ty) => {
-                let x = self.alloc_xmm();
-                self.a.sse_rm(load_op(local.ty), x, at);
-                self.push_xmm(local.ty, x);
-            }
-            _ => {
-                let r = self.alloc_gpr();
-                let size = if local.ty == ValType::I32 {
-                    Size::S32
-                } else {
-                    Size::S64
-                };
-                self.a.mov_rm(size, r, at);
-                self.push_gpr(local.ty, r);
-            }
+            _ => self.load_local(local),
+        }
+    }
+
+    /// Pushes the value of an unpinned local, loaded from its slot.
+    #[inline(never)]
+    fn load_local(&mut self, local: Local) {
+        let at = Mem::base(Gpr::Rbp, local.offset);
+        if is_float(local.ty) {
+            let x = self.alloc_xmm();
+            self.a.sse_rm(load_op(local.ty), x, at);
+            self.push_xmm(local.ty, x);
+        } else {
+            let r = self.alloc_gpr();
+            let size = if local.ty == ValType::I32 {
+                Size::S32
+            } else {
+                Size::S64
+            };
+            self.a.mov_rm(size, r, at);
+            self.push_gpr(local.ty, r);
         }
     }
 

@@ -468,13 +468,23 @@ impl Assembler {
             }
             return;
         }
-        // The commonest memory form: no immediate, no legacy prefix, one
-        // or two opcode bytes, a base register.
-        if let (Rm::Mem(&Mem::Based { base, index, disp }), 1 | 2, &[]) = (rm, opcode.len(), imm)
+        // Register with an immediate (`add r, imm8`, `and r, imm32` ...).
+        if let (Rm::Reg(rm), &[op]) = (rm, opcode)
+            && imm.len() <= 4
             && !p.opsize16
             && p.mandatory.is_none()
         {
-            encode::emit_based(&mut self.buf, p, opcode, reg, base, index, disp);
+            encode::emit_direct_imm(&mut self.buf, p, op, reg, rm, imm);
+            return;
+        }
+        // The commonest memory form: no legacy prefix, one or two opcode
+        // bytes, a base register, an immediate of at most 4 bytes.
+        if let (Rm::Mem(&Mem::Based { base, index, disp }), 1 | 2) = (rm, opcode.len())
+            && imm.len() <= 4
+            && !p.opsize16
+            && p.mandatory.is_none()
+        {
+            encode::emit_based(&mut self.buf, p, opcode, reg, (base, index, disp), imm);
             return;
         }
         self.inst_general(p, opcode, reg, rm, imm);

@@ -47,9 +47,17 @@ impl Assembler {
 
     /// `mov [mem], imm` (truncated to `size`; sign-extended for 64 bits).
     pub fn mov_mi(&mut self, size: Size, mem: Mem, imm: i32) {
-        let (bytes, len) = imm_for(size, imm);
-        let opc = 0xC6 | u8::from(size != Size::S8);
-        self.inst(sized(size), &[opc], 0, Rm::Mem(&mem), &bytes[..len]);
+        // As in `mov_rm`: constant prefixes for the common sizes.
+        let bytes = imm.to_le_bytes();
+        match size {
+            Size::S64 => self.inst(sized(Size::S64), &[0xC7], 0, Rm::Mem(&mem), &bytes),
+            Size::S32 => self.inst(sized(Size::S32), &[0xC7], 0, Rm::Mem(&mem), &bytes),
+            Size::S8 | Size::S16 => {
+                let (bytes, len) = imm_for(size, imm);
+                let opc = 0xC6 | u8::from(size != Size::S8);
+                self.inst(sized(size), &[opc], 0, Rm::Mem(&mem), &bytes[..len]);
+            }
+        }
     }
 
     /// Loads a constant into `dst`, truncated to `size`, with the shortest
