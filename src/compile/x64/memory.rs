@@ -158,25 +158,26 @@ impl FuncCompiler<'_, '_, '_> {
     /// Traps with "out of bounds memory access" when the access end in
     /// `SCRATCH` lies beyond the memory's current length.
     pub(in crate::compile) fn trap_if_scratch_beyond_memory(&mut self) {
-        self.a.alu_rm(
-            AluOp::Cmp,
-            Size::S64,
-            SCRATCH,
-            vmctx(offset_of!(VmContext, memory_len)),
-        );
+        self.compare_scratch_with_memory_len();
         self.a.trap_if(Cond::A, TrapCode::MemoryOutOfBounds);
     }
 
     /// Jumps to `oob` when the access end in `SCRATCH` lies beyond the
     /// memory's current length.
     pub(crate) fn jump_if_scratch_beyond_memory(&mut self, oob: Label) {
+        self.compare_scratch_with_memory_len();
+        self.a.jcc(Cond::A, oob);
+    }
+
+    /// Compares the access end in `SCRATCH` with the memory's current
+    /// length: above (`Cond::A`) means out of bounds.
+    fn compare_scratch_with_memory_len(&mut self) {
         self.a.alu_rm(
             AluOp::Cmp,
             Size::S64,
             SCRATCH,
             vmctx(offset_of!(VmContext, memory_len)),
         );
-        self.a.jcc(Cond::A, oob);
     }
 
     /// [`Self::address`] in guard-region mode: no check; the code from here
