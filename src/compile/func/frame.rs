@@ -48,8 +48,18 @@ pub(crate) struct FrameLayout {
     pub(crate) frame_size_patches: [usize; 2],
     /// Code range of the prologue's stack-limit check.
     pub(crate) stack_check: (usize, usize),
-    /// Whether the function calls anything (else it is a leaf).
+    /// Whether the function has calls that return into it. A function
+    /// whose only calls are tail calls is a leaf for its frame: no callee
+    /// runs below it, and none comes back to it.
     pub(crate) has_calls: bool,
+    /// Whether a tail call may grow the argument area below this frame
+    /// (`abi`, "Tail calls"): the area and its callee's frame then lie
+    /// below it, so the stack-limit check stays even in a leaf.
+    pub(crate) grows_area: bool,
+    /// Bit `i`: parameter `i` (for `i < 64`) is never written, so its
+    /// incoming area slot holds its value for the whole function if the
+    /// caller wrote it there.
+    pub(crate) unwritten_params: u64,
     /// The pin registers ([`PIN_GPRS`]) this function saves in its
     /// prologue and restores on return, by encoding bit.
     pub(crate) saved_gprs: u16,
@@ -71,12 +81,13 @@ pub(crate) struct FrameLayout {
 const VOLATILE_PINS: usize = PIN_XMMS.len() + LEAF_PIN_GPRS.len();
 
 /// Whether a function may pin locals in [`LEAF_PIN_GPRS`]: it calls
-/// nothing, and the three GPRs the value stack keeps are enough for its
+/// nothing but tail calls (whose argument setup leaves those registers
+/// alone), and the three GPRs the value stack keeps are enough for its
 /// operators: a shallow stack, no string instructions (which need `rsi`,
 /// `rdi` and `rcx` besides the operands) and no wide arithmetic (whose
 /// operators take four integer operands).
 fn leaf_pins_fit(info: &FuncInfo) -> bool {
-    !info.has_calls
+    !info.has_plain_calls
         && !info.uses_bulk_memory
         && info.max_stack_height <= LEAF_PIN_MAX_STACK
         && !info.features.contains(Feature::WideArithmetic)
@@ -255,7 +266,12 @@ impl FrameLayout {
             max_call_area: 0,
             frame_size_patches: [0; 2],
             stack_check: (0, 0),
-            has_calls: info.has_calls,
+            has_calls: info.has_plain_calls,
+            grows_area: false,
+            unwritten_params: !info.written_locals
+                & 1u64
+                    .checked_shl(func_type.params().len() as u32)
+                    .map_or(u64::MAX, |b| b - 1),
             saved_gprs,
             volatile_pins,
             gpr_pins,

@@ -114,7 +114,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.a.jcc(Cond::B, overflow);
         self.frame.stack_check = (check_start, self.a.offset());
         self.frame.frame_size_patches[1] = self.a.alu_ri_imm32(AluOp::Sub, Size::S64, Gpr::Rsp, 0);
-        // Only calls switch `r15`, so only they need it saved.
+        // Only calls switch `r15`, so only they need it saved: after a
+        // tail call nothing comes back to this frame.
         if self.frame.has_calls {
             self.a
                 .mov_mr(Size::S64, Mem::base(Gpr::Rbp, SAVED_VMCTX), Gpr::R15);
@@ -383,8 +384,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
         // A leaf with a small frame needs no stack-limit check: its entry
         // moves past it, behind `push rbp; mov rbp, rsp` moved up to it.
+        // Tail calls in place run their callee where this frame was, so
+        // they leave it a leaf; one that grows the area does not.
         let mut entry = self.code_start;
-        if !self.frame.has_calls && frame as u32 <= LEAF_FRAME_MAX {
+        if !self.frame.has_calls && !self.frame.grows_area && frame as u32 <= LEAF_FRAME_MAX {
             let (check, end) = self.frame.stack_check;
             entry = self.a.skip_from_entry(entry as usize, check, end) as u32;
         }
