@@ -1163,3 +1163,54 @@ fn tail_only_functions_trap_throw_and_overflow_correctly() {
     // The store still runs code afterwards.
     assert_eq!(catch.call(&mut store, (1, 0)).unwrap(), 3);
 }
+
+/// A tail-call-only function with more live values than the value stack
+/// has registers beside its caller-saved pins, among them a rotate by a
+/// variable count (which needs `rcx`, also the first argument register).
+const CROWDED: &str = r#"(module
+    (func $deep (param $n i64) (param $a i64) (param $b i64) (param $c i64) (result i64)
+        (if (result i64) (i64.eqz (local.get $n))
+            (then (i64.add (local.get $a) (i64.mul (local.get $b) (local.get $c))))
+            (else (return_call $deep
+                (i64.sub (local.get $n) (i64.const 1))
+                (i64.add (local.get $a)
+                         (i64.mul (i64.add (local.get $b) (i64.const 1))
+                                  (i64.sub (local.get $c) (local.get $n))))
+                (i64.xor (local.get $c) (local.get $a))
+                (i64.add (local.get $b) (i64.rotl (local.get $n) (local.get $a)))))))
+    (func (export "deep") (param i64 i64 i64 i64) (result i64)
+        (call $deep (local.get 0) (local.get 1) (local.get 2) (local.get 3))))"#;
+
+#[test]
+fn crowded_tail_only_functions_compute_correctly() {
+    let reference = |mut n: u64, mut a: u64, mut b: u64, mut c: u64| loop {
+        if n == 0 {
+            break a.wrapping_add(b.wrapping_mul(c));
+        }
+        (n, a, b, c) = (
+            n - 1,
+            a.wrapping_add(b.wrapping_add(1).wrapping_mul(c.wrapping_sub(n))),
+            c ^ a,
+            b.wrapping_add(n.rotate_left((a & 63) as u32)),
+        );
+    };
+    common::both_modes(|guard| {
+        let engine = engine_with(Config::new().guard_regions(guard));
+        let (mut store, instance) = instantiate(&engine, CROWDED);
+        let deep = instance
+            .get_typed_func::<(i64, i64, i64, i64), i64>(&store, "deep")
+            .unwrap();
+        for (n, a, b, c) in [
+            (0u64, 1u64, 2u64, 3u64),
+            (1, 4, 5, 6),
+            (500, 7, 1 << 33, u64::MAX),
+        ] {
+            assert_eq!(
+                deep.call(&mut store, (n as i64, a as i64, b as i64, c as i64))
+                    .unwrap() as u64,
+                reference(n, a, b, c),
+                "deep({n}, {a}, {b}, {c}), guard regions: {guard}"
+            );
+        }
+    });
+}

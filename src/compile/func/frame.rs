@@ -89,9 +89,21 @@ const VOLATILE_PINS: usize = PIN_XMMS.len() + LEAF_PIN_GPRS.len();
 fn leaf_pins_fit(info: &FuncInfo) -> bool {
     !info.has_plain_calls
         && !info.uses_bulk_memory
-        && info.max_stack_height <= LEAF_PIN_MAX_STACK
+        && info.max_stack_height
+            <= if info.has_calls {
+                TAIL_ONLY_PIN_MAX_STACK
+            } else {
+                LEAF_PIN_MAX_STACK
+            }
         && !info.features.contains(Feature::WideArithmetic)
 }
+
+/// [`LEAF_PIN_MAX_STACK`] for a function whose only calls are tail calls:
+/// its deepest stack is usually the last call's arguments, among them
+/// reads of pinned locals and constants, which take no register, and what
+/// spills there costs one store and one load, against a save and a
+/// restore for each callee-saved pin it would use instead.
+const TAIL_ONLY_PIN_MAX_STACK: u32 = LEAF_PIN_MAX_STACK + 2;
 
 /// The least weight ([`LocalUse`]) of an integer local pinned in a
 /// callee-saved register (one of [`PIN_GPRS`]); lighter ones stay in their
