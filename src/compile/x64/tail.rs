@@ -83,9 +83,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             self.set_unreachable();
             return;
         }
-        self.tail_args(ty, self.indirect_callee());
+        let callee = self.indirect_callee();
+        self.tail_args(ty, callee);
         self.checked_funcref_in_rax(type_index, table_index, index);
-        self.tail_jump_funcref_in_rax();
+        self.tail_jump_to_funcref_in_rax(callee);
         self.set_unreachable();
     }
 
@@ -152,7 +153,19 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// only when it changes: behind the predicted branch, the callee's
     /// loads through `r15` need not wait for the table element's.
     pub(super) fn tail_jump_funcref_in_rax(&mut self) {
-        self.set_r15_unless_equal(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, vmctx) as i32));
+        self.tail_jump_to_funcref_in_rax(Callee::Any);
+    }
+
+    /// [`Self::tail_jump_funcref_in_rax`] for a `callee` that may be known
+    /// to be compiled wasm of a module that sees no function reference
+    /// but its own ([`Self::indirect_callee`]): every such reference
+    /// is one of this instance's (the module imports nothing and hands
+    /// none of its references' holders out), so its `vmctx` is the one
+    /// `r15` holds, and the jump leaves `r15` alone.
+    fn tail_jump_to_funcref_in_rax(&mut self, callee: Callee) {
+        if callee == Callee::Any {
+            self.set_r15_unless_equal(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, vmctx) as i32));
+        }
         self.leave_frame();
         self.a
             .jmp_m(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, code) as i32));
