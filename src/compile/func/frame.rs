@@ -5,6 +5,12 @@
 //! once, before the body compiles, among the backend's pin registers) and
 //! what the frame's size comes to. The backend (`x64::frame`) emits the
 //! prologue and epilogue from it.
+//!
+//! A function whose only calls are tail calls is laid out as a leaf
+//! ([`FrameLayout::has_calls`] is false): its frame is gone before any
+//! callee runs and nothing returns into it, so it may pin in caller-saved
+//! registers, saves no `r15`, and keeps no stack-limit check for a small
+//! frame unless a tail call grows the argument area below it.
 
 use super::super::isa::Gpr;
 use super::super::isa::frame::{

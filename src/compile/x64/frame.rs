@@ -32,8 +32,9 @@ use core::mem::offset_of;
 pub(crate) const PIN_GPRS: [Gpr; 6] = [Gpr::Rbx, Gpr::R12, Gpr::R13, Gpr::Rsi, Gpr::Rdi, Gpr::R14];
 
 /// Registers that hold the first pinned integer locals of a leaf function
-/// (one that calls nothing): they are caller-saved, so the function need
-/// not save them, which in a small function called often (a comparator)
+/// (one that calls nothing, or nothing but tail calls, which leave this
+/// frame before the callee runs): they are caller-saved, so the function
+/// need not save them, which in a small function called often (a comparator)
 /// is most of its cost. Like XMM pins, they are stored to their slots
 /// before exits and reloaded after. The value stack then keeps only rax,
 /// rcx and rdx, so only functions whose operand stack stays within
