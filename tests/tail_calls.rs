@@ -1214,3 +1214,81 @@ fn crowded_tail_only_functions_compute_correctly() {
         }
     });
 }
+
+/// Handlers whose stack parameters are each read once (so left in their
+/// slots, not pinned) and passed on unchanged, rotated, or changed in the
+/// register they were loaded into.
+const SINGLE_USE: &str = r#"(module
+    (type $h (func (param i64 i64 i64 i64 i64) (result i64)))
+    (table 4 funcref)
+    (elem (i32.const 0) $halt $keep $rotate $change)
+    (func $halt (type $h)
+        (i64.add (i64.add (local.get 1) (i64.mul (local.get 2) (i64.const 3)))
+                 (i64.add (i64.mul (local.get 3) (i64.const 5)) (i64.mul (local.get 4) (i64.const 7)))))
+    (func $keep (type $h)
+        (return_call_indirect (type $h)
+            (i64.sub (local.get 0) (i64.const 1)) (i64.xor (local.get 1) (local.get 0))
+            (local.get 2) (local.get 3) (local.get 4)
+            (select (i32.add (i32.wrap_i64 (i64.rem_u (local.get 0) (i64.const 3))) (i32.const 1))
+                    (i32.const 0) (i64.ne (local.get 0) (i64.const 1)))))
+    (func $rotate (type $h)
+        (return_call_indirect (type $h)
+            (i64.sub (local.get 0) (i64.const 1)) (i64.add (local.get 1) (local.get 0))
+            (local.get 3) (local.get 4) (local.get 2)
+            (select (i32.add (i32.wrap_i64 (i64.rem_u (local.get 0) (i64.const 3))) (i32.const 1))
+                    (i32.const 0) (i64.ne (local.get 0) (i64.const 1)))))
+    (func $change (type $h)
+        (return_call_indirect (type $h)
+            (i64.sub (local.get 0) (i64.const 1)) (local.get 1)
+            (i64.add (local.get 2) (i64.const 1)) (local.get 3) (i64.mul (local.get 4) (i64.const 3))
+            (select (i32.add (i32.wrap_i64 (i64.rem_u (local.get 0) (i64.const 3))) (i32.const 1))
+                    (i32.const 0) (i64.ne (local.get 0) (i64.const 1)))))
+    (func (export "run") (param i64 i64 i64 i64) (result i64)
+        (call $keep (local.get 0) (i64.const 0) (local.get 1) (local.get 2) (local.get 3))))"#;
+
+#[test]
+fn single_use_stack_parameters_pass_through() {
+    // `n` counts down; the next handler is chosen from `n` before the
+    // decrement: $halt after n = 1, else 1 + n % 3.
+    let reference = |n: u64, mut x: u64, mut y: u64, mut z: u64| {
+        let (mut n, mut acc, mut handler) = (n, 0u64, 1);
+        loop {
+            let next = if n != 1 { 1 + n % 3 } else { 0 };
+            match handler {
+                0 => {
+                    return acc
+                        .wrapping_add(x.wrapping_mul(3))
+                        .wrapping_add(y.wrapping_mul(5).wrapping_add(z.wrapping_mul(7)));
+                }
+                1 => acc ^= n,
+                2 => {
+                    acc = acc.wrapping_add(n);
+                    (x, y, z) = (y, z, x);
+                }
+                _ => (x, z) = (x.wrapping_add(1), z.wrapping_mul(3)),
+            }
+            n = n.wrapping_sub(1);
+            handler = next;
+        }
+    };
+    common::both_modes(|guard| {
+        let engine = engine_with(Config::new().guard_regions(guard));
+        let (mut store, instance) = instantiate(&engine, SINGLE_USE);
+        let run = instance
+            .get_typed_func::<(i64, i64, i64, i64), i64>(&store, "run")
+            .unwrap();
+        for (n, x, y, z) in [
+            (1u64, 2u64, 3u64, 4u64),
+            (2, 5, 6, 7),
+            (3, 1, 2, 3),
+            (1000, 9, 1 << 35, u64::MAX),
+        ] {
+            assert_eq!(
+                run.call(&mut store, (n as i64, x as i64, y as i64, z as i64))
+                    .unwrap() as u64,
+                reference(n, x, y, z),
+                "run({n}, {x}, {y}, {z}), guard regions: {guard}"
+            );
+        }
+    });
+}

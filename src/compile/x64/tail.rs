@@ -12,8 +12,8 @@
 //! home slots below `rbp`, or constants), so the arguments can be stored
 //! there directly, in any order: no argument overwrites another's source.
 //! An argument that is the function's own stack-passed parameter of the
-//! same position, kept in a register and never written, is not stored at
-//! all: its slot holds it since entry ([`FuncCompiler::holds_own_param`]),
+//! same position, never written and read from its pin register or from
+//! a register loaded from its slot, is not stored at all: its slot holds it since entry ([`FuncCompiler::holds_own_param`]),
 //! which in a threaded interpreter's handlers is most of the state they
 //! pass on.
 //!
@@ -44,6 +44,7 @@ use super::vmctx;
 use crate::abi::{ExecContext, TAIL_CALL_AREA, VmContext, VmFuncRef, area_size, slot_offsets};
 use crate::asm::x64::{AluOp, Cond, Gpr, Mem, Size};
 use crate::compile::func::*;
+use crate::compile::stack::Loc;
 use crate::decode::FuncType;
 use core::mem::offset_of;
 
@@ -129,10 +130,11 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
 
     /// Whether the incoming area slot at `rbp + at`, argument `k`'s, holds
     /// the operand at stack position `pos` already: the operand reads this
-    /// function's own parameter `k`, pinned in a register, which no
-    /// instruction of the function writes, and whose slot is that one and
-    /// was written by the caller (the parameter did not travel in a
-    /// register only). The other arguments' stores go to other slots and
+    /// function's own parameter `k` (pinned in a register, or loaded from
+    /// its slot into the operand's register: `Operands::param_copy`),
+    /// which no instruction of the function writes, and whose slot is that
+    /// one and was written by the caller (the parameter did not travel in
+    /// a register only). The other arguments' stores go to other slots and
     /// read no slot of the area, so skipping this one is safe in any order.
     fn holds_own_param(&self, k: usize, at: i32, pos: usize) -> bool {
         let Some(local) = self.frame.locals.get(k) else {
@@ -143,9 +145,13 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             && self.frame.unwritten_params & (1 << k) != 0
             && k >= crate::abi::args_in_registers(self.func_type.params())
             && local.offset == at
-            && local
-                .pin
-                .is_some_and(|pin| self.ops.at(pos).loc == pinned_read(pin))
+            && match (local.pin, self.ops.at(pos).loc) {
+                (Some(pin), loc) => loc == pinned_read(pin),
+                (None, Loc::Gpr(r)) => {
+                    usize::from(self.ops.param_copy[r.enc() as usize & 15]) == k + 1
+                }
+                (None, _) => false,
+            }
     }
 
     /// Switches to the instance of the `VmFuncRef` in `rax`, drops this
