@@ -71,7 +71,11 @@
 //! Calls that go through a [`VmFuncRef`] (imports, `call_indirect`) load
 //! `rax` with the `VmFuncRef` address and `r15` with its `vmctx`, then
 //! `call [rax + code]`, and afterwards restore the caller's `r15`; both
-//! `r15` writes are skipped when it already holds that value.
+//! `r15` writes are skipped when it already holds that value. A module
+//! whose code can reach no function reference but its own instance's
+//! (no imports, no exported table, global or tag, no export with a
+//! reference parameter) knows the `vmctx` is its own and neither loads
+//! nor restores `r15`.
 //!
 //! # Tail calls
 //! `return_call` and `return_call_indirect` replace the caller's frame: the

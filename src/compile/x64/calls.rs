@@ -20,10 +20,12 @@ use crate::compile::stack::{Loc, is_float};
 use crate::decode::{FuncType, ValType};
 use core::mem::offset_of;
 
-/// What a call may reach, for [`FuncCompiler::setup_call`].
+/// What a call may reach, for [`FuncCompiler::setup_call`] and
+/// [`FuncCompiler::call_funcref_in_rax`].
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Callee {
-    /// A function of this module, compiled wasm.
+    /// A function of this instance, compiled wasm: it reads its first
+    /// arguments from their registers and runs with this instance's `r15`.
     Wasm,
     /// Possibly a host function (imports, `call_indirect`).
     Any,
@@ -182,13 +184,14 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 .mov_rm(Size::S64, Gpr::Rax, vmctx(offset_of!(VmContext, funcs)));
             let at = function_index as i64 * core::mem::size_of::<VmFuncRef>() as i64;
             self.add_imm64(Gpr::Rax, at);
-            self.call_funcref_in_rax();
+            self.call_funcref_in_rax(Callee::Any);
         } else {
             self.a
                 .call_reloc(function_index - self.env.num_imported_funcs);
             self.a.call_site();
-            // The callee may have tail-called into another instance.
-            if self.env.tail_calls {
+            // The callee may have tail-called into another instance, unless
+            // it can reach none (`Env::own_funcrefs_only`).
+            if self.env.tail_calls && !self.env.own_funcrefs_only {
                 self.set_r15_unless_equal(Mem::base(Gpr::Rbp, SAVED_VMCTX));
             }
         }
@@ -198,19 +201,27 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
 
     /// `rax` = VmFuncRef: switch to its instance, call, switch back.
     ///
-    /// A callee of this instance, the usual target of `call_indirect`,
+    /// A `callee` known to be a function of this instance
+    /// ([`Callee::Wasm`]: `Env::own_funcrefs_only`) runs with this `r15`
+    /// and returns with it (it can reach no other instance either), so
+    /// neither switch is emitted. Otherwise a callee of this instance, the usual target of `call_indirect`,
     /// keeps `r15` as it is, loaded or restored by no instruction: behind
     /// the predicted branches, the callee's loads of context fields (the
     /// memory base, the memory length) need not wait for the loads of the
     /// table element and its `vmctx`, and the caller's after the call not
     /// for the restore. Those chains of loads lie on the critical path of
     /// every call through a table.
-    pub(crate) fn call_funcref_in_rax(&mut self) {
-        self.set_r15_unless_equal(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, vmctx) as i32));
+    pub(crate) fn call_funcref_in_rax(&mut self, callee: Callee) {
+        let switch = callee == Callee::Any;
+        if switch {
+            self.set_r15_unless_equal(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, vmctx) as i32));
+        }
         self.a
             .call_m(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, code) as i32));
         self.a.call_site();
-        self.set_r15_unless_equal(Mem::base(Gpr::Rbp, SAVED_VMCTX));
+        if switch {
+            self.set_r15_unless_equal(Mem::base(Gpr::Rbp, SAVED_VMCTX));
+        }
     }
 
     /// Loads `r15` from `context` only when it holds another value.
@@ -241,16 +252,18 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         // leaves alone.
         let index = SCRATCH2;
         self.pop_gpr_into(index);
-        self.setup_call(ty, self.indirect_callee());
+        let callee = self.indirect_callee();
+        self.setup_call(ty, callee);
         self.save_pinned();
         self.checked_funcref_in_rax(type_index, table_index, index);
-        self.call_funcref_in_rax();
+        self.call_funcref_in_rax(callee);
         self.restore_pinned();
         self.finish_call(ty);
     }
 
-    /// What an indirect call may reach: compiled wasm only when the
-    /// module sees no function references but its own
+    /// What a call through a function reference (`call_indirect`,
+    /// `call_ref`) may reach: compiled wasm of this instance only when the
+    /// module sees no function references but its own instance's
     /// (`Env::own_funcrefs_only`).
     pub(crate) fn indirect_callee(&self) -> Callee {
         if self.env.own_funcrefs_only {
