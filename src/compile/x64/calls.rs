@@ -369,6 +369,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
 
     /// Leaves to the host with `code` (everything must be spilled).
     pub(crate) fn exit_to_host(&mut self, code: ExitCode) {
+        // The exit stub pushes below `rsp`, and locals pinned in
+        // caller-saved registers wait in their slots: the frame must be
+        // allocated.
+        self.frame.use_slots();
         self.a
             .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, exec)));
         self.a.mov_mi(
