@@ -177,7 +177,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     pub(crate) fn op_call(&mut self, function_index: u32) {
         let ty = &self.env.module.types[self.env.func_types[function_index as usize] as usize];
         let imported = function_index < self.env.num_imported_funcs;
-        self.setup_call(ty, if imported { Callee::Any } else { Callee::Wasm });
+        let callee = if imported { Callee::Any } else { Callee::Wasm };
+        self.setup_call(ty, callee);
         self.save_pinned();
         if imported {
             self.a
@@ -195,8 +196,43 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 self.set_r15_unless_equal(Mem::base(Gpr::Rbp, SAVED_VMCTX));
             }
         }
-        self.restore_pinned();
+        self.restore_after_call(callee);
         self.finish_call(ty);
+    }
+
+    /// After a call of `callee`: reloads what the call may have clobbered
+    /// or moved ([`Self::restore_pinned`]), except memory 0's base when
+    /// the call cannot have left a stale one in its register.
+    ///
+    /// That holds for a call of this instance's compiled wasm in a module
+    /// where no host code runs during a call: one that can reach no
+    /// function reference but its own (`Env::own_funcrefs_only`: no
+    /// imports, so no host function) and that never pauses (no fuel, no
+    /// interruption), after which the host might grow an exported memory.
+    /// Then the base moves only by the module's own `memory.grow`, and
+    /// every function keeps the register current: one that uses memory
+    /// loads the base in its prologue and after each exit (a
+    /// `memory.grow`) and call, and one that does not never writes the
+    /// register (`x64::frame::MEMORY_BASE`), so whatever its callees
+    /// returned with passes up unchanged. The bound in
+    /// `x64::frame::MEMORY_LAST`, a callee-saved register that callees
+    /// restore to the value from before a growth, is reloaded anyway.
+    pub(crate) fn restore_after_call(&mut self, callee: Callee) {
+        let options = &self.env.options;
+        if callee != Callee::Wasm
+            || !self.env.own_funcrefs_only
+            || options.fuel
+            || options.interruptible
+        {
+            self.restore_pinned();
+            return;
+        }
+        for k in 0..self.frame.volatile_pins.1 {
+            self.load_pinned(self.frame.volatile_pins.0[k] as usize);
+        }
+        if let Some((r, k)) = self.frame.memory_last {
+            self.a.mov_rm(Size::S64, r, memory_last_field(k));
+        }
     }
 
     /// `rax` = VmFuncRef: switch to its instance, call, switch back.
@@ -257,7 +293,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.save_pinned();
         self.checked_funcref_in_rax(type_index, table_index, index);
         self.call_funcref_in_rax(callee);
-        self.restore_pinned();
+        self.restore_after_call(callee);
         self.finish_call(ty);
     }
 

@@ -38,7 +38,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         let null = self.a.trap_label(TrapCode::NullFunctionReference);
         self.a.jcc(Cond::E, null);
         self.call_funcref_in_rax(callee);
-        self.restore_pinned();
+        self.restore_after_call(callee);
         self.finish_call(ty);
     }
 
