@@ -99,13 +99,23 @@ pub(crate) struct Env<'m, 'a> {
     /// in it provides [`TAIL_CALL_AREA`](crate::abi::TAIL_CALL_AREA) (see
     /// `abi`, "Tail calls").
     pub tail_calls: bool,
-    /// Whether every function reference the module's code can reach is
-    /// one of its own functions: it imports nothing, and exports no table,
-    /// no global and no function with a reference parameter, so neither
-    /// the host nor another module can hand it a host function or another
-    /// module's. Its indirect calls then reach compiled wasm of this
-    /// module only, which reads its first arguments from their registers:
-    /// their area slots stay unwritten, as for a direct call.
+    /// Whether every function reference an instance's code can reach is
+    /// one of that instance's own functions: the module imports nothing,
+    /// and exports no table, no global, no tag and no function with a
+    /// reference parameter. A reference then enters an instance only
+    /// through `ref.func` and segments, which the runtime builds from the
+    /// instance's own `VmFuncRef`s (their `vmctx` is its context), and
+    /// never from outside: no import brings a host function or another
+    /// instance's (another instance of the same module included), the
+    /// host reaches no table or global of it (its `Table`/`Global`
+    /// handles come only from exports), an export's arguments hold no
+    /// reference (its results may: they only leave), and no exception
+    /// from outside reaches its frames (nothing it can call throws a tag
+    /// it did not create). Its calls through references (`call_indirect`,
+    /// `call_ref`) thus reach compiled wasm of this instance only, which
+    /// reads its first arguments from their registers (their area slots
+    /// stay unwritten, as for a direct call) and runs and returns with the
+    /// caller's `r15` (no switch to the callee's context or back).
     pub own_funcrefs_only: bool,
 }
 
