@@ -233,15 +233,15 @@ pub fn compile_module_with(
 ) -> Result<CompiledModule> {
     let pool = ScratchPool::default();
     compile_module_into(module, info, cpu, options, &Bare, Vec::new(), &pool)
+        .map(Linked::into_compiled)
 }
 
 /// [`compile_module_with`] writing each job's code into a buffer of
-/// `buffers` (job `k` takes the `k`-th, emptied first; job 0's becomes
-/// [`CompiledModule::code`], the others' come back in
-/// [`CompiledModule::spare_buffers`]) whose memory a previous compilation
-/// left mapped: a fresh buffer of a few megabytes costs a page fault per
-/// 4 KiB on first touch. The jobs' other buffers come from `pool` and
-/// go back there.
+/// `buffers` (job `k` takes the `k`-th, emptied first) whose memory a
+/// previous compilation left mapped: a fresh buffer of a few megabytes
+/// costs a page fault per 4 KiB on first touch. The jobs' other buffers
+/// come from `pool` and go back there. The code stays in the jobs'
+/// buffers ([`Linked`]).
 pub(crate) fn compile_module_into(
     module: &Module<'_>,
     info: &ModuleInfo,
@@ -250,7 +250,7 @@ pub(crate) fn compile_module_into(
     platform: &dyn Platform,
     buffers: Vec<Vec<u8>>,
     pool: &ScratchPool,
-) -> Result<CompiledModule> {
+) -> Result<Linked> {
     features::check_lowered(module, info)?;
     let spaces = &info.spaces;
     let memory0 = spaces.memories.first();
@@ -383,52 +383,88 @@ fn compile_functions(
     Ok((chunks, stubs))
 }
 
-/// Puts the chunks one after another (the first, which starts with the
-/// stubs, without copying) and resolves their relocations, giving the
-/// relocation vectors back to `pool`.
+/// A module's code as its jobs left it, relocations resolved: each job's
+/// chunk at its offset in the module's code, with `int3` in the gaps
+/// between them (`int3` pads to 16 bytes, as `Assembler::pad_to` between
+/// functions). [`Linked::into_compiled`] puts the chunks together in one
+/// buffer; `Module::new` copies them straight into the code memory
+/// instead, each chunk once.
+pub(crate) struct Linked {
+    /// `(offset in the code, bytes)` of each chunk, ascending, the first
+    /// (which starts with the stubs) at 0.
+    pub pieces: Vec<(usize, Vec<u8>)>,
+    /// The tables of the code; its `code` and `spare_buffers` are empty.
+    pub tables: CompiledModule,
+}
+
+impl Linked {
+    /// The code's length in bytes.
+    pub(crate) fn code_len(&self) -> usize {
+        self.pieces
+            .last()
+            .map_or(0, |(base, bytes)| base + bytes.len())
+    }
+
+    /// The module with its code in one buffer (the first chunk's, the
+    /// others copied after it); the other chunks' buffers, emptied, become
+    /// [`CompiledModule::spare_buffers`].
+    pub(crate) fn into_compiled(self) -> CompiledModule {
+        let code_len = self.code_len();
+        let mut compiled = self.tables;
+        let mut pieces = self.pieces.into_iter();
+        let Some((_, mut code)) = pieces.next() else {
+            return compiled;
+        };
+        code.reserve(code_len - code.len());
+        for (base, mut bytes) in pieces {
+            code.resize(base, 0xcc);
+            code.extend_from_slice(&bytes);
+            bytes.clear();
+            compiled.spare_buffers.push(bytes);
+        }
+        compiled.code = code;
+        compiled
+    }
+}
+
+/// Places the chunks one after another (chunk `k` at the first multiple
+/// of 16 after chunk `k - 1`'s end) without copying them, and resolves
+/// their relocations in place, giving the relocation vectors back to
+/// `pool`.
 fn link(
     chunks: Vec<Chunk>,
     stubs: &StubOffsets,
     num_funcs: usize,
     pool: &ScratchPool,
-) -> Result<CompiledModule> {
-    let mut chunks = chunks.into_iter();
-    let Some(first) = chunks.next() else {
+) -> Result<Linked> {
+    if chunks.is_empty() {
         return Err(Error::internal("the compiler produced no code"));
-    };
-    let mut code = first.code.bytes;
-    let mut relocs = alloc::vec![(0usize, first.code.relocs)];
-    let mut sites = first.sites;
-    let mut fault_sites = first.fault_sites;
-    let mut type_id_sites = first.type_id_sites;
-    let mut handlers = first.handlers;
-    // Room for the other chunks at once: growing by doubling would copy
-    // these (and the code) again and touch fresh pages, on the one thread.
-    let rest = chunks.as_slice();
-    let padded = |c: &Chunk| c.code.bytes.len() + 16;
-    code.reserve(rest.iter().map(padded).sum());
-    sites.reserve(rest.iter().map(|c| c.sites.len()).sum());
-    fault_sites.reserve(rest.iter().map(|c| c.fault_sites.len()).sum());
-    type_id_sites.reserve(rest.iter().map(|c| c.type_id_sites.len()).sum());
-    handlers.reserve(rest.iter().map(|c| c.handlers.len()).sum());
+    }
+    let mut bases = Vec::with_capacity(chunks.len());
+    let mut end = 0usize;
+    for chunk in &chunks {
+        let base = end.next_multiple_of(16);
+        bases.push(base);
+        end = base + chunk.code.bytes.len();
+    }
+    if i32::try_from(end).is_err() {
+        return Err(Error::from_kind(
+            ErrorKind::Limit,
+            "module code larger than 2 GiB",
+        ));
+    }
+    // Room for every chunk's entries at once: growing by doubling would
+    // copy them again and touch fresh pages, on the one thread.
+    let mut sites = Vec::with_capacity(chunks.iter().map(|c| c.sites.len()).sum());
+    let mut fault_sites = Vec::with_capacity(chunks.iter().map(|c| c.fault_sites.len()).sum());
+    let mut type_id_sites = Vec::with_capacity(chunks.iter().map(|c| c.type_id_sites.len()).sum());
+    let mut handlers = Vec::with_capacity(chunks.iter().map(|c| c.handlers.len()).sum());
     let mut unwind = alloc::vec![0; num_funcs];
     let mut func_offsets = alloc::vec![u32::MAX; num_funcs];
     let mut func_layout = Vec::with_capacity(num_funcs);
-    let mut spare_buffers = Vec::new();
-    for (&(i, start), &info) in first.funcs.iter().zip(&first.unwind) {
-        func_offsets[i] = start;
-        func_layout.push((start, i as u32));
-        unwind[i] = info;
-    }
-    for chunk in chunks {
-        // `int3` between chunks, as `Assembler::pad_to` between functions.
-        code.resize(code.len().next_multiple_of(16), 0xcc);
-        let base = code.len() as u32;
-        code.extend_from_slice(&chunk.code.bytes);
-        let mut spare = chunk.code.bytes;
-        spare.clear();
-        spare_buffers.push(spare);
-        relocs.push((base as usize, chunk.code.relocs));
+    for (chunk, &base) in chunks.iter().zip(&bases) {
+        // Below 2 GiB, checked above.
+        let base = base as u32;
         sites.extend(
             chunk
                 .sites
@@ -461,8 +497,10 @@ fn link(
     debug_assert!(fault_sites.is_sorted_by_key(|s| s.start));
     debug_assert!(type_id_sites.is_sorted_by_key(|s| s.0));
     debug_assert!(func_layout.is_sorted_by_key(|f| f.0));
-    for (base, relocs) in relocs {
-        for &reloc in &relocs {
+    let mut pieces = Vec::with_capacity(chunks.len());
+    for (chunk, base) in chunks.into_iter().zip(bases) {
+        let mut bytes = chunk.code.bytes;
+        for &reloc in &chunk.code.relocs {
             let target = match reloc.symbol {
                 SYM_EXIT => stubs.exit,
                 s if (SYM_TRAP_BASE..SYM_TRAP_BASE + NUM_TRAPS).contains(&s) => {
@@ -473,25 +511,31 @@ fn link(
                     .ok_or_else(|| Error::internal("relocation to an unknown function"))?
                     as usize,
             };
-            let at = base + reloc.offset as usize;
-            let rel = target as i64 - (at as i64 + 4);
-            let rel = i32::try_from(rel)
-                .map_err(|_| Error::from_kind(ErrorKind::Limit, "module code larger than 2 GiB"))?;
-            code[at..at + 4].copy_from_slice(&rel.to_le_bytes());
+            let at = reloc.offset as usize;
+            // Both below 2 GiB, checked above.
+            let rel = (target as i64 - (base + at) as i64 - 4) as i32;
+            bytes
+                .get_mut(at..at + 4)
+                .ok_or_else(|| Error::internal("a relocation outside its code"))?
+                .copy_from_slice(&rel.to_le_bytes());
         }
-        pool.give_relocs(relocs);
+        pool.give_relocs(chunk.code.relocs);
+        pieces.push((base, bytes));
     }
-    Ok(CompiledModule {
-        code,
-        func_offsets,
-        func_layout,
-        sites,
-        fault_sites,
-        out_of_bounds_stub: stubs.traps[TrapCode::MemoryOutOfBounds as usize] as u32,
-        type_id_sites,
-        handlers,
-        unwind,
-        spare_buffers,
+    Ok(Linked {
+        pieces,
+        tables: CompiledModule {
+            code: Vec::new(),
+            func_offsets,
+            func_layout,
+            sites,
+            fault_sites,
+            out_of_bounds_stub: stubs.traps[TrapCode::MemoryOutOfBounds as usize] as u32,
+            type_id_sites,
+            handlers,
+            unwind,
+            spare_buffers: Vec::new(),
+        },
     })
 }
 
@@ -549,6 +593,7 @@ mod tests {
             Vec::new(),
             &ScratchPool::default(),
         )
+        .map(Linked::into_compiled)
     }
 
     #[test]
@@ -580,6 +625,63 @@ mod tests {
             .zip(&three.func_offsets)
             .all(|(a, b)| a.abs_diff(*b) <= 3 * 16);
         assert!(same_layout);
+    }
+
+    #[test]
+    fn chunks_linked_in_place_call_their_callees() {
+        use iced_x86::{Decoder, DecoderOptions, Mnemonic};
+        let bytes = sixty_functions();
+        let module = crate::decode::Module::decode(&bytes).expect("decodes");
+        let info = crate::validate::validate_module(&module).expect("validates");
+        let linked = compile_module_into(
+            &module,
+            &info,
+            &CpuFeatures::sse41_baseline(),
+            &CompileOptions::default(),
+            &ThreeJobs { skip: None },
+            Vec::new(),
+            &ScratchPool::default(),
+        )
+        .expect("compiles");
+        let pieces = linked.pieces.clone();
+        assert_eq!(pieces.len(), 3);
+        let compiled = linked.into_compiled();
+        // Each chunk at its place, at a multiple of 16 after the one
+        // before it, `int3` in between.
+        let mut end = 0usize;
+        for (base, piece) in &pieces {
+            assert_eq!(*base, end.next_multiple_of(16));
+            assert!(compiled.code[end..*base].iter().all(|&b| b == 0xcc));
+            assert_eq!(&compiled.code[*base..*base + piece.len()], &piece[..]);
+            end = base + piece.len();
+        }
+        assert_eq!(compiled.code.len(), end);
+        assert_eq!(compiled.spare_buffers.len(), 2);
+        // Function `i`'s call of function `i + 1`, resolved in its chunk
+        // before the chunks were joined, reaches it in whichever chunk.
+        let starts: Vec<usize> = compiled.func_offsets.iter().map(|&o| o as usize).collect();
+        for i in 0..59 {
+            let end = compiled
+                .func_layout
+                .iter()
+                .find(|&&(o, _)| o as usize > starts[i])
+                .map_or(compiled.code.len(), |&(o, _)| o as usize);
+            let code = &compiled.code[starts[i]..end];
+            let mut decoder = Decoder::with_ip(64, code, starts[i] as u64, DecoderOptions::NONE);
+            let targets: Vec<u64> = decoder
+                .iter()
+                .filter(|inst| inst.mnemonic() == Mnemonic::Call)
+                .map(|inst| inst.near_branch_target())
+                .collect();
+            // The others reach the module's stubs, before function 0.
+            let callee = starts[i + 1] as u64;
+            assert!(targets.contains(&callee), "function {i}: {targets:?}");
+            let stubs = starts[0] as u64;
+            assert!(
+                targets.iter().all(|&t| t == callee || t < stubs),
+                "function {i}: {targets:?}"
+            );
+        }
     }
 
     #[test]
