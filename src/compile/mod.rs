@@ -17,14 +17,16 @@
 //!
 //! Functions compile independently to code plus relocations (calls to other
 //! functions, jumps to the module's trap and exit stubs), so they can be
-//! compiled in parallel. Each compiling thread takes a range of
-//! consecutive functions of about the same total size as the others' (by
-//! size, not count: real programs have a few very large functions, often
-//! next to each other) and writes them one after another into one buffer
-//! (the first thread's starts with the stubs); [`compile_module`] then puts
-//! the buffers one after another and patches the relocations. The
-//! functions thus lie in index order however many threads compiled them,
-//! and each function's code is the same.
+//! compiled in parallel. The functions are divided into consecutive
+//! ranges by size (not count: real programs have a few very large
+//! functions, often next to each other), a few per thread and smaller
+//! towards the end so that the threads, taking them as they come free,
+//! finish together (`platform::job_ranges`); each job writes its
+//! functions one after another into one buffer (the first job's starts
+//! with the stubs). Linking places the buffers one after another and
+//! patches the relocations in place; `Module::new` copies each buffer into
+//! the code memory once. The functions thus lie in index order however
+//! many threads compiled them, and each function's code is the same.
 //!
 //! A job's buffers outlive it in a [`ScratchPool`] (an engine keeps one):
 //! the operand stack, control frames, frame layout and out-of-line lists
@@ -60,7 +62,7 @@ use crate::decode::{
     DEFAULT_PAGE_SIZE_LOG2, ExternKind, GlobalType, MemoryType, Module, TableType, ValType,
 };
 use crate::error::{Error, ErrorKind, Result};
-use crate::platform::{Bare, Platform, balanced_ranges, job_count, run_jobs};
+use crate::platform::{Bare, Platform, job_ranges, run_jobs};
 use crate::validate::ModuleInfo;
 use alloc::vec::Vec;
 use core::ops::Range;
@@ -353,10 +355,10 @@ fn compile_chunk(
     Ok((chunk, stubs))
 }
 
-/// Compiles the functions with as many jobs as the platform runs at once
-/// (one per core on `std`), each job a range of consecutive functions of
-/// about equal size ([`balanced_ranges`]); the first job's chunk starts
-/// with the stubs. Job `k` writes into `buffers[k]` if there is one.
+/// Compiles the functions in jobs that the platform's threads (one per
+/// core on `std`) take as they come free, each job a range of consecutive
+/// functions, by size ([`job_ranges`]); the first job's chunk starts with
+/// the stubs. Job `k` writes into `buffers[k]` if there is one.
 fn compile_functions(
     env: &Env<'_, '_>,
     info: &ModuleInfo,
@@ -364,8 +366,9 @@ fn compile_functions(
     pool: &ScratchPool,
 ) -> Result<(Vec<Chunk>, StubOffsets)> {
     let n = env.module.code.len();
-    let jobs = job_count(env.platform, !env.options.sequential, n);
-    let ranges = balanced_ranges(n, jobs, |i| env.module.code[i].code.len());
+    let ranges = job_ranges(env.platform, !env.options.sequential, n, |i| {
+        env.module.code[i].code.len()
+    });
     buffers.resize_with(ranges.len(), Vec::new);
     let buffers: Vec<spin::Mutex<Vec<u8>>> = buffers.into_iter().map(spin::Mutex::new).collect();
     let results = run_jobs(env.platform, ranges.len(), |k| {
@@ -685,6 +688,41 @@ mod tests {
     }
 
     #[test]
+    fn jobs_get_smaller_towards_the_end() {
+        use crate::platform::job_ranges;
+        struct Cores(usize);
+        impl Platform for Cores {
+            fn parallelism(&self) -> usize {
+                self.0
+            }
+        }
+        // Two threads, 96 bodies of one byte: 70% of the bytes in the
+        // first two ranges, 20% in the next two, 10% in the last two.
+        assert_eq!(
+            job_ranges(&Cores(2), true, 96, |_| 1),
+            [0..34, 34..68, 68..77, 77..87, 87..92, 92..96]
+        );
+        // By size: the heavy body at the start weighs as much as the 90
+        // after it.
+        let ranges = job_ranges(&Cores(2), true, 96, |i| if i == 0 { 90 } else { 1 });
+        assert_eq!(ranges[0], 0..1);
+        assert_eq!(ranges.last().map(|r| r.end), Some(96));
+        assert!(ranges.windows(2).all(|w| w[0].end == w[1].start));
+        // Too few bodies for three ranges a thread of 16 or more: one range
+        // a thread, of equal size.
+        assert_eq!(job_ranges(&Cores(2), true, 90, |_| 1), [0..45, 45..90]);
+        // One thread, or not in parallel: one range.
+        assert_eq!(
+            job_ranges(&Cores(1), true, 96, |_| 1),
+            [core::ops::Range { start: 0, end: 96 }]
+        );
+        assert_eq!(
+            job_ranges(&Cores(2), false, 96, |_| 1),
+            [core::ops::Range { start: 0, end: 96 }]
+        );
+    }
+
+    #[test]
     fn ranges_divide_by_weight_not_count() {
         use crate::platform::balanced_ranges;
         // One heavy item among light ones: it gets a range to itself.
@@ -705,12 +743,13 @@ mod tests {
 
     #[test]
     fn parallel_validation_reports_the_first_error_in_order() {
-        // Functions 10 and 50 are invalid (an i32 where an i64 is
-        // expected); with three jobs they lie in different ranges, and the
-        // error must name function 10, as validating in order does.
+        // Functions 10, 120 and 190 are invalid (an i32 where an i64 is
+        // expected); with three threads (nine jobs, run last to first)
+        // they lie in different ranges, and the error must name function
+        // 10, as validating in order does.
         let mut wat = alloc::string::String::from("(module");
-        for i in 0..60 {
-            let body = if i == 10 || i == 50 {
+        for i in 0..200 {
+            let body = if i == 10 || i == 120 || i == 190 {
                 "(i64.add (i32.const 1) (i64.const 2)) drop"
             } else {
                 "(i32.add (i32.const 1) (i32.const 2)) drop"
@@ -736,7 +775,7 @@ mod tests {
         // as validating in order, the local uses of each function where its
         // info says.
         let mut wat = alloc::string::String::from("(module");
-        for i in 0..60 {
+        for i in 0..200 {
             wat.push_str("(func (param i32) (result i32)");
             for _ in 0..i % 5 {
                 wat.push_str(" (local i32)");
