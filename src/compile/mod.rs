@@ -234,25 +234,46 @@ pub fn compile_module_with(
     options: &CompileOptions,
 ) -> Result<CompiledModule> {
     let pool = ScratchPool::default();
-    compile_module_into(module, info, cpu, options, &Bare, Vec::new(), &pool)
-        .map(Linked::into_compiled)
+    let jobs = Jobs {
+        platform: &Bare,
+        buffers: Vec::new(),
+        pool: &pool,
+        beside: &|| {},
+    };
+    compile_module_into(module, info, cpu, options, jobs).map(Linked::into_compiled)
 }
 
-/// [`compile_module_with`] writing each job's code into a buffer of
-/// `buffers` (job `k` takes the `k`-th, emptied first) whose memory a
-/// previous compilation left mapped: a fresh buffer of a few megabytes
-/// costs a page fault per 4 KiB on first touch. The jobs' other buffers
-/// come from `pool` and go back there. The code stays in the jobs'
-/// buffers ([`Linked`]).
+/// Where the jobs of [`compile_module_into`] run and what they reuse.
+pub(crate) struct Jobs<'p> {
+    /// The threads (and the prefaulting of code buffers).
+    pub platform: &'p dyn Platform,
+    /// Code buffers whose memory a previous compilation left mapped: job
+    /// `k` takes the `k`-th, emptied first (a fresh buffer of a few
+    /// megabytes costs a page fault per 4 KiB on first touch).
+    pub buffers: Vec<Vec<u8>>,
+    /// The jobs' other buffers, taken at their start and given back.
+    pub pool: &'p ScratchPool,
+    /// Runs once: when the functions are compiled in parallel, as one more
+    /// job after theirs (the caller's work that does not need the code,
+    /// done while the threads finish the last functions), else after them.
+    pub beside: &'p (dyn Fn() + Sync),
+}
+
+/// [`compile_module_with`] on `jobs`. The code stays in the jobs' buffers
+/// ([`Linked`]).
 pub(crate) fn compile_module_into(
     module: &Module<'_>,
     info: &ModuleInfo,
     cpu: &CpuFeatures,
     options: &CompileOptions,
-    platform: &dyn Platform,
-    buffers: Vec<Vec<u8>>,
-    pool: &ScratchPool,
+    jobs: Jobs<'_>,
 ) -> Result<Linked> {
+    let Jobs {
+        platform,
+        buffers,
+        pool,
+        beside,
+    } = jobs;
     features::check_lowered(module, info)?;
     let spaces = &info.spaces;
     let memory0 = spaces.memories.first();
@@ -295,7 +316,7 @@ pub(crate) fn compile_module_into(
             }),
     };
 
-    let (chunks, stubs) = compile_functions(&env, info, buffers, pool)?;
+    let (chunks, stubs) = compile_functions(&env, info, buffers, pool, beside)?;
     link(chunks, &stubs, module.code.len(), pool)
 }
 
@@ -365,12 +386,15 @@ fn compile_chunk(
 /// Compiles the functions in jobs that the platform's threads (one per
 /// core on `std`) take as they come free, each job a range of consecutive
 /// functions, by size ([`job_ranges`]); the first job's chunk starts with
-/// the stubs. Job `k` writes into `buffers[k]` if there is one.
+/// the stubs. Job `k` writes into `buffers[k]` if there is one. With
+/// several jobs, `beside` is one more, the last; else it runs after the
+/// one.
 fn compile_functions(
     env: &Env<'_, '_>,
     info: &ModuleInfo,
     mut buffers: Vec<Vec<u8>>,
     pool: &ScratchPool,
+    beside: &(dyn Fn() + Sync),
 ) -> Result<(Vec<Chunk>, StubOffsets)> {
     let n = env.module.code.len();
     let ranges = job_ranges(env.platform, !env.options.sequential, n, |i| {
@@ -378,13 +402,24 @@ fn compile_functions(
     });
     buffers.resize_with(ranges.len(), Vec::new);
     let buffers: Vec<spin::Mutex<Vec<u8>>> = buffers.into_iter().map(spin::Mutex::new).collect();
-    let results = run_jobs(env.platform, ranges.len(), |k| {
-        let buffer = core::mem::take(&mut *buffers[k].lock());
-        compile_chunk(env, info, ranges[k].clone(), buffer, k == 0, pool)
+    let parallel = ranges.len() > 1;
+    let jobs = ranges.len() + usize::from(parallel);
+    let results = run_jobs(env.platform, jobs, |k| match ranges.get(k) {
+        Some(range) => {
+            let buffer = core::mem::take(&mut *buffers[k].lock());
+            compile_chunk(env, info, range.clone(), buffer, k == 0, pool).map(Some)
+        }
+        None => {
+            beside();
+            Ok(None)
+        }
     })?;
+    if !parallel {
+        beside();
+    }
     let mut stubs = StubOffsets::default();
-    let mut chunks = Vec::with_capacity(results.len());
-    for (k, (chunk, chunk_stubs)) in results.into_iter().enumerate() {
+    let mut chunks = Vec::with_capacity(ranges.len());
+    for (k, (chunk, chunk_stubs)) in results.into_iter().flatten().enumerate() {
         if k == 0 {
             stubs = chunk_stubs;
         }
@@ -599,9 +634,12 @@ mod tests {
             &info,
             &CpuFeatures::sse41_baseline(),
             &CompileOptions::default(),
-            platform,
-            Vec::new(),
-            &ScratchPool::default(),
+            Jobs {
+                platform,
+                buffers: Vec::new(),
+                pool: &ScratchPool::default(),
+                beside: &|| {},
+            },
         )
         .map(Linked::into_compiled)
     }
@@ -648,9 +686,12 @@ mod tests {
             &info,
             &CpuFeatures::sse41_baseline(),
             &CompileOptions::default(),
-            &ThreeJobs { skip: None },
-            Vec::new(),
-            &ScratchPool::default(),
+            Jobs {
+                platform: &ThreeJobs { skip: None },
+                buffers: Vec::new(),
+                pool: &ScratchPool::default(),
+                beside: &|| {},
+            },
         )
         .expect("compiles");
         let pieces = linked.pieces.clone();
@@ -749,9 +790,12 @@ mod tests {
                 &info,
                 &CpuFeatures::sse41_baseline(),
                 &CompileOptions::default(),
-                &platform,
-                buffers,
-                &ScratchPool::default(),
+                Jobs {
+                    platform: &platform,
+                    buffers,
+                    pool: &ScratchPool::default(),
+                    beside: &|| {},
+                },
             )
             .expect("compiles");
             (linked, platform.0.load(Ordering::Relaxed) - before)
@@ -767,6 +811,37 @@ mod tests {
         // The same code whichever buffer it went into.
         assert_eq!(again.into_compiled().code, code);
         assert_eq!(grown.into_compiled().code, code);
+    }
+
+    #[test]
+    fn beside_runs_once_with_the_jobs_or_after_them() {
+        use core::sync::atomic::{AtomicUsize, Ordering};
+        let bytes = sixty_functions();
+        let module = crate::decode::Module::decode(&bytes).expect("decodes");
+        let info = crate::validate::validate_module(&module).expect("validates");
+        let three = ThreeJobs { skip: None };
+        for platform in [&Bare as &dyn Platform, &three] {
+            let runs = AtomicUsize::new(0);
+            let linked = compile_module_into(
+                &module,
+                &info,
+                &CpuFeatures::sse41_baseline(),
+                &CompileOptions::default(),
+                Jobs {
+                    platform,
+                    buffers: Vec::new(),
+                    pool: &ScratchPool::default(),
+                    beside: &|| {
+                        runs.fetch_add(1, Ordering::Relaxed);
+                    },
+                },
+            )
+            .expect("compiles");
+            assert_eq!(runs.into_inner(), 1);
+            // One chunk a range, none for the job beside them.
+            let chunks = if platform.parallelism() > 1 { 3 } else { 1 };
+            assert_eq!(linked.pieces.len(), chunks);
+        }
     }
 
     #[test]

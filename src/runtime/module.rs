@@ -15,7 +15,7 @@ use crate::abi::FaultSite;
 use crate::asm::x64::CpuFeatures;
 use crate::code_memory::{CodeBlock, CodeMemoryError, PublishedCode};
 #[cfg(feature = "compiler")]
-use crate::compile::compile_module_into;
+use crate::compile::{Jobs, compile_module_into};
 use crate::decode::{
     self, ElementItems, ExternKind, FuncType, GlobalType, ImportKind, MemoryType, TableType,
 };
@@ -443,25 +443,36 @@ impl Module {
             !engine.inner.options.sequential,
         )?;
         let spares = core::mem::take(&mut *engine.inner.spare_code.lock());
+        // The module's function names and the sections instantiation
+        // decodes again (the function bodies are no longer needed after
+        // compiling): made while the compiling threads finish.
+        let beside = spin::Mutex::new(None);
         let linked = compile_module_into(
             &module,
             &info,
             &engine.inner.cpu,
             &engine.inner.options,
-            engine.inner.compile_platform(),
-            spares,
-            &engine.inner.scratch,
+            Jobs {
+                platform: engine.inner.compile_platform(),
+                buffers: spares,
+                pool: &engine.inner.scratch,
+                beside: &|| {
+                    let func_names: Vec<(u32, String)> = module
+                        .names
+                        .functions
+                        .iter()
+                        .map(|&(i, n)| (i, n.to_string()))
+                        .collect();
+                    let retained = decode::retained_sections(bytes).map(Arc::<[u8]>::from);
+                    *beside.lock() = Some((func_names, retained));
+                },
+            },
         )?;
-        let func_names = module
-            .names
-            .functions
-            .iter()
-            .map(|&(i, n)| (i, n.to_string()))
-            .collect();
         drop(module);
-        // Instantiation decodes these again; the function bodies are no
-        // longer needed.
-        let retained: Arc<[u8]> = Arc::from(decode::retained_sections(bytes)?);
+        let (func_names, retained) = beside
+            .into_inner()
+            .ok_or_else(|| Error::internal("the module's sections were not kept"))?;
+        let retained = retained?;
         let pieces: Vec<(usize, &[u8])> = linked
             .pieces
             .iter()
