@@ -612,9 +612,14 @@ mod tests {
     /// A module of 60 functions, function `i` returning `i` plus the
     /// result of function `i + 1` (so every chunk calls into the others).
     fn sixty_functions() -> Vec<u8> {
+        chained_functions(60)
+    }
+
+    /// [`sixty_functions`] with `n` functions.
+    fn chained_functions(n: usize) -> Vec<u8> {
         let mut wat = alloc::string::String::from("(module");
-        for i in 0..60 {
-            let body = if i < 59 {
+        for i in 0..n {
+            let body = if i + 1 < n {
                 alloc::format!("(i32.add (i32.const {i}) (call {}))", i + 1)
             } else {
                 alloc::format!("(i32.const {i})")
@@ -677,8 +682,15 @@ mod tests {
 
     #[test]
     fn chunks_linked_in_place_call_their_callees() {
+        // Three threads: 60 functions in three jobs, 200 in nine.
+        for (n, jobs) in [(60, 3), (200, 9)] {
+            linked_in_place_calls_callees(n, jobs);
+        }
+    }
+
+    fn linked_in_place_calls_callees(n: usize, jobs: usize) {
         use iced_x86::{Decoder, DecoderOptions, Mnemonic};
-        let bytes = sixty_functions();
+        let bytes = chained_functions(n);
         let module = crate::decode::Module::decode(&bytes).expect("decodes");
         let info = crate::validate::validate_module(&module).expect("validates");
         let linked = compile_module_into(
@@ -695,7 +707,7 @@ mod tests {
         )
         .expect("compiles");
         let pieces = linked.pieces.clone();
-        assert_eq!(pieces.len(), 3);
+        assert_eq!(pieces.len(), jobs);
         let compiled = linked.into_compiled();
         // Each chunk at its place, at a multiple of 16 after the one
         // before it, `int3` in between.
@@ -707,11 +719,11 @@ mod tests {
             end = base + piece.len();
         }
         assert_eq!(compiled.code.len(), end);
-        assert_eq!(compiled.spare_buffers.len(), 2);
+        assert_eq!(compiled.spare_buffers.len(), jobs - 1);
         // Function `i`'s call of function `i + 1`, resolved in its chunk
         // before the chunks were joined, reaches it in whichever chunk.
         let starts: Vec<usize> = compiled.func_offsets.iter().map(|&o| o as usize).collect();
-        for i in 0..59 {
+        for i in 0..n - 1 {
             let end = compiled
                 .func_layout
                 .iter()
