@@ -23,7 +23,12 @@
 //!   caller's pinned locals thus stay in their registers across calls.
 //! - `r14` holds memory 0's base in functions that access it and nothing
 //!   in any other function. It is caller-saved: every function reloads it
-//!   after each call and exit, so no function saves it.
+//!   after each call and exit, so no function saves it. The exception: in
+//!   a module that can reach no function reference but its own instance's
+//!   and never pauses (no fuel, no interruption), no host code runs during
+//!   a call, and the callees keep `r14` current (those that use memory
+//!   reload it after their own `memory.grow`s and calls, the others never
+//!   write it), so calls of the module's own functions skip the reload.
 //! - Every other general-purpose and XMM register is caller-saved. A
 //!   function keeps locals pinned in caller-saved registers (XMM
 //!   registers; `r8` and `r9` in some functions that make no calls but
@@ -75,7 +80,11 @@
 //! Calls that go through a [`VmFuncRef`] (imports, `call_indirect`) load
 //! `rax` with the `VmFuncRef` address and `r15` with its `vmctx`, then
 //! `call [rax + code]`, and afterwards restore the caller's `r15`; both
-//! `r15` writes are skipped when it already holds that value.
+//! `r15` writes are skipped when it already holds that value. A module
+//! whose code can reach no function reference but its own instance's
+//! (no imports, no exported table, global or tag, no export with a
+//! reference parameter) knows the `vmctx` is its own and neither loads
+//! nor restores `r15`.
 //!
 //! # Tail calls
 //! `return_call` and `return_call_indirect` replace the caller's frame: the

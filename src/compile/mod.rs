@@ -17,14 +17,16 @@
 //!
 //! Functions compile independently to code plus relocations (calls to other
 //! functions, jumps to the module's trap and exit stubs), so they can be
-//! compiled in parallel. Each compiling thread takes a range of
-//! consecutive functions of about the same total size as the others' (by
-//! size, not count: real programs have a few very large functions, often
-//! next to each other) and writes them one after another into one buffer
-//! (the first thread's starts with the stubs); [`compile_module`] then puts
-//! the buffers one after another and patches the relocations. The
-//! functions thus lie in index order however many threads compiled them,
-//! and each function's code is the same.
+//! compiled in parallel. The functions are divided into consecutive
+//! ranges by size (not count: real programs have a few very large
+//! functions, often next to each other), a few per thread and smaller
+//! towards the end so that the threads, taking them as they come free,
+//! finish together (`platform::job_ranges`); each job writes its
+//! functions one after another into one buffer (the first job's starts
+//! with the stubs). Linking places the buffers one after another and
+//! patches the relocations in place; `Module::new` copies each buffer into
+//! the code memory once. The functions thus lie in index order however
+//! many threads compiled them, and each function's code is the same.
 //!
 //! A job's buffers outlive it in a [`ScratchPool`] (an engine keeps one):
 //! the operand stack, control frames, frame layout and out-of-line lists
@@ -60,7 +62,7 @@ use crate::decode::{
     DEFAULT_PAGE_SIZE_LOG2, ExternKind, GlobalType, MemoryType, Module, TableType, ValType,
 };
 use crate::error::{Error, ErrorKind, Result};
-use crate::platform::{Bare, Platform, balanced_ranges, job_count, run_jobs};
+use crate::platform::{Bare, Platform, job_ranges, run_jobs};
 use crate::validate::ModuleInfo;
 use alloc::vec::Vec;
 use core::ops::Range;
@@ -99,13 +101,23 @@ pub(crate) struct Env<'m, 'a> {
     /// in it provides [`TAIL_CALL_AREA`](crate::abi::TAIL_CALL_AREA) (see
     /// `abi`, "Tail calls").
     pub tail_calls: bool,
-    /// Whether every function reference the module's code can reach is
-    /// one of its own functions: it imports nothing, and exports no table,
-    /// no global and no function with a reference parameter, so neither
-    /// the host nor another module can hand it a host function or another
-    /// module's. Its indirect calls then reach compiled wasm of this
-    /// module only, which reads its first arguments from their registers:
-    /// their area slots stay unwritten, as for a direct call.
+    /// Whether every function reference an instance's code can reach is
+    /// one of that instance's own functions: the module imports nothing,
+    /// and exports no table, no global, no tag and no function with a
+    /// reference parameter. A reference then enters an instance only
+    /// through `ref.func` and segments, which the runtime builds from the
+    /// instance's own `VmFuncRef`s (their `vmctx` is its context), and
+    /// never from outside: no import brings a host function or another
+    /// instance's (another instance of the same module included), the
+    /// host reaches no table or global of it (its `Table`/`Global`
+    /// handles come only from exports), an export's arguments hold no
+    /// reference (its results may: they only leave), and no exception
+    /// from outside reaches its frames (nothing it can call throws a tag
+    /// it did not create). Its calls through references (`call_indirect`,
+    /// `call_ref`) thus reach compiled wasm of this instance only, which
+    /// reads its first arguments from their registers (their area slots
+    /// stay unwritten, as for a direct call) and runs and returns with the
+    /// caller's `r15` (no switch to the callee's context or back).
     pub own_funcrefs_only: bool,
 }
 
@@ -232,25 +244,46 @@ pub fn compile_module_with(
     options: &CompileOptions,
 ) -> Result<CompiledModule> {
     let pool = ScratchPool::default();
-    compile_module_into(module, info, cpu, options, &Bare, Vec::new(), &pool)
+    let jobs = Jobs {
+        platform: &Bare,
+        buffers: Vec::new(),
+        pool: &pool,
+        beside: &|| {},
+    };
+    compile_module_into(module, info, cpu, options, jobs).map(Linked::into_compiled)
 }
 
-/// [`compile_module_with`] writing each job's code into a buffer of
-/// `buffers` (job `k` takes the `k`-th, emptied first; job 0's becomes
-/// [`CompiledModule::code`], the others' come back in
-/// [`CompiledModule::spare_buffers`]) whose memory a previous compilation
-/// left mapped: a fresh buffer of a few megabytes costs a page fault per
-/// 4 KiB on first touch. The jobs' other buffers come from `pool` and
-/// go back there.
+/// Where the jobs of [`compile_module_into`] run and what they reuse.
+pub(crate) struct Jobs<'p> {
+    /// The threads (and the prefaulting of code buffers).
+    pub platform: &'p dyn Platform,
+    /// Code buffers whose memory a previous compilation left mapped: job
+    /// `k` takes the `k`-th, emptied first (a fresh buffer of a few
+    /// megabytes costs a page fault per 4 KiB on first touch).
+    pub buffers: Vec<Vec<u8>>,
+    /// The jobs' other buffers, taken at their start and given back.
+    pub pool: &'p ScratchPool,
+    /// Runs once: when the functions are compiled in parallel, as one more
+    /// job after theirs (the caller's work that does not need the code,
+    /// done while the threads finish the last functions), else after them.
+    pub beside: &'p (dyn Fn() + Sync),
+}
+
+/// [`compile_module_with`] on `jobs`. The code stays in the jobs' buffers
+/// ([`Linked`]).
 pub(crate) fn compile_module_into(
     module: &Module<'_>,
     info: &ModuleInfo,
     cpu: &CpuFeatures,
     options: &CompileOptions,
-    platform: &dyn Platform,
-    buffers: Vec<Vec<u8>>,
-    pool: &ScratchPool,
-) -> Result<CompiledModule> {
+    jobs: Jobs<'_>,
+) -> Result<Linked> {
+    let Jobs {
+        platform,
+        buffers,
+        pool,
+        beside,
+    } = jobs;
     features::check_lowered(module, info)?;
     let spaces = &info.spaces;
     let memory0 = spaces.memories.first();
@@ -293,7 +326,7 @@ pub(crate) fn compile_module_into(
             }),
     };
 
-    let (chunks, stubs) = compile_functions(&env, info, buffers, pool)?;
+    let (chunks, stubs) = compile_functions(&env, info, buffers, pool, beside)?;
     link(chunks, &stubs, module.code.len(), pool)
 }
 
@@ -331,6 +364,7 @@ fn compile_chunk(
     pool: &ScratchPool,
 ) -> Result<(Chunk, StubOffsets)> {
     let (mut scratch, relocs) = pool.take();
+    let kept = buffer.capacity();
     scratch.start(buffer, relocs);
     let wasm_bytes: usize = env.module.code[range.clone()]
         .iter()
@@ -338,7 +372,13 @@ fn compile_chunk(
         .sum();
     scratch.reserve(wasm_bytes);
     // The code buffer's pages are mapped in at once, not one fault each.
-    env.platform.prefault(scratch.assembler().spare_capacity());
+    // A buffer of an earlier compilation that is still large enough kept
+    // them: it was mapped in whole then, and asking again walks every page
+    // in the kernel for nothing (about 2% of the compiling threads' time).
+    let spare = scratch.assembler().spare_capacity();
+    if spare.len() != kept {
+        env.platform.prefault(spare);
+    }
     let stubs = if with_stubs {
         isa::stubs::emit_module_stubs(scratch.assembler())?
     } else {
@@ -353,28 +393,43 @@ fn compile_chunk(
     Ok((chunk, stubs))
 }
 
-/// Compiles the functions with as many jobs as the platform runs at once
-/// (one per core on `std`), each job a range of consecutive functions of
-/// about equal size ([`balanced_ranges`]); the first job's chunk starts
-/// with the stubs. Job `k` writes into `buffers[k]` if there is one.
+/// Compiles the functions in jobs that the platform's threads (one per
+/// core on `std`) take as they come free, each job a range of consecutive
+/// functions, by size ([`job_ranges`]); the first job's chunk starts with
+/// the stubs. Job `k` writes into `buffers[k]` if there is one. With
+/// several jobs, `beside` is one more, the last; else it runs after the
+/// one.
 fn compile_functions(
     env: &Env<'_, '_>,
     info: &ModuleInfo,
     mut buffers: Vec<Vec<u8>>,
     pool: &ScratchPool,
+    beside: &(dyn Fn() + Sync),
 ) -> Result<(Vec<Chunk>, StubOffsets)> {
     let n = env.module.code.len();
-    let jobs = job_count(env.platform, !env.options.sequential, n);
-    let ranges = balanced_ranges(n, jobs, |i| env.module.code[i].code.len());
+    let ranges = job_ranges(env.platform, !env.options.sequential, n, |i| {
+        env.module.code[i].code.len()
+    });
     buffers.resize_with(ranges.len(), Vec::new);
     let buffers: Vec<spin::Mutex<Vec<u8>>> = buffers.into_iter().map(spin::Mutex::new).collect();
-    let results = run_jobs(env.platform, ranges.len(), |k| {
-        let buffer = core::mem::take(&mut *buffers[k].lock());
-        compile_chunk(env, info, ranges[k].clone(), buffer, k == 0, pool)
+    let parallel = ranges.len() > 1;
+    let jobs = ranges.len() + usize::from(parallel);
+    let results = run_jobs(env.platform, jobs, |k| match ranges.get(k) {
+        Some(range) => {
+            let buffer = core::mem::take(&mut *buffers[k].lock());
+            compile_chunk(env, info, range.clone(), buffer, k == 0, pool).map(Some)
+        }
+        None => {
+            beside();
+            Ok(None)
+        }
     })?;
+    if !parallel {
+        beside();
+    }
     let mut stubs = StubOffsets::default();
-    let mut chunks = Vec::with_capacity(results.len());
-    for (k, (chunk, chunk_stubs)) in results.into_iter().enumerate() {
+    let mut chunks = Vec::with_capacity(ranges.len());
+    for (k, (chunk, chunk_stubs)) in results.into_iter().flatten().enumerate() {
         if k == 0 {
             stubs = chunk_stubs;
         }
@@ -383,52 +438,88 @@ fn compile_functions(
     Ok((chunks, stubs))
 }
 
-/// Puts the chunks one after another (the first, which starts with the
-/// stubs, without copying) and resolves their relocations, giving the
-/// relocation vectors back to `pool`.
+/// A module's code as its jobs left it, relocations resolved: each job's
+/// chunk at its offset in the module's code, with `int3` in the gaps
+/// between them (`int3` pads to 16 bytes, as `Assembler::pad_to` between
+/// functions). [`Linked::into_compiled`] puts the chunks together in one
+/// buffer; `Module::new` copies them straight into the code memory
+/// instead, each chunk once.
+pub(crate) struct Linked {
+    /// `(offset in the code, bytes)` of each chunk, ascending, the first
+    /// (which starts with the stubs) at 0.
+    pub pieces: Vec<(usize, Vec<u8>)>,
+    /// The tables of the code; its `code` and `spare_buffers` are empty.
+    pub tables: CompiledModule,
+}
+
+impl Linked {
+    /// The code's length in bytes.
+    pub(crate) fn code_len(&self) -> usize {
+        self.pieces
+            .last()
+            .map_or(0, |(base, bytes)| base + bytes.len())
+    }
+
+    /// The module with its code in one buffer (the first chunk's, the
+    /// others copied after it); the other chunks' buffers, emptied, become
+    /// [`CompiledModule::spare_buffers`].
+    pub(crate) fn into_compiled(self) -> CompiledModule {
+        let code_len = self.code_len();
+        let mut compiled = self.tables;
+        let mut pieces = self.pieces.into_iter();
+        let Some((_, mut code)) = pieces.next() else {
+            return compiled;
+        };
+        code.reserve(code_len - code.len());
+        for (base, mut bytes) in pieces {
+            code.resize(base, 0xcc);
+            code.extend_from_slice(&bytes);
+            bytes.clear();
+            compiled.spare_buffers.push(bytes);
+        }
+        compiled.code = code;
+        compiled
+    }
+}
+
+/// Places the chunks one after another (chunk `k` at the first multiple
+/// of 16 after chunk `k - 1`'s end) without copying them, and resolves
+/// their relocations in place, giving the relocation vectors back to
+/// `pool`.
 fn link(
     chunks: Vec<Chunk>,
     stubs: &StubOffsets,
     num_funcs: usize,
     pool: &ScratchPool,
-) -> Result<CompiledModule> {
-    let mut chunks = chunks.into_iter();
-    let Some(first) = chunks.next() else {
+) -> Result<Linked> {
+    if chunks.is_empty() {
         return Err(Error::internal("the compiler produced no code"));
-    };
-    let mut code = first.code.bytes;
-    let mut relocs = alloc::vec![(0usize, first.code.relocs)];
-    let mut sites = first.sites;
-    let mut fault_sites = first.fault_sites;
-    let mut type_id_sites = first.type_id_sites;
-    let mut handlers = first.handlers;
-    // Room for the other chunks at once: growing by doubling would copy
-    // these (and the code) again and touch fresh pages, on the one thread.
-    let rest = chunks.as_slice();
-    let padded = |c: &Chunk| c.code.bytes.len() + 16;
-    code.reserve(rest.iter().map(padded).sum());
-    sites.reserve(rest.iter().map(|c| c.sites.len()).sum());
-    fault_sites.reserve(rest.iter().map(|c| c.fault_sites.len()).sum());
-    type_id_sites.reserve(rest.iter().map(|c| c.type_id_sites.len()).sum());
-    handlers.reserve(rest.iter().map(|c| c.handlers.len()).sum());
+    }
+    let mut bases = Vec::with_capacity(chunks.len());
+    let mut end = 0usize;
+    for chunk in &chunks {
+        let base = end.next_multiple_of(16);
+        bases.push(base);
+        end = base + chunk.code.bytes.len();
+    }
+    if i32::try_from(end).is_err() {
+        return Err(Error::from_kind(
+            ErrorKind::Limit,
+            "module code larger than 2 GiB",
+        ));
+    }
+    // Room for every chunk's entries at once: growing by doubling would
+    // copy them again and touch fresh pages, on the one thread.
+    let mut sites = Vec::with_capacity(chunks.iter().map(|c| c.sites.len()).sum());
+    let mut fault_sites = Vec::with_capacity(chunks.iter().map(|c| c.fault_sites.len()).sum());
+    let mut type_id_sites = Vec::with_capacity(chunks.iter().map(|c| c.type_id_sites.len()).sum());
+    let mut handlers = Vec::with_capacity(chunks.iter().map(|c| c.handlers.len()).sum());
     let mut unwind = alloc::vec![0; num_funcs];
     let mut func_offsets = alloc::vec![u32::MAX; num_funcs];
     let mut func_layout = Vec::with_capacity(num_funcs);
-    let mut spare_buffers = Vec::new();
-    for (&(i, start), &info) in first.funcs.iter().zip(&first.unwind) {
-        func_offsets[i] = start;
-        func_layout.push((start, i as u32));
-        unwind[i] = info;
-    }
-    for chunk in chunks {
-        // `int3` between chunks, as `Assembler::pad_to` between functions.
-        code.resize(code.len().next_multiple_of(16), 0xcc);
-        let base = code.len() as u32;
-        code.extend_from_slice(&chunk.code.bytes);
-        let mut spare = chunk.code.bytes;
-        spare.clear();
-        spare_buffers.push(spare);
-        relocs.push((base as usize, chunk.code.relocs));
+    for (chunk, &base) in chunks.iter().zip(&bases) {
+        // Below 2 GiB, checked above.
+        let base = base as u32;
         sites.extend(
             chunk
                 .sites
@@ -461,8 +552,10 @@ fn link(
     debug_assert!(fault_sites.is_sorted_by_key(|s| s.start));
     debug_assert!(type_id_sites.is_sorted_by_key(|s| s.0));
     debug_assert!(func_layout.is_sorted_by_key(|f| f.0));
-    for (base, relocs) in relocs {
-        for &reloc in &relocs {
+    let mut pieces = Vec::with_capacity(chunks.len());
+    for (chunk, base) in chunks.into_iter().zip(bases) {
+        let mut bytes = chunk.code.bytes;
+        for &reloc in &chunk.code.relocs {
             let target = match reloc.symbol {
                 SYM_EXIT => stubs.exit,
                 s if (SYM_TRAP_BASE..SYM_TRAP_BASE + NUM_TRAPS).contains(&s) => {
@@ -473,25 +566,31 @@ fn link(
                     .ok_or_else(|| Error::internal("relocation to an unknown function"))?
                     as usize,
             };
-            let at = base + reloc.offset as usize;
-            let rel = target as i64 - (at as i64 + 4);
-            let rel = i32::try_from(rel)
-                .map_err(|_| Error::from_kind(ErrorKind::Limit, "module code larger than 2 GiB"))?;
-            code[at..at + 4].copy_from_slice(&rel.to_le_bytes());
+            let at = reloc.offset as usize;
+            // Both below 2 GiB, checked above.
+            let rel = (target as i64 - (base + at) as i64 - 4) as i32;
+            bytes
+                .get_mut(at..at + 4)
+                .ok_or_else(|| Error::internal("a relocation outside its code"))?
+                .copy_from_slice(&rel.to_le_bytes());
         }
-        pool.give_relocs(relocs);
+        pool.give_relocs(chunk.code.relocs);
+        pieces.push((base, bytes));
     }
-    Ok(CompiledModule {
-        code,
-        func_offsets,
-        func_layout,
-        sites,
-        fault_sites,
-        out_of_bounds_stub: stubs.traps[TrapCode::MemoryOutOfBounds as usize] as u32,
-        type_id_sites,
-        handlers,
-        unwind,
-        spare_buffers,
+    Ok(Linked {
+        pieces,
+        tables: CompiledModule {
+            code: Vec::new(),
+            func_offsets,
+            func_layout,
+            sites,
+            fault_sites,
+            out_of_bounds_stub: stubs.traps[TrapCode::MemoryOutOfBounds as usize] as u32,
+            type_id_sites,
+            handlers,
+            unwind,
+            spare_buffers: Vec::new(),
+        },
     })
 }
 
@@ -523,9 +622,14 @@ mod tests {
     /// A module of 60 functions, function `i` returning `i` plus the
     /// result of function `i + 1` (so every chunk calls into the others).
     fn sixty_functions() -> Vec<u8> {
+        chained_functions(60)
+    }
+
+    /// [`sixty_functions`] with `n` functions.
+    fn chained_functions(n: usize) -> Vec<u8> {
         let mut wat = alloc::string::String::from("(module");
-        for i in 0..60 {
-            let body = if i < 59 {
+        for i in 0..n {
+            let body = if i + 1 < n {
                 alloc::format!("(i32.add (i32.const {i}) (call {}))", i + 1)
             } else {
                 alloc::format!("(i32.const {i})")
@@ -545,10 +649,14 @@ mod tests {
             &info,
             &CpuFeatures::sse41_baseline(),
             &CompileOptions::default(),
-            platform,
-            Vec::new(),
-            &ScratchPool::default(),
+            Jobs {
+                platform,
+                buffers: Vec::new(),
+                pool: &ScratchPool::default(),
+                beside: &|| {},
+            },
         )
+        .map(Linked::into_compiled)
     }
 
     #[test]
@@ -583,6 +691,182 @@ mod tests {
     }
 
     #[test]
+    fn chunks_linked_in_place_call_their_callees() {
+        // Three threads: 60 functions in three jobs, 200 in nine.
+        for (n, jobs) in [(60, 3), (200, 9)] {
+            linked_in_place_calls_callees(n, jobs);
+        }
+    }
+
+    fn linked_in_place_calls_callees(n: usize, jobs: usize) {
+        use iced_x86::{Decoder, DecoderOptions, Mnemonic};
+        let bytes = chained_functions(n);
+        let module = crate::decode::Module::decode(&bytes).expect("decodes");
+        let info = crate::validate::validate_module(&module).expect("validates");
+        let linked = compile_module_into(
+            &module,
+            &info,
+            &CpuFeatures::sse41_baseline(),
+            &CompileOptions::default(),
+            Jobs {
+                platform: &ThreeJobs { skip: None },
+                buffers: Vec::new(),
+                pool: &ScratchPool::default(),
+                beside: &|| {},
+            },
+        )
+        .expect("compiles");
+        let pieces = linked.pieces.clone();
+        assert_eq!(pieces.len(), jobs);
+        let compiled = linked.into_compiled();
+        // Each chunk at its place, at a multiple of 16 after the one
+        // before it, `int3` in between.
+        let mut end = 0usize;
+        for (base, piece) in &pieces {
+            assert_eq!(*base, end.next_multiple_of(16));
+            assert!(compiled.code[end..*base].iter().all(|&b| b == 0xcc));
+            assert_eq!(&compiled.code[*base..*base + piece.len()], &piece[..]);
+            end = base + piece.len();
+        }
+        assert_eq!(compiled.code.len(), end);
+        assert_eq!(compiled.spare_buffers.len(), jobs - 1);
+        // Function `i`'s call of function `i + 1`, resolved in its chunk
+        // before the chunks were joined, reaches it in whichever chunk.
+        let starts: Vec<usize> = compiled.func_offsets.iter().map(|&o| o as usize).collect();
+        for i in 0..n - 1 {
+            let end = compiled
+                .func_layout
+                .iter()
+                .find(|&&(o, _)| o as usize > starts[i])
+                .map_or(compiled.code.len(), |&(o, _)| o as usize);
+            let code = &compiled.code[starts[i]..end];
+            let mut decoder = Decoder::with_ip(64, code, starts[i] as u64, DecoderOptions::NONE);
+            let targets: Vec<u64> = decoder
+                .iter()
+                .filter(|inst| inst.mnemonic() == Mnemonic::Call)
+                .map(|inst| inst.near_branch_target())
+                .collect();
+            // The others reach the module's stubs, before function 0.
+            let callee = starts[i + 1] as u64;
+            assert!(targets.contains(&callee), "function {i}: {targets:?}");
+            let stubs = starts[0] as u64;
+            assert!(
+                targets.iter().all(|&t| t == callee || t < stubs),
+                "function {i}: {targets:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn jobs_get_smaller_towards_the_end() {
+        use crate::platform::job_ranges;
+        struct Cores(usize);
+        impl Platform for Cores {
+            fn parallelism(&self) -> usize {
+                self.0
+            }
+        }
+        // Two threads, 96 bodies of one byte: 70% of the bytes in the
+        // first two ranges, 20% in the next two, 10% in the last two.
+        assert_eq!(
+            job_ranges(&Cores(2), true, 96, |_| 1),
+            [0..34, 34..68, 68..77, 77..87, 87..92, 92..96]
+        );
+        // By size: the heavy body at the start weighs as much as the 90
+        // after it.
+        let ranges = job_ranges(&Cores(2), true, 96, |i| if i == 0 { 90 } else { 1 });
+        assert_eq!(ranges[0], 0..1);
+        assert_eq!(ranges.last().map(|r| r.end), Some(96));
+        assert!(ranges.windows(2).all(|w| w[0].end == w[1].start));
+        // Too few bodies for three ranges a thread of 16 or more: one range
+        // a thread, of equal size.
+        assert_eq!(job_ranges(&Cores(2), true, 90, |_| 1), [0..45, 45..90]);
+        // One thread, or not in parallel: one range.
+        assert_eq!(
+            job_ranges(&Cores(1), true, 96, |_| 1),
+            [core::ops::Range { start: 0, end: 96 }]
+        );
+        assert_eq!(
+            job_ranges(&Cores(2), false, 96, |_| 1),
+            [core::ops::Range { start: 0, end: 96 }]
+        );
+    }
+
+    #[test]
+    fn only_new_code_buffers_are_prefaulted() {
+        use core::sync::atomic::{AtomicUsize, Ordering};
+        struct Counting(AtomicUsize);
+        impl Platform for Counting {
+            fn prefault(&self, _: &mut [core::mem::MaybeUninit<u8>]) {
+                self.0.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let bytes = sixty_functions();
+        let module = crate::decode::Module::decode(&bytes).expect("decodes");
+        let info = crate::validate::validate_module(&module).expect("validates");
+        let platform = Counting(AtomicUsize::new(0));
+        let compile = |buffers: Vec<Vec<u8>>| {
+            let before = platform.0.load(Ordering::Relaxed);
+            let linked = compile_module_into(
+                &module,
+                &info,
+                &CpuFeatures::sse41_baseline(),
+                &CompileOptions::default(),
+                Jobs {
+                    platform: &platform,
+                    buffers,
+                    pool: &ScratchPool::default(),
+                    beside: &|| {},
+                },
+            )
+            .expect("compiles");
+            (linked, platform.0.load(Ordering::Relaxed) - before)
+        };
+        // A fresh buffer is mapped in; the same buffer again, large enough,
+        // already is; a buffer too small grows into fresh memory.
+        let (first, fresh) = compile(Vec::new());
+        let buffer = first.into_compiled().code;
+        let code = buffer.clone();
+        let (again, kept) = compile(alloc::vec![buffer]);
+        let (grown, small) = compile(alloc::vec![Vec::with_capacity(64)]);
+        assert_eq!((fresh, kept, small), (1, 0, 1));
+        // The same code whichever buffer it went into.
+        assert_eq!(again.into_compiled().code, code);
+        assert_eq!(grown.into_compiled().code, code);
+    }
+
+    #[test]
+    fn beside_runs_once_with_the_jobs_or_after_them() {
+        use core::sync::atomic::{AtomicUsize, Ordering};
+        let bytes = sixty_functions();
+        let module = crate::decode::Module::decode(&bytes).expect("decodes");
+        let info = crate::validate::validate_module(&module).expect("validates");
+        let three = ThreeJobs { skip: None };
+        for platform in [&Bare as &dyn Platform, &three] {
+            let runs = AtomicUsize::new(0);
+            let linked = compile_module_into(
+                &module,
+                &info,
+                &CpuFeatures::sse41_baseline(),
+                &CompileOptions::default(),
+                Jobs {
+                    platform,
+                    buffers: Vec::new(),
+                    pool: &ScratchPool::default(),
+                    beside: &|| {
+                        runs.fetch_add(1, Ordering::Relaxed);
+                    },
+                },
+            )
+            .expect("compiles");
+            assert_eq!(runs.into_inner(), 1);
+            // One chunk a range, none for the job beside them.
+            let chunks = if platform.parallelism() > 1 { 3 } else { 1 };
+            assert_eq!(linked.pieces.len(), chunks);
+        }
+    }
+
+    #[test]
     fn ranges_divide_by_weight_not_count() {
         use crate::platform::balanced_ranges;
         // One heavy item among light ones: it gets a range to itself.
@@ -603,12 +887,13 @@ mod tests {
 
     #[test]
     fn parallel_validation_reports_the_first_error_in_order() {
-        // Functions 10 and 50 are invalid (an i32 where an i64 is
-        // expected); with three jobs they lie in different ranges, and the
-        // error must name function 10, as validating in order does.
+        // Functions 10, 120 and 190 are invalid (an i32 where an i64 is
+        // expected); with three threads (nine jobs, run last to first)
+        // they lie in different ranges, and the error must name function
+        // 10, as validating in order does.
         let mut wat = alloc::string::String::from("(module");
-        for i in 0..60 {
-            let body = if i == 10 || i == 50 {
+        for i in 0..200 {
+            let body = if i == 10 || i == 120 || i == 190 {
                 "(i64.add (i32.const 1) (i64.const 2)) drop"
             } else {
                 "(i32.add (i32.const 1) (i32.const 2)) drop"
@@ -634,7 +919,7 @@ mod tests {
         // as validating in order, the local uses of each function where its
         // info says.
         let mut wat = alloc::string::String::from("(module");
-        for i in 0..60 {
+        for i in 0..200 {
             wat.push_str("(func (param i32) (result i32)");
             for _ in 0..i % 5 {
                 wat.push_str(" (local i32)");

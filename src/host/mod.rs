@@ -48,6 +48,6 @@ impl Platform for Linux {
     }
 
     fn run_parallel(&self, jobs: &mut [&mut (dyn FnMut() + Send)]) {
-        pool::run_scoped(jobs);
+        pool::run_scoped(jobs, self.parallelism());
     }
 }

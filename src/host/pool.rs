@@ -234,13 +234,13 @@ impl Platform for PooledPlatform {
 
     fn run_parallel(&self, jobs: &mut [&mut (dyn FnMut() + Send)]) {
         if jobs.len() < 2 {
-            return self.base.run_parallel(jobs);
+            return run_scoped(jobs, 1);
         }
         let _busy = match self.busy.try_lock() {
             Ok(guard) => guard,
             Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
             // Another batch holds the pool.
-            Err(TryLockError::WouldBlock) => return self.base.run_parallel(jobs),
+            Err(TryLockError::WouldBlock) => return run_scoped(jobs, self.parallelism()),
         };
         self.start_workers();
         let jobs: *mut [&mut (dyn FnMut() + Send)] = jobs;
@@ -272,19 +272,34 @@ impl Platform for PooledPlatform {
     }
 }
 
-/// Runs every job once, on the calling thread and on scoped threads of
-/// its own, one per job after the first.
-pub(crate) fn run_scoped(jobs: &mut [&mut (dyn FnMut() + Send)]) {
-    let Some((first, others)) = jobs.split_first_mut() else {
-        return;
+/// Runs every job once, on the calling thread and on at most `threads - 1`
+/// scoped threads of its own (one fewer than the jobs if that is fewer),
+/// which take the jobs in order as they come free, as the pool's do.
+pub(crate) fn run_scoped(jobs: &mut [&mut (dyn FnMut() + Send)], threads: usize) {
+    let helpers = threads.min(jobs.len()).saturating_sub(1);
+    // Each job once, to the thread whose claim took its index.
+    let claims: Vec<Mutex<Option<&mut &mut (dyn FnMut() + Send)>>> =
+        jobs.iter_mut().map(|job| Mutex::new(Some(job))).collect();
+    let next = AtomicUsize::new(0);
+    let run = || {
+        loop {
+            let k = next.fetch_add(1, Ordering::Relaxed);
+            let Some(claim) = claims.get(k) else {
+                return;
+            };
+            let job = claim.lock().unwrap_or_else(PoisonError::into_inner).take();
+            if let Some(job) = job {
+                // A panicked job left its result unset, which its owner
+                // reports; the thread goes on with the others.
+                let _ = catch_unwind(AssertUnwindSafe(job));
+            }
+        }
     };
     std::thread::scope(|scope| {
-        let handles: Vec<_> = others.iter_mut().map(|job| scope.spawn(job)).collect();
-        // A panicked job left its result unset, which its owner reports.
-        let _ = catch_unwind(AssertUnwindSafe(first));
-        for handle in handles {
-            let _ = handle.join();
+        for _ in 0..helpers {
+            scope.spawn(run);
         }
+        run();
     });
 }
 
@@ -301,7 +316,7 @@ mod tests {
             self.0
         }
         fn run_parallel(&self, jobs: &mut [&mut (dyn FnMut() + Send)]) {
-            run_scoped(jobs);
+            run_scoped(jobs, self.0);
         }
     }
 
@@ -386,5 +401,37 @@ mod tests {
                 assert_eq!(handle.join().unwrap(), [21; 5]);
             }
         });
+    }
+
+    #[test]
+    fn scoped_batches_run_every_job_once_on_at_most_their_threads() {
+        for (n, threads) in [(10, 3), (7, 2), (3, 8), (4, 1), (1, 3), (0, 2)] {
+            let sum = AtomicU32::new(0);
+            let ids = Mutex::new(Vec::new());
+            let mut closures: Vec<_> = (0..n)
+                .map(|k| {
+                    let (sum, ids) = (&sum, &ids);
+                    move || {
+                        sum.fetch_add(k as u32 + 1, Ordering::Relaxed);
+                        // Long enough for every helper to start.
+                        std::thread::sleep(std::time::Duration::from_millis(2));
+                        let id = std::thread::current().id();
+                        let mut ids = ids.lock().unwrap();
+                        if !ids.contains(&id) {
+                            ids.push(id);
+                        }
+                    }
+                })
+                .collect();
+            let mut jobs: Vec<&mut (dyn FnMut() + Send)> = closures
+                .iter_mut()
+                .map(|c| c as &mut (dyn FnMut() + Send))
+                .collect();
+            run_scoped(&mut jobs, threads);
+            drop(jobs);
+            assert_eq!(sum.into_inner() as usize, n * (n + 1) / 2, "{n} jobs");
+            let used = ids.into_inner().unwrap().len();
+            assert!(used <= threads.min(n.max(1)), "{n} jobs on {used} threads");
+        }
     }
 }

@@ -13,9 +13,9 @@
 use super::engine::Engine;
 use crate::abi::FaultSite;
 use crate::asm::x64::CpuFeatures;
-use crate::code_memory::PublishedCode;
+use crate::code_memory::{CodeBlock, CodeMemoryError, PublishedCode};
 #[cfg(feature = "compiler")]
-use crate::compile::compile_module_into;
+use crate::compile::{Jobs, compile_module_into};
 use crate::decode::{
     self, ElementItems, ExternKind, FuncType, GlobalType, ImportKind, MemoryType, TableType,
 };
@@ -210,7 +210,9 @@ pub(crate) struct ModuleInner {
 /// ([`super::serialize`]). [`Module::from_parts`] checks them against
 /// each other and against the module's retained sections.
 pub(crate) struct Parts<'c> {
-    pub code: &'c [u8],
+    /// The code: `(offset, bytes)` of its pieces, ascending and disjoint,
+    /// the first at 0; the gaps between them are filled with `int3`.
+    pub code: &'c [(usize, &'c [u8])],
     pub func_offsets: Vec<u32>,
     pub func_layout: Vec<(u32, u32)>,
     pub sites: Vec<(u32, u32)>,
@@ -225,6 +227,67 @@ pub(crate) struct Parts<'c> {
     pub func_names: Vec<(u32, String)>,
     pub cpu: CpuFeatures,
     pub features: Features,
+}
+
+/// Writes the pieces of the code (see [`Parts::code`]) into `block`, the
+/// gaps between them `int3`. Several pieces are the chunks of the threads
+/// that compiled them: with parallel compilation, they are copied on the
+/// engine's compiling threads too, a piece each (a copy of megabytes is
+/// a large part of what the threads do not share otherwise).
+fn write_code(
+    engine: &Engine,
+    block: &mut CodeBlock,
+    pieces: &[(usize, &[u8])],
+) -> core::result::Result<(), CodeMemoryError> {
+    let block_len = block.len();
+    let dest = block.as_mut_slice().ok_or(CodeMemoryError::Published)?;
+    // Each piece with the gap before it: disjoint parts of `dest`.
+    let mut spans = Vec::with_capacity(pieces.len());
+    let (mut rest, mut at) = (dest, 0usize);
+    for &(base, bytes) in pieces {
+        let out_of_bounds = CodeMemoryError::OutOfBounds {
+            offset: base,
+            len: bytes.len(),
+            block_len,
+        };
+        let end = base.checked_add(bytes.len()).ok_or(out_of_bounds.clone())?;
+        if base < at || end - at > rest.len() {
+            return Err(out_of_bounds);
+        }
+        let (span, tail) = core::mem::take(&mut rest).split_at_mut(end - at);
+        spans.push((span, base - at, bytes));
+        (rest, at) = (tail, end);
+    }
+    let fill = |(span, gap, bytes): (&mut [u8], usize, &[u8])| {
+        let (padding, code) = span.split_at_mut(gap);
+        padding.fill(0xcc);
+        code.copy_from_slice(bytes);
+    };
+    #[cfg(feature = "compiler")]
+    if spans.len() > 1 && !engine.inner.options.sequential {
+        let spans: Vec<_> = spans
+            .into_iter()
+            .map(|s| spin::Mutex::new(Some(s)))
+            .collect();
+        // The jobs cannot fail.
+        let _ = crate::platform::run_jobs(engine.inner.compile_platform(), spans.len(), |k| {
+            if let Some(span) = spans[k].lock().take() {
+                fill(span);
+            }
+            Ok(())
+        });
+        // A span whose job did not run (its thread panicked before taking
+        // it) is this thread's.
+        spans
+            .into_iter()
+            .filter_map(|s| s.into_inner())
+            .for_each(fill);
+        return Ok(());
+    }
+    #[cfg(not(feature = "compiler"))]
+    let _ = engine;
+    spans.into_iter().for_each(fill);
+    Ok(())
 }
 
 /// A compiled WebAssembly module. Cheap to clone; `Send + Sync`.
@@ -380,31 +443,47 @@ impl Module {
             !engine.inner.options.sequential,
         )?;
         let spares = core::mem::take(&mut *engine.inner.spare_code.lock());
-        let mut compiled = compile_module_into(
+        // The module's function names and the sections instantiation
+        // decodes again (the function bodies are no longer needed after
+        // compiling): made while the compiling threads finish.
+        let beside = spin::Mutex::new(None);
+        let linked = compile_module_into(
             &module,
             &info,
             &engine.inner.cpu,
             &engine.inner.options,
-            engine.inner.compile_platform(),
-            spares,
-            &engine.inner.scratch,
+            Jobs {
+                platform: engine.inner.compile_platform(),
+                buffers: spares,
+                pool: &engine.inner.scratch,
+                beside: &|| {
+                    let func_names: Vec<(u32, String)> = module
+                        .names
+                        .functions
+                        .iter()
+                        .map(|&(i, n)| (i, n.to_string()))
+                        .collect();
+                    let retained = decode::retained_sections(bytes).map(Arc::<[u8]>::from);
+                    *beside.lock() = Some((func_names, retained));
+                },
+            },
         )?;
-        let func_names = module
-            .names
-            .functions
-            .iter()
-            .map(|&(i, n)| (i, n.to_string()))
-            .collect();
         drop(module);
-        // Instantiation decodes these again; the function bodies are no
-        // longer needed.
-        let retained: Arc<[u8]> = Arc::from(decode::retained_sections(bytes)?);
-        let code_buffer = core::mem::take(&mut compiled.code);
+        let (func_names, retained) = beside
+            .into_inner()
+            .ok_or_else(|| Error::internal("the module's sections were not kept"))?;
+        let retained = retained?;
+        let pieces: Vec<(usize, &[u8])> = linked
+            .pieces
+            .iter()
+            .map(|(base, bytes)| (*base, &bytes[..]))
+            .collect();
+        let compiled = linked.tables;
         let module = Module::from_parts(
             engine,
             retained,
             Parts {
-                code: &code_buffer,
+                code: &pieces,
                 func_offsets: compiled.func_offsets,
                 func_layout: compiled.func_layout,
                 sites: compiled.sites,
@@ -419,9 +498,15 @@ impl Module {
             },
             ErrorKind::Internal,
         );
+        drop(pieces);
         // Job 0's buffer (the module's code) first, then the others'.
-        let spares = core::iter::once(code_buffer)
-            .chain(core::mem::take(&mut compiled.spare_buffers))
+        let spares = linked
+            .pieces
+            .into_iter()
+            .map(|(_, mut bytes)| {
+                bytes.clear();
+                bytes
+            })
             .filter(|b| b.capacity() <= super::engine::SPARE_CODE_MAX)
             .collect();
         *engine.inner.spare_code.lock() = spares;
@@ -442,7 +527,23 @@ impl Module {
             Error::from_kind(kind, "inconsistent module code tables").with_detail(what)
         };
         let module = decode::Module::decode_retained(&retained)?;
-        let code_len = parts.code.len();
+        let code_len = parts
+            .code
+            .last()
+            .map_or(0, |(base, bytes)| base + bytes.len());
+        let pieces_ok = parts
+            .code
+            .iter()
+            .try_fold(0usize, |end, &(base, bytes)| {
+                (base >= end)
+                    .then(|| base.checked_add(bytes.len()))
+                    .flatten()
+            })
+            .is_some()
+            && parts.code.first().is_none_or(|&(base, _)| base == 0);
+        if !pieces_ok {
+            return Err(bad("the pieces of the code"));
+        }
         let n = module.functions.len();
         let in_code = |offset: u32| (offset as usize) < code_len;
         if parts.func_offsets.len() != n {
@@ -622,7 +723,7 @@ impl Module {
         func_names.dedup_by_key(|&mut (i, _)| i);
 
         let type_ids = engine.register_types(&types);
-        let code = if parts.code.is_empty() {
+        let code = if code_len == 0 {
             None
         } else {
             let memory = engine.inner.code_memory.clone();
@@ -630,7 +731,7 @@ impl Module {
                 .allocate(code_len)
                 .map_err(|e| Error::runtime("cannot allocate code memory").with_detail(e))?;
             // The code with this engine's type ids in its type-id sites.
-            let written = block.write(0, parts.code).and_then(|()| {
+            let written = write_code(engine, &mut block, parts.code).and_then(|()| {
                 parts.type_id_sites.iter().try_for_each(|&(at, t)| {
                     block.write(at as usize, &type_ids[t as usize].to_le_bytes())
                 })
@@ -811,6 +912,41 @@ impl ModuleInner {
                     .cloned()
                     .unwrap_or_else(|| FuncType::new(&[], &[])),
             )),
+        }
+    }
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+    use crate::code_memory::CodeMemory;
+    use crate::host::MmapCodeMemory;
+    use crate::{Config, Engine};
+
+    #[test]
+    fn the_pieces_of_the_code_are_written_in_place() {
+        let pieces: [(usize, &[u8]); 3] = [(0, &[1, 2, 3]), (16, &[4, 5]), (32, &[6])];
+        let mut expected = alloc::vec![1, 2, 3];
+        expected.extend([0xcc; 13]);
+        expected.extend([4, 5]);
+        expected.extend([0xcc; 14]);
+        expected.push(6);
+        for parallel in [false, true] {
+            let engine = Engine::new(Config::new().parallel_compilation(parallel)).expect("engine");
+            let memory = MmapCodeMemory::new();
+            let mut block = memory.allocate(33).expect("allocates");
+            // What an earlier module left in reused memory.
+            block.write(0, &[7; 33]).expect("writes");
+            write_code(&engine, &mut block, &pieces).expect("writes the pieces");
+            assert_eq!(block.as_slice(), &expected[..], "parallel: {parallel}");
+            // Pieces that overlap or do not fit are refused.
+            for bad in [&[(0, &[1u8; 20][..]), (16, &[2])][..], &[(0, &[1; 34][..])]] {
+                assert!(matches!(
+                    write_code(&engine, &mut block, bad),
+                    Err(CodeMemoryError::OutOfBounds { .. })
+                ));
+            }
+            memory.free(block);
         }
     }
 }

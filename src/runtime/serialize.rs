@@ -606,7 +606,7 @@ pub(crate) fn deserialize(engine: &Engine, bytes: &[u8], verify: bool) -> Result
         engine,
         retained,
         Parts {
-            code,
+            code: &[(0, code)],
             func_offsets,
             func_layout,
             sites,

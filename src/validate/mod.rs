@@ -12,8 +12,8 @@
 //! algorithm (an operand stack and a control stack); module-level rules live
 //! in `module`. Once the module-level rules hold, the bodies are
 //! independent: `Module::new` validates them on the threads that compile
-//! them, each thread a range of consecutive bodies, with the error that
-//! validating them in order would give.
+//! them, in jobs of consecutive bodies, with the error that validating
+//! them in order would give.
 //!
 //! Errors use the specification's wording ("type mismatch", "unknown
 //! local", ...) and carry the offset of the failing instruction and the

@@ -10,7 +10,7 @@ use crate::decode::{
     MemoryType, Module, RefType, TableType, ValType,
 };
 use crate::error::{Error, ErrorKind, Result};
-use crate::platform::{Bare, Platform, balanced_ranges, job_count, run_jobs};
+use crate::platform::{Bare, Platform, job_ranges, run_jobs};
 use alloc::vec;
 use alloc::vec::Vec;
 use hashbrown::HashSet;
@@ -193,8 +193,8 @@ pub fn validate_module_with(module: &Module<'_>, features: &Features) -> Result<
 }
 
 /// [`validate_module_with`], the function bodies divided among the
-/// threads of `platform` when `parallel` (consecutive ranges of about equal
-/// size, [`balanced_ranges`]): the bodies are independent of each other
+/// threads of `platform` when `parallel` (consecutive ranges by size,
+/// [`job_ranges`]): the bodies are independent of each other
 /// once the module-level checks are done. The result, errors included, is
 /// the same as validating them in order: each job stops at its first
 /// error, and the error of the first job that failed is the first error
@@ -457,8 +457,7 @@ pub(crate) fn validate_module_on(
         tags: &spaces.tags,
     };
     let n = module.code.len();
-    let jobs = job_count(platform, parallel, n);
-    let ranges = balanced_ranges(n, jobs, |i| module.code[i].code.len());
+    let ranges = job_ranges(platform, parallel, n, |i| module.code[i].code.len());
     let parts = run_jobs(platform, ranges.len(), |k| {
         let range = ranges[k].clone();
         let mut validator = FuncValidator::default();

@@ -23,6 +23,7 @@ use crate::abi::slot_offsets;
 use crate::decode::ValType;
 use crate::error::{Error, ErrorKind, Result};
 use crate::validate::Feature;
+use core::cell::Cell;
 
 /// A local variable's home in the frame.
 #[derive(Clone, Copy, Debug)]
@@ -81,6 +82,13 @@ pub(crate) struct FrameLayout {
     /// `VmContext::memory_last[k]`, the bound of the function's most used
     /// access size `2^k`, and `k` (see [`MEMORY_LAST`]).
     pub(crate) memory_last: Option<(Gpr, u32)>,
+    /// Whether code may store below `rbp`: set from the start for a
+    /// function that calls or has saved registers or declared locals in
+    /// memory, and by every
+    /// use of a home or save slot ([`Self::home`], [`Self::home_base`],
+    /// [`Self::save_slot`]) and by [`Self::use_slots`]. A leaf whose frame
+    /// stays unused allocates none (`x64::frame`).
+    slots_used: Cell<bool>,
 }
 
 /// How many locals may be pinned in caller-saved registers.
@@ -272,6 +280,12 @@ impl FrameLayout {
         for local in &mut locals[func_type.params().len()..] {
             local.offset -= saved_bytes;
         }
+        let saves = PIN_GPRS.iter().any(|r| saved_gprs & (1 << r.enc()) != 0);
+        let slots_used = saves
+            || info.has_calls
+            || locals[func_type.params().len()..]
+                .iter()
+                .any(|l| l.pin.is_none());
         let locals_end = (at + saved_bytes + 15) & !15;
         let max_stack = info.max_stack_height + 1;
         let home_base = -(locals_end + 16);
@@ -295,7 +309,18 @@ impl FrameLayout {
             gpr_pins,
             memory_base,
             memory_last,
+            slots_used: Cell::new(slots_used),
         }
+    }
+
+    /// Notes that code stores below `rbp` (besides home and save slots).
+    pub(crate) fn use_slots(&self) {
+        self.slots_used.set(true);
+    }
+
+    /// Whether code may have stored below `rbp` (see `slots_used`).
+    pub(crate) fn slots_used(&self) -> bool {
+        self.slots_used.get()
     }
 
     /// Gives the buffers back for the next function.
@@ -305,17 +330,20 @@ impl FrameLayout {
 
     /// The frame offset of the home slot of stack position `i`.
     pub(crate) fn home(&self, i: usize) -> i32 {
+        self.use_slots();
         self.home_base - 16 * i as i32
     }
 
     /// `rbp`-relative offset of home slot 0 (home slot `i` is `16 * i`
     /// below it).
     pub(crate) fn home_base(&self) -> i32 {
+        self.use_slots();
         self.home_base
     }
 
     /// The frame offset of save slot `i`.
     pub(crate) fn save_slot(&self, i: u32) -> i32 {
+        self.use_slots();
         self.save_base - 16 * i as i32
     }
 

@@ -20,10 +20,12 @@ use crate::compile::stack::{Loc, is_float};
 use crate::decode::{FuncType, ValType};
 use core::mem::offset_of;
 
-/// What a call may reach, for [`FuncCompiler::setup_call`].
+/// What a call may reach, for [`FuncCompiler::setup_call`] and
+/// [`FuncCompiler::call_funcref_in_rax`].
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Callee {
-    /// A function of this module, compiled wasm.
+    /// A function of this instance, compiled wasm: it reads its first
+    /// arguments from their registers and runs with this instance's `r15`.
     Wasm,
     /// Possibly a host function (imports, `call_indirect`).
     Any,
@@ -184,42 +186,87 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     pub(crate) fn op_call(&mut self, function_index: u32) {
         let ty = &self.env.module.types[self.env.func_types[function_index as usize] as usize];
         let imported = function_index < self.env.num_imported_funcs;
-        self.setup_call(ty, if imported { Callee::Any } else { Callee::Wasm });
+        let callee = if imported { Callee::Any } else { Callee::Wasm };
+        self.setup_call(ty, callee);
         self.save_pinned();
         if imported {
             self.a
                 .mov_rm(Size::S64, Gpr::Rax, vmctx(offset_of!(VmContext, funcs)));
             let at = function_index as i64 * core::mem::size_of::<VmFuncRef>() as i64;
             self.add_imm64(Gpr::Rax, at);
-            self.call_funcref_in_rax();
+            self.call_funcref_in_rax(Callee::Any);
         } else {
             self.a
                 .call_reloc(function_index - self.env.num_imported_funcs);
             self.a.call_site();
-            // The callee may have tail-called into another instance.
-            if self.env.tail_calls {
+            // The callee may have tail-called into another instance, unless
+            // it can reach none (`Env::own_funcrefs_only`).
+            if self.env.tail_calls && !self.env.own_funcrefs_only {
                 self.set_r15_unless_equal(Mem::base(Gpr::Rbp, SAVED_VMCTX));
             }
         }
-        self.restore_pinned();
+        self.restore_after_call(callee);
         self.finish_call(ty);
+    }
+
+    /// After a call of `callee`: reloads what the call may have clobbered
+    /// or moved ([`Self::restore_pinned`]), except memory 0's base when
+    /// the call cannot have left a stale one in its register.
+    ///
+    /// That holds for a call of this instance's compiled wasm in a module
+    /// where no host code runs during a call: one that can reach no
+    /// function reference but its own (`Env::own_funcrefs_only`: no
+    /// imports, so no host function) and that never pauses (no fuel, no
+    /// interruption), after which the host might grow an exported memory.
+    /// Then the base moves only by the module's own `memory.grow`, and
+    /// every function keeps the register current: one that uses memory
+    /// loads the base in its prologue and after each exit (a
+    /// `memory.grow`) and call, and one that does not never writes the
+    /// register (`x64::frame::MEMORY_BASE`), so whatever its callees
+    /// returned with passes up unchanged. The bound in
+    /// `x64::frame::MEMORY_LAST`, a callee-saved register that callees
+    /// restore to the value from before a growth, is reloaded anyway.
+    pub(crate) fn restore_after_call(&mut self, callee: Callee) {
+        let options = &self.env.options;
+        if callee != Callee::Wasm
+            || !self.env.own_funcrefs_only
+            || options.fuel
+            || options.interruptible
+        {
+            self.restore_pinned();
+            return;
+        }
+        for k in 0..self.frame.volatile_pins.1 {
+            self.load_pinned(self.frame.volatile_pins.0[k] as usize);
+        }
+        if let Some((r, k)) = self.frame.memory_last {
+            self.a.mov_rm(Size::S64, r, memory_last_field(k));
+        }
     }
 
     /// `rax` = VmFuncRef: switch to its instance, call, switch back.
     ///
-    /// A callee of this instance, the usual target of `call_indirect`,
+    /// A `callee` known to be a function of this instance
+    /// ([`Callee::Wasm`]: `Env::own_funcrefs_only`) runs with this `r15`
+    /// and returns with it (it can reach no other instance either), so
+    /// neither switch is emitted. Otherwise a callee of this instance, the usual target of `call_indirect`,
     /// keeps `r15` as it is, loaded or restored by no instruction: behind
     /// the predicted branches, the callee's loads of context fields (the
     /// memory base, the memory length) need not wait for the loads of the
     /// table element and its `vmctx`, and the caller's after the call not
     /// for the restore. Those chains of loads lie on the critical path of
     /// every call through a table.
-    pub(crate) fn call_funcref_in_rax(&mut self) {
-        self.set_r15_unless_equal(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, vmctx) as i32));
+    pub(crate) fn call_funcref_in_rax(&mut self, callee: Callee) {
+        let switch = callee == Callee::Any;
+        if switch {
+            self.set_r15_unless_equal(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, vmctx) as i32));
+        }
         self.a
             .call_m(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, code) as i32));
         self.a.call_site();
-        self.set_r15_unless_equal(Mem::base(Gpr::Rbp, SAVED_VMCTX));
+        if switch {
+            self.set_r15_unless_equal(Mem::base(Gpr::Rbp, SAVED_VMCTX));
+        }
     }
 
     /// Loads `r15` from `context` only when it holds another value.
@@ -250,16 +297,18 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         // leaves alone.
         let index = SCRATCH2;
         self.pop_gpr_into(index);
-        self.setup_call(ty, self.indirect_callee());
+        let callee = self.indirect_callee();
+        self.setup_call(ty, callee);
         self.save_pinned();
         self.checked_funcref_in_rax(type_index, table_index, index);
-        self.call_funcref_in_rax();
-        self.restore_pinned();
+        self.call_funcref_in_rax(callee);
+        self.restore_after_call(callee);
         self.finish_call(ty);
     }
 
-    /// What an indirect call may reach: compiled wasm only when the
-    /// module sees no function references but its own
+    /// What a call through a function reference (`call_indirect`,
+    /// `call_ref`) may reach: compiled wasm of this instance only when the
+    /// module sees no function references but its own instance's
     /// (`Env::own_funcrefs_only`).
     pub(crate) fn indirect_callee(&self) -> Callee {
         if self.env.own_funcrefs_only {
@@ -365,6 +414,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
 
     /// Leaves to the host with `code` (everything must be spilled).
     pub(crate) fn exit_to_host(&mut self, code: ExitCode) {
+        // The exit stub pushes below `rsp`, and locals pinned in
+        // caller-saved registers wait in their slots: the frame must be
+        // allocated.
+        self.frame.use_slots();
         self.a
             .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, exec)));
         self.a.mov_mi(

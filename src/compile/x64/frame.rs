@@ -387,9 +387,19 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         // moves past it, behind `push rbp; mov rbp, rsp` moved up to it.
         // Tail calls in place run their callee where this frame was, so
         // they leave it a leaf; one that grows the area does not.
+        // A leaf that stores nothing below `rbp` (no spill, no local or
+        // saved register in memory, no exit, no outgoing area: a small
+        // function whose values all fit in registers) skips the `sub rsp`
+        // after the check too: its frame is empty, whatever its computed
+        // size.
         let mut entry = self.code_start;
         if !self.frame.has_calls && !self.frame.grows_area && frame as u32 <= LEAF_FRAME_MAX {
-            let (check, end) = self.frame.stack_check;
+            let (check, mut end) = self.frame.stack_check;
+            if !self.frame.slots_used() && self.frame.max_call_area == 0 {
+                // `sub rsp, imm32` follows the check; its immediate ends it.
+                debug_assert_eq!(self.frame.frame_size_patches[1], end + 3);
+                end = self.frame.frame_size_patches[1] + 4;
+            }
             entry = self.a.skip_from_entry(entry as usize, check, end) as u32;
         }
         self.a

@@ -7,7 +7,8 @@
 //! `call_indirect` without the table and without the signature check: the
 //! validator proved the reference's type equal to the call's, and the
 //! callee may be any function a `VmFuncRef` describes (this instance's,
-//! another instance's or a host function), so it goes through
+//! another instance's or a host function; only this instance's in a module
+//! that sees no other, `Env::own_funcrefs_only`), so it goes through
 //! [`FuncCompiler::call_funcref_in_rax`] as `call_indirect` does.
 //!
 //! The two branches spill every operand first (a branch's merge state),
@@ -29,14 +30,15 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         let pos = self.ops.len() - 1;
         let v = self.pop();
         self.load_gpr(SCRATCH2, v, pos);
-        self.setup_call(ty, Callee::Any);
+        let callee = self.indirect_callee();
+        self.setup_call(ty, callee);
         self.save_pinned();
         self.a.mov_rr(Size::S64, Gpr::Rax, SCRATCH2);
         self.a.test_rr(Size::S64, Gpr::Rax, Gpr::Rax);
         let null = self.a.trap_label(TrapCode::NullFunctionReference);
         self.a.jcc(Cond::E, null);
-        self.call_funcref_in_rax();
-        self.restore_pinned();
+        self.call_funcref_in_rax(callee);
+        self.restore_after_call(callee);
         self.finish_call(ty);
     }
 

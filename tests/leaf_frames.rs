@@ -1,0 +1,265 @@
+//! Leaf functions (which call nothing) and their frames.
+//!
+//! A leaf that stores nothing below its frame pointer allocates no frame
+//! at all. These tests check leaves on both sides of that line: small
+//! ones (the frame left out) called in loops through `call_indirect` and
+//! directly, and leaves whose frame holds spilled temporaries while they
+//! leave to the host (`memory.grow`, fuel checkpoints), whose pushes land
+//! below the stack pointer: a frame left out there loses the
+//! temporaries. Parameters are read again after many temporaries. Every
+//! expected value comes from the same arithmetic in Rust.
+
+use wasmkern::{Config, Engine, Instance, Store, Val};
+
+mod common;
+use common::{both_modes, module, typed};
+
+fn engine(guard: bool, fuel: bool) -> Engine {
+    let mut config = Config::new();
+    config.guard_regions(guard).consume_fuel(fuel);
+    Engine::new(&config).expect("engine")
+}
+
+/// A comparator-like leaf (two loads, no spill: no frame) called through
+/// `call_indirect` and directly from loops over memory.
+const SMALL_LEAVES: &str = r#"(module
+  (type $cmp (func (param i32 i32) (result i32)))
+  (memory (export "mem") 1)
+  (table 2 funcref)
+  (elem (i32.const 0) $cmp_u32 $diff)
+  (func $cmp_u32 (type $cmp)
+    (local $x i32) (local $y i32)
+    (local.set $x (i32.load (local.get 0)))
+    (local.set $y (i32.load (local.get 1)))
+    (i32.sub (i32.gt_u (local.get $x) (local.get $y)) (i32.lt_u (local.get $x) (local.get $y))))
+  (func $diff (type $cmp)
+    (i32.sub (i32.load (local.get 0)) (i32.load (local.get 1))))
+  ;; Fills words 0..n with a sequence, then sums f(&w[i], &w[i+1]) * (i+1)
+  ;; for i in 0..n-1 through table element $f.
+  (func (export "run") (param $n i32) (param $f i32) (result i32)
+    (local $i i32) (local $x i32) (local $sum i32)
+    (local.set $x (i32.const 12345))
+    (loop $fill
+      (local.set $x (i32.add (i32.mul (local.get $x) (i32.const 1103515245)) (i32.const 12345)))
+      (i32.store (i32.shl (local.get $i) (i32.const 2)) (i32.shr_u (local.get $x) (i32.const 8)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $fill (i32.lt_u (local.get $i) (local.get $n))))
+    (local.set $i (i32.const 0))
+    (loop $sum
+      (local.set $sum
+        (i32.add (local.get $sum)
+          (i32.mul
+            (call_indirect (type $cmp)
+              (i32.shl (local.get $i) (i32.const 2))
+              (i32.shl (i32.add (local.get $i) (i32.const 1)) (i32.const 2))
+              (local.get $f))
+            (i32.add (local.get $i) (i32.const 1)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $sum (i32.lt_u (local.get $i) (i32.sub (local.get $n) (i32.const 1)))))
+    (local.get $sum))
+  (func (export "direct") (param $a i32) (param $b i32) (result i32)
+    (i32.store (i32.const 0) (local.get $a))
+    (i32.store (i32.const 4) (local.get $b))
+    (i32.add (i32.mul (call $cmp_u32 (i32.const 0) (i32.const 4)) (i32.const 1000))
+             (call $diff (i32.const 0) (i32.const 4)))))"#;
+
+/// The reference of `run`.
+fn run_expected(n: u32, f: u32) -> i32 {
+    let mut x: u32 = 12345;
+    let mut w = Vec::new();
+    for _ in 0..n {
+        x = x.wrapping_mul(1103515245).wrapping_add(12345);
+        w.push(x >> 8);
+    }
+    let mut sum: i32 = 0;
+    for i in 0..(n - 1) as usize {
+        let (a, b) = (w[i], w[i + 1]);
+        let r = if f == 0 {
+            i32::from(a > b) - i32::from(a < b)
+        } else {
+            (a as i32).wrapping_sub(b as i32)
+        };
+        sum = sum.wrapping_add(r.wrapping_mul(i as i32 + 1));
+    }
+    sum
+}
+
+#[test]
+fn small_leaves_called_in_loops() {
+    both_modes(|guard| {
+        let engine = engine(guard, false);
+        let m = module(&engine, SMALL_LEAVES);
+        let mut store = Store::new(&engine, ());
+        let inst = Instance::new(&mut store, &m, &[]).unwrap();
+        let run = typed::<(), (i32, i32), i32>(&mut store, &inst, "run");
+        for (n, f) in [(2, 0), (100, 0), (1000, 1), (5000, 0), (777, 1)] {
+            assert_eq!(
+                run.call(&mut store, (n as i32, f as i32)).unwrap(),
+                run_expected(n, f),
+                "run({n}, {f})"
+            );
+        }
+        let direct = typed::<(), (i32, i32), i32>(&mut store, &inst, "direct");
+        for (a, b) in [(1u32, 2u32), (5, 5), (u32::MAX, 0), (0, u32::MAX), (100, 7)] {
+            let cmp = i32::from(a > b) - i32::from(a < b);
+            let expected = cmp * 1000 + (a as i32).wrapping_sub(b as i32);
+            assert_eq!(
+                direct.call(&mut store, (a as i32, b as i32)).unwrap(),
+                expected
+            );
+        }
+    });
+}
+
+/// A leaf holding twelve temporaries (spilled: the operand stack outgrows
+/// the registers) while `memory.grow` leaves to the host, then folding
+/// them with its parameters; and a leaf looping with temporaries across
+/// fuel checkpoints (exits when fuel runs out in slices).
+const SPILLING_LEAVES: &str = r#"(module
+  (memory 1)
+  (func (export "across_grow") (param $a i32) (param $b i32) (result i32)
+    (i32.add (local.get $a) (i32.const 1))
+    (i32.mul (local.get $b) (i32.const 3))
+    (i32.xor (local.get $a) (local.get $b))
+    (i32.sub (local.get $a) (i32.const 7))
+    (i32.add (local.get $b) (i32.const 11))
+    (i32.mul (local.get $a) (local.get $b))
+    (i32.or (local.get $a) (i32.const 256))
+    (i32.and (local.get $b) (i32.const 255))
+    (i32.add (local.get $a) (local.get $b))
+    (i32.shl (local.get $a) (i32.const 3))
+    (i32.shr_u (local.get $b) (i32.const 2))
+    (i32.rotl (local.get $a) (i32.const 5))
+    (memory.grow (i32.const 1))
+    ;; Fold the thirteen values from the top: r = below + r * 31.
+    i32.const 31 i32.mul i32.add  i32.const 31 i32.mul i32.add
+    i32.const 31 i32.mul i32.add  i32.const 31 i32.mul i32.add
+    i32.const 31 i32.mul i32.add  i32.const 31 i32.mul i32.add
+    i32.const 31 i32.mul i32.add  i32.const 31 i32.mul i32.add
+    i32.const 31 i32.mul i32.add  i32.const 31 i32.mul i32.add
+    i32.const 31 i32.mul i32.add  i32.const 31 i32.mul i32.add
+    ;; The parameters once more, after all that.
+    (i32.add (i32.mul (local.get $a) (i32.const 1000003)) (local.get $b))
+    (i32.add))
+  (func (export "loop_sum") (param $n i32) (param $k i32) (result i32)
+    (local $i i32) (local $s i32)
+    (loop $l
+      (local.set $s
+        (i32.add (local.get $s)
+          (i32.add
+            (i32.mul (i32.add (local.get $i) (local.get $k))
+                     (i32.add (i32.mul (local.get $i) (i32.const 3))
+                              (i32.xor (local.get $k) (i32.add (local.get $i) (i32.const 9)))))
+            (i32.sub (i32.shl (local.get $i) (i32.const 2))
+                     (i32.mul (local.get $k) (i32.add (local.get $i) (i32.const 1)))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (local.get $n))))
+    (i32.add (local.get $s) (i32.mul (local.get $k) (local.get $n)))))"#;
+
+fn across_grow_expected(a: i32, b: i32, grown: i32) -> i32 {
+    let values = [
+        a.wrapping_add(1),
+        b.wrapping_mul(3),
+        a ^ b,
+        a.wrapping_sub(7),
+        b.wrapping_add(11),
+        a.wrapping_mul(b),
+        a | 256,
+        b & 255,
+        a.wrapping_add(b),
+        a.wrapping_shl(3),
+        ((b as u32) >> 2) as i32,
+        a.rotate_left(5),
+        grown,
+    ];
+    // The fold in the module, from the top of the stack down.
+    let mut v = values[12];
+    for &below in values[..12].iter().rev() {
+        v = below.wrapping_add(v.wrapping_mul(31));
+    }
+    v.wrapping_add(a.wrapping_mul(1000003).wrapping_add(b))
+}
+
+fn loop_sum_expected(n: u32, k: i32) -> i32 {
+    let mut s: i32 = 0;
+    let mut i: i32 = 0;
+    loop {
+        let t = i
+            .wrapping_add(k)
+            .wrapping_mul(i.wrapping_mul(3).wrapping_add(k ^ i.wrapping_add(9)));
+        let u = i
+            .wrapping_shl(2)
+            .wrapping_sub(k.wrapping_mul(i.wrapping_add(1)));
+        s = s.wrapping_add(t.wrapping_add(u));
+        i = i.wrapping_add(1);
+        if (i as u32) >= n {
+            break;
+        }
+    }
+    s.wrapping_add(k.wrapping_mul(n as i32))
+}
+
+#[test]
+fn spilled_temporaries_survive_exits_of_a_leaf() {
+    both_modes(|guard| {
+        let engine = engine(guard, false);
+        let m = module(&engine, SPILLING_LEAVES);
+        let mut store = Store::new(&engine, ());
+        let inst = Instance::new(&mut store, &m, &[]).unwrap();
+        let f = typed::<(), (i32, i32), i32>(&mut store, &inst, "across_grow");
+        // The memory has 1 page, then 2, ...: grow returns the old size.
+        for (k, (a, b)) in [(3, 5), (-1, 77), (123456, -98765), (0, 0)]
+            .into_iter()
+            .enumerate()
+        {
+            assert_eq!(
+                f.call(&mut store, (a, b)).unwrap(),
+                across_grow_expected(a, b, k as i32 + 1),
+                "across_grow({a}, {b})"
+            );
+        }
+        let g = typed::<(), (i32, i32), i32>(&mut store, &inst, "loop_sum");
+        for (n, k) in [(1, 5), (10, -3), (1000, 12345)] {
+            assert_eq!(
+                g.call(&mut store, (n as i32, k)).unwrap(),
+                loop_sum_expected(n, k)
+            );
+        }
+    });
+}
+
+/// With fuel, every loop header may exit to the host (when fuel runs
+/// out): run the leaves in small slices of fuel so they exit many times.
+#[test]
+fn leaf_loop_exits_for_fuel_many_times() {
+    both_modes(|guard| {
+        let engine = engine(guard, true);
+        let m = module(&engine, SPILLING_LEAVES);
+        let mut store = Store::new(&engine, ());
+        store.set_fuel(1_000_000).unwrap();
+        let inst = Instance::new(&mut store, &m, &[]).unwrap();
+        let g = inst.get_func(&mut store, "loop_sum").unwrap();
+        for (n, k) in [(3000u32, 777i32), (500, -5)] {
+            let mut results = [Val::I32(0)];
+            let pauses = common::call_in_fuel_slices(
+                &mut store,
+                g,
+                &[Val::I32(n as i32), Val::I32(k)],
+                &mut results,
+                50,
+            );
+            assert!(pauses > 10, "only {pauses} pauses");
+            assert!(
+                matches!(results[0], Val::I32(v) if v == loop_sum_expected(n, k)),
+                "loop_sum({n}, {k}) = {:?}",
+                results[0]
+            );
+        }
+        store.set_fuel(1_000_000).unwrap();
+        let f = typed::<(), (i32, i32), i32>(&mut store, &inst, "across_grow");
+        assert_eq!(
+            f.call(&mut store, (9, 4)).unwrap(),
+            across_grow_expected(9, 4, 1)
+        );
+    });
+}
