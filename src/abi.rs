@@ -11,7 +11,10 @@
 //!   is preserved by every wasm function of a module without tail calls (a
 //!   cross-instance call loads the callee's context into `r15` and the
 //!   caller restores its own afterwards); a tail call may return with
-//!   another instance's (see "Tail calls").
+//!   another instance's (see "Tail calls"). A function with calls that
+//!   return to it saves its `r15` at `[rbp - 8]` for that; one whose only
+//!   calls are tail calls does not (nothing comes back to its frame, and
+//!   an unwinder finds its `r15` in the exit's, as a leaf's).
 //! - `rbp` is the frame pointer and is preserved by every function.
 //! - `rbx`, `r12`, `r13`, `rsi` and `rdi`, the registers of pinned integer
 //!   locals, are callee-saved: a function that uses one saves it in its
@@ -28,7 +31,8 @@
 //!   write it), so calls of the module's own functions skip the reload.
 //! - Every other general-purpose and XMM register is caller-saved. A
 //!   function keeps locals pinned in caller-saved registers (XMM
-//!   registers; `r8` and `r9` in some leaf functions) in their frame slots
+//!   registers; `r8` and `r9` in some functions that make no calls but
+//!   tail calls) in their frame slots
 //!   across calls and exits: it stores them before and reloads them after.
 //!
 //! So when a call or exit comes back, everything a frame had live in
@@ -604,7 +608,10 @@ impl VmContext {
 /// A function that calls nothing and whose frame is at most this big may
 /// skip the stack-limit check in its prologue: its caller's check left at
 /// least the runtime's stack margin below, far more than this (the runtime
-/// asserts it), and a leaf adds no further frames.
+/// asserts it), and a leaf adds no further frames. So may one whose only
+/// calls are tail calls that fit in place (see "Tail calls"): its callee
+/// runs where its frame was, with that same margin below. A tail call that
+/// grows the area keeps the check, whose frame size covers the new area.
 pub const LEAF_FRAME_MAX: u32 = 4096;
 
 /// Address space a guard-region memory reserves: any effective address

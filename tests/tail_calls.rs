@@ -880,3 +880,415 @@ fn growing_tail_calls_reach_hosts_and_other_instances() {
     // The store stays usable.
     assert_eq!(looped.call(&mut store, (3, 0)).unwrap(), 225);
 }
+
+/// The next handler's table index in `PASS_THROUGH` after instruction
+/// `pc + 1` (on the stack as `$next`): one of the four handlers, cycling
+/// through all of them, or `$halt` (0) once `$next` reaches the global
+/// `$limit`.
+const NEXT_HANDLER: &str = "(select
+    (i32.add (i32.rem_u (i32.mul (local.get $next) (i32.const 7)) (i32.const 4)) (i32.const 1))
+    (i32.const 0)
+    (i32.lt_u (local.get $next) (global.get $limit)))";
+
+/// A threaded VM whose handlers (tail calls only, through the table) take
+/// three stack-passed parameters besides the two register ones, each
+/// read at least twice (so kept in a register), and pass them on:
+/// unchanged, swapped with each other, changed by an expression, and
+/// changed by `local.set`, once in a loop after the tail call in code
+/// order, so that only the write on an earlier iteration changes what
+/// the tail call passes.
+fn pass_through_wat() -> String {
+    let jump = |args: &str| {
+        format!(
+            "(local.set $next (i32.add (local.get $pc) (i32.const 1)))
+             (return_call_indirect (type $h) (local.get $next) {args} {NEXT_HANDLER})"
+        )
+    };
+    format!(
+        r#"(module
+    (type $h (func (param $pc i32) (param $a i64) (param $b i64) (param $c i64) (param $d i64) (result i64)))
+    (global $limit (mut i32) (i32.const 0))
+    (table 5 funcref)
+    (elem (i32.const 0) $halt $keep $swap $bump $scale)
+    (func $halt (type $h) {params}
+        (i64.xor (i64.xor (local.get $a) (i64.mul (local.get $b) (i64.const 3)))
+                 (i64.xor (i64.mul (local.get $c) (i64.const 5)) (i64.mul (local.get $d) (i64.const 7)))))
+    ;; $c and $d unchanged, $b changed by an expression.
+    (func $keep (type $h) {params} (local $next i32)
+        {keep})
+    ;; $c and $d swapped, $b unchanged.
+    (func $swap (type $h) {params} (local $next i32)
+        {swap})
+    ;; $c incremented by `local.set` until a multiple of 4, in a loop
+    ;; whose tail call comes first.
+    (func $bump (type $h) {params} (local $next i32)
+        (loop $l
+            (if (i64.eqz (i64.and (local.get $c) (i64.const 3)))
+                (then {bump}))
+            (local.set $c (i64.add (local.get $c) (i64.const 1)))
+            (br $l))
+        (unreachable))
+    ;; $d changed by `local.set` before the tail call, $b and $c unchanged.
+    (func $scale (type $h) {params} (local $next i32)
+        (local.set $d (i64.add (i64.mul (local.get $d) (i64.const 3)) (local.get $c)))
+        {scale})
+    (func (export "run") (param $n i32) (param $a i64) (param $b i64) (param $c i64) (param $d i64) (result i64)
+        (global.set $limit (local.get $n))
+        (return_call $keep (i32.const 0) (local.get $a) (local.get $b) (local.get $c) (local.get $d))))"#,
+        keep = jump(
+            "(i64.add (i64.mul (local.get $a) (i64.const 31)) (i64.sub (i64.xor (local.get $b) (local.get $c)) (local.get $d)))
+             (i64.add (local.get $b) (local.get $c)) (local.get $c) (local.get $d)"
+        ),
+        swap = jump(
+            "(i64.sub (i64.add (i64.add (local.get $a) (local.get $b)) (i64.shl (local.get $c) (i64.const 1))) (local.get $d))
+             (local.get $b) (local.get $d) (local.get $c)"
+        ),
+        bump = jump("(i64.add (local.get $a) (local.get $c)) (local.get $b) (local.get $c) (local.get $d)"),
+        params = "(param $pc i32) (param $a i64) (param $b i64) (param $c i64) (param $d i64) (result i64)",
+        scale = jump(
+            "(i64.xor (local.get $a) (i64.add (local.get $d) (local.get $b))) (local.get $b) (local.get $c) (local.get $d)"
+        ),
+    )
+}
+
+/// What `pass_through_wat()`'s `run` computes, in wrapping arithmetic.
+fn pass_through_reference(n: u32, mut a: u64, mut b: u64, mut c: u64, mut d: u64) -> u64 {
+    let mut pc = 0u32;
+    let mut handler = 1;
+    loop {
+        match handler {
+            0 => {
+                return a ^ b.wrapping_mul(3) ^ c.wrapping_mul(5) ^ d.wrapping_mul(7);
+            }
+            1 => {
+                a = a.wrapping_mul(31).wrapping_add((b ^ c).wrapping_sub(d));
+                b = b.wrapping_add(c);
+            }
+            2 => {
+                a = a.wrapping_add(b).wrapping_add(c << 1).wrapping_sub(d);
+                (c, d) = (d, c);
+            }
+            3 => {
+                while c & 3 != 0 {
+                    c = c.wrapping_add(1);
+                }
+                a = a.wrapping_add(c);
+            }
+            _ => {
+                d = d.wrapping_mul(3).wrapping_add(c);
+                a ^= d.wrapping_add(b);
+            }
+        }
+        pc += 1;
+        handler = if pc < n { (pc * 7 % 4) + 1 } else { 0 };
+    }
+}
+
+#[test]
+fn stack_parameters_pass_through_unchanged_swapped_and_changed() {
+    let wat = pass_through_wat();
+    common::both_modes(|guard| {
+        let engine = engine_with(Config::new().guard_regions(guard));
+        let (mut store, instance) = instantiate(&engine, &wat);
+        let run = instance
+            .get_typed_func::<(i32, i64, i64, i64, i64), i64>(&store, "run")
+            .unwrap();
+        for (n, a, b, c, d) in [
+            (1u32, 1u64, 2u64, 3u64, 4u64),
+            (2, 5, 6, 7, 8),
+            (9, 0, 1, 2, 3),
+            (1000, 11, 0x1234_5678_9abc, u64::MAX - 5, 1 << 40),
+        ] {
+            assert_eq!(
+                run.call(
+                    &mut store,
+                    (n as i32, a as i64, b as i64, c as i64, d as i64)
+                )
+                .unwrap() as u64,
+                pass_through_reference(n, a, b, c, d),
+                "n = {n}, guard regions: {guard}"
+            );
+        }
+    });
+}
+
+/// Tail-call-only functions small enough for the caller-saved pins: a
+/// stack parameter passed on unchanged, and one written before it is
+/// passed on. Also the host boundary: a function called directly (its
+/// register parameters not in their slots) tail-calls an import with its
+/// own parameters, which the host reads from the area.
+const SMALL_TAIL_ONLY: &str = r#"(module
+    (import "host" "mix" (func $mix (param i64 i64 i64) (result i64)))
+    (func $keep (param $n i64) (param $acc i64) (param $k i64) (result i64)
+        (if (result i64) (i64.eqz (local.get $n))
+            (then (i64.add (local.get $acc) (local.get $k)))
+            (else (return_call $keep (i64.sub (local.get $n) (i64.const 1))
+                                     (i64.add (local.get $acc) (i64.mul (local.get $k) (i64.const 3)))
+                                     (local.get $k)))))
+    (func $change (param $n i64) (param $acc i64) (param $k i64) (result i64)
+        (local.set $k (i64.xor (local.get $k) (local.get $n)))
+        (if (result i64) (i64.eqz (local.get $n))
+            (then (i64.add (local.get $acc) (local.get $k)))
+            (else (return_call $change (i64.sub (local.get $n) (i64.const 1))
+                                       (i64.add (local.get $acc) (local.get $k))
+                                       (local.get $k)))))
+    (func $to_host (param $a i64) (param $b i64) (param $c i64) (result i64)
+        (if (i64.eq (local.get $a) (local.get $b)) (then (unreachable)))
+        (return_call $mix (local.get $a) (local.get $b) (i64.add (local.get $c) (local.get $a))))
+    (func (export "keep") (param i64 i64 i64) (result i64)
+        (call $keep (local.get 0) (local.get 1) (local.get 2)))
+    (func (export "change") (param i64 i64 i64) (result i64)
+        (call $change (local.get 0) (local.get 1) (local.get 2)))
+    (func (export "to_host") (param i64 i64 i64) (result i64)
+        (call $to_host (local.get 0) (local.get 1) (local.get 2))))"#;
+
+#[test]
+fn small_tail_only_functions_pass_their_parameters() {
+    common::both_modes(|guard| {
+        let engine = engine_with(Config::new().guard_regions(guard));
+        let module = Module::new(&engine, wat::parse_str(SMALL_TAIL_ONLY).unwrap()).unwrap();
+        let mut store = Store::new(&engine, ());
+        let mut linker = Linker::new(&engine);
+        linker
+            .func_wrap("host", "mix", |a: i64, b: i64, c: i64| {
+                a.wrapping_mul(1_000_003)
+                    .wrapping_add(b.wrapping_mul(1_009))
+                    .wrapping_add(c)
+            })
+            .unwrap();
+        let instance = linker.instantiate(&mut store, &module).unwrap();
+        let keep = instance
+            .get_typed_func::<(i64, i64, i64), i64>(&store, "keep")
+            .unwrap();
+        let change = instance
+            .get_typed_func::<(i64, i64, i64), i64>(&store, "change")
+            .unwrap();
+        let to_host = instance
+            .get_typed_func::<(i64, i64, i64), i64>(&store, "to_host")
+            .unwrap();
+        for (n, acc, k) in [(0i64, 5i64, 7i64), (1, 2, 3), (1000, -4, 0x5555_5555_5555)] {
+            assert_eq!(
+                keep.call(&mut store, (n, acc, k)).unwrap(),
+                acc.wrapping_add(k.wrapping_mul(3).wrapping_mul(n))
+                    .wrapping_add(k),
+                "keep({n}, {acc}, {k})"
+            );
+            let (mut m, mut sum, mut kk) = (n, acc, k);
+            let expected = loop {
+                kk ^= m;
+                if m == 0 {
+                    break sum.wrapping_add(kk);
+                }
+                sum = sum.wrapping_add(kk);
+                m -= 1;
+            };
+            assert_eq!(
+                change.call(&mut store, (n, acc, k)).unwrap(),
+                expected,
+                "change({n}, {acc}, {k})"
+            );
+        }
+        for (a, b, c) in [(1i64, 2i64, 3i64), (-7, 1 << 40, 99)] {
+            assert_eq!(
+                to_host.call(&mut store, (a, b, c)).unwrap(),
+                a.wrapping_mul(1_000_003)
+                    .wrapping_add(b.wrapping_mul(1_009))
+                    .wrapping_add(c.wrapping_add(a)),
+                "to_host({a}, {b}, {c}), guard regions: {guard}"
+            );
+        }
+    });
+}
+
+/// Functions whose only calls are tail calls, which compile as leaves
+/// (no saved `r15`, no stack-limit check for a small frame): one traps,
+/// one throws to its caller's handler, one catches its own throw before
+/// it tail-calls, and one sits in a recursion of plain calls without end.
+const TAIL_ONLY_EXITS: &str = r#"(module
+    (tag $e (param i64))
+    (func $finish (param i64 i64) (result i64) (i64.add (local.get 0) (local.get 1)))
+    (func $div (param $x i64) (param $y i64) (result i64)
+        (return_call $finish (i64.div_s (local.get $x) (local.get $y)) (local.get $y)))
+    (func $thrower (param $x i64) (param $y i64) (result i64)
+        (if (i64.eqz (local.get $y)) (then (throw $e (i64.mul (local.get $x) (i64.const 3)))))
+        (return_call $finish (local.get $x) (local.get $y)))
+    (func $self_catch (param $x i64) (param $y i64) (result i64)
+        (block $h (result i64)
+            (try_table (catch $e $h)
+                (if (i64.eqz (local.get $y)) (then (throw $e (i64.add (local.get $x) (i64.const 1))))))
+            (local.get $y))
+        (return_call $finish (local.get $x)))
+    (func $down (param i64) (result i64) (i64.add (call $hop (local.get 0)) (i64.const 1)))
+    (func $hop (param i64) (result i64) (return_call $down (i64.add (local.get 0) (i64.const 1))))
+    (func (export "div") (param i64 i64) (result i64)
+        (i64.add (call $div (local.get 0) (local.get 1)) (i64.const 1)))
+    (func (export "catch") (param i64 i64) (result i64)
+        (block $h (result i64)
+            (try_table (catch $e $h) (return (call $thrower (local.get 0) (local.get 1))))
+            (unreachable)))
+    (func (export "self_catch") (param i64 i64) (result i64)
+        (call $self_catch (local.get 0) (local.get 1)))
+    (func (export "down") (param i64) (result i64) (call $down (local.get 0))))"#;
+
+#[test]
+fn tail_only_functions_trap_throw_and_overflow_correctly() {
+    let engine = engine_with(Config::new().wasm_exceptions(true));
+    let (mut store, instance) = instantiate(&engine, TAIL_ONLY_EXITS);
+    let div = instance
+        .get_typed_func::<(i64, i64), i64>(&store, "div")
+        .unwrap();
+    assert_eq!(div.call(&mut store, (84, 2)).unwrap(), 42 + 2 + 1);
+    let err = div.call(&mut store, (84, 0)).unwrap_err();
+    assert_eq!(err.trap(), Some(Trap::IntegerDivideByZero));
+    // The trap is in `$div`, called by the export (6).
+    let frames: Vec<_> = err
+        .backtrace()
+        .iter()
+        .map(|f| (f.func_index, f.func_name.clone()))
+        .collect();
+    assert_eq!(frames, [(1, Some("div".to_string())), (6, None)]);
+    let catch = instance
+        .get_typed_func::<(i64, i64), i64>(&store, "catch")
+        .unwrap();
+    assert_eq!(catch.call(&mut store, (5, 6)).unwrap(), 11);
+    assert_eq!(catch.call(&mut store, (5, 0)).unwrap(), 15);
+    let self_catch = instance
+        .get_typed_func::<(i64, i64), i64>(&store, "self_catch")
+        .unwrap();
+    assert_eq!(self_catch.call(&mut store, (5, 7)).unwrap(), 12);
+    assert_eq!(self_catch.call(&mut store, (5, 0)).unwrap(), 11);
+    let down = instance.get_typed_func::<i64, i64>(&store, "down").unwrap();
+    let err = down.call(&mut store, 0).unwrap_err();
+    assert_eq!(err.trap(), Some(Trap::StackOverflow));
+    // The store still runs code afterwards.
+    assert_eq!(catch.call(&mut store, (1, 0)).unwrap(), 3);
+}
+
+/// A tail-call-only function with more live values than the value stack
+/// has registers beside its caller-saved pins, among them a rotate by a
+/// variable count (which needs `rcx`, also the first argument register).
+const CROWDED: &str = r#"(module
+    (func $deep (param $n i64) (param $a i64) (param $b i64) (param $c i64) (result i64)
+        (if (result i64) (i64.eqz (local.get $n))
+            (then (i64.add (local.get $a) (i64.mul (local.get $b) (local.get $c))))
+            (else (return_call $deep
+                (i64.sub (local.get $n) (i64.const 1))
+                (i64.add (local.get $a)
+                         (i64.mul (i64.add (local.get $b) (i64.const 1))
+                                  (i64.sub (local.get $c) (local.get $n))))
+                (i64.xor (local.get $c) (local.get $a))
+                (i64.add (local.get $b) (i64.rotl (local.get $n) (local.get $a)))))))
+    (func (export "deep") (param i64 i64 i64 i64) (result i64)
+        (call $deep (local.get 0) (local.get 1) (local.get 2) (local.get 3))))"#;
+
+#[test]
+fn crowded_tail_only_functions_compute_correctly() {
+    let reference = |mut n: u64, mut a: u64, mut b: u64, mut c: u64| loop {
+        if n == 0 {
+            break a.wrapping_add(b.wrapping_mul(c));
+        }
+        (n, a, b, c) = (
+            n - 1,
+            a.wrapping_add(b.wrapping_add(1).wrapping_mul(c.wrapping_sub(n))),
+            c ^ a,
+            b.wrapping_add(n.rotate_left((a & 63) as u32)),
+        );
+    };
+    common::both_modes(|guard| {
+        let engine = engine_with(Config::new().guard_regions(guard));
+        let (mut store, instance) = instantiate(&engine, CROWDED);
+        let deep = instance
+            .get_typed_func::<(i64, i64, i64, i64), i64>(&store, "deep")
+            .unwrap();
+        for (n, a, b, c) in [
+            (0u64, 1u64, 2u64, 3u64),
+            (1, 4, 5, 6),
+            (500, 7, 1 << 33, u64::MAX),
+        ] {
+            assert_eq!(
+                deep.call(&mut store, (n as i64, a as i64, b as i64, c as i64))
+                    .unwrap() as u64,
+                reference(n, a, b, c),
+                "deep({n}, {a}, {b}, {c}), guard regions: {guard}"
+            );
+        }
+    });
+}
+
+/// Handlers whose stack parameters are each read once (so left in their
+/// slots, not pinned) and passed on unchanged, rotated, or changed in the
+/// register they were loaded into.
+const SINGLE_USE: &str = r#"(module
+    (type $h (func (param i64 i64 i64 i64 i64) (result i64)))
+    (table 4 funcref)
+    (elem (i32.const 0) $halt $keep $rotate $change)
+    (func $halt (type $h)
+        (i64.add (i64.add (local.get 1) (i64.mul (local.get 2) (i64.const 3)))
+                 (i64.add (i64.mul (local.get 3) (i64.const 5)) (i64.mul (local.get 4) (i64.const 7)))))
+    (func $keep (type $h)
+        (return_call_indirect (type $h)
+            (i64.sub (local.get 0) (i64.const 1)) (i64.xor (local.get 1) (local.get 0))
+            (local.get 2) (local.get 3) (local.get 4)
+            (select (i32.add (i32.wrap_i64 (i64.rem_u (local.get 0) (i64.const 3))) (i32.const 1))
+                    (i32.const 0) (i64.ne (local.get 0) (i64.const 1)))))
+    (func $rotate (type $h)
+        (return_call_indirect (type $h)
+            (i64.sub (local.get 0) (i64.const 1)) (i64.add (local.get 1) (local.get 0))
+            (local.get 3) (local.get 4) (local.get 2)
+            (select (i32.add (i32.wrap_i64 (i64.rem_u (local.get 0) (i64.const 3))) (i32.const 1))
+                    (i32.const 0) (i64.ne (local.get 0) (i64.const 1)))))
+    (func $change (type $h)
+        (return_call_indirect (type $h)
+            (i64.sub (local.get 0) (i64.const 1)) (local.get 1)
+            (i64.add (local.get 2) (i64.const 1)) (local.get 3) (i64.mul (local.get 4) (i64.const 3))
+            (select (i32.add (i32.wrap_i64 (i64.rem_u (local.get 0) (i64.const 3))) (i32.const 1))
+                    (i32.const 0) (i64.ne (local.get 0) (i64.const 1)))))
+    (func (export "run") (param i64 i64 i64 i64) (result i64)
+        (call $keep (local.get 0) (i64.const 0) (local.get 1) (local.get 2) (local.get 3))))"#;
+
+#[test]
+fn single_use_stack_parameters_pass_through() {
+    // `n` counts down; the next handler is chosen from `n` before the
+    // decrement: $halt after n = 1, else 1 + n % 3.
+    let reference = |n: u64, mut x: u64, mut y: u64, mut z: u64| {
+        let (mut n, mut acc, mut handler) = (n, 0u64, 1);
+        loop {
+            let next = if n != 1 { 1 + n % 3 } else { 0 };
+            match handler {
+                0 => {
+                    return acc
+                        .wrapping_add(x.wrapping_mul(3))
+                        .wrapping_add(y.wrapping_mul(5).wrapping_add(z.wrapping_mul(7)));
+                }
+                1 => acc ^= n,
+                2 => {
+                    acc = acc.wrapping_add(n);
+                    (x, y, z) = (y, z, x);
+                }
+                _ => (x, z) = (x.wrapping_add(1), z.wrapping_mul(3)),
+            }
+            n = n.wrapping_sub(1);
+            handler = next;
+        }
+    };
+    common::both_modes(|guard| {
+        let engine = engine_with(Config::new().guard_regions(guard));
+        let (mut store, instance) = instantiate(&engine, SINGLE_USE);
+        let run = instance
+            .get_typed_func::<(i64, i64, i64, i64), i64>(&store, "run")
+            .unwrap();
+        for (n, x, y, z) in [
+            (1u64, 2u64, 3u64, 4u64),
+            (2, 5, 6, 7),
+            (3, 1, 2, 3),
+            (1000, 9, 1 << 35, u64::MAX),
+        ] {
+            assert_eq!(
+                run.call(&mut store, (n as i64, x as i64, y as i64, z as i64))
+                    .unwrap() as u64,
+                reference(n, x, y, z),
+                "run({n}, {x}, {y}, {z}), guard regions: {guard}"
+            );
+        }
+    });
+}

@@ -38,8 +38,16 @@ pub struct FuncInfo {
     pub uses_memory: bool,
     /// Whether any instruction touches a table (`call_indirect` included).
     pub uses_tables: bool,
-    /// Whether the function calls other functions.
+    /// Whether the function calls other functions (tail calls too).
     pub has_calls: bool,
+    /// Whether it has calls that return into it (`call`, `call_indirect`,
+    /// `call_ref`): a function with only tail calls has left before its
+    /// callee runs.
+    pub has_plain_calls: bool,
+    /// Bit `i`: local `i` (for `i < 64`) is written by a `local.set` or
+    /// `local.tee`. Locals from 64 on are not tracked: take them as
+    /// written.
+    pub written_locals: u64,
     /// Whether it has `memory.copy` or `memory.fill`.
     pub uses_bulk_memory: bool,
     /// Estimated executions, weighted as for [`LocalUse`], of its loads and
@@ -1127,6 +1135,7 @@ impl FuncValidator {
             }
             Operator::Call { function_index } => {
                 self.info.has_calls = true;
+                self.info.has_plain_calls = true;
                 let ty = self.func_type(cx, function_index)?;
                 self.pop_all(ty.params())?;
                 self.push_all(ty.results());
@@ -1154,6 +1163,7 @@ impl FuncValidator {
                 table_index,
             } => {
                 self.info.has_calls = true;
+                self.info.has_plain_calls = true;
                 let ty = self.call_indirect_type(cx, type_index, table_index)?;
                 self.pop(Self::table_index_type(cx, table_index))?;
                 self.pop_all(ty.params())?;
@@ -1201,11 +1211,13 @@ impl FuncValidator {
                 let t = self.local(local_index)?;
                 self.pop(t)?;
                 self.set_init(local_index);
+                self.info.written_locals |= 1u64.checked_shl(local_index).unwrap_or(0);
             }
             Operator::LocalTee { local_index } => {
                 let t = self.local(local_index)?;
                 self.pop(t)?;
                 self.set_init(local_index);
+                self.info.written_locals |= 1u64.checked_shl(local_index).unwrap_or(0);
                 self.push(Some(t));
             }
             Operator::GlobalGet { global_index } => {
@@ -1300,6 +1312,7 @@ impl FuncValidator {
             Operator::CallRef { type_index } => {
                 self.typed_refs(cx)?;
                 self.info.has_calls = true;
+                self.info.has_plain_calls = true;
                 let ty = self.ref_call_type(cx, type_index)?;
                 self.pop_all(ty.params())?;
                 self.push_all(ty.results());

@@ -5,6 +5,12 @@
 //! once, before the body compiles, among the backend's pin registers) and
 //! what the frame's size comes to. The backend (`x64::frame`) emits the
 //! prologue and epilogue from it.
+//!
+//! A function whose only calls are tail calls is laid out as a leaf
+//! ([`FrameLayout::has_calls`] is false): its frame is gone before any
+//! callee runs and nothing returns into it, so it may pin in caller-saved
+//! registers, saves no `r15`, and keeps no stack-limit check for a small
+//! frame unless a tail call grows the argument area below it.
 
 use super::super::isa::Gpr;
 use super::super::isa::frame::{
@@ -49,8 +55,18 @@ pub(crate) struct FrameLayout {
     pub(crate) frame_size_patches: [usize; 2],
     /// Code range of the prologue's stack-limit check.
     pub(crate) stack_check: (usize, usize),
-    /// Whether the function calls anything (else it is a leaf).
+    /// Whether the function has calls that return into it. A function
+    /// whose only calls are tail calls is a leaf for its frame: no callee
+    /// runs below it, and none comes back to it.
     pub(crate) has_calls: bool,
+    /// Whether a tail call may grow the argument area below this frame
+    /// (`abi`, "Tail calls"): the area and its callee's frame then lie
+    /// below it, so the stack-limit check stays even in a leaf.
+    pub(crate) grows_area: bool,
+    /// Bit `i`: parameter `i` (for `i < 64`) is never written, so its
+    /// incoming area slot holds its value for the whole function if the
+    /// caller wrote it there.
+    pub(crate) unwritten_params: u64,
     /// The pin registers ([`PIN_GPRS`]) this function saves in its
     /// prologue and restores on return, by encoding bit.
     pub(crate) saved_gprs: u16,
@@ -79,16 +95,29 @@ pub(crate) struct FrameLayout {
 const VOLATILE_PINS: usize = PIN_XMMS.len() + LEAF_PIN_GPRS.len();
 
 /// Whether a function may pin locals in [`LEAF_PIN_GPRS`]: it calls
-/// nothing, and the three GPRs the value stack keeps are enough for its
+/// nothing but tail calls (whose argument setup leaves those registers
+/// alone), and the three GPRs the value stack keeps are enough for its
 /// operators: a shallow stack, no string instructions (which need `rsi`,
 /// `rdi` and `rcx` besides the operands) and no wide arithmetic (whose
 /// operators take four integer operands).
 fn leaf_pins_fit(info: &FuncInfo) -> bool {
-    !info.has_calls
+    !info.has_plain_calls
         && !info.uses_bulk_memory
-        && info.max_stack_height <= LEAF_PIN_MAX_STACK
+        && info.max_stack_height
+            <= if info.has_calls {
+                TAIL_ONLY_PIN_MAX_STACK
+            } else {
+                LEAF_PIN_MAX_STACK
+            }
         && !info.features.contains(Feature::WideArithmetic)
 }
+
+/// [`LEAF_PIN_MAX_STACK`] for a function whose only calls are tail calls:
+/// its deepest stack is usually the last call's arguments, among them
+/// reads of pinned locals and constants, which take no register, and what
+/// spills there costs one store and one load, against a save and a
+/// restore for each callee-saved pin it would use instead.
+const TAIL_ONLY_PIN_MAX_STACK: u32 = LEAF_PIN_MAX_STACK + 2;
 
 /// The least weight ([`LocalUse`]) of an integer local pinned in a
 /// callee-saved register (one of [`PIN_GPRS`]); lighter ones stay in their
@@ -269,7 +298,12 @@ impl FrameLayout {
             max_call_area: 0,
             frame_size_patches: [0; 2],
             stack_check: (0, 0),
-            has_calls: info.has_calls,
+            has_calls: info.has_plain_calls,
+            grows_area: false,
+            unwritten_params: !info.written_locals
+                & 1u64
+                    .checked_shl(func_type.params().len() as u32)
+                    .map_or(u64::MAX, |b| b - 1),
             saved_gprs,
             volatile_pins,
             gpr_pins,

@@ -84,6 +84,12 @@ pub(crate) struct Operands {
     /// local: same checked bounds); cleared when the operand leaves the
     /// register or the local changes.
     pub(crate) tee_alias: [Option<Gpr>; 16],
+    /// Per GPR (by encoding): 1 + the index of the never-written
+    /// parameter whose incoming area slot the operand in this register
+    /// was loaded from (so the slot holds the same value), or 0. Set by
+    /// `local.get`; cleared when an operand enters or leaves the register.
+    /// A tail call passing the value back to that slot skips the store.
+    pub(crate) param_copy: [u8; 16],
 }
 
 impl Default for Operands {
@@ -94,6 +100,7 @@ impl Default for Operands {
             holders: [u32::MAX; 16],
             below: Watermarks::default(),
             tee_alias: [None; 16],
+            param_copy: [0; 16],
         }
     }
 }
@@ -106,6 +113,7 @@ impl Operands {
         self.holders = [u32::MAX; 16];
         self.below = Watermarks::default();
         self.tee_alias = [None; 16];
+        self.param_copy = [0; 16];
     }
 
     /// The number of operands.
@@ -133,6 +141,7 @@ impl Operands {
             Loc::Gpr(r) => {
                 self.regs.take_gpr(r);
                 self.holders[r.enc() as usize & 15] = self.stack.len() as u32;
+                self.param_copy[r.enc() as usize & 15] = 0;
             }
             Loc::Xmm(x) => self.regs.take_xmm(x),
             _ => {}
@@ -166,6 +175,7 @@ impl Operands {
             Loc::Gpr(r) => {
                 self.regs.free_gpr(r);
                 self.tee_alias[r.enc() as usize & 15] = None;
+                self.param_copy[r.enc() as usize & 15] = 0;
             }
             Loc::Xmm(x) => self.regs.free_xmm(x),
             _ => {}
@@ -179,6 +189,7 @@ impl Operands {
             Loc::Gpr(r) => {
                 self.regs.take_gpr(r);
                 self.holders[r.enc() as usize & 15] = i as u32;
+                self.param_copy[r.enc() as usize & 15] = 0;
             }
             Loc::Xmm(x) => self.regs.take_xmm(x),
             _ => {}

@@ -93,8 +93,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
 
     /// Loads the `n` arguments from stack position `base` on into their
     /// argument registers. A second argument that sits in the first one's
-    /// register is parked in a scratch register first (the first may sit
-    /// in the second one's).
+    /// register is loaded first, or, when the first sits in the second
+    /// one's, parked in a scratch register.
     pub(crate) fn load_register_args(&mut self, base: usize, n: usize) {
         let load = |this: &mut Self, k: usize| {
             let v = this.ops.at(base + k);
@@ -125,7 +125,16 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             }
         }
         let second = (n == 2).then(|| self.ops.at(base + 1).loc);
-        if second == Some(Loc::Gpr(ARG_GPRS[0])) {
+        let first = (n == 2).then(|| self.ops.at(base).loc);
+        if second == Some(Loc::Gpr(ARG_GPRS[0])) && first != Some(Loc::Gpr(ARG_GPRS[1])) {
+            // The second moves out of the first one's register into its
+            // own, which the first does not occupy.
+            load(self, 1);
+            load(self, 0);
+        } else if second == Some(Loc::Xmm(ARG_XMMS[0])) && first != Some(Loc::Xmm(ARG_XMMS[1])) {
+            load(self, 1);
+            load(self, 0);
+        } else if second == Some(Loc::Gpr(ARG_GPRS[0])) {
             self.a.mov_rr(Size::S64, SCRATCH, ARG_GPRS[0]);
             load(self, 0);
             self.a.mov_rr(Size::S64, ARG_GPRS[1], SCRATCH);

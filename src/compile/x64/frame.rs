@@ -32,8 +32,9 @@ use core::mem::offset_of;
 pub(crate) const PIN_GPRS: [Gpr; 6] = [Gpr::Rbx, Gpr::R12, Gpr::R13, Gpr::Rsi, Gpr::Rdi, Gpr::R14];
 
 /// Registers that hold the first pinned integer locals of a leaf function
-/// (one that calls nothing): they are caller-saved, so the function need
-/// not save them, which in a small function called often (a comparator)
+/// (one that calls nothing, or nothing but tail calls, which leave this
+/// frame before the callee runs): they are caller-saved, so the function
+/// need not save them, which in a small function called often (a comparator)
 /// is most of its cost. Like XMM pins, they are stored to their slots
 /// before exits and reloaded after. The value stack then keeps only rax,
 /// rcx and rdx, so only functions whose operand stack stays within
@@ -114,7 +115,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.a.jcc(Cond::B, overflow);
         self.frame.stack_check = (check_start, self.a.offset());
         self.frame.frame_size_patches[1] = self.a.alu_ri_imm32(AluOp::Sub, Size::S64, Gpr::Rsp, 0);
-        // Only calls switch `r15`, so only they need it saved.
+        // Only calls switch `r15`, so only they need it saved: after a
+        // tail call nothing comes back to this frame.
         if self.frame.has_calls {
             self.a
                 .mov_mr(Size::S64, Mem::base(Gpr::Rbp, SAVED_VMCTX), Gpr::R15);
@@ -383,13 +385,15 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
         // A leaf with a small frame needs no stack-limit check: its entry
         // moves past it, behind `push rbp; mov rbp, rsp` moved up to it.
+        // Tail calls in place run their callee where this frame was, so
+        // they leave it a leaf; one that grows the area does not.
         // A leaf that stores nothing below `rbp` (no spill, no local or
         // saved register in memory, no exit, no outgoing area: a small
         // function whose values all fit in registers) skips the `sub rsp`
         // after the check too: its frame is empty, whatever its computed
         // size.
         let mut entry = self.code_start;
-        if !self.frame.has_calls && frame as u32 <= LEAF_FRAME_MAX {
+        if !self.frame.has_calls && !self.frame.grows_area && frame as u32 <= LEAF_FRAME_MAX {
             let (check, mut end) = self.frame.stack_check;
             if !self.frame.slots_used() && self.frame.max_call_area == 0 {
                 // `sub rsp, imm32` follows the check; its immediate ends it.

@@ -202,6 +202,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             self.ops.relocate(i, Loc::Gpr(to));
             self.ops.tee_alias[to.enc() as usize & 15] =
                 core::mem::take(&mut self.ops.tee_alias[r.enc() as usize & 15]);
+            self.ops.param_copy[to.enc() as usize & 15] =
+                core::mem::take(&mut self.ops.param_copy[r.enc() as usize & 15]);
         } else {
             self.spill_at(i);
         }

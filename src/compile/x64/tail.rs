@@ -11,6 +11,16 @@
 //! The operands never live in the incoming area (they are in registers,
 //! home slots below `rbp`, or constants), so the arguments can be stored
 //! there directly, in any order: no argument overwrites another's source.
+//! An argument that is the function's own stack-passed parameter of the
+//! same position, never written and read from its pin register or from
+//! a register loaded from its slot, is not stored at all: its slot holds it since entry ([`FuncCompiler::holds_own_param`]),
+//! which in a threaded interpreter's handlers is most of the state they
+//! pass on.
+//!
+//! A function whose only calls are tail calls is a leaf for its frame
+//! (`func::frame`): nothing returns into it, so it saves no `r15`, may pin
+//! in caller-saved registers, and skips the stack-limit check unless a
+//! tail call grows the area ([`FuncCompiler::grow_and_jump`]).
 //!
 //! The area is known to hold `max(own area, TAIL_CALL_AREA)` bytes
 //! ([`FuncCompiler::fits_in_place`]). A tail call whose arguments need more
@@ -29,10 +39,12 @@
 
 use super::calls::Callee;
 use super::regs::{SCRATCH, SCRATCH2};
+use super::variables::pinned_read;
 use super::vmctx;
 use crate::abi::{ExecContext, TAIL_CALL_AREA, VmContext, VmFuncRef, area_size, slot_offsets};
 use crate::asm::x64::{AluOp, Cond, Gpr, Mem, Size};
 use crate::compile::func::*;
+use crate::compile::stack::Loc;
 use crate::decode::FuncType;
 use core::mem::offset_of;
 
@@ -66,15 +78,16 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         let index = SCRATCH2;
         self.pop_gpr_into(index);
         if !self.fits_in_place(ty) {
-            self.setup_call(ty, Callee::Any);
+            self.setup_call(ty, self.indirect_callee());
             self.checked_funcref_in_rax(type_index, table_index, index);
             self.grow_and_jump(ty);
             self.set_unreachable();
             return;
         }
-        self.tail_args(ty, self.indirect_callee());
+        let callee = self.indirect_callee();
+        self.tail_args(ty, callee);
         self.checked_funcref_in_rax(type_index, table_index, index);
-        self.tail_jump_funcref_in_rax();
+        self.tail_jump_to_funcref_in_rax(callee);
         self.set_unreachable();
     }
 
@@ -103,8 +116,11 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             0
         };
         for k in from..params.len() {
-            let dst = Mem::base(Gpr::Rbp, 16 + self.offsets[k] as i32);
-            self.store_operand(dst, base + k);
+            let at = 16 + self.offsets[k] as i32;
+            if self.holds_own_param(k, at, base + k) {
+                continue;
+            }
+            self.store_operand(Mem::base(Gpr::Rbp, at), base + k);
         }
         self.load_register_args(base, in_registers);
         for _ in 0..params.len() {
@@ -112,12 +128,50 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
     }
 
+    /// Whether the incoming area slot at `rbp + at`, argument `k`'s, holds
+    /// the operand at stack position `pos` already: the operand reads this
+    /// function's own parameter `k` (pinned in a register, or loaded from
+    /// its slot into the operand's register: `Operands::param_copy`),
+    /// which no instruction of the function writes, and whose slot is that
+    /// one and was written by the caller (the parameter did not travel in
+    /// a register only). The other arguments' stores go to other slots and
+    /// read no slot of the area, so skipping this one is safe in any order.
+    fn holds_own_param(&self, k: usize, at: i32, pos: usize) -> bool {
+        let Some(local) = self.frame.locals.get(k) else {
+            return false;
+        };
+        k < self.func_type.params().len()
+            && k < 64
+            && self.frame.unwritten_params & (1 << k) != 0
+            && k >= crate::abi::args_in_registers(self.func_type.params())
+            && local.offset == at
+            && match (local.pin, self.ops.at(pos).loc) {
+                (Some(pin), loc) => loc == pinned_read(pin),
+                (None, Loc::Gpr(r)) => {
+                    usize::from(self.ops.param_copy[r.enc() as usize & 15]) == k + 1
+                }
+                (None, _) => false,
+            }
+    }
+
     /// Switches to the instance of the `VmFuncRef` in `rax`, drops this
     /// frame and jumps to the function. As for calls, `r15` is written
     /// only when it changes: behind the predicted branch, the callee's
     /// loads through `r15` need not wait for the table element's.
     pub(super) fn tail_jump_funcref_in_rax(&mut self) {
-        self.set_r15_unless_equal(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, vmctx) as i32));
+        self.tail_jump_to_funcref_in_rax(Callee::Any);
+    }
+
+    /// [`Self::tail_jump_funcref_in_rax`] for a `callee` that may be known
+    /// to be compiled wasm of a module that sees no function reference
+    /// but its own ([`Self::indirect_callee`]): every such reference
+    /// is one of this instance's (the module imports nothing and hands
+    /// none of its references' holders out), so its `vmctx` is the one
+    /// `r15` holds, and the jump leaves `r15` alone.
+    fn tail_jump_to_funcref_in_rax(&mut self, callee: Callee) {
+        if callee == Callee::Any {
+            self.set_r15_unless_equal(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, vmctx) as i32));
+        }
         self.leave_frame();
         self.a
             .jmp_m(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, code) as i32));
@@ -138,6 +192,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// than this function's incoming area is known to hold (`abi`, "Tail
     /// calls"). Writes `SCRATCH` and `SCRATCH2`, which no argument uses.
     pub(super) fn grow_and_jump(&mut self, callee: &FuncType) {
+        self.frame.grows_area = true;
         let needed = area_size(callee.params());
         let results = area_size(self.func_type.results());
         let capacity = needed.max(results).max(TAIL_CALL_AREA).next_multiple_of(16);

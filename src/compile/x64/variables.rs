@@ -29,13 +29,13 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         match local.pin {
             Some(Loc::Gpr(pin)) => self.push(local.ty, Loc::PinnedGpr(pin)),
             Some(Loc::Xmm(pin)) => self.push(local.ty, Loc::PinnedXmm(pin)),
-            _ => self.load_local(local),
+            _ => self.load_local(index, local),
         }
     }
 
-    /// Pushes the value of an unpinned local, loaded from its slot.
+    /// Pushes the value of unpinned local `index`, loaded from its slot.
     #[inline(never)]
-    fn load_local(&mut self, local: Local) {
+    fn load_local(&mut self, index: u32, local: Local) {
         let at = Mem::base(Gpr::Rbp, local.offset);
         if is_float(local.ty) {
             let x = self.alloc_xmm();
@@ -50,6 +50,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             };
             self.a.mov_rm(size, r, at);
             self.push_gpr(local.ty, r);
+            // A parameter no instruction writes still equals its slot.
+            if index < 64 && self.frame.unwritten_params & (1 << index) != 0 {
+                self.ops.param_copy[r.enc() as usize & 15] = index as u8 + 1;
+            }
         }
     }
 
