@@ -59,7 +59,11 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }) = self.ops.last()
             && !matches!(
                 op,
-                Operator::BrIf { .. } | Operator::If { .. } | Operator::I32Eqz | Operator::Select
+                Operator::BrIf { .. }
+                    | Operator::If { .. }
+                    | Operator::I32Eqz
+                    | Operator::Select
+                    | Operator::TypedSelect { .. }
             )
         {
             self.materialize_flags();
