@@ -413,6 +413,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// `xor r, r` form — `movaps`, `movss`/`movsd`, and `xorps x, x` for a
     /// float zero, an SSE logical operation) and spilling to free a
     /// register leave the flags alone.
+    ///
+    /// The integer select only reads its second operand (the cmov's
+    /// source), so a pinned local there is used in its own register.
     pub(crate) fn op_select(&mut self) {
         // `select` is true (takes the first operand) when `take_first`
         // holds after the test.
@@ -434,7 +437,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                     self.a.test_rr(Size::S32, cond, cond);
                     self.select_tested(ty, Cond::Ne, a, b);
                 } else {
-                    let b = self.pop_gpr();
+                    let b = self.pop_gpr_read();
                     self.ops.take_gpr(b);
                     let a = self.pop_gpr();
                     self.ops.free_gpr(b);
@@ -453,7 +456,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             self.ops.free_xmm(b);
             self.select_tested(ty, take_first, a, b);
         } else {
-            let b = self.pop_gpr();
+            let b = self.pop_gpr_read();
             self.ops.take_gpr(b);
             let a = self.pop_gpr();
             self.ops.free_gpr(b);
