@@ -56,3 +56,50 @@ fn small_constant_products_wrap_like_multiplication() {
         }
     }
 }
+
+/// `i32.wrap_i64` must clear the upper half of its register unless the
+/// instruction just before left it zero (a 32-bit load, which
+/// `i64.extend_i32_u` passes through without code). Each function wraps
+/// a 64-bit value from a different source and zero-extends it again
+/// (`i64.extend_i32_u` of an `i32` in a register emits nothing, so a
+/// missing clear shows in the result).
+#[test]
+fn wrap_clears_the_upper_half_unless_already_zero() {
+    let wat = r#"(module
+        (memory 1)
+        (data (i32.const 8) "\78\56\34\12\ef\cd\ab\90")
+        (func (export "load64") (param $p i32) (result i64)
+            (i64.extend_i32_u (i32.wrap_i64 (i64.load (local.get $p)))))
+        (func (export "load32_s") (param $p i32) (result i64)
+            (i64.extend_i32_u (i32.wrap_i64 (i64.load32_s offset=4 (local.get $p)))))
+        (func (export "load32_u") (param $p i32) (result i64)
+            (i64.extend_i32_u (i32.wrap_i64 (i64.extend_i32_u (i32.load offset=4 (local.get $p))))))
+        (func (export "sum") (param $p i32) (result i64)
+            (i64.extend_i32_u (i32.wrap_i64 (i64.add (i64.load (local.get $p)) (i64.const 0x100000000)))))
+        (func (export "shifted") (param $p i32) (result i64)
+            (i64.extend_i32_u (i32.wrap_i64 (i64.shl (i64.extend_i32_u (i32.load (local.get $p))) (i64.const 4)))))
+        (func (export "home") (param $p i32) (result i64) (local $v i32)
+            (local.set $v (i32.load offset=4 (local.get $p)))
+            (i64.add (i64.extend_i32_u (local.get $v)) (i64.extend_i32_u (i32.add (local.get $v) (i32.const 1))))))"#;
+    let engine = Engine::default();
+    let module = Module::new(&engine, wat::parse_str(wat).unwrap()).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Linker::new(&engine)
+        .instantiate(&mut store, &module)
+        .unwrap();
+    let lo = 0x1234_5678u64;
+    let hi = 0x90ab_cdefu64;
+    for (name, expected) in [
+        ("load64", lo),
+        ("load32_s", hi),
+        ("load32_u", hi),
+        ("sum", lo),
+        ("shifted", (lo << 4) & 0xffff_ffff),
+        ("home", hi + hi + 1),
+    ] {
+        let f = instance.get_func(&store, name).unwrap();
+        let mut out = [Val::I64(0)];
+        f.call(&mut store, &[Val::I32(8)], &mut out).unwrap();
+        assert_eq!(out[0], Val::I64(expected as i64), "{name}");
+    }
+}

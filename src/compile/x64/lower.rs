@@ -59,7 +59,11 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }) = self.ops.last()
             && !matches!(
                 op,
-                Operator::BrIf { .. } | Operator::If { .. } | Operator::I32Eqz | Operator::Select
+                Operator::BrIf { .. }
+                    | Operator::If { .. }
+                    | Operator::I32Eqz
+                    | Operator::Select
+                    | Operator::TypedSelect { .. }
             )
         {
             self.materialize_flags();
@@ -243,16 +247,22 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 self.push_gpr(I64, r);
             }
             I32WrapI64 => {
+                // Nothing to clear when the instruction just emitted wrote
+                // the register with its upper half zero (an `i32.load`
+                // extended by `i64.extend_i32_u`, which emits nothing).
                 let r = self.pop_gpr();
-                self.a.mov_rr(Size::S32, r, r);
+                if !self.a.last_zero_extended(r) {
+                    self.a.mov_rr(Size::S32, r, r);
+                }
                 self.push_gpr(I32, r);
             }
             I64ExtendI32U => {
                 // An `i32` in a register of its own already has its upper
-                // half zero (`Loc::Gpr`): it becomes the `i64` as it is.
+                // half zero (`Loc::Gpr`): it becomes the `i64` as it is;
+                // so does one just loaded from its home slot.
                 let in_register = matches!(self.peek(0).loc, Loc::Gpr(_));
                 let r = self.pop_gpr();
-                if !in_register {
+                if !in_register && !self.a.last_zero_extended(r) {
                     self.a.mov_rr(Size::S32, r, r);
                 }
                 self.push_gpr(I64, r);

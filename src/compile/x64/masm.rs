@@ -33,6 +33,9 @@ struct LastDef {
     /// Register encoding of the destination, and whether it is an XMM one.
     dst: u8,
     xmm: bool,
+    /// The instruction leaves the upper 32 bits of its GPR destination
+    /// zero (a 32-bit write, or a zero-extending load).
+    upper_zero: bool,
     kind: DefKind,
 }
 
@@ -255,12 +258,23 @@ impl MacroAssembler {
     /// definition of `dst`, if `defines` (it writes all of `dst` without
     /// reading it) and its operand is not RIP-relative (a RIP-relative
     /// displacement counts from the instruction's end, which may move).
-    fn def(&mut self, defines: bool, start: usize, dst: u8, xmm: bool, mem: &Mem) {
+    /// `upper_zero` says whether it leaves the upper half of a GPR `dst`
+    /// zero.
+    fn def(
+        &mut self,
+        defines: bool,
+        start: usize,
+        dst: u8,
+        xmm: bool,
+        mem: &Mem,
+        upper_zero: bool,
+    ) {
         self.last_def = (defines && !matches!(mem, Mem::Rip { .. })).then_some(LastDef {
             start: start as u32,
             end: self.asm.offset() as u32,
             dst,
             xmm,
+            upper_zero,
             kind: DefKind::Load(xmm.then_some(*mem)),
         });
     }
@@ -282,7 +296,14 @@ impl MacroAssembler {
     pub(crate) fn lea(&mut self, size: Size, dst: Gpr, mem: Mem) {
         let start = self.asm.offset();
         self.asm.lea(size, dst, mem);
-        self.def(size != Size::S16, start, dst.enc(), false, &mem);
+        self.def(
+            size != Size::S16,
+            start,
+            dst.enc(),
+            false,
+            &mem,
+            size == Size::S32,
+        );
     }
 
     /// `mov dst, [mem]`; 8- and 16-bit loads keep the rest of `dst`.
@@ -290,28 +311,35 @@ impl MacroAssembler {
         let start = self.asm.offset();
         self.asm.mov_rm(size, dst, mem);
         let whole = matches!(size, Size::S32 | Size::S64);
-        self.def(whole, start, dst.enc(), false, &mem);
+        self.def(whole, start, dst.enc(), false, &mem, size == Size::S32);
     }
 
     /// `movzx dst, [mem]`.
     pub(crate) fn movzx_rm(&mut self, to: Size, from: Size, dst: Gpr, mem: Mem) {
         let start = self.asm.offset();
         self.asm.movzx_rm(to, from, dst, mem);
-        self.def(to != Size::S16, start, dst.enc(), false, &mem);
+        self.def(to != Size::S16, start, dst.enc(), false, &mem, true);
     }
 
     /// `movsx dst, [mem]`.
     pub(crate) fn movsx_rm(&mut self, to: Size, from: Size, dst: Gpr, mem: Mem) {
         let start = self.asm.offset();
         self.asm.movsx_rm(to, from, dst, mem);
-        self.def(to != Size::S16, start, dst.enc(), false, &mem);
+        self.def(
+            to != Size::S16,
+            start,
+            dst.enc(),
+            false,
+            &mem,
+            to == Size::S32,
+        );
     }
 
     /// `movsxd dst64, dword [mem]`.
     pub(crate) fn movsxd_rm(&mut self, dst: Gpr, mem: Mem) {
         let start = self.asm.offset();
         self.asm.movsxd_rm(dst, mem);
-        self.def(true, start, dst.enc(), false, &mem);
+        self.def(true, start, dst.enc(), false, &mem, false);
     }
 
     /// `op dst, [mem]`; of these only the scalar loads write all of `dst`
@@ -320,7 +348,7 @@ impl MacroAssembler {
         let start = self.asm.offset();
         self.asm.sse_rm(op, dst, mem);
         let load = matches!(op, SseOp::MOVSS | SseOp::MOVSD);
-        self.def(load, start, dst.enc(), true, &mem);
+        self.def(load, start, dst.enc(), true, &mem, false);
     }
 
     /// `add dst, addend` (32 or 64 bits), which a following
@@ -336,8 +364,19 @@ impl MacroAssembler {
             end: self.asm.offset() as u32,
             dst: dst.enc(),
             xmm: false,
+            upper_zero: size == Size::S32,
             kind: DefKind::Sum { size, addend },
         });
+    }
+
+    /// True when the last instruction emitted (with nothing bound or
+    /// emitted since) is a load, `lea` or [`Self::add_sum`] into `r` that
+    /// left its upper 32 bits zero: a zero-extending `mov r32, r32` after
+    /// it would change nothing.
+    pub(crate) fn last_zero_extended(&self, r: Gpr) -> bool {
+        self.last_def.is_some_and(|d| {
+            d.end as usize == self.asm.offset() && !d.xmm && d.dst == r.enc() && d.upper_zero
+        })
     }
 
     /// If the last instruction emitted (with nothing bound or emitted

@@ -404,37 +404,85 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
 
     /// `select`: the first operand if the condition is non-zero, else the
     /// second, without a branch for integers.
+    ///
+    /// A condition still in the flags (a comparison just before) is used
+    /// as it is: the cmov or branch tests its condition directly, with no
+    /// `setcc`/`test`. Nothing between the comparison and that test may
+    /// write the flags, and nothing does: loading the two value operands
+    /// (`mov` of registers, memory and immediates — `mov_ri` never uses the
+    /// `xor r, r` form — `movaps`, `movss`/`movsd`, and `xorps x, x` for a
+    /// float zero, an SSE logical operation) and spilling to free a
+    /// register leave the flags alone.
+    ///
+    /// The integer select only reads its second operand (the cmov's
+    /// source), so a pinned local there is used in its own register.
     pub(crate) fn op_select(&mut self) {
-        self.materialize_flags();
-        let cond = self.pop_gpr();
-        self.ops.take_gpr(cond);
+        // `select` is true (takes the first operand) when `take_first`
+        // holds after the test.
+        let take_first = match self.ops.pop_if(|l| matches!(l, Loc::Flags(_))) {
+            Some(Val {
+                loc: Loc::Flags(cond),
+                ..
+            }) => cond,
+            _ => {
+                let cond = self.pop_gpr();
+                self.ops.take_gpr(cond);
+                let ty = self.peek(0).ty;
+                if is_float(ty) {
+                    let b = self.pop_xmm();
+                    self.ops.take_xmm(b);
+                    let a = self.pop_xmm();
+                    self.ops.free_xmm(b);
+                    self.ops.free_gpr(cond);
+                    self.a.test_rr(Size::S32, cond, cond);
+                    self.select_tested(ty, Cond::Ne, a, b);
+                } else {
+                    let b = self.pop_gpr_read();
+                    self.ops.take_gpr(b);
+                    let a = self.pop_gpr();
+                    self.ops.free_gpr(b);
+                    self.ops.free_gpr(cond);
+                    self.a.test_rr(Size::S32, cond, cond);
+                    self.cmov_tested(ty, Cond::Ne, a, b);
+                }
+                return;
+            }
+        };
         let ty = self.peek(0).ty;
         if is_float(ty) {
             let b = self.pop_xmm();
             self.ops.take_xmm(b);
             let a = self.pop_xmm();
             self.ops.free_xmm(b);
-            self.ops.free_gpr(cond);
-            let done = self.a.new_label();
-            self.a.test_rr(Size::S32, cond, cond);
-            self.a.jcc(Cond::Ne, done);
-            self.a.sse_rr(SseOp::MOVAPS, a, b);
-            self.a.bind(done);
-            self.push_xmm(ty, a);
+            self.select_tested(ty, take_first, a, b);
         } else {
-            let b = self.pop_gpr();
+            let b = self.pop_gpr_read();
             self.ops.take_gpr(b);
             let a = self.pop_gpr();
             self.ops.free_gpr(b);
-            self.ops.free_gpr(cond);
-            let size = if ty == ValType::I32 {
-                Size::S32
-            } else {
-                Size::S64
-            };
-            self.a.test_rr(Size::S32, cond, cond);
-            self.a.cmov_rr(Cond::E, size, a, b);
-            self.push_gpr(ty, a);
+            self.cmov_tested(ty, take_first, a, b);
         }
+    }
+
+    /// The integer `select` once the flags are set: `a` (owned) becomes
+    /// `b` unless `take_first` holds, and is pushed.
+    fn cmov_tested(&mut self, ty: ValType, take_first: Cond, a: Gpr, b: Gpr) {
+        let size = if ty == ValType::I32 {
+            Size::S32
+        } else {
+            Size::S64
+        };
+        self.a.cmov_rr(take_first.invert(), size, a, b);
+        self.push_gpr(ty, a);
+    }
+
+    /// The float or vector `select` once the flags are set: a branch over
+    /// the copy of `b` into `a` (owned), which is pushed.
+    fn select_tested(&mut self, ty: ValType, take_first: Cond, a: Xmm, b: Xmm) {
+        let done = self.a.new_label();
+        self.a.jcc(take_first, done);
+        self.a.sse_rr(SseOp::MOVAPS, a, b);
+        self.a.bind(done);
+        self.push_xmm(ty, a);
     }
 }
