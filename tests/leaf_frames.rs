@@ -6,7 +6,11 @@
 //! directly, and leaves whose frame holds spilled temporaries while they
 //! leave to the host (`memory.grow`, fuel checkpoints), whose pushes land
 //! below the stack pointer: a frame left out there loses the
-//! temporaries. Parameters are read again after many temporaries. Every
+//! temporaries. Parameters are read again after many temporaries.
+//! Functions whose only calls are tail calls are leaves too: small ones
+//! looping through `return_call`, and ones whose argument setup spills
+//! (eight arguments, some in the incoming area), with and without a
+//! `memory.grow` exit while the first arguments wait in home slots. Every
 //! expected value comes from the same arithmetic in Rust.
 
 use wasmkern::{Config, Engine, Instance, Store, Val};
@@ -262,4 +266,127 @@ fn leaf_loop_exits_for_fuel_many_times() {
             across_grow_expected(9, 4, 1)
         );
     });
+}
+
+/// Tail-only functions: `$step` (no spill) and `$mix`/`$mix_grow` (eight
+/// arguments, which spill; `$mix_grow` exits for `memory.grow 0` while
+/// six of them are on the operand stack), each called once from an
+/// export and then only tail-calling itself.
+const TAIL_ONLY: &str = r#"(module
+  (memory 1)
+  (func $step (param $n i32) (param $acc i32) (result i32)
+    (if (result i32) (i32.eqz (local.get $n))
+      (then (local.get $acc))
+      (else (return_call $step (i32.sub (local.get $n) (i32.const 1))
+        (i32.add (i32.mul (local.get $acc) (i32.const 31)) (local.get $n))))))
+  (func (export "step") (param $n i32) (param $acc i32) (result i32)
+    (call $step (local.get $n) (local.get $acc)))
+  (func $mix (param $n i32) (param $a i64) (param $b i64) (param $c i64) (param $d i64)
+    (param $e i64) (param $f i64) (param $g i64) (result i64)
+    (if (result i64) (i32.eqz (local.get $n))
+      (then (i64.add (i64.add (i64.add (local.get $a) (i64.mul (local.get $b) (i64.const 2)))
+          (i64.add (i64.mul (local.get $c) (i64.const 3)) (i64.mul (local.get $d) (i64.const 4))))
+        (i64.add (i64.add (i64.mul (local.get $e) (i64.const 5)) (i64.mul (local.get $f) (i64.const 6)))
+          (i64.mul (local.get $g) (i64.const 7)))))
+      (else (return_call $mix (i32.sub (local.get $n) (i32.const 1))
+        (i64.add (local.get $a) (i64.mul (local.get $b) (local.get $c)))
+        (i64.xor (local.get $b) (local.get $c))
+        (i64.add (local.get $c) (i64.mul (local.get $d) (i64.const 3)))
+        (i64.sub (local.get $d) (local.get $e))
+        (i64.add (local.get $e) (local.get $f))
+        (i64.add (i64.mul (local.get $f) (local.get $g)) (i64.const 1))
+        (i64.add (local.get $g) (local.get $a))))))
+  (func $mix_grow (param $n i32) (param $a i64) (param $b i64) (param $c i64) (param $d i64)
+    (param $e i64) (param $f i64) (param $g i64) (result i64)
+    (if (result i64) (i32.eqz (local.get $n))
+      (then (i64.add (i64.add (i64.add (local.get $a) (i64.mul (local.get $b) (i64.const 2)))
+          (i64.add (i64.mul (local.get $c) (i64.const 3)) (i64.mul (local.get $d) (i64.const 4))))
+        (i64.add (i64.add (i64.mul (local.get $e) (i64.const 5)) (i64.mul (local.get $f) (i64.const 6)))
+          (i64.mul (local.get $g) (i64.const 7)))))
+      (else (return_call $mix_grow (i32.sub (local.get $n) (i32.const 1))
+        (i64.add (local.get $a) (i64.mul (local.get $b) (local.get $c)))
+        (i64.xor (local.get $b) (local.get $c))
+        (i64.add (local.get $c) (i64.mul (local.get $d) (i64.const 3)))
+        (i64.sub (local.get $d) (local.get $e))
+        (i64.add (local.get $e) (local.get $f))
+        (i64.add (i64.mul (local.get $f) (local.get $g))
+          (i64.extend_i32_u (memory.grow (i32.const 0))))
+        (i64.add (local.get $g) (local.get $a))))))
+  (func (export "mix") (param $n i32) (param $s i64) (result i64)
+    (call $mix (local.get $n) (local.get $s) (i64.add (local.get $s) (i64.const 1))
+      (i64.mul (local.get $s) (i64.const 3)) (i64.const -5) (i64.xor (local.get $s) (i64.const 255))
+      (i64.const 77) (i64.sub (i64.const 0) (local.get $s))))
+  (func (export "mix_grow") (param $n i32) (param $s i64) (result i64)
+    (call $mix_grow (local.get $n) (local.get $s) (i64.add (local.get $s) (i64.const 1))
+      (i64.mul (local.get $s) (i64.const 3)) (i64.const -5) (i64.xor (local.get $s) (i64.const 255))
+      (i64.const 77) (i64.sub (i64.const 0) (local.get $s)))))"#;
+
+fn step_expected(mut n: i32, mut acc: i32) -> i32 {
+    while n != 0 {
+        acc = acc.wrapping_mul(31).wrapping_add(n);
+        n -= 1;
+    }
+    acc
+}
+
+/// `$mix`'s result (`$mix_grow`'s: the memory keeps its 1 page, so
+/// `memory.grow 0` adds 1 where `$mix` adds the constant 1).
+fn mix_expected(n: i32, s: i64) -> i64 {
+    let mut v = [
+        s,
+        s.wrapping_add(1),
+        s.wrapping_mul(3),
+        -5,
+        s ^ 255,
+        77,
+        s.wrapping_neg(),
+    ];
+    for _ in 0..n {
+        let [a, b, c, d, e, f, g] = v;
+        v = [
+            a.wrapping_add(b.wrapping_mul(c)),
+            b ^ c,
+            c.wrapping_add(d.wrapping_mul(3)),
+            d.wrapping_sub(e),
+            e.wrapping_add(f),
+            f.wrapping_mul(g).wrapping_add(1),
+            g.wrapping_add(a),
+        ];
+    }
+    v.iter()
+        .zip(1i64..)
+        .fold(0i64, |sum, (x, w)| sum.wrapping_add(x.wrapping_mul(w)))
+}
+
+#[test]
+fn tail_only_leaves() {
+    for fuel in [false, true] {
+        both_modes(|guard| {
+            let engine = engine(guard, fuel);
+            let m = module(&engine, TAIL_ONLY);
+            let mut store = Store::new(&engine, ());
+            if fuel {
+                store.set_fuel(u64::MAX / 2).unwrap();
+            }
+            let inst = Instance::new(&mut store, &m, &[]).unwrap();
+            let step = typed::<(), (i32, i32), i32>(&mut store, &inst, "step");
+            for (n, acc) in [(0, 5), (1, -7), (100_000, 12345)] {
+                assert_eq!(
+                    step.call(&mut store, (n, acc)).unwrap(),
+                    step_expected(n, acc),
+                    "step({n}, {acc})"
+                );
+            }
+            for name in ["mix", "mix_grow"] {
+                let mix = typed::<(), (i32, i64), i64>(&mut store, &inst, name);
+                for (n, s) in [(0, 9), (1, -3), (1000, 0x1234_5678_9abc)] {
+                    assert_eq!(
+                        mix.call(&mut store, (n, s)).unwrap(),
+                        mix_expected(n, s),
+                        "{name}({n}, {s}), fuel {fuel}, guard {guard}"
+                    );
+                }
+            }
+        });
+    }
 }

@@ -119,6 +119,11 @@ pub(crate) struct Env<'m, 'a> {
     /// stay unwritten, as for a direct call) and runs and returns with the
     /// caller's `r15` (no switch to the callee's context or back).
     pub own_funcrefs_only: bool,
+    /// Whether a function of the module has `memory.grow`: otherwise a
+    /// memory changes length only by the host's `Memory::grow`, which
+    /// runs while no call of the module's code is under way unless one
+    /// pauses or calls the host (see `x64::calls`, `restore_after_call`).
+    pub grows_memory: bool,
 }
 
 /// Most buffer sets a [`ScratchPool`] keeps.
@@ -324,6 +329,7 @@ pub(crate) fn compile_module_into(
                 ExternKind::Memory => true,
                 _ => false,
             }),
+        grows_memory: info.funcs.iter().any(|f| f.grows_memory),
     };
 
     let (chunks, stubs) = compile_functions(&env, info, buffers, pool, beside)?;

@@ -50,6 +50,8 @@ pub struct FuncInfo {
     pub written_locals: u64,
     /// Whether it has `memory.copy` or `memory.fill`.
     pub uses_bulk_memory: bool,
+    /// Whether it has `memory.grow` (of any memory).
+    pub grows_memory: bool,
     /// Estimated executions, weighted as for [`LocalUse`], of its loads and
     /// stores of `2^k` bytes, for `k` in 0..5.
     pub memory_weights: [u32; 5],
@@ -1246,6 +1248,7 @@ impl FuncValidator {
                 self.push(Some(t));
             }
             Operator::MemoryGrow { mem } => {
+                self.info.grows_memory = true;
                 let t = self.memory_pages(cx, mem)?;
                 self.pop(t)?;
                 self.push(Some(t));

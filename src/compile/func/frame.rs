@@ -83,8 +83,8 @@ pub(crate) struct FrameLayout {
     /// access size `2^k`, and `k` (see [`MEMORY_LAST`]).
     pub(crate) memory_last: Option<(Gpr, u32)>,
     /// Whether code may store below `rbp`: set from the start for a
-    /// function that calls or has saved registers or declared locals in
-    /// memory, and by every
+    /// function with calls that return into it (not tail calls) or with
+    /// saved registers or declared locals in memory, and by every
     /// use of a home or save slot ([`Self::home`], [`Self::home_base`],
     /// [`Self::save_slot`]) and by [`Self::use_slots`]. A leaf whose frame
     /// stays unused allocates none (`x64::frame`).
@@ -281,8 +281,11 @@ impl FrameLayout {
             local.offset -= saved_bytes;
         }
         let saves = PIN_GPRS.iter().any(|r| saved_gprs & (1 << r.enc()) != 0);
+        // Tail calls store their arguments in the incoming area above
+        // `rbp`, and the operands they move out of the way go to home
+        // slots (noted by `home`): only calls that return need the frame.
         let slots_used = saves
-            || info.has_calls
+            || info.has_plain_calls
             || locals[func_type.params().len()..]
                 .iter()
                 .any(|l| l.pin.is_none());

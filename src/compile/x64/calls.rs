@@ -225,7 +225,11 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// register (`x64::frame::MEMORY_BASE`), so whatever its callees
     /// returned with passes up unchanged. The bound in
     /// `x64::frame::MEMORY_LAST`, a callee-saved register that callees
-    /// restore to the value from before a growth, is reloaded anyway.
+    /// restore to the value from before a growth, is reloaded too, unless
+    /// no function of the module has `memory.grow` (`Env::grows_memory`):
+    /// then nothing changes a memory's length during such a call (only the
+    /// host's `Memory::grow` could, and no host code runs before it
+    /// returns), so the register still holds the current bound.
     pub(crate) fn restore_after_call(&mut self, callee: Callee) {
         let options = &self.env.options;
         if callee != Callee::Wasm
@@ -239,7 +243,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         for k in 0..self.frame.volatile_pins.1 {
             self.load_pinned(self.frame.volatile_pins.0[k] as usize);
         }
-        if let Some((r, k)) = self.frame.memory_last {
+        if let Some((r, k)) = self.frame.memory_last.filter(|_| self.env.grows_memory) {
             self.a.mov_rm(Size::S64, r, memory_last_field(k));
         }
     }
