@@ -272,7 +272,35 @@ fn leaf_loop_exits_for_fuel_many_times() {
 /// arguments, which spill; `$mix_grow` exits for `memory.grow 0` while
 /// six of them are on the operand stack), each called once from an
 /// export and then only tail-calling itself.
-const TAIL_ONLY: &str = r#"(module
+fn tail_only_module() -> String {
+    // `$mix` adds the constant 1 where `$mix_grow` adds `memory.grow 0`'s
+    // result, the memory's size: 1 page.
+    let mix = |name: &str, one: &str| {
+        format!(
+            r#"
+  (func ${name} (param $n i32) (param $a i64) (param $b i64) (param $c i64) (param $d i64)
+    (param $e i64) (param $f i64) (param $g i64) (result i64)
+    (if (result i64) (i32.eqz (local.get $n))
+      (then (i64.add (i64.add (i64.add (local.get $a) (i64.mul (local.get $b) (i64.const 2)))
+          (i64.add (i64.mul (local.get $c) (i64.const 3)) (i64.mul (local.get $d) (i64.const 4))))
+        (i64.add (i64.add (i64.mul (local.get $e) (i64.const 5)) (i64.mul (local.get $f) (i64.const 6)))
+          (i64.mul (local.get $g) (i64.const 7)))))
+      (else (return_call ${name} (i32.sub (local.get $n) (i32.const 1))
+        (i64.add (local.get $a) (i64.mul (local.get $b) (local.get $c)))
+        (i64.xor (local.get $b) (local.get $c))
+        (i64.add (local.get $c) (i64.mul (local.get $d) (i64.const 3)))
+        (i64.sub (local.get $d) (local.get $e))
+        (i64.add (local.get $e) (local.get $f))
+        (i64.add (i64.mul (local.get $f) (local.get $g)) {one})
+        (i64.add (local.get $g) (local.get $a))))))
+  (func (export "{name}") (param $n i32) (param $s i64) (result i64)
+    (call ${name} (local.get $n) (local.get $s) (i64.add (local.get $s) (i64.const 1))
+      (i64.mul (local.get $s) (i64.const 3)) (i64.const -5) (i64.xor (local.get $s) (i64.const 255))
+      (i64.const 77) (i64.sub (i64.const 0) (local.get $s))))"#
+        )
+    };
+    format!(
+        r#"(module
   (memory 1)
   (func $step (param $n i32) (param $acc i32) (result i32)
     (if (result i32) (i32.eqz (local.get $n))
@@ -280,46 +308,11 @@ const TAIL_ONLY: &str = r#"(module
       (else (return_call $step (i32.sub (local.get $n) (i32.const 1))
         (i32.add (i32.mul (local.get $acc) (i32.const 31)) (local.get $n))))))
   (func (export "step") (param $n i32) (param $acc i32) (result i32)
-    (call $step (local.get $n) (local.get $acc)))
-  (func $mix (param $n i32) (param $a i64) (param $b i64) (param $c i64) (param $d i64)
-    (param $e i64) (param $f i64) (param $g i64) (result i64)
-    (if (result i64) (i32.eqz (local.get $n))
-      (then (i64.add (i64.add (i64.add (local.get $a) (i64.mul (local.get $b) (i64.const 2)))
-          (i64.add (i64.mul (local.get $c) (i64.const 3)) (i64.mul (local.get $d) (i64.const 4))))
-        (i64.add (i64.add (i64.mul (local.get $e) (i64.const 5)) (i64.mul (local.get $f) (i64.const 6)))
-          (i64.mul (local.get $g) (i64.const 7)))))
-      (else (return_call $mix (i32.sub (local.get $n) (i32.const 1))
-        (i64.add (local.get $a) (i64.mul (local.get $b) (local.get $c)))
-        (i64.xor (local.get $b) (local.get $c))
-        (i64.add (local.get $c) (i64.mul (local.get $d) (i64.const 3)))
-        (i64.sub (local.get $d) (local.get $e))
-        (i64.add (local.get $e) (local.get $f))
-        (i64.add (i64.mul (local.get $f) (local.get $g)) (i64.const 1))
-        (i64.add (local.get $g) (local.get $a))))))
-  (func $mix_grow (param $n i32) (param $a i64) (param $b i64) (param $c i64) (param $d i64)
-    (param $e i64) (param $f i64) (param $g i64) (result i64)
-    (if (result i64) (i32.eqz (local.get $n))
-      (then (i64.add (i64.add (i64.add (local.get $a) (i64.mul (local.get $b) (i64.const 2)))
-          (i64.add (i64.mul (local.get $c) (i64.const 3)) (i64.mul (local.get $d) (i64.const 4))))
-        (i64.add (i64.add (i64.mul (local.get $e) (i64.const 5)) (i64.mul (local.get $f) (i64.const 6)))
-          (i64.mul (local.get $g) (i64.const 7)))))
-      (else (return_call $mix_grow (i32.sub (local.get $n) (i32.const 1))
-        (i64.add (local.get $a) (i64.mul (local.get $b) (local.get $c)))
-        (i64.xor (local.get $b) (local.get $c))
-        (i64.add (local.get $c) (i64.mul (local.get $d) (i64.const 3)))
-        (i64.sub (local.get $d) (local.get $e))
-        (i64.add (local.get $e) (local.get $f))
-        (i64.add (i64.mul (local.get $f) (local.get $g))
-          (i64.extend_i32_u (memory.grow (i32.const 0))))
-        (i64.add (local.get $g) (local.get $a))))))
-  (func (export "mix") (param $n i32) (param $s i64) (result i64)
-    (call $mix (local.get $n) (local.get $s) (i64.add (local.get $s) (i64.const 1))
-      (i64.mul (local.get $s) (i64.const 3)) (i64.const -5) (i64.xor (local.get $s) (i64.const 255))
-      (i64.const 77) (i64.sub (i64.const 0) (local.get $s))))
-  (func (export "mix_grow") (param $n i32) (param $s i64) (result i64)
-    (call $mix_grow (local.get $n) (local.get $s) (i64.add (local.get $s) (i64.const 1))
-      (i64.mul (local.get $s) (i64.const 3)) (i64.const -5) (i64.xor (local.get $s) (i64.const 255))
-      (i64.const 77) (i64.sub (i64.const 0) (local.get $s)))))"#;
+    (call $step (local.get $n) (local.get $acc))){}{})"#,
+        mix("mix", "(i64.const 1)"),
+        mix("mix_grow", "(i64.extend_i32_u (memory.grow (i32.const 0)))")
+    )
+}
 
 fn step_expected(mut n: i32, mut acc: i32) -> i32 {
     while n != 0 {
@@ -363,7 +356,7 @@ fn tail_only_leaves() {
     for fuel in [false, true] {
         both_modes(|guard| {
             let engine = engine(guard, fuel);
-            let m = module(&engine, TAIL_ONLY);
+            let m = module(&engine, &tail_only_module());
             let mut store = Store::new(&engine, ());
             if fuel {
                 store.set_fuel(u64::MAX / 2).unwrap();
