@@ -919,8 +919,7 @@ impl ModuleInner {
 #[cfg(all(test, feature = "std"))]
 mod tests {
     use super::*;
-    use crate::code_memory::CodeMemory;
-    use crate::host::MmapCodeMemory;
+    use crate::code_memory::{CodeMemory, RegionCodeMemory};
     use crate::{Config, Engine};
 
     #[test]
@@ -933,7 +932,11 @@ mod tests {
         expected.push(6);
         for parallel in [false, true] {
             let engine = Engine::new(Config::new().parallel_compilation(parallel)).expect("engine");
-            let memory = MmapCodeMemory::new();
+            let buf: &'static mut [u8] = alloc::vec![0u8; 4096].leak();
+            // SAFETY: the buffer is leaked, so it lives for ever, and
+            // nothing else refers to it; the test never runs the code, so
+            // it need not be executable.
+            let memory = unsafe { RegionCodeMemory::new(buf.as_mut_ptr(), buf.len()) };
             let mut block = memory.allocate(33).expect("allocates");
             // What an earlier module left in reused memory.
             block.write(0, &[7; 33]).expect("writes");
