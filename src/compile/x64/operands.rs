@@ -419,33 +419,17 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     pub(crate) fn op_select(&mut self) {
         // `select` is true (takes the first operand) when `take_first`
         // holds after the test.
-        let take_first = match self.ops.pop_if(|l| matches!(l, Loc::Flags(_))) {
+        // A condition in a register is tested after both value operands
+        // are loaded, as one in the flags is.
+        let (take_first, tested) = match self.ops.pop_if(|l| matches!(l, Loc::Flags(_))) {
             Some(Val {
                 loc: Loc::Flags(cond),
                 ..
-            }) => cond,
+            }) => (cond, None),
             _ => {
                 let cond = self.pop_gpr();
                 self.ops.take_gpr(cond);
-                let ty = self.peek(0).ty;
-                if is_float(ty) {
-                    let b = self.pop_xmm();
-                    self.ops.take_xmm(b);
-                    let a = self.pop_xmm();
-                    self.ops.free_xmm(b);
-                    self.ops.free_gpr(cond);
-                    self.a.test_rr(Size::S32, cond, cond);
-                    self.select_tested(ty, Cond::Ne, a, b);
-                } else {
-                    let b = self.pop_gpr_read();
-                    self.ops.take_gpr(b);
-                    let a = self.pop_gpr();
-                    self.ops.free_gpr(b);
-                    self.ops.free_gpr(cond);
-                    self.a.test_rr(Size::S32, cond, cond);
-                    self.cmov_tested(ty, Cond::Ne, a, b);
-                }
-                return;
+                (Cond::Ne, Some(cond))
             }
         };
         let ty = self.peek(0).ty;
@@ -454,13 +438,24 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             self.ops.take_xmm(b);
             let a = self.pop_xmm();
             self.ops.free_xmm(b);
+            self.test_select_condition(tested);
             self.select_tested(ty, take_first, a, b);
         } else {
             let b = self.pop_gpr_read();
             self.ops.take_gpr(b);
             let a = self.pop_gpr();
             self.ops.free_gpr(b);
+            self.test_select_condition(tested);
             self.cmov_tested(ty, take_first, a, b);
+        }
+    }
+
+    /// Sets the flags from a `select` condition held in a register (and
+    /// frees it); a condition already in the flags has none.
+    fn test_select_condition(&mut self, cond: Option<Gpr>) {
+        if let Some(cond) = cond {
+            self.ops.free_gpr(cond);
+            self.a.test_rr(Size::S32, cond, cond);
         }
     }
 
