@@ -1194,25 +1194,12 @@ fn crowded_tail_only_functions_compute_correctly() {
             b.wrapping_add(n.rotate_left((a & 63) as u32)),
         );
     };
-    common::both_modes(|guard| {
-        let engine = engine_with(Config::new().guard_regions(guard));
-        let (mut store, instance) = instantiate(&engine, CROWDED);
-        let deep = instance
-            .get_typed_func::<(i64, i64, i64, i64), i64>(&store, "deep")
-            .unwrap();
-        for (n, a, b, c) in [
-            (0u64, 1u64, 2u64, 3u64),
-            (1, 4, 5, 6),
-            (500, 7, 1 << 33, u64::MAX),
-        ] {
-            assert_eq!(
-                deep.call(&mut store, (n as i64, a as i64, b as i64, c as i64))
-                    .unwrap() as u64,
-                reference(n, a, b, c),
-                "deep({n}, {a}, {b}, {c}), guard regions: {guard}"
-            );
-        }
-    });
+    check_four_i64(
+        CROWDED,
+        "deep",
+        reference,
+        &[(0, 1, 2, 3), (1, 4, 5, 6), (500, 7, 1 << 33, u64::MAX)],
+    );
 }
 
 /// Handlers whose stack parameters are each read once (so left in their
@@ -1271,23 +1258,40 @@ fn single_use_stack_parameters_pass_through() {
             handler = next;
         }
     };
-    common::both_modes(|guard| {
-        let engine = engine_with(Config::new().guard_regions(guard));
-        let (mut store, instance) = instantiate(&engine, SINGLE_USE);
-        let run = instance
-            .get_typed_func::<(i64, i64, i64, i64), i64>(&store, "run")
-            .unwrap();
-        for (n, x, y, z) in [
-            (1u64, 2u64, 3u64, 4u64),
+    check_four_i64(
+        SINGLE_USE,
+        "run",
+        reference,
+        &[
+            (1, 2, 3, 4),
             (2, 5, 6, 7),
             (3, 1, 2, 3),
             (1000, 9, 1 << 35, u64::MAX),
-        ] {
+        ],
+    );
+}
+
+/// Calls `export`, of type `(i64 i64 i64 i64) -> i64`, of module `wat`
+/// with each of `cases` in both memory modes, and compares every result
+/// with `reference`'s.
+fn check_four_i64(
+    wat: &str,
+    export: &str,
+    reference: impl Fn(u64, u64, u64, u64) -> u64,
+    cases: &[(u64, u64, u64, u64)],
+) {
+    common::both_modes(|guard| {
+        let engine = engine_with(Config::new().guard_regions(guard));
+        let (mut store, instance) = instantiate(&engine, wat);
+        let f = instance
+            .get_typed_func::<(i64, i64, i64, i64), i64>(&store, export)
+            .unwrap();
+        for &(n, a, b, c) in cases {
             assert_eq!(
-                run.call(&mut store, (n as i64, x as i64, y as i64, z as i64))
+                f.call(&mut store, (n as i64, a as i64, b as i64, c as i64))
                     .unwrap() as u64,
-                reference(n, x, y, z),
-                "run({n}, {x}, {y}, {z}), guard regions: {guard}"
+                reference(n, a, b, c),
+                "{export}({n}, {a}, {b}, {c}), guard regions: {guard}"
             );
         }
     });
