@@ -232,20 +232,11 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// returns), so the register still holds the current bound.
     pub(crate) fn restore_after_call(&mut self, callee: Callee) {
         let options = &self.env.options;
-        if callee != Callee::Wasm
-            || !self.env.own_funcrefs_only
-            || options.fuel
-            || options.interruptible
-        {
-            self.restore_pinned();
-            return;
-        }
-        for k in 0..self.frame.volatile_pins.1 {
-            self.load_pinned(self.frame.volatile_pins.0[k] as usize);
-        }
-        if let Some((r, k)) = self.frame.memory_last.filter(|_| self.env.grows_memory) {
-            self.a.mov_rm(Size::S64, r, memory_last_field(k));
-        }
+        let no_host_code = callee == Callee::Wasm
+            && self.env.own_funcrefs_only
+            && !options.fuel
+            && !options.interruptible;
+        self.reload_pins(!no_host_code, !no_host_code || self.env.grows_memory);
     }
 
     /// `rax` = VmFuncRef: switch to its instance, call, switch back.

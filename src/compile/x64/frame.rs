@@ -293,10 +293,17 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// Reloads the locals pinned in caller-saved registers and the memory
     /// base, which a call or exit may have moved (after calls and exits).
     pub(crate) fn restore_pinned(&mut self) {
+        self.reload_pins(true, true);
+    }
+
+    /// Reloads the locals pinned in caller-saved registers, then memory
+    /// 0's base if `base` and its bound register if `bound` (a caller that
+    /// knows its callee left one current skips it).
+    pub(crate) fn reload_pins(&mut self, base: bool, bound: bool) {
         for k in 0..self.frame.volatile_pins.1 {
             self.load_pinned(self.frame.volatile_pins.0[k] as usize);
         }
-        self.load_memory_base();
+        self.load_memory_registers(base, bound);
     }
 
     /// Frees the registers `fixed` of pinned locals for an instruction
@@ -346,11 +353,17 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
 
     /// Loads memory 0's base into its register, if this function has one.
     pub(crate) fn load_memory_base(&mut self) {
-        if let Some(base) = self.frame.memory_base {
+        self.load_memory_registers(true, true);
+    }
+
+    /// Loads memory 0's base (if `base`) and the bound register (if
+    /// `bound`), those of them this function has.
+    fn load_memory_registers(&mut self, base: bool, bound: bool) {
+        if let Some(r) = self.frame.memory_base.filter(|_| base) {
             self.a
-                .mov_rm(Size::S64, base, vmctx(offset_of!(VmContext, memory_base)));
+                .mov_rm(Size::S64, r, vmctx(offset_of!(VmContext, memory_base)));
         }
-        if let Some((r, k)) = self.frame.memory_last {
+        if let Some((r, k)) = self.frame.memory_last.filter(|_| bound) {
             self.a.mov_rm(Size::S64, r, memory_last_field(k));
         }
     }
