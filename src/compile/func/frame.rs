@@ -316,6 +316,14 @@ impl FrameLayout {
         }
     }
 
+    /// Whether local `index` is a parameter that no instruction writes
+    /// (for `index < 64`), so its incoming area slot holds its value for
+    /// the whole function: the caller wrote it there, or the prologue for
+    /// an argument passed in a register.
+    pub(crate) fn is_unwritten_param(&self, index: u32) -> bool {
+        index < 64 && self.unwritten_params & (1 << index) != 0
+    }
+
     /// Notes that code stores below `rbp` (besides home and save slots).
     pub(crate) fn use_slots(&self) {
         self.slots_used.set(true);
