@@ -201,6 +201,17 @@ const PARAMS: &str = r#"(module
       (return_call $mix (local.get 2) (local.get 3) (local.get 4) (local.get 5) (local.get 0) (local.get 1)))
     (func (export "rotate_up") (param i64 i64 i64 i64 i64 i64) (result i64)
       (return_call $mix (local.get 4) (local.get 5) (local.get 0) (local.get 1) (local.get 2) (local.get 3)))
+    ;; The same mix in wasm, which reads its first two arguments from
+    ;; their registers: loaded after the stores.
+    (func $mix_wasm (param i64 i64 i64 i64 i64 i64) (result i64)
+      (local.get 0)
+      (i64.add (i64.mul (i64.const 1000003)) (local.get 1))
+      (i64.add (i64.mul (i64.const 1000003)) (local.get 2))
+      (i64.add (i64.mul (i64.const 1000003)) (local.get 3))
+      (i64.add (i64.mul (i64.const 1000003)) (local.get 4))
+      (i64.add (i64.mul (i64.const 1000003)) (local.get 5)))
+    (func (export "rotate_down_wasm") (param i64 i64 i64 i64 i64 i64) (result i64)
+      (return_call $mix_wasm (local.get 2) (local.get 3) (local.get 4) (local.get 5) (local.get 0) (local.get 1)))
     ;; Reads left on the stack across a call and a merge, and stored into
     ;; a pinned and an unpinned local.
     (func $twice (param i64) (result i64) (i64.add (local.get 0) (local.get 0)))
@@ -284,6 +295,16 @@ fn lazy_parameter_reads_survive_stores_over_their_slots() {
             .unwrap();
         assert_eq!(
             rotate_down.call(&mut store, (a, b, c, d, e, f)).unwrap(),
+            mix([c, d, e, f, a, b]),
+            "guard {guard}"
+        );
+        let rotate_down_wasm = i
+            .get_typed_func::<(i64, i64, i64, i64, i64, i64), i64>(&store, "rotate_down_wasm")
+            .unwrap();
+        assert_eq!(
+            rotate_down_wasm
+                .call(&mut store, (a, b, c, d, e, f))
+                .unwrap(),
             mix([c, d, e, f, a, b]),
             "guard {guard}"
         );
