@@ -246,7 +246,37 @@ const PARAMS: &str = r#"(module
       (i64x2.extract_lane 1)
       (i64.sub (i64x2.extract_lane 0 (local.get $v))))
     (func (export "written") (param $a i64) (param $k i64) (result i64)
-      (call $old_v (i64x2.splat (local.get $a)) (local.get $k))))"#;
+      (call $old_v (i64x2.splat (local.get $a)) (local.get $k)))
+    ;; Arithmetic with a parameter read from its slot (each read once, in
+    ;; a function with a call: none is pinned), on either side of a value
+    ;; in a register, and times a constant. Both widths; the i32 result
+    ;; widened without a `mov` (its upper half must be zero).
+    (func (export "alu64") (param i64 i64 i64 i64 i64 i64 i64 i64 i64 i64) (result i64)
+      (i64.sub (local.get 9)
+        (i64.add (i64.mul (local.get 8) (i64.const 7))
+          (i64.mul (local.get 7)
+            (i64.mul
+              (i64.xor (local.get 4)
+                (i64.or
+                  (i64.and (local.get 2)
+                    (i64.add (local.get 1)
+                      (i64.sub (call $twice (i64.const 500)) (local.get 0))))
+                  (local.get 3)))
+              (local.get 5))))))
+    (func $twice32 (param i32) (result i32) (i32.add (local.get 0) (local.get 0)))
+    (func (export "alu32") (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i64)
+      (i64.extend_i32_u
+        (i32.sub (local.get 9)
+          (i32.add (i32.mul (local.get 8) (i32.const 7))
+            (i32.mul (local.get 7)
+              (i32.mul
+                (i32.xor (local.get 4)
+                  (i32.or
+                    (i32.and (local.get 2)
+                      (i32.add (local.get 1)
+                        (i32.sub (call $twice32 (i32.const 500)) (local.get 0))))
+                    (local.get 3)))
+                (local.get 5))))))))"#;
 
 /// `mix` of the `PARAMS` module's host: every argument in its own place.
 fn mix(args: [i64; 6]) -> i64 {
@@ -356,5 +386,47 @@ fn lazy_parameter_reads_survive_stores_over_their_slots() {
             42,
             "guard {guard}"
         );
+        type Ten<T> = (T, T, T, T, T, T, T, T, T, T);
+        let alu64 = i.get_typed_func::<Ten<i64>, i64>(&store, "alu64").unwrap();
+        let alu32 = i.get_typed_func::<Ten<i32>, i64>(&store, "alu32").unwrap();
+        for p in [
+            [3u64, 5, !0xf0, 0x100, 0x5555, 7, 9, 11, 13, 17],
+            [
+                u64::MAX,
+                1 << 63,
+                !0,
+                1 << 40,
+                0xdead_beef_0000,
+                0x1_0000_0001,
+                3,
+                u64::MAX,
+                1 << 62,
+                0,
+            ],
+        ] {
+            let v = 1000u64.wrapping_sub(p[0]).wrapping_add(p[1]) & p[2] | p[3];
+            let v = (p[4] ^ v).wrapping_mul(p[5]).wrapping_mul(p[7]);
+            let want = p[9].wrapping_sub(p[8].wrapping_mul(7).wrapping_add(v));
+            let a = p.map(|x| x as i64);
+            let got = alu64
+                .call(
+                    &mut store,
+                    (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9]),
+                )
+                .unwrap();
+            assert_eq!(got as u64, want, "alu64 {p:?}, guard {guard}");
+            let q = p.map(|x| (x ^ x >> 32) as u32);
+            let v = 1000u32.wrapping_sub(q[0]).wrapping_add(q[1]) & q[2] | q[3];
+            let v = (q[4] ^ v).wrapping_mul(q[5]).wrapping_mul(q[7]);
+            let want = q[9].wrapping_sub(q[8].wrapping_mul(7).wrapping_add(v));
+            let a = q.map(|x| x as i32);
+            let got = alu32
+                .call(
+                    &mut store,
+                    (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9]),
+                )
+                .unwrap();
+            assert_eq!(got as u64, u64::from(want), "alu32 {q:?}, guard {guard}");
+        }
     }
 }
