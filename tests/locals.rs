@@ -3,7 +3,8 @@
 //! or summed, the compiler makes the local's register that instruction's
 //! destination (a sum's `add` becoming a `lea`). Each test pins down a case
 //! where doing so carelessly would give a wrong value or lose a trap, in
-//! both memory modes.
+//! both memory modes. Also parameters read lazily from their slots, which
+//! results and tail-call arguments overwrite.
 
 use wasmkern::{Config, Engine, Instance, Module, Store, Trap};
 
@@ -169,5 +170,263 @@ fn float_locals_written_in_place() {
         let (mut store, i) = instance(guard);
         let tee = i.get_typed_func::<(i32, f64), f64>(&store, "f64_tee_under_old");
         assert_eq!(tee.unwrap().call(&mut store, (8, 10.0)).unwrap(), 8.5);
+    }
+}
+
+/// Parameters no instruction writes are read lazily from their slots in
+/// the incoming area, which the results and a tail call's arguments
+/// overwrite: each function stores values over the slot of a parameter
+/// it reads after, in the order those stores go (results from the last
+/// down, tail-call arguments from the first up, the first two arguments
+/// loaded into registers last). The first two parameters of each take
+/// the caller-saved pins; the others are read from their slots.
+const PARAMS: &str = r#"(module
+    (import "host" "mix" (func $mix (param i64 i64 i64 i64 i64 i64) (result i64)))
+    (func $rev (export "rev") (param i64 f64 i64 f64 i64 f64) (result f64 i64 f64 i64 f64 i64)
+      (local.get 5) (local.get 4) (local.get 3) (local.get 2) (local.get 1) (local.get 0))
+    ;; The same, called directly (its first arguments only in registers).
+    (func (export "rev_sum") (param i64 f64 i64 f64 i64 f64) (result f64)
+      (local $a f64) (local $b i64) (local $c f64) (local $d i64) (local $e f64) (local $f i64)
+      (call $rev (local.get 0) (local.get 1) (local.get 2) (local.get 3) (local.get 4) (local.get 5))
+      (local.set $f) (local.set $e) (local.set $d) (local.set $c) (local.set $b) (local.set $a)
+      (f64.add (f64.add (f64.add (local.get $a) (f64.mul (f64.convert_i64_s (local.get $b)) (f64.const 10)))
+                        (f64.add (f64.mul (local.get $c) (f64.const 100))
+                                 (f64.mul (f64.convert_i64_s (local.get $d)) (f64.const 1000))))
+               (f64.add (f64.mul (local.get $e) (f64.const 10000))
+                        (f64.mul (f64.convert_i64_s (local.get $f)) (f64.const 100000)))))
+    ;; Tail calls of a host function, which reads every argument from the
+    ;; area: rotated down (the register arguments read overwritten slots)
+    ;; and up (later stores read slots earlier ones overwrote).
+    (func (export "rotate_down") (param i64 i64 i64 i64 i64 i64) (result i64)
+      (return_call $mix (local.get 2) (local.get 3) (local.get 4) (local.get 5) (local.get 0) (local.get 1)))
+    (func (export "rotate_up") (param i64 i64 i64 i64 i64 i64) (result i64)
+      (return_call $mix (local.get 4) (local.get 5) (local.get 0) (local.get 1) (local.get 2) (local.get 3)))
+    ;; The same mix in wasm, which reads its first two arguments from
+    ;; their registers: loaded after the stores.
+    (func $mix_wasm (param i64 i64 i64 i64 i64 i64) (result i64)
+      (local.get 0)
+      (i64.add (i64.mul (i64.const 1000003)) (local.get 1))
+      (i64.add (i64.mul (i64.const 1000003)) (local.get 2))
+      (i64.add (i64.mul (i64.const 1000003)) (local.get 3))
+      (i64.add (i64.mul (i64.const 1000003)) (local.get 4))
+      (i64.add (i64.mul (i64.const 1000003)) (local.get 5)))
+    (func (export "rotate_down_wasm") (param i64 i64 i64 i64 i64 i64) (result i64)
+      (return_call $mix_wasm (local.get 2) (local.get 3) (local.get 4) (local.get 5) (local.get 0) (local.get 1)))
+    ;; Reads left on the stack across a call and a merge, and stored into
+    ;; a pinned and an unpinned local.
+    (func $twice (param i64) (result i64) (i64.add (local.get 0) (local.get 0)))
+    (func (export "across") (param i64 i64 i64 i64 i64 i64 f64) (result i64)
+      (local $x i64) (local $y i64) (local $z f64)
+      (local.get 3)
+      (call $twice (local.get 1))
+      (block (result i64)
+        (drop (br_if 0 (local.get 2) (i64.eqz (local.get 0))))
+        (i64.const 7))
+      (local.set $y (local.get 4))
+      (local.set $x (local.get 5))
+      (local.set $z (local.get 6))
+      (loop $l
+        (local.set $x (i64.add (local.get $x) (i64.const 1)))
+        (br_if $l (i64.lt_u (local.get $x) (i64.const 1000))))
+      (i64.add (i64.mul (local.get $y) (i64.const 11)) (local.get $x))
+      (i64.add (i64.trunc_f64_s (local.get $z)))
+      (i64.add) (i64.add) (i64.xor))
+    ;; Vectors (never pinned) swapped in the results. b - a.
+    (func $swap_v (param v128 v128) (result v128 v128) (local.get 1) (local.get 0))
+    (func (export "swap_v") (param i64 i64) (result i64) (local $t i64)
+      (call $swap_v (i64x2.splat (local.get 0)) (i64x2.splat (local.get 1)))
+      (local.set $t (i64x2.extract_lane 1))
+      (i64x2.extract_lane 0)
+      (i64.sub (local.get $t)))
+    ;; A parameter written after a read of it: the read keeps the old
+    ;; value. a - k.
+    (func $old_v (param $v v128) (param $k i64) (result i64)
+      (local.get $v)
+      (local.set $v (i64x2.splat (local.get $k)))
+      (i64x2.extract_lane 1)
+      (i64.sub (i64x2.extract_lane 0 (local.get $v))))
+    (func (export "written") (param $a i64) (param $k i64) (result i64)
+      (call $old_v (i64x2.splat (local.get $a)) (local.get $k)))
+    ;; Arithmetic with a parameter read from its slot (each read once, in
+    ;; a function with a call: none is pinned), on either side of a value
+    ;; in a register, and times a constant. Both widths; the i32 result
+    ;; widened without a `mov` (its upper half must be zero).
+    (func (export "alu64") (param i64 i64 i64 i64 i64 i64 i64 i64 i64 i64) (result i64)
+      (i64.sub (local.get 9)
+        (i64.add (i64.mul (local.get 8) (i64.const 7))
+          (i64.mul (local.get 7)
+            (i64.mul
+              (i64.xor (local.get 4)
+                (i64.or
+                  (i64.and (local.get 2)
+                    (i64.add (local.get 1)
+                      (i64.sub (call $twice (i64.const 500)) (local.get 0))))
+                  (local.get 3)))
+              (local.get 5))))))
+    (func $twice32 (param i32) (result i32) (i32.add (local.get 0) (local.get 0)))
+    (func (export "alu32") (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i64)
+      (i64.extend_i32_u
+        (i32.sub (local.get 9)
+          (i32.add (i32.mul (local.get 8) (i32.const 7))
+            (i32.mul (local.get 7)
+              (i32.mul
+                (i32.xor (local.get 4)
+                  (i32.or
+                    (i32.and (local.get 2)
+                      (i32.add (local.get 1)
+                        (i32.sub (call $twice32 (i32.const 500)) (local.get 0))))
+                    (local.get 3)))
+                (local.get 5))))))))"#;
+
+/// `mix` of the `PARAMS` module's host: every argument in its own place.
+fn mix(args: [i64; 6]) -> i64 {
+    args.iter()
+        .fold(0i64, |acc, &x| acc.wrapping_mul(1_000_003).wrapping_add(x))
+}
+
+#[test]
+fn lazy_parameter_reads_survive_stores_over_their_slots() {
+    for guard in [false, true] {
+        let engine = Engine::new(Config::new().guard_regions(guard).wasm_tail_call(true)).unwrap();
+        let module = Module::new(&engine, wat::parse_str(PARAMS).unwrap()).unwrap();
+        let mut store = Store::new(&engine, ());
+        let mut linker = wasmkern::Linker::new(&engine);
+        linker
+            .func_wrap(
+                "host",
+                "mix",
+                |a: i64, b: i64, c: i64, d: i64, e: i64, f: i64| mix([a, b, c, d, e, f]),
+            )
+            .unwrap();
+        let i = linker.instantiate(&mut store, &module).unwrap();
+        let rev = i
+            .get_typed_func::<(i64, f64, i64, f64, i64, f64), (f64, i64, f64, i64, f64, i64)>(
+                &store, "rev",
+            )
+            .unwrap();
+        assert_eq!(
+            rev.call(&mut store, (1, 2.5, 3, 4.5, 5, 6.5)).unwrap(),
+            (6.5, 5, 4.5, 3, 2.5, 1),
+            "guard {guard}"
+        );
+        let rev_sum = i
+            .get_typed_func::<(i64, f64, i64, f64, i64, f64), f64>(&store, "rev_sum")
+            .unwrap();
+        let got = rev_sum.call(&mut store, (1, 2.0, 3, 4.0, 5, 8.0)).unwrap();
+        assert_eq!(
+            got,
+            8.0 + 50.0 + 400.0 + 3000.0 + 20_000.0 + 100_000.0,
+            "guard {guard}"
+        );
+        let args = [11i64, -22, 1 << 40, 44, i64::MIN, 66];
+        let [a, b, c, d, e, f] = args;
+        let rotate_down = i
+            .get_typed_func::<(i64, i64, i64, i64, i64, i64), i64>(&store, "rotate_down")
+            .unwrap();
+        assert_eq!(
+            rotate_down.call(&mut store, (a, b, c, d, e, f)).unwrap(),
+            mix([c, d, e, f, a, b]),
+            "guard {guard}"
+        );
+        let rotate_down_wasm = i
+            .get_typed_func::<(i64, i64, i64, i64, i64, i64), i64>(&store, "rotate_down_wasm")
+            .unwrap();
+        assert_eq!(
+            rotate_down_wasm
+                .call(&mut store, (a, b, c, d, e, f))
+                .unwrap(),
+            mix([c, d, e, f, a, b]),
+            "guard {guard}"
+        );
+        let rotate_up = i
+            .get_typed_func::<(i64, i64, i64, i64, i64, i64), i64>(&store, "rotate_up")
+            .unwrap();
+        assert_eq!(
+            rotate_up.call(&mut store, (a, b, c, d, e, f)).unwrap(),
+            mix([e, f, a, b, c, d]),
+            "guard {guard}"
+        );
+        let across = i
+            .get_typed_func::<(i64, i64, i64, i64, i64, i64, f64), i64>(&store, "across")
+            .unwrap();
+        for (p0, p1, p2, p3, p4, p5) in [
+            (0i64, 3i64, 20i64, 9i64, 4i64, 10i64),
+            (1, 3, 20, 9, 4, 2000),
+            (5, -1, -7, 1 << 50, -3, -1),
+        ] {
+            let merged = if p0 == 0 { p2 } else { 7 };
+            let x = if (p5.wrapping_add(1) as u64) < 1000 {
+                1000
+            } else {
+                p5.wrapping_add(1)
+            };
+            let top = p4.wrapping_mul(11).wrapping_add(x).wrapping_add(-2);
+            let want = p3 ^ p1.wrapping_mul(2).wrapping_add(merged.wrapping_add(top));
+            assert_eq!(
+                across
+                    .call(&mut store, (p0, p1, p2, p3, p4, p5, -2.5))
+                    .unwrap(),
+                want,
+                "across({p0}, {p1}, {p2}, {p3}, {p4}, {p5}), guard {guard}"
+            );
+        }
+        let swap_v = i
+            .get_typed_func::<(i64, i64), i64>(&store, "swap_v")
+            .unwrap();
+        assert_eq!(
+            swap_v.call(&mut store, (8, 50)).unwrap(),
+            42,
+            "guard {guard}"
+        );
+        let written = i
+            .get_typed_func::<(i64, i64), i64>(&store, "written")
+            .unwrap();
+        assert_eq!(
+            written.call(&mut store, (50, 8)).unwrap(),
+            42,
+            "guard {guard}"
+        );
+        type Ten<T> = (T, T, T, T, T, T, T, T, T, T);
+        let alu64 = i.get_typed_func::<Ten<i64>, i64>(&store, "alu64").unwrap();
+        let alu32 = i.get_typed_func::<Ten<i32>, i64>(&store, "alu32").unwrap();
+        for p in [
+            [3u64, 5, !0xf0, 0x100, 0x5555, 7, 9, 11, 13, 17],
+            [
+                u64::MAX,
+                1 << 63,
+                !0,
+                1 << 40,
+                0xdead_beef_0000,
+                0x1_0000_0001,
+                3,
+                u64::MAX,
+                1 << 62,
+                0,
+            ],
+        ] {
+            let v = 1000u64.wrapping_sub(p[0]).wrapping_add(p[1]) & p[2] | p[3];
+            let v = (p[4] ^ v).wrapping_mul(p[5]).wrapping_mul(p[7]);
+            let want = p[9].wrapping_sub(p[8].wrapping_mul(7).wrapping_add(v));
+            let a = p.map(|x| x as i64);
+            let got = alu64
+                .call(
+                    &mut store,
+                    (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9]),
+                )
+                .unwrap();
+            assert_eq!(got as u64, want, "alu64 {p:?}, guard {guard}");
+            let q = p.map(|x| (x ^ x >> 32) as u32);
+            let v = 1000u32.wrapping_sub(q[0]).wrapping_add(q[1]) & q[2] | q[3];
+            let v = (q[4] ^ v).wrapping_mul(q[5]).wrapping_mul(q[7]);
+            let want = q[9].wrapping_sub(q[8].wrapping_mul(7).wrapping_add(v));
+            let a = q.map(|x| x as i32);
+            let got = alu32
+                .call(
+                    &mut store,
+                    (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9]),
+                )
+                .unwrap();
+            assert_eq!(got as u64, u64::from(want), "alu32 {q:?}, guard {guard}");
+        }
     }
 }

@@ -1296,3 +1296,45 @@ fn check_four_i64(
         }
     });
 }
+
+/// A tail-call-only function whose deepest stack, eight operands, is a
+/// tail call's arguments above the next one's pieces: it takes the
+/// caller-saved pins and spills around a division (which needs `rax` and
+/// `rdx`), a rotate (`rcx`) and a `memory.grow` exit, which saves and
+/// reloads the pins (`$n` arrives in a register only and is read after).
+const DEEP_TAIL_ONLY: &str = r#"(module
+    (memory 1)
+    (func $deep (param $n i64) (param $a i64) (param $b i64) (param $c i64) (result i64)
+        (if (result i64) (i64.eqz (local.get $n))
+            (then (i64.xor (local.get $a) (i64.add (local.get $b) (local.get $c))))
+            (else (return_call $deep
+                (i64.sub (local.get $n) (i64.const 1))
+                (i64.add (local.get $a) (i64.mul (local.get $b) (i64.const 3)))
+                (i64.rotl (local.get $b) (local.get $n))
+                (i64.add (local.get $c)
+                    (i64.add (i64.div_u (local.get $a) (i64.or (local.get $c) (i64.const 1)))
+                        (i64.add (i64.extend_i32_u (memory.grow (i32.const 0)))
+                                 (i64.rem_u (i64.xor (local.get $n) (local.get $b)) (i64.const 7)))))))))
+    (func (export "deep") (param i64 i64 i64 i64) (result i64)
+        (call $deep (local.get 0) (local.get 1) (local.get 2) (local.get 3))))"#;
+
+#[test]
+fn deep_tail_only_functions_compute_correctly() {
+    let reference = |mut n: u64, mut a: u64, mut b: u64, mut c: u64| loop {
+        if n == 0 {
+            break a ^ b.wrapping_add(c);
+        }
+        (n, a, b, c) = (
+            n - 1,
+            a.wrapping_add(b.wrapping_mul(3)),
+            b.rotate_left((n & 63) as u32),
+            c.wrapping_add((a / (c | 1)).wrapping_add(1).wrapping_add((n ^ b) % 7)),
+        );
+    };
+    check_four_i64(
+        DEEP_TAIL_ONLY,
+        "deep",
+        reference,
+        &[(0, 1, 2, 3), (1, 4, 5, 6), (300, 7, 1 << 33, u64::MAX)],
+    );
+}

@@ -37,6 +37,13 @@ pub enum Loc {
     PinnedGpr(Gpr),
     /// The same for a local pinned in an XMM register.
     PinnedXmm(Xmm),
+    /// The value of parameter `k`, unpinned and never written, read lazily
+    /// from its incoming area slot (which holds it from the prologue on):
+    /// `local.get` costs nothing, a consumer loads the slot, and a tail
+    /// call passing it on to the same slot stores nothing. Only the stores
+    /// of a tail call's arguments and of the results write the incoming
+    /// area; they first load such reads of the slots they overwrite.
+    Param(u32),
 }
 
 /// One operand of the value stack.

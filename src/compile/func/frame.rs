@@ -114,10 +114,13 @@ fn leaf_pins_fit(info: &FuncInfo) -> bool {
 
 /// [`LEAF_PIN_MAX_STACK`] for a function whose only calls are tail calls:
 /// its deepest stack is usually the last call's arguments, among them
-/// reads of pinned locals and constants, which take no register, and what
-/// spills there costs one store and one load, against a save and a
-/// restore for each callee-saved pin it would use instead.
-const TAIL_ONLY_PIN_MAX_STACK: u32 = LEAF_PIN_MAX_STACK + 2;
+/// reads of pinned locals, lazy reads of parameters and constants, which
+/// take no register (a threaded interpreter's handler computing its next
+/// handler's index under four such arguments reaches eight operands with
+/// three in registers), and what spills there costs one store and one
+/// load, against a save and a restore for each callee-saved pin it would
+/// use instead.
+const TAIL_ONLY_PIN_MAX_STACK: u32 = LEAF_PIN_MAX_STACK + 4;
 
 /// The least weight ([`LocalUse`]) of an integer local pinned in a
 /// callee-saved register (one of [`PIN_GPRS`]); lighter ones stay in their
@@ -314,6 +317,14 @@ impl FrameLayout {
             memory_last,
             slots_used: Cell::new(slots_used),
         }
+    }
+
+    /// Whether local `index` is a parameter that no instruction writes
+    /// (for `index < 64`), so its incoming area slot holds its value for
+    /// the whole function: the caller wrote it there, or the prologue for
+    /// an argument passed in a register.
+    pub(crate) fn is_unwritten_param(&self, index: u32) -> bool {
+        index < 64 && self.unwritten_params & (1 << index) != 0
     }
 
     /// Notes that code stores below `rbp` (besides home and save slots).

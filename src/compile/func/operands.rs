@@ -30,8 +30,9 @@ pub(crate) struct Watermarks {
     pub(crate) xmm: usize,
     /// Every operand below is in its home slot.
     pub(crate) home: usize,
-    /// Every operand below is in its home slot or reads a GPR-pinned local
-    /// (what a call leaves below its arguments).
+    /// Every operand below is in its home slot, reads a GPR-pinned local
+    /// or lazily reads a parameter (what a call leaves below its
+    /// arguments).
     pub(crate) call: usize,
     /// No operand below reads a pinned local.
     pub(crate) pinned: usize,
@@ -84,12 +85,6 @@ pub(crate) struct Operands {
     /// local: same checked bounds); cleared when the operand leaves the
     /// register or the local changes.
     pub(crate) tee_alias: [Option<Gpr>; 16],
-    /// Per GPR (by encoding): 1 + the index of the never-written
-    /// parameter whose incoming area slot the operand in this register
-    /// was loaded from (so the slot holds the same value), or 0. Set by
-    /// `local.get`; cleared when an operand enters or leaves the register.
-    /// A tail call passing the value back to that slot skips the store.
-    pub(crate) param_copy: [u8; 16],
 }
 
 impl Default for Operands {
@@ -100,7 +95,6 @@ impl Default for Operands {
             holders: [u32::MAX; 16],
             below: Watermarks::default(),
             tee_alias: [None; 16],
-            param_copy: [0; 16],
         }
     }
 }
@@ -113,7 +107,6 @@ impl Operands {
         self.holders = [u32::MAX; 16];
         self.below = Watermarks::default();
         self.tee_alias = [None; 16];
-        self.param_copy = [0; 16];
     }
 
     /// The number of operands.
@@ -141,7 +134,6 @@ impl Operands {
             Loc::Gpr(r) => {
                 self.regs.take_gpr(r);
                 self.holders[r.enc() as usize & 15] = self.stack.len() as u32;
-                self.param_copy[r.enc() as usize & 15] = 0;
             }
             Loc::Xmm(x) => self.regs.take_xmm(x),
             _ => {}
@@ -175,7 +167,6 @@ impl Operands {
             Loc::Gpr(r) => {
                 self.regs.free_gpr(r);
                 self.tee_alias[r.enc() as usize & 15] = None;
-                self.param_copy[r.enc() as usize & 15] = 0;
             }
             Loc::Xmm(x) => self.regs.free_xmm(x),
             _ => {}
@@ -189,7 +180,6 @@ impl Operands {
             Loc::Gpr(r) => {
                 self.regs.take_gpr(r);
                 self.holders[r.enc() as usize & 15] = i as u32;
-                self.param_copy[r.enc() as usize & 15] = 0;
             }
             Loc::Xmm(x) => self.regs.take_xmm(x),
             _ => {}

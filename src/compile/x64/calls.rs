@@ -66,10 +66,11 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.frame.max_call_area = self.frame.max_call_area.max(area);
         let base = self.ops.len() - params.len();
         // Spill what stays below the arguments, except reads of GPR-pinned
-        // locals: the callee preserves those registers and cannot change
-        // the locals.
+        // locals and lazy reads of parameters: the callee preserves those
+        // registers, cannot change the locals and writes no slot of this
+        // function's incoming area.
         for i in self.ops.below.call.min(base)..base {
-            if !matches!(self.ops.at(i).loc, Loc::PinnedGpr(_)) {
+            if !matches!(self.ops.at(i).loc, Loc::PinnedGpr(_) | Loc::Param(_)) {
                 self.spill_at(i);
             }
         }

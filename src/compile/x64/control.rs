@@ -185,7 +185,16 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// the home slots from `base` up, whatever the stack holds.
     pub(crate) fn emit_return_sequence(&mut self, base: usize, in_homes: bool) {
         let results = self.func_type.results();
-        slot_offsets(results, &mut self.offsets);
+        let end = 16 + slot_offsets(results, &mut self.offsets) as i32;
+        // The results are stored from the last down to the second, then
+        // the first is loaded: a lazy read of a parameter's slot that a
+        // store before it overwrites is loaded into a register first.
+        if !in_homes {
+            for k in 0..results.len().saturating_sub(1) {
+                let written_from = 16 + self.offsets[k + 1] as i32;
+                self.load_param_read_in(base + k, written_from, end);
+            }
+        }
         let result = |this: &Self, k: usize| {
             if in_homes {
                 Val {
@@ -197,7 +206,12 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             }
         };
         for k in (1..results.len()).rev() {
-            let dst = Mem::base(Gpr::Rbp, 16 + self.offsets[k] as i32);
+            let at = 16 + self.offsets[k] as i32;
+            // A parameter returned in its own slot is there already.
+            if !in_homes && self.reads_slot(base + k, at) {
+                continue;
+            }
+            let dst = Mem::base(Gpr::Rbp, at);
             let v = result(self, k);
             self.store_at(dst, v, base + k);
         }

@@ -153,6 +153,23 @@ impl FuncCompiler<'_, '_, '_> {
             self.push_gpr(ty, b);
             return;
         }
+        // `x op param` and, for a commutative `op`, `param op x`, with `x`
+        // in a register of its own and a parameter read lazily: `x op=
+        // [slot]`, no load of the parameter into a register.
+        let commutative = matches!(op, AluOp::Add | AluOp::And | AluOp::Or | AluOp::Xor);
+        let param_operand = match (self.peek(1).loc, self.peek(0).loc) {
+            (Loc::Gpr(x), Loc::Param(k)) => Some((x, k)),
+            (Loc::Param(k), Loc::Gpr(x)) if commutative => Some((x, k)),
+            _ => None,
+        };
+        if let Some((x, k)) = param_operand {
+            self.pop();
+            self.pop();
+            let slot = self.local_slot(k);
+            self.a.alu_rm(op, size, x, slot);
+            self.push_gpr(ty, x);
+            return;
+        }
         // Sums are emitted so that a `local.set` of the result can make
         // them a `lea` into the local's register.
         if let Some(imm) = self.pop_imm32(ty) {
@@ -199,10 +216,31 @@ impl FuncCompiler<'_, '_, '_> {
                 self.push_gpr(ty, r);
                 return;
             }
+            // A parameter read lazily is multiplied from its slot.
+            if let Loc::Param(k) = self.peek(0).loc {
+                self.pop();
+                let r = self.alloc_gpr();
+                let slot = self.local_slot(k);
+                self.a.imul_rmi(size, r, slot, imm);
+                self.push_gpr(ty, r);
+                return;
+            }
             let a = self.pop_gpr();
             self.a.imul_rri(size, a, a, imm);
             self.push_gpr(ty, a);
         } else {
+            // `x * param` or `param * x`, `x` in a register of its own and
+            // a parameter read lazily: `x *= [slot]`.
+            if let (Loc::Gpr(x), Loc::Param(k)) | (Loc::Param(k), Loc::Gpr(x)) =
+                (self.peek(1).loc, self.peek(0).loc)
+            {
+                self.pop();
+                self.pop();
+                let slot = self.local_slot(k);
+                self.a.imul_rm(size, x, slot);
+                self.push_gpr(ty, x);
+                return;
+            }
             let (a, b) = self.pop_gpr_pair();
             self.a.imul_rr(size, a, b);
             self.push_gpr(ty, a);

@@ -16,6 +16,12 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         Mem::base(Gpr::Rbp, self.frame.home(i))
     }
 
+    /// The slot of local `k` (for a [`Loc::Param`] read, its incoming area
+    /// slot).
+    pub(crate) fn local_slot(&self, k: u32) -> Mem {
+        Mem::base(Gpr::Rbp, self.frame.locals[k as usize].offset)
+    }
+
     pub(crate) fn push(&mut self, ty: ValType, loc: Loc) {
         self.ops.push(ty, loc);
     }
@@ -79,6 +85,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                     self.a.mov_mr(Size::S64, dst, SCRATCH);
                 }
             }
+            Loc::Param(k) => {
+                let src = self.local_slot(k);
+                self.copy_mem(dst, src, v.ty);
+            }
             Loc::Home | Loc::Flags(_) => unreachable!("store_val of a value in memory or flags"),
         }
     }
@@ -121,6 +131,47 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.store_home(i, v);
         self.ops.release(v.loc);
         self.ops.relocate(i, Loc::Home);
+    }
+
+    /// Whether the operand at position `pos` is a lazy read of the slot at
+    /// `rbp + at` (a store of it there would write what the slot holds).
+    pub(crate) fn reads_slot(&self, pos: usize, at: i32) -> bool {
+        matches!(self.ops.at(pos).loc, Loc::Param(k) if self.frame.locals[k as usize].offset == at)
+    }
+
+    /// Loads the operand at position `pos` into a register (or, if none is
+    /// free, its home slot) if it is a lazy read of a parameter whose slot
+    /// overlaps the bytes `[lo, hi)` above `rbp`, which are about to be
+    /// overwritten (see [`Loc::Param`]).
+    pub(crate) fn load_param_read_in(&mut self, pos: usize, lo: i32, hi: i32) {
+        let v = self.ops.at(pos);
+        let Loc::Param(k) = v.loc else {
+            return;
+        };
+        let at = self.frame.locals[k as usize].offset;
+        if at + crate::abi::slot_size(v.ty) as i32 <= lo || at >= hi {
+            return;
+        }
+        // The operand becomes a register operand in place, which the
+        // watermarks may have passed.
+        self.ops.below.clamp(pos);
+        if is_float(v.ty) {
+            match self.ops.any_free_xmm() {
+                Some(x) => {
+                    self.load_xmm(x, v, pos);
+                    self.ops.relocate(pos, Loc::Xmm(x));
+                }
+                None => self.spill_at(pos),
+            }
+        } else {
+            match self.ops.free_gpr_except(&[]) {
+                Some(r) => {
+                    self.load_gpr(r, v, pos);
+                    self.ops.relocate(pos, Loc::Gpr(r));
+                }
+                None => self.spill_at(pos),
+            }
+        }
     }
 
     /// Moves every operand to its home slot (the merge state).
@@ -202,8 +253,6 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             self.ops.relocate(i, Loc::Gpr(to));
             self.ops.tee_alias[to.enc() as usize & 15] =
                 core::mem::take(&mut self.ops.tee_alias[r.enc() as usize & 15]);
-            self.ops.param_copy[to.enc() as usize & 15] =
-                core::mem::take(&mut self.ops.param_copy[r.enc() as usize & 15]);
         } else {
             self.spill_at(i);
         }
@@ -218,14 +267,17 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 }
             }
             Loc::Const(bits) => self.a.mov_ri(Size::S64, r, bits as i64),
-            Loc::Home => {
+            Loc::Home | Loc::Param(_) => {
                 let size = if v.ty == ValType::I32 {
                     Size::S32
                 } else {
                     Size::S64
                 };
-                let home = self.home(pos);
-                self.a.mov_rm(size, r, home);
+                let at = match v.loc {
+                    Loc::Param(k) => self.local_slot(k),
+                    _ => self.home(pos),
+                };
+                self.a.mov_rm(size, r, at);
             }
             Loc::Xmm(_) | Loc::PinnedXmm(_) | Loc::Flags(_) => {
                 unreachable!("integer operand in an XMM register or flags")
@@ -348,6 +400,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             Loc::Home => {
                 let home = self.home(pos);
                 self.a.sse_rm(load_op(v.ty), x, home);
+            }
+            Loc::Param(k) => {
+                let at = self.local_slot(k);
+                self.a.sse_rm(load_op(v.ty), x, at);
             }
             Loc::Gpr(_) | Loc::PinnedGpr(_) | Loc::Flags(_) => {
                 unreachable!("float operand in a GPR or flags")

@@ -8,14 +8,17 @@
 //! caller's caller. Nothing below the arguments on the operand stack
 //! survives, so nothing is spilled.
 //!
-//! The operands never live in the incoming area (they are in registers,
-//! home slots below `rbp`, or constants), so the arguments can be stored
-//! there directly, in any order: no argument overwrites another's source.
-//! An argument that is the function's own stack-passed parameter of the
-//! same position, never written and read from its pin register or from
-//! a register loaded from its slot, is not stored at all: its slot holds it since entry ([`FuncCompiler::holds_own_param`]),
-//! which in a threaded interpreter's handlers is most of the state they
-//! pass on.
+//! The only operands that live in the incoming area are lazy reads of
+//! parameters no instruction writes
+//! ([`Loc::Param`](crate::compile::stack::Loc::Param)); the others are
+//! in registers, home slots below `rbp`, or constants. The arguments are
+//! stored in order, after the reads of slots an earlier store overwrites
+//! are loaded into registers (or home slots), so no argument overwrites
+//! another's source. An argument that already is in its slot is not
+//! stored at all: a lazy read of that very slot, or the function's own
+//! stack-passed parameter of the same position, never written, read from
+//! its pin register ([`FuncCompiler::holds_own_param`]). In a threaded
+//! interpreter's handlers that is most of the state they pass on.
 //!
 //! A function whose only calls are tail calls is a leaf for its frame
 //! (`func::frame`): nothing returns into it, so it saves no `r15`, may pin
@@ -44,7 +47,6 @@ use super::vmctx;
 use crate::abi::{ExecContext, TAIL_CALL_AREA, VmContext, VmFuncRef, area_size, slot_offsets};
 use crate::asm::x64::{AluOp, Cond, Gpr, Mem, Size};
 use crate::compile::func::*;
-use crate::compile::stack::Loc;
 use crate::decode::FuncType;
 use core::mem::offset_of;
 
@@ -104,10 +106,11 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// the first ones, into their argument registers (for a `callee` known
     /// to be compiled wasm, those only in their registers, as
     /// [`Self::setup_call`] does). Writes no other register than
-    /// `SCRATCH`, `SCRATCH_XMM` and the argument registers.
+    /// `SCRATCH`, `SCRATCH_XMM`, the argument registers and those the
+    /// value stack allocates (which hold nothing that outlives the call).
     pub(super) fn tail_args(&mut self, ty: &FuncType, callee: Callee) {
         let params = ty.params();
-        slot_offsets(params, &mut self.offsets);
+        let end = 16 + slot_offsets(params, &mut self.offsets) as i32;
         let base = self.ops.len() - params.len();
         let in_registers = crate::abi::args_in_registers(params);
         let from = if callee == Callee::Wasm {
@@ -115,9 +118,24 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         } else {
             0
         };
+        // The stores go in ascending order over the slots from `from`'s
+        // on: a lazy read of a slot below the argument's own is gone by
+        // the time its store reads it, and the register arguments, loaded
+        // after all stores, read from slots any store may have written.
+        if from < params.len() {
+            let first = 16 + self.offsets[from] as i32;
+            for k in 0..params.len() {
+                let written_to = if k < in_registers {
+                    end
+                } else {
+                    16 + self.offsets[k] as i32
+                };
+                self.load_param_read_in(base + k, first, written_to);
+            }
+        }
         for k in from..params.len() {
             let at = 16 + self.offsets[k] as i32;
-            if self.holds_own_param(k, at, base + k) {
+            if self.holds_own_param(k, at, base + k) || self.reads_slot(base + k, at) {
                 continue;
             }
             self.store_operand(Mem::base(Gpr::Rbp, at), base + k);
@@ -129,13 +147,13 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     }
 
     /// Whether the incoming area slot at `rbp + at`, argument `k`'s, holds
-    /// the operand at stack position `pos` already: the operand reads this
-    /// function's own parameter `k` (pinned in a register, or loaded from
-    /// its slot into the operand's register: `Operands::param_copy`),
-    /// which no instruction of the function writes, and whose slot is that
-    /// one and was written by the caller (the parameter did not travel in
-    /// a register only). The other arguments' stores go to other slots and
-    /// read no slot of the area, so skipping this one is safe in any order.
+    /// the operand at stack position `pos` already, which reads this
+    /// function's own parameter `k` pinned in a register: the parameter no
+    /// instruction of the function writes, and whose slot is that one and
+    /// was written by the caller (the parameter did not travel in a
+    /// register only). The other arguments' stores go to other slots, so
+    /// skipping this one is safe in any order. (A lazy read of the slot
+    /// is skipped as well: `Self::reads_slot`.)
     fn holds_own_param(&self, k: usize, at: i32, pos: usize) -> bool {
         let Some(local) = self.frame.locals.get(k) else {
             return false;
@@ -147,9 +165,6 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             && local.offset == at
             && match (local.pin, self.ops.at(pos).loc) {
                 (Some(pin), loc) => loc == pinned_read(pin),
-                (None, Loc::Gpr(r)) => {
-                    usize::from(self.ops.param_copy[r.enc() as usize & 15]) == k + 1
-                }
                 (None, _) => false,
             }
     }

@@ -22,20 +22,23 @@ pub(crate) fn pinned_read(pin: Loc) -> Loc {
 
 impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// Inlined into the dispatch: a pinned local, the common case, is only
-    /// a push; loading one from its slot is [`Self::load_local`].
+    /// a push, and so is a parameter no instruction writes, read from its
+    /// slot when a consumer needs it ([`Loc::Param`]); loading any other
+    /// local from its slot is [`Self::load_local`].
     #[inline]
     pub(crate) fn op_local_get(&mut self, index: u32) {
         let local = self.frame.locals[index as usize];
         match local.pin {
             Some(Loc::Gpr(pin)) => self.push(local.ty, Loc::PinnedGpr(pin)),
             Some(Loc::Xmm(pin)) => self.push(local.ty, Loc::PinnedXmm(pin)),
-            _ => self.load_local(index, local),
+            _ if self.frame.is_unwritten_param(index) => self.push(local.ty, Loc::Param(index)),
+            _ => self.load_local(local),
         }
     }
 
-    /// Pushes the value of unpinned local `index`, loaded from its slot.
+    /// Pushes the value of unpinned local `local`, loaded from its slot.
     #[inline(never)]
-    fn load_local(&mut self, index: u32, local: Local) {
+    fn load_local(&mut self, local: Local) {
         let at = Mem::base(Gpr::Rbp, local.offset);
         if is_float(local.ty) {
             let x = self.alloc_xmm();
@@ -50,10 +53,6 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             };
             self.a.mov_rm(size, r, at);
             self.push_gpr(local.ty, r);
-            // A parameter no instruction writes still equals its slot.
-            if index < 64 && self.frame.unwritten_params & (1 << index) != 0 {
-                self.ops.param_copy[r.enc() as usize & 15] = index as u8 + 1;
-            }
         }
     }
 
@@ -102,25 +101,14 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                     }
                 }
                 (Loc::Gpr(p), Loc::Const(bits)) => self.a.mov_ri(Size::S64, p, bits as i64),
-                (Loc::Gpr(p), Loc::Home) => {
-                    let size = if local.ty == ValType::I32 {
-                        Size::S32
-                    } else {
-                        Size::S64
-                    };
-                    let home = self.home(pos);
-                    self.a.mov_rm(size, p, home);
-                }
+                (Loc::Gpr(p), Loc::Home | Loc::Param(_)) => self.load_gpr(p, v, pos),
                 (Loc::Xmm(p), Loc::Xmm(x) | Loc::PinnedXmm(x)) => {
                     if p != x {
                         self.a.sse_rr(SseOp::MOVAPS, p, x)
                     }
                 }
                 (Loc::Xmm(p), Loc::Const(bits)) => self.load_const_xmm(p, local.ty, bits),
-                (Loc::Xmm(p), Loc::Home) => {
-                    let home = self.home(pos);
-                    self.a.sse_rm(load_op(local.ty), p, home);
-                }
+                (Loc::Xmm(p), Loc::Home | Loc::Param(_)) => self.load_xmm(p, v, pos),
                 _ => unreachable!("a pinned local and its value agree on the register class"),
             }
             if tee {
@@ -151,7 +139,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 return;
             }
             Loc::Xmm(x) | Loc::PinnedXmm(x) => self.a.sse_mr(store_op(v.ty), at, x),
-            Loc::Gpr(_) | Loc::PinnedGpr(_) | Loc::Const(_) | Loc::Flags(_) => {
+            Loc::Gpr(_) | Loc::PinnedGpr(_) | Loc::Const(_) | Loc::Flags(_) | Loc::Param(_) => {
                 self.store_val(at, v)
             }
         }
