@@ -679,7 +679,44 @@ macro_rules! define_operator_enum {
                 _ => return Err(Error::malformed(offset, "illegal opcode")),
             })
         }
+
+        /// Reads one instruction and hands it to `visitor` from the arm
+        /// of its own opcode, with the offset after it. Inlined with an
+        /// inlined [`VisitOperator::visit`], each arm holds that
+        /// instruction's own visit, in which the visitor's `match` on the
+        /// operator is decided at compile time: one indirect jump per
+        /// instruction, however much the visitor does around its `match`
+        /// (with [`read_operator_inline`], code between the two `match`es
+        /// makes the operator go to memory and be dispatched on again).
+        #[inline(always)]
+        pub fn visit_operator<'a, V: VisitOperator<'a>>(
+            r: &mut Reader<'a>,
+            visitor: &mut V,
+        ) -> Result<V::Output> {
+            let offset = r.offset();
+            let byte = r.read_u8()?;
+            let (prefix, code) = match byte {
+                0xfc | 0xfd => (byte, r.read_var_u32()?),
+                _ => (0, u32::from(byte)),
+            };
+            Ok(match (prefix, code) {
+                $( (prefix_byte!($prefix), $code) => {
+                    let op = Operator::$name $({ $($field: <$ty as Immediate>::read(r)?),* })?;
+                    visitor.visit(op, r.offset())
+                } )*
+                (0, 0x06 | 0x07 | 0x09 | 0x18 | 0x19) => return Err(legacy_exceptions(offset)),
+                _ => return Err(Error::malformed(offset, "illegal opcode")),
+            })
+        }
     };
+}
+
+/// What acts on each instruction [`visit_operator`] reads.
+pub trait VisitOperator<'a> {
+    /// What a visit returns.
+    type Output;
+    /// Acts on `op`, whose encoding ends at module offset `next`.
+    fn visit(&mut self, op: Operator<'a>, next: usize) -> Self::Output;
 }
 
 macro_rules! prefix_byte {

@@ -150,6 +150,16 @@ impl Operands {
         self.stack.push(Val { ty, loc });
     }
 
+    /// [`Self::push`] of an operand that takes no register (a pinned
+    /// local's, a constant), inlined: `local.get` of a pinned local is
+    /// only this.
+    #[inline(always)]
+    pub(crate) fn push_unowned(&mut self, ty: ValType, loc: Loc) {
+        debug_assert!(!matches!(loc, Loc::Gpr(_) | Loc::Xmm(_)));
+        self.below.clamp(self.stack.len());
+        self.stack.push(Val { ty, loc });
+    }
+
     /// Pops an operand, releasing its register (the caller owns it now).
     pub(crate) fn pop(&mut self) -> Val {
         let v = self.stack.pop().expect("the validator guarantees operands");

@@ -23,12 +23,12 @@ pub(crate) fn pinned_read(pin: Loc) -> Loc {
 impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// Inlined into the dispatch: a pinned local, the common case, is only
     /// a push; loading one from its slot is [`Self::load_local`].
-    #[inline]
+    #[inline(always)]
     pub(crate) fn op_local_get(&mut self, index: u32) {
         let local = self.frame.locals[index as usize];
         match local.pin {
-            Some(Loc::Gpr(pin)) => self.push(local.ty, Loc::PinnedGpr(pin)),
-            Some(Loc::Xmm(pin)) => self.push(local.ty, Loc::PinnedXmm(pin)),
+            Some(Loc::Gpr(pin)) => self.ops.push_unowned(local.ty, Loc::PinnedGpr(pin)),
+            Some(Loc::Xmm(pin)) => self.ops.push_unowned(local.ty, Loc::PinnedXmm(pin)),
             _ => self.load_local(index, local),
         }
     }
