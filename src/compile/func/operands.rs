@@ -38,7 +38,10 @@ pub(crate) struct Watermarks {
 }
 
 impl Watermarks {
-    /// Lowers every mark to at most `at`.
+    /// Lowers every mark to at most `at`. Each push does this, and the
+    /// marks are rarely above the push position: a mark is written only
+    /// when it is.
+    #[inline(always)]
     pub(crate) fn clamp(&mut self, at: usize) {
         for m in [
             &mut self.xmm,
@@ -46,7 +49,9 @@ impl Watermarks {
             &mut self.call,
             &mut self.pinned,
         ] {
-            *m = (*m).min(at);
+            if *m > at {
+                *m = at;
+            }
         }
     }
 
