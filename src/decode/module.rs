@@ -1019,6 +1019,48 @@ mod tests {
     }
 
     #[test]
+    fn each_body_finds_its_own_runs_of_locals() {
+        // The middle body declares none; the last declares an empty run,
+        // which is left out.
+        let wasm = wat::parse_str(
+            r#"(module
+                (func (local i32 i32) (local i64))
+                (func)
+                (func (local f64) (local v128 v128 v128)))"#,
+        )
+        .unwrap();
+        let mut with_empty_run = wasm.clone();
+        let m = Module::decode(&wasm).unwrap();
+        assert_eq!(
+            m.locals(&m.code[0]),
+            &[(2, ValType::I32), (1, ValType::I64)]
+        );
+        assert_eq!(m.locals(&m.code[1]), &[]);
+        assert_eq!(
+            m.locals(&m.code[2]),
+            &[(1, ValType::F64), (3, ValType::V128)]
+        );
+        assert_eq!(m.code[2].num_locals, 4);
+        assert_eq!(m.local_runs.len(), 4);
+        // The second body, `02 00 0b` (no runs), becomes `04 01 00 7f 0b`
+        // (one run of no `i32`s), its size and the section's growing by 2.
+        let at = with_empty_run
+            .windows(3)
+            .position(|w| w == [0x02, 0x00, 0x0b])
+            .unwrap();
+        with_empty_run.splice(at..at + 3, [0x04, 0x01, 0x00, 0x7f, 0x0b]);
+        let section = with_empty_run.iter().rposition(|&b| b == 0x0a).unwrap();
+        with_empty_run[section + 1] += 2;
+        let m = Module::decode(&with_empty_run).unwrap();
+        assert_eq!(m.locals(&m.code[1]), &[]);
+        assert_eq!(m.code[1].num_locals, 0);
+        assert_eq!(
+            m.locals(&m.code[2]),
+            &[(1, ValType::F64), (3, ValType::V128)]
+        );
+    }
+
+    #[test]
     fn retained_sections_drop_exactly_the_code_and_custom_sections() {
         let wasm = wat::parse_str(
             r#"(module
