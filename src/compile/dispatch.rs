@@ -39,7 +39,7 @@
 
 use super::func::FuncCompiler;
 use super::isa::Label;
-use crate::decode::{FunctionBody, Operator, Reader, read_operator};
+use crate::decode::{BlockType, FunctionBody, Operator, Reader, read_operator};
 use crate::error::Result;
 use hashbrown::HashMap;
 
@@ -172,27 +172,41 @@ impl FuncCompiler<'_, '_, '_> {
     /// offset `at`, the next one at `next`) was compiled. A reachable
     /// `loop` starts watching; blocks and replayable operators continue;
     /// a `br_table` whose targets are all direct records a dispatch, and
-    /// anything else stops.
+    /// anything else stops. Inlined is only the test most operators stop
+    /// at (nothing watched, not a `loop`).
+    #[inline(always)]
     pub(crate) fn watch_dispatch(&mut self, op: &Operator<'_>, at: u32, next: u32) {
-        // Most operators are not watched: read before taking.
-        let Some(watch) = self.dispatch.watch else {
-            if let Operator::Loop { blockty } = *op
-                && !self.ctrl.unreachable
-                && !self.env.options.fuel
-                && !self.env.options.interruptible
-                && self.env.module.block_params(blockty).is_empty()
-            {
-                let frame = *self.ctrl.frames.last().expect("the loop's frame");
-                self.dispatch.watch = Some(Watch {
-                    loop_label: frame.label,
-                    height: frame.height,
-                    runs: Runs::default(),
-                });
-                self.dispatch.last_table_jump = None;
-            }
+        if self.dispatch.watch.is_some() {
+            self.follow_watch(op, at, next);
+        } else if let Operator::Loop { blockty } = *op {
+            self.start_watch(blockty);
+        }
+    }
+
+    /// [`Self::watch_dispatch`] of a `loop` while nothing is watched.
+    #[inline(never)]
+    fn start_watch(&mut self, blockty: BlockType) {
+        if !self.ctrl.unreachable
+            && !self.env.options.fuel
+            && !self.env.options.interruptible
+            && self.env.module.block_params(blockty).is_empty()
+        {
+            let frame = *self.ctrl.frames.last().expect("the loop's frame");
+            self.dispatch.watch = Some(Watch {
+                loop_label: frame.label,
+                height: frame.height,
+                runs: Runs::default(),
+            });
+            self.dispatch.last_table_jump = None;
+        }
+    }
+
+    /// [`Self::watch_dispatch`] while a loop header is watched.
+    #[inline(never)]
+    fn follow_watch(&mut self, op: &Operator<'_>, at: u32, next: u32) {
+        let Some(watch) = self.dispatch.watch.take() else {
             return;
         };
-        self.dispatch.watch = None;
         match *op {
             Operator::Block { blockty } if self.env.module.block_params(blockty).is_empty() => {
                 self.dispatch.watch = Some(watch);

@@ -17,7 +17,10 @@ pub use module::{
     Encodings, Export, ExternKind, FunctionBody, Global, Import, ImportKind, Module, Names,
     retained_sections,
 };
-pub use operators::{Ieee32, Ieee64, Operator, Shuffle, V128, read_operator, read_operator_inline};
+pub use operators::{
+    Ieee32, Ieee64, Operator, Shuffle, V128, VisitOperator, read_operator, read_operator_inline,
+    visit_operator,
+};
 pub use reader::Reader;
 pub use types::{
     BlockType, BrTable, Catch, CatchKind, DEFAULT_PAGE_SIZE_LOG2, FuncType, GlobalType, HeapType,

@@ -194,8 +194,9 @@ pub struct DataSegment<'a> {
 /// A function body: local declarations and undecoded instructions.
 #[derive(Clone, Debug)]
 pub struct FunctionBody<'a> {
-    /// Runs of locals: (count, type).
-    pub locals: Box<[(u32, ValType)]>,
+    /// Where its runs of locals lie in [`Module::local_runs`] (see
+    /// [`Module::locals`]).
+    pub locals: core::ops::Range<u32>,
     /// Total number of declared locals (parameters not included).
     pub num_locals: u32,
     /// The instructions, ending with `end`.
@@ -303,6 +304,10 @@ pub struct Module<'a> {
     pub data_count: Option<u32>,
     /// The code section, one body per defined function.
     pub code: Vec<FunctionBody<'a>>,
+    /// The runs of locals (count, type) every body declares, one body's
+    /// after another: one buffer for the module, not one allocation per
+    /// body.
+    pub local_runs: Vec<(u32, ValType)>,
     /// The data section.
     pub data: Vec<DataSegment<'a>>,
     /// Custom sections, in order.
@@ -472,6 +477,14 @@ pub fn retained_sections(bytes: &[u8]) -> Result<Vec<u8>> {
 }
 
 impl<'a> Module<'a> {
+    /// The runs of locals (count, type) `body` declares; a run of none is
+    /// left out. `body` must be one of this module's.
+    pub fn locals(&self, body: &FunctionBody<'_>) -> &[(u32, ValType)] {
+        self.local_runs
+            .get(body.locals.start as usize..body.locals.end as usize)
+            .unwrap_or_default()
+    }
+
     /// Decodes a binary module (with WebAssembly 2.0's reading of the
     /// [`Encodings`] that differ).
     pub fn decode(bytes: &'a [u8]) -> Result<Module<'a>> {
@@ -853,7 +866,7 @@ impl<'a> Module<'a> {
             }
             let mut body = s.sub_reader(size as usize)?;
             let runs = body.read_len()?;
-            let mut locals = Vec::with_capacity(runs as usize);
+            let first_run = self.local_runs.len() as u32;
             let mut total: u64 = 0;
             for _ in 0..runs {
                 let offset = body.offset();
@@ -864,7 +877,7 @@ impl<'a> Module<'a> {
                 }
                 let ty = ValType::read(&mut body)?;
                 if n > 0 {
-                    locals.push((n, ty));
+                    self.local_runs.push((n, ty));
                 }
             }
             let code_offset = body.offset();
@@ -876,7 +889,7 @@ impl<'a> Module<'a> {
                 ));
             }
             self.code.push(FunctionBody {
-                locals: locals.into_boxed_slice(),
+                locals: first_run..self.local_runs.len() as u32,
                 num_locals: total as u32,
                 code,
                 code_offset,
@@ -1006,6 +1019,48 @@ mod tests {
     }
 
     #[test]
+    fn each_body_finds_its_own_runs_of_locals() {
+        // The middle body declares none; the last declares an empty run,
+        // which is left out.
+        let wasm = wat::parse_str(
+            r#"(module
+                (func (local i32 i32) (local i64))
+                (func)
+                (func (local f64) (local v128 v128 v128)))"#,
+        )
+        .unwrap();
+        let mut with_empty_run = wasm.clone();
+        let m = Module::decode(&wasm).unwrap();
+        assert_eq!(
+            m.locals(&m.code[0]),
+            &[(2, ValType::I32), (1, ValType::I64)]
+        );
+        assert_eq!(m.locals(&m.code[1]), &[]);
+        assert_eq!(
+            m.locals(&m.code[2]),
+            &[(1, ValType::F64), (3, ValType::V128)]
+        );
+        assert_eq!(m.code[2].num_locals, 4);
+        assert_eq!(m.local_runs.len(), 4);
+        // The second body, `02 00 0b` (no runs), becomes `04 01 00 7f 0b`
+        // (one run of no `i32`s), its size and the section's growing by 2.
+        let at = with_empty_run
+            .windows(3)
+            .position(|w| w == [0x02, 0x00, 0x0b])
+            .unwrap();
+        with_empty_run.splice(at..at + 3, [0x04, 0x01, 0x00, 0x7f, 0x0b]);
+        let section = with_empty_run.iter().rposition(|&b| b == 0x0a).unwrap();
+        with_empty_run[section + 1] += 2;
+        let m = Module::decode(&with_empty_run).unwrap();
+        assert_eq!(m.locals(&m.code[1]), &[]);
+        assert_eq!(m.code[1].num_locals, 0);
+        assert_eq!(
+            m.locals(&m.code[2]),
+            &[(1, ValType::F64), (3, ValType::V128)]
+        );
+    }
+
+    #[test]
     fn retained_sections_drop_exactly_the_code_and_custom_sections() {
         let wasm = wat::parse_str(
             r#"(module
@@ -1042,7 +1097,7 @@ mod tests {
             + 1
             + 1
             + full.code.iter().map(|c| 2 + c.code.len()).sum::<usize>()
-            + full.code[1].locals.len() * 2;
+            + full.locals(&full.code[1]).len() * 2;
         let custom_bytes: usize = full
             .customs
             .iter()

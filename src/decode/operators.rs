@@ -679,7 +679,44 @@ macro_rules! define_operator_enum {
                 _ => return Err(Error::malformed(offset, "illegal opcode")),
             })
         }
+
+        /// Reads one instruction and hands it to `visitor` from the arm
+        /// of its own opcode, with the offset after it. Inlined with an
+        /// inlined [`VisitOperator::visit`], each arm holds that
+        /// instruction's own visit, in which the visitor's `match` on the
+        /// operator is decided at compile time: one indirect jump per
+        /// instruction, however much the visitor does around its `match`
+        /// (with [`read_operator_inline`], code between the two `match`es
+        /// makes the operator go to memory and be dispatched on again).
+        #[inline(always)]
+        pub fn visit_operator<'a, V: VisitOperator<'a>>(
+            r: &mut Reader<'a>,
+            visitor: &mut V,
+        ) -> Result<V::Output> {
+            let offset = r.offset();
+            let byte = r.read_u8()?;
+            let (prefix, code) = match byte {
+                0xfc | 0xfd => (byte, r.read_var_u32()?),
+                _ => (0, u32::from(byte)),
+            };
+            Ok(match (prefix, code) {
+                $( (prefix_byte!($prefix), $code) => {
+                    let op = Operator::$name $({ $($field: <$ty as Immediate>::read(r)?),* })?;
+                    visitor.visit(op, r.offset())
+                } )*
+                (0, 0x06 | 0x07 | 0x09 | 0x18 | 0x19) => return Err(legacy_exceptions(offset)),
+                _ => return Err(Error::malformed(offset, "illegal opcode")),
+            })
+        }
     };
+}
+
+/// What acts on each instruction [`visit_operator`] reads.
+pub trait VisitOperator<'a> {
+    /// What a visit returns.
+    type Output;
+    /// Acts on `op`, whose encoding ends at module offset `next`.
+    fn visit(&mut self, op: Operator<'a>, next: usize) -> Self::Output;
 }
 
 macro_rules! prefix_byte {
@@ -710,6 +747,7 @@ for_each_operator!(define_operator_enum);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::{vec, vec::Vec};
 
     fn read(bytes: &[u8]) -> Result<Operator<'_>> {
         read_operator(&mut Reader::new(bytes, 0))
@@ -735,6 +773,47 @@ mod tests {
             read(&[0xfd, 0xff, 0x01]).unwrap(),
             Operator::F64x2ConvertLowI32x4U
         ));
+    }
+
+    /// Records what it is handed, as `Debug` text and the offset after.
+    struct Record(Vec<(alloc::string::String, usize)>);
+
+    impl<'a> VisitOperator<'a> for Record {
+        type Output = usize;
+        fn visit(&mut self, op: Operator<'a>, next: usize) -> usize {
+            self.0.push((alloc::format!("{op:?}"), next));
+            self.0.len()
+        }
+    }
+
+    #[test]
+    fn visiting_hands_over_what_reading_returns() {
+        // i32.const -1, i32.load offset=300, i64.trunc_sat_f64_u, a
+        // br_table, v128.const, i16x8.abs, end; at module offset 100.
+        let mut bytes = vec![0x41, 0x7f, 0x28, 0x02, 0xac, 0x02, 0xfc, 0x07];
+        bytes.extend([0x0e, 0x02, 0x00, 0x01, 0x02, 0xfd, 0x0c]);
+        bytes.extend(1..=16u8);
+        bytes.extend([0xfd, 0x80, 0x01, 0x0b]);
+        let (mut read_ops, mut visited) = (Vec::new(), Record(Vec::new()));
+        let mut r = Reader::new(&bytes, 100);
+        while !r.is_empty() {
+            let op = read_operator(&mut r).unwrap();
+            read_ops.push((alloc::format!("{op:?}"), r.offset()));
+        }
+        let mut r = Reader::new(&bytes, 100);
+        while !r.is_empty() {
+            let n = visit_operator(&mut r, &mut visited).unwrap();
+            assert_eq!(n, visited.0.len(), "the visit's output is returned");
+            assert_eq!(visited.0.last().unwrap().1, r.offset());
+        }
+        assert_eq!(read_ops.len(), 7);
+        assert_eq!(visited.0, read_ops);
+        assert_eq!(read_ops[1].1, 106);
+        // Errors are the reader's, and nothing is visited.
+        let mut r = Reader::new(&[0xfc, 0x17], 0);
+        let err = visit_operator(&mut r, &mut visited).unwrap_err();
+        assert_eq!(err.message(), "illegal opcode");
+        assert_eq!(visited.0.len(), 7);
     }
 
     #[test]

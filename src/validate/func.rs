@@ -361,7 +361,7 @@ impl FuncValidator {
             return Err(Error::malformed(body.code_offset, "too many locals"));
         }
         self.locals.extend_from_slice(ty.params());
-        for &(n, t) in body.locals.iter() {
+        for &(n, t) in cx.module.locals(body) {
             if !t.is_wasm2() {
                 super::module::check_val_type(
                     t,

@@ -168,7 +168,7 @@ impl FrameLayout {
             });
         }
         let mut at = 8i32;
-        for &(n, ty) in body.locals.iter() {
+        for &(n, ty) in env.module.locals(body) {
             for _ in 0..n {
                 at += if ty == ValType::V128 { 16 } else { 8 };
                 locals.push(Local {

@@ -65,7 +65,7 @@ use super::isa::masm::MacroAssembler;
 use super::isa::{Assembler, Label};
 use crate::abi::ExitCode;
 use crate::asm::x64::Reloc;
-use crate::decode::{BlockType, FuncType, FunctionBody, Operator, read_operator_inline};
+use crate::decode::{BlockType, FuncType, FunctionBody, Operator, VisitOperator, visit_operator};
 use crate::error::{Error, Result};
 use crate::validate::{FuncInfo, LocalUse};
 use alloc::vec::Vec;
@@ -273,23 +273,16 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         while !self.ctrl.frames.is_empty() {
             let offset = r.offset();
             self.a.set_op_offset(offset as u32);
-            let op = read_operator_inline(&mut r)?;
-            let replay = match op {
-                Operator::Br { relative_depth } if !self.ctrl.unreachable => {
-                    self.dispatch_for(relative_depth)
-                }
-                _ => None,
+            let mut step = Step {
+                c: &mut self,
+                body,
+                offset: offset as u32,
             };
-            match replay {
-                Some(d) => self.replay_dispatch(d, body),
-                None => self.operator(&op),
-            }
-            .map_err(|e| {
+            visit_operator(&mut r, &mut step)?.map_err(|e| {
                 e.in_func(func_index)
                     .with_detail(format_args!("at {offset:#x}"))
             })?;
             self.a.close_fault_site(offset as u32);
-            self.watch_dispatch(&op, offset as u32, r.offset() as u32);
         }
         self.finish(scratch)
     }
@@ -304,5 +297,37 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         scratch.slow_exits = self.slow_exits;
         scratch.v128_consts = self.v128_consts;
         scratch.exn = self.exn;
+    }
+}
+
+/// One instruction of [`FuncCompiler::compile`], compiled from the
+/// decoder's arm of its opcode ([`visit_operator`]).
+struct Step<'c, 'e, 'm, 'a, 'b> {
+    c: &'c mut FuncCompiler<'e, 'm, 'a>,
+    body: &'c FunctionBody<'b>,
+    /// The instruction's module offset.
+    offset: u32,
+}
+
+impl<'o> VisitOperator<'o> for Step<'_, '_, '_, '_, '_> {
+    type Output = Result<()>;
+
+    /// Compiles `op` (a `br` to a loop with a dispatch replays its
+    /// header) and follows loop headers.
+    #[inline(always)]
+    fn visit(&mut self, op: Operator<'o>, next: usize) -> Result<()> {
+        let c = &mut *self.c;
+        let replay = match op {
+            Operator::Br { relative_depth } if !c.ctrl.unreachable => {
+                c.dispatch_for(relative_depth)
+            }
+            _ => None,
+        };
+        match replay {
+            Some(d) => c.replay_dispatch(d, self.body)?,
+            None => c.operator(&op)?,
+        }
+        c.watch_dispatch(&op, self.offset, next as u32);
+        Ok(())
     }
 }

@@ -39,7 +39,10 @@ pub(crate) struct Watermarks {
 }
 
 impl Watermarks {
-    /// Lowers every mark to at most `at`.
+    /// Lowers every mark to at most `at`. Each push does this, and the
+    /// marks are rarely above the push position: a mark is written only
+    /// when it is.
+    #[inline(always)]
     pub(crate) fn clamp(&mut self, at: usize) {
         for m in [
             &mut self.xmm,
@@ -47,7 +50,9 @@ impl Watermarks {
             &mut self.call,
             &mut self.pinned,
         ] {
-            *m = (*m).min(at);
+            if *m > at {
+                *m = at;
+            }
         }
     }
 
@@ -138,6 +143,16 @@ impl Operands {
             Loc::Xmm(x) => self.regs.take_xmm(x),
             _ => {}
         }
+        self.below.clamp(self.stack.len());
+        self.stack.push(Val { ty, loc });
+    }
+
+    /// [`Self::push`] of an operand that takes no register (a pinned
+    /// local's, a constant), inlined: `local.get` of a pinned local is
+    /// only this.
+    #[inline(always)]
+    pub(crate) fn push_unowned(&mut self, ty: ValType, loc: Loc) {
+        debug_assert!(!matches!(loc, Loc::Gpr(_) | Loc::Xmm(_)));
         self.below.clamp(self.stack.len());
         self.stack.push(Val { ty, loc });
     }

@@ -124,12 +124,18 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             Operator::LocalTee { local_index } => self.op_local_set(local_index, true),
             Operator::GlobalGet { global_index } => self.op_global_get(global_index),
             Operator::GlobalSet { global_index } => self.op_global_set(global_index),
-            Operator::I32Const { value } => {
-                self.push(ValType::I32, Loc::Const(value as u32 as u64))
+            Operator::I32Const { value } => self
+                .ops
+                .push_unowned(ValType::I32, Loc::Const(value as u32 as u64)),
+            Operator::I64Const { value } => self
+                .ops
+                .push_unowned(ValType::I64, Loc::Const(value as u64)),
+            Operator::F32Const { value } => self
+                .ops
+                .push_unowned(ValType::F32, Loc::Const(u64::from(value.0))),
+            Operator::F64Const { value } => {
+                self.ops.push_unowned(ValType::F64, Loc::Const(value.0))
             }
-            Operator::I64Const { value } => self.push(ValType::I64, Loc::Const(value as u64)),
-            Operator::F32Const { value } => self.push(ValType::F32, Loc::Const(u64::from(value.0))),
-            Operator::F64Const { value } => self.push(ValType::F64, Loc::Const(value.0)),
             Operator::RefNull { hty } => {
                 self.push(ValType::Ref(RefType::new(true, hty)), Loc::Const(0))
             }

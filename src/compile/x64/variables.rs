@@ -25,13 +25,15 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// a push, and so is a parameter no instruction writes, read from its
     /// slot when a consumer needs it ([`Loc::Param`]); loading any other
     /// local from its slot is [`Self::load_local`].
-    #[inline]
+    #[inline(always)]
     pub(crate) fn op_local_get(&mut self, index: u32) {
         let local = self.frame.locals[index as usize];
         match local.pin {
-            Some(Loc::Gpr(pin)) => self.push(local.ty, Loc::PinnedGpr(pin)),
-            Some(Loc::Xmm(pin)) => self.push(local.ty, Loc::PinnedXmm(pin)),
-            _ if self.frame.is_unwritten_param(index) => self.push(local.ty, Loc::Param(index)),
+            Some(Loc::Gpr(pin)) => self.ops.push_unowned(local.ty, Loc::PinnedGpr(pin)),
+            Some(Loc::Xmm(pin)) => self.ops.push_unowned(local.ty, Loc::PinnedXmm(pin)),
+            _ if self.frame.is_unwritten_param(index) => {
+                self.ops.push_unowned(local.ty, Loc::Param(index))
+            }
             _ => self.load_local(local),
         }
     }
