@@ -439,12 +439,30 @@ impl FuncCompiler<'_, '_, '_> {
             self.push_xmm(ty, b);
             return;
         }
-        // `a op b` with `b` just loaded from memory: `op a, [address]`.
         let arithmetic = commutative
             || matches!(
                 op,
                 SseOp::SUBSS | SseOp::SUBSD | SseOp::DIVSS | SseOp::DIVSD
             );
+        // A constant operand is read from the constant pool: `op a, [c]`
+        // (for a constant `a`, only where `a op b = b op a`).
+        if arithmetic && let Loc::Const(bits) = self.peek(0).loc {
+            self.pop();
+            let a = self.pop_xmm();
+            let c = self.float_const(ty, bits);
+            self.a.sse_rm(op, a, c);
+            self.push_xmm(ty, a);
+            return;
+        }
+        if commutative && let Loc::Const(bits) = self.peek(1).loc {
+            let b = self.pop_xmm();
+            self.pop();
+            let c = self.float_const(ty, bits);
+            self.a.sse_rm(op, b, c);
+            self.push_xmm(ty, b);
+            return;
+        }
+        // `a op b` with `b` just loaded from memory: `op a, [address]`.
         if let (true, Loc::Xmm(a), Loc::Xmm(b)) = (arithmetic, self.peek(1).loc, self.peek(0).loc)
             && self.a.fold_last_load(b, op, a)
         {
