@@ -103,3 +103,138 @@ fn wrap_clears_the_upper_half_unless_already_zero() {
         assert_eq!(out[0], Val::I64(expected as i64), "{name}");
     }
 }
+
+/// `x & 0xff` and `x & 0xffff` (a `movzx`) in both widths: of a pinned
+/// local, which must keep its value, of a computed value, stored into a
+/// pinned local (the `movzx` given the local's register), and masking a
+/// local into itself in a loop; next to masks that are not zero-extensions
+/// (`0x1ff`, and in 64 bits `0x1_0000_00ff`, whose low bits match).
+#[test]
+fn byte_and_halfword_masks_zero_extend() {
+    let masks: [(&str, u64); 4] = [
+        ("ff", 0xff),
+        ("ffff", 0xffff),
+        ("1ff", 0x1ff),
+        ("wide", 0x1_0000_00ff),
+    ];
+    let mut wat = String::from("(module\n");
+    for ty in ["i32", "i64"] {
+        for (name, m) in masks {
+            let m = if ty == "i32" { m as u32 as u64 } else { m };
+            wat.push_str(&format!(
+                r#"(func (export "{ty}_{name}_pinned") (param $x {ty}) (result {ty} {ty})
+                    ({ty}.and (local.get $x) ({ty}.const {m})) (local.get $x))
+                (func (export "{ty}_{name}_computed") (param $x {ty}) (result {ty})
+                    ({ty}.and ({ty}.xor (local.get $x) ({ty}.const 1)) ({ty}.const {m})))
+                (func (export "{ty}_{name}_into") (param $x {ty}) (result {ty} {ty}) (local $y {ty})
+                    (local.set $y ({ty}.and (local.get $x) ({ty}.const {m})))
+                    (local.get $y) (local.get $x))
+                (func (export "{ty}_{name}_tee") (param $x {ty}) (result {ty} {ty})
+                    (local $y {ty}) (local $k i32)
+                    (loop $l
+                        (local.set $x ({ty}.add ({ty}.and (local.tee $y (local.get $x)) ({ty}.const {m}))
+                                                ({ty}.shl (local.get $x) ({ty}.const 9))))
+                        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                        (br_if $l (i32.lt_u (local.get $k) (i32.const 3))))
+                    (local.get $x) (local.get $y))
+"#
+            ));
+        }
+    }
+    wat.push(')');
+    let inputs: [u64; 5] = [
+        0,
+        0x80,
+        0xffff_ffff_ffff_ff81,
+        0x1234_5678_9abc_def0,
+        0x8000_0001_8001_00ff,
+    ];
+    for guard in [false, true] {
+        let engine = Engine::new(wasmkern::Config::new().guard_regions(guard)).unwrap();
+        let module = Module::new(&engine, wat::parse_str(&wat).unwrap()).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Linker::new(&engine)
+            .instantiate(&mut store, &module)
+            .unwrap();
+        for (name, mask) in masks {
+            for x in inputs {
+                let tee = |width_mask: u64| {
+                    let mut x = x & width_mask;
+                    let mut y = 0;
+                    for _ in 0..3 {
+                        y = x;
+                        x = (x & mask).wrapping_add(x << 9) & width_mask;
+                    }
+                    (x, y)
+                };
+                let f = instance
+                    .get_typed_func::<i64, (i64, i64)>(&mut store, &format!("i64_{name}_pinned"))
+                    .unwrap();
+                assert_eq!(
+                    f.call(&mut store, x as i64).unwrap(),
+                    ((x & mask) as i64, x as i64)
+                );
+                let f = instance
+                    .get_typed_func::<i64, i64>(&mut store, &format!("i64_{name}_computed"))
+                    .unwrap();
+                assert_eq!(
+                    f.call(&mut store, x as i64).unwrap(),
+                    ((x ^ 1) & mask) as i64
+                );
+                let f = instance
+                    .get_typed_func::<i64, (i64, i64)>(&mut store, &format!("i64_{name}_into"))
+                    .unwrap();
+                assert_eq!(
+                    f.call(&mut store, x as i64).unwrap(),
+                    ((x & mask) as i64, x as i64)
+                );
+                let f = instance
+                    .get_typed_func::<i64, (i64, i64)>(&mut store, &format!("i64_{name}_tee"))
+                    .unwrap();
+                let (tx, ty) = tee(u64::MAX);
+                assert_eq!(
+                    f.call(&mut store, x as i64).unwrap(),
+                    (tx as i64, ty as i64),
+                    "i64 {name} tee {x:#x}"
+                );
+
+                let (x32, m32) = (x as u32, mask as u32);
+                let f = instance
+                    .get_typed_func::<i32, (i32, i32)>(&mut store, &format!("i32_{name}_pinned"))
+                    .unwrap();
+                assert_eq!(
+                    f.call(&mut store, x32 as i32).unwrap(),
+                    ((x32 & m32) as i32, x32 as i32)
+                );
+                let f = instance
+                    .get_typed_func::<i32, i32>(&mut store, &format!("i32_{name}_computed"))
+                    .unwrap();
+                assert_eq!(
+                    f.call(&mut store, x32 as i32).unwrap(),
+                    ((x32 ^ 1) & m32) as i32
+                );
+                let f = instance
+                    .get_typed_func::<i32, (i32, i32)>(&mut store, &format!("i32_{name}_into"))
+                    .unwrap();
+                assert_eq!(
+                    f.call(&mut store, x32 as i32).unwrap(),
+                    ((x32 & m32) as i32, x32 as i32)
+                );
+                let f = instance
+                    .get_typed_func::<i32, (i32, i32)>(&mut store, &format!("i32_{name}_tee"))
+                    .unwrap();
+                let mut tx = x32;
+                let mut ty = 0;
+                for _ in 0..3 {
+                    ty = tx;
+                    tx = (tx & m32).wrapping_add(tx << 9);
+                }
+                assert_eq!(
+                    f.call(&mut store, x32 as i32).unwrap(),
+                    (tx as i32, ty as i32),
+                    "i32 {name} tee {x32:#x}"
+                );
+            }
+        }
+    }
+}

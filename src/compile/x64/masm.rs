@@ -321,6 +321,22 @@ impl MacroAssembler {
         self.def(to != Size::S16, start, dst.enc(), false, &mem, true);
     }
 
+    /// `movzx dst, src`, which a following [`Self::redefine_last_gpr`] can
+    /// give another destination (it reads only `src`'s low bits, which
+    /// stay where they are).
+    pub(crate) fn movzx_rr(&mut self, to: Size, from: Size, dst: Gpr, src: Gpr) {
+        let start = self.asm.offset() as u32;
+        self.asm.movzx_rr(to, from, dst, src);
+        self.last_def = (to != Size::S16).then_some(LastDef {
+            start,
+            end: self.asm.offset() as u32,
+            dst: dst.enc(),
+            xmm: false,
+            upper_zero: true,
+            kind: DefKind::Load(None),
+        });
+    }
+
     /// `movsx dst, [mem]`.
     pub(crate) fn movsx_rm(&mut self, to: Size, from: Size, dst: Gpr, mem: Mem) {
         let start = self.asm.offset();

@@ -141,6 +141,28 @@ impl FuncCompiler<'_, '_, '_> {
                 return;
             }
         }
+        // `x & 0xff` and `x & 0xffff`: a `movzx`, into a fresh register
+        // when `x` is a pinned local (no copy of it first).
+        if op == AluOp::And
+            && let Loc::Const(mask) = self.peek(0).loc
+            && let Some(from) = match mask {
+                0xff => Some(Size::S8),
+                0xffff => Some(Size::S16),
+                _ => None,
+            }
+        {
+            self.pop();
+            let (a, r) = if let Loc::PinnedGpr(p) = self.peek(0).loc {
+                self.pop();
+                (p, self.alloc_gpr())
+            } else {
+                let a = self.pop_gpr();
+                (a, a)
+            };
+            self.a.movzx_rr(Size::S32, from, r, a);
+            self.push_gpr(ty, r);
+            return;
+        }
         // `local op x` for a commutative `op` and `x` in a register of its
         // own: `x op= local`, no copy of the local.
         if matches!(op, AluOp::Add | AluOp::And | AluOp::Or | AluOp::Xor)
