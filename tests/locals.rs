@@ -171,3 +171,165 @@ fn float_locals_written_in_place() {
         assert_eq!(tee.unwrap().call(&mut store, (8, 10.0)).unwrap(), 8.5);
     }
 }
+
+/// The prologue zeroes only the declared locals a read may see before a
+/// write: a local whose first use is a write that no jump comes before
+/// keeps whatever its register or slot held. Each case writes its local
+/// 5 unless `$skip` makes a jump pass the write (`br_if`, `if`,
+/// `br_table`, a `try_table` catching a throw); then the local must read
+/// 0, though its register holds the caller's pinned value (integer pins
+/// are callee-saved, float pins are left as they were) and its slot the
+/// 5 of the call before. Each case runs with the local pinned in a
+/// register and in memory (behind eight more used locals).
+#[test]
+fn locals_skipped_by_a_jump_read_zero() {
+    let cases: [(&str, &str, &str); 7] = [
+        (
+            "br_if",
+            "i32",
+            "(block (br_if 0 (local.get $skip)) (local.set $l (i32.const 5)))",
+        ),
+        (
+            "if",
+            "i32",
+            "(if (i32.eqz (local.get $skip)) (then (local.set $l (i32.const 5))))",
+        ),
+        (
+            "br_table",
+            "i32",
+            "(block (block (br_table 0 1 (local.get $skip))) (local.set $l (i32.const 5)))",
+        ),
+        (
+            "catch",
+            "i32",
+            "(block $h (try_table (catch_all $h) (call $throw_if (local.get $skip)) \
+             (local.set $l (i32.const 5))))",
+        ),
+        (
+            "f64_br_if",
+            "f64",
+            "(block (br_if 0 (local.get $skip)) (local.set $l (f64.const 5)))",
+        ),
+        (
+            "f32_if",
+            "f32",
+            "(if (i32.eqz (local.get $skip)) (then (local.set $l (f32.const 5))))",
+        ),
+        (
+            "i64_br_if",
+            "i64",
+            "(block (br_if 0 (local.get $skip)) (local.set $l (i64.const 5)))",
+        ),
+    ];
+    let mut wat = String::from(
+        r#"(module
+        (tag $t)
+        (func $throw_if (param i32) (if (local.get 0) (then (throw $t))))
+"#,
+    );
+    for (name, ty, body) in cases {
+        for spilled in [false, true] {
+            // Eight locals used three times each outweigh `$l` (used
+            // twice) for the pin registers.
+            let (others, uses) = if spilled {
+                let decls = "(local $o0 i32) (local $o1 i32) (local $o2 i32) (local $o3 i32) \
+                             (local $o4 i32) (local $o5 i32) (local $o6 i32) (local $o7 i32) \
+                             (local $p0 f64) (local $p1 f64) (local $p2 f64) (local $p3 f64) \
+                             (local $p4 f64) (local $p5 f64) (local $p6 f64) (local $p7 f64)";
+                let mut uses = String::new();
+                for k in 0..8 {
+                    uses.push_str(&format!(
+                        "(local.set $o{k} (i32.add (local.get $skip) (i32.const {k}))) \
+                         (drop (i32.add (local.get $o{k}) (local.get $o{k}))) \
+                         (local.set $p{k} (f64.convert_i32_u (local.get $skip))) \
+                         (drop (f64.add (local.get $p{k}) (local.get $p{k}))) "
+                    ));
+                }
+                (decls, uses)
+            } else {
+                ("", String::new())
+            };
+            let suffix = if spilled { "_slot" } else { "" };
+            wat.push_str(&format!(
+                r#"(func $case_{name}{suffix} (param $skip i32) (result {ty}) (local $l {ty}) {others}
+                    {body} {uses} (local.get $l))
+                (func (export "{name}{suffix}") (param $skip i32) (result {ty})
+                    (local $a i32) (local $b i32) (local $c i32) (local $d i32) (local $e i32)
+                    (local $x f64) (local $y f32) (local $r {ty})
+                    (local.set $a (i32.const 0x11)) (local.set $b (i32.const 0x22))
+                    (local.set $c (i32.const 0x33)) (local.set $d (i32.const 0x44))
+                    (local.set $e (i32.const 0x55)) (local.set $x (f64.const 1.5))
+                    (local.set $y (f32.const 2.5))
+                    (local.set $r (call $case_{name}{suffix} (local.get $skip)))
+                    (drop (i32.add (i32.add (local.get $a) (local.get $b))
+                                   (i32.add (local.get $c) (i32.add (local.get $d) (local.get $e)))))
+                    (drop (f64.add (local.get $x) (local.get $x)))
+                    (drop (f32.add (local.get $y) (local.get $y)))
+                    (local.get $r))
+"#
+            ));
+        }
+    }
+    wat.push(')');
+    for guard in [false, true] {
+        let engine = Engine::new(Config::new().guard_regions(guard)).unwrap();
+        let module = Module::new(&engine, wat::parse_str(&wat).unwrap()).unwrap();
+        let mut store = Store::new(&engine, ());
+        let i = Instance::new(&mut store, &module, &[]).unwrap();
+        for (name, ty, _) in cases {
+            for suffix in ["", "_slot"] {
+                let name = format!("{name}{suffix}");
+                for (skip, want) in [(0, 5), (1, 0), (0, 5), (1, 0)] {
+                    let got = match ty {
+                        "i32" => i64::from(
+                            i.get_typed_func::<i32, i32>(&store, &name)
+                                .unwrap()
+                                .call(&mut store, skip)
+                                .unwrap(),
+                        ),
+                        "i64" => i
+                            .get_typed_func::<i32, i64>(&store, &name)
+                            .unwrap()
+                            .call(&mut store, skip)
+                            .unwrap(),
+                        "f32" => i
+                            .get_typed_func::<i32, f32>(&store, &name)
+                            .unwrap()
+                            .call(&mut store, skip)
+                            .unwrap() as i64,
+                        _ => i
+                            .get_typed_func::<i32, f64>(&store, &name)
+                            .unwrap()
+                            .call(&mut store, skip)
+                            .unwrap() as i64,
+                    };
+                    assert_eq!(got, want, "{name} skip {skip} (guard {guard})");
+                }
+            }
+        }
+    }
+}
+
+/// A local written first, before any jump, is not zeroed: its value is
+/// the one written, on every path, also in a loop that reads it back.
+#[test]
+fn locals_written_first_keep_their_value() {
+    let wat = r#"(module
+        (func (export "first") (param $skip i32) (result i32) (local $l i32) (local $k i32)
+            (local.set $l (i32.const 5))
+            (block (br_if 0 (local.get $skip)) (local.set $l (i32.const 7)))
+            (loop $again
+                (local.set $l (i32.add (local.get $l) (i32.const 1)))
+                (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                (br_if $again (i32.lt_u (local.get $k) (i32.const 3))))
+            (i32.add (local.get $l) (i32.mul (local.get $k) (i32.const 100)))))"#;
+    for guard in [false, true] {
+        let engine = Engine::new(Config::new().guard_regions(guard)).unwrap();
+        let module = Module::new(&engine, wat::parse_str(wat).unwrap()).unwrap();
+        let mut store = Store::new(&engine, ());
+        let i = Instance::new(&mut store, &module, &[]).unwrap();
+        let f = i.get_typed_func::<i32, i32>(&store, "first").unwrap();
+        assert_eq!(f.call(&mut store, 0).unwrap(), 310);
+        assert_eq!(f.call(&mut store, 1).unwrap(), 308);
+    }
+}

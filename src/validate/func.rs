@@ -48,6 +48,12 @@ pub struct FuncInfo {
     /// `local.tee`. Locals from 64 on are not tracked: take them as
     /// written.
     pub written_locals: u64,
+    /// Bit `i`: local `i` (for `i < 64`) is first reached by a
+    /// `local.set` or `local.tee` that comes before any instruction that
+    /// can jump forward (a branch, an `if`, a `try_table`'s catch): every
+    /// path to a read of it passes that write, so its initial value is
+    /// never read.
+    pub defined_before_read: u64,
     /// Whether it has `memory.copy` or `memory.fill`.
     pub uses_bulk_memory: bool,
     /// Whether it has `memory.grow` (of any memory).
@@ -277,6 +283,9 @@ pub(crate) struct FuncValidator {
     floor: usize,
     /// Number of open `loop` frames.
     loop_depth: u32,
+    /// Whether an instruction that can jump forward came before (see
+    /// [`FuncInfo::defined_before_read`]).
+    may_have_jumped: bool,
     /// What one use of a local weighs at this loop depth.
     use_weight: u32,
     /// Use weight of each local (see [`LocalUse`]).
@@ -388,6 +397,7 @@ impl FuncValidator {
         self.weights.resize(self.locals.len(), 0);
         self.used.clear();
         self.loop_depth = 0;
+        self.may_have_jumped = false;
         self.use_weight = 1;
         self.floor = 0;
         self.frames.push(Frame {
@@ -559,8 +569,11 @@ impl FuncValidator {
         }
     }
 
+    /// The frame of the label `depth` out, for an instruction that may
+    /// jump to it.
     #[inline]
-    fn frame_at(&self, depth: u32) -> Result<Frame> {
+    fn frame_at(&mut self, depth: u32) -> Result<Frame> {
+        self.may_have_jumped = true;
         let len = self.frames.len();
         if depth as usize >= len {
             return Err(self.err("unknown label").with_index(depth));
@@ -701,6 +714,15 @@ impl FuncValidator {
         }
         *w = w.saturating_add(self.use_weight);
         Ok(t)
+    }
+
+    /// Notes a write of local `index`: when it is the local's first use
+    /// and no jump came before, the local is defined before any read.
+    #[inline]
+    fn note_first_write(&mut self, index: u32) {
+        if !self.may_have_jumped && index < 64 && self.weights.get(index as usize) == Some(&0) {
+            self.info.defined_before_read |= 1 << index;
+        }
     }
 
     /// Sets the number of open loops, and with it the use weight.
@@ -1037,6 +1059,7 @@ impl FuncValidator {
                     self.check_type(cx, t)?;
                 }
                 self.pop(I32)?;
+                self.may_have_jumped = true;
                 self.push_frame(cx, FrameKind::If, blockty)?;
             }
             Operator::Else => {
@@ -1210,12 +1233,14 @@ impl FuncValidator {
                 self.push(Some(t));
             }
             Operator::LocalSet { local_index } => {
+                self.note_first_write(local_index);
                 let t = self.local(local_index)?;
                 self.pop(t)?;
                 self.set_init(local_index);
                 self.info.written_locals |= 1u64.checked_shl(local_index).unwrap_or(0);
             }
             Operator::LocalTee { local_index } => {
+                self.note_first_write(local_index);
                 let t = self.local(local_index)?;
                 self.pop(t)?;
                 self.set_init(local_index);

@@ -67,6 +67,10 @@ pub(crate) struct FrameLayout {
     /// incoming area slot holds its value for the whole function if the
     /// caller wrote it there.
     pub(crate) unwritten_params: u64,
+    /// Bit `i`: declared local `i` (for `i < 64`) is written before any
+    /// read ([`FuncInfo::defined_before_read`]), so the prologue need not
+    /// zero it.
+    pub(crate) defined_before_read: u64,
     /// The pin registers ([`PIN_GPRS`]) this function saves in its
     /// prologue and restores on return, by encoding bit.
     pub(crate) saved_gprs: u16,
@@ -307,6 +311,7 @@ impl FrameLayout {
                 & 1u64
                     .checked_shl(func_type.params().len() as u32)
                     .map_or(u64::MAX, |b| b - 1),
+            defined_before_read: info.defined_before_read,
             saved_gprs,
             volatile_pins,
             gpr_pins,
