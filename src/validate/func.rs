@@ -32,6 +32,12 @@ use hashbrown::HashSet;
 pub struct FuncInfo {
     /// Largest operand stack height reached (in values).
     pub max_stack_height: u32,
+    /// Largest number of integer and reference values (those a compiler
+    /// keeps in general-purpose registers) on the operand stack at once,
+    /// counted when one is pushed (an operator that turns floats into an
+    /// integer in place may add one the count misses); a stack deeper
+    /// than [`GPR_COUNT_MAX_HEIGHT`] counts all its values.
+    pub max_gpr_stack_height: u32,
     /// Largest control stack depth reached (the function's own frame is 1).
     pub max_control_depth: u32,
     /// Whether any instruction reads, writes or sizes linear memory.
@@ -73,6 +79,17 @@ pub struct FuncInfo {
     /// operators, an access to a 64-bit memory or to a memory other than
     /// memory 0, `memory.size`/`memory.grow` of a memory with custom pages.
     pub features: FeatureSet,
+}
+
+/// The deepest operand stack whose integer values
+/// [`FuncInfo::max_gpr_stack_height`] counts one by one, which bounds the
+/// time a push may take.
+pub const GPR_COUNT_MAX_HEIGHT: usize = 32;
+
+/// Whether a compiler keeps values of type `t` in general-purpose
+/// registers: integers and references, not floats and vectors.
+fn in_gpr(t: ValType) -> bool {
+    !matches!(t, ValType::F32 | ValType::F64 | ValType::V128)
 }
 
 /// How often a function reaches one of its locals, estimated statically:
@@ -438,9 +455,29 @@ impl FuncValidator {
     #[inline]
     fn push(&mut self, t: Option<ValType>) {
         self.operands.push(t);
-        if self.operands.len() as u32 > self.info.max_stack_height {
-            self.info.max_stack_height = self.operands.len() as u32;
+        let height = self.operands.len() as u32;
+        if height > self.info.max_stack_height {
+            self.info.max_stack_height = height;
         }
+        if height > self.info.max_gpr_stack_height && t.is_some_and(in_gpr) {
+            self.count_gpr_values();
+        }
+    }
+
+    /// Raises [`FuncInfo::max_gpr_stack_height`] to the number of integer
+    /// and reference values on the stack.
+    #[inline(never)]
+    fn count_gpr_values(&mut self) {
+        let height = self.operands.len();
+        let n = if height > GPR_COUNT_MAX_HEIGHT {
+            height
+        } else {
+            self.operands
+                .iter()
+                .filter(|t| t.is_some_and(in_gpr))
+                .count()
+        };
+        self.info.max_gpr_stack_height = self.info.max_gpr_stack_height.max(n as u32);
     }
 
     /// Pops any value (unknown in unreachable code).

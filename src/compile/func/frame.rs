@@ -101,13 +101,14 @@ const VOLATILE_PINS: usize = PIN_XMMS.len() + LEAF_PIN_GPRS.len();
 /// Whether a function may pin locals in [`LEAF_PIN_GPRS`]: it calls
 /// nothing but tail calls (whose argument setup leaves those registers
 /// alone), and the three GPRs the value stack keeps are enough for its
-/// operators: a shallow stack, no string instructions (which need `rsi`,
-/// `rdi` and `rcx` besides the operands) and no wide arithmetic (whose
-/// operators take four integer operands).
+/// operators: few integer values on the stack at once (floats take XMM
+/// registers), no string instructions (which need `rsi`, `rdi` and `rcx`
+/// besides the operands) and no wide arithmetic (whose operators take
+/// four integer operands).
 fn leaf_pins_fit(info: &FuncInfo) -> bool {
     !info.has_plain_calls
         && !info.uses_bulk_memory
-        && info.max_stack_height
+        && info.max_gpr_stack_height
             <= if info.has_calls {
                 TAIL_ONLY_PIN_MAX_STACK
             } else {

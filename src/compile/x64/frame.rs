@@ -41,7 +41,8 @@ pub(crate) const PIN_GPRS: [Gpr; 6] = [Gpr::Rbx, Gpr::R12, Gpr::R13, Gpr::Rsi, G
 /// [`LEAF_PIN_MAX_STACK`] values use them.
 pub(crate) const LEAF_PIN_GPRS: [Gpr; 2] = [Gpr::R8, Gpr::R9];
 
-/// The greatest operand stack height of a function that uses
+/// The most integer values on the operand stack at once
+/// (`FuncInfo::max_gpr_stack_height`) of a function that uses
 /// [`LEAF_PIN_GPRS`].
 pub(crate) const LEAF_PIN_MAX_STACK: u32 = 4;
 
