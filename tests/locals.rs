@@ -333,3 +333,105 @@ fn locals_written_first_keep_their_value() {
         assert_eq!(f.call(&mut store, 1).unwrap(), 308);
     }
 }
+
+/// A branch or `eqz` on a value just summed reads the `add`'s flags, with
+/// no `test`: a `local.tee` of `k - 1` into `k`'s own register becomes
+/// `add k, -1`. Loops counting down to zero (with values carried to the
+/// branch's label and spilled under the condition), `if` and `eqz` of
+/// sums that wrap to zero in 32 bits, and an `i64.eqz` of a sum that is
+/// zero only in its low 32 bits.
+#[test]
+fn branches_on_sums_read_the_flags() {
+    let wat = r#"(module
+        (func (export "countdown") (param $n i32) (result i32) (local $k i32) (local $s i32)
+            (local.set $k (local.get $n))
+            (loop $l
+                (local.set $s (i32.add (local.get $s) (local.get $k)))
+                (br_if $l (local.tee $k (i32.add (local.get $k) (i32.const -1)))))
+            (i32.add (i32.mul (local.get $s) (i32.const 1000)) (local.get $k)))
+        (func (export "carry") (param $n i32) (result i32) (local $k i32)
+            (local.set $k (local.get $n))
+            (i32.add (i32.const 7)
+                (block $out (result i32)
+                    (loop $l
+                        (drop (br_if $out (i32.mul (local.get $k) (i32.const 3))
+                            (i32.eqz (local.tee $k (i32.add (local.get $k) (i32.const -1))))))
+                        (br $l))
+                    (i32.const -1))))
+        (func (export "if_sum") (param $a i32) (param $b i32) (result i32)
+            (if (result i32) (i32.add (local.get $a) (local.get $b))
+                (then (i32.const 1)) (else (i32.const 0))))
+        (func (export "eqz_sum") (param $a i32) (result i32)
+            (i32.eqz (i32.add (local.get $a) (i32.const 1))))
+        (func (export "eqz64_sum") (param $a i64) (result i32)
+            (i64.eqz (i64.add (local.get $a) (i64.const 1))))
+        (func (export "unpinned") (param $n i32) (result i32)
+            (local $k i32) (local $a i32) (local $b i32) (local $c i32) (local $d i32)
+            (local $e i32) (local $f i32) (local $g i32) (local $s i32)
+            (local.set $k (local.get $n))
+            (loop $l
+                (local.set $a (i32.add (local.get $a) (i32.const 1)))
+                (local.set $b (i32.add (local.get $a) (local.get $b)))
+                (local.set $c (i32.add (local.get $b) (local.get $c)))
+                (local.set $d (i32.add (local.get $c) (local.get $d)))
+                (local.set $e (i32.add (local.get $d) (local.get $e)))
+                (local.set $f (i32.add (local.get $e) (local.get $f)))
+                (local.set $g (i32.add (local.get $f) (local.get $g)))
+                (local.set $s (i32.add (local.get $g) (local.get $s)))
+                (br_if $l (local.tee $k (i32.add (local.get $k) (i32.const -1)))))
+            (i32.add (local.get $s) (local.get $k))))"#;
+    for guard in [false, true] {
+        let engine = Engine::new(Config::new().guard_regions(guard)).unwrap();
+        let module = Module::new(&engine, wat::parse_str(wat).unwrap()).unwrap();
+        let mut store = Store::new(&engine, ());
+        let i = Instance::new(&mut store, &module, &[]).unwrap();
+        let countdown = i.get_typed_func::<i32, i32>(&store, "countdown").unwrap();
+        for n in [1, 2, 10, 1000] {
+            assert_eq!(
+                countdown.call(&mut store, n).unwrap(),
+                n * (n + 1) / 2 * 1000
+            );
+        }
+        let carry = i.get_typed_func::<i32, i32>(&store, "carry").unwrap();
+        for n in [1, 5, 100] {
+            // Out with 3 * 1, read before the last decrement.
+            assert_eq!(carry.call(&mut store, n).unwrap(), 10);
+        }
+        let if_sum = i
+            .get_typed_func::<(i32, i32), i32>(&store, "if_sum")
+            .unwrap();
+        for (a, b, want) in [
+            (1, -1, 0),
+            (-1, 2, 1),
+            (i32::MIN, i32::MIN, 0),
+            (0, 0, 0),
+            (5, 0, 1),
+        ] {
+            assert_eq!(if_sum.call(&mut store, (a, b)).unwrap(), want, "{a} + {b}");
+        }
+        let eqz_sum = i.get_typed_func::<i32, i32>(&store, "eqz_sum").unwrap();
+        for (a, want) in [(-1, 1), (0, 0), (i32::MAX, 0)] {
+            assert_eq!(eqz_sum.call(&mut store, a).unwrap(), want, "{a} + 1 == 0");
+        }
+        let eqz64 = i.get_typed_func::<i64, i32>(&store, "eqz64_sum").unwrap();
+        for (a, want) in [(-1, 1), (0xffff_ffff, 0), (0, 0), (-0x1_0000_0001, 0)] {
+            assert_eq!(eqz64.call(&mut store, a).unwrap(), want, "{a:#x} + 1 == 0");
+        }
+        let unpinned = i.get_typed_func::<i32, i32>(&store, "unpinned").unwrap();
+        for n in [1, 3, 50] {
+            let (mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut s) =
+                (0i32, 0i32, 0i32, 0i32, 0i32, 0i32, 0i32, 0i32);
+            for _ in 0..n {
+                a = a.wrapping_add(1);
+                b = a.wrapping_add(b);
+                c = b.wrapping_add(c);
+                d = c.wrapping_add(d);
+                e = d.wrapping_add(e);
+                f = e.wrapping_add(f);
+                g = f.wrapping_add(g);
+                s = g.wrapping_add(s);
+            }
+            assert_eq!(unpinned.call(&mut store, n).unwrap(), s, "unpinned {n}");
+        }
+    }
+}

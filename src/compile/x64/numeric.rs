@@ -255,8 +255,10 @@ impl FuncCompiler<'_, '_, '_> {
             self.push(ValType::I32, Loc::Flags(cond.invert()));
             return;
         }
-        let a = self.pop_gpr();
-        self.a.test_rr(int_size(ty), a, a);
+        let a = self.pop_gpr_read();
+        if !self.a.flags_test(a, int_size(ty)) {
+            self.a.test_rr(int_size(ty), a, a);
+        }
         self.push(ValType::I32, Loc::Flags(Cond::E));
     }
 
