@@ -1,19 +1,29 @@
 //! Integer arithmetic the compiler strength-reduces: `x * 3`, `x * 5` and
-//! `x * 9` become `lea`. Each must equal the wrapping product in both
-//! widths, for `x` a local kept in a register (which must keep its value)
-//! and for `x` a computed value, next to a factor that stays an `imul`.
+//! `x * 9` become `lea`, other constant factors a three-operand `imul`
+//! (neither copies a pinned `x` first). Each must equal the wrapping
+//! product in both widths, for `x` a local kept in a register (which must
+//! keep its value) and for `x` a computed value.
 
 use wasmkern::{Engine, Linker, Module, Store, Val};
 
 /// `(x * k) ^ x`, with `x` read again after the product, and
-/// `((x + 1) * k)`: a pinned local and a computed operand.
+/// `((x + 1) * k)`: a pinned local and a computed operand; the product
+/// stored into another local (the `lea` or `imul` given its register)
+/// and into `x` itself, twice.
 fn wat(ty: &str, k: i64) -> String {
     format!(
         r#"(module
             (func (export "pinned") (param $x {ty}) (result {ty})
                 ({ty}.xor ({ty}.mul (local.get $x) ({ty}.const {k})) (local.get $x)))
             (func (export "computed") (param $x {ty}) (result {ty})
-                ({ty}.mul ({ty}.add (local.get $x) ({ty}.const 1)) ({ty}.const {k}))))"#
+                ({ty}.mul ({ty}.add (local.get $x) ({ty}.const 1)) ({ty}.const {k})))
+            (func (export "into") (param $x {ty}) (result {ty}) (local $y {ty})
+                (local.set $y ({ty}.mul (local.get $x) ({ty}.const {k})))
+                ({ty}.xor (local.get $y) (local.get $x)))
+            (func (export "itself") (param $x {ty}) (result {ty})
+                (local.set $x ({ty}.mul (local.get $x) ({ty}.const {k})))
+                (local.set $x ({ty}.mul (local.get $x) ({ty}.const {k})))
+                (local.get $x)))"#
     )
 }
 
@@ -31,7 +41,7 @@ fn val(ty: &str, v: i64) -> Val {
 fn small_constant_products_wrap_like_multiplication() {
     let engine = Engine::default();
     let inputs: [i64; 7] = [0, 1, -1, 7, 0x3fff_ffff, i32::MAX as i64, i64::MAX / 3 + 11];
-    for k in [3i64, 5, 7, 9] {
+    for k in [3i64, 5, 7, 9, -56, 1_000_003] {
         for ty in ["i32", "i64"] {
             let module = Module::new(&engine, wat::parse_str(wat(ty, k)).unwrap()).unwrap();
             let mut store = Store::new(&engine, ());
@@ -46,6 +56,8 @@ fn small_constant_products_wrap_like_multiplication() {
                 for (name, expected) in [
                     ("pinned", x.wrapping_mul(k) ^ x),
                     ("computed", x.wrapping_add(1).wrapping_mul(k)),
+                    ("into", x.wrapping_mul(k) ^ x),
+                    ("itself", x.wrapping_mul(k).wrapping_mul(k)),
                 ] {
                     let f = instance.get_func(&store, name).unwrap();
                     let mut out = [val(ty, 0)];

@@ -352,6 +352,22 @@ impl MacroAssembler {
         });
     }
 
+    /// `imul dst, src, imm` (32 or 64 bits), which a following
+    /// [`Self::redefine_last_gpr`] can give another destination (it writes
+    /// all of `dst` and reads only `src`).
+    pub(crate) fn imul_rri(&mut self, size: Size, dst: Gpr, src: Gpr, imm: i32) {
+        let start = self.asm.offset() as u32;
+        self.asm.imul_rri(size, dst, src, imm);
+        self.last_def = matches!(size, Size::S32 | Size::S64).then_some(LastDef {
+            start,
+            end: self.asm.offset() as u32,
+            dst: dst.enc(),
+            xmm: false,
+            upper_zero: size == Size::S32,
+            kind: DefKind::Load(None),
+        });
+    }
+
     /// `movsx dst, [mem]`.
     pub(crate) fn movsx_rm(&mut self, to: Size, from: Size, dst: Gpr, mem: Mem) {
         let start = self.asm.offset();

@@ -206,24 +206,23 @@ impl FuncCompiler<'_, '_, '_> {
                 9 => Some(Scale::X8),
                 _ => None,
             };
-            if let Some(scale) = scale {
-                let (r, x) = match self.peek(0).loc {
-                    Loc::PinnedGpr(p) => {
-                        self.pop();
-                        (self.alloc_gpr(), p)
-                    }
-                    _ => {
-                        let a = self.pop_gpr();
-                        (a, a)
-                    }
-                };
-                self.a.lea(size, r, Mem::indexed(x, x, scale, 0));
-                self.push_gpr(ty, r);
-                return;
+            // Other factors: `imul r, x, imm`, which reads `x` and writes
+            // `r`, so a pinned local is not copied first either.
+            let (r, x) = match self.peek(0).loc {
+                Loc::PinnedGpr(p) => {
+                    self.pop();
+                    (self.alloc_gpr(), p)
+                }
+                _ => {
+                    let a = self.pop_gpr();
+                    (a, a)
+                }
+            };
+            match scale {
+                Some(scale) => self.a.lea(size, r, Mem::indexed(x, x, scale, 0)),
+                None => self.a.imul_rri(size, r, x, imm),
             }
-            let a = self.pop_gpr();
-            self.a.imul_rri(size, a, a, imm);
-            self.push_gpr(ty, a);
+            self.push_gpr(ty, r);
         } else {
             let (a, b) = self.pop_gpr_pair();
             self.a.imul_rr(size, a, b);
