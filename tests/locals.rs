@@ -435,3 +435,54 @@ fn branches_on_sums_read_the_flags() {
         }
     }
 }
+
+/// A comparison stored into a pinned local is `setcc` then `movzx` into
+/// the local's register (the `movzx` given that register): the local gets
+/// exactly 0 or 1 (its upper bits clear), the compared locals keep their
+/// values, and a `local.tee` leaves the same 0 or 1 for `eqz` and `br_if`.
+#[test]
+fn comparisons_stored_into_locals() {
+    let wat = r#"(module
+        (func (export "cmp") (param $x i32) (param $y i32) (result i64)
+            (local $c i32) (local $d i32) (local $k i32)
+            ;; The compared sums leave bits 8-15 set in their registers,
+            ;; which the setcc writing a byte of one must not keep.
+            (local.set $c (i32.lt_u (i32.add (local.get $x) (i32.const 0x3f00))
+                                    (i32.add (local.get $y) (i32.const 0x3f00))))
+            (loop $l
+                (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                (br_if $l (i32.eqz (local.tee $d (i32.gt_s (local.get $k) (local.get $y))))))
+            ;; c + 2 d + 4 k + 256 x + 65536 y, with c and d widened to 64
+            ;; bits (garbage upper bits would show).
+            (i64.add
+                (i64.add (i64.extend_i32_u (local.get $c))
+                         (i64.shl (i64.extend_i32_u (local.get $d)) (i64.const 1)))
+                (i64.extend_i32_u
+                    (i32.add (i32.shl (local.get $k) (i32.const 2))
+                        (i32.add (i32.shl (local.get $x) (i32.const 8))
+                                 (i32.shl (local.get $y) (i32.const 16))))))))"#;
+    for guard in [false, true] {
+        let engine = Engine::new(Config::new().guard_regions(guard)).unwrap();
+        let module = Module::new(&engine, wat::parse_str(wat).unwrap()).unwrap();
+        let mut store = Store::new(&engine, ());
+        let i = Instance::new(&mut store, &module, &[]).unwrap();
+        let f = i.get_typed_func::<(i32, i32), i64>(&store, "cmp").unwrap();
+        for (x, y) in [(1, 2), (2, 1), (0, 0), (3, 5), (7, -1)] {
+            let c = u64::from((x as u32).wrapping_add(0x3f00) < (y as u32).wrapping_add(0x3f00));
+            // k counts up until k > y (signed), at least once.
+            let k = if y < 1 { 1 } else { y + 1 };
+            let want = c
+                + 2
+                + u64::from(
+                    ((k as u32) << 2)
+                        .wrapping_add((x as u32) << 8)
+                        .wrapping_add((y as u32) << 16),
+                );
+            assert_eq!(
+                f.call(&mut store, (x, y)).unwrap() as u64,
+                want,
+                "cmp({x}, {y})"
+            );
+        }
+    }
+}
