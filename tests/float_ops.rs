@@ -57,3 +57,121 @@ fn commuted_float_ops_keep_the_local() {
         assert_eq!(pending.call(&mut store, 3.0).unwrap(), 43.0);
     }
 }
+
+/// The float binary operators with a constant operand on either side, in
+/// both types: `x op c` and `c op x`, `x` a parameter (kept in a register)
+/// and a computed value (`x + 0`, where `x` is not -0). A constant the
+/// compiler reads from memory must be the right one of the right width,
+/// on the right side of the operator.
+#[test]
+fn float_ops_with_constant_operands() {
+    const OPS: [&str; 6] = ["add", "sub", "mul", "div", "min", "max"];
+    const CONSTS: [&str; 5] = ["1.5", "-0", "0", "-3.25e-7", "inf"];
+    let mut wat = String::from("(module\n");
+    for ty in ["f32", "f64"] {
+        for op in OPS {
+            for (k, c) in CONSTS.iter().enumerate() {
+                for (side, body) in [
+                    ("xc", format!("({ty}.{op} (local.get 0) ({ty}.const {c}))")),
+                    ("cx", format!("({ty}.{op} ({ty}.const {c}) (local.get 0))")),
+                    (
+                        "yc",
+                        format!(
+                            "({ty}.{op} ({ty}.add (local.get 0) ({ty}.const 0)) ({ty}.const {c}))"
+                        ),
+                    ),
+                    (
+                        "cy",
+                        format!(
+                            "({ty}.{op} ({ty}.const {c}) ({ty}.add (local.get 0) ({ty}.const 0)))"
+                        ),
+                    ),
+                ] {
+                    // The parameter is read again after the operation: it
+                    // must not have changed.
+                    wat.push_str(&format!(
+                        "(func (export \"{ty}_{op}_{k}_{side}\") (param {ty}) (result {ty} {ty}) {body} (local.get 0))\n"
+                    ));
+                }
+            }
+        }
+    }
+    wat.push(')');
+    fn apply(op: &str, a: f64, b: f64) -> f64 {
+        match op {
+            "add" => a + b,
+            "sub" => a - b,
+            "mul" => a * b,
+            "div" => a / b,
+            // WebAssembly's min and max: -0 < +0 (no NaN inputs here).
+            "min" if a == b => f64::from_bits(a.to_bits() | b.to_bits()),
+            "max" if a == b => f64::from_bits(a.to_bits() & b.to_bits()),
+            "min" => a.min(b),
+            _ => a.max(b),
+        }
+    }
+    fn apply32(op: &str, a: f32, b: f32) -> f32 {
+        match op {
+            "add" => a + b,
+            "sub" => a - b,
+            "mul" => a * b,
+            "div" => a / b,
+            "min" if a == b => f32::from_bits(a.to_bits() | b.to_bits()),
+            "max" if a == b => f32::from_bits(a.to_bits() & b.to_bits()),
+            "min" => a.min(b),
+            _ => a.max(b),
+        }
+    }
+    let xs = [2.0f64, -0.75, 0.0, 1e300, -7.0e-5];
+    for guard in [false, true] {
+        let engine = Engine::new(wasmkern::Config::new().guard_regions(guard)).unwrap();
+        let module = Module::new(&engine, wat::parse_str(&wat).unwrap()).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        for op in OPS {
+            for (k, c) in CONSTS.iter().enumerate() {
+                let c64: f64 = c.parse().unwrap();
+                let c32: f32 = c.parse().unwrap();
+                for side in ["xc", "cx", "yc", "cy"] {
+                    let f = instance
+                        .get_typed_func::<f64, (f64, f64)>(
+                            &mut store,
+                            &format!("f64_{op}_{k}_{side}"),
+                        )
+                        .unwrap();
+                    let g = instance
+                        .get_typed_func::<f32, (f32, f32)>(
+                            &mut store,
+                            &format!("f32_{op}_{k}_{side}"),
+                        )
+                        .unwrap();
+                    for x in xs {
+                        let want = if side.starts_with('c') {
+                            apply(op, c64, x)
+                        } else {
+                            apply(op, x, c64)
+                        };
+                        let (got, kept) = f.call(&mut store, x).unwrap();
+                        assert_eq!(
+                            (got.to_bits(), kept.to_bits()),
+                            (want.to_bits(), x.to_bits()),
+                            "f64.{op} {side} x={x} c={c} (guard {guard}): {got}"
+                        );
+                        let x = x as f32;
+                        let want = if side.starts_with('c') {
+                            apply32(op, c32, x)
+                        } else {
+                            apply32(op, x, c32)
+                        };
+                        let (got, kept) = g.call(&mut store, x).unwrap();
+                        assert_eq!(
+                            (got.to_bits(), kept.to_bits()),
+                            (want.to_bits(), x.to_bits()),
+                            "f32.{op} {side} x={x} c={c} (guard {guard}): {got}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,19 +1,29 @@
 //! Integer arithmetic the compiler strength-reduces: `x * 3`, `x * 5` and
-//! `x * 9` become `lea`. Each must equal the wrapping product in both
-//! widths, for `x` a local kept in a register (which must keep its value)
-//! and for `x` a computed value, next to a factor that stays an `imul`.
+//! `x * 9` become `lea`, other constant factors a three-operand `imul`
+//! (neither copies a pinned `x` first). Each must equal the wrapping
+//! product in both widths, for `x` a local kept in a register (which must
+//! keep its value) and for `x` a computed value.
 
 use wasmkern::{Engine, Linker, Module, Store, Val};
 
 /// `(x * k) ^ x`, with `x` read again after the product, and
-/// `((x + 1) * k)`: a pinned local and a computed operand.
+/// `((x + 1) * k)`: a pinned local and a computed operand; the product
+/// stored into another local (the `lea` or `imul` given its register)
+/// and into `x` itself, twice.
 fn wat(ty: &str, k: i64) -> String {
     format!(
         r#"(module
             (func (export "pinned") (param $x {ty}) (result {ty})
                 ({ty}.xor ({ty}.mul (local.get $x) ({ty}.const {k})) (local.get $x)))
             (func (export "computed") (param $x {ty}) (result {ty})
-                ({ty}.mul ({ty}.add (local.get $x) ({ty}.const 1)) ({ty}.const {k}))))"#
+                ({ty}.mul ({ty}.add (local.get $x) ({ty}.const 1)) ({ty}.const {k})))
+            (func (export "into") (param $x {ty}) (result {ty}) (local $y {ty})
+                (local.set $y ({ty}.mul (local.get $x) ({ty}.const {k})))
+                ({ty}.xor (local.get $y) (local.get $x)))
+            (func (export "itself") (param $x {ty}) (result {ty})
+                (local.set $x ({ty}.mul (local.get $x) ({ty}.const {k})))
+                (local.set $x ({ty}.mul (local.get $x) ({ty}.const {k})))
+                (local.get $x)))"#
     )
 }
 
@@ -31,7 +41,7 @@ fn val(ty: &str, v: i64) -> Val {
 fn small_constant_products_wrap_like_multiplication() {
     let engine = Engine::default();
     let inputs: [i64; 7] = [0, 1, -1, 7, 0x3fff_ffff, i32::MAX as i64, i64::MAX / 3 + 11];
-    for k in [3i64, 5, 7, 9] {
+    for k in [3i64, 5, 7, 9, -56, 1_000_003] {
         for ty in ["i32", "i64"] {
             let module = Module::new(&engine, wat::parse_str(wat(ty, k)).unwrap()).unwrap();
             let mut store = Store::new(&engine, ());
@@ -46,6 +56,8 @@ fn small_constant_products_wrap_like_multiplication() {
                 for (name, expected) in [
                     ("pinned", x.wrapping_mul(k) ^ x),
                     ("computed", x.wrapping_add(1).wrapping_mul(k)),
+                    ("into", x.wrapping_mul(k) ^ x),
+                    ("itself", x.wrapping_mul(k).wrapping_mul(k)),
                 ] {
                     let f = instance.get_func(&store, name).unwrap();
                     let mut out = [val(ty, 0)];
@@ -101,5 +113,140 @@ fn wrap_clears_the_upper_half_unless_already_zero() {
         let mut out = [Val::I64(0)];
         f.call(&mut store, &[Val::I32(8)], &mut out).unwrap();
         assert_eq!(out[0], Val::I64(expected as i64), "{name}");
+    }
+}
+
+/// `x & 0xff` and `x & 0xffff` (a `movzx`) in both widths: of a pinned
+/// local, which must keep its value, of a computed value, stored into a
+/// pinned local (the `movzx` given the local's register), and masking a
+/// local into itself in a loop; next to masks that are not zero-extensions
+/// (`0x1ff`, and in 64 bits `0x1_0000_00ff`, whose low bits match).
+#[test]
+fn byte_and_halfword_masks_zero_extend() {
+    let masks: [(&str, u64); 4] = [
+        ("ff", 0xff),
+        ("ffff", 0xffff),
+        ("1ff", 0x1ff),
+        ("wide", 0x1_0000_00ff),
+    ];
+    let mut wat = String::from("(module\n");
+    for ty in ["i32", "i64"] {
+        for (name, m) in masks {
+            let m = if ty == "i32" { m as u32 as u64 } else { m };
+            wat.push_str(&format!(
+                r#"(func (export "{ty}_{name}_pinned") (param $x {ty}) (result {ty} {ty})
+                    ({ty}.and (local.get $x) ({ty}.const {m})) (local.get $x))
+                (func (export "{ty}_{name}_computed") (param $x {ty}) (result {ty})
+                    ({ty}.and ({ty}.xor (local.get $x) ({ty}.const 1)) ({ty}.const {m})))
+                (func (export "{ty}_{name}_into") (param $x {ty}) (result {ty} {ty}) (local $y {ty})
+                    (local.set $y ({ty}.and (local.get $x) ({ty}.const {m})))
+                    (local.get $y) (local.get $x))
+                (func (export "{ty}_{name}_tee") (param $x {ty}) (result {ty} {ty})
+                    (local $y {ty}) (local $k i32)
+                    (loop $l
+                        (local.set $x ({ty}.add ({ty}.and (local.tee $y (local.get $x)) ({ty}.const {m}))
+                                                ({ty}.shl (local.get $x) ({ty}.const 9))))
+                        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                        (br_if $l (i32.lt_u (local.get $k) (i32.const 3))))
+                    (local.get $x) (local.get $y))
+"#
+            ));
+        }
+    }
+    wat.push(')');
+    let inputs: [u64; 5] = [
+        0,
+        0x80,
+        0xffff_ffff_ffff_ff81,
+        0x1234_5678_9abc_def0,
+        0x8000_0001_8001_00ff,
+    ];
+    for guard in [false, true] {
+        let engine = Engine::new(wasmkern::Config::new().guard_regions(guard)).unwrap();
+        let module = Module::new(&engine, wat::parse_str(&wat).unwrap()).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Linker::new(&engine)
+            .instantiate(&mut store, &module)
+            .unwrap();
+        for (name, mask) in masks {
+            for x in inputs {
+                let tee = |width_mask: u64| {
+                    let mut x = x & width_mask;
+                    let mut y = 0;
+                    for _ in 0..3 {
+                        y = x;
+                        x = (x & mask).wrapping_add(x << 9) & width_mask;
+                    }
+                    (x, y)
+                };
+                let f = instance
+                    .get_typed_func::<i64, (i64, i64)>(&mut store, &format!("i64_{name}_pinned"))
+                    .unwrap();
+                assert_eq!(
+                    f.call(&mut store, x as i64).unwrap(),
+                    ((x & mask) as i64, x as i64)
+                );
+                let f = instance
+                    .get_typed_func::<i64, i64>(&mut store, &format!("i64_{name}_computed"))
+                    .unwrap();
+                assert_eq!(
+                    f.call(&mut store, x as i64).unwrap(),
+                    ((x ^ 1) & mask) as i64
+                );
+                let f = instance
+                    .get_typed_func::<i64, (i64, i64)>(&mut store, &format!("i64_{name}_into"))
+                    .unwrap();
+                assert_eq!(
+                    f.call(&mut store, x as i64).unwrap(),
+                    ((x & mask) as i64, x as i64)
+                );
+                let f = instance
+                    .get_typed_func::<i64, (i64, i64)>(&mut store, &format!("i64_{name}_tee"))
+                    .unwrap();
+                let (tx, ty) = tee(u64::MAX);
+                assert_eq!(
+                    f.call(&mut store, x as i64).unwrap(),
+                    (tx as i64, ty as i64),
+                    "i64 {name} tee {x:#x}"
+                );
+
+                let (x32, m32) = (x as u32, mask as u32);
+                let f = instance
+                    .get_typed_func::<i32, (i32, i32)>(&mut store, &format!("i32_{name}_pinned"))
+                    .unwrap();
+                assert_eq!(
+                    f.call(&mut store, x32 as i32).unwrap(),
+                    ((x32 & m32) as i32, x32 as i32)
+                );
+                let f = instance
+                    .get_typed_func::<i32, i32>(&mut store, &format!("i32_{name}_computed"))
+                    .unwrap();
+                assert_eq!(
+                    f.call(&mut store, x32 as i32).unwrap(),
+                    ((x32 ^ 1) & m32) as i32
+                );
+                let f = instance
+                    .get_typed_func::<i32, (i32, i32)>(&mut store, &format!("i32_{name}_into"))
+                    .unwrap();
+                assert_eq!(
+                    f.call(&mut store, x32 as i32).unwrap(),
+                    ((x32 & m32) as i32, x32 as i32)
+                );
+                let f = instance
+                    .get_typed_func::<i32, (i32, i32)>(&mut store, &format!("i32_{name}_tee"))
+                    .unwrap();
+                let mut tx = x32;
+                let mut ty = 0;
+                for _ in 0..3 {
+                    ty = tx;
+                    tx = (tx & m32).wrapping_add(tx << 9);
+                }
+                assert_eq!(
+                    f.call(&mut store, x32 as i32).unwrap(),
+                    (tx as i32, ty as i32),
+                    "i32 {name} tee {x32:#x}"
+                );
+            }
+        }
     }
 }

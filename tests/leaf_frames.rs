@@ -383,3 +383,94 @@ fn tail_only_leaves() {
         });
     }
 }
+
+/// A float-heavy leaf: its operand stack holds six floats at once but at
+/// most four integers, so its integer locals take the caller-saved leaf
+/// pin registers. They must keep their values through a `select` of four
+/// integer operands (its condition a float comparison), float-to-integer
+/// conversions, a `memory.grow` exit in the loop and, with fuel, exits at
+/// every loop header.
+const FLOAT_LEAF: &str = r#"(module
+  (memory (export "mem") 1 8)
+  ;; Counts the iterations: a lost loop counter traps instead of looping on.
+  (global $fuse (mut i32) (i32.const 0))
+  (func (export "poly") (param $n i32) (param $grow i32) (result f64)
+    (local $i i32) (local $p i32) (local $acc f64) (local $x f64)
+    (global.set $fuse (i32.const 0))
+    (loop $l
+      (global.set $fuse (i32.add (global.get $fuse) (i32.const 1)))
+      (if (i32.gt_u (global.get $fuse) (local.get $n)) (then unreachable))
+      (local.set $x (f64.mul (f64.convert_i32_u (local.get $i)) (f64.const 0.5)))
+      (local.set $acc (f64.add (local.get $acc)
+        (f64.mul
+          (f64.add (f64.mul (f64.add (local.get $x) (f64.const 1)) (f64.add (local.get $x) (f64.const 2)))
+                   (f64.mul (f64.add (local.get $x) (f64.const 3)) (f64.add (local.get $x) (f64.const 4))))
+          (f64.sub (f64.add (local.get $x) (f64.const 5))
+                   (f64.mul (f64.add (local.get $x) (f64.const 6)) (f64.add (local.get $x) (f64.const 7)))))))
+      (i32.store (local.get $p)
+        (select (local.get $i) (i32.trunc_f64_s (f64.mul (local.get $acc) (f64.const 1e-6)))
+          (f64.lt (local.get $x) (f64.const 3))))
+      (if (i32.eq (local.get $i) (local.get $grow))
+        (then (drop (memory.grow (i32.const 1)))))
+      (local.set $p (i32.add (local.get $p) (i32.const 4)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (local.get $n))))
+    (f64.add (local.get $acc)
+      (f64.convert_i32_s (i32.add (local.get $p) (i32.load offset=8 (i32.const 0))))))
+)"#;
+
+fn poly_expected(n: i32) -> f64 {
+    let (mut acc, mut p, mut word2) = (0f64, 0i32, 0i32);
+    for i in 0..n {
+        let x = f64::from(i) * 0.5;
+        acc +=
+            ((x + 1.0) * (x + 2.0) + (x + 3.0) * (x + 4.0)) * ((x + 5.0) - (x + 6.0) * (x + 7.0));
+        let v = if x < 3.0 { i } else { (acc * 1e-6) as i32 };
+        if p == 8 {
+            word2 = v;
+        }
+        p += 4;
+    }
+    acc + f64::from(p.wrapping_add(word2))
+}
+
+#[test]
+fn float_heavy_leaf_keeps_integer_locals() {
+    for fuel in [false, true] {
+        both_modes(|guard| {
+            let engine = engine(guard, fuel);
+            let m = module(&engine, FLOAT_LEAF);
+            let mut store = Store::new(&engine, ());
+            if fuel {
+                store.set_fuel(10_000_000).unwrap();
+            }
+            let inst = Instance::new(&mut store, &m, &[]).unwrap();
+            let f = typed::<(), (i32, i32), f64>(&mut store, &inst, "poly");
+            for (n, grow) in [(1, 0), (5, 2), (40, 7), (200, -1)] {
+                assert_eq!(
+                    f.call(&mut store, (n, grow)).unwrap(),
+                    poly_expected(n),
+                    "poly({n}, {grow}) fuel {fuel}"
+                );
+            }
+            if fuel {
+                let g = inst.get_func(&mut store, "poly").unwrap();
+                let mut results = [Val::F64(0)];
+                store.set_fuel(10_000_000).unwrap();
+                let pauses = common::call_in_fuel_slices(
+                    &mut store,
+                    g,
+                    &[Val::I32(300), Val::I32(-1)],
+                    &mut results,
+                    50,
+                );
+                assert!(pauses > 10, "only {pauses} pauses");
+                assert!(
+                    matches!(results[0], Val::F64(v) if f64::from_bits(v) == poly_expected(300)),
+                    "poly(300) = {:?}",
+                    results[0]
+                );
+            }
+        });
+    }
+}

@@ -430,3 +430,318 @@ fn lazy_parameter_reads_survive_stores_over_their_slots() {
         }
     }
 }
+
+/// The prologue zeroes only the declared locals a read may see before a
+/// write: a local whose first use is a write that no jump comes before
+/// keeps whatever its register or slot held. Each case writes its local
+/// 5 unless `$skip` makes a jump pass the write (`br_if`, `if`,
+/// `br_table`, a `try_table` catching a throw); then the local must read
+/// 0, though its register holds the caller's pinned value (integer pins
+/// are callee-saved, float pins are left as they were) and its slot the
+/// 5 of the call before. Each case runs with the local pinned in a
+/// register and in memory (behind eight more used locals).
+#[test]
+fn locals_skipped_by_a_jump_read_zero() {
+    let cases: [(&str, &str, &str); 7] = [
+        (
+            "br_if",
+            "i32",
+            "(block (br_if 0 (local.get $skip)) (local.set $l (i32.const 5)))",
+        ),
+        (
+            "if",
+            "i32",
+            "(if (i32.eqz (local.get $skip)) (then (local.set $l (i32.const 5))))",
+        ),
+        (
+            "br_table",
+            "i32",
+            "(block (block (br_table 0 1 (local.get $skip))) (local.set $l (i32.const 5)))",
+        ),
+        (
+            "catch",
+            "i32",
+            "(block $h (try_table (catch_all $h) (call $throw_if (local.get $skip)) \
+             (local.set $l (i32.const 5))))",
+        ),
+        (
+            "f64_br_if",
+            "f64",
+            "(block (br_if 0 (local.get $skip)) (local.set $l (f64.const 5)))",
+        ),
+        (
+            "f32_if",
+            "f32",
+            "(if (i32.eqz (local.get $skip)) (then (local.set $l (f32.const 5))))",
+        ),
+        (
+            "i64_br_if",
+            "i64",
+            "(block (br_if 0 (local.get $skip)) (local.set $l (i64.const 5)))",
+        ),
+    ];
+    let mut wat = String::from(
+        r#"(module
+        (tag $t)
+        (func $throw_if (param i32) (if (local.get 0) (then (throw $t))))
+"#,
+    );
+    for (name, ty, body) in cases {
+        for spilled in [false, true] {
+            // Eight locals used three times each outweigh `$l` (used
+            // twice) for the pin registers.
+            let (others, uses) = if spilled {
+                let decls = "(local $o0 i32) (local $o1 i32) (local $o2 i32) (local $o3 i32) \
+                             (local $o4 i32) (local $o5 i32) (local $o6 i32) (local $o7 i32) \
+                             (local $p0 f64) (local $p1 f64) (local $p2 f64) (local $p3 f64) \
+                             (local $p4 f64) (local $p5 f64) (local $p6 f64) (local $p7 f64)";
+                let mut uses = String::new();
+                for k in 0..8 {
+                    uses.push_str(&format!(
+                        "(local.set $o{k} (i32.add (local.get $skip) (i32.const {k}))) \
+                         (drop (i32.add (local.get $o{k}) (local.get $o{k}))) \
+                         (local.set $p{k} (f64.convert_i32_u (local.get $skip))) \
+                         (drop (f64.add (local.get $p{k}) (local.get $p{k}))) "
+                    ));
+                }
+                (decls, uses)
+            } else {
+                ("", String::new())
+            };
+            let suffix = if spilled { "_slot" } else { "" };
+            wat.push_str(&format!(
+                r#"(func $case_{name}{suffix} (param $skip i32) (result {ty}) (local $l {ty}) {others}
+                    {body} {uses} (local.get $l))
+                (func (export "{name}{suffix}") (param $skip i32) (result {ty})
+                    (local $a i32) (local $b i32) (local $c i32) (local $d i32) (local $e i32)
+                    (local $x f64) (local $y f32) (local $r {ty})
+                    (local.set $a (i32.const 0x11)) (local.set $b (i32.const 0x22))
+                    (local.set $c (i32.const 0x33)) (local.set $d (i32.const 0x44))
+                    (local.set $e (i32.const 0x55)) (local.set $x (f64.const 1.5))
+                    (local.set $y (f32.const 2.5))
+                    (local.set $r (call $case_{name}{suffix} (local.get $skip)))
+                    (drop (i32.add (i32.add (local.get $a) (local.get $b))
+                                   (i32.add (local.get $c) (i32.add (local.get $d) (local.get $e)))))
+                    (drop (f64.add (local.get $x) (local.get $x)))
+                    (drop (f32.add (local.get $y) (local.get $y)))
+                    (local.get $r))
+"#
+            ));
+        }
+    }
+    wat.push(')');
+    for guard in [false, true] {
+        let engine = Engine::new(Config::new().guard_regions(guard)).unwrap();
+        let module = Module::new(&engine, wat::parse_str(&wat).unwrap()).unwrap();
+        let mut store = Store::new(&engine, ());
+        let i = Instance::new(&mut store, &module, &[]).unwrap();
+        for (name, ty, _) in cases {
+            for suffix in ["", "_slot"] {
+                let name = format!("{name}{suffix}");
+                for (skip, want) in [(0, 5), (1, 0), (0, 5), (1, 0)] {
+                    let got = match ty {
+                        "i32" => i64::from(
+                            i.get_typed_func::<i32, i32>(&store, &name)
+                                .unwrap()
+                                .call(&mut store, skip)
+                                .unwrap(),
+                        ),
+                        "i64" => i
+                            .get_typed_func::<i32, i64>(&store, &name)
+                            .unwrap()
+                            .call(&mut store, skip)
+                            .unwrap(),
+                        "f32" => i
+                            .get_typed_func::<i32, f32>(&store, &name)
+                            .unwrap()
+                            .call(&mut store, skip)
+                            .unwrap() as i64,
+                        _ => i
+                            .get_typed_func::<i32, f64>(&store, &name)
+                            .unwrap()
+                            .call(&mut store, skip)
+                            .unwrap() as i64,
+                    };
+                    assert_eq!(got, want, "{name} skip {skip} (guard {guard})");
+                }
+            }
+        }
+    }
+}
+
+/// A local written first, before any jump, is not zeroed: its value is
+/// the one written, on every path, also in a loop that reads it back.
+#[test]
+fn locals_written_first_keep_their_value() {
+    let wat = r#"(module
+        (func (export "first") (param $skip i32) (result i32) (local $l i32) (local $k i32)
+            (local.set $l (i32.const 5))
+            (block (br_if 0 (local.get $skip)) (local.set $l (i32.const 7)))
+            (loop $again
+                (local.set $l (i32.add (local.get $l) (i32.const 1)))
+                (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                (br_if $again (i32.lt_u (local.get $k) (i32.const 3))))
+            (i32.add (local.get $l) (i32.mul (local.get $k) (i32.const 100)))))"#;
+    for guard in [false, true] {
+        let engine = Engine::new(Config::new().guard_regions(guard)).unwrap();
+        let module = Module::new(&engine, wat::parse_str(wat).unwrap()).unwrap();
+        let mut store = Store::new(&engine, ());
+        let i = Instance::new(&mut store, &module, &[]).unwrap();
+        let f = i.get_typed_func::<i32, i32>(&store, "first").unwrap();
+        assert_eq!(f.call(&mut store, 0).unwrap(), 310);
+        assert_eq!(f.call(&mut store, 1).unwrap(), 308);
+    }
+}
+
+/// A branch or `eqz` on a value just summed reads the `add`'s flags, with
+/// no `test`: a `local.tee` of `k - 1` into `k`'s own register becomes
+/// `add k, -1`. Loops counting down to zero (with values carried to the
+/// branch's label and spilled under the condition), `if` and `eqz` of
+/// sums that wrap to zero in 32 bits, and an `i64.eqz` of a sum that is
+/// zero only in its low 32 bits.
+#[test]
+fn branches_on_sums_read_the_flags() {
+    let wat = r#"(module
+        (func (export "countdown") (param $n i32) (result i32) (local $k i32) (local $s i32)
+            (local.set $k (local.get $n))
+            (loop $l
+                (local.set $s (i32.add (local.get $s) (local.get $k)))
+                (br_if $l (local.tee $k (i32.add (local.get $k) (i32.const -1)))))
+            (i32.add (i32.mul (local.get $s) (i32.const 1000)) (local.get $k)))
+        (func (export "carry") (param $n i32) (result i32) (local $k i32)
+            (local.set $k (local.get $n))
+            (i32.add (i32.const 7)
+                (block $out (result i32)
+                    (loop $l
+                        (drop (br_if $out (i32.mul (local.get $k) (i32.const 3))
+                            (i32.eqz (local.tee $k (i32.add (local.get $k) (i32.const -1))))))
+                        (br $l))
+                    (i32.const -1))))
+        (func (export "if_sum") (param $a i32) (param $b i32) (result i32)
+            (if (result i32) (i32.add (local.get $a) (local.get $b))
+                (then (i32.const 1)) (else (i32.const 0))))
+        (func (export "eqz_sum") (param $a i32) (result i32)
+            (i32.eqz (i32.add (local.get $a) (i32.const 1))))
+        (func (export "eqz64_sum") (param $a i64) (result i32)
+            (i64.eqz (i64.add (local.get $a) (i64.const 1))))
+        (func (export "unpinned") (param $n i32) (result i32)
+            (local $k i32) (local $a i32) (local $b i32) (local $c i32) (local $d i32)
+            (local $e i32) (local $f i32) (local $g i32) (local $s i32)
+            (local.set $k (local.get $n))
+            (loop $l
+                (local.set $a (i32.add (local.get $a) (i32.const 1)))
+                (local.set $b (i32.add (local.get $a) (local.get $b)))
+                (local.set $c (i32.add (local.get $b) (local.get $c)))
+                (local.set $d (i32.add (local.get $c) (local.get $d)))
+                (local.set $e (i32.add (local.get $d) (local.get $e)))
+                (local.set $f (i32.add (local.get $e) (local.get $f)))
+                (local.set $g (i32.add (local.get $f) (local.get $g)))
+                (local.set $s (i32.add (local.get $g) (local.get $s)))
+                (br_if $l (local.tee $k (i32.add (local.get $k) (i32.const -1)))))
+            (i32.add (local.get $s) (local.get $k))))"#;
+    for guard in [false, true] {
+        let engine = Engine::new(Config::new().guard_regions(guard)).unwrap();
+        let module = Module::new(&engine, wat::parse_str(wat).unwrap()).unwrap();
+        let mut store = Store::new(&engine, ());
+        let i = Instance::new(&mut store, &module, &[]).unwrap();
+        let countdown = i.get_typed_func::<i32, i32>(&store, "countdown").unwrap();
+        for n in [1, 2, 10, 1000] {
+            assert_eq!(
+                countdown.call(&mut store, n).unwrap(),
+                n * (n + 1) / 2 * 1000
+            );
+        }
+        let carry = i.get_typed_func::<i32, i32>(&store, "carry").unwrap();
+        for n in [1, 5, 100] {
+            // Out with 3 * 1, read before the last decrement.
+            assert_eq!(carry.call(&mut store, n).unwrap(), 10);
+        }
+        let if_sum = i
+            .get_typed_func::<(i32, i32), i32>(&store, "if_sum")
+            .unwrap();
+        for (a, b, want) in [
+            (1, -1, 0),
+            (-1, 2, 1),
+            (i32::MIN, i32::MIN, 0),
+            (0, 0, 0),
+            (5, 0, 1),
+        ] {
+            assert_eq!(if_sum.call(&mut store, (a, b)).unwrap(), want, "{a} + {b}");
+        }
+        let eqz_sum = i.get_typed_func::<i32, i32>(&store, "eqz_sum").unwrap();
+        for (a, want) in [(-1, 1), (0, 0), (i32::MAX, 0)] {
+            assert_eq!(eqz_sum.call(&mut store, a).unwrap(), want, "{a} + 1 == 0");
+        }
+        let eqz64 = i.get_typed_func::<i64, i32>(&store, "eqz64_sum").unwrap();
+        for (a, want) in [(-1, 1), (0xffff_ffff, 0), (0, 0), (-0x1_0000_0001, 0)] {
+            assert_eq!(eqz64.call(&mut store, a).unwrap(), want, "{a:#x} + 1 == 0");
+        }
+        let unpinned = i.get_typed_func::<i32, i32>(&store, "unpinned").unwrap();
+        for n in [1, 3, 50] {
+            let (mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut s) =
+                (0i32, 0i32, 0i32, 0i32, 0i32, 0i32, 0i32, 0i32);
+            for _ in 0..n {
+                a = a.wrapping_add(1);
+                b = a.wrapping_add(b);
+                c = b.wrapping_add(c);
+                d = c.wrapping_add(d);
+                e = d.wrapping_add(e);
+                f = e.wrapping_add(f);
+                g = f.wrapping_add(g);
+                s = g.wrapping_add(s);
+            }
+            assert_eq!(unpinned.call(&mut store, n).unwrap(), s, "unpinned {n}");
+        }
+    }
+}
+
+/// A comparison stored into a pinned local is `setcc` then `movzx` into
+/// the local's register (the `movzx` given that register): the local gets
+/// exactly 0 or 1 (its upper bits clear), the compared locals keep their
+/// values, and a `local.tee` leaves the same 0 or 1 for `eqz` and `br_if`.
+#[test]
+fn comparisons_stored_into_locals() {
+    let wat = r#"(module
+        (func (export "cmp") (param $x i32) (param $y i32) (result i64)
+            (local $c i32) (local $d i32) (local $k i32)
+            ;; The compared sums leave bits 8-15 set in their registers,
+            ;; which the setcc writing a byte of one must not keep.
+            (local.set $c (i32.lt_u (i32.add (local.get $x) (i32.const 0x3f00))
+                                    (i32.add (local.get $y) (i32.const 0x3f00))))
+            (loop $l
+                (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                (br_if $l (i32.eqz (local.tee $d (i32.gt_s (local.get $k) (local.get $y))))))
+            ;; c + 2 d + 4 k + 256 x + 65536 y, with c and d widened to 64
+            ;; bits (garbage upper bits would show).
+            (i64.add
+                (i64.add (i64.extend_i32_u (local.get $c))
+                         (i64.shl (i64.extend_i32_u (local.get $d)) (i64.const 1)))
+                (i64.extend_i32_u
+                    (i32.add (i32.shl (local.get $k) (i32.const 2))
+                        (i32.add (i32.shl (local.get $x) (i32.const 8))
+                                 (i32.shl (local.get $y) (i32.const 16))))))))"#;
+    for guard in [false, true] {
+        let engine = Engine::new(Config::new().guard_regions(guard)).unwrap();
+        let module = Module::new(&engine, wat::parse_str(wat).unwrap()).unwrap();
+        let mut store = Store::new(&engine, ());
+        let i = Instance::new(&mut store, &module, &[]).unwrap();
+        let f = i.get_typed_func::<(i32, i32), i64>(&store, "cmp").unwrap();
+        for (x, y) in [(1, 2), (2, 1), (0, 0), (3, 5), (7, -1)] {
+            let c = u64::from((x as u32).wrapping_add(0x3f00) < (y as u32).wrapping_add(0x3f00));
+            // k counts up until k > y (signed), at least once.
+            let k = if y < 1 { 1 } else { y + 1 };
+            let want = c
+                + 2
+                + u64::from(
+                    ((k as u32) << 2)
+                        .wrapping_add((x as u32) << 8)
+                        .wrapping_add((y as u32) << 16),
+                );
+            assert_eq!(
+                f.call(&mut store, (x, y)).unwrap() as u64,
+                want,
+                "cmp({x}, {y})"
+            );
+        }
+    }
+}

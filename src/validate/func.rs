@@ -32,6 +32,12 @@ use hashbrown::HashSet;
 pub struct FuncInfo {
     /// Largest operand stack height reached (in values).
     pub max_stack_height: u32,
+    /// Largest number of integer and reference values (those a compiler
+    /// keeps in general-purpose registers) on the operand stack at once,
+    /// counted when one is pushed (an operator that turns floats into an
+    /// integer in place may add one the count misses); a stack deeper
+    /// than [`GPR_COUNT_MAX_HEIGHT`] counts all its values.
+    pub max_gpr_stack_height: u32,
     /// Largest control stack depth reached (the function's own frame is 1).
     pub max_control_depth: u32,
     /// Whether any instruction reads, writes or sizes linear memory.
@@ -48,6 +54,12 @@ pub struct FuncInfo {
     /// `local.tee`. Locals from 64 on are not tracked: take them as
     /// written.
     pub written_locals: u64,
+    /// Bit `i`: local `i` (for `i < 64`) is first reached by a
+    /// `local.set` or `local.tee` that comes before any instruction that
+    /// can jump forward (a branch, an `if`, a `try_table`'s catch): every
+    /// path to a read of it passes that write, so its initial value is
+    /// never read.
+    pub defined_before_read: u64,
     /// Whether it has `memory.copy` or `memory.fill`.
     pub uses_bulk_memory: bool,
     /// Whether it has `memory.grow` (of any memory).
@@ -67,6 +79,17 @@ pub struct FuncInfo {
     /// operators, an access to a 64-bit memory or to a memory other than
     /// memory 0, `memory.size`/`memory.grow` of a memory with custom pages.
     pub features: FeatureSet,
+}
+
+/// The deepest operand stack whose integer values
+/// [`FuncInfo::max_gpr_stack_height`] counts one by one, which bounds the
+/// time a push may take.
+pub const GPR_COUNT_MAX_HEIGHT: usize = 32;
+
+/// Whether a compiler keeps values of type `t` in general-purpose
+/// registers: integers and references, not floats and vectors.
+fn in_gpr(t: ValType) -> bool {
+    !matches!(t, ValType::F32 | ValType::F64 | ValType::V128)
 }
 
 /// How often a function reaches one of its locals, estimated statically:
@@ -277,6 +300,9 @@ pub(crate) struct FuncValidator {
     floor: usize,
     /// Number of open `loop` frames.
     loop_depth: u32,
+    /// Whether an instruction that can jump forward came before (see
+    /// [`FuncInfo::defined_before_read`]).
+    may_have_jumped: bool,
     /// What one use of a local weighs at this loop depth.
     use_weight: u32,
     /// Use weight of each local (see [`LocalUse`]).
@@ -388,6 +414,7 @@ impl FuncValidator {
         self.weights.resize(self.locals.len(), 0);
         self.used.clear();
         self.loop_depth = 0;
+        self.may_have_jumped = false;
         self.use_weight = 1;
         self.floor = 0;
         self.frames.push(Frame {
@@ -428,9 +455,29 @@ impl FuncValidator {
     #[inline]
     fn push(&mut self, t: Option<ValType>) {
         self.operands.push(t);
-        if self.operands.len() as u32 > self.info.max_stack_height {
-            self.info.max_stack_height = self.operands.len() as u32;
+        let height = self.operands.len() as u32;
+        if height > self.info.max_stack_height {
+            self.info.max_stack_height = height;
         }
+        if height > self.info.max_gpr_stack_height && t.is_some_and(in_gpr) {
+            self.count_gpr_values();
+        }
+    }
+
+    /// Raises [`FuncInfo::max_gpr_stack_height`] to the number of integer
+    /// and reference values on the stack.
+    #[inline(never)]
+    fn count_gpr_values(&mut self) {
+        let height = self.operands.len();
+        let n = if height > GPR_COUNT_MAX_HEIGHT {
+            height
+        } else {
+            self.operands
+                .iter()
+                .filter(|t| t.is_some_and(in_gpr))
+                .count()
+        };
+        self.info.max_gpr_stack_height = self.info.max_gpr_stack_height.max(n as u32);
     }
 
     /// Pops any value (unknown in unreachable code).
@@ -559,8 +606,11 @@ impl FuncValidator {
         }
     }
 
+    /// The frame of the label `depth` out, for an instruction that may
+    /// jump to it.
     #[inline]
-    fn frame_at(&self, depth: u32) -> Result<Frame> {
+    fn frame_at(&mut self, depth: u32) -> Result<Frame> {
+        self.may_have_jumped = true;
         let len = self.frames.len();
         if depth as usize >= len {
             return Err(self.err("unknown label").with_index(depth));
@@ -701,6 +751,15 @@ impl FuncValidator {
         }
         *w = w.saturating_add(self.use_weight);
         Ok(t)
+    }
+
+    /// Notes a write of local `index`: when it is the local's first use
+    /// and no jump came before, the local is defined before any read.
+    #[inline]
+    fn note_first_write(&mut self, index: u32) {
+        if !self.may_have_jumped && index < 64 && self.weights.get(index as usize) == Some(&0) {
+            self.info.defined_before_read |= 1 << index;
+        }
     }
 
     /// Sets the number of open loops, and with it the use weight.
@@ -1037,6 +1096,7 @@ impl FuncValidator {
                     self.check_type(cx, t)?;
                 }
                 self.pop(I32)?;
+                self.may_have_jumped = true;
                 self.push_frame(cx, FrameKind::If, blockty)?;
             }
             Operator::Else => {
@@ -1210,12 +1270,14 @@ impl FuncValidator {
                 self.push(Some(t));
             }
             Operator::LocalSet { local_index } => {
+                self.note_first_write(local_index);
                 let t = self.local(local_index)?;
                 self.pop(t)?;
                 self.set_init(local_index);
                 self.info.written_locals |= 1u64.checked_shl(local_index).unwrap_or(0);
             }
             Operator::LocalTee { local_index } => {
+                self.note_first_write(local_index);
                 let t = self.local(local_index)?;
                 self.pop(t)?;
                 self.set_init(local_index);

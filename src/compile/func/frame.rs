@@ -67,6 +67,10 @@ pub(crate) struct FrameLayout {
     /// incoming area slot holds its value for the whole function if the
     /// caller wrote it there.
     pub(crate) unwritten_params: u64,
+    /// Bit `i`: declared local `i` (for `i < 64`) is written before any
+    /// read ([`FuncInfo::defined_before_read`]), so the prologue need not
+    /// zero it.
+    pub(crate) defined_before_read: u64,
     /// The pin registers ([`PIN_GPRS`]) this function saves in its
     /// prologue and restores on return, by encoding bit.
     pub(crate) saved_gprs: u16,
@@ -97,13 +101,14 @@ const VOLATILE_PINS: usize = PIN_XMMS.len() + LEAF_PIN_GPRS.len();
 /// Whether a function may pin locals in [`LEAF_PIN_GPRS`]: it calls
 /// nothing but tail calls (whose argument setup leaves those registers
 /// alone), and the three GPRs the value stack keeps are enough for its
-/// operators: a shallow stack, no string instructions (which need `rsi`,
-/// `rdi` and `rcx` besides the operands) and no wide arithmetic (whose
-/// operators take four integer operands).
+/// operators: few integer values on the stack at once (floats take XMM
+/// registers), no string instructions (which need `rsi`, `rdi` and `rcx`
+/// besides the operands) and no wide arithmetic (whose operators take
+/// four integer operands).
 fn leaf_pins_fit(info: &FuncInfo) -> bool {
     !info.has_plain_calls
         && !info.uses_bulk_memory
-        && info.max_stack_height
+        && info.max_gpr_stack_height
             <= if info.has_calls {
                 TAIL_ONLY_PIN_MAX_STACK
             } else {
@@ -310,6 +315,7 @@ impl FrameLayout {
                 & 1u64
                     .checked_shl(func_type.params().len() as u32)
                     .map_or(u64::MAX, |b| b - 1),
+            defined_before_read: info.defined_before_read,
             saved_gprs,
             volatile_pins,
             gpr_pins,

@@ -382,10 +382,14 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             self.spill_all();
             return cond;
         }
-        // Spilling only stores, so the popped register stays intact.
+        // Spilling only stores, so the popped register stays intact, and
+        // so do the flags of a sum just computed into it.
         let r = self.pop_gpr_read();
+        let tested = self.a.flags_test(r, Size::S32);
         self.spill_all();
-        self.a.test_rr(Size::S32, r, r);
+        if !tested {
+            self.a.test_rr(Size::S32, r, r);
+        }
         Cond::Ne
     }
 

@@ -41,7 +41,8 @@ pub(crate) const PIN_GPRS: [Gpr; 6] = [Gpr::Rbx, Gpr::R12, Gpr::R13, Gpr::Rsi, G
 /// [`LEAF_PIN_MAX_STACK`] values use them.
 pub(crate) const LEAF_PIN_GPRS: [Gpr; 2] = [Gpr::R8, Gpr::R9];
 
-/// The greatest operand stack height of a function that uses
+/// The most integer values on the operand stack at once
+/// (`FuncInfo::max_gpr_stack_height`) of a function that uses
 /// [`LEAF_PIN_GPRS`].
 pub(crate) const LEAF_PIN_MAX_STACK: u32 = 4;
 
@@ -124,13 +125,23 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         for (at, r) in self.saved_gpr_slots() {
             self.a.mov_mr(Size::S64, at, r);
         }
-        // Zero the declared locals (pinned ones in their registers).
+        // Zero the declared locals (pinned ones in their registers), but
+        // for the numeric ones written before any read.
         let first_declared = self.func_type.params().len();
         if self.frame.locals.len() > first_declared {
             // A zero to store, made once, if some local lives in memory.
             let mut zero = false;
             for i in first_declared..self.frame.locals.len() {
                 let local = self.frame.locals[i];
+                let defined = i < 64 && self.frame.defined_before_read & (1 << i) != 0;
+                if defined
+                    && matches!(
+                        local.ty,
+                        ValType::I32 | ValType::I64 | ValType::F32 | ValType::F64
+                    )
+                {
+                    continue;
+                }
                 match local.pin {
                     Some(Loc::Gpr(r)) => self.a.alu_rr(AluOp::Xor, Size::S32, r, r),
                     Some(Loc::Xmm(x)) => self.a.sse_rr(SseOp::XORPS, x, x),

@@ -47,6 +47,10 @@ enum DefKind {
     Load(Option<Mem>),
     /// `add dst, addend` (32 or 64 bits), redefined as `lea`.
     Sum { size: Size, addend: Addend },
+    /// `lea dst, [base + disp]` (32 or 64 bits, per `upper_zero`), which
+    /// redefined into `base` itself becomes `add base, disp`, whose flags
+    /// then test the sum ([`MacroAssembler::flags_test`]).
+    Lea { base: Gpr, disp: i32 },
 }
 
 /// What [`MacroAssembler::add_sum`] adds.
@@ -304,6 +308,17 @@ impl MacroAssembler {
             &mem,
             size == Size::S32,
         );
+        if let (
+            Some(d),
+            Mem::Based {
+                base,
+                index: None,
+                disp,
+            },
+        ) = (&mut self.last_def, mem)
+        {
+            d.kind = DefKind::Lea { base, disp };
+        }
     }
 
     /// `mov dst, [mem]`; 8- and 16-bit loads keep the rest of `dst`.
@@ -319,6 +334,38 @@ impl MacroAssembler {
         let start = self.asm.offset();
         self.asm.movzx_rm(to, from, dst, mem);
         self.def(to != Size::S16, start, dst.enc(), false, &mem, true);
+    }
+
+    /// `movzx dst, src`, which a following [`Self::redefine_last_gpr`] can
+    /// give another destination (it reads only `src`'s low bits, which
+    /// stay where they are).
+    pub(crate) fn movzx_rr(&mut self, to: Size, from: Size, dst: Gpr, src: Gpr) {
+        let start = self.asm.offset() as u32;
+        self.asm.movzx_rr(to, from, dst, src);
+        self.last_def = (to != Size::S16).then_some(LastDef {
+            start,
+            end: self.asm.offset() as u32,
+            dst: dst.enc(),
+            xmm: false,
+            upper_zero: true,
+            kind: DefKind::Load(None),
+        });
+    }
+
+    /// `imul dst, src, imm` (32 or 64 bits), which a following
+    /// [`Self::redefine_last_gpr`] can give another destination (it writes
+    /// all of `dst` and reads only `src`).
+    pub(crate) fn imul_rri(&mut self, size: Size, dst: Gpr, src: Gpr, imm: i32) {
+        let start = self.asm.offset() as u32;
+        self.asm.imul_rri(size, dst, src, imm);
+        self.last_def = matches!(size, Size::S32 | Size::S64).then_some(LastDef {
+            start,
+            end: self.asm.offset() as u32,
+            dst: dst.enc(),
+            xmm: false,
+            upper_zero: size == Size::S32,
+            kind: DefKind::Load(None),
+        });
     }
 
     /// `movsx dst, [mem]`.
@@ -379,6 +426,18 @@ impl MacroAssembler {
         })
     }
 
+    /// True when the last instruction emitted (with nothing bound or
+    /// emitted since) is a [`Self::add_sum`] of `size` into `r`: the flags
+    /// then hold what `test r, r` of that size would set.
+    pub(crate) fn flags_test(&self, r: Gpr, size: Size) -> bool {
+        self.last_def.is_some_and(|d| {
+            d.end as usize == self.asm.offset()
+                && !d.xmm
+                && d.dst == r.enc()
+                && matches!(d.kind, DefKind::Sum { size: s, .. } if s == size)
+        })
+    }
+
     /// If the last instruction emitted (with nothing bound or emitted
     /// since) is a load, `lea` or [`Self::add_sum`] into `from`, makes `to`
     /// its destination instead and returns true: the compiler stores a
@@ -430,7 +489,16 @@ impl MacroAssembler {
             return false;
         }
         let redefined = match d.kind {
-            DefKind::Load(_) => self.asm.set_reg_operand(d.start as usize, to),
+            // `x = x + disp`: an `add`, which also sets the flags by `x`.
+            DefKind::Lea { base, disp } if !xmm && base.enc() == to => {
+                let size = if d.upper_zero { Size::S32 } else { Size::S64 };
+                self.asm.truncate(d.start as usize);
+                self.add_sum(size, base, Addend::Imm(disp));
+                true
+            }
+            DefKind::Lea { .. } | DefKind::Load(_) => {
+                self.asm.set_reg_operand(d.start as usize, to)
+            }
             DefKind::Sum { size, addend } => {
                 // The sum's first operand is still in `from`.
                 let base = Gpr::from_enc(from);
@@ -535,6 +603,11 @@ mod tests {
         ];
         for (emit, mnemonic, dst) in cases {
             for (mem, base, index, scale, disp) in mems {
+                // A `lea` from `r13` alone into `r13` is an `add`
+                // (`lea_into_its_base_is_an_add_that_sets_the_flags`).
+                if mnemonic == Mnemonic::Lea && base == R::R13 && index == R::None {
+                    continue;
+                }
                 let b = code(|a| {
                     a.nop();
                     emit(a, Gpr::Rax, mem);
@@ -602,6 +675,46 @@ mod tests {
         let mut a = MacroAssembler::default();
         a.add_sum(Size::S16, Gpr::Rcx, Addend::Imm(1));
         assert!(!a.redefine_last_gpr(Gpr::Rcx, Gpr::R13), "16-bit sum");
+    }
+
+    /// A `lea` of `x + disp` redefined into `x` itself is `add x, disp`,
+    /// whose flags test the sum: [`MacroAssembler::flags_test`] holds after
+    /// it, and after a sum, for that register and size only; not after a
+    /// `lea` (no flags), nor once anything follows. An indexed `lea` into
+    /// its base stays a `lea`.
+    #[test]
+    fn lea_into_its_base_is_an_add_that_sets_the_flags() {
+        for (size, other, r13) in [
+            (Size::S32, Size::S64, R::R13D),
+            (Size::S64, Size::S32, R::R13),
+        ] {
+            let b = code(|a| {
+                a.lea(size, Gpr::Rax, Mem::base(Gpr::R13, -1));
+                assert!(!a.flags_test(Gpr::Rax, size), "a lea sets no flags");
+                assert!(a.redefine_last_gpr(Gpr::Rax, Gpr::R13));
+                assert!(a.flags_test(Gpr::R13, size));
+                assert!(!a.flags_test(Gpr::R13, other));
+                assert!(!a.flags_test(Gpr::Rax, size));
+            });
+            assert_eq!(decode(&b).len(), 1, "{b:02x?}");
+            let (mnemonic, dst, ..) = last(&b);
+            assert_eq!((mnemonic, dst), (Mnemonic::Add, r13), "{b:02x?}");
+            let b = code(|a| {
+                a.lea(
+                    size,
+                    Gpr::Rax,
+                    Mem::indexed(Gpr::R13, Gpr::Rcx, Scale::X1, 0),
+                );
+                assert!(a.redefine_last_gpr(Gpr::Rax, Gpr::R13));
+                assert!(!a.flags_test(Gpr::R13, size));
+            });
+            assert_eq!(last(&b).0, Mnemonic::Lea, "{b:02x?}");
+            let mut a = MacroAssembler::default();
+            a.add_sum(size, Gpr::Rcx, Addend::Imm(1));
+            assert!(a.flags_test(Gpr::Rcx, size));
+            a.nop();
+            assert!(!a.flags_test(Gpr::Rcx, size), "an instruction after");
+        }
     }
 
     /// Anything that would make re-emitting the last instruction wrong

@@ -141,6 +141,28 @@ impl FuncCompiler<'_, '_, '_> {
                 return;
             }
         }
+        // `x & 0xff` and `x & 0xffff`: a `movzx`, into a fresh register
+        // when `x` is a pinned local (no copy of it first).
+        if op == AluOp::And
+            && let Loc::Const(mask) = self.peek(0).loc
+            && let Some(from) = match mask {
+                0xff => Some(Size::S8),
+                0xffff => Some(Size::S16),
+                _ => None,
+            }
+        {
+            self.pop();
+            let (a, r) = if let Loc::PinnedGpr(p) = self.peek(0).loc {
+                self.pop();
+                (p, self.alloc_gpr())
+            } else {
+                let a = self.pop_gpr();
+                (a, a)
+            };
+            self.a.movzx_rr(Size::S32, from, r, a);
+            self.push_gpr(ty, r);
+            return;
+        }
         // `local op x` for a commutative `op` and `x` in a register of its
         // own: `x op= local`, no copy of the local.
         if matches!(op, AluOp::Add | AluOp::And | AluOp::Or | AluOp::Xor)
@@ -201,23 +223,8 @@ impl FuncCompiler<'_, '_, '_> {
                 9 => Some(Scale::X8),
                 _ => None,
             };
-            if let Some(scale) = scale {
-                let (r, x) = match self.peek(0).loc {
-                    Loc::PinnedGpr(p) => {
-                        self.pop();
-                        (self.alloc_gpr(), p)
-                    }
-                    _ => {
-                        let a = self.pop_gpr();
-                        (a, a)
-                    }
-                };
-                self.a.lea(size, r, Mem::indexed(x, x, scale, 0));
-                self.push_gpr(ty, r);
-                return;
-            }
             // A parameter read lazily is multiplied from its slot.
-            if let Loc::Param(k) = self.peek(0).loc {
+            if let (None, Loc::Param(k)) = (scale, self.peek(0).loc) {
                 self.pop();
                 let r = self.alloc_gpr();
                 let slot = self.local_slot(k);
@@ -225,9 +232,23 @@ impl FuncCompiler<'_, '_, '_> {
                 self.push_gpr(ty, r);
                 return;
             }
-            let a = self.pop_gpr();
-            self.a.imul_rri(size, a, a, imm);
-            self.push_gpr(ty, a);
+            // Other factors: `imul r, x, imm`, which reads `x` and writes
+            // `r`, so a pinned local is not copied first either.
+            let (r, x) = match self.peek(0).loc {
+                Loc::PinnedGpr(p) => {
+                    self.pop();
+                    (self.alloc_gpr(), p)
+                }
+                _ => {
+                    let a = self.pop_gpr();
+                    (a, a)
+                }
+            };
+            match scale {
+                Some(scale) => self.a.lea(size, r, Mem::indexed(x, x, scale, 0)),
+                None => self.a.imul_rri(size, r, x, imm),
+            }
+            self.push_gpr(ty, r);
         } else {
             // `x * param` or `param * x`, `x` in a register of its own and
             // a parameter read lazily: `x *= [slot]`.
@@ -271,8 +292,10 @@ impl FuncCompiler<'_, '_, '_> {
             self.push(ValType::I32, Loc::Flags(cond.invert()));
             return;
         }
-        let a = self.pop_gpr();
-        self.a.test_rr(int_size(ty), a, a);
+        let a = self.pop_gpr_read();
+        if !self.a.flags_test(a, int_size(ty)) {
+            self.a.test_rr(int_size(ty), a, a);
+        }
         self.push(ValType::I32, Loc::Flags(Cond::E));
     }
 
@@ -477,12 +500,30 @@ impl FuncCompiler<'_, '_, '_> {
             self.push_xmm(ty, b);
             return;
         }
-        // `a op b` with `b` just loaded from memory: `op a, [address]`.
         let arithmetic = commutative
             || matches!(
                 op,
                 SseOp::SUBSS | SseOp::SUBSD | SseOp::DIVSS | SseOp::DIVSD
             );
+        // A constant operand is read from the constant pool: `op a, [c]`
+        // (for a constant `a`, only where `a op b = b op a`).
+        if arithmetic && let Loc::Const(bits) = self.peek(0).loc {
+            self.pop();
+            let a = self.pop_xmm();
+            let c = self.float_const(ty, bits);
+            self.a.sse_rm(op, a, c);
+            self.push_xmm(ty, a);
+            return;
+        }
+        if commutative && let Loc::Const(bits) = self.peek(1).loc {
+            let b = self.pop_xmm();
+            self.pop();
+            let c = self.float_const(ty, bits);
+            self.a.sse_rm(op, b, c);
+            self.push_xmm(ty, b);
+            return;
+        }
+        // `a op b` with `b` just loaded from memory: `op a, [address]`.
         if let (true, Loc::Xmm(a), Loc::Xmm(b)) = (arithmetic, self.peek(1).loc, self.peek(0).loc)
             && self.a.fold_last_load(b, op, a)
         {

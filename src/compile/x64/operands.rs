@@ -423,17 +423,26 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         x
     }
 
-    /// Materializes a float constant in `x`.
+    /// Materializes a float constant in `x`: zero by `xorps`, any other
+    /// value by one load from the function's constant pool.
     pub(crate) fn load_const_xmm(&mut self, x: Xmm, ty: ValType, bits: u64) {
         if bits == 0 {
             self.a.sse_rr(SseOp::XORPS, x, x);
-        } else if ty == ValType::F32 {
-            self.a.mov_ri(Size::S32, SCRATCH, bits as u32 as i64);
-            self.a.movd_xr(x, SCRATCH);
         } else {
-            self.a.mov_ri(Size::S64, SCRATCH, bits as i64);
-            self.a.movq_xr(x, SCRATCH);
+            let at = self.float_const(ty, bits);
+            self.a.sse_rm(load_op(ty), x, at);
         }
+    }
+
+    /// The address of float constant `bits` of type `ty` in the
+    /// function's constant pool, the rest of its 16 bytes zero.
+    pub(crate) fn float_const(&mut self, ty: ValType, bits: u64) -> Mem {
+        let bits = if ty == ValType::F32 {
+            u128::from(bits as u32)
+        } else {
+            u128::from(bits)
+        };
+        self.pool_const(bits.to_le_bytes())
     }
 
     /// Pops an operand that is a constant, if it is one.

@@ -199,6 +199,13 @@ impl FuncCompiler<'_, '_, '_> {
 
     /// Loads a 16-byte constant from the function's pool into `x`.
     pub(in crate::compile) fn load_v128(&mut self, x: Xmm, bytes: [u8; 16]) {
+        let at = self.pool_const(bytes);
+        self.a.sse_rm(SseOp::MOVDQU, x, at);
+    }
+
+    /// The address of a 16-byte constant in the function's pool (which
+    /// float constants share, in their low bytes).
+    pub(in crate::compile) fn pool_const(&mut self, bytes: [u8; 16]) -> Mem {
         let label = match self.v128_consts.index.entry(bytes) {
             Entry::Occupied(e) => *e.get(),
             Entry::Vacant(e) => {
@@ -208,7 +215,7 @@ impl FuncCompiler<'_, '_, '_> {
                 label
             }
         };
-        self.a.sse_rm(SseOp::MOVDQU, x, Mem::rip(label));
+        Mem::rip(label)
     }
 
     /// Emits the constant pool (after the function's code), in the order
