@@ -646,6 +646,26 @@ impl<'a> Immediate<'a> for SelectTypes {
     }
 }
 
+/// Reads an instruction's opcode: its prefix byte (0 for none) and code.
+#[inline(always)]
+fn read_opcode(r: &mut Reader<'_>) -> Result<(u8, u32)> {
+    let byte = r.read_u8()?;
+    Ok(match byte {
+        0xfc | 0xfd => (byte, r.read_var_u32()?),
+        _ => (0, u32::from(byte)),
+    })
+}
+
+/// The error for an opcode no instruction has, at `offset`: the legacy
+/// exception instructions get their own message.
+#[cold]
+fn unknown_opcode(offset: usize, prefix: u8, code: u32) -> Error {
+    match (prefix, code) {
+        (0, 0x06 | 0x07 | 0x09 | 0x18 | 0x19) => legacy_exceptions(offset),
+        _ => Error::malformed(offset, "illegal opcode"),
+    }
+}
+
 macro_rules! define_operator_enum {
     ($($prefix:ident $code:literal $name:ident $({ $($field:ident : $ty:ty),* })? => $sig:tt)*) => {
         /// One decoded instruction with its immediates.
@@ -668,15 +688,10 @@ macro_rules! define_operator_enum {
         #[inline(always)]
         pub fn read_operator_inline<'a>(r: &mut Reader<'a>) -> Result<Operator<'a>> {
             let offset = r.offset();
-            let byte = r.read_u8()?;
-            let (prefix, code) = match byte {
-                0xfc | 0xfd => (byte, r.read_var_u32()?),
-                _ => (0, u32::from(byte)),
-            };
+            let (prefix, code) = read_opcode(r)?;
             Ok(match (prefix, code) {
                 $( (prefix_byte!($prefix), $code) => Operator::$name $({ $($field: <$ty as Immediate>::read(r)?),* })?, )*
-                (0, 0x06 | 0x07 | 0x09 | 0x18 | 0x19) => return Err(legacy_exceptions(offset)),
-                _ => return Err(Error::malformed(offset, "illegal opcode")),
+                _ => return Err(unknown_opcode(offset, prefix, code)),
             })
         }
 
@@ -694,18 +709,13 @@ macro_rules! define_operator_enum {
             visitor: &mut V,
         ) -> Result<V::Output> {
             let offset = r.offset();
-            let byte = r.read_u8()?;
-            let (prefix, code) = match byte {
-                0xfc | 0xfd => (byte, r.read_var_u32()?),
-                _ => (0, u32::from(byte)),
-            };
+            let (prefix, code) = read_opcode(r)?;
             Ok(match (prefix, code) {
                 $( (prefix_byte!($prefix), $code) => {
                     let op = Operator::$name $({ $($field: <$ty as Immediate>::read(r)?),* })?;
                     visitor.visit(op, r.offset())
                 } )*
-                (0, 0x06 | 0x07 | 0x09 | 0x18 | 0x19) => return Err(legacy_exceptions(offset)),
-                _ => return Err(Error::malformed(offset, "illegal opcode")),
+                _ => return Err(unknown_opcode(offset, prefix, code)),
             })
         }
     };

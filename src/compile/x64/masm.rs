@@ -283,6 +283,20 @@ impl MacroAssembler {
         });
     }
 
+    /// Records the instruction from `start` as the last definition of
+    /// general register `dst` when it `defines` all of it (or forgets the
+    /// last definition when it does not).
+    fn def_gpr(&mut self, defines: bool, start: usize, dst: Gpr, upper_zero: bool, kind: DefKind) {
+        self.last_def = defines.then_some(LastDef {
+            start: start as u32,
+            end: self.asm.offset() as u32,
+            dst: dst.enc(),
+            xmm: false,
+            upper_zero,
+            kind,
+        });
+    }
+
     /// Binds `label` here. Code may now jump in after the last instruction,
     /// so the peephole must leave it be.
     pub(crate) fn bind(&mut self, label: Label) {
@@ -340,32 +354,19 @@ impl MacroAssembler {
     /// give another destination (it reads only `src`'s low bits, which
     /// stay where they are).
     pub(crate) fn movzx_rr(&mut self, to: Size, from: Size, dst: Gpr, src: Gpr) {
-        let start = self.asm.offset() as u32;
+        let start = self.asm.offset();
         self.asm.movzx_rr(to, from, dst, src);
-        self.last_def = (to != Size::S16).then_some(LastDef {
-            start,
-            end: self.asm.offset() as u32,
-            dst: dst.enc(),
-            xmm: false,
-            upper_zero: true,
-            kind: DefKind::Load(None),
-        });
+        self.def_gpr(to != Size::S16, start, dst, true, DefKind::Load(None));
     }
 
     /// `imul dst, src, imm` (32 or 64 bits), which a following
     /// [`Self::redefine_last_gpr`] can give another destination (it writes
     /// all of `dst` and reads only `src`).
     pub(crate) fn imul_rri(&mut self, size: Size, dst: Gpr, src: Gpr, imm: i32) {
-        let start = self.asm.offset() as u32;
+        let start = self.asm.offset();
         self.asm.imul_rri(size, dst, src, imm);
-        self.last_def = matches!(size, Size::S32 | Size::S64).then_some(LastDef {
-            start,
-            end: self.asm.offset() as u32,
-            dst: dst.enc(),
-            xmm: false,
-            upper_zero: size == Size::S32,
-            kind: DefKind::Load(None),
-        });
+        let whole = matches!(size, Size::S32 | Size::S64);
+        self.def_gpr(whole, start, dst, size == Size::S32, DefKind::Load(None));
     }
 
     /// `movsx dst, [mem]`.
@@ -401,19 +402,19 @@ impl MacroAssembler {
     /// `add dst, addend` (32 or 64 bits), which a following
     /// [`Self::redefine_last_gpr`] can turn into `lea to, [dst + addend]`.
     pub(crate) fn add_sum(&mut self, size: Size, dst: Gpr, addend: Addend) {
-        let start = self.asm.offset() as u32;
+        let start = self.asm.offset();
         match addend {
             Addend::Imm(imm) => self.asm.alu_ri(AluOp::Add, size, dst, imm),
             Addend::Reg(src) => self.asm.alu_rr(AluOp::Add, size, dst, src),
         }
-        self.last_def = matches!(size, Size::S32 | Size::S64).then_some(LastDef {
+        let whole = matches!(size, Size::S32 | Size::S64);
+        self.def_gpr(
+            whole,
             start,
-            end: self.asm.offset() as u32,
-            dst: dst.enc(),
-            xmm: false,
-            upper_zero: size == Size::S32,
-            kind: DefKind::Sum { size, addend },
-        });
+            dst,
+            size == Size::S32,
+            DefKind::Sum { size, addend },
+        );
     }
 
     /// True when the last instruction emitted (with nothing bound or
