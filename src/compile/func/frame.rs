@@ -333,6 +333,12 @@ impl FrameLayout {
         index < 64 && self.unwritten_params & (1 << index) != 0
     }
 
+    /// Whether declared local `index` is written before any read (for
+    /// `index < 64`), so the prologue need not zero it.
+    pub(crate) fn is_defined_before_read(&self, index: usize) -> bool {
+        index < 64 && self.defined_before_read & (1 << index) != 0
+    }
+
     /// Notes that code stores below `rbp` (besides home and save slots).
     pub(crate) fn use_slots(&self) {
         self.slots_used.set(true);

@@ -133,8 +133,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             let mut zero = false;
             for i in first_declared..self.frame.locals.len() {
                 let local = self.frame.locals[i];
-                let defined = i < 64 && self.frame.defined_before_read & (1 << i) != 0;
-                if defined
+                if self.frame.is_defined_before_read(i)
                     && matches!(
                         local.ty,
                         ValType::I32 | ValType::I64 | ValType::F32 | ValType::F64

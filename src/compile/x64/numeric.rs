@@ -118,6 +118,31 @@ impl FuncCompiler<'_, '_, '_> {
         }
     }
 
+    /// Pops an integer operand for an instruction that reads it into
+    /// another register: `(source, destination)`, a fresh destination for
+    /// a pinned local's read (whose register keeps the local), else the
+    /// operand's own register for both.
+    fn pop_gpr_source(&mut self) -> (Gpr, Gpr) {
+        if let Loc::PinnedGpr(p) = self.peek(0).loc {
+            self.pop();
+            (p, self.alloc_gpr())
+        } else {
+            let a = self.pop_gpr();
+            (a, a)
+        }
+    }
+
+    /// For the top two operands `a op b`: the register `x` and parameter
+    /// `k` when `a` is in a register of its own and `b` a lazy read of a
+    /// parameter, or (for a `commutative` op) the other way round.
+    fn register_and_param(&self, commutative: bool) -> Option<(Gpr, u32)> {
+        match (self.peek(1).loc, self.peek(0).loc) {
+            (Loc::Gpr(x), Loc::Param(k)) => Some((x, k)),
+            (Loc::Param(k), Loc::Gpr(x)) if commutative => Some((x, k)),
+            _ => None,
+        }
+    }
+
     pub(in crate::compile) fn int_alu(&mut self, ty: ValType, op: AluOp) {
         let size = int_size(ty);
         // `local + imm` and `local + local` need no copy of the local:
@@ -152,20 +177,15 @@ impl FuncCompiler<'_, '_, '_> {
             }
         {
             self.pop();
-            let (a, r) = if let Loc::PinnedGpr(p) = self.peek(0).loc {
-                self.pop();
-                (p, self.alloc_gpr())
-            } else {
-                let a = self.pop_gpr();
-                (a, a)
-            };
+            let (a, r) = self.pop_gpr_source();
             self.a.movzx_rr(Size::S32, from, r, a);
             self.push_gpr(ty, r);
             return;
         }
+        let commutative = matches!(op, AluOp::Add | AluOp::And | AluOp::Or | AluOp::Xor);
         // `local op x` for a commutative `op` and `x` in a register of its
         // own: `x op= local`, no copy of the local.
-        if matches!(op, AluOp::Add | AluOp::And | AluOp::Or | AluOp::Xor)
+        if commutative
             && let Some(pa) = self.pinned_below_top()
             && let Loc::Gpr(b) = self.peek(0).loc
         {
@@ -178,13 +198,7 @@ impl FuncCompiler<'_, '_, '_> {
         // `x op param` and, for a commutative `op`, `param op x`, with `x`
         // in a register of its own and a parameter read lazily: `x op=
         // [slot]`, no load of the parameter into a register.
-        let commutative = matches!(op, AluOp::Add | AluOp::And | AluOp::Or | AluOp::Xor);
-        let param_operand = match (self.peek(1).loc, self.peek(0).loc) {
-            (Loc::Gpr(x), Loc::Param(k)) => Some((x, k)),
-            (Loc::Param(k), Loc::Gpr(x)) if commutative => Some((x, k)),
-            _ => None,
-        };
-        if let Some((x, k)) = param_operand {
+        if let Some((x, k)) = self.register_and_param(commutative) {
             self.pop();
             self.pop();
             let slot = self.local_slot(k);
@@ -234,16 +248,7 @@ impl FuncCompiler<'_, '_, '_> {
             }
             // Other factors: `imul r, x, imm`, which reads `x` and writes
             // `r`, so a pinned local is not copied first either.
-            let (r, x) = match self.peek(0).loc {
-                Loc::PinnedGpr(p) => {
-                    self.pop();
-                    (self.alloc_gpr(), p)
-                }
-                _ => {
-                    let a = self.pop_gpr();
-                    (a, a)
-                }
-            };
+            let (x, r) = self.pop_gpr_source();
             match scale {
                 Some(scale) => self.a.lea(size, r, Mem::indexed(x, x, scale, 0)),
                 None => self.a.imul_rri(size, r, x, imm),
@@ -252,9 +257,7 @@ impl FuncCompiler<'_, '_, '_> {
         } else {
             // `x * param` or `param * x`, `x` in a register of its own and
             // a parameter read lazily: `x *= [slot]`.
-            if let (Loc::Gpr(x), Loc::Param(k)) | (Loc::Param(k), Loc::Gpr(x)) =
-                (self.peek(1).loc, self.peek(0).loc)
-            {
+            if let Some((x, k)) = self.register_and_param(true) {
                 self.pop();
                 self.pop();
                 let slot = self.local_slot(k);

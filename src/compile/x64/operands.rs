@@ -22,6 +22,15 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         Mem::base(Gpr::Rbp, self.frame.locals[k as usize].offset)
     }
 
+    /// Where an operand at position `pos` that lives in memory (`loc` is
+    /// [`Loc::Home`] or [`Loc::Param`]) is read from.
+    fn memory_operand(&self, loc: Loc, pos: usize) -> Mem {
+        match loc {
+            Loc::Param(k) => self.local_slot(k),
+            _ => self.home(pos),
+        }
+    }
+
     pub(crate) fn push(&mut self, ty: ValType, loc: Loc) {
         self.ops.push(ty, loc);
     }
@@ -273,10 +282,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 } else {
                     Size::S64
                 };
-                let at = match v.loc {
-                    Loc::Param(k) => self.local_slot(k),
-                    _ => self.home(pos),
-                };
+                let at = self.memory_operand(v.loc, pos);
                 self.a.mov_rm(size, r, at);
             }
             Loc::Xmm(_) | Loc::PinnedXmm(_) | Loc::Flags(_) => {
@@ -397,12 +403,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 }
             }
             Loc::Const(bits) => self.load_const_xmm(x, v.ty, bits),
-            Loc::Home => {
-                let home = self.home(pos);
-                self.a.sse_rm(load_op(v.ty), x, home);
-            }
-            Loc::Param(k) => {
-                let at = self.local_slot(k);
+            Loc::Home | Loc::Param(_) => {
+                let at = self.memory_operand(v.loc, pos);
                 self.a.sse_rm(load_op(v.ty), x, at);
             }
             Loc::Gpr(_) | Loc::PinnedGpr(_) | Loc::Flags(_) => {
