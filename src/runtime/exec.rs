@@ -5,11 +5,13 @@
 //! Both directions of a call cross through the exit-code protocol (the
 //! generated code never calls Rust), so what is left to make cheap is the
 //! Rust around it. A host→wasm call ([`TypedFunc::call`](super::TypedFunc::call)
-//! → `call_slots` → `invoke`, inlined into one function) computes the
-//! entry point, starts a level (depth, saved `wasm_rsp` and stack limit),
+//! → `call_slots` → `invoke`, inlined into one function) takes the
+//! precomputed entry point of an outermost call, deepens the nesting,
 //! names the store for the guard-region fault handler, runs the enter
 //! trampoline, and when `exit_code` says the function returned, restores
-//! the level: every other exit is served out of line by `serve_exits`.
+//! the depth, the only state such a call changes: every other exit is
+//! served out of line by `serve_exits`, under a level that restores the
+//! saved `wasm_rsp` too.
 //! The area size the trampoline needs is computed once, here, and passed
 //! to it. A wasm→host call is one turn of `serve_exits`: one lookup of
 //! the host function, one bounds check covering its area and the exit
@@ -399,7 +401,11 @@ impl StoreInner {
         stack.resize(words, 0u128);
         let stack = self.stack.insert(stack.into_boxed_slice());
         let bottom = stack.as_mut_ptr() as usize;
-        Ok((bottom, bottom + stack.len() * 16))
+        let top = bottom + stack.len() * 16;
+        // Every level shares the limit; outermost calls start at the top.
+        self.exec.stack_limit = bottom + STACK_MARGIN;
+        self.stack_top = top & !15;
+        Ok((bottom, top))
     }
 
     /// The wasm frames of the code that just trapped, innermost first.
@@ -561,16 +567,24 @@ unsafe fn copy_words(dst: *mut u64, src: *const u64, n: usize) {
     }
 }
 
+/// Bytes below the entry point that a call needs besides its area: the
+/// trampoline's 16 bytes at the entry point and room for a frame.
+const ENTRY_FRAME: usize = 16 + 64;
+
 /// Enters the wasm function `target` with the argument `slots` (which
 /// receive the results) and serves its exits until it returns, traps, or
 /// (when `resumable`) pauses.
 ///
 /// This is the whole of a host→wasm call, so it does only what every call
-/// needs: the entry point and the level's bookkeeping. A call that returns
-/// without exiting checks one word (`exit_code`); exits are served out of
-/// line ([`serve_exits`]), and so are the rare cases (nesting too deep, live
-/// exception objects to collect). Inlined into its callers, so that the
-/// typed path ([`call_slots`]) is one function.
+/// needs: the entry point, the depth, and the trampoline. An outermost call
+/// whose stack is allocated starts at the top (`StoreInner::stack_top`);
+/// a nested or first call finds its entry point out of line
+/// ([`entry_point`]). A call that returns without exiting changed nothing
+/// but the depth (only exits write `wasm_rsp`, and `stack_limit` is the
+/// store's constant), so that is all it restores after checking one word
+/// (`exit_code`); exits are served out of line ([`serve_level`]), under a
+/// [`Level`] that restores the rest on every path out. Inlined into its
+/// callers, so that the typed path ([`call_slots`]) is one function.
 #[inline(always)]
 fn invoke<T>(
     store: &mut Store<T>,
@@ -579,21 +593,18 @@ fn invoke<T>(
     resumable: bool,
 ) -> Result<Pause> {
     let inner = &mut store.inner;
-    let (bottom, top) = inner.stack_bounds()?;
-    let limit = bottom + STACK_MARGIN;
-    let saved_wasm_rsp = inner.exec.wasm_rsp;
-    let depth = inner.depth;
-    let entry = if depth == 0 {
-        top & !15
-    } else {
-        saved_wasm_rsp.saturating_sub(NESTED_GAP) & !15
-    };
     // The trampoline uses 16 bytes at the entry point, then the area (at
     // least `TAIL_CALL_AREA` bytes, rounded up to 16).
     let area = ((slots.len() * 8 + 15) & !15).max(crate::abi::TAIL_CALL_AREA as usize);
-    if depth >= MAX_NESTING || entry.saturating_sub(16 + area + 64) < limit || entry > top {
-        return Err(stack_overflow());
-    }
+    let depth = inner.depth;
+    // Before the stack exists `stack_top` and `stack_limit` are both 0, so
+    // the first call takes the out-of-line path, which allocates it.
+    let top = inner.stack_top;
+    let entry = if depth == 0 && top.wrapping_sub(inner.exec.stack_limit) >= area + ENTRY_FRAME {
+        top
+    } else {
+        entry_point(inner, area)?
+    };
     // The new call reuses the stack a paused call may occupy.
     inner.paused = None;
     // No wasm frame is live: unreachable exception objects go.
@@ -602,12 +613,11 @@ fn invoke<T>(
     }
     // Copy the trampoline out rather than cloning the engine's `Arc`.
     let enter = inner.engine.inner.enter;
-    let level = Level::enter(store, saved_wasm_rsp, slots.as_ptr() as usize);
-    let store = &mut *level.store;
+    let saved_wasm_rsp = inner.exec.wasm_rsp;
+    inner.depth = depth + 1;
     {
-        let exec = &mut *store.inner.exec;
+        let exec = &mut *inner.exec;
         exec.entry_rsp = entry;
-        exec.stack_limit = limit;
         exec.exit_code = u32::MAX;
     }
     let running = Running::default();
@@ -620,7 +630,8 @@ fn invoke<T>(
     // `slots.len()` writable u64s (kept alive and unmoved until the call
     // returns: a paused call keeps them in its `ResumableCall`), and
     // `entry_rsp` lies in the store's wasm stack with room for the area
-    // (`area` bytes) above `stack_limit`.
+    // (`area` bytes) above `stack_limit` (checked above or by
+    // `entry_point`).
     running.run(&store.inner, || unsafe {
         enter(
             exec_ptr,
@@ -632,12 +643,59 @@ fn invoke<T>(
         )
     });
     if store.inner.exec.exit_code == ExitCode::Returned as u32 {
-        // Dropping the level restores the outer one.
-        drop(level);
+        // The code never exited (the trampoline runs no Rust, so nothing
+        // unwound through here either): only the depth is the level's.
+        store.inner.depth = depth;
         return Ok(None);
     }
+    serve_level(
+        store,
+        saved_wasm_rsp,
+        slots.as_ptr() as usize,
+        resumable,
+        &running,
+    )
+}
+
+/// The entry point of a call at the store's current depth with an area of
+/// `area` bytes, when [`invoke`]'s fast path does not apply: the first call
+/// on the store (which allocates the stack), a call nested in a host
+/// function (which starts [`NESTED_GAP`] below the suspended `wasm_rsp`),
+/// and the failures (nesting too deep, no room left).
+#[cold]
+#[inline(never)]
+fn entry_point(inner: &mut StoreInner, area: usize) -> Result<usize> {
+    let (bottom, top) = inner.stack_bounds()?;
+    let limit = bottom + STACK_MARGIN;
+    let entry = if inner.depth == 0 {
+        top & !15
+    } else {
+        inner.exec.wasm_rsp.saturating_sub(NESTED_GAP) & !15
+    };
+    if inner.depth >= MAX_NESTING
+        || entry.saturating_sub(area + ENTRY_FRAME) < limit
+        || entry > top
+    {
+        return Err(stack_overflow());
+    }
+    Ok(entry)
+}
+
+/// Serves the exits of a call that [`invoke`] entered at depth
+/// `store.inner.depth - 1` and that did not return straight away, under a
+/// [`Level`] from here on; `area` is the call's argument/result area.
+#[inline(never)]
+fn serve_level<T>(
+    store: &mut Store<T>,
+    saved_wasm_rsp: usize,
+    area: usize,
+    resumable: bool,
+    running: &Running,
+) -> Result<Pause> {
+    let level = Level::started(store, saved_wasm_rsp, area);
+    let store = &mut *level.store;
     let resume = store.inner.engine.inner.resume;
-    let result = serve_exits(store, resume, resumable, &running);
+    let result = serve_exits(store, resume, resumable, running);
     level.leave(result)
 }
 
@@ -647,12 +705,13 @@ fn stack_overflow() -> Error {
 }
 
 /// One level of wasm execution on a store (an entry or a resume), from its
-/// start to its end: ending it restores what the level changed for the
-/// level outside it, on every path out, including a host function's panic
-/// unwinding through it.
+/// first exit to its end: ending it restores what the level changed for
+/// the level outside it, on every path out, including a host function's
+/// panic unwinding through it.
 ///
-/// A level changes the nesting depth, the saved `wasm_rsp` of the
-/// suspended outer level (the exit stub overwrites it) and the stack limit.
+/// A level changes the nesting depth and the saved `wasm_rsp` of the
+/// suspended outer level (the exit stub overwrites it); the stack limit is
+/// the same for every level (set when the stack is allocated).
 /// [`Level::leave`] restores them and records a pause; dropping the level
 /// without `leave` (the unwinding path) restores them and forgets any pause,
 /// since the level's frames are abandoned as after a trap: everything of
@@ -663,9 +722,8 @@ fn stack_overflow() -> Error {
 /// [`Running`]), never while a host function runs.
 struct Level<'s, T> {
     store: &'s mut Store<T>,
-    /// The outer level's `wasm_rsp` and stack limit.
+    /// The outer level's `wasm_rsp`.
     saved_wasm_rsp: usize,
-    saved_limit: usize,
     /// The argument/result area of this level's call.
     area: usize,
     /// What `leave` found: the pause to record when the level is dropped.
@@ -673,11 +731,10 @@ struct Level<'s, T> {
 }
 
 impl<'s, T> Level<'s, T> {
-    /// Starts a level one deeper than the store's current one.
-    fn enter(store: &'s mut Store<T>, saved_wasm_rsp: usize, area: usize) -> Level<'s, T> {
-        store.inner.depth += 1;
+    /// Takes charge of a level whose start already made the store's depth
+    /// one deeper.
+    fn started(store: &'s mut Store<T>, saved_wasm_rsp: usize, area: usize) -> Level<'s, T> {
         Level {
-            saved_limit: store.inner.exec.stack_limit,
             store,
             saved_wasm_rsp,
             area,
@@ -711,7 +768,6 @@ impl<T> Drop for Level<'_, T> {
         let inner = &mut self.store.inner;
         inner.depth = inner.depth.saturating_sub(1);
         inner.exec.wasm_rsp = self.saved_wasm_rsp;
-        inner.exec.stack_limit = self.saved_limit;
         inner.paused = self.pause.take();
     }
 }
@@ -734,13 +790,12 @@ fn resume_paused<T>(store: &mut Store<T>, token: u64, slots: &mut [u64]) -> Resu
         }
     };
     inner.paused = None;
-    let (bottom, _) = inner.stack_bounds()?;
     let saved_wasm_rsp = inner.exec.wasm_rsp;
-    let level = Level::enter(store, saved_wasm_rsp, paused.area);
+    inner.depth += 1;
+    let level = Level::started(store, saved_wasm_rsp, paused.area);
     let store = &mut *level.store;
     let inner = &mut store.inner;
     inner.exec.wasm_rsp = paused.wasm_rsp;
-    inner.exec.stack_limit = bottom + STACK_MARGIN;
     inner.exec.exit_code = u32::MAX;
     let resume = inner.engine.inner.resume;
     let running = Running::default();

@@ -112,6 +112,9 @@ pub(crate) struct StoreInner {
     pub exec: Box<ExecContext>,
     /// The wasm stack, allocated on the first call into wasm.
     pub stack: Option<Box<[u128]>>,
+    /// Where outermost calls start: the top of `stack`, 16-byte aligned
+    /// (0 until it is allocated).
+    pub stack_top: usize,
     /// The context of host functions' `VmFuncRef`s (only its `exec` is
     /// read, by the host-call stub).
     pub host_vmctx: Box<VmContext>,
@@ -185,6 +188,7 @@ impl StoreInner {
             engine: engine.clone(),
             exec,
             stack: None,
+            stack_top: 0,
             host_vmctx: new_vmctx(exec_ptr),
             instances: Vec::new(),
             funcs: Vec::new(),
