@@ -84,7 +84,7 @@ unsafe impl GuardRegions for LinuxGuardRegions {
 
     fn fault_landing_slot(&self) -> NonNull<Cell<Option<NonNull<FaultLanding>>>> {
         if !HAS_ALT_STACK.get() {
-            ensure_alt_stack();
+            return first_landing_slot();
         }
         ACTIVE.with(|slot| NonNull::from(slot))
     }
@@ -126,11 +126,18 @@ impl Drop for AltStack {
     }
 }
 
-/// Gives this thread an alternate signal stack unless it has one. Cold and
-/// out of line: it runs once per thread, and inlined it would weigh on
-/// `fault_landing_slot`, which runs on every call into generated code.
+/// `fault_landing_slot` on a thread not yet known to have an alternate
+/// signal stack. Cold and out of line, and reached by a tail call: it runs
+/// once per thread, and `fault_landing_slot` runs on every call into
+/// generated code, which then keeps nothing across a call.
 #[cold]
 #[inline(never)]
+fn first_landing_slot() -> NonNull<Cell<Option<NonNull<FaultLanding>>>> {
+    ensure_alt_stack();
+    ACTIVE.with(|slot| NonNull::from(slot))
+}
+
+/// Gives this thread an alternate signal stack unless it has one.
 fn ensure_alt_stack() {
     // SAFETY: an all-zero `stack_t` is a valid value (null pointer, no
     // flags, size 0).

@@ -206,7 +206,9 @@ pub(crate) fn call<T>(
 /// Calls `func` with its arguments already laid out in `slots` (8 bytes per
 /// value, no `v128`), which receive the results: the path of
 /// [`TypedFunc::call`](super::TypedFunc::call), whose types were checked
-/// when it was made, so nothing is converted or allocated here.
+/// when it was made, so nothing is converted or allocated here. Inlined
+/// into `TypedFunc::call`, where the number of slots is a constant.
+#[inline(always)]
 pub(crate) fn call_slots<T>(store: &mut Store<T>, func: Func, slots: &mut [u64]) -> Result<()> {
     let data = store.inner.func_data(func)?;
     if let FuncKind::Host { index, .. } = data.kind {
