@@ -9,8 +9,9 @@
 //! bounds checks and for guard regions.
 //!
 //! Instructions per call: `call_overhead count MODE N` makes N host → wasm
-//! calls (MODE `bounds` or `guard`) and nothing else timed; under
-//! `valgrind --tool=callgrind`, (I(2N) - I(N)) / N is the count per call.
+//! calls (MODE `bounds` or `guard`; `count MODE N host` makes N wasm → host
+//! calls instead) and nothing else; under `valgrind --tool=callgrind`,
+//! (I(2N) - I(N)) / N is the count per call.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -88,11 +89,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let guard = match args.get(2).map(String::as_str) {
             Some("bounds") => false,
             Some("guard") => true,
-            _ => return Err("usage: call_overhead count bounds|guard N".into()),
+            _ => return Err("usage: call_overhead count bounds|guard N [host]".into()),
         };
         let n: u32 = args.get(3).ok_or("missing N")?.parse()?;
         let mut calls = instantiate(guard)?;
-        host_to_wasm(&mut calls, black_box(n))?;
+        if args.get(4).map(String::as_str) == Some("host") {
+            wasm_to_host(&mut calls, black_box(n))?;
+        } else {
+            host_to_wasm(&mut calls, black_box(n))?;
+        }
         return Ok(());
     }
     const N: u32 = 1_000_000;

@@ -58,7 +58,6 @@ use crate::decode::{FuncType, ValType};
 use crate::error::{Error, Result};
 use alloc::vec;
 use alloc::vec::Vec;
-use core::cell::Cell;
 use core::sync::atomic::Ordering;
 
 /// Bytes between the top of the stack and its limit that are never used by
@@ -407,6 +406,17 @@ impl StoreInner {
         // Every level shares the limit; outermost calls start at the top.
         self.exec.stack_limit = bottom + STACK_MARGIN;
         self.stack_top = top & !15;
+        if let Some(os) = self.engine.inner.guard_regions {
+            os.prepare_thread();
+            let running = core::ptr::NonNull::from(&*self.running);
+            // SAFETY: the `running` cell is boxed and the stack allocated
+            // for the store's life, and `StoreInner::drop` drops the
+            // registration first; the cell names the store only while its
+            // code runs (`run_code`), for `store_fault_landing`.
+            self.fault_stack = Some(unsafe {
+                crate::platform::FaultStack::register(bottom, top, running, store_fault_landing)
+            });
+        }
         Ok((bottom, top))
     }
 
@@ -622,9 +632,6 @@ fn invoke<T>(
         exec.entry_rsp = entry;
         exec.exit_code = u32::MAX;
     }
-    let running = Running::default();
-    let landing = |pc: usize| running.landing(pc);
-    let _scope = fault_scope(&store.inner, &landing);
     let exec_ptr: *mut crate::abi::ExecContext = &mut *store.inner.exec;
     // SAFETY: the trampoline obeys `crate::abi`: `exec_ptr` and
     // `target.vmctx` are live contexts of this store, `target.code` is
@@ -634,7 +641,7 @@ fn invoke<T>(
     // `entry_rsp` lies in the store's wasm stack with room for the area
     // (`area` bytes) above `stack_limit` (checked above or by
     // `entry_point`).
-    running.run(&store.inner, || unsafe {
+    run_code(&store.inner, || unsafe {
         enter(
             exec_ptr,
             target.vmctx,
@@ -650,13 +657,7 @@ fn invoke<T>(
         store.inner.depth = depth;
         return Ok(None);
     }
-    serve_level(
-        store,
-        saved_wasm_rsp,
-        slots.as_ptr() as usize,
-        resumable,
-        &running,
-    )
+    serve_level(store, saved_wasm_rsp, slots.as_ptr() as usize, resumable)
 }
 
 /// The entry point of a call at the store's current depth with an area of
@@ -674,9 +675,7 @@ fn entry_point(inner: &mut StoreInner, area: usize) -> Result<usize> {
     } else {
         inner.exec.wasm_rsp.saturating_sub(NESTED_GAP) & !15
     };
-    if inner.depth >= MAX_NESTING
-        || entry.saturating_sub(area + ENTRY_FRAME) < limit
-        || entry > top
+    if inner.depth >= MAX_NESTING || entry.saturating_sub(area + ENTRY_FRAME) < limit || entry > top
     {
         return Err(stack_overflow());
     }
@@ -692,12 +691,11 @@ fn serve_level<T>(
     saved_wasm_rsp: usize,
     area: usize,
     resumable: bool,
-    running: &Running,
 ) -> Result<Pause> {
     let level = Level::started(store, saved_wasm_rsp, area);
     let store = &mut *level.store;
     let resume = store.inner.engine.inner.resume;
-    let result = serve_exits(store, resume, resumable, running);
+    let result = serve_exits(store, resume, resumable);
     level.leave(result)
 }
 
@@ -719,9 +717,9 @@ fn stack_overflow() -> Error {
 /// since the level's frames are abandoned as after a trap: everything of
 /// the store outside the wasm stack below the outer level's `wasm_rsp` is
 /// as the outer level left it, so the store stays sound and usable. The
-/// guard-region fault scope needs nothing here: it is a drop guard of its
-/// own, and names the store only while generated code runs (see
-/// [`Running`]), never while a host function runs.
+/// guard-region fault handler needs nothing here: the store is named for
+/// it only while generated code runs (see [`run_code`]), never while a
+/// host function runs.
 struct Level<'s, T> {
     store: &'s mut Store<T>,
     /// The outer level's `wasm_rsp`.
@@ -800,27 +798,23 @@ fn resume_paused<T>(store: &mut Store<T>, token: u64, slots: &mut [u64]) -> Resu
     inner.exec.wasm_rsp = paused.wasm_rsp;
     inner.exec.exit_code = u32::MAX;
     let resume = inner.engine.inner.resume;
-    let running = Running::default();
-    let landing = |pc: usize| running.landing(pc);
-    let _scope = fault_scope(inner, &landing);
     let exec_ptr: *mut crate::abi::ExecContext = &mut *inner.exec;
     // SAFETY: the token matched, so no wasm code ran on this store since the
     // call paused (every entry and resume clears `paused`): its frames are
     // intact below the current level and it is resumed exactly once; its
     // area lives in the `ResumableCall` that owns `slots`.
-    running.run(&store.inner, || unsafe { resume(exec_ptr) });
-    let result = serve_exits(store, resume, true, &running);
+    run_code(&store.inner, || unsafe { resume(exec_ptr) });
+    let result = serve_exits(store, resume, true);
     level.leave(result)
 }
 
-/// Serves the exits of the level whose code `running` runs, resuming it
-/// after each one that it survives, until it returns, traps or pauses.
+/// Serves the exits of the current level, resuming it after each one that
+/// it survives, until it returns, traps or pauses.
 #[inline(never)]
 fn serve_exits<T>(
     store: &mut Store<T>,
     resume: super::engine::ResumeFn,
     resumable: bool,
-    running: &Running,
 ) -> Result<Option<PauseReason>> {
     loop {
         let exec = &*store.inner.exec;
@@ -860,62 +854,42 @@ fn serve_exits<T>(
         // SAFETY: the computation suspended by the last exit is still intact
         // on the wasm stack (nested calls ran below it and restored
         // `wasm_rsp`), and it is resumed exactly once.
-        running.run(&store.inner, || unsafe { resume(exec_ptr) });
+        run_code(&store.inner, || unsafe { resume(exec_ptr) });
     }
 }
 
-/// Names the store whose generated code runs on this thread, for the
-/// guard-region fault handler (see `crate::platform::FaultScope`).
+/// Runs generated code of `inner` (`run`: the entry or a resume), with the
+/// store named in its `running` cell for the guard-region fault handler.
 ///
-/// A level enters one fault scope for its whole life, whose landing is
-/// [`Running::landing`]; each run of generated code (the entry and every
-/// resume) sets the store here and clears it when the code exits. Between
-/// runs (while a host function runs, which may instantiate, or make nested
-/// calls with scopes of their own) it is clear, so the landing never looks
-/// at a store Rust code is using, and a fault outside generated code is not
-/// taken for a wasm trap.
-#[derive(Default)]
-struct Running(Cell<*const StoreInner>);
-
-impl Running {
-    /// Runs generated code (`run`) with `inner` named for the fault handler.
-    #[inline]
-    fn run(&self, inner: &StoreInner, run: impl FnOnce()) {
-        self.0.set(inner);
-        run();
-        self.0.set(core::ptr::null());
-    }
-
-    /// Where a fault at `pc` continues: the trap stub of the instruction
-    /// of the running code that faulted, if any.
-    fn landing(&self, pc: usize) -> Option<usize> {
-        let inner = self.0.get();
-        if inner.is_null() {
-            return None;
-        }
-        // SAFETY: the pointer is set only while generated code of this store
-        // runs (`Running::run`, which borrows the store for that time), and
-        // the fault handler calls this on the thread running that code, so
-        // no Rust code uses the store meanwhile.
-        let inner = unsafe { &*inner };
-        inner
-            .instances
-            .iter()
-            .find_map(|i| i._module.inner.fault_landing(pc))
-    }
+/// The handler finds the store by the faulting stack pointer (the store's
+/// wasm stack is registered with it, `platform::FaultStack`), then calls
+/// [`store_fault_landing`] with what the cell holds. The cell is set for
+/// each run and cleared when the code exits, so between runs (while a host
+/// function runs, which may instantiate, or make nested calls that run
+/// code of their own) the landing never looks at a store Rust code is
+/// using, and a fault outside generated code is not taken for a wasm trap.
+/// No thread-local value is involved: the stack pointer tells the thread's
+/// running code apart.
+#[inline(always)]
+fn run_code(inner: &StoreInner, run: impl FnOnce()) {
+    inner.running.set(inner as *const StoreInner as *const ());
+    run();
+    inner.running.set(core::ptr::null());
 }
 
-/// The fault scope of a level, when the engine uses guard regions.
-#[inline]
-fn fault_scope<'a>(
-    inner: &StoreInner,
-    landing: &'a (dyn Fn(usize) -> Option<usize> + 'a),
-) -> Option<crate::platform::FaultScope<'a>> {
+/// Where a fault at `pc` in code of the store `inner` (from its `running`
+/// cell) continues: the trap stub of the instruction that faulted, if any.
+fn store_fault_landing(inner: *const (), pc: usize) -> Option<usize> {
+    // SAFETY: the cell holds the store only while generated code of this
+    // store runs (`run_code`, which borrows the store for that time), and
+    // the fault handler calls this on the thread running that code (its
+    // stack pointer lies in the store's wasm stack), so no Rust code uses
+    // the store meanwhile.
+    let inner = unsafe { &*(inner as *const StoreInner) };
     inner
-        .engine
-        .inner
-        .guard_regions
-        .map(|os| crate::platform::FaultScope::enter(os, landing))
+        .instances
+        .iter()
+        .find_map(|i| i._module.inner.fault_landing(pc))
 }
 
 /// Serves `ExitCode::HostCall`: `payload` is the function's index in
