@@ -7,7 +7,9 @@
 //! Rust around it. A host→wasm call ([`TypedFunc::call`](super::TypedFunc::call)
 //! → `call_slots` → `invoke`, inlined into one function) takes the
 //! precomputed entry point of an outermost call, deepens the nesting,
-//! names the store for the guard-region fault handler, runs the enter
+//! names the store for the guard-region fault handler (a store into the
+//! store's own `running` cell: the handler finds the store by the stack
+//! pointer, so no thread-local value is touched), runs the enter
 //! trampoline, and when `exit_code` says the function returned, restores
 //! the depth, the only state such a call changes: every other exit is
 //! served out of line by `serve_exits`, under a level that restores the
@@ -22,9 +24,13 @@
 //!
 //! # The wasm stack
 //! Each store has one wasm stack (`Config::max_wasm_stack` bytes, allocated
-//! on the first call). `ExecContext::stack_limit` is its bottom plus a
+//! on the first call, when `ExecContext::stack_limit` is set once for
+//! every level to come). `ExecContext::stack_limit` is its bottom plus a
 //! 32 KiB margin, which leaves room for the exit stub, the trampolines and
-//! the argument area of nested entries. The outermost call starts at the
+//! the argument area of nested entries (and, with guard regions, for the
+//! fault handler's signal frame on a thread without an alternate signal
+//! stack). With guard regions the stack is registered with the fault
+//! handler when it is allocated (`platform::FaultStack`). The outermost call starts at the
 //! top; a call made by a host function while wasm code is suspended starts
 //! 256 bytes below the suspended `wasm_rsp` (aligned down to 16), so the
 //! suspended frames stay intact, and `wasm_rsp` is restored when the nested
