@@ -14,8 +14,8 @@
 //!   [`job_ranges`] and run by [`run_jobs`]).
 //!
 //! On these the core builds what it owns itself: a growing reservation
-//! ([`GuardedRegion`]) and the scope during which a thread's faults belong
-//! to generated code ([`FaultScope`]).
+//! ([`GuardedRegion`]) and the registry of wasm stacks on which a fault
+//! belongs to generated code ([`FaultStack`], [`fault_landing`]).
 //!
 //! The crate root chooses the platform (`crate::default_platform`): the
 //! Linux adapter (`host`) with the `std` feature, [`Bare`] (no services:
@@ -26,8 +26,8 @@ use crate::abi::GUARD_REGION_BYTES;
 use crate::code_memory::CodeMemory;
 use crate::error::{Error, Result};
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::cell::Cell;
-use core::marker::PhantomData;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
@@ -194,11 +194,12 @@ pub(crate) fn run_jobs<T: Send>(
         .collect()
 }
 
-/// Where a thread's memory fault continues: maps the address of the
-/// faulting instruction to that of the trap stub it should call, or `None`
-/// when the instruction is not a load or store of the running generated
-/// code.
-pub(crate) type FaultLanding = dyn Fn(usize) -> Option<usize>;
+/// Where a memory fault on a registered stack continues: given the
+/// context that the stack's running cell holds and the address of the
+/// faulting instruction, the address of the trap stub it should call, or
+/// `None` when the instruction is not a load or store of the running
+/// generated code.
+pub(crate) type FaultLanding = fn(*const (), usize) -> Option<usize>;
 
 /// Virtual memory and fault handling for guard-region memories.
 ///
@@ -210,12 +211,12 @@ pub(crate) type FaultLanding = dyn Fn(usize) -> Option<usize>;
 ///   [`commit`](Self::commit) makes a prefix of it readable and writable,
 ///   its never-written bytes zero; [`release`](Self::release) unmaps it.
 /// - Once [`install_fault_handler`](Self::install_fault_handler) succeeded,
-///   a memory fault of an instruction at `pc` on a thread whose fault
-///   landing (the value in [`fault_landing_slot`](Self::fault_landing_slot))
-///   returns `Some(stub)` for `pc` continues at `stub` as if the
-///   instruction had called it (`pc` pushed as the return address, on the
-///   interrupted stack); every other fault is handled as without the
-///   handler. The handler calls the landing only on the faulting thread.
+///   a memory fault of an instruction at `pc` with the stack pointer `sp`
+///   for which [`fault_landing`]`(pc, sp)` returns `Some(stub)` continues
+///   at `stub` as if the instruction had called it (`pc` pushed as the
+///   return address, on the interrupted stack); every other fault is
+///   handled as without the handler. The handler calls [`fault_landing`]
+///   only on the faulting thread.
 pub(crate) unsafe trait GuardRegions: Sync {
     /// Installs the process-wide fault handler (once; later calls do
     /// nothing).
@@ -237,17 +238,12 @@ pub(crate) unsafe trait GuardRegions: Sync {
     /// nothing accesses it any more.
     unsafe fn release(&self, base: NonNull<u8>, bytes: usize);
 
-    /// This thread's fault landing (`None`: faults are not generated
-    /// code's), ready for faults: whatever the handler needs per thread
-    /// (an alternate signal stack, say) is set up first. Callers set it
-    /// around runs of generated code and restore the previous value.
-    ///
-    /// One call per entry into generated code reaches the slot; the landing
-    /// is then set and restored through it without further calls.
-    ///
-    /// The slot belongs to the calling thread: it is valid until the thread
-    /// exits, and must be used only on that thread.
-    fn fault_landing_slot(&self) -> NonNull<Cell<Option<NonNull<FaultLanding>>>>;
+    /// Prepares the calling thread for the fault handler (an alternate
+    /// signal stack, say). The core calls it when a store allocates its
+    /// wasm stack, not per call: a thread that runs generated code without
+    /// it must still be handled (on the interrupted stack, whose margin
+    /// below the stack limit leaves room).
+    fn prepare_thread(&self);
 }
 
 /// A linear memory's reservation: `len` accessible bytes at `base`, then
@@ -320,47 +316,81 @@ impl Drop for GuardedRegion {
     }
 }
 
-/// While alive, this thread's memory faults at the instructions `landing`
-/// knows are out-of-bounds traps. Nests: dropping restores the outer
-/// scope.
-pub(crate) struct FaultScope<'a> {
-    /// This thread's slot ([`GuardRegions::fault_landing_slot`]); the
-    /// pointer also keeps the scope on its thread (`!Send`).
-    slot: NonNull<Cell<Option<NonNull<FaultLanding>>>>,
-    previous: Option<NonNull<FaultLanding>>,
-    _landing: PhantomData<&'a FaultLanding>,
+/// A wasm stack registered for the fault handler: a fault whose stack
+/// pointer lies in `[bottom, top)` happened in generated code running on
+/// it, and `landing(running, pc)` says where it continues while the
+/// `running` cell names the code's context (it is null between runs).
+struct FaultStackEntry {
+    bottom: usize,
+    top: usize,
+    running: NonNull<Cell<*const ()>>,
+    landing: FaultLanding,
 }
 
-impl<'a> FaultScope<'a> {
-    /// Makes `landing` this thread's fault landing until the scope drops.
-    #[inline]
-    pub(crate) fn enter(
-        os: &'static dyn GuardRegions,
-        landing: &'a (dyn Fn(usize) -> Option<usize> + 'a),
-    ) -> FaultScope<'a> {
-        let landing: NonNull<dyn Fn(usize) -> Option<usize> + 'a> = NonNull::from(landing);
-        // SAFETY: only the trait object's lifetime bound changes; the
-        // scope borrows `landing` for `'a` and takes it out of the slot
-        // when it drops, so the platform never holds it longer.
-        let landing: NonNull<FaultLanding> = unsafe { core::mem::transmute(landing) };
-        let slot = os.fault_landing_slot();
-        // SAFETY: the slot is this thread's and lives as long as the thread
-        // (the platform's promise), which outlives this scope.
-        let previous = unsafe { slot.as_ref() }.replace(Some(landing));
-        FaultScope {
-            slot,
-            previous,
-            _landing: PhantomData,
-        }
+// SAFETY: an entry is only read by the fault handler of the thread whose
+// stack pointer lies in the entry's stack, which is the thread running that
+// stack's code, the one that sets its `running` cell.
+unsafe impl Send for FaultStackEntry {}
+// SAFETY: as above.
+unsafe impl Sync for FaultStackEntry {}
+
+/// Every registered wasm stack. Written when a store allocates its stack
+/// and when it is dropped; read by the fault handler, which may have to
+/// wait for a writer on another thread (never for its own thread, which
+/// writes only from Rust code, not from generated code).
+static FAULT_STACKS: spin::RwLock<Vec<FaultStackEntry>> = spin::RwLock::new(Vec::new());
+
+/// The registration of a wasm stack with the fault handler: while it
+/// lives, faults of generated code running on the stack become traps.
+/// Faults are told apart by the stack pointer, not by a thread-local
+/// value, so that entering generated code costs no thread-local access.
+pub(crate) struct FaultStack {
+    bottom: usize,
+}
+
+impl FaultStack {
+    /// Registers the stack `[bottom, top)`.
+    ///
+    /// # Safety
+    /// `running` must stay valid until the registration drops, and the
+    /// stack must not be freed before. While generated code runs on the
+    /// stack, the cell must hold a context `c` for which `landing(c, pc)`
+    /// is sound to call from the fault handler on that thread, and null
+    /// whenever Rust code uses what `c` points to.
+    pub(crate) unsafe fn register(
+        bottom: usize,
+        top: usize,
+        running: NonNull<Cell<*const ()>>,
+        landing: FaultLanding,
+    ) -> FaultStack {
+        FAULT_STACKS.write().push(FaultStackEntry {
+            bottom,
+            top,
+            running,
+            landing,
+        });
+        FaultStack { bottom }
     }
 }
 
-impl Drop for FaultScope<'_> {
-    #[inline]
+impl Drop for FaultStack {
     fn drop(&mut self) {
-        // SAFETY: the slot is this thread's (the scope is not `Send`), as
-        // in `enter`; `previous` is the landing of the enclosing scope (or
-        // none), which outlives this one.
-        unsafe { self.slot.as_ref() }.set(self.previous);
+        FAULT_STACKS.write().retain(|e| e.bottom != self.bottom);
     }
+}
+
+/// Where a memory fault at `pc` with stack pointer `sp` continues: the trap
+/// stub of the faulting instruction when `sp` lies in a registered stack
+/// whose generated code is running, else `None`. For the platform's fault
+/// handler, on the faulting thread.
+pub(crate) fn fault_landing(pc: usize, sp: usize) -> Option<usize> {
+    let stacks = FAULT_STACKS.read();
+    let entry = stacks.iter().find(|e| e.bottom <= sp && sp < e.top)?;
+    // SAFETY: the registration keeps the cell valid while the entry is
+    // listed (`FaultStack::register`), and the read lock keeps it listed.
+    let running = unsafe { entry.running.as_ref() }.get();
+    if running.is_null() {
+        return None;
+    }
+    (entry.landing)(running, pc)
 }

@@ -1,27 +1,28 @@
 //! Guard regions on Linux: the [`GuardRegions`] services behind
 //! `Config::guard_regions` (the core's `platform` module owns the
-//! reservation and the fault scope built on them).
+//! reservation and the registry of wasm stacks built on them).
 //!
 //! - Reservations are `PROT_NONE` anonymous mappings (`MAP_NORESERVE`);
 //!   committing a prefix `mprotect`s it readable and writable, so a memory
 //!   grows in place and its base never moves.
 //! - [`install_fault_handler`] installs a process-wide `SIGSEGV`/`SIGBUS`
-//!   handler once. A fault is generated code's when this thread has a
-//!   fault landing (the core sets one for each call into generated code,
-//!   which maps instructions only while that code runs, not while its host
-//!   functions do) and the landing maps the faulting instruction to a trap
-//!   stub. Then the handler
+//!   handler once. A fault is generated code's when the interrupted stack
+//!   pointer lies in a wasm stack whose code is running (the core's
+//!   `platform::fault_landing`: a store names itself for each run of its
+//!   code, not while its host functions run) and that code maps the
+//!   faulting instruction to a trap stub. Then the handler
 //!   makes the faulting instruction appear to `call` that stub: it pushes
 //!   the faulting address (the backtrace's trap site) and continues at the
 //!   stub, which leaves through the exit protocol like any trap. Every other
 //!   fault goes to the handler installed before ours.
-//! - The handler runs on an alternate signal stack (the wasm stack has no
-//!   room for the kernel's signal frame); a thread that enters generated
-//!   code without one (threads not started by Rust's `std`) gets one.
+//! - The handler runs on an alternate signal stack: threads started by
+//!   Rust's `std` have one, and a thread that creates an engine or a
+//!   store's wasm stack without one (threads not started by `std`) gets
+//!   one. Elsewhere it runs on the wasm stack, whose margin below the stack
+//!   limit holds the kernel's signal frame and the handler.
 
 use crate::error::{Error, Result};
-use crate::platform::{FaultLanding, GuardRegions};
-use core::cell::Cell;
+use crate::platform::GuardRegions;
 use core::ptr::{self, NonNull};
 use std::sync::OnceLock;
 
@@ -30,10 +31,12 @@ pub(crate) struct LinuxGuardRegions;
 
 // SAFETY: `reserve`, `commit` and `release` map, protect and unmap exactly
 // the ranges they are given; the handler installed by
-// `install_fault_handler` redirects a fault only where this thread's
-// landing names a stub (`on_fault`) and forwards every other one.
+// `install_fault_handler` redirects a fault only where
+// `platform::fault_landing` names a stub (`on_fault`) and forwards every
+// other one.
 unsafe impl GuardRegions for LinuxGuardRegions {
     fn install_fault_handler(&self) -> Result<()> {
+        self.prepare_thread();
         install_fault_handler()
     }
 
@@ -82,21 +85,16 @@ unsafe impl GuardRegions for LinuxGuardRegions {
         unsafe { libc::munmap(base.as_ptr().cast(), bytes) };
     }
 
-    fn fault_landing_slot(&self) -> NonNull<Cell<Option<NonNull<FaultLanding>>>> {
+    fn prepare_thread(&self) {
         if !HAS_ALT_STACK.get() {
             ensure_alt_stack();
         }
-        ACTIVE.with(|slot| NonNull::from(slot))
     }
 }
 
 std::thread_local! {
-    /// The fault landing of the calls into generated code this thread is
-    /// making (`None` outside them; while their host functions run the
-    /// landing knows no instruction).
-    static ACTIVE: Cell<Option<NonNull<FaultLanding>>> = const { Cell::new(None) };
     /// Whether this thread is known to have an alternate signal stack.
-    static HAS_ALT_STACK: Cell<bool> = const { Cell::new(false) };
+    static HAS_ALT_STACK: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
     /// The alternate signal stack this module made for this thread, if any.
     static OWN_ALT_STACK: core::cell::RefCell<Option<AltStack>> =
         const { core::cell::RefCell::new(None) };
@@ -126,11 +124,8 @@ impl Drop for AltStack {
     }
 }
 
-/// Gives this thread an alternate signal stack unless it has one. Cold and
-/// out of line: it runs once per thread, and inlined it would weigh on
-/// `fault_landing_slot`, which runs on every call into generated code.
+/// Gives this thread an alternate signal stack unless it has one.
 #[cold]
-#[inline(never)]
 fn ensure_alt_stack() {
     // SAFETY: an all-zero `stack_t` is a valid value (null pointer, no
     // flags, size 0).
@@ -220,16 +215,6 @@ fn install_fault_handler() -> Result<()> {
     }
 }
 
-/// Where the faulting instruction `pc` should continue, if it is a load or
-/// store of the running generated code.
-fn landing(pc: usize) -> Option<usize> {
-    let landing = ACTIVE.get()?;
-    // SAFETY: a landing set in `fault_landing_slot` stays valid until it is
-    // replaced (the contract of `FaultScope`), and this is the thread that
-    // set it.
-    unsafe { landing.as_ref()(pc) }
-}
-
 /// The fault handler (see the module docs).
 extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
     let uc = context.cast::<libc::ucontext_t>();
@@ -237,7 +222,8 @@ extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, context: *m
     // handlers.
     let gregs = unsafe { &mut (*uc).uc_mcontext.gregs };
     let pc = gregs[libc::REG_RIP as usize] as usize;
-    if let Some(stub) = landing(pc) {
+    let sp = gregs[libc::REG_RSP as usize] as usize;
+    if let Some(stub) = crate::platform::fault_landing(pc, sp) {
         // Emulate `call stub` at the faulting instruction. The wasm stack
         // has room: generated code may call a trap stub at any point.
         let rsp = gregs[libc::REG_RSP as usize] as usize - 8;

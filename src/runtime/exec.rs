@@ -5,11 +5,15 @@
 //! Both directions of a call cross through the exit-code protocol (the
 //! generated code never calls Rust), so what is left to make cheap is the
 //! Rust around it. A host→wasm call ([`TypedFunc::call`](super::TypedFunc::call)
-//! → `call_slots` → `invoke`, inlined into one function) computes the
-//! entry point, starts a level (depth, saved `wasm_rsp` and stack limit),
-//! names the store for the guard-region fault handler, runs the enter
+//! → `call_slots` → `invoke`, inlined into one function) takes the
+//! precomputed entry point of an outermost call, deepens the nesting,
+//! names the store for the guard-region fault handler (a store into the
+//! store's own `running` cell: the handler finds the store by the stack
+//! pointer, so no thread-local value is touched), runs the enter
 //! trampoline, and when `exit_code` says the function returned, restores
-//! the level: every other exit is served out of line by `serve_exits`.
+//! the depth, the only state such a call changes: every other exit is
+//! served out of line by `serve_exits`, under a level that restores the
+//! saved `wasm_rsp` too.
 //! The area size the trampoline needs is computed once, here, and passed
 //! to it. A wasm→host call is one turn of `serve_exits`: one lookup of
 //! the host function, one bounds check covering its area and the exit
@@ -20,9 +24,13 @@
 //!
 //! # The wasm stack
 //! Each store has one wasm stack (`Config::max_wasm_stack` bytes, allocated
-//! on the first call). `ExecContext::stack_limit` is its bottom plus a
+//! on the first call, when `ExecContext::stack_limit` is set once for
+//! every level to come). `ExecContext::stack_limit` is its bottom plus a
 //! 32 KiB margin, which leaves room for the exit stub, the trampolines and
-//! the argument area of nested entries. The outermost call starts at the
+//! the argument area of nested entries (and, with guard regions, for the
+//! fault handler's signal frame on a thread without an alternate signal
+//! stack). With guard regions the stack is registered with the fault
+//! handler when it is allocated (`platform::FaultStack`). The outermost call starts at the
 //! top; a call made by a host function while wasm code is suspended starts
 //! 256 bytes below the suspended `wasm_rsp` (aligned down to 16), so the
 //! suspended frames stay intact, and `wasm_rsp` is restored when the nested
@@ -56,7 +64,6 @@ use crate::decode::{FuncType, ValType};
 use crate::error::{Error, Result};
 use alloc::vec;
 use alloc::vec::Vec;
-use core::cell::Cell;
 use core::sync::atomic::Ordering;
 
 /// Bytes between the top of the stack and its limit that are never used by
@@ -204,7 +211,9 @@ pub(crate) fn call<T>(
 /// Calls `func` with its arguments already laid out in `slots` (8 bytes per
 /// value, no `v128`), which receive the results: the path of
 /// [`TypedFunc::call`](super::TypedFunc::call), whose types were checked
-/// when it was made, so nothing is converted or allocated here.
+/// when it was made, so nothing is converted or allocated here. Inlined
+/// into `TypedFunc::call`, where the number of slots is a constant.
+#[inline(always)]
 pub(crate) fn call_slots<T>(store: &mut Store<T>, func: Func, slots: &mut [u64]) -> Result<()> {
     let data = store.inner.func_data(func)?;
     if let FuncKind::Host { index, .. } = data.kind {
@@ -399,7 +408,22 @@ impl StoreInner {
         stack.resize(words, 0u128);
         let stack = self.stack.insert(stack.into_boxed_slice());
         let bottom = stack.as_mut_ptr() as usize;
-        Ok((bottom, bottom + stack.len() * 16))
+        let top = bottom + stack.len() * 16;
+        // Every level shares the limit; outermost calls start at the top.
+        self.exec.stack_limit = bottom + STACK_MARGIN;
+        self.stack_top = top & !15;
+        if let Some(os) = self.engine.inner.guard_regions {
+            os.prepare_thread();
+            let running = core::ptr::NonNull::from(&*self.running);
+            // SAFETY: the `running` cell is boxed and the stack allocated
+            // for the store's life, and `StoreInner::drop` drops the
+            // registration first; the cell names the store only while its
+            // code runs (`run_code`), for `store_fault_landing`.
+            self.fault_stack = Some(unsafe {
+                crate::platform::FaultStack::register(bottom, top, running, store_fault_landing)
+            });
+        }
+        Ok((bottom, top))
     }
 
     /// The wasm frames of the code that just trapped, innermost first.
@@ -561,16 +585,24 @@ unsafe fn copy_words(dst: *mut u64, src: *const u64, n: usize) {
     }
 }
 
+/// Bytes below the entry point that a call needs besides its area: the
+/// trampoline's 16 bytes at the entry point and room for a frame.
+const ENTRY_FRAME: usize = 16 + 64;
+
 /// Enters the wasm function `target` with the argument `slots` (which
 /// receive the results) and serves its exits until it returns, traps, or
 /// (when `resumable`) pauses.
 ///
 /// This is the whole of a host→wasm call, so it does only what every call
-/// needs: the entry point and the level's bookkeeping. A call that returns
-/// without exiting checks one word (`exit_code`); exits are served out of
-/// line ([`serve_exits`]), and so are the rare cases (nesting too deep, live
-/// exception objects to collect). Inlined into its callers, so that the
-/// typed path ([`call_slots`]) is one function.
+/// needs: the entry point, the depth, and the trampoline. An outermost call
+/// whose stack is allocated starts at the top (`StoreInner::stack_top`);
+/// a nested or first call finds its entry point out of line
+/// ([`entry_point`]). A call that returns without exiting changed nothing
+/// but the depth (only exits write `wasm_rsp`, and `stack_limit` is the
+/// store's constant), so that is all it restores after checking one word
+/// (`exit_code`); exits are served out of line ([`serve_level`]), under a
+/// [`Level`] that restores the rest on every path out. Inlined into its
+/// callers, so that the typed path ([`call_slots`]) is one function.
 #[inline(always)]
 fn invoke<T>(
     store: &mut Store<T>,
@@ -579,21 +611,18 @@ fn invoke<T>(
     resumable: bool,
 ) -> Result<Pause> {
     let inner = &mut store.inner;
-    let (bottom, top) = inner.stack_bounds()?;
-    let limit = bottom + STACK_MARGIN;
-    let saved_wasm_rsp = inner.exec.wasm_rsp;
-    let depth = inner.depth;
-    let entry = if depth == 0 {
-        top & !15
-    } else {
-        saved_wasm_rsp.saturating_sub(NESTED_GAP) & !15
-    };
     // The trampoline uses 16 bytes at the entry point, then the area (at
     // least `TAIL_CALL_AREA` bytes, rounded up to 16).
     let area = ((slots.len() * 8 + 15) & !15).max(crate::abi::TAIL_CALL_AREA as usize);
-    if depth >= MAX_NESTING || entry.saturating_sub(16 + area + 64) < limit || entry > top {
-        return Err(stack_overflow());
-    }
+    let depth = inner.depth;
+    // Before the stack exists `stack_top` and `stack_limit` are both 0, so
+    // the first call takes the out-of-line path, which allocates it.
+    let top = inner.stack_top;
+    let entry = if depth == 0 && top.wrapping_sub(inner.exec.stack_limit) >= area + ENTRY_FRAME {
+        top
+    } else {
+        entry_point(inner, area)?
+    };
     // The new call reuses the stack a paused call may occupy.
     inner.paused = None;
     // No wasm frame is live: unreachable exception objects go.
@@ -602,17 +631,13 @@ fn invoke<T>(
     }
     // Copy the trampoline out rather than cloning the engine's `Arc`.
     let enter = inner.engine.inner.enter;
-    let level = Level::enter(store, saved_wasm_rsp, slots.as_ptr() as usize);
-    let store = &mut *level.store;
+    let saved_wasm_rsp = inner.exec.wasm_rsp;
+    inner.depth = depth + 1;
     {
-        let exec = &mut *store.inner.exec;
+        let exec = &mut *inner.exec;
         exec.entry_rsp = entry;
-        exec.stack_limit = limit;
         exec.exit_code = u32::MAX;
     }
-    let running = Running::default();
-    let landing = |pc: usize| running.landing(pc);
-    let _scope = fault_scope(&store.inner, &landing);
     let exec_ptr: *mut crate::abi::ExecContext = &mut *store.inner.exec;
     // SAFETY: the trampoline obeys `crate::abi`: `exec_ptr` and
     // `target.vmctx` are live contexts of this store, `target.code` is
@@ -620,8 +645,9 @@ fn invoke<T>(
     // `slots.len()` writable u64s (kept alive and unmoved until the call
     // returns: a paused call keeps them in its `ResumableCall`), and
     // `entry_rsp` lies in the store's wasm stack with room for the area
-    // (`area` bytes) above `stack_limit`.
-    running.run(&store.inner, || unsafe {
+    // (`area` bytes) above `stack_limit` (checked above or by
+    // `entry_point`).
+    run_code(&store.inner, || unsafe {
         enter(
             exec_ptr,
             target.vmctx,
@@ -632,12 +658,50 @@ fn invoke<T>(
         )
     });
     if store.inner.exec.exit_code == ExitCode::Returned as u32 {
-        // Dropping the level restores the outer one.
-        drop(level);
+        // The code never exited (the trampoline runs no Rust, so nothing
+        // unwound through here either): only the depth is the level's.
+        store.inner.depth = depth;
         return Ok(None);
     }
+    serve_level(store, saved_wasm_rsp, slots.as_ptr() as usize, resumable)
+}
+
+/// The entry point of a call at the store's current depth with an area of
+/// `area` bytes, when [`invoke`]'s fast path does not apply: the first call
+/// on the store (which allocates the stack), a call nested in a host
+/// function (which starts [`NESTED_GAP`] below the suspended `wasm_rsp`),
+/// and the failures (nesting too deep, no room left).
+#[cold]
+#[inline(never)]
+fn entry_point(inner: &mut StoreInner, area: usize) -> Result<usize> {
+    let (bottom, top) = inner.stack_bounds()?;
+    let limit = bottom + STACK_MARGIN;
+    let entry = if inner.depth == 0 {
+        top & !15
+    } else {
+        inner.exec.wasm_rsp.saturating_sub(NESTED_GAP) & !15
+    };
+    if inner.depth >= MAX_NESTING || entry.saturating_sub(area + ENTRY_FRAME) < limit || entry > top
+    {
+        return Err(stack_overflow());
+    }
+    Ok(entry)
+}
+
+/// Serves the exits of a call that [`invoke`] entered at depth
+/// `store.inner.depth - 1` and that did not return straight away, under a
+/// [`Level`] from here on; `area` is the call's argument/result area.
+#[inline(never)]
+fn serve_level<T>(
+    store: &mut Store<T>,
+    saved_wasm_rsp: usize,
+    area: usize,
+    resumable: bool,
+) -> Result<Pause> {
+    let level = Level::started(store, saved_wasm_rsp, area);
+    let store = &mut *level.store;
     let resume = store.inner.engine.inner.resume;
-    let result = serve_exits(store, resume, resumable, &running);
+    let result = serve_exits(store, resume, resumable);
     level.leave(result)
 }
 
@@ -647,25 +711,25 @@ fn stack_overflow() -> Error {
 }
 
 /// One level of wasm execution on a store (an entry or a resume), from its
-/// start to its end: ending it restores what the level changed for the
-/// level outside it, on every path out, including a host function's panic
-/// unwinding through it.
+/// first exit to its end: ending it restores what the level changed for
+/// the level outside it, on every path out, including a host function's
+/// panic unwinding through it.
 ///
-/// A level changes the nesting depth, the saved `wasm_rsp` of the
-/// suspended outer level (the exit stub overwrites it) and the stack limit.
+/// A level changes the nesting depth and the saved `wasm_rsp` of the
+/// suspended outer level (the exit stub overwrites it); the stack limit is
+/// the same for every level (set when the stack is allocated).
 /// [`Level::leave`] restores them and records a pause; dropping the level
 /// without `leave` (the unwinding path) restores them and forgets any pause,
 /// since the level's frames are abandoned as after a trap: everything of
 /// the store outside the wasm stack below the outer level's `wasm_rsp` is
 /// as the outer level left it, so the store stays sound and usable. The
-/// guard-region fault scope needs nothing here: it is a drop guard of its
-/// own, and names the store only while generated code runs (see
-/// [`Running`]), never while a host function runs.
+/// guard-region fault handler needs nothing here: the store is named for
+/// it only while generated code runs (see [`run_code`]), never while a
+/// host function runs.
 struct Level<'s, T> {
     store: &'s mut Store<T>,
-    /// The outer level's `wasm_rsp` and stack limit.
+    /// The outer level's `wasm_rsp`.
     saved_wasm_rsp: usize,
-    saved_limit: usize,
     /// The argument/result area of this level's call.
     area: usize,
     /// What `leave` found: the pause to record when the level is dropped.
@@ -673,11 +737,10 @@ struct Level<'s, T> {
 }
 
 impl<'s, T> Level<'s, T> {
-    /// Starts a level one deeper than the store's current one.
-    fn enter(store: &'s mut Store<T>, saved_wasm_rsp: usize, area: usize) -> Level<'s, T> {
-        store.inner.depth += 1;
+    /// Takes charge of a level whose start already made the store's depth
+    /// one deeper.
+    fn started(store: &'s mut Store<T>, saved_wasm_rsp: usize, area: usize) -> Level<'s, T> {
         Level {
-            saved_limit: store.inner.exec.stack_limit,
             store,
             saved_wasm_rsp,
             area,
@@ -711,7 +774,6 @@ impl<T> Drop for Level<'_, T> {
         let inner = &mut self.store.inner;
         inner.depth = inner.depth.saturating_sub(1);
         inner.exec.wasm_rsp = self.saved_wasm_rsp;
-        inner.exec.stack_limit = self.saved_limit;
         inner.paused = self.pause.take();
     }
 }
@@ -734,36 +796,31 @@ fn resume_paused<T>(store: &mut Store<T>, token: u64, slots: &mut [u64]) -> Resu
         }
     };
     inner.paused = None;
-    let (bottom, _) = inner.stack_bounds()?;
     let saved_wasm_rsp = inner.exec.wasm_rsp;
-    let level = Level::enter(store, saved_wasm_rsp, paused.area);
+    inner.depth += 1;
+    let level = Level::started(store, saved_wasm_rsp, paused.area);
     let store = &mut *level.store;
     let inner = &mut store.inner;
     inner.exec.wasm_rsp = paused.wasm_rsp;
-    inner.exec.stack_limit = bottom + STACK_MARGIN;
     inner.exec.exit_code = u32::MAX;
     let resume = inner.engine.inner.resume;
-    let running = Running::default();
-    let landing = |pc: usize| running.landing(pc);
-    let _scope = fault_scope(inner, &landing);
     let exec_ptr: *mut crate::abi::ExecContext = &mut *inner.exec;
     // SAFETY: the token matched, so no wasm code ran on this store since the
     // call paused (every entry and resume clears `paused`): its frames are
     // intact below the current level and it is resumed exactly once; its
     // area lives in the `ResumableCall` that owns `slots`.
-    running.run(&store.inner, || unsafe { resume(exec_ptr) });
-    let result = serve_exits(store, resume, true, &running);
+    run_code(&store.inner, || unsafe { resume(exec_ptr) });
+    let result = serve_exits(store, resume, true);
     level.leave(result)
 }
 
-/// Serves the exits of the level whose code `running` runs, resuming it
-/// after each one that it survives, until it returns, traps or pauses.
+/// Serves the exits of the current level, resuming it after each one that
+/// it survives, until it returns, traps or pauses.
 #[inline(never)]
 fn serve_exits<T>(
     store: &mut Store<T>,
     resume: super::engine::ResumeFn,
     resumable: bool,
-    running: &Running,
 ) -> Result<Option<PauseReason>> {
     loop {
         let exec = &*store.inner.exec;
@@ -803,62 +860,42 @@ fn serve_exits<T>(
         // SAFETY: the computation suspended by the last exit is still intact
         // on the wasm stack (nested calls ran below it and restored
         // `wasm_rsp`), and it is resumed exactly once.
-        running.run(&store.inner, || unsafe { resume(exec_ptr) });
+        run_code(&store.inner, || unsafe { resume(exec_ptr) });
     }
 }
 
-/// Names the store whose generated code runs on this thread, for the
-/// guard-region fault handler (see `crate::platform::FaultScope`).
+/// Runs generated code of `inner` (`run`: the entry or a resume), with the
+/// store named in its `running` cell for the guard-region fault handler.
 ///
-/// A level enters one fault scope for its whole life, whose landing is
-/// [`Running::landing`]; each run of generated code (the entry and every
-/// resume) sets the store here and clears it when the code exits. Between
-/// runs (while a host function runs, which may instantiate, or make nested
-/// calls with scopes of their own) it is clear, so the landing never looks
-/// at a store Rust code is using, and a fault outside generated code is not
-/// taken for a wasm trap.
-#[derive(Default)]
-struct Running(Cell<*const StoreInner>);
-
-impl Running {
-    /// Runs generated code (`run`) with `inner` named for the fault handler.
-    #[inline]
-    fn run(&self, inner: &StoreInner, run: impl FnOnce()) {
-        self.0.set(inner);
-        run();
-        self.0.set(core::ptr::null());
-    }
-
-    /// Where a fault at `pc` continues: the trap stub of the instruction
-    /// of the running code that faulted, if any.
-    fn landing(&self, pc: usize) -> Option<usize> {
-        let inner = self.0.get();
-        if inner.is_null() {
-            return None;
-        }
-        // SAFETY: the pointer is set only while generated code of this store
-        // runs (`Running::run`, which borrows the store for that time), and
-        // the fault handler calls this on the thread running that code, so
-        // no Rust code uses the store meanwhile.
-        let inner = unsafe { &*inner };
-        inner
-            .instances
-            .iter()
-            .find_map(|i| i._module.inner.fault_landing(pc))
-    }
+/// The handler finds the store by the faulting stack pointer (the store's
+/// wasm stack is registered with it, `platform::FaultStack`), then calls
+/// [`store_fault_landing`] with what the cell holds. The cell is set for
+/// each run and cleared when the code exits, so between runs (while a host
+/// function runs, which may instantiate, or make nested calls that run
+/// code of their own) the landing never looks at a store Rust code is
+/// using, and a fault outside generated code is not taken for a wasm trap.
+/// No thread-local value is involved: the stack pointer tells the thread's
+/// running code apart.
+#[inline(always)]
+fn run_code(inner: &StoreInner, run: impl FnOnce()) {
+    inner.running.set(inner as *const StoreInner as *const ());
+    run();
+    inner.running.set(core::ptr::null());
 }
 
-/// The fault scope of a level, when the engine uses guard regions.
-#[inline]
-fn fault_scope<'a>(
-    inner: &StoreInner,
-    landing: &'a (dyn Fn(usize) -> Option<usize> + 'a),
-) -> Option<crate::platform::FaultScope<'a>> {
+/// Where a fault at `pc` in code of the store `inner` (from its `running`
+/// cell) continues: the trap stub of the instruction that faulted, if any.
+fn store_fault_landing(inner: *const (), pc: usize) -> Option<usize> {
+    // SAFETY: the cell holds the store only while generated code of this
+    // store runs (`run_code`, which borrows the store for that time), and
+    // the fault handler calls this on the thread running that code (its
+    // stack pointer lies in the store's wasm stack), so no Rust code uses
+    // the store meanwhile.
+    let inner = unsafe { &*(inner as *const StoreInner) };
     inner
-        .engine
-        .inner
-        .guard_regions
-        .map(|os| crate::platform::FaultScope::enter(os, landing))
+        .instances
+        .iter()
+        .find_map(|i| i._module.inner.fault_landing(pc))
 }
 
 /// Serves `ExitCode::HostCall`: `payload` is the function's index in

@@ -317,6 +317,10 @@ impl<Params: WasmParams, Results: WasmResults> TypedFunc<Params, Results> {
         // `TypedFunc` was made); wasm and host functions both run on slots.
         // (`n` is a constant: one branch remains, zeroing a small buffer.)
         let n = Params::COUNT.max(Results::COUNT);
+        if n == 0 {
+            exec::call_slots(store, self.func, &mut [])?;
+            return Ok(Results::read_slots(&[]));
+        }
         if n <= 4 {
             let mut slots = [0u64; 4];
             params.write_slots(&mut slots);

@@ -23,7 +23,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::any::Any;
-use core::cell::UnsafeCell;
+use core::cell::{Cell, UnsafeCell};
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use hashbrown::HashMap;
 
@@ -112,6 +112,16 @@ pub(crate) struct StoreInner {
     pub exec: Box<ExecContext>,
     /// The wasm stack, allocated on the first call into wasm.
     pub stack: Option<Box<[u128]>>,
+    /// Where outermost calls start: the top of `stack`, 16-byte aligned
+    /// (0 until it is allocated).
+    pub stack_top: usize,
+    /// The store while its generated code runs, null otherwise: what the
+    /// guard-region fault handler reads (see `exec::run_code`). Boxed, so
+    /// that its address stays put when the store moves.
+    pub running: Box<Cell<*const ()>>,
+    /// The registration of `stack` with the guard-region fault handler
+    /// (engines with guard regions only).
+    pub fault_stack: Option<crate::platform::FaultStack>,
     /// The context of host functions' `VmFuncRef`s (only its `exec` is
     /// read, by the host-call stub).
     pub host_vmctx: Box<VmContext>,
@@ -146,6 +156,8 @@ pub(crate) struct StoreInner {
 
 impl Drop for StoreInner {
     fn drop(&mut self) {
+        // Unregistered before the stack and the `running` cell go.
+        self.fault_stack = None;
         self.engine.release_types(&self.host_types);
     }
 }
@@ -185,6 +197,9 @@ impl StoreInner {
             engine: engine.clone(),
             exec,
             stack: None,
+            stack_top: 0,
+            running: Box::new(Cell::new(core::ptr::null())),
+            fault_stack: None,
             host_vmctx: new_vmctx(exec_ptr),
             instances: Vec::new(),
             funcs: Vec::new(),
