@@ -14,7 +14,10 @@
 //!   another instance's (see "Tail calls"). A function with calls that
 //!   return to it saves its `r15` at `[rbp - 8]` for that; one whose only
 //!   calls are tail calls does not (nothing comes back to its frame, and
-//!   an unwinder finds its `r15` in the exit's, as a leaf's).
+//!   an unwinder finds its `r15` in the exit's, as a leaf's). Nor does
+//!   one of a module whose code can reach no function reference but its
+//!   own instance's (no call switches `r15` there) unless it catches
+//!   exceptions: the unwinder gives a handler its frame's saved `r15`.
 //! - `rbp` is the frame pointer and is preserved by every function.
 //! - `rbx`, `r12`, `r13`, `rsi` and `rdi`, the registers of pinned integer
 //!   locals, are callee-saved: a function that uses one saves it in its

@@ -116,9 +116,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.a.jcc(Cond::B, overflow);
         self.frame.stack_check = (check_start, self.a.offset());
         self.frame.frame_size_patches[1] = self.a.alu_ri_imm32(AluOp::Sub, Size::S64, Gpr::Rsp, 0);
-        // Only calls switch `r15`, so only they need it saved: after a
-        // tail call nothing comes back to this frame.
-        if self.frame.has_calls {
+        // Saved for the calls that may switch `r15` and for the handlers
+        // (`FrameLayout::saves_vmctx`): after a tail call nothing comes
+        // back to this frame.
+        if self.frame.saves_vmctx {
             self.a
                 .mov_mr(Size::S64, Mem::base(Gpr::Rbp, SAVED_VMCTX), Gpr::R15);
         }
@@ -396,7 +397,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.a.emit_trap_exits();
         self.emit_jump_tables();
         self.emit_v128_consts();
-        let saves_vmctx = if self.frame.has_calls {
+        let saves_vmctx = if self.frame.saves_vmctx {
             crate::abi::UNWIND_SAVES_VMCTX
         } else {
             0
