@@ -20,8 +20,9 @@
 //!
 //! # The wasm stack
 //! Each store has one wasm stack (`Config::max_wasm_stack` bytes, allocated
-//! on the first call). `ExecContext::stack_limit` is its bottom plus a
-//! 32 KiB margin, which leaves room for the exit stub, the trampolines and
+//! by its first instantiation or call). Its limit (`ExecContext::stack_limit`,
+//! and `VmContext::stack_limit` of every instance, which prologues read) is
+//! its bottom plus a 32 KiB margin, which leaves room for the exit stub, the trampolines and
 //! the argument area of nested entries. The outermost call starts at the
 //! top; a call made by a host function while wasm code is suspended starts
 //! 256 bytes below the suspended `wasm_rsp` (aligned down to 16), so the
@@ -380,7 +381,7 @@ fn run_host<T>(store: &mut Store<T>, index: usize, vmctx: usize, slots: &mut [u6
 impl StoreInner {
     /// The wasm stack's (bottom, top), allocating it if needed.
     #[inline]
-    fn stack_bounds(&mut self) -> Result<(usize, usize)> {
+    pub(crate) fn stack_bounds(&mut self) -> Result<(usize, usize)> {
         if let Some(stack) = self.stack.as_mut() {
             let bottom = stack.as_mut_ptr() as usize;
             return Ok((bottom, bottom + stack.len() * 16));

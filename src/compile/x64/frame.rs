@@ -101,8 +101,6 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         // still inside the margin, where the trap path's own pushes land.
         // The frame size is patched in once known.
         let check_start = self.a.offset();
-        self.a
-            .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, exec)));
         self.a.mov_rr(Size::S64, SCRATCH2, Gpr::Rsp);
         self.frame.frame_size_patches[0] = self.a.alu_ri_imm32(AluOp::Sub, Size::S64, SCRATCH2, 0);
         let overflow = self.a.trap_label(TrapCode::StackOverflow);
@@ -111,7 +109,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             AluOp::Cmp,
             Size::S64,
             SCRATCH2,
-            Mem::base(SCRATCH, offset_of!(ExecContext, stack_limit) as i32),
+            vmctx(offset_of!(VmContext, stack_limit)),
         );
         self.a.jcc(Cond::B, overflow);
         self.frame.stack_check = (check_start, self.a.offset());
