@@ -14,7 +14,10 @@
 //!   another instance's (see "Tail calls"). A function with calls that
 //!   return to it saves its `r15` at `[rbp - 8]` for that; one whose only
 //!   calls are tail calls does not (nothing comes back to its frame, and
-//!   an unwinder finds its `r15` in the exit's, as a leaf's).
+//!   an unwinder finds its `r15` in the exit's, as a leaf's). Nor does
+//!   one of a module whose code can reach no function reference but its
+//!   own instance's (no call switches `r15` there) unless it catches
+//!   exceptions: the unwinder gives a handler its frame's saved `r15`.
 //! - `rbp` is the frame pointer and is preserved by every function.
 //! - `rbx`, `r12`, `r13`, `rsi` and `rdi`, the registers of pinned integer
 //!   locals, are callee-saved: a function that uses one saves it in its
@@ -453,6 +456,7 @@ pub struct ExecContext {
     pub entry_rsp: usize,
     /// The lowest address `rsp` may reach in a function body (after its
     /// prologue); below it the prologue traps with `StackOverflow`.
+    /// Prologues read each instance's copy, [`VmContext::stack_limit`].
     pub stack_limit: usize,
     /// An [`ExitCode`].
     pub exit_code: u32,
@@ -533,6 +537,13 @@ pub struct VmMemory {
 pub struct VmContext {
     /// The store's execution state.
     pub exec: *mut ExecContext,
+    /// The lowest address `rsp` may reach in a function body, as
+    /// [`ExecContext::stack_limit`]: the store's wasm stack is allocated
+    /// once, with the limit at a fixed height, so each instance's context
+    /// holds it from its instantiation on, and a prologue checks its
+    /// frame with one load. `usize::MAX` (every frame overflows) in a
+    /// context of no instance.
+    pub stack_limit: usize,
     /// Base of memory 0 (null when the instance has no memory).
     pub memory_base: *mut u8,
     /// Length of memory 0 in bytes. The runtime updates every context that
@@ -576,6 +587,7 @@ impl VmContext {
     pub fn empty(exec: *mut ExecContext) -> VmContext {
         let mut vmctx = VmContext {
             exec,
+            stack_limit: usize::MAX,
             memory_base: core::ptr::null_mut(),
             memory_len: 0,
             memory_last: [0; 5],

@@ -442,7 +442,7 @@ fn lazy_parameter_reads_survive_stores_over_their_slots() {
 /// register and in memory (behind eight more used locals).
 #[test]
 fn locals_skipped_by_a_jump_read_zero() {
-    let cases: [(&str, &str, &str); 7] = [
+    let cases: [(&str, &str, &str); 11] = [
         (
             "br_if",
             "i32",
@@ -478,6 +478,31 @@ fn locals_skipped_by_a_jump_read_zero() {
             "i64_br_if",
             "i64",
             "(block (br_if 0 (local.get $skip)) (local.set $l (i64.const 5)))",
+        ),
+        // The inner block has closed, the outer one, a target, has not.
+        (
+            "br_if_outer",
+            "i32",
+            "(block (block (br_if 1 (local.get $skip))) (local.set $l (i32.const 5)))",
+        ),
+        (
+            "else",
+            "i32",
+            "(if (local.get $skip) (then (nop)) (else (local.set $l (i32.const 5))))",
+        ),
+        // A branch out of a loop, before the write inside it.
+        (
+            "loop_exit",
+            "i32",
+            "(block (loop (br_if 1 (local.get $skip)) (local.set $l (i32.const 5))))",
+        ),
+        // The write follows a closed block that was a target, inside an
+        // open one that is too.
+        (
+            "after_closed_block",
+            "i32",
+            "(block (block (br_if 0 (i32.const 0))) (br_if 0 (local.get $skip)) \
+             (block (br_if 0 (i32.const 1))) (local.set $l (i32.const 5)))",
         ),
     ];
     let mut wat = String::from(

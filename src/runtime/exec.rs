@@ -24,13 +24,15 @@
 //!
 //! # The wasm stack
 //! Each store has one wasm stack (`Config::max_wasm_stack` bytes, allocated
-//! on the first call, when `ExecContext::stack_limit` is set once for
-//! every level to come). `ExecContext::stack_limit` is its bottom plus a
-//! 32 KiB margin, which leaves room for the exit stub, the trampolines and
-//! the argument area of nested entries (and, with guard regions, for the
-//! fault handler's signal frame on a thread without an alternate signal
-//! stack). With guard regions the stack is registered with the fault
-//! handler when it is allocated (`platform::FaultStack`). The outermost call starts at the
+//! by its first instantiation or call, which sets its limit,
+//! `ExecContext::stack_limit`, once for every level to come; each
+//! instance's `VmContext::stack_limit`, which prologues read, holds the
+//! same). The limit is its bottom plus a 32 KiB margin, which leaves room
+//! for the exit stub, the trampolines and the argument area of nested
+//! entries (and, with guard regions, for the fault handler's signal frame
+//! on a thread without an alternate signal stack). With guard regions the
+//! stack is registered with the fault handler when it is allocated
+//! (`platform::FaultStack`). The outermost call starts at the
 //! top; a call made by a host function while wasm code is suspended starts
 //! 256 bytes below the suspended `wasm_rsp` (aligned down to 16), so the
 //! suspended frames stay intact, and `wasm_rsp` is restored when the nested
@@ -389,7 +391,7 @@ fn run_host<T>(store: &mut Store<T>, index: usize, vmctx: usize, slots: &mut [u6
 impl StoreInner {
     /// The wasm stack's (bottom, top), allocating it if needed.
     #[inline]
-    fn stack_bounds(&mut self) -> Result<(usize, usize)> {
+    pub(crate) fn stack_bounds(&mut self) -> Result<(usize, usize)> {
         if let Some(stack) = self.stack.as_mut() {
             let bottom = stack.as_mut_ptr() as usize;
             return Ok((bottom, bottom + stack.len() * 16));

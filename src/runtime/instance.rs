@@ -437,6 +437,10 @@ impl StoreInner {
             .filter(|&i| (i as usize) < crate::abi::NO_INSTANCE)
             .ok_or_else(|| Error::instantiation("too many instances in the store"))?;
         let mut vmctx = new_vmctx(&mut *self.exec);
+        // The instance's code checks its frames against the store's stack
+        // limit, which is fixed once the stack exists.
+        let (bottom, _) = self.stack_bounds()?;
+        vmctx.stack_limit = bottom + crate::runtime::exec::STACK_MARGIN;
         let vmctx_ptr: *mut VmContext = &mut *vmctx;
 
         // Function references: imports first (host functions re-pointed at

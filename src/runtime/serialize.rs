@@ -111,7 +111,7 @@ pub const ABI_FINGERPRINT: u64 = abi_fingerprint();
 /// ([`TAIL_CALL_AREA`](crate::abi::TAIL_CALL_AREA)). Two builds of one
 /// crate version whose contexts or conventions differ do not share code.
 const fn abi_fingerprint() -> u64 {
-    let facts: [usize; 32] = [
+    let facts: [usize; 33] = [
         crate::abi::TAIL_CALL_AREA as usize,
         size_of::<ExecContext>(),
         size_of::<VmMemory>(),
@@ -130,6 +130,7 @@ const fn abi_fingerprint() -> u64 {
         offset_of!(ExecContext, call_args),
         offset_of!(ExecContext, fuel),
         offset_of!(ExecContext, interrupt),
+        offset_of!(VmContext, stack_limit),
         offset_of!(VmContext, memory_base),
         offset_of!(VmContext, memory_len),
         offset_of!(VmContext, memory_last),

@@ -55,11 +55,16 @@ pub struct FuncInfo {
     /// written.
     pub written_locals: u64,
     /// Bit `i`: local `i` (for `i < 64`) is first reached by a
-    /// `local.set` or `local.tee` that comes before any instruction that
-    /// can jump forward (a branch, an `if`, a `try_table`'s catch): every
-    /// path to a read of it passes that write, so its initial value is
-    /// never read.
+    /// `local.set` or `local.tee` that no jump can skip: no instruction
+    /// before it (a branch, an `if`, a `try_table`'s catch) may jump to
+    /// the end of a block that is still open there. Every path to a read
+    /// of the local then passes that write (a jump to the end of a closed
+    /// block lands before it, a loop's label too), so its initial value
+    /// is never read.
     pub defined_before_read: u64,
+    /// Whether a `try_table` of it has a catch clause: code that catches
+    /// needs to know its instance (the unwinder reads it from the frame).
+    pub catches: bool,
     /// Whether it has `memory.copy` or `memory.fill`.
     pub uses_bulk_memory: bool,
     /// Whether it has `memory.grow` (of any memory).
@@ -300,9 +305,12 @@ pub(crate) struct FuncValidator {
     floor: usize,
     /// Number of open `loop` frames.
     loop_depth: u32,
-    /// Whether an instruction that can jump forward came before (see
-    /// [`FuncInfo::defined_before_read`]).
-    may_have_jumped: bool,
+    /// Index in `frames` of the outermost open `block`, `if` or
+    /// `try_table` that an instruction may already jump to the end of
+    /// (`usize::MAX` when none; see [`FuncInfo::defined_before_read`]).
+    /// Frames close innermost first, so when that one closes, no open
+    /// frame is such a target any more.
+    open_jump_target: usize,
     /// What one use of a local weighs at this loop depth.
     use_weight: u32,
     /// Use weight of each local (see [`LocalUse`]).
@@ -414,7 +422,7 @@ impl FuncValidator {
         self.weights.resize(self.locals.len(), 0);
         self.used.clear();
         self.loop_depth = 0;
-        self.may_have_jumped = false;
+        self.open_jump_target = usize::MAX;
         self.use_weight = 1;
         self.floor = 0;
         self.frames.push(Frame {
@@ -610,12 +618,19 @@ impl FuncValidator {
     /// jump to it.
     #[inline]
     fn frame_at(&mut self, depth: u32) -> Result<Frame> {
-        self.may_have_jumped = true;
         let len = self.frames.len();
         if depth as usize >= len {
             return Err(self.err("unknown label").with_index(depth));
         }
-        Ok(self.frames[len - 1 - depth as usize])
+        let index = len - 1 - depth as usize;
+        let frame = self.frames[index];
+        // A loop's label lies behind every write inside it, and the
+        // function's own (index 0) is a return: neither skips a write
+        // to a later read.
+        if index != 0 && frame.kind != FrameKind::Loop {
+            self.open_jump_target = self.open_jump_target.min(index);
+        }
+        Ok(frame)
     }
 
     fn push_frame(
@@ -754,10 +769,13 @@ impl FuncValidator {
     }
 
     /// Notes a write of local `index`: when it is the local's first use
-    /// and no jump came before, the local is defined before any read.
+    /// and no jump can skip it, the local is defined before any read.
     #[inline]
     fn note_first_write(&mut self, index: u32) {
-        if !self.may_have_jumped && index < 64 && self.weights.get(index as usize) == Some(&0) {
+        if self.open_jump_target == usize::MAX
+            && index < 64
+            && self.weights.get(index as usize) == Some(&0)
+        {
             self.info.defined_before_read |= 1 << index;
         }
     }
@@ -1096,7 +1114,8 @@ impl FuncValidator {
                     self.check_type(cx, t)?;
                 }
                 self.pop(I32)?;
-                self.may_have_jumped = true;
+                // Its condition may skip to the `else` or the end.
+                self.open_jump_target = self.open_jump_target.min(self.frames.len());
                 self.push_frame(cx, FrameKind::If, blockty)?;
             }
             Operator::Else => {
@@ -1129,6 +1148,9 @@ impl FuncValidator {
                 }
                 self.reset_inits(frame.init_height);
                 self.frames.pop();
+                if self.frames.len() <= self.open_jump_target {
+                    self.open_jump_target = usize::MAX;
+                }
                 if frame.kind == FrameKind::Loop {
                     self.set_loop_depth(self.loop_depth - 1);
                 }
@@ -1475,6 +1497,7 @@ impl FuncValidator {
                 // The labels of the clauses are those around the
                 // `try_table`, checked before its own frame is pushed.
                 for catch in table.catches() {
+                    self.info.catches = true;
                     let payload: &[ValType] = if catch.has_tag() {
                         self.tag_type(cx, catch.tag)?.params()
                     } else {

@@ -59,6 +59,13 @@ pub(crate) struct FrameLayout {
     /// whose only calls are tail calls is a leaf for its frame: no callee
     /// runs below it, and none comes back to it.
     pub(crate) has_calls: bool,
+    /// Whether the prologue saves `r15` at `[rbp - 8]`: a function with
+    /// calls that return to it restores `r15` from there after a call
+    /// that may have switched instances, and an unwinder landing in one
+    /// of its handlers reads it. In a module whose code reaches no
+    /// function reference but its own (`Env::own_funcrefs_only`), no call
+    /// switches instances, so only functions that catch save it.
+    pub(crate) saves_vmctx: bool,
     /// Whether a tail call may grow the argument area below this frame
     /// (`abi`, "Tail calls"): the area and its callee's frame then lie
     /// below it, so the stack-limit check stays even in a leaf.
@@ -310,6 +317,7 @@ impl FrameLayout {
             frame_size_patches: [0; 2],
             stack_check: (0, 0),
             has_calls: info.has_plain_calls,
+            saves_vmctx: info.has_plain_calls && (!env.own_funcrefs_only || info.catches),
             grows_area: false,
             unwritten_params: !info.written_locals
                 & 1u64

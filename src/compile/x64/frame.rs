@@ -101,8 +101,6 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         // still inside the margin, where the trap path's own pushes land.
         // The frame size is patched in once known.
         let check_start = self.a.offset();
-        self.a
-            .mov_rm(Size::S64, SCRATCH, vmctx(offset_of!(VmContext, exec)));
         self.a.mov_rr(Size::S64, SCRATCH2, Gpr::Rsp);
         self.frame.frame_size_patches[0] = self.a.alu_ri_imm32(AluOp::Sub, Size::S64, SCRATCH2, 0);
         let overflow = self.a.trap_label(TrapCode::StackOverflow);
@@ -111,14 +109,15 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             AluOp::Cmp,
             Size::S64,
             SCRATCH2,
-            Mem::base(SCRATCH, offset_of!(ExecContext, stack_limit) as i32),
+            vmctx(offset_of!(VmContext, stack_limit)),
         );
         self.a.jcc(Cond::B, overflow);
         self.frame.stack_check = (check_start, self.a.offset());
         self.frame.frame_size_patches[1] = self.a.alu_ri_imm32(AluOp::Sub, Size::S64, Gpr::Rsp, 0);
-        // Only calls switch `r15`, so only they need it saved: after a
-        // tail call nothing comes back to this frame.
-        if self.frame.has_calls {
+        // Saved for the calls that may switch `r15` and for the handlers
+        // (`FrameLayout::saves_vmctx`): after a tail call nothing comes
+        // back to this frame.
+        if self.frame.saves_vmctx {
             self.a
                 .mov_mr(Size::S64, Mem::base(Gpr::Rbp, SAVED_VMCTX), Gpr::R15);
         }
@@ -396,7 +395,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.a.emit_trap_exits();
         self.emit_jump_tables();
         self.emit_v128_consts();
-        let saves_vmctx = if self.frame.has_calls {
+        let saves_vmctx = if self.frame.saves_vmctx {
             crate::abi::UNWIND_SAVES_VMCTX
         } else {
             0
