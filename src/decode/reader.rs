@@ -552,6 +552,8 @@ mod tests {
             0xff, 0xff, 0xff, 0xff, 0x0f, // u32 max
             0x80, 0x80, 0x80, 0x80, 0x80, 0x01, // u64 2^35
             0x80, 0x80, 0x80, 0x80, 0x80, 0x7f, // i64 -(2^35)
+            0x85, 0x80, 0x80, 0x80, 0x00, // u32 5, padded to five bytes
+            0xe5, 0x8e, 0x26, // u32 624485
             0x2a, // u32 42
             0x80, 0x80, // an unfinished u32
         ];
@@ -564,8 +566,12 @@ mod tests {
         assert_eq!(r.offset(), 113);
         assert_eq!(r.read_var_i64().unwrap(), -(1 << 35));
         assert_eq!(r.offset(), 119);
+        assert_eq!(r.read_var_u32().unwrap(), 5);
+        assert_eq!(r.offset(), 124);
+        assert_eq!(r.read_var_u32().unwrap(), 624_485);
+        assert_eq!(r.offset(), 127);
         assert_eq!(r.read_var_u32().unwrap(), 42);
         let err = r.read_var_u32().unwrap_err();
-        assert_eq!((err.message(), err.offset()), ("unexpected end", Some(122)));
+        assert_eq!((err.message(), err.offset()), ("unexpected end", Some(130)));
     }
 }
