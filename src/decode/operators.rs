@@ -555,11 +555,10 @@ pub struct V128(pub [u8; 16]);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shuffle(pub [u8; 16]);
 
-/// Decoding of one immediate from the instruction stream.
 /// The immediates of one operator, read inside [`read_operator_inline`]:
 /// the common ones (indices, constants, `memarg`s) are inlined into the
 /// validator's and the compiler's loops, with their rarer encodings out
-/// of line.
+/// of line, on a copy of the reader (`Reader::on_copy`).
 trait Immediate<'a>: Sized {
     fn read(r: &mut Reader<'a>) -> Result<Self>;
 }
@@ -577,35 +576,39 @@ impl<'a> Immediate<'a> for i32 {
     }
 }
 impl<'a> Immediate<'a> for i64 {
-    #[inline]
+    #[inline(always)]
     fn read(r: &mut Reader<'a>) -> Result<Self> {
         r.read_var_i64()
     }
 }
 impl<'a> Immediate<'a> for u8 {
-    #[inline]
+    #[inline(always)]
     fn read(r: &mut Reader<'a>) -> Result<Self> {
         r.read_u8()
     }
 }
 impl<'a> Immediate<'a> for Ieee32 {
+    #[inline(always)]
     fn read(r: &mut Reader<'a>) -> Result<Self> {
-        r.read_f32_bits().map(Ieee32)
+        r.on_copy(|r| r.read_f32_bits().map(Ieee32))
     }
 }
 impl<'a> Immediate<'a> for Ieee64 {
+    #[inline(always)]
     fn read(r: &mut Reader<'a>) -> Result<Self> {
-        r.read_f64_bits().map(Ieee64)
+        r.on_copy(|r| r.read_f64_bits().map(Ieee64))
     }
 }
 impl<'a> Immediate<'a> for V128 {
+    #[inline(always)]
     fn read(r: &mut Reader<'a>) -> Result<Self> {
-        r.read_array().map(V128)
+        r.on_copy(|r| r.read_array().map(V128))
     }
 }
 impl<'a> Immediate<'a> for Shuffle {
+    #[inline(always)]
     fn read(r: &mut Reader<'a>) -> Result<Self> {
-        r.read_array().map(Shuffle)
+        r.on_copy(|r| r.read_array().map(Shuffle))
     }
 }
 impl<'a> Immediate<'a> for BlockType {
@@ -615,13 +618,15 @@ impl<'a> Immediate<'a> for BlockType {
     }
 }
 impl<'a> Immediate<'a> for BrTable<'a> {
+    #[inline(always)]
     fn read(r: &mut Reader<'a>) -> Result<Self> {
-        BrTable::read(r)
+        r.on_copy(BrTable::read)
     }
 }
 impl<'a> Immediate<'a> for TryTable<'a> {
+    #[inline(always)]
     fn read(r: &mut Reader<'a>) -> Result<Self> {
-        TryTable::read(r)
+        r.on_copy(TryTable::read)
     }
 }
 impl<'a> Immediate<'a> for MemArg {
@@ -631,18 +636,21 @@ impl<'a> Immediate<'a> for MemArg {
     }
 }
 impl<'a> Immediate<'a> for MemIdx {
+    #[inline(always)]
     fn read(r: &mut Reader<'a>) -> Result<Self> {
-        MemIdx::read(r)
+        r.on_copy(MemIdx::read)
     }
 }
 impl<'a> Immediate<'a> for HeapType {
+    #[inline(always)]
     fn read(r: &mut Reader<'a>) -> Result<Self> {
-        HeapType::read(r)
+        r.on_copy(HeapType::read)
     }
 }
 impl<'a> Immediate<'a> for SelectTypes {
+    #[inline(always)]
     fn read(r: &mut Reader<'a>) -> Result<Self> {
-        SelectTypes::read(r)
+        r.on_copy(SelectTypes::read)
     }
 }
 

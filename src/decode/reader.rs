@@ -16,6 +16,12 @@ pub struct Reader<'a> {
     base: usize,
 }
 
+/// The error of a read past the end at module offset `offset`.
+#[cold]
+fn unexpected_end(offset: usize) -> Error {
+    Error::malformed(offset, "unexpected end")
+}
+
 impl<'a> Reader<'a> {
     /// A reader over `data`, which starts at module offset `base`.
     pub fn new(data: &'a [u8], base: usize) -> Self {
@@ -45,8 +51,25 @@ impl<'a> Reader<'a> {
         &self.data[self.pos..]
     }
 
+    /// The error of a read past the end. Inlined, so that the reader's
+    /// address stays its own (see [`Self::on_copy`]).
+    #[inline(always)]
     fn eof(&self) -> Error {
-        Error::malformed(self.offset(), "unexpected end")
+        unexpected_end(self.offset())
+    }
+
+    /// Runs `read` on a copy of this reader, then continues where the
+    /// copy stopped. The out-of-line reads (rare encodings, slow paths)
+    /// go through it: the decoding loops of the validator and the
+    /// compiler inline their reader, and a reader whose address no call
+    /// takes lives in registers instead of being stored and reloaded
+    /// around every immediate.
+    #[inline(always)]
+    pub(crate) fn on_copy<T>(&mut self, read: impl FnOnce(&mut Reader<'a>) -> T) -> T {
+        let mut copy = self.clone();
+        let value = read(&mut copy);
+        self.pos = copy.pos;
+        value
     }
 
     /// Reads one byte.
@@ -137,7 +160,7 @@ impl<'a> Reader<'a> {
                 let v = i64::from(b0 & 0x7f) | i64::from(b1) << 7;
                 Ok(v << 50 >> 50)
             }
-            _ => self.read_signed_unrolled(bits),
+            _ => self.on_copy(|r| r.read_signed_unrolled(bits)),
         }
     }
 
@@ -223,7 +246,7 @@ impl<'a> Reader<'a> {
             self.pos += 1;
             return Ok(u32::from(b));
         }
-        self.read_var_u32_slow()
+        self.on_copy(Reader::read_var_u32_slow)
     }
 
     /// [`Self::read_var_u32`] beyond one byte, kept out of line so that
@@ -273,7 +296,7 @@ impl<'a> Reader<'a> {
             self.pos += 1;
             return Ok(u64::from(b));
         }
-        self.read_var_u64_slow()
+        self.on_copy(Reader::read_var_u64_slow)
     }
 
     /// [`Self::read_var_u64`] beyond one byte, out of line.
@@ -289,6 +312,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads an `i64` in signed LEB128.
+    #[inline(always)]
     pub fn read_var_i64(&mut self) -> Result<i64> {
         self.read_signed(64)
     }
@@ -516,5 +540,38 @@ mod tests {
         assert_eq!(err.offset(), Some(103));
         let mut r = Reader::new(&[0x05, b'a'], 0);
         assert_eq!(r.read_name().unwrap_err().message(), "length out of bounds");
+    }
+
+    #[test]
+    fn out_of_line_reads_continue_where_they_stopped() {
+        // Multi-byte integers take the out-of-line paths, which read on a
+        // copy of the reader: the reader must move past them, and their
+        // errors must carry the module offset (the reader starts at 100).
+        let bytes = [
+            0x80, 0x01, // u32 128
+            0xff, 0xff, 0xff, 0xff, 0x0f, // u32 max
+            0x80, 0x80, 0x80, 0x80, 0x80, 0x01, // u64 2^35
+            0x80, 0x80, 0x80, 0x80, 0x80, 0x7f, // i64 -(2^35)
+            0x85, 0x80, 0x80, 0x80, 0x00, // u32 5, padded to five bytes
+            0xe5, 0x8e, 0x26, // u32 624485
+            0x2a, // u32 42
+            0x80, 0x80, // an unfinished u32
+        ];
+        let mut r = Reader::new(&bytes, 100);
+        assert_eq!(r.read_var_u32().unwrap(), 128);
+        assert_eq!(r.offset(), 102);
+        assert_eq!(r.read_var_u32().unwrap(), u32::MAX);
+        assert_eq!(r.offset(), 107);
+        assert_eq!(r.read_var_u64().unwrap(), 1 << 35);
+        assert_eq!(r.offset(), 113);
+        assert_eq!(r.read_var_i64().unwrap(), -(1 << 35));
+        assert_eq!(r.offset(), 119);
+        assert_eq!(r.read_var_u32().unwrap(), 5);
+        assert_eq!(r.offset(), 124);
+        assert_eq!(r.read_var_u32().unwrap(), 624_485);
+        assert_eq!(r.offset(), 127);
+        assert_eq!(r.read_var_u32().unwrap(), 42);
+        let err = r.read_var_u32().unwrap_err();
+        assert_eq!((err.message(), err.offset()), ("unexpected end", Some(130)));
     }
 }

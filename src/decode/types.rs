@@ -684,7 +684,7 @@ impl BlockType {
             r.read_u8()?;
             return Ok(BlockType::Empty);
         }
-        BlockType::read_general(r)
+        r.on_copy(BlockType::read_general)
     }
 
     /// [`Self::read`] of every encoding.
@@ -772,7 +772,7 @@ impl MemArg {
                 memory: 0,
                 encoding: MemArgEncoding::default(),
             }),
-            None => MemArg::read_general(r),
+            None => r.on_copy(MemArg::read_general),
         }
     }
 

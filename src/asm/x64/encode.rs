@@ -310,14 +310,13 @@ pub fn emit_based(
         None if base & 7 == 0b100 => (false, Some(sib(0, 0b100, base))),
         None => (false, None),
     };
-    // rbp/r13 with mod=00 would mean "no base": use disp8 = 0.
-    let (mode, disp_len) = if disp == 0 && base & 7 != 0b101 {
-        (MOD_INDIRECT, 0)
-    } else if i8::try_from(disp).is_ok() {
-        (MOD_DISP8, 1)
-    } else {
-        (MOD_DISP32, 4)
-    };
+    // `mod`: 00 without a displacement, 01 for a disp8, 10 for a disp32,
+    // computed without branches (displacement sizes vary too much to
+    // predict). rbp/r13 with mod=00 would mean "no base": disp8 = 0.
+    // The displacement's length is then `mod` squared: 0, 1 or 4.
+    let needs_disp = disp != 0 || base & 7 == 0b101;
+    let mode = u8::from(needs_disp) + u8::from(i32::from(disp as i8) != disp);
+    let disp_len = usize::from(mode * mode);
     let (r, b) = (reg & 8 != 0, base & 8 != 0);
     // The bytes after REX, little-endian, `bits` long: the opcode's (a
     // constant length), ModRM, SIB. Built first, so that every shift is by
