@@ -110,7 +110,8 @@ pub(crate) struct StoreInner {
     pub id: u64,
     pub engine: Engine,
     pub exec: Box<ExecContext>,
-    /// The wasm stack, allocated on the first call into wasm.
+    /// The wasm stack, allocated by the first instantiation or call into
+    /// wasm.
     pub stack: Option<Box<[u128]>>,
     /// Where outermost calls start: the top of `stack`, 16-byte aligned
     /// (0 until it is allocated).
@@ -357,7 +358,7 @@ impl<T> core::fmt::Debug for Store<T> {
 
 impl<T: 'static> Store<T> {
     /// A new, empty store of `engine` holding `data`. The wasm stack is
-    /// allocated on the first call into wasm.
+    /// allocated by the first instantiation (or call into wasm).
     pub fn new(engine: &Engine, data: T) -> Store<T> {
         Store {
             inner: StoreInner::new(engine),
