@@ -770,3 +770,76 @@ fn comparisons_stored_into_locals() {
         }
     }
 }
+
+/// Comparing the same registers twice, with only the first result turned
+/// into a value in between (`(x > y) - (x < y)`), compares once: the
+/// second comparison reads the same flags. Each form must still agree with
+/// Rust's comparisons, also when the first result is stored into one of
+/// the compared locals (the flags then belong to the old value) or the
+/// operands are a local and a constant.
+#[test]
+fn repeated_comparisons_of_the_same_locals() {
+    let wat = r#"(module
+        (func (export "order_u") (param $x i32) (param $y i32) (result i32)
+            (i32.sub (i32.gt_u (local.get $x) (local.get $y))
+                     (i32.lt_u (local.get $x) (local.get $y))))
+        (func (export "order_s64") (param $x i64) (param $y i64) (result i32)
+            (i32.sub (i64.gt_s (local.get $x) (local.get $y))
+                     (i64.lt_s (local.get $x) (local.get $y))))
+        (func (export "order_imm") (param $x i32) (param $y i32) (result i32)
+            (i32.sub (i32.gt_s (local.get $x) (i32.const 5))
+                     (i32.lt_s (local.get $x) (i32.const 5))))
+        ;; Without the call, in a leaf, `$x` and `$y` are pinned in other
+        ;; registers than with it.
+        (func $id (param i32) (result i32) (local.get 0))
+        (func (export "overwritten") (param $x i32) (param $y i32) (result i32)
+            (local.set $x (i32.gt_u (local.get $x) (local.get $y)))
+            (i32.add (i32.mul (i32.gt_u (local.get $x) (local.get $y)) (i32.const 10))
+                     (local.get $x)))
+        (func (export "overwritten_call") (param $x i32) (param $y i32) (result i32)
+            (local.set $x (i32.gt_u (local.get $x) (local.get $y)))
+            (i32.add (i32.mul (i32.gt_u (local.get $x) (local.get $y)) (i32.const 10))
+                     (call $id (local.get $x)))))"#;
+    for guard in [false, true] {
+        let engine = Engine::new(Config::new().guard_regions(guard)).unwrap();
+        let module = Module::new(&engine, wat::parse_str(wat).unwrap()).unwrap();
+        let mut store = Store::new(&engine, ());
+        let i = Instance::new(&mut store, &module, &[]).unwrap();
+        let order = |a: std::cmp::Ordering| a as i32;
+        for (x, y) in [
+            (1i32, 2i32),
+            (2, 1),
+            (0, 0),
+            (5, 5),
+            (-1, 7),
+            (7, -1),
+            (6, 0),
+        ] {
+            let f = i
+                .get_typed_func::<(i32, i32), i32>(&store, "order_u")
+                .unwrap();
+            assert_eq!(
+                f.call(&mut store, (x, y)).unwrap(),
+                order((x as u32).cmp(&(y as u32)))
+            );
+            let f = i
+                .get_typed_func::<(i64, i64), i32>(&store, "order_s64")
+                .unwrap();
+            let (x64, y64) = (i64::from(x) << 33, i64::from(y) << 33);
+            assert_eq!(
+                f.call(&mut store, (x64, y64)).unwrap(),
+                order(x64.cmp(&y64))
+            );
+            let f = i
+                .get_typed_func::<(i32, i32), i32>(&store, "order_imm")
+                .unwrap();
+            assert_eq!(f.call(&mut store, (x, y)).unwrap(), order(x.cmp(&5)));
+            let first = u32::from(x as u32 > y as u32);
+            let want = 10 * i32::from(first > y as u32) + first as i32;
+            for name in ["overwritten", "overwritten_call"] {
+                let f = i.get_typed_func::<(i32, i32), i32>(&store, name).unwrap();
+                assert_eq!(f.call(&mut store, (x, y)).unwrap(), want, "{name} {x} {y}");
+            }
+        }
+    }
+}

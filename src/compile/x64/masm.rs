@@ -86,12 +86,34 @@ pub(crate) struct CodeParts {
     pub unwind: Vec<UnwindInfo>,
 }
 
+/// A `cmp` whose flags still stand: nothing but `setcc` and `movzx` into
+/// other registers than its operands came after it, up to `end`, and no
+/// label was bound since, so comparing the same operands again would set
+/// the same flags.
+#[derive(Clone, Copy)]
+struct FlagsCmp {
+    size: Size,
+    a: Gpr,
+    b: CmpOperand,
+    end: u32,
+}
+
+/// The second operand of a comparison ([`MacroAssembler::cmp`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CmpOperand {
+    Reg(Gpr),
+    Imm(i32),
+}
+
 /// The assembler of one compiling thread, with the peephole and the sites
 /// of the functions compiled so far (see the module docs).
 #[derive(Default)]
 pub(crate) struct MacroAssembler {
     asm: Assembler,
     last_def: Option<LastDef>,
+    /// The comparison the flags hold, and where the code that keeps them
+    /// ends (see [`MacroAssembler::cmp`]).
+    flags_cmp: Option<FlagsCmp>,
     /// Module offset of the operator being compiled, which trap and call
     /// sites report.
     op_offset: u32,
@@ -224,6 +246,7 @@ impl MacroAssembler {
     /// happened.
     pub(crate) fn emit_trap_exits(&mut self) {
         self.last_def = None;
+        self.flags_cmp = None;
         // Each exit is a 5-byte call with one relocation and one site.
         let n = self.trap_sites.len();
         self.asm.reserve(5 * n);
@@ -301,12 +324,60 @@ impl MacroAssembler {
     /// so the peephole must leave it be.
     pub(crate) fn bind(&mut self, label: Label) {
         self.last_def = None;
+        self.flags_cmp = None;
         self.asm.bind(label);
+    }
+
+    /// `cmp a, b` of `size`, unless the flags already hold that comparison
+    /// of the same registers (a `(x > y) - (x < y)` compares twice): the
+    /// code since the last `cmp` only turned its flags into a value
+    /// ([`Self::setcc`], [`Self::movzx_rr`]) in other registers.
+    pub(crate) fn cmp(&mut self, size: Size, a: Gpr, b: CmpOperand) {
+        let offset = self.asm.offset() as u32;
+        if let Some(f) = self.flags_cmp
+            && f.end == offset
+            && f.size == size
+            && f.a == a
+            && f.b == b
+        {
+            return;
+        }
+        match b {
+            CmpOperand::Reg(b) => self.asm.alu_rr(AluOp::Cmp, size, a, b),
+            CmpOperand::Imm(imm) => self.asm.alu_ri(AluOp::Cmp, size, a, imm),
+        }
+        self.last_def = None;
+        self.flags_cmp = Some(FlagsCmp {
+            size,
+            a,
+            b,
+            end: self.asm.offset() as u32,
+        });
+    }
+
+    /// Keeps [`Self::flags_cmp`] standing over an instruction emitted from
+    /// `start` that writes `dst` and leaves the flags alone.
+    fn keep_flags_over(&mut self, start: usize, dst: Gpr) {
+        if let Some(f) = &mut self.flags_cmp
+            && f.end as usize == start
+            && dst != f.a
+            && f.b != CmpOperand::Reg(dst)
+        {
+            f.end = self.asm.offset() as u32;
+        }
+    }
+
+    /// `setcc dst` (the low byte), which leaves the flags as they were.
+    pub(crate) fn setcc(&mut self, cond: Cond, dst: Gpr) {
+        let start = self.asm.offset();
+        self.asm.setcc(cond, dst);
+        self.keep_flags_over(start, dst);
     }
 
     /// Ends one function's code ([`Assembler::seal`]).
     pub(crate) fn seal(&mut self) -> Result<(), crate::asm::x64::AsmError> {
         self.last_def = None;
+        self.flags_cmp = None;
         self.asm.seal()
     }
 
@@ -357,6 +428,7 @@ impl MacroAssembler {
         let start = self.asm.offset();
         self.asm.movzx_rr(to, from, dst, src);
         self.def_gpr(to != Size::S16, start, dst, true, DefKind::Load(None));
+        self.keep_flags_over(start, dst);
     }
 
     /// `imul dst, src, imm` (32 or 64 bits), which a following
@@ -471,6 +543,7 @@ impl MacroAssembler {
             return false;
         }
         self.asm.truncate(d.start as usize);
+        self.flags_cmp = None;
         self.asm.sse_rm(op, dst, mem);
         self.last_def = None;
         let end = self.asm.offset() as u32;
@@ -489,6 +562,9 @@ impl MacroAssembler {
         if d.end as usize != self.asm.offset() || d.dst != from || d.xmm != xmm {
             return false;
         }
+        // The new destination may be an operand of the comparison whose
+        // flags stand.
+        self.flags_cmp = None;
         let redefined = match d.kind {
             // `x = x + disp`: an `add`, which also sets the flags by `x`.
             DefKind::Lea { base, disp } if !xmm && base.enc() == to => {

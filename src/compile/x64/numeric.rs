@@ -3,7 +3,7 @@
 
 use super::super::func::FuncCompiler;
 use super::super::stack::{Loc, Val};
-use super::masm::Addend;
+use super::masm::{Addend, CmpOperand};
 use super::regs::{SCRATCH, SCRATCH_XMM, SCRATCH2};
 use crate::abi::TrapCode;
 use crate::asm::x64::{
@@ -273,16 +273,13 @@ impl FuncCompiler<'_, '_, '_> {
 
     pub(in crate::compile) fn int_cmp(&mut self, ty: ValType, cond: Cond) {
         let size = int_size(ty);
-        let a = if let Some(imm) = self.pop_imm32(ty) {
+        if let Some(imm) = self.pop_imm32(ty) {
             let a = self.pop_gpr_read();
-            self.a.alu_ri(AluOp::Cmp, size, a, imm);
-            a
+            self.a.cmp(size, a, CmpOperand::Imm(imm));
         } else {
             let (a, b) = self.pop_gpr_pair_read();
-            self.a.alu_rr(AluOp::Cmp, size, a, b);
-            a
-        };
-        let _ = a;
+            self.a.cmp(size, a, CmpOperand::Reg(b));
+        }
         self.push(ValType::I32, Loc::Flags(cond));
     }
 
