@@ -320,6 +320,8 @@ impl Drop for GuardedRegion {
 /// pointer lies in `[bottom, top)` happened in generated code running on
 /// it, and `landing(running, pc)` says where it continues while the
 /// `running` cell names the code's context (it is null between runs).
+/// Only the `std` platform's fault handler reads the entries.
+#[cfg_attr(not(feature = "std"), allow(dead_code))]
 struct FaultStackEntry {
     bottom: usize,
     top: usize,
@@ -383,6 +385,7 @@ impl Drop for FaultStack {
 /// stub of the faulting instruction when `sp` lies in a registered stack
 /// whose generated code is running, else `None`. For the platform's fault
 /// handler, on the faulting thread.
+#[cfg_attr(not(feature = "std"), allow(dead_code))]
 pub(crate) fn fault_landing(pc: usize, sp: usize) -> Option<usize> {
     let stacks = FAULT_STACKS.read();
     let entry = stacks.iter().find(|e| e.bottom <= sp && sp < e.top)?;
