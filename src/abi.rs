@@ -745,10 +745,15 @@ mod tests {
         assert_eq!(offset_of!(VmContext, exec), 0);
         assert_eq!(size_of::<VmMemory>(), 16);
         assert_eq!(offset_of!(VmMemory, len), 8);
-        // Memory 0's fields and those after them keep their offsets.
-        assert_eq!(offset_of!(VmContext, memory_base), 8);
-        assert_eq!(offset_of!(VmContext, instance), 112);
-        assert_eq!(offset_of!(VmContext, memories), 120);
+        // The fields every function or access reads (the stack limit,
+        // memory 0's, table 0's) are within a one-byte displacement of
+        // `r15`.
+        assert_eq!(offset_of!(VmContext, stack_limit), 8);
+        assert_eq!(offset_of!(VmContext, memory_base), 16);
+        assert!(offset_of!(VmContext, memory_last) + 5 * 8 <= 128);
+        assert!(offset_of!(VmContext, table0) + size_of::<VmTable>() <= 128);
+        assert_eq!(offset_of!(VmContext, instance), 120);
+        assert_eq!(offset_of!(VmContext, memories), 128);
         assert_eq!(size_of::<ExecContext>() % 8, 0);
     }
 
