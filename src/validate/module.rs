@@ -77,6 +77,10 @@ pub(crate) struct Context<'m, 'a> {
     pub features: Features,
     /// Type index of every tag, imported ones first.
     pub tags: &'m [u32],
+    /// Whether memory 0 exists and is 32-bit: then a `memarg` in the 2.0
+    /// encoding that fits its natural alignment and a `u32` offset is
+    /// valid, which the validator checks first (most loads and stores).
+    pub plain_memory0: bool,
 }
 
 /// Checks that a value type is allowed by `features` and that its type
@@ -455,6 +459,7 @@ pub(crate) fn validate_module_on(
         declared_funcs,
         features: *features,
         tags: &spaces.tags,
+        plain_memory0: memories.first().is_some_and(|m| !m.memory64),
     };
     let n = module.code.len();
     let ranges = job_ranges(platform, parallel, n, |i| module.code[i].code.len());
