@@ -470,15 +470,28 @@ impl FuncValidator {
     }
 
     /// Pushes a value. Inlined everywhere: `local.get`, the commonest
-    /// instruction, pushes, and a call costs as much as the push.
+    /// instruction, pushes, and a call costs as much as the push. No
+    /// maximum can grow at a height that does not exceed
+    /// [`FuncInfo::max_gpr_stack_height`], the smaller of the two (it
+    /// counts some of the values, the other all of them), so that is the
+    /// one test inlined.
     #[inline(always)]
     fn push(&mut self, t: Option<ValType>) {
         self.operands.push(t);
+        if self.operands.len() as u32 > self.info.max_gpr_stack_height {
+            self.raise_max_heights(t);
+        }
+    }
+
+    /// Raises the maxima of [`FuncInfo`] for a stack that `t` was just
+    /// pushed onto, higher than [`FuncInfo::max_gpr_stack_height`].
+    #[inline(never)]
+    fn raise_max_heights(&mut self, t: Option<ValType>) {
         let height = self.operands.len() as u32;
         if height > self.info.max_stack_height {
             self.info.max_stack_height = height;
         }
-        if height > self.info.max_gpr_stack_height && t.is_some_and(in_gpr) {
+        if t.is_some_and(in_gpr) {
             self.count_gpr_values();
         }
     }
