@@ -546,4 +546,27 @@ mod tests {
             [(ValType::I64, false), (ValType::F32, true)]
         );
     }
+
+    #[test]
+    fn stack_maxima_count_values_pushed_below_an_earlier_height() {
+        // An integer and two floats reach height 3 first; the two
+        // integers pushed after reach only height 3 again, which must
+        // still raise the count of integer values from 1 to 3. Floats then
+        // raise the height alone.
+        let bytes = wat::parse_str(
+            r#"(module
+                (func
+                    i32.const 1
+                    f32.const 0 f32.const 0 drop drop
+                    i32.const 2 i32.const 3
+                    drop drop drop
+                    f64.const 0 f64.const 0 f64.const 0 f64.const 0
+                    drop drop drop drop))"#,
+        )
+        .unwrap();
+        let module = Module::decode(&bytes).unwrap();
+        let info = validate_module(&module).unwrap().funcs[0];
+        assert_eq!(info.max_stack_height, 4);
+        assert_eq!(info.max_gpr_stack_height, 3);
+    }
 }
