@@ -18,8 +18,8 @@ use super::module::Context;
 use super::module::same;
 use super::subtype::val_subtype;
 use crate::decode::{
-    BlockType, FuncType, FunctionBody, HeapType, MemArg, MemIdx, MemoryType, Operator, Reader,
-    RefType, ValType, limits, read_operator_inline,
+    BlockType, FuncType, FunctionBody, HeapType, MemArg, MemArgEncoding, MemIdx, MemoryType,
+    Operator, Reader, RefType, ValType, limits, read_operator_inline,
 };
 use crate::error::{Error, Result};
 use alloc::vec::Vec;
@@ -435,14 +435,23 @@ impl FuncValidator {
         self.info.max_control_depth = 1;
 
         let mut r = body.reader();
-        while !self.frames.is_empty() {
+        let end = r.offset() + r.remaining();
+        loop {
             self.offset = r.offset();
-            if r.is_empty() {
-                return Err(Error::malformed(self.offset, "END opcode expected"));
-            }
-            let op = read_operator_inline(&mut r)?;
+            // Reading past the end fails: only then is it the body's end
+            // that came before the function's `end` (no check per
+            // instruction).
+            let op = match read_operator_inline(&mut r) {
+                Ok(op) => op,
+                Err(_) if self.offset == end => {
+                    return Err(Error::malformed(self.offset, "END opcode expected"));
+                }
+                Err(e) => return Err(e),
+            };
             self.info.num_operators += 1;
-            self.operator(cx, &op, &r)?;
+            if self.operator(cx, &op, &r)? {
+                break;
+            }
         }
         if !r.is_empty() {
             return Err(Error::malformed(
@@ -461,15 +470,28 @@ impl FuncValidator {
     }
 
     /// Pushes a value. Inlined everywhere: `local.get`, the commonest
-    /// instruction, pushes, and a call costs as much as the push.
+    /// instruction, pushes, and a call costs as much as the push. No
+    /// maximum can grow at a height that does not exceed
+    /// [`FuncInfo::max_gpr_stack_height`], the smaller of the two (it
+    /// counts some of the values, the other all of them), so that is the
+    /// one test inlined.
     #[inline(always)]
     fn push(&mut self, t: Option<ValType>) {
         self.operands.push(t);
+        if self.operands.len() as u32 > self.info.max_gpr_stack_height {
+            self.raise_max_heights(t);
+        }
+    }
+
+    /// Raises the maxima of [`FuncInfo`] for a stack that `t` was just
+    /// pushed onto, higher than [`FuncInfo::max_gpr_stack_height`].
+    #[inline(never)]
+    fn raise_max_heights(&mut self, t: Option<ValType>) {
         let height = self.operands.len() as u32;
         if height > self.info.max_stack_height {
             self.info.max_stack_height = height;
         }
-        if height > self.info.max_gpr_stack_height && t.is_some_and(in_gpr) {
+        if t.is_some_and(in_gpr) {
             self.count_gpr_values();
         }
     }
@@ -975,9 +997,42 @@ impl FuncValidator {
     }
 
     /// Checks a `memarg`; returns the type of the address. Inlined: one
-    /// call per load and store otherwise.
+    /// call per load and store otherwise. The usual `memarg` (memory 0 of
+    /// 32 bits, the 2.0 encoding, an alignment and offset in range) passes
+    /// every check of [`Self::check_memarg_general`], so that is the case
+    /// tested first, with the same effect on [`FuncInfo`].
     #[inline(always)]
     fn check_memarg(
+        &mut self,
+        cx: &Context<'_, '_>,
+        memarg: MemArg,
+        natural: u32,
+    ) -> Result<ValType> {
+        if cx.plain_memory0
+            && memarg.memory == 0
+            && memarg.encoding == MemArgEncoding::default()
+            && u32::from(memarg.align) <= natural
+            && memarg.offset <= u64::from(u32::MAX)
+        {
+            self.info.uses_memory = true;
+            self.count_memory_access(natural);
+            return Ok(ValType::I32);
+        }
+        self.check_memarg_general(cx, memarg, natural)
+    }
+
+    /// Adds a load or store of `2^natural` bytes to
+    /// [`FuncInfo::memory_weights`].
+    #[inline(always)]
+    fn count_memory_access(&mut self, natural: u32) {
+        if let Some(w) = self.info.memory_weights.get_mut(natural as usize) {
+            *w = w.saturating_add(self.use_weight);
+        }
+    }
+
+    /// [`Self::check_memarg`] in every case.
+    #[inline(never)]
+    fn check_memarg_general(
         &mut self,
         cx: &Context<'_, '_>,
         memarg: MemArg,
@@ -1019,9 +1074,7 @@ impl FuncValidator {
         if !ty.memory64 && memarg.offset > u64::from(u32::MAX) {
             return Err(self.err("offset out of range"));
         }
-        if let Some(w) = self.info.memory_weights.get_mut(natural as usize) {
-            *w = w.saturating_add(self.use_weight);
-        }
+        self.count_memory_access(natural);
         Ok(ty.index_type())
     }
 
@@ -1039,9 +1092,16 @@ impl FuncValidator {
     /// that the compiler merges the decoder's `match` on the opcode with
     /// this one on the `Operator`: one indirect jump per instruction
     /// instead of two (the throughput this gives is in
-    /// `benches/results.md`).
+    /// `benches/results.md`). Returns whether it closed the function's
+    /// own frame: only an `end` can, and only its arm computes it, so the
+    /// other instructions go back to the loop without a test.
     #[inline(always)]
-    fn operator(&mut self, cx: &Context<'_, '_>, op: &Operator<'_>, _r: &Reader<'_>) -> Result<()> {
+    fn operator(
+        &mut self,
+        cx: &Context<'_, '_>,
+        op: &Operator<'_>,
+        _r: &Reader<'_>,
+    ) -> Result<bool> {
         if let Some(sig) = signature(op) {
             let address = match sig.check {
                 Check::None => ValType::I32,
@@ -1066,7 +1126,8 @@ impl FuncValidator {
                 }
             };
             if address == ValType::I64 {
-                return self.pop_push_wide_address(&sig);
+                self.pop_push_wide_address(&sig)?;
+                return Ok(false);
             }
             // Fast path for the commonest shapes (binary and unary
             // operators, loads, stores) when the operands are known and
@@ -1077,21 +1138,21 @@ impl FuncValidator {
                 (&[a, b], &[r]) if top(2) && self.operands[n - 2..] == [Some(a), Some(b)] => {
                     self.operands.truncate(n - 1);
                     self.operands[n - 2] = Some(r);
-                    return Ok(());
+                    return Ok(false);
                 }
                 (&[a], &[r]) if top(1) && self.operands[n - 1] == Some(a) => {
                     self.operands[n - 1] = Some(r);
-                    return Ok(());
+                    return Ok(false);
                 }
                 (&[a, b], &[]) if top(2) && self.operands[n - 2..] == [Some(a), Some(b)] => {
                     self.operands.truncate(n - 2);
-                    return Ok(());
+                    return Ok(false);
                 }
                 _ => {}
             }
             self.pop_all(sig.params)?;
             self.push_all(sig.results);
-            return Ok(());
+            return Ok(false);
         }
         self.special(cx, op)
     }
@@ -1099,9 +1160,10 @@ impl FuncValidator {
     /// The hand-written rules. Inlined into [`Self::operator`] for the
     /// same reason: out of line, its `match` is a second dispatch per
     /// instruction (about half again as many instructions executed to
-    /// validate the compile benchmark's program).
+    /// validate the compile benchmark's program). Returns what
+    /// [`Self::operator`] does.
     #[inline(always)]
-    fn special(&mut self, cx: &Context<'_, '_>, op: &Operator<'_>) -> Result<()> {
+    fn special(&mut self, cx: &Context<'_, '_>, op: &Operator<'_>) -> Result<bool> {
         use ValType::*;
         match *op {
             Operator::Unreachable => self.set_unreachable(),
@@ -1159,6 +1221,7 @@ impl FuncValidator {
                 self.floor = self.frames.last().map_or(0, |f| f.height);
                 let results = self.block_results(cx, frame.block_type);
                 self.push_all(results);
+                return Ok(self.frames.is_empty());
             }
             Operator::Br { relative_depth } => {
                 let frame = self.frame_at(relative_depth)?;
@@ -1531,6 +1594,6 @@ impl FuncValidator {
             }
             _ => unreachable!("every operator without a signature has a rule"),
         }
-        Ok(())
+        Ok(false)
     }
 }

@@ -77,6 +77,10 @@ pub(crate) struct Context<'m, 'a> {
     pub features: Features,
     /// Type index of every tag, imported ones first.
     pub tags: &'m [u32],
+    /// Whether memory 0 exists and is 32-bit: then a `memarg` in the 2.0
+    /// encoding that fits its natural alignment and a `u32` offset is
+    /// valid, which the validator checks first (most loads and stores).
+    pub plain_memory0: bool,
 }
 
 /// Checks that a value type is allowed by `features` and that its type
@@ -455,6 +459,7 @@ pub(crate) fn validate_module_on(
         declared_funcs,
         features: *features,
         tags: &spaces.tags,
+        plain_memory0: memories.first().is_some_and(|m| !m.memory64),
     };
     let n = module.code.len();
     let ranges = job_ranges(platform, parallel, n, |i| module.code[i].code.len());
@@ -540,5 +545,28 @@ mod tests {
                 .collect::<Vec<_>>(),
             [(ValType::I64, false), (ValType::F32, true)]
         );
+    }
+
+    #[test]
+    fn stack_maxima_count_values_pushed_below_an_earlier_height() {
+        // An integer and two floats reach height 3 first; the two
+        // integers pushed after reach only height 3 again, which must
+        // still raise the count of integer values from 1 to 3. Floats then
+        // raise the height alone.
+        let bytes = wat::parse_str(
+            r#"(module
+                (func
+                    i32.const 1
+                    f32.const 0 f32.const 0 drop drop
+                    i32.const 2 i32.const 3
+                    drop drop drop
+                    f64.const 0 f64.const 0 f64.const 0 f64.const 0
+                    drop drop drop drop))"#,
+        )
+        .unwrap();
+        let module = Module::decode(&bytes).unwrap();
+        let info = validate_module(&module).unwrap().funcs[0];
+        assert_eq!(info.max_stack_height, 4);
+        assert_eq!(info.max_gpr_stack_height, 3);
     }
 }
