@@ -389,9 +389,16 @@ fn run_host<T>(store: &mut Store<T>, index: usize, vmctx: usize, slots: &mut [u6
 }
 
 impl StoreInner {
+    /// The lowest address `rsp` may reach in a function body
+    /// (`VmContext::stack_limit`), allocating the stack if needed.
+    pub(crate) fn stack_limit(&mut self) -> Result<usize> {
+        self.stack_bounds()?;
+        Ok(self.exec.stack_limit)
+    }
+
     /// The wasm stack's (bottom, top), allocating it if needed.
     #[inline]
-    pub(crate) fn stack_bounds(&mut self) -> Result<(usize, usize)> {
+    fn stack_bounds(&mut self) -> Result<(usize, usize)> {
         if let Some(stack) = self.stack.as_mut() {
             let bottom = stack.as_mut_ptr() as usize;
             return Ok((bottom, bottom + stack.len() * 16));
@@ -676,8 +683,8 @@ fn invoke<T>(
 #[cold]
 #[inline(never)]
 fn entry_point(inner: &mut StoreInner, area: usize) -> Result<usize> {
-    let (bottom, top) = inner.stack_bounds()?;
-    let limit = bottom + STACK_MARGIN;
+    let (_, top) = inner.stack_bounds()?;
+    let limit = inner.exec.stack_limit;
     let entry = if inner.depth == 0 {
         top & !15
     } else {

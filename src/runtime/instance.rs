@@ -439,8 +439,7 @@ impl StoreInner {
         let mut vmctx = new_vmctx(&mut *self.exec);
         // The instance's code checks its frames against the store's stack
         // limit, which is fixed once the stack exists.
-        let (bottom, _) = self.stack_bounds()?;
-        vmctx.stack_limit = bottom + crate::runtime::exec::STACK_MARGIN;
+        vmctx.stack_limit = self.stack_limit()?;
         let vmctx_ptr: *mut VmContext = &mut *vmctx;
 
         // Function references: imports first (host functions re-pointed at
