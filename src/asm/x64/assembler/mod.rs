@@ -22,7 +22,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use super::cond::Cond;
-use super::encode::{self, Prefixes, RipHole, Rm};
+use super::encode::{self, Prefixes, RipHole, Rm, Vex};
 use super::operand::{Label, Mem};
 use super::regs::{Gpr, Size, Xmm};
 use super::sse::{SseOp, XmmShift};
