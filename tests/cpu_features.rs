@@ -296,7 +296,7 @@ fn simd_without_sse41_is_a_clear_error() {
 const FLOATS: &str = r#"(module
     (memory 1)
     (func (export "run") (param $a f64) (param $b f64) (param $x f32) (param $y f32)
-        (result f64 f64 f64 f64 f64 f64 f64 f64 f32 f32 f32 f32 f64 f64 f32 f32)
+        (result f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 f32 f32 f32 f32 f32 f64 f64 f32 f32)
         (f64.store (i32.const 8) (local.get $b))
         (f32.store (i32.const 16) (local.get $y))
         (f64.sub (local.get $a) (local.get $b))
@@ -307,10 +307,14 @@ const FLOATS: &str = r#"(module
         (f64.sub (local.get $a) (f64.load (i32.const 8)))
         (f64.sqrt (local.get $a))
         (f64.add (local.get $b) (local.get $b))
+        (f64.mul (f64.load (i32.const 8)) (local.get $a))
+        (f64.add (local.get $a) (f64.load (i32.const 8)))
+        (f64.div (f64.load (i32.const 8)) (local.get $a))
         (f32.div (local.get $x) (local.get $y))
         (f32.sub (local.get $x) (f32.load (i32.const 16)))
         (f32.sqrt (local.get $y))
         (f32.mul (local.get $x) (f32.const 0.5))
+        (f32.add (f32.load (i32.const 16)) (local.get $x))
         (local.get $a) (local.get $b) (local.get $x) (local.get $y)))"#;
 
 /// What `run` returns, computed by Rust.
@@ -324,8 +328,11 @@ fn float_expected(a: f64, b: f64, x: f32, y: f32) -> Vec<u64> {
         a - b,
         a.sqrt(),
         b + b,
+        b * a,
+        a + b,
+        b / a,
     ];
-    let f32s = [x / y, x - y, y.sqrt(), x * 0.5];
+    let f32s = [x / y, x - y, y.sqrt(), x * 0.5, y + x];
     let mut v: Vec<u64> = f64s.iter().map(|r| r.to_bits()).collect();
     v.extend(f32s.iter().map(|r| u64::from(r.to_bits())));
     v.extend([a.to_bits(), b.to_bits()]);
@@ -359,7 +366,7 @@ fn float_arithmetic_with_and_without_avx() {
         let (mut store, instance, _) = instance(FLOATS, features);
         let run = instance.get_func(&store, "run").unwrap();
         for (a, b, x, y) in inputs {
-            let mut results = vec![Val::I32(0); 16];
+            let mut results = vec![Val::I32(0); 20];
             run.call(
                 &mut store,
                 &[

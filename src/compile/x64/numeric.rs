@@ -483,14 +483,22 @@ impl FuncCompiler<'_, '_, '_> {
     }
 
     pub(in crate::compile) fn float_bin(&mut self, ty: ValType, op: SseOp) {
-        // `a + b` and `a * b` with `a` a pinned local and `b` in a register
-        // of its own: computed into `b`, so `a` need not be copied first.
-        // (Only the payload of a NaN result can differ, which WebAssembly
-        // leaves open.)
+        // (Computing `a + b` or `a * b` as `b + a` or `b * a` changes only
+        // the payload of a NaN result, which WebAssembly leaves open.)
         let commutative = matches!(
             op,
             SseOp::ADDSS | SseOp::ADDSD | SseOp::MULSS | SseOp::MULSD
         );
+        let arithmetic = commutative
+            || matches!(
+                op,
+                SseOp::SUBSS | SseOp::SUBSD | SseOp::DIVSS | SseOp::DIVSD
+            );
+        if arithmetic && self.env.cpu.avx && self.fold_load_beside_pinned(ty, op, commutative) {
+            return;
+        }
+        // `a + b` and `a * b` with `a` a pinned local and `b` in a register
+        // of its own: computed into `b`, so `a` need not be copied first.
         if let (true, Loc::PinnedXmm(a), Loc::Xmm(b)) =
             (commutative, self.peek(1).loc, self.peek(0).loc)
         {
@@ -500,11 +508,6 @@ impl FuncCompiler<'_, '_, '_> {
             self.push_xmm(ty, b);
             return;
         }
-        let arithmetic = commutative
-            || matches!(
-                op,
-                SseOp::SUBSS | SseOp::SUBSD | SseOp::DIVSS | SseOp::DIVSD
-            );
         // A constant operand is read from the constant pool: `op a, [c]`
         // (for a constant `a`, only where `a op b = b op a`).
         if arithmetic && let Loc::Const(bits) = self.peek(0).loc {
@@ -525,26 +528,13 @@ impl FuncCompiler<'_, '_, '_> {
             self.push_xmm(ty, dst);
             return;
         }
-        // `a op b` with `b` just loaded from memory: `op a, [address]`,
-        // or with AVX and `a` a pinned local, `vop b, a, [address]`.
+        // `a op b` with `b` just loaded from memory: `op a, [address]`.
         if let (true, Loc::Xmm(a), Loc::Xmm(b)) = (arithmetic, self.peek(1).loc, self.peek(0).loc)
             && self.a.fold_last_load(b, op, a, None)
         {
             self.pop();
             self.pop();
             self.push_xmm(ty, a);
-            return;
-        }
-        if let (true, true, Loc::PinnedXmm(a), Loc::Xmm(b)) = (
-            arithmetic,
-            self.env.cpu.avx,
-            self.peek(1).loc,
-            self.peek(0).loc,
-        ) && self.a.fold_last_load(b, op, b, Some(a))
-        {
-            self.pop();
-            self.pop();
-            self.push_xmm(ty, b);
             return;
         }
         // With AVX, neither operand is copied: the result goes to the
@@ -567,6 +557,25 @@ impl FuncCompiler<'_, '_, '_> {
         let (a, b) = self.pop_xmm_pair_read_b();
         self.a.sse_rr(op, a, b);
         self.push_xmm(ty, a);
+    }
+
+    /// With AVX, `a op b` where one operand is a pinned local and the
+    /// other was just loaded from memory: the load becomes the operation's
+    /// memory operand, `vop loaded, pinned, [address]` (for a loaded `a`,
+    /// only where `a op b = b op a`). Returns whether it did.
+    fn fold_load_beside_pinned(&mut self, ty: ValType, op: SseOp, commutative: bool) -> bool {
+        let (loaded, pinned) = match (self.peek(1).loc, self.peek(0).loc) {
+            (Loc::PinnedXmm(a), Loc::Xmm(b)) => (b, a),
+            (Loc::Xmm(a), Loc::PinnedXmm(b)) if commutative => (a, b),
+            _ => return false,
+        };
+        if !self.a.fold_last_load(loaded, op, loaded, Some(pinned)) {
+            return false;
+        }
+        self.pop();
+        self.pop();
+        self.push_xmm(ty, loaded);
+        true
     }
 
     /// Pops a float operand to read: its register, and whether the code
