@@ -626,6 +626,14 @@ impl VmContext {
 /// grows the area keeps the check, whose frame size covers the new area.
 pub const LEAF_FRAME_MAX: u32 = 4096;
 
+/// Frames at most this big are checked against the stack limit in one
+/// subtraction that cannot wrap below address 0: the runtime puts the limit
+/// at least this far plus its stack margin above address 0, and code never
+/// runs with `rsp` more than the margin below the limit, so `rsp` is at
+/// least this much at every function's entry. A bigger frame's prologue
+/// also checks that `rsp - frame` did not wrap (out of line).
+pub const SHORT_CHECK_FRAME_MAX: u32 = 16 << 10;
+
 /// Address space a guard-region memory reserves: any effective address
 /// generated code can form (a 32-bit index plus a 32-bit offset plus an
 /// access of up to 16 bytes) lies below it. Generated code for such a

@@ -1481,6 +1481,39 @@ fn sse_masks_to_gprs_and_half_moves() {
     }
 }
 
+/// The three-operand AVX forms: every destination, first and second
+/// source (two- and three-byte VEX prefixes), and memory operands with
+/// every base and index (the prefix's `X` and `B` bits).
+#[test]
+fn vex_three_operand_forms() {
+    let ops = [
+        (SseOp::ADDSD, Mnemonic::Vaddsd, 8),
+        (SseOp::SUBSS, Mnemonic::Vsubss, 4),
+        (SseOp::MULSD, Mnemonic::Vmulsd, 8),
+        (SseOp::DIVSS, Mnemonic::Vdivss, 4),
+        (SseOp::SQRTSD, Mnemonic::Vsqrtsd, 8),
+        (SseOp::ADDPS, Mnemonic::Vaddps, 16),
+        (SseOp::PSHUFB, Mnemonic::Vpshufb, 16),
+    ];
+    let mems = mems_small();
+    for (op, mn, size) in ops {
+        for d in 0..16 {
+            for s1 in 0..16 {
+                for s2 in [0, 3, 8, 15] {
+                    let b = asm(|a| a.vex_rrr(op, XMMS[d], XMMS[s1], XMMS[s2]));
+                    check(&b, mn, &[Op::R(RX[d]), Op::R(RX[s1]), Op::R(RX[s2])]);
+                }
+            }
+            for mc in &mems {
+                for s1 in [1, 9] {
+                    let b = asm(|a| a.vex_rrm(op, XMMS[d], XMMS[s1], mc.0));
+                    check(&b, mn, &[Op::R(RX[d]), Op::R(RX[s1]), m(mc, Some(size))]);
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn sse_full_addressing_sweep() {
     for mc in mems_full() {

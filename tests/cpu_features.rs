@@ -288,3 +288,125 @@ fn simd_without_sse41_is_a_clear_error() {
     let err = Module::new(&engine, wat::parse_str(simd_module()).unwrap()).unwrap_err();
     assert!(err.to_string().contains("SSE4.1"), "{err}");
 }
+
+/// Float arithmetic on pinned locals, temporaries, constants and just
+/// loaded values, in each pairing: `run(a, b)` returns the results of
+/// [`float_expected`]'s operations in order, then `a` and `b` as they are
+/// after them (an operation must not write a pinned operand).
+const FLOATS: &str = r#"(module
+    (memory 1)
+    (func (export "run") (param $a f64) (param $b f64) (param $x f32) (param $y f32)
+        (result f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 f32 f32 f32 f32 f32 f64 f64 f32 f32)
+        (f64.store (i32.const 8) (local.get $b))
+        (f32.store (i32.const 16) (local.get $y))
+        (f64.sub (local.get $a) (local.get $b))
+        (f64.div (local.get $a) (f64.mul (local.get $b) (local.get $b)))
+        (f64.sub (f64.add (local.get $a) (local.get $b)) (local.get $a))
+        (f64.div (local.get $a) (f64.const 3))
+        (f64.mul (f64.const 3) (local.get $b))
+        (f64.sub (local.get $a) (f64.load (i32.const 8)))
+        (f64.sqrt (local.get $a))
+        (f64.add (local.get $b) (local.get $b))
+        (f64.mul (f64.load (i32.const 8)) (local.get $a))
+        (f64.add (local.get $a) (f64.load (i32.const 8)))
+        (f64.div (f64.load (i32.const 8)) (local.get $a))
+        (f32.div (local.get $x) (local.get $y))
+        (f32.sub (local.get $x) (f32.load (i32.const 16)))
+        (f32.sqrt (local.get $y))
+        (f32.mul (local.get $x) (f32.const 0.5))
+        (f32.add (f32.load (i32.const 16)) (local.get $x))
+        (local.get $a) (local.get $b) (local.get $x) (local.get $y)))"#;
+
+/// What `run` returns, computed by Rust.
+fn float_expected(a: f64, b: f64, x: f32, y: f32) -> Vec<u64> {
+    let f64s = [
+        a - b,
+        a / (b * b),
+        (a + b) - a,
+        a / 3.0,
+        3.0 * b,
+        a - b,
+        a.sqrt(),
+        b + b,
+        b * a,
+        a + b,
+        b / a,
+    ];
+    let f32s = [x / y, x - y, y.sqrt(), x * 0.5, y + x];
+    let mut v: Vec<u64> = f64s.iter().map(|r| r.to_bits()).collect();
+    v.extend(f32s.iter().map(|r| u64::from(r.to_bits())));
+    v.extend([a.to_bits(), b.to_bits()]);
+    v.extend([u64::from(x.to_bits()), u64::from(y.to_bits())]);
+    v
+}
+
+/// With AVX the compiler reads pinned float locals in place with the
+/// three-operand forms; without it, it copies them first. Both give
+/// Rust's results and leave the locals as they were.
+#[test]
+fn float_arithmetic_with_and_without_avx() {
+    let no_avx = CpuFeatures {
+        avx: false,
+        avx2: false,
+        fma: false,
+        ..CpuFeatures::all()
+    };
+    let sets = [
+        ("detected", CpuFeatures::all()),
+        ("no avx", no_avx),
+        ("baseline", CpuFeatures::baseline()),
+    ];
+    let inputs = [
+        (2.0f64, 0.5f64, 1.5f32, 4.0f32),
+        (-7.25, 3.0, -0.0, 9.0),
+        (1e300, 1e-300, 3.4e38, 1e-30),
+        (0.1, 0.2, 0.3, 0.7),
+    ];
+    for (name, features) in sets {
+        let (mut store, instance, _) = instance(FLOATS, features);
+        let run = instance.get_func(&store, "run").unwrap();
+        for (a, b, x, y) in inputs {
+            let mut results = vec![Val::I32(0); 20];
+            run.call(
+                &mut store,
+                &[
+                    Val::F64(a.to_bits()),
+                    Val::F64(b.to_bits()),
+                    Val::F32(x.to_bits()),
+                    Val::F32(y.to_bits()),
+                ],
+                &mut results,
+            )
+            .unwrap();
+            let got: Vec<u64> = results
+                .iter()
+                .map(|v| match *v {
+                    Val::F64(bits) => bits,
+                    Val::F32(bits) => u64::from(bits),
+                    ref other => panic!("{other:?}"),
+                })
+                .collect();
+            assert_eq!(
+                got,
+                float_expected(a, b, x, y),
+                "{name}: run({a}, {b}, {x}, {y})"
+            );
+        }
+    }
+    // The AVX forms are what the detected set gets, whatever this machine
+    // has (compiling only).
+    let with = mnemonics(FLOATS, CpuFeatures::all());
+    for m in [
+        Mnemonic::Vsubsd,
+        Mnemonic::Vdivsd,
+        Mnemonic::Vsqrtsd,
+        Mnemonic::Vdivss,
+    ] {
+        assert!(with.contains(&m), "{m:?} missing with AVX");
+    }
+    let without = mnemonics(FLOATS, no_avx);
+    assert!(
+        !without.iter().any(|m| format!("{m:?}").starts_with('V')),
+        "a VEX instruction without AVX"
+    );
+}

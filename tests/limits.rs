@@ -309,6 +309,45 @@ fn leaves_near_the_stack_limit() {
     assert_eq!(down.call(&mut store, 50).unwrap(), 50);
 }
 
+/// A frame bigger than `abi::SHORT_CHECK_FRAME_MAX` (16 KiB) is checked
+/// out of line (the prologue jumps to a check that `rsp - frame` did not
+/// wrap, then back to the limit check). With frames of at least 40,000
+/// bytes (5,000 `i64` locals, all written) on a 256 KiB stack, of which
+/// the limit keeps the lowest 32 KiB, six activations cannot fit but five
+/// can: the check must count the whole frame.
+#[test]
+fn big_frames_near_the_stack_limit() {
+    let wat = r#"(module
+        (func $deep (export "deep") (param i32) (result i32) (local LOCALS)
+            SETS
+            (if (result i32) (i32.eqz (local.get 0))
+              (then (i32.const 0))
+              (else (i32.add (i32.wrap_i64 (local.get 4999))
+                (call $deep (i32.sub (local.get 0) (i32.const 1))))))))"#
+        .replace("LOCALS", &"i64 ".repeat(5000))
+        // Every local is written (and so has a slot).
+        .replace(
+            "SETS",
+            &(1..=5000)
+                .map(|i| format!("(local.set {i} (i64.extend_i32_u (local.get 0)))"))
+                .collect::<String>(),
+        );
+    let mut config = Config::new();
+    config.max_wasm_stack(256 << 10);
+    let engine = Engine::new(&config).unwrap();
+    let module = Module::new(&engine, wat::parse_str(&wat).unwrap()).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let deep = instance.get_typed_func::<i32, i32>(&store, "deep").unwrap();
+    // 4 + 3 + 2 + 1, in five activations.
+    assert_eq!(deep.call(&mut store, 4).unwrap(), 10);
+    for depth in [5, 6, 10_000] {
+        let err = deep.call(&mut store, depth).unwrap_err();
+        assert_eq!(err.trap(), Some(Trap::StackOverflow), "depth {depth}");
+    }
+    assert_eq!(deep.call(&mut store, 4).unwrap(), 10);
+}
+
 #[test]
 fn module_code_size_is_limited() {
     let mut config = Config::new();

@@ -48,6 +48,7 @@ mod dispatch;
 mod features;
 mod func;
 pub mod stack;
+mod tables;
 mod x64;
 
 /// The backend the compiler emits code for. Outside `x64`, the compiler
@@ -64,11 +65,13 @@ use crate::decode::{
 use crate::error::{Error, ErrorKind, Result};
 use crate::platform::{Bare, Platform, job_ranges, run_jobs};
 use crate::validate::ModuleInfo;
+use crate::validate::subtype::canonical_types;
 use alloc::vec::Vec;
 use core::ops::Range;
 pub(crate) use isa::stubs::engine_stubs;
 use isa::stubs::{NUM_TRAPS, SYM_EXIT, SYM_TRAP_BASE, StubOffsets};
 use isa::{Code, CpuFeatures};
+use tables::FixedTable;
 
 // The runtime keeps these for the code it loads without compiling.
 pub use crate::abi::{CompileOptions, FaultSite, HandlerSite, UnwindInfo};
@@ -124,6 +127,12 @@ pub(crate) struct Env<'m, 'a> {
     /// runs while no call of the module's code is under way unless one
     /// pauses or calls the host (see `x64::calls`, `restore_after_call`).
     pub grows_memory: bool,
+    /// What is known of each table's contents (imports first; see
+    /// [`tables`]).
+    pub fixed_tables: Vec<Option<FixedTable>>,
+    /// The canonical representative of each type index, for comparing
+    /// with [`FixedTable::single_type`]; empty when no table has one.
+    pub type_reps: Vec<u32>,
 }
 
 /// Most buffer sets a [`ScratchPool`] keeps.
@@ -299,7 +308,7 @@ pub(crate) fn compile_module_into(
         guard_region: options.guard_region && memory_page_log2 == DEFAULT_PAGE_SIZE_LOG2,
         ..*options
     };
-    let env = Env {
+    let mut env = Env {
         module,
         func_types: &spaces.funcs,
         global_types: &spaces.globals,
@@ -330,7 +339,21 @@ pub(crate) fn compile_module_into(
                 _ => false,
             }),
         grows_memory: info.funcs.iter().any(|f| f.grows_memory),
+        fixed_tables: Vec::new(),
+        type_reps: Vec::new(),
     };
+    if !module.elements.is_empty() {
+        let reps = canonical_types(&module.types);
+        env.fixed_tables = tables::fixed_tables(module, info, &reps, &spaces.funcs);
+        if env
+            .fixed_tables
+            .iter()
+            .flatten()
+            .any(|t| t.single_type.is_some())
+        {
+            env.type_reps = reps;
+        }
+    }
 
     let (chunks, stubs) = compile_functions(&env, info, buffers, pool, beside)?;
     link(chunks, &stubs, module.code.len(), pool)

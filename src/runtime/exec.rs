@@ -61,7 +61,9 @@
 use super::func::{Func, SlotsFn};
 use super::store::{Caller, FuncKind, Store, StoreInner};
 use super::values::Val;
-use crate::abi::{ExitCode, LEAF_FRAME_MAX, TrapCode, VmFuncRef, slot_offsets};
+use crate::abi::{
+    ExitCode, LEAF_FRAME_MAX, SHORT_CHECK_FRAME_MAX, TrapCode, VmFuncRef, slot_offsets,
+};
 use crate::decode::{FuncType, ValType};
 use crate::error::{Error, Result};
 use alloc::vec;
@@ -419,7 +421,10 @@ impl StoreInner {
         let bottom = stack.as_mut_ptr() as usize;
         let top = bottom + stack.len() * 16;
         // Every level shares the limit; outermost calls start at the top.
-        self.exec.stack_limit = bottom + STACK_MARGIN;
+        // A stack allocated near address 0 starts its limit higher, so that
+        // prologues may subtract small frames from `rsp` unchecked for
+        // wrapping (`abi::SHORT_CHECK_FRAME_MAX`).
+        self.exec.stack_limit = bottom.max(SHORT_CHECK_FRAME_MAX as usize) + STACK_MARGIN;
         self.stack_top = top & !15;
         if let Some(os) = self.engine.inner.guard_regions {
             os.prepare_thread();

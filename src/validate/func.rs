@@ -69,6 +69,10 @@ pub struct FuncInfo {
     pub uses_bulk_memory: bool,
     /// Whether it has `memory.grow` (of any memory).
     pub grows_memory: bool,
+    /// Whether it may change a table's elements or size: `table.set`,
+    /// `table.fill`, `table.grow`, `table.copy` or `table.init` (of any
+    /// table).
+    pub writes_tables: bool,
     /// Estimated executions, weighted as for [`LocalUse`], of its loads and
     /// stores of `2^k` bytes, for `k` in 0..5.
     pub memory_weights: [u32; 5],
@@ -1388,6 +1392,7 @@ impl FuncValidator {
                 self.push(Some(t));
             }
             Operator::TableSet { table } => {
+                self.info.writes_tables = true;
                 let t = self.table(cx, table)?;
                 self.pop(t)?;
                 self.pop(Self::table_index_type(cx, table))?;
@@ -1497,6 +1502,7 @@ impl FuncValidator {
                 self.pop_all(&[t, I32, t])?;
             }
             Operator::TableInit { elem_index, table } => {
+                self.info.writes_tables = true;
                 let t = self.table(cx, table)?;
                 let e = self.elem_segment(cx, elem_index)?;
                 if !matches(&self.reps, e, t) {
@@ -1513,6 +1519,7 @@ impl FuncValidator {
                 dst_table,
                 src_table,
             } => {
+                self.info.writes_tables = true;
                 let d = self.table(cx, dst_table)?;
                 let s = self.table(cx, src_table)?;
                 if !matches(&self.reps, s, d) {
@@ -1529,6 +1536,7 @@ impl FuncValidator {
                 self.pop_all(&[di, si, n])?;
             }
             Operator::TableGrow { table } => {
+                self.info.writes_tables = true;
                 let t = self.table(cx, table)?;
                 let it = Self::table_index_type(cx, table);
                 self.pop(it)?;
@@ -1540,6 +1548,7 @@ impl FuncValidator {
                 self.push(Some(Self::table_index_type(cx, table)));
             }
             Operator::TableFill { table } => {
+                self.info.writes_tables = true;
                 let t = self.table(cx, table)?;
                 let it = Self::table_index_type(cx, table);
                 self.pop(it)?;

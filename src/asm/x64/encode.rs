@@ -67,6 +67,19 @@ pub struct Prefixes {
     pub w: bool,
     /// Emit a REX prefix even if no bit is set (byte registers 4–7).
     pub force_rex: bool,
+    /// A VEX prefix instead of the mandatory prefix, REX and the opcode
+    /// escape (the opcode is then given without its `0F`, `0F 38` or
+    /// `0F 3A`).
+    pub vex: Option<Vex>,
+}
+
+/// What a VEX prefix says beyond [`Prefixes`].
+#[derive(Clone, Copy, Debug)]
+pub struct Vex {
+    /// The opcode map: 1 for `0F`, 2 for `0F 38`, 3 for `0F 3A`.
+    pub map: u8,
+    /// The extra source register (the encoding of an XMM register).
+    pub vvvv: u8,
 }
 
 /// The r/m operand of a ModRM instruction.
@@ -163,6 +176,10 @@ impl<'a> Insn<'a> {
 
     #[inline(always)]
     fn prefixes(&mut self, p: Prefixes, r: bool, x: bool, b: bool) {
+        if let Some(v) = p.vex {
+            self.vex(p, v, r, x, b);
+            return;
+        }
         if p.opsize16 {
             self.put(0x66);
         }
@@ -171,6 +188,31 @@ impl<'a> Insn<'a> {
         }
         if p.w || r || x || b || p.force_rex {
             self.put(rex(p.w, r, x, b));
+        }
+    }
+}
+
+impl Insn<'_> {
+    /// A VEX prefix (128-bit vectors) in place of the legacy prefixes, REX
+    /// and the opcode escape: the two-byte form when it can say it all
+    /// (map `0F`, no `X`, `B` or `W`), else the three-byte one. The
+    /// register bits are stored inverted, the mandatory prefix as `pp`.
+    #[inline(never)]
+    fn vex(&mut self, p: Prefixes, v: Vex, r: bool, x: bool, b: bool) {
+        let pp = match p.mandatory {
+            None => 0,
+            Some(0x66) => 1,
+            Some(0xF3) => 2,
+            _ => 3,
+        };
+        let vvvv_pp = (!v.vvvv & 15) << 3 | pp;
+        if v.map == 1 && !x && !b && !p.w {
+            self.put(0xC5);
+            self.put((!r as u8) << 7 | vvvv_pp);
+        } else {
+            self.put(0xC4);
+            self.put((!r as u8) << 7 | (!x as u8) << 6 | (!b as u8) << 5 | v.map);
+            self.put((p.w as u8) << 7 | vvvv_pp);
         }
     }
 }

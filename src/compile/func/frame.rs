@@ -51,10 +51,15 @@ pub(crate) struct FrameLayout {
     /// The largest outgoing argument/result area of the calls so far.
     pub(crate) max_call_area: u32,
     /// Offsets of the prologue's two frame-size immediates: the limit
-    /// check's and the `sub rsp`'s.
+    /// check's (the `lea`'s displacement, the size negated) and the `sub
+    /// rsp`'s.
     pub(crate) frame_size_patches: [usize; 2],
     /// Code range of the prologue's stack-limit check.
     pub(crate) stack_check: (usize, usize),
+    /// The prologue's stack-overflow trap, and the label right after its
+    /// `lea` of the new `rsp` (for the wrap check of a big frame).
+    pub(crate) stack_overflow: Option<Label>,
+    pub(crate) after_frame_lea: Option<Label>,
     /// Whether the function has calls that return into it. A function
     /// whose only calls are tail calls is a leaf for its frame: no callee
     /// runs below it, and none comes back to it.
@@ -316,6 +321,8 @@ impl FrameLayout {
             max_call_area: 0,
             frame_size_patches: [0; 2],
             stack_check: (0, 0),
+            stack_overflow: None,
+            after_frame_lea: None,
             has_calls: info.has_plain_calls,
             saves_vmctx: info.has_plain_calls && (!env.own_funcrefs_only || info.catches),
             grows_area: false,

@@ -17,6 +17,7 @@ use crate::abi::{REGISTER_ARGS, TAIL_CALL_AREA, args_in_registers};
 use crate::asm::x64::{AluOp, Cond, Gpr, Mem, Scale, Size, SseOp, Xmm};
 use crate::compile::func::*;
 use crate::compile::stack::{Loc, is_float};
+use crate::compile::tables::FixedTable;
 use crate::decode::{FuncType, ValType};
 use core::mem::offset_of;
 
@@ -334,18 +335,36 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// table `table_index`, trapping as `call_indirect` does when the
     /// index is out of bounds, the element null, or its type not
     /// `type_index`. Writes `SCRATCH` too.
+    ///
+    /// A table whose contents are known ([`FixedTable`]) skips the null
+    /// check when it holds no null, and the type check when every function
+    /// it holds has the called type.
     pub(super) fn checked_funcref_in_rax(&mut self, type_index: u32, table_index: u32, index: Gpr) {
+        let fixed = self.fixed_table(table_index);
         let at = self.table_element(table_index, index, TrapCode::UndefinedElement);
         self.a.mov_rm(Size::S64, Gpr::Rax, at);
-        self.a.test_rr(Size::S64, Gpr::Rax, Gpr::Rax);
-        let uninit = self.a.trap_label(TrapCode::UninitializedElement);
-        self.a.jcc(Cond::E, uninit);
-        self.a.cmp_type_id(
-            Mem::base(Gpr::Rax, offset_of!(VmFuncRef, type_id) as i32),
-            type_index,
-        );
-        let mismatch = self.a.trap_label(TrapCode::IndirectCallTypeMismatch);
-        self.a.jcc(Cond::Ne, mismatch);
+        if !fixed.is_some_and(|t| t.non_null) {
+            self.a.test_rr(Size::S64, Gpr::Rax, Gpr::Rax);
+            let uninit = self.a.trap_label(TrapCode::UninitializedElement);
+            self.a.jcc(Cond::E, uninit);
+        }
+        let called = self.env.type_reps.get(type_index as usize).copied();
+        if fixed
+            .and_then(|t| t.single_type)
+            .is_none_or(|t| Some(t) != called)
+        {
+            self.a.cmp_type_id(
+                Mem::base(Gpr::Rax, offset_of!(VmFuncRef, type_id) as i32),
+                type_index,
+            );
+            let mismatch = self.a.trap_label(TrapCode::IndirectCallTypeMismatch);
+            self.a.jcc(Cond::Ne, mismatch);
+        }
+    }
+
+    /// What is known of table `index`'s contents, if anything.
+    pub(crate) fn fixed_table(&self, index: u32) -> Option<FixedTable> {
+        self.env.fixed_tables.get(index as usize).copied().flatten()
     }
 
     /// Where table `index`'s `VmTable` is: table 0's copy in the context,
@@ -371,12 +390,19 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// can wrap.
     pub(crate) fn table_element(&mut self, table: u32, index: Gpr, trap: TrapCode) -> Mem {
         let (base, at) = self.table_view(table);
-        self.a.alu_rm(
-            AluOp::Cmp,
-            Size::S64,
-            index,
-            Mem::base(base, at + offset_of!(VmTable, len) as i32),
-        );
+        // A fixed table's length is its declared minimum.
+        match self
+            .fixed_table(table)
+            .and_then(|t| i32::try_from(t.size).ok())
+        {
+            Some(len) => self.a.alu_ri(AluOp::Cmp, Size::S64, index, len),
+            None => self.a.alu_rm(
+                AluOp::Cmp,
+                Size::S64,
+                index,
+                Mem::base(base, at + offset_of!(VmTable, len) as i32),
+            ),
+        }
         let out_of_bounds = self.a.trap_label(trap);
         self.a.jcc(Cond::Ae, out_of_bounds);
         self.a.mov_rm(

@@ -7,7 +7,10 @@
 use super::calls::{ARG_GPRS, ARG_XMMS};
 use super::regs::{SCRATCH, SCRATCH2};
 use super::*;
-use crate::abi::{ExecContext, ExitCode, LEAF_FRAME_MAX, TrapCode, VmContext, args_in_registers};
+use crate::abi::{
+    ExecContext, ExitCode, LEAF_FRAME_MAX, SHORT_CHECK_FRAME_MAX, TrapCode, VmContext,
+    args_in_registers,
+};
 use crate::asm::x64::{AluOp, Cond, Gpr, Mem, Size, SseOp, Xmm};
 use crate::compile::func::*;
 use crate::compile::stack::Loc;
@@ -82,6 +85,12 @@ pub(crate) const PIN_XMMS: [Xmm; 7] = [
 
 pub(crate) const SAVED_VMCTX: i32 = crate::abi::SAVED_VMCTX_OFFSET;
 
+/// The displacement the prologue's `lea r10, [rsp - frame]` is emitted
+/// with before the frame size is patched in: any that takes four bytes.
+const FRAME_DISPLACEMENT: i32 = i32::MIN;
+/// The length of that `lea` (REX, opcode, ModRM, SIB, disp32).
+const FRAME_LEA_LEN: usize = 8;
+
 // The unwinder finds the saved pin registers by `abi::PIN_GPR_ENCODINGS`.
 const _: () = {
     let mut i = 0;
@@ -97,14 +106,21 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.a.mov_rr(Size::S64, Gpr::Rbp, Gpr::Rsp);
         // The frame is checked against the limit before `rsp` moves: the
         // new `rsp` is computed in a scratch register, and a frame that
-        // would reach below the limit (or below address 0) traps with `rsp`
-        // still inside the margin, where the trap path's own pushes land.
-        // The frame size is patched in once known.
+        // would reach below the limit traps with `rsp` still inside the
+        // margin, where the trap path's own pushes land. The frame size is
+        // patched in once known. `rsp` minus a frame of at most
+        // `SHORT_CHECK_FRAME_MAX` bytes cannot wrap below address 0 (see
+        // there); for a bigger one, `finish` turns the `lea` into a jump to
+        // a check that it does not.
         let check_start = self.a.offset();
-        self.a.mov_rr(Size::S64, SCRATCH2, Gpr::Rsp);
-        self.frame.frame_size_patches[0] = self.a.alu_ri_imm32(AluOp::Sub, Size::S64, SCRATCH2, 0);
+        self.a
+            .lea(Size::S64, SCRATCH2, Mem::base(Gpr::Rsp, FRAME_DISPLACEMENT));
+        self.frame.frame_size_patches[0] = self.a.offset() - 4;
         let overflow = self.a.trap_label(TrapCode::StackOverflow);
-        self.a.jcc(Cond::B, overflow);
+        self.frame.stack_overflow = Some(overflow);
+        let after_lea = self.a.new_label();
+        self.a.bind(after_lea);
+        self.frame.after_frame_lea = Some(after_lea);
         self.a.alu_rm(
             AluOp::Cmp,
             Size::S64,
@@ -377,6 +393,24 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
     }
 
+    /// For a frame too big for the prologue's one-`lea` check (more than
+    /// [`SHORT_CHECK_FRAME_MAX`]): replaces the `lea` with a jump to code
+    /// that computes `rsp - frame` with a `sub` and traps if it wrapped
+    /// below address 0, then goes on with the limit check.
+    fn check_frame_wrap(&mut self, frame: i32) {
+        let (check_start, _) = self.frame.stack_check;
+        let (Some(overflow), Some(back)) = (self.frame.stack_overflow, self.frame.after_frame_lea)
+        else {
+            return;
+        };
+        let wrap_check = self.a.offset();
+        self.a.mov_rr(Size::S64, SCRATCH2, Gpr::Rsp);
+        self.a.alu_ri(AluOp::Sub, Size::S64, SCRATCH2, frame);
+        self.a.jcc(Cond::B, overflow);
+        self.a.jmp(back);
+        self.a.patch_jmp(check_start, FRAME_LEA_LEN, wrap_check);
+    }
+
     pub(crate) fn finish(mut self, scratch: &mut Scratch) -> Result<u32> {
         if let Some(at) = self.fuel.patch.take() {
             self.a.patch_i32(at, self.fuel.ops as i32);
@@ -402,8 +436,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         };
         self.a
             .unwind_info(u32::from(self.frame.saved_gprs) | saves_vmctx);
-        for at in self.frame.frame_size_patches {
-            self.a.patch_i32(at, frame);
+        self.a.patch_i32(self.frame.frame_size_patches[0], -frame);
+        self.a.patch_i32(self.frame.frame_size_patches[1], frame);
+        if frame as u32 > SHORT_CHECK_FRAME_MAX {
+            self.check_frame_wrap(frame);
         }
         // A leaf with a small frame needs no stack-limit check: its entry
         // moves past it, behind `push rbp; mov rbp, rsp` moved up to it.

@@ -527,12 +527,20 @@ impl MacroAssembler {
 
     /// If the last instruction emitted (with nothing bound or emitted
     /// since) is a scalar float load (`movss`/`movsd`) into `loaded`,
-    /// replaces it with `op dst, [its address]` and returns true: the
-    /// arithmetic reads its operand from memory, one instruction and one
-    /// register fewer. `op` must be a scalar operation of the load's width
-    /// that only reads its source; `loaded` then holds nothing. The load's
-    /// guard-region fault site, if any, now covers the new instruction.
-    pub(crate) fn fold_last_load(&mut self, loaded: Xmm, op: SseOp, dst: Xmm) -> bool {
+    /// replaces it with `op dst, [its address]` (or, given `src1`, the AVX
+    /// `vop dst, src1, [its address]`) and returns true: the arithmetic
+    /// reads its operand from memory, one instruction and one register
+    /// fewer. `op` must be a scalar operation of the load's width that
+    /// only reads its source; `loaded` then holds nothing (but `dst`, if
+    /// it is `loaded`). The load's guard-region fault site, if any, now
+    /// covers the new instruction.
+    pub(crate) fn fold_last_load(
+        &mut self,
+        loaded: Xmm,
+        op: SseOp,
+        dst: Xmm,
+        src1: Option<Xmm>,
+    ) -> bool {
         let Some(d) = self.last_def else {
             return false;
         };
@@ -544,7 +552,10 @@ impl MacroAssembler {
         }
         self.asm.truncate(d.start as usize);
         self.flags_cmp = None;
-        self.asm.sse_rm(op, dst, mem);
+        match src1 {
+            Some(src1) => self.asm.vex_rrm(op, dst, src1, mem),
+            None => self.asm.sse_rm(op, dst, mem),
+        }
         self.last_def = None;
         let end = self.asm.offset() as u32;
         if let Some(site) = self.fault_sites.last_mut()

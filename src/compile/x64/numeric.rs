@@ -483,14 +483,22 @@ impl FuncCompiler<'_, '_, '_> {
     }
 
     pub(in crate::compile) fn float_bin(&mut self, ty: ValType, op: SseOp) {
-        // `a + b` and `a * b` with `a` a pinned local and `b` in a register
-        // of its own: computed into `b`, so `a` need not be copied first.
-        // (Only the payload of a NaN result can differ, which WebAssembly
-        // leaves open.)
+        // (Computing `a + b` or `a * b` as `b + a` or `b * a` changes only
+        // the payload of a NaN result, which WebAssembly leaves open.)
         let commutative = matches!(
             op,
             SseOp::ADDSS | SseOp::ADDSD | SseOp::MULSS | SseOp::MULSD
         );
+        let arithmetic = commutative
+            || matches!(
+                op,
+                SseOp::SUBSS | SseOp::SUBSD | SseOp::DIVSS | SseOp::DIVSD
+            );
+        if arithmetic && self.env.cpu.avx && self.fold_load_beside_pinned(ty, op, commutative) {
+            return;
+        }
+        // `a + b` and `a * b` with `a` a pinned local and `b` in a register
+        // of its own: computed into `b`, so `a` need not be copied first.
         if let (true, Loc::PinnedXmm(a), Loc::Xmm(b)) =
             (commutative, self.peek(1).loc, self.peek(0).loc)
         {
@@ -500,36 +508,50 @@ impl FuncCompiler<'_, '_, '_> {
             self.push_xmm(ty, b);
             return;
         }
-        let arithmetic = commutative
-            || matches!(
-                op,
-                SseOp::SUBSS | SseOp::SUBSD | SseOp::DIVSS | SseOp::DIVSD
-            );
         // A constant operand is read from the constant pool: `op a, [c]`
         // (for a constant `a`, only where `a op b = b op a`).
         if arithmetic && let Loc::Const(bits) = self.peek(0).loc {
             self.pop();
-            let a = self.pop_xmm();
+            let (a, owned) = self.pop_xmm_source();
+            let dst = self.result_xmm(a, owned);
             let c = self.float_const(ty, bits);
-            self.a.sse_rm(op, a, c);
-            self.push_xmm(ty, a);
+            self.sse_rrm(op, dst, a, c);
+            self.push_xmm(ty, dst);
             return;
         }
         if commutative && let Loc::Const(bits) = self.peek(1).loc {
-            let b = self.pop_xmm();
+            let (b, owned) = self.pop_xmm_source();
             self.pop();
+            let dst = self.result_xmm(b, owned);
             let c = self.float_const(ty, bits);
-            self.a.sse_rm(op, b, c);
-            self.push_xmm(ty, b);
+            self.sse_rrm(op, dst, b, c);
+            self.push_xmm(ty, dst);
             return;
         }
         // `a op b` with `b` just loaded from memory: `op a, [address]`.
         if let (true, Loc::Xmm(a), Loc::Xmm(b)) = (arithmetic, self.peek(1).loc, self.peek(0).loc)
-            && self.a.fold_last_load(b, op, a)
+            && self.a.fold_last_load(b, op, a, None)
         {
             self.pop();
             self.pop();
             self.push_xmm(ty, a);
+            return;
+        }
+        // With AVX, neither operand is copied: the result goes to the
+        // register of one the code owns (`a`'s first), or a new one when
+        // both are pinned locals.
+        if arithmetic && self.env.cpu.avx {
+            let (b, b_owned) = self.pop_xmm_source();
+            self.ops.take_xmm(b);
+            let (a, a_owned) = self.pop_xmm_source();
+            self.ops.free_xmm(b);
+            let dst = match (a_owned, b_owned) {
+                (true, _) => a,
+                (false, true) => b,
+                (false, false) => self.alloc_xmm(),
+            };
+            self.sse_rrr(op, dst, a, b);
+            self.push_xmm(ty, dst);
             return;
         }
         let (a, b) = self.pop_xmm_pair_read_b();
@@ -537,10 +559,72 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_xmm(ty, a);
     }
 
+    /// With AVX, `a op b` where one operand is a pinned local and the
+    /// other was just loaded from memory: the load becomes the operation's
+    /// memory operand, `vop loaded, pinned, [address]` (for a loaded `a`,
+    /// only where `a op b = b op a`). Returns whether it did.
+    fn fold_load_beside_pinned(&mut self, ty: ValType, op: SseOp, commutative: bool) -> bool {
+        let (loaded, pinned) = match (self.peek(1).loc, self.peek(0).loc) {
+            (Loc::PinnedXmm(a), Loc::Xmm(b)) => (b, a),
+            (Loc::Xmm(a), Loc::PinnedXmm(b)) if commutative => (a, b),
+            _ => return false,
+        };
+        if !self.a.fold_last_load(loaded, op, loaded, Some(pinned)) {
+            return false;
+        }
+        self.pop();
+        self.pop();
+        self.push_xmm(ty, loaded);
+        true
+    }
+
+    /// Pops a float operand to read: its register, and whether the code
+    /// owns it (a temporary to overwrite) or only reads it (a pinned
+    /// local's register, with AVX, whose three-operand forms need no
+    /// copy). Without AVX, always a register of the code's own.
+    fn pop_xmm_source(&mut self) -> (Xmm, bool) {
+        if self.env.cpu.avx
+            && let Loc::PinnedXmm(pin) = self.peek(0).loc
+        {
+            self.pop();
+            return (pin, false);
+        }
+        (self.pop_xmm(), true)
+    }
+
+    /// The register for the result of an operation on `src`: `src` itself
+    /// when the code `owns` it, else a new one.
+    fn result_xmm(&mut self, src: Xmm, owns: bool) -> Xmm {
+        if owns { src } else { self.alloc_xmm() }
+    }
+
+    /// `dst = src1 op src2`: the SSE form when `dst` is `src1`, else the
+    /// AVX one.
+    fn sse_rrr(&mut self, op: SseOp, dst: Xmm, src1: Xmm, src2: Xmm) {
+        if dst == src1 {
+            self.a.sse_rr(op, dst, src2);
+        } else {
+            self.a.vex_rrr(op, dst, src1, src2);
+        }
+    }
+
+    /// `dst = src1 op [src2]`, as [`Self::sse_rrr`].
+    fn sse_rrm(&mut self, op: SseOp, dst: Xmm, src1: Xmm, src2: Mem) {
+        if dst == src1 {
+            self.a.sse_rm(op, dst, src2);
+        } else {
+            self.a.vex_rrm(op, dst, src1, src2);
+        }
+    }
+
     pub(in crate::compile) fn float_unary(&mut self, ty: ValType, op: SseOp) {
-        let a = self.pop_xmm();
-        self.a.sse_rr(op, a, a);
-        self.push_xmm(ty, a);
+        // With AVX, a pinned local's square root goes straight to a new
+        // register (`vsqrtsd dst, x, x`: its upper lanes from `x` too, so
+        // the result waits on nothing `dst` held).
+        let (a, owned) = self.pop_xmm_source();
+        let dst = self.result_xmm(a, owned);
+        self.sse_rrr(op, dst, a, a);
+        self.push_xmm(ty, dst);
     }
 
     pub(in crate::compile) fn float_unary_to(&mut self, to: ValType, op: SseOp) {

@@ -22,7 +22,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use super::cond::Cond;
-use super::encode::{self, Prefixes, RipHole, Rm};
+use super::encode::{self, Prefixes, RipHole, Rm, Vex};
 use super::operand::{Label, Mem};
 use super::regs::{Gpr, Size, Xmm};
 use super::sse::{SseOp, XmmShift};
@@ -293,6 +293,20 @@ impl Assembler {
     /// If `at + 4` is past the end of the code.
     pub fn patch_i32(&mut self, at: usize, value: i32) {
         self.buf[at..at + 4].copy_from_slice(&value.to_le_bytes());
+    }
+
+    /// Overwrites the `len` bytes of code at `at` (at least 5, already
+    /// emitted) with `jmp target` (a 32-bit relative jump) and `int3`s
+    /// after it.
+    ///
+    /// # Panics
+    /// If `len < 5` or `at + len` is past the end of the code.
+    pub fn patch_jmp(&mut self, at: usize, len: usize, target: usize) {
+        assert!(len >= 5, "a 32-bit jump takes 5 bytes");
+        let rel = target as i64 - (at + 5) as i64;
+        self.buf[at] = 0xE9;
+        self.buf[at + 1..at + 5].copy_from_slice(&(rel as i32).to_le_bytes());
+        self.buf[at + 5..at + len].fill(0xcc);
     }
 
     /// Removes the code from `at` to `end` (already emitted) from the path

@@ -12,6 +12,37 @@ impl Assembler {
         self.inst(p, op.opcode, reg, rm, imm);
     }
 
+    /// The VEX.128 form of `op`, with `src1` as its extra source.
+    fn vex(&mut self, op: SseOp, dst: Xmm, src1: Xmm, src2: Rm<'_>) {
+        let (map, opcode) = match op.opcode {
+            [0x0F, 0x38, rest @ ..] => (2, rest),
+            [0x0F, 0x3A, rest @ ..] => (3, rest),
+            [0x0F, rest @ ..] => (1, rest),
+            _ => panic!("an SSE opcode starts with 0F"),
+        };
+        let p = Prefixes {
+            mandatory: op.prefix.byte(),
+            vex: Some(Vex {
+                map,
+                vvvv: src1.enc(),
+            }),
+            ..Prefixes::default()
+        };
+        self.inst_general(p, opcode, dst.enc(), src2, &[]);
+    }
+
+    /// `vop dst, src1, src2` (AVX): `op` of `src1` and `src2` into `dst`,
+    /// neither source overwritten. For a scalar `op`, `dst`'s upper lanes
+    /// come from `src1`.
+    pub fn vex_rrr(&mut self, op: SseOp, dst: Xmm, src1: Xmm, src2: Xmm) {
+        self.vex(op, dst, src1, xmm(src2));
+    }
+
+    /// `vop dst, src1, [mem]` (AVX).
+    pub fn vex_rrm(&mut self, op: SseOp, dst: Xmm, src1: Xmm, src2: Mem) {
+        self.vex(op, dst, src1, Rm::Mem(&src2));
+    }
+
     /// `op dst, src` for a table entry of [`SseOp`].
     pub fn sse_rr(&mut self, op: SseOp, dst: Xmm, src: Xmm) {
         self.sse(op, false, dst.enc(), xmm(src), &[]);
