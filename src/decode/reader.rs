@@ -34,6 +34,13 @@ impl<'a> Reader<'a> {
         self.base + self.pos
     }
 
+    /// The position of the next byte in the reader's slice (its offset
+    /// less that of the slice).
+    #[inline]
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
     /// True when every byte has been read.
     #[inline]
     pub fn is_empty(&self) -> bool {

@@ -299,8 +299,12 @@ pub(crate) struct FuncValidator {
     /// as the module) one `br_table` has checked.
     checked_labels: HashSet<(usize, usize)>,
     info: FuncInfo,
-    /// Offset of the instruction being checked.
-    offset: usize,
+    /// Position of the instruction being checked in the body's code
+    /// (stored for each instruction; its module offset, [`Self::offset`],
+    /// is computed only for an error).
+    pos: usize,
+    /// Module offset of the body's code.
+    code_offset: usize,
     /// Height of the innermost frame: pops above it need no frame lookup.
     floor: usize,
     /// Number of open `loop` frames.
@@ -435,16 +439,16 @@ impl FuncValidator {
         self.info.max_control_depth = 1;
 
         let mut r = body.reader();
-        let end = r.offset() + r.remaining();
+        self.code_offset = body.code_offset;
         loop {
-            self.offset = r.offset();
+            self.pos = r.position();
             // Reading past the end fails: only then is it the body's end
             // that came before the function's `end` (no check per
             // instruction).
             let op = match read_operator_inline(&mut r) {
                 Ok(op) => op,
-                Err(_) if self.offset == end => {
-                    return Err(Error::malformed(self.offset, "END opcode expected"));
+                Err(_) if self.pos == body.code.len() => {
+                    return Err(Error::malformed(self.offset(), "END opcode expected"));
                 }
                 Err(e) => return Err(e),
             };
@@ -465,8 +469,13 @@ impl FuncValidator {
         Ok(self.info)
     }
 
+    /// The module offset of the instruction being checked.
+    fn offset(&self) -> usize {
+        self.code_offset + self.pos
+    }
+
     fn err(&self, message: &'static str) -> Error {
-        Error::invalid(self.offset, message)
+        Error::invalid(self.offset(), message)
     }
 
     /// Pushes a value. Inlined everywhere: `local.get`, the commonest
@@ -551,7 +560,7 @@ impl FuncValidator {
         if self.operands.len() > self.floor {
             return match self.operands.pop().flatten() {
                 Some(found) if !matches(&self.reps, found, expected) => {
-                    Err(mismatch(self.offset, expected, Some(found)))
+                    Err(mismatch(self.offset(), expected, Some(found)))
                 }
                 found => Ok(found),
             };
@@ -564,11 +573,11 @@ impl FuncValidator {
             if frame.unreachable {
                 return Ok(None);
             }
-            return Err(mismatch(self.offset, expected, None));
+            return Err(mismatch(self.offset(), expected, None));
         }
         match self.operands.pop().flatten() {
             Some(found) if !matches(&self.reps, found, expected) => {
-                Err(mismatch(self.offset, expected, Some(found)))
+                Err(mismatch(self.offset(), expected, Some(found)))
             }
             found => Ok(found),
         }
@@ -669,7 +678,7 @@ impl FuncValidator {
             return Err(self.err("unknown type").with_index(i));
         }
         if self.frames.len() as u32 >= limits::MAX_NESTING_DEPTH {
-            return Err(Error::limit(self.offset, "nesting too deep"));
+            return Err(Error::limit(self.offset(), "nesting too deep"));
         }
         if let BlockType::Value(t) = block_type {
             self.check_type(cx, t)?;
@@ -712,7 +721,7 @@ impl FuncValidator {
         if t.is_wasm2() {
             return Ok(());
         }
-        super::module::check_val_type(t, cx.module.types.len() as u32, &cx.features, self.offset)
+        super::module::check_val_type(t, cx.module.types.len() as u32, &cx.features, self.offset())
     }
 
     /// Whether `a` is a subtype of `b` (all of them, pairwise).
@@ -854,7 +863,7 @@ impl FuncValidator {
     fn memory_index(&mut self, cx: &Context<'_, '_>, mem: MemIdx) -> Result<MemoryType> {
         if !mem.zero_byte && !cx.features.multi_memory {
             return Err(
-                Error::malformed(self.offset, "zero byte expected").with_detail(format_args!(
+                Error::malformed(self.offset(), "zero byte expected").with_detail(format_args!(
                     "a memory index needs {}",
                     Feature::MultiMemory.switch()
                 )),
@@ -875,7 +884,10 @@ impl FuncValidator {
 
     fn data_segment(&self, cx: &Context<'_, '_>, index: u32) -> Result<()> {
         let Some(count) = cx.module.data_count else {
-            return Err(Error::malformed(self.offset, "data count section required"));
+            return Err(Error::malformed(
+                self.offset(),
+                "data count section required",
+            ));
         };
         if index >= count {
             return Err(self.err("unknown data segment").with_index(index));
@@ -913,7 +925,7 @@ impl FuncValidator {
 
     /// Requires exception handling for an instruction of its own.
     fn exceptions(&mut self, cx: &Context<'_, '_>) -> Result<()> {
-        cx.features.require(Feature::Exceptions, self.offset)?;
+        cx.features.require(Feature::Exceptions, self.offset())?;
         self.info.features.insert(Feature::Exceptions);
         Ok(())
     }
@@ -930,7 +942,7 @@ impl FuncValidator {
     /// Requires typed function references for an instruction of theirs.
     fn typed_refs(&mut self, cx: &Context<'_, '_>) -> Result<()> {
         cx.features
-            .require(Feature::FunctionReferences, self.offset)?;
+            .require(Feature::FunctionReferences, self.offset())?;
         self.info.features.insert(Feature::FunctionReferences);
         Ok(())
     }
@@ -967,7 +979,7 @@ impl FuncValidator {
 
     /// Notes a tail call, which needs its feature.
     fn tail_call(&mut self, cx: &Context<'_, '_>) -> Result<()> {
-        cx.features.require(Feature::TailCall, self.offset)?;
+        cx.features.require(Feature::TailCall, self.offset())?;
         self.info.features.insert(Feature::TailCall);
         self.info.has_calls = true;
         Ok(())
@@ -1043,7 +1055,7 @@ impl FuncValidator {
         // alignment is invalid (below) instead of malformed.
         if memarg.align >= 32 && !cx.features.multi_memory {
             return Err(
-                Error::malformed(self.offset, "malformed memop flags").with_detail(format_args!(
+                Error::malformed(self.offset(), "malformed memop flags").with_detail(format_args!(
                     "an alignment of 2^32 or more needs {}",
                     Feature::MultiMemory.switch()
                 )),
@@ -1051,7 +1063,7 @@ impl FuncValidator {
         }
         if memarg.encoding.has_memory && !cx.features.multi_memory {
             return Err(
-                Error::malformed(self.offset, "malformed memop flags").with_detail(format_args!(
+                Error::malformed(self.offset(), "malformed memop flags").with_detail(format_args!(
                     "a memory index needs {}",
                     Feature::MultiMemory.switch()
                 )),
@@ -1061,7 +1073,7 @@ impl FuncValidator {
             && !cx.features.memory64
         {
             return Err(
-                Error::malformed(self.offset, wide.message()).with_detail(format_args!(
+                Error::malformed(self.offset(), wide.message()).with_detail(format_args!(
                     "offsets beyond 32 bits need {}",
                     Feature::Memory64.switch()
                 )),
@@ -1106,7 +1118,7 @@ impl FuncValidator {
             let address = match sig.check {
                 Check::None => ValType::I32,
                 Check::Gated(feature) => {
-                    cx.features.require(feature, self.offset)?;
+                    cx.features.require(feature, self.offset())?;
                     self.info.features.insert(feature);
                     ValType::I32
                 }
@@ -1185,7 +1197,7 @@ impl FuncValidator {
             Operator::Else => {
                 let frame = self.check_frame_end(cx)?;
                 if frame.kind != FrameKind::If {
-                    return Err(Error::malformed(self.offset, "else without matching if"));
+                    return Err(Error::malformed(self.offset(), "else without matching if"));
                 }
                 self.reset_inits(frame.init_height);
                 self.frames.pop();
@@ -1452,12 +1464,12 @@ impl FuncValidator {
                         .with_detail("br_on_non_null needs a label with a reference"));
                 };
                 if !last.is_ref() {
-                    return Err(mismatch(self.offset, last, t.map(Ref)));
+                    return Err(mismatch(self.offset(), last, t.map(Ref)));
                 }
                 if let Some(r) = t
                     && !matches(&self.reps, Ref(r.with_nullable(false)), last)
                 {
-                    return Err(mismatch(self.offset, last, Some(Ref(r))));
+                    return Err(mismatch(self.offset(), last, Some(Ref(r))));
                 }
                 self.retype_top(rest)?;
             }
