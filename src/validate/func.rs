@@ -684,15 +684,18 @@ impl<'m> FuncValidator<'m> {
         Ok(())
     }
 
-    /// Pushes values of `types`. Inlined is only the test for none.
+    /// Pushes values of `types`. Inlined are none and one (the result of
+    /// a constant, most blocks and calls).
     #[inline(always)]
     fn push_all(&mut self, types: &[ValType]) {
-        if !types.is_empty() {
-            self.push_all_general(types);
+        match *types {
+            [] => {}
+            [t] => self.push(Some(t)),
+            _ => self.push_all_general(types),
         }
     }
 
-    /// [`Self::push_all`] of one value or more.
+    /// [`Self::push_all`] of two values or more.
     #[inline(never)]
     fn push_all_general(&mut self, types: &[ValType]) {
         for &t in types {
