@@ -452,6 +452,38 @@ fn inconsistent_tables_are_refused_even_with_a_valid_checksum() {
 }
 
 #[test]
+fn backtrace_sites_beyond_the_code_are_refused() {
+    let engine = Engine::default();
+    let bytes = small_serialized(&engine);
+    // After the code: the function entries, the function layout, then
+    // the backtrace sites (a count and (code offset, module offset)
+    // pairs, ascending).
+    let mut at = options_at(&bytes) + 12;
+    let retained = u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
+    at += 8 + retained as usize;
+    let code_len = u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap()) as u32;
+    at += 8 + code_len as usize;
+    at += 4 + 4 * field(&bytes, at) as usize;
+    at += 4 + 8 * field(&bytes, at) as usize;
+    let sites = field(&bytes, at) as usize;
+    assert!(sites >= 2, "the module has calls");
+    let last = at + 4 + 8 * (sites - 1);
+    // The last site at the code's end is in range; one byte beyond is not.
+    let mut at_end = bytes.clone();
+    set_field(&mut at_end, last, code_len);
+    Module::deserialize_checked(&engine, &at_end).unwrap();
+    let mut beyond = bytes.clone();
+    set_field(&mut beyond, last, code_len + 1);
+    let err = Module::deserialize_checked(&engine, &beyond).unwrap_err();
+    assert_refused(&err, "inconsistent module code tables");
+    // An earlier one beyond it breaks the order.
+    let mut earlier = bytes.clone();
+    set_field(&mut earlier, last - 8, code_len + 1);
+    let err = Module::deserialize_checked(&engine, &earlier).unwrap_err();
+    assert_refused(&err, "inconsistent module code tables");
+}
+
+#[test]
 fn type_id_sites_hold_the_placeholder_and_are_checked() {
     // One `call_indirect`, so one type-id site; no name section, so the
     // file ends with that site table, an empty table of exception

@@ -654,16 +654,6 @@ impl<'a> Immediate<'a> for SelectTypes {
     }
 }
 
-/// Reads an instruction's opcode: its prefix byte (0 for none) and code.
-#[inline(always)]
-fn read_opcode(r: &mut Reader<'_>) -> Result<(u8, u32)> {
-    let byte = r.read_u8()?;
-    Ok(match byte {
-        0xfc | 0xfd => (byte, r.read_var_u32()?),
-        _ => (0, u32::from(byte)),
-    })
-}
-
 /// The error for an opcode no instruction has, at `offset`: the legacy
 /// exception instructions get their own message.
 #[cold]
@@ -695,14 +685,53 @@ macro_rules! define_operator_enum {
         /// from an `Operator` written to memory and read back.
         #[inline(always)]
         pub fn read_operator_inline<'a>(r: &mut Reader<'a>) -> Result<Operator<'a>> {
-            let offset = r.offset();
-            let (prefix, code) = read_opcode(r)?;
-            Ok(match (prefix, code) {
-                $( (prefix_byte!($prefix), $code) => Operator::$name $({ $($field: <$ty as Immediate>::read(r)?),* })?, )*
-                _ => return Err(unknown_opcode(offset, prefix, code)),
-            })
+            visit_operator(r, &mut Read)
         }
+    };
+}
 
+/// The visitor that [`read_operator_inline`] reads with: it returns the
+/// instruction.
+struct Read;
+
+impl<'a> VisitOperator<'a> for Read {
+    type Output = Operator<'a>;
+    #[inline(always)]
+    fn visit(&mut self, op: Operator<'a>, _next: usize) -> Operator<'a> {
+        op
+    }
+}
+
+/// The bytes that begin no instruction, as a pattern: the complement of
+/// the one-byte opcodes and the two prefixes in [`for_each_operator!`].
+/// Listed value by value (a range would be a comparison ahead of the
+/// jump table), for [`visit_operator`]'s `match` on the first byte, which
+/// has no catch-all arm: the compiler checks that the two lists cover the
+/// 256 values (a byte missing here does not compile) and do not overlap
+/// (an opcode added to the table but left here is an unreachable
+/// pattern, denied).
+#[rustfmt::skip]
+macro_rules! unassigned_opcodes {
+    () => {
+        0x06 | 0x07 | 0x09 | 0x16 | 0x17 | 0x18 | 0x19 | 0x1d | 0x1e | 0x27
+            | 0xc5 | 0xc6 | 0xc7 | 0xc8 | 0xc9 | 0xca | 0xcb | 0xcc | 0xcd | 0xce | 0xcf
+            | 0xd3 | 0xd7 | 0xd8 | 0xd9 | 0xda | 0xdb | 0xdc | 0xdd | 0xde | 0xdf
+            | 0xe0 | 0xe1 | 0xe2 | 0xe3 | 0xe4 | 0xe5 | 0xe6 | 0xe7 | 0xe8 | 0xe9 | 0xea
+            | 0xeb | 0xec | 0xed | 0xee | 0xef | 0xf0 | 0xf1 | 0xf2 | 0xf3 | 0xf4 | 0xf5
+            | 0xf6 | 0xf7 | 0xf8 | 0xf9 | 0xfa | 0xfb | 0xfe | 0xff
+    };
+}
+
+/// Defines [`visit_operator`] from the instruction table, whose lines
+/// come in the order of their prefix: the one-byte opcodes, then `0xFC`'s,
+/// then `0xFD`'s (a line out of that order does not match this macro's
+/// pattern, and the crate does not compile).
+macro_rules! define_visit_operator {
+    (
+        $(op $code:literal $name:ident $({ $($field:ident : $ty:ty),* })? => $sig:tt)*
+        $(fc $fc_code:literal $fc_name:ident $({ $($fc_field:ident : $fc_ty:ty),* })? => $fc_sig:tt)*
+        $(fd $fd_code:literal $fd_name:ident $({ $($fd_field:ident : $fd_ty:ty),* })? => $fd_sig:tt)*
+    ) => {
         /// Reads one instruction and hands it to `visitor` from the arm
         /// of its own opcode, with the offset after it. Inlined with an
         /// inlined [`VisitOperator::visit`], each arm holds that
@@ -711,19 +740,41 @@ macro_rules! define_operator_enum {
         /// instruction, however much the visitor does around its `match`
         /// (with [`read_operator_inline`], code between the two `match`es
         /// makes the operator go to memory and be dispatched on again).
+        ///
+        /// The first byte selects the arm by itself: the prefixes `0xFC`
+        /// and `0xFD` are two arms of the `match` on it, each with a
+        /// `match` on the sub-opcode, so the one-byte opcodes pay no test
+        /// for a prefix; and each of the 256 values has its arm (see
+        /// [`unassigned_opcodes!`]), so none pays a test of range.
         #[inline(always)]
+        #[deny(unreachable_patterns)]
         pub fn visit_operator<'a, V: VisitOperator<'a>>(
             r: &mut Reader<'a>,
             visitor: &mut V,
         ) -> Result<V::Output> {
             let offset = r.offset();
-            let (prefix, code) = read_opcode(r)?;
-            Ok(match (prefix, code) {
-                $( (prefix_byte!($prefix), $code) => {
+            Ok(match r.read_u8()? {
+                $( $code => {
                     let op = Operator::$name $({ $($field: <$ty as Immediate>::read(r)?),* })?;
                     visitor.visit(op, r.offset())
                 } )*
-                _ => return Err(unknown_opcode(offset, prefix, code)),
+                0xfc => match r.read_var_u32()? {
+                    $( $fc_code => {
+                        let op = Operator::$fc_name $({ $($fc_field: <$fc_ty as Immediate>::read(r)?),* })?;
+                        visitor.visit(op, r.offset())
+                    } )*
+                    code => return Err(unknown_opcode(offset, 0xfc, code)),
+                },
+                0xfd => match r.read_var_u32()? {
+                    $( $fd_code => {
+                        let op = Operator::$fd_name $({ $($fd_field: <$fd_ty as Immediate>::read(r)?),* })?;
+                        visitor.visit(op, r.offset())
+                    } )*
+                    code => return Err(unknown_opcode(offset, 0xfd, code)),
+                },
+                byte @ unassigned_opcodes!() => {
+                    return Err(unknown_opcode(offset, 0, u32::from(byte)));
+                }
             })
         }
     };
@@ -735,18 +786,6 @@ pub trait VisitOperator<'a> {
     type Output;
     /// Acts on `op`, whose encoding ends at module offset `next`.
     fn visit(&mut self, op: Operator<'a>, next: usize) -> Self::Output;
-}
-
-macro_rules! prefix_byte {
-    (op) => {
-        0
-    };
-    (fc) => {
-        0xfc
-    };
-    (fd) => {
-        0xfd
-    };
 }
 
 /// The error for the legacy exception-handling opcodes (`try`, `catch`,
@@ -761,6 +800,7 @@ fn legacy_exceptions(offset: usize) -> Error {
 }
 
 for_each_operator!(define_operator_enum);
+for_each_operator!(define_visit_operator);
 
 #[cfg(test)]
 mod tests {
@@ -832,6 +872,41 @@ mod tests {
         let err = visit_operator(&mut r, &mut visited).unwrap_err();
         assert_eq!(err.message(), "illegal opcode");
         assert_eq!(visited.0.len(), 7);
+    }
+
+    #[test]
+    fn every_first_byte_is_an_instruction_a_prefix_or_illegal() {
+        // Each byte, followed by enough zeros for any immediate: the
+        // unassigned ones and only they are illegal opcodes, and an
+        // instruction's `Debug` name is that of its table line.
+        let mut names = Vec::new();
+        macro_rules! one_byte_names {
+            ($($prefix:ident $code:literal $name:ident $({ $($f:ident : $t:ty),* })? => $sig:tt)*) => {
+                $( if stringify!($prefix) == "op" {
+                    names.push(($code as u32, stringify!($name)));
+                } )*
+            };
+        }
+        for_each_operator!(one_byte_names);
+        for byte in 0..=255u8 {
+            let mut bytes = vec![byte];
+            bytes.resize(40, 0);
+            let read = read(&bytes);
+            match names.iter().find(|&&(code, _)| code == u32::from(byte)) {
+                Some((_, name)) => {
+                    let op = alloc::format!("{:?}", read.unwrap());
+                    assert_eq!(op.split([' ', '{']).next(), Some(*name), "{byte:#x}");
+                }
+                None if matches!(byte, 0xfc | 0xfd) => {
+                    // Sub-opcode 0: i32.trunc_sat_f32_s, v128.load.
+                    assert!(read.is_ok(), "{byte:#x}");
+                }
+                None => {
+                    let err = read.unwrap_err();
+                    assert!(err.message().starts_with("illegal opcode"), "{byte:#x}");
+                }
+            }
+        }
     }
 
     #[test]
@@ -911,6 +986,47 @@ mod tests {
         // with its encoding notes must not grow it.
         assert!(core::mem::size_of::<Operator<'_>>() <= 40);
         assert!(core::mem::size_of::<MemArg>() <= 16);
+    }
+
+    #[test]
+    fn memarg_offsets_of_every_length() {
+        // i32.load align=2 with an offset of one to six bytes, then `end`
+        // or more: the short, the unrolled and the general reads.
+        let cases: [(&[u8], u64, Option<WideOffset>); 8] = [
+            (&[0x05], 5, None),
+            (&[0x80, 0x01], 128, None),
+            (&[0x80, 0x80, 0x01], 1 << 14, None),
+            (&[0xff, 0xff, 0xff, 0x7f], (1 << 28) - 1, None),
+            (&[0x80, 0x80, 0x80, 0x80, 0x00], 0, None),
+            (&[0xff, 0xff, 0xff, 0xff, 0x0f], u64::from(u32::MAX), None),
+            (
+                &[0x80, 0x80, 0x80, 0x80, 0x10],
+                1 << 32,
+                Some(WideOffset::TooLarge),
+            ),
+            (
+                &[0x81, 0x80, 0x80, 0x80, 0x80, 0x00],
+                1,
+                Some(WideOffset::TooLong),
+            ),
+        ];
+        for (offset, value, wide) in cases {
+            for trailing in [0usize, 1, 4] {
+                let mut bytes = vec![0x28, 0x02];
+                bytes.extend_from_slice(offset);
+                let len = bytes.len();
+                bytes.resize(len + trailing, 0x0b);
+                let mut r = Reader::new(&bytes, 0);
+                let Operator::I32Load { memarg } = read_operator(&mut r).unwrap() else {
+                    panic!("not i32.load")
+                };
+                assert_eq!(r.offset(), len, "{offset:x?} + {trailing}");
+                assert_eq!((memarg.align, memarg.memory), (2, 0));
+                assert_eq!(memarg.offset, value, "{offset:x?} + {trailing}");
+                assert_eq!(memarg.encoding.wide_offset, wide, "{offset:x?}");
+                assert!(!memarg.encoding.has_memory);
+            }
+        }
     }
 
     #[test]

@@ -34,6 +34,13 @@ impl<'a> Reader<'a> {
         self.base + self.pos
     }
 
+    /// The position of the next byte in the reader's slice (its offset
+    /// less that of the slice).
+    #[inline]
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
     /// True when every byte has been read.
     #[inline]
     pub fn is_empty(&self) -> bool {
@@ -250,17 +257,52 @@ impl<'a> Reader<'a> {
     }
 
     /// [`Self::read_var_u32`] beyond one byte, kept out of line so that
-    /// the inlined fast path stays small. Two bytes (function and type
-    /// indices from 128 on) skip the general loop.
+    /// the inlined fast path stays small.
     #[inline(never)]
     fn read_var_u32_slow(&mut self) -> Result<u32> {
-        if let Some(&[b0, b1]) = self.data.get(self.pos..self.pos + 2)
-            && b1 & 0x80 == 0
-        {
-            self.pos += 2;
-            return Ok(u32::from(b0 & 0x7f) | u32::from(b1) << 7);
+        match self.read_var_u32_unrolled() {
+            Some(v) => Ok(v),
+            None => self.read_unsigned(32).map(|v| v as u32),
         }
-        self.read_unsigned(32).map(|v| v as u32)
+    }
+
+    /// A well-formed LEB128 `u32` of up to five bytes with five bytes to
+    /// read (function and type indices from 128 on, the five-byte
+    /// indices and offsets that linkers leave for relocation), without a
+    /// loop; `None`, consuming nothing, for the rest (a shorter tail of
+    /// the input, and every error, which [`Self::read_unsigned`] reports).
+    #[inline(always)]
+    pub(crate) fn read_var_u32_unrolled(&mut self) -> Option<u32> {
+        let &[b0, b1, b2, b3, b4] = self.data.get(self.pos..self.pos + 5)? else {
+            return None;
+        };
+        let mut v = u32::from(b0 & 0x7f);
+        let len = if b0 & 0x80 == 0 {
+            1
+        } else {
+            v |= u32::from(b1 & 0x7f) << 7;
+            if b1 & 0x80 == 0 {
+                2
+            } else {
+                v |= u32::from(b2 & 0x7f) << 14;
+                if b2 & 0x80 == 0 {
+                    3
+                } else {
+                    v |= u32::from(b3 & 0x7f) << 21;
+                    if b3 & 0x80 == 0 {
+                        4
+                    } else if b4 < 0x10 {
+                        // No continuation bit, no bit beyond the 32nd.
+                        v |= u32::from(b4) << 28;
+                        5
+                    } else {
+                        return None;
+                    }
+                }
+            }
+        };
+        self.pos += len;
+        Some(v)
     }
 
     /// The commonest `memarg`: flags of one byte without the memory-index
@@ -492,6 +534,61 @@ mod tests {
                 } else {
                     assert!(Reader::new(&bytes, 0).read_var_s33().is_err(), "{v}");
                 }
+            }
+        }
+    }
+
+    /// `v` in LEB128 of `len` bytes (padded with continuation bytes).
+    fn uleb_padded(mut v: u32, len: usize) -> alloc::vec::Vec<u8> {
+        let mut out = alloc::vec::Vec::new();
+        for i in 0..len {
+            let more = if i + 1 < len { 0x80 } else { 0 };
+            out.push((v & 0x7f) as u8 | more);
+            v >>= 7;
+        }
+        out
+    }
+
+    #[test]
+    fn unsigned_32_of_every_length_with_and_without_bytes_after() {
+        // Each length's boundaries, shortest and padded (as linkers leave
+        // relocated indices), so that the unrolled read and the general
+        // one see their extremes, with and without five bytes to read.
+        let mut cases = alloc::vec::Vec::new();
+        for bits in [7u32, 14, 21, 28, 32] {
+            let max = u32::MAX >> (32 - bits);
+            let shortest = bits.div_ceil(7) as usize;
+            for v in [max, max / 3, (max >> 7) + 1] {
+                for len in shortest..=5 {
+                    cases.push((v, uleb_padded(v, len)));
+                }
+            }
+        }
+        for (v, encoding) in cases {
+            for trailing in [0usize, 1, 3, 8] {
+                let mut bytes = encoding.clone();
+                let len = bytes.len();
+                bytes.resize(len + trailing, 0x0b);
+                let mut r = Reader::new(&bytes, 10);
+                assert_eq!(r.read_var_u32().unwrap(), v, "{encoding:x?} + {trailing}");
+                assert_eq!(r.offset(), 10 + len, "{encoding:x?} + {trailing}");
+            }
+        }
+        // The errors, whatever follows.
+        for trailing in [0usize, 1, 3, 8] {
+            for (bytes, message) in [
+                (&[0xff, 0xff, 0xff, 0xff, 0x1f][..], "integer too large"),
+                (&[0x80, 0x80, 0x80, 0x80, 0x10], "integer too large"),
+                (
+                    &[0x80, 0x80, 0x80, 0x80, 0x80],
+                    "integer representation too long",
+                ),
+            ] {
+                let mut bytes = bytes.to_vec();
+                bytes.resize(5 + trailing, 0x0b);
+                let err = Reader::new(&bytes, 10).read_var_u32().unwrap_err();
+                assert_eq!(err.message(), message, "{bytes:x?}");
+                assert_eq!(err.offset(), Some(10));
             }
         }
     }

@@ -779,6 +779,22 @@ impl MemArg {
     /// [`Self::read`] of every encoding.
     #[inline(never)]
     fn read_general(r: &mut Reader<'_>) -> Result<MemArg> {
+        // Flags of one byte without a memory index, then an offset of
+        // three to five bytes that fits 32 bits (large addresses, and the
+        // five-byte offsets linkers leave for relocation).
+        if let Ok(flags @ 0..0x40) = r.peek_u8() {
+            let mut rest = r.clone();
+            rest.read_u8()?;
+            if let Some(offset) = rest.read_var_u32_unrolled() {
+                *r = rest;
+                return Ok(MemArg {
+                    align: flags,
+                    offset: u64::from(offset),
+                    memory: 0,
+                    encoding: MemArgEncoding::default(),
+                });
+            }
+        }
         let flags_offset = r.offset();
         let flags = r.read_var_u32()?;
         let has_memory = flags & 0x40 != 0;

@@ -116,10 +116,16 @@ enum FrameKind {
     Function,
 }
 
+/// An open block. Its parameter and result types are resolved when it
+/// opens (slices of the module's types, or static ones), so that the
+/// branches to it and its `end` find them without a lookup.
 #[derive(Clone, Copy, Debug)]
-struct Frame {
+struct Frame<'m> {
     kind: FrameKind,
-    block_type: BlockType,
+    /// The types it takes (a `loop`'s label's).
+    params: &'m [ValType],
+    /// The types it leaves (the label's of the others).
+    results: &'m [ValType],
     /// Operand stack height when the frame was entered (after its params).
     height: usize,
     /// Set after an unconditional branch: the rest of the frame is
@@ -129,6 +135,18 @@ struct Frame {
     /// frame was entered: at its `else` and `end` the locals set inside
     /// are unset again.
     init_height: usize,
+}
+
+impl<'m> Frame<'m> {
+    /// The types a branch to its label carries.
+    #[inline(always)]
+    fn label(&self) -> &'m [ValType] {
+        if self.kind == FrameKind::Loop {
+            self.params
+        } else {
+            self.results
+        }
+    }
 }
 
 /// Extra checks that some pure instructions carry.
@@ -290,21 +308,46 @@ macro_rules! define_signature {
 
 crate::for_each_operator!(define_signature);
 
+/// A local of the function being checked: its type and what the
+/// validator notes of its uses.
+#[derive(Clone, Copy, Debug)]
+struct Local {
+    ty: ValType,
+    /// Use weight (see [`LocalUse`]): 0 until its first use.
+    weight: u32,
+    /// Whether a `local.set` or `local.tee` writes it.
+    written: bool,
+}
+
+impl Local {
+    fn new(ty: ValType) -> Local {
+        Local {
+            ty,
+            weight: 0,
+            written: false,
+        }
+    }
+}
+
 /// Reusable state for validating function bodies (buffers are kept between
 /// functions to avoid reallocating).
 #[derive(Default)]
-pub(crate) struct FuncValidator {
+pub(crate) struct FuncValidator<'m> {
     operands: Vec<Option<ValType>>,
-    frames: Vec<Frame>,
-    locals: Vec<ValType>,
+    frames: Vec<Frame<'m>>,
+    locals: Vec<Local>,
     /// Values popped and pushed back by `br_table`.
     scratch: Vec<Option<ValType>>,
     /// The label types (address and length of a slice that lives as long
     /// as the module) one `br_table` has checked.
     checked_labels: HashSet<(usize, usize)>,
     info: FuncInfo,
-    /// Offset of the instruction being checked.
-    offset: usize,
+    /// Position of the instruction being checked in the body's code
+    /// (stored for each instruction; its module offset, [`Self::offset`],
+    /// is computed only for an error).
+    pos: usize,
+    /// Module offset of the body's code.
+    code_offset: usize,
     /// Height of the innermost frame: pops above it need no frame lookup.
     floor: usize,
     /// Number of open `loop` frames.
@@ -317,8 +360,6 @@ pub(crate) struct FuncValidator {
     open_jump_target: usize,
     /// What one use of a local weighs at this loop depth.
     use_weight: u32,
-    /// Use weight of each local (see [`LocalUse`]).
-    weights: Vec<u32>,
     /// The locals with a nonzero weight, in order of first use.
     used: Vec<u32>,
     /// The canonical representative of each type index of the module
@@ -373,7 +414,7 @@ fn mismatch(offset: usize, expected: ValType, found: Option<ValType>) -> Error {
     }
 }
 
-impl FuncValidator {
+impl<'m> FuncValidator<'m> {
     /// Takes the module's canonical type representatives, once per module.
     pub(crate) fn set_types(&mut self, reps: &[u32]) {
         self.reps.clear();
@@ -384,7 +425,7 @@ impl FuncValidator {
     /// uses to `local_uses`.
     pub(crate) fn validate(
         &mut self,
-        cx: &Context<'_, '_>,
+        cx: &Context<'m, '_>,
         func_index: u32,
         body: &FunctionBody<'_>,
         local_uses: &mut Vec<LocalUse>,
@@ -398,7 +439,8 @@ impl FuncValidator {
         if num_locals > u64::from(limits::MAX_LOCALS) {
             return Err(Error::malformed(body.code_offset, "too many locals"));
         }
-        self.locals.extend_from_slice(ty.params());
+        self.locals
+            .extend(ty.params().iter().map(|&t| Local::new(t)));
         for &(n, t) in cx.module.locals(body) {
             if !t.is_wasm2() {
                 super::module::check_val_type(
@@ -408,22 +450,21 @@ impl FuncValidator {
                     body.code_offset,
                 )?;
             }
-            self.locals.extend(core::iter::repeat_n(t, n as usize));
+            self.locals
+                .extend(core::iter::repeat_n(Local::new(t), n as usize));
         }
         let num_params = ty.params().len();
         self.first_non_defaultable = self.locals[num_params..]
             .iter()
-            .position(|t| !t.is_defaultable())
+            .position(|l| !l.ty.is_defaultable())
             .map_or(usize::MAX, |i| num_params + i);
         self.init_stack.clear();
         self.local_inits.clear();
         if self.first_non_defaultable != usize::MAX {
             let locals = &self.locals;
             self.local_inits
-                .extend((0..locals.len()).map(|i| i < num_params || locals[i].is_defaultable()));
+                .extend((0..locals.len()).map(|i| i < num_params || locals[i].ty.is_defaultable()));
         }
-        self.weights.clear();
-        self.weights.resize(self.locals.len(), 0);
         self.used.clear();
         self.loop_depth = 0;
         self.open_jump_target = usize::MAX;
@@ -431,7 +472,8 @@ impl FuncValidator {
         self.floor = 0;
         self.frames.push(Frame {
             kind: FrameKind::Function,
-            block_type: BlockType::Func(cx.func_types[func_index as usize]),
+            params: ty.params(),
+            results: ty.results(),
             height: 0,
             unreachable: false,
             init_height: 0,
@@ -439,16 +481,16 @@ impl FuncValidator {
         self.info.max_control_depth = 1;
 
         let mut r = body.reader();
-        let end = r.offset() + r.remaining();
+        self.code_offset = body.code_offset;
         loop {
-            self.offset = r.offset();
+            self.pos = r.position();
             // Reading past the end fails: only then is it the body's end
             // that came before the function's `end` (no check per
             // instruction).
             let op = match read_operator_inline(&mut r) {
                 Ok(op) => op,
-                Err(_) if self.offset == end => {
-                    return Err(Error::malformed(self.offset, "END opcode expected"));
+                Err(_) if self.pos == body.code.len() => {
+                    return Err(Error::malformed(self.offset(), "END opcode expected"));
                 }
                 Err(e) => return Err(e),
             };
@@ -465,12 +507,24 @@ impl FuncValidator {
         }
         self.info.local_uses_start = local_uses.len() as u32;
         self.info.local_uses_len = self.used.len() as u32;
-        local_uses.extend(self.used.iter().map(|&i| (i, self.weights[i as usize])));
+        let locals = &self.locals;
+        local_uses.extend(self.used.iter().map(|&i| (i, locals[i as usize].weight)));
+        self.info.written_locals = locals
+            .iter()
+            .take(64)
+            .enumerate()
+            .filter(|(_, l)| l.written)
+            .fold(0, |bits, (i, _)| bits | 1 << i);
         Ok(self.info)
     }
 
+    /// The module offset of the instruction being checked.
+    fn offset(&self) -> usize {
+        self.code_offset + self.pos
+    }
+
     fn err(&self, message: &'static str) -> Error {
-        Error::invalid(self.offset, message)
+        Error::invalid(self.offset(), message)
     }
 
     /// Pushes a value. Inlined everywhere: `local.get`, the commonest
@@ -555,7 +609,7 @@ impl FuncValidator {
         if self.operands.len() > self.floor {
             return match self.operands.pop().flatten() {
                 Some(found) if !matches(&self.reps, found, expected) => {
-                    Err(mismatch(self.offset, expected, Some(found)))
+                    Err(mismatch(self.offset(), expected, Some(found)))
                 }
                 found => Ok(found),
             };
@@ -568,17 +622,29 @@ impl FuncValidator {
             if frame.unreachable {
                 return Ok(None);
             }
-            return Err(mismatch(self.offset, expected, None));
+            return Err(mismatch(self.offset(), expected, None));
         }
         match self.operands.pop().flatten() {
             Some(found) if !matches(&self.reps, found, expected) => {
-                Err(mismatch(self.offset, expected, Some(found)))
+                Err(mismatch(self.offset(), expected, Some(found)))
             }
             found => Ok(found),
         }
     }
 
+    /// Pops values of `types`, the last first. Inlined is only the test
+    /// for none (the blocks and branches of most programs carry none).
+    #[inline(always)]
     fn pop_all(&mut self, types: &[ValType]) -> Result<()> {
+        if types.is_empty() {
+            return Ok(());
+        }
+        self.pop_all_general(types)
+    }
+
+    /// [`Self::pop_all`] of one value or more.
+    #[inline(never)]
+    fn pop_all_general(&mut self, types: &[ValType]) -> Result<()> {
         for &t in types.iter().rev() {
             self.pop(t)?;
         }
@@ -589,7 +655,18 @@ impl FuncValidator {
     /// stack). When all of them lie above the innermost frame's height,
     /// they are checked and retyped in place, which costs a fraction of
     /// the pops and pushes for labels of many values.
+    /// Inlined is only the commonest case, a label without values.
+    #[inline(always)]
     fn retype_top(&mut self, types: &[ValType]) -> Result<()> {
+        if types.is_empty() {
+            return Ok(());
+        }
+        self.retype_top_general(types)
+    }
+
+    /// [`Self::retype_top`] of a label with values.
+    #[inline(never)]
+    fn retype_top_general(&mut self, types: &[ValType]) -> Result<()> {
         let len = self.operands.len();
         if len >= self.floor + types.len() {
             let top = &mut self.operands[len - types.len()..];
@@ -611,7 +688,20 @@ impl FuncValidator {
         Ok(())
     }
 
+    /// Pushes values of `types`. Inlined are none and one (the result of
+    /// a constant, most blocks and calls).
+    #[inline(always)]
     fn push_all(&mut self, types: &[ValType]) {
+        match *types {
+            [] => {}
+            [t] => self.push(Some(t)),
+            _ => self.push_all_general(types),
+        }
+    }
+
+    /// [`Self::push_all`] of two values or more.
+    #[inline(never)]
+    fn push_all_general(&mut self, types: &[ValType]) {
         for &t in types {
             self.push(Some(t));
         }
@@ -626,44 +716,72 @@ impl FuncValidator {
         frame.unreachable = true;
     }
 
-    fn block_params<'c>(&self, cx: &'c Context<'_, '_>, bt: BlockType) -> &'c [ValType] {
+    fn block_params(cx: &Context<'m, '_>, bt: BlockType) -> &'m [ValType] {
         cx.module.block_params(bt)
     }
 
-    fn block_results<'c>(&self, cx: &'c Context<'_, '_>, bt: BlockType) -> &'c [ValType] {
+    fn block_results(cx: &Context<'m, '_>, bt: BlockType) -> &'m [ValType] {
         cx.module.block_results(bt)
     }
 
-    fn label_types<'c>(&self, cx: &'c Context<'_, '_>, frame: &Frame) -> &'c [ValType] {
-        if frame.kind == FrameKind::Loop {
-            self.block_params(cx, frame.block_type)
-        } else {
-            self.block_results(cx, frame.block_type)
-        }
-    }
-
-    /// The frame of the label `depth` out, for an instruction that may
-    /// jump to it.
-    #[inline]
-    fn frame_at(&mut self, depth: u32) -> Result<Frame> {
+    /// The types a branch to the label `depth` out carries. An
+    /// instruction that may jump there asks for them.
+    #[inline(always)]
+    fn label(&mut self, depth: u32) -> Result<&'m [ValType]> {
         let len = self.frames.len();
         if depth as usize >= len {
-            return Err(self.err("unknown label").with_index(depth));
+            return Err(self.unknown_label(depth));
         }
         let index = len - 1 - depth as usize;
-        let frame = self.frames[index];
+        let frame = &self.frames[index];
         // A loop's label lies behind every write inside it, and the
         // function's own (index 0) is a return: neither skips a write
         // to a later read.
         if index != 0 && frame.kind != FrameKind::Loop {
             self.open_jump_target = self.open_jump_target.min(index);
         }
-        Ok(frame)
+        Ok(frame.label())
     }
 
+    #[cold]
+    #[inline(never)]
+    fn unknown_label(&self, depth: u32) -> Error {
+        self.err("unknown label").with_index(depth)
+    }
+
+    /// Opens a block. Inlined is only the commonest, a block type
+    /// without parameters or results.
+    #[inline(always)]
     fn push_frame(
         &mut self,
-        cx: &Context<'_, '_>,
+        cx: &Context<'m, '_>,
+        kind: FrameKind,
+        block_type: BlockType,
+    ) -> Result<()> {
+        if !matches!(block_type, BlockType::Empty)
+            || self.frames.len() as u32 >= limits::MAX_NESTING_DEPTH
+        {
+            return self.push_frame_general(cx, kind, block_type);
+        }
+        let height = self.operands.len();
+        self.frames.push(Frame {
+            kind,
+            params: &[],
+            results: &[],
+            height,
+            unreachable: false,
+            init_height: self.init_stack.len(),
+        });
+        self.floor = height;
+        self.info.max_control_depth = self.info.max_control_depth.max(self.frames.len() as u32);
+        Ok(())
+    }
+
+    /// [`Self::push_frame`] of every block type.
+    #[inline(never)]
+    fn push_frame_general(
+        &mut self,
+        cx: &Context<'m, '_>,
         kind: FrameKind,
         block_type: BlockType,
     ) -> Result<()> {
@@ -673,17 +791,19 @@ impl FuncValidator {
             return Err(self.err("unknown type").with_index(i));
         }
         if self.frames.len() as u32 >= limits::MAX_NESTING_DEPTH {
-            return Err(Error::limit(self.offset, "nesting too deep"));
+            return Err(Error::limit(self.offset(), "nesting too deep"));
         }
         if let BlockType::Value(t) = block_type {
             self.check_type(cx, t)?;
         }
-        let params = self.block_params(cx, block_type);
+        let params = Self::block_params(cx, block_type);
+        let results = Self::block_results(cx, block_type);
         self.pop_all(params)?;
         let height = self.operands.len();
         self.frames.push(Frame {
             kind,
-            block_type,
+            params,
+            results,
             height,
             unreachable: false,
             init_height: self.init_stack.len(),
@@ -694,14 +814,15 @@ impl FuncValidator {
         Ok(())
     }
 
-    /// Checks the frame's results on the stack and that nothing else is left.
-    fn check_frame_end(&mut self, cx: &Context<'_, '_>) -> Result<Frame> {
+    /// Checks the innermost frame's results on the stack and that nothing
+    /// else is left; returns the frame.
+    #[inline(always)]
+    fn check_frame_end(&mut self) -> Result<Frame<'m>> {
         let frame = *self
             .frames
             .last()
             .expect("a frame is open while operators are read");
-        let results = self.block_results(cx, frame.block_type);
-        self.pop_all(results)?;
+        self.pop_all(frame.results)?;
         if self.operands.len() != frame.height {
             return Err(self
                 .err("type mismatch")
@@ -716,7 +837,7 @@ impl FuncValidator {
         if t.is_wasm2() {
             return Ok(());
         }
-        super::module::check_val_type(t, cx.module.types.len() as u32, &cx.features, self.offset)
+        super::module::check_val_type(t, cx.module.types.len() as u32, &cx.features, self.offset())
     }
 
     /// Whether `a` is a subtype of `b` (all of them, pairwise).
@@ -781,31 +902,43 @@ impl FuncValidator {
     }
 
     /// The type of local `index`, counting the use (see [`LocalUse`]).
-    #[inline]
+    #[inline(always)]
     fn local(&mut self, index: u32) -> Result<ValType> {
-        let (Some(&t), Some(w)) = (
-            self.locals.get(index as usize),
-            self.weights.get_mut(index as usize),
-        ) else {
-            return Err(self.err("unknown local").with_index(index));
+        let weight = self.use_weight;
+        let Some(local) = self.locals.get_mut(index as usize) else {
+            return Err(self.unknown_local(index));
         };
-        if *w == 0 {
+        if local.weight == 0 {
             self.used.push(index);
         }
-        *w = w.saturating_add(self.use_weight);
-        Ok(t)
+        local.weight = local.weight.saturating_add(weight);
+        Ok(local.ty)
     }
 
-    /// Notes a write of local `index`: when it is the local's first use
-    /// and no jump can skip it, the local is defined before any read.
-    #[inline]
-    fn note_first_write(&mut self, index: u32) {
-        if self.open_jump_target == usize::MAX
-            && index < 64
-            && self.weights.get(index as usize) == Some(&0)
-        {
-            self.info.defined_before_read |= 1 << index;
+    /// [`Self::local`] for a `local.set` or `local.tee`, which also notes
+    /// the write: when it is the local's first use and no jump can skip
+    /// it, the local is defined before any read.
+    #[inline(always)]
+    fn written_local(&mut self, index: u32) -> Result<ValType> {
+        let weight = self.use_weight;
+        let Some(local) = self.locals.get_mut(index as usize) else {
+            return Err(self.unknown_local(index));
+        };
+        if local.weight == 0 {
+            self.used.push(index);
+            if self.open_jump_target == usize::MAX && index < 64 {
+                self.info.defined_before_read |= 1 << index;
+            }
         }
+        local.weight = local.weight.saturating_add(weight);
+        local.written = true;
+        Ok(local.ty)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn unknown_local(&self, index: u32) -> Error {
+        self.err("unknown local").with_index(index)
     }
 
     /// Sets the number of open loops, and with it the use weight.
@@ -858,7 +991,7 @@ impl FuncValidator {
     fn memory_index(&mut self, cx: &Context<'_, '_>, mem: MemIdx) -> Result<MemoryType> {
         if !mem.zero_byte && !cx.features.multi_memory {
             return Err(
-                Error::malformed(self.offset, "zero byte expected").with_detail(format_args!(
+                Error::malformed(self.offset(), "zero byte expected").with_detail(format_args!(
                     "a memory index needs {}",
                     Feature::MultiMemory.switch()
                 )),
@@ -879,7 +1012,10 @@ impl FuncValidator {
 
     fn data_segment(&self, cx: &Context<'_, '_>, index: u32) -> Result<()> {
         let Some(count) = cx.module.data_count else {
-            return Err(Error::malformed(self.offset, "data count section required"));
+            return Err(Error::malformed(
+                self.offset(),
+                "data count section required",
+            ));
         };
         if index >= count {
             return Err(self.err("unknown data segment").with_index(index));
@@ -917,7 +1053,7 @@ impl FuncValidator {
 
     /// Requires exception handling for an instruction of its own.
     fn exceptions(&mut self, cx: &Context<'_, '_>) -> Result<()> {
-        cx.features.require(Feature::Exceptions, self.offset)?;
+        cx.features.require(Feature::Exceptions, self.offset())?;
         self.info.features.insert(Feature::Exceptions);
         Ok(())
     }
@@ -934,7 +1070,7 @@ impl FuncValidator {
     /// Requires typed function references for an instruction of theirs.
     fn typed_refs(&mut self, cx: &Context<'_, '_>) -> Result<()> {
         cx.features
-            .require(Feature::FunctionReferences, self.offset)?;
+            .require(Feature::FunctionReferences, self.offset())?;
         self.info.features.insert(Feature::FunctionReferences);
         Ok(())
     }
@@ -971,7 +1107,7 @@ impl FuncValidator {
 
     /// Notes a tail call, which needs its feature.
     fn tail_call(&mut self, cx: &Context<'_, '_>) -> Result<()> {
-        cx.features.require(Feature::TailCall, self.offset)?;
+        cx.features.require(Feature::TailCall, self.offset())?;
         self.info.features.insert(Feature::TailCall);
         self.info.has_calls = true;
         Ok(())
@@ -979,8 +1115,8 @@ impl FuncValidator {
 
     /// A tail call returns the callee's results as the caller's: they must
     /// be the same types.
-    fn check_tail_call_results(&self, cx: &Context<'_, '_>, results: &[ValType]) -> Result<()> {
-        let own = self.block_results(cx, self.frames[0].block_type);
+    fn check_tail_call_results(&self, results: &[ValType]) -> Result<()> {
+        let own = self.frames[0].results;
         if !self.all_match(results, own) {
             return Err(self
                 .err("type mismatch")
@@ -1047,7 +1183,7 @@ impl FuncValidator {
         // alignment is invalid (below) instead of malformed.
         if memarg.align >= 32 && !cx.features.multi_memory {
             return Err(
-                Error::malformed(self.offset, "malformed memop flags").with_detail(format_args!(
+                Error::malformed(self.offset(), "malformed memop flags").with_detail(format_args!(
                     "an alignment of 2^32 or more needs {}",
                     Feature::MultiMemory.switch()
                 )),
@@ -1055,7 +1191,7 @@ impl FuncValidator {
         }
         if memarg.encoding.has_memory && !cx.features.multi_memory {
             return Err(
-                Error::malformed(self.offset, "malformed memop flags").with_detail(format_args!(
+                Error::malformed(self.offset(), "malformed memop flags").with_detail(format_args!(
                     "a memory index needs {}",
                     Feature::MultiMemory.switch()
                 )),
@@ -1065,7 +1201,7 @@ impl FuncValidator {
             && !cx.features.memory64
         {
             return Err(
-                Error::malformed(self.offset, wide.message()).with_detail(format_args!(
+                Error::malformed(self.offset(), wide.message()).with_detail(format_args!(
                     "offsets beyond 32 bits need {}",
                     Feature::Memory64.switch()
                 )),
@@ -1102,7 +1238,7 @@ impl FuncValidator {
     #[inline(always)]
     fn operator(
         &mut self,
-        cx: &Context<'_, '_>,
+        cx: &Context<'m, '_>,
         op: &Operator<'_>,
         _r: &Reader<'_>,
     ) -> Result<bool> {
@@ -1110,7 +1246,7 @@ impl FuncValidator {
             let address = match sig.check {
                 Check::None => ValType::I32,
                 Check::Gated(feature) => {
-                    cx.features.require(feature, self.offset)?;
+                    cx.features.require(feature, self.offset())?;
                     self.info.features.insert(feature);
                     ValType::I32
                 }
@@ -1167,7 +1303,7 @@ impl FuncValidator {
     /// validate the compile benchmark's program). Returns what
     /// [`Self::operator`] does.
     #[inline(always)]
-    fn special(&mut self, cx: &Context<'_, '_>, op: &Operator<'_>) -> Result<bool> {
+    fn special(&mut self, cx: &Context<'m, '_>, op: &Operator<'_>) -> Result<bool> {
         use ValType::*;
         match *op {
             Operator::Unreachable => self.set_unreachable(),
@@ -1187,9 +1323,9 @@ impl FuncValidator {
                 self.push_frame(cx, FrameKind::If, blockty)?;
             }
             Operator::Else => {
-                let frame = self.check_frame_end(cx)?;
+                let frame = self.check_frame_end()?;
                 if frame.kind != FrameKind::If {
-                    return Err(Error::malformed(self.offset, "else without matching if"));
+                    return Err(Error::malformed(self.offset(), "else without matching if"));
                 }
                 self.reset_inits(frame.init_height);
                 self.frames.pop();
@@ -1198,17 +1334,14 @@ impl FuncValidator {
                     unreachable: false,
                     ..frame
                 });
-                let params = self.block_params(cx, frame.block_type);
-                self.push_all(params);
+                self.push_all(frame.params);
             }
             Operator::End => {
-                let frame = self.check_frame_end(cx)?;
+                let frame = self.check_frame_end()?;
                 if frame.kind == FrameKind::If {
                     // An `if` without `else` behaves as if the else passed
                     // its parameters through: they must equal the results.
-                    let params = self.block_params(cx, frame.block_type);
-                    let results = self.block_results(cx, frame.block_type);
-                    if !self.all_match(params, results) {
+                    if !self.all_match(frame.params, frame.results) {
                         return Err(self
                             .err("type mismatch")
                             .with_detail("if without else must not change the stack"));
@@ -1223,66 +1356,21 @@ impl FuncValidator {
                     self.set_loop_depth(self.loop_depth - 1);
                 }
                 self.floor = self.frames.last().map_or(0, |f| f.height);
-                let results = self.block_results(cx, frame.block_type);
-                self.push_all(results);
+                self.push_all(frame.results);
                 return Ok(self.frames.is_empty());
             }
             Operator::Br { relative_depth } => {
-                let frame = self.frame_at(relative_depth)?;
-                let types = self.label_types(cx, &frame);
+                let types = self.label(relative_depth)?;
                 self.pop_all(types)?;
                 self.set_unreachable();
             }
             Operator::BrIf { relative_depth } => {
                 self.pop(I32)?;
-                let frame = self.frame_at(relative_depth)?;
-                let types = self.label_types(cx, &frame);
+                let types = self.label(relative_depth)?;
                 self.retype_top(types)?;
             }
-            Operator::BrTable { targets } => {
-                self.pop(I32)?;
-                let default = self.frame_at(targets.default())?;
-                let default_types = self.label_types(cx, &default);
-                // A check leaves the operand stack as it found it, so its
-                // outcome does not depend on what was checked before: each
-                // distinct label-type slice is checked once. Label types
-                // are slices of the module's types (or static ones for a
-                // single value), so the checks cost at most the size of the
-                // types the module declares, whatever the table's length
-                // or the order of its targets.
-                self.checked_labels.clear();
-                self.checked_labels
-                    .insert((default_types.as_ptr() as usize, default_types.len()));
-                for depth in targets.targets() {
-                    let frame = self.frame_at(depth)?;
-                    let types = self.label_types(cx, &frame);
-                    if types.len() != default_types.len() {
-                        return Err(self
-                            .err("type mismatch")
-                            .with_detail("br_table targets have different arities"));
-                    }
-                    if !self
-                        .checked_labels
-                        .insert((types.as_ptr() as usize, types.len()))
-                    {
-                        continue;
-                    }
-                    // Check without consuming: pop, then push back what was popped.
-                    self.scratch.clear();
-                    for &t in types.iter().rev() {
-                        let v = self.pop(t)?;
-                        self.scratch.push(v);
-                    }
-                    while let Some(v) = self.scratch.pop() {
-                        self.push(v);
-                    }
-                }
-                self.pop_all(default_types)?;
-                self.set_unreachable();
-            }
             Operator::Return => {
-                let frame = self.frames[0];
-                let results = self.block_results(cx, frame.block_type);
+                let results = self.frames[0].results;
                 self.pop_all(results)?;
                 self.set_unreachable();
             }
@@ -1292,24 +1380,6 @@ impl FuncValidator {
                 let ty = self.func_type(cx, function_index)?;
                 self.pop_all(ty.params())?;
                 self.push_all(ty.results());
-            }
-            Operator::ReturnCall { function_index } => {
-                self.tail_call(cx)?;
-                let ty = self.func_type(cx, function_index)?;
-                self.check_tail_call_results(cx, ty.results())?;
-                self.pop_all(ty.params())?;
-                self.set_unreachable();
-            }
-            Operator::ReturnCallIndirect {
-                type_index,
-                table_index,
-            } => {
-                self.tail_call(cx)?;
-                let ty = self.call_indirect_type(cx, type_index, table_index)?;
-                self.check_tail_call_results(cx, ty.results())?;
-                self.pop(Self::table_index_type(cx, table_index))?;
-                self.pop_all(ty.params())?;
-                self.set_unreachable();
             }
             Operator::CallIndirect {
                 type_index,
@@ -1345,34 +1415,20 @@ impl FuncValidator {
                 }
                 self.push(t);
             }
-            Operator::TypedSelect { ty } => {
-                let (1, Some(t)) = (ty.count, ty.first) else {
-                    return Err(self.err("invalid result arity"));
-                };
-                self.check_type(cx, t)?;
-                self.pop(I32)?;
-                self.pop(t)?;
-                self.pop(t)?;
-                self.push(Some(t));
-            }
             Operator::LocalGet { local_index } => {
                 let t = self.local(local_index)?;
                 self.check_init(local_index)?;
                 self.push(Some(t));
             }
             Operator::LocalSet { local_index } => {
-                self.note_first_write(local_index);
-                let t = self.local(local_index)?;
+                let t = self.written_local(local_index)?;
                 self.pop(t)?;
                 self.set_init(local_index);
-                self.info.written_locals |= 1u64.checked_shl(local_index).unwrap_or(0);
             }
             Operator::LocalTee { local_index } => {
-                self.note_first_write(local_index);
-                let t = self.local(local_index)?;
+                let t = self.written_local(local_index)?;
                 self.pop(t)?;
                 self.set_init(local_index);
-                self.info.written_locals |= 1u64.checked_shl(local_index).unwrap_or(0);
                 self.push(Some(t));
             }
             Operator::GlobalGet { global_index } => {
@@ -1385,6 +1441,73 @@ impl FuncValidator {
                     return Err(self.err("global is immutable"));
                 }
                 self.pop(g.content)?;
+            }
+            Operator::BrTable { targets } => {
+                self.pop(I32)?;
+                let default_types = self.label(targets.default())?;
+                // A check leaves the operand stack as it found it, so its
+                // outcome does not depend on what was checked before: each
+                // distinct label-type slice is checked once. Label types
+                // are slices of the module's types (or static ones for a
+                // single value), so the checks cost at most the size of the
+                // types the module declares, whatever the table's length
+                // or the order of its targets.
+                self.checked_labels.clear();
+                self.checked_labels
+                    .insert((default_types.as_ptr() as usize, default_types.len()));
+                for depth in targets.targets() {
+                    let types = self.label(depth)?;
+                    if types.len() != default_types.len() {
+                        return Err(self
+                            .err("type mismatch")
+                            .with_detail("br_table targets have different arities"));
+                    }
+                    if !self
+                        .checked_labels
+                        .insert((types.as_ptr() as usize, types.len()))
+                    {
+                        continue;
+                    }
+                    // Check without consuming: pop, then push back what was popped.
+                    self.scratch.clear();
+                    for &t in types.iter().rev() {
+                        let v = self.pop(t)?;
+                        self.scratch.push(v);
+                    }
+                    while let Some(v) = self.scratch.pop() {
+                        self.push(v);
+                    }
+                }
+                self.pop_all(default_types)?;
+                self.set_unreachable();
+            }
+            Operator::ReturnCall { function_index } => {
+                self.tail_call(cx)?;
+                let ty = self.func_type(cx, function_index)?;
+                self.check_tail_call_results(ty.results())?;
+                self.pop_all(ty.params())?;
+                self.set_unreachable();
+            }
+            Operator::ReturnCallIndirect {
+                type_index,
+                table_index,
+            } => {
+                self.tail_call(cx)?;
+                let ty = self.call_indirect_type(cx, type_index, table_index)?;
+                self.check_tail_call_results(ty.results())?;
+                self.pop(Self::table_index_type(cx, table_index))?;
+                self.pop_all(ty.params())?;
+                self.set_unreachable();
+            }
+            Operator::TypedSelect { ty } => {
+                let (1, Some(t)) = (ty.count, ty.first) else {
+                    return Err(self.err("invalid result arity"));
+                };
+                self.check_type(cx, t)?;
+                self.pop(I32)?;
+                self.pop(t)?;
+                self.pop(t)?;
+                self.push(Some(t));
             }
             Operator::TableGet { table } => {
                 let t = self.table(cx, table)?;
@@ -1439,16 +1562,14 @@ impl FuncValidator {
             Operator::BrOnNull { relative_depth } => {
                 self.typed_refs(cx)?;
                 let t = self.pop_ref()?;
-                let frame = self.frame_at(relative_depth)?;
-                let types = self.label_types(cx, &frame);
+                let types = self.label(relative_depth)?;
                 self.retype_top(types)?;
                 self.push(t.map(|r| Ref(r.with_nullable(false))));
             }
             Operator::BrOnNonNull { relative_depth } => {
                 self.typed_refs(cx)?;
                 let t = self.pop_ref()?;
-                let frame = self.frame_at(relative_depth)?;
-                let types = self.label_types(cx, &frame);
+                let types = self.label(relative_depth)?;
                 // The label takes the values below and the reference,
                 // non-null.
                 let Some((&last, rest)) = types.split_last() else {
@@ -1457,12 +1578,12 @@ impl FuncValidator {
                         .with_detail("br_on_non_null needs a label with a reference"));
                 };
                 if !last.is_ref() {
-                    return Err(mismatch(self.offset, last, t.map(Ref)));
+                    return Err(mismatch(self.offset(), last, t.map(Ref)));
                 }
                 if let Some(r) = t
                     && !matches(&self.reps, Ref(r.with_nullable(false)), last)
                 {
-                    return Err(mismatch(self.offset, last, Some(Ref(r))));
+                    return Err(mismatch(self.offset(), last, Some(Ref(r))));
                 }
                 self.retype_top(rest)?;
             }
@@ -1478,7 +1599,7 @@ impl FuncValidator {
                 self.typed_refs(cx)?;
                 self.tail_call(cx)?;
                 let ty = self.ref_call_type(cx, type_index)?;
-                self.check_tail_call_results(cx, ty.results())?;
+                self.check_tail_call_results(ty.results())?;
                 self.pop_all(ty.params())?;
                 self.set_unreachable();
             }
@@ -1577,8 +1698,7 @@ impl FuncValidator {
                     } else {
                         &[]
                     };
-                    let frame = self.frame_at(catch.label)?;
-                    let label = self.label_types(cx, &frame);
+                    let label = self.label(catch.label)?;
                     let exn = Ref(RefType::new(false, HeapType::Exn));
                     let n = payload.len();
                     let fits = label.len() == n + usize::from(catch.with_ref())

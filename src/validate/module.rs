@@ -569,4 +569,61 @@ mod tests {
         assert_eq!(info.max_stack_height, 4);
         assert_eq!(info.max_gpr_stack_height, 3);
     }
+
+    #[test]
+    fn errors_carry_the_offset_of_the_failing_instruction() {
+        // The second function's `i32.add` (0x6a) of an i64 fails; the
+        // first function moves the body away from the code section's
+        // start.
+        let bytes = wat::parse_str(
+            r#"(module
+                (func (local i32) local.get 0 drop)
+                (func i32.const 1 i64.const 2 i32.add drop))"#,
+        )
+        .unwrap();
+        let at = bytes
+            .windows(5)
+            .position(|w| w == [0x41, 0x01, 0x42, 0x02, 0x6a])
+            .unwrap()
+            + 4;
+        let module = Module::decode(&bytes).unwrap();
+        let err = validate_module(&module).unwrap_err();
+        assert_eq!(err.message(), "type mismatch: expected i32, found i64");
+        assert_eq!(err.offset(), Some(at));
+        // An unknown local, found by a rule of its own.
+        let bytes = wat::parse_str("(module (func nop nop local.get 3 drop))").unwrap();
+        let at = bytes.windows(2).position(|w| w == [0x20, 0x03]).unwrap();
+        let err = validate_module(&Module::decode(&bytes).unwrap()).unwrap_err();
+        assert!(err.message().starts_with("unknown local"), "{err}");
+        assert_eq!(err.offset(), Some(at));
+    }
+
+    #[test]
+    fn locals_are_noted_as_written_first_and_weighted() {
+        // Local 1's first use is a write no jump can skip; local 2's
+        // comes after a branch to the end of the block around it; local
+        // 1 is then read and written in a loop (weight 8 each); local 4
+        // is written after the block closed, but read before; locals 0
+        // and 3 are never used.
+        let bytes = wat::parse_str(
+            r#"(module
+                (func (param i32) (local i32 i64 f32 i32)
+                    i32.const 1 local.set 1
+                    block
+                        i32.const 0 br_if 0
+                        i64.const 2 local.set 2
+                    end
+                    loop
+                        local.get 1 local.tee 1 drop
+                    end
+                    local.get 4 local.set 4))"#,
+        )
+        .unwrap();
+        let module = Module::decode(&bytes).unwrap();
+        let info = validate_module(&module).unwrap();
+        let f = info.funcs[0];
+        assert_eq!(f.written_locals, 0b10110);
+        assert_eq!(f.defined_before_read, 0b00010);
+        assert_eq!(info.local_uses(0), [(1, 17), (2, 1), (4, 2)]);
+    }
 }
