@@ -112,10 +112,50 @@ fn call_with_vals<T>(
 /// `VmFuncRef::host_index`) with what serving a call to it needs, computed
 /// once when it is created so that the exit loop derives nothing per call.
 pub(crate) struct HostEntry<T> {
-    pub func: HostFunc<T>,
+    /// Owns the closure `code` points to (never read: it keeps it alive).
+    _func: HostFunc<T>,
+    /// The closure inside `func`'s `Arc`, as a plain wide pointer: calling
+    /// through it finds the closure without working out where an `Arc`
+    /// places a value of the closure's alignment.
+    code: *const SlotsFn<T>,
     pub ty: Arc<FuncType>,
     /// 8-byte slots of its argument/result area (see [`crate::abi`]).
     pub nslots: usize,
+    /// Bytes from `wasm_rsp` to the end of the area when wasm calls it
+    /// (the host-call stub's exit frame and the area).
+    pub exit_bytes: usize,
+}
+
+// SAFETY: `code` points into the `Arc` that `func` owns (so it is valid as
+// long as the entry), and the closure is `Send + Sync`; the entry holds
+// nothing else that is tied to a thread.
+unsafe impl<T> Send for HostEntry<T> {}
+// SAFETY: as for `Send`: shared entries only ever read the closure (`Fn`).
+unsafe impl<T> Sync for HostEntry<T> {}
+
+impl<T> HostEntry<T> {
+    /// An entry for `func` of type `ty`.
+    pub(crate) fn new(func: HostFunc<T>, ty: Arc<FuncType>) -> HostEntry<T> {
+        let code = Arc::as_ptr(&func.0);
+        let nslots = exec::slot_count(&ty);
+        HostEntry {
+            nslots,
+            exit_bytes: nslots
+                .saturating_mul(8)
+                .saturating_add(crate::abi::HOST_CALL_AREA),
+            _func: func,
+            code,
+            ty,
+        }
+    }
+
+    /// The closure, valid as long as the entry (it lives in the entry's
+    /// `Arc`, which `Store::host_funcs` never drops or replaces while the
+    /// store lives: it is only ever appended to).
+    #[inline]
+    pub(crate) fn code(&self) -> *const SlotsFn<T> {
+        self.code
+    }
 }
 
 /// A function of a store (defined by an instance or by the host).
@@ -259,11 +299,7 @@ impl<T> super::store::Store<T> {
         });
         let ptr: *const VmFuncRef = &*funcref;
         let ty = Arc::new(ty);
-        self.host_funcs.push(HostEntry {
-            func: f,
-            ty: ty.clone(),
-            nslots: exec::slot_count(&ty),
-        });
+        self.host_funcs.push(HostEntry::new(f, ty.clone()));
         push_func_infallible(
             inner,
             FuncData {

@@ -116,6 +116,11 @@ pub(crate) struct StoreInner {
     /// Where outermost calls start: the top of `stack`, 16-byte aligned
     /// (0 until it is allocated).
     pub stack_top: usize,
+    /// The bottom of `stack` and its size in bytes (both 0 until it is
+    /// allocated): the range a host call's exit frame and area are checked
+    /// against.
+    pub stack_base: usize,
+    pub stack_size: usize,
     /// The store while its generated code runs, null otherwise: what the
     /// guard-region fault handler reads (see `exec::run_code`). Boxed, so
     /// that its address stays put when the store moves.
@@ -199,6 +204,8 @@ impl StoreInner {
             exec,
             stack: None,
             stack_top: 0,
+            stack_base: 0,
+            stack_size: 0,
             running: Box::new(Cell::new(core::ptr::null())),
             fault_stack: None,
             host_vmctx: new_vmctx(exec_ptr),
