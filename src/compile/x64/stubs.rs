@@ -112,6 +112,10 @@ fn copy_slots(a: &mut Assembler, dst: Gpr, src: Gpr, count: Gpr) {
 /// (the first result's first 8 bytes) in the first slot, copies the same
 /// number of slots back (the results), sets the exit code to `Returned`
 /// and returns to the host.
+///
+/// A call without slots (`nslots` 0) takes a path of its own: nothing to
+/// copy, no argument registers, no result to store, so nothing of the
+/// slots is kept on the wasm stack either.
 fn emit_enter(a: &mut Assembler) {
     let (exec, vmctx, code, slots, nslots) = (Gpr::Rdi, Gpr::Rsi, Gpr::Rdx, Gpr::Rcx, Gpr::R8);
     push_host_saved(a);
@@ -125,6 +129,17 @@ fn emit_enter(a: &mut Assembler) {
         Gpr::Rbp,
         exec_mem(exec, offset_of!(ExecContext, entry_rsp)),
     );
+    let with_slots = a.new_label();
+    a.test_rr(Size::S64, nslots, nslots);
+    a.jcc(Cond::Ne, with_slots);
+    // No slots: the area (the size in `r9`) ends 16 bytes below the entry
+    // point, as below.
+    a.lea(Size::S64, Gpr::Rsp, Mem::base(Gpr::Rbp, -16));
+    a.alu_rr(AluOp::Sub, Size::S64, Gpr::Rsp, Gpr::R9);
+    a.mov_rr(Size::S64, Gpr::R15, vmctx);
+    a.call_r(code);
+    emit_enter_return(a);
+    a.bind(with_slots);
     a.mov_mr(Size::S64, Mem::base(Gpr::Rbp, -8), slots);
     a.mov_mr(Size::S64, Mem::base(Gpr::Rbp, -16), nslots);
     // The area's size came in `r9` (`copy_slots` uses it as scratch).
@@ -152,6 +167,12 @@ fn emit_enter(a: &mut Assembler) {
     // nobody reads.)
     a.mov_mr(Size::S64, Mem::base(Gpr::Rsp, 0), Gpr::Rax);
     copy_slots(a, slots, Gpr::Rsp, nslots);
+    emit_enter_return(a);
+}
+
+/// The end of the enter trampoline, once the callee returned: sets the
+/// exit code to `Returned` and returns to the host.
+fn emit_enter_return(a: &mut Assembler) {
     a.mov_rm(Size::S64, Gpr::Rax, vmctx_mem(offset_of!(VmContext, exec)));
     a.mov_mi(
         Size::S32,
