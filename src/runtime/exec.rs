@@ -213,20 +213,36 @@ pub(crate) fn call<T>(
 /// Calls `func` with its arguments already laid out in `slots` (8 bytes per
 /// value, no `v128`), which receive the results: the path of
 /// [`TypedFunc::call`](super::TypedFunc::call), whose types were checked
-/// when it was made, so nothing is converted or allocated here. Inlined
-/// into `TypedFunc::call`, where the number of slots is a constant.
+/// when it was made, so nothing is converted or allocated here. `target`
+/// is the `VmFuncRef` of `func` (`None` for a host function), as read
+/// from the function's store: it is valid once `store` is that store.
+/// Inlined into `TypedFunc::call`, where the number of slots is a
+/// constant.
 #[inline(always)]
-pub(crate) fn call_slots<T>(store: &mut Store<T>, func: Func, slots: &mut [u64]) -> Result<()> {
-    let data = store.inner.func_data(func)?;
-    if let FuncKind::Host { index, .. } = data.kind {
-        return run_host(store, index as usize, 0, slots);
-    }
-    // SAFETY: `funcref` belongs to a function of this store, so it points at
-    // a live `VmFuncRef` the store owns.
-    let target = unsafe { *data.funcref };
+pub(crate) fn call_slots<T>(
+    store: &mut Store<T>,
+    func: Func,
+    target: Option<VmFuncRef>,
+    slots: &mut [u64],
+) -> Result<()> {
+    store.inner.check(func.store)?;
+    let Some(target) = target else {
+        return call_host_slots(store, func, slots);
+    };
     match invoke(store, target, slots, false)? {
         None => Ok(()),
         Some(_) => Err(Error::runtime("a non-resumable call paused")),
+    }
+}
+
+/// [`call_slots`] of a host function.
+#[inline(never)]
+fn call_host_slots<T>(store: &mut Store<T>, func: Func, slots: &mut [u64]) -> Result<()> {
+    match store.inner.func_data(func)?.kind {
+        FuncKind::Host { index, .. } => run_host(store, index as usize, 0, slots),
+        FuncKind::Wasm => Err(Error::runtime(
+            "a host function's handle names a wasm function",
+        )),
     }
 }
 
@@ -421,6 +437,7 @@ impl StoreInner {
         // Every level shares the limit; outermost calls start at the top.
         self.exec.stack_limit = bottom + STACK_MARGIN;
         self.stack_top = top & !15;
+        self.entry_room = self.stack_top.saturating_sub(self.exec.stack_limit);
         self.stack_base = bottom;
         self.stack_size = top - bottom;
         if let Some(os) = self.engine.inner.guard_regions {
@@ -617,11 +634,10 @@ fn invoke<T>(
     // least `TAIL_CALL_AREA` bytes, rounded up to 16).
     let area = ((slots.len() * 8 + 15) & !15).max(crate::abi::TAIL_CALL_AREA as usize);
     let depth = inner.depth;
-    // Before the stack exists `stack_top` and `stack_limit` are both 0, so
-    // the first call takes the out-of-line path, which allocates it.
-    let top = inner.stack_top;
-    let entry = if depth == 0 && top.wrapping_sub(inner.exec.stack_limit) >= area + ENTRY_FRAME {
-        top
+    // Before the stack exists `entry_room` is 0, so the first call takes
+    // the out-of-line path, which allocates it.
+    let entry = if depth == 0 && inner.entry_room >= area + ENTRY_FRAME {
+        inner.stack_top
     } else {
         entry_point(inner, area)?
     };
@@ -631,16 +647,17 @@ fn invoke<T>(
     if depth == 0 && inner.exceptions.live() != 0 {
         inner.collect_exceptions(false);
     }
-    // Copy the trampoline out rather than cloning the engine's `Arc`.
-    let enter = inner.engine.inner.enter;
-    let saved_wasm_rsp = inner.exec.wasm_rsp;
+    let enter = inner.enter;
     inner.depth = depth + 1;
-    {
-        let exec = &mut *inner.exec;
-        exec.entry_rsp = entry;
-        exec.exit_code = u32::MAX;
+    let exec_ptr: *mut crate::abi::ExecContext = &mut *inner.exec;
+    let saved_wasm_rsp;
+    // SAFETY: `exec_ptr` points at the store's context, which nothing else
+    // refers to meanwhile (the store is borrowed mutably).
+    unsafe {
+        saved_wasm_rsp = (*exec_ptr).wasm_rsp;
+        (*exec_ptr).entry_rsp = entry;
+        (*exec_ptr).exit_code = u32::MAX;
     }
-    let exec_ptr: *mut crate::abi::ExecContext = &mut *store.inner.exec;
     // SAFETY: the trampoline obeys `crate::abi`: `exec_ptr` and
     // `target.vmctx` are live contexts of this store, `target.code` is
     // published code of a module the store keeps alive, the slots are
@@ -659,7 +676,8 @@ fn invoke<T>(
             area,
         )
     });
-    if store.inner.exec.exit_code == ExitCode::Returned as u32 {
+    // SAFETY: as above.
+    if unsafe { (*exec_ptr).exit_code } == ExitCode::Returned as u32 {
         // The code never exited (the trampoline runs no Rust, so nothing
         // unwound through here either): only the depth is the level's.
         store.inner.depth = depth;

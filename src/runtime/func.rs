@@ -271,7 +271,14 @@ impl Func {
         &self,
         store: impl AsContext,
     ) -> Result<TypedFunc<Params, Results>> {
-        let ty = store.as_context().inner.func_data(*self)?.ty.clone();
+        let data = store.as_context().inner.func_data(*self)?;
+        let ty = data.ty.clone();
+        let target = match data.kind {
+            // SAFETY: `funcref` belongs to a function of this store, so it
+            // points at a live `VmFuncRef` the store owns.
+            FuncKind::Wasm => Some(unsafe { *data.funcref }),
+            FuncKind::Host { .. } => None,
+        };
         let expected = FuncType::new(&Params::types(), &Results::types());
         if *ty != expected {
             return Err(Error::runtime("type mismatch").with_detail(format_args!(
@@ -280,6 +287,7 @@ impl Func {
         }
         Ok(TypedFunc {
             func: *self,
+            target,
             _marker: PhantomData,
         })
     }
@@ -329,8 +337,20 @@ fn push_func_infallible(inner: &mut StoreInner, data: FuncData) -> Func {
 /// A function with statically known parameter and result types.
 pub struct TypedFunc<Params, Results> {
     func: Func,
+    /// A wasm function's `VmFuncRef` (`None` for a host function), read
+    /// once: a call checks only that it is given the function's store,
+    /// whose functions never change or go while it lives.
+    target: Option<VmFuncRef>,
     _marker: PhantomData<fn(Params) -> Results>,
 }
+
+// SAFETY: the only non-`Send`/`Sync` part is `target`, plain addresses of
+// code and a context that only the enter trampoline uses, and only once a
+// call has checked that it was given the store owning them (through which
+// alone they are reached, under `&mut Store`).
+unsafe impl<P, R> Send for TypedFunc<P, R> {}
+// SAFETY: as for `Send`: a shared `TypedFunc` is only read.
+unsafe impl<P, R> Sync for TypedFunc<P, R> {}
 
 impl<P, R> Clone for TypedFunc<P, R> {
     fn clone(&self) -> Self {
@@ -354,19 +374,19 @@ impl<Params: WasmParams, Results: WasmResults> TypedFunc<Params, Results> {
         // (`n` is a constant: one branch remains, zeroing a small buffer.)
         let n = Params::COUNT.max(Results::COUNT);
         if n == 0 {
-            exec::call_slots(store, self.func, &mut [])?;
+            exec::call_slots(store, self.func, self.target, &mut [])?;
             return Ok(Results::read_slots(&[]));
         }
         if n <= 4 {
             let mut slots = [0u64; 4];
             params.write_slots(&mut slots);
-            exec::call_slots(store, self.func, &mut slots[..n])?;
+            exec::call_slots(store, self.func, self.target, &mut slots[..n])?;
             return Ok(Results::read_slots(&slots));
         }
         if n <= 16 {
             let mut slots = [0u64; 16];
             params.write_slots(&mut slots);
-            exec::call_slots(store, self.func, &mut slots[..n])?;
+            exec::call_slots(store, self.func, self.target, &mut slots[..n])?;
             return Ok(Results::read_slots(&slots));
         }
         let mut results = vec![Val::I32(0); Results::COUNT];
