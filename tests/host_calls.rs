@@ -656,3 +656,40 @@ fn typed_calls_without_slots_and_from_another_store() {
         assert_eq!(global(&mut other, other_instance, "count"), 1, "{mode}");
     }
 }
+
+/// A host function without arguments or results (served without copying
+/// slots) that fails ends the call with its error, and the store goes on.
+#[test]
+fn a_failing_host_function_without_slots() {
+    const WAT: &str = r#"(module
+        (import "env" "maybe" (func $maybe))
+        (global $after (export "after") (mut i32) (i32.const 0))
+        (func (export "run")
+            (call $maybe)
+            (global.set $after (i32.add (global.get $after) (i32.const 1)))))"#;
+    for (mode, engine) in both_modes() {
+        let (mut store, instance) = instantiate(&engine, WAT, 0u32, |l| {
+            l.func_wrap(
+                "env",
+                "maybe",
+                |mut c: Caller<'_, u32>| -> Result<(), Error> {
+                    *c.data_mut() += 1;
+                    if *c.data() == 2 {
+                        Err(Error::msg("second call fails"))
+                    } else {
+                        Ok(())
+                    }
+                },
+            )
+            .unwrap();
+        });
+        let run = instance.get_typed_func::<(), ()>(&store, "run").unwrap();
+        run.call(&mut store, ()).unwrap();
+        let err = run.call(&mut store, ()).unwrap_err();
+        assert_eq!(err.to_string(), "second call fails", "{mode}");
+        run.call(&mut store, ()).unwrap();
+        let after = instance.get_global(&mut store, "after").unwrap();
+        assert_eq!(after.get(&mut store).unwrap_i32(), 2, "{mode}");
+        assert_eq!(*store.data(), 3, "{mode}");
+    }
+}

@@ -965,14 +965,14 @@ fn host_call<T>(store: &mut Store<T>) -> Result<()> {
     else {
         return Err(unknown_host_function(payload));
     };
-    let (f, nslots) = (entry.code(), entry.nslots);
+    let (f, nslots, exit_bytes) = (entry.code(), entry.nslots, entry.exit_bytes);
     // The frame and the area (`entry.exit_bytes` from `wasm_rsp`) lie in
     // the stack, 8-aligned: `off` is their offset in it (huge when
     // `wasm_rsp` is below the base; the base is 16-aligned; the size is 0
     // before the stack is allocated, when nothing fits).
     let off = wasm_rsp.wrapping_sub(store.inner.stack_base);
     let fits = off
-        .checked_add(entry.exit_bytes)
+        .checked_add(exit_bytes)
         .is_some_and(|end| end <= store.inner.stack_size)
         && off.is_multiple_of(8);
     if !fits {
@@ -982,36 +982,54 @@ fn host_call<T>(store: &mut Store<T>) -> Result<()> {
     // SAFETY: the word at `wasm_rsp` (where the stub saved the caller's
     // `r15`) lies in the wasm stack, aligned (checked above).
     let vmctx = unsafe { (wasm_rsp as *const usize).read() };
+    // A function without arguments or results has nothing to copy. This
+    // is told from the frame size rather than from `nslots`, so that the
+    // test is not merged into the copies' dispatch on the count (one
+    // branch, not a jump table, for such functions).
+    if exit_bytes == FRAME {
+        // SAFETY: see `run_closure`; `f` is the closure of
+        // `host_funcs[payload]`.
+        return unsafe { run_host_closure(f, store, vmctx, &mut []) };
+    }
     if nslots > SMALL {
         return host_call_large(store, f, vmctx, args_addr, nslots);
     }
     let area = args_addr as *mut u64;
     let mut buf = core::mem::MaybeUninit::<[u64; SMALL]>::uninit();
     let buf = buf.as_mut_ptr() as *mut u64;
-    // A function without arguments or results has nothing to copy.
-    let copy = nslots != 0;
-    if copy {
-        // SAFETY: the `nslots` words at `area` lie in the wasm stack,
-        // aligned (checked above), and `buf` has room for them (`nslots <=
-        // SMALL`); the suspended code does not run meanwhile, nested calls
-        // leave the area (above its `wasm_rsp`) alone, and the stack lives
-        // as long as the store, which this call borrows.
-        unsafe { copy_words(buf, area, nslots) };
-    }
-    // SAFETY: the first `nslots` words of `buf` were just written (none
-    // when `nslots` is 0).
+    // SAFETY: the `nslots` words at `area` lie in the wasm stack, aligned
+    // (checked above), and `buf` has room for them (`nslots <= SMALL`);
+    // the suspended code does not run meanwhile, nested calls leave the
+    // area (above its `wasm_rsp`) alone, and the stack lives as long as
+    // the store, which this call borrows.
+    unsafe { copy_words(buf, area, nslots) };
+    // SAFETY: the first `nslots` words of `buf` were just written.
     let slots = unsafe { core::slice::from_raw_parts_mut(buf, nslots) };
-    // SAFETY: see `run_closure`; `f` is the closure of `host_funcs[payload]`.
-    if let Err(e) = unsafe { run_closure(f, store, vmctx, slots) } {
-        // A thrown exception continues in the wasm code around, if any
-        // catches it.
-        return super::exception::from_host(&mut store.inner, e);
-    }
-    if copy {
-        // SAFETY: as above.
-        unsafe { copy_words(area, buf, nslots) };
-    }
+    // SAFETY: as for the call above.
+    unsafe { run_host_closure(f, store, vmctx, slots) }?;
+    // SAFETY: as for the first copy.
+    unsafe { copy_words(area, buf, nslots) };
     Ok(())
+}
+
+/// Runs the host function `f` for a call from wasm code of `vmctx`; when
+/// it throws, the exception continues in the wasm code around, if any
+/// catches it.
+///
+/// # Safety
+/// As for [`run_closure`].
+#[inline(always)]
+unsafe fn run_host_closure<T>(
+    f: *const SlotsFn<T>,
+    store: &mut Store<T>,
+    vmctx: usize,
+    slots: &mut [u64],
+) -> Result<()> {
+    // SAFETY: the caller's contract.
+    match unsafe { run_closure(f, store, vmctx, slots) } {
+        Ok(()) => Ok(()),
+        Err(e) => super::exception::from_host(&mut store.inner, e),
+    }
 }
 
 #[cold]
