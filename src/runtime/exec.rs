@@ -5,8 +5,10 @@
 //! Both directions of a call cross through the exit-code protocol (the
 //! generated code never calls Rust), so what is left to make cheap is the
 //! Rust around it. A host→wasm call ([`TypedFunc::call`](super::TypedFunc::call)
-//! → `call_slots` → `invoke`, inlined into one function) takes the
-//! precomputed entry point of an outermost call, deepens the nesting,
+//! → `call_slots` → `invoke`, inlined into one function) checks that the
+//! `TypedFunc`'s target (read when it was made) belongs to the store,
+//! takes the precomputed entry point of an outermost call (one comparison
+//! with the store's `entry_room`), deepens the nesting,
 //! names the store for the guard-region fault handler (a store into the
 //! store's own `running` cell: the handler finds the store by the stack
 //! pointer, so no thread-local value is touched), runs the enter
@@ -15,9 +17,10 @@
 //! served out of line by `serve_exits`, under a level that restores the
 //! saved `wasm_rsp` too.
 //! The area size the trampoline needs is computed once, here, and passed
-//! to it. A wasm→host call is one turn of `serve_exits`: one lookup of
-//! the host function, one bounds check covering its area and the exit
-//! frame below it, the slots copied to a host-stack buffer and back, and
+//! to it. A wasm→host call is one turn of `serve_exits`: one comparison
+//! of the exit code, one lookup of the host function, one bounds check
+//! covering its area and the exit frame below it, the slots copied to a
+//! host-stack buffer and back (nothing for a function without slots), and
 //! the resume trampoline. Nothing allocates and no signature is checked
 //! per call (types were checked when the `TypedFunc` or the import was
 //! made).
