@@ -156,9 +156,10 @@
 //!
 //! Host functions are called like any [`VmFuncRef`]: the runtime points their
 //! `code` at the host-call stub, which records the function's
-//! [`VmFuncRef::host_index`] and the address of the argument area in the
-//! `ExecContext` and exits with [`ExitCode::HostCall`]; the host reads the
-//! arguments from that area, runs the function, writes the results into the
+//! [`VmFuncRef::host_index`] in the `ExecContext` and exits with
+//! [`ExitCode::HostCall`]; the host finds the argument area at a fixed
+//! distance above `wasm_rsp` ([`HOST_CALL_AREA`]), reads the arguments
+//! from it, runs the function, writes the results into the
 //! same area and resumes. The stub leaves as the exit stub does, with the
 //! same words at `wasm_rsp` (`r15`, `rbp`, the saved registers, the resume
 //! address, the return into the wasm caller), except that it pushes the
@@ -251,6 +252,12 @@ pub const EXIT_SAVED_GPRS: usize = 6;
 /// registers.
 pub const EXIT_RETURN_WORD: usize = 2 + EXIT_SAVED_GPRS;
 
+/// Bytes from `ExecContext::wasm_rsp` to the argument/result area of a
+/// host call ([`ExitCode::HostCall`]): the host-call stub's exit frame
+/// (the words up to [`EXIT_RETURN_WORD`], its resume address) and the
+/// return address into the wasm caller lie below the area.
+pub const HOST_CALL_AREA: usize = 8 * (EXIT_RETURN_WORD + 2);
+
 /// Why generated code left to the host.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -260,8 +267,9 @@ pub enum ExitCode {
     /// A trap; `ExecContext::trap_code` says which ([`TrapCode`]).
     Trap = 1,
     /// Call the host function whose [`VmFuncRef::host_index`] is in
-    /// `ExecContext::payload` (zero-extended); its argument/result area is at
-    /// `ExecContext::call_args`.
+    /// `ExecContext::payload` (zero-extended); its argument/result area is
+    /// [`HOST_CALL_AREA`] bytes above `ExecContext::wasm_rsp`
+    /// (`ExecContext::call_args` is not written).
     HostCall = 2,
     /// `memory.grow` of memory `ExecContext::payload >> 32` by the number of
     /// pages in the low 32 bits; the host writes the result (old size in
@@ -464,7 +472,8 @@ pub struct ExecContext {
     pub trap_code: u32,
     /// Exit-specific payload (see [`ExitCode`]).
     pub payload: u64,
-    /// Address of the argument/result area of a host call or helper.
+    /// Address of the argument/result area of a helper or a `throw`
+    /// (a host call's area is found from `wasm_rsp`: [`HOST_CALL_AREA`]).
     pub call_args: usize,
     /// Remaining fuel, when the module was compiled with fuel metering.
     pub fuel: i64,

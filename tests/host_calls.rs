@@ -582,3 +582,114 @@ fn large_areas_in_both_directions() {
         }
     }
 }
+
+const NO_SLOTS: &str = r#"(module
+    (import "env" "tick" (func $tick))
+    (global $count (export "count") (mut i64) (i64.const 0))
+    (global $sum (export "sum") (mut i64) (i64.const 0))
+    (func $eight (param i64 i64 i64 i64 i64 i64 i64 i64)
+        (global.set $sum (i64.add (global.get $sum)
+            (i64.add (i64.add (i64.add (local.get 0) (local.get 1))
+                              (i64.add (local.get 2) (local.get 3)))
+                     (i64.add (i64.add (local.get 4) (local.get 5))
+                              (i64.add (local.get 6) (local.get 7)))))))
+    ;; No arguments or results: reads and writes its instance's globals
+    ;; (through its context), calls the host, and tail-calls a function
+    ;; with eight arguments (in the area every entry provides).
+    (func (export "bump")
+        (global.set $count (i64.add (global.get $count) (i64.const 1)))
+        (call $tick)
+        (return_call $eight (i64.const 1) (i64.const 2) (i64.const 3) (i64.const 4)
+            (i64.const 5) (i64.const 6) (i64.const 7) (global.get $count))))"#;
+
+/// Typed calls of a function without arguments or results (the enter
+/// trampoline's path without slots): the callee finds its context, calls
+/// the host, and tail-calls through the minimum area; and a `TypedFunc`
+/// called with a store that does not own it is refused without running
+/// anything, in both memory modes.
+#[test]
+fn typed_calls_without_slots_and_from_another_store() {
+    for (mode, engine) in both_modes() {
+        let engine = Engine::new(
+            Config::new()
+                .wasm_tail_call(true)
+                .guard_regions(mode == "guard"),
+        )
+        .unwrap_or(engine);
+        let define = |l: &mut Linker<u32>| {
+            l.func_wrap("env", "tick", |mut c: Caller<'_, u32>| *c.data_mut() += 1)
+                .unwrap();
+        };
+        let (mut store, instance) = instantiate(&engine, NO_SLOTS, 0u32, define);
+        let (mut other, other_instance) = instantiate(&engine, NO_SLOTS, 0u32, define);
+        let bump = instance.get_typed_func::<(), ()>(&store, "bump").unwrap();
+        let global = |store: &mut Store<u32>, instance: Instance, name: &str| {
+            instance
+                .get_global(&mut *store, name)
+                .unwrap()
+                .get(&mut *store)
+                .unwrap_i64()
+        };
+        for n in 1..=3i64 {
+            bump.call(&mut store, ()).unwrap();
+            assert_eq!(global(&mut store, instance, "count"), n, "{mode}");
+            assert_eq!(*store.data(), n as u32, "{mode}");
+        }
+        // The same through `Func::call`.
+        let untyped = instance.get_func(&store, "bump").unwrap();
+        untyped.call(&mut store, &[], &mut []).unwrap();
+        assert_eq!(global(&mut store, instance, "count"), 4, "{mode}");
+        // 1 + ... + 7 per call, plus the count.
+        assert_eq!(global(&mut store, instance, "sum"), 4 * 28 + 10, "{mode}");
+        // The handle of another store's function is refused.
+        let err = bump.call(&mut other, ()).unwrap_err();
+        assert!(err.to_string().contains("store"), "{mode}: {err}");
+        assert_eq!(global(&mut other, other_instance, "count"), 0, "{mode}");
+        assert_eq!(*other.data(), 0, "{mode}");
+        // Both stores still work.
+        bump.call(&mut store, ()).unwrap();
+        let other_bump = other_instance
+            .get_typed_func::<(), ()>(&other, "bump")
+            .unwrap();
+        other_bump.call(&mut other, ()).unwrap();
+        assert_eq!(global(&mut store, instance, "count"), 5, "{mode}");
+        assert_eq!(global(&mut other, other_instance, "count"), 1, "{mode}");
+    }
+}
+
+/// A host function without arguments or results (served without copying
+/// slots) that fails ends the call with its error, and the store goes on.
+#[test]
+fn a_failing_host_function_without_slots() {
+    const WAT: &str = r#"(module
+        (import "env" "maybe" (func $maybe))
+        (global $after (export "after") (mut i32) (i32.const 0))
+        (func (export "run")
+            (call $maybe)
+            (global.set $after (i32.add (global.get $after) (i32.const 1)))))"#;
+    for (mode, engine) in both_modes() {
+        let (mut store, instance) = instantiate(&engine, WAT, 0u32, |l| {
+            l.func_wrap(
+                "env",
+                "maybe",
+                |mut c: Caller<'_, u32>| -> Result<(), Error> {
+                    *c.data_mut() += 1;
+                    if *c.data() == 2 {
+                        Err(Error::msg("second call fails"))
+                    } else {
+                        Ok(())
+                    }
+                },
+            )
+            .unwrap();
+        });
+        let run = instance.get_typed_func::<(), ()>(&store, "run").unwrap();
+        run.call(&mut store, ()).unwrap();
+        let err = run.call(&mut store, ()).unwrap_err();
+        assert_eq!(err.to_string(), "second call fails", "{mode}");
+        run.call(&mut store, ()).unwrap();
+        let after = instance.get_global(&mut store, "after").unwrap();
+        assert_eq!(after.get(&mut store).unwrap_i32(), 2, "{mode}");
+        assert_eq!(*store.data(), 3, "{mode}");
+    }
+}

@@ -5,8 +5,10 @@
 //! Both directions of a call cross through the exit-code protocol (the
 //! generated code never calls Rust), so what is left to make cheap is the
 //! Rust around it. A host→wasm call ([`TypedFunc::call`](super::TypedFunc::call)
-//! → `call_slots` → `invoke`, inlined into one function) takes the
-//! precomputed entry point of an outermost call, deepens the nesting,
+//! → `call_slots` → `invoke`, inlined into one function) checks that the
+//! `TypedFunc`'s target (read when it was made) belongs to the store,
+//! takes the precomputed entry point of an outermost call (one comparison
+//! with the store's `entry_room`), deepens the nesting,
 //! names the store for the guard-region fault handler (a store into the
 //! store's own `running` cell: the handler finds the store by the stack
 //! pointer, so no thread-local value is touched), runs the enter
@@ -15,9 +17,10 @@
 //! served out of line by `serve_exits`, under a level that restores the
 //! saved `wasm_rsp` too.
 //! The area size the trampoline needs is computed once, here, and passed
-//! to it. A wasm→host call is one turn of `serve_exits`: one lookup of
-//! the host function, one bounds check covering its area and the exit
-//! frame below it, the slots copied to a host-stack buffer and back, and
+//! to it. A wasm→host call is one turn of `serve_exits`: one comparison
+//! of the exit code, one lookup of the host function, one bounds check
+//! covering its area and the exit frame below it, the slots copied to a
+//! host-stack buffer and back (nothing for a function without slots), and
 //! the resume trampoline. Nothing allocates and no signature is checked
 //! per call (types were checked when the `TypedFunc` or the import was
 //! made).
@@ -215,20 +218,36 @@ pub(crate) fn call<T>(
 /// Calls `func` with its arguments already laid out in `slots` (8 bytes per
 /// value, no `v128`), which receive the results: the path of
 /// [`TypedFunc::call`](super::TypedFunc::call), whose types were checked
-/// when it was made, so nothing is converted or allocated here. Inlined
-/// into `TypedFunc::call`, where the number of slots is a constant.
+/// when it was made, so nothing is converted or allocated here. `target`
+/// is the `VmFuncRef` of `func` (`None` for a host function), as read
+/// from the function's store: it is valid once `store` is that store.
+/// Inlined into `TypedFunc::call`, where the number of slots is a
+/// constant.
 #[inline(always)]
-pub(crate) fn call_slots<T>(store: &mut Store<T>, func: Func, slots: &mut [u64]) -> Result<()> {
-    let data = store.inner.func_data(func)?;
-    if let FuncKind::Host { index, .. } = data.kind {
-        return run_host(store, index as usize, 0, slots);
-    }
-    // SAFETY: `funcref` belongs to a function of this store, so it points at
-    // a live `VmFuncRef` the store owns.
-    let target = unsafe { *data.funcref };
+pub(crate) fn call_slots<T>(
+    store: &mut Store<T>,
+    func: Func,
+    target: Option<VmFuncRef>,
+    slots: &mut [u64],
+) -> Result<()> {
+    store.inner.check(func.store)?;
+    let Some(target) = target else {
+        return call_host_slots(store, func, slots);
+    };
     match invoke(store, target, slots, false)? {
         None => Ok(()),
         Some(_) => Err(Error::runtime("a non-resumable call paused")),
+    }
+}
+
+/// [`call_slots`] of a host function.
+#[inline(never)]
+fn call_host_slots<T>(store: &mut Store<T>, func: Func, slots: &mut [u64]) -> Result<()> {
+    match store.inner.func_data(func)?.kind {
+        FuncKind::Host { index, .. } => run_host(store, index as usize, 0, slots),
+        FuncKind::Wasm => Err(Error::runtime(
+            "a host function's handle names a wasm function",
+        )),
     }
 }
 
@@ -385,7 +404,7 @@ fn run_host<T>(store: &mut Store<T>, index: usize, vmctx: usize, slots: &mut [u6
     let Some(entry) = store.host_funcs.get(index) else {
         return Err(Error::runtime("host call of an unknown function").with_index(index as u32));
     };
-    let f: *const SlotsFn<T> = &*entry.func.0;
+    let f = entry.code();
     // SAFETY: `f` is the closure of `host_funcs[index]`.
     unsafe { run_closure(f, store, vmctx, slots) }
 }
@@ -426,6 +445,9 @@ impl StoreInner {
         // wrapping (`abi::SHORT_CHECK_FRAME_MAX`).
         self.exec.stack_limit = bottom.max(SHORT_CHECK_FRAME_MAX as usize) + STACK_MARGIN;
         self.stack_top = top & !15;
+        self.entry_room = self.stack_top.saturating_sub(self.exec.stack_limit);
+        self.stack_base = bottom;
+        self.stack_size = top - bottom;
         if let Some(os) = self.engine.inner.guard_regions {
             os.prepare_thread();
             let running = core::ptr::NonNull::from(&*self.running);
@@ -502,15 +524,6 @@ impl StoreInner {
             (rbp, pc) = (link[0] as usize, link[1] as usize);
         }
         frames
-    }
-
-    /// The lowest address of the wasm stack (`usize::MAX` before it is
-    /// allocated, so that no address lies above it).
-    #[inline]
-    fn stack_bottom(&self) -> usize {
-        self.stack
-            .as_ref()
-            .map_or(usize::MAX, |stack| stack.as_ptr() as usize)
     }
 
     /// True when `n` 8-byte slots at `addr` lie inside the wasm stack and
@@ -629,11 +642,10 @@ fn invoke<T>(
     // least `TAIL_CALL_AREA` bytes, rounded up to 16).
     let area = ((slots.len() * 8 + 15) & !15).max(crate::abi::TAIL_CALL_AREA as usize);
     let depth = inner.depth;
-    // Before the stack exists `stack_top` and `stack_limit` are both 0, so
-    // the first call takes the out-of-line path, which allocates it.
-    let top = inner.stack_top;
-    let entry = if depth == 0 && top.wrapping_sub(inner.exec.stack_limit) >= area + ENTRY_FRAME {
-        top
+    // Before the stack exists `entry_room` is 0, so the first call takes
+    // the out-of-line path, which allocates it.
+    let entry = if depth == 0 && inner.entry_room >= area + ENTRY_FRAME {
+        inner.stack_top
     } else {
         entry_point(inner, area)?
     };
@@ -643,16 +655,17 @@ fn invoke<T>(
     if depth == 0 && inner.exceptions.live() != 0 {
         inner.collect_exceptions(false);
     }
-    // Copy the trampoline out rather than cloning the engine's `Arc`.
-    let enter = inner.engine.inner.enter;
-    let saved_wasm_rsp = inner.exec.wasm_rsp;
+    let enter = inner.enter;
     inner.depth = depth + 1;
-    {
-        let exec = &mut *inner.exec;
-        exec.entry_rsp = entry;
-        exec.exit_code = u32::MAX;
+    let exec_ptr: *mut crate::abi::ExecContext = &mut *inner.exec;
+    let saved_wasm_rsp;
+    // SAFETY: `exec_ptr` points at the store's context, which nothing else
+    // refers to meanwhile (the store is borrowed mutably).
+    unsafe {
+        saved_wasm_rsp = (*exec_ptr).wasm_rsp;
+        (*exec_ptr).entry_rsp = entry;
+        (*exec_ptr).exit_code = u32::MAX;
     }
-    let exec_ptr: *mut crate::abi::ExecContext = &mut *store.inner.exec;
     // SAFETY: the trampoline obeys `crate::abi`: `exec_ptr` and
     // `target.vmctx` are live contexts of this store, `target.code` is
     // published code of a module the store keeps alive, the slots are
@@ -671,7 +684,8 @@ fn invoke<T>(
             area,
         )
     });
-    if store.inner.exec.exit_code == ExitCode::Returned as u32 {
+    // SAFETY: as above.
+    if unsafe { (*exec_ptr).exit_code } == ExitCode::Returned as u32 {
         // The code never exited (the trampoline runs no Rust, so nothing
         // unwound through here either): only the depth is the level's.
         store.inner.depth = depth;
@@ -830,6 +844,10 @@ fn resume_paused<T>(store: &mut Store<T>, token: u64, slots: &mut [u64]) -> Resu
 
 /// Serves the exits of the current level, resuming it after each one that
 /// it survives, until it returns, traps or pauses.
+///
+/// Host calls, the exit a loop of calls to the host makes every time, are
+/// told apart with one comparison and served inline; every other exit
+/// goes through [`serve_exit`].
 #[inline(never)]
 fn serve_exits<T>(
     store: &mut Store<T>,
@@ -837,36 +855,10 @@ fn serve_exits<T>(
     resumable: bool,
 ) -> Result<Option<PauseReason>> {
     loop {
-        let exec = &*store.inner.exec;
-        match ExitCode::from_u32(exec.exit_code) {
-            Some(ExitCode::Returned) => return Ok(None),
-            Some(ExitCode::Trap) => {
-                return Err(match TrapCode::from_u32(exec.trap_code) {
-                    Some(trap) => Error::from_trap(trap).with_backtrace(store.inner.backtrace()),
-                    None => Error::runtime("unknown trap code").with_index(exec.trap_code),
-                });
-            }
-            Some(ExitCode::HostCall) => host_call(store)?,
-            Some(ExitCode::Throw) => super::exception::serve_throw(store, false)?,
-            Some(ExitCode::ThrowRef) => super::exception::serve_throw(store, true)?,
-            Some(ExitCode::MemoryGrow) => memory_grow(store)?,
-            Some(ExitCode::Helper) => helper(store)?,
-            Some(ExitCode::OutOfFuel) => {
-                return if resumable {
-                    Ok(Some(PauseReason::OutOfFuel))
-                } else {
-                    Err(Error::out_of_fuel())
-                };
-            }
-            Some(ExitCode::Interrupted) => {
-                store.inner.interrupt.store(0, Ordering::Release);
-                return if resumable {
-                    Ok(Some(PauseReason::Interrupted))
-                } else {
-                    Err(Error::interrupted())
-                };
-            }
-            None => return Err(Error::runtime("unknown exit code").with_index(exec.exit_code)),
+        if store.inner.exec.exit_code == ExitCode::HostCall as u32 {
+            host_call(store)?;
+        } else if let Served::End(end) = serve_exit(store, resumable)? {
+            return Ok(end);
         }
         // Resuming this level reuses the stack below it.
         store.inner.paused = None;
@@ -876,6 +868,51 @@ fn serve_exits<T>(
         // `wasm_rsp`), and it is resumed exactly once.
         run_code(&store.inner, || unsafe { resume(exec_ptr) });
     }
+}
+
+/// What serving an exit leaves to do.
+enum Served {
+    /// Resume the code that exited.
+    Resume,
+    /// The level ended: it returned, or (`Some`) paused.
+    End(Option<PauseReason>),
+}
+
+/// Serves an exit other than a host call (which [`serve_exits`] serves
+/// itself; one arrives here only from a caller that skipped that test).
+fn serve_exit<T>(store: &mut Store<T>, resumable: bool) -> Result<Served> {
+    let exec = &*store.inner.exec;
+    match ExitCode::from_u32(exec.exit_code) {
+        Some(ExitCode::Returned) => return Ok(Served::End(None)),
+        Some(ExitCode::Trap) => {
+            return Err(match TrapCode::from_u32(exec.trap_code) {
+                Some(trap) => Error::from_trap(trap).with_backtrace(store.inner.backtrace()),
+                None => Error::runtime("unknown trap code").with_index(exec.trap_code),
+            });
+        }
+        Some(ExitCode::HostCall) => host_call(store)?,
+        Some(ExitCode::Throw) => super::exception::serve_throw(store, false)?,
+        Some(ExitCode::ThrowRef) => super::exception::serve_throw(store, true)?,
+        Some(ExitCode::MemoryGrow) => memory_grow(store)?,
+        Some(ExitCode::Helper) => helper(store)?,
+        Some(ExitCode::OutOfFuel) => {
+            return if resumable {
+                Ok(Served::End(Some(PauseReason::OutOfFuel)))
+            } else {
+                Err(Error::out_of_fuel())
+            };
+        }
+        Some(ExitCode::Interrupted) => {
+            store.inner.interrupt.store(0, Ordering::Release);
+            return if resumable {
+                Ok(Served::End(Some(PauseReason::Interrupted)))
+            } else {
+                Err(Error::interrupted())
+            };
+        }
+        None => return Err(Error::runtime("unknown exit code").with_index(exec.exit_code)),
+    }
+    Ok(Served::Resume)
 }
 
 /// Runs generated code of `inner` (`run`: the entry or a resume), with the
@@ -913,60 +950,99 @@ fn store_fault_landing(inner: *const (), pc: usize) -> Option<usize> {
 }
 
 /// Serves `ExitCode::HostCall`: `payload` is the function's index in
-/// `Store::host_funcs`; arguments and results travel through the area at
-/// `call_args`, copied to and from a buffer on the host stack (the wasm
-/// stack is the store's, which the host function may use meanwhile).
+/// `Store::host_funcs`; arguments and results travel through the area the
+/// host-call stub left [`HOST_CALL_AREA`](crate::abi::HOST_CALL_AREA)
+/// bytes above `wasm_rsp`, copied to and from a buffer on the host stack
+/// (the wasm stack is the store's, which the host function may use
+/// meanwhile, and which a nested call's exception collection reads).
 ///
-/// This runs on every call from wasm to the host: one lookup of the
-/// function, one check that the area and the word at `wasm_rsp` (the
-/// caller's context) lie in the wasm stack, the copies, and the closure.
-#[inline]
+/// This runs on every call from wasm to the host: one bounds-checked
+/// lookup of the function, one range check covering the exit frame at
+/// `wasm_rsp` (whose first word is the caller's context) and the area
+/// above it, the copies, and the closure.
+#[inline(always)]
 fn host_call<T>(store: &mut Store<T>) -> Result<()> {
     /// Areas up to this many slots use a buffer on the host stack.
     const SMALL: usize = 8;
+    const FRAME: usize = crate::abi::HOST_CALL_AREA;
     let exec = &*store.inner.exec;
-    let (payload, args_addr, wasm_rsp) = (exec.payload, exec.call_args, exec.wasm_rsp);
+    let (payload, wasm_rsp) = (exec.payload, exec.wasm_rsp);
     let Some(entry) = usize::try_from(payload)
         .ok()
         .and_then(|i| store.host_funcs.get(i))
     else {
         return Err(unknown_host_function(payload));
     };
-    let nslots = entry.nslots;
-    let f: *const SlotsFn<T> = &*entry.func.0;
-    // The host-call stub pushed its exit frame below the area: one check
-    // covers both (`wasm_rsp` below `args_addr`, both 8-aligned, the
-    // area ending in the stack).
-    let frame_ok = store.inner.stack_bottom() <= wasm_rsp
-        && wasm_rsp < args_addr
-        && wasm_rsp.is_multiple_of(8);
-    if !(frame_ok && store.inner.in_stack(args_addr, nslots)) {
-        return Err(Error::runtime("host call area outside the wasm stack"));
+    let (f, nslots, exit_bytes) = (entry.code(), entry.nslots, entry.exit_bytes);
+    // The frame and the area (`entry.exit_bytes` from `wasm_rsp`) lie in
+    // the stack, 8-aligned: `off` is their offset in it (huge when
+    // `wasm_rsp` is below the base; the base is 16-aligned; the size is 0
+    // before the stack is allocated, when nothing fits).
+    let off = wasm_rsp.wrapping_sub(store.inner.stack_base);
+    let fits = off
+        .checked_add(exit_bytes)
+        .is_some_and(|end| end <= store.inner.stack_size)
+        && off.is_multiple_of(8);
+    if !fits {
+        return Err(host_area_outside());
     }
-    // SAFETY: the word at `wasm_rsp` (where the exit stub saved the
-    // caller's `r15`) lies in the wasm stack, aligned: at or above its
-    // bottom and below `args_addr`, whose area `in_stack` found in it.
+    let args_addr = wasm_rsp + FRAME;
+    // SAFETY: the word at `wasm_rsp` (where the stub saved the caller's
+    // `r15`) lies in the wasm stack, aligned (checked above).
     let vmctx = unsafe { (wasm_rsp as *const usize).read() };
+    // A function without arguments or results has nothing to copy. This
+    // is told from the frame size rather than from `nslots`, so that the
+    // test is not merged into the copies' dispatch on the count (one
+    // branch, not a jump table, for such functions).
+    if exit_bytes == FRAME {
+        // SAFETY: see `run_closure`; `f` is the closure of
+        // `host_funcs[payload]`.
+        return unsafe { run_host_closure(f, store, vmctx, &mut []) };
+    }
     if nslots > SMALL {
         return host_call_large(store, f, vmctx, args_addr, nslots);
     }
     let area = args_addr as *mut u64;
-    let mut buf = [0u64; SMALL];
-    let slots = &mut buf[..nslots];
-    // SAFETY: `in_stack` checked that the `nslots` words at `area` lie in
-    // the wasm stack, aligned; the suspended code does not run meanwhile,
-    // and nested calls leave the area (above its `wasm_rsp`) alone; the
-    // stack lives as long as the store, which this call borrows.
-    unsafe { copy_words(slots.as_mut_ptr(), area, nslots) };
-    // SAFETY: see `run_closure`.
-    if let Err(e) = unsafe { run_closure(f, store, vmctx, slots) } {
-        // A thrown exception continues in the wasm code around, if any
-        // catches it.
-        return super::exception::from_host(&mut store.inner, e);
-    }
-    // SAFETY: as above.
-    unsafe { copy_words(area, slots.as_ptr(), nslots) };
+    let mut buf = core::mem::MaybeUninit::<[u64; SMALL]>::uninit();
+    let buf = buf.as_mut_ptr() as *mut u64;
+    // SAFETY: the `nslots` words at `area` lie in the wasm stack, aligned
+    // (checked above), and `buf` has room for them (`nslots <= SMALL`);
+    // the suspended code does not run meanwhile, nested calls leave the
+    // area (above its `wasm_rsp`) alone, and the stack lives as long as
+    // the store, which this call borrows.
+    unsafe { copy_words(buf, area, nslots) };
+    // SAFETY: the first `nslots` words of `buf` were just written.
+    let slots = unsafe { core::slice::from_raw_parts_mut(buf, nslots) };
+    // SAFETY: as for the call above.
+    unsafe { run_host_closure(f, store, vmctx, slots) }?;
+    // SAFETY: as for the first copy.
+    unsafe { copy_words(area, buf, nslots) };
     Ok(())
+}
+
+/// Runs the host function `f` for a call from wasm code of `vmctx`; when
+/// it throws, the exception continues in the wasm code around, if any
+/// catches it.
+///
+/// # Safety
+/// As for [`run_closure`].
+#[inline(always)]
+unsafe fn run_host_closure<T>(
+    f: *const SlotsFn<T>,
+    store: &mut Store<T>,
+    vmctx: usize,
+    slots: &mut [u64],
+) -> Result<()> {
+    // SAFETY: the caller's contract.
+    match unsafe { run_closure(f, store, vmctx, slots) } {
+        Ok(()) => Ok(()),
+        Err(e) => super::exception::from_host(&mut store.inner, e),
+    }
+}
+
+#[cold]
+fn host_area_outside() -> Error {
+    Error::runtime("host call area outside the wasm stack")
 }
 
 /// [`host_call`] for areas too large for its buffer.
@@ -1164,6 +1240,79 @@ mod tests {
         let slots = enter_host(&mut store, add, &[1, 2], 2).unwrap();
         assert_eq!(slots[0], 3);
         assert_eq!(store.inner.depth, 0);
+    }
+
+    /// Serves a host-call exit of `f` whose `wasm_rsp` is `rsp`, with the
+    /// area's slot 0 holding `arg` when it lies in the stack; returns slot 0
+    /// afterwards.
+    fn serve_host_exit(store: &mut Store<u32>, f: Func, rsp: usize, arg: u64) -> Result<u64> {
+        let FuncKind::Host { index, .. } = store.inner.func_data(f)?.kind else {
+            return Err(Error::msg("not a host function"));
+        };
+        let area = rsp.wrapping_add(crate::abi::HOST_CALL_AREA);
+        let _ = store.inner.write_stack(area, &[arg]);
+        store.inner.exec.payload = u64::from(index);
+        store.inner.exec.wasm_rsp = rsp;
+        host_call(store)?;
+        let mut out = [0u64];
+        if !store.inner.read_stack_into(area, &mut out) {
+            return Err(Error::msg("area outside the stack"));
+        }
+        Ok(out[0])
+    }
+
+    /// The one range check of a host call: its exit frame and its area
+    /// must lie in the wasm stack, 8-aligned, up to the last byte.
+    #[test]
+    fn host_call_frames_are_checked_against_the_stack() {
+        let engine = Engine::default();
+        let mut store = Store::new(&engine, 0u32);
+        let inc = Func::wrap(&mut store, |mut caller: Caller<'_, u32>, x: i64| {
+            *caller.data_mut() += 1;
+            x + 1
+        });
+        let nop = Func::wrap(&mut store, |mut caller: Caller<'_, u32>| {
+            *caller.data_mut() += 1;
+        });
+        // Before the stack exists nothing fits.
+        let err = serve_host_exit(&mut store, nop, 4096, 0).unwrap_err();
+        assert!(err.to_string().contains("outside the wasm stack"), "{err}");
+        store.inner.stack_limit().unwrap();
+        let (base, top) = (store.inner.stack_base, store.inner.stack_top);
+        let frame = crate::abi::HOST_CALL_AREA;
+        // `inc`'s area (rounded up to 16 bytes) and `nop`'s (none).
+        assert_eq!(
+            store
+                .host_funcs
+                .iter()
+                .map(|e| e.nslots)
+                .collect::<Vec<_>>(),
+            [2, 0]
+        );
+        // The highest frames whose areas end at the top, and the lowest.
+        assert_eq!(
+            serve_host_exit(&mut store, inc, top - frame - 16, 41).unwrap(),
+            42
+        );
+        assert_eq!(
+            serve_host_exit(&mut store, nop, top - frame, 0).unwrap_or(7),
+            7
+        );
+        assert_eq!(serve_host_exit(&mut store, inc, base, 1).unwrap(), 2);
+        assert_eq!(*store.data(), 3);
+        // One word too high, below the base, misaligned: refused, and the
+        // function does not run.
+        for (f, rsp) in [
+            (inc, top - frame - 8),
+            (nop, top - frame + 8),
+            (inc, base - 8),
+            (inc, base + 4),
+            (nop, usize::MAX - 7),
+        ] {
+            let err = serve_host_exit(&mut store, f, rsp, 0).unwrap_err();
+            assert!(err.to_string().contains("outside the wasm stack"), "{err}");
+        }
+        assert_eq!(*store.data(), 3);
     }
 
     #[test]

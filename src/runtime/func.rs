@@ -112,10 +112,50 @@ fn call_with_vals<T>(
 /// `VmFuncRef::host_index`) with what serving a call to it needs, computed
 /// once when it is created so that the exit loop derives nothing per call.
 pub(crate) struct HostEntry<T> {
-    pub func: HostFunc<T>,
+    /// Owns the closure `code` points to (never read: it keeps it alive).
+    _func: HostFunc<T>,
+    /// The closure inside `func`'s `Arc`, as a plain wide pointer: calling
+    /// through it finds the closure without working out where an `Arc`
+    /// places a value of the closure's alignment.
+    code: *const SlotsFn<T>,
     pub ty: Arc<FuncType>,
     /// 8-byte slots of its argument/result area (see [`crate::abi`]).
     pub nslots: usize,
+    /// Bytes from `wasm_rsp` to the end of the area when wasm calls it
+    /// (the host-call stub's exit frame and the area).
+    pub exit_bytes: usize,
+}
+
+// SAFETY: `code` points into the `Arc` that `func` owns (so it is valid as
+// long as the entry), and the closure is `Send + Sync`; the entry holds
+// nothing else that is tied to a thread.
+unsafe impl<T> Send for HostEntry<T> {}
+// SAFETY: as for `Send`: shared entries only ever read the closure (`Fn`).
+unsafe impl<T> Sync for HostEntry<T> {}
+
+impl<T> HostEntry<T> {
+    /// An entry for `func` of type `ty`.
+    pub(crate) fn new(func: HostFunc<T>, ty: Arc<FuncType>) -> HostEntry<T> {
+        let code = Arc::as_ptr(&func.0);
+        let nslots = exec::slot_count(&ty);
+        HostEntry {
+            nslots,
+            exit_bytes: nslots
+                .saturating_mul(8)
+                .saturating_add(crate::abi::HOST_CALL_AREA),
+            _func: func,
+            code,
+            ty,
+        }
+    }
+
+    /// The closure, valid as long as the entry (it lives in the entry's
+    /// `Arc`, which `Store::host_funcs` never drops or replaces while the
+    /// store lives: it is only ever appended to).
+    #[inline]
+    pub(crate) fn code(&self) -> *const SlotsFn<T> {
+        self.code
+    }
 }
 
 /// A function of a store (defined by an instance or by the host).
@@ -231,7 +271,14 @@ impl Func {
         &self,
         store: impl AsContext,
     ) -> Result<TypedFunc<Params, Results>> {
-        let ty = store.as_context().inner.func_data(*self)?.ty.clone();
+        let data = store.as_context().inner.func_data(*self)?;
+        let ty = data.ty.clone();
+        let target = match data.kind {
+            // SAFETY: `funcref` belongs to a function of this store, so it
+            // points at a live `VmFuncRef` the store owns.
+            FuncKind::Wasm => Some(unsafe { *data.funcref }),
+            FuncKind::Host { .. } => None,
+        };
         let expected = FuncType::new(&Params::types(), &Results::types());
         if *ty != expected {
             return Err(Error::runtime("type mismatch").with_detail(format_args!(
@@ -240,6 +287,7 @@ impl Func {
         }
         Ok(TypedFunc {
             func: *self,
+            target,
             _marker: PhantomData,
         })
     }
@@ -259,11 +307,7 @@ impl<T> super::store::Store<T> {
         });
         let ptr: *const VmFuncRef = &*funcref;
         let ty = Arc::new(ty);
-        self.host_funcs.push(HostEntry {
-            func: f,
-            ty: ty.clone(),
-            nslots: exec::slot_count(&ty),
-        });
+        self.host_funcs.push(HostEntry::new(f, ty.clone()));
         push_func_infallible(
             inner,
             FuncData {
@@ -293,8 +337,20 @@ fn push_func_infallible(inner: &mut StoreInner, data: FuncData) -> Func {
 /// A function with statically known parameter and result types.
 pub struct TypedFunc<Params, Results> {
     func: Func,
+    /// A wasm function's `VmFuncRef` (`None` for a host function), read
+    /// once: a call checks only that it is given the function's store,
+    /// whose functions never change or go while it lives.
+    target: Option<VmFuncRef>,
     _marker: PhantomData<fn(Params) -> Results>,
 }
+
+// SAFETY: the only non-`Send`/`Sync` part is `target`, plain addresses of
+// code and a context that only the enter trampoline uses, and only once a
+// call has checked that it was given the store owning them (through which
+// alone they are reached, under `&mut Store`).
+unsafe impl<P, R> Send for TypedFunc<P, R> {}
+// SAFETY: as for `Send`: a shared `TypedFunc` is only read.
+unsafe impl<P, R> Sync for TypedFunc<P, R> {}
 
 impl<P, R> Clone for TypedFunc<P, R> {
     fn clone(&self) -> Self {
@@ -318,19 +374,19 @@ impl<Params: WasmParams, Results: WasmResults> TypedFunc<Params, Results> {
         // (`n` is a constant: one branch remains, zeroing a small buffer.)
         let n = Params::COUNT.max(Results::COUNT);
         if n == 0 {
-            exec::call_slots(store, self.func, &mut [])?;
+            exec::call_slots(store, self.func, self.target, &mut [])?;
             return Ok(Results::read_slots(&[]));
         }
         if n <= 4 {
             let mut slots = [0u64; 4];
             params.write_slots(&mut slots);
-            exec::call_slots(store, self.func, &mut slots[..n])?;
+            exec::call_slots(store, self.func, self.target, &mut slots[..n])?;
             return Ok(Results::read_slots(&slots));
         }
         if n <= 16 {
             let mut slots = [0u64; 16];
             params.write_slots(&mut slots);
-            exec::call_slots(store, self.func, &mut slots[..n])?;
+            exec::call_slots(store, self.func, self.target, &mut slots[..n])?;
             return Ok(Results::read_slots(&slots));
         }
         let mut results = vec![Val::I32(0); Results::COUNT];

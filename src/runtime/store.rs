@@ -116,6 +116,17 @@ pub(crate) struct StoreInner {
     /// Where outermost calls start: the top of `stack`, 16-byte aligned
     /// (0 until it is allocated).
     pub stack_top: usize,
+    /// Bytes between `stack_top` and the stack limit (0 until the stack is
+    /// allocated): the room an outermost call has.
+    pub entry_room: usize,
+    /// The engine's enter trampoline (the engine, which the store keeps,
+    /// owns its code).
+    pub enter: super::engine::EnterFn,
+    /// The bottom of `stack` and its size in bytes (both 0 until it is
+    /// allocated): the range a host call's exit frame and area are checked
+    /// against.
+    pub stack_base: usize,
+    pub stack_size: usize,
     /// The store while its generated code runs, null otherwise: what the
     /// guard-region fault handler reads (see `exec::run_code`). Boxed, so
     /// that its address stays put when the store moves.
@@ -199,6 +210,10 @@ impl StoreInner {
             exec,
             stack: None,
             stack_top: 0,
+            entry_room: 0,
+            enter: engine.inner.enter,
+            stack_base: 0,
+            stack_size: 0,
             running: Box::new(Cell::new(core::ptr::null())),
             fault_stack: None,
             host_vmctx: new_vmctx(exec_ptr),

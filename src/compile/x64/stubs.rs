@@ -112,6 +112,10 @@ fn copy_slots(a: &mut Assembler, dst: Gpr, src: Gpr, count: Gpr) {
 /// (the first result's first 8 bytes) in the first slot, copies the same
 /// number of slots back (the results), sets the exit code to `Returned`
 /// and returns to the host.
+///
+/// A call without slots (`nslots` 0) takes a path of its own: nothing to
+/// copy, no argument registers, no result to store, so nothing of the
+/// slots is kept on the wasm stack either.
 fn emit_enter(a: &mut Assembler) {
     let (exec, vmctx, code, slots, nslots) = (Gpr::Rdi, Gpr::Rsi, Gpr::Rdx, Gpr::Rcx, Gpr::R8);
     push_host_saved(a);
@@ -125,6 +129,17 @@ fn emit_enter(a: &mut Assembler) {
         Gpr::Rbp,
         exec_mem(exec, offset_of!(ExecContext, entry_rsp)),
     );
+    let with_slots = a.new_label();
+    a.test_rr(Size::S64, nslots, nslots);
+    a.jcc(Cond::Ne, with_slots);
+    // No slots: the area (the size in `r9`) ends 16 bytes below the entry
+    // point, as below.
+    a.lea(Size::S64, Gpr::Rsp, Mem::base(Gpr::Rbp, -16));
+    a.alu_rr(AluOp::Sub, Size::S64, Gpr::Rsp, Gpr::R9);
+    a.mov_rr(Size::S64, Gpr::R15, vmctx);
+    a.call_r(code);
+    emit_enter_return(a);
+    a.bind(with_slots);
     a.mov_mr(Size::S64, Mem::base(Gpr::Rbp, -8), slots);
     a.mov_mr(Size::S64, Mem::base(Gpr::Rbp, -16), nslots);
     // The area's size came in `r9` (`copy_slots` uses it as scratch).
@@ -152,6 +167,12 @@ fn emit_enter(a: &mut Assembler) {
     // nobody reads.)
     a.mov_mr(Size::S64, Mem::base(Gpr::Rsp, 0), Gpr::Rax);
     copy_slots(a, slots, Gpr::Rsp, nslots);
+    emit_enter_return(a);
+}
+
+/// The end of the enter trampoline, once the callee returned: sets the
+/// exit code to `Returned` and returns to the host.
+fn emit_enter_return(a: &mut Assembler) {
     a.mov_rm(Size::S64, Gpr::Rax, vmctx_mem(offset_of!(VmContext, exec)));
     a.mov_mi(
         Size::S32,
@@ -202,7 +223,10 @@ fn emit_resume(a: &mut Assembler) {
 /// `VmFuncRef` and `r15` a context whose `exec` is the store's; the argument
 /// area is above the return address. The payload is the function's
 /// `host_index` (zero-extended), so the host finds it with one bounds-checked
-/// index instead of looking the `VmFuncRef` address up.
+/// index instead of looking the `VmFuncRef` address up; the area it finds
+/// at a fixed distance above `wasm_rsp`
+/// ([`HOST_CALL_AREA`](crate::abi::HOST_CALL_AREA)), so the stub does not
+/// record its address.
 ///
 /// It leaves like the exit stub, leaving the same words at `wasm_rsp`
 /// (`r15`, `rbp`, the saved registers, the resume address, the return into
@@ -228,12 +252,6 @@ fn emit_host_call(a: &mut Assembler) {
     a.mov_mr(
         Size::S64,
         exec_mem(exec, offset_of!(ExecContext, payload)),
-        Gpr::Rdx,
-    );
-    a.lea(Size::S64, Gpr::Rdx, Mem::base(Gpr::Rsp, 8));
-    a.mov_mr(
-        Size::S64,
-        exec_mem(exec, offset_of!(ExecContext, call_args)),
         Gpr::Rdx,
     );
     a.mov_mi(
@@ -489,17 +507,20 @@ mod tests {
         };
         assert_eq!(exec.exit_code, ExitCode::HostCall as u32);
         assert_eq!(exec.payload, 5);
-        // SAFETY: `call_args` and `wasm_rsp` point into `stack`, at the
-        // area and at the words the stub pushed below it.
+        let call_args = exec.wasm_rsp + crate::abi::HOST_CALL_AREA;
+        // SAFETY: `wasm_rsp` points into `stack`, at the words the stub
+        // pushed below the area.
         let (area, top) = unsafe {
             (
-                core::slice::from_raw_parts_mut(exec.call_args as *mut u64, 2),
+                core::slice::from_raw_parts_mut(call_args as *mut u64, 2),
                 core::slice::from_raw_parts(
                     exec.wasm_rsp as *const u64,
                     crate::abi::EXIT_RETURN_WORD + 2,
                 ),
             )
         };
+        // The area is where `HOST_CALL_AREA` says: the arguments the enter
+        // trampoline copied there.
         assert_eq!(area, [11, 22]);
         let stub_range = base as u64..base as u64 + stubs.code.len() as u64;
         // r15, rbp (the enter trampoline's: the entry point), the saved pin
@@ -510,7 +531,6 @@ mod tests {
         assert_eq!(top[1], exec.entry_rsp as u64);
         assert!(stub_range.contains(&top[ret]));
         assert!(stub_range.contains(&top[ret + 1]));
-        assert_eq!(exec.wasm_rsp + 8 * (ret + 2), exec.call_args);
         area[0] = 33;
         // SAFETY: the suspended code is resumed exactly once.
         unsafe { resume(&mut exec) };
