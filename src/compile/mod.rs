@@ -65,7 +65,6 @@ use crate::decode::{
 use crate::error::{Error, ErrorKind, Result};
 use crate::platform::{Bare, Platform, job_ranges, run_jobs};
 use crate::validate::ModuleInfo;
-use crate::validate::subtype::canonical_types;
 use alloc::vec::Vec;
 use core::ops::Range;
 pub(crate) use isa::stubs::engine_stubs;
@@ -130,9 +129,10 @@ pub(crate) struct Env<'m, 'a> {
     /// What is known of each table's contents (imports first; see
     /// [`tables`]).
     pub fixed_tables: Vec<Option<FixedTable>>,
-    /// The canonical representative of each type index, for comparing
-    /// with [`FixedTable::single_type`]; empty when no table has one.
-    pub type_reps: Vec<u32>,
+    /// The canonical representative of each type index (the validator's
+    /// [`ModuleInfo::type_reps`]), for comparing with
+    /// [`FixedTable::single_type`].
+    pub type_reps: &'m [u32],
 }
 
 /// Most buffer sets a [`ScratchPool`] keeps.
@@ -308,7 +308,7 @@ pub(crate) fn compile_module_into(
         guard_region: options.guard_region && memory_page_log2 == DEFAULT_PAGE_SIZE_LOG2,
         ..*options
     };
-    let mut env = Env {
+    let env = Env {
         module,
         func_types: &spaces.funcs,
         global_types: &spaces.globals,
@@ -339,21 +339,9 @@ pub(crate) fn compile_module_into(
                 _ => false,
             }),
         grows_memory: info.funcs.iter().any(|f| f.grows_memory),
-        fixed_tables: Vec::new(),
-        type_reps: Vec::new(),
+        fixed_tables: tables::fixed_tables(module, info),
+        type_reps: &info.type_reps,
     };
-    if !module.elements.is_empty() {
-        let reps = canonical_types(&module.types);
-        env.fixed_tables = tables::fixed_tables(module, info, &reps, &spaces.funcs);
-        if env
-            .fixed_tables
-            .iter()
-            .flatten()
-            .any(|t| t.single_type.is_some())
-        {
-            env.type_reps = reps;
-        }
-    }
 
     let (chunks, stubs) = compile_functions(&env, info, buffers, pool, beside)?;
     link(chunks, &stubs, module.code.len(), pool)

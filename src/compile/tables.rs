@@ -34,10 +34,9 @@ pub(crate) struct FixedTable {
     pub size: u64,
     /// Whether every element holds a function: then no element is null.
     pub non_null: bool,
-    /// The canonical type index (the validator's representative, see
-    /// [`canonical_types`](crate::validate::subtype::canonical_types)) of
-    /// every function the table holds, if they all have one type: a call
-    /// through it with that type matches whatever the index.
+    /// The canonical type index ([`ModuleInfo::type_reps`]) of every
+    /// function the table holds, if they all have one type: a call through
+    /// it with that type matches whatever the index.
     pub single_type: Option<u32>,
 }
 
@@ -63,15 +62,10 @@ fn constant(expr: &ConstExpr<'_>) -> Option<Constant> {
 }
 
 /// The facts of each table of `module` (imports first; `None` for a table
-/// whose contents the compiler cannot know). `reps` are the canonical
-/// representatives of the module's types, `func_types` the type index of
-/// every function.
-pub(crate) fn fixed_tables(
-    module: &Module<'_>,
-    info: &ModuleInfo,
-    reps: &[u32],
-    func_types: &[u32],
-) -> Vec<Option<FixedTable>> {
+/// whose contents the compiler cannot know), from what validation found
+/// (`info`).
+pub(crate) fn fixed_tables(module: &Module<'_>, info: &ModuleInfo) -> Vec<Option<FixedTable>> {
+    let (reps, func_types) = (&info.type_reps, &info.spaces.funcs);
     let imported = module.num_imported_tables as usize;
     let mut tables = vec![None; imported + module.tables.len()];
     if info.funcs.iter().any(|f| f.writes_tables) {
@@ -186,7 +180,6 @@ fn covers(ranges: &mut [(u64, u64)], size: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::validate::subtype::canonical_types;
     use crate::validate::{Features, validate_module_with};
     use alloc::format;
     use alloc::string::String;
@@ -195,8 +188,7 @@ mod tests {
         let bytes = wat::parse_str(wat).unwrap();
         let module = Module::decode(&bytes).unwrap();
         let info = validate_module_with(&module, &Features::ALL).unwrap();
-        let reps = canonical_types(&module.types);
-        fixed_tables(&module, &info, &reps, &info.spaces.funcs)
+        fixed_tables(&module, &info)
     }
 
     const FUNCS: &str = r#"

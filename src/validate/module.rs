@@ -31,6 +31,10 @@ pub struct ModuleInfo {
     /// Every function's local uses, one run per function (see
     /// [`Self::local_uses`]).
     pub local_uses: Vec<LocalUse>,
+    /// The canonical representative of each type index (the first index
+    /// of its class of equivalent types): two indices name equivalent
+    /// types when their representatives are equal.
+    pub type_reps: Vec<u32>,
 }
 
 impl ModuleInfo {
@@ -504,6 +508,7 @@ pub(crate) fn validate_module_on(
         spaces,
         funcs,
         local_uses,
+        type_reps: reps,
     })
 }
 
