@@ -19,7 +19,7 @@ use super::super::isa::frame::{
 };
 use super::super::stack::{Loc, is_float};
 use super::*;
-use crate::abi::slot_offsets;
+use crate::abi::{REGISTER_ARGS, slot_offsets};
 use crate::decode::ValType;
 use crate::error::{Error, ErrorKind, Result};
 use crate::validate::Feature;
@@ -105,6 +105,10 @@ pub(crate) struct FrameLayout {
     /// [`Self::save_slot`]) and by [`Self::use_slots`]. A leaf whose frame
     /// stays unused allocates none (`x64::frame`).
     slots_used: Cell<bool>,
+    /// While the prelude compiles ([`super::prelude`]): the pins of the
+    /// parameters passed in registers, which until the prologue are read
+    /// in the registers they arrived in.
+    pub(crate) prelude_pins: Option<[Option<Loc>; REGISTER_ARGS]>,
 }
 
 /// How many locals may be pinned in caller-saved registers.
@@ -337,6 +341,7 @@ impl FrameLayout {
             memory_base,
             memory_last,
             slots_used: Cell::new(slots_used),
+            prelude_pins: None,
         }
     }
 

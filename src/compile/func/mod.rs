@@ -73,6 +73,7 @@ use alloc::vec::Vec;
 mod control;
 mod frame;
 mod operands;
+mod prelude;
 
 pub(crate) use control::*;
 pub(crate) use frame::*;
@@ -193,6 +194,8 @@ pub(crate) struct FuncCompiler<'e, 'm, 'a> {
     pub v128_consts: super::isa::simd::V128Pool,
     /// Open `try_table`s and catch clauses awaiting their landing pads.
     pub(crate) exn: super::isa::exceptions::ExceptionState,
+    /// Where the function's prelude ends, if it has one ([`prelude`]).
+    prelude_end: Option<usize>,
 }
 
 impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
@@ -218,6 +221,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             &mut scratch.frame,
             &mut ops,
         );
+        let prelude_end = prelude::prelude_end(&env.options, func_type, body, info);
         let mut a = core::mem::take(&mut scratch.a);
         a.pad_to(16);
         let code_start = a.offset() as u32;
@@ -241,6 +245,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 exn.reset();
                 exn
             },
+            prelude_end,
         }
     }
 
@@ -257,7 +262,12 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         scratch: &mut Scratch,
     ) -> Result<u32> {
         self.a.set_op_offset(body.code_offset as u32);
-        self.prologue();
+        let prelude = self.prelude_end;
+        if prelude.is_some() {
+            self.enter_prelude();
+        } else {
+            self.prologue();
+        }
         let end = self.a.new_label();
         self.ctrl.frames.push(Frame {
             kind: FrameKind::Function,
@@ -270,21 +280,40 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             save_base: 0,
         });
         let mut r = body.reader();
+        if let Some(prelude_end) = prelude {
+            while r.offset() < prelude_end {
+                self.compile_operator(&mut r, body, func_index)?;
+            }
+            self.a.set_op_offset(body.code_offset as u32);
+            self.end_prelude();
+        }
         while !self.ctrl.frames.is_empty() {
-            let offset = r.offset();
-            self.a.set_op_offset(offset as u32);
-            let mut step = Step {
-                c: &mut self,
-                body,
-                offset: offset as u32,
-            };
-            visit_operator(&mut r, &mut step)?.map_err(|e| {
-                e.in_func(func_index)
-                    .with_detail(format_args!("at {offset:#x}"))
-            })?;
-            self.a.close_fault_site(offset as u32);
+            self.compile_operator(&mut r, body, func_index)?;
         }
         self.finish(scratch)
+    }
+
+    /// Compiles the operator at `r`.
+    #[inline(always)]
+    fn compile_operator(
+        &mut self,
+        r: &mut crate::decode::Reader<'_>,
+        body: &FunctionBody<'_>,
+        func_index: u32,
+    ) -> Result<()> {
+        let offset = r.offset();
+        self.a.set_op_offset(offset as u32);
+        let mut step = Step {
+            c: self,
+            body,
+            offset: offset as u32,
+        };
+        visit_operator(r, &mut step)?.map_err(|e| {
+            e.in_func(func_index)
+                .with_detail(format_args!("at {offset:#x}"))
+        })?;
+        self.a.close_fault_site(offset as u32);
+        Ok(())
     }
 
     /// Gives the buffers back to `scratch` for the next function.

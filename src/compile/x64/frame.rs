@@ -8,8 +8,8 @@ use super::calls::{ARG_GPRS, ARG_XMMS};
 use super::regs::{SCRATCH, SCRATCH2};
 use super::*;
 use crate::abi::{
-    ExecContext, ExitCode, LEAF_FRAME_MAX, SHORT_CHECK_FRAME_MAX, TrapCode, VmContext,
-    args_in_registers,
+    ExecContext, ExitCode, LEAF_FRAME_MAX, REGISTER_ARGS, SHORT_CHECK_FRAME_MAX, TrapCode,
+    VmContext, args_in_registers,
 };
 use crate::asm::x64::{AluOp, Cond, Gpr, Mem, Size, SseOp, Xmm};
 use crate::compile::func::*;
@@ -257,6 +257,42 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
     }
 
+    /// Starts the function with its prelude (`func::prelude`) instead of
+    /// the prologue: until [`Self::end_prelude`], the integer parameters
+    /// passed in registers are read in those registers, which the operand
+    /// stack leaves alone, and a return has no frame to leave.
+    pub(crate) fn enter_prelude(&mut self) {
+        let mut pins = [None; REGISTER_ARGS];
+        let in_registers = args_in_registers(self.func_type.params());
+        for (i, pin) in pins.iter_mut().enumerate().take(in_registers) {
+            let local = &mut self.frame.locals[i];
+            if matches!(local.ty, ValType::I32 | ValType::I64) {
+                *pin = local.pin;
+                local.pin = Some(Loc::Gpr(ARG_GPRS[i]));
+                self.ops.pin_gpr(ARG_GPRS[i]);
+            }
+        }
+        self.frame.prelude_pins = Some(pins);
+    }
+
+    /// Ends the prelude with the prologue, which finds the parameters in
+    /// their registers still, and gives them their pins back.
+    pub(crate) fn end_prelude(&mut self) {
+        let Some(pins) = self.frame.prelude_pins.take() else {
+            return;
+        };
+        let in_registers = args_in_registers(self.func_type.params());
+        for (i, &pin) in pins.iter().enumerate().take(in_registers) {
+            if let Some(Loc::Gpr(r)) = self.frame.locals[i].pin
+                && r == ARG_GPRS[i]
+            {
+                self.frame.locals[i].pin = pin;
+                self.ops.unpin_gpr(r);
+            }
+        }
+        self.prologue();
+    }
+
     /// Loads pinned local `i` from its memory slot into its register.
     pub(crate) fn load_pinned(&mut self, i: usize) {
         let local = self.frame.locals[i];
@@ -285,6 +321,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// The epilogue without its `ret`: restores the saved pin registers,
     /// `rsp` and the caller's `rbp`, so the return address is on top.
     pub(crate) fn leave_frame(&mut self) {
+        // The prelude runs before the frame exists.
+        if self.frame.prelude_pins.is_some() {
+            return;
+        }
         self.restore_saved_gprs();
         self.a.mov_rr(Size::S64, Gpr::Rsp, Gpr::Rbp);
         self.a.pop_r(Gpr::Rbp);

@@ -1,0 +1,348 @@
+//! Functions that start with an early-return test, compiled as a prelude
+//! before the prologue: the test reads the parameters in the registers
+//! they arrived in, and its `return` leaves with no frame to undo.
+//!
+//! Each function here has a prelude and goes on, past it, to code that
+//! needs the full frame (calls, pinned locals, memory). The tests reach
+//! both sides of the test, through every kind of entry: from the host,
+//! direct calls, `call_indirect`, a tail call, and a tail call that grew
+//! its argument area (whose return goes through the engine's stub, which
+//! finds its record through the untouched `rbp`). A prelude that lost a
+//! parameter's register (to a temporary, or to the prologue's moves), left
+//! the wrong result in its register, or touched the stack gives a wrong
+//! value or a crash. Deep recursion through a prelude still meets the
+//! stack limit, and traps and exceptions past the prelude see the whole
+//! call stack. Every expected value comes from the same arithmetic in
+//! Rust.
+
+use wasmkern::{Config, Engine, Instance, Module, Store, Trap};
+
+mod common;
+use common::{both_modes, typed};
+
+fn instantiate(guard: bool, wat: &str) -> (Store<()>, Instance) {
+    let engine = Engine::new(Config::new().guard_regions(guard)).unwrap();
+    let module = Module::new(&engine, wat::parse_str(wat).unwrap()).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    (store, instance)
+}
+
+/// Naive Fibonacci as clang writes it at -O2: the test `n < 2` first,
+/// then a loop over the recursive calls with an accumulator; called
+/// directly, through a table and from a wasm caller.
+const FIB: &str = r#"(module
+  (type $t (func (param i32) (result i32)))
+  (table 1 funcref)
+  (elem (i32.const 0) $fib)
+  (func $fib (export "fib") (type $t)
+    (local i32 i32 i32)
+    block
+      local.get 0
+      i32.const 2
+      i32.ge_s
+      br_if 0
+      local.get 0
+      i32.const 0
+      i32.add
+      return
+    end
+    i32.const 0
+    local.set 1
+    loop
+      local.get 0
+      i32.const -1
+      i32.add
+      call $fib
+      local.get 1
+      i32.add
+      local.set 1
+      local.get 0
+      i32.const 3
+      i32.gt_u
+      local.set 2
+      local.get 0
+      i32.const -2
+      i32.add
+      local.tee 3
+      local.set 0
+      local.get 2
+      br_if 0
+    end
+    local.get 3
+    local.get 1
+    i32.add)
+  (func (export "fib_indirect") (param i32) (result i32)
+    (call_indirect (type $t) (local.get 0) (i32.const 0)))
+  (func (export "fib_sum") (param i32) (result i64)
+    (local $s i64)
+    block
+      loop
+        local.get 0
+        i32.eqz
+        br_if 1
+        (local.set 0 (i32.sub (local.get 0) (i32.const 1)))
+        ;; The i32 result's upper half must be zero.
+        (local.set $s (i64.add (local.get $s) (i64.extend_i32_u (call $fib (local.get 0)))))
+        br 0
+      end
+    end
+    local.get $s))"#;
+
+fn fib(n: i32) -> i32 {
+    if n < 2 { n } else { fib(n - 1) + fib(n - 2) }
+}
+
+#[test]
+fn recursion_returns_early_from_every_entry() {
+    both_modes(|guard| {
+        let (mut store, instance) = instantiate(guard, FIB);
+        let direct = typed::<_, i32, i32>(&mut store, &instance, "fib");
+        let indirect = typed::<_, i32, i32>(&mut store, &instance, "fib_indirect");
+        for n in [-5, -1, 0, 1, 2, 3, 10, 20] {
+            assert_eq!(direct.call(&mut store, n).unwrap(), fib(n), "fib({n})");
+            assert_eq!(
+                indirect.call(&mut store, n).unwrap(),
+                fib(n),
+                "indirect fib({n})"
+            );
+        }
+        let sum = typed::<_, i32, i64>(&mut store, &instance, "fib_sum");
+        let expected: i64 = (0..25).map(|n| i64::from(fib(n))).sum();
+        assert_eq!(sum.call(&mut store, 25).unwrap(), expected);
+    });
+}
+
+/// Two `i64` parameters, both read by the prelude and by the code after
+/// it: the prelude's temporaries must not take either parameter's register,
+/// and the prologue must still find both.
+const TWO_PARAMS: &str = r#"(module
+  (memory 1)
+  (func $f (export "f") (param i64 i64) (result i64)
+    block
+      ;; Two temporaries in registers at once: a * b > 100 | b == 0.
+      local.get 0
+      local.get 1
+      i64.mul
+      i64.const 100
+      i64.gt_u
+      local.get 1
+      i64.eqz
+      i32.or
+      br_if 0
+      local.get 0
+      local.get 1
+      i64.xor
+      i64.const 3
+      i64.lt_u
+      br_if 0
+      local.get 1
+      local.get 0
+      i64.sub
+      return
+    end
+    ;; Past the prelude: a store and a load through the memory base the
+    ;; prologue loads, and a call.
+    (i64.store (i32.const 8) (local.get 1))
+    (i64.add
+      (i64.load (i32.const 8))
+      (call $g (local.get 0) (local.get 1))))
+  (func $g (param i64 i64) (result i64)
+    (i64.sub (local.get 0) (i64.mul (local.get 1) (i64.const 3)))))"#;
+
+fn two_params(a: i64, b: i64) -> i64 {
+    if (a as u64).wrapping_mul(b as u64) > 100 || b == 0 || ((a ^ b) as u64) < 3 {
+        b.wrapping_add(a.wrapping_sub(b.wrapping_mul(3)))
+    } else {
+        b.wrapping_sub(a)
+    }
+}
+
+#[test]
+fn both_register_parameters_survive_the_prelude() {
+    both_modes(|guard| {
+        let (mut store, instance) = instantiate(guard, TWO_PARAMS);
+        let f = typed::<_, (i64, i64), i64>(&mut store, &instance, "f");
+        for (a, b) in [
+            (0, 0),
+            (1, 2),
+            (2, 9),
+            (3, 30),
+            (4, 9),
+            (5, 20),
+            (6, 7),
+            (7, 6),
+            (10, 11),
+            (-1, -2),
+            (1 << 40, 3),
+            (3, 1 << 40),
+        ] {
+            assert_eq!(
+                f.call(&mut store, (a, b)).unwrap(),
+                two_params(a, b),
+                "f({a}, {b})"
+            );
+        }
+    });
+}
+
+/// A function without results whose prelude returns when its counter
+/// reached zero; otherwise it counts in a global and recurses.
+const NO_RESULTS: &str = r#"(module
+  (global $calls (mut i32) (i32.const 0))
+  (func $count (export "count") (param i32)
+    block
+      local.get 0
+      i32.const 0
+      i32.ne
+      br_if 0
+      return
+    end
+    (global.set $calls (i32.add (global.get $calls) (i32.const 1)))
+    (call $count (i32.sub (local.get 0) (i32.const 1))))
+  (func (export "calls") (result i32) (global.get $calls)))"#;
+
+#[test]
+fn a_prelude_without_results() {
+    let (mut store, instance) = instantiate(false, NO_RESULTS);
+    let count = typed::<_, i32, ()>(&mut store, &instance, "count");
+    let calls = typed::<_, (), i32>(&mut store, &instance, "calls");
+    count.call(&mut store, 0).unwrap();
+    assert_eq!(calls.call(&mut store, ()).unwrap(), 0);
+    count.call(&mut store, 1000).unwrap();
+    assert_eq!(calls.call(&mut store, ()).unwrap(), 1000);
+}
+
+/// `$sum` adds its arguments down to zero, starting with a prelude (and
+/// calling, so that it has one); it is reached by tail calls, one of them (`$wide`, twelve arguments) through
+/// an argument area the engine grew, whose return goes through the
+/// tail-call return stub.
+const TAIL: &str = r#"(module
+  (func $sum (param $n i64) (param $acc i64) (result i64)
+    block
+      local.get $n
+      i64.eqz
+      i32.eqz
+      br_if 0
+      local.get $acc
+      return
+    end
+    (return_call $sum
+      (i64.sub (local.get $n) (i64.const 1))
+      (i64.add (local.get $acc) (call $id (local.get $n)))))
+  (func $id (param i64) (result i64) (local.get 0))
+  (func $wide (param i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64) (result i64)
+    block
+      local.get 0
+      i64.eqz
+      i32.eqz
+      br_if 0
+      local.get 1
+      return
+    end
+    (return_call $wide
+      (i64.sub (local.get 0) (i64.const 1))
+      (i64.add (local.get 1) (call $id (i64.add (local.get 2) (local.get 11))))
+      (local.get 2) (local.get 3) (local.get 4) (local.get 5) (local.get 6)
+      (local.get 7) (local.get 8) (local.get 9) (local.get 10) (local.get 11)))
+  (func $to_sum (export "to_sum") (param i64) (result i64)
+    (return_call $sum (local.get 0) (i64.const 0)))
+  (func $to_wide (export "to_wide") (param i64) (result i64)
+    (return_call $wide (local.get 0) (i64.const 0) (i64.const 5)
+      (i64.const 0) (i64.const 0) (i64.const 0) (i64.const 0) (i64.const 0)
+      (i64.const 0) (i64.const 0) (i64.const 0) (i64.const 1000)))
+  (func (export "nested") (param i64) (result i64)
+    (i64.add
+      (i64.mul (call $to_wide (local.get 0)) (i64.const 3))
+      (call $to_sum (local.get 0)))))"#;
+
+#[test]
+fn preludes_reached_by_tail_calls() {
+    both_modes(|guard| {
+        let (mut store, instance) = instantiate(guard, TAIL);
+        let to_sum = typed::<_, i64, i64>(&mut store, &instance, "to_sum");
+        let to_wide = typed::<_, i64, i64>(&mut store, &instance, "to_wide");
+        let nested = typed::<_, i64, i64>(&mut store, &instance, "nested");
+        for n in [0i64, 1, 2, 100, 10_000] {
+            let sum = n * (n + 1) / 2;
+            let wide = 1005 * n;
+            assert_eq!(to_sum.call(&mut store, n).unwrap(), sum, "to_sum({n})");
+            assert_eq!(to_wide.call(&mut store, n).unwrap(), wide, "to_wide({n})");
+            assert_eq!(
+                nested.call(&mut store, n).unwrap(),
+                3 * wide + sum,
+                "nested({n})"
+            );
+        }
+    });
+}
+
+/// Unbounded recursion through a prelude (a negative argument never meets
+/// the test) and a trap and an exception past a prelude.
+const DEEP: &str = r#"(module
+  (tag $e (param i32))
+  (func $down (export "down") (param i32) (result i32)
+    block
+      local.get 0
+      i32.const 0
+      i32.ne
+      br_if 0
+      i32.const 7
+      return
+    end
+    (i32.add (call $down (i32.sub (local.get 0) (i32.const 1))) (i32.const 1)))
+  (func $trap_below (export "trap_below") (param i32) (result i32)
+    block
+      local.get 0
+      i32.const 0
+      i32.ne
+      br_if 0
+      i32.const 0
+      return
+    end
+    (i32.add (call $divide (local.get 0)) (i32.const 1)))
+  (func $divide (param i32) (result i32)
+    (i32.div_s (i32.const 100) (i32.sub (local.get 0) (i32.const 5))))
+  (func $throw_below (export "throw_below") (param i32) (result i32)
+    block
+      local.get 0
+      i32.const 0
+      i32.ne
+      br_if 0
+      i32.const -1
+      return
+    end
+    block $caught (result i32)
+      (try_table (catch $e $caught)
+        (call $thrower (local.get 0)))
+      i32.const 0
+      return
+    end
+    (i32.add (local.get 0)))
+  (func $thrower (param i32) (throw $e (i32.mul (local.get 0) (i32.const 10)))))"#;
+
+#[test]
+fn deep_recursion_traps_and_exceptions_past_a_prelude() {
+    both_modes(|guard| {
+        let (mut store, instance) = instantiate(guard, DEEP);
+        let down = typed::<_, i32, i32>(&mut store, &instance, "down");
+        assert_eq!(down.call(&mut store, 0).unwrap(), 7);
+        assert_eq!(down.call(&mut store, 1000).unwrap(), 1007);
+        let err = down.call(&mut store, -1).unwrap_err();
+        assert_eq!(err.trap(), Some(Trap::StackOverflow), "{err}");
+        // The store is usable after the overflow.
+        assert_eq!(down.call(&mut store, 3).unwrap(), 10);
+
+        let trap_below = typed::<_, i32, i32>(&mut store, &instance, "trap_below");
+        assert_eq!(trap_below.call(&mut store, 0).unwrap(), 0);
+        assert_eq!(trap_below.call(&mut store, 10).unwrap(), 21);
+        let err = trap_below.call(&mut store, 5).unwrap_err();
+        assert_eq!(err.trap(), Some(Trap::IntegerDivideByZero), "{err}");
+        let frames: Vec<u32> = err.backtrace().iter().map(|f| f.func_index).collect();
+        assert_eq!(frames, [2, 1], "{err}");
+
+        let throw_below = typed::<_, i32, i32>(&mut store, &instance, "throw_below");
+        assert_eq!(throw_below.call(&mut store, 0).unwrap(), -1);
+        assert_eq!(throw_below.call(&mut store, 4).unwrap(), 44);
+    });
+}
