@@ -18,6 +18,17 @@ impl Assembler {
 
     /// `op dst, [mem]`.
     pub fn alu_rm(&mut self, op: AluOp, size: Size, dst: Gpr, mem: Mem) {
+        if let Some(w) = wide(size)
+            && self.try_based(w, (op as u8) << 3 | 3, dst.enc(), &mem, (0, 0))
+        {
+            return;
+        }
+        self.alu_rm_general(op, size, dst, mem);
+    }
+
+    /// [`Self::alu_rm`] in every case.
+    #[inline(never)]
+    fn alu_rm_general(&mut self, op: AluOp, size: Size, dst: Gpr, mem: Mem) {
         let opc = (op as u8) << 3 | 2 | u8::from(size != Size::S8);
         // As in `mov_rm`: constant prefixes for the common sizes.
         match size {
@@ -235,6 +246,17 @@ impl Assembler {
 
     /// `lea dst, [mem]` (16/32/64 bits).
     pub fn lea(&mut self, size: Size, dst: Gpr, mem: Mem) {
+        if let Some(w) = wide(size)
+            && self.try_based(w, 0x8D, dst.enc(), &mem, (0, 0))
+        {
+            return;
+        }
+        self.lea_general(size, dst, mem);
+    }
+
+    /// [`Self::lea`] in every case.
+    #[inline(never)]
+    fn lea_general(&mut self, size: Size, dst: Gpr, mem: Mem) {
         assert_not_byte(size, "lea");
         // As in `mov_rm`: constant prefixes for the common sizes.
         match size {

@@ -18,6 +18,17 @@ impl Assembler {
 
     /// `mov dst, [mem]` (a load).
     pub fn mov_rm(&mut self, size: Size, dst: Gpr, mem: Mem) {
+        if let Some(w) = wide(size)
+            && self.try_based(w, 0x8B, dst.enc(), &mem, (0, 0))
+        {
+            return;
+        }
+        self.mov_rm_general(size, dst, mem);
+    }
+
+    /// [`Self::mov_rm`] in every case.
+    #[inline(never)]
+    fn mov_rm_general(&mut self, size: Size, dst: Gpr, mem: Mem) {
         // One `inst` per common size, whose prefixes and opcode are then
         // constants that the encoding folds in.
         match size {
@@ -33,6 +44,17 @@ impl Assembler {
 
     /// `mov [mem], src` (a store).
     pub fn mov_mr(&mut self, size: Size, mem: Mem, src: Gpr) {
+        if let Some(w) = wide(size)
+            && self.try_based(w, 0x89, src.enc(), &mem, (0, 0))
+        {
+            return;
+        }
+        self.mov_mr_general(size, mem, src);
+    }
+
+    /// [`Self::mov_mr`] in every case.
+    #[inline(never)]
+    fn mov_mr_general(&mut self, size: Size, mem: Mem, src: Gpr) {
         // As in `mov_rm`: constant prefixes for the common sizes.
         match size {
             Size::S64 => self.inst(sized(Size::S64), &[0x89], src.enc(), Rm::Mem(&mem), &[]),
@@ -47,6 +69,17 @@ impl Assembler {
 
     /// `mov [mem], imm` (truncated to `size`; sign-extended for 64 bits).
     pub fn mov_mi(&mut self, size: Size, mem: Mem, imm: i32) {
+        if let Some(w) = wide(size)
+            && self.try_based(w, 0xC7, 0, &mem, (imm as u32, 4))
+        {
+            return;
+        }
+        self.mov_mi_general(size, mem, imm);
+    }
+
+    /// [`Self::mov_mi`] in every case.
+    #[inline(never)]
+    fn mov_mi_general(&mut self, size: Size, mem: Mem, imm: i32) {
         // As in `mov_rm`: constant prefixes for the common sizes.
         let bytes = imm.to_le_bytes();
         match size {
