@@ -409,20 +409,30 @@ pub fn try_emit_based_op(
         return false;
     };
     let b = base.enc();
-    // A SIB byte for an index, or for `rsp`/`r12` as base ("no index").
-    let (x, sib_byte, has_sib) = match index {
-        Some((index, scale)) => (index.enc() >> 3 & 1, sib(scale.enc(), index.enc(), b), 1),
-        None => (0, sib(0, 0b100, b), u8::from(b & 7 == 0b100)),
+    // `mod` and the displacement's length as in `emit_based`: disp32,
+    // disp8, or none (but rbp/r13 always have one).
+    let (mode, disp_len) = if i32::from(disp as i8) != disp {
+        (MOD_DISP32, 4)
+    } else if disp != 0 || b & 7 == 0b101 {
+        (MOD_DISP8, 1)
+    } else {
+        (MOD_INDIRECT, 0)
     };
-    // `mod` and the displacement's length as in `emit_based`.
-    let needs_disp = disp != 0 || b & 7 == 0b101;
-    let mode = u8::from(needs_disp) + u8::from(i32::from(disp as i8) != disp);
-    let disp_len = usize::from(mode * mode);
-    let rm = if has_sib != 0 { 0b100 } else { b & 7 };
-    let modrm = mode << 6 | (reg & 7) << 3 | rm;
-    let rex_bits = u8::from(w) << 3 | (reg >> 3 & 1) << 2 | x << 1 | (b >> 3 & 1);
-    let mut head = u64::from(opcode) | u64::from(modrm) << 8 | u64::from(sib_byte) << 16;
-    let mut len = 2 + usize::from(has_sib);
+    let r_bits = u8::from(w) << 3 | (reg >> 3 & 1) << 2 | (b >> 3 & 1);
+    let modrm = u32::from(mode << 6 | (reg & 7) << 3);
+    // ModRM with the base in `rm`, or a SIB byte for an index, or for
+    // `rsp`/`r12` as base ("no index").
+    let (rex_bits, tail, tail_len) = match index {
+        Some((index, scale)) => (
+            r_bits | (index.enc() >> 3 & 1) << 1,
+            modrm | 0b100 | u32::from(sib(scale.enc(), index.enc(), b)) << 8,
+            2,
+        ),
+        None if b & 7 == 0b100 => (r_bits, modrm | 0b100 | 0x24 << 8, 2),
+        None => (r_bits, modrm | u32::from(b & 7), 1),
+    };
+    let mut head = u64::from(opcode) | u64::from(tail) << 8;
+    let mut len = 1 + tail_len;
     if rex_bits != 0 {
         head = head << 8 | u64::from(0x40 | rex_bits);
         len += 1;
@@ -430,7 +440,48 @@ pub fn try_emit_based_op(
     let mut insn = Insn::new(window);
     insn.put_u64(head, len);
     insn.put_u32(disp as u32, disp_len);
-    insn.put_u32(imm, imm_len);
+    if imm_len > 0 {
+        insn.put_u32(imm, imm_len);
+    }
+    let len = insn.len.min(16);
+    // SAFETY: by `Insn`'s invariant the first `len` bytes of the spare
+    // capacity are initialized, and `len <= WINDOW` fits in it.
+    unsafe { buf.set_len(start + len) };
+    true
+}
+
+/// A one-byte-opcode instruction with a register operand in ModRM's `rm`,
+/// REX.W or not, no other prefix and an immediate of `imm_len` (at most
+/// 4) bytes of `imm`: [`emit_direct_imm`]'s bytes for that form (`mov`,
+/// `test` and the ALU operations of 32 and 64 bits), written only if the
+/// buffer has room for them without growing, as [`try_emit_based_op`]
+/// does: returns whether it wrote them.
+#[inline(always)]
+pub fn try_emit_direct_op(
+    buf: &mut Vec<u8>,
+    w: bool,
+    opcode: u8,
+    reg: u8,
+    rm: u8,
+    (imm, imm_len): (u32, usize),
+) -> bool {
+    let start = buf.len();
+    let Some(window) = buf.spare_capacity_mut().first_chunk_mut::<WINDOW>() else {
+        return false;
+    };
+    let modrm = MOD_DIRECT << 6 | (reg & 7) << 3 | (rm & 7);
+    let rex_bits = u8::from(w) << 3 | (reg >> 3 & 1) << 2 | (rm >> 3 & 1);
+    let mut head = u32::from(opcode) | u32::from(modrm) << 8;
+    let mut len = 2;
+    if rex_bits != 0 {
+        head = head << 8 | u32::from(0x40 | rex_bits);
+        len = 3;
+    }
+    let mut insn = Insn::new(window);
+    insn.put_u32(head, len);
+    if imm_len > 0 {
+        insn.put_u32(imm, imm_len);
+    }
     let len = insn.len.min(16);
     // SAFETY: by `Insn`'s invariant the first `len` bytes of the spare
     // capacity are initialized, and `len <= WINDOW` fits in it.
@@ -636,6 +687,41 @@ mod tests {
         full.push(0xAA);
         let mem = (Gpr::Rbp, None, -8);
         assert!(!try_emit_based_op(&mut full, true, 0x8B, 0, mem, (0, 0)));
+        assert_eq!(full, [0xAA]);
+    }
+
+    /// [`try_emit_direct_op`] writes what [`emit_modrm`] writes, for every
+    /// pair of registers, REX.W or not and each immediate length; and
+    /// nothing when the buffer lacks room.
+    #[test]
+    fn direct_op_fast_path_matches_the_general_encoding() {
+        let mut cases = 0;
+        for reg in 0..16 {
+            for rm in 0..16 {
+                for w in [false, true] {
+                    for imm in IMMS.into_iter().filter(|i| i.len() != 2 && i.len() != 3) {
+                        let p = Prefixes {
+                            w,
+                            ..Prefixes::default()
+                        };
+                        let mut general = alloc::vec![0xAA];
+                        emit_modrm(&mut general, p, &[0x81], reg, Rm::Reg(rm), imm);
+                        let mut fast = alloc::vec::Vec::with_capacity(64);
+                        fast.push(0xAA);
+                        let mut imm32 = [0; 4];
+                        imm32[..imm.len()].copy_from_slice(imm);
+                        let imm32 = (u32::from_le_bytes(imm32), imm.len());
+                        assert!(try_emit_direct_op(&mut fast, w, 0x81, reg, rm, imm32));
+                        assert_eq!(fast, general, "reg {reg} rm {rm} w {w} {imm:x?}");
+                        cases += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(cases, 16 * 16 * 2 * 3);
+        let mut full = alloc::vec::Vec::with_capacity(WINDOW);
+        full.push(0xAA);
+        assert!(!try_emit_direct_op(&mut full, true, 0x89, 0, 1, (0, 0)));
         assert_eq!(full, [0xAA]);
     }
 

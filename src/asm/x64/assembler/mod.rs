@@ -530,6 +530,15 @@ impl Assembler {
         }
     }
 
+    /// The fast path of the commonest register instructions: a one-byte
+    /// opcode, registers `reg` and `rm`, REX.W if `w`, no other prefix, and
+    /// an immediate of `imm.1` bytes (the encoding [`Self::inst`] gives
+    /// them). Returns false, emitting nothing, when the buffer must grow.
+    #[inline(always)]
+    fn try_direct(&mut self, w: bool, opcode: u8, reg: u8, rm: Gpr, imm: (u32, usize)) -> bool {
+        encode::try_emit_direct_op(&mut self.buf, w, opcode, reg, rm.enc(), imm)
+    }
+
     /// [`Self::inst`] for every form.
     #[inline(never)]
     fn inst_general(&mut self, p: Prefixes, opcode: &[u8], reg: u8, rm: Rm<'_>, imm: &[u8]) {

@@ -6,6 +6,17 @@ use super::*;
 impl Assembler {
     /// `mov dst, src`.
     pub fn mov_rr(&mut self, size: Size, dst: Gpr, src: Gpr) {
+        if let Some(w) = wide(size)
+            && self.try_direct(w, 0x89, src.enc(), dst, (0, 0))
+        {
+            return;
+        }
+        self.mov_rr_general(size, dst, src);
+    }
+
+    /// [`Self::mov_rr`] in every case.
+    #[inline(never)]
+    fn mov_rr_general(&mut self, size: Size, dst: Gpr, src: Gpr) {
         let opc = 0x88 | u8::from(size != Size::S8);
         self.inst(
             sized_bytes(size, &[dst, src]),
