@@ -386,9 +386,10 @@ pub fn emit_based(
     });
 }
 
-/// A one-byte-opcode instruction with a based memory operand, REX.W or
-/// not, and no other prefix: [`emit_based`]'s bytes for that form (the
-/// loads, stores, `lea` and ALU operations with memory of 32 and 64 bits)
+/// An instruction with an opcode of `opcode_len` (1 or 2) bytes, a based
+/// memory operand, REX.W or not, and no other prefix: [`emit_based`]'s
+/// bytes for that form (the loads, extending loads, stores, `lea` and ALU
+/// operations with memory of 32 and 64 bits)
 /// with an immediate of `imm_len` (at most 4) bytes of `imm`, written only
 /// if the buffer has room for them without growing: returns whether it
 /// wrote them. Nothing here calls a function, so that the assembler's
@@ -399,7 +400,7 @@ pub fn emit_based(
 pub fn try_emit_based_op(
     buf: &mut Vec<u8>,
     w: bool,
-    opcode: u8,
+    (opcode, opcode_len): (u16, usize),
     reg: u8,
     (base, index, disp): (Gpr, Option<(Gpr, Scale)>, i32),
     (imm, imm_len): (u32, usize),
@@ -431,8 +432,8 @@ pub fn try_emit_based_op(
         None if b & 7 == 0b100 => (r_bits, modrm | 0b100 | 0x24 << 8, 2),
         None => (r_bits, modrm | u32::from(b & 7), 1),
     };
-    let mut head = u64::from(opcode) | u64::from(tail) << 8;
-    let mut len = 1 + tail_len;
+    let mut head = u64::from(opcode) | u64::from(tail) << (8 * (opcode_len & 3));
+    let mut len = opcode_len + tail_len;
     if rex_bits != 0 {
         head = head << 8 | u64::from(0x40 | rex_bits);
         len += 1;
@@ -661,32 +662,46 @@ mod tests {
                             ..Prefixes::default()
                         };
                         let mem = Mem::Based { base, index, disp };
-                        let mut general = alloc::vec![0xAA];
-                        emit_modrm(&mut general, p, &[0x8B], reg, Rm::Mem(&mem), imm);
-                        let mut fast = alloc::vec::Vec::with_capacity(64);
-                        fast.push(0xAA);
-                        let imm32 = u32::from_le_bytes([0xEF, 0xBE, 0xAD, 0xDE]);
-                        let wrote = try_emit_based_op(
-                            &mut fast,
-                            w,
-                            0x8B,
-                            reg,
-                            (base, index, disp),
-                            (imm32, imm.len()),
-                        );
-                        assert!(wrote);
-                        assert_eq!(fast, general, "{mem:?} reg {reg} w {w} {imm:x?}");
-                        cases += 1;
+                        for (opcode, op16) in
+                            [(&[0x8B][..], (0x8B, 1)), (&[0x0F, 0xB6], (0xB60F, 2))]
+                        {
+                            let mut general = alloc::vec![0xAA];
+                            emit_modrm(&mut general, p, opcode, reg, Rm::Mem(&mem), imm);
+                            let mut fast = alloc::vec::Vec::with_capacity(64);
+                            fast.push(0xAA);
+                            let imm32 = u32::from_le_bytes([0xEF, 0xBE, 0xAD, 0xDE]);
+                            let wrote = try_emit_based_op(
+                                &mut fast,
+                                w,
+                                op16,
+                                reg,
+                                (base, index, disp),
+                                (imm32, imm.len()),
+                            );
+                            assert!(wrote);
+                            assert_eq!(
+                                fast, general,
+                                "{mem:?} {opcode:x?} reg {reg} w {w} {imm:x?}"
+                            );
+                            cases += 1;
+                        }
                     }
                 }
             }
         }
-        assert_eq!(cases, 16 * 15 * 2 * 9 * 16 * 2 * 2);
+        assert_eq!(cases, 16 * 15 * 2 * 9 * 16 * 2 * 2 * 2);
         // Without WINDOW bytes of room it writes nothing.
         let mut full = alloc::vec::Vec::with_capacity(WINDOW);
         full.push(0xAA);
         let mem = (Gpr::Rbp, None, -8);
-        assert!(!try_emit_based_op(&mut full, true, 0x8B, 0, mem, (0, 0)));
+        assert!(!try_emit_based_op(
+            &mut full,
+            true,
+            (0x8B, 1),
+            0,
+            mem,
+            (0, 0)
+        ));
         assert_eq!(full, [0xAA]);
     }
 

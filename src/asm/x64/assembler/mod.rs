@@ -522,6 +522,20 @@ impl Assembler {
     /// buffer must grow: the caller then takes its general path.
     #[inline(always)]
     fn try_based(&mut self, w: bool, opcode: u8, reg: u8, mem: &Mem, imm: (u32, usize)) -> bool {
+        self.try_based2(w, (u16::from(opcode), 1), reg, mem, imm)
+    }
+
+    /// [`Self::try_based`] with an opcode of `opcode.1` (1 or 2) bytes,
+    /// little-endian in `opcode.0`.
+    #[inline(always)]
+    fn try_based2(
+        &mut self,
+        w: bool,
+        opcode: (u16, usize),
+        reg: u8,
+        mem: &Mem,
+        imm: (u32, usize),
+    ) -> bool {
         match *mem {
             Mem::Based { base, index, disp } => {
                 encode::try_emit_based_op(&mut self.buf, w, opcode, reg, (base, index, disp), imm)

@@ -175,7 +175,18 @@ impl Assembler {
 
     /// A `movzx`/`movsx` load: it writes all of `dst` unless `to` is 16
     /// bits.
-    pub(super) fn extend_rm(&mut self, to: Size, opcode: &[u8], dst: Gpr, mem: Mem) {
+    pub(super) fn extend_rm(&mut self, to: Size, opcode: &[u8; 2], dst: Gpr, mem: Mem) {
+        if let Some(w) = wide(to)
+            && self.try_based2(w, (u16::from_le_bytes(*opcode), 2), dst.enc(), &mem, (0, 0))
+        {
+            return;
+        }
+        self.extend_rm_general(to, opcode, dst, mem);
+    }
+
+    /// [`Self::extend_rm`] in every case.
+    #[inline(never)]
+    fn extend_rm_general(&mut self, to: Size, opcode: &[u8; 2], dst: Gpr, mem: Mem) {
         self.inst(sized(to), opcode, dst.enc(), Rm::Mem(&mem), &[]);
     }
 
