@@ -270,10 +270,18 @@ fn check(bytes: &[u8], mnemonic: Mnemonic, expected: &[Op]) -> Instruction {
 }
 
 /// Assembles one instruction with `f` and returns its bytes.
-fn asm(f: impl FnOnce(&mut Assembler)) -> Vec<u8> {
+/// The bytes `f` emits, the same from a new assembler and from one whose
+/// buffer has room (the assembler's fast paths write only into room it
+/// already has).
+fn asm(mut f: impl FnMut(&mut Assembler)) -> Vec<u8> {
     let mut a = Assembler::new();
     f(&mut a);
-    a.finish().expect("assembles").bytes
+    let bytes = a.finish().expect("assembles").bytes;
+    let mut roomy = Assembler::with_buffer(Vec::with_capacity(4096));
+    f(&mut roomy);
+    let roomy = roomy.finish().expect("assembles").bytes;
+    assert_eq!(roomy, bytes, "with room in the buffer");
+    bytes
 }
 
 // ----- memory operand sweeps -----

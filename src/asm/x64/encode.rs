@@ -386,6 +386,110 @@ pub fn emit_based(
     });
 }
 
+/// An instruction with an opcode of `opcode_len` (1 or 2) bytes, a based
+/// memory operand, REX.W or not, and no other prefix: [`emit_based`]'s
+/// bytes for that form (the loads, extending loads, stores, `lea` and ALU
+/// operations with memory of 32 and 64 bits)
+/// with an immediate of `imm_len` (at most 4) bytes of `imm`, written only
+/// if the buffer has room for them without growing: returns whether it
+/// wrote them. Nothing here calls a function, so that the assembler's
+/// methods with this fast path need no stack frame for it; the caller
+/// falls back to the general encoding, which grows the buffer, when it
+/// returns false.
+#[inline(always)]
+pub fn try_emit_based_op(
+    buf: &mut Vec<u8>,
+    w: bool,
+    (opcode, opcode_len): (u16, usize),
+    reg: u8,
+    (base, index, disp): (Gpr, Option<(Gpr, Scale)>, i32),
+    (imm, imm_len): (u32, usize),
+) -> bool {
+    let start = buf.len();
+    let Some(window) = buf.spare_capacity_mut().first_chunk_mut::<WINDOW>() else {
+        return false;
+    };
+    let b = base.enc();
+    // `mod` and the displacement's length as in `emit_based`: disp32,
+    // disp8, or none (but rbp/r13 always have one).
+    let (mode, disp_len) = if i32::from(disp as i8) != disp {
+        (MOD_DISP32, 4)
+    } else if disp != 0 || b & 7 == 0b101 {
+        (MOD_DISP8, 1)
+    } else {
+        (MOD_INDIRECT, 0)
+    };
+    let r_bits = u8::from(w) << 3 | (reg >> 3 & 1) << 2 | (b >> 3 & 1);
+    let modrm = u32::from(mode << 6 | (reg & 7) << 3);
+    // ModRM with the base in `rm`, or a SIB byte for an index, or for
+    // `rsp`/`r12` as base ("no index").
+    let (rex_bits, tail, tail_len) = match index {
+        Some((index, scale)) => (
+            r_bits | (index.enc() >> 3 & 1) << 1,
+            modrm | 0b100 | u32::from(sib(scale.enc(), index.enc(), b)) << 8,
+            2,
+        ),
+        None if b & 7 == 0b100 => (r_bits, modrm | 0b100 | 0x24 << 8, 2),
+        None => (r_bits, modrm | u32::from(b & 7), 1),
+    };
+    let mut head = u64::from(opcode) | u64::from(tail) << (8 * (opcode_len & 3));
+    let mut len = opcode_len + tail_len;
+    if rex_bits != 0 {
+        head = head << 8 | u64::from(0x40 | rex_bits);
+        len += 1;
+    }
+    let mut insn = Insn::new(window);
+    insn.put_u64(head, len);
+    insn.put_u32(disp as u32, disp_len);
+    if imm_len > 0 {
+        insn.put_u32(imm, imm_len);
+    }
+    let len = insn.len.min(16);
+    // SAFETY: by `Insn`'s invariant the first `len` bytes of the spare
+    // capacity are initialized, and `len <= WINDOW` fits in it.
+    unsafe { buf.set_len(start + len) };
+    true
+}
+
+/// A one-byte-opcode instruction with a register operand in ModRM's `rm`,
+/// REX.W or not, no other prefix and an immediate of `imm_len` (at most
+/// 4) bytes of `imm`: [`emit_direct_imm`]'s bytes for that form (`mov`,
+/// `test` and the ALU operations of 32 and 64 bits), written only if the
+/// buffer has room for them without growing, as [`try_emit_based_op`]
+/// does: returns whether it wrote them.
+#[inline(always)]
+pub fn try_emit_direct_op(
+    buf: &mut Vec<u8>,
+    w: bool,
+    opcode: u8,
+    reg: u8,
+    rm: u8,
+    (imm, imm_len): (u32, usize),
+) -> bool {
+    let start = buf.len();
+    let Some(window) = buf.spare_capacity_mut().first_chunk_mut::<WINDOW>() else {
+        return false;
+    };
+    let modrm = MOD_DIRECT << 6 | (reg & 7) << 3 | (rm & 7);
+    let rex_bits = u8::from(w) << 3 | (reg >> 3 & 1) << 2 | (rm >> 3 & 1);
+    let mut head = u32::from(opcode) | u32::from(modrm) << 8;
+    let mut len = 2;
+    if rex_bits != 0 {
+        head = head << 8 | u32::from(0x40 | rex_bits);
+        len = 3;
+    }
+    let mut insn = Insn::new(window);
+    insn.put_u32(head, len);
+    if imm_len > 0 {
+        insn.put_u32(imm, imm_len);
+    }
+    let len = insn.len.min(16);
+    // SAFETY: by `Insn`'s invariant the first `len` bytes of the spare
+    // capacity are initialized, and `len <= WINDOW` fits in it.
+    unsafe { buf.set_len(start + len) };
+    true
+}
+
 /// Emits `[REX] opcode modrm imm` for a register operand in ModRM's `rm`
 /// field and an immediate of at most 4 bytes (`add r, imm8`, `mov r, imm32`
 /// ...), without legacy prefixes: [`emit_modrm`]'s encoding of that form,
@@ -531,6 +635,109 @@ mod tests {
             }
         }
         assert_eq!(cases, 16 * 15 * 9 * 5 * 2 * IMMS.len());
+    }
+
+    /// [`try_emit_based_op`] writes what [`emit_modrm`] writes, for every
+    /// base, index and `reg` register, each displacement width, REX.W or
+    /// not and each immediate length; and nothing when the buffer lacks
+    /// room.
+    #[test]
+    fn based_op_fast_path_matches_the_general_encoding() {
+        let disps = [0, 1, -1, 127, -128, 128, -129, 0x1234_5678, i32::MIN];
+        let mut cases = 0;
+        for base in (0..16).map(Gpr::from_enc) {
+            for index in (0..16).filter(|&i| i != 4) {
+                let indexes = [
+                    None,
+                    Some((Gpr::from_enc(index), Scale::ALL[index as usize % 4])),
+                ];
+                for (index, disp, reg, w) in indexes.into_iter().flat_map(|i| {
+                    disps.into_iter().flat_map(move |d| {
+                        (0..16).flat_map(move |r| [false, true].map(|w| (i, d, r, w)))
+                    })
+                }) {
+                    for imm in [&[][..], &[0xEF, 0xBE, 0xAD, 0xDE]] {
+                        let p = Prefixes {
+                            w,
+                            ..Prefixes::default()
+                        };
+                        let mem = Mem::Based { base, index, disp };
+                        for (opcode, op16) in
+                            [(&[0x8B][..], (0x8B, 1)), (&[0x0F, 0xB6], (0xB60F, 2))]
+                        {
+                            let mut general = alloc::vec![0xAA];
+                            emit_modrm(&mut general, p, opcode, reg, Rm::Mem(&mem), imm);
+                            let mut fast = alloc::vec::Vec::with_capacity(64);
+                            fast.push(0xAA);
+                            let imm32 = u32::from_le_bytes([0xEF, 0xBE, 0xAD, 0xDE]);
+                            let wrote = try_emit_based_op(
+                                &mut fast,
+                                w,
+                                op16,
+                                reg,
+                                (base, index, disp),
+                                (imm32, imm.len()),
+                            );
+                            assert!(wrote);
+                            assert_eq!(
+                                fast, general,
+                                "{mem:?} {opcode:x?} reg {reg} w {w} {imm:x?}"
+                            );
+                            cases += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(cases, 16 * 15 * 2 * 9 * 16 * 2 * 2 * 2);
+        // Without WINDOW bytes of room it writes nothing.
+        let mut full = alloc::vec::Vec::with_capacity(WINDOW);
+        full.push(0xAA);
+        let mem = (Gpr::Rbp, None, -8);
+        assert!(!try_emit_based_op(
+            &mut full,
+            true,
+            (0x8B, 1),
+            0,
+            mem,
+            (0, 0)
+        ));
+        assert_eq!(full, [0xAA]);
+    }
+
+    /// [`try_emit_direct_op`] writes what [`emit_modrm`] writes, for every
+    /// pair of registers, REX.W or not and each immediate length; and
+    /// nothing when the buffer lacks room.
+    #[test]
+    fn direct_op_fast_path_matches_the_general_encoding() {
+        let mut cases = 0;
+        for reg in 0..16 {
+            for rm in 0..16 {
+                for w in [false, true] {
+                    for imm in IMMS.into_iter().filter(|i| i.len() != 2 && i.len() != 3) {
+                        let p = Prefixes {
+                            w,
+                            ..Prefixes::default()
+                        };
+                        let mut general = alloc::vec![0xAA];
+                        emit_modrm(&mut general, p, &[0x81], reg, Rm::Reg(rm), imm);
+                        let mut fast = alloc::vec::Vec::with_capacity(64);
+                        fast.push(0xAA);
+                        let mut imm32 = [0; 4];
+                        imm32[..imm.len()].copy_from_slice(imm);
+                        let imm32 = (u32::from_le_bytes(imm32), imm.len());
+                        assert!(try_emit_direct_op(&mut fast, w, 0x81, reg, rm, imm32));
+                        assert_eq!(fast, general, "reg {reg} rm {rm} w {w} {imm:x?}");
+                        cases += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(cases, 16 * 16 * 2 * 3);
+        let mut full = alloc::vec::Vec::with_capacity(WINDOW);
+        full.push(0xAA);
+        assert!(!try_emit_direct_op(&mut full, true, 0x89, 0, 1, (0, 0)));
+        assert_eq!(full, [0xAA]);
     }
 
     /// Immediates of every length the fast paths take.

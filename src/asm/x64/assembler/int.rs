@@ -6,6 +6,17 @@ use super::*;
 impl Assembler {
     /// `op dst, src`.
     pub fn alu_rr(&mut self, op: AluOp, size: Size, dst: Gpr, src: Gpr) {
+        if let Some(w) = wide(size)
+            && self.try_direct(w, (op as u8) << 3 | 1, src.enc(), dst, (0, 0))
+        {
+            return;
+        }
+        self.alu_rr_general(op, size, dst, src);
+    }
+
+    /// [`Self::alu_rr`] in every case.
+    #[inline(never)]
+    fn alu_rr_general(&mut self, op: AluOp, size: Size, dst: Gpr, src: Gpr) {
         let opc = (op as u8) << 3 | u8::from(size != Size::S8);
         self.inst(
             sized_bytes(size, &[dst, src]),
@@ -18,6 +29,17 @@ impl Assembler {
 
     /// `op dst, [mem]`.
     pub fn alu_rm(&mut self, op: AluOp, size: Size, dst: Gpr, mem: Mem) {
+        if let Some(w) = wide(size)
+            && self.try_based(w, (op as u8) << 3 | 3, dst.enc(), &mem, (0, 0))
+        {
+            return;
+        }
+        self.alu_rm_general(op, size, dst, mem);
+    }
+
+    /// [`Self::alu_rm`] in every case.
+    #[inline(never)]
+    fn alu_rm_general(&mut self, op: AluOp, size: Size, dst: Gpr, mem: Mem) {
         let opc = (op as u8) << 3 | 2 | u8::from(size != Size::S8);
         // As in `mov_rm`: constant prefixes for the common sizes.
         match size {
@@ -46,6 +68,22 @@ impl Assembler {
     /// short `rax` form otherwise when `dst` is `rax`. `imm` is truncated to
     /// `size`; 64-bit operations sign-extend it.
     pub fn alu_ri(&mut self, op: AluOp, size: Size, dst: Gpr, imm: i32) {
+        if let Some(w) = wide(size) {
+            let done = if fits_i8(imm.into()) {
+                self.try_direct(w, 0x83, op as u8, dst, (imm as u32 & 0xFF, 1))
+            } else {
+                dst != Gpr::Rax && self.try_direct(w, 0x81, op as u8, dst, (imm as u32, 4))
+            };
+            if done {
+                return;
+            }
+        }
+        self.alu_ri_general(op, size, dst, imm);
+    }
+
+    /// [`Self::alu_ri`] in every case.
+    #[inline(never)]
+    fn alu_ri_general(&mut self, op: AluOp, size: Size, dst: Gpr, imm: i32) {
         let (bytes, len) = imm_for(size, imm);
         if size != Size::S8 && fits_i8(imm.into()) {
             self.inst(sized(size), &[0x83], op as u8, gpr(dst), &bytes[..1]);
@@ -93,6 +131,17 @@ impl Assembler {
 
     /// `test a, b`.
     pub fn test_rr(&mut self, size: Size, a: Gpr, b: Gpr) {
+        if let Some(w) = wide(size)
+            && self.try_direct(w, 0x85, b.enc(), a, (0, 0))
+        {
+            return;
+        }
+        self.test_rr_general(size, a, b);
+    }
+
+    /// [`Self::test_rr`] in every case.
+    #[inline(never)]
+    fn test_rr_general(&mut self, size: Size, a: Gpr, b: Gpr) {
         let opc = 0x84 | u8::from(size != Size::S8);
         self.inst(sized_bytes(size, &[a, b]), &[opc], b.enc(), gpr(a), &[]);
     }
@@ -235,6 +284,17 @@ impl Assembler {
 
     /// `lea dst, [mem]` (16/32/64 bits).
     pub fn lea(&mut self, size: Size, dst: Gpr, mem: Mem) {
+        if let Some(w) = wide(size)
+            && self.try_based(w, 0x8D, dst.enc(), &mem, (0, 0))
+        {
+            return;
+        }
+        self.lea_general(size, dst, mem);
+    }
+
+    /// [`Self::lea`] in every case.
+    #[inline(never)]
+    fn lea_general(&mut self, size: Size, dst: Gpr, mem: Mem) {
         assert_not_byte(size, "lea");
         // As in `mov_rm`: constant prefixes for the common sizes.
         match size {

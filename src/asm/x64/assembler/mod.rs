@@ -182,6 +182,17 @@ fn sized(size: Size) -> Prefixes {
     }
 }
 
+/// For an operation of 32 or 64 bits, whether it is 64 (REX.W); `None`
+/// for 8 and 16 bits.
+#[inline(always)]
+fn wide(size: Size) -> Option<bool> {
+    match size {
+        Size::S32 => Some(false),
+        Size::S64 => Some(true),
+        Size::S8 | Size::S16 => None,
+    }
+}
+
 /// Prefixes for an 8-bit operation naming the given byte registers.
 fn sized_bytes(size: Size, regs: &[Gpr]) -> Prefixes {
     Prefixes {
@@ -502,6 +513,44 @@ impl Assembler {
             return;
         }
         self.inst_general(p, opcode, reg, rm, imm);
+    }
+
+    /// The fast path of the commonest memory instructions: a one-byte
+    /// opcode, a based operand, REX.W if `w`, no other prefix, and an
+    /// immediate of `imm.1` bytes (the encoding [`Self::inst`] gives them).
+    /// Returns false, emitting nothing, for another operand or when the
+    /// buffer must grow: the caller then takes its general path.
+    #[inline(always)]
+    fn try_based(&mut self, w: bool, opcode: u8, reg: u8, mem: &Mem, imm: (u32, usize)) -> bool {
+        self.try_based2(w, (u16::from(opcode), 1), reg, mem, imm)
+    }
+
+    /// [`Self::try_based`] with an opcode of `opcode.1` (1 or 2) bytes,
+    /// little-endian in `opcode.0`.
+    #[inline(always)]
+    fn try_based2(
+        &mut self,
+        w: bool,
+        opcode: (u16, usize),
+        reg: u8,
+        mem: &Mem,
+        imm: (u32, usize),
+    ) -> bool {
+        match *mem {
+            Mem::Based { base, index, disp } => {
+                encode::try_emit_based_op(&mut self.buf, w, opcode, reg, (base, index, disp), imm)
+            }
+            Mem::Rip { .. } => false,
+        }
+    }
+
+    /// The fast path of the commonest register instructions: a one-byte
+    /// opcode, registers `reg` and `rm`, REX.W if `w`, no other prefix, and
+    /// an immediate of `imm.1` bytes (the encoding [`Self::inst`] gives
+    /// them). Returns false, emitting nothing, when the buffer must grow.
+    #[inline(always)]
+    fn try_direct(&mut self, w: bool, opcode: u8, reg: u8, rm: Gpr, imm: (u32, usize)) -> bool {
+        encode::try_emit_direct_op(&mut self.buf, w, opcode, reg, rm.enc(), imm)
     }
 
     /// [`Self::inst`] for every form.

@@ -6,6 +6,17 @@ use super::*;
 impl Assembler {
     /// `mov dst, src`.
     pub fn mov_rr(&mut self, size: Size, dst: Gpr, src: Gpr) {
+        if let Some(w) = wide(size)
+            && self.try_direct(w, 0x89, src.enc(), dst, (0, 0))
+        {
+            return;
+        }
+        self.mov_rr_general(size, dst, src);
+    }
+
+    /// [`Self::mov_rr`] in every case.
+    #[inline(never)]
+    fn mov_rr_general(&mut self, size: Size, dst: Gpr, src: Gpr) {
         let opc = 0x88 | u8::from(size != Size::S8);
         self.inst(
             sized_bytes(size, &[dst, src]),
@@ -18,6 +29,17 @@ impl Assembler {
 
     /// `mov dst, [mem]` (a load).
     pub fn mov_rm(&mut self, size: Size, dst: Gpr, mem: Mem) {
+        if let Some(w) = wide(size)
+            && self.try_based(w, 0x8B, dst.enc(), &mem, (0, 0))
+        {
+            return;
+        }
+        self.mov_rm_general(size, dst, mem);
+    }
+
+    /// [`Self::mov_rm`] in every case.
+    #[inline(never)]
+    fn mov_rm_general(&mut self, size: Size, dst: Gpr, mem: Mem) {
         // One `inst` per common size, whose prefixes and opcode are then
         // constants that the encoding folds in.
         match size {
@@ -33,6 +55,17 @@ impl Assembler {
 
     /// `mov [mem], src` (a store).
     pub fn mov_mr(&mut self, size: Size, mem: Mem, src: Gpr) {
+        if let Some(w) = wide(size)
+            && self.try_based(w, 0x89, src.enc(), &mem, (0, 0))
+        {
+            return;
+        }
+        self.mov_mr_general(size, mem, src);
+    }
+
+    /// [`Self::mov_mr`] in every case.
+    #[inline(never)]
+    fn mov_mr_general(&mut self, size: Size, mem: Mem, src: Gpr) {
         // As in `mov_rm`: constant prefixes for the common sizes.
         match size {
             Size::S64 => self.inst(sized(Size::S64), &[0x89], src.enc(), Rm::Mem(&mem), &[]),
@@ -47,6 +80,17 @@ impl Assembler {
 
     /// `mov [mem], imm` (truncated to `size`; sign-extended for 64 bits).
     pub fn mov_mi(&mut self, size: Size, mem: Mem, imm: i32) {
+        if let Some(w) = wide(size)
+            && self.try_based(w, 0xC7, 0, &mem, (imm as u32, 4))
+        {
+            return;
+        }
+        self.mov_mi_general(size, mem, imm);
+    }
+
+    /// [`Self::mov_mi`] in every case.
+    #[inline(never)]
+    fn mov_mi_general(&mut self, size: Size, mem: Mem, imm: i32) {
         // As in `mov_rm`: constant prefixes for the common sizes.
         let bytes = imm.to_le_bytes();
         match size {
@@ -131,7 +175,18 @@ impl Assembler {
 
     /// A `movzx`/`movsx` load: it writes all of `dst` unless `to` is 16
     /// bits.
-    pub(super) fn extend_rm(&mut self, to: Size, opcode: &[u8], dst: Gpr, mem: Mem) {
+    pub(super) fn extend_rm(&mut self, to: Size, opcode: &[u8; 2], dst: Gpr, mem: Mem) {
+        if let Some(w) = wide(to)
+            && self.try_based2(w, (u16::from_le_bytes(*opcode), 2), dst.enc(), &mem, (0, 0))
+        {
+            return;
+        }
+        self.extend_rm_general(to, opcode, dst, mem);
+    }
+
+    /// [`Self::extend_rm`] in every case.
+    #[inline(never)]
+    fn extend_rm_general(&mut self, to: Size, opcode: &[u8; 2], dst: Gpr, mem: Mem) {
         self.inst(sized(to), opcode, dst.enc(), Rm::Mem(&mem), &[]);
     }
 
