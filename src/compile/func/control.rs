@@ -53,6 +53,31 @@ pub(crate) struct Controls {
     /// The return sequence shared by the returns of a function with more
     /// than `MOVE_LOOP_MIN` results, emitted after its body.
     pub(crate) shared_return: Option<Label>,
+    /// Indirect calls whose checks passed on every path to the code being
+    /// compiled (see `x64::calls`, "Checked calls").
+    pub(crate) checked_calls: Vec<CheckedCall>,
+}
+
+/// A `call_indirect` through a table whose contents never change, with a
+/// parameter no instruction writes as its index, that passed its checks:
+/// another such call of the same type needs none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CheckedCall {
+    /// The parameter.
+    pub param: u32,
+    pub table: u32,
+    /// The canonical type index called.
+    pub ty: u32,
+    /// How many frames were open at the check.
+    pub depth: usize,
+}
+
+impl CheckedCall {
+    /// Whether `other` is a call of the same type through the same table
+    /// and parameter, wherever it was made.
+    pub(crate) fn same_call(&self, other: &CheckedCall) -> bool {
+        (self.param, self.table, self.ty) == (other.param, other.table, other.ty)
+    }
 }
 
 impl Controls {
@@ -65,6 +90,7 @@ impl Controls {
         self.save_max = 0;
         self.jump_tables.clear();
         self.shared_return = None;
+        self.checked_calls.clear();
     }
 
     /// The frame `depth` levels out from the innermost, and its index.

@@ -1,6 +1,19 @@
 //! Calls: the argument and result areas, direct, imported and indirect
 //! calls, tables, and exits to the host.
 //!
+//! **Checked calls.** A `call_indirect` checks that its index is within
+//! the table, that the element is not null and that its function has the
+//! called type. Through a table whose contents never change
+//! ([`FixedTable`]) with an index that is a parameter no instruction
+//! writes, the outcome is the same at every call of one type in one
+//! invocation: a call dominated by such a call that passed
+//! (`Controls::checked_calls`) loads its element unchecked. Single-pass
+//! dominance: a check holds in the rest of the frame it ran in and in the
+//! frames nested there; at the end of a loop it moves out to the frame
+//! around it (the code after a loop is reached only by falling out of its
+//! body, which passed every check at the loop's own level); at the end of
+//! any other frame and at `else` it is forgotten.
+//!
 //! Tail calls (`tail`) reuse this module's argument setup and table
 //! checks. Because of them, a call that may reach a function of a module
 //! with tail calls gives it an area of at least
@@ -293,11 +306,23 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         // by `table_element`): keep it in a register the argument setup
         // leaves alone.
         let index = SCRATCH2;
+        let fact = self.checked_call(type_index, table_index);
         self.pop_gpr_into(index);
         let callee = self.indirect_callee();
         self.setup_call(ty, callee);
         self.save_pinned();
-        self.checked_funcref_in_rax(type_index, table_index, index);
+        match fact {
+            Some(f) if self.ctrl.checked_calls.iter().any(|c| c.same_call(&f)) => {
+                let at = self.table_element_unchecked(table_index, index);
+                self.a.mov_rm(Size::S64, Gpr::Rax, at);
+            }
+            _ => {
+                self.checked_funcref_in_rax(type_index, table_index, index);
+                if let Some(f) = fact {
+                    self.ctrl.checked_calls.push(f);
+                }
+            }
+        }
         self.call_funcref_in_rax(callee);
         self.restore_after_call(callee);
         self.finish_call(ty);
@@ -362,6 +387,45 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
     }
 
+    /// The fact a `call_indirect` of `type_index` through `table` would
+    /// establish, if its checks can stand for later calls (see "Checked
+    /// calls"): a table whose contents never change, and an index operand
+    /// (on top of the stack) that is a parameter no instruction writes,
+    /// read from its slot or its register.
+    fn checked_call(&self, type_index: u32, table: u32) -> Option<CheckedCall> {
+        let param = match self.peek(0).loc {
+            Loc::Param(k) => k,
+            // A parameter pinned in a register.
+            Loc::PinnedGpr(r) => (0..self.func_type.params().len() as u32)
+                .find(|&k| self.frame.locals[k as usize].pin == Some(Loc::Gpr(r)))?,
+            _ => return None,
+        };
+        if !self.frame.is_unwritten_param(param) {
+            return None;
+        }
+        self.fixed_table(table)?;
+        Some(CheckedCall {
+            param,
+            table,
+            ty: *self.env.type_reps.get(type_index as usize)?,
+            depth: self.ctrl.frames.len(),
+        })
+    }
+
+    /// At the end of the innermost frame (`end`, or `else` for an `if`):
+    /// forgets the checked calls made in it, or, at the end of a loop
+    /// (`keep`), moves them to the frame around it.
+    pub(crate) fn leave_checked_calls(&mut self, keep: bool) {
+        let depth = self.ctrl.frames.len();
+        if keep {
+            for c in &mut self.ctrl.checked_calls {
+                c.depth = c.depth.min(depth - 1);
+            }
+        } else {
+            self.ctrl.checked_calls.retain(|c| c.depth < depth);
+        }
+    }
+
     /// What is known of table `index`'s contents, if anything.
     pub(crate) fn fixed_table(&self, index: u32) -> Option<FixedTable> {
         self.env.fixed_tables.get(index as usize).copied().flatten()
@@ -405,6 +469,20 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
         let out_of_bounds = self.a.trap_label(trap);
         self.a.jcc(Cond::Ae, out_of_bounds);
+        self.element_at(base, at, index)
+    }
+
+    /// The address operand of element `index` (a register) of table
+    /// `table`, based on `SCRATCH`, with no bounds check: for an index
+    /// known to be within it.
+    pub(crate) fn table_element_unchecked(&mut self, table: u32, index: Gpr) -> Mem {
+        let (base, at) = self.table_view(table);
+        self.element_at(base, at, index)
+    }
+
+    /// Loads the elements pointer of the `VmTable` at `at` from `base`
+    /// into `SCRATCH`: element `index`'s address operand.
+    fn element_at(&mut self, base: Gpr, at: i32, index: Gpr) -> Mem {
         self.a.mov_rm(
             Size::S64,
             SCRATCH,

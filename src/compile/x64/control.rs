@@ -296,6 +296,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     pub(crate) fn end_frame(&mut self) {
         self.checked_ends = [0; 16];
         let frame = *self.ctrl.frames.last().expect("end closes a frame");
+        self.leave_checked_calls(frame.kind == FrameKind::Loop);
         let results = self.block_results(frame.block_type);
         let fallthrough = !self.ctrl.unreachable;
         if frame.kind == FrameKind::Function {
@@ -417,6 +418,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
 
     pub(crate) fn op_else(&mut self) {
         self.checked_ends = [0; 16];
+        self.leave_checked_calls(false);
         let frame = *self.ctrl.frames.last().expect("else inside if");
         let results = self.block_results(frame.block_type);
         if !self.ctrl.unreachable {

@@ -62,6 +62,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 Operator::BrIf { .. }
                     | Operator::If { .. }
                     | Operator::I32Eqz
+                    | Operator::I32Add
+                    | Operator::I32Sub
                     | Operator::Select
                     | Operator::TypedSelect { .. }
             )

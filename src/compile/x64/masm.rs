@@ -378,6 +378,19 @@ impl MacroAssembler {
         }
     }
 
+    /// `jcc label`, which leaves the flags and every register as they
+    /// were: a comparison in the flags stands on the fall-through path (a
+    /// `br_if` on `x == y` followed by `x < y` compares once).
+    pub(crate) fn jcc(&mut self, cond: Cond, label: Label) {
+        let start = self.asm.offset();
+        self.asm.jcc(cond, label);
+        if let Some(f) = &mut self.flags_cmp
+            && f.end as usize == start
+        {
+            f.end = self.asm.offset() as u32;
+        }
+    }
+
     /// `setcc dst` (the low byte), which leaves the flags as they were.
     pub(crate) fn setcc(&mut self, cond: Cond, dst: Gpr) {
         let start = self.asm.offset();

@@ -132,6 +132,35 @@ impl FuncCompiler<'_, '_, '_> {
         }
     }
 
+    /// `a + (x <u y)`, `a - (x <u y)` and the same with `x >=u y`, where
+    /// the comparison is still in the flags and `a` in a register of its
+    /// own: the carry flag is that comparison, so `adc`/`sbb` adds or
+    /// subtracts it without turning it into a register value first. The
+    /// three-way comparison `(x > y) - (x < y)` ends this way. Returns
+    /// whether it emitted the operation.
+    fn carry_alu(&mut self, size: Size, op: AluOp) -> bool {
+        let lhs = self.peek(1);
+        let (Loc::Gpr(a), Loc::Flags(cond)) = (lhs.loc, self.peek(0).loc) else {
+            return false;
+        };
+        // `a + CF`, `a + 1 - CF`, `a - CF` and `a - 1 + CF`: `a + 1 - CF`
+        // is `a - (-1) - CF`.
+        let (carry_op, imm) = match (op, cond) {
+            (AluOp::Add, Cond::B) => (AluOp::Adc, 0),
+            (AluOp::Add, Cond::Ae) => (AluOp::Sbb, -1),
+            (AluOp::Sub, Cond::B) => (AluOp::Sbb, 0),
+            (AluOp::Sub, Cond::Ae) => (AluOp::Adc, -1),
+            _ => return false,
+        };
+        // Neither pop emits code: the flags stay as the comparison left
+        // them.
+        self.ops.pop_if(|l| matches!(l, Loc::Flags(_)));
+        self.pop();
+        self.a.alu_ri(carry_op, size, a, imm);
+        self.push_gpr(lhs.ty, a);
+        true
+    }
+
     /// For the top two operands `a op b`: the register `x` and parameter
     /// `k` when `a` is in a register of its own and `b` a lazy read of a
     /// parameter, or (for a `commutative` op) the other way round.
@@ -145,6 +174,10 @@ impl FuncCompiler<'_, '_, '_> {
 
     pub(in crate::compile) fn int_alu(&mut self, ty: ValType, op: AluOp) {
         let size = int_size(ty);
+        if self.carry_alu(size, op) {
+            return;
+        }
+        self.materialize_flags();
         // `local + imm` and `local + local` need no copy of the local:
         // `lea` computes into a fresh register.
         if op == AluOp::Add
