@@ -281,38 +281,41 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         });
         let mut r = body.reader();
         if let Some(prelude_end) = prelude {
-            while r.offset() < prelude_end {
-                self.compile_operator(&mut r, body, func_index)?;
-            }
+            self.compile_operators(&mut r, body, func_index, prelude_end)?;
             self.a.set_op_offset(body.code_offset as u32);
             self.end_prelude();
         }
-        while !self.ctrl.frames.is_empty() {
-            self.compile_operator(&mut r, body, func_index)?;
-        }
+        self.compile_operators(&mut r, body, func_index, usize::MAX)?;
         self.finish(scratch)
     }
 
-    /// Compiles the operator at `r`.
-    #[inline(always)]
-    fn compile_operator(
+    /// Compiles the operators from `r` up to module offset `end` or the
+    /// end of the body. Out of line, and the only copy of the operator
+    /// dispatch, whose frame in an unoptimized build is large: `compile`
+    /// calls it for the prelude and again for the rest, one after the
+    /// other, so the two never take stack at once.
+    #[inline(never)]
+    fn compile_operators(
         &mut self,
         r: &mut crate::decode::Reader<'_>,
         body: &FunctionBody<'_>,
         func_index: u32,
+        end: usize,
     ) -> Result<()> {
-        let offset = r.offset();
-        self.a.set_op_offset(offset as u32);
-        let mut step = Step {
-            c: self,
-            body,
-            offset: offset as u32,
-        };
-        visit_operator(r, &mut step)?.map_err(|e| {
-            e.in_func(func_index)
-                .with_detail(format_args!("at {offset:#x}"))
-        })?;
-        self.a.close_fault_site(offset as u32);
+        while r.offset() < end && !self.ctrl.frames.is_empty() {
+            let offset = r.offset();
+            self.a.set_op_offset(offset as u32);
+            let mut step = Step {
+                c: self,
+                body,
+                offset: offset as u32,
+            };
+            visit_operator(r, &mut step)?.map_err(|e| {
+                e.in_func(func_index)
+                    .with_detail(format_args!("at {offset:#x}"))
+            })?;
+            self.a.close_fault_site(offset as u32);
+        }
         Ok(())
     }
 
