@@ -281,28 +281,29 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         });
         let mut r = body.reader();
         if let Some(prelude_end) = prelude {
-            self.compile_operators(&mut r, body, func_index, prelude_end)?;
+            let mut prelude = r.sub_reader(prelude_end - r.offset())?;
+            self.compile_operators(&mut prelude, body, func_index)?;
             self.a.set_op_offset(body.code_offset as u32);
             self.end_prelude();
         }
-        self.compile_operators(&mut r, body, func_index, usize::MAX)?;
+        self.compile_operators(&mut r, body, func_index)?;
         self.finish(scratch)
     }
 
-    /// Compiles the operators from `r` up to module offset `end` or the
-    /// end of the body. Out of line, and the only copy of the operator
-    /// dispatch, whose frame in an unoptimized build is large: `compile`
-    /// calls it for the prelude and again for the rest, one after the
-    /// other, so the two never take stack at once.
+    /// Compiles the operators `r` holds: the prelude's, then the rest of
+    /// the body, whose last byte is the function's `end` (the validator
+    /// checked that nothing follows it). Out of line, and the only copy
+    /// of the operator dispatch, whose frame in an unoptimized build is
+    /// large: `compile` calls it for the prelude and again for the rest,
+    /// one after the other, so the two never take stack at once.
     #[inline(never)]
     fn compile_operators(
         &mut self,
         r: &mut crate::decode::Reader<'_>,
         body: &FunctionBody<'_>,
         func_index: u32,
-        end: usize,
     ) -> Result<()> {
-        while r.offset() < end && !self.ctrl.frames.is_empty() {
+        while !r.is_empty() {
             let offset = r.offset();
             self.a.set_op_offset(offset as u32);
             let mut step = Step {
