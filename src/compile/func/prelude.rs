@@ -57,7 +57,10 @@ pub(crate) fn prelude_end(
     let integer = |t: &ValType| matches!(t, ValType::I32 | ValType::I64);
     let params = func_type.params();
     let in_registers = args_in_registers(params);
-    if !info.has_plain_calls
+    // A prelude's early return sits in a block, with the branch around it
+    // at the block's end, so the body starts with that block.
+    if body.code.first() != Some(&BLOCK)
+        || !info.has_plain_calls
         || options.fuel
         || options.interruptible
         || func_type.results().len() > 1

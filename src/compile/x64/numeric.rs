@@ -174,10 +174,17 @@ impl FuncCompiler<'_, '_, '_> {
 
     pub(in crate::compile) fn int_alu(&mut self, ty: ValType, op: AluOp) {
         let size = int_size(ty);
-        if self.carry_alu(size, op) {
-            return;
+        // Only `i32.add`/`i32.sub` find a comparison still in the flags
+        // (`operator` materializes it for the others).
+        if let Some(Val {
+            loc: Loc::Flags(_), ..
+        }) = self.ops.last()
+        {
+            if self.carry_alu(size, op) {
+                return;
+            }
+            self.materialize_flags();
         }
-        self.materialize_flags();
         // `local + imm` and `local + local` need no copy of the local:
         // `lea` computes into a fresh register.
         if op == AluOp::Add
