@@ -13,9 +13,11 @@
 //! value or a crash. Deep recursion through a prelude still meets the
 //! stack limit, and traps and exceptions past the prelude see the whole
 //! call stack. Every expected value comes from the same arithmetic in
-//! Rust.
+//! Rust. And `$fib`'s code is checked to start with its early return.
 
-use wasmkern::{Config, Engine, Instance, Module, Store, Trap};
+use iced_x86::{Decoder, DecoderOptions, Instruction, Mnemonic};
+use wasmkern::compile::{CompileOptions, compile_module_with};
+use wasmkern::{Config, CpuFeatures, Engine, Instance, Module, Store, Trap};
 
 mod common;
 use common::{both_modes, typed};
@@ -344,5 +346,46 @@ fn deep_recursion_traps_and_exceptions_past_a_prelude() {
         let throw_below = typed::<_, i32, i32>(&mut store, &instance, "throw_below");
         assert_eq!(throw_below.call(&mut store, 0).unwrap(), -1);
         assert_eq!(throw_below.call(&mut store, 4).unwrap(), 44);
+    });
+}
+
+/// The instructions of function `index` of `wat`, compiled with explicit
+/// bounds checks or guard regions.
+fn code_of(wat: &str, index: usize, guard_region: bool) -> Vec<Instruction> {
+    let wasm = wat::parse_str(wat).unwrap();
+    let module = wasmkern::decode::Module::decode(&wasm).unwrap();
+    let info = wasmkern::validate::validate_module(&module).unwrap();
+    let options = CompileOptions {
+        guard_region,
+        ..Default::default()
+    };
+    let compiled = compile_module_with(&module, &info, &CpuFeatures::detect(), &options).unwrap();
+    let start = compiled.func_offsets[index] as usize;
+    let end = compiled
+        .func_offsets
+        .get(index + 1)
+        .map_or(compiled.code.len(), |&e| e as usize);
+    Decoder::with_ip(64, &compiled.code[start..end], 0, DecoderOptions::NONE)
+        .into_iter()
+        .collect()
+}
+
+#[test]
+fn the_early_return_comes_before_the_prologue() {
+    both_modes(|guard| {
+        // `$fib`: `cmp ecx, 2; jge; lea eax, [rcx]; ret`, then the prologue.
+        let fib: Vec<Mnemonic> = code_of(FIB, 0, guard)
+            .iter()
+            .map(|i| i.mnemonic())
+            .collect();
+        assert_eq!(
+            fib[..4],
+            [Mnemonic::Cmp, Mnemonic::Jge, Mnemonic::Lea, Mnemonic::Ret],
+            "{fib:?}"
+        );
+        assert_eq!(fib[4], Mnemonic::Push, "{fib:?}");
+        // A function that starts otherwise starts with its prologue.
+        let fib_sum = code_of(FIB, 2, guard);
+        assert_eq!(fib_sum[0].mnemonic(), Mnemonic::Push);
     });
 }
