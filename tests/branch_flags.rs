@@ -7,9 +7,13 @@
 //! from elsewhere landing between them, must agree with Rust's own
 //! comparisons; the comparator compiles to one `cmp`.
 
-use iced_x86::{Decoder, DecoderOptions, Mnemonic};
-use wasmkern::compile::{CompileOptions, compile_module_with};
-use wasmkern::{CpuFeatures, Engine, Linker, Module, Store, Val};
+use iced_x86::Mnemonic;
+use wasmkern::compile::CompileOptions;
+use wasmkern::{Engine, Linker, Module, Store, Val};
+
+mod common;
+use common::comparisons::int_compare;
+use common::function_code;
 
 const INTS: [i64; 7] = [0, 1, -1, 5, i32::MIN as i64, i32::MAX as i64, 0x1_0000_0005];
 
@@ -58,28 +62,6 @@ fn module_text(t: &str) -> String {
     format!("(module {funcs})")
 }
 
-fn compare(t: &str, op: &str, x: i64, y: i64) -> bool {
-    let (s, r, u, v) = if t == "i32" {
-        let (x, y) = (x as i32, y as i32);
-        (i64::from(x), i64::from(y), x as u32 as u64, y as u32 as u64)
-    } else {
-        (x, y, x as u64, y as u64)
-    };
-    match op {
-        "eq" => s == r,
-        "ne" => s != r,
-        "lt_s" => s < r,
-        "lt_u" => u < v,
-        "gt_s" => s > r,
-        "gt_u" => u > v,
-        "le_s" => s <= r,
-        "le_u" => u <= v,
-        "ge_s" => s >= r,
-        "ge_u" => u >= v,
-        _ => unreachable!("{op}"),
-    }
-}
-
 fn val(t: &str, v: i64) -> Val {
     if t == "i32" {
         Val::I32(v as i32)
@@ -111,11 +93,11 @@ fn check(t: &str) {
                     .unwrap();
                 for x in INTS {
                     for y in INTS {
-                        let want = if compare(t, first, x, y) {
+                        let want = if int_compare(t, first, x, y) {
                             100
                         } else {
                             let x2 = if name == "changed" { add_one(t, x) } else { x };
-                            if compare(t, second, x2, y) { 1 } else { 2 }
+                            if int_compare(t, second, x2, y) { 1 } else { 2 }
                         };
                         let mut out = [Val::I32(0)];
                         f.call(&mut store, &[val(t, x), val(t, y)], &mut out)
@@ -170,28 +152,21 @@ const COMPARATOR: &str = r#"(module
 
 #[test]
 fn a_comparator_compares_once() {
-    let wasm = wat::parse_str(COMPARATOR).unwrap();
-    let module = wasmkern::decode::Module::decode(&wasm).unwrap();
-    let info = wasmkern::validate::validate_module(&module).unwrap();
     for guard_region in [false, true] {
         let options = CompileOptions {
             guard_region,
             ..Default::default()
         };
-        let compiled =
-            compile_module_with(&module, &info, &CpuFeatures::detect(), &options).unwrap();
-        let start = compiled.func_offsets[0] as usize;
-        let code: Vec<Mnemonic> =
-            Decoder::with_ip(64, &compiled.code[start..], 0, DecoderOptions::NONE)
-                .into_iter()
-                .map(|i| i.mnemonic())
-                .take_while(|&m| m != Mnemonic::Ret)
-                .collect();
+        let code: Vec<Mnemonic> = function_code(COMPARATOR, 0, &options)
+            .iter()
+            .map(|i| i.mnemonic())
+            .take_while(|&m| m != Mnemonic::Ret)
+            .collect();
         let cmps = code.iter().filter(|&&m| m == Mnemonic::Cmp).count();
         assert_eq!(cmps, 1, "{code:?}");
     }
     let engine = Engine::default();
-    let module = Module::new(&engine, wasm).unwrap();
+    let module = Module::new(&engine, wat::parse_str(COMPARATOR).unwrap()).unwrap();
     let mut store = Store::new(&engine, ());
     let instance = Linker::new(&engine)
         .instantiate(&mut store, &module)

@@ -8,22 +8,16 @@
 //! comparison `(x > y) - (x < y)` of sorting comparators must compile to
 //! one `sbb`, with no second `setcc`.
 
-use iced_x86::{Decoder, DecoderOptions, Mnemonic};
-use wasmkern::compile::{CompileOptions, compile_module_with};
-use wasmkern::{CpuFeatures, Engine, Linker, Module, Store, Val};
+use iced_x86::Mnemonic;
+use wasmkern::compile::CompileOptions;
+use wasmkern::{Engine, Linker, Module, Store, Val};
+
+mod common;
+use common::comparisons::{Num, compare, comparisons, to_val};
+use common::function_code;
 
 const INTS: [i64; 7] = [0, 1, -1, 5, i32::MIN as i64, i32::MAX as i64, 0x1_0000_0005];
 const FLOATS: [f64; 6] = [0.0, -0.0, 1.5, -2.0, f64::NAN, f64::INFINITY];
-
-fn comparisons(ty: &str) -> &'static [&'static str] {
-    if ty.starts_with('i') {
-        &[
-            "eq", "ne", "lt_s", "lt_u", "gt_s", "gt_u", "le_s", "le_u", "ge_s", "ge_u",
-        ]
-    } else {
-        &["eq", "ne", "lt", "gt", "le", "ge"]
-    }
-}
 
 /// The left operand forms over `$a` (an `i32` parameter): in a register
 /// of its own (computed), a pinned local, a constant, and a comparison
@@ -57,66 +51,6 @@ fn module_text(c: &str) -> String {
         }
     }
     format!("(module {funcs})")
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Num {
-    I(i64),
-    F(f64),
-}
-
-fn to_val(ty: &str, n: Num) -> Val {
-    match (ty, n) {
-        ("i32", Num::I(v)) => Val::I32(v as i32),
-        ("i64", Num::I(v)) => Val::I64(v),
-        ("f32", Num::F(v)) => Val::F32((v as f32).to_bits()),
-        ("f64", Num::F(v)) => Val::F64(v.to_bits()),
-        _ => unreachable!("{ty} {n:?}"),
-    }
-}
-
-/// `x op y` in type `ty`, by Rust's comparisons.
-fn compare(ty: &str, op: &str, x: Num, y: Num) -> bool {
-    match (x, y) {
-        (Num::I(x), Num::I(y)) => {
-            let (s, t, u, v) = if ty == "i32" {
-                let (x, y) = (x as i32, y as i32);
-                (i64::from(x), i64::from(y), x as u32 as u64, y as u32 as u64)
-            } else {
-                (x, y, x as u64, y as u64)
-            };
-            match op {
-                "eq" => s == t,
-                "ne" => s != t,
-                "lt_s" => s < t,
-                "lt_u" => u < v,
-                "gt_s" => s > t,
-                "gt_u" => u > v,
-                "le_s" => s <= t,
-                "le_u" => u <= v,
-                "ge_s" => s >= t,
-                "ge_u" => u >= v,
-                _ => unreachable!("{op}"),
-            }
-        }
-        (Num::F(x), Num::F(y)) => {
-            let (x, y) = if ty == "f32" {
-                (f64::from(x as f32), f64::from(y as f32))
-            } else {
-                (x, y)
-            };
-            match op {
-                "eq" => x == y,
-                "ne" => x != y,
-                "lt" => x < y,
-                "gt" => x > y,
-                "le" => x <= y,
-                "ge" => x >= y,
-                _ => unreachable!("{op}"),
-            }
-        }
-        _ => unreachable!(),
-    }
 }
 
 fn inputs(ty: &str) -> Vec<Num> {
@@ -215,13 +149,8 @@ const COMPARATOR: &str = r#"(module
 
 /// The mnemonics of the comparator's compiled code, up to its `ret`.
 fn comparator_code(options: &CompileOptions) -> Vec<Mnemonic> {
-    let wasm = wat::parse_str(COMPARATOR).unwrap();
-    let module = wasmkern::decode::Module::decode(&wasm).unwrap();
-    let info = wasmkern::validate::validate_module(&module).unwrap();
-    let compiled = compile_module_with(&module, &info, &CpuFeatures::detect(), options).unwrap();
-    let start = compiled.func_offsets[0] as usize;
-    Decoder::with_ip(64, &compiled.code[start..], 0, DecoderOptions::NONE)
-        .into_iter()
+    function_code(COMPARATOR, 0, options)
+        .iter()
         .map(|i| i.mnemonic())
         .take_while(|&m| m != Mnemonic::Ret)
         .collect()

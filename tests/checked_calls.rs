@@ -11,12 +11,12 @@
 //! by the same call, which the check inside the loop covers: its code has
 //! one bounds check, not two.
 
-use iced_x86::{Decoder, DecoderOptions, Mnemonic, OpKind, Register};
-use wasmkern::compile::{CompileOptions, compile_module_with};
-use wasmkern::{Config, CpuFeatures, Engine, Instance, Module, Store, Trap, Val};
+use iced_x86::{Mnemonic, OpKind, Register};
+use wasmkern::compile::CompileOptions;
+use wasmkern::{Config, Engine, Instance, Module, Store, Trap, Val};
 
 mod common;
-use common::both_modes;
+use common::{both_modes, function_code};
 
 /// The table: element 0 null (as C compilers leave it), 1 and 2 of the
 /// called type `$r`, 3 of another type; 4 elements.
@@ -173,18 +173,9 @@ fn calls_through_a_table_that_may_change_check_every_time() {
 /// How many times `export`'s code compares `r10` (the index) with the
 /// table's size, 4: its bounds checks.
 fn bounds_checks(export: usize, options: &CompileOptions) -> usize {
-    let wasm = wat::parse_str(wat(TABLE)).unwrap();
-    let module = wasmkern::decode::Module::decode(&wasm).unwrap();
-    let info = wasmkern::validate::validate_module(&module).unwrap();
-    let compiled = compile_module_with(&module, &info, &CpuFeatures::detect(), options).unwrap();
     // The three callees come first.
-    let start = compiled.func_offsets[3 + export] as usize;
-    let end = compiled
-        .func_offsets
-        .get(4 + export)
-        .map_or(compiled.code.len(), |&e| e as usize);
-    Decoder::with_ip(64, &compiled.code[start..end], 0, DecoderOptions::NONE)
-        .into_iter()
+    function_code(&wat(TABLE), 3 + export, options)
+        .iter()
         .filter(|i| {
             i.mnemonic() == Mnemonic::Cmp
                 && i.op0_kind() == OpKind::Register

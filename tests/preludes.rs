@@ -15,12 +15,12 @@
 //! call stack. Every expected value comes from the same arithmetic in
 //! Rust. And `$fib`'s code is checked to start with its early return.
 
-use iced_x86::{Decoder, DecoderOptions, Instruction, Mnemonic};
-use wasmkern::compile::{CompileOptions, compile_module_with};
-use wasmkern::{Config, CpuFeatures, Engine, Instance, Module, Store, Trap};
+use iced_x86::{Instruction, Mnemonic};
+use wasmkern::compile::CompileOptions;
+use wasmkern::{Config, Engine, Instance, Module, Store, Trap};
 
 mod common;
-use common::{both_modes, typed};
+use common::{both_modes, function_code, typed};
 
 fn instantiate(guard: bool, wat: &str) -> (Store<()>, Instance) {
     let engine = Engine::new(Config::new().guard_regions(guard)).unwrap();
@@ -352,22 +352,11 @@ fn deep_recursion_traps_and_exceptions_past_a_prelude() {
 /// The instructions of function `index` of `wat`, compiled with explicit
 /// bounds checks or guard regions.
 fn code_of(wat: &str, index: usize, guard_region: bool) -> Vec<Instruction> {
-    let wasm = wat::parse_str(wat).unwrap();
-    let module = wasmkern::decode::Module::decode(&wasm).unwrap();
-    let info = wasmkern::validate::validate_module(&module).unwrap();
     let options = CompileOptions {
         guard_region,
         ..Default::default()
     };
-    let compiled = compile_module_with(&module, &info, &CpuFeatures::detect(), &options).unwrap();
-    let start = compiled.func_offsets[index] as usize;
-    let end = compiled
-        .func_offsets
-        .get(index + 1)
-        .map_or(compiled.code.len(), |&e| e as usize);
-    Decoder::with_ip(64, &compiled.code[start..end], 0, DecoderOptions::NONE)
-        .into_iter()
-        .collect()
+    function_code(wat, index, &options)
 }
 
 #[test]

@@ -6,7 +6,10 @@
 //! are locals, constants (zero above all) and computed values, for each
 //! result type, must agree with Rust's own comparisons.
 
-use wasmkern::{Engine, Linker, Module, Store, Val};
+use wasmkern::{Engine, Linker, Module, Store};
+
+mod common;
+use common::comparisons::{Num, compare, comparisons, to_val};
 
 const INTS: [i64; 8] = [
     0,
@@ -19,17 +22,6 @@ const INTS: [i64; 8] = [
     i64::MIN,
 ];
 const FLOATS: [f64; 7] = [0.0, -0.0, 1.5, -2.0, f64::NAN, f64::INFINITY, 5.0];
-
-/// The comparisons of a type, by their text-format name.
-fn comparisons(ty: &str) -> &'static [&'static str] {
-    if ty.starts_with('i') {
-        &[
-            "eq", "ne", "lt_s", "lt_u", "gt_s", "gt_u", "le_s", "le_u", "ge_s", "ge_u",
-        ]
-    } else {
-        &["eq", "ne", "lt", "gt", "le", "ge"]
-    }
-}
 
 /// The `select` forms: (name, first operand, second operand, condition
 /// operands), in the text format, over params `$x $y` (compared) and
@@ -105,23 +97,6 @@ fn module_text(c: &str, r: &str) -> String {
     format!("(module {funcs})")
 }
 
-/// A value of one of the four number types, for the reference.
-#[derive(Clone, Copy, Debug)]
-enum Num {
-    I(i64),
-    F(f64),
-}
-
-fn to_val(ty: &str, n: Num) -> Val {
-    match (ty, n) {
-        ("i32", Num::I(v)) => Val::I32(v as i32),
-        ("i64", Num::I(v)) => Val::I64(v),
-        ("f32", Num::F(v)) => Val::F32((v as f32).to_bits()),
-        ("f64", Num::F(v)) => Val::F64(v.to_bits()),
-        _ => unreachable!("{ty} {n:?}"),
-    }
-}
-
 /// `a + b` in type `ty`.
 fn add(ty: &str, a: Num, b: Num) -> Num {
     match (ty, a, b) {
@@ -138,50 +113,6 @@ fn zero(ty: &str) -> Num {
         Num::I(0)
     } else {
         Num::F(0.0)
-    }
-}
-
-/// `x op y` in type `ty`, by Rust's comparisons.
-fn compare(ty: &str, op: &str, x: Num, y: Num) -> bool {
-    match (x, y) {
-        (Num::I(x), Num::I(y)) => {
-            let (s, t, u, v) = if ty == "i32" {
-                let (x, y) = (x as i32, y as i32);
-                (i64::from(x), i64::from(y), x as u32 as u64, y as u32 as u64)
-            } else {
-                (x, y, x as u64, y as u64)
-            };
-            match op {
-                "eq" => s == t,
-                "ne" => s != t,
-                "lt_s" => s < t,
-                "lt_u" => u < v,
-                "gt_s" => s > t,
-                "gt_u" => u > v,
-                "le_s" => s <= t,
-                "le_u" => u <= v,
-                "ge_s" => s >= t,
-                "ge_u" => u >= v,
-                _ => unreachable!("{op}"),
-            }
-        }
-        (Num::F(x), Num::F(y)) => {
-            let (x, y) = if ty == "f32" {
-                (f64::from(x as f32), f64::from(y as f32))
-            } else {
-                (x, y)
-            };
-            match op {
-                "eq" => x == y,
-                "ne" => x != y,
-                "lt" => x < y,
-                "gt" => x > y,
-                "le" => x <= y,
-                "ge" => x >= y,
-                _ => unreachable!("{op}"),
-            }
-        }
-        _ => unreachable!(),
     }
 }
 

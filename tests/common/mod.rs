@@ -1,12 +1,18 @@
 //! Helpers the API tests share: a module or an instance from WAT, a test
 //! run in both memory modes, the out-of-bounds trap assertion, typed
-//! exports by name, and a resumable call fed with fuel in slices. Each test file is its own crate and uses a part of
-//! this module, hence `dead_code` is allowed here.
+//! exports by name, a resumable call fed with fuel in slices, a
+//! function's compiled code, and (`comparisons`) Rust's answers to wasm's
+//! comparisons. Each test file is its own crate and uses a part of this
+//! module, hence `dead_code` is allowed here.
 #![allow(dead_code)]
 
+pub mod comparisons;
+
+use iced_x86::{Decoder, DecoderOptions, Instruction};
+use wasmkern::compile::{CompileOptions, compile_module_with};
 use wasmkern::{
-    CallOutcome, Engine, Func, Instance, Module, PauseReason, Store, TypedFunc, Val, WasmParams,
-    WasmResults,
+    CallOutcome, CpuFeatures, Engine, Func, Instance, Module, PauseReason, Store, TypedFunc, Val,
+    WasmParams, WasmResults,
 };
 
 /// `wat` compiled by `engine`; panics (failing the test) when it is not
@@ -78,4 +84,21 @@ pub fn call_in_fuel_slices<T: 'static>(
             .unwrap_or_else(|e| panic!("resumed call: {e}"));
     }
     pauses
+}
+
+/// The instructions of defined function `index` of `wat`, compiled with
+/// `options` for this machine's CPU features.
+pub fn function_code(wat: &str, index: usize, options: &CompileOptions) -> Vec<Instruction> {
+    let wasm = wat::parse_str(wat).expect("test module parses");
+    let module = wasmkern::decode::Module::decode(&wasm).unwrap();
+    let info = wasmkern::validate::validate_module(&module).unwrap();
+    let compiled = compile_module_with(&module, &info, &CpuFeatures::detect(), options).unwrap();
+    let start = compiled.func_offsets[index] as usize;
+    let end = compiled
+        .func_offsets
+        .get(index + 1)
+        .map_or(compiled.code.len(), |&e| e as usize);
+    Decoder::with_ip(64, &compiled.code[start..end], 0, DecoderOptions::NONE)
+        .into_iter()
+        .collect()
 }
