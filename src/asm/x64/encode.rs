@@ -222,18 +222,22 @@ impl Insn<'_> {
 #[inline(always)]
 fn append<R>(buf: &mut Vec<u8>, write: impl FnOnce(&mut Insn<'_>) -> R) -> R {
     buf.reserve(WINDOW);
+    try_append(buf, write).expect("reserve(WINDOW) leaves WINDOW bytes of spare capacity")
+}
+
+/// [`append`] if `buf` has room for any instruction without growing;
+/// `None`, with nothing written, if it has not.
+#[inline(always)]
+fn try_append<R>(buf: &mut Vec<u8>, write: impl FnOnce(&mut Insn<'_>) -> R) -> Option<R> {
     let start = buf.len();
-    let window = buf
-        .spare_capacity_mut()
-        .first_chunk_mut::<WINDOW>()
-        .expect("reserve(WINDOW) leaves WINDOW bytes of spare capacity");
+    let window = buf.spare_capacity_mut().first_chunk_mut::<WINDOW>()?;
     let mut insn = Insn::new(window);
     let r = write(&mut insn);
     let len = insn.len.min(16);
     // SAFETY: by `Insn`'s invariant the first `len` bytes of the spare
     // capacity are initialized, and `len <= WINDOW` fits in it.
     unsafe { buf.set_len(start + len) };
-    r
+    Some(r)
 }
 
 /// Emits `prefixes opcode modrm [sib] [disp] [imm]` with `reg` (a 4-bit
@@ -405,10 +409,6 @@ pub fn try_emit_based_op(
     (base, index, disp): (Gpr, Option<(Gpr, Scale)>, i32),
     (imm, imm_len): (u32, usize),
 ) -> bool {
-    let start = buf.len();
-    let Some(window) = buf.spare_capacity_mut().first_chunk_mut::<WINDOW>() else {
-        return false;
-    };
     let b = base.enc();
     // `mod` and the displacement's length as in `emit_based`: disp32,
     // disp8, or none (but rbp/r13 always have one).
@@ -438,17 +438,14 @@ pub fn try_emit_based_op(
         head = head << 8 | u64::from(0x40 | rex_bits);
         len += 1;
     }
-    let mut insn = Insn::new(window);
-    insn.put_u64(head, len);
-    insn.put_u32(disp as u32, disp_len);
-    if imm_len > 0 {
-        insn.put_u32(imm, imm_len);
-    }
-    let len = insn.len.min(16);
-    // SAFETY: by `Insn`'s invariant the first `len` bytes of the spare
-    // capacity are initialized, and `len <= WINDOW` fits in it.
-    unsafe { buf.set_len(start + len) };
-    true
+    try_append(buf, |insn| {
+        insn.put_u64(head, len);
+        insn.put_u32(disp as u32, disp_len);
+        if imm_len > 0 {
+            insn.put_u32(imm, imm_len);
+        }
+    })
+    .is_some()
 }
 
 /// A one-byte-opcode instruction with a register operand in ModRM's `rm`,
@@ -466,10 +463,6 @@ pub fn try_emit_direct_op(
     rm: u8,
     (imm, imm_len): (u32, usize),
 ) -> bool {
-    let start = buf.len();
-    let Some(window) = buf.spare_capacity_mut().first_chunk_mut::<WINDOW>() else {
-        return false;
-    };
     let modrm = MOD_DIRECT << 6 | (reg & 7) << 3 | (rm & 7);
     let rex_bits = u8::from(w) << 3 | (reg >> 3 & 1) << 2 | (rm >> 3 & 1);
     let mut head = u32::from(opcode) | u32::from(modrm) << 8;
@@ -478,16 +471,13 @@ pub fn try_emit_direct_op(
         head = head << 8 | u32::from(0x40 | rex_bits);
         len = 3;
     }
-    let mut insn = Insn::new(window);
-    insn.put_u32(head, len);
-    if imm_len > 0 {
-        insn.put_u32(imm, imm_len);
-    }
-    let len = insn.len.min(16);
-    // SAFETY: by `Insn`'s invariant the first `len` bytes of the spare
-    // capacity are initialized, and `len <= WINDOW` fits in it.
-    unsafe { buf.set_len(start + len) };
-    true
+    try_append(buf, |insn| {
+        insn.put_u32(head, len);
+        if imm_len > 0 {
+            insn.put_u32(imm, imm_len);
+        }
+    })
+    .is_some()
 }
 
 /// Emits `[REX] opcode modrm imm` for a register operand in ModRM's `rm`
