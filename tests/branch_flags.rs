@@ -9,11 +9,11 @@
 
 use iced_x86::Mnemonic;
 use wasmkern::compile::CompileOptions;
-use wasmkern::{Engine, Linker, Module, Store, Val};
+use wasmkern::{Engine, Val};
 
 mod common;
 use common::comparisons::int_compare;
-use common::function_code;
+use common::{function_code, instantiate};
 
 const INTS: [i64; 7] = [0, 1, -1, 5, i32::MIN as i64, i32::MAX as i64, 0x1_0000_0005];
 
@@ -79,12 +79,7 @@ fn add_one(t: &str, v: i64) -> i64 {
 }
 
 fn check(t: &str) {
-    let engine = Engine::default();
-    let module = Module::new(&engine, wat::parse_str(module_text(t)).unwrap()).unwrap();
-    let mut store = Store::new(&engine, ());
-    let instance = Linker::new(&engine)
-        .instantiate(&mut store, &module)
-        .unwrap();
+    let (mut store, instance) = instantiate(&Engine::default(), &module_text(t));
     for first in CMPS {
         for second in CMPS {
             for (name, _) in forms(t, first, second) {
@@ -165,12 +160,7 @@ fn a_comparator_compares_once() {
         let cmps = code.iter().filter(|&&m| m == Mnemonic::Cmp).count();
         assert_eq!(cmps, 1, "{code:?}");
     }
-    let engine = Engine::default();
-    let module = Module::new(&engine, wat::parse_str(COMPARATOR).unwrap()).unwrap();
-    let mut store = Store::new(&engine, ());
-    let instance = Linker::new(&engine)
-        .instantiate(&mut store, &module)
-        .unwrap();
+    let (mut store, instance) = instantiate(&Engine::default(), COMPARATOR);
     let f = instance.get_func(&mut store, "cmp").unwrap();
     for (x, y, want) in [
         (1, 2, -1),

@@ -10,11 +10,11 @@
 
 use iced_x86::Mnemonic;
 use wasmkern::compile::CompileOptions;
-use wasmkern::{Engine, Linker, Module, Store, Val};
+use wasmkern::{Engine, Val};
 
 mod common;
 use common::comparisons::{Num, compare, comparisons, to_val};
-use common::function_code;
+use common::{function_code, instantiate};
 
 const INTS: [i64; 7] = [0, 1, -1, 5, i32::MIN as i64, i32::MAX as i64, 0x1_0000_0005];
 const FLOATS: [f64; 6] = [0.0, -0.0, 1.5, -2.0, f64::NAN, f64::INFINITY];
@@ -62,12 +62,7 @@ fn inputs(ty: &str) -> Vec<Num> {
 }
 
 fn check(c: &str) {
-    let engine = Engine::default();
-    let module = Module::new(&engine, wat::parse_str(module_text(c)).unwrap()).unwrap();
-    let mut store = Store::new(&engine, ());
-    let instance = Linker::new(&engine)
-        .instantiate(&mut store, &module)
-        .unwrap();
+    let (mut store, instance) = instantiate(&Engine::default(), &module_text(c));
     let gt = if c.starts_with('i') { "gt_u" } else { "gt" };
     for op in comparisons(c) {
         for (name, _) in lefts(c) {
@@ -179,12 +174,7 @@ fn a_three_way_comparison_of_memory_words() {
     for guard in [false, true] {
         let mut config = wasmkern::Config::new();
         config.guard_regions(guard);
-        let engine = Engine::new(&config).unwrap();
-        let module = Module::new(&engine, wat::parse_str(&wat).unwrap()).unwrap();
-        let mut store = Store::new(&engine, ());
-        let instance = Linker::new(&engine)
-            .instantiate(&mut store, &module)
-            .unwrap();
+        let (mut store, instance) = instantiate(&Engine::new(&config).unwrap(), &wat);
         let words = [0u32, 1, 2, 0x7fff_ffff, 0x8000_0000, u32::MAX];
         let memory = instance.get_memory(&mut store, "memory").unwrap();
         let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();

@@ -17,17 +17,16 @@
 
 use iced_x86::{Instruction, Mnemonic};
 use wasmkern::compile::CompileOptions;
-use wasmkern::{Config, Engine, Instance, Module, Store, Trap};
+use wasmkern::{Config, Engine, Instance, Store, Trap};
 
 mod common;
 use common::{both_modes, function_code, typed};
 
 fn instantiate(guard: bool, wat: &str) -> (Store<()>, Instance) {
-    let engine = Engine::new(Config::new().guard_regions(guard)).unwrap();
-    let module = Module::new(&engine, wat::parse_str(wat).unwrap()).unwrap();
-    let mut store = Store::new(&engine, ());
-    let instance = Instance::new(&mut store, &module, &[]).unwrap();
-    (store, instance)
+    common::instantiate(
+        &Engine::new(Config::new().guard_regions(guard)).unwrap(),
+        wat,
+    )
 }
 
 /// Naive Fibonacci as clang writes it at -O2: the test `n < 2` first,

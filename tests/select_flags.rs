@@ -6,10 +6,11 @@
 //! are locals, constants (zero above all) and computed values, for each
 //! result type, must agree with Rust's own comparisons.
 
-use wasmkern::{Engine, Linker, Module, Store};
+use wasmkern::Engine;
 
 mod common;
 use common::comparisons::{Num, compare, comparisons, to_val};
+use common::instantiate;
 
 const INTS: [i64; 8] = [
     0,
@@ -125,12 +126,7 @@ fn inputs(ty: &str) -> Vec<Num> {
 }
 
 fn check(c: &str, r: &str) {
-    let engine = Engine::default();
-    let module = Module::new(&engine, wat::parse_str(module_text(c, r)).unwrap()).unwrap();
-    let mut store = Store::new(&engine, ());
-    let instance = Linker::new(&engine)
-        .instantiate(&mut store, &module)
-        .unwrap();
+    let (mut store, instance) = instantiate(&Engine::default(), &module_text(c, r));
     let (a, b) = if r.starts_with('i') {
         (Num::I(0x7654_3210_0123), Num::I(-3))
     } else {
