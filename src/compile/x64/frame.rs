@@ -278,9 +278,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// Ends the prelude with the prologue, which finds the parameters in
     /// their registers still, and gives them their pins back.
     pub(crate) fn end_prelude(&mut self) {
-        let Some(pins) = self.frame.prelude_pins.take() else {
-            return;
-        };
+        let pins = self.frame.prelude_pins.take().unwrap_or_default();
         let in_registers = args_in_registers(self.func_type.params());
         for (i, &pin) in pins.iter().enumerate().take(in_registers) {
             if let Some(Loc::Gpr(r)) = self.frame.locals[i].pin
