@@ -14,8 +14,8 @@
 
 use super::super::isa::Gpr;
 use super::super::isa::frame::{
-    LEAF_PIN_GPRS, LEAF_PIN_MAX_STACK, LOCAL_PIN_GPRS, MEMORY_BASE, MEMORY_LAST,
-    MEMORY_LAST_MIN_WEIGHT, PIN_GPRS, PIN_XMMS,
+    LEAF_PIN_GPRS, LEAF_PIN_MAX_STACK, LOCAL_PIN_GPRS, LOOP_PIN_MIN_WEIGHT, MEMORY_BASE,
+    MEMORY_LAST, MEMORY_LAST_MIN_WEIGHT, PIN_GPRS, PIN_XMMS, SHARED_PIN_XMMS,
 };
 use super::super::stack::{Loc, is_float};
 use super::*;
@@ -242,17 +242,24 @@ impl FrameLayout {
             ops.pin_gpr(MEMORY_LAST);
         }
         let (mut gprs, mut xmms) = (leaf_pins.iter().peekable(), PIN_XMMS.iter());
+        // The last `loop_pins` XMM pins go to locals used in loops only
+        // (see `PIN_XMMS`).
+        let loop_pins = PIN_XMMS.len() - SHARED_PIN_XMMS;
         let mut saved_pins = pin_gprs.iter();
         for &(i, weight) in order.iter() {
             let Some(local) = locals.get_mut(i as usize) else {
                 continue;
             };
             local.pin = match local.ty {
-                ValType::F32 | ValType::F64 => xmms.next().map(|&x| {
-                    ops.pin_xmm(x);
-                    Loc::Xmm(x)
-                }),
-                ValType::V128 => None,
+                ValType::F32 | ValType::F64
+                    if xmms.len() > loop_pins || weight >= LOOP_PIN_MIN_WEIGHT =>
+                {
+                    xmms.next().map(|&x| {
+                        ops.pin_xmm(x);
+                        Loc::Xmm(x)
+                    })
+                }
+                ValType::F32 | ValType::F64 | ValType::V128 => None,
                 // A callee-saved register costs a save and a restore, and
                 // a parameter's move or load into it: more than the one
                 // memory access a local reached once outside loops makes.

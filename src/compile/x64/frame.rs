@@ -72,8 +72,19 @@ pub(crate) const MEMORY_LAST: Gpr = Gpr::Rbx;
 /// bound costs a save, a load and a restore of the register, so a few
 /// accesses outside loops (a comparator's two loads) check from memory.
 pub(crate) const MEMORY_LAST_MIN_WEIGHT: u32 = 4;
-/// Registers that hold pinned float locals (the value stack keeps xmm0-7).
-pub(crate) const PIN_XMMS: [Xmm; 7] = [
+/// Registers that hold pinned float locals: the first
+/// [`SHARED_PIN_XMMS`] for the most used ones, then two more for locals
+/// used inside loops. The value stack takes the XMM registers no local
+/// is pinned in: at least xmm0-5.
+///
+/// The inner loop of a float kernel compiled from C often reads more than
+/// seven locals (a physics step's: positions, velocity deltas, the
+/// distance and its inverse): an unpinned one costs a load from its slot
+/// at every read, a store at every write, and a store-to-load round trip
+/// on the dependency chain between them. The value stack rarely holds
+/// more than a few floats in registers at once (reads of pinned locals
+/// take none), so six registers serve it.
+pub(crate) const PIN_XMMS: [Xmm; 9] = [
     Xmm::Xmm8,
     Xmm::Xmm9,
     Xmm::Xmm10,
@@ -81,7 +92,16 @@ pub(crate) const PIN_XMMS: [Xmm; 7] = [
     Xmm::Xmm12,
     Xmm::Xmm13,
     Xmm::Xmm14,
+    Xmm::Xmm7,
+    Xmm::Xmm6,
 ];
+/// How many of [`PIN_XMMS`] any float local may take; the others go only
+/// to locals used inside a loop (weight at least [`LOOP_PIN_MIN_WEIGHT`]).
+pub(crate) const SHARED_PIN_XMMS: usize = 7;
+/// The least weight (`validate::LocalUse`: 8 for one use in a loop) of a
+/// local pinned in one of the value stack's registers ([`PIN_XMMS`]
+/// beyond [`SHARED_PIN_XMMS`]).
+pub(crate) const LOOP_PIN_MIN_WEIGHT: u32 = 8;
 
 pub(crate) const SAVED_VMCTX: i32 = crate::abi::SAVED_VMCTX_OFFSET;
 
