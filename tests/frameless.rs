@@ -52,17 +52,19 @@ fn listing(code: &[Instruction]) -> String {
     code.iter().map(|i| format!("\n  {i}")).collect()
 }
 
-/// Whether `i` reads or writes `rbp`, or memory through `rsp` or `rbp`.
-fn touches_the_stack(i: &Instruction) -> bool {
+/// Whether `i` reads or writes `rbp`, or memory through it, or the
+/// stack below `rsp + 8` (in a frameless function, its return address is
+/// at `[rsp]`, its incoming area from `[rsp + 8]` up).
+fn touches_rbp(i: &Instruction) -> bool {
     (0..i.op_count()).any(|k| match i.op_kind(k) {
         OpKind::Register => matches!(
             i.op_register(k),
             Register::RBP | Register::EBP | Register::BP | Register::BPL
         ),
-        OpKind::Memory => matches!(
-            i.memory_base(),
-            Register::RSP | Register::RBP | Register::ESP | Register::EBP
-        ),
+        OpKind::Memory => {
+            i.memory_base() == Register::RBP
+                || (i.memory_base() == Register::RSP && (i.memory_displacement64() as i64) < 8)
+        }
         _ => false,
     })
 }
@@ -105,11 +107,11 @@ const LEAVES: &str = r#"(module
   ;; 6
   (func $plus_one (param i64) (result i64)
     (i64.add (local.get 0) (i64.const 1)))
-  ;; 7: reads parameters passed on the stack: keeps its frame.
+  ;; 7: reads parameters passed on the stack (from `rsp`).
   (func $six (param i32 i32 i32 i32 i32 i32) (result i32)
     (i32.add (i32.mul (local.get 5) (i32.const 7))
       (i32.sub (local.get 4) (i32.add (local.get 0) (local.get 3)))))
-  ;; 8: two results, the second returned in memory: keeps its frame.
+  ;; 8: two results, the second returned in the incoming area.
   (func $pair (param i32) (result i32 i32)
     (i32.add (local.get 0) (i32.const 1)) (i32.mul (local.get 0) (local.get 0)))
   ;; 9: calls every leaf in a loop, directly and through the table, with
@@ -218,7 +220,7 @@ fn run_in_rust(n: u32) -> i64 {
 #[test]
 fn the_leaves_here_run_without_a_frame() {
     both_modes(|guard| {
-        for index in 0..7 {
+        for index in 0..9 {
             let code = function_code(LEAVES, index, &options(guard));
             assert!(
                 is_frameless(&code),
@@ -226,13 +228,8 @@ fn the_leaves_here_run_without_a_frame() {
                 listing(own_code(&code))
             );
         }
-        for (index, what) in [(7, "stack parameters"), (8, "two results"), (9, "calls")] {
-            let code = function_code(LEAVES, index, &options(guard));
-            assert!(
-                !is_frameless(&code),
-                "function {index} ({what}) keeps its frame"
-            );
-        }
+        let caller = function_code(LEAVES, 9, &options(guard));
+        assert!(!is_frameless(&caller), "the caller keeps its frame");
     });
 }
 
@@ -253,13 +250,13 @@ fn frameless_leaves_keep_their_callers_state() {
 }
 
 #[test]
-fn frameless_code_never_addresses_the_stack() {
+fn frameless_code_never_addresses_its_own_frame() {
     both_modes(|guard| {
-        for index in 0..7 {
+        for index in 0..9 {
             let code = function_code(LEAVES, index, &options(guard));
             for i in own_code(&code) {
                 assert!(
-                    !touches_the_stack(i),
+                    !touches_rbp(i),
                     "function {index} (guard {guard}): {i} in{}",
                     listing(own_code(&code))
                 );
@@ -363,5 +360,75 @@ fn a_trap_in_a_frameless_leaf_has_its_callers_in_the_backtrace() {
         assert_eq!(frames, [0], "guard {guard}");
         // The store is still usable.
         assert_eq!(outer.call(&mut store, (9, 1)).unwrap(), 9 + 3 + 1);
+    });
+}
+
+/// Leaves planned without a frame that need one after all, so that they
+/// are compiled again: an exit (`memory.grow`) and a tail call that grows
+/// the argument area. Both read parameters passed on the stack, which the
+/// first compiling addressed from `rsp`.
+const RETRIES: &str = r#"(module
+  (memory 1)
+  ;; 0
+  (func $grows (param i32 i32 i32) (result i32)
+    (i32.add (i32.add (local.get 2) (memory.grow (local.get 0)))
+      (i32.load (local.get 1))))
+  ;; 1
+  (func $wider (param i32 i32 i32) (result i32)
+    (return_call $wide
+      (local.get 0) (local.get 1) (local.get 2) (i32.const 4) (i32.const 5) (i32.const 6)
+      (i32.const 7) (i32.const 8) (i32.const 9) (i32.const 10) (i32.const 11) (i32.const 12)
+      (i32.const 13) (i32.const 14) (local.get 2) (local.get 1)))
+  ;; 2: p_0 + 2 * p_13 + 3 * p_2 + 16 * p_15.
+  (func $wide (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+    (i32.add (i32.add (local.get 0) (i32.mul (local.get 13) (i32.const 2)))
+      (i32.add (i32.mul (local.get 15) (i32.const 16)) (i32.mul (local.get 2) (i32.const 3)))))
+  ;; 3
+  (func (export "grows") (param i32 i32 i32) (result i32)
+    (i32.add (call $grows (local.get 0) (local.get 1) (local.get 2)) (i32.const 1000)))
+  ;; 4
+  (func (export "wider") (param i32 i32 i32) (result i32)
+    (call $wider (local.get 0) (local.get 1) (local.get 2))))"#;
+
+#[test]
+fn a_leaf_that_needs_its_frame_after_all_is_compiled_again() {
+    both_modes(|guard| {
+        for (index, frameless) in [(0, false), (1, false)] {
+            let code = function_code(RETRIES, index, &options(guard));
+            assert_eq!(
+                is_frameless(&code),
+                frameless,
+                "function {index} (guard {guard})"
+            );
+        }
+        let engine = engine(guard);
+        let module = module(&engine, RETRIES);
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).expect("instance");
+        let grows = typed::<(), (i32, i32, i32), i32>(&mut store, &instance, "grows");
+        // One page, grown by 0 then 2: the old sizes come back.
+        assert_eq!(grows.call(&mut store, (0, 8, 7)).unwrap(), 7 + 1 + 1000);
+        assert_eq!(grows.call(&mut store, (2, 65536, 7)).unwrap(), 7 + 1 + 1000);
+        assert_eq!(
+            grows.call(&mut store, (0, 3 * 65536 - 4, 9)).unwrap(),
+            9 + 3 + 1000
+        );
+        let err = grows.call(&mut store, (0, 3 * 65536 - 3, 9)).unwrap_err();
+        assert_eq!(
+            err.trap().map(|t| t.to_string()),
+            Some("out of bounds memory access".to_string())
+        );
+        let frames: Vec<u32> = err.backtrace().iter().map(|f| f.func_index).collect();
+        assert_eq!(frames, [0, 3], "guard {guard}");
+        let wider = typed::<(), (i32, i32, i32), i32>(&mut store, &instance, "wider");
+        for (a, b, c) in [(0i32, 0i32, 0i32), (1, 2, 3), (-5, 77, 1 << 20)] {
+            // p_0 = a, p_2 = c, p_13 = 14, p_15 = b.
+            let expected = a + 2 * 14 + b.wrapping_mul(16) + c.wrapping_mul(3);
+            assert_eq!(
+                wider.call(&mut store, (a, b, c)).unwrap(),
+                expected,
+                "{a} {b} {c}"
+            );
+        }
     });
 }

@@ -111,6 +111,13 @@ pub(crate) struct FrameLayout {
     /// that never does runs without a frame (`x64::frame`, "Frameless
     /// leaves").
     frame_used: Cell<bool>,
+    /// Whether the function is compiled to run without a frame, as its
+    /// layout promises: a leaf with no local in memory, no callee-saved
+    /// pin and no exit for fuel or interruption. The incoming area's slots
+    /// are then addressed from `rsp`, which stays at the return address
+    /// (`x64::frame`, "Frameless leaves"). A body that needs the frame
+    /// after all is compiled again without the plan.
+    pub(crate) frameless_plan: bool,
     /// Where each `leave_frame` sequence (`mov rsp, rbp; pop rbp`) starts:
     /// a function finished without a frame turns them into a `ret` or a
     /// no-op.
@@ -353,6 +360,10 @@ impl FrameLayout {
             memory_last,
             slots_used: Cell::new(slots_used),
             frame_used: Cell::new(slots_used),
+            frameless_plan: !slots_used
+                && !info.has_plain_calls
+                && !env.options.fuel
+                && !env.options.interruptible,
             frame_exits: reuse(&mut buffers.frame_exits),
             prelude_pins: None,
         }

@@ -122,7 +122,14 @@ const _: () = {
 impl FrameLayout {
     /// `rbp`-relative slot `offset` of the frame, noting that the code
     /// addresses the frame (so the function keeps it).
+    ///
+    /// Under [`Self::frameless_plan`], a slot of the incoming area
+    /// (`rbp + 16` and up) is addressed from `rsp` instead, which in a
+    /// function without a frame stays where `rbp + 8` would be.
     pub(crate) fn slot_at(&self, offset: i32) -> Mem {
+        if self.frameless_plan && offset >= 16 {
+            return Mem::base(Gpr::Rsp, offset - 8);
+        }
         self.use_frame();
         Mem::base(Gpr::Rbp, offset)
     }
@@ -507,7 +514,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
     }
 
-    pub(crate) fn finish(mut self, scratch: &mut Scratch) -> Result<u32> {
+    /// Ends the function: its out-of-line code, its frame size and its
+    /// entry (see [`FuncCompiler::compile`]); `None` if it was planned
+    /// without a frame and needs one.
+    pub(crate) fn finish(mut self, scratch: &mut Scratch) -> Result<Option<u32>> {
         if let Some(at) = self.fuel.patch.take() {
             self.a.patch_i32(at, self.fuel.ops as i32);
         }
@@ -531,6 +541,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             0
         };
         let frameless = self.frameless();
+        if self.frame.frameless_plan && !frameless {
+            self.give_back(scratch);
+            return Ok(None);
+        }
         let frameless_bit = if frameless {
             crate::abi::UNWIND_FRAMELESS
         } else {
@@ -577,6 +591,6 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             .seal()
             .map_err(|e| Error::internal("assembling a function failed").with_detail(e))?;
         self.give_back(scratch);
-        Ok(entry)
+        Ok(Some(entry))
     }
 }

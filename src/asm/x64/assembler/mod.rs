@@ -163,6 +163,13 @@ struct Fixup {
     next: u32,
 }
 
+/// A point between pieces of an [`Assembler`]'s code ([`Assembler::mark`]).
+#[derive(Clone, Copy, Debug)]
+pub struct AsmMark {
+    code: usize,
+    relocs: usize,
+}
+
 /// An x86-64 assembler writing into a byte buffer.
 #[derive(Clone, Debug, Default)]
 pub struct Assembler {
@@ -399,6 +406,26 @@ impl Assembler {
         self.labels.clear();
         self.fixups.clear();
         Ok(())
+    }
+
+    /// Where the code and relocations end: a point [`Self::rewind`] can
+    /// go back to. Taken between pieces (after [`Self::seal`], before the
+    /// next piece's first label).
+    pub fn mark(&self) -> AsmMark {
+        AsmMark {
+            code: self.buf.len(),
+            relocs: self.relocs.len(),
+        }
+    }
+
+    /// Drops the piece begun at `mark`: its code, relocations, labels and
+    /// fix-ups, and any error it hit.
+    pub fn rewind(&mut self, mark: AsmMark) {
+        self.buf.truncate(mark.code);
+        self.relocs.truncate(mark.relocs);
+        self.labels.clear();
+        self.fixups.clear();
+        self.error = None;
     }
 
     /// Makes room for at least `bytes` more bytes of code.
