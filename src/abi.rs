@@ -211,11 +211,19 @@ pub const SAVED_VMCTX_OFFSET: i32 = -8;
 
 /// What the unwinder must know of a function's frame: bits 0..16 are the
 /// registers (by encoding) its prologue saves, bit 16 says whether it
-/// saved `r15` at [`SAVED_VMCTX_OFFSET`] (it calls).
+/// saved `r15` at [`SAVED_VMCTX_OFFSET`] (it calls), bit 17 whether it
+/// has no frame at all ([`UNWIND_FRAMELESS`]).
 pub type UnwindInfo = u32;
 
 /// [`UnwindInfo`]'s bit for a frame that saved `r15`.
 pub const UNWIND_SAVES_VMCTX: u32 = 1 << 16;
+
+/// [`UnwindInfo`]'s bit for a function that runs without a frame: a leaf
+/// that never addresses the stack, entered past its `push rbp; mov rbp,
+/// rsp`. While it runs, `rbp` is its caller's and its return address is
+/// at `rsp`; a trap in it finds that address right above the trap
+/// site's return address (`Store`'s backtrace).
+pub const UNWIND_FRAMELESS: u32 = 1 << 17;
 
 /// A `try_table` catch clause as the runtime sees it: a code range, the
 /// landing pad, what it catches and where its values go.

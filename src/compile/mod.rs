@@ -357,15 +357,27 @@ fn compile_one(
 ) -> Result<u32> {
     let func_index = env.num_imported_funcs + i as u32;
     let body = &env.module.code[i];
-    func::FuncCompiler::new(
-        env,
-        func_index,
-        body,
-        &info.funcs[i],
-        info.local_uses(i),
-        scratch,
-    )
-    .compile(body, func_index, scratch)
+    let compile = |scratch: &mut func::Scratch, plan_frameless| {
+        func::FuncCompiler::new(
+            env,
+            func_index,
+            body,
+            &info.funcs[i],
+            info.local_uses(i),
+            scratch,
+            plan_frameless,
+        )
+        .compile(body, func_index, scratch)
+    };
+    // A leaf planned without a frame that needs one after all is compiled
+    // again, in place (see `x64::frame`, "Frameless leaves").
+    let mark = scratch.mark();
+    if let Some(entry) = compile(scratch, true)? {
+        return Ok(entry);
+    }
+    scratch.rewind(mark);
+    compile(scratch, false)?
+        .ok_or_else(|| Error::internal("a function without the frameless plan was refused"))
 }
 
 /// Compiles defined functions `range` one after another into one chunk

@@ -480,13 +480,36 @@ impl StoreInner {
             top[1] as usize,
             top[crate::abi::EXIT_RETURN_WORD + 1] as usize,
         );
-        // A trap site's address is that of a faulting load or store (guard
-        // regions) or the return address of a call to a trap stub.
-        if let Some(frame) = self
+        // A trap in a function without a frame: `rbp` is still its
+        // caller's, and its return address is the word its trap site's
+        // return address was pushed on.
+        let frameless = self
             .instances
             .iter()
-            .find_map(|i| i._module.inner.fault_frame_at(pc))
-        {
+            .any(|i| i._module.inner.frameless_at(pc));
+        // A trap site's address is that of a faulting load or store (guard
+        // regions) or the return address of a call to a trap stub.
+        let fault = self
+            .instances
+            .iter()
+            .find_map(|i| i._module.inner.fault_frame_at(pc));
+        if frameless {
+            let trap = fault.or_else(|| {
+                self.instances
+                    .iter()
+                    .find_map(|i| i._module.inner.frame_at(pc))
+            });
+            let Some(frame) = trap else {
+                return frames;
+            };
+            frames.push(frame);
+            let mut ret = [0u64; 1];
+            let at = self.exec.wasm_rsp + 8 * (crate::abi::EXIT_RETURN_WORD + 2);
+            if !self.read_stack_into(at, &mut ret) {
+                return frames;
+            }
+            pc = ret[0] as usize;
+        } else if let Some(frame) = fault {
             frames.push(frame);
             let mut link = [0u64; 2];
             if !self.read_stack_into(rbp, &mut link) {

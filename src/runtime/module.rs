@@ -317,6 +317,25 @@ impl ModuleInner {
         self.frame_info(offset, self.sites[site].1)
     }
 
+    /// Whether `pc` lies in the code of a function that runs without a
+    /// frame ([`crate::abi::UNWIND_FRAMELESS`]).
+    pub(crate) fn frameless_at(&self, pc: usize) -> bool {
+        let Some(offset) = self.code_offset(pc) else {
+            return false;
+        };
+        let Some(at) = self
+            .func_layout
+            .partition_point(|&(start, _)| start < offset)
+            .checked_sub(1)
+        else {
+            return false;
+        };
+        let func = self.func_layout[at].1 as usize;
+        self.unwind
+            .get(func)
+            .is_some_and(|&info| info & crate::abi::UNWIND_FRAMELESS != 0)
+    }
+
     /// The offset of `pc` in this module's code, if it lies there (a
     /// return address may be the very end of the code).
     fn code_offset(&self, pc: usize) -> Option<u32> {

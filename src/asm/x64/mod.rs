@@ -26,7 +26,9 @@ pub mod regs;
 pub mod sse;
 
 #[cfg(feature = "compiler")]
-pub use assembler::{AluOp, AsmError, Assembler, Code, Reloc, RelocKind, ShiftOp, UnaryOp};
+pub use assembler::{
+    AluOp, AsmError, AsmMark, Assembler, Code, Reloc, RelocKind, ShiftOp, UnaryOp,
+};
 #[cfg(feature = "compiler")]
 pub use cond::Cond;
 pub use cpu::CpuFeatures;

@@ -105,6 +105,23 @@ pub(crate) struct FrameLayout {
     /// [`Self::save_slot`]) and by [`Self::use_slots`]. A leaf whose frame
     /// stays unused allocates none (`x64::frame`).
     slots_used: Cell<bool>,
+    /// Whether code may address the frame through `rbp` at all, above it
+    /// (parameters' incoming area slots, results' slots) or below it
+    /// (every slot use sets it too): set by [`Self::use_frame`]. A leaf
+    /// that never does runs without a frame (`x64::frame`, "Frameless
+    /// leaves").
+    frame_used: Cell<bool>,
+    /// Whether the function is compiled to run without a frame, as its
+    /// layout promises: a leaf with no local in memory, no callee-saved
+    /// pin and no exit for fuel or interruption. The incoming area's slots
+    /// are then addressed from `rsp`, which stays at the return address
+    /// (`x64::frame`, "Frameless leaves"). A body that needs the frame
+    /// after all is compiled again without the plan.
+    pub(crate) frameless_plan: bool,
+    /// Where each `leave_frame` sequence (`mov rsp, rbp; pop rbp`) starts:
+    /// a function finished without a frame turns them into a `ret` or a
+    /// no-op.
+    pub(crate) frame_exits: Vec<u32>,
     /// While the prelude compiles ([`super::prelude`]): the pins of the
     /// parameters passed in registers, which until the prologue are read
     /// in the registers they arrived in.
@@ -155,6 +172,7 @@ pub(crate) struct FrameBuffers {
     locals: Vec<Local>,
     offsets: Vec<u32>,
     order: Vec<LocalUse>,
+    frame_exits: Vec<u32>,
 }
 
 /// The fuel segment being compiled: where its cost is patched in, and
@@ -348,6 +366,12 @@ impl FrameLayout {
             memory_base,
             memory_last,
             slots_used: Cell::new(slots_used),
+            frame_used: Cell::new(slots_used),
+            frameless_plan: !slots_used
+                && !info.has_plain_calls
+                && !env.options.fuel
+                && !env.options.interruptible,
+            frame_exits: reuse(&mut buffers.frame_exits),
             prelude_pins: None,
         }
     }
@@ -369,6 +393,18 @@ impl FrameLayout {
     /// Notes that code stores below `rbp` (besides home and save slots).
     pub(crate) fn use_slots(&self) {
         self.slots_used.set(true);
+        self.frame_used.set(true);
+    }
+
+    /// Notes that code addresses the frame through `rbp`.
+    pub(crate) fn use_frame(&self) {
+        self.frame_used.set(true);
+    }
+
+    /// Whether code may have addressed the frame through `rbp` (see
+    /// `frame_used`).
+    pub(crate) fn frame_used(&self) -> bool {
+        self.frame_used.get()
     }
 
     /// Whether code may have stored below `rbp` (see `slots_used`).
@@ -379,6 +415,7 @@ impl FrameLayout {
     /// Gives the buffers back for the next function.
     pub(crate) fn give_back(self, buffers: &mut FrameBuffers) {
         buffers.locals = self.locals;
+        buffers.frame_exits = self.frame_exits;
     }
 
     /// The frame offset of the home slot of stack position `i`.

@@ -102,6 +102,18 @@ pub(crate) struct Scratch {
 }
 
 impl Scratch {
+    /// Where the code compiled so far ends, between functions
+    /// ([`MacroAssembler::mark`]).
+    pub(crate) fn mark(&self) -> super::isa::masm::MasmMark {
+        self.a.mark()
+    }
+
+    /// Drops the function compiled since `mark`
+    /// ([`MacroAssembler::rewind`]).
+    pub(crate) fn rewind(&mut self, mark: super::isa::masm::MasmMark) {
+        self.a.rewind(mark);
+    }
+
     /// Starts a job's code in `code` (emptied first), its relocations in
     /// `relocs` (emptied first). The other buffers stay: each function
     /// resets what it takes, whether a previous function of this job or
@@ -206,13 +218,14 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         info: &FuncInfo,
         local_uses: &[LocalUse],
         scratch: &mut Scratch,
+        plan_frameless: bool,
     ) -> Self {
         let func_type = &env.module.types[env.func_types[func_index as usize] as usize];
         let mut ops = core::mem::take(&mut scratch.ops);
         ops.reset();
         let mut ctrl = core::mem::take(&mut scratch.ctrl);
         ctrl.reset();
-        let frame = FrameLayout::new(
+        let mut frame = FrameLayout::new(
             env,
             func_type,
             body,
@@ -221,6 +234,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             &mut scratch.frame,
             &mut ops,
         );
+        frame.frameless_plan &= plan_frameless;
         let prelude_end = prelude::prelude_end(&env.options, func_type, body, info);
         let mut a = core::mem::take(&mut scratch.a);
         a.pad_to(16);
@@ -254,13 +268,17 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// wasm offset, ascending) and fault sites to `scratch`'s, gives the
     /// buffers back to `scratch`, and returns its entry point: where its
     /// code starts, or for a leaf that skips its stack-limit check, past
-    /// the `int3` that check left (`FuncCompiler::finish`).
+    /// the `int3` that check left (`FuncCompiler::finish`). Returns `None`
+    /// for a function compiled under the frameless plan
+    /// ([`FrameLayout::frameless_plan`]) that turned out to need its
+    /// frame: the caller drops its code and compiles it again with
+    /// `plan_frameless` off.
     pub(crate) fn compile(
         mut self,
         body: &FunctionBody<'_>,
         func_index: u32,
         scratch: &mut Scratch,
-    ) -> Result<u32> {
+    ) -> Result<Option<u32>> {
         self.a.set_op_offset(body.code_offset as u32);
         let prelude = self.prelude_end;
         if prelude.is_some() {

@@ -166,6 +166,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
 
     /// Makes the outgoing area at least `bytes` large.
     pub(crate) fn reserve_call_area(&mut self, bytes: u32) {
+        self.frame.use_slots();
         self.frame.max_call_area = self.frame.max_call_area.max(bytes);
     }
 
@@ -217,7 +218,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             // The callee may have tail-called into another instance, unless
             // it can reach none (`Env::own_funcrefs_only`).
             if self.env.tail_calls && !self.env.own_funcrefs_only {
-                self.set_r15_unless_equal(Mem::base(Gpr::Rbp, SAVED_VMCTX));
+                self.set_r15_unless_equal(self.frame.slot_at(SAVED_VMCTX));
             }
         }
         self.restore_after_call(callee);
@@ -275,7 +276,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             .call_m(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, code) as i32));
         self.a.call_site();
         if switch {
-            self.set_r15_unless_equal(Mem::base(Gpr::Rbp, SAVED_VMCTX));
+            self.set_r15_unless_equal(self.frame.slot_at(SAVED_VMCTX));
         }
     }
 

@@ -211,7 +211,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             if !in_homes && self.reads_slot(base + k, at) {
                 continue;
             }
-            let dst = Mem::base(Gpr::Rbp, at);
+            let dst = self.frame.slot_at(at);
             let v = result(self, k);
             self.store_at(dst, v, base + k);
         }
@@ -219,9 +219,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         // loaded last so that no other result is in its way.
         if !results.is_empty() {
             let v = result(self, 0);
-            let dst = Mem::base(Gpr::Rbp, 16 + self.offsets[0] as i32);
             match v.ty {
                 ValType::V128 => {
+                    let dst = self.frame.slot_at(16 + self.offsets[0] as i32);
                     self.store_at(dst, v, base);
                     self.a.mov_rm(Size::S64, RESULT_GPR, dst);
                 }
@@ -364,7 +364,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
 
     pub(crate) fn restore_if_params(&mut self, frame: &Frame, params: &[ValType]) {
         for (k, &t) in params.iter().enumerate() {
-            let src = Mem::base(Gpr::Rbp, self.frame.save_slot(frame.save_base + k as u32));
+            let src = self
+                .frame
+                .slot_at(self.frame.save_slot(frame.save_base + k as u32));
             let dst = self.home(frame.height + k);
             self.copy_mem(dst, src, t);
         }
@@ -402,7 +404,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             let height = self.ops.len() - params.len();
             for (k, &t) in params.iter().enumerate() {
                 let src = self.home(height + k);
-                let dst = Mem::base(Gpr::Rbp, self.frame.save_slot(save_base + k as u32));
+                let dst = self
+                    .frame
+                    .slot_at(self.frame.save_slot(save_base + k as u32));
                 self.copy_mem(dst, src, t);
             }
             self.ctrl.save_used += params.len() as u32;

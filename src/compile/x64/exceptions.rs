@@ -186,11 +186,11 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             // rsp as after the prologue; the runtime restored rbp, r15 and
             // the pin registers.
             self.a
-                .lea(Size::S64, Gpr::Rsp, Mem::base(Gpr::Rbp, -frame_size));
+                .lea(Size::S64, Gpr::Rsp, self.frame.slot_at(-frame_size));
             self.restore_pinned();
             let home = self.frame.home(c.height);
             if let Some((ty, merge)) = c.merge {
-                let at = Mem::base(Gpr::Rbp, home);
+                let at = self.frame.slot_at(home);
                 match merge {
                     Loc::Gpr(r) => self.a.mov_rm(Size::S64, r, at),
                     Loc::Xmm(x) => self.a.sse_rm(load_op(ty), x, at),

@@ -3,6 +3,25 @@
 //! restoring of pins around calls and exits, fuel segments and
 //! checkpoints, and the function's end, which patches the frame size in
 //! ([`FrameLayout`]).
+//!
+//! # Frameless leaves
+//!
+//! A small leaf (a comparator, an accessor) often needs no frame at all:
+//! its locals fit in caller-saved registers, its values never spill, it
+//! exits nowhere and returns at most one value, in a register. Its
+//! `push rbp; mov rbp, rsp` and `mov rsp, rbp; pop rbp` are then most of
+//! its cost. Whether it is such a leaf is known only once its body is
+//! compiled, so every function is compiled with the frame, and every
+//! `rbp`-relative address goes through [`FrameLayout::slot_at`] (or the
+//! home and save slots), which notes that the frame is used. If nothing
+//! used it, nothing saved a register and nothing runs below the function,
+//! `finish` drops the frame: the entry moves past the whole prologue
+//! (whose remaining code, parameter moves into their pins and the memory
+//! base's load, does not touch the stack), and each `mov rsp, rbp; pop
+//! rbp` becomes the `ret` after it or, before a tail call's jump, a no-op.
+//! While such a function runs, `rbp` is its caller's and its return
+//! address is at `rsp`; [`crate::abi::UNWIND_FRAMELESS`] tells a backtrace
+//! to take the return address from there.
 
 use super::calls::{ARG_GPRS, ARG_XMMS};
 use super::regs::{SCRATCH, SCRATCH2};
@@ -120,6 +139,22 @@ const _: () = {
     }
 };
 
+impl FrameLayout {
+    /// `rbp`-relative slot `offset` of the frame, noting that the code
+    /// addresses the frame (so the function keeps it).
+    ///
+    /// Under [`Self::frameless_plan`], a slot of the incoming area
+    /// (`rbp + 16` and up) is addressed from `rsp` instead, which in a
+    /// function without a frame stays where `rbp + 8` would be.
+    pub(crate) fn slot_at(&self, offset: i32) -> Mem {
+        if self.frameless_plan && offset >= 16 {
+            return Mem::base(Gpr::Rsp, offset - 8);
+        }
+        self.use_frame();
+        Mem::base(Gpr::Rbp, offset)
+    }
+}
+
 impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     pub(crate) fn prologue(&mut self) {
         self.a.push_r(Gpr::Rbp);
@@ -155,7 +190,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         // back to this frame.
         if self.frame.saves_vmctx {
             self.a
-                .mov_mr(Size::S64, Mem::base(Gpr::Rbp, SAVED_VMCTX), Gpr::R15);
+                .mov_mr(Size::S64, self.frame.slot_at(SAVED_VMCTX), Gpr::R15);
         }
         for (at, r) in self.saved_gpr_slots() {
             self.a.mov_mr(Size::S64, at, r);
@@ -185,13 +220,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                             zero = true;
                         }
                         self.a
-                            .mov_mr(Size::S64, Mem::base(Gpr::Rbp, local.offset), SCRATCH);
+                            .mov_mr(Size::S64, self.frame.slot_at(local.offset), SCRATCH);
                         if local.ty == ValType::V128 {
-                            self.a.mov_mr(
-                                Size::S64,
-                                Mem::base(Gpr::Rbp, local.offset + 8),
-                                SCRATCH,
-                            );
+                            self.a
+                                .mov_mr(Size::S64, self.frame.slot_at(local.offset + 8), SCRATCH);
                         }
                     }
                 }
@@ -202,7 +234,6 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         let in_registers = args_in_registers(self.func_type.params());
         for i in 0..first_declared {
             let local = self.frame.locals[i];
-            let slot = Mem::base(Gpr::Rbp, local.offset);
             match local.pin {
                 Some(Loc::Gpr(r)) if i < in_registers => self.a.mov_rr(Size::S64, r, ARG_GPRS[i]),
                 Some(Loc::Xmm(x)) if i < in_registers => {
@@ -211,12 +242,15 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 Some(_) => self.load_pinned(i),
                 // Direct callers pass these arguments only in their
                 // registers; they get their slots here.
-                None if i < in_registers => match local.ty {
-                    ValType::F32 | ValType::F64 => {
-                        self.a.sse_mr(SseOp::MOVSD_STORE, slot, ARG_XMMS[i])
+                None if i < in_registers => {
+                    let slot = self.frame.slot_at(local.offset);
+                    match local.ty {
+                        ValType::F32 | ValType::F64 => {
+                            self.a.sse_mr(SseOp::MOVSD_STORE, slot, ARG_XMMS[i])
+                        }
+                        _ => self.a.mov_mr(Size::S64, slot, ARG_GPRS[i]),
                     }
-                    _ => self.a.mov_mr(Size::S64, slot, ARG_GPRS[i]),
-                },
+                }
                 None => {}
             }
         }
@@ -314,7 +348,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// Loads pinned local `i` from its memory slot into its register.
     pub(crate) fn load_pinned(&mut self, i: usize) {
         let local = self.frame.locals[i];
-        let at = Mem::base(Gpr::Rbp, local.offset);
+        let at = self.frame.slot_at(local.offset);
         match local.pin {
             Some(Loc::Gpr(r)) => {
                 let size = if local.ty == ValType::I32 {
@@ -344,6 +378,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             return;
         }
         self.restore_saved_gprs();
+        self.frame.frame_exits.push(self.a.offset() as u32);
         self.a.mov_rr(Size::S64, Gpr::Rsp, Gpr::Rbp);
         self.a.pop_r(Gpr::Rbp);
     }
@@ -364,7 +399,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     pub(crate) fn save_pinned(&mut self) {
         for k in 0..self.frame.volatile_pins.1 {
             let local = self.frame.locals[self.frame.volatile_pins.0[k] as usize];
-            let at = Mem::base(Gpr::Rbp, local.offset);
+            let at = self.frame.slot_at(local.offset);
             match local.pin {
                 Some(Loc::Xmm(x)) => self.a.sse_mr(store_op(local.ty), at, x),
                 Some(Loc::Gpr(r)) => self.a.mov_mr(Size::S64, at, r),
@@ -415,7 +450,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             }
             self.a.mov_mr(
                 Size::S64,
-                Mem::base(Gpr::Rbp, self.frame.locals[i].offset),
+                self.frame.slot_at(self.frame.locals[i].offset),
                 r,
             );
             self.ops.unpin_gpr(r);
@@ -469,7 +504,40 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.a.patch_jmp(check_start, FRAME_LEA_LEN, wrap_check);
     }
 
-    pub(crate) fn finish(mut self, scratch: &mut Scratch) -> Result<u32> {
+    /// Whether this leaf can run without a frame (see the module doc,
+    /// "Frameless leaves"): nothing in its code addressed the frame
+    /// through `rbp`, it saved no register, and nothing runs below it.
+    fn frameless(&self) -> bool {
+        !self.frame.frame_used()
+            && !self.frame.has_calls
+            && !self.frame.grows_area
+            && !self.frame.saves_vmctx
+            && self.saved_gpr_slots().next().is_none()
+            && self.frame.max_call_area == 0
+    }
+
+    /// Turns each `mov rsp, rbp; pop rbp` the function leaves its frame
+    /// with into a `ret` where a `ret` follows it (the rest of the bytes
+    /// into a no-op never reached), or else (before a tail call's jump)
+    /// into one no-op.
+    fn drop_frame_exits(&mut self) {
+        /// `mov rsp, rbp` (3 bytes) and `pop rbp` (1 byte).
+        const LEAVE_LEN: usize = 4;
+        const RET: u8 = 0xC3;
+        for k in 0..self.frame.frame_exits.len() {
+            let at = self.frame.frame_exits[k] as usize;
+            if self.a.byte_at(at + LEAVE_LEN) == Some(RET) {
+                self.a.patch_ret_nop3(at);
+            } else {
+                self.a.patch_nop4(at);
+            }
+        }
+    }
+
+    /// Ends the function: its out-of-line code, its frame size and its
+    /// entry (see [`FuncCompiler::compile`]); `None` if it was planned
+    /// without a frame and needs one.
+    pub(crate) fn finish(mut self, scratch: &mut Scratch) -> Result<Option<u32>> {
         if let Some(at) = self.fuel.patch.take() {
             self.a.patch_i32(at, self.fuel.ops as i32);
         }
@@ -492,8 +560,18 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         } else {
             0
         };
+        let frameless = self.frameless();
+        if self.frame.frameless_plan && !frameless {
+            self.give_back(scratch);
+            return Ok(None);
+        }
+        let frameless_bit = if frameless {
+            crate::abi::UNWIND_FRAMELESS
+        } else {
+            0
+        };
         self.a
-            .unwind_info(u32::from(self.frame.saved_gprs) | saves_vmctx);
+            .unwind_info(u32::from(self.frame.saved_gprs) | saves_vmctx | frameless_bit);
         self.a.patch_i32(self.frame.frame_size_patches[0], -frame);
         self.a.patch_i32(self.frame.frame_size_patches[1], frame);
         if frame as u32 > SHORT_CHECK_FRAME_MAX {
@@ -508,8 +586,19 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         // function whose values all fit in registers) skips the `sub rsp`
         // after the check too: its frame is empty, whatever its computed
         // size.
+        // A frameless leaf also skips `push rbp; mov rbp, rsp`.
         let mut entry = self.code_start;
-        if !self.frame.has_calls && !self.frame.grows_area && frame as u32 <= LEAF_FRAME_MAX {
+        if frameless {
+            let (_, end) = self.frame.stack_check;
+            debug_assert_eq!(self.frame.frame_size_patches[1], end + 3);
+            self.drop_frame_exits();
+            let start = entry as usize;
+            entry = self
+                .a
+                .skip_from_entry(start, start, self.frame.frame_size_patches[1] + 4)
+                as u32;
+        } else if !self.frame.has_calls && !self.frame.grows_area && frame as u32 <= LEAF_FRAME_MAX
+        {
             let (check, mut end) = self.frame.stack_check;
             if !self.frame.slots_used() && self.frame.max_call_area == 0 {
                 // `sub rsp, imm32` follows the check; its immediate ends it.
@@ -522,6 +611,6 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             .seal()
             .map_err(|e| Error::internal("assembling a function failed").with_detail(e))?;
         self.give_back(scratch);
-        Ok(entry)
+        Ok(Some(entry))
     }
 }

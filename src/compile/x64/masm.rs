@@ -105,6 +105,18 @@ pub(crate) enum CmpOperand {
     Imm(i32),
 }
 
+/// A point between functions of a [`MacroAssembler`]'s code
+/// ([`MacroAssembler::mark`]).
+#[derive(Clone, Copy)]
+pub(crate) struct MasmMark {
+    asm: crate::asm::x64::AsmMark,
+    sites: usize,
+    fault_sites: usize,
+    type_id_sites: usize,
+    handlers: usize,
+    unwind: usize,
+}
+
 /// The assembler of one compiling thread, with the peephole and the sites
 /// of the functions compiled so far (see the module docs).
 #[derive(Default)]
@@ -176,6 +188,34 @@ impl MacroAssembler {
             handlers: self.handlers,
             unwind: self.unwind,
         }
+    }
+
+    /// Where the code and every site list end: a point between functions
+    /// that [`Self::rewind`] can go back to.
+    pub(crate) fn mark(&self) -> MasmMark {
+        MasmMark {
+            asm: self.asm.mark(),
+            sites: self.sites.len(),
+            fault_sites: self.fault_sites.len(),
+            type_id_sites: self.type_id_sites.len(),
+            handlers: self.handlers.len(),
+            unwind: self.unwind.len(),
+        }
+    }
+
+    /// Drops the function begun at `mark`, to compile it again: its code,
+    /// labels and relocations, its sites, and what the peephole knew.
+    pub(crate) fn rewind(&mut self, mark: MasmMark) {
+        self.asm.rewind(mark.asm);
+        self.sites.truncate(mark.sites);
+        self.fault_sites.truncate(mark.fault_sites);
+        self.type_id_sites.truncate(mark.type_id_sites);
+        self.handlers.truncate(mark.handlers);
+        self.unwind.truncate(mark.unwind);
+        self.trap_sites.clear();
+        self.fault_start = None;
+        self.last_def = None;
+        self.flags_cmp = None;
     }
 
     /// Records a catch clause (see [`HandlerSite`]).
@@ -646,6 +686,49 @@ impl MacroAssembler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A function dropped with `rewind` leaves nothing behind: the next
+    /// one is compiled as if it had never been, at the same offset, with
+    /// the earlier function's sites only, and its labels start afresh.
+    #[test]
+    fn rewind_drops_a_function_and_all_it_recorded() {
+        let mut m = MacroAssembler::default();
+        let emit = |m: &mut MacroAssembler, code: TrapCode| {
+            m.set_op_offset(7);
+            m.trap_if(Cond::E, code);
+            m.asm.call_reloc(3);
+            m.call_site();
+            let l = m.trap_label(TrapCode::Unreachable);
+            m.asm.jmp(l);
+            m.emit_trap_exits();
+            m.unwind_info(1);
+        };
+        emit(&mut m, TrapCode::IntegerDivideByZero);
+        m.seal().unwrap();
+        let mark = m.mark();
+        let (len, sites) = (m.asm.offset(), m.sites.clone());
+        emit(&mut m, TrapCode::IntegerOverflow);
+        assert!(m.asm.offset() > len && m.sites.len() > sites.len());
+        m.rewind(mark);
+        assert_eq!(m.asm.offset(), len);
+        assert_eq!(m.sites, sites);
+        assert_eq!(m.unwind.len(), 1);
+        assert!(m.trap_sites.is_empty());
+        emit(&mut m, TrapCode::IntegerDivideByZero);
+        m.seal().unwrap();
+        let parts = m.into_parts();
+        // The two functions kept are the same code, one after the other,
+        // with the same relocations.
+        let code = parts.asm.code().to_vec();
+        assert_eq!(code[..len], code[len..]);
+        assert_eq!(parts.unwind, [1, 1]);
+        let relocs = parts.asm.finish().unwrap().relocs;
+        assert_eq!(relocs.len() % 2, 0);
+        let (a, b) = relocs.split_at(relocs.len() / 2);
+        for (x, y) in a.iter().zip(b) {
+            assert_eq!(x.offset + len as u32, y.offset);
+        }
+    }
     use iced_x86::{Decoder, DecoderOptions, Instruction, Mnemonic, Register as R};
 
     fn decode(bytes: &[u8]) -> alloc::vec::Vec<Instruction> {

@@ -13,13 +13,13 @@ use crate::decode::ValType;
 impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// The home slot of stack position `i`.
     pub(crate) fn home(&self, i: usize) -> Mem {
-        Mem::base(Gpr::Rbp, self.frame.home(i))
+        self.frame.slot_at(self.frame.home(i))
     }
 
     /// The slot of local `k` (for a [`Loc::Param`] read, its incoming area
     /// slot).
     pub(crate) fn local_slot(&self, k: u32) -> Mem {
-        Mem::base(Gpr::Rbp, self.frame.locals[k as usize].offset)
+        self.frame.slot_at(self.frame.locals[k as usize].offset)
     }
 
     /// Where an operand at position `pos` that lives in memory (`loc` is

@@ -138,7 +138,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             if self.holds_own_param(k, at, base + k) || self.reads_slot(base + k, at) {
                 continue;
             }
-            self.store_operand(Mem::base(Gpr::Rbp, at), base + k);
+            self.store_operand(self.frame.slot_at(at), base + k);
         }
         self.load_register_args(base, in_registers);
         for _ in 0..params.len() {
@@ -225,9 +225,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         );
         let grow = self.a.new_label();
         self.a
-            .alu_rm(AluOp::Cmp, Size::S64, stub, Mem::base(Gpr::Rbp, 8));
+            .alu_rm(AluOp::Cmp, Size::S64, stub, self.frame.slot_at(8));
         self.a.jcc(Cond::Ne, grow);
-        self.a.mov_rm(Size::S64, record, Mem::base(Gpr::Rbp, 0));
+        self.a.mov_rm(Size::S64, record, self.frame.slot_at(0));
         self.a
             .alu_mi(AluOp::Cmp, Size::S64, Mem::base(record, -8), needed as i32);
         self.a.jcc(Cond::B, grow);
@@ -235,7 +235,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         for at in (0..needed as i32).step_by(8) {
             self.a.mov_rm(Size::S64, SCRATCH, Mem::base(Gpr::Rsp, at));
             self.a
-                .mov_mr(Size::S64, Mem::base(Gpr::Rbp, 16 + at), SCRATCH);
+                .mov_mr(Size::S64, self.frame.slot_at(16 + at), SCRATCH);
         }
         self.tail_jump_funcref_in_rax();
         // This frame becomes the record: the pins go back first, since the
@@ -246,15 +246,15 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         for at in (0..needed as i32).step_by(8).rev() {
             self.a.mov_rm(Size::S64, SCRATCH, Mem::base(Gpr::Rsp, at));
             self.a
-                .mov_mr(Size::S64, Mem::base(Gpr::Rbp, area + at), SCRATCH);
+                .mov_mr(Size::S64, self.frame.slot_at(area + at), SCRATCH);
         }
         self.a
-            .mov_mi(Size::S64, Mem::base(Gpr::Rbp, -8), capacity as i32);
+            .mov_mi(Size::S64, self.frame.slot_at(-8), capacity as i32);
         self.a
-            .mov_mi(Size::S64, Mem::base(Gpr::Rbp, -16), results as i32);
+            .mov_mi(Size::S64, self.frame.slot_at(-16), results as i32);
         self.set_r15_unless_equal(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, vmctx) as i32));
         self.a
-            .lea(Size::S64, Gpr::Rsp, Mem::base(Gpr::Rbp, area - 8));
+            .lea(Size::S64, Gpr::Rsp, self.frame.slot_at(area - 8));
         self.a.mov_mr(Size::S64, Mem::base(Gpr::Rsp, 0), stub);
         self.a
             .jmp_m(Mem::base(Gpr::Rax, offset_of!(VmFuncRef, code) as i32));

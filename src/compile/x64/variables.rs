@@ -41,7 +41,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// Pushes the value of unpinned local `local`, loaded from its slot.
     #[inline(never)]
     fn load_local(&mut self, local: Local) {
-        let at = Mem::base(Gpr::Rbp, local.offset);
+        let at = self.frame.slot_at(local.offset);
         if is_float(local.ty) {
             let x = self.alloc_xmm();
             self.a.sse_rm(load_op(local.ty), x, at);
@@ -121,7 +121,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             }
             return;
         }
-        let at = Mem::base(Gpr::Rbp, local.offset);
+        let at = self.frame.slot_at(local.offset);
         let v = self.peek(0);
         match v.loc {
             Loc::Home => {

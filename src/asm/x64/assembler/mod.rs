@@ -163,6 +163,13 @@ struct Fixup {
     next: u32,
 }
 
+/// A point between pieces of an [`Assembler`]'s code ([`Assembler::mark`]).
+#[derive(Clone, Copy, Debug)]
+pub struct AsmMark {
+    code: usize,
+    relocs: usize,
+}
+
 /// An x86-64 assembler writing into a byte buffer.
 #[derive(Clone, Debug, Default)]
 pub struct Assembler {
@@ -320,6 +327,29 @@ impl Assembler {
         self.buf[at + 5..at + len].fill(0xcc);
     }
 
+    /// The byte of code at `at`, if emitted.
+    pub fn byte_at(&self, at: usize) -> Option<u8> {
+        self.buf.get(at).copied()
+    }
+
+    /// Overwrites the four bytes at `at` (already emitted) with `ret` and
+    /// a three-byte no-op (`nop dword [rax]`) after it.
+    ///
+    /// # Panics
+    /// If `at + 4` is past the end of the code.
+    pub fn patch_ret_nop3(&mut self, at: usize) {
+        self.buf[at..at + 4].copy_from_slice(&[0xC3, 0x0F, 0x1F, 0x00]);
+    }
+
+    /// Overwrites the four bytes at `at` (already emitted) with one
+    /// four-byte no-op (`nop dword [rax + 0]`).
+    ///
+    /// # Panics
+    /// If `at + 4` is past the end of the code.
+    pub fn patch_nop4(&mut self, at: usize) {
+        self.buf[at..at + 4].copy_from_slice(&[0x0F, 0x1F, 0x40, 0x00]);
+    }
+
     /// Removes the code from `at` to `end` (already emitted) from the path
     /// into it: the `at - start` bytes before it move up to end at `end`,
     /// and the bytes they leave, from `start`, become `int3`. Code entered
@@ -376,6 +406,26 @@ impl Assembler {
         self.labels.clear();
         self.fixups.clear();
         Ok(())
+    }
+
+    /// Where the code and relocations end: a point [`Self::rewind`] can
+    /// go back to. Taken between pieces (after [`Self::seal`], before the
+    /// next piece's first label).
+    pub fn mark(&self) -> AsmMark {
+        AsmMark {
+            code: self.buf.len(),
+            relocs: self.relocs.len(),
+        }
+    }
+
+    /// Drops the piece begun at `mark`: its code, relocations, labels and
+    /// fix-ups, and any error it hit.
+    pub fn rewind(&mut self, mark: AsmMark) {
+        self.buf.truncate(mark.code);
+        self.relocs.truncate(mark.relocs);
+        self.labels.clear();
+        self.fixups.clear();
+        self.error = None;
     }
 
     /// Makes room for at least `bytes` more bytes of code.
