@@ -23,6 +23,9 @@ use common::function_code;
 #[derive(Clone, Copy)]
 struct Kind {
     name: &'static str,
+    /// The access's opcode (its prefix, for `v128.load`), where a trap
+    /// of the access must point.
+    opcode: u8,
     /// The access's size in bytes.
     size: u64,
     store: bool,
@@ -35,48 +38,56 @@ struct Kind {
 const KINDS: &[Kind] = &[
     Kind {
         name: "load8",
+        opcode: 0x31,
         size: 1,
         store: false,
         wat: "i64.load8_u offset={off}",
     },
     Kind {
         name: "load16",
+        opcode: 0x33,
         size: 2,
         store: false,
         wat: "i64.load16_u offset={off}",
     },
     Kind {
         name: "load32",
+        opcode: 0x28,
         size: 4,
         store: false,
         wat: "i32.load offset={off} i64.extend_i32_u",
     },
     Kind {
         name: "load32u",
+        opcode: 0x35,
         size: 4,
         store: false,
         wat: "i64.load32_u offset={off}",
     },
     Kind {
         name: "load64",
+        opcode: 0x29,
         size: 8,
         store: false,
         wat: "i64.load offset={off}",
     },
     Kind {
         name: "loadf64",
+        opcode: 0x2b,
         size: 8,
         store: false,
         wat: "f64.load offset={off} i64.reinterpret_f64",
     },
     Kind {
         name: "loadf32",
+        opcode: 0x2a,
         size: 4,
         store: false,
         wat: "f32.load offset={off} i32.reinterpret_f32 i64.extend_i32_u",
     },
     Kind {
         name: "load128",
+        opcode: 0xfd,
         size: 16,
         store: false,
         wat: "v128.load offset={off} local.set $w \
@@ -84,24 +95,28 @@ const KINDS: &[Kind] = &[
     },
     Kind {
         name: "store8",
+        opcode: 0x3c,
         size: 1,
         store: true,
         wat: "i64.store8 offset={off}",
     },
     Kind {
         name: "store16",
+        opcode: 0x3d,
         size: 2,
         store: true,
         wat: "i64.store16 offset={off}",
     },
     Kind {
         name: "store32",
+        opcode: 0x3e,
         size: 4,
         store: true,
         wat: "i64.store32 offset={off}",
     },
     Kind {
         name: "store64",
+        opcode: 0x37,
         size: 8,
         store: true,
         wat: "i64.store offset={off}",
@@ -325,7 +340,7 @@ const V: i64 = 0x1122_3344_5566_7788;
 
 /// Runs every kind at every offset and address against a memory of `len`
 /// bytes and compares with the shadow.
-fn single_accesses(engine: &Engine, module: &Module, page: u64, len: u64) {
+fn single_accesses(engine: &Engine, module: &Module, bytes: &[u8], page: u64, len: u64) {
     let mut g = Guest::new(engine, module, page, len);
     for kind in KINDS {
         for &off in OFFSETS {
@@ -337,7 +352,15 @@ fn single_accesses(engine: &Engine, module: &Module, page: u64, len: u64) {
                 let expected = access(&mut g.shadow, a.into(), off, kind.size, value);
                 let got = f.call(&mut g.store, (a as i32, 0, V, 0));
                 match expected {
-                    None => common::assert_oob(got, &what),
+                    None => {
+                        let err = got.expect_err(&what);
+                        let frames = err.backtrace();
+                        assert_eq!(
+                            bytes[frames[0].module_offset as usize], kind.opcode,
+                            "{what}: the trap's offset {frames:?}"
+                        );
+                        common::assert_oob(Err::<(), _>(err), &what);
+                    }
                     Some(_) if kind.store => assert_eq!(got.expect(&what), 0, "{what}"),
                     Some(v) => assert_eq!(got.expect(&what) as u64, v, "{what}"),
                 }
@@ -436,11 +459,12 @@ fn byte_granular_lengths() {
     common::both_modes(|guard| {
         let engine = engine(guard);
         let wat = module_wat("0 100000 (pagesize 1)");
+        let bytes = wat::parse_str(&wat).unwrap();
         let module = common::module(&engine, &wat);
         for len in [
             0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 15, 16, 17, 19, 23, 24, 33, 65_541,
         ] {
-            single_accesses(&engine, &module, 1, len);
+            single_accesses(&engine, &module, &bytes, 1, len);
             groups(&engine, &module, 1, len);
         }
     });
@@ -451,9 +475,11 @@ fn byte_granular_lengths() {
 fn whole_page_lengths() {
     common::both_modes(|guard| {
         let engine = engine(guard);
-        let module = common::module(&engine, &module_wat("1 8"));
+        let wat = module_wat("1 8");
+        let bytes = wat::parse_str(&wat).unwrap();
+        let module = common::module(&engine, &wat);
         for len in [65_536, 131_072] {
-            single_accesses(&engine, &module, 65_536, len);
+            single_accesses(&engine, &module, &bytes, 65_536, len);
             groups(&engine, &module, 65_536, len);
         }
     });
