@@ -97,6 +97,7 @@ pub(crate) struct Scratch {
     frame: FrameBuffers,
     pub(crate) offsets: Vec<u32>,
     slow_exits: Vec<(Label, ExitCode, Label)>,
+    bound_rechecks: Vec<super::isa::memory::BoundRecheck>,
     v128_consts: super::isa::simd::V128Pool,
     exn: super::isa::exceptions::ExceptionState,
 }
@@ -202,6 +203,8 @@ pub(crate) struct FuncCompiler<'e, 'm, 'a> {
     pub(crate) fuel: FuelSegment,
     /// Out-of-line exits for fuel and interruption: (exit, code, resume).
     pub(crate) slow_exits: Vec<(Label, ExitCode, Label)>,
+    /// Out-of-line exact bounds checks, emitted after the body.
+    pub(crate) bound_rechecks: Vec<super::isa::memory::BoundRecheck>,
     /// The 16-byte constants of SIMD code, emitted after the body.
     pub v128_consts: super::isa::simd::V128Pool,
     /// Open `try_table`s and catch clauses awaiting their landing pads.
@@ -253,6 +256,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             offsets: reuse(&mut scratch.offsets),
             fuel: FuelSegment::default(),
             slow_exits: reuse(&mut scratch.slow_exits),
+            bound_rechecks: reuse(&mut scratch.bound_rechecks),
             v128_consts: super::isa::simd::V128Pool::reuse(&mut scratch.v128_consts),
             exn: {
                 let mut exn = core::mem::take(&mut scratch.exn);
@@ -346,6 +350,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.frame.give_back(&mut scratch.frame);
         scratch.offsets = self.offsets;
         scratch.slow_exits = self.slow_exits;
+        scratch.bound_rechecks = self.bound_rechecks;
         scratch.v128_consts = self.v128_consts;
         scratch.exn = self.exn;
     }

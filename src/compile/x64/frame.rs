@@ -550,6 +550,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             self.exit_to_host(code);
             self.a.jmp(resume);
         }
+        self.emit_bound_rechecks();
         let frame = self.frame.size(self.ctrl.save_max)?;
         self.emit_landing_pads(frame);
         self.a.emit_trap_exits();

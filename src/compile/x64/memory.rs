@@ -13,7 +13,11 @@
 //! local keeps that size's bound in a register instead
 //! ([`super::frame::MEMORY_LAST`]), reloaded with the memory base after
 //! every call and exit; its checks then load nothing, where a load from
-//! the context would compete with the accesses for the load ports.
+//! the context would compete with the accesses for the load ports. The
+//! accesses of other sizes compare with that register too, their address
+//! moved by the difference of sizes, or, for a smaller access without
+//! offset, as it is, with an exact check out of line for the last bytes
+//! (`FuncCompiler::check_against_last`).
 //!
 //! In guard-region mode ([`super::super::CompileOptions::guard_region`]) there is
 //! no check: the effective address is at most 2^33 + 16 bytes past the
@@ -74,29 +78,9 @@ impl FuncCompiler<'_, '_, '_> {
                     if pinned {
                         *checked = end;
                     }
-                    let k = size.trailing_zeros();
-                    if let Some((last, _)) = self.frame.memory_last.filter(|&(_, lk)| lk == k) {
-                        // The bound is in a register: compare the first
-                        // address accessed with the last where `size`
-                        // bytes fit.
-                        let first = if offset == 0 {
-                            addr
-                        } else {
-                            self.a
-                                .lea(Size::S64, SCRATCH, Mem::base(addr, offset as i32));
-                            SCRATCH
-                        };
-                        self.a.alu_rr(AluOp::Cmp, Size::S64, first, last);
-                        self.a.trap_if(Cond::G, TrapCode::MemoryOutOfBounds);
-                    } else if offset == 0 && size.is_power_of_two() && size <= 16 {
-                        // Compare the address with the last one where
-                        // `size` bytes fit: no addition first.
-                        self.a
-                            .alu_rm(AluOp::Cmp, Size::S64, addr, memory_last_field(k));
-                        self.a.trap_if(Cond::G, TrapCode::MemoryOutOfBounds);
-                    } else {
-                        self.a.lea(Size::S64, SCRATCH, Mem::base(addr, end as i32));
-                        self.trap_if_scratch_beyond_memory();
+                    match self.frame.memory_last {
+                        Some((last, lk)) => self.check_against_last(addr, offset, size, last, lk),
+                        None => self.check_against_context(addr, offset, size),
                     }
                 }
                 let b = self.base_register(base);
@@ -129,6 +113,94 @@ impl FuncCompiler<'_, '_, '_> {
                     Mem::indexed(b, SCRATCH2, Scale::X1, 0)
                 }
             }
+        }
+    }
+
+    /// Checks `[addr + offset, + size)` (`offset + size` below 2^31)
+    /// against the bound register `last`, which holds
+    /// `VmContext::memory_last[lk]`: the access is in bounds when
+    /// `addr + offset + size - 2^lk <= last` (signed; `addr` is
+    /// zero-extended, so nothing wraps). An access of the bound's size
+    /// compares its first address; another one compares its address moved
+    /// by the difference, except two kinds that keep a single instruction:
+    /// a larger access without offset compares with its own bound in the
+    /// context, and a smaller one without offset compares its address with
+    /// `last` as it is. That comparison is stricter than the access needs
+    /// (it rejects the last `2^lk - size` addresses that fit), so it jumps
+    /// out of line to the exact check against the access's own bound,
+    /// which traps or comes back ([`BoundRecheck`]).
+    fn check_against_last(&mut self, addr: Gpr, offset: u64, size: u32, last: Gpr, lk: u32) {
+        let unit = 1u64 << lk;
+        let pow2 = size.is_power_of_two() && size <= 16;
+        if offset == 0 && pow2 && u64::from(size) > unit {
+            self.a.alu_rm(
+                AluOp::Cmp,
+                Size::S64,
+                addr,
+                memory_last_field(size.trailing_zeros()),
+            );
+            self.a.trap_if(Cond::G, TrapCode::MemoryOutOfBounds);
+            return;
+        }
+        if offset == 0 && pow2 && u64::from(size) < unit {
+            let slow = self.a.new_label();
+            let back = self.a.new_label();
+            let trap = self.a.trap_label(TrapCode::MemoryOutOfBounds);
+            self.a.alu_rr(AluOp::Cmp, Size::S64, addr, last);
+            self.a.jcc(Cond::G, slow);
+            self.a.bind(back);
+            self.bound_rechecks.push(BoundRecheck {
+                slow,
+                back,
+                addr,
+                k: size.trailing_zeros(),
+                trap,
+            });
+            return;
+        }
+        // `offset + size` is below 2^31 and `unit` at most 16.
+        let shift = (offset + u64::from(size)) as i64 - unit as i64;
+        let first = if shift == 0 {
+            addr
+        } else {
+            self.a
+                .lea(Size::S64, SCRATCH, Mem::base(addr, shift as i32));
+            SCRATCH
+        };
+        self.a.alu_rr(AluOp::Cmp, Size::S64, first, last);
+        self.a.trap_if(Cond::G, TrapCode::MemoryOutOfBounds);
+    }
+
+    /// Checks `[addr + offset, + size)` (`offset + size` below 2^31)
+    /// against the bounds in the context, for a function without a bound
+    /// register.
+    fn check_against_context(&mut self, addr: Gpr, offset: u64, size: u32) {
+        let end = offset + u64::from(size);
+        if offset == 0 && size.is_power_of_two() && size <= 16 {
+            // Compare the address with the last one where `size` bytes
+            // fit: no addition first.
+            self.a.alu_rm(
+                AluOp::Cmp,
+                Size::S64,
+                addr,
+                memory_last_field(size.trailing_zeros()),
+            );
+            self.a.trap_if(Cond::G, TrapCode::MemoryOutOfBounds);
+        } else {
+            self.a.lea(Size::S64, SCRATCH, Mem::base(addr, end as i32));
+            self.trap_if_scratch_beyond_memory();
+        }
+    }
+
+    /// Emits the out-of-line exact checks of [`Self::check_against_last`],
+    /// after the function's body.
+    pub(crate) fn emit_bound_rechecks(&mut self) {
+        for r in core::mem::take(&mut self.bound_rechecks) {
+            self.a.bind(r.slow);
+            self.a
+                .alu_rm(AluOp::Cmp, Size::S64, r.addr, memory_last_field(r.k));
+            self.a.jcc(Cond::G, r.trap);
+            self.a.jmp(r.back);
         }
     }
 
@@ -329,6 +401,21 @@ impl FuncCompiler<'_, '_, '_> {
         );
         self.push_gpr(ValType::I32, r);
     }
+}
+
+/// An access smaller than the bound register's size whose address failed
+/// the comparison with that register: the exact check, out of line.
+pub(crate) struct BoundRecheck {
+    /// Where the failed comparison jumps.
+    slow: Label,
+    /// Where the access continues when it is in bounds after all.
+    back: Label,
+    /// The address register, unchanged since the comparison.
+    addr: Gpr,
+    /// The access is `2^k` bytes without offset.
+    k: u32,
+    /// The access's trap exit.
+    trap: Label,
 }
 
 /// The `mov [mem], imm` immediate storing `bits` at `size`, if there is one
