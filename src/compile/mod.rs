@@ -396,8 +396,6 @@ fn compile_chunk(
     if spare.len() != kept {
         env.platform.prefault(spare);
     }
-    // So are the sites', always fresh (the module keeps them, see `link`).
-    env.platform.prefault(scratch.spare_site_bytes());
     let stubs = if with_stubs {
         isa::stubs::emit_module_stubs(scratch.assembler())?
     } else {
@@ -860,7 +858,7 @@ mod tests {
     }
 
     #[test]
-    fn only_new_buffers_are_prefaulted() {
+    fn only_new_code_buffers_are_prefaulted() {
         use core::sync::atomic::{AtomicUsize, Ordering};
         struct Counting(AtomicUsize);
         impl Platform for Counting {
@@ -890,14 +888,13 @@ mod tests {
             (linked, platform.0.load(Ordering::Relaxed) - before)
         };
         // A fresh buffer is mapped in; the same buffer again, large enough,
-        // already is; a buffer too small grows into fresh memory. The
-        // sites' buffer is fresh each time.
+        // already is; a buffer too small grows into fresh memory.
         let (first, fresh) = compile(Vec::new());
         let buffer = first.into_compiled().code;
         let code = buffer.clone();
         let (again, kept) = compile(alloc::vec![buffer]);
         let (grown, small) = compile(alloc::vec![Vec::with_capacity(64)]);
-        assert_eq!((fresh, kept, small), (2, 1, 2));
+        assert_eq!((fresh, kept, small), (1, 0, 1));
         // The same code whichever buffer it went into.
         assert_eq!(again.into_compiled().code, code);
         assert_eq!(grown.into_compiled().code, code);

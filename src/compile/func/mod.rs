@@ -129,12 +129,6 @@ impl Scratch {
         self.a.reserve_sites(wasm_bytes / SITE_BYTES_MIN);
     }
 
-    /// The room reserved for backtrace sites, as bytes: a fresh buffer
-    /// each job, since the module keeps the sites.
-    pub(crate) fn spare_site_bytes(&mut self) -> &mut [core::mem::MaybeUninit<u8>] {
-        self.a.spare_site_bytes()
-    }
-
     /// The assembler, to emit code ahead of the functions (the stubs).
     pub(crate) fn assembler(&mut self) -> &mut Assembler {
         &mut self.a

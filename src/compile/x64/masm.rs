@@ -22,7 +22,6 @@ use super::stubs::sym_trap;
 use crate::abi::{HandlerSite, TYPE_ID_PLACEHOLDER, TrapCode, UnwindInfo};
 use crate::asm::x64::{AluOp, Assembler, Cond, Gpr, Label, Mem, Scale, Size, SseOp, Xmm};
 use alloc::vec::Vec;
-use core::mem::MaybeUninit;
 use core::ops::{Deref, DerefMut};
 
 /// The last instruction emitted, when [`MacroAssembler::redefine_last_gpr`]
@@ -204,18 +203,6 @@ impl MacroAssembler {
     /// Makes room for `n` more call and trap sites.
     pub(crate) fn reserve_sites(&mut self, n: usize) {
         self.sites.reserve(n);
-    }
-
-    /// The room of the sites buffer beyond the sites so far, as bytes (for
-    /// the host to map it in ahead of the writes).
-    pub(crate) fn spare_site_bytes(&mut self) -> &mut [MaybeUninit<u8>] {
-        let spare = self.sites.spare_capacity_mut();
-        let len = core::mem::size_of_val(spare);
-        // SAFETY: `spare` is `len` bytes that we borrow exclusively for the
-        // result's lifetime; `MaybeUninit<u8>` has alignment 1 and any
-        // contents, and any bytes written through it leave valid
-        // `MaybeUninit` sites (which hold anything until pushed).
-        unsafe { core::slice::from_raw_parts_mut(spare.as_mut_ptr().cast(), len) }
     }
 
     /// Sets the module offset of the operator being compiled (for trap and
