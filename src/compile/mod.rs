@@ -511,12 +511,45 @@ impl Linked {
     }
 }
 
+/// One table of the module's code from the chunks' tables (`table` of
+/// each), every entry of chunk `k` moved by `bases[k]` (`shift`), in chunk
+/// order. The first chunk's vector, whose entries lie at base 0 and stay
+/// as they are, becomes the result, with the room it had: one of these
+/// tables can hold a few hundred kilobytes, and a copy would write them
+/// again to fresh pages.
+fn concat<T: Copy>(
+    chunks: &mut [Chunk],
+    bases: &[usize],
+    table: fn(&mut Chunk) -> &mut Vec<T>,
+    shift: fn(T, u32) -> T,
+) -> Vec<T> {
+    let total = chunks.iter_mut().map(|c| table(c).len()).sum();
+    let mut out = Vec::new();
+    for (k, (chunk, &base)) in chunks.iter_mut().zip(bases).enumerate() {
+        // Below 2 GiB, checked by the caller.
+        let base = base as u32;
+        let entries = table(chunk);
+        if k == 0 && base == 0 {
+            out = core::mem::take(entries);
+            // Room for the other chunks' entries at once: growing by
+            // doubling would copy them again.
+            out.reserve_exact(total - out.len());
+        } else {
+            if k == 0 {
+                out.reserve_exact(total);
+            }
+            out.extend(entries.iter().map(|&e| shift(e, base)));
+        }
+    }
+    out
+}
+
 /// Places the chunks one after another (chunk `k` at the first multiple
 /// of 16 after chunk `k - 1`'s end) without copying them, and resolves
 /// their relocations in place, giving the relocation vectors back to
 /// `pool`.
 fn link(
-    chunks: Vec<Chunk>,
+    mut chunks: Vec<Chunk>,
     stubs: &StubOffsets,
     num_funcs: usize,
     pool: &ScratchPool,
@@ -537,36 +570,51 @@ fn link(
             "module code larger than 2 GiB",
         ));
     }
-    // Room for every chunk's entries at once: growing by doubling would
-    // copy them again and touch fresh pages, on the one thread.
-    let mut sites = Vec::with_capacity(chunks.iter().map(|c| c.sites.len()).sum());
-    let mut fault_sites = Vec::with_capacity(chunks.iter().map(|c| c.fault_sites.len()).sum());
-    let mut type_id_sites = Vec::with_capacity(chunks.iter().map(|c| c.type_id_sites.len()).sum());
-    let mut handlers = Vec::with_capacity(chunks.iter().map(|c| c.handlers.len()).sum());
+    let mut sites = concat(
+        &mut chunks,
+        &bases,
+        |c| &mut c.sites,
+        |(native, wasm), base| (base + native, wasm),
+    );
+    let mut fault_sites = concat(
+        &mut chunks,
+        &bases,
+        |c| &mut c.fault_sites,
+        |s, base| FaultSite {
+            start: base + s.start,
+            end: base + s.end,
+            wasm_offset: s.wasm_offset,
+        },
+    );
+    let mut type_id_sites = concat(
+        &mut chunks,
+        &bases,
+        |c| &mut c.type_id_sites,
+        |(at, t), base| (base + at, t),
+    );
+    let mut handlers = concat(
+        &mut chunks,
+        &bases,
+        |c| &mut c.handlers,
+        |h, base| HandlerSite {
+            start: base + h.start,
+            end: base + h.end,
+            pad: base + h.pad,
+            ..h
+        },
+    );
+    // The first chunk's buffers had room for entries its functions did
+    // not have: give it back.
+    sites.shrink_to_fit();
+    fault_sites.shrink_to_fit();
+    type_id_sites.shrink_to_fit();
+    handlers.shrink_to_fit();
     let mut unwind = alloc::vec![0; num_funcs];
     let mut func_offsets = alloc::vec![u32::MAX; num_funcs];
     let mut func_layout = Vec::with_capacity(num_funcs);
     for (chunk, &base) in chunks.iter().zip(&bases) {
         // Below 2 GiB, checked above.
         let base = base as u32;
-        sites.extend(
-            chunk
-                .sites
-                .iter()
-                .map(|&(native, wasm)| (base + native, wasm)),
-        );
-        fault_sites.extend(chunk.fault_sites.iter().map(|s| FaultSite {
-            start: base + s.start,
-            end: base + s.end,
-            wasm_offset: s.wasm_offset,
-        }));
-        type_id_sites.extend(chunk.type_id_sites.iter().map(|&(at, t)| (base + at, t)));
-        handlers.extend(chunk.handlers.iter().map(|h| HandlerSite {
-            start: base + h.start,
-            end: base + h.end,
-            pad: base + h.pad,
-            ..*h
-        }));
         for (&(i, start), &info) in chunk.funcs.iter().zip(&chunk.unwind) {
             func_offsets[i] = base + start;
             func_layout.push((base + start, i as u32));
@@ -985,5 +1033,57 @@ mod tests {
             alloc::format!("{err}").contains("a compiling thread panicked"),
             "{err}"
         );
+    }
+
+    /// A chunk of no code with backtrace sites `sites`.
+    fn chunk_with_sites(sites: Vec<(u32, u32)>) -> Chunk {
+        Chunk {
+            code: Code {
+                bytes: Vec::new(),
+                relocs: Vec::new(),
+            },
+            sites,
+            fault_sites: Vec::new(),
+            type_id_sites: Vec::new(),
+            funcs: Vec::new(),
+            handlers: Vec::new(),
+            unwind: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn linking_keeps_the_first_chunks_sites_in_place() {
+        let mut first = Vec::with_capacity(1000);
+        first.extend([(4, 1), (9, 2)]);
+        let at = first.as_ptr();
+        let mut chunks = alloc::vec![
+            chunk_with_sites(first),
+            chunk_with_sites(alloc::vec![(0, 3), (5, 4)]),
+        ];
+        let sites = concat(
+            &mut chunks,
+            &[0, 32],
+            |c| &mut c.sites,
+            |(n, w), base| (base + n, w),
+        );
+        assert_eq!(sites, [(4, 1), (9, 2), (32, 3), (37, 4)]);
+        // The first chunk's entries were not copied: its buffer had room
+        // for all of them.
+        assert_eq!(sites.as_ptr(), at);
+    }
+
+    #[test]
+    fn linking_moves_every_chunk_not_at_zero() {
+        let mut chunks = alloc::vec![
+            chunk_with_sites(alloc::vec![(1, 1)]),
+            chunk_with_sites(alloc::vec![(2, 2)]),
+        ];
+        let sites = concat(
+            &mut chunks,
+            &[16, 48],
+            |c| &mut c.sites,
+            |(n, w), base| (base + n, w),
+        );
+        assert_eq!(sites, [(17, 1), (50, 2)]);
     }
 }

@@ -79,6 +79,10 @@ pub(crate) use control::*;
 pub(crate) use frame::*;
 pub(crate) use operands::*;
 
+/// Fewest bytes of wasm per call or trap site that [`Scratch::reserve`]
+/// makes room for: a little under the densest compiled C seen.
+pub(crate) const SITE_BYTES_MIN: usize = 12;
+
 /// The buffers of a [`FuncCompiler`], kept by a compiling thread from one
 /// function to the next, so a module's thousands of functions do not each
 /// allocate them anew (a kernel's simple allocator pays more per
@@ -129,13 +133,13 @@ impl Scratch {
     /// buffers lives through the whole module, and growing one by doubling
     /// copies it each time and touches twice its memory (a fresh page
     /// fault per page). Machine code runs about 2.5 times the size of the
-    /// wasm; compiled C has a call or trap site every 20 to 35 bytes of
-    /// wasm (SQLite: 24), each a backtrace site and a relocation. Room
+    /// wasm; compiled C has a call or trap site every 15 to 35 bytes of
+    /// wasm (SQLite: 16), each a backtrace site and a relocation. Room
     /// that is never written costs no memory.
     pub(crate) fn reserve(&mut self, wasm_bytes: usize) {
         self.a.reserve(wasm_bytes.saturating_mul(3) + 4096);
-        self.a.reserve_relocs(wasm_bytes / 16);
-        self.a.reserve_sites(wasm_bytes / 16);
+        self.a.reserve_relocs(wasm_bytes / SITE_BYTES_MIN);
+        self.a.reserve_sites(wasm_bytes / SITE_BYTES_MIN);
     }
 
     /// The assembler, to emit code ahead of the functions (the stubs).

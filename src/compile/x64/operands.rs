@@ -337,16 +337,26 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// before the local changes.
     pub(crate) fn detach_pinned(&mut self, pin: Loc) {
         if let Loc::PinnedGpr(p) = pin {
+            // A select rather than a branch per entry: the loop becomes a
+            // few vector instructions.
             for alias in &mut self.ops.tee_alias {
-                if *alias == Some(p) {
-                    *alias = None;
-                }
+                *alias = if *alias == Some(p) { None } else { *alias };
             }
         }
         let from = self.ops.first_from(
             |w| &mut w.pinned,
             |l| matches!(l, Loc::PinnedGpr(_) | Loc::PinnedXmm(_)),
         );
+        if from < self.ops.len() {
+            self.detach_pinned_from(pin, from);
+        }
+    }
+
+    /// [`Self::detach_pinned`] of the operands from stack position `from`
+    /// on. Out of line: most writes to a local find no read of a pinned
+    /// local on the stack, and return without this loop's registers.
+    #[inline(never)]
+    fn detach_pinned_from(&mut self, pin: Loc, from: usize) {
         for i in from..self.ops.len() {
             if self.ops.at(i).loc != pin {
                 continue;
