@@ -133,14 +133,7 @@ impl FuncCompiler<'_, '_, '_> {
         let unit = 1u64 << lk;
         let pow2 = size.is_power_of_two() && size <= 16;
         if offset == 0 && pow2 && u64::from(size) > unit {
-            self.a.alu_rm(
-                AluOp::Cmp,
-                Size::S64,
-                addr,
-                memory_last_field(size.trailing_zeros()),
-            );
-            self.a.trap_if(Cond::G, TrapCode::MemoryOutOfBounds);
-            return;
+            return self.check_against_own_last(addr, size);
         }
         if offset == 0 && pow2 && u64::from(size) < unit {
             let slow = self.a.new_label();
@@ -177,19 +170,24 @@ impl FuncCompiler<'_, '_, '_> {
     fn check_against_context(&mut self, addr: Gpr, offset: u64, size: u32) {
         let end = offset + u64::from(size);
         if offset == 0 && size.is_power_of_two() && size <= 16 {
-            // Compare the address with the last one where `size` bytes
-            // fit: no addition first.
-            self.a.alu_rm(
-                AluOp::Cmp,
-                Size::S64,
-                addr,
-                memory_last_field(size.trailing_zeros()),
-            );
-            self.a.trap_if(Cond::G, TrapCode::MemoryOutOfBounds);
+            self.check_against_own_last(addr, size);
         } else {
             self.a.lea(Size::S64, SCRATCH, Mem::base(addr, end as i32));
             self.trap_if_scratch_beyond_memory();
         }
+    }
+
+    /// Traps unless `addr` is at most the last address where an access of
+    /// `size` bytes (a power of two up to 16) fits, read from the context:
+    /// no addition first.
+    fn check_against_own_last(&mut self, addr: Gpr, size: u32) {
+        self.a.alu_rm(
+            AluOp::Cmp,
+            Size::S64,
+            addr,
+            memory_last_field(size.trailing_zeros()),
+        );
+        self.a.trap_if(Cond::G, TrapCode::MemoryOutOfBounds);
     }
 
     /// Emits the out-of-line exact checks of [`Self::check_against_last`],
