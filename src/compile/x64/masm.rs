@@ -7,8 +7,9 @@
 //! - the peephole that lets a value computed into a fresh register land in
 //!   a local's register instead ([`MacroAssembler::redefine_last_gpr`]): it
 //!   remembers the last instruction when that instruction writes all of its
-//!   destination without reading it (a load, a `lea`, or a sum emitted with
-//!   [`MacroAssembler::add_sum`]);
+//!   destination without reading it (a load, a `lea`, a sum emitted with
+//!   [`MacroAssembler::add_sum`], or a three-operand AVX operation,
+//!   [`MacroAssembler::vex_rrr`]);
 //! - the sites generated code reports to the runtime, at code offsets that
 //!   only it may move: trap exits ([`MacroAssembler::trap_label`]), call
 //!   return addresses for backtraces, and guard-region fault sites. When the
@@ -51,6 +52,19 @@ enum DefKind {
     /// redefined into `base` itself becomes `add base, disp`, whose flags
     /// then test the sum ([`MacroAssembler::flags_test`]).
     Lea { base: Gpr, disp: i32 },
+    /// The AVX `vop dst, src1, src2`, which writes all of `dst` (its
+    /// upper lanes from `src1`) and reads only its sources: emitted again
+    /// with the new destination, which may be a source too (the sources
+    /// are read before the destination is written).
+    Vex { op: SseOp, src1: Xmm, src2: VexSrc },
+}
+
+/// The second source of a [`DefKind::Vex`]: a register, or a memory
+/// operand that is not RIP-relative.
+#[derive(Clone, Copy, Debug)]
+enum VexSrc {
+    Xmm(Xmm),
+    Mem(Mem),
 }
 
 /// What [`MacroAssembler::add_sum`] adds.
@@ -535,6 +549,27 @@ impl MacroAssembler {
         self.def(load, start, dst.enc(), true, &mem, false);
     }
 
+    /// `vop dst, src1, src2` (AVX), which a following
+    /// [`Self::redefine_last_xmm`] can give another destination.
+    pub(crate) fn vex_rrr(&mut self, op: SseOp, dst: Xmm, src1: Xmm, src2: Xmm) {
+        let start = self.asm.offset();
+        self.asm.vex_rrr(op, dst, src1, src2);
+        self.def_vex(start, op, dst, src1, VexSrc::Xmm(src2));
+    }
+
+    /// Records the AVX operation emitted from `start` as the last
+    /// definition of `dst`.
+    fn def_vex(&mut self, start: usize, op: SseOp, dst: Xmm, src1: Xmm, src2: VexSrc) {
+        self.last_def = Some(LastDef {
+            start: start as u32,
+            end: self.asm.offset() as u32,
+            dst: dst.enc(),
+            xmm: true,
+            upper_zero: false,
+            kind: DefKind::Vex { op, src1, src2 },
+        });
+    }
+
     /// `add dst, addend` (32 or 64 bits), which a following
     /// [`Self::redefine_last_gpr`] can turn into `lea to, [dst + addend]`.
     pub(crate) fn add_sum(&mut self, size: Size, dst: Gpr, addend: Addend) {
@@ -584,7 +619,8 @@ impl MacroAssembler {
         self.redefine_last(from.enc(), to.enc(), false)
     }
 
-    /// [`Self::redefine_last_gpr`] for an XMM load.
+    /// [`Self::redefine_last_gpr`] for an XMM load or an AVX operation
+    /// ([`Self::vex_rrr`], or one [`Self::fold_last_load`] made).
     pub(crate) fn redefine_last_xmm(&mut self, from: Xmm, to: Xmm) -> bool {
         self.redefine_last(from.enc(), to.enc(), true)
     }
@@ -617,10 +653,15 @@ impl MacroAssembler {
         self.asm.truncate(d.start as usize);
         self.flags_cmp = None;
         match src1 {
-            Some(src1) => self.asm.vex_rrm(op, dst, src1, mem),
-            None => self.asm.sse_rm(op, dst, mem),
+            Some(src1) => {
+                self.asm.vex_rrm(op, dst, src1, mem);
+                self.def_vex(d.start as usize, op, dst, src1, VexSrc::Mem(mem));
+            }
+            None => {
+                self.asm.sse_rm(op, dst, mem);
+                self.last_def = None;
+            }
         }
-        self.last_def = None;
         let end = self.asm.offset() as u32;
         if let Some(site) = self.fault_sites.last_mut()
             && site.end == d.end
@@ -650,6 +691,15 @@ impl MacroAssembler {
             }
             DefKind::Lea { .. } | DefKind::Load(_) => {
                 self.asm.set_reg_operand(d.start as usize, to)
+            }
+            DefKind::Vex { op, src1, src2 } => {
+                self.asm.truncate(d.start as usize);
+                let to = Xmm::from_enc(to);
+                match src2 {
+                    VexSrc::Xmm(src2) => self.asm.vex_rrr(op, to, src1, src2),
+                    VexSrc::Mem(src2) => self.asm.vex_rrm(op, to, src1, src2),
+                }
+                true
             }
             DefKind::Sum { size, addend } => {
                 // The sum's first operand is still in `from`.
@@ -835,6 +885,63 @@ mod tests {
             });
             assert_eq!(last(&b), (Mnemonic::Movss, R::XMM3, base, R::None, 1, 16));
         }
+    }
+
+    /// A three-operand AVX operation, and one that folded a load, is
+    /// emitted again with the new destination and the same sources (which
+    /// may include the new destination).
+    #[test]
+    fn last_avx_operation_is_emitted_again_into_another_register() {
+        for to in [Xmm::Xmm12, Xmm::Xmm9, Xmm::Xmm3] {
+            let b = code(|a| {
+                a.nop();
+                a.vex_rrr(SseOp::SUBSD, Xmm::Xmm0, Xmm::Xmm9, Xmm::Xmm1);
+                assert!(!a.redefine_last_xmm(Xmm::Xmm1, to), "not xmm1's");
+                assert!(a.redefine_last_xmm(Xmm::Xmm0, to));
+            });
+            let all = decode(&b);
+            assert_eq!(all.len(), 2, "{b:02x?}");
+            let i = all[1];
+            assert_eq!(
+                (
+                    i.mnemonic(),
+                    i.op0_register(),
+                    i.op1_register(),
+                    i.op2_register()
+                ),
+                (
+                    Mnemonic::Vsubsd,
+                    R::XMM0 + to.enc() as u32,
+                    R::XMM9,
+                    R::XMM1
+                ),
+                "{b:02x?}"
+            );
+            let b = code(|a| {
+                a.sse_rm(SseOp::MOVSS, Xmm::Xmm2, Mem::base(Gpr::R14, 4));
+                assert!(a.fold_last_load(Xmm::Xmm2, SseOp::MULSS, Xmm::Xmm2, Some(Xmm::Xmm9)));
+                assert!(a.redefine_last_xmm(Xmm::Xmm2, to));
+            });
+            assert_eq!(
+                last(&b),
+                (
+                    Mnemonic::Vmulss,
+                    R::XMM0 + to.enc() as u32,
+                    R::R14,
+                    R::None,
+                    1,
+                    4
+                ),
+                "{b:02x?}"
+            );
+            assert_eq!(decode(&b).len(), 1, "{b:02x?}");
+        }
+        let mut a = MacroAssembler::default();
+        a.sse_rr(SseOp::SUBSD, Xmm::Xmm0, Xmm::Xmm1);
+        assert!(
+            !a.redefine_last_xmm(Xmm::Xmm0, Xmm::Xmm9),
+            "subsd reads xmm0"
+        );
     }
 
     /// A sum's `add` stays an `add` unless redefined, and then is a `lea`

@@ -544,7 +544,7 @@ impl FuncCompiler<'_, '_, '_> {
         {
             self.pop();
             self.pop();
-            self.a.sse_rr(op, b, a);
+            self.sse_rrr(op, b, b, a);
             self.push_xmm(ty, b);
             return;
         }
@@ -568,9 +568,13 @@ impl FuncCompiler<'_, '_, '_> {
             self.push_xmm(ty, dst);
             return;
         }
-        // `a op b` with `b` just loaded from memory: `op a, [address]`.
+        // `a op b` with `b` just loaded from memory: `op a, [address]`
+        // (with AVX, `vop a, a, [address]`, which a `local.set` can give
+        // another destination).
         if let (true, Loc::Xmm(a), Loc::Xmm(b)) = (arithmetic, self.peek(1).loc, self.peek(0).loc)
-            && self.a.fold_last_load(b, op, a, None)
+            && self
+                .a
+                .fold_last_load(b, op, a, self.env.cpu.avx.then_some(a))
         {
             self.pop();
             self.pop();
@@ -638,10 +642,12 @@ impl FuncCompiler<'_, '_, '_> {
         if owns { src } else { self.alloc_xmm() }
     }
 
-    /// `dst = src1 op src2`: the SSE form when `dst` is `src1`, else the
-    /// AVX one.
+    /// `dst = src1 op src2`: the AVX form when the machine has it (no
+    /// longer than the SSE one, and a following `local.set` can give it
+    /// the local's register as destination), else the SSE form, which
+    /// needs `dst` to be `src1`.
     fn sse_rrr(&mut self, op: SseOp, dst: Xmm, src1: Xmm, src2: Xmm) {
-        if dst == src1 {
+        if dst == src1 && !self.env.cpu.avx {
             self.a.sse_rr(op, dst, src2);
         } else {
             self.a.vex_rrr(op, dst, src1, src2);
