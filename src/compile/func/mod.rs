@@ -54,10 +54,12 @@
 //! block begins are rare in compiled code (see `benches/results.md`).
 //!
 //! Writes to a pinned local need no copy when the value's last instruction
-//! was a load or `lea` into a fresh register: `local.set` has the macro
-//! assembler make the local's register that instruction's destination
-//! (`MacroAssembler::redefine_last_gpr`), and a sum's `add` becomes a `lea`
-//! into it, so `x = y + z` and `x = x + 8` are one instruction.
+//! was a load, a `lea` or a three-operand AVX operation into a fresh
+//! register: `local.set` has the macro assembler make the local's register
+//! that instruction's destination (`MacroAssembler::redefine_last_gpr`,
+//! `redefine_last_xmm`), and a sum's `add` becomes a `lea` into it, so
+//! `x = y + z`, `x = x + 8` and, with AVX, `d = x - y` on floats are one
+//! instruction.
 
 use super::Env;
 use super::dispatch::DispatchState;
