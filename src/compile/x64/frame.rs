@@ -11,17 +11,27 @@
 //! exits nowhere and returns at most one value, in a register. Its
 //! `push rbp; mov rbp, rsp` and `mov rsp, rbp; pop rbp` are then most of
 //! its cost. Whether it is such a leaf is known only once its body is
-//! compiled, so every function is compiled with the frame, and every
-//! `rbp`-relative address goes through [`FrameLayout::slot_at`] (or the
-//! home and save slots), which notes that the frame is used. If nothing
-//! used it, nothing saved a register and nothing runs below the function,
-//! `finish` drops the frame: the entry moves past the whole prologue
-//! (whose remaining code, parameter moves into their pins and the memory
-//! base's load, does not touch the stack), and each `mov rsp, rbp; pop
-//! rbp` becomes the `ret` after it or, before a tail call's jump, a no-op.
-//! While such a function runs, `rbp` is its caller's and its return
-//! address is at `rsp`; [`crate::abi::UNWIND_FRAMELESS`] tells a backtrace
-//! to take the return address from there.
+//! compiled, so every function is compiled with the prologue and
+//! epilogue, and every `rbp`-relative address goes through
+//! [`FrameLayout::slot_at`] (or the home and save slots), which notes
+//! that the frame is used. If nothing used it, nothing saved a register
+//! and nothing runs below the function, `finish` drops the frame: the
+//! entry moves past the whole prologue (whose remaining code, parameter
+//! moves into their pins and the memory base's load, does not touch the
+//! stack), and each `mov rsp, rbp; pop rbp` becomes the `ret` after it
+//! or, before a tail call's jump, a no-op. While such a function runs,
+//! `rbp` is its caller's and its return address is at `rsp`;
+//! [`crate::abi::UNWIND_FRAMELESS`] tells a backtrace to take the return
+//! address from there.
+//!
+//! A leaf whose layout already promises no frame (no local in memory, no
+//! callee-saved pin, no fuel or interruption exits) is compiled under the
+//! frameless plan ([`FrameLayout::frameless_plan`]): its incoming area
+//! (stack parameters, the homes of register parameters, results after
+//! the first) is addressed from `rsp` rather than `rbp`, so that reading
+//! stack parameters does not keep the frame. If its body needs the frame
+//! after all, `finish` says so and the function is compiled again without
+//! the plan (`compile_one`, [`super::masm::MacroAssembler::rewind`]).
 
 use super::calls::{ARG_GPRS, ARG_XMMS};
 use super::regs::{SCRATCH, SCRATCH2};
