@@ -9,7 +9,7 @@
 
 use iced_x86::{Instruction, OpKind, Register};
 use wasmkern::compile::CompileOptions;
-use wasmkern::{Config, CpuFeatures, Engine, Instance, Memory, Store};
+use wasmkern::{Engine, Instance, Memory, Store};
 
 mod common;
 use common::function_code;
@@ -164,24 +164,6 @@ model!(model_f32, f32);
 
 const START: [f64; 6] = [1.5, -0.75, 0.25, 0.125, 0.5, -0.375];
 
-/// The engines to run under: both memory modes, each with the machine's
-/// CPU features and with the SSE4.1 baseline.
-fn engines() -> Vec<(String, Engine)> {
-    let mut engines = Vec::new();
-    for guard in [false, true] {
-        for (cpu_name, cpu) in [
-            ("detected", CpuFeatures::all()),
-            ("sse41", CpuFeatures::sse41_baseline()),
-        ] {
-            let mut config = Config::new();
-            config.guard_regions(guard).cpu_features(cpu);
-            let engine = Engine::new(&config).expect("engine");
-            engines.push((format!("guard={guard} cpu={cpu_name}"), engine));
-        }
-    }
-    engines
-}
-
 fn instance(engine: &Engine, wat: &str) -> (Store<()>, Instance, Memory) {
     let (mut store, instance) = common::instantiate(engine, wat);
     let memory = instance
@@ -194,7 +176,7 @@ fn instance(engine: &Engine, wat: &str) -> (Store<()>, Instance, Memory) {
 fn nine_f64_locals_in_a_loop_match_rust() {
     for (call, deep) in [(false, false), (false, true), (true, false), (true, true)] {
         let wat = kernel("f64", call, deep);
-        for (name, engine) in engines() {
+        for (name, engine) in common::engines_by_mode_and_cpu() {
             let (mut store, instance, memory) = instance(&engine, &wat);
             let run = common::typed::<(), (i32, i32), f64>(&mut store, &instance, "run");
             for (n, p) in [(0u32, 64u32), (1, 64), (37, 1000), (500, 8)] {
@@ -232,7 +214,7 @@ fn nine_f32_locals_in_a_loop_match_rust() {
     let start = START.map(|v| v as f32);
     for (call, deep) in [(false, false), (false, true), (true, false), (true, true)] {
         let wat = kernel("f32", call, deep);
-        for (name, engine) in engines() {
+        for (name, engine) in common::engines_by_mode_and_cpu() {
             let (mut store, instance, memory) = instance(&engine, &wat);
             let run = common::typed::<(), (i32, i32), f32>(&mut store, &instance, "run");
             for (n, p) in [(0u32, 64u32), (1, 64), (37, 1000), (500, 4)] {

@@ -7,8 +7,8 @@
 //! agree bit for bit with the same arithmetic done by Rust.
 
 use iced_x86::{Instruction, Mnemonic, OpKind, Register};
+use wasmkern::CpuFeatures;
 use wasmkern::compile::CompileOptions;
-use wasmkern::{Config, CpuFeatures, Engine};
 
 mod common;
 use common::function_code;
@@ -114,24 +114,6 @@ macro_rules! model {
 model!(model_f64, f64);
 model!(model_f32, f32);
 
-/// The engines to run under: both memory modes, each with the machine's
-/// CPU features and with the SSE4.1 baseline.
-fn engines() -> Vec<(String, Engine)> {
-    let mut engines = Vec::new();
-    for guard in [false, true] {
-        for (cpu_name, cpu) in [
-            ("detected", CpuFeatures::all()),
-            ("sse41", CpuFeatures::sse41_baseline()),
-        ] {
-            let mut config = Config::new();
-            config.guard_regions(guard).cpu_features(cpu);
-            let engine = Engine::new(&config).expect("engine");
-            engines.push((format!("guard={guard} cpu={cpu_name}"), engine));
-        }
-    }
-    engines
-}
-
 const STARTS: [(f64, f64, [f64; 2]); 4] = [
     (1.5, -0.75, [0.25, 0.125]),
     (-3.25, 2.5, [-1.0, 0.375]),
@@ -142,7 +124,7 @@ const STARTS: [(f64, f64, [f64; 2]); 4] = [
 #[test]
 fn f64_locals_set_after_arithmetic_match_rust() {
     let wat = kernel("f64");
-    for (name, engine) in engines() {
+    for (name, engine) in common::engines_by_mode_and_cpu() {
         let (mut store, instance) = common::instantiate(&engine, &wat);
         let memory = instance.get_memory(&mut store, "memory").expect("memory");
         let run = common::typed::<(), (i32, i32, f64, f64), ()>(&mut store, &instance, "run");
@@ -173,7 +155,7 @@ fn f64_locals_set_after_arithmetic_match_rust() {
 #[test]
 fn f32_locals_set_after_arithmetic_match_rust() {
     let wat = kernel("f32");
-    for (name, engine) in engines() {
+    for (name, engine) in common::engines_by_mode_and_cpu() {
         let (mut store, instance) = common::instantiate(&engine, &wat);
         let memory = instance.get_memory(&mut store, "memory").expect("memory");
         let run = common::typed::<(), (i32, i32, f32, f32), ()>(&mut store, &instance, "run");

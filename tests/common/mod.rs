@@ -1,5 +1,6 @@
 //! Helpers the API tests share: a module or an instance from WAT, a test
-//! run in both memory modes, the out-of-bounds trap assertion, typed
+//! run in both memory modes, engines for both memory modes and CPU
+//! feature sets, the out-of-bounds trap assertion, typed
 //! exports by name, a resumable call fed with fuel in slices, a
 //! function's compiled code, and (`comparisons`) Rust's answers to wasm's
 //! comparisons. Each test file is its own crate and uses a part of this
@@ -11,8 +12,8 @@ pub mod comparisons;
 use iced_x86::{Decoder, DecoderOptions, Instruction};
 use wasmkern::compile::{CompileOptions, compile_module_with};
 use wasmkern::{
-    CallOutcome, CpuFeatures, Engine, Func, Instance, Module, PauseReason, Store, TypedFunc, Val,
-    WasmParams, WasmResults,
+    CallOutcome, Config, CpuFeatures, Engine, Func, Instance, Module, PauseReason, Store,
+    TypedFunc, Val, WasmParams, WasmResults,
 };
 
 /// `wat` compiled by `engine`; panics (failing the test) when it is not
@@ -36,6 +37,24 @@ pub fn instantiate(engine: &Engine, wat: &str) -> (Store<()>, Instance) {
 pub fn both_modes(test: impl Fn(bool)) {
     test(false);
     test(true);
+}
+
+/// Engines for both memory modes, each with the machine's CPU features and
+/// with the SSE4.1 baseline, named for failure messages.
+pub fn engines_by_mode_and_cpu() -> Vec<(String, Engine)> {
+    let mut engines = Vec::new();
+    for guard in [false, true] {
+        for (cpu_name, cpu) in [
+            ("detected", CpuFeatures::all()),
+            ("sse41", CpuFeatures::sse41_baseline()),
+        ] {
+            let mut config = Config::new();
+            config.guard_regions(guard).cpu_features(cpu);
+            let engine = Engine::new(&config).expect("engine");
+            engines.push((format!("guard={guard} cpu={cpu_name}"), engine));
+        }
+    }
+    engines
 }
 
 /// Asserts that `result` is the out-of-bounds memory access trap.
