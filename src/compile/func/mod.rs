@@ -215,8 +215,8 @@ pub(crate) struct FuncCompiler<'e, 'm, 'a> {
     pub v128_consts: super::isa::simd::V128Pool,
     /// Open `try_table`s and catch clauses awaiting their landing pads.
     pub(crate) exn: super::isa::exceptions::ExceptionState,
-    /// Where the function's prelude ends, if it has one ([`prelude`]).
-    prelude_end: Option<usize>,
+    /// The function's prelude, if it has one ([`prelude`]).
+    prelude: Option<prelude::Prelude>,
 }
 
 impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
@@ -244,7 +244,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             &mut ops,
         );
         frame.frameless_plan &= plan_frameless;
-        let prelude_end = prelude::prelude_end(&env.options, func_type, body, info);
+        let prelude = prelude::prelude(&env.options, func_type, body, info);
         let mut a = core::mem::take(&mut scratch.a);
         a.pad_to(16);
         let code_start = a.offset() as u32;
@@ -269,7 +269,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 exn.reset();
                 exn
             },
-            prelude_end,
+            prelude,
         }
     }
 
@@ -290,7 +290,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         scratch: &mut Scratch,
     ) -> Result<Option<u32>> {
         self.a.set_op_offset(body.code_offset as u32);
-        let prelude = self.prelude_end;
+        let prelude = self.prelude.map(|p| p.end);
         if prelude.is_some() {
             self.enter_prelude();
         } else {
