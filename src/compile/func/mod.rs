@@ -217,6 +217,9 @@ pub(crate) struct FuncCompiler<'e, 'm, 'a> {
     pub(crate) exn: super::isa::exceptions::ExceptionState,
     /// The function's prelude, if it has one ([`prelude`]).
     prelude: Option<prelude::Prelude>,
+    /// While the prelude compiles, whether a branch to the outermost
+    /// block is a return ([`prelude::Prelude::block_returns`]).
+    block_returns_now: bool,
 }
 
 impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
@@ -270,6 +273,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 exn
             },
             prelude,
+            block_returns_now: false,
         }
     }
 
@@ -310,7 +314,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         let mut r = body.reader();
         if let Some(prelude_end) = prelude {
             let mut prelude = r.sub_reader(prelude_end - r.offset())?;
+            self.block_returns_now = self.prelude.is_some_and(|p| p.block_returns);
             self.compile_operators(&mut prelude, body, func_index)?;
+            self.block_returns_now = false;
             self.a.set_op_offset(body.code_offset as u32);
             self.end_prelude();
         }

@@ -105,11 +105,20 @@ impl FuncCompiler<'_, '_, '_> {
     /// outermost block closes the function ([`Prelude::block_returns`]),
     /// a branch to that block is one to the function, a `return` with no
     /// frame to leave; otherwise `depth` itself.
+    #[inline]
     pub(crate) fn prelude_branch_depth(&self, depth: u32) -> u32 {
-        let in_prelude = self.frame.prelude_pins.is_some();
-        let returns = self.prelude.is_some_and(|p| p.block_returns);
+        if self.block_returns_now {
+            self.block_return_depth(depth)
+        } else {
+            depth
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn block_return_depth(&self, depth: u32) -> u32 {
         // The function's frame is the first, its outermost block the second.
-        if in_prelude && returns && self.ctrl.frame_at(depth).0 == 1 {
+        if self.ctrl.frame_at(depth).0 == 1 {
             depth + 1
         } else {
             depth

@@ -452,6 +452,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.ctrl.unreachable = !frame.reachable;
     }
 
+    #[inline(always)]
     pub(crate) fn op_br_if(&mut self, depth: u32) {
         let cond = self.pop_branch_condition();
         self.branch_if(cond, self.prelude_branch_depth(depth));
