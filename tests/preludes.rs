@@ -348,6 +348,188 @@ fn deep_recursion_traps_and_exceptions_past_a_prelude() {
     });
 }
 
+/// C's `if (!p) return;`: functions without results whose body is one
+/// block, left by a `br_if` at the top, so that the branch lands on the
+/// function's `end`. `$visit` walks a linked list (value, next) built by
+/// `build`, recursively, adding the values to `$sum`; `$visit_second`
+/// tests its second parameter, `$visit_wide` an `i64`, and `$visit_even`
+/// returns from an inner block too (for an odd pointer). `$not_closing`
+/// has code after its block, and `$two_blocks` a second block, so their
+/// branches are no returns.
+const BLOCK_RETURNS: &str = r#"(module
+  (memory 1)
+  (global $sum (mut i64) (i64.const 0))
+  (global $after (mut i32) (i32.const 0))
+  (func (export "build") (param $n i32)
+    (local $i i32) (local $at i32)
+    (loop $fill
+      (local.set $at (i32.add (i32.const 8) (i32.shl (local.get $i) (i32.const 3))))
+      (i32.store (local.get $at) (i32.add (i32.mul (local.get $i) (i32.const 3)) (i32.const 1)))
+      (i32.store offset=4 (local.get $at)
+        (select (i32.add (local.get $at) (i32.const 8)) (i32.const 0)
+          (i32.lt_u (i32.add (local.get $i) (i32.const 1)) (local.get $n))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $fill (i32.lt_u (local.get $i) (local.get $n)))))
+  (func $visit (export "visit") (param $p i32)
+    block
+      local.get $p
+      i32.eqz
+      br_if 0
+      (global.set $sum (i64.add (global.get $sum) (i64.load32_u (local.get $p))))
+      (call $visit (i32.load offset=4 (local.get $p)))
+    end)
+  (func $visit_second (export "visit_second") (param $scale i32) (param $p i32)
+    block
+      local.get $p
+      i32.eqz
+      br_if 0
+      (global.set $sum (i64.add (global.get $sum)
+        (i64.extend_i32_u (i32.mul (local.get $scale) (i32.load (local.get $p))))))
+      (call $visit_second (local.get $scale) (i32.load offset=4 (local.get $p)))
+    end)
+  (func $visit_wide (export "visit_wide") (param $p i64)
+    block
+      local.get $p
+      i64.eqz
+      br_if 0
+      (global.set $sum (i64.add (global.get $sum) (i64.load32_u (i32.wrap_i64 (local.get $p)))))
+      (call $visit_wide (i64.load32_u offset=4 (i32.wrap_i64 (local.get $p))))
+    end)
+  (func $visit_even (export "visit_even") (param $p i32)
+    block
+      local.get $p
+      i32.eqz
+      br_if 0
+      block
+        local.get $p
+        i32.const 1
+        i32.and
+        br_if 1
+      end
+      (global.set $sum (i64.add (global.get $sum) (i64.load32_u (local.get $p))))
+      (call $visit_even (i32.load offset=4 (local.get $p)))
+    end)
+  (func $not_closing (export "not_closing") (param $p i32)
+    block
+      local.get $p
+      i32.eqz
+      br_if 0
+      (call $visit (local.get $p))
+    end
+    (global.set $after (i32.add (global.get $after) (i32.const 1))))
+  (func $two_blocks (export "two_blocks") (param $p i32)
+    block
+      local.get $p
+      i32.eqz
+      br_if 0
+      (call $visit (local.get $p))
+    end
+    block
+      (global.set $after (i32.add (global.get $after) (i32.const 1)))
+    end)
+  (func (export "sum") (result i64) (global.get $sum))
+  (func (export "after") (result i32) (global.get $after)))"#;
+
+#[test]
+fn a_branch_to_the_block_that_closes_the_function_returns() {
+    both_modes(|guard| {
+        let (mut store, instance) = instantiate(guard, BLOCK_RETURNS);
+        let build = typed::<_, i32, ()>(&mut store, &instance, "build");
+        let visit = typed::<_, i32, ()>(&mut store, &instance, "visit");
+        let visit_second = typed::<_, (i32, i32), ()>(&mut store, &instance, "visit_second");
+        let visit_wide = typed::<_, i64, ()>(&mut store, &instance, "visit_wide");
+        let visit_even = typed::<_, i32, ()>(&mut store, &instance, "visit_even");
+        let not_closing = typed::<_, i32, ()>(&mut store, &instance, "not_closing");
+        let two_blocks = typed::<_, i32, ()>(&mut store, &instance, "two_blocks");
+        let sum = typed::<_, (), i64>(&mut store, &instance, "sum");
+        let after = typed::<_, (), i32>(&mut store, &instance, "after");
+        let mut expected = 0i64;
+        let mut afters = 0;
+        for n in [1u32, 2, 17, 1000] {
+            build.call(&mut store, n as i32).unwrap();
+            let values: i64 = (0..n as i64).map(|i| 3 * i + 1).sum();
+            // The empty list, then the whole one, through each function.
+            visit.call(&mut store, 0).unwrap();
+            visit.call(&mut store, 8).unwrap();
+            expected += values;
+            assert_eq!(
+                sum.call(&mut store, ()).unwrap(),
+                expected,
+                "visit, {n} nodes"
+            );
+            visit_second.call(&mut store, (5, 0)).unwrap();
+            visit_second.call(&mut store, (5, 8)).unwrap();
+            expected += 5 * values;
+            assert_eq!(
+                sum.call(&mut store, ()).unwrap(),
+                expected,
+                "visit_second, {n}"
+            );
+            visit_wide.call(&mut store, 0).unwrap();
+            visit_wide.call(&mut store, 8).unwrap();
+            expected += values;
+            assert_eq!(
+                sum.call(&mut store, ()).unwrap(),
+                expected,
+                "visit_wide, {n}"
+            );
+            visit_even.call(&mut store, 0).unwrap();
+            visit_even.call(&mut store, 9).unwrap();
+            visit_even.call(&mut store, 8).unwrap();
+            expected += values;
+            assert_eq!(
+                sum.call(&mut store, ()).unwrap(),
+                expected,
+                "visit_even, {n}"
+            );
+            // Past their first block, these still count, both ways.
+            not_closing.call(&mut store, 0).unwrap();
+            not_closing.call(&mut store, 8).unwrap();
+            two_blocks.call(&mut store, 0).unwrap();
+            two_blocks.call(&mut store, 8).unwrap();
+            expected += 2 * values;
+            afters += 4;
+            assert_eq!(
+                sum.call(&mut store, ()).unwrap(),
+                expected,
+                "not_closing, {n}"
+            );
+            assert_eq!(
+                after.call(&mut store, ()).unwrap(),
+                afters,
+                "not_closing, {n}"
+            );
+        }
+        // A bad pointer past the prelude traps.
+        let err = visit.call(&mut store, 65_534).unwrap_err();
+        assert_eq!(err.trap(), Some(Trap::MemoryOutOfBounds), "{err}");
+    });
+}
+
+#[test]
+fn the_return_to_the_closing_block_comes_before_the_prologue() {
+    both_modes(|guard| {
+        // `$visit`, `$visit_second`, `$visit_wide`: `test; jne; ret`, then
+        // the prologue's `push rbp`.
+        for index in [1, 2, 3] {
+            let code: Vec<Mnemonic> = code_of(BLOCK_RETURNS, index, guard)
+                .iter()
+                .map(|i| i.mnemonic())
+                .collect();
+            assert_eq!(
+                code[..4],
+                [Mnemonic::Test, Mnemonic::Jne, Mnemonic::Ret, Mnemonic::Push],
+                "function {index}: {code:?}"
+            );
+        }
+        // `$not_closing` and `$two_blocks` start with their prologue.
+        for index in [5, 6] {
+            let code = code_of(BLOCK_RETURNS, index, guard);
+            assert_eq!(code[0].mnemonic(), Mnemonic::Push, "function {index}");
+        }
+    });
+}
+
 /// The instructions of function `index` of `wat`, compiled with explicit
 /// bounds checks or guard regions.
 fn code_of(wat: &str, index: usize, guard_region: bool) -> Vec<Instruction> {

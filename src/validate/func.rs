@@ -88,6 +88,12 @@ pub struct FuncInfo {
     /// operators, an access to a 64-bit memory or to a memory other than
     /// memory 0, `memory.size`/`memory.grow` of a memory with custom pages.
     pub features: FeatureSet,
+    /// Where, in the body's operators, the `end` of the function's first
+    /// top-level block, loop, `if` or `try_table` sits (`u32::MAX` if it
+    /// has none). A compiler sees from it whether a branch out of a body
+    /// that is one `block` lands on the function's own `end`, which makes
+    /// it a `return` (`compile::func::prelude`).
+    pub first_block_end: u32,
 }
 
 /// The deepest operand stack whose integer values
@@ -434,7 +440,10 @@ impl<'m> FuncValidator<'m> {
         self.operands.clear();
         self.frames.clear();
         self.locals.clear();
-        self.info = FuncInfo::default();
+        self.info = FuncInfo {
+            first_block_end: u32::MAX,
+            ..FuncInfo::default()
+        };
         let num_locals = ty.params().len() as u64 + u64::from(body.num_locals);
         if num_locals > u64::from(limits::MAX_LOCALS) {
             return Err(Error::malformed(body.code_offset, "too many locals"));
@@ -1349,6 +1358,9 @@ impl<'m> FuncValidator<'m> {
                 }
                 self.reset_inits(frame.init_height);
                 self.frames.pop();
+                if self.frames.len() == 1 && self.info.first_block_end == u32::MAX {
+                    self.info.first_block_end = self.pos as u32;
+                }
                 if self.frames.len() <= self.open_jump_target {
                     self.open_jump_target = usize::MAX;
                 }

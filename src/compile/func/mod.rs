@@ -215,8 +215,11 @@ pub(crate) struct FuncCompiler<'e, 'm, 'a> {
     pub v128_consts: super::isa::simd::V128Pool,
     /// Open `try_table`s and catch clauses awaiting their landing pads.
     pub(crate) exn: super::isa::exceptions::ExceptionState,
-    /// Where the function's prelude ends, if it has one ([`prelude`]).
-    prelude_end: Option<usize>,
+    /// The function's prelude, if it has one ([`prelude`]).
+    prelude: Option<prelude::Prelude>,
+    /// While the prelude compiles, whether a branch to the outermost
+    /// block is a return ([`prelude::Prelude::block_returns`]).
+    block_returns_now: bool,
 }
 
 impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
@@ -244,7 +247,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             &mut ops,
         );
         frame.frameless_plan &= plan_frameless;
-        let prelude_end = prelude::prelude_end(&env.options, func_type, body, info);
+        let prelude = prelude::prelude(&env.options, func_type, body, info);
         let mut a = core::mem::take(&mut scratch.a);
         a.pad_to(16);
         let code_start = a.offset() as u32;
@@ -269,7 +272,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 exn.reset();
                 exn
             },
-            prelude_end,
+            prelude,
+            block_returns_now: false,
         }
     }
 
@@ -290,7 +294,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         scratch: &mut Scratch,
     ) -> Result<Option<u32>> {
         self.a.set_op_offset(body.code_offset as u32);
-        let prelude = self.prelude_end;
+        let prelude = self.prelude.map(|p| p.end);
         if prelude.is_some() {
             self.enter_prelude();
         } else {
@@ -310,7 +314,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         let mut r = body.reader();
         if let Some(prelude_end) = prelude {
             let mut prelude = r.sub_reader(prelude_end - r.offset())?;
+            self.block_returns_now = self.prelude.is_some_and(|p| p.block_returns);
             self.compile_operators(&mut prelude, body, func_index)?;
+            self.block_returns_now = false;
             self.a.set_op_offset(body.code_offset as u32);
             self.end_prelude();
         }

@@ -23,6 +23,10 @@
 //! - its control is empty-typed `block`s, `br`/`br_if` to them and
 //!   `return`, with nothing else on the operand stack at a branch or a
 //!   block's start or end, so no operand needs a home slot;
+//! - a `br_if` to the outermost block is a `return` when that block is
+//!   the whole body of a function without results (it closes just
+//!   before the function's `end`, as C's `if (!p) return;` compiles), so
+//!   such a test also makes a prelude;
 //! - it keeps at most [`PRELUDE_MAX_STACK`] operands at once, which the
 //!   value stack's registers hold without spilling;
 //! - it ends where the operand stack is empty, the code is reachable and
@@ -35,6 +39,7 @@
 //! at most one integer, and only if it contains a `return`: without one,
 //! moving the prologue later gains nothing.
 
+use super::FuncCompiler;
 use crate::abi::{CompileOptions, args_in_registers};
 use crate::decode::{FuncType, FunctionBody, Reader, ValType};
 use crate::validate::FuncInfo;
@@ -45,15 +50,26 @@ pub(crate) const PRELUDE_MAX_STACK: u32 = 2;
 /// The most blocks a prelude has open at once.
 const PRELUDE_MAX_BLOCKS: usize = 4;
 
-/// Where the prologue goes in a function that starts with a prelude: the
-/// module offset of the first instruction after the prelude, or `None`
-/// if the function has no prelude (see the module doc).
-pub(crate) fn prelude_end(
+/// A function's prelude, found by [`prelude`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Prelude {
+    /// Where the prologue goes: the module offset of the first
+    /// instruction after the prelude.
+    pub end: usize,
+    /// Whether the function's body is one `block` closed just before the
+    /// function's `end`, with no results: a `br_if` to that block from
+    /// the prelude is a `return` (C's `if (!p) return;`).
+    pub block_returns: bool,
+}
+
+/// The prelude a function starts with, or `None` if it has none (see the
+/// module doc).
+pub(crate) fn prelude(
     options: &CompileOptions,
     func_type: &FuncType,
     body: &FunctionBody<'_>,
     info: &FuncInfo,
-) -> Option<usize> {
+) -> Option<Prelude> {
     let integer = |t: &ValType| matches!(t, ValType::I32 | ValType::I64);
     let params = func_type.params();
     let in_registers = args_in_registers(params);
@@ -70,8 +86,44 @@ pub(crate) fn prelude_end(
         return None;
     }
     let readable = |index: u32| (index as usize) < in_registers && integer(&params[index as usize]);
+    // The validator found where the first block ends; the function's own
+    // `end` is the body's last byte.
+    let block_returns = func_type.results().is_empty()
+        && (info.first_block_end as usize).checked_add(2) == Some(body.code.len());
     let mut r = body.reader();
-    scan(&mut r, func_type.results().len() as u32, readable)
+    let end = scan(
+        &mut r,
+        func_type.results().len() as u32,
+        block_returns,
+        readable,
+    )?;
+    Some(Prelude { end, block_returns })
+}
+
+impl FuncCompiler<'_, '_, '_> {
+    /// The depth a branch to `depth` goes to: in a prelude whose
+    /// outermost block closes the function ([`Prelude::block_returns`]),
+    /// a branch to that block is one to the function, a `return` with no
+    /// frame to leave; otherwise `depth` itself.
+    #[inline]
+    pub(crate) fn prelude_branch_depth(&self, depth: u32) -> u32 {
+        if self.block_returns_now {
+            self.block_return_depth(depth)
+        } else {
+            depth
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn block_return_depth(&self, depth: u32) -> u32 {
+        // The function's frame is the first, its outermost block the second.
+        if self.ctrl.frame_at(depth).0 == 1 {
+            depth + 1
+        } else {
+            depth
+        }
+    }
 }
 
 /// The state of the scan after the instructions read so far.
@@ -87,8 +139,14 @@ struct Scan {
 
 /// Reads the instructions from `r` while they may belong to a prelude,
 /// and returns the last offset where one may end, if any (see the module
-/// doc).
-fn scan(r: &mut Reader<'_>, results: u32, readable: impl Fn(u32) -> bool) -> Option<usize> {
+/// doc). With `block_returns` ([`Prelude::block_returns`]), a `br_if` to
+/// the outermost block counts as a conditional `return`.
+fn scan(
+    r: &mut Reader<'_>,
+    results: u32,
+    block_returns: bool,
+    readable: impl Fn(u32) -> bool,
+) -> Option<usize> {
     let mut s = Scan {
         branched_to: [false; PRELUDE_MAX_BLOCKS],
         depth: 0,
@@ -101,7 +159,7 @@ fn scan(r: &mut Reader<'_>, results: u32, readable: impl Fn(u32) -> bool) -> Opt
         if s.reachable && s.height == 0 && s.returns && !s.branched_to[..s.depth].contains(&true) {
             end = Some(r.offset());
         }
-        if s.step(r, results, &readable).is_none() {
+        if s.step(r, results, block_returns, &readable).is_none() {
             return end;
         }
     }
@@ -114,6 +172,7 @@ impl Scan {
         &mut self,
         r: &mut Reader<'_>,
         results: u32,
+        block_returns: bool,
         readable: impl Fn(u32) -> bool,
     ) -> Option<()> {
         let opcode = r.read_u8().ok()?;
@@ -147,8 +206,13 @@ impl Scan {
                 if self.height != 0 || label >= self.depth {
                     return None;
                 }
-                self.branched_to[self.depth - 1 - label] = true;
-                self.reachable = opcode == BR_IF;
+                if opcode == BR_IF && block_returns && label == self.depth - 1 {
+                    // Lands on the function's `end`, with nothing to carry.
+                    self.returns = true;
+                } else {
+                    self.branched_to[self.depth - 1 - label] = true;
+                    self.reachable = opcode == BR_IF;
+                }
             }
             RETURN => {
                 if self.height != results {
@@ -202,7 +266,7 @@ mod tests {
     /// function with `results` results whose parameters below `readable`
     /// are in registers.
     fn end_of(code: &[u8], results: u32, readable: u32) -> Option<usize> {
-        scan(&mut Reader::new(code, 0), results, |i| i < readable)
+        scan(&mut Reader::new(code, 0), results, false, |i| i < readable)
     }
 
     /// `block; local.get 0; i32.const 2; i32.ge_s; br_if 0; local.get 0;
@@ -232,6 +296,42 @@ mod tests {
             &[END, LOCAL_GET, 0, I32_CONST, 1, 0x6a, 0x1a, 0x10, 0],
         ]);
         assert_eq!(end_of(&code, 1, 1), Some(13));
+    }
+
+    /// `block; local.get 0; i32.eqz; br_if 0`, as `if (!p) return;` in a
+    /// function without results.
+    const BLOCK_RETURN: [u8; 7] = [BLOCK, 0x40, LOCAL_GET, 0, I32_EQZ, BR_IF, 0];
+
+    /// The prelude's end in `code` for a function without results whose
+    /// outermost block closes it, with parameter 0 in a register.
+    fn end_with_block_return(code: &[u8]) -> Option<usize> {
+        scan(&mut Reader::new(code, 0), 0, true, |i| i < 1)
+    }
+
+    #[test]
+    fn a_branch_to_the_closing_block_is_a_return() {
+        // ... call 0; end; end: the prelude ends after the `br_if`.
+        let code = with(&[&BLOCK_RETURN, &[0x10, 0, END, END]]);
+        assert_eq!(end_with_block_return(&code), Some(7));
+        assert_eq!(end_of(&code, 0, 1), None, "a branch, not a return");
+        // Two tests, the second from an inner block: the prelude ends
+        // after that block's `end`.
+        let code = with(&[
+            &BLOCK_RETURN,
+            &[BLOCK, 0x40, LOCAL_GET, 0, BR_IF, 1, END, 0x10, 0, END, END],
+        ]);
+        assert_eq!(end_with_block_return(&code), Some(14));
+        // A branch to the inner block is still one: the prelude ends
+        // before it.
+        let code = with(&[
+            &BLOCK_RETURN,
+            &[BLOCK, 0x40, LOCAL_GET, 0, BR_IF, 0, 0x10, 0, END, END, END],
+        ]);
+        assert_eq!(end_with_block_return(&code), Some(9));
+        // `br` to it is not taken as a return: it leaves nothing after it
+        // to run with the prologue done.
+        let code = [BLOCK, 0x40, BR, 0, END, 0x10, 0, END];
+        assert_eq!(end_with_block_return(&code), None);
     }
 
     #[test]

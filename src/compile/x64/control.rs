@@ -452,9 +452,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.ctrl.unreachable = !frame.reachable;
     }
 
+    #[inline(always)]
     pub(crate) fn op_br_if(&mut self, depth: u32) {
         let cond = self.pop_branch_condition();
-        self.branch_if(cond, depth);
+        self.branch_if(cond, self.prelude_branch_depth(depth));
     }
 
     /// Branches to the frame at `depth` when `cond` holds in the flags
