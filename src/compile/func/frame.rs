@@ -14,12 +14,12 @@
 
 use super::super::isa::Gpr;
 use super::super::isa::frame::{
-    LEAF_PIN_GPRS, LEAF_PIN_MAX_STACK, LOCAL_PIN_GPRS, LOOP_PIN_MIN_WEIGHT, MEMORY_BASE,
-    MEMORY_LAST, MEMORY_LAST_MIN_WEIGHT, PIN_GPRS, PIN_XMMS, SHARED_PIN_XMMS,
+    LEAF_ARRIVAL_PINS, LEAF_PIN_GPRS, LEAF_PIN_MAX_STACK, LOCAL_PIN_GPRS, LOOP_PIN_MIN_WEIGHT,
+    MEMORY_BASE, MEMORY_LAST, MEMORY_LAST_MIN_WEIGHT, PIN_GPRS, PIN_XMMS, SHARED_PIN_XMMS,
 };
 use super::super::stack::{Loc, is_float};
 use super::*;
-use crate::abi::{REGISTER_ARGS, slot_offsets};
+use crate::abi::{REGISTER_ARGS, args_in_registers, slot_offsets};
 use crate::decode::ValType;
 use crate::error::{Error, ErrorKind, Result};
 use crate::validate::Feature;
@@ -260,6 +260,10 @@ impl FrameLayout {
             ops.pin_gpr(MEMORY_LAST);
         }
         let (mut gprs, mut xmms) = (leaf_pins.iter().peekable(), PIN_XMMS.iter());
+        // A parameter passed in a register keeps it as its leaf pin
+        // (`LEAF_ARRIVAL_PINS`): the value stack takes the leaf pin
+        // register it leaves instead.
+        let in_registers = args_in_registers(func_type.params());
         // The last `loop_pins` XMM pins go to locals used in loops only
         // (see `PIN_XMMS`).
         let loop_pins = PIN_XMMS.len() - SHARED_PIN_XMMS;
@@ -282,6 +286,15 @@ impl FrameLayout {
                 // a parameter's move or load into it: more than the one
                 // memory access a local reached once outside loops makes.
                 _ if gprs.peek().is_none() && weight < MIN_SAVED_PIN_WEIGHT => None,
+                _ if (i as usize) < in_registers && gprs.peek().is_some() => {
+                    let r = LEAF_ARRIVAL_PINS[i as usize];
+                    // The arrival pins come first in `order` among the
+                    // leaf pins only by weight: the leaf register this
+                    // one displaces is the last still free.
+                    gprs.next_back();
+                    ops.pin_gpr(r);
+                    Some(Loc::Gpr(r))
+                }
                 _ => gprs.next().or_else(|| saved_pins.next()).map(|&r| {
                     ops.pin_gpr(r);
                     Loc::Gpr(r)
@@ -316,7 +329,7 @@ impl FrameLayout {
                 Some(Loc::Xmm(_)) => true,
                 Some(Loc::Gpr(r)) => {
                     gpr_pins[r.enc() as usize & 15] = Some(i as u32);
-                    LEAF_PIN_GPRS.contains(&r)
+                    LEAF_PIN_GPRS.contains(&r) || LEAF_ARRIVAL_PINS.contains(&r)
                 }
                 _ => false,
             };

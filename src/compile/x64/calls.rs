@@ -51,6 +51,12 @@ pub(crate) const ARG_GPRS: [Gpr; REGISTER_ARGS] = [Gpr::Rcx, Gpr::Rdx];
 /// Where a caller also passes the first arguments that are `f32`/`f64`.
 pub(crate) const ARG_XMMS: [Xmm; REGISTER_ARGS] = [Xmm::Xmm0, Xmm::Xmm1];
 
+/// Whether an operand at `loc` is read from register `r`: one it owns or
+/// a pinned local's.
+fn in_gpr(loc: Loc, r: Gpr) -> bool {
+    matches!(loc, Loc::Gpr(g) | Loc::PinnedGpr(g) if g == r)
+}
+
 /// Where a function also returns its first result if it is an integer or
 /// reference ([`crate::abi`]), so the caller need not reload it.
 pub(crate) const RESULT_GPR: Gpr = Gpr::Rax;
@@ -130,7 +136,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             if let Loc::Gpr(src) = v.loc
                 && !is_float(v.ty)
                 && src != to
-                && (0..k).all(|j| self.ops.at(base + j).loc != Loc::Gpr(to))
+                && (0..k).all(|j| !in_gpr(self.ops.at(base + j).loc, to))
                 && self.a.redefine_last_gpr(src, to)
             {
                 for j in 0..k {
@@ -141,7 +147,11 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
         let second = (n == 2).then(|| self.ops.at(base + 1).loc);
         let first = (n == 2).then(|| self.ops.at(base).loc);
-        if second == Some(Loc::Gpr(ARG_GPRS[0])) && first != Some(Loc::Gpr(ARG_GPRS[1])) {
+        // A register argument may also be a read of a local pinned in an
+        // argument register (`frame::LEAF_ARRIVAL_PINS`).
+        let second_in_first = second.is_some_and(|l| in_gpr(l, ARG_GPRS[0]));
+        let first_in_second = first.is_some_and(|l| in_gpr(l, ARG_GPRS[1]));
+        if second_in_first && !first_in_second {
             // The second moves out of the first one's register into its
             // own, which the first does not occupy.
             load(self, 1);
@@ -149,7 +159,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         } else if second == Some(Loc::Xmm(ARG_XMMS[0])) && first != Some(Loc::Xmm(ARG_XMMS[1])) {
             load(self, 1);
             load(self, 0);
-        } else if second == Some(Loc::Gpr(ARG_GPRS[0])) {
+        } else if second_in_first {
             self.a.mov_rr(Size::S64, SCRATCH, ARG_GPRS[0]);
             load(self, 0);
             self.a.mov_rr(Size::S64, ARG_GPRS[1], SCRATCH);

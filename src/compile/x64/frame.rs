@@ -73,6 +73,20 @@ pub(crate) const PIN_GPRS: [Gpr; 6] = [Gpr::Rbx, Gpr::R12, Gpr::R13, Gpr::Rsi, G
 /// [`LEAF_PIN_MAX_STACK`] values use them.
 pub(crate) const LEAF_PIN_GPRS: [Gpr; 2] = [Gpr::R8, Gpr::R9];
 
+/// The leaf pins of the integer parameters passed in registers: the
+/// registers they arrive in ([`ARG_GPRS`]). Such a parameter pinned in a
+/// leaf takes its own in place of one of [`LEAF_PIN_GPRS`], which the value
+/// stack keeps instead, so it needs no move in the prologue, and passed
+/// on unchanged in the same position by a tail call, none there either:
+/// the argument setup of a threaded interpreter's handler, which receives
+/// and passes on the same state, shrinks to the values it changes.
+///
+/// Both are registers some instructions use implicitly (shift counts in
+/// `cl`, division in `rdx:rax`): those store the local away for the
+/// instruction and reload it after ([`FuncCompiler::unpin_gprs`]). A
+/// leaf runs no string instructions or wide arithmetic, the others.
+pub(crate) const LEAF_ARRIVAL_PINS: [Gpr; REGISTER_ARGS] = ARG_GPRS;
+
 /// The most integer values on the operand stack at once
 /// (`FuncInfo::max_gpr_stack_height`) of a function that uses
 /// [`LEAF_PIN_GPRS`].
@@ -240,11 +254,13 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             }
         }
         // Pinned parameters move into their registers, the first ones from
-        // the registers they also came in.
+        // the registers they also came in (unless pinned there).
         let in_registers = args_in_registers(self.func_type.params());
         for i in 0..first_declared {
             let local = self.frame.locals[i];
             match local.pin {
+                // Pinned where it arrived (`LEAF_ARRIVAL_PINS`).
+                Some(Loc::Gpr(r)) if i < in_registers && r == ARG_GPRS[i] => {}
                 Some(Loc::Gpr(r)) if i < in_registers => self.a.mov_rr(Size::S64, r, ARG_GPRS[i]),
                 Some(Loc::Xmm(x)) if i < in_registers => {
                     self.a.sse_rr(SseOp::MOVAPS, x, ARG_XMMS[i])
@@ -466,6 +482,22 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             self.ops.unpin_gpr(r);
             Some(i)
         })
+    }
+
+    /// [`Self::unpin_gprs`] when some local is pinned in one of `fixed`,
+    /// else nothing (and no scan of the operand stack).
+    pub(crate) fn unpin_gprs_if_pinned<const N: usize>(
+        &mut self,
+        fixed: [Gpr; N],
+    ) -> [Option<usize>; N] {
+        if fixed
+            .iter()
+            .any(|r| self.frame.gpr_pins[r.enc() as usize & 15].is_some())
+        {
+            self.unpin_gprs(fixed)
+        } else {
+            [None; N]
+        }
     }
 
     /// Reloads the locals [`Self::unpin_gprs`] released into their

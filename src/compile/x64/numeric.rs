@@ -435,12 +435,15 @@ impl FuncCompiler<'_, '_, '_> {
             self.push_gpr(ty, a);
             return;
         }
+        // A leaf may pin a parameter in `rcx` (`frame::LEAF_ARRIVAL_PINS`).
+        let unpinned = self.unpin_gprs_if_pinned([Gpr::Rcx]);
         self.pop_into_gpr(Gpr::Rcx, &[]);
         self.ops.take_gpr(Gpr::Rcx);
         let a = self.pop_gpr();
         self.ops.free_gpr(Gpr::Rcx);
         self.a.shift_rcl(op, size, a);
         self.push_gpr(ty, a);
+        self.repin_gprs(unpinned);
     }
 
     /// Pops `(a b)` for an instruction on `rdx:rax` (division, widening
@@ -464,6 +467,8 @@ impl FuncCompiler<'_, '_, '_> {
 
     pub(in crate::compile) fn int_divrem(&mut self, ty: ValType, signed: bool, rem: bool) {
         let size = int_size(ty);
+        // A leaf may pin a parameter in `rdx` (`frame::LEAF_ARRIVAL_PINS`).
+        let unpinned = self.unpin_gprs_if_pinned([Gpr::Rdx]);
         let b = self.pop_pair_for_rdx_rax();
 
         self.a.test_rr(size, b, b);
@@ -500,7 +505,14 @@ impl FuncCompiler<'_, '_, '_> {
             self.a.unary_r(UnaryOp::Div, size, b);
         }
         self.a.bind(done);
-        self.push_gpr(ty, if rem { Gpr::Rdx } else { Gpr::Rax });
+        let mut result = if rem { Gpr::Rdx } else { Gpr::Rax };
+        if rem && unpinned[0].is_some() {
+            // `rdx` goes back to its local.
+            result = self.alloc_gpr_except(&[Gpr::Rdx]);
+            self.a.mov_rr(Size::S64, result, Gpr::Rdx);
+        }
+        self.push_gpr(ty, result);
+        self.repin_gprs(unpinned);
     }
 
     /// Pops two float or vector operands: `(a, b)` for `a op b` (`b` was
