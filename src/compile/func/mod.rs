@@ -74,6 +74,7 @@ use alloc::vec::Vec;
 
 mod control;
 mod frame;
+pub(crate) mod load_group;
 mod operands;
 mod prelude;
 
@@ -217,6 +218,8 @@ pub(crate) struct FuncCompiler<'e, 'm, 'a> {
     pub(crate) exn: super::isa::exceptions::ExceptionState,
     /// Where the function's prelude ends, if it has one ([`prelude`]).
     prelude_end: Option<usize>,
+    /// The loads ahead that share one bounds check ([`load_group`]).
+    pub(crate) load_group: Option<load_group::LoadGroup>,
 }
 
 impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
@@ -270,6 +273,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 exn
             },
             prelude_end,
+            load_group: None,
         }
     }
 
@@ -385,6 +389,9 @@ impl<'o> VisitOperator<'o> for Step<'_, '_, '_, '_, '_> {
             }
             _ => None,
         };
+        if let Operator::LocalGet { local_index } = op {
+            c.plan_load_group(self.body, next, self.offset, local_index);
+        }
         match replay {
             Some(d) => c.replay_dispatch(d, self.body)?,
             None => c.operator(&op)?,
