@@ -291,6 +291,7 @@ impl FuncCompiler<'_, '_, '_> {
             slow,
             back,
             addr,
+            bound: self.frame.memory_last,
             members,
             len: g.len,
         });
@@ -319,6 +320,7 @@ impl FuncCompiler<'_, '_, '_> {
                     slow,
                     back,
                     addr,
+                    bound,
                     members,
                     len,
                 } => {
@@ -332,10 +334,20 @@ impl FuncCompiler<'_, '_, '_> {
                                 .lea(Size::S32, SCRATCH2, Mem::base(addr, m.delta as i32));
                             SCRATCH2
                         };
-                        self.a
-                            .lea(Size::S64, SCRATCH, Mem::base(first, m.end as i32));
-                        self.compare_scratch_with_memory_len();
-                        self.a.jcc(Cond::A, *trap);
+                        match bound {
+                            Some((last, lk)) => {
+                                let shift = m.end as i32 - (1i32 << lk);
+                                self.a.lea(Size::S64, SCRATCH, Mem::base(first, shift));
+                                self.a.alu_rr(AluOp::Cmp, Size::S64, SCRATCH, last);
+                                self.a.jcc(Cond::G, *trap);
+                            }
+                            None => {
+                                self.a
+                                    .lea(Size::S64, SCRATCH, Mem::base(first, m.end as i32));
+                                self.compare_scratch_with_memory_len();
+                                self.a.jcc(Cond::A, *trap);
+                            }
+                        }
                     }
                     self.a.jmp(back);
                 }
@@ -568,6 +580,10 @@ pub(crate) enum BoundRecheck {
         /// The first member's address register, unchanged since the
         /// comparison.
         addr: Gpr,
+        /// The bound register and its size's log2, as at the comparison
+        /// (`FrameLayout::memory_last`), or `None` to compare with the
+        /// memory's length in the context.
+        bound: Option<(Gpr, u32)>,
         /// The members and their trap exits, the first `len` in use.
         members: [(Member, Label); GROUP_MAX],
         len: usize,
