@@ -17,7 +17,10 @@
 //! accesses of other sizes compare with that register too, their address
 //! moved by the difference of sizes, or, for a smaller access without
 //! offset, as it is, with an exact check out of line for the last bytes
-//! (`FuncCompiler::check_against_last`).
+//! (`FuncCompiler::check_against_last`). A run of loads off one base
+//! local with nothing observable between them (a load group,
+//! [`load_group`]) is checked once, at its first load, against the
+//! group's furthest end (`FuncCompiler::check_load_group`).
 //!
 //! In guard-region mode ([`super::super::CompileOptions::guard_region`]) there is
 //! no check: the effective address is at most 2^33 + 16 bytes past the
