@@ -201,21 +201,21 @@ impl FuncCompiler<'_, '_, '_> {
         }
     }
 
-    /// [`Self::watch_dispatch`] while a loop header is watched.
+    /// [`Self::watch_dispatch`] while a loop header is watched. The watch
+    /// is updated where it lies: blocks and replayable operators, nearly
+    /// every call, leave it or add to its runs without moving it.
     #[inline(never)]
     fn follow_watch(&mut self, op: &Operator<'_>, at: u32, next: u32) {
-        let Some(watch) = self.dispatch.watch.take() else {
+        let Some(watch) = &mut self.dispatch.watch else {
             return;
         };
-        match *op {
-            Operator::Block { blockty } if self.env.module.block_params(blockty).is_empty() => {
-                self.dispatch.watch = Some(watch);
-            }
+        let keep = match *op {
+            Operator::Block { blockty } => self.env.module.block_params(blockty).is_empty(),
             Operator::BrTable { .. } => {
                 if let Some(jump) = self.dispatch.last_table_jump.take()
                     && jump.direct
                 {
-                    self.dispatch.loops.insert(
+                    let (label, d) = (
                         watch.loop_label,
                         Dispatch {
                             height: watch.height,
@@ -224,16 +224,16 @@ impl FuncCompiler<'_, '_, '_> {
                             jump,
                         },
                     );
+                    self.dispatch.loops.insert(label, d);
                 }
+                false
             }
-            _ if replayable(op) => {
-                let mut watch = watch;
-                if watch.runs.add(at, next) {
-                    self.dispatch.watch = Some(watch);
-                }
-            }
+            _ if replayable(op) => watch.runs.add(at, next),
             // Anything else ends the header without a dispatch.
-            _ => {}
+            _ => false,
+        };
+        if !keep {
+            self.dispatch.watch = None;
         }
     }
 
