@@ -221,8 +221,10 @@ pub const UNWIND_SAVES_VMCTX: u32 = 1 << 16;
 /// [`UnwindInfo`]'s bit for a function that runs without a frame: a leaf
 /// that never addresses the stack, entered past its `push rbp; mov rbp,
 /// rsp`. While it runs, `rbp` is its caller's and its return address is
-/// at `rsp`; a trap in it finds that address right above the trap
-/// site's return address (`Store`'s backtrace).
+/// at `rsp`, or above the registers of [`PIN_GPR_ENCODINGS`] it saves,
+/// which it pushes instead; a trap in it finds that address right above
+/// the trap site's return address and those registers (`Store`'s
+/// backtrace).
 pub const UNWIND_FRAMELESS: u32 = 1 << 17;
 
 /// A `try_table` catch clause as the runtime sees it: a code range, the

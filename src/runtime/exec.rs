@@ -482,18 +482,18 @@ impl StoreInner {
         );
         // A trap in a function without a frame: `rbp` is still its
         // caller's, and its return address is the word its trap site's
-        // return address was pushed on.
+        // return address was pushed on, or above the registers it pushed.
         let frameless = self
             .instances
             .iter()
-            .any(|i| i._module.inner.frameless_at(pc));
+            .find_map(|i| i._module.inner.frameless_at(pc));
         // A trap site's address is that of a faulting load or store (guard
         // regions) or the return address of a call to a trap stub.
         let fault = self
             .instances
             .iter()
             .find_map(|i| i._module.inner.fault_frame_at(pc));
-        if frameless {
+        if let Some(pushed) = frameless {
             let trap = fault.or_else(|| {
                 self.instances
                     .iter()
@@ -504,7 +504,7 @@ impl StoreInner {
             };
             frames.push(frame);
             let mut ret = [0u64; 1];
-            let at = self.exec.wasm_rsp + 8 * (crate::abi::EXIT_RETURN_WORD + 2);
+            let at = self.exec.wasm_rsp + 8 * (crate::abi::EXIT_RETURN_WORD + 2 + pushed);
             if !self.read_stack_into(at, &mut ret) {
                 return frames;
             }

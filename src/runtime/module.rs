@@ -317,23 +317,22 @@ impl ModuleInner {
         self.frame_info(offset, self.sites[site].1)
     }
 
-    /// Whether `pc` lies in the code of a function that runs without a
-    /// frame ([`crate::abi::UNWIND_FRAMELESS`]).
-    pub(crate) fn frameless_at(&self, pc: usize) -> bool {
-        let Some(offset) = self.code_offset(pc) else {
-            return false;
-        };
-        let Some(at) = self
+    /// If `pc` lies in the code of a function that runs without a frame
+    /// ([`crate::abi::UNWIND_FRAMELESS`]), how many registers it pushed
+    /// above its return address.
+    pub(crate) fn frameless_at(&self, pc: usize) -> Option<usize> {
+        let offset = self.code_offset(pc)?;
+        let at = self
             .func_layout
             .partition_point(|&(start, _)| start < offset)
-            .checked_sub(1)
-        else {
-            return false;
-        };
+            .checked_sub(1)?;
         let func = self.func_layout[at].1 as usize;
-        self.unwind
-            .get(func)
-            .is_some_and(|&info| info & crate::abi::UNWIND_FRAMELESS != 0)
+        let info = *self.unwind.get(func)?;
+        let pushed = crate::abi::PIN_GPR_ENCODINGS
+            .iter()
+            .filter(|&&enc| info & (1 << enc) != 0)
+            .count();
+        (info & crate::abi::UNWIND_FRAMELESS != 0).then_some(pushed)
     }
 
     /// The offset of `pc` in this module's code, if it lies there (a

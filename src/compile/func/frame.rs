@@ -346,11 +346,11 @@ impl FrameLayout {
         // Tail calls store their arguments in the incoming area above
         // `rbp`, and the operands they move out of the way go to home
         // slots (noted by `home`): only calls that return need the frame.
-        let slots_used = saves
-            || info.has_plain_calls
+        let locals_in_memory = info.has_plain_calls
             || locals[func_type.params().len()..]
                 .iter()
                 .any(|l| l.pin.is_none());
+        let slots_used = saves || locals_in_memory;
         let locals_end = (at + saved_bytes + 15) & !15;
         let max_stack = info.max_stack_height + 1;
         let home_base = -(locals_end + 16);
@@ -379,7 +379,9 @@ impl FrameLayout {
             memory_base,
             memory_last,
             slots_used: Cell::new(slots_used),
-            frame_used: Cell::new(slots_used),
+            // The saves alone may become pushes (`x64::frame`, "Frameless
+            // leaves"): they do not count as a use of the frame.
+            frame_used: Cell::new(locals_in_memory),
             frameless_plan: !slots_used
                 && !info.has_plain_calls
                 && !env.options.fuel

@@ -24,6 +24,16 @@
 //! [`crate::abi::UNWIND_FRAMELESS`] tells a backtrace to take the return
 //! address from there.
 //!
+//! A leaf that would be frameless but for the callee-saved registers its
+//! pinned locals take (more locals than the caller-saved registers hold)
+//! pushes them instead: its saves after `sub rsp` (four-byte moves to
+//! `[rbp - k]`) are rewritten into `push`es that end where they did, the
+//! entry moves to the first, and each run of restores with the `mov rsp,
+//! rbp; pop rbp` after it becomes the `pop`s in reverse order, then the
+//! `ret` or a short jump to the tail call's jump. Its return address then
+//! lies above the pushed registers, which a backtrace counts from the
+//! function's unwind information.
+//!
 //! A leaf whose layout already promises no frame (no local in memory, no
 //! callee-saved pin, no fuel or interruption exits) is compiled under the
 //! frameless plan ([`FrameLayout::frameless_plan`]): its incoming area
@@ -550,12 +560,91 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// "Frameless leaves"): nothing in its code addressed the frame
     /// through `rbp`, it saved no register, and nothing runs below it.
     fn frameless(&self) -> bool {
+        self.frameless_but_for_saves() && self.saved_gpr_slots().next().is_none()
+    }
+
+    /// Whether this leaf could run without a frame if it saved no
+    /// register: see [`Self::frameless`].
+    fn frameless_but_for_saves(&self) -> bool {
         !self.frame.frame_used()
             && !self.frame.has_calls
             && !self.frame.grows_area
             && !self.frame.saves_vmctx
-            && self.saved_gpr_slots().next().is_none()
             && self.frame.max_call_area == 0
+    }
+
+    /// The registers this function saves, in the order it saves them
+    /// ([`Self::saved_gpr_slots`]), and how many there are.
+    fn saved_gprs(&self) -> ([Gpr; PIN_GPRS.len()], usize) {
+        let mut regs = [Gpr::Rax; PIN_GPRS.len()];
+        let mut n = 0;
+        for (_, r) in self.saved_gpr_slots() {
+            regs[n] = r;
+            n += 1;
+        }
+        (regs, n)
+    }
+
+    /// Whether the `n` instructions from `at` are four-byte moves between
+    /// a register and `[rbp + disp8]` with `opcode` (`0x89` stores,
+    /// `0x8B` loads): what the prologue's saves and the epilogue's
+    /// restores are, which [`Self::push_saved_gprs`] rewrites in place.
+    fn rbp_moves_at(&self, at: usize, n: usize, opcode: u8) -> bool {
+        (0..n).all(|k| {
+            let at = at + 4 * k;
+            let rex = self.a.byte_at(at).unwrap_or(0);
+            let modrm = self.a.byte_at(at + 2).unwrap_or(0);
+            rex & 0xF8 == 0x48 && self.a.byte_at(at + 1) == Some(opcode) && modrm & 0xC7 == 0x45
+        })
+    }
+
+    /// Whether this leaf can run with its saved registers pushed instead
+    /// of a frame (see the module doc, "Frameless leaves"): it could run
+    /// without a frame but for them, was not planned without a frame
+    /// (whose `rsp`-relative slots the pushes would move), and its saves
+    /// and restores have the shape [`Self::push_saved_gprs`] rewrites.
+    fn frameless_with_pushes(&self) -> bool {
+        if self.frame.frameless_plan || !self.frameless_but_for_saves() {
+            return false;
+        }
+        let (_, n) = self.saved_gprs();
+        let saves = self.frame.frame_size_patches[1] + 4;
+        n > 0
+            && self.rbp_moves_at(saves, n, 0x89)
+            && (0..self.frame.frame_exits.len()).all(|k| {
+                let exit = self.frame.frame_exits[k] as usize;
+                exit >= 4 * n && self.rbp_moves_at(exit - 4 * n, n, 0x8B)
+            })
+    }
+
+    /// Rewrites a leaf's frame into pushes (see
+    /// [`Self::frameless_with_pushes`]): the saves after `sub rsp` become
+    /// `push`es that end where they did, the code before them is skipped,
+    /// and each restore run with the `mov rsp, rbp; pop rbp` after it
+    /// becomes the `pop`s in reverse, then the `ret` that followed or a
+    /// jump to the tail call's jump. Returns the new entry.
+    fn push_saved_gprs(&mut self, start: usize) -> usize {
+        /// `mov rsp, rbp` (3 bytes) and `pop rbp` (1 byte).
+        const LEAVE_LEN: usize = 4;
+        const RET: u8 = 0xC3;
+        let (mut regs, n) = self.saved_gprs();
+        let regs = &mut regs[..n];
+        let len: usize = regs.iter().map(|r| 1 + usize::from(r.enc() >= 8)).sum();
+        let saves_end = self.frame.frame_size_patches[1] + 4 + 4 * n;
+        let entry = self.a.skip_from_entry(start, start, saves_end - len);
+        self.a.patch_push_pop(entry, regs, false);
+        regs.reverse();
+        for k in 0..self.frame.frame_exits.len() {
+            let exit = self.frame.frame_exits[k] as usize;
+            let end = exit + LEAVE_LEN;
+            let after = self.a.patch_push_pop(exit - 4 * n, regs, true);
+            if self.a.byte_at(end) == Some(RET) {
+                self.a.patch_ret_to(after, end);
+            } else {
+                self.a.patch_fall_to(after, end);
+            }
+        }
+        entry
     }
 
     /// Turns each `mov rsp, rbp; pop rbp` the function leaves its frame
@@ -608,7 +697,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             self.give_back(scratch);
             return Ok(None);
         }
-        let frameless_bit = if frameless {
+        let pushes = !frameless && self.frameless_with_pushes();
+        let frameless_bit = if frameless || pushes {
             crate::abi::UNWIND_FRAMELESS
         } else {
             0
@@ -629,9 +719,12 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         // function whose values all fit in registers) skips the `sub rsp`
         // after the check too: its frame is empty, whatever its computed
         // size.
-        // A frameless leaf also skips `push rbp; mov rbp, rsp`.
+        // A frameless leaf also skips `push rbp; mov rbp, rsp`; one that
+        // saves registers pushes them instead.
         let mut entry = self.code_start;
-        if frameless {
+        if pushes {
+            entry = self.push_saved_gprs(entry as usize) as u32;
+        } else if frameless {
             let (_, end) = self.frame.stack_check;
             debug_assert_eq!(self.frame.frame_size_patches[1], end + 3);
             self.drop_frame_exits();

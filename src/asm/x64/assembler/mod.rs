@@ -350,6 +350,54 @@ impl Assembler {
         self.buf[at..at + 4].copy_from_slice(&[0x0F, 0x1F, 0x40, 0x00]);
     }
 
+    /// Overwrites the code at `at` (already emitted) with a `push` of
+    /// each of `regs`, in order, or a `pop` if `pop`; returns the offset
+    /// after them. Each takes one byte, or two for `r8`-`r15`.
+    ///
+    /// # Panics
+    /// If the instructions reach past the end of the code.
+    pub fn patch_push_pop(&mut self, at: usize, regs: &[Gpr], pop: bool) -> usize {
+        let opcode = if pop { 0x58 } else { 0x50 };
+        let mut at = at;
+        for r in regs {
+            if r.enc() >= 8 {
+                self.buf[at] = 0x41;
+                at += 1;
+            }
+            self.buf[at] = opcode + (r.enc() & 7);
+            at += 1;
+        }
+        at
+    }
+
+    /// Overwrites the code from `at` to `end` (already emitted) with what
+    /// leads from `at` to `end`: nothing, a one-byte no-op, or a short
+    /// jump over `int3`s.
+    ///
+    /// # Panics
+    /// If `end - at` is over 129 or `end` is past the end of the code.
+    pub fn patch_fall_to(&mut self, at: usize, end: usize) {
+        match end - at {
+            0 => {}
+            1 => self.buf[at] = 0x90,
+            gap => {
+                self.buf[at] = 0xEB;
+                self.buf[at + 1] = u8::try_from(gap - 2).expect("a short jump");
+                self.buf[at + 2..end].fill(0xcc);
+            }
+        }
+    }
+
+    /// Overwrites the code from `at` to `end` (already emitted) with a
+    /// `ret` followed by `int3`s.
+    ///
+    /// # Panics
+    /// If `at >= end` or `end` is past the end of the code.
+    pub fn patch_ret_to(&mut self, at: usize, end: usize) {
+        self.buf[at] = 0xC3;
+        self.buf[at + 1..end].fill(0xcc);
+    }
+
     /// Removes the code from `at` to `end` (already emitted) from the path
     /// into it: the `at - start` bytes before it move up to end at `end`,
     /// and the bytes they leave, from `start`, become `int3`. Code entered
