@@ -74,7 +74,6 @@ use alloc::vec::Vec;
 
 mod control;
 mod frame;
-pub(crate) mod load_group;
 mod operands;
 mod prelude;
 
@@ -221,8 +220,6 @@ pub(crate) struct FuncCompiler<'e, 'm, 'a> {
     /// While the prelude compiles, whether a branch to the outermost
     /// block is a return ([`prelude::Prelude::block_returns`]).
     block_returns_now: bool,
-    /// The loads ahead that share one bounds check ([`load_group`]).
-    pub(crate) load_group: Option<load_group::LoadGroup>,
 }
 
 impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
@@ -277,7 +274,6 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             },
             prelude,
             block_returns_now: false,
-            load_group: None,
         }
     }
 
@@ -395,9 +391,6 @@ impl<'o> VisitOperator<'o> for Step<'_, '_, '_, '_, '_> {
             }
             _ => None,
         };
-        if let Operator::LocalGet { local_index } = op {
-            c.plan_load_group(self.body, next, self.offset, local_index);
-        }
         match replay {
             Some(d) => c.replay_dispatch(d, self.body)?,
             None => c.operator(&op)?,

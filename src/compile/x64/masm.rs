@@ -265,11 +265,6 @@ impl MacroAssembler {
         self.op_offset = offset;
     }
 
-    /// The module offset of the operator being compiled.
-    pub(crate) fn op_offset(&self) -> u32 {
-        self.op_offset
-    }
-
     /// A new out-of-line trap exit for the operator being compiled.
     pub(crate) fn trap_label(&mut self, code: TrapCode) -> Label {
         let label = self.asm.new_label();

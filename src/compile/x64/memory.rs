@@ -17,10 +17,7 @@
 //! accesses of other sizes compare with that register too, their address
 //! moved by the difference of sizes, or, for a smaller access without
 //! offset, as it is, with an exact check out of line for the last bytes
-//! (`FuncCompiler::check_against_last`). A run of loads off one base
-//! local with nothing observable between them (a load group,
-//! [`load_group`]) is checked once, at its first load, against the
-//! group's furthest end (`FuncCompiler::check_load_group`).
+//! (`FuncCompiler::check_against_last`).
 //!
 //! In guard-region mode ([`super::super::CompileOptions::guard_region`]) there is
 //! no check: the effective address is at most 2^33 + 16 bytes past the
@@ -39,13 +36,12 @@
 //! which always checks explicitly.
 
 use super::super::func::FuncCompiler;
-use super::super::func::load_group::{self, GROUP_MAX, Member};
 use super::super::stack::Loc;
 use super::regs::{SCRATCH, SCRATCH2};
 use super::{memory_last_field, vmctx};
 use crate::abi::{ExecContext, ExitCode, GROW_OUT_OF_FUEL, TrapCode, VmContext};
 use crate::asm::x64::{AluOp, Cond, Gpr, Label, Mem, Scale, Size, SseOp, Xmm};
-use crate::decode::{FunctionBody, MemArg, Reader, ValType};
+use crate::decode::{MemArg, ValType};
 use core::mem::offset_of;
 
 /// How a load widens its value.
@@ -72,21 +68,13 @@ impl FuncCompiler<'_, '_, '_> {
             return self.guarded_address(memarg);
         }
         let base = vmctx(offset_of!(VmContext, memory_base));
-        let role = self.load_group_role();
         let (addr, offset) = self.pop_address(memarg);
         let end = offset + u64::from(size);
         match addr {
             Some((addr, pinned)) if end <= i32::MAX as u64 => {
                 // A local's value already checked this far needs no check.
                 let checked = &mut self.checked_ends[addr.enc() as usize & 15];
-                if role == GroupRole::Covered {
-                    // The group's first load checked this one's bounds.
-                } else if role == GroupRole::First && (!pinned || end > *checked) {
-                    let extent = self.check_load_group(addr);
-                    if pinned {
-                        self.checked_ends[addr.enc() as usize & 15] = extent;
-                    }
-                } else if !pinned || end > *checked {
+                if !pinned || end > *checked {
                     if pinned {
                         *checked = end;
                     }
@@ -154,7 +142,7 @@ impl FuncCompiler<'_, '_, '_> {
             self.a.alu_rr(AluOp::Cmp, Size::S64, addr, last);
             self.a.jcc(Cond::G, slow);
             self.a.bind(back);
-            self.bound_rechecks.push(BoundRecheck::Exact {
+            self.bound_rechecks.push(BoundRecheck {
                 slow,
                 back,
                 addr,
@@ -202,159 +190,15 @@ impl FuncCompiler<'_, '_, '_> {
         self.a.trap_if(Cond::G, TrapCode::MemoryOutOfBounds);
     }
 
-    /// Looks ahead from a `local.get` (its module offset `at`, the next
-    /// operator at `next`) for loads off that local that share one bounds
-    /// check ([`load_group`]), in the explicit-checks mode of memory 0,
-    /// unless a group is still ahead.
-    pub(crate) fn plan_load_group(
-        &mut self,
-        body: &FunctionBody<'_>,
-        next: usize,
-        at: u32,
-        local: u32,
-    ) {
-        if self.load_group.is_some_and(|g| g.last() > at)
-            || self.ctrl.unreachable
-            || self.env.options.guard_region
-            || !self.fast_memory(0)
-        {
-            return;
-        }
-        self.load_group = None;
-        let Some(start) = next.checked_sub(body.code_offset) else {
-            return;
-        };
-        let Some(code) = body.code.get(start..) else {
-            return;
-        };
-        self.load_group = load_group::scan(&mut Reader::new(code, next), local);
-    }
-
-    /// What the load being compiled is to the group ahead, if anything.
-    fn load_group_role(&mut self) -> GroupRole {
-        let at = self.a.op_offset();
-        let Some(g) = &mut self.load_group else {
-            return GroupRole::None;
-        };
-        if g.next >= g.len || g.members[g.next].at != at {
-            return GroupRole::None;
-        }
-        g.next += 1;
-        if g.next == 1 {
-            GroupRole::First
-        } else if g.armed {
-            GroupRole::Covered
-        } else {
-            GroupRole::None
-        }
-    }
-
-    /// Checks the whole load group ahead at its first load, whose 32-bit
-    /// address is in `addr`: in bounds when `addr + extent` is at most the
-    /// memory's length. A failed check jumps out of line to the exact
-    /// check of each member in order, which traps at the first that
-    /// faults, with its module offset, or comes back
-    /// ([`BoundRecheck::Group`]). Returns the extent.
-    fn check_load_group(&mut self, addr: Gpr) -> u64 {
-        let Some(g) = self.load_group.as_mut() else {
-            return 0;
-        };
-        g.armed = true;
-        let g = *g;
-        let slow = self.a.new_label();
-        let back = self.a.new_label();
-        match self.frame.memory_last {
-            Some((last, lk)) => {
-                let shift = g.extent as i32 - (1i32 << lk);
-                let first = if shift == 0 {
-                    addr
-                } else {
-                    self.a.lea(Size::S64, SCRATCH, Mem::base(addr, shift));
-                    SCRATCH
-                };
-                self.a.alu_rr(AluOp::Cmp, Size::S64, first, last);
-                self.a.jcc(Cond::G, slow);
-            }
-            None => {
-                self.a
-                    .lea(Size::S64, SCRATCH, Mem::base(addr, g.extent as i32));
-                self.compare_scratch_with_memory_len();
-                self.a.jcc(Cond::A, slow);
-            }
-        }
-        self.a.bind(back);
-        let at = self.a.op_offset();
-        let mut members = [(Member::default(), slow); GROUP_MAX];
-        for (slot, m) in members.iter_mut().zip(g.members()) {
-            self.a.set_op_offset(m.at);
-            *slot = (*m, self.a.trap_label(TrapCode::MemoryOutOfBounds));
-        }
-        self.a.set_op_offset(at);
-        self.bound_rechecks.push(BoundRecheck::Group {
-            slow,
-            back,
-            addr,
-            bound: self.frame.memory_last,
-            members,
-            len: g.len,
-        });
-        u64::from(g.extent)
-    }
-
-    /// Emits the out-of-line exact checks of [`Self::check_against_last`]
-    /// and [`Self::check_load_group`], after the function's body.
+    /// Emits the out-of-line exact checks of [`Self::check_against_last`],
+    /// after the function's body.
     pub(crate) fn emit_bound_rechecks(&mut self) {
         for r in core::mem::take(&mut self.bound_rechecks) {
-            match r {
-                BoundRecheck::Exact {
-                    slow,
-                    back,
-                    addr,
-                    k,
-                    trap,
-                } => {
-                    self.a.bind(slow);
-                    self.a
-                        .alu_rm(AluOp::Cmp, Size::S64, addr, memory_last_field(k));
-                    self.a.jcc(Cond::G, trap);
-                    self.a.jmp(back);
-                }
-                BoundRecheck::Group {
-                    slow,
-                    back,
-                    addr,
-                    bound,
-                    members,
-                    len,
-                } => {
-                    self.a.bind(slow);
-                    for (m, trap) in &members[..len] {
-                        // The member's 32-bit address, then its end.
-                        let first = if m.delta == 0 {
-                            addr
-                        } else {
-                            self.a
-                                .lea(Size::S32, SCRATCH2, Mem::base(addr, m.delta as i32));
-                            SCRATCH2
-                        };
-                        match bound {
-                            Some((last, lk)) => {
-                                let shift = m.end as i32 - (1i32 << lk);
-                                self.a.lea(Size::S64, SCRATCH, Mem::base(first, shift));
-                                self.a.alu_rr(AluOp::Cmp, Size::S64, SCRATCH, last);
-                                self.a.jcc(Cond::G, *trap);
-                            }
-                            None => {
-                                self.a
-                                    .lea(Size::S64, SCRATCH, Mem::base(first, m.end as i32));
-                                self.compare_scratch_with_memory_len();
-                                self.a.jcc(Cond::A, *trap);
-                            }
-                        }
-                    }
-                    self.a.jmp(back);
-                }
-            }
+            self.a.bind(r.slow);
+            self.a
+                .alu_rm(AluOp::Cmp, Size::S64, r.addr, memory_last_field(r.k));
+            self.a.jcc(Cond::G, r.trap);
+            self.a.jmp(r.back);
         }
     }
 
@@ -557,51 +401,19 @@ impl FuncCompiler<'_, '_, '_> {
     }
 }
 
-/// An out-of-line exact bounds check, emitted after the body.
-pub(crate) enum BoundRecheck {
-    /// An access smaller than the bound register's size whose address
-    /// failed the comparison with that register.
-    Exact {
-        /// Where the failed comparison jumps.
-        slow: Label,
-        /// Where the access continues when it is in bounds after all.
-        back: Label,
-        /// The address register, unchanged since the comparison.
-        addr: Gpr,
-        /// The access is `2^k` bytes without offset.
-        k: u32,
-        /// The access's trap exit.
-        trap: Label,
-    },
-    /// A load group whose check failed: each member's exact check, in
-    /// program order.
-    Group {
-        /// Where the failed comparison jumps.
-        slow: Label,
-        /// Where the first load continues when every member is in bounds.
-        back: Label,
-        /// The first member's address register, unchanged since the
-        /// comparison.
-        addr: Gpr,
-        /// The bound register and its size's log2, as at the comparison
-        /// (`FrameLayout::memory_last`), or `None` to compare with the
-        /// memory's length in the context.
-        bound: Option<(Gpr, u32)>,
-        /// The members and their trap exits, the first `len` in use.
-        members: [(Member, Label); GROUP_MAX],
-        len: usize,
-    },
-}
-
-/// What a load is to the load group ahead.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum GroupRole {
-    /// Not a member, or a member of a group its first load did not check.
-    None,
-    /// The first member: its check covers the group.
-    First,
-    /// A later member of a checked group: no check.
-    Covered,
+/// An access smaller than the bound register's size whose address failed
+/// the comparison with that register: the exact check, out of line.
+pub(crate) struct BoundRecheck {
+    /// Where the failed comparison jumps.
+    slow: Label,
+    /// Where the access continues when it is in bounds after all.
+    back: Label,
+    /// The address register, unchanged since the comparison.
+    addr: Gpr,
+    /// The access is `2^k` bytes without offset.
+    k: u32,
+    /// The access's trap exit.
+    trap: Label,
 }
 
 /// The `mov [mem], imm` immediate storing `bits` at `size`, if there is one
