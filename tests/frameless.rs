@@ -11,12 +11,12 @@
 //! really never addresses the stack. Expected values come from the same
 //! arithmetic in Rust.
 
-use iced_x86::{Instruction, Mnemonic, OpKind, Register};
+use iced_x86::{Instruction, Mnemonic, Register};
 use wasmkern::compile::CompileOptions;
 use wasmkern::{Config, Engine, Instance, Store};
 
 mod common;
-use common::{both_modes, function_code, module, typed};
+use common::{both_modes, function_code, listing, module, touches_frame, typed};
 
 fn engine(guard: bool) -> Engine {
     let mut config = Config::new();
@@ -45,28 +45,6 @@ fn own_code(code: &[Instruction]) -> &[Instruction] {
         .position(|i| i.mnemonic() == Mnemonic::Int3)
         .unwrap_or(code.len());
     &code[..end]
-}
-
-/// `code` as text, one instruction a line, for failure messages.
-fn listing(code: &[Instruction]) -> String {
-    code.iter().map(|i| format!("\n  {i}")).collect()
-}
-
-/// Whether `i` reads or writes `rbp`, or memory through it, or the
-/// stack below `rsp + 8` (in a frameless function, its return address is
-/// at `[rsp]`, its incoming area from `[rsp + 8]` up).
-fn touches_rbp(i: &Instruction) -> bool {
-    (0..i.op_count()).any(|k| match i.op_kind(k) {
-        OpKind::Register => matches!(
-            i.op_register(k),
-            Register::RBP | Register::EBP | Register::BP | Register::BPL
-        ),
-        OpKind::Memory => {
-            i.memory_base() == Register::RBP
-                || (i.memory_base() == Register::RSP && (i.memory_displacement64() as i64) < 8)
-        }
-        _ => false,
-    })
 }
 
 /// Leaves of several shapes, and callers that keep values in callee-saved
@@ -256,7 +234,7 @@ fn frameless_code_never_addresses_its_own_frame() {
             let code = function_code(LEAVES, index, &options(guard));
             for i in own_code(&code) {
                 assert!(
-                    !touches_rbp(i),
+                    !touches_frame(i, 8),
                     "function {index} (guard {guard}): {i} in{}",
                     listing(own_code(&code))
                 );

@@ -13,12 +13,12 @@
 //! never touches `rbp`. Expected values come from the same arithmetic in
 //! Rust.
 
-use iced_x86::{Instruction, Mnemonic, OpKind, Register};
+use iced_x86::{Instruction, Mnemonic, Register};
 use wasmkern::compile::CompileOptions;
 use wasmkern::{Config, Engine, Instance, Store};
 
 mod common;
-use common::{both_modes, function_code, module, typed};
+use common::{both_modes, function_code, listing, module, touches_frame, typed};
 
 const LEAVES: &str = r#"(module
   (memory 1)
@@ -155,21 +155,6 @@ fn leaf_code(index: usize, guard: bool) -> (Vec<Instruction>, Vec<bool>) {
     (code, dead)
 }
 
-fn listing(code: &[Instruction]) -> String {
-    code.iter().map(|i| format!("\n  {i}")).collect()
-}
-
-fn touches_rbp(i: &Instruction) -> bool {
-    (0..i.op_count()).any(|k| match i.op_kind(k) {
-        OpKind::Register => matches!(
-            i.op_register(k),
-            Register::RBP | Register::EBP | Register::BP | Register::BPL
-        ),
-        OpKind::Memory => i.memory_base() == Register::RBP || i.memory_base() == Register::RSP,
-        _ => false,
-    })
-}
-
 #[test]
 fn leaves_push_their_saved_registers_and_pop_them_in_reverse() {
     both_modes(|guard| {
@@ -184,7 +169,7 @@ fn leaves_push_their_saved_registers_and_pop_them_in_reverse() {
             assert!(!pushed.is_empty(), "function {index}: {text}");
             assert!(!pushed.contains(&Register::RBP), "function {index}: {text}");
             assert!(
-                !code.iter().any(touches_rbp),
+                !code.iter().any(|i| touches_frame(i, i64::MAX)),
                 "function {index} addresses rbp or the stack: {text}"
             );
             // Before every `ret` a path reaches, the pops in reverse order.

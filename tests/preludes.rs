@@ -430,6 +430,9 @@ const BLOCK_RETURNS: &str = r#"(module
   (func (export "sum") (result i64) (global.get $sum))
   (func (export "after") (result i32) (global.get $after)))"#;
 
+/// A call of one of `BLOCK_RETURNS`'s functions on a list (0 for none).
+type Visit<'a> = dyn FnMut(&mut Store<()>, i32) + 'a;
+
 #[test]
 fn a_branch_to_the_block_that_closes_the_function_returns() {
     both_modes(|guard| {
@@ -448,57 +451,42 @@ fn a_branch_to_the_block_that_closes_the_function_returns() {
         for n in [1u32, 2, 17, 1000] {
             build.call(&mut store, n as i32).unwrap();
             let values: i64 = (0..n as i64).map(|i| 3 * i + 1).sum();
-            // The empty list, then the whole one, through each function.
-            visit.call(&mut store, 0).unwrap();
-            visit.call(&mut store, 8).unwrap();
-            expected += values;
-            assert_eq!(
-                sum.call(&mut store, ()).unwrap(),
-                expected,
-                "visit, {n} nodes"
-            );
-            visit_second.call(&mut store, (5, 0)).unwrap();
-            visit_second.call(&mut store, (5, 8)).unwrap();
-            expected += 5 * values;
-            assert_eq!(
-                sum.call(&mut store, ()).unwrap(),
-                expected,
-                "visit_second, {n}"
-            );
-            visit_wide.call(&mut store, 0).unwrap();
-            visit_wide.call(&mut store, 8).unwrap();
-            expected += values;
-            assert_eq!(
-                sum.call(&mut store, ()).unwrap(),
-                expected,
-                "visit_wide, {n}"
-            );
-            visit_even.call(&mut store, 0).unwrap();
-            visit_even.call(&mut store, 9).unwrap();
-            visit_even.call(&mut store, 8).unwrap();
-            expected += values;
-            assert_eq!(
-                sum.call(&mut store, ()).unwrap(),
-                expected,
-                "visit_even, {n}"
-            );
-            // Past their first block, these still count, both ways.
-            not_closing.call(&mut store, 0).unwrap();
-            not_closing.call(&mut store, 8).unwrap();
-            two_blocks.call(&mut store, 0).unwrap();
-            two_blocks.call(&mut store, 8).unwrap();
-            expected += 2 * values;
+            // Each function on the empty list (and for `$visit_even` an odd
+            // pointer), then the whole one: what it adds to `$sum`.
+            let runs: [(&str, i64, &mut Visit<'_>); 6] = [
+                ("visit", values, &mut |st, p| visit.call(st, p).unwrap()),
+                ("visit_second", 5 * values, &mut |st, p| {
+                    visit_second.call(st, (5, p)).unwrap()
+                }),
+                ("visit_wide", values, &mut |st, p| {
+                    visit_wide.call(st, i64::from(p)).unwrap()
+                }),
+                ("visit_even", values, &mut |st, p| {
+                    if p == 0 {
+                        visit_even.call(&mut *st, 9).unwrap();
+                    }
+                    visit_even.call(st, p).unwrap()
+                }),
+                // Past their first block, these still count, both ways.
+                ("not_closing", values, &mut |st, p| {
+                    not_closing.call(st, p).unwrap()
+                }),
+                ("two_blocks", values, &mut |st, p| {
+                    two_blocks.call(st, p).unwrap()
+                }),
+            ];
+            for (name, adds, run) in runs {
+                run(&mut store, 0);
+                run(&mut store, 8);
+                expected += adds;
+                assert_eq!(
+                    sum.call(&mut store, ()).unwrap(),
+                    expected,
+                    "{name}, {n} nodes"
+                );
+            }
             afters += 4;
-            assert_eq!(
-                sum.call(&mut store, ()).unwrap(),
-                expected,
-                "not_closing, {n}"
-            );
-            assert_eq!(
-                after.call(&mut store, ()).unwrap(),
-                afters,
-                "not_closing, {n}"
-            );
+            assert_eq!(after.call(&mut store, ()).unwrap(), afters, "{n} nodes");
         }
         // A bad pointer past the prelude traps.
         let err = visit.call(&mut store, 65_534).unwrap_err();

@@ -12,31 +12,7 @@ mod common;
 mod rng;
 
 use rng::Rng;
-use wasmkern::{
-    Config, CpuFeatures, Engine, ExternRef, Func, FuncType, Instance, Linker, Module, Store, Val,
-    ValType,
-};
-
-/// Engines for both memory modes and both CPU feature sets, with tail
-/// calls.
-fn engines() -> Vec<(String, Engine)> {
-    let mut engines = Vec::new();
-    for guard in [false, true] {
-        for (cpu_name, cpu) in [
-            ("detected", CpuFeatures::all()),
-            ("sse41", CpuFeatures::sse41_baseline()),
-        ] {
-            let mut config = Config::new();
-            config
-                .guard_regions(guard)
-                .cpu_features(cpu)
-                .wasm_tail_call(true);
-            let engine = Engine::new(&config).expect("engine");
-            engines.push((format!("guard={guard} cpu={cpu_name}"), engine));
-        }
-    }
-    engines
-}
+use wasmkern::{ExternRef, Func, FuncType, Instance, Linker, Module, Store, Val, ValType};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Ty {
@@ -217,7 +193,7 @@ fn call_i64(store: &mut Store<()>, instance: &Instance, name: &str, args: &[Val]
 #[test]
 fn arguments_of_every_type_and_count_reach_every_callee() {
     let mut rng = Rng::new(0x7a11_a465);
-    for (engine_name, engine) in engines() {
+    for (engine_name, engine) in common::engines_by_mode_and_cpu() {
         for count in 0..=8 {
             for case in 0..6 {
                 let sig: Vec<Ty> = (0..count).map(|_| TYPES[rng.below(TYPES.len())]).collect();
@@ -379,7 +355,7 @@ fn run_handlers(mut x: u64, mut y: u64, mut n: u32) -> u64 {
 #[test]
 fn leaf_parameters_in_their_arrival_registers() {
     let mut rng = Rng::new(0x5eed_1eaf);
-    for (engine_name, engine) in engines() {
+    for (engine_name, engine) in common::engines_by_mode_and_cpu() {
         let module = Module::new(&engine, wat::parse_str(HANDLERS).unwrap()).unwrap();
         let mut store = Store::new(&engine, ());
         let instance = Instance::new(&mut store, &module, &[]).unwrap();

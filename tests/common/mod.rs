@@ -2,14 +2,15 @@
 //! run in both memory modes, engines for both memory modes and CPU
 //! feature sets, the out-of-bounds trap assertion, typed
 //! exports by name, a resumable call fed with fuel in slices, a
-//! function's compiled code, and (`comparisons`) Rust's answers to wasm's
+//! function's compiled code and checks of its operands, and
+//! (`comparisons`) Rust's answers to wasm's
 //! comparisons. Each test file is its own crate and uses a part of this
 //! module, hence `dead_code` is allowed here.
 #![allow(dead_code)]
 
 pub mod comparisons;
 
-use iced_x86::{Decoder, DecoderOptions, Instruction};
+use iced_x86::{Decoder, DecoderOptions, Instruction, OpKind, Register};
 use wasmkern::compile::{CompileOptions, compile_module_with};
 use wasmkern::{
     CallOutcome, Config, CpuFeatures, Engine, Func, Instance, Module, PauseReason, Store,
@@ -120,4 +121,26 @@ pub fn function_code(wat: &str, index: usize, options: &CompileOptions) -> Vec<I
     Decoder::with_ip(64, &compiled.code[start..end], 0, DecoderOptions::NONE)
         .into_iter()
         .collect()
+}
+
+/// `code` as text, one instruction a line, for failure messages.
+pub fn listing(code: &[Instruction]) -> String {
+    code.iter().map(|i| format!("\n  {i}")).collect()
+}
+
+/// Whether `i` reads or writes `rbp`, or memory through it, or the stack
+/// below `rsp + floor` (in a function without a frame, its return address
+/// is at `[rsp]`, its incoming area from `[rsp + 8]` up).
+pub fn touches_frame(i: &Instruction, floor: i64) -> bool {
+    (0..i.op_count()).any(|k| match i.op_kind(k) {
+        OpKind::Register => matches!(
+            i.op_register(k),
+            Register::RBP | Register::EBP | Register::BP | Register::BPL
+        ),
+        OpKind::Memory => {
+            i.memory_base() == Register::RBP
+                || (i.memory_base() == Register::RSP && (i.memory_displacement64() as i64) < floor)
+        }
+        _ => false,
+    })
 }
