@@ -158,6 +158,12 @@ pub(crate) const LOOP_PIN_MIN_WEIGHT: u32 = 8;
 
 pub(crate) const SAVED_VMCTX: i32 = crate::abi::SAVED_VMCTX_OFFSET;
 
+/// The length of the `mov rsp, rbp; pop rbp` a function leaves its frame
+/// with (3 bytes and 1), which `finish` rewrites in a leaf that drops it.
+const LEAVE_LEN: usize = 4;
+/// The opcode of `ret`, which `finish` looks for after a `LEAVE_LEN`.
+const RET: u8 = 0xC3;
+
 /// The displacement the prologue's `lea r10, [rsp - frame]` is emitted
 /// with before the frame size is patched in: any that takes four bytes.
 const FRAME_DISPLACEMENT: i32 = i32::MIN;
@@ -624,9 +630,6 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// becomes the `pop`s in reverse, then the `ret` that followed or a
     /// jump to the tail call's jump. Returns the new entry.
     fn push_saved_gprs(&mut self, start: usize) -> usize {
-        /// `mov rsp, rbp` (3 bytes) and `pop rbp` (1 byte).
-        const LEAVE_LEN: usize = 4;
-        const RET: u8 = 0xC3;
         let (mut regs, n) = self.saved_gprs();
         let regs = &mut regs[..n];
         let len: usize = regs.iter().map(|r| 1 + usize::from(r.enc() >= 8)).sum();
@@ -652,9 +655,6 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// into a no-op never reached), or else (before a tail call's jump)
     /// into one no-op.
     fn drop_frame_exits(&mut self) {
-        /// `mov rsp, rbp` (3 bytes) and `pop rbp` (1 byte).
-        const LEAVE_LEN: usize = 4;
-        const RET: u8 = 0xC3;
         for k in 0..self.frame.frame_exits.len() {
             let at = self.frame.frame_exits[k] as usize;
             if self.a.byte_at(at + LEAVE_LEN) == Some(RET) {
