@@ -1732,3 +1732,73 @@ fn reg_operand_of_the_last_instruction_can_be_changed() {
     let mut a = Assembler::new();
     assert!(!a.set_reg_operand(0, 3));
 }
+
+#[test]
+fn patched_no_ops_lead_exactly_to_the_end_of_the_gap() {
+    for gap in 0..40 {
+        let mut a = Assembler::new();
+        a.emit_bytes(&vec![0xCC; gap]);
+        a.ret();
+        a.patch_nops(0, gap);
+        let code = a.finish().unwrap().bytes;
+        let all = decode_all(&code);
+        let (last, nops) = all.split_last().unwrap();
+        assert_eq!(last.mnemonic(), Mnemonic::Ret, "gap {gap}");
+        assert_eq!(last.ip() as usize, gap, "gap {gap}");
+        assert!(
+            nops.iter().all(|i| i.mnemonic() == Mnemonic::Nop),
+            "gap {gap}"
+        );
+        assert_eq!(nops.len(), gap.div_ceil(9), "gap {gap}: as few as possible");
+    }
+}
+
+#[test]
+fn only_base_register_indirect_jumps_count_as_movable() {
+    for r in 0..16 {
+        for disp in [0, 8, -128, 127, 128, 4096] {
+            let bytes = asm(|a| a.jmp_m(Mem::base(GPRS[r], disp)));
+            let i = decode1(&bytes);
+            assert_eq!(i.mnemonic(), Mnemonic::Jmp);
+            assert_eq!(i.memory_base(), R64[r]);
+            // A SIB byte (base rsp or r12) or a 32-bit displacement makes
+            // it a form the rewrite leaves alone.
+            let sib = matches!(GPRS[r], Gpr::Rsp | Gpr::R12);
+            let expected = (!sib && (-128..=127).contains(&disp)).then_some(bytes.len());
+            let mut a = Assembler::new();
+            a.nop_n(3);
+            a.emit_bytes(&bytes);
+            assert_eq!(a.base_indirect_jump_len(3), expected, "{i}");
+        }
+    }
+    let others: [&dyn Fn(&mut Assembler); 4] = [
+        &|a| a.call_m(Mem::base(Gpr::Rax, 0)),
+        &|a| a.jmp_r(Gpr::Rax),
+        &|a| a.jmp_m(Mem::indexed(Gpr::Rax, Gpr::Rcx, Scale::X8, 0)),
+        &|a| a.ret(),
+    ];
+    for emit in others {
+        let mut a = Assembler::new();
+        emit(&mut a);
+        assert_eq!(a.base_indirect_jump_len(0), None);
+    }
+}
+
+#[test]
+fn a_jump_moved_up_leaves_int3_behind_it() {
+    let mut a = Assembler::new();
+    a.nop_n(2);
+    a.emit_bytes(&[0xCC; 5]);
+    a.jmp_m(Mem::base(Gpr::R11, 16));
+    let len = a.base_indirect_jump_len(7).unwrap();
+    a.patch_move_up(2, 7, len);
+    let code = a.finish().unwrap().bytes;
+    let all = decode_all(&code);
+    let kinds: Vec<Mnemonic> = all.iter().map(|i| i.mnemonic()).collect();
+    let mut expected = vec![Mnemonic::Nop, Mnemonic::Jmp];
+    expected.extend([Mnemonic::Int3; 5]);
+    assert_eq!(kinds, expected);
+    assert_eq!(all[1].memory_base(), Register::R11);
+    assert_eq!(all[1].memory_displacement64(), 16);
+    assert_eq!(code.len(), 2 + len + 5);
+}

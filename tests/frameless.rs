@@ -11,12 +11,12 @@
 //! really never addresses the stack. Expected values come from the same
 //! arithmetic in Rust.
 
-use iced_x86::{Instruction, Mnemonic, Register};
+use iced_x86::{Instruction, Mnemonic, OpKind, Register};
 use wasmkern::compile::CompileOptions;
 use wasmkern::{Config, Engine, Instance, Store};
 
 mod common;
-use common::{both_modes, function_code, listing, module, touches_frame, typed};
+use common::{both_modes, function_code, listing, module, touches_frame, typed, without_fill};
 
 fn engine(guard: bool) -> Engine {
     let mut config = Config::new();
@@ -37,14 +37,11 @@ fn is_frameless(code: &[Instruction]) -> bool {
     !(code[0].mnemonic() == Mnemonic::Push && code[0].op0_register() == Register::RBP)
 }
 
-/// The function's own code: its instructions up to the first `int3`,
-/// which only pads (the trap exits come before it, data after it).
-fn own_code(code: &[Instruction]) -> &[Instruction] {
-    let end = code
-        .iter()
-        .position(|i| i.mnemonic() == Mnemonic::Int3)
-        .unwrap_or(code.len());
-    &code[..end]
+/// The function's own code: its instructions without the `int3`s that
+/// fill what no path reaches and pad it (these functions have no data
+/// after their code).
+fn own_code(code: &[Instruction]) -> Vec<Instruction> {
+    without_fill(code).0
 }
 
 /// Leaves of several shapes, and callers that keep values in callee-saved
@@ -203,7 +200,7 @@ fn the_leaves_here_run_without_a_frame() {
             assert!(
                 is_frameless(&code),
                 "function {index} (guard {guard}):{}",
-                listing(own_code(&code))
+                listing(&own_code(&code))
             );
         }
         let caller = function_code(LEAVES, 9, &options(guard));
@@ -232,11 +229,11 @@ fn frameless_code_never_addresses_its_own_frame() {
     both_modes(|guard| {
         for index in 0..9 {
             let code = function_code(LEAVES, index, &options(guard));
-            for i in own_code(&code) {
+            for i in &own_code(&code) {
                 assert!(
                     !touches_frame(i, 8),
                     "function {index} (guard {guard}): {i} in{}",
-                    listing(own_code(&code))
+                    listing(&own_code(&code))
                 );
             }
         }
@@ -251,12 +248,12 @@ fn a_tail_call_from_a_frameless_leaf_keeps_the_return_address() {
         assert!(
             own.iter().any(|i| i.mnemonic() == Mnemonic::Jmp),
             "a jump to the callee:{}",
-            listing(own)
+            listing(&own)
         );
         assert!(
             !own.iter().any(|i| i.mnemonic() == Mnemonic::Ret),
             "no return of its own:{}",
-            listing(own)
+            listing(&own)
         );
         let engine = engine(guard);
         let (mut store, instance) = {
@@ -408,5 +405,92 @@ fn a_leaf_that_needs_its_frame_after_all_is_compiled_again() {
                 "{a} {b} {c}"
             );
         }
+    });
+}
+
+/// Handlers that end in `return_call_indirect`, as a threaded
+/// interpreter's do: their frame's exit becomes the jump itself.
+const RELAYS: &str = r#"(module
+  (type $bin (func (param i32 i32) (result i32)))
+  (table 3 funcref)
+  (elem (i32.const 0) $add $sub $relay)
+  ;; 0
+  (func $add (type $bin) (i32.add (local.get 0) (local.get 1)))
+  ;; 1
+  (func $sub (type $bin) (i32.sub (local.get 0) (local.get 1)))
+  ;; 2: passes (3a, b) on to $add or $sub, as b's low bit says.
+  (func $relay (type $bin)
+    (return_call_indirect (type $bin)
+      (i32.mul (local.get 0) (i32.const 3)) (local.get 1)
+      (i32.and (local.get 1) (i32.const 1))))
+  ;; 3: passes (b, a) on to element a, which may not exist.
+  (func $jump (type $bin)
+    (return_call_indirect (type $bin) (local.get 1) (local.get 0) (local.get 0)))
+  ;; 4
+  (func (export "relay") (param i32 i32) (result i32)
+    (i32.add (call $relay (local.get 0) (local.get 1)) (i32.const 1)))
+  ;; 5
+  (func (export "jump") (param i32 i32) (result i32)
+    (i32.add (call $jump (local.get 0) (local.get 1)) (i32.const 1))))"#;
+
+fn relay(a: i32, b: i32) -> i32 {
+    let a = a.wrapping_mul(3);
+    if b & 1 == 0 {
+        a.wrapping_add(b)
+    } else {
+        a.wrapping_sub(b)
+    }
+}
+
+#[test]
+fn an_indirect_tail_call_from_a_frameless_leaf_is_its_exit() {
+    both_modes(|guard| {
+        for index in [2, 3] {
+            let code = function_code(RELAYS, index, &options(guard));
+            let own = own_code(&code);
+            assert!(is_frameless(&code), "function {index}:{}", listing(&own));
+            // The jump stands where `mov rsp, rbp; pop rbp` stood: nothing
+            // runs in its place.
+            assert!(
+                !own.iter().any(|i| i.mnemonic() == Mnemonic::Nop),
+                "function {index} runs a no-op:{}",
+                listing(&own)
+            );
+            assert!(
+                own.iter()
+                    .any(|i| i.mnemonic() == Mnemonic::Jmp && i.op0_kind() == OpKind::Memory),
+                "function {index} jumps through the funcref:{}",
+                listing(&own)
+            );
+            assert!(
+                !own.iter().any(|i| i.mnemonic() == Mnemonic::Ret),
+                "function {index} returns:{}",
+                listing(&own)
+            );
+        }
+        let engine = engine(guard);
+        let module = module(&engine, RELAYS);
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).expect("instance");
+        let relay_wasm = typed::<(), (i32, i32), i32>(&mut store, &instance, "relay");
+        for (a, b) in [(0, 0), (5, 2), (5, 3), (-7, 1 << 30), (i32::MAX, -1)] {
+            let got = relay_wasm.call(&mut store, (a, b)).unwrap();
+            assert_eq!(got, relay(a, b).wrapping_add(1), "relay({a}, {b})");
+        }
+        let jump = typed::<(), (i32, i32), i32>(&mut store, &instance, "jump");
+        for (a, b, expected) in [(0, 9, 9), (1, 9, 8), (2, 9, relay(9, 2))] {
+            assert_eq!(
+                jump.call(&mut store, (a, b)).unwrap(),
+                expected + 1,
+                "jump({a}, {b})"
+            );
+        }
+        let err = jump.call(&mut store, (3, 9)).unwrap_err();
+        assert_eq!(
+            err.trap().map(|t| t.to_string()),
+            Some("undefined element".to_string())
+        );
+        let frames: Vec<u32> = err.backtrace().iter().map(|f| f.func_index).collect();
+        assert_eq!(frames, [3, 5], "guard {guard}");
     });
 }

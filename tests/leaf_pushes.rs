@@ -13,12 +13,12 @@
 //! never touches `rbp`. Expected values come from the same arithmetic in
 //! Rust.
 
-use iced_x86::{Instruction, Mnemonic, Register};
+use iced_x86::{Instruction, Mnemonic, OpKind, Register};
 use wasmkern::compile::CompileOptions;
 use wasmkern::{Config, Engine, Instance, Store};
 
 mod common;
-use common::{both_modes, function_code, listing, module, touches_frame, typed};
+use common::{both_modes, function_code, listing, module, touches_frame, typed, without_fill};
 
 const LEAVES: &str = r#"(module
   (memory 1)
@@ -73,7 +73,22 @@ const LEAVES: &str = r#"(module
   (func (export "load_mix") (param i32 i32) (result i32)
     (i32.add (call $load_mix (local.get 0) (local.get 1)) (i32.const 1)))
   (func (export "mix_tail") (param i32 i32) (result i32)
-    (return_call $mix_tail (local.get 0) (local.get 1))))"#;
+    (return_call $mix_tail (local.get 0) (local.get 1)))
+  ;; 6: $mix_tail's arithmetic, passed on to $mix or $mix_tail through the
+  ;; table.
+  (func $mix_relay (type $bin)
+    (local $p i32) (local $q i32) (local $r i32) (local $s i32) (local $t i32)
+    (local.set $p (i32.add (local.get 0) (local.get 1)))
+    (local.set $q (i32.mul (local.get 1) (local.get $p)))
+    (local.set $r (i32.xor (local.get $q) (local.get 0)))
+    (local.set $s (i32.sub (local.get $r) (local.get $q)))
+    (local.set $t (i32.add (local.get $s) (i32.rotr (local.get $p) (i32.const 5))))
+    (return_call_indirect (type $bin)
+      (i32.xor (local.get $r) (local.get $t))
+      (i32.add (i32.add (local.get $p) (local.get $q)) (i32.add (local.get $s) (local.get $t)))
+      (i32.and (local.get $t) (i32.const 1))))
+  (func (export "mix_relay") (param i32 i32) (result i32)
+    (call $mix_relay (local.get 0) (local.get 1))))"#;
 
 fn mix(a: u32, b: u32) -> u32 {
     let x = a.wrapping_mul(3).wrapping_add(b);
@@ -85,13 +100,31 @@ fn mix(a: u32, b: u32) -> u32 {
         .wrapping_add(y.wrapping_add(z).wrapping_mul(z | w))
 }
 
-fn mix_tail(a: u32, b: u32) -> u32 {
+/// `$mix_tail`'s arithmetic: the arguments it passes on, and the low bit
+/// `$mix_relay` picks its callee with.
+fn mix_tail_args(a: u32, b: u32) -> (u32, u32, u32) {
     let p = a.wrapping_add(b);
     let q = b.wrapping_mul(p);
     let r = q ^ a;
     let s = r.wrapping_sub(q);
     let t = s.wrapping_add(p.rotate_right(5));
-    mix(r ^ t, p.wrapping_add(q).wrapping_add(s.wrapping_add(t)))
+    (
+        r ^ t,
+        p.wrapping_add(q).wrapping_add(s.wrapping_add(t)),
+        t & 1,
+    )
+}
+
+fn mix_tail(a: u32, b: u32) -> u32 {
+    let (x, y, _) = mix_tail_args(a, b);
+    mix(x, y)
+}
+
+fn mix_relay(a: u32, b: u32) -> u32 {
+    match mix_tail_args(a, b) {
+        (x, y, 0) => mix(x, y),
+        (x, y, _) => mix_tail(x, y),
+    }
 }
 
 const DATA: [u8; 12] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
@@ -140,25 +173,15 @@ fn instantiate(guard: bool) -> (Store<()>, Instance) {
 }
 
 /// The leaves' instructions from their entry, and whether each follows
-/// an `int3`: the bytes no path reaches are filled with them (these
-/// leaves have no data after their code).
+/// an `int3` (these leaves have no data after their code).
 fn leaf_code(index: usize, guard: bool) -> (Vec<Instruction>, Vec<bool>) {
-    let all = function_code(LEAVES, index, &options(guard));
-    let mut code = Vec::new();
-    let mut dead = Vec::new();
-    for (k, i) in all.iter().enumerate() {
-        if i.mnemonic() != Mnemonic::Int3 {
-            code.push(*i);
-            dead.push(k > 0 && all[k - 1].mnemonic() == Mnemonic::Int3);
-        }
-    }
-    (code, dead)
+    without_fill(&function_code(LEAVES, index, &options(guard)))
 }
 
 #[test]
 fn leaves_push_their_saved_registers_and_pop_them_in_reverse() {
     both_modes(|guard| {
-        for index in 0..3 {
+        for index in [0, 1, 2, 6] {
             let (code, dead) = leaf_code(index, guard);
             let text = listing(&code);
             let pushed: Vec<Register> = code
@@ -172,14 +195,19 @@ fn leaves_push_their_saved_registers_and_pop_them_in_reverse() {
                 !code.iter().any(|i| touches_frame(i, i64::MAX)),
                 "function {index} addresses rbp or the stack: {text}"
             );
-            // Before every `ret` a path reaches, the pops in reverse order.
+            // Right before every `ret` a path reaches, and every jump
+            // through a funcref, the pops in reverse order.
             let mut popped: Vec<Register> = pushed.clone();
             popped.reverse();
-            let rets: Vec<usize> = (0..code.len())
-                .filter(|&k| code[k].mnemonic() == Mnemonic::Ret && !dead[k])
+            let exits: Vec<usize> = (0..code.len())
+                .filter(|&k| {
+                    let i = &code[k];
+                    let jumps_out = i.mnemonic() == Mnemonic::Jmp && i.op0_kind() == OpKind::Memory;
+                    (i.mnemonic() == Mnemonic::Ret || jumps_out) && !dead[k]
+                })
                 .collect();
-            assert_eq!(rets.is_empty(), index == 1, "function {index}: {text}");
-            for k in rets {
+            assert_eq!(exits.is_empty(), index == 1, "function {index}: {text}");
+            for k in exits {
                 assert!(k >= popped.len(), "function {index}: {text}");
                 let pops: Vec<Register> = code[k - popped.len()..k]
                     .iter()
@@ -209,13 +237,22 @@ fn pushing_leaves_keep_their_callers_state() {
             );
         }
         let tail = typed::<(), (i32, i32), i32>(&mut store, &instance, "mix_tail");
-        for (a, b) in [(0u32, 0u32), (1, 2), (0xFFFF_FFFF, 7), (12345, 0x8000_0000)] {
-            assert_eq!(
-                tail.call(&mut store, (a as i32, b as i32)).unwrap() as u32,
-                mix_tail(a, b),
-                "mix_tail({a}, {b})"
-            );
+        let relay = typed::<(), (i32, i32), i32>(&mut store, &instance, "mix_relay");
+        let mut callees = [0; 2];
+        for a in [0u32, 1, 2, 0xFFFF_FFFF, 12345] {
+            for b in [0u32, 2, 7, 0x8000_0000, 99] {
+                let args = (a as i32, b as i32);
+                let got = tail.call(&mut store, args).unwrap() as u32;
+                assert_eq!(got, mix_tail(a, b), "mix_tail({a}, {b})");
+                let got = relay.call(&mut store, args).unwrap() as u32;
+                assert_eq!(got, mix_relay(a, b), "mix_relay({a}, {b})");
+                callees[mix_tail_args(a, b).2 as usize] += 1;
+            }
         }
+        assert!(
+            callees.iter().all(|&n| n > 0),
+            "both callees run: {callees:?}"
+        );
     });
 }
 

@@ -2,7 +2,7 @@
 //! run in both memory modes, engines for both memory modes and CPU
 //! feature sets, the out-of-bounds trap assertion, typed
 //! exports by name, a resumable call fed with fuel in slices, a
-//! function's compiled code and checks of its operands, and
+//! function's compiled code, its live part and checks of its operands, and
 //! (`comparisons`) Rust's answers to wasm's
 //! comparisons. Each test file is its own crate and uses a part of this
 //! module, hence `dead_code` is allowed here.
@@ -121,6 +121,23 @@ pub fn function_code(wat: &str, index: usize, options: &CompileOptions) -> Vec<I
     Decoder::with_ip(64, &compiled.code[start..end], 0, DecoderOptions::NONE)
         .into_iter()
         .collect()
+}
+
+/// `code` without the `int3`s that fill the bytes no path reaches (or
+/// pad the function), and whether each instruction kept follows such a
+/// fill, so that no path falls into it. For functions without data after
+/// their code (jump tables, vector constants), which would not decode
+/// as instructions.
+pub fn without_fill(code: &[Instruction]) -> (Vec<Instruction>, Vec<bool>) {
+    let mut kept = Vec::new();
+    let mut after_fill = Vec::new();
+    for (k, i) in code.iter().enumerate() {
+        if i.mnemonic() != iced_x86::Mnemonic::Int3 {
+            kept.push(*i);
+            after_fill.push(k > 0 && code[k - 1].mnemonic() == iced_x86::Mnemonic::Int3);
+        }
+    }
+    (kept, after_fill)
 }
 
 /// `code` as text, one instruction a line, for failure messages.

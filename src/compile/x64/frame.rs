@@ -19,10 +19,12 @@
 //! entry moves past the whole prologue (whose remaining code, parameter
 //! moves into their pins and the memory base's load, does not touch the
 //! stack), and each `mov rsp, rbp; pop rbp` becomes the `ret` after it
-//! or, before a tail call's jump, a no-op. While such a function runs,
-//! `rbp` is its caller's and its return address is at `rsp`;
-//! [`crate::abi::UNWIND_FRAMELESS`] tells a backtrace to take the return
-//! address from there.
+//! or, before a tail call, that call's jump: an indirect one (through a
+//! funcref) moves up, since it runs the same anywhere; a direct one, whose
+//! displacement is a relocation, stays where it is, behind no-ops. While
+//! such a function runs, `rbp` is its caller's and its return address is
+//! at `rsp`; [`crate::abi::UNWIND_FRAMELESS`] tells a backtrace to take
+//! the return address from there.
 //!
 //! A leaf that would be frameless but for the callee-saved registers its
 //! pinned locals take (more locals than the caller-saved registers hold)
@@ -30,9 +32,10 @@
 //! `[rbp - k]`) are rewritten into `push`es that end where they did, the
 //! entry moves to the first, and each run of restores with the `mov rsp,
 //! rbp; pop rbp` after it becomes the `pop`s in reverse order, then the
-//! `ret` or a short jump to the tail call's jump. Its return address then
-//! lies above the pushed registers, which a backtrace counts from the
-//! function's unwind information.
+//! `ret` or the tail call's jump as above. Its return address then lies
+//! above the pushed registers, which a backtrace counts from the
+//! function's unwind information. One rewrite ([`FuncCompiler::drop_frame`])
+//! serves both kinds: a frameless leaf is one that pushes nothing.
 //!
 //! A leaf whose layout already promises no frame (no local in memory, no
 //! callee-saved pin, no fuel or interruption exits) is compiled under the
@@ -594,7 +597,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// Whether the `n` instructions from `at` are four-byte moves between
     /// a register and `[rbp + disp8]` with `opcode` (`0x89` stores,
     /// `0x8B` loads): what the prologue's saves and the epilogue's
-    /// restores are, which [`Self::push_saved_gprs`] rewrites in place.
+    /// restores are, which [`Self::drop_frame`] rewrites in place.
     fn rbp_moves_at(&self, at: usize, n: usize, opcode: u8) -> bool {
         (0..n).all(|k| {
             let at = at + 4 * k;
@@ -608,7 +611,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// of a frame (see the module doc, "Frameless leaves"): it could run
     /// without a frame but for them, was not planned without a frame
     /// (whose `rsp`-relative slots the pushes would move), and its saves
-    /// and restores have the shape [`Self::push_saved_gprs`] rewrites.
+    /// and restores have the shape [`Self::drop_frame`] rewrites.
     fn frameless_with_pushes(&self) -> bool {
         if self.frame.frameless_plan || !self.frameless_but_for_saves() {
             return false;
@@ -623,13 +626,15 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             })
     }
 
-    /// Rewrites a leaf's frame into pushes (see
-    /// [`Self::frameless_with_pushes`]): the saves after `sub rsp` become
-    /// `push`es that end where they did, the code before them is skipped,
-    /// and each restore run with the `mov rsp, rbp; pop rbp` after it
-    /// becomes the `pop`s in reverse, then the `ret` that followed or a
-    /// jump to the tail call's jump. Returns the new entry.
-    fn push_saved_gprs(&mut self, start: usize) -> usize {
+    /// Drops a leaf's frame (see the module doc, "Frameless leaves"):
+    /// the saves after `sub rsp` of the registers it saves, if any, become
+    /// `push`es that end where the saves did, and the code before them is
+    /// skipped. Each restore run with the `mov rsp, rbp; pop rbp` after it
+    /// becomes the `pop`s in reverse, then the `ret` that followed; or,
+    /// before a tail call, the jump itself if it may move ([`Assembler::
+    /// base_indirect_jump_len`]), else no-ops up to it. Returns the new
+    /// entry.
+    fn drop_frame(&mut self, start: usize) -> usize {
         let (mut regs, n) = self.saved_gprs();
         let regs = &mut regs[..n];
         let len: usize = regs.iter().map(|r| 1 + usize::from(r.enc() >= 8)).sum();
@@ -643,26 +648,13 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             let after = self.a.patch_push_pop(exit - 4 * n, regs, true);
             if self.a.byte_at(end) == Some(RET) {
                 self.a.patch_ret_to(after, end);
+            } else if let Some(jump) = self.a.base_indirect_jump_len(end) {
+                self.a.patch_move_up(after, end, jump);
             } else {
-                self.a.patch_fall_to(after, end);
+                self.a.patch_nops(after, end);
             }
         }
         entry
-    }
-
-    /// Turns each `mov rsp, rbp; pop rbp` the function leaves its frame
-    /// with into a `ret` where a `ret` follows it (the rest of the bytes
-    /// into a no-op never reached), or else (before a tail call's jump)
-    /// into one no-op.
-    fn drop_frame_exits(&mut self) {
-        for k in 0..self.frame.frame_exits.len() {
-            let at = self.frame.frame_exits[k] as usize;
-            if self.a.byte_at(at + LEAVE_LEN) == Some(RET) {
-                self.a.patch_ret_nop3(at);
-            } else {
-                self.a.patch_nop4(at);
-            }
-        }
     }
 
     /// Ends the function: its out-of-line code, its frame size and its
@@ -722,17 +714,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         // A frameless leaf also skips `push rbp; mov rbp, rsp`; one that
         // saves registers pushes them instead.
         let mut entry = self.code_start;
-        if pushes {
-            entry = self.push_saved_gprs(entry as usize) as u32;
-        } else if frameless {
+        if frameless || pushes {
             let (_, end) = self.frame.stack_check;
             debug_assert_eq!(self.frame.frame_size_patches[1], end + 3);
-            self.drop_frame_exits();
-            let start = entry as usize;
-            entry = self
-                .a
-                .skip_from_entry(start, start, self.frame.frame_size_patches[1] + 4)
-                as u32;
+            entry = self.drop_frame(entry as usize) as u32;
         } else if !self.frame.has_calls && !self.frame.grows_area && frame as u32 <= LEAF_FRAME_MAX
         {
             let (check, mut end) = self.frame.stack_check;

@@ -145,6 +145,19 @@ impl core::error::Error for AsmError {}
 /// No fix-up / no position.
 const NONE: u32 = u32::MAX;
 
+/// The recommended multi-byte `nop` forms, by length (1 to 9 bytes).
+const NOPS: [&[u8]; 9] = [
+    &[0x90],
+    &[0x66, 0x90],
+    &[0x0F, 0x1F, 0x00],
+    &[0x0F, 0x1F, 0x40, 0x00],
+    &[0x0F, 0x1F, 0x44, 0x00, 0x00],
+    &[0x66, 0x0F, 0x1F, 0x44, 0x00, 0x00],
+    &[0x0F, 0x1F, 0x80, 0x00, 0x00, 0x00, 0x00],
+    &[0x0F, 0x1F, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
+    &[0x66, 0x0F, 0x1F, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
+];
+
 #[derive(Clone, Copy, Debug)]
 struct LabelState {
     /// Bound position, or `NONE`.
@@ -332,24 +345,6 @@ impl Assembler {
         self.buf.get(at).copied()
     }
 
-    /// Overwrites the four bytes at `at` (already emitted) with `ret` and
-    /// a three-byte no-op (`nop dword [rax]`) after it.
-    ///
-    /// # Panics
-    /// If `at + 4` is past the end of the code.
-    pub fn patch_ret_nop3(&mut self, at: usize) {
-        self.buf[at..at + 4].copy_from_slice(&[0xC3, 0x0F, 0x1F, 0x00]);
-    }
-
-    /// Overwrites the four bytes at `at` (already emitted) with one
-    /// four-byte no-op (`nop dword [rax + 0]`).
-    ///
-    /// # Panics
-    /// If `at + 4` is past the end of the code.
-    pub fn patch_nop4(&mut self, at: usize) {
-        self.buf[at..at + 4].copy_from_slice(&[0x0F, 0x1F, 0x40, 0x00]);
-    }
-
     /// Overwrites the code at `at` (already emitted) with a `push` of
     /// each of `regs`, in order, or a `pop` if `pop`; returns the offset
     /// after them. Each takes one byte, or two for `r8`-`r15`.
@@ -370,22 +365,48 @@ impl Assembler {
         at
     }
 
-    /// Overwrites the code from `at` to `end` (already emitted) with what
-    /// leads from `at` to `end`: nothing, a one-byte no-op, or a short
-    /// jump over `int3`s.
+    /// Overwrites the code from `at` to `end` (already emitted) with
+    /// no-ops, as few as possible ([`Self::nop_n`]'s forms), so that code
+    /// reaching `at` goes on at `end`.
     ///
     /// # Panics
-    /// If `end - at` is over 129 or `end` is past the end of the code.
-    pub fn patch_fall_to(&mut self, at: usize, end: usize) {
-        match end - at {
-            0 => {}
-            1 => self.buf[at] = 0x90,
-            gap => {
-                self.buf[at] = 0xEB;
-                self.buf[at + 1] = u8::try_from(gap - 2).expect("a short jump");
-                self.buf[at + 2..end].fill(0xcc);
-            }
+    /// If `at > end` or `end` is past the end of the code.
+    pub fn patch_nops(&mut self, at: usize, end: usize) {
+        let mut at = at;
+        while at < end {
+            let nop = NOPS[(end - at).min(NOPS.len()) - 1];
+            self.buf[at..at + nop.len()].copy_from_slice(nop);
+            at += nop.len();
         }
+    }
+
+    /// The length of the jump at `at` (already emitted) if it is an
+    /// indirect `jmp` through memory addressed by a base register alone
+    /// or with an 8-bit displacement (`jmp [reg]`, `jmp [reg + disp8]`),
+    /// which runs the same wherever it lies.
+    pub fn base_indirect_jump_len(&self, at: usize) -> Option<usize> {
+        let rex = usize::from(self.byte_at(at) == Some(0x41));
+        let modrm = self.byte_at(at + rex + 1)?;
+        let (mode, reg, rm) = (modrm >> 6, (modrm >> 3) & 7, modrm & 7);
+        // rm 100 takes a SIB byte; mode 00 with rm 101 is rip-relative.
+        let plain = rm != 0b100 && !(mode == 0 && rm == 0b101);
+        let len = match mode {
+            0 => 2,
+            1 => 3,
+            _ => return None,
+        };
+        (self.byte_at(at + rex)? == 0xFF && reg == 4 && plain).then_some(rex + len)
+    }
+
+    /// Moves the `len` bytes of position-independent code at `from`
+    /// (already emitted) up to `at`, and fills the bytes between the
+    /// moved code and `from + len` with `int3`.
+    ///
+    /// # Panics
+    /// If `at > from` or `from + len` is past the end of the code.
+    pub fn patch_move_up(&mut self, at: usize, from: usize, len: usize) {
+        self.buf.copy_within(from..from + len, at);
+        self.buf[at + len..from + len].fill(0xcc);
     }
 
     /// Overwrites the code from `at` to `end` (already emitted) with a
