@@ -1754,7 +1754,7 @@ fn patched_no_ops_lead_exactly_to_the_end_of_the_gap() {
 }
 
 #[test]
-fn only_base_register_indirect_jumps_count_as_movable() {
+fn only_jumps_that_run_the_same_anywhere_count_as_movable() {
     for r in 0..16 {
         for disp in [0, 8, -128, 127, 128, 4096] {
             let bytes = asm(|a| a.jmp_m(Mem::base(GPRS[r], disp)));
@@ -1768,19 +1768,30 @@ fn only_base_register_indirect_jumps_count_as_movable() {
             let mut a = Assembler::new();
             a.nop_n(3);
             a.emit_bytes(&bytes);
-            assert_eq!(a.base_indirect_jump_len(3), expected, "{i}");
+            assert_eq!(a.movable_jump_len(3), expected, "{i}");
         }
     }
-    let others: [&dyn Fn(&mut Assembler); 4] = [
+    // A direct jump to a relocation moves with it.
+    let mut a = Assembler::new();
+    a.jmp_reloc(3);
+    assert_eq!(a.movable_jump_len(0), Some(5));
+    // A direct jump to a label, and other instructions, do not.
+    let others: [&dyn Fn(&mut Assembler); 5] = [
         &|a| a.call_m(Mem::base(Gpr::Rax, 0)),
         &|a| a.jmp_r(Gpr::Rax),
         &|a| a.jmp_m(Mem::indexed(Gpr::Rax, Gpr::Rcx, Scale::X8, 0)),
         &|a| a.ret(),
+        &|a| {
+            let far = a.new_label();
+            a.jmp(far);
+            a.nop_n(200);
+            a.bind(far);
+        },
     ];
     for emit in others {
         let mut a = Assembler::new();
         emit(&mut a);
-        assert_eq!(a.base_indirect_jump_len(0), None);
+        assert_eq!(a.movable_jump_len(0), None);
     }
 }
 
@@ -1790,7 +1801,7 @@ fn a_jump_moved_up_leaves_int3_behind_it() {
     a.nop_n(2);
     a.emit_bytes(&[0xCC; 5]);
     a.jmp_m(Mem::base(Gpr::R11, 16));
-    let len = a.base_indirect_jump_len(7).unwrap();
+    let len = a.movable_jump_len(7).unwrap();
     a.patch_move_up(2, 7, len);
     let code = a.finish().unwrap().bytes;
     let all = decode_all(&code);
@@ -1801,4 +1812,22 @@ fn a_jump_moved_up_leaves_int3_behind_it() {
     assert_eq!(all[1].memory_base(), Register::R11);
     assert_eq!(all[1].memory_displacement64(), 16);
     assert_eq!(code.len(), 2 + len + 5);
+}
+
+#[test]
+fn a_direct_jump_moved_up_takes_its_relocation_along() {
+    let mut a = Assembler::new();
+    a.jmp_reloc(1);
+    a.nop_n(3);
+    a.emit_bytes(&[0xCC; 6]);
+    a.jmp_reloc(9);
+    a.patch_move_up(8, 14, 5);
+    let code = a.finish().unwrap();
+    let relocs: Vec<(u32, u32)> = code.relocs.iter().map(|r| (r.offset, r.symbol)).collect();
+    assert_eq!(relocs, [(1, 1), (9, 9)]);
+    let all = decode_all(&code.bytes);
+    let kinds: Vec<Mnemonic> = all.iter().map(|i| i.mnemonic()).collect();
+    let mut expected = vec![Mnemonic::Jmp, Mnemonic::Nop, Mnemonic::Jmp];
+    expected.extend([Mnemonic::Int3; 6]);
+    assert_eq!(kinds, expected);
 }

@@ -255,6 +255,11 @@ fn a_tail_call_from_a_frameless_leaf_keeps_the_return_address() {
             "no return of its own:{}",
             listing(&own)
         );
+        assert!(
+            !own.iter().any(|i| i.mnemonic() == Mnemonic::Nop),
+            "the jump stands where the frame's exit stood:{}",
+            listing(&own)
+        );
         let engine = engine(guard);
         let (mut store, instance) = {
             let module = module(

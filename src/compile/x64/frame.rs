@@ -19,9 +19,9 @@
 //! entry moves past the whole prologue (whose remaining code, parameter
 //! moves into their pins and the memory base's load, does not touch the
 //! stack), and each `mov rsp, rbp; pop rbp` becomes the `ret` after it
-//! or, before a tail call, that call's jump: an indirect one (through a
-//! funcref) moves up, since it runs the same anywhere; a direct one, whose
-//! displacement is a relocation, stays where it is, behind no-ops. While
+//! or, before a tail call, that call's jump, moved up: an indirect one
+//! (through a funcref) runs the same anywhere, and a direct one's
+//! displacement is a relocation, which moves with it. While
 //! such a function runs, `rbp` is its caller's and its return address is
 //! at `rsp`; [`crate::abi::UNWIND_FRAMELESS`] tells a backtrace to take
 //! the return address from there.
@@ -631,9 +631,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// `push`es that end where the saves did, and the code before them is
     /// skipped. Each restore run with the `mov rsp, rbp; pop rbp` after it
     /// becomes the `pop`s in reverse, then the `ret` that followed; or,
-    /// before a tail call, the jump itself if it may move ([`Assembler::
-    /// base_indirect_jump_len`]), else no-ops up to it. Returns the new
-    /// entry.
+    /// before a tail call, the jump itself if it may move
+    /// ([`crate::asm::x64::Assembler::movable_jump_len`]), else no-ops up
+    /// to it. Returns the new entry.
     fn drop_frame(&mut self, start: usize) -> usize {
         let (mut regs, n) = self.saved_gprs();
         let regs = &mut regs[..n];
@@ -648,7 +648,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             let after = self.a.patch_push_pop(exit - 4 * n, regs, true);
             if self.a.byte_at(end) == Some(RET) {
                 self.a.patch_ret_to(after, end);
-            } else if let Some(jump) = self.a.base_indirect_jump_len(end) {
+            } else if let Some(jump) = self.a.movable_jump_len(end) {
                 self.a.patch_move_up(after, end, jump);
             } else {
                 self.a.patch_nops(after, end);

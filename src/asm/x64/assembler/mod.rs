@@ -380,11 +380,17 @@ impl Assembler {
         }
     }
 
-    /// The length of the jump at `at` (already emitted) if it is an
-    /// indirect `jmp` through memory addressed by a base register alone
-    /// or with an 8-bit displacement (`jmp [reg]`, `jmp [reg + disp8]`),
-    /// which runs the same wherever it lies.
-    pub fn base_indirect_jump_len(&self, at: usize) -> Option<usize> {
+    /// The length of the jump at `at` (already emitted) if it can move
+    /// up ([`Self::patch_move_up`]): an indirect `jmp` through memory
+    /// addressed by a base register alone or with an 8-bit displacement
+    /// (`jmp [reg]`, `jmp [reg + disp8]`), which runs the same wherever it
+    /// lies, or a `jmp rel32` whose displacement is a relocation, which
+    /// moves with it. A `jmp` to a label is not: its displacement is
+    /// patched, or was computed, for where it is.
+    pub fn movable_jump_len(&self, at: usize) -> Option<usize> {
+        if self.byte_at(at)? == 0xE9 {
+            return self.reloc_at(at + 1).map(|_| 5);
+        }
         let rex = usize::from(self.byte_at(at) == Some(0x41));
         let modrm = self.byte_at(at + rex + 1)?;
         let (mode, reg, rm) = (modrm >> 6, (modrm >> 3) & 7, modrm & 7);
@@ -398,13 +404,26 @@ impl Assembler {
         (self.byte_at(at + rex)? == 0xFF && reg == 4 && plain).then_some(rex + len)
     }
 
-    /// Moves the `len` bytes of position-independent code at `from`
-    /// (already emitted) up to `at`, and fills the bytes between the
-    /// moved code and `from + len` with `int3`.
+    /// The index of the relocation of the field at `offset`, searched
+    /// from the last: the ones a function's end rewrites are its own.
+    fn reloc_at(&self, offset: usize) -> Option<usize> {
+        self.relocs
+            .iter()
+            .rposition(|r| r.offset as usize == offset)
+    }
+
+    /// Moves the `len` bytes of code at `from` (already emitted; see
+    /// [`Self::movable_jump_len`]) up to `at`, with the relocation of its
+    /// field if it has one, and fills the bytes between the moved code
+    /// and `from + len` with `int3`.
     ///
     /// # Panics
     /// If `at > from` or `from + len` is past the end of the code.
     pub fn patch_move_up(&mut self, at: usize, from: usize, len: usize) {
+        assert!(at <= from, "code moves up");
+        if let Some(k) = (1..len).find_map(|field| self.reloc_at(from + field)) {
+            self.relocs[k].offset -= (from - at) as u32;
+        }
         self.buf.copy_within(from..from + len, at);
         self.buf[at + len..from + len].fill(0xcc);
     }
