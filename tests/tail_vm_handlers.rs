@@ -153,8 +153,9 @@ fn handlers_compute_as_in_rust() {
 
 /// The code of `$add` (defined function 1), which reads `a` (arriving in
 /// `rdx`) once: no store of `rdx` to memory, no frame (`b`, read twice
-/// from its stack slot, takes no callee-saved register) and no no-op
-/// anywhere before its indirect jump.
+/// from its stack slot, takes no callee-saved register), `a + b` added
+/// from `b`'s slot rather than after a load of it, and no no-op anywhere
+/// before its indirect jump.
 #[test]
 fn add_handler_keeps_a_in_rdx_and_runs_no_nop() {
     let wat = handlers(&[1; 16]);
@@ -181,6 +182,12 @@ fn add_handler_keeps_a_in_rdx_and_runs_no_nop() {
             "guard={guard}: a no-op before the jump{}",
             listing(&code)
         );
+        let loads_b = code[..jump].iter().any(|i| {
+            i.mnemonic() == Mnemonic::Mov
+                && i.op1_kind() == OpKind::Memory
+                && i.memory_base() == Register::RSP
+        });
+        assert!(!loads_b, "guard={guard}: `b` loaded{}", listing(&code));
         let frame = code[..jump].iter().any(|i| touches_frame(i, 8));
         assert!(!frame, "guard={guard}: a frame{}", listing(&code));
     }
