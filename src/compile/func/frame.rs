@@ -222,7 +222,6 @@ impl FrameLayout {
         let order = &mut buffers.order;
         order.clear();
         order.extend_from_slice(local_uses);
-        order.sort_unstable_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
         let memory_base =
             (info.uses_memory && env.module.num_memories() > 0).then_some(MEMORY_BASE);
         let pin_gprs = &PIN_GPRS[..LOCAL_PIN_GPRS];
@@ -236,6 +235,37 @@ impl FrameLayout {
         } else {
             &[]
         };
+        // A parameter passed in a register keeps it as its leaf pin
+        // (`LEAF_ARRIVAL_PINS`): the value stack takes the leaf pin
+        // register it leaves instead.
+        let in_registers = args_in_registers(func_type.params());
+        // In a leaf, an integer parameter passed in a register that gets
+        // no pin is stored to its slot on entry and loaded at each use, one
+        // more access than its weight counts: it ranks for the leaf pins
+        // as if used once more (a threaded interpreter's handler keeps the
+        // state it receives in registers there).
+        let params = func_type.params();
+        let leaf = !leaf_pins.is_empty();
+        if leaf {
+            let arrives_in_register = |i: u32| {
+                params[..in_registers]
+                    .get(i as usize)
+                    .is_some_and(|&t| !is_float(t))
+            };
+            let mut left = (0..in_registers as u32)
+                .filter(|&i| arrives_in_register(i))
+                .count();
+            for (i, weight) in order.iter_mut() {
+                if left == 0 {
+                    break;
+                }
+                if arrives_in_register(*i) {
+                    *weight = weight.saturating_add(1);
+                    left -= 1;
+                }
+            }
+        }
+        order.sort_unstable_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
         // The bound of the most used access size may take a pin register
         // when its accesses weigh more than the integer local it displaces.
         let memory_last = memory_base
@@ -260,10 +290,6 @@ impl FrameLayout {
             ops.pin_gpr(MEMORY_LAST);
         }
         let (mut gprs, mut xmms) = (leaf_pins.iter().peekable(), PIN_XMMS.iter());
-        // A parameter passed in a register keeps it as its leaf pin
-        // (`LEAF_ARRIVAL_PINS`): the value stack takes the leaf pin
-        // register it leaves instead.
-        let in_registers = args_in_registers(func_type.params());
         // The last `loop_pins` XMM pins go to locals used in loops only
         // (see `PIN_XMMS`).
         let loop_pins = PIN_XMMS.len() - SHARED_PIN_XMMS;
@@ -285,7 +311,16 @@ impl FrameLayout {
                 // A callee-saved register costs a save and a restore, and
                 // a parameter's move or load into it: more than the one
                 // memory access a local reached once outside loops makes.
-                _ if gprs.peek().is_none() && weight < MIN_SAVED_PIN_WEIGHT => None,
+                // In a leaf, a parameter passed in a register ranks one
+                // higher than its weight, and one passed on the stack costs
+                // its load besides, while its reads from its slot need no
+                // frame: either needs one more.
+                _ if gprs.peek().is_none()
+                    && weight
+                        < MIN_SAVED_PIN_WEIGHT + u32::from(leaf && (i as usize) < params.len()) =>
+                {
+                    None
+                }
                 _ if (i as usize) < in_registers && gprs.peek().is_some() => {
                     let r = LEAF_ARRIVAL_PINS[i as usize];
                     // The arrival pins come first in `order` among the

@@ -418,8 +418,11 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// The epilogue without its `ret`: restores the saved pin registers,
     /// `rsp` and the caller's `rbp`, so the return address is on top.
     pub(crate) fn leave_frame(&mut self) {
-        // The prelude runs before the frame exists.
-        if self.frame.prelude_pins.is_some() {
+        // The prelude runs before the frame exists. Under the frameless
+        // plan no frame will exist either (`finish` has the function
+        // compiled again without the plan otherwise), and no register is
+        // saved: a tail call's jump or the `ret` follows directly.
+        if self.frame.prelude_pins.is_some() || self.frame.frameless_plan {
             return;
         }
         self.restore_saved_gprs();

@@ -246,6 +246,23 @@ impl FuncCompiler<'_, '_, '_> {
             self.push_gpr(ty, x);
             return;
         }
+        // `local op param` and, for a commutative `op`, `param op local`,
+        // with the local pinned and the parameter read lazily: a copy of
+        // the local, then `op` from the slot.
+        if let Some((pa, k)) = match (self.peek(1).loc, self.peek(0).loc) {
+            (Loc::PinnedGpr(pa), Loc::Param(k)) => Some((pa, k)),
+            (Loc::Param(k), Loc::PinnedGpr(pa)) if commutative => Some((pa, k)),
+            _ => None,
+        } {
+            self.pop();
+            self.pop();
+            let r = self.alloc_gpr();
+            self.a.mov_rr(size, r, pa);
+            let slot = self.local_slot(k);
+            self.a.alu_rm(op, size, r, slot);
+            self.push_gpr(ty, r);
+            return;
+        }
         // Sums are emitted so that a `local.set` of the result can make
         // them a `lea` into the local's register.
         if let Some(imm) = self.pop_imm32(ty) {
