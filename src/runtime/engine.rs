@@ -643,6 +643,7 @@ impl Engine {
                 types: spin::Mutex::new(TypeRegistry::default()),
                 #[cfg(feature = "compiler")]
                 spare_code: spin::Mutex::new(Vec::new()),
+                #[cfg(feature = "compiler")]
                 spare_sites: spin::Mutex::new(Vec::new()),
                 #[cfg(feature = "compiler")]
                 scratch: crate::compile::ScratchPool::default(),
