@@ -42,7 +42,10 @@
 //! of relocation vectors in all); the other buffers grow only with the
 //! largest single function, which the validator's limits bound. The code
 //! buffers are kept apart (the first job's becomes the module's code; see
-//! `compile_module_into`).
+//! `compile_module_into`), and so is the first job's list of backtrace
+//! sites, which becomes the module's table: the runtime gives an unloaded
+//! module's table back to its engine for the next compilation
+//! ([`Jobs::sites`]).
 
 mod dispatch;
 mod features;
@@ -261,6 +264,7 @@ pub fn compile_module_with(
     let jobs = Jobs {
         platform: &Bare,
         buffers: Vec::new(),
+        sites: Vec::new(),
         pool: &pool,
         beside: &|| {},
     };
@@ -275,6 +279,11 @@ pub(crate) struct Jobs<'p> {
     /// `k` takes the `k`-th, emptied first (a fresh buffer of a few
     /// megabytes costs a page fault per 4 KiB on first touch).
     pub buffers: Vec<Vec<u8>>,
+    /// Room for the backtrace sites of the first job, which become the
+    /// module's table (emptied first; used if it is larger than the room
+    /// the job makes): an unloaded module's table has its pages mapped,
+    /// where a fresh one faults each in again.
+    pub sites: Vec<(u32, u32)>,
     /// The jobs' other buffers, taken at their start and given back.
     pub pool: &'p ScratchPool,
     /// Runs once: when the functions are compiled in parallel, as one more
@@ -295,6 +304,7 @@ pub(crate) fn compile_module_into(
     let Jobs {
         platform,
         buffers,
+        sites,
         pool,
         beside,
     } = jobs;
@@ -343,7 +353,7 @@ pub(crate) fn compile_module_into(
         type_reps: &info.type_reps,
     };
 
-    let (chunks, stubs) = compile_functions(&env, info, buffers, pool, beside)?;
+    let (chunks, stubs) = compile_functions(&env, info, buffers, sites, pool, beside)?;
     link(chunks, &stubs, module.code.len(), pool)
 }
 
@@ -381,20 +391,22 @@ fn compile_one(
 }
 
 /// Compiles defined functions `range` one after another into one chunk
-/// written into `buffer` (emptied first), after the module's stubs if
-/// `with_stubs`, with buffers from `pool` (given back if it succeeds);
-/// returns the chunk and the stubs' offsets.
+/// written into `buffer` (emptied first), its backtrace sites into
+/// `sites` (emptied first, if it has room enough), after the module's
+/// stubs if `with_stubs`, with buffers from `pool` (given back if it
+/// succeeds); returns the chunk and the stubs' offsets.
 fn compile_chunk(
     env: &Env<'_, '_>,
     info: &ModuleInfo,
     range: Range<usize>,
     buffer: Vec<u8>,
+    sites: Vec<(u32, u32)>,
     with_stubs: bool,
     pool: &ScratchPool,
 ) -> Result<(Chunk, StubOffsets)> {
     let (mut scratch, relocs) = pool.take();
     let kept = buffer.capacity();
-    scratch.start(buffer, relocs);
+    scratch.start(buffer, relocs, sites);
     let wasm_bytes: usize = env.module.code[range.clone()]
         .iter()
         .map(|body| body.code.len())
@@ -425,13 +437,14 @@ fn compile_chunk(
 /// Compiles the functions in jobs that the platform's threads (one per
 /// core on `std`) take as they come free, each job a range of consecutive
 /// functions, by size ([`job_ranges`]); the first job's chunk starts with
-/// the stubs. Job `k` writes into `buffers[k]` if there is one. With
-/// several jobs, `beside` is one more, the last; else it runs after the
-/// one.
+/// the stubs. Job `k` writes into `buffers[k]` if there is one, job 0
+/// its sites into `sites`. With several jobs, `beside` is one more, the
+/// last; else it runs after the one.
 fn compile_functions(
     env: &Env<'_, '_>,
     info: &ModuleInfo,
     mut buffers: Vec<Vec<u8>>,
+    sites: Vec<(u32, u32)>,
     pool: &ScratchPool,
     beside: &(dyn Fn() + Sync),
 ) -> Result<(Vec<Chunk>, StubOffsets)> {
@@ -441,12 +454,18 @@ fn compile_functions(
     });
     buffers.resize_with(ranges.len(), Vec::new);
     let buffers: Vec<spin::Mutex<Vec<u8>>> = buffers.into_iter().map(spin::Mutex::new).collect();
+    let sites = spin::Mutex::new(sites);
     let parallel = ranges.len() > 1;
     let jobs = ranges.len() + usize::from(parallel);
     let results = run_jobs(env.platform, jobs, |k| match ranges.get(k) {
         Some(range) => {
             let buffer = core::mem::take(&mut *buffers[k].lock());
-            compile_chunk(env, info, range.clone(), buffer, k == 0, pool).map(Some)
+            let sites = if k == 0 {
+                core::mem::take(&mut *sites.lock())
+            } else {
+                Vec::new()
+            };
+            compile_chunk(env, info, range.clone(), buffer, sites, k == 0, pool).map(Some)
         }
         None => {
             beside();
@@ -729,11 +748,70 @@ mod tests {
             Jobs {
                 platform,
                 buffers: Vec::new(),
+                sites: Vec::new(),
                 pool: &ScratchPool::default(),
                 beside: &|| {},
             },
         )
         .map(Linked::into_compiled)
+    }
+
+    /// The sites of compiling [`sixty_functions`] in one job with `sites`
+    /// as the room given for them, and where they lie.
+    fn sites_given(sites: Vec<(u32, u32)>) -> (Vec<(u32, u32)>, *const (u32, u32)) {
+        let bytes = sixty_functions();
+        let module = crate::decode::Module::decode(&bytes).expect("decodes");
+        let info = crate::validate::validate_module(&module).expect("valid");
+        let env_module = &module;
+        let spaces = &info.spaces;
+        let env = Env {
+            module: env_module,
+            func_types: &spaces.funcs,
+            global_types: &spaces.globals,
+            table_types: &spaces.tables,
+            num_imported_funcs: 0,
+            cpu: CpuFeatures::sse41_baseline(),
+            options: CompileOptions::default(),
+            platform: &Bare,
+            min_memory_bytes: 0,
+            memory_page_log2: DEFAULT_PAGE_SIZE_LOG2,
+            memories: &spaces.memories,
+            tags: &spaces.tags,
+            tail_calls: false,
+            own_funcrefs_only: true,
+            grows_memory: false,
+            fixed_tables: tables::fixed_tables(&module, &info),
+            type_reps: &info.type_reps,
+        };
+        let (chunk, _) = compile_chunk(
+            &env,
+            &info,
+            0..60,
+            Vec::new(),
+            sites,
+            true,
+            &ScratchPool::default(),
+        )
+        .expect("compiles");
+        let at = chunk.sites.as_ptr();
+        (chunk.sites, at)
+    }
+
+    #[test]
+    fn a_given_site_table_is_emptied_and_used() {
+        let (fresh, _) = sites_given(Vec::new());
+        assert!(fresh.len() >= 59, "a call site a function: {}", fresh.len());
+        // Larger than the room the job makes, with entries left in it:
+        // used as it is, emptied first.
+        let mut given = alloc::vec![(7, 7); 3];
+        given.reserve(100_000);
+        let at = given.as_ptr();
+        let (sites, used) = sites_given(given);
+        assert_eq!(sites, fresh);
+        assert_eq!(used, at, "the given table holds the sites");
+        // Smaller than the sites: it grows past its room.
+        let (sites, _) = sites_given(alloc::vec![(7, 7); 2]);
+        assert_eq!(sites, fresh);
     }
 
     #[test]
@@ -788,6 +866,7 @@ mod tests {
             Jobs {
                 platform: &ThreeJobs { skip: None },
                 buffers: Vec::new(),
+                sites: Vec::new(),
                 pool: &ScratchPool::default(),
                 beside: &|| {},
             },
@@ -892,6 +971,7 @@ mod tests {
                 Jobs {
                     platform: &platform,
                     buffers,
+                    sites: Vec::new(),
                     pool: &ScratchPool::default(),
                     beside: &|| {},
                 },
@@ -929,6 +1009,7 @@ mod tests {
                 Jobs {
                     platform,
                     buffers: Vec::new(),
+                    sites: Vec::new(),
                     pool: &ScratchPool::default(),
                     beside: &|| {
                         runs.fetch_add(1, Ordering::Relaxed);

@@ -471,6 +471,12 @@ pub(crate) struct EngineInner {
     /// most [`SPARE_CODE_MAX`] bytes are kept.
     #[cfg(feature = "compiler")]
     pub(crate) spare_code: spin::Mutex<Vec<Vec<u8>>>,
+    /// The backtrace-site table of an unloaded module, emptied, for the
+    /// next compilation's (`compile::Jobs::sites`): its pages are mapped
+    /// already, where a fresh table faults each in again. The largest
+    /// given back of at most [`SPARE_SITES_MAX`] bytes is kept.
+    #[cfg(feature = "compiler")]
+    pub(crate) spare_sites: spin::Mutex<Vec<(u32, u32)>>,
     /// The compiling jobs' other buffers, kept between compilations
     /// (see `compile`'s module docs for the bounds).
     #[cfg(feature = "compiler")]
@@ -494,6 +500,27 @@ impl EngineInner {
 /// The largest code buffer an engine keeps for its next compilation.
 #[cfg(feature = "compiler")]
 pub(crate) const SPARE_CODE_MAX: usize = 16 << 20;
+
+/// The largest backtrace-site table, in bytes, an engine keeps for its
+/// next compilation.
+#[cfg(feature = "compiler")]
+pub(crate) const SPARE_SITES_MAX: usize = 4 << 20;
+
+#[cfg(feature = "compiler")]
+impl EngineInner {
+    /// Keeps `sites` (a module's backtrace-site table) for the next
+    /// compilation if it is larger than the one kept and at most
+    /// [`SPARE_SITES_MAX`] bytes; it is emptied when taken.
+    pub(crate) fn give_sites(&self, sites: Vec<(u32, u32)>) {
+        if sites.capacity() * core::mem::size_of::<(u32, u32)>() > SPARE_SITES_MAX {
+            return;
+        }
+        let mut spare = self.spare_sites.lock();
+        if sites.capacity() > spare.capacity() {
+            *spare = sites;
+        }
+    }
+}
 
 // SAFETY: `host_call` and `tail_return` point into `_stubs`, immutable published code owned
 // by the engine; the registry is behind a mutex; the rest is Send + Sync.
@@ -616,6 +643,8 @@ impl Engine {
                 types: spin::Mutex::new(TypeRegistry::default()),
                 #[cfg(feature = "compiler")]
                 spare_code: spin::Mutex::new(Vec::new()),
+                #[cfg(feature = "compiler")]
+                spare_sites: spin::Mutex::new(Vec::new()),
                 #[cfg(feature = "compiler")]
                 scratch: crate::compile::ScratchPool::default(),
                 #[cfg(all(feature = "std", feature = "compiler"))]

@@ -305,6 +305,17 @@ impl fmt::Debug for Module {
     }
 }
 
+/// An unloaded module's backtrace-site table serves its engine's next
+/// compilation (see `EngineInner::give_sites`).
+#[cfg(feature = "compiler")]
+impl Drop for ModuleInner {
+    fn drop(&mut self) {
+        self.engine
+            .inner
+            .give_sites(core::mem::take(&mut self.sites));
+    }
+}
+
 impl ModuleInner {
     /// The frame executing at code address `pc` (a return address) if it
     /// lies in this module's code: (function index, module offset, name).
@@ -461,6 +472,7 @@ impl Module {
             !engine.inner.options.sequential,
         )?;
         let spares = core::mem::take(&mut *engine.inner.spare_code.lock());
+        let sites = core::mem::take(&mut *engine.inner.spare_sites.lock());
         // The module's function names and the sections instantiation
         // decodes again (the function bodies are no longer needed after
         // compiling): made while the compiling threads finish.
@@ -473,6 +485,7 @@ impl Module {
             Jobs {
                 platform: engine.inner.compile_platform(),
                 buffers: spares,
+                sites,
                 pool: &engine.inner.scratch,
                 beside: &|| {
                     let func_names: Vec<(u32, String)> = module
@@ -972,6 +985,72 @@ mod tests {
                 ));
             }
             memory.free(block);
+        }
+    }
+
+    /// A module of `n` functions, each calling the next and trapping on a
+    /// division: backtrace sites in every function.
+    fn calling_module(n: usize) -> Vec<u8> {
+        let mut wat = String::from("(module");
+        for i in 0..n {
+            let call = if i + 1 < n {
+                alloc::format!("(call {} (local.get 0))", i + 1)
+            } else {
+                String::from("(local.get 0)")
+            };
+            wat.push_str(&alloc::format!(
+                "(func (param i32) (result i32) (i32.div_u (i32.const {i}) {call}))"
+            ));
+        }
+        wat.push(')');
+        wat::parse_str(&wat).expect("valid text")
+    }
+
+    #[test]
+    fn an_unloaded_modules_site_table_serves_the_next_compilation() {
+        for parallel in [false, true] {
+            let engine = Engine::new(Config::new().parallel_compilation(parallel)).expect("engine");
+            let spare = || engine.inner.spare_sites.lock().capacity();
+            let wasm = calling_module(40);
+            let first = Module::new(&engine, &wasm).expect("compiles");
+            let sites = first.inner.sites.clone();
+            assert!(sites.len() >= 80, "two sites a function: {}", sites.len());
+            assert_eq!(spare(), 0, "nothing unloaded yet");
+            drop(first);
+            let kept = spare();
+            assert!(kept >= sites.len(), "the table is kept: {kept}");
+            // The next compilation takes it, empties it and fills it
+            // with the same sites.
+            let second = Module::new(&engine, &wasm).expect("compiles");
+            assert_eq!(spare(), 0, "the table was taken");
+            assert_eq!(second.inner.sites, sites, "parallel: {parallel}");
+            drop(second);
+            let kept = spare();
+            assert!(kept >= sites.len());
+            // Each compilation takes the table: a small module's gives
+            // back a smaller one (its room cut to its sites). A module
+            // without functions compiles with it too.
+            drop(Module::new(&engine, calling_module(2)).expect("compiles"));
+            let small = spare();
+            assert!(small < kept, "{small} < {kept}");
+            drop(
+                Module::new(&engine, wat::parse_str("(module)").expect("valid")).expect("compiles"),
+            );
+            engine.inner.give_sites(alloc::vec![(1, 1); small]);
+            // An empty or smaller table does not replace the one kept.
+            engine.inner.give_sites(Vec::new());
+            engine.inner.give_sites(Vec::with_capacity(small - 1));
+            assert_eq!(spare(), small);
+            // A larger one does, up to the limit.
+            engine.inner.give_sites(Vec::with_capacity(kept));
+            assert_eq!(spare(), kept);
+            let too_large = super::super::engine::SPARE_SITES_MAX / 8 + 1;
+            engine.inner.give_sites(Vec::with_capacity(too_large));
+            assert_eq!(spare(), kept);
+            // Entries left in a given table do not reach the next module.
+            engine.inner.give_sites(alloc::vec![(1, 1); kept + 1]);
+            let third = Module::new(&engine, &wasm).expect("compiles");
+            assert_eq!(third.inner.sites, sites);
         }
     }
 }

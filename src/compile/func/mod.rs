@@ -122,12 +122,14 @@ impl Scratch {
     }
 
     /// Starts a job's code in `code` (emptied first), its relocations in
-    /// `relocs` (emptied first). The other buffers stay: each function
-    /// resets what it takes, whether a previous function of this job or
-    /// of an earlier compilation left it.
-    pub(crate) fn start(&mut self, code: Vec<u8>, relocs: Vec<Reloc>) {
+    /// `relocs` and its backtrace sites in `sites` (both emptied first).
+    /// The other buffers stay: each function resets what it takes,
+    /// whether a previous function of this job or of an earlier
+    /// compilation left it.
+    pub(crate) fn start(&mut self, code: Vec<u8>, relocs: Vec<Reloc>, sites: Vec<(u32, u32)>) {
         self.a = MacroAssembler::with_buffer(code);
         self.a.reuse_relocs(relocs);
+        self.a.reuse_sites(sites);
     }
 
     /// Makes room for the code of functions with `wasm_bytes` of bodies,

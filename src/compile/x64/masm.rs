@@ -254,6 +254,16 @@ impl MacroAssembler {
         self.type_id_sites.push((at, type_index));
     }
 
+    /// Keeps the backtrace sites in `buf` (emptied first) if no site is
+    /// recorded yet and it has more room than the current list: a table
+    /// of an unloaded module, whose pages are mapped already.
+    pub(crate) fn reuse_sites(&mut self, mut buf: Vec<(u32, u32)>) {
+        if self.sites.is_empty() && buf.capacity() > self.sites.capacity() {
+            buf.clear();
+            self.sites = buf;
+        }
+    }
+
     /// Makes room for `n` more call and trap sites.
     pub(crate) fn reserve_sites(&mut self, n: usize) {
         self.sites.reserve(n);
