@@ -42,9 +42,11 @@
 //! frameless plan ([`FrameLayout::frameless_plan`]): its incoming area
 //! (stack parameters, the homes of register parameters, results after
 //! the first) is addressed from `rsp` rather than `rbp`, so that reading
-//! stack parameters does not keep the frame. If its body needs the frame
-//! after all, `finish` says so and the function is compiled again without
-//! the plan (`compile_one`, [`super::masm::MacroAssembler::rewind`]).
+//! stack parameters does not keep the frame, and its returns and tail
+//! calls are emitted without the frame's exit, which leaves nothing for
+//! the rewrite to do there. If its body needs the frame after all,
+//! `finish` says so and the function is compiled again without the plan
+//! (`compile_one`, [`super::masm::MacroAssembler::rewind`]).
 
 use super::calls::{ARG_GPRS, ARG_XMMS};
 use super::regs::{SCRATCH, SCRATCH2};
