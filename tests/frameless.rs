@@ -13,10 +13,10 @@
 
 use iced_x86::{Instruction, Mnemonic, OpKind, Register};
 use wasmkern::compile::CompileOptions;
-use wasmkern::{Config, Engine, Instance, Store};
+use wasmkern::{Config, Engine};
 
 mod common;
-use common::{both_modes, function_code, listing, module, touches_frame, typed, without_fill};
+use common::{both_modes, function_code, instantiate, listing, touches_frame, typed, without_fill};
 
 fn engine(guard: bool) -> Engine {
     let mut config = Config::new();
@@ -42,6 +42,29 @@ fn is_frameless(code: &[Instruction]) -> bool {
 /// after their code).
 fn own_code(code: &[Instruction]) -> Vec<Instruction> {
     without_fill(code).0
+}
+
+/// Checks that a leaf without a frame leaves by its tail call's jump
+/// (through memory, a funcref's code, if `indirect`), standing where the
+/// frame's exit (`mov rsp, rbp; pop rbp`) stood: no `ret`, and no no-op
+/// run in the exit's place.
+fn assert_leaves_by_its_jump(code: &[Instruction], indirect: bool, what: &str) {
+    let own = own_code(code);
+    let jumps = |i: &Instruction| {
+        i.mnemonic() == Mnemonic::Jmp && (!indirect || i.op0_kind() == OpKind::Memory)
+    };
+    assert!(
+        own.iter().any(jumps),
+        "{what}: a jump to the callee:{}",
+        listing(&own)
+    );
+    for (mnemonic, name) in [(Mnemonic::Ret, "a return"), (Mnemonic::Nop, "a no-op")] {
+        assert!(
+            !own.iter().any(|i| i.mnemonic() == mnemonic),
+            "{what}: {name}:{}",
+            listing(&own)
+        );
+    }
 }
 
 /// Leaves of several shapes, and callers that keep values in callee-saved
@@ -211,10 +234,7 @@ fn the_leaves_here_run_without_a_frame() {
 #[test]
 fn frameless_leaves_keep_their_callers_state() {
     both_modes(|guard| {
-        let engine = engine(guard);
-        let module = module(&engine, LEAVES);
-        let mut store = Store::new(&engine, ());
-        let instance = Instance::new(&mut store, &module, &[]).expect("instance");
+        let (mut store, instance) = instantiate(&engine(guard), LEAVES);
         let run = typed::<(), u32, i64>(&mut store, &instance, "run");
         // `i` stays below 72 - 4, so the comparator's loads at `i` read
         // the first words and zeros.
@@ -244,32 +264,11 @@ fn frameless_code_never_addresses_its_own_frame() {
 fn a_tail_call_from_a_frameless_leaf_keeps_the_return_address() {
     both_modes(|guard| {
         let code = function_code(LEAVES, 5, &options(guard));
-        let own = own_code(&code);
-        assert!(
-            own.iter().any(|i| i.mnemonic() == Mnemonic::Jmp),
-            "a jump to the callee:{}",
-            listing(&own)
+        assert_leaves_by_its_jump(&code, false, "$twice");
+        let (mut store, instance) = instantiate(
+            &engine(guard),
+            &LEAVES.replace("(func $twice", "(func $twice (export \"twice\")"),
         );
-        assert!(
-            !own.iter().any(|i| i.mnemonic() == Mnemonic::Ret),
-            "no return of its own:{}",
-            listing(&own)
-        );
-        assert!(
-            !own.iter().any(|i| i.mnemonic() == Mnemonic::Nop),
-            "the jump stands where the frame's exit stood:{}",
-            listing(&own)
-        );
-        let engine = engine(guard);
-        let (mut store, instance) = {
-            let module = module(
-                &engine,
-                &LEAVES.replace("(func $twice", "(func $twice (export \"twice\")"),
-            );
-            let mut store = Store::new(&engine, ());
-            let instance = Instance::new(&mut store, &module, &[]).expect("instance");
-            (store, instance)
-        };
         let twice = typed::<(), i64, i64>(&mut store, &instance, "twice");
         for x in [0i64, 1, -7, i64::MAX, 1 << 40] {
             assert_eq!(
@@ -313,10 +312,7 @@ fn a_trap_in_a_frameless_leaf_has_its_callers_in_the_backtrace() {
             let code = function_code(TRAPS, index, &options(guard));
             assert!(is_frameless(&code), "function {index} (guard {guard})");
         }
-        let engine = engine(guard);
-        let module = module(&engine, TRAPS);
-        let mut store = Store::new(&engine, ());
-        let instance = Instance::new(&mut store, &module, &[]).expect("instance");
+        let (mut store, instance) = instantiate(&engine(guard), TRAPS);
         let outer = typed::<(), (i32, i32), i32>(&mut store, &instance, "outer");
         // Each leaf works, then traps.
         assert_eq!(outer.call(&mut store, (0, 0)).unwrap(), 1);
@@ -381,10 +377,7 @@ fn a_leaf_that_needs_its_frame_after_all_is_compiled_again() {
                 "function {index} (guard {guard})"
             );
         }
-        let engine = engine(guard);
-        let module = module(&engine, RETRIES);
-        let mut store = Store::new(&engine, ());
-        let instance = Instance::new(&mut store, &module, &[]).expect("instance");
+        let (mut store, instance) = instantiate(&engine(guard), RETRIES);
         let grows = typed::<(), (i32, i32, i32), i32>(&mut store, &instance, "grows");
         // One page, grown by 0 then 2: the old sizes come back.
         assert_eq!(grows.call(&mut store, (0, 8, 7)).unwrap(), 7 + 1 + 1000);
@@ -452,31 +445,14 @@ fn an_indirect_tail_call_from_a_frameless_leaf_is_its_exit() {
     both_modes(|guard| {
         for index in [2, 3] {
             let code = function_code(RELAYS, index, &options(guard));
-            let own = own_code(&code);
-            assert!(is_frameless(&code), "function {index}:{}", listing(&own));
-            // The jump stands where `mov rsp, rbp; pop rbp` stood: nothing
-            // runs in its place.
             assert!(
-                !own.iter().any(|i| i.mnemonic() == Mnemonic::Nop),
-                "function {index} runs a no-op:{}",
-                listing(&own)
+                is_frameless(&code),
+                "function {index}:{}",
+                listing(&own_code(&code))
             );
-            assert!(
-                own.iter()
-                    .any(|i| i.mnemonic() == Mnemonic::Jmp && i.op0_kind() == OpKind::Memory),
-                "function {index} jumps through the funcref:{}",
-                listing(&own)
-            );
-            assert!(
-                !own.iter().any(|i| i.mnemonic() == Mnemonic::Ret),
-                "function {index} returns:{}",
-                listing(&own)
-            );
+            assert_leaves_by_its_jump(&code, true, &format!("function {index}"));
         }
-        let engine = engine(guard);
-        let module = module(&engine, RELAYS);
-        let mut store = Store::new(&engine, ());
-        let instance = Instance::new(&mut store, &module, &[]).expect("instance");
+        let (mut store, instance) = instantiate(&engine(guard), RELAYS);
         let relay_wasm = typed::<(), (i32, i32), i32>(&mut store, &instance, "relay");
         for (a, b) in [(0, 0), (5, 2), (5, 3), (-7, 1 << 30), (i32::MAX, -1)] {
             let got = relay_wasm.call(&mut store, (a, b)).unwrap();

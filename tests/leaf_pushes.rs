@@ -20,7 +20,24 @@ use wasmkern::{Config, Engine, Instance, Store};
 mod common;
 use common::{both_modes, function_code, listing, module, touches_frame, typed, without_fill};
 
-const LEAVES: &str = r#"(module
+/// The locals `$mix_tail` and `$mix_relay` compute from their arguments
+/// (see `mix_tail_args`), five of them: more than the caller-saved
+/// registers hold.
+macro_rules! mix_tail_locals {
+    () => {
+        r#"
+    (local $p i32) (local $q i32) (local $r i32) (local $s i32) (local $t i32)
+    (local.set $p (i32.add (local.get 0) (local.get 1)))
+    (local.set $q (i32.mul (local.get 1) (local.get $p)))
+    (local.set $r (i32.xor (local.get $q) (local.get 0)))
+    (local.set $s (i32.sub (local.get $r) (local.get $q)))
+    (local.set $t (i32.add (local.get $s) (i32.rotr (local.get $p) (i32.const 5))))
+"#
+    };
+}
+
+const LEAVES: &str = concat!(
+    r#"(module
   (memory 1)
   (data (i32.const 0) "\01\02\03\04\05\06\07\08\09\0a\0b\0c")
   (type $bin (func (param i32 i32) (result i32)))
@@ -36,13 +53,9 @@ const LEAVES: &str = r#"(module
       (i32.sub (i32.add (local.get $x) (local.get $w)) (local.get $y))
       (i32.mul (i32.add (local.get $y) (local.get $z)) (i32.or (local.get $z) (local.get $w)))))
   (func $mix_tail (type $bin)
-    (local $p i32) (local $q i32) (local $r i32) (local $s i32) (local $t i32)
-    (local.set $p (i32.add (local.get 0) (local.get 1)))
-    (local.set $q (i32.mul (local.get 1) (local.get $p)))
-    (local.set $r (i32.xor (local.get $q) (local.get 0)))
-    (local.set $s (i32.sub (local.get $r) (local.get $q)))
-    (local.set $t (i32.add (local.get $s) (i32.rotr (local.get $p) (i32.const 5))))
-    (return_call $mix
+"#,
+    mix_tail_locals!(),
+    r#"    (return_call $mix
       (i32.xor (local.get $r) (local.get $t))
       (i32.add (i32.add (local.get $p) (local.get $q)) (i32.add (local.get $s) (local.get $t)))))
   (func $load_mix (param $at i32) (param $k i32) (result i32)
@@ -77,18 +90,15 @@ const LEAVES: &str = r#"(module
   ;; 6: $mix_tail's arithmetic, passed on to $mix or $mix_tail through the
   ;; table.
   (func $mix_relay (type $bin)
-    (local $p i32) (local $q i32) (local $r i32) (local $s i32) (local $t i32)
-    (local.set $p (i32.add (local.get 0) (local.get 1)))
-    (local.set $q (i32.mul (local.get 1) (local.get $p)))
-    (local.set $r (i32.xor (local.get $q) (local.get 0)))
-    (local.set $s (i32.sub (local.get $r) (local.get $q)))
-    (local.set $t (i32.add (local.get $s) (i32.rotr (local.get $p) (i32.const 5))))
-    (return_call_indirect (type $bin)
+"#,
+    mix_tail_locals!(),
+    r#"    (return_call_indirect (type $bin)
       (i32.xor (local.get $r) (local.get $t))
       (i32.add (i32.add (local.get $p) (local.get $q)) (i32.add (local.get $s) (local.get $t)))
       (i32.and (local.get $t) (i32.const 1))))
   (func (export "mix_relay") (param i32 i32) (result i32)
-    (call $mix_relay (local.get 0) (local.get 1))))"#;
+    (call $mix_relay (local.get 0) (local.get 1))))"#
+);
 
 fn mix(a: u32, b: u32) -> u32 {
     let x = a.wrapping_mul(3).wrapping_add(b);
