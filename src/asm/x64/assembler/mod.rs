@@ -292,7 +292,24 @@ impl Assembler {
     /// Binds `label` to the current position and patches every reference
     /// emitted so far.
     pub fn bind(&mut self, label: Label) {
-        let here = self.buf.len() as u32;
+        self.bind_here(label, self.buf.len() as u32);
+    }
+
+    /// Binds `label` to `at`, a position already emitted (an exit emitted
+    /// in a batch, [`Self::call_relocs`]), and patches every reference
+    /// emitted so far. A position past the code's end is recorded as an
+    /// error, as a jump to it would be.
+    pub fn bind_to(&mut self, label: Label, at: usize) {
+        if at > self.buf.len() {
+            self.record(AsmError::JumpOutOfRange(at));
+            return;
+        }
+        self.bind_here(label, at as u32);
+    }
+
+    /// [`Self::bind_to`] `here`, which is not past the code's end.
+    #[inline(always)]
+    fn bind_here(&mut self, label: Label, here: u32) {
         let Some(state) = self.labels.get_mut(label.0 as usize) else {
             self.record(AsmError::UnknownLabel(label));
             return;
@@ -585,25 +602,49 @@ impl Assembler {
     /// Makes the 4 bytes at `at` hold `label + addend - base`, now or when
     /// the label is bound.
     fn use_label32(&mut self, at: usize, base: usize, label: Label, addend: i32) {
-        let f = Fixup {
-            at: at as u32,
-            base: base as u32,
-            addend,
-            next: NONE,
-        };
-        let Some(&state) = self.labels.get(label.0 as usize) else {
+        let (at, base) = (at as u32, base as u32);
+        let Some(state) = self.labels.get_mut(label.0 as usize) else {
             self.record(AsmError::UnknownLabel(label));
             return;
         };
         if state.offset != NONE {
-            self.patch_fixup(label, state.offset, f);
-        } else {
+            let target = state.offset;
+            let f = Fixup {
+                at,
+                base,
+                addend,
+                next: NONE,
+            };
+            self.patch_fixup(label, target, f);
+        } else if self.fixups.len() < self.fixups.capacity() {
             let idx = self.fixups.len() as u32;
             self.fixups.push(Fixup {
+                at,
+                base,
+                addend,
                 next: state.pending,
-                ..f
             });
-            self.labels[label.0 as usize].pending = idx;
+            state.pending = idx;
+        } else {
+            self.add_pending_growing(label, at, base, addend);
+        }
+    }
+
+    /// [`Self::use_label32`] of unbound `label` when the fix-ups must grow
+    /// first. Out of line, so that the common case calls nothing and
+    /// saves no registers.
+    #[cold]
+    #[inline(never)]
+    fn add_pending_growing(&mut self, label: Label, at: u32, base: u32, addend: i32) {
+        let idx = self.fixups.len() as u32;
+        if let Some(state) = self.labels.get_mut(label.0 as usize) {
+            self.fixups.push(Fixup {
+                at,
+                base,
+                addend,
+                next: state.pending,
+            });
+            state.pending = idx;
         }
     }
 
