@@ -1003,6 +1003,39 @@ fn forward_jumps_without_labels() {
     assert_eq!(a.finish(), Err(AsmError::JumpOutOfRange(3)));
 }
 
+/// Jumps emitted with every amount of room left in the code buffer (a
+/// `jcc` or `jmp` without room for its longest form grows the buffer out
+/// of line and starts again) give the bytes they give with plenty.
+#[test]
+fn jumps_with_every_room_left() {
+    let emit = |a: &mut Assembler, pad: usize| {
+        let back = a.new_label();
+        let fwd = a.new_label();
+        a.bind(back);
+        a.nop_n(pad);
+        a.jcc(Cond::Ne, back);
+        a.jmp(back);
+        a.jcc(Cond::L, fwd);
+        a.jmp(fwd);
+        a.bind(fwd);
+        a.ret();
+    };
+    for pad in 0..16 {
+        let mut roomy = Assembler::with_buffer(Vec::with_capacity(4096));
+        emit(&mut roomy, pad);
+        let expected = roomy.finish().unwrap().bytes;
+        for capacity in pad..pad + 20 {
+            let mut tight = Assembler::with_buffer(Vec::with_capacity(capacity));
+            emit(&mut tight, pad);
+            let bytes = tight.finish().unwrap().bytes;
+            assert_eq!(
+                bytes, expected,
+                "{pad} bytes of padding, capacity {capacity}"
+            );
+        }
+    }
+}
+
 /// Exits emitted in a batch (`call_relocs`, then `bind_to` and
 /// `bind_rel32_to` each exit's entry) give the code and relocations of
 /// exits emitted one by one (`bind`/`bind_rel32` then `call_reloc`), with

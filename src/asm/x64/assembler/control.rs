@@ -6,6 +6,9 @@ use super::*;
 impl Assembler {
     /// `jmp label` (rel8 when the label is bound and within reach).
     pub fn jmp(&mut self, label: Label) {
+        if !self.has_room(MAX_REL32_JUMP) {
+            return self.jmp_growing(label);
+        }
         if let Some(d) = self.short_disp(label) {
             self.buf.extend_from_slice(&[0xEB, d as u8]);
         } else {
@@ -15,11 +18,30 @@ impl Assembler {
 
     /// `jcc label` (rel8 when the label is bound and within reach).
     pub fn jcc(&mut self, cond: Cond, label: Label) {
+        if !self.has_room(MAX_REL32_JUMP) {
+            return self.jcc_growing(cond, label);
+        }
         if let Some(d) = self.short_disp(label) {
             self.buf.extend_from_slice(&[0x70 | cond.enc(), d as u8]);
         } else {
             self.rel32(&[0x0F, 0x80 | cond.enc()], label);
         }
+    }
+
+    /// [`Self::jmp`] when the code buffer must grow first.
+    #[cold]
+    #[inline(never)]
+    fn jmp_growing(&mut self, label: Label) {
+        self.grow_for_jump();
+        self.jmp(label);
+    }
+
+    /// [`Self::jcc`] when the code buffer must grow first.
+    #[cold]
+    #[inline(never)]
+    fn jcc_growing(&mut self, cond: Cond, label: Label) {
+        self.grow_for_jump();
+        self.jcc(cond, label);
     }
 
     /// `jcc rel32` to a forward target not known yet, without a label:

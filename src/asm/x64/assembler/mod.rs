@@ -145,6 +145,9 @@ impl core::error::Error for AsmError {}
 /// No fix-up / no position.
 const NONE: u32 = u32::MAX;
 
+/// The length of the longest jump to a label (`jcc rel32`).
+const MAX_REL32_JUMP: usize = 6;
+
 /// The recommended multi-byte `nop` forms, by length (1 to 9 bytes).
 const NOPS: [&[u8]; 9] = [
     &[0x90],
@@ -784,10 +787,29 @@ impl Assembler {
 
     /// Emits `opcode` followed by a 32-bit displacement to `label`.
     fn rel32(&mut self, opcode: &[u8], label: Label) {
-        self.buf.extend_from_slice(opcode);
-        let at = self.buf.len();
-        self.buf.extend_from_slice(&[0; 4]);
-        self.use_label32(at, at + 4, label, 0);
+        // The opcode and a zero displacement, in one write.
+        let mut bytes = [0; MAX_REL32_JUMP];
+        bytes[..opcode.len()].copy_from_slice(opcode);
+        let end = self.buf.len() + opcode.len() + 4;
+        self.buf.extend_from_slice(&bytes[..opcode.len() + 4]);
+        self.use_label32(end - 4, end, label, 0);
+    }
+
+    /// Whether the code buffer has room for `bytes` more without growing.
+    /// A jump that has takes no path that calls (and so saves no
+    /// registers); one that has not grows the buffer out of line
+    /// ([`Self::grow_for_jump`]) and starts again.
+    #[inline(always)]
+    fn has_room(&self, bytes: usize) -> bool {
+        self.buf.capacity() - self.buf.len() >= bytes
+    }
+
+    /// Makes room for the longest jump, out of line (see
+    /// [`Self::has_room`]).
+    #[cold]
+    #[inline(never)]
+    fn grow_for_jump(&mut self) {
+        self.buf.reserve(MAX_REL32_JUMP);
     }
 
     /// The displacement of a 2-byte short jump to `label`, if it is bound
