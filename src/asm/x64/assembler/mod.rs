@@ -603,7 +603,9 @@ impl Assembler {
     }
 
     /// Makes the 4 bytes at `at` hold `label + addend - base`, now or when
-    /// the label is bound.
+    /// the label is bound. Inlined: a jump to a label then calls nothing
+    /// in the common case (the fix-ups grow out of line).
+    #[inline]
     fn use_label32(&mut self, at: usize, base: usize, label: Label, addend: i32) {
         let (at, base) = (at as u32, base as u32);
         let Some(state) = self.labels.get_mut(label.0 as usize) else {
