@@ -1003,6 +1003,100 @@ fn forward_jumps_without_labels() {
     assert_eq!(a.finish(), Err(AsmError::JumpOutOfRange(3)));
 }
 
+/// Jumps emitted with every amount of room left in the code buffer (a
+/// `jcc` or `jmp` without room for its longest form grows the buffer out
+/// of line and starts again) give the bytes they give with plenty.
+#[test]
+fn jumps_with_every_room_left() {
+    let emit = |a: &mut Assembler, pad: usize| {
+        let back = a.new_label();
+        let fwd = a.new_label();
+        a.bind(back);
+        a.nop_n(pad);
+        a.jcc(Cond::Ne, back);
+        a.jmp(back);
+        a.jcc(Cond::L, fwd);
+        a.jmp(fwd);
+        a.bind(fwd);
+        a.ret();
+    };
+    for pad in 0..16 {
+        let mut roomy = Assembler::with_buffer(Vec::with_capacity(4096));
+        emit(&mut roomy, pad);
+        let expected = roomy.finish().unwrap().bytes;
+        for capacity in pad..pad + 20 {
+            let mut tight = Assembler::with_buffer(Vec::with_capacity(capacity));
+            emit(&mut tight, pad);
+            let bytes = tight.finish().unwrap().bytes;
+            assert_eq!(
+                bytes, expected,
+                "{pad} bytes of padding, capacity {capacity}"
+            );
+        }
+    }
+}
+
+/// Exits emitted in a batch (`call_relocs`, then `bind_to` and
+/// `bind_rel32_to` each exit's entry) give the code and relocations of
+/// exits emitted one by one (`bind`/`bind_rel32` then `call_reloc`), with
+/// several jumps to one label and labels whose fix-ups must grow.
+#[test]
+fn batched_call_exits_match_one_by_one() {
+    for exits in [0usize, 1, 2, 3, 5, 17, 40] {
+        // Even exits are entered by a `jcc_forward`, odd ones by two jumps
+        // to a label.
+        let entries = |a: &mut Assembler| -> Vec<(Option<usize>, Option<_>)> {
+            (0..exits)
+                .map(|i| {
+                    if i % 2 == 0 {
+                        (Some(a.jcc_forward(Cond::B)), None)
+                    } else {
+                        let l = a.new_label();
+                        a.jcc(Cond::Ne, l);
+                        a.jmp(l);
+                        (None, Some(l))
+                    }
+                })
+                .collect()
+        };
+        let symbol = |i: usize| 1000 + (i as u32 * 7) % 12;
+        let mut one = Assembler::new();
+        for (i, entry) in entries(&mut one).into_iter().enumerate() {
+            match entry {
+                (Some(at), _) => one.bind_rel32(at),
+                (_, Some(l)) => one.bind(l),
+                _ => unreachable!(),
+            }
+            one.call_reloc(symbol(i));
+        }
+        let mut batch = Assembler::new();
+        let batch_entries = entries(&mut batch);
+        let start = batch.call_relocs((0..exits).map(symbol));
+        for (i, entry) in batch_entries.into_iter().enumerate() {
+            match entry {
+                (Some(at), _) => batch.bind_rel32_to(at, start + 5 * i),
+                (_, Some(l)) => batch.bind_to(l, start + 5 * i),
+                _ => unreachable!(),
+            }
+        }
+        let (one, batch) = (one.finish().unwrap(), batch.finish().unwrap());
+        assert_eq!(batch.bytes, one.bytes, "{exits} exits");
+        assert_eq!(batch.relocs, one.relocs, "{exits} exits");
+        assert!(batch.relocs.iter().all(|r| r.kind == RelocKind::Rel32));
+        assert_eq!(batch.relocs.len(), exits);
+    }
+    // Binding past the code's end is an error, not a panic.
+    let mut a = Assembler::new();
+    let l = a.new_label();
+    a.jmp(l);
+    a.bind_to(l, 100);
+    assert_eq!(a.finish(), Err(AsmError::JumpOutOfRange(100)));
+    let mut a = Assembler::new();
+    let at = a.jmp_forward();
+    a.bind_rel32_to(at, 6);
+    assert_eq!(a.finish(), Err(AsmError::JumpOutOfRange(at)));
+}
+
 #[test]
 fn unbound_and_misused_labels_are_errors() {
     let mut a = Assembler::new();

@@ -311,19 +311,29 @@ impl MacroAssembler {
     pub(crate) fn emit_trap_exits(&mut self) {
         self.last_def = None;
         self.flags_cmp = None;
-        // Each exit is a 5-byte call with one relocation and one site.
-        let n = self.trap_sites.len();
-        self.asm.reserve(5 * n);
-        self.asm.reserve_relocs(n);
-        self.sites.reserve(n);
-        for &(entry, code, wasm_offset) in &self.trap_sites {
+        // Each exit is a 5-byte call with one relocation and one site,
+        // emitted all at once, then bound to its entry.
+        const CALL_LEN: usize = 5;
+        let start = self.asm.call_relocs(
+            self.trap_sites
+                .iter()
+                .map(|&(_, code, _)| sym_trap(code as u32)),
+        );
+        for (i, &(entry, _, _)) in self.trap_sites.iter().enumerate() {
+            let exit = start + CALL_LEN * i;
             match entry {
-                TrapEntry::Label(label) => self.asm.bind(label),
-                TrapEntry::Rel32(at) => self.asm.bind_rel32(at as usize),
+                TrapEntry::Label(label) => self.asm.bind_to(label, exit),
+                TrapEntry::Rel32(at) => self.asm.bind_rel32_to(at as usize, exit),
             }
-            self.asm.call_reloc(sym_trap(code as u32));
-            self.sites.push((self.asm.offset() as u32, wasm_offset));
         }
+        self.sites.extend(
+            self.trap_sites
+                .iter()
+                .enumerate()
+                .map(|(i, &(_, _, wasm_offset))| {
+                    ((start + CALL_LEN * (i + 1)) as u32, wasm_offset)
+                }),
+        );
         self.trap_sites.clear();
     }
 

@@ -6,6 +6,9 @@ use super::*;
 impl Assembler {
     /// `jmp label` (rel8 when the label is bound and within reach).
     pub fn jmp(&mut self, label: Label) {
+        if !self.has_room(MAX_REL32_JUMP) {
+            return self.jmp_growing(label);
+        }
         if let Some(d) = self.short_disp(label) {
             self.buf.extend_from_slice(&[0xEB, d as u8]);
         } else {
@@ -15,11 +18,30 @@ impl Assembler {
 
     /// `jcc label` (rel8 when the label is bound and within reach).
     pub fn jcc(&mut self, cond: Cond, label: Label) {
+        if !self.has_room(MAX_REL32_JUMP) {
+            return self.jcc_growing(cond, label);
+        }
         if let Some(d) = self.short_disp(label) {
             self.buf.extend_from_slice(&[0x70 | cond.enc(), d as u8]);
         } else {
             self.rel32(&[0x0F, 0x80 | cond.enc()], label);
         }
+    }
+
+    /// [`Self::jmp`] when the code buffer must grow first.
+    #[cold]
+    #[inline(never)]
+    fn jmp_growing(&mut self, label: Label) {
+        self.grow_for_jump();
+        self.jmp(label);
+    }
+
+    /// [`Self::jcc`] when the code buffer must grow first.
+    #[cold]
+    #[inline(never)]
+    fn jcc_growing(&mut self, cond: Cond, label: Label) {
+        self.grow_for_jump();
+        self.jcc(cond, label);
     }
 
     /// `jcc rel32` to a forward target not known yet, without a label:
@@ -43,9 +65,17 @@ impl Assembler {
     /// Makes the jump whose displacement [`Self::jcc_forward`] or
     /// [`Self::jmp_forward`] returned as `at` go to the current position.
     pub fn bind_rel32(&mut self, at: usize) {
-        let here = self.buf.len();
-        let end = at.checked_add(4).filter(|&end| end <= here);
-        match end.and_then(|end| i32::try_from(here - end).ok()) {
+        self.bind_rel32_to(at, self.buf.len());
+    }
+
+    /// [`Self::bind_rel32`] to `target`, a position already emitted (at
+    /// or after the displacement's end), for exits emitted in a batch
+    /// ([`Self::call_relocs`]).
+    pub fn bind_rel32_to(&mut self, at: usize, target: usize) {
+        let end = at
+            .checked_add(4)
+            .filter(|&end| end <= target && target <= self.buf.len());
+        match end.and_then(|end| i32::try_from(target - end).ok()) {
             Some(disp) => self.patch_i32(at, disp),
             None => self.record(AsmError::JumpOutOfRange(at)),
         }
@@ -59,6 +89,27 @@ impl Assembler {
     /// `call rel32` to an external target: records a [`Reloc`] for `symbol`.
     pub fn call_reloc(&mut self, symbol: u32) {
         self.reloc32(0xE8, symbol);
+    }
+
+    /// [`Self::call_reloc`] to each of `symbols` in a row, each 5 bytes
+    /// long; returns where the first begins. The code and relocations
+    /// are those of one [`Self::call_reloc`] after another, written after
+    /// one check for room per buffer instead of one per call (for a
+    /// function's trap exits, which are many).
+    pub fn call_relocs(&mut self, symbols: impl ExactSizeIterator<Item = u32>) -> usize {
+        const CALL: [u8; 5] = [0xE8, 0, 0, 0, 0];
+        let start = self.buf.len();
+        self.buf.resize(start + CALL.len() * symbols.len(), 0);
+        for call in self.buf[start..].chunks_exact_mut(CALL.len()) {
+            call.copy_from_slice(&CALL);
+        }
+        self.relocs
+            .extend(symbols.enumerate().map(|(i, symbol)| Reloc {
+                offset: (start + CALL.len() * i + 1) as u32,
+                symbol,
+                kind: RelocKind::Rel32,
+            }));
+        start
     }
 
     /// `jmp rel32` to an external target: records a [`Reloc`] for `symbol`.

@@ -145,6 +145,9 @@ impl core::error::Error for AsmError {}
 /// No fix-up / no position.
 const NONE: u32 = u32::MAX;
 
+/// The length of the longest jump to a label (`jcc rel32`).
+const MAX_REL32_JUMP: usize = 6;
+
 /// The recommended multi-byte `nop` forms, by length (1 to 9 bytes).
 const NOPS: [&[u8]; 9] = [
     &[0x90],
@@ -292,7 +295,24 @@ impl Assembler {
     /// Binds `label` to the current position and patches every reference
     /// emitted so far.
     pub fn bind(&mut self, label: Label) {
-        let here = self.buf.len() as u32;
+        self.bind_here(label, self.buf.len() as u32);
+    }
+
+    /// Binds `label` to `at`, a position already emitted (an exit emitted
+    /// in a batch, [`Self::call_relocs`]), and patches every reference
+    /// emitted so far. A position past the code's end is recorded as an
+    /// error, as a jump to it would be.
+    pub fn bind_to(&mut self, label: Label, at: usize) {
+        if at > self.buf.len() {
+            self.record(AsmError::JumpOutOfRange(at));
+            return;
+        }
+        self.bind_here(label, at as u32);
+    }
+
+    /// [`Self::bind_to`] `here`, which is not past the code's end.
+    #[inline(always)]
+    fn bind_here(&mut self, label: Label, here: u32) {
         let Some(state) = self.labels.get_mut(label.0 as usize) else {
             self.record(AsmError::UnknownLabel(label));
             return;
@@ -583,27 +603,53 @@ impl Assembler {
     }
 
     /// Makes the 4 bytes at `at` hold `label + addend - base`, now or when
-    /// the label is bound.
+    /// the label is bound. Inlined: a jump to a label then calls nothing
+    /// in the common case (the fix-ups grow out of line).
+    #[inline]
     fn use_label32(&mut self, at: usize, base: usize, label: Label, addend: i32) {
-        let f = Fixup {
-            at: at as u32,
-            base: base as u32,
-            addend,
-            next: NONE,
-        };
-        let Some(&state) = self.labels.get(label.0 as usize) else {
+        let (at, base) = (at as u32, base as u32);
+        let Some(state) = self.labels.get_mut(label.0 as usize) else {
             self.record(AsmError::UnknownLabel(label));
             return;
         };
         if state.offset != NONE {
-            self.patch_fixup(label, state.offset, f);
-        } else {
+            let target = state.offset;
+            let f = Fixup {
+                at,
+                base,
+                addend,
+                next: NONE,
+            };
+            self.patch_fixup(label, target, f);
+        } else if self.fixups.len() < self.fixups.capacity() {
             let idx = self.fixups.len() as u32;
             self.fixups.push(Fixup {
+                at,
+                base,
+                addend,
                 next: state.pending,
-                ..f
             });
-            self.labels[label.0 as usize].pending = idx;
+            state.pending = idx;
+        } else {
+            self.add_pending_growing(label, at, base, addend);
+        }
+    }
+
+    /// [`Self::use_label32`] of unbound `label` when the fix-ups must grow
+    /// first. Out of line, so that the common case calls nothing and
+    /// saves no registers.
+    #[cold]
+    #[inline(never)]
+    fn add_pending_growing(&mut self, label: Label, at: u32, base: u32, addend: i32) {
+        let idx = self.fixups.len() as u32;
+        if let Some(state) = self.labels.get_mut(label.0 as usize) {
+            self.fixups.push(Fixup {
+                at,
+                base,
+                addend,
+                next: state.pending,
+            });
+            state.pending = idx;
         }
     }
 
@@ -743,10 +789,29 @@ impl Assembler {
 
     /// Emits `opcode` followed by a 32-bit displacement to `label`.
     fn rel32(&mut self, opcode: &[u8], label: Label) {
-        self.buf.extend_from_slice(opcode);
-        let at = self.buf.len();
-        self.buf.extend_from_slice(&[0; 4]);
-        self.use_label32(at, at + 4, label, 0);
+        // The opcode and a zero displacement, in one write.
+        let mut bytes = [0; MAX_REL32_JUMP];
+        bytes[..opcode.len()].copy_from_slice(opcode);
+        let end = self.buf.len() + opcode.len() + 4;
+        self.buf.extend_from_slice(&bytes[..opcode.len() + 4]);
+        self.use_label32(end - 4, end, label, 0);
+    }
+
+    /// Whether the code buffer has room for `bytes` more without growing.
+    /// A jump that has takes no path that calls (and so saves no
+    /// registers); one that has not grows the buffer out of line
+    /// ([`Self::grow_for_jump`]) and starts again.
+    #[inline(always)]
+    fn has_room(&self, bytes: usize) -> bool {
+        self.buf.capacity() - self.buf.len() >= bytes
+    }
+
+    /// Makes room for the longest jump, out of line (see
+    /// [`Self::has_room`]).
+    #[cold]
+    #[inline(never)]
+    fn grow_for_jump(&mut self) {
+        self.buf.reserve(MAX_REL32_JUMP);
     }
 
     /// The displacement of a 2-byte short jump to `label`, if it is bound
