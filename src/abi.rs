@@ -34,8 +34,7 @@
 //!   write it), so calls of the module's own functions skip the reload.
 //! - Every other general-purpose and XMM register is caller-saved. A
 //!   function keeps locals pinned in caller-saved registers (XMM
-//!   registers; `r8` and `r9` in some functions that make no calls but
-//!   tail calls) in their frame slots
+//!   registers; `r8` and `r9` in some functions) in their frame slots
 //!   across calls and exits: it stores them before and reloads them after.
 //!
 //! So when a call or exit comes back, everything a frame had live in

@@ -38,6 +38,9 @@ pub struct FuncInfo {
     /// integer in place may add one the count misses); a stack deeper
     /// than [`GPR_COUNT_MAX_HEIGHT`] counts all its values.
     pub max_gpr_stack_height: u32,
+    /// [`Self::max_gpr_stack_height`] counted inside loops only: where a
+    /// deep stack, and what it spills, runs many times.
+    pub max_loop_gpr_stack_height: u32,
     /// Largest control stack depth reached (the function's own frame is 1).
     pub max_control_depth: u32,
     /// Whether any instruction reads, writes or sizes linear memory.
@@ -50,6 +53,9 @@ pub struct FuncInfo {
     /// `call_ref`): a function with only tail calls has left before its
     /// callee runs.
     pub has_plain_calls: bool,
+    /// The estimated executions, weighted as for [`LocalUse`], of those
+    /// calls (`call`, `call_indirect`, `call_ref`) together.
+    pub call_weight: u32,
     /// Bit `i`: local `i` (for `i < 64`) is written by a `local.set` or
     /// `local.tee`. Locals from 64 on are not tracked: take them as
     /// written.
@@ -358,6 +364,11 @@ pub(crate) struct FuncValidator<'m> {
     floor: usize,
     /// Number of open `loop` frames.
     loop_depth: u32,
+    /// The operand stack height above which a push may raise a maximum
+    /// height: [`FuncInfo::max_loop_gpr_stack_height`] inside loops,
+    /// [`FuncInfo::max_gpr_stack_height`] outside (each the smallest
+    /// maximum that can grow there).
+    raise_above: u32,
     /// Index in `frames` of the outermost open `block`, `if` or
     /// `try_table` that an instruction may already jump to the end of
     /// (`usize::MAX` when none; see [`FuncInfo::defined_before_read`]).
@@ -476,6 +487,7 @@ impl<'m> FuncValidator<'m> {
         }
         self.used.clear();
         self.loop_depth = 0;
+        self.raise_above = 0;
         self.open_jump_target = usize::MAX;
         self.use_weight = 1;
         self.floor = 0;
@@ -539,19 +551,19 @@ impl<'m> FuncValidator<'m> {
     /// Pushes a value. Inlined everywhere: `local.get`, the commonest
     /// instruction, pushes, and a call costs as much as the push. No
     /// maximum can grow at a height that does not exceed
-    /// [`FuncInfo::max_gpr_stack_height`], the smaller of the two (it
-    /// counts some of the values, the other all of them), so that is the
-    /// one test inlined.
+    /// [`Self::raise_above`], the smallest of those that may grow here
+    /// (the GPR counts count some of the values, the other all of them),
+    /// so that is the one test inlined.
     #[inline(always)]
     fn push(&mut self, t: Option<ValType>) {
         self.operands.push(t);
-        if self.operands.len() as u32 > self.info.max_gpr_stack_height {
+        if self.operands.len() as u32 > self.raise_above {
             self.raise_max_heights(t);
         }
     }
 
     /// Raises the maxima of [`FuncInfo`] for a stack that `t` was just
-    /// pushed onto, higher than [`FuncInfo::max_gpr_stack_height`].
+    /// pushed onto, higher than [`Self::raise_above`].
     #[inline(never)]
     fn raise_max_heights(&mut self, t: Option<ValType>) {
         let height = self.operands.len() as u32;
@@ -576,7 +588,21 @@ impl<'m> FuncValidator<'m> {
                 .filter(|t| t.is_some_and(in_gpr))
                 .count()
         };
-        self.info.max_gpr_stack_height = self.info.max_gpr_stack_height.max(n as u32);
+        let n = n as u32;
+        self.info.max_gpr_stack_height = self.info.max_gpr_stack_height.max(n);
+        if self.loop_depth > 0 {
+            self.info.max_loop_gpr_stack_height = self.info.max_loop_gpr_stack_height.max(n);
+        }
+        self.set_raise_above();
+    }
+
+    /// Sets [`Self::raise_above`] for the current loop depth.
+    fn set_raise_above(&mut self) {
+        self.raise_above = if self.loop_depth > 0 {
+            self.info.max_loop_gpr_stack_height
+        } else {
+            self.info.max_gpr_stack_height
+        };
     }
 
     /// Pops any value (unknown in unreachable code).
@@ -950,10 +976,17 @@ impl<'m> FuncValidator<'m> {
         self.err("unknown local").with_index(index)
     }
 
+    /// Notes a call that returns into the function.
+    fn plain_call(&mut self) {
+        self.info.has_plain_calls = true;
+        self.info.call_weight = self.info.call_weight.saturating_add(self.use_weight);
+    }
+
     /// Sets the number of open loops, and with it the use weight.
     fn set_loop_depth(&mut self, depth: u32) {
         self.loop_depth = depth;
         self.use_weight = 1 << (3 * depth.min(8));
+        self.set_raise_above();
     }
 
     fn global(&self, cx: &Context<'_, '_>, index: u32) -> Result<crate::decode::GlobalType> {
@@ -1388,7 +1421,7 @@ impl<'m> FuncValidator<'m> {
             }
             Operator::Call { function_index } => {
                 self.info.has_calls = true;
-                self.info.has_plain_calls = true;
+                self.plain_call();
                 let ty = self.func_type(cx, function_index)?;
                 self.pop_all(ty.params())?;
                 self.push_all(ty.results());
@@ -1398,7 +1431,7 @@ impl<'m> FuncValidator<'m> {
                 table_index,
             } => {
                 self.info.has_calls = true;
-                self.info.has_plain_calls = true;
+                self.plain_call();
                 let ty = self.call_indirect_type(cx, type_index, table_index)?;
                 self.pop(Self::table_index_type(cx, table_index))?;
                 self.pop_all(ty.params())?;
@@ -1602,7 +1635,7 @@ impl<'m> FuncValidator<'m> {
             Operator::CallRef { type_index } => {
                 self.typed_refs(cx)?;
                 self.info.has_calls = true;
-                self.info.has_plain_calls = true;
+                self.plain_call();
                 let ty = self.ref_call_type(cx, type_index)?;
                 self.pop_all(ty.params())?;
                 self.push_all(ty.results());

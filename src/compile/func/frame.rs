@@ -32,9 +32,10 @@ pub(crate) struct Local {
     /// Offset from `rbp` of its memory slot.
     pub offset: i32,
     /// The register it lives in for the whole function, if pinned. A
-    /// local pinned in an XMM register is stored to its slot before calls
-    /// and exits (which clobber every XMM register) and reloaded after; GPR
-    /// pins survive them ([`PIN_GPRS`]).
+    /// local pinned in a caller-saved register (an XMM register, one of
+    /// [`LEAF_PIN_GPRS`] or [`LEAF_ARRIVAL_PINS`]) is stored to its slot
+    /// before calls and exits (which clobber those registers) and reloaded
+    /// after; the other GPR pins survive them ([`PIN_GPRS`]).
     pub pin: Option<Loc>,
 }
 
@@ -131,34 +132,44 @@ pub(crate) struct FrameLayout {
 /// How many locals may be pinned in caller-saved registers.
 const VOLATILE_PINS: usize = PIN_XMMS.len() + LEAF_PIN_GPRS.len();
 
-/// Whether a function may pin locals in [`LEAF_PIN_GPRS`]: it calls
-/// nothing but tail calls (whose argument setup leaves those registers
-/// alone), and the three GPRs the value stack keeps are enough for its
-/// operators: few integer values on the stack at once (floats take XMM
-/// registers), no string instructions (which need `rsi`, `rdi` and `rcx`
-/// besides the operands) and no wide arithmetic (whose operators take
-/// four integer operands).
-fn leaf_pins_fit(info: &FuncInfo) -> bool {
-    !info.has_plain_calls
-        && !info.uses_bulk_memory
-        && info.max_gpr_stack_height
-            <= if info.has_calls {
-                TAIL_ONLY_PIN_MAX_STACK
+/// Whether a function may pin locals in [`LEAF_PIN_GPRS`]. Those are
+/// caller-saved: a leaf, or a function whose only calls are tail calls
+/// (whose argument setup leaves them alone), keeps them for free, and a
+/// function with calls stores and reloads them around each call, which
+/// [`FrameLayout::new`] weighs per local. Either way the three GPRs the
+/// value stack keeps must do for its operators: no string instructions
+/// (which need `rsi`, `rdi` and `rcx` besides the operands), no wide
+/// arithmetic (whose operators take four integer operands), and few
+/// integer values on the stack at once (floats take XMM registers):
+/// what does not fit spills, a store and a load each time the stack grows
+/// that deep. Inside loops that happens many times, so a deep stack there
+/// ([`LEAF_PIN_MAX_STACK`]) keeps the value stack its five registers;
+/// outside loops it happens once per call, no more than the save and
+/// restore of a callee-saved pin, up to [`VOLATILE_PIN_MAX_STACK`].
+fn volatile_gpr_pins_fit(info: &FuncInfo) -> bool {
+    let tail_calls_only = info.has_calls && !info.has_plain_calls;
+    !info.uses_bulk_memory
+        && !info.features.contains(Feature::WideArithmetic)
+        && info.max_gpr_stack_height <= VOLATILE_PIN_MAX_STACK
+        && info.max_loop_gpr_stack_height
+            <= if tail_calls_only {
+                VOLATILE_PIN_MAX_STACK
             } else {
                 LEAF_PIN_MAX_STACK
             }
-        && !info.features.contains(Feature::WideArithmetic)
 }
 
-/// [`LEAF_PIN_MAX_STACK`] for a function whose only calls are tail calls:
-/// its deepest stack is usually the last call's arguments, among them
-/// reads of pinned locals, lazy reads of parameters and constants, which
-/// take no register (a threaded interpreter's handler computing its next
-/// handler's index under four such arguments reaches eight operands with
-/// three in registers), and what spills there costs one store and one
-/// load, against a save and a restore for each callee-saved pin it would
-/// use instead.
-const TAIL_ONLY_PIN_MAX_STACK: u32 = LEAF_PIN_MAX_STACK + 4;
+/// The most integer values on the operand stack at once
+/// (`FuncInfo::max_gpr_stack_height`) of a function that uses
+/// [`LEAF_PIN_GPRS`], and inside loops too for one whose only calls are
+/// tail calls: that one's deepest stack is usually the last call's
+/// arguments, among them reads of pinned locals, lazy reads of parameters
+/// and constants, which take no register (a threaded interpreter's handler
+/// computing its next handler's index under four such arguments reaches
+/// eight operands with three in registers), and what spills there costs
+/// one store and one load, against a save and a restore for each
+/// callee-saved pin it would use instead.
+const VOLATILE_PIN_MAX_STACK: u32 = LEAF_PIN_MAX_STACK + 4;
 
 /// The least weight ([`LocalUse`]) of an integer local pinned in a
 /// callee-saved register (one of [`PIN_GPRS`]); lighter ones stay in their
@@ -229,8 +240,9 @@ impl FrameLayout {
             ops.pin_gpr(base);
         }
         // A leaf function pins its first integer locals in caller-saved
-        // registers, which it need not save (see `LEAF_PIN_GPRS`).
-        let leaf_pins = if leaf_pins_fit(info) {
+        // registers, which it need not save (see `LEAF_PIN_GPRS`); one
+        // with calls may pin the next ones there.
+        let leaf_pins = if volatile_gpr_pins_fit(info) {
             &LEAF_PIN_GPRS[..]
         } else {
             &[]
@@ -243,9 +255,11 @@ impl FrameLayout {
         // no pin is stored to its slot on entry and loaded at each use, one
         // more access than its weight counts: it ranks for the leaf pins
         // as if used once more (a threaded interpreter's handler keeps the
-        // state it receives in registers there).
+        // state it receives in registers there). A function with calls
+        // pins none in its arrival register, which its calls' argument
+        // setup writes before the pins are stored.
         let params = func_type.params();
-        let leaf = !leaf_pins.is_empty();
+        let leaf = !leaf_pins.is_empty() && !info.has_plain_calls;
         if leaf {
             let arrives_in_register = |i: u32| {
                 params[..in_registers]
@@ -266,6 +280,22 @@ impl FrameLayout {
             }
         }
         order.sort_unstable_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
+        // In a function with calls, the caller-saved registers take the
+        // integer locals after those in callee-saved ones, if they weigh
+        // more than the calls (`FuncInfo::call_weight`), around each of
+        // which they are stored and reloaded: a local that the calls'
+        // loops do not reach, or that a loop without calls uses more.
+        let leaf_pins = if info.has_plain_calls {
+            let paying = order
+                .iter()
+                .filter(|&&(i, w)| {
+                    w > info.call_weight && locals.get(i as usize).is_some_and(|l| !is_float(l.ty))
+                })
+                .count();
+            &leaf_pins[..paying.saturating_sub(LOCAL_PIN_GPRS).min(leaf_pins.len())]
+        } else {
+            leaf_pins
+        };
         // The bound of the most used access size may take a pin register
         // when its accesses weigh more than the integer local it displaces.
         let memory_last = memory_base
@@ -315,13 +345,22 @@ impl FrameLayout {
                 // higher than its weight, and one passed on the stack costs
                 // its load besides, while its reads from its slot need no
                 // frame: either needs one more.
-                _ if gprs.peek().is_none()
+                _ if (gprs.peek().is_none() || info.has_plain_calls)
                     && weight
                         < MIN_SAVED_PIN_WEIGHT + u32::from(leaf && (i as usize) < params.len()) =>
                 {
                     None
                 }
-                _ if (i as usize) < in_registers && gprs.peek().is_some() => {
+                // With calls, the callee-saved registers go first, to the
+                // most used locals.
+                _ if info.has_plain_calls => saved_pins
+                    .next()
+                    .or_else(|| gprs.next().filter(|_| weight > info.call_weight))
+                    .map(|&r| {
+                        ops.pin_gpr(r);
+                        Loc::Gpr(r)
+                    }),
+                _ if leaf && (i as usize) < in_registers && gprs.peek().is_some() => {
                     let r = LEAF_ARRIVAL_PINS[i as usize];
                     // The arrival pins come first in `order` among the
                     // leaf pins only by weight: the leaf register this

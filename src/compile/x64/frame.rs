@@ -83,9 +83,11 @@ pub(crate) const PIN_GPRS: [Gpr; 6] = [Gpr::Rbx, Gpr::R12, Gpr::R13, Gpr::Rsi, G
 /// frame before the callee runs): they are caller-saved, so the function
 /// need not save them, which in a small function called often (a comparator)
 /// is most of its cost. Like XMM pins, they are stored to their slots
-/// before exits and reloaded after. The value stack then keeps only rax,
-/// rcx and rdx, so only functions whose operand stack stays within
-/// [`LEAF_PIN_MAX_STACK`] values use them.
+/// before exits and reloaded after. A function with calls may pin the
+/// locals after those in callee-saved registers here, stored and reloaded
+/// around each call too, when they weigh more than the calls. The value
+/// stack then keeps only rax, rcx and rdx, so only functions whose operand
+/// stack stays within [`LEAF_PIN_MAX_STACK`] values inside loops use them.
 pub(crate) const LEAF_PIN_GPRS: [Gpr; 2] = [Gpr::R8, Gpr::R9];
 
 /// The leaf pins of the integer parameters passed in registers: the
@@ -102,9 +104,13 @@ pub(crate) const LEAF_PIN_GPRS: [Gpr; 2] = [Gpr::R8, Gpr::R9];
 /// leaf runs no string instructions or wide arithmetic, the others.
 pub(crate) const LEAF_ARRIVAL_PINS: [Gpr; REGISTER_ARGS] = ARG_GPRS;
 
-/// The most integer values on the operand stack at once
-/// (`FuncInfo::max_gpr_stack_height`) of a function that uses
-/// [`LEAF_PIN_GPRS`].
+/// The most integer values on the operand stack at once inside loops
+/// (`FuncInfo::max_loop_gpr_stack_height`) of a function that uses
+/// [`LEAF_PIN_GPRS`] and makes calls other than tail calls, or none:
+/// there a value that does not fit the value stack's three registers
+/// spills and reloads in every iteration (reads of pinned locals and
+/// constants take none). Outside loops the stack may grow deeper
+/// (`compile::func::frame`).
 pub(crate) const LEAF_PIN_MAX_STACK: u32 = 4;
 
 /// How many of [`PIN_GPRS`] hold pinned locals: all but [`MEMORY_BASE`].
