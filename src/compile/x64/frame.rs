@@ -21,10 +21,10 @@
 //! stack), and each `mov rsp, rbp; pop rbp` becomes the `ret` after it
 //! or, before a tail call, that call's jump, moved up: an indirect one
 //! (through a funcref) runs the same anywhere, and a direct one's
-//! displacement is a relocation, which moves with it. While
-//! such a function runs, `rbp` is its caller's and its return address is
-//! at `rsp`; [`crate::abi::UNWIND_FRAMELESS`] tells a backtrace to take
-//! the return address from there.
+//! displacement is a relocation, which moves with it. While such a
+//! function runs, `rbp` is its caller's and its return address is at
+//! `rsp`; [`crate::abi::UNWIND_FRAMELESS`] tells a backtrace to take the
+//! return address from there.
 //!
 //! A leaf that would be frameless but for the callee-saved registers its
 //! pinned locals take (more locals than the caller-saved registers hold)
