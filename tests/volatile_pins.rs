@@ -16,9 +16,25 @@ use wasmkern::{Config, Engine, Instance, Linker, Store};
 mod common;
 use common::{both_modes, function_code, listing, module, typed};
 
+/// The loop both tested functions run: seven locals, all used in it.
+macro_rules! step_loop {
+    () => {
+        r#"    (loop $step
+      (local.set $a (i32.add (local.get $a) (local.get $b)))
+      (local.set $b (i32.xor (local.get $b) (local.get $c)))
+      (local.set $c (i32.rotl (local.get $c) (local.get $d)))
+      (local.set $d (i32.add (local.get $d) (i32.mul (local.get $e) (i32.const 3))))
+      (local.set $e (i32.sub (local.get $e) (local.get $f)))
+      (local.set $f (i32.xor (local.get $f) (i32.add (local.get $a) (local.get $i))))
+      (br_if $step (local.tee $i (i32.sub (local.get $i) (i32.const 1)))))
+"#
+    };
+}
+
 /// The module under test. Defined functions: 0 `$clobber`, 1
 /// `$deep_leaf`, 2 `$with_calls`. `$scramble` is a host import.
-const WAT: &str = r#"(module
+const WAT: &str = concat!(
+    r#"(module
   (import "host" "scramble" (func $scramble (param i32) (result i32)))
   (memory 1)
   ;; Five products live at once inside a loop: no caller-saved pins here,
@@ -54,15 +70,9 @@ const WAT: &str = r#"(module
     (local.set $f (i32.xor (local.get $e) (local.get $b)))
     (local.set $i (local.get $n))
     (i32.store (i32.const 32) (memory.grow (i32.const 1)))
-    (loop $step
-      (local.set $a (i32.add (local.get $a) (local.get $b)))
-      (local.set $b (i32.xor (local.get $b) (local.get $c)))
-      (local.set $c (i32.rotl (local.get $c) (local.get $d)))
-      (local.set $d (i32.add (local.get $d) (i32.mul (local.get $e) (i32.const 3))))
-      (local.set $e (i32.sub (local.get $e) (local.get $f)))
-      (local.set $f (i32.xor (local.get $f) (i32.add (local.get $a) (local.get $i))))
-      (br_if $step (local.tee $i (i32.sub (local.get $i) (i32.const 1)))))
-    (i32.store (i32.const 16) (i32.add (local.get $f) (memory.grow (i32.const 1))))
+"#,
+    step_loop!(),
+    r#"    (i32.store (i32.const 16) (i32.add (local.get $f) (memory.grow (i32.const 1))))
     (i32.add (i32.mul (local.get $a) (local.get $b))
       (i32.add (i32.mul (local.get $c) (local.get $d))
         (i32.add (i32.mul (local.get $e) (local.get $f))
@@ -79,22 +89,17 @@ const WAT: &str = r#"(module
     (local.set $e (i32.xor (local.get $d) (local.get $a)))
     (local.set $f (i32.sub (local.get $e) (call $clobber (local.get $b))))
     (local.set $i (local.get $n))
-    (loop $step
-      (local.set $a (i32.add (local.get $a) (local.get $b)))
-      (local.set $b (i32.xor (local.get $b) (local.get $c)))
-      (local.set $c (i32.rotl (local.get $c) (local.get $d)))
-      (local.set $d (i32.add (local.get $d) (i32.mul (local.get $e) (i32.const 3))))
-      (local.set $e (i32.sub (local.get $e) (local.get $f)))
-      (local.set $f (i32.xor (local.get $f) (i32.add (local.get $a) (local.get $i))))
-      (br_if $step (local.tee $i (i32.sub (local.get $i) (i32.const 1)))))
-    (local.set $c (i32.add (local.get $c) (call $clobber (local.get $f))))
+"#,
+    step_loop!(),
+    r#"    (local.set $c (i32.add (local.get $c) (call $clobber (local.get $f))))
     (local.set $e (i32.xor (local.get $e) (memory.grow (i32.const 1))))
     (local.set $a (i32.sub (local.get $a) (call $scramble (local.get $d))))
     (i32.add (i32.mul (local.get $a) (local.get $b))
       (i32.add (i32.mul (local.get $c) (local.get $d))
         (i32.add (i32.mul (local.get $e) (local.get $f))
           (i32.xor (local.get $i) (local.get $seed))))))
-)"#;
+)"#
+);
 
 /// The host import `$scramble`.
 fn scramble(x: u32) -> u32 {
