@@ -604,53 +604,43 @@ impl Assembler {
 
     /// Makes the 4 bytes at `at` hold `label + addend - base`, now or when
     /// the label is bound. Inlined: a jump to a label then calls nothing
-    /// in the common case (the fix-ups grow out of line).
+    /// in the common case (the fix-ups grow out of line, as the code does
+    /// for jumps, [`Self::has_room`]).
     #[inline]
     fn use_label32(&mut self, at: usize, base: usize, label: Label, addend: i32) {
-        let (at, base) = (at as u32, base as u32);
+        if self.fixups.len() >= self.fixups.capacity() {
+            return self.use_label32_growing(at, base, label, addend);
+        }
+        let f = Fixup {
+            at: at as u32,
+            base: base as u32,
+            addend,
+            next: NONE,
+        };
         let Some(state) = self.labels.get_mut(label.0 as usize) else {
             self.record(AsmError::UnknownLabel(label));
             return;
         };
         if state.offset != NONE {
             let target = state.offset;
-            let f = Fixup {
-                at,
-                base,
-                addend,
-                next: NONE,
-            };
             self.patch_fixup(label, target, f);
-        } else if self.fixups.len() < self.fixups.capacity() {
+        } else {
             let idx = self.fixups.len() as u32;
             self.fixups.push(Fixup {
-                at,
-                base,
-                addend,
                 next: state.pending,
+                ..f
             });
             state.pending = idx;
-        } else {
-            self.add_pending_growing(label, at, base, addend);
         }
     }
 
-    /// [`Self::use_label32`] of unbound `label` when the fix-ups must grow
-    /// first. Out of line, so that the common case calls nothing and
-    /// saves no registers.
+    /// [`Self::use_label32`] when the fix-ups must grow first: grows them
+    /// out of line and starts again.
     #[cold]
     #[inline(never)]
-    fn add_pending_growing(&mut self, label: Label, at: u32, base: u32, addend: i32) {
-        let idx = self.fixups.len() as u32;
-        if let Some(state) = self.labels.get_mut(label.0 as usize) {
-            self.fixups.push(Fixup {
-                at,
-                base,
-                addend,
-                next: state.pending,
-            });
-            state.pending = idx;
-        }
+    fn use_label32_growing(&mut self, at: usize, base: usize, label: Label, addend: i32) {
+        self.fixups.reserve(1);
+        self.use_label32(at, base, label, addend);
     }
 
     /// Emits a ModRM instruction followed by `imm`, resolving a RIP-relative
