@@ -260,40 +260,10 @@ impl<'a> Reader<'a> {
     /// the inlined fast path stays small.
     #[inline(never)]
     fn read_var_u32_slow(&mut self) -> Result<u32> {
-        if let Some(v) = self.read_var_u32_word() {
-            return Ok(v);
-        }
         match self.read_var_u32_unrolled() {
             Some(v) => Ok(v),
             None => self.read_unsigned(32).map(|v| v as u32),
         }
-    }
-
-    /// A well-formed LEB128 `u32` with at least eight bytes to read (all
-    /// but the last few of a function body), from one 8-byte load: the
-    /// first clear continuation bit among the first five bytes ends it, and
-    /// the 7-bit groups are combined without a loop or a branch per byte.
-    /// `None`, consuming nothing, for fewer bytes and for every error.
-    #[inline(always)]
-    fn read_var_u32_word(&mut self) -> Option<u32> {
-        let bytes: [u8; 8] = self.data.get(self.pos..self.pos + 8)?.try_into().ok()?;
-        let word = u64::from_le_bytes(bytes);
-        // The continuation bits of the first five bytes, set where clear.
-        let ends = !word & 0x80_8080_8080;
-        if ends == 0 {
-            return None;
-        }
-        // The bytes up to the first end, with their continuation bits.
-        let leb = word & (ends ^ (ends - 1));
-        let value = (leb & 0x7f)
-            | (leb >> 1 & 0x7f << 7)
-            | (leb >> 2 & 0x7f << 14)
-            | (leb >> 3 & 0x7f << 21)
-            | (leb >> 4 & 0x7f << 28);
-        // A fifth byte's bits beyond the 32nd must be zero.
-        let value = u32::try_from(value).ok()?;
-        self.pos += (ends.trailing_zeros() as usize + 1) / 8;
-        Some(value)
     }
 
     /// A well-formed LEB128 `u32` of up to five bytes with five bytes to
@@ -623,12 +593,12 @@ mod tests {
         }
     }
 
-    /// The reads of a `u32` by eight bytes at once and by five agree with
-    /// the byte-by-byte read on every input: each length, payload bits
+    /// The read of a `u32` by five bytes at once agrees with the
+    /// byte-by-byte read on every input: each length, payload bits
     /// set and clear, overlong forms, a fifth byte too large or with its
     /// continuation bit, and every cut of the input short of its end.
     #[test]
-    fn unsigned_32_fast_paths_agree_with_the_general_read() {
+    fn unsigned_32_fast_path_agrees_with_the_general_read() {
         let mut state = 0x9e37_79b9_7f4a_7c15u64;
         let mut next = move || {
             state ^= state << 13;
