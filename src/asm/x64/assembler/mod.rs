@@ -746,29 +746,46 @@ impl Assembler {
     /// assembler emits (`66`, `F2`, `F3`), and its opcodes are one byte,
     /// `0F xx`, or `0F 38 xx`/`0F 3A xx`.
     pub fn set_reg_operand(&mut self, start: usize, to: u8) -> bool {
-        let mut at = start;
-        while matches!(self.buf.get(at), Some(0x66 | 0xF2 | 0xF3)) {
+        let Some(code) = self.buf.get_mut(start..) else {
+            return false;
+        };
+        let mut at = 0;
+        while matches!(code.get(at), Some(0x66 | 0xF2 | 0xF3)) {
             at += 1;
         }
-        let rex = self.buf.get(at).is_some_and(|&b| b & 0xF0 == 0x40);
+        let rex = code.get(at).is_some_and(|&b| b & 0xF0 == 0x40);
         let opcode = at + usize::from(rex);
-        let opcode_len = match (self.buf.get(opcode), self.buf.get(opcode + 1)) {
+        let opcode_len = match (code.get(opcode), code.get(opcode + 1)) {
             (Some(0x0F), Some(0x38 | 0x3A)) => 3,
             (Some(0x0F), _) => 2,
             _ => 1,
         };
-        let mut modrm = opcode + opcode_len;
-        if modrm >= self.buf.len() {
+        let modrm = opcode + opcode_len;
+        let Some(&modrm_byte) = code.get(modrm) else {
             return false;
-        }
+        };
         if rex {
-            self.buf[at] = self.buf[at] & !0x04 | (to & 8) >> 1;
+            code[at] = code[at] & !0x04 | (to & 8) >> 1;
         } else if to & 8 != 0 {
-            self.buf.insert(at, encode::rex(false, true, false, false));
-            modrm += 1;
+            self.insert_rex_r(start + at, start + modrm, to);
+            return true;
         }
-        self.buf[modrm] = self.buf[modrm] & 0xC7 | (to & 7) << 3;
+        code[modrm] = modrm_byte & 0xC7 | (to & 7) << 3;
         true
+    }
+
+    /// [`Self::set_reg_operand`] of an instruction without REX prefix and
+    /// a register `to` that needs REX.R: inserts the prefix at `at`, which
+    /// moves the ModRM byte at `modrm` one on. Out of line, so that the
+    /// common case, a REX prefix to change or none needed, saves fewer
+    /// registers (the move of the bytes after `at` is a call).
+    #[cold]
+    #[inline(never)]
+    fn insert_rex_r(&mut self, at: usize, modrm: usize, to: u8) {
+        self.buf.insert(at, encode::rex(false, true, false, false));
+        if let Some(byte) = self.buf.get_mut(modrm + 1) {
+            *byte = *byte & 0xC7 | (to & 7) << 3;
+        }
     }
 
     /// Removes the code from `start` on: the last instructions, which no
