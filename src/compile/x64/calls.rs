@@ -27,7 +27,7 @@ use super::stubs::SYM_EXIT;
 use super::*;
 use crate::abi::{ExecContext, ExitCode, TrapCode, VmContext, VmFuncRef, VmTable};
 use crate::abi::{REGISTER_ARGS, TAIL_CALL_AREA, area_size, args_in_registers, slot_size};
-use crate::asm::x64::{AluOp, Cond, Gpr, Mem, Scale, Size, SseOp, Xmm};
+use crate::asm::x64::{AluOp, Assembler, Cond, Gpr, Mem, Scale, Size, SseOp, Xmm};
 use crate::compile::func::*;
 use crate::compile::stack::{Loc, is_float};
 use crate::compile::tables::FixedTable;
@@ -294,12 +294,18 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     }
 
     /// Loads `r15` from `context` only when it holds another value.
+    ///
+    /// The jump over the load has its own target, the end of the load: a
+    /// displacement patched in place rather than a label (the same bytes as
+    /// a jump to a label bound there). The load is the plain assembler's,
+    /// which the peephole does not see: nothing may rewrite it, or the
+    /// jump's target would move.
     pub(crate) fn set_r15_unless_equal(&mut self, context: Mem) {
-        let same = self.a.new_label();
         self.a.alu_rm(AluOp::Cmp, Size::S64, Gpr::R15, context);
-        self.a.jcc(Cond::E, same);
-        self.a.mov_rm(Size::S64, Gpr::R15, context);
-        self.a.bind(same);
+        let same = self.a.jcc_forward(Cond::E);
+        let plain: &mut Assembler = &mut self.a;
+        plain.mov_rm(Size::S64, Gpr::R15, context);
+        self.a.bind_rel32(same);
     }
 
     pub(crate) fn add_imm64(&mut self, r: Gpr, imm: i64) {
