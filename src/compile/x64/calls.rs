@@ -390,8 +390,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.a.mov_rm(Size::S64, Gpr::Rax, at);
         if !fixed.is_some_and(|t| t.non_null) {
             self.a.test_rr(Size::S64, Gpr::Rax, Gpr::Rax);
-            let uninit = self.a.trap_label(TrapCode::UninitializedElement);
-            self.a.jcc(Cond::E, uninit);
+            self.a.trap_if(Cond::E, TrapCode::UninitializedElement);
         }
         let called = self.env.type_reps.get(type_index as usize).copied();
         if fixed
@@ -402,8 +401,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 Mem::base(Gpr::Rax, offset_of!(VmFuncRef, type_id) as i32),
                 type_index,
             );
-            let mismatch = self.a.trap_label(TrapCode::IndirectCallTypeMismatch);
-            self.a.jcc(Cond::Ne, mismatch);
+            self.a.trap_if(Cond::Ne, TrapCode::IndirectCallTypeMismatch);
         }
     }
 
@@ -487,8 +485,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 Mem::base(base, at + offset_of!(VmTable, len) as i32),
             ),
         }
-        let out_of_bounds = self.a.trap_label(trap);
-        self.a.jcc(Cond::Ae, out_of_bounds);
+        self.a.trap_if(Cond::Ae, trap);
         self.element_at(base, at, index)
     }
 
