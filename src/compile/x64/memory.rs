@@ -40,7 +40,7 @@ use super::super::stack::Loc;
 use super::regs::{SCRATCH, SCRATCH2};
 use super::{memory_last_field, vmctx};
 use crate::abi::{ExecContext, ExitCode, GROW_OUT_OF_FUEL, TrapCode, VmContext};
-use crate::asm::x64::{AluOp, Cond, Gpr, Label, Mem, Scale, Size, SseOp, Xmm};
+use crate::asm::x64::{AluOp, Assembler, Cond, Gpr, Label, Mem, Scale, Size, SseOp, Xmm};
 use crate::decode::{MemArg, ValType};
 use core::mem::offset_of;
 
@@ -151,13 +151,15 @@ impl FuncCompiler<'_, '_, '_> {
             });
             return;
         }
-        // `offset + size` is below 2^31 and `unit` at most 16.
+        // `offset + size` is below 2^31 and `unit` at most 16. The `lea`
+        // is the plain assembler's: the comparison after it leaves the
+        // peephole nothing to rewrite.
         let shift = (offset + u64::from(size)) as i64 - unit as i64;
         let first = if shift == 0 {
             addr
         } else {
-            self.a
-                .lea(Size::S64, SCRATCH, Mem::base(addr, shift as i32));
+            let plain: &mut Assembler = &mut self.a;
+            plain.lea(Size::S64, SCRATCH, Mem::base(addr, shift as i32));
             SCRATCH
         };
         self.a.alu_rr(AluOp::Cmp, Size::S64, first, last);
