@@ -25,9 +25,9 @@ use super::frame::SAVED_VMCTX;
 use super::regs::{SCRATCH, SCRATCH_XMM, SCRATCH2};
 use super::stubs::SYM_EXIT;
 use super::*;
-use crate::abi::{ExecContext, ExitCode, TrapCode, VmContext, VmFuncRef, VmTable, slot_offsets};
-use crate::abi::{REGISTER_ARGS, TAIL_CALL_AREA, args_in_registers};
-use crate::asm::x64::{AluOp, Cond, Gpr, Mem, Scale, Size, SseOp, Xmm};
+use crate::abi::{ExecContext, ExitCode, TrapCode, VmContext, VmFuncRef, VmTable};
+use crate::abi::{REGISTER_ARGS, TAIL_CALL_AREA, area_size, args_in_registers, slot_size};
+use crate::asm::x64::{AluOp, Assembler, Cond, Gpr, Mem, Scale, Size, SseOp, Xmm};
 use crate::compile::func::*;
 use crate::compile::stack::{Loc, is_float};
 use crate::compile::tables::FixedTable;
@@ -76,14 +76,6 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// area.
     pub(crate) fn setup_call(&mut self, ty: &FuncType, callee: Callee) -> u32 {
         let params = ty.params();
-        let area_params = slot_offsets(params, &mut self.offsets);
-        let mut area = area_params.max(crate::abi::area_size(ty.results()));
-        // A callee that may make tail calls may use this much of the area
-        // (see `abi`, "Tail calls").
-        if callee == Callee::Any || self.env.tail_calls {
-            area = area.max(TAIL_CALL_AREA);
-        }
-        self.frame.max_call_area = self.frame.max_call_area.max(area);
         let base = self.ops.len() - params.len();
         // Spill what stays below the arguments, except reads of GPR-pinned
         // locals and lazy reads of parameters: the callee preserves those
@@ -101,14 +93,25 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         } else {
             0
         };
-        for k in area_from..params.len() {
-            let dst = Mem::base(Gpr::Rsp, self.offsets[k] as i32);
-            self.store_operand(dst, base + k);
+        // The argument slots (`abi::slot_offsets`), summed as they go: the
+        // ones before `area_from` are 8 bytes each (register arguments are
+        // never `v128`s), and `at` ends at the end of the last.
+        let mut at = 8 * area_from as u32;
+        for (k, &t) in params.iter().enumerate().skip(area_from) {
+            self.store_operand(Mem::base(Gpr::Rsp, at as i32), base + k);
+            at += slot_size(t);
         }
         self.load_register_args(base, in_registers);
         for _ in 0..params.len() {
             self.pop();
         }
+        let mut area = at.next_multiple_of(16).max(area_size(ty.results()));
+        // A callee that may make tail calls may use this much of the area
+        // (see `abi`, "Tail calls").
+        if callee == Callee::Any || self.env.tail_calls {
+            area = area.max(TAIL_CALL_AREA);
+        }
+        self.frame.max_call_area = self.frame.max_call_area.max(area);
         area
     }
 
@@ -184,10 +187,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// `abi`), the others read from the outgoing area.
     pub(crate) fn finish_call(&mut self, ty: &FuncType) {
         self.fuel_segment();
-        let results = ty.results();
-        slot_offsets(results, &mut self.offsets);
-        for (k, &t) in results.iter().enumerate() {
-            let src = Mem::base(Gpr::Rsp, self.offsets[k] as i32);
+        let mut at = 0;
+        for (k, &t) in ty.results().iter().enumerate() {
+            let src = Mem::base(Gpr::Rsp, at);
+            at += slot_size(t) as i32;
             if k == 0 && matches!(t, ValType::F32 | ValType::F64) {
                 self.push_xmm(t, RESULT_XMM);
             } else if k == 0 && !is_float(t) {
@@ -291,12 +294,18 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     }
 
     /// Loads `r15` from `context` only when it holds another value.
+    ///
+    /// The jump over the load has its own target, the end of the load: a
+    /// displacement patched in place rather than a label (the same bytes as
+    /// a jump to a label bound there). The load is the plain assembler's,
+    /// which the peephole does not see: nothing may rewrite it, or the
+    /// jump's target would move.
     pub(crate) fn set_r15_unless_equal(&mut self, context: Mem) {
-        let same = self.a.new_label();
         self.a.alu_rm(AluOp::Cmp, Size::S64, Gpr::R15, context);
-        self.a.jcc(Cond::E, same);
-        self.a.mov_rm(Size::S64, Gpr::R15, context);
-        self.a.bind(same);
+        let same = self.a.jcc_forward(Cond::E);
+        let plain: &mut Assembler = &mut self.a;
+        plain.mov_rm(Size::S64, Gpr::R15, context);
+        self.a.bind_rel32(same);
     }
 
     pub(crate) fn add_imm64(&mut self, r: Gpr, imm: i64) {
@@ -381,8 +390,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.a.mov_rm(Size::S64, Gpr::Rax, at);
         if !fixed.is_some_and(|t| t.non_null) {
             self.a.test_rr(Size::S64, Gpr::Rax, Gpr::Rax);
-            let uninit = self.a.trap_label(TrapCode::UninitializedElement);
-            self.a.jcc(Cond::E, uninit);
+            self.a.trap_if(Cond::E, TrapCode::UninitializedElement);
         }
         let called = self.env.type_reps.get(type_index as usize).copied();
         if fixed
@@ -393,8 +401,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 Mem::base(Gpr::Rax, offset_of!(VmFuncRef, type_id) as i32),
                 type_index,
             );
-            let mismatch = self.a.trap_label(TrapCode::IndirectCallTypeMismatch);
-            self.a.jcc(Cond::Ne, mismatch);
+            self.a.trap_if(Cond::Ne, TrapCode::IndirectCallTypeMismatch);
         }
     }
 
@@ -478,8 +485,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 Mem::base(base, at + offset_of!(VmTable, len) as i32),
             ),
         }
-        let out_of_bounds = self.a.trap_label(trap);
-        self.a.jcc(Cond::Ae, out_of_bounds);
+        self.a.trap_if(Cond::Ae, trap);
         self.element_at(base, at, index)
     }
 

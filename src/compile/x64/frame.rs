@@ -55,7 +55,7 @@ use crate::abi::{
     ExecContext, ExitCode, LEAF_FRAME_MAX, REGISTER_ARGS, SHORT_CHECK_FRAME_MAX, TrapCode,
     VmContext, args_in_registers,
 };
-use crate::asm::x64::{AluOp, Cond, Gpr, Mem, Size, SseOp, Xmm};
+use crate::asm::x64::{AluOp, Assembler, Cond, Gpr, Mem, Size, SseOp, Xmm};
 use crate::compile::func::*;
 use crate::compile::stack::Loc;
 use crate::decode::ValType;
@@ -399,6 +399,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     }
 
     /// Loads pinned local `i` from its memory slot into its register.
+    ///
+    /// A GPR load is the plain assembler's, which the peephole does not
+    /// see: it would only ever rewrite a load into a register that an
+    /// operand owns, which a pin register never is.
     pub(crate) fn load_pinned(&mut self, i: usize) {
         let local = self.frame.locals[i];
         let at = self.frame.slot_at(local.offset);
@@ -409,7 +413,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 } else {
                     Size::S64
                 };
-                self.a.mov_rm(size, r, at);
+                let plain: &mut Assembler = &mut self.a;
+                plain.mov_rm(size, r, at);
             }
             Some(Loc::Xmm(x)) => self.a.sse_rm(load_op(local.ty), x, at),
             _ => {}
@@ -547,14 +552,16 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     }
 
     /// Loads memory 0's base (if `base`) and the bound register (if
-    /// `bound`), those of them this function has.
+    /// `bound`), those of them this function has. The loads are the plain
+    /// assembler's, as [`Self::load_pinned`]'s: no operand owns these
+    /// registers either.
     fn load_memory_registers(&mut self, base: bool, bound: bool) {
+        let plain: &mut Assembler = &mut self.a;
         if let Some(r) = self.frame.memory_base.filter(|_| base) {
-            self.a
-                .mov_rm(Size::S64, r, vmctx(offset_of!(VmContext, memory_base)));
+            plain.mov_rm(Size::S64, r, vmctx(offset_of!(VmContext, memory_base)));
         }
         if let Some((r, k)) = self.frame.memory_last.filter(|_| bound) {
-            self.a.mov_rm(Size::S64, r, memory_last_field(k));
+            plain.mov_rm(Size::S64, r, memory_last_field(k));
         }
     }
 

@@ -40,7 +40,7 @@ use super::super::stack::Loc;
 use super::regs::{SCRATCH, SCRATCH2};
 use super::{memory_last_field, vmctx};
 use crate::abi::{ExecContext, ExitCode, GROW_OUT_OF_FUEL, TrapCode, VmContext};
-use crate::asm::x64::{AluOp, Cond, Gpr, Label, Mem, Scale, Size, SseOp, Xmm};
+use crate::asm::x64::{AluOp, Assembler, Cond, Gpr, Label, Mem, Scale, Size, SseOp, Xmm};
 use crate::decode::{MemArg, ValType};
 use core::mem::offset_of;
 
@@ -129,39 +129,53 @@ impl FuncCompiler<'_, '_, '_> {
     /// (it rejects the last `2^lk - size` addresses that fit), so it jumps
     /// out of line to the exact check against the access's own bound,
     /// which traps or comes back ([`BoundRecheck`]).
+    ///
+    /// Most accesses take the one comparison at the end; the two kinds
+    /// without offset are out of line
+    /// ([`Self::check_other_size_against_last`]).
+    #[inline(never)]
     fn check_against_last(&mut self, addr: Gpr, offset: u64, size: u32, last: Gpr, lk: u32) {
         let unit = 1u64 << lk;
-        let pow2 = size.is_power_of_two() && size <= 16;
-        if offset == 0 && pow2 && u64::from(size) > unit {
-            return self.check_against_own_last(addr, size);
+        if offset == 0 && size <= 16 && size.is_power_of_two() && u64::from(size) != unit {
+            return self.check_other_size_against_last(addr, size, last, unit);
         }
-        if offset == 0 && pow2 && u64::from(size) < unit {
-            let slow = self.a.new_label();
-            let back = self.a.new_label();
-            let trap = self.a.trap_label(TrapCode::MemoryOutOfBounds);
-            self.a.alu_rr(AluOp::Cmp, Size::S64, addr, last);
-            self.a.jcc(Cond::G, slow);
-            self.a.bind(back);
-            self.bound_rechecks.push(BoundRecheck {
-                slow,
-                back,
-                addr,
-                k: size.trailing_zeros(),
-                trap,
-            });
-            return;
-        }
-        // `offset + size` is below 2^31 and `unit` at most 16.
+        // `offset + size` is below 2^31 and `unit` at most 16. The `lea`
+        // is the plain assembler's: the comparison after it leaves the
+        // peephole nothing to rewrite.
         let shift = (offset + u64::from(size)) as i64 - unit as i64;
         let first = if shift == 0 {
             addr
         } else {
-            self.a
-                .lea(Size::S64, SCRATCH, Mem::base(addr, shift as i32));
+            let plain: &mut Assembler = &mut self.a;
+            plain.lea(Size::S64, SCRATCH, Mem::base(addr, shift as i32));
             SCRATCH
         };
         self.a.alu_rr(AluOp::Cmp, Size::S64, first, last);
         self.a.trap_if(Cond::G, TrapCode::MemoryOutOfBounds);
+    }
+
+    /// [`Self::check_against_last`] of an access without offset whose size
+    /// (a power of two up to 16) is not the bound's `unit`: a larger one
+    /// compares with its own bound in the context, a smaller one with
+    /// `last` and, out of line, exactly ([`BoundRecheck`]).
+    #[inline(never)]
+    fn check_other_size_against_last(&mut self, addr: Gpr, size: u32, last: Gpr, unit: u64) {
+        if u64::from(size) > unit {
+            return self.check_against_own_last(addr, size);
+        }
+        let slow = self.a.new_label();
+        let back = self.a.new_label();
+        let trap = self.a.trap_label(TrapCode::MemoryOutOfBounds);
+        self.a.alu_rr(AluOp::Cmp, Size::S64, addr, last);
+        self.a.jcc(Cond::G, slow);
+        self.a.bind(back);
+        self.bound_rechecks.push(BoundRecheck {
+            slow,
+            back,
+            addr,
+            k: size.trailing_zeros(),
+            trap,
+        });
     }
 
     /// Checks `[addr + offset, + size)` (`offset + size` below 2^31)

@@ -35,8 +35,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.save_pinned();
         self.a.mov_rr(Size::S64, Gpr::Rax, SCRATCH2);
         self.a.test_rr(Size::S64, Gpr::Rax, Gpr::Rax);
-        let null = self.a.trap_label(TrapCode::NullFunctionReference);
-        self.a.jcc(Cond::E, null);
+        self.a.trap_if(Cond::E, TrapCode::NullFunctionReference);
         self.call_funcref_in_rax(callee);
         self.restore_after_call(callee);
         self.finish_call(ty);
@@ -54,8 +53,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             }
         };
         self.a.test_rr(Size::S64, r, r);
-        let null = self.a.trap_label(TrapCode::NullReference);
-        self.a.jcc(Cond::E, null);
+        self.a.trap_if(Cond::E, TrapCode::NullReference);
     }
 
     /// Spills every operand and compares the top one, a reference, with
@@ -102,8 +100,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         }
         self.a.mov_rr(Size::S64, Gpr::Rax, SCRATCH2);
         self.a.test_rr(Size::S64, Gpr::Rax, Gpr::Rax);
-        let null = self.a.trap_label(TrapCode::NullFunctionReference);
-        self.a.jcc(Cond::E, null);
+        self.a.trap_if(Cond::E, TrapCode::NullFunctionReference);
         if fits {
             self.tail_jump_funcref_in_rax();
         } else {
