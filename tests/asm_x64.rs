@@ -597,6 +597,42 @@ fn shifts_and_rotates() {
 }
 
 #[test]
+fn bmi2_shifts_take_any_count_register() {
+    let ops = [
+        (ShiftOp::Shl, Mnemonic::Shlx),
+        (ShiftOp::Shr, Mnemonic::Shrx),
+        (ShiftOp::Sar, Mnemonic::Sarx),
+    ];
+    for (op, mn) in ops {
+        for size in [Size::S32, Size::S64] {
+            for dst in 0..16 {
+                for src in [0, 1, 5, 7, 8, 13, 15] {
+                    for count in [0, 1, 4, 6, 9, 12, 15] {
+                        let b = asm(|a| {
+                            assert!(a.shiftx_rrr(op, size, GPRS[dst], GPRS[src], GPRS[count]));
+                        });
+                        check(
+                            &b,
+                            mn,
+                            &[
+                                Op::R(reg(size, dst)),
+                                Op::R(reg(size, src)),
+                                Op::R(reg(size, count)),
+                            ],
+                        );
+                    }
+                }
+            }
+        }
+    }
+    // The rotates have no BMI2 form with a register count.
+    for op in [ShiftOp::Rol, ShiftOp::Ror, ShiftOp::Rcl, ShiftOp::Rcr] {
+        let b = asm(|a| assert!(!a.shiftx_rrr(op, Size::S64, Gpr::Rax, Gpr::Rcx, Gpr::Rdx)));
+        assert!(b.is_empty(), "{op:?} emitted {b:02x?}");
+    }
+}
+
+#[test]
 fn lea_full_addressing_sweep() {
     let mems = mems_full();
     for size in [Size::S32, Size::S64] {

@@ -3,7 +3,10 @@
 //! access size (4 bytes here) in a register: accesses of other sizes are
 //! checked against that register too, moved by the difference of sizes,
 //! and a smaller access without offset compares its address with it as it
-//! is, falling back out of line to its own exact bound.
+//! is, falling back out of line to its own exact bound. Each access also
+//! runs in a function without that register, which compares with the
+//! context: its address with the last address for `offset + size` bytes
+//! when that is a power of two up to 16, else its end with the length.
 //!
 //! Every access's outcome is computed here from a shadow copy of the
 //! memory: it traps exactly when `address + offset + size` exceeds the
@@ -12,7 +15,9 @@
 //! residue modulo the sizes (1-byte pages) and whole 64 KiB pages, and a
 //! memory grown between two accesses of one call, in both memory modes.
 
+use core::mem::offset_of;
 use iced_x86::{Mnemonic, OpKind, Register};
+use wasmkern::abi::VmContext;
 use wasmkern::compile::CompileOptions;
 use wasmkern::{Config, Engine, Instance, Memory, Module, Store, TypedFunc};
 
@@ -198,8 +203,9 @@ const GROUPS: &str = r#"
     (i64.add (local.get $r) (i64.load16_u offset=1 (local.get $a))))
 "#;
 
-/// The test module: one function per kind and offset, named
-/// `{kind}_{offset}`, and the [`GROUPS`]. `memory` declares memory 0.
+/// The test module: two functions per kind and offset, `{kind}_{offset}`
+/// with the bound register and `{kind}_{offset}_ctx` without, and the
+/// [`GROUPS`]. `memory` declares memory 0.
 fn module_wat(memory: &str) -> String {
     let mut wat = format!("(module (memory (export \"m\") {memory})\n");
     for kind in KINDS {
@@ -210,12 +216,15 @@ fn module_wat(memory: &str) -> String {
             } else {
                 format!("(local.get $a) {access} (i64.add (i64.extend_i32_u (local.get $s)))")
             };
-            wat.push_str(&format!(
-                "(func (export \"{}_{off}\") (param $a i32) (param $b i32) (param $v i64) \
-                 (param $n i32) (result i64) (local $i i32) (local $s i32) (local $w v128)\n\
-                 {PIN_BOUND}\n{body})\n",
-                kind.name
-            ));
+            // With the bound in a register, then without it.
+            for (suffix, pin) in [("", PIN_BOUND), ("_ctx", "")] {
+                wat.push_str(&format!(
+                    "(func (export \"{}_{off}{suffix}\") (param $a i32) (param $b i32) \
+                     (param $v i64) (param $n i32) (result i64) (local $i i32) (local $s i32) \
+                     (local $w v128)\n{pin}\n{body})\n",
+                    kind.name
+                ));
+            }
         }
     }
     wat.push_str(&GROUPS.replace("PIN_BOUND", PIN_BOUND));
@@ -343,8 +352,8 @@ const V: i64 = 0x1122_3344_5566_7788;
 fn single_accesses(engine: &Engine, module: &Module, bytes: &[u8], page: u64, len: u64) {
     let mut g = Guest::new(engine, module, page, len);
     for kind in KINDS {
-        for &off in OFFSETS {
-            let name = format!("{}_{off}", kind.name);
+        for (&off, suffix) in OFFSETS.iter().flat_map(|o| [(o, ""), (o, "_ctx")]) {
+            let name = format!("{}_{off}{suffix}", kind.name);
             let f = g.func(&name);
             for a in addresses(len) {
                 let what = format!("{name} at {a} in {len} bytes");
@@ -491,7 +500,7 @@ fn whole_page_lengths() {
 #[test]
 fn byte_accesses_compare_with_the_bound_register() {
     let wat = module_wat("1 8");
-    // Defined function 0 is `load8_0`.
+    // Defined function 0 is `load8_0` (1 is `load8_0_ctx`).
     let code = function_code(&wat, 0, &CompileOptions::default());
     let with_rbx = code
         .iter()
@@ -507,4 +516,45 @@ fn byte_accesses_compare_with_the_bound_register() {
     assert!(with_rbx >= 2, "{with_rbx} comparisons with rbx");
     // Only the out-of-line exact check reads a bound from the context.
     assert_eq!(with_memory, 1, "comparisons with the context");
+}
+
+/// Without the bound register, an access whose offset plus size is a power
+/// of two up to 16 compares its address with the context's last address
+/// for that many bytes (`i32.load offset=4`: 8 bytes), adding nothing
+/// first; one whose sum is not (`i32.load offset=5`) compares its end with
+/// the length.
+#[test]
+fn offset_accesses_compare_with_their_own_last_address() {
+    let wat = module_wat("1 8");
+    let index = |kind: &str, off: u64| {
+        let k = KINDS.iter().position(|k| k.name == kind).unwrap();
+        let o = OFFSETS.iter().position(|&o| o == off).unwrap();
+        2 * (k * OFFSETS.len() + o) + 1
+    };
+    let context_cmps = |code: &[iced_x86::Instruction]| {
+        code.iter()
+            .filter(|i| i.mnemonic() == Mnemonic::Cmp && i.op1_kind() == OpKind::Memory)
+            .filter(|i| i.memory_base() == Register::R15)
+            .map(|i| i.memory_displacement64())
+            .collect::<Vec<_>>()
+    };
+    let last = |k: u64| (offset_of!(VmContext, memory_last) as u64) + 8 * k;
+    for (kind, off, k) in [
+        ("load32", 0, 2),
+        ("load32", 4, 3),
+        ("load64", 8, 4),
+        ("load8", 1, 1),
+        ("store8", 7, 3),
+    ] {
+        let what = format!("{kind} offset={off}");
+        let code = function_code(&wat, index(kind, off), &CompileOptions::default());
+        assert_eq!(context_cmps(&code), [last(k)], "{what}");
+        assert!(
+            !code.iter().any(|i| i.mnemonic() == Mnemonic::Lea),
+            "{what}"
+        );
+    }
+    let code = function_code(&wat, index("load32", 5), &CompileOptions::default());
+    let len = offset_of!(VmContext, memory_len) as u64;
+    assert_eq!(context_cmps(&code), [len], "load32 offset=5");
 }

@@ -1,7 +1,8 @@
 //! `Config::cpu_features` limits the optional CPU features the compiler
 //! may use, so the code for older processors runs on any machine: the
 //! `lzcnt`, `tzcnt` and `popcnt` fallbacks and the SSE2 sequence for
-//! `pcmpgtq`. Each operator runs with and without its feature on edge
+//! `pcmpgtq`, the shifts by a count in `cl` where BMI2 has `shlx`,
+//! `shrx` and `sarx`. Each operator runs with and without its feature on edge
 //! cases and is checked against Rust's own `leading_zeros`,
 //! `trailing_zeros`, `count_ones` and a model of the lane comparisons;
 //! the switch never enables a feature CPUID does not report; and the
@@ -54,6 +55,7 @@ fn feature_sets(simd: bool) -> Vec<(&'static str, CpuFeatures)> {
             },
         ),
         ("no bmi1", CpuFeatures { bmi1: false, ..all }),
+        ("no bmi2", CpuFeatures { bmi2: false, ..all }),
         (
             "no popcnt",
             CpuFeatures {
@@ -180,6 +182,92 @@ fn bit_counts_match_rust_with_and_without_their_features() {
     }
 }
 
+/// Each shift and rotate of `T` (`i32` or `i64`) on pinned locals, both
+/// ways round (the first parameter arrives in `rcx`, which the legacy
+/// shifts need for the count), on temporaries, with one local as both
+/// operands and on a constant: `T.OP(a, b)` returns those results, then
+/// `a` and `b` (an operation must not write a pinned operand).
+fn shift_module(t: &str) -> String {
+    let mut funcs = String::new();
+    for op in ["shl", "shr_s", "shr_u", "rotl", "rotr"] {
+        funcs.push_str(&format!(
+            r#"
+    (func (export "{t}.{op}") (param $a {t}) (param $b {t}) (result {t} {t} {t} {t} {t} {t} {t})
+        ({t}.{op} (local.get $a) (local.get $b))
+        ({t}.{op} (local.get $b) (local.get $a))
+        ({t}.{op} ({t}.add (local.get $a) ({t}.const 1)) ({t}.xor (local.get $b) ({t}.const 3)))
+        ({t}.{op} (local.get $a) (local.get $a))
+        ({t}.{op} ({t}.const -0x1234567) (local.get $b))
+        (local.get $a) (local.get $b))"#
+        ));
+    }
+    format!("(module {funcs})")
+}
+
+/// `op` on 64-bit `a` and `b` as WebAssembly defines it for `bits`-wide
+/// integers (the count taken modulo `bits`), the result sign-extended
+/// for `i32` as the test compares it.
+fn shift_model(bits: u32, op: &str, a: i64, b: i64) -> i64 {
+    let n = (b as u32) % bits;
+    if bits == 32 {
+        let a = a as i32;
+        (match op {
+            "shl" => a << n,
+            "shr_s" => a >> n,
+            "shr_u" => ((a as u32) >> n) as i32,
+            "rotl" => a.rotate_left(n),
+            _ => a.rotate_right(n),
+        }) as i64
+    } else {
+        match op {
+            "shl" => a << n,
+            "shr_s" => a >> n,
+            "shr_u" => ((a as u64) >> n) as i64,
+            "rotl" => a.rotate_left(n),
+            _ => a.rotate_right(n),
+        }
+    }
+}
+
+#[test]
+fn shifts_match_the_model_with_and_without_bmi2() {
+    let counts: Vec<u64> = vec![0, 1, 5, 31, 32, 33, 63, 64, 65, 127, 0x8000_0001, u64::MAX];
+    for (t, bits) in [("i32", 32), ("i64", 64)] {
+        let wat = shift_module(t);
+        for (name, features) in feature_sets(false) {
+            let (mut store, instance, _) = instance(&wat, features);
+            let val = |x: i64| {
+                if bits == 32 {
+                    Val::I32(x as i32)
+                } else {
+                    Val::I64(x)
+                }
+            };
+            for op in ["shl", "shr_s", "shr_u", "rotl", "rotr"] {
+                let f = instance.get_func(&store, &format!("{t}.{op}")).unwrap();
+                for a in edge_cases().into_iter().step_by(3) {
+                    for &b in &counts {
+                        let (a, b) = (a as i64, b as i64);
+                        let mut out = [val(0); 7];
+                        f.call(&mut store, &[val(a), val(b)], &mut out).unwrap();
+                        let m = |x: i64, y: i64| val(shift_model(bits, op, x, y));
+                        let expected = [
+                            m(a, b),
+                            m(b, a),
+                            m(a.wrapping_add(1), b ^ 3),
+                            m(a, a),
+                            m(-0x1234567, b),
+                            val(a),
+                            val(b),
+                        ];
+                        assert_eq!(out, expected, "{t}.{op}({a:#x}, {b:#x}) with {name}");
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn i64x2_comparisons_match_the_model_with_and_without_sse42() {
     if !CpuFeatures::detect().sse41 {
@@ -274,6 +362,19 @@ fn each_set_gets_its_instructions() {
         assert!(!fallback.contains(&m), "{m:?} emitted without its feature");
     }
     assert!(fallback.contains(&Mnemonic::Bsr) && fallback.contains(&Mnemonic::Bsf));
+    let (i32s, i64s) = (shift_module("i32"), shift_module("i64"));
+    let shifts = format!("{}{}", &i32s[..i32s.len() - 1], &i64s[7..]);
+    let bmi2 = [Mnemonic::Shlx, Mnemonic::Shrx, Mnemonic::Sarx];
+    let legacy = [Mnemonic::Shl, Mnemonic::Shr, Mnemonic::Sar];
+    let with = mnemonics(&shifts, CpuFeatures::all());
+    for m in bmi2 {
+        assert!(with.contains(&m), "{m:?} missing with BMI2");
+    }
+    let without = mnemonics(&shifts, CpuFeatures::sse41_baseline());
+    for (m, l) in bmi2.into_iter().zip(legacy) {
+        assert!(!without.contains(&m), "{m:?} emitted without BMI2");
+        assert!(without.contains(&l), "{l:?} missing without BMI2");
+    }
     let baseline = mnemonics(SCALAR, CpuFeatures::baseline());
     for m in optional {
         assert!(!baseline.contains(&m), "{m:?} emitted on the baseline");

@@ -278,8 +278,9 @@ impl Config {
     ///
     /// Without a feature the compiler emits its fallback: `bsr`/`bsf`
     /// sequences for `clz`/`ctz` without LZCNT/BMI1, a bit-twiddling
-    /// population count without POPCNT, an SSE2 sequence for
-    /// `i64x2.gt_s` and its relatives without SSE4.2. Float rounding and
+    /// population count without POPCNT, shifts by a count moved to `cl`
+    /// without BMI2, an SSE2 sequence for `i64x2.gt_s` and its relatives
+    /// without SSE4.2. Float rounding and
     /// SIMD need SSE4.1 (and SIMD SSSE3): without them modules using those
     /// operators fail to compile with a clear error.
     /// [`CpuFeatures::sse41_baseline`] keeps exactly what every operator

@@ -180,11 +180,16 @@ impl FuncCompiler<'_, '_, '_> {
 
     /// Checks `[addr + offset, + size)` (`offset + size` below 2^31)
     /// against the bounds in the context, for a function without a bound
-    /// register.
+    /// register. The access is in bounds when `addr + offset + size` is at
+    /// most the length: when that sum's constant part is a power of two
+    /// up to 16 (an access without offset, or one such as `i32.load
+    /// offset=4` or `i64.load offset=8`), `addr` alone is compared with
+    /// the context's last address for that many bytes, one instruction
+    /// less than adding first.
     fn check_against_context(&mut self, addr: Gpr, offset: u64, size: u32) {
         let end = offset + u64::from(size);
-        if offset == 0 && size.is_power_of_two() && size <= 16 {
-            self.check_against_own_last(addr, size);
+        if end.is_power_of_two() && end <= 16 {
+            self.check_against_own_last(addr, end as u32);
         } else {
             self.a.lea(Size::S64, SCRATCH, Mem::base(addr, end as i32));
             self.trap_if_scratch_beyond_memory();

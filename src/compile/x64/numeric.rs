@@ -452,6 +452,18 @@ impl FuncCompiler<'_, '_, '_> {
             self.push_gpr(ty, a);
             return;
         }
+        // BMI2's shifts take the count from any register and write a
+        // third: no count moved to `cl`, no pinned local copied first.
+        if self.env.cpu.bmi2 && matches!(op, ShiftOp::Shl | ShiftOp::Shr | ShiftOp::Sar) {
+            let count = self.pop_gpr_read();
+            self.ops.take_gpr(count);
+            let (a, r) = self.pop_gpr_source();
+            self.ops.free_gpr(count);
+            let emitted = self.a.shiftx_rrr(op, size, r, a, count);
+            debug_assert!(emitted, "{op:?} has a BMI2 form");
+            self.push_gpr(ty, r);
+            return;
+        }
         // A leaf may pin a parameter in `rcx` (`frame::LEAF_ARRIVAL_PINS`).
         let unpinned = self.unpin_gprs_if_pinned([Gpr::Rcx]);
         self.pop_into_gpr(Gpr::Rcx, &[]);

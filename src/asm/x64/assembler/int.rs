@@ -251,6 +251,32 @@ impl Assembler {
         self.buf.push(0xFC);
     }
 
+    /// `shlx`, `shrx` or `sarx dst, src, count` (BMI2), for `op` `Shl`,
+    /// `Shr` or `Sar` at 32 or 64 bits (`size` `S64`, else 32): `src`
+    /// shifted by `count` into `dst`, the count masked to 5 or 6 bits as
+    /// the legacy shifts mask it. Unlike them it reads the count from any
+    /// register, not only `cl`, overwrites neither source and leaves the
+    /// flags alone. Returns false, emitting nothing, for another `op`.
+    pub fn shiftx_rrr(&mut self, op: ShiftOp, size: Size, dst: Gpr, src: Gpr, count: Gpr) -> bool {
+        let mandatory = match op {
+            ShiftOp::Shl => 0x66,
+            ShiftOp::Sar => 0xF3,
+            ShiftOp::Shr => 0xF2,
+            ShiftOp::Rol | ShiftOp::Ror | ShiftOp::Rcl | ShiftOp::Rcr => return false,
+        };
+        let p = Prefixes {
+            mandatory: Some(mandatory),
+            w: size == Size::S64,
+            vex: Some(Vex {
+                map: 2,
+                vvvv: count.enc(),
+            }),
+            ..Prefixes::default()
+        };
+        self.inst_general(p, &[0xF7], dst.enc(), gpr(src), &[]);
+        true
+    }
+
     /// `op r, cl`.
     pub fn shift_rcl(&mut self, op: ShiftOp, size: Size, r: Gpr) {
         let opc = 0xD2 | u8::from(size != Size::S8);
