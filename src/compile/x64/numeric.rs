@@ -918,8 +918,8 @@ impl FuncCompiler<'_, '_, '_> {
         if t.saturating {
             self.a.jcc(Cond::P, done);
         } else {
-            let invalid = self.a.trap_label(TrapCode::InvalidConversionToInteger);
-            self.a.jcc(Cond::P, invalid);
+            self.a
+                .trap_if(Cond::P, TrapCode::InvalidConversionToInteger);
         }
         let overflow = if t.saturating {
             None
