@@ -1,6 +1,7 @@
 //! Integer arithmetic the compiler strength-reduces: `x * 3`, `x * 5` and
 //! `x * 9` become `lea`, other constant factors a three-operand `imul`
-//! (neither copies a pinned `x` first). Each must equal the wrapping
+//! (neither copies a pinned `x` first), and `x << 1..3` a `lea`, folded
+//! into the sum's when `x` was just computed as `y + c`. Each must equal the wrapping
 //! product in both widths, for `x` a local kept in a register (which must
 //! keep its value) and for `x` a computed value.
 
@@ -246,6 +247,91 @@ fn byte_and_halfword_masks_zero_extend() {
                     (tx as i32, ty as i32),
                     "i32 {name} tee {x32:#x}"
                 );
+            }
+        }
+    }
+}
+
+/// Shifts left by a constant: a pinned local's read shifted by 1 to 3 is
+/// one `lea` into another register, and `(x + c) << k` folds the shift
+/// into the sum's `lea` (`[x * 2^k + c * 2^k]`) or `add`. Each function
+/// must equal the wrapping shift in both widths, for counts the
+/// instruction takes (0 to 3, larger ones, counts past the width that wrap
+/// into 1 to 3), sums whose constant scaled no longer fits 32 bits, a
+/// 32-bit sum shifted at 64 bits (which must keep the sum's 32-bit
+/// wrap-around), and results stored into locals, the shifted one too.
+#[test]
+fn constant_left_shifts_match_the_wrapping_shift() {
+    let engine = Engine::default();
+    let inputs: [i64; 8] = [
+        0,
+        1,
+        -1,
+        7,
+        0x3fff_ffff,
+        i32::MAX as i64,
+        i32::MIN as i64,
+        i64::MAX / 3 + 11,
+    ];
+    let consts: [i64; 6] = [1, -1, 8, 0x1000_0000, -0x7000_0000, 0x7fff_ffff];
+    for ty in ["i32", "i64"] {
+        let bits = if ty == "i32" { 32 } else { 64 };
+        for k in [0u32, 1, 2, 3, 4, bits - 1, bits + 1, bits + 3] {
+            for c in consts {
+                let wat = format!(
+                    r#"(module
+                    (func (export "pinned") (param $x {ty}) (result {ty})
+                        ({ty}.xor ({ty}.shl (local.get $x) ({ty}.const {k})) (local.get $x)))
+                    (func (export "sum") (param $x {ty}) (result {ty})
+                        ({ty}.shl ({ty}.add (local.get $x) ({ty}.const {c})) ({ty}.const {k})))
+                    (func (export "computed_sum") (param $x {ty}) (result {ty})
+                        ({ty}.shl ({ty}.add ({ty}.xor (local.get $x) ({ty}.const 5)) ({ty}.const {c}))
+                            ({ty}.const {k})))
+                    (func (export "into") (param $x {ty}) (result {ty}) (local $y {ty})
+                        (local.set $y ({ty}.shl ({ty}.add (local.get $x) ({ty}.const {c})) ({ty}.const {k})))
+                        ({ty}.xor (local.get $y) (local.get $x)))
+                    (func (export "itself") (param $x {ty}) (result {ty})
+                        (local.set $x ({ty}.shl (local.get $x) ({ty}.const {k})))
+                        (local.set $x ({ty}.shl ({ty}.add (local.get $x) ({ty}.const {c})) ({ty}.const {k})))
+                        (local.get $x))
+                    (func (export "widened") (param $x i32) (result i64)
+                        (i64.shl (i64.extend_i32_u (i32.add (local.get $x) (i32.const {c32})))
+                            (i64.const {k})))
+                    )"#,
+                    c32 = c as i32
+                );
+                let module = Module::new(&engine, wat::parse_str(&wat).unwrap()).unwrap();
+                let mut store = Store::new(&engine, ());
+                let instance = Linker::new(&engine)
+                    .instantiate(&mut store, &module)
+                    .unwrap();
+                // The model: wrapping arithmetic at the width, the count
+                // taken modulo the width.
+                let norm = |v: i64| if ty == "i32" { i64::from(v as i32) } else { v };
+                let shl = |v: i64, n: u32| norm(v.wrapping_shl(n % bits));
+                for &x in &inputs {
+                    let x = norm(x);
+                    let c = norm(c);
+                    for (name, expected) in [
+                        ("pinned", shl(x, k) ^ x),
+                        ("sum", shl(x.wrapping_add(c), k)),
+                        ("computed_sum", shl((x ^ 5).wrapping_add(c), k)),
+                        ("into", shl(x.wrapping_add(c), k) ^ x),
+                        ("itself", shl(shl(x, k).wrapping_add(c), k)),
+                    ] {
+                        let f = instance.get_func(&store, name).unwrap();
+                        let mut out = [val(ty, 0)];
+                        f.call(&mut store, &[val(ty, x)], &mut out).unwrap();
+                        assert_eq!(out[0], val(ty, expected), "{ty} {name} ({x} + {c}) << {k}");
+                    }
+                    // A 32-bit sum, zero-extended, shifted at 64 bits.
+                    let sum32 = u64::from((x as i32).wrapping_add(c as i32) as u32);
+                    let widened = (sum32 << (k % 64)) as i64;
+                    let f = instance.get_func(&store, "widened").unwrap();
+                    let mut out = [Val::I64(0)];
+                    f.call(&mut store, &[Val::I32(x as i32)], &mut out).unwrap();
+                    assert_eq!(out[0], Val::I64(widened), "widened ({x} + {c}) << {k}");
+                }
             }
         }
     }

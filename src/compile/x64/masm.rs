@@ -21,7 +21,7 @@
 use super::super::FaultSite;
 use super::stubs::sym_trap;
 use crate::abi::{HandlerSite, TYPE_ID_PLACEHOLDER, TrapCode, UnwindInfo};
-use crate::asm::x64::{AluOp, Assembler, Cond, Gpr, Label, Mem, Scale, Size, SseOp, Xmm};
+use crate::asm::x64::{AluOp, Assembler, Cond, Gpr, Label, Mem, Scale, ShiftOp, Size, SseOp, Xmm};
 use alloc::vec::Vec;
 use core::ops::{Deref, DerefMut};
 
@@ -608,6 +608,57 @@ impl MacroAssembler {
         );
     }
 
+    /// `shl dst, count` (32 or 64 bits). For a count of 1 to 3, when the
+    /// last instruction emitted (with nothing bound or emitted since)
+    /// computed `dst` as a register plus a constant (a `lea dst, [base +
+    /// disp]` or an [`Self::add_sum`] of a constant, of the same size), it
+    /// becomes one `lea dst, [base * 2^count + disp * 2^count]` instead:
+    /// `(pc + 1) << 3` in one instruction. That `lea` writes all of `dst`
+    /// without reading it, so [`Self::redefine_last_gpr`] can move it to
+    /// another register too. Unlike the shift it leaves the flags alone,
+    /// which nothing reads after a shift.
+    pub(crate) fn shl_ri(&mut self, size: Size, dst: Gpr, count: u8) {
+        if let Some((start, base, disp)) = self.last_sum_of_constant(size, dst)
+            && let Some(scale) = scale_of_shift(count)
+            && let Some(disp) = disp.checked_mul(1 << count)
+        {
+            self.asm.truncate(start);
+            self.flags_cmp = None;
+            self.lea_scaled(size, dst, base, scale, disp);
+            return;
+        }
+        self.asm.shift_ri(ShiftOp::Shl, size, dst, count);
+    }
+
+    /// `lea dst, [index * scale + disp]` (32 or 64 bits), which a
+    /// following [`Self::redefine_last_gpr`] can give another destination.
+    pub(crate) fn lea_scaled(&mut self, size: Size, dst: Gpr, index: Gpr, scale: Scale, disp: i32) {
+        let start = self.asm.offset();
+        self.asm.lea_scaled(size, dst, index, scale, disp);
+        self.def_gpr(true, start, dst, size == Size::S32, DefKind::Load(None));
+    }
+
+    /// Where the last instruction starts and `(base, disp)` when it is
+    /// still the last (nothing bound or emitted since) and computed `dst`
+    /// as `base + disp` at `size` (32 or 64 bits): a `lea dst, [base +
+    /// disp]` or an `add dst, disp` (then `base` is `dst`).
+    fn last_sum_of_constant(&self, size: Size, dst: Gpr) -> Option<(usize, Gpr, i32)> {
+        let d = self.last_def?;
+        if d.end as usize != self.asm.offset() || d.xmm || d.dst != dst.enc() {
+            return None;
+        }
+        let (base, disp) = match d.kind {
+            DefKind::Lea { base, disp } if d.upper_zero == (size == Size::S32) => (base, disp),
+            DefKind::Sum {
+                size: s,
+                addend: Addend::Imm(imm),
+            } if s == size => (dst, imm),
+            _ => return None,
+        };
+        // (`rsp` cannot be an index.)
+        (base != Gpr::Rsp).then_some((d.start as usize, base, disp))
+    }
+
     /// True when the last instruction emitted (with nothing bound or
     /// emitted since) is a load, `lea` or [`Self::add_sum`] into `r` that
     /// left its upper 32 bits zero: a zero-extending `mov r32, r32` after
@@ -750,6 +801,17 @@ impl MacroAssembler {
             d.dst = to;
         }
         true
+    }
+}
+
+/// The scale of an index that a shift left by `count` multiplies by, for
+/// the counts an address can scale by (1 to 3).
+fn scale_of_shift(count: u8) -> Option<Scale> {
+    match count {
+        1 => Some(Scale::X2),
+        2 => Some(Scale::X4),
+        3 => Some(Scale::X8),
+        _ => None,
     }
 }
 
@@ -966,6 +1028,89 @@ mod tests {
 
     /// A sum's `add` stays an `add` unless redefined, and then is a `lea`
     /// of its two operands into the new destination.
+    /// `shl` by 1 to 3 of a value the last instruction computed as a
+    /// register plus a constant becomes one `lea [base * 2^k + disp *
+    /// 2^k]`, which can then move to another register; anything else stays
+    /// a `shl`.
+    #[test]
+    fn shift_of_a_sum_of_a_constant_becomes_one_lea() {
+        for (size, rax, r13) in [(Size::S32, R::EAX, R::R13D), (Size::S64, R::RAX, R::R13)] {
+            for (count, scale) in [(1u8, 2u32), (2, 4), (3, 8)] {
+                let disp = |d: i64| (d << count) as u64;
+                // `lea rax, [rcx + 5]`, `shl rax, k`.
+                let b = code(|a| {
+                    a.lea(size, Gpr::Rax, Mem::base(Gpr::Rcx, 5));
+                    a.shl_ri(size, Gpr::Rax, count);
+                });
+                assert_eq!(decode(&b).len(), 1, "{b:02x?}");
+                assert_eq!(
+                    last(&b),
+                    (Mnemonic::Lea, rax, R::None, R::RCX, scale, disp(5))
+                );
+                // `add rax, -3`, `shl rax, k`: the old `rax` is the index.
+                let b = code(|a| {
+                    a.add_sum(size, Gpr::Rax, Addend::Imm(-3));
+                    a.shl_ri(size, Gpr::Rax, count);
+                    assert!(a.redefine_last_gpr(Gpr::Rax, Gpr::R13));
+                });
+                assert_eq!(decode(&b).len(), 1, "{b:02x?}");
+                assert_eq!(
+                    last(&b),
+                    (Mnemonic::Lea, r13, R::None, R::RAX, scale, disp(-3))
+                );
+            }
+            // No fold: a count of 4, a sum of a register, a displacement
+            // whose scaled value leaves 32 bits, another register, or
+            // something emitted or bound in between.
+            let shl = (Mnemonic::Shl, rax);
+            let cases: [&dyn Fn(&mut MacroAssembler); 6] = [
+                &|a| {
+                    a.lea(size, Gpr::Rax, Mem::base(Gpr::Rcx, 5));
+                    a.shl_ri(size, Gpr::Rax, 4);
+                },
+                &|a| {
+                    a.add_sum(size, Gpr::Rax, Addend::Reg(Gpr::Rcx));
+                    a.shl_ri(size, Gpr::Rax, 1);
+                },
+                &|a| {
+                    a.lea(size, Gpr::Rax, Mem::base(Gpr::Rcx, 0x1000_0000));
+                    a.shl_ri(size, Gpr::Rax, 3);
+                },
+                &|a| {
+                    a.lea(size, Gpr::Rcx, Mem::base(Gpr::Rcx, 5));
+                    a.shl_ri(size, Gpr::Rax, 1);
+                },
+                &|a| {
+                    a.lea(size, Gpr::Rax, Mem::base(Gpr::Rcx, 5));
+                    a.asm.mov_rr(Size::S64, Gpr::Rdx, Gpr::Rcx);
+                    a.shl_ri(size, Gpr::Rax, 1);
+                },
+                &|a| {
+                    a.lea(size, Gpr::Rax, Mem::base(Gpr::Rcx, 5));
+                    let l = a.new_label();
+                    a.bind(l);
+                    a.shl_ri(size, Gpr::Rax, 1);
+                },
+            ];
+            for case in cases {
+                let b = code(case);
+                let (mnemonic, dst, ..) = last(&b);
+                assert_eq!((mnemonic, dst), shl, "{b:02x?}");
+            }
+            // A 32-bit sum shifted at 64 bits keeps its own wrap-around.
+            let other = if size == Size::S32 {
+                Size::S64
+            } else {
+                Size::S32
+            };
+            let b = code(|a| {
+                a.lea(other, Gpr::Rax, Mem::base(Gpr::Rcx, 5));
+                a.shl_ri(size, Gpr::Rax, 2);
+            });
+            assert_eq!(last(&b).0, Mnemonic::Shl, "{b:02x?}");
+        }
+    }
+
     #[test]
     fn last_sum_becomes_a_lea_into_another_register() {
         for (size, rcx, r13, rsi) in [

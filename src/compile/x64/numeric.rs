@@ -443,12 +443,42 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_gpr(ty, a);
     }
 
+    /// `x << count` by a constant. A pinned local's read shifted by 1 to 3
+    /// is one `lea` into a fresh register (`[x + x]`, `[x * 4]`, `[x * 8]`)
+    /// instead of a copy and a shift; any other value is shifted where it
+    /// is, and one just computed as a register plus a constant takes the
+    /// shift into that `lea` ([`super::masm::MacroAssembler::shl_ri`]).
+    fn shift_left_const(&mut self, ty: ValType, count: u8) {
+        let size = int_size(ty);
+        if let Loc::PinnedGpr(src) = self.peek(0).loc
+            && (1..=3).contains(&count)
+        {
+            self.pop();
+            let dst = self.alloc_gpr();
+            match count {
+                1 => self.a.lea(size, dst, Mem::indexed(src, src, Scale::X1, 0)),
+                2 => self.a.lea_scaled(size, dst, src, Scale::X4, 0),
+                _ => self.a.lea_scaled(size, dst, src, Scale::X8, 0),
+            }
+            self.push_gpr(ty, dst);
+            return;
+        }
+        let a = self.pop_gpr();
+        self.a.shl_ri(size, a, count);
+        self.push_gpr(ty, a);
+    }
+
     pub(in crate::compile) fn int_shift(&mut self, ty: ValType, op: ShiftOp) {
         let size = int_size(ty);
         if let Some(count) = self.pop_const() {
             let mask = if ty == ValType::I32 { 31 } else { 63 };
+            let count = (count & mask) as u8;
+            if op == ShiftOp::Shl {
+                self.shift_left_const(ty, count);
+                return;
+            }
             let a = self.pop_gpr();
-            self.a.shift_ri(op, size, a, (count & mask) as u8);
+            self.a.shift_ri(op, size, a, count);
             self.push_gpr(ty, a);
             return;
         }
