@@ -336,3 +336,92 @@ fn constant_left_shifts_match_the_wrapping_shift() {
         }
     }
 }
+
+/// Sums that take in a scaled or offset operand: `(x << k) + c`, the sum
+/// of `x << k` and a local in both orders, `a + (y + c)` and `a + (y <<
+/// k)` with the right operand computed just before (one `lea` of both),
+/// and the same with the right operand also stored into a local by
+/// `local.tee` (whose assignment must stay). Each must equal wrapping
+/// arithmetic in both widths.
+#[test]
+fn sums_of_scaled_and_offset_operands_match_wrapping_arithmetic() {
+    let engine = Engine::default();
+    let inputs: [i64; 6] = [0, 1, -1, 0x3fff_ffff, i32::MIN as i64, i64::MAX / 3 + 11];
+    for ty in ["i32", "i64"] {
+        let bits = if ty == "i32" { 32 } else { 64 };
+        for k in [0u32, 1, 2, 3, 4] {
+            for c in [1i64, -8, 0x400, 0x7fff_ffff, -0x8000_0000] {
+                let wat = format!(
+                    r#"(module
+                    (func (export "scaled_const") (param $x {ty}) (param $y {ty}) (result {ty})
+                        ({ty}.add ({ty}.shl ({ty}.xor (local.get $x) (local.get $y)) ({ty}.const {k}))
+                            ({ty}.const {c})))
+                    (func (export "pinned_scaled_const") (param $x {ty}) (param $y {ty}) (result {ty})
+                        ({ty}.add ({ty}.shl (local.get $x) ({ty}.const {k})) ({ty}.const {c})))
+                    (func (export "scaled_local") (param $x {ty}) (param $y {ty}) (result {ty})
+                        ({ty}.add ({ty}.shl ({ty}.xor (local.get $x) ({ty}.const 5)) ({ty}.const {k}))
+                            (local.get $y)))
+                    (func (export "local_scaled") (param $x {ty}) (param $y {ty}) (result {ty})
+                        ({ty}.add (local.get $y)
+                            ({ty}.shl ({ty}.xor (local.get $x) ({ty}.const 5)) ({ty}.const {k}))))
+                    (func (export "plus_offset") (param $x {ty}) (param $y {ty}) (result {ty})
+                        ({ty}.add ({ty}.xor (local.get $x) ({ty}.const 5))
+                            ({ty}.add (local.get $y) ({ty}.const {c}))))
+                    (func (export "plus_scaled") (param $x {ty}) (param $y {ty}) (result {ty})
+                        ({ty}.add ({ty}.xor (local.get $x) ({ty}.const 5))
+                            ({ty}.shl (local.get $y) ({ty}.const {k}))))
+                    (func (export "plus_teed") (param $x {ty}) (param $y {ty}) (result {ty}) (local $z {ty})
+                        ({ty}.xor
+                            ({ty}.add ({ty}.xor (local.get $x) ({ty}.const 5))
+                                (local.tee $z ({ty}.add (local.get $y) ({ty}.const {c}))))
+                            ({ty}.mul (local.get $z) ({ty}.const 3))))
+                    (func (export "plus_teed_scaled") (param $x {ty}) (param $y {ty}) (result {ty}) (local $z {ty})
+                        ({ty}.xor
+                            ({ty}.add ({ty}.xor (local.get $x) ({ty}.const 5))
+                                (local.tee $z ({ty}.shl (local.get $y) ({ty}.const {k}))))
+                            ({ty}.mul (local.get $z) ({ty}.const 3))))
+                    )"#
+                );
+                let module = Module::new(&engine, wat::parse_str(&wat).unwrap()).unwrap();
+                let mut store = Store::new(&engine, ());
+                let instance = Linker::new(&engine)
+                    .instantiate(&mut store, &module)
+                    .unwrap();
+                let norm = |v: i64| if ty == "i32" { i64::from(v as i32) } else { v };
+                let shl = |v: i64| norm(v.wrapping_shl(k % bits));
+                let c = norm(c);
+                for &x in &inputs {
+                    for &y in &inputs {
+                        let (x, y) = (norm(x), norm(y));
+                        let add = |a: i64, b: i64| norm(a.wrapping_add(b));
+                        let z = add(y, c);
+                        let zs = shl(y);
+                        for (name, expected) in [
+                            ("scaled_const", add(shl(x ^ y), c)),
+                            ("pinned_scaled_const", add(shl(x), c)),
+                            ("scaled_local", add(shl(x ^ 5), y)),
+                            ("local_scaled", add(y, shl(x ^ 5))),
+                            ("plus_offset", add(x ^ 5, z)),
+                            ("plus_scaled", add(x ^ 5, zs)),
+                            ("plus_teed", add(x ^ 5, z) ^ norm(z.wrapping_mul(3))),
+                            (
+                                "plus_teed_scaled",
+                                add(x ^ 5, zs) ^ norm(zs.wrapping_mul(3)),
+                            ),
+                        ] {
+                            let f = instance.get_func(&store, name).unwrap();
+                            let mut out = [val(ty, 0)];
+                            f.call(&mut store, &[val(ty, x), val(ty, y)], &mut out)
+                                .unwrap();
+                            assert_eq!(
+                                out[0],
+                                val(ty, expected),
+                                "{ty} {name} x={x} y={y} c={c} k={k}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

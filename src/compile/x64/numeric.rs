@@ -231,7 +231,10 @@ impl FuncCompiler<'_, '_, '_> {
         {
             self.pop();
             self.pop();
-            self.a.alu_rr(op, size, b, pa);
+            match op {
+                AluOp::Add => self.a.add_sum(size, b, Addend::Reg(pa)),
+                _ => self.a.alu_rr(op, size, b, pa),
+            }
             self.push_gpr(ty, b);
             return;
         }
@@ -273,8 +276,12 @@ impl FuncCompiler<'_, '_, '_> {
             }
             self.push_gpr(ty, a);
         } else {
+            // A temporary `b` is consumed: the sum may take in the
+            // instruction that computed it.
+            let temporary = matches!(self.peek(0).loc, Loc::Gpr(_));
             let (a, b) = self.pop_gpr_pair();
             match op {
+                AluOp::Add if temporary => self.a.add_consumed(size, a, b),
                 AluOp::Add => self.a.add_sum(size, a, Addend::Reg(b)),
                 _ => self.a.alu_rr(op, size, a, b),
             }
