@@ -341,8 +341,8 @@ fn constant_left_shifts_match_the_wrapping_shift() {
 /// of `x << k` and a local in both orders, `a + (y + c)` and `a + (y <<
 /// k)` with the right operand computed just before (one `lea` of both),
 /// and the same with the right operand also stored into a local by
-/// `local.tee` (whose assignment must stay). Each must equal wrapping
-/// arithmetic in both widths.
+/// `local.tee` (whose assignment must stay), and a constant added to such
+/// a `lea`. Each must equal wrapping arithmetic in both widths.
 #[test]
 fn sums_of_scaled_and_offset_operands_match_wrapping_arithmetic() {
     let engine = Engine::default();
@@ -367,6 +367,11 @@ fn sums_of_scaled_and_offset_operands_match_wrapping_arithmetic() {
                     (func (export "plus_offset") (param $x {ty}) (param $y {ty}) (result {ty})
                         ({ty}.add ({ty}.xor (local.get $x) ({ty}.const 5))
                             ({ty}.add (local.get $y) ({ty}.const {c}))))
+                    (func (export "plus_offset_const") (param $x {ty}) (param $y {ty}) (result {ty})
+                        ({ty}.add
+                            ({ty}.add ({ty}.xor (local.get $x) ({ty}.const 5))
+                                ({ty}.add (local.get $y) ({ty}.const {c})))
+                            ({ty}.const -4)))
                     (func (export "plus_scaled") (param $x {ty}) (param $y {ty}) (result {ty})
                         ({ty}.add ({ty}.xor (local.get $x) ({ty}.const 5))
                             ({ty}.shl (local.get $y) ({ty}.const {k}))))
@@ -402,6 +407,7 @@ fn sums_of_scaled_and_offset_operands_match_wrapping_arithmetic() {
                             ("scaled_local", add(shl(x ^ 5), y)),
                             ("local_scaled", add(y, shl(x ^ 5))),
                             ("plus_offset", add(x ^ 5, z)),
+                            ("plus_offset_const", add(add(x ^ 5, z), -4)),
                             ("plus_scaled", add(x ^ 5, zs)),
                             ("plus_teed", add(x ^ 5, z) ^ norm(z.wrapping_mul(3))),
                             (

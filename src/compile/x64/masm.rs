@@ -58,6 +58,15 @@ enum DefKind {
     /// redefined into `base` itself becomes `add base, disp`, whose flags
     /// then test the sum ([`MacroAssembler::flags_test`]).
     Lea { base: Gpr, disp: i32 },
+    /// `lea dst, [base + index * scale + disp]` (32 or 64 bits, per
+    /// `upper_zero`): redefined in place as a load is; an added constant
+    /// joins its displacement ([`MacroAssembler::add_sum`]).
+    Indexed {
+        base: Gpr,
+        index: Gpr,
+        scale: Scale,
+        disp: i32,
+    },
     /// `dst = index * scale + disp` (32 or 64 bits, per `upper_zero`): a
     /// `lea` without base ([`MacroAssembler::lea_scaled`]), or a `shl` by
     /// 1 to 3 ([`MacroAssembler::shl_ri`]; `index` is then `dst` itself,
@@ -503,16 +512,16 @@ impl MacroAssembler {
             &mem,
             size == Size::S32,
         );
-        if let (
-            Some(d),
-            Mem::Based {
-                base,
-                index: None,
-                disp,
-            },
-        ) = (&mut self.last_def, mem)
-        {
-            d.kind = DefKind::Lea { base, disp };
+        if let (Some(d), Mem::Based { base, index, disp }) = (&mut self.last_def, mem) {
+            d.kind = match index {
+                None => DefKind::Lea { base, disp },
+                Some((index, scale)) => DefKind::Indexed {
+                    base,
+                    index,
+                    scale,
+                    disp,
+                },
+            };
         }
     }
 
@@ -611,6 +620,8 @@ impl MacroAssembler {
     /// - `dst = index * scale + disp` ([`DefKind::Scaled`]) plus a
     ///   constant or another register: `lea dst, [addend + index * scale
     ///   + disp]`;
+    /// - `dst = base + index * scale + disp` ([`DefKind::Indexed`]) plus a
+    ///   constant: the constant joins the displacement;
     /// - with [`Self::add_consumed`], an added register `src = base +
     ///   disp` ([`DefKind::Lea`]): `lea dst, [base + dst + disp]`, or `src
     ///   = index * scale + disp`: `lea dst, [dst + index * scale + disp]`.
@@ -658,7 +669,7 @@ impl MacroAssembler {
     fn may_fold_into_sum(&self, size: Size, consumes: bool) -> bool {
         matches!(size, Size::S32 | Size::S64)
             && self.last_def.as_ref().is_some_and(|d| match d.kind {
-                DefKind::Scaled { .. } => true,
+                DefKind::Scaled { .. } | DefKind::Indexed { .. } => true,
                 DefKind::Lea { .. } => consumes,
                 _ => false,
             })
@@ -684,6 +695,20 @@ impl MacroAssembler {
                 self.flags_cmp = None;
                 self.lea_scaled(size, dst, index, scale, disp);
                 return true;
+            }
+            (
+                DefKind::Indexed {
+                    base,
+                    index,
+                    scale,
+                    disp,
+                },
+                Addend::Imm(imm),
+            ) if d.dst == dst.enc() => {
+                let Some(disp) = disp.checked_add(imm) else {
+                    return false;
+                };
+                Mem::indexed(base, index, scale, disp)
             }
             // `src` is read as the base, which may be `rsp`; it must not
             // be `dst`, whose value the `lea` replaced.
@@ -884,7 +909,7 @@ impl MacroAssembler {
                 self.add_sum(size, base, Addend::Imm(disp));
                 true
             }
-            DefKind::Lea { .. } | DefKind::Load(_) => {
+            DefKind::Lea { .. } | DefKind::Indexed { .. } | DefKind::Load(_) => {
                 self.asm.set_reg_operand(d.start as usize, to)
             }
             DefKind::Scaled { index, scale, disp } => {
@@ -1243,7 +1268,8 @@ mod tests {
     }
 
     /// A sum whose operand the last instruction scaled (a `shl` by 1 to
-    /// 3 or a `lea` without base) or, when the sum consumes it, computed
+    /// 3 or a `lea` without base), a `lea` with an index plus a constant,
+    /// or, when the sum consumes it, an operand computed
     /// as a register plus a constant, is one `lea` of both; the same sum
     /// of a register it does not consume, or after anything else, stays
     /// an `add`.
@@ -1257,7 +1283,17 @@ mod tests {
             (Mnemonic, R, R, R, u32, u64),
             usize,
         );
-        let cases: [Case; 8] = [
+        let cases: [Case; 9] = [
+            // `lea eax, [rsi + rax + 0x20]; add eax, -4`
+            (
+                &|a| {
+                    let mem = Mem::indexed(Gpr::Rsi, Gpr::Rax, Scale::X1, 0x20);
+                    a.lea(Size::S32, Gpr::Rax, mem);
+                    a.add_sum(Size::S32, Gpr::Rax, Addend::Imm(-4));
+                },
+                (Mnemonic::Lea, eax, R::RSI, R::RAX, 1, 0x1c),
+                1,
+            ),
             // `shl eax, 2; add eax, 0x400`
             (
                 &|a| {
