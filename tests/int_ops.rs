@@ -5,7 +5,7 @@
 //! product in both widths, for `x` a local kept in a register (which must
 //! keep its value) and for `x` a computed value.
 
-use wasmkern::{Engine, Linker, Module, Store, Val};
+use wasmkern::{Engine, Instance, Linker, Module, Store, Val};
 
 /// `(x * k) ^ x`, with `x` read again after the product, and
 /// `((x + 1) * k)`: a pinned local and a computed operand; the product
@@ -252,6 +252,21 @@ fn byte_and_halfword_masks_zero_extend() {
     }
 }
 
+/// The module `wat` instantiated in a new store.
+fn instantiate(engine: &Engine, wat: &str) -> (Store<()>, Instance) {
+    let module = Module::new(engine, wat::parse_str(wat).unwrap()).unwrap();
+    let mut store = Store::new(engine, ());
+    let instance = Linker::new(engine)
+        .instantiate(&mut store, &module)
+        .unwrap();
+    (store, instance)
+}
+
+/// `v` wrapped to the width `ty` names and sign-extended back.
+fn norm(ty: &str, v: i64) -> i64 {
+    if ty == "i32" { i64::from(v as i32) } else { v }
+}
+
 /// Shifts left by a constant: a pinned local's read shifted by 1 to 3 is
 /// one `lea` into another register, and `(x + c) << k` folds the shift
 /// into the sum's `lea` (`[x * 2^k + c * 2^k]`) or `add`. Each function
@@ -300,14 +315,10 @@ fn constant_left_shifts_match_the_wrapping_shift() {
                     )"#,
                     c32 = c as i32
                 );
-                let module = Module::new(&engine, wat::parse_str(&wat).unwrap()).unwrap();
-                let mut store = Store::new(&engine, ());
-                let instance = Linker::new(&engine)
-                    .instantiate(&mut store, &module)
-                    .unwrap();
+                let (mut store, instance) = instantiate(&engine, &wat);
                 // The model: wrapping arithmetic at the width, the count
                 // taken modulo the width.
-                let norm = |v: i64| if ty == "i32" { i64::from(v as i32) } else { v };
+                let norm = |v: i64| norm(ty, v);
                 let shl = |v: i64, n: u32| norm(v.wrapping_shl(n % bits));
                 for &x in &inputs {
                     let x = norm(x);
@@ -387,12 +398,8 @@ fn sums_of_scaled_and_offset_operands_match_wrapping_arithmetic() {
                             ({ty}.mul (local.get $z) ({ty}.const 3))))
                     )"#
                 );
-                let module = Module::new(&engine, wat::parse_str(&wat).unwrap()).unwrap();
-                let mut store = Store::new(&engine, ());
-                let instance = Linker::new(&engine)
-                    .instantiate(&mut store, &module)
-                    .unwrap();
-                let norm = |v: i64| if ty == "i32" { i64::from(v as i32) } else { v };
+                let (mut store, instance) = instantiate(&engine, &wat);
+                let norm = |v: i64| norm(ty, v);
                 let shl = |v: i64| norm(v.wrapping_shl(k % bits));
                 let c = norm(c);
                 for &x in &inputs {
