@@ -462,11 +462,8 @@ impl FuncCompiler<'_, '_, '_> {
         {
             self.pop();
             let dst = self.alloc_gpr();
-            match count {
-                1 => self.a.lea(size, dst, Mem::indexed(src, src, Scale::X1, 0)),
-                2 => self.a.lea_scaled(size, dst, src, Scale::X4, 0),
-                _ => self.a.lea_scaled(size, dst, src, Scale::X8, 0),
-            }
+            let scale = [Scale::X2, Scale::X4, Scale::X8][usize::from(count - 1)];
+            self.a.lea_scaled(size, dst, src, scale, 0);
             self.push_gpr(ty, dst);
             return;
         }
