@@ -5,7 +5,10 @@
 //! product in both widths, for `x` a local kept in a register (which must
 //! keep its value) and for `x` a computed value.
 
-use wasmkern::{Engine, Instance, Linker, Module, Store, Val};
+use wasmkern::{Engine, Linker, Module, Store, Val};
+
+mod common;
+use common::instantiate;
 
 /// `(x * k) ^ x`, with `x` read again after the product, and
 /// `((x + 1) * k)`: a pinned local and a computed operand; the product
@@ -250,16 +253,6 @@ fn byte_and_halfword_masks_zero_extend() {
             }
         }
     }
-}
-
-/// The module `wat` instantiated in a new store.
-fn instantiate(engine: &Engine, wat: &str) -> (Store<()>, Instance) {
-    let module = Module::new(engine, wat::parse_str(wat).unwrap()).unwrap();
-    let mut store = Store::new(engine, ());
-    let instance = Linker::new(engine)
-        .instantiate(&mut store, &module)
-        .unwrap();
-    (store, instance)
 }
 
 /// `v` wrapped to the width `ty` names and sign-extended back.
