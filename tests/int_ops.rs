@@ -1,10 +1,14 @@
 //! Integer arithmetic the compiler strength-reduces: `x * 3`, `x * 5` and
 //! `x * 9` become `lea`, other constant factors a three-operand `imul`
-//! (neither copies a pinned `x` first). Each must equal the wrapping
+//! (neither copies a pinned `x` first), and `x << 1..3` a `lea`, folded
+//! into the sum's when `x` was just computed as `y + c`. Each must equal the wrapping
 //! product in both widths, for `x` a local kept in a register (which must
 //! keep its value) and for `x` a computed value.
 
 use wasmkern::{Engine, Linker, Module, Store, Val};
+
+mod common;
+use common::instantiate;
 
 /// `(x * k) ^ x`, with `x` read again after the product, and
 /// `((x + 1) * k)`: a pinned local and a computed operand; the product
@@ -246,6 +250,183 @@ fn byte_and_halfword_masks_zero_extend() {
                     (tx as i32, ty as i32),
                     "i32 {name} tee {x32:#x}"
                 );
+            }
+        }
+    }
+}
+
+/// `v` wrapped to the width `ty` names and sign-extended back.
+fn norm(ty: &str, v: i64) -> i64 {
+    if ty == "i32" { i64::from(v as i32) } else { v }
+}
+
+/// Shifts left by a constant: a pinned local's read shifted by 1 to 3 is
+/// one `lea` into another register, and `(x + c) << k` folds the shift
+/// into the sum's `lea` (`[x * 2^k + c * 2^k]`) or `add`. Each function
+/// must equal the wrapping shift in both widths, for counts the
+/// instruction takes (0 to 3, larger ones, counts past the width that wrap
+/// into 1 to 3), sums whose constant scaled no longer fits 32 bits, a
+/// 32-bit sum shifted at 64 bits (which must keep the sum's 32-bit
+/// wrap-around), and results stored into locals, the shifted one too.
+#[test]
+fn constant_left_shifts_match_the_wrapping_shift() {
+    let engine = Engine::default();
+    let inputs: [i64; 8] = [
+        0,
+        1,
+        -1,
+        7,
+        0x3fff_ffff,
+        i32::MAX as i64,
+        i32::MIN as i64,
+        i64::MAX / 3 + 11,
+    ];
+    let consts: [i64; 6] = [1, -1, 8, 0x1000_0000, -0x7000_0000, 0x7fff_ffff];
+    for ty in ["i32", "i64"] {
+        let bits = if ty == "i32" { 32 } else { 64 };
+        for k in [0u32, 1, 2, 3, 4, bits - 1, bits + 1, bits + 3] {
+            for c in consts {
+                let wat = format!(
+                    r#"(module
+                    (func (export "pinned") (param $x {ty}) (result {ty})
+                        ({ty}.xor ({ty}.shl (local.get $x) ({ty}.const {k})) (local.get $x)))
+                    (func (export "sum") (param $x {ty}) (result {ty})
+                        ({ty}.shl ({ty}.add (local.get $x) ({ty}.const {c})) ({ty}.const {k})))
+                    (func (export "computed_sum") (param $x {ty}) (result {ty})
+                        ({ty}.shl ({ty}.add ({ty}.xor (local.get $x) ({ty}.const 5)) ({ty}.const {c}))
+                            ({ty}.const {k})))
+                    (func (export "into") (param $x {ty}) (result {ty}) (local $y {ty})
+                        (local.set $y ({ty}.shl ({ty}.add (local.get $x) ({ty}.const {c})) ({ty}.const {k})))
+                        ({ty}.xor (local.get $y) (local.get $x)))
+                    (func (export "itself") (param $x {ty}) (result {ty})
+                        (local.set $x ({ty}.shl (local.get $x) ({ty}.const {k})))
+                        (local.set $x ({ty}.shl ({ty}.add (local.get $x) ({ty}.const {c})) ({ty}.const {k})))
+                        (local.get $x))
+                    (func (export "widened") (param $x i32) (result i64)
+                        (i64.shl (i64.extend_i32_u (i32.add (local.get $x) (i32.const {c32})))
+                            (i64.const {k})))
+                    )"#,
+                    c32 = c as i32
+                );
+                let (mut store, instance) = instantiate(&engine, &wat);
+                // The model: wrapping arithmetic at the width, the count
+                // taken modulo the width.
+                let norm = |v: i64| norm(ty, v);
+                let shl = |v: i64, n: u32| norm(v.wrapping_shl(n % bits));
+                for &x in &inputs {
+                    let x = norm(x);
+                    let c = norm(c);
+                    for (name, expected) in [
+                        ("pinned", shl(x, k) ^ x),
+                        ("sum", shl(x.wrapping_add(c), k)),
+                        ("computed_sum", shl((x ^ 5).wrapping_add(c), k)),
+                        ("into", shl(x.wrapping_add(c), k) ^ x),
+                        ("itself", shl(shl(x, k).wrapping_add(c), k)),
+                    ] {
+                        let f = instance.get_func(&store, name).unwrap();
+                        let mut out = [val(ty, 0)];
+                        f.call(&mut store, &[val(ty, x)], &mut out).unwrap();
+                        assert_eq!(out[0], val(ty, expected), "{ty} {name} ({x} + {c}) << {k}");
+                    }
+                    // A 32-bit sum, zero-extended, shifted at 64 bits.
+                    let sum32 = u64::from((x as i32).wrapping_add(c as i32) as u32);
+                    let widened = (sum32 << (k % 64)) as i64;
+                    let f = instance.get_func(&store, "widened").unwrap();
+                    let mut out = [Val::I64(0)];
+                    f.call(&mut store, &[Val::I32(x as i32)], &mut out).unwrap();
+                    assert_eq!(out[0], Val::I64(widened), "widened ({x} + {c}) << {k}");
+                }
+            }
+        }
+    }
+}
+
+/// Sums that take in a scaled or offset operand: `(x << k) + c`, the sum
+/// of `x << k` and a local in both orders, `a + (y + c)` and `a + (y <<
+/// k)` with the right operand computed just before (one `lea` of both),
+/// and the same with the right operand also stored into a local by
+/// `local.tee` (whose assignment must stay), and a constant added to such
+/// a `lea`. Each must equal wrapping arithmetic in both widths.
+#[test]
+fn sums_of_scaled_and_offset_operands_match_wrapping_arithmetic() {
+    let engine = Engine::default();
+    let inputs: [i64; 6] = [0, 1, -1, 0x3fff_ffff, i32::MIN as i64, i64::MAX / 3 + 11];
+    for ty in ["i32", "i64"] {
+        let bits = if ty == "i32" { 32 } else { 64 };
+        for k in [0u32, 1, 2, 3, 4] {
+            for c in [1i64, -8, 0x400, 0x7fff_ffff, -0x8000_0000] {
+                let wat = format!(
+                    r#"(module
+                    (func (export "scaled_const") (param $x {ty}) (param $y {ty}) (result {ty})
+                        ({ty}.add ({ty}.shl ({ty}.xor (local.get $x) (local.get $y)) ({ty}.const {k}))
+                            ({ty}.const {c})))
+                    (func (export "pinned_scaled_const") (param $x {ty}) (param $y {ty}) (result {ty})
+                        ({ty}.add ({ty}.shl (local.get $x) ({ty}.const {k})) ({ty}.const {c})))
+                    (func (export "scaled_local") (param $x {ty}) (param $y {ty}) (result {ty})
+                        ({ty}.add ({ty}.shl ({ty}.xor (local.get $x) ({ty}.const 5)) ({ty}.const {k}))
+                            (local.get $y)))
+                    (func (export "local_scaled") (param $x {ty}) (param $y {ty}) (result {ty})
+                        ({ty}.add (local.get $y)
+                            ({ty}.shl ({ty}.xor (local.get $x) ({ty}.const 5)) ({ty}.const {k}))))
+                    (func (export "plus_offset") (param $x {ty}) (param $y {ty}) (result {ty})
+                        ({ty}.add ({ty}.xor (local.get $x) ({ty}.const 5))
+                            ({ty}.add (local.get $y) ({ty}.const {c}))))
+                    (func (export "plus_offset_const") (param $x {ty}) (param $y {ty}) (result {ty})
+                        ({ty}.add
+                            ({ty}.add ({ty}.xor (local.get $x) ({ty}.const 5))
+                                ({ty}.add (local.get $y) ({ty}.const {c})))
+                            ({ty}.const -4)))
+                    (func (export "plus_scaled") (param $x {ty}) (param $y {ty}) (result {ty})
+                        ({ty}.add ({ty}.xor (local.get $x) ({ty}.const 5))
+                            ({ty}.shl (local.get $y) ({ty}.const {k}))))
+                    (func (export "plus_teed") (param $x {ty}) (param $y {ty}) (result {ty}) (local $z {ty})
+                        ({ty}.xor
+                            ({ty}.add ({ty}.xor (local.get $x) ({ty}.const 5))
+                                (local.tee $z ({ty}.add (local.get $y) ({ty}.const {c}))))
+                            ({ty}.mul (local.get $z) ({ty}.const 3))))
+                    (func (export "plus_teed_scaled") (param $x {ty}) (param $y {ty}) (result {ty}) (local $z {ty})
+                        ({ty}.xor
+                            ({ty}.add ({ty}.xor (local.get $x) ({ty}.const 5))
+                                (local.tee $z ({ty}.shl (local.get $y) ({ty}.const {k}))))
+                            ({ty}.mul (local.get $z) ({ty}.const 3))))
+                    )"#
+                );
+                let (mut store, instance) = instantiate(&engine, &wat);
+                let norm = |v: i64| norm(ty, v);
+                let shl = |v: i64| norm(v.wrapping_shl(k % bits));
+                let c = norm(c);
+                for &x in &inputs {
+                    for &y in &inputs {
+                        let (x, y) = (norm(x), norm(y));
+                        let add = |a: i64, b: i64| norm(a.wrapping_add(b));
+                        let z = add(y, c);
+                        let zs = shl(y);
+                        for (name, expected) in [
+                            ("scaled_const", add(shl(x ^ y), c)),
+                            ("pinned_scaled_const", add(shl(x), c)),
+                            ("scaled_local", add(shl(x ^ 5), y)),
+                            ("local_scaled", add(y, shl(x ^ 5))),
+                            ("plus_offset", add(x ^ 5, z)),
+                            ("plus_offset_const", add(add(x ^ 5, z), -4)),
+                            ("plus_scaled", add(x ^ 5, zs)),
+                            ("plus_teed", add(x ^ 5, z) ^ norm(z.wrapping_mul(3))),
+                            (
+                                "plus_teed_scaled",
+                                add(x ^ 5, zs) ^ norm(zs.wrapping_mul(3)),
+                            ),
+                        ] {
+                            let f = instance.get_func(&store, name).unwrap();
+                            let mut out = [val(ty, 0)];
+                            f.call(&mut store, &[val(ty, x), val(ty, y)], &mut out)
+                                .unwrap();
+                            assert_eq!(
+                                out[0],
+                                val(ty, expected),
+                                "{ty} {name} x={x} y={y} c={c} k={k}"
+                            );
+                        }
+                    }
+                }
             }
         }
     }

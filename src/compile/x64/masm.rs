@@ -8,8 +8,14 @@
 //!   a local's register instead ([`MacroAssembler::redefine_last_gpr`]): it
 //!   remembers the last instruction when that instruction writes all of its
 //!   destination without reading it (a load, a `lea`, a sum emitted with
-//!   [`MacroAssembler::add_sum`], or a three-operand AVX operation,
+//!   [`MacroAssembler::add_sum`], a shift left by 1 to 3 emitted with
+//!   [`MacroAssembler::shl_ri`], or a three-operand AVX operation,
 //!   [`MacroAssembler::vex_rrr`]);
+//! - the same knowledge folds address arithmetic into one `lea`: a shift
+//!   left of a register plus a constant, a sum with a scaled register, a
+//!   sum with a temporary computed as a register plus a constant or a
+//!   scaled register (`[base + index * scale + disp]` from two or three
+//!   instructions);
 //! - the sites generated code reports to the runtime, at code offsets that
 //!   only it may move: trap exits ([`MacroAssembler::trap_label`]), call
 //!   return addresses for backtraces, and guard-region fault sites. When the
@@ -21,7 +27,7 @@
 use super::super::FaultSite;
 use super::stubs::sym_trap;
 use crate::abi::{HandlerSite, TYPE_ID_PLACEHOLDER, TrapCode, UnwindInfo};
-use crate::asm::x64::{AluOp, Assembler, Cond, Gpr, Label, Mem, Scale, Size, SseOp, Xmm};
+use crate::asm::x64::{AluOp, Assembler, Cond, Gpr, Label, Mem, Scale, ShiftOp, Size, SseOp, Xmm};
 use alloc::vec::Vec;
 use core::ops::{Deref, DerefMut};
 
@@ -52,6 +58,21 @@ enum DefKind {
     /// redefined into `base` itself becomes `add base, disp`, whose flags
     /// then test the sum ([`MacroAssembler::flags_test`]).
     Lea { base: Gpr, disp: i32 },
+    /// `lea dst, [base + index * scale + disp]` (32 or 64 bits, per
+    /// `upper_zero`): redefined in place as a load is; an added constant
+    /// joins its displacement ([`MacroAssembler::add_sum`]).
+    Indexed {
+        base: Gpr,
+        index: Gpr,
+        scale: Scale,
+        disp: i32,
+    },
+    /// `dst = index * scale + disp` (32 or 64 bits, per `upper_zero`): a
+    /// `lea` without base ([`MacroAssembler::lea_scaled`]), or a `shl` by
+    /// 1 to 3 ([`MacroAssembler::shl_ri`]; `index` is then `dst` itself,
+    /// whose old value the shift reads). An added register or constant
+    /// joins it in one `lea` ([`MacroAssembler::add_sum`]).
+    Scaled { index: Gpr, scale: Scale, disp: i32 },
     /// The AVX `vop dst, src1, src2`, which writes all of `dst` (its
     /// upper lanes from `src1`) and reads only its sources: emitted again
     /// with the new destination, which may be a source too (the sources
@@ -491,16 +512,16 @@ impl MacroAssembler {
             &mem,
             size == Size::S32,
         );
-        if let (
-            Some(d),
-            Mem::Based {
-                base,
-                index: None,
-                disp,
-            },
-        ) = (&mut self.last_def, mem)
-        {
-            d.kind = DefKind::Lea { base, disp };
+        if let (Some(d), Mem::Based { base, index, disp }) = (&mut self.last_def, mem) {
+            d.kind = match index {
+                None => DefKind::Lea { base, disp },
+                Some((index, scale)) => DefKind::Indexed {
+                    base,
+                    index,
+                    scale,
+                    disp,
+                },
+            };
         }
     }
 
@@ -592,7 +613,41 @@ impl MacroAssembler {
 
     /// `add dst, addend` (32 or 64 bits), which a following
     /// [`Self::redefine_last_gpr`] can turn into `lea to, [dst + addend]`.
+    /// When the last instruction emitted (with nothing bound or emitted
+    /// since) computed one of the two operands as a scaled register or a
+    /// register plus a constant, the sum is one `lea` of both instead
+    /// (which leaves the flags alone; [`Self::flags_test`] then says so):
+    /// - `dst = index * scale + disp` ([`DefKind::Scaled`]) plus a
+    ///   constant or another register: `lea dst, [addend + index * scale
+    ///   + disp]`;
+    /// - `dst = base + index * scale + disp` ([`DefKind::Indexed`]) plus a
+    ///   constant: the constant joins the displacement;
+    /// - with [`Self::add_consumed`], an added register `src = base +
+    ///   disp` ([`DefKind::Lea`]): `lea dst, [base + dst + disp]`, or `src
+    ///   = index * scale + disp`: `lea dst, [dst + index * scale + disp]`.
     pub(crate) fn add_sum(&mut self, size: Size, dst: Gpr, addend: Addend) {
+        if self.may_fold_into_sum(size, false) && self.fold_into_sum(size, dst, addend, false) {
+            return;
+        }
+        self.add_unfolded(size, dst, addend);
+    }
+
+    /// [`Self::add_sum`] of a register `src` that holds a temporary value,
+    /// which the sum consumes: nothing reads `src` afterwards, so when the
+    /// last instruction computed it as `base + disp`, that `lea` is
+    /// dropped and the sum is `lea dst, [base + dst + disp]`. (`src` must
+    /// not be a local's register: the dropped `lea` would be the local's
+    /// assignment.)
+    pub(crate) fn add_consumed(&mut self, size: Size, dst: Gpr, src: Gpr) {
+        let addend = Addend::Reg(src);
+        if self.may_fold_into_sum(size, true) && self.fold_into_sum(size, dst, addend, true) {
+            return;
+        }
+        self.add_unfolded(size, dst, addend);
+    }
+
+    /// `add dst, addend`, recorded as a [`DefKind::Sum`].
+    fn add_unfolded(&mut self, size: Size, dst: Gpr, addend: Addend) {
         let start = self.asm.offset();
         match addend {
             Addend::Imm(imm) => self.asm.alu_ri(AluOp::Add, size, dst, imm),
@@ -606,6 +661,151 @@ impl MacroAssembler {
             size == Size::S32,
             DefKind::Sum { size, addend },
         );
+    }
+
+    /// Whether the last instruction is of a kind a sum of `size` may take
+    /// in (the cheap test before [`Self::fold_into_sum`]'s full one).
+    #[inline(always)]
+    fn may_fold_into_sum(&self, size: Size, consumes: bool) -> bool {
+        matches!(size, Size::S32 | Size::S64)
+            && self.last_def.as_ref().is_some_and(|d| match d.kind {
+                DefKind::Scaled { .. } | DefKind::Indexed { .. } => true,
+                DefKind::Lea { .. } => consumes,
+                _ => false,
+            })
+    }
+
+    /// [`Self::add_sum`]'s `lea` forms: emits one and returns true when
+    /// the last instruction can join the sum (a register addend's own
+    /// definition only if the sum `consumes` it).
+    #[inline(never)]
+    fn fold_into_sum(&mut self, size: Size, dst: Gpr, addend: Addend, consumes: bool) -> bool {
+        let Some(d) = self.last_def else {
+            return false;
+        };
+        if d.end as usize != self.asm.offset() || d.xmm || d.upper_zero != (size == Size::S32) {
+            return false;
+        }
+        let mem = match (d.kind, addend) {
+            (DefKind::Scaled { index, scale, disp }, Addend::Imm(imm)) if d.dst == dst.enc() => {
+                let Some(disp) = disp.checked_add(imm) else {
+                    return false;
+                };
+                self.asm.truncate(d.start as usize);
+                self.flags_cmp = None;
+                self.lea_scaled(size, dst, index, scale, disp);
+                return true;
+            }
+            (
+                DefKind::Indexed {
+                    base,
+                    index,
+                    scale,
+                    disp,
+                },
+                Addend::Imm(imm),
+            ) if d.dst == dst.enc() => {
+                let Some(disp) = disp.checked_add(imm) else {
+                    return false;
+                };
+                Mem::indexed(base, index, scale, disp)
+            }
+            // `src` is read as the base, which may be `rsp`; it must not
+            // be `dst`, whose value the `lea` replaced.
+            (DefKind::Scaled { index, scale, disp }, Addend::Reg(src))
+                if d.dst == dst.enc() && src != dst =>
+            {
+                Mem::indexed(src, index, scale, disp)
+            }
+            // `dst` becomes the index (never `rsp`, which holds no value).
+            (DefKind::Lea { base, disp }, Addend::Reg(src))
+                if consumes && d.dst == src.enc() && src != dst && dst != Gpr::Rsp =>
+            {
+                Mem::indexed(base, dst, Scale::X1, disp)
+            }
+            (DefKind::Scaled { index, scale, disp }, Addend::Reg(src))
+                if consumes && d.dst == src.enc() && src != dst =>
+            {
+                Mem::indexed(dst, index, scale, disp)
+            }
+            _ => return false,
+        };
+        self.asm.truncate(d.start as usize);
+        self.flags_cmp = None;
+        self.lea(size, dst, mem);
+        true
+    }
+
+    /// `shl dst, count` (32 or 64 bits). For a count of 1 to 3, when the
+    /// last instruction emitted (with nothing bound or emitted since)
+    /// computed `dst` as a register plus a constant (a `lea dst, [base +
+    /// disp]` or an [`Self::add_sum`] of a constant, of the same size), it
+    /// becomes one `lea dst, [base * 2^count + disp * 2^count]` instead:
+    /// `(pc + 1) << 3` in one instruction. Either way the result is a
+    /// [`DefKind::Scaled`], which a following [`Self::add_sum`] joins and
+    /// [`Self::redefine_last_gpr`] can move to another register.
+    pub(crate) fn shl_ri(&mut self, size: Size, dst: Gpr, count: u8) {
+        let scaled = matches!(size, Size::S32 | Size::S64)
+            .then(|| scale_of_shift(count))
+            .flatten();
+        let Some(scale) = scaled else {
+            self.asm.shift_ri(ShiftOp::Shl, size, dst, count);
+            return;
+        };
+        if let Some((start, base, disp)) = self.last_sum_of_constant(size, dst)
+            && let Some(disp) = disp.checked_mul(1 << count)
+        {
+            self.asm.truncate(start);
+            self.flags_cmp = None;
+            self.lea_scaled(size, dst, base, scale, disp);
+            return;
+        }
+        let start = self.asm.offset();
+        self.asm.shift_ri(ShiftOp::Shl, size, dst, count);
+        let kind = DefKind::Scaled {
+            index: dst,
+            scale,
+            disp: 0,
+        };
+        self.def_gpr(true, start, dst, size == Size::S32, kind);
+    }
+
+    /// `dst = index * scale + disp` (32 or 64 bits) in one `lea`: `[index
+    /// * scale + disp]`, a form without base and with a 4-byte
+    /// displacement, or `[index + index + disp]` for a scale of 2, which
+    /// is shorter. A following [`Self::add_sum`] can join it and
+    /// [`Self::redefine_last_gpr`] give it another destination.
+    pub(crate) fn lea_scaled(&mut self, size: Size, dst: Gpr, index: Gpr, scale: Scale, disp: i32) {
+        let start = self.asm.offset();
+        if scale == Scale::X2 {
+            self.asm
+                .lea(size, dst, Mem::indexed(index, index, Scale::X1, disp));
+        } else {
+            self.asm.lea_scaled(size, dst, index, scale, disp);
+        }
+        let kind = DefKind::Scaled { index, scale, disp };
+        self.def_gpr(true, start, dst, size == Size::S32, kind);
+    }
+
+    /// Where the last instruction starts and `(base, disp)` when it is
+    /// still the last (nothing bound or emitted since) and computed `dst`
+    /// as `base + disp` at `size` (32 or 64 bits): a `lea dst, [base +
+    /// disp]` or an `add dst, disp` (then `base` is `dst`).
+    fn last_sum_of_constant(&self, size: Size, dst: Gpr) -> Option<(usize, Gpr, i32)> {
+        let d = self.last_def?;
+        if d.end as usize != self.asm.offset() || d.xmm || d.dst != dst.enc() {
+            return None;
+        }
+        let (base, disp) = match d.kind {
+            DefKind::Lea { base, disp } if d.upper_zero == (size == Size::S32) => (base, disp),
+            DefKind::Sum {
+                size: s,
+                addend: Addend::Imm(imm),
+            } if s == size => (dst, imm),
+            _ => return None,
+        };
+        // (`rsp` cannot be an index.)
+        (base != Gpr::Rsp).then_some((d.start as usize, base, disp))
     }
 
     /// True when the last instruction emitted (with nothing bound or
@@ -709,8 +909,14 @@ impl MacroAssembler {
                 self.add_sum(size, base, Addend::Imm(disp));
                 true
             }
-            DefKind::Lea { .. } | DefKind::Load(_) => {
+            DefKind::Lea { .. } | DefKind::Indexed { .. } | DefKind::Load(_) => {
                 self.asm.set_reg_operand(d.start as usize, to)
+            }
+            DefKind::Scaled { index, scale, disp } => {
+                let size = if d.upper_zero { Size::S32 } else { Size::S64 };
+                self.asm.truncate(d.start as usize);
+                self.lea_scaled(size, Gpr::from_enc(to), index, scale, disp);
+                true
             }
             DefKind::Vex { op, src1, src2 } => {
                 self.asm.truncate(d.start as usize);
@@ -750,6 +956,17 @@ impl MacroAssembler {
             d.dst = to;
         }
         true
+    }
+}
+
+/// The scale of an index that a shift left by `count` multiplies by, for
+/// the counts an address can scale by (1 to 3).
+fn scale_of_shift(count: u8) -> Option<Scale> {
+    match count {
+        1 => Some(Scale::X2),
+        2 => Some(Scale::X4),
+        3 => Some(Scale::X8),
+        _ => None,
     }
 }
 
@@ -966,6 +1183,203 @@ mod tests {
 
     /// A sum's `add` stays an `add` unless redefined, and then is a `lea`
     /// of its two operands into the new destination.
+    /// `shl` by 1 to 3 of a value the last instruction computed as a
+    /// register plus a constant becomes one `lea [base * 2^k + disp *
+    /// 2^k]` (`[base + base + 2 * disp]` for k = 1), which can then move
+    /// to another register; anything else stays a `shl`.
+    #[test]
+    fn shift_of_a_sum_of_a_constant_becomes_one_lea() {
+        for (size, rax, r13) in [(Size::S32, R::EAX, R::R13D), (Size::S64, R::RAX, R::R13)] {
+            for count in 1u8..=3 {
+                let disp = |d: i64| (d << count) as u64;
+                // The decoded memory operand of `[index * 2^count + disp]`.
+                let scaled = |index: R, d: i64| match count {
+                    1 => (index, index, 1, disp(d)),
+                    _ => (R::None, index, 1 << count, disp(d)),
+                };
+                // `lea rax, [rcx + 5]`, `shl rax, k`.
+                let b = code(|a| {
+                    a.lea(size, Gpr::Rax, Mem::base(Gpr::Rcx, 5));
+                    a.shl_ri(size, Gpr::Rax, count);
+                });
+                assert_eq!(decode(&b).len(), 1, "{b:02x?}");
+                let (base, index, s, d) = scaled(R::RCX, 5);
+                assert_eq!(last(&b), (Mnemonic::Lea, rax, base, index, s, d));
+                // `add rax, -3`, `shl rax, k`: the old `rax` is the index.
+                let b = code(|a| {
+                    a.add_sum(size, Gpr::Rax, Addend::Imm(-3));
+                    a.shl_ri(size, Gpr::Rax, count);
+                    assert!(a.redefine_last_gpr(Gpr::Rax, Gpr::R13));
+                });
+                assert_eq!(decode(&b).len(), 1, "{b:02x?}");
+                let (base, index, s, d) = scaled(R::RAX, -3);
+                assert_eq!(last(&b), (Mnemonic::Lea, r13, base, index, s, d));
+            }
+            // No fold: a count of 4, a sum of a register, a displacement
+            // whose scaled value leaves 32 bits, another register, or
+            // something emitted or bound in between.
+            let shl = (Mnemonic::Shl, rax);
+            let cases: [&dyn Fn(&mut MacroAssembler); 6] = [
+                &|a| {
+                    a.lea(size, Gpr::Rax, Mem::base(Gpr::Rcx, 5));
+                    a.shl_ri(size, Gpr::Rax, 4);
+                },
+                &|a| {
+                    a.add_sum(size, Gpr::Rax, Addend::Reg(Gpr::Rcx));
+                    a.shl_ri(size, Gpr::Rax, 1);
+                },
+                &|a| {
+                    a.lea(size, Gpr::Rax, Mem::base(Gpr::Rcx, 0x1000_0000));
+                    a.shl_ri(size, Gpr::Rax, 3);
+                },
+                &|a| {
+                    a.lea(size, Gpr::Rcx, Mem::base(Gpr::Rcx, 5));
+                    a.shl_ri(size, Gpr::Rax, 1);
+                },
+                &|a| {
+                    a.lea(size, Gpr::Rax, Mem::base(Gpr::Rcx, 5));
+                    a.asm.mov_rr(Size::S64, Gpr::Rdx, Gpr::Rcx);
+                    a.shl_ri(size, Gpr::Rax, 1);
+                },
+                &|a| {
+                    a.lea(size, Gpr::Rax, Mem::base(Gpr::Rcx, 5));
+                    let l = a.new_label();
+                    a.bind(l);
+                    a.shl_ri(size, Gpr::Rax, 1);
+                },
+            ];
+            for case in cases {
+                let b = code(case);
+                let (mnemonic, dst, ..) = last(&b);
+                assert_eq!((mnemonic, dst), shl, "{b:02x?}");
+            }
+            // A 32-bit sum shifted at 64 bits keeps its own wrap-around.
+            let other = if size == Size::S32 {
+                Size::S64
+            } else {
+                Size::S32
+            };
+            let b = code(|a| {
+                a.lea(other, Gpr::Rax, Mem::base(Gpr::Rcx, 5));
+                a.shl_ri(size, Gpr::Rax, 2);
+            });
+            assert_eq!(last(&b).0, Mnemonic::Shl, "{b:02x?}");
+        }
+    }
+
+    /// A sum whose operand the last instruction scaled (a `shl` by 1 to
+    /// 3 or a `lea` without base), a `lea` with an index plus a constant,
+    /// or, when the sum consumes it, an operand computed
+    /// as a register plus a constant, is one `lea` of both; the same sum
+    /// of a register it does not consume, or after anything else, stays
+    /// an `add`.
+    #[test]
+    fn sum_of_a_scaled_or_offset_operand_becomes_one_lea() {
+        let (eax, ecx) = (R::EAX, R::ECX);
+        // (code, expected last instruction: mnemonic, register, base,
+        // index, scale, displacement; instructions in all).
+        type Case = (
+            &'static dyn Fn(&mut MacroAssembler),
+            (Mnemonic, R, R, R, u32, u64),
+            usize,
+        );
+        let cases: [Case; 9] = [
+            // `lea eax, [rsi + rax + 0x20]; add eax, -4`
+            (
+                &|a| {
+                    let mem = Mem::indexed(Gpr::Rsi, Gpr::Rax, Scale::X1, 0x20);
+                    a.lea(Size::S32, Gpr::Rax, mem);
+                    a.add_sum(Size::S32, Gpr::Rax, Addend::Imm(-4));
+                },
+                (Mnemonic::Lea, eax, R::RSI, R::RAX, 1, 0x1c),
+                1,
+            ),
+            // `shl eax, 2; add eax, 0x400`
+            (
+                &|a| {
+                    a.shl_ri(Size::S32, Gpr::Rax, 2);
+                    a.add_sum(Size::S32, Gpr::Rax, Addend::Imm(0x400));
+                },
+                (Mnemonic::Lea, eax, R::None, R::RAX, 4, 0x400),
+                1,
+            ),
+            // `shl eax, 3; add eax, esi`
+            (
+                &|a| {
+                    a.shl_ri(Size::S32, Gpr::Rax, 3);
+                    a.add_sum(Size::S32, Gpr::Rax, Addend::Reg(Gpr::Rsi));
+                },
+                (Mnemonic::Lea, eax, R::RSI, R::RAX, 8, 0),
+                1,
+            ),
+            // `lea eax, [r13 * 4 + 8]; add eax, -8`
+            (
+                &|a| {
+                    a.lea_scaled(Size::S32, Gpr::Rax, Gpr::R13, Scale::X4, 8);
+                    a.add_sum(Size::S32, Gpr::Rax, Addend::Imm(-8));
+                },
+                (Mnemonic::Lea, eax, R::None, R::R13, 4, 0),
+                1,
+            ),
+            // `lea ecx, [rsi + 0x20]; add eax, ecx`, consumed.
+            (
+                &|a| {
+                    a.lea(Size::S32, Gpr::Rcx, Mem::base(Gpr::Rsi, 0x20));
+                    a.add_consumed(Size::S32, Gpr::Rax, Gpr::Rcx);
+                },
+                (Mnemonic::Lea, eax, R::RSI, R::RAX, 1, 0x20),
+                1,
+            ),
+            // `lea ecx, [r13 * 4]; add eax, ecx`, consumed.
+            (
+                &|a| {
+                    a.lea_scaled(Size::S32, Gpr::Rcx, Gpr::R13, Scale::X4, 0);
+                    a.add_consumed(Size::S32, Gpr::Rax, Gpr::Rcx);
+                },
+                (Mnemonic::Lea, eax, R::RAX, R::R13, 4, 0),
+                1,
+            ),
+            // Not consumed (a local's register): the `lea` stays.
+            (
+                &|a| {
+                    a.lea(Size::S32, Gpr::Rcx, Mem::base(Gpr::Rsi, 0x20));
+                    a.add_sum(Size::S32, Gpr::Rax, Addend::Reg(Gpr::Rcx));
+                },
+                (Mnemonic::Add, eax, R::None, R::None, 1, 0),
+                2,
+            ),
+            // `shl eax, 2; add eax, eax`: the base would read the scaled
+            // value, which the `lea` no longer computes first.
+            (
+                &|a| {
+                    a.shl_ri(Size::S32, Gpr::Rax, 2);
+                    a.add_sum(Size::S32, Gpr::Rax, Addend::Reg(Gpr::Rax));
+                },
+                (Mnemonic::Add, eax, R::None, R::None, 1, 0),
+                2,
+            ),
+            // A 64-bit scaled value in a 32-bit sum.
+            (
+                &|a| {
+                    a.shl_ri(Size::S64, Gpr::Rcx, 2);
+                    a.add_sum(Size::S32, Gpr::Rcx, Addend::Imm(1));
+                },
+                (Mnemonic::Add, ecx, R::None, R::None, 1, 0),
+                2,
+            ),
+        ];
+        for (f, want, n) in cases {
+            let b = code(f);
+            assert_eq!(decode(&b).len(), n, "{b:02x?}");
+            let mut got = last(&b);
+            if got.0 == Mnemonic::Add {
+                // No memory operand to compare.
+                got = (got.0, got.1, R::None, R::None, 1, 0);
+            }
+            assert_eq!(got, want, "{b:02x?}");
+        }
+    }
+
     #[test]
     fn last_sum_becomes_a_lea_into_another_register() {
         for (size, rcx, r13, rsi) in [

@@ -231,7 +231,10 @@ impl FuncCompiler<'_, '_, '_> {
         {
             self.pop();
             self.pop();
-            self.a.alu_rr(op, size, b, pa);
+            match op {
+                AluOp::Add => self.a.add_sum(size, b, Addend::Reg(pa)),
+                _ => self.a.alu_rr(op, size, b, pa),
+            }
             self.push_gpr(ty, b);
             return;
         }
@@ -273,8 +276,12 @@ impl FuncCompiler<'_, '_, '_> {
             }
             self.push_gpr(ty, a);
         } else {
+            // A temporary `b` is consumed: the sum may take in the
+            // instruction that computed it.
+            let temporary = matches!(self.peek(0).loc, Loc::Gpr(_));
             let (a, b) = self.pop_gpr_pair();
             match op {
+                AluOp::Add if temporary => self.a.add_consumed(size, a, b),
                 AluOp::Add => self.a.add_sum(size, a, Addend::Reg(b)),
                 _ => self.a.alu_rr(op, size, a, b),
             }
@@ -443,12 +450,39 @@ impl FuncCompiler<'_, '_, '_> {
         self.push_gpr(ty, a);
     }
 
+    /// `x << count` by a constant. A pinned local's read shifted by 1 to 3
+    /// is one `lea` into a fresh register (`[x + x]`, `[x * 4]`, `[x * 8]`)
+    /// instead of a copy and a shift; any other value is shifted where it
+    /// is, and one just computed as a register plus a constant takes the
+    /// shift into that `lea` ([`super::masm::MacroAssembler::shl_ri`]).
+    fn shift_left_const(&mut self, ty: ValType, count: u8) {
+        let size = int_size(ty);
+        if let Loc::PinnedGpr(src) = self.peek(0).loc
+            && (1..=3).contains(&count)
+        {
+            self.pop();
+            let dst = self.alloc_gpr();
+            let scale = [Scale::X2, Scale::X4, Scale::X8][usize::from(count - 1)];
+            self.a.lea_scaled(size, dst, src, scale, 0);
+            self.push_gpr(ty, dst);
+            return;
+        }
+        let a = self.pop_gpr();
+        self.a.shl_ri(size, a, count);
+        self.push_gpr(ty, a);
+    }
+
     pub(in crate::compile) fn int_shift(&mut self, ty: ValType, op: ShiftOp) {
         let size = int_size(ty);
         if let Some(count) = self.pop_const() {
             let mask = if ty == ValType::I32 { 31 } else { 63 };
+            let count = (count & mask) as u8;
+            if op == ShiftOp::Shl {
+                self.shift_left_const(ty, count);
+                return;
+            }
             let a = self.pop_gpr();
-            self.a.shift_ri(op, size, a, (count & mask) as u8);
+            self.a.shift_ri(op, size, a, count);
             self.push_gpr(ty, a);
             return;
         }
