@@ -269,6 +269,29 @@ impl<'a> Reader<'a> {
     /// the inlined fast path stays small.
     #[inline(never)]
     fn read_var_u32_slow(&mut self) -> Result<u32> {
+        // Five bytes first, without a test per byte: the commonest case
+        // here, the function indices of calls that linkers pad for
+        // relocation.
+        if let [b0, b1, b2, b3, b4, ..] = *self.unread()
+            && b0 & b1 & b2 & b3 & 0x80 != 0
+            && b4 < 0x10
+        {
+            self.pos += 5;
+            let w = u32::from_le_bytes([b0, b1, b2, b3]);
+            return Ok(w & 0x7f
+                | (w >> 1) & 0x3f80
+                | (w >> 2) & 0x1f_c000
+                | (w >> 3) & 0xfe0_0000
+                | u32::from(b4) << 28);
+        }
+        self.read_var_u32_other()
+    }
+
+    /// [`Self::read_var_u32_slow`] of two to four bytes, and every other
+    /// case: a function of its own, so that the five-byte case needs few
+    /// registers (none to save).
+    #[inline(never)]
+    fn read_var_u32_other(&mut self) -> Result<u32> {
         match self.read_var_u32_unrolled() {
             Some(v) => Ok(v),
             None => self.read_unsigned(32).map(|v| v as u32),
