@@ -678,8 +678,27 @@ impl<'m> FuncValidator<'m> {
     }
 
     /// [`Self::pop_all`] of one value or more.
+    ///
+    /// Values of exactly the types expected above the frame's height, the
+    /// common case, come off in a loop that makes no call (so it has few
+    /// registers to save); from the first other value on,
+    /// [`Self::pop_all_each`] takes over.
     #[inline(never)]
     fn pop_all_general(&mut self, types: &[ValType]) -> Result<()> {
+        for (i, &t) in types.iter().enumerate().rev() {
+            let n = self.operands.len();
+            if n > self.floor && self.operands[n - 1] == Some(t) {
+                self.operands.truncate(n - 1);
+            } else {
+                return self.pop_all_each(&types[..=i]);
+            }
+        }
+        Ok(())
+    }
+
+    /// Pops values of `types`, the last first, one [`Self::pop`] each.
+    #[inline(never)]
+    fn pop_all_each(&mut self, types: &[ValType]) -> Result<()> {
         for &t in types.iter().rev() {
             self.pop(t)?;
         }
