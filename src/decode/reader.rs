@@ -79,6 +79,15 @@ impl<'a> Reader<'a> {
         value
     }
 
+    /// The unread bytes (none if the position were past the end), for
+    /// the fast paths that match on the next few bytes: one test of the
+    /// position and one of the length left, where a range of fixed length
+    /// (`data.get(pos..pos + n)`) also tests `pos + n` for overflow.
+    #[inline(always)]
+    fn unread(&self) -> &'a [u8] {
+        self.data.get(self.pos..).unwrap_or_default()
+    }
+
     /// Reads one byte.
     #[inline]
     pub fn read_u8(&mut self) -> Result<u8> {
@@ -157,12 +166,12 @@ impl<'a> Reader<'a> {
     fn read_signed(&mut self, bits: u32) -> Result<i64> {
         // Fast paths: one byte (small constants, most block types) and two
         // (14 bits, which every width holds).
-        match self.data.get(self.pos..self.pos + 2) {
-            Some(&[b, _]) if b & 0x80 == 0 => {
+        match *self.unread() {
+            [b, _, ..] if b & 0x80 == 0 => {
                 self.pos += 1;
                 Ok(i64::from(((b << 1) as i8) >> 1))
             }
-            Some(&[b0, b1]) if b1 & 0x80 == 0 => {
+            [b0, b1, ..] if b1 & 0x80 == 0 => {
                 self.pos += 2;
                 let v = i64::from(b0 & 0x7f) | i64::from(b1) << 7;
                 Ok(v << 50 >> 50)
@@ -176,7 +185,7 @@ impl<'a> Reader<'a> {
     /// `i32`, else the general case.
     #[inline(never)]
     fn read_signed_unrolled(&mut self, bits: u32) -> Result<i64> {
-        if let Some(&[b0, b1, b2, b3]) = self.data.get(self.pos..self.pos + 4) {
+        if let [b0, b1, b2, b3, ref after @ ..] = *self.unread() {
             let low = i64::from(b0 & 0x7f) | i64::from(b1 & 0x7f) << 7;
             if b2 & 0x80 == 0 {
                 self.pos += 3;
@@ -189,7 +198,7 @@ impl<'a> Reader<'a> {
             // A full-length `i32` (hash constants, large addresses): its
             // last byte's 3 unused bits must repeat the sign bit (bit 3).
             if bits == 32
-                && let Some(&b4) = self.data.get(self.pos + 4)
+                && let Some(&b4) = after.first()
                 && b4 & 0x80 == 0
                 && matches!(b4 & 0x78, 0 | 0x78)
             {
@@ -260,6 +269,29 @@ impl<'a> Reader<'a> {
     /// the inlined fast path stays small.
     #[inline(never)]
     fn read_var_u32_slow(&mut self) -> Result<u32> {
+        // Five bytes first, without a test per byte: the commonest case
+        // here, the function indices of calls that linkers pad for
+        // relocation.
+        if let [b0, b1, b2, b3, b4, ..] = *self.unread()
+            && b0 & b1 & b2 & b3 & 0x80 != 0
+            && b4 < 0x10
+        {
+            self.pos += 5;
+            let w = u32::from_le_bytes([b0, b1, b2, b3]);
+            return Ok(w & 0x7f
+                | (w >> 1) & 0x3f80
+                | (w >> 2) & 0x1f_c000
+                | (w >> 3) & 0xfe0_0000
+                | u32::from(b4) << 28);
+        }
+        self.read_var_u32_other()
+    }
+
+    /// [`Self::read_var_u32_slow`] of two to four bytes, and every other
+    /// case: a function of its own, so that the five-byte case needs few
+    /// registers (none to save).
+    #[inline(never)]
+    fn read_var_u32_other(&mut self) -> Result<u32> {
         match self.read_var_u32_unrolled() {
             Some(v) => Ok(v),
             None => self.read_unsigned(32).map(|v| v as u32),
@@ -273,7 +305,7 @@ impl<'a> Reader<'a> {
     /// the input, and every error, which [`Self::read_unsigned`] reports).
     #[inline(always)]
     pub(crate) fn read_var_u32_unrolled(&mut self) -> Option<u32> {
-        let &[b0, b1, b2, b3, b4] = self.data.get(self.pos..self.pos + 5)? else {
+        let [b0, b1, b2, b3, b4, ..] = *self.unread() else {
             return None;
         };
         let mut v = u32::from(b0 & 0x7f);
@@ -311,7 +343,7 @@ impl<'a> Reader<'a> {
     /// consuming anything for every other encoding.
     #[inline(always)]
     pub(crate) fn read_short_memarg(&mut self) -> Option<(u8, u64)> {
-        let &[flags, o0, o1] = self.data.get(self.pos..self.pos + 3)? else {
+        let [flags, o0, o1, ..] = *self.unread() else {
             return None;
         };
         if flags >= 0x40 {

@@ -777,11 +777,14 @@ impl MemArg {
     }
 
     /// [`Self::read`] of every encoding.
+    ///
+    /// Its common case, flags of one byte without a memory index, then an
+    /// offset of three to five bytes that fits 32 bits (large addresses,
+    /// and the five-byte offsets linkers leave for relocation), is read
+    /// here; the others in a function of their own, so that this one
+    /// needs few registers (none to save).
     #[inline(never)]
     fn read_general(r: &mut Reader<'_>) -> Result<MemArg> {
-        // Flags of one byte without a memory index, then an offset of
-        // three to five bytes that fits 32 bits (large addresses, and the
-        // five-byte offsets linkers leave for relocation).
         if let Ok(flags @ 0..0x40) = r.peek_u8() {
             let mut rest = r.clone();
             rest.read_u8()?;
@@ -795,6 +798,12 @@ impl MemArg {
                 });
             }
         }
+        MemArg::read_other(r)
+    }
+
+    /// [`Self::read_general`] of the encodings beyond its common case.
+    #[inline(never)]
+    fn read_other(r: &mut Reader<'_>) -> Result<MemArg> {
         let flags_offset = r.offset();
         let flags = r.read_var_u32()?;
         let has_memory = flags & 0x40 != 0;

@@ -583,9 +583,11 @@ impl<'m> FuncValidator<'m> {
         let n = if height > GPR_COUNT_MAX_HEIGHT {
             height
         } else {
+            // `in_gpr` of a known value, spelled as the types it holds
+            // (which compiles to a shorter loop).
             self.operands
                 .iter()
-                .filter(|t| t.is_some_and(in_gpr))
+                .filter(|t| matches!(t, Some(ValType::I32 | ValType::I64 | ValType::Ref(_))))
                 .count()
         };
         let n = n as u32;
@@ -678,8 +680,27 @@ impl<'m> FuncValidator<'m> {
     }
 
     /// [`Self::pop_all`] of one value or more.
+    ///
+    /// Values of exactly the types expected above the frame's height, the
+    /// common case, come off in a loop that makes no call (so it has few
+    /// registers to save); from the first other value on,
+    /// [`Self::pop_all_each`] takes over.
     #[inline(never)]
     fn pop_all_general(&mut self, types: &[ValType]) -> Result<()> {
+        for (i, &t) in types.iter().enumerate().rev() {
+            let n = self.operands.len();
+            if n > self.floor && self.operands[n - 1] == Some(t) {
+                self.operands.truncate(n - 1);
+            } else {
+                return self.pop_all_each(&types[..=i]);
+            }
+        }
+        Ok(())
+    }
+
+    /// Pops values of `types`, the last first, one [`Self::pop`] each.
+    #[inline(never)]
+    fn pop_all_each(&mut self, types: &[ValType]) -> Result<()> {
         for &t in types.iter().rev() {
             self.pop(t)?;
         }
@@ -1769,5 +1790,66 @@ impl<'m> FuncValidator<'m> {
             _ => unreachable!("every operator without a signature has a rule"),
         }
         Ok(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FuncInfo;
+    use crate::decode::Module;
+    use crate::error::Result;
+    use crate::validate::validate_module;
+    use alloc::vec::Vec;
+
+    /// The facts the validator finds about the functions of `wat`.
+    fn infos(wat: &str) -> Result<Vec<FuncInfo>> {
+        let bytes = wat::parse_str(wat).expect("valid text");
+        let module = Module::decode(&bytes)?;
+        Ok(validate_module(&module)?.funcs)
+    }
+
+    /// The count of integer and reference values takes `i64`s, `i32`s
+    /// and references, not floats.
+    #[test]
+    fn the_gpr_count_takes_integers_and_references() {
+        let funcs = infos(
+            "(module (func (result i64)
+                i64.const 1 f64.const 2 i32.const 3 ref.null extern f32.const 4
+                drop drop drop drop))",
+        )
+        .unwrap();
+        assert_eq!(funcs[0].max_stack_height, 5);
+        assert_eq!(funcs[0].max_gpr_stack_height, 3);
+    }
+
+    /// The arguments of a call are checked one by one, whichever of them
+    /// differs, and values from below an unreachable frame's height are
+    /// of any type.
+    #[test]
+    fn call_arguments_must_have_the_parameter_types() {
+        let callee = "(func $f (param i32 i64 f32))";
+        let valid = [
+            "i32.const 1 i64.const 2 f32.const 3 call $f",
+            "unreachable call $f",
+            "unreachable f32.const 3 call $f",
+            "unreachable i64.const 2 f32.const 3 call $f",
+        ];
+        for body in valid {
+            let wat = alloc::format!("(module {callee} (func {body}))");
+            assert!(infos(&wat).is_ok(), "{body}");
+        }
+        let invalid = [
+            "i32.const 1 i64.const 2 f64.const 3 call $f",
+            "i32.const 1 f32.const 2 f32.const 3 call $f",
+            "i64.const 1 i64.const 2 f32.const 3 call $f",
+            "i64.const 2 f32.const 3 call $f",
+            "unreachable f64.const 3 call $f",
+            "unreachable i32.const 2 f32.const 3 call $f",
+        ];
+        for body in invalid {
+            let wat = alloc::format!("(module {callee} (func {body}))");
+            let err = infos(&wat).expect_err(body);
+            assert!(err.message().starts_with("type mismatch"), "{body}: {err}");
+        }
     }
 }
