@@ -11,11 +11,11 @@
 //!   [`MacroAssembler::add_sum`], a shift left by 1 to 3 emitted with
 //!   [`MacroAssembler::shl_ri`], or a three-operand AVX operation,
 //!   [`MacroAssembler::vex_rrr`]);
-//! - the same knowledge folds address arithmetic into one `lea`: a shift
-//!   left of a register plus a constant, a sum with a scaled register, a
-//!   sum with a temporary computed as a register plus a constant or a
-//!   scaled register (`[base + index * scale + disp]` from two or three
-//!   instructions);
+//! - the same knowledge folds address arithmetic into one `lea` with a
+//!   base register: a sum with a scaled register, a sum with a temporary
+//!   computed as a register plus a constant or a scaled register, a
+//!   constant added to such a `lea`, a doubled register plus a constant
+//!   (`[base + index * scale + disp]` from two or three instructions);
 //! - the sites generated code reports to the runtime, at code offsets that
 //!   only it may move: trap exits ([`MacroAssembler::trap_label`]), call
 //!   return addresses for backtraces, and guard-region fault sites. When the
@@ -67,11 +67,11 @@ enum DefKind {
         scale: Scale,
         disp: i32,
     },
-    /// `dst = index * scale + disp` (32 or 64 bits, per `upper_zero`): a
-    /// `lea` without base ([`MacroAssembler::lea_scaled`]), or a `shl` by
-    /// 1 to 3 ([`MacroAssembler::shl_ri`]; `index` is then `dst` itself,
-    /// whose old value the shift reads). An added register or constant
-    /// joins it in one `lea` ([`MacroAssembler::add_sum`]).
+    /// `dst = index * scale + disp` (32 or 64 bits, per `upper_zero`):
+    /// [`MacroAssembler::lea_scaled`]'s `lea`, or copy, shift and add, or
+    /// a `shl` by 1 to 3 ([`MacroAssembler::shl_ri`]; `index` is then
+    /// `dst` itself, whose old value the shift reads). An added register
+    /// joins it in one `lea` with a base ([`MacroAssembler::add_sum`]).
     Scaled { index: Gpr, scale: Scale, disp: i32 },
     /// The AVX `vop dst, src1, src2`, which writes all of `dst` (its
     /// upper lanes from `src1`) and reads only its sources: emitted again
@@ -736,14 +736,15 @@ impl MacroAssembler {
         true
     }
 
-    /// `shl dst, count` (32 or 64 bits). For a count of 1 to 3, when the
-    /// last instruction emitted (with nothing bound or emitted since)
-    /// computed `dst` as a register plus a constant (a `lea dst, [base +
-    /// disp]` or an [`Self::add_sum`] of a constant, of the same size), it
-    /// becomes one `lea dst, [base * 2^count + disp * 2^count]` instead:
-    /// `(pc + 1) << 3` in one instruction. Either way the result is a
-    /// [`DefKind::Scaled`], which a following [`Self::add_sum`] joins and
-    /// [`Self::redefine_last_gpr`] can move to another register.
+    /// `shl dst, count` (32 or 64 bits). For a count of 1, when the last
+    /// instruction emitted (with nothing bound or emitted since) computed
+    /// `dst` as a register plus a constant (a `lea dst, [base + disp]` or
+    /// an [`Self::add_sum`] of a constant, of the same size), it becomes
+    /// one `lea dst, [base + base + 2 * disp]` instead (larger counts would
+    /// need the form without base, see [`Self::lea_scaled`]). For a count
+    /// of 1 to 3 the result is a [`DefKind::Scaled`], which a following
+    /// [`Self::add_sum`] joins and [`Self::redefine_last_gpr`] can move to
+    /// another register.
     pub(crate) fn shl_ri(&mut self, size: Size, dst: Gpr, count: u8) {
         let scaled = matches!(size, Size::S32 | Size::S64)
             .then(|| scale_of_shift(count))
@@ -752,8 +753,9 @@ impl MacroAssembler {
             self.asm.shift_ri(ShiftOp::Shl, size, dst, count);
             return;
         };
-        if let Some((start, base, disp)) = self.last_sum_of_constant(size, dst)
-            && let Some(disp) = disp.checked_mul(1 << count)
+        if scale == Scale::X2
+            && let Some((start, base, disp)) = self.last_sum_of_constant(size, dst)
+            && let Some(disp) = disp.checked_mul(2)
         {
             self.asm.truncate(start);
             self.flags_cmp = None;
@@ -770,10 +772,13 @@ impl MacroAssembler {
         self.def_gpr(true, start, dst, size == Size::S32, kind);
     }
 
-    /// `dst = index * scale + disp` (32 or 64 bits) in one `lea`: `[index
-    /// * scale + disp]`, a form without base and with a 4-byte
-    /// displacement, or `[index + index + disp]` for a scale of 2, which
-    /// is shorter. A following [`Self::add_sum`] can join it and
+    /// `dst = index * scale + disp` (32 or 64 bits): `lea dst, [index +
+    /// index + disp]` for a scale of 2, else a copy of `index` (unless it
+    /// is `dst`), a shift and the addition of `disp` (unless 0). The one
+    /// `lea` of the form without base ([`Assembler::lea_scaled`]) would do
+    /// it all, but runs slower than these on AMD Zen 4 (the interpreter's
+    /// dispatch, `benches/results.md`). A following [`Self::add_sum`] can
+    /// join the value, into a `lea` with a base, and
     /// [`Self::redefine_last_gpr`] give it another destination.
     pub(crate) fn lea_scaled(&mut self, size: Size, dst: Gpr, index: Gpr, scale: Scale, disp: i32) {
         let start = self.asm.offset();
@@ -781,7 +786,13 @@ impl MacroAssembler {
             self.asm
                 .lea(size, dst, Mem::indexed(index, index, Scale::X1, disp));
         } else {
-            self.asm.lea_scaled(size, dst, index, scale, disp);
+            if dst != index {
+                self.asm.mov_rr(Size::S64, dst, index);
+            }
+            self.asm.shift_ri(ShiftOp::Shl, size, dst, scale.enc());
+            if disp != 0 {
+                self.asm.alu_ri(AluOp::Add, size, dst, disp);
+            }
         }
         let kind = DefKind::Scaled { index, scale, disp };
         self.def_gpr(true, start, dst, size == Size::S32, kind);
@@ -1183,37 +1194,36 @@ mod tests {
 
     /// A sum's `add` stays an `add` unless redefined, and then is a `lea`
     /// of its two operands into the new destination.
-    /// `shl` by 1 to 3 of a value the last instruction computed as a
-    /// register plus a constant becomes one `lea [base * 2^k + disp *
-    /// 2^k]` (`[base + base + 2 * disp]` for k = 1), which can then move
-    /// to another register; anything else stays a `shl`.
+    /// `shl` by 1 of a value the last instruction computed as a register
+    /// plus a constant becomes one `lea [base + base + 2 * disp]`, which
+    /// can then move to another register; by 2 or 3 it stays a `shl` (the
+    /// `lea` would need the form without base), and so does anything else.
     #[test]
     fn shift_of_a_sum_of_a_constant_becomes_one_lea() {
         for (size, rax, r13) in [(Size::S32, R::EAX, R::R13D), (Size::S64, R::RAX, R::R13)] {
-            for count in 1u8..=3 {
-                let disp = |d: i64| (d << count) as u64;
-                // The decoded memory operand of `[index * 2^count + disp]`.
-                let scaled = |index: R, d: i64| match count {
-                    1 => (index, index, 1, disp(d)),
-                    _ => (R::None, index, 1 << count, disp(d)),
-                };
-                // `lea rax, [rcx + 5]`, `shl rax, k`.
+            // `lea rax, [rcx + 5]`, `shl rax, 1`.
+            let b = code(|a| {
+                a.lea(size, Gpr::Rax, Mem::base(Gpr::Rcx, 5));
+                a.shl_ri(size, Gpr::Rax, 1);
+            });
+            assert_eq!(decode(&b).len(), 1, "{b:02x?}");
+            assert_eq!(last(&b), (Mnemonic::Lea, rax, R::RCX, R::RCX, 1, 10));
+            // `add rax, -3`, `shl rax, 1`: the old `rax` is the base.
+            let b = code(|a| {
+                a.add_sum(size, Gpr::Rax, Addend::Imm(-3));
+                a.shl_ri(size, Gpr::Rax, 1);
+                assert!(a.redefine_last_gpr(Gpr::Rax, Gpr::R13));
+            });
+            assert_eq!(decode(&b).len(), 1, "{b:02x?}");
+            let minus6 = -6i64 as u64;
+            assert_eq!(last(&b), (Mnemonic::Lea, r13, R::RAX, R::RAX, 1, minus6));
+            for count in [2, 3] {
                 let b = code(|a| {
                     a.lea(size, Gpr::Rax, Mem::base(Gpr::Rcx, 5));
                     a.shl_ri(size, Gpr::Rax, count);
                 });
-                assert_eq!(decode(&b).len(), 1, "{b:02x?}");
-                let (base, index, s, d) = scaled(R::RCX, 5);
-                assert_eq!(last(&b), (Mnemonic::Lea, rax, base, index, s, d));
-                // `add rax, -3`, `shl rax, k`: the old `rax` is the index.
-                let b = code(|a| {
-                    a.add_sum(size, Gpr::Rax, Addend::Imm(-3));
-                    a.shl_ri(size, Gpr::Rax, count);
-                    assert!(a.redefine_last_gpr(Gpr::Rax, Gpr::R13));
-                });
-                assert_eq!(decode(&b).len(), 1, "{b:02x?}");
-                let (base, index, s, d) = scaled(R::RAX, -3);
-                assert_eq!(last(&b), (Mnemonic::Lea, r13, base, index, s, d));
+                assert_eq!(decode(&b).len(), 2, "{b:02x?}");
+                assert_eq!(last(&b).0, Mnemonic::Shl, "{b:02x?}");
             }
             // No fold: a count of 4, a sum of a register, a displacement
             // whose scaled value leaves 32 bits, another register, or
@@ -1229,8 +1239,8 @@ mod tests {
                     a.shl_ri(size, Gpr::Rax, 1);
                 },
                 &|a| {
-                    a.lea(size, Gpr::Rax, Mem::base(Gpr::Rcx, 0x1000_0000));
-                    a.shl_ri(size, Gpr::Rax, 3);
+                    a.lea(size, Gpr::Rax, Mem::base(Gpr::Rcx, 0x4000_0000));
+                    a.shl_ri(size, Gpr::Rax, 1);
                 },
                 &|a| {
                     a.lea(size, Gpr::Rcx, Mem::base(Gpr::Rcx, 5));
@@ -1261,18 +1271,19 @@ mod tests {
             };
             let b = code(|a| {
                 a.lea(other, Gpr::Rax, Mem::base(Gpr::Rcx, 5));
-                a.shl_ri(size, Gpr::Rax, 2);
+                a.shl_ri(size, Gpr::Rax, 1);
             });
             assert_eq!(last(&b).0, Mnemonic::Shl, "{b:02x?}");
         }
     }
 
-    /// A sum whose operand the last instruction scaled (a `shl` by 1 to
-    /// 3 or a `lea` without base), a `lea` with an index plus a constant,
-    /// or, when the sum consumes it, an operand computed
-    /// as a register plus a constant, is one `lea` of both; the same sum
-    /// of a register it does not consume, or after anything else, stays
-    /// an `add`.
+    /// A sum of a register and a value the last instruction scaled (a
+    /// `shl` by 1 to 3, [`MacroAssembler::lea_scaled`]), a constant added
+    /// to a `lea` with an index, and a sum that consumes an operand the
+    /// last instruction computed as a register plus a constant or scaled,
+    /// are one `lea`; a constant added to a scaled value stays an `add`
+    /// (the `lea` would have no base), and so does the sum of a register
+    /// it does not consume, or after anything else.
     #[test]
     fn sum_of_a_scaled_or_offset_operand_becomes_one_lea() {
         let (eax, ecx) = (R::EAX, R::ECX);
@@ -1294,14 +1305,15 @@ mod tests {
                 (Mnemonic::Lea, eax, R::RSI, R::RAX, 1, 0x1c),
                 1,
             ),
-            // `shl eax, 2; add eax, 0x400`
+            // `shl eax, 2; add eax, 0x400`: a `lea` would have no base,
+            // so the two stay.
             (
                 &|a| {
                     a.shl_ri(Size::S32, Gpr::Rax, 2);
                     a.add_sum(Size::S32, Gpr::Rax, Addend::Imm(0x400));
                 },
-                (Mnemonic::Lea, eax, R::None, R::RAX, 4, 0x400),
-                1,
+                (Mnemonic::Add, eax, R::None, R::None, 1, 0),
+                2,
             ),
             // `shl eax, 3; add eax, esi`
             (
@@ -1312,14 +1324,15 @@ mod tests {
                 (Mnemonic::Lea, eax, R::RSI, R::RAX, 8, 0),
                 1,
             ),
-            // `lea eax, [r13 * 4 + 8]; add eax, -8`
+            // `r13 * 4 + 8` (a copy, a shift, an add), plus -8: the
+            // constants cancel, the add goes.
             (
                 &|a| {
                     a.lea_scaled(Size::S32, Gpr::Rax, Gpr::R13, Scale::X4, 8);
                     a.add_sum(Size::S32, Gpr::Rax, Addend::Imm(-8));
                 },
-                (Mnemonic::Lea, eax, R::None, R::R13, 4, 0),
-                1,
+                (Mnemonic::Shl, eax, R::None, R::None, 1, 0),
+                2,
             ),
             // `lea ecx, [rsi + 0x20]; add eax, ecx`, consumed.
             (
@@ -1372,7 +1385,7 @@ mod tests {
             let b = code(f);
             assert_eq!(decode(&b).len(), n, "{b:02x?}");
             let mut got = last(&b);
-            if got.0 == Mnemonic::Add {
+            if matches!(got.0, Mnemonic::Add | Mnemonic::Shl) {
                 // No memory operand to compare.
                 got = (got.0, got.1, R::None, R::None, 1, 0);
             }
