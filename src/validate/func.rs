@@ -109,8 +109,12 @@ pub const GPR_COUNT_MAX_HEIGHT: usize = 32;
 
 /// Whether a compiler keeps values of type `t` in general-purpose
 /// registers: integers and references, not floats and vectors.
+///
+/// Spelled as the types it takes, not those it leaves out: the count of
+/// such values ([`FuncValidator::count_gpr_values`]) then compiles to a
+/// shorter loop.
 fn in_gpr(t: ValType) -> bool {
-    !matches!(t, ValType::F32 | ValType::F64 | ValType::V128)
+    matches!(t, ValType::I32 | ValType::I64 | ValType::Ref(_))
 }
 
 /// How often a function reaches one of its locals, estimated statically:
@@ -583,11 +587,9 @@ impl<'m> FuncValidator<'m> {
         let n = if height > GPR_COUNT_MAX_HEIGHT {
             height
         } else {
-            // `in_gpr` of a known value, spelled as the types it holds
-            // (which compiles to a shorter loop).
             self.operands
                 .iter()
-                .filter(|t| matches!(t, Some(ValType::I32 | ValType::I64 | ValType::Ref(_))))
+                .filter(|t| t.is_some_and(in_gpr))
                 .count()
         };
         let n = n as u32;
