@@ -645,35 +645,6 @@ fn lea_full_addressing_sweep() {
     }
 }
 
-/// `lea dst, [index * scale + disp]` has no base register: every
-/// destination and index (but `rsp`, which cannot be one), every scale and
-/// displacement, with a 4-byte displacement always (the only form without
-/// a base), so the encoding is 7 bytes, or 8 with REX.
-#[test]
-fn lea_scaled_has_no_base() {
-    let scales = [
-        (Scale::X1, 1),
-        (Scale::X2, 2),
-        (Scale::X4, 4),
-        (Scale::X8, 8),
-    ];
-    for size in [Size::S32, Size::S64] {
-        for d in 0..16 {
-            for i in (0..16).filter(|&i| i != 4) {
-                for (scale, factor) in scales {
-                    for &disp in &DISPS {
-                        let b = asm(|a| a.lea_scaled(size, GPRS[d], GPRS[i], scale, disp));
-                        let mem = Op::M(R::None, R64[i], factor, disp as i64 as u64, None);
-                        check(&b, Mnemonic::Lea, &[Op::R(reg(size, d)), mem]);
-                        let rex = size == Size::S64 || d >= 8 || i >= 8;
-                        assert_eq!(b.len(), 7 + usize::from(rex), "bytes {b:02x?}");
-                    }
-                }
-            }
-        }
-    }
-}
-
 // ----- moves -----
 
 #[test]

@@ -634,10 +634,10 @@ impl MacroAssembler {
 
     /// [`Self::add_sum`] of a register `src` that holds a temporary value,
     /// which the sum consumes: nothing reads `src` afterwards, so when the
-    /// last instruction computed it as `base + disp`, that `lea` is
-    /// dropped and the sum is `lea dst, [base + dst + disp]`. (`src` must
-    /// not be a local's register: the dropped `lea` would be the local's
-    /// assignment.)
+    /// last instruction computed it as `base + disp` or scaled, that
+    /// instruction is dropped and the sum is one `lea` of both. (`src`
+    /// must not be a local's register: the dropped instruction would be
+    /// the local's assignment.)
     pub(crate) fn add_consumed(&mut self, size: Size, dst: Gpr, src: Gpr) {
         let addend = Addend::Reg(src);
         if self.may_fold_into_sum(size, true) && self.fold_into_sum(size, dst, addend, true) {
@@ -746,9 +746,7 @@ impl MacroAssembler {
     /// [`Self::add_sum`] joins and [`Self::redefine_last_gpr`] can move to
     /// another register.
     pub(crate) fn shl_ri(&mut self, size: Size, dst: Gpr, count: u8) {
-        let scaled = matches!(size, Size::S32 | Size::S64)
-            .then(|| scale_of_shift(count))
-            .flatten();
+        let scaled = scale_of_shift(count).filter(|_| matches!(size, Size::S32 | Size::S64));
         let Some(scale) = scaled else {
             self.asm.shift_ri(ShiftOp::Shl, size, dst, count);
             return;
@@ -775,10 +773,10 @@ impl MacroAssembler {
     /// `dst = index * scale + disp` (32 or 64 bits): `lea dst, [index +
     /// index + disp]` for a scale of 2, else a copy of `index` (unless it
     /// is `dst`), a shift and the addition of `disp` (unless 0). The one
-    /// `lea` of the form without base ([`Assembler::lea_scaled`]) would do
-    /// it all, but runs slower than these on AMD Zen 4 (the interpreter's
-    /// dispatch, `benches/results.md`). A following [`Self::add_sum`] can
-    /// join the value, into a `lea` with a base, and
+    /// `lea` of the form without base register (`[index * scale +
+    /// disp32]`) would do it all, but runs slower than these on AMD Zen 4
+    /// (the interpreter's dispatch, `benches/results.md`). A following
+    /// [`Self::add_sum`] can join the value, into a `lea` with a base, and
     /// [`Self::redefine_last_gpr`] give it another destination.
     pub(crate) fn lea_scaled(&mut self, size: Size, dst: Gpr, index: Gpr, scale: Scale, disp: i32) {
         let start = self.asm.offset();
@@ -972,7 +970,7 @@ impl MacroAssembler {
 
 /// The scale of an index that a shift left by `count` multiplies by, for
 /// the counts an address can scale by (1 to 3).
-fn scale_of_shift(count: u8) -> Option<Scale> {
+pub(super) fn scale_of_shift(count: u8) -> Option<Scale> {
     match count {
         1 => Some(Scale::X2),
         2 => Some(Scale::X4),
@@ -1192,8 +1190,6 @@ mod tests {
         );
     }
 
-    /// A sum's `add` stays an `add` unless redefined, and then is a `lea`
-    /// of its two operands into the new destination.
     /// `shl` by 1 of a value the last instruction computed as a register
     /// plus a constant becomes one `lea [base + base + 2 * disp]`, which
     /// can then move to another register; by 2 or 3 it stays a `shl` (the
@@ -1393,6 +1389,8 @@ mod tests {
         }
     }
 
+    /// A sum's `add` stays an `add` unless redefined, and then is a `lea`
+    /// of its two operands into the new destination.
     #[test]
     fn last_sum_becomes_a_lea_into_another_register() {
         for (size, rcx, r13, rsi) in [

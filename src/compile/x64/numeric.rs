@@ -3,7 +3,7 @@
 
 use super::super::func::FuncCompiler;
 use super::super::stack::{Loc, Val};
-use super::masm::{Addend, CmpOperand};
+use super::masm::{Addend, CmpOperand, scale_of_shift};
 use super::regs::{SCRATCH, SCRATCH_XMM, SCRATCH2};
 use crate::abi::TrapCode;
 use crate::asm::x64::{
@@ -451,18 +451,19 @@ impl FuncCompiler<'_, '_, '_> {
     }
 
     /// `x << count` by a constant. A pinned local's read shifted by 1 to 3
-    /// is one `lea` into a fresh register (`[x + x]`, `[x * 4]`, `[x * 8]`)
-    /// instead of a copy and a shift; any other value is shifted where it
-    /// is, and one just computed as a register plus a constant takes the
-    /// shift into that `lea` ([`super::masm::MacroAssembler::shl_ri`]).
+    /// goes into a fresh register as a scaled value
+    /// ([`super::masm::MacroAssembler::lea_scaled`]: `lea r, [x + x]`, or a
+    /// copy and a shift, which a sum that follows can fold away with the
+    /// copy); any other value is shifted where it is
+    /// ([`super::masm::MacroAssembler::shl_ri`], which folds a doubled sum
+    /// of a constant into its `lea`).
     fn shift_left_const(&mut self, ty: ValType, count: u8) {
         let size = int_size(ty);
         if let Loc::PinnedGpr(src) = self.peek(0).loc
-            && (1..=3).contains(&count)
+            && let Some(scale) = scale_of_shift(count)
         {
             self.pop();
             let dst = self.alloc_gpr();
-            let scale = [Scale::X2, Scale::X4, Scale::X8][usize::from(count - 1)];
             self.a.lea_scaled(size, dst, src, scale, 0);
             self.push_gpr(ty, dst);
             return;

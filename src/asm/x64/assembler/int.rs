@@ -2,8 +2,6 @@
 //! division, bit scans and counts.
 
 use super::*;
-use crate::asm::x64::Scale;
-use crate::asm::x64::encode::{ModRm, rex, sib};
 
 impl Assembler {
     /// `op dst, src`.
@@ -318,31 +316,6 @@ impl Assembler {
             return;
         }
         self.lea_general(size, dst, mem);
-    }
-
-    /// `lea dst, [index * scale + disp]` (32 or 64 bits, `size` `S64`,
-    /// else 32), with no base register: a shift left by 1 to 3 and an
-    /// added constant in one instruction that writes a third register and
-    /// leaves the flags alone. The displacement is always 4 bytes (x86
-    /// has no shorter form without a base). `index` must not be `rsp`,
-    /// which x86 cannot encode as an index.
-    pub fn lea_scaled(&mut self, size: Size, dst: Gpr, index: Gpr, scale: Scale, disp: i32) {
-        debug_assert!(index != Gpr::Rsp, "rsp cannot be an index register");
-        let (d, i) = (dst.enc(), index.enc());
-        let w = size == Size::S64;
-        if w || d & 8 != 0 || i & 8 != 0 {
-            self.buf.push(rex(w, d & 8 != 0, i & 8 != 0, false));
-        }
-        // ModRM `mod` 00 with `rm` 100: a SIB follows; SIB base 101 with
-        // `mod` 00: no base, a 32-bit displacement.
-        let modrm = ModRm {
-            mode: 0b00,
-            reg: d,
-            rm: 0b100,
-        };
-        self.buf
-            .extend_from_slice(&[0x8D, modrm.byte(), sib(scale.enc(), i, 0b101)]);
-        self.buf.extend_from_slice(&disp.to_le_bytes());
     }
 
     /// [`Self::lea`] in every case.
