@@ -540,21 +540,30 @@ fn smith_entry(bytes: usize, funcs: usize, error: Option<String>) -> report::Thr
     }
 }
 
-/// New processes each engine compiles a throughput module in (3 times each):
-/// one process's figure moves with whatever else shares this machine's
-/// host at that moment; the median over several is steadier.
-pub const COMPILE_PROCESSES: usize = 5;
+/// New processes each engine compiles a throughput module in (3 times each),
+/// per mode: one process's figure moves with whatever else shares this
+/// machine's host at that moment; the median over several is steadier.
+pub const COMPILE_PROCESSES: usize = 7;
 
-/// Runs `measure` (one new process) [`COMPILE_PROCESSES`] times, stopping
-/// at the first failure.
-fn in_processes(mut measure: impl FnMut() -> Value) -> Vec<Value> {
-    let mut vs = Vec::with_capacity(COMPILE_PROCESSES);
+/// Runs `measure(m)` (one new process) for each of `modes` modes,
+/// [`COMPILE_PROCESSES`] rounds with the modes alternating within each
+/// round, so that a drift in the machine's speed during the measurement
+/// falls on every mode alike (the ratio between one core and two then
+/// compares processes run side by side in time, not one batch with
+/// another run seconds later). A mode stops at its first failure.
+fn in_processes(modes: usize, mut measure: impl FnMut(usize) -> Value) -> Vec<Vec<Value>> {
+    let mut vs: Vec<Vec<Value>> = (0..modes)
+        .map(|_| Vec::with_capacity(COMPILE_PROCESSES))
+        .collect();
+    let mut failed = vec![false; modes];
     for _ in 0..COMPILE_PROCESSES {
-        let v = measure();
-        let failed = report::error_of(&v).is_some();
-        vs.push(v);
-        if failed {
-            break;
+        for (m, values) in vs.iter_mut().enumerate() {
+            if failed[m] {
+                continue;
+            }
+            let v = measure(m);
+            failed[m] = report::error_of(&v).is_some();
+            values.push(v);
         }
     }
     vs
@@ -573,21 +582,25 @@ fn compile_on_every_engine(opts: &Opts, results: &mut report::Results, path_s: &
             "wasmi" => &[("single thread", false)],
             _ => &[("single thread", false), ("parallel", true)],
         };
-        for &(mode, parallel) in modes {
-            eprintln!("compiling the large module on {engine} ({mode})");
-            let vs = in_processes(|| {
-                run_child(
-                    &[
-                        "compile".into(),
-                        engine.into(),
-                        path_s.clone(),
-                        repeats.to_string(),
-                        if parallel { "1" } else { "0" }.into(),
-                    ],
-                    opts.timeout,
-                )
-            });
-            results.add_throughput(engine, mode, &vs);
+        if modes.is_empty() {
+            continue;
+        }
+        eprintln!("compiling the large module on {engine}");
+        let by_mode = in_processes(modes.len(), |m| {
+            let parallel = modes[m].1;
+            run_child(
+                &[
+                    "compile".into(),
+                    engine.into(),
+                    path_s.clone(),
+                    repeats.to_string(),
+                    if parallel { "1" } else { "0" }.into(),
+                ],
+                opts.timeout,
+            )
+        });
+        for (&(mode, _), vs) in modes.iter().zip(&by_mode) {
+            results.add_throughput(engine, mode, vs);
         }
     }
     if opts.engines.contains(&"liftoff") {
@@ -600,18 +613,19 @@ fn compile_on_every_engine(opts: &Opts, results: &mut report::Results, path_s: &
         ];
         // `--single-threaded`: no background compilation tasks, so Liftoff
         // compiles on the main thread only.
-        for (mode, flags) in [
+        let modes = [
             (
                 "single thread (--single-threaded)",
                 &["--single-threaded"][..],
             ),
             ("V8 default (background threads)", &[][..]),
-        ] {
-            let vs = in_processes(|| match run_node(opts, flags, &args) {
-                Ok(items) => items.into_iter().next().unwrap_or(Value::Null),
-                Err(e) => serde_json::json!({ "error": e }),
-            });
-            results.add_throughput("liftoff", mode, &vs);
+        ];
+        let by_mode = in_processes(modes.len(), |m| match run_node(opts, modes[m].1, &args) {
+            Ok(items) => items.into_iter().next().unwrap_or(Value::Null),
+            Err(e) => serde_json::json!({ "error": e }),
+        });
+        for (&(mode, _), vs) in modes.iter().zip(&by_mode) {
+            results.add_throughput("liftoff", mode, vs);
         }
     }
 }

@@ -762,7 +762,7 @@ impl Results {
             }
             let _ = writeln!(
                 s,
-                "{} bytes ({:.2} MiB), {funcs} functions: {}. Each of {} new processes compiles it 3 times, each a fresh `Module::new` (decode + validate + compile) or the engine's equivalent; a process's time is the median of its 3, and the table gives the median over the processes, with the slowest and fastest process's MB/s.\n",
+                "{} bytes ({:.2} MiB), {funcs} functions: {}. Each of {} new processes per mode compiles it 3 times, each a fresh `Module::new` (decode + validate + compile) or the engine's equivalent, an engine's modes alternating process by process (so that a drift in the machine's speed falls on both alike); a process's time is the median of its 3, and the table gives the median over the processes, with the slowest and fastest process's MB/s.\n",
                 bytes,
                 bytes as f64 / (1 << 20) as f64,
                 module.description,
