@@ -30,16 +30,18 @@
 //!
 //! A job's buffers outlive it in a [`ScratchPool`] (an engine keeps one):
 //! the operand stack, control frames, frame layout and out-of-line lists
-//! of its `func::Scratch`, and its relocation vector once `link` used
-//! it. A job takes a pooled set at its start and the set comes back
+//! of its `func::Scratch`, and its relocation vector and (but for the
+//! first job's) list of backtrace sites once `link` used them; the
+//! vectors go to the next compilation's jobs largest first, as the jobs
+//! start largest first. A job takes a pooled set at its start and the set comes back
 //! emptied, not freed, at its end, so compiling module after module maps
 //! no fresh pages for them; fresh pages cost a page fault each, and page
 //! faults of concurrent threads queue on the process's memory map lock.
 //! The pool keeps at most [`POOL_MAX_SETS`] sets (more jobs than that
 //! never run at once on the machines wasmkern targets) and drops a
-//! relocation vector larger than [`POOL_MAX_RELOC_BYTES`], so one huge
-//! module does not pin its buffers for the engine's life (at most 64 MiB
-//! of relocation vectors in all); the other buffers grow only with the
+//! relocation vector or site list larger than [`POOL_MAX_RELOC_BYTES`],
+//! so one huge module does not pin its buffers for the engine's life (at
+//! most 64 MiB of each in all); the other buffers grow only with the
 //! largest single function, which the validator's limits bound. The code
 //! buffers are kept apart (the first job's becomes the module's code; see
 //! `compile_module_into`), and so is the first job's list of backtrace
@@ -150,14 +152,45 @@ pub(crate) const POOL_MAX_RELOC_BYTES: usize = 4 << 20;
 pub(crate) struct ScratchPool {
     scratches: spin::Mutex<Vec<func::Scratch>>,
     relocs: spin::Mutex<Vec<Vec<Reloc>>>,
+    /// The backtrace-site lists of jobs after the first (the first job's
+    /// becomes the module's table).
+    sites: spin::Mutex<Vec<Vec<(u32, u32)>>>,
+}
+
+/// Takes the vector with the most room from `pool`, or a new one. The
+/// jobs of a compilation start in order and shrink towards the end
+/// (`platform::job_ranges`), so handing out the largest first gives each
+/// job about the vector a job of its size left last time, which then
+/// need not grow into fresh pages.
+fn take_largest<T>(pool: &spin::Mutex<Vec<Vec<T>>>) -> Vec<T> {
+    let mut pool = pool.lock();
+    let largest = pool
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, v)| v.capacity())
+        .map(|(i, _)| i);
+    largest.map_or_else(Vec::new, |i| pool.swap_remove(i))
+}
+
+/// Keeps `v` (emptied) in `pool`, unless it has no room, the pool is
+/// full or `v` holds more than [`POOL_MAX_RELOC_BYTES`].
+fn give<T>(pool: &spin::Mutex<Vec<Vec<T>>>, mut v: Vec<T>) {
+    let bytes = v.capacity() * core::mem::size_of::<T>();
+    if bytes == 0 || bytes > POOL_MAX_RELOC_BYTES {
+        return;
+    }
+    v.clear();
+    let mut pool = pool.lock();
+    if pool.len() < POOL_MAX_SETS {
+        pool.push(v);
+    }
 }
 
 impl ScratchPool {
     /// A pooled scratch and relocation vector, or new ones.
     fn take(&self) -> (func::Scratch, Vec<Reloc>) {
         let scratch = self.scratches.lock().pop().unwrap_or_default();
-        let relocs = self.relocs.lock().pop().unwrap_or_default();
-        (scratch, relocs)
+        (scratch, take_largest(&self.relocs))
     }
 
     /// Keeps `scratch` for a later job, unless the pool is full.
@@ -170,15 +203,20 @@ impl ScratchPool {
 
     /// Keeps `relocs` (emptied) for a later job, unless the pool is full
     /// or it is larger than [`POOL_MAX_RELOC_BYTES`].
-    fn give_relocs(&self, mut relocs: Vec<Reloc>) {
-        if relocs.capacity() * core::mem::size_of::<Reloc>() > POOL_MAX_RELOC_BYTES {
-            return;
-        }
-        relocs.clear();
-        let mut pool = self.relocs.lock();
-        if pool.len() < POOL_MAX_SETS {
-            pool.push(relocs);
-        }
+    fn give_relocs(&self, relocs: Vec<Reloc>) {
+        give(&self.relocs, relocs);
+    }
+
+    /// A pooled backtrace-site list for a job after the first, or a new
+    /// one.
+    fn take_sites(&self) -> Vec<(u32, u32)> {
+        take_largest(&self.sites)
+    }
+
+    /// Keeps the site list of a job after the first (emptied), as
+    /// [`Self::give_relocs`] does relocation vectors.
+    fn give_sites(&self, sites: Vec<(u32, u32)>) {
+        give(&self.sites, sites);
     }
 }
 
@@ -463,7 +501,7 @@ fn compile_functions(
             let sites = if k == 0 {
                 core::mem::take(&mut *sites.lock())
             } else {
-                Vec::new()
+                pool.take_sites()
             };
             compile_chunk(env, info, range.clone(), buffer, sites, k == 0, pool).map(Some)
         }
@@ -671,6 +709,7 @@ fn link(
                 .copy_from_slice(&rel.to_le_bytes());
         }
         pool.give_relocs(chunk.code.relocs);
+        pool.give_sites(chunk.sites);
         pieces.push((base, bytes));
     }
     Ok(Linked {
@@ -911,6 +950,62 @@ mod tests {
                 "function {i}: {targets:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_second_compilation_reuses_the_first_ones_vectors() {
+        /// Three threads' jobs, run in order on the calling thread, as the
+        /// engine's threads claim them.
+        struct InOrder;
+        impl Platform for InOrder {
+            fn parallelism(&self) -> usize {
+                3
+            }
+            fn run_parallel(&self, jobs: &mut [&mut (dyn FnMut() + Send)]) {
+                for job in jobs.iter_mut() {
+                    job();
+                }
+            }
+        }
+        // 200 functions: nine jobs, largest first.
+        let bytes = chained_functions(200);
+        let module = crate::decode::Module::decode(&bytes).expect("decodes");
+        let info = crate::validate::validate_module(&module).expect("validates");
+        let pool = ScratchPool::default();
+        let compile = || {
+            compile_module_into(
+                &module,
+                &info,
+                &CpuFeatures::sse41_baseline(),
+                &CompileOptions::default(),
+                Jobs {
+                    platform: &InOrder,
+                    buffers: Vec::new(),
+                    sites: Vec::new(),
+                    pool: &pool,
+                    beside: &|| {},
+                },
+            )
+            .expect("compiles")
+            .into_compiled()
+        };
+        fn addresses<T>(pool: &spin::Mutex<Vec<Vec<T>>>) -> Vec<usize> {
+            let mut at: Vec<usize> = pool.lock().iter().map(|v| v.as_ptr() as usize).collect();
+            at.sort_unstable();
+            at
+        }
+        let first = compile();
+        let (relocs, sites) = (addresses(&pool.relocs), addresses(&pool.sites));
+        // Every job's relocations, and the site lists of all but the
+        // first job (whose list became the module's table).
+        assert_eq!((relocs.len(), sites.len()), (9, 8));
+        // Each job of the next compilation got a vector large enough for
+        // it, which came back unmoved: none grew.
+        let second = compile();
+        assert_eq!(addresses(&pool.relocs), relocs);
+        assert_eq!(addresses(&pool.sites), sites);
+        assert_eq!(second.code, first.code);
+        assert_eq!(second.sites, first.sites);
     }
 
     #[test]
