@@ -38,6 +38,14 @@ const DEFAULT_SECONDS: u64 = 5;
 const MIN_RANDOM: u64 = 20;
 /// The largest generated input.
 const MAX_LEN: usize = 16 * 1024;
+/// Generated inputs skipped because the oracle itself crashes on them,
+/// taking the test process down before any verdict, `(target, seed)`:
+/// wasmi 2.0 dies of a segmentation fault (in its executor's
+/// `u64_copy_s8r`, running the start function while instantiating) on
+/// the module the differential target builds from this input. A faster
+/// machine reaches further in the same time, so without the entry a run
+/// would end there.
+const ORACLE_CRASH_SEEDS: [(&str, u64); 1] = [("differential", 17_303_392_718_310_958_981)];
 
 fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -121,13 +129,19 @@ fn smoke(target: &str, body: fn(&[u8])) {
     let budget = Duration::from_secs(seconds);
     let base = 0xf022_0000_0000_0000u64 ^ target.len() as u64;
     let mut n = 0u64;
+    let mut skipped = 0;
     while n < MIN_RANDOM || started.elapsed() < budget {
         let seed = base + n;
-        run(&input(seed, &corpus), &format!("seed {seed}"));
         n += 1;
+        if ORACLE_CRASH_SEEDS.contains(&(target, seed)) {
+            skipped += 1;
+            continue;
+        }
+        run(&input(seed, &corpus), &format!("seed {seed}"));
     }
     println!(
-        "fuzz smoke {target}: {} corpus files and {n} generated inputs (seeds {base} to {}) in {:.1?}",
+        "fuzz smoke {target}: {} corpus files and {n} generated inputs (seeds {base} to {}, \
+         {skipped} skipped) in {:.1?}",
         corpus.len(),
         base + n - 1,
         started.elapsed()
