@@ -31,12 +31,13 @@
 //! A job's buffers outlive it in a [`ScratchPool`] (an engine keeps one):
 //! the operand stack, control frames, frame layout and out-of-line lists
 //! of its `func::Scratch`, and its relocation vector and (but for the
-//! first job's) list of backtrace sites once `link` used them; the
+//! first job's) list of backtrace sites once `link` used them; these
 //! vectors go to the next compilation's jobs largest first, as the jobs
-//! start largest first. A job takes a pooled set at its start and the set comes back
-//! emptied, not freed, at its end, so compiling module after module maps
-//! no fresh pages for them; fresh pages cost a page fault each, and page
-//! faults of concurrent threads queue on the process's memory map lock.
+//! start largest first. A job takes a pooled set at its start and the
+//! set comes back emptied, not freed, at its end, so compiling module
+//! after module maps no fresh pages for them; fresh pages cost a page
+//! fault each, and page faults of concurrent threads queue on the
+//! process's memory map lock.
 //! The pool keeps at most [`POOL_MAX_SETS`] sets (more jobs than that
 //! never run at once on the machines wasmkern targets) and drops a
 //! relocation vector or site list larger than [`POOL_MAX_RELOC_BYTES`],
@@ -142,8 +143,8 @@ pub(crate) struct Env<'m, 'a> {
 
 /// Most buffer sets a [`ScratchPool`] keeps.
 pub(crate) const POOL_MAX_SETS: usize = 16;
-/// Largest relocation vector, in bytes, a [`ScratchPool`] keeps (with
-/// [`POOL_MAX_SETS`], at most 64 MiB in all).
+/// Largest relocation vector or site list, in bytes, a [`ScratchPool`]
+/// keeps (with [`POOL_MAX_SETS`], at most 64 MiB of each in all).
 pub(crate) const POOL_MAX_RELOC_BYTES: usize = 4 << 20;
 
 /// The buffers of compiling jobs between compilations (see the module
@@ -201,8 +202,7 @@ impl ScratchPool {
         }
     }
 
-    /// Keeps `relocs` (emptied) for a later job, unless the pool is full
-    /// or it is larger than [`POOL_MAX_RELOC_BYTES`].
+    /// Keeps `relocs` (emptied) for a later job (see [`give`]).
     fn give_relocs(&self, relocs: Vec<Reloc>) {
         give(&self.relocs, relocs);
     }
@@ -776,8 +776,16 @@ mod tests {
     }
 
     fn compile_on(platform: &dyn Platform) -> Result<CompiledModule> {
-        let bytes = sixty_functions();
-        let module = crate::decode::Module::decode(&bytes)?;
+        compile_with(&sixty_functions(), platform, &ScratchPool::default())
+    }
+
+    /// `bytes` compiled on `platform` with the buffers of `pool`.
+    fn compile_with(
+        bytes: &[u8],
+        platform: &dyn Platform,
+        pool: &ScratchPool,
+    ) -> Result<CompiledModule> {
+        let module = crate::decode::Module::decode(bytes)?;
         let info = crate::validate::validate_module(&module)?;
         compile_module_into(
             &module,
@@ -788,7 +796,7 @@ mod tests {
                 platform,
                 buffers: Vec::new(),
                 sites: Vec::new(),
-                pool: &ScratchPool::default(),
+                pool,
                 beside: &|| {},
             },
         )
@@ -969,26 +977,8 @@ mod tests {
         }
         // 200 functions: nine jobs, largest first.
         let bytes = chained_functions(200);
-        let module = crate::decode::Module::decode(&bytes).expect("decodes");
-        let info = crate::validate::validate_module(&module).expect("validates");
         let pool = ScratchPool::default();
-        let compile = || {
-            compile_module_into(
-                &module,
-                &info,
-                &CpuFeatures::sse41_baseline(),
-                &CompileOptions::default(),
-                Jobs {
-                    platform: &InOrder,
-                    buffers: Vec::new(),
-                    sites: Vec::new(),
-                    pool: &pool,
-                    beside: &|| {},
-                },
-            )
-            .expect("compiles")
-            .into_compiled()
-        };
+        let compile = || compile_with(&bytes, &InOrder, &pool).expect("compiles");
         fn addresses<T>(pool: &spin::Mutex<Vec<Vec<T>>>) -> Vec<usize> {
             let mut at: Vec<usize> = pool.lock().iter().map(|v| v.as_ptr() as usize).collect();
             at.sort_unstable();
