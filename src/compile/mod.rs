@@ -65,6 +65,7 @@ use x64 as isa;
 
 use crate::abi::TrapCode;
 use crate::asm::x64::Reloc;
+use crate::code_memory::CODE_ALIGN;
 use crate::decode::{
     DEFAULT_PAGE_SIZE_LOG2, ExternKind, GlobalType, MemoryType, Module, TableType, ValType,
 };
@@ -526,8 +527,8 @@ fn compile_functions(
 
 /// A module's code as its jobs left it, relocations resolved: each job's
 /// chunk at its offset in the module's code, with `int3` in the gaps
-/// between them (`int3` pads to 16 bytes, as `Assembler::pad_to` between
-/// functions). [`Linked::into_compiled`] puts the chunks together in one
+/// between them (`int3` pads to [`CODE_ALIGN`] bytes, as
+/// `Assembler::pad_to` pads to 16 between functions). [`Linked::into_compiled`] puts the chunks together in one
 /// buffer; `Module::new` copies them straight into the code memory
 /// instead, each chunk once.
 pub(crate) struct Linked {
@@ -602,9 +603,9 @@ fn concat<T: Copy>(
 }
 
 /// Places the chunks one after another (chunk `k` at the first multiple
-/// of 16 after chunk `k - 1`'s end) without copying them, and resolves
-/// their relocations in place, giving the relocation vectors back to
-/// `pool`.
+/// of [`CODE_ALIGN`] after chunk `k - 1`'s end) without copying them, and
+/// resolves their relocations in place, giving the relocation vectors back
+/// to `pool`.
 fn link(
     mut chunks: Vec<Chunk>,
     stubs: &StubOffsets,
@@ -617,7 +618,11 @@ fn link(
     let mut bases = Vec::with_capacity(chunks.len());
     let mut end = 0usize;
     for chunk in &chunks {
-        let base = end.next_multiple_of(16);
+        // The code memory places the module's code at a multiple of
+        // `CODE_ALIGN`; so does this each chunk in it, which keeps the
+        // loop headers that a job aligned (to 32 or 64 bytes within its
+        // chunk) aligned in memory.
+        let base = end.next_multiple_of(CODE_ALIGN);
         bases.push(base);
         end = base + chunk.code.bytes.len();
     }
@@ -879,7 +884,7 @@ mod tests {
         }
         // The same code, in chunks: as long, give or take the padding
         // between the chunks.
-        assert!(one.code.len().abs_diff(three.code.len()) <= 3 * 16);
+        assert!(one.code.len().abs_diff(three.code.len()) <= 3 * 64);
         // Every call was linked to its callee: each function's code is
         // that of the single-thread compilation, its calls' targets moved
         // by where the callee now lies (the same, up to the chunks'
@@ -888,7 +893,7 @@ mod tests {
             .func_offsets
             .iter()
             .zip(&three.func_offsets)
-            .all(|(a, b)| a.abs_diff(*b) <= 3 * 16);
+            .all(|(a, b)| a.abs_diff(*b) <= 3 * 64);
         assert!(same_layout);
     }
 
@@ -922,11 +927,11 @@ mod tests {
         let pieces = linked.pieces.clone();
         assert_eq!(pieces.len(), jobs);
         let compiled = linked.into_compiled();
-        // Each chunk at its place, at a multiple of 16 after the one
+        // Each chunk at its place, at a multiple of 64 after the one
         // before it, `int3` in between.
         let mut end = 0usize;
         for (base, piece) in &pieces {
-            assert_eq!(*base, end.next_multiple_of(16));
+            assert_eq!(*base, end.next_multiple_of(64));
             assert!(compiled.code[end..*base].iter().all(|&b| b == 0xcc));
             assert_eq!(&compiled.code[*base..*base + piece.len()], &piece[..]);
             end = base + piece.len();
