@@ -100,7 +100,18 @@ pub struct FuncInfo {
     /// that is one `block` lands on the function's own `end`, which makes
     /// it a `return` (`compile::func::prelude`).
     pub first_block_end: u32,
+    /// Bit `i`: the function's `i`-th `loop` instruction (counted in
+    /// code order, dead code included, for `i < 64`) spans
+    /// [`SMALL_LOOP_BYTES`] of code from its `loop` to its `end`: a loop
+    /// whose machine code is likely longer than 32 bytes but within 64,
+    /// which a compiler aligns to 64 bytes so that it lies in one 64-byte
+    /// block of instructions rather than across two.
+    pub small_loops: u64,
 }
+
+/// The sizes, in bytes of a body's code from a `loop` instruction to its
+/// `end`, of the loops [`FuncInfo::small_loops`] marks.
+pub const SMALL_LOOP_BYTES: core::ops::RangeInclusive<usize> = 16..=40;
 
 /// The deepest operand stack whose integer values
 /// [`FuncInfo::max_gpr_stack_height`] counts one by one, which bounds the
@@ -394,6 +405,11 @@ pub(crate) struct FuncValidator<'m> {
     local_inits: Vec<bool>,
     /// The non-defaultable locals set so far, innermost block last.
     init_stack: Vec<u32>,
+    /// The open loops, innermost last: where each `loop` instruction is
+    /// ([`Self::pos`]) and how many came before it in the body.
+    open_loops: Vec<(usize, u32)>,
+    /// How many `loop` instructions the body had so far.
+    loops_seen: u32,
 }
 
 /// Whether `found` may stand where `expected` is required. Equal types,
@@ -490,6 +506,8 @@ impl<'m> FuncValidator<'m> {
                 .extend((0..locals.len()).map(|i| i < num_params || locals[i].ty.is_defaultable()));
         }
         self.used.clear();
+        self.open_loops.clear();
+        self.loops_seen = 0;
         self.loop_depth = 0;
         self.raise_above = 0;
         self.open_jump_target = usize::MAX;
@@ -541,6 +559,17 @@ impl<'m> FuncValidator<'m> {
             .filter(|(_, l)| l.written)
             .fold(0, |bits, (i, _)| bits | 1 << i);
         Ok(self.info)
+    }
+
+    /// Closes the innermost open loop at its `end` (the instruction being
+    /// checked): marks it in [`FuncInfo::small_loops`] if it is small.
+    fn end_loop(&mut self) {
+        if let Some((start, index)) = self.open_loops.pop()
+            && index < 64
+            && SMALL_LOOP_BYTES.contains(&(self.pos - start))
+        {
+            self.info.small_loops |= 1 << index;
+        }
     }
 
     /// The module offset of the instruction being checked.
@@ -1377,6 +1406,8 @@ impl<'m> FuncValidator<'m> {
             Operator::Loop { blockty } => {
                 self.push_frame(cx, FrameKind::Loop, blockty)?;
                 self.set_loop_depth(self.loop_depth + 1);
+                self.open_loops.push((self.pos, self.loops_seen));
+                self.loops_seen += 1;
             }
             Operator::If { blockty } => {
                 if let BlockType::Value(t) = blockty {
@@ -1422,6 +1453,7 @@ impl<'m> FuncValidator<'m> {
                 }
                 if frame.kind == FrameKind::Loop {
                     self.set_loop_depth(self.loop_depth - 1);
+                    self.end_loop();
                 }
                 self.floor = self.frames.last().map_or(0, |f| f.height);
                 self.push_all(frame.results);

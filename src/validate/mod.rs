@@ -30,7 +30,7 @@ pub(crate) mod subtype;
 
 pub use features::{Feature, FeatureSet, Features};
 #[cfg(feature = "compiler")]
-pub use func::{FuncInfo, LocalUse};
+pub use func::{FuncInfo, LocalUse, SMALL_LOOP_BYTES};
 #[cfg(feature = "compiler")]
 pub(crate) use module::validate_module_on;
 #[cfg(feature = "compiler")]

@@ -56,6 +56,11 @@ pub(crate) struct Controls {
     /// Indirect calls whose checks passed on every path to the code being
     /// compiled (see `x64::calls`, "Checked calls").
     pub(crate) checked_calls: Vec<CheckedCall>,
+    /// The function's small loops by their order in its code
+    /// ([`FuncInfo::small_loops`](crate::validate::FuncInfo::small_loops)).
+    pub(crate) small_loops: u64,
+    /// How many `loop` instructions, dead code included, came so far.
+    pub(crate) loops_seen: u32,
 }
 
 /// A `call_indirect` through a table whose contents never change, with a
@@ -81,8 +86,11 @@ impl CheckedCall {
 }
 
 impl Controls {
-    /// No frames, reachable, reusing `self`'s buffers.
-    pub(crate) fn reset(&mut self) {
+    /// No frames, reachable, reusing `self`'s buffers, for a function
+    /// whose small loops are `small_loops`.
+    pub(crate) fn reset(&mut self, small_loops: u64) {
+        self.small_loops = small_loops;
+        self.loops_seen = 0;
         self.frames.clear();
         self.unreachable = false;
         self.dead_depth = 0;
@@ -91,6 +99,13 @@ impl Controls {
         self.jump_tables.clear();
         self.shared_return = None;
         self.checked_calls.clear();
+    }
+
+    /// Counts a `loop` instruction; whether it is one of the small loops.
+    pub(crate) fn next_loop_is_small(&mut self) -> bool {
+        let index = self.loops_seen;
+        self.loops_seen = index.saturating_add(1);
+        index < 64 && self.small_loops >> index & 1 != 0
     }
 
     /// The frame `depth` levels out from the innermost, and its index.

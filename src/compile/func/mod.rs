@@ -238,7 +238,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         let mut ops = core::mem::take(&mut scratch.ops);
         ops.reset();
         let mut ctrl = core::mem::take(&mut scratch.ctrl);
-        ctrl.reset();
+        ctrl.reset(info.small_loops);
         let mut frame = FrameLayout::new(
             env,
             func_type,

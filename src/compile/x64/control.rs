@@ -265,8 +265,17 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             // Loop headers start a 32-byte block (the instruction fetch
             // window): a small loop then spans as few as its size allows
             // (NOP padding, run once per entry). 32 rather than 16 or 64:
-            // see `benches/results.md`.
-            self.a.align(32);
+            // see `benches/results.md`. A loop whose code likely exceeds 32
+            // bytes but not 64 starts a 64-byte block instead, which holds
+            // all of it, where from the middle of one it would cross into
+            // the next (the CPU's decoded-instruction cache keeps
+            // instructions by 64-byte block).
+            let align = if self.ctrl.next_loop_is_small() {
+                64
+            } else {
+                32
+            };
+            self.a.align(align);
             self.a.bind(label);
             self.fuel_segment();
             self.checkpoint();
@@ -276,10 +285,12 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// Handles control operators in dead code: only nesting matters.
     pub(crate) fn dead_operator(&mut self, op: &Operator<'_>) -> Result<bool> {
         match op {
-            Operator::Block { .. }
-            | Operator::Loop { .. }
-            | Operator::If { .. }
-            | Operator::TryTable { .. } => {
+            Operator::Loop { .. } => {
+                self.ctrl.next_loop_is_small();
+                self.ctrl.dead_depth += 1;
+                Ok(true)
+            }
+            Operator::Block { .. } | Operator::If { .. } | Operator::TryTable { .. } => {
                 self.ctrl.dead_depth += 1;
                 Ok(true)
             }
