@@ -437,7 +437,7 @@ impl Results {
                 self.load_end
             ),
             format!(
-                "Toolchain: {}; native C: {} (-O2 -fno-math-errno); node {}",
+                "Toolchain: {}; native C: {} (-O2 -fno-math-errno -falign-functions=64 -falign-loops=64); node {}",
                 env!("HARNESS_RUSTC"),
                 env!("HARNESS_NATIVE_CC"),
                 node_version()
