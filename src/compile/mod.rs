@@ -528,9 +528,10 @@ fn compile_functions(
 /// A module's code as its jobs left it, relocations resolved: each job's
 /// chunk at its offset in the module's code, with `int3` in the gaps
 /// between them (`int3` pads to [`CODE_ALIGN`] bytes, as
-/// `Assembler::pad_to` pads to 16 between functions). [`Linked::into_compiled`] puts the chunks together in one
-/// buffer; `Module::new` copies them straight into the code memory
-/// instead, each chunk once.
+/// `Assembler::pad_to` pads to 16 between functions).
+/// [`Linked::into_compiled`] puts the chunks together in one buffer;
+/// `Module::new` copies them straight into the code memory instead, each
+/// chunk once.
 pub(crate) struct Linked {
     /// `(offset in the code, bytes)` of each chunk, ascending, the first
     /// (which starts with the stubs) at 0.
