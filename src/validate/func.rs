@@ -377,8 +377,6 @@ pub(crate) struct FuncValidator<'m> {
     code_offset: usize,
     /// Height of the innermost frame: pops above it need no frame lookup.
     floor: usize,
-    /// Number of open `loop` frames.
-    loop_depth: u32,
     /// The operand stack height above which a push may raise a maximum
     /// height: [`FuncInfo::max_loop_gpr_stack_height`] inside loops,
     /// [`FuncInfo::max_gpr_stack_height`] outside (each the smallest
@@ -405,8 +403,9 @@ pub(crate) struct FuncValidator<'m> {
     local_inits: Vec<bool>,
     /// The non-defaultable locals set so far, innermost block last.
     init_stack: Vec<u32>,
-    /// The open loops, innermost last: where each `loop` instruction is
-    /// ([`Self::pos`]) and how many came before it in the body.
+    /// The open loops, innermost last (their number is the loop depth):
+    /// where each `loop` instruction is ([`Self::pos`]) and how many came
+    /// before it in the body.
     open_loops: Vec<(usize, u32)>,
     /// How many `loop` instructions the body had so far.
     loops_seen: u32,
@@ -508,7 +507,6 @@ impl<'m> FuncValidator<'m> {
         self.used.clear();
         self.open_loops.clear();
         self.loops_seen = 0;
-        self.loop_depth = 0;
         self.raise_above = 0;
         self.open_jump_target = usize::MAX;
         self.use_weight = 1;
@@ -623,7 +621,7 @@ impl<'m> FuncValidator<'m> {
         };
         let n = n as u32;
         self.info.max_gpr_stack_height = self.info.max_gpr_stack_height.max(n);
-        if self.loop_depth > 0 {
+        if !self.open_loops.is_empty() {
             self.info.max_loop_gpr_stack_height = self.info.max_loop_gpr_stack_height.max(n);
         }
         self.set_raise_above();
@@ -631,7 +629,7 @@ impl<'m> FuncValidator<'m> {
 
     /// Sets [`Self::raise_above`] for the current loop depth.
     fn set_raise_above(&mut self) {
-        self.raise_above = if self.loop_depth > 0 {
+        self.raise_above = if !self.open_loops.is_empty() {
             self.info.max_loop_gpr_stack_height
         } else {
             self.info.max_gpr_stack_height
@@ -1034,10 +1032,11 @@ impl<'m> FuncValidator<'m> {
         self.info.call_weight = self.info.call_weight.saturating_add(self.use_weight);
     }
 
-    /// Sets the number of open loops, and with it the use weight.
-    fn set_loop_depth(&mut self, depth: u32) {
-        self.loop_depth = depth;
-        self.use_weight = 1 << (3 * depth.min(8));
+    /// Sets the use weight for the number of open loops, after a loop
+    /// opened or closed.
+    fn loops_changed(&mut self) {
+        let depth = self.open_loops.len().min(8);
+        self.use_weight = 1 << (3 * depth);
         self.set_raise_above();
     }
 
@@ -1405,9 +1404,9 @@ impl<'m> FuncValidator<'m> {
             Operator::Block { blockty } => self.push_frame(cx, FrameKind::Block, blockty)?,
             Operator::Loop { blockty } => {
                 self.push_frame(cx, FrameKind::Loop, blockty)?;
-                self.set_loop_depth(self.loop_depth + 1);
                 self.open_loops.push((self.pos, self.loops_seen));
                 self.loops_seen += 1;
+                self.loops_changed();
             }
             Operator::If { blockty } => {
                 if let BlockType::Value(t) = blockty {
@@ -1452,8 +1451,8 @@ impl<'m> FuncValidator<'m> {
                     self.open_jump_target = usize::MAX;
                 }
                 if frame.kind == FrameKind::Loop {
-                    self.set_loop_depth(self.loop_depth - 1);
                     self.end_loop();
+                    self.loops_changed();
                 }
                 self.floor = self.frames.last().map_or(0, |f| f.height);
                 self.push_all(frame.results);
