@@ -5,9 +5,10 @@
 //! decoded-instruction cache. The code memory places a module's code at a
 //! multiple of 64 bytes, so positions in the module's code are checked.
 
-use iced_x86::{Decoder, DecoderOptions, Mnemonic, OpKind};
-use wasmkern::CpuFeatures;
-use wasmkern::compile::{CompileOptions, compile_module_with};
+mod common;
+use common::placed_function_code;
+use iced_x86::{Mnemonic, OpKind};
+use wasmkern::compile::CompileOptions;
 use wasmkern::validate::SMALL_LOOP_BYTES;
 
 /// A loop of about 29 bytes of wasm (a sieve's inner loop), counted small.
@@ -47,37 +48,23 @@ fn module() -> String {
     format!("(module (memory 65) (func (param i32 i32) (local i32) {body}))")
 }
 
-/// The module offsets of the headers of the loops of the only function,
+/// The module offsets of the headers of the loops of function 0 of `wat`,
 /// in code order: the targets of its backward conditional jumps within it
 /// (each loop's `br_if`; the out-of-line bounds checks jump back with
 /// `jmp`, and its out-of-line code jumps to the module's stubs before it).
-fn loop_headers(wasm: &[u8]) -> Vec<u64> {
-    let module = wasmkern::decode::Module::decode(wasm).expect("decodes");
-    let info = wasmkern::validate::validate_module(&module).expect("validates");
-    let compiled = compile_module_with(
-        &module,
-        &info,
-        &CpuFeatures::detect(),
-        &CompileOptions::default(),
-    )
-    .expect("compiles");
-    let start = compiled.func_offsets[0] as usize;
-    let end = compiled.code.len();
-    let mut headers: Vec<u64> = Decoder::with_ip(
-        64,
-        &compiled.code[start..end],
-        start as u64,
-        DecoderOptions::NONE,
-    )
-    .into_iter()
-    .filter(|i| {
-        i.op_count() == 1
-            && i.op0_kind() == OpKind::NearBranch64
-            && i.mnemonic() != Mnemonic::Jmp
-            && (start as u64..i.ip()).contains(&i.near_branch_target())
-    })
-    .map(|i| i.near_branch_target())
-    .collect();
+fn loop_headers(wat: &str) -> Vec<u64> {
+    let code = placed_function_code(wat, 0, &CompileOptions::default());
+    let start = code[0].ip();
+    let mut headers: Vec<u64> = code
+        .iter()
+        .filter(|i| {
+            i.op_count() == 1
+                && i.op0_kind() == OpKind::NearBranch64
+                && i.mnemonic() != Mnemonic::Jmp
+                && (start..i.ip()).contains(&i.near_branch_target())
+        })
+        .map(|i| i.near_branch_target())
+        .collect();
     headers.sort_unstable();
     headers.dedup();
     headers
@@ -96,8 +83,7 @@ fn the_validator_marks_the_small_loops() {
 
 #[test]
 fn small_loops_start_a_64_byte_block() {
-    let wasm = wat::parse_str(module()).expect("parses");
-    let headers = loop_headers(&wasm);
+    let headers = loop_headers(&module());
     // The 24 live loops, in code order: small, large, small, ...
     assert_eq!(headers.len(), 24, "loop headers at {headers:x?}");
     for (k, &at) in headers.iter().enumerate() {

@@ -107,8 +107,29 @@ pub fn call_in_fuel_slices<T: 'static>(
 }
 
 /// The instructions of defined function `index` of `wat`, compiled with
-/// `options` for this machine's CPU features.
+/// `options` for this machine's CPU features, at their offsets from the
+/// function's entry.
 pub fn function_code(wat: &str, index: usize, options: &CompileOptions) -> Vec<Instruction> {
+    let (_, code) = compiled_function(wat, index, options);
+    Decoder::with_ip(64, &code, 0, DecoderOptions::NONE)
+        .into_iter()
+        .collect()
+}
+
+/// [`function_code`] at the instructions' offsets in the module's code,
+/// which the code memory places at a multiple of 64 bytes: for checks of
+/// alignment.
+pub fn placed_function_code(wat: &str, index: usize, options: &CompileOptions) -> Vec<Instruction> {
+    let (start, code) = compiled_function(wat, index, options);
+    Decoder::with_ip(64, &code, start as u64, DecoderOptions::NONE)
+        .into_iter()
+        .collect()
+}
+
+/// Where defined function `index` of `wat` starts in the module's code,
+/// compiled with `options` for this machine's CPU features, and its code
+/// up to the next function's.
+fn compiled_function(wat: &str, index: usize, options: &CompileOptions) -> (usize, Vec<u8>) {
     let wasm = wat::parse_str(wat).expect("test module parses");
     let module = wasmkern::decode::Module::decode(&wasm).unwrap();
     let info = wasmkern::validate::validate_module(&module).unwrap();
@@ -118,9 +139,7 @@ pub fn function_code(wat: &str, index: usize, options: &CompileOptions) -> Vec<I
         .func_offsets
         .get(index + 1)
         .map_or(compiled.code.len(), |&e| e as usize);
-    Decoder::with_ip(64, &compiled.code[start..end], 0, DecoderOptions::NONE)
-        .into_iter()
-        .collect()
+    (start, compiled.code[start..end].to_vec())
 }
 
 /// `code` without the `int3`s that fill the bytes no path reaches (or
