@@ -36,24 +36,40 @@ pub(crate) struct Watermarks {
     pub(crate) call: usize,
     /// No operand below reads a pinned local.
     pub(crate) pinned: usize,
+    /// At least every mark above: a push at or above it lowers none, which
+    /// one comparison tells. Raised with any mark.
+    high: usize,
 }
 
 impl Watermarks {
     /// Lowers every mark to at most `at`. Each push does this, and the
-    /// marks are rarely above the push position: a mark is written only
-    /// when it is.
+    /// marks are rarely above the push position: one comparison with
+    /// `high` finds that none is.
     #[inline(always)]
     pub(crate) fn clamp(&mut self, at: usize) {
+        if self.high > at {
+            self.lower_to(at);
+        }
+    }
+
+    /// [`Self::clamp`] when a mark may lie above `at`.
+    #[inline(never)]
+    fn lower_to(&mut self, at: usize) {
         for m in [
             &mut self.xmm,
             &mut self.home,
             &mut self.call,
             &mut self.pinned,
         ] {
-            if *m > at {
-                *m = at;
-            }
+            *m = (*m).min(at);
         }
+        self.high = at;
+    }
+
+    /// Raises the mark `field` selects to `at`.
+    pub(crate) fn set(&mut self, field: fn(&mut Watermarks) -> &mut usize, at: usize) {
+        *field(self) = at;
+        self.high = self.high.max(at);
     }
 
     /// Every operand below `at` is in its home slot.
@@ -63,6 +79,7 @@ impl Watermarks {
             home: at,
             call: at,
             pinned: at,
+            high: at,
         };
     }
 }
@@ -259,7 +276,7 @@ impl Operands {
         while i < self.stack.len() && !is(self.stack[i].loc) {
             i += 1;
         }
-        *field(&mut self.below) = i;
+        self.below.set(field, i);
         i
     }
 
@@ -271,5 +288,44 @@ impl Operands {
             Loc::Gpr(r) if r.enc() == enc => Some((i, r)),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Watermarks;
+
+    fn marks(w: &Watermarks) -> [usize; 4] {
+        [w.xmm, w.home, w.call, w.pinned]
+    }
+
+    #[test]
+    fn a_push_below_a_raised_mark_lowers_it() {
+        let mut w = Watermarks::default();
+        w.set(|w| &mut w.xmm, 8);
+        w.set(|w| &mut w.call, 5);
+        // Pushes at or above every mark change nothing.
+        w.clamp(8);
+        w.clamp(20);
+        assert_eq!(marks(&w), [8, 0, 5, 0]);
+        // A push below a mark lowers it to the push's position.
+        w.clamp(6);
+        assert_eq!(marks(&w), [6, 0, 5, 0]);
+        w.clamp(3);
+        assert_eq!(marks(&w), [3, 0, 3, 0]);
+    }
+
+    #[test]
+    fn raise_all_then_clamp() {
+        let mut w = Watermarks::default();
+        w.raise_all(10);
+        w.clamp(10);
+        assert_eq!(marks(&w), [10; 4]);
+        w.clamp(4);
+        assert_eq!(marks(&w), [4; 4]);
+        // Raised again after a clamp, a mark is lowered again.
+        w.set(|w| &mut w.pinned, 9);
+        w.clamp(7);
+        assert_eq!(marks(&w), [4, 4, 4, 7]);
     }
 }

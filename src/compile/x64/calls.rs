@@ -86,7 +86,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 self.spill_at(i);
             }
         }
-        self.ops.below.call = self.ops.below.call.max(base);
+        let call = self.ops.below.call.max(base);
+        self.ops.below.set(|w| &mut w.call, call);
         let in_registers = args_in_registers(params);
         let area_from = if callee == Callee::Wasm {
             in_registers
