@@ -23,7 +23,9 @@ use alloc::vec::Vec;
 /// to the push position), and the only operand changed in place into one of
 /// these kinds is a pinned read turned into a register operand, which clamps
 /// the marks at its position. The marks only move up by the stack positions
-/// they pass, so each operand is passed once per push.
+/// they pass, so each operand is passed once per push. They are read
+/// directly but raised only through [`Watermarks::set`] and
+/// [`Watermarks::raise_all`], which keep `high` above them all.
 #[derive(Default, Clone, Copy)]
 pub(crate) struct Watermarks {
     /// No operand below holds an XMM register (`Loc::Xmm`).
