@@ -480,19 +480,24 @@ impl StoreInner {
             top[1] as usize,
             top[crate::abi::EXIT_RETURN_WORD + 1] as usize,
         );
-        // A trap in a function without a frame: `rbp` is still its
-        // caller's, and its return address is the word its trap site's
-        // return address was pushed on, or above the registers it pushed.
-        let frameless = self
-            .instances
-            .iter()
-            .find_map(|i| i._module.inner.frameless_at(pc));
         // A trap site's address is that of a faulting load or store (guard
         // regions) or the return address of a call to a trap stub.
         let fault = self
             .instances
             .iter()
             .find_map(|i| i._module.inner.fault_frame_at(pc));
+        // A trap in a function without a frame: `rbp` is still its
+        // caller's, and its return address is the word its trap site's
+        // return address was pushed on, or above the registers it pushed.
+        let in_trapping_function = if fault.is_some() {
+            pc
+        } else {
+            pc.wrapping_sub(1)
+        };
+        let frameless = self
+            .instances
+            .iter()
+            .find_map(|i| i._module.inner.frameless_at(in_trapping_function));
         if let Some(pushed) = frameless {
             let trap = fault.or_else(|| {
                 self.instances

@@ -328,14 +328,16 @@ impl ModuleInner {
         self.frame_info(offset, self.sites[site].1)
     }
 
-    /// If `pc` lies in the code of a function that runs without a frame
+    /// If the byte at `pc` is code of a function that runs without a frame
     /// ([`crate::abi::UNWIND_FRAMELESS`]), how many registers it pushed
-    /// above its return address.
+    /// above its return address. `pc` is an instruction's address (a
+    /// faulting access's, which may be the function's first), or a return
+    /// address minus 1 (a call's return address may be the function's end).
     pub(crate) fn frameless_at(&self, pc: usize) -> Option<usize> {
         let offset = self.code_offset(pc)?;
         let at = self
             .func_layout
-            .partition_point(|&(start, _)| start < offset)
+            .partition_point(|&(start, _)| start <= offset)
             .checked_sub(1)?;
         let func = self.func_layout[at].1 as usize;
         let info = *self.unwind.get(func)?;
