@@ -32,6 +32,12 @@
 //!   a call, and the callees keep `r14` current (those that use memory
 //!   reload it after their own `memory.grow`s and calls, the others never
 //!   write it), so calls of the module's own functions skip the reload.
+//!   The enter trampoline loads it (from the callee's context) before it
+//!   calls wasm code, so in such a module the register is current
+//!   whenever its code runs, and a function that neither the host nor
+//!   another instance can enter (not exported, in a module from which no
+//!   function reference leaves) does not load it in its prologue either
+//!   (the compiler's `base_current_at_entry`).
 //! - Every other general-purpose and XMM register is caller-saved. A
 //!   function keeps locals pinned in caller-saved registers (XMM
 //!   registers; `r8` and `r9` in some functions) in their frame slots
@@ -667,6 +673,13 @@ pub const GUARD_REGION_BYTES: u64 = (1 << 33) + (1 << 16);
 /// (see "Tail calls" in the module doc), so a function may pass up to
 /// `max(its own area, TAIL_CALL_AREA)` bytes of arguments in place.
 pub const TAIL_CALL_AREA: u32 = 64;
+
+/// Changes whenever the calling convention changes in a way no size or
+/// offset of the contexts shows (what the enter trampoline loads, what a
+/// prologue may take as loaded): precompiled code records it through the
+/// runtime's ABI fingerprint, so code compiled under another convention
+/// is refused.
+pub const CONVENTION_REVISION: u32 = 1;
 
 /// How many leading arguments a call may pass in registers (see the
 /// module doc).

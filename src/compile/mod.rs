@@ -128,6 +128,11 @@ pub(crate) struct Env<'m, 'a> {
     /// stay unwritten, as for a direct call) and runs and returns with the
     /// caller's `r15` (no switch to the callee's context or back).
     pub own_funcrefs_only: bool,
+    /// Per defined function, whether it finds memory 0's base current in
+    /// its register (`x64::frame::MEMORY_BASE`) when it is entered, so
+    /// that its prologue need not load it ([`base_current_at_entry`]).
+    /// Empty when no function does.
+    pub base_current_at_entry: Vec<bool>,
     /// Whether a function of the module has `memory.grow`: otherwise a
     /// memory changes length only by the host's `Memory::grow`, which
     /// runs while no call of the module's code is under way unless one
@@ -357,6 +362,16 @@ pub(crate) fn compile_module_into(
         guard_region: options.guard_region && memory_page_log2 == DEFAULT_PAGE_SIZE_LOG2,
         ..*options
     };
+    let own_funcrefs_only = module.imports.is_empty()
+        && module.exports.iter().all(|e| match e.kind {
+            ExternKind::Func => spaces
+                .funcs
+                .get(e.index as usize)
+                .and_then(|&t| module.types.get(t as usize))
+                .is_some_and(|t| !has_reference(t.params())),
+            ExternKind::Memory => true,
+            _ => false,
+        });
     let env = Env {
         module,
         func_types: &spaces.funcs,
@@ -377,16 +392,8 @@ pub(crate) fn compile_module_into(
             .funcs
             .iter()
             .any(|f| f.features.contains(crate::validate::Feature::TailCall)),
-        own_funcrefs_only: module.imports.is_empty()
-            && module.exports.iter().all(|e| match e.kind {
-                ExternKind::Func => spaces
-                    .funcs
-                    .get(e.index as usize)
-                    .and_then(|&t| module.types.get(t as usize))
-                    .is_some_and(|t| !t.params().iter().any(|p| matches!(p, ValType::Ref(_)))),
-                ExternKind::Memory => true,
-                _ => false,
-            }),
+        own_funcrefs_only,
+        base_current_at_entry: base_current_at_entry(module, info, &options, own_funcrefs_only),
         grows_memory: info.funcs.iter().any(|f| f.grows_memory),
         fixed_tables: tables::fixed_tables(module, info),
         type_reps: &info.type_reps,
@@ -394,6 +401,63 @@ pub(crate) fn compile_module_into(
 
     let (chunks, stubs) = compile_functions(&env, info, buffers, sites, pool, beside)?;
     link(chunks, &stubs, module.code.len(), pool)
+}
+
+fn has_reference(types: &[ValType]) -> bool {
+    types.iter().any(|t| matches!(t, ValType::Ref(_)))
+}
+
+/// Per defined function, whether memory 0's base is current in its
+/// register whenever the function is entered, so that its prologue need
+/// not load it (empty when none is).
+///
+/// The enter trampoline loads the base of the callee's instance, and in a
+/// module whose code reaches only its own instance's functions
+/// (`Env::own_funcrefs_only`) and never pauses (no fuel, no interruption)
+/// every function keeps the register current while it runs (see
+/// `x64::calls`, `restore_after_call`): one that uses memory loads the
+/// base after each exit and call that could have moved it, and one that
+/// does not never writes the register. A function of such a module that
+/// only the module's own code can enter thus finds it current. That is
+/// every function the host and other instances cannot reach: one that is
+/// not exported, in a module from which no reference to a function leaves
+/// (no export's results and no tag's fields hold a reference: a function
+/// reference in a result or an uncaught exception would reach the host,
+/// which could hand it to another instance to call with its own memory
+/// base in the register). An exported function may be called by another
+/// instance that imported it, so it loads the base itself.
+fn base_current_at_entry(
+    module: &Module<'_>,
+    info: &ModuleInfo,
+    options: &CompileOptions,
+    own_funcrefs_only: bool,
+) -> Vec<bool> {
+    let spaces = &info.spaces;
+    let type_of = |t: u32| module.types.get(t as usize);
+    let no_reference_leaves = module.exports.iter().all(|e| {
+        e.kind != ExternKind::Func
+            || spaces
+                .funcs
+                .get(e.index as usize)
+                .and_then(|&t| type_of(t))
+                .is_some_and(|t| !has_reference(t.results()))
+    }) && spaces
+        .tags
+        .iter()
+        .all(|&t| type_of(t).is_some_and(|t| !has_reference(t.params())));
+    if !own_funcrefs_only || options.fuel || options.interruptible || !no_reference_leaves {
+        return Vec::new();
+    }
+    // No imports: a function's index is its index among the defined ones.
+    let mut base_current = alloc::vec![true; module.code.len()];
+    for e in &module.exports {
+        if e.kind == ExternKind::Func
+            && let Some(exported) = base_current.get_mut(e.index as usize)
+        {
+            *exported = false;
+        }
+    }
+    base_current
 }
 
 /// Compiles defined function `i` after the code in `scratch`; returns
@@ -832,6 +896,7 @@ mod tests {
             tags: &spaces.tags,
             tail_calls: false,
             own_funcrefs_only: true,
+            base_current_at_entry: Vec::new(),
             grows_memory: false,
             fixed_tables: tables::fixed_tables(&module, &info),
             type_reps: &info.type_reps,

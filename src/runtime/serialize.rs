@@ -106,13 +106,16 @@ pub const ABI_FINGERPRINT: u64 = abi_fingerprint();
 
 /// The layout of what generated code reads of the runtime's structures:
 /// sizes and field offsets, hashed (64-bit FNV-1a, at compile time: an
-/// identifier, not a checksum), and the calling convention's one size, the
+/// identifier, not a checksum), the calling convention's one size, the
 /// argument area calls provide for tail calls
-/// ([`TAIL_CALL_AREA`](crate::abi::TAIL_CALL_AREA)). Two builds of one
-/// crate version whose contexts or conventions differ do not share code.
+/// ([`TAIL_CALL_AREA`](crate::abi::TAIL_CALL_AREA)), and its revision
+/// ([`CONVENTION_REVISION`](crate::abi::CONVENTION_REVISION)). Two builds
+/// of one crate version whose contexts or conventions differ do not share
+/// code.
 const fn abi_fingerprint() -> u64 {
-    let facts: [usize; 33] = [
+    let facts: [usize; 34] = [
         crate::abi::TAIL_CALL_AREA as usize,
+        crate::abi::CONVENTION_REVISION as usize,
         size_of::<ExecContext>(),
         size_of::<VmMemory>(),
         offset_of!(VmMemory, base),

@@ -72,6 +72,9 @@ pub(crate) struct FrameLayout {
     /// function reference but its own (`Env::own_funcrefs_only`), no call
     /// switches instances, so only functions that catch save it.
     pub(crate) saves_vmctx: bool,
+    /// Whether memory 0's base is current in its register on entry
+    /// (`Env::base_current_at_entry`): the prologue then does not load it.
+    pub(crate) base_current_at_entry: bool,
     /// Whether a tail call may grow the argument area below this frame
     /// (`abi`, "Tail calls"): the area and its callee's frame then lie
     /// below it, so the stack-limit check stays even in a leaf.
@@ -441,6 +444,7 @@ impl FrameLayout {
             after_frame_lea: None,
             has_calls: info.has_plain_calls,
             saves_vmctx: info.has_plain_calls && (!env.own_funcrefs_only || info.catches),
+            base_current_at_entry: false,
             grows_area: false,
             unwritten_params: !info.written_locals
                 & 1u64

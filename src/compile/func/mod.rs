@@ -249,6 +249,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             &mut ops,
         );
         frame.frameless_plan &= plan_frameless;
+        frame.base_current_at_entry = env
+            .base_current_at_entry
+            .get((func_index - env.num_imported_funcs) as usize)
+            .is_some_and(|&current| current);
         let prelude = prelude::prelude(&env.options, func_type, body, info);
         let mut a = core::mem::take(&mut scratch.a);
         a.pad_to(16);

@@ -250,7 +250,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// interruption), after which the host might grow an exported memory.
     /// Then the base moves only by the module's own `memory.grow`, and
     /// every function keeps the register current: one that uses memory
-    /// loads the base in its prologue and after each exit (a
+    /// loads the base in its prologue (unless it finds it current there:
+    /// `Env::base_current_at_entry`) and after each exit (a
     /// `memory.grow`) and call, and one that does not never writes the
     /// register (`x64::frame::MEMORY_BASE`), so whatever its callees
     /// returned with passes up unchanged. The bound in

@@ -121,7 +121,10 @@ pub(crate) const LOCAL_PIN_GPRS: usize = 5;
 /// without saving it, and reloads it after every call and exit (which
 /// also covers a memory that grew and moved). A callee-saved base would
 /// cost every call of a function with memory a save and a restore, for
-/// nothing: the caller reloads it anyway.
+/// nothing: the caller reloads it anyway. The enter trampoline loads it
+/// too, so a function that only its own module's code can enter may find
+/// it current (`Env::base_current_at_entry`, the exceptions to both
+/// reloads: `abi`, "Registers").
 pub(crate) const MEMORY_BASE: Gpr = Gpr::R14;
 const _: () = assert!(PIN_GPRS[LOCAL_PIN_GPRS].enc() == MEMORY_BASE.enc());
 /// With explicit bounds checks, may hold the bound of a function's most
@@ -307,7 +310,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 None => {}
             }
         }
-        self.load_memory_base();
+        self.load_memory_registers(!self.frame.base_current_at_entry, true);
         self.fuel_segment();
         self.checkpoint();
     }
@@ -544,11 +547,6 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
                 self.load_pinned(i);
             }
         }
-    }
-
-    /// Loads memory 0's base into its register, if this function has one.
-    pub(crate) fn load_memory_base(&mut self) {
-        self.load_memory_registers(true, true);
     }
 
     /// Loads memory 0's base (if `base`) and the bound register (if

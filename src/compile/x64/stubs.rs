@@ -6,7 +6,7 @@
 //! relocations (`SYM_EXIT`, `sym_trap`). Their behaviour is the
 //! contract described in [`crate::abi`].
 
-use super::frame::PIN_GPRS;
+use super::frame::{MEMORY_BASE, PIN_GPRS};
 use crate::abi::{ExecContext, ExitCode, TrapCode, VmContext, VmFuncRef};
 use crate::asm::x64::{AluOp, Assembler, Cond, Gpr, Mem, Scale, Size, SseOp, Xmm};
 use crate::error::{Error, Result};
@@ -108,7 +108,7 @@ fn copy_slots(a: &mut Assembler, dst: Gpr, src: Gpr, count: Gpr) {
 /// `xmm0`, `rdx` and `xmm1`) of `area` bytes (the caller's computation:
 /// `nslots * 8` rounded up to 16, and at least
 /// [`TAIL_CALL_AREA`](crate::abi::TAIL_CALL_AREA)), calls `code` with
-/// `r15 = vmctx`, stores `rax`
+/// `r15 = vmctx` and its memory 0's base in `r14`, stores `rax`
 /// (the first result's first 8 bytes) in the first slot, copies the same
 /// number of slots back (the results), sets the exit code to `Returned`
 /// and returns to the host.
@@ -137,6 +137,7 @@ fn emit_enter(a: &mut Assembler) {
     a.lea(Size::S64, Gpr::Rsp, Mem::base(Gpr::Rbp, -16));
     a.alu_rr(AluOp::Sub, Size::S64, Gpr::Rsp, Gpr::R9);
     a.mov_rr(Size::S64, Gpr::R15, vmctx);
+    load_memory_base(a);
     a.call_r(code);
     emit_enter_return(a);
     a.bind(with_slots);
@@ -158,6 +159,7 @@ fn emit_enter(a: &mut Assembler) {
     a.mov_rm(Size::S64, Gpr::Rdx, Mem::base(Gpr::Rsp, 8));
     a.sse_rm(SseOp::MOVSD, Xmm::Xmm1, Mem::base(Gpr::Rsp, 8));
     a.mov_rr(Size::S64, Gpr::R15, vmctx);
+    load_memory_base(a);
     a.call_r(target);
     a.mov_rm(Size::S64, slots, Mem::base(Gpr::Rbp, -8));
     a.mov_rm(Size::S64, nslots, Mem::base(Gpr::Rbp, -16));
@@ -168,6 +170,17 @@ fn emit_enter(a: &mut Assembler) {
     a.mov_mr(Size::S64, Mem::base(Gpr::Rsp, 0), Gpr::Rax);
     copy_slots(a, slots, Gpr::Rsp, nslots);
     emit_enter_return(a);
+}
+
+/// Loads memory 0's base of the context in `r15` into its register, as
+/// every callee may expect (`abi`, "Registers"). An instance without
+/// memory has a base no code reads.
+fn load_memory_base(a: &mut Assembler) {
+    a.mov_rm(
+        Size::S64,
+        MEMORY_BASE,
+        vmctx_mem(offset_of!(VmContext, memory_base)),
+    );
 }
 
 /// The end of the enter trampoline, once the callee returned: sets the
