@@ -74,17 +74,22 @@ fn owner(engine: &Engine, extra: &str) -> Module {
     )
 }
 
+/// [`owner`] with `extra`, instantiated in a new store of an engine with
+/// guard regions or not, and its export `name`.
+fn owner_export(guard: bool, extra: &str, name: &str) -> (Engine, Store<()>, Func) {
+    let engine = engine(guard, false);
+    let m = owner(&engine, extra);
+    let mut store = Store::new(&engine, ());
+    let inst = Instance::new(&mut store, &m, &[]).unwrap();
+    let f = inst.get_func(&mut store, name).unwrap();
+    (engine, store, f)
+}
+
 #[test]
 fn an_exported_function_called_by_another_instance_reads_its_own_memory() {
     both_modes(|guard| {
-        let engine = engine(guard, false);
-        let m = owner(
-            &engine,
-            r#"(func (export "peek") (result i32) (i32.load (i32.const 64)))"#,
-        );
-        let mut store = Store::new(&engine, ());
-        let inst = Instance::new(&mut store, &m, &[]).unwrap();
-        let peek = inst.get_func(&mut store, "peek").unwrap();
+        let extra = r#"(func (export "peek") (result i32) (i32.load (i32.const 64)))"#;
+        let (engine, mut store, peek) = owner_export(guard, extra, "peek");
         assert_eq!(call_from_other_instance(&engine, &mut store, peek), OWN);
     });
 }
@@ -92,15 +97,9 @@ fn an_exported_function_called_by_another_instance_reads_its_own_memory() {
 #[test]
 fn a_function_returned_by_an_export_reads_its_own_memory() {
     both_modes(|guard| {
-        let engine = engine(guard, false);
-        let m = owner(
-            &engine,
-            r#"(elem declare func $peek)
-               (func (export "get") (result funcref) (ref.func $peek))"#,
-        );
-        let mut store = Store::new(&engine, ());
-        let inst = Instance::new(&mut store, &m, &[]).unwrap();
-        let get = inst.get_func(&mut store, "get").unwrap();
+        let extra = r#"(elem declare func $peek)
+            (func (export "get") (result funcref) (ref.func $peek))"#;
+        let (engine, mut store, get) = owner_export(guard, extra, "get");
         let mut out = [Val::FuncRef(None)];
         get.call(&mut store, &[], &mut out).unwrap();
         let Val::FuncRef(Some(peek)) = out[0] else {
@@ -113,16 +112,10 @@ fn a_function_returned_by_an_export_reads_its_own_memory() {
 #[test]
 fn a_function_thrown_to_the_host_reads_its_own_memory() {
     both_modes(|guard| {
-        let engine = engine(guard, false);
-        let m = owner(
-            &engine,
-            r#"(tag $t (param funcref))
-               (elem declare func $peek)
-               (func (export "boom") (throw $t (ref.func $peek)))"#,
-        );
-        let mut store = Store::new(&engine, ());
-        let inst = Instance::new(&mut store, &m, &[]).unwrap();
-        let boom = inst.get_func(&mut store, "boom").unwrap();
+        let extra = r#"(tag $t (param funcref))
+            (elem declare func $peek)
+            (func (export "boom") (throw $t (ref.func $peek)))"#;
+        let (engine, mut store, boom) = owner_export(guard, extra, "boom");
         let err = boom.call(&mut store, &[], &mut []).expect_err("throws");
         let thrown = err.thrown().expect("the exception");
         let Val::FuncRef(Some(peek)) = thrown.fields()[0] else {
