@@ -67,7 +67,8 @@ use crate::abi::TrapCode;
 use crate::asm::x64::Reloc;
 use crate::code_memory::CODE_ALIGN;
 use crate::decode::{
-    DEFAULT_PAGE_SIZE_LOG2, ExternKind, GlobalType, MemoryType, Module, TableType, ValType,
+    DEFAULT_PAGE_SIZE_LOG2, ExternKind, FuncType, GlobalType, MemoryType, Module, TableType,
+    ValType,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::platform::{Bare, Platform, job_ranges, run_jobs};
@@ -364,11 +365,9 @@ pub(crate) fn compile_module_into(
     };
     let own_funcrefs_only = module.imports.is_empty()
         && module.exports.iter().all(|e| match e.kind {
-            ExternKind::Func => spaces
-                .funcs
-                .get(e.index as usize)
-                .and_then(|&t| module.types.get(t as usize))
-                .is_some_and(|t| !has_reference(t.params())),
+            ExternKind::Func => {
+                func_type(module, info, e.index).is_some_and(|t| !has_reference(t.params()))
+            }
             ExternKind::Memory => true,
             _ => false,
         });
@@ -404,7 +403,13 @@ pub(crate) fn compile_module_into(
 }
 
 fn has_reference(types: &[ValType]) -> bool {
-    types.iter().any(|t| matches!(t, ValType::Ref(_)))
+    types.iter().any(|t| t.is_ref())
+}
+
+/// The type of function `index` (imports first).
+fn func_type<'m>(module: &'m Module<'_>, info: &ModuleInfo, index: u32) -> Option<&'m FuncType> {
+    let &t = info.spaces.funcs.get(index as usize)?;
+    module.types.get(t as usize)
 }
 
 /// Per defined function, whether memory 0's base is current in its
@@ -432,19 +437,15 @@ fn base_current_at_entry(
     options: &CompileOptions,
     own_funcrefs_only: bool,
 ) -> Vec<bool> {
-    let spaces = &info.spaces;
-    let type_of = |t: u32| module.types.get(t as usize);
     let no_reference_leaves = module.exports.iter().all(|e| {
         e.kind != ExternKind::Func
-            || spaces
-                .funcs
-                .get(e.index as usize)
-                .and_then(|&t| type_of(t))
-                .is_some_and(|t| !has_reference(t.results()))
-    }) && spaces
-        .tags
-        .iter()
-        .all(|&t| type_of(t).is_some_and(|t| !has_reference(t.params())));
+            || func_type(module, info, e.index).is_some_and(|t| !has_reference(t.results()))
+    }) && info.spaces.tags.iter().all(|&t| {
+        module
+            .types
+            .get(t as usize)
+            .is_some_and(|t| !has_reference(t.params()))
+    });
     if !own_funcrefs_only || options.fuel || options.interruptible || !no_reference_leaves {
         return Vec::new();
     }
