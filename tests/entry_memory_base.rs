@@ -16,10 +16,10 @@
 
 use iced_x86::{Instruction, Mnemonic, OpKind, Register};
 use wasmkern::compile::CompileOptions;
-use wasmkern::{CallOutcome, Config, Engine, Extern, Func, Instance, Module, Store, Val};
+use wasmkern::{CallOutcome, Config, Engine, Extern, Func, Instance, Store, Val};
 
 mod common;
-use common::{both_modes, function_code, module, typed};
+use common::{both_modes, function_code, instantiate, module, typed};
 
 /// What the owner's memory holds at byte 64, and the other instance's.
 const OWN: i32 = 42;
@@ -59,28 +59,23 @@ fn call_from_other_instance(engine: &Engine, store: &mut Store<()>, f: Func) -> 
         .expect("call")
 }
 
-/// The owner: `OWN` at 64, `$peek` reading it, and `extra` (exports and
-/// more) around them.
-fn owner(engine: &Engine, extra: &str) -> Module {
-    module(
-        engine,
-        &format!(
-            r#"(module
-              (memory (export "mem") 1)
-              (data (i32.const 64) "\{OWN:02x}\00\00\00")
-              (func $peek (result i32) (i32.load (i32.const 64)))
-              {extra})"#
-        ),
+/// The owner: `imports`, `OWN` at 64, `$peek` (function 0 of those it
+/// defines) reading it, and `extra` (exports and more) after them.
+fn owner_wat(imports: &str, extra: &str) -> String {
+    format!(
+        r#"(module {imports}
+          (memory (export "mem") 1)
+          (data (i32.const 64) "\{OWN:02x}\00\00\00")
+          (func $peek (result i32) (i32.load (i32.const 64)))
+          {extra})"#
     )
 }
 
-/// [`owner`] with `extra`, instantiated in a new store of an engine with
+/// The owner with `extra`, instantiated in a new store of an engine with
 /// guard regions or not, and its export `name`.
 fn owner_export(guard: bool, extra: &str, name: &str) -> (Engine, Store<()>, Func) {
     let engine = engine(guard, false);
-    let m = owner(&engine, extra);
-    let mut store = Store::new(&engine, ());
-    let inst = Instance::new(&mut store, &m, &[]).unwrap();
+    let (mut store, inst) = instantiate(&engine, &owner_wat("", extra));
     let f = inst.get_func(&mut store, name).unwrap();
     (engine, store, f)
 }
@@ -126,8 +121,9 @@ fn a_function_thrown_to_the_host_reads_its_own_memory() {
 }
 
 /// `run` (exported, no memory access) calls `$peek` and `$high`, which
-/// only the module's code can enter; the host grows the memory between
-/// calls and writes above the old size.
+/// only the module's code can enter (functions 0 `$peek`, 1 `$high`, 2
+/// `run` of the owner with it); the host grows the memory between calls
+/// and writes above the old size.
 const INNER: &str = r#"(func $high (param $at i32) (result i32) (i32.load (local.get $at)))
   (func (export "run") (param $at i32) (result i32)
     (i32.add (call $peek) (call $high (local.get $at))))"#;
@@ -135,10 +131,7 @@ const INNER: &str = r#"(func $high (param $at i32) (result i32) (i32.load (local
 #[test]
 fn host_calls_find_the_base_of_a_grown_memory() {
     both_modes(|guard| {
-        let engine = engine(guard, false);
-        let m = owner(&engine, INNER);
-        let mut store = Store::new(&engine, ());
-        let inst = Instance::new(&mut store, &m, &[]).unwrap();
+        let (mut store, inst) = instantiate(&engine(guard, false), &owner_wat("", INNER));
         let run = typed::<(), i32, i32>(&mut store, &inst, "run");
         let mem = inst.get_memory(&store, "mem").unwrap();
         assert_eq!(run.call(&mut store, 68).unwrap(), OWN);
@@ -158,9 +151,8 @@ fn host_calls_find_the_base_of_a_grown_memory() {
 #[test]
 fn a_call_paused_while_the_host_grows_finds_the_new_base() {
     both_modes(|guard| {
-        let engine = engine(guard, true);
-        let m = owner(
-            &engine,
+        let wat = owner_wat(
+            "",
             r#"(func $high (param $at i32) (result i32) (i32.load (local.get $at)))
                (func (export "run") (param $at i32) (param $n i32) (result i32)
                  (local $i i32)
@@ -169,9 +161,7 @@ fn a_call_paused_while_the_host_grows_finds_the_new_base() {
                    (br_if $spin (i32.lt_u (local.get $i) (local.get $n))))
                  (i32.add (call $peek) (call $high (local.get $at))))"#,
         );
-        let mut store = Store::new(&engine, ());
-        store.set_fuel(1_000_000).unwrap();
-        let inst = Instance::new(&mut store, &m, &[]).unwrap();
+        let (mut store, inst) = instantiate(&engine(guard, true), &wat);
         let mem = inst.get_memory(&store, "mem").unwrap();
         let run = inst.get_func(&mut store, "run").unwrap();
         let mut results = [Val::I32(0)];
@@ -206,24 +196,14 @@ fn loads_base(code: &[Instruction]) -> bool {
     })
 }
 
-/// The functions of `INNER`'s module: 0 `$peek`, 1 `$high`, 2 `run`.
-fn owner_wat(imports: &str, extra: &str) -> String {
-    format!(
-        r#"(module {imports}
-          (memory (export "mem") 1)
-          (func $peek (result i32) (i32.load (i32.const 64)))
-          {INNER} {extra})"#
-    )
-}
-
 #[test]
 fn only_functions_the_module_alone_enters_skip_the_load() {
     let plain = CompileOptions::default();
-    let wat = owner_wat("", "");
+    let wat = owner_wat("", INNER);
     assert!(!loads_base(&function_code(&wat, 0, &plain)), "$peek");
     assert!(!loads_base(&function_code(&wat, 1, &plain)), "$high");
     // Exported: another instance may call it.
-    let exported = owner_wat("", r#"(export "peek" (func $peek))"#);
+    let exported = owner_wat("", &format!(r#"{INNER} (export "peek" (func $peek))"#));
     assert!(loads_base(&function_code(&exported, 0, &plain)), "exported");
     assert!(!loads_base(&function_code(&exported, 1, &plain)), "$high");
     // Fuel: the host may grow the memory while a call is paused.
@@ -233,12 +213,15 @@ fn only_functions_the_module_alone_enters_skip_the_load() {
     };
     assert!(loads_base(&function_code(&wat, 0, &fuel)), "fuel");
     // An import: host code runs during calls.
-    let imported = owner_wat(r#"(import "h" "f" (func))"#, "");
+    let imported = owner_wat(r#"(import "h" "f" (func))"#, INNER);
     assert!(loads_base(&function_code(&imported, 1, &plain)), "import");
     // A reference may leave through a result.
     let leaves = owner_wat(
         "",
-        r#"(elem declare func $peek) (func (export "get") (result funcref) (ref.func $peek))"#,
+        &format!(
+            r#"{INNER} (elem declare func $peek)
+               (func (export "get") (result funcref) (ref.func $peek))"#
+        ),
     );
     assert!(loads_base(&function_code(&leaves, 0, &plain)), "result");
 }
