@@ -146,6 +146,9 @@ pub(crate) struct Env<'m, 'a> {
     /// [`ModuleInfo::type_reps`]), for comparing with
     /// [`FixedTable::single_type`].
     pub type_reps: &'m [u32],
+    /// Per function (imports first), whether a reference may reach it,
+    /// hence an indirect call run it ([`ModuleInfo::declared_funcs`]).
+    pub declared_funcs: &'m [bool],
 }
 
 /// Most buffer sets a [`ScratchPool`] keeps.
@@ -396,6 +399,7 @@ pub(crate) fn compile_module_into(
         grows_memory: info.funcs.iter().any(|f| f.grows_memory),
         fixed_tables: tables::fixed_tables(module, info),
         type_reps: &info.type_reps,
+        declared_funcs: &info.declared_funcs,
     };
 
     let (chunks, stubs) = compile_functions(&env, info, buffers, sites, pool, beside)?;
@@ -901,6 +905,7 @@ mod tests {
             grows_memory: false,
             fixed_tables: tables::fixed_tables(&module, &info),
             type_reps: &info.type_reps,
+            declared_funcs: &info.declared_funcs,
         };
         let (chunk, _) = compile_chunk(
             &env,

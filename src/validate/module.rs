@@ -35,6 +35,11 @@ pub struct ModuleInfo {
     /// of its class of equivalent types): two indices name equivalent
     /// types when their representatives are equal.
     pub type_reps: Vec<u32>,
+    /// Per function (imports first), whether something outside function
+    /// bodies names it: an element segment, an export or a global's
+    /// initializer. These are the functions `ref.func` may name, and the
+    /// only ones a reference, hence an indirect call, can reach.
+    pub declared_funcs: Vec<bool>,
 }
 
 impl ModuleInfo {
@@ -504,11 +509,13 @@ pub(crate) fn validate_module_on(
         }));
         local_uses.extend_from_slice(&more_uses);
     }
+    let declared_funcs = cx.declared_funcs;
     Ok(ModuleInfo {
         spaces,
         funcs,
         local_uses,
         type_reps: reps,
+        declared_funcs,
     })
 }
 

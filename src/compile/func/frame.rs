@@ -75,6 +75,9 @@ pub(crate) struct FrameLayout {
     /// Whether memory 0's base is current in its register on entry
     /// (`Env::base_current_at_entry`): the prologue then does not load it.
     pub(crate) base_current_at_entry: bool,
+    /// Whether the prologue ends with a jump to the next instruction
+    /// (`x64::frame`, "Branch history marks").
+    pub(crate) marks_branch_history: bool,
     /// Whether a tail call may grow the argument area below this frame
     /// (`abi`, "Tail calls"): the area and its callee's frame then lie
     /// below it, so the stack-limit check stays even in a leaf.
@@ -445,6 +448,7 @@ impl FrameLayout {
             has_calls: info.has_plain_calls,
             saves_vmctx: info.has_plain_calls && (!env.own_funcrefs_only || info.catches),
             base_current_at_entry: false,
+            marks_branch_history: false,
             grows_area: false,
             unwritten_params: !info.written_locals
                 & 1u64

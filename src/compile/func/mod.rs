@@ -253,6 +253,7 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
             .base_current_at_entry
             .get((func_index - env.num_imported_funcs) as usize)
             .is_some_and(|&current| current);
+        frame.marks_branch_history = super::isa::frame::marks_branch_history(env, func_index, info);
         let prelude = prelude::prelude(&env.options, func_type, body, info);
         let mut a = core::mem::take(&mut scratch.a);
         a.pad_to(16);

@@ -47,6 +47,29 @@
 //! the rewrite to do there. If its body needs the frame after all,
 //! `finish` says so and the function is compiled again without the plan
 //! (`compile_one`, [`super::masm::MacroAssembler::rewind`]).
+//!
+//! # Branch history marks
+//!
+//! An interpreter that dispatches with `call_indirect` in a loop runs one
+//! indirect call site whose target changes from call to call, in a
+//! pattern the processor's indirect-branch predictor learns from the
+//! recent taken branches: the path that led to the call. When the
+//! handlers take no branch of their own (straight-line code, their bounds
+//! checked by guard regions), a round of the loop leaves only the call,
+//! the handler's `ret` and the loop's back edge in that history, and
+//! whether the predictor tells the rounds apart depends on where the
+//! handlers happen to lie in memory, from one process to the next with
+//! the same code. A taken jump inside each handler puts the handler's own
+//! address in the history, which tells them apart wherever they lie
+//! (measured in `benches/results.md`, stop 44).
+//!
+//! So a function that an indirect call may run (a reference may reach it:
+//! `Env::declared_funcs`), whose body opens no block, loop or `if` and
+//! calls nothing, ends its prologue with a `jmp` to the next instruction
+//! ([`marks_branch_history`]). A function with branches of its own
+//! leaves them in the history already, and one reached only by direct
+//! calls is predicted at its call sites. The mark costs a taken branch
+//! per call of such a function.
 
 use super::calls::{ARG_GPRS, ARG_XMMS};
 use super::regs::{SCRATCH, SCRATCH2};
@@ -56,10 +79,12 @@ use crate::abi::{
     VmContext, args_in_registers,
 };
 use crate::asm::x64::{AluOp, Assembler, Cond, Gpr, Mem, Size, SseOp, Xmm};
+use crate::compile::Env;
 use crate::compile::func::*;
 use crate::compile::stack::Loc;
 use crate::decode::ValType;
 use crate::error::{Error, Result};
+use crate::validate::FuncInfo;
 use core::mem::offset_of;
 
 /// The callee-saved registers of generated code, which hold pinned
@@ -209,6 +234,19 @@ impl FrameLayout {
     }
 }
 
+/// Whether function `func_index` ends its prologue with a jump to the
+/// next instruction (see "Branch history marks" in the module doc): an
+/// indirect call may run it, and its body (`info`) opens no block, loop
+/// or `if` and calls nothing.
+pub(crate) fn marks_branch_history(env: &Env<'_, '_>, func_index: u32, info: &FuncInfo) -> bool {
+    info.max_control_depth <= 1
+        && !info.has_calls
+        && env
+            .declared_funcs
+            .get(func_index as usize)
+            .is_some_and(|&declared| declared)
+}
+
 impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     pub(crate) fn prologue(&mut self) {
         self.a.push_r(Gpr::Rbp);
@@ -313,6 +351,9 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
         self.load_memory_registers(!self.frame.base_current_at_entry, true);
         self.fuel_segment();
         self.checkpoint();
+        if self.frame.marks_branch_history {
+            self.a.jmp_next();
+        }
     }
 
     /// Closes the current fuel segment (patching its cost) and opens a new

@@ -162,6 +162,12 @@ impl Assembler {
         self.buf.push(0xCC);
     }
 
+    /// `jmp` to the instruction right after it (`EB 00`): a taken branch
+    /// that changes nothing else.
+    pub fn jmp_next(&mut self) {
+        self.buf.extend_from_slice(&[0xEB, 0x00]);
+    }
+
     /// `nop` (one byte).
     pub fn nop(&mut self) {
         self.buf.push(0x90);
