@@ -7,9 +7,8 @@
 
 mod common;
 
-use common::{both_modes, function_code, listing, typed};
+use common::{both_modes, compile_options, function_code, listing, typed};
 use iced_x86::{Instruction, Mnemonic};
-use wasmkern::compile::CompileOptions;
 use wasmkern::{Config, Engine};
 
 /// Functions 0-6: straight-line leaves reached in different ways (or
@@ -46,10 +45,7 @@ fn jumps_to_next(i: &Instruction) -> bool {
 #[test]
 fn marked_functions_are_straight_line_leaves_a_reference_reaches() {
     for guard_region in [false, true] {
-        let options = CompileOptions {
-            guard_region,
-            ..Default::default()
-        };
+        let options = compile_options(guard_region);
         for (index, marked) in [
             (0, true),
             (1, true),
@@ -75,11 +71,7 @@ fn marked_functions_are_straight_line_leaves_a_reference_reaches() {
 /// on the way into the handler, before its `ret`.
 #[test]
 fn a_frameless_marked_leaf_starts_with_its_mark() {
-    let options = CompileOptions {
-        guard_region: true,
-        ..Default::default()
-    };
-    let code = function_code(MODULE, 2, &options);
+    let code = function_code(MODULE, 2, &compile_options(true));
     assert!(jumps_to_next(&code[0]), "{}", listing(&code));
 }
 
@@ -155,10 +147,7 @@ fn a_vm_of_marked_handlers_runs_its_programs() {
         for program in &programs {
             let data: String = program.iter().map(|op| format!("\\{op:02x}")).collect();
             let wat = VM.replace("{program}", &data).replace("{p}", PARAMS);
-            let options = CompileOptions {
-                guard_region: guard_regions,
-                ..Default::default()
-            };
+            let options = compile_options(guard_regions);
             for handler in 0..6 {
                 let code = function_code(&wat, handler, &options);
                 assert!(

@@ -12,23 +12,18 @@
 //! arithmetic in Rust.
 
 use iced_x86::{Instruction, Mnemonic, OpKind, Register};
-use wasmkern::compile::CompileOptions;
 use wasmkern::{Config, Engine};
 
 mod common;
-use common::{both_modes, function_code, instantiate, listing, touches_frame, typed, without_fill};
+use common::{
+    both_modes, compile_options, function_code, instantiate, listing, touches_frame, typed,
+    without_fill,
+};
 
 fn engine(guard: bool) -> Engine {
     let mut config = Config::new();
     config.guard_regions(guard);
     Engine::new(&config).expect("engine")
-}
-
-fn options(guard: bool) -> CompileOptions {
-    CompileOptions {
-        guard_region: guard,
-        ..CompileOptions::default()
-    }
 }
 
 /// Whether compiled code starting at a function's entry runs without a
@@ -219,14 +214,14 @@ fn run_in_rust(n: u32) -> i64 {
 fn the_leaves_here_run_without_a_frame() {
     both_modes(|guard| {
         for index in 0..9 {
-            let code = function_code(LEAVES, index, &options(guard));
+            let code = function_code(LEAVES, index, &compile_options(guard));
             assert!(
                 is_frameless(&code),
                 "function {index} (guard {guard}):{}",
                 listing(&own_code(&code))
             );
         }
-        let caller = function_code(LEAVES, 9, &options(guard));
+        let caller = function_code(LEAVES, 9, &compile_options(guard));
         assert!(!is_frameless(&caller), "the caller keeps its frame");
     });
 }
@@ -248,7 +243,7 @@ fn frameless_leaves_keep_their_callers_state() {
 fn frameless_code_never_addresses_its_own_frame() {
     both_modes(|guard| {
         for index in 0..9 {
-            let code = function_code(LEAVES, index, &options(guard));
+            let code = function_code(LEAVES, index, &compile_options(guard));
             for i in &own_code(&code) {
                 assert!(
                     !touches_frame(i, 8),
@@ -263,7 +258,7 @@ fn frameless_code_never_addresses_its_own_frame() {
 #[test]
 fn a_tail_call_from_a_frameless_leaf_keeps_the_return_address() {
     both_modes(|guard| {
-        let code = function_code(LEAVES, 5, &options(guard));
+        let code = function_code(LEAVES, 5, &compile_options(guard));
         assert_leaves_by_its_jump(&code, false, "$twice");
         let (mut store, instance) = instantiate(
             &engine(guard),
@@ -309,7 +304,7 @@ const TRAPS: &str = r#"(module
 fn a_trap_in_a_frameless_leaf_has_its_callers_in_the_backtrace() {
     both_modes(|guard| {
         for index in 0..3 {
-            let code = function_code(TRAPS, index, &options(guard));
+            let code = function_code(TRAPS, index, &compile_options(guard));
             assert!(is_frameless(&code), "function {index} (guard {guard})");
         }
         let (mut store, instance) = instantiate(&engine(guard), TRAPS);
@@ -370,7 +365,7 @@ const RETRIES: &str = r#"(module
 fn a_leaf_that_needs_its_frame_after_all_is_compiled_again() {
     both_modes(|guard| {
         for (index, frameless) in [(0, false), (1, false)] {
-            let code = function_code(RETRIES, index, &options(guard));
+            let code = function_code(RETRIES, index, &compile_options(guard));
             assert_eq!(
                 is_frameless(&code),
                 frameless,
@@ -444,7 +439,7 @@ fn relay(a: i32, b: i32) -> i32 {
 fn an_indirect_tail_call_from_a_frameless_leaf_is_its_exit() {
     both_modes(|guard| {
         for index in [2, 3] {
-            let code = function_code(RELAYS, index, &options(guard));
+            let code = function_code(RELAYS, index, &compile_options(guard));
             assert!(
                 is_frameless(&code),
                 "function {index}:{}",

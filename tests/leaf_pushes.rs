@@ -14,11 +14,12 @@
 //! Rust.
 
 use iced_x86::{Instruction, Mnemonic, Register};
-use wasmkern::compile::CompileOptions;
 use wasmkern::{Config, Engine, Instance, Store};
 
 mod common;
-use common::{both_modes, function_code, listing, module, touches_frame, typed, without_fill};
+use common::{
+    both_modes, compile_options, function_code, listing, module, touches_frame, typed, without_fill,
+};
 
 /// The locals `$mix_tail` and `$mix_relay` compute from their arguments
 /// (see `mix_tail_args`), five of them: more than the caller-saved
@@ -167,13 +168,6 @@ fn drive(n: u32) -> u64 {
     acc.wrapping_add(u64::from(n.wrapping_add(s3.wrapping_mul(7))))
 }
 
-fn options(guard: bool) -> CompileOptions {
-    CompileOptions {
-        guard_region: guard,
-        ..CompileOptions::default()
-    }
-}
-
 fn instantiate(guard: bool) -> (Store<()>, Instance) {
     let engine = Engine::new(Config::new().guard_regions(guard)).expect("engine");
     let module = module(&engine, LEAVES);
@@ -185,7 +179,7 @@ fn instantiate(guard: bool) -> (Store<()>, Instance) {
 /// The leaves' instructions from their entry, and whether each follows
 /// an `int3` (these leaves have no data after their code).
 fn leaf_code(index: usize, guard: bool) -> (Vec<Instruction>, Vec<bool>) {
-    without_fill(&function_code(LEAVES, index, &options(guard)))
+    without_fill(&function_code(LEAVES, index, &compile_options(guard)))
 }
 
 #[test]

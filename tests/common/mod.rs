@@ -1,8 +1,9 @@
 //! Helpers the API tests share: a module or an instance from WAT, a test
 //! run in both memory modes, engines for both memory modes and CPU
 //! feature sets, the out-of-bounds trap assertion, typed
-//! exports by name, a resumable call fed with fuel in slices, a
-//! function's compiled code, its live part and checks of its operands, and
+//! exports by name, a resumable call fed with fuel in slices, the compile
+//! options of a memory mode, a function's compiled code, its live part and
+//! checks of its operands, and
 //! (`comparisons`) Rust's answers to wasm's
 //! comparisons. Each test file is its own crate and uses a part of this
 //! module, hence `dead_code` is allowed here.
@@ -104,6 +105,15 @@ pub fn call_in_fuel_slices<T: 'static>(
             .unwrap_or_else(|e| panic!("resumed call: {e}"));
     }
     pauses
+}
+
+/// The compile options of a memory mode: guard regions or explicit
+/// bounds checks, everything else the default.
+pub fn compile_options(guard_region: bool) -> CompileOptions {
+    CompileOptions {
+        guard_region,
+        ..CompileOptions::default()
+    }
 }
 
 /// The instructions of defined function `index` of `wat`, compiled with
