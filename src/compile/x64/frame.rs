@@ -60,8 +60,8 @@
 //! whether the predictor tells the rounds apart depends on where the
 //! handlers happen to lie in memory, from one process to the next with
 //! the same code. A taken jump inside each handler puts the handler's own
-//! address in the history, which tells them apart wherever they lie
-//! (measured in `benches/results.md`, stop 44).
+//! address in the history, which on the AMD Zen 4 it was measured on
+//! told them apart wherever they lay (`benches/results.md`, stop 44).
 //!
 //! So a function that an indirect call may run (a reference may reach it:
 //! `Env::declared_funcs`), whose body opens no block, loop or `if` and
