@@ -75,10 +75,10 @@ fn a_frameless_marked_leaf_starts_with_its_mark() {
     assert!(jumps_to_next(&code[0]), "{}", listing(&code));
 }
 
-/// The VM of `benches/workloads/call_vm.wat`, with a program of eight
-/// opcodes (`{program}`) that ends in `$dec_c`, which loops back to 0
-/// until `c` is 0, then to `$halt` (opcode 0) at the end of the table.
-/// `{p}` is [`PARAMS`].
+/// The VM of `benches/workloads/call_vm.wat`, with a program of nine
+/// opcodes (`{program}`, one byte each): eight ending in `$dec_c` (5),
+/// which goes back to pc 0 until it has counted `c` down to 0, then to
+/// pc 8, whose 0 runs `$halt`. `{p}` is [`PARAMS`].
 const VM: &str = r#"(module
   (type $h (func (param $pc i32) (param $a i64) (param $b i64) (param $c i64) (result i32 i64 i64 i64)))
   (memory 1)
@@ -95,7 +95,7 @@ const VM: &str = r#"(module
     (i32.add (local.get $pc) (i32.const 1))
     (i64.xor (local.get $a) (i64.shr_u (local.get $a) (i64.const 7))) (local.get $b) (local.get $c))
   (func $swap (type $h) {p} (i32.add (local.get $pc) (i32.const 1)) (local.get $b) (local.get $a) (local.get $c))
-  ;; The next pc is 0 while `c` stays above 0, else the halt at pc 8.
+  ;; The next pc is 0 until `c` counts down to 0, then 8 (the halt).
   (func $dec_c (type $h) {p}
     (select (i32.const 0) (i32.const 8) (i64.ne (local.get $c) (i64.const 1)))
     (local.get $a) (local.get $b) (i64.sub (local.get $c) (i64.const 1)))
