@@ -7,8 +7,7 @@
 
 mod common;
 
-use common::{both_modes, compile_options, function_code, listing, typed};
-use iced_x86::{Instruction, Mnemonic};
+use common::{both_modes, compile_options, function_code, is_history_mark, listing, typed};
 use wasmkern::{Config, Engine};
 
 /// Functions 0-6: straight-line leaves reached in different ways (or
@@ -37,11 +36,6 @@ const MODULE: &str = r#"(module
     (drop (call $direct (i32.const 1) (i32.const 2)))
     (ref.func $declared)))"#;
 
-/// Whether `i` is a `jmp` to the instruction right after it.
-fn jumps_to_next(i: &Instruction) -> bool {
-    i.mnemonic() == Mnemonic::Jmp && i.near_branch_target() == i.next_ip()
-}
-
 #[test]
 fn marked_functions_are_straight_line_leaves_a_reference_reaches() {
     for guard_region in [false, true] {
@@ -56,7 +50,7 @@ fn marked_functions_are_straight_line_leaves_a_reference_reaches() {
             (6, false),
         ] {
             let code = function_code(MODULE, index, &options);
-            let marks = code.iter().filter(|i| jumps_to_next(i)).count();
+            let marks = code.iter().filter(|i| is_history_mark(i)).count();
             assert_eq!(
                 marks,
                 usize::from(marked),
@@ -72,7 +66,7 @@ fn marked_functions_are_straight_line_leaves_a_reference_reaches() {
 #[test]
 fn a_frameless_marked_leaf_starts_with_its_mark() {
     let code = function_code(MODULE, 2, &compile_options(true));
-    assert!(jumps_to_next(&code[0]), "{}", listing(&code));
+    assert!(is_history_mark(&code[0]), "{}", listing(&code));
 }
 
 /// The VM of `benches/workloads/call_vm.wat`, with a program of nine
@@ -151,7 +145,7 @@ fn a_vm_of_marked_handlers_runs_its_programs() {
             for handler in 0..6 {
                 let code = function_code(&wat, handler, &options);
                 assert!(
-                    code.iter().any(jumps_to_next),
+                    code.iter().any(is_history_mark),
                     "handler {handler} unmarked:{}",
                     listing(&code)
                 );

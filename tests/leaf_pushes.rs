@@ -18,7 +18,8 @@ use wasmkern::{Config, Engine, Instance, Store};
 
 mod common;
 use common::{
-    both_modes, compile_options, function_code, listing, module, touches_frame, typed, without_fill,
+    both_modes, compile_options, function_code, is_history_mark, listing, module, touches_frame,
+    typed, without_fill,
 };
 
 /// The locals `$mix_tail` and `$mix_relay` compute from their arguments
@@ -207,8 +208,9 @@ fn leaves_push_their_saved_registers_and_pop_them_in_reverse() {
             popped.reverse();
             let exits: Vec<usize> = (0..code.len())
                 .filter(|&k| {
-                    let mark = code[k].near_branch_target() == code[k].next_ip();
-                    matches!(code[k].mnemonic(), Mnemonic::Ret | Mnemonic::Jmp) && !dead[k] && !mark
+                    matches!(code[k].mnemonic(), Mnemonic::Ret | Mnemonic::Jmp)
+                        && !dead[k]
+                        && !is_history_mark(&code[k])
                 })
                 .collect();
             assert!(!exits.is_empty(), "function {index}: {text}");

@@ -3,7 +3,7 @@
 //! feature sets, the out-of-bounds trap assertion, typed
 //! exports by name, a resumable call fed with fuel in slices, the compile
 //! options of a memory mode, a function's compiled code, its live part and
-//! checks of its operands, and
+//! checks of its operands and branch history marks, and
 //! (`comparisons`) Rust's answers to wasm's
 //! comparisons. Each test file is its own crate and uses a part of this
 //! module, hence `dead_code` is allowed here.
@@ -114,6 +114,12 @@ pub fn compile_options(guard_region: bool) -> CompileOptions {
         guard_region,
         ..CompileOptions::default()
     }
+}
+
+/// Whether `i` is a `jmp` to the instruction right after it: a branch
+/// history mark (`x64::frame`, "Branch history marks").
+pub fn is_history_mark(i: &Instruction) -> bool {
+    i.mnemonic() == iced_x86::Mnemonic::Jmp && i.near_branch_target() == i.next_ip()
 }
 
 /// The instructions of defined function `index` of `wat`, compiled with
