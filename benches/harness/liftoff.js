@@ -1,9 +1,10 @@
 // V8 Liftoff runner for the wasmkern benchmark harness. Run it as
 //
 //   node --liftoff-only --no-wasm-tier-up --no-wasm-dynamic-tiering \
-//        --no-wasm-lazy-compilation liftoff.js [--runs N] [--compile-only] FILE.wasm...
+//        --no-wasm-lazy-compilation liftoff.js [--runs N] [--compiles N] [--compile-only] FILE.wasm...
 //
-// Prints one JSON array: for each file, the compile times (synchronous
+// Prints one JSON array: for each file, the times of --compiles (default:
+// --runs) compilations (synchronous
 // `new WebAssembly.Module`, every function compiled eagerly by Liftoff; no
 // cache hits, see `variant`), the
 // instantiation time, and (unless --compile-only) the times of `run()` after
@@ -13,10 +14,12 @@ const fs = require('fs');
 
 const args = process.argv.slice(2);
 let runs = 5;
+let compiles = null;
 let compileOnly = false;
 const files = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--runs') runs = parseInt(args[++i], 10);
+  else if (args[i] === '--compiles') compiles = parseInt(args[++i], 10);
   else if (args[i] === '--compile-only') compileOnly = true;
   else files.push(args[i]);
 }
@@ -38,7 +41,7 @@ for (const file of files) {
   const result = { file, compile_s: [], run_s: [] };
   try {
     let module;
-    for (let i = 0; i < runs; i++) {
+    for (let i = 0; i < (compiles ?? runs); i++) {
       const b = variant(bytes, i);
       const t0 = process.hrtime.bigint();
       module = new WebAssembly.Module(b);

@@ -18,10 +18,14 @@ pub const RESULT_PREFIX: &str = "HARNESS-RESULT ";
 /// `harness child <mode> ...`; returns the JSON to print.
 pub fn main(args: &[String]) -> Value {
     let result = match args {
-        [mode, engine, workload, runs] if mode == "run" => runs
+        [mode, engine, workload, compiles, runs] if mode == "run" => compiles
             .parse()
-            .map_err(|e| format!("bad run count: {e}"))
-            .and_then(|runs| run(engine, workload, runs)),
+            .map_err(|e| format!("bad compile count: {e}"))
+            .and_then(|compiles| {
+                runs.parse()
+                    .map_err(|e| format!("bad run count: {e}"))
+                    .and_then(|runs| run(engine, workload, compiles, runs))
+            }),
         [mode, engine, path, repeats, parallel] if mode == "compile" => repeats
             .parse()
             .map_err(|e| format!("bad repeat count: {e}"))
@@ -51,10 +55,11 @@ fn secs(start: Instant) -> f64 {
     start.elapsed().as_secs_f64()
 }
 
-/// Compiles `runs` times (each a new module; the last one is kept), then
-/// instantiates once, calls `run` once to warm up, and times `runs` calls of
-/// `run` on that same instance. Every call's checksum must be the same.
-fn run(engine: &str, workload: &str, runs: usize) -> Result<Value> {
+/// Compiles `compiles` times (at least once; each a new module, the last
+/// one kept), then instantiates once, calls `run` once to warm up, and
+/// times `runs` calls of `run` on that same instance. Every call's
+/// checksum must be the same.
+fn run(engine: &str, workload: &str, compiles: usize, runs: usize) -> Result<Value> {
     let w = workloads::find(workload).ok_or_else(|| format!("unknown workload `{workload}`"))?;
     if engine == "native" {
         let warm = w.native.run();
@@ -72,9 +77,9 @@ fn run(engine: &str, workload: &str, runs: usize) -> Result<Value> {
     let path = workloads::wasm_path(workload);
     let wasm = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let engine = engines::create(engine, true)?;
-    let mut compile_s = Vec::with_capacity(runs);
+    let mut compile_s = Vec::with_capacity(compiles);
     let mut module = None;
-    for _ in 0..runs.max(1) {
+    for _ in 0..compiles.max(1) {
         let start = Instant::now();
         let m = engine.compile(&wasm)?;
         compile_s.push(secs(start));

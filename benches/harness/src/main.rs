@@ -8,7 +8,7 @@
 //! `benches/results.md`. See `benches/README.md` for the method.
 //!
 //! ```text
-//! cargo run --release -p harness [-- --runs 5 --engines wasmkern,cranelift --workloads fib,sort]
+//! cargo run --release -p harness [-- --rounds 5 --engines wasmkern,cranelift --workloads fib,sort]
 //! ```
 //!
 //! A run of the WASI section alone (`--only wasi`), or of the exceptions
@@ -81,7 +81,9 @@ pub const LIFTOFF_FLAGS: &[&str] = &[
 
 const USAGE: &str = "\
 usage: harness [options]
-  --runs N            timed runs of each workload per engine, after one warm-up (default 5)
+  --rounds N          rounds of the workloads: in each, every engine runs each workload in a
+                      new process, which times one call of `run` after a warm-up (default 5)
+  --runs N            timed runs of the WASI and exceptions benchmarks (default 5)
   --engines A,B,..    among native,wasmkern,wasmkern-guard,cranelift,winch,wasmi,liftoff (default: all)
   --workloads A,B,..  among fib,sieve,matmul,nbody,hash,interp,sort,bulk,tail_vm,call_vm (default: all)
   --calls N           calls per batch in the call-overhead benchmark (default 5000000)
@@ -100,6 +102,9 @@ usage: harness [options]
   --no-write          do not write the Markdown file";
 
 pub struct Opts {
+    /// Processes per engine and workload, one round of all after another.
+    pub rounds: usize,
+    /// Timed runs of the WASI and exceptions benchmarks.
     pub runs: usize,
     pub engines: Vec<&'static str>,
     pub workloads: Vec<&'static Workload>,
@@ -120,6 +125,7 @@ pub struct Opts {
 
 fn parse_args(args: Vec<String>) -> Result<Opts, String> {
     let mut opts = Opts {
+        rounds: 5,
         runs: 5,
         engines: ALL_ENGINES.to_vec(),
         workloads: WORKLOADS.iter().collect(),
@@ -143,6 +149,7 @@ fn parse_args(args: Vec<String>) -> Result<Opts, String> {
     while let Some(arg) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{arg} needs a value"));
         match arg.as_str() {
+            "--rounds" => opts.rounds = value()?.parse().map_err(|e| format!("--rounds: {e}"))?,
             "--runs" => opts.runs = value()?.parse().map_err(|e| format!("--runs: {e}"))?,
             "--calls" => opts.call_n = value()?.parse().map_err(|e| format!("--calls: {e}"))?,
             "--timeout" => {
@@ -202,8 +209,8 @@ fn parse_args(args: Vec<String>) -> Result<Opts, String> {
             _ => return Err(format!("unknown argument `{arg}`\n{USAGE}")),
         }
     }
-    if opts.runs == 0 || opts.call_n == 0 || opts.wasi_n == 0 {
-        return Err("--runs, --calls and --wasi-calls must be at least 1".into());
+    if opts.rounds == 0 || opts.runs == 0 || opts.call_n == 0 || opts.wasi_n == 0 {
+        return Err("--rounds, --runs, --calls and --wasi-calls must be at least 1".into());
     }
     Ok(opts)
 }
@@ -428,45 +435,66 @@ fn main() {
     }
 }
 
+/// How many times a workload's process compiles its module (the table's
+/// compile time is the median of them all): the first compilation of a
+/// process also pays for its first use of the engine's memory.
+pub const COMPILES_PER_PROCESS: usize = 5;
+
+/// Runs every workload on every engine in [`Opts::rounds`] rounds: in a
+/// round, each engine runs the workload once more in a new process, which
+/// compiles it, calls `run` once to warm up and times one more call. A
+/// disturbance of the machine (another process, a drift in its speed)
+/// then falls on a sample of every engine alike rather than on one
+/// engine's whole measurement, and so does the luck of where a process's
+/// code and data happen to be placed, which a single process would keep
+/// for all its runs. An engine stops at its first failure.
 fn measure_workloads(opts: &Opts, results: &mut report::Results) {
     for w in &opts.workloads {
-        for &engine in &opts.engines {
-            if engine == "liftoff" {
-                continue;
+        let mut processes: Vec<Vec<Value>> = vec![Vec::new(); opts.engines.len()];
+        for round in 1..=opts.rounds {
+            for (values, &engine) in processes.iter_mut().zip(&opts.engines) {
+                if values.last().is_some_and(|v| report::error_of(v).is_some()) {
+                    continue;
+                }
+                eprintln!("running {} on {engine} ({round}/{})", w.name, opts.rounds);
+                values.push(if engine == "liftoff" {
+                    run_on_liftoff(opts, w)
+                } else {
+                    run_child(
+                        &[
+                            "run".into(),
+                            engine.into(),
+                            w.name.into(),
+                            COMPILES_PER_PROCESS.to_string(),
+                            "1".into(),
+                        ],
+                        opts.timeout,
+                    )
+                });
             }
-            eprintln!("running {} on {engine}", w.name);
-            let v = run_child(
-                &[
-                    "run".into(),
-                    engine.into(),
-                    w.name.into(),
-                    opts.runs.to_string(),
-                ],
-                opts.timeout,
-            );
-            results.add_run(w.name, engine, &v);
+        }
+        for (values, &engine) in processes.iter().zip(&opts.engines) {
+            results.add_run(w.name, engine, &report::merge_processes(values));
         }
     }
-    if opts.engines.contains(&"liftoff") {
-        eprintln!("running the workloads on liftoff (node)");
-        let mut args = vec!["--runs".to_string(), opts.runs.to_string()];
-        args.extend(
-            opts.workloads
-                .iter()
-                .map(|w| workloads::wasm_path(w.name).display().to_string()),
-        );
-        match run_liftoff(opts, &args) {
-            Ok(items) => {
-                for (w, v) in opts.workloads.iter().zip(&items) {
-                    results.add_run(w.name, "liftoff", v);
-                }
-            }
-            Err(e) => {
-                for w in &opts.workloads {
-                    results.add_run(w.name, "liftoff", &serde_json::json!({ "error": e }));
-                }
-            }
-        }
+}
+
+/// One process of node running workload `w` on Liftoff, as
+/// [`measure_workloads`] runs it on the other engines.
+fn run_on_liftoff(opts: &Opts, w: &Workload) -> Value {
+    let args = [
+        "--runs".to_string(),
+        "1".to_string(),
+        "--compiles".to_string(),
+        COMPILES_PER_PROCESS.to_string(),
+        workloads::wasm_path(w.name).display().to_string(),
+    ];
+    match run_liftoff(opts, &args) {
+        Ok(items) => items
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| serde_json::json!({ "error": "node printed an empty array" })),
+        Err(e) => serde_json::json!({ "error": e }),
     }
 }
 

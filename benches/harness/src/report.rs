@@ -4,11 +4,11 @@
 use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::child::WASI_MODES;
 use crate::workloads::Workload;
-use crate::{EXCEPTION_CASES, LIFTOFF_FLAGS, Opts, median};
+use crate::{COMPILES_PER_PROCESS, EXCEPTION_CASES, LIFTOFF_FLAGS, Opts, median};
 
 /// One engine on one workload.
 #[derive(Default)]
@@ -45,6 +45,7 @@ pub struct Results {
     load_start: String,
     load_end: String,
     command: String,
+    rounds: usize,
     runs: usize,
     call_n: u32,
     engines: Vec<&'static str>,
@@ -193,6 +194,48 @@ pub fn error_of(v: &Value) -> Option<String> {
     }
 }
 
+/// The results of one engine's processes on one workload as one result:
+/// their compile and run times together, with their common checksum. The
+/// first failure, if any, stands for all; so does a checksum that differs
+/// between processes.
+pub fn merge_processes(values: &[Value]) -> Value {
+    if let Some(failed) = values.iter().find(|v| error_of(v).is_some()) {
+        return failed.clone();
+    }
+    let Some(first) = values.first() else {
+        return Value::Null;
+    };
+    let checksum = first.get("checksum");
+    if let Some(other) = values.iter().find(|v| v.get("checksum") != checksum) {
+        return json!({
+            "error": format!(
+                "checksum differs between processes: {} then {}",
+                checksum.unwrap_or(&Value::Null),
+                other.get("checksum").unwrap_or(&Value::Null)
+            )
+        });
+    }
+    let all = |key| {
+        values
+            .iter()
+            .flat_map(|v| floats(v, key))
+            .collect::<Vec<f64>>()
+    };
+    let mut instantiate: Vec<f64> = values
+        .iter()
+        .filter_map(|v| v.get("instantiate_s").and_then(Value::as_f64))
+        .collect();
+    let mut merged = json!({
+        "compile_s": all("compile_s"),
+        "run_s": all("run_s"),
+        "checksum": checksum,
+    });
+    if !instantiate.is_empty() {
+        merged["instantiate_s"] = json!(median(&mut instantiate));
+    }
+    merged
+}
+
 fn floats(v: &Value, key: &str) -> Vec<f64> {
     v.get(key)
         .and_then(Value::as_array)
@@ -221,6 +264,7 @@ impl Results {
             load_start: loadavg(),
             load_end: String::new(),
             command,
+            rounds: opts.rounds,
             runs: opts.runs,
             call_n: opts.call_n,
             engines: opts.engines.clone(),
@@ -449,9 +493,9 @@ impl Results {
         ];
         if method {
             lines.push(format!(
-                "Method: each engine runs in its own child process; `run` is timed {} times after one warm-up call, on one instance (the workloads re-initialise their data on every call); the table shows the median (and min..max). Compile time is the median of {} compilations of the module. Liftoff: node {}.",
-                self.runs,
-                self.runs,
+                "Method: {} rounds; in each round every engine runs each workload in a new child process, one engine after another, which compiles the module {} times, instantiates it, calls `run` once to warm up and times one more call on the same instance (the workloads re-initialise their data on every call). So a disturbance of the machine falls on one sample of every engine, not on one engine's whole measurement, and each sample has its own process's placement of code and data. The table shows the median over the processes (and min..max); compile time is the median of their compilations. Liftoff: node {}.",
+                self.rounds,
+                COMPILES_PER_PROCESS,
                 LIFTOFF_FLAGS.join(" ")
             ));
         }
@@ -1085,7 +1129,27 @@ fn date(t: SystemTime) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::replace_section;
+    use super::{json, replace_section};
+
+    #[test]
+    fn merges_the_processes_of_an_engine() {
+        let a =
+            json!({ "compile_s": [0.5], "run_s": [2.0], "instantiate_s": 0.1, "checksum": "7" });
+        let b =
+            json!({ "compile_s": [0.25], "run_s": [1.0], "instantiate_s": 0.3, "checksum": "7" });
+        assert_eq!(
+            super::merge_processes(&[a.clone(), b.clone()]),
+            json!({ "compile_s": [0.5, 0.25], "run_s": [2.0, 1.0], "instantiate_s": 0.2, "checksum": "7" })
+        );
+        let failed = json!({ "error": "trap" });
+        assert_eq!(super::merge_processes(&[a.clone(), failed.clone()]), failed);
+        let other = json!({ "compile_s": [0.5], "run_s": [2.0], "checksum": "8" });
+        assert_eq!(
+            super::merge_processes(&[a, b, other]),
+            json!({ "error": "checksum differs between processes: \"7\" then \"8\"" })
+        );
+        assert_eq!(super::merge_processes(&[]), serde_json::Value::Null);
+    }
 
     const NEW: &str = "## WASI host calls\n\nnew figures\n\n";
 
