@@ -3,7 +3,9 @@
 //! (neither copies a pinned `x` first), and `x << 1..3` a `lea`, folded
 //! into the sum's when `x` was just computed as `y + c`. Each must equal the wrapping
 //! product in both widths, for `x` a local kept in a register (which must
-//! keep its value) and for `x` a computed value.
+//! keep its value) and for `x` a computed value. An `i64` constant that
+//! only `movabs` could load is read by the operation from the constant
+//! pool instead.
 
 use wasmkern::{Engine, Linker, Module, Store, Val};
 
@@ -430,4 +432,141 @@ fn sums_of_scaled_and_offset_operands_match_wrapping_arithmetic() {
             }
         }
     }
+}
+
+/// `x op c` for the `i64` operations that read a constant no immediate
+/// holds from the constant pool (`add`, `sub`, `and`, `or`, `xor`,
+/// `mul`), with constants that need the pool, ones a 32-bit immediate
+/// holds (sign- or zero-extended) and one the pool already has (a float
+/// constant with the same bits, which shares its slot): for `x` a pinned
+/// local (which must keep its value), a computed value, and a chain of
+/// such operations in a loop, as hash functions run them. Each must equal
+/// wrapping arithmetic, in both memory modes; and a function of wide
+/// constants must load none with `movabs`.
+#[test]
+fn wide_i64_constants_are_read_from_the_pool() {
+    let consts: [i64; 6] = [
+        0x9E37_79B1_85EB_CA87u64 as i64,
+        0x1_0000_0000,
+        i64::MIN,
+        -0x8000_0001,
+        0xffff_ffff,
+        -5,
+    ];
+    let ops: [(&str, fn(i64, i64) -> i64); 6] = [
+        ("add", i64::wrapping_add),
+        ("sub", i64::wrapping_sub),
+        ("and", |a, b| a & b),
+        ("or", |a, b| a | b),
+        ("xor", |a, b| a ^ b),
+        ("mul", i64::wrapping_mul),
+    ];
+    let mut wat = String::from("(module\n");
+    for (name, _) in ops {
+        for (k, c) in consts.iter().enumerate() {
+            wat.push_str(&format!(
+                r#"(func (export "{name}_{k}_pinned") (param $x i64) (result i64 i64)
+                    (i64.{name} (local.get $x) (i64.const {c})) (local.get $x))
+                (func (export "{name}_{k}_computed") (param $x i64) (result i64)
+                    (i64.{name} (i64.rotl (local.get $x) (i64.const 7)) (i64.const {c})))
+                (func (export "{name}_{k}_float") (param $x i64) (result i64 f64)
+                    (i64.{name} (local.get $x) (i64.const {c}))
+                    (f64.add (f64.reinterpret_i64 (local.get $x)) (f64.reinterpret_i64 (i64.const {c}))))
+"#
+            ));
+        }
+    }
+    wat.push_str(
+        r#"(func (export "rounds") (param $x i64) (param $n i32) (result i64)
+            (loop $l
+                (local.set $x (i64.mul
+                    (i64.rotl (i64.add (local.get $x) (i64.const 0xC2B2AE3D27D4EB4F)) (i64.const 31))
+                    (i64.const 0x9E3779B185EBCA87)))
+                (local.set $x (i64.xor (local.get $x) (i64.const 0x165667B19E3779F9)))
+                (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+            (local.get $x)))"#,
+    );
+    let inputs: [i64; 6] = [0, 1, -1, 0x1234_5678_9abc_def0, i64::MIN, i64::MAX / 3 + 11];
+    common::both_modes(|guard| {
+        let engine = Engine::new(wasmkern::Config::new().guard_regions(guard)).unwrap();
+        let (mut store, instance) = instantiate(&engine, &wat);
+        for (name, model) in ops {
+            for (k, &c) in consts.iter().enumerate() {
+                for x in inputs {
+                    let f = instance
+                        .get_typed_func::<i64, (i64, i64)>(
+                            &mut store,
+                            &format!("{name}_{k}_pinned"),
+                        )
+                        .unwrap();
+                    assert_eq!(
+                        f.call(&mut store, x).unwrap(),
+                        (model(x, c), x),
+                        "{name} {x} {c}"
+                    );
+                    let f = instance
+                        .get_typed_func::<i64, i64>(&mut store, &format!("{name}_{k}_computed"))
+                        .unwrap();
+                    assert_eq!(
+                        f.call(&mut store, x).unwrap(),
+                        model(x.rotate_left(7), c),
+                        "{name} computed {x} {c}"
+                    );
+                    let f = instance
+                        .get_typed_func::<i64, (i64, f64)>(&mut store, &format!("{name}_{k}_float"))
+                        .unwrap();
+                    let (r, sum) = f.call(&mut store, x).unwrap();
+                    assert_eq!(r, model(x, c), "{name} beside a float {x} {c}");
+                    let expected = f64::from_bits(x as u64) + f64::from_bits(c as u64);
+                    assert!(
+                        sum.to_bits() == expected.to_bits() || (sum.is_nan() && expected.is_nan()),
+                        "{name} float {x} {c}: {sum} against {expected}"
+                    );
+                }
+            }
+        }
+        let rounds = instance
+            .get_typed_func::<(i64, i32), i64>(&mut store, "rounds")
+            .unwrap();
+        for x in inputs {
+            let mut h = x;
+            for _ in 0..100 {
+                h = h
+                    .wrapping_add(0xC2B2_AE3D_27D4_EB4Fu64 as i64)
+                    .rotate_left(31)
+                    .wrapping_mul(0x9E37_79B1_85EB_CA87u64 as i64);
+                h ^= 0x1656_67B1_9E37_79F9;
+            }
+            assert_eq!(
+                rounds.call(&mut store, (x, 100)).unwrap(),
+                h,
+                "rounds from {x}"
+            );
+        }
+    });
+    let rounds_index = ops.len() * consts.len() * 3;
+    let code = common::function_code(&wat, rounds_index, &common::compile_options(false));
+    let movabs: Vec<_> = code
+        .iter()
+        .filter(|i| {
+            i.mnemonic() == iced_x86::Mnemonic::Mov && i.op1_kind() == iced_x86::OpKind::Immediate64
+        })
+        .collect();
+    assert!(movabs.is_empty(), "movabs in{}", common::listing(&code));
+    let pooled = code
+        .iter()
+        .filter(|i| {
+            i.is_ip_rel_memory_operand()
+                && matches!(
+                    i.mnemonic(),
+                    iced_x86::Mnemonic::Imul | iced_x86::Mnemonic::Add | iced_x86::Mnemonic::Xor
+                )
+        })
+        .count();
+    assert_eq!(
+        pooled,
+        3,
+        "operations reading the pool in{}",
+        common::listing(&code)
+    );
 }
