@@ -434,6 +434,9 @@ fn sums_of_scaled_and_offset_operands_match_wrapping_arithmetic() {
     }
 }
 
+/// An `i64` operation's name and its wrapping model.
+type WideOp = (&'static str, fn(i64, i64) -> i64);
+
 /// `x op c` for the `i64` operations that read a constant no immediate
 /// holds from the constant pool (`add`, `sub`, `and`, `or`, `xor`,
 /// `mul`), with constants that need the pool, ones a 32-bit immediate
@@ -453,7 +456,7 @@ fn wide_i64_constants_are_read_from_the_pool() {
         0xffff_ffff,
         -5,
     ];
-    let ops: [(&str, fn(i64, i64) -> i64); 6] = [
+    let ops: [WideOp; 6] = [
         ("add", i64::wrapping_add),
         ("sub", i64::wrapping_sub),
         ("and", |a, b| a & b),
