@@ -437,9 +437,27 @@ fn sums_of_scaled_and_offset_operands_match_wrapping_arithmetic() {
 /// An `i64` operation's name and its wrapping model.
 type WideOp = (&'static str, fn(i64, i64) -> i64);
 
+/// An `i64` comparison's name and its model.
+type WideComparison = (&'static str, fn(i64, i64) -> bool);
+
+/// The `i64` comparisons.
+const COMPARISONS: [WideComparison; 10] = [
+    ("eq", |a, b| a == b),
+    ("ne", |a, b| a != b),
+    ("lt_s", |a, b| a < b),
+    ("lt_u", |a, b| (a as u64) < b as u64),
+    ("gt_s", |a, b| a > b),
+    ("gt_u", |a, b| a as u64 > b as u64),
+    ("le_s", |a, b| a <= b),
+    ("le_u", |a, b| a as u64 <= b as u64),
+    ("ge_s", |a, b| a >= b),
+    ("ge_u", |a, b| a as u64 >= b as u64),
+];
+
 /// `x op c` for the `i64` operations that read a constant no immediate
 /// holds from the constant pool (`add`, `sub`, `and`, `or`, `xor`,
-/// `mul`), with constants that need the pool, ones a 32-bit immediate
+/// `mul`, and the comparisons, as a value and as a branch's condition),
+/// with constants that need the pool, ones a 32-bit immediate
 /// holds (sign- or zero-extended) and one the pool already has (a float
 /// constant with the same bits, which shares its slot): for `x` a pinned
 /// local (which must keep its value), a computed value, and a chain of
@@ -475,6 +493,18 @@ fn wide_i64_constants_are_read_from_the_pool() {
                 (func (export "{name}_{k}_float") (param $x i64) (result i64 f64)
                     (i64.{name} (local.get $x) (i64.const {c}))
                     (f64.add (f64.reinterpret_i64 (local.get $x)) (f64.reinterpret_i64 (i64.const {c}))))
+"#
+            ));
+        }
+    }
+    for (name, _) in COMPARISONS {
+        for (k, c) in consts.iter().enumerate() {
+            wat.push_str(&format!(
+                r#"(func (export "{name}_{k}_value") (param $x i64) (result i32 i64)
+                    (i64.{name} (local.get $x) (i64.const {c})) (local.get $x))
+                (func (export "{name}_{k}_branch") (param $x i64) (result i64)
+                    (if (result i64) (i64.{name} (i64.rotl (local.get $x) (i64.const 7)) (i64.const {c}))
+                        (then (i64.const 1)) (else (i64.const 0))))
 "#
             ));
         }
@@ -528,6 +558,31 @@ fn wide_i64_constants_are_read_from_the_pool() {
                 }
             }
         }
+        for (name, model) in COMPARISONS {
+            for (k, &c) in consts.iter().enumerate() {
+                for x in inputs
+                    .into_iter()
+                    .chain([c, c.wrapping_add(1), c.wrapping_sub(1)])
+                {
+                    let f = instance
+                        .get_typed_func::<i64, (i32, i64)>(&mut store, &format!("{name}_{k}_value"))
+                        .unwrap();
+                    assert_eq!(
+                        f.call(&mut store, x).unwrap(),
+                        (i32::from(model(x, c)), x),
+                        "{name} {x} {c}"
+                    );
+                    let f = instance
+                        .get_typed_func::<i64, i64>(&mut store, &format!("{name}_{k}_branch"))
+                        .unwrap();
+                    assert_eq!(
+                        f.call(&mut store, x.rotate_right(7)).unwrap(),
+                        i64::from(model(x, c)),
+                        "{name} branch {x} {c}"
+                    );
+                }
+            }
+        }
         let rounds = instance
             .get_typed_func::<(i64, i32), i64>(&mut store, "rounds")
             .unwrap();
@@ -547,7 +602,7 @@ fn wide_i64_constants_are_read_from_the_pool() {
             );
         }
     });
-    let rounds_index = ops.len() * consts.len() * 3;
+    let rounds_index = (ops.len() * 3 + COMPARISONS.len() * 2) * consts.len();
     let code = common::function_code(&wat, rounds_index, &common::compile_options(false));
     let movabs: Vec<_> = code
         .iter()
@@ -570,6 +625,21 @@ fn wide_i64_constants_are_read_from_the_pool() {
         pooled,
         3,
         "operations reading the pool in{}",
+        common::listing(&code)
+    );
+    // `eq_0_value`, the first comparison.
+    let code = common::function_code(
+        &wat,
+        ops.len() * 3 * consts.len(),
+        &common::compile_options(false),
+    );
+    assert!(
+        code.iter()
+            .any(|i| i.mnemonic() == iced_x86::Mnemonic::Cmp && i.is_ip_rel_memory_operand())
+            && !code
+                .iter()
+                .any(|i| i.op1_kind() == iced_x86::OpKind::Immediate64),
+        "a comparison reading the pool in{}",
         common::listing(&code)
     );
 }

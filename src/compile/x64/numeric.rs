@@ -356,6 +356,9 @@ impl FuncCompiler<'_, '_, '_> {
         if let Some(imm) = self.pop_imm32(ty) {
             let a = self.pop_gpr_read();
             self.a.cmp(size, a, CmpOperand::Imm(imm));
+        } else if let Some(at) = self.pop_pooled_i64(ty) {
+            let a = self.pop_gpr_read();
+            self.a.alu_rm(AluOp::Cmp, size, a, at);
         } else {
             let (a, b) = self.pop_gpr_pair_read();
             self.a.cmp(size, a, CmpOperand::Reg(b));

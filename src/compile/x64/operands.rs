@@ -468,8 +468,8 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// Pops the top operand if it is an `i64` constant that no immediate
     /// holds and only a 10-byte `movabs` could load (neither a
     /// sign-extended nor a zero-extended 32-bit value), and returns its
-    /// address in the function's constant pool: an ALU operation or a
-    /// multiplication reads it from there, one instruction instead of a
+    /// address in the function's constant pool: an ALU operation, a
+    /// multiplication or a comparison reads it from there, one instruction instead of a
     /// `movabs` and the operation, in 7 bytes instead of 13 or more. Hash
     /// loops multiply and add such constants in every round.
     pub(crate) fn pop_pooled_i64(&mut self, ty: ValType) -> Option<Mem> {
