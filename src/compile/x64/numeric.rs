@@ -266,14 +266,6 @@ impl FuncCompiler<'_, '_, '_> {
             self.push_gpr(ty, r);
             return;
         }
-        // `x op c` for an `i64` constant `c` that no immediate holds: `op
-        // x, [c]` from the constant pool.
-        if let Some(at) = self.pop_pooled_i64(ty) {
-            let a = self.pop_gpr();
-            self.a.alu_rm(op, size, a, at);
-            self.push_gpr(ty, a);
-            return;
-        }
         // Sums are emitted so that a `local.set` of the result can make
         // them a `lea` into the local's register.
         if let Some(imm) = self.pop_imm32(ty) {
@@ -282,6 +274,12 @@ impl FuncCompiler<'_, '_, '_> {
                 AluOp::Add => self.a.add_sum(size, a, Addend::Imm(imm)),
                 _ => self.a.alu_ri(op, size, a, imm),
             }
+            self.push_gpr(ty, a);
+        } else if let Some(at) = self.pop_pooled_i64(ty) {
+            // `x op c` for an `i64` constant `c` that no immediate holds:
+            // `op x, [c]` from the constant pool.
+            let a = self.pop_gpr();
+            self.a.alu_rm(op, size, a, at);
             self.push_gpr(ty, a);
         } else {
             // A temporary `b` is consumed: the sum may take in the
@@ -326,15 +324,13 @@ impl FuncCompiler<'_, '_, '_> {
                 None => self.a.imul_rri(size, r, x, imm),
             }
             self.push_gpr(ty, r);
-        } else {
+        } else if let Some(at) = self.pop_pooled_i64(ty) {
             // `x * c` for an `i64` constant `c` that no immediate holds: `x
             // *= [c]` from the constant pool.
-            if let Some(at) = self.pop_pooled_i64(ty) {
-                let a = self.pop_gpr();
-                self.a.imul_rm(size, a, at);
-                self.push_gpr(ty, a);
-                return;
-            }
+            let a = self.pop_gpr();
+            self.a.imul_rm(size, a, at);
+            self.push_gpr(ty, a);
+        } else {
             // `x * param` or `param * x`, `x` in a register of its own and
             // a parameter read lazily: `x *= [slot]`.
             if let Some((x, k)) = self.register_and_param(true) {

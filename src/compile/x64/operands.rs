@@ -469,9 +469,10 @@ impl<'e, 'm, 'a> FuncCompiler<'e, 'm, 'a> {
     /// holds and only a 10-byte `movabs` could load (neither a
     /// sign-extended nor a zero-extended 32-bit value), and returns its
     /// address in the function's constant pool: an ALU operation, a
-    /// multiplication or a comparison reads it from there, one instruction instead of a
-    /// `movabs` and the operation, in 7 bytes instead of 13 or more. Hash
-    /// loops multiply and add such constants in every round.
+    /// multiplication or a comparison reads it from there, one instruction
+    /// instead of a `movabs` and the operation, in 7 bytes instead of 13
+    /// or more. Hash loops multiply and add such constants in every round.
+    /// Its callers try it where [`Self::pop_imm32`] found no immediate.
     pub(crate) fn pop_pooled_i64(&mut self, ty: ValType) -> Option<Mem> {
         let Loc::Const(bits) = self.ops.last()?.loc else {
             return None;
