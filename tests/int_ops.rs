@@ -525,30 +525,27 @@ fn wide_i64_constants_are_read_from_the_pool() {
         let (mut store, instance) = instantiate(&engine, &wat);
         for (name, model) in ops {
             for (k, &c) in consts.iter().enumerate() {
+                let pinned = instance
+                    .get_typed_func::<i64, (i64, i64)>(&mut store, &format!("{name}_{k}_pinned"))
+                    .unwrap();
+                let computed = instance
+                    .get_typed_func::<i64, i64>(&mut store, &format!("{name}_{k}_computed"))
+                    .unwrap();
+                let float = instance
+                    .get_typed_func::<i64, (i64, f64)>(&mut store, &format!("{name}_{k}_float"))
+                    .unwrap();
                 for x in inputs {
-                    let f = instance
-                        .get_typed_func::<i64, (i64, i64)>(
-                            &mut store,
-                            &format!("{name}_{k}_pinned"),
-                        )
-                        .unwrap();
                     assert_eq!(
-                        f.call(&mut store, x).unwrap(),
+                        pinned.call(&mut store, x).unwrap(),
                         (model(x, c), x),
                         "{name} {x} {c}"
                     );
-                    let f = instance
-                        .get_typed_func::<i64, i64>(&mut store, &format!("{name}_{k}_computed"))
-                        .unwrap();
                     assert_eq!(
-                        f.call(&mut store, x).unwrap(),
+                        computed.call(&mut store, x).unwrap(),
                         model(x.rotate_left(7), c),
                         "{name} computed {x} {c}"
                     );
-                    let f = instance
-                        .get_typed_func::<i64, (i64, f64)>(&mut store, &format!("{name}_{k}_float"))
-                        .unwrap();
-                    let (r, sum) = f.call(&mut store, x).unwrap();
+                    let (r, sum) = float.call(&mut store, x).unwrap();
                     assert_eq!(r, model(x, c), "{name} beside a float {x} {c}");
                     let expected = f64::from_bits(x as u64) + f64::from_bits(c as u64);
                     assert!(
@@ -560,23 +557,23 @@ fn wide_i64_constants_are_read_from_the_pool() {
         }
         for (name, model) in COMPARISONS {
             for (k, &c) in consts.iter().enumerate() {
+                let value = instance
+                    .get_typed_func::<i64, (i32, i64)>(&mut store, &format!("{name}_{k}_value"))
+                    .unwrap();
+                let branch = instance
+                    .get_typed_func::<i64, i64>(&mut store, &format!("{name}_{k}_branch"))
+                    .unwrap();
                 for x in inputs
                     .into_iter()
                     .chain([c, c.wrapping_add(1), c.wrapping_sub(1)])
                 {
-                    let f = instance
-                        .get_typed_func::<i64, (i32, i64)>(&mut store, &format!("{name}_{k}_value"))
-                        .unwrap();
                     assert_eq!(
-                        f.call(&mut store, x).unwrap(),
+                        value.call(&mut store, x).unwrap(),
                         (i32::from(model(x, c)), x),
                         "{name} {x} {c}"
                     );
-                    let f = instance
-                        .get_typed_func::<i64, i64>(&mut store, &format!("{name}_{k}_branch"))
-                        .unwrap();
                     assert_eq!(
-                        f.call(&mut store, x.rotate_right(7)).unwrap(),
+                        branch.call(&mut store, x.rotate_right(7)).unwrap(),
                         i64::from(model(x, c)),
                         "{name} branch {x} {c}"
                     );
@@ -602,7 +599,10 @@ fn wide_i64_constants_are_read_from_the_pool() {
             );
         }
     });
-    let rounds_index = (ops.len() * 3 + COMPARISONS.len() * 2) * consts.len();
+    // The functions in order: three per operation and constant, then two
+    // per comparison and constant, then `rounds`.
+    let first_comparison = ops.len() * 3 * consts.len();
+    let rounds_index = first_comparison + COMPARISONS.len() * 2 * consts.len();
     let code = common::function_code(&wat, rounds_index, &common::compile_options(false));
     let movabs: Vec<_> = code
         .iter()
@@ -628,11 +628,7 @@ fn wide_i64_constants_are_read_from_the_pool() {
         common::listing(&code)
     );
     // `eq_0_value`, the first comparison.
-    let code = common::function_code(
-        &wat,
-        ops.len() * 3 * consts.len(),
-        &common::compile_options(false),
-    );
+    let code = common::function_code(&wat, first_comparison, &common::compile_options(false));
     assert!(
         code.iter()
             .any(|i| i.mnemonic() == iced_x86::Mnemonic::Cmp && i.is_ip_rel_memory_operand())
